@@ -1,0 +1,20 @@
+/**
+ * Exit codes: the public contract (docs/cli.md). Scripts and schedulers rely on them.
+ */
+export const ExitCode = {
+  /** The run finished; failures within the threshold. */
+  ok: 0,
+  /** The run finished; the failure threshold was exceeded. Resumable with `rerun --failed`. */
+  thresholdExceeded: 1,
+  /** Usage or configuration error; nothing was processed. */
+  usage: 2,
+  /** Aborted: the health check failed or the breaker did not recover. Resumable with `run`. */
+  aborted: 3,
+  /** The ledger is unusable or held by another run. */
+  ledger: 4,
+  /** Stopped at its deadline. Resumable with `run`. */
+  deadline: 5,
+  sigint: 130,
+  sigterm: 143,
+} as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];

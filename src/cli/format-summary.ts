@@ -1,0 +1,38 @@
+/**
+ * The human-readable summary table the CLI prints at the end of a run.
+ */
+import type { Summary } from '../report/summary.js';
+
+const number = new Intl.NumberFormat('en-US');
+
+function row(label: string, value: string): string {
+  return `  ${label.padEnd(14)} ${value}`;
+}
+
+export function formatSummary(summary: Summary): string {
+  const lines = [
+    `batchguard: ${summary.job} ${summary.status} (${summary.reason})`,
+    row('total', number.format(summary.total) + (summary.sourceExhausted ? '' : ' (source not read to its end yet)')),
+    row('succeeded', number.format(summary.succeeded)),
+    row('failed', `${number.format(summary.failed)} (${(summary.failureRate * 100).toFixed(2)}%)`),
+    row('skipped', number.format(summary.skipped)),
+    row('pending', number.format(summary.pending)),
+    row('this run', `${number.format(summary.thisRun.succeeded)} succeeded, ${number.format(summary.thisRun.failed)} failed, ${number.format(summary.alreadyDone)} already done before`),
+    row('attempts', `${number.format(summary.attempts)} (${number.format(summary.retries)} retries)`),
+    row('elapsed', `${(summary.elapsedMs / 1000).toFixed(1)} s, ${number.format(summary.recordsPerSecond)} records/s`),
+    row('ledger', summary.ledger),
+  ];
+  if (summary.topErrors.length > 0) {
+    lines.push('  top errors:');
+    for (const group of summary.topErrors) {
+      lines.push(`    ${String(group.count).padStart(7)}  ${group.fingerprint}  ${group.name}: ${truncate(group.message, 80)}  e.g. ${group.sampleKeys.join(', ')}`);
+    }
+  }
+  if (summary.next) lines.push(`  next: ${summary.next}`);
+  return lines.join('\n');
+}
+
+function truncate(text: string, length: number): string {
+  const oneLine = text.replace(/\s+/g, ' ');
+  return oneLine.length > length ? `${oneLine.slice(0, length - 1)}…` : oneLine;
+}

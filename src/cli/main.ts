@@ -1,0 +1,79 @@
+/**
+ * The command line. Parses flags, runs one command, maps errors to the exit codes of the contract.
+ * User mistakes print one clear line, never a stack trace.
+ */
+import { Command, InvalidArgumentError } from 'commander';
+import { BatchguardError, ConfigError, LedgerError, SourceError } from '../errors.js';
+import { ExitCode } from './exit-codes.js';
+import { runCommand } from './run-command.js';
+import { statusCommand } from './status-command.js';
+
+function integer(name: string) {
+  return (value: string): number => {
+    const parsed = Number(value);
+    if (!Number.isInteger(parsed) || parsed < 0) throw new InvalidArgumentError(`${name} must be a whole number; got "${value}"`);
+    return parsed;
+  };
+}
+
+function fraction(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isFinite(parsed) || parsed < 0 || parsed > 1) throw new InvalidArgumentError(`must be a fraction from 0 to 1 (0.05 = 5%); got "${value}"`);
+  return parsed;
+}
+
+export function buildProgram(setExitCode: (code: number) => void): Command {
+  const program = new Command('batchguard')
+    .description('Run record-processing jobs that survive failure: isolation, retries, checkpoints, resume.')
+    .exitOverride()
+    .configureOutput({ outputError: (text, write) => write(`batchguard: ${text.replace(/^error: /, '')}`) });
+
+  program.command('run')
+    .description('run a job; resumes automatically where the previous run stopped')
+    .argument('<job-file>', 'the job module (.ts, .mts, .js or .mjs)')
+    .option('--ledger <path>', 'the ledger file (default: .batchguard/<job name>.sqlite)')
+    .option('--concurrency <n>', 'records in flight at once', integer('--concurrency'))
+    .option('--max-failure-rate <r>', 'exit 1 above this share of failed records', fraction)
+    .option('--max-failures <n>', 'exit 1 above this number of failed records', integer('--max-failures'))
+    .option('--accept-drift', 'resume even though the source changed since the last run')
+    .option('--json', 'print the summary as JSON on stdout')
+    .option('--no-progress', 'no progress line on stderr')
+    .option('--quiet', 'print nothing but errors (and the JSON summary with --json)')
+    .option('--verbose', 'also print every retry and handler log line')
+    .action(async (jobFile: string, flags) => setExitCode(await runCommand(jobFile, flags)));
+
+  program.command('status')
+    .description("the job's state across all runs")
+    .argument('<job-file>')
+    .option('--ledger <path>', 'the ledger file')
+    .option('--json', 'one JSON object on stdout')
+    .action(async (jobFile: string, flags) => setExitCode(await statusCommand(jobFile, flags)));
+
+  return program;
+}
+
+export function exitCodeForError(error: unknown): number {
+  if (error instanceof LedgerError) return ExitCode.ledger;
+  if (error instanceof ConfigError || error instanceof SourceError) return ExitCode.usage;
+  if (error instanceof BatchguardError) return ExitCode.usage;
+  return 70;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let exitCode = 0;
+  const program = buildProgram((code) => (exitCode = code));
+  try {
+    await program.parseAsync(argv);
+    return exitCode;
+  } catch (error) {
+    const commanderCode = (error as { code?: string }).code;
+    if (typeof commanderCode === 'string' && commanderCode.startsWith('commander.')) {
+      return commanderCode === 'commander.helpDisplayed' || commanderCode === 'commander.version' ? 0 : ExitCode.usage;
+    }
+    const code = exitCodeForError(error);
+    const message = (error as Error)?.message ?? String(error);
+    process.stderr.write(`batchguard: error: ${message}\n`);
+    if (code === 70) process.stderr.write(`${(error as Error)?.stack ?? ''}\nThis is a bug in batchguard; please report it with the lines above.\n`);
+    return code;
+  }
+}

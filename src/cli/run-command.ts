@@ -1,0 +1,100 @@
+/**
+ * `batchguard run <job-file>`: runs the job, resuming where the last run stopped.
+ */
+import { startRun } from '../engine/run-job.js';
+import type { EngineEvent } from '../engine/events.js';
+import type { RunOptions } from '../engine/run-options.js';
+import type { Summary } from '../report/summary.js';
+import { ExitCode } from './exit-codes.js';
+import { formatSummary } from './format-summary.js';
+import { loadJob } from './load-job.js';
+import { startProgress } from './progress-display.js';
+
+export interface RunFlags {
+  ledger?: string;
+  concurrency?: number;
+  maxFailureRate?: number;
+  maxFailures?: number;
+  acceptDrift?: boolean;
+  json?: boolean;
+  progress?: boolean;
+  quiet?: boolean;
+  verbose?: boolean;
+}
+
+/** How many failures are printed one by one before the rest are only counted. */
+const FAILURES_PRINTED = 20;
+
+export async function runCommand(jobFile: string, flags: RunFlags): Promise<number> {
+  const job = await loadJob(jobFile);
+  const err = process.stderr;
+  let failuresPrinted = 0;
+  const onEvent = (event: EngineEvent): void => {
+    if (flags.quiet) return;
+    const line = describeEvent(event, flags.verbose === true, () => ++failuresPrinted <= FAILURES_PRINTED);
+    if (line) err.write(`${line}\n`);
+  };
+  const options: RunOptions = {
+    ledger: flags.ledger, concurrency: flags.concurrency, maxFailureRate: flags.maxFailureRate, maxFailures: flags.maxFailures,
+    acceptDrift: flags.acceptDrift, onEvent, jobFile,
+  };
+  const handle = startRun(job, options);
+  let signalName: 'SIGINT' | 'SIGTERM' | undefined;
+  const onSignal = (signal: 'SIGINT' | 'SIGTERM'): void => {
+    if (signalName === undefined) {
+      signalName = signal;
+      if (!flags.quiet) err.write(`\nbatchguard: ${signal}: finishing the records in flight (press Ctrl-C again to stop at once)\n`);
+      handle.stop(signal);
+    } else {
+      if (!flags.quiet) err.write(`\nbatchguard: ${signal} again: saving what is recorded and stopping now\n`);
+      handle.forceStop(signal);
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const progress = flags.progress === false || flags.quiet || flags.json ? undefined : startProgress(() => handle.progress(), err);
+  let summary: Summary;
+  try {
+    summary = await handle.done;
+  } finally {
+    progress?.stop();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  if (flags.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+  else if (!flags.quiet) process.stdout.write(`${formatSummary(summary)}\n`);
+  return exitCodeOf(summary, signalName);
+}
+
+export function exitCodeOf(summary: Summary, signal: 'SIGINT' | 'SIGTERM' | undefined): number {
+  switch (summary.status) {
+    case 'completed':
+      return ExitCode.ok;
+    case 'threshold-exceeded':
+      return ExitCode.thresholdExceeded;
+    case 'aborted':
+      return ExitCode.aborted;
+    case 'stopped':
+      return ExitCode.deadline;
+    case 'interrupted':
+      return signal === 'SIGTERM' ? ExitCode.sigterm : ExitCode.sigint;
+  }
+}
+
+function describeEvent(event: EngineEvent, verbose: boolean, mayPrintFailure: () => boolean): string | undefined {
+  switch (event.type) {
+    case 'run:started':
+      return event.alreadyDone > 0
+        ? `batchguard: resuming: ${event.alreadyDone} records already done${event.crashedRunId ? ` (run ${event.crashedRunId} had died without finishing)` : ''}; ledger ${event.ledger}`
+        : `batchguard: run ${event.runId} started; ledger ${event.ledger}`;
+    case 'record:retrying':
+      return verbose ? `retry   ${event.key} attempt ${event.attempt} failed (${event.error.name}: ${event.error.message}); next in ${event.delayMs} ms` : undefined;
+    case 'record:failed':
+      if (!mayPrintFailure()) return undefined;
+      return `failed  ${event.key} [${event.kind}] after ${event.attempts} attempt(s): ${event.error.name}: ${event.error.message}`;
+    case 'record:log':
+      return verbose ? `log     ${event.key}: ${event.message}${event.fields ? ` ${JSON.stringify(event.fields)}` : ''}` : undefined;
+    default:
+      return undefined;
+  }
+}

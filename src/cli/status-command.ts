@@ -1,0 +1,42 @@
+/**
+ * `batchguard status <job-file>`: the job's state across all runs, read from the ledger.
+ */
+import { join, resolve } from 'node:path';
+import { openSqliteLedger } from '../ledger/sqlite/sqlite-ledger.js';
+import { loadJob } from './load-job.js';
+
+export interface StatusFlags {
+  ledger?: string;
+  json?: boolean;
+}
+
+export async function statusCommand(jobFile: string, flags: StatusFlags): Promise<number> {
+  const job = await loadJob(jobFile);
+  const ledger = openSqliteLedger(resolve(flags.ledger ?? join('.batchguard', `${job.name}.sqlite`)));
+  try {
+    const counts = await ledger.counts();
+    const holder = await ledger.holder();
+    const runs = await ledger.runs(10);
+    const status = {
+      job: job.name, ...counts, ledger: ledger.location,
+      active: holder ? { runId: holder.runId, pid: holder.pid, host: holder.host, since: holder.acquiredAt } : null,
+      runs: runs.map(({ summary: _summary, ...run }) => run),
+    };
+    if (flags.json) {
+      process.stdout.write(`${JSON.stringify(status)}\n`);
+      return 0;
+    }
+    const lines = [
+      `${job.name}: ${counts.total} records${counts.sourceExhausted ? '' : ' seen so far (the source has not been read to its end)'}`,
+      `  succeeded ${counts.succeeded}, failed ${counts.failed}, skipped ${counts.skipped}, pending ${counts.pending}`,
+      holder ? `  active: run ${holder.runId} (pid ${holder.pid} on ${holder.host}, since ${holder.acquiredAt})` : '  active: none',
+      `  ledger: ${ledger.location}`,
+      '  recent runs:',
+      ...runs.map((r) => `    ${r.startedAt}  ${r.status.padEnd(18)} ${r.runId}`),
+    ];
+    process.stdout.write(`${lines.join('\n')}\n`);
+    return 0;
+  } finally {
+    await ledger.close();
+  }
+}

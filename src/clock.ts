@@ -1,0 +1,130 @@
+/**
+ * Time is injected everywhere a policy depends on it, so tests are exact and never sleep.
+ */
+export interface Clock {
+  /** Milliseconds since the epoch. */
+  now(): number;
+  /** Resolves after `ms`; rejects with the signal's reason if the signal aborts first. */
+  sleep(ms: number, signal?: AbortSignal): Promise<void>;
+  /** Calls `callback` after `ms`; the returned function cancels it. Cheaper than a sleep with a signal. */
+  timer(ms: number, callback: () => void): () => void;
+}
+
+function abortReason(signal: AbortSignal): unknown {
+  return signal.reason ?? new Error('aborted');
+}
+
+/** The real clock. */
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  sleep(ms, signal) {
+    if (signal?.aborted) return Promise.reject(abortReason(signal));
+    if (ms <= 0) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const onAbort = (): void => {
+        clearTimeout(timer);
+        reject(abortReason(signal as AbortSignal));
+      };
+      const timer = setTimeout(() => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      }, ms);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  },
+  timer(ms, callback) {
+    const handle = setTimeout(callback, ms);
+    return () => clearTimeout(handle);
+  },
+};
+
+interface Sleeper {
+  wakeAt: number;
+  resolve: () => void;
+}
+
+/**
+ * A clock that only moves when told to. `advance(ms)` wakes every sleeper whose time has come, in
+ * order, letting promise callbacks run between wake-ups.
+ */
+export class ManualClock implements Clock {
+  private current: number;
+  private sleepers: Sleeper[] = [];
+
+  constructor(startMs = 0) {
+    this.current = startMs;
+  }
+
+  now(): number {
+    return this.current;
+  }
+
+  /** How many sleeps are waiting. */
+  get pendingSleeps(): number {
+    return this.sleepers.length;
+  }
+
+  /** The requested durations of the waiting sleeps, relative to now. */
+  sleepingFor(): number[] {
+    return this.sleepers.map((s) => s.wakeAt - this.current);
+  }
+
+  timer(ms: number, callback: () => void): () => void {
+    const sleeper: Sleeper = { wakeAt: this.current + Math.max(0, ms), resolve: callback };
+    this.sleepers.push(sleeper);
+    return () => {
+      this.sleepers = this.sleepers.filter((s) => s !== sleeper);
+    };
+  }
+
+  sleep(ms: number, signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) return Promise.reject(abortReason(signal));
+    return new Promise((resolve, reject) => {
+      const sleeper: Sleeper = { wakeAt: this.current + Math.max(0, ms), resolve: () => resolve() };
+      this.sleepers.push(sleeper);
+      signal?.addEventListener(
+        'abort',
+        () => {
+          this.sleepers = this.sleepers.filter((s) => s !== sleeper);
+          reject(abortReason(signal));
+        },
+        { once: true },
+      );
+    });
+  }
+
+  /** Moves time forward by `ms`, waking sleepers in order of their wake time. */
+  async advance(ms: number): Promise<void> {
+    const target = this.current + ms;
+    for (;;) {
+      await flushMicrotasks();
+      const due = this.sleepers.filter((s) => s.wakeAt <= target).sort((a, b) => a.wakeAt - b.wakeAt)[0];
+      if (!due) break;
+      this.current = Math.max(this.current, due.wakeAt);
+      this.sleepers = this.sleepers.filter((s) => s !== due);
+      due.resolve();
+    }
+    this.current = target;
+    await flushMicrotasks();
+  }
+
+  /** Advances until no sleeper is left (bounded, to catch endless retry loops in tests). */
+  async runAll(maxSteps = 10_000): Promise<void> {
+    for (let i = 0; i < maxSteps; i++) {
+      await flushMicrotasks();
+      const next = this.sleepers.reduce((min, s) => Math.min(min, s.wakeAt), Infinity);
+      if (next === Infinity) return;
+      await this.advance(next - this.current);
+    }
+    throw new Error(`ManualClock.runAll: still sleeping after ${maxSteps} steps`);
+  }
+}
+
+/** Lets pending promise callbacks run (several turns, since chains of awaits need several). */
+export async function flushMicrotasks(turns = 20): Promise<void> {
+  for (let i = 0; i < turns; i++) await Promise.resolve();
+  await new Promise<void>((resolve) => setImmediate(resolve));
+}
+
+/** A source of randomness in [0, 1); injected so jitter is testable. */
+export type Random = () => number;

@@ -1,0 +1,77 @@
+/**
+ * Group commit: outcomes wait here until `everyRecords` of them have gathered or `everyMs` has
+ * passed, then go to the ledger in one transaction with the new watermark.
+ */
+import type { CommitBatch, Ledger, RecordRow, SeqRange } from '../ledger/ledger.js';
+import type { SourcePosition } from '../sources/source.js';
+import type { Outcome } from './outcome.js';
+
+export class Checkpointer {
+  private succeeded: number[] = [];
+  private rows: RecordRow[] = [];
+  private writing: Promise<void> = Promise.resolve();
+  /** Outcomes committed by this run so far. */
+  committed = 0;
+
+  constructor(
+    private readonly ledger: Ledger,
+    private readonly runId: string,
+    private readonly everyRecords: number,
+  ) {}
+
+  get buffered(): number {
+    return this.succeeded.length + this.rows.length;
+  }
+
+  /** Adds an outcome; returns true when the batch is full and should be committed. */
+  add(outcome: Outcome): boolean {
+    if (outcome.status === 'succeeded') {
+      this.succeeded.push(outcome.position.seq);
+    } else if (outcome.status === 'failed') {
+      this.rows.push({
+        seq: outcome.position.seq, key: outcome.key, status: 'failed', kind: outcome.kind, attempts: outcome.attempts,
+        error: outcome.error, fingerprint: outcome.fingerprint, rule: outcome.rule, runId: this.runId,
+        line: outcome.position.line, offset: outcome.position.offset, updatedAt: new Date().toISOString(),
+      });
+    }
+    return this.buffered >= this.everyRecords;
+  }
+
+  /**
+   * Commits what is buffered with the given watermark. Commits are serialised: a slow backend
+   * never sees two at once, and they land in order.
+   */
+  commit(watermark: SourcePosition, seen: number, exhausted: boolean): Promise<void> {
+    const batch: CommitBatch = {
+      runId: this.runId, succeeded: toRanges(this.succeeded), rows: this.rows, watermark, seen, exhausted,
+    };
+    const count = this.buffered;
+    this.succeeded = [];
+    this.rows = [];
+    this.writing = this.writing.then(async () => {
+      await this.ledger.commit(batch);
+      this.committed += count;
+    });
+    return this.writing;
+  }
+}
+
+/** Contiguous ranges of the given sequence numbers. */
+export function toRanges(seqs: number[]): SeqRange[] {
+  if (seqs.length === 0) return [];
+  seqs.sort((a, b) => a - b);
+  const ranges: SeqRange[] = [];
+  let first = seqs[0] as number;
+  let last = first;
+  for (let i = 1; i < seqs.length; i++) {
+    const seq = seqs[i] as number;
+    if (seq === last + 1) {
+      last = seq;
+    } else {
+      ranges.push({ first, last });
+      first = last = seq;
+    }
+  }
+  ranges.push({ first, last });
+  return ranges;
+}

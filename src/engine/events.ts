@@ -1,0 +1,31 @@
+/**
+ * What the engine tells the outside world. The library never prints: the CLI subscribes.
+ */
+import type { SerializedError } from '../policy/serialize-error.js';
+import type { FailureKind } from '../ledger/ledger.js';
+import type { Summary } from '../report/summary.js';
+
+export type EngineEvent =
+  | { readonly type: 'run:started'; readonly runId: string; readonly ledger: string; readonly alreadyDone: number; readonly resumedFrom: number | undefined; readonly crashedRunId: string | undefined }
+  | { readonly type: 'record:retrying'; readonly key: string; readonly attempt: number; readonly delayMs: number; readonly error: SerializedError; readonly rule: string }
+  | { readonly type: 'record:failed'; readonly key: string; readonly kind: FailureKind; readonly attempts: number; readonly error: SerializedError; readonly rule: string }
+  | { readonly type: 'record:log'; readonly key: string; readonly message: string; readonly fields: Record<string, unknown> | undefined }
+  | { readonly type: 'checkpoint'; readonly committed: number; readonly watermark: number }
+  | { readonly type: 'run:stopping'; readonly reason: string }
+  | { readonly type: 'run:finished'; readonly summary: Summary };
+
+export type EventListener = (event: EngineEvent) => void;
+
+/** Delivers events to one listener; a listener that throws must not break the run. */
+export class EngineEvents {
+  constructor(private readonly listener: EventListener | undefined) {}
+
+  emit(event: EngineEvent): void {
+    if (!this.listener) return;
+    try {
+      this.listener(event);
+    } catch {
+      // A broken progress display is not a reason to lose a batch.
+    }
+  }
+}

@@ -1,0 +1,294 @@
+/**
+ * The loop: read → skip what is done → process with bounded concurrency → group-commit outcomes.
+ * Policies live in policy/; this file only orchestrates.
+ */
+import { randomUUID } from 'node:crypto';
+import { BatchguardError } from '../errors.js';
+import type { Job } from '../job.js';
+import { FailureKind, type Ledger, type ResumeState } from '../ledger/ledger.js';
+import { openSqliteLedger } from '../ledger/sqlite/sqlite-ledger.js';
+import { errorFingerprint } from '../policy/fingerprint.js';
+import { buildSummary, failureRate, RunStatus, type Summary } from '../report/summary.js';
+import type { SourceItem, SourcePosition } from '../sources/source.js';
+import { Checkpointer } from './checkpointer.js';
+import { EngineEvents } from './events.js';
+import { FinishedSet } from './finished-set.js';
+import type { Outcome } from './outcome.js';
+import { runRecord, type InFlight, type RecordRunnerDeps } from './record-runner.js';
+import { resolveRunOptions, type ResolvedRunOptions, type RunOptions } from './run-options.js';
+
+/** A live view of a run, for progress displays. */
+export interface Progress {
+  readonly runId: string | undefined;
+  readonly read: number;
+  readonly inFlight: number;
+  readonly succeeded: number;
+  readonly failed: number;
+  readonly alreadyDone: number;
+  readonly retries: number;
+  readonly startedAtMs: number;
+  readonly stopping: string | undefined;
+}
+
+/** A run in progress. */
+export interface RunHandle {
+  /** Resolves with the summary when the run has ended and its progress is committed. */
+  readonly done: Promise<Summary>;
+  /** Stops intake; in-flight records get the job's `shutdownGraceMs` to finish, then are aborted (they stay pending). */
+  stop(reason: string): void;
+  /** Stops at once: in-flight records are abandoned (they stay pending) and what is recorded is committed. */
+  forceStop(reason: string): void;
+  progress(): Progress;
+}
+
+/** Runs a job to its end (or until stopped) and returns its summary. */
+export function runJob(job: Job<any, any>, options: RunOptions = {}): Promise<Summary> {
+  return startRun(job, options).done;
+}
+
+/** Starts a run and returns a handle to watch and stop it. */
+export function startRun(job: Job<any, any>, options: RunOptions = {}): RunHandle {
+  const run = new JobRun(job, resolveRunOptions(job, options));
+  return {
+    done: run.execute(),
+    stop: (reason) => run.stop(reason),
+    forceStop: (reason) => run.forceStop(reason),
+    progress: () => run.progress(),
+  };
+}
+
+class JobRun {
+  private readonly runId = randomUUID();
+  private readonly events: EngineEvents;
+  private readonly stopController = new AbortController();
+  private readonly stats = { attempts: 0, retries: 0 };
+  private readonly thisRun = { succeeded: 0, failed: 0, skipped: 0 };
+  /** Records started and not finished, in reading order: the first one holds the watermark. */
+  private readonly inFlight = new Map<number, InFlight>();
+  private active = 0;
+  private wake: (() => void) | undefined;
+  private checkpointer: Checkpointer | undefined;
+  private commitInProgress: Promise<void> | undefined;
+  private lastRead: SourcePosition | undefined;
+  private resume: ResumeState | undefined;
+  private stopReason: string | undefined;
+  private failure: unknown;
+  private cancelGrace: (() => void) | undefined;
+  private readonly startedAtMs: number;
+
+  constructor(
+    private readonly job: Job<any, any>,
+    private readonly options: ResolvedRunOptions,
+  ) {
+    this.events = new EngineEvents(options.onEvent);
+    this.startedAtMs = options.clock.now();
+    options.signal?.addEventListener('abort', () => this.stop(String(options.signal?.reason ?? 'aborted')), { once: true });
+  }
+
+  progress(): Progress {
+    return {
+      runId: this.runId, read: this.lastRead ? this.lastRead.seq + 1 : 0, inFlight: this.active,
+      succeeded: this.thisRun.succeeded, failed: this.thisRun.failed, alreadyDone: this.resume?.alreadyDone ?? 0,
+      retries: this.stats.retries, startedAtMs: this.startedAtMs, stopping: this.stopReason,
+    };
+  }
+
+  stop(reason: string): void {
+    if (this.stopReason !== undefined) return;
+    this.stopReason = reason;
+    this.stopController.abort(reason);
+    this.events.emit({ type: 'run:stopping', reason });
+    this.cancelGrace = this.options.clock.timer(this.job.shutdownGraceMs, () => this.abandonAll());
+    this.wakeLoop();
+  }
+
+  forceStop(reason: string): void {
+    this.stop(reason);
+    this.abandonAll();
+  }
+
+  private abandonAll(): void {
+    for (const entry of this.inFlight.values()) {
+      entry.current?.abandon(new BatchguardError('STOPPED', `the run stopped (${this.stopReason}) before this attempt finished`));
+    }
+  }
+
+  async execute(): Promise<Summary> {
+    if (this.options.signal?.aborted) this.stop(String(this.options.signal.reason ?? 'aborted'));
+    const fingerprint = await this.job.source.fingerprint();
+    const ledger = openSqliteLedger(this.options.ledgerPath);
+    try {
+      this.resume = await ledger.begin({
+        runId: this.runId, job: this.job.name, fingerprint, acceptDrift: this.options.acceptDrift,
+        options: { concurrency: this.options.concurrency, maxFailureRate: this.options.maxFailureRate, pid: process.pid },
+      });
+      this.events.emit({
+        type: 'run:started', runId: this.runId, ledger: ledger.location, alreadyDone: this.resume.alreadyDone,
+        resumedFrom: this.resume.watermark?.seq, crashedRunId: this.resume.crashedRunId,
+      });
+      this.checkpointer = new Checkpointer(ledger, this.runId, this.job.checkpoint.everyRecords);
+      const exhausted = await this.processSource(this.resume);
+      return await this.finish(ledger, exhausted);
+    } finally {
+      await ledger.close();
+    }
+  }
+
+  private async processSource(resume: ResumeState): Promise<boolean> {
+    const finished = new FinishedSet(resume.finishedAbove);
+    const deps: RecordRunnerDeps = {
+      job: this.job, clock: this.options.clock, random: this.options.random, events: this.events,
+      stopSignal: this.stopController.signal, stats: this.stats,
+    };
+    const stopTimer = this.startCommitTimer();
+    let exhausted = false;
+    try {
+      if (this.stopReason === undefined) {
+        exhausted = await this.readLoop(resume, finished, deps);
+      }
+      while (this.active > 0) await new Promise<void>((resolve) => (this.wake = resolve));
+    } finally {
+      stopTimer();
+      this.cancelGrace?.();
+    }
+    return exhausted;
+  }
+
+  /** Returns true when the source was read to its end. */
+  private async readLoop(resume: ResumeState, finished: FinishedSet, deps: RecordRunnerDeps): Promise<boolean> {
+    const from = resume.watermark && resume.watermark.seq > 0 ? resume.watermark : undefined;
+    for await (const item of this.job.source.read(from)) {
+      this.lastRead = item.position;
+      if (!finished.has(item.position.seq)) this.start(item, deps);
+      if (this.active >= this.options.concurrency) await new Promise<void>((resolve) => (this.wake = resolve));
+      if (this.commitInProgress) await this.commitInProgress;
+      if (this.stopReason !== undefined) return false;
+    }
+    return true;
+  }
+
+  private start(item: SourceItem<unknown>, deps: RecordRunnerDeps): void {
+    if (item.kind === 'invalid') {
+      this.onOutcome(invalidOutcome(keyOfPosition(item.position), item.position, item.message));
+      return;
+    }
+    let key: string;
+    try {
+      key = this.job.key(item.value);
+    } catch (error) {
+      this.onOutcome(invalidOutcome(keyOfPosition(item.position), item.position, `job.key threw: ${(error as Error)?.message ?? String(error)}`));
+      return;
+    }
+    if (typeof key !== 'string' || key === '') {
+      this.onOutcome(invalidOutcome(keyOfPosition(item.position), item.position, `job.key must return a non-empty string; got ${JSON.stringify(key)}`));
+      return;
+    }
+    const entry: InFlight = { key, position: item.position, current: undefined };
+    this.inFlight.set(item.position.seq, entry);
+    this.active++;
+    void runRecord(deps, item.value, entry).then((outcome) => this.onOutcome(outcome));
+  }
+
+  private onOutcome(outcome: Outcome): void {
+    const seq = outcome.position.seq;
+    if (this.inFlight.has(seq)) this.active--;
+    if (outcome.status === 'pending') {
+      // Stays in `inFlight` so the watermark never passes it: the next run processes it.
+    } else {
+      this.inFlight.delete(seq);
+      this.thisRun[outcome.status]++;
+      if ((this.checkpointer as Checkpointer).add(outcome)) this.commit(false);
+    }
+    this.wakeLoop();
+  }
+
+  private wakeLoop(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+
+  private watermark(): SourcePosition {
+    const first = this.inFlight.values().next();
+    if (!first.done) return first.value.position;
+    return this.lastRead ?? this.resume?.watermark ?? { seq: 0 };
+  }
+
+  private commit(exhausted: boolean): Promise<void> {
+    const seen = this.lastRead ? this.lastRead.seq + 1 : 0;
+    const writing = (this.checkpointer as Checkpointer).commit(this.watermark(), seen, exhausted);
+    const tracked = writing.then(
+      () => this.events.emit({ type: 'checkpoint', committed: (this.checkpointer as Checkpointer).committed, watermark: this.watermark().seq }),
+      (error: unknown) => {
+        this.failure ??= error;
+        this.forceStop('the ledger could not be written');
+      },
+    ).finally(() => {
+      if (this.commitInProgress === tracked) this.commitInProgress = undefined;
+    });
+    this.commitInProgress = tracked;
+    return tracked;
+  }
+
+  private startCommitTimer(): () => void {
+    let cancel: () => void = () => {};
+    const tick = (): void => {
+      if ((this.checkpointer as Checkpointer).buffered > 0 && this.failure === undefined) void this.commit(false);
+      cancel = this.options.clock.timer(this.job.checkpoint.everyMs, tick);
+    };
+    cancel = this.options.clock.timer(this.job.checkpoint.everyMs, tick);
+    return () => cancel();
+  }
+
+  private async finish(ledger: Ledger, exhausted: boolean): Promise<Summary> {
+    if (this.failure === undefined) await this.commit(exhausted);
+    if (this.failure !== undefined) throw this.failure;
+    const counts = await ledger.counts();
+    const { status, reason } = this.decideStatus(counts);
+    const summary = buildSummary({
+      job: this.job.name, runId: this.runId, status, reason, counts, stats: this.stats, thisRun: this.thisRun,
+      alreadyDone: this.resume?.alreadyDone ?? 0, elapsedMs: this.options.clock.now() - this.startedAtMs,
+      topErrors: await ledger.topErrors(5, 3), ledger: ledger.location, next: this.nextCommand(status, counts.failed),
+    });
+    await ledger.finish(this.runId, status, summary);
+    this.events.emit({ type: 'run:finished', summary });
+    return summary;
+  }
+
+  private decideStatus(counts: { succeeded: number; failed: number; pending: number }): { status: RunStatus; reason: string } {
+    if (this.stopReason !== undefined) {
+      return { status: RunStatus.interrupted, reason: `stopped by ${this.stopReason}; ${counts.pending} records left pending` };
+    }
+    const rate = failureRate(counts);
+    if (counts.failed > this.options.maxFailures) {
+      return { status: RunStatus.thresholdExceeded, reason: `${counts.failed} records failed, more than maxFailures ${this.options.maxFailures}` };
+    }
+    if (rate > this.options.maxFailureRate) {
+      return {
+        status: RunStatus.thresholdExceeded,
+        reason: `failure rate ${(rate * 100).toFixed(2)}% is above maxFailureRate ${(this.options.maxFailureRate * 100).toFixed(2)}%`,
+      };
+    }
+    return { status: RunStatus.completed, reason: counts.failed > 0 ? `${counts.failed} records failed, within the thresholds` : 'every record succeeded' };
+  }
+
+  private nextCommand(status: RunStatus, failed: number): string | undefined {
+    const ledgerFlag = this.options.ledgerFlag ? ` --ledger ${this.options.ledgerFlag}` : '';
+    if (status === RunStatus.interrupted) return `batchguard run ${this.options.jobFile}${ledgerFlag}`;
+    if (failed > 0) return `batchguard failures ${this.options.jobFile}${ledgerFlag}`;
+    return undefined;
+  }
+}
+
+/** The key of a record that has none (it could not be parsed, or its key function failed). */
+function keyOfPosition(position: SourcePosition): string {
+  return position.line !== undefined ? `@line:${position.line}` : `@seq:${position.seq}`;
+}
+
+function invalidOutcome(key: string, position: SourcePosition, message: string): Outcome {
+  const error = { name: 'InvalidRecord', message };
+  return {
+    status: 'failed', key, position, attempts: 0, kind: FailureKind.invalid, error,
+    fingerprint: errorFingerprint(error).fingerprint, rule: 'invalid-record', history: [],
+  };
+}

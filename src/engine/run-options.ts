@@ -1,0 +1,71 @@
+/**
+ * Options of one run (as opposed to the job's own definition): where the ledger is, overrides
+ * from the command line, and the hooks the CLI and tests plug in.
+ */
+import { join, resolve } from 'node:path';
+import { systemClock, type Clock, type Random } from '../clock.js';
+import type { Job } from '../job.js';
+import { checkFraction, checkInteger, checkKnownFields } from '../options-check.js';
+import type { EventListener } from './events.js';
+
+export interface RunOptions {
+  /** The ledger's file path. @default `.batchguard/<job name>.sqlite` under `cwd` */
+  ledger?: string;
+  /** Overrides the job's `concurrency`. */
+  concurrency?: number;
+  /** Overrides the job's `maxFailureRate`. */
+  maxFailureRate?: number;
+  /** Overrides the job's `maxFailures`. */
+  maxFailures?: number;
+  /** Resume even though the source changed since the ledger last read it. @default false */
+  acceptDrift?: boolean;
+  /** Aborting it stops the run gracefully, as the first Ctrl-C does. */
+  signal?: AbortSignal;
+  /** Receives every engine event (progress, retries, failures, checkpoints). */
+  onEvent?: EventListener;
+  /** The job file, to print the command that resumes or re-runs. */
+  jobFile?: string;
+  /** Base folder of the default ledger path. @default process.cwd() */
+  cwd?: string;
+  /** Injected time. @default the system clock */
+  clock?: Clock;
+  /** Injected randomness for jitter. @default Math.random */
+  random?: Random;
+}
+
+export interface ResolvedRunOptions {
+  readonly ledgerPath: string;
+  readonly concurrency: number;
+  readonly maxFailureRate: number;
+  readonly maxFailures: number;
+  readonly acceptDrift: boolean;
+  readonly signal: AbortSignal | undefined;
+  readonly onEvent: EventListener | undefined;
+  readonly jobFile: string;
+  /** The `--ledger` value to repeat in printed commands, when one was given. */
+  readonly ledgerFlag: string | undefined;
+  readonly clock: Clock;
+  readonly random: Random;
+}
+
+const RUN_FIELDS = [
+  'ledger', 'concurrency', 'maxFailureRate', 'maxFailures', 'acceptDrift', 'signal', 'onEvent', 'jobFile', 'cwd', 'clock', 'random',
+] as const;
+
+export function resolveRunOptions(job: Job<any, any>, options: RunOptions = {}): ResolvedRunOptions {
+  checkKnownFields(options, RUN_FIELDS, 'runOptions');
+  const cwd = options.cwd ?? process.cwd();
+  return Object.freeze({
+    ledgerPath: resolve(cwd, options.ledger ?? join('.batchguard', `${job.name}.sqlite`)),
+    concurrency: checkInteger(options.concurrency, 'concurrency', job.concurrency, 1, 10_000),
+    maxFailureRate: checkFraction(options.maxFailureRate, 'maxFailureRate', job.maxFailureRate),
+    maxFailures: checkInteger(options.maxFailures, 'maxFailures', job.maxFailures, 0, Number.MAX_SAFE_INTEGER),
+    acceptDrift: options.acceptDrift ?? false,
+    signal: options.signal,
+    onEvent: options.onEvent,
+    jobFile: options.jobFile ?? '<job-file>',
+    ledgerFlag: options.ledger,
+    clock: options.clock ?? systemClock,
+    random: options.random ?? Math.random,
+  });
+}

@@ -1,0 +1,76 @@
+/**
+ * Error classes of batchguard. Every error keeps its `cause`; classification looks through the
+ * whole cause chain (see policy/classify.ts), so wrapping an error never changes how it is retried.
+ */
+
+/** Base class of the errors batchguard itself raises. `code` is stable and machine-readable. */
+export class BatchguardError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'BatchguardError';
+    this.code = code;
+  }
+}
+
+/** Options of the user-facing retry/fatal errors. */
+export interface ClassifiedErrorOptions {
+  /** The underlying error; kept and reported in the failure's cause chain. */
+  cause?: unknown;
+  /** Server-directed delay before the next attempt (for example from a `Retry-After` header). */
+  retryAfterMs?: number;
+}
+
+/** Throw (or wrap) this to say "this attempt failed but another may succeed". */
+export class RetryableError extends Error {
+  readonly retryAfterMs: number | undefined;
+  constructor(message: string, options: ClassifiedErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'RetryableError';
+    this.retryAfterMs = options.retryAfterMs;
+  }
+}
+
+/** Throw (or wrap) this to say "this record will never succeed as it is": no further attempts. */
+export class FatalError extends Error {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'FatalError';
+  }
+}
+
+/** An invalid job definition or option. Names the field, the value and the fix. Exit code 2. */
+export class ConfigError extends BatchguardError {
+  readonly field: string | undefined;
+  constructor(message: string, options: { field?: string; cause?: unknown } = {}) {
+    super('CONFIG', message, options);
+    this.name = 'ConfigError';
+    this.field = options.field;
+  }
+}
+
+/** The source cannot be opened or has changed since the ledger last saw it. Exit code 2. */
+export class SourceError extends BatchguardError {
+  constructor(code: 'SOURCE_UNREADABLE' | 'SOURCE_DRIFT', message: string, options: { cause?: unknown } = {}) {
+    super(code, message, options);
+    this.name = 'SourceError';
+  }
+}
+
+/** The ledger cannot be used: held by another run, unreadable, or of an unknown schema. Exit code 4. */
+export class LedgerError extends BatchguardError {
+  constructor(code: 'LEDGER_LOCKED' | 'LEDGER_UNUSABLE', message: string, options: { cause?: unknown } = {}) {
+    super(code, message, options);
+    this.name = 'LedgerError';
+  }
+}
+
+/** An attempt ran longer than `timeoutMs`. Retryable; a record whose last attempt timed out fails with kind `timeout`. */
+export class TimeoutError extends BatchguardError {
+  readonly timeoutMs: number;
+  constructor(timeoutMs: number) {
+    super('TIMEOUT', `attempt timed out after ${timeoutMs} ms`);
+    this.name = 'TimeoutError';
+    this.timeoutMs = timeoutMs;
+  }
+}

@@ -1,0 +1,26 @@
+/**
+ * batchguard's public API. Everything a job module or a program embedding batchguard needs.
+ */
+export { defineJob } from './job.js';
+export type { Job, JobOptions, Handler, HandlerContext, CheckpointOptions } from './job.js';
+export { runJob, startRun } from './engine/run-job.js';
+export type { RunHandle, Progress } from './engine/run-job.js';
+export type { RunOptions } from './engine/run-options.js';
+export type { EngineEvent, EventListener } from './engine/events.js';
+export { BatchguardError, RetryableError, FatalError, ConfigError, SourceError, LedgerError, TimeoutError } from './errors.js';
+export { systemClock, ManualClock } from './clock.js';
+export type { Clock, Random } from './clock.js';
+export { jsonl } from './sources/jsonl.js';
+export { csv } from './sources/csv.js';
+export type { CsvOptions } from './sources/csv.js';
+export { fromIterable } from './sources/iterable.js';
+export type { Source, SourceItem, SourcePosition, SourceFingerprint } from './sources/source.js';
+export { classifyError, Classification } from './policy/classify.js';
+export type { ClassifyHook } from './policy/classify.js';
+export type { RetryOptions } from './policy/retry.js';
+export type { BackoffOptions } from './policy/backoff.js';
+export { serializeError } from './policy/serialize-error.js';
+export type { SerializedError } from './policy/serialize-error.js';
+export type { Summary, RunStatus } from './report/summary.js';
+export { openSqliteLedger } from './ledger/sqlite/sqlite-ledger.js';
+export type { Ledger, LedgerCounts, FailureKind, RecordStatus } from './ledger/ledger.js';

@@ -1,0 +1,132 @@
+/**
+ * Job definition: what the user writes. `defineJob` validates once and returns a frozen, resolved
+ * job; the engine only ever sees the resolved form.
+ */
+import { ConfigError } from './errors.js';
+import type { ClassifyHook } from './policy/classify.js';
+import { resolveRetry, type ResolvedRetry, type RetryOptions } from './policy/retry.js';
+import type { Source } from './sources/source.js';
+import { toSource, type SourceInput } from './sources/iterable.js';
+import { checkFraction, checkFunction, checkInteger, checkKnownFields, checkPositive } from './options-check.js';
+
+/** What the handler receives besides the record. */
+export interface HandlerContext {
+  /** The record's key. */
+  readonly key: string;
+  /** 1-based number of this call for this record within the current run. */
+  readonly attempt: number;
+  /** Aborts when the attempt times out, or when the run shuts down and the grace period ends. */
+  readonly signal: AbortSignal;
+  /** `<job name>:<key>`: the same on every attempt and every run, for de-duplicating side effects downstream. */
+  readonly idempotencyKey: string;
+  /** Where the record is in its source. */
+  readonly position: { readonly seq: number; readonly line?: number; readonly offset?: number };
+  /** Emits a `record:log` event (the CLI prints it). */
+  log(message: string, fields?: Record<string, unknown>): void;
+}
+
+/** The user's function that processes one record. Its return value is the record's result. */
+export type Handler<T, R> = (record: T, ctx: HandlerContext) => Promise<R> | R;
+
+/** When outcomes are committed to the ledger (whichever comes first). */
+export interface CheckpointOptions {
+  /** Commit after this many outcomes. @default 1000 */
+  everyRecords?: number;
+  /** Commit at least this often while outcomes are waiting, in milliseconds. @default 1000 */
+  everyMs?: number;
+}
+
+/** What `defineJob` accepts. */
+export interface JobOptions<T, R = unknown> {
+  /** Names the ledger (`.batchguard/<name>.sqlite`) and the reports. Letters, digits, `.`, `_` and `-`. */
+  name: string;
+  /** `jsonl(path)`, `csv(path)`, any Iterable/AsyncIterable, or a function returning one (called per run). */
+  source: SourceInput<T>;
+  /** A record's stable identity across runs. Must return a non-empty string. */
+  key: (record: T) => string;
+  /** Processes one record. */
+  handler: Handler<T, R>;
+  /** Attempts and backoff. @default { maxAttempts: 3, backoff: exponential 200 ms ×2 up to 30 s, full jitter } */
+  retry?: RetryOptions;
+  /** Overrides the built-in classification: return 'retryable', 'fatal', or undefined for the built-in rules. */
+  classify?: ClassifyHook;
+  /** Per-attempt time limit; the attempt's `ctx.signal` aborts and its late result is discarded. @default 60000 */
+  timeoutMs?: number;
+  /** Records in flight at once. @default 4 */
+  concurrency?: number;
+  /** Group-commit policy. @default { everyRecords: 1000, everyMs: 1000 } */
+  checkpoint?: CheckpointOptions;
+  /** Above this share of failed records (failed ÷ (succeeded + failed)) the run exits with code 1. @default 0.05 */
+  maxFailureRate?: number;
+  /** Above this number of failed records the run exits with code 1. @default unlimited */
+  maxFailures?: number;
+  /** On shutdown, how long in-flight records may take to finish before they are aborted, in ms. @default 10000 */
+  shutdownGraceMs?: number;
+}
+
+/** A validated job with every default applied. */
+export interface Job<T = unknown, R = unknown> {
+  readonly name: string;
+  readonly source: Source<T>;
+  readonly key: (record: T) => string;
+  readonly handler: Handler<T, R>;
+  readonly retry: ResolvedRetry;
+  readonly classify: ClassifyHook | undefined;
+  readonly timeoutMs: number;
+  readonly concurrency: number;
+  readonly checkpoint: Readonly<Required<CheckpointOptions>>;
+  readonly maxFailureRate: number;
+  readonly maxFailures: number;
+  readonly shutdownGraceMs: number;
+  /** Marks a resolved job, so `defineJob(defineJob(x))` is harmless. */
+  readonly resolved: true;
+}
+
+const JOB_FIELDS = [
+  'name', 'source', 'key', 'handler', 'retry', 'classify', 'timeoutMs', 'concurrency', 'checkpoint',
+  'maxFailureRate', 'maxFailures', 'shutdownGraceMs',
+] as const;
+
+const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+
+/** Validates a job definition and applies the defaults. Throws `ConfigError` naming the field. */
+export function defineJob<T, R = unknown>(options: JobOptions<T, R>): Job<T, R> {
+  if ((options as unknown as Job<T, R>)?.resolved === true) return options as unknown as Job<T, R>;
+  if (options === null || typeof options !== 'object') {
+    throw new ConfigError(`defineJob expects an object with name, source, key and handler; got ${typeof options}`);
+  }
+  checkKnownFields(options as object, JOB_FIELDS, 'job');
+  if (typeof options.name !== 'string' || !NAME_PATTERN.test(options.name)) {
+    throw new ConfigError(
+      `job.name must be 1-100 letters, digits, ".", "_" or "-" (it names the ledger file); got ${JSON.stringify(options.name)}`,
+      { field: 'name' },
+    );
+  }
+  if (options.source === undefined || options.source === null) {
+    throw new ConfigError('job.source is required: jsonl(path), csv(path), an array, or any (async) iterable', { field: 'source' });
+  }
+  checkFunction(options.key, 'key', 'job.key must be a function (record) => string, e.g. key: (r) => String(r.id)');
+  checkFunction(options.handler, 'handler', 'job.handler must be an async function (record, ctx) => result');
+  if (options.classify !== undefined) checkFunction(options.classify, 'classify', "job.classify must be a function (error) => 'retryable' | 'fatal' | undefined");
+  const checkpoint = options.checkpoint ?? {};
+  checkKnownFields(checkpoint, ['everyRecords', 'everyMs'], 'checkpoint');
+  const job: Job<T, R> = {
+    name: options.name,
+    source: toSource(options.source, 'source'),
+    key: options.key,
+    handler: options.handler,
+    retry: resolveRetry(options.retry, 'retry'),
+    classify: options.classify,
+    timeoutMs: checkPositive(options.timeoutMs, 'timeoutMs', 60_000),
+    concurrency: checkInteger(options.concurrency, 'concurrency', 4, 1, 10_000),
+    checkpoint: Object.freeze({
+      everyRecords: checkInteger(checkpoint.everyRecords, 'checkpoint.everyRecords', 1000, 1, 1_000_000),
+      everyMs: checkPositive(checkpoint.everyMs, 'checkpoint.everyMs', 1000),
+    }),
+    maxFailureRate: checkFraction(options.maxFailureRate, 'maxFailureRate', 0.05),
+    maxFailures: checkInteger(options.maxFailures, 'maxFailures', Number.MAX_SAFE_INTEGER, 0, Number.MAX_SAFE_INTEGER),
+    shutdownGraceMs: checkInteger(options.shutdownGraceMs, 'shutdownGraceMs', 10_000, 0, 86_400_000),
+    resolved: true,
+  };
+  return Object.freeze(job);
+}

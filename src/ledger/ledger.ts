@@ -1,0 +1,145 @@
+/**
+ * The ledger: the durable store of every record's latest state, the runs, and the checkpoint.
+ *
+ * Successes are stored as ranges of sequence numbers (one row per contiguous run of successes),
+ * everything else as one row per record. That is what keeps the ledger off the hot path: a batch of
+ * 1000 no-op successes is one range row, not 1000 rows (see docs/architecture.md for the figures).
+ * A record is in at most one of the two: a range holds only first-time successes of `run`; a record
+ * that has a row keeps its row when a re-run later succeeds.
+ */
+import type { SerializedError } from '../policy/serialize-error.js';
+import type { SourceFingerprint, SourcePosition } from '../sources/source.js';
+
+/** The end of a record in a run. `pending` is never stored: it is the absence of an outcome. */
+export const RecordStatus = { succeeded: 'succeeded', failed: 'failed', skipped: 'skipped' } as const;
+export type RecordStatus = (typeof RecordStatus)[keyof typeof RecordStatus];
+
+/** Why a record failed. */
+export const FailureKind = {
+  fatal: 'fatal',
+  exhausted: 'exhausted',
+  timeout: 'timeout',
+  invalid: 'invalid',
+  crashed: 'crashed',
+} as const;
+export type FailureKind = (typeof FailureKind)[keyof typeof FailureKind];
+
+/** A record outcome that is stored as a row (a failure, a skip, or a re-run's success). */
+export interface RecordRow {
+  readonly seq: number;
+  readonly key: string;
+  readonly status: RecordStatus;
+  readonly kind?: FailureKind;
+  readonly attempts: number;
+  readonly error?: SerializedError;
+  readonly fingerprint?: string;
+  /** The classification rule that decided the failure (e.g. `http-status-404`). */
+  readonly rule?: string;
+  readonly runId: string;
+  readonly line?: number;
+  readonly offset?: number;
+  readonly updatedAt: string;
+}
+
+/** A closed interval of sequence numbers. */
+export interface SeqRange {
+  readonly first: number;
+  readonly last: number;
+}
+
+/** What one group commit writes, atomically. */
+export interface CommitBatch {
+  readonly runId: string;
+  /** First-time successes, merged into ranges. */
+  readonly succeeded: readonly SeqRange[];
+  /** Failures and skips (and re-run outcomes), one row each; replace any earlier row of the same seq. */
+  readonly rows: readonly RecordRow[];
+  /** Every record before this position has an outcome. */
+  readonly watermark: SourcePosition;
+  /** How many records the source has yielded so far (the highest seq seen + 1). */
+  readonly seen: number;
+  /** True once the source has been read to its end. */
+  readonly exhausted: boolean;
+}
+
+/** What a run needs to resume. */
+export interface ResumeState {
+  /** Where to start reading; undefined on a first run. */
+  readonly watermark: SourcePosition | undefined;
+  /** Finished sequence numbers at or above the watermark (sorted, disjoint). */
+  readonly finishedAbove: readonly SeqRange[];
+  /** Records with an outcome before this run started. */
+  readonly alreadyDone: number;
+  /** The previous run that ended without saying so (a crash), if any. */
+  readonly crashedRunId: string | undefined;
+}
+
+/** The job's state across all runs. `total = succeeded + failed + skipped + pending`. */
+export interface LedgerCounts {
+  readonly total: number;
+  readonly succeeded: number;
+  readonly failed: number;
+  readonly skipped: number;
+  readonly pending: number;
+  /** Whether a run has read the whole source (until then, `total` counts the records seen so far). */
+  readonly sourceExhausted: boolean;
+}
+
+/** A failure group for the summary's `topErrors`. */
+export interface ErrorGroup {
+  readonly fingerprint: string;
+  readonly name: string;
+  readonly message: string;
+  readonly count: number;
+  readonly sampleKeys: readonly string[];
+}
+
+/** One run as the ledger remembers it. */
+export interface RunRecord {
+  readonly runId: string;
+  readonly startedAt: string;
+  readonly endedAt: string | undefined;
+  readonly status: string;
+  readonly pid: number;
+  readonly host: string;
+  readonly summary: unknown;
+}
+
+/** The run that holds the ledger now, if any. */
+export interface LeaseHolder {
+  readonly runId: string;
+  readonly pid: number;
+  readonly host: string;
+  readonly acquiredAt: string;
+}
+
+/** What `begin` needs to know. */
+export interface RunStart {
+  readonly runId: string;
+  readonly job: string;
+  readonly fingerprint: SourceFingerprint | undefined;
+  readonly acceptDrift: boolean;
+  readonly options: Record<string, unknown>;
+}
+
+/** A ledger backend. Every backend passes test/integration/ledger-conformance. */
+export interface Ledger {
+  /** Where it is: a file path or a connection string without its password. */
+  readonly location: string;
+  /**
+   * Takes the ledger for a run (LedgerError LEDGER_LOCKED if another live run holds it), checks the
+   * source's fingerprint (SourceError SOURCE_DRIFT unless accepted), records the run and returns
+   * where to resume.
+   */
+  begin(start: RunStart): Promise<ResumeState>;
+  /** Writes one group of outcomes and the new watermark in one transaction. */
+  commit(batch: CommitBatch): Promise<void>;
+  /** Records how the run ended and releases the ledger. */
+  finish(runId: string, status: string, summary: unknown): Promise<void>;
+  counts(): Promise<LedgerCounts>;
+  topErrors(limit: number, sampleKeys: number): Promise<ErrorGroup[]>;
+  runs(limit: number): Promise<RunRecord[]>;
+  /** The live holder, or undefined (a holder whose process is gone does not count). */
+  holder(): Promise<LeaseHolder | undefined>;
+  close(): Promise<void>;
+}

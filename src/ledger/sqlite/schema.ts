@@ -1,0 +1,50 @@
+/**
+ * The SQLite ledger's tables. `records` holds only outcomes that are not first-time successes;
+ * `succeeded_ranges` holds those as closed intervals of sequence numbers (see ../ledger.ts).
+ */
+export const SCHEMA_VERSION = 1;
+
+export const SCHEMA_SQL = `
+CREATE TABLE IF NOT EXISTS meta (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS runs (
+  run_id     TEXT PRIMARY KEY,
+  started_at TEXT NOT NULL,
+  ended_at   TEXT,
+  status     TEXT NOT NULL,
+  pid        INTEGER NOT NULL,
+  host       TEXT NOT NULL,
+  options    TEXT NOT NULL,
+  summary    TEXT
+);
+CREATE TABLE IF NOT EXISTS lease (
+  id          INTEGER PRIMARY KEY CHECK (id = 1),
+  run_id      TEXT NOT NULL,
+  pid         INTEGER NOT NULL,
+  host        TEXT NOT NULL,
+  acquired_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS succeeded_ranges (
+  first_seq INTEGER PRIMARY KEY,
+  last_seq  INTEGER NOT NULL,
+  run_id    TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS records (
+  seq         INTEGER PRIMARY KEY,
+  key         TEXT NOT NULL,
+  status      TEXT NOT NULL,
+  kind        TEXT,
+  attempts    INTEGER NOT NULL,
+  error       TEXT,
+  fingerprint TEXT,
+  rule        TEXT,
+  run_id      TEXT NOT NULL,
+  line        INTEGER,
+  byte_offset INTEGER,
+  updated_at  TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS records_key ON records (key);
+CREATE INDEX IF NOT EXISTS records_status ON records (status, fingerprint);
+`;

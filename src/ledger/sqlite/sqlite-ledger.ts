@@ -1,0 +1,245 @@
+/**
+ * The default ledger: one SQLite file per job, in WAL mode, written by one run at a time.
+ *
+ * synchronous=FULL: a commit survives a power loss, not only a process crash. It costs one fsync
+ * per group commit (about 0.4 ms on these disks), which at 1000 outcomes per commit is noise.
+ */
+import { mkdirSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { LedgerError, SourceError } from '../../errors.js';
+import type { SourceFingerprint } from '../../sources/source.js';
+import type {
+  CommitBatch, ErrorGroup, Ledger, LedgerCounts, LeaseHolder, ResumeState, RunRecord, RunStart, SeqRange,
+} from '../ledger.js';
+import { SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
+import { describeDrift, isAlive } from '../lease.js';
+
+type Row = Record<string, unknown>;
+
+/** Opens (creating if needed) the SQLite ledger at `path`. Throws LedgerError when it cannot. */
+export function openSqliteLedger(path: string): SqliteLedger {
+  let db: Database.Database;
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    db = new Database(path, { timeout: 5000 });
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.exec(SCHEMA_SQL);
+  } catch (error) {
+    throw new LedgerError('LEDGER_UNUSABLE', `cannot open the ledger ${path}: ${(error as Error).message}`, { cause: error });
+  }
+  return new SqliteLedger(db, path);
+}
+
+export class SqliteLedger implements Ledger {
+  readonly location: string;
+  private readonly db: Database.Database;
+  /** The last range this run wrote, extended in place while successes stay contiguous. */
+  private lastRange: { first: number; last: number; runId: string } | undefined;
+  private readonly statements;
+
+  constructor(db: Database.Database, location: string) {
+    this.db = db;
+    this.location = location;
+    this.checkSchema();
+    this.statements = {
+      getMeta: db.prepare('SELECT value FROM meta WHERE key = ?').pluck(),
+      setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
+      insertRange: db.prepare('INSERT INTO succeeded_ranges (first_seq, last_seq, run_id) VALUES (?, ?, ?)'),
+      extendRange: db.prepare('UPDATE succeeded_ranges SET last_seq = ? WHERE first_seq = ?'),
+      upsertRow: db.prepare(`INSERT INTO records (seq, key, status, kind, attempts, error, fingerprint, rule, run_id, line, byte_offset, updated_at)
+        VALUES (@seq, @key, @status, @kind, @attempts, @error, @fingerprint, @rule, @runId, @line, @offset, @updatedAt)
+        ON CONFLICT (seq) DO UPDATE SET key = excluded.key, status = excluded.status, kind = excluded.kind,
+          attempts = excluded.attempts, error = excluded.error, fingerprint = excluded.fingerprint, rule = excluded.rule,
+          run_id = excluded.run_id, line = excluded.line, byte_offset = excluded.byte_offset, updated_at = excluded.updated_at`),
+    };
+  }
+
+  private checkSchema(): void {
+    const version = this.db.prepare("SELECT value FROM meta WHERE key = 'schema'").pluck().get() as string | undefined;
+    if (version === undefined) {
+      this.db.prepare("INSERT INTO meta (key, value) VALUES ('schema', ?)").run(String(SCHEMA_VERSION));
+    } else if (Number(version) !== SCHEMA_VERSION) {
+      throw new LedgerError(
+        'LEDGER_UNUSABLE',
+        `the ledger ${this.location} has schema ${version}; this batchguard reads schema ${SCHEMA_VERSION}`,
+      );
+    }
+  }
+
+  private meta(key: string): string | undefined {
+    return this.statements.getMeta.get(key) as string | undefined;
+  }
+
+  async begin(start: RunStart): Promise<ResumeState> {
+    const now = new Date().toISOString();
+    const take = this.db.transaction((): ResumeState => {
+      const current = this.readLease();
+      if (current && isAlive(current)) {
+        throw new LedgerError(
+          'LEDGER_LOCKED',
+          `the ledger ${this.location} is held by run ${current.runId} (pid ${current.pid} on ${current.host}, since ${current.acquiredAt}); wait for it to finish or stop it`,
+        );
+      }
+      let crashedRunId: string | undefined;
+      if (current) {
+        crashedRunId = current.runId;
+        this.db.prepare("UPDATE runs SET status = 'crashed', ended_at = ? WHERE run_id = ? AND ended_at IS NULL").run(now, current.runId);
+      }
+      this.checkFingerprint(start.fingerprint, start.acceptDrift);
+      this.db.prepare('INSERT OR REPLACE INTO lease (id, run_id, pid, host, acquired_at) VALUES (1, ?, ?, ?, ?)')
+        .run(start.runId, process.pid, hostname(), now);
+      this.db.prepare('INSERT INTO runs (run_id, started_at, status, pid, host, options) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(start.runId, now, 'running', process.pid, hostname(), JSON.stringify(start.options));
+      this.statements.setMeta.run('job', start.job);
+      return this.resumeState(crashedRunId);
+    });
+    try {
+      return take.immediate();
+    } catch (error) {
+      if (error instanceof LedgerError || error instanceof SourceError) throw error;
+      throw new LedgerError('LEDGER_UNUSABLE', `cannot start a run on the ledger ${this.location}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  private checkFingerprint(fingerprint: SourceFingerprint | undefined, acceptDrift: boolean): void {
+    const stored = this.meta('source_fingerprint');
+    if (fingerprint === undefined) return;
+    if (stored !== undefined && !acceptDrift) {
+      const drift = describeDrift(JSON.parse(stored) as SourceFingerprint, fingerprint);
+      if (drift) {
+        throw new SourceError(
+          'SOURCE_DRIFT',
+          `the source changed since the ledger last read it (${drift}); the recorded positions may no longer match its records. Restore the original source, or pass --accept-drift to resume anyway (records are matched by position), or use a new ledger to start over`,
+        );
+      }
+    }
+    if (stored !== undefined && acceptDrift) this.statements.setMeta.run('drift_accepted', 'true');
+    this.statements.setMeta.run('source_fingerprint', JSON.stringify(fingerprint));
+  }
+
+  private resumeState(crashedRunId: string | undefined): ResumeState {
+    const watermarkJson = this.meta('watermark');
+    const driftAccepted = this.meta('drift_accepted') === 'true';
+    // After accepted drift the byte offsets cannot be trusted: scan from the start, skip by position.
+    const watermark = watermarkJson && !driftAccepted ? JSON.parse(watermarkJson) : undefined;
+    const floor = watermark?.seq ?? 0;
+    const ranges = this.db.prepare('SELECT first_seq AS first, last_seq AS last FROM succeeded_ranges WHERE last_seq >= ? ORDER BY first_seq').all(floor) as SeqRange[];
+    const rows = this.db.prepare('SELECT seq FROM records WHERE seq >= ? ORDER BY seq').pluck().all(floor) as number[];
+    const counts = this.countsNow();
+    return {
+      watermark,
+      finishedAbove: mergeRanges(ranges, rows),
+      alreadyDone: counts.succeeded + counts.failed + counts.skipped,
+      crashedRunId,
+    };
+  }
+
+  async commit(batch: CommitBatch): Promise<void> {
+    const write = this.db.transaction(() => {
+      for (const range of batch.succeeded) this.writeRange(range, batch.runId);
+      for (const row of batch.rows) {
+        this.statements.upsertRow.run({
+          seq: row.seq, key: row.key, status: row.status, kind: row.kind ?? null, attempts: row.attempts,
+          error: row.error ? JSON.stringify(row.error) : null, fingerprint: row.fingerprint ?? null, rule: row.rule ?? null,
+          runId: row.runId, line: row.line ?? null, offset: row.offset ?? null, updatedAt: row.updatedAt,
+        });
+      }
+      this.statements.setMeta.run('watermark', JSON.stringify(batch.watermark));
+      const seen = Number(this.meta('seen') ?? 0);
+      if (batch.seen > seen) this.statements.setMeta.run('seen', String(batch.seen));
+      if (batch.exhausted) this.statements.setMeta.run('exhausted', 'true');
+    });
+    write.immediate();
+  }
+
+  private writeRange(range: SeqRange, runId: string): void {
+    const last = this.lastRange;
+    if (last && last.runId === runId && range.first === last.last + 1) {
+      this.statements.extendRange.run(range.last, last.first);
+      last.last = range.last;
+      return;
+    }
+    this.statements.insertRange.run(range.first, range.last, runId);
+    this.lastRange = { first: range.first, last: range.last, runId };
+  }
+
+  async finish(runId: string, status: string, summary: unknown): Promise<void> {
+    this.db.transaction(() => {
+      this.db.prepare('UPDATE runs SET status = ?, ended_at = ?, summary = ? WHERE run_id = ?')
+        .run(status, new Date().toISOString(), JSON.stringify(summary), runId);
+      this.db.prepare('DELETE FROM lease WHERE run_id = ?').run(runId);
+    }).immediate();
+  }
+
+  async counts(): Promise<LedgerCounts> {
+    return this.countsNow();
+  }
+
+  private countsNow(): LedgerCounts {
+    const inRanges = Number(this.db.prepare('SELECT COALESCE(SUM(last_seq - first_seq + 1), 0) FROM succeeded_ranges').pluck().get());
+    const byStatus = this.db.prepare('SELECT status, COUNT(*) AS n FROM records GROUP BY status').all() as { status: string; n: number }[];
+    const count = (status: string): number => byStatus.find((r) => r.status === status)?.n ?? 0;
+    const succeeded = inRanges + count('succeeded');
+    const failed = count('failed');
+    const skipped = count('skipped');
+    const finished = succeeded + failed + skipped;
+    const total = Math.max(Number(this.meta('seen') ?? 0), finished);
+    return { total, succeeded, failed, skipped, pending: total - finished, sourceExhausted: this.meta('exhausted') === 'true' };
+  }
+
+  async topErrors(limit: number, sampleKeys: number): Promise<ErrorGroup[]> {
+    const groups = this.db.prepare(`SELECT fingerprint, COUNT(*) AS count, MIN(seq) AS firstSeq FROM records
+      WHERE status = 'failed' GROUP BY fingerprint ORDER BY count DESC, fingerprint LIMIT ?`).all(limit) as Row[];
+    const first = this.db.prepare('SELECT error FROM records WHERE seq = ?').pluck();
+    const samples = this.db.prepare("SELECT key FROM records WHERE status = 'failed' AND fingerprint IS ? ORDER BY seq LIMIT ?").pluck();
+    return groups.map((group) => {
+      const error = JSON.parse(String(first.get(group.firstSeq) ?? '{}')) as { name?: string; message?: string };
+      return {
+        fingerprint: String(group.fingerprint ?? ''),
+        name: error.name ?? 'Error',
+        message: error.message ?? '',
+        count: Number(group.count),
+        sampleKeys: samples.all(group.fingerprint, sampleKeys) as string[],
+      };
+    });
+  }
+
+  async runs(limit: number): Promise<RunRecord[]> {
+    const rows = this.db.prepare('SELECT * FROM runs ORDER BY started_at DESC, rowid DESC LIMIT ?').all(limit) as Row[];
+    return rows.map((r) => ({
+      runId: String(r.run_id), startedAt: String(r.started_at), endedAt: (r.ended_at as string | null) ?? undefined,
+      status: String(r.status), pid: Number(r.pid), host: String(r.host),
+      summary: r.summary ? JSON.parse(String(r.summary)) : undefined,
+    }));
+  }
+
+  async holder(): Promise<LeaseHolder | undefined> {
+    const lease = this.readLease();
+    return lease && isAlive(lease) ? lease : undefined;
+  }
+
+  private readLease(): LeaseHolder | undefined {
+    const row = this.db.prepare('SELECT run_id, pid, host, acquired_at FROM lease WHERE id = 1').get() as Row | undefined;
+    if (!row) return undefined;
+    return { runId: String(row.run_id), pid: Number(row.pid), host: String(row.host), acquiredAt: String(row.acquired_at) };
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+}
+
+/** Sorted, disjoint ranges covering the given ranges and single sequence numbers. */
+export function mergeRanges(ranges: readonly SeqRange[], singles: readonly number[]): SeqRange[] {
+  const all = [...ranges, ...singles.map((seq) => ({ first: seq, last: seq }))].sort((a, b) => a.first - b.first);
+  const merged: { first: number; last: number }[] = [];
+  for (const range of all) {
+    const previous = merged[merged.length - 1];
+    if (previous && range.first <= previous.last + 1) previous.last = Math.max(previous.last, range.last);
+    else merged.push({ first: range.first, last: range.last });
+  }
+  return merged;
+}

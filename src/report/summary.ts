@@ -1,0 +1,93 @@
+/**
+ * The summary of a run (contract section 4.4). Counts are the job's, across all runs, after this
+ * run; `attempts`, `retries`, `alreadyDone` and `thisRun` describe this run.
+ */
+import type { ErrorGroup, LedgerCounts } from '../ledger/ledger.js';
+
+export const RunStatus = {
+  completed: 'completed',
+  thresholdExceeded: 'threshold-exceeded',
+  aborted: 'aborted',
+  interrupted: 'interrupted',
+  stopped: 'stopped',
+} as const;
+export type RunStatus = (typeof RunStatus)[keyof typeof RunStatus];
+
+export interface Summary {
+  readonly schema: 1;
+  readonly job: string;
+  readonly runId: string;
+  readonly status: RunStatus;
+  /** Why the run ended as it did, in a sentence. */
+  readonly reason: string;
+  readonly total: number;
+  readonly succeeded: number;
+  readonly failed: number;
+  readonly skipped: number;
+  readonly pending: number;
+  readonly attempts: number;
+  readonly retries: number;
+  readonly alreadyDone: number;
+  /** What this run finished. */
+  readonly thisRun: { readonly succeeded: number; readonly failed: number; readonly skipped: number };
+  /** failed ÷ (succeeded + failed), over the job. */
+  readonly failureRate: number;
+  readonly elapsedMs: number;
+  readonly recordsPerSecond: number;
+  readonly topErrors: readonly ErrorGroup[];
+  readonly ledger: string;
+  readonly sourceExhausted: boolean;
+  readonly next: string | undefined;
+}
+
+export interface SummaryInput {
+  readonly job: string;
+  readonly runId: string;
+  readonly status: RunStatus;
+  readonly reason: string;
+  readonly counts: LedgerCounts;
+  readonly stats: { attempts: number; retries: number };
+  readonly thisRun: Summary['thisRun'];
+  readonly alreadyDone: number;
+  readonly elapsedMs: number;
+  readonly topErrors: readonly ErrorGroup[];
+  readonly ledger: string;
+  readonly next: string | undefined;
+}
+
+export function failureRate(counts: Pick<LedgerCounts, 'succeeded' | 'failed'>): number {
+  const decided = counts.succeeded + counts.failed;
+  return decided === 0 ? 0 : counts.failed / decided;
+}
+
+export function buildSummary(input: SummaryInput): Summary {
+  const finishedThisRun = input.thisRun.succeeded + input.thisRun.failed + input.thisRun.skipped;
+  return {
+    schema: 1,
+    job: input.job,
+    runId: input.runId,
+    status: input.status,
+    reason: input.reason,
+    total: input.counts.total,
+    succeeded: input.counts.succeeded,
+    failed: input.counts.failed,
+    skipped: input.counts.skipped,
+    pending: input.counts.pending,
+    attempts: input.stats.attempts,
+    retries: input.stats.retries,
+    alreadyDone: input.alreadyDone,
+    thisRun: input.thisRun,
+    failureRate: round(failureRate(input.counts), 6),
+    elapsedMs: Math.round(input.elapsedMs),
+    recordsPerSecond: input.elapsedMs > 0 ? Math.round((finishedThisRun / input.elapsedMs) * 1000) : 0,
+    topErrors: input.topErrors,
+    ledger: input.ledger,
+    sourceExhausted: input.counts.sourceExhausted,
+    next: input.next,
+  };
+}
+
+function round(value: number, digits: number): number {
+  const factor = 10 ** digits;
+  return Math.round(value * factor) / factor;
+}

@@ -1,0 +1,193 @@
+/**
+ * JSON Lines source: one JSON value per line. The hot path of large jobs, so it reads with a
+ * reusable buffer (see line-reader.ts) rather than `readline`, and seeks by byte offset on resume.
+ */
+import type { FileHandle } from 'node:fs/promises';
+import { ConfigError } from '../errors.js';
+import { fingerprintFile, isSystemError, openSourceFile, unreadable } from './file-source.js';
+import { DEFAULT_CHUNK_SIZE, LineReader, lineNumberAt } from './line-reader.js';
+import type { Source, SourceItem, SourcePosition } from './source.js';
+
+/** Options of {@link jsonl}. */
+export interface JsonlOptions {
+  /** Text encoding of the file; only UTF-8 is supported (a leading byte-order mark is skipped). @default 'utf8' */
+  readonly encoding?: 'utf8';
+  /**
+   * Bytes read per system call. Exposed for tests, which use tiny values to make lines span reads.
+   * @internal
+   * @default 65536
+   */
+  readonly chunkSize?: number;
+}
+
+/** Longest `raw` text kept on an invalid item: enough to recognise the line, bounded for reports. */
+const RAW_MAX_CHARS = 200;
+
+/**
+ * A source reading `path` as JSON Lines. Each non-blank line is one item: a record with the parsed
+ * value, or an `invalid` item when the line is not valid JSON (reading goes on). Blank lines count
+ * as lines but are not items. Positions: `seq` counts items from 0, `line` is the 1-based physical
+ * line, `offset` the byte offset of the line's first byte; `read(from)` seeks to `from.offset`.
+ *
+ * @example jsonl<City>('data/cities.jsonl')
+ * @throws {ConfigError} for an unsupported option value.
+ */
+export function jsonl<T = unknown>(path: string, options: JsonlOptions = {}): Source<T> {
+  const chunkSize = resolveJsonlOptions(options);
+  const description = `jsonl:${path}`;
+  return {
+    description,
+    seekable: true,
+    fingerprint: () => fingerprintFile('jsonl', path, description),
+    read: (from, signal) => new JsonlIterator<T>(path, chunkSize, from, signal),
+  };
+}
+
+function resolveJsonlOptions(options: JsonlOptions): number {
+  if (options.encoding !== undefined && options.encoding !== 'utf8') {
+    throw new ConfigError(`jsonl: encoding must be 'utf8', got ${JSON.stringify(options.encoding)}`, {
+      field: 'encoding',
+    });
+  }
+  const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
+  if (!Number.isInteger(chunkSize) || chunkSize < 1) {
+    throw new ConfigError(`jsonl: chunkSize must be a positive integer, got ${String(chunkSize)}`, {
+      field: 'chunkSize',
+    });
+  }
+  return chunkSize;
+}
+
+/**
+ * The iterator behind `read()`. Hand-written rather than an async generator: over 1M lines the
+ * generator's resumption per item cost ~15% of the whole read; here an item that is already in the
+ * current chunk is returned as a resolved promise, and only chunk reads take the async path.
+ */
+class JsonlIterator<T> implements AsyncIterableIterator<SourceItem<T>> {
+  private handle: FileHandle | undefined;
+  private lines: LineReader | undefined;
+  private finished = false;
+  /** The async step in progress; calls that arrive meanwhile queue behind it. */
+  private busy: Promise<unknown> | undefined;
+  private seq: number;
+  /** Without an offset (a position from elsewhere) the only way to find `from.seq` is to count up to it. */
+  private readonly seeking: boolean;
+  private readonly skipBelow: number;
+
+  constructor(
+    private readonly path: string,
+    private readonly chunkSize: number,
+    private readonly from: SourcePosition | undefined,
+    private readonly signal: AbortSignal | undefined,
+  ) {
+    this.seeking = from?.offset !== undefined;
+    this.seq = this.seeking ? (from?.seq ?? 0) : 0;
+    this.skipBelow = this.seeking ? 0 : (from?.seq ?? 0);
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<SourceItem<T>>> {
+    if (this.busy === undefined && this.lines !== undefined && !this.finished) {
+      let item: SourceItem<T> | undefined;
+      try {
+        item = this.produce(this.lines);
+      } catch (error) {
+        return this.queue(() => this.fail(error));
+      }
+      if (item !== undefined) return Promise.resolve({ done: false, value: item });
+    }
+    return this.queue(() => this.advance());
+  }
+
+  /** Stops early (a `break` in `for await`): closes the file. */
+  return(): Promise<IteratorResult<SourceItem<T>>> {
+    return this.queue(async () => {
+      await this.close();
+      return { done: true, value: undefined };
+    });
+  }
+
+  private queue<R>(step: () => Promise<R>): Promise<R> {
+    const previous = this.busy;
+    const run = previous === undefined ? step() : previous.then(step, step);
+    // Cleared before the caller sees the result, so the next call can take the synchronous path.
+    const tracked: Promise<R> = run.finally(() => {
+      if (this.busy === tracked) this.busy = undefined;
+    });
+    this.busy = tracked;
+    return tracked;
+  }
+
+  private async advance(): Promise<IteratorResult<SourceItem<T>>> {
+    try {
+      if (this.finished) return { done: true, value: undefined };
+      const lines = this.lines ?? (await this.open());
+      for (;;) {
+        const item = this.produce(lines);
+        if (item !== undefined) return { done: false, value: item };
+        if (!(await lines.fill())) {
+          await this.close();
+          return { done: true, value: undefined };
+        }
+      }
+    } catch (error) {
+      return this.fail(isSystemError(error) ? unreadable('jsonl', this.path, error) : error);
+    }
+  }
+
+  private async open(): Promise<LineReader> {
+    this.signal?.throwIfAborted();
+    this.handle = await openSourceFile('jsonl', this.path);
+    const start = this.seeking ? (this.from?.offset ?? 0) : 0;
+    const firstLine = this.seeking ? (this.from?.line ?? (await lineNumberAt(this.handle, start))) : 1;
+    this.lines = new LineReader(this.handle, { start, firstLine, chunkSize: this.chunkSize });
+    return this.lines;
+  }
+
+  /** The next item of the current chunk, or undefined when the chunk is used up. */
+  private produce(lines: LineReader): SourceItem<T> | undefined {
+    while (lines.next()) {
+      if (this.signal?.aborted) this.signal.throwIfAborted();
+      const text = lines.text;
+      if (isBlank(text)) continue;
+      const position: SourcePosition = { seq: this.seq++, line: lines.lineNumber, offset: lines.offset };
+      if (position.seq < this.skipBelow) continue;
+      try {
+        return { kind: 'record', position, value: JSON.parse(text) as T };
+      } catch (error) {
+        return invalidLine(position, text, error);
+      }
+    }
+    return undefined;
+  }
+
+  private async fail(error: unknown): Promise<never> {
+    await this.close();
+    throw error;
+  }
+
+  private async close(): Promise<void> {
+    this.finished = true;
+    const handle = this.handle;
+    this.handle = undefined;
+    await handle?.close();
+  }
+}
+
+/** Empty or whitespace-only; the trim only runs for the rare line that starts with whitespace. */
+function isBlank(text: string): boolean {
+  return text.length === 0 || (text.charCodeAt(0) <= 32 && text.trim().length === 0);
+}
+
+function invalidLine<T>(position: SourcePosition, text: string, error: unknown): SourceItem<T> {
+  const reason = error instanceof Error ? error.message : String(error);
+  return {
+    kind: 'invalid',
+    position,
+    message: `line ${String(position.line)}: invalid JSON: ${reason}`,
+    raw: text.length > RAW_MAX_CHARS ? text.slice(0, RAW_MAX_CHARS) : text,
+  };
+}

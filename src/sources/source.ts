@@ -1,0 +1,42 @@
+/**
+ * The contract every source implements. A source streams records in a stable order; each record
+ * gets a 0-based sequence number (`seq`) that identifies its position in that order, so the ledger
+ * can store successes as ranges of sequence numbers and resume by seeking, not scanning.
+ */
+
+/** Where a record is in its source. `line` is 1-based; `offset` is the byte offset of its first byte. */
+export interface SourcePosition {
+  readonly seq: number;
+  readonly line?: number;
+  readonly offset?: number;
+}
+
+/** One item read from a source: a parsed record, or a part of the input that could not be parsed. */
+export type SourceItem<T> =
+  | { readonly kind: 'record'; readonly position: SourcePosition; readonly value: T }
+  | { readonly kind: 'invalid'; readonly position: SourcePosition; readonly message: string; readonly raw?: string };
+
+/** What the ledger remembers of a source, to notice that it changed between runs. */
+export interface SourceFingerprint {
+  readonly description: string;
+  readonly size?: number;
+  readonly mtimeMs?: number;
+  /** A hash of a sample of the content (its first bytes). */
+  readonly sampleHash?: string;
+}
+
+/** A stream of records. */
+export interface Source<T> {
+  /** A short human-readable description, e.g. `jsonl:data/cities.jsonl`. */
+  readonly description: string;
+  /** True when `read(from)` seeks to `from.offset` instead of scanning from the start. */
+  readonly seekable: boolean;
+  /** Identifies the current content; undefined for sources that cannot tell (plain iterables). */
+  fingerprint(): Promise<SourceFingerprint | undefined>;
+  /**
+   * Streams the items from `from` on (the item whose sequence number is `from.seq`, at `from.line`
+   * and `from.offset` when the source is seekable), or from the start.
+   * Throws `SourceError('SOURCE_UNREADABLE')` when the source cannot be opened.
+   */
+  read(from?: SourcePosition, signal?: AbortSignal): AsyncIterable<SourceItem<T>>;
+}

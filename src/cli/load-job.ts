@@ -15,9 +15,10 @@ let registered = false;
 function registerLoaders(): void {
   if (registered) return;
   registered = true;
-  // dist/ holds index.js next to cli/: the hook maps `batchguard` there.
-  register('./resolve-hook.js', import.meta.url, { data: { packageRoot: new URL('../', import.meta.url).href } });
   registerTsx();
+  // Registered after tsx so that it runs first (hooks run last-registered first). dist/ holds
+  // index.js next to cli/: the hook maps `batchguard` there.
+  register('./resolve-hook.js', import.meta.url, { data: { packageRoot: new URL('../', import.meta.url).href } });
 }
 
 /** Imports the job file and returns its validated job (the default export, or an export named `job`). */

@@ -9,12 +9,26 @@ export function initialize(data: { packageRoot: string }): void {
   packageRoot = data.packageRoot;
 }
 
-type Next = (specifier: string, context: unknown) => Promise<{ url: string }>;
+interface Resolved {
+  url: string;
+  format?: string | null;
+  shortCircuit?: boolean;
+}
+type Next = (specifier: string, context: unknown) => Promise<Resolved>;
 
-export async function resolve(specifier: string, context: unknown, next: Next): Promise<{ url: string; shortCircuit?: boolean }> {
+const USER_MODULE = /\.(ts|js)$/;
+
+export async function resolve(specifier: string, context: unknown, next: Next): Promise<Resolved> {
   if (packageRoot !== undefined && (specifier === 'batchguard' || specifier.startsWith('batchguard/'))) {
     const subpath = specifier === 'batchguard' ? 'index.js' : `${specifier.slice('batchguard/'.length)}.js`;
     return { url: new URL(subpath, packageRoot).href, shortCircuit: true };
   }
-  return next(specifier, context);
+  const resolved = await next(specifier, context);
+  // A job file in a scratch folder has no package.json saying "type": "module", so Node would load
+  // it (and the .ts/.js files it imports) as CommonJS, which cannot `import` batchguard. Job code
+  // is written as ES modules: load it as one. Dependencies in node_modules keep their own format.
+  if (resolved.url.startsWith('file:') && !resolved.url.includes('/node_modules/') && USER_MODULE.test(resolved.url) && resolved.format !== 'module') {
+    return { ...resolved, format: 'module' };
+  }
+  return resolved;
 }

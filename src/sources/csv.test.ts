@@ -1,0 +1,307 @@
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ConfigError, SourceError } from '../errors.js';
+import { csv, type CsvOptions } from './csv.js';
+import type { SourceItem, SourcePosition } from './source.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'batchguard-csv-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+let files = 0;
+function file(content: string | Buffer): string {
+  const path = join(dir, `f${files++}.csv`);
+  writeFileSync(path, content);
+  return path;
+}
+
+async function collect<T>(items: AsyncIterable<SourceItem<T>>): Promise<SourceItem<T>[]> {
+  const out: SourceItem<T>[] = [];
+  for await (const item of items) out.push(item);
+  return out;
+}
+
+const positions = (items: SourceItem<unknown>[]): SourcePosition[] => items.map((item) => item.position);
+const openFds = (): number => readdirSync('/proc/self/fd').length;
+
+/**
+ * A random CSV file written record by record, so the true position of each record is known: quoted
+ * fields with line breaks and doubled quotes, multi-byte text, blank lines, rows with a wrong field
+ * count, LF or CRLF, with or without BOM and final line break.
+ */
+function generated(seed: number): { content: Buffer; items: SourceItem<unknown>[] } {
+  let state = seed;
+  const random = (n: number): number => {
+    state = (state * 1103515245 + 12345) % 2 ** 31;
+    return state % n;
+  };
+  const eol = seed % 2 === 0 ? '\r\n' : '\n';
+  const words = ['Zürich', '東京', 'a "quoted" word', `two${eol}lines`, 'comma, inside', '🚀', 'plain', 'y'.repeat(150)];
+  const encode = (value: string): string => (/[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value);
+  let text = seed % 3 === 0 ? '\ufeff' : '';
+  text += `id,name,note${eol}`;
+  const items: SourceItem<unknown>[] = [];
+  const count = 40;
+  for (let i = 0; i < count; i++) {
+    while (random(6) === 0) text += eol;
+    const offset = Buffer.byteLength(text);
+    const line = text.split('\n').length;
+    const position = { seq: items.length, line, offset };
+    const last = i === count - 1 && seed % 4 === 1 ? '' : eol;
+    if (random(8) === 0) {
+      const row = `${i},only two`;
+      text += row + last;
+      items.push({ kind: 'invalid', position, message: `line ${line}: Invalid Record Length: columns length is 3, got 2 (CSV_RECORD_INCONSISTENT_COLUMNS)`, raw: row });
+      continue;
+    }
+    const value = { id: String(i), name: words[random(words.length)] ?? '', note: words[random(words.length)] ?? '' };
+    text += `${value.id},${encode(value.name)},${encode(value.note)}${last}`;
+    items.push({ kind: 'record', position, value });
+  }
+  return { content: Buffer.from(text), items };
+}
+
+describe('csv positions', () => {
+  it('gives each record the line and byte offset where it starts, past blank lines and multi-line fields', async () => {
+    const path = file('a,b\n1,2\n\n"x\ny",3\n4,5');
+    expect(await collect(csv(path).read())).toEqual([
+      { kind: 'record', position: { seq: 0, line: 2, offset: 4 }, value: { a: '1', b: '2' } },
+      { kind: 'record', position: { seq: 1, line: 4, offset: 9 }, value: { a: 'x\ny', b: '3' } },
+      { kind: 'record', position: { seq: 2, line: 6, offset: 17 }, value: { a: '4', b: '5' } },
+    ]);
+  });
+
+  it('counts lines and bytes right in CRLF files (csv-parse itself counts a quoted CRLF as two lines)', async () => {
+    const path = file('a,b\r\n1,2\r\n\r\n"x\r\ny",3\r\n4,5\r\n');
+    expect(positions(await collect(csv(path).read()))).toEqual([
+      { seq: 0, line: 2, offset: 5 },
+      { seq: 1, line: 4, offset: 12 },
+      { seq: 2, line: 6, offset: 22 },
+    ]);
+  });
+
+  it('gives byte offsets, not character offsets, with multi-byte text and a BOM', async () => {
+    const content = Buffer.from('\ufeffcity,name\nZürich,東京\n"Köln\nam Rhein",ケルン\nend,x\n');
+    const items = await collect(csv(file(content)).read());
+    expect(positions(items)).toEqual([
+      { seq: 0, line: 2, offset: 13 },
+      { seq: 1, line: 3, offset: 28 },
+      { seq: 2, line: 5, offset: 55 },
+    ]);
+    expect(content.subarray(28, 34).toString()).toBe('"Köln');
+    expect(items[0]).toMatchObject({ value: { city: 'Zürich', name: '東京' } });
+  });
+
+  it('handles old Mac files (CR line breaks) and comment lines', async () => {
+    expect(positions(await collect(csv(file('a,b\r1,2\r"x\ry",3\r4,5\r')).read()))).toEqual([
+      { seq: 0, line: 2, offset: 4 },
+      { seq: 1, line: 3, offset: 8 },
+      { seq: 2, line: 5, offset: 16 },
+    ]);
+    const commented = file('# about\na,b\n# note\n1,2\n\n  \n3,4\n');
+    expect(await collect(csv(commented, { comment: '#', trim: true }).read())).toEqual([
+      { kind: 'record', position: { seq: 0, line: 4, offset: 19 }, value: { a: '1', b: '2' } },
+      { kind: 'record', position: { seq: 1, line: 7, offset: 27 }, value: { a: '3', b: '4' } },
+    ]);
+  });
+
+  it('matches the true positions of generated files whatever the chunk size', async () => {
+    for (let seed = 1; seed <= 8; seed++) {
+      const { content, items } = generated(seed);
+      const path = file(content);
+      for (const chunkSize of [1, 2, 5, 64, undefined]) {
+        expect(await collect(csv(path, { chunkSize }).read()), `seed ${seed}, chunk ${chunkSize}`).toEqual(items);
+      }
+    }
+  });
+
+  it('reads from any position exactly what a full read gives from there', async () => {
+    for (const seed of [2, 3]) {
+      const { content, items } = generated(seed);
+      const path = file(content);
+      for (let i = 0; i < items.length; i++) {
+        const from = items[i]?.position as SourcePosition;
+        expect(await collect(csv(path, { chunkSize: 7 }).read(from)), `seed ${seed} from ${i}`).toEqual(items.slice(i));
+      }
+    }
+  });
+
+  it('without an offset, skips the first from.seq items; without a line, counts the lines', async () => {
+    const path = file('a,b\n1,2\n3,4\n\n5,6\n');
+    const rest = await collect(csv(path).read({ seq: 1 }));
+    expect(positions(rest)).toEqual([
+      { seq: 1, line: 3, offset: 8 },
+      { seq: 2, line: 5, offset: 13 },
+    ]);
+    expect(positions(await collect(csv(path).read({ seq: 2, offset: 13 })))).toEqual([{ seq: 2, line: 5, offset: 13 }]);
+  });
+});
+
+describe('csv malformed records', () => {
+  it('reports a wrong number of fields with the line, and reads on', async () => {
+    const path = file('a,b\n1,2\n1,2,3\n4\n5,6\n');
+    expect(await collect(csv(path).read())).toEqual([
+      { kind: 'record', position: { seq: 0, line: 2, offset: 4 }, value: { a: '1', b: '2' } },
+      {
+        kind: 'invalid',
+        position: { seq: 1, line: 3, offset: 8 },
+        message: 'line 3: Invalid Record Length: columns length is 2, got 3 (CSV_RECORD_INCONSISTENT_COLUMNS)',
+        raw: '1,2,3',
+      },
+      {
+        kind: 'invalid',
+        position: { seq: 2, line: 4, offset: 14 },
+        message: 'line 4: Invalid Record Length: columns length is 2, got 1 (CSV_RECORD_INCONSISTENT_COLUMNS)',
+        raw: '4',
+      },
+      { kind: 'record', position: { seq: 3, line: 5, offset: 16 }, value: { a: '5', b: '6' } },
+    ]);
+  });
+
+  it('accepts a wrong number of fields with relaxColumnCount', async () => {
+    const items = await collect(csv(file('a,b\n1,2,3\n4\n'), { relaxColumnCount: true }).read());
+    expect(items.map((item) => item.kind === 'record' && item.value)).toEqual([{ a: '1', b: '2' }, { a: '4' }]);
+  });
+
+  it('reports a stray quote in a field and recovers at the next record, positions intact', async () => {
+    const path = file('a,b\n1,2\n5" screen,6\n"multi\nline",7\n8,9\n');
+    const items = await collect(csv(path).read());
+    expect(items[1]).toEqual({
+      kind: 'invalid',
+      position: { seq: 1, line: 3, offset: 8 },
+      message: 'line 3: Invalid Opening Quote: a quote is found on field "a", value is "5" (INVALID_OPENING_QUOTE)',
+      raw: '5" screen,6',
+    });
+    expect(positions(items.slice(2))).toEqual([
+      { seq: 2, line: 4, offset: 20 },
+      { seq: 3, line: 6, offset: 35 },
+    ]);
+    expect(items[2]).toMatchObject({ kind: 'record', value: { a: 'multi\nline', b: '7' } });
+    const relaxed = await collect(csv(path, { relaxQuotes: true }).read());
+    expect(relaxed[1]).toMatchObject({ kind: 'record', value: { a: '5" screen', b: '6' } });
+  });
+
+  it('reports one invalid record per broken row, even when it also has the wrong field count', async () => {
+    const items = await collect(csv(file('a,b\nx"y,1,2\nz"w,3\n4,5\n')).read());
+    expect(items.map((item) => [item.kind, item.position.line])).toEqual([
+      ['invalid', 2],
+      ['invalid', 3],
+      ['record', 4],
+    ]);
+  });
+
+  it('reports a quote never closed; csv-parse reads the rest of the file into it', async () => {
+    const items = await collect(csv(file('a,b\n1,2\n"x,3\n4,5\n')).read());
+    expect(items[1]).toEqual({
+      kind: 'invalid',
+      position: { seq: 1, line: 3, offset: 8 },
+      message: 'line 3: Quote Not Closed: the parsing is finished with an opening quote (CSV_QUOTE_NOT_CLOSED)',
+      raw: '"x,3',
+    });
+    expect(items).toHaveLength(2);
+  });
+});
+
+describe('csv options', () => {
+  it('with columns: false yields arrays, checks the first record’s field count even after a seek', async () => {
+    const path = file('1,2\n3,4,5\n6,7\n');
+    const items = await collect(csv<string[]>(path, { columns: false }).read());
+    expect(items).toEqual([
+      { kind: 'record', position: { seq: 0, line: 1, offset: 0 }, value: ['1', '2'] },
+      {
+        kind: 'invalid',
+        position: { seq: 1, line: 2, offset: 4 },
+        message: 'line 2: Invalid Record Length: expected 2 fields as in the first record, got 3',
+        raw: '3,4,5',
+      },
+      { kind: 'record', position: { seq: 2, line: 3, offset: 10 }, value: ['6', '7'] },
+    ]);
+    expect(await collect(csv(path, { columns: false }).read(items[1]?.position))).toEqual(items.slice(1));
+  });
+
+  it('with column names, the first line is data', async () => {
+    const items = await collect(csv(file('\ufeff1,2\n3,4\n'), { columns: ['x', 'y'] }).read());
+    expect(items).toEqual([
+      { kind: 'record', position: { seq: 0, line: 1, offset: 3 }, value: { x: '1', y: '2' } },
+      { kind: 'record', position: { seq: 1, line: 2, offset: 7 }, value: { x: '3', y: '4' } },
+    ]);
+  });
+
+  it('supports another delimiter and quote, casting numbers, and keeping empty lines', async () => {
+    const path = file("id;name\n1;'a;b'\n\n2;'it''s'\n");
+    const items = await collect(csv(path, { delimiter: ';', quote: "'", cast: true }).read());
+    expect(items.map((item) => item.kind === 'record' && item.value)).toEqual([
+      { id: 1, name: 'a;b' },
+      { id: 2, name: "it's" },
+    ]);
+    const kept = await collect(csv(path, { delimiter: ';', quote: "'", skipEmptyLines: false }).read());
+    expect(kept.map((item) => [item.kind, item.position.line])).toEqual([
+      ['record', 2],
+      ['invalid', 3],
+      ['record', 4],
+    ]);
+  });
+
+  it('keeps a BOM in the first column name with bom: false', async () => {
+    const [item] = await collect(csv(file('\ufeffid\n1\n'), { bom: false }).read());
+    expect(item).toMatchObject({ value: { '\ufeffid': '1' }, position: { offset: 6 } });
+  });
+
+  it('yields nothing for an empty file or a header alone', async () => {
+    expect(await collect(csv(file('')).read())).toEqual([]);
+    expect(await collect(csv(file('a,b\n')).read())).toEqual([]);
+    expect(await collect(csv(file('\n\n')).read())).toEqual([]);
+  });
+
+  it('rejects unknown options and bad values, naming them', () => {
+    expect(() => csv('x', { skip_empty_lines: true } as CsvOptions)).toThrow(ConfigError);
+    expect(() => csv('x', { skip_empty_lines: true } as CsvOptions)).toThrow(/^csv\.skip_empty_lines is not a known option/);
+    expect(() => csv('x', { quote: '""' })).toThrow(`csv.quote must be one character, or '' for no quoting, got "\\"\\""`);
+    expect(() => csv('x', { columns: [] })).toThrow('csv.columns must be true, false or a non-empty array of column names, got []');
+    expect(() => csv('x', { cast: 'yes' as unknown as boolean })).toThrow('csv.cast must be a boolean, got "yes"');
+  });
+});
+
+describe('csv errors and resources', () => {
+  it('reports a missing file when reading starts, and in fingerprint()', async () => {
+    const path = join(dir, 'missing.csv');
+    const message = `cannot read csv source ${path}: no such file (ENOENT)`;
+    await expect(collect(csv(path).read())).rejects.toBeInstanceOf(SourceError);
+    await expect(collect(csv(path).read())).rejects.toMatchObject({ code: 'SOURCE_UNREADABLE', message });
+    await expect(csv(path).fingerprint()).rejects.toMatchObject({ code: 'SOURCE_UNREADABLE', message });
+  });
+
+  it('reports a malformed header as unreadable', async () => {
+    const path = file('"a,b\n1,2\n');
+    await expect(collect(csv(path).read())).rejects.toMatchObject({
+      code: 'SOURCE_UNREADABLE',
+      message: expect.stringContaining(`cannot read csv source ${path}: its first record is malformed: Quote Not Closed`) as string,
+    });
+  });
+
+  it('fingerprints the file', async () => {
+    const path = file('a\n1\n');
+    expect(await csv(path).fingerprint()).toMatchObject({ description: `csv:${path}`, size: 4 });
+    expect(csv(path).seekable).toBe(true);
+  });
+
+  const big = file(`id,name\n${Array.from({ length: 20_000 }, (_, i) => `${i},name ${i}`).join('\n')}\n`);
+
+  it.skipIf(!existsSync('/proc/self/fd'))('closes the file when the consumer stops early, or aborts', async () => {
+    const before = openFds();
+    for await (const item of csv(big, { chunkSize: 1024 }).read()) {
+      if (item.position.seq === 5) break;
+    }
+    expect(openFds()).toBe(before);
+
+    const controller = new AbortController();
+    const reading = (async () => {
+      for await (const item of csv(big).read(undefined, controller.signal)) {
+        if (item.position.seq === 3) controller.abort(new Error('stop now'));
+      }
+    })();
+    await expect(reading).rejects.toThrow('stop now');
+    expect(openFds()).toBe(before);
+  });
+});

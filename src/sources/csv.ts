@@ -1,0 +1,220 @@
+/**
+ * CSV source, parsed by csv-parse. Seekable: a resume reads the header from the start of the file
+ * (one record), then parses from the saved byte offset with those column names.
+ */
+import type { FileHandle } from 'node:fs/promises';
+import { pipeline } from 'node:stream';
+import { parse as parseSync } from 'csv-parse/sync';
+import type { Options } from 'csv-parse';
+import { ConfigError, SourceError } from '../errors.js';
+import { checkKnownFields } from '../options-check.js';
+import { RecordParser } from './csv-record-parser.js';
+import { fingerprintFile, isSystemError, openSourceFile, readAt, unreadable } from './file-source.js';
+import { DEFAULT_CHUNK_SIZE, lineNumberAt } from './line-reader.js';
+import type { Source, SourceItem, SourcePosition } from './source.js';
+
+/** Options of {@link csv}. The file must be UTF-8. */
+export interface CsvOptions {
+  /**
+   * `true`: the first record is a header naming the fields, and records are objects keyed by it.
+   * An array: these names, and the first line is already data. `false`: records are arrays of strings.
+   * @default true
+   */
+  readonly columns?: boolean | readonly string[];
+  /** Separates fields; one or more characters. @default ',' */
+  readonly delimiter?: string;
+  /** Encloses fields that contain delimiters, quotes or line breaks; one character, or '' for none. @default '"' */
+  readonly quote?: string;
+  /** Turns fields that look like numbers into numbers. @default false */
+  readonly cast?: boolean;
+  /** Skips empty lines (they still count as lines). @default true */
+  readonly skipEmptyLines?: boolean;
+  /** Skips a UTF-8 byte-order mark at the start of the file. @default true */
+  readonly bom?: boolean;
+  /** Accepts records with more or fewer fields than the header instead of reporting them invalid. @default false */
+  readonly relaxColumnCount?: boolean;
+  /** Accepts a quote inside an unquoted field (`5" screen`) as a plain character instead of an error. @default false */
+  readonly relaxQuotes?: boolean;
+  /** Removes spaces and tabs around unquoted fields. @default false */
+  readonly trim?: boolean;
+  /** Lines starting with this string are comments and skipped. @default undefined (no comments) */
+  readonly comment?: string;
+  /**
+   * Bytes read per system call. Exposed for tests, which use tiny values to make records span reads.
+   * @internal
+   * @default 65536
+   */
+  readonly chunkSize?: number;
+}
+
+const KNOWN = [
+  'columns', 'delimiter', 'quote', 'cast', 'skipEmptyLines', 'bom', 'relaxColumnCount', 'relaxQuotes', 'trim', 'comment', 'chunkSize',
+];
+
+interface ResolvedCsv {
+  readonly columns: boolean | readonly string[];
+  readonly quote: string;
+  readonly bom: boolean;
+  readonly chunkSize: number;
+  /** csv-parse options shared by the header read and the record parse. */
+  readonly parse: Options;
+}
+
+/**
+ * A source reading `path` as CSV. Each data record is one item: a record, or an `invalid` item
+ * naming the line and the problem when it is malformed (wrong number of fields, bad quotes); reading
+ * goes on with the next record. Positions: `seq` counts items from 0, `line` is the line where the
+ * record starts (right for quoted fields spanning lines), `offset` the byte offset of its first byte.
+ *
+ * A quote that is never closed makes csv-parse read the rest of the file as one field: that one
+ * record is reported invalid, and the records it swallowed are not seen.
+ *
+ * @example csv<{ id: string; city: string }>('data/cities.csv')
+ * @throws {ConfigError} for an unknown option or a bad value.
+ */
+export function csv<T = Record<string, string>>(path: string, options: CsvOptions = {}): Source<T> {
+  const config = resolveCsvOptions(options);
+  const description = `csv:${path}`;
+  return {
+    description,
+    seekable: true,
+    fingerprint: () => fingerprintFile('csv', path, description),
+    read: (from, signal) => readCsv<T>(path, config, from, signal),
+  };
+}
+
+function resolveCsvOptions(options: CsvOptions): ResolvedCsv {
+  checkKnownFields(options, KNOWN, 'csv');
+  const fail = (field: string, expected: string, value: unknown): never => {
+    throw new ConfigError(`csv.${field} must be ${expected}, got ${JSON.stringify(value)}`, { field: `csv.${field}` });
+  };
+  const { columns = true, delimiter = ',', quote = '"', comment, chunkSize = DEFAULT_CHUNK_SIZE } = options;
+  if (typeof columns !== 'boolean' && !(Array.isArray(columns) && columns.length > 0 && columns.every((c) => typeof c === 'string'))) {
+    fail('columns', 'true, false or a non-empty array of column names', columns);
+  }
+  if (typeof delimiter !== 'string' || delimiter.length === 0) fail('delimiter', 'a non-empty string', delimiter);
+  if (typeof quote !== 'string' || quote.length > 1) fail('quote', "one character, or '' for no quoting", quote);
+  if (comment !== undefined && (typeof comment !== 'string' || comment.length === 0)) fail('comment', 'a non-empty string', comment);
+  if (!Number.isInteger(chunkSize) || chunkSize < 1) fail('chunkSize', 'a positive integer', chunkSize);
+  for (const field of ['cast', 'skipEmptyLines', 'bom', 'relaxColumnCount', 'relaxQuotes', 'trim'] as const) {
+    if (options[field] !== undefined && typeof options[field] !== 'boolean') fail(field, 'a boolean', options[field]);
+  }
+  const parse: Options = {
+    delimiter,
+    quote: quote === '' ? false : quote,
+    // csv-parse's escape defaults to '"' whatever the quote; doubling the quote is what CSV means.
+    escape: quote === '' ? false : quote,
+    cast: options.cast ?? false,
+    skip_empty_lines: options.skipEmptyLines ?? true,
+    relax_column_count: options.relaxColumnCount ?? false,
+    relax_quotes: options.relaxQuotes ?? false,
+    trim: options.trim ?? false,
+    ...(comment === undefined ? {} : { comment }),
+    // The byte-order mark is skipped here, before csv-parse sees the bytes, so offsets stay file offsets.
+    bom: false,
+  };
+  return Object.freeze({ columns, quote, bom: options.bom ?? true, chunkSize, parse });
+}
+
+async function* readCsv<T>(
+  path: string,
+  config: ResolvedCsv,
+  from: SourcePosition | undefined,
+  signal: AbortSignal | undefined,
+): AsyncGenerator<SourceItem<T>> {
+  signal?.throwIfAborted();
+  const handle = await openSourceFile('csv', path);
+  let parser: RecordParser | undefined;
+  try {
+    const layout = await readLayout(handle, config, path);
+    if (layout === undefined) return;
+    // Without an offset (a position from elsewhere) the only way to find `from.seq` is to count up to it.
+    const seeking = from?.offset !== undefined;
+    const offset = seeking ? (from?.offset ?? 0) : layout.dataStart;
+    const line = seeking ? (from?.line ?? (await lineNumberAt(handle, offset))) : layout.dataLine;
+    const skipBelow = seeking ? 0 : (from?.seq ?? 0);
+    const columns = layout.columns;
+    parser = new RecordParser(
+      // With columns: false, csv-parse would take the field count from the first record it sees, which
+      // after a seek is not the file's first; the parser checks the file's count instead.
+      { ...config.parse, columns, ...(columns === false ? { relax_column_count: true } : {}) },
+      { offset, line, seq: seeking ? (from?.seq ?? 0) : 0, quote: config.quote, ...(layout.fieldCount === undefined ? {} : { fieldCount: layout.fieldCount }) },
+    );
+    const input = handle.createReadStream({ start: offset, highWaterMark: config.chunkSize, autoClose: false });
+    // Errors of either stream reach the loop below through the parser, which pipeline destroys with them.
+    pipeline(input, parser, () => undefined);
+    for await (const item of parser as AsyncIterable<SourceItem<T>>) {
+      signal?.throwIfAborted();
+      if (item.position.seq >= skipBelow) yield item;
+    }
+  } catch (error) {
+    throw isSystemError(error) ? unreadable('csv', path, error) : error;
+  } finally {
+    // Runs on exhaustion, on error, and when the consumer stops early; destroying the parser
+    // destroys the file stream too (pipeline), and close() waits for a read in flight.
+    parser?.destroy();
+    await handle.close();
+  }
+}
+
+interface Layout {
+  /** Column names for csv-parse, or false for arrays. */
+  readonly columns: false | string[];
+  /** With `columns: false`, the number of fields of the file's first record. */
+  readonly fieldCount?: number;
+  /** Offset and line number of the first data record (past the byte-order mark and the header). */
+  readonly dataStart: number;
+  readonly dataLine: number;
+}
+
+/** What the start of the file says: the header, or the first record's field count. Undefined when there is no record. */
+async function readLayout(handle: FileHandle, config: ResolvedCsv, path: string): Promise<Layout | undefined> {
+  if (Array.isArray(config.columns)) {
+    return { columns: [...config.columns], dataStart: bomLength(config, await readAt(handle, 0, 3)), dataLine: 1 };
+  }
+  const first = await readFirstRecord(handle, config, path);
+  if (first === undefined) return undefined;
+  if (config.columns === false) return { columns: false, fieldCount: first.fields.length, dataStart: first.bomLength, dataLine: 1 };
+  return { columns: first.fields, dataStart: first.end, dataLine: first.nextLine };
+}
+
+interface FirstRecord {
+  readonly bomLength: number;
+  readonly fields: string[];
+  /** Offset just past the record and its line break, and the line number there. */
+  readonly end: number;
+  readonly nextLine: number;
+}
+
+/** Parses the first record from a prefix of the file, doubling the prefix until the record is whole. */
+async function readFirstRecord(handle: FileHandle, config: ResolvedCsv, path: string): Promise<FirstRecord | undefined> {
+  for (let size = Math.max(config.chunkSize, 4096); ; size *= 2) {
+    const prefix = await readAt(handle, 0, size);
+    const whole = prefix.length < size;
+    const bom = bomLength(config, prefix);
+    let records: { record: string[]; info: { bytes: number } }[];
+    try {
+      records = parseSync(prefix.subarray(bom), {
+        ...config.parse, columns: false, cast: false, info: true, to: 1, relax_column_count: true,
+      }) as unknown as typeof records;
+    } catch (error) {
+      if (!whole) continue; // probably a quoted field cut by the end of the prefix
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new SourceError('SOURCE_UNREADABLE', `cannot read csv source ${path}: its first record is malformed: ${reason}`, { cause: error });
+    }
+    const first = records[0];
+    if (first === undefined && whole) return undefined;
+    if (first === undefined) continue;
+    const end = bom + first.info.bytes;
+    // A record ending exactly at the prefix's end may go on (or its "\r" may be followed by "\n").
+    if (end >= prefix.length && !whole) continue;
+    const terminator = prefix[end - 1] === 13 ? 13 : 10;
+    let nextLine = 1;
+    for (let i = prefix.indexOf(terminator); i !== -1 && i < end; i = prefix.indexOf(terminator, i + 1)) nextLine++;
+    return { bomLength: bom, fields: first.record, end, nextLine };
+  }
+}
+
+function bomLength(config: ResolvedCsv, head: Buffer): number {
+  return config.bom && head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf ? 3 : 0;
+}

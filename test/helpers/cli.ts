@@ -1,0 +1,52 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+export const BIN = resolve(import.meta.dirname, '../../bin/batchguard.js');
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Starts the real CLI (built dist/) in `cwd`. */
+export function spawnCli(args: string[], options: { cwd: string; env?: Record<string, string> }): ChildProcess & { result: Promise<CliResult> } {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: options.cwd,
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (chunk) => (stdout += chunk));
+  child.stderr?.on('data', (chunk) => (stderr += chunk));
+  const result = new Promise<CliResult>((done) => {
+    child.on('close', (code, signal) => done({ code, signal, stdout, stderr }));
+  });
+  return Object.assign(child, { result });
+}
+
+/** Runs the CLI to its end. */
+export function runCli(args: string[], options: { cwd: string; env?: Record<string, string> }): Promise<CliResult> {
+  return spawnCli(args, options).result;
+}
+
+/** Writes `count` JSONL records `{ id, name }` to `dir/name` and returns the path. */
+export function writeJsonl(dir: string, name: string, count: number, make: (i: number) => unknown = (i) => ({ id: i, name: `record-${i}` })): string {
+  const path = join(dir, name);
+  const lines: string[] = [];
+  for (let i = 0; i < count; i++) lines.push(JSON.stringify(make(i)));
+  writeFileSync(path, `${lines.join('\n')}\n`);
+  return path;
+}
+
+/** Resolves once `check()` is true, polling every 20 ms (fails after `timeoutMs`). */
+export async function waitFor(check: () => boolean, timeoutMs = 30_000): Promise<void> {
+  const started = Date.now();
+  while (!check()) {
+    if (Date.now() - started > timeoutMs) throw new Error('waitFor: condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

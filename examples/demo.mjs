@@ -40,7 +40,7 @@ const say = (text) => console.log(text);
 
 /** Prints the exit code; an unexpected one ends the demo, as the steps after it would make no sense. */
 async function expect(code, allowed) {
-  const expected = allowed.includes(code);
+  const expected = allowed.includes(code) || userInterrupted;
   say(`→ exit code ${code}${expected ? '' : ` (expected ${allowed.join(' or ')})`}`);
   if (userInterrupted) await finish('Stopped: you pressed Ctrl-C. The ledger in examples/out/ keeps what was done.', 130);
   if (!expected) await finish('The demo stops here: that exit code was not the expected one (see the messages above).', 1);

@@ -3,7 +3,6 @@
  * Policies live in policy/; this file only orchestrates.
  */
 import { randomUUID } from 'node:crypto';
-import { BatchguardError } from '../errors.js';
 import type { Job } from '../job.js';
 import { FailureKind, type Ledger, type ResumeState } from '../ledger/ledger.js';
 import { openSqliteLedger } from '../ledger/sqlite/sqlite-ledger.js';
@@ -14,7 +13,7 @@ import { Checkpointer } from './checkpointer.js';
 import { EngineEvents } from './events.js';
 import { FinishedSet } from './finished-set.js';
 import type { Outcome } from './outcome.js';
-import { runRecord, type InFlight, type RecordRunnerDeps } from './record-runner.js';
+import { newInFlight, RecordExecutor, type InFlight } from './record-executor.js';
 import { resolveRunOptions, type ResolvedRunOptions, type RunOptions } from './run-options.js';
 
 /** A live view of a run, for progress displays. */
@@ -60,7 +59,6 @@ export function startRun(job: Job<any, any>, options: RunOptions = {}): RunHandl
 class JobRun {
   private readonly runId = randomUUID();
   private readonly events: EngineEvents;
-  private readonly stopController = new AbortController();
   private readonly stats = { attempts: 0, retries: 0 };
   private readonly thisRun = { succeeded: 0, failed: 0, skipped: 0 };
   /** Records started and not finished, in reading order: the first one holds the watermark. */
@@ -75,6 +73,7 @@ class JobRun {
   private failure: unknown;
   private cancelGrace: (() => void) | undefined;
   private readonly startedAtMs: number;
+  private readonly executor: RecordExecutor;
 
   constructor(
     private readonly job: Job<any, any>,
@@ -82,6 +81,10 @@ class JobRun {
   ) {
     this.events = new EngineEvents(options.onEvent);
     this.startedAtMs = options.clock.now();
+    this.executor = new RecordExecutor({
+      job, clock: options.clock, random: options.random, events: this.events, stats: this.stats,
+      onOutcome: (outcome) => this.onOutcome(outcome), stopping: () => this.stopReason !== undefined,
+    });
     options.signal?.addEventListener('abort', () => this.stop(String(options.signal?.reason ?? 'aborted')), { once: true });
   }
 
@@ -96,9 +99,10 @@ class JobRun {
   stop(reason: string): void {
     if (this.stopReason !== undefined) return;
     this.stopReason = reason;
-    this.stopController.abort(reason);
     this.events.emit({ type: 'run:stopping', reason });
     this.cancelGrace = this.options.clock.timer(this.job.shutdownGraceMs, () => this.abandonAll());
+    // Records waiting for a retry stay pending at once; running ones get the grace period.
+    for (const entry of [...this.inFlight.values()]) if (!entry.running) this.executor.abandon(entry);
     this.wakeLoop();
   }
 
@@ -108,9 +112,7 @@ class JobRun {
   }
 
   private abandonAll(): void {
-    for (const entry of this.inFlight.values()) {
-      entry.current?.abandon(new BatchguardError('STOPPED', `the run stopped (${this.stopReason}) before this attempt finished`));
-    }
+    for (const entry of [...this.inFlight.values()]) this.executor.abandon(entry);
   }
 
   async execute(): Promise<Summary> {
@@ -136,30 +138,26 @@ class JobRun {
 
   private async processSource(resume: ResumeState): Promise<boolean> {
     const finished = new FinishedSet(resume.finishedAbove);
-    const deps: RecordRunnerDeps = {
-      job: this.job, clock: this.options.clock, random: this.options.random, events: this.events,
-      stopSignal: this.stopController.signal, stats: this.stats,
-    };
-    const stopTimer = this.startCommitTimer();
+    const stopTimers = this.startTimers();
     let exhausted = false;
     try {
       if (this.stopReason === undefined) {
-        exhausted = await this.readLoop(resume, finished, deps);
+        exhausted = await this.readLoop(resume, finished);
       }
       while (this.active > 0) await new Promise<void>((resolve) => (this.wake = resolve));
     } finally {
-      stopTimer();
+      stopTimers();
       this.cancelGrace?.();
     }
     return exhausted;
   }
 
   /** Returns true when the source was read to its end. */
-  private async readLoop(resume: ResumeState, finished: FinishedSet, deps: RecordRunnerDeps): Promise<boolean> {
+  private async readLoop(resume: ResumeState, finished: FinishedSet): Promise<boolean> {
     const from = resume.watermark && resume.watermark.seq > 0 ? resume.watermark : undefined;
     for await (const item of this.job.source.read(from)) {
       this.lastRead = item.position;
-      if (!finished.has(item.position.seq)) this.start(item, deps);
+      if (!finished.has(item.position.seq)) this.start(item);
       if (this.active >= this.options.concurrency) await new Promise<void>((resolve) => (this.wake = resolve));
       if (this.commitInProgress) await this.commitInProgress;
       if (this.stopReason !== undefined) return false;
@@ -167,7 +165,7 @@ class JobRun {
     return true;
   }
 
-  private start(item: SourceItem<unknown>, deps: RecordRunnerDeps): void {
+  private start(item: SourceItem<unknown>): void {
     if (item.kind === 'invalid') {
       this.onOutcome(invalidOutcome(keyOfPosition(item.position), item.position, item.message));
       return;
@@ -183,10 +181,10 @@ class JobRun {
       this.onOutcome(invalidOutcome(keyOfPosition(item.position), item.position, `job.key must return a non-empty string; got ${JSON.stringify(key)}`));
       return;
     }
-    const entry: InFlight = { key, position: item.position, current: undefined };
+    const entry = newInFlight(key, item.position, item.value);
     this.inFlight.set(item.position.seq, entry);
     this.active++;
-    void runRecord(deps, item.value, entry).then((outcome) => this.onOutcome(outcome));
+    this.executor.attempt(entry);
   }
 
   private onOutcome(outcome: Outcome): void {
@@ -230,14 +228,19 @@ class JobRun {
     return tracked;
   }
 
-  private startCommitTimer(): () => void {
-    let cancel: () => void = () => {};
-    const tick = (): void => {
+  /** The time-based commit and the timeout sweep; returns a function that stops both. */
+  private startTimers(): () => void {
+    const stopCommits = repeat(this.options.clock, this.job.checkpoint.everyMs, () => {
       if ((this.checkpointer as Checkpointer).buffered > 0 && this.failure === undefined) void this.commit(false);
-      cancel = this.options.clock.timer(this.job.checkpoint.everyMs, tick);
+    });
+    // Timeouts are checked a tenth of timeoutMs apart (at most 1 s): an attempt is abandoned
+    // between timeoutMs and 1.1 × timeoutMs after it started.
+    const sweepEveryMs = Math.min(1000, Math.max(1, this.job.timeoutMs / 10));
+    const stopSweeps = repeat(this.options.clock, sweepEveryMs, () => this.executor.sweep([...this.inFlight.values()]));
+    return () => {
+      stopCommits();
+      stopSweeps();
     };
-    cancel = this.options.clock.timer(this.job.checkpoint.everyMs, tick);
-    return () => cancel();
   }
 
   private async finish(ledger: Ledger, exhausted: boolean): Promise<Summary> {
@@ -278,6 +281,15 @@ class JobRun {
     if (failed > 0) return `batchguard failures ${this.options.jobFile}${ledgerFlag}`;
     return undefined;
   }
+}
+
+/** Calls `tick` every `everyMs` until the returned function is called. */
+function repeat(clock: { timer(ms: number, callback: () => void): () => void }, everyMs: number, tick: () => void): () => void {
+  let cancel = clock.timer(everyMs, function again() {
+    tick();
+    cancel = clock.timer(everyMs, again);
+  });
+  return () => cancel();
 }
 
 /** The key of a record that has none (it could not be parsed, or its key function failed). */

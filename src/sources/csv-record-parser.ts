@@ -29,15 +29,16 @@ export interface RecordParserStart {
   readonly line: number;
   readonly seq: number;
   /** With `columns: false`: every record must have this many fields (the first record's count). */
-  readonly fieldCount?: number;
+  readonly fieldCount?: number | undefined;
   /** The quote character, or '' when quoting is off. */
   readonly quote: string;
 }
 
 /** A csv-parse `Parser` whose readable side yields `SourceItem`s. */
 export class RecordParser extends Parser {
-  /** The bytes from `cursor` on that csv-parse has been given, at file offset `windowStart`. */
+  /** The bytes from `cursor` on that csv-parse has been given, at file offset `windowStart`; a view of `store`. */
   private window: Buffer = Buffer.alloc(0);
+  private store: Buffer = Buffer.alloc(0);
   private windowStart: number;
   /** An offset whose line number is known: the start of the last item. Only moves forward. */
   private cursor: number;
@@ -65,8 +66,19 @@ export class RecordParser extends Parser {
   }
 
   override _transform(chunk: Buffer, encoding: BufferEncoding, callback: TransformCallback): void {
+    // Keep the bytes from `cursor` on, in a buffer that grows by doubling: a record of many
+    // megabytes then costs linear time, where concatenating on every chunk would be quadratic.
     const drop = Math.min(this.cursor - this.windowStart, this.window.length);
-    this.window = drop === this.window.length ? chunk : Buffer.concat([this.window.subarray(drop), chunk]);
+    const keep = this.window.length - drop;
+    if (keep + chunk.length > this.store.length) {
+      const larger = Buffer.allocUnsafe(Math.max(this.store.length * 2, keep + chunk.length));
+      this.window.copy(larger, 0, drop);
+      this.store = larger;
+    } else if (drop > 0) {
+      this.window.copy(this.store, 0, drop);
+    }
+    chunk.copy(this.store, keep);
+    this.window = this.store.subarray(0, keep + chunk.length);
     this.windowStart += drop;
     super._transform(chunk, encoding, callback);
   }

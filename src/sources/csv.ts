@@ -89,7 +89,8 @@ function resolveCsvOptions(options: CsvOptions): ResolvedCsv {
     throw new ConfigError(`csv.${field} must be ${expected}, got ${JSON.stringify(value)}`, { field: `csv.${field}` });
   };
   const { columns = true, delimiter = ',', quote = '"', comment, chunkSize = DEFAULT_CHUNK_SIZE } = options;
-  if (typeof columns !== 'boolean' && !(Array.isArray(columns) && columns.length > 0 && columns.every((c) => typeof c === 'string'))) {
+  const names = Array.isArray(columns) && columns.length > 0 && columns.every((c) => typeof c === 'string');
+  if (typeof columns !== 'boolean' && !names) {
     fail('columns', 'true, false or a non-empty array of column names', columns);
   }
   if (typeof delimiter !== 'string' || delimiter.length === 0) fail('delimiter', 'a non-empty string', delimiter);
@@ -138,7 +139,7 @@ async function* readCsv<T>(
       // With columns: false, csv-parse would take the field count from the first record it sees, which
       // after a seek is not the file's first; the parser checks the file's count instead.
       { ...config.parse, columns, ...(columns === false ? { relax_column_count: true } : {}) },
-      { offset, line, seq: seeking ? (from?.seq ?? 0) : 0, quote: config.quote, ...(layout.fieldCount === undefined ? {} : { fieldCount: layout.fieldCount }) },
+      { offset, line, seq: seeking ? (from?.seq ?? 0) : 0, quote: config.quote, fieldCount: layout.fieldCount },
     );
     const input = handle.createReadStream({ start: offset, highWaterMark: config.chunkSize, autoClose: false });
     // Errors of either stream reach the loop below through the parser, which pipeline destroys with them.
@@ -186,9 +187,15 @@ interface FirstRecord {
   readonly nextLine: number;
 }
 
+/** Beyond this, a first record is taken for an unclosed quote rather than read whole into memory. */
+const MAX_FIRST_RECORD_BYTES = 16 * 1024 * 1024;
+
 /** Parses the first record from a prefix of the file, doubling the prefix until the record is whole. */
 async function readFirstRecord(handle: FileHandle, config: ResolvedCsv, path: string): Promise<FirstRecord | undefined> {
+  const malformed = (reason: string, cause?: unknown): SourceError =>
+    new SourceError('SOURCE_UNREADABLE', `cannot read csv source ${path}: its first record is malformed: ${reason}`, { cause });
   for (let size = Math.max(config.chunkSize, 4096); ; size *= 2) {
+    if (size > 2 * MAX_FIRST_RECORD_BYTES) throw malformed('it is longer than 16 MiB (an unclosed quote?)');
     const prefix = await readAt(handle, 0, size);
     const whole = prefix.length < size;
     const bom = bomLength(config, prefix);
@@ -198,9 +205,9 @@ async function readFirstRecord(handle: FileHandle, config: ResolvedCsv, path: st
         ...config.parse, columns: false, cast: false, info: true, to: 1, relax_column_count: true,
       }) as unknown as typeof records;
     } catch (error) {
-      if (!whole) continue; // probably a quoted field cut by the end of the prefix
-      const reason = error instanceof Error ? error.message : String(error);
-      throw new SourceError('SOURCE_UNREADABLE', `cannot read csv source ${path}: its first record is malformed: ${reason}`, { cause: error });
+      // An open quote at the end of the prefix may be closed further on; any other error is final.
+      if (!whole && (error as { code?: unknown }).code === 'CSV_QUOTE_NOT_CLOSED') continue;
+      throw malformed(error instanceof Error ? error.message : String(error), error);
     }
     const first = records[0];
     if (first === undefined && whole) return undefined;

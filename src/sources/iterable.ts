@@ -70,12 +70,12 @@ export function toSource<T>(input: SourceInput<T>, field = 'source'): Source<T> 
   if (isSource<T>(input)) return input;
   // A string is iterable (by character): almost certainly a path that was meant for jsonl() or csv().
   if (typeof input === 'string') {
-    throw new ConfigError(
-      `${field} must be a source, not the string ${JSON.stringify(input)}; for a file use jsonl(${JSON.stringify(input)}) or csv(${JSON.stringify(input)})`,
-      { field },
-    );
+    const path = JSON.stringify(input);
+    throw new ConfigError(`${field} must be a source, not the string ${path}; for a file use jsonl(${path}) or csv(${path})`, {
+      field,
+    });
   }
-  if (typeof input === 'function') return fromIterable(input, { description: input.name || 'iterable' });
+  if (typeof input === 'function') return fromIterable(input, { description: input.name ? `iterable:${input.name}` : 'iterable' });
   if (isIterable(input)) return fromIterable(input);
   throw new ConfigError(
     `${field} must be jsonl(path), csv(path), an Iterable or AsyncIterable, or a function returning one; got ${describe(input)}`,

@@ -245,7 +245,7 @@ describe('jsonl errors and fingerprint', () => {
 
   it('rejects unsupported options', () => {
     expect(() => jsonl('x', { encoding: 'latin1' as 'utf8' })).toThrow(ConfigError);
-    expect(() => jsonl('x', { encoding: 'latin1' as 'utf8' })).toThrow(`jsonl: encoding must be 'utf8', got "latin1"`);
-    expect(() => jsonl('x', { chunkSize: 0 })).toThrow('jsonl: chunkSize must be a positive integer, got 0');
+    expect(() => jsonl('x', { encoding: 'latin1' as 'utf8' })).toThrow(`jsonl.encoding must be 'utf8', got "latin1"`);
+    expect(() => jsonl('x', { chunkSize: 0 })).toThrow('jsonl.chunkSize must be a positive integer, got 0');
   });
 });

@@ -1,0 +1,51 @@
+/**
+ * One measurement of bench/engine-throughput.mjs, in its own process. Prints one JSON line.
+ */
+import { createReadStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { defineJob, jsonl, runJob } from '../dist/index.js';
+
+const processStartMs = performance.timeOrigin;
+const [mode, data, ledger] = process.argv.slice(2);
+const noop = async () => {};
+
+function report(result) {
+  console.log(JSON.stringify({ ...result, maxRssBytes: process.resourceUsage().maxRSS * 1024 }));
+}
+
+if (mode === 'bare') {
+  const started = performance.now();
+  let count = 0;
+  const lines = createInterface({ input: createReadStream(data), crlfDelay: Infinity });
+  for await (const line of lines) {
+    if (line.length === 0) continue;
+    await noop(JSON.parse(line));
+    count++;
+  }
+  report({ recordsPerSecond: count / ((performance.now() - started) / 1000) });
+} else if (mode === 'batchguard') {
+  const job = defineJob({ name: 'bench', source: jsonl(data), key: (r) => String(r.id), handler: noop, maxFailureRate: 1 });
+  const started = performance.now();
+  const summary = await runJob(job, { ledger });
+  report({ recordsPerSecond: summary.succeeded / ((performance.now() - started) / 1000) });
+} else if (mode === 'prepare-resume') {
+  const stopAt = Number(process.env.STOP_AT);
+  const controller = new AbortController();
+  let handled = 0;
+  const job = defineJob({
+    name: 'bench', source: jsonl(data), key: (r) => String(r.id), maxFailureRate: 1,
+    handler: async () => { if (++handled === stopAt) controller.abort('bench'); },
+  });
+  const summary = await runJob(job, { ledger, signal: controller.signal });
+  report({ alreadyDone: summary.succeeded });
+} else if (mode === 'resume') {
+  let firstAt;
+  let processed = 0;
+  const job = defineJob({
+    name: 'bench', source: jsonl(data), key: (r) => String(r.id), maxFailureRate: 1,
+    handler: async () => { firstAt ??= performance.now(); processed++; },
+  });
+  const started = performance.now();
+  const summary = await runJob(job, { ledger });
+  report({ firstRecordMs: firstAt - started, firstRecordFromStartMs: firstAt + performance.timeOrigin - processStartMs, alreadyDone: summary.alreadyDone, processed });
+}

@@ -1,0 +1,61 @@
+#!/usr/bin/env node
+/**
+ * Issue 2's figures, for 1,000,000 JSONL records and a no-op handler:
+ *   - records/s of a bare read-parse-call loop (readline + JSON.parse + await handler)
+ *   - records/s of batchguard (SQLite ledger, default checkpointing, default concurrency)
+ *   - their ratio (target ≥ 0.5) and batchguard's peak RSS (target < 200 MB)
+ *   - the time a resume at 90% takes to reach its first new record (target < 1 s)
+ * Each measurement runs in its own process so peak RSS is that run's alone.
+ * Usage: npm run bench   (RECORDS=200000 npm run bench for a quicker look)
+ */
+import { execFileSync } from 'node:child_process';
+import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { once } from 'node:events';
+
+const RECORDS = Number(process.env.RECORDS ?? 1_000_000);
+const dir = mkdtempSync(join(tmpdir(), 'batchguard-bench-'));
+const data = join(dir, 'records.jsonl');
+const worker = new URL('./engine-throughput-worker.mjs', import.meta.url).pathname;
+
+async function writeData() {
+  const out = createWriteStream(data);
+  for (let i = 0; i < RECORDS; i++) {
+    const line = `{"id":${i},"name":"city-${i}","lat":${(i % 180) - 90 + 0.123},"lng":${(i % 360) - 180 + 0.456},"population":${i * 7}}\n`;
+    if (!out.write(line)) await once(out, 'drain');
+  }
+  out.end();
+  await once(out, 'finish');
+}
+
+function measure(mode, extra = {}) {
+  const output = execFileSync(process.execPath, [worker, mode, data, join(dir, 'ledger.sqlite')], {
+    env: { ...process.env, ...extra },
+    encoding: 'utf8',
+    maxBuffer: 1 << 20,
+  });
+  return JSON.parse(output.trim().split('\n').pop());
+}
+
+try {
+  await writeData();
+  const bare = measure('bare');
+  const guarded = measure('batchguard');
+  rmSync(join(dir, 'ledger.sqlite'), { force: true });
+  rmSync(join(dir, 'ledger.sqlite-wal'), { force: true });
+  rmSync(join(dir, 'ledger.sqlite-shm'), { force: true });
+  measure('prepare-resume', { STOP_AT: String(Math.floor(RECORDS * 0.9)) });
+  const resume = measure('resume');
+  const mb = (bytes) => (bytes / 1024 / 1024).toFixed(0);
+  const ratio = guarded.recordsPerSecond / bare.recordsPerSecond;
+  console.log(`records:                         ${RECORDS.toLocaleString('en-US')}`);
+  console.log(`bare loop:                       ${Math.round(bare.recordsPerSecond).toLocaleString('en-US')} records/s (peak RSS ${mb(bare.maxRssBytes)} MB)`);
+  console.log(`batchguard:                      ${Math.round(guarded.recordsPerSecond).toLocaleString('en-US')} records/s (peak RSS ${mb(guarded.maxRssBytes)} MB)`);
+  console.log(`ratio batchguard / bare:         ${ratio.toFixed(2)}  (target ≥ 0.5)`);
+  console.log(`batchguard peak RSS:             ${mb(guarded.maxRssBytes)} MB  (target < 200 MB)`);
+  console.log(`resume at 90%, first new record: ${resume.firstRecordMs.toFixed(0)} ms after runJob() (${resume.firstRecordFromStartMs.toFixed(0)} ms after process start)  (target < 1000 ms)`);
+  console.log(`resume at 90%: alreadyDone ${resume.alreadyDone.toLocaleString('en-US')}, processed ${resume.processed.toLocaleString('en-US')}`);
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,178 @@
+/**
+ * Takes records through their attempts: call, classify, decide, wait, call again. Every way a
+ * record can end is an Outcome handed to `onOutcome`; nothing a handler does escapes.
+ *
+ * Written with callbacks, not one async function per record: the success path of an attempt is
+ * one `.then` on the handler's promise. Timeouts are enforced by a sweep over the records in
+ * flight (see `sweep`), not by one timer per attempt.
+ */
+import type { Clock, Random } from '../clock.js';
+import { BatchguardError, TimeoutError } from '../errors.js';
+import type { Job } from '../job.js';
+import { FailureKind } from '../ledger/ledger.js';
+import { classifyError } from '../policy/classify.js';
+import { errorFingerprint } from '../policy/fingerprint.js';
+import { decideRetry, type RetryDecision } from '../policy/retry.js';
+import { serializeError } from '../policy/serialize-error.js';
+import type { SourcePosition } from '../sources/source.js';
+import { AttemptContext } from './attempt-context.js';
+import type { EngineEvents } from './events.js';
+import type { AttemptRecord, Outcome } from './outcome.js';
+
+/** A record being processed. */
+export interface InFlight {
+  readonly key: string;
+  readonly position: SourcePosition;
+  readonly record: unknown;
+  attempt: number;
+  /** Bumped when an attempt ends; a result carrying an older generation is late and discarded. */
+  generation: number;
+  /** True while an attempt runs; false while waiting for a retry. */
+  running: boolean;
+  attemptStartedAtMs: number;
+  firstAttemptAtMs: number;
+  previousDelayMs: number;
+  ctx: AttemptContext | undefined;
+  cancelRetry: (() => void) | undefined;
+  history: AttemptRecord[] | undefined;
+}
+
+export function newInFlight(key: string, position: SourcePosition, record: unknown): InFlight {
+  return {
+    key, position, record, attempt: 0, generation: 0, running: false, attemptStartedAtMs: 0, firstAttemptAtMs: 0,
+    previousDelayMs: 0, ctx: undefined, cancelRetry: undefined, history: undefined,
+  };
+}
+
+export interface ExecutorDeps {
+  readonly job: Job<any, any>;
+  readonly clock: Clock;
+  readonly random: Random;
+  readonly events: EngineEvents;
+  readonly stats: { attempts: number; retries: number };
+  readonly onOutcome: (outcome: Outcome) => void;
+  /** True once the run is stopping: no new attempt starts, a record that would retry stays pending. */
+  readonly stopping: () => boolean;
+}
+
+export class RecordExecutor {
+  constructor(private readonly deps: ExecutorDeps) {}
+
+  /** Starts the record's next attempt. */
+  attempt(entry: InFlight): void {
+    const { job, clock, stats } = this.deps;
+    entry.cancelRetry = undefined;
+    if (this.deps.stopping()) {
+      this.pending(entry);
+      return;
+    }
+    entry.attempt++;
+    stats.attempts++;
+    const generation = ++entry.generation;
+    const now = clock.now();
+    if (entry.attempt === 1) entry.firstAttemptAtMs = now;
+    entry.attemptStartedAtMs = now;
+    entry.running = true;
+    const ctx = new AttemptContext(entry.key, entry.attempt, entry.position, job.name, this.deps.events);
+    entry.ctx = ctx;
+    let returned: unknown;
+    try {
+      returned = job.handler(entry.record, ctx);
+    } catch (error) {
+      this.failed(entry, generation, error, false);
+      return;
+    }
+    if (isThenable(returned)) {
+      returned.then(
+        (value) => this.succeeded(entry, generation, value),
+        (error: unknown) => this.failed(entry, generation, error, false),
+      );
+    } else {
+      this.succeeded(entry, generation, returned);
+    }
+  }
+
+  /** Times out every running attempt past its deadline. Called on a timer by the engine. */
+  sweep(entries: Iterable<InFlight>): void {
+    const now = this.deps.clock.now();
+    const timeoutMs = this.deps.job.timeoutMs;
+    for (const entry of entries) {
+      if (entry.running && now - entry.attemptStartedAtMs >= timeoutMs) {
+        const error = new TimeoutError(timeoutMs);
+        const ctx = entry.ctx;
+        this.failed(entry, entry.generation, error, true);
+        ctx?.abort(error);
+      }
+    }
+  }
+
+  /** Ends the record at once without an outcome: the run is stopping (its grace period is over). */
+  abandon(entry: InFlight): void {
+    if (entry.running) {
+      entry.generation++;
+      entry.running = false;
+      entry.ctx?.abort(new BatchguardError('STOPPED', 'the run stopped before this attempt finished'));
+      this.pending(entry);
+    } else if (entry.cancelRetry) {
+      entry.cancelRetry();
+      entry.cancelRetry = undefined;
+      this.pending(entry);
+    }
+  }
+
+  private succeeded(entry: InFlight, generation: number, value: unknown): void {
+    if (generation !== entry.generation || !entry.running) return;
+    entry.running = false;
+    entry.generation++;
+    this.deps.onOutcome({ status: 'succeeded', key: entry.key, position: entry.position, attempts: entry.attempt, value });
+  }
+
+  private failed(entry: InFlight, generation: number, error: unknown, timedOut: boolean): void {
+    if (generation !== entry.generation || !entry.running) return;
+    const { job, clock, events, stats } = this.deps;
+    entry.running = false;
+    entry.generation++;
+    const durationMs = clock.now() - entry.attemptStartedAtMs;
+    const { classification, rule } = classifyError(error, job.classify);
+    let decision: RetryDecision;
+    try {
+      decision = decideRetry(job.retry, {
+        attempt: entry.attempt, firstAttemptAtMs: entry.firstAttemptAtMs, nowMs: clock.now(),
+        previousDelayMs: entry.previousDelayMs, error, classification,
+      }, this.deps.random);
+    } catch (policyError) {
+      // A user backoff function that returns nonsense: the record fails, naming why.
+      decision = { retry: false, reason: 'fatal' };
+      error = policyError;
+    }
+    const serialized = serializeError(error);
+    const history = (entry.history ??= []);
+    if (decision.retry && !this.deps.stopping()) {
+      history.push({ attempt: entry.attempt, durationMs, error: serialized, delayMs: decision.delayMs });
+      stats.retries++;
+      entry.previousDelayMs = decision.delayMs;
+      events.emit({ type: 'record:retrying', key: entry.key, attempt: entry.attempt, delayMs: decision.delayMs, error: serialized, rule });
+      entry.cancelRetry = clock.timer(decision.delayMs, () => this.attempt(entry));
+      return;
+    }
+    if (decision.retry) {
+      this.pending(entry);
+      return;
+    }
+    history.push({ attempt: entry.attempt, durationMs, error: serialized });
+    const kind = timedOut ? FailureKind.timeout : decision.reason === 'fatal' ? FailureKind.fatal : FailureKind.exhausted;
+    events.emit({ type: 'record:failed', key: entry.key, kind, attempts: entry.attempt, error: serialized, rule });
+    this.deps.onOutcome({
+      status: 'failed', key: entry.key, position: entry.position, attempts: entry.attempt, kind, error: serialized,
+      fingerprint: errorFingerprint(serialized).fingerprint, rule, history,
+    });
+  }
+
+  private pending(entry: InFlight): void {
+    this.deps.onOutcome({ status: 'pending', key: entry.key, position: entry.position, attempts: entry.attempt });
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as PromiseLike<unknown>).then === 'function';
+}

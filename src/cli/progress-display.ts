@@ -1,10 +1,18 @@
 /**
  * Progress on stderr: a redrawn line on a terminal, a plain line every few seconds otherwise.
+ * Log lines go through `log` so that they never end up glued to the progress line.
  */
 import type { Progress } from '../engine/run-job.js';
 
 export interface ProgressDisplay {
+  /** Writes a line above the progress line. */
+  log(line: string): void;
   stop(): void;
+}
+
+/** A display that only logs (no progress line), for --no-progress, --quiet and --json. */
+export function plainLog(stream: NodeJS.WritableStream): ProgressDisplay {
+  return { log: (line) => stream.write(`${line}\n`), stop: () => {} };
 }
 
 export function startProgress(read: () => Progress, stream: NodeJS.WriteStream, now: () => number = Date.now): ProgressDisplay {
@@ -16,15 +24,26 @@ export function startProgress(read: () => Progress, stream: NodeJS.WriteStream, 
     const stopping = p.stopping ? `  stopping (${p.stopping})…` : '';
     return `read ${p.read}  ✓ ${p.succeeded}  ✗ ${p.failed}  in flight ${p.inFlight}  retries ${p.retries}  already done ${p.alreadyDone}  ${rate}/s${stopping}`;
   };
-  const timer = setInterval(() => {
-    if (tty) stream.write(`\r\x1b[2K${render()}`);
-    else stream.write(`${render()}\n`);
-  }, tty ? 200 : 5000);
+  let drawn = false;
+  const draw = (): void => {
+    if (tty) {
+      stream.write(`\r\x1b[2K${render()}`);
+      drawn = true;
+    } else {
+      stream.write(`${render()}\n`);
+    }
+  };
+  const timer = setInterval(draw, tty ? 200 : 5000);
   timer.unref();
   return {
+    log(line) {
+      if (drawn) stream.write('\r\x1b[2K');
+      stream.write(`${line}\n`);
+      if (drawn) draw();
+    },
     stop() {
       clearInterval(timer);
-      if (tty) stream.write('\r\x1b[2K');
+      if (drawn) stream.write('\r\x1b[2K');
     },
   };
 }

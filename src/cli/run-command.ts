@@ -8,7 +8,7 @@ import type { Summary } from '../report/summary.js';
 import { ExitCode } from './exit-codes.js';
 import { formatSummary } from './format-summary.js';
 import { loadJob } from './load-job.js';
-import { startProgress } from './progress-display.js';
+import { plainLog, startProgress, type ProgressDisplay } from './progress-display.js';
 
 export interface RunFlags {
   ledger?: string;
@@ -28,11 +28,13 @@ const FAILURES_PRINTED = 20;
 export async function runCommand(jobFile: string, flags: RunFlags): Promise<number> {
   const job = await loadJob(jobFile);
   const err = process.stderr;
-  let failuresPrinted = 0;
+  let failuresSeen = 0;
+  let display: ProgressDisplay = plainLog(err);
   const onEvent = (event: EngineEvent): void => {
     if (flags.quiet) return;
-    const line = describeEvent(event, flags.verbose === true, () => ++failuresPrinted <= FAILURES_PRINTED);
-    if (line) err.write(`${line}\n`);
+    if (event.type === 'record:failed') failuresSeen++;
+    const line = describeEvent(event, flags.verbose === true, failuresSeen <= FAILURES_PRINTED);
+    if (line) display.log(line);
   };
   const options: RunOptions = {
     ledger: flags.ledger, concurrency: flags.concurrency, maxFailureRate: flags.maxFailureRate, maxFailures: flags.maxFailures,
@@ -43,23 +45,26 @@ export async function runCommand(jobFile: string, flags: RunFlags): Promise<numb
   const onSignal = (signal: 'SIGINT' | 'SIGTERM'): void => {
     if (signalName === undefined) {
       signalName = signal;
-      if (!flags.quiet) err.write(`\nbatchguard: ${signal}: finishing the records in flight (press Ctrl-C again to stop at once)\n`);
+      if (!flags.quiet) display.log(`batchguard: ${signal}: no new records; letting the running attempts finish (records waiting for a retry stay pending). Ctrl-C again stops at once`);
       handle.stop(signal);
     } else {
-      if (!flags.quiet) err.write(`\nbatchguard: ${signal} again: saving what is recorded and stopping now\n`);
+      if (!flags.quiet) display.log(`batchguard: ${signal} again: saving what is recorded and stopping now`);
       handle.forceStop(signal);
     }
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const progress = flags.progress === false || flags.quiet || flags.json ? undefined : startProgress(() => handle.progress(), err);
+  if (flags.progress !== false && !flags.quiet && !flags.json) display = startProgress(() => handle.progress(), err);
   let summary: Summary;
   try {
     summary = await handle.done;
   } finally {
-    progress?.stop();
+    display.stop();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+  }
+  if (failuresSeen > FAILURES_PRINTED && !flags.quiet) {
+    err.write(`… and ${failuresSeen - FAILURES_PRINTED} more failures in this run, not shown one by one (see the summary's top errors)\n`);
   }
   if (flags.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
   else if (!flags.quiet) process.stdout.write(`${formatSummary(summary)}\n`);
@@ -81,7 +86,7 @@ export function exitCodeOf(summary: Summary, signal: 'SIGINT' | 'SIGTERM' | unde
   }
 }
 
-function describeEvent(event: EngineEvent, verbose: boolean, mayPrintFailure: () => boolean): string | undefined {
+function describeEvent(event: EngineEvent, verbose: boolean, printFailure: boolean): string | undefined {
   switch (event.type) {
     case 'run:started':
       return event.alreadyDone > 0
@@ -90,7 +95,7 @@ function describeEvent(event: EngineEvent, verbose: boolean, mayPrintFailure: ()
     case 'record:retrying':
       return verbose ? `retry   ${event.key} attempt ${event.attempt} failed (${event.error.name}: ${event.error.message}); next in ${event.delayMs} ms` : undefined;
     case 'record:failed':
-      if (!mayPrintFailure()) return undefined;
+      if (!printFailure) return undefined;
       return `failed  ${event.key} [${event.kind}] after ${event.attempts} attempt(s): ${event.error.name}: ${event.error.message}`;
     case 'record:log':
       return verbose ? `log     ${event.key}: ${event.message}${event.fields ? ` ${JSON.stringify(event.fields)}` : ''}` : undefined;

@@ -23,7 +23,13 @@ export class Checkpointer {
     return this.succeeded.length + this.rows.length;
   }
 
-  /** Adds an outcome; returns true when the batch is full and should be committed. */
+  /** Adds a success; returns true when the batch is full and should be committed. */
+  addSucceeded(seq: number): boolean {
+    this.succeeded.push(seq);
+    return this.succeeded.length + this.rows.length >= this.everyRecords;
+  }
+
+  /** Adds an outcome stored as a row; returns true when the batch is full and should be committed. */
   add(outcome: Outcome): boolean {
     if (outcome.status === 'succeeded') {
       this.succeeded.push(outcome.position.seq);

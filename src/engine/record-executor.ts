@@ -19,6 +19,13 @@ import { AttemptContext } from './attempt-context.js';
 import type { EngineEvents } from './events.js';
 import type { AttemptRecord, Outcome } from './outcome.js';
 
+/** What only a record that failed an attempt needs; not allocated for first-time successes. */
+interface RetryState {
+  previousDelayMs: number;
+  cancelRetry: (() => void) | undefined;
+  readonly history: AttemptRecord[];
+}
+
 /** A record being processed. */
 export interface InFlight {
   readonly key: string;
@@ -29,18 +36,18 @@ export interface InFlight {
   generation: number;
   /** True while an attempt runs; false while waiting for a retry. */
   running: boolean;
+  /** True once the record has an outcome (succeeded or failed). */
+  done: boolean;
   attemptStartedAtMs: number;
   firstAttemptAtMs: number;
-  previousDelayMs: number;
   ctx: AttemptContext | undefined;
-  cancelRetry: (() => void) | undefined;
-  history: AttemptRecord[] | undefined;
+  retry: RetryState | undefined;
 }
 
 export function newInFlight(key: string, position: SourcePosition, record: unknown): InFlight {
   return {
-    key, position, record, attempt: 0, generation: 0, running: false, attemptStartedAtMs: 0, firstAttemptAtMs: 0,
-    previousDelayMs: 0, ctx: undefined, cancelRetry: undefined, history: undefined,
+    key, position, record, attempt: 0, generation: 0, running: false, done: false, attemptStartedAtMs: 0,
+    firstAttemptAtMs: 0, ctx: undefined, retry: undefined,
   };
 }
 
@@ -50,7 +57,10 @@ export interface ExecutorDeps {
   readonly random: Random;
   readonly events: EngineEvents;
   readonly stats: { attempts: number; retries: number };
-  readonly onOutcome: (outcome: Outcome) => void;
+  /** A record succeeded (the hot path: no outcome object is built). */
+  readonly onSucceeded: (entry: InFlight, value: unknown) => void;
+  /** A record failed, or stays pending (`outcome.status === 'pending'`). */
+  readonly onOutcome: (entry: InFlight, outcome: Outcome) => void;
   /** True once the run is stopping: no new attempt starts, a record that would retry stays pending. */
   readonly stopping: () => boolean;
 }
@@ -61,7 +71,7 @@ export class RecordExecutor {
   /** Starts the record's next attempt. */
   attempt(entry: InFlight): void {
     const { job, clock, stats } = this.deps;
-    entry.cancelRetry = undefined;
+    if (entry.retry) entry.retry.cancelRetry = undefined;
     if (this.deps.stopping()) {
       this.pending(entry);
       return;
@@ -113,9 +123,9 @@ export class RecordExecutor {
       entry.running = false;
       entry.ctx?.abort(new BatchguardError('STOPPED', 'the run stopped before this attempt finished'));
       this.pending(entry);
-    } else if (entry.cancelRetry) {
-      entry.cancelRetry();
-      entry.cancelRetry = undefined;
+    } else if (entry.retry?.cancelRetry) {
+      entry.retry.cancelRetry();
+      entry.retry.cancelRetry = undefined;
       this.pending(entry);
     }
   }
@@ -124,7 +134,8 @@ export class RecordExecutor {
     if (generation !== entry.generation || !entry.running) return;
     entry.running = false;
     entry.generation++;
-    this.deps.onOutcome({ status: 'succeeded', key: entry.key, position: entry.position, attempts: entry.attempt, value });
+    entry.done = true;
+    this.deps.onSucceeded(entry, value);
   }
 
   private failed(entry: InFlight, generation: number, error: unknown, timedOut: boolean): void {
@@ -138,7 +149,7 @@ export class RecordExecutor {
     try {
       decision = decideRetry(job.retry, {
         attempt: entry.attempt, firstAttemptAtMs: entry.firstAttemptAtMs, nowMs: clock.now(),
-        previousDelayMs: entry.previousDelayMs, error, classification,
+        previousDelayMs: entry.retry?.previousDelayMs ?? 0, error, classification,
       }, this.deps.random);
     } catch (policyError) {
       // A user backoff function that returns nonsense: the record fails, naming why.
@@ -146,13 +157,14 @@ export class RecordExecutor {
       error = policyError;
     }
     const serialized = serializeError(error);
-    const history = (entry.history ??= []);
+    const retry = (entry.retry ??= { previousDelayMs: 0, cancelRetry: undefined, history: [] });
+    const history = retry.history;
     if (decision.retry && !this.deps.stopping()) {
       history.push({ attempt: entry.attempt, durationMs, error: serialized, delayMs: decision.delayMs });
       stats.retries++;
-      entry.previousDelayMs = decision.delayMs;
+      retry.previousDelayMs = decision.delayMs;
       events.emit({ type: 'record:retrying', key: entry.key, attempt: entry.attempt, delayMs: decision.delayMs, error: serialized, rule });
-      entry.cancelRetry = clock.timer(decision.delayMs, () => this.attempt(entry));
+      retry.cancelRetry = clock.timer(decision.delayMs, () => this.attempt(entry));
       return;
     }
     if (decision.retry) {
@@ -162,14 +174,15 @@ export class RecordExecutor {
     history.push({ attempt: entry.attempt, durationMs, error: serialized });
     const kind = timedOut ? FailureKind.timeout : decision.reason === 'fatal' ? FailureKind.fatal : FailureKind.exhausted;
     events.emit({ type: 'record:failed', key: entry.key, kind, attempts: entry.attempt, error: serialized, rule });
-    this.deps.onOutcome({
+    entry.done = true;
+    this.deps.onOutcome(entry, {
       status: 'failed', key: entry.key, position: entry.position, attempts: entry.attempt, kind, error: serialized,
       fingerprint: errorFingerprint(serialized).fingerprint, rule, history,
     });
   }
 
   private pending(entry: InFlight): void {
-    this.deps.onOutcome({ status: 'pending', key: entry.key, position: entry.position, attempts: entry.attempt });
+    this.deps.onOutcome(entry, { status: 'pending', key: entry.key, position: entry.position, attempts: entry.attempt });
   }
 }
 

@@ -12,6 +12,7 @@ import type { SourceItem, SourcePosition } from '../sources/source.js';
 import { Checkpointer } from './checkpointer.js';
 import { EngineEvents } from './events.js';
 import { FinishedSet } from './finished-set.js';
+import { InFlightWindow } from './in-flight-window.js';
 import type { Outcome } from './outcome.js';
 import { newInFlight, RecordExecutor, type InFlight } from './record-executor.js';
 import { resolveRunOptions, type ResolvedRunOptions, type RunOptions } from './run-options.js';
@@ -61,8 +62,8 @@ class JobRun {
   private readonly events: EngineEvents;
   private readonly stats = { attempts: 0, retries: 0 };
   private readonly thisRun = { succeeded: 0, failed: 0, skipped: 0 };
-  /** Records started and not finished, in reading order: the first one holds the watermark. */
-  private readonly inFlight = new Map<number, InFlight>();
+  /** Records started and not finished, in reading order: the oldest one holds the watermark. */
+  private readonly inFlight = new InFlightWindow<InFlight>();
   private active = 0;
   private wake: (() => void) | undefined;
   private checkpointer: Checkpointer | undefined;
@@ -83,7 +84,8 @@ class JobRun {
     this.startedAtMs = options.clock.now();
     this.executor = new RecordExecutor({
       job, clock: options.clock, random: options.random, events: this.events, stats: this.stats,
-      onOutcome: (outcome) => this.onOutcome(outcome), stopping: () => this.stopReason !== undefined,
+      onSucceeded: (entry) => this.onSucceeded(entry), onOutcome: (entry, outcome) => this.onOutcome(entry, outcome),
+      stopping: () => this.stopReason !== undefined,
     });
     options.signal?.addEventListener('abort', () => this.stop(String(options.signal?.reason ?? 'aborted')), { once: true });
   }
@@ -102,7 +104,7 @@ class JobRun {
     this.events.emit({ type: 'run:stopping', reason });
     this.cancelGrace = this.options.clock.timer(this.job.shutdownGraceMs, () => this.abandonAll());
     // Records waiting for a retry stay pending at once; running ones get the grace period.
-    for (const entry of [...this.inFlight.values()]) if (!entry.running) this.executor.abandon(entry);
+    for (const entry of this.inFlight.open()) if (!entry.running) this.executor.abandon(entry);
     this.wakeLoop();
   }
 
@@ -112,7 +114,7 @@ class JobRun {
   }
 
   private abandonAll(): void {
-    for (const entry of [...this.inFlight.values()]) this.executor.abandon(entry);
+    for (const entry of this.inFlight.open()) this.executor.abandon(entry);
   }
 
   async execute(): Promise<Summary> {
@@ -167,33 +169,44 @@ class JobRun {
 
   private start(item: SourceItem<unknown>): void {
     if (item.kind === 'invalid') {
-      this.onOutcome(invalidOutcome(keyOfPosition(item.position), item.position, item.message));
+      this.recordInvalid(item.position, item.message);
       return;
     }
     let key: string;
     try {
       key = this.job.key(item.value);
     } catch (error) {
-      this.onOutcome(invalidOutcome(keyOfPosition(item.position), item.position, `job.key threw: ${(error as Error)?.message ?? String(error)}`));
+      this.recordInvalid(item.position, `job.key threw: ${(error as Error)?.message ?? String(error)}`);
       return;
     }
     if (typeof key !== 'string' || key === '') {
-      this.onOutcome(invalidOutcome(keyOfPosition(item.position), item.position, `job.key must return a non-empty string; got ${JSON.stringify(key)}`));
+      this.recordInvalid(item.position, `job.key must return a non-empty string; got ${JSON.stringify(key)}`);
       return;
     }
     const entry = newInFlight(key, item.position, item.value);
-    this.inFlight.set(item.position.seq, entry);
+    this.inFlight.add(entry);
     this.active++;
     this.executor.attempt(entry);
   }
 
-  private onOutcome(outcome: Outcome): void {
-    const seq = outcome.position.seq;
-    if (this.inFlight.has(seq)) this.active--;
-    if (outcome.status === 'pending') {
-      // Stays in `inFlight` so the watermark never passes it: the next run processes it.
-    } else {
-      this.inFlight.delete(seq);
+  /** A record that cannot be processed at all; it never enters the window, so it fails at once. */
+  private recordInvalid(position: SourcePosition, message: string): void {
+    this.thisRun.failed++;
+    if ((this.checkpointer as Checkpointer).add(invalidOutcome(keyOfPosition(position), position, message))) this.commit(false);
+  }
+
+  private onSucceeded(entry: InFlight): void {
+    this.active--;
+    this.thisRun.succeeded++;
+    if ((this.checkpointer as Checkpointer).addSucceeded(entry.position.seq)) this.commit(false);
+    this.wakeLoop();
+  }
+
+  private onOutcome(_entry: InFlight, outcome: Outcome): void {
+    this.active--;
+    // A pending record stays open in the window, so the watermark never passes it: the next run
+    // processes it again.
+    if (outcome.status !== 'pending') {
       this.thisRun[outcome.status]++;
       if ((this.checkpointer as Checkpointer).add(outcome)) this.commit(false);
     }
@@ -207,8 +220,8 @@ class JobRun {
   }
 
   private watermark(): SourcePosition {
-    const first = this.inFlight.values().next();
-    if (!first.done) return first.value.position;
+    const oldest = this.inFlight.oldest();
+    if (oldest) return oldest.position;
     return this.lastRead ?? this.resume?.watermark ?? { seq: 0 };
   }
 
@@ -236,7 +249,7 @@ class JobRun {
     // Timeouts are checked a tenth of timeoutMs apart (at most 1 s): an attempt is abandoned
     // between timeoutMs and 1.1 × timeoutMs after it started.
     const sweepEveryMs = Math.min(1000, Math.max(1, this.job.timeoutMs / 10));
-    const stopSweeps = repeat(this.options.clock, sweepEveryMs, () => this.executor.sweep([...this.inFlight.values()]));
+    const stopSweeps = repeat(this.options.clock, sweepEveryMs, () => this.executor.sweep(this.inFlight.open()));
     return () => {
       stopCommits();
       stopSweeps();

@@ -108,6 +108,13 @@ describe('csv errors and resources', () => {
     });
   });
 
+  it('reports a header with a bad quote at once, without reading the rest of the file', async () => {
+    const path = file(`"a"x,b\n${'1,2\n'.repeat(10_000)}`);
+    await expect(collect(csv(path).read())).rejects.toThrow(
+      `cannot read csv source ${path}: its first record is malformed: Invalid Closing Quote: got "x" at line 1`,
+    );
+  });
+
   it('fingerprints the file', async () => {
     const path = file('a\n1\n');
     expect(await csv(path).fingerprint()).toMatchObject({ description: `csv:${path}`, size: 4 });

@@ -183,6 +183,16 @@ describe('csv options', () => {
     expect(item).toMatchObject({ value: { '\ufeffid': '1' }, position: { offset: 6 } });
   });
 
+  it('reads a header longer than the first read, even one cut inside a quote or between \\r and \\n', async () => {
+    const long = `"${'h'.repeat(3000)}\n${'h'.repeat(3000)}",b`;
+    const [item] = await collect(csv(file(`${long}\n1,2\n`), { chunkSize: 1 }).read());
+    expect(item).toMatchObject({ position: { line: 3, offset: long.length + 1 }, value: { b: '2' } });
+    const exact = `${'h'.repeat(4095)}\r\n1\r\n`; // the first read of 4096 bytes ends between \r and \n
+    expect(await collect(csv(file(exact), { chunkSize: 1 }).read())).toEqual([
+      { kind: 'record', position: { seq: 0, line: 2, offset: 4097 }, value: { ['h'.repeat(4095)]: '1' } },
+    ]);
+  });
+
   it('yields nothing for an empty file or a header alone', async () => {
     expect(await collect(csv(file('')).read())).toEqual([]);
     expect(await collect(csv(file('a,b\n')).read())).toEqual([]);

@@ -1,0 +1,45 @@
+/**
+ * The records started and not yet finished, in the order they were read. The oldest one holds the
+ * watermark ("everything before this position is done"). A queue with a moving head instead of a
+ * Map: records start in reading order and mostly finish in it, so finishing is O(1) amortised
+ * with no hashing on the hot path.
+ */
+export interface WindowEntry {
+  /** Set when the record has an outcome; a pending record (stopped mid-way) is never done. */
+  done: boolean;
+}
+
+export class InFlightWindow<E extends WindowEntry> {
+  private entries: E[] = [];
+  private head = 0;
+
+  add(entry: E): void {
+    this.entries.push(entry);
+  }
+
+  /** The oldest entry without an outcome, or undefined. */
+  oldest(): E | undefined {
+    this.dropFinishedHead();
+    return this.entries[this.head];
+  }
+
+  /** The entries without an outcome, oldest first (a copy: callers may finish entries while iterating). */
+  open(): E[] {
+    this.dropFinishedHead();
+    const open: E[] = [];
+    for (let i = this.head; i < this.entries.length; i++) {
+      const entry = this.entries[i] as E;
+      if (!entry.done) open.push(entry);
+    }
+    return open;
+  }
+
+  private dropFinishedHead(): void {
+    while (this.head < this.entries.length && (this.entries[this.head] as E).done) this.head++;
+    // Compact once the finished prefix dominates, so memory stays bounded by the open entries.
+    if (this.head > 1024 && this.head * 2 > this.entries.length) {
+      this.entries = this.entries.slice(this.head);
+      this.head = 0;
+    }
+  }
+}

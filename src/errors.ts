@@ -65,6 +65,14 @@ export class LedgerError extends BatchguardError {
   }
 }
 
+/** The output sink cannot be opened or does not match what the ledger committed. Exit code 2. */
+export class SinkError extends BatchguardError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('SINK', message, options);
+    this.name = 'SinkError';
+  }
+}
+
 /** An attempt ran longer than `timeoutMs`. Retryable; a record whose last attempt timed out fails with kind `timeout`. */
 export class TimeoutError extends BatchguardError {
   readonly timeoutMs: number;

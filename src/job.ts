@@ -5,6 +5,8 @@
 import { ConfigError } from './errors.js';
 import type { ClassifyHook } from './policy/classify.js';
 import { resolveRetry, type ResolvedRetry, type RetryOptions } from './policy/retry.js';
+import { formatValue, isRecord } from './policy/validate.js';
+import type { OutputSink } from './sinks/output-sink.js';
 import type { Source } from './sources/source.js';
 import { toSource, type SourceInput } from './sources/iterable.js';
 import { checkFraction, checkFunction, checkInteger, checkKnownFields, checkPositive } from './options-check.js';
@@ -62,6 +64,8 @@ export interface JobOptions<T, R = unknown> {
   maxFailures?: number;
   /** On shutdown, how long in-flight records may take to finish before they are aborted, in ms. @default 10000 */
   shutdownGraceMs?: number;
+  /** Where each succeeded record's result goes, exactly once: `jsonlOutput(path)` or your own sink. @default none */
+  output?: OutputSink;
 }
 
 /** A validated job with every default applied. */
@@ -78,13 +82,14 @@ export interface Job<T = unknown, R = unknown> {
   readonly maxFailureRate: number;
   readonly maxFailures: number;
   readonly shutdownGraceMs: number;
+  readonly output: OutputSink | undefined;
   /** Marks a resolved job, so `defineJob(defineJob(x))` is harmless. */
   readonly resolved: true;
 }
 
 const JOB_FIELDS = [
   'name', 'source', 'key', 'handler', 'retry', 'classify', 'timeoutMs', 'concurrency', 'checkpoint',
-  'maxFailureRate', 'maxFailures', 'shutdownGraceMs',
+  'maxFailureRate', 'maxFailures', 'shutdownGraceMs', 'output',
 ] as const;
 
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
@@ -93,7 +98,7 @@ const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 export function defineJob<T, R = unknown>(options: JobOptions<T, R>): Job<T, R> {
   if ((options as unknown as Job<T, R>)?.resolved === true) return options as unknown as Job<T, R>;
   if (options === null || typeof options !== 'object') {
-    throw new ConfigError(`defineJob expects an object with name, source, key and handler; got ${typeof options}`);
+    throw new ConfigError(`defineJob expects an object with name, source, key and handler; got ${options === null ? 'null' : typeof options}`);
   }
   checkKnownFields(options as object, JOB_FIELDS, 'job');
   if (typeof options.name !== 'string' || !NAME_PATTERN.test(options.name)) {
@@ -103,11 +108,14 @@ export function defineJob<T, R = unknown>(options: JobOptions<T, R>): Job<T, R> 
     );
   }
   if (options.source === undefined || options.source === null) {
-    throw new ConfigError('job.source is required: jsonl(path), csv(path), an array, or any (async) iterable', { field: 'source' });
+    throw new ConfigError(`job.source is required: jsonl(path), csv(path), an array, or any (async) iterable; got ${String(options.source)}`, { field: 'source' });
   }
   checkFunction(options.key, 'key', 'job.key must be a function (record) => string, e.g. key: (r) => String(r.id)');
   checkFunction(options.handler, 'handler', 'job.handler must be an async function (record, ctx) => result');
   if (options.classify !== undefined) checkFunction(options.classify, 'classify', "job.classify must be a function (error) => 'retryable' | 'fatal' | undefined");
+  if (options.checkpoint !== undefined && !isRecord(options.checkpoint)) {
+    throw new ConfigError(`checkpoint must be an object such as { everyRecords: 1000, everyMs: 1000 }; got ${formatValue(options.checkpoint)}`, { field: 'checkpoint' });
+  }
   const checkpoint = options.checkpoint ?? {};
   checkKnownFields(checkpoint, ['everyRecords', 'everyMs'], 'checkpoint');
   const job: Job<T, R> = {
@@ -126,7 +134,19 @@ export function defineJob<T, R = unknown>(options: JobOptions<T, R>): Job<T, R> 
     maxFailureRate: checkFraction(options.maxFailureRate, 'maxFailureRate', 0.05),
     maxFailures: checkInteger(options.maxFailures, 'maxFailures', Number.MAX_SAFE_INTEGER, 0, Number.MAX_SAFE_INTEGER),
     shutdownGraceMs: checkInteger(options.shutdownGraceMs, 'shutdownGraceMs', 10_000, 0, 86_400_000),
+    output: checkOutput(options.output),
     resolved: true,
   };
   return Object.freeze(job);
+}
+
+function checkOutput(output: unknown): OutputSink | undefined {
+  if (output === undefined) return undefined;
+  const sink = output as Partial<OutputSink>;
+  for (const method of ['open', 'write', 'seal', 'flush', 'close'] as const) {
+    if (typeof sink?.[method] !== 'function') {
+      throw new ConfigError(`job.output must be an output sink such as jsonlOutput('out/results.jsonl') (it has no ${method}() method)`, { field: 'output' });
+    }
+  }
+  return output as OutputSink;
 }

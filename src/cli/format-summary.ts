@@ -28,6 +28,10 @@ export function formatSummary(summary: Summary): string {
       lines.push(`    ${String(group.count).padStart(7)}  ${group.fingerprint}  ${group.name}: ${truncate(group.message, 80)}  e.g. ${group.sampleKeys.join(', ')}`);
     }
   }
+  if (summary.reports) {
+    lines.push(`  reports:      ${summary.reports.summary}`);
+    lines.push(`                ${summary.reports.failures}`);
+  }
   if (summary.next) lines.push(`  next: ${summary.next}`);
   return lines.join('\n');
 }

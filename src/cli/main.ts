@@ -3,10 +3,12 @@
  * User mistakes print one clear line, never a stack trace.
  */
 import { Command, InvalidArgumentError } from 'commander';
-import { BatchguardError, ConfigError, LedgerError, SourceError } from '../errors.js';
+import { BatchguardError, ConfigError, LedgerError, SinkError, SourceError } from '../errors.js';
 import { ExitCode } from './exit-codes.js';
 import { runCommand } from './run-command.js';
 import { statusCommand } from './status-command.js';
+import { failuresCommand } from './failures-command.js';
+import { rerunCommand } from './rerun-command.js';
 
 function integer(name: string) {
   return (value: string): number => {
@@ -28,8 +30,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(`batchguard: ${text.replace(/^error: /, '')}`) });
 
-  program.command('run')
-    .description('run a job; resumes automatically where the previous run stopped')
+  const runFlags = (command: Command): Command => command
     .argument('<job-file>', 'the job module (.ts, .mts, .js or .mjs)')
     .option('--ledger <path>', 'the ledger file (default: .batchguard/<job name>.sqlite)')
     .option('--concurrency <n>', 'records in flight at once', integer('--concurrency'))
@@ -39,8 +40,30 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--json', 'print the summary as JSON on stdout')
     .option('--no-progress', 'no progress line on stderr')
     .option('--quiet', 'print nothing but errors (and the JSON summary with --json)')
-    .option('--verbose', 'also print every retry and handler log line')
+    .option('--verbose', 'also print every retry and handler log line');
+
+  runFlags(program.command('run'))
+    .description('run a job; resumes automatically where the previous run stopped')
+    .option('--limit <n>', 'start at most N records not yet done, then stop (exit 5; run again to go on)', integer('--limit'))
     .action(async (jobFile: string, flags) => setExitCode(await runCommand(jobFile, flags)));
+
+  runFlags(program.command('rerun'))
+    .description('re-run only the records whose latest outcome is failed (and those they block)')
+    .option('--failed', 'select the failed records (required)')
+    .option('--error <fingerprint>', 'only the failures of this error group')
+    .option('--kind <kind>', 'only the failures of this kind: fatal, exhausted, timeout, invalid, crashed')
+    .option('--keys <file>', 'only these keys, one per line (as `failures --format keys` prints them)')
+    .action(async (jobFile: string, flags) => setExitCode(await rerunCommand(jobFile, flags)));
+
+  program.command('failures')
+    .description('the failure report: failed (and skipped) records, grouped by error')
+    .argument('<job-file>')
+    .option('--ledger <path>', 'the ledger file')
+    .option('--format <format>', 'table, jsonl, csv or keys', 'table')
+    .option('--error <fingerprint>', 'only this error group')
+    .option('--kind <kind>', 'only this kind: fatal, exhausted, timeout, invalid, crashed')
+    .option('--run <run-id>', 'only the outcomes recorded by this run')
+    .action(async (jobFile: string, flags) => setExitCode(await failuresCommand(jobFile, flags)));
 
   program.command('status')
     .description("the job's state across all runs")
@@ -54,7 +77,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
 
 export function exitCodeForError(error: unknown): number {
   if (error instanceof LedgerError) return ExitCode.ledger;
-  if (error instanceof ConfigError || error instanceof SourceError) return ExitCode.usage;
+  if (error instanceof ConfigError || error instanceof SourceError || error instanceof SinkError) return ExitCode.usage;
   if (error instanceof BatchguardError) return ExitCode.usage;
   return 70;
 }

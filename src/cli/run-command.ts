@@ -3,7 +3,7 @@
  */
 import { startRun } from '../engine/run-job.js';
 import type { EngineEvent } from '../engine/events.js';
-import type { RunOptions } from '../engine/run-options.js';
+import type { RerunOptions, RunOptions } from '../engine/run-options.js';
 import type { Summary } from '../report/summary.js';
 import { ExitCode } from './exit-codes.js';
 import { formatSummary } from './format-summary.js';
@@ -20,12 +20,13 @@ export interface RunFlags {
   progress?: boolean;
   quiet?: boolean;
   verbose?: boolean;
+  limit?: number;
 }
 
 /** How many failures are printed one by one before the rest are only counted. */
 const FAILURES_PRINTED = 20;
 
-export async function runCommand(jobFile: string, flags: RunFlags): Promise<number> {
+export async function runCommand(jobFile: string, flags: RunFlags, rerun?: RerunOptions): Promise<number> {
   const job = await loadJob(jobFile);
   const err = process.stderr;
   let failuresSeen = 0;
@@ -38,7 +39,7 @@ export async function runCommand(jobFile: string, flags: RunFlags): Promise<numb
   };
   const options: RunOptions = {
     ledger: flags.ledger, concurrency: flags.concurrency, maxFailureRate: flags.maxFailureRate, maxFailures: flags.maxFailures,
-    acceptDrift: flags.acceptDrift, onEvent, jobFile,
+    acceptDrift: flags.acceptDrift, onEvent, jobFile, rerun, limit: flags.limit,
   };
   const handle = startRun(job, options);
   let signalName: 'SIGINT' | 'SIGTERM' | undefined;
@@ -66,6 +67,7 @@ export async function runCommand(jobFile: string, flags: RunFlags): Promise<numb
   if (failuresSeen > FAILURES_PRINTED && !flags.quiet) {
     err.write(`… and ${failuresSeen - FAILURES_PRINTED} more failures in this run, not shown one by one (see the summary's top errors)\n`);
   }
+  if (!flags.quiet) for (const warning of summary.warnings) err.write(`batchguard: warning: ${warning}\n`);
   if (flags.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
   else if (!flags.quiet) process.stdout.write(`${formatSummary(summary)}\n`);
   return exitCodeOf(summary, signalName);

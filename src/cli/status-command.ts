@@ -1,9 +1,10 @@
 /**
  * `batchguard status <job-file>`: the job's state across all runs, read from the ledger.
  */
-import { join, resolve } from 'node:path';
-import { openSqliteLedger } from '../ledger/sqlite/sqlite-ledger.js';
+import { openExistingLedger } from './ledger-path.js';
 import { loadJob } from './load-job.js';
+
+const number = new Intl.NumberFormat('en-US');
 
 export interface StatusFlags {
   ledger?: string;
@@ -12,13 +13,13 @@ export interface StatusFlags {
 
 export async function statusCommand(jobFile: string, flags: StatusFlags): Promise<number> {
   const job = await loadJob(jobFile);
-  const ledger = openSqliteLedger(resolve(flags.ledger ?? join('.batchguard', `${job.name}.sqlite`)));
+  const ledger = openExistingLedger(job, flags.ledger, jobFile);
   try {
     const counts = await ledger.counts();
     const holder = await ledger.holder();
     const runs = await ledger.runs(10);
     const status = {
-      job: job.name, ...counts, ledger: ledger.location,
+      schema: 1, job: job.name, ...counts, ledger: ledger.location,
       active: holder ? { runId: holder.runId, pid: holder.pid, host: holder.host, since: holder.acquiredAt } : null,
       runs: runs.map(({ summary: _summary, ...run }) => run),
     };
@@ -27,8 +28,8 @@ export async function statusCommand(jobFile: string, flags: StatusFlags): Promis
       return 0;
     }
     const lines = [
-      `${job.name}: ${counts.total} records${counts.sourceExhausted ? '' : ' seen so far (the source has not been read to its end)'}`,
-      `  succeeded ${counts.succeeded}, failed ${counts.failed}, skipped ${counts.skipped}, pending ${counts.pending}`,
+      `${job.name}: ${number.format(counts.total)} records${counts.sourceExhausted ? '' : ' seen so far (the source has not been read to its end)'}`,
+      `  succeeded ${number.format(counts.succeeded)}, failed ${number.format(counts.failed)}, skipped ${number.format(counts.skipped)}, pending ${number.format(counts.pending)}`,
       holder ? `  active: run ${holder.runId} (pid ${holder.pid} on ${holder.host}, since ${holder.acquiredAt})` : '  active: none',
       `  ledger: ${ledger.location}`,
       '  recent runs:',

@@ -3,8 +3,10 @@
  * passed, then go to the ledger in one transaction with the new watermark.
  */
 import type { CommitBatch, Ledger, RecordRow, SeqRange } from '../ledger/ledger.js';
+import type { OutputSink } from '../sinks/output-sink.js';
 import type { SourcePosition } from '../sources/source.js';
 import type { Outcome } from './outcome.js';
+import type { InFlight } from './record-executor.js';
 
 export class Checkpointer {
   private succeeded: number[] = [];
@@ -17,15 +19,27 @@ export class Checkpointer {
     private readonly ledger: Ledger,
     private readonly runId: string,
     private readonly everyRecords: number,
+    /** The output sink, if the job has one: its writes are committed with the same batch. */
+    private readonly output: OutputSink | undefined,
+    /** A re-run stores successes as rows (replacing the failed rows), not as ranges. */
+    private readonly successesAsRows: boolean,
   ) {}
 
   get buffered(): number {
     return this.succeeded.length + this.rows.length;
   }
 
-  /** Adds a success; returns true when the batch is full and should be committed. */
-  addSucceeded(seq: number): boolean {
-    this.succeeded.push(seq);
+  /** Adds a success (and its result, to the output sink); returns true when the batch is full. */
+  addSucceeded(entry: InFlight, value: unknown): boolean {
+    this.output?.write(value, entry);
+    if (this.successesAsRows) {
+      this.rows.push({
+        seq: entry.position.seq, key: entry.key, status: 'succeeded', attempts: entry.attempt, history: entry.retry?.history,
+        runId: this.runId, line: entry.position.line, offset: entry.position.offset, updatedAt: new Date().toISOString(),
+      });
+    } else {
+      this.succeeded.push(entry.position.seq);
+    }
     return this.succeeded.length + this.rows.length >= this.everyRecords;
   }
 
@@ -36,7 +50,7 @@ export class Checkpointer {
     } else if (outcome.status === 'failed') {
       this.rows.push({
         seq: outcome.position.seq, key: outcome.key, status: 'failed', kind: outcome.kind, attempts: outcome.attempts,
-        error: outcome.error, fingerprint: outcome.fingerprint, rule: outcome.rule, runId: this.runId,
+        error: outcome.error, fingerprint: outcome.fingerprint, rule: outcome.rule, history: outcome.history, runId: this.runId,
         line: outcome.position.line, offset: outcome.position.offset, updatedAt: new Date().toISOString(),
       });
     }
@@ -47,15 +61,19 @@ export class Checkpointer {
    * Commits what is buffered with the given watermark. Commits are serialised: a slow backend
    * never sees two at once, and they land in order.
    */
-  commit(watermark: SourcePosition, seen: number, exhausted: boolean): Promise<void> {
+  commit(watermark: SourcePosition | undefined, seen: number, exhausted: boolean): Promise<void> {
     const batch: CommitBatch = {
       runId: this.runId, succeeded: toRanges(this.succeeded), rows: this.rows, watermark, seen, exhausted,
     };
     const count = this.buffered;
     this.succeeded = [];
     this.rows = [];
+    // Cut the output at the same instant as the batch: results written after this belong to the
+    // next batch, so the committed output length always matches the committed outcomes.
+    const sealed = this.output?.seal();
     this.writing = this.writing.then(async () => {
-      await this.ledger.commit(batch);
+      const outputState = this.output ? await this.output.flush(sealed) : undefined;
+      await this.ledger.commit({ ...batch, outputState });
       this.committed += count;
     });
     return this.writing;

@@ -1,21 +1,23 @@
 /**
- * The loop: read → skip what is done → process with bounded concurrency → group-commit outcomes.
- * Policies live in policy/; this file only orchestrates.
+ * The loop: read → select → process with bounded concurrency → group-commit outcomes.
+ * Policies live in policy/; which records to process lives in selector.ts; this file orchestrates.
  */
 import { randomUUID } from 'node:crypto';
 import type { Job } from '../job.js';
-import { FailureKind, type Ledger, type ResumeState } from '../ledger/ledger.js';
+import { FailureKind, type Ledger, type RecordRow } from '../ledger/ledger.js';
 import { openSqliteLedger } from '../ledger/sqlite/sqlite-ledger.js';
 import { errorFingerprint } from '../policy/fingerprint.js';
-import { buildSummary, failureRate, RunStatus, type Summary } from '../report/summary.js';
+import { writeRunReports } from '../report/run-reports.js';
+import { buildSummary, type Summary } from '../report/summary.js';
 import type { SourceItem, SourcePosition } from '../sources/source.js';
 import { Checkpointer } from './checkpointer.js';
 import { EngineEvents } from './events.js';
-import { FinishedSet } from './finished-set.js';
 import { InFlightWindow } from './in-flight-window.js';
 import type { Outcome } from './outcome.js';
 import { newInFlight, RecordExecutor, type InFlight } from './record-executor.js';
 import { resolveRunOptions, type ResolvedRunOptions, type RunOptions } from './run-options.js';
+import { decideStatus, nextCommand } from './run-status.js';
+import { rerunSelector, resumeSelector, type Selector } from './selector.js';
 
 /** A live view of a run, for progress displays. */
 export interface Progress {
@@ -65,12 +67,16 @@ class JobRun {
   /** Records started and not finished, in reading order: the oldest one holds the watermark. */
   private readonly inFlight = new InFlightWindow<InFlight>();
   private active = 0;
+  private started = 0;
   private wake: (() => void) | undefined;
   private checkpointer: Checkpointer | undefined;
+  private selector: Selector | undefined;
   private commitInProgress: Promise<void> | undefined;
   private lastRead: SourcePosition | undefined;
-  private resume: ResumeState | undefined;
+  private startWatermark: SourcePosition | undefined;
+  private alreadyDone = 0;
   private stopReason: string | undefined;
+  private limitReached: number | undefined;
   private failure: unknown;
   private cancelGrace: (() => void) | undefined;
   private readonly startedAtMs: number;
@@ -84,7 +90,7 @@ class JobRun {
     this.startedAtMs = options.clock.now();
     this.executor = new RecordExecutor({
       job, clock: options.clock, random: options.random, events: this.events, stats: this.stats,
-      onSucceeded: (entry) => this.onSucceeded(entry), onOutcome: (entry, outcome) => this.onOutcome(entry, outcome),
+      onSucceeded: (entry, value) => this.onSucceeded(entry, value), onOutcome: (entry, outcome) => this.onOutcome(entry, outcome),
       stopping: () => this.stopReason !== undefined,
     });
     options.signal?.addEventListener('abort', () => this.stop(String(options.signal?.reason ?? 'aborted')), { once: true });
@@ -93,7 +99,7 @@ class JobRun {
   progress(): Progress {
     return {
       runId: this.runId, read: this.lastRead ? this.lastRead.seq + 1 : 0, inFlight: this.active,
-      succeeded: this.thisRun.succeeded, failed: this.thisRun.failed, alreadyDone: this.resume?.alreadyDone ?? 0,
+      succeeded: this.thisRun.succeeded, failed: this.thisRun.failed, alreadyDone: this.alreadyDone,
       retries: this.stats.retries, startedAtMs: this.startedAtMs, stopping: this.stopReason,
     };
   }
@@ -122,30 +128,50 @@ class JobRun {
     const fingerprint = await this.job.source.fingerprint();
     const ledger = openSqliteLedger(this.options.ledgerPath);
     try {
-      this.resume = await ledger.begin({
+      const resume = await ledger.begin({
         runId: this.runId, job: this.job.name, fingerprint, acceptDrift: this.options.acceptDrift,
-        options: { concurrency: this.options.concurrency, maxFailureRate: this.options.maxFailureRate, pid: process.pid },
+        options: {
+          concurrency: this.options.concurrency, maxFailureRate: this.options.maxFailureRate, rerun: this.options.rerun ?? null,
+          limit: this.options.limit ?? null, pid: process.pid,
+        },
       });
-      this.events.emit({
-        type: 'run:started', runId: this.runId, ledger: ledger.location, alreadyDone: this.resume.alreadyDone,
-        resumedFrom: this.resume.watermark?.seq, crashedRunId: this.resume.crashedRunId,
-      });
-      this.checkpointer = new Checkpointer(ledger, this.runId, this.job.checkpoint.everyRecords);
-      const exhausted = await this.processSource(this.resume);
-      return await this.finish(ledger, exhausted);
+      try {
+        this.alreadyDone = resume.alreadyDone;
+        this.startWatermark = resume.watermark;
+        this.selector = this.options.rerun ? rerunSelector(this.job, await this.rerunPlan(ledger), this.job.source.seekable) : resumeSelector(resume);
+        await this.job.output?.open(resume.outputState);
+        this.checkpointer = new Checkpointer(ledger, this.runId, this.job.checkpoint.everyRecords, this.job.output, this.selector.successesAsRows);
+        this.events.emit({
+          type: 'run:started', runId: this.runId, ledger: ledger.location, alreadyDone: resume.alreadyDone,
+          resumedFrom: resume.watermark?.seq, crashedRunId: resume.crashedRunId,
+        });
+        const exhausted = await this.processSource(this.selector);
+        return await this.finish(ledger, exhausted);
+      } catch (error) {
+        await ledger.finish(this.runId, 'failed', { error: (error as Error)?.message ?? String(error) }).catch(() => {});
+        throw error;
+      }
     } finally {
+      await this.job.output?.close();
       await ledger.close();
     }
   }
 
-  private async processSource(resume: ResumeState): Promise<boolean> {
-    const finished = new FinishedSet(resume.finishedAbove);
+  private async rerunPlan(ledger: Ledger): Promise<{ rows: RecordRow[]; keys: ReadonlySet<string> | undefined }> {
+    const rerun = this.options.rerun ?? {};
+    const keys = rerun.keys ? new Set(rerun.keys) : undefined;
+    const rows: RecordRow[] = [];
+    for await (const row of ledger.rows({ statuses: ['failed', 'skipped'], fingerprint: rerun.fingerprint, kind: rerun.kind })) {
+      if (!keys || keys.has(row.key)) rows.push(row);
+    }
+    return { rows, keys };
+  }
+
+  private async processSource(selector: Selector): Promise<boolean> {
     const stopTimers = this.startTimers();
     let exhausted = false;
     try {
-      if (this.stopReason === undefined) {
-        exhausted = await this.readLoop(resume, finished);
-      }
+      if (this.stopReason === undefined) exhausted = await this.readLoop(selector);
       while (this.active > 0) await new Promise<void>((resolve) => (this.wake = resolve));
     } finally {
       stopTimers();
@@ -155,11 +181,19 @@ class JobRun {
   }
 
   /** Returns true when the source was read to its end. */
-  private async readLoop(resume: ResumeState, finished: FinishedSet): Promise<boolean> {
-    const from = resume.watermark && resume.watermark.seq > 0 ? resume.watermark : undefined;
-    for await (const item of this.job.source.read(from)) {
+  private async readLoop(selector: Selector): Promise<boolean> {
+    const limit = this.options.limit;
+    for await (const item of this.job.source.read(selector.from)) {
       this.lastRead = item.position;
-      if (!finished.has(item.position.seq)) this.start(item);
+      const choice = selector.pick(item);
+      if (choice === 'stop') return false;
+      if (choice === 'process') {
+        this.start(item);
+        if (limit !== undefined && ++this.started >= limit) {
+          this.limitReached = limit;
+          return false;
+        }
+      }
       if (this.active >= this.options.concurrency) await new Promise<void>((resolve) => (this.wake = resolve));
       if (this.commitInProgress) await this.commitInProgress;
       if (this.stopReason !== undefined) return false;
@@ -195,10 +229,10 @@ class JobRun {
     if ((this.checkpointer as Checkpointer).add(invalidOutcome(keyOfPosition(position), position, message))) this.commit(false);
   }
 
-  private onSucceeded(entry: InFlight): void {
+  private onSucceeded(entry: InFlight, value: unknown): void {
     this.active--;
     this.thisRun.succeeded++;
-    if ((this.checkpointer as Checkpointer).addSucceeded(entry.position.seq)) this.commit(false);
+    if ((this.checkpointer as Checkpointer).addSucceeded(entry, value)) this.commit(false);
     this.wakeLoop();
   }
 
@@ -219,17 +253,21 @@ class JobRun {
     wake?.();
   }
 
-  private watermark(): SourcePosition {
+  /** Everything before this position has an outcome (after this commit); undefined for re-runs. */
+  private watermark(): SourcePosition | undefined {
+    if (!this.selector?.movesWatermark) return undefined;
     const oldest = this.inFlight.oldest();
     if (oldest) return oldest.position;
-    return this.lastRead ?? this.resume?.watermark ?? { seq: 0 };
+    return this.lastRead ?? this.startWatermark ?? { seq: 0 };
   }
 
   private commit(exhausted: boolean): Promise<void> {
-    const seen = this.lastRead ? this.lastRead.seq + 1 : 0;
-    const writing = (this.checkpointer as Checkpointer).commit(this.watermark(), seen, exhausted);
+    const moves = this.selector?.movesWatermark === true;
+    const seen = moves && this.lastRead ? this.lastRead.seq + 1 : 0;
+    const watermark = this.watermark();
+    const writing = (this.checkpointer as Checkpointer).commit(watermark, seen, moves && exhausted);
     const tracked = writing.then(
-      () => this.events.emit({ type: 'checkpoint', committed: (this.checkpointer as Checkpointer).committed, watermark: this.watermark().seq }),
+      () => this.events.emit({ type: 'checkpoint', committed: (this.checkpointer as Checkpointer).committed, watermark: watermark?.seq }),
       (error: unknown) => {
         this.failure ??= error;
         this.forceStop('the ledger could not be written');
@@ -260,39 +298,22 @@ class JobRun {
     if (this.failure === undefined) await this.commit(exhausted);
     if (this.failure !== undefined) throw this.failure;
     const counts = await ledger.counts();
-    const { status, reason } = this.decideStatus(counts);
-    const summary = buildSummary({
-      job: this.job.name, runId: this.runId, status, reason, counts, stats: this.stats, thisRun: this.thisRun,
-      alreadyDone: this.resume?.alreadyDone ?? 0, elapsedMs: this.options.clock.now() - this.startedAtMs,
-      topErrors: await ledger.topErrors(5, 3), ledger: ledger.location, next: this.nextCommand(status, counts.failed),
+    const { status, reason } = decideStatus({
+      stopReason: this.stopReason, limitReached: this.limitReached, counts,
+      maxFailures: this.options.maxFailures, maxFailureRate: this.options.maxFailureRate,
     });
+    const draft = buildSummary({
+      job: this.job.name, runId: this.runId, status, reason, counts, stats: this.stats, thisRun: this.thisRun,
+      alreadyDone: this.alreadyDone, elapsedMs: this.options.clock.now() - this.startedAtMs,
+      topErrors: await ledger.topErrors(5, 3), ledger: ledger.location,
+      next: nextCommand(status, counts, this.options.jobFile, this.options.ledgerFlag),
+      warnings: this.selector?.warnings(exhausted) ?? [], reports: undefined,
+    });
+    const reports = await writeRunReports(ledger, draft);
+    const summary = { ...draft, reports };
     await ledger.finish(this.runId, status, summary);
     this.events.emit({ type: 'run:finished', summary });
     return summary;
-  }
-
-  private decideStatus(counts: { succeeded: number; failed: number; pending: number }): { status: RunStatus; reason: string } {
-    if (this.stopReason !== undefined) {
-      return { status: RunStatus.interrupted, reason: `stopped by ${this.stopReason}; ${counts.pending} records left pending` };
-    }
-    const rate = failureRate(counts);
-    if (counts.failed > this.options.maxFailures) {
-      return { status: RunStatus.thresholdExceeded, reason: `${counts.failed} records failed, more than maxFailures ${this.options.maxFailures}` };
-    }
-    if (rate > this.options.maxFailureRate) {
-      return {
-        status: RunStatus.thresholdExceeded,
-        reason: `failure rate ${(rate * 100).toFixed(2)}% is above maxFailureRate ${(this.options.maxFailureRate * 100).toFixed(2)}%`,
-      };
-    }
-    return { status: RunStatus.completed, reason: counts.failed > 0 ? `${counts.failed} records failed, within the thresholds` : 'every record succeeded' };
-  }
-
-  private nextCommand(status: RunStatus, failed: number): string | undefined {
-    const ledgerFlag = this.options.ledgerFlag ? ` --ledger ${this.options.ledgerFlag}` : '';
-    if (status === RunStatus.interrupted) return `batchguard run ${this.options.jobFile}${ledgerFlag}`;
-    if (failed > 0) return `batchguard failures ${this.options.jobFile}${ledgerFlag}`;
-    return undefined;
   }
 }
 

@@ -6,7 +6,18 @@ import { join, resolve } from 'node:path';
 import { systemClock, type Clock, type Random } from '../clock.js';
 import type { Job } from '../job.js';
 import { checkFraction, checkInteger, checkKnownFields } from '../options-check.js';
+import type { FailureKind } from '../ledger/ledger.js';
 import type { EventListener } from './events.js';
+
+/** What `rerun` re-processes: the failed (and skipped) records, narrowed by every field given. */
+export interface RerunOptions {
+  /** Only the failures of this error group (a fingerprint from `failures` or the summary). */
+  fingerprint?: string;
+  /** Only the failures of this kind. */
+  kind?: FailureKind;
+  /** Only these keys (as `failures --format keys` prints them). Keys not in the source are reported. */
+  keys?: readonly string[];
+}
 
 export interface RunOptions {
   /** The ledger's file path. @default `.batchguard/<job name>.sqlite` under `cwd` */
@@ -17,6 +28,10 @@ export interface RunOptions {
   maxFailureRate?: number;
   /** Overrides the job's `maxFailures`. */
   maxFailures?: number;
+  /** Re-run stored failures instead of processing what is not done yet. */
+  rerun?: RerunOptions;
+  /** Start at most this many records, then stop (status `stopped`, resumable with `run`). */
+  limit?: number;
   /** Resume even though the source changed since the ledger last read it. @default false */
   acceptDrift?: boolean;
   /** Aborting it stops the run gracefully, as the first Ctrl-C does. */
@@ -39,6 +54,8 @@ export interface ResolvedRunOptions {
   readonly maxFailureRate: number;
   readonly maxFailures: number;
   readonly acceptDrift: boolean;
+  readonly rerun: RerunOptions | undefined;
+  readonly limit: number | undefined;
   readonly signal: AbortSignal | undefined;
   readonly onEvent: EventListener | undefined;
   readonly jobFile: string;
@@ -49,7 +66,7 @@ export interface ResolvedRunOptions {
 }
 
 const RUN_FIELDS = [
-  'ledger', 'concurrency', 'maxFailureRate', 'maxFailures', 'acceptDrift', 'signal', 'onEvent', 'jobFile', 'cwd', 'clock', 'random',
+  'ledger', 'concurrency', 'maxFailureRate', 'maxFailures', 'acceptDrift', 'rerun', 'limit', 'signal', 'onEvent', 'jobFile', 'cwd', 'clock', 'random',
 ] as const;
 
 export function resolveRunOptions(job: Job<any, any>, options: RunOptions = {}): ResolvedRunOptions {
@@ -61,6 +78,8 @@ export function resolveRunOptions(job: Job<any, any>, options: RunOptions = {}):
     maxFailureRate: checkFraction(options.maxFailureRate, 'maxFailureRate', job.maxFailureRate),
     maxFailures: checkInteger(options.maxFailures, 'maxFailures', job.maxFailures, 0, Number.MAX_SAFE_INTEGER),
     acceptDrift: options.acceptDrift ?? false,
+    rerun: options.rerun,
+    limit: options.limit === undefined ? undefined : checkInteger(options.limit, 'limit', 0, 1, Number.MAX_SAFE_INTEGER),
     signal: options.signal,
     onEvent: options.onEvent,
     jobFile: options.jobFile ?? '<job-file>',

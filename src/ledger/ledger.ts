@@ -24,6 +24,15 @@ export const FailureKind = {
 } as const;
 export type FailureKind = (typeof FailureKind)[keyof typeof FailureKind];
 
+/** One attempt, as the failure report shows it. */
+export interface AttemptRecord {
+  readonly attempt: number;
+  readonly durationMs: number;
+  readonly error?: SerializedError;
+  /** The wait before the next attempt, when there was one. */
+  readonly delayMs?: number;
+}
+
 /** A record outcome that is stored as a row (a failure, a skip, or a re-run's success). */
 export interface RecordRow {
   readonly seq: number;
@@ -35,6 +44,8 @@ export interface RecordRow {
   readonly fingerprint?: string;
   /** The classification rule that decided the failure (e.g. `http-status-404`). */
   readonly rule?: string;
+  /** Every attempt of the run that recorded this outcome. */
+  readonly history?: readonly AttemptRecord[];
   readonly runId: string;
   readonly line?: number;
   readonly offset?: number;
@@ -54,12 +65,14 @@ export interface CommitBatch {
   readonly succeeded: readonly SeqRange[];
   /** Failures and skips (and re-run outcomes), one row each; replace any earlier row of the same seq. */
   readonly rows: readonly RecordRow[];
-  /** Every record before this position has an outcome. */
-  readonly watermark: SourcePosition;
+  /** Every record before this position has an outcome; undefined leaves it as it is (re-runs). */
+  readonly watermark: SourcePosition | undefined;
   /** How many records the source has yielded so far (the highest seq seen + 1). */
   readonly seen: number;
   /** True once the source has been read to its end. */
   readonly exhausted: boolean;
+  /** The output sink's state after writing this batch's results (see sinks/output-sink.ts). */
+  readonly outputState?: Record<string, unknown>;
 }
 
 /** What a run needs to resume. */
@@ -72,6 +85,8 @@ export interface ResumeState {
   readonly alreadyDone: number;
   /** The previous run that ended without saying so (a crash), if any. */
   readonly crashedRunId: string | undefined;
+  /** The output sink's state at the last commit. */
+  readonly outputState: Record<string, unknown> | undefined;
 }
 
 /** The job's state across all runs. `total = succeeded + failed + skipped + pending`. */
@@ -122,6 +137,14 @@ export interface RunStart {
   readonly options: Record<string, unknown>;
 }
 
+/** Which stored rows a failure report or a re-run selects. Every field narrows. */
+export interface RowFilter {
+  readonly statuses: readonly RecordStatus[];
+  readonly fingerprint?: string;
+  readonly kind?: FailureKind;
+  readonly runId?: string;
+}
+
 /** A ledger backend. Every backend passes test/integration/ledger-conformance. */
 export interface Ledger {
   /** Where it is: a file path or a connection string without its password. */
@@ -139,6 +162,8 @@ export interface Ledger {
   counts(): Promise<LedgerCounts>;
   topErrors(limit: number, sampleKeys: number): Promise<ErrorGroup[]>;
   runs(limit: number): Promise<RunRecord[]>;
+  /** The stored rows that match, in source order. */
+  rows(filter: RowFilter): AsyncIterable<RecordRow>;
   /** The live holder, or undefined (a holder whose process is gone does not count). */
   holder(): Promise<LeaseHolder | undefined>;
   close(): Promise<void>;

@@ -38,6 +38,15 @@ export interface Summary {
   readonly ledger: string;
   readonly sourceExhausted: boolean;
   readonly next: string | undefined;
+  /** Things the user should know that are not failures (e.g. keys given to a re-run that the source lacks). */
+  readonly warnings: readonly string[];
+  /** Where this run's `summary.json` and `failures.jsonl` were written. */
+  readonly reports: RunReportPaths | undefined;
+}
+
+export interface RunReportPaths {
+  readonly summary: string;
+  readonly failures: string;
 }
 
 export interface SummaryInput {
@@ -53,6 +62,8 @@ export interface SummaryInput {
   readonly topErrors: readonly ErrorGroup[];
   readonly ledger: string;
   readonly next: string | undefined;
+  readonly warnings: readonly string[];
+  readonly reports: RunReportPaths | undefined;
 }
 
 export function failureRate(counts: Pick<LedgerCounts, 'succeeded' | 'failed'>): number {
@@ -84,6 +95,8 @@ export function buildSummary(input: SummaryInput): Summary {
     ledger: input.ledger,
     sourceExhausted: input.counts.sourceExhausted,
     next: input.next,
+    warnings: input.warnings,
+    reports: input.reports,
   };
 }
 

@@ -40,6 +40,7 @@ CREATE TABLE IF NOT EXISTS records (
   error       TEXT,
   fingerprint TEXT,
   rule        TEXT,
+  history     TEXT,
   run_id      TEXT NOT NULL,
   line        INTEGER,
   byte_offset INTEGER,

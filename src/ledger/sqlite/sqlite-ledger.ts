@@ -14,7 +14,7 @@ import Database from 'better-sqlite3';
 import { LedgerError, SourceError } from '../../errors.js';
 import type { SourceFingerprint } from '../../sources/source.js';
 import type {
-  CommitBatch, ErrorGroup, Ledger, LedgerCounts, LeaseHolder, ResumeState, RunRecord, RunStart, SeqRange,
+  CommitBatch, ErrorGroup, FailureKind, Ledger, LedgerCounts, LeaseHolder, RecordRow, ResumeState, RowFilter, RunRecord, RunStart, SeqRange,
 } from '../ledger.js';
 import { SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
 import { describeDrift, isAlive } from '../lease.js';
@@ -52,11 +52,12 @@ export class SqliteLedger implements Ledger {
       setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
       insertRange: db.prepare('INSERT INTO succeeded_ranges (first_seq, last_seq, run_id) VALUES (?, ?, ?)'),
       extendRange: db.prepare('UPDATE succeeded_ranges SET last_seq = ? WHERE first_seq = ?'),
-      upsertRow: db.prepare(`INSERT INTO records (seq, key, status, kind, attempts, error, fingerprint, rule, run_id, line, byte_offset, updated_at)
-        VALUES (@seq, @key, @status, @kind, @attempts, @error, @fingerprint, @rule, @runId, @line, @offset, @updatedAt)
+      upsertRow: db.prepare(`INSERT INTO records (seq, key, status, kind, attempts, error, fingerprint, rule, history, run_id, line, byte_offset, updated_at)
+        VALUES (@seq, @key, @status, @kind, @attempts, @error, @fingerprint, @rule, @history, @runId, @line, @offset, @updatedAt)
         ON CONFLICT (seq) DO UPDATE SET key = excluded.key, status = excluded.status, kind = excluded.kind,
           attempts = excluded.attempts, error = excluded.error, fingerprint = excluded.fingerprint, rule = excluded.rule,
-          run_id = excluded.run_id, line = excluded.line, byte_offset = excluded.byte_offset, updated_at = excluded.updated_at`),
+          history = excluded.history, run_id = excluded.run_id, line = excluded.line, byte_offset = excluded.byte_offset,
+          updated_at = excluded.updated_at`),
     };
   }
 
@@ -137,6 +138,7 @@ export class SqliteLedger implements Ledger {
       finishedAbove: mergeRanges(ranges, rows),
       alreadyDone: counts.succeeded + counts.failed + counts.skipped,
       crashedRunId,
+      outputState: parseJson(this.meta('output_state')),
     };
   }
 
@@ -147,13 +149,15 @@ export class SqliteLedger implements Ledger {
         this.statements.upsertRow.run({
           seq: row.seq, key: row.key, status: row.status, kind: row.kind ?? null, attempts: row.attempts,
           error: row.error ? JSON.stringify(row.error) : null, fingerprint: row.fingerprint ?? null, rule: row.rule ?? null,
+          history: row.history && row.history.length > 0 ? JSON.stringify(row.history) : null,
           runId: row.runId, line: row.line ?? null, offset: row.offset ?? null, updatedAt: row.updatedAt,
         });
       }
-      this.statements.setMeta.run('watermark', JSON.stringify(batch.watermark));
+      if (batch.watermark) this.statements.setMeta.run('watermark', JSON.stringify(batch.watermark));
       const seen = Number(this.meta('seen') ?? 0);
       if (batch.seen > seen) this.statements.setMeta.run('seen', String(batch.seen));
       if (batch.exhausted) this.statements.setMeta.run('exhausted', 'true');
+      if (batch.outputState) this.statements.setMeta.run('output_state', JSON.stringify(batch.outputState));
     });
     write.immediate();
   }
@@ -219,6 +223,25 @@ export class SqliteLedger implements Ledger {
     }));
   }
 
+  async *rows(filter: RowFilter): AsyncIterable<RecordRow> {
+    const where = [`status IN (${filter.statuses.map(() => '?').join(', ')})`];
+    const params: unknown[] = [...filter.statuses];
+    if (filter.fingerprint !== undefined) {
+      where.push('fingerprint = ?');
+      params.push(filter.fingerprint);
+    }
+    if (filter.kind !== undefined) {
+      where.push('kind = ?');
+      params.push(filter.kind);
+    }
+    if (filter.runId !== undefined) {
+      where.push('run_id = ?');
+      params.push(filter.runId);
+    }
+    const statement = this.db.prepare(`SELECT * FROM records WHERE ${where.join(' AND ')} ORDER BY seq`);
+    for (const row of statement.iterate(...params) as Iterable<Row>) yield toRecordRow(row);
+  }
+
   async holder(): Promise<LeaseHolder | undefined> {
     const lease = this.readLease();
     return lease && isAlive(lease) ? lease : undefined;
@@ -233,6 +256,21 @@ export class SqliteLedger implements Ledger {
   async close(): Promise<void> {
     if (this.db.open) this.db.close();
   }
+}
+
+function parseJson<T>(text: string | undefined): T | undefined {
+  return text === undefined ? undefined : (JSON.parse(text) as T);
+}
+
+function toRecordRow(row: Row): RecordRow {
+  const optional = <T>(value: unknown, convert: (v: unknown) => T): T | undefined => (value === null || value === undefined ? undefined : convert(value));
+  return {
+    seq: Number(row.seq), key: String(row.key), status: row.status as RecordRow['status'],
+    kind: optional(row.kind, (v) => v as FailureKind), attempts: Number(row.attempts),
+    error: optional(row.error, (v) => JSON.parse(String(v))), fingerprint: optional(row.fingerprint, String),
+    rule: optional(row.rule, String), history: optional(row.history, (v) => JSON.parse(String(v))), runId: String(row.run_id),
+    line: optional(row.line, Number), offset: optional(row.byte_offset, Number), updatedAt: String(row.updated_at),
+  };
 }
 
 /** Sorted, disjoint ranges covering the given ranges and single sequence numbers. */

@@ -1,0 +1,42 @@
+/**
+ * How a run ended, decided from why it stopped and the job's counts, and what to run next.
+ */
+import type { LedgerCounts } from '../ledger/ledger.js';
+import { failureRate, RunStatus } from '../report/summary.js';
+
+export interface StatusInput {
+  readonly stopReason: string | undefined;
+  readonly limitReached: number | undefined;
+  readonly counts: LedgerCounts;
+  readonly maxFailures: number;
+  readonly maxFailureRate: number;
+}
+
+export function decideStatus(input: StatusInput): { status: RunStatus; reason: string } {
+  const { counts } = input;
+  if (input.stopReason !== undefined) {
+    return { status: RunStatus.interrupted, reason: `stopped by ${input.stopReason}; ${counts.pending} records left pending` };
+  }
+  if (input.limitReached !== undefined) {
+    return { status: RunStatus.stopped, reason: `the limit of ${input.limitReached} records was reached; run again to go on` };
+  }
+  if (counts.failed > input.maxFailures) {
+    return { status: RunStatus.thresholdExceeded, reason: `${counts.failed} records failed, more than maxFailures ${input.maxFailures}` };
+  }
+  const rate = failureRate(counts);
+  if (rate > input.maxFailureRate) {
+    return {
+      status: RunStatus.thresholdExceeded,
+      reason: `failure rate ${(rate * 100).toFixed(2)}% is above maxFailureRate ${(input.maxFailureRate * 100).toFixed(2)}%`,
+    };
+  }
+  return { status: RunStatus.completed, reason: counts.failed > 0 ? `${counts.failed} records failed, within the thresholds` : 'every record succeeded' };
+}
+
+/** The command that resumes or re-runs, when one applies. */
+export function nextCommand(status: RunStatus, counts: LedgerCounts, jobFile: string, ledgerFlag: string | undefined): string | undefined {
+  const suffix = ledgerFlag ? ` --ledger ${ledgerFlag}` : '';
+  if (status === RunStatus.interrupted || status === RunStatus.stopped || status === RunStatus.aborted) return `batchguard run ${jobFile}${suffix}`;
+  if (counts.failed > 0) return `batchguard rerun ${jobFile} --failed${suffix}`;
+  return undefined;
+}

@@ -1,0 +1,35 @@
+/**
+ * Each run leaves `summary.json` and `failures.jsonl` in `<ledger>.runs/<run id>/`, beside the
+ * ledger file: the record of that run, readable without batchguard.
+ */
+import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { dirname, join, basename, extname } from 'node:path';
+import type { Ledger } from '../ledger/ledger.js';
+import { toFailureLine } from './failure-line.js';
+import type { RunReportPaths, Summary } from './summary.js';
+
+/** The folder of a run's reports, for a ledger file. */
+export function runReportsDir(ledgerLocation: string, runId: string): string {
+  const name = basename(ledgerLocation, extname(ledgerLocation));
+  return join(dirname(ledgerLocation), `${name}.runs`, runId);
+}
+
+/** Writes the run's reports; a report that cannot be written must not lose the run, so errors are returned as undefined. */
+export async function writeRunReports(ledger: Ledger, summary: Summary): Promise<RunReportPaths | undefined> {
+  try {
+    const dir = runReportsDir(ledger.location, summary.runId);
+    mkdirSync(dir, { recursive: true });
+    const paths = { summary: join(dir, 'summary.json'), failures: join(dir, 'failures.jsonl') };
+    const out = createWriteStream(paths.failures);
+    for await (const row of ledger.rows({ statuses: ['failed', 'skipped'], runId: summary.runId })) {
+      if (!out.write(`${JSON.stringify(toFailureLine(row))}\n`)) await once(out, 'drain');
+    }
+    out.end();
+    await once(out, 'finish');
+    writeFileSync(paths.summary, `${JSON.stringify({ ...summary, reports: paths }, null, 2)}\n`);
+    return paths;
+  } catch {
+    return undefined;
+  }
+}

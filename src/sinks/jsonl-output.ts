@@ -1,0 +1,87 @@
+/**
+ * `jsonlOutput(path)`: one JSON line per succeeded record, exactly once across crashes and resumes.
+ * The committed state is the file's length; on open, anything past it (lines of records whose
+ * outcomes were not committed, and which will be redone) is cut off.
+ */
+import { closeSync, existsSync, ftruncateSync, fstatSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { SinkError } from '../errors.js';
+import type { OutputRecord, OutputSink, SinkState } from './output-sink.js';
+
+export interface JsonlOutputOptions {
+  /**
+   * Turns a handler's result into the value written on its line. Return undefined to write no line
+   * for that record. @default the result itself (a result of undefined writes no line)
+   */
+  format?: (value: unknown, record: OutputRecord) => unknown;
+}
+
+export function jsonlOutput(path: string, options: JsonlOutputOptions = {}): OutputSink {
+  return new JsonlOutput(path, options);
+}
+
+class JsonlOutput implements OutputSink {
+  readonly description: string;
+  private readonly path: string;
+  private fd: number | undefined;
+  private bytes = 0;
+  private buffer: string[] = [];
+
+  constructor(path: string, private readonly options: JsonlOutputOptions) {
+    this.path = resolve(path);
+    this.description = `jsonl:${path}`;
+  }
+
+  async open(committed: SinkState | undefined): Promise<void> {
+    const committedBytes = typeof committed?.bytes === 'number' ? committed.bytes : undefined;
+    try {
+      mkdirSync(dirname(this.path), { recursive: true });
+      const existed = existsSync(this.path);
+      this.fd = openSync(this.path, existed ? 'r+' : 'w');
+      const size = fstatSync(this.fd).size;
+      if (committedBytes === undefined && size > 0) {
+        throw new SinkError(`the output file ${this.path} already holds ${size} bytes that this job's ledger did not write; move it away or delete it, or use the ledger that wrote it`);
+      }
+      if (committedBytes !== undefined && size < committedBytes) {
+        throw new SinkError(`the output file ${this.path} has ${size} bytes but the ledger committed ${committedBytes}: it was truncated or replaced outside batchguard; restore it, or start over with a new ledger and output`);
+      }
+      // Lines past the committed length belong to records whose outcomes were not committed.
+      if (committedBytes !== undefined && size > committedBytes) ftruncateSync(this.fd, committedBytes);
+      this.bytes = committedBytes ?? 0;
+    } catch (error) {
+      if (this.fd !== undefined) closeSync(this.fd);
+      this.fd = undefined;
+      if (error instanceof SinkError) throw error;
+      throw new SinkError(`cannot open the output file ${this.path}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  write(value: unknown, record: OutputRecord): void {
+    const line = this.options.format ? this.options.format(value, record) : value;
+    if (line === undefined) return;
+    this.buffer.push(JSON.stringify(line));
+  }
+
+  seal(): unknown {
+    const lines = this.buffer;
+    this.buffer = [];
+    return lines;
+  }
+
+  async flush(sealed: unknown): Promise<SinkState> {
+    const lines = sealed as string[];
+    if (lines.length > 0) {
+      if (this.fd === undefined) throw new SinkError(`the output file ${this.path} is not open`);
+      const chunk = Buffer.from(`${lines.join('\n')}\n`);
+      let written = 0;
+      while (written < chunk.length) written += writeSync(this.fd, chunk, written, chunk.length - written, this.bytes + written);
+      this.bytes += chunk.length;
+    }
+    return { bytes: this.bytes };
+  }
+
+  async close(): Promise<void> {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+  }
+}

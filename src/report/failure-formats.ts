@@ -3,6 +3,7 @@
  * lines (contract 4.5), CSV, or bare keys (which `rerun --keys FILE` reads back).
  */
 import type { RecordRow } from '../ledger/ledger.js';
+import { maskMessage } from '../policy/fingerprint.js';
 import { toFailureLine } from './failure-line.js';
 
 export const FailureFormat = { table: 'table', jsonl: 'jsonl', csv: 'csv', keys: 'keys' } as const;
@@ -51,7 +52,7 @@ export async function writeFailureTable(rows: AsyncIterable<RecordRow>, write: W
     const id = row.status === 'skipped' ? 'skipped' : (row.fingerprint ?? '-');
     let group = groups.get(id);
     if (!group) {
-      group = { fingerprint: id, count: 0, kinds: new Set(), name: row.error?.name ?? 'Skipped', message: row.error?.message ?? 'blocked by a failed dependency', sampleKeys: [] };
+      group = { fingerprint: id, count: 0, kinds: new Set(), name: row.error?.name ?? 'Skipped', message: row.error ? maskMessage(row.error.message) : 'blocked by a failed dependency', sampleKeys: [] };
       groups.set(id, group);
     }
     group.count++;

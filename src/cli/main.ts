@@ -9,6 +9,7 @@ import { runCommand } from './run-command.js';
 import { statusCommand } from './status-command.js';
 import { failuresCommand } from './failures-command.js';
 import { rerunCommand } from './rerun-command.js';
+import { replayCommand } from './replay-command.js';
 
 function integer(name: string) {
   return (value: string): number => {
@@ -54,6 +55,14 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--kind <kind>', 'only the failures of this kind: fatal, exhausted, timeout, invalid, crashed')
     .option('--keys <file>', 'only these keys, one per line (as `failures --format keys` prints them)')
     .action(async (jobFile: string, flags) => setExitCode(await rerunCommand(jobFile, flags)));
+
+  program.command('replay')
+    .description('run the handler for one record in the foreground, with every attempt shown in full')
+    .argument('<job-file>')
+    .argument('<key>', "the record's key (as `failures` shows it)")
+    .option('--ledger <path>', 'the ledger file')
+    .option('--record', 'record the new outcome in the ledger (only for a failed or skipped record)')
+    .action(async (jobFile: string, key: string, flags) => setExitCode(await replayCommand(jobFile, key, flags)));
 
   program.command('failures')
     .description('the failure report: failed (and skipped) records, grouped by error')

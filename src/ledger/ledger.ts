@@ -143,6 +143,7 @@ export interface RowFilter {
   readonly fingerprint?: string;
   readonly kind?: FailureKind;
   readonly runId?: string;
+  readonly key?: string;
 }
 
 /** A ledger backend. Every backend passes test/integration/ledger-conformance. */

@@ -238,6 +238,10 @@ export class SqliteLedger implements Ledger {
       where.push('run_id = ?');
       params.push(filter.runId);
     }
+    if (filter.key !== undefined) {
+      where.push('key = ?');
+      params.push(filter.key);
+    }
     const statement = this.db.prepare(`SELECT * FROM records WHERE ${where.join(' AND ')} ORDER BY seq`);
     for (const row of statement.iterate(...params) as Iterable<Row>) yield toRecordRow(row);
   }

@@ -7,6 +7,8 @@ import { ConfigError } from './errors.js';
 function show(value: unknown): string {
   if (typeof value === 'function') return 'a function';
   if (typeof value === 'string') return JSON.stringify(value);
+  // JSON.stringify shows Infinity and NaN as null.
+  if (typeof value === 'number') return String(value);
   try {
     return JSON.stringify(value) ?? String(value);
   } catch {

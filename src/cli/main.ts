@@ -46,6 +46,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
   runFlags(program.command('run'))
     .description('run a job; resumes automatically where the previous run stopped')
     .option('--limit <n>', 'start at most N records not yet done, then stop (exit 5; run again to go on)', integer('--limit'))
+    .option('--dry-run', 'read and validate the source and say what a run would do, without calling the handler (exit 1 if records are invalid)')
     .action(async (jobFile: string, flags) => setExitCode(await runCommand(jobFile, flags)));
 
   runFlags(program.command('rerun'))

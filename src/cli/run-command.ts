@@ -1,7 +1,10 @@
 /**
  * `batchguard run <job-file>`: runs the job, resuming where the last run stopped.
  */
+import { dryRun } from '../engine/dry-run.js';
 import { startRun } from '../engine/run-job.js';
+import type { Job } from '../job.js';
+import { ledgerPath } from './ledger-path.js';
 import type { EngineEvent } from '../engine/events.js';
 import type { RerunOptions, RunOptions } from '../engine/run-options.js';
 import type { Summary } from '../report/summary.js';
@@ -21,6 +24,7 @@ export interface RunFlags {
   quiet?: boolean;
   verbose?: boolean;
   limit?: number;
+  dryRun?: boolean;
 }
 
 /** How many failures are printed one by one before the rest are only counted. */
@@ -28,6 +32,7 @@ const FAILURES_PRINTED = 20;
 
 export async function runCommand(jobFile: string, flags: RunFlags, rerun?: RerunOptions): Promise<number> {
   const job = await loadJob(jobFile);
+  if (flags.dryRun) return dryRunCommand(job, flags);
   const err = process.stderr;
   let failuresSeen = 0;
   let display: ProgressDisplay = plainLog(err);
@@ -71,6 +76,25 @@ export async function runCommand(jobFile: string, flags: RunFlags, rerun?: Rerun
   if (flags.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
   else if (!flags.quiet) process.stdout.write(`${formatSummary(summary)}\n`);
   return exitCodeOf(summary, signalName);
+}
+
+async function dryRunCommand(job: Job<any, any>, flags: RunFlags): Promise<number> {
+  const report = await dryRun(job, ledgerPath(job, flags.ledger));
+  if (flags.json) {
+    process.stdout.write(`${JSON.stringify(report)}\n`);
+  } else {
+    const lines = [
+      `dry run of ${report.job} over ${report.source} (the handler is not called, the ledger is not changed)`,
+      `  records          ${report.total}`,
+      `  already done     ${report.alreadyDone}`,
+      `  would process    ${report.wouldProcess}`,
+      `  invalid          ${report.invalid}${report.invalid > 0 ? ' (a run records them as failed, kind invalid)' : ''}`,
+      ...report.problems.map((p) => `    ${p.line !== undefined ? `line ${p.line}` : `record #${p.seq}`}: ${p.message}`),
+    ];
+    if (report.invalid > report.problems.length) lines.push(`    … and ${report.invalid - report.problems.length} more`);
+    process.stdout.write(`${lines.join('\n')}\n`);
+  }
+  return report.invalid > 0 ? ExitCode.thresholdExceeded : ExitCode.ok;
 }
 
 export function exitCodeOf(summary: Summary, signal: 'SIGINT' | 'SIGTERM' | undefined): number {

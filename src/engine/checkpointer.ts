@@ -7,6 +7,7 @@ import type { OutputSink } from '../sinks/output-sink.js';
 import type { SourcePosition } from '../sources/source.js';
 import type { Outcome } from './outcome.js';
 import type { InFlight } from './record-executor.js';
+import type { KeyIndex } from './key-index.js';
 
 export class Checkpointer {
   private succeeded: number[] = [];
@@ -23,6 +24,8 @@ export class Checkpointer {
     private readonly output: OutputSink | undefined,
     /** A re-run stores successes as rows (replacing the failed rows), not as ranges. */
     private readonly successesAsRows: boolean,
+    /** The keys seen, when this run checks for duplicates: drained into each commit. */
+    private readonly keys: KeyIndex | undefined,
   ) {}
 
   get buffered(): number {
@@ -63,7 +66,7 @@ export class Checkpointer {
    */
   commit(watermark: SourcePosition | undefined, seen: number, exhausted: boolean): Promise<void> {
     const batch: CommitBatch = {
-      runId: this.runId, succeeded: toRanges(this.succeeded), rows: this.rows, watermark, seen, exhausted,
+      runId: this.runId, succeeded: toRanges(this.succeeded), rows: this.rows, watermark, seen, exhausted, keyChunk: this.keys?.drain(),
     };
     const count = this.buffered;
     this.succeeded = [];

@@ -34,11 +34,31 @@ export class InFlightWindow<E extends WindowEntry> {
     return open;
   }
 
+  /** Entries held, finished ones included (for tests and memory accounting). */
+  get stored(): number {
+    return this.entries.length - this.head;
+  }
+
   private dropFinishedHead(): void {
     while (this.head < this.entries.length && (this.entries[this.head] as E).done) this.head++;
     // Compact once the finished prefix dominates, so memory stays bounded by the open entries.
     if (this.head > 1024 && this.head * 2 > this.entries.length) {
       this.entries = this.entries.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  /**
+   * Drops finished entries behind an old open one (a slow record holding the head while thousands
+   * finish after it). Called on a timer, not per record: it costs a pass over the window.
+   */
+  compact(): void {
+    this.dropFinishedHead();
+    const stored = this.entries.length - this.head;
+    if (stored < 1024) return;
+    const open = this.open();
+    if (stored > 2 * open.length + 1024) {
+      this.entries = open;
       this.head = 0;
     }
   }

@@ -30,7 +30,8 @@ interface RetryState {
 export interface InFlight {
   readonly key: string;
   readonly position: SourcePosition;
-  readonly record: unknown;
+  /** The record itself; dropped once it has an outcome, since a finished entry may linger in the window. */
+  record: unknown;
   attempt: number;
   /** Bumped when an attempt ends; a result carrying an older generation is late and discarded. */
   generation: number;
@@ -135,6 +136,7 @@ export class RecordExecutor {
     entry.running = false;
     entry.generation++;
     entry.done = true;
+    entry.record = undefined;
     this.deps.onSucceeded(entry, value);
   }
 
@@ -152,8 +154,10 @@ export class RecordExecutor {
         previousDelayMs: entry.retry?.previousDelayMs ?? 0, error, classification,
       }, this.deps.random);
     } catch (policyError) {
-      // A user backoff function that returns nonsense: the record fails, naming why.
+      // A user backoff function that returns nonsense: the record fails, naming why, and the
+      // handler's error is kept as the cause (the policy error is a fresh ConfigError per call).
       decision = { retry: false, reason: 'fatal' };
+      if (policyError instanceof Error && policyError.cause === undefined) policyError.cause = error;
       error = policyError;
     }
     const serialized = serializeError(error);
@@ -175,6 +179,7 @@ export class RecordExecutor {
     const kind = timedOut ? FailureKind.timeout : decision.reason === 'fatal' ? FailureKind.fatal : FailureKind.exhausted;
     events.emit({ type: 'record:failed', key: entry.key, kind, attempts: entry.attempt, error: serialized, rule });
     entry.done = true;
+    entry.record = undefined;
     this.deps.onOutcome(entry, {
       status: 'failed', key: entry.key, position: entry.position, attempts: entry.attempt, kind, error: serialized,
       fingerprint: errorFingerprint(serialized).fingerprint, rule, history,

@@ -13,6 +13,7 @@ import type { SourceItem, SourcePosition } from '../sources/source.js';
 import { Checkpointer } from './checkpointer.js';
 import { EngineEvents } from './events.js';
 import { InFlightWindow } from './in-flight-window.js';
+import { KEY_INDEX_ENTRY_BYTES, KEY_INDEX_MAX_EXPECTED_KEYS, KeyIndex } from './key-index.js';
 import type { Outcome } from './outcome.js';
 import { newInFlight, RecordExecutor, type InFlight } from './record-executor.js';
 import { resolveRunOptions, type ResolvedRunOptions, type RunOptions } from './run-options.js';
@@ -78,9 +79,14 @@ class JobRun {
   private stopReason: string | undefined;
   private limitReached: number | undefined;
   private failure: unknown;
+  /** Every key read, to fail a repeated key (`run` only: a re-run reads stored rows). */
+  private keys: KeyIndex | undefined;
   private cancelGrace: (() => void) | undefined;
   private readonly startedAtMs: number;
   private readonly executor: RecordExecutor;
+  /** Aborts a source that is waiting for its next record when the run stops. */
+  private readonly readController = new AbortController();
+  private ended = false;
 
   constructor(
     private readonly job: Job<any, any>,
@@ -93,8 +99,10 @@ class JobRun {
       onSucceeded: (entry, value) => this.onSucceeded(entry, value), onOutcome: (entry, outcome) => this.onOutcome(entry, outcome),
       stopping: () => this.stopReason !== undefined,
     });
-    options.signal?.addEventListener('abort', () => this.stop(String(options.signal?.reason ?? 'aborted')), { once: true });
+    options.signal?.addEventListener('abort', this.onAbort, { once: true });
   }
+
+  private readonly onAbort = (): void => this.stop(String(this.options.signal?.reason ?? 'aborted'));
 
   progress(): Progress {
     return {
@@ -105,8 +113,10 @@ class JobRun {
   }
 
   stop(reason: string): void {
-    if (this.stopReason !== undefined) return;
+    // After the loop has ended there is nothing to stop, and no grace timer may outlive the run.
+    if (this.stopReason !== undefined || this.ended) return;
     this.stopReason = reason;
+    this.readController.abort(reason);
     this.events.emit({ type: 'run:stopping', reason });
     this.cancelGrace = this.options.clock.timer(this.job.shutdownGraceMs, () => this.abandonAll());
     // Records waiting for a retry stay pending at once; running ones get the grace period.
@@ -139,8 +149,9 @@ class JobRun {
         this.alreadyDone = resume.alreadyDone;
         this.startWatermark = resume.watermark;
         this.selector = this.options.rerun ? rerunSelector(this.job, await this.rerunPlan(ledger), this.job.source.seekable) : resumeSelector(resume);
+        if (!this.options.rerun) this.keys = await loadKeyIndex(ledger);
         await this.job.output?.open(resume.outputState);
-        this.checkpointer = new Checkpointer(ledger, this.runId, this.job.checkpoint.everyRecords, this.job.output, this.selector.successesAsRows);
+        this.checkpointer = new Checkpointer(ledger, this.runId, this.job.checkpoint.everyRecords, this.job.output, this.selector.successesAsRows, this.keys);
         this.events.emit({
           type: 'run:started', runId: this.runId, ledger: ledger.location, alreadyDone: resume.alreadyDone,
           resumedFrom: resume.watermark?.seq, crashedRunId: resume.crashedRunId,
@@ -152,6 +163,7 @@ class JobRun {
         throw error;
       }
     } finally {
+      this.options.signal?.removeEventListener('abort', this.onAbort);
       await this.job.output?.close();
       await ledger.close();
     }
@@ -174,6 +186,7 @@ class JobRun {
       if (this.stopReason === undefined) exhausted = await this.readLoop(selector);
       while (this.active > 0) await new Promise<void>((resolve) => (this.wake = resolve));
     } finally {
+      this.ended = true;
       stopTimers();
       this.cancelGrace?.();
     }
@@ -182,8 +195,18 @@ class JobRun {
 
   /** Returns true when the source was read to its end. */
   private async readLoop(selector: Selector): Promise<boolean> {
+    try {
+      return await this.readItems(selector);
+    } catch (error) {
+      // The source gave up because the run is stopping (its signal aborted): a stop, not an error.
+      if (this.stopReason !== undefined && this.readController.signal.aborted) return false;
+      throw error;
+    }
+  }
+
+  private async readItems(selector: Selector): Promise<boolean> {
     const limit = this.options.limit;
-    for await (const item of this.job.source.read(selector.from)) {
+    for await (const item of this.job.source.read(selector.from, this.readController.signal)) {
       this.lastRead = item.position;
       const choice = selector.pick(item);
       if (choice === 'stop') return false;
@@ -215,6 +238,11 @@ class JobRun {
     }
     if (typeof key !== 'string' || key === '') {
       this.recordInvalid(item.position, `job.key must return a non-empty string; got ${JSON.stringify(key)}`);
+      return;
+    }
+    const earlier = this.keys?.add(key, item.position.seq, item.position.line ?? 0);
+    if (earlier) {
+      this.recordInvalid(item.position, duplicateMessage(key, item.position, earlier));
       return;
     }
     const entry = newInFlight(key, item.position, item.value);
@@ -256,6 +284,7 @@ class JobRun {
   /** Everything before this position has an outcome (after this commit); undefined for re-runs. */
   private watermark(): SourcePosition | undefined {
     if (!this.selector?.movesWatermark) return undefined;
+    this.inFlight.compact();
     const oldest = this.inFlight.oldest();
     if (oldest) return oldest.position;
     return this.lastRead ?? this.startWatermark ?? { seq: 0 };
@@ -315,6 +344,23 @@ class JobRun {
     this.events.emit({ type: 'run:finished', summary });
     return summary;
   }
+}
+
+/** The keys of every earlier run, from the chunks committed with their batches. */
+async function loadKeyIndex(ledger: Ledger): Promise<KeyIndex> {
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of ledger.keyChunks()) chunks.push(chunk);
+  // Sized once for what is stored (and room to grow), instead of doubling and rehashing on the way.
+  const stored = chunks.reduce((sum, chunk) => sum + chunk.byteLength / KEY_INDEX_ENTRY_BYTES, 0);
+  const keys = new KeyIndex({ expectedKeys: Math.min(KEY_INDEX_MAX_EXPECTED_KEYS, Math.ceil(stored * 1.25)) });
+  for (const chunk of chunks) keys.load(chunk);
+  return keys;
+}
+
+function duplicateMessage(key: string, position: SourcePosition, earlier: { seq: number; line: number }): string {
+  const here = position.line !== undefined ? `line ${position.line}` : `record #${position.seq}`;
+  const first = earlier.line > 0 ? `line ${earlier.line}` : `record #${earlier.seq}`;
+  return `duplicate key ${JSON.stringify(key)}: ${here} repeats the key of ${first}; the first one is processed, this one is not`;
 }
 
 /** Calls `tick` every `everyMs` until the returned function is called. */

@@ -73,6 +73,8 @@ export interface CommitBatch {
   readonly exhausted: boolean;
   /** The output sink's state after writing this batch's results (see sinks/output-sink.ts). */
   readonly outputState?: Record<string, unknown>;
+  /** The keys read since the last commit, for duplicate detection across runs (engine/key-index.ts). */
+  readonly keyChunk?: Uint8Array;
 }
 
 /** What a run needs to resume. */
@@ -165,6 +167,10 @@ export interface Ledger {
   runs(limit: number): Promise<RunRecord[]>;
   /** The stored rows that match, in source order. */
   rows(filter: RowFilter): AsyncIterable<RecordRow>;
+  /** Every key chunk committed so far, in commit order. */
+  keyChunks(): AsyncIterable<Uint8Array>;
+  /** Where a run would resume, without taking the ledger (for dry runs). */
+  inspect(): Promise<ResumeState>;
   /** The live holder, or undefined (a holder whose process is gone does not count). */
   holder(): Promise<LeaseHolder | undefined>;
   close(): Promise<void>;

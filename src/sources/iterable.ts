@@ -120,13 +120,51 @@ async function* readIterable<T>(
   signal: AbortSignal | undefined,
 ): AsyncGenerator<SourceItem<T>> {
   signal?.throwIfAborted();
+  const iterable = open();
+  const iterator: Iterator<T> | AsyncIterator<T> =
+    Symbol.asyncIterator in iterable ? iterable[Symbol.asyncIterator]() : (iterable as Iterable<T>)[Symbol.iterator]();
   let seq = 0;
-  // for await over a sync iterable also closes it (calls return()) when we stop early.
-  for await (const value of open()) {
-    signal?.throwIfAborted();
-    const position: SourcePosition = { seq };
-    seq++;
-    if (position.seq < skip) continue;
-    yield { kind: 'record', position, value };
+  let aborted = false;
+  try {
+    for (;;) {
+      // Raced with the signal: a source waiting for data that never comes (a queue, a pager) must
+      // not keep a stopping run alive.
+      let step: IteratorResult<T>;
+      try {
+        step = await untilAborted(Promise.resolve(iterator.next()), signal);
+      } catch (error) {
+        aborted = signal?.aborted === true;
+        throw error;
+      }
+      if (step.done) return;
+      const position: SourcePosition = { seq };
+      seq++;
+      if (position.seq < skip) continue;
+      yield { kind: 'record', position, value: step.value };
+    }
+  } finally {
+    // Close the iterator when we stop early; after an abort it may be stuck in an await, so do not wait for it.
+    const closing = iterator.return?.();
+    if (!aborted) await closing;
+    else void Promise.resolve(closing).catch(() => undefined);
   }
+}
+
+function untilAborted<V>(promise: Promise<V>, signal: AbortSignal | undefined): Promise<V> {
+  if (!signal) return promise;
+  signal.throwIfAborted();
+  return new Promise<V>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
 }

@@ -23,17 +23,19 @@ type Row = Record<string, unknown>;
 
 /** Opens (creating if needed) the SQLite ledger at `path`. Throws LedgerError when it cannot. */
 export function openSqliteLedger(path: string): SqliteLedger {
-  let db: Database.Database;
+  let db: Database.Database | undefined;
   try {
     mkdirSync(dirname(path), { recursive: true });
     db = new Database(path, { timeout: 5000 });
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.exec(SCHEMA_SQL);
+    return new SqliteLedger(db, path);
   } catch (error) {
+    db?.close();
+    if (error instanceof LedgerError) throw error;
     throw new LedgerError('LEDGER_UNUSABLE', `cannot open the ledger ${path}: ${(error as Error).message}`, { cause: error });
   }
-  return new SqliteLedger(db, path);
 }
 
 export class SqliteLedger implements Ledger {
@@ -52,6 +54,7 @@ export class SqliteLedger implements Ledger {
       setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
       insertRange: db.prepare('INSERT INTO succeeded_ranges (first_seq, last_seq, run_id) VALUES (?, ?, ?)'),
       extendRange: db.prepare('UPDATE succeeded_ranges SET last_seq = ? WHERE first_seq = ?'),
+      insertKeyChunk: db.prepare('INSERT INTO key_chunks (data) VALUES (?)'),
       upsertRow: db.prepare(`INSERT INTO records (seq, key, status, kind, attempts, error, fingerprint, rule, history, run_id, line, byte_offset, updated_at)
         VALUES (@seq, @key, @status, @kind, @attempts, @error, @fingerprint, @rule, @history, @runId, @line, @offset, @updatedAt)
         ON CONFLICT (seq) DO UPDATE SET key = excluded.key, status = excluded.status, kind = excluded.kind,
@@ -111,16 +114,15 @@ export class SqliteLedger implements Ledger {
   private checkFingerprint(fingerprint: SourceFingerprint | undefined, acceptDrift: boolean): void {
     const stored = this.meta('source_fingerprint');
     if (fingerprint === undefined) return;
-    if (stored !== undefined && !acceptDrift) {
-      const drift = describeDrift(JSON.parse(stored) as SourceFingerprint, fingerprint);
-      if (drift) {
-        throw new SourceError(
-          'SOURCE_DRIFT',
-          `the source changed since the ledger last read it (${drift}); the recorded positions may no longer match its records. Restore the original source, or pass --accept-drift to resume anyway (records are matched by position), or use a new ledger to start over`,
-        );
-      }
+    const drift = stored === undefined ? undefined : describeDrift(JSON.parse(stored) as SourceFingerprint, fingerprint);
+    if (drift && !acceptDrift) {
+      throw new SourceError(
+        'SOURCE_DRIFT',
+        `the source changed since the ledger last read it (${drift}); the recorded positions may no longer match its records. Restore the original source, or pass --accept-drift to resume anyway (records are matched by position), or use a new ledger to start over`,
+      );
     }
-    if (stored !== undefined && acceptDrift) this.statements.setMeta.run('drift_accepted', 'true');
+    // Until a run commits a watermark read from the changed source, offsets cannot be trusted.
+    if (drift && acceptDrift) this.statements.setMeta.run('drift_accepted', 'true');
     this.statements.setMeta.run('source_fingerprint', JSON.stringify(fingerprint));
   }
 
@@ -153,11 +155,16 @@ export class SqliteLedger implements Ledger {
           runId: row.runId, line: row.line ?? null, offset: row.offset ?? null, updatedAt: row.updatedAt,
         });
       }
-      if (batch.watermark) this.statements.setMeta.run('watermark', JSON.stringify(batch.watermark));
+      if (batch.watermark) {
+        this.statements.setMeta.run('watermark', JSON.stringify(batch.watermark));
+        // This watermark was read from the source as it is now: offsets can be trusted again.
+        this.db.prepare("DELETE FROM meta WHERE key = 'drift_accepted'").run();
+      }
       const seen = Number(this.meta('seen') ?? 0);
       if (batch.seen > seen) this.statements.setMeta.run('seen', String(batch.seen));
       if (batch.exhausted) this.statements.setMeta.run('exhausted', 'true');
       if (batch.outputState) this.statements.setMeta.run('output_state', JSON.stringify(batch.outputState));
+      if (batch.keyChunk && batch.keyChunk.length > 0) this.statements.insertKeyChunk.run(batch.keyChunk);
     });
     write.immediate();
   }
@@ -244,6 +251,16 @@ export class SqliteLedger implements Ledger {
     }
     const statement = this.db.prepare(`SELECT * FROM records WHERE ${where.join(' AND ')} ORDER BY seq`);
     for (const row of statement.iterate(...params) as Iterable<Row>) yield toRecordRow(row);
+  }
+
+  async *keyChunks(): AsyncIterable<Uint8Array> {
+    for (const data of this.db.prepare('SELECT data FROM key_chunks ORDER BY id').pluck().iterate() as Iterable<Buffer>) {
+      yield new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    }
+  }
+
+  async inspect(): Promise<ResumeState> {
+    return this.db.transaction(() => this.resumeState(undefined))();
   }
 
   async holder(): Promise<LeaseHolder | undefined> {

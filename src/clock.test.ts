@@ -1,0 +1,199 @@
+import { describe, expect, it } from 'vitest';
+import { flushMicrotasks, ManualClock, systemClock } from './clock.js';
+
+describe('ManualClock', () => {
+  it('starts at the given time and only moves when advanced', async () => {
+    const clock = new ManualClock(1_000);
+    expect(clock.now()).toBe(1_000);
+    await flushMicrotasks();
+    expect(clock.now()).toBe(1_000);
+    await clock.advance(250);
+    expect(clock.now()).toBe(1_250);
+    expect(new ManualClock().now()).toBe(0);
+  });
+
+  it('wakes sleeps and timers in order of wake time, each at its exact time', async () => {
+    const clock = new ManualClock();
+    const woke: [string, number][] = [];
+    clock.timer(300, () => woke.push(['timer 300', clock.now()]));
+    void clock.sleep(100).then(() => woke.push(['sleep 100', clock.now()]));
+    clock.timer(200, () => woke.push(['timer 200', clock.now()]));
+    void clock.sleep(250).then(() => woke.push(['sleep 250', clock.now()]));
+    expect(clock.pendingSleeps).toBe(4);
+    expect(clock.sleepingFor()).toEqual([300, 100, 200, 250]);
+    await clock.advance(260);
+    expect(woke).toEqual([
+      ['sleep 100', 100],
+      ['timer 200', 200],
+      ['sleep 250', 250],
+    ]);
+    expect(clock.now()).toBe(260);
+    expect(clock.sleepingFor()).toEqual([40]);
+    await clock.advance(40);
+    expect(woke.at(-1)).toEqual(['timer 300', 300]);
+    expect(clock.pendingSleeps).toBe(0);
+  });
+
+  it('wakes in time order even when scheduled in the reverse order', async () => {
+    const clock = new ManualClock();
+    const woke: [string, number][] = [];
+    clock.timer(300, () => woke.push(['c', clock.now()]));
+    clock.timer(200, () => woke.push(['b', clock.now()]));
+    void clock.sleep(100).then(() => woke.push(['a', clock.now()]));
+    await clock.advance(1000);
+    expect(woke).toEqual([['a', 100], ['b', 200], ['c', 300]]);
+  });
+
+  it('wakes sleepers due at the same time in the order they were scheduled', async () => {
+    const clock = new ManualClock();
+    const woke: string[] = [];
+    for (const name of ['a', 'b', 'c']) clock.timer(50, () => woke.push(name));
+    void clock.sleep(50).then(() => woke.push('d'));
+    await clock.advance(50);
+    expect(woke).toEqual(['a', 'b', 'c', 'd']);
+  });
+
+  it('wakes, within the same advance, a sleeper scheduled by one that woke', async () => {
+    const clock = new ManualClock();
+    const woke: number[] = [];
+    void clock.sleep(100).then(async () => {
+      woke.push(clock.now());
+      await clock.sleep(50);
+      woke.push(clock.now());
+      await clock.sleep(500);
+      woke.push(clock.now());
+    });
+    await clock.advance(300);
+    expect(woke).toEqual([100, 150]);
+    expect(clock.now()).toBe(300);
+    expect(clock.sleepingFor()).toEqual([350]);
+  });
+
+  it('fires a zero or negative timer on the next advance, even advance(0)', async () => {
+    const clock = new ManualClock(10);
+    const woke: number[] = [];
+    clock.timer(0, () => woke.push(clock.now()));
+    clock.timer(-5, () => woke.push(clock.now()));
+    expect(woke).toEqual([]);
+    await clock.advance(0);
+    expect(woke).toEqual([10, 10]);
+  });
+
+  it('cancels a timer: it never fires and no longer counts as pending', async () => {
+    const clock = new ManualClock();
+    let fired = 0;
+    const cancel = clock.timer(100, () => fired++);
+    clock.timer(100, () => fired += 10);
+    expect(clock.pendingSleeps).toBe(2);
+    cancel();
+    expect(clock.pendingSleeps).toBe(1);
+    await clock.advance(1_000);
+    expect(fired).toBe(10);
+    cancel();
+    expect(clock.pendingSleeps).toBe(0);
+  });
+
+  it('rejects a sleep with the signal reason when aborted, and drops it', async () => {
+    const clock = new ManualClock();
+    const controller = new AbortController();
+    const reason = new Error('shutting down');
+    const sleeping = clock.sleep(1_000, controller.signal);
+    expect(clock.pendingSleeps).toBe(1);
+    controller.abort(reason);
+    await expect(sleeping).rejects.toBe(reason);
+    expect(clock.pendingSleeps).toBe(0);
+    await clock.advance(2_000);
+    expect(clock.now()).toBe(2_000);
+  });
+
+  it('rejects at once when the signal is already aborted, without scheduling anything', async () => {
+    const clock = new ManualClock();
+    const controller = new AbortController();
+    controller.abort('early');
+    await expect(clock.sleep(10, controller.signal)).rejects.toBe('early');
+    expect(clock.pendingSleeps).toBe(0);
+  });
+
+  it('a signal aborted after the sleep ended changes nothing', async () => {
+    const clock = new ManualClock();
+    const controller = new AbortController();
+    const sleeping = clock.sleep(10, controller.signal);
+    await clock.advance(10);
+    controller.abort(new Error('too late'));
+    await expect(sleeping).resolves.toBeUndefined();
+  });
+
+  it('runAll drains a finite chain of sleeps', async () => {
+    const clock = new ManualClock();
+    const woke: number[] = [];
+    void (async () => {
+      for (let i = 0; i < 5; i++) {
+        await clock.sleep(100 * (i + 1));
+        woke.push(clock.now());
+      }
+    })();
+    await clock.runAll();
+    expect(woke).toEqual([100, 300, 600, 1_000, 1_500]);
+    expect(clock.pendingSleeps).toBe(0);
+  });
+
+  it('runAll gives up after maxSteps on a timer that reschedules itself forever', async () => {
+    const clock = new ManualClock();
+    let ticks = 0;
+    const again = (): void => {
+      ticks++;
+      clock.timer(10, again);
+    };
+    clock.timer(10, again);
+    await expect(clock.runAll(5)).rejects.toThrow('ManualClock.runAll: still sleeping after 5 steps');
+    expect(ticks).toBe(5);
+    expect(clock.now()).toBe(50);
+  });
+
+  it('runAll returns at once when nothing sleeps', async () => {
+    const clock = new ManualClock(7);
+    await clock.runAll(1);
+    expect(clock.now()).toBe(7);
+  });
+});
+
+describe('systemClock', () => {
+  it('now() follows Date.now()', () => {
+    const before = Date.now();
+    const now = systemClock.now();
+    expect(now).toBeGreaterThanOrEqual(before);
+    expect(now).toBeLessThanOrEqual(Date.now());
+  });
+
+  it('sleep aborted by a signal rejects with the reason, long before its time', async () => {
+    const controller = new AbortController();
+    const reason = new Error('stop');
+    const started = Date.now();
+    const sleeping = systemClock.sleep(10_000, controller.signal);
+    setTimeout(() => controller.abort(reason), 5);
+    await expect(sleeping).rejects.toBe(reason);
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
+  it('sleep rejects at once with an already aborted signal', async () => {
+    const controller = new AbortController();
+    controller.abort('already');
+    await expect(systemClock.sleep(10_000, controller.signal)).rejects.toBe('already');
+  });
+
+  it('sleep resolves after a tiny delay, and at once for 0', async () => {
+    const started = Date.now();
+    await systemClock.sleep(15);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(14);
+    await expect(systemClock.sleep(0)).resolves.toBeUndefined();
+  });
+
+  it('a cancelled timer never fires', async () => {
+    let fired = 0;
+    const cancel = systemClock.timer(5, () => fired++);
+    systemClock.timer(5, () => (fired += 10));
+    cancel();
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(fired).toBe(10);
+  });
+});

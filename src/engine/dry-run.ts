@@ -1,0 +1,81 @@
+/**
+ * `run --dry-run`: reads and validates the whole source (parseable, keys present and unique) and
+ * says what a run would do, without calling the handler or taking the ledger.
+ */
+import { existsSync } from 'node:fs';
+import type { Job } from '../job.js';
+import { openSqliteLedger } from '../ledger/sqlite/sqlite-ledger.js';
+import type { ResumeState } from '../ledger/ledger.js';
+import { FinishedSet } from './finished-set.js';
+import { KeyIndex } from './key-index.js';
+
+const SAMPLES = 10;
+
+export interface DryRunReport {
+  readonly job: string;
+  readonly source: string;
+  readonly ledger: string;
+  /** Records in the source (parseable or not). */
+  readonly total: number;
+  /** Records that already have an outcome in the ledger. */
+  readonly alreadyDone: number;
+  /** Records a `run` would hand to the handler (valid, unique, not done). */
+  readonly wouldProcess: number;
+  /** Records a run would fail as `invalid`: unparseable, no key, or a repeated key. */
+  readonly invalid: number;
+  readonly problems: readonly { readonly line?: number; readonly seq: number; readonly message: string }[];
+}
+
+export async function dryRun(job: Job<any, any>, ledgerPath: string): Promise<DryRunReport> {
+  const resume = await readResumeState(ledgerPath);
+  const finished = new FinishedSet(resume?.finishedAbove ?? []);
+  const floor = resume?.watermark?.seq ?? 0;
+  const keys = new KeyIndex();
+  const problems: { line?: number; seq: number; message: string }[] = [];
+  let total = 0;
+  let alreadyDone = 0;
+  let invalid = 0;
+  let wouldProcess = 0;
+  const problem = (seq: number, line: number | undefined, message: string): void => {
+    invalid++;
+    if (problems.length < SAMPLES) problems.push({ seq, ...(line !== undefined ? { line } : {}), message });
+  };
+  for await (const item of job.source.read()) {
+    total++;
+    const { seq, line } = item.position;
+    const done = seq < floor || finished.has(seq);
+    if (done) alreadyDone++;
+    if (item.kind === 'invalid') {
+      problem(seq, line, item.message);
+      continue;
+    }
+    let key: unknown;
+    try {
+      key = job.key(item.value);
+    } catch (error) {
+      problem(seq, line, `job.key threw: ${(error as Error)?.message ?? String(error)}`);
+      continue;
+    }
+    if (typeof key !== 'string' || key === '') {
+      problem(seq, line, `job.key must return a non-empty string; got ${JSON.stringify(key)}`);
+      continue;
+    }
+    const earlier = keys.add(key, seq, line ?? 0);
+    if (earlier) {
+      problem(seq, line, `duplicate key ${JSON.stringify(key)}, first at ${earlier.line > 0 ? `line ${earlier.line}` : `record #${earlier.seq}`}`);
+      continue;
+    }
+    if (!done) wouldProcess++;
+  }
+  return { job: job.name, source: job.source.description, ledger: ledgerPath, total, alreadyDone, wouldProcess, invalid, problems };
+}
+
+async function readResumeState(ledgerPath: string): Promise<ResumeState | undefined> {
+  if (!existsSync(ledgerPath)) return undefined;
+  const ledger = openSqliteLedger(ledgerPath);
+  try {
+    return await ledger.inspect();
+  } finally {
+    await ledger.close();
+  }
+}

@@ -1,0 +1,451 @@
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { LedgerError, SourceError } from '../../src/errors.js';
+import type { CommitBatch, RecordRow, RunStart } from '../../src/ledger/ledger.js';
+import { openSqliteLedger, type SqliteLedger } from '../../src/ledger/sqlite/sqlite-ledger.js';
+import type { SourceFingerprint } from '../../src/sources/source.js';
+import { tempDir } from '../helpers/temp.js';
+
+const FINGERPRINT: SourceFingerprint = { description: 'jsonl:data/in.jsonl', size: 1000, mtimeMs: 1_700_000_000_000, sampleHash: 'aaaa' };
+
+function start(runId: string, overrides: Partial<RunStart> = {}): RunStart {
+  return { runId, job: 'ledger-test', fingerprint: FINGERPRINT, acceptDrift: false, options: { concurrency: 4 }, ...overrides };
+}
+
+function row(seq: number, overrides: Partial<RecordRow> = {}): RecordRow {
+  return {
+    seq, key: `key-${seq}`, status: 'failed', kind: 'exhausted', attempts: 3,
+    error: { name: 'Error', message: `failure of ${seq}` }, fingerprint: 'fp-a', rule: 'default', runId: 'run-1',
+    line: seq + 1, offset: seq * 100, updatedAt: '2025-01-01T00:00:00.000Z', ...overrides,
+  };
+}
+
+function batch(runId: string, overrides: Partial<CommitBatch> = {}): CommitBatch {
+  return { runId, succeeded: [], rows: [], watermark: { seq: 0 }, seen: 0, exhausted: false, ...overrides };
+}
+
+function ledgerPath(): string {
+  return join(tempDir(), 'ledger.sqlite');
+}
+
+/** Runs `read` on a separate read-only connection to the file, as another process would see it. */
+function query<T>(path: string, read: (db: Database.Database) => T): T {
+  const db = new Database(path);
+  try {
+    return read(db);
+  } finally {
+    db.close();
+  }
+}
+
+function rangeRows(path: string): { first_seq: number; last_seq: number; run_id: string }[] {
+  return query(path, (db) => db.prepare('SELECT first_seq, last_seq, run_id FROM succeeded_ranges ORDER BY first_seq').all() as never);
+}
+
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected a rejection');
+}
+
+function syncError(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected an error');
+}
+
+/** The pid of a process that has exited (and been reaped). */
+async function deadPid(): Promise<number> {
+  const child = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' });
+  const pid = child.pid as number;
+  await new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  expect(() => process.kill(pid, 0)).toThrow();
+  return pid;
+}
+
+async function withLedger<T>(path: string, use: (ledger: SqliteLedger) => Promise<T>): Promise<T> {
+  const ledger = openSqliteLedger(path);
+  try {
+    return await use(ledger);
+  } finally {
+    await ledger.close();
+  }
+}
+
+describe('SQLite ledger on a real file', () => {
+  it('keeps exact counts across begin, commits, finish and a reopen', async () => {
+    const path = ledgerPath();
+    await withLedger(path, async (ledger) => {
+      const resume = await ledger.begin(start('run-1'));
+      expect(resume).toMatchObject({ finishedAbove: [], alreadyDone: 0 });
+      expect(resume.watermark).toBeUndefined();
+      expect(resume.crashedRunId).toBeUndefined();
+      await ledger.commit(batch('run-1', {
+        succeeded: [{ first: 0, last: 9 }], rows: [row(10), row(11), row(12, { status: 'skipped', kind: undefined })],
+        watermark: { seq: 13, line: 14, offset: 1300 }, seen: 15,
+      }));
+      expect(await ledger.counts()).toEqual({ total: 15, succeeded: 10, failed: 2, skipped: 1, pending: 2, sourceExhausted: false });
+      await ledger.finish('run-1', 'interrupted', { note: 'first' });
+    });
+    await withLedger(path, async (ledger) => {
+      const counts = await ledger.counts();
+      expect(counts).toEqual({ total: 15, succeeded: 10, failed: 2, skipped: 1, pending: 2, sourceExhausted: false });
+      expect(counts.total).toBe(counts.succeeded + counts.failed + counts.skipped + counts.pending);
+      const resume = await ledger.begin(start('run-2'));
+      expect(resume).toMatchObject({ watermark: { seq: 13, line: 14, offset: 1300 }, finishedAbove: [], alreadyDone: 13 });
+      expect(resume.crashedRunId).toBeUndefined();
+      await ledger.commit(batch('run-2', { succeeded: [{ first: 13, last: 14 }], watermark: { seq: 14 }, seen: 15, exhausted: true }));
+      await ledger.finish('run-2', 'completed', { note: 'second' });
+    });
+    await withLedger(path, async (ledger) => {
+      expect(await ledger.counts()).toEqual({ total: 15, succeeded: 12, failed: 2, skipped: 1, pending: 0, sourceExhausted: true });
+    });
+  });
+
+  it('returns the finished records at and above the watermark, ranges and rows merged', async () => {
+    const path = ledgerPath();
+    await withLedger(path, async (ledger) => {
+      await ledger.begin(start('run-1'));
+      await ledger.commit(batch('run-1', {
+        succeeded: [{ first: 0, last: 4 }, { first: 6, last: 8 }, { first: 12, last: 12 }],
+        rows: [row(5), row(9), row(14)], watermark: { seq: 7, line: 8, offset: 700 }, seen: 15,
+      }));
+      await ledger.finish('run-1', 'interrupted', {});
+    });
+    await withLedger(path, async (ledger) => {
+      const resume = await ledger.begin(start('run-2'));
+      expect(resume.watermark).toEqual({ seq: 7, line: 8, offset: 700 });
+      expect(resume.finishedAbove).toEqual([{ first: 6, last: 9 }, { first: 12, last: 12 }, { first: 14, last: 14 }]);
+      expect(resume.alreadyDone).toBe(12);
+    });
+  });
+
+  it('extends the last success range in place within a run, and starts a new row otherwise', async () => {
+    const path = ledgerPath();
+    await withLedger(path, async (ledger) => {
+      await ledger.begin(start('run-1'));
+      for (let i = 0; i < 5; i++) {
+        await ledger.commit(batch('run-1', { succeeded: [{ first: i * 10, last: i * 10 + 9 }], watermark: { seq: i * 10 + 10 }, seen: i * 10 + 10 }));
+      }
+      expect(rangeRows(path)).toEqual([{ first_seq: 0, last_seq: 49, run_id: 'run-1' }]);
+      // A gap (seq 50 failed): a new range row, which later batches extend.
+      await ledger.commit(batch('run-1', { succeeded: [{ first: 51, last: 55 }], rows: [row(50)], seen: 56 }));
+      await ledger.commit(batch('run-1', { succeeded: [{ first: 56, last: 60 }], seen: 61 }));
+      expect(rangeRows(path)).toEqual([
+        { first_seq: 0, last_seq: 49, run_id: 'run-1' },
+        { first_seq: 51, last_seq: 60, run_id: 'run-1' },
+      ]);
+      await ledger.finish('run-1', 'interrupted', {});
+    });
+    await withLedger(path, async (ledger) => {
+      await ledger.begin(start('run-2'));
+      await ledger.commit(batch('run-2', { succeeded: [{ first: 61, last: 70 }], seen: 71 }));
+      expect(rangeRows(path)).toEqual([
+        { first_seq: 0, last_seq: 49, run_id: 'run-1' },
+        { first_seq: 51, last_seq: 60, run_id: 'run-1' },
+        { first_seq: 61, last_seq: 70, run_id: 'run-2' },
+      ]);
+      expect(await ledger.counts()).toMatchObject({ total: 71, succeeded: 70, failed: 1, pending: 0 });
+    });
+  });
+
+  it('upserts rows by seq: one row per record, holding its latest state', async () => {
+    const path = ledgerPath();
+    await withLedger(path, async (ledger) => {
+      await ledger.begin(start('run-1'));
+      await ledger.commit(batch('run-1', { rows: [row(3, { fingerprint: 'fp-old' })], seen: 4 }));
+      await ledger.commit(batch('run-1', {
+        rows: [row(3, { status: 'skipped', kind: undefined, error: undefined, fingerprint: undefined, rule: undefined, attempts: 0, runId: 'run-1' })],
+        seen: 4,
+      }));
+      const rows = query(path, (db) => db.prepare('SELECT seq, key, status, kind, attempts, error, fingerprint FROM records').all());
+      expect(rows).toEqual([{ seq: 3, key: 'key-3', status: 'skipped', kind: null, attempts: 0, error: null, fingerprint: null }]);
+      expect(await ledger.counts()).toEqual({ total: 4, succeeded: 0, failed: 0, skipped: 1, pending: 3, sourceExhausted: false });
+      await ledger.commit(batch('run-1', { rows: [row(3, { status: 'succeeded', kind: undefined, attempts: 2 })], seen: 4 }));
+      expect(await ledger.counts()).toEqual({ total: 4, succeeded: 1, failed: 0, skipped: 0, pending: 3, sourceExhausted: false });
+      expect(query(path, (db) => db.prepare('SELECT COUNT(*) FROM records').pluck().get())).toBe(1);
+    });
+  });
+
+  it('commits nothing of a batch whose transaction fails', async () => {
+    const path = ledgerPath();
+    await withLedger(path, async (ledger) => {
+      await ledger.begin(start('run-1'));
+      await ledger.commit(batch('run-1', { succeeded: [{ first: 0, last: 1 }, { first: 5, last: 6 }], rows: [row(3)], watermark: { seq: 7 }, seen: 7 }));
+      // A range starting at an already stored first seq violates the primary key: the whole batch,
+      // its row, its watermark and its counters, must roll back.
+      const error = await rejection(
+        Promise.resolve().then(() => ledger.commit(batch('run-1', {
+          rows: [row(4)], succeeded: [{ first: 5, last: 5 }], watermark: { seq: 9 }, seen: 9, exhausted: true,
+        }))),
+      );
+      expect(error).toBeInstanceOf(Error);
+      expect(await ledger.counts()).toEqual({ total: 7, succeeded: 4, failed: 1, skipped: 0, pending: 2, sourceExhausted: false });
+      expect(query(path, (db) => db.prepare("SELECT value FROM meta WHERE key = 'watermark'").pluck().get())).toBe('{"seq":7}');
+    });
+  });
+
+  it('groups failures by fingerprint for topErrors, most frequent first, samples in source order', async () => {
+    const path = ledgerPath();
+    await withLedger(path, async (ledger) => {
+      await ledger.begin(start('run-1'));
+      await ledger.commit(batch('run-1', {
+        rows: [
+          row(8, { fingerprint: 'fp-a', error: { name: 'HttpError', message: 'status 503 at 8' } }),
+          row(2, { fingerprint: 'fp-a', error: { name: 'HttpError', message: 'status 503 at 2' } }),
+          row(5, { fingerprint: 'fp-a', error: { name: 'HttpError', message: 'status 503 at 5' } }),
+          row(9, { fingerprint: 'fp-a', error: { name: 'HttpError', message: 'status 503 at 9' } }),
+          row(1, { fingerprint: 'fp-c', error: { name: 'TypeError', message: 'x is undefined' } }),
+          row(7, { fingerprint: 'fp-b', error: { name: 'RangeError', message: 'too big' } }),
+          row(4, { fingerprint: 'fp-b', error: { name: 'RangeError', message: 'too big (4)' } }),
+          row(3, { status: 'skipped', kind: undefined, fingerprint: 'fp-c' }),
+          row(6, { fingerprint: 'fp-c', error: { name: 'TypeError', message: 'y is undefined' } }),
+        ],
+        seen: 10,
+      }));
+      expect(await ledger.topErrors(5, 3)).toEqual([
+        { fingerprint: 'fp-a', name: 'HttpError', message: 'status 503 at 2', count: 4, sampleKeys: ['key-2', 'key-5', 'key-8'] },
+        { fingerprint: 'fp-b', name: 'RangeError', message: 'too big (4)', count: 2, sampleKeys: ['key-4', 'key-7'] },
+        { fingerprint: 'fp-c', name: 'TypeError', message: 'x is undefined', count: 2, sampleKeys: ['key-1', 'key-6'] },
+      ]);
+      expect((await ledger.topErrors(1, 1)).map((g) => [g.fingerprint, g.sampleKeys])).toEqual([['fp-a', ['key-2']]]);
+    });
+  });
+
+  it('lists runs newest first with their status, pid, host and summary', async () => {
+    const path = ledgerPath();
+    await withLedger(path, async (ledger) => {
+      await ledger.begin(start('run-1'));
+      await ledger.finish('run-1', 'completed', { succeeded: 1 });
+      await ledger.begin(start('run-2'));
+      await ledger.finish('run-2', 'interrupted', { succeeded: 2 });
+      await ledger.begin(start('run-3'));
+    });
+    await withLedger(path, async (ledger) => {
+      const runs = await ledger.runs(10);
+      expect(runs.map((r) => [r.runId, r.status, r.pid, r.host, r.summary])).toEqual([
+        ['run-3', 'running', process.pid, hostname(), undefined],
+        ['run-2', 'interrupted', process.pid, hostname(), { succeeded: 2 }],
+        ['run-1', 'completed', process.pid, hostname(), { succeeded: 1 }],
+      ]);
+      expect(runs[0]?.endedAt).toBeUndefined();
+      expect(typeof runs[1]?.endedAt).toBe('string');
+      expect((await ledger.runs(2)).map((r) => r.runId)).toEqual(['run-3', 'run-2']);
+    });
+  });
+});
+
+describe('SQLite ledger lease', () => {
+  it('refuses a second run while the holder is alive, naming its run id, pid and host', async () => {
+    const path = ledgerPath();
+    const first = openSqliteLedger(path);
+    const second = openSqliteLedger(path);
+    try {
+      await first.begin(start('holder-run'));
+      const error = await rejection(second.begin(start('intruder-run')));
+      expect(error).toBeInstanceOf(LedgerError);
+      expect((error as LedgerError).code).toBe('LEDGER_LOCKED');
+      const message = (error as LedgerError).message;
+      expect(message).toContain('held by run holder-run');
+      expect(message).toContain(`pid ${process.pid}`);
+      expect(message).toContain(`on ${hostname()}`);
+      expect(await second.holder()).toMatchObject({ runId: 'holder-run', pid: process.pid, host: hostname() });
+      // The refused run left no trace.
+      expect((await second.runs(10)).map((r) => r.runId)).toEqual(['holder-run']);
+      await first.finish('holder-run', 'completed', {});
+      expect(await second.holder()).toBeUndefined();
+      await expect(second.begin(start('next-run'))).resolves.toMatchObject({ crashedRunId: undefined });
+    } finally {
+      await first.close();
+      await second.close();
+    }
+  });
+
+  it('takes over a lease whose process is dead and marks that run crashed', async () => {
+    const path = ledgerPath();
+    await withLedger(path, async (ledger) => {
+      await ledger.begin(start('crashed-run'));
+      await ledger.commit(batch('crashed-run', { succeeded: [{ first: 0, last: 2 }], watermark: { seq: 3 }, seen: 4 }));
+    });
+    const pid = await deadPid();
+    query(path, (db) => db.prepare('UPDATE lease SET pid = ?').run(pid));
+    await withLedger(path, async (ledger) => {
+      expect(await ledger.holder()).toBeUndefined();
+      const resume = await ledger.begin(start('next-run'));
+      expect(resume.crashedRunId).toBe('crashed-run');
+      expect(resume.watermark).toEqual({ seq: 3 });
+      expect(resume.alreadyDone).toBe(3);
+      const runs = await ledger.runs(10);
+      expect(runs.map((r) => [r.runId, r.status])).toEqual([['next-run', 'running'], ['crashed-run', 'crashed']]);
+      expect(typeof runs[1]?.endedAt).toBe('string');
+      expect(await ledger.holder()).toMatchObject({ runId: 'next-run', pid: process.pid });
+    });
+  });
+
+  it('treats a holder on another host as alive even if its pid is not running here', async () => {
+    const path = ledgerPath();
+    await withLedger(path, async (ledger) => {
+      await ledger.begin(start('remote-run'));
+    });
+    const pid = await deadPid();
+    query(path, (db) => db.prepare("UPDATE lease SET pid = ?, host = 'another-host'").run(pid));
+    await withLedger(path, async (ledger) => {
+      const error = await rejection(ledger.begin(start('local-run')));
+      expect(error).toBeInstanceOf(LedgerError);
+      expect((error as LedgerError).code).toBe('LEDGER_LOCKED');
+      expect((error as LedgerError).message).toContain(`held by run remote-run (pid ${pid} on another-host`);
+    });
+  });
+});
+
+describe('SQLite ledger source drift', () => {
+  async function firstRun(path: string): Promise<void> {
+    await withLedger(path, async (ledger) => {
+      await ledger.begin(start('run-1'));
+      await ledger.commit(batch('run-1', { succeeded: [{ first: 0, last: 4 }], watermark: { seq: 5, line: 6, offset: 500 }, seen: 6 }));
+      await ledger.finish('run-1', 'interrupted', {});
+    });
+  }
+
+  it.each([
+    [{ size: 1200 }, 'size 1000 → 1200 bytes'],
+    [{ sampleHash: 'bbbb' }, 'its first 64 KiB differ'],
+    [{ description: 'jsonl:data/other.jsonl' }, 'it was jsonl:data/in.jsonl, now jsonl:data/other.jsonl'],
+  ])('refuses to resume over a source with %j, saying what changed', async (change, said) => {
+    const path = ledgerPath();
+    await firstRun(path);
+    await withLedger(path, async (ledger) => {
+      const error = await rejection(ledger.begin(start('run-2', { fingerprint: { ...FINGERPRINT, ...change } })));
+      expect(error).toBeInstanceOf(SourceError);
+      expect((error as SourceError).code).toBe('SOURCE_DRIFT');
+      expect((error as SourceError).message).toContain(`the source changed since the ledger last read it (${said})`);
+      expect((error as SourceError).message).toContain('--accept-drift');
+      // Nothing of the refused run remains: no lease, no run row.
+      expect(await ledger.holder()).toBeUndefined();
+      expect((await ledger.runs(10)).map((r) => r.runId)).toEqual(['run-1']);
+    });
+  });
+
+  it('names every change at once', async () => {
+    const path = ledgerPath();
+    await firstRun(path);
+    await withLedger(path, async (ledger) => {
+      const error = await rejection(ledger.begin(start('run-2', { fingerprint: { ...FINGERPRINT, size: 1, sampleHash: 'cccc' } })));
+      expect((error as SourceError).message).toContain('(size 1000 → 1 bytes; its first 64 KiB differ)');
+    });
+  });
+
+  it('does not count a changed modification time alone as drift', async () => {
+    const path = ledgerPath();
+    await firstRun(path);
+    await withLedger(path, async (ledger) => {
+      const resume = await ledger.begin(start('run-2', { fingerprint: { ...FINGERPRINT, mtimeMs: FINGERPRINT.mtimeMs as number + 60_000 } }));
+      expect(resume.watermark).toEqual({ seq: 5, line: 6, offset: 500 });
+    });
+  });
+
+  it('with acceptDrift resumes from the start: the watermark is ignored and every finished record is listed', async () => {
+    const path = ledgerPath();
+    await firstRun(path);
+    await withLedger(path, async (ledger) => {
+      const resume = await ledger.begin(start('run-2', { fingerprint: { ...FINGERPRINT, size: 1200 }, acceptDrift: true }));
+      expect(resume.watermark).toBeUndefined();
+      expect(resume.finishedAbove).toEqual([{ first: 0, last: 4 }]);
+      expect(resume.alreadyDone).toBe(5);
+      await ledger.finish('run-2', 'interrupted', {});
+    });
+    // The accepted fingerprint is the new reference: the same source is no longer drift.
+    await withLedger(path, async (ledger) => {
+      await expect(ledger.begin(start('run-3', { fingerprint: { ...FINGERPRINT, size: 1200 } }))).resolves.toBeDefined();
+    });
+  });
+
+  it('seeks again once a run after an accepted drift has committed a watermark read from the new source', async () => {
+    const path = ledgerPath();
+    const changed = { ...FINGERPRINT, size: 1200 };
+    await firstRun(path);
+    await withLedger(path, async (ledger) => {
+      await ledger.begin(start('run-2', { fingerprint: changed, acceptDrift: true }));
+      // Read from the start of the new file: these positions are valid in it.
+      await ledger.commit(batch('run-2', { succeeded: [{ first: 5, last: 7 }], watermark: { seq: 8, line: 9, offset: 880 }, seen: 9 }));
+      await ledger.finish('run-2', 'interrupted', {});
+    });
+    await withLedger(path, async (ledger) => {
+      const resume = await ledger.begin(start('run-3', { fingerprint: changed }));
+      expect(resume.watermark).toEqual({ seq: 8, line: 9, offset: 880 });
+    });
+  });
+
+  it('accepts any fingerprint on a ledger that never saw one, and skips the check for sources without one', async () => {
+    const path = ledgerPath();
+    await withLedger(path, async (ledger) => {
+      await ledger.begin(start('run-1', { fingerprint: undefined }));
+      await ledger.finish('run-1', 'completed', {});
+      await ledger.begin(start('run-2'));
+      await ledger.finish('run-2', 'completed', {});
+      await expect(ledger.begin(start('run-3', { fingerprint: undefined }))).resolves.toBeDefined();
+    });
+  });
+});
+
+describe('SQLite ledger that cannot be used', () => {
+  it('refuses a ledger of another schema version with LEDGER_UNUSABLE', async () => {
+    const path = ledgerPath();
+    await withLedger(path, async () => undefined);
+    query(path, (db) => db.prepare("UPDATE meta SET value = '2' WHERE key = 'schema'").run());
+    const error = syncError(() => openSqliteLedger(path));
+    expect(error).toBeInstanceOf(LedgerError);
+    expect((error as LedgerError).code).toBe('LEDGER_UNUSABLE');
+    expect((error as LedgerError).message).toBe(`the ledger ${path} has schema 2; this batchguard reads schema 1`);
+  });
+
+  it('refuses a path that is a directory with LEDGER_UNUSABLE naming the path', () => {
+    const path = ledgerPath();
+    mkdirSync(path);
+    const error = syncError(() => openSqliteLedger(path));
+    expect(error).toBeInstanceOf(LedgerError);
+    expect((error as LedgerError).code).toBe('LEDGER_UNUSABLE');
+    expect((error as LedgerError).message.startsWith(`cannot open the ledger ${path}: `)).toBe(true);
+    expect((error as LedgerError).cause).toBeInstanceOf(Error);
+  });
+
+  it('refuses a path under a regular file with LEDGER_UNUSABLE', () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'file'), 'x');
+    const path = join(dir, 'file', 'ledger.sqlite');
+    const error = syncError(() => openSqliteLedger(path));
+    expect(error).toBeInstanceOf(LedgerError);
+    expect((error as LedgerError).code).toBe('LEDGER_UNUSABLE');
+    expect((error as LedgerError).message.startsWith(`cannot open the ledger ${path}: `)).toBe(true);
+  });
+
+  it('refuses a file that is not an SQLite database with LEDGER_UNUSABLE', () => {
+    const path = ledgerPath();
+    writeFileSync(path, 'this is not a database\n'.repeat(200));
+    const error = syncError(() => openSqliteLedger(path));
+    expect(error).toBeInstanceOf(LedgerError);
+    expect((error as LedgerError).code).toBe('LEDGER_UNUSABLE');
+    expect((error as LedgerError).message).toContain(`cannot open the ledger ${path}: `);
+  });
+
+  it('refuses a ledger whose tables do not match this version (a column missing) with LEDGER_UNUSABLE, not a raw SQLite error', async () => {
+    const path = ledgerPath();
+    await withLedger(path, async () => undefined);
+    // As a ledger written before the records table gained a column, with the same schema number.
+    query(path, (db) => db.exec('ALTER TABLE records DROP COLUMN rule'));
+    const error = syncError(() => openSqliteLedger(path));
+    expect(error).toBeInstanceOf(LedgerError);
+    expect((error as LedgerError).code).toBe('LEDGER_UNUSABLE');
+    expect((error as LedgerError).message).toContain(path);
+  });
+});

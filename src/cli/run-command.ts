@@ -115,6 +115,7 @@ export function exitCodeOf(summary: Summary, signal: 'SIGINT' | 'SIGTERM' | unde
 function describeEvent(event: EngineEvent, verbose: boolean, printFailure: boolean): string | undefined {
   switch (event.type) {
     case 'run:started':
+      if (event.rerunSelected !== undefined) return `batchguard: re-running ${event.rerunSelected} failed or skipped records; ledger ${event.ledger}`;
       return event.alreadyDone > 0
         ? `batchguard: resuming: ${event.alreadyDone} records already done${event.crashedRunId ? ` (run ${event.crashedRunId} had died without finishing)` : ''}; ledger ${event.ledger}`
         : `batchguard: run ${event.runId} started; ledger ${event.ledger}`;

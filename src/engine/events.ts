@@ -6,7 +6,12 @@ import type { FailureKind } from '../ledger/ledger.js';
 import type { Summary } from '../report/summary.js';
 
 export type EngineEvent =
-  | { readonly type: 'run:started'; readonly runId: string; readonly ledger: string; readonly alreadyDone: number; readonly resumedFrom: number | undefined; readonly crashedRunId: string | undefined }
+  | {
+      readonly type: 'run:started'; readonly runId: string; readonly ledger: string; readonly alreadyDone: number;
+      readonly resumedFrom: number | undefined; readonly crashedRunId: string | undefined;
+      /** For a re-run: how many stored failures (and skips) it selected. */
+      readonly rerunSelected: number | undefined;
+    }
   | { readonly type: 'record:retrying'; readonly key: string; readonly attempt: number; readonly delayMs: number; readonly error: SerializedError; readonly rule: string }
   | { readonly type: 'record:failed'; readonly key: string; readonly kind: FailureKind; readonly attempts: number; readonly error: SerializedError; readonly rule: string }
   | { readonly type: 'record:log'; readonly key: string; readonly message: string; readonly fields: Record<string, unknown> | undefined }

@@ -13,7 +13,7 @@ import { FailureKind } from '../ledger/ledger.js';
 import { classifyError } from '../policy/classify.js';
 import { errorFingerprint } from '../policy/fingerprint.js';
 import { decideRetry, type RetryDecision } from '../policy/retry.js';
-import { serializeError } from '../policy/serialize-error.js';
+import { serializeError, type SerializedError } from '../policy/serialize-error.js';
 import type { SourcePosition } from '../sources/source.js';
 import { AttemptContext } from './attempt-context.js';
 import type { EngineEvents } from './events.js';
@@ -160,7 +160,7 @@ export class RecordExecutor {
       if (policyError instanceof Error && policyError.cause === undefined) policyError.cause = error;
       error = policyError;
     }
-    const serialized = serializeError(error);
+    const serialized = withoutEngineFrames(serializeError(error));
     const retry = (entry.retry ??= { previousDelayMs: 0, cancelRetry: undefined, history: [] });
     const history = retry.history;
     if (decision.retry && !this.deps.stopping()) {
@@ -189,6 +189,22 @@ export class RecordExecutor {
   private pending(entry: InFlight): void {
     this.deps.onOutcome(entry, { status: 'pending', key: entry.key, position: entry.position, attempts: entry.attempt });
   }
+}
+
+/** Where batchguard's own code lives (dist/ or src/): its frames say nothing about the record. */
+const ENGINE_DIR = new URL('../', import.meta.url).pathname;
+
+/** Drops batchguard's and Node's internal frames from stored stacks, through the cause chain. */
+function withoutEngineFrames(error: SerializedError): SerializedError {
+  const stack = error.stack
+    ?.split('\n')
+    .filter((line) => !(line.trimStart().startsWith('at ') && (line.includes(ENGINE_DIR) || line.includes('node:internal') || line.includes('/node_modules/commander/'))))
+    .join('\n');
+  return {
+    ...error,
+    ...(stack !== undefined ? { stack } : {}),
+    ...(error.cause ? { cause: withoutEngineFrames(error.cause) } : {}),
+  };
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

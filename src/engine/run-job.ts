@@ -148,13 +148,14 @@ class JobRun {
       try {
         this.alreadyDone = resume.alreadyDone;
         this.startWatermark = resume.watermark;
-        this.selector = this.options.rerun ? rerunSelector(this.job, await this.rerunPlan(ledger), this.job.source.seekable) : resumeSelector(resume);
+        const plan = this.options.rerun ? await this.rerunPlan(ledger) : undefined;
+        this.selector = plan ? rerunSelector(this.job, plan, this.job.source.seekable) : resumeSelector(resume);
         if (!this.options.rerun) this.keys = await loadKeyIndex(ledger);
         await this.job.output?.open(resume.outputState);
         this.checkpointer = new Checkpointer(ledger, this.runId, this.job.checkpoint.everyRecords, this.job.output, this.selector.successesAsRows, this.keys);
         this.events.emit({
           type: 'run:started', runId: this.runId, ledger: ledger.location, alreadyDone: resume.alreadyDone,
-          resumedFrom: resume.watermark?.seq, crashedRunId: resume.crashedRunId,
+          resumedFrom: resume.watermark?.seq, crashedRunId: resume.crashedRunId, rerunSelected: plan?.rows.length,
         });
         const exhausted = await this.processSource(this.selector);
         return await this.finish(ledger, exhausted);

@@ -112,34 +112,9 @@ export class KeyIndex {
     if (seq >>> 0 !== seq) throw new RangeError(`KeyIndex seq must be an integer from 0 to 2^32-1, got ${seq}`);
     if (line >>> 0 !== line) throw new RangeError(`KeyIndex line must be an integer from 0 to 2^32-1, got ${line}`);
 
-    // Both hashes in one pass, two code units per step: the pair is one 4-byte murmur3 block of the
-    // UTF-16LE encoding, and two FNV-1a steps of one code unit each. Inlined because returning two
-    // numbers from a helper would allocate, and this loop is most of the cost of add().
-    const length = key.length;
-    let fnv = 0x811c9dc5;
-    let mur = 0x9747b28c;
-    let i = 0;
-    for (; i + 1 < length; i += 2) {
-      const c0 = key.charCodeAt(i);
-      const c1 = key.charCodeAt(i + 1);
-      fnv = Math.imul(fnv ^ c0, 0x01000193);
-      fnv = Math.imul(fnv ^ c1, 0x01000193);
-      let k = Math.imul(c0 | (c1 << 16), 0xcc9e2d51);
-      k = Math.imul((k << 15) | (k >>> 17), 0x1b873593);
-      mur ^= k;
-      mur = (mur << 13) | (mur >>> 19);
-      mur = (Math.imul(mur, 5) + 0xe6546b64) | 0;
-    }
-    if (i < length) {
-      const c0 = key.charCodeAt(i);
-      fnv = Math.imul(fnv ^ c0, 0x01000193);
-      const k = Math.imul(c0, 0xcc9e2d51);
-      mur ^= Math.imul((k << 15) | (k >>> 17), 0x1b873593);
-    }
-    // Per-code-unit FNV-1a mixes only upwards; the avalanche makes its low bits usable too.
-    const hi = fmix32(fnv);
-    let lo = fmix32(mur ^ (length * 2));
-    if ((hi | lo) === 0) lo = 1;
+    this.hash(key);
+    const hi = this.hashHi;
+    const lo = this.hashLo;
 
     if (this.count >= this.growAt) this.grow(this.count + 1);
     const table = this.table;
@@ -223,6 +198,53 @@ export class KeyIndex {
   }
 
   /** The slot holding hash (hi, lo), or the empty slot where it belongs. */
+  /** The two halves of the last key hashed (fields, so that hashing allocates nothing). */
+  private hashHi = 0;
+  private hashLo = 0;
+
+  /** The record that holds `key`, or undefined when no record read so far has it. */
+  find(key: string): KeyOwner | undefined {
+    this.hash(key);
+    const at = this.findSlot(this.hashHi, this.hashLo) * UINT32_SLOTS;
+    const table = this.table;
+    if (table[at] !== this.hashHi || table[at + 1] !== this.hashLo) return undefined;
+    return { seq: table[at + 2]!, line: table[at + 3]! };
+  }
+
+  private hash(key: string): void {
+    // Both hashes in one pass, two code units per step: the pair is one 4-byte murmur3 block of the
+    // UTF-16LE encoding, and two FNV-1a steps of one code unit each. Inlined because returning two
+    // numbers from a helper would allocate, and this loop is most of the cost of add().
+    const length = key.length;
+    let fnv = 0x811c9dc5;
+    let mur = 0x9747b28c;
+    let i = 0;
+    for (; i + 1 < length; i += 2) {
+      const c0 = key.charCodeAt(i);
+      const c1 = key.charCodeAt(i + 1);
+      fnv = Math.imul(fnv ^ c0, 0x01000193);
+      fnv = Math.imul(fnv ^ c1, 0x01000193);
+      let k = Math.imul(c0 | (c1 << 16), 0xcc9e2d51);
+      k = Math.imul((k << 15) | (k >>> 17), 0x1b873593);
+      mur ^= k;
+      mur = (mur << 13) | (mur >>> 19);
+      mur = (Math.imul(mur, 5) + 0xe6546b64) | 0;
+    }
+    if (i < length) {
+      const c0 = key.charCodeAt(i);
+      fnv = Math.imul(fnv ^ c0, 0x01000193);
+      const k = Math.imul(c0, 0xcc9e2d51);
+      mur ^= Math.imul((k << 15) | (k >>> 17), 0x1b873593);
+    }
+    // Per-code-unit FNV-1a mixes only upwards; the avalanche makes its low bits usable too.
+    const hi = fmix32(fnv);
+    let lo = fmix32(mur ^ (length * 2));
+    if ((hi | lo) === 0) lo = 1;
+    this.hashHi = hi;
+    this.hashLo = lo;
+
+  }
+
   private findSlot(hi: number, lo: number): number {
     const table = this.table;
     const mask = this.mask;

@@ -6,6 +6,7 @@ import { ConfigError } from './errors.js';
 import type { ClassifyHook } from './policy/classify.js';
 import { resolveRetry, type ResolvedRetry, type RetryOptions } from './policy/retry.js';
 import { formatValue, isRecord } from './policy/validate.js';
+import { DependencyFailurePolicy } from './graph/dependency-tracker.js';
 import type { OutputSink } from './sinks/output-sink.js';
 import type { Source } from './sources/source.js';
 import { toSource, type SourceInput } from './sources/iterable.js';
@@ -25,6 +26,8 @@ export interface HandlerContext {
   readonly position: { readonly seq: number; readonly line?: number; readonly offset?: number };
   /** Emits a `record:log` event (the CLI prints it). */
   log(message: string, fields?: Record<string, unknown>): void;
+  /** With `onDependencyFailure: 'run'`: the dependencies of this record that failed. Otherwise empty. */
+  readonly failedDependencies: readonly string[];
 }
 
 /** The user's function that processes one record. Its return value is the record's result. */
@@ -64,6 +67,13 @@ export interface JobOptions<T, R = unknown> {
   maxFailures?: number;
   /** On shutdown, how long in-flight records may take to finish before they are aborted, in ms. @default 10000 */
   shutdownGraceMs?: number;
+  /** Keys this record needs to have succeeded first (in this run or an earlier one). @default none */
+  dependsOn?: (record: T) => readonly string[];
+  /**
+   * When a dependency failed: `skip` records the dependent as skipped (blocked by the failed key)
+   * without calling the handler; `run` calls it anyway with `ctx.failedDependencies`. @default 'skip'
+   */
+  onDependencyFailure?: DependencyFailurePolicy;
   /** Where each succeeded record's result goes, exactly once: `jsonlOutput(path)` or your own sink. @default none */
   output?: OutputSink;
 }
@@ -83,13 +93,15 @@ export interface Job<T = unknown, R = unknown> {
   readonly maxFailures: number;
   readonly shutdownGraceMs: number;
   readonly output: OutputSink | undefined;
+  readonly dependsOn: ((record: T) => readonly string[]) | undefined;
+  readonly onDependencyFailure: DependencyFailurePolicy;
   /** Marks a resolved job, so `defineJob(defineJob(x))` is harmless. */
   readonly resolved: true;
 }
 
 const JOB_FIELDS = [
   'name', 'source', 'key', 'handler', 'retry', 'classify', 'timeoutMs', 'concurrency', 'checkpoint',
-  'maxFailureRate', 'maxFailures', 'shutdownGraceMs', 'output',
+  'maxFailureRate', 'maxFailures', 'shutdownGraceMs', 'output', 'dependsOn', 'onDependencyFailure',
 ] as const;
 
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
@@ -135,6 +147,8 @@ export function defineJob<T, R = unknown>(options: JobOptions<T, R>): Job<T, R> 
     maxFailures: checkInteger(options.maxFailures, 'maxFailures', Number.MAX_SAFE_INTEGER, 0, Number.MAX_SAFE_INTEGER),
     shutdownGraceMs: checkInteger(options.shutdownGraceMs, 'shutdownGraceMs', 10_000, 0, 86_400_000),
     output: checkOutput(options.output),
+    dependsOn: checkDependsOn(options.dependsOn),
+    onDependencyFailure: checkDependencyPolicy(options.onDependencyFailure),
     resolved: true,
   };
   return Object.freeze(job);
@@ -149,4 +163,19 @@ function checkOutput(output: unknown): OutputSink | undefined {
     }
   }
   return output as OutputSink;
+}
+
+function checkDependsOn<T>(dependsOn: unknown): ((record: T) => readonly string[]) | undefined {
+  if (dependsOn === undefined) return undefined;
+  checkFunction(dependsOn, 'dependsOn', 'job.dependsOn must be a function (record) => string[] of the keys it needs, e.g. dependsOn: (r) => r.parentId ? [r.parentId] : []');
+  return dependsOn as (record: T) => readonly string[];
+}
+
+function checkDependencyPolicy(policy: unknown): DependencyFailurePolicy {
+  if (policy === undefined) return DependencyFailurePolicy.skip;
+  const allowed = Object.values(DependencyFailurePolicy) as string[];
+  if (typeof policy !== 'string' || !allowed.includes(policy)) {
+    throw new ConfigError(`job.onDependencyFailure must be one of ${allowed.join(', ')}; got ${JSON.stringify(policy)}`, { field: 'onDependencyFailure' });
+  }
+  return policy as DependencyFailurePolicy;
 }

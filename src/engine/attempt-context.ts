@@ -16,6 +16,7 @@ export class AttemptContext implements HandlerContext {
     readonly position: SourcePosition,
     private readonly jobName: string,
     private readonly events: EngineEvents,
+    readonly failedDependencies: readonly string[],
   ) {}
 
   get signal(): AbortSignal {

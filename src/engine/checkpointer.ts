@@ -50,6 +50,11 @@ export class Checkpointer {
   add(outcome: Outcome): boolean {
     if (outcome.status === 'succeeded') {
       this.succeeded.push(outcome.position.seq);
+    } else if (outcome.status === 'skipped') {
+      this.rows.push({
+        seq: outcome.position.seq, key: outcome.key, status: 'skipped', attempts: 0, blockedBy: outcome.blockedBy, runId: this.runId,
+        line: outcome.position.line, offset: outcome.position.offset, updatedAt: new Date().toISOString(),
+      });
     } else if (outcome.status === 'failed') {
       this.rows.push({
         seq: outcome.position.seq, key: outcome.key, status: 'failed', kind: outcome.kind, attempts: outcome.attempts,

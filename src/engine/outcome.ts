@@ -21,4 +21,5 @@ export type Outcome =
       readonly rule: string;
       readonly history: readonly AttemptRecord[];
     }
+  | { readonly status: 'skipped'; readonly key: string; readonly position: SourcePosition; readonly blockedBy: readonly string[] }
   | { readonly status: 'pending'; readonly key: string; readonly position: SourcePosition; readonly attempts: number };

@@ -43,12 +43,16 @@ export interface InFlight {
   firstAttemptAtMs: number;
   ctx: AttemptContext | undefined;
   retry: RetryState | undefined;
+  /** Dependencies that failed, for a record run anyway (`onDependencyFailure: 'run'`). */
+  failedDependencies: readonly string[];
 }
+
+const NO_KEYS: readonly string[] = Object.freeze([]);
 
 export function newInFlight(key: string, position: SourcePosition, record: unknown): InFlight {
   return {
     key, position, record, attempt: 0, generation: 0, running: false, done: false, attemptStartedAtMs: 0,
-    firstAttemptAtMs: 0, ctx: undefined, retry: undefined,
+    firstAttemptAtMs: 0, ctx: undefined, retry: undefined, failedDependencies: NO_KEYS,
   };
 }
 
@@ -84,7 +88,7 @@ export class RecordExecutor {
     if (entry.attempt === 1) entry.firstAttemptAtMs = now;
     entry.attemptStartedAtMs = now;
     entry.running = true;
-    const ctx = new AttemptContext(entry.key, entry.attempt, entry.position, job.name, this.deps.events);
+    const ctx = new AttemptContext(entry.key, entry.attempt, entry.position, job.name, this.deps.events, entry.failedDependencies);
     entry.ctx = ctx;
     let returned: unknown;
     try {

@@ -13,6 +13,7 @@ import type { SourceItem, SourcePosition } from '../sources/source.js';
 import { Checkpointer } from './checkpointer.js';
 import { EngineEvents } from './events.js';
 import { InFlightWindow } from './in-flight-window.js';
+import { DependencyGate } from './dependency-gate.js';
 import { KEY_INDEX_ENTRY_BYTES, KEY_INDEX_MAX_EXPECTED_KEYS, KeyIndex } from './key-index.js';
 import type { Outcome } from './outcome.js';
 import { newInFlight, RecordExecutor, type InFlight } from './record-executor.js';
@@ -79,8 +80,14 @@ class JobRun {
   private stopReason: string | undefined;
   private limitReached: number | undefined;
   private failure: unknown;
-  /** Every key read, to fail a repeated key (`run` only: a re-run reads stored rows). */
+  /** Every key read, to fail a repeated key and to find dependencies. */
   private keys: KeyIndex | undefined;
+  /** Dependency gating, when the job has `dependsOn`. */
+  private gate: DependencyGate | undefined;
+  /** Records whose dependencies were met while every slot was busy: they go before new reads. */
+  private readonly readyQueue: InFlight[] = [];
+  /** A configuration error found mid-run (a dependency cycle): the run stops, commits, then throws it. */
+  private configError: unknown;
   private cancelGrace: (() => void) | undefined;
   private readonly startedAtMs: number;
   private readonly executor: RecordExecutor;
@@ -150,7 +157,22 @@ class JobRun {
         this.startWatermark = resume.watermark;
         const plan = this.options.rerun ? await this.rerunPlan(ledger) : undefined;
         this.selector = plan ? rerunSelector(this.job, plan, this.job.source.seekable) : resumeSelector(resume);
-        if (!this.options.rerun) this.keys = await loadKeyIndex(ledger);
+        if (!this.options.rerun || this.job.dependsOn) this.keys = await loadKeyIndex(ledger);
+        if (this.job.dependsOn) {
+          const redo = new Set(plan?.rows.map((row) => row.seq) ?? []);
+          this.gate = await DependencyGate.open(this.job, ledger, this.keys as KeyIndex, redo, {
+            run: (entry) => {
+              this.readyQueue.push(entry);
+              this.pump();
+            },
+            skip: (entry, blockedBy) => this.recordSkipped(entry, blockedBy),
+            invalid: (entry, message) => {
+              entry.done = true;
+              entry.record = undefined;
+              this.recordInvalid(entry.position, message, entry.key);
+            },
+          });
+        }
         await this.job.output?.open(resume.outputState);
         this.checkpointer = new Checkpointer(ledger, this.runId, this.job.checkpoint.everyRecords, this.job.output, this.selector.successesAsRows, this.keys);
         this.events.emit({
@@ -185,7 +207,12 @@ class JobRun {
     let exhausted = false;
     try {
       if (this.stopReason === undefined) exhausted = await this.readLoop(selector);
-      while (this.active > 0) await new Promise<void>((resolve) => (this.wake = resolve));
+      for (;;) {
+        while (this.active > 0) await new Promise<void>((resolve) => (this.wake = resolve));
+        // Nothing runs any more: what still waits, waits on keys the source does not have.
+        if (exhausted && this.gate && this.stopReason === undefined && this.gate.failMissing() > 0) continue;
+        break;
+      }
     } finally {
       this.ended = true;
       stopTimers();
@@ -248,31 +275,64 @@ class JobRun {
     }
     const entry = newInFlight(key, item.position, item.value);
     this.inFlight.add(entry);
+    if (this.gate) {
+      let runNow: boolean;
+      try {
+        runNow = this.gate.admit(entry, item.value);
+      } catch (error) {
+        // A dependency cycle: stop taking records, save what is done, then report it (exit code 2).
+        this.configError ??= error;
+        this.stop('a dependency cycle');
+        return;
+      }
+      if (!runNow) return;
+    }
     this.active++;
     this.executor.attempt(entry);
   }
 
+  /** Starts records whose dependencies are met, while slots are free. */
+  private pump(): void {
+    while (this.readyQueue.length > 0 && this.active < this.options.concurrency && this.stopReason === undefined) {
+      const entry = this.readyQueue.shift() as InFlight;
+      this.active++;
+      this.executor.attempt(entry);
+    }
+  }
+
+  private recordSkipped(entry: InFlight, blockedBy: readonly string[]): void {
+    entry.done = true;
+    entry.record = undefined;
+    this.thisRun.skipped++;
+    this.events.emit({ type: 'record:skipped', key: entry.key, blockedBy });
+    if ((this.checkpointer as Checkpointer).add({ status: 'skipped', key: entry.key, position: entry.position, blockedBy })) this.commit(false);
+  }
+
   /** A record that cannot be processed at all; it never enters the window, so it fails at once. */
-  private recordInvalid(position: SourcePosition, message: string): void {
+  private recordInvalid(position: SourcePosition, message: string, key = keyOfPosition(position)): void {
     this.thisRun.failed++;
-    if ((this.checkpointer as Checkpointer).add(invalidOutcome(keyOfPosition(position), position, message))) this.commit(false);
+    if ((this.checkpointer as Checkpointer).add(invalidOutcome(key, position, message))) this.commit(false);
   }
 
   private onSucceeded(entry: InFlight, value: unknown): void {
     this.active--;
     this.thisRun.succeeded++;
     if ((this.checkpointer as Checkpointer).addSucceeded(entry, value)) this.commit(false);
+    this.gate?.settled(entry, 'succeeded');
+    this.pump();
     this.wakeLoop();
   }
 
-  private onOutcome(_entry: InFlight, outcome: Outcome): void {
+  private onOutcome(entry: InFlight, outcome: Outcome): void {
     this.active--;
     // A pending record stays open in the window, so the watermark never passes it: the next run
     // processes it again.
     if (outcome.status !== 'pending') {
       this.thisRun[outcome.status]++;
       if ((this.checkpointer as Checkpointer).add(outcome)) this.commit(false);
+      if (outcome.status === 'failed') this.gate?.settled(entry, 'failed');
     }
+    this.pump();
     this.wakeLoop();
   }
 
@@ -327,6 +387,7 @@ class JobRun {
   private async finish(ledger: Ledger, exhausted: boolean): Promise<Summary> {
     if (this.failure === undefined) await this.commit(exhausted);
     if (this.failure !== undefined) throw this.failure;
+    if (this.configError !== undefined) throw this.configError;
     const counts = await ledger.counts();
     const { status, reason } = decideStatus({
       stopReason: this.stopReason, limitReached: this.limitReached, counts,

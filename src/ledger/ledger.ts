@@ -44,6 +44,8 @@ export interface RecordRow {
   readonly fingerprint?: string;
   /** The classification rule that decided the failure (e.g. `http-status-404`). */
   readonly rule?: string;
+  /** For a skipped record: its dependency … the failed ancestor that blocked it. */
+  readonly blockedBy?: readonly string[];
   /** Every attempt of the run that recorded this outcome. */
   readonly history?: readonly AttemptRecord[];
   readonly runId: string;
@@ -167,6 +169,8 @@ export interface Ledger {
   runs(limit: number): Promise<RunRecord[]>;
   /** The stored rows that match, in source order. */
   rows(filter: RowFilter): AsyncIterable<RecordRow>;
+  /** The first-time success ranges, in order. */
+  succeededRanges(): AsyncIterable<SeqRange>;
   /** Every key chunk committed so far, in commit order. */
   keyChunks(): AsyncIterable<Uint8Array>;
   /** Where a run would resume, without taking the ledger (for dry runs). */

@@ -21,7 +21,7 @@ export interface FailureLine {
 export function toFailureLine(row: RecordRow): FailureLine {
   const source = { seq: row.seq, ...(row.line !== undefined ? { line: row.line } : {}), ...(row.offset !== undefined ? { offset: row.offset } : {}) };
   if (row.status === 'skipped') {
-    return { key: row.key, status: 'skipped', blockedBy: (row.error?.blockedBy as string[] | undefined) ?? [], runId: row.runId, source };
+    return { key: row.key, status: 'skipped', blockedBy: row.blockedBy ?? [], runId: row.runId, source, failedAt: row.updatedAt };
   }
   return {
     key: row.key, status: row.status, kind: row.kind, attempts: row.attempts, error: row.error, fingerprint: row.fingerprint,

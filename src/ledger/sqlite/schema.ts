@@ -41,6 +41,7 @@ CREATE TABLE IF NOT EXISTS records (
   fingerprint TEXT,
   rule        TEXT,
   history     TEXT,
+  blocked_by  TEXT,
   run_id      TEXT NOT NULL,
   line        INTEGER,
   byte_offset INTEGER,

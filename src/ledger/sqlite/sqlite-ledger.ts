@@ -55,11 +55,11 @@ export class SqliteLedger implements Ledger {
       insertRange: db.prepare('INSERT INTO succeeded_ranges (first_seq, last_seq, run_id) VALUES (?, ?, ?)'),
       extendRange: db.prepare('UPDATE succeeded_ranges SET last_seq = ? WHERE first_seq = ?'),
       insertKeyChunk: db.prepare('INSERT INTO key_chunks (data) VALUES (?)'),
-      upsertRow: db.prepare(`INSERT INTO records (seq, key, status, kind, attempts, error, fingerprint, rule, history, run_id, line, byte_offset, updated_at)
-        VALUES (@seq, @key, @status, @kind, @attempts, @error, @fingerprint, @rule, @history, @runId, @line, @offset, @updatedAt)
+      upsertRow: db.prepare(`INSERT INTO records (seq, key, status, kind, attempts, error, fingerprint, rule, history, blocked_by, run_id, line, byte_offset, updated_at)
+        VALUES (@seq, @key, @status, @kind, @attempts, @error, @fingerprint, @rule, @history, @blockedBy, @runId, @line, @offset, @updatedAt)
         ON CONFLICT (seq) DO UPDATE SET key = excluded.key, status = excluded.status, kind = excluded.kind,
           attempts = excluded.attempts, error = excluded.error, fingerprint = excluded.fingerprint, rule = excluded.rule,
-          history = excluded.history, run_id = excluded.run_id, line = excluded.line, byte_offset = excluded.byte_offset,
+          history = excluded.history, blocked_by = excluded.blocked_by, run_id = excluded.run_id, line = excluded.line, byte_offset = excluded.byte_offset,
           updated_at = excluded.updated_at`),
     };
   }
@@ -152,6 +152,7 @@ export class SqliteLedger implements Ledger {
           seq: row.seq, key: row.key, status: row.status, kind: row.kind ?? null, attempts: row.attempts,
           error: row.error ? JSON.stringify(row.error) : null, fingerprint: row.fingerprint ?? null, rule: row.rule ?? null,
           history: row.history && row.history.length > 0 ? JSON.stringify(row.history) : null,
+          blockedBy: row.blockedBy ? JSON.stringify(row.blockedBy) : null,
           runId: row.runId, line: row.line ?? null, offset: row.offset ?? null, updatedAt: row.updatedAt,
         });
       }
@@ -253,6 +254,10 @@ export class SqliteLedger implements Ledger {
     for (const row of statement.iterate(...params) as Iterable<Row>) yield toRecordRow(row);
   }
 
+  async *succeededRanges(): AsyncIterable<SeqRange> {
+    yield* this.db.prepare('SELECT first_seq AS first, last_seq AS last FROM succeeded_ranges ORDER BY first_seq').iterate() as Iterable<SeqRange>;
+  }
+
   async *keyChunks(): AsyncIterable<Uint8Array> {
     for (const data of this.db.prepare('SELECT data FROM key_chunks ORDER BY id').pluck().iterate() as Iterable<Buffer>) {
       yield new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
@@ -289,7 +294,8 @@ function toRecordRow(row: Row): RecordRow {
     seq: Number(row.seq), key: String(row.key), status: row.status as RecordRow['status'],
     kind: optional(row.kind, (v) => v as FailureKind), attempts: Number(row.attempts),
     error: optional(row.error, (v) => JSON.parse(String(v))), fingerprint: optional(row.fingerprint, String),
-    rule: optional(row.rule, String), history: optional(row.history, (v) => JSON.parse(String(v))), runId: String(row.run_id),
+    rule: optional(row.rule, String), history: optional(row.history, (v) => JSON.parse(String(v))),
+    blockedBy: optional(row.blocked_by, (v) => JSON.parse(String(v))), runId: String(row.run_id),
     line: optional(row.line, Number), offset: optional(row.byte_offset, Number), updatedAt: String(row.updated_at),
   };
 }

@@ -7,6 +7,9 @@ import type { ClassifyHook } from './policy/classify.js';
 import { resolveRetry, type ResolvedRetry, type RetryOptions } from './policy/retry.js';
 import { formatValue, isRecord } from './policy/validate.js';
 import { DependencyFailurePolicy } from './graph/dependency-tracker.js';
+import { resolveHealthCheckOptions, type HealthCheck, type HealthCheckOptions, type ResolvedHealthCheckOptions } from './engine/health-check.js';
+import { resolveBreaker, type BreakerOptions, type ResolvedBreaker } from './policy/breaker.js';
+import { resolveRetryBudget, type ResolvedRetryBudget, type RetryBudgetOptions } from './policy/retry-budget.js';
 import type { OutputSink } from './sinks/output-sink.js';
 import type { Source } from './sources/source.js';
 import { toSource, type SourceInput } from './sources/iterable.js';
@@ -74,6 +77,17 @@ export interface JobOptions<T, R = unknown> {
    * without calling the handler; `run` calls it anyway with `ctx.failedDependencies`. @default 'skip'
    */
   onDependencyFailure?: DependencyFailurePolicy;
+  /**
+   * Called before any record is read, and while the breaker probes: throw (or reject) when the
+   * service the handler needs is down. Its `signal` aborts at `healthCheckPolicy.timeoutMs`.
+   */
+  healthCheck?: HealthCheck;
+  /** Attempts, delay and time limit of the health check. @default { maxAttempts: 3, delayMs: 1000, timeoutMs: 10000 } */
+  healthCheckPolicy?: HealthCheckOptions;
+  /** The job-level circuit breaker (see docs/semantics.md). @default enabled, 20 in a row / 50% of 100 / one error ≥ 80% */
+  breaker?: BreakerOptions;
+  /** Retries may be at most this share of recent attempts. @default { ratio: 0.2, minRetries: 10, windowMs: 10000 } */
+  retryBudget?: RetryBudgetOptions;
   /** Where each succeeded record's result goes, exactly once: `jsonlOutput(path)` or your own sink. @default none */
   output?: OutputSink;
 }
@@ -94,6 +108,10 @@ export interface Job<T = unknown, R = unknown> {
   readonly shutdownGraceMs: number;
   readonly output: OutputSink | undefined;
   readonly dependsOn: ((record: T) => readonly string[]) | undefined;
+  readonly healthCheck: HealthCheck | undefined;
+  readonly healthCheckPolicy: ResolvedHealthCheckOptions;
+  readonly breaker: ResolvedBreaker;
+  readonly retryBudget: ResolvedRetryBudget;
   readonly onDependencyFailure: DependencyFailurePolicy;
   /** Marks a resolved job, so `defineJob(defineJob(x))` is harmless. */
   readonly resolved: true;
@@ -102,6 +120,7 @@ export interface Job<T = unknown, R = unknown> {
 const JOB_FIELDS = [
   'name', 'source', 'key', 'handler', 'retry', 'classify', 'timeoutMs', 'concurrency', 'checkpoint',
   'maxFailureRate', 'maxFailures', 'shutdownGraceMs', 'output', 'dependsOn', 'onDependencyFailure',
+  'healthCheck', 'healthCheckPolicy', 'breaker', 'retryBudget',
 ] as const;
 
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
@@ -149,6 +168,10 @@ export function defineJob<T, R = unknown>(options: JobOptions<T, R>): Job<T, R> 
     output: checkOutput(options.output),
     dependsOn: checkDependsOn(options.dependsOn),
     onDependencyFailure: checkDependencyPolicy(options.onDependencyFailure),
+    healthCheck: checkHealthCheck(options.healthCheck),
+    healthCheckPolicy: resolveHealthCheckOptions(options.healthCheckPolicy),
+    breaker: resolveBreaker(options.breaker),
+    retryBudget: resolveRetryBudget(options.retryBudget),
     resolved: true,
   };
   return Object.freeze(job);
@@ -178,4 +201,10 @@ function checkDependencyPolicy(policy: unknown): DependencyFailurePolicy {
     throw new ConfigError(`job.onDependencyFailure must be one of ${allowed.join(', ')}; got ${JSON.stringify(policy)}`, { field: 'onDependencyFailure' });
   }
   return policy as DependencyFailurePolicy;
+}
+
+function checkHealthCheck(check: unknown): HealthCheck | undefined {
+  if (check === undefined) return undefined;
+  checkFunction(check, 'healthCheck', 'job.healthCheck must be an async function (signal) => void that throws when the service is down');
+  return check as HealthCheck;
 }

@@ -15,6 +15,13 @@ export type EngineEvent =
   | { readonly type: 'record:retrying'; readonly key: string; readonly attempt: number; readonly delayMs: number; readonly error: SerializedError; readonly rule: string }
   | { readonly type: 'record:failed'; readonly key: string; readonly kind: FailureKind; readonly attempts: number; readonly error: SerializedError; readonly rule: string }
   | { readonly type: 'record:skipped'; readonly key: string; readonly blockedBy: readonly string[] }
+  | {
+      readonly type: 'breaker:opened'; readonly reason: string; readonly description: string; readonly fingerprint: string | undefined;
+      readonly failures: number; readonly window: number; readonly error: SerializedError;
+    }
+  | { readonly type: 'breaker:half-open'; readonly parked: number }
+  | { readonly type: 'breaker:closed'; readonly openMs: number; readonly released: number }
+  | { readonly type: 'run:aborted'; readonly reason: string }
   | { readonly type: 'record:log'; readonly key: string; readonly message: string; readonly fields: Record<string, unknown> | undefined }
   | { readonly type: 'checkpoint'; readonly committed: number; readonly watermark: number | undefined }
   | { readonly type: 'run:stopping'; readonly reason: string }

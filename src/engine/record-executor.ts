@@ -16,6 +16,7 @@ import { decideRetry, type RetryDecision } from '../policy/retry.js';
 import { serializeError, type SerializedError } from '../policy/serialize-error.js';
 import type { SourcePosition } from '../sources/source.js';
 import { AttemptContext } from './attempt-context.js';
+import type { RetryBudget } from '../policy/retry-budget.js';
 import type { EngineEvents } from './events.js';
 import type { AttemptRecord, Outcome } from './outcome.js';
 
@@ -45,6 +46,8 @@ export interface InFlight {
   retry: RetryState | undefined;
   /** Dependencies that failed, for a record run anyway (`onDependencyFailure: 'run'`). */
   failedDependencies: readonly string[];
+  /** This attempt is the breaker's probe. */
+  probe: boolean;
 }
 
 const NO_KEYS: readonly string[] = Object.freeze([]);
@@ -52,7 +55,7 @@ const NO_KEYS: readonly string[] = Object.freeze([]);
 export function newInFlight(key: string, position: SourcePosition, record: unknown): InFlight {
   return {
     key, position, record, attempt: 0, generation: 0, running: false, done: false, attemptStartedAtMs: 0,
-    firstAttemptAtMs: 0, ctx: undefined, retry: undefined, failedDependencies: NO_KEYS,
+    firstAttemptAtMs: 0, ctx: undefined, retry: undefined, failedDependencies: NO_KEYS, probe: false,
   };
 }
 
@@ -68,6 +71,16 @@ export interface ExecutorDeps {
   readonly onOutcome: (entry: InFlight, outcome: Outcome) => void;
   /** True once the run is stopping: no new attempt starts, a record that would retry stays pending. */
   readonly stopping: () => boolean;
+  /** Retries may be at most a share of recent attempts. */
+  readonly budget: RetryBudget;
+  /** The breaker, fed with every attempt outcome; it decides when a record is parked instead. */
+  readonly breaker: {
+    readonly closed: boolean;
+    succeeded(entry: InFlight): void;
+    systemicFailure(entry: InFlight, fingerprint: string, error: SerializedError): boolean;
+  };
+  /** A record hit by an outage: back to pending until the breaker closes. */
+  readonly onParked: (entry: InFlight) => void;
 }
 
 export class RecordExecutor {
@@ -79,6 +92,17 @@ export class RecordExecutor {
     if (entry.retry) entry.retry.cancelRetry = undefined;
     if (this.deps.stopping()) {
       this.pending(entry);
+      return;
+    }
+    if (!this.deps.breaker.closed && !entry.probe) {
+      this.park(entry);
+      return;
+    }
+    if (entry.attempt === 0) {
+      this.deps.budget.recordAttempt(clock.now());
+    } else if (!entry.probe && !this.deps.budget.tryRetry(clock.now())) {
+      // Over the retry budget: ask again when the window has moved.
+      (entry.retry as RetryState).cancelRetry = clock.timer(this.deps.budget.waitMs, () => this.attempt(entry));
       return;
     }
     entry.attempt++;
@@ -140,6 +164,7 @@ export class RecordExecutor {
     entry.running = false;
     entry.generation++;
     entry.done = true;
+    this.deps.breaker.succeeded(entry);
     entry.record = undefined;
     this.deps.onSucceeded(entry, value);
   }
@@ -151,6 +176,16 @@ export class RecordExecutor {
     entry.generation++;
     const durationMs = clock.now() - entry.attemptStartedAtMs;
     const { classification, rule } = classifyError(error, job.classify);
+    if (timedOut || classification === 'retryable') {
+      const failure = withoutEngineFrames(serializeError(error));
+      if (this.deps.breaker.systemicFailure(entry, errorFingerprint(failure).fingerprint, failure)) {
+        this.park(entry);
+        return;
+      }
+    } else if (entry.probe) {
+      // A record-specific error still means the service answered: a successful probe.
+      this.deps.breaker.succeeded(entry);
+    }
     let decision: RetryDecision;
     try {
       decision = decideRetry(job.retry, {
@@ -188,6 +223,14 @@ export class RecordExecutor {
       status: 'failed', key: entry.key, position: entry.position, attempts: entry.attempt, kind, error: serialized,
       fingerprint: errorFingerprint(serialized).fingerprint, rule, history,
     });
+  }
+
+  /** Back to "never attempted": the outage does not use up the record's attempts. */
+  private park(entry: InFlight): void {
+    entry.running = false;
+    entry.attempt = 0;
+    entry.retry = undefined;
+    this.deps.onParked(entry);
   }
 
   private pending(entry: InFlight): void {

@@ -4,6 +4,7 @@
  */
 import { systemClock } from '../clock.js';
 import type { Job } from '../job.js';
+import { resolveRetryBudget, RetryBudget } from '../policy/retry-budget.js';
 import type { SourcePosition } from '../sources/source.js';
 import { EngineEvents, type EventListener } from './events.js';
 import type { Outcome } from './outcome.js';
@@ -29,6 +30,10 @@ export function replayRecord(job: Job<any, any>, record: unknown, key: string, p
       onSucceeded: (done, value) => settle({ status: 'succeeded', key, position, attempts: done.attempt, value }),
       onOutcome: (_done, outcome) => settle(outcome),
       stopping: () => false,
+      // One record in the foreground: no breaker to trip, no budget to share.
+      budget: new RetryBudget(resolveRetryBudget({ enabled: false })),
+      breaker: { closed: true, succeeded: () => {}, systemicFailure: () => false },
+      onParked: () => {},
     });
     const sweepEveryMs = Math.min(1000, Math.max(1, job.timeoutMs / 10));
     const sweep = (): void => {

@@ -14,6 +14,11 @@ import { Checkpointer } from './checkpointer.js';
 import { EngineEvents } from './events.js';
 import { InFlightWindow } from './in-flight-window.js';
 import { DependencyGate } from './dependency-gate.js';
+import { BreakerControl } from './breaker-control.js';
+import { runHealthCheck } from './health-check.js';
+import { RetryBudget } from '../policy/retry-budget.js';
+import type { Trip } from '../policy/breaker.js';
+import type { SerializedError } from '../policy/serialize-error.js';
 import { KEY_INDEX_ENTRY_BYTES, KEY_INDEX_MAX_EXPECTED_KEYS, KeyIndex } from './key-index.js';
 import type { Outcome } from './outcome.js';
 import { newInFlight, RecordExecutor, type InFlight } from './record-executor.js';
@@ -86,8 +91,14 @@ class JobRun {
   private gate: DependencyGate | undefined;
   /** Records whose dependencies were met while every slot was busy: they go before new reads. */
   private readonly readyQueue: InFlight[] = [];
+  /** True while pump() runs (see there). */
+  private pumping = false;
   /** A configuration error found mid-run (a dependency cycle): the run stops, commits, then throws it. */
   private configError: unknown;
+  private readonly breaker: BreakerControl;
+  private readonly budget: RetryBudget;
+  /** Why the run was aborted (health check, breaker): status `aborted`, exit code 3. */
+  private abortReason: string | undefined;
   private cancelGrace: (() => void) | undefined;
   private readonly startedAtMs: number;
   private readonly executor: RecordExecutor;
@@ -101,10 +112,28 @@ class JobRun {
   ) {
     this.events = new EngineEvents(options.onEvent);
     this.startedAtMs = options.clock.now();
+    this.budget = new RetryBudget(job.retryBudget);
+    this.breaker = new BreakerControl(job, options.clock, this.events, {
+      release: (entries) => {
+        this.readyQueue.push(...entries);
+        this.pump();
+      },
+      probeWith: (entry) => {
+        this.active++;
+        this.executor.attempt(entry);
+      },
+      abort: (trip, error) => this.abortForBreaker(trip, error),
+      wake: () => this.wakeLoop(),
+    });
     this.executor = new RecordExecutor({
       job, clock: options.clock, random: options.random, events: this.events, stats: this.stats,
       onSucceeded: (entry, value) => this.onSucceeded(entry, value), onOutcome: (entry, outcome) => this.onOutcome(entry, outcome),
-      stopping: () => this.stopReason !== undefined,
+      stopping: () => this.stopReason !== undefined, budget: this.budget, breaker: this.breaker,
+      onParked: (entry) => {
+        this.active--;
+        this.breaker.park(entry);
+        this.wakeLoop();
+      },
     });
     options.signal?.addEventListener('abort', this.onAbort, { once: true });
   }
@@ -123,6 +152,7 @@ class JobRun {
     // After the loop has ended there is nothing to stop, and no grace timer may outlive the run.
     if (this.stopReason !== undefined || this.ended) return;
     this.stopReason = reason;
+    this.breaker.stop();
     this.readController.abort(reason);
     this.events.emit({ type: 'run:stopping', reason });
     this.cancelGrace = this.options.clock.timer(this.job.shutdownGraceMs, () => this.abandonAll());
@@ -179,6 +209,14 @@ class JobRun {
           type: 'run:started', runId: this.runId, ledger: ledger.location, alreadyDone: resume.alreadyDone,
           resumedFrom: resume.watermark?.seq, crashedRunId: resume.crashedRunId, rerunSelected: plan?.rows.length,
         });
+        if (this.job.healthCheck && this.stopReason === undefined) {
+          const health = await runHealthCheck(this.job.healthCheck, this.job.healthCheckPolicy, this.options.clock);
+          if (!health.ok) {
+            this.abortReason = `the health check failed ${health.attempts} time(s): ${health.error.name}: ${health.error.message}; no record was processed`;
+            this.events.emit({ type: 'run:aborted', reason: this.abortReason });
+            return await this.finish(ledger, false);
+          }
+        }
         const exhausted = await this.processSource(this.selector);
         return await this.finish(ledger, exhausted);
       } catch (error) {
@@ -208,7 +246,10 @@ class JobRun {
     try {
       if (this.stopReason === undefined) exhausted = await this.readLoop(selector);
       for (;;) {
-        while (this.active > 0) await new Promise<void>((resolve) => (this.wake = resolve));
+        // Records parked by an open breaker wait for it to close (or for the run to be aborted).
+        while (this.active > 0 || (this.breaker.parkedCount > 0 && this.stopReason === undefined)) {
+          await new Promise<void>((resolve) => (this.wake = resolve));
+        }
         // Nothing runs any more: what still waits, waits on keys the source does not have.
         if (exhausted && this.gate && this.stopReason === undefined && this.gate.failMissing() > 0) continue;
         break;
@@ -235,6 +276,9 @@ class JobRun {
   private async readItems(selector: Selector): Promise<boolean> {
     const limit = this.options.limit;
     for await (const item of this.job.source.read(selector.from, this.readController.signal)) {
+      // While the breaker is open no record is taken: an outage must not become failures.
+      while (!this.breaker.closed && this.stopReason === undefined) await new Promise<void>((resolve) => (this.wake = resolve));
+      if (this.stopReason !== undefined) return false;
       this.lastRead = item.position;
       const choice = selector.pick(item);
       if (choice === 'stop') return false;
@@ -245,7 +289,9 @@ class JobRun {
           return false;
         }
       }
-      if (this.active >= this.options.concurrency) await new Promise<void>((resolve) => (this.wake = resolve));
+      // `while`, not `if`: a record finishing wakes this loop, but the slot it freed may already have
+      // gone to a record whose dependencies it met (pump), and the window must stay at `concurrency`.
+      while (this.active >= this.options.concurrency && this.stopReason === undefined) await new Promise<void>((resolve) => (this.wake = resolve));
       if (this.commitInProgress) await this.commitInProgress;
       if (this.stopReason !== undefined) return false;
     }
@@ -293,7 +339,19 @@ class JobRun {
 
   /** Starts records whose dependencies are met, while slots are free. */
   private pump(): void {
-    while (this.readyQueue.length > 0 && this.active < this.options.concurrency && this.stopReason === undefined) {
+    // Not re-entrant: a synchronous handler succeeds inside attempt(), which settles its dependents
+    // and pumps again; the outer loop picks them up instead, so a chain does not grow the stack.
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      this.pumpNow();
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private pumpNow(): void {
+    while (this.readyQueue.length > 0 && this.active < this.options.concurrency && this.stopReason === undefined && this.breaker.closed) {
       const entry = this.readyQueue.shift() as InFlight;
       this.active++;
       this.executor.attempt(entry);
@@ -384,12 +442,20 @@ class JobRun {
     };
   }
 
+  private abortForBreaker(trip: Trip, error: SerializedError | undefined): void {
+    const cause = error ? `; dominating error: ${error.name}: ${error.message}` : '';
+    this.abortReason = `the breaker opened (${trip.description}) and did not recover within ${this.job.breaker.maxOpenMs} ms${cause}; progress is saved, and the records hit by the outage are pending`;
+    this.events.emit({ type: 'run:aborted', reason: this.abortReason });
+    this.stop('the breaker did not recover');
+  }
+
   private async finish(ledger: Ledger, exhausted: boolean): Promise<Summary> {
     if (this.failure === undefined) await this.commit(exhausted);
     if (this.failure !== undefined) throw this.failure;
     if (this.configError !== undefined) throw this.configError;
     const counts = await ledger.counts();
     const { status, reason } = decideStatus({
+      abortReason: this.abortReason,
       stopReason: this.stopReason, limitReached: this.limitReached, counts,
       maxFailures: this.options.maxFailures, maxFailureRate: this.options.maxFailureRate,
     });

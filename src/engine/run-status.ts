@@ -5,6 +5,7 @@ import type { LedgerCounts } from '../ledger/ledger.js';
 import { failureRate, RunStatus } from '../report/summary.js';
 
 export interface StatusInput {
+  readonly abortReason: string | undefined;
   readonly stopReason: string | undefined;
   readonly limitReached: number | undefined;
   readonly counts: LedgerCounts;
@@ -14,6 +15,7 @@ export interface StatusInput {
 
 export function decideStatus(input: StatusInput): { status: RunStatus; reason: string } {
   const { counts } = input;
+  if (input.abortReason !== undefined) return { status: RunStatus.aborted, reason: input.abortReason };
   if (input.stopReason !== undefined) {
     return { status: RunStatus.interrupted, reason: `stopped by ${input.stopReason}; ${counts.pending} records left pending` };
   }

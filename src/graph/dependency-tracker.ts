@@ -71,7 +71,9 @@ export class DependencyTracker<E> {
       pending.push(dep);
     }
     if (pending.length === 0) return { kind: 'ready', failedDependencies: failed };
-    const cycle = this.findCycle(key, pending);
+    // Only a record some waiter already waits on can close a cycle; checking the others would walk
+    // every waiting ancestor of each record (quadratic in a chain read while its head still runs).
+    const cycle = this.waitersByDep.has(key) ? this.findCycle(key, pending) : undefined;
     if (cycle) return { kind: 'cycle', cycle };
     const waiter: Waiter<E> = { key, seq, deps: unique, entry, remaining: pending.length, failed: failed.length > 0 ? failed : undefined, released: false };
     for (const dep of pending) {

@@ -1,0 +1,275 @@
+#!/usr/bin/env node
+/**
+ * Issue 4's figures: what `dependsOn` costs, in time and memory, over 1,000,000 JSONL records and a
+ * no-op handler (SQLite ledger in a temp dir, default concurrency and checkpointing).
+ *
+ * Shapes (every record has at most one parent, `dependsOn: (r) => r.parent ? [r.parent] : []`):
+ *   - trees:  RECORDS/10 trees of 10 records: a root, 3 children, 6 grandchildren (2 per child)
+ *   - chains: RECORDS/CHAIN_LENGTH chains of CHAIN_LENGTH (default 1000), each record on the previous one
+ * Orders:
+ *   - parents-first:  tree after tree (root, children, grandchildren), chain after chain (from its head):
+ *                     the common case; a record may still wait a moment for a parent that is running
+ *   - children-first: the whole file by depth, deepest first and the roots last: the worst case, where
+ *                     every record waits until its ancestors appear (90% of the trees' records, 99.9% of
+ *                     the chains' are held at once)
+ * Baseline: the same parents-first files without dependsOn.
+ *
+ * Per run: records/s, elapsed time, peak RSS (process.resourceUsage().maxRSS), the most records seen
+ * waiting (engine progress sampled at every handler call and every 50 ms), and the most that the
+ * data order makes wait (computed from the file, as if every record ran the instant it was ready).
+ * Each run is its own process; every scenario runs REPEAT times (interleaved, as the machine is shared).
+ *
+ * Then the memory fit: children-first at 10%, 50% and 100% of RECORDS, each with a full GC at the peak
+ * (the first handler call), against the live heap and against peak RSS minus the baseline's at that size:
+ * the slopes are the bytes each waiting record costs.
+ *
+ * Usage: npm run build && node bench/dependencies.mjs
+ *   env RECORDS=200000 (scale down), REPEAT=1, CHAIN_LENGTH=1000, FIT=0 (skip the memory fit)
+ */
+import { spawnSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const RECORDS = Number(process.env.RECORDS ?? 1_000_000);
+const REPEAT = Number(process.env.REPEAT ?? 2);
+const CHAIN_LENGTH = Number(process.env.CHAIN_LENGTH ?? 1000);
+const FIT = process.env.FIT !== '0';
+const worker = new URL('./dependencies-worker.mjs', import.meta.url).pathname;
+const dir = mkdtempSync(join(tmpdir(), 'batchguard-bench-deps-'));
+const benchStarted = performance.now();
+
+// ---------------------------------------------------------------------------------------- the data
+
+const TREE_PARENT = [-1, 0, 0, 0, 1, 1, 2, 2, 3, 3];
+const TREE_DEPTH = [0, 1, 1, 1, 2, 2, 2, 2, 2, 2];
+
+/** Records per structure, how many structures fit in n, and each local record's parent and depth. */
+function layout(shape, n) {
+  if (shape === 'trees') return { size: 10, count: Math.floor(n / 10), parent: (j) => TREE_PARENT[j], depth: (j) => TREE_DEPTH[j], maxDepth: 2 };
+  const size = Math.min(CHAIN_LENGTH, n);
+  return { size, count: Math.floor(n / size), parent: (j) => j - 1, depth: (j) => j, maxDepth: size - 1 };
+}
+
+/** Global record numbers (structure × size + local) in file order. */
+function fileOrder(shape, order, n) {
+  const { size, count, depth, maxDepth } = layout(shape, n);
+  const out = new Uint32Array(size * count);
+  let at = 0;
+  if (order === 'parents-first') {
+    for (let g = 0; g < out.length; g++) out[at++] = g;
+  } else {
+    for (let d = maxDepth; d >= 0; d--) {
+      for (let s = 0; s < count; s++) for (let j = 0; j < size; j++) if (depth(j) === d) out[at++] = s * size + j;
+    }
+  }
+  return out;
+}
+
+/**
+ * The most records waiting at once if each ran the instant it was ready: a record read at position p
+ * waits until the last of its ancestors has been read.
+ */
+function peakWaitingFromOrder(shape, n, order) {
+  const { size, count, parent } = layout(shape, n);
+  const total = size * count;
+  const pos = new Uint32Array(total);
+  for (let k = 0; k < total; k++) pos[order[k]] = k;
+  const release = new Uint32Array(total);
+  const diff = new Int32Array(total + 1);
+  for (let s = 0; s < count; s++) {
+    for (let j = 0; j < size; j++) {
+      const g = s * size + j;
+      const p = parent(j);
+      release[g] = p < 0 ? pos[g] : Math.max(pos[g], release[s * size + p]);
+      if (release[g] > pos[g]) {
+        diff[pos[g]]++;
+        diff[release[g]]--;
+      }
+    }
+  }
+  let now = 0;
+  let peak = 0;
+  for (let k = 0; k < total; k++) peak = Math.max(peak, (now += diff[k]));
+  return peak;
+}
+
+const files = new Map();
+
+/** Writes (once) the JSONL file of a shape, order and size; returns its path, record count and peak. */
+function dataFile(shape, order, n) {
+  const name = `${shape}-${order}-${n}`;
+  const cached = files.get(name);
+  if (cached) return cached;
+  const { size, parent } = layout(shape, n);
+  const prefix = shape === 'trees' ? 't' : 'c';
+  const ids = fileOrder(shape, order, n);
+  const path = join(dir, `${name}.jsonl`);
+  const fd = openSync(path, 'w');
+  let chunk = '';
+  for (let k = 0; k < ids.length; k++) {
+    const g = ids[k];
+    const s = Math.floor(g / size);
+    const j = g - s * size;
+    const p = parent(j);
+    const parentId = p < 0 ? 'null' : `"${prefix}${s}-${p}"`;
+    chunk += `{"id":"${prefix}${s}-${j}","parent":${parentId},"name":"item ${g}","value":${(g % 1000) + 0.25}}\n`;
+    if (chunk.length > 1 << 20) {
+      writeSync(fd, chunk);
+      chunk = '';
+    }
+  }
+  writeSync(fd, chunk);
+  closeSync(fd);
+  const file = { path, records: ids.length, bytes: statSync(path).size, peakFromOrder: peakWaitingFromOrder(shape, n, ids) };
+  files.set(name, file);
+  return file;
+}
+
+// ------------------------------------------------------------------------------------- the runs
+
+let runNumber = 0;
+
+function measure(file, mode, peak = false) {
+  const ledger = join(dir, `ledger-${++runNumber}.sqlite`);
+  const args = ['--expose-gc', worker, file.path, ledger, mode, ...(peak ? ['peak'] : [])];
+  const child = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 20 });
+  for (const suffix of ['', '-wal', '-shm']) rmSync(ledger + suffix, { force: true });
+  if (child.status !== 0) throw new Error(`worker failed (${child.status}): ${child.stderr}`);
+  const result = JSON.parse(child.stdout.trim().split('\n').pop());
+  if (result.succeeded !== file.records || result.failed + result.skipped + result.pending !== 0) {
+    throw new Error(`${file.path}: expected ${file.records} succeeded, got ${JSON.stringify(result)}`);
+  }
+  return result;
+}
+
+const fmtInt = (n) => Math.round(n).toLocaleString('en-US');
+const mb = (bytes) => (bytes / 1024 / 1024).toFixed(0);
+const pad = (s, n) => String(s).padEnd(n);
+const lpad = (s, n) => String(s).padStart(n);
+
+const scenarios = [
+  { name: 'baseline (no dependsOn), trees file', shape: 'trees', order: 'parents-first', mode: 'none' },
+  { name: 'baseline (no dependsOn), chains file', shape: 'chains', order: 'parents-first', mode: 'none' },
+  { name: 'trees of 10, parents-first', shape: 'trees', order: 'parents-first', mode: 'deps' },
+  { name: 'trees of 10, children-first', shape: 'trees', order: 'children-first', mode: 'deps' },
+  { name: `chains of ${layout('chains', RECORDS).size}, parents-first`, shape: 'chains', order: 'parents-first', mode: 'deps' },
+  { name: `chains of ${layout('chains', RECORDS).size}, children-first`, shape: 'chains', order: 'children-first', mode: 'deps' },
+];
+// Children-first runs also take the live heap at their peak (one full GC at the first handler call:
+// well under a second, against runs of a minute or more at 1M records).
+for (const s of scenarios) s.peak = s.order === 'children-first';
+
+function row(cells, widths) {
+  return cells.map((cell, i) => (i === 0 ? pad(cell, widths[0]) : lpad(cell, widths[i]))).join('');
+}
+
+try {
+  process.stderr.write(`writing data (${fmtInt(RECORDS)} records per file) in ${dir} …\n`);
+  for (const s of scenarios) s.file = dataFile(s.shape, s.order, RECORDS);
+  const first = scenarios[0].file;
+  const results = new Map(scenarios.map((s) => [s, []]));
+  for (let rep = 1; rep <= REPEAT; rep++) {
+    for (const s of scenarios) {
+      process.stderr.write(`  run ${rep}/${REPEAT}: ${s.name} … `);
+      const r = measure(s.file, s.mode, s.peak);
+      process.stderr.write(`${(r.elapsedMs / 1000).toFixed(1)} s\n`);
+      results.get(s).push(r);
+    }
+  }
+
+  console.log(`\nbatchguard dependsOn benchmark: ${fmtInt(first.records)} records per run (~${Math.round(first.bytes / first.records)} bytes a line), no-op handler, concurrency 4, SQLite ledger; node ${process.version}`);
+  console.log('waiting: observed = engine progress (read − finished − running), sampled at every handler call and every 50 ms;');
+  console.log('         from order = computed from the file, as if each record ran the moment it was ready');
+  console.log('live heap at peak = heapUsed after a full GC at the first handler call (children-first runs only)\n');
+  const widths = [38, 5, 11, 10, 10, 12, 13, 13];
+  const header = row(['scenario', 'run', 'records/s', 'elapsed', 'peak RSS', 'live heap', 'waiting', 'waiting'], widths);
+  console.log(header);
+  console.log(row(['', '', '', '', '', 'at peak', '(observed)', '(from order)'], widths));
+  console.log('-'.repeat(header.length));
+  const spreadNotes = [];
+  for (const s of scenarios) {
+    const runs = results.get(s);
+    runs.forEach((r, i) => {
+      const heap = r.atFirstCall?.heapUsed !== undefined ? `${mb(r.atFirstCall.heapUsed)} MB` : '';
+      console.log(row([i === 0 ? s.name : '', `#${i + 1}`, fmtInt(r.recordsPerSecond), `${(r.elapsedMs / 1000).toFixed(1)} s`,
+        `${mb(r.maxRssBytes)} MB`, heap, fmtInt(r.peakWaiting), fmtInt(s.file.peakFromOrder)], widths));
+    });
+    if (runs.length > 1) {
+      const rates = runs.map((r) => r.recordsPerSecond);
+      const spread = (Math.max(...rates) - Math.min(...rates)) / Math.min(...rates);
+      if (spread > 0.15) spreadNotes.push(`${s.name}: records/s differ by ${(spread * 100).toFixed(0)}%`);
+    }
+  }
+  const baseBest = Math.max(...results.get(scenarios[0]).map((r) => r.recordsPerSecond));
+  console.log('\nbest run relative to the best baseline run (trees file), records/s:');
+  for (const s of scenarios.slice(2)) {
+    const best = Math.max(...results.get(s).map((r) => r.recordsPerSecond));
+    console.log(`  ${pad(s.name, 38)} ${(best / baseBest).toFixed(2)}×`);
+  }
+  if (spreadNotes.length > 0) console.log(`\nnoisy between runs (the machine is shared): ${spreadNotes.join('; ')}`);
+
+  if (FIT) {
+    const sizes = [...new Set([Math.round(RECORDS * 0.1), Math.round(RECORDS * 0.5)])].filter((n) => n < RECORDS);
+    const points = { trees: [], chains: [] };
+    const baselineRss = (shape) => Math.min(...results.get(scenarios[shape === 'trees' ? 0 : 1]).map((b) => b.maxRssBytes));
+    for (const shape of ['trees', 'chains']) {
+      for (const n of sizes) {
+        const cf = dataFile(shape, 'children-first', n);
+        process.stderr.write(`  fit: ${shape}, children-first, ${fmtInt(cf.records)} records … `);
+        const r = measure(cf, 'deps', true);
+        const base = measure(dataFile(shape, 'parents-first', n), 'none');
+        process.stderr.write(`${(r.elapsedMs / 1000).toFixed(1)} s\n`);
+        points[shape].push({ records: cf.records, r, baseRss: base.maxRssBytes });
+      }
+      const full = scenarios.find((s) => s.shape === shape && s.order === 'children-first');
+      for (const r of results.get(full)) points[shape].push({ records: full.file.records, r, baseRss: baselineRss(shape) });
+    }
+    console.log('\nmemory per waiting record: children-first runs, live heap after a full GC at the peak (first handler call)');
+    const fw = [8, 11, 11, 12, 14, 11, 14, 16, 12];
+    const fitHeader = row(['shape', 'records', 'waiting', 'live heap', 'typed arrays', 'peak RSS', 'baseline RSS', 'RSS − baseline', 'peak heap'], fw);
+    console.log(fitHeader);
+    console.log(row(['', '', '', 'at peak', 'at peak', '', '', '', '(sampled)'], fw));
+    console.log('-'.repeat(fitHeader.length));
+    const fits = [];
+    for (const shape of ['trees', 'chains']) {
+      for (const { records, r, baseRss } of points[shape]) {
+        console.log(row([shape, fmtInt(records), fmtInt(r.atFirstCall.waiting), `${mb(r.atFirstCall.heapUsed)} MB`, `${mb(r.atFirstCall.arrayBuffers)} MB`,
+          `${mb(r.maxRssBytes)} MB`, `${mb(baseRss)} MB`, `${mb(r.maxRssBytes - baseRss)} MB`, `${mb(r.peakHeapSampled)} MB`], fw));
+      }
+      const ps = points[shape];
+      fits.push({
+        shape,
+        heap: linearFit(ps.map(({ r }) => [r.atFirstCall.waiting, r.atFirstCall.heapUsed])),
+        rss: linearFit(ps.map(({ r, baseRss }) => [r.atFirstCall.waiting, r.maxRssBytes - baseRss])),
+      });
+    }
+    console.log('\nleast-squares fit over the points above (y = intercept + slope × waiting):');
+    for (const f of fits) {
+      console.log(
+        `  ${pad(f.shape, 7)} live heap: ${fmtInt(f.heap.slope)} bytes per waiting record (+ ${mb(f.heap.intercept)} MB, r² ${f.heap.r2.toFixed(3)}); ` +
+          `peak RSS above baseline: ${fmtInt(f.rss.slope)} bytes per waiting record (r² ${f.rss.r2.toFixed(3)})`,
+      );
+    }
+  }
+  console.log(`\nbenchmark took ${((performance.now() - benchStarted) / 1000).toFixed(0)} s`);
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** Least squares of y on x: slope, intercept and r². */
+function linearFit(points) {
+  const n = points.length;
+  const mx = points.reduce((sum, [x]) => sum + x, 0) / n;
+  const my = points.reduce((sum, [, y]) => sum + y, 0) / n;
+  let sxy = 0;
+  let sxx = 0;
+  let syy = 0;
+  for (const [x, y] of points) {
+    sxy += (x - mx) * (y - my);
+    sxx += (x - mx) ** 2;
+    syy += (y - my) ** 2;
+  }
+  const slope = sxx === 0 ? 0 : sxy / sxx;
+  return { slope, intercept: my - slope * mx, r2: syy === 0 ? 1 : (sxy * sxy) / (sxx * syy) };
+}

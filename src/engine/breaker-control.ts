@@ -1,0 +1,162 @@
+/**
+ * Drives the circuit breaker during a run: feeds it attempt outcomes, parks the records hit by an
+ * outage (they go back to pending, never to the failure report), probes on a backoff schedule (the
+ * health check, or a parked record), releases the parked records when the breaker closes, and
+ * aborts the run when it stays open past `maxOpenMs`.
+ */
+import type { Clock } from '../clock.js';
+import type { Job } from '../job.js';
+import { BreakerState, CircuitBreaker, type Trip } from '../policy/breaker.js';
+import type { SerializedError } from '../policy/serialize-error.js';
+import type { EngineEvents } from './events.js';
+import { checkOnce } from './health-check.js';
+import type { InFlight } from './record-executor.js';
+
+export interface BreakerHooks {
+  /** Records to run again now that the breaker closed. */
+  release(entries: InFlight[]): void;
+  /** Runs one parked record as a probe. */
+  probeWith(entry: InFlight): void;
+  /** The breaker stayed open too long: abort the run. */
+  abort(trip: Trip, error: SerializedError | undefined): void;
+  /** Something the read loop may be waiting for changed. */
+  wake(): void;
+}
+
+export class BreakerControl {
+  private readonly breaker: CircuitBreaker;
+  private parked: InFlight[] = [];
+  private cancelProbe: (() => void) | undefined;
+  private stopped = false;
+  /** The error of the attempt that tripped the breaker, for the summary. */
+  tripError: SerializedError | undefined;
+
+  constructor(
+    private readonly job: Job<any, any>,
+    private readonly clock: Clock,
+    private readonly events: EngineEvents,
+    private readonly hooks: BreakerHooks,
+  ) {
+    this.breaker = new CircuitBreaker(job.breaker);
+  }
+
+  get closed(): boolean {
+    return this.breaker.state === BreakerState.closed;
+  }
+
+  get state(): BreakerState {
+    return this.breaker.state;
+  }
+
+  get trips(): number {
+    return this.breaker.trips;
+  }
+
+  get lastTrip(): Trip | undefined {
+    return this.breaker.trip;
+  }
+
+  get parkedCount(): number {
+    return this.parked.length;
+  }
+
+  /** An attempt succeeded. */
+  succeeded(entry: InFlight): void {
+    if (entry.probe) {
+      entry.probe = false;
+      this.probeResult(true);
+    } else {
+      this.breaker.record({ ok: true }, this.clock.now());
+    }
+  }
+
+  /**
+   * An attempt failed with a retryable error or a timeout. Returns true when the record must be
+   * parked (the breaker is open, or this failure opened it) instead of retried or failed.
+   */
+  systemicFailure(entry: InFlight, fingerprint: string, error: SerializedError): boolean {
+    if (entry.probe) {
+      entry.probe = false;
+      this.probeResult(false);
+      return true;
+    }
+    if (!this.closed) return true;
+    const trip = this.breaker.record({ ok: false, fingerprint }, this.clock.now());
+    if (!trip) return false;
+    this.tripError = error;
+    this.events.emit({ type: 'breaker:opened', reason: trip.reason, description: trip.description, fingerprint: trip.fingerprint, failures: trip.failures, window: trip.window, error });
+    this.scheduleProbe();
+    return true;
+  }
+
+  /** Holds a record until the breaker closes. */
+  park(entry: InFlight): void {
+    this.parked.push(entry);
+  }
+
+  /** The run is stopping: no more probes; parked records stay pending. */
+  stop(): void {
+    this.stopped = true;
+    this.cancelProbe?.();
+  }
+
+  private scheduleProbe(): void {
+    this.cancelProbe?.();
+    if (this.stopped) return;
+    const now = this.clock.now();
+    if (this.breaker.expired(now)) {
+      this.hooks.abort(this.breaker.trip as Trip, this.tripError);
+      return;
+    }
+    const openFor = now - this.breaker.openedAt;
+    const delay = Math.min(this.breaker.nextProbeDelayMs(), Math.max(0, this.job.breaker.maxOpenMs - openFor));
+    this.cancelProbe = this.clock.timer(delay, () => this.probe());
+  }
+
+  private probe(): void {
+    this.cancelProbe = undefined;
+    if (this.stopped) return;
+    if (this.breaker.expired(this.clock.now())) {
+      this.hooks.abort(this.breaker.trip as Trip, this.tripError);
+      return;
+    }
+    this.breaker.halfOpen();
+    this.events.emit({ type: 'breaker:half-open', parked: this.parked.length });
+    const check = this.job.healthCheck;
+    if (check) {
+      void checkOnce(check, this.job.healthCheckPolicy.timeoutMs, this.clock).then((result) => this.probeResult(result.ok));
+      return;
+    }
+    const entry = this.parked.shift();
+    if (!entry) {
+      // Nothing to probe with: let intake go on; the next failures trip the breaker again.
+      this.probeResult(true, true);
+      return;
+    }
+    entry.probe = true;
+    this.hooks.probeWith(entry);
+  }
+
+  private probeResult(ok: boolean, force = false): void {
+    if (this.stopped) return;
+    const state = force ? this.closeNow() : this.breaker.probe(ok);
+    if (state === BreakerState.closed) {
+      const openMs = this.clock.now() - this.breaker.openedAt;
+      this.events.emit({ type: 'breaker:closed', openMs, released: this.parked.length });
+      const released = this.parked;
+      this.parked = [];
+      this.hooks.release(released);
+      this.hooks.wake();
+    } else if (state === BreakerState.halfOpen) {
+      this.probe(); // the next probe at once: closing takes several successes in a row
+    } else {
+      this.scheduleProbe();
+    }
+  }
+
+  private closeNow(): BreakerState {
+    let state = this.breaker.probe(true);
+    while (state === BreakerState.halfOpen) state = this.breaker.probe(true);
+    return state;
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * The retry budget: retries may be at most `ratio` of the recent attempts (plus a small floor), so
+ * a partial outage cannot multiply the load on a failing service by `maxAttempts`. A retry the
+ * budget refuses is not dropped: it waits and asks again.
+ *
+ * "Recent" is a sliding window of `windowMs`, kept as ten buckets of counters: constant memory,
+ * O(1) per attempt.
+ */
+import { ConfigError } from '../errors.js';
+import { checkKnownFields } from '../options-check.js';
+
+export interface RetryBudgetOptions {
+  /** Retries may be at most this share of all attempts in the window. @default 0.2 */
+  ratio?: number;
+  /** Retries always allowed per window, so a quiet job can still retry. @default 10 */
+  minRetries?: number;
+  /** The window. @default 10000 */
+  windowMs?: number;
+  /** `false` turns the budget off. @default true */
+  enabled?: boolean;
+}
+
+export type ResolvedRetryBudget = Readonly<Required<RetryBudgetOptions>>;
+
+const DEFAULTS: ResolvedRetryBudget = Object.freeze({ ratio: 0.2, minRetries: 10, windowMs: 10_000, enabled: true });
+const BUCKETS = 10;
+
+export function resolveRetryBudget(input: RetryBudgetOptions | undefined, field = 'retryBudget'): ResolvedRetryBudget {
+  if (input === undefined) return DEFAULTS;
+  if (input === null || typeof input !== 'object') throw new ConfigError(`${field} must be an object; got ${JSON.stringify(input)}`, { field });
+  checkKnownFields(input, Object.keys(DEFAULTS), field);
+  const merged = { ...DEFAULTS, ...input };
+  if (typeof merged.ratio !== 'number' || !(merged.ratio > 0 && merged.ratio <= 1)) throw new ConfigError(`${field}.ratio must be a fraction in (0, 1]; got ${JSON.stringify(merged.ratio)}`, { field: `${field}.ratio` });
+  if (!Number.isInteger(merged.minRetries) || merged.minRetries < 0) throw new ConfigError(`${field}.minRetries must be an integer ≥ 0; got ${JSON.stringify(merged.minRetries)}`, { field: `${field}.minRetries` });
+  if (typeof merged.windowMs !== 'number' || !(merged.windowMs >= BUCKETS)) throw new ConfigError(`${field}.windowMs must be a number ≥ ${BUCKETS}; got ${JSON.stringify(merged.windowMs)}`, { field: `${field}.windowMs` });
+  if (typeof merged.enabled !== 'boolean') throw new ConfigError(`${field}.enabled must be true or false; got ${JSON.stringify(merged.enabled)}`, { field: `${field}.enabled` });
+  return Object.freeze(merged);
+}
+
+export class RetryBudget {
+  private readonly attempts = new Float64Array(BUCKETS);
+  private readonly retries = new Float64Array(BUCKETS);
+  private readonly bucketMs: number;
+  private bucketIndex = 0;
+  private bucketStart = 0;
+  /** Retries refused so far (each one waited and asked again). */
+  refused = 0;
+
+  constructor(private readonly options: ResolvedRetryBudget) {
+    this.bucketMs = options.windowMs / BUCKETS;
+  }
+
+  /** Counts a first attempt. */
+  recordAttempt(nowMs: number): void {
+    this.roll(nowMs);
+    this.attempts[this.bucketIndex]! += 1;
+  }
+
+  /** Takes a retry if the budget allows it (and counts it); false means wait and ask again. */
+  tryRetry(nowMs: number): boolean {
+    if (!this.options.enabled) return true;
+    this.roll(nowMs);
+    let attempts = 0;
+    let retries = 0;
+    for (let i = 0; i < BUCKETS; i++) {
+      attempts += this.attempts[i] as number;
+      retries += this.retries[i] as number;
+    }
+    // After this retry, retries ≤ ratio × all attempts (this one included), or within the floor.
+    const allowed = retries + 1 <= this.options.minRetries || retries + 1 <= this.options.ratio * (attempts + 1);
+    if (!allowed) {
+      this.refused++;
+      return false;
+    }
+    this.attempts[this.bucketIndex]! += 1;
+    this.retries[this.bucketIndex]! += 1;
+    return true;
+  }
+
+  /** How long a refused retry waits before asking again: one bucket, when the window moves. */
+  get waitMs(): number {
+    return this.bucketMs;
+  }
+
+  private roll(nowMs: number): void {
+    if (this.bucketStart === 0) this.bucketStart = nowMs;
+    while (nowMs - this.bucketStart >= this.bucketMs) {
+      this.bucketStart += this.bucketMs;
+      this.bucketIndex = (this.bucketIndex + 1) % BUCKETS;
+      this.attempts[this.bucketIndex] = 0;
+      this.retries[this.bucketIndex] = 0;
+      // A long quiet gap: everything is stale; jump instead of looping over every bucket.
+      if (nowMs - this.bucketStart > this.options.windowMs) {
+        this.attempts.fill(0);
+        this.retries.fill(0);
+        this.bucketStart = nowMs;
+      }
+    }
+  }
+}

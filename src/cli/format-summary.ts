@@ -22,6 +22,10 @@ export function formatSummary(summary: Summary): string {
     row('elapsed', `${(summary.elapsedMs / 1000).toFixed(1)} s, ${number.format(summary.recordsPerSecond)} records/s`),
     row('ledger', summary.ledger),
   ];
+  if (summary.breaker.trips > 0) {
+    const trip = summary.breaker.lastTrip;
+    lines.push(row('breaker', `opened ${summary.breaker.trips} time(s)${trip ? `; last: ${trip.description}${trip.error ? ` (${trip.error.name}: ${truncate(trip.error.message, 60)})` : ''}` : ''}`));
+  }
   if (summary.topErrors.length > 0) {
     lines.push('  top errors:');
     for (const group of summary.topErrors) {

@@ -124,6 +124,14 @@ function describeEvent(event: EngineEvent, verbose: boolean, printFailure: boole
     case 'record:failed':
       if (!printFailure) return undefined;
       return `failed  ${event.key} [${event.kind}] after ${event.attempts} attempt(s): ${event.error.name}: ${event.error.message}`;
+    case 'breaker:opened':
+      return `batchguard: breaker opened: ${event.description}; ${event.error.name}: ${event.error.message}. No new records until it recovers; records hit by the outage stay pending`;
+    case 'breaker:half-open':
+      return `batchguard: breaker half-open: probing (${event.parked} records parked)`;
+    case 'breaker:closed':
+      return `batchguard: breaker closed after ${(event.openMs / 1000).toFixed(1)} s; resuming ${event.released} parked records`;
+    case 'run:aborted':
+      return `batchguard: aborting: ${event.reason}`;
     case 'record:log':
       return verbose ? `log     ${event.key}: ${event.message}${event.fields ? ` ${JSON.stringify(event.fields)}` : ''}` : undefined;
     default:

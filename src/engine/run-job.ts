@@ -442,6 +442,15 @@ class JobRun {
     };
   }
 
+  private breakerSummary(): Summary['breaker'] {
+    const trip = this.breaker.lastTrip;
+    const error = this.breaker.tripError;
+    return {
+      state: this.breaker.state, trips: this.breaker.trips, retriesDeferred: this.budget.refused,
+      ...(trip ? { lastTrip: { reason: trip.reason, description: trip.description, ...(error ? { error: { name: error.name, message: error.message } } : {}) } } : {}),
+    };
+  }
+
   private abortForBreaker(trip: Trip, error: SerializedError | undefined): void {
     const cause = error ? `; dominating error: ${error.name}: ${error.message}` : '';
     this.abortReason = `the breaker opened (${trip.description}) and did not recover within ${this.job.breaker.maxOpenMs} ms${cause}; progress is saved, and the records hit by the outage are pending`;
@@ -464,7 +473,7 @@ class JobRun {
       alreadyDone: this.alreadyDone, elapsedMs: this.options.clock.now() - this.startedAtMs,
       topErrors: await ledger.topErrors(5, 3), ledger: ledger.location,
       next: nextCommand(status, counts, this.options.jobFile, this.options.ledgerFlag),
-      warnings: this.selector?.warnings(exhausted) ?? [], reports: undefined,
+      warnings: this.selector?.warnings(exhausted) ?? [], reports: undefined, breaker: this.breakerSummary(),
     });
     const reports = await writeRunReports(ledger, draft);
     const summary = { ...draft, reports };

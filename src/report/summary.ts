@@ -42,6 +42,16 @@ export interface Summary {
   readonly warnings: readonly string[];
   /** Where this run's `summary.json` and `failures.jsonl` were written. */
   readonly reports: RunReportPaths | undefined;
+  /** The circuit breaker: how often it opened in this run and why it last did. */
+  readonly breaker: BreakerSummary;
+}
+
+export interface BreakerSummary {
+  readonly state: string;
+  readonly trips: number;
+  readonly lastTrip?: { readonly reason: string; readonly description: string; readonly error?: { readonly name: string; readonly message: string } };
+  /** Retries the retry budget held back (each waited and asked again). */
+  readonly retriesDeferred: number;
 }
 
 export interface RunReportPaths {
@@ -64,6 +74,7 @@ export interface SummaryInput {
   readonly next: string | undefined;
   readonly warnings: readonly string[];
   readonly reports: RunReportPaths | undefined;
+  readonly breaker: BreakerSummary;
 }
 
 export function failureRate(counts: Pick<LedgerCounts, 'succeeded' | 'failed'>): number {
@@ -97,6 +108,7 @@ export function buildSummary(input: SummaryInput): Summary {
     next: input.next,
     warnings: input.warnings,
     reports: input.reports,
+    breaker: input.breaker,
   };
 }
 

@@ -8,6 +8,7 @@ import { resolveRetry, type ResolvedRetry, type RetryOptions } from './policy/re
 import { formatValue, isRecord } from './policy/validate.js';
 import { DependencyFailurePolicy } from './graph/dependency-tracker.js';
 import { resolveHealthCheckOptions, type HealthCheck, type HealthCheckOptions, type ResolvedHealthCheckOptions } from './engine/health-check.js';
+import { resolveRateLimit, type RateLimitOptions, type ResolvedRateLimit } from './policy/token-bucket.js';
 import { resolveBreaker, type BreakerOptions, type ResolvedBreaker } from './policy/breaker.js';
 import { resolveRetryBudget, type ResolvedRetryBudget, type RetryBudgetOptions } from './policy/retry-budget.js';
 import type { OutputSink } from './sinks/output-sink.js';
@@ -70,6 +71,20 @@ export interface JobOptions<T, R = unknown> {
   maxFailures?: number;
   /** On shutdown, how long in-flight records may take to finish before they are aborted, in ms. @default 10000 */
   shutdownGraceMs?: number;
+  /** Each run stops taking records after this long (exit code 5; `run` again continues). @default no limit */
+  maxDurationMs?: number;
+  /** Each run starts at most this many records (exit code 5; `run` again continues). @default no limit */
+  maxRecords?: number;
+  /** A token bucket for the whole job: every attempt (retries included) takes a token. @default no limit */
+  rateLimit?: RateLimitOptions;
+  /** A bucket per key (e.g. API host or tenant), with `rateLimitKey`. A 429/Retry-After pauses that key's bucket. @default none */
+  perKeyRateLimit?: RateLimitOptions;
+  /** The rate-limit key of a record. @default none */
+  rateLimitKey?: (record: T) => string;
+  /** The fairness key of a record (e.g. tenant): with `perKeyConcurrency`, no key can take every slot. @default none */
+  concurrencyKey?: (record: T) => string;
+  /** Records of one `concurrencyKey` running at once. @default 1 when concurrencyKey is set */
+  perKeyConcurrency?: number;
   /** Keys this record needs to have succeeded first (in this run or an earlier one). @default none */
   dependsOn?: (record: T) => readonly string[];
   /**
@@ -108,6 +123,13 @@ export interface Job<T = unknown, R = unknown> {
   readonly shutdownGraceMs: number;
   readonly output: OutputSink | undefined;
   readonly dependsOn: ((record: T) => readonly string[]) | undefined;
+  readonly maxDurationMs: number | undefined;
+  readonly rateLimit: ResolvedRateLimit | undefined;
+  readonly perKeyRateLimit: ResolvedRateLimit | undefined;
+  readonly rateLimitKey: ((record: T) => string) | undefined;
+  readonly concurrencyKey: ((record: T) => string) | undefined;
+  readonly perKeyConcurrency: number;
+  readonly maxRecords: number | undefined;
   readonly healthCheck: HealthCheck | undefined;
   readonly healthCheckPolicy: ResolvedHealthCheckOptions;
   readonly breaker: ResolvedBreaker;
@@ -120,7 +142,8 @@ export interface Job<T = unknown, R = unknown> {
 const JOB_FIELDS = [
   'name', 'source', 'key', 'handler', 'retry', 'classify', 'timeoutMs', 'concurrency', 'checkpoint',
   'maxFailureRate', 'maxFailures', 'shutdownGraceMs', 'output', 'dependsOn', 'onDependencyFailure',
-  'healthCheck', 'healthCheckPolicy', 'breaker', 'retryBudget',
+  'healthCheck', 'healthCheckPolicy', 'breaker', 'retryBudget', 'maxDurationMs', 'maxRecords',
+  'rateLimit', 'perKeyRateLimit', 'rateLimitKey', 'concurrencyKey', 'perKeyConcurrency',
 ] as const;
 
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
@@ -168,6 +191,13 @@ export function defineJob<T, R = unknown>(options: JobOptions<T, R>): Job<T, R> 
     output: checkOutput(options.output),
     dependsOn: checkDependsOn(options.dependsOn),
     onDependencyFailure: checkDependencyPolicy(options.onDependencyFailure),
+    maxDurationMs: options.maxDurationMs === undefined ? undefined : checkPositive(options.maxDurationMs, 'maxDurationMs', 0),
+    maxRecords: options.maxRecords === undefined ? undefined : checkInteger(options.maxRecords, 'maxRecords', 0, 1, Number.MAX_SAFE_INTEGER),
+    rateLimit: options.rateLimit === undefined ? undefined : resolveRateLimit(options.rateLimit, 'rateLimit'),
+    perKeyRateLimit: options.perKeyRateLimit === undefined ? undefined : resolveRateLimit(options.perKeyRateLimit, 'perKeyRateLimit'),
+    rateLimitKey: checkKeyFunction(options.rateLimitKey, 'rateLimitKey'),
+    concurrencyKey: checkKeyFunction(options.concurrencyKey, 'concurrencyKey'),
+    perKeyConcurrency: checkInteger(options.perKeyConcurrency, 'perKeyConcurrency', 1, 1, 10_000),
     healthCheck: checkHealthCheck(options.healthCheck),
     healthCheckPolicy: resolveHealthCheckOptions(options.healthCheckPolicy),
     breaker: resolveBreaker(options.breaker),
@@ -207,4 +237,10 @@ function checkHealthCheck(check: unknown): HealthCheck | undefined {
   if (check === undefined) return undefined;
   checkFunction(check, 'healthCheck', 'job.healthCheck must be an async function (signal) => void that throws when the service is down');
   return check as HealthCheck;
+}
+
+function checkKeyFunction<T>(fn: unknown, field: string): ((record: T) => string) | undefined {
+  if (fn === undefined) return undefined;
+  checkFunction(fn, field, `job.${field} must be a function (record) => string`);
+  return fn as (record: T) => string;
 }

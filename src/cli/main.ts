@@ -41,11 +41,14 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--json', 'print the summary as JSON on stdout')
     .option('--no-progress', 'no progress line on stderr')
     .option('--quiet', 'print nothing but errors (and the JSON summary with --json)')
-    .option('--verbose', 'also print every retry and handler log line');
+    .option('--verbose', 'also print every retry and handler log line')
+    .option('--max-duration <duration>', 'stop taking records after this long, e.g. 2h, 90m, 1h30m (exit 5; run again to go on)')
+    .option('--until <time>', 'stop taking records at this local time, e.g. 06:00 (exit 5)')
+    .option('--max-records <n>', 'start at most N records in this run (exit 5)', integer('--max-records'));
 
   runFlags(program.command('run'))
     .description('run a job; resumes automatically where the previous run stopped')
-    .option('--limit <n>', 'start at most N records not yet done, then stop (exit 5; run again to go on)', integer('--limit'))
+    .option('--limit <n>', 'the same as --max-records: a sample of the first N records not yet done', integer('--limit'))
     .option('--dry-run', 'read and validate the source and say what a run would do, without calling the handler (exit 1 if records are invalid)')
     .action(async (jobFile: string, flags) => setExitCode(await runCommand(jobFile, flags)));
 

@@ -2,6 +2,7 @@
  * `batchguard run <job-file>`: runs the job, resuming where the last run stopped.
  */
 import { dryRun } from '../engine/dry-run.js';
+import { parseDuration, parseUntil } from '../policy/deadline.js';
 import { startRun } from '../engine/run-job.js';
 import type { Job } from '../job.js';
 import { ledgerPath } from './ledger-path.js';
@@ -24,6 +25,9 @@ export interface RunFlags {
   quiet?: boolean;
   verbose?: boolean;
   limit?: number;
+  maxRecords?: number;
+  maxDuration?: string;
+  until?: string;
   dryRun?: boolean;
 }
 
@@ -44,7 +48,10 @@ export async function runCommand(jobFile: string, flags: RunFlags, rerun?: Rerun
   };
   const options: RunOptions = {
     ledger: flags.ledger, concurrency: flags.concurrency, maxFailureRate: flags.maxFailureRate, maxFailures: flags.maxFailures,
-    acceptDrift: flags.acceptDrift, onEvent, jobFile, rerun, limit: flags.limit,
+    acceptDrift: flags.acceptDrift, onEvent, jobFile, rerun,
+    maxRecords: flags.maxRecords ?? flags.limit,
+    maxDurationMs: flags.maxDuration === undefined ? undefined : parseDuration(flags.maxDuration, '--max-duration'),
+    untilMs: flags.until === undefined ? undefined : parseUntil(flags.until, Date.now(), '--until'),
   };
   const handle = startRun(job, options);
   let signalName: 'SIGINT' | 'SIGTERM' | undefined;
@@ -130,6 +137,8 @@ function describeEvent(event: EngineEvent, verbose: boolean, printFailure: boole
       return `batchguard: breaker half-open: probing (${event.parked} records parked)`;
     case 'breaker:closed':
       return `batchguard: breaker closed after ${(event.openMs / 1000).toFixed(1)} s; resuming ${event.released} parked records`;
+    case 'run:deadline':
+      return `batchguard: stopping: ${event.reason}; letting the running attempts finish`;
     case 'run:aborted':
       return `batchguard: aborting: ${event.reason}`;
     case 'record:log':

@@ -22,6 +22,7 @@ export type EngineEvent =
   | { readonly type: 'breaker:half-open'; readonly parked: number }
   | { readonly type: 'breaker:closed'; readonly openMs: number; readonly released: number }
   | { readonly type: 'run:aborted'; readonly reason: string }
+  | { readonly type: 'run:deadline'; readonly reason: string }
   | { readonly type: 'record:log'; readonly key: string; readonly message: string; readonly fields: Record<string, unknown> | undefined }
   | { readonly type: 'checkpoint'; readonly committed: number; readonly watermark: number | undefined }
   | { readonly type: 'run:stopping'; readonly reason: string }

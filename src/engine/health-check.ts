@@ -5,6 +5,7 @@
 import type { Clock } from '../clock.js';
 import { ConfigError, TimeoutError } from '../errors.js';
 import { checkKnownFields } from '../options-check.js';
+import { formatValue } from '../policy/validate.js';
 import { serializeError, type SerializedError } from '../policy/serialize-error.js';
 
 export type HealthCheck = (signal: AbortSignal) => Promise<unknown> | unknown;
@@ -24,13 +25,13 @@ const DEFAULTS: ResolvedHealthCheckOptions = Object.freeze({ maxAttempts: 3, del
 
 export function resolveHealthCheckOptions(input: HealthCheckOptions | undefined, field = 'healthCheckPolicy'): ResolvedHealthCheckOptions {
   if (input === undefined) return DEFAULTS;
-  if (input === null || typeof input !== 'object') throw new ConfigError(`${field} must be an object; got ${JSON.stringify(input)}`, { field });
+  if (input === null || typeof input !== 'object') throw new ConfigError(`${field} must be an object; got ${formatValue(input)}`, { field });
   checkKnownFields(input, Object.keys(DEFAULTS), field);
   const merged = { ...DEFAULTS, ...input };
-  if (!Number.isInteger(merged.maxAttempts) || merged.maxAttempts < 1) throw new ConfigError(`${field}.maxAttempts must be an integer ≥ 1; got ${JSON.stringify(merged.maxAttempts)}`, { field: `${field}.maxAttempts` });
+  if (!Number.isInteger(merged.maxAttempts) || merged.maxAttempts < 1) throw new ConfigError(`${field}.maxAttempts must be an integer ≥ 1; got ${formatValue(merged.maxAttempts)}`, { field: `${field}.maxAttempts` });
   for (const name of ['delayMs', 'timeoutMs'] as const) {
     if (typeof merged[name] !== 'number' || !(merged[name] >= 0) || !Number.isFinite(merged[name])) {
-      throw new ConfigError(`${field}.${name} must be a number of milliseconds ≥ 0; got ${JSON.stringify(merged[name])}`, { field: `${field}.${name}` });
+      throw new ConfigError(`${field}.${name} must be a number of milliseconds ≥ 0; got ${formatValue(merged[name])}`, { field: `${field}.${name}` });
     }
   }
   return Object.freeze(merged);

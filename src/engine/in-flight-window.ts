@@ -55,11 +55,16 @@ export class InFlightWindow<E extends WindowEntry> {
   compact(): void {
     this.dropFinishedHead();
     const stored = this.entries.length - this.head;
-    if (stored < 1024) return;
+    // Only when the window has doubled since the last pass: a pass costs O(stored), so this keeps
+    // compaction amortised O(1) per record even with a million records waiting (still open).
+    if (stored < 2 * this.storedAfterCompact + 1024) return;
     const open = this.open();
     if (stored > 2 * open.length + 1024) {
       this.entries = open;
       this.head = 0;
     }
+    this.storedAfterCompact = this.entries.length - this.head;
   }
+
+  private storedAfterCompact = 0;
 }

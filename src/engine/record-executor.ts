@@ -13,6 +13,7 @@ import { FailureKind } from '../ledger/ledger.js';
 import { classifyError } from '../policy/classify.js';
 import { errorFingerprint } from '../policy/fingerprint.js';
 import { decideRetry, type RetryDecision } from '../policy/retry.js';
+import { retryAfterMs } from '../policy/retry-after.js';
 import { serializeError, type SerializedError } from '../policy/serialize-error.js';
 import type { SourcePosition } from '../sources/source.js';
 import { AttemptContext } from './attempt-context.js';
@@ -48,6 +49,11 @@ export interface InFlight {
   failedDependencies: readonly string[];
   /** This attempt is the breaker's probe. */
   probe: boolean;
+  /** The record's rate-limit key (`rateLimitKey`), when the job has one. */
+  rateKey: string | undefined;
+  /** The record's fairness key (`concurrencyKey`), and whether it holds one of that key's slots. */
+  fairKey: string | undefined;
+  fairRunning: boolean;
 }
 
 const NO_KEYS: readonly string[] = Object.freeze([]);
@@ -55,7 +61,7 @@ const NO_KEYS: readonly string[] = Object.freeze([]);
 export function newInFlight(key: string, position: SourcePosition, record: unknown): InFlight {
   return {
     key, position, record, attempt: 0, generation: 0, running: false, done: false, attemptStartedAtMs: 0,
-    firstAttemptAtMs: 0, ctx: undefined, retry: undefined, failedDependencies: NO_KEYS, probe: false,
+    firstAttemptAtMs: 0, ctx: undefined, retry: undefined, failedDependencies: NO_KEYS, probe: false, rateKey: undefined, fairKey: undefined, fairRunning: false,
   };
 }
 
@@ -79,11 +85,16 @@ export interface ExecutorDeps {
     succeeded(entry: InFlight): void;
     systemicFailure(entry: InFlight, fingerprint: string, error: SerializedError): boolean;
   };
+  /** Token buckets: every attempt takes a token; a Retry-After pauses the record's key. */
+  readonly limiter?: { tryTake(key: string | undefined, now: number): number; slowDown(key: string | undefined, untilMs: number): void } | undefined;
   /** A record hit by an outage: back to pending until the breaker closes. */
   readonly onParked: (entry: InFlight) => void;
 }
 
 export class RecordExecutor {
+  /** The attempts running now (at most the concurrency): what the timeout sweep looks at. */
+  private readonly running = new Set<InFlight>();
+
   constructor(private readonly deps: ExecutorDeps) {}
 
   /** Starts the record's next attempt. */
@@ -97,6 +108,16 @@ export class RecordExecutor {
     if (!this.deps.breaker.closed && !entry.probe) {
       this.park(entry);
       return;
+    }
+    if (entry.fairKey !== undefined) entry.fairRunning = true;
+    const limiter = this.deps.limiter;
+    if (limiter) {
+      const waitMs = limiter.tryTake(entry.rateKey, clock.now());
+      if (waitMs > 0) {
+        // Holds its slot while it waits for a token: the reader stops, so buffering stays bounded.
+        (entry.retry ??= { previousDelayMs: 0, cancelRetry: undefined, history: [] }).cancelRetry = clock.timer(waitMs, () => this.attempt(entry));
+        return;
+      }
     }
     if (entry.attempt === 0) {
       this.deps.budget.recordAttempt(clock.now());
@@ -112,6 +133,7 @@ export class RecordExecutor {
     if (entry.attempt === 1) entry.firstAttemptAtMs = now;
     entry.attemptStartedAtMs = now;
     entry.running = true;
+    this.running.add(entry);
     const ctx = new AttemptContext(entry.key, entry.attempt, entry.position, job.name, this.deps.events, entry.failedDependencies);
     entry.ctx = ctx;
     let returned: unknown;
@@ -132,10 +154,10 @@ export class RecordExecutor {
   }
 
   /** Times out every running attempt past its deadline. Called on a timer by the engine. */
-  sweep(entries: Iterable<InFlight>): void {
+  sweep(): void {
     const now = this.deps.clock.now();
     const timeoutMs = this.deps.job.timeoutMs;
-    for (const entry of entries) {
+    for (const entry of [...this.running]) {
       if (entry.running && now - entry.attemptStartedAtMs >= timeoutMs) {
         const error = new TimeoutError(timeoutMs);
         const ctx = entry.ctx;
@@ -150,6 +172,7 @@ export class RecordExecutor {
     if (entry.running) {
       entry.generation++;
       entry.running = false;
+    this.running.delete(entry);
       entry.ctx?.abort(new BatchguardError('STOPPED', 'the run stopped before this attempt finished'));
       this.pending(entry);
     } else if (entry.retry?.cancelRetry) {
@@ -162,6 +185,7 @@ export class RecordExecutor {
   private succeeded(entry: InFlight, generation: number, value: unknown): void {
     if (generation !== entry.generation || !entry.running) return;
     entry.running = false;
+    this.running.delete(entry);
     entry.generation++;
     entry.done = true;
     this.deps.breaker.succeeded(entry);
@@ -173,6 +197,7 @@ export class RecordExecutor {
     if (generation !== entry.generation || !entry.running) return;
     const { job, clock, events, stats } = this.deps;
     entry.running = false;
+    this.running.delete(entry);
     entry.generation++;
     const durationMs = clock.now() - entry.attemptStartedAtMs;
     const { classification, rule } = classifyError(error, job.classify);
@@ -185,6 +210,11 @@ export class RecordExecutor {
     } else if (entry.probe) {
       // A record-specific error still means the service answered: a successful probe.
       this.deps.breaker.succeeded(entry);
+    }
+    if (this.deps.limiter) {
+      // The service said when to come back: that pauses every record of its key, not just this one.
+      const pauseMs = retryAfterMs(error, clock.now());
+      if (pauseMs !== undefined) this.deps.limiter.slowDown(entry.rateKey, clock.now() + pauseMs);
     }
     let decision: RetryDecision;
     try {
@@ -228,6 +258,7 @@ export class RecordExecutor {
   /** Back to "never attempted": the outage does not use up the record's attempts. */
   private park(entry: InFlight): void {
     entry.running = false;
+    this.running.delete(entry);
     entry.attempt = 0;
     entry.retry = undefined;
     this.deps.onParked(entry);

@@ -37,7 +37,7 @@ export function replayRecord(job: Job<any, any>, record: unknown, key: string, p
     });
     const sweepEveryMs = Math.min(1000, Math.max(1, job.timeoutMs / 10));
     const sweep = (): void => {
-      executor.sweep([entry]);
+      executor.sweep();
       cancelSweep = systemClock.timer(sweepEveryMs, sweep);
     };
     cancelSweep = systemClock.timer(sweepEveryMs, sweep);

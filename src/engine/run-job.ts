@@ -17,7 +17,10 @@ import { DependencyGate } from './dependency-gate.js';
 import { BreakerControl } from './breaker-control.js';
 import { runHealthCheck } from './health-check.js';
 import { RetryBudget } from '../policy/retry-budget.js';
+import { KeyedBuckets } from '../policy/keyed-buckets.js';
+import { FairScheduler } from './fair-scheduler.js';
 import type { Trip } from '../policy/breaker.js';
+import { deadlineReached, DeadlineReason, resolveDeadline, type Deadline } from '../policy/deadline.js';
 import type { SerializedError } from '../policy/serialize-error.js';
 import { KEY_INDEX_ENTRY_BYTES, KEY_INDEX_MAX_EXPECTED_KEYS, KeyIndex } from './key-index.js';
 import type { Outcome } from './outcome.js';
@@ -83,7 +86,9 @@ class JobRun {
   private startWatermark: SourcePosition | undefined;
   private alreadyDone = 0;
   private stopReason: string | undefined;
-  private limitReached: number | undefined;
+  /** Why the run stopped at its deadline (time or records): status `stopped`, exit code 5. */
+  private deadlineReason: string | undefined;
+  private deadline: Deadline = {};
   private failure: unknown;
   /** Every key read, to fail a repeated key and to find dependencies. */
   private keys: KeyIndex | undefined;
@@ -97,6 +102,10 @@ class JobRun {
   private configError: unknown;
   private readonly breaker: BreakerControl;
   private readonly budget: RetryBudget;
+  /** Per-key concurrency with round-robin fairness, when the job has `concurrencyKey`. */
+  private readonly fair: FairScheduler<InFlight> | undefined;
+  /** Token buckets, when the job has a rate limit. */
+  private readonly limiter: KeyedBuckets | undefined;
   /** Why the run was aborted (health check, breaker): status `aborted`, exit code 3. */
   private abortReason: string | undefined;
   private cancelGrace: (() => void) | undefined;
@@ -113,9 +122,16 @@ class JobRun {
     this.events = new EngineEvents(options.onEvent);
     this.startedAtMs = options.clock.now();
     this.budget = new RetryBudget(job.retryBudget);
+    this.fair = job.concurrencyKey ? new FairScheduler<InFlight>({ perKeyConcurrency: job.perKeyConcurrency }) : undefined;
+    this.limiter = job.rateLimit || job.perKeyRateLimit
+      ? new KeyedBuckets({ global: job.rateLimit, perKey: job.perKeyRateLimit }, options.clock)
+      : undefined;
     this.breaker = new BreakerControl(job, options.clock, this.events, {
       release: (entries) => {
-        this.readyQueue.push(...entries);
+        for (const entry of entries) {
+          if (this.fair && entry.fairKey !== undefined) this.fair.offer(entry.fairKey, entry);
+          else this.readyQueue.push(entry);
+        }
         this.pump();
       },
       probeWith: (entry) => {
@@ -128,9 +144,10 @@ class JobRun {
     this.executor = new RecordExecutor({
       job, clock: options.clock, random: options.random, events: this.events, stats: this.stats,
       onSucceeded: (entry, value) => this.onSucceeded(entry, value), onOutcome: (entry, outcome) => this.onOutcome(entry, outcome),
-      stopping: () => this.stopReason !== undefined, budget: this.budget, breaker: this.breaker,
+      stopping: () => this.stopReason !== undefined, budget: this.budget, breaker: this.breaker, limiter: this.limiter,
       onParked: (entry) => {
         this.active--;
+        this.leaveFairQueue(entry);
         this.breaker.park(entry);
         this.wakeLoop();
       },
@@ -179,7 +196,7 @@ class JobRun {
         runId: this.runId, job: this.job.name, fingerprint, acceptDrift: this.options.acceptDrift,
         options: {
           concurrency: this.options.concurrency, maxFailureRate: this.options.maxFailureRate, rerun: this.options.rerun ?? null,
-          limit: this.options.limit ?? null, pid: process.pid,
+          deadline: this.options.deadline, pid: process.pid,
         },
       });
       try {
@@ -217,6 +234,7 @@ class JobRun {
             return await this.finish(ledger, false);
           }
         }
+        this.deadline = resolveDeadline(this.options.deadline, this.startedAtMs);
         const exhausted = await this.processSource(this.selector);
         return await this.finish(ledger, exhausted);
       } catch (error) {
@@ -230,18 +248,33 @@ class JobRun {
     }
   }
 
+  /**
+   * The rows a re-run processes: the failures that match its filter (error group, kind, keys), and
+   * the records they block (skipped rows whose failed ancestor, the last key of `blockedBy`, is
+   * one of them), so that fixing a parent also runs its descendants.
+   */
   private async rerunPlan(ledger: Ledger): Promise<{ rows: RecordRow[]; keys: ReadonlySet<string> | undefined }> {
     const rerun = this.options.rerun ?? {};
     const keys = rerun.keys ? new Set(rerun.keys) : undefined;
+    const narrowed = rerun.fingerprint !== undefined || rerun.kind !== undefined || keys !== undefined;
+    const failed = new Set<string>();
     const rows: RecordRow[] = [];
-    for await (const row of ledger.rows({ statuses: ['failed', 'skipped'], fingerprint: rerun.fingerprint, kind: rerun.kind })) {
-      if (!keys || keys.has(row.key)) rows.push(row);
+    for await (const row of ledger.rows({ statuses: ['failed'], fingerprint: rerun.fingerprint, kind: rerun.kind })) {
+      if (keys && !keys.has(row.key)) continue;
+      rows.push(row);
+      failed.add(row.key);
     }
+    for await (const row of ledger.rows({ statuses: ['skipped'] })) {
+      const root = row.blockedBy?.[row.blockedBy.length - 1];
+      if (!narrowed || (root !== undefined && failed.has(root)) || keys?.has(row.key)) rows.push(row);
+    }
+    rows.sort((a, b) => a.seq - b.seq);
     return { rows, keys };
   }
 
   private async processSource(selector: Selector): Promise<boolean> {
     const stopTimers = this.startTimers();
+    const stopDeadlineTimer = this.startDeadlineTimer();
     let exhausted = false;
     try {
       if (this.stopReason === undefined) exhausted = await this.readLoop(selector);
@@ -257,6 +290,7 @@ class JobRun {
     } finally {
       this.ended = true;
       stopTimers();
+      stopDeadlineTimer();
       this.cancelGrace?.();
     }
     return exhausted;
@@ -274,7 +308,6 @@ class JobRun {
   }
 
   private async readItems(selector: Selector): Promise<boolean> {
-    const limit = this.options.limit;
     for await (const item of this.job.source.read(selector.from, this.readController.signal)) {
       // While the breaker is open no record is taken: an outage must not become failures.
       while (!this.breaker.closed && this.stopReason === undefined) await new Promise<void>((resolve) => (this.wake = resolve));
@@ -283,15 +316,23 @@ class JobRun {
       const choice = selector.pick(item);
       if (choice === 'stop') return false;
       if (choice === 'process') {
+        const reached = deadlineReached(this.deadline, this.options.clock.now(), this.started);
+        if (reached) {
+          this.stopAtDeadline(reached);
+          return false;
+        }
         this.start(item);
-        if (limit !== undefined && ++this.started >= limit) {
-          this.limitReached = limit;
+        this.started++;
+        if (this.deadline.maxRecords !== undefined && this.started >= this.deadline.maxRecords) {
+          this.stopAtDeadline(DeadlineReason.maxRecords);
           return false;
         }
       }
       // `while`, not `if`: a record finishing wakes this loop, but the slot it freed may already have
       // gone to a record whose dependencies it met (pump), and the window must stay at `concurrency`.
-      while (this.active >= this.options.concurrency && this.stopReason === undefined) await new Promise<void>((resolve) => (this.wake = resolve));
+      while ((this.active >= this.options.concurrency || (this.fair !== undefined && this.fair.queued >= this.fair.options.maxQueued)) && this.stopReason === undefined) {
+        await new Promise<void>((resolve) => (this.wake = resolve));
+      }
       if (this.commitInProgress) await this.commitInProgress;
       if (this.stopReason !== undefined) return false;
     }
@@ -333,6 +374,12 @@ class JobRun {
       }
       if (!runNow) return;
     }
+    if (this.fair) {
+      entry.fairKey = this.job.concurrencyKey?.(item.value) ?? '';
+      this.fair.offer(entry.fairKey, entry);
+      this.pump();
+      return;
+    }
     this.active++;
     this.executor.attempt(entry);
   }
@@ -356,6 +403,21 @@ class JobRun {
       this.active++;
       this.executor.attempt(entry);
     }
+    // Round-robin over the fairness keys that have records waiting and a free per-key slot.
+    while (this.fair && this.active < this.options.concurrency && this.stopReason === undefined && this.breaker.closed) {
+      const entry = this.fair.next();
+      if (!entry) break;
+      this.active++;
+      this.executor.attempt(entry);
+    }
+  }
+
+  /** A record of a fairness key ended its turn (outcome, pending, or parked): its key may run another. */
+  private leaveFairQueue(entry: InFlight): void {
+    if (this.fair && entry.fairKey !== undefined && entry.fairRunning) {
+      entry.fairRunning = false;
+      this.fair.done(entry.fairKey);
+    }
   }
 
   private recordSkipped(entry: InFlight, blockedBy: readonly string[]): void {
@@ -374,6 +436,7 @@ class JobRun {
 
   private onSucceeded(entry: InFlight, value: unknown): void {
     this.active--;
+    this.leaveFairQueue(entry);
     this.thisRun.succeeded++;
     if ((this.checkpointer as Checkpointer).addSucceeded(entry, value)) this.commit(false);
     this.gate?.settled(entry, 'succeeded');
@@ -383,6 +446,7 @@ class JobRun {
 
   private onOutcome(entry: InFlight, outcome: Outcome): void {
     this.active--;
+    this.leaveFairQueue(entry);
     // A pending record stays open in the window, so the watermark never passes it: the next run
     // processes it again.
     if (outcome.status !== 'pending') {
@@ -435,11 +499,39 @@ class JobRun {
     // Timeouts are checked a tenth of timeoutMs apart (at most 1 s): an attempt is abandoned
     // between timeoutMs and 1.1 × timeoutMs after it started.
     const sweepEveryMs = Math.min(1000, Math.max(1, this.job.timeoutMs / 10));
-    const stopSweeps = repeat(this.options.clock, sweepEveryMs, () => this.executor.sweep(this.inFlight.open()));
+    const stopSweeps = repeat(this.options.clock, sweepEveryMs, () => this.executor.sweep());
     return () => {
       stopCommits();
       stopSweeps();
     };
+  }
+
+  /** Stops intake at a time or record limit; in-flight records get the grace period. */
+  private stopAtDeadline(reason: DeadlineReason): void {
+    if (this.stopReason !== undefined) return;
+    this.deadlineReason = reason === DeadlineReason.maxRecords
+      ? `the limit of ${this.deadline.maxRecords} records for one run was reached`
+      : `the run reached its ${reason === DeadlineReason.until ? '--until time' : 'maximum duration'} (${new Date(this.deadline.atMs as number).toISOString()})`;
+    this.events.emit({ type: 'run:deadline', reason: this.deadlineReason });
+    this.stop(`its deadline (${reason})`);
+  }
+
+  private startDeadlineTimer(): () => void {
+    const at = this.deadline.atMs;
+    if (at === undefined) return () => {};
+    // setTimeout fires at once past 2^31-1 ms; a longer wait is re-armed when it wakes.
+    const MAX_TIMER_MS = 2 ** 31 - 1;
+    let cancel = (): void => {};
+    const arm = (): void => {
+      const left = at - this.options.clock.now();
+      if (left <= 0) {
+        this.stopAtDeadline(this.deadline.reason ?? DeadlineReason.maxDuration);
+        return;
+      }
+      cancel = this.options.clock.timer(Math.min(left, MAX_TIMER_MS), arm);
+    };
+    arm();
+    return () => cancel();
   }
 
   private breakerSummary(): Summary['breaker'] {
@@ -464,8 +556,8 @@ class JobRun {
     if (this.configError !== undefined) throw this.configError;
     const counts = await ledger.counts();
     const { status, reason } = decideStatus({
-      abortReason: this.abortReason,
-      stopReason: this.stopReason, limitReached: this.limitReached, counts,
+      abortReason: this.abortReason, deadlineReason: this.deadlineReason,
+      stopReason: this.stopReason, counts,
       maxFailures: this.options.maxFailures, maxFailureRate: this.options.maxFailureRate,
     });
     const draft = buildSummary({

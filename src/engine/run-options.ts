@@ -30,8 +30,12 @@ export interface RunOptions {
   maxFailures?: number;
   /** Re-run stored failures instead of processing what is not done yet. */
   rerun?: RerunOptions;
-  /** Start at most this many records, then stop (status `stopped`, resumable with `run`). */
-  limit?: number;
+  /** Start at most this many records in this run, then stop (status `stopped`, exit code 5, resumable with `run`). */
+  maxRecords?: number;
+  /** Stop taking records this long after the run started (status `stopped`, exit code 5). */
+  maxDurationMs?: number;
+  /** Stop taking records at this time (epoch ms; the CLI's `--until 06:00` computes it). */
+  untilMs?: number;
   /** Resume even though the source changed since the ledger last read it. @default false */
   acceptDrift?: boolean;
   /** Aborting it stops the run gracefully, as the first Ctrl-C does. */
@@ -55,7 +59,7 @@ export interface ResolvedRunOptions {
   readonly maxFailures: number;
   readonly acceptDrift: boolean;
   readonly rerun: RerunOptions | undefined;
-  readonly limit: number | undefined;
+  readonly deadline: { readonly maxRecords?: number; readonly maxDurationMs?: number; readonly untilMs?: number };
   readonly signal: AbortSignal | undefined;
   readonly onEvent: EventListener | undefined;
   readonly jobFile: string;
@@ -66,7 +70,7 @@ export interface ResolvedRunOptions {
 }
 
 const RUN_FIELDS = [
-  'ledger', 'concurrency', 'maxFailureRate', 'maxFailures', 'acceptDrift', 'rerun', 'limit', 'signal', 'onEvent', 'jobFile', 'cwd', 'clock', 'random',
+  'ledger', 'concurrency', 'maxFailureRate', 'maxFailures', 'acceptDrift', 'rerun', 'maxRecords', 'maxDurationMs', 'untilMs', 'signal', 'onEvent', 'jobFile', 'cwd', 'clock', 'random',
 ] as const;
 
 export function resolveRunOptions(job: Job<any, any>, options: RunOptions = {}): ResolvedRunOptions {
@@ -79,7 +83,12 @@ export function resolveRunOptions(job: Job<any, any>, options: RunOptions = {}):
     maxFailures: checkInteger(options.maxFailures, 'maxFailures', job.maxFailures, 0, Number.MAX_SAFE_INTEGER),
     acceptDrift: options.acceptDrift ?? false,
     rerun: options.rerun,
-    limit: options.limit === undefined ? undefined : checkInteger(options.limit, 'limit', 0, 1, Number.MAX_SAFE_INTEGER),
+    // The run's own limits win over the job's.
+    deadline: {
+      maxRecords: options.maxRecords ?? job.maxRecords,
+      maxDurationMs: options.maxDurationMs ?? job.maxDurationMs,
+      untilMs: options.untilMs,
+    },
     signal: options.signal,
     onEvent: options.onEvent,
     jobFile: options.jobFile ?? '<job-file>',

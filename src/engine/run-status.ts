@@ -7,7 +7,7 @@ import { failureRate, RunStatus } from '../report/summary.js';
 export interface StatusInput {
   readonly abortReason: string | undefined;
   readonly stopReason: string | undefined;
-  readonly limitReached: number | undefined;
+  readonly deadlineReason: string | undefined;
   readonly counts: LedgerCounts;
   readonly maxFailures: number;
   readonly maxFailureRate: number;
@@ -16,11 +16,11 @@ export interface StatusInput {
 export function decideStatus(input: StatusInput): { status: RunStatus; reason: string } {
   const { counts } = input;
   if (input.abortReason !== undefined) return { status: RunStatus.aborted, reason: input.abortReason };
+  if (input.deadlineReason !== undefined) {
+    return { status: RunStatus.stopped, reason: `${input.deadlineReason}; ${counts.pending} records left pending; run again to go on` };
+  }
   if (input.stopReason !== undefined) {
     return { status: RunStatus.interrupted, reason: `stopped by ${input.stopReason}; ${counts.pending} records left pending` };
-  }
-  if (input.limitReached !== undefined) {
-    return { status: RunStatus.stopped, reason: `the limit of ${input.limitReached} records was reached; run again to go on` };
   }
   if (counts.failed > input.maxFailures) {
     return { status: RunStatus.thresholdExceeded, reason: `${counts.failed} records failed, more than maxFailures ${input.maxFailures}` };

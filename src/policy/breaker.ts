@@ -10,6 +10,7 @@
  */
 import { ConfigError } from '../errors.js';
 import { checkKnownFields } from '../options-check.js';
+import { formatValue } from './validate.js';
 
 export interface BreakerOptions {
   /** Trip after this many systemic failures in a row. @default 20 */
@@ -47,24 +48,24 @@ const DEFAULTS: ResolvedBreaker = Object.freeze({
 
 export function resolveBreaker(input: BreakerOptions | undefined, field = 'breaker'): ResolvedBreaker {
   if (input === undefined) return DEFAULTS;
-  if (input === null || typeof input !== 'object') throw new ConfigError(`${field} must be an object of breaker options; got ${JSON.stringify(input)}`, { field });
+  if (input === null || typeof input !== 'object') throw new ConfigError(`${field} must be an object of breaker options; got ${formatValue(input)}`, { field });
   checkKnownFields(input, Object.keys(DEFAULTS), field);
   const merged = { ...DEFAULTS, ...input };
   const positiveInt = ['consecutiveFailures', 'windowRecords', 'minRecords', 'probeSuccesses'] as const;
   for (const name of positiveInt) {
     const value = merged[name];
-    if (!Number.isInteger(value) || value < 1) throw new ConfigError(`${field}.${name} must be an integer ≥ 1; got ${JSON.stringify(value)}`, { field: `${field}.${name}` });
+    if (!Number.isInteger(value) || value < 1) throw new ConfigError(`${field}.${name} must be an integer ≥ 1; got ${formatValue(value)}`, { field: `${field}.${name}` });
   }
   for (const name of ['failureRate', 'dominantShare'] as const) {
     const value = merged[name];
-    if (typeof value !== 'number' || !(value > 0 && value <= 1)) throw new ConfigError(`${field}.${name} must be a fraction in (0, 1]; got ${JSON.stringify(value)}`, { field: `${field}.${name}` });
+    if (typeof value !== 'number' || !(value > 0 && value <= 1)) throw new ConfigError(`${field}.${name} must be a fraction in (0, 1]; got ${formatValue(value)}`, { field: `${field}.${name}` });
   }
   for (const name of ['probeDelayMs', 'maxProbeDelayMs', 'maxOpenMs'] as const) {
     const value = merged[name];
-    if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) throw new ConfigError(`${field}.${name} must be a number of milliseconds > 0; got ${JSON.stringify(value)}`, { field: `${field}.${name}` });
+    if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) throw new ConfigError(`${field}.${name} must be a number of milliseconds > 0; got ${formatValue(value)}`, { field: `${field}.${name}` });
   }
   if (merged.minRecords > merged.windowRecords) throw new ConfigError(`${field}.minRecords (${merged.minRecords}) cannot exceed ${field}.windowRecords (${merged.windowRecords})`, { field: `${field}.minRecords` });
-  if (typeof merged.enabled !== 'boolean') throw new ConfigError(`${field}.enabled must be true or false; got ${JSON.stringify(merged.enabled)}`, { field: `${field}.enabled` });
+  if (typeof merged.enabled !== 'boolean') throw new ConfigError(`${field}.enabled must be true or false; got ${formatValue(merged.enabled)}`, { field: `${field}.enabled` });
   return Object.freeze(merged);
 }
 

@@ -8,6 +8,7 @@
  */
 import { ConfigError } from '../errors.js';
 import { checkKnownFields } from '../options-check.js';
+import { formatValue } from './validate.js';
 
 export interface RetryBudgetOptions {
   /** Retries may be at most this share of all attempts in the window. @default 0.2 */
@@ -27,13 +28,13 @@ const BUCKETS = 10;
 
 export function resolveRetryBudget(input: RetryBudgetOptions | undefined, field = 'retryBudget'): ResolvedRetryBudget {
   if (input === undefined) return DEFAULTS;
-  if (input === null || typeof input !== 'object') throw new ConfigError(`${field} must be an object; got ${JSON.stringify(input)}`, { field });
+  if (input === null || typeof input !== 'object') throw new ConfigError(`${field} must be an object; got ${formatValue(input)}`, { field });
   checkKnownFields(input, Object.keys(DEFAULTS), field);
   const merged = { ...DEFAULTS, ...input };
-  if (typeof merged.ratio !== 'number' || !(merged.ratio > 0 && merged.ratio <= 1)) throw new ConfigError(`${field}.ratio must be a fraction in (0, 1]; got ${JSON.stringify(merged.ratio)}`, { field: `${field}.ratio` });
-  if (!Number.isInteger(merged.minRetries) || merged.minRetries < 0) throw new ConfigError(`${field}.minRetries must be an integer ≥ 0; got ${JSON.stringify(merged.minRetries)}`, { field: `${field}.minRetries` });
-  if (typeof merged.windowMs !== 'number' || !(merged.windowMs >= BUCKETS)) throw new ConfigError(`${field}.windowMs must be a number ≥ ${BUCKETS}; got ${JSON.stringify(merged.windowMs)}`, { field: `${field}.windowMs` });
-  if (typeof merged.enabled !== 'boolean') throw new ConfigError(`${field}.enabled must be true or false; got ${JSON.stringify(merged.enabled)}`, { field: `${field}.enabled` });
+  if (typeof merged.ratio !== 'number' || !(merged.ratio > 0 && merged.ratio <= 1)) throw new ConfigError(`${field}.ratio must be a fraction in (0, 1]; got ${formatValue(merged.ratio)}`, { field: `${field}.ratio` });
+  if (!Number.isInteger(merged.minRetries) || merged.minRetries < 0) throw new ConfigError(`${field}.minRetries must be an integer ≥ 0; got ${formatValue(merged.minRetries)}`, { field: `${field}.minRetries` });
+  if (typeof merged.windowMs !== 'number' || !(merged.windowMs >= BUCKETS)) throw new ConfigError(`${field}.windowMs must be a number ≥ ${BUCKETS}; got ${formatValue(merged.windowMs)}`, { field: `${field}.windowMs` });
+  if (typeof merged.enabled !== 'boolean') throw new ConfigError(`${field}.enabled must be true or false; got ${formatValue(merged.enabled)}`, { field: `${field}.enabled` });
   return Object.freeze(merged);
 }
 
@@ -42,7 +43,8 @@ export class RetryBudget {
   private readonly retries = new Float64Array(BUCKETS);
   private readonly bucketMs: number;
   private bucketIndex = 0;
-  private bucketStart = 0;
+  /** Start of the current bucket; NaN until the first attempt (0 is a valid time for a manual clock). */
+  private bucketStart = Number.NaN;
   /** Retries refused so far (each one waited and asked again). */
   refused = 0;
 
@@ -83,7 +85,7 @@ export class RetryBudget {
   }
 
   private roll(nowMs: number): void {
-    if (this.bucketStart === 0) this.bucketStart = nowMs;
+    if (Number.isNaN(this.bucketStart)) this.bucketStart = nowMs;
     while (nowMs - this.bucketStart >= this.bucketMs) {
       this.bucketStart += this.bucketMs;
       this.bucketIndex = (this.bucketIndex + 1) % BUCKETS;

@@ -469,7 +469,7 @@ describe('dependencies in the engine', () => {
     const dir = tempDir();
     const ledger = join(dir, 'l.sqlite');
     const base: Node[] = [{ id: 'p' }, { id: 'q', fail: true }];
-    await run(makeJob(base, recorder().handler), ledger, { limit: 2 });
+    await run(makeJob(base, recorder().handler), ledger, { maxRecords: 2 });
     // The source grew: new records depend on what the first run finished.
     const grown: Node[] = [...base, { id: 'c', deps: ['p'] }, { id: 'd', deps: ['q'] }, { id: 'e', deps: ['d'] }];
     const r = recorder();

@@ -22,6 +22,8 @@ export function formatSummary(summary: Summary): string {
     row('elapsed', `${(summary.elapsedMs / 1000).toFixed(1)} s, ${number.format(summary.recordsPerSecond)} records/s`),
     row('ledger', summary.ledger),
   ];
+  const rate = summary.pacing?.rateLimit as { waits?: number; waitedMs?: number } | undefined;
+  if (rate) lines.push(row('rate limit', `${number.format(rate.waits ?? 0)} waits for a token, ${((rate.waitedMs ?? 0) / 1000).toFixed(1)} s waited in all`));
   if (summary.breaker.trips > 0) {
     const trip = summary.breaker.lastTrip;
     lines.push(row('breaker', `opened ${summary.breaker.trips} time(s)${trip ? `; last: ${trip.description}${trip.error ? ` (${trip.error.name}: ${truncate(trip.error.message, 60)})` : ''}` : ''}`));

@@ -566,6 +566,9 @@ class JobRun {
       topErrors: await ledger.topErrors(5, 3), ledger: ledger.location,
       next: nextCommand(status, counts, this.options.jobFile, this.options.ledgerFlag),
       warnings: this.selector?.warnings(exhausted) ?? [], reports: undefined, breaker: this.breakerSummary(),
+      pacing: this.limiter || this.fair
+        ? { ...(this.limiter ? { rateLimit: this.limiter.snapshot() } : {}), ...(this.fair ? { saturatedKeys: this.fair.saturatedKeys().slice(0, 20) } : {}) }
+        : undefined,
     });
     const reports = await writeRunReports(ledger, draft);
     const summary = { ...draft, reports };

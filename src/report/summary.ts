@@ -44,6 +44,15 @@ export interface Summary {
   readonly reports: RunReportPaths | undefined;
   /** The circuit breaker: how often it opened in this run and why it last did. */
   readonly breaker: BreakerSummary;
+  /** Rate limits and per-key fairness in this run, when the job uses them. */
+  readonly pacing?: PacingSummary;
+}
+
+export interface PacingSummary {
+  /** Token buckets: waits they caused, tokens left, keys paused by a Retry-After. */
+  readonly rateLimit?: unknown;
+  /** Fairness keys that had records waiting for a free per-key slot when the run ended. */
+  readonly saturatedKeys?: readonly string[];
 }
 
 export interface BreakerSummary {
@@ -75,6 +84,7 @@ export interface SummaryInput {
   readonly warnings: readonly string[];
   readonly reports: RunReportPaths | undefined;
   readonly breaker: BreakerSummary;
+  readonly pacing?: PacingSummary;
 }
 
 export function failureRate(counts: Pick<LedgerCounts, 'succeeded' | 'failed'>): number {
@@ -109,6 +119,7 @@ export function buildSummary(input: SummaryInput): Summary {
     warnings: input.warnings,
     reports: input.reports,
     breaker: input.breaker,
+    ...(input.pacing ? { pacing: input.pacing } : {}),
   };
 }
 

@@ -85,6 +85,13 @@ const LOG = ${JSON.stringify(join(dir, 'attempts.jsonl'))};
 const FAIL_PERCENT = Number(process.env.FAIL_PERCENT ?? 0);
 const log = (entry) => appendFileSync(LOG, JSON.stringify({ ...entry, t: Date.now() }) + '\\n');
 
+// Connects as the test's role, and gives up on a connection quickly.
+const pool = new pg.Pool({
+  host: '127.0.0.1', port: 5432, database: 'test', user: ${JSON.stringify(role)},
+  max: ${CONCURRENCY}, connectionTimeoutMillis: 1000, query_timeout: 3000,
+});
+pool.on('error', () => {}); // an idle session terminated by the server: the next query reconnects
+
 export default defineJob({
   name: 'pg-outage',
   source: jsonl(${JSON.stringify(join(dir, 'records.jsonl'))}),
@@ -99,22 +106,14 @@ export default defineJob({
       log({ id: r.id, attempt: ctx.attempt, phase: 'fatal' });
       throw new FatalError('record ' + r.id + ' is malformed');
     }
-    const client = new pg.Client({
-      host: '127.0.0.1', port: 5432, database: 'test', user: ${JSON.stringify(role)},
-      connectionTimeoutMillis: 1000, query_timeout: 3000,
-    });
-    client.on('error', () => {}); // a terminated session: the query below rejects anyway
     try {
-      await client.connect();
       await new Promise((resolve) => setTimeout(resolve, 5));
-      const result = await client.query('INSERT INTO ${table} (id) VALUES ($1) ON CONFLICT (id) DO NOTHING', [r.id]);
+      const result = await pool.query('INSERT INTO ${table} (id) VALUES ($1) ON CONFLICT (id) DO NOTHING', [r.id]);
       log({ id: r.id, attempt: ctx.attempt, phase: 'ok', inserted: result.rowCount });
       return { inserted: result.rowCount };
     } catch (error) {
       log({ id: r.id, attempt: ctx.attempt, phase: 'error', message: error.message });
       throw error;
-    } finally {
-      await client.end().catch(() => {});
     }
   },
 });

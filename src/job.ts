@@ -85,6 +85,8 @@ export interface JobOptions<T, R = unknown> {
   concurrencyKey?: (record: T) => string;
   /** Records of one `concurrencyKey` running at once. @default 1 when concurrencyKey is set */
   perKeyConcurrency?: number;
+  /** A record in flight when the process died this many times fails with kind `crashed` and is not run again. @default 3 */
+  maxCrashes?: number;
   /** Keys this record needs to have succeeded first (in this run or an earlier one). @default none */
   dependsOn?: (record: T) => readonly string[];
   /**
@@ -124,6 +126,7 @@ export interface Job<T = unknown, R = unknown> {
   readonly output: OutputSink | undefined;
   readonly dependsOn: ((record: T) => readonly string[]) | undefined;
   readonly maxDurationMs: number | undefined;
+  readonly maxCrashes: number;
   readonly rateLimit: ResolvedRateLimit | undefined;
   readonly perKeyRateLimit: ResolvedRateLimit | undefined;
   readonly rateLimitKey: ((record: T) => string) | undefined;
@@ -142,7 +145,7 @@ export interface Job<T = unknown, R = unknown> {
 const JOB_FIELDS = [
   'name', 'source', 'key', 'handler', 'retry', 'classify', 'timeoutMs', 'concurrency', 'checkpoint',
   'maxFailureRate', 'maxFailures', 'shutdownGraceMs', 'output', 'dependsOn', 'onDependencyFailure',
-  'healthCheck', 'healthCheckPolicy', 'breaker', 'retryBudget', 'maxDurationMs', 'maxRecords',
+  'healthCheck', 'healthCheckPolicy', 'breaker', 'retryBudget', 'maxDurationMs', 'maxRecords', 'maxCrashes',
   'rateLimit', 'perKeyRateLimit', 'rateLimitKey', 'concurrencyKey', 'perKeyConcurrency',
 ] as const;
 
@@ -193,6 +196,7 @@ export function defineJob<T, R = unknown>(options: JobOptions<T, R>): Job<T, R> 
     onDependencyFailure: checkDependencyPolicy(options.onDependencyFailure),
     maxDurationMs: options.maxDurationMs === undefined ? undefined : checkPositive(options.maxDurationMs, 'maxDurationMs', 0),
     maxRecords: options.maxRecords === undefined ? undefined : checkInteger(options.maxRecords, 'maxRecords', 0, 1, Number.MAX_SAFE_INTEGER),
+    maxCrashes: checkInteger(options.maxCrashes, 'maxCrashes', 3, 1, 1000),
     rateLimit: options.rateLimit === undefined ? undefined : resolveRateLimit(options.rateLimit, 'rateLimit'),
     perKeyRateLimit: options.perKeyRateLimit === undefined ? undefined : resolveRateLimit(options.perKeyRateLimit, 'perKeyRateLimit'),
     rateLimitKey: checkKeyFunction(options.rateLimitKey, 'rateLimitKey'),

@@ -19,6 +19,7 @@ import { runHealthCheck } from './health-check.js';
 import { RetryBudget } from '../policy/retry-budget.js';
 import { KeyedBuckets } from '../policy/keyed-buckets.js';
 import { FairScheduler } from './fair-scheduler.js';
+import { CrashGuard } from './crash-guard.js';
 import type { Trip } from '../policy/breaker.js';
 import { deadlineReached, DeadlineReason, resolveDeadline, type Deadline } from '../policy/deadline.js';
 import type { SerializedError } from '../policy/serialize-error.js';
@@ -102,6 +103,7 @@ class JobRun {
   private configError: unknown;
   private readonly breaker: BreakerControl;
   private readonly budget: RetryBudget;
+  private crashGuard: CrashGuard | undefined;
   /** Per-key concurrency with round-robin fairness, when the job has `concurrencyKey`. */
   private readonly fair: FairScheduler<InFlight> | undefined;
   /** Token buckets, when the job has a rate limit. */
@@ -235,6 +237,7 @@ class JobRun {
           }
         }
         this.deadline = resolveDeadline(this.options.deadline, this.startedAtMs);
+        this.crashGuard = new CrashGuard(resume.crashes, ledger);
         const exhausted = await this.processSource(this.selector);
         return await this.finish(ledger, exhausted);
       } catch (error) {
@@ -321,7 +324,19 @@ class JobRun {
           this.stopAtDeadline(reached);
           return false;
         }
-        this.start(item);
+        const guard = this.crashGuard as CrashGuard;
+        const careful = guard.suspect(item.position.seq);
+        if (careful) {
+          // Alone, so that a crash now can only be this record's doing.
+          while (this.active > 0) await new Promise<void>((resolve) => (this.wake = resolve));
+        } else {
+          guard.reading(item.position.seq);
+        }
+        this.start(item, careful);
+        if (careful) {
+          while (this.active > 0) await new Promise<void>((resolve) => (this.wake = resolve));
+          guard.careful(undefined);
+        }
         this.started++;
         if (this.deadline.maxRecords !== undefined && this.started >= this.deadline.maxRecords) {
           this.stopAtDeadline(DeadlineReason.maxRecords);
@@ -339,7 +354,7 @@ class JobRun {
     return true;
   }
 
-  private start(item: SourceItem<unknown>): void {
+  private start(item: SourceItem<unknown>, careful = false): void {
     if (item.kind === 'invalid') {
       this.recordInvalid(item.position, item.message);
       return;
@@ -362,6 +377,14 @@ class JobRun {
     }
     const entry = newInFlight(key, item.position, item.value);
     this.inFlight.add(entry);
+    if (careful) {
+      const crashes = (this.crashGuard as CrashGuard).crashes(item.position.seq);
+      if (crashes.count >= this.job.maxCrashes) {
+        this.recordCrashed(entry, crashes);
+        return;
+      }
+      (this.crashGuard as CrashGuard).careful({ seq: item.position.seq, key });
+    }
     if (this.gate) {
       let runNow: boolean;
       try {
@@ -418,6 +441,25 @@ class JobRun {
       entry.fairRunning = false;
       this.fair.done(entry.fairKey);
     }
+  }
+
+  /** A record that was in flight each time the process died, `maxCrashes` times: failed, never run again. */
+  private recordCrashed(entry: InFlight, crashes: { count: number; runIds: string[] }): void {
+    entry.done = true;
+    entry.record = undefined;
+    const error = {
+      name: 'RecordCrashed',
+      message: `the process died ${crashes.count} times while this record was being processed (maxCrashes ${this.job.maxCrashes}); it is not run again`,
+      crashes: crashes.count, runs: crashes.runIds,
+    };
+    const outcome: Outcome = {
+      status: 'failed', key: entry.key, position: entry.position, attempts: 0, kind: FailureKind.crashed, error,
+      fingerprint: errorFingerprint(error).fingerprint, rule: 'crash-quarantine', history: [],
+    };
+    this.thisRun.failed++;
+    this.events.emit({ type: 'record:failed', key: entry.key, kind: FailureKind.crashed, attempts: 0, error, rule: 'crash-quarantine' });
+    if ((this.checkpointer as Checkpointer).add(outcome)) this.commit(false);
+    this.gate?.settled(entry, 'failed');
   }
 
   private recordSkipped(entry: InFlight, blockedBy: readonly string[]): void {

@@ -79,6 +79,12 @@ export interface CommitBatch {
   readonly keyChunk?: Uint8Array;
 }
 
+/** What earlier crashes say about records: suspect ranges (a crash in normal mode) and exact counts (in careful mode). */
+export interface CrashEvidence {
+  readonly ranges: readonly (SeqRange & { readonly runId: string })[];
+  readonly counts: ReadonlyMap<number, { readonly count: number; readonly runIds: readonly string[] }>;
+}
+
 /** What a run needs to resume. */
 export interface ResumeState {
   /** Where to start reading; undefined on a first run. */
@@ -91,6 +97,8 @@ export interface ResumeState {
   readonly crashedRunId: string | undefined;
   /** The output sink's state at the last commit. */
   readonly outputState: Record<string, unknown> | undefined;
+  /** Crash evidence, for quarantining records that kill the process. */
+  readonly crashes: CrashEvidence;
 }
 
 /** The job's state across all runs. `total = succeeded + failed + skipped + pending`. */
@@ -173,6 +181,12 @@ export interface Ledger {
   succeededRanges(): AsyncIterable<SeqRange>;
   /** Every key chunk committed so far, in commit order. */
   keyChunks(): AsyncIterable<Uint8Array>;
+  /**
+   * Crash notes, written at once (no group commit) so they survive the process dying: every record
+   * below `startedBelow` may have started; `careful` is the record running alone (undefined: none).
+   */
+  noteStarted(startedBelow: number): void;
+  noteCareful(careful: { seq: number; key: string } | undefined): void;
   /** Where a run would resume, without taking the ledger (for dry runs). */
   inspect(): Promise<ResumeState>;
   /** The live holder, or undefined (a holder whose process is gone does not count). */

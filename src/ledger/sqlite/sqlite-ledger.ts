@@ -18,6 +18,7 @@ import type {
 } from '../ledger.js';
 import { SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
 import { describeDrift, isAlive } from '../lease.js';
+import { clearNotes, CRASH_SCHEMA_SQL, readCrashEvidence, recordCrash } from './crash-notes.js';
 
 type Row = Record<string, unknown>;
 
@@ -30,6 +31,7 @@ export function openSqliteLedger(path: string): SqliteLedger {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.exec(SCHEMA_SQL);
+    db.exec(CRASH_SCHEMA_SQL);
     return new SqliteLedger(db, path);
   } catch (error) {
     db?.close();
@@ -96,6 +98,12 @@ export class SqliteLedger implements Ledger {
         this.db.prepare("UPDATE runs SET status = 'crashed', ended_at = ? WHERE run_id = ? AND ended_at IS NULL").run(now, current.runId);
       }
       this.checkFingerprint(start.fingerprint, start.acceptDrift);
+      if (crashedRunId) {
+        const watermark = this.meta('watermark');
+        recordCrash(this.db, this.metaAccess, crashedRunId, watermark ? (JSON.parse(watermark) as { seq: number }).seq : 0);
+      } else {
+        clearNotes(this.metaAccess);
+      }
       this.db.prepare('INSERT OR REPLACE INTO lease (id, run_id, pid, host, acquired_at) VALUES (1, ?, ?, ?, ?)')
         .run(start.runId, process.pid, hostname(), now);
       this.db.prepare('INSERT INTO runs (run_id, started_at, status, pid, host, options) VALUES (?, ?, ?, ?, ?, ?)')
@@ -141,6 +149,7 @@ export class SqliteLedger implements Ledger {
       alreadyDone: counts.succeeded + counts.failed + counts.skipped,
       crashedRunId,
       outputState: parseJson(this.meta('output_state')),
+      crashes: readCrashEvidence(this.db),
     };
   }
 
@@ -186,8 +195,24 @@ export class SqliteLedger implements Ledger {
       this.db.prepare('UPDATE runs SET status = ?, ended_at = ?, summary = ? WHERE run_id = ?')
         .run(status, new Date().toISOString(), JSON.stringify(summary), runId);
       this.db.prepare('DELETE FROM lease WHERE run_id = ?').run(runId);
+      clearNotes(this.metaAccess);
     }).immediate();
   }
+
+  noteStarted(startedBelow: number): void {
+    this.statements.setMeta.run('started_hwm', String(startedBelow));
+  }
+
+  noteCareful(careful: { seq: number; key: string } | undefined): void {
+    if (careful) this.statements.setMeta.run('careful', JSON.stringify(careful));
+    else this.metaAccess.remove('careful');
+  }
+
+  private readonly metaAccess = {
+    get: (key: string): string | undefined => this.meta(key),
+    set: (key: string, value: string): void => void this.statements.setMeta.run(key, value),
+    remove: (key: string): void => void this.db.prepare('DELETE FROM meta WHERE key = ?').run(key),
+  };
 
   async counts(): Promise<LedgerCounts> {
     return this.countsNow();

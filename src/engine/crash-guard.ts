@@ -1,0 +1,50 @@
+/**
+ * Crash quarantine: a record whose processing kills the process (out of memory, a native crash,
+ * `process.exit`, the kernel's SIGKILL) must not make the job impossible to finish.
+ *
+ * Normal mode costs one plain ledger write per 256 records read ("everything below N may have
+ * started"). After a crash, the records that may have been in flight (from the watermark to that
+ * mark) are suspects: the next run processes each of them alone ("careful mode"), with an exact
+ * note of which record is running. A crash in careful mode names its record. A record's crash count
+ * is its exact crashes plus the suspect ranges that cover it; at `maxCrashes` it fails with kind
+ * `crashed` and its handler is not called again.
+ */
+import type { CrashEvidence, Ledger } from '../ledger/ledger.js';
+
+/** Records between two "may have started" notes. */
+const NOTE_EVERY = 256;
+
+export class CrashGuard {
+  private notedBelow = 0;
+
+  constructor(
+    private readonly evidence: CrashEvidence,
+    private readonly ledger: Ledger,
+  ) {}
+
+  /** A record is about to be processed in normal mode. */
+  reading(seq: number): void {
+    if (seq < this.notedBelow) return;
+    this.notedBelow = seq + NOTE_EVERY;
+    this.ledger.noteStarted(this.notedBelow);
+  }
+
+  /** Whether a record must run alone: an earlier crash may have been its doing. */
+  suspect(seq: number): boolean {
+    if (this.evidence.counts.has(seq)) return true;
+    for (const range of this.evidence.ranges) if (range.first <= seq && seq <= range.last) return true;
+    return false;
+  }
+
+  /** How often the process died with this record possibly in flight, and in which runs. */
+  crashes(seq: number): { count: number; runIds: string[] } {
+    const exact = this.evidence.counts.get(seq);
+    const runIds = [...(exact?.runIds ?? [])];
+    for (const range of this.evidence.ranges) if (range.first <= seq && seq <= range.last) runIds.push(range.runId);
+    return { count: runIds.length, runIds };
+  }
+
+  careful(note: { seq: number; key: string } | undefined): void {
+    this.ledger.noteCareful(note);
+  }
+}

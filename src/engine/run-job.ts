@@ -375,7 +375,16 @@ class JobRun {
       this.recordInvalid(item.position, duplicateMessage(key, item.position, earlier));
       return;
     }
+    // The rate-limit key: which bucket the record's attempts take from and which one its 429 pauses.
+    let rateKey: string | undefined;
+    try {
+      rateKey = this.job.rateLimitKey ? String(this.job.rateLimitKey(item.value)) : undefined;
+    } catch (error) {
+      this.recordInvalid(item.position, `job.rateLimitKey threw: ${(error as Error)?.message ?? String(error)}`, key);
+      return;
+    }
     const entry = newInFlight(key, item.position, item.value);
+    entry.rateKey = rateKey;
     this.inFlight.add(entry);
     if (careful) {
       const crashes = (this.crashGuard as CrashGuard).crashes(item.position.seq);

@@ -98,6 +98,16 @@ function makeJob(overrides: Partial<JobOptions<Item>>) {
   });
 }
 
+/** Like drive(), but fails instead of hanging when the run does not end within `maxMs` of clock time. */
+async function driveWithin<T>(promise: Promise<T>, clock: ManualClock, maxMs: number, stepMs = 50): Promise<T> {
+  let settled = false;
+  promise.then(() => (settled = true), () => (settled = true));
+  const end = clock.now() + maxMs;
+  while (!settled && clock.now() < end) await clock.advance(stepMs);
+  if (!settled) throw new Error(`the run did not end within ${maxMs} ms of clock time`);
+  return promise;
+}
+
 async function ledgerCounts(path: string) {
   const ledger = openSqliteLedger(path);
   try {
@@ -145,6 +155,30 @@ describe('the breaker in a run (manual clock, real SQLite)', () => {
     expect(seen.calls.filter((c) => c.attempt > BREAKER.consecutiveFailures)).toEqual([]);
     expect(closed?.event).toMatchObject({ type: 'breaker:closed' });
     expect(await ledgerCounts(join(dir, 'l.sqlite'))).toMatchObject({ total: 400, succeeded: 400, failed: 0, pending: 0 });
+  });
+
+  it('a failure rate reached on a success opens the breaker too (and does not hang the run)', async () => {
+    // Every record's first attempt fails, its retry succeeds: with one record at a time the breaker
+    // sees F, S, F, S, …, and the 20th signal (a success) makes 10 of 20 = 50%, the default rate.
+    const dir = tempDir();
+    const clock = new ManualClock();
+    const seen = new Observer(clock);
+    const job = makeJob({
+      source: items(50),
+      concurrency: 1,
+      breaker: undefined,
+      handler: async (_r, ctx) => {
+        if (ctx.attempt === 1) throw Service.refused();
+        return 'ok';
+      },
+    });
+    const summary = await driveWithin(runJob(job, { ledger: join(dir, 'l.sqlite'), clock, onEvent: seen.onEvent }), clock, 600_000);
+    expect(summary).toMatchObject({ status: 'completed', total: 50, succeeded: 50, failed: 0, pending: 0 });
+    expect(summary.breaker.trips).toBeGreaterThan(0);
+    expect(summary.breaker.lastTrip).toMatchObject({ reason: 'failure-rate', description: '10 of the last 20 attempts failed (50% ≥ 50%)' });
+    // Every trip is announced (the CLI prints it), and each one is followed by a close.
+    expect(seen.times('breaker:opened')).toHaveLength(summary.breaker.trips);
+    expect(seen.times('breaker:closed')).toHaveLength(summary.breaker.trips);
   });
 
   it('probes with the health check when the job has one: no record is called while it is open', async () => {

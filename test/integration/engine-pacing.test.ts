@@ -1,0 +1,109 @@
+/**
+ * Pacing inside real runs, on a manual clock (exact timings, no sleeping): a 429 with
+ * `Retry-After: 2` from one rate key pauses that key's bucket only; records of the other keys keep
+ * flowing, and no attempt of the paused key starts before the 2 s have passed.
+ */
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/clock.js';
+import { runJob } from '../../src/engine/run-job.js';
+import { defineJob, type JobOptions } from '../../src/job.js';
+import { drive } from '../helpers/drive.js';
+import { tempDir } from '../helpers/temp.js';
+
+interface Item {
+  id: string;
+  host: 'a' | 'b';
+}
+
+interface Call {
+  key: string;
+  host: string;
+  attempt: number;
+  at: number;
+}
+
+/** What an HTTP client throws for a 429 with `Retry-After: 2`. */
+function tooManyRequests(): Error {
+  return Object.assign(new Error('429 Too Many Requests'), { status: 429, headers: { 'retry-after': '2' } });
+}
+
+/** 10 records of host a and 20 of host b, interleaved (a0 b0 a1 b1 … a9 b9 b10 … b19). */
+function interleaved(): Item[] {
+  const items: Item[] = [];
+  for (let i = 0; i < 20; i++) {
+    if (i < 10) items.push({ id: `a${i}`, host: 'a' });
+    items.push({ id: `b${i}`, host: 'b' });
+  }
+  return items;
+}
+
+const A0_FAILS_AT = 75;
+const PAUSE_MS = 2000;
+
+/**
+ * a0's first attempt answers 429 + Retry-After: 2 after 75 ms; other records of host a take 50 ms,
+ * those of host b 200 ms. Per-key buckets are generous (1000/s): only the pause can hold a record.
+ */
+async function run(overrides: Partial<JobOptions<Item>>): Promise<{ calls: Call[]; failedAt: number | undefined; succeeded: number }> {
+  const clock = new ManualClock();
+  const calls: Call[] = [];
+  let failedAt: number | undefined;
+  const job = defineJob<Item>({
+    name: 'pacing',
+    source: interleaved(),
+    key: (r) => r.id,
+    timeoutMs: 600_000,
+    perKeyRateLimit: { perSecond: 1000 },
+    rateLimitKey: (r) => r.host,
+    handler: async (item, ctx) => {
+      calls.push({ key: item.id, host: item.host, attempt: ctx.attempt, at: clock.now() });
+      if (item.id === 'a0' && ctx.attempt === 1) {
+        await clock.sleep(A0_FAILS_AT);
+        failedAt = clock.now();
+        throw tooManyRequests();
+      }
+      await clock.sleep(item.host === 'a' ? 50 : 200);
+    },
+    ...overrides,
+  });
+  const summary = await drive(runJob(job, { ledger: join(tempDir(), 'l.sqlite'), clock, random: () => 0.5 }), clock, 5);
+  return { calls, failedAt, succeeded: summary.succeeded };
+}
+
+function checkPause(calls: Call[], failedAt: number | undefined): void {
+  expect(failedAt).toBe(A0_FAILS_AT);
+  const resumeAt = A0_FAILS_AT + PAUSE_MS;
+  // No attempt of host a starts while its key is paused…
+  const aDuringPause = calls.filter((c) => c.host === 'a' && c.at > A0_FAILS_AT && c.at < resumeAt);
+  expect(aDuringPause).toEqual([]);
+  // …and the retry of the record that got the 429 waits at least the Retry-After.
+  const retry = calls.find((c) => c.key === 'a0' && c.attempt === 2);
+  expect(retry?.at).toBeGreaterThanOrEqual(resumeAt);
+  // Host b is not paused: its records keep starting all through the 2 s.
+  const bDuringPause = calls.filter((c) => c.host === 'b' && c.at > A0_FAILS_AT && c.at < resumeAt);
+  expect(bDuringPause.length).toBeGreaterThanOrEqual(5);
+  // Every record ends up done, a0 on its second attempt.
+  expect(calls.filter((c) => c.key === 'a0').map((c) => c.attempt)).toEqual([1, 2]);
+}
+
+describe('Retry-After pauses one rate key', () => {
+  it('with concurrencyKey = rateLimitKey (2 slots per host): host b keeps flowing; host a waits the 2 s', async () => {
+    const { calls, failedAt, succeeded } = await run({ concurrency: 4, concurrencyKey: (r) => r.host, perKeyConcurrency: 2 });
+    expect(succeeded).toBe(30);
+    checkPause(calls, failedAt);
+    // Host a resumes with a single token at the end of the pause, not a burst: the next ones follow
+    // one token (1 ms at 1000/s) apart.
+    const aAfter = calls.filter((c) => c.host === 'a' && c.at >= A0_FAILS_AT + PAUSE_MS).map((c) => c.at);
+    expect(aAfter[0]).toBe(A0_FAILS_AT + PAUSE_MS);
+    expect(aAfter[1]).toBeGreaterThanOrEqual(A0_FAILS_AT + PAUSE_MS + 1);
+  });
+
+  it('with rateLimitKey alone (concurrency 4): host b keeps flowing while host a is paused', async () => {
+    // Without a fairness key, the records of the paused host that are read during the pause must
+    // not take every slot while they wait for a token, or host b stalls behind them.
+    const { calls, failedAt, succeeded } = await run({ concurrency: 4 });
+    expect(succeeded).toBe(30);
+    checkPause(calls, failedAt);
+  });
+});

@@ -12,6 +12,13 @@ import type { EngineEvents } from './events.js';
 import { checkOnce } from './health-check.js';
 import type { InFlight } from './record-executor.js';
 
+/** The three ways a held record can end. */
+export interface HeldEnds {
+  fail(): void;
+  park(): void;
+  pend(): void;
+}
+
 export interface BreakerHooks {
   /** Records to run again now that the breaker closed. */
   release(entries: InFlight[]): void;
@@ -26,10 +33,15 @@ export interface BreakerHooks {
 export class BreakerControl {
   private readonly breaker: CircuitBreaker;
   private parked: InFlight[] = [];
+  private held: (HeldEnds & { entry: InFlight })[] = [];
+  private readonly streakRecords = new Set<string>();
+  private cancelHeld: (() => void) | undefined;
   private cancelProbe: (() => void) | undefined;
   private stopped = false;
   /** The error of the attempt that tripped the breaker, for the summary. */
   tripError: SerializedError | undefined;
+  /** The last systemic error seen while closed: names a trip that a success completed. */
+  private lastError: SerializedError | undefined;
 
   constructor(
     private readonly job: Job<any, any>,
@@ -66,8 +78,32 @@ export class BreakerControl {
       entry.probe = false;
       this.probeResult(true);
     } else {
-      this.breaker.record({ ok: true }, this.clock.now());
+      // A success can complete a trip: the window reaching minRecords with the rate already over.
+      const trip = this.breaker.record({ ok: true }, this.clock.now());
+      if (trip) this.opened(trip, this.lastError);
+      else if (this.held.length > 0) this.releaseHeld('fail');
     }
+  }
+
+  /**
+   * A record is about to fail for good (attempts used up) with a systemic error while such failures
+   * are running in a row: is it the record, or the start of an outage the breaker has not named
+   * yet? Held until the breaker decides: parked if it opens, failed at the next success (or after
+   * `probeDelayMs` without either). Returns false when there is nothing to wait for.
+   */
+  hold(entry: InFlight, ends: HeldEnds): boolean {
+    if (!this.job.breaker.enabled || !this.closed || this.stopped || this.breaker.failuresInARow === 0 || this.streakRecords.size < 2) return false;
+    this.held.push({ entry, ...ends });
+    this.cancelHeld ??= this.clock.timer(this.job.breaker.probeDelayMs, () => this.releaseHeld('fail'));
+    return true;
+  }
+
+  private releaseHeld(how: 'fail' | 'park' | 'pend'): void {
+    this.cancelHeld?.();
+    this.cancelHeld = undefined;
+    const held = this.held;
+    this.held = [];
+    for (const record of held) record[how]();
   }
 
   /**
@@ -81,12 +117,22 @@ export class BreakerControl {
       return true;
     }
     if (!this.closed) return true;
+    this.lastError = error;
     const trip = this.breaker.record({ ok: false, fingerprint }, this.clock.now());
+    // Which records the current run of failures spans: one flaky record alone is no outage.
+    if (this.breaker.failuresInARow === 1) this.streakRecords.clear();
+    if (this.streakRecords.size < 2) this.streakRecords.add(entry.key);
     if (!trip) return false;
-    this.tripError = error;
-    this.events.emit({ type: 'breaker:opened', reason: trip.reason, description: trip.description, fingerprint: trip.fingerprint, failures: trip.failures, window: trip.window, error });
-    this.scheduleProbe();
+    this.opened(trip, error);
     return true;
+  }
+
+  private opened(trip: Trip, error: SerializedError | undefined): void {
+    this.tripError = error;
+    this.releaseHeld('park');
+    const shown = error ?? { name: 'Error', message: trip.description };
+    this.events.emit({ type: 'breaker:opened', reason: trip.reason, description: trip.description, fingerprint: trip.fingerprint, failures: trip.failures, window: trip.window, error: shown });
+    this.scheduleProbe();
   }
 
   /** Holds a record until the breaker closes. */
@@ -98,6 +144,7 @@ export class BreakerControl {
   stop(): void {
     this.stopped = true;
     this.cancelProbe?.();
+    this.releaseHeld('pend');
   }
 
   private scheduleProbe(): void {

@@ -2,8 +2,8 @@
  * Crash quarantine: a record whose processing kills the process (out of memory, a native crash,
  * `process.exit`, the kernel's SIGKILL) must not make the job impossible to finish.
  *
- * Normal mode costs one plain ledger write per 256 records read ("everything below N may have
- * started"). After a crash, the records that may have been in flight (from the watermark to that
+ * Normal mode keeps a note "every record below N may have started" in the ledger, carried by the
+ * group commits (and written on its own only when reading outruns the commits). After a crash, the records that may have been in flight (from the watermark to that
  * mark) are suspects: the next run processes each of them alone ("careful mode"), with an exact
  * note of which record is running. A crash in careful mode names its record. A record's crash count
  * is its exact crashes plus the suspect ranges that cover it; at `maxCrashes` it fails with kind
@@ -11,8 +11,12 @@
  */
 import type { CrashEvidence, Ledger } from '../ledger/ledger.js';
 
-/** Records between two "may have started" notes. */
-const NOTE_EVERY = 256;
+/**
+ * How far ahead of the reading a note reaches. Each group commit carries a fresh note (free: it is
+ * in the commit's transaction); a separate write happens only when reading outruns the commits by
+ * this much.
+ */
+const NOTE_AHEAD = 2048;
 
 export class CrashGuard {
   private notedBelow = 0;
@@ -25,8 +29,14 @@ export class CrashGuard {
   /** A record is about to be processed in normal mode. */
   reading(seq: number): void {
     if (seq < this.notedBelow) return;
-    this.notedBelow = seq + NOTE_EVERY;
+    this.notedBelow = seq + NOTE_AHEAD;
     this.ledger.noteStarted(this.notedBelow);
+  }
+
+  /** The note to carry with a group commit, given the last record read. */
+  noteForCommit(lastReadSeq: number): number {
+    this.notedBelow = Math.max(this.notedBelow, lastReadSeq + 1 + NOTE_AHEAD);
+    return this.notedBelow;
   }
 
   /** Whether a record must run alone: an earlier crash may have been its doing. */

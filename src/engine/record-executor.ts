@@ -26,6 +26,8 @@ interface RetryState {
   previousDelayMs: number;
   cancelRetry: (() => void) | undefined;
   readonly history: AttemptRecord[];
+  /** The retry budget held this retry back at least once. */
+  deferred?: boolean;
 }
 
 /** A record being processed. */
@@ -54,6 +56,10 @@ export interface InFlight {
   /** The record's fairness key (`concurrencyKey`), and whether it holds one of that key's slots. */
   fairKey: string | undefined;
   fairRunning: boolean;
+  /** Where the entry is in the executor's list of running attempts; -1 when not running. */
+  runningAt: number;
+  /** Held for the breaker's verdict (see BreakerControl.hold). */
+  held: boolean;
 }
 
 const NO_KEYS: readonly string[] = Object.freeze([]);
@@ -61,7 +67,7 @@ const NO_KEYS: readonly string[] = Object.freeze([]);
 export function newInFlight(key: string, position: SourcePosition, record: unknown): InFlight {
   return {
     key, position, record, attempt: 0, generation: 0, running: false, done: false, attemptStartedAtMs: 0,
-    firstAttemptAtMs: 0, ctx: undefined, retry: undefined, failedDependencies: NO_KEYS, probe: false, rateKey: undefined, fairKey: undefined, fairRunning: false,
+    firstAttemptAtMs: 0, ctx: undefined, retry: undefined, failedDependencies: NO_KEYS, probe: false, rateKey: undefined, fairKey: undefined, fairRunning: false, runningAt: -1, held: false,
   };
 }
 
@@ -70,7 +76,7 @@ export interface ExecutorDeps {
   readonly clock: Clock;
   readonly random: Random;
   readonly events: EngineEvents;
-  readonly stats: { attempts: number; retries: number };
+  readonly stats: { attempts: number; retries: number; retriesDeferred: number };
   /** A record succeeded (the hot path: no outcome object is built). */
   readonly onSucceeded: (entry: InFlight, value: unknown) => void;
   /** A record failed, or stays pending (`outcome.status === 'pending'`). */
@@ -84,16 +90,19 @@ export interface ExecutorDeps {
     readonly closed: boolean;
     succeeded(entry: InFlight): void;
     systemicFailure(entry: InFlight, fingerprint: string, error: SerializedError): boolean;
+    hold(entry: InFlight, ends: { fail(): void; park(): void; pend(): void }): boolean;
   };
   /** Token buckets: every attempt takes a token; a Retry-After pauses the record's key. */
   readonly limiter?: { tryTake(key: string | undefined, now: number): number; slowDown(key: string | undefined, untilMs: number): void } | undefined;
   /** A record hit by an outage: back to pending until the breaker closes. */
   readonly onParked: (entry: InFlight) => void;
+  /** A record held until the breaker decides whether its failure was an outage. */
+  readonly onHeld?: (entry: InFlight) => void;
 }
 
 export class RecordExecutor {
   /** The attempts running now (at most the concurrency): what the timeout sweep looks at. */
-  private readonly running = new Set<InFlight>();
+  private readonly running = new RunningList();
 
   constructor(private readonly deps: ExecutorDeps) {}
 
@@ -110,9 +119,11 @@ export class RecordExecutor {
       return;
     }
     if (entry.fairKey !== undefined) entry.fairRunning = true;
+    // One clock read per attempt: it is on the hot path.
+    const now = clock.now();
     const limiter = this.deps.limiter;
     if (limiter) {
-      const waitMs = limiter.tryTake(entry.rateKey, clock.now());
+      const waitMs = limiter.tryTake(entry.rateKey, now);
       if (waitMs > 0) {
         // Holds its slot while it waits for a token: the reader stops, so buffering stays bounded.
         (entry.retry ??= { previousDelayMs: 0, cancelRetry: undefined, history: [] }).cancelRetry = clock.timer(waitMs, () => this.attempt(entry));
@@ -120,16 +131,20 @@ export class RecordExecutor {
       }
     }
     if (entry.attempt === 0) {
-      this.deps.budget.recordAttempt(clock.now());
-    } else if (!entry.probe && !this.deps.budget.tryRetry(clock.now())) {
+      this.deps.budget.recordAttempt(now);
+    } else if (!entry.probe && !this.deps.budget.tryRetry(now)) {
       // Over the retry budget: ask again when the window has moved.
-      (entry.retry as RetryState).cancelRetry = clock.timer(this.deps.budget.waitMs, () => this.attempt(entry));
+      const retry = entry.retry as RetryState;
+      if (!retry.deferred) {
+        retry.deferred = true;
+        stats.retriesDeferred++;
+      }
+      retry.cancelRetry = clock.timer(this.deps.budget.waitMs, () => this.attempt(entry));
       return;
     }
     entry.attempt++;
     stats.attempts++;
     const generation = ++entry.generation;
-    const now = clock.now();
     if (entry.attempt === 1) entry.firstAttemptAtMs = now;
     entry.attemptStartedAtMs = now;
     entry.running = true;
@@ -157,7 +172,7 @@ export class RecordExecutor {
   sweep(): void {
     const now = this.deps.clock.now();
     const timeoutMs = this.deps.job.timeoutMs;
-    for (const entry of [...this.running]) {
+    for (const entry of this.running.snapshot()) {
       if (entry.running && now - entry.attemptStartedAtMs >= timeoutMs) {
         const error = new TimeoutError(timeoutMs);
         const ctx = entry.ctx;
@@ -246,13 +261,22 @@ export class RecordExecutor {
     }
     history.push({ attempt: entry.attempt, durationMs, error: serialized });
     const kind = timedOut ? FailureKind.timeout : decision.reason === 'fatal' ? FailureKind.fatal : FailureKind.exhausted;
-    events.emit({ type: 'record:failed', key: entry.key, kind, attempts: entry.attempt, error: serialized, rule });
-    entry.done = true;
-    entry.record = undefined;
-    this.deps.onOutcome(entry, {
-      status: 'failed', key: entry.key, position: entry.position, attempts: entry.attempt, kind, error: serialized,
-      fingerprint: errorFingerprint(serialized).fingerprint, rule, history,
-    });
+    const fail = (): void => {
+      events.emit({ type: 'record:failed', key: entry.key, kind, attempts: entry.attempt, error: serialized, rule });
+      entry.done = true;
+      entry.record = undefined;
+      this.deps.onOutcome(entry, {
+        status: 'failed', key: entry.key, position: entry.position, attempts: entry.attempt, kind, error: serialized,
+        fingerprint: errorFingerprint(serialized).fingerprint, rule, history,
+      });
+    };
+    // A systemic failure at the end of its attempts may be the start of an outage: the breaker decides.
+    const systemic = timedOut || classification === 'retryable';
+    if (systemic && this.deps.breaker.hold(entry, { fail, park: () => this.park(entry), pend: () => this.pending(entry) })) {
+      this.deps.onHeld?.(entry);
+      return;
+    }
+    fail();
   }
 
   /** Back to "never attempted": the outage does not use up the record's attempts. */
@@ -283,6 +307,32 @@ function withoutEngineFrames(error: SerializedError): SerializedError {
     ...(stack !== undefined ? { stack } : {}),
     ...(error.cause ? { cause: withoutEngineFrames(error.cause) } : {}),
   };
+}
+
+/** An unordered list with O(1) removal (swap with the last, index kept on the entry): cheaper than a Set. */
+class RunningList {
+  private readonly items: InFlight[] = [];
+
+  add(entry: InFlight): void {
+    if (entry.runningAt >= 0) return;
+    entry.runningAt = this.items.length;
+    this.items.push(entry);
+  }
+
+  delete(entry: InFlight): void {
+    const at = entry.runningAt;
+    if (at < 0) return;
+    const last = this.items.pop() as InFlight;
+    if (last !== entry) {
+      this.items[at] = last;
+      last.runningAt = at;
+    }
+    entry.runningAt = -1;
+  }
+
+  snapshot(): InFlight[] {
+    return [...this.items];
+  }
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

@@ -18,7 +18,7 @@ export interface ReplayResult {
 export function replayRecord(job: Job<any, any>, record: unknown, key: string, position: SourcePosition, onEvent: EventListener): Promise<ReplayResult> {
   return new Promise((resolve) => {
     const events = new EngineEvents(onEvent);
-    const stats = { attempts: 0, retries: 0 };
+    const stats = { attempts: 0, retries: 0, retriesDeferred: 0 };
     const entry = newInFlight(key, position, record);
     let cancelSweep = (): void => {};
     const settle = (outcome: Outcome): void => {
@@ -32,7 +32,7 @@ export function replayRecord(job: Job<any, any>, record: unknown, key: string, p
       stopping: () => false,
       // One record in the foreground: no breaker to trip, no budget to share.
       budget: new RetryBudget(resolveRetryBudget({ enabled: false })),
-      breaker: { closed: true, succeeded: () => {}, systemicFailure: () => false },
+      breaker: { closed: true, succeeded: () => {}, systemicFailure: () => false, hold: () => false },
       onParked: () => {},
     });
     const sweepEveryMs = Math.min(1000, Math.max(1, job.timeoutMs / 10));

@@ -73,11 +73,13 @@ export function startRun(job: Job<any, any>, options: RunOptions = {}): RunHandl
 class JobRun {
   private readonly runId = randomUUID();
   private readonly events: EngineEvents;
-  private readonly stats = { attempts: 0, retries: 0 };
+  private readonly stats = { attempts: 0, retries: 0, retriesDeferred: 0 };
   private readonly thisRun = { succeeded: 0, failed: 0, skipped: 0 };
   /** Records started and not finished, in reading order: the oldest one holds the watermark. */
   private readonly inFlight = new InFlightWindow<InFlight>();
   private active = 0;
+  /** Records held for the breaker's verdict (they hold no slot). */
+  private held = 0;
   private started = 0;
   private wake: (() => void) | undefined;
   private checkpointer: Checkpointer | undefined;
@@ -148,9 +150,17 @@ class JobRun {
       onSucceeded: (entry, value) => this.onSucceeded(entry, value), onOutcome: (entry, outcome) => this.onOutcome(entry, outcome),
       stopping: () => this.stopReason !== undefined, budget: this.budget, breaker: this.breaker, limiter: this.limiter,
       onParked: (entry) => {
-        this.active--;
-        this.leaveFairQueue(entry);
+        this.release(entry);
         this.breaker.park(entry);
+        this.wakeLoop();
+      },
+      onHeld: (entry) => {
+        // A held record waits for the breaker's verdict without its slot, so that other records
+        // keep coming and give that verdict.
+        this.release(entry);
+        entry.held = true;
+        this.held++;
+        this.pump();
         this.wakeLoop();
       },
     });
@@ -283,7 +293,7 @@ class JobRun {
       if (this.stopReason === undefined) exhausted = await this.readLoop(selector);
       for (;;) {
         // Records parked by an open breaker wait for it to close (or for the run to be aborted).
-        while (this.active > 0 || (this.breaker.parkedCount > 0 && this.stopReason === undefined)) {
+        while (this.active > 0 || this.held > 0 || (this.breaker.parkedCount > 0 && this.stopReason === undefined)) {
           await new Promise<void>((resolve) => (this.wake = resolve));
         }
         // Nothing runs any more: what still waits, waits on keys the source does not have.
@@ -329,6 +339,10 @@ class JobRun {
         if (careful) {
           // Alone, so that a crash now can only be this record's doing.
           while (this.active > 0) await new Promise<void>((resolve) => (this.wake = resolve));
+          // Commit what ran before it (earlier suspects, run alone): if this record kills the
+          // process, they must not be suspected, and run alone, again in the next run.
+          if ((this.checkpointer as Checkpointer).buffered > 0 && this.failure === undefined) await this.commit(false);
+          if (this.stopReason !== undefined) return false;
         } else {
           guard.reading(item.position.seq);
         }
@@ -375,12 +389,17 @@ class JobRun {
       this.recordInvalid(item.position, duplicateMessage(key, item.position, earlier));
       return;
     }
-    // The rate-limit key: which bucket the record's attempts take from and which one its 429 pauses.
+    // The rate-limit key (which bucket the record's attempts take from, which one its 429 pauses) and
+    // the fairness key; a user function that throws fails the record, like `job.key` does.
     let rateKey: string | undefined;
+    let fairKey = '';
+    let field = 'rateLimitKey';
     try {
       rateKey = this.job.rateLimitKey ? String(this.job.rateLimitKey(item.value)) : undefined;
+      field = 'concurrencyKey';
+      if (this.fair) fairKey = String(this.job.concurrencyKey?.(item.value) ?? '');
     } catch (error) {
-      this.recordInvalid(item.position, `job.rateLimitKey threw: ${(error as Error)?.message ?? String(error)}`, key);
+      this.recordInvalid(item.position, `job.${field} threw: ${(error as Error)?.message ?? String(error)}`, key);
       return;
     }
     const entry = newInFlight(key, item.position, item.value);
@@ -407,7 +426,7 @@ class JobRun {
       if (!runNow) return;
     }
     if (this.fair) {
-      entry.fairKey = this.job.concurrencyKey?.(item.value) ?? '';
+      entry.fairKey = fairKey;
       this.fair.offer(entry.fairKey, entry);
       this.pump();
       return;
@@ -495,9 +514,19 @@ class JobRun {
     this.wakeLoop();
   }
 
-  private onOutcome(entry: InFlight, outcome: Outcome): void {
+  /** The record gives up its slot (or, when it was held, its place among the held ones). */
+  private release(entry: InFlight): void {
+    if (entry.held) {
+      entry.held = false;
+      this.held--;
+      return;
+    }
     this.active--;
     this.leaveFairQueue(entry);
+  }
+
+  private onOutcome(entry: InFlight, outcome: Outcome): void {
+    this.release(entry);
     // A pending record stays open in the window, so the watermark never passes it: the next run
     // processes it again.
     if (outcome.status !== 'pending') {
@@ -528,7 +557,8 @@ class JobRun {
     const moves = this.selector?.movesWatermark === true;
     const seen = moves && this.lastRead ? this.lastRead.seq + 1 : 0;
     const watermark = this.watermark();
-    const writing = (this.checkpointer as Checkpointer).commit(watermark, seen, moves && exhausted);
+    const startedBelow = moves && this.lastRead ? this.crashGuard?.noteForCommit(this.lastRead.seq) : undefined;
+    const writing = (this.checkpointer as Checkpointer).commit(watermark, seen, moves && exhausted, startedBelow);
     const tracked = writing.then(
       () => this.events.emit({ type: 'checkpoint', committed: (this.checkpointer as Checkpointer).committed, watermark: watermark?.seq }),
       (error: unknown) => {
@@ -589,7 +619,7 @@ class JobRun {
     const trip = this.breaker.lastTrip;
     const error = this.breaker.tripError;
     return {
-      state: this.breaker.state, trips: this.breaker.trips, retriesDeferred: this.budget.refused,
+      state: this.breaker.state, trips: this.breaker.trips, retriesDeferred: this.stats.retriesDeferred,
       ...(trip ? { lastTrip: { reason: trip.reason, description: trip.description, ...(error ? { error: { name: error.name, message: error.message } } : {}) } } : {}),
     };
   }

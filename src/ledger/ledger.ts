@@ -77,6 +77,8 @@ export interface CommitBatch {
   readonly outputState?: Record<string, unknown>;
   /** The keys read since the last commit, for duplicate detection across runs (engine/key-index.ts). */
   readonly keyChunk?: Uint8Array;
+  /** Crash quarantine's note, carried by the commit: every record below it may have started. */
+  readonly startedBelow?: number;
 }
 
 /** What earlier crashes say about records: suspect ranges (a crash in normal mode) and exact counts (in careful mode). */

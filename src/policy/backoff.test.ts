@@ -1,20 +1,10 @@
 import { describe, it, expect } from 'vitest';
-import { ConfigError } from '../errors.js';
+import { configError } from '../../test/helpers/errors.js';
 import { Jitter, backoffDelayMs, defaultBackoff, describeBackoff, resolveBackoff, type BackoffOptions } from './backoff.js';
 
 const half = (): number => 0.5;
 const zero = (): number => 0;
 const almostOne = (): number => 0.999_999;
-
-function configError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof ConfigError) return error;
-    throw error;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('resolveBackoff', () => {
   it('defaults to exponential 200ms ×2 up to 30s with full jitter, frozen', () => {

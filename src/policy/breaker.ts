@@ -105,6 +105,11 @@ export class CircuitBreaker {
     return this.stateNow;
   }
 
+  /** Systemic failures in a row right now. */
+  get failuresInARow(): number {
+    return this.consecutive;
+  }
+
   get trip(): Trip | undefined {
     return this.lastTrip;
   }
@@ -117,6 +122,11 @@ export class CircuitBreaker {
   /** Feeds one attempt outcome while closed; returns the trip when this one opens the breaker. */
   record(signal: Signal, nowMs: number): Trip | undefined {
     if (!this.options.enabled || this.stateNow !== BreakerState.closed) return undefined;
+    // The common case: a success while the window is full of successes changes nothing but the run.
+    if (signal.ok && this.failuresInRing === 0 && this.ring.length === this.options.windowRecords) {
+      this.consecutive = 0;
+      return undefined;
+    }
     this.push(signal.ok ? '' : signal.fingerprint);
     this.consecutive = signal.ok ? 0 : this.consecutive + 1;
     const trip = this.check(signal);

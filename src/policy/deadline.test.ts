@@ -1,16 +1,6 @@
 import { afterAll, beforeAll, describe, it, expect } from 'vitest';
-import { ConfigError } from '../errors.js';
+import { configError } from '../../test/helpers/errors.js';
 import { DeadlineReason, deadlineReached, describeDeadline, formatDuration, parseDuration, parseUntil, resolveDeadline } from './deadline.js';
-
-function configError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof ConfigError) return error;
-    throw error;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('parseDuration', () => {
   it.each<[string, number]>([

@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
-import { ConfigError, RetryableError } from '../errors.js';
+import { RetryableError } from '../errors.js';
+import { configError } from '../../test/helpers/errors.js';
 import { Classification } from './classify.js';
 import { DEFAULT_MAX_ELAPSED_MS, decideRetry, resolveRetry, type RetryOptions, type RetryState } from './retry.js';
 
@@ -16,16 +17,6 @@ function state(overrides: Partial<RetryState> = {}): RetryState {
     classification: Classification.retryable,
     ...overrides,
   };
-}
-
-function configError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof ConfigError) return error;
-    throw error;
-  }
-  throw new Error('expected a ConfigError');
 }
 
 describe('resolveRetry', () => {

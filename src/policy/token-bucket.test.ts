@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { ManualClock } from '../clock.js';
-import { ConfigError } from '../errors.js';
+import { configError } from '../../test/helpers/errors.js';
 import { TokenBucket, defaultBurst, resolveRateLimit } from './token-bucket.js';
 
 /** Takes tokens as fast as the bucket allows for `durationMs`, advancing the clock by each wait. */
@@ -16,16 +16,6 @@ async function drain(bucket: TokenBucket, clock: ManualClock, durationMs: number
     if (clock.now() + wait > end) return taken;
     await clock.advance(wait);
   }
-}
-
-function configError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof ConfigError) return error;
-    throw error;
-  }
-  throw new Error('expected a ConfigError');
 }
 
 describe('resolveRateLimit', () => {

@@ -1,16 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { ConfigError } from '../errors.js';
+import { configError } from '../../test/helpers/errors.js';
 import { checkKnownKeys, checkNumber, checkOneOf, formatValue } from './validate.js';
-
-function configError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof ConfigError) return error;
-    throw error;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('formatValue', () => {
   it('shows values as they would be written in code', () => {

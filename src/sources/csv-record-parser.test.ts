@@ -1,30 +1,13 @@
 /** Malformed records, errors and resources of the csv source (see csv-record-parser.ts). */
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SourceError } from '../errors.js';
+import { collect, openFds, positions } from '../../test/helpers/sources.js';
+import { tempFiles } from '../../test/helpers/temp.js';
 import { csv } from './csv.js';
-import type { SourceItem, SourcePosition } from './source.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'batchguard-csv-invalid-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-let files = 0;
-function file(content: string | Buffer): string {
-  const path = join(dir, `f${files++}.csv`);
-  writeFileSync(path, content);
-  return path;
-}
-
-async function collect<T>(items: AsyncIterable<SourceItem<T>>): Promise<SourceItem<T>[]> {
-  const out: SourceItem<T>[] = [];
-  for await (const item of items) out.push(item);
-  return out;
-}
-
-const positions = (items: SourceItem<unknown>[]): SourcePosition[] => items.map((item) => item.position);
-const openFds = (): number => readdirSync('/proc/self/fd').length;
+const { dir, file } = tempFiles('batchguard-csv-invalid-', '.csv');
 
 describe('csv malformed records', () => {
   it('reports a wrong number of fields with the line, and reads on', async () => {

@@ -1,28 +1,12 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../errors.js';
+import { seededInts } from '../../test/helpers/random.js';
+import { collect, positions } from '../../test/helpers/sources.js';
+import { tempFiles } from '../../test/helpers/temp.js';
 import { csv, type CsvOptions } from './csv.js';
 import type { SourceItem, SourcePosition } from './source.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'batchguard-csv-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-let files = 0;
-function file(content: string | Buffer): string {
-  const path = join(dir, `f${files++}.csv`);
-  writeFileSync(path, content);
-  return path;
-}
-
-async function collect<T>(items: AsyncIterable<SourceItem<T>>): Promise<SourceItem<T>[]> {
-  const out: SourceItem<T>[] = [];
-  for await (const item of items) out.push(item);
-  return out;
-}
-
-const positions = (items: SourceItem<unknown>[]): SourcePosition[] => items.map((item) => item.position);
+const { file } = tempFiles('batchguard-csv-', '.csv');
 
 /**
  * A random CSV file written record by record, so the true position of each record is known: quoted
@@ -30,11 +14,7 @@ const positions = (items: SourceItem<unknown>[]): SourcePosition[] => items.map(
  * count, LF or CRLF, with or without BOM and final line break.
  */
 function generated(seed: number): { content: Buffer; items: SourceItem<unknown>[] } {
-  let state = seed;
-  const random = (n: number): number => {
-    state = (state * 1103515245 + 12345) % 2 ** 31;
-    return state % n;
-  };
+  const random = seededInts(seed);
   const eol = seed % 2 === 0 ? '\r\n' : '\n';
   const words = ['Zürich', '東京', 'a "quoted" word', `two${eol}lines`, 'comma, inside', '🚀', 'plain', 'y'.repeat(150)];
   const encode = (value: string): string => (/[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value);

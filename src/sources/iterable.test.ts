@@ -1,14 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, SourceError } from '../errors.js';
+import { collect } from '../../test/helpers/sources.js';
 import { fromIterable, toSource, type SourceInput } from './iterable.js';
 import { jsonl } from './jsonl.js';
 import type { SourceItem } from './source.js';
-
-async function collect<T>(items: AsyncIterable<SourceItem<T>>): Promise<SourceItem<T>[]> {
-  const out: SourceItem<T>[] = [];
-  for await (const item of items) out.push(item);
-  return out;
-}
 
 const values = <T>(items: SourceItem<T>[]): T[] => items.map((item) => (item.kind === 'record' ? item.value : (undefined as T)));
 

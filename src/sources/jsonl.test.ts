@@ -1,29 +1,16 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ConfigError, SourceError } from '../errors.js';
+import { seededInts } from '../../test/helpers/random.js';
+import { collect, openFds } from '../../test/helpers/sources.js';
+import { tempFiles } from '../../test/helpers/temp.js';
 import { jsonl } from './jsonl.js';
 import type { SourceItem, SourcePosition } from './source.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'batchguard-jsonl-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const { dir, file } = tempFiles('batchguard-jsonl-', '.jsonl');
 
-let files = 0;
-function file(content: string | Buffer): string {
-  const path = join(dir, `f${files++}.jsonl`);
-  writeFileSync(path, content);
-  return path;
-}
-
-async function collect<T>(items: AsyncIterable<SourceItem<T>>): Promise<SourceItem<T>[]> {
-  const out: SourceItem<T>[] = [];
-  for await (const item of items) out.push(item);
-  return out;
-}
-
-const openFds = (): number => readdirSync('/proc/self/fd').length;
 const CHUNK_SIZES = [1, 2, 3, 7, 16, 64, undefined];
 
 /** What a reader must produce, computed the obvious way from the whole file. */
@@ -50,11 +37,7 @@ function expected(content: Buffer): SourceItem<unknown>[] {
 
 /** A file with every awkward case: BOM, CRLF, blank and whitespace lines, multi-byte text, bad JSON, long lines, no final newline. */
 function awkward(seed: number): Buffer {
-  let state = seed;
-  const random = (n: number): number => {
-    state = (state * 1103515245 + 12345) % 2 ** 31;
-    return state % n;
-  };
+  const random = seededInts(seed);
   const names = ['Zürich', '東京', 'São Paulo', '🚀 launch', 'plain', 'x'.repeat(300)];
   const lines: string[] = [];
   for (let i = 0; i < 60; i++) {

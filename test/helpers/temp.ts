@@ -1,7 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach } from 'vitest';
+import { afterAll, afterEach } from 'vitest';
 
 const made: string[] = [];
 
@@ -15,3 +15,20 @@ export function tempDir(prefix = 'batchguard-'): string {
 afterEach(() => {
   for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
+
+/**
+ * A temporary folder for a whole test file (call it at the top of the file; it is removed after all
+ * its tests) and `file(content)`, which writes `content` to a new file `f<n><extension>` in it and
+ * returns the path.
+ */
+export function tempFiles(prefix: string, extension: string): { dir: string; file: (content: string | Buffer) => string } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  let files = 0;
+  const file = (content: string | Buffer): string => {
+    const path = join(dir, `f${files++}${extension}`);
+    writeFileSync(path, content);
+    return path;
+  };
+  return { dir, file };
+}

@@ -178,7 +178,9 @@ describe('the breaker in a run (manual clock, real SQLite)', () => {
     expect(summary.breaker.lastTrip).toMatchObject({ reason: 'failure-rate', description: '10 of the last 20 attempts failed (50% ≥ 50%)' });
     // Every trip is announced (the CLI prints it), and each one is followed by a close.
     expect(seen.times('breaker:opened')).toHaveLength(summary.breaker.trips);
-    expect(seen.times('breaker:closed')).toHaveLength(summary.breaker.trips);
+    // With nothing parked, the first probe lets intake go on; the last trip may come with the last record.
+    expect(seen.times('breaker:closed').length).toBeGreaterThanOrEqual(summary.breaker.trips - 1);
+    expect(seen.events.find((e) => e.event.type === 'breaker:opened')?.event).toMatchObject({ error: { message: 'connect ECONNREFUSED 10.0.0.7:5432' } });
   });
 
   it('probes with the health check when the job has one: no record is called while it is open', async () => {
@@ -352,5 +354,41 @@ describe('the breaker in a run (manual clock, real SQLite)', () => {
       const attemptsInWindow = calls.filter((c) => c.at >= retry.at - budget.windowMs && c.at <= retry.at).length;
       expect(retriesInWindow).toBeLessThanOrEqual(budget.ratio * attemptsInWindow + budget.minRetries);
     }
+  });
+
+  // Fails today: with the defaults (20 in a row; 3 attempts; 4 at a time) the 4 records in flight
+  // use up their 3 attempts (12 failures) before the 20th failure opens the breaker, and fail as
+  // `exhausted`: an outage becomes failures. See the report that came with this file.
+  it('with the default breaker and retry policy, an outage fails no record', async () => {
+    const dir = tempDir();
+    const clock = new ManualClock();
+    const service = new Service(clock, 1000, 60_000);
+    const seen = new Observer(clock);
+    const job = makeJob({ breaker: undefined, retry: undefined, handler: seen.handler(service) });
+    const summary = await drive(runJob(job, { ledger: join(dir, 'l.sqlite'), clock, maxFailureRate: 1 }), clock, 50);
+    expect(summary.breaker.trips).toBeGreaterThan(0);
+    expect(summary).toMatchObject({ status: 'completed', total: 400, failed: 0, succeeded: 400 });
+  });
+
+  // Fails today: RetryBudget.refused counts every refusal, and a deferred retry asks again every
+  // windowMs / 10, so one retry held back for 5 s counts 50 times.
+  it('summary.breaker.retriesDeferred counts retries, not times they asked again', async () => {
+    const dir = tempDir();
+    const clock = new ManualClock();
+    const job = makeJob({
+      source: items(20),
+      concurrency: 20,
+      breaker: { enabled: false },
+      retryBudget: { ratio: 0.1, minRetries: 1, windowMs: 1000 },
+      retry: { maxAttempts: 2, backoff: { kind: 'constant', delayMs: 10 } },
+      handler: async (_r, ctx) => {
+        if (ctx.attempt === 1) throw Service.refused();
+        return 'ok';
+      },
+    });
+    const summary = await drive(runJob(job, { ledger: join(dir, 'l.sqlite'), clock }), clock, 50);
+    expect(summary).toMatchObject({ status: 'completed', succeeded: 20, retries: 20 });
+    expect(summary.breaker.retriesDeferred).toBeGreaterThan(0);
+    expect(summary.breaker.retriesDeferred).toBeLessThanOrEqual(summary.retries);
   });
 });

@@ -107,3 +107,72 @@ describe('Retry-After pauses one rate key', () => {
     checkPause(calls, failedAt);
   });
 });
+
+describe('per-key rate limits', () => {
+  it('each rateLimitKey has its own bucket: two hosts at 10/s each run side by side, 100 ms apart per host', async () => {
+    const clock = new ManualClock();
+    const calls: Call[] = [];
+    const items: Item[] = [];
+    for (let i = 0; i < 10; i++) items.push({ id: `a${i}`, host: 'a' }, { id: `b${i}`, host: 'b' });
+    const job = defineJob<Item>({
+      name: 'per-key',
+      source: items,
+      key: (r) => r.id,
+      concurrency: 4,
+      perKeyRateLimit: { perSecond: 10, burst: 1 },
+      rateLimitKey: (r) => r.host,
+      concurrencyKey: (r) => r.host,
+      perKeyConcurrency: 2,
+      handler: async (item, ctx) => {
+        calls.push({ key: item.id, host: item.host, attempt: ctx.attempt, at: clock.now() });
+        await clock.sleep(1);
+      },
+    });
+    const summary = await drive(runJob(job, { ledger: join(tempDir(), 'l.sqlite'), clock }), clock, 5);
+    expect(summary.succeeded).toBe(20);
+    const times = (host: string): number[] => calls.filter((c) => c.host === host).map((c) => c.at);
+    // One token per 100 ms per host (burst 1), and the hosts do not share a bucket.
+    const expected = Array.from({ length: 10 }, (_, i) => i * 100);
+    expect(times('a')).toEqual(expected);
+    expect(times('b')).toEqual(expected);
+  });
+
+  it('a rateLimitKey that throws fails that record as invalid (named), and the others run', async () => {
+    const clock = new ManualClock();
+    const job = defineJob<Item>({
+      name: 'bad-rate-key',
+      source: [{ id: 'a0', host: 'a' }, { id: 'x', host: 'b' }, { id: 'a1', host: 'a' }],
+      key: (r) => r.id,
+      maxFailureRate: 1,
+      perKeyRateLimit: { perSecond: 100 },
+      rateLimitKey: (r) => {
+        if (r.id === 'x') throw new Error('no host for x');
+        return r.host;
+      },
+      handler: async () => {},
+    });
+    const failures: string[] = [];
+    const summary = await drive(runJob(job, { ledger: join(tempDir(), 'l.sqlite'), clock }), clock, 5);
+    expect(summary).toMatchObject({ succeeded: 2, failed: 1 });
+    for (const group of summary.topErrors) failures.push(group.message);
+    expect(failures).toEqual(['job.rateLimitKey threw: no host for x']);
+  });
+
+  it('a concurrencyKey that throws fails that record as invalid (named), and the others run', async () => {
+    const clock = new ManualClock();
+    const job = defineJob<Item>({
+      name: 'bad-fair-key',
+      source: [{ id: 'a0', host: 'a' }, { id: 'x', host: 'b' }, { id: 'a1', host: 'a' }],
+      key: (r) => r.id,
+      maxFailureRate: 1,
+      concurrencyKey: (r) => {
+        if (r.id === 'x') throw new Error('no tenant for x');
+        return r.host;
+      },
+      handler: async () => {},
+    });
+    const summary = await drive(runJob(job, { ledger: join(tempDir(), 'l.sqlite'), clock }), clock, 5);
+    expect(summary).toMatchObject({ succeeded: 2, failed: 1 });
+    expect(summary.topErrors.map((group) => group.message)).toEqual(['job.concurrencyKey threw: no tenant for x']);
+  });
+});

@@ -1,5 +1,4 @@
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
 import type { EngineEvent } from '../../src/engine/events.js';
@@ -8,6 +7,7 @@ import { RetryableError } from '../../src/errors.js';
 import { defineJob, type JobOptions } from '../../src/job.js';
 import type { Summary } from '../../src/report/summary.js';
 import { drive } from '../helpers/drive.js';
+import { readLedger } from '../helpers/ledger.js';
 import { tempDir } from '../helpers/temp.js';
 
 interface Item {
@@ -67,12 +67,7 @@ async function run(
 }
 
 function storedFailures(path: string): { key: string; kind: string; attempts: number; rule: string }[] {
-  const db = new Database(path, { readonly: true });
-  try {
-    return db.prepare('SELECT key, kind, attempts, rule FROM records ORDER BY seq').all() as never;
-  } finally {
-    db.close();
-  }
+  return readLedger(path, (db) => db.prepare('SELECT key, kind, attempts, rule FROM records ORDER BY seq').all() as never);
 }
 
 function fail(message: string): never {

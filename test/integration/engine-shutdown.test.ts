@@ -1,28 +1,19 @@
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
 import type { EngineEvent } from '../../src/engine/events.js';
 import { runJob, startRun } from '../../src/engine/run-job.js';
 import { BatchguardError, FatalError, RetryableError } from '../../src/errors.js';
-import { defineJob, type JobOptions } from '../../src/job.js';
+import type { JobOptions } from '../../src/job.js';
 import { openSqliteLedger } from '../../src/ledger/sqlite/sqlite-ledger.js';
 import type { Summary } from '../../src/report/summary.js';
 import { drive } from '../helpers/drive.js';
+import { items, itemsJob, type Item } from '../helpers/jobs.js';
+import { readLedger } from '../helpers/ledger.js';
 import { tempDir } from '../helpers/temp.js';
 
-interface Item {
-  id: number;
-}
-
-const items = (n: number): Item[] => Array.from({ length: n }, (_, i) => ({ id: i }));
-
 function makeJob(overrides: Partial<JobOptions<Item>>) {
-  return defineJob<Item>({
-    name: 'shutdown-test',
-    source: items(5),
-    key: (r) => String(r.id),
-    handler: async () => 'ok',
+  return itemsJob('shutdown-test', 5, {
     concurrency: 5,
     shutdownGraceMs: 1000,
     timeoutMs: 600_000,
@@ -64,15 +55,10 @@ function expectExact(summary: Summary): void {
 }
 
 function ledgerRows(path: string): { ranges: unknown[]; records: unknown[] } {
-  const db = new Database(path, { readonly: true });
-  try {
-    return {
-      ranges: db.prepare('SELECT first_seq, last_seq FROM succeeded_ranges ORDER BY first_seq').all(),
-      records: db.prepare('SELECT seq, status, kind FROM records ORDER BY seq').all(),
-    };
-  } finally {
-    db.close();
-  }
+  return readLedger(path, (db) => ({
+    ranges: db.prepare('SELECT first_seq, last_seq FROM succeeded_ranges ORDER BY first_seq').all(),
+    records: db.prepare('SELECT seq, status, kind FROM records ORDER BY seq').all(),
+  }));
 }
 
 describe('engine shutdown', () => {

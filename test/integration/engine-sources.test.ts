@@ -1,6 +1,5 @@
 import { appendFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
 import { runJob } from '../../src/engine/run-job.js';
@@ -11,6 +10,7 @@ import { csv } from '../../src/sources/csv.js';
 import { jsonl } from '../../src/sources/jsonl.js';
 import type { Source, SourcePosition } from '../../src/sources/source.js';
 import { drive } from '../helpers/drive.js';
+import { readLedger } from '../helpers/ledger.js';
 import { tempDir } from '../helpers/temp.js';
 
 interface Row {
@@ -33,12 +33,7 @@ function recording<T>(inner: Source<T>): Source<T> & { froms: (SourcePosition | 
 }
 
 function storedRecords(path: string): { seq: number; key: string; status: string; kind: string; line: number; byte_offset: number; error: string }[] {
-  const db = new Database(path, { readonly: true });
-  try {
-    return db.prepare('SELECT seq, key, status, kind, line, byte_offset, error FROM records ORDER BY seq').all() as never;
-  } finally {
-    db.close();
-  }
+  return readLedger(path, (db) => db.prepare('SELECT seq, key, status, kind, line, byte_offset, error FROM records ORDER BY seq').all() as never);
 }
 
 const jsonlLine = (i: number): string => JSON.stringify({ id: i, name: `record-${i}` });

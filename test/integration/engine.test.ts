@@ -7,20 +7,11 @@ import { defineJob, type JobOptions } from '../../src/job.js';
 import { openSqliteLedger } from '../../src/ledger/sqlite/sqlite-ledger.js';
 import { runJob, startRun } from '../../src/engine/run-job.js';
 import { drive } from '../helpers/drive.js';
+import { items, itemsJob, type Item } from '../helpers/jobs.js';
 import { tempDir } from '../helpers/temp.js';
 
-interface Item {
-  id: number;
-}
-
-const items = (n: number): Item[] => Array.from({ length: n }, (_, i) => ({ id: i }));
-
 function makeJob(overrides: Partial<JobOptions<Item>> = {}) {
-  return defineJob<Item>({
-    name: 'engine-test',
-    source: items(100),
-    key: (r) => String(r.id),
-    handler: async () => 'ok',
+  return itemsJob('engine-test', 100, {
     retry: { maxAttempts: 3, backoff: { kind: 'constant', delayMs: 100 } },
     checkpoint: { everyRecords: 10, everyMs: 1000 },
     ...overrides,

@@ -2,12 +2,12 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { LedgerError, SourceError } from '../../src/errors.js';
 import type { CommitBatch, RecordRow, RunStart } from '../../src/ledger/ledger.js';
 import { openSqliteLedger, type SqliteLedger } from '../../src/ledger/sqlite/sqlite-ledger.js';
 import type { SourceFingerprint } from '../../src/sources/source.js';
+import { withDatabase as query } from '../helpers/ledger.js';
 import { tempDir } from '../helpers/temp.js';
 
 const FINGERPRINT: SourceFingerprint = { description: 'jsonl:data/in.jsonl', size: 1000, mtimeMs: 1_700_000_000_000, sampleHash: 'aaaa' };
@@ -30,16 +30,6 @@ function batch(runId: string, overrides: Partial<CommitBatch> = {}): CommitBatch
 
 function ledgerPath(): string {
   return join(tempDir(), 'ledger.sqlite');
-}
-
-/** Runs `read` on a separate read-only connection to the file, as another process would see it. */
-function query<T>(path: string, read: (db: Database.Database) => T): T {
-  const db = new Database(path);
-  try {
-    return read(db);
-  } finally {
-    db.close();
-  }
 }
 
 function rangeRows(path: string): { first_seq: number; last_seq: number; run_id: string }[] {

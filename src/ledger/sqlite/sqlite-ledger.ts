@@ -175,6 +175,7 @@ export class SqliteLedger implements Ledger {
       if (batch.exhausted) this.statements.setMeta.run('exhausted', 'true');
       if (batch.outputState) this.statements.setMeta.run('output_state', JSON.stringify(batch.outputState));
       if (batch.keyChunk && batch.keyChunk.length > 0) this.statements.insertKeyChunk.run(batch.keyChunk);
+      if (batch.startedBelow !== undefined) this.statements.setMeta.run('started_hwm', String(batch.startedBelow));
     });
     write.immediate();
   }

@@ -60,6 +60,8 @@ export interface InFlight {
   runningAt: number;
   /** Held for the breaker's verdict (see BreakerControl.hold). */
   held: boolean;
+  /** Waiting for a rate-limit token, without a slot. */
+  waitingForToken: boolean;
 }
 
 const NO_KEYS: readonly string[] = Object.freeze([]);
@@ -67,7 +69,7 @@ const NO_KEYS: readonly string[] = Object.freeze([]);
 export function newInFlight(key: string, position: SourcePosition, record: unknown): InFlight {
   return {
     key, position, record, attempt: 0, generation: 0, running: false, done: false, attemptStartedAtMs: 0,
-    firstAttemptAtMs: 0, ctx: undefined, retry: undefined, failedDependencies: NO_KEYS, probe: false, rateKey: undefined, fairKey: undefined, fairRunning: false, runningAt: -1, held: false,
+    firstAttemptAtMs: 0, ctx: undefined, retry: undefined, failedDependencies: NO_KEYS, probe: false, rateKey: undefined, fairKey: undefined, fairRunning: false, runningAt: -1, held: false, waitingForToken: false,
   };
 }
 
@@ -96,6 +98,8 @@ export interface ExecutorDeps {
   readonly limiter?: { tryTake(key: string | undefined, now: number): number; slowDown(key: string | undefined, untilMs: number): void } | undefined;
   /** A record hit by an outage: back to pending until the breaker closes. */
   readonly onParked: (entry: InFlight) => void;
+  /** A record waits `waitMs` for a rate-limit token without its slot; the engine calls attempt() again. */
+  readonly onTokenWait?: (entry: InFlight, waitMs: number) => void;
   /** A record held until the breaker decides whether its failure was an outage. */
   readonly onHeld?: (entry: InFlight) => void;
 }
@@ -118,14 +122,17 @@ export class RecordExecutor {
       this.park(entry);
       return;
     }
-    if (entry.fairKey !== undefined) entry.fairRunning = true;
     // One clock read per attempt: it is on the hot path.
     const now = clock.now();
     const limiter = this.deps.limiter;
     if (limiter) {
       const waitMs = limiter.tryTake(entry.rateKey, now);
+      if (waitMs > 0 && this.deps.onTokenWait) {
+        // Gives its slot back while it waits, so that records of other keys keep flowing.
+        this.deps.onTokenWait(entry, waitMs);
+        return;
+      }
       if (waitMs > 0) {
-        // Holds its slot while it waits for a token: the reader stops, so buffering stays bounded.
         (entry.retry ??= { previousDelayMs: 0, cancelRetry: undefined, history: [] }).cancelRetry = clock.timer(waitMs, () => this.attempt(entry));
         return;
       }

@@ -80,6 +80,8 @@ class JobRun {
   private active = 0;
   /** Records held for the breaker's verdict (they hold no slot). */
   private held = 0;
+  /** Records waiting for a rate-limit token (they hold no slot); the reader stops at MAX_TOKEN_WAITING. */
+  private tokenWaiting = 0;
   private started = 0;
   private wake: (() => void) | undefined;
   private checkpointer: Checkpointer | undefined;
@@ -132,10 +134,7 @@ class JobRun {
       : undefined;
     this.breaker = new BreakerControl(job, options.clock, this.events, {
       release: (entries) => {
-        for (const entry of entries) {
-          if (this.fair && entry.fairKey !== undefined) this.fair.offer(entry.fairKey, entry);
-          else this.readyQueue.push(entry);
-        }
+        for (const entry of entries) this.requeue(entry);
         this.pump();
       },
       probeWith: (entry) => {
@@ -152,6 +151,19 @@ class JobRun {
       onParked: (entry) => {
         this.release(entry);
         this.breaker.park(entry);
+        this.wakeLoop();
+      },
+      onTokenWait: (entry, waitMs) => {
+        this.release(entry);
+        entry.waitingForToken = true;
+        this.tokenWaiting++;
+        (entry.retry ??= { previousDelayMs: 0, cancelRetry: undefined, history: [] }).cancelRetry = options.clock.timer(waitMs, () => {
+          entry.waitingForToken = false;
+          this.tokenWaiting--;
+          this.requeue(entry);
+          this.pump();
+        });
+        this.pump();
         this.wakeLoop();
       },
       onHeld: (entry) => {
@@ -293,7 +305,7 @@ class JobRun {
       if (this.stopReason === undefined) exhausted = await this.readLoop(selector);
       for (;;) {
         // Records parked by an open breaker wait for it to close (or for the run to be aborted).
-        while (this.active > 0 || this.held > 0 || (this.breaker.parkedCount > 0 && this.stopReason === undefined)) {
+        while (this.active > 0 || this.held > 0 || this.tokenWaiting > 0 || (this.breaker.parkedCount > 0 && this.stopReason === undefined)) {
           await new Promise<void>((resolve) => (this.wake = resolve));
         }
         // Nothing runs any more: what still waits, waits on keys the source does not have.
@@ -359,7 +371,7 @@ class JobRun {
       }
       // `while`, not `if`: a record finishing wakes this loop, but the slot it freed may already have
       // gone to a record whose dependencies it met (pump), and the window must stay at `concurrency`.
-      while ((this.active >= this.options.concurrency || (this.fair !== undefined && this.fair.queued >= this.fair.options.maxQueued)) && this.stopReason === undefined) {
+      while ((this.active >= this.options.concurrency || this.tokenWaiting >= MAX_TOKEN_WAITING || (this.fair !== undefined && this.fair.queued >= this.fair.options.maxQueued)) && this.stopReason === undefined) {
         await new Promise<void>((resolve) => (this.wake = resolve));
       }
       if (this.commitInProgress) await this.commitInProgress;
@@ -458,6 +470,7 @@ class JobRun {
     while (this.fair && this.active < this.options.concurrency && this.stopReason === undefined && this.breaker.closed) {
       const entry = this.fair.next();
       if (!entry) break;
+      entry.fairRunning = true;
       this.active++;
       this.executor.attempt(entry);
     }
@@ -514,8 +527,19 @@ class JobRun {
     this.wakeLoop();
   }
 
+  /** Back in line for a slot: through the fairness queue for a record that has a fairness key. */
+  private requeue(entry: InFlight): void {
+    // A full fairness queue must not lose the record: it then runs without waiting for its key's turn.
+    if (!(this.fair && entry.fairKey !== undefined && this.fair.offer(entry.fairKey, entry))) this.readyQueue.push(entry);
+  }
+
   /** The record gives up its slot (or, when it was held, its place among the held ones). */
   private release(entry: InFlight): void {
+    if (entry.waitingForToken) {
+      entry.waitingForToken = false;
+      this.tokenWaiting--;
+      return;
+    }
     if (entry.held) {
       entry.held = false;
       this.held--;
@@ -675,6 +699,9 @@ function duplicateMessage(key: string, position: SourcePosition, earlier: { seq:
   const first = earlier.line > 0 ? `line ${earlier.line}` : `record #${earlier.seq}`;
   return `duplicate key ${JSON.stringify(key)}: ${here} repeats the key of ${first}; the first one is processed, this one is not`;
 }
+
+/** Records waiting for a rate-limit token at most: the bound on what a paused key makes the reader buffer. */
+const MAX_TOKEN_WAITING = 10_000;
 
 /** Calls `tick` every `everyMs` until the returned function is called. */
 function repeat(clock: { timer(ms: number, callback: () => void): () => void }, everyMs: number, tick: () => void): () => void {

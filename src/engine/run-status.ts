@@ -17,7 +17,8 @@ export function decideStatus(input: StatusInput): { status: RunStatus; reason: s
   const { counts } = input;
   if (input.abortReason !== undefined) return { status: RunStatus.aborted, reason: input.abortReason };
   if (input.deadlineReason !== undefined) {
-    return { status: RunStatus.stopped, reason: `${input.deadlineReason}; ${counts.pending} records left pending; run again to go on` };
+    const rest = counts.sourceExhausted ? `${counts.pending} records left pending` : `${counts.pending} read records left pending, and the rest of the source not read yet`;
+    return { status: RunStatus.stopped, reason: `${input.deadlineReason}; ${rest}; run again to go on` };
   }
   if (input.stopReason !== undefined) {
     return { status: RunStatus.interrupted, reason: `stopped by ${input.stopReason}; ${counts.pending} records left pending` };

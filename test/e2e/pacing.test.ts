@@ -174,8 +174,8 @@ describe('deadlines', () => {
     for (const line of readFileSync(side, 'utf8').trim().split('\n')) {
       const [run, what, id] = line.split(',') as [string, 'start' | 'end', string];
       const map = what === 'start' ? calls.starts : calls.ends;
-      const ids = map.get(run) ?? [];
-      if (ids.length === 0) map.set(run, ids);
+      let ids = map.get(run);
+      if (ids === undefined) map.set(run, (ids = []));
       ids.push(Number(id));
     }
     return calls;

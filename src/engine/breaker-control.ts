@@ -79,7 +79,7 @@ export class BreakerControl {
       this.probeResult(true);
     } else {
       // A success can complete a trip: the window reaching minRecords with the rate already over.
-      const trip = this.breaker.record({ ok: true }, this.clock.now());
+      const trip = this.breaker.record({ ok: true }, this.clock);
       if (trip) this.opened(trip, this.lastError);
       else if (this.held.length > 0) this.releaseHeld('fail');
     }
@@ -118,7 +118,7 @@ export class BreakerControl {
     }
     if (!this.closed) return true;
     this.lastError = error;
-    const trip = this.breaker.record({ ok: false, fingerprint }, this.clock.now());
+    const trip = this.breaker.record({ ok: false, fingerprint }, this.clock);
     // Which records the current run of failures spans: one flaky record alone is no outage.
     if (this.breaker.failuresInARow === 1) this.streakRecords.clear();
     if (this.streakRecords.size < 2) this.streakRecords.add(entry.key);

@@ -202,6 +202,15 @@ export class KeyIndex {
   private hashHi = 0;
   private hashLo = 0;
 
+  /**
+   * Makes room for `keys` keys at once (one rehash instead of a doubling at a time), e.g. once the
+   * size of the source can be estimated. Never shrinks.
+   */
+  reserve(keys: number): void {
+    const wanted = Math.min(KEY_INDEX_MAX_EXPECTED_KEYS, Math.ceil(keys));
+    if (wanted > this.growAt) this.grow(wanted);
+  }
+
   /** The record that holds `key`, or undefined when no record read so far has it. */
   find(key: string): KeyOwner | undefined {
     this.hash(key);

@@ -82,6 +82,8 @@ class JobRun {
   private held = 0;
   /** Records waiting for a rate-limit token (they hold no slot); the reader stops at MAX_TOKEN_WAITING. */
   private tokenWaiting = 0;
+  /** The source's size in bytes, when known: with the first records' offsets it estimates the record count. */
+  private sourceBytes: number | undefined;
   private started = 0;
   private wake: (() => void) | undefined;
   private checkpointer: Checkpointer | undefined;
@@ -214,6 +216,7 @@ class JobRun {
   async execute(): Promise<Summary> {
     if (this.options.signal?.aborted) this.stop(String(this.options.signal.reason ?? 'aborted'));
     const fingerprint = await this.job.source.fingerprint();
+    this.sourceBytes = fingerprint?.size;
     const ledger = openSqliteLedger(this.options.ledgerPath);
     try {
       const resume = await ledger.begin({
@@ -338,10 +341,14 @@ class JobRun {
       while (!this.breaker.closed && this.stopReason === undefined) await new Promise<void>((resolve) => (this.wake = resolve));
       if (this.stopReason !== undefined) return false;
       this.lastRead = item.position;
+      if (item.position.seq === KEY_ESTIMATE_AFTER) this.reserveKeys(item.position);
       const choice = selector.pick(item);
       if (choice === 'stop') return false;
       if (choice === 'process') {
-        const reached = deadlineReached(this.deadline, this.options.clock.now(), this.started);
+        // The clock is read only when there is a time limit: this runs once per record.
+        const reached = this.deadline.atMs === undefined && this.deadline.maxRecords === undefined
+          ? undefined
+          : deadlineReached(this.deadline, this.deadline.atMs === undefined ? 0 : this.options.clock.now(), this.started);
         if (reached) {
           this.stopAtDeadline(reached);
           return false;
@@ -445,6 +452,13 @@ class JobRun {
     }
     this.active++;
     this.executor.attempt(entry);
+  }
+
+  /** Sizes the key index once for the whole source, from the bytes the first records took. */
+  private reserveKeys(position: SourcePosition): void {
+    if (!this.keys || this.sourceBytes === undefined || !position.offset) return;
+    const bytesPerRecord = position.offset / position.seq;
+    this.keys.reserve((this.sourceBytes / bytesPerRecord) * 1.1);
   }
 
   /** Starts records whose dependencies are met, while slots are free. */
@@ -699,6 +713,9 @@ function duplicateMessage(key: string, position: SourcePosition, earlier: { seq:
   const first = earlier.line > 0 ? `line ${earlier.line}` : `record #${earlier.seq}`;
   return `duplicate key ${JSON.stringify(key)}: ${here} repeats the key of ${first}; the first one is processed, this one is not`;
 }
+
+/** After this many records, the source's size tells how many keys to expect. */
+const KEY_ESTIMATE_AFTER = 1024;
 
 /** Records waiting for a rate-limit token at most: the bound on what a paused key makes the reader buffer. */
 const MAX_TOKEN_WAITING = 10_000;

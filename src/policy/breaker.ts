@@ -119,8 +119,11 @@ export class CircuitBreaker {
     return this.openedAtMs;
   }
 
-  /** Feeds one attempt outcome while closed; returns the trip when this one opens the breaker. */
-  record(signal: Signal, nowMs: number): Trip | undefined {
+  /**
+   * Feeds one attempt outcome while closed; returns the trip when this one opens the breaker. The
+   * clock is read only when the breaker opens: this runs once per attempt.
+   */
+  record(signal: Signal, now: number | { now(): number }): Trip | undefined {
     if (!this.options.enabled || this.stateNow !== BreakerState.closed) return undefined;
     // The common case: a success while the window is full of successes changes nothing but the run.
     if (signal.ok && this.failuresInRing === 0 && this.ring.length === this.options.windowRecords) {
@@ -130,7 +133,7 @@ export class CircuitBreaker {
     this.push(signal.ok ? '' : signal.fingerprint);
     this.consecutive = signal.ok ? 0 : this.consecutive + 1;
     const trip = this.check(signal);
-    if (trip) this.open(trip, nowMs);
+    if (trip) this.open(trip, typeof now === 'number' ? now : now.now());
     return trip;
   }
 

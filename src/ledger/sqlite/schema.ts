@@ -47,10 +47,6 @@ CREATE TABLE IF NOT EXISTS records (
   byte_offset INTEGER,
   updated_at  TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS key_chunks (
-  id   INTEGER PRIMARY KEY AUTOINCREMENT,
-  data BLOB NOT NULL
-);
 CREATE INDEX IF NOT EXISTS records_key ON records (key);
 CREATE INDEX IF NOT EXISTS records_status ON records (status, fingerprint);
 `;

@@ -18,6 +18,7 @@ import type {
 } from '../ledger.js';
 import { SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
 import { describeDrift, isAlive } from '../lease.js';
+import { KeyFile } from './key-file.js';
 import { clearNotes, CRASH_SCHEMA_SQL, readCrashEvidence, recordCrash } from './crash-notes.js';
 
 type Row = Record<string, unknown>;
@@ -50,13 +51,13 @@ export class SqliteLedger implements Ledger {
   constructor(db: Database.Database, location: string) {
     this.db = db;
     this.location = location;
+    this.keyFile = new KeyFile(`${location}.keys`);
     this.checkSchema();
     this.statements = {
       getMeta: db.prepare('SELECT value FROM meta WHERE key = ?').pluck(),
       setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
       insertRange: db.prepare('INSERT INTO succeeded_ranges (first_seq, last_seq, run_id) VALUES (?, ?, ?)'),
       extendRange: db.prepare('UPDATE succeeded_ranges SET last_seq = ? WHERE first_seq = ?'),
-      insertKeyChunk: db.prepare('INSERT INTO key_chunks (data) VALUES (?)'),
       upsertRow: db.prepare(`INSERT INTO records (seq, key, status, kind, attempts, error, fingerprint, rule, history, blocked_by, run_id, line, byte_offset, updated_at)
         VALUES (@seq, @key, @status, @kind, @attempts, @error, @fingerprint, @rule, @history, @blockedBy, @runId, @line, @offset, @updatedAt)
         ON CONFLICT (seq) DO UPDATE SET key = excluded.key, status = excluded.status, kind = excluded.kind,
@@ -154,6 +155,10 @@ export class SqliteLedger implements Ledger {
   }
 
   async commit(batch: CommitBatch): Promise<void> {
+    // Keys go to their own append-only file, before the transaction: entries for records that the
+    // transaction then fails to commit are harmless (a record re-read after a resume is not a
+    // duplicate of itself), and 16 bytes a key would otherwise cross SQLite's WAL twice.
+    if (batch.keyChunk && batch.keyChunk.length > 0) this.keyFile.append(batch.keyChunk);
     const write = this.db.transaction(() => {
       for (const range of batch.succeeded) this.writeRange(range, batch.runId);
       for (const row of batch.rows) {
@@ -174,7 +179,7 @@ export class SqliteLedger implements Ledger {
       if (batch.seen > seen) this.statements.setMeta.run('seen', String(batch.seen));
       if (batch.exhausted) this.statements.setMeta.run('exhausted', 'true');
       if (batch.outputState) this.statements.setMeta.run('output_state', JSON.stringify(batch.outputState));
-      if (batch.keyChunk && batch.keyChunk.length > 0) this.statements.insertKeyChunk.run(batch.keyChunk);
+
       if (batch.startedBelow !== undefined) this.statements.setMeta.run('started_hwm', String(batch.startedBelow));
     });
     write.immediate();
@@ -285,9 +290,8 @@ export class SqliteLedger implements Ledger {
   }
 
   async *keyChunks(): AsyncIterable<Uint8Array> {
-    for (const data of this.db.prepare('SELECT data FROM key_chunks ORDER BY id').pluck().iterate() as Iterable<Buffer>) {
-      yield new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    }
+    const all = this.keyFile.readAll();
+    if (all.length > 0) yield all;
   }
 
   async inspect(): Promise<ResumeState> {
@@ -305,7 +309,10 @@ export class SqliteLedger implements Ledger {
     return { runId: String(row.run_id), pid: Number(row.pid), host: String(row.host), acquiredAt: String(row.acquired_at) };
   }
 
+  private readonly keyFile: KeyFile;
+
   async close(): Promise<void> {
+    this.keyFile.close();
     if (this.db.open) this.db.close();
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../errors.js';
+import { configError } from '../../test/helpers/errors.js';
 import { BreakerState, CircuitBreaker, resolveBreaker, type BreakerOptions, type Signal } from './breaker.js';
 
 const OK: Signal = { ok: true };
@@ -16,16 +16,6 @@ function feed(b: CircuitBreaker, signals: readonly Signal[], nowMs = 1000): numb
 }
 
 const times = (n: number, signal: Signal): Signal[] => Array.from({ length: n }, () => signal);
-
-function configError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof ConfigError) return error;
-    throw error;
-  }
-  throw new Error('expected a ConfigError');
-}
 
 describe('resolveBreaker', () => {
   it('has the documented defaults, frozen', () => {

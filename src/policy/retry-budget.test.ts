@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../errors.js';
+import { configError } from '../../test/helpers/errors.js';
 import { RetryBudget, resolveRetryBudget, type RetryBudgetOptions } from './retry-budget.js';
 
 function budget(options: RetryBudgetOptions = {}): RetryBudget {
@@ -15,16 +15,6 @@ function takeAll(b: RetryBudget, nowMs: number, max = 10_000): number {
 
 function attempts(b: RetryBudget, n: number, nowMs: number): void {
   for (let i = 0; i < n; i++) b.recordAttempt(nowMs);
-}
-
-function configError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof ConfigError) return error;
-    throw error;
-  }
-  throw new Error('expected a ConfigError');
 }
 
 describe('resolveRetryBudget', () => {

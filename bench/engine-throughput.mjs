@@ -15,6 +15,9 @@ import { join } from 'node:path';
 import { once } from 'node:events';
 
 const RECORDS = Number(process.env.RECORDS ?? 1_000_000);
+// Each throughput figure is the best of REPEAT runs, for both loops alike: this machine is shared,
+// and a single run moves by ±30% with whatever else runs.
+const REPEAT = Number(process.env.REPEAT ?? 3);
 const dir = mkdtempSync(join(tmpdir(), 'batchguard-bench-'));
 const data = join(dir, 'records.jsonl');
 const worker = new URL('./engine-throughput-worker.mjs', import.meta.url).pathname;
@@ -40,16 +43,23 @@ function measure(mode, extra = {}) {
 
 try {
   await writeData();
-  const bare = measure('bare');
-  const guarded = measure('batchguard');
-  rmSync(join(dir, 'ledger.sqlite'), { force: true });
-  rmSync(join(dir, 'ledger.sqlite-wal'), { force: true });
-  rmSync(join(dir, 'ledger.sqlite-shm'), { force: true });
+  const best = (mode) => {
+    let top;
+    for (let i = 0; i < REPEAT; i++) {
+      for (const suffix of ['', '-wal', '-shm', '.keys']) rmSync(join(dir, `ledger.sqlite${suffix}`), { force: true });
+      const result = measure(mode);
+      if (!top || result.recordsPerSecond > top.recordsPerSecond) top = { ...result, maxRssBytes: Math.max(result.maxRssBytes, top?.maxRssBytes ?? 0) };
+    }
+    return top;
+  };
+  const bare = best('bare');
+  const guarded = best('batchguard');
+  for (const suffix of ['', '-wal', '-shm', '.keys']) rmSync(join(dir, `ledger.sqlite${suffix}`), { force: true });
   measure('prepare-resume', { STOP_AT: String(Math.floor(RECORDS * 0.9)) });
   const resume = measure('resume');
   const mb = (bytes) => (bytes / 1024 / 1024).toFixed(0);
   const ratio = guarded.recordsPerSecond / bare.recordsPerSecond;
-  console.log(`records:                         ${RECORDS.toLocaleString('en-US')}`);
+  console.log(`records:                         ${RECORDS.toLocaleString('en-US')} (throughput: best of ${REPEAT} runs each; peak RSS: the largest)`);
   console.log(`bare loop:                       ${Math.round(bare.recordsPerSecond).toLocaleString('en-US')} records/s (peak RSS ${mb(bare.maxRssBytes)} MB)`);
   console.log(`batchguard:                      ${Math.round(guarded.recordsPerSecond).toLocaleString('en-US')} records/s (peak RSS ${mb(guarded.maxRssBytes)} MB)`);
   console.log(`ratio batchguard / bare:         ${ratio.toFixed(2)}  (target ≥ 0.5)`);

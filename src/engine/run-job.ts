@@ -4,9 +4,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Job } from '../job.js';
-import { FailureKind, type Ledger, type RecordRow } from '../ledger/ledger.js';
+import { FailureKind, type Ledger } from '../ledger/ledger.js';
 import { openSqliteLedger } from '../ledger/sqlite/sqlite-ledger.js';
-import { errorFingerprint } from '../policy/fingerprint.js';
 import { writeRunReports } from '../report/run-reports.js';
 import { buildSummary, type Summary } from '../report/summary.js';
 import type { SourceItem, SourcePosition } from '../sources/source.js';
@@ -23,12 +22,16 @@ import { CrashGuard } from './crash-guard.js';
 import type { Trip } from '../policy/breaker.js';
 import { deadlineReached, DeadlineReason, resolveDeadline, type Deadline } from '../policy/deadline.js';
 import type { SerializedError } from '../policy/serialize-error.js';
-import { KEY_INDEX_ENTRY_BYTES, KEY_INDEX_MAX_EXPECTED_KEYS, KeyIndex } from './key-index.js';
+import type { KeyIndex } from './key-index.js';
 import type { Outcome } from './outcome.js';
 import { newInFlight, RecordExecutor, type InFlight } from './record-executor.js';
 import { resolveRunOptions, type ResolvedRunOptions, type RunOptions } from './run-options.js';
 import { decideStatus, nextCommand } from './run-status.js';
 import { rerunSelector, resumeSelector, type Selector } from './selector.js';
+import { rerunPlan } from './rerun-plan.js';
+import { crashedOutcome, duplicateMessage, invalidOutcome, keyOfPosition } from './unusable-record.js';
+import { loadKeyIndex } from './key-index-loader.js';
+import { repeat } from './repeat.js';
 
 /** A live view of a run, for progress displays. */
 export interface Progress {
@@ -229,7 +232,7 @@ class JobRun {
       try {
         this.alreadyDone = resume.alreadyDone;
         this.startWatermark = resume.watermark;
-        const plan = this.options.rerun ? await this.rerunPlan(ledger) : undefined;
+        const plan = this.options.rerun ? await rerunPlan(ledger, this.options.rerun) : undefined;
         this.selector = plan ? rerunSelector(this.job, plan, this.job.source.seekable) : resumeSelector(resume);
         if (!this.options.rerun || this.job.dependsOn) this.keys = await loadKeyIndex(ledger);
         if (this.job.dependsOn) {
@@ -274,30 +277,6 @@ class JobRun {
       await this.job.output?.close();
       await ledger.close();
     }
-  }
-
-  /**
-   * The rows a re-run processes: the failures that match its filter (error group, kind, keys), and
-   * the records they block (skipped rows whose failed ancestor, the last key of `blockedBy`, is
-   * one of them), so that fixing a parent also runs its descendants.
-   */
-  private async rerunPlan(ledger: Ledger): Promise<{ rows: RecordRow[]; keys: ReadonlySet<string> | undefined }> {
-    const rerun = this.options.rerun ?? {};
-    const keys = rerun.keys ? new Set(rerun.keys) : undefined;
-    const narrowed = rerun.fingerprint !== undefined || rerun.kind !== undefined || keys !== undefined;
-    const failed = new Set<string>();
-    const rows: RecordRow[] = [];
-    for await (const row of ledger.rows({ statuses: ['failed'], fingerprint: rerun.fingerprint, kind: rerun.kind })) {
-      if (keys && !keys.has(row.key)) continue;
-      rows.push(row);
-      failed.add(row.key);
-    }
-    for await (const row of ledger.rows({ statuses: ['skipped'] })) {
-      const root = row.blockedBy?.[row.blockedBy.length - 1];
-      if (!narrowed || (root !== undefined && failed.has(root)) || keys?.has(row.key)) rows.push(row);
-    }
-    rows.sort((a, b) => a.seq - b.seq);
-    return { rows, keys };
   }
 
   private async processSource(selector: Selector): Promise<boolean> {
@@ -502,17 +481,9 @@ class JobRun {
   private recordCrashed(entry: InFlight, crashes: { count: number; runIds: string[] }): void {
     entry.done = true;
     entry.record = undefined;
-    const error = {
-      name: 'RecordCrashed',
-      message: `the process died ${crashes.count} times while this record was being processed (maxCrashes ${this.job.maxCrashes}); it is not run again`,
-      crashes: crashes.count, runs: crashes.runIds,
-    };
-    const outcome: Outcome = {
-      status: 'failed', key: entry.key, position: entry.position, attempts: 0, kind: FailureKind.crashed, error,
-      fingerprint: errorFingerprint(error).fingerprint, rule: 'crash-quarantine', history: [],
-    };
+    const outcome = crashedOutcome(entry.key, entry.position, crashes, this.job.maxCrashes);
     this.thisRun.failed++;
-    this.events.emit({ type: 'record:failed', key: entry.key, kind: FailureKind.crashed, attempts: 0, error, rule: 'crash-quarantine' });
+    this.events.emit({ type: 'record:failed', key: entry.key, kind: FailureKind.crashed, attempts: 0, error: outcome.error, rule: outcome.rule });
     if ((this.checkpointer as Checkpointer).add(outcome)) this.commit(false);
     this.gate?.settled(entry, 'failed');
   }
@@ -697,47 +668,8 @@ class JobRun {
   }
 }
 
-/** The keys of every earlier run, from the chunks committed with their batches. */
-async function loadKeyIndex(ledger: Ledger): Promise<KeyIndex> {
-  const chunks: Uint8Array[] = [];
-  for await (const chunk of ledger.keyChunks()) chunks.push(chunk);
-  // Sized once for what is stored (and room to grow), instead of doubling and rehashing on the way.
-  const stored = chunks.reduce((sum, chunk) => sum + chunk.byteLength / KEY_INDEX_ENTRY_BYTES, 0);
-  const keys = new KeyIndex({ expectedKeys: Math.min(KEY_INDEX_MAX_EXPECTED_KEYS, Math.ceil(stored * 1.25)) });
-  for (const chunk of chunks) keys.load(chunk);
-  return keys;
-}
-
-function duplicateMessage(key: string, position: SourcePosition, earlier: { seq: number; line: number }): string {
-  const here = position.line !== undefined ? `line ${position.line}` : `record #${position.seq}`;
-  const first = earlier.line > 0 ? `line ${earlier.line}` : `record #${earlier.seq}`;
-  return `duplicate key ${JSON.stringify(key)}: ${here} repeats the key of ${first}; the first one is processed, this one is not`;
-}
-
 /** After this many records, the source's size tells how many keys to expect. */
 const KEY_ESTIMATE_AFTER = 1024;
 
 /** Records waiting for a rate-limit token at most: the bound on what a paused key makes the reader buffer. */
 const MAX_TOKEN_WAITING = 10_000;
-
-/** Calls `tick` every `everyMs` until the returned function is called. */
-function repeat(clock: { timer(ms: number, callback: () => void): () => void }, everyMs: number, tick: () => void): () => void {
-  let cancel = clock.timer(everyMs, function again() {
-    tick();
-    cancel = clock.timer(everyMs, again);
-  });
-  return () => cancel();
-}
-
-/** The key of a record that has none (it could not be parsed, or its key function failed). */
-function keyOfPosition(position: SourcePosition): string {
-  return position.line !== undefined ? `@line:${position.line}` : `@seq:${position.seq}`;
-}
-
-function invalidOutcome(key: string, position: SourcePosition, message: string): Outcome {
-  const error = { name: 'InvalidRecord', message };
-  return {
-    status: 'failed', key, position, attempts: 0, kind: FailureKind.invalid, error,
-    fingerprint: errorFingerprint(error).fingerprint, rule: 'invalid-record', history: [],
-  };
-}

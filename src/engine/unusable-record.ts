@@ -1,0 +1,40 @@
+/**
+ * Outcomes of records that are failed without their handler: unparseable or keyless (`invalid`),
+ * a repeated key (`invalid`), or a record that keeps crashing the process (`crashed`).
+ */
+import { FailureKind } from '../ledger/ledger.js';
+import { errorFingerprint } from '../policy/fingerprint.js';
+import type { SourcePosition } from '../sources/source.js';
+import type { Outcome } from './outcome.js';
+
+/** The key of a record that has none (it could not be parsed, or its key function failed). */
+export function keyOfPosition(position: SourcePosition): string {
+  return position.line !== undefined ? `@line:${position.line}` : `@seq:${position.seq}`;
+}
+
+export function invalidOutcome(key: string, position: SourcePosition, message: string): Outcome {
+  const error = { name: 'InvalidRecord', message };
+  return {
+    status: 'failed', key, position, attempts: 0, kind: FailureKind.invalid, error,
+    fingerprint: errorFingerprint(error).fingerprint, rule: 'invalid-record', history: [],
+  };
+}
+
+export function duplicateMessage(key: string, position: SourcePosition, earlier: { seq: number; line: number }): string {
+  const here = position.line !== undefined ? `line ${position.line}` : `record #${position.seq}`;
+  const first = earlier.line > 0 ? `line ${earlier.line}` : `record #${earlier.seq}`;
+  return `duplicate key ${JSON.stringify(key)}: ${here} repeats the key of ${first}; the first one is processed, this one is not`;
+}
+
+/** A record that was in flight each time the process died, `maxCrashes` times. */
+export function crashedOutcome(key: string, position: SourcePosition, crashes: { count: number; runIds: string[] }, maxCrashes: number): Outcome & { status: 'failed' } {
+  const error = {
+    name: 'RecordCrashed',
+    message: `the process died ${crashes.count} times while this record was being processed (maxCrashes ${maxCrashes}); it is not run again`,
+    crashes: crashes.count, runs: crashes.runIds,
+  };
+  return {
+    status: 'failed', key, position, attempts: 0, kind: FailureKind.crashed, error,
+    fingerprint: errorFingerprint(error).fingerprint, rule: 'crash-quarantine', history: [],
+  };
+}

@@ -20,6 +20,8 @@ const NOTE_AHEAD = 2048;
 
 export class CrashGuard {
   private notedBelow = 0;
+  /** Between lone records, the careful note says "careful mode, nothing running". */
+  private inCareful = false;
 
   constructor(
     private readonly evidence: CrashEvidence,
@@ -28,6 +30,10 @@ export class CrashGuard {
 
   /** A record is about to be processed in normal mode. */
   reading(seq: number): void {
+    if (this.inCareful) {
+      this.inCareful = false;
+      this.ledger.noteCareful(undefined);
+    }
     if (seq < this.notedBelow) return;
     this.notedBelow = seq + NOTE_AHEAD;
     this.ledger.noteStarted(this.notedBelow);
@@ -54,7 +60,9 @@ export class CrashGuard {
     return { count: runIds.length, runIds };
   }
 
+  /** A lone record starts (`note`), or has just finished (undefined): a crash now blames nobody. */
   careful(note: { seq: number; key: string } | undefined): void {
-    this.ledger.noteCareful(note);
+    this.inCareful = true;
+    this.ledger.noteCareful(note ?? { seq: -1, key: '' });
   }
 }

@@ -2,7 +2,8 @@
  * Crash quarantine's side of the SQLite ledger. While a run works it leaves two cheap notes (plain
  * autocommit writes: they survive the process dying, which is all they are for):
  *   - `started_hwm`: every record below it may have been started (written once per 256 records);
- *   - `careful`: the one record running alone, in careful mode (see engine/crash-guard.ts).
+ *   - `careful`: the one record running alone, in careful mode (see engine/crash-guard.ts), or
+ *     seq -1 between two of them.
  * When the next run finds the previous one died, the notes become evidence: an exact crash for the
  * careful record, or a suspect range [watermark, started_hwm] for a crash in normal mode.
  */
@@ -32,6 +33,12 @@ export function recordCrash(db: Database.Database, meta: Meta, crashedRunId: str
   const hwm = meta.get('started_hwm');
   if (careful !== undefined) {
     const { seq, key } = JSON.parse(careful) as { seq: number; key: string };
+    // Careful mode between two lone records: nothing was running, so nothing is to blame (an
+    // outside kill, say); the suspects simply stay suspects.
+    if (seq < 0) {
+      clearNotes(meta);
+      return;
+    }
     const row = db.prepare('SELECT count, run_ids FROM crash_counts WHERE seq = ?').get(seq) as { count: number; run_ids: string } | undefined;
     const runIds = row ? [...(JSON.parse(row.run_ids) as string[]), crashedRunId] : [crashedRunId];
     db.prepare('INSERT OR REPLACE INTO crash_counts (seq, key, count, run_ids) VALUES (?, ?, ?, ?)').run(seq, key, (row?.count ?? 0) + 1, JSON.stringify(runIds));

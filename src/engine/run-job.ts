@@ -20,7 +20,8 @@ import { KeyedBuckets } from '../policy/keyed-buckets.js';
 import { FairScheduler } from './fair-scheduler.js';
 import { CrashGuard } from './crash-guard.js';
 import type { Trip } from '../policy/breaker.js';
-import { deadlineReached, DeadlineReason, resolveDeadline, type Deadline } from '../policy/deadline.js';
+import { resolveDeadline, type DeadlineReason } from '../policy/deadline.js';
+import { DeadlineWatch } from './deadline-watch.js';
 import type { SerializedError } from '../policy/serialize-error.js';
 import type { KeyIndex } from './key-index.js';
 import type { Outcome } from './outcome.js';
@@ -98,7 +99,7 @@ class JobRun {
   private stopReason: string | undefined;
   /** Why the run stopped at its deadline (time or records): status `stopped`, exit code 5. */
   private deadlineReason: string | undefined;
-  private deadline: Deadline = {};
+  private deadline: DeadlineWatch | undefined;
   private failure: unknown;
   /** Every key read, to fail a repeated key and to find dependencies. */
   private keys: KeyIndex | undefined;
@@ -264,7 +265,7 @@ class JobRun {
             return await this.finish(ledger, false);
           }
         }
-        this.deadline = resolveDeadline(this.options.deadline, this.startedAtMs);
+        this.deadline = new DeadlineWatch(resolveDeadline(this.options.deadline, this.startedAtMs), this.options.clock, (reason, description) => this.stopAtDeadline(reason, description));
         this.crashGuard = new CrashGuard(resume.crashes, ledger);
         const exhausted = await this.processSource(this.selector);
         return await this.finish(ledger, exhausted);
@@ -281,7 +282,7 @@ class JobRun {
 
   private async processSource(selector: Selector): Promise<boolean> {
     const stopTimers = this.startTimers();
-    const stopDeadlineTimer = this.startDeadlineTimer();
+    const stopDeadlineTimer = (this.deadline as DeadlineWatch).start();
     let exhausted = false;
     try {
       if (this.stopReason === undefined) exhausted = await this.readLoop(selector);
@@ -324,14 +325,8 @@ class JobRun {
       const choice = selector.pick(item);
       if (choice === 'stop') return false;
       if (choice === 'process') {
-        // The clock is read only when there is a time limit: this runs once per record.
-        const reached = this.deadline.atMs === undefined && this.deadline.maxRecords === undefined
-          ? undefined
-          : deadlineReached(this.deadline, this.deadline.atMs === undefined ? 0 : this.options.clock.now(), this.started);
-        if (reached) {
-          this.stopAtDeadline(reached);
-          return false;
-        }
+        const deadline = this.deadline as DeadlineWatch;
+        if (deadline.beforeRecord(this.started)) return false;
         const guard = this.crashGuard as CrashGuard;
         const careful = guard.suspect(item.position.seq);
         if (careful) {
@@ -350,10 +345,7 @@ class JobRun {
           guard.careful(undefined);
         }
         this.started++;
-        if (this.deadline.maxRecords !== undefined && this.started >= this.deadline.maxRecords) {
-          this.stopAtDeadline(DeadlineReason.maxRecords);
-          return false;
-        }
+        if (deadline.afterRecord(this.started)) return false;
       }
       // `while`, not `if`: a record finishing wakes this loop, but the slot it freed may already have
       // gone to a record whose dependencies it met (pump), and the window must stay at `concurrency`.
@@ -597,31 +589,11 @@ class JobRun {
   }
 
   /** Stops intake at a time or record limit; in-flight records get the grace period. */
-  private stopAtDeadline(reason: DeadlineReason): void {
+  private stopAtDeadline(reason: DeadlineReason, description: string): void {
     if (this.stopReason !== undefined) return;
-    this.deadlineReason = reason === DeadlineReason.maxRecords
-      ? `the limit of ${this.deadline.maxRecords} records for one run was reached`
-      : `the run reached its ${reason === DeadlineReason.until ? '--until time' : 'maximum duration'} (${new Date(this.deadline.atMs as number).toISOString()})`;
-    this.events.emit({ type: 'run:deadline', reason: this.deadlineReason });
+    this.deadlineReason = description;
+    this.events.emit({ type: 'run:deadline', reason: description });
     this.stop(`its deadline (${reason})`);
-  }
-
-  private startDeadlineTimer(): () => void {
-    const at = this.deadline.atMs;
-    if (at === undefined) return () => {};
-    // setTimeout fires at once past 2^31-1 ms; a longer wait is re-armed when it wakes.
-    const MAX_TIMER_MS = 2 ** 31 - 1;
-    let cancel = (): void => {};
-    const arm = (): void => {
-      const left = at - this.options.clock.now();
-      if (left <= 0) {
-        this.stopAtDeadline(this.deadline.reason ?? DeadlineReason.maxDuration);
-        return;
-      }
-      cancel = this.options.clock.timer(Math.min(left, MAX_TIMER_MS), arm);
-    };
-    arm();
-    return () => cancel();
   }
 
   private breakerSummary(): Summary['breaker'] {

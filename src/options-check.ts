@@ -3,18 +3,7 @@
  * value and what would be accepted.
  */
 import { ConfigError } from './errors.js';
-
-function show(value: unknown): string {
-  if (typeof value === 'function') return 'a function';
-  if (typeof value === 'string') return JSON.stringify(value);
-  // JSON.stringify shows Infinity and NaN as null.
-  if (typeof value === 'number') return String(value);
-  try {
-    return JSON.stringify(value) ?? String(value);
-  } catch {
-    return String(value);
-  }
-}
+import { formatValue as show } from './policy/validate.js';
 
 /** Edit distance, for "did you mean" hints on misspelt fields. */
 function distance(a: string, b: string): number {

@@ -34,11 +34,6 @@ export class InFlightWindow<E extends WindowEntry> {
     return open;
   }
 
-  /** Entries held, finished ones included (for tests and memory accounting). */
-  get stored(): number {
-    return this.entries.length - this.head;
-  }
-
   private dropFinishedHead(): void {
     while (this.head < this.entries.length && (this.entries[this.head] as E).done) this.head++;
     // Compact once the finished prefix dominates, so memory stays bounded by the open entries.

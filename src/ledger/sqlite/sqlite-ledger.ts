@@ -23,6 +23,9 @@ import { clearNotes, CRASH_SCHEMA_SQL, readCrashEvidence, recordCrash } from './
 
 type Row = Record<string, unknown>;
 
+/** The optional narrowing fields of a RowFilter and their columns. */
+const FILTER_COLUMNS = [['fingerprint', 'fingerprint'], ['kind', 'kind'], ['runId', 'run_id'], ['key', 'key']] as const;
+
 /** Opens (creating if needed) the SQLite ledger at `path`. Throws LedgerError when it cannot. */
 export function openSqliteLedger(path: string): SqliteLedger {
   let db: Database.Database | undefined;
@@ -55,6 +58,7 @@ export class SqliteLedger implements Ledger {
     this.checkSchema();
     this.statements = {
       getMeta: db.prepare('SELECT value FROM meta WHERE key = ?').pluck(),
+      deleteMeta: db.prepare('DELETE FROM meta WHERE key = ?'),
       setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
       insertRange: db.prepare('INSERT INTO succeeded_ranges (first_seq, last_seq, run_id) VALUES (?, ?, ?)'),
       extendRange: db.prepare('UPDATE succeeded_ranges SET last_seq = ? WHERE first_seq = ?'),
@@ -173,7 +177,7 @@ export class SqliteLedger implements Ledger {
       if (batch.watermark) {
         this.statements.setMeta.run('watermark', JSON.stringify(batch.watermark));
         // This watermark was read from the source as it is now: offsets can be trusted again.
-        this.db.prepare("DELETE FROM meta WHERE key = 'drift_accepted'").run();
+        this.statements.deleteMeta.run('drift_accepted');
       }
       const seen = Number(this.meta('seen') ?? 0);
       if (batch.seen > seen) this.statements.setMeta.run('seen', String(batch.seen));
@@ -217,7 +221,7 @@ export class SqliteLedger implements Ledger {
   private readonly metaAccess = {
     get: (key: string): string | undefined => this.meta(key),
     set: (key: string, value: string): void => void this.statements.setMeta.run(key, value),
-    remove: (key: string): void => void this.db.prepare('DELETE FROM meta WHERE key = ?').run(key),
+    remove: (key: string): void => void this.statements.deleteMeta.run(key),
   };
 
   async counts(): Promise<LedgerCounts> {
@@ -265,21 +269,11 @@ export class SqliteLedger implements Ledger {
   async *rows(filter: RowFilter): AsyncIterable<RecordRow> {
     const where = [`status IN (${filter.statuses.map(() => '?').join(', ')})`];
     const params: unknown[] = [...filter.statuses];
-    if (filter.fingerprint !== undefined) {
-      where.push('fingerprint = ?');
-      params.push(filter.fingerprint);
-    }
-    if (filter.kind !== undefined) {
-      where.push('kind = ?');
-      params.push(filter.kind);
-    }
-    if (filter.runId !== undefined) {
-      where.push('run_id = ?');
-      params.push(filter.runId);
-    }
-    if (filter.key !== undefined) {
-      where.push('key = ?');
-      params.push(filter.key);
+    for (const [field, column] of FILTER_COLUMNS) {
+      const value = filter[field];
+      if (value === undefined) continue;
+      where.push(`${column} = ?`);
+      params.push(value);
     }
     const statement = this.db.prepare(`SELECT * FROM records WHERE ${where.join(' AND ')} ORDER BY seq`);
     for (const row of statement.iterate(...params) as Iterable<Row>) yield toRecordRow(row);

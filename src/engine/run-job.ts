@@ -289,7 +289,7 @@ class JobRun {
       for (;;) {
         // Records parked by an open breaker wait for it to close (or for the run to be aborted).
         while (this.active > 0 || this.held > 0 || this.tokenWaiting > 0 || (this.breaker.parkedCount > 0 && this.stopReason === undefined)) {
-          await new Promise<void>((resolve) => (this.wake = resolve));
+          await this.woken();
         }
         // Nothing runs any more: what still waits, waits on keys the source does not have.
         if (exhausted && this.gate && this.stopReason === undefined && this.gate.failMissing() > 0) continue;
@@ -318,7 +318,7 @@ class JobRun {
   private async readItems(selector: Selector): Promise<boolean> {
     for await (const item of this.job.source.read(selector.from, this.readController.signal)) {
       // While the breaker is open no record is taken: an outage must not become failures.
-      while (!this.breaker.closed && this.stopReason === undefined) await new Promise<void>((resolve) => (this.wake = resolve));
+      while (!this.breaker.closed && this.stopReason === undefined) await this.woken();
       if (this.stopReason !== undefined) return false;
       this.lastRead = item.position;
       if (item.position.seq === KEY_ESTIMATE_AFTER) this.reserveKeys(item.position);
@@ -328,21 +328,11 @@ class JobRun {
         const deadline = this.deadline as DeadlineWatch;
         if (deadline.beforeRecord(this.started)) return false;
         const guard = this.crashGuard as CrashGuard;
-        const careful = guard.suspect(item.position.seq);
-        if (careful) {
-          // Alone, so that a crash now can only be this record's doing.
-          while (this.active > 0) await new Promise<void>((resolve) => (this.wake = resolve));
-          // Commit what ran before it (earlier suspects, run alone): if this record kills the
-          // process, they must not be suspected, and run alone, again in the next run.
-          if ((this.checkpointer as Checkpointer).buffered > 0 && this.failure === undefined) await this.commit(false);
-          if (this.stopReason !== undefined) return false;
+        if (guard.suspect(item.position.seq)) {
+          if (!(await this.runAlone(item, guard))) return false;
         } else {
           guard.reading(item.position.seq);
-        }
-        this.start(item, careful);
-        if (careful) {
-          while (this.active > 0) await new Promise<void>((resolve) => (this.wake = resolve));
-          guard.careful(undefined);
+          this.start(item);
         }
         this.started++;
         if (deadline.afterRecord(this.started)) return false;
@@ -350,12 +340,33 @@ class JobRun {
       // `while`, not `if`: a record finishing wakes this loop, but the slot it freed may already have
       // gone to a record whose dependencies it met (pump), and the window must stay at `concurrency`.
       while ((this.active >= this.options.concurrency || this.tokenWaiting >= MAX_TOKEN_WAITING || (this.fair !== undefined && this.fair.queued >= this.fair.options.maxQueued)) && this.stopReason === undefined) {
-        await new Promise<void>((resolve) => (this.wake = resolve));
+        await this.woken();
       }
       if (this.commitInProgress) await this.commitInProgress;
       if (this.stopReason !== undefined) return false;
     }
     return true;
+  }
+
+  /**
+   * Careful mode: runs a crash suspect alone, so that a crash now can only be its doing. Returns
+   * false when the run stopped meanwhile.
+   */
+  private async runAlone(item: SourceItem<unknown>, guard: CrashGuard): Promise<boolean> {
+    while (this.active > 0) await this.woken();
+    // Commit what ran before it (earlier suspects, run alone): if this record kills the process,
+    // they must not be suspected, and run alone, again in the next run.
+    if ((this.checkpointer as Checkpointer).buffered > 0 && this.failure === undefined) await this.commit(false);
+    if (this.stopReason !== undefined) return false;
+    this.start(item, true);
+    while (this.active > 0) await this.woken();
+    guard.careful(undefined);
+    return true;
+  }
+
+  /** Resolves at the next wakeLoop(): a record finished, a slot freed, the run is stopping. */
+  private woken(): Promise<void> {
+    return new Promise<void>((resolve) => (this.wake = resolve));
   }
 
   private start(item: SourceItem<unknown>, careful = false): void {

@@ -2,8 +2,7 @@
  * The human-readable summary table the CLI prints at the end of a run.
  */
 import type { Summary } from '../report/summary.js';
-
-const number = new Intl.NumberFormat('en-US');
+import { formatCount } from './format-count.js';
 
 function row(label: string, value: string): string {
   return `  ${label.padEnd(14)} ${value}`;
@@ -12,18 +11,18 @@ function row(label: string, value: string): string {
 export function formatSummary(summary: Summary): string {
   const lines = [
     `batchguard: ${summary.job} ${summary.status} (${summary.reason})`,
-    row('total', number.format(summary.total) + (summary.sourceExhausted ? '' : ' (source not read to its end yet)')),
-    row('succeeded', number.format(summary.succeeded)),
-    row('failed', `${number.format(summary.failed)} (${(summary.failureRate * 100).toFixed(2)}%)`),
-    row('skipped', number.format(summary.skipped)),
-    row('pending', number.format(summary.pending)),
-    row('this run', `${number.format(summary.thisRun.succeeded)} succeeded, ${number.format(summary.thisRun.failed)} failed, ${number.format(summary.alreadyDone)} already done before`),
-    row('attempts', `${number.format(summary.attempts)} (${number.format(summary.retries)} retries)`),
-    row('elapsed', `${(summary.elapsedMs / 1000).toFixed(1)} s, ${number.format(summary.recordsPerSecond)} records/s`),
+    row('total', formatCount(summary.total) + (summary.sourceExhausted ? '' : ' (source not read to its end yet)')),
+    row('succeeded', formatCount(summary.succeeded)),
+    row('failed', `${formatCount(summary.failed)} (${(summary.failureRate * 100).toFixed(2)}%)`),
+    row('skipped', formatCount(summary.skipped)),
+    row('pending', formatCount(summary.pending)),
+    row('this run', `${formatCount(summary.thisRun.succeeded)} succeeded, ${formatCount(summary.thisRun.failed)} failed, ${formatCount(summary.alreadyDone)} already done before`),
+    row('attempts', `${formatCount(summary.attempts)} (${formatCount(summary.retries)} retries)`),
+    row('elapsed', `${(summary.elapsedMs / 1000).toFixed(1)} s, ${formatCount(summary.recordsPerSecond)} records/s`),
     row('ledger', summary.ledger),
   ];
   const rate = summary.pacing?.rateLimit as { waits?: number; waitedMs?: number } | undefined;
-  if (rate) lines.push(row('rate limit', `${number.format(rate.waits ?? 0)} waits for a token, ${((rate.waitedMs ?? 0) / 1000).toFixed(1)} s waited in all`));
+  if (rate) lines.push(row('rate limit', `${formatCount(rate.waits ?? 0)} waits for a token, ${((rate.waitedMs ?? 0) / 1000).toFixed(1)} s waited in all`));
   if (summary.breaker.trips > 0) {
     const trip = summary.breaker.lastTrip;
     lines.push(row('breaker', `opened ${summary.breaker.trips} time(s)${trip ? `; last: ${trip.description}${trip.error ? ` (${trip.error.name}: ${truncate(trip.error.message, 60)})` : ''}` : ''}`));

@@ -2,22 +2,37 @@
  * Loads a job file (.ts, .mts, .js, .mjs) from any folder, without a build step.
  */
 import { existsSync } from 'node:fs';
-import { register } from 'node:module';
 import { extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { register as registerTsx } from 'tsx/esm/api';
 import { ConfigError } from '../errors.js';
 import { defineJob, type Job } from '../job.js';
+import { resolvesToPackage } from './package-resolution.js';
 
 const EXTENSIONS = ['.ts', '.mts', '.js', '.mjs', '.cts', '.cjs'];
-let registered = false;
+const TYPESCRIPT = ['.ts', '.mts', '.cts'];
+/** This copy of batchguard: the folder holding package.json, above dist/cli/. */
+const PACKAGE_DIR = new URL('../../', import.meta.url);
+let tsxRegistered = false;
+let hookRegistered = false;
 
-function registerLoaders(): void {
-  if (registered) return;
-  registered = true;
-  registerTsx();
+/**
+ * Registers what the job file needs and nothing more: each costs start-up time (tsx ~0.2 s, the
+ * resolve hook's loader thread ~0.1 s), which is most of a short job's wall time. An `.mjs` file
+ * whose folder already resolves `batchguard` to this very copy (a project with batchguard
+ * installed) needs neither: it is an ES module whatever the package.json says.
+ */
+async function registerLoaders(path: string): Promise<void> {
+  const extension = extname(path);
+  if (TYPESCRIPT.includes(extension) && !tsxRegistered) {
+    tsxRegistered = true;
+    (await import('tsx/esm/api')).register();
+  }
+  if (hookRegistered) return;
+  if (extension === '.mjs' && resolvesToPackage('batchguard', path, PACKAGE_DIR)) return;
+  hookRegistered = true;
   // Registered after tsx so that it runs first (hooks run last-registered first). dist/ holds
   // index.js next to cli/: the hook maps `batchguard` there.
+  const { register } = await import('node:module');
   register('./resolve-hook.js', import.meta.url, { data: { packageRoot: new URL('../', import.meta.url).href } });
 }
 
@@ -28,7 +43,7 @@ export async function loadJob(file: string): Promise<Job<any, any>> {
   if (!EXTENSIONS.includes(extname(path))) {
     throw new ConfigError(`job file must end in ${EXTENSIONS.join(', ')}; got ${path}`, { field: 'job-file' });
   }
-  registerLoaders();
+  await registerLoaders(path);
   let module: Record<string, unknown>;
   try {
     module = (await import(pathToFileURL(path).href)) as Record<string, unknown>;

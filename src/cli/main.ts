@@ -5,11 +5,8 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { BatchguardError, ConfigError, LedgerError, SinkError, SourceError } from '../errors.js';
 import { ExitCode } from './exit-codes.js';
-import { runCommand } from './run-command.js';
-import { statusCommand } from './status-command.js';
-import { failuresCommand } from './failures-command.js';
-import { rerunCommand } from './rerun-command.js';
-import { replayCommand } from './replay-command.js';
+// Each command's module is imported when the command runs: a run does not pay for loading the
+// report, replay and status code (start-up time is what a short job feels most).
 
 function integer(name: string) {
   return (value: string): number => {
@@ -50,7 +47,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .description('run a job; resumes automatically where the previous run stopped')
     .option('--limit <n>', 'the same as --max-records: a sample of the first N records not yet done', integer('--limit'))
     .option('--dry-run', 'read and validate the source and say what a run would do, without calling the handler (exit 1 if records are invalid)')
-    .action(async (jobFile: string, flags) => setExitCode(await runCommand(jobFile, flags)));
+    .action(async (jobFile: string, flags) => setExitCode(await (await import('./run-command.js')).runCommand(jobFile, flags)));
 
   runFlags(program.command('rerun'))
     .description('re-run only the records whose latest outcome is failed (and those they block)')
@@ -58,7 +55,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--error <fingerprint>', 'only the failures of this error group')
     .option('--kind <kind>', 'only the failures of this kind: fatal, exhausted, timeout, invalid, crashed')
     .option('--keys <file>', 'only these keys, one per line (as `failures --format keys` prints them)')
-    .action(async (jobFile: string, flags) => setExitCode(await rerunCommand(jobFile, flags)));
+    .action(async (jobFile: string, flags) => setExitCode(await (await import('./rerun-command.js')).rerunCommand(jobFile, flags)));
 
   program.command('replay')
     .description('run the handler for one record in the foreground, with every attempt shown in full')
@@ -66,7 +63,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .argument('<key>', "the record's key (as `failures` shows it)")
     .option('--ledger <path>', 'the ledger file')
     .option('--record', 'record the new outcome in the ledger (only for a failed or skipped record)')
-    .action(async (jobFile: string, key: string, flags) => setExitCode(await replayCommand(jobFile, key, flags)));
+    .action(async (jobFile: string, key: string, flags) => setExitCode(await (await import('./replay-command.js')).replayCommand(jobFile, key, flags)));
 
   program.command('failures')
     .description('the failure report: failed (and skipped) records, grouped by error')
@@ -76,14 +73,14 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--error <fingerprint>', 'only this error group')
     .option('--kind <kind>', 'only this kind: fatal, exhausted, timeout, invalid, crashed')
     .option('--run <run-id>', 'only the outcomes recorded by this run')
-    .action(async (jobFile: string, flags) => setExitCode(await failuresCommand(jobFile, flags)));
+    .action(async (jobFile: string, flags) => setExitCode(await (await import('./failures-command.js')).failuresCommand(jobFile, flags)));
 
   program.command('status')
     .description("the job's state across all runs")
     .argument('<job-file>')
     .option('--ledger <path>', 'the ledger file')
     .option('--json', 'one JSON object on stdout')
-    .action(async (jobFile: string, flags) => setExitCode(await statusCommand(jobFile, flags)));
+    .action(async (jobFile: string, flags) => setExitCode(await (await import('./status-command.js')).statusCommand(jobFile, flags)));
 
   return program;
 }

@@ -3,8 +3,7 @@
  */
 import { openExistingLedger } from './ledger-path.js';
 import { loadJob } from './load-job.js';
-
-const number = new Intl.NumberFormat('en-US');
+import { formatCount } from './format-count.js';
 
 export interface StatusFlags {
   ledger?: string;
@@ -28,8 +27,8 @@ export async function statusCommand(jobFile: string, flags: StatusFlags): Promis
       return 0;
     }
     const lines = [
-      `${job.name}: ${number.format(counts.total)} records${counts.sourceExhausted ? '' : ' seen so far (the source has not been read to its end)'}`,
-      `  succeeded ${number.format(counts.succeeded)}, failed ${number.format(counts.failed)}, skipped ${number.format(counts.skipped)}, pending ${number.format(counts.pending)}`,
+      `${job.name}: ${formatCount(counts.total)} records${counts.sourceExhausted ? '' : ' seen so far (the source has not been read to its end)'}`,
+      `  succeeded ${formatCount(counts.succeeded)}, failed ${formatCount(counts.failed)}, skipped ${formatCount(counts.skipped)}, pending ${formatCount(counts.pending)}`,
       holder ? `  active: run ${holder.runId} (pid ${holder.pid} on ${holder.host}, since ${holder.acquiredAt})` : '  active: none',
       `  ledger: ${ledger.location}`,
       '  recent runs:',

@@ -4,11 +4,10 @@
  */
 import type { FileHandle } from 'node:fs/promises';
 import { pipeline } from 'node:stream';
-import { parse as parseSync } from 'csv-parse/sync';
 import type { Options } from 'csv-parse';
 import { ConfigError, SourceError } from '../errors.js';
 import { checkKnownFields } from '../options-check.js';
-import { RecordParser } from './csv-record-parser.js';
+import type { RecordParser } from './csv-record-parser.js';
 import { fingerprintFile, isSystemError, openSourceFile, readAt, unreadable } from './file-source.js';
 import { DEFAULT_CHUNK_SIZE, lineNumberAt } from './line-reader.js';
 import type { Source, SourceItem, SourcePosition } from './source.js';
@@ -135,6 +134,8 @@ async function* readCsv<T>(
     const line = seeking ? (from?.line ?? (await lineNumberAt(handle, offset))) : layout.dataLine;
     const skipBelow = seeking ? 0 : (from?.seq ?? 0);
     const columns = layout.columns;
+    // csv-parse is loaded when a CSV file is read, not when batchguard is imported (start-up time).
+    const { RecordParser } = await import('./csv-record-parser.js');
     parser = new RecordParser(
       // With columns: false, csv-parse would take the field count from the first record it sees, which
       // after a seek is not the file's first; the parser checks the file's count instead.
@@ -194,6 +195,7 @@ const MAX_FIRST_RECORD_BYTES = 16 * 1024 * 1024;
 async function readFirstRecord(handle: FileHandle, config: ResolvedCsv, path: string): Promise<FirstRecord | undefined> {
   const malformed = (reason: string, cause?: unknown): SourceError =>
     new SourceError('SOURCE_UNREADABLE', `cannot read csv source ${path}: its first record is malformed: ${reason}`, { cause });
+  const { parse: parseSync } = await import('csv-parse/sync');
   for (let size = Math.max(config.chunkSize, 4096); ; size *= 2) {
     if (size > 2 * MAX_FIRST_RECORD_BYTES) throw malformed('it is longer than 16 MiB (an unclosed quote?)');
     const prefix = await readAt(handle, 0, size);

@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 /**
- * Issue 2's figures, for 1,000,000 JSONL records and a no-op handler:
+ * The engine's own figures, for 1,000,000 JSONL records and a no-op handler:
  *   - records/s of a bare read-parse-call loop (readline + JSON.parse + await handler)
  *   - records/s of batchguard (SQLite ledger, default checkpointing, default concurrency)
  *   - their ratio (target ≥ 0.5) and batchguard's peak RSS (target < 200 MB)
  *   - the time a resume at 90% takes to reach its first new record (target < 1 s)
  * Each measurement runs in its own process so peak RSS is that run's alone.
- * Usage: npm run bench   (RECORDS=200000 npm run bench for a quicker look)
+ * Usage: npm run bench:engine   (RECORDS=200000 npm run bench:engine for a quicker look)
  */
 import { execFileSync } from 'node:child_process';
 import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';

@@ -59,9 +59,24 @@ export class SourceError extends BatchguardError {
 
 /** The ledger cannot be used: held by another run, unreadable, or of an unknown schema. Exit code 4. */
 export class LedgerError extends BatchguardError {
-  constructor(code: 'LEDGER_LOCKED' | 'LEDGER_UNUSABLE', message: string, options: { cause?: unknown } = {}) {
+  constructor(code: 'LEDGER_LOCKED' | 'LEDGER_LEASE_LOST' | 'LEDGER_UNUSABLE', message: string, options: { cause?: unknown } = {}) {
     super(code, message, options);
     this.name = 'LedgerError';
+  }
+}
+
+/**
+ * The disk under the ledger, its key file, the output or the reports failed: full (`STORAGE_FULL`),
+ * a file damaged or missing (`STORAGE_DAMAGED`), or an I/O error (`STORAGE_IO`). What was committed
+ * before is intact. Exit code 4.
+ */
+export class StorageError extends BatchguardError {
+  /** The file that could not be written or read. */
+  readonly path: string;
+  constructor(code: 'STORAGE_FULL' | 'STORAGE_DAMAGED' | 'STORAGE_IO', message: string, options: { path: string; cause?: unknown }) {
+    super(code, message, options);
+    this.name = 'StorageError';
+    this.path = options.path;
   }
 }
 

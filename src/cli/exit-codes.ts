@@ -10,7 +10,10 @@ export const ExitCode = {
   usage: 2,
   /** Aborted: the health check failed or the breaker did not recover. Resumable with `run`. */
   aborted: 3,
-  /** The ledger is unusable or held by another run. */
+  /**
+   * The ledger is held by another run, this run lost its lease, or storage failed: a full disk, a
+   * damaged, emptied or deleted ledger or key file, an I/O error. What was committed is intact.
+   */
   ledger: 4,
   /** Stopped at its deadline. Resumable with `run`. */
   deadline: 5,

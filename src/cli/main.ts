@@ -3,7 +3,7 @@
  * User mistakes print one clear line, never a stack trace.
  */
 import { Command, InvalidArgumentError } from 'commander';
-import { BatchguardError, ConfigError, LedgerError, SinkError, SourceError } from '../errors.js';
+import { BatchguardError, ConfigError, LedgerError, SinkError, SourceError, StorageError } from '../errors.js';
 import { ExitCode } from './exit-codes.js';
 // Each command's module is imported when the command runs: a run does not pay for loading the
 // report, replay and status code (start-up time is what a short job feels most).
@@ -35,6 +35,8 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--max-failure-rate <r>', 'exit 1 above this share of failed records', fraction)
     .option('--max-failures <n>', 'exit 1 above this number of failed records', integer('--max-failures'))
     .option('--accept-drift', 'resume even though the source changed since the last run')
+    .option('--take-over', 'take the ledger from a run whose lease has not expired (it stops at its next commit without writing); only when that run cannot be stopped')
+    .option('--lease <duration>', 'how long the run lease lasts without renewal, e.g. 15s (renewed every third of it); a crashed run is taken over after this long', '15s')
     .option('--json', 'print the summary as JSON on stdout')
     .option('--no-progress', 'no progress line on stderr')
     .option('--quiet', 'print nothing but errors (and the JSON summary with --json)')
@@ -86,7 +88,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
 }
 
 export function exitCodeForError(error: unknown): number {
-  if (error instanceof LedgerError) return ExitCode.ledger;
+  if (error instanceof LedgerError || error instanceof StorageError) return ExitCode.ledger;
   if (error instanceof ConfigError || error instanceof SourceError || error instanceof SinkError) return ExitCode.usage;
   if (error instanceof BatchguardError) return ExitCode.usage;
   return 70;

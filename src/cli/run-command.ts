@@ -29,6 +29,8 @@ export interface RunFlags {
   maxDuration?: string;
   until?: string;
   dryRun?: boolean;
+  takeOver?: boolean;
+  lease?: string;
 }
 
 /** How many failures are printed one by one before the rest are only counted. */
@@ -48,7 +50,8 @@ export async function runCommand(jobFile: string, flags: RunFlags, rerun?: Rerun
   };
   const options: RunOptions = {
     ledger: flags.ledger, concurrency: flags.concurrency, maxFailureRate: flags.maxFailureRate, maxFailures: flags.maxFailures,
-    acceptDrift: flags.acceptDrift, onEvent, jobFile, rerun,
+    acceptDrift: flags.acceptDrift, onEvent, jobFile, rerun, takeOver: flags.takeOver,
+    lease: flags.lease === undefined ? undefined : { expireMs: parseDuration(flags.lease, '--lease') },
     maxRecords: flags.maxRecords ?? flags.limit,
     maxDurationMs: flags.maxDuration === undefined ? undefined : parseDuration(flags.maxDuration, '--max-duration'),
     untilMs: flags.until === undefined ? undefined : parseUntil(flags.until, Date.now(), '--until'),

@@ -19,7 +19,7 @@ export async function statusCommand(jobFile: string, flags: StatusFlags): Promis
     const runs = await ledger.runs(10);
     const status = {
       schema: 1, job: job.name, ...counts, ledger: ledger.location,
-      active: holder ? { runId: holder.runId, pid: holder.pid, host: holder.host, since: holder.acquiredAt } : null,
+      active: holder ? { runId: holder.runId, pid: holder.pid, host: holder.host, since: holder.acquiredAt, leaseExpiresAt: holder.expiresAt } : null,
       runs: runs.map(({ summary: _summary, ...run }) => run),
     };
     if (flags.json) {
@@ -29,7 +29,7 @@ export async function statusCommand(jobFile: string, flags: StatusFlags): Promis
     const lines = [
       `${job.name}: ${formatCount(counts.total)} records${counts.sourceExhausted ? '' : ' seen so far (the source has not been read to its end)'}`,
       `  succeeded ${formatCount(counts.succeeded)}, failed ${formatCount(counts.failed)}, skipped ${formatCount(counts.skipped)}, pending ${formatCount(counts.pending)}`,
-      holder ? `  active: run ${holder.runId} (pid ${holder.pid} on ${holder.host}, since ${holder.acquiredAt})` : '  active: none',
+      holder ? `  active: run ${holder.runId} (pid ${holder.pid} on ${holder.host}, since ${holder.acquiredAt}; lease expires at ${holder.expiresAt} unless renewed)` : '  active: none',
       `  ledger: ${ledger.location}`,
       '  recent runs:',
       ...runs.map((r) => `    ${r.startedAt}  ${r.status.padEnd(18)} ${r.runId}`),

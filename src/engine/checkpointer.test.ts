@@ -44,6 +44,14 @@ class SlowLedger {
     this.failNext = error;
   }
 
+  /** The lease is lost from the next check on. */
+  leaseLost: Error | undefined;
+
+  assertHeld(): Promise<void> {
+    this.log.push('lease checked');
+    return this.leaseLost ? Promise.reject(this.leaseLost) : Promise.resolve();
+  }
+
   close(): Promise<void> {
     return Promise.resolve();
   }
@@ -279,5 +287,42 @@ describe('Checkpointer', () => {
     ledger.release();
     await Promise.all([first, second]);
     expect(ledger.batches.map((b) => b.outputState)).toEqual([{ lines: 2 }, { lines: 3 }]);
+  });
+});
+
+describe('Checkpointer and the lease', () => {
+  it('asks the ledger whether the run still holds its lease before the sink writes, and writes nothing when it does not', async () => {
+    const flushed: string[] = [];
+    let buffer: string[] = [];
+    const sink: OutputSink = {
+      description: 'memory',
+      open: () => Promise.resolve(),
+      write: (value: unknown) => void buffer.push(String(value)),
+      seal() {
+        const part = buffer;
+        buffer = [];
+        return part;
+      },
+      flush(sealed: unknown): Promise<SinkState> {
+        ledger.log.push('flush');
+        flushed.push(...(sealed as string[]));
+        return Promise.resolve({ lines: flushed.length });
+      },
+      close: () => Promise.resolve(),
+    };
+    const ledger = new SlowLedger();
+    const checkpointer = makeCheckpointer(ledger, 'run-1', 10, { output: sink });
+    checkpointer.addSucceeded(entry(0), 'a');
+    const first = checkpointer.commit({ seq: 1 }, 1, false);
+    await flushMicrotasks();
+    ledger.release();
+    await first;
+    expect(ledger.log).toEqual(['lease checked', 'flush', 'start 0', 'end 0']);
+
+    ledger.leaseLost = new Error('lease lost');
+    checkpointer.addSucceeded(entry(1), 'b');
+    await expect(checkpointer.commit({ seq: 2 }, 2, false)).rejects.toThrow('lease lost');
+    expect(flushed).toEqual(['a']);
+    expect(ledger.batches).toHaveLength(1);
   });
 });

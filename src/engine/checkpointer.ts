@@ -80,6 +80,9 @@ export class Checkpointer {
     // next batch, so the committed output length always matches the committed outcomes.
     const sealed = this.output?.seal();
     this.writing = this.writing.then(async () => {
+      // A run that lost its lease (it was frozen while another took over) must not touch the
+      // output either: the ledger's transaction fences the commit, but not the sink's write.
+      if (this.output) await this.ledger.assertHeld();
       const outputState = this.output ? await this.output.flush(sealed) : undefined;
       await this.ledger.commit({ ...batch, outputState });
       this.committed += count;

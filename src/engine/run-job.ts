@@ -221,10 +221,10 @@ class JobRun {
     if (this.options.signal?.aborted) this.stop(String(this.options.signal.reason ?? 'aborted'));
     const fingerprint = await this.job.source.fingerprint();
     this.sourceBytes = fingerprint?.size;
-    const ledger = openSqliteLedger(this.options.ledgerPath);
+    const ledger = openSqliteLedger(this.options.ledgerPath, { lease: this.options.lease });
     try {
       const resume = await ledger.begin({
-        runId: this.runId, job: this.job.name, fingerprint, acceptDrift: this.options.acceptDrift,
+        runId: this.runId, job: this.job.name, fingerprint, acceptDrift: this.options.acceptDrift, takeOver: this.options.takeOver,
         options: {
           concurrency: this.options.concurrency, maxFailureRate: this.options.maxFailureRate, rerun: this.options.rerun ?? null,
           deadline: this.options.deadline, pid: process.pid,

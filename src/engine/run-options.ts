@@ -8,6 +8,7 @@ import type { Job } from '../job.js';
 import { checkFraction, checkInteger, checkKnownFields } from '../options-check.js';
 import type { FailureKind } from '../ledger/ledger.js';
 import type { EventListener } from './events.js';
+import { resolveLeaseOptions, type LeaseOptions, type ResolvedLeaseOptions } from '../ledger/lease.js';
 
 /** What `rerun` re-processes: the failed (and skipped) records, narrowed by every field given. */
 export interface RerunOptions {
@@ -38,6 +39,13 @@ export interface RunOptions {
   untilMs?: number;
   /** Resume even though the source changed since the ledger last read it. @default false */
   acceptDrift?: boolean;
+  /** The run lease: how long it lasts without renewal and how often it is renewed (docs/leases.md). */
+  lease?: LeaseOptions;
+  /**
+   * Take the ledger even from a run whose lease has not expired. That run, if it is alive, stops
+   * at its next commit without writing; use it only when that run cannot be stopped. @default false
+   */
+  takeOver?: boolean;
   /** Aborting it stops the run gracefully, as the first Ctrl-C does. */
   signal?: AbortSignal;
   /** Receives every engine event (progress, retries, failures, checkpoints). */
@@ -58,6 +66,8 @@ export interface ResolvedRunOptions {
   readonly maxFailureRate: number;
   readonly maxFailures: number;
   readonly acceptDrift: boolean;
+  readonly lease: ResolvedLeaseOptions;
+  readonly takeOver: boolean;
   readonly rerun: RerunOptions | undefined;
   readonly deadline: { readonly maxRecords?: number; readonly maxDurationMs?: number; readonly untilMs?: number };
   readonly signal: AbortSignal | undefined;
@@ -70,7 +80,7 @@ export interface ResolvedRunOptions {
 }
 
 const RUN_FIELDS = [
-  'ledger', 'concurrency', 'maxFailureRate', 'maxFailures', 'acceptDrift', 'rerun', 'maxRecords', 'maxDurationMs', 'untilMs', 'signal', 'onEvent', 'jobFile', 'cwd', 'clock', 'random',
+  'ledger', 'concurrency', 'maxFailureRate', 'maxFailures', 'acceptDrift', 'lease', 'takeOver', 'rerun', 'maxRecords', 'maxDurationMs', 'untilMs', 'signal', 'onEvent', 'jobFile', 'cwd', 'clock', 'random',
 ] as const;
 
 export function resolveRunOptions(job: Job<any, any>, options: RunOptions = {}): ResolvedRunOptions {
@@ -82,6 +92,8 @@ export function resolveRunOptions(job: Job<any, any>, options: RunOptions = {}):
     maxFailureRate: checkFraction(options.maxFailureRate, 'maxFailureRate', job.maxFailureRate),
     maxFailures: checkInteger(options.maxFailures, 'maxFailures', job.maxFailures, 0, Number.MAX_SAFE_INTEGER),
     acceptDrift: options.acceptDrift ?? false,
+    lease: resolveLeaseOptions(options.lease, 'runOptions.lease'),
+    takeOver: options.takeOver ?? false,
     rerun: options.rerun,
     // The run's own limits win over the job's.
     deadline: {

@@ -1,22 +1,133 @@
 /**
- * Helpers for "one run at a time": is a holder still alive, and did the source change.
+ * The run lease: "one run at a time" as a heartbeat with an expiry and a fencing token. This module
+ * is the policy (what is expired, what a takeover does to the token, what the messages say); each
+ * ledger backend stores the lease and checks the token in the same transaction as its writes.
+ *
+ * Why not a process id: containers reuse PID 1, rescheduled pods change hostnames, and a stopped
+ * process (SIGSTOP, a debugger, a frozen VM) is "alive" for ever. A lease that its holder must keep
+ * renewing tells a crashed holder from a working one without asking the operating system, and the
+ * token tells a holder that wakes up after its lease was taken that it must not write any more.
  */
 import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { LedgerError } from '../errors.js';
 import type { SourceFingerprint } from '../sources/source.js';
-import type { LeaseHolder } from './ledger.js';
+import { checkInteger, checkKnownFields } from '../options-check.js';
+
+/** How long a lease lasts and how often its holder renews it. */
+export interface LeaseOptions {
+  /**
+   * A lease not renewed for this long is expired: another run takes the ledger over. Shorter
+   * means a faster takeover after a crash; a holder whose event loop is blocked longer than this
+   * (a synchronous handler, a long GC pause) loses the ledger and stops. @default 15000
+   */
+  expireMs?: number;
+  /** How often the holder renews its lease; at most a third of `expireMs`. @default 5000 */
+  renewEveryMs?: number;
+}
+
+export interface ResolvedLeaseOptions {
+  readonly expireMs: number;
+  readonly renewEveryMs: number;
+}
+
+export const DEFAULT_LEASE: ResolvedLeaseOptions = Object.freeze({ expireMs: 15_000, renewEveryMs: 5_000 });
+
+/** Applies the defaults and checks the bounds (ConfigError naming the field). */
+export function resolveLeaseOptions(options: LeaseOptions | undefined, field = 'lease'): ResolvedLeaseOptions {
+  if (options === undefined) return DEFAULT_LEASE;
+  checkKnownFields(options, ['expireMs', 'renewEveryMs'], field);
+  const expireMs = checkInteger(options.expireMs, `${field}.expireMs`, DEFAULT_LEASE.expireMs, 100, 24 * 3600_000);
+  // The default renewal keeps the default ratio: three renewals fit in one expiry.
+  const renewEveryMs = checkInteger(options.renewEveryMs, `${field}.renewEveryMs`, Math.floor(expireMs / 3), 1, Math.floor(expireMs / 3));
+  return Object.freeze({ expireMs, renewEveryMs });
+}
+
+/** The lease as stored: who holds the ledger, until when, and with which token. */
+export interface Lease {
+  readonly runId: string;
+  /** Random per run: the identity, which no process id reuse can forge. */
+  readonly owner: string;
+  /** For people only (messages, `status`): never used to decide anything. */
+  readonly pid: number;
+  readonly host: string;
+  /** Incremented at each acquisition: a commit carrying an older token is refused. */
+  readonly token: number;
+  readonly acquiredAtMs: number;
+  readonly renewedAtMs: number;
+  readonly expiresAtMs: number;
+}
+
+/** A new owner identity for this process's run. */
+export function newOwner(): { owner: string; pid: number; host: string } {
+  return { owner: randomUUID(), pid: process.pid, host: hostname() };
+}
+
+/** The lease a run takes now, given the last token ever handed out (0 when none). */
+export function acquireLease(
+  runId: string, who: { owner: string; pid: number; host: string }, lastToken: number, nowMs: number, options: ResolvedLeaseOptions,
+): Lease {
+  return { runId, ...who, token: lastToken + 1, acquiredAtMs: nowMs, renewedAtMs: nowMs, expiresAtMs: nowMs + options.expireMs };
+}
+
+/** The same lease renewed now. */
+export function renewLease(lease: Lease, nowMs: number, options: ResolvedLeaseOptions): Lease {
+  return { ...lease, renewedAtMs: nowMs, expiresAtMs: Math.max(lease.expiresAtMs, nowMs + options.expireMs) };
+}
+
+export function isExpired(lease: Lease, nowMs: number): boolean {
+  return nowMs >= lease.expiresAtMs;
+}
 
 /**
- * Whether the process holding a lease still runs. A holder on another host cannot be checked from
- * here, so it counts as alive: taking over a live run's ledger would corrupt it.
+ * Whether a holder may still write files outside the ledger's transactions (the output, the key
+ * file): only while its lease has at least `renewEveryMs` left, so a taker, which waits for the
+ * expiry, cannot start before those writes are done unless the holder freezes between this check
+ * and the write for that long (docs/leases.md).
  */
-export function isAlive(holder: LeaseHolder): boolean {
-  if (holder.host !== hostname()) return true;
-  try {
-    process.kill(holder.pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
+export function hasMarginLeft(lease: Lease, nowMs: number, options: ResolvedLeaseOptions): boolean {
+  return lease.expiresAtMs - nowMs >= options.renewEveryMs;
+}
+
+/**
+ * What a run that finds the ledger held does: take it (free or expired lease, or `--take-over`),
+ * or wait for the expiry, watching for a renewal. A lease renewed while it waits has a live
+ * holder: the run is refused.
+ */
+export function decideTake(current: Lease | undefined, nowMs: number, takeOver: boolean): 'take' | 'wait' {
+  if (current === undefined || takeOver || isExpired(current, nowMs)) return 'take';
+  return 'wait';
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+function describeHolder(lease: Lease): string {
+  return `run ${lease.runId} (pid ${lease.pid} on ${lease.host}, since ${iso(lease.acquiredAtMs)})`;
+}
+
+/** The refusal when the holder renewed its lease while this run waited: it is working. */
+export function heldError(location: string, lease: Lease, nowMs: number): LedgerError {
+  const seconds = Math.max(0, Math.ceil((lease.expiresAtMs - nowMs) / 1000));
+  return new LedgerError(
+    'LEDGER_LOCKED',
+    `the ledger ${location} is held by ${describeHolder(lease)}, which renewed its lease at ${iso(lease.renewedAtMs)}: ` +
+      `it is running. Its lease expires at ${iso(lease.expiresAtMs)} (in ${seconds} s) unless renewed again. ` +
+      'Let that run finish, or stop it (Ctrl-C or SIGTERM where it runs) and run again; if you are sure it can never write again ' +
+      '(its machine is gone), `run --take-over` takes the ledger now and that run, should it wake, stops without writing',
+  );
+}
+
+/** The error of a holder that finds its lease taken (or the ledger released) by another run. */
+export function lostError(location: string, mine: Lease, current: Lease | undefined): LedgerError {
+  const now = current
+    ? `it is now held by ${describeHolder(current)} with token ${current.token}`
+    : 'another run has since taken it and released it';
+  return new LedgerError(
+    'LEDGER_LEASE_LOST',
+    `this run (${mine.runId}, token ${mine.token}) lost its lease on the ledger ${location}: it was not renewed before ${iso(mine.expiresAtMs)} ` +
+      `(the process was stopped or its event loop blocked) and ${now}. This run stopped without writing anything more; ` +
+      'what it recorded before is kept. Run `status` to see the job',
+  );
 }
 
 /** What changed between two fingerprints of a source, or undefined when nothing did. */

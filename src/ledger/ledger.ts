@@ -134,12 +134,16 @@ export interface RunRecord {
   readonly summary: unknown;
 }
 
-/** The run that holds the ledger now, if any. */
+/** The run that holds the ledger now, if any (pid and host are for people: the lease decides). */
 export interface LeaseHolder {
   readonly runId: string;
   readonly pid: number;
   readonly host: string;
   readonly acquiredAt: string;
+  /** When the lease expires unless its holder renews it (ISO time). */
+  readonly expiresAt: string;
+  /** The fencing token of this holder's acquisition. */
+  readonly token: number;
 }
 
 /** What `begin` needs to know. */
@@ -149,6 +153,8 @@ export interface RunStart {
   readonly fingerprint: SourceFingerprint | undefined;
   readonly acceptDrift: boolean;
   readonly options: Record<string, unknown>;
+  /** Take the ledger even from a holder whose lease has not expired (`run --take-over`). @default false */
+  readonly takeOver?: boolean;
 }
 
 /** Which stored rows a failure report or a re-run selects. Every field narrows. */
@@ -165,13 +171,22 @@ export interface Ledger {
   /** Where it is: a file path or a connection string without its password. */
   readonly location: string;
   /**
-   * Takes the ledger for a run (LedgerError LEDGER_LOCKED if another live run holds it), checks the
+   * Takes the ledger's lease for a run, waiting for a held lease to expire (LedgerError
+   * LEDGER_LOCKED if its holder renews it meanwhile, i.e. is alive), checks the
    * source's fingerprint (SourceError SOURCE_DRIFT unless accepted), records the run and returns
    * where to resume.
    */
   begin(start: RunStart): Promise<ResumeState>;
-  /** Writes one group of outcomes and the new watermark in one transaction. */
+  /**
+   * Writes one group of outcomes and the new watermark in one transaction, which also checks that
+   * this run still holds the lease (LedgerError LEDGER_LEASE_LOST otherwise: nothing is written).
+   */
   commit(batch: CommitBatch): Promise<void>;
+  /**
+   * Throws LEDGER_LEASE_LOST unless this run holds the lease with time to spare: asked before any
+   * write outside the ledger (the output sink), which no ledger transaction can fence.
+   */
+  assertHeld(): Promise<void>;
   /** Records how the run ended and releases the ledger. */
   finish(runId: string, status: string, summary: unknown): Promise<void>;
   counts(): Promise<LedgerCounts>;
@@ -191,7 +206,7 @@ export interface Ledger {
   noteCareful(careful: { seq: number; key: string } | undefined): void;
   /** Where a run would resume, without taking the ledger (for dry runs). */
   inspect(): Promise<ResumeState>;
-  /** The live holder, or undefined (a holder whose process is gone does not count). */
+  /** The holder whose lease is in force, or undefined (an expired lease does not count). */
   holder(): Promise<LeaseHolder | undefined>;
   close(): Promise<void>;
 }

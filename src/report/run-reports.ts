@@ -19,15 +19,16 @@ export function runReportsDir(ledgerLocation: string, runId: string): string {
 export async function writeRunReports(ledger: Ledger, summary: Summary): Promise<RunReportPaths | undefined> {
   try {
     const dir = runReportsDir(ledger.location, summary.runId);
-    mkdirSync(dir, { recursive: true });
+    // Private, as the ledger: reports hold keys and error messages.
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
     const paths = { summary: join(dir, 'summary.json'), failures: join(dir, 'failures.jsonl') };
-    const out = createWriteStream(paths.failures);
+    const out = createWriteStream(paths.failures, { mode: 0o600 });
     for await (const row of ledger.rows({ statuses: ['failed', 'skipped'], runId: summary.runId })) {
       if (!out.write(`${JSON.stringify(toFailureLine(row))}\n`)) await once(out, 'drain');
     }
     out.end();
     await once(out, 'finish');
-    writeFileSync(paths.summary, `${JSON.stringify({ ...summary, reports: paths }, null, 2)}\n`);
+    writeFileSync(paths.summary, `${JSON.stringify({ ...summary, reports: paths }, null, 2)}\n`, { mode: 0o600 });
     return paths;
   } catch {
     return undefined;

@@ -6,6 +6,7 @@
 import { closeSync, existsSync, ftruncateSync, fstatSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { SinkError } from '../errors.js';
+import { storageFault } from '../ledger/storage-fault.js';
 import type { OutputRecord, OutputSink, SinkState } from './output-sink.js';
 
 export interface JsonlOutputOptions {
@@ -52,7 +53,7 @@ class JsonlOutput implements OutputSink {
       if (this.fd !== undefined) closeSync(this.fd);
       this.fd = undefined;
       if (error instanceof SinkError) throw error;
-      throw new SinkError(`cannot open the output file ${this.path}: ${(error as Error).message}`, { cause: error });
+      throw storageFault(error, this.path, 'opening the output file', 'nothing was written') ?? new SinkError(`cannot open the output file ${this.path}: ${(error as Error).message}`, { cause: error });
     }
   }
 
@@ -74,7 +75,12 @@ class JsonlOutput implements OutputSink {
       if (this.fd === undefined) throw new SinkError(`the output file ${this.path} is not open`);
       const chunk = Buffer.from(`${lines.join('\n')}\n`);
       let written = 0;
-      while (written < chunk.length) written += writeSync(this.fd, chunk, written, chunk.length - written, this.bytes + written);
+      try {
+        while (written < chunk.length) written += writeSync(this.fd, chunk, written, chunk.length - written, this.bytes + written);
+      } catch (error) {
+        // The part written past the committed length is cut off at the next open.
+        throw storageFault(error, this.path, 'writing the output file', 'the output up to the last commit is intact') ?? error;
+      }
       this.bytes += chunk.length;
     }
     return { bytes: this.bytes };

@@ -125,10 +125,12 @@ describe('engine on a real SQLite ledger', () => {
     const gate = new Promise<void>((r) => (release = r));
     const job = makeJob({ source: items(1), handler: () => gate });
     const clock = new ManualClock();
-    const handle = startRun(job, { ledger, clock });
+    // A short lease: the second run waits for the holder's next renewal, which proves it alive.
+    const lease = { expireMs: 900, renewEveryMs: 150 };
+    const handle = startRun(job, { ledger, clock, lease });
     await clock.advance(1);
-    await expect(runJob(job, { ledger, clock })).rejects.toThrow(LedgerError);
-    await expect(runJob(job, { ledger, clock })).rejects.toThrow(/held by run .* \(pid \d+/);
+    await expect(runJob(job, { ledger, clock, lease })).rejects.toThrow(LedgerError);
+    await expect(runJob(job, { ledger, clock, lease })).rejects.toThrow(/held by run .* \(pid \d+/);
     release();
     expect((await drive(handle.done, clock)).status).toBe('completed');
   });

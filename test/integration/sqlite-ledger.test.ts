@@ -1,9 +1,8 @@
-import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LedgerError, SourceError } from '../../src/errors.js';
+import { LedgerError, SourceError, StorageError } from '../../src/errors.js';
 import type { CommitBatch, RecordRow, RunStart } from '../../src/ledger/ledger.js';
 import { openSqliteLedger, type SqliteLedger } from '../../src/ledger/sqlite/sqlite-ledger.js';
 import type { SourceFingerprint } from '../../src/sources/source.js';
@@ -52,15 +51,6 @@ function syncError(fn: () => unknown): unknown {
     return error;
   }
   throw new Error('expected an error');
-}
-
-/** The pid of a process that has exited (and been reaped). */
-async function deadPid(): Promise<number> {
-  const child = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' });
-  const pid = child.pid as number;
-  await new Promise<void>((resolve) => child.on('exit', () => resolve()));
-  expect(() => process.kill(pid, 0)).toThrow();
-  return pid;
 }
 
 async function withLedger<T>(path: string, use: (ledger: SqliteLedger) => Promise<T>): Promise<T> {
@@ -235,69 +225,6 @@ describe('SQLite ledger on a real file', () => {
   });
 });
 
-describe('SQLite ledger lease', () => {
-  it('refuses a second run while the holder is alive, naming its run id, pid and host', async () => {
-    const path = ledgerPath();
-    const first = openSqliteLedger(path);
-    const second = openSqliteLedger(path);
-    try {
-      await first.begin(start('holder-run'));
-      const error = await rejection(second.begin(start('intruder-run')));
-      expect(error).toBeInstanceOf(LedgerError);
-      expect((error as LedgerError).code).toBe('LEDGER_LOCKED');
-      const message = (error as LedgerError).message;
-      expect(message).toContain('held by run holder-run');
-      expect(message).toContain(`pid ${process.pid}`);
-      expect(message).toContain(`on ${hostname()}`);
-      expect(await second.holder()).toMatchObject({ runId: 'holder-run', pid: process.pid, host: hostname() });
-      // The refused run left no trace.
-      expect((await second.runs(10)).map((r) => r.runId)).toEqual(['holder-run']);
-      await first.finish('holder-run', 'completed', {});
-      expect(await second.holder()).toBeUndefined();
-      await expect(second.begin(start('next-run'))).resolves.toMatchObject({ crashedRunId: undefined });
-    } finally {
-      await first.close();
-      await second.close();
-    }
-  });
-
-  it('takes over a lease whose process is dead and marks that run crashed', async () => {
-    const path = ledgerPath();
-    await withLedger(path, async (ledger) => {
-      await ledger.begin(start('crashed-run'));
-      await ledger.commit(batch('crashed-run', { succeeded: [{ first: 0, last: 2 }], watermark: { seq: 3 }, seen: 4 }));
-    });
-    const pid = await deadPid();
-    query(path, (db) => db.prepare('UPDATE lease SET pid = ?').run(pid));
-    await withLedger(path, async (ledger) => {
-      expect(await ledger.holder()).toBeUndefined();
-      const resume = await ledger.begin(start('next-run'));
-      expect(resume.crashedRunId).toBe('crashed-run');
-      expect(resume.watermark).toEqual({ seq: 3 });
-      expect(resume.alreadyDone).toBe(3);
-      const runs = await ledger.runs(10);
-      expect(runs.map((r) => [r.runId, r.status])).toEqual([['next-run', 'running'], ['crashed-run', 'crashed']]);
-      expect(typeof runs[1]?.endedAt).toBe('string');
-      expect(await ledger.holder()).toMatchObject({ runId: 'next-run', pid: process.pid });
-    });
-  });
-
-  it('treats a holder on another host as alive even if its pid is not running here', async () => {
-    const path = ledgerPath();
-    await withLedger(path, async (ledger) => {
-      await ledger.begin(start('remote-run'));
-    });
-    const pid = await deadPid();
-    query(path, (db) => db.prepare("UPDATE lease SET pid = ?, host = 'another-host'").run(pid));
-    await withLedger(path, async (ledger) => {
-      const error = await rejection(ledger.begin(start('local-run')));
-      expect(error).toBeInstanceOf(LedgerError);
-      expect((error as LedgerError).code).toBe('LEDGER_LOCKED');
-      expect((error as LedgerError).message).toContain(`held by run remote-run (pid ${pid} on another-host`);
-    });
-  });
-});
-
 describe('SQLite ledger source drift', () => {
   async function firstRun(path: string): Promise<void> {
     await withLedger(path, async (ledger) => {
@@ -419,13 +346,13 @@ describe('SQLite ledger that cannot be used', () => {
     expect((error as LedgerError).message.startsWith(`cannot open the ledger ${path}: `)).toBe(true);
   });
 
-  it('refuses a file that is not an SQLite database with LEDGER_UNUSABLE', () => {
+  it('refuses a file that is not an SQLite database with STORAGE_DAMAGED', () => {
     const path = ledgerPath();
     writeFileSync(path, 'this is not a database\n'.repeat(200));
     const error = syncError(() => openSqliteLedger(path));
-    expect(error).toBeInstanceOf(LedgerError);
-    expect((error as LedgerError).code).toBe('LEDGER_UNUSABLE');
-    expect((error as LedgerError).message).toContain(`cannot open the ledger ${path}: `);
+    expect(error).toBeInstanceOf(StorageError);
+    expect((error as StorageError).code).toBe('STORAGE_DAMAGED');
+    expect((error as StorageError).message).toContain(`the ledger ${path} is not an SQLite database`);
   });
 
   it('refuses a ledger whose tables do not match this version (a column missing) with LEDGER_UNUSABLE, not a raw SQLite error', async () => {

@@ -1,33 +1,129 @@
 /**
- * The duplicate-key index's chunks (engine/key-index.ts), appended to `<ledger>.keys`: 16 bytes a
- * key, one write per group commit. A crash mid-write leaves a partial last entry, which reading
- * drops.
+ * The duplicate-key index's chunks (engine/key-index.ts) in `<ledger>.keys`, 16 bytes a key, one
+ * write per group commit. They live beside the ledger, not in it, because 16 bytes a key crossing
+ * SQLite's WAL twice halved the commit throughput (docs/architecture.md).
+ *
+ * The file is part of the ledger: each commit records in the ledger the file's committed length
+ * and the CRC-32 of everything up to it. A chunk is written at the committed length, before the
+ * transaction that commits it; bytes past the committed length (a chunk whose transaction failed, a
+ * partial write) are cut off on open. A file shorter than committed, or whose content does not
+ * match the CRC (deleted, truncated, replaced, a backup that copied only the `.sqlite` file), is
+ * refused with a StorageError: the ledger cannot say which keys were seen, and running on would
+ * process duplicate keys twice and fail dependents as invalid.
  */
-import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
+import { crc32 } from 'node:zlib';
+import { StorageError } from '../../errors.js';
+import { storageFault } from '../storage-fault.js';
 
+/** What the ledger commits about the key file. */
 const ENTRY_BYTES = 16;
+
+export interface KeyFileState {
+  readonly bytes: number;
+  readonly crc: number;
+}
 
 export class KeyFile {
   private fd: number | undefined;
+  private state: KeyFileState | undefined;
 
-  constructor(private readonly path: string) {}
+  constructor(readonly path: string) {}
 
-  append(chunk: Uint8Array): void {
-    this.fd ??= openSync(this.path, 'a');
-    let written = 0;
-    while (written < chunk.length) written += writeSync(this.fd, chunk, written, chunk.length - written);
+  /**
+   * Checks the file against the committed state and cuts off anything past it. `committed` is
+   * undefined when the ledger recorded none: a new ledger (`ledgerIsNew`), where a leftover file
+   * belongs to a deleted ledger, or a ledger of an older batchguard, whose file is taken as it is.
+   */
+  open(committed: KeyFileState | undefined, ledgerIsNew: boolean): void {
+    if (this.state) return;
+    try {
+      const exists = existsSync(this.path);
+      if (committed === undefined && exists && ledgerIsNew) {
+        const size = fstatSizeOf(this.path);
+        if (size > 0) {
+          throw new StorageError('STORAGE_DAMAGED', `the key file ${this.path} holds ${size} bytes but its ledger is new: it belongs to a ledger that was deleted or moved. Restore that ledger beside it, or delete ${this.path} to start over`, { path: this.path });
+        }
+      }
+      if (!exists && (committed === undefined || committed.bytes === 0)) {
+        this.state = { bytes: 0, crc: 0 };
+        return;
+      }
+      if (!exists) throw this.mismatch(committed as KeyFileState, 'it is missing');
+      this.fd = openSync(this.path, constants.O_RDWR | constants.O_CREAT, 0o600);
+      const size = fstatSync(this.fd).size;
+      // A ledger of an older batchguard recorded no state: its whole entries are taken as committed.
+      const bytes = committed?.bytes ?? size - (size % ENTRY_BYTES);
+      if (size < bytes) throw this.mismatch(committed as KeyFileState, `it holds only ${size} bytes`);
+      const crc = crc32(this.read(bytes));
+      if (committed && crc !== committed.crc) throw this.mismatch(committed, 'its content differs');
+      const expected = { bytes, crc };
+      if (size > expected.bytes) ftruncateSync(this.fd, expected.bytes);
+      this.state = expected;
+    } catch (error) {
+      this.close();
+      throw storageFault(error, this.path, 'opening the key file', 'nothing was written') ?? error;
+    }
   }
 
-  /** Every whole entry in the file (empty when there is no file). */
+  private mismatch(expected: KeyFileState, what: string): StorageError {
+    return new StorageError(
+      'STORAGE_DAMAGED',
+      `the key file ${this.path} does not match its ledger (${what}; the ledger committed ${expected.bytes} bytes with CRC-32 ${expected.crc}): it was deleted, truncated or replaced, for example by restoring only the .sqlite file. Restore both files from the same backup, or move both away to start over`,
+      { path: this.path },
+    );
+  }
+
+  private read(bytes: number): Buffer {
+    const data = Buffer.allocUnsafe(bytes);
+    let done = 0;
+    while (done < bytes) {
+      const n = readSync(this.fd as number, data, done, bytes - done, done);
+      if (n === 0) break;
+      done += n;
+    }
+    return data.subarray(0, done);
+  }
+
+  /** Writes a chunk after the committed content; returns the state to commit with its batch. */
+  write(chunk: Uint8Array): KeyFileState {
+    const state = this.state;
+    if (!state) throw new Error('KeyFile.write before open');
+    try {
+      this.fd ??= openSync(this.path, constants.O_RDWR | constants.O_CREAT, 0o600);
+      let written = 0;
+      while (written < chunk.length) written += writeSync(this.fd, chunk, written, chunk.length - written, state.bytes + written);
+    } catch (error) {
+      throw storageFault(error, this.path, 'writing the key file', 'every earlier commit is intact') ?? error;
+    }
+    return { bytes: state.bytes + chunk.length, crc: crc32(chunk, state.crc) };
+  }
+
+  /** The ledger committed this state (after `write`). */
+  committed(state: KeyFileState): void {
+    this.state = state;
+  }
+
+  /** Every committed entry (empty when there is none). */
   readAll(): Uint8Array {
-    if (!existsSync(this.path)) return new Uint8Array(0);
-    const data = readFileSync(this.path);
-    const whole = data.length - (data.length % ENTRY_BYTES);
-    return new Uint8Array(data.buffer, data.byteOffset, whole);
+    const state = this.state;
+    if (!state) throw new Error('KeyFile.readAll before open');
+    if (state.bytes === 0 || this.fd === undefined) return new Uint8Array(0);
+    return this.read(state.bytes);
   }
 
   close(): void {
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;
+    this.state = undefined;
+  }
+}
+
+function fstatSizeOf(path: string): number {
+  const fd = openSync(path, 'r');
+  try {
+    return fstatSync(fd).size;
+  } finally {
+    closeSync(fd);
   }
 }

@@ -1,6 +1,7 @@
 /**
  * The SQLite ledger's tables. `records` holds only outcomes that are not first-time successes;
- * `succeeded_ranges` holds those as closed intervals of sequence numbers (see ../ledger.ts).
+ * `succeeded_ranges` holds those as closed intervals of sequence numbers (see ../ledger.ts). The lease
+ * table is in sqlite-lease.ts.
  */
 export const SCHEMA_VERSION = 1;
 
@@ -18,13 +19,6 @@ CREATE TABLE IF NOT EXISTS runs (
   host       TEXT NOT NULL,
   options    TEXT NOT NULL,
   summary    TEXT
-);
-CREATE TABLE IF NOT EXISTS lease (
-  id          INTEGER PRIMARY KEY CHECK (id = 1),
-  run_id      TEXT NOT NULL,
-  pid         INTEGER NOT NULL,
-  host        TEXT NOT NULL,
-  acquired_at TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS succeeded_ranges (
   first_seq INTEGER PRIMARY KEY,

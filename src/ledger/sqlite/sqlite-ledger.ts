@@ -7,18 +7,20 @@
  * run redoes those records. FULL (an fsync per commit) measured 2-3 ms per commit here, as much as
  * the whole loop spends on 1000 no-op records, so it is not the default (docs/semantics.md).
  */
-import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { LedgerError, SourceError } from '../../errors.js';
+import { BatchguardError, LedgerError, SourceError } from '../../errors.js';
 import type { SourceFingerprint } from '../../sources/source.js';
 import type {
-  CommitBatch, ErrorGroup, FailureKind, Ledger, LedgerCounts, LeaseHolder, RecordRow, ResumeState, RowFilter, RunRecord, RunStart, SeqRange,
+  CommitBatch, ErrorGroup, Ledger, LedgerCounts, LeaseHolder, RecordRow, ResumeState, RowFilter, RunRecord, RunStart, SeqRange,
 } from '../ledger.js';
 import { SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
-import { describeDrift, isAlive } from '../lease.js';
-import { KeyFile } from './key-file.js';
+import { mergeRanges, parseJson, toRecordRow } from './row-codec.js';
+import { DEFAULT_LEASE, describeDrift, type ResolvedLeaseOptions } from '../lease.js';
+import { storageFault } from '../storage-fault.js';
+import { KeyFile, type KeyFileState } from './key-file.js';
+import { checkPages, LedgerFileWatch, prepareLedgerFile } from './ledger-file.js';
+import { createLeaseTable, SqliteLease } from './sqlite-lease.js';
 import { clearNotes, CRASH_SCHEMA_SQL, readCrashEvidence, recordCrash } from './crash-notes.js';
 
 type Row = Record<string, unknown>;
@@ -26,21 +28,33 @@ type Row = Record<string, unknown>;
 /** The optional narrowing fields of a RowFilter and their columns. */
 const FILTER_COLUMNS = [['fingerprint', 'fingerprint'], ['kind', 'kind'], ['runId', 'run_id'], ['key', 'key']] as const;
 
-/** Opens (creating if needed) the SQLite ledger at `path`. Throws LedgerError when it cannot. */
-export function openSqliteLedger(path: string): SqliteLedger {
+/** How the ledger is opened. */
+export interface SqliteLedgerOptions {
+  /** The run lease's expiry and renewal. @default DEFAULT_LEASE (15 s, renewed every 5 s) */
+  lease?: ResolvedLeaseOptions;
+}
+
+/**
+ * Opens (creating if needed) the SQLite ledger at `path`, checking its pages. Throws LedgerError or
+ * StorageError (a damaged, empty or unwritable file) when it cannot.
+ */
+export function openSqliteLedger(path: string, options: SqliteLedgerOptions = {}): SqliteLedger {
   let db: Database.Database | undefined;
   try {
-    mkdirSync(dirname(path), { recursive: true });
+    const created = prepareLedgerFile(path);
     db = new Database(path, { timeout: 5000 });
+    if (!created) checkPages(db, path);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.exec(SCHEMA_SQL);
+    createLeaseTable(db);
     db.exec(CRASH_SCHEMA_SQL);
-    return new SqliteLedger(db, path);
+    return new SqliteLedger(db, path, options.lease ?? DEFAULT_LEASE);
   } catch (error) {
     db?.close();
-    if (error instanceof LedgerError) throw error;
-    throw new LedgerError('LEDGER_UNUSABLE', `cannot open the ledger ${path}: ${(error as Error).message}`, { cause: error });
+    if (error instanceof BatchguardError) throw error;
+    throw storageFault(error, path, 'opening the ledger', 'nothing was written')
+      ?? new LedgerError('LEDGER_UNUSABLE', `cannot open the ledger ${path}: ${(error as Error).message}`, { cause: error });
   }
 }
 
@@ -51,11 +65,19 @@ export class SqliteLedger implements Ledger {
   private lastRange: { first: number; last: number; runId: string } | undefined;
   private readonly statements;
 
-  constructor(db: Database.Database, location: string) {
+  private readonly lease: SqliteLease;
+  private readonly file: LedgerFileWatch;
+  /** No run had started on this ledger when it was opened. */
+  private readonly isNew: boolean;
+
+  constructor(db: Database.Database, location: string, leaseOptions: ResolvedLeaseOptions) {
     this.db = db;
     this.location = location;
     this.keyFile = new KeyFile(`${location}.keys`);
+    this.lease = new SqliteLease(db, location, leaseOptions);
+    this.file = new LedgerFileWatch(location);
     this.checkSchema();
+    this.isNew = db.prepare('SELECT COUNT(*) FROM runs').pluck().get() === 0;
     this.statements = {
       getMeta: db.prepare('SELECT value FROM meta WHERE key = ?').pluck(),
       deleteMeta: db.prepare('DELETE FROM meta WHERE key = ?'),
@@ -89,18 +111,11 @@ export class SqliteLedger implements Ledger {
 
   async begin(start: RunStart): Promise<ResumeState> {
     const now = new Date().toISOString();
-    const take = this.db.transaction((): ResumeState => {
-      const current = this.readLease();
-      if (current && isAlive(current)) {
-        throw new LedgerError(
-          'LEDGER_LOCKED',
-          `the ledger ${this.location} is held by run ${current.runId} (pid ${current.pid} on ${current.host}, since ${current.acquiredAt}); wait for it to finish or stop it`,
-        );
-      }
+    const take = (previous: { runId: string } | undefined): ResumeState => {
       let crashedRunId: string | undefined;
-      if (current) {
-        crashedRunId = current.runId;
-        this.db.prepare("UPDATE runs SET status = 'crashed', ended_at = ? WHERE run_id = ? AND ended_at IS NULL").run(now, current.runId);
+      if (previous) {
+        crashedRunId = previous.runId;
+        this.db.prepare("UPDATE runs SET status = 'crashed', ended_at = ? WHERE run_id = ? AND ended_at IS NULL").run(now, previous.runId);
       }
       this.checkFingerprint(start.fingerprint, start.acceptDrift);
       if (crashedRunId) {
@@ -109,18 +124,17 @@ export class SqliteLedger implements Ledger {
       } else {
         clearNotes(this.metaAccess);
       }
-      this.db.prepare('INSERT OR REPLACE INTO lease (id, run_id, pid, host, acquired_at) VALUES (1, ?, ?, ?, ?)')
-        .run(start.runId, process.pid, hostname(), now);
       this.db.prepare('INSERT INTO runs (run_id, started_at, status, pid, host, options) VALUES (?, ?, ?, ?, ?, ?)')
         .run(start.runId, now, 'running', process.pid, hostname(), JSON.stringify(start.options));
       this.statements.setMeta.run('job', start.job);
       return this.resumeState(crashedRunId);
-    });
+    };
     try {
-      return take.immediate();
+      return await this.lease.acquire(start.runId, start.takeOver === true, take);
     } catch (error) {
-      if (error instanceof LedgerError || error instanceof SourceError) throw error;
-      throw new LedgerError('LEDGER_UNUSABLE', `cannot start a run on the ledger ${this.location}: ${(error as Error).message}`, { cause: error });
+      if (error instanceof BatchguardError) throw error;
+      throw storageFault(error, this.location, 'starting a run on', 'nothing was written')
+        ?? new LedgerError('LEDGER_UNUSABLE', `cannot start a run on the ledger ${this.location}: ${(error as Error).message}`, { cause: error });
     }
   }
 
@@ -159,11 +173,27 @@ export class SqliteLedger implements Ledger {
   }
 
   async commit(batch: CommitBatch): Promise<void> {
-    // Keys go to their own append-only file, before the transaction: entries for records that the
-    // transaction then fails to commit are harmless (a record re-read after a resume is not a
-    // duplicate of itself), and 16 bytes a key would otherwise cross SQLite's WAL twice.
-    if (batch.keyChunk && batch.keyChunk.length > 0) this.keyFile.append(batch.keyChunk);
+    try {
+      this.commitNow(batch);
+    } catch (error) {
+      throw storageFault(error, this.location, 'writing a commit to', 'every earlier commit is intact') ?? error;
+    }
+  }
+
+  private commitNow(batch: CommitBatch): void {
+    this.file.check();
+    // Keys go to their own file, before the transaction that records its new length: a chunk whose
+    // transaction fails is cut off at the next open (key-file.ts). It is written outside any
+    // transaction, so the lease is checked first.
+    let keys: KeyFileState | undefined;
+    if (batch.keyChunk && batch.keyChunk.length > 0) {
+      this.lease.assertHeld();
+      this.openKeyFile();
+      keys = this.keyFile.write(batch.keyChunk);
+    }
     const write = this.db.transaction(() => {
+      this.lease.check();
+      if (keys) this.statements.setMeta.run('keys', JSON.stringify(keys));
       for (const range of batch.succeeded) this.writeRange(range, batch.runId);
       for (const row of batch.rows) {
         this.statements.upsertRow.run({
@@ -187,6 +217,20 @@ export class SqliteLedger implements Ledger {
       if (batch.startedBelow !== undefined) this.statements.setMeta.run('started_hwm', String(batch.startedBelow));
     });
     write.immediate();
+    if (keys) this.keyFile.committed(keys);
+  }
+
+  async assertHeld(): Promise<void> {
+    try {
+      this.file.check();
+      this.lease.assertHeld();
+    } catch (error) {
+      throw storageFault(error, this.location, 'checking the lease on', 'every earlier commit is intact') ?? error;
+    }
+  }
+
+  private openKeyFile(): void {
+    this.keyFile.open(parseJson<KeyFileState>(this.meta('keys')), this.isNew);
   }
 
   private writeRange(range: SeqRange, runId: string): void {
@@ -201,21 +245,40 @@ export class SqliteLedger implements Ledger {
   }
 
   async finish(runId: string, status: string, summary: unknown): Promise<void> {
-    this.db.transaction(() => {
-      this.db.prepare('UPDATE runs SET status = ?, ended_at = ?, summary = ? WHERE run_id = ?')
-        .run(status, new Date().toISOString(), JSON.stringify(summary), runId);
-      this.db.prepare('DELETE FROM lease WHERE run_id = ?').run(runId);
-      clearNotes(this.metaAccess);
-    }).immediate();
+    try {
+      this.file.check();
+      this.db.transaction(() => {
+        this.lease.release();
+        this.db.prepare('UPDATE runs SET status = ?, ended_at = ?, summary = ? WHERE run_id = ?')
+          .run(status, new Date().toISOString(), JSON.stringify(summary), runId);
+        clearNotes(this.metaAccess);
+      }).immediate();
+    } catch (error) {
+      throw storageFault(error, this.location, 'recording the end of the run in', 'every earlier commit is intact') ?? error;
+    }
   }
 
+  // Crash notes are written at once, each in its own transaction that checks the lease.
   noteStarted(startedBelow: number): void {
-    this.statements.setMeta.run('started_hwm', String(startedBelow));
+    this.fenced(() => this.statements.setMeta.run('started_hwm', String(startedBelow)));
   }
 
   noteCareful(careful: { seq: number; key: string } | undefined): void {
-    if (careful) this.statements.setMeta.run('careful', JSON.stringify(careful));
-    else this.metaAccess.remove('careful');
+    this.fenced(() => {
+      if (careful) this.statements.setMeta.run('careful', JSON.stringify(careful));
+      else this.metaAccess.remove('careful');
+    });
+  }
+
+  private fenced(write: () => void): void {
+    try {
+      this.db.transaction(() => {
+        this.lease.check();
+        write();
+      }).immediate();
+    } catch (error) {
+      throw storageFault(error, this.location, 'writing a crash note to', 'every earlier commit is intact') ?? error;
+    }
   }
 
   private readonly metaAccess = {
@@ -284,6 +347,7 @@ export class SqliteLedger implements Ledger {
   }
 
   async *keyChunks(): AsyncIterable<Uint8Array> {
+    this.openKeyFile();
     const all = this.keyFile.readAll();
     if (all.length > 0) yield all;
   }
@@ -293,48 +357,19 @@ export class SqliteLedger implements Ledger {
   }
 
   async holder(): Promise<LeaseHolder | undefined> {
-    const lease = this.readLease();
-    return lease && isAlive(lease) ? lease : undefined;
-  }
-
-  private readLease(): LeaseHolder | undefined {
-    const row = this.db.prepare('SELECT run_id, pid, host, acquired_at FROM lease WHERE id = 1').get() as Row | undefined;
-    if (!row) return undefined;
-    return { runId: String(row.run_id), pid: Number(row.pid), host: String(row.host), acquiredAt: String(row.acquired_at) };
+    const lease = this.lease.current();
+    if (!lease) return undefined;
+    return {
+      runId: lease.runId, pid: lease.pid, host: lease.host, acquiredAt: new Date(lease.acquiredAtMs).toISOString(),
+      expiresAt: new Date(lease.expiresAtMs).toISOString(), token: lease.token,
+    };
   }
 
   private readonly keyFile: KeyFile;
 
   async close(): Promise<void> {
+    this.lease.close();
     this.keyFile.close();
     if (this.db.open) this.db.close();
   }
-}
-
-function parseJson<T>(text: string | undefined): T | undefined {
-  return text === undefined ? undefined : (JSON.parse(text) as T);
-}
-
-function toRecordRow(row: Row): RecordRow {
-  const optional = <T>(value: unknown, convert: (v: unknown) => T): T | undefined => (value === null || value === undefined ? undefined : convert(value));
-  return {
-    seq: Number(row.seq), key: String(row.key), status: row.status as RecordRow['status'],
-    kind: optional(row.kind, (v) => v as FailureKind), attempts: Number(row.attempts),
-    error: optional(row.error, (v) => JSON.parse(String(v))), fingerprint: optional(row.fingerprint, String),
-    rule: optional(row.rule, String), history: optional(row.history, (v) => JSON.parse(String(v))),
-    blockedBy: optional(row.blocked_by, (v) => JSON.parse(String(v))), runId: String(row.run_id),
-    line: optional(row.line, Number), offset: optional(row.byte_offset, Number), updatedAt: String(row.updated_at),
-  };
-}
-
-/** Sorted, disjoint ranges covering the given ranges and single sequence numbers. */
-export function mergeRanges(ranges: readonly SeqRange[], singles: readonly number[]): SeqRange[] {
-  const all = [...ranges, ...singles.map((seq) => ({ first: seq, last: seq }))].sort((a, b) => a.first - b.first);
-  const merged: { first: number; last: number }[] = [];
-  for (const range of all) {
-    const previous = merged[merged.length - 1];
-    if (previous && range.first <= previous.last + 1) previous.last = Math.max(previous.last, range.last);
-    else merged.push({ first: range.first, last: range.last });
-  }
-  return merged;
 }

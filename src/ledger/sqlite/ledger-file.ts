@@ -1,0 +1,82 @@
+/**
+ * The ledger file itself: created private (0600 in a 0700 folder: it holds keys and error messages),
+ * checked before SQLite opens it (a 0-byte or foreign file is refused rather than silently made a new
+ * empty ledger), checked for damaged pages after, and watched while a run uses it (a ledger deleted
+ * or replaced mid-run would otherwise take every commit with it and still report "completed").
+ */
+import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type Database from 'better-sqlite3';
+import { StorageError } from '../../errors.js';
+import { storageFault } from '../storage-fault.js';
+
+const SQLITE_HEADER = 'SQLite format 3\0';
+
+/**
+ * Prepares `path` for SQLite: creates a missing ledger (and its folders) with private modes, and
+ * refuses (StorageError) an existing file that is empty or not an SQLite database. Returns whether
+ * the ledger is new.
+ */
+export function prepareLedgerFile(path: string): boolean {
+  try {
+    if (!existsSync(path)) {
+      mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+      closeSync(openSync(path, 'wx', 0o600));
+      return true;
+    }
+    const header = Buffer.alloc(SQLITE_HEADER.length);
+    const fd = openSync(path, 'r');
+    let read: number;
+    try {
+      read = readSync(fd, header, 0, header.length, 0);
+    } finally {
+      closeSync(fd);
+    }
+    if (read === 0) {
+      throw new StorageError('STORAGE_DAMAGED', `the ledger ${path} is empty (0 bytes): it was truncated or replaced, and everything it recorded is gone. Restore it (with its .keys file) from a backup; to start over, delete it, its .keys file and the job's output`, { path });
+    }
+    if (read < header.length || header.toString('latin1') !== SQLITE_HEADER) {
+      throw new StorageError('STORAGE_DAMAGED', `the ledger ${path} is not an SQLite database (its first bytes are not an SQLite header): it was overwritten or is another file. Restore it from a backup, or pass --ledger with the right file`, { path });
+    }
+    return false;
+  } catch (error) {
+    throw storageFault(error, path, 'opening the ledger', 'nothing was written') ?? error;
+  }
+}
+
+/**
+ * SQLite's quick_check: every page readable and well-formed, without the index cross-checks of
+ * integrity_check (bench/ledger-integrity-check.mjs measures its cost).
+ */
+export function checkPages(db: Database.Database, path: string): void {
+  const problems = db.pragma('quick_check(3)', { simple: false }) as { quick_check: string }[];
+  const found = problems.map((row) => row.quick_check).filter((text) => text !== 'ok');
+  if (found.length > 0) {
+    throw new StorageError('STORAGE_DAMAGED', `the ledger ${path} is damaged (SQLite's quick_check: ${found.join('; ')}); nothing was written. Restore it (with its .keys file) from a backup, or move it away to start over`, { path });
+  }
+}
+
+/** The identity of the ledger file while a run uses it. */
+export class LedgerFileWatch {
+  private readonly ino: number;
+  private readonly dev: number;
+
+  constructor(private readonly path: string) {
+    const stat = statSync(path);
+    this.ino = stat.ino;
+    this.dev = stat.dev;
+  }
+
+  /** Throws StorageError when the path no longer names the file this run opened. */
+  check(): void {
+    let stat;
+    try {
+      stat = statSync(this.path);
+    } catch {
+      stat = undefined;
+    }
+    if (stat?.ino !== this.ino || stat.dev !== this.dev) {
+      throw new StorageError('STORAGE_DAMAGED', `the ledger ${this.path} was ${stat ? 'replaced' : 'deleted'} while this run used it: what this run recorded went with the old file. The run stopped; restore the ledger (with its .keys file) from a backup, or start over with a new ledger and output`, { path: this.path });
+    }
+  }
+}

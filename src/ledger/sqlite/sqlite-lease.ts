@@ -1,0 +1,182 @@
+/**
+ * The run lease in the SQLite ledger (policy in ../lease.ts): one row with the holder, its expiry
+ * and its fencing token; the last token handed out in `meta`, so tokens grow across releases.
+ *
+ * The holder renews the row from a timer. Every write of the holder (commit, crash notes, finish)
+ * checks the token in its own transaction, so a holder whose lease was taken while it was frozen
+ * writes nothing; writes outside the ledger (output, key file) first ask `assertHeld()`.
+ */
+import type Database from 'better-sqlite3';
+import type { LedgerError } from '../../errors.js';
+import {
+  acquireLease, decideTake, hasMarginLeft, heldError, lostError, newOwner, renewLease, type Lease, type ResolvedLeaseOptions,
+} from '../lease.js';
+
+/** How often a run waiting for an expiry looks at the lease again, at most. */
+const WAIT_POLL_MS = 500;
+
+type Row = Record<string, unknown>;
+
+export const LEASE_SCHEMA_SQL = `
+CREATE TABLE IF NOT EXISTS lease (
+  id          INTEGER PRIMARY KEY CHECK (id = 1),
+  run_id      TEXT NOT NULL,
+  owner       TEXT NOT NULL,
+  pid         INTEGER NOT NULL,
+  host        TEXT NOT NULL,
+  token       INTEGER NOT NULL,
+  acquired_at INTEGER NOT NULL,
+  renewed_at  INTEGER NOT NULL,
+  expires_at  INTEGER NOT NULL
+);
+`;
+
+/** Creates the lease table; a lease table of an older batchguard (pid liveness, no token) is replaced. */
+export function createLeaseTable(db: Database.Database): void {
+  const columns = (db.prepare('PRAGMA table_info(lease)').all() as Row[]).map((c) => c.name);
+  if (columns.length > 0 && !columns.includes('token')) db.exec('DROP TABLE lease');
+  db.exec(LEASE_SCHEMA_SQL);
+}
+
+export class SqliteLease {
+  private mine: Lease | undefined;
+  private lost: LedgerError | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly who = newOwner();
+  private readonly statements;
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly location: string,
+    private readonly options: ResolvedLeaseOptions,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.statements = {
+      read: db.prepare('SELECT * FROM lease WHERE id = 1'),
+      write: db.prepare(`INSERT OR REPLACE INTO lease (id, run_id, owner, pid, host, token, acquired_at, renewed_at, expires_at)
+        VALUES (1, @runId, @owner, @pid, @host, @token, @acquiredAtMs, @renewedAtMs, @expiresAtMs)`),
+      renew: db.prepare('UPDATE lease SET renewed_at = ?, expires_at = ? WHERE id = 1 AND token = ?'),
+      release: db.prepare('DELETE FROM lease WHERE id = 1 AND token = ?'),
+      lastToken: db.prepare("SELECT value FROM meta WHERE key = 'lease_token'").pluck(),
+      setToken: db.prepare("INSERT INTO meta (key, value) VALUES ('lease_token', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
+    };
+  }
+
+  /** The stored lease, expired or not. */
+  read(): Lease | undefined {
+    const row = this.statements.read.get() as Row | undefined;
+    if (!row) return undefined;
+    return {
+      runId: String(row.run_id), owner: String(row.owner), pid: Number(row.pid), host: String(row.host), token: Number(row.token),
+      acquiredAtMs: Number(row.acquired_at), renewedAtMs: Number(row.renewed_at), expiresAtMs: Number(row.expires_at),
+    };
+  }
+
+  /** The lease that is in force now (not expired), if any. */
+  current(): Lease | undefined {
+    const lease = this.read();
+    return lease && this.now() < lease.expiresAtMs ? lease : undefined;
+  }
+
+  /**
+   * Takes the lease for `runId` and runs `then` in the same transaction, with the lease it replaced
+   * (a run that ended without releasing it). A lease in force is waited for until it expires; if
+   * its holder renews it meanwhile, the holder is alive and this throws LEDGER_LOCKED.
+   */
+  async acquire<T>(runId: string, takeOver: boolean, then: (previous: Lease | undefined) => T): Promise<T> {
+    let seen: Lease | undefined;
+    for (;;) {
+      const attempt = this.db.transaction((): { value: T } | { wait: Lease } => {
+        const current = this.read();
+        const now = this.now();
+        if (current && decideTake(current, now, takeOver) === 'wait') return { wait: current };
+        const last = Math.max(Number(this.statements.lastToken.get() ?? 0), current?.token ?? 0);
+        const lease = acquireLease(runId, this.who, last, now, this.options);
+        this.statements.write.run(lease);
+        this.statements.setToken.run(String(lease.token));
+        const value = then(current);
+        this.mine = lease;
+        return { value };
+      }).immediate();
+      if ('value' in attempt) {
+        this.startHeartbeat();
+        return attempt.value;
+      }
+      const held = attempt.wait;
+      if (seen && (held.owner !== seen.owner || held.renewedAtMs !== seen.renewedAtMs)) throw heldError(this.location, held, this.now());
+      seen = held;
+      await sleep(Math.min(WAIT_POLL_MS, Math.max(1, held.expiresAtMs - this.now() + 1)));
+    }
+  }
+
+  /** Throws LEDGER_LEASE_LOST unless this run still holds the lease. Call inside a write transaction. */
+  check(): void {
+    if (this.lost) throw this.lost;
+    const mine = this.mine;
+    if (!mine) throw new Error('the lease is checked before it was taken');
+    const current = this.read();
+    if (current?.token !== mine.token) {
+      this.lost = lostError(this.location, mine, current);
+      this.stopHeartbeat();
+      throw this.lost;
+    }
+  }
+
+  /**
+   * Before a write outside the ledger's transactions: throws LEDGER_LEASE_LOST unless this run
+   * holds the lease, and renews it now when less than one renewal period is left.
+   */
+  assertHeld(): void {
+    this.db.transaction(() => {
+      this.check();
+      const mine = this.mine as Lease;
+      if (!hasMarginLeft(mine, this.now(), this.options)) this.renewNow(mine);
+    }).immediate();
+  }
+
+  private renewNow(mine: Lease): void {
+    const renewed = renewLease(mine, this.now(), this.options);
+    this.statements.renew.run(renewed.renewedAtMs, renewed.expiresAtMs, mine.token);
+    this.mine = renewed;
+  }
+
+  private renew(): void {
+    try {
+      this.db.transaction(() => {
+        this.check();
+        this.renewNow(this.mine as Lease);
+      }).immediate();
+    } catch {
+      // A lost lease is remembered by check() and surfaces at the next commit; a busy or failing
+      // disk is retried at the next tick, and the commit reports it if it lasts.
+    }
+  }
+
+  private startHeartbeat(): void {
+    this.stopHeartbeat();
+    this.timer = setInterval(() => this.renew(), this.options.renewEveryMs);
+    // The heartbeat alone must not keep a finished process alive.
+    this.timer.unref();
+  }
+
+  private stopHeartbeat(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Gives the lease up (inside the finishing transaction); throws LEDGER_LEASE_LOST if it was taken. */
+  release(): void {
+    this.check();
+    this.statements.release.run((this.mine as Lease).token);
+    this.stopHeartbeat();
+    this.mine = undefined;
+  }
+
+  close(): void {
+    this.stopHeartbeat();
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -50,7 +50,7 @@ export function prepareLedgerFile(path: string): boolean {
  */
 export function checkPages(db: Database.Database, path: string): void {
   const problems = db.pragma('quick_check(3)', { simple: false }) as { quick_check: string }[];
-  const found = problems.map((row) => row.quick_check).filter((text) => text !== 'ok');
+  const found = problems.map((row) => row.quick_check.replace(/\s+/g, ' ')).filter((text) => text !== 'ok');
   if (found.length > 0) {
     throw new StorageError('STORAGE_DAMAGED', `the ledger ${path} is damaged (SQLite's quick_check: ${found.join('; ')}); nothing was written. Restore it (with its .keys file) from a backup, or move it away to start over`, { path });
   }

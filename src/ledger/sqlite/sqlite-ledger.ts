@@ -133,6 +133,10 @@ export class SqliteLedger implements Ledger {
       return await this.lease.acquire(start.runId, start.takeOver === true, take);
     } catch (error) {
       if (error instanceof BatchguardError) throw error;
+      if ((error as { code?: unknown }).code === 'SQLITE_BUSY') {
+        // No lease can say this: another process sits on SQLite's write lock (frozen mid-commit).
+        throw new LedgerError('LEDGER_LOCKED', `the ledger ${this.location} stayed locked by another process for 5 s (a run stopped in the middle of a commit, or a tool holding a write transaction open); continue or end that process, then run again`, { cause: error });
+      }
       throw storageFault(error, this.location, 'starting a run on', 'nothing was written')
         ?? new LedgerError('LEDGER_UNUSABLE', `cannot start a run on the ledger ${this.location}: ${(error as Error).message}`, { cause: error });
     }

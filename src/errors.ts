@@ -19,23 +19,40 @@ export interface ClassifiedErrorOptions {
   cause?: unknown;
   /** Server-directed delay before the next attempt (for example from a `Retry-After` header). */
   retryAfterMs?: number;
+  /**
+   * Names the failure group outright (e.g. `'geocoder-no-match'`): failures with the same group are
+   * one group in the summary and `batchguard failures`, whatever their error chain. @default the error's identity
+   */
+  group?: string;
+}
+
+/** Options of `FatalError`. */
+export interface FatalErrorOptions {
+  /** The underlying error; kept and reported in the failure's cause chain. */
+  cause?: unknown;
+  /** Names the failure group outright, as for `RetryableError`. @default the error's identity */
+  group?: string;
 }
 
 /** Throw (or wrap) this to say "this attempt failed but another may succeed". */
 export class RetryableError extends Error {
   readonly retryAfterMs: number | undefined;
+  readonly group: string | undefined;
   constructor(message: string, options: ClassifiedErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'RetryableError';
     this.retryAfterMs = options.retryAfterMs;
+    this.group = options.group;
   }
 }
 
 /** Throw (or wrap) this to say "this record will never succeed as it is": no further attempts. */
 export class FatalError extends Error {
-  constructor(message: string, options: { cause?: unknown } = {}) {
+  readonly group: string | undefined;
+  constructor(message: string, options: FatalErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'FatalError';
+    this.group = options.group;
   }
 }
 

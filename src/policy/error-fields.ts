@@ -53,3 +53,12 @@ export function errorMessageOf(error: unknown): string | undefined {
   const message = readProp(error, 'message');
   return typeof message === 'string' ? message : undefined;
 }
+
+/** `value instanceof type`, false instead of a throw (a revoked proxy throws from `instanceof`). */
+export function isInstance(value: unknown, type: abstract new (...args: never[]) => unknown): boolean {
+  try {
+    return value instanceof type;
+  } catch {
+    return false;
+  }
+}

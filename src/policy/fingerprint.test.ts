@@ -1,5 +1,7 @@
 import { describe, it, expect } from 'vitest';
-import { MAX_MASKED_MESSAGE_LENGTH, errorFingerprint, maskMessage } from './fingerprint.js';
+import { MASKED_INPUT_CHARS, MAX_MASKED_MESSAGE_LENGTH, errorFingerprint, maskMessage } from './fingerprint.js';
+import { createHash } from 'node:crypto';
+import { FatalError, RetryableError } from '../errors.js';
 import { serializeError } from './serialize-error.js';
 
 describe('maskMessage', () => {
@@ -29,30 +31,47 @@ describe('maskMessage', () => {
   it('bounds the length', () => {
     expect(maskMessage('word '.repeat(500))).toHaveLength(MAX_MASKED_MESSAGE_LENGTH);
   });
+
+  it('masks only a bounded prefix, so a huge message costs what its first kilobyte does', () => {
+    // 10 MB, one token: the old masks backtracked over all of it from every position (quadratic).
+    const huge = `user 42 ${'a'.repeat(10_000_000)}`;
+    expect(maskMessage(huge)).toBe(maskMessage(huge.slice(0, MASKED_INPUT_CHARS)));
+    expect(maskMessage(huge).startsWith('user <n> aaaa')).toBe(true);
+  });
+
+  it('still masks emails and paths at token boundaries only', () => {
+    expect(maskMessage('x@y.z and a.b@example.com, /tmp/f.txt')).toBe('<email> and <email>, <path>');
+  });
 });
 
 describe('errorFingerprint', () => {
-  it('groups messages that differ only in variable parts', () => {
-    const a = errorFingerprint(serializeError(new Error('User 123 not found')));
-    const b = errorFingerprint(serializeError(new Error('User 456 not found')));
-    expect(a.fingerprint).toBe(b.fingerprint);
-    expect(a).toEqual({ fingerprint: a.fingerprint, name: 'Error', message: 'User <n> not found' });
-    expect(a.fingerprint).toMatch(/^[0-9a-f]{12}$/);
+  const fatal = { kind: 'fatal', rule: 'FatalError' };
+
+  it('groups by identity, not wording: one group for a message that names the record', () => {
+    const cities = ['New York', 'São Paulo', 'Zürich', 'Rio de Janeiro', 'Oslo'];
+    const prints = cities.map((city) => errorFingerprint(serializeError(new FatalError(`no match for ${city}`)), fatal));
+    expect(new Set(prints.map((p) => p.fingerprint)).size).toBe(1);
+    // The templates stay distinct: they are the second level under the group.
+    expect(prints[0]).toEqual({ fingerprint: prints[0]?.fingerprint, name: 'FatalError', message: 'no match for New York', template: 'no match for New York' });
+    expect(prints[0]?.fingerprint).toMatch(/^[0-9a-f]{12}$/);
   });
 
   it('is stable across runs (a fixed value)', () => {
-    // = printf 'Error\0\0\0User <n> not found' | sha1sum, first 12 chars; changing it splits existing groups in old ledgers.
-    expect(errorFingerprint({ name: 'Error', message: 'User 7 not found' }).fingerprint).toBe('1b2b7f461646');
+    // = printf 'Error||\0exhausted\0default' | sha1sum, first 12 chars; changing it splits existing groups in old ledgers.
+    expect(errorFingerprint({ name: 'Error', message: 'User 7 not found' }, { kind: 'exhausted', rule: 'default' }).fingerprint).toBe(
+      createHash('sha1').update('Error||\u0000exhausted\u0000default').digest('hex').slice(0, 12),
+    );
   });
 
-  it('separates different names, codes, statuses and messages', () => {
+  it('separates names, codes, statuses, kinds and rules', () => {
     const base = errorFingerprint({ name: 'Error', message: 'request failed' }).fingerprint;
     expect(errorFingerprint({ name: 'TypeError', message: 'request failed' }).fingerprint).not.toBe(base);
     expect(errorFingerprint({ name: 'Error', code: 'ECONNRESET', message: 'request failed' }).fingerprint).not.toBe(base);
-    expect(errorFingerprint({ name: 'Error', message: 'request timed out' }).fingerprint).not.toBe(base);
+    expect(errorFingerprint({ name: 'Error', message: 'request failed' }, { kind: 'timeout' }).fingerprint).not.toBe(base);
+    expect(errorFingerprint({ name: 'Error', message: 'request failed' }, { rule: 'programming-TypeError' }).fingerprint).not.toBe(base);
     const s404 = errorFingerprint({ name: 'HTTPError', status: 404, message: 'Request failed with status code 404' });
     const s503 = errorFingerprint({ name: 'HTTPError', status: 503, message: 'Request failed with status code 503' });
-    expect(s404.message).toBe(s503.message);
+    expect(s404.template).toBe(s503.template);
     expect(s404.fingerprint).not.toBe(s503.fingerprint);
   });
 
@@ -61,9 +80,31 @@ describe('errorFingerprint', () => {
     expect(fp).toMatchObject({ name: 'Error', code: 'ECONNREFUSED', message: 'connect ECONNREFUSED <n>:<n>' });
   });
 
-  it('uses only the top-level error, not its cause', () => {
-    const a = errorFingerprint(serializeError(new Error('save failed', { cause: new Error('disk full') })));
-    const b = errorFingerprint(serializeError(new Error('save failed', { cause: new Error('permission denied') })));
+  it("follows the cause chain: fetch's ECONNREFUSED and ENOTFOUND differ, and so do wrappers of a 503 and a 404", () => {
+    const fetchFailed = (code: string): Error => new TypeError('fetch failed', { cause: Object.assign(new Error(`connect ${code} api.example.com`), { code }) });
+    const refused = errorFingerprint(serializeError(fetchFailed('ECONNREFUSED')), { kind: 'exhausted', rule: 'network-ECONNREFUSED' });
+    const notFound = errorFingerprint(serializeError(fetchFailed('ENOTFOUND')), { kind: 'exhausted', rule: 'network-ENOTFOUND' });
+    expect(refused.fingerprint).not.toBe(notFound.fingerprint);
+
+    const wrap = (status: number): Error => new Error('sync failed', { cause: Object.assign(new Error(`HTTP ${status}`), { status }) });
+    const w503 = errorFingerprint(serializeError(wrap(503)), { kind: 'exhausted' });
+    const w404 = errorFingerprint(serializeError(wrap(404)), { kind: 'exhausted' });
+    expect(w503.template).toBe(w404.template);
+    expect(w503.fingerprint).not.toBe(w404.fingerprint);
+    // The same cause under differently worded wrappers is one group.
+    const again = errorFingerprint(serializeError(new Error('sync of order 7 failed', { cause: Object.assign(new Error('HTTP 503'), { status: 503 }) })), { kind: 'exhausted' });
+    expect(again.fingerprint).toBe(w503.fingerprint);
+  });
+
+  it('takes an explicit group from FatalError or RetryableError, anywhere up the chain', () => {
+    const a = errorFingerprint(serializeError(new FatalError('no geocode for x', { group: 'geocoder-miss' })), fatal);
+    const b = errorFingerprint(serializeError(new RetryableError('upstream said no', { group: 'geocoder-miss' })), { kind: 'exhausted', rule: 'RetryableError' });
+    const wrapped = errorFingerprint(serializeError(new Error('outer', { cause: new FatalError('inner', { group: 'geocoder-miss' }) })), fatal);
     expect(a.fingerprint).toBe(b.fingerprint);
+    expect(wrapped.fingerprint).toBe(a.fingerprint);
+    expect(a.fingerprint).not.toBe(errorFingerprint(serializeError(new FatalError('no geocode for x')), fatal).fingerprint);
+    // A plain error's `group` property is not an explicit group (HTTP clients use the name for other things).
+    const plain = Object.assign(new Error('x'), { group: 'geocoder-miss' });
+    expect(serializeError(plain)).not.toHaveProperty('group');
   });
 });

@@ -1,6 +1,10 @@
 /**
- * Groups failures by the shape of their error: the same bug or outage with different ids in the
- * message gets the same fingerprint, which `failures --error FP` and `rerun --error FP` select on.
+ * Groups failures by cause, not by wording. A failure's group (its `fingerprint`) is the identity
+ * of its error: the name, code and HTTP status of each error along the cause chain, the failure
+ * kind and the classification rule that decided it. The message does not take part, because
+ * messages name the record ("no match for Zürich", "GET /airports/LHR: 404") and would give one
+ * group per record; the masked message (the `template`) is the second level shown under each group.
+ * A `FatalError` or `RetryableError` with a `group` option names its group outright.
  */
 import { createHash } from 'node:crypto';
 import type { SerializedError } from './serialize-error.js';
@@ -11,18 +15,36 @@ export interface ErrorFingerprint {
   readonly fingerprint: string;
   readonly name: string;
   readonly code?: string;
-  /** The message with variable parts masked, whitespace collapsed, at most `MAX_MASKED_MESSAGE_LENGTH` characters. */
+  /** The message with variable parts masked (the template), at most `MAX_MASKED_MESSAGE_LENGTH` characters. */
   readonly message: string;
+  /** Same as `message`: the second level of grouping, under the fingerprint. */
+  readonly template: string;
+}
+
+/** What besides the error identifies a failure's group. */
+export interface FailureContext {
+  /** The failure kind (`fatal`, `exhausted`, `timeout`, `invalid`, `crashed`). */
+  readonly kind?: string;
+  /** The classification rule that decided it (e.g. `http-status-404`). */
+  readonly rule?: string;
 }
 
 /** Masked messages are cut here, so a message that embeds a varying response body still groups. */
 export const MAX_MASKED_MESSAGE_LENGTH = 300;
 
+/**
+ * Only this much of a message is masked. Masking is a handful of regular expressions; bounding
+ * their input bounds their cost whatever a handler throws (a 10 MB message costs what 1 KB does).
+ */
+export const MASKED_INPUT_CHARS = 1000;
+
 // Order matters: URLs and emails before paths and numbers (which would otherwise eat them piecemeal),
 // UUIDs and hex ids before plain numbers. Each mask is a marker without digits, so later rules leave it alone.
+// Every pattern starts at a token boundary and has bounded inner repetition, so each runs in linear
+// time: an unanchored `[\w.+-]+@` retried at every position of one long token was quadratic.
 const MASKS: readonly (readonly [RegExp, string])[] = [
-  [/\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]+/gi, '<url>'],
-  [/[\w.+-]+@[\w-]+(?:\.[\w-]+)+/g, '<email>'],
+  [/\b[a-z][a-z0-9+.-]{0,31}:\/\/[^\s"'<>]+/gi, '<url>'],
+  [/(?<![\w.+-])[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,8}/g, '<email>'],
   [/\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/gi, '<id>'],
   // A quote must not follow a letter, so the apostrophe in "can't" does not open a string.
   [/(?<!\w)'[^'\n]*'|"[^"\n]*"|`[^`\n]*`/g, '<str>'],
@@ -32,26 +54,45 @@ const MASKS: readonly (readonly [RegExp, string])[] = [
   [/\d+(?:\.\d+)*/g, '<n>'],
 ];
 
-/** `message` with numbers, ids, UUIDs, quoted strings, URLs, emails and file paths replaced by markers. */
+/**
+ * The template of a message: numbers, ids, UUIDs, quoted strings, URLs, emails and file paths
+ * replaced by markers, whitespace collapsed. Looks at the first `MASKED_INPUT_CHARS` characters only.
+ */
 export function maskMessage(message: string): string {
-  let masked = message;
+  let masked = message.length > MASKED_INPUT_CHARS ? message.slice(0, MASKED_INPUT_CHARS) : message;
   for (const [pattern, marker] of MASKS) masked = masked.replace(pattern, marker);
   masked = masked.replace(/\s+/g, ' ').trim();
   return masked.length > MAX_MASKED_MESSAGE_LENGTH ? masked.slice(0, MAX_MASKED_MESSAGE_LENGTH) : masked;
 }
 
 /**
- * The fingerprint of a serialized error: SHA-1 over name, code, HTTP status and masked message of
- * the top-level error only. Deliberately not the innermost cause: the top level is what the handler
- * threw and what the report shows, and looking deeper would merge different failures that share a
- * low-level cause. The status is included because messages that differ only in it ("status code 404"
- * vs "503") mask to the same text but are different problems.
+ * The group of a failure: SHA-1 over the error's explicit `group` when it has one, otherwise over
+ * name, code and HTTP status of every error along the serialized cause chain (so a wrapper around a
+ * 503 and one around a 404 differ, and so do ECONNREFUSED and ENOTFOUND under fetch's "fetch
+ * failed"), the kind and the rule.
  */
-export function errorFingerprint(error: SerializedError): ErrorFingerprint {
-  const message = maskMessage(error.message);
-  const parts = [error.name, error.code ?? '', error.status === undefined ? '' : String(error.status), message];
+export function errorFingerprint(error: SerializedError, context: FailureContext = {}): ErrorFingerprint {
+  const template = maskMessage(error.message);
+  const group = explicitGroup(error);
+  const parts = group !== undefined ? ['group', group] : [...identityParts(error), context.kind ?? '', context.rule ?? ''];
   const fingerprint = createHash('sha1').update(parts.join('\u0000')).digest('hex').slice(0, 12);
   return error.code === undefined
-    ? { fingerprint, name: error.name, message }
-    : { fingerprint, name: error.name, code: error.code, message };
+    ? { fingerprint, name: error.name, message: template, template }
+    : { fingerprint, name: error.name, code: error.code, message: template, template };
+}
+
+/** The outermost explicit group along the chain: a wrapper may name the group of what it wraps. */
+function explicitGroup(error: SerializedError): string | undefined {
+  for (let link: SerializedError | undefined = error; link; link = link.cause) {
+    if (typeof link.group === 'string') return link.group;
+  }
+  return undefined;
+}
+
+function identityParts(error: SerializedError): string[] {
+  const parts: string[] = [];
+  for (let link: SerializedError | undefined = error; link; link = link.cause) {
+    parts.push(`${link.name}|${link.code ?? ''}|${link.status ?? ''}`);
+  }
+  return parts;
 }

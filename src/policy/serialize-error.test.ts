@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { RetryableError, TimeoutError } from '../errors.js';
-import { MAX_AGGREGATED_ERRORS, MAX_CAUSE_DEPTH, causeChain, serializeError } from './serialize-error.js';
+import { ERROR_LIMITS, MAX_AGGREGATED_ERRORS, MAX_CAUSE_DEPTH, causeChain, serializeError, type SerializedError } from './serialize-error.js';
 
 function roundTrip(value: unknown): unknown {
   return JSON.parse(JSON.stringify(value));
@@ -115,13 +115,105 @@ describe('serializeError', () => {
 
     const circular: Record<string, unknown> = {};
     circular.self = circular;
-    expect(serializeError(circular)).toEqual({ name: 'NonError', message: '[object Object]' });
+    expect(serializeError(circular)).toEqual({ name: 'NonError', message: '{"self":{"self":{"self":{…}}}}' });
 
     const weird = new Error('x');
     (weird as { message: unknown }).message = { not: 'a string' };
     (weird as { name: unknown }).name = '';
     expect(serializeError(weird)).toMatchObject({ name: 'Error', message: '' });
     expect(() => JSON.stringify(serializeError(weird))).not.toThrow();
+  });
+});
+
+describe('serializeError never throws', () => {
+  const revoked = (): object => {
+    const { proxy, revoke } = Proxy.revocable(new Error('gone'), {});
+    revoke();
+    return proxy;
+  };
+  const throwingEverything = new Proxy({}, {
+    get() { throw new Error('get'); },
+    has() { throw new Error('has'); },
+    ownKeys() { throw new Error('ownKeys'); },
+    getPrototypeOf() { throw new Error('getPrototypeOf'); },
+    getOwnPropertyDescriptor() { throw new Error('descriptor'); },
+  });
+  const cyclicA = new Error('a');
+  const cyclicB = new Error('b', { cause: cyclicA });
+  (cyclicA as { cause?: unknown }).cause = cyclicB;
+  const hostileToString = { toString() { throw new Error('toString'); }, toJSON() { throw new Error('toJSON'); } };
+  const getterError = (): Error => Object.create(Error.prototype, {
+    message: { get() { throw new Error('message'); } },
+    name: { get() { throw new Error('name'); } },
+    stack: { get() { throw new Error('stack'); } },
+    code: { get() { throw new Error('code'); } },
+    errors: { get() { throw new Error('errors'); } },
+  });
+  const lyingArray = new Proxy([new Error('one')], { get(target, key) { if (key === 'length') throw new Error('length'); return Reflect.get(target, key); } });
+
+  it.each([
+    ['a revoked proxy', () => revoked()],
+    ['a revoked proxy as cause', () => new Error('outer', { cause: revoked() })],
+    ['a revoked proxy among aggregated errors', () => new AggregateError([revoked(), new Error('ok')], 'agg')],
+    ['a proxy whose every trap throws', () => throwingEverything],
+    ['throwing getters on an Error', getterError],
+    ['throwing toString and toJSON', () => hostileToString],
+    ['an errors array whose length throws', () => Object.assign(new Error('e'), { errors: lyingArray })],
+    ['null', () => null],
+    ['undefined', () => undefined],
+    ['a symbol', () => Symbol('s')],
+    ['a BigInt in a plain object', () => ({ big: 10n })],
+    ['a function', () => function named() {}],
+    ['a cycle in the cause chain', () => cyclicA],
+    ['an object with 200,000 keys', () => Object.fromEntries(Array.from({ length: 200_000 }, (_, i) => [`k${i}`, i]))],
+  ] as [string, () => unknown][])('%s', (_label, make) => {
+    // Built inside the test: vitest reads the values of it.each rows to name them.
+    const out = serializeError(make());
+    expect(typeof out.name).toBe('string');
+    expect(typeof out.message).toBe('string');
+    expect(JSON.stringify(out).length).toBeLessThan(60_000);
+  });
+
+  it('keeps what it can of a revoked proxy and a symbol', () => {
+    expect(serializeError(revoked())).toMatchObject({ name: 'NonError', message: expect.any(String) });
+    expect(serializeError(Symbol('s'))).toEqual({ name: 'NonError', message: 'Symbol(s)' });
+    expect(serializeError(hostileToString).message).toBe('{"toString":[function],"toJSON":[function]}');
+  });
+});
+
+describe('serializeError bounds what one failure stores', () => {
+  it('cuts a huge message and stack with a visible mark', () => {
+    const error = new Error('m'.repeat(1_050_000));
+    const out = serializeError(error);
+    expect(out.message).toBe(`${'m'.repeat(ERROR_LIMITS.messageChars)}… [truncated ${(1_050_000 - ERROR_LIMITS.messageChars).toLocaleString('en-US')} chars]`);
+    expect(out.stack?.length).toBeLessThan(ERROR_LIMITS.stackChars + 50);
+    expect(out.stack).toMatch(/… \[truncated [\d,]+ chars\]$/);
+  });
+
+  it('bounds nested AggregateErrors as a whole, not per level', () => {
+    let nested: Error = new Error('leaf');
+    for (let level = 0; level < 6; level++) nested = new AggregateError(Array.from({ length: 32 }, () => nested), `level ${level}`);
+    const out = serializeError(nested);
+    let count = 0;
+    const visit = (e: SerializedError): void => {
+      count++;
+      if (e.cause) visit(e.cause);
+      e.errors?.forEach(visit);
+    };
+    visit(out);
+    expect(count).toBeLessThanOrEqual(ERROR_LIMITS.errors + 1);
+    expect(JSON.stringify(out).length).toBeLessThan(ERROR_LIMITS.totalChars * 2);
+  });
+
+  it('renders a thrown plain object with a bounded number of keys', () => {
+    const out = serializeError(Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`k${i}`, i])));
+    expect(out.message).toMatch(/^\{"k0":0,"k1":1,.*"k19":19,…\+80\}$/);
+  });
+
+  it('cuts long kept fields and codes', () => {
+    const out = serializeError(Object.assign(new Error('x'), { code: 'C'.repeat(5000), hostname: 'h'.repeat(5000) }));
+    expect(out.code?.length).toBeLessThan(ERROR_LIMITS.fieldChars + 40);
+    expect(String(out.hostname).length).toBeLessThan(ERROR_LIMITS.fieldChars + 40);
   });
 });
 

@@ -1,14 +1,38 @@
 /**
  * Turns any thrown value into plain JSON for the failure report and the ledger, keeping the cause
- * chain, and the chain itself for classification. Never throws: it runs on the failure path.
+ * chain, and the chain itself for classification. Never throws: it runs on the failure path, where
+ * a second exception would hide the first, and anything can be thrown (a revoked proxy, an object
+ * whose getters throw, a symbol). Bounded: what one failure stores is capped (see ERROR_LIMITS),
+ * and secrets are redacted before the text leaves this module.
  */
-import { errorCodeOf, errorMessageOf, errorNameOf, httpStatusOf, readProp } from './error-fields.js';
+import { FatalError, RetryableError } from '../errors.js';
+import { boundedJson } from './bounded-json.js';
+import { errorCodeOf, errorMessageOf, errorNameOf, httpStatusOf, isInstance, readProp } from './error-fields.js';
+import { defaultRedactor, type Redactor } from './redact.js';
+import { limitText } from './text-limit.js';
 
 /** How many causes below the top-level error are followed (by `serializeError` and `causeChain`). */
 export const MAX_CAUSE_DEPTH = 8;
 
 /** At most this many entries of an `AggregateError`'s `errors` are kept; the rest are counted in `omittedErrors`. */
 export const MAX_AGGREGATED_ERRORS = 32;
+
+/**
+ * What one serialized error may hold. Cut text ends with `… [truncated N chars]`. The total bounds
+ * matter as much as the per-field ones: nested AggregateErrors would otherwise multiply.
+ */
+export const ERROR_LIMITS = Object.freeze({
+  /** Characters of one message. */
+  messageChars: 2000,
+  /** Characters of one stack. */
+  stackChars: 4000,
+  /** Characters of a name, a code or a kept extra field. */
+  fieldChars: 200,
+  /** Errors in one serialized tree (the top level, causes and aggregated errors). */
+  errors: 64,
+  /** Characters of messages and stacks in one serialized tree; past it, messages get 200 and stacks are dropped. */
+  totalChars: 20_000,
+});
 
 /**
  * Extra fields copied when they hold a string, boolean or finite number. A list rather than "every
@@ -28,7 +52,22 @@ export interface SerializedError {
   cause?: SerializedError;
   /** The `errors` of an `AggregateError` (or any error carrying an `errors` array). */
   errors?: SerializedError[];
+  /** The failure group a `FatalError` or `RetryableError` named explicitly (`{ group }` option). */
+  group?: string;
   [extra: string]: unknown;
+}
+
+/** Options of `serializeError`. */
+export interface SerializeOptions {
+  /** Replaces secrets in every text field. @default the built-in patterns (docs/jobs.md, `redact`) */
+  redact?: Redactor;
+}
+
+interface Walk {
+  readonly redact: Redactor;
+  readonly ancestors: Set<object>;
+  errorsLeft: number;
+  charsLeft: number;
 }
 
 /**
@@ -36,43 +75,70 @@ export interface SerializedError {
  * a cause already seen higher in the chain becomes a stub with `circular: true`; causes deeper than
  * `MAX_CAUSE_DEPTH` become a stub with `truncated: true`. The result always survives `JSON.stringify`.
  */
-export function serializeError(error: unknown): SerializedError {
-  return serializeAt(error, 0, new Set());
+export function serializeError(error: unknown, options: SerializeOptions = {}): SerializedError {
+  const walk: Walk = { redact: safeRedactor(options.redact ?? defaultRedactor), ancestors: new Set(), errorsLeft: ERROR_LIMITS.errors, charsLeft: ERROR_LIMITS.totalChars };
+  return serializeAt(error, 0, walk);
 }
 
-function serializeAt(value: unknown, depth: number, ancestors: Set<object>): SerializedError {
-  if (typeof value !== 'object' || value === null) return { name: 'NonError', message: describeNonObject(value) };
-  const name =
-    errorNameOf(value) ?? (value instanceof Error ? (errorNameOf(readProp(value, 'constructor')) ?? 'Error') : 'NonError');
-  const message = messageOf(value);
-  if (ancestors.has(value)) return { name, message, circular: true };
-  if (depth > MAX_CAUSE_DEPTH) return { name, message, truncated: true };
+function serializeAt(value: unknown, depth: number, walk: Walk): SerializedError {
+  walk.errorsLeft--;
+  if (typeof value !== 'object' || value === null) return { name: 'NonError', message: text(describeNonObject(value), ERROR_LIMITS.messageChars, walk) };
+  let name = 'NonError';
+  try {
+    name = limitText(errorNameOf(value) ?? (isInstance(value, Error) ? (errorNameOf(readProp(value, 'constructor')) ?? 'Error') : 'NonError'), ERROR_LIMITS.fieldChars);
+    const message = text(messageOf(value), ERROR_LIMITS.messageChars, walk);
+    if (walk.ancestors.has(value)) return { name, message, circular: true };
+    if (depth > MAX_CAUSE_DEPTH || walk.errorsLeft < 0) return { name, message, truncated: true };
 
-  const out: SerializedError = { name, message };
-  const code = errorCodeOf(value);
-  if (code !== undefined) out.code = code;
-  const status = httpStatusOf(value);
-  if (status !== undefined) out.status = status;
-  for (const field of KEPT_FIELDS) {
-    const extra = readProp(value, field);
-    if (typeof extra === 'string' || typeof extra === 'boolean' || (typeof extra === 'number' && Number.isFinite(extra))) {
-      out[field] = extra;
+    const out: SerializedError = { name, message };
+    const code = errorCodeOf(value);
+    if (code !== undefined) out.code = limitText(code, ERROR_LIMITS.fieldChars);
+    const status = httpStatusOf(value);
+    if (status !== undefined) out.status = status;
+    for (const field of KEPT_FIELDS) {
+      const extra = readProp(value, field);
+      if (typeof extra === 'string') out[field] = limitText(extra, ERROR_LIMITS.fieldChars, walk.redact);
+      else if (typeof extra === 'boolean' || (typeof extra === 'number' && Number.isFinite(extra))) out[field] = extra;
     }
-  }
-  const stack = readProp(value, 'stack');
-  if (typeof stack === 'string') out.stack = stack;
+    const group = readProp(value, 'group');
+    if (typeof group === 'string' && group !== '' && (isInstance(value, FatalError) || isInstance(value, RetryableError))) {
+      out.group = limitText(group, ERROR_LIMITS.fieldChars);
+    }
+    const stack = readProp(value, 'stack');
+    if (typeof stack === 'string' && walk.charsLeft > 0) out.stack = text(stack, ERROR_LIMITS.stackChars, walk);
 
-  // Only the current path counts as "seen": the same error may legitimately appear twice side by
-  // side (e.g. in an AggregateError and as its cause) without being a cycle.
-  ancestors.add(value);
-  const cause = readProp(value, 'cause');
-  if (cause !== undefined && cause !== null) out.cause = serializeAt(cause, depth + 1, ancestors);
-  const errors = readProp(value, 'errors');
-  if (Array.isArray(errors)) {
-    out.errors = errors.slice(0, MAX_AGGREGATED_ERRORS).map((item: unknown) => serializeAt(item, depth + 1, ancestors));
-    if (errors.length > MAX_AGGREGATED_ERRORS) out.omittedErrors = errors.length - MAX_AGGREGATED_ERRORS;
+    // Only the current path counts as "seen": the same error may legitimately appear twice side by
+    // side (e.g. in an AggregateError and as its cause) without being a cycle.
+    walk.ancestors.add(value);
+    const cause = readProp(value, 'cause');
+    if (cause !== undefined && cause !== null) out.cause = serializeAt(cause, depth + 1, walk);
+    serializeAggregated(value, out, depth, walk);
+    walk.ancestors.delete(value);
+    return out;
+  } catch {
+    // Only reachable through a value hostile beyond what the guards above expect; keep what is known.
+    walk.ancestors.delete(value);
+    return { name, message: '[the thrown value could not be read]' };
   }
-  ancestors.delete(value);
+}
+
+function serializeAggregated(value: object, out: SerializedError, depth: number, walk: Walk): void {
+  const errors = readProp(value, 'errors');
+  if (!isArray(errors)) return;
+  const total = errors.length;
+  const kept: SerializedError[] = [];
+  for (let i = 0; i < Math.min(total, MAX_AGGREGATED_ERRORS) && walk.errorsLeft > 0; i++) {
+    kept.push(serializeAt(readProp(errors, String(i)), depth + 1, walk));
+  }
+  out.errors = kept;
+  if (total > kept.length) out.omittedErrors = total - kept.length;
+}
+
+/** Text cut to `maxChars` (less once the tree's character budget is spent), redacted. */
+function text(value: string, maxChars: number, walk: Walk): string {
+  const limit = walk.charsLeft > 0 ? Math.min(maxChars, walk.charsLeft) : 200;
+  const out = limitText(value, Math.max(limit, 200), walk.redact);
+  walk.charsLeft -= out.length;
   return out;
 }
 
@@ -80,20 +146,36 @@ function serializeAt(value: unknown, depth: number, ancestors: Set<object>): Ser
 function messageOf(value: object): string {
   const message = errorMessageOf(value);
   if (message !== undefined) return message;
-  if (value instanceof Error) return '';
-  let text: string | undefined;
-  try {
-    text = JSON.stringify(value);
-  } catch {
-    // circular or BigInt-holding objects: fall through to the generic tag
-  }
-  text ??= Object.prototype.toString.call(value);
-  return text.length > 500 ? `${text.slice(0, 497)}...` : text;
+  if (isInstance(value, Error)) return '';
+  return boundedJson(value, 500);
 }
 
 function describeNonObject(value: unknown): string {
-  if (typeof value === 'function') return `[function ${value.name || 'anonymous'}]`;
-  return String(value);
+  try {
+    if (typeof value === 'function') return `[function ${typeof value.name === 'string' && value.name !== '' ? value.name : 'anonymous'}]`;
+    return String(value);
+  } catch {
+    return `[${typeof value}]`;
+  }
+}
+
+function isArray(value: unknown): value is unknown[] {
+  try {
+    return Array.isArray(value) && typeof value.length === 'number';
+  } catch {
+    return false;
+  }
+}
+
+/** A user pattern that throws (a catastrophic regex is caught by nothing, but a bad one is) must not lose the failure. */
+function safeRedactor(redact: Redactor): Redactor {
+  return (value) => {
+    try {
+      return redact(value);
+    } catch {
+      return '[redaction failed: text withheld]';
+    }
+  };
 }
 
 /**

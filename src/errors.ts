@@ -68,7 +68,7 @@ export class ConfigError extends BatchguardError {
 
 /** The source cannot be opened or has changed since the ledger last saw it. Exit code 2. */
 export class SourceError extends BatchguardError {
-  constructor(code: 'SOURCE_UNREADABLE' | 'SOURCE_DRIFT', message: string, options: { cause?: unknown } = {}) {
+  constructor(code: 'SOURCE_UNREADABLE' | 'SOURCE_DRIFT' | 'SOURCE_MOVED', message: string, options: { cause?: unknown } = {}) {
     super(code, message, options);
     this.name = 'SourceError';
   }

@@ -34,7 +34,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--concurrency <n>', 'records in flight at once', integer('--concurrency'))
     .option('--max-failure-rate <r>', 'exit 1 above this share of failed records', fraction)
     .option('--max-failures <n>', 'exit 1 above this number of failed records', integer('--max-failures'))
-    .option('--accept-drift', 'resume even though the source changed since the last run')
+    .option('--accept-drift', 'go on although the source changed: match the recorded outcomes to its records by key')
     .option('--take-over', 'take the ledger from a run whose lease has not expired (it stops at its next commit without writing); only when that run cannot be stopped')
     .option('--lease <duration>', 'how long the run lease lasts without renewal, e.g. 15s (renewed every third of it); a crashed run is taken over after this long', '15s')
     .option('--json', 'print the summary as JSON on stdout')

@@ -4,7 +4,7 @@
  */
 import type { CommitBatch, Ledger, RecordRow, SeqRange } from '../ledger/ledger.js';
 import type { OutputSink } from '../sinks/output-sink.js';
-import type { SourcePosition } from '../sources/source.js';
+import type { SourcePosition, SourceSample } from '../sources/source.js';
 import type { Outcome } from './outcome.js';
 import type { InFlight } from './record-executor.js';
 import type { KeyIndex } from './key-index.js';
@@ -15,6 +15,8 @@ export class Checkpointer {
   private writing: Promise<void> = Promise.resolve();
   /** Outcomes committed by this run so far. */
   committed = 0;
+  /** When the source was last sampled at the watermark (performance.now()). */
+  private sampledAtMs = -Infinity;
 
   constructor(
     private readonly ledger: Ledger,
@@ -26,6 +28,8 @@ export class Checkpointer {
     private readonly successesAsRows: boolean,
     /** The keys seen, when this run checks for duplicates: drained into each commit. */
     private readonly keys: KeyIndex | undefined,
+    /** Samples the source's bytes at the watermark, stored with it so that a resume notices an edit there. */
+    private readonly sampleAt?: (offset: number) => Promise<SourceSample | undefined>,
   ) {}
 
   get buffered(): number {
@@ -65,6 +69,19 @@ export class Checkpointer {
     return this.buffered >= this.everyRecords;
   }
 
+  /** The next commit samples the source whatever the time (the run's last commit). */
+  sampleNextCommit(): void {
+    this.sampledAtMs = -Infinity;
+  }
+
+  private sampleDue(exhausted: boolean): boolean {
+    if (!this.sampleAt) return false;
+    const now = performance.now();
+    if (!exhausted && now - this.sampledAtMs < SAMPLE_EVERY_MS) return false;
+    this.sampledAtMs = now;
+    return true;
+  }
+
   /**
    * Commits what is buffered with the given watermark. Commits are serialised: a slow backend
    * never sees two at once, and they land in order.
@@ -84,12 +101,20 @@ export class Checkpointer {
       // output either: the ledger's transaction fences the commit, but not the sink's write.
       if (this.output) await this.ledger.assertHeld();
       const outputState = this.output ? await this.output.flush(sealed) : undefined;
-      await this.ledger.commit({ ...batch, outputState });
+      const sourceSample = watermark?.offset !== undefined && this.sampleDue(exhausted) ? await this.sampleAt?.(watermark.offset) : undefined;
+      await this.ledger.commit({ ...batch, outputState, sourceSample });
       this.committed += count;
     });
     return this.writing;
   }
 }
+
+/**
+ * The resume-point sample is a file read: taken with the first commit, then at most once a
+ * second, and with the commit that ends the source. An older sample stays valid (it is compared at
+ * its own offset); it only covers a spot a little before where the run stopped.
+ */
+const SAMPLE_EVERY_MS = 1000;
 
 /** Contiguous ranges of the given sequence numbers. */
 export function toRanges(seqs: number[]): SeqRange[] {

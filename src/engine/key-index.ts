@@ -211,6 +211,12 @@ export class KeyIndex {
     if (wanted > this.growAt) this.grow(wanted);
   }
 
+  /** Calls `visit` with the seq of every key held, in no particular order. */
+  forEachSeq(visit: (seq: number) => void): void {
+    const table = this.table;
+    for (let at = 0; at < table.length; at += UINT32_SLOTS) if ((table[at]! | table[at + 1]!) !== 0) visit(table[at + 2]!);
+  }
+
   /** The record that holds `key`, or undefined when no record read so far has it. */
   find(key: string): KeyOwner | undefined {
     this.hash(key);

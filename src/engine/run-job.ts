@@ -33,6 +33,7 @@ import { rerunPlan } from './rerun-plan.js';
 import { crashedOutcome, duplicateMessage, invalidOutcome, keyOfPosition } from './unusable-record.js';
 import { loadKeyIndex } from './key-index-loader.js';
 import { repeat } from './repeat.js';
+import { settleDrift, sourceNow } from './source-check.js';
 
 /** A live view of a run, for progress displays. */
 export interface Progress {
@@ -126,6 +127,8 @@ class JobRun {
   /** Aborts a source that is waiting for its next record when the run stops. */
   private readonly readController = new AbortController();
   private ended = false;
+  /** Set when accepted drift moved the recorded outcomes: said in the summary's warnings. */
+  private driftNote: string | undefined;
 
   constructor(
     private readonly job: Job<any, any>,
@@ -223,14 +226,17 @@ class JobRun {
     this.sourceBytes = fingerprint?.size;
     const ledger = openSqliteLedger(this.options.ledgerPath, { lease: this.options.lease });
     try {
-      const resume = await ledger.begin({
+      const begun = await ledger.begin({
         runId: this.runId, job: this.job.name, fingerprint, acceptDrift: this.options.acceptDrift, takeOver: this.options.takeOver,
+        ...(await sourceNow(this.job, ledger, fingerprint)),
         options: {
           concurrency: this.options.concurrency, maxFailureRate: this.options.maxFailureRate, rerun: this.options.rerun ?? null,
           deadline: this.options.deadline, pid: process.pid,
         },
       });
       try {
+        const { resume, remapped } = await settleDrift(this.job, ledger, this.runId, begun, fingerprint, this.options.acceptDrift, this.readController.signal);
+        if (remapped) this.driftNote = `the source changed (${remapped}); the recorded outcomes now follow their records by key`;
         this.alreadyDone = resume.alreadyDone;
         this.startWatermark = resume.watermark;
         const plan = this.options.rerun ? await rerunPlan(ledger, this.options.rerun) : undefined;
@@ -252,7 +258,8 @@ class JobRun {
           });
         }
         await this.job.output?.open(resume.outputState);
-        this.checkpointer = new Checkpointer(ledger, this.runId, this.job.checkpoint.everyRecords, this.job.output, this.selector.successesAsRows, this.keys);
+        this.checkpointer = new Checkpointer(ledger, this.runId, this.job.checkpoint.everyRecords, this.job.output, this.selector.successesAsRows, this.keys,
+          (offset) => this.job.source.sampleAt?.(offset) ?? Promise.resolve(undefined));
         this.events.emit({
           type: 'run:started', runId: this.runId, ledger: ledger.location, alreadyDone: resume.alreadyDone,
           resumedFrom: resume.watermark?.seq, crashedRunId: resume.crashedRunId, rerunSelected: plan?.rows.length,
@@ -624,6 +631,7 @@ class JobRun {
   }
 
   private async finish(ledger: Ledger, exhausted: boolean): Promise<Summary> {
+    this.checkpointer?.sampleNextCommit();
     if (this.failure === undefined) await this.commit(exhausted);
     if (this.failure !== undefined) throw this.failure;
     if (this.configError !== undefined) throw this.configError;
@@ -638,7 +646,7 @@ class JobRun {
       alreadyDone: this.alreadyDone, elapsedMs: this.options.clock.now() - this.startedAtMs,
       topErrors: await ledger.topErrors(5, 3), ledger: ledger.location,
       next: nextCommand(status, counts, this.options.jobFile, this.options.ledgerFlag),
-      warnings: this.selector?.warnings(exhausted) ?? [], reports: undefined, breaker: this.breakerSummary(),
+      warnings: [...(this.driftNote ? [this.driftNote] : []), ...(this.selector?.warnings(exhausted) ?? [])], reports: undefined, breaker: this.breakerSummary(),
       pacing: this.limiter || this.fair
         ? { ...(this.limiter ? { rateLimit: this.limiter.snapshot() } : {}), ...(this.fair ? { saturatedKeys: this.fair.saturatedKeys().slice(0, 20) } : {}) }
         : undefined,

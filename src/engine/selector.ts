@@ -6,6 +6,7 @@ import type { Job } from '../job.js';
 import type { RecordRow, ResumeState } from '../ledger/ledger.js';
 import type { SourceItem, SourcePosition } from '../sources/source.js';
 import { FinishedSet } from './finished-set.js';
+import { keyOfPosition } from './unusable-record.js';
 
 export type Choice = 'process' | 'skip' | 'stop';
 
@@ -55,6 +56,7 @@ export function rerunSelector(job: Job<any, any>, plan: RerunPlan, seekable: boo
     ? { seq: first.seq, line: first.line, offset: first.offset }
     : undefined;
   const notFailed: string[] = [];
+  const elsewhere: string[] = [];
   return {
     from,
     movesWatermark: false,
@@ -67,8 +69,12 @@ export function rerunSelector(job: Job<any, any>, plan: RerunPlan, seekable: boo
       }
       while (next < rows.length && (rows[next] as { seq: number }).seq < seq) next++;
       if (next < rows.length && (rows[next] as { seq: number }).seq === seq) {
-        next++;
-        return 'process';
+        const row = rows[next++] as { key: string };
+        // The position is only where the record was: the record found there must still have the key.
+        const key = item.kind === 'record' ? safeKey(job, item.value) : undefined;
+        const found = typeof key === 'string' && key !== '' ? key : keyOfPosition(item.position);
+        if (found === row.key) return 'process';
+        elsewhere.push(row.key);
       }
       return next >= rows.length && (!unseen || unseen.size === 0) ? 'stop' : 'skip';
     },
@@ -76,6 +82,9 @@ export function rerunSelector(job: Job<any, any>, plan: RerunPlan, seekable: boo
       const warnings: string[] = [];
       if (notFailed.length > 0) {
         warnings.push(`${notFailed.length} of the keys given have not failed (they succeeded or were never processed), left alone: ${sample(notFailed)}`);
+      }
+      if (elsewhere.length > 0) {
+        warnings.push(`${elsewhere.length} of the selected records are no longer where the ledger recorded them (the source changed), left alone; \`run --accept-drift\` matches the outcomes to the records by key: ${sample(elsewhere)}`);
       }
       if (unseen && unseen.size > 0 && exhausted) {
         warnings.push(`${unseen.size} of the keys given are not in the source: ${sample([...unseen])}`);

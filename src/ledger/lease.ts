@@ -139,3 +139,10 @@ export function describeDrift(before: SourceFingerprint, now: SourceFingerprint)
   // mtime alone (a `touch`, a copy) is not drift when size and content sample agree.
   return changes.length > 0 ? changes.join('; ') : undefined;
 }
+
+/** What `--accept-drift` does, said the same way wherever drift is reported. */
+export const ACCEPT_DRIFT_DOES =
+  'With --accept-drift, batchguard reads the whole source once and matches what the ledger recorded to its records by key: ' +
+  'a record whose key already has an outcome keeps it wherever it now is and is not processed again; a record with a new key is processed; ' +
+  'the outcomes of keys no longer in the source are dropped from the counts (past run reports keep them); ' +
+  'a line that cannot be parsed is matched by its line number. Otherwise restore the original source, or use a new ledger to start over';

@@ -8,7 +8,7 @@
  * that has a row keeps its row when a re-run later succeeds.
  */
 import type { SerializedError } from '../policy/serialize-error.js';
-import type { SourceFingerprint, SourcePosition } from '../sources/source.js';
+import type { SourceFingerprint, SourcePosition, SourceSample } from '../sources/source.js';
 
 /** The end of a record in a run. `pending` is never stored: it is the absence of an outcome. */
 export const RecordStatus = { succeeded: 'succeeded', failed: 'failed', skipped: 'skipped' } as const;
@@ -79,6 +79,8 @@ export interface CommitBatch {
   readonly keyChunk?: Uint8Array;
   /** Crash quarantine's note, carried by the commit: every record below it may have started. */
   readonly startedBelow?: number;
+  /** The bytes around the watermark, as read now, for the next resume to compare (see sources/source.ts). */
+  readonly sourceSample?: SourceSample;
 }
 
 /** What earlier crashes say about records: suspect ranges (a crash in normal mode) and exact counts (in careful mode). */
@@ -101,6 +103,40 @@ export interface ResumeState {
   readonly outputState: Record<string, unknown> | undefined;
   /** Crash evidence, for quarantining records that kill the process. */
   readonly crashes: CrashEvidence;
+  /**
+   * Set by `begin` when the source may have changed since the ledger last read it: `certain` when
+   * its size, first bytes, or the bytes at the resume point differ (then `acceptDrift` was given,
+   * or `begin` would have refused); not certain when only its modification time changed. Either
+   * way the engine matches the stored outcomes to the source by key before reading
+   * (engine/source-check.ts).
+   */
+  readonly drift?: { readonly reason: string; readonly certain: boolean };
+}
+
+/**
+ * What the ledger stored is matched to the source as it is now, by key (engine/source-map.ts):
+ * everything a ledger needs to move its outcomes to the records' new sequence numbers.
+ */
+export interface SourceRemap {
+  /** How many records the source has now. */
+  readonly seen: number;
+  /** Records with a first-time success, at their new sequence numbers. */
+  readonly succeeded: readonly SeqRange[];
+  /** Stored rows whose record is still in the source: its old seq and its new position. Other rows are dropped. */
+  readonly moved: readonly { readonly from: number; readonly to: SourcePosition }[];
+  /** The new seq of the record that had `oldSeq`, or -1 when it is no longer in the source. */
+  newSeqOf(oldSeq: number): number;
+  /** Every key of the source as it is now, at its new position, as KeyIndex.drain() chunks. */
+  readonly keyChunk: Uint8Array;
+  /** The first record without an outcome (or the last record when all have one). */
+  readonly watermark: SourcePosition | undefined;
+  readonly sample: SourceSample | undefined;
+}
+
+/** What the ledger knows of the source, to check it before a run. */
+export interface StoredSource {
+  readonly fingerprint: SourceFingerprint | undefined;
+  readonly sample: SourceSample | undefined;
 }
 
 /** The job's state across all runs. `total = succeeded + failed + skipped + pending`. */
@@ -152,6 +188,10 @@ export interface RunStart {
   readonly job: string;
   readonly fingerprint: SourceFingerprint | undefined;
   readonly acceptDrift: boolean;
+  /** The source's bytes now, at the offset of the sample the ledger stored (see `sourceState`). */
+  readonly sample?: SourceSample;
+  /** When the source is larger than the ledger's fingerprint says: the hash of its first bytes as that fingerprint sampled them. */
+  readonly headHash?: string;
   readonly options: Record<string, unknown>;
   /** Take the ledger even from a holder whose lease has not expired (`run --take-over`). @default false */
   readonly takeOver?: boolean;
@@ -177,6 +217,15 @@ export interface Ledger {
    * where to resume.
    */
   begin(start: RunStart): Promise<ResumeState>;
+  /** The stored fingerprint and resume-point sample of the source. */
+  sourceState(): Promise<StoredSource>;
+  /**
+   * Takes the source as it is now for the reference, after the engine found by key that nothing
+   * recorded moved (the source was touched, copied, or only grew); `seen` is its record count.
+   */
+  acceptSource(fingerprint: SourceFingerprint | undefined, sample: SourceSample | undefined, seen: number): Promise<void>;
+  /** Moves every stored outcome to its record's new position, in one transaction (accepted drift). */
+  applySourceMap(runId: string, fingerprint: SourceFingerprint | undefined, remap: SourceRemap): Promise<void>;
   /**
    * Writes one group of outcomes and the new watermark in one transaction, which also checks that
    * this run still holds the lease (LedgerError LEDGER_LEASE_LOST otherwise: nothing is written).

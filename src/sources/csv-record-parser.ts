@@ -17,6 +17,7 @@
 import type { TransformCallback } from 'node:stream';
 import { Parser, type CsvError, type Options } from 'csv-parse';
 import type { SourceItem, SourcePosition } from './source.js';
+import { firstInvalidUtf8, invalidUtf8Message, validUtf8 } from './utf8.js';
 
 const NEWLINE = 10;
 const CARRIAGE_RETURN = 13;
@@ -32,6 +33,8 @@ export interface RecordParserStart {
   readonly fieldCount?: number | undefined;
   /** The quote character, or '' when quoting is off. */
   readonly quote: string;
+  /** Report a record whose bytes are not valid UTF-8 as invalid (instead of letting U+FFFD replace them). @default false */
+  readonly checkUtf8?: boolean;
 }
 
 /** A csv-parse `Parser` whose readable side yields `SourceItem`s. */
@@ -94,6 +97,15 @@ export class RecordParser extends Parser {
     if (this.fieldCount !== undefined && Array.isArray(record) && record.length !== this.fieldCount) {
       const problem = `Invalid Record Length: expected ${this.fieldCount} fields as in the first record, got ${record.length}`;
       return super.push(this.invalid(position, end, problem));
+    }
+    if (this.start.checkUtf8) {
+      const from = Math.max(0, start - this.windowStart);
+      const bytes = this.window.subarray(from, Math.max(from, end - this.windowStart));
+      if (!validUtf8(bytes)) {
+        const at = firstInvalidUtf8(bytes);
+        const item = this.invalid(position, end, 'invalid UTF-8');
+        if (at !== -1) return super.push({ ...item, message: invalidUtf8Message('csv', position.line, this.windowStart + from, bytes, at) });
+      }
     }
     return super.push({ kind: 'record', position, value: record } satisfies SourceItem<unknown>);
   }

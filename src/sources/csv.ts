@@ -8,9 +8,10 @@ import type { Options } from 'csv-parse';
 import { ConfigError, SourceError } from '../errors.js';
 import { checkKnownFields } from '../options-check.js';
 import type { RecordParser } from './csv-record-parser.js';
-import { fingerprintFile, isSystemError, openSourceFile, readAt, unreadable } from './file-source.js';
+import { fileHeadHash, fingerprintFile, sampleFileAt, isSystemError, openSourceFile, readAt, unreadable } from './file-source.js';
 import { DEFAULT_CHUNK_SIZE, lineNumberAt } from './line-reader.js';
 import type { Source, SourceItem, SourcePosition } from './source.js';
+import { resolveInvalidUtf8, type InvalidUtf8 } from './utf8.js';
 
 /** Options of {@link csv}. The file must be UTF-8. */
 export interface CsvOptions {
@@ -39,6 +40,12 @@ export interface CsvOptions {
   /** Lines starting with this string are comments and skipped. @default undefined (no comments) */
   readonly comment?: string;
   /**
+   * A record whose bytes are not valid UTF-8: `'fail'` reports it as an `invalid` record naming the
+   * line and the byte offset; `'replace'` processes it with U+FFFD in place of the bad bytes.
+   * @default 'fail'
+   */
+  readonly invalidUtf8?: InvalidUtf8;
+  /**
    * Bytes read per system call. Exposed for tests, which use tiny values to make records span reads.
    * @internal
    * @default 65536
@@ -47,7 +54,7 @@ export interface CsvOptions {
 }
 
 const KNOWN = [
-  'columns', 'delimiter', 'quote', 'cast', 'skipEmptyLines', 'bom', 'relaxColumnCount', 'relaxQuotes', 'trim', 'comment', 'chunkSize',
+  'columns', 'delimiter', 'quote', 'cast', 'skipEmptyLines', 'bom', 'relaxColumnCount', 'relaxQuotes', 'trim', 'comment', 'chunkSize', 'invalidUtf8',
 ];
 
 interface ResolvedCsv {
@@ -55,6 +62,7 @@ interface ResolvedCsv {
   readonly quote: string;
   readonly bom: boolean;
   readonly chunkSize: number;
+  readonly checkUtf8: boolean;
   /** csv-parse options shared by the header read and the record parse. */
   readonly parse: Options;
 }
@@ -78,6 +86,8 @@ export function csv<T = Record<string, string>>(path: string, options: CsvOption
     description,
     seekable: true,
     fingerprint: () => fingerprintFile('csv', path, description),
+    sampleAt: (offset) => sampleFileAt('csv', path, offset),
+    headHash: (length) => fileHeadHash('csv', path, length),
     read: (from, signal) => readCsv<T>(path, config, from, signal),
   };
 }
@@ -113,7 +123,8 @@ function resolveCsvOptions(options: CsvOptions): ResolvedCsv {
     // The byte-order mark is skipped here, before csv-parse sees the bytes, so offsets stay file offsets.
     bom: false,
   };
-  return Object.freeze({ columns, quote, bom: options.bom ?? true, chunkSize, parse });
+  const checkUtf8 = resolveInvalidUtf8('csv', options.invalidUtf8) === 'fail';
+  return Object.freeze({ columns, quote, bom: options.bom ?? true, chunkSize, checkUtf8, parse });
 }
 
 async function* readCsv<T>(
@@ -140,7 +151,7 @@ async function* readCsv<T>(
       // With columns: false, csv-parse would take the field count from the first record it sees, which
       // after a seek is not the file's first; the parser checks the file's count instead.
       { ...config.parse, columns, ...(columns === false ? { relax_column_count: true } : {}) },
-      { offset, line, seq: seeking ? (from?.seq ?? 0) : 0, quote: config.quote, fieldCount: layout.fieldCount },
+      { offset, line, seq: seeking ? (from?.seq ?? 0) : 0, quote: config.quote, fieldCount: layout.fieldCount, checkUtf8: config.checkUtf8 },
     );
     const input = handle.createReadStream({ start: offset, highWaterMark: config.chunkSize, autoClose: false });
     // Errors of either stream reach the loop below through the parser, which pipeline destroys with them.

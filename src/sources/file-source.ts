@@ -3,9 +3,10 @@
  * the ledger compares between runs to notice that the input changed.
  */
 import { createHash } from 'node:crypto';
-import { open, type FileHandle } from 'node:fs/promises';
+import { open, realpath, type FileHandle } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { SourceError } from '../errors.js';
-import type { SourceFingerprint } from './source.js';
+import type { SourceFingerprint, SourceSample } from './source.js';
 
 /**
  * Bytes hashed into `sampleHash`. A rewrite of the head of the file (a new header, reordered first
@@ -73,14 +74,56 @@ export async function readAt(handle: FileHandle, position: number, length: numbe
   return buffer.subarray(0, filled);
 }
 
-/** Size, mtime and a SHA-1 of the first {@link SAMPLE_BYTES} bytes of the file at `path`. */
+/** Size, mtime, the resolved path and a SHA-1 of the first {@link SAMPLE_BYTES} bytes of the file at `path`. */
 export async function fingerprintFile(kind: string, path: string, description: string): Promise<SourceFingerprint> {
   const handle = await openSourceFile(kind, path);
   try {
     const stats = await handle.stat();
-    const sample = await readAt(handle, 0, SAMPLE_BYTES);
-    const sampleHash = createHash('sha1').update(sample).digest('hex');
-    return { description, size: stats.size, mtimeMs: stats.mtimeMs, sampleHash };
+    const sampleHash = await hashHead(handle, SAMPLE_BYTES);
+    const resolved = await realpath(path).catch(() => resolve(path));
+    return { description, size: stats.size, mtimeMs: stats.mtimeMs, sampleHash, path: resolved };
+  } catch (error) {
+    throw error instanceof SourceError ? error : unreadable(kind, path, error);
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Bytes hashed on each side of a resume point by {@link sampleFileAt}: the end of the last records
+ * done and the start of the next ones. A few records' worth, read once per sample.
+ */
+export const RESUME_SAMPLE_BYTES = 2048;
+
+/**
+ * A SHA-1 of the {@link RESUME_SAMPLE_BYTES} bytes before `offset` and of the line that starts
+ * there (at most as many bytes again; fewer at either end of the file).
+ */
+export async function sampleFileAt(kind: string, path: string, offset: number): Promise<SourceSample> {
+  const handle = await openSourceFile(kind, path);
+  try {
+    const from = Math.max(0, offset - RESUME_SAMPLE_BYTES);
+    const read = await readAt(handle, from, offset - from + RESUME_SAMPLE_BYTES);
+    // Up to the end of the line at `offset`: bytes appended after the last record are not a change.
+    const newline = read.indexOf(10, offset - from);
+    const bytes = newline === -1 ? read : read.subarray(0, newline + 1);
+    return { offset, hash: createHash('sha1').update(bytes).digest('hex') };
+  } catch (error) {
+    throw error instanceof SourceError ? error : unreadable(kind, path, error);
+  } finally {
+    await handle.close();
+  }
+}
+
+async function hashHead(handle: FileHandle, length: number): Promise<string> {
+  return createHash('sha1').update(await readAt(handle, 0, Math.min(length, SAMPLE_BYTES))).digest('hex');
+}
+
+/** The `sampleHash` the file would have had if it had been `length` bytes long. */
+export async function fileHeadHash(kind: string, path: string, length: number): Promise<string> {
+  const handle = await openSourceFile(kind, path);
+  try {
+    return await hashHead(handle, length);
   } catch (error) {
     throw error instanceof SourceError ? error : unreadable(kind, path, error);
   } finally {

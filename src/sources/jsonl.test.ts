@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, SourceError } from '../errors.js';
@@ -211,7 +211,7 @@ describe('jsonl errors and fingerprint', () => {
     });
   });
 
-  it('fingerprints size, mtime and a SHA-1 of the first 64 KiB', async () => {
+  it('fingerprints size, mtime, the resolved path and a SHA-1 of the first 64 KiB', async () => {
     const content = Buffer.from('{"n":1}\n'.repeat(10_000));
     const path = file(content);
     const expectedHash = createHash('sha1').update(content.subarray(0, 64 * 1024)).digest('hex');
@@ -221,6 +221,7 @@ describe('jsonl errors and fingerprint', () => {
       size: content.length,
       mtimeMs: expect.any(Number) as number,
       sampleHash: expectedHash,
+      path: realpathSync(path),
     });
     writeFileSync(path, Buffer.concat([Buffer.from('{"n":2}\n'), content.subarray(8)]));
     expect((await jsonl(path).fingerprint())?.sampleHash).not.toBe(expectedHash);

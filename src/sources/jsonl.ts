@@ -4,14 +4,21 @@
  */
 import type { FileHandle } from 'node:fs/promises';
 import { ConfigError } from '../errors.js';
-import { fingerprintFile, isSystemError, openSourceFile, unreadable } from './file-source.js';
+import { fileHeadHash, fingerprintFile, sampleFileAt, isSystemError, openSourceFile, unreadable } from './file-source.js';
 import { DEFAULT_CHUNK_SIZE, LineReader, lineNumberAt } from './line-reader.js';
 import type { Source, SourceItem, SourcePosition } from './source.js';
+import { firstInvalidUtf8, invalidUtf8Message, resolveInvalidUtf8, type InvalidUtf8 } from './utf8.js';
 
 /** Options of {@link jsonl}. */
 export interface JsonlOptions {
   /** Text encoding of the file; only UTF-8 is supported (a leading byte-order mark is skipped). @default 'utf8' */
   readonly encoding?: 'utf8';
+  /**
+   * A line whose bytes are not valid UTF-8: `'fail'` reports it as an `invalid` record naming the
+   * line and the byte offset; `'replace'` processes it with U+FFFD in place of the bad bytes.
+   * @default 'fail'
+   */
+  readonly invalidUtf8?: InvalidUtf8;
   /**
    * Bytes read per system call. Exposed for tests, which use tiny values to make lines span reads.
    * @internal
@@ -34,12 +41,15 @@ const RAW_MAX_CHARS = 200;
  */
 export function jsonl<T = unknown>(path: string, options: JsonlOptions = {}): Source<T> {
   const chunkSize = resolveJsonlOptions(options);
+  const checkUtf8 = resolveInvalidUtf8('jsonl', options.invalidUtf8) === 'fail';
   const description = `jsonl:${path}`;
   return {
     description,
     seekable: true,
     fingerprint: () => fingerprintFile('jsonl', path, description),
-    read: (from, signal) => new JsonlIterator<T>(path, chunkSize, from, signal),
+    sampleAt: (offset) => sampleFileAt('jsonl', path, offset),
+    headHash: (length) => fileHeadHash('jsonl', path, length),
+    read: (from, signal) => new JsonlIterator<T>(path, chunkSize, from, signal, checkUtf8),
   };
 }
 
@@ -79,6 +89,7 @@ class JsonlIterator<T> implements AsyncIterableIterator<SourceItem<T>> {
     private readonly chunkSize: number,
     private readonly from: SourcePosition | undefined,
     private readonly signal: AbortSignal | undefined,
+    private readonly checkUtf8: boolean,
   ) {
     this.seeking = from?.offset !== undefined;
     this.seq = this.seeking ? (from?.seq ?? 0) : 0;
@@ -143,7 +154,7 @@ class JsonlIterator<T> implements AsyncIterableIterator<SourceItem<T>> {
     this.handle = await openSourceFile('jsonl', this.path);
     const start = this.seeking ? (this.from?.offset ?? 0) : 0;
     const firstLine = this.seeking ? (this.from?.line ?? (await lineNumberAt(this.handle, start))) : 1;
-    this.lines = new LineReader(this.handle, { start, firstLine, chunkSize: this.chunkSize });
+    this.lines = new LineReader(this.handle, { start, firstLine, chunkSize: this.chunkSize, checkUtf8: this.checkUtf8 });
     return this.lines;
   }
 
@@ -155,6 +166,11 @@ class JsonlIterator<T> implements AsyncIterableIterator<SourceItem<T>> {
       if (isBlank(text)) continue;
       const position: SourcePosition = { seq: this.seq++, line: lines.lineNumber, offset: lines.offset };
       if (position.seq < this.skipBelow) continue;
+      if (lines.invalidUtf8 && text.includes('\uFFFD')) {
+        const bytes = lines.lineBytes();
+        const at = firstInvalidUtf8(bytes);
+        if (at !== -1) return { kind: 'invalid', position, message: invalidUtf8Message('jsonl', position.line, lines.offset, bytes, at), raw: text.slice(0, RAW_MAX_CHARS) };
+      }
       try {
         return { kind: 'record', position, value: JSON.parse(text) as T };
       } catch (error) {

@@ -4,6 +4,7 @@
  * UTF-8 decode per chunk, and no allocation per line beyond the line's own string.
  */
 import type { FileHandle } from 'node:fs/promises';
+import { validUtf8 } from './utf8.js';
 
 const NEWLINE = 10;
 const CARRIAGE_RETURN = 13;
@@ -26,6 +27,8 @@ export interface LineReaderOptions {
   readonly chunkSize?: number;
   /** Skip a UTF-8 byte-order mark at offset 0. @default true */
   readonly skipBom?: boolean;
+  /** Check each chunk for invalid UTF-8 (one native scan per chunk) and set {@link LineReader.invalidUtf8}. @default false */
+  readonly checkUtf8?: boolean;
 }
 
 /**
@@ -47,6 +50,8 @@ export class LineReader {
   lineNumber: number;
   /** The byte offset of the current line's first byte. */
   offset = 0;
+  /** True when the current chunk holds bytes that are not valid UTF-8 (checked only with `checkUtf8`); see {@link lineBytes}. */
+  invalidUtf8 = false;
 
   private buffer: Buffer;
   /** File offset of `buffer[0]`. */
@@ -57,6 +62,7 @@ export class LineReader {
   private consumed = 0;
   private endOfFile = false;
   private skipBom: boolean;
+  private readonly checkUtf8: boolean;
   /** The read-ahead buffer, the read filling it, and the file offset it reads from. */
   private readonly ahead: Buffer;
   private pending: Promise<number> | undefined;
@@ -82,6 +88,14 @@ export class LineReader {
     this.ahead = Buffer.allocUnsafe(chunkSize);
     this.readPosition = this.bufferOffset;
     this.skipBom = (options.skipBom ?? true) && this.bufferOffset === 0;
+    this.checkUtf8 = options.checkUtf8 ?? false;
+  }
+
+  /** The current line's bytes, without its terminator's newline. */
+  lineBytes(): Buffer {
+    const start = this.offset - this.bufferOffset;
+    const end = this.bytePos > start && this.buffer[this.bytePos - 1] === NEWLINE ? this.bytePos - 1 : this.bytePos;
+    return this.buffer.subarray(start, end);
   }
 
   /** Reads the next chunk of complete lines; false at the end of the file. */
@@ -112,6 +126,7 @@ export class LineReader {
     }
     if (end <= start) return false;
     this.chunk = this.buffer.toString('utf8', start, end);
+    this.invalidUtf8 = this.checkUtf8 && !validUtf8(this.buffer.subarray(start, end));
     this.oneBytePerChar = this.chunk.length === end - start;
     this.charPos = 0;
     this.bytePos = start;

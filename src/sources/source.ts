@@ -23,6 +23,18 @@ export interface SourceFingerprint {
   readonly mtimeMs?: number;
   /** A hash of a sample of the content (its first bytes). */
   readonly sampleHash?: string;
+  /** The file's absolute path with symbolic links resolved, for sources that read a file. */
+  readonly path?: string;
+}
+
+/**
+ * A hash of the bytes around one byte offset of the source (the resume point): stored with the
+ * checkpoint and compared before a resume, so that an edit near where the run stopped is noticed
+ * even when the file's size and its first bytes did not change.
+ */
+export interface SourceSample {
+  readonly offset: number;
+  readonly hash: string;
 }
 
 /** A stream of records. */
@@ -33,6 +45,10 @@ export interface Source<T> {
   readonly seekable: boolean;
   /** Identifies the current content; undefined for sources that cannot tell (plain iterables). */
   fingerprint(): Promise<SourceFingerprint | undefined>;
+  /** The sample of the bytes around `offset` (see {@link SourceSample}); absent for sources that cannot seek. */
+  sampleAt?(offset: number): Promise<SourceSample | undefined>;
+  /** The fingerprint's `sampleHash` of the source's first `length` bytes: tells a source that only grew from one that changed. */
+  headHash?(length: number): Promise<string | undefined>;
   /**
    * Streams the items from `from` on (the item whose sequence number is `from.seq`, at `from.line`
    * and `from.offset` when the source is seekable), or from the start.

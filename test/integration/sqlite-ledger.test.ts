@@ -262,44 +262,85 @@ describe('SQLite ledger source drift', () => {
     });
   });
 
-  it('does not count a changed modification time alone as drift', async () => {
+  it('reports a changed modification time alone as uncertain drift, for the engine to check by key, keeping the watermark', async () => {
     const path = ledgerPath();
     await firstRun(path);
     await withLedger(path, async (ledger) => {
       const resume = await ledger.begin(start('run-2', { fingerprint: { ...FINGERPRINT, mtimeMs: FINGERPRINT.mtimeMs as number + 60_000 } }));
       expect(resume.watermark).toEqual({ seq: 5, line: 6, offset: 500 });
+      expect(resume.drift).toEqual({ reason: 'it was modified since the ledger last read it', certain: false });
     });
   });
 
-  it('with acceptDrift resumes from the start: the watermark is ignored and every finished record is listed', async () => {
-    const path = ledgerPath();
-    await firstRun(path);
-    await withLedger(path, async (ledger) => {
-      const resume = await ledger.begin(start('run-2', { fingerprint: { ...FINGERPRINT, size: 1200 }, acceptDrift: true }));
-      expect(resume.watermark).toBeUndefined();
-      expect(resume.finishedAbove).toEqual([{ first: 0, last: 4 }]);
-      expect(resume.alreadyDone).toBe(5);
-      await ledger.finish('run-2', 'interrupted', {});
-    });
-    // The accepted fingerprint is the new reference: the same source is no longer drift.
-    await withLedger(path, async (ledger) => {
-      await expect(ledger.begin(start('run-3', { fingerprint: { ...FINGERPRINT, size: 1200 } }))).resolves.toBeDefined();
-    });
-  });
-
-  it('seeks again once a run after an accepted drift has committed a watermark read from the new source', async () => {
+  it('with acceptDrift reports certain drift and keeps the old reference until the outcomes are moved', async () => {
     const path = ledgerPath();
     const changed = { ...FINGERPRINT, size: 1200 };
     await firstRun(path);
     await withLedger(path, async (ledger) => {
-      await ledger.begin(start('run-2', { fingerprint: changed, acceptDrift: true }));
-      // Read from the start of the new file: these positions are valid in it.
-      await ledger.commit(batch('run-2', { succeeded: [{ first: 5, last: 7 }], watermark: { seq: 8, line: 9, offset: 880 }, seen: 9 }));
+      const resume = await ledger.begin(start('run-2', { fingerprint: changed, acceptDrift: true }));
+      expect(resume.drift).toEqual({ reason: 'size 1000 → 1200 bytes', certain: true });
+      expect(resume.watermark).toEqual({ seq: 5, line: 6, offset: 500 });
       await ledger.finish('run-2', 'interrupted', {});
     });
+    // A run that died before moving the outcomes leaves the drift to be found again.
     await withLedger(path, async (ledger) => {
-      const resume = await ledger.begin(start('run-3', { fingerprint: changed }));
-      expect(resume.watermark).toEqual({ seq: 8, line: 9, offset: 880 });
+      await expect(ledger.begin(start('run-3', { fingerprint: changed }))).rejects.toThrow('size 1000 → 1200 bytes');
+      await ledger.acceptSource(changed, { offset: 500, hash: 'h1' }, 9);
+      const resume = await ledger.begin(start('run-3', { fingerprint: changed, sample: { offset: 500, hash: 'h1' } }));
+      expect(resume.drift).toBeUndefined();
+      expect(await ledger.counts()).toMatchObject({ total: 9, succeeded: 5, pending: 4 });
+    });
+  });
+
+  it('refuses when the bytes around the resume point changed, whatever the size and first bytes say', async () => {
+    const path = ledgerPath();
+    await withLedger(path, async (ledger) => {
+      await ledger.begin(start('run-1'));
+      await ledger.commit(batch('run-1', { succeeded: [{ first: 0, last: 4 }], watermark: { seq: 5, line: 6, offset: 500 }, seen: 6, sourceSample: { offset: 500, hash: 'h1' } }));
+      await ledger.finish('run-1', 'interrupted', {});
+      expect((await ledger.sourceState()).sample).toEqual({ offset: 500, hash: 'h1' });
+      const error = await rejection(ledger.begin(start('run-2', { sample: { offset: 500, hash: 'h2' } })));
+      expect((error as SourceError).code).toBe('SOURCE_DRIFT');
+      expect((error as SourceError).message).toContain('(the bytes around the resume point (byte 500) differ)');
+      await expect(ledger.begin(start('run-2', { sample: { offset: 500, hash: 'h1' } }))).resolves.toMatchObject({ watermark: { seq: 5 } });
+    });
+  });
+
+  it('refuses a source that resolves to another file, naming both paths', async () => {
+    const path = ledgerPath();
+    await withLedger(path, async (ledger) => {
+      await ledger.begin(start('run-1', { fingerprint: { ...FINGERPRINT, path: '/data/a/in.jsonl' } }));
+      await ledger.finish('run-1', 'completed', {});
+      const error = await rejection(ledger.begin(start('run-2', { fingerprint: { ...FINGERPRINT, path: '/data/b/in.jsonl' } })));
+      expect(error).toBeInstanceOf(SourceError);
+      expect((error as SourceError).code).toBe('SOURCE_MOVED');
+      expect((error as SourceError).message).toContain('records the source /data/a/in.jsonl, but the job now reads /data/b/in.jsonl');
+      expect((await ledger.runs(10)).map((r) => r.runId)).toEqual(['run-1']);
+    });
+  });
+
+  it('moves rows to their records\' new positions, rewrites the ranges, drops what is gone, and supersedes the key file', async () => {
+    const path = ledgerPath();
+    await firstRun(path);
+    await withLedger(path, async (ledger) => {
+      await ledger.begin(start('run-2'));
+      await ledger.commit(batch('run-2', { rows: [row(5), row(6)], watermark: { seq: 7, line: 8, offset: 700 }, seen: 7, keyChunk: new Uint8Array(32).fill(7) }));
+      await ledger.finish('run-2', 'interrupted', {});
+      const moved = [4, 0, 1, -1, 3, 6, -1];
+      await ledger.applySourceMap('run-3', { ...FINGERPRINT, size: 900 }, {
+        seen: 6, succeeded: [{ first: 0, last: 1 }, { first: 3, last: 4 }], moved: [{ from: 5, to: { seq: 2, line: 3, offset: 20 } }],
+        newSeqOf: (seq) => moved[seq] ?? -1, keyChunk: new Uint8Array(16).fill(9), watermark: { seq: 2, line: 3, offset: 20 }, sample: { offset: 20, hash: 'h' },
+      });
+      expect(await ledger.counts()).toMatchObject({ total: 6, succeeded: 4, failed: 1, pending: 1, sourceExhausted: true });
+      const rows = [];
+      for await (const r of ledger.rows({ statuses: ['failed'] })) rows.push(r);
+      expect(rows.map((r) => [r.seq, r.key, r.line, r.offset])).toEqual([[2, 'key-5', 3, 20]]);
+      expect(rangeRows(path).map((r) => [r.first_seq, r.last_seq, r.run_id])).toEqual([[0, 1, 'run-3'], [3, 4, 'run-3']]);
+      const chunks = [];
+      for await (const chunk of ledger.keyChunks()) chunks.push(...chunk);
+      expect(chunks).toEqual(new Array(16).fill(9));
+      const resume = await ledger.begin(start('run-4', { fingerprint: { ...FINGERPRINT, size: 900 }, sample: { offset: 20, hash: 'h' } }));
+      expect(resume).toMatchObject({ watermark: { seq: 2, line: 3, offset: 20 }, finishedAbove: [{ first: 2, last: 4 }], alreadyDone: 5 });
     });
   });
 

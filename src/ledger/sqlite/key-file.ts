@@ -104,12 +104,19 @@ export class KeyFile {
     this.state = state;
   }
 
-  /** Every committed entry (empty when there is none). */
-  readAll(): Uint8Array {
+  /** Every committed entry from byte `from` on (empty when there is none). */
+  readAll(from = 0): Uint8Array {
     const state = this.state;
     if (!state) throw new Error('KeyFile.readAll before open');
-    if (state.bytes === 0 || this.fd === undefined) return new Uint8Array(0);
-    return this.read(state.bytes);
+    if (state.bytes <= from || this.fd === undefined) return new Uint8Array(0);
+    return this.read(state.bytes).subarray(from);
+  }
+
+  /** The committed length in bytes. */
+  committedBytes(): number {
+    const state = this.state;
+    if (!state) throw new Error('KeyFile.committedBytes before open');
+    return state.bytes;
   }
 
   close(): void {

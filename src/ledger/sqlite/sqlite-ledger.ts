@@ -10,18 +10,20 @@
 import { hostname } from 'node:os';
 import Database from 'better-sqlite3';
 import { BatchguardError, LedgerError, SourceError } from '../../errors.js';
-import type { SourceFingerprint } from '../../sources/source.js';
+import type { SourceFingerprint, SourceSample } from '../../sources/source.js';
 import type {
   CommitBatch, ErrorGroup, Ledger, LedgerCounts, LeaseHolder, RecordRow, ResumeState, RowFilter, RunRecord, RunStart, SeqRange,
+  SourceRemap, StoredSource,
 } from '../ledger.js';
 import { SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
 import { mergeRanges, parseJson, toRecordRow } from './row-codec.js';
-import { DEFAULT_LEASE, describeDrift, type ResolvedLeaseOptions } from '../lease.js';
+import { DEFAULT_LEASE, type ResolvedLeaseOptions } from '../lease.js';
 import { storageFault } from '../storage-fault.js';
 import { KeyFile, type KeyFileState } from './key-file.js';
 import { checkPages, LedgerFileWatch, prepareLedgerFile } from './ledger-file.js';
 import { createLeaseTable, SqliteLease } from './sqlite-lease.js';
 import { clearNotes, CRASH_SCHEMA_SQL, readCrashEvidence, recordCrash } from './crash-notes.js';
+import { acceptSource, applySourceMap, checkSource, SOURCE_SCHEMA_SQL } from './source-state.js';
 
 type Row = Record<string, unknown>;
 
@@ -49,6 +51,7 @@ export function openSqliteLedger(path: string, options: SqliteLedgerOptions = {}
     db.exec(SCHEMA_SQL);
     createLeaseTable(db);
     db.exec(CRASH_SCHEMA_SQL);
+    db.exec(SOURCE_SCHEMA_SQL);
     return new SqliteLedger(db, path, options.lease ?? DEFAULT_LEASE);
   } catch (error) {
     db?.close();
@@ -117,7 +120,7 @@ export class SqliteLedger implements Ledger {
         crashedRunId = previous.runId;
         this.db.prepare("UPDATE runs SET status = 'crashed', ended_at = ? WHERE run_id = ? AND ended_at IS NULL").run(now, previous.runId);
       }
-      this.checkFingerprint(start.fingerprint, start.acceptDrift);
+      const drift = checkSource(this.metaAccess, this.location, start.fingerprint, start.sample, start.acceptDrift, start.headHash);
       if (crashedRunId) {
         const watermark = this.meta('watermark');
         recordCrash(this.db, this.metaAccess, crashedRunId, watermark ? (JSON.parse(watermark) as { seq: number }).seq : 0);
@@ -127,7 +130,7 @@ export class SqliteLedger implements Ledger {
       this.db.prepare('INSERT INTO runs (run_id, started_at, status, pid, host, options) VALUES (?, ?, ?, ?, ?, ?)')
         .run(start.runId, now, 'running', process.pid, hostname(), JSON.stringify(start.options));
       this.statements.setMeta.run('job', start.job);
-      return this.resumeState(crashedRunId);
+      return { ...this.resumeState(crashedRunId), ...(drift ? { drift } : {}) };
     };
     try {
       return await this.lease.acquire(start.runId, start.takeOver === true, take);
@@ -142,26 +145,8 @@ export class SqliteLedger implements Ledger {
     }
   }
 
-  private checkFingerprint(fingerprint: SourceFingerprint | undefined, acceptDrift: boolean): void {
-    const stored = this.meta('source_fingerprint');
-    if (fingerprint === undefined) return;
-    const drift = stored === undefined ? undefined : describeDrift(JSON.parse(stored) as SourceFingerprint, fingerprint);
-    if (drift && !acceptDrift) {
-      throw new SourceError(
-        'SOURCE_DRIFT',
-        `the source changed since the ledger last read it (${drift}); the recorded positions may no longer match its records. Restore the original source, or pass --accept-drift to resume anyway (records are matched by position), or use a new ledger to start over`,
-      );
-    }
-    // Until a run commits a watermark read from the changed source, offsets cannot be trusted.
-    if (drift && acceptDrift) this.statements.setMeta.run('drift_accepted', 'true');
-    this.statements.setMeta.run('source_fingerprint', JSON.stringify(fingerprint));
-  }
-
   private resumeState(crashedRunId: string | undefined): ResumeState {
-    const watermarkJson = this.meta('watermark');
-    const driftAccepted = this.meta('drift_accepted') === 'true';
-    // After accepted drift the byte offsets cannot be trusted: scan from the start, skip by position.
-    const watermark = watermarkJson && !driftAccepted ? JSON.parse(watermarkJson) : undefined;
+    const watermark = parseJson<ResumeState['watermark']>(this.meta('watermark'));
     const floor = watermark?.seq ?? 0;
     const ranges = this.db.prepare('SELECT first_seq AS first, last_seq AS last FROM succeeded_ranges WHERE last_seq >= ? ORDER BY first_seq').all(floor) as SeqRange[];
     const rows = this.db.prepare('SELECT seq FROM records WHERE seq >= ? ORDER BY seq').pluck().all(floor) as number[];
@@ -208,11 +193,8 @@ export class SqliteLedger implements Ledger {
           runId: row.runId, line: row.line ?? null, offset: row.offset ?? null, updatedAt: row.updatedAt,
         });
       }
-      if (batch.watermark) {
-        this.statements.setMeta.run('watermark', JSON.stringify(batch.watermark));
-        // This watermark was read from the source as it is now: offsets can be trusted again.
-        this.statements.deleteMeta.run('drift_accepted');
-      }
+      if (batch.watermark) this.statements.setMeta.run('watermark', JSON.stringify(batch.watermark));
+      if (batch.sourceSample) this.statements.setMeta.run('source_sample', JSON.stringify(batch.sourceSample));
       const seen = Number(this.meta('seen') ?? 0);
       if (batch.seen > seen) this.statements.setMeta.run('seen', String(batch.seen));
       if (batch.exhausted) this.statements.setMeta.run('exhausted', 'true');
@@ -352,8 +334,34 @@ export class SqliteLedger implements Ledger {
 
   async *keyChunks(): AsyncIterable<Uint8Array> {
     this.openKeyFile();
-    const all = this.keyFile.readAll();
+    // After accepted drift, the source's keys at their new positions come first; the key file's
+    // entries written before then are superseded (their positions are the old ones).
+    for (const chunk of this.db.prepare('SELECT chunk FROM remapped_keys ORDER BY id').pluck().iterate() as Iterable<Buffer>) yield chunk;
+    const all = this.keyFile.readAll(Number(this.meta('key_file_skip') ?? 0));
     if (all.length > 0) yield all;
+  }
+
+  async sourceState(): Promise<StoredSource> {
+    return {
+      fingerprint: parseJson<SourceFingerprint>(this.meta('source_fingerprint')),
+      sample: parseJson<SourceSample>(this.meta('source_sample')),
+    };
+  }
+
+  async acceptSource(fingerprint: SourceFingerprint | undefined, sample: SourceSample | undefined, seen: number): Promise<void> {
+    this.db.transaction(() => {
+      this.lease.check();
+      acceptSource(this.metaAccess, fingerprint, sample, seen);
+    }).immediate();
+  }
+
+  async applySourceMap(runId: string, fingerprint: SourceFingerprint | undefined, remap: SourceRemap): Promise<void> {
+    this.openKeyFile();
+    this.db.transaction(() => {
+      this.lease.check();
+      applySourceMap(this.db, this.metaAccess, runId, fingerprint, remap, this.keyFile.committedBytes());
+    }).immediate();
+    this.lastRange = undefined;
   }
 
   async inspect(): Promise<ResumeState> {

@@ -285,8 +285,10 @@ describe('SQLite ledger source drift', () => {
     // A run that died before moving the outcomes leaves the drift to be found again.
     await withLedger(path, async (ledger) => {
       await expect(ledger.begin(start('run-3', { fingerprint: changed }))).rejects.toThrow('size 1000 → 1200 bytes');
+      await ledger.begin(start('run-3', { fingerprint: changed, acceptDrift: true }));
       await ledger.acceptSource(changed, { offset: 500, hash: 'h1' }, 9);
-      const resume = await ledger.begin(start('run-3', { fingerprint: changed, sample: { offset: 500, hash: 'h1' } }));
+      await ledger.finish('run-3', 'completed', {});
+      const resume = await ledger.begin(start('run-4', { fingerprint: changed, sample: { offset: 500, hash: 'h1' } }));
       expect(resume.drift).toBeUndefined();
       expect(await ledger.counts()).toMatchObject({ total: 9, succeeded: 5, pending: 4 });
     });
@@ -327,6 +329,7 @@ describe('SQLite ledger source drift', () => {
       await ledger.commit(batch('run-2', { rows: [row(5), row(6)], watermark: { seq: 7, line: 8, offset: 700 }, seen: 7, keyChunk: new Uint8Array(32).fill(7) }));
       await ledger.finish('run-2', 'interrupted', {});
       const moved = [4, 0, 1, -1, 3, 6, -1];
+      await ledger.begin(start('run-3'));
       await ledger.applySourceMap('run-3', { ...FINGERPRINT, size: 900 }, {
         seen: 6, succeeded: [{ first: 0, last: 1 }, { first: 3, last: 4 }], moved: [{ from: 5, to: { seq: 2, line: 3, offset: 20 } }],
         newSeqOf: (seq) => moved[seq] ?? -1, keyChunk: new Uint8Array(16).fill(9), watermark: { seq: 2, line: 3, offset: 20 }, sample: { offset: 20, hash: 'h' },
@@ -339,6 +342,7 @@ describe('SQLite ledger source drift', () => {
       const chunks = [];
       for await (const chunk of ledger.keyChunks()) chunks.push(...chunk);
       expect(chunks).toEqual(new Array(16).fill(9));
+      await ledger.finish('run-3', 'completed', {});
       const resume = await ledger.begin(start('run-4', { fingerprint: { ...FINGERPRINT, size: 900 }, sample: { offset: 20, hash: 'h' } }));
       expect(resume).toMatchObject({ watermark: { seq: 2, line: 3, offset: 20 }, finishedAbove: [{ first: 2, last: 4 }], alreadyDone: 5 });
     });

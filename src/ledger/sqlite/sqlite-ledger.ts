@@ -9,7 +9,7 @@
  */
 import { hostname } from 'node:os';
 import Database from 'better-sqlite3';
-import { BatchguardError, LedgerError, SourceError } from '../../errors.js';
+import { BatchguardError, LedgerError } from '../../errors.js';
 import type { SourceFingerprint, SourceSample } from '../../sources/source.js';
 import type {
   CommitBatch, ErrorGroup, Ledger, LedgerCounts, LeaseHolder, RecordRow, ResumeState, RowFilter, RunRecord, RunStart, SeqRange,

@@ -1,0 +1,132 @@
+#!/usr/bin/env node
+/**
+ * Side-by-side benchmark: the same generated JSONL input (~100-byte records) and the same handlers
+ * (no-op; failing: 5% transiently once, 1% fatally; I/O-bound: waits 2 ms) through every contender
+ * of compare/contenders.mjs, each in its own child process. For each: records/s and its ratio to
+ * the bare loop over the same input, peak RSS, and, after a SIGKILL at 90% of the records done, the
+ * time from the restart to the first new record and the number of records handed to the handler
+ * again. Prints markdown tables and writes docs/benchmarks.md (figures kept per size in
+ * docs/benchmarks.json, so running one size replaces only that size's rows).
+ *
+ * Environment (defaults in brackets):
+ *   SIZES=10000,100000,1000000   record counts
+ *   HANDLERS=noop,failing,io     handlers
+ *   ONLY=bare,batchguard-sqlite  contenders by id (all)
+ *   CRASH_HANDLERS=noop          handlers with the crash-and-resume measurement
+ *   MAX_SECONDS=300              skip a contender at a size where its run is estimated longer
+ *                                (from its smaller sizes: the measured growth, or the known one)
+ *   CONCURRENCY=8                records in flight for BullMQ, pg-boss and batchguard
+ * Usage: npm run bench   (SIZES=10000 npm run bench for a quick look)
+ */
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CONTENDERS } from './compare/contenders.mjs';
+import { writeInput } from './compare/input.mjs';
+import { measure } from './compare/measure.mjs';
+import { HANDLER_TITLES, renderTables } from './compare/report.mjs';
+import { services } from './compare/services.mjs';
+
+const list = (name, fallback) => (process.env[name] ?? fallback).split(',').map((s) => s.trim()).filter(Boolean);
+const SIZES = list('SIZES', '10000,100000,1000000').map(Number);
+const HANDLERS = list('HANDLERS', Object.keys(HANDLER_TITLES).join(','));
+const ONLY = list('ONLY', CONTENDERS.map((c) => c.id).join(','));
+const CRASH_HANDLERS = list('CRASH_HANDLERS', 'noop');
+const MAX_SECONDS = Number(process.env.MAX_SECONDS ?? 300);
+const CONCURRENCY = Number(process.env.CONCURRENCY ?? 8);
+process.env.CONCURRENCY = String(CONCURRENCY);
+
+const docs = new URL('../docs/', import.meta.url);
+const jsonPath = new URL('benchmarks.json', docs);
+const saved = existsSync(jsonPath) ? JSON.parse(readFileSync(jsonPath, 'utf8')) : { sizes: {} };
+const log = (line) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
+
+/** Seconds the run at `count` should take, from the same contender's runs at smaller sizes. */
+function estimateSeconds(history, count, growth) {
+  if (history.length === 0) return 0;
+  const last = history[history.length - 1];
+  let exponent = growth ?? 1;
+  if (history.length >= 2) {
+    const before = history[history.length - 2];
+    exponent = Math.max(exponent, Math.log(last.seconds / before.seconds) / Math.log(last.count / before.count));
+  }
+  return last.seconds * (count / last.count) ** exponent;
+}
+
+function machine() {
+  const cpu = cpus();
+  return {
+    date: new Date().toISOString(), node: process.version, nproc: cpu.length, cpu: cpu[0]?.model?.trim(),
+    memoryGiB: Number((totalmem() / 2 ** 30).toFixed(1)), loadAverage: loadavg().map((l) => Number(l.toFixed(1))),
+  };
+}
+
+const available = await services();
+const dir = mkdtempSync(join(tmpdir(), 'batchguard-compare-'));
+const history = new Map();
+try {
+  for (const count of SIZES) {
+    const input = join(dir, `records-${count}.jsonl`);
+    await writeInput(input, count);
+    const size = { machine: machine(), maxSeconds: MAX_SECONDS, concurrency: CONCURRENCY, handlers: {} };
+    for (const handler of HANDLERS) {
+      const row = (size.handlers[handler] = {});
+      for (const contender of CONTENDERS.filter((c) => ONLY.includes(c.id))) {
+        const key = `${contender.id}/${handler}`;
+        const past = history.get(key) ?? [];
+        const estimate = estimateSeconds(past, count, contender.growth);
+        if (contender.file === undefined) {
+          row[contender.id] = { status: 'unavailable', note: 'not built yet' };
+        } else if (contender.needs && !available[contender.needs]) {
+          row[contender.id] = { status: 'unavailable', note: `${contender.needs} not reachable` };
+        } else if (past.skipped || estimate > MAX_SECONDS) {
+          row[contender.id] = { status: 'skipped', note: `skipped: estimated ${past.skipped ? `> ${MAX_SECONDS}` : Math.round(estimate)} s > ${MAX_SECONDS} s` };
+          past.skipped = true;
+          history.set(key, past);
+        } else {
+          log(`${contender.id} × ${handler} × ${count}${estimate ? ` (estimated ${Math.round(estimate)} s)` : ''}`);
+          try {
+            const cell = await measure({
+              file: contender.file, handler, input, count, crash: CRASH_HANDLERS.includes(handler),
+              timeoutMs: Math.max(3 * MAX_SECONDS, 60) * 1000,
+            });
+            row[contender.id] = { status: 'ok', ...cell };
+            history.set(key, [...past, { count, seconds: cell.wallMs / 1000 }]);
+            log(`  ${Math.round(cell.recordsPerSecond)} records/s, ${(cell.maxRssBytes / 2 ** 20).toFixed(0)} MB${cell.redone === undefined ? '' : `, resume ${Math.round(cell.resumeMs)} ms, redone ${cell.redone}`}`);
+          } catch (error) {
+            row[contender.id] = { status: 'error', note: `failed: ${error.message}`.slice(0, 200) };
+            log(`  ${row[contender.id].note}`);
+          }
+        }
+      }
+    }
+    rmSync(input, { force: true });
+    saved.sizes[count] = size;
+    writeFileSync(jsonPath, `${JSON.stringify(saved, null, 1)}\n`);
+  }
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+const results = Object.fromEntries(Object.entries(saved.sizes).map(([n, size]) => [n, size.handlers]));
+const tables = renderTables(results);
+console.log(tables);
+writeFileSync(new URL('benchmarks.md', docs), renderDoc(saved, tables));
+
+function renderDoc(data, body) {
+  const sizes = Object.entries(data.sizes).sort(([a], [b]) => Number(a) - Number(b));
+  const runs = sizes.map(([n, s]) => {
+    const m = s.machine;
+    return `- ${Number(n).toLocaleString('en-US')} records: ${m.date.slice(0, 16).replace('T', ' ')} UTC, ${m.nproc} CPUs (${m.cpu}), ${m.memoryGiB} GiB, node ${m.node}, load average at start ${m.loadAverage.join(' / ')}; skip above ${s.maxSeconds} s; concurrency ${s.concurrency}`;
+  });
+  return `${readFileSync(new URL('./compare/benchmarks-intro.md', import.meta.url), 'utf8').trim()}
+
+## Where and when these figures were measured
+
+${runs.join('\n')}
+
+## Figures
+
+${body}
+`;
+}

@@ -16,6 +16,7 @@
  *   MAX_SECONDS=300              skip a contender at a size where its run is estimated longer
  *                                (from its smaller sizes: the measured growth, or the known one)
  *   CONCURRENCY=8                records in flight for BullMQ, pg-boss and batchguard
+ *   END_BY=2026-01-01T11:00Z     leave out what would not finish by then (estimated), and say so
  * Usage: npm run bench   (SIZES=10000 npm run bench for a quick look)
  */
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
@@ -34,6 +35,7 @@ const ONLY = list('ONLY', CONTENDERS.map((c) => c.id).join(','));
 const CRASH_HANDLERS = list('CRASH_HANDLERS', 'noop');
 const MAX_SECONDS = Number(process.env.MAX_SECONDS ?? 300);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 8);
+const END_BY = process.env.END_BY ? Date.parse(process.env.END_BY) : undefined;
 process.env.CONCURRENCY = String(CONCURRENCY);
 
 const docs = new URL('../docs/', import.meta.url);
@@ -64,45 +66,57 @@ function machine() {
 const available = await services();
 const dir = mkdtempSync(join(tmpdir(), 'batchguard-compare-'));
 const history = new Map();
+const inputs = new Map();
+
+/** The input file of `count` records, written once per run of the harness. */
+async function inputOf(count) {
+  if (!inputs.has(count)) {
+    const path = join(dir, `records-${count}.jsonl`);
+    await writeInput(path, count);
+    inputs.set(count, path);
+  }
+  return inputs.get(count);
+}
+
+/** One table cell: a measurement, or why there is none. */
+async function cell(contender, handler, count) {
+  const key = `${contender.id}/${handler}`;
+  const past = history.get(key) ?? [];
+  history.set(key, past);
+  if (contender.file === undefined) return { status: 'unavailable', note: 'not built yet' };
+  if (contender.needs && !available[contender.needs]) return { status: 'unavailable', note: `${contender.needs} not reachable` };
+  const estimate = estimateSeconds(past, count, contender.growth);
+  if (estimate > MAX_SECONDS) return { status: 'skipped', note: `skipped: estimated ${Math.round(estimate)} s > ${MAX_SECONDS} s` };
+  if (END_BY !== undefined && Date.now() + estimate * 2000 > END_BY) return { status: 'skipped', note: 'not run: out of time' };
+  log(`${contender.id} × ${handler} × ${count}${estimate ? ` (estimated ${Math.round(estimate)} s)` : ''}`);
+  try {
+    const figures = await measure({
+      file: contender.file, handler, input: await inputOf(count), count, crash: CRASH_HANDLERS.includes(handler),
+      timeoutMs: Math.max(3 * MAX_SECONDS, 60) * 1000,
+    });
+    past.push({ count, seconds: figures.wallMs / 1000 });
+    log(`  ${Math.round(figures.recordsPerSecond)} records/s, ${(figures.maxRssBytes / 2 ** 20).toFixed(0)} MB${figures.redone === undefined ? '' : `, resume ${Math.round(figures.resumeMs)} ms, redone ${figures.redone}`}`);
+    return { status: 'ok', ...figures };
+  } catch (error) {
+    log(`  failed: ${error.message}`);
+    return { status: 'error', note: `failed: ${error.message}`.slice(0, 200) };
+  }
+}
+
 try {
-  for (const count of SIZES) {
-    const input = join(dir, `records-${count}.jsonl`);
-    await writeInput(input, count);
-    const size = { machine: machine(), maxSeconds: MAX_SECONDS, concurrency: CONCURRENCY, handlers: {} };
-    for (const handler of HANDLERS) {
-      const row = (size.handlers[handler] = {});
+  // Handler by handler, smaller sizes first: the no-op figures (the engine's own cost) come first,
+  // and each size's time is known before a larger one is tried.
+  for (const handler of HANDLERS) {
+    for (const count of SIZES) {
+      const size = (saved.sizes[count] ??= { handlers: {} });
+      Object.assign(size, { machine: machine(), maxSeconds: MAX_SECONDS, concurrency: CONCURRENCY });
+      // Cells of contenders left out of this run (ONLY) keep their earlier figures.
+      const row = (size.handlers[handler] ??= {});
       for (const contender of CONTENDERS.filter((c) => ONLY.includes(c.id))) {
-        const key = `${contender.id}/${handler}`;
-        const past = history.get(key) ?? [];
-        const estimate = estimateSeconds(past, count, contender.growth);
-        if (contender.file === undefined) {
-          row[contender.id] = { status: 'unavailable', note: 'not built yet' };
-        } else if (contender.needs && !available[contender.needs]) {
-          row[contender.id] = { status: 'unavailable', note: `${contender.needs} not reachable` };
-        } else if (past.skipped || estimate > MAX_SECONDS) {
-          row[contender.id] = { status: 'skipped', note: `skipped: estimated ${past.skipped ? `> ${MAX_SECONDS}` : Math.round(estimate)} s > ${MAX_SECONDS} s` };
-          past.skipped = true;
-          history.set(key, past);
-        } else {
-          log(`${contender.id} × ${handler} × ${count}${estimate ? ` (estimated ${Math.round(estimate)} s)` : ''}`);
-          try {
-            const cell = await measure({
-              file: contender.file, handler, input, count, crash: CRASH_HANDLERS.includes(handler),
-              timeoutMs: Math.max(3 * MAX_SECONDS, 60) * 1000,
-            });
-            row[contender.id] = { status: 'ok', ...cell };
-            history.set(key, [...past, { count, seconds: cell.wallMs / 1000 }]);
-            log(`  ${Math.round(cell.recordsPerSecond)} records/s, ${(cell.maxRssBytes / 2 ** 20).toFixed(0)} MB${cell.redone === undefined ? '' : `, resume ${Math.round(cell.resumeMs)} ms, redone ${cell.redone}`}`);
-          } catch (error) {
-            row[contender.id] = { status: 'error', note: `failed: ${error.message}`.slice(0, 200) };
-            log(`  ${row[contender.id].note}`);
-          }
-        }
+        row[contender.id] = { ...(await cell(contender, handler, count)), at: new Date().toISOString() };
+        writeFileSync(jsonPath, `${JSON.stringify(saved, null, 1)}\n`);
       }
     }
-    rmSync(input, { force: true });
-    saved.sizes[count] = size;
-    writeFileSync(jsonPath, `${JSON.stringify(saved, null, 1)}\n`);
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });

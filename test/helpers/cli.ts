@@ -11,9 +11,13 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Starts the real CLI (built dist/) in `cwd`. */
-export function spawnCli(args: string[], options: { cwd: string; env?: Record<string, string> }): ChildProcess & { result: Promise<CliResult> } {
-  const child = spawn(process.execPath, [BIN, ...args], {
+/**
+ * Starts the real CLI (built dist/) in `cwd`; `wrap` is a command prefix that runs it (e.g. in a
+ * new PID namespace), which then gets `node <bin> <args>` as its arguments.
+ */
+export function spawnCli(args: string[], options: { cwd: string; env?: Record<string, string>; wrap?: string[] }): ChildProcess & { result: Promise<CliResult> } {
+  const [command, ...prefix] = [...(options.wrap ?? []), process.execPath, BIN, ...args] as [string, ...string[]];
+  const child = spawn(command, prefix, {
     cwd: options.cwd,
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],

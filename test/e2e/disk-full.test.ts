@@ -1,0 +1,99 @@
+/**
+ * A full disk under the ledger and the output, for real: a small tmpfs. The run stops with exit 4
+ * and a one-line cause; nothing committed is damaged; once space is freed the next run resumes and
+ * every record ends with exactly one outcome and each success with exactly one output line.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runCli, writeJsonl } from '../helpers/cli.js';
+import { tempDir } from '../helpers/temp.js';
+
+const RECORDS = 3000;
+const mounted: string[] = [];
+
+/** Whether this process may mount a tmpfs (root, or CAP_SYS_ADMIN). */
+function canMount(): boolean {
+  const probe = mkdtempSync(join(tmpdir(), 'bg-mount-probe-'));
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', probe], { stdio: 'ignore' });
+    execFileSync('umount', [probe], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    rmSync(probe, { recursive: true, force: true });
+  }
+}
+const MOUNT = canMount();
+
+// Before the temporary folder holding the mount point is removed (hooks run last-registered first).
+afterEach(() => {
+  for (const dir of mounted.splice(0)) execFileSync('umount', ['-l', dir], { stdio: 'ignore' });
+});
+
+function smallDisk(dir: string, size: string): string {
+  const mnt = join(dir, 'disk');
+  mkdirSync(mnt);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0700`, 'tmpfs', mnt]);
+  mounted.push(mnt);
+  return mnt;
+}
+
+describe('disk full on the ledger\'s filesystem', () => {
+  // Skipped only where mounting a tmpfs is not permitted (it needs root or CAP_SYS_ADMIN).
+  it.skipIf(!MOUNT).each([
+    ['the ledger and the output', true],
+    ['the ledger alone', false],
+  ])('on %s: stops with exit 4 and a one-line cause, damages nothing, and resumes exactly once space is freed', async (_what, outputOnDisk) => {
+    const dir = tempDir();
+    const disk = smallDisk(dir, '1m');
+    writeJsonl(dir, 'records.jsonl', RECORDS);
+    const output = join(outputOnDisk ? disk : dir, 'out.jsonl');
+    const ledger = join(disk, 'ledger.sqlite');
+    writeFileSync(join(dir, 'job.mjs'), `
+import { defineJob, jsonl, jsonlOutput, FatalError } from 'batchguard';
+export default defineJob({
+  name: 'disk-full',
+  source: jsonl(${JSON.stringify(join(dir, 'records.jsonl'))}),
+  key: (r) => String(r.id),
+  concurrency: 8,
+  maxFailureRate: 1,
+  checkpoint: { everyRecords: 100, everyMs: 50 },
+  output: jsonlOutput(${JSON.stringify(output)}),
+  handler: async (r) => {
+    if (r.id % 10 === 3) throw new FatalError('refused ' + r.id + ' ' + 'x'.repeat(300));
+    return { id: r.id, payload: 'p'.repeat(400) };
+  },
+});
+`);
+    const args = ['run', 'job.mjs', '--ledger', ledger, '--lease', '1s', '--quiet'];
+    const full = await runCli(args, { cwd: dir });
+    expect(full.code).toBe(4);
+    const lines = full.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^batchguard: error: the disk is full: .* failed: .*; (every earlier commit is intact|the output up to the last commit is intact)\. Free space on that disk and run again to resume$/);
+    if (!outputOnDisk) expect(lines[0]).toMatch(/(SQLITE_FULL|writing the key file)/);
+
+    // Free space: the same files, a larger disk.
+    execFileSync('mount', ['-o', 'remount,size=64m', disk]);
+    const db = new Database(ledger);
+    try {
+      expect(db.pragma('quick_check', { simple: true })).toBe('ok');
+    } finally {
+      db.close();
+    }
+    const resumed = await runCli([...args, '--json'], { cwd: dir });
+    expect(resumed.stderr).toBe('');
+    expect(resumed.code).toBe(0);
+    const summary = JSON.parse(resumed.stdout) as { total: number; succeeded: number; failed: number; pending: number };
+    const failing = Array.from({ length: RECORDS }, (_, id) => id).filter((id) => id % 10 === 3).length;
+    expect(summary).toMatchObject({ total: RECORDS, succeeded: RECORDS - failing, failed: failing, pending: 0 });
+    const ids = readFileSync(output, 'utf8').trim().split('\n').map((line) => (JSON.parse(line) as { id: number }).id);
+    expect(ids).toHaveLength(RECORDS - failing);
+    expect(new Set(ids).size).toBe(ids.length);
+  }, 120_000);
+});

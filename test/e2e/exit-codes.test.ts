@@ -30,7 +30,8 @@ describe('exit codes', () => {
   it('SIGINT gives 130 and leaves a resumable ledger; a concurrent run gets 4', async () => {
     const dir = tempDir();
     slowJob(dir, 'sigint', 2000);
-    const child = spawnCli(['run', 'sigint.mjs', '--no-progress'], { cwd: dir, env: { DELAY_MS: '5' } });
+    // A short lease: the concurrent run is refused once it sees the holder renew (every second).
+    const child = spawnCli(['run', 'sigint.mjs', '--no-progress', '--lease', '3s'], { cwd: dir, env: { DELAY_MS: '5' } });
     let stderr = '';
     child.stderr?.on('data', (c) => (stderr += c));
     await waitFor(() => stderr.includes('started'));

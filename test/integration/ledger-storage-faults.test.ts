@@ -5,6 +5,11 @@ import { StorageError } from '../../src/errors.js';
 import type { CommitBatch, RunStart } from '../../src/ledger/ledger.js';
 import { openSqliteLedger, type SqliteLedger } from '../../src/ledger/sqlite/sqlite-ledger.js';
 import { jsonlOutput } from '../../src/sinks/jsonl-output.js';
+import { ManualClock } from '../../src/clock.js';
+import { FatalError } from '../../src/errors.js';
+import { runJob } from '../../src/engine/run-job.js';
+import { drive } from '../helpers/drive.js';
+import { itemsJob } from '../helpers/jobs.js';
 import { withDatabase as query } from '../helpers/ledger.js';
 import { tempDir } from '../helpers/temp.js';
 
@@ -124,6 +129,21 @@ describe('the ledger file', () => {
     await ledgerWithKeys(path);
     expect(statSync(path).mode & 0o777).toBe(0o600);
     expect(statSync(`${path}.keys`).mode & 0o777).toBe(0o600);
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
+  });
+});
+
+describe('run reports', () => {
+  it('are created private too (0600 files in 0700 folders)', async () => {
+    const dir = join(tempDir(), 'jobs');
+    const job = itemsJob('modes', 20, { handler: async (r) => { if (r.id === 3) throw new FatalError('no'); } });
+    const clock = new ManualClock();
+    const summary = await drive(runJob(job, { ledger: join(dir, 'l.sqlite'), clock }), clock);
+    const reports = summary.reports as { summary: string; failures: string };
+    expect(statSync(reports.summary).mode & 0o777).toBe(0o600);
+    expect(statSync(reports.failures).mode & 0o777).toBe(0o600);
+    expect(statSync(join(reports.summary, '..')).mode & 0o777).toBe(0o700);
+    expect(statSync(join(reports.summary, '..', '..')).mode & 0o777).toBe(0o700);
     expect(statSync(dir).mode & 0o777).toBe(0o700);
   });
 });

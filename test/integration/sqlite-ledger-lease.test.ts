@@ -1,5 +1,6 @@
+import { spawn } from 'node:child_process';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LedgerError } from '../../src/errors.js';
 import type { CommitBatch, RunStart } from '../../src/ledger/ledger.js';
@@ -64,23 +65,55 @@ describe('SQLite ledger lease', () => {
     }
   });
 
-  it('takes over a lease that stopped being renewed, whatever its pid and host say, and marks that run crashed', async () => {
+  it('takes over a lease from another host once it has expired, whatever its pid says, and marks that run crashed', async () => {
     const path = join(tempDir(), 'l.sqlite');
     const crashed = open(path);
     await crashed.begin(start('crashed-run'));
     await crashed.commit(batch('crashed-run', { succeeded: [{ first: 0, last: 2 }], watermark: { seq: 3 }, seen: 4 }));
     // A crash: the heartbeat stops, nothing is released. The pid is this live process (as PID 1
-    // is in every container): a pid check would call the holder alive for ever.
+    // is in every container), the host another: a pid check would call the holder alive for ever.
     await crashed.close();
+    query(path, (db) => db.prepare("UPDATE lease SET host = 'another-host', pid = ?").run(process.pid));
+    const expiresAt = Number(leaseRow(path)?.expires_at);
     const next = open(path);
     try {
       const resume = await next.begin(start('next-run'));
+      // Nothing on this host can prove a holder elsewhere dead: the expiry decides.
+      expect(Date.now()).toBeGreaterThanOrEqual(expiresAt);
       expect(resume.crashedRunId).toBe('crashed-run');
       expect(resume.watermark).toEqual({ seq: 3 });
       expect((await next.runs(10)).map((r) => [r.runId, r.status])).toEqual([['next-run', 'running'], ['crashed-run', 'crashed']]);
       expect(await next.holder()).toMatchObject({ runId: 'next-run', token: 2 });
     } finally {
       await next.close();
+    }
+  });
+
+  it('takes over at once the lease of a process on this host that was killed (its process lock is gone), without waiting for the expiry', async () => {
+    const path = join(tempDir(), 'l.sqlite');
+    const dist = resolve(import.meta.dirname, '../../dist/index.js');
+    const script = `
+      import { openSqliteLedger } from ${JSON.stringify(dist)};
+      const ledger = openSqliteLedger(${JSON.stringify(path)}, { lease: { expireMs: 600000, renewEveryMs: 1000 } });
+      await ledger.begin({ runId: 'killed-run', job: 'lease-test', fingerprint: undefined, acceptDrift: false, options: {} });
+      process.stdout.write('ready');
+      setInterval(() => {}, 1000);
+    `;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((ready, failed) => {
+      child.stdout.on('data', () => ready());
+      child.on('exit', (code) => failed(new Error(`the holder exited with ${code} before taking the lease`)));
+    });
+    const open10Min = openSqliteLedger(path, { lease: resolveLeaseOptions({ expireMs: 600_000 }) });
+    try {
+      child.kill('SIGKILL');
+      await new Promise((done) => child.on('exit', done));
+      const expiresAt = Number(leaseRow(path)?.expires_at);
+      const resume = await open10Min.begin(start('next-run'));
+      expect(Date.now()).toBeLessThan(expiresAt);
+      expect(resume.crashedRunId).toBe('killed-run');
+    } finally {
+      await open10Min.close();
     }
   });
 

@@ -6,11 +6,13 @@
  * checks the token in its own transaction, so a holder whose lease was taken while it was frozen
  * writes nothing; writes outside the ledger (output, key file) first ask `assertHeld()`.
  */
+import { hostname } from 'node:os';
 import type Database from 'better-sqlite3';
 import type { LedgerError } from '../../errors.js';
 import {
   acquireLease, decideTake, hasMarginLeft, heldError, lostError, newOwner, renewLease, type Lease, type ResolvedLeaseOptions,
 } from '../lease.js';
+import { ProcessLock } from './process-lock.js';
 
 /** How often a run waiting for an expiry looks at the lease again, at most. */
 const WAIT_POLL_MS = 500;
@@ -44,6 +46,7 @@ export class SqliteLease {
   private timer: NodeJS.Timeout | undefined;
   private readonly who = newOwner();
   private readonly statements;
+  private readonly lock: ProcessLock;
 
   constructor(
     private readonly db: Database.Database,
@@ -51,6 +54,7 @@ export class SqliteLease {
     private readonly options: ResolvedLeaseOptions,
     private readonly now: () => number = Date.now,
   ) {
+    this.lock = new ProcessLock(`${location}.lock`);
     this.statements = {
       read: db.prepare('SELECT * FROM lease WHERE id = 1'),
       write: db.prepare(`INSERT OR REPLACE INTO lease (id, run_id, owner, pid, host, token, acquired_at, renewed_at, expires_at)
@@ -81,15 +85,18 @@ export class SqliteLease {
   /**
    * Takes the lease for `runId` and runs `then` in the same transaction, with the lease it replaced
    * (a run that ended without releasing it). A lease in force is waited for until it expires; if
-   * its holder renews it meanwhile, the holder is alive and this throws LEDGER_LOCKED.
+   * its holder renews it meanwhile, the holder is alive and this throws LEDGER_LOCKED. A holder on
+   * this host that no longer holds the process lock is dead: its lease is taken at once.
    */
   async acquire<T>(runId: string, takeOver: boolean, then: (previous: Lease | undefined) => T): Promise<T> {
     let seen: Lease | undefined;
     for (;;) {
+      const holderGone = this.lock.tryTake();
       const attempt = this.db.transaction((): { value: T } | { wait: Lease } => {
         const current = this.read();
         const now = this.now();
-        if (current && decideTake(current, now, takeOver) === 'wait') return { wait: current };
+        const dead = holderGone && current?.host === hostname();
+        if (current && !dead && decideTake(current, now, takeOver) === 'wait') return { wait: current };
         const last = Math.max(Number(this.statements.lastToken.get() ?? 0), current?.token ?? 0);
         const lease = acquireLease(runId, this.who, last, now, this.options);
         this.statements.write.run(lease);
@@ -141,6 +148,9 @@ export class SqliteLease {
   }
 
   private renew(): void {
+    // A run that took over a stopped holder starts without the process lock; it takes it once
+    // that process is gone, so that its own crash is then detected at once too.
+    if (!this.lock.held) this.lock.tryTake();
     try {
       this.db.transaction(() => {
         this.check();
@@ -174,6 +184,7 @@ export class SqliteLease {
 
   close(): void {
     this.stopHeartbeat();
+    this.lock.release();
   }
 }
 

@@ -1,0 +1,45 @@
+/**
+ * An operating-system lock held for the life of a run, on `<ledger>.lock`: SQLite's exclusive lock
+ * on a file of its own (Node has no flock). The kernel drops it when the process dies, however it
+ * dies and whatever its PID namespace, so a run that gets it knows that no process on this machine
+ * holds the ledger any more: a lease left by a crashed run on this host need not be waited out.
+ *
+ * It only ever shortens a wait. A stopped process keeps its lock, and a holder on another host
+ * holds none here: both are taken over when their lease expires. The lease decides, and its token
+ * fences whoever is wrong.
+ */
+import { closeSync, openSync } from 'node:fs';
+import Database from 'better-sqlite3';
+
+export class ProcessLock {
+  private db: Database.Database | undefined;
+
+  constructor(private readonly path: string) {}
+
+  get held(): boolean {
+    return this.db !== undefined;
+  }
+
+  /** Takes the lock if no other process (or connection of this one) holds it; true when held now. */
+  tryTake(): boolean {
+    if (this.db) return true;
+    let db: Database.Database | undefined;
+    try {
+      closeSync(openSync(this.path, 'a', 0o600));
+      db = new Database(this.path, { timeout: 0 });
+      db.pragma('locking_mode = EXCLUSIVE');
+      db.exec('BEGIN EXCLUSIVE');
+      this.db = db;
+      return true;
+    } catch {
+      // Held elsewhere, or the file cannot be made: either way, no proof that the holder is gone.
+      db?.close();
+      return false;
+    }
+  }
+
+  release(): void {
+    this.db?.close();
+    this.db = undefined;
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * What a run loads decides how long a short job takes (bench/startup.mjs measures the time; this
+ * checks the causes, which do not depend on the machine's speed): an .mjs job over a JSONL file
+ * must not load tsx, csv-parse or the other commands' modules, nor create an Intl.NumberFormat
+ * (the first one loads ICU data).
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { BIN, writeJsonl } from '../helpers/cli.js';
+import { tempDir } from '../helpers/temp.js';
+import { spawn } from 'node:child_process';
+
+/** Runs the CLI with a preload that logs every module loaded and every Intl.NumberFormat created. */
+async function loadedBy(dir: string, args: string[]): Promise<{ code: number | null; lines: string[] }> {
+  const log = join(dir, 'loaded.log');
+  writeFileSync(join(dir, 'log-hook.mjs'), `
+import { appendFileSync } from 'node:fs';
+let log;
+export function initialize(data) { log = data.log; }
+export async function load(url, context, next) { appendFileSync(log, url + '\\n'); return next(url, context); }
+`);
+  writeFileSync(join(dir, 'preload.mjs'), `
+import { register } from 'node:module';
+import { appendFileSync } from 'node:fs';
+const log = ${JSON.stringify(log)};
+register(${JSON.stringify(pathToFileURL(join(dir, 'log-hook.mjs')).href)}, import.meta.url, { data: { log } });
+Intl.NumberFormat = new Proxy(Intl.NumberFormat, { construct(target, args) { appendFileSync(log, 'new Intl.NumberFormat\\n'); return new target(...args); } });
+`);
+  writeFileSync(log, '');
+  const child = spawn(process.execPath, ['--import', pathToFileURL(join(dir, 'preload.mjs')).href, BIN, ...args], { cwd: dir, stdio: 'ignore' });
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  return { code, lines: readFileSync(log, 'utf8').split('\n').filter(Boolean) };
+}
+
+function job(dir: string, file: string): void {
+  writeJsonl(dir, 'records.jsonl', 3);
+  writeFileSync(join(dir, file), `
+import { defineJob, jsonl } from 'batchguard';
+export default defineJob({ name: 'startup', source: jsonl('records.jsonl'), key: (r) => String(r.id), handler: async () => {} });
+`);
+}
+
+describe('what a run loads', () => {
+  it('an .mjs job over JSONL loads no tsx, no csv-parse, no other command, and no Intl.NumberFormat', async () => {
+    const dir = tempDir();
+    job(dir, 'job.mjs');
+    const { code, lines } = await loadedBy(dir, ['run', 'job.mjs']);
+    expect(code).toBe(0);
+    expect(lines.some((line) => line.endsWith('/dist/cli/run-command.js'))).toBe(true);
+    expect(lines.filter((line) => /\/tsx\/|csv-parse|(status|failures|replay|rerun)-command\.js|new Intl\.NumberFormat/.test(line))).toEqual([]);
+  }, 60_000);
+
+  it('a .ts job loads tsx (the check above can see it)', async () => {
+    const dir = tempDir();
+    job(dir, 'job.ts');
+    const { code, lines } = await loadedBy(dir, ['run', 'job.ts']);
+    expect(code).toBe(0);
+    expect(lines.some((line) => line.includes('/tsx/'))).toBe(true);
+  }, 60_000);
+});

@@ -7,6 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { ConfigError } from '../errors.js';
 import { defineJob, type Job } from '../job.js';
 import { resolvesToPackage } from './package-resolution.js';
+import { thrownMessage } from '../policy/error-fields.js';
 
 const EXTENSIONS = ['.ts', '.mts', '.js', '.mjs', '.cts', '.cjs'];
 const TYPESCRIPT = ['.ts', '.mts', '.cts'];
@@ -49,7 +50,7 @@ export async function loadJob(file: string): Promise<Job<any, any>> {
     module = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
   } catch (error) {
     if (error instanceof ConfigError) throw new ConfigError(`${path}: ${error.message}`, { field: error.field, cause: error });
-    throw new ConfigError(`cannot load job file ${path}: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+    throw new ConfigError(`cannot load job file ${path}: ${thrownMessage(error)}`, { cause: error });
   }
   const exported = module.default ?? module.job;
   if (exported === undefined || exported === null) {

@@ -5,6 +5,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { BatchguardError, ConfigError, LedgerError, SinkError, SourceError, StorageError } from '../errors.js';
 import { ExitCode } from './exit-codes.js';
+import { readProp, thrownMessage, valueText } from '../policy/error-fields.js';
 // Each command's module is imported when the command runs: a run does not pay for loading the
 // report, replay and status code (start-up time is what a short job feels most).
 
@@ -106,9 +107,9 @@ export async function main(argv: string[]): Promise<number> {
       return commanderCode === 'commander.helpDisplayed' || commanderCode === 'commander.version' ? 0 : ExitCode.usage;
     }
     const code = exitCodeForError(error);
-    const message = (error as Error)?.message ?? String(error);
+    const message = thrownMessage(error);
     process.stderr.write(`batchguard: error: ${message}\n`);
-    if (code === 70) process.stderr.write(`${(error as Error)?.stack ?? ''}\nThis is a bug in batchguard; please report it with the lines above.\n`);
+    if (code === 70) process.stderr.write(`${valueText(readProp(error, 'stack') ?? '')}\nThis is a bug in batchguard; please report it with the lines above.\n`);
     return code;
   }
 }

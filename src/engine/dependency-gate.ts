@@ -11,6 +11,7 @@ import { DependencyTracker, type Release } from '../graph/dependency-tracker.js'
 import { StatusBits } from '../graph/status-bits.js';
 import type { KeyIndex } from './key-index.js';
 import type { InFlight } from './record-executor.js';
+import { thrownMessage, valueText } from '../policy/error-fields.js';
 
 /** What the gate asks of the engine. */
 export interface GateActions {
@@ -60,10 +61,10 @@ export class DependencyGate {
     try {
       deps = (this.job.dependsOn as (record: unknown) => readonly string[])(record) ?? [];
       if (!Array.isArray(deps) || deps.some((dep) => typeof dep !== 'string' || dep === '')) {
-        throw new Error(`it must return an array of non-empty keys; got ${JSON.stringify(deps)}`);
+        throw new Error(`it must return an array of non-empty keys; got ${valueText(deps)}`);
       }
     } catch (error) {
-      this.fail(entry, `job.dependsOn failed: ${(error as Error)?.message ?? String(error)}`);
+      this.fail(entry, `job.dependsOn failed: ${thrownMessage(error)}`);
       return false;
     }
     if (deps.length === 0) return true;

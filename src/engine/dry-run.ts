@@ -8,6 +8,7 @@ import { openSqliteLedger } from '../ledger/sqlite/sqlite-ledger.js';
 import type { ResumeState } from '../ledger/ledger.js';
 import { FinishedSet } from './finished-set.js';
 import { KeyIndex } from './key-index.js';
+import { thrownMessage, valueText } from '../policy/error-fields.js';
 
 const SAMPLES = 10;
 
@@ -53,11 +54,11 @@ export async function dryRun(job: Job<any, any>, ledgerPath: string): Promise<Dr
     try {
       key = job.key(item.value);
     } catch (error) {
-      problem(seq, line, `job.key threw: ${(error as Error)?.message ?? String(error)}`);
+      problem(seq, line, `job.key threw: ${thrownMessage(error)}`);
       continue;
     }
     if (typeof key !== 'string' || key === '') {
-      problem(seq, line, `job.key must return a non-empty string; got ${JSON.stringify(key)}`);
+      problem(seq, line, `job.key must return a non-empty string; got ${typeof key === 'string' ? JSON.stringify(key) : valueText(key)}`);
       continue;
     }
     const earlier = keys.add(key, seq, line ?? 0);

@@ -34,6 +34,7 @@ import { crashedOutcome, duplicateMessage, invalidOutcome, keyOfPosition } from 
 import { loadKeyIndex } from './key-index-loader.js';
 import { repeat } from './repeat.js';
 import { settleDrift, sourceNow } from './source-check.js';
+import { thrownMessage, valueText } from '../policy/error-fields.js';
 
 /** A live view of a run, for progress displays. */
 export interface Progress {
@@ -277,7 +278,7 @@ class JobRun {
         const exhausted = await this.processSource(this.selector);
         return await this.finish(ledger, exhausted);
       } catch (error) {
-        await ledger.finish(this.runId, 'failed', { error: (error as Error)?.message ?? String(error) }).catch(() => {});
+        await ledger.finish(this.runId, 'failed', { error: thrownMessage(error) }).catch(() => {});
         throw error;
       }
     } finally {
@@ -385,11 +386,11 @@ class JobRun {
     try {
       key = this.job.key(item.value);
     } catch (error) {
-      this.recordInvalid(item.position, `job.key threw: ${(error as Error)?.message ?? String(error)}`);
+      this.recordInvalid(item.position, `job.key threw: ${thrownMessage(error)}`);
       return;
     }
     if (typeof key !== 'string' || key === '') {
-      this.recordInvalid(item.position, `job.key must return a non-empty string; got ${JSON.stringify(key)}`);
+      this.recordInvalid(item.position, `job.key must return a non-empty string; got ${typeof key === 'string' ? JSON.stringify(key) : valueText(key)}`);
       return;
     }
     const earlier = this.keys?.add(key, item.position.seq, item.position.line ?? 0);
@@ -407,7 +408,7 @@ class JobRun {
       field = 'concurrencyKey';
       if (this.fair) fairKey = String(this.job.concurrencyKey?.(item.value) ?? '');
     } catch (error) {
-      this.recordInvalid(item.position, `job.${field} threw: ${(error as Error)?.message ?? String(error)}`, key);
+      this.recordInvalid(item.position, `job.${field} threw: ${thrownMessage(error)}`, key);
       return;
     }
     const entry = newInFlight(key, item.position, item.value);

@@ -168,3 +168,42 @@ describe('classifyError: timeouts, programming errors and the default', () => {
     expect(classifyError(a).rule).toBe('default');
   });
 });
+
+describe('classifyError: whatever was thrown', () => {
+  const revoked = (): unknown => {
+    const { proxy, revoke } = Proxy.revocable({}, {});
+    revoke();
+    return proxy;
+  };
+  const trap = (): never => {
+    throw new Error('trap');
+  };
+  const hostile: [string, () => unknown][] = [
+    ['a revoked proxy', revoked],
+    ['a proxy whose every trap throws', () => new Proxy({}, { get: trap, getPrototypeOf: trap, ownKeys: trap, has: trap, getOwnPropertyDescriptor: trap })],
+    ['an error whose getters throw', () => Object.defineProperties(new Error('x'), { message: { get: trap }, name: { get: trap }, code: { get: trap }, cause: { get: trap } })],
+    ['an error caused by a revoked proxy', () => new Error('outer', { cause: revoked() })],
+    ['null', () => null],
+    ['undefined', () => undefined],
+    ['a symbol', () => Symbol('thrown')],
+    ['a BigInt', () => 10n],
+    ['an object whose toString throws', () => ({ toString: trap, [Symbol.toPrimitive]: trap })],
+  ];
+
+  it.each(hostile)('never throws for %s, with or without a hook', (_name, make) => {
+    const value = make();
+    expect(classifyError(value)).toEqual({ classification: 'retryable', rule: 'default' });
+    expect(classifyError(value, () => 'fatal')).toEqual({ classification: 'fatal', rule: 'classify-hook' });
+    expect(classifyError(value, trap).hookError).toBeInstanceOf(Error);
+  });
+
+  it('a hook returning something unprintable is ignored with a readable hookError', () => {
+    const loop: Record<string, unknown> = {};
+    loop.self = loop;
+    for (const returned of [10n, loop, revoked()]) {
+      const result = classifyError(new Error('x'), () => returned as never);
+      expect(result.rule).toBe('default');
+      expect(String((result.hookError as Error).message)).toMatch(/^classify must return 'retryable', 'fatal' or undefined; got /);
+    }
+  });
+});

@@ -3,7 +3,7 @@
  * can list them, and every decision names the rule that made it, so a user can see why.
  */
 import { FatalError, RetryableError, TimeoutError } from '../errors.js';
-import { errorCodeOf, errorMessageOf, errorNameOf, httpStatusOf, readProp } from './error-fields.js';
+import { errorCodeOf, errorMessageOf, errorNameOf, httpStatusOf, isInstance, readProp, valueText } from './error-fields.js';
 import { causeChain } from './serialize-error.js';
 
 /** Whether a failed attempt may be retried. */
@@ -60,12 +60,15 @@ const FATAL_ERROR_CLASSES = [TypeError, ReferenceError, SyntaxError, RangeError]
  * (the outermost wins); then `hook`, called with the top-level error; then the built-in rules, each
  * looked for across the whole chain before the next: HTTP status, network code, timeout, programming
  * error; anything else is retryable.
+ *
+ * Never throws, whatever was thrown: a value that cannot be inspected (a revoked proxy, getters or
+ * traps that throw) matches no rule and gets the default.
  */
 export function classifyError(error: unknown, hook?: ClassifyHook): ClassifyResult {
   const chain = causeChain(error);
   for (const link of chain) {
-    if (link instanceof RetryableError) return { classification: Classification.retryable, rule: 'RetryableError' };
-    if (link instanceof FatalError) return { classification: Classification.fatal, rule: 'FatalError' };
+    if (isInstance(link, RetryableError)) return { classification: Classification.retryable, rule: 'RetryableError' };
+    if (isInstance(link, FatalError)) return { classification: Classification.fatal, rule: 'FatalError' };
   }
   if (hook === undefined) return builtInRules(chain);
   const hooked = runHook(hook, error);
@@ -83,7 +86,7 @@ function runHook(hook: ClassifyHook, error: unknown): { classification: Classifi
   }
   if (value === Classification.retryable || value === Classification.fatal) return { classification: value };
   if (value === undefined) return {};
-  const got = typeof readProp(value, 'then') === 'function' ? 'a Promise (it must be synchronous)' : JSON.stringify(value);
+  const got = typeof readProp(value, 'then') === 'function' ? 'a Promise (it must be synchronous)' : typeof value === 'string' ? JSON.stringify(value) : valueText(value);
   return { hookError: new TypeError(`classify must return 'retryable', 'fatal' or undefined; got ${got}`) };
 }
 
@@ -107,7 +110,7 @@ function builtInRules(chain: readonly unknown[]): ClassifyResult {
   }
   for (const link of chain) {
     // By name too: AbortSignal.timeout() rejects with a DOMException named TimeoutError.
-    if (link instanceof TimeoutError || errorNameOf(link) === 'TimeoutError') {
+    if (isInstance(link, TimeoutError) || errorNameOf(link) === 'TimeoutError') {
       return { classification: Classification.retryable, rule: 'timeout' };
     }
   }
@@ -126,7 +129,7 @@ function builtInRules(chain: readonly unknown[]): ClassifyResult {
 
 // instanceof catches subclasses; the name catches errors from another realm (vm, worker) too.
 function programmingErrorName(value: unknown): string | undefined {
-  for (const cls of FATAL_ERROR_CLASSES) if (value instanceof cls) return cls.name;
+  for (const cls of FATAL_ERROR_CLASSES) if (isInstance(value, cls)) return cls.name;
   const name = errorNameOf(value);
   return name !== undefined && FATAL_ERROR_NAMES.includes(name) ? name : undefined;
 }

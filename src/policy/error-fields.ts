@@ -62,3 +62,33 @@ export function isInstance(value: unknown, type: abstract new (...args: never[])
     return false;
   }
 }
+
+/**
+ * What a thrown value says, for a one-line message: its `message` when it has one, otherwise the
+ * value itself as text. Never throws, whatever was thrown (a revoked proxy, throwing getters, a
+ * symbol, an object whose `toString` throws).
+ */
+export function thrownMessage(value: unknown): string {
+  return errorMessageOf(value) ?? valueText(value);
+}
+
+/** `name: message` of a thrown value (just the text of a value that is not an error). Never throws. */
+export function thrownSummary(value: unknown): string {
+  const message = errorMessageOf(value);
+  if (message === undefined) return valueText(value);
+  const name = errorNameOf(value);
+  return name === undefined ? message : `${name}: ${message}`;
+}
+
+/** Any value as text: JSON for plain data, `String()` otherwise. Never throws. */
+export function valueText(value: unknown): string {
+  try {
+    if (typeof value === 'object' && value !== null) {
+      const json = JSON.stringify(value);
+      if (json !== undefined) return json;
+    }
+    return String(value);
+  } catch {
+    return typeof value === 'object' && value !== null ? 'an object that cannot be shown' : `a ${typeof value}`;
+  }
+}

@@ -77,4 +77,15 @@ describe('retryAfterMs', () => {
     expect(retryAfterMs('string throw', NOW)).toBeUndefined();
     expect(retryAfterMs(null, NOW)).toBeUndefined();
   });
+
+  it('never throws on headers that cannot be read (a revoked proxy, throwing traps)', () => {
+    const { proxy, revoke } = Proxy.revocable({}, {});
+    revoke();
+    const trap = (): never => {
+      throw new Error('trap');
+    };
+    expect(retryAfterMs(httpError({ headers: proxy }), NOW)).toBeUndefined();
+    expect(retryAfterMs(httpError({ response: { headers: new Proxy({}, { ownKeys: trap, get: trap }) } }), NOW)).toBeUndefined();
+    expect(retryAfterMs(proxy, NOW)).toBeUndefined();
+  });
 });

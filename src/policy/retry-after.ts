@@ -54,8 +54,12 @@ function headerValue(headers: unknown): unknown {
       return undefined;
     }
   }
-  for (const key of Object.keys(headers)) {
-    if (key.toLowerCase() === 'retry-after') return readProp(headers, key);
+  try {
+    for (const key of Object.keys(headers)) {
+      if (key.toLowerCase() === 'retry-after') return readProp(headers, key);
+    }
+  } catch {
+    // A proxy whose ownKeys trap throws, or a revoked one: no header to be found.
   }
   return undefined;
 }

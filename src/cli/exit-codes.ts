@@ -17,6 +17,17 @@ export const ExitCode = {
   ledger: 4,
   /** Stopped at its deadline. Resumable with `run`. */
   deadline: 5,
+  /**
+   * Stopped because an error escaped the job's code (a throw in a timer callback, an unhandled
+   * rejection) and no running record could be blamed. Progress is saved. Resumable with `run`.
+   */
+  uncaughtError: 6,
+  /**
+   * The process was exited (`process.exit()` in the job's code) while the run was unfinished: no
+   * summary, and what was not committed is redone. Resumable with `run`; the records in flight
+   * count as having crashed (crash quarantine).
+   */
+  exitedMidRun: 7,
   sigint: 130,
   sigterm: 143,
 } as const;

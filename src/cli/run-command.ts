@@ -4,11 +4,13 @@
 import { dryRun } from '../engine/dry-run.js';
 import { parseDuration, parseUntil } from '../policy/deadline.js';
 import { startRun } from '../engine/run-job.js';
+import { currentAttempt } from '../engine/escaped-errors.js';
 import type { Job } from '../job.js';
 import { ledgerPath } from './ledger-path.js';
 import type { EngineEvent } from '../engine/events.js';
 import type { RerunOptions, RunOptions } from '../engine/run-options.js';
 import type { Summary } from '../report/summary.js';
+import type { SerializedError } from '../policy/serialize-error.js';
 import { ExitCode } from './exit-codes.js';
 import { formatSummary } from './format-summary.js';
 import { loadJob } from './load-job.js';
@@ -57,6 +59,7 @@ export async function runCommand(jobFile: string, flags: RunFlags, rerun?: Rerun
     untilMs: flags.until === undefined ? undefined : parseUntil(flags.until, Date.now(), '--until'),
   };
   const handle = startRun(job, options);
+  const unguard = guardExit(handle.done, err);
   let signalName: 'SIGINT' | 'SIGTERM' | undefined;
   const onSignal = (signal: 'SIGINT' | 'SIGTERM'): void => {
     if (signalName === undefined) {
@@ -75,6 +78,7 @@ export async function runCommand(jobFile: string, flags: RunFlags, rerun?: Rerun
   try {
     summary = await handle.done;
   } finally {
+    unguard();
     display.stop();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -119,7 +123,35 @@ export function exitCodeOf(summary: Summary, signal: 'SIGINT' | 'SIGTERM' | unde
       return ExitCode.deadline;
     case 'interrupted':
       return signal === 'SIGTERM' ? ExitCode.sigterm : ExitCode.sigint;
+    case 'uncaught-error':
+      return ExitCode.uncaughtError;
   }
+}
+
+/**
+ * While the run is unfinished, an exit of the process (the job's code calling `process.exit(0)`)
+ * must not tell a scheduler that the job succeeded: the exit code becomes 7, with a line saying
+ * which record's code exited when it is known. Returns a function that removes the guard.
+ */
+function guardExit(done: Promise<unknown>, err: NodeJS.WritableStream): () => void {
+  let finished = false;
+  const onExit = (code: number): void => {
+    if (finished) return;
+    process.exitCode = ExitCode.exitedMidRun;
+    const attempt = currentAttempt();
+    const who = attempt ? `the handler of record ${JSON.stringify(attempt.key)}` : "the job's code";
+    // Writes to a pipe or a file are synchronous here, so the line is out before the process is.
+    err.write(`batchguard: error: ${who} called process.exit(${code}) while the run was unfinished; `
+      + `nothing after the last checkpoint was saved; exit code ${ExitCode.exitedMidRun}. Run \`batchguard run\` again to resume: `
+      + 'the records that were in flight count as crashed, and one that exits every time is failed as crashed after maxCrashes runs\n');
+  };
+  process.on('exit', onExit);
+  const unguard = (): void => {
+    finished = true;
+    process.off('exit', onExit);
+  };
+  done.then(unguard, unguard);
+  return unguard;
 }
 
 function describeEvent(event: EngineEvent, verbose: boolean, printFailure: boolean): string | undefined {
@@ -144,9 +176,21 @@ function describeEvent(event: EngineEvent, verbose: boolean, printFailure: boole
       return `batchguard: stopping: ${event.reason}; letting the running attempts finish`;
     case 'run:aborted':
       return `batchguard: aborting: ${event.reason}`;
+    case 'run:uncaught-error':
+      return `batchguard: an error escaped the job's code ${event.origin === undefined ? 'outside any record' : `from ${event.origin}`}, and no running record can be blamed for it; `
+        + `stopping (the records in flight get the grace period, what finished is saved):\n  ${stackLines(event.error)}`;
     case 'record:log':
       return verbose ? `log     ${event.key}: ${event.message}${event.fields ? ` ${JSON.stringify(event.fields)}` : ''}` : undefined;
     default:
       return undefined;
   }
 }
+
+/** `name: message` and the first frames of the stack, indented: where the escaped error came from. */
+function stackLines(error: SerializedError): string {
+  const frames = (error.stack ?? '').split('\n').filter((line) => line.trimStart().startsWith('at ')).slice(0, STACK_FRAMES_PRINTED);
+  return [`${error.name}: ${error.message}`, ...frames.map((line) => `  ${line.trim()}`)].join('\n  ');
+}
+
+/** Stack frames printed for an error that escaped the job's code. */
+const STACK_FRAMES_PRINTED = 5;

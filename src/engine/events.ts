@@ -23,6 +23,8 @@ export type EngineEvent =
   | { readonly type: 'breaker:closed'; readonly openMs: number; readonly released: number }
   | { readonly type: 'run:aborted'; readonly reason: string }
   | { readonly type: 'run:deadline'; readonly reason: string }
+  /** An error escaped the job's code and no running record could be blamed: the run stops. `origin` names the record it came from, when known. */
+  | { readonly type: 'run:uncaught-error'; readonly error: SerializedError; readonly origin: string | undefined }
   | { readonly type: 'record:log'; readonly key: string; readonly message: string; readonly fields: Record<string, unknown> | undefined }
   | { readonly type: 'checkpoint'; readonly committed: number; readonly watermark: number | undefined }
   | { readonly type: 'run:stopping'; readonly reason: string }
@@ -30,16 +32,21 @@ export type EngineEvent =
 
 export type EventListener = (event: EngineEvent) => void;
 
-/** Delivers events to one listener; a listener that throws must not break the run. */
+/** Delivers events to one listener; a listener that throws, or an async one that rejects, must not break the run. */
 export class EngineEvents {
   constructor(private readonly listener: EventListener | undefined) {}
 
   emit(event: EngineEvent): void {
     if (!this.listener) return;
     try {
-      this.listener(event);
+      const returned: unknown = this.listener(event);
+      // An async listener's rejection would otherwise be unhandled, and blamed on the record whose
+      // handler logged (its attempt scope is current), or stop the run.
+      if (returned instanceof Promise) returned.catch(ignore);
     } catch {
       // A broken progress display is not a reason to lose a batch.
     }
   }
 }
+
+function ignore(): void {}

@@ -14,9 +14,12 @@ import { classifyError } from '../policy/classify.js';
 import { errorFingerprint } from '../policy/fingerprint.js';
 import { decideRetry, type RetryDecision } from '../policy/retry.js';
 import { retryAfterMs } from '../policy/retry-after.js';
-import { serializeError, type SerializedError } from '../policy/serialize-error.js';
+import type { SerializedError } from '../policy/serialize-error.js';
+import { safeSerialize, withCause } from './stored-error.js';
 import type { SourcePosition } from '../sources/source.js';
 import { AttemptContext } from './attempt-context.js';
+import { inAttempt, type AttemptScope, type EscapeListener } from './escaped-errors.js';
+import { thrownSummary } from '../policy/error-fields.js';
 import type { RetryBudget } from '../policy/retry-budget.js';
 import type { EngineEvents } from './events.js';
 import type { AttemptRecord, Outcome } from './outcome.js';
@@ -102,6 +105,12 @@ export interface ExecutorDeps {
   readonly onTokenWait?: (entry: InFlight, waitMs: number) => void;
   /** A record held until the breaker decides whether its failure was an outage. */
   readonly onHeld?: (entry: InFlight) => void;
+  /**
+   * The run, told about errors that escaped a handler after its attempt had ended. With it, each
+   * handler call runs in an attempt scope, so that an error escaping a running attempt fails it
+   * (escaped-errors.ts).
+   */
+  readonly escapes?: EscapeListener;
 }
 
 export class RecordExecutor {
@@ -160,19 +169,51 @@ export class RecordExecutor {
     entry.ctx = ctx;
     let returned: unknown;
     try {
-      returned = job.handler(entry.record, ctx);
+      const escapes = this.deps.escapes;
+      returned = escapes ? inAttempt(new Attempt(this, entry, generation, escapes), job.handler, entry.record, ctx) : job.handler(entry.record, ctx);
+      // Inside the try: reading `then` can throw (a getter, a revoked proxy), and so can a thenable's `then`.
+      if (isThenable(returned)) {
+        returned.then(
+          (value) => this.succeeded(entry, generation, value),
+          (error: unknown) => this.failed(entry, generation, error, false),
+        );
+        return;
+      }
     } catch (error) {
       this.failed(entry, generation, error, false);
       return;
     }
-    if (isThenable(returned)) {
-      returned.then(
-        (value) => this.succeeded(entry, generation, value),
-        (error: unknown) => this.failed(entry, generation, error, false),
-      );
-    } else {
-      this.succeeded(entry, generation, returned);
-    }
+    this.succeeded(entry, generation, returned);
+  }
+
+  /** An error escaped the attempt `generation` of `entry`: it fails the attempt, if that still runs. */
+  escaped(entry: InFlight, generation: number, error: unknown): boolean {
+    if (generation !== entry.generation || !entry.running) return false;
+    const ctx = entry.ctx;
+    this.failed(entry, generation, error, false);
+    ctx?.abort(error);
+    return true;
+  }
+
+  /**
+   * The outcome of a record whose handler succeeded but whose result the output sink refused (a
+   * BigInt, a circular object, a `toJSON` that throws): failed, `fatal`, with the sink's error as
+   * the cause. Another attempt would return the same result.
+   */
+  unwritable(entry: InFlight, sinkError: unknown): Outcome {
+    const { job, clock, events } = this.deps;
+    const error = new BatchguardError('RESULT_UNWRITABLE', `the handler's result could not be written to ${job.output?.description ?? 'the output'}: ${thrownSummary(sinkError)}`, { cause: sinkError });
+    const serialized = safeSerialize(error);
+    const history = (entry.retry ??= { previousDelayMs: 0, cancelRetry: undefined, history: [] }).history;
+    history.push({ attempt: entry.attempt, durationMs: clock.now() - entry.attemptStartedAtMs, error: serialized });
+    const rule = 'unwritable-result';
+    events.emit({ type: 'record:failed', key: entry.key, kind: FailureKind.fatal, attempts: entry.attempt, error: serialized, rule });
+    entry.done = true;
+    entry.record = undefined;
+    return {
+      status: 'failed', key: entry.key, position: entry.position, attempts: entry.attempt, kind: FailureKind.fatal, error: serialized,
+      fingerprint: errorFingerprint(serialized).fingerprint, rule, history,
+    };
   }
 
   /** Times out every running attempt past its deadline. Called on a timer by the engine. */
@@ -224,7 +265,7 @@ export class RecordExecutor {
     const durationMs = clock.now() - entry.attemptStartedAtMs;
     const { classification, rule } = classifyError(error, job.classify);
     if (timedOut || classification === 'retryable') {
-      const failure = withoutEngineFrames(serializeError(error));
+      const failure = safeSerialize(error);
       if (this.deps.breaker.systemicFailure(entry, errorFingerprint(failure).fingerprint, failure)) {
         this.park(entry);
         return;
@@ -248,10 +289,9 @@ export class RecordExecutor {
       // A user backoff function that returns nonsense: the record fails, naming why, and the
       // handler's error is kept as the cause (the policy error is a fresh ConfigError per call).
       decision = { retry: false, reason: 'fatal' };
-      if (policyError instanceof Error && policyError.cause === undefined) policyError.cause = error;
-      error = policyError;
+      error = withCause(policyError, error);
     }
-    const serialized = withoutEngineFrames(serializeError(error));
+    const serialized = safeSerialize(error);
     const retry = (entry.retry ??= { previousDelayMs: 0, cancelRetry: undefined, history: [] });
     const history = retry.history;
     if (decision.retry && !this.deps.stopping()) {
@@ -300,20 +340,22 @@ export class RecordExecutor {
   }
 }
 
-/** Where batchguard's own code lives (dist/ or src/): its frames say nothing about the record. */
-const ENGINE_DIR = new URL('../', import.meta.url).pathname;
+/** The attempt a handler call belongs to, for errors that escape it. */
+class Attempt implements AttemptScope {
+  constructor(
+    private readonly executor: RecordExecutor,
+    private readonly entry: InFlight,
+    private readonly generation: number,
+    readonly run: EscapeListener,
+  ) {}
 
-/** Drops batchguard's and Node's internal frames from stored stacks, through the cause chain. */
-function withoutEngineFrames(error: SerializedError): SerializedError {
-  const stack = error.stack
-    ?.split('\n')
-    .filter((line) => !(line.trimStart().startsWith('at ') && (line.includes(ENGINE_DIR) || line.includes('node:internal') || line.includes('/node_modules/commander/'))))
-    .join('\n');
-  return {
-    ...error,
-    ...(stack !== undefined ? { stack } : {}),
-    ...(error.cause ? { cause: withoutEngineFrames(error.cause) } : {}),
-  };
+  get key(): string {
+    return this.entry.key;
+  }
+
+  fail(error: unknown): boolean {
+    return this.executor.escaped(this.entry, this.generation, error);
+  }
 }
 
 /** An unordered list with O(1) removal (swap with the last, index kept on the entry): cheaper than a Set. */

@@ -26,6 +26,9 @@ import type { SerializedError } from '../policy/serialize-error.js';
 import type { KeyIndex } from './key-index.js';
 import type { Outcome } from './outcome.js';
 import { newInFlight, RecordExecutor, type InFlight } from './record-executor.js';
+import { safeSerialize } from './stored-error.js';
+import { watchEscapes, type EscapeListener } from './escaped-errors.js';
+import { SourceFailure, sourceFailedError } from './source-failure.js';
 import { resolveRunOptions, type ResolvedRunOptions, type RunOptions } from './run-options.js';
 import { decideStatus, nextCommand } from './run-status.js';
 import { rerunSelector, resumeSelector, type Selector } from './selector.js';
@@ -130,6 +133,11 @@ class JobRun {
   private ended = false;
   /** Set when accepted drift moved the recorded outcomes: said in the summary's warnings. */
   private driftNote: string | undefined;
+  /** Why the run stopped for an error that escaped the job's code: status `uncaught-error`, exit code 6. */
+  private uncaughtReason: string | undefined;
+  /** The source failed mid-run: the run stops, commits what finished, then throws it (exit code 2). */
+  private sourceError: unknown;
+  private readonly escapes: EscapeListener = { uncaught: (error, origin) => this.uncaught(error, origin) };
 
   constructor(
     private readonly job: Job<any, any>,
@@ -185,6 +193,7 @@ class JobRun {
         this.pump();
         this.wakeLoop();
       },
+      escapes: this.escapes,
     });
     options.signal?.addEventListener('abort', this.onAbort, { once: true });
   }
@@ -222,6 +231,15 @@ class JobRun {
   }
 
   async execute(): Promise<Summary> {
+    const unwatch = watchEscapes(this.escapes);
+    try {
+      return await this.executeWatched();
+    } finally {
+      unwatch();
+    }
+  }
+
+  private async executeWatched(): Promise<Summary> {
     if (this.options.signal?.aborted) this.stop(String(this.options.signal.reason ?? 'aborted'));
     const fingerprint = await this.job.source.fingerprint();
     this.sourceBytes = fingerprint?.size;
@@ -319,41 +337,69 @@ class JobRun {
     } catch (error) {
       // The source gave up because the run is stopping (its signal aborted): a stop, not an error.
       if (this.stopReason !== undefined && this.readController.signal.aborted) return false;
-      throw error;
+      if (!(error instanceof SourceFailure)) throw error;
+      // Stop taking records, let the running ones finish and commit them; finish() then reports it.
+      this.sourceError = sourceFailedError(this.job.source.description, this.lastRead ? this.lastRead.seq + 1 : 0, error.error);
+      this.stop('the source failed');
+      return false;
     }
   }
 
   private async readItems(selector: Selector): Promise<boolean> {
-    for await (const item of this.job.source.read(selector.from, this.readController.signal)) {
-      // While the breaker is open no record is taken: an outage must not become failures.
-      while (!this.breaker.closed && this.stopReason === undefined) await this.woken();
-      if (this.stopReason !== undefined) return false;
-      this.lastRead = item.position;
-      if (item.position.seq === KEY_ESTIMATE_AFTER) this.reserveKeys(item.position);
-      const choice = selector.pick(item);
-      if (choice === 'stop') return false;
-      if (choice === 'process') {
-        const deadline = this.deadline as DeadlineWatch;
-        if (deadline.beforeRecord(this.started)) return false;
-        const guard = this.crashGuard as CrashGuard;
-        if (guard.suspect(item.position.seq)) {
-          if (!(await this.runAlone(item, guard))) return false;
-        } else {
-          guard.reading(item.position.seq);
-          this.start(item);
-        }
-        this.started++;
-        if (deadline.afterRecord(this.started)) return false;
-      }
-      // `while`, not `if`: a record finishing wakes this loop, but the slot it freed may already have
-      // gone to a record whose dependencies it met (pump), and the window must stay at `concurrency`.
-      while ((this.active >= this.options.concurrency || this.tokenWaiting >= MAX_TOKEN_WAITING || (this.fair !== undefined && this.fair.queued >= this.fair.options.maxQueued)) && this.stopReason === undefined) {
-        await this.woken();
-      }
-      if (this.commitInProgress) await this.commitInProgress;
-      if (this.stopReason !== undefined) return false;
+    // Iterated by hand, not with for-await, to tell the source's errors (from next()) from the engine's.
+    let items: AsyncIterator<SourceItem<unknown>>;
+    try {
+      items = this.job.source.read(selector.from, this.readController.signal)[Symbol.asyncIterator]();
+    } catch (error) {
+      throw new SourceFailure(error);
     }
-    return true;
+    let finished = false;
+    try {
+      for (;;) {
+        let step: IteratorResult<SourceItem<unknown>>;
+        try {
+          step = await items.next();
+        } catch (error) {
+          finished = true;
+          throw new SourceFailure(error);
+        }
+        if (step.done) {
+          finished = true;
+          return true;
+        }
+        const item = step.value;
+        // While the breaker is open no record is taken: an outage must not become failures.
+        while (!this.breaker.closed && this.stopReason === undefined) await this.woken();
+        if (this.stopReason !== undefined) return false;
+        this.lastRead = item.position;
+        if (item.position.seq === KEY_ESTIMATE_AFTER) this.reserveKeys(item.position);
+        const choice = selector.pick(item);
+        if (choice === 'stop') return false;
+        if (choice === 'process') {
+          const deadline = this.deadline as DeadlineWatch;
+          if (deadline.beforeRecord(this.started)) return false;
+          const guard = this.crashGuard as CrashGuard;
+          if (guard.suspect(item.position.seq)) {
+            if (!(await this.runAlone(item, guard))) return false;
+          } else {
+            guard.reading(item.position.seq);
+            this.start(item);
+          }
+          this.started++;
+          if (deadline.afterRecord(this.started)) return false;
+        }
+        // `while`, not `if`: a record finishing wakes this loop, but the slot it freed may already have
+        // gone to a record whose dependencies it met (pump), and the window must stay at `concurrency`.
+        while ((this.active >= this.options.concurrency || this.tokenWaiting >= MAX_TOKEN_WAITING || (this.fair !== undefined && this.fair.queued >= this.fair.options.maxQueued)) && this.stopReason === undefined) {
+          await this.woken();
+        }
+        if (this.commitInProgress) await this.commitInProgress;
+        if (this.stopReason !== undefined) return false;
+      }
+    } finally {
+      // What for-await does on an early exit: let the source close its file or cursor.
+      if (!finished) await items.return?.();
+    }
   }
 
   /**
@@ -514,10 +560,18 @@ class JobRun {
   }
 
   private onSucceeded(entry: InFlight, value: unknown): void {
+    let full: boolean;
+    try {
+      full = (this.checkpointer as Checkpointer).addSucceeded(entry, value);
+    } catch (error) {
+      // The output sink refused the result (a BigInt, a circular object): the record fails instead.
+      this.onOutcome(entry, this.executor.unwritable(entry, error));
+      return;
+    }
     this.active--;
     this.leaveFairQueue(entry);
     this.thisRun.succeeded++;
-    if ((this.checkpointer as Checkpointer).addSucceeded(entry, value)) this.commit(false);
+    if (full) this.commit(false);
     this.gate?.settled(entry, 'succeeded');
     this.pump();
     this.wakeLoop();
@@ -624,6 +678,15 @@ class JobRun {
     };
   }
 
+  /** An error escaped the job's code and no running record could be blamed: stop, keeping what is done. */
+  private uncaught(error: unknown, origin: string | undefined): void {
+    if (this.uncaughtReason !== undefined) return;
+    const serialized = safeSerialize(error);
+    this.uncaughtReason = `an error escaped the job's code ${origin === undefined ? 'outside any record' : `from ${origin}`}: ${serialized.name}: ${serialized.message}`;
+    this.events.emit({ type: 'run:uncaught-error', error: serialized, origin });
+    this.stop('an uncaught error');
+  }
+
   private abortForBreaker(trip: Trip, error: SerializedError | undefined): void {
     const cause = error ? `; dominating error: ${error.name}: ${error.message}` : '';
     this.abortReason = `the breaker opened (${trip.description}) and did not recover within ${this.job.breaker.maxOpenMs} ms${cause}; progress is saved, and the records hit by the outage are pending`;
@@ -636,9 +699,10 @@ class JobRun {
     if (this.failure === undefined) await this.commit(exhausted);
     if (this.failure !== undefined) throw this.failure;
     if (this.configError !== undefined) throw this.configError;
+    if (this.sourceError !== undefined) throw this.sourceError;
     const counts = await ledger.counts();
     const { status, reason } = decideStatus({
-      abortReason: this.abortReason, deadlineReason: this.deadlineReason,
+      uncaughtReason: this.uncaughtReason, abortReason: this.abortReason, deadlineReason: this.deadlineReason,
       stopReason: this.stopReason, counts,
       maxFailures: this.options.maxFailures, maxFailureRate: this.options.maxFailureRate,
     });

@@ -5,6 +5,8 @@ import type { LedgerCounts } from '../ledger/ledger.js';
 import { failureRate, RunStatus } from '../report/summary.js';
 
 export interface StatusInput {
+  /** Why the run stopped for an error that escaped the job's code (escaped-errors.ts). */
+  readonly uncaughtReason?: string | undefined;
   readonly abortReason: string | undefined;
   readonly stopReason: string | undefined;
   readonly deadlineReason: string | undefined;
@@ -15,6 +17,9 @@ export interface StatusInput {
 
 export function decideStatus(input: StatusInput): { status: RunStatus; reason: string } {
   const { counts } = input;
+  if (input.uncaughtReason !== undefined) {
+    return { status: RunStatus.uncaughtError, reason: `${input.uncaughtReason}; what finished is saved, ${counts.pending} records left pending; run again to go on` };
+  }
   if (input.abortReason !== undefined) return { status: RunStatus.aborted, reason: input.abortReason };
   if (input.deadlineReason !== undefined) {
     const rest = counts.sourceExhausted ? `${counts.pending} records left pending` : `${counts.pending} read records left pending, and the rest of the source not read yet`;
@@ -39,7 +44,7 @@ export function decideStatus(input: StatusInput): { status: RunStatus; reason: s
 /** The command that resumes or re-runs, when one applies. */
 export function nextCommand(status: RunStatus, counts: LedgerCounts, jobFile: string, ledgerFlag: string | undefined): string | undefined {
   const suffix = ledgerFlag ? ` --ledger ${ledgerFlag}` : '';
-  if (status === RunStatus.interrupted || status === RunStatus.stopped || status === RunStatus.aborted) return `batchguard run ${jobFile}${suffix}`;
+  if (status === RunStatus.interrupted || status === RunStatus.stopped || status === RunStatus.aborted || status === RunStatus.uncaughtError) return `batchguard run ${jobFile}${suffix}`;
   if (counts.failed > 0) return `batchguard rerun ${jobFile} --failed${suffix}`;
   return undefined;
 }

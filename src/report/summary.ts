@@ -10,6 +10,8 @@ export const RunStatus = {
   aborted: 'aborted',
   interrupted: 'interrupted',
   stopped: 'stopped',
+  /** An error escaped the job's code and could not be blamed on a running record: stopped, progress saved. */
+  uncaughtError: 'uncaught-error',
 } as const;
 export type RunStatus = (typeof RunStatus)[keyof typeof RunStatus];
 

@@ -1,0 +1,135 @@
+/**
+ * Errors that escape a handler, for a program that embeds batchguard (`runJob` from code). Each case
+ * runs in its own Node process: what is tested is what happens to the process (its listeners, its
+ * life), which a test runner's own listeners would hide.
+ */
+import { spawnSync } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { tempDir } from '../helpers/temp.js';
+
+const DIST = resolve(import.meta.dirname, '../../dist/index.js');
+
+/**
+ * Runs `body` as an ES module in a new process, with `defineJob`, `runJob`, `jsonlOutput`, `sleep`
+ * and `ledger` (a fresh path) in scope; returns the JSON values it printed, one per line.
+ */
+function inProcess(body: string): { code: number | null; printed: any[]; stderr: string } {
+  const ledger = join(tempDir(), 'ledger.sqlite');
+  const script = `
+import { defineJob, runJob, jsonlOutput } from ${JSON.stringify(DIST)};
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const ledger = ${JSON.stringify(ledger)};
+const listeners = () => ({ uncaught: process.listenerCount('uncaughtException'), rejection: process.listenerCount('unhandledRejection') });
+const print = (value) => console.log(JSON.stringify(value));
+${body}
+`;
+  const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
+  const printed = result.stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line));
+  return { code: result.status, printed, stderr: result.stderr };
+}
+
+describe('runJob and errors that escape the handler', () => {
+  it('an error escaping a running attempt fails that record; the listeners exist only during the run', () => {
+    const { code, printed, stderr } = inProcess(`
+print(listeners());
+const during = [];
+const job = defineJob({
+  name: 'escapes', source: Array.from({ length: 20 }, (_, id) => ({ id })), key: (r) => String(r.id), maxFailureRate: 1,
+  handler: async (r) => {
+    during.push(listeners());
+    if (r.id === 3) await new Promise(() => setTimeout(() => { throw new TypeError('thrown in a timer'); }, 1));
+    if (r.id === 5) { Promise.reject(new Error('nobody awaited it')); await new Promise((resolve) => setTimeout(resolve, 10_000).unref()); }
+    return r.id;
+  },
+});
+const summary = await runJob(job, { ledger });
+print({ status: summary.status, succeeded: summary.succeeded, failed: summary.failed, errors: summary.topErrors.map((e) => e.message).sort() });
+print(during[0]);
+print(listeners());
+`);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect(printed[0]).toEqual({ uncaught: 0, rejection: 0 });
+    expect(printed[1]).toEqual({ status: 'completed', succeeded: 18, failed: 2, errors: ['nobody awaited it', 'thrown in a timer'] });
+    expect(printed[2]).toEqual({ uncaught: 1, rejection: 1 });
+    expect(printed[3]).toEqual({ uncaught: 0, rejection: 0 });
+  });
+
+  it('an error outside any record stops the run with status uncaught-error; the process lives on, and a later run resumes', () => {
+    const { code, printed } = inProcess(`
+const job = (stray) => defineJob({
+  name: 'stray', source: Array.from({ length: 200 }, (_, id) => ({ id })), key: (r) => String(r.id),
+  handler: async (r) => {
+    if (stray && r.id === 50) setImmediate(() => queueMicrotask(() => { throw new Error('lost its context'); }));
+    await sleep(2);
+  },
+});
+const events = [];
+const first = await runJob(job(true), { ledger, onEvent: (e) => { if (e.type === 'run:uncaught-error') events.push(e); } });
+print({ status: first.status, reason: first.reason, next: first.next, succeeded: first.succeeded, events: events.map((e) => [e.error.message, e.origin ?? null]) });
+print(listeners());
+const second = await runJob(job(false), { ledger });
+print({ status: second.status, succeeded: second.succeeded, alreadyDone: second.alreadyDone, total: second.total });
+`);
+    expect(code).toBe(0);
+    expect(printed[0]).toMatchObject({ status: 'uncaught-error', events: [['lost its context', null]] });
+    expect(printed[0].reason).toMatch(/^an error escaped the job's code outside any record: Error: lost its context; what finished is saved, \d+ records left pending; run again to go on$/);
+    expect(printed[0].succeeded).toBeGreaterThan(0);
+    expect(printed[1]).toEqual({ uncaught: 0, rejection: 0 });
+    expect(printed[2]).toEqual({ status: 'completed', succeeded: 200, alreadyDone: printed[0].succeeded, total: 200 });
+  });
+
+  it("an error from a record whose attempt has ended stops the run, naming the record", () => {
+    const { code, printed } = inProcess(`
+const job = defineJob({
+  name: 'late', source: Array.from({ length: 100 }, (_, id) => ({ id })), key: (r) => String(r.id),
+  handler: async (r) => {
+    if (r.id === 7) setTimeout(() => { throw new Error('after the record had succeeded'); }, 5);
+    await sleep(2);
+  },
+});
+const summary = await runJob(job, { ledger });
+print({ status: summary.status, reason: summary.reason });
+`);
+    expect(code).toBe(0);
+    expect(printed[0].status).toBe('uncaught-error');
+    expect(printed[0].reason).toContain('from record "7", after its attempt had ended: Error: after the record had succeeded');
+  });
+
+  it('results the output cannot write, and a throwing format(), fail their record as fatal', () => {
+    const dir = tempDir();
+    const { code, printed } = inProcess(`
+const job = defineJob({
+  name: 'unwritable', source: Array.from({ length: 30 }, (_, id) => ({ id })), key: (r) => String(r.id), maxFailureRate: 1,
+  output: jsonlOutput(${JSON.stringify(join(dir, 'out.jsonl'))}, { format: (value) => { if (value.id === 9) throw new Error('format refused'); return value; } }),
+  handler: async (r) => (r.id === 4 ? { id: r.id, big: 1n } : { id: r.id }),
+});
+const summary = await runJob(job, { ledger });
+print({ succeeded: summary.succeeded, failed: summary.failed, errors: summary.topErrors.map((e) => e.message).sort() });
+`);
+    expect(code).toBe(0);
+    expect(printed[0]).toEqual({
+      succeeded: 28, failed: 2,
+      errors: [
+        `the handler's result could not be written to jsonl:${join(dir, 'out.jsonl')}: Error: format refused`,
+        `the handler's result could not be written to jsonl:${join(dir, 'out.jsonl')}: TypeError: Do not know how to serialize a BigInt`,
+      ],
+    });
+  });
+
+  it('an async onEvent subscriber that rejects, and a throwing one, neither fail records nor stop the run', () => {
+    const { code, printed } = inProcess(`
+const job = defineJob({
+  name: 'events', source: Array.from({ length: 20 }, (_, id) => ({ id })), key: (r) => String(r.id),
+  handler: async (r, ctx) => { ctx.log('working'); await sleep(1); },
+});
+let calls = 0;
+const summary = await runJob(job, { ledger, onEvent: async (e) => { calls++; if (calls % 2) throw new Error('subscriber broke'); await Promise.reject(new Error('async subscriber broke')); } });
+const again = await runJob(job, { ledger: ledger + '2', onEvent: () => { throw new Error('sync subscriber broke'); } });
+print({ status: summary.status, succeeded: summary.succeeded, again: again.status });
+`);
+    expect(code).toBe(0);
+    expect(printed[0]).toEqual({ status: 'completed', succeeded: 20, again: 'completed' });
+  });
+});

@@ -40,7 +40,8 @@ export default defineJob({
 `);
 }
 
-const run = (dir: string, env?: Record<string, string>): Promise<CliResult> => runCli(['run', 'job.mjs', '--json', '--no-progress'], { cwd: dir, env });
+// A short lease: a run that died is taken over after it, and these tests make runs die on purpose.
+const run = (dir: string, env?: Record<string, string>): Promise<CliResult> => runCli(['run', 'job.mjs', '--json', '--no-progress', '--lease', '1s'], { cwd: dir, env });
 
 /** The ids in out.jsonl, checked to be distinct. */
 function outputIds(dir: string): number[] {

@@ -201,8 +201,8 @@ describe('the key file is part of the ledger', () => {
     unlinkSync(path);
     const ledger = openSqliteLedger(path);
     try {
-      await ledger.begin(start('run-2'));
-      expectStorage(await rejected(allKeys(ledger)), 'STORAGE_DAMAGED', `the key file ${path}.keys holds 1600 bytes but its ledger is new`);
+      expectStorage(await rejected(ledger.begin(start('run-2'))), 'STORAGE_DAMAGED', `the key file ${path}.keys holds 1600 bytes but its ledger is new`);
+      expect((await ledger.runs(10)).length).toBe(0);
     } finally {
       await ledger.close();
     }

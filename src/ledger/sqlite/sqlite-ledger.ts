@@ -130,6 +130,12 @@ export class SqliteLedger implements Ledger {
       this.db.prepare('INSERT INTO runs (run_id, started_at, status, pid, host, options) VALUES (?, ?, ?, ?, ?, ?)')
         .run(start.runId, now, 'running', process.pid, hostname(), JSON.stringify(start.options));
       this.statements.setMeta.run('job', start.job);
+      if (this.isNew && this.meta('keys') === undefined) {
+        // A new ledger commits an empty key file from its first run on, so that only ledgers of an
+        // older batchguard ever lack that state; a key file left by a deleted ledger is refused here.
+        this.openKeyFile();
+        this.statements.setMeta.run('keys', JSON.stringify({ bytes: 0, crc: 0 }));
+      }
       return { ...this.resumeState(crashedRunId), ...(drift ? { drift } : {}) };
     };
     try {

@@ -4,6 +4,7 @@
  */
 import { ConfigError } from './errors.js';
 import type { ClassifyHook } from './policy/classify.js';
+import { checkRedactPatterns, createRedactor, type Redactor } from './policy/redact.js';
 import { resolveRetry, type ResolvedRetry, type RetryOptions } from './policy/retry.js';
 import { formatValue, isRecord } from './policy/validate.js';
 import { DependencyFailurePolicy } from './graph/dependency-tracker.js';
@@ -61,6 +62,13 @@ export interface JobOptions<T, R = unknown> {
   classify?: ClassifyHook;
   /** Per-attempt time limit; the attempt's `ctx.signal` aborts and its late result is discarded. @default 60000 */
   timeoutMs?: number;
+  /**
+   * More secrets to redact from error messages, stacks and log lines before they are stored or
+   * printed, on top of the built-in patterns (URL passwords, Authorization and bearer values,
+   * `api_key=`/`token=`/`password=`/`secret=` parameters, JWTs; see docs/jobs.md). A match is replaced
+   * by `[redacted]`, or only its named group `secret` when it has one. @default []
+   */
+  redact?: readonly RegExp[];
   /** Records in flight at once. @default 4 */
   concurrency?: number;
   /** Group-commit policy. @default { everyRecords: 1000, everyMs: 1000 } */
@@ -118,6 +126,8 @@ export interface Job<T = unknown, R = unknown> {
   readonly retry: ResolvedRetry;
   readonly classify: ClassifyHook | undefined;
   readonly timeoutMs: number;
+  /** The built-in redaction patterns plus the job's `redact`. */
+  readonly redact: Redactor;
   readonly concurrency: number;
   readonly checkpoint: Readonly<Required<CheckpointOptions>>;
   readonly maxFailureRate: number;
@@ -147,6 +157,7 @@ const JOB_FIELDS = [
   'maxFailureRate', 'maxFailures', 'shutdownGraceMs', 'output', 'dependsOn', 'onDependencyFailure',
   'healthCheck', 'healthCheckPolicy', 'breaker', 'retryBudget', 'maxDurationMs', 'maxRecords', 'maxCrashes',
   'rateLimit', 'perKeyRateLimit', 'rateLimitKey', 'concurrencyKey', 'perKeyConcurrency',
+  'redact',
 ] as const;
 
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
@@ -183,6 +194,7 @@ export function defineJob<T, R = unknown>(options: JobOptions<T, R>): Job<T, R> 
     retry: resolveRetry(options.retry, 'retry'),
     classify: options.classify,
     timeoutMs: checkPositive(options.timeoutMs, 'timeoutMs', 60_000),
+    redact: createRedactor(checkRedactPatterns(options.redact)),
     concurrency: checkInteger(options.concurrency, 'concurrency', 4, 1, 10_000),
     checkpoint: Object.freeze({
       everyRecords: checkInteger(checkpoint.everyRecords, 'checkpoint.everyRecords', 1000, 1, 1_000_000),

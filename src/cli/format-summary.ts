@@ -1,6 +1,7 @@
 /**
  * The human-readable summary table the CLI prints at the end of a run.
  */
+import { printable, printableLine } from '../report/printable.js';
 import type { Summary } from '../report/summary.js';
 import { formatCount } from './format-count.js';
 
@@ -30,7 +31,13 @@ export function formatSummary(summary: Summary): string {
   if (summary.topErrors.length > 0) {
     lines.push('  top errors:');
     for (const group of summary.topErrors) {
-      lines.push(`    ${String(group.count).padStart(7)}  ${group.fingerprint}  ${group.name}: ${truncate(group.message, 80)}  e.g. ${group.sampleKeys.join(', ')}`);
+      const what = [group.kind, group.rule].filter((part) => part !== undefined).join(', ');
+      lines.push(`    ${String(group.count).padStart(7)}  ${group.fingerprint}  ${printableLine(group.name, 60)}${group.code !== undefined ? ` [${printableLine(group.code, 40)}]` : ''}${what ? ` (${what})` : ''}`);
+      // Summaries saved by an older batchguard have no templates: show their message instead.
+      const templates = group.templates ?? [{ template: group.message, count: group.count, sampleKeys: group.sampleKeys }];
+      for (const t of templates) {
+        lines.push(`    ${' '.repeat(7)}  ${String(t.count).padStart(12)}  ${printableLine(t.template, 80)}  e.g. ${t.sampleKeys.map((key) => printableLine(key, 40)).join(', ')}`);
+      }
     }
   }
   if (summary.reports) {
@@ -38,10 +45,9 @@ export function formatSummary(summary: Summary): string {
     lines.push(`                ${summary.reports.failures}`);
   }
   if (summary.next) lines.push(`  next: ${summary.next}`);
-  return lines.join('\n');
+  return lines.map(printable).join('\n');
 }
 
 function truncate(text: string, length: number): string {
-  const oneLine = text.replace(/\s+/g, ' ');
-  return oneLine.length > length ? `${oneLine.slice(0, length - 1)}…` : oneLine;
+  return printableLine(text.replace(/\s+/g, ' '), length);
 }

@@ -4,6 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
+import { printable } from '../report/printable.js';
 import type { Job } from '../job.js';
 import type { RecordRow } from '../ledger/ledger.js';
 import { replayRecord } from '../engine/replay.js';
@@ -31,12 +32,12 @@ export async function replayCommand(jobFile: string, key: string, flags: ReplayF
   const item = await findRecord(job, key, row);
   if (!item) throw new ConfigError(`no record with key ${JSON.stringify(key)} in ${job.source.description}`, { field: 'key' });
   const out = process.stdout;
-  out.write(`replaying ${key} (${describePosition(item)}) with ${job.name}'s retry policy; the ledger is not changed\n`);
+  out.write(`replaying ${printable(key)} (${describePosition(item)}) with ${job.name}'s retry policy; the ledger is not changed\n`);
   if (item.kind === 'invalid') {
-    out.write(`the source cannot parse this record: ${item.message}\n`);
+    out.write(`the source cannot parse this record: ${printable(job.redact(item.message))}\n`);
     return 1;
   }
-  const result = await replayRecord(job, item.value, key, item.position, (event) => describe(event, out));
+  const result = await replayRecord(job, item.value, key, item.position, (event) => describe(event, out, job.redact));
   if (result.outcome.status === 'succeeded') {
     out.write(`succeeded on attempt ${result.outcome.attempts}; result:\n${JSON.stringify(result.outcome.value, null, 2) ?? 'undefined'}\n`);
     return 0;
@@ -81,13 +82,13 @@ function describePosition(item: SourceItem<unknown>): string {
   return line !== undefined ? `line ${line}` : `record #${seq}`;
 }
 
-function describe(event: EngineEvent, out: NodeJS.WritableStream): void {
+function describe(event: EngineEvent, out: NodeJS.WritableStream, redact: (text: string) => string): void {
   if (event.type === 'record:retrying') {
     out.write(`attempt ${event.attempt} failed (${event.rule}: retryable); next attempt in ${event.delayMs} ms\n${formatError(event.error, '  ')}`);
   } else if (event.type === 'record:failed') {
     out.write(`attempt ${event.attempts} failed (${event.rule}: ${event.kind})\n${formatError(event.error, '  ')}`);
   } else if (event.type === 'record:log') {
-    out.write(`  log: ${event.message}${event.fields ? ` ${JSON.stringify(event.fields)}` : ''}\n`);
+    out.write(`  log: ${printable(redact(`${event.message}${event.fields ? ` ${JSON.stringify(event.fields)}` : ''}`))}\n`);
   }
 }
 
@@ -99,12 +100,12 @@ export function formatError(error: SerializedError, indent: string): string {
   while (current) {
     const code = current.code ? ` [${current.code}]` : '';
     const status = current.status ? ` (status ${current.status})` : '';
-    lines.push(`${indent}${prefix}${current.name}${code}${status}: ${current.message}`);
+    lines.push(`${indent}${prefix}${printable(`${current.name}${code}${status}: ${current.message}`)}`);
     // The user's frames only: batchguard's own and Node's internals say nothing about the record.
     const frames = (current.stack ?? '').split('\n')
       .filter((line) => line.trim().startsWith('at ') && !line.includes(PACKAGE_ROOT) && !line.includes('node:internal') && !line.includes('<anonymous>'))
       .slice(0, 5);
-    for (const frame of frames) lines.push(`${indent}    ${frame.trim()}`);
+    for (const frame of frames) lines.push(`${indent}    ${printable(frame.trim())}`);
     current = current.cause;
     prefix = 'caused by: ';
   }

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
+import { parseKeyLine } from '../report/key-lines.js';
 import { checkKind } from './failures-command.js';
 import { runCommand, type RunFlags } from './run-command.js';
 
@@ -24,7 +25,10 @@ export async function rerunCommand(jobFile: string, flags: RerunFlags): Promise<
   return runCommand(jobFile, flags, { fingerprint: flags.error, kind, keys });
 }
 
-/** One key per line; blank lines are ignored, a trailing CR is dropped. */
+/**
+ * One key per line, as `failures --format keys` writes them: blank lines are ignored, a trailing CR
+ * is dropped, and a line starting with `"` is a JSON string (a key with a newline, say).
+ */
 function readKeys(file: string): string[] {
   let text: string;
   try {
@@ -32,7 +36,17 @@ function readKeys(file: string): string[] {
   } catch (error) {
     throw new ConfigError(`--keys: cannot read ${resolve(file)}: ${(error as Error).message}`, { field: '--keys' });
   }
-  const keys = text.split('\n').map((line) => line.replace(/\r$/, '')).filter((line) => line.trim() !== '');
+  const keys: string[] = [];
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    let key: string | undefined;
+    try {
+      key = parseKeyLine(lines[i] as string, `--keys: ${resolve(file)}:${i + 1}`);
+    } catch (error) {
+      throw new ConfigError((error as Error).message, { field: '--keys' });
+    }
+    if (key !== undefined) keys.push(key);
+  }
   if (keys.length === 0) throw new ConfigError(`--keys: ${resolve(file)} has no keys (one key per line expected)`, { field: '--keys' });
   return keys;
 }

@@ -11,6 +11,7 @@ import type { EngineEvent } from '../engine/events.js';
 import type { RerunOptions, RunOptions } from '../engine/run-options.js';
 import type { Summary } from '../report/summary.js';
 import type { SerializedError } from '../policy/serialize-error.js';
+import { printable, printableLine } from '../report/printable.js';
 import { ExitCode } from './exit-codes.js';
 import { formatSummary } from './format-summary.js';
 import { loadJob } from './load-job.js';
@@ -48,7 +49,8 @@ export async function runCommand(jobFile: string, flags: RunFlags, rerun?: Rerun
     if (flags.quiet) return;
     if (event.type === 'record:failed') failuresSeen++;
     const line = describeEvent(event, flags.verbose === true, failuresSeen <= FAILURES_PRINTED);
-    if (line) display.log(line);
+    // Log lines are the handler's own text: redacted like its errors. Everything is escaped for the terminal.
+    if (line) display.log(printable(event.type === 'record:log' ? job.redact(line) : line));
   };
   const options: RunOptions = {
     ledger: flags.ledger, concurrency: flags.concurrency, maxFailureRate: flags.maxFailureRate, maxFailures: flags.maxFailures,
@@ -86,7 +88,7 @@ export async function runCommand(jobFile: string, flags: RunFlags, rerun?: Rerun
   if (failuresSeen > FAILURES_PRINTED && !flags.quiet) {
     err.write(`… and ${failuresSeen - FAILURES_PRINTED} more failures in this run, not shown one by one (see the summary's top errors)\n`);
   }
-  if (!flags.quiet) for (const warning of summary.warnings) err.write(`batchguard: warning: ${warning}\n`);
+  if (!flags.quiet) for (const warning of summary.warnings) err.write(`batchguard: warning: ${printable(warning)}\n`);
   if (flags.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
   else if (!flags.quiet) process.stdout.write(`${formatSummary(summary)}\n`);
   return exitCodeOf(summary, signalName);
@@ -162,12 +164,12 @@ function describeEvent(event: EngineEvent, verbose: boolean, printFailure: boole
         ? `batchguard: resuming: ${event.alreadyDone} records already done${event.crashedRunId ? ` (run ${event.crashedRunId} had died without finishing)` : ''}; ledger ${event.ledger}`
         : `batchguard: run ${event.runId} started; ledger ${event.ledger}`;
     case 'record:retrying':
-      return verbose ? `retry   ${event.key} attempt ${event.attempt} failed (${event.error.name}: ${event.error.message}); next in ${event.delayMs} ms` : undefined;
+      return verbose ? `retry   ${event.key} attempt ${event.attempt} failed (${event.error.name}: ${oneLine(event.error.message)}); next in ${event.delayMs} ms` : undefined;
     case 'record:failed':
       if (!printFailure) return undefined;
-      return `failed  ${event.key} [${event.kind}] after ${event.attempts} attempt(s): ${event.error.name}: ${event.error.message}`;
+      return `failed  ${event.key} [${event.kind}] after ${event.attempts} attempt(s): ${event.error.name}: ${oneLine(event.error.message)}`;
     case 'breaker:opened':
-      return `batchguard: breaker opened: ${event.description}; ${event.error.name}: ${event.error.message}. No new records until it recovers; records hit by the outage stay pending`;
+      return `batchguard: breaker opened: ${event.description}; ${event.error.name}: ${oneLine(event.error.message)}. No new records until it recovers; records hit by the outage stay pending`;
     case 'breaker:half-open':
       return `batchguard: breaker half-open: probing (${event.parked} records parked)`;
     case 'breaker:closed':
@@ -194,3 +196,9 @@ function stackLines(error: SerializedError): string {
 
 /** Stack frames printed for an error that escaped the job's code. */
 const STACK_FRAMES_PRINTED = 5;
+/** How much of an error message a progress line shows; the report has the rest. */
+const MESSAGE_CHARS_SHOWN = 300;
+
+function oneLine(message: string): string {
+  return printableLine(message, MESSAGE_CHARS_SHOWN);
+}

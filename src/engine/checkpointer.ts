@@ -5,6 +5,7 @@
 import type { CommitBatch, Ledger, RecordRow, SeqRange } from '../ledger/ledger.js';
 import type { OutputSink } from '../sinks/output-sink.js';
 import type { SourcePosition, SourceSample } from '../sources/source.js';
+import { maskMessage } from '../policy/fingerprint.js';
 import type { Outcome } from './outcome.js';
 import type { InFlight } from './record-executor.js';
 import type { KeyIndex } from './key-index.js';
@@ -62,7 +63,7 @@ export class Checkpointer {
     } else if (outcome.status === 'failed') {
       this.rows.push({
         seq: outcome.position.seq, key: outcome.key, status: 'failed', kind: outcome.kind, attempts: outcome.attempts,
-        error: outcome.error, fingerprint: outcome.fingerprint, rule: outcome.rule, history: outcome.history, runId: this.runId,
+        error: outcome.error, fingerprint: outcome.fingerprint, template: outcome.template ?? maskMessage(outcome.error.message), rule: outcome.rule, history: outcome.history, runId: this.runId,
         line: outcome.position.line, offset: outcome.position.offset, updatedAt: new Date().toISOString(),
       });
     }

@@ -18,6 +18,8 @@ export type Outcome =
       readonly kind: FailureKind;
       readonly error: SerializedError;
       readonly fingerprint: string;
+      /** The masked message, grouped under the fingerprint (computed from `error` when absent). */
+      readonly template?: string;
       readonly rule: string;
       readonly history: readonly AttemptRecord[];
     }

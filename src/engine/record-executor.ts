@@ -11,7 +11,7 @@ import { BatchguardError, TimeoutError } from '../errors.js';
 import type { Job } from '../job.js';
 import { FailureKind } from '../ledger/ledger.js';
 import { classifyError } from '../policy/classify.js';
-import { errorFingerprint } from '../policy/fingerprint.js';
+import { errorFingerprint, failureGroup } from '../policy/fingerprint.js';
 import { decideRetry, type RetryDecision } from '../policy/retry.js';
 import { retryAfterMs } from '../policy/retry-after.js';
 import type { SerializedError } from '../policy/serialize-error.js';
@@ -203,7 +203,7 @@ export class RecordExecutor {
   unwritable(entry: InFlight, sinkError: unknown): Outcome {
     const { job, clock, events } = this.deps;
     const error = new BatchguardError('RESULT_UNWRITABLE', `the handler's result could not be written to ${job.output?.description ?? 'the output'}: ${thrownSummary(sinkError)}`, { cause: sinkError });
-    const serialized = safeSerialize(error);
+    const serialized = safeSerialize(error, job.redact);
     const history = (entry.retry ??= { previousDelayMs: 0, cancelRetry: undefined, history: [] }).history;
     history.push({ attempt: entry.attempt, durationMs: clock.now() - entry.attemptStartedAtMs, error: serialized });
     const rule = 'unwritable-result';
@@ -212,7 +212,7 @@ export class RecordExecutor {
     entry.record = undefined;
     return {
       status: 'failed', key: entry.key, position: entry.position, attempts: entry.attempt, kind: FailureKind.fatal, error: serialized,
-      fingerprint: errorFingerprint(serialized).fingerprint, rule, history,
+      ...failureGroup(serialized, FailureKind.fatal, rule), rule, history,
     };
   }
 
@@ -265,8 +265,10 @@ export class RecordExecutor {
     const durationMs = clock.now() - entry.attemptStartedAtMs;
     const { classification, rule } = classifyError(error, job.classify);
     if (timedOut || classification === 'retryable') {
-      const failure = safeSerialize(error);
-      if (this.deps.breaker.systemicFailure(entry, errorFingerprint(failure).fingerprint, failure)) {
+      const failure = safeSerialize(error, job.redact);
+      // The group this failure would have if it ended the record, so the breaker's dominant error is a failure group.
+      const group = errorFingerprint(failure, { kind: timedOut ? FailureKind.timeout : FailureKind.exhausted, rule }).fingerprint;
+      if (this.deps.breaker.systemicFailure(entry, group, failure)) {
         this.park(entry);
         return;
       }
@@ -291,7 +293,7 @@ export class RecordExecutor {
       decision = { retry: false, reason: 'fatal' };
       error = withCause(policyError, error);
     }
-    const serialized = safeSerialize(error);
+    const serialized = safeSerialize(error, job.redact);
     const retry = (entry.retry ??= { previousDelayMs: 0, cancelRetry: undefined, history: [] });
     const history = retry.history;
     if (decision.retry && !this.deps.stopping()) {
@@ -314,7 +316,7 @@ export class RecordExecutor {
       entry.record = undefined;
       this.deps.onOutcome(entry, {
         status: 'failed', key: entry.key, position: entry.position, attempts: entry.attempt, kind, error: serialized,
-        fingerprint: errorFingerprint(serialized).fingerprint, rule, history,
+        ...failureGroup(serialized, kind, rule), rule, history,
       });
     };
     // A systemic failure at the end of its attempts may be the start of an outage: the breaker decides.

@@ -556,7 +556,7 @@ class JobRun {
   /** A record that cannot be processed at all; it never enters the window, so it fails at once. */
   private recordInvalid(position: SourcePosition, message: string, key = keyOfPosition(position)): void {
     this.thisRun.failed++;
-    if ((this.checkpointer as Checkpointer).add(invalidOutcome(key, position, message))) this.commit(false);
+    if ((this.checkpointer as Checkpointer).add(invalidOutcome(key, position, message, this.job.redact))) this.commit(false);
   }
 
   private onSucceeded(entry: InFlight, value: unknown): void {
@@ -681,7 +681,7 @@ class JobRun {
   /** An error escaped the job's code and no running record could be blamed: stop, keeping what is done. */
   private uncaught(error: unknown, origin: string | undefined): void {
     if (this.uncaughtReason !== undefined) return;
-    const serialized = safeSerialize(error);
+    const serialized = safeSerialize(error, this.job.redact);
     this.uncaughtReason = `an error escaped the job's code ${origin === undefined ? 'outside any record' : `from ${origin}`}: ${serialized.name}: ${serialized.message}`;
     this.events.emit({ type: 'run:uncaught-error', error: serialized, origin });
     this.stop('an uncaught error');

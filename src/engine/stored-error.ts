@@ -4,15 +4,16 @@
  */
 import { serializeError, type SerializedError } from '../policy/serialize-error.js';
 import { thrownSummary } from '../policy/error-fields.js';
+import type { Redactor } from '../policy/redact.js';
 
 /**
  * The error as stored, without engine frames. `serializeError` is meant never to throw; if it
  * still does on some hostile value, the record fails with what can be said of it rather than the
  * failure path itself escaping the engine.
  */
-export function safeSerialize(error: unknown): SerializedError {
+export function safeSerialize(error: unknown, redact?: Redactor): SerializedError {
   try {
-    return withoutEngineFrames(serializeError(error));
+    return withoutEngineFrames(serializeError(error, { redact }));
   } catch {
     return { name: 'UnreadableError', message: `the thrown value could not be read: ${thrownSummary(error)}` };
   }

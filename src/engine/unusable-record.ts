@@ -3,7 +3,10 @@
  * a repeated key (`invalid`), or a record that keeps crashing the process (`crashed`).
  */
 import { FailureKind } from '../ledger/ledger.js';
-import { errorFingerprint } from '../policy/fingerprint.js';
+import { failureGroup } from '../policy/fingerprint.js';
+import { defaultRedactor, type Redactor } from '../policy/redact.js';
+import { ERROR_LIMITS } from '../policy/serialize-error.js';
+import { limitText } from '../policy/text-limit.js';
 import type { SourcePosition } from '../sources/source.js';
 import type { Outcome } from './outcome.js';
 
@@ -12,11 +15,12 @@ export function keyOfPosition(position: SourcePosition): string {
   return position.line !== undefined ? `@line:${position.line}` : `@seq:${position.seq}`;
 }
 
-export function invalidOutcome(key: string, position: SourcePosition, message: string): Outcome {
-  const error = { name: 'InvalidRecord', message };
+/** A record the source could not parse. Its message may quote the record, so it is bounded and redacted like a handler's error. */
+export function invalidOutcome(key: string, position: SourcePosition, message: string, redact: Redactor = defaultRedactor): Outcome {
+  const error = { name: 'InvalidRecord', message: limitText(message, ERROR_LIMITS.messageChars, redact) };
   return {
     status: 'failed', key, position, attempts: 0, kind: FailureKind.invalid, error,
-    fingerprint: errorFingerprint(error).fingerprint, rule: 'invalid-record', history: [],
+    ...failureGroup(error, FailureKind.invalid, 'invalid-record'), rule: 'invalid-record', history: [],
   };
 }
 
@@ -35,6 +39,6 @@ export function crashedOutcome(key: string, position: SourcePosition, crashes: {
   };
   return {
     status: 'failed', key, position, attempts: 0, kind: FailureKind.crashed, error,
-    fingerprint: errorFingerprint(error).fingerprint, rule: 'crash-quarantine', history: [],
+    ...failureGroup(error, FailureKind.crashed, 'crash-quarantine'), rule: 'crash-quarantine', history: [],
   };
 }

@@ -41,7 +41,10 @@ export interface RecordRow {
   readonly kind?: FailureKind;
   readonly attempts: number;
   readonly error?: SerializedError;
+  /** The failure's group (see policy/fingerprint.ts). */
   readonly fingerprint?: string;
+  /** The masked message: the second level of grouping, under the fingerprint. */
+  readonly template?: string;
   /** The classification rule that decided the failure (e.g. `http-status-404`). */
   readonly rule?: string;
   /** For a skipped record: its dependency … the failed ancestor that blocked it. */
@@ -150,11 +153,25 @@ export interface LedgerCounts {
   readonly sourceExhausted: boolean;
 }
 
-/** A failure group for the summary's `topErrors`. */
+/** A failure group for the summary's `topErrors`: one cause, and the message templates under it. */
 export interface ErrorGroup {
   readonly fingerprint: string;
   readonly name: string;
+  /** The first failure's message. */
   readonly message: string;
+  readonly code?: string;
+  /** The failure kind and classification rule of the group's first failure. */
+  readonly kind?: string;
+  readonly rule?: string;
+  readonly count: number;
+  readonly sampleKeys: readonly string[];
+  /** The group's most frequent message templates, largest first. */
+  readonly templates: readonly TemplateGroup[];
+}
+
+/** Failures of one group that share a message template. */
+export interface TemplateGroup {
+  readonly template: string;
   readonly count: number;
   readonly sampleKeys: readonly string[];
 }

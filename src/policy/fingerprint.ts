@@ -96,3 +96,9 @@ function identityParts(error: SerializedError): string[] {
   }
   return parts;
 }
+
+/** The `fingerprint` and `template` of a failure outcome, to spread into it. */
+export function failureGroup(error: SerializedError, kind: string, rule: string): { fingerprint: string; template: string } {
+  const { fingerprint, template } = errorFingerprint(error, { kind, rule });
+  return { fingerprint, template };
+}

@@ -1,17 +1,20 @@
 /**
- * The failure report in the formats `batchguard failures` prints: a table grouped by error, JSON
- * lines (contract 4.5), CSV, or bare keys (which `rerun --keys FILE` reads back).
+ * The failure report in the formats `batchguard failures` prints: a table of failure groups with
+ * their message templates, JSON lines (contract 4.5), CSV, or bare keys (which `rerun --keys FILE`
+ * reads back; see key-lines.ts for keys that need quoting).
  */
 import type { RecordRow } from '../ledger/ledger.js';
 import { maskMessage } from '../policy/fingerprint.js';
 import { toFailureLine } from './failure-line.js';
+import { formatKeyLine } from './key-lines.js';
+import { printable, printableLine } from './printable.js';
 
 export const FailureFormat = { table: 'table', jsonl: 'jsonl', csv: 'csv', keys: 'keys' } as const;
 export type FailureFormat = (typeof FailureFormat)[keyof typeof FailureFormat];
 
 type Write = (text: string) => void;
 
-const CSV_COLUMNS = ['key', 'status', 'kind', 'attempts', 'fingerprint', 'error_name', 'error_message', 'rule', 'line', 'run_id', 'updated_at'] as const;
+const CSV_COLUMNS = ['key', 'status', 'kind', 'attempts', 'fingerprint', 'template', 'error_name', 'error_message', 'rule', 'line', 'run_id', 'updated_at'] as const;
 
 function csvField(value: unknown): string {
   const text = value === undefined || value === null ? '' : String(value);
@@ -24,26 +27,39 @@ export async function writeFailureLines(rows: AsyncIterable<RecordRow>, format: 
   if (format === 'csv') write(`${CSV_COLUMNS.join(',')}\n`);
   for await (const row of rows) {
     count++;
-    if (format === 'keys') write(`${row.key}\n`);
+    if (format === 'keys') write(`${formatKeyLine(row.key)}\n`);
     else if (format === 'jsonl') write(`${JSON.stringify(toFailureLine(row))}\n`);
     else {
-      const values = [row.key, row.status, row.kind, row.attempts, row.fingerprint, row.error?.name, row.error?.message, row.rule, row.line, row.runId, row.updatedAt];
+      const template = row.template ?? (row.error ? maskMessage(row.error.message) : undefined);
+      const values = [row.key, row.status, row.kind, row.attempts, row.fingerprint, template, row.error?.name, row.error?.message, row.rule, row.line, row.runId, row.updatedAt];
       write(`${values.map(csvField).join(',')}\n`);
     }
   }
   return count;
 }
 
+/** Templates shown under each group; distinct templates counted per group before the rest are lumped together. */
+const TEMPLATES_SHOWN = 3;
+const TEMPLATES_COUNTED = 500;
+const SAMPLE_KEYS = 3;
+
+interface TemplateCount {
+  count: number;
+  sampleKeys: string[];
+}
+
 interface Group {
   fingerprint: string;
   count: number;
   kinds: Set<string>;
-  name: string;
-  message: string;
-  sampleKeys: string[];
+  /** The first failure's error name, code, status and rule: what the group is. */
+  title: string;
+  templates: Map<string, TemplateCount>;
+  /** Failures whose template was not counted separately (past TEMPLATES_COUNTED). */
+  otherTemplates: number;
 }
 
-/** Groups rows by fingerprint and prints the groups, largest first. */
+/** Groups rows by fingerprint (one cause) and prints the groups, largest first, each with its top message templates. */
 export async function writeFailureTable(rows: AsyncIterable<RecordRow>, write: Write): Promise<number> {
   const groups = new Map<string, Group>();
   let count = 0;
@@ -52,20 +68,51 @@ export async function writeFailureTable(rows: AsyncIterable<RecordRow>, write: W
     const id = row.status === 'skipped' ? 'skipped' : (row.fingerprint ?? '-');
     let group = groups.get(id);
     if (!group) {
-      group = { fingerprint: id, count: 0, kinds: new Set(), name: row.error?.name ?? 'Skipped', message: row.error ? maskMessage(row.error.message) : 'blocked by a failed dependency', sampleKeys: [] };
+      group = { fingerprint: id, count: 0, kinds: new Set(), title: titleOf(row), templates: new Map(), otherTemplates: 0 };
       groups.set(id, group);
     }
     group.count++;
     group.kinds.add(row.kind ?? row.status);
-    if (group.sampleKeys.length < 3) group.sampleKeys.push(row.key);
+    const template = row.status === 'skipped' ? 'blocked by a failed dependency' : (row.template ?? maskMessage(row.error?.message ?? ''));
+    let counted = group.templates.get(template);
+    if (!counted && group.templates.size < TEMPLATES_COUNTED) {
+      counted = { count: 0, sampleKeys: [] };
+      group.templates.set(template, counted);
+    }
+    if (!counted) {
+      group.otherTemplates++;
+      continue;
+    }
+    counted.count++;
+    if (counted.sampleKeys.length < SAMPLE_KEYS) counted.sampleKeys.push(row.key);
   }
   if (count === 0) return 0;
-  write(`${'count'.padStart(7)}  ${'fingerprint'.padEnd(12)}  ${'kind'.padEnd(9)}  error\n`);
+  write(`${'count'.padStart(7)}  ${'group'.padEnd(12)}  ${'kind'.padEnd(9)}  error, then its most frequent messages\n`);
   for (const group of [...groups.values()].sort((a, b) => b.count - a.count)) {
-    const message = group.message.replace(/\s+/g, ' ');
-    write(`${String(group.count).padStart(7)}  ${group.fingerprint.padEnd(12)}  ${[...group.kinds].join(',').padEnd(9)}  ${group.name}: ${message.length > 90 ? `${message.slice(0, 89)}…` : message}\n`);
-    write(`${' '.repeat(7)}  ${' '.repeat(12)}  ${' '.repeat(9)}  e.g. ${group.sampleKeys.join(', ')}\n`);
+    write(`${String(group.count).padStart(7)}  ${group.fingerprint.padEnd(12)}  ${[...group.kinds].join(',').padEnd(9)}  ${group.title}\n`);
+    const templates = [...group.templates].sort((a, b) => b[1].count - a[1].count);
+    for (const [template, counted] of templates.slice(0, TEMPLATES_SHOWN)) {
+      const keys = counted.sampleKeys.map((key) => printableLine(key, 40)).join(', ');
+      write(`${' '.repeat(7)}  ${String(counted.count).padStart(12)}  ${' '.repeat(9)}  ${printableLine(template, 90)}  e.g. ${keys}\n`);
+    }
+    const hidden = templates.length - TEMPLATES_SHOWN;
+    if (hidden > 0 || group.otherTemplates > 0) {
+      const records = templates.slice(TEMPLATES_SHOWN).reduce((sum, [, c]) => sum + c.count, 0) + group.otherTemplates;
+      write(`${' '.repeat(7)}  ${' '.repeat(12)}  ${' '.repeat(9)}  … ${hidden > 0 ? `${hidden}${group.otherTemplates > 0 ? '+' : ''}` : 'more'} other messages (${records} records)\n`);
+    }
   }
   write(`${count} records in ${groups.size} groups\n`);
   return count;
+}
+
+function titleOf(row: RecordRow): string {
+  if (row.status === 'skipped') return 'Skipped';
+  const error = row.error;
+  const code = error?.code !== undefined ? ` [${error.code}]` : '';
+  const status = error?.status !== undefined ? ` (status ${error.status})` : '';
+  let root = error?.cause;
+  while (root?.cause) root = root.cause;
+  const cause = root ? `, caused by ${root.name}${root.code !== undefined ? ` [${root.code}]` : ''}${root.status !== undefined ? ` (status ${root.status})` : ''}` : '';
+  const group = error?.group !== undefined ? `group "${error.group}": ` : '';
+  return printable(`${group}${error?.name ?? 'Error'}${code}${status}${cause}${row.rule ? `; rule ${row.rule}` : ''}`);
 }

@@ -2,6 +2,7 @@
  * One line of the failure report (contract section 4.5), from a stored row.
  */
 import type { RecordRow } from '../ledger/ledger.js';
+import { maskMessage } from '../policy/fingerprint.js';
 
 export interface FailureLine {
   readonly key: string;
@@ -9,7 +10,10 @@ export interface FailureLine {
   readonly kind?: string;
   readonly attempts?: number;
   readonly error?: unknown;
+  /** The failure's group (one cause). */
   readonly fingerprint?: string;
+  /** The masked message: the second level of grouping, under the fingerprint. */
+  readonly template?: string;
   readonly rule?: string;
   readonly runId: string;
   readonly source: { readonly seq: number; readonly line?: number; readonly offset?: number };
@@ -25,6 +29,7 @@ export function toFailureLine(row: RecordRow): FailureLine {
   }
   return {
     key: row.key, status: row.status, kind: row.kind, attempts: row.attempts, error: row.error, fingerprint: row.fingerprint,
+    template: row.template ?? (row.error ? maskMessage(row.error.message) : undefined),
     rule: row.rule, runId: row.runId, source, failedAt: row.updatedAt, history: row.history ?? [],
   };
 }

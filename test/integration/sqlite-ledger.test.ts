@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LedgerError, SourceError, StorageError } from '../../src/errors.js';
 import type { CommitBatch, RecordRow, RunStart } from '../../src/ledger/ledger.js';
+import Database from 'better-sqlite3';
+import { SCHEMA_SQL } from '../../src/ledger/sqlite/schema.js';
 import { openSqliteLedger, type SqliteLedger } from '../../src/ledger/sqlite/sqlite-ledger.js';
 import type { SourceFingerprint } from '../../src/sources/source.js';
 import { withDatabase as query } from '../helpers/ledger.js';
@@ -175,30 +177,56 @@ describe('SQLite ledger on a real file', () => {
     });
   });
 
-  it('groups failures by fingerprint for topErrors, most frequent first, samples in source order', async () => {
+  it('groups failures by fingerprint for topErrors, most frequent first, samples in source order, with templates beneath', async () => {
     const path = ledgerPath();
     await withLedger(path, async (ledger) => {
       await ledger.begin(start('run-1'));
+      const a = (seq: number, template: string | undefined): RecordRow =>
+        row(seq, { fingerprint: 'fp-a', template, error: { name: 'HttpError', message: `status 503 at ${seq}` } });
       await ledger.commit(batch('run-1', {
         rows: [
-          row(8, { fingerprint: 'fp-a', error: { name: 'HttpError', message: 'status 503 at 8' } }),
-          row(2, { fingerprint: 'fp-a', error: { name: 'HttpError', message: 'status 503 at 2' } }),
-          row(5, { fingerprint: 'fp-a', error: { name: 'HttpError', message: 'status 503 at 5' } }),
-          row(9, { fingerprint: 'fp-a', error: { name: 'HttpError', message: 'status 503 at 9' } }),
-          row(1, { fingerprint: 'fp-c', error: { name: 'TypeError', message: 'x is undefined' } }),
+          a(8, 'status <n> at <n>'), a(2, 'status <n> at <n>'), a(5, 'upstream <n>'), a(9, 'status <n> at <n>'),
+          row(1, { fingerprint: 'fp-c', kind: 'fatal', rule: 'programming-TypeError', template: 'x is undefined', error: { name: 'TypeError', message: 'x is undefined' } }),
+          // Rows stored before templates were: the first message, masked, stands in.
           row(7, { fingerprint: 'fp-b', error: { name: 'RangeError', message: 'too big' } }),
           row(4, { fingerprint: 'fp-b', error: { name: 'RangeError', message: 'too big (4)' } }),
           row(3, { status: 'skipped', kind: undefined, fingerprint: 'fp-c' }),
-          row(6, { fingerprint: 'fp-c', error: { name: 'TypeError', message: 'y is undefined' } }),
+          row(6, { fingerprint: 'fp-c', kind: 'fatal', rule: 'programming-TypeError', template: 'y is undefined', error: { name: 'TypeError', message: 'y is undefined' } }),
         ],
         seen: 10,
       }));
       expect(await ledger.topErrors(5, 3)).toEqual([
-        { fingerprint: 'fp-a', name: 'HttpError', message: 'status 503 at 2', count: 4, sampleKeys: ['key-2', 'key-5', 'key-8'] },
-        { fingerprint: 'fp-b', name: 'RangeError', message: 'too big (4)', count: 2, sampleKeys: ['key-4', 'key-7'] },
-        { fingerprint: 'fp-c', name: 'TypeError', message: 'x is undefined', count: 2, sampleKeys: ['key-1', 'key-6'] },
+        {
+          fingerprint: 'fp-a', name: 'HttpError', message: 'status 503 at 2', kind: 'exhausted', rule: 'default', count: 4, sampleKeys: ['key-2', 'key-5', 'key-8'],
+          templates: [
+            { template: 'status <n> at <n>', count: 3, sampleKeys: ['key-2', 'key-8', 'key-9'] },
+            { template: 'upstream <n>', count: 1, sampleKeys: ['key-5'] },
+          ],
+        },
+        {
+          fingerprint: 'fp-b', name: 'RangeError', message: 'too big (4)', kind: 'exhausted', rule: 'default', count: 2, sampleKeys: ['key-4', 'key-7'],
+          templates: [{ template: 'too big (<n>)', count: 2, sampleKeys: ['key-4', 'key-7'] }],
+        },
+        {
+          fingerprint: 'fp-c', name: 'TypeError', message: 'x is undefined', kind: 'fatal', rule: 'programming-TypeError', count: 2, sampleKeys: ['key-1', 'key-6'],
+          templates: [{ template: 'x is undefined', count: 1, sampleKeys: ['key-1'] }, { template: 'y is undefined', count: 1, sampleKeys: ['key-6'] }],
+        },
       ]);
       expect((await ledger.topErrors(1, 1)).map((g) => [g.fingerprint, g.sampleKeys])).toEqual([['fp-a', ['key-2']]]);
+    });
+  });
+
+  it('adds the template column to a ledger created without it', async () => {
+    const path = ledgerPath();
+    const db = new Database(path);
+    db.exec(SCHEMA_SQL.replace(',\n  template    TEXT', ''));
+    db.close();
+    await withLedger(path, async (ledger) => {
+      await ledger.begin(start('run-1'));
+      await ledger.commit(batch('run-1', { rows: [row(1, { template: 'failure of <n>' })], seen: 2 }));
+      const rows = [];
+      for await (const r of ledger.rows({ statuses: ['failed'] })) rows.push(r);
+      expect(rows.map((r) => r.template)).toEqual(['failure of <n>']);
     });
   });
 

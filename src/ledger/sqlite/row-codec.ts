@@ -14,7 +14,7 @@ export function toRecordRow(row: Row): RecordRow {
   return {
     seq: Number(row.seq), key: String(row.key), status: row.status as RecordRow['status'],
     kind: optional(row.kind, (v) => v as FailureKind), attempts: Number(row.attempts),
-    error: optional(row.error, (v) => JSON.parse(String(v))), fingerprint: optional(row.fingerprint, String),
+    error: optional(row.error, (v) => JSON.parse(String(v))), fingerprint: optional(row.fingerprint, String), template: optional(row.template, String),
     rule: optional(row.rule, String), history: optional(row.history, (v) => JSON.parse(String(v))),
     blockedBy: optional(row.blocked_by, (v) => JSON.parse(String(v))), runId: String(row.run_id),
     line: optional(row.line, Number), offset: optional(row.byte_offset, Number), updatedAt: String(row.updated_at),

@@ -39,8 +39,19 @@ CREATE TABLE IF NOT EXISTS records (
   run_id      TEXT NOT NULL,
   line        INTEGER,
   byte_offset INTEGER,
-  updated_at  TEXT NOT NULL
+  updated_at  TEXT NOT NULL,
+  template    TEXT
 );
 CREATE INDEX IF NOT EXISTS records_key ON records (key);
 CREATE INDEX IF NOT EXISTS records_status ON records (status, fingerprint);
 `;
+
+/**
+ * Columns added after schema 1 was released, added in place to ledgers created before them (an
+ * older batchguard ignores them). `template`: a failure's masked message, the second level of
+ * grouping under its fingerprint.
+ */
+export function addMissingColumns(db: { prepare(sql: string): { pluck(): { all(): unknown[] } }; exec(sql: string): unknown }): void {
+  const columns = db.prepare("SELECT name FROM pragma_table_info('records')").pluck().all();
+  if (!columns.includes('template')) db.exec('ALTER TABLE records ADD COLUMN template TEXT');
+}

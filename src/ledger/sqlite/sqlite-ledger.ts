@@ -15,7 +15,9 @@ import type {
   CommitBatch, ErrorGroup, Ledger, LedgerCounts, LeaseHolder, RecordRow, ResumeState, RowFilter, RunRecord, RunStart, SeqRange,
   SourceRemap, StoredSource,
 } from '../ledger.js';
-import { SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
+import { addMissingColumns, SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
+import { maskMessage } from '../../policy/fingerprint.js';
+import type { SerializedError } from '../../policy/serialize-error.js';
 import { mergeRanges, parseJson, toRecordRow } from './row-codec.js';
 import { DEFAULT_LEASE, type ResolvedLeaseOptions } from '../lease.js';
 import { storageFault } from '../storage-fault.js';
@@ -49,6 +51,7 @@ export function openSqliteLedger(path: string, options: SqliteLedgerOptions = {}
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.exec(SCHEMA_SQL);
+    addMissingColumns(db);
     createLeaseTable(db);
     db.exec(CRASH_SCHEMA_SQL);
     db.exec(SOURCE_SCHEMA_SQL);
@@ -87,10 +90,10 @@ export class SqliteLedger implements Ledger {
       setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
       insertRange: db.prepare('INSERT INTO succeeded_ranges (first_seq, last_seq, run_id) VALUES (?, ?, ?)'),
       extendRange: db.prepare('UPDATE succeeded_ranges SET last_seq = ? WHERE first_seq = ?'),
-      upsertRow: db.prepare(`INSERT INTO records (seq, key, status, kind, attempts, error, fingerprint, rule, history, blocked_by, run_id, line, byte_offset, updated_at)
-        VALUES (@seq, @key, @status, @kind, @attempts, @error, @fingerprint, @rule, @history, @blockedBy, @runId, @line, @offset, @updatedAt)
+      upsertRow: db.prepare(`INSERT INTO records (seq, key, status, kind, attempts, error, fingerprint, template, rule, history, blocked_by, run_id, line, byte_offset, updated_at)
+        VALUES (@seq, @key, @status, @kind, @attempts, @error, @fingerprint, @template, @rule, @history, @blockedBy, @runId, @line, @offset, @updatedAt)
         ON CONFLICT (seq) DO UPDATE SET key = excluded.key, status = excluded.status, kind = excluded.kind,
-          attempts = excluded.attempts, error = excluded.error, fingerprint = excluded.fingerprint, rule = excluded.rule,
+          attempts = excluded.attempts, error = excluded.error, fingerprint = excluded.fingerprint, template = excluded.template, rule = excluded.rule,
           history = excluded.history, blocked_by = excluded.blocked_by, run_id = excluded.run_id, line = excluded.line, byte_offset = excluded.byte_offset,
           updated_at = excluded.updated_at`),
     };
@@ -193,7 +196,7 @@ export class SqliteLedger implements Ledger {
       for (const row of batch.rows) {
         this.statements.upsertRow.run({
           seq: row.seq, key: row.key, status: row.status, kind: row.kind ?? null, attempts: row.attempts,
-          error: row.error ? JSON.stringify(row.error) : null, fingerprint: row.fingerprint ?? null, rule: row.rule ?? null,
+          error: row.error ? JSON.stringify(row.error) : null, fingerprint: row.fingerprint ?? null, template: row.template ?? null, rule: row.rule ?? null,
           history: row.history && row.history.length > 0 ? JSON.stringify(row.history) : null,
           blockedBy: row.blockedBy ? JSON.stringify(row.blockedBy) : null,
           runId: row.runId, line: row.line ?? null, offset: row.offset ?? null, updatedAt: row.updatedAt,
@@ -298,16 +301,29 @@ export class SqliteLedger implements Ledger {
   async topErrors(limit: number, sampleKeys: number): Promise<ErrorGroup[]> {
     const groups = this.db.prepare(`SELECT fingerprint, COUNT(*) AS count, MIN(seq) AS firstSeq FROM records
       WHERE status = 'failed' GROUP BY fingerprint ORDER BY count DESC, fingerprint LIMIT ?`).all(limit) as Row[];
-    const first = this.db.prepare('SELECT error FROM records WHERE seq = ?').pluck();
+    const first = this.db.prepare('SELECT error, kind, rule FROM records WHERE seq = ?');
     const samples = this.db.prepare("SELECT key FROM records WHERE status = 'failed' AND fingerprint IS ? ORDER BY seq LIMIT ?").pluck();
+    const templates = this.db.prepare(`SELECT template, COUNT(*) AS count, MIN(seq) AS firstSeq FROM records
+      WHERE status = 'failed' AND fingerprint IS ? GROUP BY template ORDER BY count DESC, firstSeq LIMIT ?`);
+    const templateSamples = this.db.prepare("SELECT key FROM records WHERE status = 'failed' AND fingerprint IS ? AND template IS ? ORDER BY seq LIMIT ?").pluck();
     return groups.map((group) => {
-      const error = JSON.parse(String(first.get(group.firstSeq) ?? '{}')) as { name?: string; message?: string };
+      const row = first.get(group.firstSeq) as Row | undefined;
+      const error = JSON.parse(String(row?.error ?? '{}')) as SerializedError;
       return {
         fingerprint: String(group.fingerprint ?? ''),
         name: error.name ?? 'Error',
         message: error.message ?? '',
+        ...(error.code !== undefined ? { code: error.code } : {}),
+        ...(typeof row?.kind === 'string' ? { kind: row.kind } : {}),
+        ...(typeof row?.rule === 'string' ? { rule: row.rule } : {}),
         count: Number(group.count),
         sampleKeys: samples.all(group.fingerprint, sampleKeys) as string[],
+        templates: (templates.all(group.fingerprint, TEMPLATES_PER_GROUP) as Row[]).map((t) => ({
+          // Rows written before templates were stored have none: their first message, masked, stands in.
+          template: typeof t.template === 'string' ? t.template : maskMessage(firstMessage(first.get(t.firstSeq) as Row | undefined)),
+          count: Number(t.count),
+          sampleKeys: templateSamples.all(group.fingerprint, t.template, sampleKeys) as string[],
+        })),
       };
     });
   }
@@ -390,4 +406,12 @@ export class SqliteLedger implements Ledger {
     this.keyFile.close();
     if (this.db.open) this.db.close();
   }
+}
+
+/** Templates listed under each of the summary's top error groups. */
+const TEMPLATES_PER_GROUP = 3;
+
+function firstMessage(row: Row | undefined): string {
+  const error = parseJson<{ message?: unknown }>(typeof row?.error === 'string' ? row.error : undefined);
+  return typeof error?.message === 'string' ? error.message : '';
 }

@@ -70,7 +70,8 @@ describe('failures and rerun --failed', () => {
 
     const table = await runCli(['failures', 'job.ts'], { cwd: dir });
     expect(table.stdout).toContain(`${RECORDS * 0.03}`);
-    expect(table.stdout).toContain('FatalError: record <n> has a bad postcode <str>');
+    expect(table.stdout).toContain('FatalError; rule FatalError');
+    expect(table.stdout).toContain('record <n> has a bad postcode <str>  e.g. k0, k1, k2');
     expect(table.stdout).toContain('re-run them: batchguard rerun job.ts --failed');
 
     writeFileSync(join(dir, 'keys.txt'), `${keys.stdout}not-a-key\nk7\n`);

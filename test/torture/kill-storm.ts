@@ -19,16 +19,12 @@ export interface KillStormOptions {
   delayMs?: number;
 }
 
-const LEASE_MS = 3000;
-
 /** About what one handler call adds to calls.log (`<pid> <id>\n`). */
 const CALL_LOG_BYTES = 12;
 
 export async function killStormScenario(options: KillStormOptions): Promise<ScenarioResult> {
   const job: TortureJob = {
     dir: options.dir, records: options.records, concurrency: options.concurrency, failEvery: 97, delayMs: options.delayMs ?? 1,
-    // A SIGKILLed run's lease is taken over once it expires: a short lease keeps the storm short.
-    flags: ['--lease', `${Math.round(LEASE_MS / 1000)}s`],
   };
   writeTortureJob(job);
   // On average a run gets 1 / (kills + 2) of the records before its kill, so the kills all land.

@@ -7,6 +7,7 @@
  * In both, the books must balance once the job is done.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
 import { spawnCli, waitFor, type CliResult } from '../helpers/cli.js';
 import { fileHash, ledgerContentHash, pidNamespace } from './faults.js';
 import { check, expectFailures, scenarioResult, type ScenarioResult } from './scenario.js';
@@ -116,6 +117,20 @@ function holdsWriteLock(pid: number, ledger: string): boolean {
 }
 
 /**
+ * SIGSTOPs `holder` at a moment when it is inside a commit (holds SQLite's write lock) or, with
+ * `inCommit` false, outside one: stops, looks, continues and tries again a few ms later until the
+ * moment is right. Returns how many stops were undone.
+ */
+async function stopHolder(holder: ChildProcess, ledger: string, inCommit: boolean): Promise<number> {
+  for (let restops = 0; ; restops++) {
+    holder.kill('SIGSTOP');
+    if (holdsWriteLock(holder.pid as number, ledger) === inCommit || restops >= 5000 || holder.exitCode !== null) return restops;
+    holder.kill('SIGCONT');
+    await new Promise((resolve) => setTimeout(resolve, 1 + (restops % 7)));
+  }
+}
+
+/**
  * SIGSTOP the holder (never inside a commit: a process frozen holding SQLite's write lock blocks
  * every writer until it continues, whatever the lease says), take over, finish the job, then
  * SIGCONT the holder: it must exit 4 and change neither the ledger nor the output.
@@ -127,14 +142,7 @@ export async function stoppedHolderScenario(dir: string, options: LeaseOptions):
   const holder = spawnCli(runArgs(job, '--json', ...(options.args ?? [])), { cwd: dir, env: options.env });
   await waitFor(() => callCount(paths.calls) >= job.records / 4 || holder.exitCode !== null, 60_000);
   check(problems, holder.exitCode === null, 'the holder ended before it was stopped');
-  let restops = 0;
-  for (;;) {
-    holder.kill('SIGSTOP');
-    if (!holdsWriteLock(holder.pid as number, paths.ledger) || restops >= 50) break;
-    restops++;
-    holder.kill('SIGCONT');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
+  const restops = await stopHolder(holder, paths.ledger, false);
   const stoppedAt = Date.now();
   const { runs, takeoverMs } = await takeOver(job, options, stoppedAt, undefined);
   check(problems, takeoverMs !== undefined && takeoverMs <= options.expiryMs + SLACK_MS,
@@ -155,5 +163,39 @@ export async function stoppedHolderScenario(dir: string, options: LeaseOptions):
   return scenarioResult(`SIGSTOPped holder${options.takeOverArgs?.length ? ` (${options.takeOverArgs.join(' ')})` : ''}, SIGCONT after the takeover`, job, expectFailures(ruleFailures(job), 'fatal'), {
     endings: [...runs.map(ending), `${ending(woken)} (woken holder)`], problems,
     note: `${takeoverMs === undefined ? 'no takeover' : `taken over after ${(takeoverMs / 1000).toFixed(1)} s`}${restops > 0 ? `; stopped again ${restops}× to miss a commit` : ''}`,
+  });
+}
+
+/**
+ * The holder frozen inside a commit, holding SQLite's write lock: no other run can write, whatever
+ * the lease says, so `run --take-over` must be refused with exit 4 and one line (not hang, not
+ * crash). Once the holder continues, it goes on (its lease was never taken) and the job finishes
+ * exactly. Should the takeover succeed after all, the woken holder must stop with exit 4.
+ */
+export async function frozenInCommitScenario(dir: string): Promise<ScenarioResult> {
+  const job: TortureJob = { dir, records: 4000, concurrency: 8, failEvery: 97, delayMs: 2, checkpoint: { everyRecords: 50, everyMs: 20 } };
+  const paths = writeTortureJob(job);
+  const problems: string[] = [];
+  const holder = spawnCli(runArgs(job, '--json'), { cwd: dir });
+  await waitFor(() => callCount(paths.calls) >= job.records / 8 || holder.exitCode !== null, 60_000);
+  const tries = await stopHolder(holder, paths.ledger, true);
+  const frozen = holdsWriteLock(holder.pid as number, paths.ledger);
+  check(problems, frozen, `could not stop the holder inside a commit in ${tries} tries`);
+  const taker = await spawnCli(runArgs(job, '--json', '--take-over'), { cwd: dir }).result;
+  holder.kill('SIGCONT');
+  const woken = await holder.result;
+  const [takerEnd, holderEnd] = [ending(taker), ending(woken)];
+  if (takerEnd === '4') {
+    const refused = refusedAsStorageFault('the takeover of a holder frozen in a commit', taker);
+    if (refused) problems.push(refused);
+    check(problems, holderEnd === '0', `the holder, continued after a refused takeover, ended with ${holderEnd}, expected 0`);
+  } else {
+    check(problems, takerEnd === '0' && holderEnd === '4', `takeover ended ${takerEnd}, the continued holder ${holderEnd}: expected 4 and 0, or 0 and 4`);
+  }
+  const runs = [woken];
+  await finish(job, { expiryMs: 0 }, undefined, runs);
+  return scenarioResult('holder SIGSTOPped inside a commit, run --take-over', job, expectFailures(ruleFailures(job), 'fatal'), {
+    endings: [`${takerEnd} (taker)`, `${holderEnd} (holder)`, ...runs.slice(1).map(ending)], problems,
+    note: `frozen in a commit after ${tries} tries`,
   });
 }

@@ -14,7 +14,7 @@ import { HOSTILE_CASES, hostileScenario } from './hostile-handlers.js';
 import { HUGE_MESSAGE_CASES, hugeMessageScenario } from './huge-messages.js';
 import { keyFileLossScenario } from './key-file-loss.js';
 import { killStormScenario } from './kill-storm.js';
-import { LEASE, pidNamespaceScenario, stoppedHolderScenario } from './leases.js';
+import { frozenInCommitScenario, LEASE, pidNamespaceScenario, stoppedHolderScenario } from './leases.js';
 import type { ScenarioResult } from './scenario.js';
 import { damagedLedgerScenario, deletedLedgerScenario, diskFullScenario } from './storage-faults.js';
 
@@ -47,6 +47,7 @@ const scenarios: LongScenario[] = [
   { name: 'lease pid namespace other host', run: (dir: string) => pidNamespaceScenario(dir, { ...LEASE.defaults, hostname: 'pod' }) },
   { name: 'lease stopped holder', run: (dir: string) => stoppedHolderScenario(dir, LEASE.defaults) },
   { name: 'lease stopped holder take-over', run: (dir: string) => stoppedHolderScenario(dir, LEASE.takeOver) },
+  { name: 'lease holder frozen in a commit', run: frozenInCommitScenario },
 ];
 
 function row(result: ScenarioResult): string {

@@ -193,7 +193,7 @@ class JobRun {
         this.pump();
         this.wakeLoop();
       },
-      escapes: this.escapes,
+      escapes: options.attributeEscapes ? this.escapes : undefined,
     });
     options.signal?.addEventListener('abort', this.onAbort, { once: true });
   }

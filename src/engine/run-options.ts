@@ -46,6 +46,14 @@ export interface RunOptions {
    * at its next commit without writing; use it only when that run cannot be stopped. @default false
    */
   takeOver?: boolean;
+  /**
+   * Run each handler call in an async scope naming its record, so that an error escaping the
+   * handler (a throw in a timer callback, an unhandled rejection) fails that record. Without it,
+   * every such error stops the run (status `uncaught-error`). The scope turns on Node's promise
+   * hooks, which costs a no-op handler a large share of its throughput (`npm run bench:escapes`)
+   * and a handler doing I/O next to nothing. @default true
+   */
+  attributeEscapes?: boolean;
   /** Aborting it stops the run gracefully, as the first Ctrl-C does. */
   signal?: AbortSignal;
   /** Receives every engine event (progress, retries, failures, checkpoints). */
@@ -68,6 +76,7 @@ export interface ResolvedRunOptions {
   readonly acceptDrift: boolean;
   readonly lease: ResolvedLeaseOptions;
   readonly takeOver: boolean;
+  readonly attributeEscapes: boolean;
   readonly rerun: RerunOptions | undefined;
   readonly deadline: { readonly maxRecords?: number; readonly maxDurationMs?: number; readonly untilMs?: number };
   readonly signal: AbortSignal | undefined;
@@ -80,7 +89,7 @@ export interface ResolvedRunOptions {
 }
 
 const RUN_FIELDS = [
-  'ledger', 'concurrency', 'maxFailureRate', 'maxFailures', 'acceptDrift', 'lease', 'takeOver', 'rerun', 'maxRecords', 'maxDurationMs', 'untilMs', 'signal', 'onEvent', 'jobFile', 'cwd', 'clock', 'random',
+  'ledger', 'concurrency', 'maxFailureRate', 'maxFailures', 'acceptDrift', 'lease', 'takeOver', 'attributeEscapes', 'rerun', 'maxRecords', 'maxDurationMs', 'untilMs', 'signal', 'onEvent', 'jobFile', 'cwd', 'clock', 'random',
 ] as const;
 
 export function resolveRunOptions(job: Job<any, any>, options: RunOptions = {}): ResolvedRunOptions {
@@ -94,6 +103,7 @@ export function resolveRunOptions(job: Job<any, any>, options: RunOptions = {}):
     acceptDrift: options.acceptDrift ?? false,
     lease: resolveLeaseOptions(options.lease, 'runOptions.lease'),
     takeOver: options.takeOver ?? false,
+    attributeEscapes: options.attributeEscapes ?? true,
     rerun: options.rerun,
     // The run's own limits win over the job's.
     deadline: {

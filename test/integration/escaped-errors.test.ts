@@ -132,4 +132,22 @@ print({ status: summary.status, succeeded: summary.succeeded, again: again.statu
     expect(code).toBe(0);
     expect(printed[0]).toEqual({ status: 'completed', succeeded: 20, again: 'completed' });
   });
+
+  it('with attributeEscapes false, an error escaping a running attempt stops the run instead', () => {
+    const { code, printed } = inProcess(`
+const job = defineJob({
+  name: 'unscoped', source: Array.from({ length: 50 }, (_, id) => ({ id })), key: (r) => String(r.id),
+  handler: async (r) => {
+    if (r.id === 3) await new Promise(() => setTimeout(() => { throw new TypeError('thrown in a timer'); }, 1));
+    await sleep(2);
+  },
+  shutdownGraceMs: 100,
+});
+const summary = await runJob(job, { ledger, attributeEscapes: false });
+print({ status: summary.status, reason: summary.reason, failed: summary.failed });
+`);
+    expect(code).toBe(0);
+    expect(printed[0]).toMatchObject({ status: 'uncaught-error', failed: 0 });
+    expect(printed[0].reason).toContain('outside any record: TypeError: thrown in a timer');
+  });
 });

@@ -3,7 +3,7 @@
  * record appended), followed as the tool advises (`run` refuses, `run --accept-drift`, then
  * `rerun --failed`): every record is handled exactly once and the output holds each once.
  */
-import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli, spawnCli, waitFor, writeJsonl } from '../helpers/cli.js';
@@ -94,5 +94,23 @@ describe('drift through the CLI', () => {
     expect(new Set(called)).toEqual(new Set(expected));
     // Repeats only for the crash: the records of the last uncommitted batch and those in flight.
     expect(called.length - expected.length).toBeLessThanOrEqual(500 + 4);
+  });
+
+  it('refuses a resume whose source resolves to another file, naming both paths', async () => {
+    const dir = tempDir();
+    const elsewhere = tempDir();
+    // A relative source path: it resolves against the folder the CLI runs in.
+    writeFileSync(join(dir, 'job.ts'), `
+import { defineJob, jsonl } from 'batchguard';
+export default defineJob({ name: 'moved', source: jsonl<{ id: number }>('records.jsonl'), key: (r) => String(r.id), handler: async () => {} });
+`);
+    writeJsonl(dir, 'records.jsonl', 10);
+    writeJsonl(elsewhere, 'records.jsonl', 10);
+    const ledger = join(dir, 'ledger.sqlite');
+    expect((await runCli(['run', 'job.ts', '--ledger', ledger], { cwd: dir })).code).toBe(0);
+    const moved = await runCli(['run', join(dir, 'job.ts'), '--ledger', ledger], { cwd: elsewhere });
+    expect(moved.code).toBe(2);
+    expect(moved.stderr).toContain(`records the source ${realpathSync(join(dir, 'records.jsonl'))}, but the job now reads ${realpathSync(join(elsewhere, 'records.jsonl'))}`);
+    expect(moved.stderr).not.toMatch(/\n\s+at /);
   });
 });

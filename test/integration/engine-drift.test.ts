@@ -172,4 +172,15 @@ describe('drift: outcomes follow their records by key', () => {
     expect(rerun.warnings.join('\n')).toContain('1 of the selected records are no longer where the ledger recorded them (the source changed), left alone');
     expect(rerun).toMatchObject({ failed: 1, succeeded: 2999 });
   });
+
+  it('a line with invalid UTF-8 fails as invalid, naming its line and byte offset, and its handler is not called', async () => {
+    const t = setup('utf8');
+    const good = Buffer.from(`${line(1)}\n`);
+    const bad = Buffer.concat([Buffer.from('{"id":2,"name":"caf'), Buffer.from([0xe9]), Buffer.from('"}\n')]);
+    writeFileSync(t.file, Buffer.concat([good, bad, Buffer.from(`${line(3)}\n`)]));
+    const summary = await t.run();
+    expect(summary).toMatchObject({ total: 3, succeeded: 2, failed: 1 });
+    expect(t.calls.sort()).toEqual([1, 3]);
+    expect(summary.topErrors[0]?.message).toContain(`line 2: invalid UTF-8 at byte offset ${good.length + 19} (bytes 0xe9 0x22 0x7d)`);
+  });
 });

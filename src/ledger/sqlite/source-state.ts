@@ -69,6 +69,8 @@ export function checkSource(
   if (stored.mtimeMs !== undefined && fingerprint.mtimeMs !== undefined && stored.mtimeMs !== fingerprint.mtimeMs) {
     return { reason: 'it was modified since the ledger last read it', certain: false };
   }
+  // A ledger written before paths were recorded learns its source's path now.
+  if (storedPath === undefined && fingerprint.path !== undefined) meta.set('source_path', fingerprint.path);
   return undefined;
 }
 

@@ -87,9 +87,9 @@ export class Checkpointer {
    * Commits what is buffered with the given watermark. Commits are serialised: a slow backend
    * never sees two at once, and they land in order.
    */
-  commit(watermark: SourcePosition | undefined, seen: number, exhausted: boolean, startedBelow?: number): Promise<void> {
+  commit(watermark: SourcePosition | undefined, seen: number, exhausted: boolean): Promise<void> {
     const batch: CommitBatch = {
-      runId: this.runId, succeeded: toRanges(this.succeeded), rows: this.rows, watermark, seen, exhausted, keyChunk: this.keys?.drain(), startedBelow,
+      runId: this.runId, succeeded: toRanges(this.succeeded), rows: this.rows, watermark, seen, exhausted, keyChunk: this.keys?.drain(),
     };
     const count = this.buffered;
     this.succeeded = [];

@@ -118,7 +118,7 @@ class JobRun {
   private configError: unknown;
   private readonly breaker: BreakerControl;
   private readonly budget: RetryBudget;
-  private crashGuard: CrashGuard | undefined;
+  private crashGuard: CrashGuard<InFlight> | undefined;
   /** Per-key concurrency with round-robin fairness, when the job has `concurrencyKey`. */
   private readonly fair: FairScheduler<InFlight> | undefined;
   /** Token buckets, when the job has a rate limit. */
@@ -157,7 +157,7 @@ class JobRun {
       },
       probeWith: (entry) => {
         this.active++;
-        this.executor.attempt(entry);
+        this.attempt(entry);
       },
       abort: (trip, error) => this.abortForBreaker(trip, error),
       wake: () => this.wakeLoop(),
@@ -292,7 +292,7 @@ class JobRun {
           }
         }
         this.deadline = new DeadlineWatch(resolveDeadline(this.options.deadline, this.startedAtMs), this.options.clock, (reason, description) => this.stopAtDeadline(reason, description));
-        this.crashGuard = new CrashGuard(resume.crashes, ledger);
+        this.crashGuard = new CrashGuard<InFlight>(resume.crashes, ledger, this.options.concurrency, this.job.maxCrashes);
         const exhausted = await this.processSource(this.selector);
         return await this.finish(ledger, exhausted);
       } catch (error) {
@@ -333,7 +333,9 @@ class JobRun {
   /** Returns true when the source was read to its end. */
   private async readLoop(selector: Selector): Promise<boolean> {
     try {
-      return await this.readItems(selector);
+      const exhausted = await this.readItems(selector);
+      await this.runWaitingGroups();
+      return exhausted;
     } catch (error) {
       // The source gave up because the run is stopping (its signal aborted): a stop, not an error.
       if (this.stopReason !== undefined && this.readController.signal.aborted) return false;
@@ -378,16 +380,19 @@ class JobRun {
         if (choice === 'process') {
           const deadline = this.deadline as DeadlineWatch;
           if (deadline.beforeRecord(this.started)) return false;
-          const guard = this.crashGuard as CrashGuard;
-          if (guard.suspect(item.position.seq)) {
-            if (!(await this.runAlone(item, guard))) return false;
-          } else {
-            guard.reading(item.position.seq);
+          const guard = this.crashGuard as CrashGuard<InFlight>;
+          const groupSize = guard.groupSize(item.position.seq);
+          if (groupSize === undefined) {
+            const covering = guard.cover(item.position.seq);
+            if (covering) await covering;
             this.start(item);
+          } else if (!(await this.holdSuspect(item, groupSize))) {
+            return false;
           }
           this.started++;
           if (deadline.afterRecord(this.started)) return false;
         }
+        if ((this.crashGuard as CrashGuard<InFlight>).passedSuspects(item.position.seq) && !(await this.runWaitingGroups())) return false;
         // `while`, not `if`: a record finishing wakes this loop, but the slot it freed may already have
         // gone to a record whose dependencies it met (pump), and the window must stay at `concurrency`.
         while ((this.active >= this.options.concurrency || this.tokenWaiting >= MAX_TOKEN_WAITING || (this.fair !== undefined && this.fair.queued >= this.fair.options.maxQueued)) && this.stopReason === undefined) {
@@ -403,19 +408,48 @@ class JobRun {
   }
 
   /**
-   * Careful mode: runs a crash suspect alone, so that a crash now can only be its doing. Returns
+   * A crash suspect waits (in the window, so the watermark stays before it) for its group; a full
+   * group runs. A suspect that crashed the process `maxCrashes` times alone fails unrun. Returns
    * false when the run stopped meanwhile.
    */
-  private async runAlone(item: SourceItem<unknown>, guard: CrashGuard): Promise<boolean> {
+  private async holdSuspect(item: SourceItem<unknown>, groupSize: number): Promise<boolean> {
+    const entry = this.enter(item);
+    if (!entry) return true;
+    const guard = this.crashGuard as CrashGuard<InFlight>;
+    const crashes = guard.quarantined(entry.position.seq);
+    if (crashes) {
+      this.recordCrashed(entry, crashes);
+      return true;
+    }
+    const group = guard.hold(entry, groupSize);
+    return group ? this.runGroup(group) : true;
+  }
+
+  /** Runs the suspects still waiting for their group (reading passed them all), group by group. */
+  private async runWaitingGroups(): Promise<boolean> {
+    if (this.stopReason !== undefined) return false;
+    for (const group of (this.crashGuard as CrashGuard<InFlight>).takeWaiting()) {
+      if (!(await this.runGroup(group))) return false;
+    }
+    return true;
+  }
+
+  /**
+   * Runs a group of suspects by itself (see crash-guard.ts), so that a crash now names the group.
+   * Returns false when the run stopped meanwhile (the members not started stay pending).
+   */
+  private async runGroup(group: InFlight[]): Promise<boolean> {
     while (this.active > 0) await this.woken();
-    // Commit what ran before it (earlier suspects, run alone): if this record kills the process,
-    // they must not be suspected, and run alone, again in the next run.
+    // Commit what ran before (an earlier group): if this group kills the process, the earlier
+    // one's members are cleared and do not run in a group again.
     if ((this.checkpointer as Checkpointer).buffered > 0 && this.failure === undefined) await this.commit(false);
     if (this.stopReason !== undefined) return false;
-    this.start(item, true);
+    const guard = this.crashGuard as CrashGuard<InFlight>;
+    await guard.groupStarts(group);
+    for (const entry of group) this.launch(entry);
     while (this.active > 0) await this.woken();
-    guard.careful(undefined);
-    return true;
+    await guard.groupEnded();
+    return this.stopReason === undefined;
   }
 
   /** Resolves at the next wakeLoop(): a record finished, a slot freed, the run is stopping. */
@@ -423,26 +457,32 @@ class JobRun {
     return new Promise<void>((resolve) => (this.wake = resolve));
   }
 
-  private start(item: SourceItem<unknown>, careful = false): void {
+  private start(item: SourceItem<unknown>): void {
+    const entry = this.enter(item);
+    if (entry) this.launch(entry);
+  }
+
+  /** The record enters the window (or fails at once when it cannot be processed at all). */
+  private enter(item: SourceItem<unknown>): InFlight | undefined {
     if (item.kind === 'invalid') {
       this.recordInvalid(item.position, item.message);
-      return;
+      return undefined;
     }
     let key: string;
     try {
       key = this.job.key(item.value);
     } catch (error) {
       this.recordInvalid(item.position, `job.key threw: ${thrownMessage(error)}`);
-      return;
+      return undefined;
     }
     if (typeof key !== 'string' || key === '') {
       this.recordInvalid(item.position, `job.key must return a non-empty string; got ${typeof key === 'string' ? JSON.stringify(key) : valueText(key)}`);
-      return;
+      return undefined;
     }
     const earlier = this.keys?.add(key, item.position.seq, item.position.line ?? 0);
     if (earlier) {
       this.recordInvalid(item.position, duplicateMessage(key, item.position, earlier));
-      return;
+      return undefined;
     }
     // The rate-limit key (which bucket the record's attempts take from, which one its 429 pauses) and
     // the fairness key; a user function that throws fails the record, like `job.key` does.
@@ -455,23 +495,21 @@ class JobRun {
       if (this.fair) fairKey = String(this.job.concurrencyKey?.(item.value) ?? '');
     } catch (error) {
       this.recordInvalid(item.position, `job.${field} threw: ${thrownMessage(error)}`, key);
-      return;
+      return undefined;
     }
     const entry = newInFlight(key, item.position, item.value);
     entry.rateKey = rateKey;
+    entry.fairKey = this.fair ? fairKey : undefined;
     this.inFlight.add(entry);
-    if (careful) {
-      const crashes = (this.crashGuard as CrashGuard).crashes(item.position.seq);
-      if (crashes.count >= this.job.maxCrashes) {
-        this.recordCrashed(entry, crashes);
-        return;
-      }
-      (this.crashGuard as CrashGuard).careful({ seq: item.position.seq, key });
-    }
+    return entry;
+  }
+
+  /** The record goes to its dependencies' gate, its fairness queue, or straight to an attempt. */
+  private launch(entry: InFlight): void {
     if (this.gate) {
       let runNow: boolean;
       try {
-        runNow = this.gate.admit(entry, item.value);
+        runNow = this.gate.admit(entry, entry.record);
       } catch (error) {
         // A dependency cycle: stop taking records, save what is done, then report it (exit code 2).
         this.configError ??= error;
@@ -481,12 +519,22 @@ class JobRun {
       if (!runNow) return;
     }
     if (this.fair) {
-      entry.fairKey = fairKey;
-      this.fair.offer(entry.fairKey, entry);
+      this.fair.offer(entry.fairKey as string, entry);
       this.pump();
       return;
     }
     this.active++;
+    this.attempt(entry);
+  }
+
+  /** Starts the record's next attempt once the crash note covers it. */
+  private attempt(entry: InFlight): void {
+    const noting = this.crashGuard?.starting(entry);
+    // The SQLite ledger has written the note when starting() returns; a failed write stops the run.
+    noting?.catch((error: unknown) => {
+      this.failure ??= error;
+      this.forceStop('the ledger could not be written');
+    });
     this.executor.attempt(entry);
   }
 
@@ -514,7 +562,7 @@ class JobRun {
     while (this.readyQueue.length > 0 && this.active < this.options.concurrency && this.stopReason === undefined && this.breaker.closed) {
       const entry = this.readyQueue.shift() as InFlight;
       this.active++;
-      this.executor.attempt(entry);
+      this.attempt(entry);
     }
     // Round-robin over the fairness keys that have records waiting and a free per-key slot.
     while (this.fair && this.active < this.options.concurrency && this.stopReason === undefined && this.breaker.closed) {
@@ -522,7 +570,7 @@ class JobRun {
       if (!entry) break;
       entry.fairRunning = true;
       this.active++;
-      this.executor.attempt(entry);
+      this.attempt(entry);
     }
   }
 
@@ -534,7 +582,7 @@ class JobRun {
     }
   }
 
-  /** A record that was in flight each time the process died, `maxCrashes` times: failed, never run again. */
+  /** A record that ran alone each time the process died, `maxCrashes` times: failed, never run again. */
   private recordCrashed(entry: InFlight, crashes: { count: number; runIds: string[] }): void {
     entry.done = true;
     entry.record = undefined;
@@ -631,8 +679,7 @@ class JobRun {
     const moves = this.selector?.movesWatermark === true;
     const seen = moves && this.lastRead ? this.lastRead.seq + 1 : 0;
     const watermark = this.watermark();
-    const startedBelow = moves && this.lastRead ? this.crashGuard?.noteForCommit(this.lastRead.seq) : undefined;
-    const writing = (this.checkpointer as Checkpointer).commit(watermark, seen, moves && exhausted, startedBelow);
+    const writing = (this.checkpointer as Checkpointer).commit(watermark, seen, moves && exhausted);
     const tracked = writing.then(
       () => this.events.emit({ type: 'checkpoint', committed: (this.checkpointer as Checkpointer).committed, watermark: watermark?.seq }),
       (error: unknown) => {

@@ -30,11 +30,11 @@ export function duplicateMessage(key: string, position: SourcePosition, earlier:
   return `duplicate key ${JSON.stringify(key)}: ${here} repeats the key of ${first}; the first one is processed, this one is not`;
 }
 
-/** A record that was in flight each time the process died, `maxCrashes` times. */
+/** A record that ran alone each time the process died, `maxCrashes` times. */
 export function crashedOutcome(key: string, position: SourcePosition, crashes: { count: number; runIds: string[] }, maxCrashes: number): Outcome & { status: 'failed' } {
   const error = {
     name: 'RecordCrashed',
-    message: `the process died ${crashes.count} times while this record was being processed (maxCrashes ${maxCrashes}); it is not run again`,
+    message: `the process died ${crashes.count} times while this record ran alone (maxCrashes ${maxCrashes}); it is not run again`,
     crashes: crashes.count, runs: crashes.runIds,
   };
   return {

@@ -80,16 +80,36 @@ export interface CommitBatch {
   readonly outputState?: Record<string, unknown>;
   /** The keys read since the last commit, for duplicate detection across runs (engine/key-index.ts). */
   readonly keyChunk?: Uint8Array;
-  /** Crash quarantine's note, carried by the commit: every record below it may have started. */
-  readonly startedBelow?: number;
   /** The bytes around the watermark, as read now, for the next resume to compare (see sources/source.ts). */
   readonly sourceSample?: SourceSample;
 }
 
-/** What earlier crashes say about records: suspect ranges (a crash in normal mode) and exact counts (in careful mode). */
+/**
+ * Crash quarantine's note of what may be running (engine/crash-guard.ts). Each note replaces the
+ * previous one; if the process dies, the next run turns the last note into crash suspects.
+ */
+export interface InFlightNote {
+  /** Records started and not finished when the note was written. */
+  readonly started: readonly number[];
+  /** Records that may start after the note without a new one (the next reads, ready records). */
+  readonly ahead: readonly SeqRange[];
+  /** The `started` records are a group of suspects running by themselves (nothing else runs). */
+  readonly group: boolean;
+}
+
+/** What earlier crashes say about one record. */
+export interface CrashSuspect {
+  /** The size of the group it runs in next; undefined: the job's concurrency. 1: alone. */
+  readonly groupSize: number | undefined;
+  /** How often the process died while this record ran alone. */
+  readonly aloneCrashes: number;
+  /** The runs that died while it ran alone. */
+  readonly runIds: readonly string[];
+}
+
+/** The records that may have crashed the process (suspects), by sequence number. */
 export interface CrashEvidence {
-  readonly ranges: readonly (SeqRange & { readonly runId: string })[];
-  readonly counts: ReadonlyMap<number, { readonly count: number; readonly runIds: readonly string[] }>;
+  readonly suspects: ReadonlyMap<number, CrashSuspect>;
 }
 
 /** What a run needs to resume. */
@@ -265,11 +285,12 @@ export interface Ledger {
   /** Every key chunk committed so far, in commit order. */
   keyChunks(): AsyncIterable<Uint8Array>;
   /**
-   * Crash notes, written at once (no group commit) so they survive the process dying: every record
-   * below `startedBelow` may have started; `careful` is the record running alone (undefined: none).
+   * Replaces the crash note. Written at once, not group-committed: it must be durable before the
+   * records it covers start, since it is all the next run knows if this process dies. A backend
+   * that writes asynchronously resolves once it is stored; the SQLite ledger writes it before
+   * returning. A commit also clears the suspects that it gives an outcome (except `crashed`).
    */
-  noteStarted(startedBelow: number): void;
-  noteCareful(careful: { seq: number; key: string } | undefined): void;
+  noteInFlight(note: InFlightNote): Promise<void>;
   /** Where a run would resume, without taking the ledger (for dry runs). */
   inspect(): Promise<ResumeState>;
   /** The holder whose lease is in force, or undefined (an expired lease does not count). */

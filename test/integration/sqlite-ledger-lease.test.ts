@@ -133,13 +133,13 @@ describe('SQLite ledger lease', () => {
       expect(lost.message).toContain('it is now held by run taker-run');
       expect(lost.message).toContain('stopped without writing anything more');
       expect((await rejection(stale.assertHeld())).code).toBe('LEDGER_LEASE_LOST');
-      expect(() => stale.noteStarted(500)).toThrow(LedgerError);
+      expect((await rejection(stale.noteInFlight({ started: [500], ahead: [], group: false }))).code).toBe('LEDGER_LEASE_LOST');
       expect((await rejection(stale.finish('stale-run', 'completed', {}))).code).toBe('LEDGER_LEASE_LOST');
 
       const counts = await taker.counts();
       expect(counts.succeeded).toBe(10);
       expect(query(path, (db) => db.prepare("SELECT value FROM meta WHERE key = 'watermark'").pluck().get())).toBe('{"seq":10}');
-      expect(query(path, (db) => db.prepare("SELECT value FROM meta WHERE key = 'started_hwm'").pluck().get())).toBeUndefined();
+      expect(query(path, (db) => db.prepare("SELECT value FROM meta WHERE key = 'in_flight'").pluck().get())).toBeUndefined();
       expect((await taker.runs(10)).map((r) => [r.runId, r.status])).toEqual([['taker-run', 'running'], ['stale-run', 'crashed']]);
       expect(await taker.holder()).toMatchObject({ runId: 'taker-run' });
     } finally {

@@ -1,64 +1,132 @@
 /**
- * Crash quarantine's side of the SQLite ledger. While a run works it leaves two cheap notes (plain
- * autocommit writes: they survive the process dying, which is all they are for):
- *   - `started_hwm`: every record below it may have been started (written once per 256 records);
- *   - `careful`: the one record running alone, in careful mode (see engine/crash-guard.ts), or
- *     seq -1 between two of them.
- * When the next run finds the previous one died, the notes become evidence: an exact crash for the
- * careful record, or a suspect range [watermark, started_hwm] for a crash in normal mode.
+ * Crash quarantine's side of the SQLite ledger (the engine's side is engine/crash-guard.ts).
+ *
+ * While a run works it keeps one note, `in_flight` in `meta`, replaced by each new note with a
+ * plain autocommit write (it survives the process dying, which is all it is for): the records
+ * started and not finished, the ranges that may start before the next note, and whether they are a
+ * group of suspects running by themselves. When the next run finds that the previous one died, the
+ * note becomes evidence in `crash_suspects`, minus the records whose outcome the dead run committed:
+ *   - a crash in normal mode makes its records suspects (they run in groups at the job's concurrency);
+ *   - a crash while a group ran halves that group for its members;
+ *   - a crash while one record ran alone counts one crash for it (quarantine at `maxCrashes`).
+ * A commit that gives a suspect an outcome (other than `crashed`) clears it.
  */
 import type Database from 'better-sqlite3';
-import type { CrashEvidence, SeqRange } from '../ledger.js';
+import type { CommitBatch, CrashEvidence, CrashSuspect, InFlightNote } from '../ledger.js';
 
 export const CRASH_SCHEMA_SQL = `
-CREATE TABLE IF NOT EXISTS crash_counts (
-  seq     INTEGER PRIMARY KEY,
-  key     TEXT NOT NULL,
-  count   INTEGER NOT NULL,
-  run_ids TEXT NOT NULL
+CREATE TABLE IF NOT EXISTS crash_suspects (
+  seq           INTEGER PRIMARY KEY,
+  group_size    INTEGER,
+  alone_crashes INTEGER NOT NULL,
+  run_ids       TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS crash_ranges (
-  id        INTEGER PRIMARY KEY AUTOINCREMENT,
-  run_id    TEXT NOT NULL,
-  first_seq INTEGER NOT NULL,
-  last_seq  INTEGER NOT NULL
-);
+DROP TABLE IF EXISTS crash_counts;
+DROP TABLE IF EXISTS crash_ranges;
 `;
 
-type Meta = { get(key: string): string | undefined; set(key: string, value: string): void; remove(key: string): void };
+const NOTE_KEY = 'in_flight';
+/** Notes of earlier versions (a "may have started" high-water mark, the lone careful record). */
+const OLD_NOTE_KEYS = ['started_hwm', 'careful'];
 
-/** Turns the notes a dead run left into crash evidence (in the caller's transaction) and clears them. */
-export function recordCrash(db: Database.Database, meta: Meta, crashedRunId: string, watermarkSeq: number): void {
-  const careful = meta.get('careful');
-  const hwm = meta.get('started_hwm');
-  if (careful !== undefined) {
-    const { seq, key } = JSON.parse(careful) as { seq: number; key: string };
-    // Careful mode between two lone records: nothing was running, so nothing is to blame (an
-    // outside kill, say); the suspects simply stay suspects.
-    if (seq < 0) {
-      clearNotes(meta);
-      return;
+interface SuspectRow {
+  seq: number;
+  group_size: number | null;
+  alone_crashes: number;
+  run_ids: string;
+}
+
+export class CrashNotes {
+  private readonly statements;
+  /** Suspects stored: while there are none, a commit has nothing to clear. */
+  private suspectCount: number;
+
+  constructor(private readonly db: Database.Database) {
+    this.statements = {
+      getNote: db.prepare('SELECT value FROM meta WHERE key = ?').pluck(),
+      setNote: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
+      deleteNote: db.prepare('DELETE FROM meta WHERE key = ?'),
+      count: db.prepare('SELECT COUNT(*) FROM crash_suspects').pluck(),
+      get: db.prepare('SELECT * FROM crash_suspects WHERE seq = ?'),
+      all: db.prepare('SELECT * FROM crash_suspects'),
+      upsert: db.prepare('INSERT OR REPLACE INTO crash_suspects (seq, group_size, alone_crashes, run_ids) VALUES (?, ?, ?, ?)'),
+      delete: db.prepare('DELETE FROM crash_suspects WHERE seq = ?'),
+      deleteRange: db.prepare('DELETE FROM crash_suspects WHERE seq BETWEEN ? AND ?'),
+      rangeBelow: db.prepare('SELECT last_seq FROM succeeded_ranges WHERE first_seq <= ? ORDER BY first_seq DESC LIMIT 1').pluck(),
+      finishedRow: db.prepare("SELECT 1 FROM records WHERE seq = ? AND (run_id = ? OR status = 'succeeded')").pluck(),
+    };
+    this.suspectCount = Number(this.statements.count.get());
+  }
+
+  /** Replaces the note (a plain write: durable once it returns). */
+  note(note: InFlightNote): void {
+    this.statements.setNote.run(NOTE_KEY, JSON.stringify(note));
+  }
+
+  /** Forgets the note: the run ended, or a new one starts after a clean end. */
+  clear(): void {
+    for (const key of [NOTE_KEY, ...OLD_NOTE_KEYS]) this.statements.deleteNote.run(key);
+  }
+
+  /** Turns the note a dead run left into evidence (in the caller's transaction) and clears it. */
+  recordCrash(crashedRunId: string): void {
+    const text = this.statements.getNote.get(NOTE_KEY) as string | undefined;
+    this.clear();
+    if (text === undefined) return;
+    const note = JSON.parse(text) as InFlightNote;
+    const alone = note.group && note.started.length === 1;
+    const halved = Math.max(1, Math.ceil(note.started.length / 2));
+    for (const seq of noteSeqs(note)) {
+      if (this.finishedBy(seq, crashedRunId)) continue;
+      const old = this.statements.get.get(seq) as SuspectRow | undefined;
+      const runIds = old ? (JSON.parse(old.run_ids) as string[]) : [];
+      if (alone) {
+        this.statements.upsert.run(seq, 1, (old?.alone_crashes ?? 0) + 1, JSON.stringify([...runIds, crashedRunId]));
+      } else if (note.group) {
+        const size = old?.group_size == null ? halved : Math.min(old.group_size, halved);
+        this.statements.upsert.run(seq, size, old?.alone_crashes ?? 0, JSON.stringify(runIds));
+      } else if (!old) {
+        // A crash in normal mode: a suspect at the job's concurrency. An earlier suspect keeps the
+        // group size its own crashes gave it.
+        this.statements.upsert.run(seq, null, 0, '[]');
+      }
     }
-    const row = db.prepare('SELECT count, run_ids FROM crash_counts WHERE seq = ?').get(seq) as { count: number; run_ids: string } | undefined;
-    const runIds = row ? [...(JSON.parse(row.run_ids) as string[]), crashedRunId] : [crashedRunId];
-    db.prepare('INSERT OR REPLACE INTO crash_counts (seq, key, count, run_ids) VALUES (?, ?, ?, ?)').run(seq, key, (row?.count ?? 0) + 1, JSON.stringify(runIds));
-  } else if (hwm !== undefined && Number(hwm) > watermarkSeq) {
-    db.prepare('INSERT INTO crash_ranges (run_id, first_seq, last_seq) VALUES (?, ?, ?)').run(crashedRunId, watermarkSeq, Number(hwm) - 1);
+    this.suspectCount = Number(this.statements.count.get());
   }
-  clearNotes(meta);
+
+  /** Whether the record's outcome is committed, so that it cannot have been in flight at the crash. */
+  private finishedBy(seq: number, crashedRunId: string): boolean {
+    const last = this.statements.rangeBelow.get(seq) as number | undefined;
+    if (last !== undefined && last >= seq) return true;
+    // A row of the dead run, or a re-run's success; an older failure may be what was being re-run.
+    return this.statements.finishedRow.get(seq, crashedRunId) !== undefined;
+  }
+
+  /** Every suspect (a few hundred at most per crash: see engine/crash-guard.ts). */
+  evidence(): CrashEvidence {
+    const suspects = new Map<number, CrashSuspect>();
+    for (const row of this.statements.all.all() as SuspectRow[]) {
+      suspects.set(row.seq, { groupSize: row.group_size ?? undefined, aloneCrashes: row.alone_crashes, runIds: JSON.parse(row.run_ids) as string[] });
+    }
+    return { suspects };
+  }
+
+  /** A commit gives records an outcome: they are no longer suspects (a quarantined one keeps its evidence). */
+  clearFinished(batch: CommitBatch): void {
+    if (this.suspectCount === 0) return;
+    let cleared = 0;
+    for (const range of batch.succeeded) cleared += this.statements.deleteRange.run(range.first, range.last).changes;
+    for (const row of batch.rows) {
+      if (row.status === 'failed' && row.kind === 'crashed') continue;
+      cleared += this.statements.delete.run(row.seq).changes;
+    }
+    this.suspectCount -= cleared;
+  }
 }
 
-export function clearNotes(meta: Meta): void {
-  meta.remove('careful');
-  meta.remove('started_hwm');
-}
-
-/** Everything known about crashes, for the engine (small: one row per crash). */
-export function readCrashEvidence(db: Database.Database): CrashEvidence {
-  const ranges = db.prepare('SELECT first_seq AS first, last_seq AS last, run_id AS runId FROM crash_ranges ORDER BY id').all() as (SeqRange & { runId: string })[];
-  const counts = new Map<number, { count: number; runIds: string[] }>();
-  for (const row of db.prepare('SELECT seq, count, run_ids FROM crash_counts').all() as { seq: number; count: number; run_ids: string }[]) {
-    counts.set(row.seq, { count: row.count, runIds: JSON.parse(row.run_ids) as string[] });
-  }
-  return { ranges, counts };
+/** The records a note says may have been in flight. */
+function noteSeqs(note: InFlightNote): Set<number> {
+  const seqs = new Set(note.started);
+  for (const range of note.ahead) for (let seq = range.first; seq <= range.last; seq++) seqs.add(seq);
+  return seqs;
 }

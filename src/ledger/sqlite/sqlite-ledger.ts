@@ -12,7 +12,7 @@ import Database from 'better-sqlite3';
 import { BatchguardError, LedgerError } from '../../errors.js';
 import type { SourceFingerprint, SourceSample } from '../../sources/source.js';
 import type {
-  CommitBatch, ErrorGroup, Ledger, LedgerCounts, LeaseHolder, RecordRow, ResumeState, RowFilter, RunRecord, RunStart, SeqRange,
+  CommitBatch, ErrorGroup, InFlightNote, Ledger, LedgerCounts, LeaseHolder, RecordRow, ResumeState, RowFilter, RunRecord, RunStart, SeqRange,
   SourceRemap, StoredSource,
 } from '../ledger.js';
 import { addMissingColumns, SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
@@ -24,7 +24,7 @@ import { storageFault } from '../storage-fault.js';
 import { KeyFile, type KeyFileState } from './key-file.js';
 import { checkPages, LedgerFileWatch, prepareLedgerFile } from './ledger-file.js';
 import { createLeaseTable, SqliteLease } from './sqlite-lease.js';
-import { clearNotes, CRASH_SCHEMA_SQL, readCrashEvidence, recordCrash } from './crash-notes.js';
+import { CrashNotes, CRASH_SCHEMA_SQL } from './crash-notes.js';
 import { acceptSource, applySourceMap, checkSource, SOURCE_SCHEMA_SQL } from './source-state.js';
 
 type Row = Record<string, unknown>;
@@ -70,6 +70,7 @@ export class SqliteLedger implements Ledger {
   /** The last range this run wrote, extended in place while successes stay contiguous. */
   private lastRange: { first: number; last: number; runId: string } | undefined;
   private readonly statements;
+  private readonly crashNotes: CrashNotes;
 
   private readonly lease: SqliteLease;
   private readonly file: LedgerFileWatch;
@@ -84,6 +85,7 @@ export class SqliteLedger implements Ledger {
     this.file = new LedgerFileWatch(location);
     this.checkSchema();
     this.isNew = db.prepare('SELECT COUNT(*) FROM runs').pluck().get() === 0;
+    this.crashNotes = new CrashNotes(db);
     this.statements = {
       getMeta: db.prepare('SELECT value FROM meta WHERE key = ?').pluck(),
       deleteMeta: db.prepare('DELETE FROM meta WHERE key = ?'),
@@ -124,12 +126,8 @@ export class SqliteLedger implements Ledger {
         this.db.prepare("UPDATE runs SET status = 'crashed', ended_at = ? WHERE run_id = ? AND ended_at IS NULL").run(now, previous.runId);
       }
       const drift = checkSource(this.metaAccess, this.location, start.fingerprint, start.sample, start.acceptDrift, start.headHash);
-      if (crashedRunId) {
-        const watermark = this.meta('watermark');
-        recordCrash(this.db, this.metaAccess, crashedRunId, watermark ? (JSON.parse(watermark) as { seq: number }).seq : 0);
-      } else {
-        clearNotes(this.metaAccess);
-      }
+      if (crashedRunId) this.crashNotes.recordCrash(crashedRunId);
+      else this.crashNotes.clear();
       this.db.prepare('INSERT INTO runs (run_id, started_at, status, pid, host, options) VALUES (?, ?, ?, ?, ?, ?)')
         .run(start.runId, now, 'running', process.pid, hostname(), JSON.stringify(start.options));
       this.statements.setMeta.run('job', start.job);
@@ -166,7 +164,7 @@ export class SqliteLedger implements Ledger {
       alreadyDone: counts.succeeded + counts.failed + counts.skipped,
       crashedRunId,
       outputState: parseJson(this.meta('output_state')),
-      crashes: readCrashEvidence(this.db),
+      crashes: this.crashNotes.evidence(),
     };
   }
 
@@ -208,8 +206,7 @@ export class SqliteLedger implements Ledger {
       if (batch.seen > seen) this.statements.setMeta.run('seen', String(batch.seen));
       if (batch.exhausted) this.statements.setMeta.run('exhausted', 'true');
       if (batch.outputState) this.statements.setMeta.run('output_state', JSON.stringify(batch.outputState));
-
-      if (batch.startedBelow !== undefined) this.statements.setMeta.run('started_hwm', String(batch.startedBelow));
+      this.crashNotes.clearFinished(batch);
     });
     write.immediate();
     if (keys) this.keyFile.committed(keys);
@@ -246,23 +243,16 @@ export class SqliteLedger implements Ledger {
         this.lease.release();
         this.db.prepare('UPDATE runs SET status = ?, ended_at = ?, summary = ? WHERE run_id = ?')
           .run(status, new Date().toISOString(), JSON.stringify(summary), runId);
-        clearNotes(this.metaAccess);
+        this.crashNotes.clear();
       }).immediate();
     } catch (error) {
       throw storageFault(error, this.location, 'recording the end of the run in', 'every earlier commit is intact') ?? error;
     }
   }
 
-  // Crash notes are written at once, each in its own transaction that checks the lease.
-  noteStarted(startedBelow: number): void {
-    this.fenced(() => this.statements.setMeta.run('started_hwm', String(startedBelow)));
-  }
-
-  noteCareful(careful: { seq: number; key: string } | undefined): void {
-    this.fenced(() => {
-      if (careful) this.statements.setMeta.run('careful', JSON.stringify(careful));
-      else this.metaAccess.remove('careful');
-    });
+  // The crash note is written at once, in its own transaction that checks the lease.
+  async noteInFlight(note: InFlightNote): Promise<void> {
+    this.fenced(() => this.crashNotes.note(note));
   }
 
   private fenced(write: () => void): void {

@@ -1,8 +1,11 @@
 /**
  * Crash quarantine through the real CLI: a record whose handler kills the process (`process.exit`,
- * or a fatal out-of-memory) is run alone after the first crash, fails with kind `crashed` once the
- * process has died `maxCrashes` (3) times with it in flight, and is never called again; the job then
- * completes. The records that were in flight beside it when the process died are not blamed.
+ * or a fatal out-of-memory) is found by bisection: after the first crash the suspects run in
+ * groups at the job's concurrency, and each crash halves the group that was running, until the
+ * record runs alone. It fails with kind `crashed` once the process has died `maxCrashes` (3) times
+ * while it ran alone, and is never called again; the job then completes. The records that were in
+ * flight beside it are not blamed. At concurrency C that takes at most 1 + log2(C) + maxCrashes
+ * deaths: 7 at concurrency 8, 10 at concurrency 64.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,7 +14,6 @@ import { runCli, writeJsonl, type CliResult } from '../helpers/cli.js';
 import { tempDir } from '../helpers/temp.js';
 
 const RECORDS = 3_000;
-const CONCURRENCY = 8;
 const CRASHER = 1234;
 const MAX_CRASHES = 3;
 
@@ -19,7 +21,7 @@ const MAX_CRASHES = 3;
  * A job whose handler appends `<pid> <id>` to calls.log, sleeps 1 ms, then runs `crash` for the
  * record CRASHER (the pid tells the runs apart in the log).
  */
-function writeJob(dir: string, crash: string): void {
+function writeJob(dir: string, crash: string, concurrency: number): void {
   writeJsonl(dir, 'records.jsonl', RECORDS);
   writeFileSync(join(dir, 'job.ts'), `
 import { appendFileSync } from 'node:fs';
@@ -31,7 +33,7 @@ export default defineJob({
   name: 'quarantine',
   source: jsonl<Rec>(${JSON.stringify(join(dir, 'records.jsonl'))}),
   key: (r) => String(r.id),
-  concurrency: ${CONCURRENCY},
+  concurrency: ${concurrency},
   handler: async (r) => {
     appendFileSync(${JSON.stringify(join(dir, 'calls.log'))}, process.pid + ' ' + r.id + '\\n');
     await new Promise((resolve) => setTimeout(resolve, 1));
@@ -63,6 +65,11 @@ function callsByRun(calls: Call[]): Call[][] {
     else runs.push([call]);
   }
   return runs;
+}
+
+/** The most deaths bisection may take to quarantine a record at this concurrency. */
+function maxDeaths(concurrency: number): number {
+  return 1 + Math.ceil(Math.log2(concurrency)) + MAX_CRASHES;
 }
 
 /** Runs the job until a run exits 0 (at most `limit` runs); returns every run's result. */
@@ -98,72 +105,76 @@ async function status(dir: string): Promise<{ total: number; succeeded: number; 
 }
 
 describe('crash quarantine (real process)', () => {
-  it('fails a record that calls process.exit after 3 crashes, never calls it again, and blames no neighbour', async () => {
+  it.each([8, 64])('fails a record that calls process.exit after 3 crashes alone (concurrency %i), never calls it again, and blames no neighbour', async (concurrency) => {
     const dir = tempDir();
-    writeJob(dir, 'process.exit(1);');
+    writeJob(dir, 'process.exit(1);', concurrency);
 
-    const results = await runUntilDone(dir, MAX_CRASHES + 2);
-    // Three deaths (exit code 7: the handler called process.exit mid-run), then a run that completes.
-    expect(results.map((r) => r.code)).toEqual([7, 7, 7, 0]);
-    for (const died of results.slice(0, MAX_CRASHES)) {
-      expect(died.code).not.toBe(0);
-      expect(died.signal).toBeNull();
-    }
-    const last = results[MAX_CRASHES] as CliResult;
+    const results = await runUntilDone(dir, maxDeaths(concurrency) + 1);
+    const deaths = results.slice(0, -1);
+    // Deaths (exit code 7: the handler called process.exit mid-run), then a run that completes.
+    expect(results.map((r) => r.code)).toEqual([...deaths.map(() => 7), 0]);
+    expect(deaths.length).toBeGreaterThanOrEqual(MAX_CRASHES + 1);
+    expect(deaths.length).toBeLessThanOrEqual(maxDeaths(concurrency));
+    for (const died of deaths) expect(died.signal).toBeNull();
+    const last = results[results.length - 1] as CliResult;
     expect(last.stderr).toContain('resuming');
     expect(JSON.parse(last.stdout)).toMatchObject({ status: 'completed', total: RECORDS, succeeded: RECORDS - 1, failed: 1, pending: 0 });
 
     const state = await status(dir);
     expect(state).toMatchObject({ total: RECORDS, succeeded: RECORDS - 1, failed: 1, skipped: 0, pending: 0 });
+    // `status` lists the last 10 runs: the completed one and the latest deaths.
     const crashedRuns = state.runs.filter((r) => r.status === 'crashed').map((r) => r.runId);
-    expect(crashedRuns).toHaveLength(MAX_CRASHES);
+    expect(crashedRuns).toHaveLength(Math.min(deaths.length, 9));
 
-    // Exactly one failure: the crashing record, kind `crashed`, naming the three runs that died.
+    // Exactly one failure: the crashing record, kind `crashed`, naming the three runs that died while it ran alone.
     const failed = await failures(dir);
     expect(failed).toHaveLength(1);
     const line = failed[0] as FailureLine;
     expect(line).toMatchObject({ key: String(CRASHER), status: 'failed', kind: 'crashed', attempts: 0, rule: 'crash-quarantine' });
     expect(line.error).toMatchObject({ name: 'RecordCrashed', crashes: MAX_CRASHES });
     expect(line.error.runs).toHaveLength(MAX_CRASHES);
-    expect([...line.error.runs].sort()).toEqual([...crashedRuns].sort());
+    expect(crashedRuns).toEqual(expect.arrayContaining(line.error.runs));
 
-    // Every record was called; the crashing one exactly three times (never after its quarantine).
+    // Every record was called; the crashing one once per death (never after its quarantine).
     const calls = readCalls(dir);
     const seen = new Map<number, number>();
     for (const { id } of calls) seen.set(id, (seen.get(id) ?? 0) + 1);
     for (let id = 0; id < RECORDS; id++) expect(seen.get(id) ?? 0, `calls of record ${id}`).toBeGreaterThanOrEqual(1);
-    expect(seen.get(CRASHER)).toBe(MAX_CRASHES);
-    // Innocent suspects run alone once and are never suspected again (docs/semantics.md): no other
-    // record is called more than twice (once in flight beside the first crash, once alone after it).
-    const overCalled = [...seen].filter(([id, n]) => id !== CRASHER && n > 2).map(([id]) => id);
-    expect(overCalled.length, `records called more than twice, e.g. ${overCalled.slice(0, 5).join(', ')}`).toBe(0);
+    expect(seen.get(CRASHER)).toBe(deaths.length);
+    // An innocent record is called at most once in flight beside the first crash, then once per
+    // group it shared with the crashing record (one per halving), then once more to succeed.
+    const overCalled = [...seen].filter(([id, n]) => id !== CRASHER && n > 2 + Math.ceil(Math.log2(concurrency))).map(([id]) => id);
+    expect(overCalled.length, `records called too often, e.g. ${overCalled.slice(0, 5).join(', ')}`).toBe(0);
 
     const runs = callsByRun(calls);
-    expect(runs).toHaveLength(MAX_CRASHES + 1);
-    // Runs 2 and 3 processed the suspects alone: the crashing record was the last one called.
-    for (const run of runs.slice(1, MAX_CRASHES)) expect(run[run.length - 1]?.id).toBe(CRASHER);
-    expect(runs[MAX_CRASHES]?.some((c) => c.id === CRASHER)).toBe(false);
+    expect(runs).toHaveLength(results.length);
+    // The last deaths ran the crashing record alone: it was the last record called.
+    for (const run of runs.slice(deaths.length - MAX_CRASHES, deaths.length)) expect(run[run.length - 1]?.id).toBe(CRASHER);
+    // The deaths before ran it in a group: it was among the last `concurrency` records called.
+    for (const run of runs.slice(1, deaths.length - MAX_CRASHES)) expect(run.slice(-concurrency).map((c) => c.id)).toContain(CRASHER);
+    expect(runs[deaths.length]?.some((c) => c.id === CRASHER)).toBe(false);
 
     // The innocent neighbours: records started in run 1 after the crashing one, still in flight when
-    // the process died. They were run again (alone or not) and succeeded; none was quarantined.
+    // the process died. They were run again and succeeded; none was quarantined.
     const first = runs[0] as Call[];
     const neighbours = first.slice(first.findIndex((c) => c.id === CRASHER) + 1).map((c) => c.id);
     expect(neighbours.length).toBeGreaterThan(0);
     const later = new Set(runs.slice(1).flat().map((c) => c.id));
     for (const id of neighbours) expect(later.has(id), `neighbour ${id} was run again`).toBe(true);
     expect(failed.map((f) => f.key)).not.toEqual(expect.arrayContaining(neighbours.map(String)));
-  }, 60_000);
+  }, 120_000);
 
   it('fails a record whose handler runs the process out of memory, and the job completes', async () => {
     const dir = tempDir();
     // Fills the 64 MB heap synchronously: V8 gives up with a fatal "heap out of memory" and aborts.
-    writeJob(dir, 'const hog: number[][] = []; for (;;) hog.push(new Array(1_000_000).fill(hog.length));');
+    writeJob(dir, 'const hog: number[][] = []; for (;;) hog.push(new Array(1_000_000).fill(hog.length));', 4);
     const env = { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --max-old-space-size=64`.trim() };
 
-    const results = await runUntilDone(dir, MAX_CRASHES + 3, env);
+    const results = await runUntilDone(dir, maxDeaths(4) + 1, env);
     const deaths = results.slice(0, -1);
     expect(results[results.length - 1]?.code).toBe(0);
-    expect(deaths).toHaveLength(MAX_CRASHES);
+    expect(deaths.length).toBeGreaterThanOrEqual(MAX_CRASHES + 1);
+    expect(deaths.length).toBeLessThanOrEqual(maxDeaths(4));
     for (const died of deaths) {
       expect(died.code === 0 && died.signal === null, `a run died: code ${died.code}, signal ${died.signal}`).toBe(false);
       expect(died.stderr).toMatch(/heap out of memory/i);
@@ -175,6 +186,6 @@ describe('crash quarantine (real process)', () => {
     expect(failed[0]).toMatchObject({ key: String(CRASHER), status: 'failed', kind: 'crashed' });
     expect(failed[0]?.error.crashes).toBe(MAX_CRASHES);
     expect(await status(dir)).toMatchObject({ total: RECORDS, succeeded: RECORDS - 1, failed: 1, pending: 0 });
-    expect(readCalls(dir).filter((c) => c.id === CRASHER)).toHaveLength(MAX_CRASHES);
-  }, 60_000);
+    expect(readCalls(dir).filter((c) => c.id === CRASHER)).toHaveLength(deaths.length);
+  }, 120_000);
 });

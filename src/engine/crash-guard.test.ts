@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import type { CrashEvidence, CrashSuspect, InFlightNote, Ledger } from '../ledger/ledger.js';
+import { AHEAD, CrashGuard } from './crash-guard.js';
+
+interface Entry { position: { seq: number }; done: boolean }
+const entry = (seq: number): Entry => ({ position: { seq }, done: false });
+
+function guard(suspects: [number, Partial<CrashSuspect>][] = [], concurrency = 8): { guard: CrashGuard<Entry>; notes: InFlightNote[] } {
+  const notes: InFlightNote[] = [];
+  const ledger = { noteInFlight: async (note: InFlightNote) => void notes.push(note) } as unknown as Ledger;
+  const evidence: CrashEvidence = {
+    suspects: new Map(suspects.map(([seq, s]) => [seq, { groupSize: undefined, aloneCrashes: 0, runIds: [], ...s }])),
+  };
+  return { guard: new CrashGuard<Entry>(evidence, ledger, concurrency, 3), notes };
+}
+
+/** Whether `note` says `seq` may have been in flight. */
+const names = (note: InFlightNote, seq: number): boolean => note.started.includes(seq) || note.ahead.some((r) => r.first <= seq && seq <= r.last);
+
+describe('CrashGuard', () => {
+  it('writes a note once per AHEAD reads, and every start is named by the note in force', () => {
+    const { guard: g, notes } = guard();
+    const running: Entry[] = [];
+    for (let seq = 0; seq < 1000; seq++) {
+      void g.cover(seq);
+      const e = entry(seq);
+      void g.starting(e);
+      expect(names(notes[notes.length - 1] as InFlightNote, seq)).toBe(true);
+      running.push(e);
+      // Eight in flight: the oldest finishes.
+      if (running.length > 8) (running.shift() as Entry).done = true;
+    }
+    expect(notes).toHaveLength(Math.ceil(1000 / AHEAD));
+    // A note names what was running when it was written, not every record read since the last commit.
+    const last = notes[notes.length - 1] as InFlightNote;
+    expect(last.started.length).toBeLessThanOrEqual(8);
+    expect(last.group).toBe(false);
+  });
+
+  it('names a record released from a wait (outside the note) in a new note, with the records still running', () => {
+    const { guard: g, notes } = guard();
+    for (let seq = 1000; seq < 1004; seq++) {
+      void g.cover(seq);
+      void g.starting(entry(seq));
+    }
+    expect(notes).toHaveLength(1);
+    void g.starting(entry(5));
+    expect(notes).toHaveLength(2);
+    expect([...(notes[1] as InFlightNote).started].sort((a, b) => a - b)).toEqual([5, 1000, 1001, 1002, 1003]);
+    // Its neighbours are covered by the same note.
+    void g.starting(entry(6));
+    expect(notes).toHaveLength(2);
+  });
+
+  it('groups suspects by size, notes a group by itself, adds a record that joins it, and blames nobody between groups', () => {
+    const { guard: g, notes } = guard([[1, {}], [2, {}], [3, { groupSize: 2 }], [4, { groupSize: 2 }], [9, { groupSize: 1 }]], 4);
+    expect(g.groupSize(1)).toBe(4);
+    expect(g.groupSize(3)).toBe(2);
+    expect(g.groupSize(5)).toBeUndefined();
+    const [a, b, c, d] = [entry(1), entry(3), entry(2), entry(4)];
+    expect(g.hold(a, 4)).toBeUndefined();
+    expect(g.hold(b, 2)).toBeUndefined();
+    expect(g.hold(c, 4)).toBeUndefined();
+    expect(g.hold(d, 2)).toEqual([b, d]);
+    void g.groupStarts([b, d]);
+    expect(notes[0]).toEqual({ started: [3, 4], ahead: [], group: true });
+    void g.starting(b);
+    void g.starting(d);
+    expect(notes).toHaveLength(1);
+    // A record released from a wait during the group joins it.
+    void g.starting(entry(500));
+    expect(notes[1]).toEqual({ started: [3, 4, 500], ahead: [], group: true });
+    void g.groupEnded();
+    expect(notes[2]).toEqual({ started: [], ahead: [], group: false });
+    expect(g.passedSuspects(8)).toBe(false);
+    const alone = entry(9);
+    expect(g.hold(alone, 1)).toEqual([alone]);
+    expect(g.passedSuspects(9)).toBe(true);
+    expect(g.takeWaiting()).toEqual([[a, c]]);
+    expect(g.passedSuspects(10)).toBe(false);
+  });
+
+  it('quarantines only after maxCrashes crashes alone', () => {
+    const { guard: g } = guard([[1, { groupSize: 1, aloneCrashes: 2, runIds: ['a', 'b'] }], [2, { groupSize: 1, aloneCrashes: 3, runIds: ['a', 'b', 'c'] }]]);
+    expect(g.quarantined(1)).toBeUndefined();
+    expect(g.quarantined(2)).toEqual({ count: 3, runIds: ['a', 'b', 'c'] });
+  });
+});

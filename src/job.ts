@@ -93,7 +93,7 @@ export interface JobOptions<T, R = unknown> {
   concurrencyKey?: (record: T) => string;
   /** Records of one `concurrencyKey` running at once. @default 1 when concurrencyKey is set */
   perKeyConcurrency?: number;
-  /** A record in flight when the process died this many times fails with kind `crashed` and is not run again. @default 3 */
+  /** A record that ran alone (as a crash suspect) each time the process died, this many times, fails with kind `crashed` and is not run again. @default 3 */
   maxCrashes?: number;
   /** Keys this record needs to have succeeded first (in this run or an earlier one). @default none */
   dependsOn?: (record: T) => readonly string[];

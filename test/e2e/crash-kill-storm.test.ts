@@ -55,7 +55,8 @@ const job = defineJob({
     await new Promise((resolve) => setTimeout(resolve, 20));
   },
 });
-const summary = await runJob(job, { cwd: ${JSON.stringify(dir)} });
+// The previous run was killed holding the lease: take it over rather than wait for it to expire.
+const summary = await runJob(job, { cwd: ${JSON.stringify(dir)}, takeOver: true });
 console.log(JSON.stringify(summary));
 `);
     const random = seededInts(20261130);

@@ -124,6 +124,17 @@ export class CrashNotes {
   }
 }
 
+/** The source changed and its records moved: suspects follow their records (one that is gone is forgotten). */
+export function remapSuspects(db: Database.Database, newSeqOf: (seq: number) => number): void {
+  const rows = db.prepare('SELECT * FROM crash_suspects').all() as SuspectRow[];
+  db.prepare('DELETE FROM crash_suspects').run();
+  const insert = db.prepare('INSERT INTO crash_suspects (seq, group_size, alone_crashes, run_ids) VALUES (?, ?, ?, ?)');
+  for (const row of rows) {
+    const seq = newSeqOf(row.seq);
+    if (seq >= 0) insert.run(seq, row.group_size, row.alone_crashes, row.run_ids);
+  }
+}
+
 /** The records a note says may have been in flight. */
 function noteSeqs(note: InFlightNote): Set<number> {
   const seqs = new Set(note.started);

@@ -6,8 +6,9 @@
 import type Database from 'better-sqlite3';
 import { SourceError } from '../../errors.js';
 import type { SourceFingerprint, SourceSample } from '../../sources/source.js';
-import type { ResumeState, SeqRange, SourceRemap } from '../ledger.js';
+import type { ResumeState, SourceRemap } from '../ledger.js';
 import { ACCEPT_DRIFT_DOES, describeDrift } from '../lease.js';
+import { remapSuspects } from './crash-notes.js';
 
 export const SOURCE_SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS remapped_keys (
@@ -107,7 +108,7 @@ export function applySourceMap(
     DELETE FROM succeeded_ranges;`);
   const range = db.prepare('INSERT INTO succeeded_ranges (first_seq, last_seq, run_id) VALUES (?, ?, ?)');
   for (const { first, last } of remap.succeeded) range.run(first, last, runId);
-  remapCrashEvidence(db, remap);
+  remapSuspects(db, (seq) => remap.newSeqOf(seq));
   db.prepare('DELETE FROM remapped_keys').run();
   const chunk = db.prepare('INSERT INTO remapped_keys (chunk) VALUES (?)');
   for (let at = 0; at < remap.keyChunk.length; at += KEY_ROW_BYTES) chunk.run(Buffer.from(remap.keyChunk.subarray(at, at + KEY_ROW_BYTES)));
@@ -121,34 +122,6 @@ export function applySourceMap(
 
 /** Remapped keys are stored in rows of this many bytes (a multiple of the 16-byte entry). */
 const KEY_ROW_BYTES = 1024 * 1024;
-
-function remapCrashEvidence(db: Database.Database, remap: SourceRemap): void {
-  const counts = db.prepare('SELECT seq, key, count, run_ids FROM crash_counts').all() as { seq: number; key: string; count: number; run_ids: string }[];
-  db.prepare('DELETE FROM crash_counts').run();
-  const count = db.prepare('INSERT INTO crash_counts (seq, key, count, run_ids) VALUES (?, ?, ?, ?)');
-  for (const row of counts) {
-    const seq = remap.newSeqOf(row.seq);
-    if (seq >= 0) count.run(seq, row.key, row.count, row.run_ids);
-  }
-  const ranges = db.prepare('SELECT run_id AS runId, first_seq AS first, last_seq AS last FROM crash_ranges ORDER BY id').all() as (SeqRange & { runId: string })[];
-  db.prepare('DELETE FROM crash_ranges').run();
-  const insert = db.prepare('INSERT INTO crash_ranges (run_id, first_seq, last_seq) VALUES (?, ?, ?)');
-  for (const { runId, first, last } of ranges) {
-    const seqs: number[] = [];
-    for (let seq = first; seq <= last; seq++) {
-      const moved = remap.newSeqOf(seq);
-      if (moved >= 0) seqs.push(moved);
-    }
-    seqs.sort((a, b) => a - b);
-    let start = 0;
-    for (let i = 1; i <= seqs.length; i++) {
-      if (i === seqs.length || (seqs[i] as number) !== (seqs[i - 1] as number) + 1) {
-        insert.run(runId, seqs[start], seqs[i - 1]);
-        start = i;
-      }
-    }
-  }
-}
 
 function parse<T>(text: string | undefined): T | undefined {
   return text === undefined ? undefined : (JSON.parse(text) as T);

@@ -87,7 +87,7 @@ describe('a handler that calls process.exit mid-run', () => {
     expect(outputIds(dir).sort((a, b) => a - b)).toEqual(Array.from({ length: 300 }, (_, i) => i));
   }, 60_000);
 
-  it('a record that exits every time is quarantined as crashed after maxCrashes runs, each of which exits non-zero', async () => {
+  it('a record that exits every time is quarantined as crashed after maxCrashes runs alone, each of which exits non-zero', async () => {
     const dir = tempDir();
     writeJob(dir, 200, `
     await sleep(1);
@@ -96,11 +96,14 @@ describe('a handler that calls process.exit mid-run', () => {
 
     const codes: (number | null)[] = [];
     let last: CliResult | undefined;
-    while (codes.length < 6 && codes[codes.length - 1] !== 0) {
+    // Found by bisection (docs/semantics.md): at concurrency 4, up to 1 + log2(4) + maxCrashes deaths.
+    while (codes.length < 8 && codes[codes.length - 1] !== 0) {
       last = await run(dir);
       codes.push(last.code);
     }
-    expect(codes).toEqual([EXIT_EXITED, EXIT_EXITED, EXIT_EXITED, 0]);
+    expect(codes.length).toBeGreaterThanOrEqual(5);
+    expect(codes.length).toBeLessThanOrEqual(7);
+    expect(codes).toEqual([...codes.slice(0, -1).map(() => EXIT_EXITED), 0]);
     expect(JSON.parse((last as CliResult).stdout)).toMatchObject({ status: 'completed', total: 200, succeeded: 199, failed: 1, pending: 0 });
     expect((await failures(dir)).map((f) => [f.key, f.kind])).toEqual([['42', 'crashed']]);
     expect(outputIds(dir)).toHaveLength(199);

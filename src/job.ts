@@ -15,6 +15,8 @@ import { resolveRetryBudget, type ResolvedRetryBudget, type RetryBudgetOptions }
 import type { OutputSink } from './sinks/output-sink.js';
 import type { Source } from './sources/source.js';
 import { toSource, type SourceInput } from './sources/iterable.js';
+import { checkLedgerOption } from './ledger/ledger-location.js';
+import { DEFAULT_KEEP_RUNS } from './report/prune-run-reports.js';
 import { checkFraction, checkFunction, checkInteger, checkKnownFields, checkPositive } from './options-check.js';
 
 /** What the handler receives besides the record. */
@@ -115,6 +117,14 @@ export interface JobOptions<T, R = unknown> {
   retryBudget?: RetryBudgetOptions;
   /** Where each succeeded record's result goes, exactly once: `jsonlOutput(path)` or your own sink. @default none */
   output?: OutputSink;
+  /**
+   * The ledger file: a path relative to the job file's folder, or a `file:` URL such as
+   * `new URL('./state/orders.sqlite', import.meta.url)`. `--ledger` overrides it.
+   * @default `.batchguard/<name>.sqlite` beside the job file
+   */
+  ledger?: string | URL;
+  /** How many runs keep their report folder (`<ledger>.runs/<run id>/`); older ones are deleted. @default 20 */
+  keepRuns?: number;
 }
 
 /** A validated job with every default applied. */
@@ -148,6 +158,9 @@ export interface Job<T = unknown, R = unknown> {
   readonly breaker: ResolvedBreaker;
   readonly retryBudget: ResolvedRetryBudget;
   readonly onDependencyFailure: DependencyFailurePolicy;
+  /** The job's own ledger path (relative to the job file's folder), when it names one. */
+  readonly ledger: string | undefined;
+  readonly keepRuns: number;
   /** Marks a resolved job, so `defineJob(defineJob(x))` is harmless. */
   readonly resolved: true;
 }
@@ -157,7 +170,7 @@ const JOB_FIELDS = [
   'maxFailureRate', 'maxFailures', 'shutdownGraceMs', 'output', 'dependsOn', 'onDependencyFailure',
   'healthCheck', 'healthCheckPolicy', 'breaker', 'retryBudget', 'maxDurationMs', 'maxRecords', 'maxCrashes',
   'rateLimit', 'perKeyRateLimit', 'rateLimitKey', 'concurrencyKey', 'perKeyConcurrency',
-  'redact',
+  'redact', 'ledger', 'keepRuns',
 ] as const;
 
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
@@ -218,6 +231,8 @@ export function defineJob<T, R = unknown>(options: JobOptions<T, R>): Job<T, R> 
     healthCheckPolicy: resolveHealthCheckOptions(options.healthCheckPolicy),
     breaker: resolveBreaker(options.breaker),
     retryBudget: resolveRetryBudget(options.retryBudget),
+    ledger: checkLedgerOption(options.ledger),
+    keepRuns: checkInteger(options.keepRuns, 'keepRuns', DEFAULT_KEEP_RUNS, 1, 100_000),
     resolved: true,
   };
   return Object.freeze(job);

@@ -2,6 +2,7 @@
  * The command line. Parses flags, runs one command, maps errors to the exit codes of the contract.
  * User mistakes print one clear line, never a stack trace.
  */
+import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
 import { BatchguardError, ConfigError, LedgerError, SinkError, SourceError, StorageError } from '../errors.js';
 import { ExitCode } from './exit-codes.js';
@@ -23,9 +24,15 @@ function fraction(value: string): number {
   return parsed;
 }
 
+/** The installed package's version, from its package.json (two folders up from dist/cli/). */
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
 export function buildProgram(setExitCode: (code: number) => void): Command {
   const program = new Command('batchguard')
     .description('Run record-processing jobs that survive failure: isolation, retries, checkpoints, resume.')
+    .version(packageVersion(), '-V, --version', 'print the version')
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(`batchguard: ${text.replace(/^error: /, '')}`) });
 
@@ -44,7 +51,8 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--verbose', 'also print every retry and handler log line')
     .option('--max-duration <duration>', 'stop taking records after this long, e.g. 2h, 90m, 1h30m (exit 5; run again to go on)')
     .option('--until <time>', 'stop taking records at this local time, e.g. 06:00 (exit 5)')
-    .option('--max-records <n>', 'start at most N records in this run (exit 5)', integer('--max-records'));
+    .option('--max-records <n>', 'start at most N records in this run (exit 5)', integer('--max-records'))
+    .option('--keep-runs <n>', "keep the report folders of the last N runs beside the ledger (default: the job's keepRuns, 20)", integer('--keep-runs'));
 
   runFlags(program.command('run'))
     .description('run a job; resumes automatically where the previous run stopped')

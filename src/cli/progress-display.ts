@@ -27,7 +27,9 @@ export function startProgress(read: () => Progress, stream: NodeJS.WriteStream, 
   let drawn = false;
   const draw = (): void => {
     if (tty) {
-      stream.write(`\r\x1b[2K${render()}`);
+      // A line wider than the terminal wraps, and `\r` then redraws only its last part: every
+      // redraw would leave a line behind.
+      stream.write(`\r\x1b[2K${fitToWidth(render(), stream.columns)}`);
       drawn = true;
     } else {
       stream.write(`${render()}\n`);
@@ -46,4 +48,11 @@ export function startProgress(read: () => Progress, stream: NodeJS.WriteStream, 
       if (drawn) stream.write('\r\x1b[2K');
     },
   };
+}
+
+/** Cuts a line to fit `columns` terminal columns (one column is left free for the cursor). */
+export function fitToWidth(line: string, columns: number | undefined): string {
+  if (columns === undefined || columns <= 1) return line;
+  const characters = Array.from(line);
+  return characters.length < columns ? line : `${characters.slice(0, columns - 2).join('')}…`;
 }

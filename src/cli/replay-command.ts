@@ -47,7 +47,7 @@ export async function replayCommand(jobFile: string, key: string, flags: ReplayF
 }
 
 async function storedRow(job: Job<any, any>, key: string, flag: string | undefined, jobFile: string): Promise<RecordRow | undefined> {
-  if (!existsSync(ledgerPath(job, flag))) return undefined;
+  if (!existsSync(ledgerPath(job, flag, jobFile))) return undefined;
   const ledger = openExistingLedger(job, flag, jobFile);
   try {
     for await (const row of ledger.rows({ statuses: ['failed', 'skipped'], key })) return row;

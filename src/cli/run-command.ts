@@ -6,7 +6,9 @@ import { parseDuration, parseUntil } from '../policy/deadline.js';
 import { startRun } from '../engine/run-job.js';
 import { currentAttempt } from '../engine/escaped-errors.js';
 import type { Job } from '../job.js';
-import { ledgerPath } from './ledger-path.js';
+import { existsSync } from 'node:fs';
+import { cliCommand } from './cli-command.js';
+import { ledgerPath, noLedger } from './ledger-path.js';
 import type { EngineEvent } from '../engine/events.js';
 import type { RerunOptions, RunOptions } from '../engine/run-options.js';
 import type { Summary } from '../report/summary.js';
@@ -34,6 +36,7 @@ export interface RunFlags {
   dryRun?: boolean;
   takeOver?: boolean;
   lease?: string;
+  keepRuns?: number;
 }
 
 /** How many failures are printed one by one before the rest are only counted. */
@@ -41,12 +44,21 @@ const FAILURES_PRINTED = 20;
 
 export async function runCommand(jobFile: string, flags: RunFlags, rerun?: RerunOptions): Promise<number> {
   const job = await loadJob(jobFile);
-  if (flags.dryRun) return dryRunCommand(job, flags);
+  if (flags.dryRun) return dryRunCommand(job, flags, jobFile);
+  const ledger = ledgerPath(job, flags.ledger, jobFile);
+  const newLedger = !existsSync(ledger);
+  // A re-run needs the failures of an earlier run; without a ledger it would "complete" doing nothing.
+  if (rerun && newLedger) throw noLedger(ledger, jobFile, flags.ledger);
   const err = process.stderr;
   let failuresSeen = 0;
   let display: ProgressDisplay = plainLog(err);
   const onEvent = (event: EngineEvent): void => {
     if (flags.quiet) return;
+    // Said, so that a run started with a mistyped --ledger, or after the ledger was moved, is noticed.
+    if (event.type === 'run:started' && newLedger) {
+      display.log(`batchguard: run ${event.runId} started with a new ledger ${event.ledger} (nothing of job ${job.name} was recorded there before)`);
+      return;
+    }
     if (event.type === 'record:failed') failuresSeen++;
     const line = describeEvent(event, flags.verbose === true, failuresSeen <= FAILURES_PRINTED);
     // Log lines are the handler's own text: redacted like its errors. Everything is escaped for the terminal.
@@ -54,7 +66,7 @@ export async function runCommand(jobFile: string, flags: RunFlags, rerun?: Rerun
   };
   const options: RunOptions = {
     ledger: flags.ledger, concurrency: flags.concurrency, maxFailureRate: flags.maxFailureRate, maxFailures: flags.maxFailures,
-    acceptDrift: flags.acceptDrift, onEvent, jobFile, rerun, takeOver: flags.takeOver,
+    acceptDrift: flags.acceptDrift, onEvent, jobFile, rerun, takeOver: flags.takeOver, keepRuns: flags.keepRuns, command: cliCommand(),
     lease: flags.lease === undefined ? undefined : { expireMs: parseDuration(flags.lease, '--lease') },
     maxRecords: flags.maxRecords ?? flags.limit,
     maxDurationMs: flags.maxDuration === undefined ? undefined : parseDuration(flags.maxDuration, '--max-duration'),
@@ -94,8 +106,8 @@ export async function runCommand(jobFile: string, flags: RunFlags, rerun?: Rerun
   return exitCodeOf(summary, signalName);
 }
 
-async function dryRunCommand(job: Job<any, any>, flags: RunFlags): Promise<number> {
-  const report = await dryRun(job, ledgerPath(job, flags.ledger));
+async function dryRunCommand(job: Job<any, any>, flags: RunFlags, jobFile: string): Promise<number> {
+  const report = await dryRun(job, ledgerPath(job, flags.ledger, jobFile));
   if (flags.json) {
     process.stdout.write(`${JSON.stringify(report)}\n`);
   } else {

@@ -1,6 +1,7 @@
 /**
  * `batchguard status <job-file>`: the job's state across all runs, read from the ledger.
  */
+import type { LeaseHolder, RunRecord } from '../ledger/ledger.js';
 import { openExistingLedger } from './ledger-path.js';
 import { loadJob } from './load-job.js';
 import { formatCount } from './format-count.js';
@@ -10,13 +11,23 @@ export interface StatusFlags {
   json?: boolean;
 }
 
+/**
+ * A run's status as status shows it. The ledger marks a run `running` when it starts and only the
+ * next run marks it `crashed` if it died; until then, a `running` run that does not hold the
+ * ledger's lease (its process is gone) is shown as `crashed`. The lease is the one source of truth
+ * for "is it running".
+ */
+export function shownStatus(run: Pick<RunRecord, 'runId' | 'status'>, holder: Pick<LeaseHolder, 'runId'> | undefined): string {
+  return run.status === 'running' && holder?.runId !== run.runId ? 'crashed' : run.status;
+}
+
 export async function statusCommand(jobFile: string, flags: StatusFlags): Promise<number> {
   const job = await loadJob(jobFile);
   const ledger = openExistingLedger(job, flags.ledger, jobFile);
   try {
     const counts = await ledger.counts();
     const holder = await ledger.holder();
-    const runs = await ledger.runs(10);
+    const runs = (await ledger.runs(10)).map((run) => ({ ...run, status: shownStatus(run, holder) }));
     const status = {
       schema: 1, job: job.name, ...counts, ledger: ledger.location,
       active: holder ? { runId: holder.runId, pid: holder.pid, host: holder.host, since: holder.acquiredAt, leaseExpiresAt: holder.expiresAt } : null,

@@ -7,6 +7,7 @@ import type { Job } from '../job.js';
 import { FailureKind, type Ledger } from '../ledger/ledger.js';
 import { openSqliteLedger } from '../ledger/sqlite/sqlite-ledger.js';
 import { writeRunReports } from '../report/run-reports.js';
+import { pruneRunReports } from '../report/prune-run-reports.js';
 import { buildSummary, type Summary } from '../report/summary.js';
 import type { SourceItem, SourcePosition } from '../sources/source.js';
 import { Checkpointer } from './checkpointer.js';
@@ -30,7 +31,7 @@ import { safeSerialize } from './stored-error.js';
 import { watchEscapes, type EscapeListener } from './escaped-errors.js';
 import { SourceFailure, sourceFailedError } from './source-failure.js';
 import { resolveRunOptions, type ResolvedRunOptions, type RunOptions } from './run-options.js';
-import { decideStatus, nextCommand } from './run-status.js';
+import { decideStatus, hasTransientFailures, nextCommand } from './run-status.js';
 import { rerunSelector, resumeSelector, type Selector } from './selector.js';
 import { rerunPlan } from './rerun-plan.js';
 import { crashedOutcome, duplicateMessage, invalidOutcome, keyOfPosition } from './unusable-record.js';
@@ -276,7 +277,7 @@ class JobRun {
             },
           });
         }
-        await this.job.output?.open(resume.outputState);
+        await this.job.output?.open(resume.outputState, { ledger: ledger.location, job: this.job.name });
         this.checkpointer = new Checkpointer(ledger, this.runId, this.job.checkpoint.everyRecords, this.job.output, this.selector.successesAsRows, this.keys,
           (offset) => this.job.source.sampleAt?.(offset) ?? Promise.resolve(undefined));
         this.events.emit({
@@ -757,13 +758,17 @@ class JobRun {
       job: this.job.name, runId: this.runId, status, reason, counts, stats: this.stats, thisRun: this.thisRun,
       alreadyDone: this.alreadyDone, elapsedMs: this.options.clock.now() - this.startedAtMs,
       topErrors: await ledger.topErrors(5, 3), ledger: ledger.location,
-      next: nextCommand(status, counts, this.options.jobFile, this.options.ledgerFlag),
+      next: nextCommand({
+        status, counts, jobFile: this.options.jobFile, ledgerFlag: this.options.ledgerFlag, command: this.options.command,
+        transientFailures: counts.failed > 0 && (await hasTransientFailures(ledger)),
+      }),
       warnings: [...(this.driftNote ? [this.driftNote] : []), ...(this.selector?.warnings(exhausted) ?? [])], reports: undefined, breaker: this.breakerSummary(),
       pacing: this.limiter || this.fair
         ? { ...(this.limiter ? { rateLimit: this.limiter.snapshot() } : {}), ...(this.fair ? { saturatedKeys: this.fair.saturatedKeys().slice(0, 20) } : {}) }
         : undefined,
     });
     const reports = await writeRunReports(ledger, draft);
+    if (reports) pruneRunReports(reports, this.options.keepRuns);
     const summary = { ...draft, reports };
     await ledger.finish(this.runId, status, summary);
     this.events.emit({ type: 'run:finished', summary });

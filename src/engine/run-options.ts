@@ -2,11 +2,11 @@
  * Options of one run (as opposed to the job's own definition): where the ledger is, overrides
  * from the command line, and the hooks the CLI and tests plug in.
  */
-import { join, resolve } from 'node:path';
 import { systemClock, type Clock, type Random } from '../clock.js';
 import type { Job } from '../job.js';
 import { checkFraction, checkInteger, checkKnownFields } from '../options-check.js';
 import type { FailureKind } from '../ledger/ledger.js';
+import { resolveLedgerLocation } from '../ledger/ledger-location.js';
 import type { EventListener } from './events.js';
 import { resolveLeaseOptions, type LeaseOptions, type ResolvedLeaseOptions } from '../ledger/lease.js';
 
@@ -21,8 +21,15 @@ export interface RerunOptions {
 }
 
 export interface RunOptions {
-  /** The ledger's file path. @default `.batchguard/<job name>.sqlite` under `cwd` */
+  /**
+   * The ledger's file path, relative to `cwd`. Overrides the job's `ledger`.
+   * @default the job's `ledger`, else `.batchguard/<job name>.sqlite` beside `jobFile` (under `cwd` without one)
+   */
   ledger?: string;
+  /** Overrides the job's `keepRuns`: how many run report folders are kept. */
+  keepRuns?: number;
+  /** The command printed in the `next` hint, e.g. `npx batchguard`. @default 'batchguard' */
+  command?: string;
   /** Overrides the job's `concurrency`. */
   concurrency?: number;
   /** Overrides the job's `maxFailureRate`. */
@@ -58,9 +65,9 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Receives every engine event (progress, retries, failures, checkpoints). */
   onEvent?: EventListener;
-  /** The job file, to print the command that resumes or re-runs. */
+  /** The job file: the default ledger is beside it, and printed commands name it. */
   jobFile?: string;
-  /** Base folder of the default ledger path. @default process.cwd() */
+  /** The folder relative paths are resolved against. @default process.cwd() */
   cwd?: string;
   /** Injected time. @default the system clock */
   clock?: Clock;
@@ -70,6 +77,9 @@ export interface RunOptions {
 
 export interface ResolvedRunOptions {
   readonly ledgerPath: string;
+  readonly keepRuns: number;
+  /** The CLI command to print in hints (`batchguard` or `npx batchguard`). */
+  readonly command: string;
   readonly concurrency: number;
   readonly maxFailureRate: number;
   readonly maxFailures: number;
@@ -89,14 +99,16 @@ export interface ResolvedRunOptions {
 }
 
 const RUN_FIELDS = [
-  'ledger', 'concurrency', 'maxFailureRate', 'maxFailures', 'acceptDrift', 'lease', 'takeOver', 'attributeEscapes', 'rerun', 'maxRecords', 'maxDurationMs', 'untilMs', 'signal', 'onEvent', 'jobFile', 'cwd', 'clock', 'random',
+  'ledger', 'concurrency', 'maxFailureRate', 'maxFailures', 'acceptDrift', 'lease', 'takeOver', 'attributeEscapes', 'rerun', 'maxRecords', 'maxDurationMs', 'untilMs', 'signal', 'onEvent', 'jobFile', 'cwd', 'clock', 'random', 'keepRuns', 'command',
 ] as const;
 
 export function resolveRunOptions(job: Job<any, any>, options: RunOptions = {}): ResolvedRunOptions {
   checkKnownFields(options, RUN_FIELDS, 'runOptions');
   const cwd = options.cwd ?? process.cwd();
   return Object.freeze({
-    ledgerPath: resolve(cwd, options.ledger ?? join('.batchguard', `${job.name}.sqlite`)),
+    ledgerPath: resolveLedgerLocation({ jobName: job.name, flag: options.ledger, jobLedger: job.ledger, jobFile: options.jobFile, cwd }),
+    keepRuns: checkInteger(options.keepRuns, 'keepRuns', job.keepRuns, 1, 100_000),
+    command: options.command ?? 'batchguard',
     concurrency: checkInteger(options.concurrency, 'concurrency', job.concurrency, 1, 10_000),
     maxFailureRate: checkFraction(options.maxFailureRate, 'maxFailureRate', job.maxFailureRate),
     maxFailures: checkInteger(options.maxFailures, 'maxFailures', job.maxFailures, 0, Number.MAX_SAFE_INTEGER),

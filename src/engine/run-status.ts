@@ -1,7 +1,7 @@
 /**
  * How a run ended, decided from why it stopped and the job's counts, and what to run next.
  */
-import type { LedgerCounts } from '../ledger/ledger.js';
+import { FailureKind, type Ledger, type LedgerCounts } from '../ledger/ledger.js';
 import { failureRate, RunStatus } from '../report/summary.js';
 
 export interface StatusInput {
@@ -41,10 +41,41 @@ export function decideStatus(input: StatusInput): { status: RunStatus; reason: s
   return { status: RunStatus.completed, reason: counts.failed > 0 ? `${counts.failed} records failed, within the thresholds` : 'every record succeeded' };
 }
 
-/** The command that resumes or re-runs, when one applies. */
-export function nextCommand(status: RunStatus, counts: LedgerCounts, jobFile: string, ledgerFlag: string | undefined): string | undefined {
-  const suffix = ledgerFlag ? ` --ledger ${ledgerFlag}` : '';
-  if (status === RunStatus.interrupted || status === RunStatus.stopped || status === RunStatus.aborted || status === RunStatus.uncaughtError) return `batchguard run ${jobFile}${suffix}`;
-  if (counts.failed > 0) return `batchguard rerun ${jobFile} --failed${suffix}`;
-  return undefined;
+/**
+ * Failure kinds that a plain re-run can turn into successes: the service was slow or failing at the
+ * time. `fatal`, `invalid` and `crashed` are permanent: the same handler on the same record fails
+ * the same way, so a re-run only helps after the data or the handler changed.
+ */
+export const TRANSIENT_KINDS: readonly FailureKind[] = [FailureKind.exhausted, FailureKind.timeout];
+
+/** Whether any failed record has a transient kind (stops at the first one found). */
+export async function hasTransientFailures(ledger: Pick<Ledger, 'rows'>): Promise<boolean> {
+  for (const kind of TRANSIENT_KINDS) {
+    for await (const _row of ledger.rows({ statuses: ['failed'], kind })) return true;
+  }
+  return false;
+}
+
+export interface NextInput {
+  readonly status: RunStatus;
+  readonly counts: LedgerCounts;
+  readonly jobFile: string;
+  readonly ledgerFlag: string | undefined;
+  /** `batchguard` or `npx batchguard`. */
+  readonly command: string;
+  /** Whether some failures may succeed on a plain re-run (see TRANSIENT_KINDS). */
+  readonly transientFailures: boolean;
+}
+
+/**
+ * The command to type next, when one applies: `run` to go on after a stop, `rerun --failed` when
+ * failures may pass on a second try, and `failures` (to see what to fix) when every failure is
+ * permanent and a re-run would only repeat them.
+ */
+export function nextCommand(input: NextInput): string | undefined {
+  const suffix = input.ledgerFlag ? ` --ledger ${input.ledgerFlag}` : '';
+  const { status, command, jobFile } = input;
+  if (status === RunStatus.interrupted || status === RunStatus.stopped || status === RunStatus.aborted || status === RunStatus.uncaughtError) return `${command} run ${jobFile}${suffix}`;
+  if (input.counts.failed === 0) return undefined;
+  return input.transientFailures ? `${command} rerun ${jobFile} --failed${suffix}` : `${command} failures ${jobFile}${suffix}`;
 }

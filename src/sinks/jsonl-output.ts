@@ -1,13 +1,15 @@
 /**
  * `jsonlOutput(path)`: one JSON line per succeeded record, exactly once across crashes and resumes.
  * The committed state is the file's length; on open, anything past it (lines of records whose
- * outcomes were not committed, and which will be redone) is cut off.
+ * outcomes were not committed, and which will be redone) is cut off. The file belongs to one
+ * ledger (output-owner.ts): another ledger's run is refused.
  */
 import { closeSync, existsSync, ftruncateSync, fstatSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { SinkError } from '../errors.js';
 import { storageFault } from '../ledger/storage-fault.js';
-import type { OutputRecord, OutputSink, SinkState } from './output-sink.js';
+import { claimOutput } from './output-owner.js';
+import type { OutputRecord, OutputSink, SinkOwner, SinkState } from './output-sink.js';
 
 export interface JsonlOutputOptions {
   /**
@@ -27,16 +29,19 @@ class JsonlOutput implements OutputSink {
   private fd: number | undefined;
   private bytes = 0;
   private buffer: string[] = [];
+  /** The id of this ledger's claim on the file (output-owner.ts), committed with the state. */
+  private ownerId: string | undefined;
 
   constructor(path: string, private readonly options: JsonlOutputOptions) {
     this.path = resolve(path);
     this.description = `jsonl:${path}`;
   }
 
-  async open(committed: SinkState | undefined): Promise<void> {
+  async open(committed: SinkState | undefined, owner?: SinkOwner): Promise<void> {
     const committedBytes = typeof committed?.bytes === 'number' ? committed.bytes : undefined;
     try {
       mkdirSync(dirname(this.path), { recursive: true });
+      this.ownerId = owner ? claimOutput(this.path, owner, typeof committed?.owner === 'string' ? committed.owner : undefined) : undefined;
       const existed = existsSync(this.path);
       this.fd = openSync(this.path, existed ? 'r+' : 'w');
       const size = fstatSync(this.fd).size;
@@ -83,7 +88,7 @@ class JsonlOutput implements OutputSink {
       }
       this.bytes += chunk.length;
     }
-    return { bytes: this.bytes };
+    return this.ownerId === undefined ? { bytes: this.bytes } : { bytes: this.bytes, owner: this.ownerId };
   }
 
   async close(): Promise<void> {

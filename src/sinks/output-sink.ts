@@ -16,15 +16,23 @@ export interface OutputRecord {
   readonly position: SourcePosition;
 }
 
+/** The ledger that commits a sink's state: a sink written by two ledgers would hold records twice. */
+export interface SinkOwner {
+  /** The ledger's location (its file path). */
+  readonly ledger: string;
+  readonly job: string;
+}
+
 /** Implement this to plug a custom sink with the same exactly-once guarantee. */
 export interface OutputSink {
   /** For messages, e.g. `jsonl:out/results.jsonl`. */
   readonly description: string;
   /**
    * Prepares the sink, restoring it to `committed`: the state stored with the last ledger commit,
-   * or undefined when the ledger has none (a first run). Throw a `SinkError` when it cannot.
+   * or undefined when the ledger has none (a first run). Throw a `SinkError` when it cannot, and
+   * when the destination belongs to another ledger (`owner` is the ledger opening it).
    */
-  open(committed: SinkState | undefined): Promise<void>;
+  open(committed: SinkState | undefined, owner?: SinkOwner): Promise<void>;
   /** Buffers the result of one succeeded record. Synchronous and cheap: it runs once per record. */
   write(value: unknown, record: OutputRecord): void;
   /** Cuts the buffer: everything written since the last seal, to be flushed with the current batch. */

@@ -24,6 +24,7 @@ import { storageFault } from '../storage-fault.js';
 import { KeyFile, type KeyFileState } from './key-file.js';
 import { checkPages, LedgerFileWatch, prepareLedgerFile } from './ledger-file.js';
 import { createLeaseTable, SqliteLease } from './sqlite-lease.js';
+import { nativeModuleProblem } from './native-module.js';
 import { CrashNotes, CRASH_SCHEMA_SQL } from './crash-notes.js';
 import { acceptSource, applySourceMap, checkSource, SOURCE_SCHEMA_SQL } from './source-state.js';
 
@@ -59,6 +60,8 @@ export function openSqliteLedger(path: string, options: SqliteLedgerOptions = {}
   } catch (error) {
     db?.close();
     if (error instanceof BatchguardError) throw error;
+    const native = nativeModuleProblem(error);
+    if (native !== undefined) throw new LedgerError('LEDGER_UNUSABLE', native, { cause: error });
     throw storageFault(error, path, 'opening the ledger', 'nothing was written')
       ?? new LedgerError('LEDGER_UNUSABLE', `cannot open the ledger ${path}: ${(error as Error).message}`, { cause: error });
   }

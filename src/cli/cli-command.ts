@@ -9,9 +9,12 @@ import { fileURLToPath } from 'node:url';
 /** The package's folder: this file is `dist/cli/cli-command.js`. */
 const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
+/**
+ * `npx batchguard` when the package sits in a node_modules folder other than the global one: a
+ * project's own install, or npx's cache (where `npx batchguard` put it). The environment is not
+ * asked: npm sets the same variables for every process under `npm exec` or `npm test`.
+ */
 export function cliCommand(packageRoot: string = PACKAGE_ROOT, env: NodeJS.ProcessEnv = process.env): string {
-  // npx (npm exec) sets npm_command; the package may then sit in npx's own cache.
-  if (env.npm_command === 'exec') return 'npx batchguard';
   if (!packageRoot.includes(`${sep}node_modules${sep}`)) return 'batchguard';
   return packageRoot.startsWith(globalRoot(env) + sep) ? 'batchguard' : 'npx batchguard';
 }

@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import type { LedgerCounts, RecordRow, RowFilter } from '../ledger/ledger.js';
+import { RunStatus } from '../report/summary.js';
+import { hasTransientFailures, nextCommand, type NextInput } from './run-status.js';
+
+const counts = (failed: number): LedgerCounts => ({ total: 10, succeeded: 10 - failed, failed, skipped: 0, pending: 0, sourceExhausted: true });
+const input = (overrides: Partial<NextInput>): NextInput => ({
+  status: RunStatus.completed, counts: counts(0), jobFile: 'job.ts', ledgerFlag: undefined, command: 'batchguard', transientFailures: false, ...overrides,
+});
+
+/** A ledger whose failed records have these kinds. */
+function ledgerWith(kinds: string[]) {
+  return {
+    asked: [] as (string | undefined)[],
+    async *rows(filter: RowFilter): AsyncIterable<RecordRow> {
+      this.asked.push(filter.kind);
+      for (const kind of kinds) if (filter.statuses.includes('failed') && kind === filter.kind) yield { kind } as RecordRow;
+    },
+  };
+}
+
+describe('the next command', () => {
+  it('re-runs failures that may pass on a second try', () => {
+    expect(nextCommand(input({ status: RunStatus.thresholdExceeded, counts: counts(3), transientFailures: true }))).toBe('batchguard rerun job.ts --failed');
+  });
+
+  it('shows the failures instead when every failure is permanent (a re-run would repeat them)', () => {
+    expect(nextCommand(input({ counts: counts(3), transientFailures: false }))).toBe('batchguard failures job.ts');
+  });
+
+  it('resumes after a stop, with the ledger flag and the command as installed', () => {
+    for (const status of [RunStatus.interrupted, RunStatus.stopped, RunStatus.aborted]) {
+      expect(nextCommand(input({ status, counts: counts(3), command: 'npx batchguard', ledgerFlag: 'l.sqlite' }))).toBe('npx batchguard run job.ts --ledger l.sqlite');
+    }
+  });
+
+  it('is nothing when the job is done and nothing failed', () => {
+    expect(nextCommand(input({}))).toBeUndefined();
+  });
+
+  it('counts exhausted and timeout as transient, fatal, invalid and crashed as permanent', async () => {
+    expect(await hasTransientFailures(ledgerWith(['fatal', 'invalid', 'crashed']))).toBe(false);
+    expect(await hasTransientFailures(ledgerWith(['fatal', 'timeout']))).toBe(true);
+    const ledger = ledgerWith(['exhausted', 'exhausted']);
+    expect(await hasTransientFailures(ledger)).toBe(true);
+    expect(ledger.asked).toEqual(['exhausted']);
+  });
+});

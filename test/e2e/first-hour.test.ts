@@ -132,10 +132,10 @@ describe('run report folders', () => {
 });
 
 describe('status', () => {
-  it('never shows a run whose process died as running', async () => {
+  it('never shows a run whose process died as running once its lease has expired', async () => {
     const dir = tempDir();
     const job = jobIn(dir);
-    const child = spawnCli(['run', job, '--no-progress'], { cwd: dir, env: { DELAY_MS: '100000' } });
+    const child = spawnCli(['run', job, '--no-progress', '--lease', '1s'], { cwd: dir, env: { DELAY_MS: '100000' } });
     let stderr = '';
     child.stderr?.on('data', (chunk) => (stderr += chunk));
     await waitFor(() => stderr.includes('started'));
@@ -145,6 +145,9 @@ describe('status', () => {
 
     child.kill('SIGKILL');
     await child.result;
+    // The lease is what tells a live run from a dead one (a process id proves nothing across
+    // hosts and containers): wait out its 1 s expiry.
+    await new Promise((resolve) => setTimeout(resolve, 1200));
     const dead = await runCli(['status', job, '--json'], { cwd: dir });
     expect(JSON.parse(dead.stdout)).toMatchObject({ active: null, runs: [{ status: 'crashed' }] });
     const text = await runCli(['status', job], { cwd: dir });

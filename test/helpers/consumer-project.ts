@@ -10,6 +10,16 @@ import { join, resolve } from 'node:path';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
+/**
+ * The environment for a nested npm: without the `npm_*` variables of the `npm test` that runs
+ * the tests (npm reads them as its own settings, e.g. the project folder), but with the cache and
+ * registry settings.
+ */
+export function npmEnv(): NodeJS.ProcessEnv {
+  const keep = new Set(['npm_config_cache', 'npm_config_registry', 'npm_config_userconfig']);
+  return Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.toLowerCase().startsWith('npm_') || keep.has(name.toLowerCase())));
+}
+
 interface LockEntry {
   version?: string;
   dependencies?: Record<string, string>;
@@ -21,7 +31,7 @@ interface LockEntry {
 /** Packs the repository (dist/ as built by `npm run build`) into `dir`; returns the tarball's file name. */
 export function packInto(dir: string): { file: string; integrity: string; files: string[] } {
   // --ignore-scripts: prepack would clean and rebuild dist/ under the feet of the tests running beside this one.
-  const output = execFileSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { cwd: ROOT, encoding: 'utf8' });
+  const output = execFileSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { cwd: ROOT, encoding: 'utf8', env: npmEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
   const [packed] = JSON.parse(output) as { filename: string; integrity: string; files: { path: string }[] }[];
   if (!packed) throw new Error(`npm pack printed no package: ${output}`);
   return { file: packed.filename, integrity: packed.integrity, files: packed.files.map((f) => f.path) };
@@ -69,7 +79,7 @@ export function installConsumer(dir: string, tarball: { file: string; integrity:
     },
   };
   writeFileSync(join(dir, 'package-lock.json'), `${JSON.stringify(lock, null, 2)}\n`);
-  execFileSync('npm', ['ci', '--prefer-offline', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  execFileSync('npm', ['ci', '--prefer-offline', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: dir, encoding: 'utf8', env: npmEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
 /** Node's lookup: `<from>/node_modules/<name>`, then each enclosing node_modules, then the top level. */

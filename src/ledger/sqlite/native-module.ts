@@ -2,8 +2,11 @@
  * better-sqlite3 is a native module: its install script builds (or fetches) `better_sqlite3.node`.
  * Installs that skip scripts (`npm install --ignore-scripts`, pnpm by default) leave it unbuilt,
  * and the first ledger open then fails with a dozen-line list of paths tried. This turns that,
- * and a module built for another Node.js, into one line that says what to type.
+ * and a module built for another Node.js, into one line that says what to type, before any ledger
+ * file is created.
  */
+import Database from 'better-sqlite3';
+import { LedgerError } from '../../errors.js';
 
 const REBUILD = '`npm rebuild better-sqlite3` (pnpm: `pnpm approve-builds`, then `pnpm rebuild better-sqlite3`)';
 
@@ -23,4 +26,22 @@ export function nativeModuleProblem(error: unknown): string | undefined {
     return `better-sqlite3's native module ${why}; rebuild it with ${REBUILD}`;
   }
   return undefined;
+}
+
+let loaded = false;
+
+/**
+ * Loads the native module (once per process) with an in-memory database, which touches no file.
+ * Throws a LedgerError with the one-line explanation when it cannot be loaded.
+ */
+export function loadNativeModule(): void {
+  if (loaded) return;
+  try {
+    new Database(':memory:').close();
+    loaded = true;
+  } catch (error) {
+    const problem = nativeModuleProblem(error);
+    if (problem !== undefined) throw new LedgerError('LEDGER_UNUSABLE', problem, { cause: error });
+    throw error;
+  }
 }

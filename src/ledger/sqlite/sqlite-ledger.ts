@@ -24,7 +24,7 @@ import { storageFault } from '../storage-fault.js';
 import { KeyFile, type KeyFileState } from './key-file.js';
 import { checkPages, LedgerFileWatch, prepareLedgerFile } from './ledger-file.js';
 import { createLeaseTable, SqliteLease } from './sqlite-lease.js';
-import { nativeModuleProblem } from './native-module.js';
+import { loadNativeModule } from './native-module.js';
 import { CrashNotes, CRASH_SCHEMA_SQL } from './crash-notes.js';
 import { acceptSource, applySourceMap, checkSource, SOURCE_SCHEMA_SQL } from './source-state.js';
 
@@ -45,6 +45,8 @@ export interface SqliteLedgerOptions {
  */
 export function openSqliteLedger(path: string, options: SqliteLedgerOptions = {}): SqliteLedger {
   let db: Database.Database | undefined;
+  // Before anything is created: an unbuilt module must not leave an empty ledger file behind.
+  loadNativeModule();
   try {
     const created = prepareLedgerFile(path);
     db = new Database(path, { timeout: 5000 });
@@ -60,8 +62,6 @@ export function openSqliteLedger(path: string, options: SqliteLedgerOptions = {}
   } catch (error) {
     db?.close();
     if (error instanceof BatchguardError) throw error;
-    const native = nativeModuleProblem(error);
-    if (native !== undefined) throw new LedgerError('LEDGER_UNUSABLE', native, { cause: error });
     throw storageFault(error, path, 'opening the ledger', 'nothing was written')
       ?? new LedgerError('LEDGER_UNUSABLE', `cannot open the ledger ${path}: ${(error as Error).message}`, { cause: error });
   }

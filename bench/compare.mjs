@@ -16,6 +16,7 @@
  *   MAX_SECONDS=300              skip a contender at a size where its run is estimated longer
  *                                (from its smaller sizes: the measured growth, or the known one)
  *   CONCURRENCY=8                records in flight for BullMQ, pg-boss and batchguard
+ *   CRASH_MAX_SECONDS=300        no crash measurement after a run longer than this (it costs as much again)
  *   END_BY=2026-01-01T11:00Z     leave out what would not finish by then (estimated), and say so
  * Usage: npm run bench   (SIZES=10000 npm run bench for a quick look)
  */
@@ -34,6 +35,7 @@ const HANDLERS = list('HANDLERS', Object.keys(HANDLER_TITLES).join(','));
 const ONLY = list('ONLY', CONTENDERS.map((c) => c.id).join(','));
 const CRASH_HANDLERS = list('CRASH_HANDLERS', 'noop');
 const MAX_SECONDS = Number(process.env.MAX_SECONDS ?? 300);
+const CRASH_MAX_SECONDS = Number(process.env.CRASH_MAX_SECONDS ?? MAX_SECONDS);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 8);
 const END_BY = process.env.END_BY ? Date.parse(process.env.END_BY) : undefined;
 process.env.CONCURRENCY = String(CONCURRENCY);
@@ -65,8 +67,25 @@ function machine() {
 
 const available = await services();
 const dir = mkdtempSync(join(tmpdir(), 'batchguard-compare-'));
-const history = new Map();
 const inputs = new Map();
+
+/**
+ * Run times by contender and handler, smallest size first, for the skip estimates: seeded from the
+ * figures kept in docs/benchmarks.json, so a size run on its own is estimated from the earlier ones.
+ */
+const history = new Map();
+function seedHistory(below) {
+  history.clear();
+  for (const [n, size] of Object.entries(saved.sizes).sort(([a], [b]) => Number(a) - Number(b))) {
+    if (Number(n) >= below) continue;
+    for (const [handler, row] of Object.entries(size.handlers)) {
+      for (const [id, cell] of Object.entries(row)) {
+        const key = `${id}/${handler}`;
+        if (cell.status === 'ok') history.set(key, [...(history.get(key) ?? []), { count: Number(n), seconds: cell.wallMs / 1000 }]);
+      }
+    }
+  }
+}
 
 /** The input file of `count` records, written once per run of the harness. */
 async function inputOf(count) {
@@ -91,7 +110,7 @@ async function cell(contender, handler, count) {
   log(`${contender.id} × ${handler} × ${count}${estimate ? ` (estimated ${Math.round(estimate)} s)` : ''}`);
   try {
     const figures = await measure({
-      file: contender.file, handler, input: await inputOf(count), count, crash: CRASH_HANDLERS.includes(handler),
+      file: contender.file, handler, input: await inputOf(count), count, crash: CRASH_HANDLERS.includes(handler), crashMaxSeconds: CRASH_MAX_SECONDS,
       timeoutMs: Math.max(3 * MAX_SECONDS, 60) * 1000,
     });
     past.push({ count, seconds: figures.wallMs / 1000 });
@@ -108,8 +127,9 @@ try {
   // and each size's time is known before a larger one is tried.
   for (const handler of HANDLERS) {
     for (const count of SIZES) {
+      seedHistory(count);
       const size = (saved.sizes[count] ??= { handlers: {} });
-      Object.assign(size, { machine: machine(), maxSeconds: MAX_SECONDS, concurrency: CONCURRENCY });
+      Object.assign(size, { machine: machine(), maxSeconds: MAX_SECONDS, crashMaxSeconds: CRASH_MAX_SECONDS, concurrency: CONCURRENCY });
       // Cells of contenders left out of this run (ONLY) keep their earlier figures.
       const row = (size.handlers[handler] ??= {});
       for (const contender of CONTENDERS.filter((c) => ONLY.includes(c.id))) {
@@ -131,7 +151,7 @@ function renderDoc(data, body) {
   const sizes = Object.entries(data.sizes).sort(([a], [b]) => Number(a) - Number(b));
   const runs = sizes.map(([n, s]) => {
     const m = s.machine;
-    return `- ${Number(n).toLocaleString('en-US')} records: ${m.date.slice(0, 16).replace('T', ' ')} UTC, ${m.nproc} CPUs (${m.cpu}), ${m.memoryGiB} GiB, node ${m.node}, load average at start ${m.loadAverage.join(' / ')}; skip above ${s.maxSeconds} s; concurrency ${s.concurrency}`;
+    return `- ${Number(n).toLocaleString('en-US')} records: ${m.date.slice(0, 16).replace('T', ' ')} UTC, ${m.nproc} CPUs (${m.cpu}), ${m.memoryGiB} GiB, node ${m.node}, load average at start ${m.loadAverage.join(' / ')}; skip above ${s.maxSeconds} s${s.crashMaxSeconds !== undefined && s.crashMaxSeconds !== s.maxSeconds ? `, no crash measurement after a run above ${s.crashMaxSeconds} s` : ''}; concurrency ${s.concurrency}`;
   });
   return `${readFileSync(new URL('./compare/benchmarks-intro.md', import.meta.url), 'utf8').trim()}
 

@@ -40,9 +40,9 @@ function failure(what, result) {
 }
 
 /**
- * @param {{ file: string, handler: string, input: string, count: number, crash: boolean, timeoutMs: number }} options
+ * @param {{ file: string, handler: string, input: string, count: number, crash: boolean, crashMaxSeconds: number, timeoutMs: number }} options
  */
-export async function measure({ file, handler, input, count, crash, timeoutMs }) {
+export async function measure({ file, handler, input, count, crash, crashMaxSeconds, timeoutMs }) {
   const base = [file, handler, input, String(count)];
   const fresh = () => mkdtempSync(join(input, '..', `${file}-`));
   const cell = {};
@@ -59,6 +59,10 @@ export async function measure({ file, handler, input, count, crash, timeoutMs })
     rmSync(state, { recursive: true, force: true });
   }
   if (!crash) return cell;
+  if (cell.wallMs > crashMaxSeconds * 1000) {
+    cell.crashNote = `not measured: the run took ${Math.round(cell.wallMs / 1000)} s`;
+    return cell;
+  }
   state = fresh();
   try {
     const crashed = await child([...base, state, 'crash'], timeoutMs);

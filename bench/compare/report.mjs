@@ -18,7 +18,7 @@ function cellText(cell, bare) {
     return [cell.note, '', '', '', ''];
   }
   const ratio = bare?.recordsPerSecond ? `${(cell.recordsPerSecond / bare.recordsPerSecond).toFixed(2)}×` : '—';
-  const crash = cell.redone === undefined ? ['—', '—'] : [
+  const crash = cell.crashNote ? [cell.crashNote, ''] : cell.redone === undefined ? ['—', '—'] : [
     cell.resumeMs === undefined ? 'no new record' : seconds(cell.resumeMs),
     `${thousands(cell.redone)}${cell.stuck ? ` (${thousands(cell.stuck)} held by the dead worker)` : ''}`,
   ];

@@ -5,6 +5,7 @@
  *
  *   npm run torture                          everything (about 15–25 minutes on 2 shared cores)
  *   TORTURE_ONLY='kill storm' npm run torture  only the scenarios whose name contains this text
+ *   TORTURE_SKIP='kill storm' npm run torture  all but the scenarios whose name contains this text
  *   TORTURE_SEED=7 npm run torture           another seed for the kill storms (default 1)
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -20,6 +21,7 @@ import { damagedLedgerScenario, deletedLedgerScenario, diskFullScenario } from '
 
 const seed = Number(process.env.TORTURE_SEED ?? 1);
 const only = process.env.TORTURE_ONLY;
+const skip = process.env.TORTURE_SKIP;
 
 /** A scenario of the long suite: its name (for TORTURE_ONLY) and how to run it in a fresh folder. */
 interface LongScenario {
@@ -59,7 +61,7 @@ function row(result: ScenarioResult): string {
 async function main(): Promise<void> {
   const results: ScenarioResult[] = [];
   for (const scenario of scenarios) {
-    if (only && !scenario.name.includes(only)) continue;
+    if ((only && !scenario.name.includes(only)) || (skip && scenario.name.includes(skip))) continue;
     const dir = mkdtempSync(join(tmpdir(), 'batchguard-torture-'));
     const started = Date.now();
     process.stderr.write(`torture: ${scenario.name} …\n`);

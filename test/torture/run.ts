@@ -55,7 +55,8 @@ const scenarios: LongScenario[] = [
 function row(result: ScenarioResult): string {
   const endings = [...new Set(result.endings)].join(', ');
   const verdict = result.problems.length === 0 ? 'held' : `**broken** (${result.problems.length})`;
-  return `| ${result.scenario} | ${result.kills} | ${result.records} | ${result.lost} | ${result.duplicated} | ${result.redone} | ${result.innocentQuarantines} | ${endings} | ${result.note ?? ''} | ${verdict} |`;
+  const counts = [result.lost, result.duplicated, result.redone, result.innocentQuarantines].map((n) => (result.booksRead ? String(n) : '–'));
+  return `| ${result.scenario} | ${result.kills} | ${result.records} | ${counts.join(' | ')} | ${endings} | ${result.note ?? ''} | ${verdict} |`;
 }
 
 async function main(): Promise<void> {
@@ -71,7 +72,7 @@ async function main(): Promise<void> {
       process.stderr.write(`  ${row(result)}\n`);
     } catch (error) {
       results.push({
-        scenario: scenario.name, kills: 0, records: 0, lost: 0, duplicated: 0, redone: 0, innocentQuarantines: 0, endings: [],
+        scenario: scenario.name, kills: 0, records: 0, lost: 0, duplicated: 0, redone: 0, innocentQuarantines: 0, endings: [], booksRead: false,
         problems: [`the scenario itself failed: ${(error as Error).stack ?? String(error)}`],
       });
     } finally {

@@ -14,6 +14,8 @@ export interface ScenarioResult extends Omit<Books, 'problems'> {
   problems: string[];
   /** A figure particular to the scenario (a duration, a size). */
   note?: string;
+  /** False when the scenario leaves no books to read (its ledger is gone): the counts mean nothing. */
+  booksRead: boolean;
 }
 
 /** Reads the books of `job` and assembles the scenario's result. */
@@ -29,6 +31,7 @@ export async function scenarioResult(
     kills: run.kills ?? 0,
     endings: run.endings,
     note: run.note,
+    booksRead: true,
     ...books,
     problems: [...(run.problems ?? []), ...books.problems],
   };

@@ -132,7 +132,7 @@ export async function deletedLedgerScenario(dir: string): Promise<ScenarioResult
   check(problems, !during.stdout.includes('"completed"'), 'the run whose ledger was deleted reported "completed"');
   const next = await spawnCli(runArgs(job, '--json'), { cwd: dir }).result;
   return {
-    scenario: 'ledger deleted mid-run', kills: 0, records: job.records, lost: 0, duplicated: 0, redone: 0, innocentQuarantines: 0,
+    scenario: 'ledger deleted mid-run', kills: 0, records: job.records, lost: 0, duplicated: 0, redone: 0, innocentQuarantines: 0, booksRead: false,
     endings: [ending(during), ending(next)], problems, note: `next run: ${ending(next)}`,
   };
 }

@@ -29,8 +29,8 @@ export interface StormResult {
 const fileSize = (path: string): number => (existsSync(path) ? statSync(path).size : 0);
 
 /**
- * SIGKILLs the job `kills` times at random moments. Stops early when a run finishes by itself
- * before its kill (the job is done: nothing left to kill).
+ * SIGKILLs the job `kills` times at random moments. Stops early when a run ends by itself before
+ * its kill (the job is done, or a run refuses to go on: the scenario reports that).
  */
 export async function killStorm(job: TortureJob, options: StormOptions): Promise<StormResult> {
   const random = seededInts(options.seed);
@@ -53,7 +53,8 @@ export async function killStorm(job: TortureJob, options: StormOptions): Promise
     }
     const result = await child.result;
     endings.push(ending(result));
-    if (!result.signal && (result.code === 0 || result.code === 1)) break;
+    // A run that ended by itself (done, or refusing to go on) ends the storm: `runUntilDone` follows.
+    if (!result.signal) break;
   }
   return { kills, endings };
 }

@@ -17,6 +17,8 @@ export interface KillStormOptions {
   maxWaitMs?: number;
   /** @default 1 */
   delayMs?: number;
+  /** See StormOptions.firstKillAfterBytes. @default 0 */
+  firstKillAfterBytes?: number;
 }
 
 /** About what one handler call adds to calls.log (`<pid> <id>\n`). */
@@ -29,7 +31,7 @@ export async function killStormScenario(options: KillStormOptions): Promise<Scen
   writeTortureJob(job);
   // On average a run gets 1 / (kills + 2) of the records before its kill, so the kills all land.
   const maxGrowthBytes = Math.floor((2 * CALL_LOG_BYTES * options.records) / (options.kills + 2));
-  const storm = await killStorm(job, { kills: options.kills, seed: options.seed, maxGrowthBytes, maxWaitMs: options.maxWaitMs ?? 3000 });
+  const storm = await killStorm(job, { kills: options.kills, seed: options.seed, maxGrowthBytes, maxWaitMs: options.maxWaitMs ?? 3000, firstKillAfterBytes: options.firstKillAfterBytes });
   const finish = await runUntilDone(job, 6);
   const endings = [...storm.endings, ...finish.map(ending)];
   const problems: string[] = [];

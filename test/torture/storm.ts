@@ -18,6 +18,11 @@ export interface StormOptions {
   /** … or a random 0 … this many ms after its first call, whichever comes first (crash recovery may be slow). */
   maxWaitMs: number;
   env?: Record<string, string>;
+  /**
+   * The first run is not killed before its call log has this many bytes (about 12 a call): past
+   * its first group commit. @default 0 (a kill may land anywhere)
+   */
+  firstKillAfterBytes?: number;
 }
 
 export interface StormResult {
@@ -44,7 +49,8 @@ export async function killStorm(job: TortureJob, options: StormOptions): Promise
     const wait = random(options.maxWaitMs + 1);
     // The random moment counts from the run's first handler call, not from its start: before that
     // it waits for the killed run's lease to expire, and a storm of kills there would test little.
-    await waitFor(() => fileSize(calls) > before || child.exitCode !== null, 120_000);
+    const armed = before + (kills === 0 ? (options.firstKillAfterBytes ?? 0) : 0);
+    await waitFor(() => fileSize(calls) > armed || child.exitCode !== null, 120_000);
     const deadline = Date.now() + wait;
     await waitFor(() => fileSize(calls) > before + growth || Date.now() > deadline || child.exitCode !== null, options.maxWaitMs + 60_000);
     if (child.exitCode === null) {

@@ -38,7 +38,8 @@ export async function killStormScenario(options: KillStormOptions): Promise<Scen
   check(problems, finish.at(-1)?.code === 0, `the job did not complete after the storm (endings ${endings.join(' ')})`);
   const odd = endings.filter((e) => e !== 'SIGKILL' && e !== '0');
   check(problems, odd.length === 0, `runs ended with ${odd.join(', ')} (only SIGKILL and 0 expected)`);
-  return scenarioResult(`kill storm, concurrency ${options.concurrency} (seed ${options.seed})`, job, expectFailures(ruleFailures(job), 'fatal'), {
+  const after = options.firstKillAfterBytes ? ', first kill after the first commit' : '';
+  return scenarioResult(`kill storm, concurrency ${options.concurrency}${after} (seed ${options.seed})`, job, expectFailures(ruleFailures(job), 'fatal'), {
     kills: storm.kills, endings, problems,
   });
 }

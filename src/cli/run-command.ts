@@ -195,7 +195,11 @@ function describeEvent(event: EngineEvent, verbose: boolean, printFailure: boole
         + `stopping (the records in flight get the grace period, what finished is saved):\n  ${stackLines(event.error)}`;
     case 'record:log':
       return verbose ? `log     ${event.key}: ${event.message}${event.fields ? ` ${JSON.stringify(event.fields)}` : ''}` : undefined;
-    default:
+    // Shown by the progress line and the summary instead; listed so a new event type is a decision, not a silence.
+    case 'checkpoint':
+    case 'record:skipped':
+    case 'run:stopping':
+    case 'run:finished':
       return undefined;
   }
 }

@@ -590,7 +590,7 @@ class JobRun {
     const outcome = crashedOutcome(entry.key, entry.position, crashes, this.job.maxCrashes);
     this.thisRun.failed++;
     this.events.emit({ type: 'record:failed', key: entry.key, kind: FailureKind.crashed, attempts: 0, error: outcome.error, rule: outcome.rule });
-    if ((this.checkpointer as Checkpointer).add(outcome)) this.commit(false);
+    if ((this.checkpointer as Checkpointer).add(outcome)) this.commitInBackground();
     this.gate?.settled(entry, 'failed');
   }
 
@@ -599,13 +599,13 @@ class JobRun {
     entry.record = undefined;
     this.thisRun.skipped++;
     this.events.emit({ type: 'record:skipped', key: entry.key, blockedBy });
-    if ((this.checkpointer as Checkpointer).add({ status: 'skipped', key: entry.key, position: entry.position, blockedBy })) this.commit(false);
+    if ((this.checkpointer as Checkpointer).add({ status: 'skipped', key: entry.key, position: entry.position, blockedBy })) this.commitInBackground();
   }
 
   /** A record that cannot be processed at all; it never enters the window, so it fails at once. */
   private recordInvalid(position: SourcePosition, message: string, key = keyOfPosition(position)): void {
     this.thisRun.failed++;
-    if ((this.checkpointer as Checkpointer).add(invalidOutcome(key, position, message, this.job.redact))) this.commit(false);
+    if ((this.checkpointer as Checkpointer).add(invalidOutcome(key, position, message, this.job.redact))) this.commitInBackground();
   }
 
   private onSucceeded(entry: InFlight, value: unknown): void {
@@ -620,7 +620,7 @@ class JobRun {
     this.active--;
     this.leaveFairQueue(entry);
     this.thisRun.succeeded++;
-    if (full) this.commit(false);
+    if (full) this.commitInBackground();
     this.gate?.settled(entry, 'succeeded');
     this.pump();
     this.wakeLoop();
@@ -654,7 +654,7 @@ class JobRun {
     // processes it again.
     if (outcome.status !== 'pending') {
       this.thisRun[outcome.status]++;
-      if ((this.checkpointer as Checkpointer).add(outcome)) this.commit(false);
+      if ((this.checkpointer as Checkpointer).add(outcome)) this.commitInBackground();
       if (outcome.status === 'failed') this.gate?.settled(entry, 'failed');
     }
     this.pump();
@@ -694,10 +694,20 @@ class JobRun {
     return tracked;
   }
 
+  /**
+   * A commit that records keep running past (a full batch, the timer). commit() already turns a failed
+   * write into a stopped run; anything its handlers throw is kept as the run's failure, never lost.
+   */
+  private commitInBackground(): void {
+    this.commit(false).catch((error: unknown) => {
+      this.failure ??= error;
+    });
+  }
+
   /** The time-based commit and the timeout sweep; returns a function that stops both. */
   private startTimers(): () => void {
     const stopCommits = repeat(this.options.clock, this.job.checkpoint.everyMs, () => {
-      if ((this.checkpointer as Checkpointer).buffered > 0 && this.failure === undefined) void this.commit(false);
+      if ((this.checkpointer as Checkpointer).buffered > 0 && this.failure === undefined) this.commitInBackground();
     });
     // Timeouts are checked a tenth of timeoutMs apart (at most 1 s): an attempt is abandoned
     // between timeoutMs and 1.1 × timeoutMs after it started.

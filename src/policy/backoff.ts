@@ -167,7 +167,9 @@ function jittered(jitter: Jitter, base: number, random: Random): number {
       return random() * base;
     case Jitter.equal:
       return base / 2 + (random() * base) / 2;
-    default:
+    // Decorrelated jitter is applied by the caller (it depends on the previous delay); here it adds nothing.
+    case Jitter.decorrelated:
+    case Jitter.none:
       return base;
   }
 }

@@ -13,7 +13,7 @@
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { KEY_INDEX_ENTRY_BYTES, KeyIndex } from '../dist/engine/key-index.js';
+import { KEY_INDEX_ENTRY_BYTES, KeyIndex } from '../dist/structures/key-index.js';
 
 const gc = globalThis.gc ?? (() => {});
 const MB = 1024 * 1024;

@@ -8,7 +8,7 @@ import { checkRedactPatterns, createRedactor, type Redactor } from './policy/red
 import { resolveRetry, type ResolvedRetry, type RetryOptions } from './policy/retry.js';
 import { formatValue, isRecord } from './policy/validate.js';
 import { DependencyFailurePolicy } from './graph/dependency-tracker.js';
-import { resolveHealthCheckOptions, type HealthCheck, type HealthCheckOptions, type ResolvedHealthCheckOptions } from './engine/health-check.js';
+import { resolveHealthCheckOptions, type HealthCheck, type HealthCheckOptions, type ResolvedHealthCheckOptions } from './policy/health-check.js';
 import { resolveRateLimit, type RateLimitOptions, type ResolvedRateLimit } from './policy/token-bucket.js';
 import { resolveBreaker, type BreakerOptions, type ResolvedBreaker } from './policy/breaker.js';
 import { resolveRetryBudget, type ResolvedRetryBudget, type RetryBudgetOptions } from './policy/retry-budget.js';

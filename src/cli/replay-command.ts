@@ -7,7 +7,7 @@ import { ConfigError } from '../errors.js';
 import { printable } from '../report/printable.js';
 import type { Job } from '../job.js';
 import type { RecordRow } from '../ledger/ledger.js';
-import { replayRecord } from '../engine/replay.js';
+import { replayRecord } from '../use-cases/replay.js';
 import type { EngineEvent } from '../engine/events.js';
 import type { SerializedError } from '../policy/serialize-error.js';
 import type { SourceItem } from '../sources/source.js';

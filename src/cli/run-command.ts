@@ -1,7 +1,7 @@
 /**
  * `batchguard run <job-file>`: runs the job, resuming where the last run stopped.
  */
-import { dryRun } from '../engine/dry-run.js';
+import { dryRun } from '../use-cases/dry-run.js';
 import { parseDuration, parseUntil } from '../policy/deadline.js';
 import { startRun } from '../engine/run-job.js';
 import { currentAttempt } from '../engine/escaped-errors.js';

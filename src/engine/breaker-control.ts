@@ -9,7 +9,7 @@ import type { Job } from '../job.js';
 import { BreakerState, CircuitBreaker, type Trip } from '../policy/breaker.js';
 import type { SerializedError } from '../policy/serialize-error.js';
 import type { EngineEvents } from './events.js';
-import { checkOnce } from './health-check.js';
+import { checkOnce } from '../policy/health-check.js';
 import type { InFlight } from './record-executor.js';
 
 /** The three ways a held record can end. */

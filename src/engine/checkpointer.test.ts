@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { flushMicrotasks } from '../clock.js';
 import type { CommitBatch, Ledger } from '../ledger/ledger.js';
 import { Checkpointer, toRanges } from './checkpointer.js';
-import type { Outcome } from './outcome.js';
+import type { Outcome } from '../domain/outcome.js';
 import { newInFlight, type InFlight } from './record-executor.js';
 import type { OutputRecord, OutputSink, SinkState } from '../sinks/output-sink.js';
 

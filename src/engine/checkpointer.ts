@@ -6,9 +6,9 @@ import type { CommitBatch, Ledger, RecordRow, SeqRange } from '../ledger/ledger.
 import type { OutputSink } from '../sinks/output-sink.js';
 import type { SourcePosition, SourceSample } from '../sources/source.js';
 import { maskMessage } from '../policy/fingerprint.js';
-import type { Outcome } from './outcome.js';
+import type { Outcome } from '../domain/outcome.js';
 import type { InFlight } from './record-executor.js';
-import type { KeyIndex } from './key-index.js';
+import type { KeyIndex } from '../structures/key-index.js';
 
 export class Checkpointer {
   private succeeded: number[] = [];

@@ -9,7 +9,7 @@ import type { Job } from '../job.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { DependencyTracker, type Release } from '../graph/dependency-tracker.js';
 import { StatusBits } from '../graph/status-bits.js';
-import type { KeyIndex } from './key-index.js';
+import type { KeyIndex } from '../structures/key-index.js';
 import type { InFlight } from './record-executor.js';
 import { thrownMessage, valueText } from '../policy/error-fields.js';
 

@@ -2,7 +2,7 @@
  * What the engine tells the outside world. The library never prints: the CLI subscribes.
  */
 import type { SerializedError } from '../policy/serialize-error.js';
-import type { FailureKind } from '../ledger/ledger.js';
+import type { FailureKind } from '../domain/status.js';
 import type { Summary } from '../report/summary.js';
 
 export type EngineEvent =

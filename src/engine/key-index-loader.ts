@@ -2,7 +2,7 @@
  * Rebuilds the duplicate-key index from what earlier runs committed.
  */
 import type { Ledger } from '../ledger/ledger.js';
-import { KEY_INDEX_ENTRY_BYTES, KEY_INDEX_MAX_EXPECTED_KEYS, KeyIndex } from './key-index.js';
+import { KEY_INDEX_ENTRY_BYTES, KEY_INDEX_MAX_EXPECTED_KEYS, KeyIndex } from '../structures/key-index.js';
 
 /** The keys of every earlier run, from the chunks committed with their batches. */
 export async function loadKeyIndex(ledger: Ledger): Promise<KeyIndex> {

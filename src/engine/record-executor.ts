@@ -9,7 +9,7 @@
 import type { Clock, Random } from '../clock.js';
 import { BatchguardError, TimeoutError } from '../errors.js';
 import type { Job } from '../job.js';
-import { FailureKind } from '../ledger/ledger.js';
+import { FailureKind } from '../domain/status.js';
 import { classifyError } from '../policy/classify.js';
 import { errorFingerprint, failureGroup } from '../policy/fingerprint.js';
 import { decideRetry, type RetryDecision } from '../policy/retry.js';
@@ -22,7 +22,7 @@ import { inAttempt, type AttemptScope, type EscapeListener } from './escaped-err
 import { thrownSummary } from '../policy/error-fields.js';
 import type { RetryBudget } from '../policy/retry-budget.js';
 import type { EngineEvents } from './events.js';
-import type { AttemptRecord, Outcome } from './outcome.js';
+import type { AttemptRecord, Outcome } from '../domain/outcome.js';
 
 /** What only a record that failed an attempt needs; not allocated for first-time successes. */
 interface RetryState {

@@ -1,8 +1,10 @@
 /**
  * How a run ended, decided from why it stopped and the job's counts, and what to run next.
  */
-import { FailureKind, type Ledger, type LedgerCounts } from '../ledger/ledger.js';
-import { failureRate, RunStatus } from '../report/summary.js';
+import { FailureKind } from '../domain/status.js';
+import type { Ledger, LedgerCounts } from '../ledger/ledger.js';
+import { RunStatus } from '../domain/status.js';
+import { failureRate } from '../report/summary.js';
 
 export interface StatusInput {
   /** Why the run stopped for an error that escaped the job's code (escaped-errors.ts). */

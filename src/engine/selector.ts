@@ -5,8 +5,8 @@
 import type { Job } from '../job.js';
 import type { RecordRow, ResumeState } from '../ledger/ledger.js';
 import type { SourceItem, SourcePosition } from '../sources/source.js';
-import { FinishedSet } from './finished-set.js';
-import { keyOfPosition } from './unusable-record.js';
+import { FinishedSet } from '../structures/finished-set.js';
+import { keyOfPosition } from '../domain/unusable-record.js';
 
 export type Choice = 'process' | 'skip' | 'stop';
 

@@ -12,9 +12,9 @@
 import type { Job } from '../job.js';
 import type { Ledger, SeqRange, SourceRemap } from '../ledger/ledger.js';
 import type { SourcePosition } from '../sources/source.js';
-import { KeyIndex } from './key-index.js';
+import { KeyIndex } from '../structures/key-index.js';
 import { loadKeyIndex } from './key-index-loader.js';
-import { keyOfPosition } from './unusable-record.js';
+import { keyOfPosition } from '../domain/unusable-record.js';
 
 /** The result of the pass: the remap, and whether it changes anything. */
 export interface SourceMap extends SourceRemap {

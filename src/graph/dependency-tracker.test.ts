@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { KeyIndex } from '../engine/key-index.js';
+import { KeyIndex } from '../structures/key-index.js';
 import { DependencyTracker, type DependencyFailurePolicy, type Release } from './dependency-tracker.js';
 import { StatusBits } from './status-bits.js';
 

@@ -6,7 +6,7 @@
  * attaches); everything already done is looked up in the key index (key → seq) and the status bits
  * (seq → succeeded / blocked), so memory grows with the number of waiting records, not the job.
  */
-import type { KeyIndex } from '../engine/key-index.js';
+import type { KeyIndex } from '../structures/key-index.js';
 import type { StatusBits } from './status-bits.js';
 
 /** How many keys of a blocking chain are kept: the direct dependency … the failed ancestor. */

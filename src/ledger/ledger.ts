@@ -9,29 +9,11 @@
  */
 import type { SerializedError } from '../policy/serialize-error.js';
 import type { SourceFingerprint, SourcePosition, SourceSample } from '../sources/source.js';
+import type { AttemptRecord } from '../domain/outcome.js';
+import type { FailureKind, RecordStatus } from '../domain/status.js';
 
-/** The end of a record in a run. `pending` is never stored: it is the absence of an outcome. */
-export const RecordStatus = { succeeded: 'succeeded', failed: 'failed', skipped: 'skipped' } as const;
-export type RecordStatus = (typeof RecordStatus)[keyof typeof RecordStatus];
-
-/** Why a record failed. */
-export const FailureKind = {
-  fatal: 'fatal',
-  exhausted: 'exhausted',
-  timeout: 'timeout',
-  invalid: 'invalid',
-  crashed: 'crashed',
-} as const;
-export type FailureKind = (typeof FailureKind)[keyof typeof FailureKind];
-
-/** One attempt, as the failure report shows it. */
-export interface AttemptRecord {
-  readonly attempt: number;
-  readonly durationMs: number;
-  readonly error?: SerializedError;
-  /** The wait before the next attempt, when there was one. */
-  readonly delayMs?: number;
-}
+export { FailureKind, RecordStatus } from '../domain/status.js';
+export type { AttemptRecord } from '../domain/outcome.js';
 
 /** A record outcome that is stored as a row (a failure, a skip, or a re-run's success). */
 export interface RecordRow {

@@ -2,18 +2,10 @@
  * The summary of a run (contract section 4.4). Counts are the job's, across all runs, after this
  * run; `attempts`, `retries`, `alreadyDone` and `thisRun` describe this run.
  */
+import type { RunStatus } from '../domain/status.js';
 import type { ErrorGroup, LedgerCounts } from '../ledger/ledger.js';
 
-export const RunStatus = {
-  completed: 'completed',
-  thresholdExceeded: 'threshold-exceeded',
-  aborted: 'aborted',
-  interrupted: 'interrupted',
-  stopped: 'stopped',
-  /** An error escaped the job's code and could not be blamed on a running record: stopped, progress saved. */
-  uncaughtError: 'uncaught-error',
-} as const;
-export type RunStatus = (typeof RunStatus)[keyof typeof RunStatus];
+export { RunStatus } from '../domain/status.js';
 
 export interface Summary {
   readonly schema: 1;

@@ -1,5 +1,5 @@
 /**
- * The duplicate-key index's chunks (engine/key-index.ts) in `<ledger>.keys`, 16 bytes a key, one
+ * The duplicate-key index's chunks (structures/key-index.ts) in `<ledger>.keys`, 16 bytes a key, one
  * write per group commit. They live beside the ledger, not in it, because 16 bytes a key crossing
  * SQLite's WAL twice halved the commit throughput (docs/architecture.md).
  *

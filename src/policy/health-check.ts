@@ -5,8 +5,8 @@
 import type { Clock } from '../clock.js';
 import { ConfigError, TimeoutError } from '../errors.js';
 import { checkKnownFields } from '../options-check.js';
-import { formatValue } from '../policy/validate.js';
-import { serializeError, type SerializedError } from '../policy/serialize-error.js';
+import { formatValue } from './validate.js';
+import { serializeError, type SerializedError } from './serialize-error.js';
 
 export type HealthCheck = (signal: AbortSignal) => Promise<unknown> | unknown;
 

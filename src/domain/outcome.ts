@@ -2,11 +2,18 @@
  * What processing one record produced. `pending` means "no outcome": the run stopped before the
  * record finished, and the next run processes it again.
  */
-import type { AttemptRecord, FailureKind } from '../ledger/ledger.js';
 import type { SerializedError } from '../policy/serialize-error.js';
 import type { SourcePosition } from '../sources/source.js';
+import type { FailureKind } from './status.js';
 
-export type { AttemptRecord };
+/** One attempt, as the failure report shows it. */
+export interface AttemptRecord {
+  readonly attempt: number;
+  readonly durationMs: number;
+  readonly error?: SerializedError;
+  /** The wait before the next attempt, when there was one. */
+  readonly delayMs?: number;
+}
 
 export type Outcome =
   | { readonly status: 'succeeded'; readonly key: string; readonly position: SourcePosition; readonly attempts: number; readonly value: unknown }

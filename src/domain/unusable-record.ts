@@ -2,7 +2,7 @@
  * Outcomes of records that are failed without their handler: unparseable or keyless (`invalid`),
  * a repeated key (`invalid`), or a record that keeps crashing the process (`crashed`).
  */
-import { FailureKind } from '../ledger/ledger.js';
+import { FailureKind } from './status.js';
 import { failureGroup } from '../policy/fingerprint.js';
 import { defaultRedactor, type Redactor } from '../policy/redact.js';
 import { ERROR_LIMITS } from '../policy/serialize-error.js';

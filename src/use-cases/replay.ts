@@ -6,9 +6,9 @@ import { systemClock } from '../clock.js';
 import type { Job } from '../job.js';
 import { resolveRetryBudget, RetryBudget } from '../policy/retry-budget.js';
 import type { SourcePosition } from '../sources/source.js';
-import { EngineEvents, type EventListener } from './events.js';
-import type { Outcome } from './outcome.js';
-import { newInFlight, RecordExecutor } from './record-executor.js';
+import { EngineEvents, type EventListener } from '../engine/events.js';
+import type { Outcome } from '../domain/outcome.js';
+import { newInFlight, RecordExecutor } from '../engine/record-executor.js';
 
 export interface ReplayResult {
   readonly outcome: Outcome;

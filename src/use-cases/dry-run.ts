@@ -6,8 +6,8 @@ import { existsSync } from 'node:fs';
 import type { Job } from '../job.js';
 import { openSqliteLedger } from '../ledger/sqlite/sqlite-ledger.js';
 import type { ResumeState } from '../ledger/ledger.js';
-import { FinishedSet } from './finished-set.js';
-import { KeyIndex } from './key-index.js';
+import { FinishedSet } from '../structures/finished-set.js';
+import { KeyIndex } from '../structures/key-index.js';
 import { thrownMessage, valueText } from '../policy/error-fields.js';
 
 const SAMPLES = 10;

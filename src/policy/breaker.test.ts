@@ -4,6 +4,20 @@ import { BreakerState, CircuitBreaker, resolveBreaker, type BreakerOptions, type
 
 const OK: Signal = { ok: true };
 const fail = (fingerprint = 'fp-outage'): Signal => ({ ok: false, fingerprint });
+/** A failure that ends its record (its attempts are used up). */
+const final = (fingerprint = 'fp-outage'): Signal => ({ ok: false, fingerprint, final: true });
+
+/** A small seeded random source (mulberry32), so the statistical cases are exact. */
+function seeded(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
 
 function breaker(options: BreakerOptions = {}): CircuitBreaker {
   return new CircuitBreaker(resolveBreaker(options));
@@ -21,7 +35,7 @@ describe('resolveBreaker', () => {
   it('has the documented defaults, frozen', () => {
     const resolved = resolveBreaker(undefined);
     expect(resolved).toEqual({
-      consecutiveFailures: 20, failureRate: 0.5, windowRecords: 100, minRecords: 20, dominantShare: 0.8,
+      consecutiveFailures: 20, failureRate: 0.5, minSuccessRate: 0.1, windowRecords: 100, minRecords: 20, dominantShare: 0.8,
       probeSuccesses: 3, probeDelayMs: 1000, maxProbeDelayMs: 30_000, maxOpenMs: 600_000, enabled: true,
     });
     expect(Object.isFrozen(resolved)).toBe(true);
@@ -40,6 +54,7 @@ describe('resolveBreaker', () => {
     [{ probeSuccesses: '3' }, 'breaker.probeSuccesses must be an integer ≥ 1; got "3"', 'breaker.probeSuccesses'],
     [{ failureRate: 0 }, 'breaker.failureRate must be a fraction in (0, 1]; got 0', 'breaker.failureRate'],
     [{ failureRate: 1.5 }, 'breaker.failureRate must be a fraction in (0, 1]; got 1.5', 'breaker.failureRate'],
+    [{ minSuccessRate: 1 }, 'breaker.minSuccessRate must be a fraction in [0, 1); got 1', 'breaker.minSuccessRate'],
     [{ dominantShare: -0.1 }, 'breaker.dominantShare must be a fraction in (0, 1]; got -0.1', 'breaker.dominantShare'],
     [{ probeDelayMs: 0 }, 'breaker.probeDelayMs must be a number of milliseconds > 0; got 0', 'breaker.probeDelayMs'],
     [{ maxProbeDelayMs: '30s' }, 'breaker.maxProbeDelayMs must be a number of milliseconds > 0; got "30s"', 'breaker.maxProbeDelayMs'],
@@ -91,66 +106,91 @@ describe('CircuitBreaker: tripping', () => {
     expect(feed(b, [fail()])).toBe(0);
   });
 
-  it('trips on the failure rate once the window holds minRecords, even on a success', () => {
-    const b = breaker({ consecutiveFailures: 1000, windowRecords: 100, minRecords: 20, failureRate: 0.5 });
-    // 10 failures in a row: 100% but only 10 attempts, below minRecords.
-    expect(feed(b, [...times(5, fail('a')), ...times(5, fail('b')), fail('a')])).toBe(-1);
-    // 11 failures of 19 so far; the 20th attempt (a success) makes 11/20 = 55%.
+  it('trips on the share of finished records that failed after all their attempts, even on a success', () => {
+    const b = breaker({ consecutiveFailures: 1000, windowRecords: 100, minRecords: 20, failureRate: 0.5, minSuccessRate: 0 });
+    // 11 records fail for good (each after two failed attempts): 100% of 11 records, below minRecords.
+    for (let i = 0; i < 11; i++) expect(feed(b, [fail(i < 9 ? 'a' : 'b'), final(i < 9 ? 'a' : 'b')])).toBe(-1);
+    // 8 records succeed: 11 of 19; the 20th record (a success) makes 11/20 = 55%.
     expect(feed(b, times(8, OK))).toBe(-1);
     const trip = b.record(OK, 2000);
     expect(trip).toEqual({
-      reason: 'failure-rate', description: '11 of the last 20 attempts failed (55% ≥ 50%)',
+      reason: 'failure-rate', description: '11 of the last 20 records failed after all their attempts (55% ≥ 50%); 18 of the last 22 failures share one error (a)',
       fingerprint: 'a', failures: 11, window: 20,
     });
     expect(b.openedAt).toBe(2000);
   });
 
-  it('trips at exactly the failure rate', () => {
-    const b = breaker({ consecutiveFailures: 1000, windowRecords: 10, minRecords: 10, failureRate: 0.5 });
-    const alternating = Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? fail(i % 4 === 0 ? 'x' : 'y') : OK));
-    expect(feed(b, alternating)).toBe(9);
-    expect(b.trip).toMatchObject({ reason: 'failure-rate', description: '5 of the last 10 attempts failed (50% ≥ 50%)', fingerprint: 'x', failures: 5, window: 10 });
+  it('a record that succeeds on a retry is a success: every record failing twice then succeeding never trips', () => {
+    const b = breaker({ consecutiveFailures: 1000 });
+    for (let id = 0; id < 5000; id++) expect(feed(b, [fail('fp-503'), fail('fp-503'), OK])).toBe(-1);
+    expect(b.trips).toBe(0);
   });
 
-  it('computes the rate over the last windowRecords attempts only (old failures roll out)', () => {
+  it('a flaky upstream (40% of calls failing at random, one error) never trips the defaults', () => {
+    const b = breaker();
+    const random = seeded(42);
+    // 16 records in flight, each retried up to 3 attempts; their attempts interleave.
+    const inFlight = Array.from({ length: 16 }, () => 0);
+    let failedRecords = 0;
+    for (let step = 0; step < 20_000; step++) {
+      const slot = Math.floor(random() * inFlight.length);
+      const attempt = (inFlight[slot] as number) + 1;
+      if (random() < 0.4) {
+        const last = attempt === 3;
+        expect(b.record({ ok: false, fingerprint: 'fp-503', final: last }, step)).toBeUndefined();
+        if (last) failedRecords++;
+        inFlight[slot] = last ? 0 : attempt;
+      } else {
+        expect(b.record(OK, step)).toBeUndefined();
+        inFlight[slot] = 0;
+      }
+    }
+    expect(failedRecords).toBeGreaterThan(0);
+    expect(b.trips).toBe(0);
+  });
+
+  it('trips at exactly the record failure rate', () => {
     const b = breaker({ consecutiveFailures: 1000, windowRecords: 10, minRecords: 10, failureRate: 0.5 });
-    // 4 of 10 failed, then 10 successes push them out of the window.
-    expect(feed(b, [...times(4, fail()), ...times(6, OK), ...times(10, OK)])).toBe(-1);
-    // 4 new failures: 4/10 again (8/10 if the old ones were still counted).
-    expect(feed(b, times(4, fail()))).toBe(-1);
-    expect(feed(b, [fail()])).toBe(0);
+    const alternating = Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? final(i % 4 === 0 ? 'x' : 'y') : OK));
+    expect(feed(b, alternating)).toBe(9);
+    expect(b.trip).toMatchObject({ reason: 'failure-rate', description: '5 of the last 10 records failed after all their attempts (50% ≥ 50%)', failures: 5, window: 10 });
+  });
+
+  it('computes the record rate over the last windowRecords records only (old failures roll out)', () => {
+    const b = breaker({ consecutiveFailures: 1000, windowRecords: 10, minRecords: 10, failureRate: 0.5, minSuccessRate: 0.01 });
+    expect(feed(b, [...times(4, final()), ...times(6, OK), ...times(10, OK)])).toBe(-1);
+    // 4 new failed records: 4/10 again (8/10 if the old ones were still counted).
+    expect(feed(b, times(4, final()))).toBe(-1);
+    expect(feed(b, [final()])).toBe(0);
     expect(b.trip).toMatchObject({ reason: 'failure-rate', failures: 5, window: 10 });
   });
 
-  it('trips when one error dominates the recent failures', () => {
-    const b = breaker({ consecutiveFailures: 1000, failureRate: 0.9, windowRecords: 100, minRecords: 20, dominantShare: 0.8 });
-    expect(feed(b, times(40, OK))).toBe(-1);
-    // 19 failures: fewer than minRecords.
-    expect(feed(b, times(19, fail('fp-db')))).toBe(-1);
-    const trip = b.record(fail('fp-db'), 3000);
-    expect(trip).toEqual({
-      reason: 'dominant-error', description: '20 of the last 20 failures share one error (fp-db)',
-      fingerprint: 'fp-db', failures: 20, window: 60,
+  it('trips when the success rate of the attempts collapses, though some still get through', () => {
+    const b = breaker({ consecutiveFailures: 1000, windowRecords: 100, minRecords: 20 });
+    expect(feed(b, times(100, OK))).toBe(-1);
+    // 19 failures and one success, over and over (5%), no record failing for good: each attempt
+    // evicts an old success; the 95th attempt leaves 5 old + 4 new successes, 9 of 100.
+    const degraded = Array.from({ length: 20 }, (_, i) => (i === 19 ? OK : fail('fp-refused')));
+    for (let round = 0; round < 4; round++) expect(feed(b, degraded)).toBe(-1);
+    expect(feed(b, degraded)).toBe(14);
+    expect(b.trip).toEqual({
+      reason: 'success-collapse', description: 'only 9 of the last 100 attempts succeeded (9% < 10%); 91 of the last 91 failures share one error (fp-refused)',
+      fingerprint: 'fp-refused', failures: 91, window: 100,
     });
   });
 
-  it('counts dominance as a share: 16 of 20 (80%) trips, 15 of 20 does not', () => {
-    const options = { consecutiveFailures: 1000, failureRate: 0.9, windowRecords: 100, minRecords: 20, dominantShare: 0.8 };
-    const mixed = (main: number): Signal[] => [...times(main, fail('main')), ...times(20 - main, fail('other'))];
-    const below = breaker(options);
-    expect(feed(below, [...times(40, OK), ...mixed(15)])).toBe(-1);
-    const at = breaker(options);
-    expect(feed(at, [...times(40, OK), ...mixed(16)])).toBe(59);
-    expect(at.trip).toMatchObject({ reason: 'dominant-error', description: '16 of the last 20 failures share one error (main)', fingerprint: 'main' });
+  it('one dominant error among failures at a low failure rate is a label, not a trip', () => {
+    const b = breaker();
+    // 26% of attempts fail, all with the same error, retried: the old rule tripped on this.
+    const random = seeded(7);
+    for (let i = 0; i < 10_000; i++) expect(b.record(random() < 0.26 ? fail('fp-503') : OK, i)).toBeUndefined();
+    expect(b.trips).toBe(0);
   });
 
-  it('ignores a dominant error below a quarter of the window', () => {
-    const b = breaker({ consecutiveFailures: 1000, failureRate: 0.9, windowRecords: 100, minRecords: 20, dominantShare: 0.8 });
-    // 20 of 100 (20%), then each further failure evicts a success: 21%, 22%, 23%, 24% …
-    expect(feed(b, [...times(80, OK), ...times(24, fail('fp-x'))])).toBe(-1);
-    // … and 25 of 100 is a quarter: it trips.
-    const trip = b.record(fail('fp-x'), 4000);
-    expect(trip).toEqual({ reason: 'dominant-error', description: '25 of the last 25 failures share one error (fp-x)', fingerprint: 'fp-x', failures: 25, window: 100 });
+  it('names the failure that tripped it when no error dominates', () => {
+    const b = breaker({ consecutiveFailures: 4, dominantShare: 0.8 });
+    expect(feed(b, [fail('a'), fail('b'), fail('a'), fail('b')])).toBe(3);
+    expect(b.trip).toEqual({ reason: 'consecutive-failures', description: '4 attempts in a row failed with retryable errors or timeouts', fingerprint: 'b', failures: 4, window: 4 });
   });
 
   it('a 3% stream of record errors never trips the defaults (fatal ones are not signals at all)', () => {

@@ -1,8 +1,15 @@
 /**
- * The job-level circuit breaker: a pure state machine over attempt outcomes and time. It trips on
- * a run of consecutive systemic failures, on a failure rate over a window of recent attempts, or
- * when one error dominates the recent failures; then it waits, probes, and closes only after
- * several successful probes in a row.
+ * The job-level circuit breaker: a pure state machine over attempt outcomes and time. It opens on
+ * evidence of an outage, never on degradation alone:
+ *
+ * - a run of consecutive systemic failures (nothing at all is getting through);
+ * - records failing: a share of the recently finished records ended failed after all their retries
+ *   (a record that succeeds on a retry is a success here, whatever its earlier attempts did);
+ * - a success rate that collapsed: almost none of the recent attempts succeeded.
+ *
+ * A flaky upstream that still serves most requests (40% of calls failing, retried) trips none of
+ * these: slowing down (backoff, the retry budget, the concurrency limit) is the answer to that, not
+ * stopping. Which error dominates the failures is a label on the trip, never a reason on its own.
  *
  * "Systemic" here means a failed attempt classified retryable, or timed out. Fatal, record-specific
  * errors (validation, bad data) are the run's failure-rate business, not the breaker's: they are
@@ -15,16 +22,24 @@ import { formatValue } from './validate.js';
 export interface BreakerOptions {
   /** Trip after this many systemic failures in a row. @default 20 */
   consecutiveFailures?: number;
-  /** Trip when at least this share of the recent attempts failed systemically. @default 0.5 */
+  /**
+   * Trip when at least this share of the recently finished records failed with a systemic error
+   * after all their attempts (records, not attempts: a success on a retry counts as a success).
+   * @default 0.5
+   */
   failureRate?: number;
-  /** How many recent attempts the rate is computed over. @default 100 */
+  /**
+   * Trip when fewer than this share of the recent attempts succeeded: the success rate collapsed,
+   * even though some records still get through now and then. @default 0.1
+   */
+  minSuccessRate?: number;
+  /** How many recent records (and attempts) the rates are computed over. @default 100 */
   windowRecords?: number;
-  /** No rate or dominance trip before the window holds this many attempts. @default 20 */
+  /** No rate trip before its window holds this many records (or attempts). @default 20 */
   minRecords?: number;
   /**
-   * Trip when one error fingerprint makes up at least this share of the recent failures, and those
-   * failures are at least a quarter of the window (a dominant error at a 2% failure rate is not an
-   * outage). @default 0.8
+   * A trip names one error as the cause when it makes up at least this share of the recent
+   * failures. A label for the report only: dominance never opens the breaker. @default 0.8
    */
   dominantShare?: number;
   /** Successful probes in a row needed to close again. @default 3 */
@@ -42,7 +57,7 @@ export interface BreakerOptions {
 export type ResolvedBreaker = Readonly<Required<BreakerOptions>>;
 
 const DEFAULTS: ResolvedBreaker = Object.freeze({
-  consecutiveFailures: 20, failureRate: 0.5, windowRecords: 100, minRecords: 20, dominantShare: 0.8,
+  consecutiveFailures: 20, failureRate: 0.5, minSuccessRate: 0.1, windowRecords: 100, minRecords: 20, dominantShare: 0.8,
   probeSuccesses: 3, probeDelayMs: 1000, maxProbeDelayMs: 30_000, maxOpenMs: 600_000, enabled: true,
 });
 
@@ -64,6 +79,7 @@ export function resolveBreaker(input: BreakerOptions | undefined, field = 'break
     const value = merged[name];
     if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) throw new ConfigError(`${field}.${name} must be a number of milliseconds > 0; got ${formatValue(value)}`, { field: `${field}.${name}` });
   }
+  if (typeof merged.minSuccessRate !== 'number' || !(merged.minSuccessRate >= 0 && merged.minSuccessRate < 1)) throw new ConfigError(`${field}.minSuccessRate must be a fraction in [0, 1); got ${formatValue(merged.minSuccessRate)}`, { field: `${field}.minSuccessRate` });
   if (merged.minRecords > merged.windowRecords) throw new ConfigError(`${field}.minRecords (${merged.minRecords}) cannot exceed ${field}.windowRecords (${merged.windowRecords})`, { field: `${field}.minRecords` });
   if (typeof merged.enabled !== 'boolean') throw new ConfigError(`${field}.enabled must be true or false; got ${formatValue(merged.enabled)}`, { field: `${field}.enabled` });
   return Object.freeze(merged);
@@ -74,23 +90,68 @@ export type BreakerState = (typeof BreakerState)[keyof typeof BreakerState];
 
 /** Why the breaker opened, with the figures that made it. */
 export interface Trip {
-  readonly reason: 'consecutive-failures' | 'failure-rate' | 'dominant-error';
+  readonly reason: 'consecutive-failures' | 'failure-rate' | 'success-collapse';
   readonly description: string;
+  /** The dominant error of the recent failures when there is one, else the failure that tripped it. */
   readonly fingerprint: string | undefined;
+  /** Failures (attempts, or records for `failure-rate`) in the window that tripped it. */
   readonly failures: number;
   readonly window: number;
 }
 
-/** An attempt outcome as the breaker sees it: a success, or a systemic failure with its fingerprint. */
-export type Signal = { readonly ok: true } | { readonly ok: false; readonly fingerprint: string };
+/**
+ * An attempt outcome as the breaker sees it: a success (which also ends its record), or a systemic
+ * failure with its fingerprint; `final` when that failure ends the record (attempts used up).
+ */
+export type Signal = { readonly ok: true } | { readonly ok: false; readonly fingerprint: string; readonly final?: boolean };
+
+/** A fixed-size ring of recent outcomes that counts its failures in O(1). */
+class OutcomeRing<T> {
+  private readonly items: T[] = [];
+  private start = 0;
+  failures = 0;
+
+  constructor(private readonly size: number, private readonly isFailure: (item: T) => boolean) {}
+
+  get length(): number {
+    return this.items.length;
+  }
+
+  get full(): boolean {
+    return this.items.length === this.size;
+  }
+
+  push(item: T): void {
+    if (this.items.length < this.size) {
+      this.items.push(item);
+    } else {
+      if (this.isFailure(this.items[this.start] as T)) this.failures--;
+      this.items[this.start] = item;
+      this.start = (this.start + 1) % this.size;
+    }
+    if (this.isFailure(item)) this.failures++;
+  }
+
+  clear(): void {
+    this.items.length = 0;
+    this.start = 0;
+    this.failures = 0;
+  }
+
+  values(): readonly T[] {
+    return this.items;
+  }
+}
+
+const percent = (share: number): string => `${Math.round(share * 100)}%`;
 
 export class CircuitBreaker {
   private stateNow: BreakerState = BreakerState.closed;
   private consecutive = 0;
-  /** Ring of recent outcomes: '' for a success, the fingerprint for a failure. */
-  private readonly ring: string[] = [];
-  private ringStart = 0;
-  private failuresInRing = 0;
+  /** Recent attempts: '' for a success, the fingerprint for a failure. */
+  private readonly attempts: OutcomeRing<string>;
+  /** Recently finished records: true for a success. */
+  private readonly records: OutcomeRing<boolean>;
   private openedAtMs = 0;
   private probeDelay: number;
   private probesOk = 0;
@@ -99,6 +160,8 @@ export class CircuitBreaker {
 
   constructor(private readonly options: ResolvedBreaker) {
     this.probeDelay = options.probeDelayMs;
+    this.attempts = new OutcomeRing(options.windowRecords, (outcome) => outcome !== '');
+    this.records = new OutcomeRing(options.windowRecords, (ok) => !ok);
   }
 
   get state(): BreakerState {
@@ -125,12 +188,13 @@ export class CircuitBreaker {
    */
   record(signal: Signal, now: number | { now(): number }): Trip | undefined {
     if (!this.options.enabled || this.stateNow !== BreakerState.closed) return undefined;
-    // The common case: a success while the window is full of successes changes nothing but the run.
-    if (signal.ok && this.failuresInRing === 0 && this.ring.length === this.options.windowRecords) {
+    // The common case: a success while both windows are full of successes changes nothing.
+    if (signal.ok && this.attempts.failures === 0 && this.attempts.full && this.records.failures === 0 && this.records.full) {
       this.consecutive = 0;
       return undefined;
     }
-    this.push(signal.ok ? '' : signal.fingerprint);
+    this.attempts.push(signal.ok ? '' : signal.fingerprint);
+    if (signal.ok || signal.final === true) this.records.push(signal.ok);
     this.consecutive = signal.ok ? 0 : this.consecutive + 1;
     const trip = this.check(signal);
     if (trip) this.open(trip, typeof now === 'number' ? now : now.now());
@@ -177,55 +241,49 @@ export class CircuitBreaker {
   private close(): void {
     this.stateNow = BreakerState.closed;
     this.consecutive = 0;
-    this.ring.length = 0;
-    this.ringStart = 0;
-    this.failuresInRing = 0;
+    this.attempts.clear();
+    this.records.clear();
     this.probesOk = 0;
-  }
-
-  private push(outcome: string): void {
-    const { windowRecords } = this.options;
-    if (this.ring.length < windowRecords) {
-      this.ring.push(outcome);
-    } else {
-      const evicted = this.ring[this.ringStart] as string;
-      if (evicted !== '') this.failuresInRing--;
-      this.ring[this.ringStart] = outcome;
-      this.ringStart = (this.ringStart + 1) % windowRecords;
-    }
-    if (outcome !== '') this.failuresInRing++;
   }
 
   private check(signal: Signal): Trip | undefined {
     const o = this.options;
-    const window = this.ring.length;
-    const failures = this.failuresInRing;
-    const fingerprint = signal.ok ? undefined : signal.fingerprint;
+    const last = signal.ok ? undefined : signal.fingerprint;
     if (this.consecutive >= o.consecutiveFailures) {
-      return { reason: 'consecutive-failures', description: `${this.consecutive} attempts in a row failed with retryable errors or timeouts`, fingerprint, failures, window };
+      return this.named('consecutive-failures', `${this.consecutive} attempts in a row failed with retryable errors or timeouts`, last, this.consecutive, this.consecutive);
     }
-    if (window < o.minRecords) return undefined;
-    if (failures / window >= o.failureRate) {
-      return { reason: 'failure-rate', description: `${failures} of the last ${window} attempts failed (${Math.round((failures / window) * 100)}% ≥ ${Math.round(o.failureRate * 100)}%)`, fingerprint: this.dominant()?.fingerprint ?? fingerprint, failures, window };
+    const records = this.records.length;
+    const failedRecords = this.records.failures;
+    if (records >= o.minRecords && failedRecords / records >= o.failureRate) {
+      return this.named('failure-rate', `${failedRecords} of the last ${records} records failed after all their attempts (${percent(failedRecords / records)} ≥ ${percent(o.failureRate)})`, last, failedRecords, records);
     }
-    if (failures >= o.minRecords && failures / window >= 0.25) {
-      const dominant = this.dominant();
-      if (dominant && dominant.count / failures >= o.dominantShare) {
-        return { reason: 'dominant-error', description: `${dominant.count} of the last ${failures} failures share one error (${dominant.fingerprint})`, fingerprint: dominant.fingerprint, failures, window };
-      }
+    const attempts = this.attempts.length;
+    const failedAttempts = this.attempts.failures;
+    const successes = attempts - failedAttempts;
+    if (attempts >= o.minRecords && successes / attempts < o.minSuccessRate) {
+      return this.named('success-collapse', `only ${successes} of the last ${attempts} attempts succeeded (${percent(successes / attempts)} < ${percent(o.minSuccessRate)})`, last, failedAttempts, attempts);
     }
     return undefined;
   }
 
-  private dominant(): { fingerprint: string; count: number } | undefined {
+  /** The trip, labelled with the dominant error of the recent failures when one dominates. */
+  private named(reason: Trip['reason'], description: string, last: string | undefined, failures: number, window: number): Trip {
+    const dominant = this.dominant();
+    if (dominant && dominant.count / dominant.failures >= this.options.dominantShare) {
+      return { reason, description: `${description}; ${dominant.count} of the last ${dominant.failures} failures share one error (${dominant.fingerprint})`, fingerprint: dominant.fingerprint, failures, window };
+    }
+    return { reason, description, fingerprint: last ?? dominant?.fingerprint, failures, window };
+  }
+
+  private dominant(): { fingerprint: string; count: number; failures: number } | undefined {
     const counts = new Map<string, number>();
     let best: { fingerprint: string; count: number } | undefined;
-    for (const outcome of this.ring) {
+    for (const outcome of this.attempts.values()) {
       if (outcome === '') continue;
       const count = (counts.get(outcome) ?? 0) + 1;
       counts.set(outcome, count);
       if (!best || count > best.count) best = { fingerprint: outcome, count };
     }
-    return best;
+    return best && { ...best, failures: this.attempts.failures };
   }
 }

@@ -266,11 +266,11 @@ export class CircuitBreaker {
     return undefined;
   }
 
-  /** The trip, labelled with the dominant error of the recent failures when one dominates. */
+  /** The trip, labelled with the dominant error of the recent failures when one dominates (the report names it). */
   private named(reason: Trip['reason'], description: string, last: string | undefined, failures: number, window: number): Trip {
     const dominant = this.dominant();
     if (dominant && dominant.count / dominant.failures >= this.options.dominantShare) {
-      return { reason, description: `${description}; ${dominant.count} of the last ${dominant.failures} failures share one error (${dominant.fingerprint})`, fingerprint: dominant.fingerprint, failures, window };
+      return { reason, description, fingerprint: dominant.fingerprint, failures, window };
     }
     return { reason, description, fingerprint: last ?? dominant?.fingerprint, failures, window };
   }

@@ -157,9 +157,9 @@ describe('the breaker in a run (manual clock, real SQLite)', () => {
     expect(await ledgerCounts(join(dir, 'l.sqlite'))).toMatchObject({ total: 400, succeeded: 400, failed: 0, pending: 0 });
   });
 
-  it('a failure rate reached on a success opens the breaker too (and does not hang the run)', async () => {
+  it('records that each need one retry never open the breaker: a success on a retry is a success', async () => {
     // Every record's first attempt fails, its retry succeeds: with one record at a time the breaker
-    // sees F, S, F, S, …, and the 20th signal (a success) makes 10 of 20 = 50%, the default rate.
+    // sees F, S, F, S, … (50% of attempts failing, one error), yet every record succeeds.
     const dir = tempDir();
     const clock = new ManualClock();
     const seen = new Observer(clock);
@@ -173,14 +173,9 @@ describe('the breaker in a run (manual clock, real SQLite)', () => {
       },
     });
     const summary = await driveWithin(runJob(job, { ledger: join(dir, 'l.sqlite'), clock, onEvent: seen.onEvent }), clock, 600_000);
-    expect(summary).toMatchObject({ status: 'completed', total: 50, succeeded: 50, failed: 0, pending: 0 });
-    expect(summary.breaker.trips).toBeGreaterThan(0);
-    expect(summary.breaker.lastTrip).toMatchObject({ reason: 'failure-rate', description: '10 of the last 20 attempts failed (50% ≥ 50%)' });
-    // Every trip is announced (the CLI prints it), and each one is followed by a close.
-    expect(seen.times('breaker:opened')).toHaveLength(summary.breaker.trips);
-    // With nothing parked, the first probe lets intake go on; the last trip may come with the last record.
-    expect(seen.times('breaker:closed').length).toBeGreaterThanOrEqual(summary.breaker.trips - 1);
-    expect(seen.events.find((e) => e.event.type === 'breaker:opened')?.event).toMatchObject({ error: { message: 'connect ECONNREFUSED 10.0.0.7:5432' } });
+    expect(summary).toMatchObject({ status: 'completed', total: 50, succeeded: 50, failed: 0, pending: 0, attempts: 100 });
+    expect(summary.breaker.trips).toBe(0);
+    expect(seen.times('breaker:opened')).toHaveLength(0);
   });
 
   it('probes with the health check when the job has one: no record is called while it is open', async () => {

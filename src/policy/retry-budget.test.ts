@@ -19,7 +19,7 @@ function attempts(b: RetryBudget, n: number, nowMs: number): void {
 
 describe('resolveRetryBudget', () => {
   it('has the documented defaults, frozen', () => {
-    expect(resolveRetryBudget(undefined)).toEqual({ ratio: 0.2, minRetries: 10, windowMs: 10_000, enabled: true });
+    expect(resolveRetryBudget(undefined)).toEqual({ ratio: 1, minRetries: 10, windowMs: 10_000, enabled: true });
     expect(Object.isFrozen(resolveRetryBudget(undefined))).toBe(true);
     expect(resolveRetryBudget({ ratio: 0.5, minRetries: 0 })).toEqual({ ratio: 0.5, minRetries: 0, windowMs: 10_000, enabled: true });
     expect(Object.isFrozen(resolveRetryBudget({ ratio: 1 }))).toBe(true);
@@ -29,9 +29,9 @@ describe('resolveRetryBudget', () => {
     [3, 'retryBudget must be an object; got 3', 'retryBudget'],
     [null, 'retryBudget must be an object; got null', 'retryBudget'],
     [{ ratoi: 0.1 }, 'retryBudget.ratoi is not a known option (did you mean "ratio"?)', 'retryBudget.ratoi'],
-    [{ ratio: 0 }, 'retryBudget.ratio must be a fraction in (0, 1]; got 0', 'retryBudget.ratio'],
-    [{ ratio: 1.2 }, 'retryBudget.ratio must be a fraction in (0, 1]; got 1.2', 'retryBudget.ratio'],
-    [{ ratio: '20%' }, 'retryBudget.ratio must be a fraction in (0, 1]; got "20%"', 'retryBudget.ratio'],
+    [{ ratio: 0 }, 'retryBudget.ratio must be a number of retries per record > 0; got 0', 'retryBudget.ratio'],
+    [{ ratio: Infinity }, 'retryBudget.ratio must be a number of retries per record > 0; got Infinity', 'retryBudget.ratio'],
+    [{ ratio: '20%' }, 'retryBudget.ratio must be a number of retries per record > 0; got "20%"', 'retryBudget.ratio'],
     [{ minRetries: -1 }, 'retryBudget.minRetries must be an integer ≥ 0; got -1', 'retryBudget.minRetries'],
     [{ minRetries: 1.5 }, 'retryBudget.minRetries must be an integer ≥ 0; got 1.5', 'retryBudget.minRetries'],
     [{ windowMs: 9 }, 'retryBudget.windowMs must be a number ≥ 10; got 9', 'retryBudget.windowMs'],
@@ -44,11 +44,11 @@ describe('resolveRetryBudget', () => {
   });
 
   it('shows NaN as itself in its messages, not as JSON null', () => {
-    expect(configError(() => resolveRetryBudget({ ratio: NaN })).message).toBe('retryBudget.ratio must be a fraction in (0, 1]; got NaN');
+    expect(configError(() => resolveRetryBudget({ ratio: NaN })).message).toBe('retryBudget.ratio must be a number of retries per record > 0; got NaN');
   });
 
-  it('accepts minRetries 0, ratio 1 and windowMs 10', () => {
-    expect(resolveRetryBudget({ minRetries: 0, ratio: 1, windowMs: 10 })).toMatchObject({ minRetries: 0, ratio: 1, windowMs: 10 });
+  it('accepts minRetries 0, ratio 2.5 and windowMs 10', () => {
+    expect(resolveRetryBudget({ minRetries: 0, ratio: 2.5, windowMs: 10 })).toMatchObject({ minRetries: 0, ratio: 2.5, windowMs: 10 });
   });
 });
 
@@ -61,13 +61,13 @@ describe('RetryBudget', () => {
     expect(b.refused).toBe(2);
   });
 
-  it('keeps retries to ratio × all attempts, the retries included: 5 retries on 20 first attempts at 20%', () => {
-    const b = budget({ ratio: 0.2, minRetries: 0, windowMs: 10_000 });
+  it('keeps retries to ratio × records started: 5 retries on 20 first attempts at 0.25', () => {
+    const b = budget({ ratio: 0.25, minRetries: 0, windowMs: 10_000 });
     attempts(b, 20, 1000);
-    // After the 5th retry: 5 of 25 attempts (20%); a 6th would make 6 of 26 (23%).
     expect(takeAll(b, 1000)).toBe(5);
     expect(b.refused).toBe(1);
-    // 4 more first attempts earn one more retry (6 of 30); 3 do not (6 of 29).
+    expect(b.granted).toBe(5);
+    // 4 more first attempts earn one more retry (6 ≤ 0.25 × 24); 3 do not (6 > 0.25 × 23).
     attempts(b, 3, 1500);
     expect(b.tryRetry(1500)).toBe(false);
     b.recordAttempt(1500);
@@ -77,14 +77,36 @@ describe('RetryBudget', () => {
   });
 
   it('allows whichever is larger, the floor or the ratio (not their sum)', () => {
-    const b = budget({ ratio: 0.5, minRetries: 4, windowMs: 10_000 });
+    const b = budget({ ratio: 1, minRetries: 4, windowMs: 10_000 });
     attempts(b, 10, 1000);
-    // Ratio: r + 1 ≤ 0.5 × (10 + r + 1) → r ≤ 10.
     expect(takeAll(b, 1000)).toBe(10);
-    const floorOnly = budget({ ratio: 0.5, minRetries: 4, windowMs: 10_000 });
+    const floorOnly = budget({ ratio: 1, minRetries: 4, windowMs: 10_000 });
     attempts(floorOnly, 2, 1000);
-    // Ratio alone allows 2 (2 of 4), the floor 4.
     expect(takeAll(floorOnly, 1000)).toBe(4);
+  });
+
+  it('normal work is never held back: every record needing one retry, 200 ms after its first attempt', () => {
+    const b = budget();
+    // 100 records started per second for a minute, each retried once 200 ms later.
+    for (let t = 0; t < 60_000; t += 10) {
+      b.recordAttempt(t);
+      if (t >= 200) expect(b.tryRetry(t)).toBe(true);
+    }
+    expect(b.refused).toBe(0);
+  });
+
+  it('throttles a storm: records that all want 4 retries get about one each per window', () => {
+    const b = budget();
+    let granted = 0;
+    // 10 records started per second; each then asks for a retry every 100 ms (failures everywhere).
+    for (let t = 0; t < 60_000; t += 100) {
+      b.recordAttempt(t);
+      for (let k = 0; k < 4; k++) if (b.tryRetry(t)) granted++;
+    }
+    // Unthrottled: 4 per record started (2400); the budget grants one per record started (600).
+    expect(granted).toBeLessThanOrEqual(610);
+    expect(granted).toBeGreaterThanOrEqual(590);
+    expect(b.refused).toBe(2400 - granted);
   });
 
   it('never refuses when disabled', () => {
@@ -119,8 +141,8 @@ describe('RetryBudget', () => {
     expect(takeAll(b, 2500)).toBe(2);
   });
 
-  it('attempts count in the window like retries: they also roll out', () => {
-    const b = budget({ ratio: 0.5, minRetries: 0, windowMs: 1000 });
+  it('records started count in the window like retries: they also roll out', () => {
+    const b = budget({ ratio: 1, minRetries: 0, windowMs: 1000 });
     attempts(b, 10, 1000);
     expect(takeAll(b, 1000)).toBe(10);
     // A second later the 20 attempts are gone: with no attempts in the window, no retry.

@@ -1,7 +1,10 @@
 /**
- * The retry budget: retries may be at most `ratio` of the recent attempts (plus a small floor), so
- * a partial outage cannot multiply the load on a failing service by `maxAttempts`. A retry the
- * budget refuses is not dropped: it waits and asks again.
+ * The retry budget: in a sliding window, retries may be at most `ratio` per record started (first
+ * attempts), or `minRetries`, whichever is larger. It throttles storms, not normal work: a run
+ * where every record needs one retry stays within the default budget (one retry per record), but
+ * when failures rise sharply and records want their second, third … retry, the excess waits, so an
+ * outage cannot multiply the load on a failing service by `maxAttempts`. A retry the budget refuses
+ * is not dropped: it waits one bucket and asks again.
  *
  * "Recent" is a sliding window of `windowMs`, kept as ten buckets of counters: constant memory,
  * O(1) per attempt.
@@ -11,7 +14,7 @@ import { checkKnownFields } from '../options-check.js';
 import { formatValue } from './validate.js';
 
 export interface RetryBudgetOptions {
-  /** Retries may be at most this share of all attempts in the window. @default 0.2 */
+  /** Retries per record started (first attempts) in the window; any number > 0. @default 1 */
   ratio?: number;
   /** Retries always allowed per window, so a quiet job can still retry. @default 10 */
   minRetries?: number;
@@ -23,7 +26,7 @@ export interface RetryBudgetOptions {
 
 export type ResolvedRetryBudget = Readonly<Required<RetryBudgetOptions>>;
 
-const DEFAULTS: ResolvedRetryBudget = Object.freeze({ ratio: 0.2, minRetries: 10, windowMs: 10_000, enabled: true });
+const DEFAULTS: ResolvedRetryBudget = Object.freeze({ ratio: 1, minRetries: 10, windowMs: 10_000, enabled: true });
 const BUCKETS = 10;
 
 export function resolveRetryBudget(input: RetryBudgetOptions | undefined, field = 'retryBudget'): ResolvedRetryBudget {
@@ -31,7 +34,7 @@ export function resolveRetryBudget(input: RetryBudgetOptions | undefined, field 
   if (input === null || typeof input !== 'object') throw new ConfigError(`${field} must be an object; got ${formatValue(input)}`, { field });
   checkKnownFields(input, Object.keys(DEFAULTS), field);
   const merged = { ...DEFAULTS, ...input };
-  if (typeof merged.ratio !== 'number' || !(merged.ratio > 0 && merged.ratio <= 1)) throw new ConfigError(`${field}.ratio must be a fraction in (0, 1]; got ${formatValue(merged.ratio)}`, { field: `${field}.ratio` });
+  if (typeof merged.ratio !== 'number' || !(merged.ratio > 0) || !Number.isFinite(merged.ratio)) throw new ConfigError(`${field}.ratio must be a number of retries per record > 0; got ${formatValue(merged.ratio)}`, { field: `${field}.ratio` });
   if (!Number.isInteger(merged.minRetries) || merged.minRetries < 0) throw new ConfigError(`${field}.minRetries must be an integer ≥ 0; got ${formatValue(merged.minRetries)}`, { field: `${field}.minRetries` });
   if (typeof merged.windowMs !== 'number' || !(merged.windowMs >= BUCKETS)) throw new ConfigError(`${field}.windowMs must be a number ≥ ${BUCKETS}; got ${formatValue(merged.windowMs)}`, { field: `${field}.windowMs` });
   if (typeof merged.enabled !== 'boolean') throw new ConfigError(`${field}.enabled must be true or false; got ${formatValue(merged.enabled)}`, { field: `${field}.enabled` });
@@ -39,6 +42,7 @@ export function resolveRetryBudget(input: RetryBudgetOptions | undefined, field 
 }
 
 export class RetryBudget {
+  /** First attempts per bucket. */
   private readonly attempts = new Float64Array(BUCKETS);
   private readonly retries = new Float64Array(BUCKETS);
   private readonly bucketMs: number;
@@ -47,6 +51,8 @@ export class RetryBudget {
   private bucketStart = Number.NaN;
   /** Retries refused so far (each one waited and asked again). */
   refused = 0;
+  /** Retries granted so far. */
+  granted = 0;
 
   constructor(private readonly options: ResolvedRetryBudget) {
     this.bucketMs = options.windowMs / BUCKETS;
@@ -68,14 +74,14 @@ export class RetryBudget {
       attempts += this.attempts[i] as number;
       retries += this.retries[i] as number;
     }
-    // After this retry, retries ≤ ratio × all attempts (this one included), or within the floor.
-    const allowed = retries + 1 <= this.options.minRetries || retries + 1 <= this.options.ratio * (attempts + 1);
+    // After this retry, retries ≤ ratio × records started, or within the floor.
+    const allowed = retries + 1 <= Math.max(this.options.minRetries, this.options.ratio * attempts);
     if (!allowed) {
       this.refused++;
       return false;
     }
-    this.attempts[this.bucketIndex]! += 1;
     this.retries[this.bucketIndex]! += 1;
+    this.granted++;
     return true;
   }
 

@@ -18,6 +18,7 @@ export type { Source, SourceItem, SourcePosition, SourceFingerprint } from './so
 export { classifyError, Classification } from './policy/classify.js';
 export type { ClassifyHook } from './policy/classify.js';
 export type { RetryOptions } from './policy/retry.js';
+export type { ConcurrencyRange } from './policy/concurrency-limit.js';
 export type { BackoffOptions } from './policy/backoff.js';
 export { serializeError } from './policy/serialize-error.js';
 export type { SerializedError } from './policy/serialize-error.js';

@@ -111,6 +111,24 @@ describe('defineJob: numeric limits', () => {
 
   it.each([1, 10_000])('concurrency %s is accepted', (concurrency) => {
     expect(defineJob({ ...base(), concurrency }).concurrency).toBe(concurrency);
+    expect(defineJob({ ...base(), concurrency }).concurrencyRange).toBeUndefined();
+  });
+
+  it('concurrency { min, max } is an adaptive range whose max is the number of slots', () => {
+    const job = defineJob({ ...base(), concurrency: { min: 1, max: 64 } });
+    expect(job.concurrency).toBe(64);
+    expect(job.concurrencyRange).toEqual({ min: 1, max: 64 });
+  });
+
+  it.each<[unknown, string, string]>([
+    [{ min: 0, max: 8 }, 'concurrency.min', 'concurrency.min must be an integer from 1 to 10000; got 0'],
+    [{ min: 16, max: 8 }, 'concurrency.min', 'concurrency.min (16) cannot exceed concurrency.max (8)'],
+    [{ min: 1, maxx: 8 }, 'concurrency.maxx', 'concurrency.maxx is not a known option (did you mean "max"?)'],
+    [null, 'concurrency', 'concurrency must be an integer or a range { min, max }; got null'],
+  ])('concurrency %j is rejected naming the field', (concurrency, field, message) => {
+    const error = configError({ concurrency: concurrency as never });
+    expect(error.field).toBe(field);
+    expect(error.message).toContain(message);
   });
 
   it.each([2, -0.1, 1.0001])('maxFailureRate %s is rejected', (maxFailureRate) => {

@@ -11,6 +11,7 @@ import { DependencyFailurePolicy } from './graph/dependency-tracker.js';
 import { resolveHealthCheckOptions, type HealthCheck, type HealthCheckOptions, type ResolvedHealthCheckOptions } from './policy/health-check.js';
 import { resolveRateLimit, type RateLimitOptions, type ResolvedRateLimit } from './policy/token-bucket.js';
 import { resolveBreaker, type BreakerOptions, type ResolvedBreaker } from './policy/breaker.js';
+import { resolveConcurrencyRange, type ConcurrencyRange } from './policy/concurrency-limit.js';
 import { resolveRetryBudget, type ResolvedRetryBudget, type RetryBudgetOptions } from './policy/retry-budget.js';
 import type { OutputSink } from './sinks/output-sink.js';
 import type { Source } from './sources/source.js';
@@ -71,8 +72,11 @@ export interface JobOptions<T, R = unknown> {
    * by `[redacted]`, or only its named group `secret` when it has one. @default []
    */
   redact?: readonly RegExp[];
-  /** Records in flight at once. @default 4 */
-  concurrency?: number;
+  /**
+   * Records in flight at once: a number, or a range `{ min, max }` within which the limit adapts to
+   * the upstream (down on timeouts, 429/503 and rising latency; up while healthy). @default 4
+   */
+  concurrency?: number | ConcurrencyRange;
   /** Group-commit policy. @default { everyRecords: 1000, everyMs: 1000 } */
   checkpoint?: CheckpointOptions;
   /** Above this share of failed records (failed ÷ (succeeded + failed)) the run exits with code 1. @default 0.05 */
@@ -138,7 +142,10 @@ export interface Job<T = unknown, R = unknown> {
   readonly timeoutMs: number;
   /** The built-in redaction patterns plus the job's `redact`. */
   readonly redact: Redactor;
+  /** The number of slots: the fixed concurrency, or the top of the adaptive range. */
   readonly concurrency: number;
+  /** The adaptive range, when `concurrency` was given as `{ min, max }`. */
+  readonly concurrencyRange: ConcurrencyRange | undefined;
   readonly checkpoint: Readonly<Required<CheckpointOptions>>;
   readonly maxFailureRate: number;
   readonly maxFailures: number;
@@ -208,7 +215,7 @@ export function defineJob<T, R = unknown>(options: JobOptions<T, R>): Job<T, R> 
     classify: options.classify,
     timeoutMs: checkPositive(options.timeoutMs, 'timeoutMs', 60_000),
     redact: createRedactor(checkRedactPatterns(options.redact)),
-    concurrency: checkInteger(options.concurrency, 'concurrency', 4, 1, 10_000),
+    ...resolveConcurrency(options.concurrency),
     checkpoint: Object.freeze({
       everyRecords: checkInteger(checkpoint.everyRecords, 'checkpoint.everyRecords', 1000, 1, 1_000_000),
       everyMs: checkPositive(checkpoint.everyMs, 'checkpoint.everyMs', 1000),
@@ -274,4 +281,11 @@ function checkKeyFunction<T>(fn: unknown, field: string): ((record: T) => string
   if (fn === undefined) return undefined;
   checkFunction(fn, field, `job.${field} must be a function (record) => string`);
   return fn as (record: T) => string;
+}
+
+/** A fixed number of slots, or an adaptive range whose top is the number of slots. */
+function resolveConcurrency(value: unknown): { concurrency: number; concurrencyRange: ConcurrencyRange | undefined } {
+  if (value === undefined || typeof value === 'number') return { concurrency: checkInteger(value, 'concurrency', 4, 1, 10_000), concurrencyRange: undefined };
+  const range = resolveConcurrencyRange(value, 'concurrency');
+  return { concurrency: range.max, concurrencyRange: range };
 }

@@ -281,6 +281,10 @@ class JobRun {
         await this.job.output?.open(resume.outputState, { ledger: ledger.location, job: this.job.name });
         this.checkpointer = new Checkpointer(ledger, this.runId, this.job.checkpoint.everyRecords, this.job.output, this.selector.successesAsRows, this.keys,
           (offset) => this.job.source.sampleAt?.(offset) ?? Promise.resolve(undefined));
+        // The output's claim and its empty length are committed before its first line is written:
+        // a crash before the first batch then cuts the file back on resume, instead of leaving bytes
+        // that no commit accounts for (which would refuse every later run).
+        if (this.job.output && resume.outputState === undefined) await this.checkpointer.commit(undefined, 0, false);
         this.events.emit({
           type: 'run:started', runId: this.runId, ledger: ledger.location, alreadyDone: resume.alreadyDone,
           resumedFrom: resume.watermark?.seq, crashedRunId: resume.crashedRunId, rerunSelected: plan?.rows.length,

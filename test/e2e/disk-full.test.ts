@@ -96,4 +96,29 @@ export default defineJob({
     expect(ids).toHaveLength(RECORDS - failing);
     expect(new Set(ids).size).toBe(ids.length);
   }, 120_000);
+
+  it.skipIf(!MOUNT)('on a disk already full at the first run: exit 4 leaves no empty ledger behind, and the run starts once space is freed', async () => {
+    const dir = tempDir();
+    const disk = smallDisk(dir, '256k');
+    writeJsonl(dir, 'records.jsonl', 50);
+    // Fill the disk to the last byte.
+    try {
+      writeFileSync(join(disk, 'filler'), Buffer.alloc(1024 * 1024));
+    } catch {
+      // ENOSPC: the disk is full, as wanted.
+    }
+    const ledger = join(disk, 'ledger.sqlite');
+    writeFileSync(join(dir, 'job.mjs'), `
+import { defineJob, jsonl } from 'batchguard';
+export default defineJob({ name: 'disk-full-first', source: jsonl(${JSON.stringify(join(dir, 'records.jsonl'))}), key: (r) => String(r.id), handler: async () => 1 });
+`);
+    const args = ['run', 'job.mjs', '--ledger', ledger, '--quiet', '--json'];
+    const full = await runCli(args, { cwd: dir });
+    expect(full.code).toBe(4);
+    expect(full.stderr).toMatch(/the disk is full/);
+    rmSync(join(disk, 'filler'));
+    const started = await runCli(args, { cwd: dir });
+    expect(started.code).toBe(0);
+    expect(JSON.parse(started.stdout)).toMatchObject({ total: 50, succeeded: 50, pending: 0 });
+  }, 60_000);
 });

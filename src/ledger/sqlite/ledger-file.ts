@@ -4,7 +4,7 @@
  * empty ledger), checked for damaged pages after, and watched while a run uses it (a ledger deleted
  * or replaced mid-run would otherwise take every commit with it and still report "completed").
  */
-import { closeSync, existsSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readSync, rmSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type Database from 'better-sqlite3';
 import { StorageError } from '../../errors.js';
@@ -42,6 +42,14 @@ export function prepareLedgerFile(path: string): boolean {
   } catch (error) {
     throw storageFault(error, path, 'opening the ledger', 'nothing was written') ?? error;
   }
+}
+
+/**
+ * Removes a ledger that `prepareLedgerFile` created in this process before anything was recorded in
+ * it (its creation failed half-way, e.g. on a full disk), with SQLite's side files.
+ */
+export function removeNewLedger(path: string): void {
+  for (const file of [path, `${path}-wal`, `${path}-shm`, `${path}-journal`]) rmSync(file, { force: true });
 }
 
 /**

@@ -22,7 +22,7 @@ import { mergeRanges, parseJson, toRecordRow } from './row-codec.js';
 import { DEFAULT_LEASE, type ResolvedLeaseOptions } from '../lease.js';
 import { storageFault } from '../storage-fault.js';
 import { KeyFile, type KeyFileState } from './key-file.js';
-import { checkPages, LedgerFileWatch, prepareLedgerFile } from './ledger-file.js';
+import { checkPages, LedgerFileWatch, prepareLedgerFile, removeNewLedger } from './ledger-file.js';
 import { createLeaseTable, SqliteLease } from './sqlite-lease.js';
 import { loadNativeModule } from './native-module.js';
 import { CrashNotes, CRASH_SCHEMA_SQL } from './crash-notes.js';
@@ -45,10 +45,11 @@ export interface SqliteLedgerOptions {
  */
 export function openSqliteLedger(path: string, options: SqliteLedgerOptions = {}): SqliteLedger {
   let db: Database.Database | undefined;
+  let created = false;
   // Before anything is created: an unbuilt module must not leave an empty ledger file behind.
   loadNativeModule();
   try {
-    const created = prepareLedgerFile(path);
+    created = prepareLedgerFile(path);
     db = new Database(path, { timeout: 5000 });
     if (!created) checkPages(db, path);
     db.pragma('journal_mode = WAL');
@@ -61,6 +62,9 @@ export function openSqliteLedger(path: string, options: SqliteLedgerOptions = {}
     return new SqliteLedger(db, path, options.lease ?? DEFAULT_LEASE);
   } catch (error) {
     db?.close();
+    // A ledger this call created holds nothing yet: leaving it (0 bytes after a full disk) would
+    // make every later run refuse it as damaged.
+    if (created) removeNewLedger(path);
     if (error instanceof BatchguardError) throw error;
     throw storageFault(error, path, 'opening the ledger', 'nothing was written')
       ?? new LedgerError('LEDGER_UNUSABLE', `cannot open the ledger ${path}: ${(error as Error).message}`, { cause: error });

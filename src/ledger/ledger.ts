@@ -201,6 +201,20 @@ export interface LeaseHolder {
   readonly token: number;
 }
 
+/**
+ * One group commit of a run, as the run's timeline keeps it: when it was written and how many
+ * outcomes it recorded. One small row per commit, so the report can chart a run's throughput and
+ * failures over time.
+ */
+export interface TimelinePoint {
+  /** When the commit was written (ISO time). */
+  readonly at: string;
+  /** Records given an outcome by this commit (succeeded, failed or skipped). */
+  readonly done: number;
+  /** Of those, the failed ones. */
+  readonly failed: number;
+}
+
 /** What `begin` needs to know. */
 export interface RunStart {
   readonly runId: string;
@@ -260,6 +274,8 @@ export interface Ledger {
   counts(): Promise<LedgerCounts>;
   topErrors(limit: number, sampleKeys: number): Promise<ErrorGroup[]>;
   runs(limit: number): Promise<RunRecord[]>;
+  /** The run's commits in the order they were written (empty for an unknown run). */
+  timeline(runId: string): Promise<TimelinePoint[]>;
   /** The stored rows that match, in source order. */
   rows(filter: RowFilter): AsyncIterable<RecordRow>;
   /** The first-time success ranges, in order. */

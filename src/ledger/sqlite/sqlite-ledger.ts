@@ -12,7 +12,7 @@ import Database from 'better-sqlite3';
 import { BatchguardError, LedgerError } from '../../errors.js';
 import type { SourceFingerprint, SourceSample } from '../../sources/source.js';
 import type {
-  CommitBatch, ErrorGroup, InFlightNote, Ledger, LedgerCounts, LeaseHolder, RecordRow, ResumeState, RowFilter, RunRecord, RunStart, SeqRange,
+  CommitBatch, ErrorGroup, InFlightNote, Ledger, LedgerCounts, LeaseHolder, RecordRow, ResumeState, RowFilter, RunRecord, RunStart, SeqRange, TimelinePoint,
   SourceRemap, StoredSource,
 } from '../ledger.js';
 import { addMissingColumns, SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
@@ -26,6 +26,7 @@ import { checkPages, LedgerFileWatch, prepareLedgerFile, removeNewLedger } from 
 import { createLeaseTable, SqliteLease } from './sqlite-lease.js';
 import { loadNativeModule } from './native-module.js';
 import { CrashNotes, CRASH_SCHEMA_SQL } from './crash-notes.js';
+import { RunTimeline, TIMELINE_SCHEMA_SQL } from './run-timeline.js';
 import { acceptSource, applySourceMap, checkSource, SOURCE_SCHEMA_SQL } from './source-state.js';
 
 type Row = Record<string, unknown>;
@@ -59,6 +60,7 @@ export function openSqliteLedger(path: string, options: SqliteLedgerOptions = {}
     createLeaseTable(db);
     db.exec(CRASH_SCHEMA_SQL);
     db.exec(SOURCE_SCHEMA_SQL);
+    db.exec(TIMELINE_SCHEMA_SQL);
     return new SqliteLedger(db, path, options.lease ?? DEFAULT_LEASE);
   } catch (error) {
     db?.close();
@@ -78,6 +80,7 @@ export class SqliteLedger implements Ledger {
   private lastRange: { first: number; last: number; runId: string } | undefined;
   private readonly statements;
   private readonly crashNotes: CrashNotes;
+  private readonly runTimeline: RunTimeline;
 
   private readonly lease: SqliteLease;
   private readonly file: LedgerFileWatch;
@@ -93,6 +96,7 @@ export class SqliteLedger implements Ledger {
     this.checkSchema();
     this.isNew = db.prepare('SELECT COUNT(*) FROM runs').pluck().get() === 0;
     this.crashNotes = new CrashNotes(db);
+    this.runTimeline = new RunTimeline(db);
     this.statements = {
       getMeta: db.prepare('SELECT value FROM meta WHERE key = ?').pluck(),
       deleteMeta: db.prepare('DELETE FROM meta WHERE key = ?'),
@@ -214,6 +218,7 @@ export class SqliteLedger implements Ledger {
       if (batch.exhausted) this.statements.setMeta.run('exhausted', 'true');
       if (batch.outputState) this.statements.setMeta.run('output_state', JSON.stringify(batch.outputState));
       this.crashNotes.clearFinished(batch);
+      this.runTimeline.add(batch);
     });
     write.immediate();
     if (keys) this.keyFile.committed(keys);
@@ -323,6 +328,10 @@ export class SqliteLedger implements Ledger {
         })),
       };
     });
+  }
+
+  async timeline(runId: string): Promise<TimelinePoint[]> {
+    return this.runTimeline.read(runId);
   }
 
   async runs(limit: number): Promise<RunRecord[]> {

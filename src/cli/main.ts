@@ -93,6 +93,14 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--json', 'one JSON object on stdout')
     .action(async (jobFile: string, flags) => setExitCode(await (await import('./status-command.js')).statusCommand(jobFile, flags)));
 
+  program.command('report')
+    .description('write the HTML report of a run (the latest by default): figures, failure groups, a chart over time')
+    .argument('<job-file>')
+    .option('--ledger <path>', 'the ledger file')
+    .option('--html <file>', 'the file to write (required)')
+    .option('--run <run-id>', 'the run to report (default: the latest)')
+    .action(async (jobFile: string, flags) => setExitCode(await (await import('./report-command.js')).reportCommand(jobFile, flags)));
+
   return program;
 }
 

@@ -1,0 +1,43 @@
+/**
+ * `batchguard report <job-file> --html FILE [--run ID]`: writes the HTML report of a run (the latest
+ * by default) as one self-contained file, from the ledger alone.
+ */
+import { writeFileSync } from 'node:fs';
+import { ConfigError } from '../errors.js';
+import { renderHtmlReport } from '../report/html/template.js';
+import { openExistingLedger } from './ledger-path.js';
+import { loadJob } from './load-job.js';
+
+export interface ReportFlags {
+  ledger?: string;
+  html?: string;
+  run?: string;
+}
+
+/** How many failure groups, and sample keys per message template, the report shows. */
+const GROUPS = 20;
+const SAMPLE_KEYS = 5;
+
+export async function reportCommand(jobFile: string, flags: ReportFlags): Promise<number> {
+  if (flags.html === undefined) throw new ConfigError('report needs --html FILE: the file to write the report to');
+  const job = await loadJob(jobFile);
+  const ledger = openExistingLedger(job, flags.ledger, jobFile);
+  try {
+    const runs = await ledger.runs(flags.run === undefined ? 1 : Number.MAX_SAFE_INTEGER);
+    const run = flags.run === undefined ? runs[0] : runs.find((r) => r.runId === flags.run);
+    if (run === undefined) {
+      throw new ConfigError(flags.run === undefined
+        ? `the ledger ${ledger.location} has no runs yet`
+        : `--run ${flags.run}: no such run in the ledger ${ledger.location} (\`batchguard status ${jobFile}\` lists the recent runs)`);
+    }
+    const page = renderHtmlReport({
+      job: job.name, run, counts: await ledger.counts(), groups: await ledger.topErrors(GROUPS, SAMPLE_KEYS),
+      timeline: await ledger.timeline(run.runId), generatedAt: new Date().toISOString(),
+    });
+    writeFileSync(flags.html, page);
+    process.stderr.write(`wrote the report of run ${run.runId} to ${flags.html}\n`);
+    return 0;
+  } finally {
+    await ledger.close();
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * The report's chart of a run over time, drawn as inline SVG from the ledger's timeline (one point
+ * per group commit): throughput (records per second) as a line and failures as bars, in up to
+ * BUCKETS equal slices of the run. Plain SVG, no script: the file opens anywhere, offline.
+ */
+import type { TimelinePoint } from '../../ledger/ledger.js';
+import { html } from './escape.js';
+
+const BUCKETS = 60;
+const WIDTH = 720;
+const HEIGHT = 220;
+const PAD = { left: 56, right: 56, top: 16, bottom: 36 };
+
+/** One slice of the run: its start (ms from the run's start), records per second, failures. */
+export interface ChartBucket {
+  readonly startMs: number;
+  readonly perSecond: number;
+  readonly failed: number;
+}
+
+/** The timeline in equal slices from `startedAt` to its last commit. */
+export function bucketTimeline(points: readonly TimelinePoint[], startedAt: string): ChartBucket[] {
+  if (points.length === 0) return [];
+  const start = Date.parse(startedAt);
+  const times = points.map((p) => Math.max(0, Date.parse(p.at) - start));
+  const span = Math.max(1000, ...times);
+  const count = Math.min(BUCKETS, Math.max(1, points.length));
+  const width = span / count;
+  const done = new Array<number>(count).fill(0);
+  const failed = new Array<number>(count).fill(0);
+  points.forEach((point, i) => {
+    const index = Math.min(count - 1, Math.floor(times[i]! / width));
+    done[index]! += point.done;
+    failed[index]! += point.failed;
+  });
+  return done.map((n, i) => ({ startMs: i * width, perSecond: n / (width / 1000), failed: failed[i]! }));
+}
+
+/** The chart as an `<svg>` element; a run without commits gets a sentence instead. */
+export function renderChart(buckets: readonly ChartBucket[], spanMs: number): string {
+  if (buckets.length === 0) return '<p class="empty">This run recorded no outcomes, so there is nothing to chart.</p>';
+  const plotW = WIDTH - PAD.left - PAD.right;
+  const plotH = HEIGHT - PAD.top - PAD.bottom;
+  const maxRate = niceMax(Math.max(...buckets.map((b) => b.perSecond)));
+  const maxFailed = niceMax(Math.max(...buckets.map((b) => b.failed)));
+  const slot = plotW / buckets.length;
+  const x = (i: number): number => PAD.left + slot * (i + 0.5);
+  const yRate = (v: number): number => PAD.top + plotH - (v / maxRate) * plotH;
+  const yFailed = (v: number): number => (v / maxFailed) * plotH;
+  const bars = buckets.map((b, i) => b.failed === 0 ? '' :
+    `<rect class="failed" x="${fixed(PAD.left + slot * i + slot * 0.15)}" y="${fixed(PAD.top + plotH - yFailed(b.failed))}" width="${fixed(slot * 0.7)}" height="${fixed(yFailed(b.failed))}"><title>${html(b.failed)} failed</title></rect>`).join('');
+  const line = buckets.map((b, i) => `${fixed(x(i))},${fixed(yRate(b.perSecond))}`).join(' ');
+  const seconds = spanMs / 1000;
+  return `<svg class="chart" role="img" aria-label="Throughput and failures over time" viewBox="0 0 ${WIDTH} ${HEIGHT}" width="${WIDTH}" height="${HEIGHT}">
+<line class="axis" x1="${PAD.left}" y1="${PAD.top + plotH}" x2="${PAD.left + plotW}" y2="${PAD.top + plotH}"/>
+<line class="axis" x1="${PAD.left}" y1="${PAD.top}" x2="${PAD.left}" y2="${PAD.top + plotH}"/>
+<line class="axis" x1="${PAD.left + plotW}" y1="${PAD.top}" x2="${PAD.left + plotW}" y2="${PAD.top + plotH}"/>
+<text class="tick" x="${PAD.left - 6}" y="${PAD.top + 4}" text-anchor="end">${html(formatNumber(maxRate))}/s</text>
+<text class="tick" x="${PAD.left - 6}" y="${PAD.top + plotH}" text-anchor="end">0</text>
+<text class="tick failed-text" x="${PAD.left + plotW + 6}" y="${PAD.top + 4}">${html(formatNumber(maxFailed))}</text>
+<text class="tick" x="${PAD.left}" y="${HEIGHT - 12}">0 s</text>
+<text class="tick" x="${PAD.left + plotW}" y="${HEIGHT - 12}" text-anchor="end">${html(formatNumber(Math.round(seconds)))} s</text>
+${bars}
+<polyline class="rate" points="${line}"/>
+</svg>
+<p class="legend"><span class="key rate-key"></span> records per second <span class="key failed-key"></span> failed records (right axis), in ${buckets.length} equal slices of the run</p>`;
+}
+
+/** A round axis maximum at or above `value` (1, 2 or 5 times a power of ten). */
+function niceMax(value: number): number {
+  if (value <= 0) return 1;
+  const power = 10 ** Math.floor(Math.log10(value));
+  for (const step of [1, 2, 5, 10]) if (value <= step * power) return step * power;
+  return 10 * power;
+}
+
+function fixed(value: number): string {
+  return value.toFixed(1);
+}
+
+function formatNumber(value: number): string {
+  return value.toLocaleString('en-US', { maximumFractionDigits: value < 10 ? 1 : 0 });
+}

@@ -94,6 +94,27 @@ describe('SQLite ledger on a real file', () => {
     });
   });
 
+  it('keeps a timeline per run: one point per commit with outcomes, across a reopen', async () => {
+    const path = ledgerPath();
+    await withLedger(path, async (ledger) => {
+      await ledger.begin(start('run-1'));
+      await ledger.commit(batch('run-1', { succeeded: [{ first: 0, last: 9 }], rows: [row(10), row(11, { status: 'skipped', kind: undefined })], seen: 12 }));
+      await ledger.commit(batch('run-1', { seen: 12 }));
+      await ledger.commit(batch('run-1', { rows: [row(12)], seen: 13 }));
+      await ledger.finish('run-1', 'interrupted', {});
+    });
+    await withLedger(path, async (ledger) => {
+      await ledger.begin(start('run-2'));
+      await ledger.commit(batch('run-2', { succeeded: [{ first: 13, last: 14 }], seen: 15 }));
+      const first = await ledger.timeline('run-1');
+      expect(first.map(({ done, failed }) => ({ done, failed }))).toEqual([{ done: 12, failed: 1 }, { done: 1, failed: 1 }]);
+      expect(Date.parse(first[0]!.at)).toBeLessThanOrEqual(Date.parse(first[1]!.at));
+      expect((await ledger.timeline('run-2')).map(({ done, failed }) => ({ done, failed }))).toEqual([{ done: 2, failed: 0 }]);
+      expect(await ledger.timeline('no-such-run')).toEqual([]);
+      await ledger.finish('run-2', 'completed', {});
+    });
+  });
+
   it('returns the finished records at and above the watermark, ranges and rows merged', async () => {
     const path = ledgerPath();
     await withLedger(path, async (ledger) => {

@@ -55,7 +55,7 @@ async function run(name, port, options) {
     },
   });
   const started = performance.now();
-  const summary = await runJob(job, { ledger: join(dir, `${name}-${++runs}.sqlite`), maxFailureRate: 1 });
+  const summary = await runJob(job, { ledger: join(dir, `${name}-${++runs}.sqlite`), maxFailureRate: 1, onEvent: process.env.DEBUG ? (e) => console.error(e.type, e.key ?? "", e.error?.message ?? "", e.description ?? "", e.parked ?? "") : undefined });
   const seconds = (performance.now() - started) / 1000;
   return { seconds, summary };
 }

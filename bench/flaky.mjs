@@ -9,6 +9,7 @@
  *      fixed 64 (target: ≤ a quarter of its 503s) and a fixed 8 (target: ≤ 1.3× its time).
  * Usage: npm run bench:flaky   (RECORDS=300 for a quicker look)
  */
+import { createHash } from 'node:crypto';
 import { createServer } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -62,9 +63,7 @@ async function run(name, port, options) {
 
 /** A decision per key+attempt that does not depend on timing: a hash. */
 function hash(text) {
-  let h = 2166136261;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619);
-  return (h >>> 0) / 4294967296;
+  return createHash('sha256').update(text).digest().readUInt32BE(0) / 4294967296;
 }
 
 const fmt = (n) => n.toFixed(2);

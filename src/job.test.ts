@@ -42,8 +42,8 @@ describe('defineJob: required fields', () => {
   it.each([
     ['name', 'job.name must be 1-100 letters'],
     ['source', 'job.source is required'],
-    ['key', 'job.key must be a function'],
-    ['handler', 'job.handler must be an async function'],
+    ['key', 'key must be a function'],
+    ['handler', 'handler must be an async function'],
   ] as const)('a missing %s is a ConfigError naming the field and the missing value', (field, start) => {
     const error = errorOf(() => defineJob(without(field) as unknown as JobOptions<number>));
     expect(error.field).toBe(field);
@@ -81,7 +81,7 @@ describe('defineJob: wrong types', () => {
   });
 
   it('shows non-finite numbers as they are written, not as JSON null', () => {
-    expect(configError({ timeoutMs: Infinity }).message).toBe('timeoutMs must be a number greater than 0; got Infinity');
+    expect(configError({ timeoutMs: Infinity }).message).toBe('timeoutMs must be a finite number > 0; got Infinity');
     expect(configError({ concurrency: Number.NaN }).message).toBe('concurrency must be an integer from 1 to 10000; got NaN');
   });
 
@@ -134,7 +134,7 @@ describe('defineJob: numeric limits', () => {
   it.each([2, -0.1, 1.0001])('maxFailureRate %s is rejected', (maxFailureRate) => {
     const error = configError({ maxFailureRate });
     expect(error.field).toBe('maxFailureRate');
-    expect(error.message).toBe(`maxFailureRate must be a fraction from 0 to 1 (0.05 means 5%); got ${maxFailureRate}`);
+    expect(error.message).toBe(`maxFailureRate must be a finite number from 0 to 1 (0.05 means 5%); got ${maxFailureRate}`);
   });
 
   it.each([0, 1])('maxFailureRate %s is accepted', (maxFailureRate) => {
@@ -161,7 +161,7 @@ describe('defineJob: unknown fields', () => {
     const error = configError({ concurency: 8 });
     expect(error.field).toBe('job.concurency');
     expect(error.message.startsWith(
-      'job.concurency is not a known option (did you mean "concurrency"?); known options: name, source, key, handler, retry, ' +
+      'job.concurency is not a known option (did you mean "concurrency"?); got 8; known options: name, source, key, handler, retry, ' +
         'classify, timeoutMs, concurrency, checkpoint, maxFailureRate, maxFailures, shutdownGraceMs',
     )).toBe(true);
   });
@@ -170,14 +170,14 @@ describe('defineJob: unknown fields', () => {
     const error = configError({ parallelismLevel: 8 });
     expect(error.field).toBe('job.parallelismLevel');
     expect(error.message).not.toContain('did you mean');
-    expect(error.message.startsWith('job.parallelismLevel is not a known option; known options: name,')).toBe(true);
+    expect(error.message.startsWith('job.parallelismLevel is not a known option; got 8; known options: name,')).toBe(true);
   });
 
   it('rejects an unknown checkpoint field with a hint', () => {
     const error = configError({ checkpoint: { everyRecord: 5 } });
     expect(error.field).toBe('checkpoint.everyRecord');
     expect(error.message).toBe(
-      'checkpoint.everyRecord is not a known option (did you mean "everyRecords"?); known options: everyRecords, everyMs',
+      'checkpoint.everyRecord is not a known option (did you mean "everyRecords"?); got 5; known options: everyRecords, everyMs',
     );
   });
 
@@ -188,7 +188,7 @@ describe('defineJob: unknown fields', () => {
     });
     expect(configError({ checkpoint: { everyMs: -1 } })).toMatchObject({
       field: 'checkpoint.everyMs',
-      message: 'checkpoint.everyMs must be a number greater than 0; got -1',
+      message: 'checkpoint.everyMs must be a finite number > 0; got -1',
     });
   });
 
@@ -215,13 +215,13 @@ describe('defineJob: retry options', () => {
   it('rejects a misspelt jitter, listing the accepted ones', () => {
     const error = configError({ retry: { backoff: { kind: 'exponential', jitter: 'ful' } } });
     expect(error.field).toBe('retry.backoff.jitter');
-    expect(error.message).toBe('retry.backoff.jitter must be one of none, full, equal, decorrelated; got "ful"');
+    expect(error.message).toBe('retry.backoff.jitter must be one of none, full, equal, decorrelated (did you mean "full"?); got "ful"');
   });
 
   it('rejects retries with a hint that maxAttempts counts the first call', () => {
     const error = configError({ retry: { retries: 3 } });
     expect(error.field).toBe('retry.retries');
-    expect(error.message).toContain('retry has no option "retries"; use maxAttempts, which counts all calls including the first');
+    expect(error.message).toContain('retry.retries is not a known option; got 3; use maxAttempts, which counts all calls including the first');
   });
 
   it('rejects a retry that is not an object', () => {

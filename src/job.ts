@@ -6,7 +6,7 @@ import { ConfigError } from './errors.js';
 import type { ClassifyHook } from './policy/classify.js';
 import { checkRedactPatterns, createRedactor, type Redactor } from './policy/redact.js';
 import { resolveRetry, type ResolvedRetry, type RetryOptions } from './policy/retry.js';
-import { formatValue, isRecord } from './policy/validate.js';
+import { checkFraction, checkFunction, checkInteger, checkKnownKeys, checkPositive, formatValue, isRecord } from './validation/check.js';
 import { DependencyFailurePolicy } from './graph/dependency-tracker.js';
 import { resolveHealthCheckOptions, type HealthCheck, type HealthCheckOptions, type ResolvedHealthCheckOptions } from './policy/health-check.js';
 import { resolveRateLimit, type RateLimitOptions, type ResolvedRateLimit } from './policy/token-bucket.js';
@@ -18,7 +18,6 @@ import type { Source } from './sources/source.js';
 import { toSource, type SourceInput } from './sources/iterable.js';
 import { checkLedgerOption } from './ledger/ledger-location.js';
 import { DEFAULT_KEEP_RUNS } from './report/prune-run-reports.js';
-import { checkFraction, checkFunction, checkInteger, checkKnownFields, checkPositive } from './options-check.js';
 
 /** What the handler receives besides the record. */
 export interface HandlerContext {
@@ -188,7 +187,7 @@ export function defineJob<T, R = unknown>(options: JobOptions<T, R>): Job<T, R> 
   if (options === null || typeof options !== 'object') {
     throw new ConfigError(`defineJob expects an object with name, source, key and handler; got ${options === null ? 'null' : typeof options}`);
   }
-  checkKnownFields(options as object, JOB_FIELDS, 'job');
+  checkKnownKeys(options as object, 'job', JOB_FIELDS);
   if (typeof options.name !== 'string' || !NAME_PATTERN.test(options.name)) {
     throw new ConfigError(
       `job.name must be 1-100 letters, digits, ".", "_" or "-" (it names the ledger file); got ${JSON.stringify(options.name)}`,
@@ -198,14 +197,14 @@ export function defineJob<T, R = unknown>(options: JobOptions<T, R>): Job<T, R> 
   if (options.source === undefined || options.source === null) {
     throw new ConfigError(`job.source is required: jsonl(path), csv(path), an array, or any (async) iterable; got ${String(options.source)}`, { field: 'source' });
   }
-  checkFunction(options.key, 'key', 'job.key must be a function (record) => string, e.g. key: (r) => String(r.id)');
-  checkFunction(options.handler, 'handler', 'job.handler must be an async function (record, ctx) => result');
-  if (options.classify !== undefined) checkFunction(options.classify, 'classify', "job.classify must be a function (error) => 'retryable' | 'fatal' | undefined");
+  checkFunction(options.key, 'key', 'a function (record) => string, e.g. key: (r) => String(r.id)');
+  checkFunction(options.handler, 'handler', 'an async function (record, ctx) => result');
+  if (options.classify !== undefined) checkFunction(options.classify, 'classify', "a function (error) => 'retryable' | 'fatal' | undefined");
   if (options.checkpoint !== undefined && !isRecord(options.checkpoint)) {
     throw new ConfigError(`checkpoint must be an object such as { everyRecords: 1000, everyMs: 1000 }; got ${formatValue(options.checkpoint)}`, { field: 'checkpoint' });
   }
   const checkpoint = options.checkpoint ?? {};
-  checkKnownFields(checkpoint, ['everyRecords', 'everyMs'], 'checkpoint');
+  checkKnownKeys(checkpoint, 'checkpoint', ['everyRecords', 'everyMs']);
   const job: Job<T, R> = {
     name: options.name,
     source: toSource(options.source, 'source'),
@@ -258,7 +257,7 @@ function checkOutput(output: unknown): OutputSink | undefined {
 
 function checkDependsOn<T>(dependsOn: unknown): ((record: T) => readonly string[]) | undefined {
   if (dependsOn === undefined) return undefined;
-  checkFunction(dependsOn, 'dependsOn', 'job.dependsOn must be a function (record) => string[] of the keys it needs, e.g. dependsOn: (r) => r.parentId ? [r.parentId] : []');
+  checkFunction(dependsOn, 'dependsOn', 'a function (record) => string[] of the keys it needs, e.g. dependsOn: (r) => r.parentId ? [r.parentId] : []');
   return dependsOn as (record: T) => readonly string[];
 }
 
@@ -273,13 +272,13 @@ function checkDependencyPolicy(policy: unknown): DependencyFailurePolicy {
 
 function checkHealthCheck(check: unknown): HealthCheck | undefined {
   if (check === undefined) return undefined;
-  checkFunction(check, 'healthCheck', 'job.healthCheck must be an async function (signal) => void that throws when the service is down');
+  checkFunction(check, 'healthCheck', 'an async function (signal) => void that throws when the service is down');
   return check as HealthCheck;
 }
 
 function checkKeyFunction<T>(fn: unknown, field: string): ((record: T) => string) | undefined {
   if (fn === undefined) return undefined;
-  checkFunction(fn, field, `job.${field} must be a function (record) => string`);
+  checkFunction(fn, field, `a function (record) => string`);
   return fn as (record: T) => string;
 }
 

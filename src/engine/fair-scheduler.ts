@@ -4,7 +4,7 @@
  * the others wait for all of them. Records are queued per key and handed out round-robin across the
  * keys that may run one more; within a key they keep their reading order.
  */
-import { checkNumber } from '../policy/validate.js';
+import { checkNumber } from '../validation/check.js';
 
 /** Options of `FairScheduler`. */
 export interface FairSchedulerOptions {

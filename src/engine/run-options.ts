@@ -4,7 +4,7 @@
  */
 import { systemClock, type Clock, type Random } from '../clock.js';
 import type { Job } from '../job.js';
-import { checkFraction, checkInteger, checkKnownFields } from '../options-check.js';
+import { checkFraction, checkInteger, checkKnownKeys } from '../validation/check.js';
 import type { FailureKind } from '../ledger/ledger.js';
 import { resolveLedgerLocation } from '../ledger/ledger-location.js';
 import type { EventListener } from './events.js';
@@ -103,7 +103,7 @@ const RUN_FIELDS = [
 ] as const;
 
 export function resolveRunOptions(job: Job<any, any>, options: RunOptions = {}): ResolvedRunOptions {
-  checkKnownFields(options, RUN_FIELDS, 'runOptions');
+  checkKnownKeys(options, 'runOptions', RUN_FIELDS);
   const cwd = options.cwd ?? process.cwd();
   return Object.freeze({
     ledgerPath: resolveLedgerLocation({ jobName: job.name, flag: options.ledger, jobLedger: job.ledger, jobFile: options.jobFile, cwd }),

@@ -12,7 +12,7 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { LedgerError } from '../errors.js';
 import type { SourceFingerprint } from '../sources/source.js';
-import { checkInteger, checkKnownFields } from '../options-check.js';
+import { checkInteger, checkKnownKeys } from '../validation/check.js';
 
 /** How long a lease lasts and how often its holder renews it. */
 export interface LeaseOptions {
@@ -36,7 +36,7 @@ export const DEFAULT_LEASE: ResolvedLeaseOptions = Object.freeze({ expireMs: 15_
 /** Applies the defaults and checks the bounds (ConfigError naming the field). */
 export function resolveLeaseOptions(options: LeaseOptions | undefined, field = 'lease'): ResolvedLeaseOptions {
   if (options === undefined) return DEFAULT_LEASE;
-  checkKnownFields(options, ['expireMs', 'renewEveryMs'], field);
+  checkKnownKeys(options, field, ['expireMs', 'renewEveryMs']);
   const expireMs = checkInteger(options.expireMs, `${field}.expireMs`, DEFAULT_LEASE.expireMs, 100, 24 * 3600_000);
   // The default renewal keeps the default ratio: three renewals fit in one expiry.
   const renewEveryMs = checkInteger(options.renewEveryMs, `${field}.renewEveryMs`, Math.floor(expireMs / 3), 1, Math.floor(expireMs / 3));

@@ -7,7 +7,7 @@
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../errors.js';
-import { formatValue } from '../policy/validate.js';
+import { formatValue } from '../validation/check.js';
 
 /** The folder of the default ledger, beside the job file. */
 export const LEDGER_FOLDER = '.batchguard';

@@ -4,7 +4,7 @@
  */
 import type { Random } from '../clock.js';
 import { ConfigError } from '../errors.js';
-import { checkKnownKeys, checkNumber, checkOneOf, formatValue, isRecord } from './validate.js';
+import { checkKnownKeys, checkNumber, checkOneOf, formatValue, isRecord } from '../validation/check.js';
 
 /** How a delay is randomised so that records failing together do not retry together. */
 export const Jitter = { none: 'none', full: 'full', equal: 'equal', decorrelated: 'decorrelated' } as const;

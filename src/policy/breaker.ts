@@ -16,8 +16,7 @@
  * neither a success nor a failure to it.
  */
 import { ConfigError } from '../errors.js';
-import { checkKnownFields } from '../options-check.js';
-import { formatValue } from './validate.js';
+import { checkKnownKeys, formatValue } from '../validation/check.js';
 
 export interface BreakerOptions {
   /** Trip after this many systemic failures in a row. @default 20 */
@@ -64,7 +63,7 @@ const DEFAULTS: ResolvedBreaker = Object.freeze({
 export function resolveBreaker(input: BreakerOptions | undefined, field = 'breaker'): ResolvedBreaker {
   if (input === undefined) return DEFAULTS;
   if (input === null || typeof input !== 'object') throw new ConfigError(`${field} must be an object of breaker options; got ${formatValue(input)}`, { field });
-  checkKnownFields(input, Object.keys(DEFAULTS), field);
+  checkKnownKeys(input, field, Object.keys(DEFAULTS));
   const merged = { ...DEFAULTS, ...input };
   const positiveInt = ['consecutiveFailures', 'windowRecords', 'minRecords', 'probeSuccesses'] as const;
   for (const name of positiveInt) {

@@ -14,8 +14,7 @@
  * Pure: time comes in with each sample.
  */
 import { ConfigError } from '../errors.js';
-import { checkKnownFields } from '../options-check.js';
-import { formatValue } from './validate.js';
+import { checkKnownKeys, formatValue } from '../validation/check.js';
 
 /** A range for the number of records in flight; the limit adapts within it. */
 export interface ConcurrencyRange {
@@ -27,7 +26,7 @@ export interface ConcurrencyRange {
 
 export function resolveConcurrencyRange(input: unknown, field = 'concurrency'): ConcurrencyRange {
   if (input === null || typeof input !== 'object') throw new ConfigError(`${field} must be an integer or a range { min, max }; got ${formatValue(input)}`, { field });
-  checkKnownFields(input, ['min', 'max'], field);
+  checkKnownKeys(input, field, ['min', 'max']);
   const { min, max } = input as { min?: unknown; max?: unknown };
   for (const [name, value] of [['min', min], ['max', max]] as const) {
     if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 10_000) {

@@ -4,7 +4,7 @@
  * this way exits with code 5 and resumes with `run`.
  */
 import { ConfigError } from '../errors.js';
-import { checkNumber, formatValue } from './validate.js';
+import { checkNumber, formatValue } from '../validation/check.js';
 
 const UNIT_MS = { d: 86_400_000, h: 3_600_000, m: 60_000, s: 1000, ms: 1 } as const;
 

@@ -4,8 +4,7 @@
  */
 import type { Clock } from '../clock.js';
 import { ConfigError, TimeoutError } from '../errors.js';
-import { checkKnownFields } from '../options-check.js';
-import { formatValue } from './validate.js';
+import { checkKnownKeys, formatValue } from '../validation/check.js';
 import { serializeError, type SerializedError } from './serialize-error.js';
 
 export type HealthCheck = (signal: AbortSignal) => Promise<unknown> | unknown;
@@ -26,7 +25,7 @@ const DEFAULTS: ResolvedHealthCheckOptions = Object.freeze({ maxAttempts: 3, del
 export function resolveHealthCheckOptions(input: HealthCheckOptions | undefined, field = 'healthCheckPolicy'): ResolvedHealthCheckOptions {
   if (input === undefined) return DEFAULTS;
   if (input === null || typeof input !== 'object') throw new ConfigError(`${field} must be an object; got ${formatValue(input)}`, { field });
-  checkKnownFields(input, Object.keys(DEFAULTS), field);
+  checkKnownKeys(input, field, Object.keys(DEFAULTS));
   const merged = { ...DEFAULTS, ...input };
   if (!Number.isInteger(merged.maxAttempts) || merged.maxAttempts < 1) throw new ConfigError(`${field}.maxAttempts must be an integer ≥ 1; got ${formatValue(merged.maxAttempts)}`, { field: `${field}.maxAttempts` });
   for (const name of ['delayMs', 'timeoutMs'] as const) {

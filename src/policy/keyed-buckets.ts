@@ -3,7 +3,7 @@
  * that every call also takes from. Memory is bounded: beyond `maxKeys` buckets, idle ones are dropped.
  */
 import type { Clock } from '../clock.js';
-import { checkNumber } from './validate.js';
+import { checkNumber } from '../validation/check.js';
 import { TokenBucket, resolveRateLimit, type RateLimitOptions } from './token-bucket.js';
 
 /** Options of `KeyedBuckets`. */

@@ -9,7 +9,7 @@
  * quantifiers and starts at a token boundary, so redaction stays linear in the text's length.
  */
 import { ConfigError } from '../errors.js';
-import { formatValue } from './validate.js';
+import { formatValue } from '../validation/check.js';
 
 /** What replaces a secret. Contains no digits, so fingerprint masking leaves it alone. */
 export const REDACTED = '[redacted]';

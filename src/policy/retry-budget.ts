@@ -10,8 +10,7 @@
  * O(1) per attempt.
  */
 import { ConfigError } from '../errors.js';
-import { checkKnownFields } from '../options-check.js';
-import { formatValue } from './validate.js';
+import { checkKnownKeys, formatValue } from '../validation/check.js';
 
 export interface RetryBudgetOptions {
   /** Retries per record started (first attempts) in the window; any number > 0. @default 1 */
@@ -32,7 +31,7 @@ const BUCKETS = 10;
 export function resolveRetryBudget(input: RetryBudgetOptions | undefined, field = 'retryBudget'): ResolvedRetryBudget {
   if (input === undefined) return DEFAULTS;
   if (input === null || typeof input !== 'object') throw new ConfigError(`${field} must be an object; got ${formatValue(input)}`, { field });
-  checkKnownFields(input, Object.keys(DEFAULTS), field);
+  checkKnownKeys(input, field, Object.keys(DEFAULTS));
   const merged = { ...DEFAULTS, ...input };
   if (typeof merged.ratio !== 'number' || !(merged.ratio > 0) || !Number.isFinite(merged.ratio)) throw new ConfigError(`${field}.ratio must be a number of retries per record > 0; got ${formatValue(merged.ratio)}`, { field: `${field}.ratio` });
   if (!Number.isInteger(merged.minRetries) || merged.minRetries < 0) throw new ConfigError(`${field}.minRetries must be an integer ≥ 0; got ${formatValue(merged.minRetries)}`, { field: `${field}.minRetries` });

@@ -7,7 +7,7 @@ import { ConfigError } from '../errors.js';
 import { backoffDelayMs, resolveBackoff, type BackoffOptions, type ResolvedBackoff } from './backoff.js';
 import { Classification } from './classify.js';
 import { retryAfterMs } from './retry-after.js';
-import { checkKnownKeys, checkNumber, formatValue, isRecord } from './validate.js';
+import { checkKnownKeys, checkNumber, formatValue, isRecord } from '../validation/check.js';
 
 /** The job's `retry` option. Retries stop at whichever of `maxAttempts` and `maxElapsedMs` comes first. */
 export interface RetryOptions {

@@ -5,7 +5,7 @@
  */
 import type { Clock } from '../clock.js';
 import { ConfigError } from '../errors.js';
-import { checkKnownKeys, checkNumber, formatValue, isRecord } from './validate.js';
+import { checkKnownKeys, checkNumber, formatValue, isRecord } from '../validation/check.js';
 
 /** A rate limit as the user writes it. */
 export interface RateLimitOptions {

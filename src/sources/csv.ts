@@ -6,7 +6,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { pipeline } from 'node:stream';
 import type { Options } from 'csv-parse';
 import { ConfigError, SourceError } from '../errors.js';
-import { checkKnownFields } from '../options-check.js';
+import { checkKnownKeys } from '../validation/check.js';
 import type { RecordParser } from './csv-record-parser.js';
 import { fileHeadHash, fingerprintFile, sampleFileAt, isSystemError, openSourceFile, readAt, unreadable } from './file-source.js';
 import { DEFAULT_CHUNK_SIZE, lineNumberAt } from './line-reader.js';
@@ -93,7 +93,7 @@ export function csv<T = Record<string, string>>(path: string, options: CsvOption
 }
 
 function resolveCsvOptions(options: CsvOptions): ResolvedCsv {
-  checkKnownFields(options, KNOWN, 'csv');
+  checkKnownKeys(options, 'csv', KNOWN);
   const fail = (field: string, expected: string, value: unknown): never => {
     throw new ConfigError(`csv.${field} must be ${expected}, got ${JSON.stringify(value)}`, { field: `csv.${field}` });
   };

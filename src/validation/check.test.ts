@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { ConfigError } from '../errors.js';
 import { configError } from '../../test/helpers/errors.js';
-import { checkKnownKeys, checkNumber, checkOneOf, formatValue } from './validate.js';
+import { checkFraction, checkFunction, checkInteger, checkKnownKeys, checkNumber, checkOneOf, checkPositive, closestName, formatValue } from './check.js';
 
 describe('formatValue', () => {
   it('shows values as they would be written in code', () => {
@@ -46,10 +46,40 @@ describe('checkOneOf and checkKnownKeys', () => {
     expect(configError(() => checkOneOf('c', 'a', 'f', ['a', 'b'])).message).toBe('f must be one of a, b; got "c"');
   });
 
-  it('rejects unknown keys, with a hint when one is known', () => {
+  it('rejects unknown keys with the full path, the value, a hint when one is known, and the known options', () => {
     expect(() => checkKnownKeys({ a: 1 }, 'opt', ['a'])).not.toThrow();
     const error = configError(() => checkKnownKeys({ retries: 2 }, 'retry', ['maxAttempts'], { retries: 'use maxAttempts' }));
-    expect(error.message).toBe('retry has no option "retries"; use maxAttempts; known options: maxAttempts');
+    expect(error.message).toBe('retry.retries is not a known option; got 2; use maxAttempts; known options: maxAttempts');
     expect(error.field).toBe('retry.retries');
+  });
+
+  it('suggests the closest name at any depth, including a unit left off', () => {
+    const error = configError(() => checkKnownKeys({ initialDelay: 100 }, 'retry.backoff', ['kind', 'initialDelayMs', 'maxDelayMs']));
+    expect(error.message).toBe(
+      'retry.backoff.initialDelay is not a known option (did you mean "initialDelayMs"?); got 100; known options: kind, initialDelayMs, maxDelayMs',
+    );
+    expect(error.field).toBe('retry.backoff.initialDelay');
+    expect(closestName('concurency', ['name', 'concurrency'])).toBe('concurrency');
+    expect(closestName('parallelismLevel', ['name', 'concurrency'])).toBeUndefined();
+  });
+
+  it('suggests the closest allowed value', () => {
+    expect(configError(() => checkOneOf('fulll', 'full', 'retry.backoff.jitter', ['none', 'full'])).message).toBe(
+      'retry.backoff.jitter must be one of none, full (did you mean "full"?); got "fulll"',
+    );
+  });
+});
+
+describe('the number and function shorthands', () => {
+  it('share the one message shape', () => {
+    expect(configError(() => checkInteger(0, 'concurrency', 4, 1, 10_000)).message).toBe('concurrency must be an integer from 1 to 10000; got 0');
+    expect(configError(() => checkPositive(-1, 'checkpoint.everyMs', 1000)).message).toBe('checkpoint.everyMs must be a finite number > 0; got -1');
+    expect(configError(() => checkFraction(2, 'maxFailureRate', 0.05)).message).toBe(
+      'maxFailureRate must be a finite number from 0 to 1 (0.05 means 5%); got 2',
+    );
+    const error = configError(() => checkFunction('x', 'handler', 'an async function (record, ctx) => result'));
+    expect(error.message).toBe('handler must be an async function (record, ctx) => result; got "x"');
+    expect(error.field).toBe('handler');
+    expect(checkInteger(undefined, 'n', 7, 1, 10)).toBe(7);
   });
 });

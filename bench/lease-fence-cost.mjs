@@ -8,7 +8,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openSqliteLedger } from '../dist/index.js';
+import { openSqliteLedger } from '../dist/sqlite.js';
 const path = join(mkdtempSync(join(tmpdir(), 'fence-')), 'l.sqlite');
 const ledger = openSqliteLedger(path);
 await ledger.begin({ runId: 'r', job: 'j', fingerprint: undefined, acceptDrift: false, options: {} });

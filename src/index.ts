@@ -28,6 +28,8 @@ export type { JsonlOutputOptions } from './sinks/jsonl-output.js';
 export type { OutputSink, OutputRecord, SinkOwner, SinkState } from './sinks/output-sink.js';
 export { SinkError } from './errors.js';
 export type { RerunOptions } from './engine/run-options.js';
-export { openSqliteLedger } from './ledger/open-ledger.js';
+// The SQLite factory is the subpath `batchguard/sqlite`: the main entry names no backend.
+export { openLedger } from './ledger/open-ledger.js';
+export type { LedgerLocation, LedgerContext, OpenedLedger } from './ledger/open-ledger.js';
 export type { Ledger, LedgerCounts, FailureKind, RecordStatus } from './ledger/ledger.js';
 export type { LeaseOptions } from './ledger/lease.js';

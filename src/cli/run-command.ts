@@ -9,6 +9,7 @@ import type { Job } from '../job.js';
 import { existsSync } from 'node:fs';
 import { cliCommand } from './cli-command.js';
 import { ledgerPath, noLedger } from './ledger-path.js';
+import { isMemoryLedger } from '../ledger/open-ledger.js';
 import type { EngineEvent } from '../engine/events.js';
 import type { RerunOptions, RunOptions } from '../engine/run-options.js';
 import type { Summary } from '../report/summary.js';
@@ -46,9 +47,10 @@ export async function runCommand(jobFile: string, flags: RunFlags, rerun?: Rerun
   const job = await loadJob(jobFile);
   if (flags.dryRun) return dryRunCommand(job, flags, jobFile);
   const ledger = ledgerPath(job, flags.ledger, jobFile);
-  const newLedger = !existsSync(ledger);
+  // A memory ledger is always new, and says nothing about where earlier runs were recorded.
+  const newLedger = !isMemoryLedger(ledger) && !existsSync(ledger);
   // A re-run needs the failures of an earlier run; without a ledger it would "complete" doing nothing.
-  if (rerun && newLedger) throw noLedger(ledger, jobFile, flags.ledger);
+  if (rerun && (newLedger || isMemoryLedger(ledger))) throw noLedger(ledger, jobFile, flags.ledger);
   const err = process.stderr;
   let failuresSeen = 0;
   let display: ProgressDisplay = plainLog(err);

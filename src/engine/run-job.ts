@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { Job } from '../job.js';
 import { FailureKind } from '../domain/status.js';
 import type { Ledger } from '../ledger/ledger.js';
-import { openSqliteLedger } from '../ledger/sqlite/sqlite-ledger.js';
+import { openLedger } from '../ledger/open-ledger.js';
 import { writeRunReports } from '../report/run-reports.js';
 import { pruneRunReports } from '../report/prune-run-reports.js';
 import { buildSummary, type Summary } from '../report/summary.js';
@@ -245,7 +245,7 @@ class JobRun {
     if (this.options.signal?.aborted) this.stop(String(this.options.signal.reason ?? 'aborted'));
     const fingerprint = await this.job.source.fingerprint();
     this.sourceBytes = fingerprint?.size;
-    const ledger = openSqliteLedger(this.options.ledgerPath, { lease: this.options.lease });
+    const { ledger, owned } = openLedger(this.options.ledger, { lease: this.options.lease });
     try {
       const begun = await ledger.begin({
         runId: this.runId, job: this.job.name, fingerprint, acceptDrift: this.options.acceptDrift, takeOver: this.options.takeOver,
@@ -308,7 +308,8 @@ class JobRun {
     } finally {
       this.options.signal?.removeEventListener('abort', this.onAbort);
       await this.job.output?.close();
-      await ledger.close();
+      // A ledger the caller passed in is the caller's to close.
+      if (owned) await ledger.close();
     }
   }
 

@@ -7,6 +7,7 @@ import type { Job } from '../job.js';
 import { checkFraction, checkInteger, checkKnownKeys } from '../validation/check.js';
 import type { FailureKind } from '../ledger/ledger.js';
 import { resolveLedgerLocation } from '../ledger/ledger-location.js';
+import type { LedgerLocation } from '../ledger/open-ledger.js';
 import type { EventListener } from './events.js';
 import { resolveLeaseOptions, type LeaseOptions, type ResolvedLeaseOptions } from '../ledger/lease.js';
 
@@ -22,10 +23,12 @@ export interface RerunOptions {
 
 export interface RunOptions {
   /**
-   * The ledger's file path, relative to `cwd`. Overrides the job's `ledger`.
+   * The ledger: a SQLite file path relative to `cwd`, `'memory'` (nothing kept after the run, no
+   * file created, no run reports written), or a `Ledger` the caller opened (and closes). Overrides
+   * the job's `ledger`.
    * @default the job's `ledger`, else `.batchguard/<job name>.sqlite` beside `jobFile` (under `cwd` without one)
    */
-  ledger?: string;
+  ledger?: LedgerLocation;
   /** Overrides the job's `keepRuns`: how many run report folders are kept. */
   keepRuns?: number;
   /** The command printed in the `next` hint, e.g. `npx batchguard`. @default 'batchguard' */
@@ -76,7 +79,8 @@ export interface RunOptions {
 }
 
 export interface ResolvedRunOptions {
-  readonly ledgerPath: string;
+  /** The resolved ledger path, `'memory'`, or the caller's ledger. */
+  readonly ledger: LedgerLocation;
   readonly keepRuns: number;
   /** The CLI command to print in hints (`batchguard` or `npx batchguard`). */
   readonly command: string;
@@ -106,7 +110,9 @@ export function resolveRunOptions(job: Job<any, any>, options: RunOptions = {}):
   checkKnownKeys(options, 'runOptions', RUN_FIELDS);
   const cwd = options.cwd ?? process.cwd();
   return Object.freeze({
-    ledgerPath: resolveLedgerLocation({ jobName: job.name, flag: options.ledger, jobLedger: job.ledger, jobFile: options.jobFile, cwd }),
+    ledger: typeof options.ledger === 'object' && options.ledger !== null
+      ? options.ledger
+      : resolveLedgerLocation({ jobName: job.name, flag: options.ledger, jobLedger: job.ledger, jobFile: options.jobFile, cwd }),
     keepRuns: checkInteger(options.keepRuns, 'keepRuns', job.keepRuns, 1, 100_000),
     command: options.command ?? 'batchguard',
     concurrency: checkInteger(options.concurrency, 'concurrency', job.concurrency, 1, 10_000),
@@ -126,7 +132,7 @@ export function resolveRunOptions(job: Job<any, any>, options: RunOptions = {}):
     signal: options.signal,
     onEvent: options.onEvent,
     jobFile: options.jobFile ?? '<job-file>',
-    ledgerFlag: options.ledger,
+    ledgerFlag: typeof options.ledger === 'string' ? options.ledger : undefined,
     clock: options.clock ?? systemClock,
     random: options.random ?? Math.random,
   });

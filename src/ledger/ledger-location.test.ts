@@ -37,7 +37,7 @@ describe('where the ledger is', () => {
 
   it('refuses :memory:, which used to create a file of that name', () => {
     const error = configError(() => resolveLedgerLocation({ jobName: 'orders', flag: ':memory:', cwd: '/tmp' }));
-    expect(error.message).toBe('--ledger ":memory:": batchguard has no in-memory ledger (a ledger that disappears with the process cannot resume a run); give a file path, e.g. --ledger /tmp/job.sqlite');
+    expect(error.message).toBe('--ledger ":memory:": batchguard has no in-memory ledger (a ledger that disappears with the process cannot resume a run); give a file path, e.g. --ledger /tmp/job.sqlite, or --ledger memory for a run that needs no resume');
     expect(configError(() => checkLedgerOption(':memory:')).field).toBe('job.ledger');
   });
 

@@ -24,20 +24,23 @@ export interface LedgerLocationInput {
   readonly cwd: string;
 }
 
-/** The absolute path of the ledger file. Refuses values that name no file batchguard can open. */
+/** The memory ledger's name (a file named so is `./memory`). */
+const MEMORY = 'memory';
+
+/** The absolute path of the ledger file, or `memory`. Refuses values that name no file batchguard can open. */
 export function resolveLedgerLocation(input: LedgerLocationInput): string {
   const jobFolder = input.jobFile === undefined ? input.cwd : dirname(resolve(input.cwd, input.jobFile));
   if (input.flag !== undefined) {
     checkLedgerSpec(input.flag, '--ledger');
-    return resolve(input.cwd, input.flag);
+    return input.flag === MEMORY ? MEMORY : resolve(input.cwd, input.flag);
   }
-  if (input.jobLedger !== undefined) return resolve(jobFolder, input.jobLedger);
+  if (input.jobLedger !== undefined) return input.jobLedger === MEMORY ? MEMORY : resolve(jobFolder, input.jobLedger);
   return join(jobFolder, LEDGER_FOLDER, `${input.jobName}.sqlite`);
 }
 
 /**
- * Validates the job's `ledger` option: a file path (relative to the job file's folder) or a
- * `file:` URL such as `new URL('./state/job.sqlite', import.meta.url)`. Returns the path.
+ * Validates the job's `ledger` option: a file path (relative to the job file's folder), `'memory'`
+ * (nothing kept after the run: ledger/memory/memory-ledger.ts), or a `file:` URL such as `new URL('./state/job.sqlite', import.meta.url)`. Returns the path.
  */
 export function checkLedgerOption(value: unknown): string | undefined {
   if (value === undefined) return undefined;
@@ -60,7 +63,7 @@ export function checkLedgerOption(value: unknown): string | undefined {
 export function checkLedgerSpec(value: string, field: string): void {
   if (value === ':memory:' || value.startsWith('file::memory:')) {
     throw new ConfigError(
-      `${field} ${JSON.stringify(value)}: batchguard has no in-memory ledger (a ledger that disappears with the process cannot resume a run); give a file path, e.g. ${field === '--ledger' ? '--ledger /tmp/job.sqlite' : "ledger: 'state/job.sqlite'"}`,
+      `${field} ${JSON.stringify(value)}: batchguard has no in-memory ledger (a ledger that disappears with the process cannot resume a run); give a file path, e.g. ${field === '--ledger' ? '--ledger /tmp/job.sqlite' : "ledger: 'state/job.sqlite'"}, or ${field === '--ledger' ? '--ledger memory' : "ledger: 'memory'"} for a run that needs no resume`,
       { field },
     );
   }

@@ -239,7 +239,7 @@ export interface RowFilter {
   readonly key?: string;
 }
 
-/** A ledger backend. Every backend passes test/integration/ledger-conformance. */
+/** A ledger backend, opened by openLedger (open-ledger.ts). Every backend passes the conformance suite (src/ledger/conformance/). */
 export interface Ledger {
   /** Where it is: a file path or a connection string without its password. */
   readonly location: string;
@@ -289,6 +289,11 @@ export interface Ledger {
    * returning. A commit also clears the suspects that it gives an outcome (except `crashed`).
    */
   noteInFlight(note: InFlightNote): Promise<void>;
+  /**
+   * The folder of a run's report files (`summary.json`, `failures.jsonl`), or undefined when the
+   * ledger keeps none (the memory ledger). The SQLite ledger's is `<name>.runs/<run id>/` beside it.
+   */
+  reportFolder(runId: string): string | undefined;
   /** Where a run would resume, without taking the ledger (for dry runs). */
   inspect(): Promise<ResumeState>;
   /** The holder whose lease is in force, or undefined (an expired lease does not count). */

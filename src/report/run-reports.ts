@@ -1,24 +1,20 @@
 /**
- * Each run leaves `summary.json` and `failures.jsonl` in `<ledger>.runs/<run id>/`, beside the
- * ledger file: the record of that run, readable without batchguard.
+ * Each run leaves `summary.json` and `failures.jsonl` in the folder its ledger names for it
+ * (`<ledger>.runs/<run id>/` beside a SQLite ledger file): the record of that run, readable without
+ * batchguard. The memory ledger names none, and no report files are written.
  */
 import { createWriteStream, mkdirSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
-import { dirname, join, basename, extname } from 'node:path';
+import { join } from 'node:path';
 import type { Ledger } from '../ledger/ledger.js';
 import { toFailureLine } from './failure-line.js';
 import type { RunReportPaths, Summary } from './summary.js';
 
-/** The folder of a run's reports, for a ledger file. */
-export function runReportsDir(ledgerLocation: string, runId: string): string {
-  const name = basename(ledgerLocation, extname(ledgerLocation));
-  return join(dirname(ledgerLocation), `${name}.runs`, runId);
-}
-
 /** Writes the run's reports; a report that cannot be written must not lose the run, so errors are returned as undefined. */
 export async function writeRunReports(ledger: Ledger, summary: Summary): Promise<RunReportPaths | undefined> {
+  const dir = ledger.reportFolder(summary.runId);
+  if (dir === undefined) return undefined;
   try {
-    const dir = runReportsDir(ledger.location, summary.runId);
     // Private, as the ledger: reports hold keys and error messages.
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const paths = { summary: join(dir, 'summary.json'), failures: join(dir, 'failures.jsonl') };

@@ -4,7 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import type { Job } from '../job.js';
-import { openSqliteLedger } from '../ledger/sqlite/sqlite-ledger.js';
+import { isMemoryLedger, openLedger } from '../ledger/open-ledger.js';
 import type { ResumeState } from '../ledger/ledger.js';
 import { FinishedSet } from '../structures/finished-set.js';
 import { KeyIndex } from '../structures/key-index.js';
@@ -72,8 +72,8 @@ export async function dryRun(job: Job<any, any>, ledgerPath: string): Promise<Dr
 }
 
 async function readResumeState(ledgerPath: string): Promise<ResumeState | undefined> {
-  if (!existsSync(ledgerPath)) return undefined;
-  const ledger = openSqliteLedger(ledgerPath);
+  if (isMemoryLedger(ledgerPath) || !existsSync(ledgerPath)) return undefined;
+  const { ledger } = openLedger(ledgerPath);
   try {
     return await ledger.inspect();
   } finally {

@@ -11,7 +11,8 @@ import { describe, expect, it } from 'vitest';
 import { installConsumer, packInto } from '../helpers/consumer-project.js';
 import { tempDir } from '../helpers/temp.js';
 
-const JOB_TS = `import { defineJob, FatalError, jsonl, jsonlOutput, openSqliteLedger, runJob, type Summary } from 'batchguard';
+const JOB_TS = `import { defineJob, FatalError, jsonl, jsonlOutput, runJob, type Summary } from 'batchguard';
+import { openSqliteLedger } from 'batchguard/sqlite';
 
 interface City { id: number; name: string }
 

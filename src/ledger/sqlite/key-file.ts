@@ -24,7 +24,18 @@ export interface KeyFileState {
   readonly crc: number;
 }
 
-export class KeyFile {
+/** Where a ledger keeps the key index's chunks: the key file, or memory (../memory/memory-keys.ts). */
+export interface KeyStore {
+  open(committed: KeyFileState | undefined, ledgerIsNew: boolean): void;
+  /** Writes a chunk past the committed entries; returns the state to commit with it. */
+  write(chunk: Uint8Array): KeyFileState;
+  committed(state: KeyFileState): void;
+  readAll(from?: number): Uint8Array;
+  committedBytes(): number;
+  close(): void;
+}
+
+export class KeyFile implements KeyStore {
   private fd: number | undefined;
   private state: KeyFileState | undefined;
 

@@ -11,7 +11,15 @@
 import { closeSync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
 
-export class ProcessLock {
+/** A lock that proves, when taken, that no other process holds the ledger. */
+export interface RunLock {
+  readonly held: boolean;
+  /** True when held now; false when another holder may be alive. */
+  tryTake(): boolean;
+  release(): void;
+}
+
+export class ProcessLock implements RunLock {
   private db: Database.Database | undefined;
 
   constructor(private readonly path: string) {}

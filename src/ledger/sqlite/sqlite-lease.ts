@@ -12,7 +12,7 @@ import type { LedgerError } from '../../errors.js';
 import {
   acquireLease, decideTake, hasMarginLeft, heldError, lostError, newOwner, renewLease, type Lease, type ResolvedLeaseOptions,
 } from '../lease.js';
-import { ProcessLock } from './process-lock.js';
+import type { RunLock } from './process-lock.js';
 
 /** How often a run waiting for an expiry looks at the lease again, at most. */
 const WAIT_POLL_MS = 500;
@@ -46,15 +46,14 @@ export class SqliteLease {
   private timer: NodeJS.Timeout | undefined;
   private readonly who = newOwner();
   private readonly statements;
-  private readonly lock: ProcessLock;
 
   constructor(
     private readonly db: Database.Database,
     private readonly location: string,
     private readonly options: ResolvedLeaseOptions,
+    private readonly lock: RunLock,
     private readonly now: () => number = Date.now,
   ) {
-    this.lock = new ProcessLock(`${location}.lock`);
     this.statements = {
       read: db.prepare('SELECT * FROM lease WHERE id = 1'),
       write: db.prepare(`INSERT OR REPLACE INTO lease (id, run_id, owner, pid, host, token, acquired_at, renewed_at, expires_at)

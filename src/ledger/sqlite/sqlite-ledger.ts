@@ -8,6 +8,7 @@
  * the whole loop spends on 1000 no-op records, so it is not the default (docs/semantics.md).
  */
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { BatchguardError, LedgerError } from '../../errors.js';
 import type { SourceFingerprint, SourceSample } from '../../sources/source.js';
@@ -15,19 +16,20 @@ import type {
   CommitBatch, ErrorGroup, InFlightNote, Ledger, LedgerCounts, LeaseHolder, RecordRow, ResumeState, RowFilter, RunRecord, RunStart, SeqRange, TimelinePoint,
   SourceRemap, StoredSource,
 } from '../ledger.js';
-import { addMissingColumns, SCHEMA_SQL, SCHEMA_VERSION } from './schema.js';
+import { SCHEMA_VERSION } from './schema.js';
 import { maskMessage } from '../../policy/fingerprint.js';
 import type { SerializedError } from '../../policy/serialize-error.js';
 import { mergeRanges, parseJson, toRecordRow } from './row-codec.js';
 import { DEFAULT_LEASE, type ResolvedLeaseOptions } from '../lease.js';
 import { storageFault } from '../storage-fault.js';
-import { KeyFile, type KeyFileState } from './key-file.js';
-import { checkPages, LedgerFileWatch, prepareLedgerFile, removeNewLedger } from './ledger-file.js';
-import { createLeaseTable, SqliteLease } from './sqlite-lease.js';
+import type { KeyFileState, KeyStore } from './key-file.js';
+import { prepareLedgerFile, removeNewLedger } from './ledger-file.js';
+import { SqliteLease } from './sqlite-lease.js';
+import { createSqliteDatabase, fileParts, type LedgerParts } from './ledger-parts.js';
 import { loadNativeModule } from './native-module.js';
-import { CrashNotes, CRASH_SCHEMA_SQL } from './crash-notes.js';
-import { RunTimeline, TIMELINE_SCHEMA_SQL } from './run-timeline.js';
-import { acceptSource, applySourceMap, checkSource, SOURCE_SCHEMA_SQL } from './source-state.js';
+import { CrashNotes } from './crash-notes.js';
+import { RunTimeline } from './run-timeline.js';
+import { acceptSource, applySourceMap, checkSource } from './source-state.js';
 
 type Row = Record<string, unknown>;
 
@@ -51,17 +53,8 @@ export function openSqliteLedger(path: string, options: SqliteLedgerOptions = {}
   loadNativeModule();
   try {
     created = prepareLedgerFile(path);
-    db = new Database(path, { timeout: 5000 });
-    if (!created) checkPages(db, path);
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
-    db.exec(SCHEMA_SQL);
-    addMissingColumns(db);
-    createLeaseTable(db);
-    db.exec(CRASH_SCHEMA_SQL);
-    db.exec(SOURCE_SCHEMA_SQL);
-    db.exec(TIMELINE_SCHEMA_SQL);
-    return new SqliteLedger(db, path, options.lease ?? DEFAULT_LEASE);
+    db = createSqliteDatabase(path, created);
+    return new SqliteLedger(db, path, options.lease ?? DEFAULT_LEASE, fileParts(path));
   } catch (error) {
     db?.close();
     // A ledger this call created holds nothing yet: leaving it (0 bytes after a full disk) would
@@ -83,16 +76,18 @@ export class SqliteLedger implements Ledger {
   private readonly runTimeline: RunTimeline;
 
   private readonly lease: SqliteLease;
-  private readonly file: LedgerFileWatch;
+  private readonly file: { check(): void };
+  private readonly parts: LedgerParts;
   /** No run had started on this ledger when it was opened. */
   private readonly isNew: boolean;
 
-  constructor(db: Database.Database, location: string, leaseOptions: ResolvedLeaseOptions) {
+  constructor(db: Database.Database, location: string, leaseOptions: ResolvedLeaseOptions, parts: LedgerParts) {
     this.db = db;
     this.location = location;
-    this.keyFile = new KeyFile(`${location}.keys`);
-    this.lease = new SqliteLease(db, location, leaseOptions);
-    this.file = new LedgerFileWatch(location);
+    this.parts = parts;
+    this.keyFile = parts.keys;
+    this.lease = new SqliteLease(db, location, leaseOptions, parts.lock);
+    this.file = parts.file;
     this.checkSchema();
     this.isNew = db.prepare('SELECT COUNT(*) FROM runs').pluck().get() === 0;
     this.crashNotes = new CrashNotes(db);
@@ -405,12 +400,16 @@ export class SqliteLedger implements Ledger {
     };
   }
 
-  private readonly keyFile: KeyFile;
+  private readonly keyFile: KeyStore;
+
+  reportFolder(runId: string): string | undefined {
+    return this.parts.reportsFolder === undefined ? undefined : join(this.parts.reportsFolder, runId);
+  }
 
   async close(): Promise<void> {
     this.lease.close();
     this.keyFile.close();
-    if (this.db.open) this.db.close();
+    if (this.parts.ownsDatabase && this.db.open) this.db.close();
   }
 }
 

@@ -1,0 +1,59 @@
+/**
+ * How a SQLite ledger's database is created, and what it keeps beside it (its parts): shared by the
+ * file ledger and the memory ledger, which differ only in where the parts live.
+ */
+import { basename, dirname, extname, join } from 'node:path';
+import Database from 'better-sqlite3';
+import { KeyFile, type KeyStore } from './key-file.js';
+import { checkPages, LedgerFileWatch } from './ledger-file.js';
+import { ProcessLock, type RunLock } from './process-lock.js';
+import { addMissingColumns, SCHEMA_SQL } from './schema.js';
+import { createLeaseTable } from './sqlite-lease.js';
+import { CRASH_SCHEMA_SQL } from './crash-notes.js';
+import { SOURCE_SCHEMA_SQL } from './source-state.js';
+import { TIMELINE_SCHEMA_SQL } from './run-timeline.js';
+
+/**
+ * What a ledger keeps beside its database: the key store, the process lock, the check that the
+ * database file is still the one opened, and where run reports go. A file ledger keeps them in files
+ * next to it; the memory ledger (../memory/memory-ledger.ts) in memory.
+ */
+export interface LedgerParts {
+  readonly keys: KeyStore;
+  readonly lock: RunLock;
+  readonly file: { check(): void };
+  /** The folder of the run reports (`<folder>/<run id>/`), or undefined: none are written. */
+  readonly reportsFolder: string | undefined;
+  /** Whether `close` closes the database (false when other handles share it). */
+  readonly ownsDatabase: boolean;
+}
+
+/** The parts of a ledger file at `path`: `<path>.keys`, `<path>.lock` and `<name>.runs/` beside it. */
+export function fileParts(path: string): LedgerParts {
+  const name = basename(path, extname(path));
+  return {
+    keys: new KeyFile(`${path}.keys`), lock: new ProcessLock(`${path}.lock`), file: new LedgerFileWatch(path),
+    reportsFolder: join(dirname(path), `${name}.runs`), ownsDatabase: true,
+  };
+}
+
+/** Opens the database at `path` (a file, or `:memory:`) with the ledger's tables. */
+export function createSqliteDatabase(path: string, created = true): Database.Database {
+  const db = new Database(path, { timeout: 5000 });
+  try {
+    if (!created) checkPages(db, path);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.exec(SCHEMA_SQL);
+    addMissingColumns(db);
+    createLeaseTable(db);
+    db.exec(CRASH_SCHEMA_SQL);
+    db.exec(SOURCE_SCHEMA_SQL);
+    db.exec(TIMELINE_SCHEMA_SQL);
+    return db;
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+}
+

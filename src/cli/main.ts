@@ -7,6 +7,8 @@ import { Command, InvalidArgumentError } from 'commander';
 import { BatchguardError, ConfigError, LedgerError, SinkError, SourceError, StorageError } from '../errors.js';
 import { ExitCode } from './exit-codes.js';
 import { readProp, thrownMessage, valueText } from '../policy/error-fields.js';
+import { defaultRedactor } from '../policy/redact.js';
+import { printable } from '../report/printable.js';
 // Each command's module is imported when the command runs: a run does not pay for loading the
 // report, replay and status code (start-up time is what a short job feels most).
 
@@ -123,9 +125,11 @@ export async function main(argv: string[]): Promise<number> {
       return commanderCode === 'commander.helpDisplayed' || commanderCode === 'commander.version' ? 0 : ExitCode.usage;
     }
     const code = exitCodeForError(error);
-    const message = thrownMessage(error);
+    // A message may quote user input (a path, a URL, a record's text): secrets masked, terminal
+    // escape sequences shown escaped (our own messages may span lines: those breaks stay).
+    const message = defaultRedactor(thrownMessage(error)).split('\n').map(printable).join('\n');
     process.stderr.write(`batchguard: error: ${message}\n`);
-    if (code === 70) process.stderr.write(`${valueText(readProp(error, 'stack') ?? '')}\nThis is a bug in batchguard; please report it with the lines above.\n`);
+    if (code === 70) process.stderr.write(`${defaultRedactor(valueText(readProp(error, 'stack') ?? ''))}\nThis is a bug in batchguard; please report it with the lines above.\n`);
     return code;
   }
 }

@@ -103,6 +103,14 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--run <run-id>', 'the run to report (default: the latest)')
     .action(async (jobFile: string, flags) => setExitCode(await (await import('./report-command.js')).reportCommand(jobFile, flags)));
 
+  program.command('dashboard')
+    .description('a live, read-only page of the job: runs, progress, failures by group, blocked records')
+    .argument('<job-file>')
+    .option('--ledger <path>', 'the ledger file')
+    .option('--port <n>', 'the port to listen on (default: any free port, printed)', integer('--port'))
+    .option('--host <address>', 'the address to listen on', '127.0.0.1')
+    .action(async (jobFile: string, flags) => setExitCode(await (await import('./dashboard-command.js')).dashboardCommand(jobFile, flags)));
+
   return program;
 }
 

@@ -18,13 +18,12 @@ CREATE INDEX IF NOT EXISTS run_timeline_run ON run_timeline (run_id);
 `;
 
 export class RunTimeline {
-  private readonly insert: Database.Statement;
-  private readonly select: Database.Statement;
+  // Prepared when first used: a read-only connection to a ledger written before the timeline
+  // existed has no such table, and must still open (its runs have no timeline).
+  private insert: Database.Statement | undefined;
+  private select: Database.Statement | undefined;
 
-  constructor(db: Database.Database) {
-    this.insert = db.prepare('INSERT INTO run_timeline (run_id, at, done, failed) VALUES (?, ?, ?, ?)');
-    this.select = db.prepare('SELECT at, done, failed FROM run_timeline WHERE run_id = ? ORDER BY rowid');
-  }
+  constructor(private readonly db: Database.Database) {}
 
   /** Called inside the commit's transaction; a commit that records no outcome adds no row. */
   add(batch: CommitBatch): void {
@@ -33,10 +32,15 @@ export class RunTimeline {
     if (done === 0) return;
     let failed = 0;
     for (const row of batch.rows) if (row.status === 'failed') failed += 1;
+    this.insert ??= this.db.prepare('INSERT INTO run_timeline (run_id, at, done, failed) VALUES (?, ?, ?, ?)');
     this.insert.run(batch.runId, new Date().toISOString(), done, failed);
   }
 
   read(runId: string): TimelinePoint[] {
+    if (this.select === undefined) {
+      if (this.db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'run_timeline'").get() === undefined) return [];
+      this.select = this.db.prepare('SELECT at, done, failed FROM run_timeline WHERE run_id = ? ORDER BY rowid');
+    }
     return this.select.all(runId) as TimelinePoint[];
   }
 }

@@ -40,6 +40,24 @@ const FILTER_COLUMNS = [['fingerprint', 'fingerprint'], ['kind', 'kind'], ['runI
 export interface SqliteLedgerOptions {
   /** The run lease's expiry and renewal. @default DEFAULT_LEASE (15 s, renewed every 5 s) */
   lease?: ResolvedLeaseOptions;
+  /**
+   * Open an existing ledger for reading only (the dashboard): SQLite refuses every write on this
+   * connection, and nothing is created or migrated. @default false
+   */
+  readOnly?: boolean;
+}
+
+function openReadOnly(path: string, options: SqliteLedgerOptions): SqliteLedger {
+  loadNativeModule();
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(path, { readonly: true, fileMustExist: true, timeout: 5000 });
+    return new SqliteLedger(db, path, options.lease ?? DEFAULT_LEASE);
+  } catch (error) {
+    db?.close();
+    if (error instanceof BatchguardError) throw error;
+    throw new LedgerError('LEDGER_UNUSABLE', `cannot open the ledger ${path} for reading: ${(error as Error).message}`, { cause: error });
+  }
 }
 
 /**
@@ -47,6 +65,7 @@ export interface SqliteLedgerOptions {
  * StorageError (a damaged, empty or unwritable file) when it cannot.
  */
 export function openSqliteLedger(path: string, options: SqliteLedgerOptions = {}): SqliteLedger {
+  if (options.readOnly === true) return openReadOnly(path, options);
   let db: Database.Database | undefined;
   let created = false;
   // Before anything is created: an unbuilt module must not leave an empty ledger file behind.

@@ -11,10 +11,3 @@ export function html(text: string | number): string {
   return String(text).replace(/[&<>"']/g, (char) => ENTITIES[char] ?? char);
 }
 
-/**
- * JSON for a `<script type="application/json">` block: `<` is written as `\u003c`, so no value can
- * close the block (`</script>`) or open a comment, whatever it holds.
- */
-export function jsonForScript(value: unknown): string {
-  return JSON.stringify(value).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
-}

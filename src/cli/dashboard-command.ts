@@ -1,0 +1,72 @@
+/**
+ * `batchguard dashboard <job-file> [--ledger …] [--port N] [--host H]`: a local page that follows
+ * the ledger live (server-sent events, one snapshot a second). Read-only: the SQLite ledger is
+ * opened with a read-only connection, so the dashboard cannot change anything a run relies on.
+ * Bound to 127.0.0.1 unless --host says otherwise (the page shows keys and error messages).
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { createServer, type ServerResponse } from 'node:http';
+import { openSqliteLedger } from '../ledger/sqlite/sqlite-ledger.js';
+import { dashboardSnapshot } from '../report/dashboard-snapshot.js';
+import { renderDashboardPage } from '../report/html/dashboard-page.js';
+import { cliCommand } from './cli-command.js';
+import { ledgerPath, noLedger } from './ledger-path.js';
+import { loadJob } from './load-job.js';
+
+export interface DashboardFlags {
+  ledger?: string;
+  /** @default 0 (any free port; the address is printed) */
+  port?: number;
+  /** @default '127.0.0.1' */
+  host?: string;
+}
+
+const INTERVAL_MS = 1000;
+
+export async function dashboardCommand(jobFile: string, flags: DashboardFlags): Promise<number> {
+  const job = await loadJob(jobFile);
+  const path = ledgerPath(job, flags.ledger, jobFile);
+  if (!existsSync(path)) throw noLedger(path, jobFile, flags.ledger);
+  const ledger = openSqliteLedger(path, { readOnly: true });
+  const snapshot = async (): Promise<string> => JSON.stringify(await dashboardSnapshot(ledger, job.name, jobFile, cliCommand()));
+  const clients = new Set<ServerResponse>();
+  const server = createServer((request, response) => {
+    if (request.method !== 'GET') return void response.writeHead(405).end();
+    if (request.url === '/') {
+      const nonce = randomBytes(16).toString('base64');
+      response.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(renderDashboardPage(job.name, nonce));
+    } else if (request.url === '/events') {
+      response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+      clients.add(response);
+      request.on('close', () => clients.delete(response));
+      void snapshot().then((data) => response.write(`data: ${data}\n\n`), () => undefined);
+    } else if (request.url === '/snapshot.json') {
+      void snapshot().then((data) => response.writeHead(200, { 'content-type': 'application/json' }).end(data),
+        (error: Error) => response.writeHead(500).end(error.message));
+    } else {
+      response.writeHead(404).end();
+    }
+  });
+  const timer = setInterval(() => {
+    if (clients.size === 0) return;
+    snapshot().then((data) => { for (const client of clients) client.write(`data: ${data}\n\n`); },
+      (error: Error) => process.stderr.write(`batchguard dashboard: cannot read the ledger: ${error.message}\n`));
+  }, INTERVAL_MS);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(flags.port ?? 0, flags.host ?? '127.0.0.1', resolve);
+  });
+  const address = server.address() as { address: string; port: number };
+  process.stdout.write(`dashboard of ${job.name}: http://${address.address}:${address.port}/ (read-only; Ctrl-C to stop)\n`);
+  await new Promise<void>((resolve) => {
+    const stop = (): void => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  clearInterval(timer);
+  for (const client of clients) client.end();
+  server.close();
+  await ledger.close();
+  return 0;
+}

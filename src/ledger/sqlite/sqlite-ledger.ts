@@ -52,7 +52,7 @@ function openReadOnly(path: string, options: SqliteLedgerOptions): SqliteLedger 
   let db: Database.Database | undefined;
   try {
     db = new Database(path, { readonly: true, fileMustExist: true, timeout: 5000 });
-    return new SqliteLedger(db, path, options.lease ?? DEFAULT_LEASE);
+    return new SqliteLedger(db, path, options.lease ?? DEFAULT_LEASE, fileParts(path));
   } catch (error) {
     db?.close();
     if (error instanceof BatchguardError) throw error;

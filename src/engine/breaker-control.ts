@@ -1,8 +1,8 @@
 /**
- * Drives the circuit breaker during a run: feeds it attempt outcomes, parks the records hit by an
- * outage (they go back to pending, never to the failure report), probes on a backoff schedule (the
- * health check, or a parked record), releases the parked records when the breaker closes, and
- * aborts the run when it stays open past `maxOpenMs`.
+ * Drives the circuit breaker during a run: feeds it attempt outcomes, decides which records an
+ * outage parks (the dispatcher keeps them; they never reach the failure report), probes on a backoff
+ * schedule (the health check, or a parked record), has the parked records released when the breaker
+ * closes, and aborts the run when it stays open past `maxOpenMs`.
  */
 import type { Clock } from '../clock.js';
 import type { Job } from '../job.js';
@@ -10,7 +10,7 @@ import { BreakerState, CircuitBreaker, type Trip } from '../policy/breaker.js';
 import type { SerializedError } from '../policy/serialize-error.js';
 import type { EngineEvents } from './events.js';
 import { checkOnce } from '../policy/health-check.js';
-import type { InFlight } from './record-executor.js';
+import type { OpenRecord } from './open-record.js';
 
 /** The three ways a held record can end. */
 export interface HeldEnds {
@@ -19,11 +19,16 @@ export interface HeldEnds {
   pend(): void;
 }
 
+/** What the breaker asks of the dispatcher, which keeps the parked records. */
 export interface BreakerHooks {
-  /** Records to run again now that the breaker closed. */
-  release(entries: InFlight[]): void;
-  /** Runs one parked record as a probe. */
-  probeWith(entry: InFlight): void;
+  /** Records parked now. */
+  parked(): number;
+  /** The breaker closed: the parked records run again. Returns how many. */
+  release(): number;
+  /** Takes the oldest parked record out of the parked ones, to run as the probe. */
+  takeParked(): OpenRecord | undefined;
+  /** Runs the probe. */
+  probeWith(entry: OpenRecord): void;
   /** The breaker stayed open too long: abort the run. */
   abort(trip: Trip, error: SerializedError | undefined): void;
   /** Something the read loop may be waiting for changed. */
@@ -32,8 +37,9 @@ export interface BreakerHooks {
 
 export class BreakerControl {
   private readonly breaker: CircuitBreaker;
-  private parked: InFlight[] = [];
-  private held: (HeldEnds & { entry: InFlight })[] = [];
+  /** The parked record whose attempt is the probe, while it runs. */
+  private probing: OpenRecord | undefined;
+  private held: (HeldEnds & { entry: OpenRecord })[] = [];
   private readonly streakRecords = new Set<string>();
   private cancelHeld: (() => void) | undefined;
   private cancelProbe: (() => void) | undefined;
@@ -68,14 +74,15 @@ export class BreakerControl {
     return this.breaker.trip;
   }
 
-  get parkedCount(): number {
-    return this.parked.length;
+  /** Whether this record's attempt is the probe (it runs while the breaker is not closed). */
+  isProbe(entry: OpenRecord): boolean {
+    return this.probing === entry;
   }
 
   /** An attempt succeeded. */
-  succeeded(entry: InFlight): void {
-    if (entry.probe) {
-      entry.probe = false;
+  succeeded(entry: OpenRecord): void {
+    if (this.probing === entry) {
+      this.probing = undefined;
       this.probeResult(true);
     } else {
       // A success can complete a trip: the window reaching minRecords with the rate already over.
@@ -91,7 +98,7 @@ export class BreakerControl {
    * yet? Held until the breaker decides: parked if it opens, failed at the next success (or after
    * `probeDelayMs` without either). Returns false when there is nothing to wait for.
    */
-  hold(entry: InFlight, ends: HeldEnds): boolean {
+  hold(entry: OpenRecord, ends: HeldEnds): boolean {
     if (!this.job.breaker.enabled || !this.closed || this.stopped || this.breaker.failuresInARow === 0 || this.streakRecords.size < 2) return false;
     this.held.push({ entry, ...ends });
     this.cancelHeld ??= this.clock.timer(this.job.breaker.probeDelayMs, () => this.releaseHeld('fail'));
@@ -110,9 +117,9 @@ export class BreakerControl {
    * An attempt failed with a retryable error or a timeout. Returns true when the record must be
    * parked (the breaker is open, or this failure opened it) instead of retried or failed.
    */
-  systemicFailure(entry: InFlight, fingerprint: string, error: SerializedError): boolean {
-    if (entry.probe) {
-      entry.probe = false;
+  systemicFailure(entry: OpenRecord, fingerprint: string, error: SerializedError): boolean {
+    if (this.probing === entry) {
+      this.probing = undefined;
       this.probeResult(false);
       return true;
     }
@@ -133,11 +140,6 @@ export class BreakerControl {
     const shown = error ?? { name: 'Error', message: trip.description };
     this.events.emit({ type: 'breaker:opened', reason: trip.reason, description: trip.description, fingerprint: trip.fingerprint, failures: trip.failures, window: trip.window, error: shown });
     this.scheduleProbe();
-  }
-
-  /** Holds a record until the breaker closes. */
-  park(entry: InFlight): void {
-    this.parked.push(entry);
   }
 
   /** The run is stopping: no more probes; parked records stay pending. */
@@ -168,19 +170,19 @@ export class BreakerControl {
       return;
     }
     this.breaker.halfOpen();
-    this.events.emit({ type: 'breaker:half-open', parked: this.parked.length });
+    this.events.emit({ type: 'breaker:half-open', parked: this.hooks.parked() });
     const check = this.job.healthCheck;
     if (check) {
       void checkOnce(check, this.job.healthCheckPolicy.timeoutMs, this.clock).then((result) => this.probeResult(result.ok));
       return;
     }
-    const entry = this.parked.shift();
+    const entry = this.hooks.takeParked();
     if (!entry) {
       // Nothing to probe with: let intake go on; the next failures trip the breaker again.
       this.probeResult(true, true);
       return;
     }
-    entry.probe = true;
+    this.probing = entry;
     this.hooks.probeWith(entry);
   }
 
@@ -189,10 +191,8 @@ export class BreakerControl {
     const state = force ? this.closeNow() : this.breaker.probe(ok);
     if (state === BreakerState.closed) {
       const openMs = this.clock.now() - this.breaker.openedAt;
-      this.events.emit({ type: 'breaker:closed', openMs, released: this.parked.length });
-      const released = this.parked;
-      this.parked = [];
-      this.hooks.release(released);
+      this.events.emit({ type: 'breaker:closed', openMs, released: this.hooks.parked() });
+      this.hooks.release();
       this.hooks.wake();
     } else if (state === BreakerState.halfOpen) {
       this.probe(); // the next probe at once: closing takes several successes in a row

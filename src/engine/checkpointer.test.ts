@@ -3,7 +3,7 @@ import { flushMicrotasks } from '../clock.js';
 import type { CommitBatch, Ledger } from '../ledger/ledger.js';
 import { Checkpointer, toRanges } from './checkpointer.js';
 import type { Outcome } from '../domain/outcome.js';
-import { newInFlight, type InFlight } from './record-executor.js';
+import { openRecord, type OpenRecord } from './open-record.js';
 import type { OutputRecord, OutputSink, SinkState } from '../sinks/output-sink.js';
 
 /** A ledger whose commits wait until the test releases them, recording what it was given and when. */
@@ -72,8 +72,8 @@ function makeCheckpointer(
 }
 
 /** A record that succeeded on its first attempt. */
-function entry(seq: number): InFlight {
-  const e = newInFlight(`k${seq}`, { seq, line: seq + 1, offset: seq * 10 }, { id: seq });
+function entry(seq: number): OpenRecord {
+  const e = openRecord(`k${seq}`, { seq, line: seq + 1, offset: seq * 10 }, { id: seq });
   e.attempt = 1;
   return e;
 }

@@ -7,7 +7,7 @@ import type { OutputSink } from '../sinks/output-sink.js';
 import type { SourcePosition, SourceSample } from '../sources/source.js';
 import { maskMessage } from '../policy/fingerprint.js';
 import type { Outcome } from '../domain/outcome.js';
-import type { InFlight } from './record-executor.js';
+import type { OpenRecord } from './open-record.js';
 import type { KeyIndex } from '../structures/key-index.js';
 
 export class Checkpointer {
@@ -38,7 +38,7 @@ export class Checkpointer {
   }
 
   /** Adds a success (and its result, to the output sink); returns true when the batch is full. */
-  addSucceeded(entry: InFlight, value: unknown): boolean {
+  addSucceeded(entry: OpenRecord, value: unknown): boolean {
     this.output?.write(value, entry);
     if (this.successesAsRows) {
       this.rows.push({

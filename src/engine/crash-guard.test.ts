@@ -11,7 +11,7 @@ function guard(suspects: [number, Partial<CrashSuspect>][] = [], concurrency = 8
   const evidence: CrashEvidence = {
     suspects: new Map(suspects.map(([seq, s]) => [seq, { groupSize: undefined, aloneCrashes: 0, runIds: [], ...s }])),
   };
-  return { guard: new CrashGuard<Entry>(evidence, ledger, concurrency, 3), notes };
+  return { guard: new CrashGuard<Entry>(evidence, ledger, concurrency, 3, (entry) => entry.done), notes };
 }
 
 /** Whether `note` says `seq` may have been in flight. */

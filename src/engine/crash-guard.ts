@@ -29,7 +29,6 @@ export const AHEAD = 256;
 /** What the guard needs of a record in flight. */
 export interface GuardedEntry {
   readonly position: { readonly seq: number };
-  readonly done: boolean;
 }
 
 export class CrashGuard<E extends GuardedEntry> {
@@ -51,6 +50,8 @@ export class CrashGuard<E extends GuardedEntry> {
     private readonly ledger: Ledger,
     private readonly concurrency: number,
     private readonly maxCrashes: number,
+    /** Whether a record has its outcome (it is no longer a suspect of the next note). */
+    private readonly done: (entry: E) => boolean,
   ) {
     let last = -1;
     for (const seq of evidence.suspects.keys()) last = Math.max(last, seq);
@@ -155,7 +156,7 @@ export class CrashGuard<E extends GuardedEntry> {
   private write(): Promise<void> {
     const started: number[] = [];
     for (const entry of this.hot) {
-      if (entry.done) this.hot.delete(entry);
+      if (this.done(entry)) this.hot.delete(entry);
       else started.push(entry.position.seq);
     }
     this.noted = new Set(started);

@@ -10,43 +10,42 @@ import type { Ledger } from '../ledger/ledger.js';
 import { DependencyTracker, type Release } from '../graph/dependency-tracker.js';
 import { StatusBits } from '../graph/status-bits.js';
 import type { KeyIndex } from '../structures/key-index.js';
-import type { InFlight } from './record-executor.js';
+import type { OpenRecord } from './open-record.js';
 import { thrownMessage, valueText } from '../policy/error-fields.js';
 
 /** What the gate asks of the engine. */
 export interface GateActions {
   /** Queue a record to run (it may wait for a free slot). */
-  run(entry: InFlight): void;
+  run(entry: OpenRecord): void;
   /** Record a skip: the record is blocked by a failed dependency. */
-  skip(entry: InFlight, blockedBy: readonly string[]): void;
+  skip(entry: OpenRecord, blockedBy: readonly string[]): void;
   /** Record an invalid record (a dependency that no record has). */
-  invalid(entry: InFlight, message: string): void;
+  invalid(entry: OpenRecord, message: string): void;
+}
+
+/**
+ * What the ledger knows of dependencies: which records succeeded (ranges and rows), which failed
+ * or were skipped (and their blocking chains). Records a re-run is about to redo count as not done yet.
+ */
+export async function loadDependencies(job: Job<any, any>, ledger: Ledger, keys: KeyIndex, redo: ReadonlySet<number>): Promise<DependencyTracker<OpenRecord>> {
+  const bits = new StatusBits();
+  for await (const range of ledger.succeededRanges()) bits.setSucceededRange(range.first, range.last);
+  const blockedPaths = new Map<string, readonly string[]>();
+  for await (const row of ledger.rows({ statuses: ['succeeded', 'failed', 'skipped'] })) {
+    if (redo.has(row.seq)) continue;
+    if (row.status === 'succeeded') bits.setSucceeded(row.seq);
+    else bits.setBlocked(row.seq);
+    if (row.status === 'skipped' && row.blockedBy) blockedPaths.set(row.key, row.blockedBy);
+  }
+  return new DependencyTracker(keys, bits, blockedPaths, job.onDependencyFailure);
 }
 
 export class DependencyGate {
-  private constructor(
+  constructor(
     private readonly job: Job<any, any>,
-    private readonly tracker: DependencyTracker<InFlight>,
+    private readonly tracker: DependencyTracker<OpenRecord>,
     private readonly actions: GateActions,
   ) {}
-
-  /**
-   * Builds the gate from what the ledger knows: which records succeeded (ranges and rows), which
-   * failed or were skipped (and their blocking chains). Records a re-run is about to redo count as
-   * not done yet.
-   */
-  static async open(job: Job<any, any>, ledger: Ledger, keys: KeyIndex, redo: ReadonlySet<number>, actions: GateActions): Promise<DependencyGate> {
-    const bits = new StatusBits();
-    for await (const range of ledger.succeededRanges()) bits.setSucceededRange(range.first, range.last);
-    const blockedPaths = new Map<string, readonly string[]>();
-    for await (const row of ledger.rows({ statuses: ['succeeded', 'failed', 'skipped'] })) {
-      if (redo.has(row.seq)) continue;
-      if (row.status === 'succeeded') bits.setSucceeded(row.seq);
-      else bits.setBlocked(row.seq);
-      if (row.status === 'skipped' && row.blockedBy) blockedPaths.set(row.key, row.blockedBy);
-    }
-    return new DependencyGate(job, new DependencyTracker(keys, bits, blockedPaths, job.onDependencyFailure), actions);
-  }
 
   get waiting(): number {
     return this.tracker.waiting;
@@ -56,7 +55,7 @@ export class DependencyGate {
    * A record just read. Returns false when it was handled here (waiting or skipped) and the
    * engine must not run it now. Throws ConfigError when the record closes a dependency cycle.
    */
-  admit(entry: InFlight, record: unknown): boolean {
+  admit(entry: OpenRecord, record: unknown): boolean {
     let deps: readonly string[];
     try {
       deps = (this.job.dependsOn as (record: unknown) => readonly string[])(record) ?? [];
@@ -86,8 +85,8 @@ export class DependencyGate {
   }
 
   /** A record has its outcome: run or skip what waited on it, and so on down the line. */
-  settled(entry: InFlight, status: 'succeeded' | 'failed' | 'skipped', blockedBy?: readonly string[]): void {
-    const queue: Release<InFlight>[] = this.tracker.settled(entry.key, entry.position.seq, status, blockedBy);
+  settled(entry: OpenRecord, status: 'succeeded' | 'failed' | 'skipped', blockedBy?: readonly string[]): void {
+    const queue: Release<OpenRecord>[] = this.tracker.settled(entry.key, entry.position.seq, status, blockedBy);
     for (let next = queue.shift(); next; next = queue.shift()) {
       if (next.kind === 'ready') {
         next.waiter.entry.failedDependencies = next.failedDependencies;
@@ -114,7 +113,7 @@ export class DependencyGate {
     return missing.length;
   }
 
-  private fail(entry: InFlight, message: string): void {
+  private fail(entry: OpenRecord, message: string): void {
     this.actions.invalid(entry, message);
     this.settled(entry, 'failed');
   }

@@ -16,65 +16,13 @@ import { decideRetry, type RetryDecision } from '../policy/retry.js';
 import { retryAfterMs } from '../policy/retry-after.js';
 import type { SerializedError } from '../policy/serialize-error.js';
 import { safeSerialize, withCause } from './stored-error.js';
-import type { SourcePosition } from '../sources/source.js';
 import { AttemptContext } from './attempt-context.js';
 import { inAttempt, type AttemptScope, type EscapeListener } from './escaped-errors.js';
 import { thrownSummary } from '../policy/error-fields.js';
 import type { RetryBudget } from '../policy/retry-budget.js';
 import type { EngineEvents } from './events.js';
-import type { AttemptRecord, Outcome } from '../domain/outcome.js';
-
-/** What only a record that failed an attempt needs; not allocated for first-time successes. */
-interface RetryState {
-  previousDelayMs: number;
-  cancelRetry: (() => void) | undefined;
-  readonly history: AttemptRecord[];
-  /** The retry budget held this retry back at least once. */
-  deferred?: boolean;
-}
-
-/** A record being processed. */
-export interface InFlight {
-  readonly key: string;
-  readonly position: SourcePosition;
-  /** The record itself; dropped once it has an outcome, since a finished entry may linger in the window. */
-  record: unknown;
-  attempt: number;
-  /** Bumped when an attempt ends; a result carrying an older generation is late and discarded. */
-  generation: number;
-  /** True while an attempt runs; false while waiting for a retry. */
-  running: boolean;
-  /** True once the record has an outcome (succeeded or failed). */
-  done: boolean;
-  attemptStartedAtMs: number;
-  firstAttemptAtMs: number;
-  ctx: AttemptContext | undefined;
-  retry: RetryState | undefined;
-  /** Dependencies that failed, for a record run anyway (`onDependencyFailure: 'run'`). */
-  failedDependencies: readonly string[];
-  /** This attempt is the breaker's probe. */
-  probe: boolean;
-  /** The record's rate-limit key (`rateLimitKey`), when the job has one. */
-  rateKey: string | undefined;
-  /** The record's fairness key (`concurrencyKey`), and whether it holds one of that key's slots. */
-  fairKey: string | undefined;
-  fairRunning: boolean;
-  /** Where the entry is in the executor's list of running attempts; -1 when not running. */
-  runningAt: number;
-  /** Held for the breaker's verdict (see BreakerControl.hold). */
-  held: boolean;
-  /** Waiting for a rate-limit token, without a slot. */
-  waitingForToken: boolean;
-}
-
-const NO_KEYS: readonly string[] = Object.freeze([]);
-
-export function newInFlight(key: string, position: SourcePosition, record: unknown): InFlight {
-  return {
-    key, position, record, attempt: 0, generation: 0, running: false, done: false, attemptStartedAtMs: 0,
-    firstAttemptAtMs: 0, ctx: undefined, retry: undefined, failedDependencies: NO_KEYS, probe: false, rateKey: undefined, fairKey: undefined, fairRunning: false, runningAt: -1, held: false, waitingForToken: false,
-  };
-}
+import type { Outcome } from '../domain/outcome.js';
+import { Phase, retryState, type OpenRecord, type RetryState } from './open-record.js';
 
 export interface ExecutorDeps {
   readonly job: Job<any, any>;
@@ -82,10 +30,15 @@ export interface ExecutorDeps {
   readonly random: Random;
   readonly events: EngineEvents;
   readonly stats: { attempts: number; retries: number; retriesDeferred: number };
+  /**
+   * Moves a record to another phase: the one place where phases change (the run's dispatcher takes
+   * and gives back slots there).
+   */
+  readonly move: (entry: OpenRecord, phase: Phase) => void;
   /** A record succeeded (the hot path: no outcome object is built). */
-  readonly onSucceeded: (entry: InFlight, value: unknown) => void;
+  readonly onSucceeded: (entry: OpenRecord, value: unknown) => void;
   /** A record failed, or stays pending (`outcome.status === 'pending'`). */
-  readonly onOutcome: (entry: InFlight, outcome: Outcome) => void;
+  readonly onOutcome: (entry: OpenRecord, outcome: Outcome) => void;
   /** True once the run is stopping: no new attempt starts, a record that would retry stays pending. */
   readonly stopping: () => boolean;
   /** Retries may be at most a share of recent attempts. */
@@ -93,18 +46,20 @@ export interface ExecutorDeps {
   /** The breaker, fed with every attempt outcome; it decides when a record is parked instead. */
   readonly breaker: {
     readonly closed: boolean;
-    succeeded(entry: InFlight): void;
-    systemicFailure(entry: InFlight, fingerprint: string, error: SerializedError): boolean;
-    hold(entry: InFlight, ends: { fail(): void; park(): void; pend(): void }): boolean;
+    /** Whether this record's attempt is the breaker's probe (it runs while the breaker is not closed). */
+    isProbe(entry: OpenRecord): boolean;
+    succeeded(entry: OpenRecord): void;
+    systemicFailure(entry: OpenRecord, fingerprint: string, error: SerializedError): boolean;
+    hold(entry: OpenRecord, ends: { fail(): void; park(): void; pend(): void }): boolean;
   };
   /** Token buckets: every attempt takes a token; a Retry-After pauses the record's key. */
   readonly limiter?: { tryTake(key: string | undefined, now: number): number; slowDown(key: string | undefined, untilMs: number): void } | undefined;
   /** A record hit by an outage: back to pending until the breaker closes. */
-  readonly onParked: (entry: InFlight) => void;
+  readonly onParked: (entry: OpenRecord) => void;
   /** A record waits `waitMs` for a rate-limit token without its slot; the engine calls attempt() again. */
-  readonly onTokenWait?: (entry: InFlight, waitMs: number) => void;
-  /** A record held until the breaker decides whether its failure was an outage. */
-  readonly onHeld?: (entry: InFlight) => void;
+  readonly onTokenWait?: (entry: OpenRecord, waitMs: number) => void;
+  /** A record is held (phase `held`) until the breaker decides whether its failure was an outage. */
+  readonly onHeld?: (entry: OpenRecord) => void;
   /**
    * The run, told about errors that escaped a handler after its attempt had ended. With it, each
    * handler call runs in an attempt scope, so that an error escaping a running attempt fails it
@@ -120,14 +75,14 @@ export class RecordExecutor {
   constructor(private readonly deps: ExecutorDeps) {}
 
   /** Starts the record's next attempt. */
-  attempt(entry: InFlight): void {
+  attempt(entry: OpenRecord): void {
     const { job, clock, stats } = this.deps;
     if (entry.retry) entry.retry.cancelRetry = undefined;
     if (this.deps.stopping()) {
       this.pending(entry);
       return;
     }
-    if (!this.deps.breaker.closed && !entry.probe) {
+    if (!this.deps.breaker.closed && !this.deps.breaker.isProbe(entry)) {
       this.park(entry);
       return;
     }
@@ -142,15 +97,17 @@ export class RecordExecutor {
         return;
       }
       if (waitMs > 0) {
-        (entry.retry ??= { previousDelayMs: 0, cancelRetry: undefined, history: [] }).cancelRetry = clock.timer(waitMs, () => this.attempt(entry));
+        this.deps.move(entry, Phase.retryWait);
+        retryState(entry).cancelRetry = clock.timer(waitMs, () => this.attempt(entry));
         return;
       }
     }
     if (entry.attempt === 0) {
       this.deps.budget.recordAttempt(now);
-    } else if (!entry.probe && !this.deps.budget.tryRetry(now)) {
+    } else if (!this.deps.breaker.isProbe(entry) && !this.deps.budget.tryRetry(now)) {
       // Over the retry budget: ask again when the window has moved.
       const retry = entry.retry as RetryState;
+      this.deps.move(entry, Phase.retryWait);
       if (!retry.deferred) {
         retry.deferred = true;
         stats.retriesDeferred++;
@@ -163,7 +120,7 @@ export class RecordExecutor {
     const generation = ++entry.generation;
     if (entry.attempt === 1) entry.firstAttemptAtMs = now;
     entry.attemptStartedAtMs = now;
-    entry.running = true;
+    this.deps.move(entry, Phase.running);
     this.running.add(entry);
     const ctx = new AttemptContext(entry.key, entry.attempt, entry.position, job.name, this.deps.events, entry.failedDependencies);
     entry.ctx = ctx;
@@ -187,8 +144,8 @@ export class RecordExecutor {
   }
 
   /** An error escaped the attempt `generation` of `entry`: it fails the attempt, if that still runs. */
-  escaped(entry: InFlight, generation: number, error: unknown): boolean {
-    if (generation !== entry.generation || !entry.running) return false;
+  escaped(entry: OpenRecord, generation: number, error: unknown): boolean {
+    if (generation !== entry.generation || entry.phase !== Phase.running) return false;
     const ctx = entry.ctx;
     this.failed(entry, generation, error, false);
     ctx?.abort(error);
@@ -200,15 +157,15 @@ export class RecordExecutor {
    * BigInt, a circular object, a `toJSON` that throws): failed, `fatal`, with the sink's error as
    * the cause. Another attempt would return the same result.
    */
-  unwritable(entry: InFlight, sinkError: unknown): Outcome {
+  unwritable(entry: OpenRecord, sinkError: unknown): Outcome {
     const { job, clock, events } = this.deps;
     const error = new BatchguardError('RESULT_UNWRITABLE', `the handler's result could not be written to ${job.output?.description ?? 'the output'}: ${thrownSummary(sinkError)}`, { cause: sinkError });
     const serialized = safeSerialize(error, job.redact);
-    const history = (entry.retry ??= { previousDelayMs: 0, cancelRetry: undefined, history: [] }).history;
+    const history = retryState(entry).history;
     history.push({ attempt: entry.attempt, durationMs: clock.now() - entry.attemptStartedAtMs, error: serialized });
     const rule = 'unwritable-result';
     events.emit({ type: 'record:failed', key: entry.key, kind: FailureKind.fatal, attempts: entry.attempt, error: serialized, rule });
-    entry.done = true;
+    this.deps.move(entry, Phase.done);
     entry.record = undefined;
     return {
       status: 'failed', key: entry.key, position: entry.position, attempts: entry.attempt, kind: FailureKind.fatal, error: serialized,
@@ -221,7 +178,7 @@ export class RecordExecutor {
     const now = this.deps.clock.now();
     const timeoutMs = this.deps.job.timeoutMs;
     for (const entry of this.running.snapshot()) {
-      if (entry.running && now - entry.attemptStartedAtMs >= timeoutMs) {
+      if (entry.phase === Phase.running && now - entry.attemptStartedAtMs >= timeoutMs) {
         const error = new TimeoutError(timeoutMs);
         const ctx = entry.ctx;
         this.failed(entry, entry.generation, error, true);
@@ -231,11 +188,10 @@ export class RecordExecutor {
   }
 
   /** Ends the record at once without an outcome: the run is stopping (its grace period is over). */
-  abandon(entry: InFlight): void {
-    if (entry.running) {
+  abandon(entry: OpenRecord): void {
+    if (entry.phase === Phase.running) {
       entry.generation++;
-      entry.running = false;
-    this.running.delete(entry);
+      this.running.delete(entry);
       entry.ctx?.abort(new BatchguardError('STOPPED', 'the run stopped before this attempt finished'));
       this.pending(entry);
     } else if (entry.retry?.cancelRetry) {
@@ -245,21 +201,19 @@ export class RecordExecutor {
     }
   }
 
-  private succeeded(entry: InFlight, generation: number, value: unknown): void {
-    if (generation !== entry.generation || !entry.running) return;
-    entry.running = false;
+  private succeeded(entry: OpenRecord, generation: number, value: unknown): void {
+    if (generation !== entry.generation || entry.phase !== Phase.running) return;
     this.running.delete(entry);
     entry.generation++;
-    entry.done = true;
     this.deps.breaker.succeeded(entry);
+    this.deps.move(entry, Phase.done);
     entry.record = undefined;
     this.deps.onSucceeded(entry, value);
   }
 
-  private failed(entry: InFlight, generation: number, error: unknown, timedOut: boolean): void {
-    if (generation !== entry.generation || !entry.running) return;
+  private failed(entry: OpenRecord, generation: number, error: unknown, timedOut: boolean): void {
+    if (generation !== entry.generation || entry.phase !== Phase.running) return;
     const { job, clock, events, stats } = this.deps;
-    entry.running = false;
     this.running.delete(entry);
     entry.generation++;
     const durationMs = clock.now() - entry.attemptStartedAtMs;
@@ -272,7 +226,7 @@ export class RecordExecutor {
         this.park(entry);
         return;
       }
-    } else if (entry.probe) {
+    } else if (this.deps.breaker.isProbe(entry)) {
       // A record-specific error still means the service answered: a successful probe.
       this.deps.breaker.succeeded(entry);
     }
@@ -294,13 +248,14 @@ export class RecordExecutor {
       error = withCause(policyError, error);
     }
     const serialized = safeSerialize(error, job.redact);
-    const retry = (entry.retry ??= { previousDelayMs: 0, cancelRetry: undefined, history: [] });
+    const retry = retryState(entry);
     const history = retry.history;
     if (decision.retry && !this.deps.stopping()) {
       history.push({ attempt: entry.attempt, durationMs, error: serialized, delayMs: decision.delayMs });
       stats.retries++;
       retry.previousDelayMs = decision.delayMs;
       events.emit({ type: 'record:retrying', key: entry.key, attempt: entry.attempt, delayMs: decision.delayMs, error: serialized, rule });
+      this.deps.move(entry, Phase.retryWait);
       retry.cancelRetry = clock.timer(decision.delayMs, () => this.attempt(entry));
       return;
     }
@@ -312,7 +267,7 @@ export class RecordExecutor {
     const kind = timedOut ? FailureKind.timeout : decision.reason === 'fatal' ? FailureKind.fatal : FailureKind.exhausted;
     const fail = (): void => {
       events.emit({ type: 'record:failed', key: entry.key, kind, attempts: entry.attempt, error: serialized, rule });
-      entry.done = true;
+      this.deps.move(entry, Phase.done);
       entry.record = undefined;
       this.deps.onOutcome(entry, {
         status: 'failed', key: entry.key, position: entry.position, attempts: entry.attempt, kind, error: serialized,
@@ -322,22 +277,22 @@ export class RecordExecutor {
     // A systemic failure at the end of its attempts may be the start of an outage: the breaker decides.
     const systemic = timedOut || classification === 'retryable';
     if (systemic && this.deps.breaker.hold(entry, { fail, park: () => this.park(entry), pend: () => this.pending(entry) })) {
+      // It waits for the breaker's verdict without its slot, so that other records keep coming and give that verdict.
+      this.deps.move(entry, Phase.held);
       this.deps.onHeld?.(entry);
       return;
     }
     fail();
   }
 
-  /** Back to "never attempted": the outage does not use up the record's attempts. */
-  private park(entry: InFlight): void {
-    entry.running = false;
+  /** Hit by an outage: the dispatcher parks it (its attempts are not used up). */
+  private park(entry: OpenRecord): void {
     this.running.delete(entry);
-    entry.attempt = 0;
-    entry.retry = undefined;
     this.deps.onParked(entry);
   }
 
-  private pending(entry: InFlight): void {
+  private pending(entry: OpenRecord): void {
+    this.deps.move(entry, Phase.pending);
     this.deps.onOutcome(entry, { status: 'pending', key: entry.key, position: entry.position, attempts: entry.attempt });
   }
 }
@@ -346,7 +301,7 @@ export class RecordExecutor {
 class Attempt implements AttemptScope {
   constructor(
     private readonly executor: RecordExecutor,
-    private readonly entry: InFlight,
+    private readonly entry: OpenRecord,
     private readonly generation: number,
     readonly run: EscapeListener,
   ) {}
@@ -362,18 +317,18 @@ class Attempt implements AttemptScope {
 
 /** An unordered list with O(1) removal (swap with the last, index kept on the entry): cheaper than a Set. */
 class RunningList {
-  private readonly items: InFlight[] = [];
+  private readonly items: OpenRecord[] = [];
 
-  add(entry: InFlight): void {
+  add(entry: OpenRecord): void {
     if (entry.runningAt >= 0) return;
     entry.runningAt = this.items.length;
     this.items.push(entry);
   }
 
-  delete(entry: InFlight): void {
+  delete(entry: OpenRecord): void {
     const at = entry.runningAt;
     if (at < 0) return;
-    const last = this.items.pop() as InFlight;
+    const last = this.items.pop() as OpenRecord;
     if (last !== entry) {
       this.items[at] = last;
       last.runningAt = at;
@@ -381,7 +336,7 @@ class RunningList {
     entry.runningAt = -1;
   }
 
-  snapshot(): InFlight[] {
+  snapshot(): OpenRecord[] {
     return [...this.items];
   }
 }

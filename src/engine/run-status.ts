@@ -1,34 +1,37 @@
 /**
  * How a run ended, decided from why it stopped and the job's counts, and what to run next.
  */
-import { FailureKind } from '../domain/status.js';
+import { FailureKind, RunStatus } from '../domain/status.js';
 import type { Ledger, LedgerCounts } from '../ledger/ledger.js';
-import { RunStatus } from '../domain/status.js';
 import { failureRate } from '../report/summary.js';
+import type { RunEnding } from './run-ending.js';
 
 export interface StatusInput {
-  /** Why the run stopped for an error that escaped the job's code (escaped-errors.ts). */
-  readonly uncaughtReason?: string | undefined;
-  readonly abortReason: string | undefined;
-  readonly stopReason: string | undefined;
-  readonly deadlineReason: string | undefined;
+  /** Why the run ended early, if it did (an ending that throws never gets here). */
+  readonly ending: RunEnding | undefined;
   readonly counts: LedgerCounts;
   readonly maxFailures: number;
   readonly maxFailureRate: number;
 }
 
 export function decideStatus(input: StatusInput): { status: RunStatus; reason: string } {
-  const { counts } = input;
-  if (input.uncaughtReason !== undefined) {
-    return { status: RunStatus.uncaughtError, reason: `${input.uncaughtReason}; what finished is saved, ${counts.pending} records left pending; run again to go on` };
-  }
-  if (input.abortReason !== undefined) return { status: RunStatus.aborted, reason: input.abortReason };
-  if (input.deadlineReason !== undefined) {
-    const rest = counts.sourceExhausted ? `${counts.pending} records left pending` : `${counts.pending} read records left pending, and the rest of the source not read yet`;
-    return { status: RunStatus.stopped, reason: `${input.deadlineReason}; ${rest}; run again to go on` };
-  }
-  if (input.stopReason !== undefined) {
-    return { status: RunStatus.interrupted, reason: `stopped by ${input.stopReason}; ${counts.pending} records left pending` };
+  const { counts, ending } = input;
+  switch (ending?.kind) {
+    case 'uncaught':
+      return { status: RunStatus.uncaughtError, reason: `${ending.reason}; what finished is saved, ${counts.pending} records left pending; run again to go on` };
+    case 'aborted':
+      return { status: RunStatus.aborted, reason: ending.reason };
+    case 'deadline': {
+      const rest = counts.sourceExhausted ? `${counts.pending} records left pending` : `${counts.pending} read records left pending, and the rest of the source not read yet`;
+      return { status: RunStatus.stopped, reason: `${ending.description}; ${rest}; run again to go on` };
+    }
+    case 'stopped':
+      return { status: RunStatus.interrupted, reason: `stopped by ${ending.reason}; ${counts.pending} records left pending` };
+    case 'source-failed':
+    case 'config-error':
+    case 'ledger-failed':
+    case undefined:
+      break;
   }
   if (counts.failed > input.maxFailures) {
     return { status: RunStatus.thresholdExceeded, reason: `${counts.failed} records failed, more than maxFailures ${input.maxFailures}` };

@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { InFlightWindow, type WindowEntry } from './in-flight-window.js';
+import { InFlightWindow } from './in-flight-window.js';
 
-interface Entry extends WindowEntry {
+interface Entry {
   readonly seq: number;
+  done: boolean;
 }
 
 function fill(count: number): { window: InFlightWindow<Entry>; entries: Entry[] } {
-  const window = new InFlightWindow<Entry>();
+  const window = new InFlightWindow<Entry>((entry) => entry.done);
   const entries: Entry[] = [];
   for (let seq = 0; seq < count; seq++) {
     const entry = { seq, done: false };
@@ -25,7 +26,7 @@ const seqs = (entries: readonly Entry[]): number[] => entries.map((e) => e.seq);
 
 describe('InFlightWindow', () => {
   it('is empty at first', () => {
-    const window = new InFlightWindow<Entry>();
+    const window = new InFlightWindow<Entry>((entry) => entry.done);
     expect(window.oldest()).toBeUndefined();
     expect(window.open()).toEqual([]);
   });
@@ -90,7 +91,7 @@ describe('InFlightWindow', () => {
   });
 
   it('keeps memory bounded by the open entries over a long stream that finishes in order', () => {
-    const window = new InFlightWindow<Entry>();
+    const window = new InFlightWindow<Entry>((entry) => entry.done);
     let maxStored = 0;
     let previous: Entry | undefined;
     for (let seq = 0; seq < 50_000; seq++) {
@@ -107,7 +108,7 @@ describe('InFlightWindow', () => {
   it('keeps memory bounded by the open entries when the oldest entry stays open (a record waiting for a long retry)', () => {
     // One slow record (a Retry-After, a hung handler until timeoutMs) must not make the window keep
     // every record read after it: at 50k records/s a 60 s wait would be 3M entries and their records.
-    const window = new InFlightWindow<Entry>();
+    const window = new InFlightWindow<Entry>((entry) => entry.done);
     window.add({ seq: 0, done: false });
     for (let seq = 1; seq <= 20_000; seq++) {
       const entry = { seq, done: false };

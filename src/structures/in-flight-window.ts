@@ -4,14 +4,12 @@
  * Map: records start in reading order and mostly finish in it, so finishing is O(1) amortised
  * with no hashing on the hot path.
  */
-export interface WindowEntry {
-  /** Set when the record has an outcome; a pending record (stopped mid-way) is never done. */
-  done: boolean;
-}
-
-export class InFlightWindow<E extends WindowEntry> {
+export class InFlightWindow<E> {
   private entries: E[] = [];
   private head = 0;
+
+  /** `done` tells an entry that has its outcome; a pending record (stopped mid-way) is never done. */
+  constructor(private readonly done: (entry: E) => boolean) {}
 
   add(entry: E): void {
     this.entries.push(entry);
@@ -29,13 +27,13 @@ export class InFlightWindow<E extends WindowEntry> {
     const open: E[] = [];
     for (let i = this.head; i < this.entries.length; i++) {
       const entry = this.entries[i] as E;
-      if (!entry.done) open.push(entry);
+      if (!this.done(entry)) open.push(entry);
     }
     return open;
   }
 
   private dropFinishedHead(): void {
-    while (this.head < this.entries.length && (this.entries[this.head] as E).done) this.head++;
+    while (this.head < this.entries.length && this.done(this.entries[this.head] as E)) this.head++;
     // Compact once the finished prefix dominates, so memory stays bounded by the open entries.
     if (this.head > 1024 && this.head * 2 > this.entries.length) {
       this.entries = this.entries.slice(this.head);

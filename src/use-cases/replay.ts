@@ -8,7 +8,8 @@ import { resolveRetryBudget, RetryBudget } from '../policy/retry-budget.js';
 import type { SourcePosition } from '../sources/source.js';
 import { EngineEvents, type EventListener } from '../engine/events.js';
 import type { Outcome } from '../domain/outcome.js';
-import { newInFlight, RecordExecutor } from '../engine/record-executor.js';
+import { openRecord } from '../engine/open-record.js';
+import { RecordExecutor } from '../engine/record-executor.js';
 
 export interface ReplayResult {
   readonly outcome: Outcome;
@@ -19,7 +20,7 @@ export function replayRecord(job: Job<any, any>, record: unknown, key: string, p
   return new Promise((resolve) => {
     const events = new EngineEvents(onEvent);
     const stats = { attempts: 0, retries: 0, retriesDeferred: 0 };
-    const entry = newInFlight(key, position, record);
+    const entry = openRecord(key, position, record);
     let cancelSweep = (): void => {};
     const settle = (outcome: Outcome): void => {
       cancelSweep();
@@ -27,12 +28,14 @@ export function replayRecord(job: Job<any, any>, record: unknown, key: string, p
     };
     const executor = new RecordExecutor({
       job, clock: systemClock, random: Math.random, events, stats,
+      // One record, no slots to account for.
+      move: (moved, phase) => (moved.phase = phase),
       onSucceeded: (done, value) => settle({ status: 'succeeded', key, position, attempts: done.attempt, value }),
       onOutcome: (_done, outcome) => settle(outcome),
       stopping: () => false,
       // One record in the foreground: no breaker to trip, no budget to share.
       budget: new RetryBudget(resolveRetryBudget({ enabled: false })),
-      breaker: { closed: true, succeeded: () => {}, systemicFailure: () => false, hold: () => false },
+      breaker: { closed: true, isProbe: () => false, succeeded: () => {}, systemicFailure: () => false, hold: () => false },
       onParked: () => {},
     });
     const sweepEveryMs = Math.min(1000, Math.max(1, job.timeoutMs / 10));

@@ -1,0 +1,197 @@
+/**
+ * The scheduler of the data flow: which open record runs next, and when. It owns the slots (at
+ * most `limit()` records hold one), the ready queue, fairness between keys (fair-scheduler.ts), the
+ * records parked by the breaker, and the waits for rate-limit tokens. Every open record has one
+ * phase (open-record.ts) and `move` is the only place that changes it: the slots in use are the
+ * records in a phase that holds one, counted as records enter and leave those phases.
+ */
+import type { Clock } from '../clock.js';
+import type { FairScheduler } from './fair-scheduler.js';
+import { Phase, retryState, type OpenRecord } from './open-record.js';
+
+/** The phases in which a record holds one of the run's slots. */
+const HOLDS_SLOT: Readonly<Record<Phase, boolean>> = {
+  [Phase.waitingDeps]: false,
+  [Phase.queued]: false,
+  [Phase.running]: true,
+  // A record keeps its slot while it waits to retry: a retry soon follows, and its wait is short.
+  [Phase.retryWait]: true,
+  [Phase.tokenWait]: false,
+  [Phase.held]: false,
+  [Phase.parked]: false,
+  [Phase.pending]: false,
+  [Phase.done]: false,
+};
+
+/**
+ * Records waiting for a rate-limit token at most: the bound on what a paused key makes the reader
+ * buffer (they hold no slot, so without it the reader would go on reading).
+ */
+const MAX_TOKEN_WAITING = 10_000;
+
+export interface DispatcherDeps {
+  /** Records holding a slot at most; read at each decision, so that it may change during the run. */
+  readonly limit: () => number;
+  readonly clock: Clock;
+  /** Per-key concurrency with round-robin fairness, when the job has `concurrencyKey`. */
+  readonly fair: FairScheduler<OpenRecord> | undefined;
+  /** Whether new attempts may start: the run is not stopping and the breaker is closed. */
+  readonly mayStart: () => boolean;
+  /** Starts the record's next attempt (it moves the record to its next phase). */
+  readonly start: (entry: OpenRecord) => void;
+  /** Something the read loop may be waiting for changed. */
+  readonly wake: () => void;
+}
+
+export class Dispatcher {
+  /** Records in each phase (those that have left the window included: `done`, `pending`). */
+  private readonly counts: Record<Phase, number> = {
+    [Phase.waitingDeps]: 0, [Phase.queued]: 0, [Phase.running]: 0, [Phase.retryWait]: 0, [Phase.tokenWait]: 0,
+    [Phase.held]: 0, [Phase.parked]: 0, [Phase.pending]: 0, [Phase.done]: 0,
+  };
+  /** Slots in use: records in a phase that holds one. */
+  private slots = 0;
+  /** Records whose dependencies were met, or back from a wait: they go before new reads. */
+  private readonly readyQueue: OpenRecord[] = [];
+  /** Records parked by the breaker, in the order they were parked: probes take the oldest. */
+  private parkedRecords: OpenRecord[] = [];
+  /** Records handed out by the fairness queue that hold one of their key's slots. */
+  private readonly keySlots = new Set<OpenRecord>();
+  /** True while pump() runs (see there). */
+  private pumping = false;
+
+  constructor(private readonly deps: DispatcherDeps) {}
+
+  /** Moves a record to another phase, taking or giving back its slot (and its key's slot). */
+  move(entry: OpenRecord, to: Phase): void {
+    const from = entry.phase;
+    if (from === to) return;
+    this.counts[from]--;
+    this.counts[to]++;
+    entry.phase = to;
+    const had = HOLDS_SLOT[from];
+    const has = HOLDS_SLOT[to];
+    if (had !== has) this.slots += has ? 1 : -1;
+    if (!has && this.deps.fair && this.keySlots.delete(entry)) this.deps.fair.done(entry.fairKey as string);
+  }
+
+  /** Counts a record just read (phase `queued`). */
+  entered(entry: OpenRecord): void {
+    this.counts[entry.phase]++;
+  }
+
+  /** Slots in use. */
+  get active(): number {
+    return this.slots;
+  }
+
+  get parked(): number {
+    return this.counts[Phase.parked];
+  }
+
+  /** Records of the run in a phase. */
+  count(phase: Phase): number {
+    return this.counts[phase];
+  }
+
+  /** Whether the reader must wait before it reads on: every slot is taken, or a waiting line is full. */
+  full(): boolean {
+    const fair = this.deps.fair;
+    return this.slots >= this.deps.limit() || this.counts[Phase.tokenWait] >= MAX_TOKEN_WAITING || (fair !== undefined && fair.queued >= fair.options.maxQueued);
+  }
+
+  /**
+   * Whether records are still at work or waiting for something that will come: a slot, a token, the
+   * breaker's verdict; parked records count until the run stops (then they stay pending).
+   */
+  busy(stopping: boolean): boolean {
+    return this.slots > 0 || this.counts[Phase.held] > 0 || this.counts[Phase.tokenWait] > 0 || (this.counts[Phase.parked] > 0 && !stopping);
+  }
+
+  /** A record read (or released by its dependencies) that may run: through its key's queue, or now. */
+  submit(entry: OpenRecord): void {
+    if (this.deps.fair) {
+      this.deps.fair.offer(entry.fairKey as string, entry);
+      this.pump();
+      return;
+    }
+    this.deps.start(entry);
+  }
+
+  /** A record whose dependencies were met: it goes before new reads, when a slot is free. */
+  ready(entry: OpenRecord): void {
+    this.move(entry, Phase.queued);
+    this.readyQueue.push(entry);
+    this.pump();
+  }
+
+  /** Back in line for a slot: through the fairness queue for a record that has a fairness key. */
+  requeue(entry: OpenRecord): void {
+    this.move(entry, Phase.queued);
+    // A full fairness queue must not lose the record: it then runs without waiting for its key's turn.
+    if (!(this.deps.fair && entry.fairKey !== undefined && this.deps.fair.offer(entry.fairKey, entry))) this.readyQueue.push(entry);
+  }
+
+  /** The record waits `waitMs` for a rate-limit token without its slot, then queues again. */
+  tokenWait(entry: OpenRecord, waitMs: number): void {
+    this.move(entry, Phase.tokenWait);
+    retryState(entry).cancelRetry = this.deps.clock.timer(waitMs, () => {
+      this.requeue(entry);
+      this.pump();
+    });
+    this.pump();
+    this.deps.wake();
+  }
+
+  /** Hit by an outage: the record waits for the breaker to close, its attempts not used up. */
+  park(entry: OpenRecord): void {
+    entry.attempt = 0;
+    entry.retry = undefined;
+    this.move(entry, Phase.parked);
+    this.parkedRecords.push(entry);
+    this.deps.wake();
+  }
+
+  /** The breaker closed: every parked record queues again. Returns how many. */
+  releaseParked(): number {
+    const released = this.parkedRecords;
+    this.parkedRecords = [];
+    for (const entry of released) this.requeue(entry);
+    this.pump();
+    return released.length;
+  }
+
+  /** The oldest parked record, taken out to run as the breaker's probe; undefined when none is parked. */
+  takeParked(): OpenRecord | undefined {
+    return this.parkedRecords.shift();
+  }
+
+  /** Starts records waiting for a slot, while slots are free. */
+  pump(): void {
+    // Not re-entrant: a synchronous handler succeeds inside start(), which settles its dependents
+    // and pumps again; the outer loop picks them up instead, so a chain does not grow the stack.
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      this.pumpNow();
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private pumpNow(): void {
+    const { fair, mayStart, start, limit } = this.deps;
+    while (this.readyQueue.length > 0 && this.slots < limit() && mayStart()) {
+      start(this.readyQueue.shift() as OpenRecord);
+    }
+    // Round-robin over the fairness keys that have records waiting and a free per-key slot.
+    while (fair && this.slots < limit() && mayStart()) {
+      const entry = fair.next();
+      if (!entry) break;
+      // Its key's slot is given back when it leaves the phases that hold a slot (move), at once when it
+      // takes none (it waits for a token, or is parked).
+      this.keySlots.add(entry);
+      start(entry);
+    }
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * A record the run has read and not finished: what every part of the loop passes around. Where it
+ * is in the loop is one value, its `phase`; the dispatcher (dispatcher.ts) is the only one that
+ * changes it, and derives from the change which slots it takes or gives back.
+ */
+import type { AttemptRecord } from '../domain/outcome.js';
+import type { SourcePosition } from '../sources/source.js';
+import type { AttemptContext } from './attempt-context.js';
+
+/** Where an open record is. */
+export const Phase = {
+  /** Read; waits for its dependencies' outcomes (dependency-gate.ts). */
+  waitingDeps: 'waiting-deps',
+  /** Waits for a slot: in the ready queue, a fairness key's queue, or its crash-suspect group. */
+  queued: 'queued',
+  /** An attempt runs. */
+  running: 'running',
+  /** Waits for its next attempt (a retry delay, or the retry budget). */
+  retryWait: 'retry-wait',
+  /** Waits for a rate-limit token. */
+  tokenWait: 'token-wait',
+  /** Its last attempt failed while failures run in a row: the breaker decides whether it was an outage. */
+  held: 'held',
+  /** Hit by an outage: waits for the breaker to close. */
+  parked: 'parked',
+  /** The run stopped before it finished: no outcome, the next run processes it again. */
+  pending: 'pending',
+  /** Has its outcome (succeeded, failed or skipped). */
+  done: 'done',
+} as const;
+export type Phase = (typeof Phase)[keyof typeof Phase];
+
+/** What only a record that failed an attempt needs; not allocated for first-time successes. */
+export interface RetryState {
+  previousDelayMs: number;
+  /** Cancels the timer of the wait the record is in (retry delay, budget, token). */
+  cancelRetry: (() => void) | undefined;
+  readonly history: AttemptRecord[];
+  /** The retry budget held this retry back at least once. */
+  deferred?: boolean;
+}
+
+/** A record read and not finished. */
+export interface OpenRecord {
+  readonly key: string;
+  readonly position: SourcePosition;
+  /** The record itself; dropped once it has an outcome, since a finished entry may linger in the window. */
+  record: unknown;
+  phase: Phase;
+  attempt: number;
+  /** Bumped when an attempt ends; a result carrying an older generation is late and discarded. */
+  generation: number;
+  attemptStartedAtMs: number;
+  firstAttemptAtMs: number;
+  ctx: AttemptContext | undefined;
+  retry: RetryState | undefined;
+  /** Dependencies that failed, for a record run anyway (`onDependencyFailure: 'run'`). */
+  failedDependencies: readonly string[];
+  /** The record's rate-limit key (`rateLimitKey`), when the job has one. */
+  rateKey: string | undefined;
+  /** The record's fairness key (`concurrencyKey`), when the job has one. */
+  fairKey: string | undefined;
+  /** Where the entry is in the executor's list of running attempts; -1 when not running. */
+  runningAt: number;
+}
+
+const NO_KEYS: readonly string[] = Object.freeze([]);
+
+export function openRecord(key: string, position: SourcePosition, record: unknown): OpenRecord {
+  return {
+    key, position, record, phase: Phase.queued, attempt: 0, generation: 0, attemptStartedAtMs: 0, firstAttemptAtMs: 0,
+    ctx: undefined, retry: undefined, failedDependencies: NO_KEYS, rateKey: undefined, fairKey: undefined, runningAt: -1,
+  };
+}
+
+/** The retry state of a record, created on first need. */
+export function retryState(entry: OpenRecord): RetryState {
+  return (entry.retry ??= { previousDelayMs: 0, cancelRetry: undefined, history: [] });
+}
+
+/** Whether the record has its outcome (for the window and the crash guard). */
+export function isDone(entry: OpenRecord): boolean {
+  return entry.phase === Phase.done;
+}

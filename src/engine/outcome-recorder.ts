@@ -1,0 +1,155 @@
+/**
+ * Where outcomes go: counted for this run, told as events, and added to the group commit, which
+ * writes them to the ledger with the watermark (the oldest open record's position). A pending
+ * record has no outcome: it stays open in the window, so the watermark never passes it and the next
+ * run processes it again.
+ */
+import { FailureKind } from '../domain/status.js';
+import type { Outcome } from '../domain/outcome.js';
+import { crashedOutcome, invalidOutcome, keyOfPosition } from '../domain/unusable-record.js';
+import type { Job } from '../job.js';
+import type { SourcePosition } from '../sources/source.js';
+import type { InFlightWindow } from '../structures/in-flight-window.js';
+import type { Checkpointer } from './checkpointer.js';
+import type { EngineEvents } from './events.js';
+import { Phase, type OpenRecord } from './open-record.js';
+import type { Selector } from './selector.js';
+
+export interface RecorderDeps {
+  readonly job: Job<any, any>;
+  readonly events: EngineEvents;
+  readonly checkpointer: Checkpointer;
+  readonly selector: Selector;
+  /** The records read and not finished, in reading order. */
+  readonly window: InFlightWindow<OpenRecord>;
+  /** Where the run resumed: the watermark while nothing was read. */
+  readonly startWatermark: SourcePosition | undefined;
+  /** The last record read. */
+  readonly lastRead: () => SourcePosition | undefined;
+  /** Moves a record to a phase (the dispatcher). */
+  readonly move: (entry: OpenRecord, phase: Phase) => void;
+  /** A record has its outcome: what waited on it may run (the dependency gate). */
+  readonly settled: (entry: OpenRecord, status: 'succeeded' | 'failed') => void;
+  /** The ledger could not be written: the run stops. */
+  readonly commitFailed: (error: unknown) => void;
+  /** A background commit's listener threw: kept as the run's failure, never lost. */
+  readonly keepFailure: (error: unknown) => void;
+  /** Whether the ledger failed (then nothing more is committed). */
+  readonly ledgerFailed: () => boolean;
+}
+
+export class OutcomeRecorder {
+  /** This run's outcomes, for the summary. */
+  readonly thisRun = { succeeded: 0, failed: 0, skipped: 0 };
+  private inProgress: Promise<void> | undefined;
+
+  constructor(private readonly deps: RecorderDeps) {}
+
+  /** The commit being written, if one is: the reader waits for it before reading on. */
+  get commitInProgress(): Promise<void> | undefined {
+    return this.inProgress;
+  }
+
+  /**
+   * A record succeeded. Throws what the output sink threw when it refused the result (a BigInt, a
+   * circular object): the record then fails instead.
+   */
+  succeeded(entry: OpenRecord, value: unknown): void {
+    const full = this.deps.checkpointer.addSucceeded(entry, value);
+    this.thisRun.succeeded++;
+    if (full) this.commitInBackground();
+    this.deps.settled(entry, 'succeeded');
+  }
+
+  /** A record failed, or stays pending. */
+  ended(entry: OpenRecord, outcome: Outcome): void {
+    if (outcome.status === 'pending') return;
+    this.thisRun[outcome.status]++;
+    if (this.deps.checkpointer.add(outcome)) this.commitInBackground();
+    if (outcome.status === 'failed') this.deps.settled(entry, 'failed');
+  }
+
+  /** A record that ran alone each time the process died, `maxCrashes` times: failed, never run again. */
+  crashed(entry: OpenRecord, crashes: { count: number; runIds: string[] }): void {
+    this.finish(entry);
+    const outcome = crashedOutcome(entry.key, entry.position, crashes, this.deps.job.maxCrashes);
+    this.thisRun.failed++;
+    this.deps.events.emit({ type: 'record:failed', key: entry.key, kind: FailureKind.crashed, attempts: 0, error: outcome.error, rule: outcome.rule });
+    if (this.deps.checkpointer.add(outcome)) this.commitInBackground();
+    this.deps.settled(entry, 'failed');
+  }
+
+  /** A record blocked by a failed dependency. */
+  skipped(entry: OpenRecord, blockedBy: readonly string[]): void {
+    this.finish(entry);
+    this.thisRun.skipped++;
+    this.deps.events.emit({ type: 'record:skipped', key: entry.key, blockedBy });
+    if (this.deps.checkpointer.add({ status: 'skipped', key: entry.key, position: entry.position, blockedBy })) this.commitInBackground();
+  }
+
+  /** A record in the window that cannot be processed (a dependency no record has, `dependsOn` threw). */
+  invalidEntry(entry: OpenRecord, message: string): void {
+    this.finish(entry);
+    this.invalid(entry.position, message, entry.key);
+  }
+
+  /** A record that cannot be processed at all; it never enters the window, so it fails at once. */
+  invalid(position: SourcePosition, message: string, key = keyOfPosition(position)): void {
+    this.thisRun.failed++;
+    if (this.deps.checkpointer.add(invalidOutcome(key, position, message, this.deps.job.redact))) this.commitInBackground();
+  }
+
+  /** Commits what is buffered, unless the ledger failed (before a crash group runs). */
+  async commitBuffered(): Promise<void> {
+    if (this.deps.checkpointer.buffered > 0 && !this.deps.ledgerFailed()) await this.commit(false);
+  }
+
+  /** The time-based commit: what is buffered, in the background. */
+  commitDue(): void {
+    if (this.deps.checkpointer.buffered > 0 && !this.deps.ledgerFailed()) this.commitInBackground();
+  }
+
+  /** The run's last commit; `exhausted` when the source was read to its end. */
+  async commitLast(exhausted: boolean): Promise<void> {
+    this.deps.checkpointer.sampleNextCommit();
+    if (!this.deps.ledgerFailed()) await this.commit(exhausted);
+  }
+
+  private finish(entry: OpenRecord): void {
+    this.deps.move(entry, Phase.done);
+    entry.record = undefined;
+  }
+
+  /** Everything before this position has an outcome (after this commit); undefined for re-runs. */
+  private watermark(): SourcePosition | undefined {
+    if (!this.deps.selector.movesWatermark) return undefined;
+    this.deps.window.compact();
+    const oldest = this.deps.window.oldest();
+    if (oldest) return oldest.position;
+    return this.deps.lastRead() ?? this.deps.startWatermark ?? { seq: 0 };
+  }
+
+  private commit(exhausted: boolean): Promise<void> {
+    const { checkpointer, selector, events } = this.deps;
+    const moves = selector.movesWatermark;
+    const lastRead = this.deps.lastRead();
+    const seen = moves && lastRead ? lastRead.seq + 1 : 0;
+    const watermark = this.watermark();
+    const tracked = checkpointer.commit(watermark, seen, moves && exhausted).then(
+      () => events.emit({ type: 'checkpoint', committed: checkpointer.committed, watermark: watermark?.seq }),
+      (error: unknown) => this.deps.commitFailed(error),
+    ).finally(() => {
+      if (this.inProgress === tracked) this.inProgress = undefined;
+    });
+    this.inProgress = tracked;
+    return tracked;
+  }
+
+  /**
+   * A commit that records keep running past (a full batch, the timer). commit() already turns a failed
+   * write into a stopped run; anything its handlers throw is kept as the run's failure, never lost.
+   */
+  private commitInBackground(): void {
+    this.commit(false).catch((error: unknown) => this.deps.keepFailure(error));
+  }
+}

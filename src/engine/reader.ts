@@ -1,0 +1,175 @@
+/**
+ * The reader: takes records from the source in order, asks the selector which to process, and hands
+ * them to the run, waiting while the dispatcher has no room (so that memory stays bounded) and while
+ * the breaker is open (an outage must not become failures). Crash suspects from an earlier run wait
+ * for their group and run by themselves (crash-guard.ts).
+ */
+import type { Job } from '../job.js';
+import type { SourceItem, SourcePosition } from '../sources/source.js';
+import type { CrashGuard } from './crash-guard.js';
+import type { DeadlineWatch } from './deadline-watch.js';
+import type { OpenRecord } from './open-record.js';
+import type { Selector } from './selector.js';
+import { SourceFailure, sourceFailedError } from './source-failure.js';
+
+export interface ReaderDeps {
+  readonly job: Job<any, any>;
+  readonly selector: Selector;
+  readonly guard: CrashGuard<OpenRecord>;
+  readonly deadline: DeadlineWatch;
+  /** Aborted when the run stops: a source waiting for its next record gives up. */
+  readonly signal: AbortSignal;
+  /** Whether the run is stopping. */
+  readonly stopping: () => boolean;
+  readonly breakerClosed: () => boolean;
+  /** Resolves when something the reader may wait for changed (a record finished, a slot freed, a stop). */
+  readonly woken: () => Promise<void>;
+  /** Records holding a slot, and whether the reader must wait for room (the dispatcher). */
+  readonly active: () => number;
+  readonly full: () => boolean;
+  /** A record was read (before anything else is done with it). */
+  readonly read: (position: SourcePosition) => void;
+  /** The record enters the window; undefined when it failed at once (it cannot be processed at all). */
+  readonly enter: (item: SourceItem<unknown>) => OpenRecord | undefined;
+  /** The record goes to its dependencies' gate, its fairness queue, or straight to an attempt. */
+  readonly launch: (entry: OpenRecord) => void;
+  /** A suspect that crashed the process `maxCrashes` times alone: it fails unrun. */
+  readonly crashed: (entry: OpenRecord, crashes: { count: number; runIds: string[] }) => void;
+  /** Commits what is buffered (before a crash group runs). */
+  readonly commitBuffered: () => Promise<void>;
+  /** The commit being written, if one is. */
+  readonly commitInProgress: () => Promise<void> | undefined;
+  /** The source failed: the run stops, commits what finished, then throws `error` (exit code 2). */
+  readonly sourceFailed: (error: unknown) => void;
+}
+
+export class Reader {
+  /** Records started this run (for `--max-records`). */
+  private started = 0;
+  private recordsRead = 0;
+
+  constructor(private readonly deps: ReaderDeps) {}
+
+  /** Reads to the end of the source (true) or until the run stops (false). */
+  async run(): Promise<boolean> {
+    try {
+      const exhausted = await this.readItems();
+      await this.runWaitingGroups();
+      return exhausted;
+    } catch (error) {
+      // The source gave up because the run is stopping (its signal aborted): a stop, not an error.
+      if (this.deps.stopping() && this.deps.signal.aborted) return false;
+      if (!(error instanceof SourceFailure)) throw error;
+      // Stop taking records, let the running ones finish and commit them; the run then reports it.
+      this.deps.sourceFailed(sourceFailedError(this.deps.job.source.description, this.recordsRead, error.error));
+      return false;
+    }
+  }
+
+  private async readItems(): Promise<boolean> {
+    const { job, selector, guard, deadline, stopping } = this.deps;
+    // Iterated by hand, not with for-await, to tell the source's errors (from next()) from the engine's.
+    let items: AsyncIterator<SourceItem<unknown>>;
+    try {
+      items = job.source.read(selector.from, this.deps.signal)[Symbol.asyncIterator]();
+    } catch (error) {
+      throw new SourceFailure(error);
+    }
+    let finished = false;
+    try {
+      for (;;) {
+        let step: IteratorResult<SourceItem<unknown>>;
+        try {
+          step = await items.next();
+        } catch (error) {
+          finished = true;
+          throw new SourceFailure(error);
+        }
+        if (step.done) {
+          finished = true;
+          return true;
+        }
+        const item = step.value;
+        // While the breaker is open no record is taken: an outage must not become failures.
+        while (!this.deps.breakerClosed() && !stopping()) await this.deps.woken();
+        if (stopping()) return false;
+        this.recordsRead = item.position.seq + 1;
+        this.deps.read(item.position);
+        const choice = selector.pick(item);
+        if (choice === 'stop') return false;
+        if (choice === 'process') {
+          if (deadline.beforeRecord(this.started)) return false;
+          const groupSize = guard.groupSize(item.position.seq);
+          if (groupSize === undefined) {
+            const covering = guard.cover(item.position.seq);
+            if (covering) await covering;
+            this.start(item);
+          } else if (!(await this.holdSuspect(item, groupSize))) {
+            return false;
+          }
+          this.started++;
+          if (deadline.afterRecord(this.started)) return false;
+        }
+        if (guard.passedSuspects(item.position.seq) && !(await this.runWaitingGroups())) return false;
+        // `while`, not `if`: a record finishing wakes this loop, but the slot it freed may already have
+        // gone to a record whose dependencies it met, and the window must stay at the concurrency.
+        while (this.deps.full() && !stopping()) await this.deps.woken();
+        const committing = this.deps.commitInProgress();
+        if (committing) await committing;
+        if (stopping()) return false;
+      }
+    } finally {
+      // What for-await does on an early exit: let the source close its file or cursor.
+      if (!finished) await items.return?.();
+    }
+  }
+
+  private start(item: SourceItem<unknown>): void {
+    const entry = this.deps.enter(item);
+    if (entry) this.deps.launch(entry);
+  }
+
+  /**
+   * A crash suspect waits (in the window, so the watermark stays before it) for its group; a full
+   * group runs. A suspect that crashed the process `maxCrashes` times alone fails unrun. Returns
+   * false when the run stopped meanwhile.
+   */
+  private async holdSuspect(item: SourceItem<unknown>, groupSize: number): Promise<boolean> {
+    const entry = this.deps.enter(item);
+    if (!entry) return true;
+    const crashes = this.deps.guard.quarantined(entry.position.seq);
+    if (crashes) {
+      this.deps.crashed(entry, crashes);
+      return true;
+    }
+    const group = this.deps.guard.hold(entry, groupSize);
+    return group ? this.runGroup(group) : true;
+  }
+
+  /** Runs the suspects still waiting for their group (reading passed them all), group by group. */
+  private async runWaitingGroups(): Promise<boolean> {
+    if (this.deps.stopping()) return false;
+    for (const group of this.deps.guard.takeWaiting()) {
+      if (!(await this.runGroup(group))) return false;
+    }
+    return true;
+  }
+
+  /**
+   * Runs a group of suspects by itself (see crash-guard.ts), so that a crash now names the group.
+   * Returns false when the run stopped meanwhile (the members not started stay pending).
+   */
+  private async runGroup(group: OpenRecord[]): Promise<boolean> {
+    const { guard, woken, active } = this.deps;
+    while (active() > 0) await woken();
+    // Commit what ran before (an earlier group): if this group kills the process, the earlier
+    // one's members are cleared and do not run in a group again.
+    await this.deps.commitBuffered();
+    if (this.deps.stopping()) return false;
+    await guard.groupStarts(group);
+    for (const entry of group) this.deps.launch(entry);
+    while (active() > 0) await woken();
+    await guard.groupEnded();
+    return !this.deps.stopping();
+  }
+}

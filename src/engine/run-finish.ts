@@ -1,0 +1,81 @@
+/**
+ * The end of a run: the last commit, then either the error the run ended for, or the summary
+ * (status from why the run ended and the job's counts), the run's reports, and `run:finished`.
+ */
+import type { Job } from '../job.js';
+import type { BreakerState } from '../policy/breaker.js';
+import type { KeyedBuckets } from '../policy/keyed-buckets.js';
+import type { SerializedError } from '../policy/serialize-error.js';
+import { pruneRunReports } from '../report/prune-run-reports.js';
+import { writeRunReports } from '../report/run-reports.js';
+import { buildSummary, type Summary } from '../report/summary.js';
+import type { EngineEvents } from './events.js';
+import type { FairScheduler } from './fair-scheduler.js';
+import type { OpenRecord } from './open-record.js';
+import type { OutcomeRecorder } from './outcome-recorder.js';
+import { thrownBy, type RunEnding } from './run-ending.js';
+import type { ResolvedRunOptions } from './run-options.js';
+import type { RunParts } from './run-setup.js';
+import { decideStatus, hasTransientFailures, nextCommand } from './run-status.js';
+
+export interface FinishInput {
+  readonly job: Job<any, any>;
+  readonly options: ResolvedRunOptions;
+  readonly parts: RunParts;
+  readonly ending: RunEnding | undefined;
+  readonly recorder: OutcomeRecorder;
+  /** Whether the source was read to its end. */
+  readonly exhausted: boolean;
+  readonly stats: { readonly attempts: number; readonly retries: number; readonly retriesDeferred: number };
+  readonly startedAtMs: number;
+  readonly breaker: {
+    readonly state: BreakerState;
+    readonly trips: number;
+    readonly lastTrip: { readonly reason: string; readonly description: string } | undefined;
+    readonly tripError: SerializedError | undefined;
+  };
+  readonly limiter: KeyedBuckets | undefined;
+  readonly fair: FairScheduler<OpenRecord> | undefined;
+  readonly events: EngineEvents;
+}
+
+/** Commits what is left and returns the run's summary, or throws the error the run ended for. */
+export async function finishRun(input: FinishInput): Promise<Summary> {
+  const { job, options, parts, recorder, exhausted, events } = input;
+  const { ledger, runId } = parts;
+  await recorder.commitLast(exhausted);
+  // Read after the last commit: a failed commit is itself why the run ended.
+  const thrown = thrownBy(input.ending ?? undefined);
+  if (thrown) throw thrown.error;
+  const counts = await ledger.counts();
+  const { status, reason } = decideStatus({ ending: input.ending, counts, maxFailures: options.maxFailures, maxFailureRate: options.maxFailureRate });
+  const draft = buildSummary({
+    job: job.name, runId, status, reason, counts, stats: input.stats, thisRun: recorder.thisRun,
+    alreadyDone: parts.resume.alreadyDone, elapsedMs: options.clock.now() - input.startedAtMs,
+    topErrors: await ledger.topErrors(5, 3), ledger: ledger.location,
+    next: nextCommand({
+      status, counts, jobFile: options.jobFile, ledgerFlag: options.ledgerFlag, command: options.command,
+      transientFailures: counts.failed > 0 && (await hasTransientFailures(ledger)),
+    }),
+    warnings: [...(parts.driftNote ? [parts.driftNote] : []), ...parts.selector.warnings(exhausted)], reports: undefined,
+    breaker: breakerSummary(input),
+    pacing: input.limiter || input.fair
+      ? { ...(input.limiter ? { rateLimit: input.limiter.snapshot() } : {}), ...(input.fair ? { saturatedKeys: input.fair.saturatedKeys().slice(0, 20) } : {}) }
+      : undefined,
+  });
+  const reports = await writeRunReports(ledger, draft);
+  if (reports) pruneRunReports(reports, options.keepRuns);
+  const summary = { ...draft, reports };
+  await ledger.finish(runId, status, summary);
+  events.emit({ type: 'run:finished', summary });
+  return summary;
+}
+
+function breakerSummary({ breaker, stats }: FinishInput): Summary['breaker'] {
+  const trip = breaker.lastTrip;
+  const error = breaker.tripError;
+  return {
+    state: breaker.state, trips: breaker.trips, retriesDeferred: stats.retriesDeferred,
+    ...(trip ? { lastTrip: { reason: trip.reason, description: trip.description, ...(error ? { error: { name: error.name, message: error.message } } : {}) } } : {}),
+  };
+}

@@ -1,0 +1,81 @@
+/**
+ * Everything a run needs before it reads its first record, built after `ledger.begin()`: where to
+ * resume (or which records a re-run redoes), the keys already seen, what the ledger knows of
+ * dependencies, the open output, the group commit and the crash guard. The run is then built from
+ * these parts, all of them present.
+ */
+import type { Job } from '../job.js';
+import type { Ledger, ResumeState } from '../ledger/ledger.js';
+import type { DependencyTracker } from '../graph/dependency-tracker.js';
+import type { SourceFingerprint } from '../sources/source.js';
+import type { KeyIndex } from '../structures/key-index.js';
+import { Checkpointer } from './checkpointer.js';
+import { CrashGuard } from './crash-guard.js';
+import { loadDependencies } from './dependency-gate.js';
+import { loadKeyIndex } from './key-index-loader.js';
+import { isDone, type OpenRecord } from './open-record.js';
+import { rerunPlan } from './rerun-plan.js';
+import type { ResolvedRunOptions } from './run-options.js';
+import { rerunSelector, resumeSelector, type Selector } from './selector.js';
+import { settleDrift, sourceNow } from './source-check.js';
+
+/** The parts of a run that exist once its ledger has begun it. */
+export interface RunParts {
+  readonly runId: string;
+  readonly ledger: Ledger;
+  readonly resume: ResumeState;
+  readonly selector: Selector;
+  /** Records a re-run selected, for the `run:started` event. */
+  readonly rerunSelected: number | undefined;
+  /** Every key read, to fail a repeated key and to find dependencies (not kept by a plain re-run). */
+  readonly keys: KeyIndex | undefined;
+  /** What the ledger knows of dependencies, when the job has `dependsOn`. */
+  readonly dependencies: DependencyTracker<OpenRecord> | undefined;
+  readonly checkpointer: Checkpointer;
+  readonly crashGuard: CrashGuard<OpenRecord>;
+  /** Set when accepted drift moved the recorded outcomes: said in the summary's warnings. */
+  readonly driftNote: string | undefined;
+  /** The source's size in bytes, when known: with the first records' offsets it estimates the record count. */
+  readonly sourceBytes: number | undefined;
+}
+
+/** Begins the run in the ledger (which refuses a run it cannot resume) and returns where to resume. */
+export async function beginRun(
+  job: Job<any, any>, options: ResolvedRunOptions, runId: string, ledger: Ledger, fingerprint: SourceFingerprint | undefined,
+): Promise<ResumeState> {
+  return ledger.begin({
+    runId, job: job.name, fingerprint, acceptDrift: options.acceptDrift, takeOver: options.takeOver,
+    ...(await sourceNow(job, ledger, fingerprint)),
+    options: {
+      concurrency: options.concurrency, maxFailureRate: options.maxFailureRate, rerun: options.rerun ?? null,
+      deadline: options.deadline, pid: process.pid,
+    },
+  });
+}
+
+/** Builds the parts of a begun run; `signal` aborts reading the source to match drifted outcomes. */
+export async function prepareRun(
+  job: Job<any, any>, options: ResolvedRunOptions, runId: string, ledger: Ledger, begun: ResumeState,
+  fingerprint: SourceFingerprint | undefined, signal: AbortSignal,
+): Promise<RunParts> {
+  const { resume, remapped } = await settleDrift(job, ledger, runId, begun, fingerprint, options.acceptDrift, signal);
+  const plan = options.rerun ? await rerunPlan(ledger, options.rerun) : undefined;
+  const selector = plan ? rerunSelector(job, plan, job.source.seekable) : resumeSelector(resume);
+  const keys = !options.rerun || job.dependsOn ? await loadKeyIndex(ledger) : undefined;
+  const dependencies = job.dependsOn && keys
+    ? await loadDependencies(job, ledger, keys, new Set(plan?.rows.map((row) => row.seq) ?? []))
+    : undefined;
+  await job.output?.open(resume.outputState, { ledger: ledger.location, job: job.name });
+  const checkpointer = new Checkpointer(ledger, runId, job.checkpoint.everyRecords, job.output, selector.successesAsRows, keys,
+    (offset) => job.source.sampleAt?.(offset) ?? Promise.resolve(undefined));
+  // The output's claim and its empty length are committed before its first line is written:
+  // a crash before the first batch then cuts the file back on resume, instead of leaving bytes
+  // that no commit accounts for (which would refuse every later run).
+  if (job.output && resume.outputState === undefined) await checkpointer.commit(undefined, 0, false);
+  return {
+    runId, ledger, resume, selector, rerunSelected: plan?.rows.length, keys, dependencies, checkpointer,
+    crashGuard: new CrashGuard<OpenRecord>(resume.crashes, ledger, options.concurrency, job.maxCrashes, isDone),
+    driftNote: remapped ? `the source changed (${remapped}); the recorded outcomes now follow their records by key` : undefined,
+    sourceBytes: fingerprint?.size,
+  };
+}

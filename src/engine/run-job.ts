@@ -45,6 +45,8 @@ export interface Progress {
   readonly failed: number;
   readonly alreadyDone: number;
   readonly retries: number;
+  /** Handler calls started in this run. */
+  readonly attempts: number;
   readonly startedAtMs: number;
   readonly stopping: string | undefined;
 }
@@ -230,7 +232,7 @@ class Run {
     return {
       runId: this.parts.runId, read: this.lastRead ? this.lastRead.seq + 1 : 0, inFlight: this.dispatcher.active,
       succeeded: this.recorder.thisRun.succeeded, failed: this.recorder.thisRun.failed, alreadyDone: this.parts.resume.alreadyDone,
-      retries: this.stats.retries, startedAtMs: this.startedAtMs, stopping: this.control.stoppingFor,
+      retries: this.stats.retries, attempts: this.stats.attempts, startedAtMs: this.startedAtMs, stopping: this.control.stoppingFor,
     };
   }
 

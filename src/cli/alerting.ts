@@ -30,11 +30,12 @@ export function cliAlerts(job: Job<any, any>, flags: AlertingFlags, env: NodeJS.
   const dsn = fromJob?.sentry?.dsn ?? (env.SENTRY_DSN === '' ? undefined : env.SENTRY_DSN);
   if (webhookUrl === undefined && dsn === undefined) return fromJob;
   try {
-    return resolveAlerts({
-      rules: [...(fromJob?.rules ?? DEFAULT_ALERT_RULES)],
+    // Only the senders are validated again: the job's rules are already resolved.
+    const senders = resolveAlerts({
       webhook: webhookUrl !== undefined ? { ...fromJob?.webhook, url: webhookUrl } : fromJob?.webhook,
       sentry: dsn !== undefined ? { ...fromJob?.sentry, dsn } : undefined,
-    });
+    }) as ResolvedAlerts;
+    return { ...senders, rules: fromJob?.rules ?? DEFAULT_ALERT_RULES };
   } catch (error) {
     // Name the flag or variable, not the job field the value went into.
     const message = (error as Error).message.replace('alerts.webhook.url', '--alert-webhook').replace('alerts.sentry.dsn', 'SENTRY_DSN');

@@ -63,8 +63,10 @@ export async function postWebhook(body: unknown, options: WebhookSenderOptions):
       // A 4xx other than 408/429 will not get better by asking again (a wrong or revoked URL).
       if (response.status < 500 && response.status !== 408 && response.status !== 429) break;
     } catch (error) {
-      const cause = (error as { cause?: { code?: string } }).cause;
-      reason = (error as Error).name === 'TimeoutError' ? `no answer within ${options.timeoutMs} ms` : cause?.code ?? (error as Error).message;
+      // fetch says only "fetch failed"; the system error (ECONNREFUSED, ENOTFOUND…) is in its cause.
+      const cause = (error as { cause?: { code?: string; errors?: { code?: string }[] } }).cause;
+      const code = cause?.code ?? cause?.errors?.[0]?.code;
+      reason = (error as Error).name === 'TimeoutError' ? `no answer within ${options.timeoutMs} ms` : code ?? (error as Error).message;
     }
   }
   return `the alert webhook ${redactUrl(options.url)} failed: ${reason}`;

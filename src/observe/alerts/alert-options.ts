@@ -54,8 +54,8 @@ export interface WebhookOptions {
 
 /** Sentry, through the optional peer dependency `@sentry/node`. */
 export interface SentryOptions {
-  /** The project's DSN. @default process.env.SENTRY_DSN (from the CLI) */
-  dsn: string;
+  /** The project's DSN. @default process.env.SENTRY_DSN (read by the CLI; without a DSN nothing is sent) */
+  dsn?: string;
   /** Sentry's environment tag. @default undefined */
   environment?: string;
   /** At most this many record failures are sent per failure group (fingerprint) and run. @default 10 */
@@ -73,7 +73,7 @@ export interface AlertOptions {
 export interface ResolvedAlerts {
   readonly rules: readonly ResolvedAlertRule[];
   readonly webhook: Readonly<Required<WebhookOptions>> | undefined;
-  readonly sentry: Readonly<Required<Omit<SentryOptions, 'environment'>> & { environment: string | undefined }> | undefined;
+  readonly sentry: Readonly<{ dsn: string | undefined; environment: string | undefined; maxEventsPerGroup: number }> | undefined;
 }
 
 const KINDS = Object.values(AlertRuleKind);
@@ -163,7 +163,7 @@ export function resolveAlerts(value: unknown, field = 'alerts'): ResolvedAlerts 
       throw new ConfigError(`${field}.sentry.environment must be a string; got ${formatValue(s.environment)}`, { field: `${field}.sentry.environment` });
     }
     sentry = Object.freeze({
-      dsn: checkUrl(s.dsn, `${field}.sentry.dsn`, ['http:', 'https:']),
+      dsn: s.dsn === undefined ? undefined : checkUrl(s.dsn, `${field}.sentry.dsn`, ['http:', 'https:']),
       environment: s.environment,
       maxEventsPerGroup: checkInteger(s.maxEventsPerGroup, `${field}.sentry.maxEventsPerGroup`, 10, 1, 100_000),
     });

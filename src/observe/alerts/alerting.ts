@@ -34,9 +34,10 @@ export async function startAlerting(options: AlertingOptions): Promise<Alerting>
   const context: { job: string; runId: string | undefined } = { job: options.job, runId: undefined };
   const pending = new Set<Promise<void>>();
   let sentry: SentrySender | undefined;
-  if (options.alerts.sentry) {
+  const sentryOptions = options.alerts.sentry;
+  if (sentryOptions?.dsn !== undefined) {
     try {
-      sentry = await SentrySender.start(options.alerts.sentry);
+      sentry = await SentrySender.start({ ...sentryOptions, dsn: sentryOptions.dsn });
     } catch (error) {
       options.warn(`batchguard: alerts: ${(error as Error).message}; Sentry alerts are off for this run`);
     }
@@ -70,7 +71,8 @@ export async function startAlerting(options: AlertingOptions): Promise<Alerting>
       clearInterval(timer);
       const deadline = new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref());
       await Promise.race([Promise.all([...pending]), deadline]);
-      await sentry?.close(timeoutMs).catch(() => undefined);
+      // Sentry drains its queue on close; a dead ingest must not hold the end of the run for long.
+      await sentry?.close(Math.min(timeoutMs, 2000)).catch(() => undefined);
     },
   };
 }

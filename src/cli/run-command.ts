@@ -205,6 +205,7 @@ function describeEvent(event: EngineEvent, verbose: boolean, printFailure: boole
       return verbose ? `log     ${event.key}: ${event.message}${event.fields ? ` ${JSON.stringify(event.fields)}` : ''}` : undefined;
     // Shown by the progress line and the summary instead; listed so a new event type is a decision, not a silence.
     case 'checkpoint':
+    case 'attempt:ended':
     case 'record:skipped':
     case 'run:stopping':
     case 'run:finished':

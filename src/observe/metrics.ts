@@ -119,6 +119,9 @@ export async function startMetrics(options: MetricsOptions): Promise<MetricsServ
         case 'breaker:closed':
           breaker.set(BreakerStateValue.closed);
           break;
+        default:
+          // Counts are read from the run's progress at scrape time.
+          break;
       }
     },
     close: () => new Promise<void>((resolve) => {

@@ -100,29 +100,13 @@ export async function startMetrics(options: MetricsOptions): Promise<MetricsServ
   return {
     url: `http://${hostText}:${address.port}/metrics`,
     onEvent(event) {
-      switch (event.type) {
-        case 'attempt:ended':
-          handler.labels(event.outcome).observe(event.durationMs / 1000);
-          break;
-        case 'checkpoint':
-          commit.observe(event.durationMs / 1000);
-          break;
-        case 'record:skipped':
-          skipped++;
-          break;
-        case 'breaker:opened':
-          breaker.set(BreakerStateValue.open);
-          break;
-        case 'breaker:half-open':
-          breaker.set(BreakerStateValue.halfOpen);
-          break;
-        case 'breaker:closed':
-          breaker.set(BreakerStateValue.closed);
-          break;
-        default:
-          // Counts are read from the run's progress at scrape time.
-          break;
-      }
+      // Counts are read from the run's progress at scrape time; only durations and states come from events.
+      if (event.type === 'attempt:ended') handler.labels(event.outcome).observe(event.durationMs / 1000);
+      else if (event.type === 'checkpoint') commit.observe(event.durationMs / 1000);
+      else if (event.type === 'record:skipped') skipped++;
+      else if (event.type === 'breaker:opened') breaker.set(BreakerStateValue.open);
+      else if (event.type === 'breaker:half-open') breaker.set(BreakerStateValue.halfOpen);
+      else if (event.type === 'breaker:closed') breaker.set(BreakerStateValue.closed);
     },
     close: () => new Promise<void>((resolve) => {
       server.closeAllConnections();

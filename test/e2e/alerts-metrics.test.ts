@@ -95,7 +95,7 @@ describe('alerts', () => {
     failingJob(dir, 'bad-alerts', 10, "new FatalError('x')", "alerts: { rules: [{ kind: 'failure-rate', threshold: 5 }] },");
     const result = await runCli(['run', 'bad-alerts.mjs', '--no-progress'], { cwd: dir });
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain('alerts.rules[0].threshold must be a fraction from 0 to 1');
+    expect(result.stderr).toContain('alerts.rules[0].threshold must be a finite number from 0 to 1');
     expect(result.stderr).not.toMatch(/\n\s+at /);
   });
 

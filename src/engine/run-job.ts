@@ -121,7 +121,7 @@ export function startRun(job: Job<any, any>, options: RunOptions = {}): RunHandl
     stop: (reason) => control.stop(reason),
     forceStop: (reason) => control.forceStop(reason),
     progress: () => run?.progress() ?? {
-      runId, read: 0, inFlight: 0, succeeded: 0, failed: 0, alreadyDone: 0, retries: 0, startedAtMs, stopping: control.stoppingFor,
+      runId, read: 0, inFlight: 0, succeeded: 0, failed: 0, alreadyDone: 0, retries: 0, attempts: 0, startedAtMs, stopping: control.stoppingFor,
     },
   };
 }

@@ -11,7 +11,7 @@ function terminal(columns: number): NodeJS.WriteStream & { text: string } {
 }
 
 const busy: Progress = {
-  runId: 'r', read: 12_345_678, succeeded: 12_000_000, failed: 345_678, inFlight: 64, retries: 98_765, attempts: 110_000, alreadyDone: 1_000_000,
+  runId: 'r', read: 12_345_678, succeeded: 12_000_000, failed: 345_678, inFlight: 64, retries: 98_765, alreadyDone: 1_000_000,
   startedAtMs: 0, stopping: 'SIGINT',
 };
 

@@ -3,7 +3,7 @@
  */
 import { dryRun } from '../use-cases/dry-run.js';
 import { parseDuration, parseUntil } from '../policy/deadline.js';
-import { startRun, type RunHandle } from '../engine/run-job.js';
+import { startRun } from '../engine/run-job.js';
 import { currentAttempt } from '../engine/escaped-errors.js';
 import type { Job } from '../job.js';
 import { existsSync } from 'node:fs';
@@ -19,9 +19,8 @@ import { ExitCode } from './exit-codes.js';
 import { formatSummary } from './format-summary.js';
 import { loadJob } from './load-job.js';
 import { plainLog, startProgress, type ProgressDisplay } from './progress-display.js';
-import { startMonitoring, type AlertingFlags } from './alerting.js';
 
-export interface RunFlags extends AlertingFlags {
+export interface RunFlags {
   ledger?: string;
   concurrency?: number;
   maxFailureRate?: number;
@@ -55,10 +54,7 @@ export async function runCommand(jobFile: string, flags: RunFlags, rerun?: Rerun
   const err = process.stderr;
   let failuresSeen = 0;
   let display: ProgressDisplay = plainLog(err);
-  const started: { handle?: RunHandle } = {};
-  const monitoring = await startMonitoring(job, flags, () => started.handle?.progress(), (line) => flags.quiet || display.log(printable(line)));
   const onEvent = (event: EngineEvent): void => {
-    monitoring?.onEvent(event);
     if (flags.quiet) return;
     // Said, so that a run started with a mistyped --ledger, or after the ledger was moved, is noticed.
     if (event.type === 'run:started' && newLedger) {
@@ -79,7 +75,6 @@ export async function runCommand(jobFile: string, flags: RunFlags, rerun?: Rerun
     untilMs: flags.until === undefined ? undefined : parseUntil(flags.until, Date.now(), '--until'),
   };
   const handle = startRun(job, options);
-  started.handle = handle;
   const unguard = guardExit(handle.done, err);
   let signalName: 'SIGINT' | 'SIGTERM' | undefined;
   const onSignal = (signal: 'SIGINT' | 'SIGTERM'): void => {
@@ -100,7 +95,6 @@ export async function runCommand(jobFile: string, flags: RunFlags, rerun?: Rerun
     summary = await handle.done;
   } finally {
     unguard();
-    await monitoring?.close();
     display.stop();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -205,7 +199,6 @@ function describeEvent(event: EngineEvent, verbose: boolean, printFailure: boole
       return verbose ? `log     ${event.key}: ${event.message}${event.fields ? ` ${JSON.stringify(event.fields)}` : ''}` : undefined;
     // Shown by the progress line and the summary instead; listed so a new event type is a decision, not a silence.
     case 'checkpoint':
-    case 'attempt:ended':
     case 'record:skipped':
     case 'run:stopping':
     case 'run:finished':

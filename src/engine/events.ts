@@ -14,11 +14,6 @@ export type EngineEvent =
     }
   | { readonly type: 'record:retrying'; readonly key: string; readonly attempt: number; readonly delayMs: number; readonly error: SerializedError; readonly rule: string }
   | { readonly type: 'record:failed'; readonly key: string; readonly kind: FailureKind; readonly attempts: number; readonly error: SerializedError; readonly rule: string }
-  /**
-   * One handler call ended (the record may still retry). Built only when someone listens (see
-   * {@link EngineEvents.listening}): it costs a clock read on the success path.
-   */
-  | { readonly type: 'attempt:ended'; readonly key: string; readonly attempt: number; readonly durationMs: number; readonly outcome: 'succeeded' | 'failed' }
   | { readonly type: 'record:skipped'; readonly key: string; readonly blockedBy: readonly string[] }
   | {
       readonly type: 'breaker:opened'; readonly reason: string; readonly description: string; readonly fingerprint: string | undefined;
@@ -31,8 +26,7 @@ export type EngineEvent =
   /** An error escaped the job's code and no running record could be blamed: the run stops. `origin` names the record it came from, when known. */
   | { readonly type: 'run:uncaught-error'; readonly error: SerializedError; readonly origin: string | undefined }
   | { readonly type: 'record:log'; readonly key: string; readonly message: string; readonly fields: Record<string, unknown> | undefined }
-  /** A group commit was written; `durationMs` is how long the ledger (and output sink) took. */
-  | { readonly type: 'checkpoint'; readonly committed: number; readonly watermark: number | undefined; readonly durationMs: number }
+  | { readonly type: 'checkpoint'; readonly committed: number; readonly watermark: number | undefined }
   | { readonly type: 'run:stopping'; readonly reason: string }
   | { readonly type: 'run:finished'; readonly summary: Summary };
 
@@ -40,12 +34,7 @@ export type EventListener = (event: EngineEvent) => void;
 
 /** Delivers events to one listener; a listener that throws, or an async one that rejects, must not break the run. */
 export class EngineEvents {
-  /** False when nobody listens: events that cost something to build are skipped. */
-  readonly listening: boolean;
-
-  constructor(private readonly listener: EventListener | undefined) {
-    this.listening = listener !== undefined;
-  }
+  constructor(private readonly listener: EventListener | undefined) {}
 
   emit(event: EngineEvent): void {
     if (!this.listener) return;

@@ -45,8 +45,6 @@ export interface Progress {
   readonly failed: number;
   readonly alreadyDone: number;
   readonly retries: number;
-  /** Handler calls started in this run. */
-  readonly attempts: number;
   readonly startedAtMs: number;
   readonly stopping: string | undefined;
 }
@@ -121,7 +119,7 @@ export function startRun(job: Job<any, any>, options: RunOptions = {}): RunHandl
     stop: (reason) => control.stop(reason),
     forceStop: (reason) => control.forceStop(reason),
     progress: () => run?.progress() ?? {
-      runId, read: 0, inFlight: 0, succeeded: 0, failed: 0, alreadyDone: 0, retries: 0, attempts: 0, startedAtMs, stopping: control.stoppingFor,
+      runId, read: 0, inFlight: 0, succeeded: 0, failed: 0, alreadyDone: 0, retries: 0, startedAtMs, stopping: control.stoppingFor,
     },
   };
 }
@@ -232,7 +230,7 @@ class Run {
     return {
       runId: this.parts.runId, read: this.lastRead ? this.lastRead.seq + 1 : 0, inFlight: this.dispatcher.active,
       succeeded: this.recorder.thisRun.succeeded, failed: this.recorder.thisRun.failed, alreadyDone: this.parts.resume.alreadyDone,
-      retries: this.stats.retries, attempts: this.stats.attempts, startedAtMs: this.startedAtMs, stopping: this.control.stoppingFor,
+      retries: this.stats.retries, startedAtMs: this.startedAtMs, stopping: this.control.stoppingFor,
     };
   }
 

@@ -29,7 +29,11 @@ import { measure } from './compare/measure.mjs';
 import { HANDLER_TITLES, renderTables } from './compare/report.mjs';
 import { services } from './compare/services.mjs';
 
-const list = (name, fallback) => (process.env[name] ?? fallback).split(',').map((s) => s.trim()).filter(Boolean);
+const list = (name, fallback) =>
+  (process.env[name] ?? fallback)
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 const SIZES = list('SIZES', '10000,100000,1000000').map(Number);
 const HANDLERS = list('HANDLERS', Object.keys(HANDLER_TITLES).join(','));
 const ONLY = list('ONLY', CONTENDERS.map((c) => c.id).join(','));
@@ -60,8 +64,12 @@ function estimateSeconds(history, count, growth) {
 function machine() {
   const cpu = cpus();
   return {
-    date: new Date().toISOString(), node: process.version, nproc: cpu.length, cpu: cpu[0]?.model?.trim(),
-    memoryGiB: Number((totalmem() / 2 ** 30).toFixed(1)), loadAverage: loadavg().map((l) => Number(l.toFixed(1))),
+    date: new Date().toISOString(),
+    node: process.version,
+    nproc: cpu.length,
+    cpu: cpu[0]?.model?.trim(),
+    memoryGiB: Number((totalmem() / 2 ** 30).toFixed(1)),
+    loadAverage: loadavg().map((l) => Number(l.toFixed(1))),
   };
 }
 
@@ -110,11 +118,18 @@ async function cell(contender, handler, count) {
   log(`${contender.id} × ${handler} × ${count}${estimate ? ` (estimated ${Math.round(estimate)} s)` : ''}`);
   try {
     const figures = await measure({
-      file: contender.file, handler, input: await inputOf(count), count, crash: CRASH_HANDLERS.includes(handler), crashMaxSeconds: CRASH_MAX_SECONDS,
+      file: contender.file,
+      handler,
+      input: await inputOf(count),
+      count,
+      crash: CRASH_HANDLERS.includes(handler),
+      crashMaxSeconds: CRASH_MAX_SECONDS,
       timeoutMs: Math.max(3 * MAX_SECONDS, 60) * 1000,
     });
     past.push({ count, seconds: figures.wallMs / 1000 });
-    log(`  ${Math.round(figures.recordsPerSecond)} records/s, ${(figures.maxRssBytes / 2 ** 20).toFixed(0)} MB${figures.redone === undefined ? '' : `, resume ${Math.round(figures.resumeMs)} ms, redone ${figures.redone}`}`);
+    log(
+      `  ${Math.round(figures.recordsPerSecond)} records/s, ${(figures.maxRssBytes / 2 ** 20).toFixed(0)} MB${figures.redone === undefined ? '' : `, resume ${Math.round(figures.resumeMs)} ms, redone ${figures.redone}`}`,
+    );
     return { status: 'ok', ...figures };
   } catch (error) {
     log(`  failed: ${error.message}`);

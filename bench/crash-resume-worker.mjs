@@ -7,7 +7,10 @@ import { defineJob, jsonl, runJob } from '../dist/index.js';
 const [data, ledger] = process.argv.slice(2);
 const handlerMs = Number(process.env.HANDLER_MS ?? 50);
 const job = defineJob({
-  name: 'crash-resume', source: jsonl(data), key: (r) => String(r.id), concurrency: Number(process.env.CONCURRENCY ?? 64),
+  name: 'crash-resume',
+  source: jsonl(data),
+  key: (r) => String(r.id),
+  concurrency: Number(process.env.CONCURRENCY ?? 64),
   handler: () => new Promise((resolve) => setTimeout(resolve, handlerMs)),
 });
 const started = performance.now();

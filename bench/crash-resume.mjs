@@ -72,7 +72,9 @@ try {
   const ratio = resume.recordsPerSecond / uninterrupted.recordsPerSecond;
   console.log(`records: ${RECORDS}, concurrency ${process.env.CONCURRENCY ?? 64}, handler ${process.env.HANDLER_MS ?? 50} ms`);
   console.log(`uninterrupted: ${uninterrupted.recordsPerSecond.toFixed(0)} records/s`);
-  console.log(`resume after SIGKILL at ${before} committed: ${resume.recordsPerSecond.toFixed(0)} records/s (${resume.finished} records, ${resume.failed} failed)`);
+  console.log(
+    `resume after SIGKILL at ${before} committed: ${resume.recordsPerSecond.toFixed(0)} records/s (${resume.finished} records, ${resume.failed} failed)`,
+  );
   console.log(`records the crash note named (suspects before removing those committed): ${noted}`);
   console.log(`ratio: ${ratio.toFixed(2)} (target >= 0.5)`);
 } finally {

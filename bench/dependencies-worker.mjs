@@ -67,17 +67,19 @@ const elapsedMs = performance.now() - started;
 clearInterval(timer);
 sample();
 
-console.log(JSON.stringify({
-  total: summary.total,
-  succeeded: summary.succeeded,
-  failed: summary.failed,
-  skipped: summary.skipped,
-  pending: summary.pending,
-  status: summary.status,
-  elapsedMs,
-  recordsPerSecond: summary.succeeded / (elapsedMs / 1000),
-  maxRssBytes: process.resourceUsage().maxRSS * 1024,
-  peakWaiting,
-  peakHeapSampled: peakHeap,
-  atFirstCall,
-}));
+console.log(
+  JSON.stringify({
+    total: summary.total,
+    succeeded: summary.succeeded,
+    failed: summary.failed,
+    skipped: summary.skipped,
+    pending: summary.pending,
+    status: summary.status,
+    elapsedMs,
+    recordsPerSecond: summary.succeeded / (elapsedMs / 1000),
+    maxRssBytes: process.resourceUsage().maxRSS * 1024,
+    peakWaiting,
+    peakHeapSampled: peakHeap,
+    atFirstCall,
+  }),
+);

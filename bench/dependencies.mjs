@@ -50,7 +50,8 @@ const TREE_DEPTH = [0, 1, 1, 1, 2, 2, 2, 2, 2, 2];
 
 /** Records per structure, how many structures fit in n, and each local record's parent and depth. */
 function layout(shape, n) {
-  if (shape === 'trees') return { size: 10, count: Math.floor(n / 10), parent: (j) => TREE_PARENT[j], depth: (j) => TREE_DEPTH[j], maxDepth: 2 };
+  if (shape === 'trees')
+    return { size: 10, count: Math.floor(n / 10), parent: (j) => TREE_PARENT[j], depth: (j) => TREE_DEPTH[j], maxDepth: 2 };
   const size = Math.min(CHAIN_LENGTH, n);
   return { size, count: Math.floor(n / size), parent: (j) => j - 1, depth: (j) => j, maxDepth: size - 1 };
 }
@@ -182,7 +183,9 @@ try {
     }
   }
 
-  console.log(`\nbatchguard dependsOn benchmark: ${fmtInt(first.records)} records per run (~${Math.round(first.bytes / first.records)} bytes a line), no-op handler, concurrency 4, SQLite ledger; node ${process.version}`);
+  console.log(
+    `\nbatchguard dependsOn benchmark: ${fmtInt(first.records)} records per run (~${Math.round(first.bytes / first.records)} bytes a line), no-op handler, concurrency 4, SQLite ledger; node ${process.version}`,
+  );
   console.log('waiting: observed = engine progress (read − finished − running), sampled at every handler call and every 50 ms;');
   console.log('         from order = computed from the file, as if each record ran the moment it was ready');
   console.log('live heap at peak = heapUsed after a full GC at the first handler call (children-first runs only)\n');
@@ -196,8 +199,21 @@ try {
     const runs = results.get(s);
     runs.forEach((r, i) => {
       const heap = r.atFirstCall?.heapUsed !== undefined ? `${mb(r.atFirstCall.heapUsed)} MB` : '';
-      console.log(row([i === 0 ? s.name : '', `#${i + 1}`, fmtInt(r.recordsPerSecond), `${(r.elapsedMs / 1000).toFixed(1)} s`,
-        `${mb(r.maxRssBytes)} MB`, heap, fmtInt(r.peakWaiting), fmtInt(s.file.peakFromOrder)], widths));
+      console.log(
+        row(
+          [
+            i === 0 ? s.name : '',
+            `#${i + 1}`,
+            fmtInt(r.recordsPerSecond),
+            `${(r.elapsedMs / 1000).toFixed(1)} s`,
+            `${mb(r.maxRssBytes)} MB`,
+            heap,
+            fmtInt(r.peakWaiting),
+            fmtInt(s.file.peakFromOrder),
+          ],
+          widths,
+        ),
+      );
     });
     if (runs.length > 1) {
       const rates = runs.map((r) => r.recordsPerSecond);
@@ -231,15 +247,32 @@ try {
     }
     console.log('\nmemory per waiting record: children-first runs, live heap after a full GC at the peak (first handler call)');
     const fw = [8, 11, 11, 12, 14, 11, 14, 16, 12];
-    const fitHeader = row(['shape', 'records', 'waiting', 'live heap', 'typed arrays', 'peak RSS', 'baseline RSS', 'RSS − baseline', 'peak heap'], fw);
+    const fitHeader = row(
+      ['shape', 'records', 'waiting', 'live heap', 'typed arrays', 'peak RSS', 'baseline RSS', 'RSS − baseline', 'peak heap'],
+      fw,
+    );
     console.log(fitHeader);
     console.log(row(['', '', '', 'at peak', 'at peak', '', '', '', '(sampled)'], fw));
     console.log('-'.repeat(fitHeader.length));
     const fits = [];
     for (const shape of ['trees', 'chains']) {
       for (const { records, r, baseRss } of points[shape]) {
-        console.log(row([shape, fmtInt(records), fmtInt(r.atFirstCall.waiting), `${mb(r.atFirstCall.heapUsed)} MB`, `${mb(r.atFirstCall.arrayBuffers)} MB`,
-          `${mb(r.maxRssBytes)} MB`, `${mb(baseRss)} MB`, `${mb(r.maxRssBytes - baseRss)} MB`, `${mb(r.peakHeapSampled)} MB`], fw));
+        console.log(
+          row(
+            [
+              shape,
+              fmtInt(records),
+              fmtInt(r.atFirstCall.waiting),
+              `${mb(r.atFirstCall.heapUsed)} MB`,
+              `${mb(r.atFirstCall.arrayBuffers)} MB`,
+              `${mb(r.maxRssBytes)} MB`,
+              `${mb(baseRss)} MB`,
+              `${mb(r.maxRssBytes - baseRss)} MB`,
+              `${mb(r.peakHeapSampled)} MB`,
+            ],
+            fw,
+          ),
+        );
       }
       const ps = points[shape];
       fits.push({

@@ -33,8 +33,13 @@ if (mode === 'bare') {
   const controller = new AbortController();
   let handled = 0;
   const job = defineJob({
-    name: 'bench', source: jsonl(data), key: (r) => String(r.id), maxFailureRate: 1,
-    handler: async () => { if (++handled === stopAt) controller.abort('bench'); },
+    name: 'bench',
+    source: jsonl(data),
+    key: (r) => String(r.id),
+    maxFailureRate: 1,
+    handler: async () => {
+      if (++handled === stopAt) controller.abort('bench');
+    },
   });
   const summary = await runJob(job, { ledger, signal: controller.signal });
   report({ alreadyDone: summary.succeeded });
@@ -42,10 +47,21 @@ if (mode === 'bare') {
   let firstAt;
   let processed = 0;
   const job = defineJob({
-    name: 'bench', source: jsonl(data), key: (r) => String(r.id), maxFailureRate: 1,
-    handler: async () => { firstAt ??= performance.now(); processed++; },
+    name: 'bench',
+    source: jsonl(data),
+    key: (r) => String(r.id),
+    maxFailureRate: 1,
+    handler: async () => {
+      firstAt ??= performance.now();
+      processed++;
+    },
   });
   const started = performance.now();
   const summary = await runJob(job, { ledger });
-  report({ firstRecordMs: firstAt - started, firstRecordFromStartMs: firstAt + performance.timeOrigin - processStartMs, alreadyDone: summary.alreadyDone, processed });
+  report({
+    firstRecordMs: firstAt - started,
+    firstRecordFromStartMs: firstAt + performance.timeOrigin - processStartMs,
+    alreadyDone: summary.alreadyDone,
+    processed,
+  });
 }

@@ -48,7 +48,8 @@ try {
     for (let i = 0; i < REPEAT; i++) {
       for (const suffix of ['', '-wal', '-shm', '.keys']) rmSync(join(dir, `ledger.sqlite${suffix}`), { force: true });
       const result = measure(mode);
-      if (!top || result.recordsPerSecond > top.recordsPerSecond) top = { ...result, maxRssBytes: Math.max(result.maxRssBytes, top?.maxRssBytes ?? 0) };
+      if (!top || result.recordsPerSecond > top.recordsPerSecond)
+        top = { ...result, maxRssBytes: Math.max(result.maxRssBytes, top?.maxRssBytes ?? 0) };
     }
     return top;
   };
@@ -59,13 +60,23 @@ try {
   const resume = measure('resume');
   const mb = (bytes) => (bytes / 1024 / 1024).toFixed(0);
   const ratio = guarded.recordsPerSecond / bare.recordsPerSecond;
-  console.log(`records:                         ${RECORDS.toLocaleString('en-US')} (throughput: best of ${REPEAT} runs each; peak RSS: the largest)`);
-  console.log(`bare loop:                       ${Math.round(bare.recordsPerSecond).toLocaleString('en-US')} records/s (peak RSS ${mb(bare.maxRssBytes)} MB)`);
-  console.log(`batchguard:                      ${Math.round(guarded.recordsPerSecond).toLocaleString('en-US')} records/s (peak RSS ${mb(guarded.maxRssBytes)} MB)`);
+  console.log(
+    `records:                         ${RECORDS.toLocaleString('en-US')} (throughput: best of ${REPEAT} runs each; peak RSS: the largest)`,
+  );
+  console.log(
+    `bare loop:                       ${Math.round(bare.recordsPerSecond).toLocaleString('en-US')} records/s (peak RSS ${mb(bare.maxRssBytes)} MB)`,
+  );
+  console.log(
+    `batchguard:                      ${Math.round(guarded.recordsPerSecond).toLocaleString('en-US')} records/s (peak RSS ${mb(guarded.maxRssBytes)} MB)`,
+  );
   console.log(`ratio batchguard / bare:         ${ratio.toFixed(2)}  (target ≥ 0.5)`);
   console.log(`batchguard peak RSS:             ${mb(guarded.maxRssBytes)} MB  (target < 200 MB)`);
-  console.log(`resume at 90%, first new record: ${resume.firstRecordMs.toFixed(0)} ms after runJob() (${resume.firstRecordFromStartMs.toFixed(0)} ms after process start)  (target < 1000 ms)`);
-  console.log(`resume at 90%: alreadyDone ${resume.alreadyDone.toLocaleString('en-US')}, processed ${resume.processed.toLocaleString('en-US')}`);
+  console.log(
+    `resume at 90%, first new record: ${resume.firstRecordMs.toFixed(0)} ms after runJob() (${resume.firstRecordFromStartMs.toFixed(0)} ms after process start)  (target < 1000 ms)`,
+  );
+  console.log(
+    `resume at 90%: alreadyDone ${resume.alreadyDone.toLocaleString('en-US')}, processed ${resume.processed.toLocaleString('en-US')}`,
+  );
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -18,7 +18,14 @@ const [role, mode, handlerKind, data, ledger] = process.argv.slice(2);
 if (role === 'worker') {
   const { defineJob, jsonl, runJob } = await import('../dist/index.js');
   const handler = handlerKind === 'tick' ? () => new Promise((resolve) => setImmediate(resolve)) : async () => {};
-  const job = defineJob({ name: 'bench-escapes', source: jsonl(data), key: (r) => String(r.id), handler, concurrency: 16, maxFailureRate: 1 });
+  const job = defineJob({
+    name: 'bench-escapes',
+    source: jsonl(data),
+    key: (r) => String(r.id),
+    handler,
+    concurrency: 16,
+    maxFailureRate: 1,
+  });
   const started = performance.now();
   const summary = await runJob(job, { ledger, attributeEscapes: mode === 'on' });
   console.log(JSON.stringify({ recordsPerSecond: summary.succeeded / ((performance.now() - started) / 1000) }));
@@ -29,13 +36,17 @@ if (role === 'worker') {
     const lines = [];
     for (let i = 0; i < RECORDS; i++) lines.push(`{"id":${i},"name":"city-${i}"}`);
     writeFileSync(path, `${lines.join('\n')}\n`);
-    const best = { };
+    const best = {};
     // Interleaved, so that whatever else loads the machine weighs on both alike.
     for (let round = 0; round < REPEAT; round++) {
       for (const handlerName of ['no-op', 'tick']) {
         for (const scope of ['on', 'off']) {
           const ledgerPath = join(dir, `l-${round}-${handlerName}-${scope}.sqlite`);
-          const output = execFileSync(process.execPath, [new URL(import.meta.url).pathname, 'worker', scope, handlerName === 'tick' ? 'tick' : 'noop', path, ledgerPath], { encoding: 'utf8' });
+          const output = execFileSync(
+            process.execPath,
+            [new URL(import.meta.url).pathname, 'worker', scope, handlerName === 'tick' ? 'tick' : 'noop', path, ledgerPath],
+            { encoding: 'utf8' },
+          );
           const { recordsPerSecond } = JSON.parse(output.trim().split('\n').pop());
           const key = `${handlerName} ${scope}`;
           best[key] = Math.max(best[key] ?? 0, recordsPerSecond);
@@ -47,7 +58,9 @@ if (role === 'worker') {
     for (const handlerName of ['no-op', 'tick']) {
       const on = best[`${handlerName} on`];
       const off = best[`${handlerName} off`];
-      console.log(`${handlerName.padEnd(6)} handler: scope on ${fmt(on)} records/s, off ${fmt(off)} records/s, cost ${((1 - on / off) * 100).toFixed(0)}%`);
+      console.log(
+        `${handlerName.padEnd(6)} handler: scope on ${fmt(on)} records/s, off ${fmt(off)} records/s, cost ${((1 - on / off) * 100).toFixed(0)}%`,
+      );
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

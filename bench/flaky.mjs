@@ -38,7 +38,15 @@ async function service(answer) {
   server.keepAliveTimeout = 60_000;
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address();
-  return { port, counts, close: () => new Promise((resolve) => { server.closeAllConnections?.(); server.close(resolve); }) };
+  return {
+    port,
+    counts,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections?.();
+        server.close(resolve);
+      }),
+  };
 }
 
 async function run(name, port, options) {
@@ -51,12 +59,19 @@ async function run(name, port, options) {
     ...options,
     handler: async (r, ctx) => {
       const response = await fetch(`http://127.0.0.1:${port}/item?key=${ctx.key}&attempt=${ctx.attempt}`);
-      if (!response.ok) throw Object.assign(new Error(`upstream answered ${response.status}`), { status: response.status, headers: response.headers });
+      if (!response.ok)
+        throw Object.assign(new Error(`upstream answered ${response.status}`), { status: response.status, headers: response.headers });
       return response.json();
     },
   });
   const started = performance.now();
-  const summary = await runJob(job, { ledger: join(dir, `${name}-${++runs}.sqlite`), maxFailureRate: 1, onEvent: process.env.DEBUG ? (e) => console.error(e.type, e.key ?? "", e.error?.message ?? "", e.description ?? "", e.parked ?? "") : undefined });
+  const summary = await runJob(job, {
+    ledger: join(dir, `${name}-${++runs}.sqlite`),
+    maxFailureRate: 1,
+    onEvent: process.env.DEBUG
+      ? (e) => console.error(e.type, e.key ?? '', e.error?.message ?? '', e.description ?? '', e.parked ?? '')
+      : undefined,
+  });
   const seconds = (performance.now() - started) / 1000;
   return { seconds, summary };
 }
@@ -78,7 +93,9 @@ try {
     const off = await run('random-40-off', s.port, { breaker: { enabled: false }, retryBudget: { enabled: false } });
     const on = await run('random-40-defaults', s.port, {});
     await s.close();
-    line(`1. 40% failing at random: breaker+budget off ${fmt(off.seconds)} s (failed ${off.summary.failed}), defaults ${fmt(on.seconds)} s (failed ${on.summary.failed}, trips ${on.summary.breaker.trips}, retries deferred ${on.summary.breaker.retriesDeferred}); ratio ${fmt(on.seconds / off.seconds)} (target ≤ 1.5)`);
+    line(
+      `1. 40% failing at random: breaker+budget off ${fmt(off.seconds)} s (failed ${off.summary.failed}), defaults ${fmt(on.seconds)} s (failed ${on.summary.failed}, trips ${on.summary.breaker.trips}, retries deferred ${on.summary.breaker.retriesDeferred}); ratio ${fmt(on.seconds / off.seconds)} (target ≤ 1.5)`,
+    );
   }
 
   // 2. 5% of records get one 503 with Retry-After: 1 on their first attempt.
@@ -93,22 +110,35 @@ try {
     const some = await run('five-percent-503', s.port, {});
     await s.close();
     await clean.close();
-    line(`2. 5% of records one 503 + Retry-After 1: no 503 ${fmt(base.seconds)} s, with ${fmt(some.seconds)} s (${s.counts.unavailable} 503s); extra ${fmt(some.seconds - base.seconds)} s (target ≤ ~1.5 s)`);
+    line(
+      `2. 5% of records one 503 + Retry-After 1: no 503 ${fmt(base.seconds)} s, with ${fmt(some.seconds)} s (${s.counts.unavailable} 503s); extra ${fmt(some.seconds - base.seconds)} s (target ≤ ~1.5 s)`,
+    );
   }
 
   // 3. Capacity for 8 concurrent requests; 503 beyond it (no Retry-After).
   {
     const capacity = () => service((_url, inFlight) => (inFlight > 8 ? { status: 503, delayMs: 1 } : { status: 200, delayMs: 20 }));
     const results = {};
-    for (const [name, concurrency] of [['fixed-64', 64], ['adaptive-1-64', { min: 1, max: 64 }], ['fixed-8', 8]]) {
+    for (const [name, concurrency] of [
+      ['fixed-64', 64],
+      ['adaptive-1-64', { min: 1, max: 64 }],
+      ['fixed-8', 8],
+    ]) {
       const s = await capacity();
-      const result = await run(name, s.port, { concurrency, retry: { maxAttempts: 20, backoff: { kind: 'exponential', initialDelayMs: 20, maxDelayMs: 1000, jitter: 'full' } } });
+      const result = await run(name, s.port, {
+        concurrency,
+        retry: { maxAttempts: 20, backoff: { kind: 'exponential', initialDelayMs: 20, maxDelayMs: 1000, jitter: 'full' } },
+      });
       await s.close();
       results[name] = { ...result, unavailable: s.counts.unavailable };
-      line(`3. capacity 8, ${name}: ${fmt(result.seconds)} s, ${s.counts.unavailable} 503s, failed ${result.summary.failed}${result.summary.concurrency ? `, limit ${JSON.stringify(result.summary.concurrency)}` : ''}`);
+      line(
+        `3. capacity 8, ${name}: ${fmt(result.seconds)} s, ${s.counts.unavailable} 503s, failed ${result.summary.failed}${result.summary.concurrency ? `, limit ${JSON.stringify(result.summary.concurrency)}` : ''}`,
+      );
     }
     const adaptive = results['adaptive-1-64'];
-    line(`3. adaptive vs fixed 64: 503s ${adaptive.unavailable} / ${results['fixed-64'].unavailable} = ${fmt(adaptive.unavailable / Math.max(1, results['fixed-64'].unavailable))} (target ≤ 0.25); time vs fixed 8: ${fmt(adaptive.seconds / results['fixed-8'].seconds)} (target ≤ 1.3)`);
+    line(
+      `3. adaptive vs fixed 64: 503s ${adaptive.unavailable} / ${results['fixed-64'].unavailable} = ${fmt(adaptive.unavailable / Math.max(1, results['fixed-64'].unavailable))} (target ≤ 0.25); time vs fixed 8: ${fmt(adaptive.seconds / results['fixed-8'].seconds)} (target ≤ 1.3)`,
+    );
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });

@@ -40,7 +40,9 @@ async function scenario(label, records, messageChars, makeError, maxAttempts) {
       name: 'huge-errors',
       source: Array.from({ length: records }, (_, id) => ({ id })),
       key: (r) => String(r.id),
-      handler: async () => { throw makeError(message); },
+      handler: async () => {
+        throw makeError(message);
+      },
       retry: { maxAttempts, backoff: { kind: 'constant', delayMs: 0 } },
       maxFailureRate: 1,
       // Every record fails alike: the breaker would rightly call it an outage and park them, and the
@@ -54,10 +56,14 @@ async function scenario(label, records, messageChars, makeError, maxAttempts) {
     const used = process.cpuUsage(cpu);
     best = Math.min(best, performance.now() - started);
     bestCpu = Math.min(bestCpu, (used.user + used.system) / 1000);
-    ledgerBytes = readdirSync(dir).filter((n) => n.startsWith(`${label}-${i}.sqlite`) && !n.endsWith('.runs')).reduce((s, n) => s + sizeOf(join(dir, n)), 0);
+    ledgerBytes = readdirSync(dir)
+      .filter((n) => n.startsWith(`${label}-${i}.sqlite`) && !n.endsWith('.runs'))
+      .reduce((s, n) => s + sizeOf(join(dir, n)), 0);
     reportBytes = sizeOf(join(dir, `${label}-${i}.runs`));
   }
-  console.log(`${label.padEnd(38)} CPU ${bestCpu.toFixed(0).padStart(5)} ms, wall ${best.toFixed(0).padStart(5)} ms (best of ${REPEAT})   ledger ${(ledgerBytes / 1024).toFixed(0).padStart(6)} KB   reports ${(reportBytes / 1024).toFixed(0).padStart(5)} KB`);
+  console.log(
+    `${label.padEnd(38)} CPU ${bestCpu.toFixed(0).padStart(5)} ms, wall ${best.toFixed(0).padStart(5)} ms (best of ${REPEAT})   ledger ${(ledgerBytes / 1024).toFixed(0).padStart(6)} KB   reports ${(reportBytes / 1024).toFixed(0).padStart(5)} KB`,
+  );
 }
 
 console.log('through the engine (runJob, SQLite ledger in a temp dir):');

@@ -160,7 +160,9 @@ function oneMillion() {
         loadMs.push(Number(process.hrtime.bigint() - start) / 1e6);
         if (resumed.size !== uuids.length || resumed.add(uuids[123], 9, 9)?.seq !== 123) throw new Error('load lost entries');
       }
-      console.log(`load(), 1M entries from ${chunks.length} chunks, ${label}: ${fmt(median(loadMs), 1)} ms median, ${fmt(Math.min(...loadMs), 1)} best`);
+      console.log(
+        `load(), 1M entries from ${chunks.length} chunks, ${label}: ${fmt(median(loadMs), 1)} ms median, ${fmt(Math.min(...loadMs), 1)} best`,
+      );
     }
   }
 }

@@ -17,6 +17,14 @@ let t = process.hrtime.bigint();
 for (let i = 0; i < n; i++) await ledger.assertHeld();
 console.log(`assertHeld: ${(Number(process.hrtime.bigint() - t) / n / 1000).toFixed(1)} µs`);
 t = process.hrtime.bigint();
-for (let i = 0; i < n; i++) await ledger.commit({ runId: 'r', succeeded: [{ first: i, last: i }], rows: [], watermark: { seq: i + 1 }, seen: i + 1, exhausted: false });
+for (let i = 0; i < n; i++)
+  await ledger.commit({
+    runId: 'r',
+    succeeded: [{ first: i, last: i }],
+    rows: [],
+    watermark: { seq: i + 1 },
+    seen: i + 1,
+    exhausted: false,
+  });
 console.log(`commit of one range: ${(Number(process.hrtime.bigint() - t) / n / 1000).toFixed(1)} µs`);
 await ledger.close();

@@ -24,7 +24,12 @@ function build(path, failedEvery) {
   const row = db.prepare(`INSERT INTO records (seq, key, status, kind, attempts, error, fingerprint, run_id, line, byte_offset, updated_at)
     VALUES (?, ?, 'failed', 'fatal', 3, ?, ?, 'run-1', ?, ?, '2026-01-01T00:00:00.000Z')`);
   const range = db.prepare("INSERT INTO succeeded_ranges (first_seq, last_seq, run_id) VALUES (?, ?, 'run-1')");
-  const error = JSON.stringify({ name: 'HttpError', message: `GET https://api.example.com/items failed with status 404: not found`, stack: 'HttpError: …\n    at handler (job.ts:12:11)\n    at attempt (engine.js:40:3)', code: 'E404' });
+  const error = JSON.stringify({
+    name: 'HttpError',
+    message: `GET https://api.example.com/items failed with status 404: not found`,
+    stack: 'HttpError: …\n    at handler (job.ts:12:11)\n    at attempt (engine.js:40:3)',
+    code: 'E404',
+  });
   db.transaction(() => {
     let first = -1;
     for (let seq = 0; seq < records; seq++) {
@@ -55,7 +60,10 @@ function time(path) {
   return best;
 }
 
-for (const [shape, failedEvery] of [['mostly succeeded (1% failed)', 100], ['all failed', 1]]) {
+for (const [shape, failedEvery] of [
+  ['mostly succeeded (1% failed)', 100],
+  ['all failed', 1],
+]) {
   const path = join(dir, `${failedEvery}.sqlite`);
   build(path, failedEvery);
   const mb = statSync(path).size / 1e6;

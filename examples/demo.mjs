@@ -90,13 +90,15 @@ const first = await batchguard(['run', JOB, '--ledger', LEDGER], (child) => {
 if (first === 0) finishedEarly = true;
 await expect(first, [130, 0]);
 say(serviceStats());
-say(finishedEarly
-  ? 'This machine finished all records before the interrupt was due, so there was nothing to stop;\nthe resume in step 3 will find every record already done.'
-  : [
-    'On SIGINT batchguard stopped reading new records, let the ones in flight finish (those waiting to',
-    'retry stay pending), committed its progress to the ledger and exited with 130: "interrupted, resumable".',
-    'The failure rate looks high only because Puerto Rico\'s ZIP codes (00601...) come first in the file.',
-  ].join('\n'));
+say(
+  finishedEarly
+    ? 'This machine finished all records before the interrupt was due, so there was nothing to stop;\nthe resume in step 3 will find every record already done.'
+    : [
+        'On SIGINT batchguard stopped reading new records, let the ones in flight finish (those waiting to',
+        'retry stay pending), committed its progress to the ledger and exited with 130: "interrupted, resumable".',
+        "The failure rate looks high only because Puerto Rico's ZIP codes (00601...) come first in the file.",
+      ].join('\n'),
+);
 
 heading('Step 2 of 4: ask the ledger where the job stands');
 await expect(await batchguard(['status', JOB, '--ledger', LEDGER]), [0]);

@@ -17,9 +17,21 @@ import { createServer } from 'node:http';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const STATES = new Set(
-  'AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY'.split(' '),
+  'AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY'.split(
+    ' ',
+  ),
 );
-const TIMEZONES = { '-4': 'Atlantic', '-5': 'Eastern', '-6': 'Central', '-7': 'Mountain', '-8': 'Pacific', '-9': 'Alaska', '-10': 'Hawaii-Aleutian', '-11': 'Samoa', '-12': 'Aleutian (far west)' };
+const TIMEZONES = {
+  '-4': 'Atlantic',
+  '-5': 'Eastern',
+  '-6': 'Central',
+  '-7': 'Mountain',
+  '-8': 'Pacific',
+  '-9': 'Alaska',
+  '-10': 'Hawaii-Aleutian',
+  '-11': 'Samoa',
+  '-12': 'Aleutian (far west)',
+};
 /** Share of transient failures that drop the connection instead of answering 503. */
 const DROP_SHARE = 0.2;
 
@@ -61,7 +73,9 @@ export async function startZipService({ failureRate = 0.003, seed = 42 } = {}) {
     // The same record is rejected every time: this is a property of the data, not bad luck.
     if (!STATES.has(state) || lat < 17 || lat > 72 || lng < -180 || lng > -60) {
       stats.rejected++;
-      return reply(res, 422, { error: `ZIP ${zip} (${state} at ${lat}, ${lng}) is outside the 50 states and DC; this API only covers those` });
+      return reply(res, 422, {
+        error: `ZIP ${zip} (${state} at ${lat}, ${lng}) is outside the 50 states and DC; this API only covers those`,
+      });
     }
     stats.ok++;
     const utcOffsetHours = Math.round(lng / 15);
@@ -78,10 +92,11 @@ export async function startZipService({ failureRate = 0.003, seed = 42 } = {}) {
   return {
     url: `http://127.0.0.1:${port}`,
     stats,
-    close: () => new Promise((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 

@@ -41,7 +41,11 @@ describe('ManualClock', () => {
     clock.timer(200, () => woke.push(['b', clock.now()]));
     void clock.sleep(100).then(() => woke.push(['a', clock.now()]));
     await clock.advance(1000);
-    expect(woke).toEqual([['a', 100], ['b', 200], ['c', 300]]);
+    expect(woke).toEqual([
+      ['a', 100],
+      ['b', 200],
+      ['c', 300],
+    ]);
   });
 
   it('wakes sleepers due at the same time in the order they were scheduled', async () => {
@@ -83,7 +87,7 @@ describe('ManualClock', () => {
     const clock = new ManualClock();
     let fired = 0;
     const cancel = clock.timer(100, () => fired++);
-    clock.timer(100, () => fired += 10);
+    clock.timer(100, () => (fired += 10));
     expect(clock.pendingSleeps).toBe(2);
     cancel();
     expect(clock.pendingSleeps).toBe(1);

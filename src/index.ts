@@ -7,7 +7,16 @@ export { runJob, startRun } from './engine/run-job.js';
 export type { RunHandle, Progress } from './engine/run-job.js';
 export type { RunOptions } from './engine/run-options.js';
 export type { EngineEvent, EventListener } from './engine/events.js';
-export { BatchguardError, RetryableError, FatalError, ConfigError, SourceError, LedgerError, StorageError, TimeoutError } from './errors.js';
+export {
+  BatchguardError,
+  RetryableError,
+  FatalError,
+  ConfigError,
+  SourceError,
+  LedgerError,
+  StorageError,
+  TimeoutError,
+} from './errors.js';
 export { systemClock, ManualClock } from './clock.js';
 export type { Clock, Random } from './clock.js';
 export { jsonl } from './sources/jsonl.js';

@@ -160,10 +160,12 @@ describe('defineJob: unknown fields', () => {
   it('names a misspelt field and suggests the closest known one', () => {
     const error = configError({ concurency: 8 });
     expect(error.field).toBe('job.concurency');
-    expect(error.message.startsWith(
-      'job.concurency is not a known option (did you mean "concurrency"?); got 8; known options: name, source, key, handler, retry, ' +
-        'classify, timeoutMs, concurrency, checkpoint, maxFailureRate, maxFailures, shutdownGraceMs',
-    )).toBe(true);
+    expect(
+      error.message.startsWith(
+        'job.concurency is not a known option (did you mean "concurrency"?); got 8; known options: name, source, key, handler, retry, ' +
+          'classify, timeoutMs, concurrency, checkpoint, maxFailureRate, maxFailures, shutdownGraceMs',
+      ),
+    ).toBe(true);
   });
 
   it('suggests nothing for a field far from every known one', () => {
@@ -221,7 +223,9 @@ describe('defineJob: retry options', () => {
   it('rejects retries with a hint that maxAttempts counts the first call', () => {
     const error = configError({ retry: { retries: 3 } });
     expect(error.field).toBe('retry.retries');
-    expect(error.message).toContain('retry.retries is not a known option; got 3; use maxAttempts, which counts all calls including the first');
+    expect(error.message).toContain(
+      'retry.retries is not a known option; got 3; use maxAttempts, which counts all calls including the first',
+    );
   });
 
   it('rejects a retry that is not an object', () => {
@@ -259,12 +263,23 @@ describe('defineJob: defaults and identity', () => {
   it('keeps given values', () => {
     const classify = (): undefined => undefined;
     const job = defineJob({
-      ...base(), timeoutMs: 5, concurrency: 1, checkpoint: { everyRecords: 7 }, maxFailureRate: 0, maxFailures: 0,
-      shutdownGraceMs: 0, classify,
+      ...base(),
+      timeoutMs: 5,
+      concurrency: 1,
+      checkpoint: { everyRecords: 7 },
+      maxFailureRate: 0,
+      maxFailures: 0,
+      shutdownGraceMs: 0,
+      classify,
     });
     expect(job).toMatchObject({
-      timeoutMs: 5, concurrency: 1, checkpoint: { everyRecords: 7, everyMs: 1000 }, maxFailureRate: 0, maxFailures: 0,
-      shutdownGraceMs: 0, classify,
+      timeoutMs: 5,
+      concurrency: 1,
+      checkpoint: { everyRecords: 7, everyMs: 1000 },
+      maxFailureRate: 0,
+      maxFailures: 0,
+      shutdownGraceMs: 0,
+      classify,
     });
   });
 

@@ -8,7 +8,12 @@ import { checkRedactPatterns, createRedactor, type Redactor } from './policy/red
 import { resolveRetry, type ResolvedRetry, type RetryOptions } from './policy/retry.js';
 import { checkFraction, checkFunction, checkInteger, checkKnownKeys, checkPositive, formatValue, isRecord } from './validation/check.js';
 import { DependencyFailurePolicy } from './graph/dependency-tracker.js';
-import { resolveHealthCheckOptions, type HealthCheck, type HealthCheckOptions, type ResolvedHealthCheckOptions } from './policy/health-check.js';
+import {
+  resolveHealthCheckOptions,
+  type HealthCheck,
+  type HealthCheckOptions,
+  type ResolvedHealthCheckOptions,
+} from './policy/health-check.js';
 import { resolveRateLimit, type RateLimitOptions, type ResolvedRateLimit } from './policy/token-bucket.js';
 import { resolveBreaker, type BreakerOptions, type ResolvedBreaker } from './policy/breaker.js';
 import { resolveConcurrencyRange, type ConcurrencyRange } from './policy/concurrency-limit.js';
@@ -172,11 +177,36 @@ export interface Job<T = unknown, R = unknown> {
 }
 
 const JOB_FIELDS = [
-  'name', 'source', 'key', 'handler', 'retry', 'classify', 'timeoutMs', 'concurrency', 'checkpoint',
-  'maxFailureRate', 'maxFailures', 'shutdownGraceMs', 'output', 'dependsOn', 'onDependencyFailure',
-  'healthCheck', 'healthCheckPolicy', 'breaker', 'retryBudget', 'maxDurationMs', 'maxRecords', 'maxCrashes',
-  'rateLimit', 'perKeyRateLimit', 'rateLimitKey', 'concurrencyKey', 'perKeyConcurrency',
-  'redact', 'ledger', 'keepRuns',
+  'name',
+  'source',
+  'key',
+  'handler',
+  'retry',
+  'classify',
+  'timeoutMs',
+  'concurrency',
+  'checkpoint',
+  'maxFailureRate',
+  'maxFailures',
+  'shutdownGraceMs',
+  'output',
+  'dependsOn',
+  'onDependencyFailure',
+  'healthCheck',
+  'healthCheckPolicy',
+  'breaker',
+  'retryBudget',
+  'maxDurationMs',
+  'maxRecords',
+  'maxCrashes',
+  'rateLimit',
+  'perKeyRateLimit',
+  'rateLimitKey',
+  'concurrencyKey',
+  'perKeyConcurrency',
+  'redact',
+  'ledger',
+  'keepRuns',
 ] as const;
 
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
@@ -185,7 +215,9 @@ const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 export function defineJob<T, R = unknown>(options: JobOptions<T, R>): Job<T, R> {
   if ((options as unknown as Job<T, R>)?.resolved === true) return options as unknown as Job<T, R>;
   if (options === null || typeof options !== 'object') {
-    throw new ConfigError(`defineJob expects an object with name, source, key and handler; got ${options === null ? 'null' : typeof options}`);
+    throw new ConfigError(
+      `defineJob expects an object with name, source, key and handler; got ${options === null ? 'null' : typeof options}`,
+    );
   }
   checkKnownKeys(options as object, 'job', JOB_FIELDS);
   if (typeof options.name !== 'string' || !NAME_PATTERN.test(options.name)) {
@@ -195,13 +227,20 @@ export function defineJob<T, R = unknown>(options: JobOptions<T, R>): Job<T, R> 
     );
   }
   if (options.source === undefined || options.source === null) {
-    throw new ConfigError(`job.source is required: jsonl(path), csv(path), an array, or any (async) iterable; got ${String(options.source)}`, { field: 'source' });
+    throw new ConfigError(
+      `job.source is required: jsonl(path), csv(path), an array, or any (async) iterable; got ${String(options.source)}`,
+      { field: 'source' },
+    );
   }
   checkFunction(options.key, 'key', 'a function (record) => string, e.g. key: (r) => String(r.id)');
   checkFunction(options.handler, 'handler', 'an async function (record, ctx) => result');
-  if (options.classify !== undefined) checkFunction(options.classify, 'classify', "a function (error) => 'retryable' | 'fatal' | undefined");
+  if (options.classify !== undefined)
+    checkFunction(options.classify, 'classify', "a function (error) => 'retryable' | 'fatal' | undefined");
   if (options.checkpoint !== undefined && !isRecord(options.checkpoint)) {
-    throw new ConfigError(`checkpoint must be an object such as { everyRecords: 1000, everyMs: 1000 }; got ${formatValue(options.checkpoint)}`, { field: 'checkpoint' });
+    throw new ConfigError(
+      `checkpoint must be an object such as { everyRecords: 1000, everyMs: 1000 }; got ${formatValue(options.checkpoint)}`,
+      { field: 'checkpoint' },
+    );
   }
   const checkpoint = options.checkpoint ?? {};
   checkKnownKeys(checkpoint, 'checkpoint', ['everyRecords', 'everyMs']);
@@ -226,7 +265,8 @@ export function defineJob<T, R = unknown>(options: JobOptions<T, R>): Job<T, R> 
     dependsOn: checkDependsOn(options.dependsOn),
     onDependencyFailure: checkDependencyPolicy(options.onDependencyFailure),
     maxDurationMs: options.maxDurationMs === undefined ? undefined : checkPositive(options.maxDurationMs, 'maxDurationMs', 0),
-    maxRecords: options.maxRecords === undefined ? undefined : checkInteger(options.maxRecords, 'maxRecords', 0, 1, Number.MAX_SAFE_INTEGER),
+    maxRecords:
+      options.maxRecords === undefined ? undefined : checkInteger(options.maxRecords, 'maxRecords', 0, 1, Number.MAX_SAFE_INTEGER),
     maxCrashes: checkInteger(options.maxCrashes, 'maxCrashes', 3, 1, 1000),
     rateLimit: options.rateLimit === undefined ? undefined : resolveRateLimit(options.rateLimit, 'rateLimit'),
     perKeyRateLimit: options.perKeyRateLimit === undefined ? undefined : resolveRateLimit(options.perKeyRateLimit, 'perKeyRateLimit'),
@@ -249,7 +289,9 @@ function checkOutput(output: unknown): OutputSink | undefined {
   const sink = output as Partial<OutputSink>;
   for (const method of ['open', 'write', 'seal', 'flush', 'close'] as const) {
     if (typeof sink?.[method] !== 'function') {
-      throw new ConfigError(`job.output must be an output sink such as jsonlOutput('out/results.jsonl') (it has no ${method}() method)`, { field: 'output' });
+      throw new ConfigError(`job.output must be an output sink such as jsonlOutput('out/results.jsonl') (it has no ${method}() method)`, {
+        field: 'output',
+      });
     }
   }
   return output as OutputSink;
@@ -257,7 +299,11 @@ function checkOutput(output: unknown): OutputSink | undefined {
 
 function checkDependsOn<T>(dependsOn: unknown): ((record: T) => readonly string[]) | undefined {
   if (dependsOn === undefined) return undefined;
-  checkFunction(dependsOn, 'dependsOn', 'a function (record) => string[] of the keys it needs, e.g. dependsOn: (r) => r.parentId ? [r.parentId] : []');
+  checkFunction(
+    dependsOn,
+    'dependsOn',
+    'a function (record) => string[] of the keys it needs, e.g. dependsOn: (r) => r.parentId ? [r.parentId] : []',
+  );
   return dependsOn as (record: T) => readonly string[];
 }
 
@@ -265,7 +311,9 @@ function checkDependencyPolicy(policy: unknown): DependencyFailurePolicy {
   if (policy === undefined) return DependencyFailurePolicy.skip;
   const allowed = Object.values(DependencyFailurePolicy) as string[];
   if (typeof policy !== 'string' || !allowed.includes(policy)) {
-    throw new ConfigError(`job.onDependencyFailure must be one of ${allowed.join(', ')}; got ${JSON.stringify(policy)}`, { field: 'onDependencyFailure' });
+    throw new ConfigError(`job.onDependencyFailure must be one of ${allowed.join(', ')}; got ${JSON.stringify(policy)}`, {
+      field: 'onDependencyFailure',
+    });
   }
   return policy as DependencyFailurePolicy;
 }
@@ -284,7 +332,8 @@ function checkKeyFunction<T>(fn: unknown, field: string): ((record: T) => string
 
 /** A fixed number of slots, or an adaptive range whose top is the number of slots. */
 function resolveConcurrency(value: unknown): { concurrency: number; concurrencyRange: ConcurrencyRange | undefined } {
-  if (value === undefined || typeof value === 'number') return { concurrency: checkInteger(value, 'concurrency', 4, 1, 10_000), concurrencyRange: undefined };
+  if (value === undefined || typeof value === 'number')
+    return { concurrency: checkInteger(value, 'concurrency', 4, 1, 10_000), concurrencyRange: undefined };
   const range = resolveConcurrencyRange(value, 'concurrency');
   return { concurrency: range.max, concurrencyRange: range };
 }

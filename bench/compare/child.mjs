@@ -24,11 +24,16 @@ const maxRssBytes = () => process.resourceUsage().maxRSS * 1024;
 
 let clockStartedAt = now();
 const context = {
-  data, count, stateDir, resume: mode === 'resume',
+  data,
+  count,
+  stateDir,
+  resume: mode === 'resume',
   /** Records in flight at once, for the contenders that have the notion. */
   concurrency: Number(process.env.CONCURRENCY ?? 8),
   /** Contenders call this after their setup (connections, schema), so that setup is not timed. */
-  startClock: () => { clockStartedAt = now(); },
+  startClock: () => {
+    clockStartedAt = now();
+  },
   handler: inner,
 };
 if (mode === 'crash' || mode === 'resume') context.handler = tracked();

@@ -10,7 +10,10 @@ export const HANDLER_TITLES = {
   io: 'I/O-bound handler (waits 2 ms)',
 };
 
-const thousands = (value) => Math.round(value).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+const thousands = (value) =>
+  Math.round(value)
+    .toString()
+    .replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 const seconds = (ms) => (ms >= 10_000 ? `${(ms / 1000).toFixed(0)} s` : `${(ms / 1000).toFixed(2)} s`);
 
 function cellText(cell, bare) {
@@ -18,16 +21,22 @@ function cellText(cell, bare) {
     return [cell.note, '', '', '', ''];
   }
   const ratio = bare?.recordsPerSecond ? `${(cell.recordsPerSecond / bare.recordsPerSecond).toFixed(2)}×` : '—';
-  const crash = cell.crashNote ? [cell.crashNote, ''] : cell.redone === undefined ? ['—', '—'] : [
-    cell.resumeMs === undefined ? 'no new record' : seconds(cell.resumeMs),
-    `${thousands(cell.redone)}${cell.stuck ? ` (${thousands(cell.stuck)} held by the dead worker)` : ''}`,
-  ];
+  const crash = cell.crashNote
+    ? [cell.crashNote, '']
+    : cell.redone === undefined
+      ? ['—', '—']
+      : [
+          cell.resumeMs === undefined ? 'no new record' : seconds(cell.resumeMs),
+          `${thousands(cell.redone)}${cell.stuck ? ` (${thousands(cell.stuck)} held by the dead worker)` : ''}`,
+        ];
   return [thousands(cell.recordsPerSecond), ratio, `${(cell.maxRssBytes / 1024 / 1024).toFixed(0)} MB`, ...crash];
 }
 
 /** `results[count][handler][contenderId]` → markdown tables, one per handler. */
 export function renderTables(results) {
-  const counts = Object.keys(results).map(Number).sort((a, b) => a - b);
+  const counts = Object.keys(results)
+    .map(Number)
+    .sort((a, b) => a - b);
   const handlers = Object.keys(HANDLER_TITLES).filter((h) => counts.some((n) => results[n][h]));
   const out = [];
   for (const handler of handlers) {

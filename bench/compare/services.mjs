@@ -6,16 +6,24 @@ function tcpReachable(host, port) {
   return new Promise((resolve) => {
     const socket = connect({ host, port });
     socket.setTimeout(2000);
-    socket.once('connect', () => { socket.destroy(); resolve(true); });
-    socket.once('timeout', () => { socket.destroy(); resolve(false); });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
     socket.once('error', () => resolve(false));
   });
 }
 
 async function postgresReachable() {
   const client = new pg.Client({
-    host: process.env.PGHOST ?? '127.0.0.1', port: Number(process.env.PGPORT ?? 5432),
-    database: process.env.PGDATABASE ?? 'test', user: process.env.PGUSER ?? 'postgres',
+    host: process.env.PGHOST ?? '127.0.0.1',
+    port: Number(process.env.PGPORT ?? 5432),
+    database: process.env.PGDATABASE ?? 'test',
+    user: process.env.PGUSER ?? 'postgres',
     connectionTimeoutMillis: 2000,
   });
   try {

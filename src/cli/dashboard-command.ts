@@ -35,23 +35,34 @@ export async function dashboardCommand(jobFile: string, flags: DashboardFlags): 
     if (request.method !== 'GET') return void response.writeHead(405).end();
     if (request.url === '/') {
       const nonce = randomBytes(16).toString('base64');
-      response.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' }).end(renderDashboardPage(job.name, nonce));
+      response
+        .writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' })
+        .end(renderDashboardPage(job.name, nonce));
     } else if (request.url === '/events') {
       response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
       clients.add(response);
       request.on('close', () => clients.delete(response));
-      void snapshot().then((data) => response.write(`data: ${data}\n\n`), () => undefined);
+      void snapshot().then(
+        (data) => response.write(`data: ${data}\n\n`),
+        () => undefined,
+      );
     } else if (request.url === '/snapshot.json') {
-      void snapshot().then((data) => response.writeHead(200, { 'content-type': 'application/json' }).end(data),
-        (error: Error) => response.writeHead(500).end(error.message));
+      void snapshot().then(
+        (data) => response.writeHead(200, { 'content-type': 'application/json' }).end(data),
+        (error: Error) => response.writeHead(500).end(error.message),
+      );
     } else {
       response.writeHead(404).end();
     }
   });
   const timer = setInterval(() => {
     if (clients.size === 0) return;
-    snapshot().then((data) => { for (const client of clients) client.write(`data: ${data}\n\n`); },
-      (error: Error) => process.stderr.write(`batchguard dashboard: cannot read the ledger: ${error.message}\n`));
+    snapshot().then(
+      (data) => {
+        for (const client of clients) client.write(`data: ${data}\n\n`);
+      },
+      (error: Error) => process.stderr.write(`batchguard dashboard: cannot read the ledger: ${error.message}\n`),
+    );
   }, INTERVAL_MS);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

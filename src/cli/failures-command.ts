@@ -25,7 +25,8 @@ export function checkKind(kind: string | undefined): FailureKind | undefined {
 export async function failuresCommand(jobFile: string, flags: FailuresFlags): Promise<number> {
   const format = flags.format ?? 'table';
   const formats = Object.values(FailureFormat) as string[];
-  if (!formats.includes(format)) throw new ConfigError(`--format must be one of ${formats.join(', ')}; got "${format}"`, { field: '--format' });
+  if (!formats.includes(format))
+    throw new ConfigError(`--format must be one of ${formats.join(', ')}; got "${format}"`, { field: '--format' });
   const kind = checkKind(flags.kind);
   const job = await loadJob(jobFile);
   const ledger = openExistingLedger(job, flags.ledger, jobFile);
@@ -34,10 +35,16 @@ export async function failuresCommand(jobFile: string, flags: FailuresFlags): Pr
     const statuses: RowFilter['statuses'] = kind || flags.error ? ['failed'] : ['failed', 'skipped'];
     const rows = ledger.rows({ statuses, fingerprint: flags.error, kind, runId: flags.run });
     const write = (text: string): void => void process.stdout.write(text);
-    const count = format === 'table' ? await writeFailureTable(rows, write) : await writeFailureLines(rows, format as Exclude<FailureFormat, 'table'>, write);
+    const count =
+      format === 'table'
+        ? await writeFailureTable(rows, write)
+        : await writeFailureLines(rows, format as Exclude<FailureFormat, 'table'>, write);
     if (format === 'table') {
       if (count === 0) process.stdout.write('no failed or skipped records match\n');
-      else process.stdout.write(`re-run them: batchguard rerun ${jobFile} --failed${flags.error ? ` --error ${flags.error}` : ''}${kind ? ` --kind ${kind}` : ''}\n`);
+      else
+        process.stdout.write(
+          `re-run them: batchguard rerun ${jobFile} --failed${flags.error ? ` --error ${flags.error}` : ''}${kind ? ` --kind ${kind}` : ''}\n`,
+        );
     }
     return 0;
   } finally {

@@ -17,26 +17,41 @@ export function formatSummary(summary: Summary): string {
     row('failed', `${formatCount(summary.failed)} (${(summary.failureRate * 100).toFixed(2)}%)`),
     row('skipped', formatCount(summary.skipped)),
     row('pending', formatCount(summary.pending)),
-    row('this run', `${formatCount(summary.thisRun.succeeded)} succeeded, ${formatCount(summary.thisRun.failed)} failed, ${formatCount(summary.alreadyDone)} already done before`),
+    row(
+      'this run',
+      `${formatCount(summary.thisRun.succeeded)} succeeded, ${formatCount(summary.thisRun.failed)} failed, ${formatCount(summary.alreadyDone)} already done before`,
+    ),
     row('attempts', `${formatCount(summary.attempts)} (${formatCount(summary.retries)} retries)`),
     row('elapsed', `${(summary.elapsedMs / 1000).toFixed(1)} s, ${formatCount(summary.recordsPerSecond)} records/s`),
     row('ledger', summary.ledger),
   ];
   const rate = summary.pacing?.rateLimit as { waits?: number; waitedMs?: number } | undefined;
-  if (rate) lines.push(row('rate limit', `${formatCount(rate.waits ?? 0)} waits for a token, ${((rate.waitedMs ?? 0) / 1000).toFixed(1)} s waited in all`));
+  if (rate)
+    lines.push(
+      row('rate limit', `${formatCount(rate.waits ?? 0)} waits for a token, ${((rate.waitedMs ?? 0) / 1000).toFixed(1)} s waited in all`),
+    );
   if (summary.breaker.trips > 0) {
     const trip = summary.breaker.lastTrip;
-    lines.push(row('breaker', `opened ${summary.breaker.trips} time(s)${trip ? `; last: ${trip.description}${trip.error ? ` (${trip.error.name}: ${truncate(trip.error.message, 60)})` : ''}` : ''}`));
+    lines.push(
+      row(
+        'breaker',
+        `opened ${summary.breaker.trips} time(s)${trip ? `; last: ${trip.description}${trip.error ? ` (${trip.error.name}: ${truncate(trip.error.message, 60)})` : ''}` : ''}`,
+      ),
+    );
   }
   if (summary.topErrors.length > 0) {
     lines.push('  top errors:');
     for (const group of summary.topErrors) {
       const what = [group.kind, group.rule].filter((part) => part !== undefined).join(', ');
-      lines.push(`    ${String(group.count).padStart(7)}  ${group.fingerprint}  ${printableLine(group.name, 60)}${group.code !== undefined ? ` [${printableLine(group.code, 40)}]` : ''}${what ? ` (${what})` : ''}`);
+      lines.push(
+        `    ${String(group.count).padStart(7)}  ${group.fingerprint}  ${printableLine(group.name, 60)}${group.code !== undefined ? ` [${printableLine(group.code, 40)}]` : ''}${what ? ` (${what})` : ''}`,
+      );
       // Summaries saved by an older batchguard have no templates: show their message instead.
       const templates = group.templates ?? [{ template: group.message, count: group.count, sampleKeys: group.sampleKeys }];
       for (const t of templates) {
-        lines.push(`    ${' '.repeat(7)}  ${String(t.count).padStart(12)}  ${printableLine(t.template, 80)}  e.g. ${t.sampleKeys.map((key) => printableLine(key, 40)).join(', ')}`);
+        lines.push(
+          `    ${' '.repeat(7)}  ${String(t.count).padStart(12)}  ${printableLine(t.template, 80)}  e.g. ${t.sampleKeys.map((key) => printableLine(key, 40)).join(', ')}`,
+        );
       }
     }
   }

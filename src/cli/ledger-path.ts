@@ -24,8 +24,14 @@ export function openExistingLedger(job: Job<any, any>, flag: string | undefined,
 /** The error of a command that needs a ledger where none exists yet. */
 export function noLedger(path: string, jobFile: string, flag: string | undefined): LedgerError {
   if (isMemoryLedger(path)) {
-    return new LedgerError('LEDGER_UNUSABLE', `the memory ledger keeps nothing after its run: job ${jobFile} has no recorded runs to read or re-run; give the ledger file of an earlier run with --ledger`);
+    return new LedgerError(
+      'LEDGER_UNUSABLE',
+      `the memory ledger keeps nothing after its run: job ${jobFile} has no recorded runs to read or re-run; give the ledger file of an earlier run with --ledger`,
+    );
   }
   const where = flag === undefined ? '' : ` --ledger ${flag}`;
-  return new LedgerError('LEDGER_UNUSABLE', `no ledger at ${path}: job ${jobFile} has not run yet with this ledger (start it with \`${cliCommand()} run ${jobFile}${where}\`)`);
+  return new LedgerError(
+    'LEDGER_UNUSABLE',
+    `no ledger at ${path}: job ${jobFile} has not run yet with this ledger (start it with \`${cliCommand()} run ${jobFile}${where}\`)`,
+  );
 }

@@ -22,7 +22,8 @@ function integer(name: string) {
 
 function fraction(value: string): number {
   const parsed = Number(value);
-  if (!Number.isFinite(parsed) || parsed < 0 || parsed > 1) throw new InvalidArgumentError(`must be a fraction from 0 to 1 (0.05 = 5%); got "${value}"`);
+  if (!Number.isFinite(parsed) || parsed < 0 || parsed > 1)
+    throw new InvalidArgumentError(`must be a fraction from 0 to 1 (0.05 = 5%); got "${value}"`);
   return parsed;
 }
 
@@ -38,28 +39,43 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(`batchguard: ${text.replace(/^error: /, '')}`) });
 
-  const runFlags = (command: Command): Command => command
-    .argument('<job-file>', 'the job module (.ts, .mts, .js or .mjs)')
-    .option('--ledger <path>', 'the ledger file (default: .batchguard/<job name>.sqlite)')
-    .option('--concurrency <n>', 'records in flight at once', integer('--concurrency'))
-    .option('--max-failure-rate <r>', 'exit 1 above this share of failed records', fraction)
-    .option('--max-failures <n>', 'exit 1 above this number of failed records', integer('--max-failures'))
-    .option('--accept-drift', 'go on although the source changed: match the recorded outcomes to its records by key')
-    .option('--take-over', 'take the ledger from a run whose lease has not expired (it stops at its next commit without writing); only when that run cannot be stopped')
-    .option('--lease <duration>', 'how long the run lease lasts without renewal, e.g. 15s (renewed every third of it); a crashed run is taken over after this long', '15s')
-    .option('--json', 'print the summary as JSON on stdout')
-    .option('--no-progress', 'no progress line on stderr')
-    .option('--quiet', 'print nothing but errors (and the JSON summary with --json)')
-    .option('--verbose', 'also print every retry and handler log line')
-    .option('--max-duration <duration>', 'stop taking records after this long, e.g. 2h, 90m, 1h30m (exit 5; run again to go on)')
-    .option('--until <time>', 'stop taking records at this local time, e.g. 06:00 (exit 5)')
-    .option('--max-records <n>', 'start at most N records in this run (exit 5)', integer('--max-records'))
-    .option('--keep-runs <n>', "keep the report folders of the last N runs beside the ledger (default: the job's keepRuns, 20)", integer('--keep-runs'));
+  const runFlags = (command: Command): Command =>
+    command
+      .argument('<job-file>', 'the job module (.ts, .mts, .js or .mjs)')
+      .option('--ledger <path>', 'the ledger file (default: .batchguard/<job name>.sqlite)')
+      .option('--concurrency <n>', 'records in flight at once', integer('--concurrency'))
+      .option('--max-failure-rate <r>', 'exit 1 above this share of failed records', fraction)
+      .option('--max-failures <n>', 'exit 1 above this number of failed records', integer('--max-failures'))
+      .option('--accept-drift', 'go on although the source changed: match the recorded outcomes to its records by key')
+      .option(
+        '--take-over',
+        'take the ledger from a run whose lease has not expired (it stops at its next commit without writing); only when that run cannot be stopped',
+      )
+      .option(
+        '--lease <duration>',
+        'how long the run lease lasts without renewal, e.g. 15s (renewed every third of it); a crashed run is taken over after this long',
+        '15s',
+      )
+      .option('--json', 'print the summary as JSON on stdout')
+      .option('--no-progress', 'no progress line on stderr')
+      .option('--quiet', 'print nothing but errors (and the JSON summary with --json)')
+      .option('--verbose', 'also print every retry and handler log line')
+      .option('--max-duration <duration>', 'stop taking records after this long, e.g. 2h, 90m, 1h30m (exit 5; run again to go on)')
+      .option('--until <time>', 'stop taking records at this local time, e.g. 06:00 (exit 5)')
+      .option('--max-records <n>', 'start at most N records in this run (exit 5)', integer('--max-records'))
+      .option(
+        '--keep-runs <n>',
+        "keep the report folders of the last N runs beside the ledger (default: the job's keepRuns, 20)",
+        integer('--keep-runs'),
+      );
 
   runFlags(program.command('run'))
     .description('run a job; resumes automatically where the previous run stopped')
     .option('--limit <n>', 'the same as --max-records: a sample of the first N records not yet done', integer('--limit'))
-    .option('--dry-run', 'read and validate the source and say what a run would do, without calling the handler (exit 1 if records are invalid)')
+    .option(
+      '--dry-run',
+      'read and validate the source and say what a run would do, without calling the handler (exit 1 if records are invalid)',
+    )
     .action(async (jobFile: string, flags) => setExitCode(await (await import('./run-command.js')).runCommand(jobFile, flags)));
 
   runFlags(program.command('rerun'))
@@ -70,15 +86,19 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--keys <file>', 'only these keys, one per line (as `failures --format keys` prints them)')
     .action(async (jobFile: string, flags) => setExitCode(await (await import('./rerun-command.js')).rerunCommand(jobFile, flags)));
 
-  program.command('replay')
+  program
+    .command('replay')
     .description('run the handler for one record in the foreground, with every attempt shown in full')
     .argument('<job-file>')
     .argument('<key>', "the record's key (as `failures` shows it)")
     .option('--ledger <path>', 'the ledger file')
     .option('--record', 'record the new outcome in the ledger (only for a failed or skipped record)')
-    .action(async (jobFile: string, key: string, flags) => setExitCode(await (await import('./replay-command.js')).replayCommand(jobFile, key, flags)));
+    .action(async (jobFile: string, key: string, flags) =>
+      setExitCode(await (await import('./replay-command.js')).replayCommand(jobFile, key, flags)),
+    );
 
-  program.command('failures')
+  program
+    .command('failures')
     .description('the failure report: failed (and skipped) records, grouped by error')
     .argument('<job-file>')
     .option('--ledger <path>', 'the ledger file')
@@ -88,14 +108,16 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--run <run-id>', 'only the outcomes recorded by this run')
     .action(async (jobFile: string, flags) => setExitCode(await (await import('./failures-command.js')).failuresCommand(jobFile, flags)));
 
-  program.command('status')
+  program
+    .command('status')
     .description("the job's state across all runs")
     .argument('<job-file>')
     .option('--ledger <path>', 'the ledger file')
     .option('--json', 'one JSON object on stdout')
     .action(async (jobFile: string, flags) => setExitCode(await (await import('./status-command.js')).statusCommand(jobFile, flags)));
 
-  program.command('report')
+  program
+    .command('report')
     .description('write the HTML report of a run (the latest by default): figures, failure groups, a chart over time')
     .argument('<job-file>')
     .option('--ledger <path>', 'the ledger file')
@@ -103,7 +125,8 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .option('--run <run-id>', 'the run to report (default: the latest)')
     .action(async (jobFile: string, flags) => setExitCode(await (await import('./report-command.js')).reportCommand(jobFile, flags)));
 
-  program.command('dashboard')
+  program
+    .command('dashboard')
     .description('a live, read-only page of the job: runs, progress, failures by group, blocked records')
     .argument('<job-file>')
     .option('--ledger <path>', 'the ledger file')
@@ -137,7 +160,10 @@ export async function main(argv: string[]): Promise<number> {
     // escape sequences shown escaped (our own messages may span lines: those breaks stay).
     const message = defaultRedactor(thrownMessage(error)).split('\n').map(printable).join('\n');
     process.stderr.write(`batchguard: error: ${message}\n`);
-    if (code === 70) process.stderr.write(`${defaultRedactor(valueText(readProp(error, 'stack') ?? ''))}\nThis is a bug in batchguard; please report it with the lines above.\n`);
+    if (code === 70)
+      process.stderr.write(
+        `${defaultRedactor(valueText(readProp(error, 'stack') ?? ''))}\nThis is a bug in batchguard; please report it with the lines above.\n`,
+      );
     return code;
   }
 }

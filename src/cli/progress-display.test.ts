@@ -5,14 +5,23 @@ import { fitToWidth, startProgress } from './progress-display.js';
 
 /** A terminal of `columns` columns that keeps what was written. */
 function terminal(columns: number): NodeJS.WriteStream & { text: string } {
-  const stream = new Writable({ write: (chunk, _encoding, done) => ((stream.text += String(chunk)), done()) }) as unknown as NodeJS.WriteStream & { text: string };
+  const stream = new Writable({
+    write: (chunk, _encoding, done) => ((stream.text += String(chunk)), done()),
+  }) as unknown as NodeJS.WriteStream & { text: string };
   Object.assign(stream, { isTTY: true, columns, text: '' });
   return stream;
 }
 
 const busy: Progress = {
-  runId: 'r', read: 12_345_678, succeeded: 12_000_000, failed: 345_678, inFlight: 64, retries: 98_765, alreadyDone: 1_000_000,
-  startedAtMs: 0, stopping: 'SIGINT',
+  runId: 'r',
+  read: 12_345_678,
+  succeeded: 12_000_000,
+  failed: 345_678,
+  inFlight: 64,
+  retries: 98_765,
+  alreadyDone: 1_000_000,
+  startedAtMs: 0,
+  stopping: 'SIGINT',
 };
 
 afterEach(() => void vi.useRealTimers());
@@ -21,7 +30,11 @@ describe('progress line', () => {
   it('fits the terminal width, so redraws never wrap onto new lines', () => {
     vi.useFakeTimers();
     const stream = terminal(40);
-    const display = startProgress(() => busy, stream, () => 10_000);
+    const display = startProgress(
+      () => busy,
+      stream,
+      () => 10_000,
+    );
     vi.advanceTimersByTime(200);
     display.log('a log line');
     display.stop();

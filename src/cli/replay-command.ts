@@ -26,7 +26,11 @@ export async function replayCommand(jobFile: string, key: string, flags: ReplayF
   const job = await loadJob(jobFile);
   const row = await storedRow(job, key, flags.ledger, jobFile);
   if (flags.record) {
-    if (!row) throw new ConfigError(`replay --record needs a failed or skipped record; ${key} has no stored failure (it succeeded, or was never processed: \`batchguard run\` processes it)`, { field: '--record' });
+    if (!row)
+      throw new ConfigError(
+        `replay --record needs a failed or skipped record; ${key} has no stored failure (it succeeded, or was never processed: \`batchguard run\` processes it)`,
+        { field: '--record' },
+      );
     return runCommand(jobFile, { ledger: flags.ledger, verbose: true, progress: false }, { keys: [key] });
   }
   const item = await findRecord(job, key, row);
@@ -39,10 +43,13 @@ export async function replayCommand(jobFile: string, key: string, flags: ReplayF
   }
   const result = await replayRecord(job, item.value, key, item.position, (event) => describe(event, out, job.redact));
   if (result.outcome.status === 'succeeded') {
-    out.write(`succeeded on attempt ${result.outcome.attempts}; result:\n${JSON.stringify(result.outcome.value, null, 2) ?? 'undefined'}\n`);
+    out.write(
+      `succeeded on attempt ${result.outcome.attempts}; result:\n${JSON.stringify(result.outcome.value, null, 2) ?? 'undefined'}\n`,
+    );
     return 0;
   }
-  if (result.outcome.status === 'failed') out.write(`failed (${result.outcome.kind}) after ${result.outcome.attempts} attempt(s); rule ${result.outcome.rule}\n`);
+  if (result.outcome.status === 'failed')
+    out.write(`failed (${result.outcome.kind}) after ${result.outcome.attempts} attempt(s); rule ${result.outcome.rule}\n`);
   return 1;
 }
 
@@ -84,7 +91,9 @@ function describePosition(item: SourceItem<unknown>): string {
 
 function describe(event: EngineEvent, out: NodeJS.WritableStream, redact: (text: string) => string): void {
   if (event.type === 'record:retrying') {
-    out.write(`attempt ${event.attempt} failed (${event.rule}: retryable); next attempt in ${event.delayMs} ms\n${formatError(event.error, '  ')}`);
+    out.write(
+      `attempt ${event.attempt} failed (${event.rule}: retryable); next attempt in ${event.delayMs} ms\n${formatError(event.error, '  ')}`,
+    );
   } else if (event.type === 'record:failed') {
     out.write(`attempt ${event.attempts} failed (${event.rule}: ${event.kind})\n${formatError(event.error, '  ')}`);
   } else if (event.type === 'record:log') {
@@ -102,8 +111,12 @@ export function formatError(error: SerializedError, indent: string): string {
     const status = current.status ? ` (status ${current.status})` : '';
     lines.push(`${indent}${prefix}${printable(`${current.name}${code}${status}: ${current.message}`)}`);
     // The user's frames only: batchguard's own and Node's internals say nothing about the record.
-    const frames = (current.stack ?? '').split('\n')
-      .filter((line) => line.trim().startsWith('at ') && !line.includes(PACKAGE_ROOT) && !line.includes('node:internal') && !line.includes('<anonymous>'))
+    const frames = (current.stack ?? '')
+      .split('\n')
+      .filter(
+        (line) =>
+          line.trim().startsWith('at ') && !line.includes(PACKAGE_ROOT) && !line.includes('node:internal') && !line.includes('<anonymous>'),
+      )
       .slice(0, 5);
     for (const frame of frames) lines.push(`${indent}    ${printable(frame.trim())}`);
     current = current.cause;

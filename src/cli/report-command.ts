@@ -26,13 +26,19 @@ export async function reportCommand(jobFile: string, flags: ReportFlags): Promis
     const runs = await ledger.runs(flags.run === undefined ? 1 : Number.MAX_SAFE_INTEGER);
     const run = flags.run === undefined ? runs[0] : runs.find((r) => r.runId === flags.run);
     if (run === undefined) {
-      throw new ConfigError(flags.run === undefined
-        ? `the ledger ${ledger.location} has no runs yet`
-        : `--run ${flags.run}: no such run in the ledger ${ledger.location} (\`batchguard status ${jobFile}\` lists the recent runs)`);
+      throw new ConfigError(
+        flags.run === undefined
+          ? `the ledger ${ledger.location} has no runs yet`
+          : `--run ${flags.run}: no such run in the ledger ${ledger.location} (\`batchguard status ${jobFile}\` lists the recent runs)`,
+      );
     }
     const page = renderHtmlReport({
-      job: job.name, run, counts: await ledger.counts(), groups: await ledger.topErrors(GROUPS, SAMPLE_KEYS),
-      timeline: await ledger.timeline(run.runId), generatedAt: new Date().toISOString(),
+      job: job.name,
+      run,
+      counts: await ledger.counts(),
+      groups: await ledger.topErrors(GROUPS, SAMPLE_KEYS),
+      timeline: await ledger.timeline(run.runId),
+      generatedAt: new Date().toISOString(),
     });
     writeFileSync(flags.html, page);
     process.stderr.write(`wrote the report of run ${run.runId} to ${flags.html}\n`);

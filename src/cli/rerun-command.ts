@@ -18,7 +18,10 @@ export interface RerunFlags extends RunFlags {
 
 export async function rerunCommand(jobFile: string, flags: RerunFlags): Promise<number> {
   if (!flags.failed) {
-    throw new ConfigError('rerun needs --failed: it re-processes the records whose latest outcome is failed (narrow them with --error, --kind or --keys)', { field: '--failed' });
+    throw new ConfigError(
+      'rerun needs --failed: it re-processes the records whose latest outcome is failed (narrow them with --error, --kind or --keys)',
+      { field: '--failed' },
+    );
   }
   const kind = checkKind(flags.kind);
   const keys = flags.keys === undefined ? undefined : readKeys(flags.keys);

@@ -27,7 +27,12 @@ export async function resolve(specifier: string, context: unknown, next: Next): 
   // A job file in a scratch folder has no package.json saying "type": "module", so Node would load
   // it (and the .ts/.js files it imports) as CommonJS, which cannot `import` batchguard. Job code
   // is written as ES modules: load it as one. Dependencies in node_modules keep their own format.
-  if (resolved.url.startsWith('file:') && !resolved.url.includes('/node_modules/') && USER_MODULE.test(resolved.url) && resolved.format !== 'module') {
+  if (
+    resolved.url.startsWith('file:') &&
+    !resolved.url.includes('/node_modules/') &&
+    USER_MODULE.test(resolved.url) &&
+    resolved.format !== 'module'
+  ) {
     return { ...resolved, format: 'module' };
   }
   return resolved;

@@ -58,7 +58,9 @@ export async function runCommand(jobFile: string, flags: RunFlags, rerun?: Rerun
     if (flags.quiet) return;
     // Said, so that a run started with a mistyped --ledger, or after the ledger was moved, is noticed.
     if (event.type === 'run:started' && newLedger) {
-      display.log(`batchguard: run ${event.runId} started with a new ledger ${event.ledger} (nothing of job ${job.name} was recorded there before)`);
+      display.log(
+        `batchguard: run ${event.runId} started with a new ledger ${event.ledger} (nothing of job ${job.name} was recorded there before)`,
+      );
       return;
     }
     if (event.type === 'record:failed') failuresSeen++;
@@ -67,8 +69,17 @@ export async function runCommand(jobFile: string, flags: RunFlags, rerun?: Rerun
     if (line) display.log(printable(event.type === 'record:log' ? job.redact(line) : line));
   };
   const options: RunOptions = {
-    ledger: flags.ledger, concurrency: flags.concurrency, maxFailureRate: flags.maxFailureRate, maxFailures: flags.maxFailures,
-    acceptDrift: flags.acceptDrift, onEvent, jobFile, rerun, takeOver: flags.takeOver, keepRuns: flags.keepRuns, command: cliCommand(),
+    ledger: flags.ledger,
+    concurrency: flags.concurrency,
+    maxFailureRate: flags.maxFailureRate,
+    maxFailures: flags.maxFailures,
+    acceptDrift: flags.acceptDrift,
+    onEvent,
+    jobFile,
+    rerun,
+    takeOver: flags.takeOver,
+    keepRuns: flags.keepRuns,
+    command: cliCommand(),
     lease: flags.lease === undefined ? undefined : { expireMs: parseDuration(flags.lease, '--lease') },
     maxRecords: flags.maxRecords ?? flags.limit,
     maxDurationMs: flags.maxDuration === undefined ? undefined : parseDuration(flags.maxDuration, '--max-duration'),
@@ -80,7 +91,10 @@ export async function runCommand(jobFile: string, flags: RunFlags, rerun?: Rerun
   const onSignal = (signal: 'SIGINT' | 'SIGTERM'): void => {
     if (signalName === undefined) {
       signalName = signal;
-      if (!flags.quiet) display.log(`batchguard: ${signal}: no new records; letting the running attempts finish (records waiting for a retry stay pending). Ctrl-C again stops at once`);
+      if (!flags.quiet)
+        display.log(
+          `batchguard: ${signal}: no new records; letting the running attempts finish (records waiting for a retry stay pending). Ctrl-C again stops at once`,
+        );
       handle.stop(signal);
     } else {
       if (!flags.quiet) display.log(`batchguard: ${signal} again: saving what is recorded and stopping now`);
@@ -157,9 +171,11 @@ function guardExit(done: Promise<unknown>, err: NodeJS.WritableStream): () => vo
     const attempt = currentAttempt();
     const who = attempt ? `the handler of record ${JSON.stringify(attempt.key)}` : "the job's code";
     // Writes to a pipe or a file are synchronous here, so the line is out before the process is.
-    err.write(`batchguard: error: ${who} called process.exit(${code}) while the run was unfinished; `
-      + `nothing after the last checkpoint was saved; exit code ${ExitCode.exitedMidRun}. Run \`batchguard run\` again to resume: `
-      + 'the records that were in flight count as crashed, and one that exits every time is failed as crashed after maxCrashes runs\n');
+    err.write(
+      `batchguard: error: ${who} called process.exit(${code}) while the run was unfinished; ` +
+        `nothing after the last checkpoint was saved; exit code ${ExitCode.exitedMidRun}. Run \`batchguard run\` again to resume: ` +
+        'the records that were in flight count as crashed, and one that exits every time is failed as crashed after maxCrashes runs\n',
+    );
   };
   process.on('exit', onExit);
   const unguard = (): void => {
@@ -173,12 +189,15 @@ function guardExit(done: Promise<unknown>, err: NodeJS.WritableStream): () => vo
 function describeEvent(event: EngineEvent, verbose: boolean, printFailure: boolean): string | undefined {
   switch (event.type) {
     case 'run:started':
-      if (event.rerunSelected !== undefined) return `batchguard: re-running ${event.rerunSelected} failed or skipped records; ledger ${event.ledger}`;
+      if (event.rerunSelected !== undefined)
+        return `batchguard: re-running ${event.rerunSelected} failed or skipped records; ledger ${event.ledger}`;
       return event.alreadyDone > 0
         ? `batchguard: resuming: ${event.alreadyDone} records already done${event.crashedRunId ? ` (run ${event.crashedRunId} had died without finishing)` : ''}; ledger ${event.ledger}`
         : `batchguard: run ${event.runId} started; ledger ${event.ledger}`;
     case 'record:retrying':
-      return verbose ? `retry   ${event.key} attempt ${event.attempt} failed (${event.error.name}: ${oneLine(event.error.message)}); next in ${event.delayMs} ms` : undefined;
+      return verbose
+        ? `retry   ${event.key} attempt ${event.attempt} failed (${event.error.name}: ${oneLine(event.error.message)}); next in ${event.delayMs} ms`
+        : undefined;
     case 'record:failed':
       if (!printFailure) return undefined;
       return `failed  ${event.key} [${event.kind}] after ${event.attempts} attempt(s): ${event.error.name}: ${oneLine(event.error.message)}`;
@@ -193,8 +212,10 @@ function describeEvent(event: EngineEvent, verbose: boolean, printFailure: boole
     case 'run:aborted':
       return `batchguard: aborting: ${event.reason}`;
     case 'run:uncaught-error':
-      return `batchguard: an error escaped the job's code ${event.origin === undefined ? 'outside any record' : `from ${event.origin}`}, and no running record can be blamed for it; `
-        + `stopping (the records in flight get the grace period, what finished is saved):\n  ${stackLines(event.error)}`;
+      return (
+        `batchguard: an error escaped the job's code ${event.origin === undefined ? 'outside any record' : `from ${event.origin}`}, and no running record can be blamed for it; ` +
+        `stopping (the records in flight get the grace period, what finished is saved):\n  ${stackLines(event.error)}`
+      );
     case 'record:log':
       return verbose ? `log     ${event.key}: ${event.message}${event.fields ? ` ${JSON.stringify(event.fields)}` : ''}` : undefined;
     // Shown by the progress line and the summary instead; listed so a new event type is a decision, not a silence.
@@ -208,7 +229,10 @@ function describeEvent(event: EngineEvent, verbose: boolean, printFailure: boole
 
 /** `name: message` and the first frames of the stack, indented: where the escaped error came from. */
 function stackLines(error: SerializedError): string {
-  const frames = (error.stack ?? '').split('\n').filter((line) => line.trimStart().startsWith('at ')).slice(0, STACK_FRAMES_PRINTED);
+  const frames = (error.stack ?? '')
+    .split('\n')
+    .filter((line) => line.trimStart().startsWith('at '))
+    .slice(0, STACK_FRAMES_PRINTED);
   return [`${error.name}: ${error.message}`, ...frames.map((line) => `  ${line.trim()}`)].join('\n  ');
 }
 

@@ -29,8 +29,13 @@ export async function statusCommand(jobFile: string, flags: StatusFlags): Promis
     const holder = await ledger.holder();
     const runs = (await ledger.runs(10)).map((run) => ({ ...run, status: shownStatus(run, holder) }));
     const status = {
-      schema: 1, job: job.name, ...counts, ledger: ledger.location,
-      active: holder ? { runId: holder.runId, pid: holder.pid, host: holder.host, since: holder.acquiredAt, leaseExpiresAt: holder.expiresAt } : null,
+      schema: 1,
+      job: job.name,
+      ...counts,
+      ledger: ledger.location,
+      active: holder
+        ? { runId: holder.runId, pid: holder.pid, host: holder.host, since: holder.acquiredAt, leaseExpiresAt: holder.expiresAt }
+        : null,
       runs: runs.map(({ summary: _summary, ...run }) => run),
     };
     if (flags.json) {
@@ -40,7 +45,9 @@ export async function statusCommand(jobFile: string, flags: StatusFlags): Promis
     const lines = [
       `${job.name}: ${formatCount(counts.total)} records${counts.sourceExhausted ? '' : ' seen so far (the source has not been read to its end)'}`,
       `  succeeded ${formatCount(counts.succeeded)}, failed ${formatCount(counts.failed)}, skipped ${formatCount(counts.skipped)}, pending ${formatCount(counts.pending)}`,
-      holder ? `  active: run ${holder.runId} (pid ${holder.pid} on ${holder.host}, since ${holder.acquiredAt}; lease expires at ${holder.expiresAt} unless renewed)` : '  active: none',
+      holder
+        ? `  active: run ${holder.runId} (pid ${holder.pid} on ${holder.host}, since ${holder.acquiredAt}; lease expires at ${holder.expiresAt} unless renewed)`
+        : '  active: none',
       `  ledger: ${ledger.location}`,
       '  recent runs:',
       ...runs.map((r) => `    ${r.startedAt}  ${r.status.padEnd(18)} ${r.runId}`),

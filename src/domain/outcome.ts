@@ -16,7 +16,13 @@ export interface AttemptRecord {
 }
 
 export type Outcome =
-  | { readonly status: 'succeeded'; readonly key: string; readonly position: SourcePosition; readonly attempts: number; readonly value: unknown }
+  | {
+      readonly status: 'succeeded';
+      readonly key: string;
+      readonly position: SourcePosition;
+      readonly attempts: number;
+      readonly value: unknown;
+    }
   | {
       readonly status: 'failed';
       readonly key: string;

@@ -19,8 +19,15 @@ export function keyOfPosition(position: SourcePosition): string {
 export function invalidOutcome(key: string, position: SourcePosition, message: string, redact: Redactor = defaultRedactor): Outcome {
   const error = { name: 'InvalidRecord', message: limitText(message, ERROR_LIMITS.messageChars, redact) };
   return {
-    status: 'failed', key, position, attempts: 0, kind: FailureKind.invalid, error,
-    ...failureGroup(error, FailureKind.invalid, 'invalid-record'), rule: 'invalid-record', history: [],
+    status: 'failed',
+    key,
+    position,
+    attempts: 0,
+    kind: FailureKind.invalid,
+    error,
+    ...failureGroup(error, FailureKind.invalid, 'invalid-record'),
+    rule: 'invalid-record',
+    history: [],
   };
 }
 
@@ -31,14 +38,27 @@ export function duplicateMessage(key: string, position: SourcePosition, earlier:
 }
 
 /** A record that ran alone each time the process died, `maxCrashes` times. */
-export function crashedOutcome(key: string, position: SourcePosition, crashes: { count: number; runIds: string[] }, maxCrashes: number): Outcome & { status: 'failed' } {
+export function crashedOutcome(
+  key: string,
+  position: SourcePosition,
+  crashes: { count: number; runIds: string[] },
+  maxCrashes: number,
+): Outcome & { status: 'failed' } {
   const error = {
     name: 'RecordCrashed',
     message: `the process died ${crashes.count} times while this record ran alone (maxCrashes ${maxCrashes}); it is not run again`,
-    crashes: crashes.count, runs: crashes.runIds,
+    crashes: crashes.count,
+    runs: crashes.runIds,
   };
   return {
-    status: 'failed', key, position, attempts: 0, kind: FailureKind.crashed, error,
-    ...failureGroup(error, FailureKind.crashed, 'crash-quarantine'), rule: 'crash-quarantine', history: [],
+    status: 'failed',
+    key,
+    position,
+    attempts: 0,
+    kind: FailureKind.crashed,
+    error,
+    ...failureGroup(error, FailureKind.crashed, 'crash-quarantine'),
+    rule: 'crash-quarantine',
+    history: [],
   };
 }

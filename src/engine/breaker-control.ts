@@ -99,7 +99,8 @@ export class BreakerControl {
    * `probeDelayMs` without either). Returns false when there is nothing to wait for.
    */
   hold(entry: OpenRecord, ends: HeldEnds): boolean {
-    if (!this.job.breaker.enabled || !this.closed || this.stopped || this.breaker.failuresInARow === 0 || this.streakRecords.size < 2) return false;
+    if (!this.job.breaker.enabled || !this.closed || this.stopped || this.breaker.failuresInARow === 0 || this.streakRecords.size < 2)
+      return false;
     this.held.push({ entry, ...ends });
     this.cancelHeld ??= this.clock.timer(this.job.breaker.probeDelayMs, () => this.releaseHeld('fail'));
     return true;
@@ -138,7 +139,15 @@ export class BreakerControl {
     this.tripError = error;
     this.releaseHeld('park');
     const shown = error ?? { name: 'Error', message: trip.description };
-    this.events.emit({ type: 'breaker:opened', reason: trip.reason, description: trip.description, fingerprint: trip.fingerprint, failures: trip.failures, window: trip.window, error: shown });
+    this.events.emit({
+      type: 'breaker:opened',
+      reason: trip.reason,
+      description: trip.description,
+      fingerprint: trip.fingerprint,
+      failures: trip.failures,
+      window: trip.window,
+      error: shown,
+    });
     this.scheduleProbe();
   }
 

@@ -80,8 +80,15 @@ function entry(seq: number): OpenRecord {
 
 function failed(seq: number, key = `k${seq}`): Outcome {
   return {
-    status: 'failed', key, position: { seq, line: seq + 1, offset: seq * 10 }, attempts: 2, kind: 'exhausted',
-    error: { name: 'Error', message: `boom ${seq}` }, fingerprint: 'fp', rule: 'default', history: [],
+    status: 'failed',
+    key,
+    position: { seq, line: seq + 1, offset: seq * 10 },
+    attempts: 2,
+    kind: 'exhausted',
+    error: { name: 'Error', message: `boom ${seq}` },
+    fingerprint: 'fp',
+    rule: 'default',
+    history: [],
   };
 }
 
@@ -144,15 +151,28 @@ describe('Checkpointer', () => {
     const batch = ledger.batches[0] as CommitBatch;
     expect(batch).toMatchObject({
       runId: 'run-1',
-      succeeded: [{ first: 0, last: 2 }, { first: 4, last: 5 }, { first: 7, last: 7 }],
+      succeeded: [
+        { first: 0, last: 2 },
+        { first: 4, last: 5 },
+        { first: 7, last: 7 },
+      ],
       watermark: { seq: 6, line: 7, offset: 60 },
       seen: 8,
       exhausted: true,
     });
     expect(batch.rows).toHaveLength(1);
     expect(batch.rows[0]).toMatchObject({
-      seq: 3, key: 'three', status: 'failed', kind: 'exhausted', attempts: 2, error: { name: 'Error', message: 'boom 3' },
-      fingerprint: 'fp', rule: 'default', runId: 'run-1', line: 4, offset: 30,
+      seq: 3,
+      key: 'three',
+      status: 'failed',
+      kind: 'exhausted',
+      attempts: 2,
+      error: { name: 'Error', message: 'boom 3' },
+      fingerprint: 'fp',
+      rule: 'default',
+      runId: 'run-1',
+      line: 4,
+      offset: 30,
     });
     expect(typeof batch.rows[0]?.updatedAt).toBe('string');
     expect(Number.isNaN(Date.parse(batch.rows[0]?.updatedAt ?? ''))).toBe(false);
@@ -221,7 +241,10 @@ describe('Checkpointer', () => {
     checkpointer.addSucceeded(entry(0), null);
     ledger.failNextWith(new Error('disk full'));
     const done = checkpointer.commit({ seq: 1 }, 1, false);
-    const outcome = done.then(() => 'resolved', (error: Error) => error.message);
+    const outcome = done.then(
+      () => 'resolved',
+      (error: Error) => error.message,
+    );
     await flushMicrotasks();
     ledger.release();
     expect(await outcome).toBe('disk full');

@@ -42,8 +42,15 @@ export class Checkpointer {
     this.output?.write(value, entry);
     if (this.successesAsRows) {
       this.rows.push({
-        seq: entry.position.seq, key: entry.key, status: 'succeeded', attempts: entry.attempt, history: entry.retry?.history,
-        runId: this.runId, line: entry.position.line, offset: entry.position.offset, updatedAt: new Date().toISOString(),
+        seq: entry.position.seq,
+        key: entry.key,
+        status: 'succeeded',
+        attempts: entry.attempt,
+        history: entry.retry?.history,
+        runId: this.runId,
+        line: entry.position.line,
+        offset: entry.position.offset,
+        updatedAt: new Date().toISOString(),
       });
     } else {
       this.succeeded.push(entry.position.seq);
@@ -57,14 +64,32 @@ export class Checkpointer {
       this.succeeded.push(outcome.position.seq);
     } else if (outcome.status === 'skipped') {
       this.rows.push({
-        seq: outcome.position.seq, key: outcome.key, status: 'skipped', attempts: 0, blockedBy: outcome.blockedBy, runId: this.runId,
-        line: outcome.position.line, offset: outcome.position.offset, updatedAt: new Date().toISOString(),
+        seq: outcome.position.seq,
+        key: outcome.key,
+        status: 'skipped',
+        attempts: 0,
+        blockedBy: outcome.blockedBy,
+        runId: this.runId,
+        line: outcome.position.line,
+        offset: outcome.position.offset,
+        updatedAt: new Date().toISOString(),
       });
     } else if (outcome.status === 'failed') {
       this.rows.push({
-        seq: outcome.position.seq, key: outcome.key, status: 'failed', kind: outcome.kind, attempts: outcome.attempts,
-        error: outcome.error, fingerprint: outcome.fingerprint, template: outcome.template ?? maskMessage(outcome.error.message), rule: outcome.rule, history: outcome.history, runId: this.runId,
-        line: outcome.position.line, offset: outcome.position.offset, updatedAt: new Date().toISOString(),
+        seq: outcome.position.seq,
+        key: outcome.key,
+        status: 'failed',
+        kind: outcome.kind,
+        attempts: outcome.attempts,
+        error: outcome.error,
+        fingerprint: outcome.fingerprint,
+        template: outcome.template ?? maskMessage(outcome.error.message),
+        rule: outcome.rule,
+        history: outcome.history,
+        runId: this.runId,
+        line: outcome.position.line,
+        offset: outcome.position.offset,
+        updatedAt: new Date().toISOString(),
       });
     }
     return this.buffered >= this.everyRecords;
@@ -89,7 +114,13 @@ export class Checkpointer {
    */
   commit(watermark: SourcePosition | undefined, seen: number, exhausted: boolean): Promise<void> {
     const batch: CommitBatch = {
-      runId: this.runId, succeeded: toRanges(this.succeeded), rows: this.rows, watermark, seen, exhausted, keyChunk: this.keys?.drain(),
+      runId: this.runId,
+      succeeded: toRanges(this.succeeded),
+      rows: this.rows,
+      watermark,
+      seen,
+      exhausted,
+      keyChunk: this.keys?.drain(),
     };
     const count = this.buffered;
     this.succeeded = [];
@@ -102,7 +133,8 @@ export class Checkpointer {
       // output either: the ledger's transaction fences the commit, but not the sink's write.
       if (this.output) await this.ledger.assertHeld();
       const outputState = this.output ? await this.output.flush(sealed) : undefined;
-      const sourceSample = watermark?.offset !== undefined && this.sampleDue(exhausted) ? await this.sampleAt?.(watermark.offset) : undefined;
+      const sourceSample =
+        watermark?.offset !== undefined && this.sampleDue(exhausted) ? await this.sampleAt?.(watermark.offset) : undefined;
       await this.ledger.commit({ ...batch, outputState, sourceSample });
       this.committed += count;
     });

@@ -2,7 +2,10 @@ import { describe, expect, it } from 'vitest';
 import type { CrashEvidence, CrashSuspect, InFlightNote, Ledger } from '../ledger/ledger.js';
 import { AHEAD, CrashGuard } from './crash-guard.js';
 
-interface Entry { position: { seq: number }; done: boolean }
+interface Entry {
+  position: { seq: number };
+  done: boolean;
+}
 const entry = (seq: number): Entry => ({ position: { seq }, done: false });
 
 function guard(suspects: [number, Partial<CrashSuspect>][] = [], concurrency = 8): { guard: CrashGuard<Entry>; notes: InFlightNote[] } {
@@ -15,7 +18,8 @@ function guard(suspects: [number, Partial<CrashSuspect>][] = [], concurrency = 8
 }
 
 /** Whether `note` says `seq` may have been in flight. */
-const names = (note: InFlightNote, seq: number): boolean => note.started.includes(seq) || note.ahead.some((r) => r.first <= seq && seq <= r.last);
+const names = (note: InFlightNote, seq: number): boolean =>
+  note.started.includes(seq) || note.ahead.some((r) => r.first <= seq && seq <= r.last);
 
 describe('CrashGuard', () => {
   it('writes a note once per AHEAD reads, and every start is named by the note in force', () => {
@@ -53,7 +57,16 @@ describe('CrashGuard', () => {
   });
 
   it('groups suspects by size, notes a group by itself, adds a record that joins it, and blames nobody between groups', () => {
-    const { guard: g, notes } = guard([[1, {}], [2, {}], [3, { groupSize: 2 }], [4, { groupSize: 2 }], [9, { groupSize: 1 }]], 4);
+    const { guard: g, notes } = guard(
+      [
+        [1, {}],
+        [2, {}],
+        [3, { groupSize: 2 }],
+        [4, { groupSize: 2 }],
+        [9, { groupSize: 1 }],
+      ],
+      4,
+    );
     expect(g.groupSize(1)).toBe(4);
     expect(g.groupSize(3)).toBe(2);
     expect(g.groupSize(5)).toBeUndefined();
@@ -81,7 +94,10 @@ describe('CrashGuard', () => {
   });
 
   it('quarantines only after maxCrashes crashes alone', () => {
-    const { guard: g } = guard([[1, { groupSize: 1, aloneCrashes: 2, runIds: ['a', 'b'] }], [2, { groupSize: 1, aloneCrashes: 3, runIds: ['a', 'b', 'c'] }]]);
+    const { guard: g } = guard([
+      [1, { groupSize: 1, aloneCrashes: 2, runIds: ['a', 'b'] }],
+      [2, { groupSize: 1, aloneCrashes: 3, runIds: ['a', 'b', 'c'] }],
+    ]);
     expect(g.quarantined(1)).toBeUndefined();
     expect(g.quarantined(2)).toEqual({ count: 3, runIds: ['a', 'b', 'c'] });
   });

@@ -51,9 +51,10 @@ export class DeadlineWatch {
   }
 
   private report(reason: DeadlineReason): void {
-    const description = reason === DeadlineReason.maxRecords
-      ? `the limit of ${this.deadline.maxRecords} records for one run was reached`
-      : `the run reached its ${reason === DeadlineReason.until ? '--until time' : 'maximum duration'} (${new Date(this.deadline.atMs as number).toISOString()})`;
+    const description =
+      reason === DeadlineReason.maxRecords
+        ? `the limit of ${this.deadline.maxRecords} records for one run was reached`
+        : `the run reached its ${reason === DeadlineReason.until ? '--until time' : 'maximum duration'} (${new Date(this.deadline.atMs as number).toISOString()})`;
     this.reached(reason, description);
   }
 }

@@ -27,7 +27,12 @@ export interface GateActions {
  * What the ledger knows of dependencies: which records succeeded (ranges and rows), which failed
  * or were skipped (and their blocking chains). Records a re-run is about to redo count as not done yet.
  */
-export async function loadDependencies(job: Job<any, any>, ledger: Ledger, keys: KeyIndex, redo: ReadonlySet<number>): Promise<DependencyTracker<OpenRecord>> {
+export async function loadDependencies(
+  job: Job<any, any>,
+  ledger: Ledger,
+  keys: KeyIndex,
+  redo: ReadonlySet<number>,
+): Promise<DependencyTracker<OpenRecord>> {
   const bits = new StatusBits();
   for await (const range of ledger.succeededRanges()) bits.setSucceededRange(range.first, range.last);
   const blockedPaths = new Map<string, readonly string[]>();
@@ -80,7 +85,10 @@ export class DependencyGate {
         this.settled(entry, 'skipped', admission.blockedBy);
         return false;
       case 'cycle':
-        throw new ConfigError(`dependency cycle: ${admission.cycle.join(' → ')}; a record cannot depend on itself, directly or through others`, { field: 'dependsOn' });
+        throw new ConfigError(
+          `dependency cycle: ${admission.cycle.join(' → ')}; a record cannot depend on itself, directly or through others`,
+          { field: 'dependsOn' },
+        );
     }
   }
 

@@ -46,8 +46,15 @@ export interface DispatcherDeps {
 export class Dispatcher {
   /** Records in each phase (those that have left the window included: `done`, `pending`). */
   private readonly counts: Record<Phase, number> = {
-    [Phase.waitingDeps]: 0, [Phase.queued]: 0, [Phase.running]: 0, [Phase.retryWait]: 0, [Phase.tokenWait]: 0,
-    [Phase.held]: 0, [Phase.parked]: 0, [Phase.pending]: 0, [Phase.done]: 0,
+    [Phase.waitingDeps]: 0,
+    [Phase.queued]: 0,
+    [Phase.running]: 0,
+    [Phase.retryWait]: 0,
+    [Phase.tokenWait]: 0,
+    [Phase.held]: 0,
+    [Phase.parked]: 0,
+    [Phase.pending]: 0,
+    [Phase.done]: 0,
   };
   /** Slots in use: records in a phase that holds one. */
   private slots = 0;
@@ -97,7 +104,11 @@ export class Dispatcher {
   /** Whether the reader must wait before it reads on: every slot is taken, or a waiting line is full. */
   full(): boolean {
     const fair = this.deps.fair;
-    return this.slots >= this.deps.limit() || this.counts[Phase.tokenWait] >= MAX_TOKEN_WAITING || (fair !== undefined && fair.queued >= fair.options.maxQueued);
+    return (
+      this.slots >= this.deps.limit() ||
+      this.counts[Phase.tokenWait] >= MAX_TOKEN_WAITING ||
+      (fair !== undefined && fair.queued >= fair.options.maxQueued)
+    );
   }
 
   /**
@@ -105,7 +116,9 @@ export class Dispatcher {
    * breaker's verdict; parked records count until the run stops (then they stay pending).
    */
   busy(stopping: boolean): boolean {
-    return this.slots > 0 || this.counts[Phase.held] > 0 || this.counts[Phase.tokenWait] > 0 || (this.counts[Phase.parked] > 0 && !stopping);
+    return (
+      this.slots > 0 || this.counts[Phase.held] > 0 || this.counts[Phase.tokenWait] > 0 || (this.counts[Phase.parked] > 0 && !stopping)
+    );
   }
 
   /** A record read (or released by its dependencies) that may run: through its key's queue, or now. */

@@ -7,17 +7,40 @@ import type { Summary } from '../report/summary.js';
 
 export type EngineEvent =
   | {
-      readonly type: 'run:started'; readonly runId: string; readonly ledger: string; readonly alreadyDone: number;
-      readonly resumedFrom: number | undefined; readonly crashedRunId: string | undefined;
+      readonly type: 'run:started';
+      readonly runId: string;
+      readonly ledger: string;
+      readonly alreadyDone: number;
+      readonly resumedFrom: number | undefined;
+      readonly crashedRunId: string | undefined;
       /** For a re-run: how many stored failures (and skips) it selected. */
       readonly rerunSelected: number | undefined;
     }
-  | { readonly type: 'record:retrying'; readonly key: string; readonly attempt: number; readonly delayMs: number; readonly error: SerializedError; readonly rule: string }
-  | { readonly type: 'record:failed'; readonly key: string; readonly kind: FailureKind; readonly attempts: number; readonly error: SerializedError; readonly rule: string }
+  | {
+      readonly type: 'record:retrying';
+      readonly key: string;
+      readonly attempt: number;
+      readonly delayMs: number;
+      readonly error: SerializedError;
+      readonly rule: string;
+    }
+  | {
+      readonly type: 'record:failed';
+      readonly key: string;
+      readonly kind: FailureKind;
+      readonly attempts: number;
+      readonly error: SerializedError;
+      readonly rule: string;
+    }
   | { readonly type: 'record:skipped'; readonly key: string; readonly blockedBy: readonly string[] }
   | {
-      readonly type: 'breaker:opened'; readonly reason: string; readonly description: string; readonly fingerprint: string | undefined;
-      readonly failures: number; readonly window: number; readonly error: SerializedError;
+      readonly type: 'breaker:opened';
+      readonly reason: string;
+      readonly description: string;
+      readonly fingerprint: string | undefined;
+      readonly failures: number;
+      readonly window: number;
+      readonly error: SerializedError;
     }
   | { readonly type: 'breaker:half-open'; readonly parked: number }
   | { readonly type: 'breaker:closed'; readonly openMs: number; readonly released: number }

@@ -97,7 +97,11 @@ describe('FairScheduler', () => {
       while (!scheduler.offer(item.key, item)) {
         // The engine stops reading, fills its 8 slots, and waits for the oldest record to finish.
         refused++;
-        for (let next = running.length < 8 ? scheduler.next() : undefined; next !== undefined; next = running.length < 8 ? scheduler.next() : undefined) {
+        for (
+          let next = running.length < 8 ? scheduler.next() : undefined;
+          next !== undefined;
+          next = running.length < 8 ? scheduler.next() : undefined
+        ) {
           running.push(next);
         }
         peakRunning = Math.max(peakRunning, scheduler.running);
@@ -143,6 +147,8 @@ describe('FairScheduler', () => {
 
   it('validates its options', () => {
     expect(() => new FairScheduler({ perKeyConcurrency: 0 })).toThrow(ConfigError);
-    expect(() => new FairScheduler({ maxQueued: 1.5 })).toThrow('fairness.maxQueued must be an integer >= 1 (records buffered ahead of the running ones); got 1.5');
+    expect(() => new FairScheduler({ maxQueued: 1.5 })).toThrow(
+      'fairness.maxQueued must be an integer >= 1 (records buffered ahead of the running ones); got 1.5',
+    );
   });
 });

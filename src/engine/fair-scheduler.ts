@@ -28,8 +28,16 @@ export interface ResolvedFairSchedulerOptions {
 /** Applies defaults and validates; a `ConfigError` names `field`, the bad value and what is accepted. */
 export function resolveFairSchedulerOptions(input: FairSchedulerOptions = {}, field = 'fairness'): ResolvedFairSchedulerOptions {
   return Object.freeze({
-    perKeyConcurrency: checkNumber(input.perKeyConcurrency, 1, `${field}.perKeyConcurrency`, { min: 1, integer: true, hint: 'records of one key running at once' }),
-    maxQueued: checkNumber(input.maxQueued, 10_000, `${field}.maxQueued`, { min: 1, integer: true, hint: 'records buffered ahead of the running ones' }),
+    perKeyConcurrency: checkNumber(input.perKeyConcurrency, 1, `${field}.perKeyConcurrency`, {
+      min: 1,
+      integer: true,
+      hint: 'records of one key running at once',
+    }),
+    maxQueued: checkNumber(input.maxQueued, 10_000, `${field}.maxQueued`, {
+      min: 1,
+      integer: true,
+      hint: 'records buffered ahead of the running ones',
+    }),
   });
 }
 
@@ -108,7 +116,8 @@ export class FairScheduler<T> {
   /** A record of `key` handed out by `next()` has finished. Throws if none of that key is running (an engine bug). */
   done(key: string): void {
     const queue = this.keys.get(key);
-    if (queue === undefined || queue.running === 0) throw new Error(`FairScheduler.done: no record of key ${JSON.stringify(key)} is running`);
+    if (queue === undefined || queue.running === 0)
+      throw new Error(`FairScheduler.done: no record of key ${JSON.stringify(key)} is running`);
     queue.running--;
     this.runningCount--;
     if (queue.head < queue.items.length) {

@@ -68,8 +68,20 @@ const NO_KEYS: readonly string[] = Object.freeze([]);
 
 export function openRecord(key: string, position: SourcePosition, record: unknown): OpenRecord {
   return {
-    key, position, record, phase: Phase.queued, attempt: 0, generation: 0, attemptStartedAtMs: 0, firstAttemptAtMs: 0,
-    ctx: undefined, retry: undefined, failedDependencies: NO_KEYS, rateKey: undefined, fairKey: undefined, runningAt: -1,
+    key,
+    position,
+    record,
+    phase: Phase.queued,
+    attempt: 0,
+    generation: 0,
+    attemptStartedAtMs: 0,
+    firstAttemptAtMs: 0,
+    ctx: undefined,
+    retry: undefined,
+    failedDependencies: NO_KEYS,
+    rateKey: undefined,
+    fairKey: undefined,
+    runningAt: -1,
   };
 }
 

@@ -74,7 +74,14 @@ export class OutcomeRecorder {
     this.finish(entry);
     const outcome = crashedOutcome(entry.key, entry.position, crashes, this.deps.job.maxCrashes);
     this.thisRun.failed++;
-    this.deps.events.emit({ type: 'record:failed', key: entry.key, kind: FailureKind.crashed, attempts: 0, error: outcome.error, rule: outcome.rule });
+    this.deps.events.emit({
+      type: 'record:failed',
+      key: entry.key,
+      kind: FailureKind.crashed,
+      attempts: 0,
+      error: outcome.error,
+      rule: outcome.rule,
+    });
     if (this.deps.checkpointer.add(outcome)) this.commitInBackground();
     this.deps.settled(entry, 'failed');
   }
@@ -135,12 +142,15 @@ export class OutcomeRecorder {
     const lastRead = this.deps.lastRead();
     const seen = moves && lastRead ? lastRead.seq + 1 : 0;
     const watermark = this.watermark();
-    const tracked = checkpointer.commit(watermark, seen, moves && exhausted).then(
-      () => events.emit({ type: 'checkpoint', committed: checkpointer.committed, watermark: watermark?.seq }),
-      (error: unknown) => this.deps.commitFailed(error),
-    ).finally(() => {
-      if (this.inProgress === tracked) this.inProgress = undefined;
-    });
+    const tracked = checkpointer
+      .commit(watermark, seen, moves && exhausted)
+      .then(
+        () => events.emit({ type: 'checkpoint', committed: checkpointer.committed, watermark: watermark?.seq }),
+        (error: unknown) => this.deps.commitFailed(error),
+      )
+      .finally(() => {
+        if (this.inProgress === tracked) this.inProgress = undefined;
+      });
     this.inProgress = tracked;
     return tracked;
   }

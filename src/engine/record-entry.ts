@@ -39,7 +39,10 @@ export function enterRecord(item: SourceItem<unknown>, deps: EntryDeps): OpenRec
     return undefined;
   }
   if (typeof key !== 'string' || key === '') {
-    deps.invalid(item.position, `job.key must return a non-empty string; got ${typeof key === 'string' ? JSON.stringify(key) : valueText(key)}`);
+    deps.invalid(
+      item.position,
+      `job.key must return a non-empty string; got ${typeof key === 'string' ? JSON.stringify(key) : valueText(key)}`,
+    );
     return undefined;
   }
   const earlier = deps.keys?.add(key, item.position.seq, item.position.line ?? 0);

@@ -53,7 +53,8 @@ export interface ExecutorDeps {
     hold(entry: OpenRecord, ends: { fail(): void; park(): void; pend(): void }): boolean;
   };
   /** Token buckets: every attempt takes a token; a Retry-After pauses the record's key. */
-  readonly limiter?: { tryTake(key: string | undefined, now: number): number; slowDown(key: string | undefined, untilMs: number): void } | undefined;
+  readonly limiter?:
+    { tryTake(key: string | undefined, now: number): number; slowDown(key: string | undefined, untilMs: number): void } | undefined;
   /** A record hit by an outage: back to pending until the breaker closes. */
   readonly onParked: (entry: OpenRecord) => void;
   /** A record waits `waitMs` for a rate-limit token without its slot; the engine calls attempt() again. */
@@ -127,7 +128,9 @@ export class RecordExecutor {
     let returned: unknown;
     try {
       const escapes = this.deps.escapes;
-      returned = escapes ? inAttempt(new Attempt(this, entry, generation, escapes), job.handler, entry.record, ctx) : job.handler(entry.record, ctx);
+      returned = escapes
+        ? inAttempt(new Attempt(this, entry, generation, escapes), job.handler, entry.record, ctx)
+        : job.handler(entry.record, ctx);
       // Inside the try: reading `then` can throw (a getter, a revoked proxy), and so can a thenable's `then`.
       if (isThenable(returned)) {
         returned.then(
@@ -159,7 +162,11 @@ export class RecordExecutor {
    */
   unwritable(entry: OpenRecord, sinkError: unknown): Outcome {
     const { job, clock, events } = this.deps;
-    const error = new BatchguardError('RESULT_UNWRITABLE', `the handler's result could not be written to ${job.output?.description ?? 'the output'}: ${thrownSummary(sinkError)}`, { cause: sinkError });
+    const error = new BatchguardError(
+      'RESULT_UNWRITABLE',
+      `the handler's result could not be written to ${job.output?.description ?? 'the output'}: ${thrownSummary(sinkError)}`,
+      { cause: sinkError },
+    );
     const serialized = safeSerialize(error, job.redact);
     const history = retryState(entry).history;
     history.push({ attempt: entry.attempt, durationMs: clock.now() - entry.attemptStartedAtMs, error: serialized });
@@ -168,8 +175,15 @@ export class RecordExecutor {
     this.deps.move(entry, Phase.done);
     entry.record = undefined;
     return {
-      status: 'failed', key: entry.key, position: entry.position, attempts: entry.attempt, kind: FailureKind.fatal, error: serialized,
-      ...failureGroup(serialized, FailureKind.fatal, rule), rule, history,
+      status: 'failed',
+      key: entry.key,
+      position: entry.position,
+      attempts: entry.attempt,
+      kind: FailureKind.fatal,
+      error: serialized,
+      ...failureGroup(serialized, FailureKind.fatal, rule),
+      rule,
+      history,
     };
   }
 
@@ -237,10 +251,18 @@ export class RecordExecutor {
     }
     let decision: RetryDecision;
     try {
-      decision = decideRetry(job.retry, {
-        attempt: entry.attempt, firstAttemptAtMs: entry.firstAttemptAtMs, nowMs: clock.now(),
-        previousDelayMs: entry.retry?.previousDelayMs ?? 0, error, classification,
-      }, this.deps.random);
+      decision = decideRetry(
+        job.retry,
+        {
+          attempt: entry.attempt,
+          firstAttemptAtMs: entry.firstAttemptAtMs,
+          nowMs: clock.now(),
+          previousDelayMs: entry.retry?.previousDelayMs ?? 0,
+          error,
+          classification,
+        },
+        this.deps.random,
+      );
     } catch (policyError) {
       // A user backoff function that returns nonsense: the record fails, naming why, and the
       // handler's error is kept as the cause (the policy error is a fresh ConfigError per call).
@@ -270,8 +292,15 @@ export class RecordExecutor {
       this.deps.move(entry, Phase.done);
       entry.record = undefined;
       this.deps.onOutcome(entry, {
-        status: 'failed', key: entry.key, position: entry.position, attempts: entry.attempt, kind, error: serialized,
-        ...failureGroup(serialized, kind, rule), rule, history,
+        status: 'failed',
+        key: entry.key,
+        position: entry.position,
+        attempts: entry.attempt,
+        kind,
+        error: serialized,
+        ...failureGroup(serialized, kind, rule),
+        rule,
+        history,
       });
     };
     // A systemic failure at the end of its attempts may be the start of an outage: the breaker decides.
@@ -342,5 +371,9 @@ class RunningList {
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as PromiseLike<unknown>).then === 'function';
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as PromiseLike<unknown>).then === 'function'
+  );
 }

@@ -9,7 +9,10 @@ import type { RerunOptions } from './run-options.js';
  * block (skipped rows whose failed ancestor, the last key of `blockedBy`, is one of them), so that
  * fixing a parent also runs its descendants. In source order.
  */
-export async function rerunPlan(ledger: Ledger, rerun: RerunOptions): Promise<{ rows: RecordRow[]; keys: ReadonlySet<string> | undefined }> {
+export async function rerunPlan(
+  ledger: Ledger,
+  rerun: RerunOptions,
+): Promise<{ rows: RecordRow[]; keys: ReadonlySet<string> | undefined }> {
   const keys = rerun.keys ? new Set(rerun.keys) : undefined;
   const narrowed = rerun.fingerprint !== undefined || rerun.kind !== undefined || keys !== undefined;
   const failed = new Set<string>();

@@ -25,7 +25,13 @@ export type RunEndingKind = RunEnding['kind'];
 
 /** How much each cause weighs: what the run reports when several happen. */
 const WEIGHT: Readonly<Record<RunEndingKind, number>> = {
-  stopped: 0, deadline: 1, aborted: 2, uncaught: 3, 'source-failed': 4, 'config-error': 5, 'ledger-failed': 6,
+  stopped: 0,
+  deadline: 1,
+  aborted: 2,
+  uncaught: 3,
+  'source-failed': 4,
+  'config-error': 5,
+  'ledger-failed': 6,
 };
 
 /** The ending to keep when `next` happens after `current`. */
@@ -55,6 +61,7 @@ export function stoppingFor(ending: RunEnding): string {
 
 /** The error the run throws instead of a summary, when it ended for one. */
 export function thrownBy(ending: RunEnding | undefined): { readonly error: unknown } | undefined {
-  if (ending?.kind === 'ledger-failed' || ending?.kind === 'config-error' || ending?.kind === 'source-failed') return { error: ending.error };
+  if (ending?.kind === 'ledger-failed' || ending?.kind === 'config-error' || ending?.kind === 'source-failed')
+    return { error: ending.error };
   return undefined;
 }

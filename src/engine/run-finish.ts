@@ -48,20 +48,42 @@ export async function finishRun(input: FinishInput): Promise<Summary> {
   const thrown = thrownBy(input.ending ?? undefined);
   if (thrown) throw thrown.error;
   const counts = await ledger.counts();
-  const { status, reason } = decideStatus({ ending: input.ending, counts, maxFailures: options.maxFailures, maxFailureRate: options.maxFailureRate });
+  const { status, reason } = decideStatus({
+    ending: input.ending,
+    counts,
+    maxFailures: options.maxFailures,
+    maxFailureRate: options.maxFailureRate,
+  });
   const draft = buildSummary({
-    job: job.name, runId, status, reason, counts, stats: input.stats, thisRun: recorder.thisRun,
-    alreadyDone: parts.resume.alreadyDone, elapsedMs: options.clock.now() - input.startedAtMs,
-    topErrors: await ledger.topErrors(5, 3), ledger: ledger.location,
+    job: job.name,
+    runId,
+    status,
+    reason,
+    counts,
+    stats: input.stats,
+    thisRun: recorder.thisRun,
+    alreadyDone: parts.resume.alreadyDone,
+    elapsedMs: options.clock.now() - input.startedAtMs,
+    topErrors: await ledger.topErrors(5, 3),
+    ledger: ledger.location,
     next: nextCommand({
-      status, counts, jobFile: options.jobFile, ledgerFlag: options.ledgerFlag, command: options.command,
+      status,
+      counts,
+      jobFile: options.jobFile,
+      ledgerFlag: options.ledgerFlag,
+      command: options.command,
       transientFailures: counts.failed > 0 && (await hasTransientFailures(ledger)),
     }),
-    warnings: [...(parts.driftNote ? [parts.driftNote] : []), ...parts.selector.warnings(exhausted)], reports: undefined,
+    warnings: [...(parts.driftNote ? [parts.driftNote] : []), ...parts.selector.warnings(exhausted)],
+    reports: undefined,
     breaker: breakerSummary(input),
-    pacing: input.limiter || input.fair
-      ? { ...(input.limiter ? { rateLimit: input.limiter.snapshot() } : {}), ...(input.fair ? { saturatedKeys: input.fair.saturatedKeys().slice(0, 20) } : {}) }
-      : undefined,
+    pacing:
+      input.limiter || input.fair
+        ? {
+            ...(input.limiter ? { rateLimit: input.limiter.snapshot() } : {}),
+            ...(input.fair ? { saturatedKeys: input.fair.saturatedKeys().slice(0, 20) } : {}),
+          }
+        : undefined,
   });
   const reports = await writeRunReports(ledger, draft);
   if (reports) pruneRunReports(reports, options.keepRuns);
@@ -75,7 +97,17 @@ function breakerSummary({ breaker, stats }: FinishInput): Summary['breaker'] {
   const trip = breaker.lastTrip;
   const error = breaker.tripError;
   return {
-    state: breaker.state, trips: breaker.trips, retriesDeferred: stats.retriesDeferred,
-    ...(trip ? { lastTrip: { reason: trip.reason, description: trip.description, ...(error ? { error: { name: error.name, message: error.message } } : {}) } } : {}),
+    state: breaker.state,
+    trips: breaker.trips,
+    retriesDeferred: stats.retriesDeferred,
+    ...(trip
+      ? {
+          lastTrip: {
+            reason: trip.reason,
+            description: trip.description,
+            ...(error ? { error: { name: error.name, message: error.message } } : {}),
+          },
+        }
+      : {}),
   };
 }

@@ -118,9 +118,18 @@ export function startRun(job: Job<any, any>, options: RunOptions = {}): RunHandl
     done: watched(),
     stop: (reason) => control.stop(reason),
     forceStop: (reason) => control.forceStop(reason),
-    progress: () => run?.progress() ?? {
-      runId, read: 0, inFlight: 0, succeeded: 0, failed: 0, alreadyDone: 0, retries: 0, startedAtMs, stopping: control.stoppingFor,
-    },
+    progress: () =>
+      run?.progress() ?? {
+        runId,
+        read: 0,
+        inFlight: 0,
+        succeeded: 0,
+        failed: 0,
+        alreadyDone: 0,
+        retries: 0,
+        startedAtMs,
+        stopping: control.stoppingFor,
+      },
   };
 }
 
@@ -153,15 +162,23 @@ class Run {
   ) {
     const { clock } = options;
     this.fair = job.concurrencyKey ? new FairScheduler<OpenRecord>({ perKeyConcurrency: job.perKeyConcurrency }) : undefined;
-    this.limiter = job.rateLimit || job.perKeyRateLimit ? new KeyedBuckets({ global: job.rateLimit, perKey: job.perKeyRateLimit }, clock) : undefined;
+    this.limiter =
+      job.rateLimit || job.perKeyRateLimit ? new KeyedBuckets({ global: job.rateLimit, perKey: job.perKeyRateLimit }, clock) : undefined;
     this.dispatcher = new Dispatcher({
-      limit: () => options.concurrency, clock, fair: this.fair,
-      mayStart: () => !control.stopping && this.breaker.closed, start: (entry) => this.attempt(entry), wake: () => this.wakeLoop(),
+      limit: () => options.concurrency,
+      clock,
+      fair: this.fair,
+      mayStart: () => !control.stopping && this.breaker.closed,
+      start: (entry) => this.attempt(entry),
+      wake: () => this.wakeLoop(),
     });
     const move = (entry: OpenRecord, phase: Phase): void => this.dispatcher.move(entry, phase);
     this.breaker = new BreakerControl(job, clock, events, {
-      parked: () => this.dispatcher.parked, release: () => this.dispatcher.releaseParked(), takeParked: () => this.dispatcher.takeParked(),
-      probeWith: (entry) => this.attempt(entry), abort: (trip, error) => {
+      parked: () => this.dispatcher.parked,
+      release: () => this.dispatcher.releaseParked(),
+      takeParked: () => this.dispatcher.takeParked(),
+      probeWith: (entry) => this.attempt(entry),
+      abort: (trip, error) => {
         const cause = error ? `; dominating error: ${error.name}: ${error.message}` : '';
         const reason = `the breaker opened (${trip.description}) and did not recover within ${job.breaker.maxOpenMs} ms${cause}; progress is saved, and the records hit by the outage are pending`;
         events.emit({ type: 'run:aborted', reason });
@@ -170,26 +187,42 @@ class Run {
       wake: () => this.wakeLoop(),
     });
     this.recorder = new OutcomeRecorder({
-      job, events, checkpointer: parts.checkpointer, selector: parts.selector, window: this.window,
-      startWatermark: parts.resume.watermark, lastRead: () => this.lastRead, move,
+      job,
+      events,
+      checkpointer: parts.checkpointer,
+      selector: parts.selector,
+      window: this.window,
+      startWatermark: parts.resume.watermark,
+      lastRead: () => this.lastRead,
+      move,
       settled: (entry, status) => this.gate?.settled(entry, status),
       commitFailed: (error) => this.ledgerFailed(error),
       keepFailure: (error) => control.end({ kind: 'ledger-failed', error }, false),
       ledgerFailed: () => control.ending?.kind === 'ledger-failed',
     });
-    this.gate = parts.dependencies && new DependencyGate(job, parts.dependencies, {
-      run: (entry) => this.dispatcher.ready(entry),
-      skip: (entry, blockedBy) => this.recorder.skipped(entry, blockedBy),
-      invalid: (entry, message) => this.recorder.invalidEntry(entry, message),
-    });
+    this.gate =
+      parts.dependencies &&
+      new DependencyGate(job, parts.dependencies, {
+        run: (entry) => this.dispatcher.ready(entry),
+        skip: (entry, blockedBy) => this.recorder.skipped(entry, blockedBy),
+        invalid: (entry, message) => this.recorder.invalidEntry(entry, message),
+      });
     this.executor = new RecordExecutor({
-      job, clock, random: options.random, events, stats: this.stats, move,
+      job,
+      clock,
+      random: options.random,
+      events,
+      stats: this.stats,
+      move,
       onSucceeded: (entry, value) => this.succeeded(entry, value),
       onOutcome: (entry, outcome) => {
         this.recorder.ended(entry, outcome);
         this.refill();
       },
-      stopping: () => control.stopping, budget: new RetryBudget(job.retryBudget), breaker: this.breaker, limiter: this.limiter,
+      stopping: () => control.stopping,
+      budget: new RetryBudget(job.retryBudget),
+      breaker: this.breaker,
+      limiter: this.limiter,
       onParked: (entry) => this.dispatcher.park(entry),
       onTokenWait: (entry, waitMs) => this.dispatcher.tokenWait(entry, waitMs),
       onHeld: () => this.refill(),
@@ -201,17 +234,30 @@ class Run {
       control.end({ kind: 'deadline', limit, description });
     });
     const entryDeps = {
-      job, keys: parts.keys, fairness: this.fair !== undefined, window: this.window, entered: (entry: OpenRecord) => this.dispatcher.entered(entry),
+      job,
+      keys: parts.keys,
+      fairness: this.fair !== undefined,
+      window: this.window,
+      entered: (entry: OpenRecord) => this.dispatcher.entered(entry),
       invalid: (position: SourcePosition, message: string, key?: string) => this.recorder.invalid(position, message, key),
     };
     this.reader = new Reader({
-      job, selector: parts.selector, guard: parts.crashGuard, deadline: this.deadline, signal: control.signal,
-      stopping: () => control.stopping, breakerClosed: () => this.breaker.closed, woken: () => this.woken(),
-      active: () => this.dispatcher.active, full: () => this.dispatcher.full(),
+      job,
+      selector: parts.selector,
+      guard: parts.crashGuard,
+      deadline: this.deadline,
+      signal: control.signal,
+      stopping: () => control.stopping,
+      breakerClosed: () => this.breaker.closed,
+      woken: () => this.woken(),
+      active: () => this.dispatcher.active,
+      full: () => this.dispatcher.full(),
       read: (position) => this.read(position),
       enter: (item) => enterRecord(item, entryDeps),
-      launch: (entry) => this.launch(entry), crashed: (entry, crashes) => this.recorder.crashed(entry, crashes),
-      commitBuffered: () => this.recorder.commitBuffered(), commitInProgress: () => this.recorder.commitInProgress,
+      launch: (entry) => this.launch(entry),
+      crashed: (entry, crashes) => this.recorder.crashed(entry, crashes),
+      commitBuffered: () => this.recorder.commitBuffered(),
+      commitInProgress: () => this.recorder.commitInProgress,
       sourceFailed: (error) => control.end({ kind: 'source-failed', error }),
     });
     control.attach({
@@ -228,9 +274,15 @@ class Run {
 
   progress(): Progress {
     return {
-      runId: this.parts.runId, read: this.lastRead ? this.lastRead.seq + 1 : 0, inFlight: this.dispatcher.active,
-      succeeded: this.recorder.thisRun.succeeded, failed: this.recorder.thisRun.failed, alreadyDone: this.parts.resume.alreadyDone,
-      retries: this.stats.retries, startedAtMs: this.startedAtMs, stopping: this.control.stoppingFor,
+      runId: this.parts.runId,
+      read: this.lastRead ? this.lastRead.seq + 1 : 0,
+      inFlight: this.dispatcher.active,
+      succeeded: this.recorder.thisRun.succeeded,
+      failed: this.recorder.thisRun.failed,
+      alreadyDone: this.parts.resume.alreadyDone,
+      retries: this.stats.retries,
+      startedAtMs: this.startedAtMs,
+      stopping: this.control.stoppingFor,
     };
   }
 
@@ -238,8 +290,13 @@ class Run {
   async execute(): Promise<Summary> {
     const { job, parts, control, events } = this;
     events.emit({
-      type: 'run:started', runId: parts.runId, ledger: parts.ledger.location, alreadyDone: parts.resume.alreadyDone,
-      resumedFrom: parts.resume.watermark?.seq, crashedRunId: parts.resume.crashedRunId, rerunSelected: parts.rerunSelected,
+      type: 'run:started',
+      runId: parts.runId,
+      ledger: parts.ledger.location,
+      alreadyDone: parts.resume.alreadyDone,
+      resumedFrom: parts.resume.watermark?.seq,
+      crashedRunId: parts.resume.crashedRunId,
+      rerunSelected: parts.rerunSelected,
     });
     if (job.healthCheck && !control.stopping) {
       const health = await runHealthCheck(job.healthCheck, job.healthCheckPolicy, this.options.clock);
@@ -256,8 +313,18 @@ class Run {
 
   private finish(exhausted: boolean): Promise<Summary> {
     return finishRun({
-      job: this.job, options: this.options, parts: this.parts, ending: this.control.ending, recorder: this.recorder, exhausted,
-      stats: this.stats, startedAtMs: this.startedAtMs, breaker: this.breaker, limiter: this.limiter, fair: this.fair, events: this.events,
+      job: this.job,
+      options: this.options,
+      parts: this.parts,
+      ending: this.control.ending,
+      recorder: this.recorder,
+      exhausted,
+      stats: this.stats,
+      startedAtMs: this.startedAtMs,
+      breaker: this.breaker,
+      limiter: this.limiter,
+      fair: this.fair,
+      events: this.events,
     });
   }
 

@@ -103,16 +103,36 @@ export interface ResolvedRunOptions {
 }
 
 const RUN_FIELDS = [
-  'ledger', 'concurrency', 'maxFailureRate', 'maxFailures', 'acceptDrift', 'lease', 'takeOver', 'attributeEscapes', 'rerun', 'maxRecords', 'maxDurationMs', 'untilMs', 'signal', 'onEvent', 'jobFile', 'cwd', 'clock', 'random', 'keepRuns', 'command',
+  'ledger',
+  'concurrency',
+  'maxFailureRate',
+  'maxFailures',
+  'acceptDrift',
+  'lease',
+  'takeOver',
+  'attributeEscapes',
+  'rerun',
+  'maxRecords',
+  'maxDurationMs',
+  'untilMs',
+  'signal',
+  'onEvent',
+  'jobFile',
+  'cwd',
+  'clock',
+  'random',
+  'keepRuns',
+  'command',
 ] as const;
 
 export function resolveRunOptions(job: Job<any, any>, options: RunOptions = {}): ResolvedRunOptions {
   checkKnownKeys(options, 'runOptions', RUN_FIELDS);
   const cwd = options.cwd ?? process.cwd();
   return Object.freeze({
-    ledger: typeof options.ledger === 'object' && options.ledger !== null
-      ? options.ledger
-      : resolveLedgerLocation({ jobName: job.name, flag: options.ledger, jobLedger: job.ledger, jobFile: options.jobFile, cwd }),
+    ledger:
+      typeof options.ledger === 'object' && options.ledger !== null
+        ? options.ledger
+        : resolveLedgerLocation({ jobName: job.name, flag: options.ledger, jobLedger: job.ledger, jobFile: options.jobFile, cwd }),
     keepRuns: checkInteger(options.keepRuns, 'keepRuns', job.keepRuns, 1, 100_000),
     command: options.command ?? 'batchguard',
     concurrency: checkInteger(options.concurrency, 'concurrency', job.concurrency, 1, 10_000),

@@ -41,39 +41,68 @@ export interface RunParts {
 
 /** Begins the run in the ledger (which refuses a run it cannot resume) and returns where to resume. */
 export async function beginRun(
-  job: Job<any, any>, options: ResolvedRunOptions, runId: string, ledger: Ledger, fingerprint: SourceFingerprint | undefined,
+  job: Job<any, any>,
+  options: ResolvedRunOptions,
+  runId: string,
+  ledger: Ledger,
+  fingerprint: SourceFingerprint | undefined,
 ): Promise<ResumeState> {
   return ledger.begin({
-    runId, job: job.name, fingerprint, acceptDrift: options.acceptDrift, takeOver: options.takeOver,
+    runId,
+    job: job.name,
+    fingerprint,
+    acceptDrift: options.acceptDrift,
+    takeOver: options.takeOver,
     ...(await sourceNow(job, ledger, fingerprint)),
     options: {
-      concurrency: options.concurrency, maxFailureRate: options.maxFailureRate, rerun: options.rerun ?? null,
-      deadline: options.deadline, pid: process.pid,
+      concurrency: options.concurrency,
+      maxFailureRate: options.maxFailureRate,
+      rerun: options.rerun ?? null,
+      deadline: options.deadline,
+      pid: process.pid,
     },
   });
 }
 
 /** Builds the parts of a begun run; `signal` aborts reading the source to match drifted outcomes. */
 export async function prepareRun(
-  job: Job<any, any>, options: ResolvedRunOptions, runId: string, ledger: Ledger, begun: ResumeState,
-  fingerprint: SourceFingerprint | undefined, signal: AbortSignal,
+  job: Job<any, any>,
+  options: ResolvedRunOptions,
+  runId: string,
+  ledger: Ledger,
+  begun: ResumeState,
+  fingerprint: SourceFingerprint | undefined,
+  signal: AbortSignal,
 ): Promise<RunParts> {
   const { resume, remapped } = await settleDrift(job, ledger, runId, begun, fingerprint, options.acceptDrift, signal);
   const plan = options.rerun ? await rerunPlan(ledger, options.rerun) : undefined;
   const selector = plan ? rerunSelector(job, plan, job.source.seekable) : resumeSelector(resume);
   const keys = !options.rerun || job.dependsOn ? await loadKeyIndex(ledger) : undefined;
-  const dependencies = job.dependsOn && keys
-    ? await loadDependencies(job, ledger, keys, new Set(plan?.rows.map((row) => row.seq) ?? []))
-    : undefined;
+  const dependencies =
+    job.dependsOn && keys ? await loadDependencies(job, ledger, keys, new Set(plan?.rows.map((row) => row.seq) ?? [])) : undefined;
   await job.output?.open(resume.outputState, { ledger: ledger.location, job: job.name });
-  const checkpointer = new Checkpointer(ledger, runId, job.checkpoint.everyRecords, job.output, selector.successesAsRows, keys,
-    (offset) => job.source.sampleAt?.(offset) ?? Promise.resolve(undefined));
+  const checkpointer = new Checkpointer(
+    ledger,
+    runId,
+    job.checkpoint.everyRecords,
+    job.output,
+    selector.successesAsRows,
+    keys,
+    (offset) => job.source.sampleAt?.(offset) ?? Promise.resolve(undefined),
+  );
   // The output's claim and its empty length are committed before its first line is written:
   // a crash before the first batch then cuts the file back on resume, instead of leaving bytes
   // that no commit accounts for (which would refuse every later run).
   if (job.output && resume.outputState === undefined) await checkpointer.commit(undefined, 0, false);
   return {
-    runId, ledger, resume, selector, rerunSelected: plan?.rows.length, keys, dependencies, checkpointer,
+    runId,
+    ledger,
+    resume,
+    selector,
+    rerunSelected: plan?.rows.length,
+    keys,
+    dependencies,
+    checkpointer,
     crashGuard: new CrashGuard<OpenRecord>(resume.crashes, ledger, options.concurrency, job.maxCrashes, isDone),
     driftNote: remapped ? `the source changed (${remapped}); the recorded outcomes now follow their records by key` : undefined,
     sourceBytes: fingerprint?.size,

@@ -3,9 +3,22 @@ import type { LedgerCounts, RecordRow, RowFilter } from '../ledger/ledger.js';
 import { RunStatus } from '../report/summary.js';
 import { hasTransientFailures, nextCommand, type NextInput } from './run-status.js';
 
-const counts = (failed: number): LedgerCounts => ({ total: 10, succeeded: 10 - failed, failed, skipped: 0, pending: 0, sourceExhausted: true });
+const counts = (failed: number): LedgerCounts => ({
+  total: 10,
+  succeeded: 10 - failed,
+  failed,
+  skipped: 0,
+  pending: 0,
+  sourceExhausted: true,
+});
 const input = (overrides: Partial<NextInput>): NextInput => ({
-  status: RunStatus.completed, counts: counts(0), jobFile: 'job.ts', ledgerFlag: undefined, command: 'batchguard', transientFailures: false, ...overrides,
+  status: RunStatus.completed,
+  counts: counts(0),
+  jobFile: 'job.ts',
+  ledgerFlag: undefined,
+  command: 'batchguard',
+  transientFailures: false,
+  ...overrides,
 });
 
 /** A ledger whose failed records have these kinds. */
@@ -21,7 +34,9 @@ function ledgerWith(kinds: string[]) {
 
 describe('the next command', () => {
   it('re-runs failures that may pass on a second try', () => {
-    expect(nextCommand(input({ status: RunStatus.thresholdExceeded, counts: counts(3), transientFailures: true }))).toBe('batchguard rerun job.ts --failed');
+    expect(nextCommand(input({ status: RunStatus.thresholdExceeded, counts: counts(3), transientFailures: true }))).toBe(
+      'batchguard rerun job.ts --failed',
+    );
   });
 
   it('shows the failures instead when every failure is permanent (a re-run would repeat them)', () => {
@@ -30,7 +45,9 @@ describe('the next command', () => {
 
   it('resumes after a stop, with the ledger flag and the command as installed', () => {
     for (const status of [RunStatus.interrupted, RunStatus.stopped, RunStatus.aborted]) {
-      expect(nextCommand(input({ status, counts: counts(3), command: 'npx batchguard', ledgerFlag: 'l.sqlite' }))).toBe('npx batchguard run job.ts --ledger l.sqlite');
+      expect(nextCommand(input({ status, counts: counts(3), command: 'npx batchguard', ledgerFlag: 'l.sqlite' }))).toBe(
+        'npx batchguard run job.ts --ledger l.sqlite',
+      );
     }
   });
 

@@ -18,11 +18,16 @@ export function decideStatus(input: StatusInput): { status: RunStatus; reason: s
   const { counts, ending } = input;
   switch (ending?.kind) {
     case 'uncaught':
-      return { status: RunStatus.uncaughtError, reason: `${ending.reason}; what finished is saved, ${counts.pending} records left pending; run again to go on` };
+      return {
+        status: RunStatus.uncaughtError,
+        reason: `${ending.reason}; what finished is saved, ${counts.pending} records left pending; run again to go on`,
+      };
     case 'aborted':
       return { status: RunStatus.aborted, reason: ending.reason };
     case 'deadline': {
-      const rest = counts.sourceExhausted ? `${counts.pending} records left pending` : `${counts.pending} read records left pending, and the rest of the source not read yet`;
+      const rest = counts.sourceExhausted
+        ? `${counts.pending} records left pending`
+        : `${counts.pending} read records left pending, and the rest of the source not read yet`;
       return { status: RunStatus.stopped, reason: `${ending.description}; ${rest}; run again to go on` };
     }
     case 'stopped':
@@ -43,7 +48,10 @@ export function decideStatus(input: StatusInput): { status: RunStatus; reason: s
       reason: `failure rate ${(rate * 100).toFixed(2)}% is above maxFailureRate ${(input.maxFailureRate * 100).toFixed(2)}%`,
     };
   }
-  return { status: RunStatus.completed, reason: counts.failed > 0 ? `${counts.failed} records failed, within the thresholds` : 'every record succeeded' };
+  return {
+    status: RunStatus.completed,
+    reason: counts.failed > 0 ? `${counts.failed} records failed, within the thresholds` : 'every record succeeded',
+  };
 }
 
 /**
@@ -80,7 +88,13 @@ export interface NextInput {
 export function nextCommand(input: NextInput): string | undefined {
   const suffix = input.ledgerFlag ? ` --ledger ${input.ledgerFlag}` : '';
   const { status, command, jobFile } = input;
-  if (status === RunStatus.interrupted || status === RunStatus.stopped || status === RunStatus.aborted || status === RunStatus.uncaughtError) return `${command} run ${jobFile}${suffix}`;
+  if (
+    status === RunStatus.interrupted ||
+    status === RunStatus.stopped ||
+    status === RunStatus.aborted ||
+    status === RunStatus.uncaughtError
+  )
+    return `${command} run ${jobFile}${suffix}`;
   if (input.counts.failed === 0) return undefined;
   return input.transientFailures ? `${command} rerun ${jobFile} --failed${suffix}` : `${command} failures ${jobFile}${suffix}`;
 }

@@ -52,9 +52,10 @@ export function rerunSelector(job: Job<any, any>, plan: RerunPlan, seekable: boo
   const selectedKeys = new Set(rows.map((row) => row.key));
   const unseen = plan.keys ? new Set([...plan.keys].filter((key) => !selectedKeys.has(key))) : undefined;
   const first = rows[0];
-  const from = !unseen && first && first.seq > 0 && seekable && first.offset !== undefined
-    ? { seq: first.seq, line: first.line, offset: first.offset }
-    : undefined;
+  const from =
+    !unseen && first && first.seq > 0 && seekable && first.offset !== undefined
+      ? { seq: first.seq, line: first.line, offset: first.offset }
+      : undefined;
   const notFailed: string[] = [];
   const elsewhere: string[] = [];
   return {
@@ -81,10 +82,14 @@ export function rerunSelector(job: Job<any, any>, plan: RerunPlan, seekable: boo
     warnings(exhausted) {
       const warnings: string[] = [];
       if (notFailed.length > 0) {
-        warnings.push(`${notFailed.length} of the keys given have not failed (they succeeded or were never processed), left alone: ${sample(notFailed)}`);
+        warnings.push(
+          `${notFailed.length} of the keys given have not failed (they succeeded or were never processed), left alone: ${sample(notFailed)}`,
+        );
       }
       if (elsewhere.length > 0) {
-        warnings.push(`${elsewhere.length} of the selected records are no longer where the ledger recorded them (the source changed), left alone; \`run --accept-drift\` matches the outcomes to the records by key: ${sample(elsewhere)}`);
+        warnings.push(
+          `${elsewhere.length} of the selected records are no longer where the ledger recorded them (the source changed), left alone; \`run --accept-drift\` matches the outcomes to the records by key: ${sample(elsewhere)}`,
+        );
       }
       if (unseen && unseen.size > 0 && exhausted) {
         warnings.push(`${unseen.size} of the keys given are not in the source: ${sample([...unseen])}`);

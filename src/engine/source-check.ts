@@ -18,7 +18,9 @@ import { mapSourceByKey } from './source-map.js';
  * sampled them (undefined where the ledger has nothing to compare, or the source cannot tell).
  */
 export async function sourceNow(
-  job: Job<any, any>, ledger: Ledger, fingerprint: SourceFingerprint | undefined,
+  job: Job<any, any>,
+  ledger: Ledger,
+  fingerprint: SourceFingerprint | undefined,
 ): Promise<{ sample: SourceSample | undefined; headHash: string | undefined }> {
   const stored = await ledger.sourceState();
   const sample = stored.sample && job.source.sampleAt ? await job.source.sampleAt(stored.sample.offset) : undefined;
@@ -41,8 +43,13 @@ export interface DriftSettled {
  * @throws SourceError SOURCE_DRIFT when records moved and drift is not accepted.
  */
 export async function settleDrift(
-  job: Job<any, any>, ledger: Ledger, runId: string, resume: ResumeState, fingerprint: SourceFingerprint | undefined,
-  acceptDrift: boolean, signal?: AbortSignal,
+  job: Job<any, any>,
+  ledger: Ledger,
+  runId: string,
+  resume: ResumeState,
+  fingerprint: SourceFingerprint | undefined,
+  acceptDrift: boolean,
+  signal?: AbortSignal,
 ): Promise<DriftSettled> {
   if (!resume.drift) return { resume, remapped: undefined };
   const map = await mapSourceByKey(job, ledger, signal);
@@ -52,7 +59,10 @@ export async function settleDrift(
     return { resume, remapped: undefined };
   }
   if (!acceptDrift) {
-    throw new SourceError('SOURCE_DRIFT', `the source changed since the ledger last read it (${resume.drift.reason}: ${map.changes}). ${ACCEPT_DRIFT_DOES}`);
+    throw new SourceError(
+      'SOURCE_DRIFT',
+      `the source changed since the ledger last read it (${resume.drift.reason}: ${map.changes}). ${ACCEPT_DRIFT_DOES}`,
+    );
   }
   await ledger.applySourceMap(runId, fingerprint, { ...map, sample });
   const after = await ledger.inspect();

@@ -107,14 +107,25 @@ export async function mapSourceByKey(job: Job<any, any>, ledger: Ledger, signal?
   let dropped = 0;
   for (let seq = 0; seq < size; seq++) if (stored.has(seq) && !matched.has(seq)) dropped++;
   const unchanged = firstChange === undefined && dropped === 0;
-  const where = firstChange ? `; the first change is at ${firstChange.line !== undefined ? `line ${firstChange.line}` : `record #${firstChange.seq}`}` : '';
-  const changes = [
-    movedCount > 0 ? `${movedCount} recorded records moved` : '',
-    added > 0 ? `${added} records are new within the part read before` : '',
-    dropped > 0 ? `${dropped} recorded records are no longer in the source` : '',
-  ].filter(Boolean).join(', ') + where;
+  const where = firstChange
+    ? `; the first change is at ${firstChange.line !== undefined ? `line ${firstChange.line}` : `record #${firstChange.seq}`}`
+    : '';
+  const changes =
+    [
+      movedCount > 0 ? `${movedCount} recorded records moved` : '',
+      added > 0 ? `${added} records are new within the part read before` : '',
+      dropped > 0 ? `${dropped} recorded records are no longer in the source` : '',
+    ]
+      .filter(Boolean)
+      .join(', ') + where;
   return {
-    seen, succeeded, moved, keyChunk: keys.drain(), watermark: watermark ?? last, unchanged, changes,
+    seen,
+    succeeded,
+    moved,
+    keyChunk: keys.drain(),
+    watermark: watermark ?? last,
+    unchanged,
+    changes,
     newSeqOf: (oldSeq) => (oldSeq >= 0 && oldSeq < oldToNew.length ? (oldToNew[oldSeq] as number) : -1),
   };
 }

@@ -13,7 +13,10 @@ const trap = (): never => {
 describe('safeSerialize', () => {
   it.each([
     ['a revoked proxy', revoked],
-    ['a proxy whose traps throw', () => new Proxy({}, { get: trap, getPrototypeOf: trap, ownKeys: trap, has: trap, getOwnPropertyDescriptor: trap })],
+    [
+      'a proxy whose traps throw',
+      () => new Proxy({}, { get: trap, getPrototypeOf: trap, ownKeys: trap, has: trap, getOwnPropertyDescriptor: trap }),
+    ],
     ['an error caused by a revoked proxy', () => new Error('outer', { cause: revoked() })],
     ['null', () => null],
     ['a symbol', () => Symbol('s')],

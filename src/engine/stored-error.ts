@@ -26,7 +26,13 @@ const ENGINE_DIR = new URL('../', import.meta.url).pathname;
 function withoutEngineFrames(error: SerializedError): SerializedError {
   const stack = error.stack
     ?.split('\n')
-    .filter((line) => !(line.trimStart().startsWith('at ') && (line.includes(ENGINE_DIR) || line.includes('node:internal') || line.includes('/node_modules/commander/'))))
+    .filter(
+      (line) =>
+        !(
+          line.trimStart().startsWith('at ') &&
+          (line.includes(ENGINE_DIR) || line.includes('node:internal') || line.includes('/node_modules/commander/'))
+        ),
+    )
     .join('\n');
   return {
     ...error,

@@ -23,7 +23,8 @@ function setup(policy: DependencyFailurePolicy = 'skip', blockedPaths = new Map<
     if (keys.add(key, seq, seq + 1) !== undefined) throw new Error(`test bug: ${key} read twice`);
     return tracker.admit(key, seq, deps, `entry:${key}`);
   };
-  const settle = (key: string, status: Status, blockedBy?: readonly string[]): Release<string>[] => tracker.settled(key, seqOf(key), status, blockedBy);
+  const settle = (key: string, status: Status, blockedBy?: readonly string[]): Release<string>[] =>
+    tracker.settled(key, seqOf(key), status, blockedBy);
   /** Settles `key` and works through the cascade as the gate does; returns every release, in order. */
   const cascade = (key: string, status: Status): Release<string>[] => {
     const all: Release<string>[] = [];
@@ -186,7 +187,10 @@ describe('DependencyTracker: failures block dependents (skip policy)', () => {
     expect(chainOf('k15')).toEqual(['k14', 'k13', 'k12', 'k11', 'k10', 'k9', 'k8', 'k7', 'k6', 'k0']);
     for (const release of releases) if (release.kind === 'blocked') expect(release.blockedBy.length).toBeLessThanOrEqual(10);
     // The same cap when the chain is met on admission.
-    expect(t.read('k16', ['k15'])).toEqual({ kind: 'blocked', blockedBy: ['k15', 'k14', 'k13', 'k12', 'k11', 'k10', 'k9', 'k8', 'k7', 'k0'] });
+    expect(t.read('k16', ['k15'])).toEqual({
+      kind: 'blocked',
+      blockedBy: ['k15', 'k14', 'k13', 'k12', 'k11', 'k10', 'k9', 'k8', 'k7', 'k0'],
+    });
   });
 
   it('works through a 100,000-long cascade without recursion', () => {
@@ -197,7 +201,18 @@ describe('DependencyTracker: failures block dependents (skip policy)', () => {
     const releases = t.cascade('k0', 'failed');
     expect(releases).toHaveLength(n);
     const last = releases[n - 1];
-    expect(last?.kind === 'blocked' && last.blockedBy).toEqual(['k99999', 'k99998', 'k99997', 'k99996', 'k99995', 'k99994', 'k99993', 'k99992', 'k99991', 'k0']);
+    expect(last?.kind === 'blocked' && last.blockedBy).toEqual([
+      'k99999',
+      'k99998',
+      'k99997',
+      'k99996',
+      'k99995',
+      'k99994',
+      'k99993',
+      'k99992',
+      'k99991',
+      'k0',
+    ]);
     expect(t.tracker.waiting).toBe(0);
   });
 });
@@ -275,7 +290,10 @@ describe('DependencyTracker: missing keys and remove', () => {
     t.read('p');
     t.read('d', ['p']);
     const missing = t.tracker.missing().map((m) => [m.waiter.key, m.missingKey]);
-    expect(missing).toEqual([['a', 'ghost'], ['c', 'phantom']]);
+    expect(missing).toEqual([
+      ['a', 'ghost'],
+      ['c', 'phantom'],
+    ]);
   });
 
   it('takes a removed waiter out: it is never released afterwards', () => {

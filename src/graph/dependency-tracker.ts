@@ -75,7 +75,15 @@ export class DependencyTracker<E> {
     // every waiting ancestor of each record (quadratic in a chain read while its head still runs).
     const cycle = this.waitersByDep.has(key) ? this.findCycle(key, pending) : undefined;
     if (cycle) return { kind: 'cycle', cycle };
-    const waiter: Waiter<E> = { key, seq, deps: unique, entry, remaining: pending.length, failed: failed.length > 0 ? failed : undefined, released: false };
+    const waiter: Waiter<E> = {
+      key,
+      seq,
+      deps: unique,
+      entry,
+      remaining: pending.length,
+      failed: failed.length > 0 ? failed : undefined,
+      released: false,
+    };
     for (const dep of pending) {
       const list = this.waitersByDep.get(dep);
       if (list) list.push(waiter);

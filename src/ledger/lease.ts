@@ -65,7 +65,11 @@ export function newOwner(): { owner: string; pid: number; host: string } {
 
 /** The lease a run takes now, given the last token ever handed out (0 when none). */
 export function acquireLease(
-  runId: string, who: { owner: string; pid: number; host: string }, lastToken: number, nowMs: number, options: ResolvedLeaseOptions,
+  runId: string,
+  who: { owner: string; pid: number; host: string },
+  lastToken: number,
+  nowMs: number,
+  options: ResolvedLeaseOptions,
 ): Lease {
   return { runId, ...who, token: lastToken + 1, acquiredAtMs: nowMs, renewedAtMs: nowMs, expiresAtMs: nowMs + options.expireMs };
 }

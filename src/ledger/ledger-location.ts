@@ -45,11 +45,15 @@ export function resolveLedgerLocation(input: LedgerLocationInput): string {
 export function checkLedgerOption(value: unknown): string | undefined {
   if (value === undefined) return undefined;
   if (value instanceof URL) {
-    if (value.protocol !== 'file:') throw new ConfigError(`job.ledger must be a file path or a file: URL; got ${value.protocol} URL`, { field: 'ledger' });
+    if (value.protocol !== 'file:')
+      throw new ConfigError(`job.ledger must be a file path or a file: URL; got ${value.protocol} URL`, { field: 'ledger' });
     return fileURLToPath(value);
   }
   if (typeof value !== 'string' || value.trim() === '') {
-    throw new ConfigError(`job.ledger must be the ledger's file path (relative to the job file), e.g. ledger: 'state/orders.sqlite'; got ${formatValue(value)}`, { field: 'ledger' });
+    throw new ConfigError(
+      `job.ledger must be the ledger's file path (relative to the job file), e.g. ledger: 'state/orders.sqlite'; got ${formatValue(value)}`,
+      { field: 'ledger' },
+    );
   }
   checkLedgerSpec(value, 'job.ledger');
   return value;
@@ -74,5 +78,6 @@ export function checkLedgerSpec(value: string, field: string): void {
       { field },
     );
   }
-  if (scheme !== undefined) throw new ConfigError(`${field} ${scheme}://…: a ledger is the path of a SQLite file; there is no ${scheme}:// ledger`, { field });
+  if (scheme !== undefined)
+    throw new ConfigError(`${field} ${scheme}://…: a ledger is the path of a SQLite file; there is no ${scheme}:// ledger`, { field });
 }

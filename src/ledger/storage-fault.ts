@@ -16,8 +16,15 @@ function codeOf(error: unknown): string | undefined {
 export function isStorageFault(error: unknown): boolean {
   const code = codeOf(error);
   if (code === undefined) return false;
-  return FULL.has(code) || IO.has(code) || code.startsWith('SQLITE_IOERR') || code.startsWith('SQLITE_CORRUPT')
-    || code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_READONLY') || code.startsWith('SQLITE_CANTOPEN');
+  return (
+    FULL.has(code) ||
+    IO.has(code) ||
+    code.startsWith('SQLITE_IOERR') ||
+    code.startsWith('SQLITE_CORRUPT') ||
+    code === 'SQLITE_NOTADB' ||
+    code.startsWith('SQLITE_READONLY') ||
+    code.startsWith('SQLITE_CANTOPEN')
+  );
 }
 
 /**
@@ -30,10 +37,22 @@ export function storageFault(error: unknown, path: string, doing: string, kept: 
   const code = codeOf(error) as string;
   const detail = `${(error as Error).message} (${code})`;
   if (FULL.has(code)) {
-    return new StorageError('STORAGE_FULL', `the disk is full: ${doing} ${path} failed: ${detail}; ${kept}. Free space on that disk and run again to resume`, { path, cause: error });
+    return new StorageError(
+      'STORAGE_FULL',
+      `the disk is full: ${doing} ${path} failed: ${detail}; ${kept}. Free space on that disk and run again to resume`,
+      { path, cause: error },
+    );
   }
   if (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB') {
-    return new StorageError('STORAGE_DAMAGED', `the ledger ${path} is damaged: ${doing} it failed: ${detail}; restore it (with its .keys file) from a backup, or move it away to start over`, { path, cause: error });
+    return new StorageError(
+      'STORAGE_DAMAGED',
+      `the ledger ${path} is damaged: ${doing} it failed: ${detail}; restore it (with its .keys file) from a backup, or move it away to start over`,
+      { path, cause: error },
+    );
   }
-  return new StorageError('STORAGE_IO', `an I/O error: ${doing} ${path} failed: ${detail}; ${kept}. Check the disk and run again to resume`, { path, cause: error });
+  return new StorageError(
+    'STORAGE_IO',
+    `an I/O error: ${doing} ${path} failed: ${detail}; ${kept}. Check the disk and run again to resume`,
+    { path, cause: error },
+  );
 }

@@ -33,20 +33,64 @@ describe('resolveBackoff', () => {
   });
 
   it.each<[unknown, string, string]>([
-    [{ kind: 'exponential', jitter: 'fulll' }, 'retry.backoff.jitter', 'retry.backoff.jitter must be one of none, full, equal, decorrelated (did you mean "full"?); got "fulll"'],
-    [{ kind: 'exponential', initialDelayMs: -1 }, 'retry.backoff.initialDelayMs', 'retry.backoff.initialDelayMs must be a finite number >= 0 (milliseconds); got -1'],
-    [{ kind: 'exponential', multiplier: 0.5 }, 'retry.backoff.multiplier', 'retry.backoff.multiplier must be a finite number >= 1 (1 keeps the delay constant); got 0.5'],
-    [{ kind: 'exponential', maxDelayMs: Infinity }, 'retry.backoff.maxDelayMs', 'retry.backoff.maxDelayMs must be a finite number >= 0 (milliseconds); got Infinity'],
-    [{ kind: 'exponential', maxDelayMs: NaN }, 'retry.backoff.maxDelayMs', 'retry.backoff.maxDelayMs must be a finite number >= 0 (milliseconds); got NaN'],
-    [{ kind: 'exponential', initialDelayMs: '200' }, 'retry.backoff.initialDelayMs', 'retry.backoff.initialDelayMs must be a finite number >= 0 (milliseconds); got "200"'],
-    [{ kind: 'exponential', initialDelayMs: 5000, maxDelayMs: 1000 }, 'retry.backoff.initialDelayMs', 'retry.backoff.initialDelayMs (5000) must not exceed retry.backoff.maxDelayMs (1000); raise maxDelayMs or lower initialDelayMs'],
-    [{ kind: 'exponential', initialDelay: 100 }, 'retry.backoff.initialDelay', 'retry.backoff.initialDelay is not a known option (did you mean "initialDelayMs"?); got 100; known options: kind, initialDelayMs, multiplier, maxDelayMs, jitter'],
-    [{ kind: 'constant', jitter: 'decorrelated' }, 'retry.backoff.jitter', 'retry.backoff.jitter must be one of none, full, equal; got "decorrelated"'],
-    [{ kind: 'constant', delayMs: -5 }, 'retry.backoff.delayMs', 'retry.backoff.delayMs must be a finite number >= 0 (milliseconds); got -5'],
+    [
+      { kind: 'exponential', jitter: 'fulll' },
+      'retry.backoff.jitter',
+      'retry.backoff.jitter must be one of none, full, equal, decorrelated (did you mean "full"?); got "fulll"',
+    ],
+    [
+      { kind: 'exponential', initialDelayMs: -1 },
+      'retry.backoff.initialDelayMs',
+      'retry.backoff.initialDelayMs must be a finite number >= 0 (milliseconds); got -1',
+    ],
+    [
+      { kind: 'exponential', multiplier: 0.5 },
+      'retry.backoff.multiplier',
+      'retry.backoff.multiplier must be a finite number >= 1 (1 keeps the delay constant); got 0.5',
+    ],
+    [
+      { kind: 'exponential', maxDelayMs: Infinity },
+      'retry.backoff.maxDelayMs',
+      'retry.backoff.maxDelayMs must be a finite number >= 0 (milliseconds); got Infinity',
+    ],
+    [
+      { kind: 'exponential', maxDelayMs: NaN },
+      'retry.backoff.maxDelayMs',
+      'retry.backoff.maxDelayMs must be a finite number >= 0 (milliseconds); got NaN',
+    ],
+    [
+      { kind: 'exponential', initialDelayMs: '200' },
+      'retry.backoff.initialDelayMs',
+      'retry.backoff.initialDelayMs must be a finite number >= 0 (milliseconds); got "200"',
+    ],
+    [
+      { kind: 'exponential', initialDelayMs: 5000, maxDelayMs: 1000 },
+      'retry.backoff.initialDelayMs',
+      'retry.backoff.initialDelayMs (5000) must not exceed retry.backoff.maxDelayMs (1000); raise maxDelayMs or lower initialDelayMs',
+    ],
+    [
+      { kind: 'exponential', initialDelay: 100 },
+      'retry.backoff.initialDelay',
+      'retry.backoff.initialDelay is not a known option (did you mean "initialDelayMs"?); got 100; known options: kind, initialDelayMs, multiplier, maxDelayMs, jitter',
+    ],
+    [
+      { kind: 'constant', jitter: 'decorrelated' },
+      'retry.backoff.jitter',
+      'retry.backoff.jitter must be one of none, full, equal; got "decorrelated"',
+    ],
+    [
+      { kind: 'constant', delayMs: -5 },
+      'retry.backoff.delayMs',
+      'retry.backoff.delayMs must be a finite number >= 0 (milliseconds); got -5',
+    ],
     [{ kind: 'custom', delayMs: 5 }, 'retry.backoff.delayMs', 'retry.backoff.delayMs must be a function (attempt, error) => ms; got 5'],
     [{ kind: 'linear' }, 'retry.backoff.kind', 'retry.backoff.kind must be one of exponential, constant, custom; got "linear"'],
     [{}, 'retry.backoff.kind', 'retry.backoff.kind must be one of exponential, constant, custom; got undefined'],
-    [null, 'retry.backoff', "retry.backoff must be an object such as { kind: 'exponential' } or a function (attempt, error) => ms; got null"],
+    [
+      null,
+      'retry.backoff',
+      "retry.backoff must be an object such as { kind: 'exponential' } or a function (attempt, error) => ms; got null",
+    ],
     [500, 'retry.backoff', "retry.backoff must be an object such as { kind: 'exponential' } or a function (attempt, error) => ms; got 500"],
   ])('rejects %j', (input, field, message) => {
     const error = configError(() => resolveBackoff(input as BackoffOptions));

@@ -35,11 +35,24 @@ describe('resolveBreaker', () => {
   it('has the documented defaults, frozen', () => {
     const resolved = resolveBreaker(undefined);
     expect(resolved).toEqual({
-      consecutiveFailures: 20, failureRate: 0.5, minSuccessRate: 0.1, windowRecords: 100, minRecords: 20, dominantShare: 0.8,
-      probeSuccesses: 3, probeDelayMs: 1000, maxProbeDelayMs: 30_000, maxOpenMs: 600_000, enabled: true,
+      consecutiveFailures: 20,
+      failureRate: 0.5,
+      minSuccessRate: 0.1,
+      windowRecords: 100,
+      minRecords: 20,
+      dominantShare: 0.8,
+      probeSuccesses: 3,
+      probeDelayMs: 1000,
+      maxProbeDelayMs: 30_000,
+      maxOpenMs: 600_000,
+      enabled: true,
     });
     expect(Object.isFrozen(resolved)).toBe(true);
-    expect(resolveBreaker({ consecutiveFailures: 5, maxOpenMs: 3000 })).toMatchObject({ consecutiveFailures: 5, maxOpenMs: 3000, failureRate: 0.5 });
+    expect(resolveBreaker({ consecutiveFailures: 5, maxOpenMs: 3000 })).toMatchObject({
+      consecutiveFailures: 5,
+      maxOpenMs: 3000,
+      failureRate: 0.5,
+    });
     expect(Object.isFrozen(resolveBreaker({ minRecords: 1 }))).toBe(true);
   });
 
@@ -47,7 +60,11 @@ describe('resolveBreaker', () => {
     [5, 'breaker must be an object of breaker options; got 5', 'breaker'],
     [null, 'breaker must be an object of breaker options; got null', 'breaker'],
     ['on', 'breaker must be an object of breaker options; got "on"', 'breaker'],
-    [{ consecutiveFailure: 3 }, 'breaker.consecutiveFailure is not a known option (did you mean "consecutiveFailures"?)', 'breaker.consecutiveFailure'],
+    [
+      { consecutiveFailure: 3 },
+      'breaker.consecutiveFailure is not a known option (did you mean "consecutiveFailures"?)',
+      'breaker.consecutiveFailure',
+    ],
     [{ consecutiveFailures: 0 }, 'breaker.consecutiveFailures must be an integer ≥ 1; got 0', 'breaker.consecutiveFailures'],
     [{ windowRecords: 2.5 }, 'breaker.windowRecords must be an integer ≥ 1; got 2.5', 'breaker.windowRecords'],
     [{ minRecords: -1 }, 'breaker.minRecords must be an integer ≥ 1; got -1', 'breaker.minRecords'],
@@ -69,16 +86,27 @@ describe('resolveBreaker', () => {
 
   it('shows Infinity and NaN as themselves in its messages, not as JSON null', () => {
     // JSON.stringify(Infinity) is "null": "maxOpenMs … got null" would hide what the user wrote.
-    expect(configError(() => resolveBreaker({ maxOpenMs: Infinity })).message).toBe('breaker.maxOpenMs must be a number of milliseconds > 0; got Infinity');
-    expect(configError(() => resolveBreaker({ failureRate: NaN })).message).toBe('breaker.failureRate must be a fraction in (0, 1]; got NaN');
+    expect(configError(() => resolveBreaker({ maxOpenMs: Infinity })).message).toBe(
+      'breaker.maxOpenMs must be a number of milliseconds > 0; got Infinity',
+    );
+    expect(configError(() => resolveBreaker({ failureRate: NaN })).message).toBe(
+      'breaker.failureRate must be a fraction in (0, 1]; got NaN',
+    );
   });
 
   it('names the field it was given', () => {
-    expect(configError(() => resolveBreaker({ failureRate: 2 }, 'job.breaker')).message).toBe('job.breaker.failureRate must be a fraction in (0, 1]; got 2');
+    expect(configError(() => resolveBreaker({ failureRate: 2 }, 'job.breaker')).message).toBe(
+      'job.breaker.failureRate must be a fraction in (0, 1]; got 2',
+    );
   });
 
   it('accepts the boundaries: failureRate 1, dominantShare 1, minRecords = windowRecords', () => {
-    expect(resolveBreaker({ failureRate: 1, dominantShare: 1, minRecords: 7, windowRecords: 7 })).toMatchObject({ failureRate: 1, dominantShare: 1, minRecords: 7, windowRecords: 7 });
+    expect(resolveBreaker({ failureRate: 1, dominantShare: 1, minRecords: 7, windowRecords: 7 })).toMatchObject({
+      failureRate: 1,
+      dominantShare: 1,
+      minRecords: 7,
+      windowRecords: 7,
+    });
   });
 });
 
@@ -90,8 +118,11 @@ describe('CircuitBreaker: tripping', () => {
     expect(b.state).toBe(BreakerState.closed);
     const trip = b.record(fail('fp-last'), 700);
     expect(trip).toEqual({
-      reason: 'consecutive-failures', description: '3 attempts in a row failed with retryable errors or timeouts',
-      fingerprint: 'fp-last', failures: 3, window: 3,
+      reason: 'consecutive-failures',
+      description: '3 attempts in a row failed with retryable errors or timeouts',
+      fingerprint: 'fp-last',
+      failures: 3,
+      window: 3,
     });
     expect(b.state).toBe(BreakerState.open);
     expect(b.trip).toBe(trip);
@@ -114,8 +145,11 @@ describe('CircuitBreaker: tripping', () => {
     expect(feed(b, times(8, OK))).toBe(-1);
     const trip = b.record(OK, 2000);
     expect(trip).toEqual({
-      reason: 'failure-rate', description: '11 of the last 20 records failed after all their attempts (55% ≥ 50%)',
-      fingerprint: 'a', failures: 11, window: 20,
+      reason: 'failure-rate',
+      description: '11 of the last 20 records failed after all their attempts (55% ≥ 50%)',
+      fingerprint: 'a',
+      failures: 11,
+      window: 20,
     });
     expect(b.openedAt).toBe(2000);
   });
@@ -153,7 +187,12 @@ describe('CircuitBreaker: tripping', () => {
     const b = breaker({ consecutiveFailures: 1000, windowRecords: 10, minRecords: 10, failureRate: 0.5 });
     const alternating = Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? final(i % 4 === 0 ? 'x' : 'y') : OK));
     expect(feed(b, alternating)).toBe(9);
-    expect(b.trip).toMatchObject({ reason: 'failure-rate', description: '5 of the last 10 records failed after all their attempts (50% ≥ 50%)', failures: 5, window: 10 });
+    expect(b.trip).toMatchObject({
+      reason: 'failure-rate',
+      description: '5 of the last 10 records failed after all their attempts (50% ≥ 50%)',
+      failures: 5,
+      window: 10,
+    });
   });
 
   it('computes the record rate over the last windowRecords records only (old failures roll out)', () => {
@@ -174,8 +213,11 @@ describe('CircuitBreaker: tripping', () => {
     for (let round = 0; round < 4; round++) expect(feed(b, degraded)).toBe(-1);
     expect(feed(b, degraded)).toBe(14);
     expect(b.trip).toEqual({
-      reason: 'success-collapse', description: 'only 9 of the last 100 attempts succeeded (9% < 10%)',
-      fingerprint: 'fp-refused', failures: 91, window: 100,
+      reason: 'success-collapse',
+      description: 'only 9 of the last 100 attempts succeeded (9% < 10%)',
+      fingerprint: 'fp-refused',
+      failures: 91,
+      window: 100,
     });
   });
 
@@ -190,7 +232,13 @@ describe('CircuitBreaker: tripping', () => {
   it('names the failure that tripped it when no error dominates', () => {
     const b = breaker({ consecutiveFailures: 4, dominantShare: 0.8 });
     expect(feed(b, [fail('a'), fail('b'), fail('a'), fail('b')])).toBe(3);
-    expect(b.trip).toEqual({ reason: 'consecutive-failures', description: '4 attempts in a row failed with retryable errors or timeouts', fingerprint: 'b', failures: 4, window: 4 });
+    expect(b.trip).toEqual({
+      reason: 'consecutive-failures',
+      description: '4 attempts in a row failed with retryable errors or timeouts',
+      fingerprint: 'b',
+      failures: 4,
+      window: 4,
+    });
   });
 
   it('a 3% stream of record errors never trips the defaults (fatal ones are not signals at all)', () => {

@@ -56,31 +56,53 @@ export interface BreakerOptions {
 export type ResolvedBreaker = Readonly<Required<BreakerOptions>>;
 
 const DEFAULTS: ResolvedBreaker = Object.freeze({
-  consecutiveFailures: 20, failureRate: 0.5, minSuccessRate: 0.1, windowRecords: 100, minRecords: 20, dominantShare: 0.8,
-  probeSuccesses: 3, probeDelayMs: 1000, maxProbeDelayMs: 30_000, maxOpenMs: 600_000, enabled: true,
+  consecutiveFailures: 20,
+  failureRate: 0.5,
+  minSuccessRate: 0.1,
+  windowRecords: 100,
+  minRecords: 20,
+  dominantShare: 0.8,
+  probeSuccesses: 3,
+  probeDelayMs: 1000,
+  maxProbeDelayMs: 30_000,
+  maxOpenMs: 600_000,
+  enabled: true,
 });
 
 export function resolveBreaker(input: BreakerOptions | undefined, field = 'breaker'): ResolvedBreaker {
   if (input === undefined) return DEFAULTS;
-  if (input === null || typeof input !== 'object') throw new ConfigError(`${field} must be an object of breaker options; got ${formatValue(input)}`, { field });
+  if (input === null || typeof input !== 'object')
+    throw new ConfigError(`${field} must be an object of breaker options; got ${formatValue(input)}`, { field });
   checkKnownKeys(input, field, Object.keys(DEFAULTS));
   const merged = { ...DEFAULTS, ...input };
   const positiveInt = ['consecutiveFailures', 'windowRecords', 'minRecords', 'probeSuccesses'] as const;
   for (const name of positiveInt) {
     const value = merged[name];
-    if (!Number.isInteger(value) || value < 1) throw new ConfigError(`${field}.${name} must be an integer ≥ 1; got ${formatValue(value)}`, { field: `${field}.${name}` });
+    if (!Number.isInteger(value) || value < 1)
+      throw new ConfigError(`${field}.${name} must be an integer ≥ 1; got ${formatValue(value)}`, { field: `${field}.${name}` });
   }
   for (const name of ['failureRate', 'dominantShare'] as const) {
     const value = merged[name];
-    if (typeof value !== 'number' || !(value > 0 && value <= 1)) throw new ConfigError(`${field}.${name} must be a fraction in (0, 1]; got ${formatValue(value)}`, { field: `${field}.${name}` });
+    if (typeof value !== 'number' || !(value > 0 && value <= 1))
+      throw new ConfigError(`${field}.${name} must be a fraction in (0, 1]; got ${formatValue(value)}`, { field: `${field}.${name}` });
   }
   for (const name of ['probeDelayMs', 'maxProbeDelayMs', 'maxOpenMs'] as const) {
     const value = merged[name];
-    if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value)) throw new ConfigError(`${field}.${name} must be a number of milliseconds > 0; got ${formatValue(value)}`, { field: `${field}.${name}` });
+    if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value))
+      throw new ConfigError(`${field}.${name} must be a number of milliseconds > 0; got ${formatValue(value)}`, {
+        field: `${field}.${name}`,
+      });
   }
-  if (typeof merged.minSuccessRate !== 'number' || !(merged.minSuccessRate >= 0 && merged.minSuccessRate < 1)) throw new ConfigError(`${field}.minSuccessRate must be a fraction in [0, 1); got ${formatValue(merged.minSuccessRate)}`, { field: `${field}.minSuccessRate` });
-  if (merged.minRecords > merged.windowRecords) throw new ConfigError(`${field}.minRecords (${merged.minRecords}) cannot exceed ${field}.windowRecords (${merged.windowRecords})`, { field: `${field}.minRecords` });
-  if (typeof merged.enabled !== 'boolean') throw new ConfigError(`${field}.enabled must be true or false; got ${formatValue(merged.enabled)}`, { field: `${field}.enabled` });
+  if (typeof merged.minSuccessRate !== 'number' || !(merged.minSuccessRate >= 0 && merged.minSuccessRate < 1))
+    throw new ConfigError(`${field}.minSuccessRate must be a fraction in [0, 1); got ${formatValue(merged.minSuccessRate)}`, {
+      field: `${field}.minSuccessRate`,
+    });
+  if (merged.minRecords > merged.windowRecords)
+    throw new ConfigError(`${field}.minRecords (${merged.minRecords}) cannot exceed ${field}.windowRecords (${merged.windowRecords})`, {
+      field: `${field}.minRecords`,
+    });
+  if (typeof merged.enabled !== 'boolean')
+    throw new ConfigError(`${field}.enabled must be true or false; got ${formatValue(merged.enabled)}`, { field: `${field}.enabled` });
   return Object.freeze(merged);
 }
 
@@ -110,7 +132,10 @@ class OutcomeRing<T> {
   private start = 0;
   failures = 0;
 
-  constructor(private readonly size: number, private readonly isFailure: (item: T) => boolean) {}
+  constructor(
+    private readonly size: number,
+    private readonly isFailure: (item: T) => boolean,
+  ) {}
 
   get length(): number {
     return this.items.length;
@@ -249,18 +274,36 @@ export class CircuitBreaker {
     const o = this.options;
     const last = signal.ok ? undefined : signal.fingerprint;
     if (this.consecutive >= o.consecutiveFailures) {
-      return this.named('consecutive-failures', `${this.consecutive} attempts in a row failed with retryable errors or timeouts`, last, this.consecutive, this.consecutive);
+      return this.named(
+        'consecutive-failures',
+        `${this.consecutive} attempts in a row failed with retryable errors or timeouts`,
+        last,
+        this.consecutive,
+        this.consecutive,
+      );
     }
     const records = this.records.length;
     const failedRecords = this.records.failures;
     if (records >= o.minRecords && failedRecords / records >= o.failureRate) {
-      return this.named('failure-rate', `${failedRecords} of the last ${records} records failed after all their attempts (${percent(failedRecords / records)} ≥ ${percent(o.failureRate)})`, last, failedRecords, records);
+      return this.named(
+        'failure-rate',
+        `${failedRecords} of the last ${records} records failed after all their attempts (${percent(failedRecords / records)} ≥ ${percent(o.failureRate)})`,
+        last,
+        failedRecords,
+        records,
+      );
     }
     const attempts = this.attempts.length;
     const failedAttempts = this.attempts.failures;
     const successes = attempts - failedAttempts;
     if (attempts >= o.minRecords && successes / attempts < o.minSuccessRate) {
-      return this.named('success-collapse', `only ${successes} of the last ${attempts} attempts succeeded (${percent(successes / attempts)} < ${percent(o.minSuccessRate)})`, last, failedAttempts, attempts);
+      return this.named(
+        'success-collapse',
+        `only ${successes} of the last ${attempts} attempts succeeded (${percent(successes / attempts)} < ${percent(o.minSuccessRate)})`,
+        last,
+        failedAttempts,
+        attempts,
+      );
     }
     return undefined;
   }

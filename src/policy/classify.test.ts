@@ -114,7 +114,9 @@ describe('classifyError: network errors', () => {
     const fetchFailed = new TypeError('fetch failed', { cause: sysError('ECONNREFUSED') });
     expect(classifyError(fetchFailed)).toEqual({ classification: 'retryable', rule: 'network-ECONNREFUSED' });
     // Node's fetch reports a body cut short as TypeError('terminated') caused by undici's SocketError.
-    const terminated = new TypeError('terminated', { cause: withFields('other side closed', { name: 'SocketError', code: 'UND_ERR_SOCKET' }) });
+    const terminated = new TypeError('terminated', {
+      cause: withFields('other side closed', { name: 'SocketError', code: 'UND_ERR_SOCKET' }),
+    });
     expect(classifyError(terminated).rule).toBe('network-UND_ERR_SOCKET');
   });
 
@@ -180,8 +182,15 @@ describe('classifyError: whatever was thrown', () => {
   };
   const hostile: [string, () => unknown][] = [
     ['a revoked proxy', revoked],
-    ['a proxy whose every trap throws', () => new Proxy({}, { get: trap, getPrototypeOf: trap, ownKeys: trap, has: trap, getOwnPropertyDescriptor: trap })],
-    ['an error whose getters throw', () => Object.defineProperties(new Error('x'), { message: { get: trap }, name: { get: trap }, code: { get: trap }, cause: { get: trap } })],
+    [
+      'a proxy whose every trap throws',
+      () => new Proxy({}, { get: trap, getPrototypeOf: trap, ownKeys: trap, has: trap, getOwnPropertyDescriptor: trap }),
+    ],
+    [
+      'an error whose getters throw',
+      () =>
+        Object.defineProperties(new Error('x'), { message: { get: trap }, name: { get: trap }, code: { get: trap }, cause: { get: trap } }),
+    ],
     ['an error caused by a revoked proxy', () => new Error('outer', { cause: revoked() })],
     ['null', () => null],
     ['undefined', () => undefined],

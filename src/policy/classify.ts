@@ -86,7 +86,12 @@ function runHook(hook: ClassifyHook, error: unknown): { classification: Classifi
   }
   if (value === Classification.retryable || value === Classification.fatal) return { classification: value };
   if (value === undefined) return {};
-  const got = typeof readProp(value, 'then') === 'function' ? 'a Promise (it must be synchronous)' : typeof value === 'string' ? JSON.stringify(value) : valueText(value);
+  const got =
+    typeof readProp(value, 'then') === 'function'
+      ? 'a Promise (it must be synchronous)'
+      : typeof value === 'string'
+        ? JSON.stringify(value)
+        : valueText(value);
   return { hookError: new TypeError(`classify must return 'retryable', 'fatal' or undefined; got ${got}`) };
 }
 

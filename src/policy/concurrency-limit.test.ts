@@ -3,7 +3,12 @@ import { configError } from '../../test/helpers/errors.js';
 import { ConcurrencyLimit, resolveConcurrencyRange, SampleKind, type Sample } from './concurrency-limit.js';
 
 const ok = (startedAtMs: number, inFlight: number, latencyMs = 10): Sample => ({ kind: SampleKind.ok, startedAtMs, latencyMs, inFlight });
-const overload = (startedAtMs: number, inFlight: number, latencyMs = 10): Sample => ({ kind: SampleKind.overload, startedAtMs, latencyMs, inFlight });
+const overload = (startedAtMs: number, inFlight: number, latencyMs = 10): Sample => ({
+  kind: SampleKind.overload,
+  startedAtMs,
+  latencyMs,
+  inFlight,
+});
 
 describe('resolveConcurrencyRange', () => {
   it('accepts { min, max }, frozen', () => {
@@ -109,7 +114,8 @@ describe('ConcurrencyLimit', () => {
 
   it('ignored samples change nothing', () => {
     const limit = new ConcurrencyLimit({ min: 4, max: 8 });
-    for (let i = 0; i < 50; i++) expect(limit.onSample({ kind: SampleKind.ignore, startedAtMs: i, latencyMs: 1, inFlight: 8 })).toBeUndefined();
+    for (let i = 0; i < 50; i++)
+      expect(limit.onSample({ kind: SampleKind.ignore, startedAtMs: i, latencyMs: 1, inFlight: 8 })).toBeUndefined();
     expect(limit.limit()).toBe(4);
   });
 

@@ -25,15 +25,22 @@ export interface ConcurrencyRange {
 }
 
 export function resolveConcurrencyRange(input: unknown, field = 'concurrency'): ConcurrencyRange {
-  if (input === null || typeof input !== 'object') throw new ConfigError(`${field} must be an integer or a range { min, max }; got ${formatValue(input)}`, { field });
+  if (input === null || typeof input !== 'object')
+    throw new ConfigError(`${field} must be an integer or a range { min, max }; got ${formatValue(input)}`, { field });
   checkKnownKeys(input, field, ['min', 'max']);
   const { min, max } = input as { min?: unknown; max?: unknown };
-  for (const [name, value] of [['min', min], ['max', max]] as const) {
+  for (const [name, value] of [
+    ['min', min],
+    ['max', max],
+  ] as const) {
     if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 10_000) {
-      throw new ConfigError(`${field}.${name} must be an integer from 1 to 10000; got ${formatValue(value)}`, { field: `${field}.${name}` });
+      throw new ConfigError(`${field}.${name} must be an integer from 1 to 10000; got ${formatValue(value)}`, {
+        field: `${field}.${name}`,
+      });
     }
   }
-  if ((min as number) > (max as number)) throw new ConfigError(`${field}.min (${String(min)}) cannot exceed ${field}.max (${String(max)})`, { field: `${field}.min` });
+  if ((min as number) > (max as number))
+    throw new ConfigError(`${field}.min (${String(min)}) cannot exceed ${field}.max (${String(max)})`, { field: `${field}.min` });
   return Object.freeze({ min: min as number, max: max as number });
 }
 
@@ -89,7 +96,10 @@ export class ConcurrencyLimit {
   /** The lowest limit reached by a decrease; undefined before the first one. */
   lowest: number | undefined;
 
-  constructor(private readonly range: ConcurrencyRange, options: ConcurrencyLimitOptions = {}) {
+  constructor(
+    private readonly range: ConcurrencyRange,
+    options: ConcurrencyLimitOptions = {},
+  ) {
     this.value = range.min;
     this.backoffRatio = options.backoffRatio ?? 0.9;
     this.latencyTolerance = options.latencyTolerance ?? 2;

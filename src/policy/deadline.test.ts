@@ -1,6 +1,14 @@
 import { afterAll, beforeAll, describe, it, expect } from 'vitest';
 import { configError } from '../../test/helpers/errors.js';
-import { DeadlineReason, deadlineReached, describeDeadline, formatDuration, parseDuration, parseUntil, resolveDeadline } from './deadline.js';
+import {
+  DeadlineReason,
+  deadlineReached,
+  describeDeadline,
+  formatDuration,
+  parseDuration,
+  parseUntil,
+  resolveDeadline,
+} from './deadline.js';
 
 describe('parseDuration', () => {
   it.each<[string, number]>([
@@ -38,7 +46,9 @@ describe('parseDuration', () => {
   });
 
   it('names the flag it is given', () => {
-    expect(configError(() => parseDuration('soon', '--timeout')).message).toBe('--timeout must be a duration such as 90s, 45m, 2h or 1h30m; got "soon"');
+    expect(configError(() => parseDuration('soon', '--timeout')).message).toBe(
+      '--timeout must be a duration such as 90s, 45m, 2h or 1h30m; got "soon"',
+    );
   });
 
   it('formatDuration writes what parseDuration reads', () => {
@@ -68,7 +78,9 @@ describe('parseUntil', () => {
 
   it.each(['24:00', '6', '6:0', '06:60', '12:00:60', '6pm', '06:00:00:00', '', 'tomorrow'])('rejects %j', (text) => {
     const error = configError(() => parseUntil(text, now));
-    expect(error.message).toBe(`--until must be a local time of day such as 06:00, 6:00 or 23:59:30 (24-hour); got ${JSON.stringify(text)}`);
+    expect(error.message).toBe(
+      `--until must be a local time of day such as 06:00, 6:00 or 23:59:30 (24-hour); got ${JSON.stringify(text)}`,
+    );
     expect(error.field).toBe('--until');
   });
 
@@ -145,8 +157,12 @@ describe('deadlineReached and describeDeadline', () => {
   });
 
   it('describes it in one line', () => {
-    expect(describeDeadline(deadline, start + 1_200_000)).toBe('stops at 2025-01-02T03:40:00.000Z (--max-duration, in 40m) or after 1000 records');
-    expect(describeDeadline(resolveDeadline({ untilMs: start }, start), start + 1)).toBe('stops at 2025-01-02T02:40:00.000Z (--until, already past)');
+    expect(describeDeadline(deadline, start + 1_200_000)).toBe(
+      'stops at 2025-01-02T03:40:00.000Z (--max-duration, in 40m) or after 1000 records',
+    );
+    expect(describeDeadline(resolveDeadline({ untilMs: start }, start), start + 1)).toBe(
+      'stops at 2025-01-02T02:40:00.000Z (--until, already past)',
+    );
     expect(describeDeadline(resolveDeadline({}, start), start)).toBe('no deadline');
   });
 });

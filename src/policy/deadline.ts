@@ -24,7 +24,9 @@ export function parseDuration(text: string, flag = '--max-duration'): number {
     throw new ConfigError(`${flag} ${why}; got ${formatValue(text)}`, { field: flag });
   };
   if (match === null) {
-    return fail(/^\d+(\.\d+)?$/.test(trimmed) ? 'needs a unit, such as 90s, 45m or 2h' : 'must be a duration such as 90s, 45m, 2h or 1h30m');
+    return fail(
+      /^\d+(\.\d+)?$/.test(trimmed) ? 'needs a unit, such as 90s, 45m or 2h' : 'must be a duration such as 90s, 45m, 2h or 1h30m',
+    );
   }
   const units = Object.values(UNIT_MS);
   const ms = Math.round(match.slice(1).reduce((sum, part, i) => sum + (part === undefined ? 0 : Number(part) * (units[i] as number)), 0));

@@ -4,7 +4,12 @@ import { errorCodeOf, errorMessageOf, errorNameOf, httpStatusOf, readProp } from
 describe('readProp', () => {
   it('reads properties of objects and functions, and nothing of primitives', () => {
     expect(readProp({ a: 1 }, 'a')).toBe(1);
-    expect(readProp(Object.assign(() => 0, { a: 2 }), 'a')).toBe(2);
+    expect(
+      readProp(
+        Object.assign(() => 0, { a: 2 }),
+        'a',
+      ),
+    ).toBe(2);
     expect(readProp('text', 'length')).toBeUndefined();
     expect(readProp(null, 'a')).toBeUndefined();
     expect(readProp(undefined, 'a')).toBeUndefined();

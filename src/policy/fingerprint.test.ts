@@ -52,7 +52,12 @@ describe('errorFingerprint', () => {
     const prints = cities.map((city) => errorFingerprint(serializeError(new FatalError(`no match for ${city}`)), fatal));
     expect(new Set(prints.map((p) => p.fingerprint)).size).toBe(1);
     // The templates stay distinct: they are the second level under the group.
-    expect(prints[0]).toEqual({ fingerprint: prints[0]?.fingerprint, name: 'FatalError', message: 'no match for New York', template: 'no match for New York' });
+    expect(prints[0]).toEqual({
+      fingerprint: prints[0]?.fingerprint,
+      name: 'FatalError',
+      message: 'no match for New York',
+      template: 'no match for New York',
+    });
     expect(prints[0]?.fingerprint).toMatch(/^[0-9a-f]{12}$/);
   });
 
@@ -81,7 +86,8 @@ describe('errorFingerprint', () => {
   });
 
   it("follows the cause chain: fetch's ECONNREFUSED and ENOTFOUND differ, and so do wrappers of a 503 and a 404", () => {
-    const fetchFailed = (code: string): Error => new TypeError('fetch failed', { cause: Object.assign(new Error(`connect ${code} api.example.com`), { code }) });
+    const fetchFailed = (code: string): Error =>
+      new TypeError('fetch failed', { cause: Object.assign(new Error(`connect ${code} api.example.com`), { code }) });
     const refused = errorFingerprint(serializeError(fetchFailed('ECONNREFUSED')), { kind: 'exhausted', rule: 'network-ECONNREFUSED' });
     const notFound = errorFingerprint(serializeError(fetchFailed('ENOTFOUND')), { kind: 'exhausted', rule: 'network-ENOTFOUND' });
     expect(refused.fingerprint).not.toBe(notFound.fingerprint);
@@ -92,14 +98,23 @@ describe('errorFingerprint', () => {
     expect(w503.template).toBe(w404.template);
     expect(w503.fingerprint).not.toBe(w404.fingerprint);
     // The same cause under differently worded wrappers is one group.
-    const again = errorFingerprint(serializeError(new Error('sync of order 7 failed', { cause: Object.assign(new Error('HTTP 503'), { status: 503 }) })), { kind: 'exhausted' });
+    const again = errorFingerprint(
+      serializeError(new Error('sync of order 7 failed', { cause: Object.assign(new Error('HTTP 503'), { status: 503 }) })),
+      { kind: 'exhausted' },
+    );
     expect(again.fingerprint).toBe(w503.fingerprint);
   });
 
   it('takes an explicit group from FatalError or RetryableError, anywhere up the chain', () => {
     const a = errorFingerprint(serializeError(new FatalError('no geocode for x', { group: 'geocoder-miss' })), fatal);
-    const b = errorFingerprint(serializeError(new RetryableError('upstream said no', { group: 'geocoder-miss' })), { kind: 'exhausted', rule: 'RetryableError' });
-    const wrapped = errorFingerprint(serializeError(new Error('outer', { cause: new FatalError('inner', { group: 'geocoder-miss' }) })), fatal);
+    const b = errorFingerprint(serializeError(new RetryableError('upstream said no', { group: 'geocoder-miss' })), {
+      kind: 'exhausted',
+      rule: 'RetryableError',
+    });
+    const wrapped = errorFingerprint(
+      serializeError(new Error('outer', { cause: new FatalError('inner', { group: 'geocoder-miss' }) })),
+      fatal,
+    );
     expect(a.fingerprint).toBe(b.fingerprint);
     expect(wrapped.fingerprint).toBe(a.fingerprint);
     expect(a.fingerprint).not.toBe(errorFingerprint(serializeError(new FatalError('no geocode for x')), fatal).fingerprint);

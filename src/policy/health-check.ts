@@ -24,22 +24,33 @@ const DEFAULTS: ResolvedHealthCheckOptions = Object.freeze({ maxAttempts: 3, del
 
 export function resolveHealthCheckOptions(input: HealthCheckOptions | undefined, field = 'healthCheckPolicy'): ResolvedHealthCheckOptions {
   if (input === undefined) return DEFAULTS;
-  if (input === null || typeof input !== 'object') throw new ConfigError(`${field} must be an object; got ${formatValue(input)}`, { field });
+  if (input === null || typeof input !== 'object')
+    throw new ConfigError(`${field} must be an object; got ${formatValue(input)}`, { field });
   checkKnownKeys(input, field, Object.keys(DEFAULTS));
   const merged = { ...DEFAULTS, ...input };
-  if (!Number.isInteger(merged.maxAttempts) || merged.maxAttempts < 1) throw new ConfigError(`${field}.maxAttempts must be an integer ≥ 1; got ${formatValue(merged.maxAttempts)}`, { field: `${field}.maxAttempts` });
+  if (!Number.isInteger(merged.maxAttempts) || merged.maxAttempts < 1)
+    throw new ConfigError(`${field}.maxAttempts must be an integer ≥ 1; got ${formatValue(merged.maxAttempts)}`, {
+      field: `${field}.maxAttempts`,
+    });
   for (const name of ['delayMs', 'timeoutMs'] as const) {
     if (typeof merged[name] !== 'number' || !(merged[name] >= 0) || !Number.isFinite(merged[name])) {
-      throw new ConfigError(`${field}.${name} must be a number of milliseconds ≥ 0; got ${formatValue(merged[name])}`, { field: `${field}.${name}` });
+      throw new ConfigError(`${field}.${name} must be a number of milliseconds ≥ 0; got ${formatValue(merged[name])}`, {
+        field: `${field}.${name}`,
+      });
     }
   }
   return Object.freeze(merged);
 }
 
-export type HealthResult = { readonly ok: true; readonly attempts: number } | { readonly ok: false; readonly attempts: number; readonly error: SerializedError };
+export type HealthResult =
+  { readonly ok: true; readonly attempts: number } | { readonly ok: false; readonly attempts: number; readonly error: SerializedError };
 
 /** One call with its time limit. */
-export async function checkOnce(check: HealthCheck, timeoutMs: number, clock: Clock): Promise<{ ok: true } | { ok: false; error: unknown }> {
+export async function checkOnce(
+  check: HealthCheck,
+  timeoutMs: number,
+  clock: Clock,
+): Promise<{ ok: true } | { ok: false; error: unknown }> {
   const controller = new AbortController();
   return new Promise((resolve) => {
     let settled = false;
@@ -56,7 +67,10 @@ export async function checkOnce(check: HealthCheck, timeoutMs: number, clock: Cl
     });
     Promise.resolve()
       .then(() => check(controller.signal))
-      .then(() => finish({ ok: true }), (error: unknown) => finish({ ok: false, error }));
+      .then(
+        () => finish({ ok: true }),
+        (error: unknown) => finish({ ok: false, error }),
+      );
   });
 }
 

@@ -10,7 +10,10 @@ describe('defaultRedactor', () => {
     ['{"authorization":"Basic dXNlcjpwYXNz"}', '{"authorization":"Basic [redacted]"}'],
     ['sent bearer eyJhbGciOiJIUzI1NiJ9xyz to the api', 'sent bearer [redacted] to the api'],
     ['GET /v1/geo?q=Oslo&api_key=AKd93kdl39&limit=1', 'GET /v1/geo?q=Oslo&api_key=[redacted]&limit=1'],
-    ['token=tok_123 password=hunter2 client_secret=zzz X-Amz-Signature=abc123', 'token=[redacted] password=[redacted] client_secret=[redacted] X-Amz-Signature=[redacted]'],
+    [
+      'token=tok_123 password=hunter2 client_secret=zzz X-Amz-Signature=abc123',
+      'token=[redacted] password=[redacted] client_secret=[redacted] X-Amz-Signature=[redacted]',
+    ],
     ['access_token=aaa&refresh_token=bbb', 'access_token=[redacted]&refresh_token=[redacted]'],
     ['body {"password": "hunter2", "user": "jane"}', 'body {"password": "[redacted]", "user": "jane"}'],
     ['x-api-key: k-123-456', 'x-api-key: [redacted]'],
@@ -21,7 +24,13 @@ describe('defaultRedactor', () => {
   });
 
   it('leaves ordinary messages alone', () => {
-    for (const text of ['no match for New York', 'Unexpected token } in JSON at position 5', 'record key=42 failed', 'the bearer of bad news', 'https://example.com/a?b=1']) {
+    for (const text of [
+      'no match for New York',
+      'Unexpected token } in JSON at position 5',
+      'record key=42 failed',
+      'the bearer of bad news',
+      'https://example.com/a?b=1',
+    ]) {
       expect(defaultRedactor(text)).toBe(text);
     }
   });
@@ -39,7 +48,9 @@ describe('createRedactor', () => {
   });
 
   it('redacts serialized errors: message, stack, cause and kept fields', () => {
-    const error = new Error('GET https://u:pw-secret-1@h/ failed', { cause: Object.assign(new Error('api_key=KEY-SECRET-2'), { hostname: 'token=TOK-SECRET-3' }) });
+    const error = new Error('GET https://u:pw-secret-1@h/ failed', {
+      cause: Object.assign(new Error('api_key=KEY-SECRET-2'), { hostname: 'token=TOK-SECRET-3' }),
+    });
     const text = JSON.stringify(serializeError(error));
     for (const secret of ['pw-secret-1', 'KEY-SECRET-2', 'TOK-SECRET-3']) expect(text).not.toContain(secret);
   });

@@ -89,14 +89,20 @@ function redactWith(pattern: RegExp, text: string): string {
 export function checkRedactPatterns(value: unknown): readonly RegExp[] {
   if (value === undefined) return [];
   if (!Array.isArray(value)) {
-    throw new ConfigError(`job.redact must be an array of regular expressions (e.g. [/session=\\w+/]); got ${formatValue(value)}`, { field: 'redact' });
+    throw new ConfigError(`job.redact must be an array of regular expressions (e.g. [/session=\\w+/]); got ${formatValue(value)}`, {
+      field: 'redact',
+    });
   }
   return value.map((pattern: unknown, index) => {
     if (!(pattern instanceof RegExp)) {
-      throw new ConfigError(`job.redact[${index}] must be a regular expression; got ${formatValue(pattern)}`, { field: `redact[${index}]` });
+      throw new ConfigError(`job.redact[${index}] must be a regular expression; got ${formatValue(pattern)}`, {
+        field: `redact[${index}]`,
+      });
     }
     if (new RegExp(pattern.source, pattern.flags.replace(/[gy]/g, '')).test('')) {
-      throw new ConfigError(`job.redact[${index}] (${String(pattern)}) matches the empty string; it must match only the secret`, { field: `redact[${index}]` });
+      throw new ConfigError(`job.redact[${index}] (${String(pattern)}) matches the empty string; it must match only the secret`, {
+        field: `redact[${index}]`,
+      });
     }
     return pattern;
   });

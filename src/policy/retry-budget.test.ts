@@ -44,7 +44,9 @@ describe('resolveRetryBudget', () => {
   });
 
   it('shows NaN as itself in its messages, not as JSON null', () => {
-    expect(configError(() => resolveRetryBudget({ ratio: NaN })).message).toBe('retryBudget.ratio must be a number of retries per record > 0; got NaN');
+    expect(configError(() => resolveRetryBudget({ ratio: NaN })).message).toBe(
+      'retryBudget.ratio must be a number of retries per record > 0; got NaN',
+    );
   });
 
   it('accepts minRetries 0, ratio 2.5 and windowMs 10', () => {
@@ -159,7 +161,7 @@ describe('RetryBudget', () => {
     expect(takeAll(b, 1_001_000)).toBe(5);
   });
 
-  it('a clock that starts at 0 (a ManualClock\'s default) rolls the window like any other start', () => {
+  it("a clock that starts at 0 (a ManualClock's default) rolls the window like any other start", () => {
     const b = budget({ ratio: 0.1, minRetries: 5, windowMs: 1000 });
     expect(takeAll(b, 0)).toBe(5);
     // Five windows later the retries taken at 0 are long gone.

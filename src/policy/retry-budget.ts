@@ -30,13 +30,24 @@ const BUCKETS = 10;
 
 export function resolveRetryBudget(input: RetryBudgetOptions | undefined, field = 'retryBudget'): ResolvedRetryBudget {
   if (input === undefined) return DEFAULTS;
-  if (input === null || typeof input !== 'object') throw new ConfigError(`${field} must be an object; got ${formatValue(input)}`, { field });
+  if (input === null || typeof input !== 'object')
+    throw new ConfigError(`${field} must be an object; got ${formatValue(input)}`, { field });
   checkKnownKeys(input, field, Object.keys(DEFAULTS));
   const merged = { ...DEFAULTS, ...input };
-  if (typeof merged.ratio !== 'number' || !(merged.ratio > 0) || !Number.isFinite(merged.ratio)) throw new ConfigError(`${field}.ratio must be a number of retries per record > 0; got ${formatValue(merged.ratio)}`, { field: `${field}.ratio` });
-  if (!Number.isInteger(merged.minRetries) || merged.minRetries < 0) throw new ConfigError(`${field}.minRetries must be an integer ≥ 0; got ${formatValue(merged.minRetries)}`, { field: `${field}.minRetries` });
-  if (typeof merged.windowMs !== 'number' || !(merged.windowMs >= BUCKETS)) throw new ConfigError(`${field}.windowMs must be a number ≥ ${BUCKETS}; got ${formatValue(merged.windowMs)}`, { field: `${field}.windowMs` });
-  if (typeof merged.enabled !== 'boolean') throw new ConfigError(`${field}.enabled must be true or false; got ${formatValue(merged.enabled)}`, { field: `${field}.enabled` });
+  if (typeof merged.ratio !== 'number' || !(merged.ratio > 0) || !Number.isFinite(merged.ratio))
+    throw new ConfigError(`${field}.ratio must be a number of retries per record > 0; got ${formatValue(merged.ratio)}`, {
+      field: `${field}.ratio`,
+    });
+  if (!Number.isInteger(merged.minRetries) || merged.minRetries < 0)
+    throw new ConfigError(`${field}.minRetries must be an integer ≥ 0; got ${formatValue(merged.minRetries)}`, {
+      field: `${field}.minRetries`,
+    });
+  if (typeof merged.windowMs !== 'number' || !(merged.windowMs >= BUCKETS))
+    throw new ConfigError(`${field}.windowMs must be a number ≥ ${BUCKETS}; got ${formatValue(merged.windowMs)}`, {
+      field: `${field}.windowMs`,
+    });
+  if (typeof merged.enabled !== 'boolean')
+    throw new ConfigError(`${field}.enabled must be true or false; got ${formatValue(merged.enabled)}`, { field: `${field}.enabled` });
   return Object.freeze(merged);
 }
 

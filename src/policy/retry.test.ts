@@ -34,12 +34,36 @@ describe('resolveRetry', () => {
   });
 
   it.each<[unknown, string, string]>([
-    [{ maxAttempts: 0 }, 'retry.maxAttempts', 'retry.maxAttempts must be an integer >= 1 (all calls, the first included; 1 disables retries); got 0'],
-    [{ maxAttempts: 2.5 }, 'retry.maxAttempts', 'retry.maxAttempts must be an integer >= 1 (all calls, the first included; 1 disables retries); got 2.5'],
-    [{ maxAttempts: Infinity }, 'retry.maxAttempts', 'retry.maxAttempts must be an integer >= 1 (all calls, the first included; 1 disables retries); got Infinity'],
-    [{ maxElapsedMs: 0 }, 'retry.maxElapsedMs', 'retry.maxElapsedMs must be a number > 0 (milliseconds; Infinity for no limit; to disable retries use maxAttempts: 1); got 0'],
-    [{ retries: 2 }, 'retry.retries', 'retry.retries is not a known option; got 2; use maxAttempts, which counts all calls including the first (retries + 1); known options: maxAttempts, backoff, maxElapsedMs'],
-    [{ backoff: { kind: 'constant', jitter: 'full!' } }, 'retry.backoff.jitter', 'retry.backoff.jitter must be one of none, full, equal (did you mean "full"?); got "full!"'],
+    [
+      { maxAttempts: 0 },
+      'retry.maxAttempts',
+      'retry.maxAttempts must be an integer >= 1 (all calls, the first included; 1 disables retries); got 0',
+    ],
+    [
+      { maxAttempts: 2.5 },
+      'retry.maxAttempts',
+      'retry.maxAttempts must be an integer >= 1 (all calls, the first included; 1 disables retries); got 2.5',
+    ],
+    [
+      { maxAttempts: Infinity },
+      'retry.maxAttempts',
+      'retry.maxAttempts must be an integer >= 1 (all calls, the first included; 1 disables retries); got Infinity',
+    ],
+    [
+      { maxElapsedMs: 0 },
+      'retry.maxElapsedMs',
+      'retry.maxElapsedMs must be a number > 0 (milliseconds; Infinity for no limit; to disable retries use maxAttempts: 1); got 0',
+    ],
+    [
+      { retries: 2 },
+      'retry.retries',
+      'retry.retries is not a known option; got 2; use maxAttempts, which counts all calls including the first (retries + 1); known options: maxAttempts, backoff, maxElapsedMs',
+    ],
+    [
+      { backoff: { kind: 'constant', jitter: 'full!' } },
+      'retry.backoff.jitter',
+      'retry.backoff.jitter must be one of none, full, equal (did you mean "full"?); got "full!"',
+    ],
     [3, 'retry', 'retry must be an object such as { maxAttempts: 3 }; got 3'],
   ])('rejects %j', (input, field, message) => {
     const error = configError(() => resolveRetry(input as RetryOptions));
@@ -106,7 +130,9 @@ describe('decideRetry', () => {
   });
 
   it('feeds previousDelayMs to decorrelated jitter', () => {
-    const decorrelated = resolveRetry({ backoff: { kind: 'exponential', initialDelayMs: 100, maxDelayMs: 10_000, jitter: 'decorrelated' } });
+    const decorrelated = resolveRetry({
+      backoff: { kind: 'exponential', initialDelayMs: 100, maxDelayMs: 10_000, jitter: 'decorrelated' },
+    });
     expect(decideRetry(decorrelated, state({ attempt: 2, previousDelayMs: 1000 }), half)).toEqual({ retry: true, delayMs: 1550 });
   });
 });

@@ -1,6 +1,13 @@
 import { describe, it, expect } from 'vitest';
 import { RetryableError, TimeoutError } from '../errors.js';
-import { ERROR_LIMITS, MAX_AGGREGATED_ERRORS, MAX_CAUSE_DEPTH, causeChain, serializeError, type SerializedError } from './serialize-error.js';
+import {
+  ERROR_LIMITS,
+  MAX_AGGREGATED_ERRORS,
+  MAX_CAUSE_DEPTH,
+  causeChain,
+  serializeError,
+  type SerializedError,
+} from './serialize-error.js';
 
 function roundTrip(value: unknown): unknown {
   return JSON.parse(JSON.stringify(value));
@@ -90,7 +97,10 @@ describe('serializeError', () => {
     expect(s.errors?.[1]?.name).toBe('NonError');
     expect(s.errors?.[2]?.code).toBe('ECONNRESET');
 
-    const many = new AggregateError(Array.from({ length: MAX_AGGREGATED_ERRORS + 5 }, (_, i) => new Error(String(i))), 'many');
+    const many = new AggregateError(
+      Array.from({ length: MAX_AGGREGATED_ERRORS + 5 }, (_, i) => new Error(String(i))),
+      'many',
+    );
     const sm = serializeError(many);
     expect(sm.errors).toHaveLength(MAX_AGGREGATED_ERRORS);
     expect(sm.omittedErrors).toBe(5);
@@ -131,25 +141,71 @@ describe('serializeError never throws', () => {
     revoke();
     return proxy;
   };
-  const throwingEverything = new Proxy({}, {
-    get() { throw new Error('get'); },
-    has() { throw new Error('has'); },
-    ownKeys() { throw new Error('ownKeys'); },
-    getPrototypeOf() { throw new Error('getPrototypeOf'); },
-    getOwnPropertyDescriptor() { throw new Error('descriptor'); },
-  });
+  const throwingEverything = new Proxy(
+    {},
+    {
+      get() {
+        throw new Error('get');
+      },
+      has() {
+        throw new Error('has');
+      },
+      ownKeys() {
+        throw new Error('ownKeys');
+      },
+      getPrototypeOf() {
+        throw new Error('getPrototypeOf');
+      },
+      getOwnPropertyDescriptor() {
+        throw new Error('descriptor');
+      },
+    },
+  );
   const cyclicA = new Error('a');
   const cyclicB = new Error('b', { cause: cyclicA });
   (cyclicA as { cause?: unknown }).cause = cyclicB;
-  const hostileToString = { toString() { throw new Error('toString'); }, toJSON() { throw new Error('toJSON'); } };
-  const getterError = (): Error => Object.create(Error.prototype, {
-    message: { get() { throw new Error('message'); } },
-    name: { get() { throw new Error('name'); } },
-    stack: { get() { throw new Error('stack'); } },
-    code: { get() { throw new Error('code'); } },
-    errors: { get() { throw new Error('errors'); } },
+  const hostileToString = {
+    toString() {
+      throw new Error('toString');
+    },
+    toJSON() {
+      throw new Error('toJSON');
+    },
+  };
+  const getterError = (): Error =>
+    Object.create(Error.prototype, {
+      message: {
+        get() {
+          throw new Error('message');
+        },
+      },
+      name: {
+        get() {
+          throw new Error('name');
+        },
+      },
+      stack: {
+        get() {
+          throw new Error('stack');
+        },
+      },
+      code: {
+        get() {
+          throw new Error('code');
+        },
+      },
+      errors: {
+        get() {
+          throw new Error('errors');
+        },
+      },
+    });
+  const lyingArray = new Proxy([new Error('one')], {
+    get(target, key) {
+      if (key === 'length') throw new Error('length');
+      return Reflect.get(target, key);
+    },
   });
-  const lyingArray = new Proxy([new Error('one')], { get(target, key) { if (key === 'length') throw new Error('length'); return Reflect.get(target, key); } });
 
   it.each([
     ['a revoked proxy', () => revoked()],
@@ -185,14 +241,20 @@ describe('serializeError bounds what one failure stores', () => {
   it('cuts a huge message and stack with a visible mark', () => {
     const error = new Error('m'.repeat(1_050_000));
     const out = serializeError(error);
-    expect(out.message).toBe(`${'m'.repeat(ERROR_LIMITS.messageChars)}… [truncated ${(1_050_000 - ERROR_LIMITS.messageChars).toLocaleString('en-US')} chars]`);
+    expect(out.message).toBe(
+      `${'m'.repeat(ERROR_LIMITS.messageChars)}… [truncated ${(1_050_000 - ERROR_LIMITS.messageChars).toLocaleString('en-US')} chars]`,
+    );
     expect(out.stack?.length).toBeLessThan(ERROR_LIMITS.stackChars + 50);
     expect(out.stack).toMatch(/… \[truncated [\d,]+ chars\]$/);
   });
 
   it('bounds nested AggregateErrors as a whole, not per level', () => {
     let nested: Error = new Error('leaf');
-    for (let level = 0; level < 6; level++) nested = new AggregateError(Array.from({ length: 32 }, () => nested), `level ${level}`);
+    for (let level = 0; level < 6; level++)
+      nested = new AggregateError(
+        Array.from({ length: 32 }, () => nested),
+        `level ${level}`,
+      );
     const out = serializeError(nested);
     let count = 0;
     const visit = (e: SerializedError): void => {

@@ -76,16 +76,25 @@ interface Walk {
  * `MAX_CAUSE_DEPTH` become a stub with `truncated: true`. The result always survives `JSON.stringify`.
  */
 export function serializeError(error: unknown, options: SerializeOptions = {}): SerializedError {
-  const walk: Walk = { redact: safeRedactor(options.redact ?? defaultRedactor), ancestors: new Set(), errorsLeft: ERROR_LIMITS.errors, charsLeft: ERROR_LIMITS.totalChars };
+  const walk: Walk = {
+    redact: safeRedactor(options.redact ?? defaultRedactor),
+    ancestors: new Set(),
+    errorsLeft: ERROR_LIMITS.errors,
+    charsLeft: ERROR_LIMITS.totalChars,
+  };
   return serializeAt(error, 0, walk);
 }
 
 function serializeAt(value: unknown, depth: number, walk: Walk): SerializedError {
   walk.errorsLeft--;
-  if (typeof value !== 'object' || value === null) return { name: 'NonError', message: text(describeNonObject(value), ERROR_LIMITS.messageChars, walk) };
+  if (typeof value !== 'object' || value === null)
+    return { name: 'NonError', message: text(describeNonObject(value), ERROR_LIMITS.messageChars, walk) };
   let name = 'NonError';
   try {
-    name = limitText(errorNameOf(value) ?? (isInstance(value, Error) ? (errorNameOf(readProp(value, 'constructor')) ?? 'Error') : 'NonError'), ERROR_LIMITS.fieldChars);
+    name = limitText(
+      errorNameOf(value) ?? (isInstance(value, Error) ? (errorNameOf(readProp(value, 'constructor')) ?? 'Error') : 'NonError'),
+      ERROR_LIMITS.fieldChars,
+    );
     const message = text(messageOf(value), ERROR_LIMITS.messageChars, walk);
     if (walk.ancestors.has(value)) return { name, message, circular: true };
     if (depth > MAX_CAUSE_DEPTH || walk.errorsLeft < 0) return { name, message, truncated: true };

@@ -28,14 +28,34 @@ describe('resolveRateLimit', () => {
   });
 
   it.each<[unknown, string, string]>([
-    [{ perSecond: 0 }, 'rateLimit.perSecond', 'rateLimit.perSecond must be a finite number > 0 (calls per second; 0.5 is one call every 2 s); got 0'],
-    [{ perSecond: Infinity }, 'rateLimit.perSecond', 'rateLimit.perSecond must be a finite number > 0 (calls per second; 0.5 is one call every 2 s); got Infinity'],
-    [{ perSecond: NaN }, 'rateLimit.perSecond', 'rateLimit.perSecond must be a finite number > 0 (calls per second; 0.5 is one call every 2 s); got NaN'],
-    [{ perSecond: '10' }, 'rateLimit.perSecond', 'rateLimit.perSecond must be a finite number > 0 (calls per second; 0.5 is one call every 2 s); got "10"'],
+    [
+      { perSecond: 0 },
+      'rateLimit.perSecond',
+      'rateLimit.perSecond must be a finite number > 0 (calls per second; 0.5 is one call every 2 s); got 0',
+    ],
+    [
+      { perSecond: Infinity },
+      'rateLimit.perSecond',
+      'rateLimit.perSecond must be a finite number > 0 (calls per second; 0.5 is one call every 2 s); got Infinity',
+    ],
+    [
+      { perSecond: NaN },
+      'rateLimit.perSecond',
+      'rateLimit.perSecond must be a finite number > 0 (calls per second; 0.5 is one call every 2 s); got NaN',
+    ],
+    [
+      { perSecond: '10' },
+      'rateLimit.perSecond',
+      'rateLimit.perSecond must be a finite number > 0 (calls per second; 0.5 is one call every 2 s); got "10"',
+    ],
     [{}, 'rateLimit.perSecond', 'rateLimit.perSecond is required (calls per second, e.g. 10 or 0.5); got undefined'],
     [{ perSecond: 10, burst: 0 }, 'rateLimit.burst', 'rateLimit.burst must be an integer >= 1 (calls allowed back to back); got 0'],
     [{ perSecond: 10, burst: 2.5 }, 'rateLimit.burst', 'rateLimit.burst must be an integer >= 1 (calls allowed back to back); got 2.5'],
-    [{ perSecond: 10, rps: 3 }, 'rateLimit.rps', 'rateLimit.rps is not a known option; got 3; use perSecond; known options: perSecond, burst'],
+    [
+      { perSecond: 10, rps: 3 },
+      'rateLimit.rps',
+      'rateLimit.rps is not a known option; got 3; use perSecond; known options: perSecond, burst',
+    ],
     [10, 'rateLimit', 'rateLimit must be an object such as { perSecond: 10, burst: 5 }; got 10'],
   ])('rejects %j', (input, field, message) => {
     const error = configError(() => resolveRateLimit(input));

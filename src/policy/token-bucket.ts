@@ -43,8 +43,16 @@ export function resolveRateLimit(input: unknown, field = 'rateLimit'): ResolvedR
       field: `${field}.perSecond`,
     });
   }
-  const perSecond = checkNumber(input.perSecond, 0, `${field}.perSecond`, { min: 0, exclusive: true, hint: 'calls per second; 0.5 is one call every 2 s' });
-  const burst = checkNumber(input.burst, defaultBurst(perSecond), `${field}.burst`, { min: 1, integer: true, hint: 'calls allowed back to back' });
+  const perSecond = checkNumber(input.perSecond, 0, `${field}.perSecond`, {
+    min: 0,
+    exclusive: true,
+    hint: 'calls per second; 0.5 is one call every 2 s',
+  });
+  const burst = checkNumber(input.burst, defaultBurst(perSecond), `${field}.burst`, {
+    min: 1,
+    integer: true,
+    hint: 'calls allowed back to back',
+  });
   return Object.freeze({ perSecond, burst });
 }
 

@@ -11,7 +11,15 @@ export interface DashboardSnapshot {
   readonly at: string;
   readonly counts: LedgerCounts;
   readonly active: { readonly runId: string; readonly pid: number; readonly host: string; readonly since: string } | null;
-  readonly runs: readonly { readonly runId: string; readonly status: string; readonly startedAt: string; readonly endedAt: string | null; readonly done: number; readonly failed: number; readonly perSecond: number }[];
+  readonly runs: readonly {
+    readonly runId: string;
+    readonly status: string;
+    readonly startedAt: string;
+    readonly endedAt: string | null;
+    readonly done: number;
+    readonly failed: number;
+    readonly perSecond: number;
+  }[];
   readonly groups: readonly ErrorGroup[];
   readonly blocked: { readonly count: number; readonly sampleKeys: readonly string[] };
   readonly breaker: string;
@@ -24,16 +32,26 @@ const BLOCKED_SAMPLES = 10;
 export async function dashboardSnapshot(ledger: Ledger, job: string, jobFile: string, command: string): Promise<DashboardSnapshot> {
   const counts = await ledger.counts();
   const holder = await ledger.holder();
-  const runs = await Promise.all((await ledger.runs(RECENT_RUNS)).map(async (run) => {
-    const timeline = await ledger.timeline(run.runId);
-    const done = timeline.reduce((n, p) => n + p.done, 0);
-    const failed = timeline.reduce((n, p) => n + p.failed, 0);
-    const end = run.endedAt !== undefined ? Date.parse(run.endedAt) : Date.now();
-    const seconds = Math.max(0.001, (end - Date.parse(run.startedAt)) / 1000);
-    // A `running` run that does not hold the lease has died (status-command.ts says why).
-    const status = run.status === 'running' && holder?.runId !== run.runId ? 'crashed' : run.status;
-    return { runId: run.runId, status, startedAt: run.startedAt, endedAt: run.endedAt ?? null, done, failed, perSecond: Math.round(done / seconds) };
-  }));
+  const runs = await Promise.all(
+    (await ledger.runs(RECENT_RUNS)).map(async (run) => {
+      const timeline = await ledger.timeline(run.runId);
+      const done = timeline.reduce((n, p) => n + p.done, 0);
+      const failed = timeline.reduce((n, p) => n + p.failed, 0);
+      const end = run.endedAt !== undefined ? Date.parse(run.endedAt) : Date.now();
+      const seconds = Math.max(0.001, (end - Date.parse(run.startedAt)) / 1000);
+      // A `running` run that does not hold the lease has died (status-command.ts says why).
+      const status = run.status === 'running' && holder?.runId !== run.runId ? 'crashed' : run.status;
+      return {
+        runId: run.runId,
+        status,
+        startedAt: run.startedAt,
+        endedAt: run.endedAt ?? null,
+        done,
+        failed,
+        perSecond: Math.round(done / seconds),
+      };
+    }),
+  );
   const blockedKeys: string[] = [];
   for await (const row of ledger.rows({ statuses: ['skipped'] })) {
     if (blockedKeys.length >= BLOCKED_SAMPLES) break;
@@ -44,9 +62,12 @@ export async function dashboardSnapshot(ledger: Ledger, job: string, jobFile: st
   const commands = [`${command} run ${jobFile}`];
   if (counts.failed > 0) commands.push(`${command} rerun ${jobFile} --failed`, `${command} failures ${jobFile}`);
   return {
-    job, at: new Date().toISOString(), counts,
+    job,
+    at: new Date().toISOString(),
+    counts,
     active: holder ? { runId: holder.runId, pid: holder.pid, host: holder.host, since: holder.acquiredAt } : null,
-    runs, groups: await ledger.topErrors(10, 3),
+    runs,
+    groups: await ledger.topErrors(10, 3),
     blocked: { count: counts.skipped, sampleKeys: blockedKeys },
     breaker: typeof breaker === 'string' ? `${breaker} (at the end of run ${finished!.runId})` : 'unknown (no finished run yet)',
     commands,

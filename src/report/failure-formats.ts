@@ -14,7 +14,20 @@ export type FailureFormat = (typeof FailureFormat)[keyof typeof FailureFormat];
 
 type Write = (text: string) => void;
 
-const CSV_COLUMNS = ['key', 'status', 'kind', 'attempts', 'fingerprint', 'template', 'error_name', 'error_message', 'rule', 'line', 'run_id', 'updated_at'] as const;
+const CSV_COLUMNS = [
+  'key',
+  'status',
+  'kind',
+  'attempts',
+  'fingerprint',
+  'template',
+  'error_name',
+  'error_message',
+  'rule',
+  'line',
+  'run_id',
+  'updated_at',
+] as const;
 
 function csvField(value: unknown): string {
   const text = value === undefined || value === null ? '' : String(value);
@@ -22,7 +35,11 @@ function csvField(value: unknown): string {
 }
 
 /** Streams rows in one of the line formats; returns how many were written. */
-export async function writeFailureLines(rows: AsyncIterable<RecordRow>, format: Exclude<FailureFormat, 'table'>, write: Write): Promise<number> {
+export async function writeFailureLines(
+  rows: AsyncIterable<RecordRow>,
+  format: Exclude<FailureFormat, 'table'>,
+  write: Write,
+): Promise<number> {
   let count = 0;
   if (format === 'csv') write(`${CSV_COLUMNS.join(',')}\n`);
   for await (const row of rows) {
@@ -31,7 +48,20 @@ export async function writeFailureLines(rows: AsyncIterable<RecordRow>, format: 
     else if (format === 'jsonl') write(`${JSON.stringify(toFailureLine(row))}\n`);
     else {
       const template = row.template ?? (row.error ? maskMessage(row.error.message) : undefined);
-      const values = [row.key, row.status, row.kind, row.attempts, row.fingerprint, template, row.error?.name, row.error?.message, row.rule, row.line, row.runId, row.updatedAt];
+      const values = [
+        row.key,
+        row.status,
+        row.kind,
+        row.attempts,
+        row.fingerprint,
+        template,
+        row.error?.name,
+        row.error?.message,
+        row.rule,
+        row.line,
+        row.runId,
+        row.updatedAt,
+      ];
       write(`${values.map(csvField).join(',')}\n`);
     }
   }
@@ -98,7 +128,9 @@ export async function writeFailureTable(rows: AsyncIterable<RecordRow>, write: W
     const hidden = templates.length - TEMPLATES_SHOWN;
     if (hidden > 0 || group.otherTemplates > 0) {
       const records = templates.slice(TEMPLATES_SHOWN).reduce((sum, [, c]) => sum + c.count, 0) + group.otherTemplates;
-      write(`${' '.repeat(7)}  ${' '.repeat(12)}  ${' '.repeat(9)}  … ${hidden > 0 ? `${hidden}${group.otherTemplates > 0 ? '+' : ''}` : 'more'} other messages (${records} records)\n`);
+      write(
+        `${' '.repeat(7)}  ${' '.repeat(12)}  ${' '.repeat(9)}  … ${hidden > 0 ? `${hidden}${group.otherTemplates > 0 ? '+' : ''}` : 'more'} other messages (${records} records)\n`,
+      );
     }
   }
   write(`${count} records in ${groups.size} groups\n`);
@@ -112,7 +144,9 @@ function titleOf(row: RecordRow): string {
   const status = error?.status !== undefined ? ` (status ${error.status})` : '';
   let root = error?.cause;
   while (root?.cause) root = root.cause;
-  const cause = root ? `, caused by ${root.name}${root.code !== undefined ? ` [${root.code}]` : ''}${root.status !== undefined ? ` (status ${root.status})` : ''}` : '';
+  const cause = root
+    ? `, caused by ${root.name}${root.code !== undefined ? ` [${root.code}]` : ''}${root.status !== undefined ? ` (status ${root.status})` : ''}`
+    : '';
   const group = error?.group !== undefined ? `group "${error.group}": ` : '';
   return printable(`${group}${error?.name ?? 'Error'}${code}${status}${cause}${row.rule ? `; rule ${row.rule}` : ''}`);
 }

@@ -23,13 +23,26 @@ export interface FailureLine {
 }
 
 export function toFailureLine(row: RecordRow): FailureLine {
-  const source = { seq: row.seq, ...(row.line !== undefined ? { line: row.line } : {}), ...(row.offset !== undefined ? { offset: row.offset } : {}) };
+  const source = {
+    seq: row.seq,
+    ...(row.line !== undefined ? { line: row.line } : {}),
+    ...(row.offset !== undefined ? { offset: row.offset } : {}),
+  };
   if (row.status === 'skipped') {
     return { key: row.key, status: 'skipped', blockedBy: row.blockedBy ?? [], runId: row.runId, source, failedAt: row.updatedAt };
   }
   return {
-    key: row.key, status: row.status, kind: row.kind, attempts: row.attempts, error: row.error, fingerprint: row.fingerprint,
+    key: row.key,
+    status: row.status,
+    kind: row.kind,
+    attempts: row.attempts,
+    error: row.error,
+    fingerprint: row.fingerprint,
     template: row.template ?? (row.error ? maskMessage(row.error.message) : undefined),
-    rule: row.rule, runId: row.runId, source, failedAt: row.updatedAt, history: row.history ?? [],
+    rule: row.rule,
+    runId: row.runId,
+    source,
+    failedAt: row.updatedAt,
+    history: row.history ?? [],
   };
 }

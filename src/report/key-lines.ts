@@ -35,7 +35,9 @@ export function parseKeyLine(line: string, where: string): string | undefined {
     key = undefined;
   }
   if (typeof key !== 'string') {
-    throw new SyntaxError(`${where}: a line starting with " must be a JSON string such as "a\\nb" (that is how keys with newlines or quotes are written); got ${text.length > 60 ? `${text.slice(0, 57)}...` : text}`);
+    throw new SyntaxError(
+      `${where}: a line starting with " must be a JSON string such as "a\\nb" (that is how keys with newlines or quotes are written); got ${text.length > 60 ? `${text.slice(0, 57)}...` : text}`,
+    );
   }
   return key;
 }

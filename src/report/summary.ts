@@ -52,7 +52,11 @@ export interface PacingSummary {
 export interface BreakerSummary {
   readonly state: string;
   readonly trips: number;
-  readonly lastTrip?: { readonly reason: string; readonly description: string; readonly error?: { readonly name: string; readonly message: string } };
+  readonly lastTrip?: {
+    readonly reason: string;
+    readonly description: string;
+    readonly error?: { readonly name: string; readonly message: string };
+  };
   /** Retries the retry budget held back (each waited and asked again). */
   readonly retriesDeferred: number;
 }

@@ -32,7 +32,10 @@ class JsonlOutput implements OutputSink {
   /** The id of this ledger's claim on the file (output-owner.ts), committed with the state. */
   private ownerId: string | undefined;
 
-  constructor(path: string, private readonly options: JsonlOutputOptions) {
+  constructor(
+    path: string,
+    private readonly options: JsonlOutputOptions,
+  ) {
     this.path = resolve(path);
     this.description = `jsonl:${path}`;
   }
@@ -46,10 +49,14 @@ class JsonlOutput implements OutputSink {
       this.fd = openSync(this.path, existed ? 'r+' : 'w');
       const size = fstatSync(this.fd).size;
       if (committedBytes === undefined && size > 0) {
-        throw new SinkError(`the output file ${this.path} already holds ${size} bytes that this job's ledger did not write; move it away or delete it, or use the ledger that wrote it`);
+        throw new SinkError(
+          `the output file ${this.path} already holds ${size} bytes that this job's ledger did not write; move it away or delete it, or use the ledger that wrote it`,
+        );
       }
       if (committedBytes !== undefined && size < committedBytes) {
-        throw new SinkError(`the output file ${this.path} has ${size} bytes but the ledger committed ${committedBytes}: it was truncated or replaced outside batchguard; restore it, or start over with a new ledger and output`);
+        throw new SinkError(
+          `the output file ${this.path} has ${size} bytes but the ledger committed ${committedBytes}: it was truncated or replaced outside batchguard; restore it, or start over with a new ledger and output`,
+        );
       }
       // Lines past the committed length belong to records whose outcomes were not committed.
       if (committedBytes !== undefined && size > committedBytes) ftruncateSync(this.fd, committedBytes);
@@ -58,7 +65,10 @@ class JsonlOutput implements OutputSink {
       if (this.fd !== undefined) closeSync(this.fd);
       this.fd = undefined;
       if (error instanceof SinkError) throw error;
-      throw storageFault(error, this.path, 'opening the output file', 'nothing was written') ?? new SinkError(`cannot open the output file ${this.path}: ${(error as Error).message}`, { cause: error });
+      throw (
+        storageFault(error, this.path, 'opening the output file', 'nothing was written') ??
+        new SinkError(`cannot open the output file ${this.path}: ${(error as Error).message}`, { cause: error })
+      );
     }
   }
 

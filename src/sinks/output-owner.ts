@@ -66,7 +66,9 @@ function readClaim(file: string): OwnerClaim | undefined {
   } catch {
     // Reported below.
   }
-  throw new SinkError(`the output's owner file ${file} is damaged (it should hold {"id", "ledger", …}); delete it if the output belongs to this job's ledger`);
+  throw new SinkError(
+    `the output's owner file ${file} is damaged (it should hold {"id", "ledger", …}); delete it if the output belongs to this job's ledger`,
+  );
 }
 
 /** Writes the claim only if no claim exists; false if one appeared first. Readers never see a half-written claim. */

@@ -57,7 +57,10 @@ export class RecordParser extends Parser {
   private readonly quoteByte: number | undefined;
   private readonly fieldCount: number | undefined;
 
-  constructor(options: Options, private readonly start: RecordParserStart) {
+  constructor(
+    options: Options,
+    private readonly start: RecordParserStart,
+  ) {
     super({ ...options, skip_records_with_error: true });
     this.windowStart = this.cursor = this.previousEnd = start.offset;
     this.cursorLine = start.line;
@@ -104,7 +107,8 @@ export class RecordParser extends Parser {
       if (!validUtf8(bytes)) {
         const at = firstInvalidUtf8(bytes);
         const item = this.invalid(position, end, 'invalid UTF-8');
-        if (at !== -1) return super.push({ ...item, message: invalidUtf8Message('csv', position.line, this.windowStart + from, bytes, at) });
+        if (at !== -1)
+          return super.push({ ...item, message: invalidUtf8Message('csv', position.line, this.windowStart + from, bytes, at) });
       }
     }
     return super.push({ kind: 'record', position, value: record } satisfies SourceItem<unknown>);
@@ -177,7 +181,7 @@ export class RecordParser extends Parser {
 
   /** The nearest line start at or after `bound` from which the quotes up to `end` balance. */
   private startBefore(end: number, bound: number): number | undefined {
-    for (let at = end - 2; at >= bound - 1; ) {
+    for (let at = end - 2; at >= bound - 1;) {
       const start = this.lineStartAt(at);
       if (start < bound) return undefined;
       if (this.count(this.quoteByte, start, end) % 2 === 0) return start;
@@ -203,8 +207,7 @@ export class RecordParser extends Parser {
   private skipBlankLines(start: number): number {
     for (;;) {
       const byte = this.window[start - this.windowStart];
-      const blank =
-        byte === this.terminator || (byte === CARRIAGE_RETURN && this.window[start + 1 - this.windowStart] === NEWLINE);
+      const blank = byte === this.terminator || (byte === CARRIAGE_RETURN && this.window[start + 1 - this.windowStart] === NEWLINE);
       if (!blank) return start;
       start = this.lineEnd(start) + 1;
     }

@@ -54,7 +54,18 @@ export interface CsvOptions {
 }
 
 const KNOWN = [
-  'columns', 'delimiter', 'quote', 'cast', 'skipEmptyLines', 'bom', 'relaxColumnCount', 'relaxQuotes', 'trim', 'comment', 'chunkSize', 'invalidUtf8',
+  'columns',
+  'delimiter',
+  'quote',
+  'cast',
+  'skipEmptyLines',
+  'bom',
+  'relaxColumnCount',
+  'relaxQuotes',
+  'trim',
+  'comment',
+  'chunkSize',
+  'invalidUtf8',
 ];
 
 interface ResolvedCsv {
@@ -151,7 +162,14 @@ async function* readCsv<T>(
       // With columns: false, csv-parse would take the field count from the first record it sees, which
       // after a seek is not the file's first; the parser checks the file's count instead.
       { ...config.parse, columns, ...(columns === false ? { relax_column_count: true } : {}) },
-      { offset, line, seq: seeking ? (from?.seq ?? 0) : 0, quote: config.quote, fieldCount: layout.fieldCount, checkUtf8: config.checkUtf8 },
+      {
+        offset,
+        line,
+        seq: seeking ? (from?.seq ?? 0) : 0,
+        quote: config.quote,
+        fieldCount: layout.fieldCount,
+        checkUtf8: config.checkUtf8,
+      },
     );
     const input = handle.createReadStream({ start: offset, highWaterMark: config.chunkSize, autoClose: false });
     // Errors of either stream reach the loop below through the parser, which pipeline destroys with them.
@@ -215,7 +233,12 @@ async function readFirstRecord(handle: FileHandle, config: ResolvedCsv, path: st
     let records: { record: string[]; info: { bytes: number } }[];
     try {
       records = parseSync(prefix.subarray(bom), {
-        ...config.parse, columns: false, cast: false, info: true, to: 1, relax_column_count: true,
+        ...config.parse,
+        columns: false,
+        cast: false,
+        info: true,
+        to: 1,
+        relax_column_count: true,
       }) as unknown as typeof records;
     } catch (error) {
       // An open quote at the end of the prefix may be closed further on; any other error is final.

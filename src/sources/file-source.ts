@@ -116,7 +116,9 @@ export async function sampleFileAt(kind: string, path: string, offset: number): 
 }
 
 async function hashHead(handle: FileHandle, length: number): Promise<string> {
-  return createHash('sha1').update(await readAt(handle, 0, Math.min(length, SAMPLE_BYTES))).digest('hex');
+  return createHash('sha1')
+    .update(await readAt(handle, 0, Math.min(length, SAMPLE_BYTES)))
+    .digest('hex');
 }
 
 /** The `sampleHash` the file would have had if it had been `length` bytes long. */

@@ -103,7 +103,9 @@ describe('toSource', () => {
     expect(() => toSource(42 as unknown as SourceInput<string>, 'job.source')).toThrow(
       'job.source must be jsonl(path), csv(path), an Iterable or AsyncIterable, or a function returning one; got number',
     );
-    expect(() => toSource({ read: 'no' } as unknown as SourceInput<string>)).toThrow(/got an object without read\(\) or \[Symbol\.iterator\]$/);
+    expect(() => toSource({ read: 'no' } as unknown as SourceInput<string>)).toThrow(
+      /got an object without read\(\) or \[Symbol\.iterator\]$/,
+    );
     expect(() => toSource(null as unknown as SourceInput<string>)).toThrow(/got null$/);
   });
 });

@@ -31,10 +31,7 @@ export interface IterableSourceOptions {
  * more than once: it is called for every `read()`. A one-shot iterator read a second time throws
  * `SourceError('SOURCE_UNREADABLE')` instead of silently yielding nothing.
  */
-export function fromIterable<T>(
-  items: AnyIterable<T> | (() => AnyIterable<T>),
-  options: IterableSourceOptions = {},
-): Source<T> {
+export function fromIterable<T>(items: AnyIterable<T> | (() => AnyIterable<T>), options: IterableSourceOptions = {}): Source<T> {
   const description = options.description ?? 'iterable';
   let oneShotRead = false;
   const open = (): AnyIterable<T> => {
@@ -87,10 +84,7 @@ export function toSource<T>(input: SourceInput<T>, field = 'source'): Source<T> 
 function isSource<T>(input: unknown): input is Source<T> {
   const candidate = input as Partial<Source<T>> | null;
   return (
-    typeof candidate === 'object' &&
-    candidate !== null &&
-    typeof candidate.read === 'function' &&
-    typeof candidate.seekable === 'boolean'
+    typeof candidate === 'object' && candidate !== null && typeof candidate.read === 'function' && typeof candidate.seekable === 'boolean'
   );
 }
 
@@ -114,11 +108,7 @@ function describe(value: unknown): string {
   return typeof value;
 }
 
-async function* readIterable<T>(
-  open: () => AnyIterable<T>,
-  skip: number,
-  signal: AbortSignal | undefined,
-): AsyncGenerator<SourceItem<T>> {
+async function* readIterable<T>(open: () => AnyIterable<T>, skip: number, signal: AbortSignal | undefined): AsyncGenerator<SourceItem<T>> {
   signal?.throwIfAborted();
   const iterable = open();
   const iterator: Iterator<T> | AsyncIterator<T> =

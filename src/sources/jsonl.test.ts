@@ -214,7 +214,9 @@ describe('jsonl errors and fingerprint', () => {
   it('fingerprints size, mtime, the resolved path and a SHA-1 of the first 64 KiB', async () => {
     const content = Buffer.from('{"n":1}\n'.repeat(10_000));
     const path = file(content);
-    const expectedHash = createHash('sha1').update(content.subarray(0, 64 * 1024)).digest('hex');
+    const expectedHash = createHash('sha1')
+      .update(content.subarray(0, 64 * 1024))
+      .digest('hex');
     const fingerprint = await jsonl(path).fingerprint();
     expect(fingerprint).toEqual({
       description: `jsonl:${path}`,

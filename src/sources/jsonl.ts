@@ -169,7 +169,13 @@ class JsonlIterator<T> implements AsyncIterableIterator<SourceItem<T>> {
       if (lines.invalidUtf8 && text.includes('\uFFFD')) {
         const bytes = lines.lineBytes();
         const at = firstInvalidUtf8(bytes);
-        if (at !== -1) return { kind: 'invalid', position, message: invalidUtf8Message('jsonl', position.line, lines.offset, bytes, at), raw: text.slice(0, RAW_MAX_CHARS) };
+        if (at !== -1)
+          return {
+            kind: 'invalid',
+            position,
+            message: invalidUtf8Message('jsonl', position.line, lines.offset, bytes, at),
+            raw: text.slice(0, RAW_MAX_CHARS),
+          };
       }
       try {
         return { kind: 'record', position, value: JSON.parse(text) as T };

@@ -190,7 +190,7 @@ export class LineReader {
 export async function lineNumberAt(handle: FileHandle, offset: number, chunkSize = DEFAULT_CHUNK_SIZE): Promise<number> {
   const buffer = Buffer.allocUnsafe(chunkSize);
   let line = 1;
-  for (let position = 0; position < offset; ) {
+  for (let position = 0; position < offset;) {
     const { bytesRead } = await handle.read(buffer, 0, Math.min(chunkSize, offset - position), position);
     if (bytesRead === 0) break;
     const view = buffer.subarray(0, bytesRead);

@@ -11,7 +11,10 @@ const { file } = tempFiles('batchguard-utf8-', '.txt');
 // Line 2 holds a lone 0xFF inside a string, line 3 a truncated two-byte sequence (0xC3 then '"').
 const bytes = (text: string): Buffer => Buffer.from(text, 'utf8');
 const JSONL = Buffer.concat([
-  bytes('{"id":1,"name":"Zürich"}\n{"id":2,"name":"a'), Buffer.from([0xff]), bytes('b"}\n{"id":3,"name":"'), Buffer.from([0xc3]),
+  bytes('{"id":1,"name":"Zürich"}\n{"id":2,"name":"a'),
+  Buffer.from([0xff]),
+  bytes('b"}\n{"id":3,"name":"'),
+  Buffer.from([0xc3]),
   bytes('"}\n{"id":4,"name":"ok"}\n'),
 ]);
 
@@ -21,8 +24,14 @@ describe('invalid UTF-8 in file sources', () => {
     expect(items.map((i) => i.kind)).toEqual(['record', 'invalid', 'invalid', 'record']);
     expect(items[0]).toMatchObject({ value: { id: 1, name: 'Zürich' } });
     const offsetOfFf = JSONL.indexOf(0xff);
-    expect(items[1]).toMatchObject({ position: { seq: 1, line: 2 }, message: expect.stringContaining(`line 2: invalid UTF-8 at byte offset ${offsetOfFf} (bytes 0xff 0x62`) });
-    expect(items[2]).toMatchObject({ position: { seq: 2, line: 3 }, message: expect.stringContaining(`invalid UTF-8 at byte offset ${JSONL.lastIndexOf(0xc3)}`) });
+    expect(items[1]).toMatchObject({
+      position: { seq: 1, line: 2 },
+      message: expect.stringContaining(`line 2: invalid UTF-8 at byte offset ${offsetOfFf} (bytes 0xff 0x62`),
+    });
+    expect(items[2]).toMatchObject({
+      position: { seq: 2, line: 3 },
+      message: expect.stringContaining(`invalid UTF-8 at byte offset ${JSONL.lastIndexOf(0xc3)}`),
+    });
     expect(items[3]).toMatchObject({ kind: 'record', position: { seq: 3, line: 4 }, value: { id: 4 } });
   });
 
@@ -41,7 +50,10 @@ describe('invalid UTF-8 in file sources', () => {
     const data = Buffer.concat([bytes('id,name\n1,Zürich\n2,a'), Buffer.from([0xfe]), bytes('b\n3,ok\n')]);
     const items = await collect(csv(file(data)).read());
     expect(items.map((i) => i.kind)).toEqual(['record', 'invalid', 'record']);
-    expect(items[1]).toMatchObject({ position: { line: 3 }, message: expect.stringContaining(`line 3: invalid UTF-8 at byte offset ${data.indexOf(0xfe)}`) });
+    expect(items[1]).toMatchObject({
+      position: { line: 3 },
+      message: expect.stringContaining(`line 3: invalid UTF-8 at byte offset ${data.indexOf(0xfe)}`),
+    });
     const replaced = await collect(csv(file(data), { invalidUtf8: 'replace' }).read());
     expect(replaced[1]).toMatchObject({ kind: 'record', value: { id: '2', name: 'a\uFFFDb' } });
   });

@@ -21,9 +21,10 @@ export const validUtf8 = (bytes: Uint8Array): boolean => bytes.length === 0 || i
 
 /** The index of the first byte that does not start a valid UTF-8 sequence, or -1. Only called for bytes known to be invalid. */
 export function firstInvalidUtf8(bytes: Uint8Array): number {
-  for (let i = 0; i < bytes.length; ) {
+  for (let i = 0; i < bytes.length;) {
     const byte = bytes[i] as number;
-    const length = byte < 0x80 ? 1 : byte >= 0xc2 && byte <= 0xdf ? 2 : byte >= 0xe0 && byte <= 0xef ? 3 : byte >= 0xf0 && byte <= 0xf4 ? 4 : 0;
+    const length =
+      byte < 0x80 ? 1 : byte >= 0xc2 && byte <= 0xdf ? 2 : byte >= 0xe0 && byte <= 0xef ? 3 : byte >= 0xf0 && byte <= 0xf4 ? 4 : 0;
     if (length === 0 || i + length > bytes.length || !validUtf8(bytes.subarray(i, i + length))) return i;
     i += length;
   }

@@ -10,8 +10,21 @@ describe('FinishedSet', () => {
     ]);
     const answers = Array.from({ length: 15 }, (_, seq) => [seq, set.has(seq)]);
     expect(answers).toEqual([
-      [0, false], [1, false], [2, true], [3, true], [4, true], [5, false], [6, false], [7, true],
-      [8, false], [9, false], [10, true], [11, true], [12, true], [13, false], [14, false],
+      [0, false],
+      [1, false],
+      [2, true],
+      [3, true],
+      [4, true],
+      [5, false],
+      [6, false],
+      [7, true],
+      [8, false],
+      [9, false],
+      [10, true],
+      [11, true],
+      [12, true],
+      [13, false],
+      [14, false],
     ]);
   });
 

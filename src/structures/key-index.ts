@@ -257,7 +257,6 @@ export class KeyIndex {
     if ((hi | lo) === 0) lo = 1;
     this.hashHi = hi;
     this.hashLo = lo;
-
   }
 
   private findSlot(hi: number, lo: number): number {

@@ -63,7 +63,11 @@ export async function dryRun(job: Job<any, any>, ledgerPath: string): Promise<Dr
     }
     const earlier = keys.add(key, seq, line ?? 0);
     if (earlier) {
-      problem(seq, line, `duplicate key ${JSON.stringify(key)}, first at ${earlier.line > 0 ? `line ${earlier.line}` : `record #${earlier.seq}`}`);
+      problem(
+        seq,
+        line,
+        `duplicate key ${JSON.stringify(key)}, first at ${earlier.line > 0 ? `line ${earlier.line}` : `record #${earlier.seq}`}`,
+      );
       continue;
     }
     if (!done) wouldProcess++;

@@ -16,7 +16,13 @@ export interface ReplayResult {
   readonly attempts: number;
 }
 
-export function replayRecord(job: Job<any, any>, record: unknown, key: string, position: SourcePosition, onEvent: EventListener): Promise<ReplayResult> {
+export function replayRecord(
+  job: Job<any, any>,
+  record: unknown,
+  key: string,
+  position: SourcePosition,
+  onEvent: EventListener,
+): Promise<ReplayResult> {
   return new Promise((resolve) => {
     const events = new EngineEvents(onEvent);
     const stats = { attempts: 0, retries: 0, retriesDeferred: 0 };
@@ -27,7 +33,11 @@ export function replayRecord(job: Job<any, any>, record: unknown, key: string, p
       resolve({ outcome, attempts: stats.attempts });
     };
     const executor = new RecordExecutor({
-      job, clock: systemClock, random: Math.random, events, stats,
+      job,
+      clock: systemClock,
+      random: Math.random,
+      events,
+      stats,
       // One record, no slots to account for.
       move: (moved, phase) => (moved.phase = phase),
       onSucceeded: (done, value) => settle({ status: 'succeeded', key, position, attempts: done.attempt, value }),

@@ -1,7 +1,17 @@
 import { describe, it, expect } from 'vitest';
 import { ConfigError } from '../errors.js';
 import { configError } from '../../test/helpers/errors.js';
-import { checkFraction, checkFunction, checkInteger, checkKnownKeys, checkNumber, checkOneOf, checkPositive, closestName, formatValue } from './check.js';
+import {
+  checkFraction,
+  checkFunction,
+  checkInteger,
+  checkKnownKeys,
+  checkNumber,
+  checkOneOf,
+  checkPositive,
+  closestName,
+  formatValue,
+} from './check.js';
 
 describe('formatValue', () => {
   it('shows values as they would be written in code', () => {
@@ -72,8 +82,12 @@ describe('checkOneOf and checkKnownKeys', () => {
 
 describe('the number and function shorthands', () => {
   it('share the one message shape', () => {
-    expect(configError(() => checkInteger(0, 'concurrency', 4, 1, 10_000)).message).toBe('concurrency must be an integer from 1 to 10000; got 0');
-    expect(configError(() => checkPositive(-1, 'checkpoint.everyMs', 1000)).message).toBe('checkpoint.everyMs must be a finite number > 0; got -1');
+    expect(configError(() => checkInteger(0, 'concurrency', 4, 1, 10_000)).message).toBe(
+      'concurrency must be an integer from 1 to 10000; got 0',
+    );
+    expect(configError(() => checkPositive(-1, 'checkpoint.everyMs', 1000)).message).toBe(
+      'checkpoint.everyMs must be a finite number > 0; got -1',
+    );
     expect(configError(() => checkFraction(2, 'maxFailureRate', 0.05)).message).toBe(
       'maxFailureRate must be a finite number from 0 to 1 (0.05 means 5%); got 2',
     );

@@ -77,12 +77,7 @@ export function closestName(name: string, known: readonly string[]): string | un
  * fails loudly instead of being silently ignored. `field` is the object's full path; `hints` maps a
  * likely mistake to its fix (`retries` → use maxAttempts).
  */
-export function checkKnownKeys(
-  input: object,
-  field: string,
-  known: readonly string[],
-  hints: Readonly<Record<string, string>> = {},
-): void {
+export function checkKnownKeys(input: object, field: string, known: readonly string[], hints: Readonly<Record<string, string>> = {}): void {
   for (const [key, value] of Object.entries(input)) {
     if (known.includes(key)) continue;
     const hint = Object.hasOwn(hints, key) ? hints[key] : undefined;

@@ -14,8 +14,8 @@ describe('top-level error messages', () => {
     const { code, stderr } = await runCli(['status', join(dir, '\u001b[2J\u001b]0;owned\u0007job.mjs')], { cwd: dir });
     expect(code).toBe(2);
     expect(stderr).toMatch(/^batchguard: error: /);
-    expect(stderr).not.toContain("\u001b");
-    expect(stderr).not.toContain("\u0007");
+    expect(stderr).not.toContain('\u001b');
+    expect(stderr).not.toContain('\u0007');
     expect(stderr).toContain('\\e[2J');
   });
 

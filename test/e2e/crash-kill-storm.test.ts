@@ -20,7 +20,9 @@ const KILLS = 25;
 
 const DIST = resolve(import.meta.dirname, '../../dist/index.js');
 
-function startRun(dir: string): ReturnType<typeof spawn> & { result: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> } {
+function startRun(
+  dir: string,
+): ReturnType<typeof spawn> & { result: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> } {
   const child = spawn(process.execPath, [join(dir, 'run.mjs')], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -41,7 +43,9 @@ describe('random outside kills (real process, SIGKILL)', () => {
     const dir = tempDir();
     writeJsonl(dir, 'records.jsonl', RECORDS);
     const calls = join(dir, 'calls.log');
-    writeFileSync(join(dir, 'run.mjs'), `
+    writeFileSync(
+      join(dir, 'run.mjs'),
+      `
 import { appendFileSync } from 'node:fs';
 import { defineJob, jsonl, runJob } from ${JSON.stringify(DIST)};
 
@@ -58,7 +62,8 @@ const job = defineJob({
 // The previous run was killed holding the lease: take it over rather than wait for it to expire.
 const summary = await runJob(job, { cwd: ${JSON.stringify(dir)}, takeOver: true });
 console.log(JSON.stringify(summary));
-`);
+`,
+    );
     const random = seededInts(20261130);
     let kills = 0;
     while (kills < KILLS) {

@@ -23,7 +23,9 @@ const MAX_CRASHES = 3;
  */
 function writeJob(dir: string, crash: string, concurrency: number): void {
   writeJsonl(dir, 'records.jsonl', RECORDS);
-  writeFileSync(join(dir, 'job.ts'), `
+  writeFileSync(
+    join(dir, 'job.ts'),
+    `
 import { appendFileSync } from 'node:fs';
 import { defineJob, jsonl } from 'batchguard';
 
@@ -42,18 +44,26 @@ export default defineJob({
     }
   },
 });
-`);
+`,
+  );
 }
 
-interface Call { pid: number; id: number }
+interface Call {
+  pid: number;
+  id: number;
+}
 
 function readCalls(dir: string): Call[] {
   const path = join(dir, 'calls.log');
   if (!existsSync(path)) return [];
-  return readFileSync(path, 'utf8').trim().split('\n').filter(Boolean).map((line) => {
-    const [pid, id] = line.split(' ').map(Number) as [number, number];
-    return { pid, id };
-  });
+  return readFileSync(path, 'utf8')
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const [pid, id] = line.split(' ').map(Number) as [number, number];
+      return { pid, id };
+    });
 }
 
 /** The calls grouped by process, in the order the processes ran. */
@@ -77,7 +87,10 @@ async function runUntilDone(dir: string, limit: number, env?: Record<string, str
   const results: CliResult[] = [];
   while (results.length < limit) {
     // The previous run died holding the lease: take it over rather than wait for it to expire.
-    const result = await runCli(['run', 'job.ts', '--json', '--no-progress', ...(results.length > 0 ? ['--take-over'] : [])], { cwd: dir, env });
+    const result = await runCli(['run', 'job.ts', '--json', '--no-progress', ...(results.length > 0 ? ['--take-over'] : [])], {
+      cwd: dir,
+      env,
+    });
     results.push(result);
     if (result.code === 0) break;
   }
@@ -96,75 +109,97 @@ interface FailureLine {
 async function failures(dir: string): Promise<FailureLine[]> {
   const result = await runCli(['failures', 'job.ts', '--format', 'jsonl'], { cwd: dir });
   expect(result.code).toBe(0);
-  return result.stdout.trim().split('\n').filter(Boolean).map((line) => JSON.parse(line) as FailureLine);
+  return result.stdout
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as FailureLine);
 }
 
-async function status(dir: string): Promise<{ total: number; succeeded: number; failed: number; skipped: number; pending: number; runs: { runId: string; status: string }[] }> {
+async function status(dir: string): Promise<{
+  total: number;
+  succeeded: number;
+  failed: number;
+  skipped: number;
+  pending: number;
+  runs: { runId: string; status: string }[];
+}> {
   const result = await runCli(['status', 'job.ts', '--json'], { cwd: dir });
   expect(result.code).toBe(0);
   return JSON.parse(result.stdout);
 }
 
 describe('crash quarantine (real process)', () => {
-  it.each([8, 64])('fails a record that calls process.exit after 3 crashes alone (concurrency %i), never calls it again, and blames no neighbour', async (concurrency) => {
-    const dir = tempDir();
-    writeJob(dir, 'process.exit(1);', concurrency);
+  it.each([8, 64])(
+    'fails a record that calls process.exit after 3 crashes alone (concurrency %i), never calls it again, and blames no neighbour',
+    async (concurrency) => {
+      const dir = tempDir();
+      writeJob(dir, 'process.exit(1);', concurrency);
 
-    const results = await runUntilDone(dir, maxDeaths(concurrency) + 1);
-    const deaths = results.slice(0, -1);
-    // Deaths (exit code 7: the handler called process.exit mid-run), then a run that completes.
-    expect(results.map((r) => r.code)).toEqual([...deaths.map(() => 7), 0]);
-    expect(deaths.length).toBeGreaterThanOrEqual(MAX_CRASHES + 1);
-    expect(deaths.length).toBeLessThanOrEqual(maxDeaths(concurrency));
-    console.log(`concurrency ${concurrency}: the crashing record was quarantined after ${deaths.length} deaths (at most ${maxDeaths(concurrency)})`);
-    for (const died of deaths) expect(died.signal).toBeNull();
-    const last = results[results.length - 1] as CliResult;
-    expect(last.stderr).toContain('resuming');
-    expect(JSON.parse(last.stdout)).toMatchObject({ status: 'completed', total: RECORDS, succeeded: RECORDS - 1, failed: 1, pending: 0 });
+      const results = await runUntilDone(dir, maxDeaths(concurrency) + 1);
+      const deaths = results.slice(0, -1);
+      // Deaths (exit code 7: the handler called process.exit mid-run), then a run that completes.
+      expect(results.map((r) => r.code)).toEqual([...deaths.map(() => 7), 0]);
+      expect(deaths.length).toBeGreaterThanOrEqual(MAX_CRASHES + 1);
+      expect(deaths.length).toBeLessThanOrEqual(maxDeaths(concurrency));
+      console.log(
+        `concurrency ${concurrency}: the crashing record was quarantined after ${deaths.length} deaths (at most ${maxDeaths(concurrency)})`,
+      );
+      for (const died of deaths) expect(died.signal).toBeNull();
+      const last = results[results.length - 1] as CliResult;
+      expect(last.stderr).toContain('resuming');
+      expect(JSON.parse(last.stdout)).toMatchObject({ status: 'completed', total: RECORDS, succeeded: RECORDS - 1, failed: 1, pending: 0 });
 
-    const state = await status(dir);
-    expect(state).toMatchObject({ total: RECORDS, succeeded: RECORDS - 1, failed: 1, skipped: 0, pending: 0 });
-    // `status` lists the last 10 runs: the completed one and the latest deaths.
-    const crashedRuns = state.runs.filter((r) => r.status === 'crashed').map((r) => r.runId);
-    expect(crashedRuns).toHaveLength(Math.min(deaths.length, 9));
+      const state = await status(dir);
+      expect(state).toMatchObject({ total: RECORDS, succeeded: RECORDS - 1, failed: 1, skipped: 0, pending: 0 });
+      // `status` lists the last 10 runs: the completed one and the latest deaths.
+      const crashedRuns = state.runs.filter((r) => r.status === 'crashed').map((r) => r.runId);
+      expect(crashedRuns).toHaveLength(Math.min(deaths.length, 9));
 
-    // Exactly one failure: the crashing record, kind `crashed`, naming the three runs that died while it ran alone.
-    const failed = await failures(dir);
-    expect(failed).toHaveLength(1);
-    const line = failed[0] as FailureLine;
-    expect(line).toMatchObject({ key: String(CRASHER), status: 'failed', kind: 'crashed', attempts: 0, rule: 'crash-quarantine' });
-    expect(line.error).toMatchObject({ name: 'RecordCrashed', crashes: MAX_CRASHES });
-    expect(line.error.runs).toHaveLength(MAX_CRASHES);
-    expect(crashedRuns).toEqual(expect.arrayContaining(line.error.runs));
+      // Exactly one failure: the crashing record, kind `crashed`, naming the three runs that died while it ran alone.
+      const failed = await failures(dir);
+      expect(failed).toHaveLength(1);
+      const line = failed[0] as FailureLine;
+      expect(line).toMatchObject({ key: String(CRASHER), status: 'failed', kind: 'crashed', attempts: 0, rule: 'crash-quarantine' });
+      expect(line.error).toMatchObject({ name: 'RecordCrashed', crashes: MAX_CRASHES });
+      expect(line.error.runs).toHaveLength(MAX_CRASHES);
+      expect(crashedRuns).toEqual(expect.arrayContaining(line.error.runs));
 
-    // Every record was called; the crashing one once per death (never after its quarantine).
-    const calls = readCalls(dir);
-    const seen = new Map<number, number>();
-    for (const { id } of calls) seen.set(id, (seen.get(id) ?? 0) + 1);
-    for (let id = 0; id < RECORDS; id++) expect(seen.get(id) ?? 0, `calls of record ${id}`).toBeGreaterThanOrEqual(1);
-    expect(seen.get(CRASHER)).toBe(deaths.length);
-    // An innocent record is called at most once in flight beside the first crash, then once per
-    // group it shared with the crashing record (one per halving), then once more to succeed.
-    const overCalled = [...seen].filter(([id, n]) => id !== CRASHER && n > 2 + Math.ceil(Math.log2(concurrency))).map(([id]) => id);
-    expect(overCalled.length, `records called too often, e.g. ${overCalled.slice(0, 5).join(', ')}`).toBe(0);
+      // Every record was called; the crashing one once per death (never after its quarantine).
+      const calls = readCalls(dir);
+      const seen = new Map<number, number>();
+      for (const { id } of calls) seen.set(id, (seen.get(id) ?? 0) + 1);
+      for (let id = 0; id < RECORDS; id++) expect(seen.get(id) ?? 0, `calls of record ${id}`).toBeGreaterThanOrEqual(1);
+      expect(seen.get(CRASHER)).toBe(deaths.length);
+      // An innocent record is called at most once in flight beside the first crash, then once per
+      // group it shared with the crashing record (one per halving), then once more to succeed.
+      const overCalled = [...seen].filter(([id, n]) => id !== CRASHER && n > 2 + Math.ceil(Math.log2(concurrency))).map(([id]) => id);
+      expect(overCalled.length, `records called too often, e.g. ${overCalled.slice(0, 5).join(', ')}`).toBe(0);
 
-    const runs = callsByRun(calls);
-    expect(runs).toHaveLength(results.length);
-    // The last deaths ran the crashing record alone: it was the last record called.
-    for (const run of runs.slice(deaths.length - MAX_CRASHES, deaths.length)) expect(run[run.length - 1]?.id).toBe(CRASHER);
-    // The deaths before ran it in a group: it was among the last `concurrency` records called.
-    for (const run of runs.slice(1, deaths.length - MAX_CRASHES)) expect(run.slice(-concurrency).map((c) => c.id)).toContain(CRASHER);
-    expect(runs[deaths.length]?.some((c) => c.id === CRASHER)).toBe(false);
+      const runs = callsByRun(calls);
+      expect(runs).toHaveLength(results.length);
+      // The last deaths ran the crashing record alone: it was the last record called.
+      for (const run of runs.slice(deaths.length - MAX_CRASHES, deaths.length)) expect(run[run.length - 1]?.id).toBe(CRASHER);
+      // The deaths before ran it in a group: it was among the last `concurrency` records called.
+      for (const run of runs.slice(1, deaths.length - MAX_CRASHES)) expect(run.slice(-concurrency).map((c) => c.id)).toContain(CRASHER);
+      expect(runs[deaths.length]?.some((c) => c.id === CRASHER)).toBe(false);
 
-    // The innocent neighbours: records started in run 1 after the crashing one, still in flight when
-    // the process died. They were run again and succeeded; none was quarantined.
-    const first = runs[0] as Call[];
-    const neighbours = first.slice(first.findIndex((c) => c.id === CRASHER) + 1).map((c) => c.id);
-    expect(neighbours.length).toBeGreaterThan(0);
-    const later = new Set(runs.slice(1).flat().map((c) => c.id));
-    for (const id of neighbours) expect(later.has(id), `neighbour ${id} was run again`).toBe(true);
-    expect(failed.map((f) => f.key)).not.toEqual(expect.arrayContaining(neighbours.map(String)));
-  }, 120_000);
+      // The innocent neighbours: records started in run 1 after the crashing one, still in flight when
+      // the process died. They were run again and succeeded; none was quarantined.
+      const first = runs[0] as Call[];
+      const neighbours = first.slice(first.findIndex((c) => c.id === CRASHER) + 1).map((c) => c.id);
+      expect(neighbours.length).toBeGreaterThan(0);
+      const later = new Set(
+        runs
+          .slice(1)
+          .flat()
+          .map((c) => c.id),
+      );
+      for (const id of neighbours) expect(later.has(id), `neighbour ${id} was run again`).toBe(true);
+      expect(failed.map((f) => f.key)).not.toEqual(expect.arrayContaining(neighbours.map(String)));
+    },
+    120_000,
+  );
 
   it('fails a record whose handler runs the process out of memory, and the job completes', async () => {
     const dir = tempDir();
@@ -181,7 +216,12 @@ describe('crash quarantine (real process)', () => {
       expect(died.code === 0 && died.signal === null, `a run died: code ${died.code}, signal ${died.signal}`).toBe(false);
       expect(died.stderr).toMatch(/heap out of memory/i);
     }
-    expect(JSON.parse((results[results.length - 1] as CliResult).stdout)).toMatchObject({ status: 'completed', succeeded: RECORDS - 1, failed: 1, pending: 0 });
+    expect(JSON.parse((results[results.length - 1] as CliResult).stdout)).toMatchObject({
+      status: 'completed',
+      succeeded: RECORDS - 1,
+      failed: 1,
+      pending: 0,
+    });
 
     const failed = await failures(dir);
     expect(failed).toHaveLength(1);

@@ -24,7 +24,9 @@ describe('crash and resume (real process, SIGKILL)', () => {
     const dir = tempDir();
     writeJsonl(dir, 'records.jsonl', RECORDS);
     // A scratch folder: no package.json, no node_modules; the job imports 'batchguard' anyway.
-    writeFileSync(join(dir, 'job.ts'), `
+    writeFileSync(
+      join(dir, 'job.ts'),
+      `
 import { appendFileSync } from 'node:fs';
 import { defineJob, jsonl } from 'batchguard';
 
@@ -41,7 +43,8 @@ export default defineJob({
     await new Promise((resolve) => setTimeout(resolve, 1));
   },
 });
-`);
+`,
+    );
     const calls = join(dir, 'calls.log');
     const first = spawnCli(['run', 'job.ts', '--no-progress'], { cwd: dir });
     await waitFor(() => lineCount(calls) >= 25_000, 60_000);
@@ -60,11 +63,21 @@ export default defineJob({
     expect(second.stderr).toContain('resuming');
     expect(second.code).toBe(0);
     const summary = JSON.parse(second.stdout);
-    expect(summary).toMatchObject({ status: 'completed', total: RECORDS, succeeded: RECORDS, failed: 0, pending: 0, alreadyDone: committed });
+    expect(summary).toMatchObject({
+      status: 'completed',
+      total: RECORDS,
+      succeeded: RECORDS,
+      failed: 0,
+      pending: 0,
+      alreadyDone: committed,
+    });
 
     // Every record has exactly one outcome: ranges are disjoint and cover 0..RECORDS-1.
     const check = new Database(join(dir, '.batchguard', 'crash-test.sqlite'), { readonly: true });
-    const ranges = check.prepare('SELECT first_seq AS first, last_seq AS last FROM succeeded_ranges ORDER BY first_seq').all() as { first: number; last: number }[];
+    const ranges = check.prepare('SELECT first_seq AS first, last_seq AS last FROM succeeded_ranges ORDER BY first_seq').all() as {
+      first: number;
+      last: number;
+    }[];
     expect(check.prepare('SELECT COUNT(*) FROM records').pluck().get()).toBe(0);
     check.close();
     let next = 0;

@@ -12,7 +12,9 @@ import { tempDir } from '../helpers/temp.js';
 import { CHROMIUM, launchChromium } from '../helpers/browser.js';
 
 function writeJob(dir: string): void {
-  writeFileSync(join(dir, 'job.mjs'), `
+  writeFileSync(
+    join(dir, 'job.mjs'),
+    `
 import { defineJob, FatalError } from 'batchguard';
 export default defineJob({
   name: 'dashboard-demo',
@@ -28,13 +30,18 @@ export default defineJob({
     if (r.i % 25 === 4) throw new FatalError('bad <b>record</b> ' + r.i);
   },
 });
-`);
+`,
+  );
 }
 
 describe.skipIf(!existsSync(CHROMIUM))('batchguard dashboard (skipped only where Debian chromium is not installed)', () => {
   let browser: Browser;
-  beforeAll(async () => { browser = await launchChromium(); });
-  afterAll(async () => { await browser?.close(); });
+  beforeAll(async () => {
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
 
   it('follows a run live and ends with the figures of status --json', async () => {
     const dir = tempDir();
@@ -51,8 +58,14 @@ describe.skipIf(!existsSync(CHROMIUM))('batchguard dashboard (skipped only where
       const page = await browser.newPage();
       await page.goto(url);
       const done = async (): Promise<number> => {
-        const text = await page.locator('[data-figure="succeeded"]').innerText().catch(() => '-1');
-        const failed = await page.locator('[data-figure="failed"]').innerText().catch(() => '-1');
+        const text = await page
+          .locator('[data-figure="succeeded"]')
+          .innerText()
+          .catch(() => '-1');
+        const failed = await page
+          .locator('[data-figure="failed"]')
+          .innerText()
+          .catch(() => '-1');
         return Number(text) + Number(failed);
       };
       await page.locator('[data-figure="succeeded"]').waitFor();

@@ -23,7 +23,9 @@ const fails = (n: number, percent: number): boolean => (Math.imul(n, 2654435761)
 const lines = (path: string): string[] => (existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter(Boolean) : []);
 
 function writeJob(dir: string, name: string, options: { concurrency: number; checkpoint: number; handler: string }): void {
-  writeFileSync(join(dir, 'job.ts'), `
+  writeFileSync(
+    join(dir, 'job.ts'),
+    `
 import { appendFileSync } from 'node:fs';
 import { defineJob, jsonl, FatalError } from 'batchguard';
 
@@ -44,7 +46,8 @@ export default defineJob({
     ${options.handler}
   },
 });
-`);
+`,
+  );
 }
 
 /**
@@ -91,7 +94,8 @@ describe('dependencies through the CLI', () => {
     const total = records.length;
     expect(total).toBe(50_000);
     writeJob(dir, 'forest', {
-      concurrency: 8, checkpoint: 2000,
+      concurrency: 8,
+      checkpoint: 2000,
       handler: `log(r.id);
     if (fails(r.n)) throw new FatalError('record ' + r.id + ' is bad');`,
     });
@@ -108,7 +112,9 @@ describe('dependencies through the CLI', () => {
       const ancestors: string[] = [];
       for (let at = parent.get(id); at !== undefined; at = parent.get(at)) ancestors.push(at);
       let top = -1;
-      ancestors.forEach((a, i) => { if (failing.has(a)) top = i; });
+      ancestors.forEach((a, i) => {
+        if (failing.has(a)) top = i;
+      });
       if (top >= 0) expectedSkipped.set(id, ancestors.slice(0, top + 1));
       else if (failing.has(id)) expectedFailed.add(id);
     }
@@ -118,13 +124,20 @@ describe('dependencies through the CLI', () => {
     expect(first.stderr).not.toMatch(/\n\s+at /);
     expect(first.code).toBe(0);
     expect(JSON.parse(first.stdout)).toMatchObject({
-      status: 'completed', total, failed: expectedFailed.size, skipped: expectedSkipped.size, pending: 0,
+      status: 'completed',
+      total,
+      failed: expectedFailed.size,
+      skipped: expectedSkipped.size,
+      pending: 0,
       succeeded: total - expectedFailed.size - expectedSkipped.size,
     });
 
     const report = await runCli(['failures', 'job.ts', '--format', 'jsonl'], { cwd: dir });
     expect(report.code).toBe(0);
-    const reported = report.stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line));
+    const reported = report.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line));
     const skippedLines = reported.filter((line) => line.status === 'skipped');
     const failedLines = reported.filter((line) => line.status === 'failed');
     expect(reported).toHaveLength(skippedLines.length + failedLines.length);
@@ -144,7 +157,12 @@ describe('dependencies through the CLI', () => {
     const rerun = await runCli(['rerun', 'job.ts', '--failed', '--json'], { cwd: dir, env: { FAIL_PERCENT: '0', CALLS_FILE: calls } });
     expect(rerun.code).toBe(0);
     expect(JSON.parse(rerun.stdout)).toMatchObject({
-      status: 'completed', total, succeeded: total, failed: 0, skipped: 0, pending: 0,
+      status: 'completed',
+      total,
+      succeeded: total,
+      failed: 0,
+      skipped: 0,
+      pending: 0,
       thisRun: { succeeded: expectedFailed.size + expectedSkipped.size, failed: 0, skipped: 0 },
     });
     const called = lines(calls);
@@ -173,7 +191,8 @@ describe('dependencies through the CLI', () => {
     writeFileSync(join(dir, 'records.jsonl'), `${ordered.map((r) => JSON.stringify(r)).join('\n')}\n`);
     const side = join(dir, 'side.log');
     writeJob(dir, 'chain', {
-      concurrency: 4, checkpoint: 100,
+      concurrency: 4,
+      checkpoint: 100,
       handler: `log('start ' + r.id);
     await new Promise((resolve) => setTimeout(resolve, 1));
     log('ok ' + r.id);`,
@@ -193,7 +212,10 @@ describe('dependencies through the CLI', () => {
 
     // Exactly one outcome per record: disjoint success ranges covering every seq, no other row.
     const db = new Database(join(dir, '.batchguard', 'chain.sqlite'), { readonly: true });
-    const ranges = db.prepare('SELECT first_seq AS first, last_seq AS last FROM succeeded_ranges ORDER BY first_seq').all() as { first: number; last: number }[];
+    const ranges = db.prepare('SELECT first_seq AS first, last_seq AS last FROM succeeded_ranges ORDER BY first_seq').all() as {
+      first: number;
+      last: number;
+    }[];
     expect(db.prepare('SELECT COUNT(*) FROM records').pluck().get()).toBe(0);
     db.close();
     let next = 0;

@@ -10,7 +10,9 @@ import { runCli, spawnCli, waitFor, writeJsonl } from '../helpers/cli.js';
 import { tempDir } from '../helpers/temp.js';
 
 function writeJob(dir: string): void {
-  writeFileSync(join(dir, 'job.ts'), `
+  writeFileSync(
+    join(dir, 'job.ts'),
+    `
 import { appendFileSync } from 'node:fs';
 import { defineJob, jsonl, jsonlOutput } from 'batchguard';
 
@@ -26,7 +28,8 @@ export default defineJob({
     return { id: r.id };
   },
 });
-`);
+`,
+  );
 }
 
 const lines = (path: string): string[] => (existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter(Boolean) : []);
@@ -56,7 +59,11 @@ describe('drift through the CLI', () => {
     expect(rerun.code).toBe(0);
 
     expect(lines(join(dir, 'calls.log')).sort()).toEqual(['1', '2', '3', '4', '5']);
-    expect(lines(join(dir, 'out.jsonl')).map((l) => JSON.parse(l).id).sort()).toEqual([1, 2, 3, 4, 5]);
+    expect(
+      lines(join(dir, 'out.jsonl'))
+        .map((l) => JSON.parse(l).id)
+        .sort(),
+    ).toEqual([1, 2, 3, 4, 5]);
     const status = await runCli(['status', 'job.ts', '--json'], { cwd: dir });
     expect(JSON.parse(status.stdout)).toMatchObject({ total: 5, succeeded: 5, failed: 0, skipped: 0, pending: 0 });
   });
@@ -100,17 +107,22 @@ describe('drift through the CLI', () => {
     const dir = tempDir();
     const elsewhere = tempDir();
     // A relative source path: it resolves against the folder the CLI runs in.
-    writeFileSync(join(dir, 'job.ts'), `
+    writeFileSync(
+      join(dir, 'job.ts'),
+      `
 import { defineJob, jsonl } from 'batchguard';
 export default defineJob({ name: 'moved', source: jsonl<{ id: number }>('records.jsonl'), key: (r) => String(r.id), handler: async () => {} });
-`);
+`,
+    );
     writeJsonl(dir, 'records.jsonl', 10);
     writeJsonl(elsewhere, 'records.jsonl', 10);
     const ledger = join(dir, 'ledger.sqlite');
     expect((await runCli(['run', 'job.ts', '--ledger', ledger], { cwd: dir })).code).toBe(0);
     const moved = await runCli(['run', join(dir, 'job.ts'), '--ledger', ledger], { cwd: elsewhere });
     expect(moved.code).toBe(2);
-    expect(moved.stderr).toContain(`records the source ${realpathSync(join(dir, 'records.jsonl'))}, but the job now reads ${realpathSync(join(elsewhere, 'records.jsonl'))}`);
+    expect(moved.stderr).toContain(
+      `records the source ${realpathSync(join(dir, 'records.jsonl'))}, but the job now reads ${realpathSync(join(elsewhere, 'records.jsonl'))}`,
+    );
     expect(moved.stderr).not.toMatch(/\n\s+at /);
   });
 });

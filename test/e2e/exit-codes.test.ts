@@ -10,7 +10,9 @@ import { tempDir } from '../helpers/temp.js';
 
 function slowJob(dir: string, name: string, records: number, extra = ''): void {
   writeJsonl(dir, `${name}.jsonl`, records);
-  writeFileSync(join(dir, `${name}.mjs`), `
+  writeFileSync(
+    join(dir, `${name}.mjs`),
+    `
 import { defineJob, jsonl, FatalError } from 'batchguard';
 export default defineJob({
   name: '${name}',
@@ -23,7 +25,8 @@ export default defineJob({
     await new Promise((resolve) => setTimeout(resolve, Number(process.env.DELAY_MS ?? 0)));
   },
 });
-`);
+`,
+  );
 }
 
 describe('exit codes', () => {
@@ -74,10 +77,13 @@ describe('exit codes', () => {
 
   it('a bad job definition exits 2 with one line naming the field, and no stack trace', async () => {
     const dir = tempDir();
-    writeFileSync(join(dir, 'bad.ts'), `
+    writeFileSync(
+      join(dir, 'bad.ts'),
+      `
 import { defineJob } from 'batchguard';
 export default defineJob({ name: 'bad', source: [1, 2], key: (r) => String(r), handler: async () => {}, concurrancy: 4 } as never);
-`);
+`,
+    );
     const result = await runCli(['run', 'bad.ts'], { cwd: dir });
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('job.concurrancy is not a known option (did you mean "concurrency"?)');

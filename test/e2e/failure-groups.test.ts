@@ -19,12 +19,43 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-const CITIES = ['New York', 'São Paulo', 'Zürich', 'Rio de Janeiro', 'Oslo', 'Cape Town', 'Kyoto', 'Lima', 'Reykjavík', 'Perth',
-  'Quito', 'Tallinn', 'Accra', 'Hanoi', 'Porto', 'Denver', 'Lyon', 'Bergen', 'Cusco', 'Dakar',
-  'Nice', 'Graz', 'Turin', 'Malmö', 'Split', 'Bern', 'Aarhus', 'Cork', 'Gdańsk', 'Bologna'];
+const CITIES = [
+  'New York',
+  'São Paulo',
+  'Zürich',
+  'Rio de Janeiro',
+  'Oslo',
+  'Cape Town',
+  'Kyoto',
+  'Lima',
+  'Reykjavík',
+  'Perth',
+  'Quito',
+  'Tallinn',
+  'Accra',
+  'Hanoi',
+  'Porto',
+  'Denver',
+  'Lyon',
+  'Bergen',
+  'Cusco',
+  'Dakar',
+  'Nice',
+  'Graz',
+  'Turin',
+  'Malmö',
+  'Split',
+  'Bern',
+  'Aarhus',
+  'Cork',
+  'Gdańsk',
+  'Bologna',
+];
 
 function writeJob(dir: string, port: number): void {
-  writeFileSync(join(dir, 'job.mjs'), `
+  writeFileSync(
+    join(dir, 'job.mjs'),
+    `
 import { defineJob, FatalError } from 'batchguard';
 const cities = ${JSON.stringify(CITIES)};
 const records = [
@@ -49,7 +80,8 @@ export default defineJob({
     if (r.kind === 'wrap') throw new Error('sync of ' + r.id + ' failed', { cause: httpError('upstream said ' + r.status, r.status) });
   },
 });
-`);
+`,
+  );
 }
 
 interface Line {
@@ -68,7 +100,10 @@ describe('failure groups', () => {
     expect(summary.failed).toBe(40);
 
     const report = await runCli(['failures', 'job.mjs', '--format', 'jsonl', '--ledger', 'ledger/groups.sqlite'], { cwd: dir });
-    const lines = report.stdout.trim().split('\n').map((line) => JSON.parse(line) as Line);
+    const lines = report.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Line);
     const groupOf = (prefix: string): Set<string> => new Set(lines.filter((l) => l.key.startsWith(prefix)).map((l) => l.fingerprint));
     const groups = ['city-', 'refused-', 'airport-', 'wrap503-', 'wrap404-'].map(groupOf);
     for (const group of groups) expect(group.size).toBe(1);
@@ -78,7 +113,13 @@ describe('failure groups', () => {
     expect(lines.find((l) => l.key === 'wrap503-0')?.template).toBe('sync of wrap<n>-<n> failed');
 
     // The summary's top errors follow: the 30 cities first, with their templates under the group.
-    expect(summary.topErrors[0]).toMatchObject({ count: 30, name: 'FatalError', kind: 'fatal', rule: 'FatalError', fingerprint: [...(groups[0] as Set<string>)][0] });
+    expect(summary.topErrors[0]).toMatchObject({
+      count: 30,
+      name: 'FatalError',
+      kind: 'fatal',
+      rule: 'FatalError',
+      fingerprint: [...(groups[0] as Set<string>)][0],
+    });
     expect(summary.topErrors[0].templates).toHaveLength(3);
     expect(summary.topErrors[0].templates[0]).toMatchObject({ count: 1, sampleKeys: ['city-0'], template: 'no match for New York' });
     const refused = summary.topErrors.find((g: { fingerprint: string }) => groups[1]?.has(g.fingerprint));
@@ -87,12 +128,26 @@ describe('failure groups', () => {
     // The table: each group once, its top templates with sample keys beneath.
     const table = await runCli(['failures', 'job.mjs', '--ledger', 'ledger/groups.sqlite'], { cwd: dir });
     expect(table.stdout).toContain('40 records in 5 groups');
-    expect(table.stdout).toMatch(/\n {5}30 {2}[0-9a-f]{12} {2}fatal {6}FatalError; rule FatalError\n {20}1 {13}no match for New York {2}e\.g\. city-0\n/);
+    expect(table.stdout).toMatch(
+      /\n {5}30 {2}[0-9a-f]{12} {2}fatal {6}FatalError; rule FatalError\n {20}1 {13}no match for New York {2}e\.g\. city-0\n/,
+    );
     expect(table.stdout).toContain('TypeError, caused by Error [ECONNREFUSED]; rule network-ECONNREFUSED');
     expect(table.stdout).toContain('… 27 other messages (27 records)');
 
     // A group selects its records for a re-run or a narrower report.
-    const only = await runCli(['failures', 'job.mjs', '--format', 'keys', '--error', [...(groups[3] as Set<string>)][0] as string, '--ledger', 'ledger/groups.sqlite'], { cwd: dir });
+    const only = await runCli(
+      [
+        'failures',
+        'job.mjs',
+        '--format',
+        'keys',
+        '--error',
+        [...(groups[3] as Set<string>)][0] as string,
+        '--ledger',
+        'ledger/groups.sqlite',
+      ],
+      { cwd: dir },
+    );
     expect(only.stdout.trim().split('\n')).toEqual(['wrap503-0', 'wrap503-1']);
   }, 60_000);
 });

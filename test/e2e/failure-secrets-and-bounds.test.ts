@@ -24,7 +24,9 @@ describe('secrets in errors', () => {
   it('a URL password, a bearer token and an api_key value appear in no file, report, stdout or stderr', async () => {
     const dir = tempDir();
     // The secrets are assembled at run time, so that not even the job file holds them verbatim.
-    writeFileSync(join(dir, 'job.mjs'), `
+    writeFileSync(
+      join(dir, 'job.mjs'),
+      `
 import { defineJob, RetryableError } from 'batchguard';
 const password = 'pw' + '-Hunter2-' + 'zq7';
 const token = 'tok' + '_live_' + '9f8e7d6c5b4a';
@@ -43,7 +45,8 @@ export default defineJob({
     throw Object.assign(new Error('GET /v1/geocode?q=Oslo&api_key=' + apiKey + ' returned 403'), { status: 403, hostname: 'x?api_key=' + apiKey });
   },
 });
-`);
+`,
+    );
     const secrets = ['pw-Hunter2-zq7', 'tok_live_9f8e7d6c5b4a', 'key-ABCD-112233'];
     const ledger = ['--ledger', 'ledger/secrets.sqlite'];
     const outputs = [
@@ -51,7 +54,9 @@ export default defineJob({
       await runCli(['run', 'job.mjs', '--json', ...ledger], { cwd: dir }),
       await runCli(['rerun', 'job.mjs', '--failed', '--json', '--verbose', ...ledger], { cwd: dir }),
       await runCli(['rerun', 'job.mjs', '--failed', ...ledger], { cwd: dir }),
-      ...(await Promise.all(['table', 'jsonl', 'csv', 'keys'].map((format) => runCli(['failures', 'job.mjs', '--format', format, ...ledger], { cwd: dir })))),
+      ...(await Promise.all(
+        ['table', 'jsonl', 'csv', 'keys'].map((format) => runCli(['failures', 'job.mjs', '--format', format, ...ledger], { cwd: dir })),
+      )),
       await runCli(['status', 'job.mjs', ...ledger], { cwd: dir }),
       await runCli(['status', 'job.mjs', '--json', ...ledger], { cwd: dir }),
       await runCli(['replay', 'job.mjs', 'r0', ...ledger], { cwd: dir }),
@@ -76,7 +81,9 @@ export default defineJob({
 describe('huge error messages', () => {
   it('20 failures with a 1 MB message leave a bounded ledger and bounded terminal output', async () => {
     const dir = tempDir();
-    writeFileSync(join(dir, 'job.mjs'), `
+    writeFileSync(
+      join(dir, 'job.mjs'),
+      `
 import { defineJob } from 'batchguard';
 const huge = 'x'.repeat(1_000_000);
 export default defineJob({
@@ -88,7 +95,8 @@ export default defineJob({
   retryBudget: { enabled: false },
   handler: async (r) => { throw new Error('record ' + r.id + ': ' + huge); },
 });
-`);
+`,
+    );
     const run = await runCli(['run', 'job.mjs', '--verbose', '--ledger', 'ledger/huge.sqlite'], { cwd: dir });
     expect(run.code).toBe(1);
     const table = await runCli(['failures', 'job.mjs', '--ledger', 'ledger/huge.sqlite'], { cwd: dir });
@@ -106,7 +114,9 @@ export default defineJob({
 describe('keys and messages with control characters', () => {
   it('are printed escaped, and keys with newlines round-trip through failures --format keys and rerun --keys', async () => {
     const dir = tempDir();
-    writeFileSync(join(dir, 'job.mjs'), `
+    writeFileSync(
+      join(dir, 'job.mjs'),
+      `
 import { defineJob, FatalError } from 'batchguard';
 const keys = ['plain', 'two\\nlines', '\\u001b[31mred\\u001b[0m', '"quoted"', ' padded '];
 export default defineJob({
@@ -118,7 +128,8 @@ export default defineJob({
     if (process.env.FIXED !== '1') throw new FatalError('bad \\u001b]0;owned\\u0007 title for ' + r.key);
   },
 });
-`);
+`,
+    );
     const ledger = ['--ledger', 'ledger/control.sqlite'];
     const run = await runCli(['run', 'job.mjs', ...ledger], { cwd: dir });
     const table = await runCli(['failures', 'job.mjs', ...ledger], { cwd: dir });
@@ -130,7 +141,10 @@ export default defineJob({
     const keys = await runCli(['failures', 'job.mjs', '--format', 'keys', ...ledger], { cwd: dir });
     expect(keys.stdout).toBe('plain\n"two\\nlines"\n"\\u001b[31mred\\u001b[0m"\n"\\"quoted\\""\n" padded "\n');
     writeFileSync(join(dir, 'keys.txt'), keys.stdout);
-    const rerun = await runCli(['rerun', 'job.mjs', '--failed', '--keys', 'keys.txt', '--json', ...ledger], { cwd: dir, env: { FIXED: '1' } });
+    const rerun = await runCli(['rerun', 'job.mjs', '--failed', '--keys', 'keys.txt', '--json', ...ledger], {
+      cwd: dir,
+      env: { FIXED: '1' },
+    });
     expect(rerun.code).toBe(0);
     expect(JSON.parse(rerun.stdout)).toMatchObject({ total: 5, succeeded: 5, failed: 0, warnings: [] });
 

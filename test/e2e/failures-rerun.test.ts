@@ -12,7 +12,9 @@ const RECORDS = 20_000;
 
 function writeJob(dir: string): void {
   writeJsonl(dir, 'records.jsonl', RECORDS);
-  writeFileSync(join(dir, 'job.ts'), `
+  writeFileSync(
+    join(dir, 'job.ts'),
+    `
 import { appendFileSync } from 'node:fs';
 import { defineJob, jsonl, FatalError, RetryableError } from 'batchguard';
 
@@ -30,7 +32,8 @@ export default defineJob({
     if (r.id % 100 < 5) throw new RetryableError('upstream busy for record ' + r.id);
   },
 });
-`);
+`,
+  );
 }
 
 const lines = (path: string): string[] => (existsSync(path) ? readFileSync(path, 'utf8').trim().split('\n').filter(Boolean) : []);
@@ -76,19 +79,31 @@ describe('failures and rerun --failed', () => {
 
     writeFileSync(join(dir, 'keys.txt'), `${keys.stdout}not-a-key\nk7\n`);
     const rerun = await runCli(['rerun', 'job.ts', '--failed', '--keys', 'keys.txt', '--json'], {
-      cwd: dir, env: { FIXED: '1', CALLS_FILE: join(dir, 'calls-2.log') },
+      cwd: dir,
+      env: { FIXED: '1', CALLS_FILE: join(dir, 'calls-2.log') },
     });
     expect(rerun.code).toBe(0);
     expect(rerun.stderr).toContain('1 of the keys given are not in the source: not-a-key');
     expect(rerun.stderr).toContain('1 of the keys given have not failed');
-    const rerunCalls = lines(join(dir, 'calls-2.log')).map((id) => `k${id}`).sort();
+    const rerunCalls = lines(join(dir, 'calls-2.log'))
+      .map((id) => `k${id}`)
+      .sort();
     expect(rerunCalls).toEqual([...expectedFatal, ...expectedExhausted].sort());
-    expect(JSON.parse(rerun.stdout)).toMatchObject({ total: RECORDS, succeeded: RECORDS, failed: 0, pending: 0, thisRun: { succeeded: RECORDS * 0.05 } });
+    expect(JSON.parse(rerun.stdout)).toMatchObject({
+      total: RECORDS,
+      succeeded: RECORDS,
+      failed: 0,
+      pending: 0,
+      thisRun: { succeeded: RECORDS * 0.05 },
+    });
 
     const status = await runCli(['status', 'job.ts', '--json'], { cwd: dir });
     expect(JSON.parse(status.stdout)).toMatchObject({ total: RECORDS, succeeded: RECORDS, failed: 0, skipped: 0, pending: 0 });
 
-    const again = await runCli(['rerun', 'job.ts', '--failed', '--json'], { cwd: dir, env: { FIXED: '1', CALLS_FILE: join(dir, 'calls-3.log') } });
+    const again = await runCli(['rerun', 'job.ts', '--failed', '--json'], {
+      cwd: dir,
+      env: { FIXED: '1', CALLS_FILE: join(dir, 'calls-3.log') },
+    });
     expect(again.code).toBe(0);
     expect(lines(join(dir, 'calls-3.log'))).toHaveLength(0);
   }, 120_000);
@@ -100,7 +115,8 @@ describe('failures and rerun --failed', () => {
     const groups = await runCli(['failures', 'job.ts', '--format', 'jsonl', '--kind', 'fatal'], { cwd: dir });
     const fingerprint = JSON.parse(groups.stdout.split('\n')[0] as string).fingerprint;
     const rerun = await runCli(['rerun', 'job.ts', '--failed', '--error', fingerprint, '--json'], {
-      cwd: dir, env: { FIXED: '1', CALLS_FILE: join(dir, 'calls-2.log') },
+      cwd: dir,
+      env: { FIXED: '1', CALLS_FILE: join(dir, 'calls-2.log') },
     });
     expect(JSON.parse(rerun.stdout)).toMatchObject({ failed: RECORDS * 0.02, succeeded: RECORDS * 0.98 });
     expect(lines(join(dir, 'calls-2.log'))).toHaveLength(RECORDS * 0.03);

@@ -15,7 +15,9 @@ function jobIn(dir: string, extra = ''): string {
   mkdirSync(jobs, { recursive: true });
   const data = writeJsonl(jobs, 'data.jsonl', 20);
   const file = join(jobs, 'numbers.job.mjs');
-  writeFileSync(file, `
+  writeFileSync(
+    file,
+    `
 import { defineJob, jsonl, FatalError } from 'batchguard';
 const fail = (process.env.FAIL ?? '').split(',').filter(Boolean).map(Number);
 const flaky = (process.env.FLAKY ?? '').split(',').filter(Boolean).map(Number);
@@ -33,7 +35,8 @@ export default defineJob({
     return r.id;
   },
 });
-`);
+`,
+  );
   return file;
 }
 
@@ -49,7 +52,12 @@ describe('the ledger stays put', () => {
     const first = await runCli(['run', job, '--no-progress', '--max-records', '12'], { cwd: cron });
     expect(first.code).toBe(5);
     const ledger = join(dir, 'jobs', '.batchguard', 'numbers.sqlite');
-    expect(first.stderr).toMatch(new RegExp(`^batchguard: run [0-9a-f-]+ started with a new ledger ${ledger} \\(nothing of job numbers was recorded there before\\)$`, 'm'));
+    expect(first.stderr).toMatch(
+      new RegExp(
+        `^batchguard: run [0-9a-f-]+ started with a new ledger ${ledger} \\(nothing of job numbers was recorded there before\\)$`,
+        'm',
+      ),
+    );
     expect(existsSync(join(cron, '.batchguard'))).toBe(false);
 
     const status = await runCli(['status', '../jobs/numbers.job.mjs', '--json'], { cwd: elsewhere });
@@ -77,10 +85,16 @@ describe('before any run', () => {
     const dir = tempDir();
     const job = jobIn(dir);
     const ledger = join(dir, 'jobs', '.batchguard', 'numbers.sqlite');
-    for (const args of [['rerun', job, '--failed'], ['status', job], ['failures', job]]) {
+    for (const args of [
+      ['rerun', job, '--failed'],
+      ['status', job],
+      ['failures', job],
+    ]) {
       const result = await runCli(args, { cwd: dir });
       expect(result.code).toBe(4);
-      expect(result.stderr).toBe(`batchguard: error: no ledger at ${ledger}: job ${job} has not run yet with this ledger (start it with \`batchguard run ${job}\`)\n`);
+      expect(result.stderr).toBe(
+        `batchguard: error: no ledger at ${ledger}: job ${job} has not run yet with this ledger (start it with \`batchguard run ${job}\`)\n`,
+      );
       expect(result.stdout).toBe('');
     }
     expect(existsSync(join(dir, 'jobs', '.batchguard'))).toBe(false);
@@ -104,7 +118,9 @@ describe('ledger values that name no usable ledger', () => {
     const dir = tempDir();
     const result = await runCli(['run', jobIn(dir), '--ledger', 'postgres://app:hunter2@db.internal/jobs'], { cwd: dir });
     expect(result.code).toBe(2);
-    expect(result.stderr).toBe('batchguard: error: --ledger postgres://…: this version of batchguard has no PostgreSQL ledger yet; give the path of a SQLite ledger file instead\n');
+    expect(result.stderr).toBe(
+      'batchguard: error: --ledger postgres://…: this version of batchguard has no PostgreSQL ledger yet; give the path of a SQLite ledger file instead\n',
+    );
   });
 });
 

@@ -50,10 +50,13 @@ interface Call {
 }
 
 function calls(nginx: Nginx): Call[] {
-  return readFileSync(nginx.accessLog, 'utf8').split('\n').filter(Boolean).map((line) => {
-    const [key, attempt, status, msec] = line.split(' ');
-    return { key: key as string, attempt: Number(attempt), status: Number(status), atMs: Math.round(Number(msec) * 1000) };
-  });
+  return readFileSync(nginx.accessLog, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const [key, attempt, status, msec] = line.split(' ');
+      return { key: key as string, attempt: Number(attempt), status: Number(status), atMs: Math.round(Number(msec) * 1000) };
+    });
 }
 
 // nginx-light is a Debian package (.ci/run installs it); without it this test cannot run at all.
@@ -69,7 +72,9 @@ describe.skipIf(!NGINX_BIN)('a flaky upstream (real nginx: 20% 503 with Retry-Af
   it('finishes with exit 0: every existing record succeeds, no key+attempt twice, no retry before its Retry-After', async () => {
     const dir = tempDir();
     writeJsonl(dir, 'records.jsonl', RECORDS, (i) => ({ id: MISSING.has(i) ? `missing-${i}` : `item-${i}` }));
-    writeFileSync(join(dir, 'job.mjs'), `
+    writeFileSync(
+      join(dir, 'job.mjs'),
+      `
 import { defineJob, jsonl } from 'batchguard';
 
 export default defineJob({
@@ -86,11 +91,18 @@ export default defineJob({
     return response.json();
   },
 });
-`);
+`,
+    );
     const result = await runCli(['run', 'job.mjs', '--json', '--no-progress'], { cwd: dir });
     expect(result.stderr).not.toMatch(/breaker opened/i);
     expect(result.code).toBe(0);
-    const summary = JSON.parse(result.stdout) as { status: string; succeeded: number; failed: number; pending: number; breaker: { trips: number } };
+    const summary = JSON.parse(result.stdout) as {
+      status: string;
+      succeeded: number;
+      failed: number;
+      pending: number;
+      breaker: { trips: number };
+    };
     expect(summary).toMatchObject({ status: 'completed', succeeded: RECORDS - MISSING.size, failed: MISSING.size, pending: 0 });
     expect(summary.breaker.trips).toBe(0);
 

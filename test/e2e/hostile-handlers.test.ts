@@ -20,7 +20,9 @@ const EXIT_EXITED = 7;
  */
 function writeJob(dir: string, count: number, handler: string, options: { top?: string; extra?: string } = {}): void {
   writeJsonl(dir, 'records.jsonl', count);
-  writeFileSync(join(dir, 'job.mjs'), `
+  writeFileSync(
+    join(dir, 'job.mjs'),
+    `
 import { existsSync, writeFileSync } from 'node:fs';
 import { defineJob, jsonl, jsonlOutput } from 'batchguard';
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -37,25 +39,36 @@ export default defineJob({
     ${handler}
   },
 });
-`);
+`,
+  );
 }
 
 // A short lease: a run that died is taken over after it, and these tests make runs die on purpose.
-const run = (dir: string, env?: Record<string, string>): Promise<CliResult> => runCli(['run', 'job.mjs', '--json', '--no-progress', '--lease', '1s'], { cwd: dir, env });
+const run = (dir: string, env?: Record<string, string>): Promise<CliResult> =>
+  runCli(['run', 'job.mjs', '--json', '--no-progress', '--lease', '1s'], { cwd: dir, env });
 
 /** The ids in out.jsonl, checked to be distinct. */
 function outputIds(dir: string): number[] {
   const path = join(dir, 'out.jsonl');
   if (!existsSync(path)) return [];
-  const ids = readFileSync(path, 'utf8').split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { id: number }).id);
+  const ids = readFileSync(path, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => (JSON.parse(line) as { id: number }).id);
   expect(new Set(ids).size, 'output lines are distinct').toBe(ids.length);
   return ids;
 }
 
-async function failures(dir: string): Promise<{ key: string; kind: string; error: { name: string; message: string; cause?: { name: string; message: string } } }[]> {
+async function failures(
+  dir: string,
+): Promise<{ key: string; kind: string; error: { name: string; message: string; cause?: { name: string; message: string } } }[]> {
   const result = await runCli(['failures', 'job.mjs', '--format', 'jsonl'], { cwd: dir });
   expect(result.code).toBe(0);
-  return result.stdout.trim().split('\n').filter(Boolean).map((line) => JSON.parse(line));
+  return result.stdout
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line));
 }
 
 async function status(dir: string): Promise<{ total: number; succeeded: number; failed: number; skipped: number; pending: number }> {
@@ -67,13 +80,17 @@ async function status(dir: string): Promise<{ total: number; succeeded: number; 
 describe('a handler that calls process.exit mid-run', () => {
   it('never yields exit 0; the next run finishes every record exactly once', async () => {
     const dir = tempDir();
-    writeJob(dir, 300, `
+    writeJob(
+      dir,
+      300,
+      `
     await sleep(1);
     if (r.id === 150 && !existsSync(marker)) {
       writeFileSync(marker, '');
       process.exit(0);
     }
-    return { id: r.id };`);
+    return { id: r.id };`,
+    );
 
     const died = await run(dir);
     expect(died.code).toBe(EXIT_EXITED);
@@ -89,10 +106,14 @@ describe('a handler that calls process.exit mid-run', () => {
 
   it('a record that exits every time is quarantined as crashed after maxCrashes runs alone, each of which exits non-zero', async () => {
     const dir = tempDir();
-    writeJob(dir, 200, `
+    writeJob(
+      dir,
+      200,
+      `
     await sleep(1);
     if (r.id === 42) process.exit(0);
-    return { id: r.id };`);
+    return { id: r.id };`,
+    );
 
     const codes: (number | null)[] = [];
     let last: CliResult | undefined;
@@ -104,7 +125,13 @@ describe('a handler that calls process.exit mid-run', () => {
     expect(codes.length).toBeGreaterThanOrEqual(5);
     expect(codes.length).toBeLessThanOrEqual(7);
     expect(codes).toEqual([...codes.slice(0, -1).map(() => EXIT_EXITED), 0]);
-    expect(JSON.parse((last as CliResult).stdout)).toMatchObject({ status: 'completed', total: 200, succeeded: 199, failed: 1, pending: 0 });
+    expect(JSON.parse((last as CliResult).stdout)).toMatchObject({
+      status: 'completed',
+      total: 200,
+      succeeded: 199,
+      failed: 1,
+      pending: 0,
+    });
     expect((await failures(dir)).map((f) => [f.key, f.kind])).toEqual([['42', 'crashed']]);
     expect(outputIds(dir)).toHaveLength(199);
   }, 90_000);
@@ -113,7 +140,10 @@ describe('a handler that calls process.exit mid-run', () => {
 describe('errors that escape the handler', () => {
   it('a throw in a timer callback and an unawaited rejection fail the record they came from', async () => {
     const dir = tempDir();
-    writeJob(dir, 100, `
+    writeJob(
+      dir,
+      100,
+      `
     if (r.id === 7) {
       await new Promise((resolve) => {
         setTimeout(() => { throw new TypeError('timer callback broke for ' + r.id); }, 1);
@@ -125,7 +155,8 @@ describe('errors that escape the handler', () => {
       await sleep(20_000);
     }
     await sleep(1);
-    return { id: r.id };`);
+    return { id: r.id };`,
+    );
 
     const result = await run(dir);
     expect(result.code).toBe(0);
@@ -139,11 +170,16 @@ describe('errors that escape the handler', () => {
 
   it('an error no record can be blamed for stops the run cleanly (exit 6, summary, committed); the next run resumes', async () => {
     const dir = tempDir();
-    writeJob(dir, 400, `
+    writeJob(
+      dir,
+      400,
+      `
     await sleep(10);
-    return { id: r.id };`, {
-      top: `if (process.env.STRAY) setTimeout(() => { throw new Error('stray timer outside any record'); }, 300);`,
-    });
+    return { id: r.id };`,
+      {
+        top: `if (process.env.STRAY) setTimeout(() => { throw new Error('stray timer outside any record'); }, 300);`,
+      },
+    );
 
     const stopped = await run(dir, { STRAY: '1' });
     expect(stopped.code).toBe(EXIT_UNCAUGHT);
@@ -158,7 +194,13 @@ describe('errors that escape the handler', () => {
 
     const resumed = await run(dir);
     expect(resumed.code).toBe(0);
-    expect(JSON.parse(resumed.stdout)).toMatchObject({ status: 'completed', total: 400, succeeded: 400, pending: 0, alreadyDone: summary.succeeded });
+    expect(JSON.parse(resumed.stdout)).toMatchObject({
+      status: 'completed',
+      total: 400,
+      succeeded: 400,
+      pending: 0,
+      alreadyDone: summary.succeeded,
+    });
     expect(outputIds(dir)).toHaveLength(400);
   }, 60_000);
 });
@@ -167,7 +209,10 @@ describe('values the engine cannot serialise or inspect', () => {
   it('fail their own record (fatal), every other record succeeds, nothing crashes', async () => {
     const dir = tempDir();
     // Spread out, so that the failures do not look like an outage to the breaker.
-    writeJob(dir, 200, `
+    writeJob(
+      dir,
+      200,
+      `
     await sleep(1);
     switch (r.id) {
       case 20: return { id: r.id, rows: 10n };
@@ -179,7 +224,8 @@ describe('values the engine cannot serialise or inspect', () => {
       case 140: throw Symbol('a symbol');
       case 160: return { get then() { throw new Error('then getter'); } };
     }
-    return { id: r.id };`);
+    return { id: r.id };`,
+    );
 
     const result = await run(dir);
     expect(result.stderr).not.toMatch(/bug in batchguard/);

@@ -16,7 +16,9 @@ import { CHROMIUM, launchChromium } from '../helpers/browser.js';
 const DOCS_SCREENSHOT = resolve(import.meta.dirname, '../../docs/report.png');
 
 function writeJob(dir: string): void {
-  writeFileSync(join(dir, 'job.mjs'), `
+  writeFileSync(
+    join(dir, 'job.mjs'),
+    `
 import { defineJob, FatalError } from 'batchguard';
 const records = Array.from({ length: 120 }, (_, i) => ({ id: i % 40 === 7 ? '<img src=x onerror="window.__pwned=2">' + i : 'rec-' + i, i }));
 export default defineJob({
@@ -34,13 +36,18 @@ export default defineJob({
     if (r.i % 40 === 7) throw new FatalError('no such customer ' + r.i);
   },
 });
-`);
+`,
+  );
 }
 
 describe.skipIf(!existsSync(CHROMIUM))('batchguard report --html (skipped only where Debian chromium is not installed)', () => {
   let browser: Browser;
-  beforeAll(async () => { browser = await launchChromium(); });
-  afterAll(async () => { await browser?.close(); });
+  beforeAll(async () => {
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
 
   it('shows the figures, draws the chart, and runs no script from the records', async () => {
     const dir = tempDir();
@@ -59,7 +66,9 @@ describe.skipIf(!existsSync(CHROMIUM))('batchguard report --html (skipped only w
 
     const page = await browser.newPage({ viewport: { width: 960, height: 1200 } });
     const requests: string[] = [];
-    page.on('request', (request) => { if (!request.url().startsWith('file:')) requests.push(request.url()); });
+    page.on('request', (request) => {
+      if (!request.url().startsWith('file:')) requests.push(request.url());
+    });
     await page.goto(`file://${out}`);
     const figure = (id: string): Promise<string> => page.locator(`[data-figure="${id}"]`).innerText();
     expect(await figure('total')).toBe('120');
@@ -78,7 +87,9 @@ describe.skipIf(!existsSync(CHROMIUM))('batchguard report --html (skipped only w
 
     // The markup in messages and keys is shown as text, and none of it ran.
     expect(await page.locator('.group .message').allInnerTexts()).toContain('bad payload <script>window.__pwned=1</script> in record 3');
-    expect(await page.locator('.group .keys').allInnerTexts()).toEqual(expect.arrayContaining([expect.stringContaining('<img src=x onerror="window.__pwned=2">7')]));
+    expect(await page.locator('.group .keys').allInnerTexts()).toEqual(
+      expect.arrayContaining([expect.stringContaining('<img src=x onerror="window.__pwned=2">7')]),
+    );
     expect(await page.evaluate('typeof window.__pwned')).toBe('undefined');
     expect(await page.locator('script').count()).toBe(0);
     expect(requests).toEqual([]);

@@ -14,7 +14,9 @@ const REPO = resolve(import.meta.dirname, '../..');
 /** A job whose record 0 throws FatalError: one attempt only if the class is the engine's own. */
 function writeJob(dir: string, file: string): void {
   writeJsonl(dir, 'records.jsonl', 5);
-  writeFileSync(join(dir, file), `
+  writeFileSync(
+    join(dir, file),
+    `
 import { defineJob, jsonl, FatalError } from 'batchguard';
 const seen = new Set();
 export default defineJob({
@@ -26,7 +28,8 @@ export default defineJob({
   // be an unknown Error, retried once more.
   handler: async (r) => { if (r.id === 0) throw new FatalError('no'); },
 });
-`);
+`,
+  );
 }
 
 function project(dir: string): string {
@@ -57,11 +60,15 @@ describe('loading job files', () => {
     expect(JSON.parse(result.stdout)).toMatchObject({ succeeded: 4, failed: 1, attempts: 5, retries: 0 });
   }, 60_000);
 
-  it.each(['job.mjs', 'job.js', 'job.ts', 'job.mts'])('%s in a scratch folder with no package.json', async (file) => {
-    const dir = tempDir();
-    writeJob(dir, file);
-    const result = await runCli(['run', file, '--json'], { cwd: dir });
-    expect(result.stderr).not.toContain('error');
-    expect(JSON.parse(result.stdout)).toMatchObject({ succeeded: 4, failed: 1, attempts: 5, retries: 0 });
-  }, 60_000);
+  it.each(['job.mjs', 'job.js', 'job.ts', 'job.mts'])(
+    '%s in a scratch folder with no package.json',
+    async (file) => {
+      const dir = tempDir();
+      writeJob(dir, file);
+      const result = await runCli(['run', file, '--json'], { cwd: dir });
+      expect(result.stderr).not.toContain('error');
+      expect(JSON.parse(result.stdout)).toMatchObject({ succeeded: 4, failed: 1, attempts: 5, retries: 0 });
+    },
+    60_000,
+  );
 });

@@ -28,7 +28,9 @@ const UNSHARE = canUnshare();
 function writeJob(dir: string): { ledger: string; output: string } {
   writeJsonl(dir, 'records.jsonl', RECORDS);
   const output = join(dir, 'out.jsonl');
-  writeFileSync(join(dir, 'job.mjs'), `
+  writeFileSync(
+    join(dir, 'job.mjs'),
+    `
 import { defineJob, jsonl, jsonlOutput } from 'batchguard';
 export default defineJob({
   name: 'lease-test',
@@ -44,13 +46,17 @@ export default defineJob({
     return { id: r.id };
   },
 });
-`);
+`,
+  );
   return { ledger: join(dir, '.batchguard', 'lease-test.sqlite'), output };
 }
 
 /** The CLI as PID 1 of a new PID namespace, as in a container. */
 function spawnInNamespace(args: string[], cwd: string): ChildProcess & { result: Promise<CliResult> } {
-  const child = spawn('unshare', ['--pid', '--fork', '--mount-proc', process.execPath, BIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('unshare', ['--pid', '--fork', '--mount-proc', process.execPath, BIN, ...args], {
+    cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (chunk) => (stdout += chunk));
@@ -77,7 +83,12 @@ function lease(ledger: string): { run_id: string; pid: number; token: number } |
 
 function outputIds(output: string): number[] {
   const text = readFileSync(output, 'utf8');
-  return text.trim() === '' ? [] : text.trim().split('\n').map((line) => (JSON.parse(line) as { id: number }).id);
+  return text.trim() === ''
+    ? []
+    : text
+        .trim()
+        .split('\n')
+        .map((line) => (JSON.parse(line) as { id: number }).id);
 }
 
 async function expectBooksBalance(dir: string, output: string): Promise<void> {
@@ -109,22 +120,29 @@ function writeLocked(ledger: string): boolean {
 
 describe('run lease across real processes', () => {
   // Skipped only where `unshare --pid` is not permitted (it needs root or user namespaces).
-  it.skipIf(!UNSHARE)('a run SIGKILLed as PID 1 of a PID namespace is taken over by the next PID 1', async () => {
-    const dir = tempDir();
-    const { ledger, output } = writeJob(dir);
-    const first = spawnInNamespace(['run', 'job.mjs', '--lease', '2s', '--no-progress', '--quiet'], dir);
-    await waitFor(() => (existsSync(output) && statSync(output).size > 500) || first.exitCode !== null, 60_000);
-    expect(lease(ledger)).toMatchObject({ pid: 1, token: 1 });
-    process.kill(namespaceInit(first.pid as number), 'SIGKILL');
-    await first.result;
+  it.skipIf(!UNSHARE)(
+    'a run SIGKILLed as PID 1 of a PID namespace is taken over by the next PID 1',
+    async () => {
+      const dir = tempDir();
+      const { ledger, output } = writeJob(dir);
+      const first = spawnInNamespace(['run', 'job.mjs', '--lease', '2s', '--no-progress', '--quiet'], dir);
+      await waitFor(() => (existsSync(output) && statSync(output).size > 500) || first.exitCode !== null, 60_000);
+      expect(lease(ledger)).toMatchObject({ pid: 1, token: 1 });
+      process.kill(namespaceInit(first.pid as number), 'SIGKILL');
+      await first.result;
 
-    const second = await spawnInNamespace(['run', 'job.mjs', '--lease', '2s', '--json'], dir).result;
-    expect(second.stderr).not.toContain('held by');
-    expect(second.code).toBe(0);
-    const runs = readLedger(ledger, (db) => db.prepare('SELECT status, pid FROM runs ORDER BY started_at').all());
-    expect(runs).toEqual([{ status: 'crashed', pid: 1 }, { status: 'completed', pid: 1 }]);
-    await expectBooksBalance(dir, output);
-  }, 120_000);
+      const second = await spawnInNamespace(['run', 'job.mjs', '--lease', '2s', '--json'], dir).result;
+      expect(second.stderr).not.toContain('held by');
+      expect(second.code).toBe(0);
+      const runs = readLedger(ledger, (db) => db.prepare('SELECT status, pid FROM runs ORDER BY started_at').all());
+      expect(runs).toEqual([
+        { status: 'crashed', pid: 1 },
+        { status: 'completed', pid: 1 },
+      ]);
+      await expectBooksBalance(dir, output);
+    },
+    120_000,
+  );
 
   it('a SIGSTOPped holder is taken over; continued, it stops with exit 4 and writes nothing', async () => {
     const dir = tempDir();
@@ -145,7 +163,10 @@ describe('run lease across real processes', () => {
 
     const taker = spawnCli(['run', 'job.mjs', '--lease', '2s', '--json'], { cwd: dir });
     // The taker waits for the lease to expire, takes it, and works: then the frozen run wakes up.
-    await waitFor(() => { const l = lease(ledger); return l !== undefined && l.run_id !== frozenRun; }, 60_000);
+    await waitFor(() => {
+      const l = lease(ledger);
+      return l !== undefined && l.run_id !== frozenRun;
+    }, 60_000);
     const sizeAtTakeover = statSync(output).size;
     await waitFor(() => statSync(output).size > sizeAtTakeover + 200 || taker.exitCode !== null, 60_000);
     frozen.kill('SIGCONT');
@@ -157,7 +178,10 @@ describe('run lease across real processes', () => {
     const took = await taker.result;
     expect(took.code).toBe(0);
     const runs = readLedger(ledger, (db) => db.prepare('SELECT run_id, status FROM runs ORDER BY started_at').all());
-    expect(runs).toEqual([{ run_id: frozenRun, status: 'crashed' }, { run_id: expect.any(String), status: 'completed' }]);
+    expect(runs).toEqual([
+      { run_id: frozenRun, status: 'crashed' },
+      { run_id: expect.any(String), status: 'completed' },
+    ]);
     await expectBooksBalance(dir, output);
   }, 120_000);
 });

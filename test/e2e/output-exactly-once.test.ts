@@ -16,7 +16,9 @@ describe('output exactly once', () => {
     const dir = tempDir();
     writeJsonl(dir, 'records.jsonl', RECORDS);
     const output = join(dir, 'out', 'results.jsonl');
-    writeFileSync(join(dir, 'job.mjs'), `
+    writeFileSync(
+      join(dir, 'job.mjs'),
+      `
 import { defineJob, jsonl, jsonlOutput } from 'batchguard';
 export default defineJob({
   name: 'output-test',
@@ -30,7 +32,8 @@ export default defineJob({
     return { id: r.id, upper: r.name.toUpperCase() };
   },
 });
-`);
+`,
+    );
     const size = (): number => (existsSync(output) ? statSync(output).size : 0);
     for (let kill = 0; kill < KILLS; kill++) {
       const child = spawnCli(['run', 'job.mjs', '--no-progress', '--quiet'], { cwd: dir });
@@ -45,7 +48,10 @@ export default defineJob({
     const final = await runCli(['run', 'job.mjs', '--json'], { cwd: dir });
     expect(final.code).toBe(0);
     expect(JSON.parse(final.stdout)).toMatchObject({ total: RECORDS, succeeded: RECORDS, pending: 0 });
-    const ids = readFileSync(output, 'utf8').trim().split('\n').map((line) => JSON.parse(line).id as number);
+    const ids = readFileSync(output, 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line).id as number);
     expect(ids).toHaveLength(RECORDS);
     expect(new Set(ids).size).toBe(RECORDS);
   }, 240_000);
@@ -54,16 +60,19 @@ export default defineJob({
     const dir = tempDir();
     writeJsonl(dir, 'records.jsonl', 10);
     writeFileSync(join(dir, 'results.jsonl'), '{"old":true}\n');
-    writeFileSync(join(dir, 'job.mjs'), `
+    writeFileSync(
+      join(dir, 'job.mjs'),
+      `
 import { defineJob, jsonl, jsonlOutput } from 'batchguard';
 export default defineJob({
   name: 'output-refuse', source: jsonl(${JSON.stringify(join(dir, 'records.jsonl'))}), key: (r) => String(r.id),
   output: jsonlOutput(${JSON.stringify(join(dir, 'results.jsonl'))}), handler: async (r) => r,
 });
-`);
+`,
+    );
     const result = await runCli(['run', 'job.mjs'], { cwd: dir });
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain('already holds 13 bytes that this job\'s ledger did not write');
+    expect(result.stderr).toContain("already holds 13 bytes that this job's ledger did not write");
     expect(readFileSync(join(dir, 'results.jsonl'), 'utf8')).toBe('{"old":true}\n');
   });
 });

@@ -17,7 +17,9 @@ describe('a kill before the first commit of a job with an output', () => {
     const dir = tempDir();
     writeJsonl(dir, 'records.jsonl', RECORDS);
     const output = join(dir, 'out.jsonl');
-    writeFileSync(join(dir, 'job.mjs'), `
+    writeFileSync(
+      join(dir, 'job.mjs'),
+      `
 import { defineJob, jsonl, jsonlOutput } from 'batchguard';
 export default defineJob({
   name: 'first-batch',
@@ -28,7 +30,8 @@ export default defineJob({
   output: jsonlOutput(${JSON.stringify(output)}),
   handler: async (r) => { await new Promise((done) => setTimeout(done, 1)); return { id: r.id }; },
 });
-`);
+`,
+    );
     const first = spawnCli(['run', 'job.mjs', '--no-progress', '--quiet'], { cwd: dir });
     // The first lines reach the file at the first group commit; kill at once.
     await waitFor(() => existsSync(output) && statSync(output).size > 0, 30_000);
@@ -38,7 +41,10 @@ export default defineJob({
     expect(resumed.stderr).not.toMatch(/did not write/);
     expect(resumed.code).toBe(0);
     expect(JSON.parse(resumed.stdout)).toMatchObject({ total: RECORDS, succeeded: RECORDS, pending: 0 });
-    const ids = readFileSync(output, 'utf8').trim().split('\n').map((line) => (JSON.parse(line) as { id: number }).id);
+    const ids = readFileSync(output, 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => (JSON.parse(line) as { id: number }).id);
     expect(ids).toHaveLength(RECORDS);
     expect(new Set(ids).size).toBe(RECORDS);
   }, 60_000);

@@ -14,7 +14,9 @@ import { tempDir } from '../helpers/temp.js';
 
 /** Writes `dir/<name>.mjs`, a job over `dir/<name>.jsonl` with the given extra options and handler. */
 function writeJob(dir: string, name: string, options: string, handler: string, prelude = ''): void {
-  writeFileSync(join(dir, `${name}.mjs`), `
+  writeFileSync(
+    join(dir, `${name}.mjs`),
+    `
 import { openSync, writeSync } from 'node:fs';
 import { defineJob, jsonl } from 'batchguard';
 ${prelude}
@@ -25,7 +27,8 @@ export default defineJob({
   ${options}
   handler: ${handler},
 });
-`);
+`,
+  );
 }
 
 const servers: Server[] = [];
@@ -71,14 +74,22 @@ describe('rate limit', () => {
     const { url, arrivals } = await countingServer();
     writeJsonl(dir, 'paced.jsonl', 2000);
     const side = join(dir, 'starts.txt');
-    writeJob(dir, 'paced', 'concurrency: 16, rateLimit: { perSecond: 200 }, maxFailureRate: 0,', `async (r) => {
+    writeJob(
+      dir,
+      'paced',
+      'concurrency: 16, rateLimit: { perSecond: 200 }, maxFailureRate: 0,',
+      `async (r) => {
     writeSync(side, Date.now() + '\\n');
     const response = await fetch(process.env.TARGET_URL + '/records/' + r.id);
     await response.text();
     if (!response.ok) throw Object.assign(new Error('HTTP ' + response.status), { status: response.status });
-  }`, 'const side = openSync(process.env.SIDE_FILE, "a");');
+  }`,
+      'const side = openSync(process.env.SIDE_FILE, "a");',
+    );
 
-    const { result, ms } = await timed(() => runCli(['run', 'paced.mjs', '--json', '--no-progress'], { cwd: dir, env: { TARGET_URL: url, SIDE_FILE: side } }));
+    const { result, ms } = await timed(() =>
+      runCli(['run', 'paced.mjs', '--json', '--no-progress'], { cwd: dir, env: { TARGET_URL: url, SIDE_FILE: side } }),
+    );
     expect(result.code, result.stderr).toBe(0);
     const summary = JSON.parse(result.stdout);
     expect(summary).toMatchObject({ status: 'completed', total: 2000, succeeded: 2000, failed: 0 });
@@ -89,9 +100,11 @@ describe('rate limit', () => {
     // When the handler was called: the same tick as the token was taken, so no network jitter.
     const calls = peaks(readFileSync(side, 'utf8').trim().split('\n').map(Number));
     const span = Math.max(...arrivals) - Math.min(...arrivals);
-    console.log(`rate limit: server saw max ${perWallSecond}/wall-clock second (${perSlidingSecond} in any 1 s window); ` +
-      `handler calls max ${calls.perWallSecond}/wall-clock second (${calls.perSlidingSecond} in any 1 s window); burst ${burst}; ` +
-      `requests spread over ${span} ms; run ${summary.elapsedMs} ms; process ${ms} ms`);
+    console.log(
+      `rate limit: server saw max ${perWallSecond}/wall-clock second (${perSlidingSecond} in any 1 s window); ` +
+        `handler calls max ${calls.perWallSecond}/wall-clock second (${calls.perSlidingSecond} in any 1 s window); burst ${burst}; ` +
+        `requests spread over ${span} ms; run ${summary.elapsedMs} ms; process ${ms} ms`,
+    );
     expect(perWallSecond).toBeLessThanOrEqual(200 + burst);
     // The bucket itself: in any 1 s window, at most a full bucket plus a second's refill.
     expect(calls.perSlidingSecond).toBeLessThanOrEqual(200 + burst);
@@ -103,7 +116,7 @@ describe('rate limit', () => {
 });
 
 describe('fairness between tenants', () => {
-  it('a small tenant whose 100 records come after a big tenant\'s 10,000 finishes early in the run, not after the big one', async () => {
+  it("a small tenant whose 100 records come after a big tenant's 10,000 finishes early in the run, not after the big one", async () => {
     // Layout: the big tenant's 10,000 records first, the small tenant's 100 at the very end. That is
     // the harder case: fairness can only reach as far ahead in the input as the reader's buffer
     // (FairScheduler maxQueued, 10,000 by default), and the end of the file is as far as it gets;
@@ -112,19 +125,30 @@ describe('fairness between tenants', () => {
     const dir = tempDir();
     const side = join(dir, 'done.csv');
     writeJsonl(dir, 'tenants.jsonl', 10_100, (i) => (i < 10_000 ? { id: i, tenant: 'big' } : { id: i, tenant: 'small' }));
-    writeJob(dir, 'tenants', 'concurrency: 4, concurrencyKey: (r) => r.tenant, perKeyConcurrency: 2,', `async (r) => {
+    writeJob(
+      dir,
+      'tenants',
+      'concurrency: 4, concurrencyKey: (r) => r.tenant, perKeyConcurrency: 2,',
+      `async (r) => {
     await new Promise((resolve) => setTimeout(resolve, 2));
     writeSync(side, r.tenant + ',' + Date.now() + '\\n');
-  }`, 'const side = openSync(process.env.SIDE_FILE, "a");');
+  }`,
+      'const side = openSync(process.env.SIDE_FILE, "a");',
+    );
 
-    const { result, ms } = await timed(() => runCli(['run', 'tenants.mjs', '--json', '--no-progress'], { cwd: dir, env: { SIDE_FILE: side } }));
+    const { result, ms } = await timed(() =>
+      runCli(['run', 'tenants.mjs', '--json', '--no-progress'], { cwd: dir, env: { SIDE_FILE: side } }),
+    );
     expect(result.code, result.stderr).toBe(0);
     expect(JSON.parse(result.stdout)).toMatchObject({ status: 'completed', total: 10_100, succeeded: 10_100 });
 
-    const done = readFileSync(side, 'utf8').trim().split('\n').map((line) => {
-      const [tenant, at] = line.split(',');
-      return { tenant, at: Number(at) };
-    });
+    const done = readFileSync(side, 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => {
+        const [tenant, at] = line.split(',');
+        return { tenant, at: Number(at) };
+      });
     expect(done).toHaveLength(10_100);
     const first = (done[0] as { at: number }).at;
     const last = (done[done.length - 1] as { at: number }).at;
@@ -132,8 +156,10 @@ describe('fairness between tenants', () => {
     const lastSmallAt = (done[lastSmallIndex] as { at: number }).at;
     const shareOfCompletions = (lastSmallIndex + 1) / done.length;
     const shareOfTime = (lastSmallAt - first) / (last - first);
-    console.log(`fairness: the small tenant's last record was completion #${lastSmallIndex + 1} of ${done.length} ` +
-      `(${(shareOfCompletions * 100).toFixed(1)}%), at ${lastSmallAt - first} ms of ${last - first} ms (${(shareOfTime * 100).toFixed(1)}%); process ${ms} ms`);
+    console.log(
+      `fairness: the small tenant's last record was completion #${lastSmallIndex + 1} of ${done.length} ` +
+        `(${(shareOfCompletions * 100).toFixed(1)}%), at ${lastSmallAt - first} ms of ${last - first} ms (${(shareOfTime * 100).toFixed(1)}%); process ${ms} ms`,
+    );
     expect(done.filter((d) => d.tenant === 'small')).toHaveLength(100);
     expect(shareOfCompletions).toBeLessThan(0.25);
     expect(shareOfTime).toBeLessThan(0.25);
@@ -149,7 +175,11 @@ describe('deadlines', () => {
    */
   function deadlineJob(dir: string, count: number): string {
     writeJsonl(dir, 'long.jsonl', count);
-    writeJob(dir, 'long', `concurrency: 4, shutdownGraceMs: ${GRACE_MS},`, `async (r, ctx) => {
+    writeJob(
+      dir,
+      'long',
+      `concurrency: 4, shutdownGraceMs: ${GRACE_MS},`,
+      `async (r, ctx) => {
     writeSync(side, process.env.RUN + ',start,' + r.id + '\\n');
     const ms = Number(process.env.SLEEP_MS ?? 0);
     if (ms > 0) {
@@ -159,7 +189,9 @@ describe('deadlines', () => {
       });
     }
     writeSync(side, process.env.RUN + ',end,' + r.id + '\\n');
-  }`, 'const side = openSync(process.env.SIDE_FILE, "a");');
+  }`,
+      'const side = openSync(process.env.SIDE_FILE, "a");',
+    );
     return join(dir, 'calls.csv');
   }
 
@@ -186,9 +218,12 @@ describe('deadlines', () => {
     const total = 30_000;
     const side = deadlineJob(dir, total);
 
-    const first = await timed(() => runCli(['run', 'long.mjs', '--max-duration', '3s', '--json', '--no-progress'], {
-      cwd: dir, env: { SIDE_FILE: side, RUN: '1', SLEEP_MS: '1' },
-    }));
+    const first = await timed(() =>
+      runCli(['run', 'long.mjs', '--max-duration', '3s', '--json', '--no-progress'], {
+        cwd: dir,
+        env: { SIDE_FILE: side, RUN: '1', SLEEP_MS: '1' },
+      }),
+    );
     expect(first.result.code, first.result.stderr).toBe(5);
     const stopped = JSON.parse(first.result.stdout);
     expect(stopped.status).toBe('stopped');
@@ -212,10 +247,15 @@ describe('deadlines', () => {
     expect(stopped.sourceExhausted).toBe(false);
     expect(stopped.total).toBeLessThan(total);
     expect(stopped.total).toBe(stopped.succeeded + stopped.pending);
-    console.log(`--max-duration 3s: exit 5 after ${first.ms} ms (run ${stopped.elapsedMs} ms), ${ended1.size} records done, ` +
-      `${started1.size - ended1.size} in flight abandoned`);
+    console.log(
+      `--max-duration 3s: exit 5 after ${first.ms} ms (run ${stopped.elapsedMs} ms), ${ended1.size} records done, ` +
+        `${started1.size - ended1.size} in flight abandoned`,
+    );
 
-    const second = await runCli(['run', 'long.mjs', '--json', '--no-progress'], { cwd: dir, env: { SIDE_FILE: side, RUN: '2', SLEEP_MS: '0' } });
+    const second = await runCli(['run', 'long.mjs', '--json', '--no-progress'], {
+      cwd: dir,
+      env: { SIDE_FILE: side, RUN: '2', SLEEP_MS: '0' },
+    });
     expect(second.code, second.stderr).toBe(0);
     expect(JSON.parse(second.stdout)).toMatchObject({ status: 'completed', total, succeeded: total, pending: 0, alreadyDone: ended1.size });
 
@@ -241,7 +281,10 @@ describe('deadlines', () => {
     const side = deadlineJob(dir, 2000);
     const env = { SIDE_FILE: side, SLEEP_MS: '1' };
 
-    const first = await runCli(['run', 'long.mjs', '--max-records', '500', '--json', '--no-progress'], { cwd: dir, env: { ...env, RUN: '1' } });
+    const first = await runCli(['run', 'long.mjs', '--max-records', '500', '--json', '--no-progress'], {
+      cwd: dir,
+      env: { ...env, RUN: '1' },
+    });
     expect(first.code, first.stderr).toBe(5);
     const stopped = JSON.parse(first.stdout);
     // `total` counts the records read so far: exactly the 500 started, none read ahead.
@@ -250,7 +293,10 @@ describe('deadlines', () => {
     const started1 = readCalls(side).starts.get('1') ?? [];
     expect([...started1].sort((a, b) => a - b)).toEqual(Array.from({ length: 500 }, (_, i) => i));
 
-    const next = await runCli(['run', 'long.mjs', '--max-records', '500', '--json', '--no-progress'], { cwd: dir, env: { ...env, RUN: '2' } });
+    const next = await runCli(['run', 'long.mjs', '--max-records', '500', '--json', '--no-progress'], {
+      cwd: dir,
+      env: { ...env, RUN: '2' },
+    });
     expect(next.code, next.stderr).toBe(5);
     expect(JSON.parse(next.stdout)).toMatchObject({ status: 'stopped', total: 1000, succeeded: 1000, pending: 0, alreadyDone: 500 });
     const started2 = readCalls(side).starts.get('2') ?? [];
@@ -267,7 +313,8 @@ describe('deadlines', () => {
 
     const spawnedAt = Date.now();
     const result = await runCli(['run', 'long.mjs', '--until', hhmmss, '--json', '--no-progress'], {
-      cwd: dir, env: { SIDE_FILE: side, RUN: '1', SLEEP_MS: '1' },
+      cwd: dir,
+      env: { SIDE_FILE: side, RUN: '1', SLEEP_MS: '1' },
     });
     const exitedAt = Date.now();
     expect(result.code, result.stderr).toBe(5);

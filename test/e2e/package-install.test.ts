@@ -40,7 +40,15 @@ export async function runAndCount(): Promise<number> {
 `;
 
 const TSCONFIG = {
-  compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, skipLibCheck: false, noEmit: true, types: ['node'] },
+  compilerOptions: {
+    target: 'ES2022',
+    module: 'NodeNext',
+    moduleResolution: 'NodeNext',
+    strict: true,
+    skipLibCheck: false,
+    noEmit: true,
+    types: ['node'],
+  },
   include: ['src'],
 };
 
@@ -57,7 +65,17 @@ describe('the published package', () => {
     const tarball = packInto(dir);
 
     // What is shipped: the licence, no tests, no source map pointing at a file that is not shipped.
-    expect(tarball.files).toEqual(expect.arrayContaining(['LICENSE', 'README.md', 'package.json', 'bin/batchguard.js', 'dist/index.js', 'dist/index.d.ts', 'docs/cli.md']));
+    expect(tarball.files).toEqual(
+      expect.arrayContaining([
+        'LICENSE',
+        'README.md',
+        'package.json',
+        'bin/batchguard.js',
+        'dist/index.js',
+        'dist/index.d.ts',
+        'docs/cli.md',
+      ]),
+    );
     expect(tarball.files.filter((file) => /\.test\.|^test\/|^src\//.test(file))).toEqual([]);
     const root = join(dir, 'unpacked');
     mkdirSync(root);
@@ -82,12 +100,19 @@ describe('the published package', () => {
     expect(tsc.stdout + tsc.stderr).toBe('');
     expect(tsc.status).toBe(0);
 
-    const required = spawnSync(process.execPath, ['-e', "const b = require('batchguard'); console.log(typeof b.defineJob, typeof b.runJob)"], { cwd: dir, encoding: 'utf8' });
+    const required = spawnSync(
+      process.execPath,
+      ['-e', "const b = require('batchguard'); console.log(typeof b.defineJob, typeof b.runJob)"],
+      { cwd: dir, encoding: 'utf8' },
+    );
     expect(required.stdout).toBe('function function\n');
     expect(required.status).toBe(0);
 
-    const cli = (...args: string[]) => spawnSync(process.execPath, [join(dir, 'node_modules/.bin/batchguard'), ...args], { cwd: dir, encoding: 'utf8' });
-    expect(cli('--version').stdout).toBe(`${(JSON.parse(readFileSync(join(root, 'package', 'package.json'), 'utf8')) as { version: string }).version}\n`);
+    const cli = (...args: string[]) =>
+      spawnSync(process.execPath, [join(dir, 'node_modules/.bin/batchguard'), ...args], { cwd: dir, encoding: 'utf8' });
+    expect(cli('--version').stdout).toBe(
+      `${(JSON.parse(readFileSync(join(root, 'package', 'package.json'), 'utf8')) as { version: string }).version}\n`,
+    );
 
     writeFileSync(join(dir, 'cities.jsonl'), '{"id":1,"name":"Oslo"}\n{"id":2,"name":""}\n');
     writeFileSync(join(dir, 'job.mjs'), JOB_MJS);
@@ -102,7 +127,12 @@ describe('the published package', () => {
     expect(existsSync(join(dir, '.batchguard', 'cities.sqlite'))).toBe(false);
 
     // Built (the module this repository's install compiled, as `npm rebuild` would make it), it runs.
-    const built = join(dirname(createRequire(import.meta.url).resolve('better-sqlite3/package.json')), 'build', 'Release', 'better_sqlite3.node');
+    const built = join(
+      dirname(createRequire(import.meta.url).resolve('better-sqlite3/package.json')),
+      'build',
+      'Release',
+      'better_sqlite3.node',
+    );
     mkdirSync(join(dir, 'node_modules/better-sqlite3/build/Release'), { recursive: true });
     copyFileSync(built, join(dir, 'node_modules/better-sqlite3/build/Release/better_sqlite3.node'));
     const run = cli('run', 'job.mjs', '--json');

@@ -20,7 +20,16 @@ const PG = { host: '127.0.0.1', port: 5432, database: 'test' };
 const PG_MODULE = pathToFileURL(createRequire(import.meta.url).resolve('pg')).href;
 const RECORDS = 400;
 const CONCURRENCY = 4;
-const BREAKER = { consecutiveFailures: 8, failureRate: 0.5, windowRecords: 50, minRecords: 10, probeDelayMs: 200, maxProbeDelayMs: 1000, probeSuccesses: 3, maxOpenMs: 30_000 };
+const BREAKER = {
+  consecutiveFailures: 8,
+  failureRate: 0.5,
+  windowRecords: 50,
+  minRecords: 10,
+  probeDelayMs: 200,
+  maxProbeDelayMs: 1000,
+  probeSuccesses: 3,
+  maxOpenMs: 30_000,
+};
 
 interface Attempt {
   id: number;
@@ -68,14 +77,18 @@ async function restore(): Promise<void> {
 }
 
 async function tableCounts(): Promise<{ rows: number; distinct: number; min: number; max: number }> {
-  const result = await admin.query(`SELECT COUNT(*)::int AS rows, COUNT(DISTINCT id)::int AS distinct, MIN(id) AS min, MAX(id) AS max FROM ${table}`);
+  const result = await admin.query(
+    `SELECT COUNT(*)::int AS rows, COUNT(DISTINCT id)::int AS distinct, MIN(id) AS min, MAX(id) AS max FROM ${table}`,
+  );
   return result.rows[0];
 }
 
 /** Writes the records and a job file that inserts each one as `role` into `table`. */
 function writeJob(dir: string, breaker: object): void {
   writeJsonl(dir, 'records.jsonl', RECORDS);
-  writeFileSync(join(dir, 'job.mjs'), `
+  writeFileSync(
+    join(dir, 'job.mjs'),
+    `
 import { appendFileSync } from 'node:fs';
 import { defineJob, jsonl, FatalError } from 'batchguard';
 // A scratch folder cannot resolve 'pg': the test passes the absolute URL of its copy.
@@ -117,13 +130,17 @@ export default defineJob({
     }
   },
 });
-`);
+`,
+  );
 }
 
 function attempts(dir: string): Attempt[] {
   const path = join(dir, 'attempts.jsonl');
   if (!existsSync(path)) return [];
-  return readFileSync(path, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as Attempt);
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as Attempt);
 }
 
 const env = (extra: Record<string, string> = {}): Record<string, string> => ({ PG_MODULE, ...extra });
@@ -182,7 +199,9 @@ describe('a PostgreSQL outage under the CLI', () => {
     for (const a of log) if (a.phase === 'start' && !firstStart.has(a.id)) firstStart.set(a.id, a.t);
     const startedDuringTrip = [...firstStart.values()].filter((t) => t >= run.outageAt && t <= run.openedSeenAt).length;
     const hit = new Set(log.filter((a) => a.phase === 'error').map((a) => a.id));
-    console.log(`postgres outage: breaker seen open ${run.openedSeenAt - run.outageAt} ms after the outage began; ${startedDuringTrip} records started in between; ${hit.size} records hit by errors`);
+    console.log(
+      `postgres outage: breaker seen open ${run.openedSeenAt - run.outageAt} ms after the outage began; ${startedDuringTrip} records started in between; ${hit.size} records hit by errors`,
+    );
     expect(hit.size).toBeGreaterThan(0);
     expect(hit.size).toBeLessThanOrEqual(BREAKER.consecutiveFailures + CONCURRENCY);
     expect(startedDuringTrip).toBeLessThanOrEqual(BREAKER.consecutiveFailures + CONCURRENCY);
@@ -230,7 +249,14 @@ describe('a PostgreSQL outage under the CLI', () => {
     await restore();
     const second = await runCli(['run', 'job.mjs', '--json', '--no-progress'], { cwd: dir, env: env() });
     expect(second.code).toBe(0);
-    expect(JSON.parse(second.stdout)).toMatchObject({ status: 'completed', total: RECORDS, succeeded: RECORDS, failed: 0, pending: 0, alreadyDone: first.succeeded });
+    expect(JSON.parse(second.stdout)).toMatchObject({
+      status: 'completed',
+      total: RECORDS,
+      succeeded: RECORDS,
+      failed: 0,
+      pending: 0,
+      alreadyDone: first.succeeded,
+    });
     expect(await status(dir)).toMatchObject({ total: RECORDS, succeeded: RECORDS, failed: 0, pending: 0 });
     expect(await tableCounts()).toEqual({ rows: RECORDS, distinct: RECORDS, min: 0, max: RECORDS - 1 });
     const oks = new Map<number, number>();

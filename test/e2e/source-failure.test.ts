@@ -12,7 +12,9 @@ import { tempDir } from '../helpers/temp.js';
 describe('a source that throws mid-run', () => {
   it('commits every finished outcome, exits 2 naming the source, and the next run resumes', async () => {
     const dir = tempDir();
-    writeFileSync(join(dir, 'job.mjs'), `
+    writeFileSync(
+      join(dir, 'job.mjs'),
+      `
 import { defineJob } from 'batchguard';
 async function* records() {
   for (let id = 0; id < 1000; id++) {
@@ -27,7 +29,8 @@ export default defineJob({
   concurrency: 8,
   handler: async () => { await new Promise((resolve) => setTimeout(resolve, 2)); },
 });
-`);
+`,
+    );
     const broken = await runCli(['run', 'job.mjs', '--no-progress'], { cwd: dir, env: { BREAK_SOURCE: '1' } });
     expect(broken.code).toBe(2);
     const errorLines = broken.stderr.split('\n').filter((line) => line.startsWith('batchguard: error:'));

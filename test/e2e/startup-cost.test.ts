@@ -15,31 +15,43 @@ import { spawn } from 'node:child_process';
 /** Runs the CLI with a preload that logs every module loaded and every Intl.NumberFormat created. */
 async function loadedBy(dir: string, args: string[]): Promise<{ code: number | null; lines: string[] }> {
   const log = join(dir, 'loaded.log');
-  writeFileSync(join(dir, 'log-hook.mjs'), `
+  writeFileSync(
+    join(dir, 'log-hook.mjs'),
+    `
 import { appendFileSync } from 'node:fs';
 let log;
 export function initialize(data) { log = data.log; }
 export async function load(url, context, next) { appendFileSync(log, url + '\\n'); return next(url, context); }
-`);
-  writeFileSync(join(dir, 'preload.mjs'), `
+`,
+  );
+  writeFileSync(
+    join(dir, 'preload.mjs'),
+    `
 import { register } from 'node:module';
 import { appendFileSync } from 'node:fs';
 const log = ${JSON.stringify(log)};
 register(${JSON.stringify(pathToFileURL(join(dir, 'log-hook.mjs')).href)}, import.meta.url, { data: { log } });
 Intl.NumberFormat = new Proxy(Intl.NumberFormat, { construct(target, args) { appendFileSync(log, 'new Intl.NumberFormat\\n'); return new target(...args); } });
-`);
+`,
+  );
   writeFileSync(log, '');
-  const child = spawn(process.execPath, ['--import', pathToFileURL(join(dir, 'preload.mjs')).href, BIN, ...args], { cwd: dir, stdio: 'ignore' });
+  const child = spawn(process.execPath, ['--import', pathToFileURL(join(dir, 'preload.mjs')).href, BIN, ...args], {
+    cwd: dir,
+    stdio: 'ignore',
+  });
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
   return { code, lines: readFileSync(log, 'utf8').split('\n').filter(Boolean) };
 }
 
 function job(dir: string, file: string): void {
   writeJsonl(dir, 'records.jsonl', 3);
-  writeFileSync(join(dir, file), `
+  writeFileSync(
+    join(dir, file),
+    `
 import { defineJob, jsonl } from 'batchguard';
 export default defineJob({ name: 'startup', source: jsonl('records.jsonl'), key: (r) => String(r.id), handler: async () => {} });
-`);
+`,
+  );
 }
 
 describe('what a run loads', () => {
@@ -49,7 +61,9 @@ describe('what a run loads', () => {
     const { code, lines } = await loadedBy(dir, ['run', 'job.mjs']);
     expect(code).toBe(0);
     expect(lines.some((line) => line.endsWith('/dist/cli/run-command.js'))).toBe(true);
-    expect(lines.filter((line) => /\/tsx\/|csv-parse|(status|failures|replay|rerun)-command\.js|new Intl\.NumberFormat/.test(line))).toEqual([]);
+    expect(
+      lines.filter((line) => /\/tsx\/|csv-parse|(status|failures|replay|rerun)-command\.js|new Intl\.NumberFormat/.test(line)),
+    ).toEqual([]);
   }, 60_000);
 
   it('a .ts job loads tsx (the check above can see it)', async () => {

@@ -15,7 +15,10 @@ export interface CliResult {
  * Starts the real CLI (built dist/) in `cwd`; `wrap` is a command prefix that runs it (e.g. in a
  * new PID namespace), which then gets `node <bin> <args>` as its arguments.
  */
-export function spawnCli(args: string[], options: { cwd: string; env?: Record<string, string>; wrap?: string[] }): ChildProcess & { result: Promise<CliResult> } {
+export function spawnCli(
+  args: string[],
+  options: { cwd: string; env?: Record<string, string>; wrap?: string[] },
+): ChildProcess & { result: Promise<CliResult> } {
   const [command, ...prefix] = [...(options.wrap ?? []), process.execPath, BIN, ...args] as [string, ...string[]];
   const child = spawn(command, prefix, {
     cwd: options.cwd,
@@ -38,7 +41,12 @@ export function runCli(args: string[], options: { cwd: string; env?: Record<stri
 }
 
 /** Writes `count` JSONL records `{ id, name }` to `dir/name` and returns the path. */
-export function writeJsonl(dir: string, name: string, count: number, make: (i: number) => unknown = (i) => ({ id: i, name: `record-${i}` })): string {
+export function writeJsonl(
+  dir: string,
+  name: string,
+  count: number,
+  make: (i: number) => unknown = (i) => ({ id: i, name: `record-${i}` }),
+): string {
   const path = join(dir, name);
   const lines: string[] = [];
   for (let i = 0; i < count; i++) lines.push(JSON.stringify(make(i)));

@@ -17,7 +17,9 @@ const ROOT = resolve(import.meta.dirname, '../..');
  */
 export function npmEnv(): NodeJS.ProcessEnv {
   const keep = new Set(['npm_config_cache', 'npm_config_registry', 'npm_config_userconfig']);
-  return Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.toLowerCase().startsWith('npm_') || keep.has(name.toLowerCase())));
+  return Object.fromEntries(
+    Object.entries(process.env).filter(([name]) => !name.toLowerCase().startsWith('npm_') || keep.has(name.toLowerCase())),
+  );
 }
 
 interface LockEntry {
@@ -31,7 +33,12 @@ interface LockEntry {
 /** Packs the repository (dist/ as built by `npm run build`) into `dir`; returns the tarball's file name. */
 export function packInto(dir: string): { file: string; integrity: string; files: string[] } {
   // --ignore-scripts: prepack would clean and rebuild dist/ under the feet of the tests running beside this one.
-  const output = execFileSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { cwd: ROOT, encoding: 'utf8', env: npmEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  const output = execFileSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: npmEnv(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const [packed] = JSON.parse(output) as { filename: string; integrity: string; files: { path: string }[] }[];
   if (!packed) throw new Error(`npm pack printed no package: ${output}`);
   return { file: packed.filename, integrity: packed.integrity, files: packed.files.map((f) => f.path) };
@@ -45,7 +52,13 @@ export function packInto(dir: string): { file: string; integrity: string; files:
  */
 export function installConsumer(dir: string, tarball: { file: string; integrity: string }, extra: readonly string[]): void {
   const rootLock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, LockEntry> };
-  const own = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string; dependencies: Record<string, string>; devDependencies: Record<string, string>; bin: Record<string, string>; engines: unknown };
+  const own = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+    version: string;
+    dependencies: Record<string, string>;
+    devDependencies: Record<string, string>;
+    bin: Record<string, string>;
+    engines: unknown;
+  };
   const ranges = { ...own.dependencies, ...own.devDependencies };
   const packages: Record<string, LockEntry> = {};
   const visit = (from: string, name: string, optional: boolean): void => {
@@ -68,18 +81,31 @@ export function installConsumer(dir: string, tarball: { file: string; integrity:
   const manifest = { name: 'consumer', version: '1.0.0', private: true, type: 'module', dependencies };
   writeFileSync(join(dir, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   const lock = {
-    name: 'consumer', version: '1.0.0', lockfileVersion: 3, requires: true,
+    name: 'consumer',
+    version: '1.0.0',
+    lockfileVersion: 3,
+    requires: true,
     packages: {
       '': { name: 'consumer', version: '1.0.0', dependencies },
       'node_modules/batchguard': {
-        version: own.version, resolved: spec, integrity: tarball.integrity, license: 'MIT',
-        dependencies: own.dependencies, bin: own.bin, engines: own.engines,
+        version: own.version,
+        resolved: spec,
+        integrity: tarball.integrity,
+        license: 'MIT',
+        dependencies: own.dependencies,
+        bin: own.bin,
+        engines: own.engines,
       },
       ...packages,
     },
   };
   writeFileSync(join(dir, 'package-lock.json'), `${JSON.stringify(lock, null, 2)}\n`);
-  execFileSync('npm', ['ci', '--prefer-offline', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: dir, encoding: 'utf8', env: npmEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  execFileSync('npm', ['ci', '--prefer-offline', '--ignore-scripts', '--no-audit', '--no-fund'], {
+    cwd: dir,
+    encoding: 'utf8',
+    env: npmEnv(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 }
 
 /** Node's lookup: `<from>/node_modules/<name>`, then each enclosing node_modules, then the top level. */

@@ -59,7 +59,9 @@ export async function startNginx(httpBlock: string): Promise<Nginx> {
   for (let tries = 0; ; tries++) {
     const port = await freePort();
     const conf = join(prefix, 'nginx.conf');
-    writeFileSync(conf, `
+    writeFileSync(
+      conf,
+      `
 daemon off;
 master_process off;
 worker_processes 1;
@@ -71,7 +73,8 @@ http {
   ${httpBlock.replaceAll('PORT', String(port))}
   access_log ${accessLog} attempts;
 }
-`);
+`,
+    );
     const test = spawnSync(NGINX_BIN, ['-t', '-p', prefix, '-c', conf], { encoding: 'utf8' });
     if (test.status !== 0) throw new Error(`nginx refused its config: ${test.stderr}`);
     const child = spawn(NGINX_BIN, ['-p', prefix, '-c', conf], { stdio: 'ignore' });
@@ -83,12 +86,15 @@ http {
       throw error;
     }
     return {
-      port, prefix, accessLog,
-      stop: () => new Promise((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
+      port,
+      prefix,
+      accessLog,
+      stop: () =>
+        new Promise((resolve) => {
+          if (child.exitCode !== null) return resolve();
+          child.once('exit', () => resolve());
+          child.kill('SIGTERM');
+        }),
     };
   }
 }

@@ -82,7 +82,16 @@ class Observer {
   }
 }
 
-const BREAKER = { consecutiveFailures: 8, failureRate: 0.5, windowRecords: 50, minRecords: 10, probeDelayMs: 200, maxProbeDelayMs: 1000, probeSuccesses: 3, maxOpenMs: 60_000 };
+const BREAKER = {
+  consecutiveFailures: 8,
+  failureRate: 0.5,
+  windowRecords: 50,
+  minRecords: 10,
+  probeDelayMs: 200,
+  maxProbeDelayMs: 1000,
+  probeSuccesses: 3,
+  maxOpenMs: 60_000,
+};
 
 function makeJob(overrides: Partial<JobOptions<Item>>) {
   return defineJob<Item>({
@@ -101,7 +110,10 @@ function makeJob(overrides: Partial<JobOptions<Item>>) {
 /** Like drive(), but fails instead of hanging when the run does not end within `maxMs` of clock time. */
 async function driveWithin<T>(promise: Promise<T>, clock: ManualClock, maxMs: number, stepMs = 50): Promise<T> {
   let settled = false;
-  promise.then(() => (settled = true), () => (settled = true));
+  promise.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
   const end = clock.now() + maxMs;
   while (!settled && clock.now() < end) await clock.advance(stepMs);
   if (!settled) throw new Error(`the run did not end within ${maxMs} ms of clock time`);
@@ -127,7 +139,11 @@ describe('the breaker in a run (manual clock, real SQLite)', () => {
     const summary = await drive(runJob(job, { ledger: join(dir, 'l.sqlite'), clock, onEvent: seen.onEvent, jobFile: 'job.ts' }), clock, 10);
 
     expect(summary).toMatchObject({ status: 'completed', total: 400, succeeded: 400, failed: 0, pending: 0 });
-    expect(summary.breaker).toMatchObject({ state: 'closed', trips: 1, lastTrip: { reason: 'consecutive-failures', error: { name: 'Error', message: 'connect ECONNREFUSED 10.0.0.7:5432' } } });
+    expect(summary.breaker).toMatchObject({
+      state: 'closed',
+      trips: 1,
+      lastTrip: { reason: 'consecutive-failures', error: { name: 'Error', message: 'connect ECONNREFUSED 10.0.0.7:5432' } },
+    });
     expect([...seen.successes.values()].every((n) => n === 1)).toBe(true);
     expect(seen.successes.size).toBe(400);
 
@@ -208,7 +224,9 @@ describe('the breaker in a run (manual clock, real SQLite)', () => {
     expect(probes.filter((p) => p.ok)).toHaveLength(BREAKER.probeSuccesses);
     expect(probes.every((p) => p.at > (openedAt as number) && p.at <= (closedAt as number))).toBe(true);
     // Probe delays double from probeDelayMs up to maxProbeDelayMs.
-    const gaps = probes.filter((p) => !p.ok).map((p, i, all) => p.at - (i === 0 ? (openedAt as number) : (all[i - 1] as { at: number }).at));
+    const gaps = probes
+      .filter((p) => !p.ok)
+      .map((p, i, all) => p.at - (i === 0 ? (openedAt as number) : (all[i - 1] as { at: number }).at));
     expect(gaps.slice(0, 4)).toEqual([200, 400, 800, 1000]);
   });
 
@@ -224,7 +242,9 @@ describe('the breaker in a run (manual clock, real SQLite)', () => {
     const [openedAt] = seen.times('breaker:opened');
     const [abortedAt] = seen.times('run:aborted');
     expect(first.status).toBe('aborted');
-    expect(first.reason).toMatch(/^the breaker opened \(8 attempts in a row failed with retryable errors or timeouts\) and did not recover within 5000 ms; dominating error: Error: connect ECONNREFUSED 10\.0\.0\.7:5432; progress is saved/);
+    expect(first.reason).toMatch(
+      /^the breaker opened \(8 attempts in a row failed with retryable errors or timeouts\) and did not recover within 5000 ms; dominating error: Error: connect ECONNREFUSED 10\.0\.0\.7:5432; progress is saved/,
+    );
     expect(first.next).toBe(`batchguard run job.ts --ledger ${ledger}`);
     expect(first.failed).toBe(0);
     expect(first.breaker).toMatchObject({ state: 'open', trips: 1 });
@@ -235,7 +255,13 @@ describe('the breaker in a run (manual clock, real SQLite)', () => {
     expect(first.pending).toBe(parked.size);
     expect(first.total).toBe(first.succeeded + first.pending);
     expect(first.succeeded).toBe(seen.successes.size);
-    expect(await ledgerCounts(ledger)).toMatchObject({ total: first.total, succeeded: first.succeeded, failed: 0, skipped: 0, pending: parked.size });
+    expect(await ledgerCounts(ledger)).toMatchObject({
+      total: first.total,
+      succeeded: first.succeeded,
+      failed: 0,
+      skipped: 0,
+      pending: parked.size,
+    });
 
     service.downUntil = clock.now();
     const second = await drive(runJob(job, { ledger, clock, onEvent: seen.onEvent }), clock, 10);

@@ -121,7 +121,9 @@ function expectedOutcomes(nodes: Node[], parent: Map<string, string | undefined>
     const ancestors: string[] = [];
     for (let at = parent.get(node.id); at !== undefined; at = parent.get(at)) ancestors.push(at);
     let top = -1;
-    ancestors.forEach((a, i) => { if (failing.has(a)) top = i; });
+    ancestors.forEach((a, i) => {
+      if (failing.has(a)) top = i;
+    });
     if (top >= 0) {
       const path = ancestors.slice(0, top + 1);
       skipped.set(node.id, path.length <= 10 ? path : [...path.slice(0, 9), path[path.length - 1] as string]);
@@ -223,8 +225,18 @@ describe('dependencies in the engine', () => {
 
   it('skips a diamond once: D depends on B and C, which depend on A; A fails', async () => {
     for (const source of [
-      [{ id: 'A', fail: true }, { id: 'B', deps: ['A'] }, { id: 'C', deps: ['A'] }, { id: 'D', deps: ['B', 'C'] }],
-      [{ id: 'D', deps: ['B', 'C'] }, { id: 'C', deps: ['A'] }, { id: 'B', deps: ['A'] }, { id: 'A', fail: true }],
+      [
+        { id: 'A', fail: true },
+        { id: 'B', deps: ['A'] },
+        { id: 'C', deps: ['A'] },
+        { id: 'D', deps: ['B', 'C'] },
+      ],
+      [
+        { id: 'D', deps: ['B', 'C'] },
+        { id: 'C', deps: ['A'] },
+        { id: 'B', deps: ['A'] },
+        { id: 'A', fail: true },
+      ],
     ] as Node[][]) {
       const dir = tempDir();
       const ledger = join(dir, 'l.sqlite');
@@ -235,7 +247,10 @@ describe('dependencies in the engine', () => {
       const { rows } = await ledgerState(ledger);
       expect(rows.get('B')?.blockedBy).toEqual(['A']);
       expect(rows.get('C')?.blockedBy).toEqual(['A']);
-      expect([['B', 'A'], ['C', 'A']]).toContainEqual(rows.get('D')?.blockedBy);
+      expect([
+        ['B', 'A'],
+        ['C', 'A'],
+      ]).toContainEqual(rows.get('D')?.blockedBy);
       expect(rows.size).toBe(4);
     }
   });
@@ -275,11 +290,18 @@ describe('dependencies in the engine', () => {
     const ledger = join(dir, 'l.sqlite');
     const before = Array.from({ length: 20 }, (_, i): Node => ({ id: `x${i}` }));
     const after = Array.from({ length: 20 }, (_, i): Node => ({ id: `y${i}` }));
-    const cyclic: Node[] = [{ id: 'a', deps: ['b'] }, { id: 'b', deps: ['c'] }, { id: 'c', deps: ['a'] }];
+    const cyclic: Node[] = [
+      { id: 'a', deps: ['b'] },
+      { id: 'b', deps: ['c'] },
+      { id: 'c', deps: ['a'] },
+    ];
     const r = recorder();
     const clock = new ManualClock();
     const running = runJob(makeJob([...before, ...cyclic, ...after], r.handler), { ledger, clock });
-    const error = await drive(running, clock).then(() => undefined, (e: unknown) => e);
+    const error = await drive(running, clock).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as ConfigError).message).toContain('dependency cycle: c → a → b → c');
     expect((error as ConfigError).field).toBe('dependsOn');
@@ -321,7 +343,15 @@ describe('dependencies in the engine', () => {
     ];
     const r = recorder();
     const summary = await run(makeJob(source, r.handler), ledger);
-    expect(summary).toMatchObject({ status: 'completed', total: 6, succeeded: 2, failed: 2, skipped: 2, pending: 0, sourceExhausted: true });
+    expect(summary).toMatchObject({
+      status: 'completed',
+      total: 6,
+      succeeded: 2,
+      failed: 2,
+      skipped: 2,
+      pending: 0,
+      sourceExhausted: true,
+    });
     expect(r.calls.sort()).toEqual(['e', 'p']);
     const { rows } = await ledgerState(ledger);
     expect(rows.get('a')).toMatchObject({ status: 'failed', kind: 'invalid', attempts: 0 });
@@ -347,14 +377,25 @@ describe('dependencies in the engine', () => {
       { id: 'm', deps: ['ghost'] },
       { id: 'n', deps: ['m'] },
     ];
-    const job = makeJob(source, async (r, ctx) => {
-      seen.set(r.id, [...ctx.failedDependencies].sort());
-      if (r.fail) throw new FatalError('bad');
-    }, { onDependencyFailure: 'run' });
+    const job = makeJob(
+      source,
+      async (r, ctx) => {
+        seen.set(r.id, [...ctx.failedDependencies].sort());
+        if (r.fail) throw new FatalError('bad');
+      },
+      { onDependencyFailure: 'run' },
+    );
     const summary = await run(job, ledger);
     expect(summary).toMatchObject({ total: 9, succeeded: 6, failed: 3, skipped: 0, pending: 0 });
     expect(Object.fromEntries(seen)).toEqual({
-      a: [], x: [], ok: [], b: ['a'], d: ['a', 'x'], c: [], e: ['a'], n: ['m'],
+      a: [],
+      x: [],
+      ok: [],
+      b: ['a'],
+      d: ['a', 'x'],
+      c: [],
+      e: ['a'],
+      n: ['m'],
     });
     const { rows } = await ledgerState(ledger);
     expect(rows.get('m')).toMatchObject({ status: 'failed', kind: 'invalid' });
@@ -372,13 +413,17 @@ describe('dependencies in the engine', () => {
         { id: 'p' },
         ...Array.from({ length: 500 }, (_, i): Node => ({ id: `x${i}` })),
       ];
-      const job = makeJob(source, async (r) => {
-        active++;
-        max = Math.max(max, active);
-        order.push(r.id);
-        await clock.sleep(10);
-        active--;
-      }, { concurrency });
+      const job = makeJob(
+        source,
+        async (r) => {
+          active++;
+          max = Math.max(max, active);
+          order.push(r.id);
+          await clock.sleep(10);
+          active--;
+        },
+        { concurrency },
+      );
       const summary = await drive(runJob(job, { ledger: join(dir, 'l.sqlite'), clock }), clock, 5);
       expect(summary).toMatchObject({ total: 1001, succeeded: 1001, pending: 0 });
       expect(order.indexOf('p')).toBeLessThan(order.indexOf('c0'));
@@ -406,7 +451,11 @@ describe('dependencies in the engine', () => {
 
     const second = await run(job, ledger);
     expect(second).toMatchObject({
-      status: 'completed', total: 3000, failed: expected.failed.size, skipped: expected.skipped.size, pending: 0,
+      status: 'completed',
+      total: 3000,
+      failed: expected.failed.size,
+      skipped: expected.skipped.size,
+      pending: 0,
       succeeded: 3000 - expected.failed.size - expected.skipped.size,
     });
     expectExact(second);
@@ -436,7 +485,12 @@ describe('dependencies in the engine', () => {
     for (const key of r.finished) r2.finished.add(key);
     const rerun = await run(makeJob(nodes, r2.handler), ledger, { rerun: {} });
     expect(rerun).toMatchObject({
-      status: 'completed', total: 2000, succeeded: 2000, failed: 0, skipped: 0, pending: 0,
+      status: 'completed',
+      total: 2000,
+      succeeded: 2000,
+      failed: 0,
+      skipped: 0,
+      pending: 0,
       thisRun: { succeeded: expected.failed.size + expected.skipped.size, failed: 0, skipped: 0 },
     });
     expect(r2.calls.sort()).toEqual([...expected.failed, ...expected.skipped.keys()].sort());

@@ -32,7 +32,11 @@ function setup(name: string) {
   const ledger = join(dir, 'l.sqlite');
   const calls: number[] = [];
   const job = defineJob<Row>({
-    name, source: jsonl<Row>(file), key: (r) => String(r.id), concurrency: 4, checkpoint: { everyRecords: 100, everyMs: 60_000 },
+    name,
+    source: jsonl<Row>(file),
+    key: (r) => String(r.id),
+    concurrency: 4,
+    checkpoint: { everyRecords: 100, everyMs: 60_000 },
     handler: async (r) => {
       calls.push(r.id);
     },
@@ -86,7 +90,9 @@ describe('drift: outcomes follow their records by key', () => {
     ids.splice(100, 0, 5000);
     write(t.file, ids);
     const refusal = await t.refusal();
-    expect(refusal.message).toContain('With --accept-drift, batchguard reads the whole source once and matches what the ledger recorded to its records by key');
+    expect(refusal.message).toContain(
+      'With --accept-drift, batchguard reads the whole source once and matches what the ledger recorded to its records by key',
+    );
     const summary = await t.run({ acceptDrift: true });
     expect(summary).toMatchObject({ status: 'completed', total: 1001, succeeded: 1001, failed: 0, pending: 0 });
     expectEachOnce(t.calls, ids);
@@ -103,10 +109,18 @@ describe('drift: outcomes follow their records by key', () => {
     ids[1200] = 9_200;
     write(t.file, ids);
     expect(statSync(t.file).size).toBe(size);
-    expect(readFileSync(t.file).subarray(0, 65_536)).toEqual(Buffer.from(range(0, 3000).map((id) => `${line(id)}\n`).join('')).subarray(0, 65_536));
+    expect(readFileSync(t.file).subarray(0, 65_536)).toEqual(
+      Buffer.from(
+        range(0, 3000)
+          .map((id) => `${line(id)}\n`)
+          .join(''),
+      ).subarray(0, 65_536),
+    );
     const refusal = await t.refusal();
     expect(refusal.code).toBe('SOURCE_DRIFT');
-    expect(refusal.message).toContain('2 recorded records moved, 1 records are new within the part read before, 1 recorded records are no longer in the source; the first change is at line 1201');
+    expect(refusal.message).toContain(
+      '2 recorded records moved, 1 records are new within the part read before, 1 recorded records are no longer in the source; the first change is at line 1201',
+    );
     const summary = await t.run({ acceptDrift: true });
     expect(summary).toMatchObject({ status: 'completed', total: 3000, succeeded: 3000, failed: 0, pending: 0 });
     expectEachOnce(t.calls, [...range(0, 3000), 9_200]);
@@ -152,7 +166,10 @@ describe('drift: outcomes follow their records by key', () => {
     const ids = range(0, 3000);
     write(t.file, ids);
     const failing = defineJob<Row>({
-      name: 'rerun-key', source: jsonl<Row>(t.file), key: (r) => String(r.id), retry: { maxAttempts: 1 },
+      name: 'rerun-key',
+      source: jsonl<Row>(t.file),
+      key: (r) => String(r.id),
+      retry: { maxAttempts: 1 },
       handler: async (r) => {
         t.calls.push(r.id);
         if (r.id === 1000) throw new Error('bad record');
@@ -169,7 +186,9 @@ describe('drift: outcomes follow their records by key', () => {
     t.calls.length = 0;
     const rerun = await t.run({ rerun: {} });
     expect(t.calls).toEqual([]);
-    expect(rerun.warnings.join('\n')).toContain('1 of the selected records are no longer where the ledger recorded them (the source changed), left alone');
+    expect(rerun.warnings.join('\n')).toContain(
+      '1 of the selected records are no longer where the ledger recorded them (the source changed), left alone',
+    );
     expect(rerun).toMatchObject({ failed: 1, succeeded: 2999 });
   });
 

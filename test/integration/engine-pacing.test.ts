@@ -141,7 +141,11 @@ describe('per-key rate limits', () => {
     const clock = new ManualClock();
     const job = defineJob<Item>({
       name: 'bad-rate-key',
-      source: [{ id: 'a0', host: 'a' }, { id: 'x', host: 'b' }, { id: 'a1', host: 'a' }],
+      source: [
+        { id: 'a0', host: 'a' },
+        { id: 'x', host: 'b' },
+        { id: 'a1', host: 'a' },
+      ],
       key: (r) => r.id,
       maxFailureRate: 1,
       perKeyRateLimit: { perSecond: 100 },
@@ -162,7 +166,11 @@ describe('per-key rate limits', () => {
     const clock = new ManualClock();
     const job = defineJob<Item>({
       name: 'bad-fair-key',
-      source: [{ id: 'a0', host: 'a' }, { id: 'x', host: 'b' }, { id: 'a1', host: 'a' }],
+      source: [
+        { id: 'a0', host: 'a' },
+        { id: 'x', host: 'b' },
+        { id: 'a1', host: 'a' },
+      ],
       key: (r) => r.id,
       maxFailureRate: 1,
       concurrencyKey: (r) => {

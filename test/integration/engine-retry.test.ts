@@ -55,12 +55,24 @@ async function run(
     },
     ...overrides,
   });
-  const summary = await drive(runJob(job, { ledger, clock, random: () => 0.5, onEvent: (e) => {
-    events.push(e);
-    if (e.type === 'record:failed') failedAt.push(clock.now());
-  } }), clock);
+  const summary = await drive(
+    runJob(job, {
+      ledger,
+      clock,
+      random: () => 0.5,
+      onEvent: (e) => {
+        events.push(e);
+        if (e.type === 'record:failed') failedAt.push(clock.now());
+      },
+    }),
+    clock,
+  );
   return {
-    summary, attemptsAt, attemptNumbers, ledger, failedAt,
+    summary,
+    attemptsAt,
+    attemptNumbers,
+    ledger,
+    failedAt,
     retrying: events.filter((e): e is Retrying => e.type === 'record:retrying'),
     failed: events.filter((e): e is Failed => e.type === 'record:failed'),
   };
@@ -90,7 +102,12 @@ describe('engine retries (manual clock, random = 0.5)', () => {
     ]);
     expect(observed.failed).toHaveLength(1);
     expect(observed.failed[0]).toMatchObject({
-      type: 'record:failed', key: 'a', kind: 'exhausted', attempts: 5, rule: 'default', error: { name: 'Error', message: 'upstream hiccup' },
+      type: 'record:failed',
+      key: 'a',
+      kind: 'exhausted',
+      attempts: 5,
+      rule: 'default',
+      error: { name: 'Error', message: 'upstream hiccup' },
     });
     expect(typeof observed.failed[0]?.error.stack).toBe('string');
     expect(observed.summary).toMatchObject({ total: 1, succeeded: 0, failed: 1, pending: 0, attempts: 5, retries: 4 });
@@ -116,10 +133,14 @@ describe('engine retries (manual clock, random = 0.5)', () => {
   });
 
   it('waits at least a Retry-After header (a Headers object), even above maxDelayMs', async () => {
-    const observed = await run(['a'], (_item, attempt) => {
-      if (attempt === 1) throw Object.assign(new Error('slow down'), { status: 429, headers: new Headers({ 'retry-after': '3' }) });
-      return 'ok';
-    }, { retry: { maxAttempts: 3, backoff: { kind: 'exponential', initialDelayMs: 200, maxDelayMs: 1000, jitter: 'full' } } });
+    const observed = await run(
+      ['a'],
+      (_item, attempt) => {
+        if (attempt === 1) throw Object.assign(new Error('slow down'), { status: 429, headers: new Headers({ 'retry-after': '3' }) });
+        return 'ok';
+      },
+      { retry: { maxAttempts: 3, backoff: { kind: 'exponential', initialDelayMs: 200, maxDelayMs: 1000, jitter: 'full' } } },
+    );
     const [first, second] = observed.attemptsAt.get('a') as number[];
     expect((second as number) - (first as number)).toBeGreaterThanOrEqual(3000);
     expect(observed.attemptsAt.get('a')).toEqual([0, 3000]);
@@ -128,12 +149,17 @@ describe('engine retries (manual clock, random = 0.5)', () => {
   });
 
   it('takes the server delay from response.headers and from RetryableError.retryAfterMs, keeping a longer backoff', async () => {
-    const observed = await run(['plain-object', 'retry-after-ms', 'backoff-longer'], (item, attempt) => {
-      if (attempt > 1) return 'ok';
-      if (item.id === 'plain-object') throw Object.assign(new Error('busy'), { response: { status: 503, headers: { 'Retry-After': '2' } } });
-      if (item.id === 'retry-after-ms') throw new RetryableError('later', { retryAfterMs: 1234 });
-      throw new RetryableError('later', { retryAfterMs: 10 });
-    }, { retry: { maxAttempts: 2, backoff: { kind: 'constant', delayMs: 500 } } });
+    const observed = await run(
+      ['plain-object', 'retry-after-ms', 'backoff-longer'],
+      (item, attempt) => {
+        if (attempt > 1) return 'ok';
+        if (item.id === 'plain-object')
+          throw Object.assign(new Error('busy'), { response: { status: 503, headers: { 'Retry-After': '2' } } });
+        if (item.id === 'retry-after-ms') throw new RetryableError('later', { retryAfterMs: 1234 });
+        throw new RetryableError('later', { retryAfterMs: 10 });
+      },
+      { retry: { maxAttempts: 2, backoff: { kind: 'constant', delayMs: 500 } } },
+    );
     expect(observed.attemptsAt.get('plain-object')).toEqual([0, 2000]);
     expect(observed.attemptsAt.get('retry-after-ms')).toEqual([0, 1234]);
     expect(observed.attemptsAt.get('backoff-longer')).toEqual([0, 500]);
@@ -151,22 +177,30 @@ describe('engine retries (manual clock, random = 0.5)', () => {
   });
 
   it('counts handler time against maxElapsedMs', async () => {
-    const observed = await run(['a'], async (_item, _attempt, clock) => {
-      await clock.sleep(300);
-      fail('slow and failing');
-    }, { retry: { maxAttempts: 10, maxElapsedMs: 1000, backoff: { kind: 'constant', delayMs: 400 } } });
+    const observed = await run(
+      ['a'],
+      async (_item, _attempt, clock) => {
+        await clock.sleep(300);
+        fail('slow and failing');
+      },
+      { retry: { maxAttempts: 10, maxElapsedMs: 1000, backoff: { kind: 'constant', delayMs: 400 } } },
+    );
     // Attempt 1 fails at 300, retries at 700; attempt 2 fails at 1000: a retry at 1400 is too late.
     expect(observed.attemptsAt.get('a')).toEqual([0, 700]);
     expect(observed.failed.map((e) => [e.kind, e.attempts])).toEqual([['exhausted', 2]]);
   });
 
   it('a classify hook can turn an otherwise retryable error fatal', async () => {
-    const observed = await run(['quota', 'other'], (item) => {
-      throw Object.assign(new Error(item.id === 'quota' ? 'quota exceeded' : 'service unavailable'), { status: 503 });
-    }, {
-      retry: { maxAttempts: 3, backoff: { kind: 'constant', delayMs: 100 } },
-      classify: (error) => ((error as Error).message.includes('quota') ? 'fatal' : undefined),
-    });
+    const observed = await run(
+      ['quota', 'other'],
+      (item) => {
+        throw Object.assign(new Error(item.id === 'quota' ? 'quota exceeded' : 'service unavailable'), { status: 503 });
+      },
+      {
+        retry: { maxAttempts: 3, backoff: { kind: 'constant', delayMs: 100 } },
+        classify: (error) => ((error as Error).message.includes('quota') ? 'fatal' : undefined),
+      },
+    );
     expect(observed.attemptsAt.get('quota')).toEqual([0]);
     expect(observed.attemptsAt.get('other')).toEqual([0, 100, 200]);
     expect(observed.failed.map((e) => [e.key, e.kind, e.attempts, e.rule])).toEqual([
@@ -181,11 +215,15 @@ describe('engine retries (manual clock, random = 0.5)', () => {
   });
 
   it('retries a RetryableError wrapping a TypeError; a bare TypeError is fatal at once', async () => {
-    const observed = await run(['wrapped', 'bare'], (item) => {
-      const bug = new TypeError("Cannot read properties of undefined (reading 'id')");
-      if (item.id === 'wrapped') throw new RetryableError('lookup failed', { cause: bug });
-      throw bug;
-    }, { retry: { maxAttempts: 3, backoff: { kind: 'constant', delayMs: 50 } } });
+    const observed = await run(
+      ['wrapped', 'bare'],
+      (item) => {
+        const bug = new TypeError("Cannot read properties of undefined (reading 'id')");
+        if (item.id === 'wrapped') throw new RetryableError('lookup failed', { cause: bug });
+        throw bug;
+      },
+      { retry: { maxAttempts: 3, backoff: { kind: 'constant', delayMs: 50 } } },
+    );
     expect(observed.attemptsAt.get('wrapped')).toEqual([0, 50, 100]);
     expect(observed.attemptsAt.get('bare')).toEqual([0]);
     expect(observed.retrying.map((e) => [e.key, e.attempt, e.rule])).toEqual([

@@ -31,7 +31,10 @@ function untilAborted(signal: AbortSignal): Promise<never> {
 /** Tracks whether a promise has settled. */
 function track<T>(promise: Promise<T>): { readonly settled: boolean } {
   const state = { settled: false };
-  promise.then(() => (state.settled = true), () => (state.settled = true));
+  promise.then(
+    () => (state.settled = true),
+    () => (state.settled = true),
+  );
   return state;
 }
 
@@ -98,13 +101,24 @@ describe('engine shutdown', () => {
     expect(abortReasons[0]).toBeInstanceOf(BatchguardError);
     const first = await drive(handle.done, clock);
     expect(first).toMatchObject({
-      status: 'interrupted', total: 5, succeeded: 3, failed: 0, skipped: 0, pending: 2, attempts: 5, retries: 0,
+      status: 'interrupted',
+      total: 5,
+      succeeded: 3,
+      failed: 0,
+      skipped: 0,
+      pending: 2,
+      attempts: 5,
+      retries: 0,
       thisRun: { succeeded: 3, failed: 0, skipped: 0 },
     });
     expectExact(first);
     expect(first.reason).toBe('stopped by test stop; 2 records left pending');
     expect(ledgerRows(ledger)).toEqual({
-      ranges: [{ first_seq: 0, last_seq: 0 }, { first_seq: 2, last_seq: 2 }, { first_seq: 4, last_seq: 4 }],
+      ranges: [
+        { first_seq: 0, last_seq: 0 },
+        { first_seq: 2, last_seq: 2 },
+        { first_seq: 4, last_seq: 4 },
+      ],
       records: [],
     });
 
@@ -140,7 +154,13 @@ describe('engine shutdown', () => {
 
     await clock.advance(1000);
     const summary = await drive(handle.done, clock);
-    expect(calls).toEqual(new Map([[0, 1], [1, 1], [2, 1]]));
+    expect(calls).toEqual(
+      new Map([
+        [0, 1],
+        [1, 1],
+        [2, 1],
+      ]),
+    );
     expect(summary).toMatchObject({ status: 'interrupted', total: 3, succeeded: 1, failed: 0, pending: 2, attempts: 3, retries: 1 });
     expectExact(summary);
     expect(ledgerRows(ledger).records).toEqual([]);
@@ -148,7 +168,13 @@ describe('engine shutdown', () => {
 
   it('stop() with only records waiting for a retry ends the run without waiting for the grace period', async () => {
     const ledger = join(tempDir(), 'l.sqlite');
-    const job = makeJob({ source: items(2), shutdownGraceMs: 10_000, handler: () => { throw new RetryableError('try later'); } });
+    const job = makeJob({
+      source: items(2),
+      shutdownGraceMs: 10_000,
+      handler: () => {
+        throw new RetryableError('try later');
+      },
+    });
     const clock = new ManualClock();
     const handle = startRun(job, { ledger, clock });
     await clock.advance(0);
@@ -263,7 +289,13 @@ describe('engine shutdown', () => {
     await clock.advance(1000);
     const first = await drive(handle.done, clock);
     expect(first).toMatchObject({
-      status: 'interrupted', total: 4, succeeded: 1, failed: 0, skipped: 0, pending: 3, attempts: 4,
+      status: 'interrupted',
+      total: 4,
+      succeeded: 1,
+      failed: 0,
+      skipped: 0,
+      pending: 3,
+      attempts: 4,
       thisRun: { succeeded: 1, failed: 0, skipped: 0 },
     });
     expectExact(first);
@@ -300,10 +332,11 @@ describe('engine shutdown', () => {
     const ledger = join(tempDir(), 'l.sqlite');
     const job = makeJob({
       // A source that yields one record and then waits (a paged API, a queue) and never yields again.
-      source: () => (async function* () {
-        yield { id: 0 };
-        await new Promise<never>(() => undefined);
-      })(),
+      source: () =>
+        (async function* () {
+          yield { id: 0 };
+          await new Promise<never>(() => undefined);
+        })(),
     });
     const clock = new ManualClock();
     const handle = startRun(job, { ledger, clock });

@@ -32,8 +32,13 @@ function recording<T>(inner: Source<T>): Source<T> & { froms: (SourcePosition | 
   };
 }
 
-function storedRecords(path: string): { seq: number; key: string; status: string; kind: string; line: number; byte_offset: number; error: string }[] {
-  return readLedger(path, (db) => db.prepare('SELECT seq, key, status, kind, line, byte_offset, error FROM records ORDER BY seq').all() as never);
+function storedRecords(
+  path: string,
+): { seq: number; key: string; status: string; kind: string; line: number; byte_offset: number; error: string }[] {
+  return readLedger(
+    path,
+    (db) => db.prepare('SELECT seq, key, status, kind, line, byte_offset, error FROM records ORDER BY seq').all() as never,
+  );
 }
 
 const jsonlLine = (i: number): string => JSON.stringify({ id: i, name: `record-${i}` });
@@ -47,7 +52,10 @@ describe('engine over real files', () => {
     const ledger = join(dir, 'l.sqlite');
     const seen: string[] = [];
     const job = defineJob<Row>({
-      name: 'jsonl-invalid', source: jsonl<Row>(file), key: (r) => String(r.id), maxFailureRate: 1,
+      name: 'jsonl-invalid',
+      source: jsonl<Row>(file),
+      key: (r) => String(r.id),
+      maxFailureRate: 1,
       handler: (r, ctx) => {
         seen.push(`${ctx.key}@${ctx.position.line}`);
         return r.id;
@@ -76,7 +84,10 @@ describe('engine over real files', () => {
     const ledger = join(dir, 'l.sqlite');
     const seen: string[] = [];
     const job = defineJob<{ id: string; name: string }>({
-      name: 'csv-invalid', source: csv<{ id: string; name: string }>(file), key: (r) => r.id, maxFailureRate: 1,
+      name: 'csv-invalid',
+      source: csv<{ id: string; name: string }>(file),
+      key: (r) => r.id,
+      maxFailureRate: 1,
       handler: (r, ctx) => {
         seen.push(`${r.id}:${r.name}@${ctx.position.line}`);
       },
@@ -124,7 +135,10 @@ describe('engine over real files', () => {
         const calls: string[] = [];
         const controller = new AbortController();
         const job = defineJob<Row>({
-          name: `resume-${format.kind}`, source, key: (r) => String(r.id), concurrency: 3,
+          name: `resume-${format.kind}`,
+          source,
+          key: (r) => String(r.id),
+          concurrency: 3,
           checkpoint: { everyRecords: 7, everyMs: 60_000 },
           handler: async (r) => {
             calls.push(String(r.id));
@@ -144,7 +158,14 @@ describe('engine over real files', () => {
         expect(from.seq).toBeGreaterThan(0);
         expect(from.offset).toBeGreaterThan(0);
         expect(from.seq).toBeLessThanOrEqual(26);
-        expect(second).toMatchObject({ status: 'completed', total: 60, succeeded: 60, failed: 0, pending: 0, alreadyDone: first.succeeded });
+        expect(second).toMatchObject({
+          status: 'completed',
+          total: 60,
+          succeeded: 60,
+          failed: 0,
+          pending: 0,
+          alreadyDone: first.succeeded,
+        });
         expect(calls).toHaveLength(60);
         expect(new Set(calls).size).toBe(60);
       });
@@ -157,7 +178,10 @@ describe('engine over real files', () => {
         const calls: string[] = [];
         const controller = new AbortController();
         const job = defineJob<Row>({
-          name: `drift-${format.kind}`, source: format.source(file), key: (r) => String(r.id), concurrency: 2,
+          name: `drift-${format.kind}`,
+          source: format.source(file),
+          key: (r) => String(r.id),
+          concurrency: 2,
           handler: async (r) => {
             calls.push(String(r.id));
             if (String(r.id) === '10') controller.abort('test stop');
@@ -206,7 +230,10 @@ describe('engine over real files', () => {
         const calls: string[] = [];
         const controller = new AbortController();
         const job = defineJob<Row>({
-          name: `touch-${format.kind}`, source, key: (r) => String(r.id), concurrency: 1,
+          name: `touch-${format.kind}`,
+          source,
+          key: (r) => String(r.id),
+          concurrency: 1,
           handler: async (r) => {
             calls.push(String(r.id));
             if (String(r.id) === '5') controller.abort('test stop');

@@ -23,7 +23,12 @@ describe('engine on a real SQLite ledger', () => {
     const dir = tempDir();
     const ledger = join(dir, 'l.sqlite');
     const calls: string[] = [];
-    const job = makeJob({ handler: async (r, ctx) => { calls.push(ctx.key); return r.id; } });
+    const job = makeJob({
+      handler: async (r, ctx) => {
+        calls.push(ctx.key);
+        return r.id;
+      },
+    });
     const clock = new ManualClock();
     const summary = await drive(runJob(job, { ledger, clock }), clock);
     expect(summary).toMatchObject({ status: 'completed', total: 100, succeeded: 100, failed: 0, pending: 0, attempts: 100, retries: 0 });
@@ -80,7 +85,10 @@ describe('engine on a real SQLite ledger', () => {
         new Promise((resolve) => {
           ctx.signal.addEventListener('abort', () => aborted++);
           // Ignores its signal: resolves far too late.
-          setTimeout(() => { lateResults++; resolve('late'); }, 50);
+          setTimeout(() => {
+            lateResults++;
+            resolve('late');
+          }, 50);
         }),
     });
     const clock = new ManualClock();
@@ -136,12 +144,17 @@ describe('engine on a real SQLite ledger', () => {
   });
 
   it('exits over the failure threshold: 10% fatal with maxFailureRate 0.05 exceeds, 3% does not', async () => {
-    for (const [share, expected] of [[10, 'threshold-exceeded'], [3, 'completed']] as const) {
+    for (const [share, expected] of [
+      [10, 'threshold-exceeded'],
+      [3, 'completed'],
+    ] as const) {
       const dir = tempDir();
       const job = makeJob({
         source: items(200),
         maxFailureRate: 0.05,
-        handler: async (r) => { if (r.id % 100 < share) throw new FatalError('bad'); },
+        handler: async (r) => {
+          if (r.id % 100 < share) throw new FatalError('bad');
+        },
       });
       const clock = new ManualClock();
       const summary = await drive(runJob(job, { ledger: join(dir, 'l.sqlite'), clock }), clock);
@@ -155,7 +168,10 @@ describe('engine on a real SQLite ledger', () => {
     const job = defineJob<{ id?: number }>({
       name: 'invalid-test',
       source: [{ id: 1 }, {}, { id: 3 }],
-      key: (r) => { if (r.id === undefined) throw new Error('record has no id'); return String(r.id); },
+      key: (r) => {
+        if (r.id === undefined) throw new Error('record has no id');
+        return String(r.id);
+      },
       handler: async () => 'ok',
       maxFailureRate: 1,
     });

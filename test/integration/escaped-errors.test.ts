@@ -25,7 +25,10 @@ const print = (value) => console.log(JSON.stringify(value));
 ${body}
 `;
   const result = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
-  const printed = result.stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line));
+  const printed = result.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line));
   return { code: result.status, printed, stderr: result.stderr };
 }
 
@@ -74,13 +77,15 @@ print({ status: second.status, succeeded: second.succeeded, alreadyDone: second.
 `);
     expect(code).toBe(0);
     expect(printed[0]).toMatchObject({ status: 'uncaught-error', events: [['lost its context', null]] });
-    expect(printed[0].reason).toMatch(/^an error escaped the job's code outside any record: Error: lost its context; what finished is saved, \d+ records left pending; run again to go on$/);
+    expect(printed[0].reason).toMatch(
+      /^an error escaped the job's code outside any record: Error: lost its context; what finished is saved, \d+ records left pending; run again to go on$/,
+    );
     expect(printed[0].succeeded).toBeGreaterThan(0);
     expect(printed[1]).toEqual({ uncaught: 0, rejection: 0 });
     expect(printed[2]).toEqual({ status: 'completed', succeeded: 200, alreadyDone: printed[0].succeeded, total: 200 });
   });
 
-  it("an error from a record whose attempt has ended stops the run, naming the record", () => {
+  it('an error from a record whose attempt has ended stops the run, naming the record', () => {
     const { code, printed } = inProcess(`
 const job = defineJob({
   name: 'late', source: Array.from({ length: 100 }, (_, id) => ({ id })), key: (r) => String(r.id),
@@ -110,7 +115,8 @@ print({ succeeded: summary.succeeded, failed: summary.failed, errors: summary.to
 `);
     expect(code).toBe(0);
     expect(printed[0]).toEqual({
-      succeeded: 28, failed: 2,
+      succeeded: 28,
+      failed: 2,
       errors: [
         `the handler's result could not be written to jsonl:${join(dir, 'out.jsonl')}: Error: format refused`,
         `the handler's result could not be written to jsonl:${join(dir, 'out.jsonl')}: TypeError: Do not know how to serialize a BigInt`,

@@ -1,4 +1,16 @@
-import { appendFileSync, openSync, closeSync, readFileSync, renameSync, statSync, symlinkSync, truncateSync, unlinkSync, writeSync, copyFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  openSync,
+  closeSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  symlinkSync,
+  truncateSync,
+  unlinkSync,
+  writeSync,
+  copyFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { StorageError } from '../../src/errors.js';
@@ -65,11 +77,19 @@ async function ledgerWithKeys(path: string, keyCount = 100): Promise<void> {
   try {
     await ledger.begin(start('run-1'));
     const rows = Array.from({ length: 300 }, (_, seq) => ({
-      seq, key: `key-${seq}`, status: 'failed' as const, kind: 'fatal' as const, attempts: 1,
-      error: { name: 'Error', message: `failure ${seq} ${'x'.repeat(200)}` }, runId: 'run-1', updatedAt: '2026-01-01T00:00:00.000Z',
+      seq,
+      key: `key-${seq}`,
+      status: 'failed' as const,
+      kind: 'fatal' as const,
+      attempts: 1,
+      error: { name: 'Error', message: `failure ${seq} ${'x'.repeat(200)}` },
+      runId: 'run-1',
+      updatedAt: '2026-01-01T00:00:00.000Z',
     }));
     await ledger.commit(batch('run-1', { rows: rows.slice(0, 150), keyChunk: keys(0, keyCount / 2), watermark: { seq: 150 }, seen: 150 }));
-    await ledger.commit(batch('run-1', { rows: rows.slice(150), keyChunk: keys(keyCount / 2, keyCount / 2), watermark: { seq: 300 }, seen: 300 }));
+    await ledger.commit(
+      batch('run-1', { rows: rows.slice(150), keyChunk: keys(keyCount / 2, keyCount / 2), watermark: { seq: 300 }, seen: 300 }),
+    );
     await ledger.finish('run-1', 'completed', {});
   } finally {
     await ledger.close();
@@ -81,7 +101,11 @@ describe('the ledger file', () => {
     const path = join(tempDir(), 'l.sqlite');
     await ledgerWithKeys(path);
     truncateSync(path, 0);
-    expectStorage(thrown(() => openSqliteLedger(path)), 'STORAGE_DAMAGED', `the ledger ${path} is empty (0 bytes)`);
+    expectStorage(
+      thrown(() => openSqliteLedger(path)),
+      'STORAGE_DAMAGED',
+      `the ledger ${path} is empty (0 bytes)`,
+    );
     expect(statSync(path).size).toBe(0);
   });
 
@@ -96,7 +120,11 @@ describe('the ledger file', () => {
     writeSync(fd, Buffer.alloc(pageSize, 0xa5), 0, pageSize, pageSize * Math.floor(pages / 2));
     closeSync(fd);
     const before = readFileSync(path);
-    expectStorage(thrown(() => openSqliteLedger(path)), 'STORAGE_DAMAGED', `the ledger ${path} is damaged (SQLite's quick_check: `);
+    expectStorage(
+      thrown(() => openSqliteLedger(path)),
+      'STORAGE_DAMAGED',
+      `the ledger ${path} is damaged (SQLite's quick_check: `,
+    );
     expect(readFileSync(path).equals(before)).toBe(true);
   });
 
@@ -114,7 +142,9 @@ describe('the ledger file', () => {
           copyFileSync(path, join(dir, 'copy.sqlite'));
           renameSync(join(dir, 'copy.sqlite'), path);
         }
-        const error = await rejected(ledger.commit(batch('run-1', { succeeded: [{ first: 10, last: 19 }], watermark: { seq: 20 }, seen: 20 })));
+        const error = await rejected(
+          ledger.commit(batch('run-1', { succeeded: [{ first: 10, last: 19 }], watermark: { seq: 20 }, seen: 20 })),
+        );
         expectStorage(error, 'STORAGE_DAMAGED', `the ledger ${path} was ${change} while this run used it`);
         expectStorage(await rejected(ledger.finish('run-1', 'completed', {})), 'STORAGE_DAMAGED', `was ${change}`);
       } finally {
@@ -136,7 +166,11 @@ describe('the ledger file', () => {
 describe('run reports', () => {
   it('are created private too (0600 files in 0700 folders)', async () => {
     const dir = join(tempDir(), 'jobs');
-    const job = itemsJob('modes', 20, { handler: async (r) => { if (r.id === 3) throw new FatalError('no'); } });
+    const job = itemsJob('modes', 20, {
+      handler: async (r) => {
+        if (r.id === 3) throw new FatalError('no');
+      },
+    });
     const clock = new ManualClock();
     const summary = await drive(runJob(job, { ledger: join(dir, 'l.sqlite'), clock }), clock);
     const reports = summary.reports as { summary: string; failures: string };
@@ -153,11 +187,15 @@ describe('the key file is part of the ledger', () => {
     ['deleted', (keysPath: string) => unlinkSync(keysPath), 'it is missing'],
     ['truncated', (keysPath: string) => truncateSync(keysPath, 800), 'it holds only 800 bytes'],
     ['cut inside an entry', (keysPath: string) => truncateSync(keysPath, 1591), 'it holds only 1591 bytes'],
-    ['overwritten', (keysPath: string) => {
-      const fd = openSync(keysPath, 'r+');
-      writeSync(fd, Buffer.alloc(16, 0xff), 0, 16, 320);
-      closeSync(fd);
-    }, 'its content differs'],
+    [
+      'overwritten',
+      (keysPath: string) => {
+        const fd = openSync(keysPath, 'r+');
+        writeSync(fd, Buffer.alloc(16, 0xff), 0, 16, 320);
+        closeSync(fd);
+      },
+      'its content differs',
+    ],
   ])('refuses a key file that was %s, instead of running with duplicates unseen', async (_what, damage, said) => {
     const path = join(tempDir(), 'l.sqlite');
     await ledgerWithKeys(path);
@@ -166,7 +204,11 @@ describe('the key file is part of the ledger', () => {
     try {
       await ledger.begin(start('run-2'));
       const error = await rejected(allKeys(ledger));
-      expectStorage(error, 'STORAGE_DAMAGED', `the key file ${path}.keys does not match its ledger (${said}; the ledger committed 1600 bytes`);
+      expectStorage(
+        error,
+        'STORAGE_DAMAGED',
+        `the key file ${path}.keys does not match its ledger (${said}; the ledger committed 1600 bytes`,
+      );
       expect((error as Error).message).toContain('Restore both files from the same backup');
     } finally {
       await ledger.close();
@@ -201,7 +243,11 @@ describe('the key file is part of the ledger', () => {
     unlinkSync(path);
     const ledger = openSqliteLedger(path);
     try {
-      expectStorage(await rejected(ledger.begin(start('run-2'))), 'STORAGE_DAMAGED', `the key file ${path}.keys holds 1600 bytes but its ledger is new`);
+      expectStorage(
+        await rejected(ledger.begin(start('run-2'))),
+        'STORAGE_DAMAGED',
+        `the key file ${path}.keys holds 1600 bytes but its ledger is new`,
+      );
       expect((await ledger.runs(10)).length).toBe(0);
     } finally {
       await ledger.close();
@@ -216,7 +262,9 @@ describe('a full disk', () => {
     const ledger = openSqliteLedger(path);
     try {
       await ledger.begin(start('run-1'));
-      const error = await rejected(ledger.commit(batch('run-1', { succeeded: [{ first: 0, last: 9 }], keyChunk: keys(0, 10), watermark: { seq: 10 }, seen: 10 })));
+      const error = await rejected(
+        ledger.commit(batch('run-1', { succeeded: [{ first: 0, last: 9 }], keyChunk: keys(0, 10), watermark: { seq: 10 }, seen: 10 })),
+      );
       expectStorage(error, 'STORAGE_FULL', `the disk is full: writing the key file ${path}.keys failed`);
       expect((error as Error).message).toContain('Free space on that disk and run again to resume');
       expect((await ledger.counts()).succeeded).toBe(0);
@@ -235,5 +283,4 @@ describe('a full disk', () => {
       await sink.close();
     }
   });
-
 });

@@ -46,7 +46,13 @@ describe('the memory ledger', () => {
     const store = new MemoryLedgerStore();
     const ledger = store.open();
     try {
-      const job = itemsJob('caller-ledger', 20, { handler: async (r) => { if (r.id === 3) throw new FatalError('three'); return r.id; }, maxFailureRate: 1 });
+      const job = itemsJob('caller-ledger', 20, {
+        handler: async (r) => {
+          if (r.id === 3) throw new FatalError('three');
+          return r.id;
+        },
+        maxFailureRate: 1,
+      });
       const summary = await runJob(job, { ledger, cwd: tempDir() });
       expect(summary).toMatchObject({ status: 'completed', succeeded: 19, failed: 1 });
       expect(await ledger.counts()).toMatchObject({ total: 20, succeeded: 19, failed: 1 });

@@ -11,7 +11,11 @@ import { jsonlOutput } from '../../src/sinks/jsonl-output.js';
 import { itemsJob } from '../helpers/jobs.js';
 import { tempDir } from '../helpers/temp.js';
 
-const lines = (path: string): unknown[] => readFileSync(path, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line));
+const lines = (path: string): unknown[] =>
+  readFileSync(path, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line));
 const job = (dir: string, count: number, handler?: () => Promise<unknown>) =>
   itemsJob('owned', count, { output: jsonlOutput(join(dir, 'out.jsonl')), ...(handler ? { handler } : {}) });
 
@@ -78,6 +82,8 @@ describe('an output file belongs to one ledger', () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'out.jsonl.owner'), 'garbage');
     const error = await rejection(runJob(job(dir, 5), { ledger: join(dir, 'a.sqlite') }));
-    expect(error.message).toBe(`the output's owner file ${join(dir, 'out.jsonl.owner')} is damaged (it should hold {"id", "ledger", …}); delete it if the output belongs to this job's ledger`);
+    expect(error.message).toBe(
+      `the output's owner file ${join(dir, 'out.jsonl.owner')} is damaged (it should hold {"id", "ledger", …}); delete it if the output belongs to this job's ledger`,
+    );
   });
 });

@@ -82,7 +82,10 @@ describe('SQLite ledger lease', () => {
       expect(Date.now()).toBeGreaterThanOrEqual(expiresAt);
       expect(resume.crashedRunId).toBe('crashed-run');
       expect(resume.watermark).toEqual({ seq: 3 });
-      expect((await next.runs(10)).map((r) => [r.runId, r.status])).toEqual([['next-run', 'running'], ['crashed-run', 'crashed']]);
+      expect((await next.runs(10)).map((r) => [r.runId, r.status])).toEqual([
+        ['next-run', 'running'],
+        ['crashed-run', 'crashed'],
+      ]);
       expect(await next.holder()).toMatchObject({ runId: 'next-run', token: 2 });
     } finally {
       await next.close();
@@ -127,7 +130,9 @@ describe('SQLite ledger lease', () => {
       await taker.begin(start('taker-run', { takeOver: true }));
       expect(leaseRow(path)).toMatchObject({ run_id: 'taker-run', token: 2 });
 
-      const lost = await rejection(stale.commit(batch('stale-run', { succeeded: [{ first: 10, last: 19 }], watermark: { seq: 20 }, seen: 20 })));
+      const lost = await rejection(
+        stale.commit(batch('stale-run', { succeeded: [{ first: 10, last: 19 }], watermark: { seq: 20 }, seen: 20 })),
+      );
       expect(lost.code).toBe('LEDGER_LEASE_LOST');
       expect(lost.message).toContain('this run (stale-run, token 1) lost its lease');
       expect(lost.message).toContain('it is now held by run taker-run');
@@ -140,7 +145,10 @@ describe('SQLite ledger lease', () => {
       expect(counts.succeeded).toBe(10);
       expect(query(path, (db) => db.prepare("SELECT value FROM meta WHERE key = 'watermark'").pluck().get())).toBe('{"seq":10}');
       expect(query(path, (db) => db.prepare("SELECT value FROM meta WHERE key = 'in_flight'").pluck().get())).toBeUndefined();
-      expect((await taker.runs(10)).map((r) => [r.runId, r.status])).toEqual([['taker-run', 'running'], ['stale-run', 'crashed']]);
+      expect((await taker.runs(10)).map((r) => [r.runId, r.status])).toEqual([
+        ['taker-run', 'running'],
+        ['stale-run', 'crashed'],
+      ]);
       expect(await taker.holder()).toMatchObject({ runId: 'taker-run' });
     } finally {
       await stale.close();
@@ -156,7 +164,9 @@ describe('SQLite ledger lease', () => {
       const first = Number(leaseRow(path)?.expires_at);
       await new Promise((resolve) => setTimeout(resolve, LEASE.expireMs * 2));
       expect(Number(leaseRow(path)?.expires_at)).toBeGreaterThan(first + LEASE.expireMs);
-      await expect(holder.commit(batch('long-run', { succeeded: [{ first: 0, last: 0 }], watermark: { seq: 1 }, seen: 1 }))).resolves.toBeUndefined();
+      await expect(
+        holder.commit(batch('long-run', { succeeded: [{ first: 0, last: 0 }], watermark: { seq: 1 }, seen: 1 })),
+      ).resolves.toBeUndefined();
     } finally {
       await holder.close();
     }
@@ -168,7 +178,9 @@ describe('SQLite ledger lease', () => {
     await ledger.close();
     query(path, (db) => {
       db.exec('DROP TABLE lease');
-      db.exec('CREATE TABLE lease (id INTEGER PRIMARY KEY CHECK (id = 1), run_id TEXT NOT NULL, pid INTEGER NOT NULL, host TEXT NOT NULL, acquired_at TEXT NOT NULL)');
+      db.exec(
+        'CREATE TABLE lease (id INTEGER PRIMARY KEY CHECK (id = 1), run_id TEXT NOT NULL, pid INTEGER NOT NULL, host TEXT NOT NULL, acquired_at TEXT NOT NULL)',
+      );
       db.prepare("INSERT INTO lease VALUES (1, 'old-run', 1, 'old-host', '2025-01-01T00:00:00.000Z')").run();
     });
     const reopened = open(path);

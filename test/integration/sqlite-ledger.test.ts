@@ -19,9 +19,19 @@ function start(runId: string, overrides: Partial<RunStart> = {}): RunStart {
 
 function row(seq: number, overrides: Partial<RecordRow> = {}): RecordRow {
   return {
-    seq, key: `key-${seq}`, status: 'failed', kind: 'exhausted', attempts: 3,
-    error: { name: 'Error', message: `failure of ${seq}` }, fingerprint: 'fp-a', rule: 'default', runId: 'run-1',
-    line: seq + 1, offset: seq * 100, updatedAt: '2025-01-01T00:00:00.000Z', ...overrides,
+    seq,
+    key: `key-${seq}`,
+    status: 'failed',
+    kind: 'exhausted',
+    attempts: 3,
+    error: { name: 'Error', message: `failure of ${seq}` },
+    fingerprint: 'fp-a',
+    rule: 'default',
+    runId: 'run-1',
+    line: seq + 1,
+    offset: seq * 100,
+    updatedAt: '2025-01-01T00:00:00.000Z',
+    ...overrides,
   };
 }
 
@@ -72,10 +82,14 @@ describe('SQLite ledger on a real file', () => {
       expect(resume).toMatchObject({ finishedAbove: [], alreadyDone: 0 });
       expect(resume.watermark).toBeUndefined();
       expect(resume.crashedRunId).toBeUndefined();
-      await ledger.commit(batch('run-1', {
-        succeeded: [{ first: 0, last: 9 }], rows: [row(10), row(11), row(12, { status: 'skipped', kind: undefined })],
-        watermark: { seq: 13, line: 14, offset: 1300 }, seen: 15,
-      }));
+      await ledger.commit(
+        batch('run-1', {
+          succeeded: [{ first: 0, last: 9 }],
+          rows: [row(10), row(11), row(12, { status: 'skipped', kind: undefined })],
+          watermark: { seq: 13, line: 14, offset: 1300 },
+          seen: 15,
+        }),
+      );
       expect(await ledger.counts()).toEqual({ total: 15, succeeded: 10, failed: 2, skipped: 1, pending: 2, sourceExhausted: false });
       await ledger.finish('run-1', 'interrupted', { note: 'first' });
     });
@@ -98,7 +112,9 @@ describe('SQLite ledger on a real file', () => {
     const path = ledgerPath();
     await withLedger(path, async (ledger) => {
       await ledger.begin(start('run-1'));
-      await ledger.commit(batch('run-1', { succeeded: [{ first: 0, last: 9 }], rows: [row(10), row(11, { status: 'skipped', kind: undefined })], seen: 12 }));
+      await ledger.commit(
+        batch('run-1', { succeeded: [{ first: 0, last: 9 }], rows: [row(10), row(11, { status: 'skipped', kind: undefined })], seen: 12 }),
+      );
       await ledger.commit(batch('run-1', { seen: 12 }));
       await ledger.commit(batch('run-1', { rows: [row(12)], seen: 13 }));
       await ledger.finish('run-1', 'interrupted', {});
@@ -107,7 +123,10 @@ describe('SQLite ledger on a real file', () => {
       await ledger.begin(start('run-2'));
       await ledger.commit(batch('run-2', { succeeded: [{ first: 13, last: 14 }], seen: 15 }));
       const first = await ledger.timeline('run-1');
-      expect(first.map(({ done, failed }) => ({ done, failed }))).toEqual([{ done: 12, failed: 1 }, { done: 1, failed: 1 }]);
+      expect(first.map(({ done, failed }) => ({ done, failed }))).toEqual([
+        { done: 12, failed: 1 },
+        { done: 1, failed: 1 },
+      ]);
       expect(Date.parse(first[0]!.at)).toBeLessThanOrEqual(Date.parse(first[1]!.at));
       expect((await ledger.timeline('run-2')).map(({ done, failed }) => ({ done, failed }))).toEqual([{ done: 2, failed: 0 }]);
       expect(await ledger.timeline('no-such-run')).toEqual([]);
@@ -119,16 +138,28 @@ describe('SQLite ledger on a real file', () => {
     const path = ledgerPath();
     await withLedger(path, async (ledger) => {
       await ledger.begin(start('run-1'));
-      await ledger.commit(batch('run-1', {
-        succeeded: [{ first: 0, last: 4 }, { first: 6, last: 8 }, { first: 12, last: 12 }],
-        rows: [row(5), row(9), row(14)], watermark: { seq: 7, line: 8, offset: 700 }, seen: 15,
-      }));
+      await ledger.commit(
+        batch('run-1', {
+          succeeded: [
+            { first: 0, last: 4 },
+            { first: 6, last: 8 },
+            { first: 12, last: 12 },
+          ],
+          rows: [row(5), row(9), row(14)],
+          watermark: { seq: 7, line: 8, offset: 700 },
+          seen: 15,
+        }),
+      );
       await ledger.finish('run-1', 'interrupted', {});
     });
     await withLedger(path, async (ledger) => {
       const resume = await ledger.begin(start('run-2'));
       expect(resume.watermark).toEqual({ seq: 7, line: 8, offset: 700 });
-      expect(resume.finishedAbove).toEqual([{ first: 6, last: 9 }, { first: 12, last: 12 }, { first: 14, last: 14 }]);
+      expect(resume.finishedAbove).toEqual([
+        { first: 6, last: 9 },
+        { first: 12, last: 12 },
+        { first: 14, last: 14 },
+      ]);
       expect(resume.alreadyDone).toBe(12);
     });
   });
@@ -138,7 +169,9 @@ describe('SQLite ledger on a real file', () => {
     await withLedger(path, async (ledger) => {
       await ledger.begin(start('run-1'));
       for (let i = 0; i < 5; i++) {
-        await ledger.commit(batch('run-1', { succeeded: [{ first: i * 10, last: i * 10 + 9 }], watermark: { seq: i * 10 + 10 }, seen: i * 10 + 10 }));
+        await ledger.commit(
+          batch('run-1', { succeeded: [{ first: i * 10, last: i * 10 + 9 }], watermark: { seq: i * 10 + 10 }, seen: i * 10 + 10 }),
+        );
       }
       expect(rangeRows(path)).toEqual([{ first_seq: 0, last_seq: 49, run_id: 'run-1' }]);
       // A gap (seq 50 failed): a new range row, which later batches extend.
@@ -167,10 +200,22 @@ describe('SQLite ledger on a real file', () => {
     await withLedger(path, async (ledger) => {
       await ledger.begin(start('run-1'));
       await ledger.commit(batch('run-1', { rows: [row(3, { fingerprint: 'fp-old' })], seen: 4 }));
-      await ledger.commit(batch('run-1', {
-        rows: [row(3, { status: 'skipped', kind: undefined, error: undefined, fingerprint: undefined, rule: undefined, attempts: 0, runId: 'run-1' })],
-        seen: 4,
-      }));
+      await ledger.commit(
+        batch('run-1', {
+          rows: [
+            row(3, {
+              status: 'skipped',
+              kind: undefined,
+              error: undefined,
+              fingerprint: undefined,
+              rule: undefined,
+              attempts: 0,
+              runId: 'run-1',
+            }),
+          ],
+          seen: 4,
+        }),
+      );
       const rows = query(path, (db) => db.prepare('SELECT seq, key, status, kind, attempts, error, fingerprint FROM records').all());
       expect(rows).toEqual([{ seq: 3, key: 'key-3', status: 'skipped', kind: null, attempts: 0, error: null, fingerprint: null }]);
       expect(await ledger.counts()).toEqual({ total: 4, succeeded: 0, failed: 0, skipped: 1, pending: 3, sourceExhausted: false });
@@ -184,13 +229,31 @@ describe('SQLite ledger on a real file', () => {
     const path = ledgerPath();
     await withLedger(path, async (ledger) => {
       await ledger.begin(start('run-1'));
-      await ledger.commit(batch('run-1', { succeeded: [{ first: 0, last: 1 }, { first: 5, last: 6 }], rows: [row(3)], watermark: { seq: 7 }, seen: 7 }));
+      await ledger.commit(
+        batch('run-1', {
+          succeeded: [
+            { first: 0, last: 1 },
+            { first: 5, last: 6 },
+          ],
+          rows: [row(3)],
+          watermark: { seq: 7 },
+          seen: 7,
+        }),
+      );
       // A range starting at an already stored first seq violates the primary key: the whole batch,
       // its row, its watermark and its counters, must roll back.
       const error = await rejection(
-        Promise.resolve().then(() => ledger.commit(batch('run-1', {
-          rows: [row(4)], succeeded: [{ first: 5, last: 5 }], watermark: { seq: 9 }, seen: 9, exhausted: true,
-        }))),
+        Promise.resolve().then(() =>
+          ledger.commit(
+            batch('run-1', {
+              rows: [row(4)],
+              succeeded: [{ first: 5, last: 5 }],
+              watermark: { seq: 9 },
+              seen: 9,
+              exhausted: true,
+            }),
+          ),
+        ),
       );
       expect(error).toBeInstanceOf(Error);
       expect(await ledger.counts()).toEqual({ total: 7, succeeded: 4, failed: 1, skipped: 0, pending: 2, sourceExhausted: false });
@@ -204,33 +267,71 @@ describe('SQLite ledger on a real file', () => {
       await ledger.begin(start('run-1'));
       const a = (seq: number, template: string | undefined): RecordRow =>
         row(seq, { fingerprint: 'fp-a', template, error: { name: 'HttpError', message: `status 503 at ${seq}` } });
-      await ledger.commit(batch('run-1', {
-        rows: [
-          a(8, 'status <n> at <n>'), a(2, 'status <n> at <n>'), a(5, 'upstream <n>'), a(9, 'status <n> at <n>'),
-          row(1, { fingerprint: 'fp-c', kind: 'fatal', rule: 'programming-TypeError', template: 'x is undefined', error: { name: 'TypeError', message: 'x is undefined' } }),
-          // Rows stored before templates were: the first message, masked, stands in.
-          row(7, { fingerprint: 'fp-b', error: { name: 'RangeError', message: 'too big' } }),
-          row(4, { fingerprint: 'fp-b', error: { name: 'RangeError', message: 'too big (4)' } }),
-          row(3, { status: 'skipped', kind: undefined, fingerprint: 'fp-c' }),
-          row(6, { fingerprint: 'fp-c', kind: 'fatal', rule: 'programming-TypeError', template: 'y is undefined', error: { name: 'TypeError', message: 'y is undefined' } }),
-        ],
-        seen: 10,
-      }));
+      await ledger.commit(
+        batch('run-1', {
+          rows: [
+            a(8, 'status <n> at <n>'),
+            a(2, 'status <n> at <n>'),
+            a(5, 'upstream <n>'),
+            a(9, 'status <n> at <n>'),
+            row(1, {
+              fingerprint: 'fp-c',
+              kind: 'fatal',
+              rule: 'programming-TypeError',
+              template: 'x is undefined',
+              error: { name: 'TypeError', message: 'x is undefined' },
+            }),
+            // Rows stored before templates were: the first message, masked, stands in.
+            row(7, { fingerprint: 'fp-b', error: { name: 'RangeError', message: 'too big' } }),
+            row(4, { fingerprint: 'fp-b', error: { name: 'RangeError', message: 'too big (4)' } }),
+            row(3, { status: 'skipped', kind: undefined, fingerprint: 'fp-c' }),
+            row(6, {
+              fingerprint: 'fp-c',
+              kind: 'fatal',
+              rule: 'programming-TypeError',
+              template: 'y is undefined',
+              error: { name: 'TypeError', message: 'y is undefined' },
+            }),
+          ],
+          seen: 10,
+        }),
+      );
       expect(await ledger.topErrors(5, 3)).toEqual([
         {
-          fingerprint: 'fp-a', name: 'HttpError', message: 'status 503 at 2', kind: 'exhausted', rule: 'default', count: 4, sampleKeys: ['key-2', 'key-5', 'key-8'],
+          fingerprint: 'fp-a',
+          name: 'HttpError',
+          message: 'status 503 at 2',
+          kind: 'exhausted',
+          rule: 'default',
+          count: 4,
+          sampleKeys: ['key-2', 'key-5', 'key-8'],
           templates: [
             { template: 'status <n> at <n>', count: 3, sampleKeys: ['key-2', 'key-8', 'key-9'] },
             { template: 'upstream <n>', count: 1, sampleKeys: ['key-5'] },
           ],
         },
         {
-          fingerprint: 'fp-b', name: 'RangeError', message: 'too big (4)', kind: 'exhausted', rule: 'default', count: 2, sampleKeys: ['key-4', 'key-7'],
+          fingerprint: 'fp-b',
+          name: 'RangeError',
+          message: 'too big (4)',
+          kind: 'exhausted',
+          rule: 'default',
+          count: 2,
+          sampleKeys: ['key-4', 'key-7'],
           templates: [{ template: 'too big (<n>)', count: 2, sampleKeys: ['key-4', 'key-7'] }],
         },
         {
-          fingerprint: 'fp-c', name: 'TypeError', message: 'x is undefined', kind: 'fatal', rule: 'programming-TypeError', count: 2, sampleKeys: ['key-1', 'key-6'],
-          templates: [{ template: 'x is undefined', count: 1, sampleKeys: ['key-1'] }, { template: 'y is undefined', count: 1, sampleKeys: ['key-6'] }],
+          fingerprint: 'fp-c',
+          name: 'TypeError',
+          message: 'x is undefined',
+          kind: 'fatal',
+          rule: 'programming-TypeError',
+          count: 2,
+          sampleKeys: ['key-1', 'key-6'],
+          templates: [
+            { template: 'x is undefined', count: 1, sampleKeys: ['key-1'] },
+            { template: 'y is undefined', count: 1, sampleKeys: ['key-6'] },
+          ],
         },
       ]);
       expect((await ledger.topErrors(1, 1)).map((g) => [g.fingerprint, g.sampleKeys])).toEqual([['fp-a', ['key-2']]]);
@@ -315,7 +416,9 @@ describe('SQLite ledger source drift', () => {
     const path = ledgerPath();
     await firstRun(path);
     await withLedger(path, async (ledger) => {
-      const resume = await ledger.begin(start('run-2', { fingerprint: { ...FINGERPRINT, mtimeMs: FINGERPRINT.mtimeMs as number + 60_000 } }));
+      const resume = await ledger.begin(
+        start('run-2', { fingerprint: { ...FINGERPRINT, mtimeMs: (FINGERPRINT.mtimeMs as number) + 60_000 } }),
+      );
       expect(resume.watermark).toEqual({ seq: 5, line: 6, offset: 500 });
       expect(resume.drift).toEqual({ reason: 'it was modified since the ledger last read it', certain: false });
     });
@@ -347,7 +450,14 @@ describe('SQLite ledger source drift', () => {
     const path = ledgerPath();
     await withLedger(path, async (ledger) => {
       await ledger.begin(start('run-1'));
-      await ledger.commit(batch('run-1', { succeeded: [{ first: 0, last: 4 }], watermark: { seq: 5, line: 6, offset: 500 }, seen: 6, sourceSample: { offset: 500, hash: 'h1' } }));
+      await ledger.commit(
+        batch('run-1', {
+          succeeded: [{ first: 0, last: 4 }],
+          watermark: { seq: 5, line: 6, offset: 500 },
+          seen: 6,
+          sourceSample: { offset: 500, hash: 'h1' },
+        }),
+      );
       await ledger.finish('run-1', 'interrupted', {});
       expect((await ledger.sourceState()).sample).toEqual({ offset: 500, hash: 'h1' });
       const error = await rejection(ledger.begin(start('run-2', { sample: { offset: 500, hash: 'h2' } })));
@@ -370,24 +480,46 @@ describe('SQLite ledger source drift', () => {
     });
   });
 
-  it('moves rows to their records\' new positions, rewrites the ranges, drops what is gone, and supersedes the key file', async () => {
+  it("moves rows to their records' new positions, rewrites the ranges, drops what is gone, and supersedes the key file", async () => {
     const path = ledgerPath();
     await firstRun(path);
     await withLedger(path, async (ledger) => {
       await ledger.begin(start('run-2'));
-      await ledger.commit(batch('run-2', { rows: [row(5), row(6)], watermark: { seq: 7, line: 8, offset: 700 }, seen: 7, keyChunk: new Uint8Array(32).fill(7) }));
+      await ledger.commit(
+        batch('run-2', {
+          rows: [row(5), row(6)],
+          watermark: { seq: 7, line: 8, offset: 700 },
+          seen: 7,
+          keyChunk: new Uint8Array(32).fill(7),
+        }),
+      );
       await ledger.finish('run-2', 'interrupted', {});
       const moved = [4, 0, 1, -1, 3, 6, -1];
       await ledger.begin(start('run-3'));
-      await ledger.applySourceMap('run-3', { ...FINGERPRINT, size: 900 }, {
-        seen: 6, succeeded: [{ first: 0, last: 1 }, { first: 3, last: 4 }], moved: [{ from: 5, to: { seq: 2, line: 3, offset: 20 } }],
-        newSeqOf: (seq) => moved[seq] ?? -1, keyChunk: new Uint8Array(16).fill(9), watermark: { seq: 2, line: 3, offset: 20 }, sample: { offset: 20, hash: 'h' },
-      });
+      await ledger.applySourceMap(
+        'run-3',
+        { ...FINGERPRINT, size: 900 },
+        {
+          seen: 6,
+          succeeded: [
+            { first: 0, last: 1 },
+            { first: 3, last: 4 },
+          ],
+          moved: [{ from: 5, to: { seq: 2, line: 3, offset: 20 } }],
+          newSeqOf: (seq) => moved[seq] ?? -1,
+          keyChunk: new Uint8Array(16).fill(9),
+          watermark: { seq: 2, line: 3, offset: 20 },
+          sample: { offset: 20, hash: 'h' },
+        },
+      );
       expect(await ledger.counts()).toMatchObject({ total: 6, succeeded: 4, failed: 1, pending: 1, sourceExhausted: true });
       const rows = [];
       for await (const r of ledger.rows({ statuses: ['failed'] })) rows.push(r);
       expect(rows.map((r) => [r.seq, r.key, r.line, r.offset])).toEqual([[2, 'key-5', 3, 20]]);
-      expect(rangeRows(path).map((r) => [r.first_seq, r.last_seq, r.run_id])).toEqual([[0, 1, 'run-3'], [3, 4, 'run-3']]);
+      expect(rangeRows(path).map((r) => [r.first_seq, r.last_seq, r.run_id])).toEqual([
+        [0, 1, 'run-3'],
+        [3, 4, 'run-3'],
+      ]);
       const chunks = [];
       for await (const chunk of ledger.keyChunks()) chunks.push(...chunk);
       expect(chunks).toEqual(new Array(16).fill(9));

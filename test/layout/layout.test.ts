@@ -40,7 +40,8 @@ function folderOf(file: string): string {
 /** Relative specifiers of `import`/`export ... from` and dynamic `import()`; type-only imports count too. */
 function importsOf(text: string): string[] {
   const found: string[] = [];
-  const pattern = /(?:^|[\s;])(?:import|export)\s[^'"`;]*?from\s*['"](\.{1,2}\/[^'"]+)['"]|import\(\s*['"](\.{1,2}\/[^'"]+)['"]\s*\)|^\s*import\s*['"](\.{1,2}\/[^'"]+)['"]/gm;
+  const pattern =
+    /(?:^|[\s;])(?:import|export)\s[^'"`;]*?from\s*['"](\.{1,2}\/[^'"]+)['"]|import\(\s*['"](\.{1,2}\/[^'"]+)['"]\s*\)|^\s*import\s*['"](\.{1,2}\/[^'"]+)['"]/gm;
   for (const match of text.matchAll(pattern)) found.push((match[1] ?? match[2] ?? match[3]) as string);
   return found;
 }
@@ -144,11 +145,16 @@ describe('source layout', () => {
       ['src/c', new Map([['src/a', 'c/z.ts → ../a/x.js']])],
       ['src/d', new Map([['src/a', 'd/w.ts → ../a/x.js']])],
     ]);
-    expect(folderCycles(graph)).toEqual(['src/a → src/b → src/c → src/a\n  a/x.ts → ../b/y.js\n  b/y.ts → ../c/z.js\n  c/z.ts → ../a/x.js']);
+    expect(folderCycles(graph)).toEqual([
+      'src/a → src/b → src/c → src/a\n  a/x.ts → ../b/y.js\n  b/y.ts → ../c/z.js\n  c/z.ts → ../a/x.js',
+    ]);
   });
 
   it('reads static, re-export, side-effect and dynamic imports', () => {
-    expect(importsOf(`import { a } from './a.js';\nimport type { B } from '../b/b.js';\nexport * from "./c.js";\nimport './d.js';\nconst e = await import('./e.js');\nimport x from 'node:fs';`))
-      .toEqual(['./a.js', '../b/b.js', './c.js', './d.js', './e.js']);
+    expect(
+      importsOf(
+        `import { a } from './a.js';\nimport type { B } from '../b/b.js';\nexport * from "./c.js";\nimport './d.js';\nconst e = await import('./e.js');\nimport x from 'node:fs';`,
+      ),
+    ).toEqual(['./a.js', '../b/b.js', './c.js', './d.js', './e.js']);
   });
 });

@@ -70,7 +70,9 @@ export async function readBooks(job: TortureJob, expected: ExpectedFailures): Pr
   for (const id of wrong.slice(0, EXAMPLES)) {
     const got = outcomes[id]?.[0];
     const want = expected.get(id);
-    problems.push(`record ${id}: expected ${want === undefined ? 'succeeded' : want === 'skipped' ? 'skipped' : `failed/${want}`}, got ${got?.status}${got?.kind ? `/${got.kind}` : ''}`);
+    problems.push(
+      `record ${id}: expected ${want === undefined ? 'succeeded' : want === 'skipped' ? 'skipped' : `failed/${want}`}, got ${got?.status}${got?.kind ? `/${got.kind}` : ''}`,
+    );
   }
   if (wrong.length > EXAMPLES) problems.push(`… and ${wrong.length - EXAMPLES} more records with the wrong outcome`);
 
@@ -122,7 +124,10 @@ function ledgerOutcomes(ledger: string, records: number, problems: string[]): Ou
   }
   try {
     readLedger(ledger, (db) => {
-      const ranges = db.prepare('SELECT first_seq AS first, last_seq AS last FROM succeeded_ranges').all() as { first: number; last: number }[];
+      const ranges = db.prepare('SELECT first_seq AS first, last_seq AS last FROM succeeded_ranges').all() as {
+        first: number;
+        last: number;
+      }[];
       for (const { first, last } of ranges) for (let seq = first; seq <= last; seq++) outcomes[seq]?.push({ status: 'succeeded' });
       const rows = db.prepare('SELECT seq, status, kind FROM records').all() as { seq: number; status: string; kind: string | null }[];
       for (const row of rows) outcomes[row.seq]?.push({ status: row.status, kind: row.kind ?? undefined });
@@ -155,7 +160,10 @@ function readOutput(path: string, problems: string[]): number[] {
 /** The record ids of every handler call, in order. */
 export function readCalls(path: string): number[] {
   if (!existsSync(path)) return [];
-  return readFileSync(path, 'utf8').split('\n').filter((line) => line.includes(' ')).map((line) => Number(line.split(' ')[1]));
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((line) => line.includes(' '))
+    .map((line) => Number(line.split(' ')[1]));
 }
 
 /** batchguard's own view (`status --json`) must agree: every record read, none pending. */
@@ -168,6 +176,8 @@ async function checkStatus(job: TortureJob, problems: string[]): Promise<void> {
   }
   const status = JSON.parse(result.stdout) as { total: number; pending: number; sourceExhausted: boolean };
   if (status.total !== job.records || status.pending !== 0 || !status.sourceExhausted) {
-    problems.push(`status says total ${status.total}, pending ${status.pending}, source exhausted ${status.sourceExhausted}; expected ${job.records}, 0, true`);
+    problems.push(
+      `status says total ${status.total}, pending ${status.pending}, source exhausted ${status.sourceExhausted}; expected ${job.records}, 0, true`,
+    );
   }
 }

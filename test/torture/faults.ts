@@ -36,7 +36,8 @@ const PAGE_HEADER_BYTES = 8;
 export function flipLeafPageHeaders(path: string, btrees: readonly string[]): number[] {
   const { pageSize, pages } = readLedger(path, (db) => ({
     pageSize: Number(db.pragma('page_size', { simple: true })),
-    pages: btrees.map((name) => db.prepare("SELECT MIN(pageno) FROM dbstat WHERE name = ? AND pagetype = 'leaf'").pluck().get(name) as number | null)
+    pages: btrees
+      .map((name) => db.prepare("SELECT MIN(pageno) FROM dbstat WHERE name = ? AND pagetype = 'leaf'").pluck().get(name) as number | null)
       .filter((page): page is number => page !== null && page > 1),
   }));
   const fd = openSync(path, 'r+');
@@ -63,7 +64,10 @@ export function fileHash(path: string): string {
 export function ledgerContentHash(path: string): string {
   return readLedger(path, (db) => {
     const hash = createHash('sha256');
-    const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name").pluck().all() as string[];
+    const tables = db
+      .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+      .pluck()
+      .all() as string[];
     for (const table of tables) {
       hash.update(`${table}\n`);
       for (const row of db.prepare(`SELECT * FROM "${table}" ORDER BY rowid`).raw().iterate()) hash.update(`${JSON.stringify(row)}\n`);

@@ -15,10 +15,14 @@ const IN_CI = [
 ];
 
 describe('torture: hostile handlers', () => {
-  it.each(HOSTILE_CASES.filter((c) => IN_CI.includes(c.name)).map((c) => [c.name, c] as const))('%s', async (_name, hostile) => {
-    const result = await hostileScenario(tempDir(), hostile);
-    expect(result.problems).toEqual([]);
-  }, 60_000);
+  it.each(HOSTILE_CASES.filter((c) => IN_CI.includes(c.name)).map((c) => [c.name, c] as const))(
+    '%s',
+    async (_name, hostile) => {
+      const result = await hostileScenario(tempDir(), hostile);
+      expect(result.problems).toEqual([]);
+    },
+    60_000,
+  );
 
   it('runs every case it names', () => {
     expect(HOSTILE_CASES.map((c) => c.name)).toEqual(expect.arrayContaining(IN_CI));

@@ -82,7 +82,15 @@ export const HOSTILE_CASES: HostileCase[] = [
 ];
 
 export async function hostileScenario(dir: string, hostile: HostileCase): Promise<ScenarioResult> {
-  const job: TortureJob = { dir, records: 300, concurrency: 8, failEvery: 97, hostile: hostile.hostile, prelude: hostile.prelude, options: 'retry: { maxAttempts: 2, backoff: { kind: "constant", delayMs: 10 } },' };
+  const job: TortureJob = {
+    dir,
+    records: 300,
+    concurrency: 8,
+    failEvery: 97,
+    hostile: hostile.hostile,
+    prelude: hostile.prelude,
+    options: 'retry: { maxAttempts: 2, backoff: { kind: "constant", delayMs: 10 } },',
+  };
   writeTortureJob(job);
   // A record that kills every run is found by bisection: at most 1 + log2(concurrency) + maxCrashes deaths.
   const runs = await runUntilDone(job, 12);

@@ -7,8 +7,12 @@ import { tempDir } from '../helpers/temp.js';
 import { HUGE_MESSAGE_CASES, hugeMessageScenario } from './huge-messages.js';
 
 describe('torture: huge error messages', () => {
-  it.each(HUGE_MESSAGE_CASES.map((c) => [c.name, c] as const))('%s', async (_name, huge) => {
-    const result = await hugeMessageScenario(tempDir(), huge);
-    expect(result.problems).toEqual([]);
-  }, 150_000);
+  it.each(HUGE_MESSAGE_CASES.map((c) => [c.name, c] as const))(
+    '%s',
+    async (_name, huge) => {
+      const result = await hugeMessageScenario(tempDir(), huge);
+      expect(result.problems).toEqual([]);
+    },
+    150_000,
+  );
 });

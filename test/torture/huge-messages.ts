@@ -49,7 +49,11 @@ export async function hugeMessageScenario(dir: string, huge: HugeMessageCase): P
   // Every tenth record fails, so the failures are spread over the run, not bunched at its start.
   const failing = Array.from({ length: huge.failing }, (_, i) => i * 10 + 5);
   const job: TortureJob = {
-    dir, records: RECORDS, concurrency: 4, delayMs: 0, prelude: huge.message,
+    dir,
+    records: RECORDS,
+    concurrency: 4,
+    delayMs: 0,
+    prelude: huge.message,
     hostile: `if (${JSON.stringify(failing)}.includes(r.id)) throw new FatalError(MESSAGE);`,
   };
   const paths = writeTortureJob(job);
@@ -60,19 +64,25 @@ export async function hugeMessageScenario(dir: string, huge: HugeMessageCase): P
   const run = await child.result;
   clearTimeout(stuck);
   const seconds = (Date.now() - started) / 1000;
-  const ledgerBytes = ['', '-wal', '.keys'].map((suffix) => `${paths.ledger}${suffix}`).filter(existsSync).reduce((sum, file) => sum + statSync(file).size, 0);
+  const ledgerBytes = ['', '-wal', '.keys']
+    .map((suffix) => `${paths.ledger}${suffix}`)
+    .filter(existsSync)
+    .reduce((sum, file) => sum + statSync(file).size, 0);
   const printedBytes = run.stdout.length + run.stderr.length;
   const problems: string[] = [];
   check(problems, run.signal === null, `the run did not finish in ${GIVE_UP_MS / 1000} s`);
   check(problems, run.code === 0, `the run ended with ${ending(run)}, expected 0 (stderr ${run.stderr.slice(-300)})`);
   check(problems, ledgerBytes <= huge.maxLedgerBytes, `the ledger holds ${ledgerBytes} bytes, more than ${huge.maxLedgerBytes}`);
   const marked = existsSync(paths.ledger)
-    ? readLedger(paths.ledger, (db) => Number(db.prepare("SELECT COUNT(*) FROM records WHERE status = 'failed' AND error LIKE '%[truncated%'").pluck().get()))
+    ? readLedger(paths.ledger, (db) =>
+        Number(db.prepare("SELECT COUNT(*) FROM records WHERE status = 'failed' AND error LIKE '%[truncated%'").pluck().get()),
+      )
     : 0;
   check(problems, marked === failing.length, `${marked} of the ${failing.length} stored failures carry a truncation mark`);
   check(problems, printedBytes <= huge.maxPrintedBytes, `the run printed ${printedBytes} bytes, more than ${huge.maxPrintedBytes}`);
   return scenarioResult(huge.name, job, expectFailures(failing, 'fatal'), {
-    endings: [ending(run)], problems,
+    endings: [ending(run)],
+    problems,
     note: `run ${seconds.toFixed(1)} s, ledger ${(ledgerBytes / 1e6).toFixed(2)} MB, printed ${(printedBytes / 1e3).toFixed(0)} KB`,
   });
 }

@@ -25,7 +25,11 @@ const DUPLICATE_OF = 2100;
 
 export async function keyFileLossScenario(dir: string, loss: KeyFileLoss): Promise<ScenarioResult> {
   const job: TortureJob = {
-    dir, records: RECORDS + 1, concurrency: 8, failEvery: 97, delayMs: 0,
+    dir,
+    records: RECORDS + 1,
+    concurrency: 8,
+    failEvery: 97,
+    delayMs: 0,
     options: `dependsOn: (r) => (r.id >= ${CHILDREN_FROM} && r.name !== 'duplicate' ? [String(r.id - ${PARENT_DISTANCE})] : []),`,
     writeRecords: (path) => {
       const lines = Array.from({ length: RECORDS }, (_, id) => JSON.stringify({ id, name: `record-${id}` }));
@@ -67,4 +71,3 @@ export async function keyFileLossScenario(dir: string, loss: KeyFileLoss): Promi
   expected.set(RECORDS, 'invalid');
   return scenarioResult(`key file ${loss} between runs`, job, expected, { endings, problems });
 }
-

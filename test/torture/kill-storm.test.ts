@@ -12,7 +12,15 @@ describe('torture: kill storm', () => {
     // Not before the first group commit (200 records): a SIGKILL between the output's first write
     // and the ledger's first commit leaves an output file the next run refuses (the long suite's
     // concurrency-1 storm shows it; see docs/reliability.md), which would make this case flaky.
-    const result = await killStormScenario({ dir: tempDir(), records: 3000, concurrency: 64, kills: 3, seed: 64, maxWaitMs: 1500, firstKillAfterBytes: 12 * 600 });
+    const result = await killStormScenario({
+      dir: tempDir(),
+      records: 3000,
+      concurrency: 64,
+      kills: 3,
+      seed: 64,
+      maxWaitMs: 1500,
+      firstKillAfterBytes: 12 * 600,
+    });
     expect(result.problems).toEqual([]);
     expect(result.kills).toBeGreaterThan(0);
   }, 120_000);

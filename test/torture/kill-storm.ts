@@ -26,12 +26,22 @@ const CALL_LOG_BYTES = 12;
 
 export async function killStormScenario(options: KillStormOptions): Promise<ScenarioResult> {
   const job: TortureJob = {
-    dir: options.dir, records: options.records, concurrency: options.concurrency, failEvery: 97, delayMs: options.delayMs ?? 1,
+    dir: options.dir,
+    records: options.records,
+    concurrency: options.concurrency,
+    failEvery: 97,
+    delayMs: options.delayMs ?? 1,
   };
   writeTortureJob(job);
   // On average a run gets 1 / (kills + 2) of the records before its kill, so the kills all land.
   const maxGrowthBytes = Math.floor((2 * CALL_LOG_BYTES * options.records) / (options.kills + 2));
-  const storm = await killStorm(job, { kills: options.kills, seed: options.seed, maxGrowthBytes, maxWaitMs: options.maxWaitMs ?? 3000, firstKillAfterBytes: options.firstKillAfterBytes });
+  const storm = await killStorm(job, {
+    kills: options.kills,
+    seed: options.seed,
+    maxGrowthBytes,
+    maxWaitMs: options.maxWaitMs ?? 3000,
+    firstKillAfterBytes: options.firstKillAfterBytes,
+  });
   const finish = await runUntilDone(job, 6);
   const endings = [...storm.endings, ...finish.map(ending)];
   const problems: string[] = [];
@@ -39,7 +49,14 @@ export async function killStormScenario(options: KillStormOptions): Promise<Scen
   const odd = endings.filter((e) => e !== 'SIGKILL' && e !== '0');
   check(problems, odd.length === 0, `runs ended with ${odd.join(', ')} (only SIGKILL and 0 expected)`);
   const after = options.firstKillAfterBytes ? ', first kill after the first commit' : '';
-  return scenarioResult(`kill storm, concurrency ${options.concurrency}${after} (seed ${options.seed})`, job, expectFailures(ruleFailures(job), 'fatal'), {
-    kills: storm.kills, endings, problems,
-  });
+  return scenarioResult(
+    `kill storm, concurrency ${options.concurrency}${after} (seed ${options.seed})`,
+    job,
+    expectFailures(ruleFailures(job), 'fatal'),
+    {
+      kills: storm.kills,
+      endings,
+      problems,
+    },
+  );
 }

@@ -49,7 +49,12 @@ const isHeld = (result: CliResult): boolean => result.code === 4 && /\bheld\b|le
  * `expiryMs + SLACK_MS`; that run goes to its end. Returns every run and when the first handler
  * call after `since` was logged (the takeover), or undefined if no run took over in time.
  */
-async function takeOver(job: TortureJob, options: LeaseOptions, since: number, wrap: string[] | undefined): Promise<{ runs: CliResult[]; takeoverMs: number | undefined }> {
+async function takeOver(
+  job: TortureJob,
+  options: LeaseOptions,
+  since: number,
+  wrap: string[] | undefined,
+): Promise<{ runs: CliResult[]; takeoverMs: number | undefined }> {
   const calls = jobPaths(job).calls;
   const before = size(calls);
   let tookOverAt: number | undefined;
@@ -59,7 +64,11 @@ async function takeOver(job: TortureJob, options: LeaseOptions, since: number, w
   const runs: CliResult[] = [];
   try {
     while (Date.now() - since < options.expiryMs + SLACK_MS) {
-      const result = await spawnCli(runArgs(job, '--json', ...(options.args ?? []), ...(options.takeOverArgs ?? [])), { cwd: job.dir, env: options.env, wrap }).result;
+      const result = await spawnCli(runArgs(job, '--json', ...(options.args ?? []), ...(options.takeOverArgs ?? [])), {
+        cwd: job.dir,
+        env: options.env,
+        wrap,
+      }).result;
       runs.push(result);
       if (!isHeld(result)) break;
       await new Promise((resolve) => setTimeout(resolve, 500));
@@ -84,7 +93,11 @@ export async function pidNamespaceScenario(dir: string, options: LeaseOptions & 
   const job: TortureJob = { dir, records: options.records ?? 3000, concurrency: 8, failEvery: 97, delayMs: 2 };
   const paths = writeTortureJob(job);
   const problems: string[] = [];
-  const first = spawnCli(runArgs(job, '--quiet', ...(options.args ?? [])), { cwd: dir, env: options.env, wrap: pidNamespace(options.hostname ? `${options.hostname}-a` : undefined) });
+  const first = spawnCli(runArgs(job, '--quiet', ...(options.args ?? [])), {
+    cwd: dir,
+    env: options.env,
+    wrap: pidNamespace(options.hostname ? `${options.hostname}-a` : undefined),
+  });
   await waitFor(() => callCount(paths.calls) >= job.records / 4 || first.exitCode !== null, 60_000);
   check(problems, first.exitCode === null, 'the first run ended before its kill');
   first.kill('SIGKILL'); // unshare --kill-child passes the SIGKILL to the namespace's PID 1
@@ -92,14 +105,24 @@ export async function pidNamespaceScenario(dir: string, options: LeaseOptions & 
   const killedAt = Date.now();
   const wrap = pidNamespace(options.hostname ? `${options.hostname}-b` : undefined);
   const { runs, takeoverMs } = await takeOver(job, options, killedAt, wrap);
-  check(problems, takeoverMs !== undefined && takeoverMs <= options.expiryMs + SLACK_MS,
-    `the next run did not take over within the lease expiry (${options.expiryMs} ms + ${SLACK_MS} ms slack): ${runs.length} runs, last stderr: ${runs.at(-1)?.stderr.trim().split('\n').at(-1)}`);
+  check(
+    problems,
+    takeoverMs !== undefined && takeoverMs <= options.expiryMs + SLACK_MS,
+    `the next run did not take over within the lease expiry (${options.expiryMs} ms + ${SLACK_MS} ms slack): ${runs.length} runs, last stderr: ${runs.at(-1)?.stderr.trim().split('\n').at(-1)}`,
+  );
   await finish(job, options, wrap, runs);
   check(problems, runs.at(-1)?.code === 0, `the job did not complete (runs ended ${runs.map(ending).join(' ')})`);
-  return scenarioResult(`SIGKILLed PID 1 in a PID namespace${options.hostname ? ', next run on another host name' : ''}`, job, expectFailures(ruleFailures(job), 'fatal'), {
-    kills: 1, endings: [ending(killed), ...runs.map(ending)], problems,
-    note: takeoverMs === undefined ? 'no takeover' : `taken over after ${(takeoverMs / 1000).toFixed(1)} s`,
-  });
+  return scenarioResult(
+    `SIGKILLed PID 1 in a PID namespace${options.hostname ? ', next run on another host name' : ''}`,
+    job,
+    expectFailures(ruleFailures(job), 'fatal'),
+    {
+      kills: 1,
+      endings: [ending(killed), ...runs.map(ending)],
+      problems,
+      note: takeoverMs === undefined ? 'no takeover' : `taken over after ${(takeoverMs / 1000).toFixed(1)} s`,
+    },
+  );
 }
 
 /** Offset of SQLite's WAL write lock in the `-shm` file. */
@@ -110,10 +133,12 @@ function holdsWriteLock(pid: number, ledger: string): boolean {
   const shm = `${ledger}-shm`;
   if (!existsSync(shm)) return false;
   const inode = statSync(shm).ino;
-  return readFileSync('/proc/locks', 'utf8').split('\n').some((line) => {
-    const fields = line.trim().split(/\s+/);
-    return fields[3] === 'WRITE' && Number(fields[4]) === pid && fields[5]?.endsWith(`:${inode}`) && Number(fields[6]) === WAL_WRITE_LOCK;
-  });
+  return readFileSync('/proc/locks', 'utf8')
+    .split('\n')
+    .some((line) => {
+      const fields = line.trim().split(/\s+/);
+      return fields[3] === 'WRITE' && Number(fields[4]) === pid && fields[5]?.endsWith(`:${inode}`) && Number(fields[6]) === WAL_WRITE_LOCK;
+    });
 }
 
 /**
@@ -145,8 +170,11 @@ export async function stoppedHolderScenario(dir: string, options: LeaseOptions):
   const restops = await stopHolder(holder, paths.ledger, false);
   const stoppedAt = Date.now();
   const { runs, takeoverMs } = await takeOver(job, options, stoppedAt, undefined);
-  check(problems, takeoverMs !== undefined && takeoverMs <= options.expiryMs + SLACK_MS,
-    `no run took over from the stopped holder within the lease expiry (${options.expiryMs} ms + ${SLACK_MS} ms slack): ${runs.length} runs, last stderr: ${runs.at(-1)?.stderr.trim().split('\n').at(-1)}`);
+  check(
+    problems,
+    takeoverMs !== undefined && takeoverMs <= options.expiryMs + SLACK_MS,
+    `no run took over from the stopped holder within the lease expiry (${options.expiryMs} ms + ${SLACK_MS} ms slack): ${runs.length} runs, last stderr: ${runs.at(-1)?.stderr.trim().split('\n').at(-1)}`,
+  );
   await finish(job, options, undefined, runs);
   check(problems, runs.at(-1)?.code === 0, `the job did not complete (runs ended ${runs.map(ending).join(' ')})`);
 
@@ -160,10 +188,16 @@ export async function stoppedHolderScenario(dir: string, options: LeaseOptions):
   if (refused) problems.push(refused);
   check(problems, ledgerContentHash(paths.ledger) === before.ledger, 'the woken holder wrote to the ledger');
   check(problems, fileHash(paths.output ?? '') === before.output, 'the woken holder wrote to the output');
-  return scenarioResult(`SIGSTOPped holder${options.takeOverArgs?.length ? ` (${options.takeOverArgs.join(' ')})` : ''}, SIGCONT after the takeover`, job, expectFailures(ruleFailures(job), 'fatal'), {
-    endings: [...runs.map(ending), `${ending(woken)} (woken holder)`], problems,
-    note: `${takeoverMs === undefined ? 'no takeover' : `taken over after ${(takeoverMs / 1000).toFixed(1)} s`}${restops > 0 ? `; stopped again ${restops}× to miss a commit` : ''}`,
-  });
+  return scenarioResult(
+    `SIGSTOPped holder${options.takeOverArgs?.length ? ` (${options.takeOverArgs.join(' ')})` : ''}, SIGCONT after the takeover`,
+    job,
+    expectFailures(ruleFailures(job), 'fatal'),
+    {
+      endings: [...runs.map(ending), `${ending(woken)} (woken holder)`],
+      problems,
+      note: `${takeoverMs === undefined ? 'no takeover' : `taken over after ${(takeoverMs / 1000).toFixed(1)} s`}${restops > 0 ? `; stopped again ${restops}× to miss a commit` : ''}`,
+    },
+  );
 }
 
 /**
@@ -190,12 +224,17 @@ export async function frozenInCommitScenario(dir: string): Promise<ScenarioResul
     if (refused) problems.push(refused);
     check(problems, holderEnd === '0', `the holder, continued after a refused takeover, ended with ${holderEnd}, expected 0`);
   } else {
-    check(problems, takerEnd === '0' && holderEnd === '4', `takeover ended ${takerEnd}, the continued holder ${holderEnd}: expected 4 and 0, or 0 and 4`);
+    check(
+      problems,
+      takerEnd === '0' && holderEnd === '4',
+      `takeover ended ${takerEnd}, the continued holder ${holderEnd}: expected 4 and 0, or 0 and 4`,
+    );
   }
   const runs = [woken];
   await finish(job, { expiryMs: 0 }, undefined, runs);
   return scenarioResult('holder SIGSTOPped inside a commit, run --take-over', job, expectFailures(ruleFailures(job), 'fatal'), {
-    endings: [`${takerEnd} (taker)`, `${holderEnd} (holder)`, ...runs.slice(1).map(ending)], problems,
+    endings: [`${takerEnd} (taker)`, `${holderEnd} (holder)`, ...runs.slice(1).map(ending)],
+    problems,
     note: `frozen in a commit after ${tries} tries`,
   });
 }

@@ -32,25 +32,53 @@ interface LongScenario {
 const scenarios: LongScenario[] = [
   ...[1, 8, 64].map((concurrency) => ({
     name: `kill storm ${concurrency}`,
-    run: (dir: string) => killStormScenario({ dir, records: concurrency === 1 ? 5_000 : 20_000, concurrency, kills: 25, seed: seed * 1000 + concurrency, maxWaitMs: 4000 }),
+    run: (dir: string) =>
+      killStormScenario({
+        dir,
+        records: concurrency === 1 ? 5_000 : 20_000,
+        concurrency,
+        kills: 25,
+        seed: seed * 1000 + concurrency,
+        maxWaitMs: 4000,
+      }),
   })),
   {
     // The same storm with its first kill after the first group commit: what holds once the defect
     // the first-commit window shows (see docs/reliability.md) is set aside.
     name: 'kill storm 1 after the first commit',
-    run: (dir: string) => killStormScenario({ dir, records: 5_000, concurrency: 1, kills: 25, seed: seed * 1000 + 1, maxWaitMs: 4000, firstKillAfterBytes: 12 * 600 }),
+    run: (dir: string) =>
+      killStormScenario({
+        dir,
+        records: 5_000,
+        concurrency: 1,
+        kills: 25,
+        seed: seed * 1000 + 1,
+        maxWaitMs: 4000,
+        firstKillAfterBytes: 12 * 600,
+      }),
   },
   ...HOSTILE_CASES.map((hostile) => ({ name: hostile.name, run: (dir: string) => hostileScenario(dir, hostile) })),
   ...HUGE_MESSAGE_CASES.map((huge) => ({ name: huge.name, run: (dir: string) => hugeMessageScenario(dir, huge) })),
-  ...([['ledger', 0], ['ledger', 256], ['output', 256], ['ledger and output', 512]] as const).map(([where, kb]) => ({
+  ...(
+    [
+      ['ledger', 0],
+      ['ledger', 256],
+      ['output', 256],
+      ['ledger and output', 512],
+    ] as const
+  ).map(([where, kb]) => ({
     name: `disk full ${where} ${kb}`,
     run: (dir: string) => diskFullScenario(dir, { where, headroomBytes: kb * 1024, records: 40_000 }),
   })),
   ...(['with damaged pages', 'truncated to half', 'emptied (0 bytes)'] as const).map((damage) => ({
-    name: `ledger ${damage}`, run: (dir: string) => damagedLedgerScenario(dir, damage),
+    name: `ledger ${damage}`,
+    run: (dir: string) => damagedLedgerScenario(dir, damage),
   })),
   { name: 'ledger deleted mid-run', run: deletedLedgerScenario },
-  ...(['deleted', 'emptied', 'cut mid-entry'] as const).map((loss) => ({ name: `key file ${loss}`, run: (dir: string) => keyFileLossScenario(dir, loss) })),
+  ...(['deleted', 'emptied', 'cut mid-entry'] as const).map((loss) => ({
+    name: `key file ${loss}`,
+    run: (dir: string) => keyFileLossScenario(dir, loss),
+  })),
   { name: 'lease pid namespace', run: (dir: string) => pidNamespaceScenario(dir, LEASE.defaults) },
   { name: 'lease pid namespace other host', run: (dir: string) => pidNamespaceScenario(dir, { ...LEASE.defaults, hostname: 'pod' }) },
   { name: 'lease stopped holder', run: (dir: string) => stoppedHolderScenario(dir, LEASE.defaults) },
@@ -61,7 +89,9 @@ const scenarios: LongScenario[] = [
 function row(result: ScenarioResult): string {
   const endings = [...new Set(result.endings)].join(', ');
   const verdict = result.problems.length === 0 ? 'held' : `**broken** (${result.problems.length})`;
-  const counts = [result.lost, result.duplicated, result.redone, result.innocentQuarantines].map((n) => (result.booksRead ? String(n) : '–'));
+  const counts = [result.lost, result.duplicated, result.redone, result.innocentQuarantines].map((n) =>
+    result.booksRead ? String(n) : '–',
+  );
   return `| ${result.scenario} | ${result.kills} | ${result.records} | ${counts.join(' | ')} | ${endings} | ${result.note ?? ''} | ${verdict} |`;
 }
 
@@ -78,7 +108,15 @@ async function main(): Promise<void> {
       process.stderr.write(`  ${row(result)}\n`);
     } catch (error) {
       results.push({
-        scenario: scenario.name, kills: 0, records: 0, lost: 0, duplicated: 0, redone: 0, innocentQuarantines: 0, endings: [], booksRead: false,
+        scenario: scenario.name,
+        kills: 0,
+        records: 0,
+        lost: 0,
+        duplicated: 0,
+        redone: 0,
+        innocentQuarantines: 0,
+        endings: [],
+        booksRead: false,
         problems: [`the scenario itself failed: ${(error as Error).stack ?? String(error)}`],
       });
     } finally {

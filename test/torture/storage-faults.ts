@@ -44,13 +44,20 @@ export type FullDisk = 'ledger' | 'output' | 'ledger and output';
  * filler file: the run hits ENOSPC (at once with no headroom, mid-run otherwise). Then the tmpfs is
  * grown and the job must resume to an exact finish.
  */
-export async function diskFullScenario(dir: string, options: { where: FullDisk; headroomBytes: number; records: number }): Promise<ScenarioResult> {
+export async function diskFullScenario(
+  dir: string,
+  options: { where: FullDisk; headroomBytes: number; records: number },
+): Promise<ScenarioResult> {
   const disk = join(dir, 'disk');
   const tmpfs = mountTmpfs(disk, '2m');
   try {
     const onDisk = (where: 'ledger' | 'output') => options.where.includes(where);
     const job: TortureJob = {
-      dir, records: options.records, concurrency: 8, failEvery: 97, delayMs: 0,
+      dir,
+      records: options.records,
+      concurrency: 8,
+      failEvery: 97,
+      delayMs: 0,
       ledger: onDisk('ledger') ? join(disk, 'ledger', 'torture.sqlite') : undefined,
       output: onDisk('output') ? join(disk, 'out', 'results.jsonl') : undefined,
     };
@@ -64,10 +71,20 @@ export async function diskFullScenario(dir: string, options: { where: FullDisk; 
     if (damage) problems.push(`after the full disk, ${damage}`);
     tmpfs.resize('256m');
     const resumed = await runUntilDone(job, 4);
-    check(problems, resumed.at(-1)?.code === 0, `after space was freed the job did not complete (runs ended ${resumed.map(ending).join(' ')})`);
-    return await scenarioResult(`disk full under the ${options.where} (${Math.round(options.headroomBytes / 1024)} KB left)`, job, expectFailures(ruleFailures(job), 'fatal'), {
-      endings: [ending(full), ...resumed.map(ending)], problems,
-    });
+    check(
+      problems,
+      resumed.at(-1)?.code === 0,
+      `after space was freed the job did not complete (runs ended ${resumed.map(ending).join(' ')})`,
+    );
+    return await scenarioResult(
+      `disk full under the ${options.where} (${Math.round(options.headroomBytes / 1024)} KB left)`,
+      job,
+      expectFailures(ruleFailures(job), 'fatal'),
+      {
+        endings: [ending(full), ...resumed.map(ending)],
+        problems,
+      },
+    );
   } finally {
     tmpfs.unmount();
   }
@@ -110,9 +127,14 @@ export async function damagedLedgerScenario(dir: string, damage: LedgerDamage): 
   for (const file of saved) copyFileSync(`${file}.copy`, file);
   for (const side of ['-wal', '-shm']) rmSync(`${paths.ledger}${side}`, { force: true });
   const resumed = await runUntilDone(job, 4);
-  check(problems, resumed.at(-1)?.code === 0, `with the ledger restored the job did not complete (runs ended ${resumed.map(ending).join(' ')})`);
+  check(
+    problems,
+    resumed.at(-1)?.code === 0,
+    `with the ledger restored the job did not complete (runs ended ${resumed.map(ending).join(' ')})`,
+  );
   return scenarioResult(`ledger ${damage}`, job, expectFailures(ruleFailures(job), 'fatal'), {
-    endings: [ending(half), ending(damaged), ...resumed.map(ending)], problems,
+    endings: [ending(half), ending(damaged), ...resumed.map(ending)],
+    problems,
   });
 }
 
@@ -132,7 +154,16 @@ export async function deletedLedgerScenario(dir: string): Promise<ScenarioResult
   check(problems, !during.stdout.includes('"completed"'), 'the run whose ledger was deleted reported "completed"');
   const next = await spawnCli(runArgs(job, '--json'), { cwd: dir }).result;
   return {
-    scenario: 'ledger deleted mid-run', kills: 0, records: job.records, lost: 0, duplicated: 0, redone: 0, innocentQuarantines: 0, booksRead: false,
-    endings: [ending(during), ending(next)], problems, note: `next run: ${ending(next)}`,
+    scenario: 'ledger deleted mid-run',
+    kills: 0,
+    records: job.records,
+    lost: 0,
+    duplicated: 0,
+    redone: 0,
+    innocentQuarantines: 0,
+    booksRead: false,
+    endings: [ending(during), ending(next)],
+    problems,
+    note: `next run: ${ending(next)}`,
   };
 }

@@ -69,7 +69,11 @@ export async function killStorm(job: TortureJob, options: StormOptions): Promise
  * Runs the job until a run ends with a verdict (exit 0 or 1), at most `limit` runs; returns every
  * run's result. A run that dies or stops (a crash, exit 4, a hostile handler) is followed by another.
  */
-export async function runUntilDone(job: TortureJob, limit: number, options: { env?: Record<string, string>; args?: string[] } = {}): Promise<CliResult[]> {
+export async function runUntilDone(
+  job: TortureJob,
+  limit: number,
+  options: { env?: Record<string, string>; args?: string[] } = {},
+): Promise<CliResult[]> {
   const results: CliResult[] = [];
   while (results.length < limit) {
     const result = await spawnCli(runArgs(job, '--json', ...(options.args ?? [])), { cwd: job.dir, env: options.env }).result;
@@ -80,7 +84,9 @@ export async function runUntilDone(job: TortureJob, limit: number, options: { en
 }
 
 /** The summary a `--json` run printed, or undefined when it printed none. */
-export function summaryOf(result: CliResult): { status: string; total: number; succeeded: number; failed: number; pending: number } | undefined {
+export function summaryOf(
+  result: CliResult,
+): { status: string; total: number; succeeded: number; failed: number; pending: number } | undefined {
   try {
     return JSON.parse(result.stdout);
   } catch {

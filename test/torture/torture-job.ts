@@ -74,7 +74,9 @@ export function writeTortureJob(job: TortureJob): JobPaths {
   const text = JSON.stringify;
   const delay = job.delayMs ?? 1;
   const checkpoint = job.checkpoint ?? { everyRecords: 200, everyMs: 100 };
-  writeFileSync(paths.jobFile, `
+  writeFileSync(
+    paths.jobFile,
+    `
 import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
 import { defineJob, jsonl, jsonlOutput, FatalError } from 'batchguard';
 
@@ -107,7 +109,8 @@ export default defineJob({
     return { id: r.id, name: r.name };
   },
 });
-`);
+`,
+  );
   return paths;
 }
 

@@ -9,7 +9,11 @@ import { basename } from 'node:path';
 import { Queue, UnrecoverableError, Worker } from 'bullmq';
 import { readLines } from '../input.mjs';
 
-const connection = { host: process.env.REDIS_HOST ?? '127.0.0.1', port: Number(process.env.REDIS_PORT ?? 6379), maxRetriesPerRequest: null };
+const connection = {
+  host: process.env.REDIS_HOST ?? '127.0.0.1',
+  port: Number(process.env.REDIS_PORT ?? 6379),
+  maxRetriesPerRequest: null,
+};
 const NAME = 'records';
 const ATTEMPTS = 3;
 const prefixOf = (stateDir) => `batchguard-bench-${basename(stateDir)}`;
@@ -35,17 +39,23 @@ export async function run({ data, count, stateDir, handler, concurrency, resume,
   let inFlight = 0;
   let allFinished;
   const done = new Promise((resolve) => (allFinished = resolve));
-  const worker = new Worker(NAME, async (job) => {
-    inFlight++;
-    try {
-      await handler(job.data);
-    } catch (error) {
-      throw error?.fatal ? new UnrecoverableError(error.message) : error;
-    } finally {
-      inFlight--;
-    }
-  }, { connection, prefix, concurrency });
-  const settle = () => { if (++finished === count) allFinished(); };
+  const worker = new Worker(
+    NAME,
+    async (job) => {
+      inFlight++;
+      try {
+        await handler(job.data);
+      } catch (error) {
+        throw error?.fatal ? new UnrecoverableError(error.message) : error;
+      } finally {
+        inFlight--;
+      }
+    },
+    { connection, prefix, concurrency },
+  );
+  const settle = () => {
+    if (++finished === count) allFinished();
+  };
   worker.on('completed', settle);
   worker.on('failed', (job, error) => {
     if (error?.name === 'UnrecoverableError' || (job?.attemptsMade ?? 0) >= ATTEMPTS) settle();
@@ -55,7 +65,7 @@ export async function run({ data, count, stateDir, handler, concurrency, resume,
   if (resume) {
     // The records left are unknown here: wait until nothing is waiting or delayed and this worker
     // is idle, twice in a row; what is still active then belongs to the dead worker.
-    for (let idle = 0; idle < 2; ) {
+    for (let idle = 0; idle < 2;) {
       await new Promise((resolve) => setTimeout(resolve, 50));
       const counts = await queue.getJobCounts('wait', 'delayed', 'prioritized', 'paused');
       idle = inFlight === 0 && Object.values(counts).every((n) => n === 0) ? idle + 1 : 0;

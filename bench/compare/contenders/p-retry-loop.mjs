@@ -25,7 +25,10 @@ export async function run({ data, stateDir, handler }) {
     const record = JSON.parse(line);
     try {
       await pRetry(
-        () => handler(record).catch((error) => { throw error?.fatal ? new AbortError(error) : error; }),
+        () =>
+          handler(record).catch((error) => {
+            throw error?.fatal ? new AbortError(error) : error;
+          }),
         { retries: 2, minTimeout: 10, factor: 1, randomize: false },
       );
     } catch (error) {

@@ -15,10 +15,15 @@ import { readLines } from '../input.mjs';
 const NAME = 'records';
 const BATCH = 100;
 const database = {
-  host: process.env.PGHOST ?? '127.0.0.1', port: Number(process.env.PGPORT ?? 5432),
-  database: process.env.PGDATABASE ?? 'test', user: process.env.PGUSER ?? 'postgres',
+  host: process.env.PGHOST ?? '127.0.0.1',
+  port: Number(process.env.PGPORT ?? 5432),
+  database: process.env.PGDATABASE ?? 'test',
+  user: process.env.PGUSER ?? 'postgres',
 };
-const schemaOf = (stateDir) => `batchguard_bench_${basename(stateDir).replace(/[^a-z0-9]/gi, '_').toLowerCase()}`;
+const schemaOf = (stateDir) =>
+  `batchguard_bench_${basename(stateDir)
+    .replace(/[^a-z0-9]/gi, '_')
+    .toLowerCase()}`;
 
 export async function run({ data, count, stateDir, handler, concurrency, resume, startClock }) {
   const schema = schemaOf(stateDir);
@@ -77,7 +82,9 @@ export async function run({ data, count, stateDir, handler, concurrency, resume,
   await Promise.all(Array.from({ length: concurrency }, loop));
   let stuck = [];
   if (resume) {
-    const { rows } = await boss.getDb().executeSql(`SELECT (data->>'id')::int AS id FROM ${schema}.job WHERE name = $1 AND state = 'active'`, [NAME]);
+    const { rows } = await boss
+      .getDb()
+      .executeSql(`SELECT (data->>'id')::int AS id FROM ${schema}.job WHERE name = $1 AND state = 'active'`, [NAME]);
     stuck = rows.map((row) => row.id);
   }
   await boss.stop({ graceful: false, wait: false });

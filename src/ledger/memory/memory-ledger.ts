@@ -41,7 +41,11 @@ export class MemoryLedgerStore {
 
   open(lease: ResolvedLeaseOptions = DEFAULT_LEASE): Ledger {
     return new SqliteLedger(this.db, MEMORY_LEDGER, lease, {
-      keys: new MemoryKeys(this.keys), lock: this.lock, file: { check() {} }, reportsFolder: undefined, ownsDatabase: false,
+      keys: new MemoryKeys(this.keys),
+      lock: this.lock,
+      file: { check() {} },
+      reportsFolder: undefined,
+      ownsDatabase: false,
     });
   }
 

@@ -11,7 +11,15 @@ function open(): { db: Database.Database; notes: CrashNotes } {
   return { db, notes: new CrashNotes(db) };
 }
 
-const batch = (fields: Partial<CommitBatch>): CommitBatch => ({ runId: 'r', succeeded: [], rows: [], watermark: undefined, seen: 0, exhausted: false, ...fields });
+const batch = (fields: Partial<CommitBatch>): CommitBatch => ({
+  runId: 'r',
+  succeeded: [],
+  rows: [],
+  watermark: undefined,
+  seen: 0,
+  exhausted: false,
+  ...fields,
+});
 
 function crash(notes: CrashNotes, note: InFlightNote, runId: string): void {
   notes.note(note);
@@ -64,7 +72,15 @@ describe('CrashNotes', () => {
     const { notes } = open();
     crash(notes, { started: [1, 2, 3, 4], ahead: [], group: false }, 'a');
     const row = { key: 'k', status: 'failed' as const, attempts: 0, runId: 'r', updatedAt: 'now' };
-    notes.clearFinished(batch({ succeeded: [{ first: 1, last: 2 }], rows: [{ ...row, seq: 3, kind: 'crashed' }, { ...row, seq: 4, kind: 'fatal' }] }));
+    notes.clearFinished(
+      batch({
+        succeeded: [{ first: 1, last: 2 }],
+        rows: [
+          { ...row, seq: 3, kind: 'crashed' },
+          { ...row, seq: 4, kind: 'fatal' },
+        ],
+      }),
+    );
     expect([...notes.evidence().suspects.keys()]).toEqual([3]);
   });
 });

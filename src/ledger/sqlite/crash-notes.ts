@@ -106,7 +106,11 @@ export class CrashNotes {
   evidence(): CrashEvidence {
     const suspects = new Map<number, CrashSuspect>();
     for (const row of this.statements.all.all() as SuspectRow[]) {
-      suspects.set(row.seq, { groupSize: row.group_size ?? undefined, aloneCrashes: row.alone_crashes, runIds: JSON.parse(row.run_ids) as string[] });
+      suspects.set(row.seq, {
+        groupSize: row.group_size ?? undefined,
+        aloneCrashes: row.alone_crashes,
+        runIds: JSON.parse(row.run_ids) as string[],
+      });
     }
     return { suspects };
   }

@@ -53,7 +53,11 @@ export class KeyFile implements KeyStore {
       if (committed === undefined && exists && ledgerIsNew) {
         const size = fstatSizeOf(this.path);
         if (size > 0) {
-          throw new StorageError('STORAGE_DAMAGED', `the key file ${this.path} holds ${size} bytes but its ledger is new: it belongs to a ledger that was deleted or moved. Restore that ledger beside it, or delete ${this.path} to start over`, { path: this.path });
+          throw new StorageError(
+            'STORAGE_DAMAGED',
+            `the key file ${this.path} holds ${size} bytes but its ledger is new: it belongs to a ledger that was deleted or moved. Restore that ledger beside it, or delete ${this.path} to start over`,
+            { path: this.path },
+          );
         }
       }
       if (!exists && (committed === undefined || committed.bytes === 0)) {

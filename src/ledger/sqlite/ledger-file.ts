@@ -33,10 +33,18 @@ export function prepareLedgerFile(path: string): boolean {
       closeSync(fd);
     }
     if (read === 0) {
-      throw new StorageError('STORAGE_DAMAGED', `the ledger ${path} is empty (0 bytes): it was truncated or replaced, and everything it recorded is gone. Restore it (with its .keys file) from a backup; to start over, delete it, its .keys file and the job's output`, { path });
+      throw new StorageError(
+        'STORAGE_DAMAGED',
+        `the ledger ${path} is empty (0 bytes): it was truncated or replaced, and everything it recorded is gone. Restore it (with its .keys file) from a backup; to start over, delete it, its .keys file and the job's output`,
+        { path },
+      );
     }
     if (read < header.length || header.toString('latin1') !== SQLITE_HEADER) {
-      throw new StorageError('STORAGE_DAMAGED', `the ledger ${path} is not an SQLite database (its first bytes are not an SQLite header): it was overwritten or is another file. Restore it from a backup, or pass --ledger with the right file`, { path });
+      throw new StorageError(
+        'STORAGE_DAMAGED',
+        `the ledger ${path} is not an SQLite database (its first bytes are not an SQLite header): it was overwritten or is another file. Restore it from a backup, or pass --ledger with the right file`,
+        { path },
+      );
     }
     return false;
   } catch (error) {
@@ -60,7 +68,11 @@ export function checkPages(db: Database.Database, path: string): void {
   const problems = db.pragma('quick_check(3)', { simple: false }) as { quick_check: string }[];
   const found = problems.map((row) => row.quick_check.replace(/\s+/g, ' ')).filter((text) => text !== 'ok');
   if (found.length > 0) {
-    throw new StorageError('STORAGE_DAMAGED', `the ledger ${path} is damaged (SQLite's quick_check: ${found.join('; ')}); nothing was written. Restore it (with its .keys file) from a backup, or move it away to start over`, { path });
+    throw new StorageError(
+      'STORAGE_DAMAGED',
+      `the ledger ${path} is damaged (SQLite's quick_check: ${found.join('; ')}); nothing was written. Restore it (with its .keys file) from a backup, or move it away to start over`,
+      { path },
+    );
   }
 }
 
@@ -84,7 +96,11 @@ export class LedgerFileWatch {
       stat = undefined;
     }
     if (stat?.ino !== this.ino || stat.dev !== this.dev) {
-      throw new StorageError('STORAGE_DAMAGED', `the ledger ${this.path} was ${stat ? 'replaced' : 'deleted'} while this run used it: what this run recorded went with the old file. The run stopped; restore the ledger (with its .keys file) from a backup, or start over with a new ledger and output`, { path: this.path });
+      throw new StorageError(
+        'STORAGE_DAMAGED',
+        `the ledger ${this.path} was ${stat ? 'replaced' : 'deleted'} while this run used it: what this run recorded went with the old file. The run stopped; restore the ledger (with its .keys file) from a backup, or start over with a new ledger and output`,
+        { path: this.path },
+      );
     }
   }
 }

@@ -32,8 +32,11 @@ export interface LedgerParts {
 export function fileParts(path: string): LedgerParts {
   const name = basename(path, extname(path));
   return {
-    keys: new KeyFile(`${path}.keys`), lock: new ProcessLock(`${path}.lock`), file: new LedgerFileWatch(path),
-    reportsFolder: join(dirname(path), `${name}.runs`), ownsDatabase: true,
+    keys: new KeyFile(`${path}.keys`),
+    lock: new ProcessLock(`${path}.lock`),
+    file: new LedgerFileWatch(path),
+    reportsFolder: join(dirname(path), `${name}.runs`),
+    ownsDatabase: true,
   };
 }
 
@@ -56,4 +59,3 @@ export function createSqliteDatabase(path: string, created = true): Database.Dat
     throw error;
   }
 }
-

@@ -47,16 +47,21 @@ describe("better-sqlite3's native module", () => {
     const error = unloadableError();
     expect((error as NodeJS.ErrnoException).code).toBe('ERR_DLOPEN_FAILED');
     const line = nativeModuleProblem(error) as string;
-    expect(line).toMatch(/^better-sqlite3's native module cannot be loaded \(.*better_sqlite3\.node.*\); rebuild it with `npm rebuild better-sqlite3`/);
+    expect(line).toMatch(
+      /^better-sqlite3's native module cannot be loaded \(.*better_sqlite3\.node.*\); rebuild it with `npm rebuild better-sqlite3`/,
+    );
     expect(line).not.toContain('\n');
   });
 
   it('built for another Node.js: names both module versions', () => {
-    const error = Object.assign(new Error(`The module '/p/node_modules/better-sqlite3/build/Release/better_sqlite3.node'
+    const error = Object.assign(
+      new Error(`The module '/p/node_modules/better-sqlite3/build/Release/better_sqlite3.node'
 was compiled against a different Node.js version using
 NODE_MODULE_VERSION 127. This version of Node.js requires
 NODE_MODULE_VERSION 115. Please try re-compiling or re-installing
-the module (for instance, using \`npm rebuild\` or \`npm install\`).`), { code: 'ERR_DLOPEN_FAILED' });
+the module (for instance, using \`npm rebuild\` or \`npm install\`).`),
+      { code: 'ERR_DLOPEN_FAILED' },
+    );
     expect(nativeModuleProblem(error)).toBe(
       `better-sqlite3's native module was built for another Node.js (module version 127; this Node.js ${process.version} needs 115); ` +
         'rebuild it with `npm rebuild better-sqlite3` (pnpm: `pnpm approve-builds`, then `pnpm rebuild better-sqlite3`)',

@@ -10,14 +10,24 @@ export function parseJson<T>(text: string | undefined): T | undefined {
 }
 
 export function toRecordRow(row: Row): RecordRow {
-  const optional = <T>(value: unknown, convert: (v: unknown) => T): T | undefined => (value === null || value === undefined ? undefined : convert(value));
+  const optional = <T>(value: unknown, convert: (v: unknown) => T): T | undefined =>
+    value === null || value === undefined ? undefined : convert(value);
   return {
-    seq: Number(row.seq), key: String(row.key), status: row.status as RecordRow['status'],
-    kind: optional(row.kind, (v) => v as FailureKind), attempts: Number(row.attempts),
-    error: optional(row.error, (v) => JSON.parse(String(v))), fingerprint: optional(row.fingerprint, String), template: optional(row.template, String),
-    rule: optional(row.rule, String), history: optional(row.history, (v) => JSON.parse(String(v))),
-    blockedBy: optional(row.blocked_by, (v) => JSON.parse(String(v))), runId: String(row.run_id),
-    line: optional(row.line, Number), offset: optional(row.byte_offset, Number), updatedAt: String(row.updated_at),
+    seq: Number(row.seq),
+    key: String(row.key),
+    status: row.status as RecordRow['status'],
+    kind: optional(row.kind, (v) => v as FailureKind),
+    attempts: Number(row.attempts),
+    error: optional(row.error, (v) => JSON.parse(String(v))),
+    fingerprint: optional(row.fingerprint, String),
+    template: optional(row.template, String),
+    rule: optional(row.rule, String),
+    history: optional(row.history, (v) => JSON.parse(String(v))),
+    blockedBy: optional(row.blocked_by, (v) => JSON.parse(String(v))),
+    runId: String(row.run_id),
+    line: optional(row.line, Number),
+    offset: optional(row.byte_offset, Number),
+    updatedAt: String(row.updated_at),
   };
 }
 

@@ -26,7 +26,11 @@ type Meta = { get(key: string): string | undefined; set(key: string, value: stri
  * outcomes by key (so that a crash meanwhile finds the drift again).
  */
 export function checkSource(
-  meta: Meta, location: string, fingerprint: SourceFingerprint | undefined, sample: SourceSample | undefined, acceptDrift: boolean,
+  meta: Meta,
+  location: string,
+  fingerprint: SourceFingerprint | undefined,
+  sample: SourceSample | undefined,
+  acceptDrift: boolean,
   headHash?: string,
 ): ResumeState['drift'] {
   if (fingerprint === undefined) return undefined;
@@ -35,7 +39,7 @@ export function checkSource(
     throw new SourceError(
       'SOURCE_MOVED',
       `the ledger ${location} records the source ${storedPath}, but the job now reads ${fingerprint.path}; ` +
-        'run from where the job resolves the same file, point the job at it, use another ledger for the other file, or pass --accept-drift to take the new file as this ledger\'s source',
+        "run from where the job resolves the same file, point the job at it, use another ledger for the other file, or pass --accept-drift to take the new file as this ledger's source",
     );
   }
   const storedJson = meta.get('source_fingerprint');
@@ -49,11 +53,19 @@ export function checkSource(
     changes.push(`it was ${storedPath}, now ${fingerprint.path}`);
   }
   const storedSample = parse<SourceSample>(meta.get('source_sample'));
-  const sampleChanged = storedSample !== undefined && sample !== undefined && storedSample.offset === sample.offset && storedSample.hash !== sample.hash;
+  const sampleChanged =
+    storedSample !== undefined && sample !== undefined && storedSample.offset === sample.offset && storedSample.hash !== sample.hash;
   // Larger, with the same first bytes and the same bytes at the resume point: probably records
   // appended, which the engine confirms by key without asking for --accept-drift.
   const grew = stored.size !== undefined && fingerprint.size !== undefined && fingerprint.size > stored.size;
-  if (changes.length === 0 && grew && !sampleChanged && headHash !== undefined && headHash === stored.sampleHash && stored.description === fingerprint.description) {
+  if (
+    changes.length === 0 &&
+    grew &&
+    !sampleChanged &&
+    headHash !== undefined &&
+    headHash === stored.sampleHash &&
+    stored.description === fingerprint.description
+  ) {
     return { reason: `it grew by ${(fingerprint.size as number) - (stored.size as number)} bytes`, certain: false };
   }
   const content = describeDrift(stored, fingerprint);
@@ -97,9 +109,16 @@ export function acceptSource(meta: Meta, fingerprint: SourceFingerprint | undefi
  * entries are from now on superseded by `remapped_keys` (see keyChunks).
  */
 export function applySourceMap(
-  db: Database.Database, meta: Meta, runId: string, fingerprint: SourceFingerprint | undefined, remap: SourceRemap, keyFileBytes: number,
+  db: Database.Database,
+  meta: Meta,
+  runId: string,
+  fingerprint: SourceFingerprint | undefined,
+  remap: SourceRemap,
+  keyFileBytes: number,
 ): void {
-  db.exec('CREATE TEMP TABLE IF NOT EXISTS moved_rows (old_seq INTEGER PRIMARY KEY, new_seq INTEGER NOT NULL, line INTEGER, byte_offset INTEGER); DELETE FROM moved_rows;');
+  db.exec(
+    'CREATE TEMP TABLE IF NOT EXISTS moved_rows (old_seq INTEGER PRIMARY KEY, new_seq INTEGER NOT NULL, line INTEGER, byte_offset INTEGER); DELETE FROM moved_rows;',
+  );
   const move = db.prepare('INSERT INTO moved_rows (old_seq, new_seq, line, byte_offset) VALUES (?, ?, ?, ?)');
   for (const { from, to } of remap.moved) move.run(from, to.seq, to.line ?? null, to.offset ?? null);
   db.exec(`DELETE FROM records WHERE seq NOT IN (SELECT old_seq FROM moved_rows);

@@ -10,7 +10,15 @@ import { hostname } from 'node:os';
 import type Database from 'better-sqlite3';
 import type { LedgerError } from '../../errors.js';
 import {
-  acquireLease, decideTake, hasMarginLeft, heldError, lostError, newOwner, renewLease, type Lease, type ResolvedLeaseOptions,
+  acquireLease,
+  decideTake,
+  hasMarginLeft,
+  heldError,
+  lostError,
+  newOwner,
+  renewLease,
+  type Lease,
+  type ResolvedLeaseOptions,
 } from '../lease.js';
 import type { RunLock } from './process-lock.js';
 
@@ -61,7 +69,9 @@ export class SqliteLease {
       renew: db.prepare('UPDATE lease SET renewed_at = ?, expires_at = ? WHERE id = 1 AND token = ?'),
       release: db.prepare('DELETE FROM lease WHERE id = 1 AND token = ?'),
       lastToken: db.prepare("SELECT value FROM meta WHERE key = 'lease_token'").pluck(),
-      setToken: db.prepare("INSERT INTO meta (key, value) VALUES ('lease_token', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
+      setToken: db.prepare(
+        "INSERT INTO meta (key, value) VALUES ('lease_token', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+      ),
     };
   }
 
@@ -70,8 +80,14 @@ export class SqliteLease {
     const row = this.statements.read.get() as Row | undefined;
     if (!row) return undefined;
     return {
-      runId: String(row.run_id), owner: String(row.owner), pid: Number(row.pid), host: String(row.host), token: Number(row.token),
-      acquiredAtMs: Number(row.acquired_at), renewedAtMs: Number(row.renewed_at), expiresAtMs: Number(row.expires_at),
+      runId: String(row.run_id),
+      owner: String(row.owner),
+      pid: Number(row.pid),
+      host: String(row.host),
+      token: Number(row.token),
+      acquiredAtMs: Number(row.acquired_at),
+      renewedAtMs: Number(row.renewed_at),
+      expiresAtMs: Number(row.expires_at),
     };
   }
 
@@ -91,19 +107,21 @@ export class SqliteLease {
     let seen: Lease | undefined;
     for (;;) {
       const holderGone = this.lock.tryTake();
-      const attempt = this.db.transaction((): { value: T } | { wait: Lease } => {
-        const current = this.read();
-        const now = this.now();
-        const dead = holderGone && current?.host === hostname();
-        if (current && !dead && decideTake(current, now, takeOver) === 'wait') return { wait: current };
-        const last = Math.max(Number(this.statements.lastToken.get() ?? 0), current?.token ?? 0);
-        const lease = acquireLease(runId, this.who, last, now, this.options);
-        this.statements.write.run(lease);
-        this.statements.setToken.run(String(lease.token));
-        const value = then(current);
-        this.mine = lease;
-        return { value };
-      }).immediate();
+      const attempt = this.db
+        .transaction((): { value: T } | { wait: Lease } => {
+          const current = this.read();
+          const now = this.now();
+          const dead = holderGone && current?.host === hostname();
+          if (current && !dead && decideTake(current, now, takeOver) === 'wait') return { wait: current };
+          const last = Math.max(Number(this.statements.lastToken.get() ?? 0), current?.token ?? 0);
+          const lease = acquireLease(runId, this.who, last, now, this.options);
+          this.statements.write.run(lease);
+          this.statements.setToken.run(String(lease.token));
+          const value = then(current);
+          this.mine = lease;
+          return { value };
+        })
+        .immediate();
       if ('value' in attempt) {
         this.startHeartbeat();
         return attempt.value;
@@ -133,11 +151,13 @@ export class SqliteLease {
    * holds the lease, and renews it now when less than one renewal period is left.
    */
   assertHeld(): void {
-    this.db.transaction(() => {
-      this.check();
-      const mine = this.mine as Lease;
-      if (!hasMarginLeft(mine, this.now(), this.options)) this.renewNow(mine);
-    }).immediate();
+    this.db
+      .transaction(() => {
+        this.check();
+        const mine = this.mine as Lease;
+        if (!hasMarginLeft(mine, this.now(), this.options)) this.renewNow(mine);
+      })
+      .immediate();
   }
 
   private renewNow(mine: Lease): void {
@@ -151,10 +171,12 @@ export class SqliteLease {
     // that process is gone, so that its own crash is then detected at once too.
     if (!this.lock.held) this.lock.tryTake();
     try {
-      this.db.transaction(() => {
-        this.check();
-        this.renewNow(this.mine as Lease);
-      }).immediate();
+      this.db
+        .transaction(() => {
+          this.check();
+          this.renewNow(this.mine as Lease);
+        })
+        .immediate();
     } catch {
       // A lost lease is remembered by check() and surfaces at the next commit; a busy or failing
       // disk is retried at the next tick, and the commit reports it if it lasts.

@@ -13,8 +13,21 @@ import Database from 'better-sqlite3';
 import { BatchguardError, LedgerError } from '../../errors.js';
 import type { SourceFingerprint, SourceSample } from '../../sources/source.js';
 import type {
-  CommitBatch, ErrorGroup, InFlightNote, Ledger, LedgerCounts, LeaseHolder, RecordRow, ResumeState, RowFilter, RunRecord, RunStart, SeqRange, TimelinePoint,
-  SourceRemap, StoredSource,
+  CommitBatch,
+  ErrorGroup,
+  InFlightNote,
+  Ledger,
+  LedgerCounts,
+  LeaseHolder,
+  RecordRow,
+  ResumeState,
+  RowFilter,
+  RunRecord,
+  RunStart,
+  SeqRange,
+  TimelinePoint,
+  SourceRemap,
+  StoredSource,
 } from '../ledger.js';
 import { SCHEMA_VERSION } from './schema.js';
 import { maskMessage } from '../../policy/fingerprint.js';
@@ -34,7 +47,12 @@ import { acceptSource, applySourceMap, checkSource } from './source-state.js';
 type Row = Record<string, unknown>;
 
 /** The optional narrowing fields of a RowFilter and their columns. */
-const FILTER_COLUMNS = [['fingerprint', 'fingerprint'], ['kind', 'kind'], ['runId', 'run_id'], ['key', 'key']] as const;
+const FILTER_COLUMNS = [
+  ['fingerprint', 'fingerprint'],
+  ['kind', 'kind'],
+  ['runId', 'run_id'],
+  ['key', 'key'],
+] as const;
 
 /** How the ledger is opened. */
 export interface SqliteLedgerOptions {
@@ -80,8 +98,10 @@ export function openSqliteLedger(path: string, options: SqliteLedgerOptions = {}
     // make every later run refuse it as damaged.
     if (created) removeNewLedger(path);
     if (error instanceof BatchguardError) throw error;
-    throw storageFault(error, path, 'opening the ledger', 'nothing was written')
-      ?? new LedgerError('LEDGER_UNUSABLE', `cannot open the ledger ${path}: ${(error as Error).message}`, { cause: error });
+    throw (
+      storageFault(error, path, 'opening the ledger', 'nothing was written') ??
+      new LedgerError('LEDGER_UNUSABLE', `cannot open the ledger ${path}: ${(error as Error).message}`, { cause: error })
+    );
   }
 }
 
@@ -117,7 +137,8 @@ export class SqliteLedger implements Ledger {
       setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
       insertRange: db.prepare('INSERT INTO succeeded_ranges (first_seq, last_seq, run_id) VALUES (?, ?, ?)'),
       extendRange: db.prepare('UPDATE succeeded_ranges SET last_seq = ? WHERE first_seq = ?'),
-      upsertRow: db.prepare(`INSERT INTO records (seq, key, status, kind, attempts, error, fingerprint, template, rule, history, blocked_by, run_id, line, byte_offset, updated_at)
+      upsertRow:
+        db.prepare(`INSERT INTO records (seq, key, status, kind, attempts, error, fingerprint, template, rule, history, blocked_by, run_id, line, byte_offset, updated_at)
         VALUES (@seq, @key, @status, @kind, @attempts, @error, @fingerprint, @template, @rule, @history, @blockedBy, @runId, @line, @offset, @updatedAt)
         ON CONFLICT (seq) DO UPDATE SET key = excluded.key, status = excluded.status, kind = excluded.kind,
           attempts = excluded.attempts, error = excluded.error, fingerprint = excluded.fingerprint, template = excluded.template, rule = excluded.rule,
@@ -153,7 +174,8 @@ export class SqliteLedger implements Ledger {
       const drift = checkSource(this.metaAccess, this.location, start.fingerprint, start.sample, start.acceptDrift, start.headHash);
       if (crashedRunId) this.crashNotes.recordCrash(crashedRunId);
       else this.crashNotes.clear();
-      this.db.prepare('INSERT INTO runs (run_id, started_at, status, pid, host, options) VALUES (?, ?, ?, ?, ?, ?)')
+      this.db
+        .prepare('INSERT INTO runs (run_id, started_at, status, pid, host, options) VALUES (?, ?, ?, ?, ?, ?)')
         .run(start.runId, now, 'running', process.pid, hostname(), JSON.stringify(start.options));
       this.statements.setMeta.run('job', start.job);
       if (this.isNew && this.meta('keys') === undefined) {
@@ -170,17 +192,27 @@ export class SqliteLedger implements Ledger {
       if (error instanceof BatchguardError) throw error;
       if ((error as { code?: unknown }).code === 'SQLITE_BUSY') {
         // No lease can say this: another process sits on SQLite's write lock (frozen mid-commit).
-        throw new LedgerError('LEDGER_LOCKED', `the ledger ${this.location} stayed locked by another process for 5 s (a run stopped in the middle of a commit, or a tool holding a write transaction open); continue or end that process, then run again`, { cause: error });
+        throw new LedgerError(
+          'LEDGER_LOCKED',
+          `the ledger ${this.location} stayed locked by another process for 5 s (a run stopped in the middle of a commit, or a tool holding a write transaction open); continue or end that process, then run again`,
+          { cause: error },
+        );
       }
-      throw storageFault(error, this.location, 'starting a run on', 'nothing was written')
-        ?? new LedgerError('LEDGER_UNUSABLE', `cannot start a run on the ledger ${this.location}: ${(error as Error).message}`, { cause: error });
+      throw (
+        storageFault(error, this.location, 'starting a run on', 'nothing was written') ??
+        new LedgerError('LEDGER_UNUSABLE', `cannot start a run on the ledger ${this.location}: ${(error as Error).message}`, {
+          cause: error,
+        })
+      );
     }
   }
 
   private resumeState(crashedRunId: string | undefined): ResumeState {
     const watermark = parseJson<ResumeState['watermark']>(this.meta('watermark'));
     const floor = watermark?.seq ?? 0;
-    const ranges = this.db.prepare('SELECT first_seq AS first, last_seq AS last FROM succeeded_ranges WHERE last_seq >= ? ORDER BY first_seq').all(floor) as SeqRange[];
+    const ranges = this.db
+      .prepare('SELECT first_seq AS first, last_seq AS last FROM succeeded_ranges WHERE last_seq >= ? ORDER BY first_seq')
+      .all(floor) as SeqRange[];
     const rows = this.db.prepare('SELECT seq FROM records WHERE seq >= ? ORDER BY seq').pluck().all(floor) as number[];
     const counts = this.countsNow();
     return {
@@ -218,11 +250,21 @@ export class SqliteLedger implements Ledger {
       for (const range of batch.succeeded) this.writeRange(range, batch.runId);
       for (const row of batch.rows) {
         this.statements.upsertRow.run({
-          seq: row.seq, key: row.key, status: row.status, kind: row.kind ?? null, attempts: row.attempts,
-          error: row.error ? JSON.stringify(row.error) : null, fingerprint: row.fingerprint ?? null, template: row.template ?? null, rule: row.rule ?? null,
+          seq: row.seq,
+          key: row.key,
+          status: row.status,
+          kind: row.kind ?? null,
+          attempts: row.attempts,
+          error: row.error ? JSON.stringify(row.error) : null,
+          fingerprint: row.fingerprint ?? null,
+          template: row.template ?? null,
+          rule: row.rule ?? null,
           history: row.history && row.history.length > 0 ? JSON.stringify(row.history) : null,
           blockedBy: row.blockedBy ? JSON.stringify(row.blockedBy) : null,
-          runId: row.runId, line: row.line ?? null, offset: row.offset ?? null, updatedAt: row.updatedAt,
+          runId: row.runId,
+          line: row.line ?? null,
+          offset: row.offset ?? null,
+          updatedAt: row.updatedAt,
         });
       }
       if (batch.watermark) this.statements.setMeta.run('watermark', JSON.stringify(batch.watermark));
@@ -265,12 +307,15 @@ export class SqliteLedger implements Ledger {
   async finish(runId: string, status: string, summary: unknown): Promise<void> {
     try {
       this.file.check();
-      this.db.transaction(() => {
-        this.lease.release();
-        this.db.prepare('UPDATE runs SET status = ?, ended_at = ?, summary = ? WHERE run_id = ?')
-          .run(status, new Date().toISOString(), JSON.stringify(summary), runId);
-        this.crashNotes.clear();
-      }).immediate();
+      this.db
+        .transaction(() => {
+          this.lease.release();
+          this.db
+            .prepare('UPDATE runs SET status = ?, ended_at = ?, summary = ? WHERE run_id = ?')
+            .run(status, new Date().toISOString(), JSON.stringify(summary), runId);
+          this.crashNotes.clear();
+        })
+        .immediate();
     } catch (error) {
       throw storageFault(error, this.location, 'recording the end of the run in', 'every earlier commit is intact') ?? error;
     }
@@ -283,10 +328,12 @@ export class SqliteLedger implements Ledger {
 
   private fenced(write: () => void): void {
     try {
-      this.db.transaction(() => {
-        this.lease.check();
-        write();
-      }).immediate();
+      this.db
+        .transaction(() => {
+          this.lease.check();
+          write();
+        })
+        .immediate();
     } catch (error) {
       throw storageFault(error, this.location, 'writing a crash note to', 'every earlier commit is intact') ?? error;
     }
@@ -315,13 +362,19 @@ export class SqliteLedger implements Ledger {
   }
 
   async topErrors(limit: number, sampleKeys: number): Promise<ErrorGroup[]> {
-    const groups = this.db.prepare(`SELECT fingerprint, COUNT(*) AS count, MIN(seq) AS firstSeq FROM records
-      WHERE status = 'failed' GROUP BY fingerprint ORDER BY count DESC, fingerprint LIMIT ?`).all(limit) as Row[];
+    const groups = this.db
+      .prepare(
+        `SELECT fingerprint, COUNT(*) AS count, MIN(seq) AS firstSeq FROM records
+      WHERE status = 'failed' GROUP BY fingerprint ORDER BY count DESC, fingerprint LIMIT ?`,
+      )
+      .all(limit) as Row[];
     const first = this.db.prepare('SELECT error, kind, rule FROM records WHERE seq = ?');
     const samples = this.db.prepare("SELECT key FROM records WHERE status = 'failed' AND fingerprint IS ? ORDER BY seq LIMIT ?").pluck();
     const templates = this.db.prepare(`SELECT template, COUNT(*) AS count, MIN(seq) AS firstSeq FROM records
       WHERE status = 'failed' AND fingerprint IS ? GROUP BY template ORDER BY count DESC, firstSeq LIMIT ?`);
-    const templateSamples = this.db.prepare("SELECT key FROM records WHERE status = 'failed' AND fingerprint IS ? AND template IS ? ORDER BY seq LIMIT ?").pluck();
+    const templateSamples = this.db
+      .prepare("SELECT key FROM records WHERE status = 'failed' AND fingerprint IS ? AND template IS ? ORDER BY seq LIMIT ?")
+      .pluck();
     return groups.map((group) => {
       const row = first.get(group.firstSeq) as Row | undefined;
       const error = JSON.parse(String(row?.error ?? '{}')) as SerializedError;
@@ -351,8 +404,12 @@ export class SqliteLedger implements Ledger {
   async runs(limit: number): Promise<RunRecord[]> {
     const rows = this.db.prepare('SELECT * FROM runs ORDER BY started_at DESC, rowid DESC LIMIT ?').all(limit) as Row[];
     return rows.map((r) => ({
-      runId: String(r.run_id), startedAt: String(r.started_at), endedAt: (r.ended_at as string | null) ?? undefined,
-      status: String(r.status), pid: Number(r.pid), host: String(r.host),
+      runId: String(r.run_id),
+      startedAt: String(r.started_at),
+      endedAt: (r.ended_at as string | null) ?? undefined,
+      status: String(r.status),
+      pid: Number(r.pid),
+      host: String(r.host),
       summary: r.summary ? JSON.parse(String(r.summary)) : undefined,
     }));
   }
@@ -371,7 +428,9 @@ export class SqliteLedger implements Ledger {
   }
 
   async *succeededRanges(): AsyncIterable<SeqRange> {
-    yield* this.db.prepare('SELECT first_seq AS first, last_seq AS last FROM succeeded_ranges ORDER BY first_seq').iterate() as Iterable<SeqRange>;
+    yield* this.db
+      .prepare('SELECT first_seq AS first, last_seq AS last FROM succeeded_ranges ORDER BY first_seq')
+      .iterate() as Iterable<SeqRange>;
   }
 
   async *keyChunks(): AsyncIterable<Uint8Array> {
@@ -391,18 +450,22 @@ export class SqliteLedger implements Ledger {
   }
 
   async acceptSource(fingerprint: SourceFingerprint | undefined, sample: SourceSample | undefined, seen: number): Promise<void> {
-    this.db.transaction(() => {
-      this.lease.check();
-      acceptSource(this.metaAccess, fingerprint, sample, seen);
-    }).immediate();
+    this.db
+      .transaction(() => {
+        this.lease.check();
+        acceptSource(this.metaAccess, fingerprint, sample, seen);
+      })
+      .immediate();
   }
 
   async applySourceMap(runId: string, fingerprint: SourceFingerprint | undefined, remap: SourceRemap): Promise<void> {
     this.openKeyFile();
-    this.db.transaction(() => {
-      this.lease.check();
-      applySourceMap(this.db, this.metaAccess, runId, fingerprint, remap, this.keyFile.committedBytes());
-    }).immediate();
+    this.db
+      .transaction(() => {
+        this.lease.check();
+        applySourceMap(this.db, this.metaAccess, runId, fingerprint, remap, this.keyFile.committedBytes());
+      })
+      .immediate();
     this.lastRange = undefined;
   }
 
@@ -414,8 +477,12 @@ export class SqliteLedger implements Ledger {
     const lease = this.lease.current();
     if (!lease) return undefined;
     return {
-      runId: lease.runId, pid: lease.pid, host: lease.host, acquiredAt: new Date(lease.acquiredAtMs).toISOString(),
-      expiresAt: new Date(lease.expiresAtMs).toISOString(), token: lease.token,
+      runId: lease.runId,
+      pid: lease.pid,
+      host: lease.host,
+      acquiredAt: new Date(lease.acquiredAtMs).toISOString(),
+      expiresAt: new Date(lease.expiresAtMs).toISOString(),
+      token: lease.token,
     };
   }
 

@@ -47,8 +47,13 @@ export function renderChart(buckets: readonly ChartBucket[], spanMs: number): st
   const x = (i: number): number => PAD.left + slot * (i + 0.5);
   const yRate = (v: number): number => PAD.top + plotH - (v / maxRate) * plotH;
   const yFailed = (v: number): number => (v / maxFailed) * plotH;
-  const bars = buckets.map((b, i) => b.failed === 0 ? '' :
-    `<rect class="failed" x="${fixed(PAD.left + slot * i + slot * 0.15)}" y="${fixed(PAD.top + plotH - yFailed(b.failed))}" width="${fixed(slot * 0.7)}" height="${fixed(yFailed(b.failed))}"><title>${html(b.failed)} failed</title></rect>`).join('');
+  const bars = buckets
+    .map((b, i) =>
+      b.failed === 0
+        ? ''
+        : `<rect class="failed" x="${fixed(PAD.left + slot * i + slot * 0.15)}" y="${fixed(PAD.top + plotH - yFailed(b.failed))}" width="${fixed(slot * 0.7)}" height="${fixed(yFailed(b.failed))}"><title>${html(b.failed)} failed</title></rect>`,
+    )
+    .join('');
   const line = buckets.map((b, i) => `${fixed(x(i))},${fixed(yRate(b.perSecond))}`).join(' ');
   const seconds = spanMs / 1000;
   return `<svg class="chart" role="img" aria-label="Throughput and failures over time" viewBox="0 0 ${WIDTH} ${HEIGHT}" width="${WIDTH}" height="${HEIGHT}">

@@ -7,7 +7,6 @@ describe('html', () => {
     expect(html('<script>alert("x")</script> & \'y\'')).toBe('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &#39;y&#39;');
     expect(html(42)).toBe('42');
   });
-
 });
 
 describe('bucketTimeline', () => {

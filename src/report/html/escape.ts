@@ -10,4 +10,3 @@ const ENTITIES: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', 
 export function html(text: string | number): string {
   return String(text).replace(/[&<>"']/g, (char) => ENTITIES[char] ?? char);
 }
-

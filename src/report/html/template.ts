@@ -89,7 +89,9 @@ ${renderGroups(input.groups)}
 
 function renderGroups(groups: readonly ErrorGroup[]): string {
   if (groups.length === 0) return '<p class="empty">No failed records.</p>';
-  return groups.map((group) => `<article class="group" data-fingerprint="${html(group.fingerprint)}">
+  return groups
+    .map(
+      (group) => `<article class="group" data-fingerprint="${html(group.fingerprint)}">
 <h3><span class="count">${html(group.count)}</span> ${html(group.name)}${group.code !== undefined ? ` <code>${html(group.code)}</code>` : ''}${group.kind !== undefined ? ` <span class="kind">${html(group.kind)}</span>` : ''}</h3>
 <p class="message">${html(group.message)}</p>
 <p class="fingerprint">group <code>${html(group.fingerprint)}</code>${group.rule !== undefined ? ` · rule <code>${html(group.rule)}</code>` : ''}</p>
@@ -99,7 +101,9 @@ function renderGroups(groups: readonly ErrorGroup[]): string {
 ${group.templates.map((t) => `<tr><td class="num">${html(t.count)}</td><td class="template">${html(t.template)}</td><td class="keys">${t.sampleKeys.map((key) => `<code>${html(key)}</code>`).join(' ')}</td></tr>`).join('\n')}
 </tbody>
 </table>
-</article>`).join('\n');
+</article>`,
+    )
+    .join('\n');
 }
 
 function sumTimeline(points: readonly TimelinePoint[]): { done: number; failed: number } {

@@ -17,7 +17,7 @@ export {
   StorageError,
   TimeoutError,
 } from './errors.js';
-export { systemClock, ManualClock } from './clock.js';
+export { systemClock } from './clock.js';
 export type { Clock, Random } from './clock.js';
 export { jsonl } from './sources/jsonl.js';
 export { csv } from './sources/csv.js';

@@ -13,6 +13,7 @@ import { tempDir } from '../helpers/temp.js';
 
 const JOB_TS = `import { defineJob, FatalError, jsonl, jsonlOutput, runJob, type Summary } from 'batchguard';
 import { openSqliteLedger } from 'batchguard/sqlite';
+import { ManualClock, memoryLedger } from 'batchguard/testing';
 
 interface City { id: number; name: string }
 
@@ -36,6 +37,16 @@ export async function runAndCount(): Promise<number> {
   const counts = await ledger.counts();
   await ledger.close();
   return summary.succeeded + counts.total;
+}
+
+export async function runInTest(): Promise<number> {
+  const clock = new ManualClock(0);
+  const ledger = memoryLedger({ expireMs: 3_000 });
+  const running = runJob(job, { ledger, clock });
+  await clock.advance(1_000);
+  const summary = await running;
+  await ledger.close();
+  return summary.retries + clock.now();
 }
 `;
 
@@ -73,6 +84,9 @@ describe('the published package', () => {
         'bin/batchguard.js',
         'dist/index.js',
         'dist/index.d.ts',
+        'dist/sqlite.js',
+        'dist/testing/index.js',
+        'dist/testing/index.d.ts',
         'docs/cli.md',
       ]),
     );
@@ -102,10 +116,15 @@ describe('the published package', () => {
 
     const required = spawnSync(
       process.execPath,
-      ['-e', "const b = require('batchguard'); console.log(typeof b.defineJob, typeof b.runJob)"],
+      [
+        '-e',
+        "const b = require('batchguard'); const t = require('batchguard/testing'); " +
+          'console.log(typeof b.defineJob, typeof b.runJob, typeof t.ManualClock, typeof t.memoryLedger, typeof b.ManualClock)',
+      ],
       { cwd: dir, encoding: 'utf8' },
     );
-    expect(required.stdout).toBe('function function\n');
+    // The manual clock is for tests: it is in `batchguard/testing`, not in the main entry.
+    expect(required.stdout).toBe('function function function function undefined\n');
     expect(required.status).toBe(0);
 
     const cli = (...args: string[]) =>

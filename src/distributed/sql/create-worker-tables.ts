@@ -1,0 +1,71 @@
+/**
+ * The tables workers share: one row per run that workers join, one per chunk of it. Created on
+ * first use, so no setup step exists to forget.
+ *
+ * Locking: `CREATE … IF NOT EXISTS` is not safe against itself (two sessions creating the same table
+ * at once can both pass the check, and one fails on the catalog's unique index), so creation holds
+ * a transaction-scoped advisory lock named after the schema: the second worker to start waits a few
+ * milliseconds and finds everything there.
+ */
+import { inTransaction, quoteIdent, type SqlPool } from '../sql-client.js';
+
+/** Bumped when these tables change; stored in `worker_schema` so a later version can upgrade them. */
+export const WORKER_SCHEMA_VERSION = 1;
+
+export async function createWorkerTables(pool: SqlPool, schema: string): Promise<void> {
+  const s = quoteIdent(schema);
+  await inTransaction(pool, async (client) => {
+    await client.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`batchguard-schema:${schema}`]);
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
+    await client.query(`CREATE TABLE IF NOT EXISTS ${s}.worker_schema (version integer NOT NULL)`);
+    const { rows } = await client.query<{ version: number }>(`SELECT version FROM ${s}.worker_schema`);
+    const version = rows[0]?.version ?? 0;
+    if (version >= WORKER_SCHEMA_VERSION) return;
+    await client.query(`
+      CREATE TABLE ${s}.worker_runs (
+        run_id text PRIMARY KEY,
+        job text NOT NULL,
+        -- running | completed | aborted: the run that workers join is the job's running one.
+        status text NOT NULL,
+        total bigint NOT NULL,
+        planned_by text NOT NULL,
+        planned_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+        ended_at timestamptz,
+        -- The shared decisions: every worker follows these rather than its own view.
+        breaker text NOT NULL DEFAULT 'closed',
+        breaker_since timestamptz,
+        breaker_reason text,
+        probe_owner text,
+        probe_expires_at timestamptz,
+        abort_reason text,
+        -- This run's outcomes, all workers together: the threshold is decided on these.
+        succeeded bigint NOT NULL DEFAULT 0,
+        failed bigint NOT NULL DEFAULT 0,
+        skipped bigint NOT NULL DEFAULT 0
+      )`);
+    // At most one running run per job: two planners racing past the advisory lock (which they
+    // should not) would fail here instead of splitting the workers between two runs.
+    await client.query(`CREATE UNIQUE INDEX worker_runs_one_running ON ${s}.worker_runs (job) WHERE status = 'running'`);
+    await client.query(`
+      CREATE TABLE ${s}.chunks (
+        run_id text NOT NULL REFERENCES ${s}.worker_runs (run_id) ON DELETE CASCADE,
+        chunk integer NOT NULL,
+        first_seq bigint NOT NULL,
+        count integer NOT NULL,
+        line bigint,
+        byte_offset bigint,
+        -- open | leased | done
+        status text NOT NULL DEFAULT 'open',
+        owner text,
+        -- Incremented by every lease: a write carrying an older token is refused (fencing).
+        token bigint NOT NULL DEFAULT 0,
+        lease_expires_at timestamptz,
+        leases integer NOT NULL DEFAULT 0,
+        done_at timestamptz,
+        PRIMARY KEY (run_id, chunk)
+      )`);
+    await client.query(`CREATE INDEX chunks_to_lease ON ${s}.chunks (run_id, chunk) WHERE status <> 'done'`);
+    await client.query(`DELETE FROM ${s}.worker_schema`);
+    await client.query(`INSERT INTO ${s}.worker_schema (version) VALUES ($1)`, [WORKER_SCHEMA_VERSION]);
+  });
+}

@@ -1,0 +1,63 @@
+/**
+ * A worker takes the next chunk: an open one, or one whose holder's lease expired (a dead or
+ * stopped worker).
+ *
+ * Locking: `FOR UPDATE SKIP LOCKED` lets workers that ask at the same moment take different chunks
+ * instead of queueing on the first one; the same statement marks the chunk leased and bumps its
+ * token, because the row lock alone ends with the transaction, after which the next worker would
+ * take the same chunk. Expiry is judged by the database's clock, the one clock all workers share.
+ */
+import type { Chunk } from '../chunk-plan.js';
+import { quoteIdent, type SqlClient } from '../sql-client.js';
+
+/** A chunk this worker holds, and the token that proves it. */
+export interface LeasedChunk {
+  readonly chunk: Chunk;
+  readonly token: number;
+  /** True when another worker held it before (it died, or stopped past its lease). */
+  readonly takenOver: boolean;
+}
+
+interface ChunkRow {
+  chunk: number;
+  first_seq: string;
+  count: number;
+  line: string | null;
+  byte_offset: string | null;
+  token: string;
+  leases: number;
+}
+
+export async function leaseChunk(
+  client: SqlClient,
+  schema: string,
+  runId: string,
+  owner: string,
+  leaseMs: number,
+): Promise<LeasedChunk | undefined> {
+  const s = quoteIdent(schema);
+  const { rows } = await client.query<ChunkRow>(
+    `UPDATE ${s}.chunks AS c
+        SET status = 'leased', owner = $2, token = c.token + 1, leases = c.leases + 1,
+            lease_expires_at = clock_timestamp() + $3 * interval '1 millisecond'
+       FROM (SELECT run_id, chunk FROM ${s}.chunks
+              WHERE run_id = $1 AND (status = 'open' OR (status = 'leased' AND lease_expires_at <= clock_timestamp()))
+              ORDER BY chunk LIMIT 1
+              FOR UPDATE SKIP LOCKED) AS next
+      WHERE c.run_id = next.run_id AND c.chunk = next.chunk
+      RETURNING c.chunk, c.first_seq, c.count, c.line, c.byte_offset, c.token, c.leases`,
+    [runId, owner, leaseMs],
+  );
+  const row = rows[0];
+  if (row === undefined) return undefined;
+  return { chunk: chunkOf(row), token: Number(row.token), takenOver: row.leases > 1 };
+}
+
+function chunkOf(row: ChunkRow): Chunk {
+  const from = {
+    seq: Number(row.first_seq),
+    ...(row.line === null ? {} : { line: Number(row.line) }),
+    ...(row.byte_offset === null ? {} : { offset: Number(row.byte_offset) }),
+  };
+  return { index: row.chunk, from, count: row.count };
+}

@@ -1,0 +1,37 @@
+/**
+ * The heartbeat: a worker extends the leases of the chunks it holds.
+ *
+ * A lease that already expired is not renewed, even if no other worker took the chunk yet: the
+ * holder was stopped or cut off for longer than the lease, and may have missed that someone
+ * (now or a moment ago) decided it was dead. It gives the chunk up; another worker takes it over
+ * and skips what was recorded. Renewing only when the token still matches is what makes a
+ * takeover final.
+ */
+import { quoteIdent, type SqlClient } from '../sql-client.js';
+
+/** A chunk as its holder knows it. */
+export interface HeldChunk {
+  readonly chunk: number;
+  readonly token: number;
+}
+
+/** Renews `held`; returns the chunk numbers whose lease was renewed (the others are lost). */
+export async function renewLeases(
+  client: SqlClient,
+  schema: string,
+  runId: string,
+  owner: string,
+  held: readonly HeldChunk[],
+  leaseMs: number,
+): Promise<Set<number>> {
+  if (held.length === 0) return new Set();
+  const { rows } = await client.query<{ chunk: number }>(
+    `UPDATE ${quoteIdent(schema)}.chunks AS c SET lease_expires_at = clock_timestamp() + $3 * interval '1 millisecond'
+       FROM unnest($4::integer[], $5::bigint[]) AS h (chunk, token)
+      WHERE c.run_id = $1 AND c.owner = $2 AND c.chunk = h.chunk AND c.token = h.token
+        AND c.status = 'leased' AND c.lease_expires_at > clock_timestamp()
+      RETURNING c.chunk`,
+    [runId, owner, leaseMs, held.map((h) => h.chunk), held.map((h) => h.token)],
+  );
+  return new Set(rows.map((row) => row.chunk));
+}

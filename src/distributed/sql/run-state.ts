@@ -1,0 +1,118 @@
+/**
+ * The run as all its workers see it: its status, the shared breaker, the outcome counts of every
+ * worker together, and how far the chunks are. Read at every heartbeat; the counts are added in the
+ * same fenced transaction as the outcomes they count, so they never drift from them.
+ */
+import { quoteIdent, type SqlClient } from '../sql-client.js';
+
+/** `running` until every chunk is done (`completed`) or a worker decided to abort for all (`aborted`). */
+export type SharedRunStatus = 'running' | 'completed' | 'aborted';
+
+export interface SharedRunState {
+  readonly status: SharedRunStatus;
+  readonly abortReason: string | undefined;
+  readonly breaker: 'closed' | 'open';
+  /** How long the shared breaker has been open, by the database's clock (0 when closed). */
+  readonly breakerOpenMs: number;
+  readonly breakerReason: string | undefined;
+  /** The worker allowed to probe now, if any. */
+  readonly probeOwner: string | undefined;
+  readonly total: number;
+  readonly succeeded: number;
+  readonly failed: number;
+  readonly skipped: number;
+  readonly chunksOpen: number;
+  readonly chunksLeased: number;
+  readonly chunksDone: number;
+}
+
+interface StateRow {
+  status: SharedRunStatus;
+  abort_reason: string | null;
+  breaker: 'closed' | 'open';
+  breaker_open_ms: number | null;
+  breaker_reason: string | null;
+  probe_owner: string | null;
+  total: string;
+  succeeded: string;
+  failed: string;
+  skipped: string;
+  chunks_open: string;
+  chunks_leased: string;
+  chunks_done: string;
+}
+
+export async function readRunState(client: SqlClient, schema: string, runId: string): Promise<SharedRunState | undefined> {
+  const s = quoteIdent(schema);
+  const { rows } = await client.query<StateRow>(
+    `SELECT r.status, r.abort_reason, r.breaker, r.breaker_reason,
+            CASE WHEN r.probe_expires_at > clock_timestamp() THEN r.probe_owner END AS probe_owner,
+            (extract(epoch FROM clock_timestamp() - r.breaker_since) * 1000)::float8 AS breaker_open_ms,
+            r.total, r.succeeded, r.failed, r.skipped,
+            count(*) FILTER (WHERE c.status = 'open') AS chunks_open,
+            count(*) FILTER (WHERE c.status = 'leased') AS chunks_leased,
+            count(*) FILTER (WHERE c.status = 'done') AS chunks_done
+       FROM ${s}.worker_runs r LEFT JOIN ${s}.chunks c ON c.run_id = r.run_id
+      WHERE r.run_id = $1
+      GROUP BY r.run_id`,
+    [runId],
+  );
+  const row = rows[0];
+  if (row === undefined) return undefined;
+  return {
+    status: row.status,
+    abortReason: row.abort_reason ?? undefined,
+    breaker: row.breaker,
+    breakerOpenMs: row.breaker === 'open' ? Math.max(0, row.breaker_open_ms ?? 0) : 0,
+    breakerReason: row.breaker_reason ?? undefined,
+    probeOwner: row.probe_owner ?? undefined,
+    total: Number(row.total),
+    succeeded: Number(row.succeeded),
+    failed: Number(row.failed),
+    skipped: Number(row.skipped),
+    chunksOpen: Number(row.chunks_open),
+    chunksLeased: Number(row.chunks_leased),
+    chunksDone: Number(row.chunks_done),
+  };
+}
+
+/** Outcomes of one commit, counted for the whole run. */
+export interface OutcomeCounts {
+  readonly succeeded: number;
+  readonly failed: number;
+  readonly skipped: number;
+}
+
+/** Adds a commit's outcomes to the run's counters (inside the commit's fenced transaction). */
+export async function addRunCounts(client: SqlClient, schema: string, runId: string, counts: OutcomeCounts): Promise<void> {
+  await client.query(
+    `UPDATE ${quoteIdent(schema)}.worker_runs SET succeeded = succeeded + $2, failed = failed + $3, skipped = skipped + $4 WHERE run_id = $1`,
+    [runId, counts.succeeded, counts.failed, counts.skipped],
+  );
+}
+
+/**
+ * Marks the run completed once every chunk is done; true for the one call that did it (any worker
+ * may try, and they all do when they find nothing left to lease).
+ */
+export async function completeRun(client: SqlClient, schema: string, runId: string): Promise<boolean> {
+  const s = quoteIdent(schema);
+  const { rowCount } = await client.query(
+    `UPDATE ${s}.worker_runs SET status = 'completed', ended_at = clock_timestamp()
+      WHERE run_id = $1 AND status = 'running' AND NOT EXISTS (SELECT 1 FROM ${s}.chunks WHERE run_id = $1 AND status <> 'done')`,
+    [runId],
+  );
+  return rowCount === 1;
+}
+
+/**
+ * Aborts the run for every worker (a shared outage outlasted the breaker, a health check failed);
+ * true for the call that decided it. The first reason is kept.
+ */
+export async function abortRun(client: SqlClient, schema: string, runId: string, reason: string): Promise<boolean> {
+  const { rowCount } = await client.query(
+    `UPDATE ${quoteIdent(schema)}.worker_runs SET status = 'aborted', abort_reason = $2, ended_at = clock_timestamp() WHERE run_id = $1 AND status = 'running'`,
+    [runId, reason],
+  );
+  return rowCount === 1;
+}

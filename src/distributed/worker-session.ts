@@ -1,0 +1,179 @@
+/**
+ * One worker's part in a shared run: it joins (or plans) the run, takes chunks one after another,
+ * keeps their leases alive by heartbeat, writes only through the fence, and follows the run's
+ * shared state (breaker, abort, completion), which it reads at every heartbeat.
+ *
+ * What the worker does with a chunk (runs its records, commits outcomes) is the caller's: this
+ * class only says which chunks are still its own. A chunk whose lease is lost (the heartbeat was
+ * refused, or a fenced write was) is dropped from `held` at once and reported through `onLost`;
+ * the caller stops working on it and writes nothing more for it.
+ */
+import { randomUUID } from 'node:crypto';
+import { LedgerError } from '../errors.js';
+import type { ChunkPlan } from './chunk-plan.js';
+import type { SqlClient, SqlPool } from './sql-client.js';
+import { createWorkerTables } from './sql/create-worker-tables.js';
+import { fencedWrite, leaseLost, markChunkDone } from './sql/fenced-write.js';
+import { joinRun, type JoinedRun } from './sql/join-run.js';
+import { leaseChunk, type LeasedChunk } from './sql/lease-chunk.js';
+import { renewLeases, type HeldChunk } from './sql/renew-leases.js';
+import { completeRun, readRunState, type SharedRunState } from './sql/run-state.js';
+
+/** Options of {@link WorkerSession.join}. */
+export interface WorkerSessionOptions {
+  readonly pool: SqlPool;
+  /** The schema of the worker tables. @default 'batchguard' */
+  readonly schema?: string;
+  readonly job: string;
+  /** A chunk whose lease is not renewed for this long is taken over by another worker. @default 15000 */
+  readonly leaseMs?: number;
+  /** How often leases are renewed and the shared state read; at most a third of `leaseMs`. @default leaseMs / 3 */
+  readonly renewEveryMs?: number;
+  /** Called when a chunk's lease is lost; the caller stops working on it. */
+  readonly onLost?: (chunk: number, error: LedgerError) => void;
+  /** Called with the run's shared state after every heartbeat. */
+  readonly onState?: (state: SharedRunState) => void;
+  /** Called when a heartbeat cannot reach the database (the fence still protects every write). */
+  readonly onHeartbeatError?: (error: unknown) => void;
+}
+
+/** What {@link WorkerSession.next} found: a chunk, nothing to take now (others hold the rest), or the run's end. */
+export type NextChunk =
+  | { readonly kind: 'chunk'; readonly lease: LeasedChunk }
+  | { readonly kind: 'wait' }
+  | { readonly kind: 'ended'; readonly state: SharedRunState };
+
+export class WorkerSession {
+  /** This worker's identity in the run (random: a pid identifies nothing across machines). */
+  readonly owner = randomUUID();
+  private readonly holding = new Map<number, number>();
+  private timer: NodeJS.Timeout | undefined;
+  private beating: Promise<void> | undefined;
+  private readonly schema: string;
+  private readonly leaseMs: number;
+  private readonly renewEveryMs: number;
+
+  private constructor(
+    private readonly options: WorkerSessionOptions,
+    private joinedRun: JoinedRun | undefined,
+  ) {
+    this.schema = options.schema ?? 'batchguard';
+    this.leaseMs = options.leaseMs ?? 15_000;
+    this.renewEveryMs = Math.min(options.renewEveryMs ?? Math.floor(this.leaseMs / 3), Math.floor(this.leaseMs / 3));
+  }
+
+  /** Joins the job's running run, planning it with `plan` when there is none; starts the heartbeat. */
+  static async join(
+    options: WorkerSessionOptions,
+    plan: () => Promise<ChunkPlan>,
+    newRunId: string = randomUUID(),
+  ): Promise<WorkerSession> {
+    const session = new WorkerSession(options, undefined);
+    await createWorkerTables(options.pool, session.schema);
+    session.joinedRun = await joinRun(options.pool, session.schema, { job: options.job, owner: session.owner, newRunId, plan });
+    session.timer = setInterval(() => void session.heartbeat(), session.renewEveryMs);
+    return session;
+  }
+
+  get run(): JoinedRun {
+    return this.joinedRun as JoinedRun;
+  }
+
+  /** The chunks this worker holds now. */
+  get held(): HeldChunk[] {
+    return [...this.holding].map(([chunk, token]) => ({ chunk, token }));
+  }
+
+  /** Whether this worker still holds `chunk` (with the token it was leased with). */
+  holds(lease: LeasedChunk): boolean {
+    return this.holding.get(lease.chunk.index) === lease.token;
+  }
+
+  /** Takes the next chunk; when none can be taken, says whether the run ended or others still hold chunks. */
+  async next(): Promise<NextChunk> {
+    const { pool } = this.options;
+    const state = await readRunState(pool, this.schema, this.run.runId);
+    if (state === undefined || state.status !== 'running') return { kind: 'ended', state: this.mustExist(state) };
+    const lease = await leaseChunk(pool, this.schema, this.run.runId, this.owner, this.leaseMs);
+    if (lease !== undefined) {
+      this.holding.set(lease.chunk.index, lease.token);
+      return { kind: 'chunk', lease };
+    }
+    if (await completeRun(pool, this.schema, this.run.runId)) return { kind: 'ended', state: this.mustExist(await this.state()) };
+    const now = this.mustExist(await this.state());
+    return now.status === 'running' ? { kind: 'wait' } : { kind: 'ended', state: now };
+  }
+
+  /**
+   * Runs `write` in one transaction fenced by the leases of `chunks` (all of them must still be
+   * this worker's). A lost lease drops every chunk of the write (the fence does not say which one it
+   * was; a chunk dropped while still held expires and is taken over, which costs time, not
+   * correctness), calls `onLost`, and rethrows.
+   */
+  async write<T>(chunks: readonly LeasedChunk[], write: (client: SqlClient) => Promise<T>): Promise<T> {
+    const held = chunks.map((c) => ({ chunk: c.chunk.index, token: c.token }));
+    try {
+      return await fencedWrite(this.options.pool, this.schema, this.run.runId, this.owner, held, write);
+    } catch (error) {
+      if (error instanceof LedgerError && error.code === 'LEDGER_LEASE_LOST') {
+        for (const chunk of chunks) this.lose(chunk.chunk.index, chunk.token, error);
+      }
+      throw error;
+    }
+  }
+
+  /** Marks `chunk` done (with `write`'s last outcomes, in the same fenced transaction) and lets it go. */
+  async finishChunk(lease: LeasedChunk, write?: (client: SqlClient) => Promise<void>): Promise<void> {
+    await this.write([lease], async (client) => {
+      await write?.(client);
+      await markChunkDone(client, this.schema, this.run.runId, { chunk: lease.chunk.index, token: lease.token });
+    });
+    this.holding.delete(lease.chunk.index);
+  }
+
+  /** The run's shared state now. */
+  state(): Promise<SharedRunState | undefined> {
+    return readRunState(this.options.pool, this.schema, this.run.runId);
+  }
+
+  /** Stops the heartbeat (the leases then expire, and other workers take any unfinished chunk over). */
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    await this.beating;
+  }
+
+  /** Renews the leases of the held chunks, drops the ones refused, and passes the shared state on. */
+  private heartbeat(): Promise<void> {
+    if (this.beating !== undefined) return this.beating;
+    const { pool, onState, onHeartbeatError } = this.options;
+    this.beating = (async () => {
+      try {
+        const held = this.held;
+        const renewed = await renewLeases(pool, this.schema, this.run.runId, this.owner, held, this.leaseMs);
+        for (const h of held) {
+          if (!renewed.has(h.chunk)) this.lose(h.chunk, h.token, undefined);
+        }
+        const state = await this.state();
+        if (state !== undefined) onState?.(state);
+      } catch (error) {
+        onHeartbeatError?.(error);
+      } finally {
+        this.beating = undefined;
+      }
+    })();
+    return this.beating;
+  }
+
+  private lose(chunk: number, token: number, error: LedgerError | undefined): void {
+    if (this.holding.get(chunk) !== token) return;
+    this.holding.delete(chunk);
+    this.options.onLost?.(chunk, error ?? leaseLost(this.run.runId, [chunk]));
+  }
+
+  private mustExist(state: SharedRunState | undefined): SharedRunState {
+    if (state === undefined)
+      throw new LedgerError('LEDGER_UNUSABLE', `the run ${this.run.runId} this worker joined is no longer in the database`);
+    return state;
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * WorkerSession against the real PostgreSQL: workers sharing a run to its end, the heartbeat that
+ * keeps leases alive, and a worker told at once when its lease is gone. Leases are made to expire
+ * by moving their expiry into the past; waits are polls for a condition, never a fixed sleep.
+ */
+import { expect, it } from 'vitest';
+import { LedgerError } from '../../src/errors.js';
+import type { ChunkPlan } from '../../src/distributed/chunk-plan.js';
+import { openSharedBreaker } from '../../src/distributed/sql/shared-breaker.js';
+import type { SharedRunState } from '../../src/distributed/sql/run-state.js';
+import { WorkerSession } from '../../src/distributed/worker-session.js';
+import { describePg, freshSchema, pgPool } from '../helpers/pg-schema.js';
+
+function plan(chunks: number): ChunkPlan {
+  return {
+    total: chunks * 5,
+    chunks: Array.from({ length: chunks }, (_, index) => ({ index, from: { seq: index * 5, offset: index * 50 }, count: 5 })),
+  };
+}
+
+async function until(condition: () => boolean | Promise<boolean>): Promise<void> {
+  while (!(await condition())) await new Promise((resolve) => setTimeout(resolve, 20));
+}
+
+describePg('WorkerSession', () => {
+  const pool = pgPool();
+
+  it('shares a run among workers to its end, every chunk done once', async () => {
+    const schema = freshSchema('bg_session');
+    const sessions = await Promise.all(
+      Array.from({ length: 3 }, () => WorkerSession.join({ pool, schema, job: 'j' }, () => Promise.resolve(plan(12)))),
+    );
+    expect(sessions.filter((s) => s.run.planned)).toHaveLength(1);
+    const done: number[] = [];
+    const ends = await Promise.all(
+      sessions.map(async (session) => {
+        for (;;) {
+          const next = await session.next();
+          if (next.kind === 'ended') return next.state.status;
+          if (next.kind === 'wait') continue;
+          done.push(next.lease.chunk.index);
+          await session.finishChunk(next.lease);
+        }
+      }),
+    );
+    await Promise.all(sessions.map((s) => s.close()));
+    expect(ends).toEqual(['completed', 'completed', 'completed']);
+    expect(done.sort((a, b) => a - b)).toEqual(Array.from({ length: 12 }, (_, i) => i));
+  });
+
+  it('renews its leases by heartbeat and passes the shared state on', async () => {
+    const schema = freshSchema('bg_session');
+    const states: SharedRunState[] = [];
+    const session = await WorkerSession.join(
+      { pool, schema, job: 'j', leaseMs: 3000, renewEveryMs: 50, onState: (s) => states.push(s) },
+      () => Promise.resolve(plan(2)),
+    );
+    const expiry = async (): Promise<number> =>
+      Number(
+        (await pool.query(`SELECT extract(epoch FROM lease_expires_at) * 1000 AS ms FROM "${schema}".chunks WHERE chunk = 0`)).rows[0].ms,
+      );
+    const next = await session.next();
+    expect(next.kind).toBe('chunk');
+    const first = await expiry();
+    await until(async () => (await expiry()) > first);
+    await openSharedBreaker(pool, schema, session.run.runId, 'ECONNREFUSED');
+    await until(() => states.some((s) => s.breaker === 'open'));
+    expect(session.held).toEqual([{ chunk: 0, token: 1 }]);
+    await session.close();
+  });
+
+  it('drops a chunk whose lease expired, says so, and refuses to write for it', async () => {
+    const schema = freshSchema('bg_session');
+    const lost: number[] = [];
+    const session = await WorkerSession.join(
+      { pool, schema, job: 'j', leaseMs: 3000, renewEveryMs: 50, onLost: (chunk) => lost.push(chunk) },
+      () => Promise.resolve(plan(2)),
+    );
+    const next = await session.next();
+    if (next.kind !== 'chunk') throw new Error('a chunk expected');
+    await pool.query(`UPDATE "${schema}".chunks SET lease_expires_at = clock_timestamp() - interval '1 second' WHERE chunk = 0`);
+    await until(() => lost.length > 0);
+    expect(lost).toEqual([0]);
+    expect(session.holds(next.lease)).toBe(false);
+    await expect(session.finishChunk(next.lease)).rejects.toBeInstanceOf(LedgerError);
+    // Another worker takes it over and finishes it.
+    const other = await WorkerSession.join({ pool, schema, job: 'j' }, () => Promise.reject(new Error('the run is planned already')));
+    const taken = await other.next();
+    expect(taken).toMatchObject({ kind: 'chunk', lease: { takenOver: true, token: 2, chunk: { index: 0 } } });
+    await session.close();
+    await other.close();
+  });
+});

@@ -114,3 +114,18 @@ export class TimeoutError extends BatchguardError {
     this.timeoutMs = timeoutMs;
   }
 }
+
+/**
+ * A standalone circuit breaker refused a call: it is open (or half-open with its probe running).
+ * Retryable, and `retryAfterMs` says when the next probe may run, so `retry` around the breaker
+ * waits for it.
+ */
+export class BreakerOpenError extends BatchguardError {
+  /** Time until the breaker lets a probe through (0 while a probe is running). */
+  readonly retryAfterMs: number;
+  constructor(message: string, retryAfterMs: number) {
+    super('BREAKER_OPEN', message);
+    this.name = 'BreakerOpenError';
+    this.retryAfterMs = retryAfterMs;
+  }
+}

@@ -16,6 +16,7 @@ export {
   LedgerError,
   StorageError,
   TimeoutError,
+  BreakerOpenError,
 } from './errors.js';
 export { systemClock } from './clock.js';
 export type { Clock, Random } from './clock.js';
@@ -42,3 +43,14 @@ export { openLedger } from './ledger/open-ledger.js';
 export type { LedgerLocation, LedgerContext, OpenedLedger } from './ledger/open-ledger.js';
 export type { Ledger, LedgerCounts, FailureKind, RecordStatus } from './ledger/ledger.js';
 export type { LeaseOptions } from './ledger/lease.js';
+// Each pattern on its own, on the same policies a job uses.
+export { retry, retryPolicy } from './standalone/retry-policy.js';
+export type { RetryPolicy, RetryPolicyOptions, AttemptInfo, RetryNotice, ExecuteOptions } from './standalone/retry-policy.js';
+export { circuitBreaker } from './standalone/circuit-breaker.js';
+export type { Breaker, CircuitBreakerOptions, CircuitBreakerState } from './standalone/circuit-breaker.js';
+export type { BreakerOptions, BreakerSnapshot, BreakerState, Trip } from './policy/breaker.js';
+export { isolate } from './standalone/isolate.js';
+export type { Isolation, IsolateOptions, IsolateContext, IsolatedOutcome, IsolateSummary } from './standalone/isolate.js';
+export { classify, fingerprint } from './standalone/error-tools.js';
+export type { ClassifyResult } from './policy/classify.js';
+export type { ErrorFingerprint, FailureContext } from './policy/fingerprint.js';

@@ -165,6 +165,29 @@ class OutcomeRing<T> {
   values(): readonly T[] {
     return this.items;
   }
+
+  /** Oldest first, for a snapshot. */
+  ordered(): T[] {
+    return [...this.items.slice(this.start), ...this.items.slice(0, this.start)];
+  }
+}
+
+/**
+ * A breaker's whole state as plain JSON data: stored by a standalone breaker between processes
+ * (`toJSON()`, then restored), so an outage seen by one invocation holds off the next.
+ */
+export interface BreakerSnapshot {
+  readonly state: BreakerState;
+  readonly failuresInARow: number;
+  /** Recent attempts, oldest first: '' for a success, the fingerprint for a failure. */
+  readonly attempts: readonly string[];
+  /** Recently finished records (calls), oldest first: true for a success. */
+  readonly records: readonly boolean[];
+  readonly openedAtMs: number;
+  readonly probeDelayMs: number;
+  readonly probesOk: number;
+  readonly trips: number;
+  readonly trip?: Trip;
 }
 
 const percent = (share: number): string => `${Math.round(share * 100)}%`;
@@ -251,6 +274,36 @@ export class CircuitBreaker {
   /** True when the breaker has been open longer than `maxOpenMs`. */
   expired(nowMs: number): boolean {
     return this.stateNow !== BreakerState.closed && nowMs - this.openedAtMs >= this.options.maxOpenMs;
+  }
+
+  /** The state as plain data (see `BreakerSnapshot`). */
+  snapshot(): BreakerSnapshot {
+    return {
+      state: this.stateNow,
+      failuresInARow: this.consecutive,
+      attempts: this.attempts.ordered(),
+      records: this.records.ordered(),
+      openedAtMs: this.openedAtMs,
+      probeDelayMs: this.probeDelay,
+      probesOk: this.probesOk,
+      trips: this.trips,
+      ...(this.lastTrip ? { trip: this.lastTrip } : {}),
+    };
+  }
+
+  /** Takes over a snapshot's state (checked by the caller); windows longer than this breaker's keep their newest entries. */
+  restore(snapshot: BreakerSnapshot): void {
+    this.stateNow = snapshot.state;
+    this.consecutive = snapshot.failuresInARow;
+    this.attempts.clear();
+    for (const outcome of snapshot.attempts) this.attempts.push(outcome);
+    this.records.clear();
+    for (const ok of snapshot.records) this.records.push(ok);
+    this.openedAtMs = snapshot.openedAtMs;
+    this.probeDelay = snapshot.probeDelayMs;
+    this.probesOk = snapshot.probesOk;
+    this.trips = snapshot.trips;
+    this.lastTrip = snapshot.trip;
   }
 
   private open(trip: Trip, nowMs: number): void {

@@ -31,34 +31,13 @@ import { enterRecord } from './record-entry.js';
 import { RecordExecutor } from './record-executor.js';
 import { repeat } from './repeat.js';
 import { RunControl } from './run-control.js';
-import { safeSerialize } from './stored-error.js';
 import { finishRun } from './run-finish.js';
 import { resolveRunOptions, type ResolvedRunOptions, type RunOptions } from './run-options.js';
 import { beginRun, prepareRun, type RunParts } from './run-setup.js';
+import { idleProgress, type Progress, type RunHandle } from './run-handle.js';
+import { uncaughtEndsRun } from './uncaught-ending.js';
 
-/** A live view of a run, for progress displays. */
-export interface Progress {
-  readonly runId: string | undefined;
-  readonly read: number;
-  readonly inFlight: number;
-  readonly succeeded: number;
-  readonly failed: number;
-  readonly alreadyDone: number;
-  readonly retries: number;
-  readonly startedAtMs: number;
-  readonly stopping: string | undefined;
-}
-
-/** A run in progress. */
-export interface RunHandle {
-  /** Resolves with the summary when the run has ended and its progress is committed. */
-  readonly done: Promise<Summary>;
-  /** Stops intake; in-flight records get the job's `shutdownGraceMs` to finish, then are aborted (they stay pending). */
-  stop(reason: string): void;
-  /** Stops at once: in-flight records are abandoned (they stay pending) and what is recorded is committed. */
-  forceStop(reason: string): void;
-  progress(): Progress;
-}
+export type { Progress, RunHandle } from './run-handle.js';
 
 /** Runs a job to its end (or until stopped) and returns its summary. */
 export function runJob(job: Job<any, any>, options: RunOptions = {}): Promise<Summary> {
@@ -75,16 +54,7 @@ export function startRun(job: Job<any, any>, options: RunOptions = {}): RunHandl
   let run: Run | undefined;
   const onAbort = (): void => control.stop(String(resolved.signal?.reason ?? 'aborted'));
   resolved.signal?.addEventListener('abort', onAbort, { once: true });
-  // An error that escapes the job's code while no record can be blamed stops the run, keeping what is done.
-  const escapes: EscapeListener = {
-    uncaught: (error, origin) => {
-      if (control.ending?.kind === 'uncaught') return;
-      const serialized = safeSerialize(error, job.redact);
-      events.emit({ type: 'run:uncaught-error', error: serialized, origin });
-      const where = origin === undefined ? 'outside any record' : `from ${origin}`;
-      control.end({ kind: 'uncaught', reason: `an error escaped the job's code ${where}: ${serialized.name}: ${serialized.message}` });
-    },
-  };
+  const escapes = uncaughtEndsRun(control, events, job.redact);
   const execute = async (): Promise<Summary> => {
     if (resolved.signal?.aborted) control.stop(String(resolved.signal.reason ?? 'aborted'));
     const fingerprint = await job.source.fingerprint();
@@ -118,18 +88,7 @@ export function startRun(job: Job<any, any>, options: RunOptions = {}): RunHandl
     done: watched(),
     stop: (reason) => control.stop(reason),
     forceStop: (reason) => control.forceStop(reason),
-    progress: () =>
-      run?.progress() ?? {
-        runId,
-        read: 0,
-        inFlight: 0,
-        succeeded: 0,
-        failed: 0,
-        alreadyDone: 0,
-        retries: 0,
-        startedAtMs,
-        stopping: control.stoppingFor,
-      },
+    progress: () => run?.progress() ?? idleProgress(runId, startedAtMs, control.stoppingFor),
   };
 }
 

@@ -240,14 +240,14 @@ describe('SQLite ledger on a real file', () => {
           seen: 7,
         }),
       );
-      // A range starting at an already stored first seq violates the primary key: the whole batch,
-      // its row, its watermark and its counters, must roll back.
+      // A row without its attempts violates a NOT NULL constraint after the range and the first row
+      // were written: the whole batch, its range, its rows, its watermark and its counters, must roll back.
       const error = await rejection(
         Promise.resolve().then(() =>
           ledger.commit(
             batch('run-1', {
-              rows: [row(4)],
-              succeeded: [{ first: 5, last: 5 }],
+              rows: [row(4), row(2, { attempts: null as unknown as number })],
+              succeeded: [{ first: 7, last: 8 }],
               watermark: { seq: 9 },
               seen: 9,
               exhausted: true,
@@ -258,6 +258,10 @@ describe('SQLite ledger on a real file', () => {
       expect(error).toBeInstanceOf(Error);
       expect(await ledger.counts()).toEqual({ total: 7, succeeded: 4, failed: 1, skipped: 0, pending: 2, sourceExhausted: false });
       expect(query(path, (db) => db.prepare("SELECT value FROM meta WHERE key = 'watermark'").pluck().get())).toBe('{"seq":7}');
+      // The range the failed batch would have extended is as stored, not as that batch left it in
+      // memory: the next success counts once, and the records of the failed batch not at all.
+      await ledger.commit(batch('run-1', { succeeded: [{ first: 9, last: 9 }], watermark: { seq: 10 }, seen: 10 }));
+      expect(await ledger.counts()).toEqual({ total: 10, succeeded: 5, failed: 1, skipped: 0, pending: 4, sourceExhausted: false });
     });
   });
 
@@ -549,7 +553,9 @@ describe('SQLite ledger that cannot be used', () => {
     const error = syncError(() => openSqliteLedger(path));
     expect(error).toBeInstanceOf(LedgerError);
     expect((error as LedgerError).code).toBe('LEDGER_UNUSABLE');
-    expect((error as LedgerError).message).toBe(`the ledger ${path} has schema 2; this batchguard reads schema 1`);
+    expect((error as LedgerError).message).toBe(
+      `the ledger ${path} has schema 2, written by a newer batchguard; this batchguard reads schema 1: upgrade batchguard to use this ledger (nothing was changed in it)`,
+    );
   });
 
   it('refuses a path that is a directory with LEDGER_UNUSABLE naming the path', () => {

@@ -108,8 +108,6 @@ export function openSqliteLedger(path: string, options: SqliteLedgerOptions = {}
 export class SqliteLedger implements Ledger {
   readonly location: string;
   private readonly db: Database.Database;
-  /** The last range this run wrote, extended in place while successes stay contiguous. */
-  private lastRange: { first: number; last: number; runId: string } | undefined;
   private readonly statements;
   private readonly crashNotes: CrashNotes;
   private readonly runTimeline: RunTimeline;
@@ -135,8 +133,13 @@ export class SqliteLedger implements Ledger {
       getMeta: db.prepare('SELECT value FROM meta WHERE key = ?').pluck(),
       deleteMeta: db.prepare('DELETE FROM meta WHERE key = ?'),
       setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
-      insertRange: db.prepare('INSERT INTO succeeded_ranges (first_seq, last_seq, run_id) VALUES (?, ?, ?)'),
-      extendRange: db.prepare('UPDATE succeeded_ranges SET last_seq = ? WHERE first_seq = ?'),
+      rangeAtOrBefore: db.prepare(
+        'SELECT first_seq AS first, last_seq AS last, run_id AS runId FROM succeeded_ranges WHERE first_seq <= ? ORDER BY first_seq DESC LIMIT 1',
+      ),
+      absorbRanges: db.prepare('DELETE FROM succeeded_ranges WHERE first_seq > ? AND first_seq <= ? RETURNING last_seq').pluck(),
+      upsertRange: db.prepare(
+        'INSERT INTO succeeded_ranges (first_seq, last_seq, run_id) VALUES (?, ?, ?) ON CONFLICT (first_seq) DO UPDATE SET last_seq = excluded.last_seq',
+      ),
       upsertRow:
         db.prepare(`INSERT INTO records (seq, key, status, kind, attempts, error, fingerprint, template, rule, history, blocked_by, run_id, line, byte_offset, updated_at)
         VALUES (@seq, @key, @status, @kind, @attempts, @error, @fingerprint, @template, @rule, @history, @blockedBy, @runId, @line, @offset, @updatedAt)
@@ -151,6 +154,11 @@ export class SqliteLedger implements Ledger {
     const version = this.db.prepare("SELECT value FROM meta WHERE key = 'schema'").pluck().get() as string | undefined;
     if (version === undefined) {
       this.db.prepare("INSERT INTO meta (key, value) VALUES ('schema', ?)").run(String(SCHEMA_VERSION));
+    } else if (Number(version) > SCHEMA_VERSION) {
+      throw new LedgerError(
+        'LEDGER_UNUSABLE',
+        `the ledger ${this.location} has schema ${version}, written by a newer batchguard; this batchguard reads schema ${SCHEMA_VERSION}: upgrade batchguard to use this ledger (nothing was changed in it)`,
+      );
     } else if (Number(version) !== SCHEMA_VERSION) {
       throw new LedgerError(
         'LEDGER_UNUSABLE',
@@ -293,15 +301,22 @@ export class SqliteLedger implements Ledger {
     this.keyFile.open(parseJson<KeyFileState>(this.meta('keys')), this.isNew);
   }
 
+  /**
+   * Stores a range of first-time successes: it extends the run's range that it continues (one row
+   * per contiguous run of successes), and what is already stored is not stored again. The range it
+   * continues is looked up, not remembered between commits: a remembered range is wrong after its
+   * transaction rolled back, and a batch written twice must not count its successes twice.
+   */
   private writeRange(range: SeqRange, runId: string): void {
-    const last = this.lastRange;
-    if (last && last.runId === runId && range.first === last.last + 1) {
-      this.statements.extendRange.run(range.last, last.first);
-      last.last = range.last;
-      return;
+    let { first, last } = range;
+    const before = this.statements.rangeAtOrBefore.get(first) as { first: number; last: number; runId: string } | undefined;
+    if (before) {
+      if (before.last >= last) return;
+      if (before.runId === runId && before.last >= first - 1) first = before.first;
+      else if (before.last >= first) first = before.last + 1;
     }
-    this.statements.insertRange.run(range.first, range.last, runId);
-    this.lastRange = { first: range.first, last: range.last, runId };
+    for (const end of this.statements.absorbRanges.all(first, last) as number[]) last = Math.max(last, end);
+    this.statements.upsertRange.run(first, last, runId);
   }
 
   async finish(runId: string, status: string, summary: unknown): Promise<void> {
@@ -466,7 +481,6 @@ export class SqliteLedger implements Ledger {
         applySourceMap(this.db, this.metaAccess, runId, fingerprint, remap, this.keyFile.committedBytes());
       })
       .immediate();
-    this.lastRange = undefined;
   }
 
   async inspect(): Promise<ResumeState> {

@@ -239,7 +239,7 @@ export interface RowFilter {
   readonly key?: string;
 }
 
-/** A ledger backend, opened by openLedger (open-ledger.ts). Every backend passes the conformance suite (src/ledger/conformance/). */
+/** A ledger backend, opened by openLedger (open-ledger.ts). Every backend passes the conformance suite (test/conformance/). */
 export interface Ledger {
   /** Where it is: a file path or a connection string without its password. */
   readonly location: string;

@@ -24,6 +24,8 @@ export { jsonl } from './sources/jsonl.js';
 export { csv } from './sources/csv.js';
 export type { CsvOptions } from './sources/csv.js';
 export { fromIterable } from './sources/iterable.js';
+export { postgresTable } from './sources/postgres-table.js';
+export type { PostgresTableOptions, PostgresQueryable } from './sources/postgres-table.js';
 export type { Source, SourceItem, SourcePosition, SourceFingerprint } from './sources/source.js';
 export { classifyError, Classification } from './policy/classify.js';
 export type { ClassifyHook } from './policy/classify.js';

@@ -119,9 +119,9 @@ export interface JobOptions<T, R = unknown> {
   healthCheck?: HealthCheck;
   /** Attempts, delay and time limit of the health check. @default { maxAttempts: 3, delayMs: 1000, timeoutMs: 10000 } */
   healthCheckPolicy?: HealthCheckOptions;
-  /** The job-level circuit breaker (see docs/semantics.md). @default enabled, 20 in a row / 50% of 100 / one error ≥ 80% */
+  /** The job-level circuit breaker (docs/breaker.md). @default enabled: opens on 20 systemic failures in a row, 50% of the last 100 records failing, or under 10% of recent attempts succeeding */
   breaker?: BreakerOptions;
-  /** Retries may be at most this share of recent attempts. @default { ratio: 0.2, minRetries: 10, windowMs: 10000 } */
+  /** Recent retries may be at most `ratio` per record started (or `minRetries`). @default { ratio: 1, minRetries: 10, windowMs: 10000, enabled: true } */
   retryBudget?: RetryBudgetOptions;
   /** Where each succeeded record's result goes, exactly once: `jsonlOutput(path)` or your own sink. @default none */
   output?: OutputSink;

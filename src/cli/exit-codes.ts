@@ -28,7 +28,12 @@ export const ExitCode = {
    * count as having crashed (crash quarantine).
    */
   exitedMidRun: 7,
+  /** An internal error: a bug in batchguard, never mistaken for a threshold (1) or a usage error (2). */
+  internal: 70,
+  /** Interrupted by SIGINT (Ctrl-C) after saving progress. Resumable with `run`. */
   sigint: 130,
+  /** Interrupted by SIGTERM after saving progress. Resumable with `run`. */
   sigterm: 143,
 } as const;
+/** One of the values of {@link ExitCode}. */
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];

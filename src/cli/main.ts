@@ -141,7 +141,7 @@ export function exitCodeForError(error: unknown): number {
   if (error instanceof LedgerError || error instanceof StorageError) return ExitCode.ledger;
   if (error instanceof ConfigError || error instanceof SourceError || error instanceof SinkError) return ExitCode.usage;
   if (error instanceof BatchguardError) return ExitCode.usage;
-  return 70;
+  return ExitCode.internal;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -160,7 +160,7 @@ export async function main(argv: string[]): Promise<number> {
     // escape sequences shown escaped (our own messages may span lines: those breaks stay).
     const message = defaultRedactor(thrownMessage(error)).split('\n').map(printable).join('\n');
     process.stderr.write(`batchguard: error: ${message}\n`);
-    if (code === 70)
+    if (code === ExitCode.internal)
       process.stderr.write(
         `${defaultRedactor(valueText(readProp(error, 'stack') ?? ''))}\nThis is a bug in batchguard; please report it with the lines above.\n`,
       );

@@ -3,6 +3,7 @@
  */
 import type { SerializedError } from '../policy/serialize-error.js';
 import type { FailureKind } from '../domain/status.js';
+import type { BreakerTripReason } from '../policy/breaker.js';
 import type { Summary } from '../report/summary.js';
 
 export type EngineEvent =
@@ -35,7 +36,7 @@ export type EngineEvent =
   | { readonly type: 'record:skipped'; readonly key: string; readonly blockedBy: readonly string[] }
   | {
       readonly type: 'breaker:opened';
-      readonly reason: string;
+      readonly reason: BreakerTripReason;
       readonly description: string;
       readonly fingerprint: string | undefined;
       readonly failures: number;

@@ -3,7 +3,7 @@
  * (status from why the run ended and the job's counts), the run's reports, and `run:finished`.
  */
 import type { Job } from '../job.js';
-import type { BreakerState } from '../policy/breaker.js';
+import type { BreakerState, BreakerTripReason } from '../policy/breaker.js';
 import type { KeyedBuckets } from '../policy/keyed-buckets.js';
 import type { SerializedError } from '../policy/serialize-error.js';
 import { pruneRunReports } from '../report/prune-run-reports.js';
@@ -31,7 +31,7 @@ export interface FinishInput {
   readonly breaker: {
     readonly state: BreakerState;
     readonly trips: number;
-    readonly lastTrip: { readonly reason: string; readonly description: string } | undefined;
+    readonly lastTrip: { readonly reason: BreakerTripReason; readonly description: string } | undefined;
     readonly tripError: SerializedError | undefined;
   };
   readonly limiter: KeyedBuckets | undefined;

@@ -40,12 +40,12 @@ import { uncaughtEndsRun } from './uncaught-ending.js';
 export type { Progress, RunHandle } from './run-handle.js';
 
 /** Runs a job to its end (or until stopped) and returns its summary. */
-export function runJob(job: Job<any, any>, options: RunOptions = {}): Promise<Summary> {
+export function runJob<T, R>(job: Job<T, R>, options: RunOptions = {}): Promise<Summary> {
   return startRun(job, options).done;
 }
 
 /** Starts a run and returns a handle to watch and stop it. */
-export function startRun(job: Job<any, any>, options: RunOptions = {}): RunHandle {
+export function startRun<T, R>(job: Job<T, R>, options: RunOptions = {}): RunHandle {
   const resolved = resolveRunOptions(job, options);
   const runId = randomUUID();
   const events = new EngineEvents(resolved.onEvent);

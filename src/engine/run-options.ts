@@ -125,7 +125,7 @@ const RUN_FIELDS = [
   'command',
 ] as const;
 
-export function resolveRunOptions(job: Job<any, any>, options: RunOptions = {}): ResolvedRunOptions {
+export function resolveRunOptions<T, R>(job: Job<T, R>, options: RunOptions = {}): ResolvedRunOptions {
   checkKnownKeys(options, 'runOptions', RUN_FIELDS);
   const cwd = options.cwd ?? process.cwd();
   return Object.freeze({

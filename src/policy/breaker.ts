@@ -106,12 +106,21 @@ export function resolveBreaker(input: BreakerOptions | undefined, field = 'break
   return Object.freeze(merged);
 }
 
+/** Where the breaker stands: `closed` lets records through, `open` parks them, `half-open` probes. */
 export const BreakerState = { closed: 'closed', open: 'open', halfOpen: 'half-open' } as const;
 export type BreakerState = (typeof BreakerState)[keyof typeof BreakerState];
 
+/** Which rule opened the breaker (the `breaker:opened` event's and the summary's `reason`). */
+export const BreakerTripReason = {
+  consecutiveFailures: 'consecutive-failures',
+  failureRate: 'failure-rate',
+  successCollapse: 'success-collapse',
+} as const;
+export type BreakerTripReason = (typeof BreakerTripReason)[keyof typeof BreakerTripReason];
+
 /** Why the breaker opened, with the figures that made it. */
 export interface Trip {
-  readonly reason: 'consecutive-failures' | 'failure-rate' | 'success-collapse';
+  readonly reason: BreakerTripReason;
   readonly description: string;
   /** The dominant error of the recent failures when there is one, else the failure that tripped it. */
   readonly fingerprint: string | undefined;
@@ -328,7 +337,7 @@ export class CircuitBreaker {
     const last = signal.ok ? undefined : signal.fingerprint;
     if (this.consecutive >= o.consecutiveFailures) {
       return this.named(
-        'consecutive-failures',
+        BreakerTripReason.consecutiveFailures,
         `${this.consecutive} attempts in a row failed with retryable errors or timeouts`,
         last,
         this.consecutive,
@@ -339,7 +348,7 @@ export class CircuitBreaker {
     const failedRecords = this.records.failures;
     if (records >= o.minRecords && failedRecords / records >= o.failureRate) {
       return this.named(
-        'failure-rate',
+        BreakerTripReason.failureRate,
         `${failedRecords} of the last ${records} records failed after all their attempts (${percent(failedRecords / records)} ≥ ${percent(o.failureRate)})`,
         last,
         failedRecords,
@@ -351,7 +360,7 @@ export class CircuitBreaker {
     const successes = attempts - failedAttempts;
     if (attempts >= o.minRecords && successes / attempts < o.minSuccessRate) {
       return this.named(
-        'success-collapse',
+        BreakerTripReason.successCollapse,
         `only ${successes} of the last ${attempts} attempts succeeded (${percent(successes / attempts)} < ${percent(o.minSuccessRate)})`,
         last,
         failedAttempts,

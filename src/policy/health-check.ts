@@ -7,8 +7,13 @@ import { ConfigError, TimeoutError } from '../errors.js';
 import { checkKnownKeys, formatValue } from '../validation/check.js';
 import { serializeError, type SerializedError } from './serialize-error.js';
 
+/**
+ * The job's health check: throw (or reject) when the service the handler needs is down. Its
+ * `signal` aborts at `healthCheckPolicy.timeoutMs`; what it returns is ignored.
+ */
 export type HealthCheck = (signal: AbortSignal) => Promise<unknown> | unknown;
 
+/** How the health check is called: attempts, delay and time limit (`healthCheckPolicy`). */
 export interface HealthCheckOptions {
   /** Calls before giving up, the first included. @default 3 */
   maxAttempts?: number;

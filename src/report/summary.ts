@@ -4,6 +4,7 @@
  */
 import type { RunStatus } from '../domain/status.js';
 import type { ErrorGroup, LedgerCounts } from '../ledger/ledger.js';
+import type { BreakerState, BreakerTripReason } from '../policy/breaker.js';
 
 export { RunStatus } from '../domain/status.js';
 
@@ -50,10 +51,12 @@ export interface PacingSummary {
 }
 
 export interface BreakerSummary {
-  readonly state: string;
+  /** Where the breaker stood when the run ended. */
+  readonly state: BreakerState;
+  /** How often it opened in this run. */
   readonly trips: number;
   readonly lastTrip?: {
-    readonly reason: string;
+    readonly reason: BreakerTripReason;
     readonly description: string;
     readonly error?: { readonly name: string; readonly message: string };
   };

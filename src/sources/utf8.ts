@@ -6,8 +6,9 @@
 import { isUtf8 } from 'node:buffer';
 import { ConfigError } from '../errors.js';
 
-/** What a file source does with a record whose bytes are not valid UTF-8. */
-export type InvalidUtf8 = 'fail' | 'replace';
+/** What a file source does with a record whose bytes are not valid UTF-8: fail it (kind `invalid`) or decode it with U+FFFD. */
+export const InvalidUtf8 = { fail: 'fail', replace: 'replace' } as const;
+export type InvalidUtf8 = (typeof InvalidUtf8)[keyof typeof InvalidUtf8];
 
 /** Validates the `invalidUtf8` option of the source `kind`. */
 export function resolveInvalidUtf8(kind: string, value: unknown): InvalidUtf8 {

@@ -36,7 +36,13 @@ export type { ClassifyHook } from './policy/classify.js';
 export type { RetryOptions } from './policy/retry.js';
 export type { ConcurrencyRange } from './policy/concurrency-limit.js';
 export { Jitter } from './policy/backoff.js';
-export type { BackoffOptions, ExponentialBackoffOptions, ConstantBackoffOptions, CustomBackoffOptions, BackoffFunction } from './policy/backoff.js';
+export type {
+  BackoffOptions,
+  ExponentialBackoffOptions,
+  ConstantBackoffOptions,
+  CustomBackoffOptions,
+  BackoffFunction,
+} from './policy/backoff.js';
 export { BreakerState, BreakerTripReason } from './policy/breaker.js';
 export type { BreakerOptions } from './policy/breaker.js';
 export type { RetryBudgetOptions } from './policy/retry-budget.js';

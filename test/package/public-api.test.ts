@@ -46,8 +46,7 @@ describe('the public API of the built package', () => {
   const exported = builtExports();
 
   it('exports these names from each entry point, and nothing else', () => {
-    const types = (entry: string) =>
-      Object.fromEntries(Object.entries(exported[entry] ?? {}).map(([name, { type }]) => [name, type]));
+    const types = (entry: string) => Object.fromEntries(Object.entries(exported[entry] ?? {}).map(([name, { type }]) => [name, type]));
     expect(types('batchguard')).toEqual({
       BatchguardError: 'function',
       BreakerState: 'object',

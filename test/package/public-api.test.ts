@@ -80,6 +80,7 @@ describe('the public API of the built package', () => {
       jsonl: 'function',
       jsonlOutput: 'function',
       openLedger: 'function',
+      postgresTable: 'function',
       retry: 'function',
       retryPolicy: 'function',
       runJob: 'function',
@@ -88,7 +89,13 @@ describe('the public API of the built package', () => {
       systemClock: 'object',
     });
     expect(types('batchguard/sqlite')).toEqual({ openSqliteLedger: 'function' });
-    expect(types('batchguard/testing')).toEqual({ ManualClock: 'function', memoryLedger: 'function' });
+    expect(types('batchguard/testing')).toEqual({
+      ManualClock: 'function',
+      failTimes: 'function',
+      failWith: 'function',
+      hang: 'function',
+      memoryLedger: 'function',
+    });
   });
 
   it('gives the enum-like unions runtime values that match the contract', () => {

@@ -8,7 +8,6 @@ import type { SourcePosition, SourceSample } from '../sources/source.js';
 import { maskMessage } from '../policy/fingerprint.js';
 import type { Outcome } from '../domain/outcome.js';
 import type { OpenRecord } from './open-record.js';
-import type { KeyIndex } from '../structures/key-index.js';
 
 export class Checkpointer {
   private succeeded: number[] = [];
@@ -27,8 +26,6 @@ export class Checkpointer {
     private readonly output: OutputSink | undefined,
     /** A re-run stores successes as rows (replacing the failed rows), not as ranges. */
     private readonly successesAsRows: boolean,
-    /** The keys seen, when this run checks for duplicates: drained into each commit. */
-    private readonly keys: KeyIndex | undefined,
     /** Samples the source's bytes at the watermark, stored with it so that a resume notices an edit there. */
     private readonly sampleAt?: (offset: number) => Promise<SourceSample | undefined>,
   ) {}
@@ -120,7 +117,6 @@ export class Checkpointer {
       watermark,
       seen,
       exhausted,
-      keyChunk: this.keys?.drain(),
     };
     const count = this.buffered;
     this.succeeded = [];

@@ -6,10 +6,9 @@
  */
 import { ConfigError } from '../errors.js';
 import type { Job } from '../job.js';
-import type { Ledger } from '../ledger/ledger.js';
+import type { Ledger, RecordKeys } from '../ledger/ledger.js';
 import { DependencyTracker, type Release } from '../graph/dependency-tracker.js';
 import { StatusBits } from '../graph/status-bits.js';
-import type { KeyIndex } from '../structures/key-index.js';
 import type { OpenRecord } from './open-record.js';
 import { thrownMessage, valueText } from '../policy/error-fields.js';
 
@@ -30,7 +29,7 @@ export interface GateActions {
 export async function loadDependencies(
   job: Job<any, any>,
   ledger: Ledger,
-  keys: KeyIndex,
+  keys: RecordKeys,
   redo: ReadonlySet<number>,
 ): Promise<DependencyTracker<OpenRecord>> {
   const bits = new StatusBits();

@@ -7,14 +7,14 @@ import { duplicateMessage } from '../domain/unusable-record.js';
 import type { Job } from '../job.js';
 import { thrownMessage, valueText } from '../policy/error-fields.js';
 import type { SourceItem, SourcePosition } from '../sources/source.js';
+import type { RecordKeys } from '../ledger/ledger.js';
 import type { InFlightWindow } from '../structures/in-flight-window.js';
-import type { KeyIndex } from '../structures/key-index.js';
 import { openRecord, type OpenRecord } from './open-record.js';
 
 export interface EntryDeps {
   readonly job: Job<any, any>;
   /** Every key read, to fail a repeated key (not kept by a plain re-run). */
-  readonly keys: KeyIndex | undefined;
+  readonly keys: RecordKeys | undefined;
   /** Whether the job has fairness keys (`concurrencyKey`). */
   readonly fairness: boolean;
   readonly window: InFlightWindow<OpenRecord>;

@@ -5,14 +5,12 @@
  * these parts, all of them present.
  */
 import type { Job } from '../job.js';
-import type { Ledger, ResumeState } from '../ledger/ledger.js';
+import type { Ledger, RecordKeys, ResumeState } from '../ledger/ledger.js';
 import type { DependencyTracker } from '../graph/dependency-tracker.js';
 import type { SourceFingerprint } from '../sources/source.js';
-import type { KeyIndex } from '../structures/key-index.js';
 import { Checkpointer } from './checkpointer.js';
 import { CrashGuard } from './crash-guard.js';
 import { loadDependencies } from './dependency-gate.js';
-import { loadKeyIndex } from './key-index-loader.js';
 import { isDone, type OpenRecord } from './open-record.js';
 import { rerunPlan } from './rerun-plan.js';
 import type { ResolvedRunOptions } from './run-options.js';
@@ -28,7 +26,7 @@ export interface RunParts {
   /** Records a re-run selected, for the `run:started` event. */
   readonly rerunSelected: number | undefined;
   /** Every key read, to fail a repeated key and to find dependencies (not kept by a plain re-run). */
-  readonly keys: KeyIndex | undefined;
+  readonly keys: RecordKeys | undefined;
   /** What the ledger knows of dependencies, when the job has `dependsOn`. */
   readonly dependencies: DependencyTracker<OpenRecord> | undefined;
   readonly checkpointer: Checkpointer;
@@ -77,7 +75,7 @@ export async function prepareRun(
   const { resume, remapped } = await settleDrift(job, ledger, runId, begun, fingerprint, options.acceptDrift, signal);
   const plan = options.rerun ? await rerunPlan(ledger, options.rerun) : undefined;
   const selector = plan ? rerunSelector(job, plan, job.source.seekable) : resumeSelector(resume);
-  const keys = !options.rerun || job.dependsOn ? await loadKeyIndex(ledger) : undefined;
+  const keys = !options.rerun || job.dependsOn ? await ledger.keys() : undefined;
   const dependencies =
     job.dependsOn && keys ? await loadDependencies(job, ledger, keys, new Set(plan?.rows.map((row) => row.seq) ?? [])) : undefined;
   await job.output?.open(resume.outputState, { ledger: ledger.location, job: job.name });
@@ -87,7 +85,6 @@ export async function prepareRun(
     job.checkpoint.everyRecords,
     job.output,
     selector.successesAsRows,
-    keys,
     (offset) => job.source.sampleAt?.(offset) ?? Promise.resolve(undefined),
   );
   // The output's claim and its empty length are committed before its first line is written:

@@ -12,8 +12,6 @@
 import type { Job } from '../job.js';
 import type { Ledger, SeqRange, SourceRemap } from '../ledger/ledger.js';
 import type { SourcePosition } from '../sources/source.js';
-import { KeyIndex } from '../structures/key-index.js';
-import { loadKeyIndex } from './key-index-loader.js';
 import { keyOfPosition } from '../domain/unusable-record.js';
 
 /** The result of the pass: the remap, and whether it changes anything. */
@@ -25,7 +23,7 @@ export interface SourceMap extends SourceRemap {
 }
 
 export async function mapSourceByKey(job: Job<any, any>, ledger: Ledger, signal?: AbortSignal): Promise<Omit<SourceMap, 'sample'>> {
-  const old = await loadKeyIndex(ledger);
+  const old = await ledger.keys();
   const ranges: SeqRange[] = [];
   for await (const range of ledger.succeededRanges()) ranges.push(range);
   // Rows keyed by their record's key in the key index are found through it; the others by key, in order.
@@ -50,7 +48,7 @@ export async function mapSourceByKey(job: Job<any, any>, ledger: Ledger, signal?
   old.forEachSeq((seq) => stored.set(seq));
 
   const oldToNew = new Int32Array(Math.max(size, 1)).fill(-1);
-  const keys = new KeyIndex({ expectedKeys: Math.min(Math.ceil(old.size * 1.25), 100_000_000) });
+  const keys = ledger.newKeys(Math.min(Math.ceil(old.size * 1.25), 100_000_000));
   const succeeded: { first: number; last: number }[] = [];
   const moved: { from: number; to: SourcePosition }[] = [];
   let watermark: SourcePosition | undefined;
@@ -122,7 +120,7 @@ export async function mapSourceByKey(job: Job<any, any>, ledger: Ledger, signal?
     seen,
     succeeded,
     moved,
-    keyChunk: keys.drain(),
+    keys,
     watermark: watermark ?? last,
     unchanged,
     changes,

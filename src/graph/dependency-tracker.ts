@@ -6,7 +6,7 @@
  * attaches); everything already done is looked up in the key index (key → seq) and the status bits
  * (seq → succeeded / blocked), so memory grows with the number of waiting records, not the job.
  */
-import type { KeyIndex } from '../structures/key-index.js';
+import type { KeyOwner } from '../structures/key-index.js';
 import type { StatusBits } from './status-bits.js';
 
 /** How many keys of a blocking chain are kept: the direct dependency … the failed ancestor. */
@@ -43,7 +43,8 @@ export class DependencyTracker<E> {
   private readonly waitingByKey = new Map<string, Waiter<E>>();
 
   constructor(
-    private readonly keys: KeyIndex,
+    /** Who holds each key read so far (the ledger's record keys). */
+    private readonly keys: { find(key: string): KeyOwner | undefined },
     private readonly bits: StatusBits,
     /** Key → its blocking chain, for records skipped so far (loaded from the ledger, grown by the run). */
     private readonly blockedPaths: Map<string, readonly string[]>,

@@ -11,9 +11,11 @@ import type { SerializedError } from '../policy/serialize-error.js';
 import type { SourceFingerprint, SourcePosition, SourceSample } from '../sources/source.js';
 import type { AttemptRecord } from '../domain/outcome.js';
 import type { FailureKind, RecordStatus } from '../domain/status.js';
+import type { KeyOwner } from '../structures/key-index.js';
 
 export { FailureKind, RecordStatus } from '../domain/status.js';
 export type { AttemptRecord } from '../domain/outcome.js';
+export type { KeyOwner } from '../structures/key-index.js';
 
 /** A record outcome that is stored as a row (a failure, a skip, or a re-run's success). */
 export interface RecordRow {
@@ -39,6 +41,30 @@ export interface RecordRow {
   readonly updatedAt: string;
 }
 
+/**
+ * The keys of the records read so far, each with the first record that had it: what fails a key
+ * read twice, across runs, and resolves dependencies. The ledger keeps them: each commit stores
+ * the keys added since the previous one, in a form that is the backend's business (the SQLite
+ * ledger's is the `.keys` file). Memory stays flat: 16 bytes a key, never the key itself
+ * (structures/key-index.ts).
+ */
+export interface RecordKeys {
+  /**
+   * Records that the record `seq` (at `line`, 0 when the source has no lines) has `key`. Returns
+   * the earlier record that holds the key (a duplicate: nothing is added), or undefined. The same
+   * `seq` adding its key again is no duplicate: that is a record read again after a resume.
+   */
+  add(key: string, seq: number, line: number): KeyOwner | undefined;
+  /** The record that holds `key`, or undefined when no record read so far has it. */
+  find(key: string): KeyOwner | undefined;
+  /** Calls `visit` with the seq of every key held, in no particular order. */
+  forEachSeq(visit: (seq: number) => void): void;
+  /** Makes room for about `keys` keys at once (a hint; it never shrinks). */
+  reserve(keys: number): void;
+  /** How many keys are held. */
+  readonly size: number;
+}
+
 /** A closed interval of sequence numbers. */
 export interface SeqRange {
   readonly first: number;
@@ -60,8 +86,6 @@ export interface CommitBatch {
   readonly exhausted: boolean;
   /** The output sink's state after writing this batch's results (see sinks/output-sink.ts). */
   readonly outputState?: Record<string, unknown>;
-  /** The keys read since the last commit, for duplicate detection across runs (engine/key-index.ts). */
-  readonly keyChunk?: Uint8Array;
   /** The bytes around the watermark, as read now, for the next resume to compare (see sources/source.ts). */
   readonly sourceSample?: SourceSample;
 }
@@ -131,8 +155,8 @@ export interface SourceRemap {
   readonly moved: readonly { readonly from: number; readonly to: SourcePosition }[];
   /** The new seq of the record that had `oldSeq`, or -1 when it is no longer in the source. */
   newSeqOf(oldSeq: number): number;
-  /** Every key of the source as it is now, at its new position, as KeyIndex.drain() chunks. */
-  readonly keyChunk: Uint8Array;
+  /** Every key of the source as it is now, at its new position: a set from this ledger's `newKeys`. */
+  readonly keys: RecordKeys;
   /** The first record without an outcome (or the last record when all have one). */
   readonly watermark: SourcePosition | undefined;
   readonly sample: SourceSample | undefined;
@@ -280,8 +304,15 @@ export interface Ledger {
   rows(filter: RowFilter): AsyncIterable<RecordRow>;
   /** The first-time success ranges, in order. */
   succeededRanges(): AsyncIterable<SeqRange>;
-  /** Every key chunk committed so far, in commit order. */
-  keyChunks(): AsyncIterable<Uint8Array>;
+  /**
+   * The keys of every record read by earlier runs (after accepted drift: the source's keys at their
+   * new positions), loaded anew at each call. From then on each commit of this handle stores the
+   * keys added to the returned set since the previous commit; a commit that fails keeps them for
+   * the next one.
+   */
+  keys(): Promise<RecordKeys>;
+  /** An empty set of keys, sized for about `expectedKeys`, to pass as `SourceRemap.keys`. */
+  newKeys(expectedKeys: number): RecordKeys;
   /**
    * Replaces the crash note. Written at once, not group-committed: it must be durable before the
    * records it covers start, since it is all the next run knows if this process dies. A backend

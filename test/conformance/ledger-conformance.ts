@@ -13,6 +13,7 @@ import { afterEach, describe } from 'vitest';
 import { type ConformanceHooks, Harness, type OpenLedger } from './conformance-harness.js';
 import { describeFailuresConformance } from './failures-conformance.js';
 import { describeHistoryConformance } from './history-conformance.js';
+import { describeKeysConformance } from './keys-conformance.js';
 import { describeLeaseConformance } from './lease-conformance.js';
 import { describeResumeConformance } from './resume-conformance.js';
 
@@ -39,6 +40,7 @@ export function describeLedgerConformance(name: string, open: OpenLedger, cleanu
     describe('resume, watermark and outcome writes', () => describeResumeConformance(harness));
     describe('failures, re-run selection and dependencies', () => describeFailuresConformance(harness));
     describe('leases, fencing and crash notes', () => describeLeaseConformance(harness));
+    describe('record keys', () => describeKeysConformance(harness));
     describe('run history and schema versions', () => describeHistoryConformance(harness, hooks));
   });
 }

@@ -33,17 +33,15 @@ function batch(runId: string, overrides: Partial<CommitBatch> = {}): CommitBatch
   return { runId, succeeded: [], rows: [], watermark: { seq: 0 }, seen: 0, exhausted: false, ...overrides };
 }
 
-/** `count` fake 16-byte key hashes starting at `from`. */
-function keys(from: number, count: number): Uint8Array {
-  const chunk = new Uint8Array(count * 16);
-  for (let i = 0; i < count; i++) chunk.fill((from + i) % 251, i * 16, i * 16 + 16);
-  return chunk;
+/** Loads the ledger's keys and adds `count` of them (records `from`… with keys `key-<seq>`), stored by the next commit. */
+async function addKeys(ledger: SqliteLedger, from: number, count: number): Promise<void> {
+  const keys = await ledger.keys();
+  for (let seq = from; seq < from + count; seq++) keys.add(`key-${seq}`, seq, seq + 1);
 }
 
+/** The bytes of the key entries the ledger holds (16 a key), loading them from the key file. */
 async function allKeys(ledger: SqliteLedger): Promise<number> {
-  let bytes = 0;
-  for await (const chunk of ledger.keyChunks()) bytes += chunk.length;
-  return bytes;
+  return (await ledger.keys()).size * 16;
 }
 
 function thrown(fn: () => unknown): unknown {
@@ -86,10 +84,10 @@ async function ledgerWithKeys(path: string, keyCount = 100): Promise<void> {
       runId: 'run-1',
       updatedAt: '2026-01-01T00:00:00.000Z',
     }));
-    await ledger.commit(batch('run-1', { rows: rows.slice(0, 150), keyChunk: keys(0, keyCount / 2), watermark: { seq: 150 }, seen: 150 }));
-    await ledger.commit(
-      batch('run-1', { rows: rows.slice(150), keyChunk: keys(keyCount / 2, keyCount / 2), watermark: { seq: 300 }, seen: 300 }),
-    );
+    await addKeys(ledger, 0, keyCount / 2);
+    await ledger.commit(batch('run-1', { rows: rows.slice(0, 150), watermark: { seq: 150 }, seen: 150 }));
+    await addKeys(ledger, keyCount / 2, keyCount / 2);
+    await ledger.commit(batch('run-1', { rows: rows.slice(150), watermark: { seq: 300 }, seen: 300 }));
     await ledger.finish('run-1', 'completed', {});
   } finally {
     await ledger.close();
@@ -224,7 +222,8 @@ describe('the key file is part of the ledger', () => {
       await ledger.begin(start('run-2'));
       expect(await allKeys(ledger)).toBe(1600);
       expect(statSync(`${path}.keys`).size).toBe(1600);
-      await ledger.commit(batch('run-2', { keyChunk: keys(100, 10), watermark: { seq: 310 }, seen: 310 }));
+      await addKeys(ledger, 100, 10);
+      await ledger.commit(batch('run-2', { watermark: { seq: 310 }, seen: 310 }));
       expect(statSync(`${path}.keys`).size).toBe(1760);
     } finally {
       await ledger.close();
@@ -262,9 +261,8 @@ describe('a full disk', () => {
     const ledger = openSqliteLedger(path);
     try {
       await ledger.begin(start('run-1'));
-      const error = await rejected(
-        ledger.commit(batch('run-1', { succeeded: [{ first: 0, last: 9 }], keyChunk: keys(0, 10), watermark: { seq: 10 }, seen: 10 })),
-      );
+      await addKeys(ledger, 0, 10);
+      const error = await rejected(ledger.commit(batch('run-1', { succeeded: [{ first: 0, last: 9 }], watermark: { seq: 10 }, seen: 10 })));
       expectStorage(error, 'STORAGE_FULL', `the disk is full: writing the key file ${path}.keys failed`);
       expect((error as Error).message).toContain('Free space on that disk and run again to resume');
       expect((await ledger.counts()).succeeded).toBe(0);

@@ -489,17 +489,16 @@ describe('SQLite ledger source drift', () => {
     await firstRun(path);
     await withLedger(path, async (ledger) => {
       await ledger.begin(start('run-2'));
-      await ledger.commit(
-        batch('run-2', {
-          rows: [row(5), row(6)],
-          watermark: { seq: 7, line: 8, offset: 700 },
-          seen: 7,
-          keyChunk: new Uint8Array(32).fill(7),
-        }),
-      );
+      const before = await ledger.keys();
+      before.add('key-5', 5, 6);
+      before.add('key-6', 6, 7);
+      await ledger.commit(batch('run-2', { rows: [row(5), row(6)], watermark: { seq: 7, line: 8, offset: 700 }, seen: 7 }));
       await ledger.finish('run-2', 'interrupted', {});
       const moved = [4, 0, 1, -1, 3, 6, -1];
       await ledger.begin(start('run-3'));
+      expect((await ledger.keys()).find('key-6')).toEqual({ seq: 6, line: 7 });
+      const after = ledger.newKeys(10);
+      after.add('key-5', 2, 3);
       await ledger.applySourceMap(
         'run-3',
         { ...FINGERPRINT, size: 900 },
@@ -511,7 +510,7 @@ describe('SQLite ledger source drift', () => {
           ],
           moved: [{ from: 5, to: { seq: 2, line: 3, offset: 20 } }],
           newSeqOf: (seq) => moved[seq] ?? -1,
-          keyChunk: new Uint8Array(16).fill(9),
+          keys: after,
           watermark: { seq: 2, line: 3, offset: 20 },
           sample: { offset: 20, hash: 'h' },
         },
@@ -524,9 +523,11 @@ describe('SQLite ledger source drift', () => {
         [0, 1, 'run-3'],
         [3, 4, 'run-3'],
       ]);
-      const chunks = [];
-      for await (const chunk of ledger.keyChunks()) chunks.push(...chunk);
-      expect(chunks).toEqual(new Array(16).fill(9));
+      // The keys are the source's as it is now: the key file's entries from before are superseded.
+      const keys = await ledger.keys();
+      expect(keys.size).toBe(1);
+      expect(keys.find('key-5')).toEqual({ seq: 2, line: 3 });
+      expect(keys.find('key-6')).toBeUndefined();
       await ledger.finish('run-3', 'completed', {});
       const resume = await ledger.begin(start('run-4', { fingerprint: { ...FINGERPRINT, size: 900 }, sample: { offset: 20, hash: 'h' } }));
       expect(resume).toMatchObject({ watermark: { seq: 2, line: 3, offset: 20 }, finishedAbove: [{ first: 2, last: 4 }], alreadyDone: 5 });

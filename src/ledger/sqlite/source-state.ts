@@ -105,8 +105,8 @@ export function acceptSource(meta: Meta, fingerprint: SourceFingerprint | undefi
  * Moves the stored outcomes to the positions `remap` gives (in the caller's transaction): rows
  * follow their record's key, success ranges are rewritten, outcomes of records no longer in the
  * source are dropped, crash evidence follows its records, and the key index is replaced by the
- * source's keys as they are now. `keyFileBytes` is the length of the append-only key file, whose
- * entries are from now on superseded by `remapped_keys` (see keyChunks).
+ * source's keys as they are now (`keyEntries`). `keyFileBytes` is the length of the append-only key
+ * file, whose entries are from now on superseded by `remapped_keys` (see ledger-keys.ts).
  */
 export function applySourceMap(
   db: Database.Database,
@@ -114,6 +114,7 @@ export function applySourceMap(
   runId: string,
   fingerprint: SourceFingerprint | undefined,
   remap: SourceRemap,
+  keyEntries: Uint8Array,
   keyFileBytes: number,
 ): void {
   db.exec(
@@ -130,7 +131,7 @@ export function applySourceMap(
   remapSuspects(db, (seq) => remap.newSeqOf(seq));
   db.prepare('DELETE FROM remapped_keys').run();
   const chunk = db.prepare('INSERT INTO remapped_keys (chunk) VALUES (?)');
-  for (let at = 0; at < remap.keyChunk.length; at += KEY_ROW_BYTES) chunk.run(Buffer.from(remap.keyChunk.subarray(at, at + KEY_ROW_BYTES)));
+  for (let at = 0; at < keyEntries.length; at += KEY_ROW_BYTES) chunk.run(Buffer.from(keyEntries.subarray(at, at + KEY_ROW_BYTES)));
   meta.set('key_file_skip', String(keyFileBytes));
   meta.set('seen', String(remap.seen));
   meta.set('exhausted', 'true');

@@ -19,6 +19,7 @@ import type {
   Ledger,
   LedgerCounts,
   LeaseHolder,
+  RecordKeys,
   RecordRow,
   ResumeState,
   RowFilter,
@@ -35,7 +36,7 @@ import type { SerializedError } from '../../policy/serialize-error.js';
 import { mergeRanges, parseJson, toRecordRow } from './row-codec.js';
 import { DEFAULT_LEASE, type ResolvedLeaseOptions } from '../lease.js';
 import { storageFault } from '../storage-fault.js';
-import type { KeyFileState, KeyStore } from './key-file.js';
+import { LedgerKeys, newKeys } from './ledger-keys.js';
 import { prepareLedgerFile, removeNewLedger } from './ledger-file.js';
 import { SqliteLease } from './sqlite-lease.js';
 import { createSqliteDatabase, fileParts, type LedgerParts } from './ledger-parts.js';
@@ -110,6 +111,7 @@ export class SqliteLedger implements Ledger {
   private readonly db: Database.Database;
   private readonly statements;
   private readonly crashNotes: CrashNotes;
+  private readonly recordKeys: LedgerKeys;
   private readonly runTimeline: RunTimeline;
 
   private readonly lease: SqliteLease;
@@ -122,11 +124,11 @@ export class SqliteLedger implements Ledger {
     this.db = db;
     this.location = location;
     this.parts = parts;
-    this.keyFile = parts.keys;
     this.lease = new SqliteLease(db, location, leaseOptions, parts.lock);
     this.file = parts.file;
     this.checkSchema();
     this.isNew = db.prepare('SELECT COUNT(*) FROM runs').pluck().get() === 0;
+    this.recordKeys = new LedgerKeys(parts.keys, this.metaAccess, db, this.isNew);
     this.crashNotes = new CrashNotes(db);
     this.runTimeline = new RunTimeline(db);
     this.statements = {
@@ -189,7 +191,7 @@ export class SqliteLedger implements Ledger {
       if (this.isNew && this.meta('keys') === undefined) {
         // A new ledger commits an empty key file from its first run on, so that only ledgers of an
         // older batchguard ever lack that state; a key file left by a deleted ledger is refused here.
-        this.openKeyFile();
+        this.recordKeys.open();
         this.statements.setMeta.run('keys', JSON.stringify({ bytes: 0, crc: 0 }));
       }
       return { ...this.resumeState(crashedRunId), ...(drift ? { drift } : {}) };
@@ -246,12 +248,7 @@ export class SqliteLedger implements Ledger {
     // Keys go to their own file, before the transaction that records its new length: a chunk whose
     // transaction fails is cut off at the next open (key-file.ts). It is written outside any
     // transaction, so the lease is checked first.
-    let keys: KeyFileState | undefined;
-    if (batch.keyChunk && batch.keyChunk.length > 0) {
-      this.lease.assertHeld();
-      this.openKeyFile();
-      keys = this.keyFile.write(batch.keyChunk);
-    }
+    const keys = this.recordKeys.write(() => this.lease.assertHeld());
     const write = this.db.transaction(() => {
       this.lease.check();
       if (keys) this.statements.setMeta.run('keys', JSON.stringify(keys));
@@ -285,7 +282,7 @@ export class SqliteLedger implements Ledger {
       this.runTimeline.add(batch);
     });
     write.immediate();
-    if (keys) this.keyFile.committed(keys);
+    if (keys) this.recordKeys.committed(keys);
   }
 
   async assertHeld(): Promise<void> {
@@ -295,10 +292,6 @@ export class SqliteLedger implements Ledger {
     } catch (error) {
       throw storageFault(error, this.location, 'checking the lease on', 'every earlier commit is intact') ?? error;
     }
-  }
-
-  private openKeyFile(): void {
-    this.keyFile.open(parseJson<KeyFileState>(this.meta('keys')), this.isNew);
   }
 
   /**
@@ -448,13 +441,12 @@ export class SqliteLedger implements Ledger {
       .iterate() as Iterable<SeqRange>;
   }
 
-  async *keyChunks(): AsyncIterable<Uint8Array> {
-    this.openKeyFile();
-    // After accepted drift, the source's keys at their new positions come first; the key file's
-    // entries written before then are superseded (their positions are the old ones).
-    for (const chunk of this.db.prepare('SELECT chunk FROM remapped_keys ORDER BY id').pluck().iterate() as Iterable<Buffer>) yield chunk;
-    const all = this.keyFile.readAll(Number(this.meta('key_file_skip') ?? 0));
-    if (all.length > 0) yield all;
+  async keys(): Promise<RecordKeys> {
+    return this.recordKeys.load();
+  }
+
+  newKeys(expectedKeys: number): RecordKeys {
+    return newKeys(expectedKeys);
   }
 
   async sourceState(): Promise<StoredSource> {
@@ -474,13 +466,15 @@ export class SqliteLedger implements Ledger {
   }
 
   async applySourceMap(runId: string, fingerprint: SourceFingerprint | undefined, remap: SourceRemap): Promise<void> {
-    this.openKeyFile();
+    const skip = this.recordKeys.committedBytes();
+    const entries = this.recordKeys.remapEntries(remap.keys);
     this.db
       .transaction(() => {
         this.lease.check();
-        applySourceMap(this.db, this.metaAccess, runId, fingerprint, remap, this.keyFile.committedBytes());
+        applySourceMap(this.db, this.metaAccess, runId, fingerprint, remap, entries, skip);
       })
       .immediate();
+    this.recordKeys.forget();
   }
 
   async inspect(): Promise<ResumeState> {
@@ -500,15 +494,13 @@ export class SqliteLedger implements Ledger {
     };
   }
 
-  private readonly keyFile: KeyStore;
-
   reportFolder(runId: string): string | undefined {
     return this.parts.reportsFolder === undefined ? undefined : join(this.parts.reportsFolder, runId);
   }
 
   async close(): Promise<void> {
     this.lease.close();
-    this.keyFile.close();
+    this.recordKeys.close();
     if (this.parts.ownsDatabase && this.db.open) this.db.close();
   }
 }

@@ -1,0 +1,108 @@
+/**
+ * The SQLite ledger's record keys (the `RecordKeys` of ../ledger.ts): a KeyIndex in memory, stored
+ * as its 16-byte entries in the key store (`<ledger>.keys`, or memory), one chunk per commit, with
+ * the chunks of an accepted drift's remap in `remapped_keys`. The entry format, the committed
+ * length and the CRC stay here: the engine only adds and finds keys.
+ */
+import type Database from 'better-sqlite3';
+import { KEY_INDEX_ENTRY_BYTES, KEY_INDEX_MAX_EXPECTED_KEYS, KeyIndex } from '../../structures/key-index.js';
+import type { RecordKeys } from '../ledger.js';
+import type { KeyFileState, KeyStore } from './key-file.js';
+import { parseJson } from './row-codec.js';
+
+type Meta = { get(key: string): string | undefined };
+
+export class LedgerKeys {
+  /** The set handed to the run by `load`: what it adds is drained into each commit. */
+  private current: KeyIndex | undefined;
+  /** Entries drained for a commit that has not succeeded: written again with the next one. */
+  private pending: Uint8Array | undefined;
+  private readonly remapped;
+
+  constructor(
+    private readonly store: KeyStore,
+    private readonly meta: Meta,
+    db: Database.Database,
+    /** No run had started on the ledger when it was opened (a leftover key file is refused). */
+    private readonly ledgerIsNew: boolean,
+  ) {
+    this.remapped = db.prepare('SELECT chunk FROM remapped_keys ORDER BY id').pluck();
+  }
+
+  /** Checks the key store against the committed state (once per handle). */
+  open(): void {
+    this.store.open(parseJson<KeyFileState>(this.meta.get('keys')), this.ledgerIsNew);
+  }
+
+  /** Every stored key, in a new set that the next commits store the additions of. */
+  load(): KeyIndex {
+    this.open();
+    // After accepted drift, the source's keys at their new positions come first; the key file's
+    // entries written before then are superseded (their positions are the old ones).
+    const chunks: Uint8Array[] = [...(this.remapped.iterate() as Iterable<Buffer>)];
+    const fromFile = this.store.readAll(Number(this.meta.get('key_file_skip') ?? 0));
+    if (fromFile.length > 0) chunks.push(fromFile);
+    // Sized once for what is stored (and room to grow), instead of doubling and rehashing on the way.
+    const stored = chunks.reduce((sum, chunk) => sum + chunk.byteLength / KEY_INDEX_ENTRY_BYTES, 0);
+    const keys = new KeyIndex({ expectedKeys: Math.min(KEY_INDEX_MAX_EXPECTED_KEYS, Math.ceil(stored * 1.25)) });
+    for (const chunk of chunks) keys.load(chunk);
+    this.current = keys;
+    this.pending = undefined;
+    return keys;
+  }
+
+  /**
+   * Writes the keys added since the last commit past the committed entries, before the commit's
+   * transaction (`beforeWrite` checks the lease: this write is outside any transaction). Returns
+   * the state to record in that transaction, or undefined when there is nothing to write.
+   */
+  write(beforeWrite: () => void): KeyFileState | undefined {
+    const added = this.current?.drain();
+    const chunk = this.pending && added?.length ? concat(this.pending, added) : (this.pending ?? added);
+    if (chunk === undefined || chunk.length === 0) return undefined;
+    this.pending = chunk;
+    beforeWrite();
+    this.open();
+    return this.store.write(chunk);
+  }
+
+  /** The commit that recorded `state` succeeded. */
+  committed(state: KeyFileState): void {
+    this.store.committed(state);
+    this.pending = undefined;
+  }
+
+  /** The entries of a remap's keys, which must come from `newKeys` (a set of this ledger's kind). */
+  remapEntries(keys: RecordKeys): Uint8Array {
+    if (!(keys instanceof KeyIndex)) throw new TypeError('SourceRemap.keys must come from the same ledger (Ledger.newKeys)');
+    return keys.drain();
+  }
+
+  /** A remap replaced every stored key: the run loads them again. */
+  forget(): void {
+    this.current = undefined;
+    this.pending = undefined;
+  }
+
+  /** The committed length of the key store, from which a remap supersedes its entries. */
+  committedBytes(): number {
+    this.open();
+    return this.store.committedBytes();
+  }
+
+  close(): void {
+    this.store.close();
+  }
+}
+
+/** An empty set of keys for about `expectedKeys` keys. */
+export function newKeys(expectedKeys: number): RecordKeys {
+  return new KeyIndex({ expectedKeys: Math.min(KEY_INDEX_MAX_EXPECTED_KEYS, Math.max(0, Math.ceil(expectedKeys))) });
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const both = new Uint8Array(a.length + b.length);
+  both.set(a);
+  both.set(b, a.length);
+  return both;
+}

@@ -2,7 +2,9 @@
  * Answers "is this sequence number already finished?" for sequence numbers asked in ascending
  * order, from the sorted ranges the ledger returned. O(1) amortised, no set of keys in memory.
  */
-import type { SeqRange } from '../ledger/ledger.js';
+
+/** A closed interval of sequence numbers (the ledger's `SeqRange`; written out here so that data structures import nothing above them). */
+type SeqRange = { readonly first: number; readonly last: number };
 
 export class FinishedSet {
   private index = 0;

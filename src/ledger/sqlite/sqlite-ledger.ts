@@ -31,9 +31,9 @@ import type {
   StoredSource,
 } from '../ledger.js';
 import { SCHEMA_VERSION } from './schema.js';
-import { maskMessage } from '../../policy/fingerprint.js';
-import type { SerializedError } from '../../policy/serialize-error.js';
-import { mergeRanges, parseJson, toRecordRow } from './row-codec.js';
+import { mergeRanges, parseJson } from './row-codec.js';
+import { readCounts, readErrorGroups, readRows, readRuns } from './ledger-reads.js';
+import { OutcomeWriter } from './outcome-writer.js';
 import { DEFAULT_LEASE, type ResolvedLeaseOptions } from '../lease.js';
 import { storageFault } from '../storage-fault.js';
 import { LedgerKeys, newKeys } from './ledger-keys.js';
@@ -44,16 +44,6 @@ import { loadNativeModule } from './native-module.js';
 import { CrashNotes } from './crash-notes.js';
 import { RunTimeline } from './run-timeline.js';
 import { acceptSource, applySourceMap, checkSource } from './source-state.js';
-
-type Row = Record<string, unknown>;
-
-/** The optional narrowing fields of a RowFilter and their columns. */
-const FILTER_COLUMNS = [
-  ['fingerprint', 'fingerprint'],
-  ['kind', 'kind'],
-  ['runId', 'run_id'],
-  ['key', 'key'],
-] as const;
 
 /** How the ledger is opened. */
 export interface SqliteLedgerOptions {
@@ -113,6 +103,7 @@ export class SqliteLedger implements Ledger {
   private readonly crashNotes: CrashNotes;
   private readonly recordKeys: LedgerKeys;
   private readonly runTimeline: RunTimeline;
+  private readonly outcomes: OutcomeWriter;
 
   private readonly lease: SqliteLease;
   private readonly file: { check(): void };
@@ -131,24 +122,11 @@ export class SqliteLedger implements Ledger {
     this.recordKeys = new LedgerKeys(parts.keys, this.metaAccess, db, this.isNew);
     this.crashNotes = new CrashNotes(db);
     this.runTimeline = new RunTimeline(db);
+    this.outcomes = new OutcomeWriter(db);
     this.statements = {
       getMeta: db.prepare('SELECT value FROM meta WHERE key = ?').pluck(),
       deleteMeta: db.prepare('DELETE FROM meta WHERE key = ?'),
       setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
-      rangeAtOrBefore: db.prepare(
-        'SELECT first_seq AS first, last_seq AS last, run_id AS runId FROM succeeded_ranges WHERE first_seq <= ? ORDER BY first_seq DESC LIMIT 1',
-      ),
-      absorbRanges: db.prepare('DELETE FROM succeeded_ranges WHERE first_seq > ? AND first_seq <= ? RETURNING last_seq').pluck(),
-      upsertRange: db.prepare(
-        'INSERT INTO succeeded_ranges (first_seq, last_seq, run_id) VALUES (?, ?, ?) ON CONFLICT (first_seq) DO UPDATE SET last_seq = excluded.last_seq',
-      ),
-      upsertRow:
-        db.prepare(`INSERT INTO records (seq, key, status, kind, attempts, error, fingerprint, template, rule, history, blocked_by, run_id, line, byte_offset, updated_at)
-        VALUES (@seq, @key, @status, @kind, @attempts, @error, @fingerprint, @template, @rule, @history, @blockedBy, @runId, @line, @offset, @updatedAt)
-        ON CONFLICT (seq) DO UPDATE SET key = excluded.key, status = excluded.status, kind = excluded.kind,
-          attempts = excluded.attempts, error = excluded.error, fingerprint = excluded.fingerprint, template = excluded.template, rule = excluded.rule,
-          history = excluded.history, blocked_by = excluded.blocked_by, run_id = excluded.run_id, line = excluded.line, byte_offset = excluded.byte_offset,
-          updated_at = excluded.updated_at`),
     };
   }
 
@@ -252,26 +230,8 @@ export class SqliteLedger implements Ledger {
     const write = this.db.transaction(() => {
       this.lease.check();
       if (keys) this.statements.setMeta.run('keys', JSON.stringify(keys));
-      for (const range of batch.succeeded) this.writeRange(range, batch.runId);
-      for (const row of batch.rows) {
-        this.statements.upsertRow.run({
-          seq: row.seq,
-          key: row.key,
-          status: row.status,
-          kind: row.kind ?? null,
-          attempts: row.attempts,
-          error: row.error ? JSON.stringify(row.error) : null,
-          fingerprint: row.fingerprint ?? null,
-          template: row.template ?? null,
-          rule: row.rule ?? null,
-          history: row.history && row.history.length > 0 ? JSON.stringify(row.history) : null,
-          blockedBy: row.blockedBy ? JSON.stringify(row.blockedBy) : null,
-          runId: row.runId,
-          line: row.line ?? null,
-          offset: row.offset ?? null,
-          updatedAt: row.updatedAt,
-        });
-      }
+      for (const range of batch.succeeded) this.outcomes.writeRange(range, batch.runId);
+      for (const row of batch.rows) this.outcomes.writeRow(row);
       if (batch.watermark) this.statements.setMeta.run('watermark', JSON.stringify(batch.watermark));
       if (batch.sourceSample) this.statements.setMeta.run('source_sample', JSON.stringify(batch.sourceSample));
       const seen = Number(this.meta('seen') ?? 0);
@@ -292,24 +252,6 @@ export class SqliteLedger implements Ledger {
     } catch (error) {
       throw storageFault(error, this.location, 'checking the lease on', 'every earlier commit is intact') ?? error;
     }
-  }
-
-  /**
-   * Stores a range of first-time successes: it extends the run's range that it continues (one row
-   * per contiguous run of successes), and what is already stored is not stored again. The range it
-   * continues is looked up, not remembered between commits: a remembered range is wrong after its
-   * transaction rolled back, and a batch written twice must not count its successes twice.
-   */
-  private writeRange(range: SeqRange, runId: string): void {
-    let { first, last } = range;
-    const before = this.statements.rangeAtOrBefore.get(first) as { first: number; last: number; runId: string } | undefined;
-    if (before) {
-      if (before.last >= last) return;
-      if (before.runId === runId && before.last >= first - 1) first = before.first;
-      else if (before.last >= first) first = before.last + 1;
-    }
-    for (const end of this.statements.absorbRanges.all(first, last) as number[]) last = Math.max(last, end);
-    this.statements.upsertRange.run(first, last, runId);
   }
 
   async finish(runId: string, status: string, summary: unknown): Promise<void> {
@@ -358,51 +300,11 @@ export class SqliteLedger implements Ledger {
   }
 
   private countsNow(): LedgerCounts {
-    const inRanges = Number(this.db.prepare('SELECT COALESCE(SUM(last_seq - first_seq + 1), 0) FROM succeeded_ranges').pluck().get());
-    const byStatus = this.db.prepare('SELECT status, COUNT(*) AS n FROM records GROUP BY status').all() as { status: string; n: number }[];
-    const count = (status: string): number => byStatus.find((r) => r.status === status)?.n ?? 0;
-    const succeeded = inRanges + count('succeeded');
-    const failed = count('failed');
-    const skipped = count('skipped');
-    const finished = succeeded + failed + skipped;
-    const total = Math.max(Number(this.meta('seen') ?? 0), finished);
-    return { total, succeeded, failed, skipped, pending: total - finished, sourceExhausted: this.meta('exhausted') === 'true' };
+    return readCounts(this.db, (key) => this.meta(key));
   }
 
   async topErrors(limit: number, sampleKeys: number): Promise<ErrorGroup[]> {
-    const groups = this.db
-      .prepare(
-        `SELECT fingerprint, COUNT(*) AS count, MIN(seq) AS firstSeq FROM records
-      WHERE status = 'failed' GROUP BY fingerprint ORDER BY count DESC, fingerprint LIMIT ?`,
-      )
-      .all(limit) as Row[];
-    const first = this.db.prepare('SELECT error, kind, rule FROM records WHERE seq = ?');
-    const samples = this.db.prepare("SELECT key FROM records WHERE status = 'failed' AND fingerprint IS ? ORDER BY seq LIMIT ?").pluck();
-    const templates = this.db.prepare(`SELECT template, COUNT(*) AS count, MIN(seq) AS firstSeq FROM records
-      WHERE status = 'failed' AND fingerprint IS ? GROUP BY template ORDER BY count DESC, firstSeq LIMIT ?`);
-    const templateSamples = this.db
-      .prepare("SELECT key FROM records WHERE status = 'failed' AND fingerprint IS ? AND template IS ? ORDER BY seq LIMIT ?")
-      .pluck();
-    return groups.map((group) => {
-      const row = first.get(group.firstSeq) as Row | undefined;
-      const error = JSON.parse(String(row?.error ?? '{}')) as SerializedError;
-      return {
-        fingerprint: String(group.fingerprint ?? ''),
-        name: error.name ?? 'Error',
-        message: error.message ?? '',
-        ...(error.code !== undefined ? { code: error.code } : {}),
-        ...(typeof row?.kind === 'string' ? { kind: row.kind } : {}),
-        ...(typeof row?.rule === 'string' ? { rule: row.rule } : {}),
-        count: Number(group.count),
-        sampleKeys: samples.all(group.fingerprint, sampleKeys) as string[],
-        templates: (templates.all(group.fingerprint, TEMPLATES_PER_GROUP) as Row[]).map((t) => ({
-          // Rows written before templates were stored have none: their first message, masked, stands in.
-          template: typeof t.template === 'string' ? t.template : maskMessage(firstMessage(first.get(t.firstSeq) as Row | undefined)),
-          count: Number(t.count),
-          sampleKeys: templateSamples.all(group.fingerprint, t.template, sampleKeys) as string[],
-        })),
-      };
-    });
+    return readErrorGroups(this.db, limit, sampleKeys);
   }
 
   async timeline(runId: string): Promise<TimelinePoint[]> {
@@ -410,29 +312,11 @@ export class SqliteLedger implements Ledger {
   }
 
   async runs(limit: number): Promise<RunRecord[]> {
-    const rows = this.db.prepare('SELECT * FROM runs ORDER BY started_at DESC, rowid DESC LIMIT ?').all(limit) as Row[];
-    return rows.map((r) => ({
-      runId: String(r.run_id),
-      startedAt: String(r.started_at),
-      endedAt: (r.ended_at as string | null) ?? undefined,
-      status: String(r.status),
-      pid: Number(r.pid),
-      host: String(r.host),
-      summary: r.summary ? JSON.parse(String(r.summary)) : undefined,
-    }));
+    return readRuns(this.db, limit);
   }
 
   async *rows(filter: RowFilter): AsyncIterable<RecordRow> {
-    const where = [`status IN (${filter.statuses.map(() => '?').join(', ')})`];
-    const params: unknown[] = [...filter.statuses];
-    for (const [field, column] of FILTER_COLUMNS) {
-      const value = filter[field];
-      if (value === undefined) continue;
-      where.push(`${column} = ?`);
-      params.push(value);
-    }
-    const statement = this.db.prepare(`SELECT * FROM records WHERE ${where.join(' AND ')} ORDER BY seq`);
-    for (const row of statement.iterate(...params) as Iterable<Row>) yield toRecordRow(row);
+    yield* readRows(this.db, filter);
   }
 
   async *succeededRanges(): AsyncIterable<SeqRange> {
@@ -503,12 +387,4 @@ export class SqliteLedger implements Ledger {
     this.recordKeys.close();
     if (this.parts.ownsDatabase && this.db.open) this.db.close();
   }
-}
-
-/** Templates listed under each of the summary's top error groups. */
-const TEMPLATES_PER_GROUP = 3;
-
-function firstMessage(row: Row | undefined): string {
-  const error = parseJson<{ message?: unknown }>(typeof row?.error === 'string' ? row.error : undefined);
-  return typeof error?.message === 'string' ? error.message : '';
 }

@@ -1,7 +1,7 @@
 /**
  * `batchguard dashboard <job-file> [--ledger …] [--port N] [--host H]`: a local page that follows
  * the ledger live (server-sent events, one snapshot a second). Read-only: the SQLite ledger is
- * opened with a read-only connection, so the dashboard cannot change anything a run relies on.
+ * opened with a read-only connection (a PostgreSQL ledger is only read), so the dashboard cannot change anything a run relies on.
  * Bound to 127.0.0.1 unless --host says otherwise (the page shows keys and error messages).
  */
 import { randomBytes } from 'node:crypto';
@@ -11,11 +11,12 @@ import { openSqliteLedger } from '../ledger/sqlite/sqlite-ledger.js';
 import { dashboardSnapshot } from '../report/dashboard-snapshot.js';
 import { renderDashboardPage } from '../report/html/dashboard-page.js';
 import { cliCommand } from './cli-command.js';
-import { ledgerPath, noLedger } from './ledger-path.js';
+import { isDatabaseLedger, ledgerPath, noLedger, openExistingLedger } from './ledger-path.js';
 import { loadJob } from './load-job.js';
 
 export interface DashboardFlags {
   ledger?: string;
+  pgSchema?: string;
   /** @default 0 (any free port; the address is printed) */
   port?: number;
   /** @default '127.0.0.1' */
@@ -27,8 +28,9 @@ const INTERVAL_MS = 1000;
 export async function dashboardCommand(jobFile: string, flags: DashboardFlags): Promise<number> {
   const job = await loadJob(jobFile);
   const path = ledgerPath(job, flags.ledger, jobFile);
-  if (!existsSync(path)) throw noLedger(path, jobFile, flags.ledger);
-  const ledger = openSqliteLedger(path, { readOnly: true });
+  if (!isDatabaseLedger(path) && !existsSync(path)) throw noLedger(path, jobFile, flags.ledger);
+  // A database ledger is only read here: the dashboard calls no method that writes.
+  const ledger = isDatabaseLedger(path) ? await openExistingLedger(job, flags, jobFile) : openSqliteLedger(path, { readOnly: true });
   const snapshot = async (): Promise<string> => JSON.stringify(await dashboardSnapshot(ledger, job.name, jobFile, cliCommand()));
   const clients = new Set<ServerResponse>();
   const server = createServer((request, response) => {

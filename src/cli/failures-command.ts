@@ -9,6 +9,7 @@ import { loadJob } from './load-job.js';
 
 export interface FailuresFlags {
   ledger?: string;
+  pgSchema?: string;
   format?: string;
   error?: string;
   kind?: string;
@@ -29,7 +30,7 @@ export async function failuresCommand(jobFile: string, flags: FailuresFlags): Pr
     throw new ConfigError(`--format must be one of ${formats.join(', ')}; got "${format}"`, { field: '--format' });
   const kind = checkKind(flags.kind);
   const job = await loadJob(jobFile);
-  const ledger = openExistingLedger(job, flags.ledger, jobFile);
+  const ledger = await openExistingLedger(job, flags, jobFile);
   try {
     // A kind or an error group only exists on failures; without either, blocked records are listed too.
     const statuses: RowFilter['statuses'] = kind || flags.error ? ['failed'] : ['failed', 'skipped'];

@@ -1,6 +1,7 @@
 /**
  * Where a command finds the job's ledger: `--ledger`, the job's `ledger`, or
- * `.batchguard/<job name>.sqlite` beside the job file (src/ledger/ledger-location.ts).
+ * `.batchguard/<job name>.sqlite` beside the job file (src/ledger/ledger-location.ts); for a
+ * PostgreSQL ledger, `--pg-schema` names the schema.
  */
 import { existsSync } from 'node:fs';
 import { LedgerError } from '../errors.js';
@@ -8,16 +9,38 @@ import type { Job } from '../job.js';
 import { resolveLedgerLocation } from '../ledger/ledger-location.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { isMemoryLedger, openLedger } from '../ledger/open-ledger.js';
+import { isPostgresSpec } from '../ledger/postgres/postgres-location.js';
 import { cliCommand } from './cli-command.js';
 
 export function ledgerPath(job: Job<any, any>, flag: string | undefined, jobFile: string): string {
   return resolveLedgerLocation({ jobName: job.name, flag, jobLedger: job.ledger, jobFile, cwd: process.cwd() });
 }
 
-/** Opens an existing ledger for reading; a missing one is an error that says how to create it. */
-export function openExistingLedger(job: Job<any, any>, flag: string | undefined, jobFile: string): Ledger {
-  const path = ledgerPath(job, flag, jobFile);
-  if (isMemoryLedger(path) || !existsSync(path)) throw noLedger(path, jobFile, flag);
+/** The flags that say where a command's ledger is. */
+export interface LedgerFlags {
+  ledger?: string;
+  pgSchema?: string;
+}
+
+/** Whether a ledger location is one that exists before any run (a database, not a file). */
+export function isDatabaseLedger(path: string): boolean {
+  return isPostgresSpec(path);
+}
+
+/** Opens an existing ledger for reading; a missing one (or one without runs of the job) is an error that says how to create it. */
+export async function openExistingLedger(job: Job<any, any>, flags: LedgerFlags, jobFile: string): Promise<Ledger> {
+  const path = ledgerPath(job, flags.ledger, jobFile);
+  if (isDatabaseLedger(path)) {
+    const { ledger } = openLedger(path, { job: job.name, pgSchema: flags.pgSchema });
+    try {
+      if ((await ledger.runs(1)).length === 0) throw noLedger(ledger.location, jobFile, flags.ledger);
+      return ledger;
+    } catch (error) {
+      await ledger.close();
+      throw error;
+    }
+  }
+  if (isMemoryLedger(path) || !existsSync(path)) throw noLedger(path, jobFile, flags.ledger);
   return openLedger(path).ledger;
 }
 
@@ -29,7 +52,13 @@ export function noLedger(path: string, jobFile: string, flag: string | undefined
       `the memory ledger keeps nothing after its run: job ${jobFile} has no recorded runs to read or re-run; give the ledger file of an earlier run with --ledger`,
     );
   }
-  const where = flag === undefined ? '' : ` --ledger ${flag}`;
+  const where = flag === undefined ? '' : ` --ledger ${isPostgresSpec(flag) ? '<the same URL>' : flag}`;
+  if (isPostgresSpec(path) || path.startsWith('postgres://')) {
+    return new LedgerError(
+      'LEDGER_UNUSABLE',
+      `the ledger ${path} has no runs of job ${jobFile} (check the URL and --pg-schema; start it with \`${cliCommand()} run ${jobFile}${where}\`)`,
+    );
+  }
   return new LedgerError(
     'LEDGER_UNUSABLE',
     `no ledger at ${path}: job ${jobFile} has not run yet with this ledger (start it with \`${cliCommand()} run ${jobFile}${where}\`)`,

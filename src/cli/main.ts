@@ -42,7 +42,8 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
   const runFlags = (command: Command): Command =>
     command
       .argument('<job-file>', 'the job module (.ts, .mts, .js or .mjs)')
-      .option('--ledger <path>', 'the ledger file (default: .batchguard/<job name>.sqlite)')
+      .option('--ledger <path>', 'the ledger: a SQLite file (default: .batchguard/<job name>.sqlite) or a postgres:// URL')
+      .option('--pg-schema <name>', 'the PostgreSQL schema of a postgres:// ledger (default: batchguard)')
       .option('--concurrency <n>', 'records in flight at once', integer('--concurrency'))
       .option('--max-failure-rate <r>', 'exit 1 above this share of failed records', fraction)
       .option('--max-failures <n>', 'exit 1 above this number of failed records', integer('--max-failures'))
@@ -91,7 +92,8 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .description('run the handler for one record in the foreground, with every attempt shown in full')
     .argument('<job-file>')
     .argument('<key>', "the record's key (as `failures` shows it)")
-    .option('--ledger <path>', 'the ledger file')
+    .option('--ledger <path>', 'the ledger file or postgres:// URL')
+    .option('--pg-schema <name>', 'the PostgreSQL schema of a postgres:// ledger (default: batchguard)')
     .option('--record', 'record the new outcome in the ledger (only for a failed or skipped record)')
     .action(async (jobFile: string, key: string, flags) =>
       setExitCode(await (await import('./replay-command.js')).replayCommand(jobFile, key, flags)),
@@ -101,7 +103,8 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .command('failures')
     .description('the failure report: failed (and skipped) records, grouped by error')
     .argument('<job-file>')
-    .option('--ledger <path>', 'the ledger file')
+    .option('--ledger <path>', 'the ledger file or postgres:// URL')
+    .option('--pg-schema <name>', 'the PostgreSQL schema of a postgres:// ledger (default: batchguard)')
     .option('--format <format>', 'table, jsonl, csv or keys', 'table')
     .option('--error <fingerprint>', 'only this error group')
     .option('--kind <kind>', 'only this kind: fatal, exhausted, timeout, invalid, crashed')
@@ -112,7 +115,8 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .command('status')
     .description("the job's state across all runs")
     .argument('<job-file>')
-    .option('--ledger <path>', 'the ledger file')
+    .option('--ledger <path>', 'the ledger file or postgres:// URL')
+    .option('--pg-schema <name>', 'the PostgreSQL schema of a postgres:// ledger (default: batchguard)')
     .option('--json', 'one JSON object on stdout')
     .action(async (jobFile: string, flags) => setExitCode(await (await import('./status-command.js')).statusCommand(jobFile, flags)));
 
@@ -120,7 +124,8 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .command('report')
     .description('write the HTML report of a run (the latest by default): figures, failure groups, a chart over time')
     .argument('<job-file>')
-    .option('--ledger <path>', 'the ledger file')
+    .option('--ledger <path>', 'the ledger file or postgres:// URL')
+    .option('--pg-schema <name>', 'the PostgreSQL schema of a postgres:// ledger (default: batchguard)')
     .option('--html <file>', 'the file to write (required)')
     .option('--run <run-id>', 'the run to report (default: the latest)')
     .action(async (jobFile: string, flags) => setExitCode(await (await import('./report-command.js')).reportCommand(jobFile, flags)));
@@ -129,7 +134,8 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .command('dashboard')
     .description('a live, read-only page of the job: runs, progress, failures by group, blocked records')
     .argument('<job-file>')
-    .option('--ledger <path>', 'the ledger file')
+    .option('--ledger <path>', 'the ledger file or postgres:// URL')
+    .option('--pg-schema <name>', 'the PostgreSQL schema of a postgres:// ledger (default: batchguard)')
     .option('--port <n>', 'the port to listen on (default: any free port, printed)', integer('--port'))
     .option('--host <address>', 'the address to listen on', '127.0.0.1')
     .action(async (jobFile: string, flags) => setExitCode(await (await import('./dashboard-command.js')).dashboardCommand(jobFile, flags)));

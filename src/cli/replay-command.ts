@@ -11,7 +11,7 @@ import { replayRecord } from '../use-cases/replay.js';
 import type { EngineEvent } from '../engine/events.js';
 import type { SerializedError } from '../policy/serialize-error.js';
 import type { SourceItem } from '../sources/source.js';
-import { ledgerPath, openExistingLedger } from './ledger-path.js';
+import { isDatabaseLedger, ledgerPath, openExistingLedger } from './ledger-path.js';
 import { loadJob } from './load-job.js';
 import { runCommand } from './run-command.js';
 
@@ -19,19 +19,20 @@ const PACKAGE_ROOT = new URL('../../', import.meta.url).pathname;
 
 export interface ReplayFlags {
   ledger?: string;
+  pgSchema?: string;
   record?: boolean;
 }
 
 export async function replayCommand(jobFile: string, key: string, flags: ReplayFlags): Promise<number> {
   const job = await loadJob(jobFile);
-  const row = await storedRow(job, key, flags.ledger, jobFile);
+  const row = await storedRow(job, key, flags, jobFile);
   if (flags.record) {
     if (!row)
       throw new ConfigError(
         `replay --record needs a failed or skipped record; ${key} has no stored failure (it succeeded, or was never processed: \`batchguard run\` processes it)`,
         { field: '--record' },
       );
-    return runCommand(jobFile, { ledger: flags.ledger, verbose: true, progress: false }, { keys: [key] });
+    return runCommand(jobFile, { ledger: flags.ledger, pgSchema: flags.pgSchema, verbose: true, progress: false }, { keys: [key] });
   }
   const item = await findRecord(job, key, row);
   if (!item) throw new ConfigError(`no record with key ${JSON.stringify(key)} in ${job.source.description}`, { field: 'key' });
@@ -53,9 +54,10 @@ export async function replayCommand(jobFile: string, key: string, flags: ReplayF
   return 1;
 }
 
-async function storedRow(job: Job<any, any>, key: string, flag: string | undefined, jobFile: string): Promise<RecordRow | undefined> {
-  if (!existsSync(ledgerPath(job, flag, jobFile))) return undefined;
-  const ledger = openExistingLedger(job, flag, jobFile);
+async function storedRow(job: Job<any, any>, key: string, flags: ReplayFlags, jobFile: string): Promise<RecordRow | undefined> {
+  const path = ledgerPath(job, flags.ledger, jobFile);
+  if (!isDatabaseLedger(path) && !existsSync(path)) return undefined;
+  const ledger = await openExistingLedger(job, flags, jobFile);
   try {
     for await (const row of ledger.rows({ statuses: ['failed', 'skipped'], key })) return row;
     return undefined;

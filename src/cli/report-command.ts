@@ -10,6 +10,7 @@ import { loadJob } from './load-job.js';
 
 export interface ReportFlags {
   ledger?: string;
+  pgSchema?: string;
   html?: string;
   run?: string;
 }
@@ -21,7 +22,7 @@ const SAMPLE_KEYS = 5;
 export async function reportCommand(jobFile: string, flags: ReportFlags): Promise<number> {
   if (flags.html === undefined) throw new ConfigError('report needs --html FILE: the file to write the report to');
   const job = await loadJob(jobFile);
-  const ledger = openExistingLedger(job, flags.ledger, jobFile);
+  const ledger = await openExistingLedger(job, flags, jobFile);
   try {
     const runs = await ledger.runs(flags.run === undefined ? 1 : Number.MAX_SAFE_INTEGER);
     const run = flags.run === undefined ? runs[0] : runs.find((r) => r.runId === flags.run);

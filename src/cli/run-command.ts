@@ -8,7 +8,7 @@ import { currentAttempt } from '../engine/escaped-errors.js';
 import type { Job } from '../job.js';
 import { existsSync } from 'node:fs';
 import { cliCommand } from './cli-command.js';
-import { ledgerPath, noLedger } from './ledger-path.js';
+import { isDatabaseLedger, ledgerPath, noLedger } from './ledger-path.js';
 import { isMemoryLedger } from '../ledger/open-ledger.js';
 import type { EngineEvent } from '../engine/events.js';
 import type { RerunOptions, RunOptions } from '../engine/run-options.js';
@@ -22,6 +22,7 @@ import { plainLog, startProgress, type ProgressDisplay } from './progress-displa
 
 export interface RunFlags {
   ledger?: string;
+  pgSchema?: string;
   concurrency?: number;
   maxFailureRate?: number;
   maxFailures?: number;
@@ -47,8 +48,9 @@ export async function runCommand(jobFile: string, flags: RunFlags, rerun?: Rerun
   const job = await loadJob(jobFile);
   if (flags.dryRun) return dryRunCommand(job, flags, jobFile);
   const ledger = ledgerPath(job, flags.ledger, jobFile);
-  // A memory ledger is always new, and says nothing about where earlier runs were recorded.
-  const newLedger = !isMemoryLedger(ledger) && !existsSync(ledger);
+  // A memory ledger is always new, and says nothing about where earlier runs were recorded. A
+  // database ledger exists before any run: a re-run there finds its failures or none.
+  const newLedger = !isMemoryLedger(ledger) && !isDatabaseLedger(ledger) && !existsSync(ledger);
   // A re-run needs the failures of an earlier run; without a ledger it would "complete" doing nothing.
   if (rerun && (newLedger || isMemoryLedger(ledger))) throw noLedger(ledger, jobFile, flags.ledger);
   const err = process.stderr;
@@ -70,6 +72,7 @@ export async function runCommand(jobFile: string, flags: RunFlags, rerun?: Rerun
   };
   const options: RunOptions = {
     ledger: flags.ledger,
+    pgSchema: flags.pgSchema,
     concurrency: flags.concurrency,
     maxFailureRate: flags.maxFailureRate,
     maxFailures: flags.maxFailures,
@@ -123,7 +126,7 @@ export async function runCommand(jobFile: string, flags: RunFlags, rerun?: Rerun
 }
 
 async function dryRunCommand(job: Job<any, any>, flags: RunFlags, jobFile: string): Promise<number> {
-  const report = await dryRun(job, ledgerPath(job, flags.ledger, jobFile));
+  const report = await dryRun(job, ledgerPath(job, flags.ledger, jobFile), flags.pgSchema);
   if (flags.json) {
     process.stdout.write(`${JSON.stringify(report)}\n`);
   } else {

@@ -8,6 +8,7 @@ import { formatCount } from './format-count.js';
 
 export interface StatusFlags {
   ledger?: string;
+  pgSchema?: string;
   json?: boolean;
 }
 
@@ -23,7 +24,7 @@ export function shownStatus(run: Pick<RunRecord, 'runId' | 'status'>, holder: Pi
 
 export async function statusCommand(jobFile: string, flags: StatusFlags): Promise<number> {
   const job = await loadJob(jobFile);
-  const ledger = openExistingLedger(job, flags.ledger, jobFile);
+  const ledger = await openExistingLedger(job, flags, jobFile);
   try {
     const counts = await ledger.counts();
     const holder = await ledger.holder();

@@ -58,7 +58,7 @@ export function startRun<T, R>(job: Job<T, R>, options: RunOptions = {}): RunHan
   const execute = async (): Promise<Summary> => {
     if (resolved.signal?.aborted) control.stop(String(resolved.signal.reason ?? 'aborted'));
     const fingerprint = await job.source.fingerprint();
-    const { ledger, owned } = openLedger(resolved.ledger, { lease: resolved.lease });
+    const { ledger, owned } = openLedger(resolved.ledger, { lease: resolved.lease, job: job.name, pgSchema: resolved.pgSchema });
     try {
       const begun = await beginRun(job, resolved, runId, ledger, fingerprint);
       try {

@@ -7,6 +7,7 @@ import type { Job } from '../job.js';
 import { checkFraction, checkInteger, checkKnownKeys } from '../validation/check.js';
 import type { FailureKind } from '../ledger/ledger.js';
 import { resolveLedgerLocation } from '../ledger/ledger-location.js';
+import { checkPgSchema, isPostgresSpec, withoutPassword } from '../ledger/postgres/postgres-location.js';
 import type { LedgerLocation } from '../ledger/open-ledger.js';
 import type { EventListener } from './events.js';
 import { resolveLeaseOptions, type LeaseOptions, type ResolvedLeaseOptions } from '../ledger/lease.js';
@@ -29,6 +30,11 @@ export interface RunOptions {
    * @default the job's `ledger`, else `.batchguard/<job name>.sqlite` beside `jobFile` (under `cwd` without one)
    */
   ledger?: LedgerLocation;
+  /**
+   * The PostgreSQL schema of the ledger's tables, when `ledger` is a `postgres:` URL (created if
+   * missing). @default 'batchguard'
+   */
+  pgSchema?: string;
   /** Overrides the job's `keepRuns`: how many run report folders are kept. */
   keepRuns?: number;
   /** The command printed in the `next` hint, e.g. `npx batchguard`. @default 'batchguard' */
@@ -81,6 +87,8 @@ export interface RunOptions {
 export interface ResolvedRunOptions {
   /** The resolved ledger path, `'memory'`, or the caller's ledger. */
   readonly ledger: LedgerLocation;
+  /** The PostgreSQL ledger's schema (checked). */
+  readonly pgSchema: string;
   readonly keepRuns: number;
   /** The CLI command to print in hints (`batchguard` or `npx batchguard`). */
   readonly command: string;
@@ -104,6 +112,7 @@ export interface ResolvedRunOptions {
 
 const RUN_FIELDS = [
   'ledger',
+  'pgSchema',
   'concurrency',
   'maxFailureRate',
   'maxFailures',
@@ -133,6 +142,7 @@ export function resolveRunOptions<T, R>(job: Job<T, R>, options: RunOptions = {}
       typeof options.ledger === 'object' && options.ledger !== null
         ? options.ledger
         : resolveLedgerLocation({ jobName: job.name, flag: options.ledger, jobLedger: job.ledger, jobFile: options.jobFile, cwd }),
+    pgSchema: checkPgSchema(options.pgSchema, 'runOptions.pgSchema'),
     keepRuns: checkInteger(options.keepRuns, 'keepRuns', job.keepRuns, 1, 100_000),
     command: options.command ?? 'batchguard',
     concurrency: checkInteger(options.concurrency, 'concurrency', job.concurrency, 1, 10_000),
@@ -152,8 +162,15 @@ export function resolveRunOptions<T, R>(job: Job<T, R>, options: RunOptions = {}
     signal: options.signal,
     onEvent: options.onEvent,
     jobFile: options.jobFile ?? '<job-file>',
-    ledgerFlag: typeof options.ledger === 'string' ? options.ledger : undefined,
+    // Repeated in printed hints: a database URL loses its password, and names its schema.
+    ledgerFlag: typeof options.ledger === 'string' ? ledgerFlagOf(options.ledger, options.pgSchema) : undefined,
     clock: options.clock ?? systemClock,
     random: options.random ?? Math.random,
   });
+}
+
+/** The `--ledger` value as hints repeat it (`--ledger X` follows): never a password. */
+function ledgerFlagOf(ledger: string, pgSchema: string | undefined): string {
+  if (!isPostgresSpec(ledger)) return ledger;
+  return pgSchema === undefined ? withoutPassword(ledger) : `${withoutPassword(ledger)} --pg-schema ${pgSchema}`;
 }

@@ -41,7 +41,7 @@ describe('where the ledger is', () => {
       expect(error.message).toMatch(/^job\.ledger must be the ledger's file path \(relative to the job file\)/);
     }
     expect(configError(() => job({ ledger: new URL('https://example.com/x') })).message).toBe(
-      'job.ledger must be a file path or a file: URL; got https: URL',
+      'job.ledger must be a file path, a file: URL or a postgres: URL; got https: URL',
     );
     expect(configError(() => job({ keepRuns: 0 })).message).toBe('keepRuns must be an integer from 1 to 100000; got 0');
   });
@@ -54,16 +54,15 @@ describe('where the ledger is', () => {
     expect(configError(() => checkLedgerOption(':memory:')).field).toBe('job.ledger');
   });
 
-  it('refuses a PostgreSQL URL without repeating its credentials', () => {
-    for (const url of ['postgres://app:s3cret@db/orders', 'postgresql://app:s3cret@db/orders', 'POSTGRES://db/x']) {
-      const error = configError(() => resolveLedgerLocation({ jobName: 'orders', flag: url, cwd: '/tmp' }));
-      expect(error.message).toMatch(
-        /^--ledger postgres(ql)?:\/\/…: this version of batchguard has no PostgreSQL ledger yet; give the path of a SQLite ledger file instead$/,
-      );
-      expect(error.message).not.toContain('s3cret');
+  it('takes a PostgreSQL URL as given, and refuses other URLs without repeating their credentials', () => {
+    for (const url of ['postgres://app:s3cret@db/orders', 'postgresql://app:s3cret@db/orders', 'POSTGRES://db/x', 'postgres:']) {
+      expect(resolveLedgerLocation({ jobName: 'orders', flag: url, cwd: '/tmp' })).toBe(url);
+      expect(resolveLedgerLocation({ jobName: 'orders', jobLedger: checkLedgerOption(url), cwd: '/tmp' })).toBe(url);
     }
-    expect(configError(() => resolveLedgerLocation({ jobName: 'o', flag: 'mysql://db/x', cwd: '/tmp' })).message).toBe(
-      '--ledger mysql://…: a ledger is the path of a SQLite file; there is no mysql:// ledger',
+    expect(checkLedgerOption(new URL('postgres://db/x'))).toBe('postgres://db/x');
+    const error = configError(() => resolveLedgerLocation({ jobName: 'o', flag: 'mysql://app:s3cret@db/x', cwd: '/tmp' }));
+    expect(error.message).toBe(
+      '--ledger mysql://…: a ledger is the path of a SQLite file or a postgres:// URL; there is no mysql:// ledger',
     );
   });
 });

@@ -8,6 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../errors.js';
 import { formatValue } from '../validation/check.js';
+import { isPostgresSpec } from './postgres/postgres-location.js';
 
 /** The folder of the default ledger, beside the job file. */
 export const LEDGER_FOLDER = '.batchguard';
@@ -27,26 +28,36 @@ export interface LedgerLocationInput {
 /** The memory ledger's name (a file named so is `./memory`). */
 const MEMORY = 'memory';
 
-/** The absolute path of the ledger file, or `memory`. Refuses values that name no file batchguard can open. */
+/**
+ * The absolute path of the ledger file, `memory`, or a PostgreSQL URL as given. Refuses values
+ * that name no ledger batchguard can open.
+ */
 export function resolveLedgerLocation(input: LedgerLocationInput): string {
   const jobFolder = input.jobFile === undefined ? input.cwd : dirname(resolve(input.cwd, input.jobFile));
   if (input.flag !== undefined) {
     checkLedgerSpec(input.flag, '--ledger');
-    return input.flag === MEMORY ? MEMORY : resolve(input.cwd, input.flag);
+    return input.flag === MEMORY || isPostgresSpec(input.flag) ? input.flag : resolve(input.cwd, input.flag);
   }
-  if (input.jobLedger !== undefined) return input.jobLedger === MEMORY ? MEMORY : resolve(jobFolder, input.jobLedger);
+  if (input.jobLedger !== undefined) {
+    return input.jobLedger === MEMORY || isPostgresSpec(input.jobLedger) ? input.jobLedger : resolve(jobFolder, input.jobLedger);
+  }
   return join(jobFolder, LEDGER_FOLDER, `${input.jobName}.sqlite`);
 }
 
 /**
  * Validates the job's `ledger` option: a file path (relative to the job file's folder), `'memory'`
- * (nothing kept after the run: ledger/memory/memory-ledger.ts), or a `file:` URL such as `new URL('./state/job.sqlite', import.meta.url)`. Returns the path.
+ * (nothing kept after the run: ledger/memory/memory-ledger.ts), a `file:` URL such as
+ * `new URL('./state/job.sqlite', import.meta.url)`, or a `postgres://` URL (a string, or a URL
+ * object). Returns the path or the URL.
  */
 export function checkLedgerOption(value: unknown): string | undefined {
   if (value === undefined) return undefined;
   if (value instanceof URL) {
+    if (isPostgresSpec(value.protocol)) return value.href;
     if (value.protocol !== 'file:')
-      throw new ConfigError(`job.ledger must be a file path or a file: URL; got ${value.protocol} URL`, { field: 'ledger' });
+      throw new ConfigError(`job.ledger must be a file path, a file: URL or a postgres: URL; got ${value.protocol} URL`, {
+        field: 'ledger',
+      });
     return fileURLToPath(value);
   }
   if (typeof value !== 'string' || value.trim() === '') {
@@ -60,9 +71,9 @@ export function checkLedgerOption(value: unknown): string | undefined {
 }
 
 /**
- * Refuses ledger values that would not give a durable SQLite file: SQLite's `:memory:` (the
- * ledger used to create a file of that name), and database URLs (no PostgreSQL ledger yet).
- * A URL's credentials are never repeated in the message.
+ * Refuses ledger values that would not give a durable ledger: SQLite's `:memory:` (the ledger
+ * used to create a file of that name), and URLs of databases other than PostgreSQL. A URL's
+ * credentials are never repeated in the message.
  */
 export function checkLedgerSpec(value: string, field: string): void {
   if (value === ':memory:' || value.startsWith('file::memory:')) {
@@ -71,13 +82,12 @@ export function checkLedgerSpec(value: string, field: string): void {
       { field },
     );
   }
+  if (isPostgresSpec(value)) return;
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(value)?.[1]?.toLowerCase();
-  if (scheme === 'postgres' || scheme === 'postgresql') {
+  if (scheme !== undefined) {
     throw new ConfigError(
-      `${field} ${scheme}://…: this version of batchguard has no PostgreSQL ledger yet; give the path of a SQLite ledger file instead`,
+      `${field} ${scheme}://…: a ledger is the path of a SQLite file or a postgres:// URL; there is no ${scheme}:// ledger`,
       { field },
     );
   }
-  if (scheme !== undefined)
-    throw new ConfigError(`${field} ${scheme}://…: a ledger is the path of a SQLite file; there is no ${scheme}:// ledger`, { field });
 }

@@ -1,5 +1,6 @@
 /**
- * The one way to open a ledger: `'memory'`, a SQLite file path, or a `Ledger` the caller built.
+ * The one way to open a ledger: `'memory'`, a SQLite file path, a `postgres://` URL (or
+ * `postgres:` with the PG* environment variables), or a `Ledger` the caller built.
  * Nothing outside src/ledger/ opens a backend itself. It returns the `Ledger` interface, never a
  * backend class: the published type declarations must not mention better-sqlite3's types, which a
  * user's project does not have.
@@ -8,15 +9,24 @@ import { DEFAULT_LEASE, type ResolvedLeaseOptions } from './lease.js';
 import type { Ledger } from './ledger.js';
 import { checkLedgerSpec } from './ledger-location.js';
 import { MEMORY_LEDGER, openMemoryLedger } from './memory/memory-ledger.js';
+import { openPostgresLedger } from './postgres/open-postgres-ledger.js';
+import { checkPgSchema, isPostgresSpec } from './postgres/postgres-location.js';
 import { openSqliteLedger } from './sqlite/sqlite-ledger.js';
 
-/** Where a ledger is: `'memory'`, a SQLite file path, or a ledger opened by the caller. */
+/** Where a ledger is: `'memory'`, a SQLite file path, a PostgreSQL URL, or a ledger opened by the caller. */
 export type LedgerLocation = string | Ledger;
 
 /** What opening a ledger needs besides its location. */
 export interface LedgerContext {
   /** The run lease's expiry and renewal. @default 15 s, renewed every 5 s */
   readonly lease?: ResolvedLeaseOptions;
+  /**
+   * The job whose ledger it is: a PostgreSQL schema holds the ledgers of many jobs. Without it, a
+   * PostgreSQL ledger learns the job from the first `begin`. @default undefined
+   */
+  readonly job?: string;
+  /** The PostgreSQL schema of the ledger's tables (ignored by the other backends). @default 'batchguard' */
+  readonly pgSchema?: string;
 }
 
 /** An opened ledger, and whether the opener must close it (not a ledger the caller passed in). */
@@ -32,13 +42,20 @@ export function isMemoryLedger(location: LedgerLocation): boolean {
 
 /**
  * Opens the ledger at `location` (an absolute or already resolved path: see ledger-location.ts).
- * `postgres://…` and `:memory:` are refused with a ConfigError; a path opens (creating if needed)
- * the SQLite ledger, throwing LedgerError or StorageError when it cannot.
+ * A `postgres:` URL opens the PostgreSQL ledger (connecting at its first call; ConfigError when
+ * the optional `pg` package is not installed); `:memory:` is refused with a ConfigError; a path
+ * opens (creating if needed) the SQLite ledger, throwing LedgerError or StorageError when it cannot.
  */
 export function openLedger(location: LedgerLocation, context: LedgerContext = {}): OpenedLedger {
   if (typeof location !== 'string') return { ledger: location, owned: false };
   const lease = context.lease ?? DEFAULT_LEASE;
   if (location === MEMORY_LEDGER) return { ledger: openMemoryLedger(lease), owned: true };
   checkLedgerSpec(location, 'ledger');
+  if (isPostgresSpec(location)) {
+    return {
+      ledger: openPostgresLedger(location, { job: context.job, schema: checkPgSchema(context.pgSchema, 'pgSchema'), lease }),
+      owned: true,
+    };
+  }
   return { ledger: openSqliteLedger(location, { lease }), owned: true };
 }

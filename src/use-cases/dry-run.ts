@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs';
 import type { Job } from '../job.js';
 import { isMemoryLedger, openLedger } from '../ledger/open-ledger.js';
+import { isPostgresSpec } from '../ledger/postgres/postgres-location.js';
 import type { ResumeState } from '../ledger/ledger.js';
 import { FinishedSet } from '../structures/finished-set.js';
 import { KeyIndex } from '../structures/key-index.js';
@@ -27,8 +28,8 @@ export interface DryRunReport {
   readonly problems: readonly { readonly line?: number; readonly seq: number; readonly message: string }[];
 }
 
-export async function dryRun(job: Job<any, any>, ledgerPath: string): Promise<DryRunReport> {
-  const resume = await readResumeState(ledgerPath);
+export async function dryRun(job: Job<any, any>, ledgerPath: string, pgSchema?: string): Promise<DryRunReport> {
+  const resume = await readResumeState(ledgerPath, job.name, pgSchema);
   const finished = new FinishedSet(resume?.finishedAbove ?? []);
   const floor = resume?.watermark?.seq ?? 0;
   const keys = new KeyIndex();
@@ -75,9 +76,9 @@ export async function dryRun(job: Job<any, any>, ledgerPath: string): Promise<Dr
   return { job: job.name, source: job.source.description, ledger: ledgerPath, total, alreadyDone, wouldProcess, invalid, problems };
 }
 
-async function readResumeState(ledgerPath: string): Promise<ResumeState | undefined> {
-  if (isMemoryLedger(ledgerPath) || !existsSync(ledgerPath)) return undefined;
-  const { ledger } = openLedger(ledgerPath);
+async function readResumeState(ledgerPath: string, job: string, pgSchema: string | undefined): Promise<ResumeState | undefined> {
+  if (isMemoryLedger(ledgerPath) || (!isPostgresSpec(ledgerPath) && !existsSync(ledgerPath))) return undefined;
+  const { ledger } = openLedger(ledgerPath, { job, pgSchema });
   try {
     return await ledger.inspect();
   } finally {

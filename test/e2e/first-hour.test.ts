@@ -114,12 +114,12 @@ describe('ledger values that name no usable ledger', () => {
     expect(readdirSync(join(dir, 'jobs')).sort()).toEqual(['data.jsonl', 'numbers.job.mjs']);
   });
 
-  it('a postgres:// ledger is refused (exit 2) without printing its password', async () => {
+  it('a postgres:// ledger that cannot be reached exits 4 with one line that does not print its password', async () => {
     const dir = tempDir();
-    const result = await runCli(['run', jobIn(dir), '--ledger', 'postgres://app:hunter2@db.internal/jobs'], { cwd: dir });
-    expect(result.code).toBe(2);
+    const result = await runCli(['run', jobIn(dir), '--ledger', 'postgres://app:hunter2@127.0.0.1:1/jobs'], { cwd: dir });
+    expect(result.code).toBe(4);
     expect(result.stderr).toBe(
-      'batchguard: error: --ledger postgres://…: this version of batchguard has no PostgreSQL ledger yet; give the path of a SQLite ledger file instead\n',
+      'batchguard: error: PostgreSQL ledger postgres://app@127.0.0.1:1/jobs (schema batchguard): opening the ledger failed: connect ECONNREFUSED 127.0.0.1:1 (is PostgreSQL running there, and the address right?); nothing was written\n',
     );
   });
 });

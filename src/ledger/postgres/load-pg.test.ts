@@ -1,0 +1,33 @@
+import { createRequire } from 'node:module';
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../errors.js';
+import { loadPg } from './load-pg.js';
+
+/** A `require` that finds no `pg`, as in a project that did not install it. */
+function requireWithoutPg(): NodeJS.Require {
+  const missing = (): never => {
+    throw Object.assign(new Error("Cannot find module 'pg'"), { code: 'MODULE_NOT_FOUND' });
+  };
+  return Object.assign(missing, { resolve: missing }) as unknown as NodeJS.Require;
+}
+
+describe('loadPg', () => {
+  it('says how to install pg when it is missing', () => {
+    const error = (() => {
+      try {
+        loadPg('--ledger', requireWithoutPg());
+      } catch (thrown) {
+        return thrown;
+      }
+      throw new Error('expected an error');
+    })();
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toBe(
+      '--ledger postgres:…: the PostgreSQL ledger needs the pg package, which is not installed; install it beside batchguard with `npm install pg@8`',
+    );
+  });
+
+  it('loads pg when it is installed', () => {
+    expect(typeof loadPg('--ledger', createRequire(import.meta.url)).pg.Pool).toBe('function');
+  });
+});

@@ -1,0 +1,27 @@
+/**
+ * Opens a PostgreSQL ledger: loads `pg` (an optional peer dependency), resolves the connection
+ * (postgres-location.ts) and returns the `Ledger` interface, never the class, so that the published
+ * declarations do not mention pg's types. No connection is made until the first call.
+ */
+import type { ResolvedLeaseOptions } from '../lease.js';
+import type { Ledger } from '../ledger.js';
+import { loadPg } from './load-pg.js';
+import { PgDb } from './pg-db.js';
+import { PostgresLedger } from './postgres-ledger.js';
+import { resolvePostgresTarget } from './postgres-location.js';
+
+export interface PostgresLedgerOptions {
+  /** The job whose ledger this is (one schema holds the ledgers of many jobs). */
+  readonly job: string | undefined;
+  /** The schema of the ledger's tables, already checked (checkPgSchema). */
+  readonly schema: string;
+  readonly lease: ResolvedLeaseOptions;
+  /** Where the URL came from, for the message when pg is missing. @default 'ledger' */
+  readonly field?: string;
+}
+
+export function openPostgresLedger(spec: string, options: PostgresLedgerOptions): Ledger {
+  const { pg, path } = loadPg(options.field ?? 'ledger');
+  const target = resolvePostgresTarget(spec, path);
+  return new PostgresLedger(new PgDb(pg, target.config, target.location), options.schema, options.job, options.lease);
+}

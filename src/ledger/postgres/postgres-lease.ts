@@ -1,0 +1,212 @@
+/**
+ * The run lease of the PostgreSQL ledger: the policy of ../lease.ts on the `lease` row of the job
+ * (sql/lease.ts says why each statement locks what it locks). The holder renews from a timer; every
+ * write transaction of the holder begins with `fence()`, so a holder whose lease was taken while
+ * it was frozen writes nothing.
+ */
+import { LedgerError } from '../../errors.js';
+import {
+  acquireLease,
+  decideTake,
+  hasMarginLeft,
+  heldError,
+  lostError,
+  newOwner,
+  type Lease,
+  type ResolvedLeaseOptions,
+} from '../lease.js';
+import type { PgDb, Query, Row } from './pg-db.js';
+import { leaseSql } from './sql/lease.js';
+
+/** How often a run waiting for an expiry looks at the lease again, at most. */
+const WAIT_POLL_MS = 500;
+
+/** The lease row as read, with the database's clock at that moment. */
+interface LeaseRead {
+  readonly token: number;
+  /** The lease in force or expired; undefined when released (or never taken). */
+  readonly lease: Lease | undefined;
+  readonly nowMs: number;
+}
+
+function toLease(row: Row): LeaseRead {
+  const token = Number(row.token);
+  const nowMs = Number(row.now_ms);
+  if (row.owner === null) return { token, lease: undefined, nowMs };
+  return {
+    token,
+    nowMs,
+    lease: {
+      runId: String(row.run_id),
+      owner: String(row.owner),
+      pid: Number(row.pid),
+      host: String(row.host),
+      token,
+      acquiredAtMs: Number(row.acquired_at),
+      renewedAtMs: Number(row.renewed_at),
+      expiresAtMs: Number(row.expires_at),
+    },
+  };
+}
+
+export class PostgresLease {
+  private mine: Lease | undefined;
+  private lost: LedgerError | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly who = newOwner();
+  private readonly sql;
+
+  constructor(
+    private readonly db: PgDb,
+    schema: string,
+    private readonly jobId: () => number,
+    private readonly options: ResolvedLeaseOptions,
+  ) {
+    this.sql = leaseSql(schema);
+  }
+
+  /** This holder's token, for statements that fence themselves (sql/crash-suspects.ts). */
+  get token(): number {
+    if (!this.mine) throw new Error('the lease is used before it was taken');
+    return this.mine.token;
+  }
+
+  /** The lease in force now (not expired, not released), if any. */
+  async current(): Promise<Lease | undefined> {
+    const { rows } = await this.db.query(this.sql.read, [this.jobId()]);
+    const read = rows[0] ? toLease(rows[0]) : undefined;
+    return read?.lease && read.nowMs < read.lease.expiresAtMs ? read.lease : undefined;
+  }
+
+  /**
+   * Takes the lease for `runId` and runs `then` in the same transaction, with the lease it replaced
+   * (a run that ended without releasing it). A lease in force is waited for until it expires; if
+   * its holder renews it meanwhile, the holder is alive and this throws LEDGER_LOCKED.
+   */
+  async acquire<T>(runId: string, takeOver: boolean, then: (query: Query, previous: Lease | undefined) => Promise<T>): Promise<T> {
+    let seen: Lease | undefined;
+    for (;;) {
+      const attempt = await this.db.transaction(async (query): Promise<{ value: T } | { wait: Lease; nowMs: number }> => {
+        const { rows } = await query(this.sql.readForTake, [this.jobId()]);
+        const read = toLease(rows[0] as Row);
+        const current = read.lease;
+        if (current && decideTake(current, read.nowMs, takeOver) === 'wait') return { wait: current, nowMs: read.nowMs };
+        const planned = acquireLease(runId, this.who, read.token, read.nowMs, this.options);
+        const taken = await query(this.sql.take, [
+          this.jobId(),
+          planned.token,
+          runId,
+          planned.owner,
+          planned.pid,
+          planned.host,
+          this.options.expireMs,
+        ]);
+        const times = taken.rows[0] as Row;
+        const lease: Lease = {
+          ...planned,
+          acquiredAtMs: Number(times.acquired_at),
+          renewedAtMs: Number(times.renewed_at),
+          expiresAtMs: Number(times.expires_at),
+        };
+        this.mine = lease;
+        this.lost = undefined;
+        try {
+          return { value: await then(query, current) };
+        } catch (error) {
+          this.mine = undefined;
+          throw error;
+        }
+      });
+      if ('value' in attempt) {
+        this.startHeartbeat();
+        return attempt.value;
+      }
+      const held = attempt.wait;
+      if (seen && (held.owner !== seen.owner || held.renewedAtMs !== seen.renewedAtMs))
+        throw heldError(this.db.location, held, attempt.nowMs);
+      seen = held;
+      await sleep(Math.min(WAIT_POLL_MS, Math.max(1, held.expiresAtMs - attempt.nowMs + 1)));
+    }
+  }
+
+  /**
+   * The first statement of a write transaction: throws LEDGER_LEASE_LOST unless this run still
+   * holds the lease. Returns the database's clock.
+   */
+  async fence(query: Query): Promise<number> {
+    if (this.lost) throw this.lost;
+    const mine = this.mine;
+    if (!mine) throw new Error('the lease is checked before it was taken');
+    const { rows } = await query(this.sql.fence, [this.jobId()]);
+    const read = toLease(rows[0] as Row);
+    if (read.lease?.token !== mine.token) throw this.loseTo(read.lease);
+    return read.nowMs;
+  }
+
+  /** Records that the lease was lost to `current` (or released by another run), and returns the error. */
+  loseTo(current: Lease | undefined): LedgerError {
+    this.lost ??= lostError(this.db.location, this.mine as Lease, current);
+    this.stopHeartbeat();
+    return this.lost;
+  }
+
+  /** The error of a self-fencing statement that wrote nothing: why the lease is not ours. */
+  async lostNow(): Promise<LedgerError> {
+    const { rows } = await this.db.query(this.sql.read, [this.jobId()]);
+    return this.loseTo(rows[0] ? toLease(rows[0]).lease : undefined);
+  }
+
+  /**
+   * Before a write outside the ledger's transactions: throws LEDGER_LEASE_LOST unless this run
+   * holds the lease, and renews it now when less than one renewal period is left.
+   */
+  async assertHeld(): Promise<void> {
+    await this.db.transaction(async (query) => {
+      const nowMs = await this.fence(query);
+      if (!hasMarginLeft(this.mine as Lease, nowMs, this.options)) await this.renewWith(query);
+    });
+  }
+
+  private async renewWith(query: Query): Promise<void> {
+    const mine = this.mine as Lease;
+    const { rows } = await query(this.sql.renew, [this.jobId(), mine.token, this.options.expireMs]);
+    const row = rows[0];
+    if (!row) throw await this.lostNow();
+    this.mine = { ...mine, renewedAtMs: Number(row.renewed_at), expiresAtMs: Number(row.expires_at) };
+  }
+
+  private renew(): void {
+    if (!this.mine || this.lost) return;
+    // A lost lease is remembered and surfaces at the next write; an unreachable database is
+    // retried at the next tick, and the next commit reports it if it lasts.
+    this.renewWith(this.db.query).catch(() => {});
+  }
+
+  private startHeartbeat(): void {
+    this.stopHeartbeat();
+    this.timer = setInterval(() => this.renew(), this.options.renewEveryMs);
+    // The heartbeat alone must not keep a finished process alive.
+    this.timer.unref();
+  }
+
+  private stopHeartbeat(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Gives the lease up, in the finishing transaction; throws LEDGER_LEASE_LOST if it was taken. */
+  async release(query: Query): Promise<void> {
+    await this.fence(query);
+    await query(this.sql.release, [this.jobId(), (this.mine as Lease).token]);
+    this.stopHeartbeat();
+    this.mine = undefined;
+  }
+
+  close(): void {
+    this.stopHeartbeat();
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,352 @@
+/**
+ * The PostgreSQL ledger: the SQLite ledger's semantics (../ledger.ts) in tables of a schema the
+ * user chooses, shared by every job that uses it (each row carries its job's id). One run holds a
+ * job's lease at a time; status, failures, reports and re-runs read the same tables from any
+ * machine. Successes are stored as ranges and everything else as rows, as in SQLite, so a commit
+ * of 1000 no-op successes writes one range row.
+ *
+ * Nothing is created before the first call that needs the database: opening is synchronous and
+ * makes no connection (`ready()` creates or upgrades the schema on first use).
+ */
+import { hostname } from 'node:os';
+import { ConfigError } from '../../errors.js';
+import { maskMessage } from '../../policy/fingerprint.js';
+import type { SerializedError } from '../../policy/serialize-error.js';
+import type { SourceFingerprint, SourceSample } from '../../sources/source.js';
+import type { ResolvedLeaseOptions } from '../lease.js';
+import type {
+  CommitBatch,
+  ErrorGroup,
+  InFlightNote,
+  Ledger,
+  LedgerCounts,
+  LeaseHolder,
+  RecordRow,
+  ResumeState,
+  RowFilter,
+  RunRecord,
+  RunStart,
+  SeqRange,
+  SourceRemap,
+  StoredSource,
+  TimelinePoint,
+} from '../ledger.js';
+import { mergeRanges, parseJson, toRecordRow } from '../sqlite/row-codec.js';
+import { acceptSource, checkSource } from '../sqlite/source-state.js';
+import { MetaBuffer } from './meta-buffer.js';
+import { databaseFault, type PgDb, type Query, type Row } from './pg-db.js';
+import { PostgresCrashNotes } from './postgres-crash-notes.js';
+import { PostgresLease } from './postgres-lease.js';
+import { prepareSchema } from './postgres-schema.js';
+import { applyPostgresSourceMap } from './postgres-source-map.js';
+import { rowFilterQuery } from './row-filter-query.js';
+import { writeCommit } from './write-commit.js';
+import { metaSql } from './sql/meta.js';
+import { PAGE_ROWS, readsSql } from './sql/reads.js';
+import { runsSql } from './sql/runs.js';
+
+/** Templates listed under each of the summary's top error groups (as in the SQLite ledger). */
+const TEMPLATES_PER_GROUP = 3;
+
+const KEPT = 'every earlier commit is intact';
+
+export class PostgresLedger implements Ledger {
+  private jobId: number | undefined;
+  private preparing: Promise<number> | undefined;
+  private readonly lease: PostgresLease;
+  private readonly crashNotes: PostgresCrashNotes;
+  private readonly sql;
+  /** The last range this run wrote, extended in place while successes stay contiguous. */
+  private readonly lastRange: { current: { first: number; last: number; runId: string } | undefined } = { current: undefined };
+
+  constructor(
+    private readonly db: PgDb,
+    readonly schema: string,
+    private job: string | undefined,
+    leaseOptions: ResolvedLeaseOptions,
+  ) {
+    const id = (): number => this.jobId as number;
+    this.lease = new PostgresLease(db, schema, id, leaseOptions);
+    this.crashNotes = new PostgresCrashNotes(schema, id);
+    this.sql = { meta: metaSql(schema), reads: readsSql(schema), runs: runsSql(schema) };
+  }
+
+  /** `postgres://user@host:port/database` and the schema: never the password. */
+  get location(): string {
+    return `${this.db.location} (schema ${this.schema})`;
+  }
+
+  /** The schema, the job's rows and its id, made once, on first use. */
+  private ready(job = this.job): Promise<number> {
+    if (job === undefined) {
+      throw new ConfigError('the PostgreSQL ledger was opened without a job name: open it with the job (openLedger(location, { job }))', {
+        field: 'job',
+      });
+    }
+    this.job = job;
+    this.preparing ??= prepareSchema(this.db, this.schema, job).then(
+      async (id) => {
+        this.jobId = id;
+        await this.crashNotes.load(this.db.query);
+        return id;
+      },
+      (error: unknown) => {
+        this.preparing = undefined;
+        throw databaseFault(error, this.location, 'opening the ledger', 'nothing was written');
+      },
+    );
+    return this.preparing;
+  }
+
+  /** Runs `work` once the ledger is ready, turning database errors into the ledger's one-line error. */
+  private async use<T>(doing: string, kept: string, work: (jobId: number) => Promise<T>): Promise<T> {
+    const jobId = await this.ready();
+    try {
+      return await work(jobId);
+    } catch (error) {
+      throw databaseFault(error, this.location, doing, kept);
+    }
+  }
+
+  async begin(start: RunStart): Promise<ResumeState> {
+    const jobId = await this.ready(this.job ?? start.job);
+    try {
+      return await this.lease.acquire(start.runId, start.takeOver === true, async (query, previous) => {
+        const now = new Date().toISOString();
+        const crashedRunId = previous?.runId;
+        if (crashedRunId !== undefined) await query(this.sql.runs.markCrashed, [jobId, crashedRunId, now]);
+        const meta = await MetaBuffer.load(query, this.schema, jobId);
+        const drift = checkSource(meta, this.location, start.fingerprint, start.sample, start.acceptDrift, start.headHash);
+        if (crashedRunId !== undefined) await this.crashNotes.recordCrash(query, crashedRunId);
+        else await this.crashNotes.clear(query);
+        await query(this.sql.runs.insert, [jobId, start.runId, now, process.pid, hostname(), JSON.stringify(start.options)]);
+        meta.set('job', start.job);
+        await meta.flush(query, this.schema, jobId);
+        this.lastRange.current = undefined;
+        return { ...(await this.resumeState(query, jobId, crashedRunId)), ...(drift ? { drift } : {}) };
+      });
+    } catch (error) {
+      throw databaseFault(error, this.location, 'starting a run', 'nothing was written');
+    }
+  }
+
+  private async resumeState(query: Query, jobId: number, crashedRunId: string | undefined): Promise<ResumeState> {
+    const metaRows = (await query(this.sql.meta.all, [jobId])).rows;
+    const meta = (key: string): string | undefined => metaRows.find((row) => row.key === key)?.value as string | undefined;
+    const watermark = parseJson<ResumeState['watermark']>(meta('watermark'));
+    const floor = watermark?.seq ?? 0;
+    const ranges = (await query(this.sql.reads.rangesFrom, [jobId, floor])).rows.map(toRange);
+    const seqs = (await query(this.sql.reads.rowSeqsFrom, [jobId, floor])).rows.map((row) => Number(row.seq));
+    const counts = await this.countsWith(query, jobId);
+    return {
+      watermark,
+      finishedAbove: mergeRanges(ranges, seqs),
+      alreadyDone: counts.succeeded + counts.failed + counts.skipped,
+      crashedRunId,
+      outputState: parseJson(meta('output_state')),
+      crashes: await this.crashNotes.evidence(query),
+    };
+  }
+
+  async commit(batch: CommitBatch): Promise<void> {
+    await this.use('writing a commit', KEPT, (jobId) =>
+      this.db.transaction(async (query) => {
+        await this.lease.fence(query);
+        await writeCommit(query, this.schema, jobId, batch, this.lastRange);
+        await this.crashNotes.clearFinished(query, batch);
+      }),
+    );
+  }
+
+  async assertHeld(): Promise<void> {
+    await this.use('checking the lease', KEPT, () => this.lease.assertHeld());
+  }
+
+  async finish(runId: string, status: string, summary: unknown): Promise<void> {
+    await this.use('recording the end of the run', KEPT, (jobId) =>
+      this.db.transaction(async (query) => {
+        await this.lease.release(query);
+        await query(this.sql.runs.end, [jobId, runId, status, new Date().toISOString(), JSON.stringify(summary)]);
+        await this.crashNotes.clear(query);
+      }),
+    );
+  }
+
+  async noteInFlight(note: InFlightNote): Promise<void> {
+    await this.use('writing a crash note', KEPT, () => this.crashNotes.note(this.db, this.lease, note));
+  }
+
+  async counts(): Promise<LedgerCounts> {
+    return this.use('reading the counts', '', (jobId) => this.countsWith(this.db.query, jobId));
+  }
+
+  private async countsWith(query: Query, jobId: number): Promise<LedgerCounts> {
+    const row = (await query(this.sql.reads.counts, [jobId])).rows[0] as Row;
+    const succeeded = Number(row.in_ranges) + Number(row.succeeded);
+    const failed = Number(row.failed);
+    const skipped = Number(row.skipped);
+    const finished = succeeded + failed + skipped;
+    const total = Math.max(Number(row.seen ?? 0), finished);
+    return { total, succeeded, failed, skipped, pending: total - finished, sourceExhausted: row.exhausted === 'true' };
+  }
+
+  async topErrors(limit: number, sampleKeys: number): Promise<ErrorGroup[]> {
+    return this.use('reading the failure groups', '', async (jobId) => {
+      const { reads } = this.sql;
+      const q = this.db.query;
+      const firstRow = async (seq: unknown): Promise<Row | undefined> => (await q(reads.rowAt, [jobId, seq])).rows[0];
+      const keys = (rows: Row[]): string[] => rows.map((row) => String(row.key));
+      const groups: ErrorGroup[] = [];
+      for (const group of (await q(reads.errorGroups, [jobId, limit])).rows) {
+        const row = await firstRow(group.first_seq);
+        const error = JSON.parse(String(row?.error ?? '{}')) as SerializedError;
+        const templates = [];
+        for (const t of (await q(reads.templates, [jobId, group.fingerprint, TEMPLATES_PER_GROUP])).rows) {
+          templates.push({
+            template: typeof t.template === 'string' ? t.template : maskMessage(firstMessage(await firstRow(t.first_seq))),
+            count: Number(t.count),
+            sampleKeys: keys((await q(reads.templateSamples, [jobId, group.fingerprint, t.template, sampleKeys])).rows),
+          });
+        }
+        groups.push({
+          fingerprint: String(group.fingerprint ?? ''),
+          name: error.name ?? 'Error',
+          message: error.message ?? '',
+          ...(error.code !== undefined ? { code: error.code } : {}),
+          ...(typeof row?.kind === 'string' ? { kind: row.kind } : {}),
+          ...(typeof row?.rule === 'string' ? { rule: row.rule } : {}),
+          count: Number(group.count),
+          sampleKeys: keys((await q(reads.groupSamples, [jobId, group.fingerprint, sampleKeys])).rows),
+          templates,
+        });
+      }
+      return groups;
+    });
+  }
+
+  async runs(limit: number): Promise<RunRecord[]> {
+    return this.use('reading the runs', '', async (jobId) =>
+      (await this.db.query(this.sql.reads.runs, [jobId, limit])).rows.map((r) => ({
+        runId: String(r.run_id),
+        startedAt: String(r.started_at),
+        endedAt: (r.ended_at as string | null) ?? undefined,
+        status: String(r.status),
+        pid: Number(r.pid),
+        host: String(r.host),
+        summary: r.summary ? JSON.parse(String(r.summary)) : undefined,
+      })),
+    );
+  }
+
+  async timeline(runId: string): Promise<TimelinePoint[]> {
+    return this.use('reading the timeline', '', async (jobId) =>
+      (await this.db.query(this.sql.reads.timeline, [jobId, runId])).rows.map((row) => ({
+        at: String(row.at),
+        done: Number(row.done),
+        failed: Number(row.failed),
+      })),
+    );
+  }
+
+  async *rows(filter: RowFilter): AsyncIterable<RecordRow> {
+    const jobId = await this.ready();
+    const { text, values } = rowFilterQuery(this.schema, jobId, filter);
+    for (let after = -1; ;) {
+      const page = await this.use('reading records', '', () => this.db.query(text, [...values, after]));
+      for (const row of page.rows) yield toRecordRow(row);
+      if (page.rows.length === 0 || page.rows.length < PAGE_ROWS) return;
+      after = Number((page.rows[page.rows.length - 1] as Row).seq);
+    }
+  }
+
+  async *succeededRanges(): AsyncIterable<SeqRange> {
+    const jobId = await this.ready();
+    for (let after = -1; ;) {
+      const page = await this.use('reading success ranges', '', () => this.db.query(this.sql.reads.rangesPage, [jobId, after]));
+      for (const row of page.rows) yield toRange(row);
+      if (page.rows.length < PAGE_ROWS) return;
+      after = Number((page.rows[page.rows.length - 1] as Row).first_seq);
+    }
+  }
+
+  async *keyChunks(): AsyncIterable<Uint8Array> {
+    const jobId = await this.ready();
+    for (let after = 0; ;) {
+      const page = await this.use('reading the key index', '', () => this.db.query(this.sql.reads.keyChunksPage, [jobId, after]));
+      for (const row of page.rows) yield new Uint8Array(row.chunk as Buffer);
+      if (page.rows.length === 0) return;
+      after = Number((page.rows[page.rows.length - 1] as Row).id);
+    }
+  }
+
+  async sourceState(): Promise<StoredSource> {
+    return this.use('reading the source state', '', async (jobId) => {
+      const meta = await MetaBuffer.load(this.db.query, this.schema, jobId);
+      return {
+        fingerprint: parseJson<SourceFingerprint>(meta.get('source_fingerprint')),
+        sample: parseJson<SourceSample>(meta.get('source_sample')),
+      };
+    });
+  }
+
+  async acceptSource(fingerprint: SourceFingerprint | undefined, sample: SourceSample | undefined, seen: number): Promise<void> {
+    await this.use('recording the source', KEPT, (jobId) =>
+      this.db.transaction(async (query) => {
+        await this.lease.fence(query);
+        const meta = await MetaBuffer.load(query, this.schema, jobId);
+        acceptSource(meta, fingerprint, sample, seen);
+        await meta.flush(query, this.schema, jobId);
+      }),
+    );
+  }
+
+  async applySourceMap(runId: string, fingerprint: SourceFingerprint | undefined, remap: SourceRemap): Promise<void> {
+    await this.use('moving outcomes to the changed source', KEPT, (jobId) =>
+      this.db.transaction(async (query) => {
+        await this.lease.fence(query);
+        const meta = await MetaBuffer.load(query, this.schema, jobId);
+        await applyPostgresSourceMap(query, this.schema, jobId, { runId, fingerprint, remap, meta, crashNotes: this.crashNotes });
+        await meta.flush(query, this.schema, jobId);
+      }),
+    );
+    this.lastRange.current = undefined;
+  }
+
+  async inspect(): Promise<ResumeState> {
+    return this.use('reading where a run would resume', '', (jobId) =>
+      this.db.transaction((query) => this.resumeState(query, jobId, undefined), 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY'),
+    );
+  }
+
+  async holder(): Promise<LeaseHolder | undefined> {
+    const lease = await this.use('reading the lease', '', () => this.lease.current());
+    if (!lease) return undefined;
+    return {
+      runId: lease.runId,
+      pid: lease.pid,
+      host: lease.host,
+      acquiredAt: new Date(lease.acquiredAtMs).toISOString(),
+      expiresAt: new Date(lease.expiresAtMs).toISOString(),
+      token: lease.token,
+    };
+  }
+
+  /** None: run reports are in the database (`runs`, `records`), readable from any machine by `report` and `failures`. */
+  reportFolder(): string | undefined {
+    return undefined;
+  }
+
+  async close(): Promise<void> {
+    this.lease.close();
+    await this.db.end();
+  }
+}
+
+function toRange(row: Row): SeqRange {
+  return { first: Number(row.first_seq), last: Number(row.last_seq) };
+}
+
+function firstMessage(row: Row | undefined): string {
+  const error = parseJson<{ message?: unknown }>(typeof row?.error === 'string' ? row.error : undefined);
+  return typeof error?.message === 'string' ? error.message : '';
+}

@@ -10,7 +10,7 @@ import type { CommitBatch, Ledger, RecordRow, RunStart } from '../../src/ledger/
 import { openLedger } from '../../src/ledger/open-ledger.js';
 import { PG_SCHEMA_VERSION } from '../../src/ledger/postgres/sql/migrate.js';
 import { itemsJob } from '../helpers/jobs.js';
-import { describePostgres, dropSchema, PG_URL, testSchemaName, withPgClient } from '../helpers/postgres.js';
+import { describePg, freshSchema, PG_URL, pgPool } from '../helpers/pg-schema.js';
 
 const LEASE = resolveLeaseOptions({ expireMs: 1500, renewEveryMs: 250 });
 const FINGERPRINT = { description: 'jsonl:data/in.jsonl', size: 1000, mtimeMs: 1_700_000_000_000, sampleHash: 'aaaa' };
@@ -18,14 +18,11 @@ const FINGERPRINT = { description: 'jsonl:data/in.jsonl', size: 1000, mtimeMs: 1
 const SECRET = 'hunter2-secret';
 const URL_WITH_PASSWORD = PG_URL.replace('://postgres@', `://postgres:${SECRET}@`);
 
-const schemas: string[] = [];
 const opened: Ledger[] = [];
+const pool = pgPool();
 
-function schema(): string {
-  const name = testSchemaName();
-  schemas.push(name);
-  return name;
-}
+/** A schema for one test (dropped when the file's tests end). */
+const schema = (): string => freshSchema('bg_ledger');
 
 function open(pgSchema: string, options: { job?: string; lease?: typeof LEASE } = {}): Ledger {
   const { ledger } = openLedger(URL_WITH_PASSWORD, { job: options.job ?? 'pg-test', pgSchema, lease: options.lease ?? LEASE });
@@ -35,7 +32,6 @@ function open(pgSchema: string, options: { job?: string; lease?: typeof LEASE } 
 
 afterEach(async () => {
   for (const ledger of opened.splice(0)) await ledger.close().catch(() => {});
-  for (const name of schemas.splice(0)) await dropSchema(name);
 });
 
 function start(runId: string, overrides: Partial<RunStart> = {}): RunStart {
@@ -80,7 +76,7 @@ async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
   return all;
 }
 
-await describePostgres('PostgreSQL ledger', () => {
+describePg('PostgreSQL ledger', () => {
   it('records, counts and resumes across handles, and never shows the password', async () => {
     const s = schema();
     const first = open(s);
@@ -191,14 +187,14 @@ await describePostgres('PostgreSQL ledger', () => {
     const ledgers = Array.from({ length: 6 }, (_, i) => open(s, { job: `job-${i % 2}` }));
     const counts = await Promise.all(ledgers.map((ledger) => ledger.counts()));
     expect(counts.every((count) => count.total === 0)).toBe(true);
-    const jobs = await withPgClient(async (client) => (await client.query(`SELECT name FROM "${s}".jobs ORDER BY name`)).rows);
+    const jobs = (await pool.query(`SELECT name FROM "${s}".jobs ORDER BY name`)).rows;
     expect(jobs).toEqual([{ name: 'job-0' }, { name: 'job-1' }]);
   });
 
   it('refuses a schema written by a newer batchguard, naming both versions', async () => {
     const s = schema();
     await open(s).counts();
-    await withPgClient((client) => client.query(`UPDATE "${s}".schema_version SET version = ${PG_SCHEMA_VERSION + 1}`));
+    await pool.query(`UPDATE "${s}".schema_version SET version = ${PG_SCHEMA_VERSION + 1}`);
     const error = await rejection(open(s).counts());
     expect(error).toBeInstanceOf(LedgerError);
     expect((error as Error).message).toBe(

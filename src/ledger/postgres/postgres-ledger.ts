@@ -56,8 +56,6 @@ export class PostgresLedger implements Ledger {
   private readonly lease: PostgresLease;
   private readonly crashNotes: PostgresCrashNotes;
   private readonly sql;
-  /** The last range this run wrote, extended in place while successes stay contiguous. */
-  private readonly lastRange: { current: { first: number; last: number; runId: string } | undefined } = { current: undefined };
 
   constructor(
     private readonly db: PgDb,
@@ -122,7 +120,6 @@ export class PostgresLedger implements Ledger {
         await query(this.sql.runs.insert, [jobId, start.runId, now, process.pid, hostname(), JSON.stringify(start.options)]);
         meta.set('job', start.job);
         await meta.flush(query, this.schema, jobId);
-        this.lastRange.current = undefined;
         return { ...(await this.resumeState(query, jobId, crashedRunId)), ...(drift ? { drift } : {}) };
       });
     } catch (error) {
@@ -152,7 +149,7 @@ export class PostgresLedger implements Ledger {
     await this.use('writing a commit', KEPT, (jobId) =>
       this.db.transaction(async (query) => {
         await this.lease.fence(query);
-        await writeCommit(query, this.schema, jobId, batch, this.lastRange);
+        await writeCommit(query, this.schema, jobId, batch);
         await this.crashNotes.clearFinished(query, batch);
       }),
     );
@@ -309,7 +306,6 @@ export class PostgresLedger implements Ledger {
         await meta.flush(query, this.schema, jobId);
       }),
     );
-    this.lastRange.current = undefined;
   }
 
   async inspect(): Promise<ResumeState> {

@@ -8,15 +8,10 @@ import type { Query } from './pg-db.js';
 import { metaSql } from './sql/meta.js';
 import { outcomesSql } from './sql/outcomes.js';
 
-/** The last range the run wrote, kept between commits by the ledger handle. */
-export interface LastRange {
-  current: { first: number; last: number; runId: string } | undefined;
-}
-
-export async function writeCommit(query: Query, schema: string, jobId: number, batch: CommitBatch, lastRange: LastRange): Promise<void> {
+export async function writeCommit(query: Query, schema: string, jobId: number, batch: CommitBatch): Promise<void> {
   const sql = outcomesSql(schema);
   if (batch.keyChunk && batch.keyChunk.length > 0) await query(sql.insertKeyChunk, [jobId, Buffer.from(batch.keyChunk)]);
-  await writeRanges(query, sql, jobId, batch, lastRange);
+  await writeRanges(query, sql, jobId, batch);
   if (batch.rows.length > 0) await query(sql.upsertRows, [jobId, ...rowColumns(latestPerSeq(batch.rows))]);
   const meta: [string, string][] = [['seen', String(batch.seen)]];
   if (batch.watermark) meta.push(['watermark', JSON.stringify(batch.watermark)]);
@@ -32,25 +27,26 @@ export async function writeCommit(query: Query, schema: string, jobId: number, b
   }
 }
 
-async function writeRanges(
-  query: Query,
-  sql: ReturnType<typeof outcomesSql>,
-  jobId: number,
-  batch: CommitBatch,
-  lastRange: LastRange,
-): Promise<void> {
-  let ranges = batch.succeeded;
-  const last = lastRange.current;
-  const first = ranges[0];
-  if (first && last && last.runId === batch.runId && first.first === last.last + 1) {
-    await query(sql.extendRange, [jobId, last.first, first.last]);
-    last.last = first.last;
-    ranges = ranges.slice(1);
+/**
+ * Stores ranges of first-time successes: a range extends the run's range that it continues (one
+ * row per contiguous run of successes), and what is already stored is not stored again. The range
+ * it continues is looked up, not remembered between commits: a remembered range is wrong after its
+ * transaction rolled back, and a batch written twice must not count its successes twice (the
+ * SQLite ledger does the same).
+ */
+async function writeRanges(query: Query, sql: ReturnType<typeof outcomesSql>, jobId: number, batch: CommitBatch): Promise<void> {
+  for (const range of batch.succeeded) {
+    let { first, last } = range;
+    const before = (await query(sql.rangeAtOrBefore, [jobId, first])).rows[0];
+    if (before) {
+      const beforeLast = Number(before.last_seq);
+      if (beforeLast >= last) continue;
+      if (before.run_id === batch.runId && beforeLast >= first - 1) first = Number(before.first_seq);
+      else if (beforeLast >= first) first = beforeLast + 1;
+    }
+    for (const row of (await query(sql.absorbRanges, [jobId, first, last])).rows) last = Math.max(last, Number(row.last_seq));
+    await query(sql.upsertRange, [jobId, first, last, batch.runId]);
   }
-  if (ranges.length === 0) return;
-  await query(sql.insertRanges, [jobId, ranges.map((r) => r.first), ranges.map((r) => r.last), batch.runId]);
-  const end = ranges[ranges.length - 1] as { first: number; last: number };
-  lastRange.current = { first: end.first, last: end.last, runId: batch.runId };
 }
 
 /** One row per record: a statement's ON CONFLICT cannot touch the same row twice, and the later outcome wins. */

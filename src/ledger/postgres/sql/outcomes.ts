@@ -5,12 +5,16 @@
  * its transaction; the row locks they take are on the job's own rows only.
  */
 export const outcomesSql = (s: string) => ({
-  /** First-time successes; a range written again (a replayed batch) keeps its longest extent. */
-  insertRanges: `INSERT INTO "${s}".succeeded_ranges AS r (job_id, first_seq, last_seq, run_id)
-    SELECT $1, f, l, $4 FROM unnest($2::int8[], $3::int8[]) AS t(f, l)
-    ON CONFLICT (job_id, first_seq) DO UPDATE SET last_seq = GREATEST(r.last_seq, excluded.last_seq)`,
-  /** The run's successes stay contiguous: its last range grows instead of a row per commit. */
-  extendRange: `UPDATE "${s}".succeeded_ranges SET last_seq = $3 WHERE job_id = $1 AND first_seq = $2`,
+  /** New ranges, known not to overlap any stored one (the rewrite after accepted drift). */
+  insertRanges: `INSERT INTO "${s}".succeeded_ranges (job_id, first_seq, last_seq, run_id)
+    SELECT $1, f, l, $4 FROM unnest($2::int8[], $3::int8[]) AS t(f, l)`,
+  /** The stored range that starts at or before $2: the one a new range may continue or overlap. */
+  rangeAtOrBefore: `SELECT first_seq, last_seq, run_id FROM "${s}".succeeded_ranges
+    WHERE job_id = $1 AND first_seq <= $2 ORDER BY first_seq DESC LIMIT 1`,
+  /** Ranges that start inside the new one are merged into it. */
+  absorbRanges: `DELETE FROM "${s}".succeeded_ranges WHERE job_id = $1 AND first_seq > $2 AND first_seq <= $3 RETURNING last_seq`,
+  upsertRange: `INSERT INTO "${s}".succeeded_ranges (job_id, first_seq, last_seq, run_id) VALUES ($1, $2, $3, $4)
+    ON CONFLICT (job_id, first_seq) DO UPDATE SET last_seq = excluded.last_seq`,
   /** Failures, skips and re-run outcomes: a record's row is replaced by its newer outcome. */
   upsertRows: `INSERT INTO "${s}".records (job_id, seq, key, status, kind, attempts, error, fingerprint, template, rule,
       history, blocked_by, run_id, line, byte_offset, updated_at)

@@ -198,7 +198,7 @@ describePg('PostgreSQL ledger', () => {
     const error = await rejection(open(s).counts());
     expect(error).toBeInstanceOf(LedgerError);
     expect((error as Error).message).toBe(
-      `the PostgreSQL ledger ${PG_URL} (schema ${s}) has schema version ${PG_SCHEMA_VERSION + 1}; this batchguard reads version ${PG_SCHEMA_VERSION}: upgrade batchguard, or give another schema with --pg-schema`,
+      `the ledger ${PG_URL} (schema ${s}) has schema ${PG_SCHEMA_VERSION + 1}, written by a newer batchguard; this batchguard reads schema ${PG_SCHEMA_VERSION}: upgrade batchguard to use this ledger (nothing was changed in it), or give another schema with --pg-schema`,
     );
   });
 

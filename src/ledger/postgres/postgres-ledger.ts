@@ -53,6 +53,7 @@ const KEPT = 'every earlier commit is intact';
 export class PostgresLedger implements Ledger {
   private jobId: number | undefined;
   private preparing: Promise<number> | undefined;
+  private closing: Promise<void> | undefined;
   private readonly lease: PostgresLease;
   private readonly crashNotes: PostgresCrashNotes;
   private readonly sql;
@@ -332,9 +333,11 @@ export class PostgresLedger implements Ledger {
     return undefined;
   }
 
+  /** Stops the heartbeat and closes the connections; a second call does nothing. */
   async close(): Promise<void> {
     this.lease.close();
-    await this.db.end();
+    this.closing ??= this.db.end();
+    await this.closing;
   }
 }
 

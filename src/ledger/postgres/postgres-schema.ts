@@ -21,7 +21,7 @@ function checkVersion(version: number, schema: string, location: string): void {
   if (version > PG_SCHEMA_VERSION) {
     throw new LedgerError(
       'LEDGER_UNUSABLE',
-      `the PostgreSQL ledger ${location} (schema ${schema}) has schema version ${version}; this batchguard reads version ${PG_SCHEMA_VERSION}: upgrade batchguard, or give another schema with --pg-schema`,
+      `the ledger ${location} (schema ${schema}) has schema ${version}, written by a newer batchguard; this batchguard reads schema ${PG_SCHEMA_VERSION}: upgrade batchguard to use this ledger (nothing was changed in it), or give another schema with --pg-schema`,
     );
   }
 }

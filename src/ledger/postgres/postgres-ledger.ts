@@ -21,6 +21,7 @@ import type {
   Ledger,
   LedgerCounts,
   LeaseHolder,
+  RecordKeys,
   RecordRow,
   ResumeState,
   RowFilter,
@@ -36,6 +37,7 @@ import { acceptSource, checkSource } from '../sqlite/source-state.js';
 import { MetaBuffer } from './meta-buffer.js';
 import { databaseFault, type PgDb, type Query, type Row } from './pg-db.js';
 import { PostgresCrashNotes } from './postgres-crash-notes.js';
+import { newPostgresKeys, PostgresKeys } from './postgres-keys.js';
 import { PostgresLease } from './postgres-lease.js';
 import { prepareSchema } from './postgres-schema.js';
 import { applyPostgresSourceMap } from './postgres-source-map.js';
@@ -56,6 +58,7 @@ export class PostgresLedger implements Ledger {
   private closing: Promise<void> | undefined;
   private readonly lease: PostgresLease;
   private readonly crashNotes: PostgresCrashNotes;
+  private readonly recordKeys: PostgresKeys;
   private readonly sql;
 
   constructor(
@@ -67,6 +70,7 @@ export class PostgresLedger implements Ledger {
     const id = (): number => this.jobId as number;
     this.lease = new PostgresLease(db, schema, id, leaseOptions);
     this.crashNotes = new PostgresCrashNotes(schema, id);
+    this.recordKeys = new PostgresKeys(schema);
     this.sql = { meta: metaSql(schema), reads: readsSql(schema), runs: runsSql(schema) };
   }
 
@@ -150,10 +154,12 @@ export class PostgresLedger implements Ledger {
     await this.use('writing a commit', KEPT, (jobId) =>
       this.db.transaction(async (query) => {
         await this.lease.fence(query);
+        await this.recordKeys.write(query, jobId);
         await writeCommit(query, this.schema, jobId, batch);
         await this.crashNotes.clearFinished(query, batch);
       }),
     );
+    this.recordKeys.committed();
   }
 
   async assertHeld(): Promise<void> {
@@ -267,14 +273,12 @@ export class PostgresLedger implements Ledger {
     }
   }
 
-  async *keyChunks(): AsyncIterable<Uint8Array> {
-    const jobId = await this.ready();
-    for (let after = 0; ;) {
-      const page = await this.use('reading the key index', '', () => this.db.query(this.sql.reads.keyChunksPage, [jobId, after]));
-      for (const row of page.rows) yield new Uint8Array(row.chunk as Buffer);
-      if (page.rows.length === 0) return;
-      after = Number((page.rows[page.rows.length - 1] as Row).id);
-    }
+  async keys(): Promise<RecordKeys> {
+    return this.use('reading the record keys', '', (jobId) => this.recordKeys.load(this.db.query, jobId));
+  }
+
+  newKeys(expectedKeys: number): RecordKeys {
+    return newPostgresKeys(expectedKeys);
   }
 
   async sourceState(): Promise<StoredSource> {
@@ -303,7 +307,14 @@ export class PostgresLedger implements Ledger {
       this.db.transaction(async (query) => {
         await this.lease.fence(query);
         const meta = await MetaBuffer.load(query, this.schema, jobId);
-        await applyPostgresSourceMap(query, this.schema, jobId, { runId, fingerprint, remap, meta, crashNotes: this.crashNotes });
+        await applyPostgresSourceMap(query, this.schema, jobId, {
+          runId,
+          fingerprint,
+          remap,
+          meta,
+          crashNotes: this.crashNotes,
+          keys: this.recordKeys,
+        });
         await meta.flush(query, this.schema, jobId);
       }),
     );

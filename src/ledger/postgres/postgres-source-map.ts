@@ -8,11 +8,9 @@ import { acceptSource } from '../sqlite/source-state.js';
 import type { MetaBuffer } from './meta-buffer.js';
 import type { Query } from './pg-db.js';
 import type { PostgresCrashNotes } from './postgres-crash-notes.js';
+import type { PostgresKeys } from './postgres-keys.js';
 import { outcomesSql } from './sql/outcomes.js';
 import { sourceMapSql } from './sql/source-map.js';
-
-/** Remapped keys are stored in rows of this many bytes (a multiple of the 16-byte entry). */
-const KEY_ROW_BYTES = 1024 * 1024;
 
 export async function applyPostgresSourceMap(
   query: Query,
@@ -24,6 +22,7 @@ export async function applyPostgresSourceMap(
     remap: SourceRemap;
     meta: MetaBuffer;
     crashNotes: PostgresCrashNotes;
+    keys: PostgresKeys;
   },
 ): Promise<void> {
   const { remap, meta } = context;
@@ -45,10 +44,7 @@ export async function applyPostgresSourceMap(
   }
   await context.crashNotes.remap(query, (seq) => remap.newSeqOf(seq));
   // The key index is replaced by the source's keys at their new positions.
-  await query(sql.clearKeys, [jobId]);
-  for (let at = 0; at < remap.keyChunk.length; at += KEY_ROW_BYTES) {
-    await query(outcomes.insertKeyChunk, [jobId, Buffer.from(remap.keyChunk.subarray(at, at + KEY_ROW_BYTES))]);
-  }
+  await context.keys.replace(query, jobId, remap.keys);
   meta.set('seen', String(remap.seen));
   meta.set('exhausted', 'true');
   if (remap.watermark) meta.set('watermark', JSON.stringify(remap.watermark));

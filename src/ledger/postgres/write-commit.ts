@@ -1,6 +1,6 @@
 /**
  * One group commit's writes, after the lease fence and in its transaction (postgres-ledger.ts):
- * the key index's chunk, the success ranges, the rows, the job's meta values and the timeline
+ * the success ranges, the rows, the job's meta values and the timeline
  * point, each one statement for the whole batch (sql/outcomes.ts).
  */
 import type { CommitBatch, RecordRow } from '../ledger.js';
@@ -10,7 +10,6 @@ import { outcomesSql } from './sql/outcomes.js';
 
 export async function writeCommit(query: Query, schema: string, jobId: number, batch: CommitBatch): Promise<void> {
   const sql = outcomesSql(schema);
-  if (batch.keyChunk && batch.keyChunk.length > 0) await query(sql.insertKeyChunk, [jobId, Buffer.from(batch.keyChunk)]);
   await writeRanges(query, sql, jobId, batch);
   if (batch.rows.length > 0) await query(sql.upsertRows, [jobId, ...rowColumns(latestPerSeq(batch.rows))]);
   const meta: [string, string][] = [['seen', String(batch.seen)]];

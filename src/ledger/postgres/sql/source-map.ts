@@ -11,5 +11,4 @@ export const sourceMapSql = (s: string) => ({
     FROM unnest($2::int8[], $3::int8[], $4::int8[], $5::int8[]) AS m(old_seq, new_seq, line, byte_offset)
     WHERE r.job_id = $1 AND r.seq = -1 - m.old_seq`,
   clearRanges: `DELETE FROM "${s}".succeeded_ranges WHERE job_id = $1`,
-  clearKeys: `DELETE FROM "${s}".key_chunks WHERE job_id = $1`,
 });

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * Issue 4's figures: what `dependsOn` costs, in time and memory, over 1,000,000 JSONL records and a
+ * What `dependsOn` costs, in time and memory, over 1,000,000 JSONL records and a
  * no-op handler (SQLite ledger in a temp dir, default concurrency and checkpointing).
  *
  * Shapes (every record has at most one parent, `dependsOn: (r) => r.parent ? [r.parent] : []`):

@@ -42,7 +42,10 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
   const runFlags = (command: Command): Command =>
     command
       .argument('<job-file>', 'the job module (.ts, .mts, .js or .mjs)')
-      .option('--ledger <path>', 'the ledger: a SQLite file (default: .batchguard/<job name>.sqlite) or a postgres:// URL')
+      .option(
+        '--ledger <path>',
+        "the ledger: a SQLite file, memory, or a postgres:// URL (default: the job's ledger, else .batchguard/<job name>.sqlite beside the job file)",
+      )
       .option('--pg-schema <name>', 'the PostgreSQL schema of a postgres:// ledger (default: batchguard)')
       .option('--concurrency <n>', 'records in flight at once', integer('--concurrency'))
       .option('--max-failure-rate <r>', 'exit 1 above this share of failed records', fraction)

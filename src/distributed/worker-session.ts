@@ -14,7 +14,7 @@ import type { ChunkPlan } from './chunk-plan.js';
 import type { SqlClient, SqlPool } from './sql-client.js';
 import { createWorkerTables } from './sql/create-worker-tables.js';
 import { fencedWrite, leaseLost, markChunkDone } from './sql/fenced-write.js';
-import { joinRun, type JoinedRun } from './sql/join-run.js';
+import { joinRun, type JoinedRun, type JoinRequest } from './sql/join-run.js';
 import { leaseChunk, type LeasedChunk } from './sql/lease-chunk.js';
 import { renewLeases, type HeldChunk } from './sql/renew-leases.js';
 import { completeRun, readRunState, type SharedRunState } from './sql/run-state.js';
@@ -67,10 +67,17 @@ export class WorkerSession {
     options: WorkerSessionOptions,
     plan: () => Promise<ChunkPlan>,
     newRunId: string = randomUUID(),
+    onPlanned?: JoinRequest['onPlanned'],
   ): Promise<WorkerSession> {
     const session = new WorkerSession(options, undefined);
     await createWorkerTables(options.pool, session.schema);
-    session.joinedRun = await joinRun(options.pool, session.schema, { job: options.job, owner: session.owner, newRunId, plan });
+    session.joinedRun = await joinRun(options.pool, session.schema, {
+      job: options.job,
+      owner: session.owner,
+      newRunId,
+      plan,
+      ...(onPlanned ? { onPlanned } : {}),
+    });
     session.timer = setInterval(() => void session.heartbeat(), session.renewEveryMs);
     return session;
   }

@@ -8,7 +8,7 @@
  * backstop should two transactions ever get past the lock together.
  */
 import type { ChunkPlan } from '../chunk-plan.js';
-import { inTransaction, quoteIdent, type SqlPool } from '../sql-client.js';
+import { inTransaction, quoteIdent, type SqlClient, type SqlPool } from '../sql-client.js';
 
 /** The run a worker takes part in. */
 export interface JoinedRun {
@@ -29,6 +29,8 @@ export interface JoinRequest {
   /** The id of the run if this worker plans it. */
   readonly newRunId: string;
   readonly plan: () => Promise<ChunkPlan>;
+  /** Records what goes with a new plan, in the same transaction (so a plan is never without it). */
+  readonly onPlanned?: (client: SqlClient, runId: string, plan: ChunkPlan) => Promise<void>;
 }
 
 export async function joinRun(pool: SqlPool, schema: string, request: JoinRequest): Promise<JoinedRun> {
@@ -62,6 +64,7 @@ export async function joinRun(pool: SqlPool, schema: string, request: JoinReques
         plan.chunks.map((c) => c.from.offset ?? null),
       ],
     );
+    await request.onPlanned?.(client, request.newRunId, plan);
     return { runId: request.newRunId, total: plan.total, chunks: plan.chunks.length, planned: true };
   });
 }

@@ -56,7 +56,7 @@ function latestPerSeq(rows: readonly RecordRow[]): RecordRow[] {
 }
 
 /** The rows as the column arrays of sql/outcomes.ts's upsertRows, in its order. */
-function rowColumns(rows: readonly RecordRow[]): unknown[][] {
+export function rowColumns(rows: readonly RecordRow[]): unknown[][] {
   const json = (value: unknown): string | null => (value === undefined ? null : JSON.stringify(value));
   return [
     rows.map((r) => r.seq),

@@ -1,0 +1,157 @@
+/**
+ * The ledger as one chunk's run sees it. A worker runs the ordinary engine over each chunk it
+ * leases, with this ledger: it begins at the chunk's start and skips what is recorded in the chunk
+ * already (a worker that held it before), every commit goes through the chunk's fence into the
+ * PostgreSQL ledger's tables under the shared run's id, and a run that read its chunk to the end
+ * marks the chunk done in its last fenced transaction. Reads (counts, failures, runs) are the whole
+ * job's, from the PostgreSQL ledger.
+ *
+ * What a chunk's run does not have, by design for now: the duplicate-key index across the whole
+ * source (each chunk's run sees its own keys only), crash notes (a takeover redoes at most the
+ * dead worker's uncommitted batch and in-flight records), an output sink, and `dependsOn`
+ * (run-worker.ts refuses those jobs).
+ */
+import type {
+  CommitBatch,
+  ErrorGroup,
+  Ledger,
+  LedgerCounts,
+  LeaseHolder,
+  RecordRow,
+  ResumeState,
+  RowFilter,
+  RunRecord,
+  SeqRange,
+  StoredSource,
+  TimelinePoint,
+} from '../ledger/ledger.js';
+import type { LeasedChunk } from './sql/lease-chunk.js';
+import { leaseLost } from './sql/fenced-write.js';
+import { addRunCounts } from './sql/run-state.js';
+import { finishedIn, writeChunkOutcomes } from './sql/chunk-outcomes.js';
+import type { WorkerSession } from './worker-session.js';
+
+/** What one chunk's run needs besides the session. */
+export interface ChunkLedgerContext {
+  /** The PostgreSQL ledger of the job: its reads are the whole job's. */
+  readonly base: Ledger;
+  readonly session: WorkerSession;
+  readonly lease: LeasedChunk;
+  readonly schema: string;
+  readonly jobId: number;
+}
+
+export class ChunkLedger implements Ledger {
+  /** Set once the chunk's run finished reading it and its last commit marked it done. */
+  done = false;
+
+  constructor(private readonly context: ChunkLedgerContext) {}
+
+  get location(): string {
+    return this.context.base.location;
+  }
+
+  private get runId(): string {
+    return this.context.session.run.runId;
+  }
+
+  async begin(): Promise<ResumeState> {
+    const { session, lease, schema, jobId } = this.context;
+    const chunk = lease.chunk;
+    const finished = await session.write([lease], (client) =>
+      finishedIn(client, schema, jobId, chunk.from.seq, chunk.from.seq + chunk.count - 1),
+    );
+    return {
+      watermark: chunk.from,
+      finishedAbove: finished,
+      alreadyDone: finished.reduce((sum, r) => sum + r.last - r.first + 1, 0),
+      crashedRunId: undefined,
+      outputState: undefined,
+      crashes: { suspects: new Map() },
+    };
+  }
+
+  sourceState(): Promise<StoredSource> {
+    return Promise.resolve({ fingerprint: undefined, sample: undefined });
+  }
+
+  acceptSource(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  applySourceMap(): Promise<void> {
+    return Promise.reject(new Error('a chunk of a shared run never maps its source by key'));
+  }
+
+  async commit(batch: CommitBatch): Promise<void> {
+    const { session, lease, schema, jobId } = this.context;
+    const counts = { succeeded: 0, failed: 0, skipped: 0 };
+    for (const range of batch.succeeded) counts.succeeded += range.last - range.first + 1;
+    for (const row of batch.rows) counts[row.status === 'succeeded' ? 'succeeded' : row.status === 'failed' ? 'failed' : 'skipped']++;
+    const write = async (client: Parameters<Parameters<WorkerSession['write']>[1]>[0]): Promise<void> => {
+      await writeChunkOutcomes(client, schema, jobId, this.runId, batch);
+      await addRunCounts(client, schema, this.runId, counts);
+    };
+    // The engine's last commit of a chunk read to its end says `exhausted`: it closes the chunk too.
+    if (batch.exhausted && !this.done) {
+      await session.finishChunk(lease, write);
+      this.done = true;
+    } else await session.write([lease], write);
+  }
+
+  assertHeld(): Promise<void> {
+    const { session, lease } = this.context;
+    return session.holds(lease) || this.done ? Promise.resolve() : Promise.reject(leaseLost(this.runId, [lease.chunk.index]));
+  }
+
+  /** The shared run's end is recorded by the worker that sees it end (run-worker.ts), not per chunk. */
+  finish(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  counts(): Promise<LedgerCounts> {
+    return this.context.base.counts();
+  }
+
+  topErrors(limit: number, sampleKeys: number): Promise<ErrorGroup[]> {
+    return this.context.base.topErrors(limit, sampleKeys);
+  }
+
+  runs(limit: number): Promise<RunRecord[]> {
+    return this.context.base.runs(limit);
+  }
+
+  timeline(runId: string): Promise<TimelinePoint[]> {
+    return this.context.base.timeline(runId);
+  }
+
+  rows(filter: RowFilter): AsyncIterable<RecordRow> {
+    return this.context.base.rows(filter);
+  }
+
+  succeededRanges(): AsyncIterable<SeqRange> {
+    return this.context.base.succeededRanges();
+  }
+
+  async *keyChunks(): AsyncIterable<Uint8Array> {}
+
+  noteInFlight(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  reportFolder(): string | undefined {
+    return undefined;
+  }
+
+  inspect(): Promise<ResumeState> {
+    return this.begin();
+  }
+
+  holder(): Promise<LeaseHolder | undefined> {
+    return Promise.resolve(undefined);
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}

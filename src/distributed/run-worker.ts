@@ -1,0 +1,230 @@
+/**
+ * One worker of a shared run over the PostgreSQL ledger: `batchguard run job.ts --ledger
+ * postgres://… --worker` on any number of machines. It joins the job's running run (the first
+ * worker plans it), then runs the ordinary engine over one leased chunk after another until every
+ * chunk is done, or the run is aborted for all.
+ *
+ * Shared decisions: the outcome counts are the run's, all workers together, and the failure
+ * threshold is decided on them at the end; a worker whose breaker gives up (its chunk's run ends
+ * `aborted`) aborts the run for every worker, which all see at their next heartbeat and stop.
+ */
+import { hostname } from 'node:os';
+import { ConfigError, LedgerError } from '../errors.js';
+import type { Job } from '../job.js';
+import { runJob } from '../engine/run-job.js';
+import type { EventListener } from '../engine/events.js';
+import { resolveLeaseOptions, type LeaseOptions } from '../ledger/lease.js';
+import { openLedger } from '../ledger/open-ledger.js';
+import { loadPg } from '../ledger/postgres/load-pg.js';
+import { checkPgSchema, isPostgresSpec, resolvePostgresTarget } from '../ledger/postgres/postgres-location.js';
+import { assertSplittable, planChunks } from './chunk-plan.js';
+import { ChunkLedger } from './chunk-ledger.js';
+import { chunkSource } from './chunk-source.js';
+import { inTransaction, type SqlPool } from './sql-client.js';
+import { jobIdOf, recordPlannedRun, recordRunEnd } from './sql/chunk-outcomes.js';
+import type { LeasedChunk } from './sql/lease-chunk.js';
+import { abortRun, type SharedRunState } from './sql/run-state.js';
+import { WorkerSession } from './worker-session.js';
+
+/** Options of {@link runWorker}. */
+export interface WorkerOptions {
+  /** The PostgreSQL ledger, `postgres://…`. */
+  readonly ledger: string;
+  /** @default 'batchguard' */
+  readonly pgSchema?: string;
+  /** @default the job's concurrency */
+  readonly concurrency?: number;
+  /** @default the job's maxFailureRate */
+  readonly maxFailureRate?: number;
+  /** A chunk's lease: how long without a heartbeat before another worker takes it over. @default 15 s, renewed every 5 s */
+  readonly lease?: LeaseOptions;
+  /** Records per chunk, when this worker plans the run. @default 10000 */
+  readonly recordsPerChunk?: number;
+  readonly signal?: AbortSignal;
+  readonly onEvent?: EventListener;
+}
+
+/** How the shared run ended, as this worker saw it. */
+export type WorkerStatus = 'completed' | 'threshold-exceeded' | 'aborted' | 'interrupted';
+
+/** What one worker did, and the run's shared state at its end. */
+export interface WorkerSummary {
+  readonly runId: string;
+  readonly status: WorkerStatus;
+  /** True for the worker that planned the run. */
+  readonly planned: boolean;
+  /** Chunks this worker finished, and of those, the ones it took over from another worker. */
+  readonly chunksDone: number;
+  readonly chunksTakenOver: number;
+  /** Chunks this worker lost (its lease expired while it worked: stopped, or cut off). */
+  readonly chunksLost: number;
+  /** Records this worker gave an outcome. */
+  readonly records: number;
+  readonly shared: SharedRunState;
+  readonly abortReason: string | undefined;
+}
+
+/** How often a worker with nothing to lease looks again (other workers hold the last chunks). */
+const IDLE_POLL_MS = 200;
+
+/**
+ * Runs `job` as one worker of its shared run. Resolves when the run ended for all (every chunk
+ * done, or aborted) or this worker was interrupted (`signal`).
+ *
+ * @throws {ConfigError} for a job workers cannot share (an output file, `dependsOn`, a source that
+ *   cannot seek) or a ledger that is not PostgreSQL.
+ */
+export async function runWorker(job: Job<any, any>, options: WorkerOptions): Promise<WorkerSummary> {
+  if (!isPostgresSpec(options.ledger)) {
+    throw new ConfigError('--worker needs the PostgreSQL ledger (--ledger postgres://…): workers share a run through it', {
+      field: 'ledger',
+    });
+  }
+  if (job.output !== undefined) {
+    throw new ConfigError(`job ${job.name}: an output file cannot be shared by several workers; drop output, or run without --worker`, {
+      field: 'output',
+    });
+  }
+  if (job.dependsOn !== undefined) {
+    throw new ConfigError(
+      `job ${job.name}: dependsOn is not supported with --worker yet (a dependency may be in another worker's chunk); run without --worker`,
+      {
+        field: 'dependsOn',
+      },
+    );
+  }
+  assertSplittable(job.source);
+  const schema = checkPgSchema(options.pgSchema, 'pgSchema');
+  const lease = resolveLeaseOptions(options.lease);
+  const { ledger: base } = openLedger(options.ledger, { job: job.name, pgSchema: schema, lease });
+  const { pg, path } = loadPg('ledger');
+  const pool = new pg.Pool({ ...resolvePostgresTarget(options.ledger, path).config, max: 4, application_name: 'batchguard-worker' });
+  pool.on('error', () => {});
+  try {
+    // The ledger creates its schema and the job's row on first use.
+    await base.counts();
+    return await work(job, options, base, pool as unknown as SqlPool, schema, lease);
+  } finally {
+    await pool.end();
+    await base.close();
+  }
+}
+
+async function work(
+  job: Job<any, any>,
+  options: WorkerOptions,
+  base: Awaited<ReturnType<typeof openLedger>>['ledger'],
+  pool: SqlPool,
+  schema: string,
+  lease: { expireMs: number; renewEveryMs: number },
+): Promise<WorkerSummary> {
+  const jobId = await jobIdOf(pool, schema, job.name);
+  if (jobId === undefined)
+    throw new LedgerError('LEDGER_UNUSABLE', `the PostgreSQL ledger ${base.location} has no row for job ${job.name}`);
+  const maxFailureRate = options.maxFailureRate ?? job.maxFailureRate;
+  let current: { lease: LeasedChunk; stop: AbortController } | undefined;
+  let abortedBy: string | undefined;
+  let lost = 0;
+  const session = await WorkerSession.join(
+    {
+      pool,
+      schema,
+      job: job.name,
+      leaseMs: lease.expireMs,
+      renewEveryMs: lease.renewEveryMs,
+      onLost: (chunk) => {
+        lost++;
+        if (current?.lease.chunk.index === chunk) current.stop.abort(new Error(`lost the lease on chunk ${chunk}`));
+      },
+      onState: (state) => {
+        if (state.status === 'aborted') current?.stop.abort(new Error(state.abortReason ?? 'the run was aborted'));
+      },
+    },
+    () =>
+      planChunks(job.source, {
+        ...(options.recordsPerChunk === undefined ? {} : { recordsPerChunk: options.recordsPerChunk }),
+        ...(options.signal ? { signal: options.signal } : {}),
+      }),
+    undefined,
+    (client, runId, plan) =>
+      recordPlannedRun(client, schema, jobId, {
+        runId,
+        total: plan.total,
+        host: hostname(),
+        options: { worker: true, concurrency: options.concurrency ?? job.concurrency, maxFailureRate },
+      }),
+  );
+  let done = 0;
+  let takenOver = 0;
+  let records = 0;
+  try {
+    for (;;) {
+      if (options.signal?.aborted) return await end('interrupted');
+      const next = await session.next();
+      if (next.kind === 'ended') return await end(next.state.status === 'aborted' ? 'aborted' : decide(next.state, maxFailureRate));
+      if (next.kind === 'wait') {
+        await new Promise((resolve) => setTimeout(resolve, Math.min(IDLE_POLL_MS, lease.renewEveryMs)));
+        continue;
+      }
+      const stop = new AbortController();
+      const onOuterAbort = (): void => stop.abort(options.signal?.reason);
+      options.signal?.addEventListener('abort', onOuterAbort, { once: true });
+      current = { lease: next.lease, stop };
+      const ledger = new ChunkLedger({ base, session, lease: next.lease, schema, jobId });
+      try {
+        const summary = await runJob(
+          { ...job, source: chunkSource(job.source, next.lease.chunk) },
+          {
+            ledger,
+            ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
+            // The threshold is the run's, decided on every worker's outcomes at the end.
+            maxFailureRate: 1,
+            signal: stop.signal,
+            lease,
+            ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+          },
+        );
+        records += summary.thisRun.succeeded + summary.thisRun.failed + summary.thisRun.skipped;
+        if (ledger.done) {
+          done++;
+          if (next.lease.takenOver) takenOver++;
+        } else if (summary.status === 'aborted' && !stop.signal.aborted) {
+          // This worker's breaker gave up: a systemic outage is every worker's.
+          abortedBy = `worker ${session.owner} on ${hostname()}: ${summary.reason ?? 'the breaker stayed open'}`;
+          await inTransaction(pool, (client) => abortRun(client, schema, session.run.runId, abortedBy as string));
+        }
+      } catch (error) {
+        if (!(error instanceof LedgerError && error.code === 'LEDGER_LEASE_LOST')) throw error;
+      } finally {
+        options.signal?.removeEventListener('abort', onOuterAbort);
+        current = undefined;
+      }
+    }
+  } finally {
+    await session.close();
+  }
+
+  async function end(status: WorkerStatus): Promise<WorkerSummary> {
+    const shared = (await session.state()) as SharedRunState;
+    if (status !== 'interrupted') {
+      await inTransaction(pool, (client) => recordRunEnd(client, schema, jobId as number, session.run.runId, status, { status, shared }));
+    }
+    return {
+      runId: session.run.runId,
+      status,
+      planned: session.run.planned,
+      chunksDone: done,
+      chunksTakenOver: takenOver,
+      chunksLost: lost,
+      records,
+      shared,
+      abortReason: shared.abortReason ?? abortedBy,
+    };
+  }
+}
+
+/** The run's ending once every chunk is done: the threshold on all workers' outcomes. */
+function decide(state: SharedRunState, maxFailureRate: number): WorkerStatus {
+  const finished = state.succeeded + state.failed + state.skipped;
+  return finished > 0 && state.failed / finished > maxFailureRate ? 'threshold-exceeded' : 'completed';
+}

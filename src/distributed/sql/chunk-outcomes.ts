@@ -1,0 +1,101 @@
+/**
+ * Outcomes written by workers into the PostgreSQL ledger's own tables (ledger/postgres/), so that
+ * `status`, `failures`, `report` and `rerun` read a shared run like any other.
+ *
+ * Successes are inserted as they come, one range per commit, never merged into a stored range:
+ * merging reads the range before and rewrites it, and two workers doing that at once for adjacent
+ * chunks would each overwrite the other's extension. Ranges of different chunks never overlap (a
+ * record belongs to one chunk, and a worker taking a chunk over skips what was recorded), so plain
+ * inserts are exact; the price is one range row per commit instead of one per contiguous run.
+ */
+import type { CommitBatch, SeqRange } from '../../ledger/ledger.js';
+import { metaSql } from '../../ledger/postgres/sql/meta.js';
+import { outcomesSql } from '../../ledger/postgres/sql/outcomes.js';
+import { runsSql } from '../../ledger/postgres/sql/runs.js';
+import { rowColumns } from '../../ledger/postgres/write-commit.js';
+import { quoteIdent, type SqlClient } from '../sql-client.js';
+
+/** The job's id in the ledger's `jobs` table (the ledger creates the row when it first opens). */
+export async function jobIdOf(client: SqlClient, schema: string, job: string): Promise<number | undefined> {
+  const { rows } = await client.query<{ job_id: number }>(`SELECT job_id FROM ${quoteIdent(schema)}.jobs WHERE name = $1`, [job]);
+  return rows[0]?.job_id;
+}
+
+/** The sequence numbers in `first` … `last` that already have an outcome, as sorted, disjoint ranges. */
+export async function finishedIn(client: SqlClient, schema: string, jobId: number, first: number, last: number): Promise<SeqRange[]> {
+  const s = quoteIdent(schema);
+  const { rows } = await client.query<{ f: string; l: string }>(
+    `SELECT greatest(first_seq, $2) AS f, least(last_seq, $3) AS l FROM ${s}.succeeded_ranges
+      WHERE job_id = $1 AND first_seq <= $3 AND last_seq >= $2
+     UNION ALL
+     SELECT seq, seq FROM ${s}.records WHERE job_id = $1 AND seq BETWEEN $2 AND $3
+     ORDER BY 1`,
+    [jobId, first, last],
+  );
+  const merged: { first: number; last: number }[] = [];
+  for (const row of rows) {
+    const f = Number(row.f);
+    const l = Number(row.l);
+    const top = merged[merged.length - 1];
+    if (top !== undefined && f <= top.last + 1) top.last = Math.max(top.last, l);
+    else merged.push({ first: f, last: l });
+  }
+  return merged;
+}
+
+/** One worker commit: success ranges, rows, and the run's timeline point (no watermark: chunks have their own starts). */
+export async function writeChunkOutcomes(
+  client: SqlClient,
+  schema: string,
+  jobId: number,
+  runId: string,
+  batch: CommitBatch,
+): Promise<void> {
+  const sql = outcomesSql(schema);
+  const query = (text: string, values: unknown[]): Promise<unknown> => client.query(text, values);
+  if (batch.succeeded.length > 0) {
+    await query(sql.insertRanges, [jobId, batch.succeeded.map((r) => r.first), batch.succeeded.map((r) => r.last), runId]);
+  }
+  // One row per record: a statement's ON CONFLICT cannot touch the same row twice; the later outcome wins.
+  const rows = [...new Map(batch.rows.map((row) => [row.seq, { ...row, runId }])).values()];
+  if (rows.length > 0) await query(sql.upsertRows, [jobId, ...rowColumns(rows)]);
+  let done = rows.length;
+  for (const range of batch.succeeded) done += range.last - range.first + 1;
+  if (done > 0) {
+    const failed = rows.filter((row) => row.status === 'failed').length;
+    await query(sql.addTimeline, [jobId, runId, new Date().toISOString(), done, failed]);
+  }
+}
+
+/**
+ * What the planner records with the plan: the run, and the record count, which is known once the
+ * source is planned (so `status` counts every record not done yet as pending from the start).
+ */
+export async function recordPlannedRun(
+  client: SqlClient,
+  schema: string,
+  jobId: number,
+  run: { readonly runId: string; readonly total: number; readonly options: Record<string, unknown>; readonly host: string },
+): Promise<void> {
+  await client.query(runsSql(schema).insert, [
+    jobId,
+    run.runId,
+    new Date().toISOString(),
+    process.pid,
+    run.host,
+    JSON.stringify(run.options),
+  ]);
+  await client.query(metaSql(schema).set, [jobId, ['seen', 'exhausted'], [String(run.total), 'true']]);
+}
+
+/** Records how the shared run ended, once, by the worker that saw it end. */
+export async function recordRunEnd(
+  client: SqlClient,
+  schema: string,
+  jobId: number,
+  runId: string,
+  status: string,
+  summary: unknown,
+): Promise<void> {
+  await client.query(runsSql(schema).end, [jobId, runId, status, new Date().toISOString(), JSON.stringify(summary)]);
+}

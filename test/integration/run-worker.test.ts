@@ -1,0 +1,81 @@
+/**
+ * runWorker in one process against the real PostgreSQL: several workers share one run to its end,
+ * each record gets exactly one outcome, failures land in the ledger that `failures` reads, and a
+ * second pass after a run completed starts a new run. (Workers in separate processes, SIGKILL and
+ * SIGSTOP: test/e2e/workers.test.ts.)
+ */
+import { expect, it } from 'vitest';
+import { ConfigError, FatalError } from '../../src/errors.js';
+import { defineJob } from '../../src/job.js';
+import { runWorker } from '../../src/distributed/run-worker.js';
+import { openLedger } from '../../src/ledger/open-ledger.js';
+import { jsonl } from '../../src/sources/jsonl.js';
+import { writeJsonl } from '../helpers/cli.js';
+import { describePg, freshSchema, pgPool, PG_URL } from '../helpers/pg-schema.js';
+import { collect } from '../helpers/sources.js';
+import { tempDir } from '../helpers/temp.js';
+
+describePg('runWorker', () => {
+  const pool = pgPool();
+
+  it('shares one run among three workers: every record once, the run completed for all', async () => {
+    const schema = freshSchema('bg_worker');
+    const path = writeJsonl(tempDir(), 'in.jsonl', 5000);
+    const calls = new Map<number, number>();
+    const job = defineJob<{ id: number }>({
+      name: 'shared',
+      source: jsonl(path),
+      key: (r) => String(r.id),
+      concurrency: 8,
+      handler: async (r) => {
+        calls.set(r.id, (calls.get(r.id) ?? 0) + 1);
+        if (r.id % 1000 === 7) throw new FatalError(`bad record ${r.id}`);
+      },
+    });
+    const results = await Promise.all([0, 1, 2].map(() => runWorker(job, { ledger: PG_URL, pgSchema: schema, recordsPerChunk: 250 })));
+    expect(results.map((r) => r.status)).toEqual(['completed', 'completed', 'completed']);
+    expect(new Set(results.map((r) => r.runId)).size).toBe(1);
+    expect(results.filter((r) => r.planned)).toHaveLength(1);
+    expect(results.reduce((sum, r) => sum + r.chunksDone, 0)).toBe(20);
+    expect(results.reduce((sum, r) => sum + r.records, 0)).toBe(5000);
+    expect(calls.size).toBe(5000);
+    expect([...calls.values()].every((n) => n === 1)).toBe(true);
+    expect(results[0]?.shared).toMatchObject({ status: 'completed', total: 5000, succeeded: 4995, failed: 5, chunksDone: 20 });
+
+    const { ledger } = openLedger(PG_URL, { job: 'shared', pgSchema: schema });
+    try {
+      expect(await ledger.counts()).toEqual({ total: 5000, succeeded: 4995, failed: 5, skipped: 0, pending: 0, sourceExhausted: true });
+      const failed = await collect(ledger.rows({ statuses: ['failed'] }));
+      expect(failed.map((row) => row.key)).toEqual(['7', '1007', '2007', '3007', '4007']);
+      const runs = await ledger.runs(5);
+      expect(runs[0]).toMatchObject({ runId: results[0]?.runId, status: 'completed' });
+    } finally {
+      await ledger.close();
+    }
+    const { rows } = await pool.query(
+      `SELECT count(*)::int AS overlaps FROM "${schema}".succeeded_ranges a JOIN "${schema}".succeeded_ranges b
+        ON a.first_seq < b.first_seq AND b.first_seq <= a.last_seq`,
+    );
+    expect(rows[0].overlaps).toBe(0);
+
+    // The run is over: the next worker plans a new one, and finds every record done.
+    const again = await runWorker(job, { ledger: PG_URL, pgSchema: schema, recordsPerChunk: 250 });
+    expect(again).toMatchObject({ status: 'completed', planned: true, records: 0 });
+    expect(calls.size).toBe(5000);
+  });
+
+  it('refuses a job workers cannot share, saying why', async () => {
+    const job = defineJob<{ id: number }>({
+      name: 'deps',
+      source: [{ id: 1 }],
+      key: (r) => String(r.id),
+      dependsOn: () => [],
+      handler: async () => {},
+    });
+    await expect(runWorker(job, { ledger: PG_URL })).rejects.toThrow(ConfigError);
+    const plain = defineJob<{ id: number }>({ name: 'plain', source: [{ id: 1 }], key: (r) => String(r.id), handler: async () => {} });
+    await expect(runWorker(plain, { ledger: PG_URL })).rejects.toThrow(
+      'source iterable cannot be shared by several workers: it cannot start reading in the middle. Use jsonl(path) or csv(path) on storage every worker can read, or postgresTable(...)',
+    );
+  });
+});

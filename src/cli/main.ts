@@ -76,6 +76,12 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
   runFlags(program.command('run'))
     .description('run a job; resumes automatically where the previous run stopped')
     .option('--limit <n>', 'the same as --max-records: a sample of the first N records not yet done', integer('--limit'))
+    .option('--worker', "join the job's shared run as one of several workers, on any machine (PostgreSQL ledger only)")
+    .option(
+      '--records-per-chunk <n>',
+      'with --worker: records per chunk when this worker plans the run (default: 10000)',
+      integer('--records-per-chunk'),
+    )
     .option(
       '--dry-run',
       'read and validate the source and say what a run would do, without calling the handler (exit 1 if records are invalid)',

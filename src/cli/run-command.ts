@@ -38,6 +38,8 @@ export interface RunFlags {
   dryRun?: boolean;
   takeOver?: boolean;
   lease?: string;
+  worker?: boolean;
+  recordsPerChunk?: number;
   keepRuns?: number;
 }
 
@@ -48,6 +50,7 @@ export async function runCommand(jobFile: string, flags: RunFlags, rerun?: Rerun
   const job = await loadJob(jobFile);
   if (flags.dryRun) return dryRunCommand(job, flags, jobFile);
   const ledger = ledgerPath(job, flags.ledger, jobFile);
+  if (flags.worker && !rerun) return (await import('./worker-command.js')).workerCommand(job, ledger, flags);
   // A memory ledger is always new, and says nothing about where earlier runs were recorded. A
   // database ledger exists before any run: a re-run there finds its failures or none.
   const newLedger = !isMemoryLedger(ledger) && !isDatabaseLedger(ledger) && !existsSync(ledger);

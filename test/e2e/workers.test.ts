@@ -166,4 +166,62 @@ export default defineJob({
     const { twice } = await expectEveryRecordOnce(schema, records);
     expect(twice).toBeLessThanOrEqual(CONCURRENCY + 2 * EVERY_RECORDS);
   }, 120_000);
+
+  it('a systemic outage shared by all workers: they all stop together with exit code 3, nothing failed', async () => {
+    const schema = freshSchema('bg_e2e_workers');
+    const dir = tempDir();
+    writeJsonl(dir, 'records.jsonl', 3000);
+    // Every record from id 600 on meets a database that refuses connections, on every worker.
+    writeFileSync(
+      join(dir, 'job.mjs'),
+      `
+import { defineJob, jsonl } from 'batchguard';
+export default defineJob({
+  name: 'shared-outage',
+  source: jsonl(${JSON.stringify(join(dir, 'records.jsonl'))}),
+  key: (r) => String(r.id),
+  concurrency: 4,
+  retry: { maxAttempts: 2, backoff: { kind: 'constant', delayMs: 10 } },
+  breaker: { consecutiveFailures: 5, failureRate: 0.5, windowRecords: 20, minRecords: 5, probeDelayMs: 100, maxProbeDelayMs: 200, maxOpenMs: 1500 },
+  handler: async (r) => {
+    await new Promise((resolve) => setTimeout(resolve, 2));
+    if (r.id >= 600) throw Object.assign(new Error('connect ECONNREFUSED 10.0.0.1:5432'), { code: 'ECONNREFUSED' });
+  },
+});
+`,
+    );
+    const args = [
+      'run',
+      'job.mjs',
+      '--ledger',
+      PG_URL,
+      '--pg-schema',
+      schema,
+      '--worker',
+      '--lease',
+      '2s',
+      '--records-per-chunk',
+      '200',
+      '--json',
+    ];
+    const results = await Promise.all([0, 1, 2].map(() => spawnCli(args, { cwd: dir }).result));
+    for (const result of results) {
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(3);
+      expect(JSON.parse(result.stdout)).toMatchObject({ status: 'aborted', shared: { status: 'aborted', failed: 0 } });
+    }
+    // One decision for all: the first worker whose breaker gave up, named the same by every worker.
+    const reasons = new Set(results.map((r) => (JSON.parse(r.stdout) as { abortReason: string }).abortReason));
+    expect(reasons.size).toBe(1);
+    expect([...reasons][0]).toMatch(/^worker .+: /);
+    const { ledger } = openLedger(PG_URL, { job: 'shared-outage', pgSchema: schema });
+    try {
+      const counts = await ledger.counts();
+      expect(counts).toMatchObject({ total: 3000, failed: 0, skipped: 0 });
+      expect(counts.succeeded).toBeLessThanOrEqual(600);
+      expect((await ledger.runs(1))[0]?.status).toBe('aborted');
+    } finally {
+      await ledger.close();
+    }
+  }, 120_000);
 });

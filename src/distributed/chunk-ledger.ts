@@ -109,12 +109,22 @@ export class ChunkLedger implements Ledger {
     return Promise.resolve();
   }
 
-  counts(): Promise<LedgerCounts> {
-    return this.context.base.counts();
+  /**
+   * The shared run's counts (one row), not the whole job's (sums over every range and row): the
+   * engine asks at the end of every chunk's run, and the worker reports the run's counts itself.
+   */
+  async counts(): Promise<LedgerCounts> {
+    const state = await this.context.session.state();
+    const total = state?.total ?? 0;
+    const succeeded = state?.succeeded ?? 0;
+    const failed = state?.failed ?? 0;
+    const skipped = state?.skipped ?? 0;
+    return { total, succeeded, failed, skipped, pending: Math.max(0, total - succeeded - failed - skipped), sourceExhausted: true };
   }
 
-  topErrors(limit: number, sampleKeys: number): Promise<ErrorGroup[]> {
-    return this.context.base.topErrors(limit, sampleKeys);
+  /** None per chunk: the failure groups are read from the job's ledger (`failures`, `status`). */
+  topErrors(): Promise<ErrorGroup[]> {
+    return Promise.resolve([]);
   }
 
   runs(limit: number): Promise<RunRecord[]> {

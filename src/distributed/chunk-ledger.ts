@@ -16,6 +16,7 @@ import type {
   ErrorGroup,
   Ledger,
   LedgerCounts,
+  RecordKeys,
   LeaseHolder,
   RecordRow,
   ResumeState,
@@ -25,6 +26,7 @@ import type {
   StoredSource,
   TimelinePoint,
 } from '../ledger/ledger.js';
+import { KeyIndex } from '../structures/key-index.js';
 import type { LeasedChunk } from './sql/lease-chunk.js';
 import { leaseLost } from './sql/fenced-write.js';
 import { addRunCounts } from './sql/run-state.js';
@@ -143,7 +145,14 @@ export class ChunkLedger implements Ledger {
     return this.context.base.succeededRanges();
   }
 
-  async *keyChunks(): AsyncIterable<Uint8Array> {}
+  /** The chunk's own keys only, kept in memory for its run: nothing is stored (see the file's comment). */
+  keys(): Promise<RecordKeys> {
+    return Promise.resolve(new KeyIndex());
+  }
+
+  newKeys(expectedKeys: number): RecordKeys {
+    return new KeyIndex({ expectedKeys });
+  }
 
   noteInFlight(): Promise<void> {
     return Promise.resolve();

@@ -159,9 +159,13 @@ async function work(
   let records = 0;
   try {
     for (;;) {
-      if (options.signal?.aborted) return await end('interrupted');
+      if (options.signal?.aborted) return await end('interrupted', false);
       const next = await session.next();
-      if (next.kind === 'ended') return await end(next.state.status === 'aborted' ? 'aborted' : decide(next.state, maxFailureRate));
+      if (next.kind === 'ended') {
+        const status = next.state.status === 'aborted' ? 'aborted' : decide(next.state, maxFailureRate);
+        // One worker records the run's end: the one that completed it, or the one that aborted it.
+        return await end(status, next.completedHere || abortedBy !== undefined);
+      }
       if (next.kind === 'wait') {
         await new Promise((resolve) => setTimeout(resolve, Math.min(IDLE_POLL_MS, lease.renewEveryMs)));
         continue;
@@ -204,9 +208,9 @@ async function work(
     await session.close();
   }
 
-  async function end(status: WorkerStatus): Promise<WorkerSummary> {
+  async function end(status: WorkerStatus, recordEnd: boolean): Promise<WorkerSummary> {
     const shared = (await session.state()) as SharedRunState;
-    if (status !== 'interrupted') {
+    if (recordEnd) {
       await inTransaction(pool, (client) => recordRunEnd(client, schema, jobId as number, session.run.runId, status, { status, shared }));
     }
     return {

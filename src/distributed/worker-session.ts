@@ -41,7 +41,12 @@ export interface WorkerSessionOptions {
 export type NextChunk =
   | { readonly kind: 'chunk'; readonly lease: LeasedChunk }
   | { readonly kind: 'wait' }
-  | { readonly kind: 'ended'; readonly state: SharedRunState };
+  | {
+      readonly kind: 'ended';
+      readonly state: SharedRunState;
+      /** True for the one worker whose call completed the run (the one that records its end). */
+      readonly completedHere: boolean;
+    };
 
 export class WorkerSession {
   /** This worker's identity in the run (random: a pid identifies nothing across machines). */
@@ -100,15 +105,16 @@ export class WorkerSession {
   async next(): Promise<NextChunk> {
     const { pool } = this.options;
     const state = await readRunState(pool, this.schema, this.run.runId);
-    if (state === undefined || state.status !== 'running') return { kind: 'ended', state: this.mustExist(state) };
+    if (state === undefined || state.status !== 'running') return { kind: 'ended', state: this.mustExist(state), completedHere: false };
     const lease = await leaseChunk(pool, this.schema, this.run.runId, this.owner, this.leaseMs);
     if (lease !== undefined) {
       this.holding.set(lease.chunk.index, lease.token);
       return { kind: 'chunk', lease };
     }
-    if (await completeRun(pool, this.schema, this.run.runId)) return { kind: 'ended', state: this.mustExist(await this.state()) };
+    if (await completeRun(pool, this.schema, this.run.runId))
+      return { kind: 'ended', state: this.mustExist(await this.state()), completedHere: true };
     const now = this.mustExist(await this.state());
-    return now.status === 'running' ? { kind: 'wait' } : { kind: 'ended', state: now };
+    return now.status === 'running' ? { kind: 'wait' } : { kind: 'ended', state: now, completedHere: false };
   }
 
   /**

@@ -155,11 +155,15 @@ export default defineJob({
     const result = await other.result;
     expect(result.code).toBe(0);
     expect(JSON.parse(result.stdout)).toMatchObject({ status: 'completed', chunksTakenOver: 1 });
-    const timeline = await count(`SELECT count(*) AS n FROM "${schema}".run_timeline`);
+    const written = `SELECT (SELECT count(*) FROM "${schema}".run_timeline) + (SELECT count(*) FROM "${schema}".succeeded_ranges)
+      + (SELECT count(*) FROM "${schema}".records) AS n`;
+    const before = await count(written);
+    const runsBefore = (await pool.query(`SELECT * FROM "${schema}".runs`)).rows;
     stopped.kill('SIGCONT');
     const late = await stopped.result;
     // It woke with a lost lease: nothing more in the ledger, and it ends with the run's code.
-    expect(await count(`SELECT count(*) AS n FROM "${schema}".run_timeline`)).toBe(timeline);
+    expect(await count(written)).toBe(before);
+    expect((await pool.query(`SELECT * FROM "${schema}".runs`)).rows).toEqual(runsBefore);
     expect(late.code).toBe(0);
     expect(JSON.parse(late.stdout)).toMatchObject({ status: 'completed', chunksLost: 1 });
     expect(outcomesAt).toBeLessThan(records);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { CrashEvidence, CrashSuspect, InFlightNote, Ledger } from '../ledger/ledger.js';
-import { AHEAD, CrashGuard } from './crash-guard.js';
+import { AHEAD, CrashGuard, MAX_AHEAD } from './crash-guard.js';
 
 interface Entry {
   position: { seq: number };
@@ -8,13 +8,23 @@ interface Entry {
 }
 const entry = (seq: number): Entry => ({ position: { seq }, done: false });
 
-function guard(suspects: [number, Partial<CrashSuspect>][] = [], concurrency = 8): { guard: CrashGuard<Entry>; notes: InFlightNote[] } {
+/** A clock that moves `stepMs` at each reading: the pace of reads as the guard sees it. */
+const ticking = (stepMs: number): (() => number) => {
+  let now = 0;
+  return () => (now += stepMs);
+};
+
+function guard(
+  suspects: [number, Partial<CrashSuspect>][] = [],
+  concurrency = 8,
+  nowMs = ticking(10),
+): { guard: CrashGuard<Entry>; notes: InFlightNote[] } {
   const notes: InFlightNote[] = [];
   const ledger = { noteInFlight: async (note: InFlightNote) => void notes.push(note) } as unknown as Ledger;
   const evidence: CrashEvidence = {
     suspects: new Map(suspects.map(([seq, s]) => [seq, { groupSize: undefined, aloneCrashes: 0, runIds: [], ...s }])),
   };
-  return { guard: new CrashGuard<Entry>(evidence, ledger, concurrency, 3, (entry) => entry.done), notes };
+  return { guard: new CrashGuard<Entry>(evidence, ledger, concurrency, 3, (entry) => entry.done, nowMs), notes };
 }
 
 /** Whether `note` says `seq` may have been in flight. */
@@ -39,6 +49,34 @@ describe('CrashGuard', () => {
     const last = notes[notes.length - 1] as InFlightNote;
     expect(last.started.length).toBeLessThanOrEqual(8);
     expect(last.group).toBe(false);
+  });
+
+  it('reaches further while reading is fast (fewer notes), and back to AHEAD when it slows down', () => {
+    let stepMs = 1;
+    const { guard: g, notes } = guard([], 8, () => (nowMs += stepMs));
+    let nowMs = 0;
+    const unnamed: number[] = [];
+    const read = (from: number, to: number): void => {
+      for (let seq = from; seq < to; seq++) {
+        void g.cover(seq);
+        const e = entry(seq);
+        void g.starting(e);
+        if (!names(notes[notes.length - 1] as InFlightNote, seq)) unnamed.push(seq);
+        e.done = true;
+      }
+    };
+    const reach = (): number => {
+      const ahead = (notes[notes.length - 1] as InFlightNote).ahead[0] as { first: number; last: number };
+      return ahead.last - ahead.first + 1;
+    };
+    read(0, 100_000);
+    expect(reach()).toBe(MAX_AHEAD);
+    // 256 + 512 + ... + 2048 before the reach is at its top, then one note per MAX_AHEAD reads.
+    expect(notes.length).toBeLessThan(5 + 100_000 / MAX_AHEAD + 1);
+    stepMs = 100;
+    read(100_000, 100_000 + 8 * MAX_AHEAD);
+    expect(reach()).toBe(AHEAD);
+    expect(unnamed).toEqual([]);
   });
 
   it('names a record released from a wait (outside the note) in a new note, with the records still running', () => {

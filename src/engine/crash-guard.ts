@@ -4,11 +4,12 @@
  * must not slow the next run down to one record at a time.
  *
  * The note. Before any attempt starts, the ledger holds a note covering it (InFlightNote): the
- * records started and not finished when the note was written, plus up to AHEAD records that may
- * start next (the next reads; or, for a record released from a wait, the AHEAD records from it).
- * A start outside the note writes a new one first, so a note is written about once per AHEAD
+ * records started and not finished when the note was written, plus the records that may start next
+ * (the next `ahead` reads; or, for a record released from a wait, the AHEAD records from it). A
+ * start outside the note writes a new one first, so a note is written about once per `ahead`
  * starts, and after a crash the suspects are at most the records in flight at the last note plus
- * 2 × AHEAD (less the records whose outcome was committed).
+ * 2 × `ahead` (less the records whose outcome was committed). `ahead` follows the pace of reading:
+ * about NOTE_EVERY_MS of reads, from AHEAD up to MAX_AHEAD.
  *
  * The bisection. Suspects run in groups by themselves (nothing else in flight), as many at once as
  * the job's concurrency; a group's note names its members. A group that completes clears its
@@ -20,11 +21,27 @@
 import type { CrashEvidence, Ledger, SeqRange } from '../ledger/ledger.js';
 
 /**
- * How many records a note lets start beyond those in flight. A note is a small autocommit write
- * (tens of µs); one per 256 starts is ~0.1 µs a record, and a crash then leaves a few groups of
- * suspects, not thousands of records to run alone.
+ * How many records a note lets start beyond those in flight, at least. A note is a small
+ * autocommit write: tens of µs on a fast disk, ~300 µs on the virtual disks measured here
+ * (bench/engine-throughput.mjs), where one per 256 starts cost ~1 µs a record, as much as the rest
+ * of a record's bookkeeping. A crash leaves a few groups of suspects, not thousands to run alone.
  */
 export const AHEAD = 256;
+
+/**
+ * The most a note lets start beyond those in flight, when reading is fast: at 400,000 records/s,
+ * one note per ~10 ms. The suspects of a crash stay a few thousand records, run in groups.
+ */
+export const MAX_AHEAD = 4096;
+
+/**
+ * The interval between two notes that `ahead` aims at while reading is fast: ~100 notes a second
+ * at most, a few percent of a fast run's time even on a slow disk.
+ */
+const NOTE_EVERY_MS = 10;
+
+/** The size of `hot` below which it is not pruned between notes. */
+const MIN_PRUNE = 64;
 
 /** What the guard needs of a record in flight. */
 export interface GuardedEntry {
@@ -44,6 +61,11 @@ export class CrashGuard<E extends GuardedEntry> {
   /** Suspects read and waiting for their group to fill, by group size. */
   private readonly waiting = new Map<number, E[]>();
   private readonly lastSuspect: number;
+  /** How many reads the next note for reads covers, and when the last one was written. */
+  private ahead = AHEAD;
+  private freshAtMs = -Infinity;
+  /** `hot` is pruned of finished records when it reaches this size. */
+  private pruneAt = MIN_PRUNE;
 
   constructor(
     private readonly evidence: CrashEvidence,
@@ -52,6 +74,8 @@ export class CrashGuard<E extends GuardedEntry> {
     private readonly maxCrashes: number,
     /** Whether a record has its outcome (it is no longer a suspect of the next note). */
     private readonly done: (entry: E) => boolean,
+    /** Milliseconds from some fixed point: paces `ahead` (wall time, whatever clock the run uses). */
+    private readonly nowMs: () => number = () => performance.now(),
   ) {
     let last = -1;
     for (const seq of evidence.suspects.keys()) last = Math.max(last, seq);
@@ -78,8 +102,9 @@ export class CrashGuard<E extends GuardedEntry> {
    */
   cover(seq: number): Promise<void> | undefined {
     if (!this.grouped && this.covers(seq)) return undefined;
+    this.paceAhead(seq);
     this.grouped = false;
-    this.fresh = { first: seq, last: seq + AHEAD - 1 };
+    this.fresh = { first: seq, last: seq + this.ahead - 1 };
     this.released = undefined;
     return this.write();
   }
@@ -91,6 +116,7 @@ export class CrashGuard<E extends GuardedEntry> {
    */
   starting(entry: E): Promise<void> | undefined {
     this.hot.add(entry);
+    if (this.hot.size >= this.pruneAt) this.prune();
     const seq = entry.position.seq;
     if (this.covers(seq)) return undefined;
     if (this.grouped) {
@@ -153,12 +179,35 @@ export class CrashGuard<E extends GuardedEntry> {
     return this.noted.has(seq);
   }
 
-  private write(): Promise<void> {
-    const started: number[] = [];
-    for (const entry of this.hot) {
-      if (this.done(entry)) this.hot.delete(entry);
-      else started.push(entry.position.seq);
+  /**
+   * Reading went on past the note: the next one reaches twice as far when the last was written
+   * less than NOTE_EVERY_MS / 2 ago, half as far when more than 2 × NOTE_EVERY_MS ago.
+   */
+  private paceAhead(seq: number): void {
+    const now = this.nowMs();
+    if (!this.grouped && this.fresh?.last === seq - 1) {
+      const elapsed = now - this.freshAtMs;
+      if (elapsed < NOTE_EVERY_MS / 2) this.ahead = Math.min(MAX_AHEAD, this.ahead * 2);
+      else if (elapsed > NOTE_EVERY_MS * 2) this.ahead = Math.max(AHEAD, this.ahead / 2);
+    } else {
+      this.ahead = AHEAD;
     }
+    this.freshAtMs = now;
+  }
+
+  /**
+   * Drops finished records from `hot`, at sizes that double: amortised O(1) a start, and finished
+   * records are not kept alive (to be promoted by the garbage collector) until the next note.
+   */
+  private prune(): void {
+    for (const entry of this.hot) if (this.done(entry)) this.hot.delete(entry);
+    this.pruneAt = Math.max(MIN_PRUNE, this.hot.size * 2);
+  }
+
+  private write(): Promise<void> {
+    this.prune();
+    const started: number[] = [];
+    for (const entry of this.hot) started.push(entry.position.seq);
     this.noted = new Set(started);
     const ahead = [this.fresh, this.released].filter((range): range is SeqRange => range !== undefined);
     return this.ledger.noteInFlight({ started, ahead, group: false });

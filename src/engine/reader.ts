@@ -5,7 +5,7 @@
  * for their group and run by themselves (crash-guard.ts).
  */
 import type { Job } from '../job.js';
-import type { SourceItem, SourcePosition } from '../sources/source.js';
+import { hasBufferedItems, type SourceItem, type SourcePosition } from '../sources/source.js';
 import type { CrashGuard } from './crash-guard.js';
 import type { DeadlineWatch } from './deadline-watch.js';
 import type { OpenRecord } from './open-record.js';
@@ -77,19 +77,24 @@ export class Reader {
     }
     let finished = false;
     try {
+      const buffered = hasBufferedItems(items) ? items : undefined;
       for (;;) {
-        let step: IteratorResult<SourceItem<unknown>>;
-        try {
-          step = await items.next();
-        } catch (error) {
-          finished = true;
-          throw new SourceFailure(error);
+        // An item the source has already read is taken without a promise (see BufferedItemIterator).
+        let item = buffered?.nextBuffered();
+        if (item === undefined) {
+          let step: IteratorResult<SourceItem<unknown>>;
+          try {
+            step = await items.next();
+          } catch (error) {
+            finished = true;
+            throw new SourceFailure(error);
+          }
+          if (step.done) {
+            finished = true;
+            return true;
+          }
+          item = step.value;
         }
-        if (step.done) {
-          finished = true;
-          return true;
-        }
-        const item = step.value;
         // While the breaker is open no record is taken: an outage must not become failures.
         while (!this.deps.breakerClosed() && !stopping()) await this.deps.woken();
         if (stopping()) return false;

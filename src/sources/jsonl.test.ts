@@ -7,7 +7,7 @@ import { seededInts } from '../../test/helpers/random.js';
 import { collect, openFds } from '../../test/helpers/sources.js';
 import { tempFiles } from '../../test/helpers/temp.js';
 import { jsonl } from './jsonl.js';
-import type { SourceItem, SourcePosition } from './source.js';
+import { hasBufferedItems, type SourceItem, type SourcePosition } from './source.js';
 
 const { dir, file } = tempFiles('batchguard-jsonl-', '.jsonl');
 
@@ -177,6 +177,33 @@ describe('jsonl resources', () => {
     await expect(reading).rejects.toBe(reason);
     expect(seen).toEqual([0, 1, 2, 3]);
     expect(openFds()).toBe(before);
+  });
+
+  it('hands out read items without a promise (nextBuffered), the same as next() gives, and an abort through next()', async () => {
+    const controller = new AbortController();
+    const reason = new Error('stop now');
+    const items = jsonl(big, { chunkSize: 1000 }).read(undefined, controller.signal)[Symbol.asyncIterator]();
+    expect(hasBufferedItems(items)).toBe(true);
+    if (!hasBufferedItems(items)) return;
+    const seen: number[] = [];
+    let buffered = 0;
+    for (;;) {
+      let item = items.nextBuffered();
+      if (item) buffered++;
+      else {
+        const step = await items.next();
+        if (step.done) break;
+        item = step.value;
+      }
+      seen.push(item.position.seq);
+      if (item.position.seq === 10_000) controller.abort(reason);
+      if (item.position.seq === 10_000) break;
+    }
+    expect(seen).toEqual(Array.from({ length: 10_001 }, (_, i) => i));
+    // Most items came from a chunk already read; the promise path ran once per chunk.
+    expect(buffered).toBeGreaterThan(9_000);
+    expect(items.nextBuffered()).toBeUndefined();
+    await expect(items.next()).rejects.toBe(reason);
   });
 
   it('does not start reading with a signal that is already aborted', async () => {

@@ -17,7 +17,7 @@ const ticking = (stepMs: number): (() => number) => {
 function guard(
   suspects: [number, Partial<CrashSuspect>][] = [],
   concurrency = 8,
-  nowMs = ticking(10),
+  nowMs = ticking(50),
 ): { guard: CrashGuard<Entry>; notes: InFlightNote[] } {
   const notes: InFlightNote[] = [];
   const ledger = { noteInFlight: async (note: InFlightNote) => void notes.push(note) } as unknown as Ledger;
@@ -73,7 +73,7 @@ describe('CrashGuard', () => {
     expect(reach()).toBe(MAX_AHEAD);
     // 256 + 512 + ... + 2048 before the reach is at its top, then one note per MAX_AHEAD reads.
     expect(notes.length).toBeLessThan(5 + 100_000 / MAX_AHEAD + 1);
-    stepMs = 100;
+    stepMs = 1000;
     read(100_000, 100_000 + 8 * MAX_AHEAD);
     expect(reach()).toBe(AHEAD);
     expect(unnamed).toEqual([]);

@@ -200,24 +200,26 @@ export class CrashGuard<E extends GuardedEntry> {
   }
 
   /**
-   * Drops finished records from `hot`, at sizes that double: amortised O(1) a start, and finished
-   * records are not kept alive (to be promoted by the garbage collector) until the next note.
+   * Drops finished records, and repeats, from `hot`, at sizes that double: amortised O(1) a start,
+   * and finished records are not kept alive (to be promoted by the garbage collector) until the
+   * next note.
    */
   private prune(): void {
     const hot = this.hot;
-    let kept = 0;
+    // A record started again (a retry, a rate-limit wait) is in the list once more: kept once.
+    const kept = new Set<E>();
     for (let i = 0; i < hot.length; i++) {
       const entry = hot[i] as E;
-      if (!this.done(entry)) hot[kept++] = entry;
+      if (!this.done(entry)) kept.add(entry);
     }
-    hot.length = kept;
-    this.pruneAt = Math.max(MIN_PRUNE, kept * 2);
+    this.hot = [...kept];
+    this.pruneAt = Math.max(MIN_PRUNE, kept.size * 2);
   }
 
   private write(): Promise<void> {
     this.prune();
-    this.noted = new Set(this.hot.map((entry) => entry.position.seq));
-    const started = [...this.noted];
+    const started = this.hot.map((entry) => entry.position.seq);
+    this.noted = new Set(started);
     const ahead = [this.fresh, this.released].filter((range): range is SeqRange => range !== undefined);
     return this.ledger.noteInFlight({ started, ahead, group: false });
   }

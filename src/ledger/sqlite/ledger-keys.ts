@@ -18,6 +18,7 @@ export class LedgerKeys {
   /** Entries drained for a commit that has not succeeded: written again with the next one. */
   private pending: Uint8Array | undefined;
   private readonly remapped;
+  private opened = false;
 
   constructor(
     private readonly store: KeyStore,
@@ -31,7 +32,10 @@ export class LedgerKeys {
 
   /** Checks the key store against the committed state (once per handle). */
   open(): void {
+    // Every commit calls this: the stored state is read and parsed only until the store is open.
+    if (this.opened) return;
     this.store.open(parseJson<KeyFileState>(this.meta.get('keys')), this.ledgerIsNew);
+    this.opened = true;
   }
 
   /** Every stored key, in a new set that the next commits store the additions of. */
@@ -52,16 +56,16 @@ export class LedgerKeys {
   }
 
   /**
-   * Writes the keys added since the last commit past the committed entries, before the commit's
-   * transaction (`beforeWrite` checks the lease: this write is outside any transaction). Returns
-   * the state to record in that transaction, or undefined when there is nothing to write.
+   * Writes the keys added since the last commit past the committed entries, inside the commit's
+   * transaction (after its lease check: the file is not fenced by SQLite) and before the row that
+   * records their length. Returns the state to record in that transaction, or undefined when there
+   * is nothing to write.
    */
-  write(beforeWrite: () => void): KeyFileState | undefined {
+  write(): KeyFileState | undefined {
     const added = this.current?.drain();
     const chunk = this.pending && added?.length ? concat(this.pending, added) : (this.pending ?? added);
     if (chunk === undefined || chunk.length === 0) return undefined;
     this.pending = chunk;
-    beforeWrite();
     this.open();
     return this.store.write(chunk);
   }
@@ -92,6 +96,7 @@ export class LedgerKeys {
 
   close(): void {
     this.store.close();
+    this.opened = false;
   }
 }
 

@@ -4,7 +4,8 @@
  *
  * The holder renews the row from a timer. Every write of the holder (commit, crash notes, finish)
  * checks the token in its own transaction, so a holder whose lease was taken while it was frozen
- * writes nothing; writes outside the ledger (output, key file) first ask `assertHeld()`.
+ * writes nothing; the key file is written inside the commit's transaction after that check, and a
+ * write outside the ledger (the output) first asks `assertHeld()`.
  */
 import { hostname } from 'node:os';
 import type Database from 'better-sqlite3';
@@ -151,13 +152,14 @@ export class SqliteLease {
    * holds the lease, and renews it now when less than one renewal period is left.
    */
   assertHeld(): void {
-    this.db
-      .transaction(() => {
-        this.check();
-        const mine = this.mine as Lease;
-        if (!hasMarginLeft(mine, this.now(), this.options)) this.renewNow(mine);
-      })
-      .immediate();
+    this.db.transaction(() => this.checkAndRenew()).immediate();
+  }
+
+  /** check(), and a renewal now when less than one renewal period is left. Call inside a write transaction. */
+  checkAndRenew(): void {
+    this.check();
+    const mine = this.mine as Lease;
+    if (!hasMarginLeft(mine, this.now(), this.options)) this.renewNow(mine);
   }
 
   private renewNow(mine: Lease): void {

@@ -36,6 +36,7 @@ import { readCounts, readErrorGroups, readRows, readRuns } from './ledger-reads.
 import { OutcomeWriter } from './outcome-writer.js';
 import { DEFAULT_LEASE, type ResolvedLeaseOptions } from '../lease.js';
 import { storageFault } from '../storage-fault.js';
+import type { KeyFileState } from './key-file.js';
 import { LedgerKeys, newKeys } from './ledger-keys.js';
 import { prepareLedgerFile, removeNewLedger } from './ledger-file.js';
 import { SqliteLease } from './sqlite-lease.js';
@@ -102,6 +103,7 @@ export class SqliteLedger implements Ledger {
   private readonly statements;
   private readonly crashNotes: CrashNotes;
   private readonly recordKeys: LedgerKeys;
+  private commitTransaction: Database.Transaction<(batch: CommitBatch) => KeyFileState | undefined> | undefined;
   private readonly runTimeline: RunTimeline;
   private readonly outcomes: OutcomeWriter;
 
@@ -223,26 +225,32 @@ export class SqliteLedger implements Ledger {
 
   private commitNow(batch: CommitBatch): void {
     this.file.check();
-    // Keys go to their own file, before the transaction that records its new length: a chunk whose
-    // transaction fails is cut off at the next open (key-file.ts). It is written outside any
-    // transaction, so the lease is checked first.
-    const keys = this.recordKeys.write(() => this.lease.assertHeld());
-    const write = this.db.transaction(() => {
-      this.lease.check();
-      if (keys) this.statements.setMeta.run('keys', JSON.stringify(keys));
-      for (const range of batch.succeeded) this.outcomes.writeRange(range, batch.runId);
-      for (const row of batch.rows) this.outcomes.writeRow(row);
-      if (batch.watermark) this.statements.setMeta.run('watermark', JSON.stringify(batch.watermark));
-      if (batch.sourceSample) this.statements.setMeta.run('source_sample', JSON.stringify(batch.sourceSample));
-      const seen = Number(this.meta('seen') ?? 0);
-      if (batch.seen > seen) this.statements.setMeta.run('seen', String(batch.seen));
-      if (batch.exhausted) this.statements.setMeta.run('exhausted', 'true');
-      if (batch.outputState) this.statements.setMeta.run('output_state', JSON.stringify(batch.outputState));
-      this.crashNotes.clearFinished(batch);
-      this.runTimeline.add(batch);
-    });
-    write.immediate();
+    // One transaction a commit, created once: a second one to check the lease before the key file
+    // was written, and a new wrapper each time, were a quarter of a no-op run's commit time.
+    this.commitTransaction ??= this.db.transaction((batch: CommitBatch) => this.writeBatch(batch));
+    const keys = this.commitTransaction.immediate(batch);
     if (keys) this.recordKeys.committed(keys);
+  }
+
+  /** The body of a commit's transaction; returns the key file's state to adopt once it committed. */
+  private writeBatch(batch: CommitBatch): KeyFileState | undefined {
+    // The lease first: a run that lost it writes nothing, the key file included.
+    this.lease.checkAndRenew();
+    // Keys go to their own file, under SQLite's write lock, before the row that records its new
+    // length: a chunk whose transaction fails is cut off at the next open (key-file.ts).
+    const keys = this.recordKeys.write();
+    if (keys) this.statements.setMeta.run('keys', JSON.stringify(keys));
+    for (const range of batch.succeeded) this.outcomes.writeRange(range, batch.runId);
+    for (const row of batch.rows) this.outcomes.writeRow(row);
+    if (batch.watermark) this.statements.setMeta.run('watermark', JSON.stringify(batch.watermark));
+    if (batch.sourceSample) this.statements.setMeta.run('source_sample', JSON.stringify(batch.sourceSample));
+    const seen = Number(this.meta('seen') ?? 0);
+    if (batch.seen > seen) this.statements.setMeta.run('seen', String(batch.seen));
+    if (batch.exhausted) this.statements.setMeta.run('exhausted', 'true');
+    if (batch.outputState) this.statements.setMeta.run('output_state', JSON.stringify(batch.outputState));
+    this.crashNotes.clearFinished(batch);
+    this.runTimeline.add(batch);
+    return keys;
   }
 
   async assertHeld(): Promise<void> {

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { createServer, type ServerResponse } from 'node:http';
-import { openSqliteLedger } from '../ledger/sqlite/sqlite-ledger.js';
+import { openLedgerForReading } from '../ledger/open-ledger.js';
 import { dashboardSnapshot } from '../report/dashboard-snapshot.js';
 import { renderDashboardPage } from '../report/html/dashboard-page.js';
 import { cliCommand } from './cli-command.js';
@@ -30,7 +30,7 @@ export async function dashboardCommand(jobFile: string, flags: DashboardFlags): 
   const path = ledgerPath(job, flags.ledger, jobFile);
   if (!isDatabaseLedger(path) && !existsSync(path)) throw noLedger(path, jobFile, flags.ledger);
   // A database ledger is only read here: the dashboard calls no method that writes.
-  const ledger = isDatabaseLedger(path) ? await openExistingLedger(job, flags, jobFile) : openSqliteLedger(path, { readOnly: true });
+  const ledger = isDatabaseLedger(path) ? await openExistingLedger(job, flags, jobFile) : openLedgerForReading(path);
   const snapshot = async (): Promise<string> => JSON.stringify(await dashboardSnapshot(ledger, job.name, jobFile, cliCommand()));
   const clients = new Set<ServerResponse>();
   const server = createServer((request, response) => {

@@ -59,3 +59,13 @@ export function openLedger(location: LedgerLocation, context: LedgerContext = {}
   }
   return { ledger: openSqliteLedger(location, { lease }), owned: true };
 }
+
+/**
+ * Opens an existing SQLite ledger file for reading only (the dashboard): the database refuses
+ * every write on this connection, and nothing is created or migrated. Throws LedgerError when it
+ * cannot. The memory ledger has nothing to read from another process and is not opened here.
+ */
+export function openLedgerForReading(path: string): Ledger {
+  checkLedgerSpec(path, 'ledger');
+  return openSqliteLedger(path, { readOnly: true });
+}

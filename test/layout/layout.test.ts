@@ -1,7 +1,8 @@
 /**
- * The layout's two rules, read from the source: no import cycle between the folders of src/ (a
+ * The layout's rules, read from the source: no import cycle between the folders of src/ (a
  * folder that imports another must not be imported by it, directly or through others; a file at the
- * top of src/ counts as a folder of its own), and no non-test source file over 400 lines.
+ * top of src/ counts as a folder of its own), no non-test source file over 400 lines, and no ledger
+ * backend (or better-sqlite3) imported from outside src/ledger/.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
@@ -136,6 +137,23 @@ describe('source layout', () => {
       .map(({ file, lines }) => `src/${file.split(sep).join('/')}: ${lines} lines`);
     expect(long.filter((breach) => !BEING_REMOVED.long.some((known) => breach.startsWith(`${known}:`)))).toEqual([]);
     expect(BEING_REMOVED.long.filter((known) => !long.some((breach) => breach.startsWith(`${known}:`)))).toEqual([]);
+  });
+
+  it('opens ledger backends only inside src/ledger/: nothing else imports better-sqlite3 or a backend module', () => {
+    const leaks: string[] = [];
+    for (const file of files) {
+      const name = relative(SRC, file).split(sep).join('/');
+      if (name.startsWith('ledger/') || name.endsWith('.test.ts')) continue;
+      const text = readFileSync(file, 'utf8');
+      if (/from\s*['"]better-sqlite3['"]|import\(\s*['"]better-sqlite3['"]/.test(text)) leaks.push(`src/${name} → better-sqlite3`);
+      for (const specifier of importsOf(text)) {
+        const target = relative(SRC, resolve(dirname(file), specifier))
+          .split(sep)
+          .join('/');
+        if (/^ledger\/(sqlite|memory|postgres)\//.test(target)) leaks.push(`src/${name} → ${specifier}`);
+      }
+    }
+    expect(leaks).toEqual([]);
   });
 
   it('finds a cycle and names the imports that make it', () => {

@@ -6,10 +6,9 @@
 import { existsSync } from 'node:fs';
 import { LedgerError } from '../errors.js';
 import type { Job } from '../job.js';
-import { resolveLedgerLocation } from '../ledger/ledger-location.js';
+import { isPostgresSpec, resolveLedgerLocation } from '../ledger/ledger-location.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { isMemoryLedger, openLedger } from '../ledger/open-ledger.js';
-import { isPostgresSpec } from '../ledger/postgres/postgres-location.js';
 import { cliCommand } from './cli-command.js';
 
 export function ledgerPath(job: Job<any, any>, flag: string | undefined, jobFile: string): string {

@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import type { Job } from '../job.js';
 import { isMemoryLedger, openLedger } from '../ledger/open-ledger.js';
-import { isPostgresSpec } from '../ledger/postgres/postgres-location.js';
+import { isPostgresSpec } from '../ledger/ledger-location.js';
 import type { ResumeState } from '../ledger/ledger.js';
 import { FinishedSet } from '../structures/finished-set.js';
 import { KeyIndex } from '../structures/key-index.js';

@@ -23,6 +23,7 @@ import type { Source } from './sources/source.js';
 import { toSource, type SourceInput } from './sources/iterable.js';
 import { checkLedgerOption } from './ledger/ledger-location.js';
 import { DEFAULT_KEEP_RUNS } from './report/prune-run-reports.js';
+import { resolveAlerts, type AlertOptions, type ResolvedAlerts } from './observe/alerts/alert-options.js';
 
 /** What the handler receives besides the record. */
 export interface HandlerContext {
@@ -134,6 +135,12 @@ export interface JobOptions<T, R = unknown> {
   ledger?: string | URL;
   /** How many runs keep their report folder (`<ledger>.runs/<run id>/`); older ones are deleted. @default 20 */
   keepRuns?: number;
+  /**
+   * Alerts when failures pile up: rules (failure count, failure rate over a window, breaker opened,
+   * run aborted, threshold exceeded) and where to send them (a webhook, Sentry). Sent by the CLI
+   * (see docs/observability.md). @default undefined (no alerts)
+   */
+  alerts?: AlertOptions;
 }
 
 /** A validated job with every default applied. */
@@ -173,6 +180,7 @@ export interface Job<T = unknown, R = unknown> {
   /** The job's own ledger path (relative to the job file's folder), when it names one. */
   readonly ledger: string | undefined;
   readonly keepRuns: number;
+  readonly alerts: ResolvedAlerts | undefined;
   /** Marks a resolved job, so `defineJob(defineJob(x))` is harmless. */
   readonly resolved: true;
 }
@@ -208,6 +216,7 @@ const JOB_FIELDS = [
   'redact',
   'ledger',
   'keepRuns',
+  'alerts',
 ] as const;
 
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
@@ -280,6 +289,7 @@ export function defineJob<T, R = unknown>(options: JobOptions<T, R>): Job<T, R> 
     retryBudget: resolveRetryBudget(options.retryBudget),
     ledger: checkLedgerOption(options.ledger),
     keepRuns: checkInteger(options.keepRuns, 'keepRuns', DEFAULT_KEEP_RUNS, 1, 100_000),
+    alerts: resolveAlerts(options.alerts),
     resolved: true,
   };
   return Object.freeze(job);

@@ -67,6 +67,13 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
       .option('--max-duration <duration>', 'stop taking records after this long, e.g. 2h, 90m, 1h30m (exit 5; run again to go on)')
       .option('--until <time>', 'stop taking records at this local time, e.g. 06:00 (exit 5)')
       .option('--max-records <n>', 'start at most N records in this run (exit 5)', integer('--max-records'))
+      .option('--alert-webhook <url>', "POST alerts (Slack-compatible JSON) to this URL; replaces the job's alerts.webhook.url")
+      .option(
+        '--metrics-port <n>',
+        'serve Prometheus metrics on http://HOST:N/metrics during the run (needs prom-client)',
+        integer('--metrics-port'),
+      )
+      .option('--metrics-host <host>', 'the address the metrics server listens on', '127.0.0.1')
       .option(
         '--keep-runs <n>',
         "keep the report folders of the last N runs beside the ledger (default: the job's keepRuns, 20)",

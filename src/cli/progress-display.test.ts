@@ -19,6 +19,7 @@ const busy: Progress = {
   failed: 345_678,
   inFlight: 64,
   retries: 98_765,
+  attempts: 110_000,
   alreadyDone: 1_000_000,
   startedAtMs: 0,
   stopping: 'SIGINT',

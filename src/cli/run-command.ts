@@ -3,7 +3,7 @@
  */
 import { dryRun } from '../use-cases/dry-run.js';
 import { parseDuration, parseUntil } from '../policy/deadline.js';
-import { startRun } from '../engine/run-job.js';
+import { startRun, type RunHandle } from '../engine/run-job.js';
 import { currentAttempt } from '../engine/escaped-errors.js';
 import type { Job } from '../job.js';
 import { existsSync } from 'node:fs';
@@ -19,8 +19,9 @@ import { ExitCode } from './exit-codes.js';
 import { formatSummary } from './format-summary.js';
 import { loadJob } from './load-job.js';
 import { plainLog, startProgress, type ProgressDisplay } from './progress-display.js';
+import { startMonitoring, type AlertingFlags } from './alerting.js';
 
-export interface RunFlags {
+export interface RunFlags extends AlertingFlags {
   ledger?: string;
   pgSchema?: string;
   concurrency?: number;
@@ -59,7 +60,15 @@ export async function runCommand(jobFile: string, flags: RunFlags, rerun?: Rerun
   const err = process.stderr;
   let failuresSeen = 0;
   let display: ProgressDisplay = plainLog(err);
+  const started: { handle?: RunHandle } = {};
+  const monitoring = await startMonitoring(
+    job,
+    flags,
+    () => started.handle?.progress(),
+    (line) => flags.quiet || display.log(printable(line)),
+  );
   const onEvent = (event: EngineEvent): void => {
+    monitoring?.onEvent(event);
     if (flags.quiet) return;
     // Said, so that a run started with a mistyped --ledger, or after the ledger was moved, is noticed.
     if (event.type === 'run:started' && newLedger) {
@@ -92,6 +101,7 @@ export async function runCommand(jobFile: string, flags: RunFlags, rerun?: Rerun
     untilMs: flags.until === undefined ? undefined : parseUntil(flags.until, Date.now(), '--until'),
   };
   const handle = startRun(job, options);
+  started.handle = handle;
   const unguard = guardExit(handle.done, err);
   let signalName: 'SIGINT' | 'SIGTERM' | undefined;
   const onSignal = (signal: 'SIGINT' | 'SIGTERM'): void => {
@@ -115,6 +125,7 @@ export async function runCommand(jobFile: string, flags: RunFlags, rerun?: Rerun
     summary = await handle.done;
   } finally {
     unguard();
+    await monitoring?.close();
     display.stop();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -226,6 +237,7 @@ function describeEvent(event: EngineEvent, verbose: boolean, printFailure: boole
       return verbose ? `log     ${event.key}: ${event.message}${event.fields ? ` ${JSON.stringify(event.fields)}` : ''}` : undefined;
     // Shown by the progress line and the summary instead; listed so a new event type is a decision, not a silence.
     case 'checkpoint':
+    case 'attempt:ended':
     case 'record:skipped':
     case 'run:stopping':
     case 'run:finished':

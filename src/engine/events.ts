@@ -33,6 +33,17 @@ export type EngineEvent =
       readonly error: SerializedError;
       readonly rule: string;
     }
+  /**
+   * One handler call ended (the record may still retry). Built only when someone listens (see
+   * {@link EngineEvents.listening}): it costs a clock read on the success path.
+   */
+  | {
+      readonly type: 'attempt:ended';
+      readonly key: string;
+      readonly attempt: number;
+      readonly durationMs: number;
+      readonly outcome: 'succeeded' | 'failed';
+    }
   | { readonly type: 'record:skipped'; readonly key: string; readonly blockedBy: readonly string[] }
   | {
       readonly type: 'breaker:opened';
@@ -50,7 +61,8 @@ export type EngineEvent =
   /** An error escaped the job's code and no running record could be blamed: the run stops. `origin` names the record it came from, when known. */
   | { readonly type: 'run:uncaught-error'; readonly error: SerializedError; readonly origin: string | undefined }
   | { readonly type: 'record:log'; readonly key: string; readonly message: string; readonly fields: Record<string, unknown> | undefined }
-  | { readonly type: 'checkpoint'; readonly committed: number; readonly watermark: number | undefined }
+  /** A group commit was written; `durationMs` is how long the ledger (and output sink) took. */
+  | { readonly type: 'checkpoint'; readonly committed: number; readonly watermark: number | undefined; readonly durationMs: number }
   | { readonly type: 'run:stopping'; readonly reason: string }
   | { readonly type: 'run:finished'; readonly summary: Summary };
 
@@ -58,7 +70,12 @@ export type EventListener = (event: EngineEvent) => void;
 
 /** Delivers events to one listener; a listener that throws, or an async one that rejects, must not break the run. */
 export class EngineEvents {
-  constructor(private readonly listener: EventListener | undefined) {}
+  /** False when nobody listens: events that cost something to build are skipped. */
+  readonly listening: boolean;
+
+  constructor(private readonly listener: EventListener | undefined) {
+    this.listening = listener !== undefined;
+  }
 
   emit(event: EngineEvent): void {
     if (!this.listener) return;

@@ -142,10 +142,18 @@ export class OutcomeRecorder {
     const lastRead = this.deps.lastRead();
     const seen = moves && lastRead ? lastRead.seq + 1 : 0;
     const watermark = this.watermark();
+    // A measurement for metrics, not a policy input: the real elapsed time, whatever clock the run has.
+    const startedMs = performance.now();
     const tracked = checkpointer
       .commit(watermark, seen, moves && exhausted)
       .then(
-        () => events.emit({ type: 'checkpoint', committed: checkpointer.committed, watermark: watermark?.seq }),
+        () =>
+          events.emit({
+            type: 'checkpoint',
+            committed: checkpointer.committed,
+            watermark: watermark?.seq,
+            durationMs: performance.now() - startedMs,
+          }),
         (error: unknown) => this.deps.commitFailed(error),
       )
       .finally(() => {

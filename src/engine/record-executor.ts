@@ -219,6 +219,15 @@ export class RecordExecutor {
     if (generation !== entry.generation || entry.phase !== Phase.running) return;
     this.running.delete(entry);
     entry.generation++;
+    const { events } = this.deps;
+    if (events.listening)
+      events.emit({
+        type: 'attempt:ended',
+        key: entry.key,
+        attempt: entry.attempt,
+        durationMs: this.deps.clock.now() - entry.attemptStartedAtMs,
+        outcome: 'succeeded',
+      });
     this.deps.breaker.succeeded(entry);
     this.deps.move(entry, Phase.done);
     entry.record = undefined;
@@ -231,6 +240,7 @@ export class RecordExecutor {
     this.running.delete(entry);
     entry.generation++;
     const durationMs = clock.now() - entry.attemptStartedAtMs;
+    if (events.listening) events.emit({ type: 'attempt:ended', key: entry.key, attempt: entry.attempt, durationMs, outcome: 'failed' });
     const { classification, rule } = classifyError(error, job.classify);
     if (timedOut || classification === 'retryable') {
       const failure = safeSerialize(error, job.redact);

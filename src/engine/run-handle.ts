@@ -10,6 +10,8 @@ export interface Progress {
   readonly failed: number;
   readonly alreadyDone: number;
   readonly retries: number;
+  /** Handler calls started in this run. */
+  readonly attempts: number;
   readonly startedAtMs: number;
   readonly stopping: string | undefined;
 }
@@ -27,5 +29,5 @@ export interface RunHandle {
 
 /** The progress of a run whose ledger has not begun it yet: nothing read, nothing done. */
 export function idleProgress(runId: string, startedAtMs: number, stopping: string | undefined): Progress {
-  return { runId, read: 0, inFlight: 0, succeeded: 0, failed: 0, alreadyDone: 0, retries: 0, startedAtMs, stopping };
+  return { runId, read: 0, inFlight: 0, succeeded: 0, failed: 0, alreadyDone: 0, retries: 0, attempts: 0, startedAtMs, stopping };
 }

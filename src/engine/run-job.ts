@@ -240,6 +240,7 @@ class Run {
       failed: this.recorder.thisRun.failed,
       alreadyDone: this.parts.resume.alreadyDone,
       retries: this.stats.retries,
+      attempts: this.stats.attempts,
       startedAtMs: this.startedAtMs,
       stopping: this.control.stoppingFor,
     };

@@ -1,0 +1,90 @@
+/**
+ * The CLI's alerts and metrics: merges `--alert-webhook`, `SENTRY_DSN` and `--metrics-port` with
+ * the job's `alerts` option and starts the subscribers. Kept out of run-command so that each
+ * observer is one call there.
+ */
+import { ConfigError } from '../errors.js';
+import type { EngineEvent } from '../engine/events.js';
+import type { Progress } from '../engine/run-job.js';
+import type { Job } from '../job.js';
+import { DEFAULT_ALERT_RULES, resolveAlerts, type ResolvedAlerts } from '../observe/alerts/alert-options.js';
+import { startAlerting, type Alerting } from '../observe/alerts/alerting.js';
+import { startMetrics, type MetricsServer } from '../observe/metrics.js';
+
+export interface AlertingFlags {
+  alertWebhook?: string;
+  metricsPort?: number;
+  metricsHost?: string;
+  concurrency?: number;
+}
+
+export interface Monitoring {
+  readonly onEvent: (event: EngineEvent) => void;
+  close(): Promise<void>;
+}
+
+/** The job's alerts with the CLI's overrides: `--alert-webhook` replaces the job's webhook URL, `SENTRY_DSN` fills in a missing DSN. */
+export function cliAlerts(job: Job<any, any>, flags: AlertingFlags, env: NodeJS.ProcessEnv): ResolvedAlerts | undefined {
+  const fromJob = job.alerts;
+  const webhookUrl = flags.alertWebhook;
+  const dsn = fromJob?.sentry?.dsn ?? (env.SENTRY_DSN === '' ? undefined : env.SENTRY_DSN);
+  if (webhookUrl === undefined && dsn === undefined) return fromJob;
+  try {
+    // Only the senders are validated again: the job's rules are already resolved.
+    const senders = resolveAlerts({
+      webhook: webhookUrl !== undefined ? { ...fromJob?.webhook, url: webhookUrl } : fromJob?.webhook,
+      sentry: dsn !== undefined ? { ...fromJob?.sentry, dsn } : undefined,
+    }) as ResolvedAlerts;
+    return { ...senders, rules: fromJob?.rules ?? DEFAULT_ALERT_RULES };
+  } catch (error) {
+    // Name the flag or variable, not the job field the value went into.
+    const message = (error as Error).message.replace('alerts.webhook.url', '--alert-webhook').replace('alerts.sentry.dsn', 'SENTRY_DSN');
+    throw new ConfigError(message, {
+      field: webhookUrl !== undefined && message.startsWith('--alert-webhook') ? '--alert-webhook' : 'SENTRY_DSN',
+    });
+  }
+}
+
+/** Starts what the flags and the job ask for; `log` prints a line to the user (a sender's failure, the metrics URL). */
+export async function startMonitoring(
+  job: Job<any, any>,
+  flags: AlertingFlags,
+  progress: () => Progress | undefined,
+  log: (line: string) => void,
+): Promise<Monitoring | undefined> {
+  const alerts = cliAlerts(job, flags, process.env);
+  let metrics: MetricsServer | undefined;
+  if (flags.metricsPort !== undefined) {
+    try {
+      metrics = await startMetrics({
+        port: flags.metricsPort,
+        host: flags.metricsHost,
+        progress,
+        concurrencyLimit: flags.concurrency ?? job.concurrency,
+      });
+    } catch (error) {
+      throw new ConfigError((error as Error).message, { field: '--metrics-port' });
+    }
+    log(`batchguard: metrics on ${metrics.url}`);
+  }
+  let alerting: Alerting | undefined;
+  if (alerts) {
+    alerting = await startAlerting({
+      job: job.name,
+      alerts,
+      warn: log,
+      counts: () => progress() ?? { succeeded: 0, failed: 0 },
+    });
+  }
+  if (!metrics && !alerting) return undefined;
+  return {
+    onEvent(event) {
+      metrics?.onEvent(event);
+      alerting?.onEvent(event);
+    },
+    async close() {
+      await alerting?.close();
+      await metrics?.close();
+    },
+  };
+}

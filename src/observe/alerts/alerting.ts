@@ -1,0 +1,80 @@
+/**
+ * Alerting as a subscriber of the engine's events: feeds the rules, and sends what fires to the
+ * webhook and Sentry. Nothing here can fail the run: a sender's failure is reported through
+ * `warn` (one line, the URL redacted), and `close()` waits a bounded time for sends in flight.
+ */
+import type { EngineEvent } from '../../engine/events.js';
+import type { ResolvedAlerts } from './alert-options.js';
+import { AlertRules, type Alert, type AlertCounts } from './alert-rules.js';
+import { SentrySender } from './sentry-sender.js';
+import { postWebhook, webhookBody, type AlertContext } from './webhook-sender.js';
+
+export interface AlertingOptions {
+  readonly job: string;
+  readonly alerts: ResolvedAlerts;
+  /** The run's totals now (the CLI passes the run handle's progress). */
+  readonly counts: () => AlertCounts;
+  /** Where a sender's failure is reported; never throws. */
+  readonly warn: (line: string) => void;
+  /** @default Date.now */
+  readonly now?: () => number;
+  /** How often the count and rate rules are evaluated besides at each failure. @default 1000 */
+  readonly sampleEveryMs?: number;
+}
+
+export interface Alerting {
+  readonly onEvent: (event: EngineEvent) => void;
+  /** Stops sampling and waits at most `timeoutMs` for alerts still being sent. */
+  close(timeoutMs?: number): Promise<void>;
+}
+
+export async function startAlerting(options: AlertingOptions): Promise<Alerting> {
+  const now = options.now ?? Date.now;
+  const rules = new AlertRules(options.alerts.rules);
+  const context: { job: string; runId: string | undefined } = { job: options.job, runId: undefined };
+  const pending = new Set<Promise<void>>();
+  let sentry: SentrySender | undefined;
+  const sentryOptions = options.alerts.sentry;
+  if (sentryOptions?.dsn !== undefined) {
+    try {
+      sentry = await SentrySender.start({ ...sentryOptions, dsn: sentryOptions.dsn });
+    } catch (error) {
+      options.warn(`batchguard: alerts: ${(error as Error).message}; Sentry alerts are off for this run`);
+    }
+  }
+  const track = (promise: Promise<void>): void => {
+    pending.add(promise);
+    void promise.finally(() => pending.delete(promise));
+  };
+  const send = (alert: Alert): void => {
+    const body = webhookBody(alert, context as AlertContext);
+    if (options.alerts.webhook) {
+      track(
+        postWebhook(body, options.alerts.webhook).then((failure) => {
+          if (failure !== undefined) options.warn(`batchguard: alerts: ${failure} (the run goes on)`);
+        }),
+      );
+    }
+    sentry?.alert(alert, context, String(body.text));
+  };
+  const sample = (): void => {
+    for (const alert of rules.sample(options.counts(), now())) send(alert);
+  };
+  const timer = setInterval(sample, options.sampleEveryMs ?? 1000);
+  timer.unref();
+  return {
+    onEvent(event) {
+      if (event.type === 'run:started') context.runId = event.runId;
+      sentry?.event(event, context);
+      if (event.type === 'record:failed') sample();
+      for (const alert of rules.event(event, now())) send(alert);
+    },
+    async close(timeoutMs = 10_000) {
+      clearInterval(timer);
+      const deadline = new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref());
+      await Promise.race([Promise.all([...pending]), deadline]);
+      // Sentry drains its queue on close; a dead ingest must not hold the end of the run for long.
+      await sentry?.close(Math.min(timeoutMs, 2000)).catch(() => undefined);
+    },
+  };
+}

@@ -1,6 +1,6 @@
 /**
  * The `type` of every engine event as a runtime value, for listeners that switch on it without
- * spelling the strings. The union in events.ts stays the definition; the checks below make this
+ * spelling the strings. The union in src/events/engine-event.ts stays the definition; the checks below make this
  * object name every member of it and nothing else, so the two cannot drift apart.
  */
 import type { EngineEvent } from './events.js';
@@ -10,6 +10,7 @@ export const EngineEventType = {
   runStarted: 'run:started',
   recordRetrying: 'record:retrying',
   recordFailed: 'record:failed',
+  attemptEnded: 'attempt:ended',
   recordSkipped: 'record:skipped',
   breakerOpened: 'breaker:opened',
   breakerHalfOpen: 'breaker:half-open',

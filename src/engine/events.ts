@@ -1,72 +1,9 @@
 /**
- * What the engine tells the outside world. The library never prints: the CLI subscribes.
+ * Delivers the engine's events (src/events/engine-event.ts) to a listener.
  */
-import type { SerializedError } from '../policy/serialize-error.js';
-import type { FailureKind } from '../domain/status.js';
-import type { BreakerTripReason } from '../policy/breaker.js';
-import type { Summary } from '../report/summary.js';
+import type { EngineEvent, EventListener } from '../events/engine-event.js';
 
-export type EngineEvent =
-  | {
-      readonly type: 'run:started';
-      readonly runId: string;
-      readonly ledger: string;
-      readonly alreadyDone: number;
-      readonly resumedFrom: number | undefined;
-      readonly crashedRunId: string | undefined;
-      /** For a re-run: how many stored failures (and skips) it selected. */
-      readonly rerunSelected: number | undefined;
-    }
-  | {
-      readonly type: 'record:retrying';
-      readonly key: string;
-      readonly attempt: number;
-      readonly delayMs: number;
-      readonly error: SerializedError;
-      readonly rule: string;
-    }
-  | {
-      readonly type: 'record:failed';
-      readonly key: string;
-      readonly kind: FailureKind;
-      readonly attempts: number;
-      readonly error: SerializedError;
-      readonly rule: string;
-    }
-  /**
-   * One handler call ended (the record may still retry). Built only when someone listens (see
-   * {@link EngineEvents.listening}): it costs a clock read on the success path.
-   */
-  | {
-      readonly type: 'attempt:ended';
-      readonly key: string;
-      readonly attempt: number;
-      readonly durationMs: number;
-      readonly outcome: 'succeeded' | 'failed';
-    }
-  | { readonly type: 'record:skipped'; readonly key: string; readonly blockedBy: readonly string[] }
-  | {
-      readonly type: 'breaker:opened';
-      readonly reason: BreakerTripReason;
-      readonly description: string;
-      readonly fingerprint: string | undefined;
-      readonly failures: number;
-      readonly window: number;
-      readonly error: SerializedError;
-    }
-  | { readonly type: 'breaker:half-open'; readonly parked: number }
-  | { readonly type: 'breaker:closed'; readonly openMs: number; readonly released: number }
-  | { readonly type: 'run:aborted'; readonly reason: string }
-  | { readonly type: 'run:deadline'; readonly reason: string }
-  /** An error escaped the job's code and no running record could be blamed: the run stops. `origin` names the record it came from, when known. */
-  | { readonly type: 'run:uncaught-error'; readonly error: SerializedError; readonly origin: string | undefined }
-  | { readonly type: 'record:log'; readonly key: string; readonly message: string; readonly fields: Record<string, unknown> | undefined }
-  /** A group commit was written; `durationMs` is how long the ledger (and output sink) took. */
-  | { readonly type: 'checkpoint'; readonly committed: number; readonly watermark: number | undefined; readonly durationMs: number }
-  | { readonly type: 'run:stopping'; readonly reason: string }
-  | { readonly type: 'run:finished'; readonly summary: Summary };
-
-export type EventListener = (event: EngineEvent) => void;
+export type { EngineEvent, EventListener } from '../events/engine-event.js';
 
 /** Delivers events to one listener; a listener that throws, or an async one that rejects, must not break the run. */
 export class EngineEvents {

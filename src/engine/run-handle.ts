@@ -1,20 +1,8 @@
 /** What a caller of `startRun` holds: the handle to watch and stop a run, and its live progress. */
 import type { Summary } from '../report/summary.js';
+import type { Progress } from '../events/progress.js';
 
-/** A live view of a run, for progress displays. */
-export interface Progress {
-  readonly runId: string | undefined;
-  readonly read: number;
-  readonly inFlight: number;
-  readonly succeeded: number;
-  readonly failed: number;
-  readonly alreadyDone: number;
-  readonly retries: number;
-  /** Handler calls started in this run. */
-  readonly attempts: number;
-  readonly startedAtMs: number;
-  readonly stopping: string | undefined;
-}
+export { idleProgress, type Progress } from '../events/progress.js';
 
 /** A run in progress. */
 export interface RunHandle {
@@ -25,9 +13,4 @@ export interface RunHandle {
   /** Stops at once: in-flight records are abandoned (they stay pending) and what is recorded is committed. */
   forceStop(reason: string): void;
   progress(): Progress;
-}
-
-/** The progress of a run whose ledger has not begun it yet: nothing read, nothing done. */
-export function idleProgress(runId: string, startedAtMs: number, stopping: string | undefined): Progress {
-  return { runId, read: 0, inFlight: 0, succeeded: 0, failed: 0, alreadyDone: 0, retries: 0, attempts: 0, startedAtMs, stopping };
 }

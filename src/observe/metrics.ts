@@ -5,8 +5,8 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { EngineEvent } from '../engine/events.js';
-import type { Progress } from '../engine/run-job.js';
+import type { EngineEvent } from '../events/engine-event.js';
+import type { Progress } from '../events/progress.js';
 
 /** What `batchguard_breaker_state` reports. */
 export const BreakerStateValue = { closed: 0, open: 1, halfOpen: 2 } as const;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AlertRules } from './alert-rules.js';
 import { resolveAlerts } from './alert-options.js';
-import type { EngineEvent } from '../../engine/events.js';
+import type { EngineEvent } from '../../events/engine-event.js';
 import type { Summary } from '../../report/summary.js';
 
 function rulesOf(rules: unknown[]): AlertRules {
@@ -58,7 +58,7 @@ describe('AlertRules', () => {
     const rules = rulesOf([{ kind: 'breaker-opened', cooldownMs: 1_000 }, { kind: 'run-aborted' }, { kind: 'threshold-exceeded' }]);
     const opened = {
       type: 'breaker:opened',
-      reason: 'consecutive',
+      reason: 'consecutive-failures',
       description: '20 failures in a row',
       fingerprint: undefined,
       failures: 20,

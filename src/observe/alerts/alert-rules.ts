@@ -5,7 +5,7 @@
  * cooldown, and a rate rule re-arms only once the rate has dropped below its threshold again.
  */
 import { AlertRuleKind, type ResolvedAlertRule } from './alert-options.js';
-import type { EngineEvent } from '../../engine/events.js';
+import type { EngineEvent } from '../../events/engine-event.js';
 
 /** The run's running totals, sampled by the caller. */
 export interface AlertCounts {

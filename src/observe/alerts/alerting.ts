@@ -3,7 +3,7 @@
  * webhook and Sentry. Nothing here can fail the run: a sender's failure is reported through
  * `warn` (one line, the URL redacted), and `close()` waits a bounded time for sends in flight.
  */
-import type { EngineEvent } from '../../engine/events.js';
+import type { EngineEvent } from '../../events/engine-event.js';
 import type { ResolvedAlerts } from './alert-options.js';
 import { AlertRules, type Alert, type AlertCounts } from './alert-rules.js';
 import { SentrySender } from './sentry-sender.js';

@@ -5,7 +5,7 @@
  * breadcrumbs. At most `maxEventsPerGroup` failures per group are sent per run, so a million
  * failures of one cause are one issue with a few samples, not a million events.
  */
-import type { EngineEvent } from '../../engine/events.js';
+import type { EngineEvent } from '../../events/engine-event.js';
 import { errorFingerprint } from '../../policy/fingerprint.js';
 import type { Alert } from './alert-rules.js';
 import type { AlertContext } from './webhook-sender.js';

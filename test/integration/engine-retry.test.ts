@@ -7,7 +7,7 @@ import { RetryableError } from '../../src/errors.js';
 import { defineJob, type JobOptions } from '../../src/job.js';
 import type { Summary } from '../../src/report/summary.js';
 import { drive } from '../helpers/drive.js';
-import { readLedger } from '../helpers/ledger.js';
+import { storedRows } from '../helpers/stored.js';
 import { tempDir } from '../helpers/temp.js';
 
 interface Item {
@@ -78,8 +78,8 @@ async function run(
   };
 }
 
-function storedFailures(path: string): { key: string; kind: string; attempts: number; rule: string }[] {
-  return readLedger(path, (db) => db.prepare('SELECT key, kind, attempts, rule FROM records ORDER BY seq').all() as never);
+async function storedFailures(path: string): Promise<{ key: string; kind?: string; attempts: number; rule?: string }[]> {
+  return (await storedRows(path)).map(({ key, kind, attempts, rule }) => ({ key, kind, attempts, rule }));
 }
 
 function fail(message: string): never {
@@ -111,7 +111,7 @@ describe('engine retries (manual clock, random = 0.5)', () => {
     });
     expect(typeof observed.failed[0]?.error.stack).toBe('string');
     expect(observed.summary).toMatchObject({ total: 1, succeeded: 0, failed: 1, pending: 0, attempts: 5, retries: 4 });
-    expect(storedFailures(observed.ledger)).toEqual([{ key: 'a', kind: 'exhausted', attempts: 5, rule: 'default' }]);
+    expect(await storedFailures(observed.ledger)).toEqual([{ key: 'a', kind: 'exhausted', attempts: 5, rule: 'default' }]);
   });
 
   it('caps the exponential delay at maxDelayMs (no jitter)', async () => {
@@ -208,7 +208,7 @@ describe('engine retries (manual clock, random = 0.5)', () => {
       ['other', 'exhausted', 3, 'http-status-503'],
     ]);
     expect(observed.retrying.every((e) => e.key === 'other')).toBe(true);
-    expect(storedFailures(observed.ledger)).toEqual([
+    expect(await storedFailures(observed.ledger)).toEqual([
       { key: 'quota', kind: 'fatal', attempts: 1, rule: 'classify-hook' },
       { key: 'other', kind: 'exhausted', attempts: 3, rule: 'http-status-503' },
     ]);

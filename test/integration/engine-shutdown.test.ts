@@ -9,7 +9,7 @@ import { openSqliteLedger } from '../../src/ledger/sqlite/sqlite-ledger.js';
 import type { Summary } from '../../src/report/summary.js';
 import { drive } from '../helpers/drive.js';
 import { items, itemsJob, type Item } from '../helpers/jobs.js';
-import { readLedger } from '../helpers/ledger.js';
+import { storedRanges, storedRows } from '../helpers/stored.js';
 import { tempDir } from '../helpers/temp.js';
 
 function makeJob(overrides: Partial<JobOptions<Item>>) {
@@ -57,11 +57,11 @@ function expectExact(summary: Summary): void {
   expect(summary.total).toBe(summary.succeeded + summary.failed + summary.skipped + summary.pending);
 }
 
-function ledgerRows(path: string): { ranges: unknown[]; records: unknown[] } {
-  return readLedger(path, (db) => ({
-    ranges: db.prepare('SELECT first_seq, last_seq FROM succeeded_ranges ORDER BY first_seq').all(),
-    records: db.prepare('SELECT seq, status, kind FROM records ORDER BY seq').all(),
-  }));
+async function ledgerRows(path: string): Promise<{ ranges: unknown[]; records: unknown[] }> {
+  return {
+    ranges: await storedRanges(path),
+    records: (await storedRows(path)).map(({ seq, status, kind }) => ({ seq, status, kind: kind ?? null })),
+  };
 }
 
 describe('engine shutdown', () => {
@@ -113,11 +113,11 @@ describe('engine shutdown', () => {
     });
     expectExact(first);
     expect(first.reason).toBe('stopped by test stop; 2 records left pending');
-    expect(ledgerRows(ledger)).toEqual({
+    expect(await ledgerRows(ledger)).toEqual({
       ranges: [
-        { first_seq: 0, last_seq: 0 },
-        { first_seq: 2, last_seq: 2 },
-        { first_seq: 4, last_seq: 4 },
+        { first: 0, last: 0 },
+        { first: 2, last: 2 },
+        { first: 4, last: 4 },
       ],
       records: [],
     });
@@ -163,7 +163,7 @@ describe('engine shutdown', () => {
     );
     expect(summary).toMatchObject({ status: 'interrupted', total: 3, succeeded: 1, failed: 0, pending: 2, attempts: 3, retries: 1 });
     expectExact(summary);
-    expect(ledgerRows(ledger).records).toEqual([]);
+    expect((await ledgerRows(ledger)).records).toEqual([]);
   });
 
   it('stop() with only records waiting for a retry ends the run without waiting for the grace period', async () => {
@@ -306,7 +306,7 @@ describe('engine shutdown', () => {
     const reopened = openSqliteLedger(ledger);
     expect(await reopened.counts()).toEqual({ total: 4, succeeded: 1, failed: 0, skipped: 0, pending: 3, sourceExhausted: true });
     await reopened.close();
-    expect(ledgerRows(ledger)).toEqual({ ranges: [{ first_seq: 3, last_seq: 3 }], records: [] });
+    expect(await ledgerRows(ledger)).toEqual({ ranges: [{ first: 3, last: 3 }], records: [] });
 
     runIndex = 1;
     const second = await drive(runJob(job, { ledger, clock }), clock);

@@ -40,13 +40,16 @@ export class PostgresKeys {
     return keys;
   }
 
-  /** In the commit's transaction: stores the keys added since the last successful commit. Call `committed()` after it. */
-  async write(query: Query, jobId: number): Promise<void> {
+  /**
+   * The entries of the keys added since the last successful commit, for the commit to store in its
+   * transaction (undefined: none). Call `committed()` after that commit.
+   */
+  toCommit(): Uint8Array | undefined {
     const added = this.current?.drain();
     const chunk = this.pending && added?.length ? concat(this.pending, added) : (this.pending ?? added);
-    if (chunk === undefined || chunk.length === 0) return;
+    if (chunk === undefined || chunk.length === 0) return undefined;
     this.pending = chunk;
-    await query(outcomesSql(this.schema).insertKeyChunk, [jobId, Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)]);
+    return chunk;
   }
 
   /** The commit succeeded: its keys are stored. */

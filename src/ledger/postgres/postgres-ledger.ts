@@ -154,8 +154,7 @@ export class PostgresLedger implements Ledger {
     await this.use('writing a commit', KEPT, (jobId) =>
       this.db.transaction(async (query) => {
         await this.lease.fence(query);
-        await this.recordKeys.write(query, jobId);
-        await writeCommit(query, this.schema, jobId, batch);
+        await writeCommit(query, this.schema, jobId, batch, this.recordKeys.toCommit());
         await this.crashNotes.clearFinished(query, batch);
       }),
     );

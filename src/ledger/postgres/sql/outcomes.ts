@@ -8,22 +8,56 @@ export const outcomesSql = (s: string) => ({
   /** New ranges, known not to overlap any stored one (the rewrite after accepted drift). */
   insertRanges: `INSERT INTO "${s}".succeeded_ranges (job_id, first_seq, last_seq, run_id)
     SELECT $1, f, l, $4 FROM unnest($2::int8[], $3::int8[]) AS t(f, l)`,
-  /** The stored range that starts at or before $2: the one a new range may continue or overlap. */
-  rangeAtOrBefore: `SELECT first_seq, last_seq, run_id FROM "${s}".succeeded_ranges
-    WHERE job_id = $1 AND first_seq <= $2 ORDER BY first_seq DESC LIMIT 1`,
-  /** Ranges that start inside the new one are merged into it. */
-  absorbRanges: `DELETE FROM "${s}".succeeded_ranges WHERE job_id = $1 AND first_seq > $2 AND first_seq <= $3 RETURNING last_seq`,
-  upsertRange: `INSERT INTO "${s}".succeeded_ranges (job_id, first_seq, last_seq, run_id) VALUES ($1, $2, $3, $4)
+  /**
+   * Stores the range $2..$3 of run $4 in one statement (one round trip per range, which is one per
+   * commit in the common case): it extends the run's range that it continues (one row per
+   * contiguous run of successes), stores nothing already stored, and absorbs the ranges that start
+   * inside it. `before` is the stored range at or before its first record; `start` decides where
+   * the stored range begins, or that the new one is already covered.
+   */
+  writeRange: `WITH before AS (
+      SELECT first_seq, last_seq, run_id FROM "${s}".succeeded_ranges
+      WHERE job_id = $1 AND first_seq <= $2 ORDER BY first_seq DESC LIMIT 1
+    ), start AS (
+      SELECT CASE WHEN b.last_seq IS NULL THEN $2::int8
+                  WHEN b.run_id = $4 AND b.last_seq >= $2::int8 - 1 THEN b.first_seq
+                  WHEN b.last_seq >= $2 THEN b.last_seq + 1
+                  ELSE $2::int8 END AS f,
+             COALESCE(b.last_seq >= $3, false) AS covered
+      FROM (SELECT 1) AS one LEFT JOIN before AS b ON true
+    ), absorbed AS (
+      DELETE FROM "${s}".succeeded_ranges AS r USING start
+      WHERE r.job_id = $1 AND NOT start.covered AND r.first_seq > start.f AND r.first_seq <= $3 RETURNING r.last_seq
+    )
+    INSERT INTO "${s}".succeeded_ranges (job_id, first_seq, last_seq, run_id)
+    SELECT $1, start.f, GREATEST($3::int8, COALESCE((SELECT MAX(last_seq) FROM absorbed), $3::int8)), $4 FROM start WHERE NOT start.covered
     ON CONFLICT (job_id, first_seq) DO UPDATE SET last_seq = excluded.last_seq`,
-  /** Failures, skips and re-run outcomes: a record's row is replaced by its newer outcome. */
-  upsertRows: `INSERT INTO "${s}".records (job_id, seq, key, status, kind, attempts, error, fingerprint, template, rule,
-      history, blocked_by, run_id, line, byte_offset, updated_at)
-    SELECT $1, * FROM unnest($2::int8[], $3::text[], $4::text[], $5::text[], $6::int4[], $7::text[], $8::text[], $9::text[],
-      $10::text[], $11::text[], $12::text[], $13::text[], $14::int8[], $15::int8[], $16::text[])
-    ON CONFLICT (job_id, seq) DO UPDATE SET key = excluded.key, status = excluded.status, kind = excluded.kind,
-      attempts = excluded.attempts, error = excluded.error, fingerprint = excluded.fingerprint, template = excluded.template,
-      rule = excluded.rule, history = excluded.history, blocked_by = excluded.blocked_by, run_id = excluded.run_id,
-      line = excluded.line, byte_offset = excluded.byte_offset, updated_at = excluded.updated_at`,
+  /**
+   * The rest of a commit in one statement: the rows ($2..$16, as upsertRows), the job's meta
+   * values ($17 keys, $18 values; `seen` only grows), the timeline point ($19 run, $20 at, $21 done,
+   * $22 failed; none when nothing was done) and the new keys' entries ($23, or NULL). Each
+   * sub-statement writes its own table, which data-modifying WITH clauses allow in one statement.
+   */
+  writeRest: `WITH upserted AS (
+      INSERT INTO "${s}".records (job_id, seq, key, status, kind, attempts, error, fingerprint, template, rule,
+        history, blocked_by, run_id, line, byte_offset, updated_at)
+      SELECT $1, * FROM unnest($2::int8[], $3::text[], $4::text[], $5::text[], $6::int4[], $7::text[], $8::text[], $9::text[],
+        $10::text[], $11::text[], $12::text[], $13::text[], $14::int8[], $15::int8[], $16::text[])
+      ON CONFLICT (job_id, seq) DO UPDATE SET key = excluded.key, status = excluded.status, kind = excluded.kind,
+        attempts = excluded.attempts, error = excluded.error, fingerprint = excluded.fingerprint, template = excluded.template,
+        rule = excluded.rule, history = excluded.history, blocked_by = excluded.blocked_by, run_id = excluded.run_id,
+        line = excluded.line, byte_offset = excluded.byte_offset, updated_at = excluded.updated_at
+      RETURNING 1
+    ), meta_set AS (
+      INSERT INTO "${s}".meta AS m (job_id, key, value) SELECT $1, k, v FROM unnest($17::text[], $18::text[]) AS t(k, v)
+      ON CONFLICT (job_id, key) DO UPDATE SET value =
+        CASE WHEN m.key = 'seen' THEN GREATEST(m.value::int8, excluded.value::int8)::text ELSE excluded.value END
+      RETURNING 1
+    ), point AS (
+      INSERT INTO "${s}".run_timeline (job_id, run_id, at, done, failed) SELECT $1, $19, $20, $21, $22 WHERE $21::int4 > 0 RETURNING 1
+    ), chunk AS (
+      INSERT INTO "${s}".key_chunks (job_id, chunk) SELECT $1, $23::bytea WHERE $23::bytea IS NOT NULL RETURNING 1
+    )
+    SELECT (SELECT COUNT(*) FROM upserted) AS rows`,
   insertKeyChunk: `INSERT INTO "${s}".key_chunks (job_id, chunk) VALUES ($1, $2)`,
-  addTimeline: `INSERT INTO "${s}".run_timeline (job_id, run_id, at, done, failed) VALUES ($1, $2, $3, $4, $5)`,
 });

@@ -59,5 +59,15 @@ export const outcomesSql = (s: string) => ({
       INSERT INTO "${s}".key_chunks (job_id, chunk) SELECT $1, $23::bytea WHERE $23::bytea IS NOT NULL RETURNING 1
     )
     SELECT (SELECT COUNT(*) FROM upserted) AS rows`,
+  /** Failures, skips and re-run outcomes: a record's row is replaced by its newer outcome (the chunk ledger of src/distributed/ writes with it). */
+  upsertRows: `INSERT INTO "${s}".records (job_id, seq, key, status, kind, attempts, error, fingerprint, template, rule,
+      history, blocked_by, run_id, line, byte_offset, updated_at)
+    SELECT $1, * FROM unnest($2::int8[], $3::text[], $4::text[], $5::text[], $6::int4[], $7::text[], $8::text[], $9::text[],
+      $10::text[], $11::text[], $12::text[], $13::text[], $14::int8[], $15::int8[], $16::text[])
+    ON CONFLICT (job_id, seq) DO UPDATE SET key = excluded.key, status = excluded.status, kind = excluded.kind,
+      attempts = excluded.attempts, error = excluded.error, fingerprint = excluded.fingerprint, template = excluded.template,
+      rule = excluded.rule, history = excluded.history, blocked_by = excluded.blocked_by, run_id = excluded.run_id,
+      line = excluded.line, byte_offset = excluded.byte_offset, updated_at = excluded.updated_at`,
+  addTimeline: `INSERT INTO "${s}".run_timeline (job_id, run_id, at, done, failed) VALUES ($1, $2, $3, $4, $5)`,
   insertKeyChunk: `INSERT INTO "${s}".key_chunks (job_id, chunk) VALUES ($1, $2)`,
 });

@@ -11,6 +11,7 @@ import type { SerializedError } from '../policy/serialize-error.js';
 import type { EngineEvents } from './events.js';
 import { checkOnce } from '../policy/health-check.js';
 import type { OpenRecord } from './open-record.js';
+import type { SystemicFailure } from './record-executor.js';
 
 /** The three ways a held record can end. */
 export interface HeldEnds {
@@ -118,7 +119,7 @@ export class BreakerControl {
    * An attempt failed with a retryable error or a timeout. Returns true when the record must be
    * parked (the breaker is open, or this failure opened it) instead of retried or failed.
    */
-  systemicFailure(entry: OpenRecord, fingerprint: string, error: SerializedError): boolean {
+  systemicFailure(entry: OpenRecord, fingerprint: string, error: SerializedError, how: SystemicFailure): boolean {
     if (this.probing === entry) {
       this.probing = undefined;
       this.probeResult(false);
@@ -126,7 +127,7 @@ export class BreakerControl {
     }
     if (!this.closed) return true;
     this.lastError = error;
-    const trip = this.breaker.record({ ok: false, fingerprint }, this.clock);
+    const trip = this.breaker.record({ ok: false, fingerprint, final: how.final, provisional: how.provisional }, this.clock);
     // Which records the current run of failures spans: one flaky record alone is no outage.
     if (this.breaker.failuresInARow === 1) this.streakRecords.clear();
     if (this.streakRecords.size < 2) this.streakRecords.add(entry.key);

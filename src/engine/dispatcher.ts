@@ -14,8 +14,9 @@ const HOLDS_SLOT: Readonly<Record<Phase, boolean>> = {
   [Phase.waitingDeps]: false,
   [Phase.queued]: false,
   [Phase.running]: true,
-  // A record keeps its slot while it waits to retry: a retry soon follows, and its wait is short.
-  [Phase.retryWait]: true,
+  // A record gives its slot back while it waits to retry, as for a rate-limit token: a wait of a
+  // second (a Retry-After) holding a slot would idle it for a second.
+  [Phase.retryWait]: false,
   [Phase.tokenWait]: false,
   [Phase.held]: false,
   [Phase.parked]: false,
@@ -28,6 +29,14 @@ const HOLDS_SLOT: Readonly<Record<Phase, boolean>> = {
  * buffer (they hold no slot, so without it the reader would go on reading).
  */
 const MAX_TOKEN_WAITING = 10_000;
+
+/**
+ * Records waiting to retry per slot of the limit, beside the one running in it: past it the reader
+ * waits (records already running may still join them when they fail). It bounds what
+ * a failing service makes the run hold (and hit before the breaker opens) to a few times the
+ * concurrency, while a few records waiting a second for their Retry-After do not slow the others.
+ */
+export const RETRY_WAITING_PER_SLOT = 4;
 
 export interface DispatcherDeps {
   /** Records holding a slot at most; read at each decision, so that it may change during the run. */
@@ -107,17 +116,25 @@ export class Dispatcher {
     return (
       this.slots >= this.deps.limit() ||
       this.counts[Phase.tokenWait] >= MAX_TOKEN_WAITING ||
+      // Records running and waiting to retry: at most (1 + RETRY_WAITING_PER_SLOT) per slot.
+      this.slots + this.counts[Phase.retryWait] >= (1 + RETRY_WAITING_PER_SLOT) * this.deps.limit() ||
       (fair !== undefined && fair.queued >= fair.options.maxQueued)
     );
   }
 
   /**
-   * Whether records are still at work or waiting for something that will come: a slot, a token, the
-   * breaker's verdict; parked records count until the run stops (then they stay pending).
+   * Whether records are still at work or waiting for something that will come: a slot, a retry, a
+   * token, the breaker's verdict; parked and queued records count until the run stops (then they
+   * stay pending).
    */
   busy(stopping: boolean): boolean {
+    const fair = this.deps.fair;
     return (
-      this.slots > 0 || this.counts[Phase.held] > 0 || this.counts[Phase.tokenWait] > 0 || (this.counts[Phase.parked] > 0 && !stopping)
+      this.slots > 0 ||
+      this.counts[Phase.held] > 0 ||
+      this.counts[Phase.tokenWait] > 0 ||
+      this.counts[Phase.retryWait] > 0 ||
+      (!stopping && (this.counts[Phase.parked] > 0 || this.readyQueue.length > 0 || (fair !== undefined && fair.queued > 0)))
     );
   }
 
@@ -147,10 +164,21 @@ export class Dispatcher {
 
   /** The record waits `waitMs` for a rate-limit token without its slot, then queues again. */
   tokenWait(entry: OpenRecord, waitMs: number): void {
-    this.move(entry, Phase.tokenWait);
+    this.waitThenQueue(entry, Phase.tokenWait, waitMs);
+  }
+
+  /** The record waits `delayMs` for its next attempt (a retry delay, the retry budget) without its slot, then queues again. */
+  retryWait(entry: OpenRecord, delayMs: number): void {
+    this.waitThenQueue(entry, Phase.retryWait, delayMs);
+  }
+
+  private waitThenQueue(entry: OpenRecord, phase: Phase, waitMs: number): void {
+    this.move(entry, phase);
+    // The cancel stays set while the record is queued again, so that a stop makes it pending at once.
     retryState(entry).cancelRetry = this.deps.clock.timer(waitMs, () => {
       this.requeue(entry);
       this.pump();
+      this.deps.wake();
     });
     this.pump();
     this.deps.wake();
@@ -158,7 +186,8 @@ export class Dispatcher {
 
   /** Hit by an outage: the record waits for the breaker to close, its attempts not used up. */
   park(entry: OpenRecord): void {
-    entry.attempt = 0;
+    // Its attempts start over when it runs again; `attempt` goes on (each call keeps its own number).
+    entry.counted = 0;
     entry.retry = undefined;
     this.move(entry, Phase.parked);
     this.parkedRecords.push(entry);

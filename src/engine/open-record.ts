@@ -15,7 +15,7 @@ export const Phase = {
   queued: 'queued',
   /** An attempt runs. */
   running: 'running',
-  /** Waits for its next attempt (a retry delay, or the retry budget). */
+  /** Waits for its next attempt (a retry delay, or the retry budget), without a slot. */
   retryWait: 'retry-wait',
   /** Waits for a rate-limit token. */
   tokenWait: 'token-wait',
@@ -47,7 +47,13 @@ export interface OpenRecord {
   /** The record itself; dropped once it has an outcome, since a finished entry may linger in the window. */
   record: unknown;
   phase: Phase;
+  /** Calls of the handler for this record in this run: `ctx.attempt` of the last one (never reset). */
   attempt: number;
+  /**
+   * The calls that count against `maxAttempts`: reset when an outage parks the record, so that the
+   * outage does not use them up (`attempt` goes on counting, so every call has its own number).
+   */
+  counted: number;
   /** Bumped when an attempt ends; a result carrying an older generation is late and discarded. */
   generation: number;
   attemptStartedAtMs: number;
@@ -73,6 +79,7 @@ export function openRecord(key: string, position: SourcePosition, record: unknow
     record,
     phase: Phase.queued,
     attempt: 0,
+    counted: 0,
     generation: 0,
     attemptStartedAtMs: 0,
     firstAttemptAtMs: 0,

@@ -79,6 +79,7 @@ export class OutcomeRecorder {
       key: entry.key,
       kind: FailureKind.crashed,
       attempts: 0,
+      counted: 0,
       error: outcome.error,
       rule: outcome.rule,
     });

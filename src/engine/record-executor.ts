@@ -29,7 +29,7 @@ export interface ExecutorDeps {
   readonly clock: Clock;
   readonly random: Random;
   readonly events: EngineEvents;
-  readonly stats: { attempts: number; retries: number; retriesDeferred: number };
+  readonly stats: { attempts: number; retries: number; retriesDeferred: number; parkedAttempts: number };
   /**
    * Moves a record to another phase: the one place where phases change (the run's dispatcher takes
    * and gives back slots there).
@@ -49,7 +49,7 @@ export interface ExecutorDeps {
     /** Whether this record's attempt is the breaker's probe (it runs while the breaker is not closed). */
     isProbe(entry: OpenRecord): boolean;
     succeeded(entry: OpenRecord): void;
-    systemicFailure(entry: OpenRecord, fingerprint: string, error: SerializedError): boolean;
+    systemicFailure(entry: OpenRecord, fingerprint: string, error: SerializedError, how: SystemicFailure): boolean;
     hold(entry: OpenRecord, ends: { fail(): void; park(): void; pend(): void }): boolean;
   };
   /** Token buckets: every attempt takes a token; a Retry-After pauses the record's key. */
@@ -59,6 +59,11 @@ export interface ExecutorDeps {
   readonly onParked: (entry: OpenRecord) => void;
   /** A record waits `waitMs` for a rate-limit token without its slot; the engine calls attempt() again. */
   readonly onTokenWait?: (entry: OpenRecord, waitMs: number) => void;
+  /**
+   * A record waits `delayMs` for its next attempt (a retry delay, the retry budget) without its
+   * slot; the engine calls attempt() again. Without it, the executor waits on a timer itself.
+   */
+  readonly onRetryWait?: (entry: OpenRecord, delayMs: number) => void;
   /** A record is held (phase `held`) until the breaker decides whether its failure was an outage. */
   readonly onHeld?: (entry: OpenRecord) => void;
   /**
@@ -67,6 +72,14 @@ export interface ExecutorDeps {
    * (escaped-errors.ts).
    */
   readonly escapes?: EscapeListener;
+}
+
+/** What the breaker is told about a systemic failure besides its error. */
+export interface SystemicFailure {
+  /** It ends the record (its attempts are used up). */
+  readonly final: boolean;
+  /** The record's first failure, and it will retry: no evidence on its own. */
+  readonly provisional: boolean;
 }
 
 export class RecordExecutor {
@@ -98,28 +111,27 @@ export class RecordExecutor {
         return;
       }
       if (waitMs > 0) {
-        this.deps.move(entry, Phase.retryWait);
-        retryState(entry).cancelRetry = clock.timer(waitMs, () => this.attempt(entry));
+        this.waitToRetry(entry, waitMs);
         return;
       }
     }
-    if (entry.attempt === 0) {
+    if (entry.counted === 0) {
       this.deps.budget.recordAttempt(now);
     } else if (!this.deps.breaker.isProbe(entry) && !this.deps.budget.tryRetry(now)) {
       // Over the retry budget: ask again when the window has moved.
       const retry = entry.retry as RetryState;
-      this.deps.move(entry, Phase.retryWait);
       if (!retry.deferred) {
         retry.deferred = true;
         stats.retriesDeferred++;
       }
-      retry.cancelRetry = clock.timer(this.deps.budget.waitMs, () => this.attempt(entry));
+      this.waitToRetry(entry, this.deps.budget.waitMs);
       return;
     }
     entry.attempt++;
+    entry.counted++;
     stats.attempts++;
     const generation = ++entry.generation;
-    if (entry.attempt === 1) entry.firstAttemptAtMs = now;
+    if (entry.counted === 1) entry.firstAttemptAtMs = now;
     entry.attemptStartedAtMs = now;
     this.deps.move(entry, Phase.running);
     this.running.add(entry);
@@ -171,7 +183,15 @@ export class RecordExecutor {
     const history = retryState(entry).history;
     history.push({ attempt: entry.attempt, durationMs: clock.now() - entry.attemptStartedAtMs, error: serialized });
     const rule = 'unwritable-result';
-    events.emit({ type: 'record:failed', key: entry.key, kind: FailureKind.fatal, attempts: entry.attempt, error: serialized, rule });
+    events.emit({
+      type: 'record:failed',
+      key: entry.key,
+      kind: FailureKind.fatal,
+      attempts: entry.attempt,
+      counted: entry.counted,
+      error: serialized,
+      rule,
+    });
     this.deps.move(entry, Phase.done);
     entry.record = undefined;
     return {
@@ -242,29 +262,14 @@ export class RecordExecutor {
     const durationMs = clock.now() - entry.attemptStartedAtMs;
     if (events.listening) events.emit({ type: 'attempt:ended', key: entry.key, attempt: entry.attempt, durationMs, outcome: 'failed' });
     const { classification, rule } = classifyError(error, job.classify);
-    if (timedOut || classification === 'retryable') {
-      const failure = safeSerialize(error, job.redact);
-      // The group this failure would have if it ended the record, so the breaker's dominant error is a failure group.
-      const group = errorFingerprint(failure, { kind: timedOut ? FailureKind.timeout : FailureKind.exhausted, rule }).fingerprint;
-      if (this.deps.breaker.systemicFailure(entry, group, failure)) {
-        this.park(entry);
-        return;
-      }
-    } else if (this.deps.breaker.isProbe(entry)) {
-      // A record-specific error still means the service answered: a successful probe.
-      this.deps.breaker.succeeded(entry);
-    }
-    if (this.deps.limiter) {
-      // The service said when to come back: that pauses every record of its key, not just this one.
-      const pauseMs = retryAfterMs(error, clock.now());
-      if (pauseMs !== undefined) this.deps.limiter.slowDown(entry.rateKey, clock.now() + pauseMs);
-    }
+    const handlerError = error;
     let decision: RetryDecision;
     try {
       decision = decideRetry(
         job.retry,
         {
-          attempt: entry.attempt,
+          // Only the attempts since the record last ran count: an outage that parked it used none.
+          attempt: entry.counted,
           firstAttemptAtMs: entry.firstAttemptAtMs,
           nowMs: clock.now(),
           previousDelayMs: entry.retry?.previousDelayMs ?? 0,
@@ -279,6 +284,25 @@ export class RecordExecutor {
       decision = { retry: false, reason: 'fatal' };
       error = withCause(policyError, error);
     }
+    const systemic = timedOut || classification === 'retryable';
+    if (systemic) {
+      const failure = safeSerialize(handlerError, job.redact);
+      // The group this failure would have if it ended the record, so the breaker's dominant error is a failure group.
+      const group = errorFingerprint(failure, { kind: timedOut ? FailureKind.timeout : FailureKind.exhausted, rule }).fingerprint;
+      const final = !decision.retry;
+      if (this.deps.breaker.systemicFailure(entry, group, failure, { final, provisional: !final && entry.counted === 1 })) {
+        this.park(entry);
+        return;
+      }
+    } else if (this.deps.breaker.isProbe(entry)) {
+      // A record-specific error still means the service answered: a successful probe.
+      this.deps.breaker.succeeded(entry);
+    }
+    if (this.deps.limiter) {
+      // The service said when to come back: that pauses every record of its key, not just this one.
+      const pauseMs = retryAfterMs(handlerError, clock.now());
+      if (pauseMs !== undefined) this.deps.limiter.slowDown(entry.rateKey, clock.now() + pauseMs);
+    }
     const serialized = safeSerialize(error, job.redact);
     const retry = retryState(entry);
     const history = retry.history;
@@ -286,9 +310,16 @@ export class RecordExecutor {
       history.push({ attempt: entry.attempt, durationMs, error: serialized, delayMs: decision.delayMs });
       stats.retries++;
       retry.previousDelayMs = decision.delayMs;
-      events.emit({ type: 'record:retrying', key: entry.key, attempt: entry.attempt, delayMs: decision.delayMs, error: serialized, rule });
-      this.deps.move(entry, Phase.retryWait);
-      retry.cancelRetry = clock.timer(decision.delayMs, () => this.attempt(entry));
+      events.emit({
+        type: 'record:retrying',
+        key: entry.key,
+        attempt: entry.attempt,
+        counted: entry.counted,
+        delayMs: decision.delayMs,
+        error: serialized,
+        rule,
+      });
+      this.waitToRetry(entry, decision.delayMs);
       return;
     }
     if (decision.retry) {
@@ -298,7 +329,15 @@ export class RecordExecutor {
     history.push({ attempt: entry.attempt, durationMs, error: serialized });
     const kind = timedOut ? FailureKind.timeout : decision.reason === 'fatal' ? FailureKind.fatal : FailureKind.exhausted;
     const fail = (): void => {
-      events.emit({ type: 'record:failed', key: entry.key, kind, attempts: entry.attempt, error: serialized, rule });
+      events.emit({
+        type: 'record:failed',
+        key: entry.key,
+        kind,
+        attempts: entry.attempt,
+        counted: entry.counted,
+        error: serialized,
+        rule,
+      });
       this.deps.move(entry, Phase.done);
       entry.record = undefined;
       this.deps.onOutcome(entry, {
@@ -314,7 +353,6 @@ export class RecordExecutor {
       });
     };
     // A systemic failure at the end of its attempts may be the start of an outage: the breaker decides.
-    const systemic = timedOut || classification === 'retryable';
     if (systemic && this.deps.breaker.hold(entry, { fail, park: () => this.park(entry), pend: () => this.pending(entry) })) {
       // It waits for the breaker's verdict without its slot, so that other records keep coming and give that verdict.
       this.deps.move(entry, Phase.held);
@@ -327,7 +365,18 @@ export class RecordExecutor {
   /** Hit by an outage: the dispatcher parks it (its attempts are not used up). */
   private park(entry: OpenRecord): void {
     this.running.delete(entry);
+    this.deps.stats.parkedAttempts += entry.counted;
     this.deps.onParked(entry);
+  }
+
+  /** The record's next attempt comes after `delayMs`, without its slot when the engine keeps slots. */
+  private waitToRetry(entry: OpenRecord, delayMs: number): void {
+    if (this.deps.onRetryWait) {
+      this.deps.onRetryWait(entry, delayMs);
+      return;
+    }
+    this.deps.move(entry, Phase.retryWait);
+    retryState(entry).cancelRetry = this.deps.clock.timer(delayMs, () => this.attempt(entry));
   }
 
   private pending(entry: OpenRecord): void {

@@ -26,7 +26,12 @@ export interface FinishInput {
   readonly recorder: OutcomeRecorder;
   /** Whether the source was read to its end. */
   readonly exhausted: boolean;
-  readonly stats: { readonly attempts: number; readonly retries: number; readonly retriesDeferred: number };
+  readonly stats: {
+    readonly attempts: number;
+    readonly retries: number;
+    readonly retriesDeferred: number;
+    readonly parkedAttempts: number;
+  };
   readonly startedAtMs: number;
   readonly breaker: {
     readonly state: BreakerState;
@@ -100,6 +105,7 @@ function breakerSummary({ breaker, stats }: FinishInput): Summary['breaker'] {
     state: breaker.state,
     trips: breaker.trips,
     retriesDeferred: stats.retriesDeferred,
+    parkedAttempts: stats.parkedAttempts,
     ...(trip
       ? {
           lastTrip: {

@@ -94,7 +94,7 @@ export function startRun<T, R>(job: Job<T, R>, options: RunOptions = {}): RunHan
 
 /** A run that its ledger has begun: every part present. */
 class Run {
-  private readonly stats = { attempts: 0, retries: 0, retriesDeferred: 0 };
+  private readonly stats = { attempts: 0, retries: 0, retriesDeferred: 0, parkedAttempts: 0 };
   /** Records read and not finished, in reading order: the oldest one holds the watermark. */
   private readonly window = new InFlightWindow<OpenRecord>(isDone);
   private readonly dispatcher: Dispatcher;
@@ -184,6 +184,7 @@ class Run {
       limiter: this.limiter,
       onParked: (entry) => this.dispatcher.park(entry),
       onTokenWait: (entry, waitMs) => this.dispatcher.tokenWait(entry, waitMs),
+      onRetryWait: (entry, delayMs) => this.dispatcher.retryWait(entry, delayMs),
       onHeld: () => this.refill(),
       escapes: options.attributeEscapes ? escapes : undefined,
     });

@@ -22,7 +22,10 @@ export type EngineEvent =
   | {
       readonly type: 'record:retrying';
       readonly key: string;
+      /** The call that failed (`ctx.attempt`: every call of a record has its own number). */
       readonly attempt: number;
+      /** The calls that count against `maxAttempts` (not those before an outage parked the record). */
+      readonly counted: number;
       readonly delayMs: number;
       readonly error: SerializedError;
       readonly rule: string;
@@ -31,7 +34,10 @@ export type EngineEvent =
       readonly type: 'record:failed';
       readonly key: string;
       readonly kind: FailureKind;
+      /** Calls of the handler for this record in this run. */
       readonly attempts: number;
+      /** The calls that counted against `maxAttempts` (not those before an outage parked the record). */
+      readonly counted: number;
       readonly error: SerializedError;
       readonly rule: string;
     }

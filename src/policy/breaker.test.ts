@@ -345,3 +345,40 @@ describe('CircuitBreaker: probing and closing', () => {
     expect(b.expired(6000)).toBe(true);
   });
 });
+
+describe('provisional failures (a first failure its record will retry)', () => {
+  const first = (fingerprint = 'fp-outage'): Signal => ({ ok: false, fingerprint, provisional: true });
+
+  it('any number of them in a row opens nothing: every record retrying once is no outage', () => {
+    const b = breaker({ consecutiveFailures: 8, minRecords: 10 });
+    expect(feed(b, times(500, first()))).toBe(-1);
+    expect(b.failuresInARow).toBe(500);
+    expect(b.state).toBe(BreakerState.closed);
+  });
+
+  it('one record failing again within the run of failures opens it on consecutiveFailures', () => {
+    const b = breaker({ consecutiveFailures: 8, minRecords: 10 });
+    expect(feed(b, [...times(12, first()), fail()])).toBe(12);
+    expect(b.trip).toMatchObject({ reason: 'consecutive-failures', failures: 13 });
+  });
+
+  it('a success ends the run: a failure again after it needs the whole run anew', () => {
+    const b = breaker({ consecutiveFailures: 8, minRecords: 50, windowRecords: 50 });
+    expect(feed(b, [...times(5, first()), fail(), OK, ...times(7, first())])).toBe(-1);
+    expect(feed(b, [fail()])).toBe(0);
+  });
+
+  it('they do not count in the success rate: only attempts that say something about records do', () => {
+    const b = breaker({ consecutiveFailures: 1000, minRecords: 20, windowRecords: 100, minSuccessRate: 0.1 });
+    // 50 first failures, then every retry succeeds: 0 of 50 attempts succeeded, yet all records do.
+    expect(feed(b, [...times(50, first()), ...times(50, OK)])).toBe(-1);
+    // Retries that fail as well are evidence: 19 of them after 1 success is a collapse.
+    expect(feed(b, times(200, fail()))).toBeGreaterThan(0);
+    expect(b.trip?.reason).toBe('success-collapse');
+  });
+
+  it('a final failure is never provisional', () => {
+    const b = breaker({ consecutiveFailures: 3 });
+    expect(feed(b, [first(), first(), { ok: false, fingerprint: 'fp-outage', provisional: true, final: true }])).toBe(2);
+  });
+});

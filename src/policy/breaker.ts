@@ -131,9 +131,13 @@ export interface Trip {
 
 /**
  * An attempt outcome as the breaker sees it: a success (which also ends its record), or a systemic
- * failure with its fingerprint; `final` when that failure ends the record (attempts used up).
+ * failure with its fingerprint; `final` when that failure ends the record (attempts used up);
+ * `provisional` when it is its record's first failure and the record will retry: on its own that
+ * says nothing about records failing (a service where every record needs one retry serves them
+ * all), so it counts in a run of failures but opens nothing by itself.
  */
-export type Signal = { readonly ok: true } | { readonly ok: false; readonly fingerprint: string; readonly final?: boolean };
+export type Signal =
+  { readonly ok: true } | { readonly ok: false; readonly fingerprint: string; readonly final?: boolean; readonly provisional?: boolean };
 
 /** A fixed-size ring of recent outcomes that counts its failures in O(1). */
 class OutcomeRing<T> {
@@ -204,6 +208,8 @@ const percent = (share: number): string => `${Math.round(share * 100)}%`;
 export class CircuitBreaker {
   private stateNow: BreakerState = BreakerState.closed;
   private consecutive = 0;
+  /** Failures in the current run of failures that were not provisional: records failing again. */
+  private consecutiveEvidence = 0;
   /** Recent attempts: '' for a success, the fingerprint for a failure. */
   private readonly attempts: OutcomeRing<string>;
   /** Recently finished records: true for a success. */
@@ -247,11 +253,16 @@ export class CircuitBreaker {
     // The common case: a success while both windows are full of successes changes nothing.
     if (signal.ok && this.attempts.failures === 0 && this.attempts.full && this.records.failures === 0 && this.records.full) {
       this.consecutive = 0;
+      this.consecutiveEvidence = 0;
       return undefined;
     }
-    this.attempts.push(signal.ok ? '' : signal.fingerprint);
+    const provisional = !signal.ok && signal.provisional === true && signal.final !== true;
+    // The success rate is over the attempts that say something about records: successes, and
+    // failures of records that failed before or fail for good.
+    if (!provisional) this.attempts.push(signal.ok ? '' : signal.fingerprint);
     if (signal.ok || signal.final === true) this.records.push(signal.ok);
     this.consecutive = signal.ok ? 0 : this.consecutive + 1;
+    this.consecutiveEvidence = signal.ok ? 0 : this.consecutiveEvidence + (provisional ? 0 : 1);
     const trip = this.check(signal);
     if (trip) this.open(trip, typeof now === 'number' ? now : now.now());
     return trip;
@@ -327,6 +338,7 @@ export class CircuitBreaker {
   private close(): void {
     this.stateNow = BreakerState.closed;
     this.consecutive = 0;
+    this.consecutiveEvidence = 0;
     this.attempts.clear();
     this.records.clear();
     this.probesOk = 0;
@@ -335,7 +347,9 @@ export class CircuitBreaker {
   private check(signal: Signal): Trip | undefined {
     const o = this.options;
     const last = signal.ok ? undefined : signal.fingerprint;
-    if (this.consecutive >= o.consecutiveFailures) {
+    // A run of first failures alone (every record retrying once) is no outage: one record at least
+    // must have failed again, or for good, within the run.
+    if (this.consecutive >= o.consecutiveFailures && this.consecutiveEvidence > 0) {
       return this.named(
         BreakerTripReason.consecutiveFailures,
         `${this.consecutive} attempts in a row failed with retryable errors or timeouts`,

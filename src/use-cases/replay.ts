@@ -25,7 +25,7 @@ export function replayRecord(
 ): Promise<ReplayResult> {
   return new Promise((resolve) => {
     const events = new EngineEvents(onEvent);
-    const stats = { attempts: 0, retries: 0, retriesDeferred: 0 };
+    const stats = { attempts: 0, retries: 0, retriesDeferred: 0, parkedAttempts: 0 };
     const entry = openRecord(key, position, record);
     let cancelSweep = (): void => {};
     const settle = (outcome: Outcome): void => {

@@ -10,6 +10,7 @@ import { defineJob, type JobOptions } from '../../src/job.js';
 import { openSqliteLedger } from '../../src/ledger/sqlite/sqlite-ledger.js';
 import { runJob } from '../../src/engine/run-job.js';
 import type { EngineEvent } from '../../src/engine/events.js';
+import { RETRY_WAITING_PER_SLOT } from '../../src/engine/dispatcher.js';
 import { drive } from '../helpers/drive.js';
 import { tempDir } from '../helpers/temp.js';
 
@@ -156,10 +157,11 @@ describe('the breaker in a run (manual clock, real SQLite)', () => {
     expect(openedAt as number).toBeLessThan(1000 + 500);
     expect(closed?.at).toBeGreaterThanOrEqual(4000);
     expect(closed?.at as number).toBeLessThan(4000 + BREAKER.maxProbeDelayMs + 100);
-    // Records hit before it opened: at most the trip threshold (here: the 4 in flight, twice each).
+    // Records hit before it opened: at most those in flight and those waiting to retry, which the
+    // reader bounds at RETRY_WAITING_PER_SLOT per slot (a retry wait gives its slot back).
     const hit = new Set(seen.calls.filter((c) => !c.ok && c.at < (openedAt as number)).map((c) => c.key));
     expect(hit.size).toBeGreaterThan(0);
-    expect(hit.size).toBeLessThanOrEqual(BREAKER.consecutiveFailures);
+    expect(hit.size).toBeLessThanOrEqual(4 * (1 + RETRY_WAITING_PER_SLOT));
     // While it was open, no new record was taken: every call then was a probe of a parked record.
     const first = seen.firstCalls();
     const newWhileOpen = [...first].filter(([, at]) => at > (openedAt as number) && at < (closed?.at as number));
@@ -167,8 +169,14 @@ describe('the breaker in a run (manual clock, real SQLite)', () => {
     const probes = seen.calls.filter((c) => c.at > (openedAt as number) && c.at < (closed?.at as number));
     expect(probes.length).toBeGreaterThan(0);
     expect(probes.every((c) => hit.has(c.key))).toBe(true);
-    // Parked records start over: the outage does not use up their attempts.
-    expect(seen.calls.filter((c) => c.attempt > BREAKER.consecutiveFailures)).toEqual([]);
+    // Every call of a record has its own attempt number, across parking: 1, 2, 3, … with no repeat.
+    const attemptsByKey = new Map<string, number[]>();
+    for (const call of seen.calls) attemptsByKey.set(call.key, [...(attemptsByKey.get(call.key) ?? []), call.attempt]);
+    for (const attempts of attemptsByKey.values()) expect(attempts).toEqual(attempts.map((_, i) => i + 1));
+    // Parked records start over: the outage did not use up their attempts (none failed), and the
+    // summary tells the calls that did not count against maxAttempts from the others.
+    expect(summary.breaker.parkedAttempts).toBeGreaterThan(0);
+    expect(summary.attempts).toBe(seen.calls.length);
     expect(closed?.event).toMatchObject({ type: 'breaker:closed' });
     expect(await ledgerCounts(join(dir, 'l.sqlite'))).toMatchObject({ total: 400, succeeded: 400, failed: 0, pending: 0 });
   });
@@ -243,7 +251,7 @@ describe('the breaker in a run (manual clock, real SQLite)', () => {
     const [abortedAt] = seen.times('run:aborted');
     expect(first.status).toBe('aborted');
     expect(first.reason).toMatch(
-      /^the breaker opened \(8 attempts in a row failed with retryable errors or timeouts\) and did not recover within 5000 ms; dominating error: Error: connect ECONNREFUSED 10\.0\.0\.7:5432; progress is saved/,
+      /^the breaker opened \(\d+ attempts in a row failed with retryable errors or timeouts\) and did not recover within 5000 ms; dominating error: Error: connect ECONNREFUSED 10\.0\.0\.7:5432; progress is saved/,
     );
     expect(first.next).toBe(`batchguard run job.ts --ledger ${ledger}`);
     expect(first.failed).toBe(0);
@@ -337,7 +345,7 @@ describe('the breaker in a run (manual clock, real SQLite)', () => {
     });
     const summary = await drive(runJob(job, { ledger: join(dir, 'l.sqlite'), clock }), clock, 10);
     expect(summary).toMatchObject({ status: 'completed', total: 1000, succeeded: 970, failed: 30, pending: 0, retries: 0 });
-    expect(summary.breaker).toEqual({ state: 'closed', trips: 0, retriesDeferred: 0 });
+    expect(summary.breaker).toEqual({ state: 'closed', trips: 0, retriesDeferred: 0, parkedAttempts: 0 });
   });
 
   it('the retry budget defers retries under a partial outage, and everything still succeeds', async () => {
@@ -411,5 +419,25 @@ describe('the breaker in a run (manual clock, real SQLite)', () => {
     expect(summary).toMatchObject({ status: 'completed', succeeded: 20, retries: 20 });
     expect(summary.breaker.retriesDeferred).toBeGreaterThan(0);
     expect(summary.breaker.retriesDeferred).toBeLessThanOrEqual(summary.retries);
+  });
+  it('a trip on the last records of a run: the run ends, after recovery with every record done, or aborted when it never comes', async () => {
+    // 100 records, 4 at a time, 20 ms each: the last ones run from ~440 ms, when the service goes down.
+    for (const downUntil of [3000, Infinity]) {
+      const dir = tempDir();
+      const clock = new ManualClock();
+      const service = new Service(clock, 440, downUntil);
+      const seen = new Observer(clock);
+      const job = makeJob({ source: items(100), handler: seen.handler(service), breaker: { ...BREAKER, maxOpenMs: 5000 } });
+      const summary = await driveWithin(runJob(job, { ledger: join(dir, 'l.sqlite'), clock, onEvent: seen.onEvent }), clock, 60_000, 10);
+      expect(seen.times('breaker:opened')).toHaveLength(1);
+      if (downUntil === Infinity) {
+        expect(summary).toMatchObject({ status: 'aborted', failed: 0 });
+        expect(summary.pending).toBeGreaterThan(0);
+        expect(summary.succeeded + summary.pending).toBe(100);
+      } else {
+        expect(summary).toMatchObject({ status: 'completed', succeeded: 100, failed: 0, pending: 0 });
+        expect(seen.successes.size).toBe(100);
+      }
+    }
   });
 });

@@ -20,6 +20,7 @@ const busy: Progress = {
   inFlight: 64,
   retries: 98_765,
   attempts: 110_000,
+  concurrencyLimit: undefined,
   alreadyDone: 1_000_000,
   startedAtMs: 0,
   stopping: 'SIGINT',
@@ -43,6 +44,19 @@ describe('progress line', () => {
     expect(drawn.length).toBeGreaterThan(0);
     for (const line of drawn) expect(Array.from(line).length).toBeLessThan(40);
     expect(drawn[0]).toMatch(/^read 12345678 {2}✓ 12000000 .*…$/);
+  });
+
+  it('shows the adaptive concurrency limit beside the records in flight', () => {
+    vi.useFakeTimers();
+    const stream = Object.assign(terminal(200), { isTTY: false });
+    const display = startProgress(
+      () => ({ ...busy, inFlight: 7, concurrencyLimit: 9 }),
+      stream,
+      () => 10_000,
+    );
+    vi.advanceTimersByTime(5000);
+    display.stop();
+    expect(stream.text).toMatch(/ in flight 7\/9 {2}retries /);
   });
 
   it('leaves a line that fits as it is, and one that does not ends in …', () => {

@@ -22,7 +22,7 @@ export function startProgress(read: () => Progress, stream: NodeJS.WriteStream, 
     const seconds = Math.max(0.001, (now() - p.startedAtMs) / 1000);
     const rate = Math.round((p.succeeded + p.failed) / seconds);
     const stopping = p.stopping ? `  stopping (${p.stopping})…` : '';
-    return `read ${p.read}  ✓ ${p.succeeded}  ✗ ${p.failed}  in flight ${p.inFlight}  retries ${p.retries}  already done ${p.alreadyDone}  ${rate}/s${stopping}`;
+    return `read ${p.read}  ✓ ${p.succeeded}  ✗ ${p.failed}  in flight ${p.inFlight}${p.concurrencyLimit === undefined ? '' : `/${p.concurrencyLimit}`}  retries ${p.retries}  already done ${p.alreadyDone}  ${rate}/s${stopping}`;
   };
   let drawn = false;
   const draw = (): void => {

@@ -224,6 +224,8 @@ function describeEvent(event: EngineEvent, verbose: boolean, printFailure: boole
       return `batchguard: breaker half-open: probing (${event.parked} records parked)`;
     case 'breaker:closed':
       return `batchguard: breaker closed after ${(event.openMs / 1000).toFixed(1)} s; resuming ${event.released} parked records`;
+    case 'concurrency:changed':
+      return verbose ? `limit   concurrency ${event.limit} (${event.reason})` : undefined;
     case 'run:deadline':
       return `batchguard: stopping: ${event.reason}; letting the running attempts finish`;
     case 'run:aborted':

@@ -26,8 +26,8 @@ export interface BreakerHooks {
   parked(): number;
   /** The breaker closed: the parked records run again. Returns how many. */
   release(): number;
-  /** Takes the oldest parked record out of the parked ones, to run as the probe. */
-  takeParked(): OpenRecord | undefined;
+  /** Takes the record for the next probe: parked and fresh records in turn. */
+  takeProbe(): OpenRecord | undefined;
   /** Runs the probe. */
   probeWith(entry: OpenRecord): void;
   /** The breaker stayed open too long: abort the run. */
@@ -186,7 +186,7 @@ export class BreakerControl {
       void checkOnce(check, this.job.healthCheckPolicy.timeoutMs, this.clock).then((result) => this.probeResult(result.ok));
       return;
     }
-    const entry = this.hooks.takeParked();
+    const entry = this.hooks.takeProbe();
     if (!entry) {
       // Nothing to probe with: let intake go on; the next failures trip the breaker again.
       this.probeResult(true, true);

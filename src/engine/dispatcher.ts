@@ -69,8 +69,12 @@ export class Dispatcher {
   private slots = 0;
   /** Records whose dependencies were met, or back from a wait: they go before new reads. */
   private readonly readyQueue: OpenRecord[] = [];
-  /** Records parked by the breaker, in the order they were parked: probes take the oldest. */
+  /** Records parked by the breaker after an attempt, in the order they were parked: probes take the oldest. */
   private parkedRecords: OpenRecord[] = [];
+  /** Records that arrived while the breaker was open and were never called: fresh probes. */
+  private freshRecords: OpenRecord[] = [];
+  /** Probes alternate between a parked record and a fresh one. */
+  private freshTurn = false;
   /** Records handed out by the fairness queue that hold one of their key's slots. */
   private readonly keySlots = new Set<OpenRecord>();
   /** True while pump() runs (see there). */
@@ -190,22 +194,49 @@ export class Dispatcher {
     entry.counted = 0;
     entry.retry = undefined;
     this.move(entry, Phase.parked);
-    this.parkedRecords.push(entry);
+    (entry.attempt === 0 ? this.freshRecords : this.parkedRecords).push(entry);
     this.deps.wake();
   }
 
   /** The breaker closed: every parked record queues again. Returns how many. */
   releaseParked(): number {
-    const released = this.parkedRecords;
+    const released = [...this.parkedRecords, ...this.freshRecords];
     this.parkedRecords = [];
+    this.freshRecords = [];
     for (const entry of released) this.requeue(entry);
     this.pump();
     return released.length;
   }
 
-  /** The oldest parked record, taken out to run as the breaker's probe; undefined when none is parked. */
-  takeParked(): OpenRecord | undefined {
-    return this.parkedRecords.shift();
+  /**
+   * Whether the reader may take one record while the breaker is open, so that probes can try a
+   * record never called: none is waiting already (parked fresh, or queued for a slot).
+   */
+  wantsFresh(): boolean {
+    const fair = this.deps.fair;
+    return this.freshRecords.length === 0 && this.readyQueue.length === 0 && (fair === undefined || fair.queued === 0);
+  }
+
+  /**
+   * The record for the breaker's next probe, taken out of its waiting line: a parked record and a
+   * fresh one in turn (oldest first), so that probes rotate and are not all calls that just failed.
+   * Undefined when no record waits at all.
+   */
+  takeProbe(): OpenRecord | undefined {
+    this.freshTurn = !this.freshTurn;
+    const entry = this.freshTurn ? (this.takeFresh() ?? this.parkedRecords.shift()) : (this.parkedRecords.shift() ?? this.takeFresh());
+    // The reader may take the next fresh record.
+    if (entry) this.deps.wake();
+    return entry;
+  }
+
+  private takeFresh(): OpenRecord | undefined {
+    const entry = this.freshRecords.shift() ?? this.readyQueue.shift();
+    if (entry) return entry;
+    const next = this.deps.fair?.next();
+    // It holds its key's slot like any record the fairness queue hands out.
+    if (next) this.keySlots.add(next);
+    return next;
   }
 
   /** Starts records waiting for a slot, while slots are free. */

@@ -21,7 +21,8 @@ export interface ReaderDeps {
   readonly signal: AbortSignal;
   /** Whether the run is stopping. */
   readonly stopping: () => boolean;
-  readonly breakerClosed: () => boolean;
+  /** Whether the breaker lets a record in: it is closed, or its probes want a fresh record. */
+  readonly breakerAdmits: () => boolean;
   /** Resolves when something the reader may wait for changed (a record finished, a slot freed, a stop). */
   readonly woken: () => Promise<void>;
   /** Records holding a slot, and whether the reader must wait for room (the dispatcher). */
@@ -95,8 +96,9 @@ export class Reader {
           }
           item = step.value;
         }
-        // While the breaker is open no record is taken: an outage must not become failures.
-        while (!this.deps.breakerClosed() && !stopping()) await this.deps.woken();
+        // While the breaker is open no record is taken (an outage must not become failures), but for
+        // one now and then that waits, unrun, to be a probe.
+        while (!this.deps.breakerAdmits() && !stopping()) await this.deps.woken();
         if (stopping()) return false;
         this.recordsRead = item.position.seq + 1;
         this.deps.read(item.position);

@@ -20,6 +20,7 @@ import { AttemptContext } from './attempt-context.js';
 import { inAttempt, type AttemptScope, type EscapeListener } from './escaped-errors.js';
 import { thrownSummary } from '../policy/error-fields.js';
 import type { RetryBudget } from '../policy/retry-budget.js';
+import { failureSample, SampleKind } from '../policy/concurrency-limit.js';
 import type { EngineEvents } from './events.js';
 import type { Outcome } from '../domain/outcome.js';
 import { Phase, retryState, type OpenRecord, type RetryState } from './open-record.js';
@@ -64,6 +65,11 @@ export interface ExecutorDeps {
    * slot; the engine calls attempt() again. Without it, the executor waits on a timer itself.
    */
   readonly onRetryWait?: (entry: OpenRecord, delayMs: number) => void;
+  /**
+   * An attempt ended, with what it says about load (adaptive concurrency); called while the record
+   * still holds its slot. Only a run with `concurrency: { min, max }` sets it: it reads the clock.
+   */
+  readonly onAttemptEnded?: (entry: OpenRecord, kind: SampleKind) => void;
   /** A record is held (phase `held`) until the breaker decides whether its failure was an outage. */
   readonly onHeld?: (entry: OpenRecord) => void;
   /**
@@ -248,6 +254,7 @@ export class RecordExecutor {
         durationMs: this.deps.clock.now() - entry.attemptStartedAtMs,
         outcome: 'succeeded',
       });
+    this.deps.onAttemptEnded?.(entry, SampleKind.ok);
     this.deps.breaker.succeeded(entry);
     this.deps.move(entry, Phase.done);
     entry.record = undefined;
@@ -262,6 +269,8 @@ export class RecordExecutor {
     const durationMs = clock.now() - entry.attemptStartedAtMs;
     if (events.listening) events.emit({ type: 'attempt:ended', key: entry.key, attempt: entry.attempt, durationMs, outcome: 'failed' });
     const { classification, rule } = classifyError(error, job.classify);
+    // A record-specific (fatal) error still means the upstream answered in time.
+    this.deps.onAttemptEnded?.(entry, classification === 'fatal' && !timedOut ? SampleKind.ok : failureSample(error, timedOut));
     const handlerError = error;
     let decision: RetryDecision;
     try {

@@ -9,6 +9,7 @@ import type { SerializedError } from '../policy/serialize-error.js';
 import { pruneRunReports } from '../report/prune-run-reports.js';
 import { writeRunReports } from '../report/run-reports.js';
 import { buildSummary, type Summary } from '../report/summary.js';
+import type { ConcurrencySummary } from './adaptive-concurrency.js';
 import type { EngineEvents } from './events.js';
 import type { FairScheduler } from './fair-scheduler.js';
 import type { OpenRecord } from './open-record.js';
@@ -41,6 +42,8 @@ export interface FinishInput {
   };
   readonly limiter: KeyedBuckets | undefined;
   readonly fair: FairScheduler<OpenRecord> | undefined;
+  /** The adaptive concurrency limit's figures, with `concurrency: { min, max }`. */
+  readonly concurrency: ConcurrencySummary | undefined;
   readonly events: EngineEvents;
 }
 
@@ -89,6 +92,7 @@ export async function finishRun(input: FinishInput): Promise<Summary> {
             ...(input.fair ? { saturatedKeys: input.fair.saturatedKeys().slice(0, 20) } : {}),
           }
         : undefined,
+    concurrency: input.concurrency,
   });
   const reports = await writeRunReports(ledger, draft);
   if (reports) pruneRunReports(reports, options.keepRuns);

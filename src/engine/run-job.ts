@@ -17,6 +17,7 @@ import { thrownMessage } from '../policy/error-fields.js';
 import type { Summary } from '../report/summary.js';
 import type { SourcePosition } from '../sources/source.js';
 import { InFlightWindow } from '../structures/in-flight-window.js';
+import { AdaptiveConcurrency } from './adaptive-concurrency.js';
 import { BreakerControl } from './breaker-control.js';
 import { DeadlineWatch } from './deadline-watch.js';
 import { DependencyGate } from './dependency-gate.js';
@@ -105,6 +106,8 @@ class Run {
   private readonly fair: FairScheduler<OpenRecord> | undefined;
   /** Token buckets, when the job has a rate limit. */
   private readonly limiter: KeyedBuckets | undefined;
+  /** The adaptive concurrency limit, with `concurrency: { min, max }`. */
+  private readonly adaptive: AdaptiveConcurrency | undefined;
   private readonly deadline: DeadlineWatch;
   private readonly reader: Reader;
   private lastRead: SourcePosition | undefined;
@@ -123,8 +126,10 @@ class Run {
     this.fair = job.concurrencyKey ? new FairScheduler<OpenRecord>({ perKeyConcurrency: job.perKeyConcurrency }) : undefined;
     this.limiter =
       job.rateLimit || job.perKeyRateLimit ? new KeyedBuckets({ global: job.rateLimit, perKey: job.perKeyRateLimit }, clock) : undefined;
+    const adaptive = options.concurrencyRange && new AdaptiveConcurrency(options.concurrencyRange, clock, events);
+    this.adaptive = adaptive;
     this.dispatcher = new Dispatcher({
-      limit: () => options.concurrency,
+      limit: adaptive ? () => adaptive.limit() : () => options.concurrency,
       clock,
       fair: this.fair,
       mayStart: () => !control.stopping && this.breaker.closed,
@@ -135,7 +140,7 @@ class Run {
     this.breaker = new BreakerControl(job, clock, events, {
       parked: () => this.dispatcher.parked,
       release: () => this.dispatcher.releaseParked(),
-      takeParked: () => this.dispatcher.takeParked(),
+      takeProbe: () => this.dispatcher.takeProbe(),
       probeWith: (entry) => this.attempt(entry),
       abort: (trip, error) => {
         const cause = error ? `; dominating error: ${error.name}: ${error.message}` : '';
@@ -185,6 +190,8 @@ class Run {
       onParked: (entry) => this.dispatcher.park(entry),
       onTokenWait: (entry, waitMs) => this.dispatcher.tokenWait(entry, waitMs),
       onRetryWait: (entry, delayMs) => this.dispatcher.retryWait(entry, delayMs),
+      // Every attempt's end leads to a pump (an outcome, a retry wait, parking), which uses a raised limit.
+      onAttemptEnded: adaptive && ((entry, kind) => adaptive.ended(kind, entry.attemptStartedAtMs, this.dispatcher.count(Phase.running))),
       onHeld: () => this.refill(),
       escapes: options.attributeEscapes ? escapes : undefined,
     });
@@ -208,7 +215,8 @@ class Run {
       deadline: this.deadline,
       signal: control.signal,
       stopping: () => control.stopping,
-      breakerClosed: () => this.breaker.closed,
+      // While it is open the reader takes a record now and then, for the probes (a fresh one is parked unrun).
+      breakerAdmits: () => this.breaker.closed || (!this.job.healthCheck && this.dispatcher.wantsFresh()),
       woken: () => this.woken(),
       active: () => this.dispatcher.active,
       full: () => this.dispatcher.full(),
@@ -242,6 +250,7 @@ class Run {
       alreadyDone: this.parts.resume.alreadyDone,
       retries: this.stats.retries,
       attempts: this.stats.attempts,
+      concurrencyLimit: this.adaptive?.limit(),
       startedAtMs: this.startedAtMs,
       stopping: this.control.stoppingFor,
     };
@@ -285,6 +294,7 @@ class Run {
       breaker: this.breaker,
       limiter: this.limiter,
       fair: this.fair,
+      concurrency: this.adaptive?.summary(),
       events: this.events,
     });
   }

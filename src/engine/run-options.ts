@@ -4,6 +4,7 @@
  */
 import { systemClock, type Clock, type Random } from '../clock.js';
 import type { Job } from '../job.js';
+import type { ConcurrencyRange } from '../policy/concurrency-limit.js';
 import { checkFraction, checkInteger, checkKnownKeys } from '../validation/check.js';
 import type { FailureKind } from '../ledger/ledger.js';
 import { checkPgSchema, isPostgresSpec, resolveLedgerLocation, withoutPassword } from '../ledger/ledger-location.js';
@@ -92,6 +93,8 @@ export interface ResolvedRunOptions {
   /** The CLI command to print in hints (`batchguard` or `npx batchguard`). */
   readonly command: string;
   readonly concurrency: number;
+  /** The job's adaptive range, unless the run fixed `concurrency` (then the limit is that number). */
+  readonly concurrencyRange: ConcurrencyRange | undefined;
   readonly maxFailureRate: number;
   readonly maxFailures: number;
   readonly acceptDrift: boolean;
@@ -145,6 +148,7 @@ export function resolveRunOptions<T, R>(job: Job<T, R>, options: RunOptions = {}
     keepRuns: checkInteger(options.keepRuns, 'keepRuns', job.keepRuns, 1, 100_000),
     command: options.command ?? 'batchguard',
     concurrency: checkInteger(options.concurrency, 'concurrency', job.concurrency, 1, 10_000),
+    concurrencyRange: options.concurrency === undefined ? job.concurrencyRange : undefined,
     maxFailureRate: checkFraction(options.maxFailureRate, 'maxFailureRate', job.maxFailureRate),
     maxFailures: checkInteger(options.maxFailures, 'maxFailures', job.maxFailures, 0, Number.MAX_SAFE_INTEGER),
     acceptDrift: options.acceptDrift ?? false,

@@ -63,6 +63,8 @@ export type EngineEvent =
       readonly error: SerializedError;
     }
   | { readonly type: 'breaker:half-open'; readonly parked: number }
+  /** The adaptive concurrency limit moved (`concurrency: { min, max }`): down on overload or rising latency, up while healthy. */
+  | { readonly type: 'concurrency:changed'; readonly limit: number; readonly reason: 'overload' | 'latency' | 'healthy' }
   | { readonly type: 'breaker:closed'; readonly openMs: number; readonly released: number }
   | { readonly type: 'run:aborted'; readonly reason: string }
   | { readonly type: 'run:deadline'; readonly reason: string }

@@ -50,26 +50,26 @@ describe('ConcurrencyLimit', () => {
     expect(limit.onSample(ok(100, 4))).toEqual({ limit: 9, reason: 'healthy' });
   });
 
-  it('an overload multiplies by 0.9 once per event: answers to attempts started before the decrease are ignored', () => {
+  it('an overload halves the limit the first time (the end of the quick start), then multiplies it by 0.9, once per event', () => {
     const limit = new ConcurrencyLimit({ min: 1, max: 64 });
     for (let i = 0; i < 19; i++) limit.onSample(ok(0, 64));
     expect(limit.limit()).toBe(20);
     // The attempt started at 100 and took 10 ms: the decrease is at 110.
-    expect(limit.onSample(overload(100, 20))).toEqual({ limit: 18, reason: 'overload' });
+    expect(limit.onSample(overload(100, 20))).toEqual({ limit: 10, reason: 'overload' });
     // Two more 503s from attempts that started before 110: the same congestion, no new decrease.
     expect(limit.onSample(overload(105, 20))).toBeUndefined();
     expect(limit.onSample(overload(109, 20))).toBeUndefined();
-    expect(limit.limit()).toBe(18);
+    expect(limit.limit()).toBe(10);
     // One started after it: a new event.
-    expect(limit.onSample(overload(110, 18))).toEqual({ limit: 16, reason: 'overload' });
+    expect(limit.onSample(overload(110, 10))).toEqual({ limit: 9, reason: 'overload' });
     expect(limit.decreases).toBe(2);
-    expect(limit.lowest).toBe(16);
+    expect(limit.lowest).toBe(9);
   });
 
   it('after the first overload it grows by about one per limit successes', () => {
     const limit = new ConcurrencyLimit({ min: 1, max: 64 });
-    for (let i = 0; i < 9; i++) limit.onSample(ok(0, 64));
-    limit.onSample(overload(0, 10));
+    for (let i = 0; i < 17; i++) limit.onSample(ok(0, 64));
+    limit.onSample(overload(0, 18));
     expect(limit.limit()).toBe(9);
     let successes = 0;
     while (limit.limit() === 9) {
@@ -108,7 +108,7 @@ describe('ConcurrencyLimit', () => {
       const change = limit.onSample(ok(t, 64, 100));
       if (change) changes.push(change);
     }
-    expect(changes[0]).toEqual({ limit: 57, reason: 'latency' });
+    expect(changes[0]).toEqual({ limit: 32, reason: 'latency' });
     expect(limit.decreases).toBeGreaterThan(0);
   });
 

@@ -3,7 +3,7 @@
  * learned from the upstream's answers (additive increase, multiplicative decrease, as TCP does
  * with its congestion window):
  *
- * - down by `backoffRatio` on a sign of overload: a timeout, a 429 or 503, or latency that rose
+ * - down by `backoffRatio` (by half, the first time) on a sign of overload: a timeout, a 429 or 503, or latency that rose
  *   well above its long-run level. One decrease per congestion event: answers to attempts that
  *   started before the last decrease were sent under the old limit and say nothing new;
  * - up while healthy: +1 per success until the first overload (a quick start from `min`), then
@@ -14,6 +14,7 @@
  * Pure: time comes in with each sample.
  */
 import { ConfigError } from '../errors.js';
+import { httpStatusOf } from './error-fields.js';
 import { checkKnownKeys, formatValue } from '../validation/check.js';
 
 /** A range for the number of records in flight; the limit adapts within it. */
@@ -54,6 +55,17 @@ export const SampleKind = {
   ignore: 'ignore',
 } as const;
 export type SampleKind = (typeof SampleKind)[keyof typeof SampleKind];
+
+/**
+ * What a failed attempt says about load: a timeout, a 429 or a 503 is overload; any other error
+ * says nothing (a 500 or a dropped connection is not a sign of too many requests in flight, and a
+ * record-specific error means the upstream answered, which the caller counts as `ok` if it wants).
+ */
+export function failureSample(error: unknown, timedOut: boolean): SampleKind {
+  if (timedOut) return SampleKind.overload;
+  const status = httpStatusOf(error);
+  return status === 429 || status === 503 ? SampleKind.overload : SampleKind.ignore;
+}
 
 export interface Sample {
   readonly kind: SampleKind;
@@ -117,8 +129,12 @@ export class ConcurrencyLimit {
     const reason = sample.kind === SampleKind.overload ? 'overload' : this.latencyRose(sample.latencyMs) ? 'latency' : 'healthy';
     if (reason !== 'healthy') {
       if (sample.startedAtMs < this.lastDecreaseAtMs) return undefined;
+      // The first overload ends the quick start, which doubles the limit per round trip: it is then
+      // up to twice what fits, so it halves (as TCP does). A gentle 0.9 would leave the excess
+      // slots cycling through fast rejections, one decrease per round trip: a storm of 503s.
+      const ratio = this.slowStart ? 0.5 : this.backoffRatio;
       this.slowStart = false;
-      this.value = Math.max(this.range.min, this.value * this.backoffRatio);
+      this.value = Math.max(this.range.min, this.value * ratio);
       this.lastDecreaseAtMs = sample.startedAtMs + sample.latencyMs;
       this.decreases++;
       this.lowest = Math.min(this.lowest ?? Number.POSITIVE_INFINITY, this.limit());

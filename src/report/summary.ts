@@ -41,6 +41,14 @@ export interface Summary {
   readonly breaker: BreakerSummary;
   /** Rate limits and per-key fairness in this run, when the job uses them. */
   readonly pacing?: PacingSummary;
+  /** The adaptive concurrency limit (`concurrency: { min, max }`): where it ended, how low it went. */
+  readonly concurrency?: {
+    readonly min: number;
+    readonly max: number;
+    readonly limit: number;
+    readonly lowest?: number;
+    readonly decreases: number;
+  };
 }
 
 export interface PacingSummary {
@@ -91,6 +99,7 @@ export interface SummaryInput {
   readonly reports: RunReportPaths | undefined;
   readonly breaker: BreakerSummary;
   readonly pacing?: PacingSummary;
+  readonly concurrency?: Summary['concurrency'];
 }
 
 export function failureRate(counts: Pick<LedgerCounts, 'succeeded' | 'failed'>): number {
@@ -126,6 +135,7 @@ export function buildSummary(input: SummaryInput): Summary {
     reports: input.reports,
     breaker: input.breaker,
     ...(input.pacing ? { pacing: input.pacing } : {}),
+    ...(input.concurrency ? { concurrency: input.concurrency } : {}),
   };
 }
 

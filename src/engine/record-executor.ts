@@ -22,8 +22,9 @@ import { thrownSummary } from '../policy/error-fields.js';
 import type { RetryBudget } from '../policy/retry-budget.js';
 import { failureSample, SampleKind } from '../policy/concurrency-limit.js';
 import type { EngineEvents } from './events.js';
-import type { Outcome } from '../domain/outcome.js';
+import type { AttemptRecord, Outcome } from '../domain/outcome.js';
 import { Phase, retryState, type OpenRecord, type RetryState } from './open-record.js';
+import { RunningList } from './running-list.js';
 
 export interface ExecutorDeps {
   readonly job: Job<any, any>;
@@ -179,7 +180,7 @@ export class RecordExecutor {
    * the cause. Another attempt would return the same result.
    */
   unwritable(entry: OpenRecord, sinkError: unknown): Outcome {
-    const { job, clock, events } = this.deps;
+    const { job, clock } = this.deps;
     const error = new BatchguardError(
       'RESULT_UNWRITABLE',
       `the handler's result could not be written to ${job.output?.description ?? 'the output'}: ${thrownSummary(sinkError)}`,
@@ -188,29 +189,7 @@ export class RecordExecutor {
     const serialized = safeSerialize(error, job.redact);
     const history = retryState(entry).history;
     history.push({ attempt: entry.attempt, durationMs: clock.now() - entry.attemptStartedAtMs, error: serialized });
-    const rule = 'unwritable-result';
-    events.emit({
-      type: 'record:failed',
-      key: entry.key,
-      kind: FailureKind.fatal,
-      attempts: entry.attempt,
-      counted: entry.counted,
-      error: serialized,
-      rule,
-    });
-    this.deps.move(entry, Phase.done);
-    entry.record = undefined;
-    return {
-      status: 'failed',
-      key: entry.key,
-      position: entry.position,
-      attempts: entry.attempt,
-      kind: FailureKind.fatal,
-      error: serialized,
-      ...failureGroup(serialized, FailureKind.fatal, rule),
-      rule,
-      history,
-    };
+    return this.failedOutcome(entry, FailureKind.fatal, serialized, 'unwritable-result', history);
   }
 
   /** Times out every running attempt past its deadline. Called on a timer by the engine. */
@@ -337,30 +316,7 @@ export class RecordExecutor {
     }
     history.push({ attempt: entry.attempt, durationMs, error: serialized });
     const kind = timedOut ? FailureKind.timeout : decision.reason === 'fatal' ? FailureKind.fatal : FailureKind.exhausted;
-    const fail = (): void => {
-      events.emit({
-        type: 'record:failed',
-        key: entry.key,
-        kind,
-        attempts: entry.attempt,
-        counted: entry.counted,
-        error: serialized,
-        rule,
-      });
-      this.deps.move(entry, Phase.done);
-      entry.record = undefined;
-      this.deps.onOutcome(entry, {
-        status: 'failed',
-        key: entry.key,
-        position: entry.position,
-        attempts: entry.attempt,
-        kind,
-        error: serialized,
-        ...failureGroup(serialized, kind, rule),
-        rule,
-        history,
-      });
-    };
+    const fail = (): void => this.deps.onOutcome(entry, this.failedOutcome(entry, kind, serialized, rule, history));
     // A systemic failure at the end of its attempts may be the start of an outage: the breaker decides.
     if (systemic && this.deps.breaker.hold(entry, { fail, park: () => this.park(entry), pend: () => this.pending(entry) })) {
       // It waits for the breaker's verdict without its slot, so that other records keep coming and give that verdict.
@@ -369,6 +325,16 @@ export class RecordExecutor {
       return;
     }
     fail();
+  }
+
+  /** The record fails for good: its event, its phase, its outcome. */
+  private failedOutcome(entry: OpenRecord, kind: FailureKind, error: SerializedError, rule: string, history: AttemptRecord[]): Outcome {
+    const { attempt, counted } = entry;
+    this.deps.events.emit({ type: 'record:failed', key: entry.key, kind, attempts: attempt, counted, error, rule });
+    this.deps.move(entry, Phase.done);
+    entry.record = undefined;
+    const group = failureGroup(error, kind, rule);
+    return { status: 'failed', key: entry.key, position: entry.position, attempts: attempt, kind, error, ...group, rule, history };
   }
 
   /** Hit by an outage: the dispatcher parks it (its attempts are not used up). */
@@ -409,32 +375,6 @@ class Attempt implements AttemptScope {
 
   fail(error: unknown): boolean {
     return this.executor.escaped(this.entry, this.generation, error);
-  }
-}
-
-/** An unordered list with O(1) removal (swap with the last, index kept on the entry): cheaper than a Set. */
-class RunningList {
-  private readonly items: OpenRecord[] = [];
-
-  add(entry: OpenRecord): void {
-    if (entry.runningAt >= 0) return;
-    entry.runningAt = this.items.length;
-    this.items.push(entry);
-  }
-
-  delete(entry: OpenRecord): void {
-    const at = entry.runningAt;
-    if (at < 0) return;
-    const last = this.items.pop() as OpenRecord;
-    if (last !== entry) {
-      this.items[at] = last;
-      last.runningAt = at;
-    }
-    entry.runningAt = -1;
-  }
-
-  snapshot(): OpenRecord[] {
-    return [...this.items];
   }
 }
 

@@ -44,7 +44,7 @@ export interface DispatcherDeps {
   readonly clock: Clock;
   /** Per-key concurrency with round-robin fairness, when the job has `concurrencyKey`. */
   readonly fair: FairScheduler<OpenRecord> | undefined;
-  /** Whether new attempts may start: the run is not stopping and the breaker is closed. */
+  /** Whether new attempts may start: the run is not stopping. */
   readonly mayStart: () => boolean;
   /** Starts the record's next attempt (it moves the record to its next phase). */
   readonly start: (entry: OpenRecord) => void;

@@ -132,7 +132,8 @@ class Run {
       limit: adaptive ? () => adaptive.limit() : () => options.concurrency,
       clock,
       fair: this.fair,
-      mayStart: () => !control.stopping && this.breaker.closed,
+      // While the breaker is open a record that starts is parked by the executor, unrun (a probe runs).
+      mayStart: () => !control.stopping,
       start: (entry) => this.attempt(entry),
       wake: () => this.wakeLoop(),
     });

@@ -162,13 +162,16 @@ describe('the breaker in a run (manual clock, real SQLite)', () => {
     const hit = new Set(seen.calls.filter((c) => !c.ok && c.at < (openedAt as number)).map((c) => c.key));
     expect(hit.size).toBeGreaterThan(0);
     expect(hit.size).toBeLessThanOrEqual(4 * (1 + RETRY_WAITING_PER_SLOT));
-    // While it was open, no new record was taken: every call then was a probe of a parked record.
+    // While it was open, every call was a probe, one at a time, of a parked record and of a record
+    // never called before in turn (the reader takes one now and then for that).
     const first = seen.firstCalls();
-    const newWhileOpen = [...first].filter(([, at]) => at > (openedAt as number) && at < (closed?.at as number));
-    expect(newWhileOpen).toEqual([]);
     const probes = seen.calls.filter((c) => c.at > (openedAt as number) && c.at < (closed?.at as number));
-    expect(probes.length).toBeGreaterThan(0);
-    expect(probes.every((c) => hit.has(c.key))).toBe(true);
+    expect(probes.length).toBeGreaterThan(3);
+    for (let i = 1; i < probes.length; i++) expect((probes[i] as Call).at).toBeGreaterThanOrEqual((probes[i - 1] as Call).at + 20);
+    const fresh = probes.filter((c) => first.get(c.key) === c.at);
+    expect(fresh.length).toBeGreaterThan(0);
+    expect(probes.filter((c) => hit.has(c.key)).length).toBeGreaterThan(0);
+    expect(fresh.length).toBeLessThanOrEqual(Math.ceil(probes.length / 2));
     // Every call of a record has its own attempt number, across parking: 1, 2, 3, … with no repeat.
     const attemptsByKey = new Map<string, number[]>();
     for (const call of seen.calls) attemptsByKey.set(call.key, [...(attemptsByKey.get(call.key) ?? []), call.attempt]);
@@ -257,10 +260,12 @@ describe('the breaker in a run (manual clock, real SQLite)', () => {
     expect(first.failed).toBe(0);
     expect(first.breaker).toMatchObject({ state: 'open', trips: 1 });
     expect((abortedAt as number) - (openedAt as number)).toBe(5000);
-    // Pending = exactly the records the outage hit (parked), nothing else was read.
+    // Pending = the records the outage hit (parked), and at most one read for a probe and not yet
+    // called; nothing else was read.
     const parked = new Set(seen.calls.map((c) => c.key).filter((key) => !seen.successes.has(key)));
     expect(parked.size).toBeGreaterThan(0);
-    expect(first.pending).toBe(parked.size);
+    expect(first.pending - parked.size).toBeGreaterThanOrEqual(0);
+    expect(first.pending - parked.size).toBeLessThanOrEqual(1);
     expect(first.total).toBe(first.succeeded + first.pending);
     expect(first.succeeded).toBe(seen.successes.size);
     expect(await ledgerCounts(ledger)).toMatchObject({
@@ -268,7 +273,7 @@ describe('the breaker in a run (manual clock, real SQLite)', () => {
       succeeded: first.succeeded,
       failed: 0,
       skipped: 0,
-      pending: parked.size,
+      pending: first.pending,
     });
 
     service.downUntil = clock.now();

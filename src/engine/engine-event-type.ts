@@ -15,6 +15,7 @@ export const EngineEventType = {
   breakerOpened: 'breaker:opened',
   breakerHalfOpen: 'breaker:half-open',
   breakerClosed: 'breaker:closed',
+  concurrencyChanged: 'concurrency:changed',
   runAborted: 'run:aborted',
   runDeadline: 'run:deadline',
   runUncaughtError: 'run:uncaught-error',

@@ -22,5 +22,17 @@ export interface Progress {
 
 /** The progress of a run whose ledger has not begun it yet: nothing read, nothing done. */
 export function idleProgress(runId: string, startedAtMs: number, stopping: string | undefined): Progress {
-  return { runId, read: 0, inFlight: 0, succeeded: 0, failed: 0, alreadyDone: 0, retries: 0, attempts: 0, concurrencyLimit: undefined, startedAtMs, stopping };
+  return {
+    runId,
+    read: 0,
+    inFlight: 0,
+    succeeded: 0,
+    failed: 0,
+    alreadyDone: 0,
+    retries: 0,
+    attempts: 0,
+    concurrencyLimit: undefined,
+    startedAtMs,
+    stopping,
+  };
 }

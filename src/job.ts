@@ -41,6 +41,14 @@ export interface HandlerContext {
   log(message: string, fields?: Record<string, unknown>): void;
   /** With `onDependencyFailure: 'run'`: the dependencies of this record that failed. Otherwise empty. */
   readonly failedDependencies: readonly string[];
+  /**
+   * A durable step: calls `fn` once per record and stores its result (JSON) in the ledger, so a
+   * retry, a resume after a crash or a rerun returns the stored result instead of calling `fn`
+   * again. For side effects that must not repeat (charge, then email). Names are per record; a
+   * step that completed keeps its result for good. Costs one ledger read per attempt that uses
+   * steps and one immediate write per completed step (docs/jobs.md, "Durable steps").
+   */
+  step<R>(name: string, fn: () => R | PromiseLike<R>): Promise<R>;
 }
 
 /** The user's function that processes one record. Its return value is the record's result. */

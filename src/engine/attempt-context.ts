@@ -6,9 +6,11 @@
 import type { HandlerContext } from '../job.js';
 import type { SourcePosition } from '../sources/source.js';
 import type { EngineEvents } from './events.js';
+import { AttemptSteps, type StepStore } from './durable-step.js';
 
 export class AttemptContext implements HandlerContext {
   private controller: AbortController | undefined;
+  private steps: AttemptSteps | undefined;
 
   constructor(
     readonly key: string,
@@ -17,6 +19,7 @@ export class AttemptContext implements HandlerContext {
     private readonly jobName: string,
     private readonly events: EngineEvents,
     readonly failedDependencies: readonly string[],
+    private readonly stepStore?: StepStore,
   ) {}
 
   get signal(): AbortSignal {
@@ -29,6 +32,10 @@ export class AttemptContext implements HandlerContext {
 
   log(message: string, fields?: Record<string, unknown>): void {
     this.events.emit({ type: 'record:log', key: this.key, message, fields });
+  }
+
+  step<R>(name: string, fn: () => R | PromiseLike<R>): Promise<R> {
+    return (this.steps ??= new AttemptSteps(this.stepStore, this.key)).run(name, fn);
   }
 
   /** Aborts the handler's signal (timeout, or the run stopping). */

@@ -23,6 +23,7 @@ import type { RetryBudget } from '../policy/retry-budget.js';
 import { failureSample, SampleKind } from '../policy/concurrency-limit.js';
 import type { EngineEvents } from './events.js';
 import type { AttemptRecord, Outcome } from '../domain/outcome.js';
+import type { StepStore } from './durable-step.js';
 import { Phase, retryState, type OpenRecord, type RetryState } from './open-record.js';
 import { RunningList } from './running-list.js';
 
@@ -79,6 +80,8 @@ export interface ExecutorDeps {
    * (escaped-errors.ts).
    */
   readonly escapes?: EscapeListener;
+  /** Where `ctx.step` keeps completed steps; without it a step is a plain call. */
+  readonly steps?: StepStore;
 }
 
 /** What the breaker is told about a systemic failure besides its error. */
@@ -142,7 +145,15 @@ export class RecordExecutor {
     entry.attemptStartedAtMs = now;
     this.deps.move(entry, Phase.running);
     this.running.add(entry);
-    const ctx = new AttemptContext(entry.key, entry.attempt, entry.position, job.name, this.deps.events, entry.failedDependencies);
+    const ctx = new AttemptContext(
+      entry.key,
+      entry.attempt,
+      entry.position,
+      job.name,
+      this.deps.events,
+      entry.failedDependencies,
+      this.deps.steps,
+    );
     entry.ctx = ctx;
     let returned: unknown;
     try {

@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Job } from '../job.js';
 import { openLedger } from '../ledger/open-ledger.js';
+import { ledgerSteps } from './durable-step.js';
 import { KeyedBuckets } from '../policy/keyed-buckets.js';
 import { RetryBudget } from '../policy/retry-budget.js';
 import { resolveDeadline } from '../policy/deadline.js';
@@ -195,6 +196,7 @@ class Run {
       onAttemptEnded: adaptive && ((entry, kind) => adaptive.ended(kind, entry.attemptStartedAtMs, this.dispatcher.count(Phase.running))),
       onHeld: () => this.refill(),
       escapes: options.attributeEscapes ? escapes : undefined,
+      steps: ledgerSteps(parts.ledger, parts.runId),
     });
     this.deadline = new DeadlineWatch(resolveDeadline(options.deadline, startedAtMs), clock, (limit, description) => {
       if (control.stopping) return;

@@ -239,6 +239,11 @@ export interface TimelinePoint {
   readonly failed: number;
 }
 
+/** A completed durable step (`ctx.step`) as stored: its result as JSON text, absent when it returned `undefined`. */
+export interface StoredStep {
+  readonly result?: string;
+}
+
 /** What `begin` needs to know. */
 export interface RunStart {
   readonly runId: string;
@@ -325,6 +330,21 @@ export interface Ledger {
    * ledger keeps none (the memory ledger). The SQLite ledger's is `<name>.runs/<run id>/` beside it.
    */
   reportFolder(runId: string): string | undefined;
+  /**
+   * Durable steps (`ctx.step(name, fn)`, engine/durable-step.ts): the completed steps of the record
+   * `key`, by step name, whatever run completed them. Empty when none has completed. A step is kept
+   * per record key and step name across runs (a retry, a resume and a rerun all replay it); nothing
+   * removes it.
+   */
+  completedSteps(key: string): Promise<ReadonlyMap<string, StoredStep>>;
+  /**
+   * Stores a completed step of the record `key` (its `result` as JSON text, undefined when the step
+   * returned undefined), replacing an earlier one of the same key and name. Written at once, not
+   * group-committed, and fenced like `noteInFlight`: it resolves only once the step is durable (a
+   * handler goes on to its next side effect after it), and throws LEDGER_LEASE_LOST without
+   * writing when `runId` no longer holds the lease.
+   */
+  saveStep(runId: string, key: string, name: string, result: string | undefined): Promise<void>;
   /** Where a run would resume, without taking the ledger (for dry runs). */
   inspect(): Promise<ResumeState>;
   /** The holder whose lease is in force, or undefined (an expired lease does not count). */

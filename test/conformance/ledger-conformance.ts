@@ -9,6 +9,7 @@
  * });
  * ```
  */
+import { describeStepsConformance } from './steps-conformance.js';
 import { afterEach, describe } from 'vitest';
 import { type ConformanceHooks, Harness, type OpenLedger } from './conformance-harness.js';
 import { describeFailuresConformance } from './failures-conformance.js';
@@ -42,5 +43,6 @@ export function describeLedgerConformance(name: string, open: OpenLedger, cleanu
     describe('leases, fencing and crash notes', () => describeLeaseConformance(harness));
     describe('record keys', () => describeKeysConformance(harness));
     describe('run history and schema versions', () => describeHistoryConformance(harness, hooks));
+    describe('durable steps', () => describeStepsConformance(harness));
   });
 }

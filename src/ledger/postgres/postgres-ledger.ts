@@ -30,6 +30,7 @@ import type {
   SeqRange,
   SourceRemap,
   StoredSource,
+  StoredStep,
   TimelinePoint,
 } from '../ledger.js';
 import { mergeRanges, parseJson, toRecordRow } from '../sqlite/row-codec.js';
@@ -46,6 +47,7 @@ import { writeCommit } from './write-commit.js';
 import { metaSql } from './sql/meta.js';
 import { PAGE_ROWS, readsSql } from './sql/reads.js';
 import { runsSql } from './sql/runs.js';
+import { stepsSql } from './sql/steps.js';
 
 /** Templates listed under each of the summary's top error groups (as in the SQLite ledger). */
 const TEMPLATES_PER_GROUP = 3;
@@ -71,7 +73,7 @@ export class PostgresLedger implements Ledger {
     this.lease = new PostgresLease(db, schema, id, leaseOptions);
     this.crashNotes = new PostgresCrashNotes(schema, id);
     this.recordKeys = new PostgresKeys(schema);
-    this.sql = { meta: metaSql(schema), reads: readsSql(schema), runs: runsSql(schema) };
+    this.sql = { meta: metaSql(schema), reads: readsSql(schema), runs: runsSql(schema), steps: stepsSql(schema) };
   }
 
   /** `postgres://user@host:port/database` and the schema: never the password. */
@@ -177,6 +179,21 @@ export class PostgresLedger implements Ledger {
 
   async noteInFlight(note: InFlightNote): Promise<void> {
     await this.use('writing a crash note', KEPT, () => this.crashNotes.note(this.db, this.lease, note));
+  }
+
+  async completedSteps(key: string): Promise<ReadonlyMap<string, StoredStep>> {
+    return this.use('reading step results', '', async (jobId) => {
+      const { rows } = await this.db.query(this.sql.steps.of, [jobId, key]);
+      return new Map(rows.map((row) => [String(row.name), typeof row.result === 'string' ? { result: row.result } : {}]));
+    });
+  }
+
+  async saveStep(runId: string, key: string, name: string, result: string | undefined): Promise<void> {
+    await this.use('writing a step result', KEPT, async (jobId) => {
+      const values = [jobId, this.lease.token, key, name, result ?? null, runId, new Date().toISOString()];
+      const { rowCount } = await this.db.query(this.sql.steps.fencedSave, values);
+      if (rowCount === 0) throw await this.lease.lostNow();
+    });
   }
 
   async counts(): Promise<LedgerCounts> {

@@ -12,6 +12,7 @@ import { createLeaseTable } from './sqlite-lease.js';
 import { CRASH_SCHEMA_SQL } from './crash-notes.js';
 import { SOURCE_SCHEMA_SQL } from './source-state.js';
 import { TIMELINE_SCHEMA_SQL } from './run-timeline.js';
+import { STEPS_SCHEMA_SQL } from './durable-steps.js';
 
 /**
  * What a ledger keeps beside its database: the key store, the process lock, the check that the
@@ -53,6 +54,7 @@ export function createSqliteDatabase(path: string, created = true): Database.Dat
     db.exec(CRASH_SCHEMA_SQL);
     db.exec(SOURCE_SCHEMA_SQL);
     db.exec(TIMELINE_SCHEMA_SQL);
+    db.exec(STEPS_SCHEMA_SQL);
     return db;
   } catch (error) {
     db.close();

@@ -29,6 +29,7 @@ import type {
   TimelinePoint,
   SourceRemap,
   StoredSource,
+  StoredStep,
 } from '../ledger.js';
 import { SCHEMA_VERSION } from './schema.js';
 import { mergeRanges, parseJson } from './row-codec.js';
@@ -44,6 +45,7 @@ import { createSqliteDatabase, fileParts, type LedgerParts } from './ledger-part
 import { loadNativeModule } from './native-module.js';
 import { CrashNotes } from './crash-notes.js';
 import { RunTimeline } from './run-timeline.js';
+import { DurableSteps } from './durable-steps.js';
 import { acceptSource, applySourceMap, checkSource } from './source-state.js';
 
 /** How the ledger is opened. */
@@ -106,6 +108,7 @@ export class SqliteLedger implements Ledger {
   private commitTransaction: Database.Transaction<(batch: CommitBatch) => KeyFileState | undefined> | undefined;
   private readonly runTimeline: RunTimeline;
   private readonly outcomes: OutcomeWriter;
+  private readonly steps: DurableSteps;
 
   private readonly lease: SqliteLease;
   private readonly file: { check(): void };
@@ -125,6 +128,7 @@ export class SqliteLedger implements Ledger {
     this.crashNotes = new CrashNotes(db);
     this.runTimeline = new RunTimeline(db);
     this.outcomes = new OutcomeWriter(db);
+    this.steps = new DurableSteps(db);
     this.statements = {
       getMeta: db.prepare('SELECT value FROM meta WHERE key = ?').pluck(),
       deleteMeta: db.prepare('DELETE FROM meta WHERE key = ?'),
@@ -284,7 +288,16 @@ export class SqliteLedger implements Ledger {
     this.fenced(() => this.crashNotes.note(note));
   }
 
-  private fenced(write: () => void): void {
+  async completedSteps(key: string): Promise<ReadonlyMap<string, StoredStep>> {
+    return this.steps.of(key);
+  }
+
+  // Like the crash note: stored at once, in its own transaction that checks the lease.
+  async saveStep(runId: string, key: string, name: string, result: string | undefined): Promise<void> {
+    this.fenced(() => this.steps.save(runId, key, name, result), 'writing a step result to');
+  }
+
+  private fenced(write: () => void, what = 'writing a crash note to'): void {
     try {
       this.db
         .transaction(() => {
@@ -293,7 +306,7 @@ export class SqliteLedger implements Ledger {
         })
         .immediate();
     } catch (error) {
-      throw storageFault(error, this.location, 'writing a crash note to', 'every earlier commit is intact') ?? error;
+      throw storageFault(error, this.location, what, 'every earlier commit is intact') ?? error;
     }
   }
 

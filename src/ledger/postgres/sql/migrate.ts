@@ -9,9 +9,10 @@
  * a migration is all or nothing (PostgreSQL's DDL is transactional).
  */
 import { schemaV1 } from './schema-v1.js';
+import { schemaV2 } from './steps.js';
 
 /** The migrations, in order: index i brings the schema from version i to i + 1. */
-export const MIGRATIONS: readonly ((schema: string) => string)[] = [schemaV1];
+export const MIGRATIONS: readonly ((schema: string) => string)[] = [schemaV1, schemaV2];
 
 /** The version this code reads and writes. */
 export const PG_SCHEMA_VERSION = MIGRATIONS.length;

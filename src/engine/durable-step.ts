@@ -1,0 +1,66 @@
+/**
+ * `ctx.step(name, fn)`: a part of a handler whose result is stored in the ledger once it
+ * completes, so that a retry, a resume after a crash, or a rerun of the record replays the stored
+ * result instead of calling `fn` again (a record that charged a card and then failed to send an
+ * email does not charge twice). Costs one ledger read per attempt that uses a step and one small
+ * immediate write per completed step (docs/jobs.md, "Durable steps").
+ */
+import { FatalError } from '../errors.js';
+import type { Ledger, StoredStep } from '../ledger/ledger.js';
+import { thrownSummary } from '../policy/error-fields.js';
+
+/** Where a run keeps its records' steps: the run's ledger, under its run id. */
+export interface StepStore {
+  completed(key: string): Promise<ReadonlyMap<string, StoredStep>>;
+  save(key: string, name: string, result: string | undefined): Promise<void>;
+}
+
+/** The steps of `ledger`, written under `runId` (the lease's fence). */
+export function ledgerSteps(ledger: Ledger, runId: string): StepStore {
+  return {
+    completed: (key) => ledger.completedSteps(key),
+    save: (key, name, result) => ledger.saveStep(runId, key, name, result),
+  };
+}
+
+/** The steps of one attempt of one record: read from the store once, on the first step. */
+export class AttemptSteps {
+  private done: Promise<Map<string, StoredStep>> | undefined;
+
+  constructor(
+    private readonly store: StepStore | undefined,
+    private readonly key: string,
+  ) {}
+
+  async run<R>(name: string, fn: () => R | PromiseLike<R>): Promise<R> {
+    if (typeof name !== 'string' || name === '')
+      throw new TypeError(`ctx.step(name, fn): name must be a non-empty string; got ${String(name)}`);
+    if (typeof fn !== 'function') throw new TypeError(`ctx.step("${name}", fn): fn must be a function; got ${typeof fn}`);
+    // Without a ledger (a replay of one record) a step is a plain call.
+    if (this.store === undefined) return fn();
+    const store = this.store;
+    const done = await (this.done ??= store.completed(this.key).then((steps) => new Map(steps)));
+    const stored = done.get(name);
+    if (stored !== undefined) return (stored.result === undefined ? undefined : JSON.parse(stored.result)) as R;
+    const value = await fn();
+    const result = encode(name, value);
+    await store.save(this.key, name, result);
+    done.set(name, result === undefined ? {} : { result });
+    return value;
+  }
+}
+
+// A result that cannot be stored cannot be replayed: the step's side effect has happened, so
+// retrying the record would repeat it. Fatal, naming the step, so the job is fixed first.
+function encode(name: string, value: unknown): string | undefined {
+  try {
+    return JSON.stringify(value);
+  } catch (error) {
+    throw new FatalError(
+      `ctx.step("${name}") returned a result that cannot be stored as JSON (${thrownSummary(error)}); return plain data from a step`,
+      {
+        cause: error,
+      },
+    );
+  }
+}

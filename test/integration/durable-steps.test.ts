@@ -1,0 +1,107 @@
+/**
+ * `ctx.step`: completed steps are stored in the ledger and replayed by later attempts, so their
+ * side effects happen once per record however often the record is retried.
+ */
+import { describe, expect, it } from 'vitest';
+import { runJob } from '../../src/engine/run-job.js';
+import { defineJob } from '../../src/job.js';
+import { ManualClock, failTimes, memoryLedger } from '../../src/testing/index.js';
+import { drive } from '../helpers/drive.js';
+
+describe('durable steps', () => {
+  it('a handler with three steps whose third fails twice does the first two side effects once', async () => {
+    const clock = new ManualClock();
+    const ledger = memoryLedger();
+    const effects: string[] = [];
+    const emailDown = failTimes(2, { error: Object.assign(new Error('smtp unavailable'), { code: 'ECONNRESET' }) });
+    const job = defineJob<{ id: string; amount: number }>({
+      name: 'orders',
+      source: [
+        { id: 'o1', amount: 10 },
+        { id: 'o2', amount: 20 },
+      ],
+      key: (o) => o.id,
+      retry: { maxAttempts: 3 },
+      handler: async (order, ctx) => {
+        const charge = await ctx.step('charge', () => {
+          effects.push(`charge ${order.id}`);
+          return { chargeId: `ch_${order.id}`, amount: order.amount };
+        });
+        await ctx.step('receipt', () => {
+          effects.push(`receipt ${order.id} ${charge.chargeId}`);
+        });
+        return ctx.step('email', async () => {
+          await emailDown(ctx);
+          effects.push(`email ${order.id}`);
+          return `sent ${charge.chargeId} ${charge.amount}`;
+        });
+      },
+    });
+    try {
+      const summary = await drive(runJob(job, { ledger, clock, random: () => 0 }), clock);
+      expect(summary).toMatchObject({ status: 'completed', succeeded: 2, failed: 0, attempts: 6 });
+      expect(effects.filter((e) => e.startsWith('charge')).sort()).toEqual(['charge o1', 'charge o2']);
+      expect(effects.filter((e) => e.startsWith('receipt')).sort()).toEqual(['receipt o1 ch_o1', 'receipt o2 ch_o2']);
+      expect(effects.filter((e) => e.startsWith('email')).sort()).toEqual(['email o1', 'email o2']);
+      expect(emailDown.calls).toBe(6);
+      expect((await ledger.completedSteps('o1')).get('charge')).toEqual({ result: '{"chargeId":"ch_o1","amount":10}' });
+    } finally {
+      await ledger.close();
+    }
+  });
+
+  it('a rerun of a failed record replays its completed steps', async () => {
+    const clock = new ManualClock();
+    const ledger = memoryLedger();
+    let charges = 0;
+    let shippingUp = false;
+    const job = defineJob<{ id: string }>({
+      name: 'ship',
+      source: [{ id: 'a' }],
+      key: (o) => o.id,
+      retry: { maxAttempts: 1 },
+      maxFailureRate: 1,
+      handler: async (_, ctx) => {
+        await ctx.step('charge', () => ++charges);
+        return ctx.step('ship', () => {
+          if (!shippingUp) throw new Error('carrier down');
+          return 'shipped';
+        });
+      },
+    });
+    try {
+      expect(await drive(runJob(job, { ledger, clock }), clock)).toMatchObject({ failed: 1 });
+      shippingUp = true;
+      expect(await drive(runJob(job, { ledger, clock, rerun: {} }), clock)).toMatchObject({ status: 'completed', failed: 0 });
+      expect(charges).toBe(1);
+    } finally {
+      await ledger.close();
+    }
+  });
+
+  it('fails the record as fatal when a step returns what JSON cannot store, naming the step', async () => {
+    const clock = new ManualClock();
+    let calls = 0;
+    const job = defineJob<{ id: string }>({
+      name: 'bad-step',
+      source: [{ id: 'a' }],
+      key: (o) => o.id,
+      maxFailureRate: 1,
+      handler: async (_, ctx) => ctx.step('count', () => (calls++, 10n)),
+    });
+    const failures: unknown[] = [];
+    const summary = await drive(
+      runJob(job, { ledger: 'memory', clock, onEvent: (e) => e.type === 'record:failed' && failures.push(e) }),
+      clock,
+    );
+    expect(summary).toMatchObject({ failed: 1 });
+    expect(calls).toBe(1);
+    expect(failures[0]).toMatchObject({
+      kind: 'fatal',
+      error: {
+        name: 'FatalError',
+        message: expect.stringMatching(/^ctx\.step\("count"\) returned a result that cannot be stored as JSON/),
+      },
+    });
+  });
+});

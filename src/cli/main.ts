@@ -137,6 +137,15 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .action(async (jobFile: string, flags) => setExitCode(await (await import('./status-command.js')).statusCommand(jobFile, flags)));
 
   program
+    .command('runs')
+    .description("the job's runs side by side, newest first: records, failures, failure rate, elapsed, throughput")
+    .argument('<job-file>')
+    .option('--ledger <path>', 'the ledger file')
+    .option('--json', 'one JSON object per run on stdout')
+    .option('--limit <n>', 'how many runs (default 20)', integer('--limit'))
+    .action(async (jobFile: string, flags) => setExitCode(await (await import('./runs-command.js')).runsCommand(jobFile, flags)));
+
+  program
     .command('report')
     .description('write the HTML report of a run (the latest by default): figures, failure groups, a chart over time')
     .argument('<job-file>')

@@ -5,6 +5,8 @@ import type { LeaseHolder, RunRecord } from '../ledger/ledger.js';
 import { openExistingLedger } from './ledger-path.js';
 import { loadJob } from './load-job.js';
 import { formatCount } from './format-count.js';
+import { formatRuns } from './format-runs.js';
+import { runFigures } from '../report/run-history.js';
 
 export interface StatusFlags {
   ledger?: string;
@@ -37,7 +39,20 @@ export async function statusCommand(jobFile: string, flags: StatusFlags): Promis
       active: holder
         ? { runId: holder.runId, pid: holder.pid, host: holder.host, since: holder.acquiredAt, leaseExpiresAt: holder.expiresAt }
         : null,
-      runs: runs.map(({ summary: _summary, ...run }) => run),
+      // Each run with its own figures (records, failed, failureRate, elapsedMs, recordsPerSecond) when it ended with a summary.
+      runs: runs.map(({ summary: _summary, ...run }) => {
+        const figures = runFigures({ ...run, summary: _summary });
+        return figures
+          ? {
+              ...run,
+              records: figures.records,
+              failed: figures.failed,
+              failureRate: figures.failureRate,
+              elapsedMs: figures.elapsedMs,
+              recordsPerSecond: figures.recordsPerSecond,
+            }
+          : run;
+      }),
     };
     if (flags.json) {
       process.stdout.write(`${JSON.stringify(status)}\n`);
@@ -51,7 +66,10 @@ export async function statusCommand(jobFile: string, flags: StatusFlags): Promis
         : '  active: none',
       `  ledger: ${ledger.location}`,
       '  recent runs:',
-      ...runs.map((r) => `    ${r.startedAt}  ${r.status.padEnd(18)} ${r.runId}`),
+      ...formatRuns(
+        runs.map((run) => ({ runId: run.runId, startedAt: run.startedAt, status: run.status, figures: runFigures(run) })),
+        '    ',
+      ),
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
     return 0;

@@ -10,6 +10,8 @@ import { pruneRunReports } from '../report/prune-run-reports.js';
 import { writeRunReports } from '../report/run-reports.js';
 import { buildSummary, type Summary } from '../report/summary.js';
 import type { ConcurrencySummary } from './adaptive-concurrency.js';
+import { COMPARED_RUNS, regressionWarnings, runFigures, type RunFigures } from '../report/run-history.js';
+import type { Ledger } from '../ledger/ledger.js';
 import type { EngineEvents } from './events.js';
 import type { FairScheduler } from './fair-scheduler.js';
 import type { OpenRecord } from './open-record.js';
@@ -62,7 +64,7 @@ export async function finishRun(input: FinishInput): Promise<Summary> {
     maxFailures: options.maxFailures,
     maxFailureRate: options.maxFailureRate,
   });
-  const draft = buildSummary({
+  const built = buildSummary({
     job: job.name,
     runId,
     status,
@@ -94,12 +96,30 @@ export async function finishRun(input: FinishInput): Promise<Summary> {
         : undefined,
     concurrency: input.concurrency,
   });
+  const history = await regressionCheck(ledger, built);
+  const draft = history.length > 0 ? { ...built, warnings: [...built.warnings, ...history] } : built;
   const reports = await writeRunReports(ledger, draft);
   if (reports) pruneRunReports(reports, options.keepRuns);
   const summary = { ...draft, reports };
   await ledger.finish(runId, status, summary);
   events.emit({ type: 'run:finished', summary });
   return summary;
+}
+
+/** This run against the earlier ones the ledger remembers (the regression warning). */
+async function regressionCheck(ledger: Ledger, draft: Summary): Promise<string[]> {
+  const current = runFigures({
+    runId: draft.runId,
+    startedAt: '',
+    endedAt: undefined,
+    status: draft.status,
+    pid: 0,
+    host: '',
+    summary: draft,
+  });
+  if (!current) return [];
+  const earlier = (await ledger.runs(COMPARED_RUNS + 1)).map(runFigures).filter((run): run is RunFigures => run !== undefined);
+  return regressionWarnings(current, earlier);
 }
 
 function breakerSummary({ breaker, stats }: FinishInput): Summary['breaker'] {

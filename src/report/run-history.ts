@@ -1,0 +1,91 @@
+/**
+ * History across runs: each run's figures side by side (records, failures, failure rate, elapsed,
+ * throughput), read from the summaries the ledger keeps, and the regression check that the
+ * end-of-run summary warns with when this run is markedly slower, or fails markedly more, than the
+ * runs before it.
+ */
+import type { RunRecord } from '../ledger/ledger.js';
+
+/** One run's figures, from its saved summary (this run's records only, not the job's totals). */
+export interface RunFigures {
+  readonly runId: string;
+  readonly startedAt: string;
+  readonly status: string;
+  /** Records this run gave an outcome (succeeded, failed or skipped). */
+  readonly records: number;
+  readonly failed: number;
+  /** failed / records of this run (0 when it processed none). */
+  readonly failureRate: number;
+  readonly elapsedMs: number;
+  readonly recordsPerSecond: number;
+}
+
+/** How many earlier runs a run is compared with, newest first. */
+export const COMPARED_RUNS = 5;
+/** Runs that processed fewer records than this are too short to compare (timings of a handful of records are noise). */
+export const MIN_COMPARED_RECORDS = 20;
+/** "Markedly slower": throughput at most the baseline divided by this. */
+export const SLOWER_FACTOR = 1.5;
+/** "Fails markedly more": a failure rate at least this many times the baseline's … */
+export const FAILURE_FACTOR = 2;
+/** … and at least this much above it (so 0.1% → 0.3% is not a warning). */
+export const FAILURE_MARGIN = 0.05;
+
+/** The figures of a run that ended with a summary; undefined for a running or crashed run. */
+export function runFigures(run: RunRecord): RunFigures | undefined {
+  const summary = run.summary as
+    { thisRun?: { succeeded?: unknown; failed?: unknown; skipped?: unknown }; elapsedMs?: unknown; recordsPerSecond?: unknown } | undefined;
+  const thisRun = summary?.thisRun;
+  if (!thisRun || typeof summary.elapsedMs !== 'number') return undefined;
+  const count = (value: unknown): number => (typeof value === 'number' && Number.isFinite(value) ? value : 0);
+  const records = count(thisRun.succeeded) + count(thisRun.failed) + count(thisRun.skipped);
+  const failed = count(thisRun.failed);
+  return {
+    runId: run.runId,
+    startedAt: run.startedAt,
+    status: run.status,
+    records,
+    failed,
+    failureRate: records === 0 ? 0 : failed / records,
+    elapsedMs: summary.elapsedMs,
+    recordsPerSecond: count(summary.recordsPerSecond),
+  };
+}
+
+/**
+ * Warnings when `current` is markedly slower or fails markedly more than the median of the earlier
+ * comparable runs (`previous`, newest first; at least two of them, each with at least
+ * `MIN_COMPARED_RECORDS` records). Throughput, not elapsed time, is compared: a resume processes
+ * fewer records than a first run and takes less time without being faster.
+ */
+export function regressionWarnings(current: RunFigures, previous: readonly RunFigures[]): string[] {
+  if (current.records < MIN_COMPARED_RECORDS) return [];
+  const earlier = previous.filter((run) => run.records >= MIN_COMPARED_RECORDS && run.runId !== current.runId).slice(0, COMPARED_RUNS);
+  if (earlier.length < 2) return [];
+  const warnings: string[] = [];
+  const runs = `the previous ${earlier.length} runs`;
+  const speed = median(earlier.map((run) => run.recordsPerSecond));
+  if (speed > 0 && current.recordsPerSecond <= speed / SLOWER_FACTOR) {
+    const times = current.recordsPerSecond > 0 ? `${(speed / current.recordsPerSecond).toFixed(1)}× slower` : 'no throughput';
+    warnings.push(
+      `this run is markedly slower than ${runs}: ${current.recordsPerSecond} records/s against a median of ${speed} (${times}); see batchguard runs`,
+    );
+  }
+  const rate = median(earlier.map((run) => run.failureRate));
+  if (current.failureRate >= rate * FAILURE_FACTOR && current.failureRate >= rate + FAILURE_MARGIN) {
+    warnings.push(
+      `this run fails markedly more than ${runs}: ${percent(current.failureRate)} of its records failed against a median of ${percent(rate)}; see batchguard runs`,
+    );
+  }
+  return warnings;
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+}
+
+function percent(share: number): string {
+  return `${Math.round(share * 1000) / 10}%`;
+}

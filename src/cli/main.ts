@@ -140,7 +140,8 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
     .command('runs')
     .description("the job's runs side by side, newest first: records, failures, failure rate, elapsed, throughput")
     .argument('<job-file>')
-    .option('--ledger <path>', 'the ledger file')
+    .option('--ledger <path>', 'the ledger file or postgres:// URL')
+    .option('--pg-schema <name>', 'the PostgreSQL schema of a postgres:// ledger (default: batchguard)')
     .option('--json', 'one JSON object per run on stdout')
     .option('--limit <n>', 'how many runs (default 20)', integer('--limit'))
     .action(async (jobFile: string, flags) => setExitCode(await (await import('./runs-command.js')).runsCommand(jobFile, flags)));

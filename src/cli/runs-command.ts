@@ -11,6 +11,7 @@ import { shownStatus } from './status-command.js';
 
 export interface RunsFlags {
   ledger?: string;
+  pgSchema?: string;
   json?: boolean;
   /** How many runs, newest first. @default 20 */
   limit?: number;
@@ -18,7 +19,7 @@ export interface RunsFlags {
 
 export async function runsCommand(jobFile: string, flags: RunsFlags): Promise<number> {
   const job = await loadJob(jobFile);
-  const ledger = openExistingLedger(job, flags.ledger, jobFile);
+  const ledger = await openExistingLedger(job, flags, jobFile);
   try {
     const holder = await ledger.holder();
     const runs: ListedRun[] = (await ledger.runs(flags.limit ?? 20)).map((run) => ({

@@ -24,8 +24,10 @@ import type {
   RunRecord,
   SeqRange,
   StoredSource,
+  StoredStep,
   TimelinePoint,
 } from '../ledger/ledger.js';
+import { stepsSql } from '../ledger/postgres/sql/steps.js';
 import { KeyIndex } from '../structures/key-index.js';
 import type { LeasedChunk } from './sql/lease-chunk.js';
 import { leaseLost } from './sql/fenced-write.js';
@@ -152,6 +154,17 @@ export class ChunkLedger implements Ledger {
 
   newKeys(expectedKeys: number): RecordKeys {
     return new KeyIndex({ expectedKeys });
+  }
+
+  completedSteps(key: string): Promise<ReadonlyMap<string, StoredStep>> {
+    return this.context.base.completedSteps(key);
+  }
+
+  /** Fenced by the chunk's lease, like its commits: a worker that lost the chunk writes no step. */
+  async saveStep(_runId: string, key: string, name: string, result: string | undefined): Promise<void> {
+    const { session, lease, schema, jobId } = this.context;
+    const values = [jobId, key, name, result ?? null, this.runId, new Date().toISOString()];
+    await session.write([lease], (client) => client.query(stepsSql(schema).save, values));
   }
 
   noteInFlight(): Promise<void> {

@@ -22,6 +22,7 @@ import {
   type ResolvedLeaseOptions,
 } from '../lease.js';
 import type { RunLock } from './process-lock.js';
+import type { LeaseHolder } from '../ledger.js';
 
 /** How often a run waiting for an expiry looks at the lease again, at most. */
 const WAIT_POLL_MS = 500;
@@ -213,4 +214,17 @@ export class SqliteLease {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** The lease in force as `Ledger.holder()` reports it, or undefined when none is. */
+export function leaseHolder(lease: Lease | undefined): LeaseHolder | undefined {
+  if (!lease) return undefined;
+  return {
+    runId: lease.runId,
+    pid: lease.pid,
+    host: lease.host,
+    acquiredAt: new Date(lease.acquiredAtMs).toISOString(),
+    expiresAt: new Date(lease.expiresAtMs).toISOString(),
+    token: lease.token,
+  };
 }

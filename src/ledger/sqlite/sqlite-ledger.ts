@@ -29,7 +29,6 @@ import type {
   TimelinePoint,
   SourceRemap,
   StoredSource,
-  StoredStep,
 } from '../ledger.js';
 import { SCHEMA_VERSION } from './schema.js';
 import { mergeRanges, parseJson } from './row-codec.js';
@@ -40,7 +39,7 @@ import { storageFault } from '../storage-fault.js';
 import type { KeyFileState } from './key-file.js';
 import { LedgerKeys, newKeys } from './ledger-keys.js';
 import { prepareLedgerFile, removeNewLedger } from './ledger-file.js';
-import { SqliteLease } from './sqlite-lease.js';
+import { leaseHolder, SqliteLease } from './sqlite-lease.js';
 import { createSqliteDatabase, fileParts, type LedgerParts } from './ledger-parts.js';
 import { loadNativeModule } from './native-module.js';
 import { CrashNotes } from './crash-notes.js';
@@ -288,14 +287,10 @@ export class SqliteLedger implements Ledger {
     this.fenced(() => this.crashNotes.note(note));
   }
 
-  async completedSteps(key: string): Promise<ReadonlyMap<string, StoredStep>> {
-    return this.steps.of(key);
-  }
-
+  completedSteps: Ledger['completedSteps'] = async (key) => this.steps.of(key);
   // Like the crash note: stored at once, in its own transaction that checks the lease.
-  async saveStep(runId: string, key: string, name: string, result: string | undefined): Promise<void> {
+  saveStep: Ledger['saveStep'] = async (runId, key, name, result) =>
     this.fenced(() => this.steps.save(runId, key, name, result), 'writing a step result to');
-  }
 
   private fenced(write: () => void, what = 'writing a crash note to'): void {
     try {
@@ -387,16 +382,7 @@ export class SqliteLedger implements Ledger {
   }
 
   async holder(): Promise<LeaseHolder | undefined> {
-    const lease = this.lease.current();
-    if (!lease) return undefined;
-    return {
-      runId: lease.runId,
-      pid: lease.pid,
-      host: lease.host,
-      acquiredAt: new Date(lease.acquiredAtMs).toISOString(),
-      expiresAt: new Date(lease.expiresAtMs).toISOString(),
-      token: lease.token,
-    };
+    return leaseHolder(this.lease.current());
   }
 
   reportFolder(runId: string): string | undefined {

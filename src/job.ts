@@ -86,9 +86,9 @@ export interface JobOptions<T, R = unknown> {
    */
   redact?: readonly RegExp[];
   /**
-   * Records in flight at once: a number, or a range `{ min, max }` for the adaptive limit. The
-   * range is validated, but the adaptive limit is not wired into the engine yet: a run uses `max`
-   * (docs/breaker.md). @default 4
+   * Records in flight at once: a number, or a range `{ min, max }` within which the limit adapts to
+   * the upstream: it starts at `min`, grows while healthy, shrinks on timeouts, 429/503 and rising
+   * latency (docs/breaker.md). @default 4
    */
   concurrency?: number | ConcurrencyRange;
   /** Group-commit policy. @default { everyRecords: 1000, everyMs: 1000 } */

@@ -62,6 +62,7 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
       )
       .option('--json', 'print the summary as JSON on stdout')
       .option('--no-progress', 'no progress line on stderr')
+      .option('--progress-every <duration>', 'when stderr is not a terminal: write a progress line this often, e.g. 30s', '10s')
       .option('--quiet', 'print nothing but errors (and the JSON summary with --json)')
       .option('--verbose', 'also print every retry and handler log line')
       .option('--max-duration <duration>', 'stop taking records after this long, e.g. 2h, 90m, 1h30m (exit 5; run again to go on)')

@@ -3,6 +3,7 @@
  * Log lines go through `log` so that they never end up glued to the progress line.
  */
 import type { Progress } from '../engine/run-job.js';
+import { plainLine, progressFigures, terminalLine } from './progress-line.js';
 
 export interface ProgressDisplay {
   /** Writes a line above the progress line. */
@@ -10,32 +11,45 @@ export interface ProgressDisplay {
   stop(): void;
 }
 
+export interface ProgressDisplayOptions {
+  /** @default Date.now */
+  readonly now?: () => number;
+  /** How often a plain line is written when the stream is not a terminal. @default 10_000 */
+  readonly plainEveryMs?: number;
+  /** Writes a plain line (the CLI's logger when there is one). @default a line on the stream */
+  readonly plain?: (line: string, progress: Progress) => void;
+}
+
 /** A display that only logs (no progress line), for --no-progress, --quiet and --json. */
 export function plainLog(stream: NodeJS.WritableStream): ProgressDisplay {
   return { log: (line) => stream.write(`${line}\n`), stop: () => {} };
 }
 
-export function startProgress(read: () => Progress, stream: NodeJS.WriteStream, now: () => number = Date.now): ProgressDisplay {
+/** How often the terminal line is redrawn. */
+const REDRAW_MS = 200;
+/** The rate is measured over about this long, so that it follows a run whose speed changes. */
+const RATE_WINDOW_MS = 10_000;
+
+export function startProgress(read: () => Progress, stream: NodeJS.WriteStream, options: ProgressDisplayOptions = {}): ProgressDisplay {
+  const now = options.now ?? Date.now;
   const tty = stream.isTTY === true;
-  const render = (): string => {
-    const p = read();
-    const seconds = Math.max(0.001, (now() - p.startedAtMs) / 1000);
-    const rate = Math.round((p.succeeded + p.failed) / seconds);
-    const stopping = p.stopping ? `  stopping (${p.stopping})…` : '';
-    return `read ${p.read}  ✓ ${p.succeeded}  ✗ ${p.failed}  in flight ${p.inFlight}${p.concurrencyLimit === undefined ? '' : `/${p.concurrencyLimit}`}  retries ${p.retries}  already done ${p.alreadyDone}  ${rate}/s${stopping}`;
-  };
+  const rate = new RateMeter(now);
   let drawn = false;
   const draw = (): void => {
+    const p = read();
+    const figures = progressFigures(p, rate.sample(p.succeeded + p.failed + p.skipped, p.startedAtMs));
     if (tty) {
       // A line wider than the terminal wraps, and `\r` then redraws only its last part: every
       // redraw would leave a line behind.
-      stream.write(`\r\x1b[2K${fitToWidth(render(), stream.columns)}`);
+      stream.write(`\r\x1b[2K${terminalLine(p, figures, stream.columns)}`);
       drawn = true;
+    } else if (options.plain) {
+      options.plain(plainLine(p, figures), p);
     } else {
-      stream.write(`${render()}\n`);
+      stream.write(`${plainLine(p, figures)}\n`);
     }
   };
-  const timer = setInterval(draw, tty ? 200 : 5000);
+  const timer = setInterval(draw, tty ? REDRAW_MS : (options.plainEveryMs ?? 10_000));
   timer.unref();
   return {
     log(line) {
@@ -50,9 +64,20 @@ export function startProgress(read: () => Progress, stream: NodeJS.WriteStream, 
   };
 }
 
-/** Cuts a line to fit `columns` terminal columns (one column is left free for the cursor). */
-export function fitToWidth(line: string, columns: number | undefined): string {
-  if (columns === undefined || columns <= 1) return line;
-  const characters = Array.from(line);
-  return characters.length < columns ? line : `${characters.slice(0, columns - 2).join('')}…`;
+/** Records per second over the last {@link RATE_WINDOW_MS}, from samples of a growing count. */
+class RateMeter {
+  private readonly samples: { atMs: number; count: number }[] = [];
+
+  constructor(private readonly now: () => number) {}
+
+  sample(count: number, startedAtMs: number): number {
+    const atMs = this.now();
+    this.samples.push({ atMs, count });
+    while (this.samples.length > 2 && atMs - (this.samples[1] as { atMs: number }).atMs >= RATE_WINDOW_MS) this.samples.shift();
+    const first = this.samples[0] as { atMs: number; count: number };
+    // Until a window's worth of samples exists, the rate is measured from the start of the run.
+    const [fromMs, fromCount] = atMs - first.atMs >= RATE_WINDOW_MS / 2 ? [first.atMs, first.count] : [startedAtMs, 0];
+    const seconds = (atMs - fromMs) / 1000;
+    return seconds > 0 ? Math.max(0, (count - fromCount) / seconds) : 0;
+  }
 }

@@ -30,6 +30,7 @@ export interface RunFlags extends AlertingFlags {
   acceptDrift?: boolean;
   json?: boolean;
   progress?: boolean;
+  progressEvery?: string;
   quiet?: boolean;
   verbose?: boolean;
   limit?: number;
@@ -50,6 +51,7 @@ const FAILURES_PRINTED = 20;
 export async function runCommand(jobFile: string, flags: RunFlags, rerun?: RerunOptions): Promise<number> {
   const job = await loadJob(jobFile);
   if (flags.dryRun) return dryRunCommand(job, flags, jobFile);
+  const progressEveryMs = flags.progressEvery === undefined ? undefined : parseDuration(flags.progressEvery, '--progress-every');
   const ledger = ledgerPath(job, flags.ledger, jobFile);
   if (flags.worker && !rerun) return (await import('./worker-command.js')).workerCommand(job, ledger, flags);
   // A memory ledger is always new, and says nothing about where earlier runs were recorded. A
@@ -119,7 +121,9 @@ export async function runCommand(jobFile: string, flags: RunFlags, rerun?: Rerun
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  if (flags.progress !== false && !flags.quiet && !flags.json) display = startProgress(() => handle.progress(), err);
+  if (flags.progress !== false && !flags.quiet && !flags.json) {
+    display = startProgress(() => handle.progress(), err, { plainEveryMs: progressEveryMs });
+  }
   let summary: Summary;
   try {
     summary = await handle.done;

@@ -86,6 +86,11 @@ export class CrashGuard<E extends GuardedEntry> {
     this.lastSuspect = last;
   }
 
+  /** Careful mode: suspects of an earlier crash are running in a group by themselves, or waiting for one. */
+  get careful(): boolean {
+    return this.grouped || this.waiting.size > 0;
+  }
+
   /** The size of the group a suspect runs in (1: alone), or undefined when the record is no suspect. */
   groupSize(seq: number): number | undefined {
     const suspect = this.evidence.suspects.get(seq);

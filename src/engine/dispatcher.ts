@@ -105,6 +105,11 @@ export class Dispatcher {
     return this.slots;
   }
 
+  /** How many slots there are now. */
+  get limit(): number {
+    return this.deps.limit();
+  }
+
   get parked(): number {
     return this.counts[Phase.parked];
   }

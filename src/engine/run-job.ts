@@ -90,7 +90,7 @@ export function startRun<T, R>(job: Job<T, R>, options: RunOptions = {}): RunHan
     done: watched(),
     stop: (reason) => control.stop(reason),
     forceStop: (reason) => control.forceStop(reason),
-    progress: () => run?.progress() ?? idleProgress(runId, startedAtMs, control.stoppingFor),
+    progress: () => run?.progress() ?? idleProgress(runId, startedAtMs, control.stoppingFor, resolved.concurrency),
   };
 }
 
@@ -112,6 +112,7 @@ class Run {
   private readonly deadline: DeadlineWatch;
   private readonly reader: Reader;
   private lastRead: SourcePosition | undefined;
+  private sourceExhausted = false;
   private wake: (() => void) | undefined;
 
   constructor(
@@ -244,18 +245,26 @@ class Run {
   }
 
   progress(): Progress {
+    const { parts, recorder, dispatcher, lastRead } = this;
     return {
-      runId: this.parts.runId,
-      read: this.lastRead ? this.lastRead.seq + 1 : 0,
-      inFlight: this.dispatcher.active,
-      succeeded: this.recorder.thisRun.succeeded,
-      failed: this.recorder.thisRun.failed,
-      alreadyDone: this.parts.resume.alreadyDone,
+      runId: parts.runId,
+      read: lastRead ? lastRead.seq + 1 : 0,
+      inFlight: dispatcher.active,
+      succeeded: recorder.thisRun.succeeded,
+      failed: recorder.thisRun.failed,
+      skipped: recorder.thisRun.skipped,
+      retrying: dispatcher.count(Phase.retryWait),
+      alreadyDone: parts.resume.alreadyDone,
       retries: this.stats.retries,
       attempts: this.stats.attempts,
-      concurrencyLimit: this.adaptive?.limit(),
       startedAtMs: this.startedAtMs,
       stopping: this.control.stoppingFor,
+      concurrencyLimit: dispatcher.limit,
+      breaker: this.breaker.state,
+      careful: parts.crashGuard.careful,
+      bytesRead: lastRead?.offset,
+      bytesTotal: parts.sourceBytes,
+      sourceExhausted: this.sourceExhausted,
     };
   }
 
@@ -312,7 +321,7 @@ class Run {
     const stopDeadlineTimer = this.deadline.start();
     let exhausted = false;
     try {
-      if (!this.control.stopping) exhausted = await this.reader.run();
+      if (!this.control.stopping) exhausted = this.sourceExhausted = await this.reader.run();
       for (;;) {
         // Records parked by an open breaker wait for it to close (or for the run to be aborted).
         while (this.dispatcher.busy(this.control.stopping)) await this.woken();

@@ -24,6 +24,7 @@ import { toSource, type SourceInput } from './sources/iterable.js';
 import { checkLedgerOption } from './ledger/ledger-location.js';
 import { DEFAULT_KEEP_RUNS } from './report/prune-run-reports.js';
 import { resolveAlerts, type AlertOptions, type ResolvedAlerts } from './observe/alerts/alert-options.js';
+import type { EventListener } from './events/engine-event.js';
 
 /** What the handler receives besides the record. */
 export interface HandlerContext {
@@ -133,6 +134,13 @@ export interface JobOptions<T, R = unknown> {
   breaker?: BreakerOptions;
   /** Recent retries may be at most `ratio` per record started (or `minRetries`). @default { ratio: 1, minRetries: 10, windowMs: 10000, enabled: true } */
   retryBudget?: RetryBudgetOptions;
+  /**
+   * Called with every event of the run, as `runJob`'s `onEvent` option is (progress, failures,
+   * retries, the breaker, each record's success with its attempt durations, the summary): hooks
+   * for the job's own logging, metrics or notifications. It may be async; one that throws or
+   * rejects is counted in the summary's warnings and never breaks the run. @default none
+   */
+  onEvent?: EventListener;
   /** Where each succeeded record's result goes, exactly once: `jsonlOutput(path)` or your own sink. @default none */
   output?: OutputSink;
   /**
@@ -189,6 +197,7 @@ export interface Job<T = unknown, R = unknown> {
   readonly ledger: string | undefined;
   readonly keepRuns: number;
   readonly alerts: ResolvedAlerts | undefined;
+  readonly onEvent: EventListener | undefined;
   /** Marks a resolved job, so `defineJob(defineJob(x))` is harmless. */
   readonly resolved: true;
 }
@@ -225,6 +234,7 @@ const JOB_FIELDS = [
   'ledger',
   'keepRuns',
   'alerts',
+  'onEvent',
 ] as const;
 
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
@@ -298,6 +308,7 @@ export function defineJob<T, R = unknown>(options: JobOptions<T, R>): Job<T, R> 
     ledger: checkLedgerOption(options.ledger),
     keepRuns: checkInteger(options.keepRuns, 'keepRuns', DEFAULT_KEEP_RUNS, 1, 100_000),
     alerts: resolveAlerts(options.alerts),
+    onEvent: checkOnEvent(options.onEvent),
     resolved: true,
   };
   return Object.freeze(job);
@@ -335,6 +346,12 @@ function checkDependencyPolicy(policy: unknown): DependencyFailurePolicy {
     });
   }
   return policy as DependencyFailurePolicy;
+}
+
+function checkOnEvent(listener: unknown): EventListener | undefined {
+  if (listener === undefined) return undefined;
+  checkFunction(listener, 'onEvent', 'a function (event) => void, e.g. onEvent: (e) => { if (e.type === "record:failed") ... }');
+  return listener as EventListener;
 }
 
 function checkHealthCheck(check: unknown): HealthCheck | undefined {

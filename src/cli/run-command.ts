@@ -244,6 +244,7 @@ function describeEvent(event: EngineEvent, verbose: boolean, printFailure: boole
     // Shown by the progress line and the summary instead; listed so a new event type is a decision, not a silence.
     case 'checkpoint':
     case 'attempt:ended':
+    case 'record:succeeded':
     case 'record:skipped':
     case 'run:stopping':
     case 'run:finished':

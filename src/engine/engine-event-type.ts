@@ -11,6 +11,7 @@ export const EngineEventType = {
   recordRetrying: 'record:retrying',
   recordFailed: 'record:failed',
   attemptEnded: 'attempt:ended',
+  recordSucceeded: 'record:succeeded',
   recordSkipped: 'record:skipped',
   breakerOpened: 'breaker:opened',
   breakerHalfOpen: 'breaker:half-open',

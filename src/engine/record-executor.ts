@@ -39,7 +39,8 @@ export interface ExecutorDeps {
    */
   readonly move: (entry: OpenRecord, phase: Phase) => void;
   /** A record succeeded (the hot path: no outcome object is built). */
-  readonly onSucceeded: (entry: OpenRecord, value: unknown) => void;
+  /** Returns false when the result was refused (the record then failed instead). */
+  readonly onSucceeded: (entry: OpenRecord, value: unknown) => boolean;
   /** A record failed, or stays pending (`outcome.status === 'pending'`). */
   readonly onOutcome: (entry: OpenRecord, outcome: Outcome) => void;
   /** True once the run is stopping: no new attempt starts, a record that would retry stays pending. */
@@ -236,19 +237,16 @@ export class RecordExecutor {
     this.running.delete(entry);
     entry.generation++;
     const { events } = this.deps;
-    if (events.listening)
-      events.emit({
-        type: 'attempt:ended',
-        key: entry.key,
-        attempt: entry.attempt,
-        durationMs: this.deps.clock.now() - entry.attemptStartedAtMs,
-        outcome: 'succeeded',
-      });
+    const durationMs = events.listening ? this.deps.clock.now() - entry.attemptStartedAtMs : 0;
+    if (events.listening) events.emit({ type: 'attempt:ended', key: entry.key, attempt: entry.attempt, durationMs, outcome: 'succeeded' });
     this.deps.onAttemptEnded?.(entry, SampleKind.ok);
     this.deps.breaker.succeeded(entry);
     this.deps.move(entry, Phase.done);
     entry.record = undefined;
-    this.deps.onSucceeded(entry, value);
+    if (this.deps.onSucceeded(entry, value) && events.listening) {
+      const earlier = entry.retry?.history.map((attempt) => attempt.durationMs) ?? [];
+      events.emit({ type: 'record:succeeded', key: entry.key, attempts: entry.attempt, attemptDurationsMs: [...earlier, durationMs] });
+    }
   }
 
   private failed(entry: OpenRecord, generation: number, error: unknown, timedOut: boolean): void {

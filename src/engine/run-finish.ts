@@ -84,7 +84,7 @@ export async function finishRun(input: FinishInput): Promise<Summary> {
       command: options.command,
       transientFailures: counts.failed > 0 && (await hasTransientFailures(ledger)),
     }),
-    warnings: [...(parts.driftNote ? [parts.driftNote] : []), ...parts.selector.warnings(exhausted)],
+    warnings: [...(parts.driftNote ? [parts.driftNote] : []), ...parts.selector.warnings(exhausted), ...events.warnings()],
     reports: undefined,
     breaker: breakerSummary(input),
     pacing:

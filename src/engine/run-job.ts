@@ -50,7 +50,7 @@ export function runJob<T, R>(job: Job<T, R>, options: RunOptions = {}): Promise<
 export function startRun<T, R>(job: Job<T, R>, options: RunOptions = {}): RunHandle {
   const resolved = resolveRunOptions(job, options);
   const runId = randomUUID();
-  const events = new EngineEvents(resolved.onEvent);
+  const events = new EngineEvents(resolved.onEvent, job.onEvent);
   const startedAtMs = resolved.clock.now();
   const control = new RunControl(events, resolved.clock, job.shutdownGraceMs);
   let run: Run | undefined;
@@ -379,14 +379,18 @@ class Run {
     this.control.forceStop('the ledger could not be written');
   }
 
-  private succeeded(entry: OpenRecord, value: unknown): void {
+  /** Returns false when the output sink refused the result: the record failed instead. */
+  private succeeded(entry: OpenRecord, value: unknown): boolean {
+    let accepted = true;
     try {
       this.recorder.succeeded(entry, value);
     } catch (error) {
       // The output sink refused the result (a BigInt, a circular object): the record fails instead.
       this.recorder.ended(entry, this.executor.unwritable(entry, error));
+      accepted = false;
     }
     this.refill();
+    return accepted;
   }
 
   /** A record left its slot (an outcome, pending, held): the slot goes to the next record, the reader wakes. */

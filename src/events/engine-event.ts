@@ -1,6 +1,6 @@
 /**
  * What the engine tells the outside world: the typed events of a run. The library never prints:
- * the CLI, metrics and alerts subscribe. In a folder of its own, below the job and the engine, so
+ * the CLI, metrics, alerts and a job's own `onEvent` subscribe. In a folder of its own, below the job and the engine, so
  * that the subscribers (src/observe/) name the events without importing the engine.
  */
 import type { SerializedError } from '../policy/serialize-error.js';
@@ -52,6 +52,17 @@ export type EngineEvent =
       readonly durationMs: number;
       readonly outcome: 'succeeded' | 'failed';
     }
+  /**
+   * A record succeeded (its result, if any, accepted by the output sink). `attemptDurationsMs` has one
+   * entry per attempt since the record started (or since the breaker parked it), the last one the
+   * success. Built only when someone listens.
+   */
+  | {
+      readonly type: 'record:succeeded';
+      readonly key: string;
+      readonly attempts: number;
+      readonly attemptDurationsMs: readonly number[];
+    }
   | { readonly type: 'record:skipped'; readonly key: string; readonly blockedBy: readonly string[] }
   | {
       readonly type: 'breaker:opened';
@@ -76,4 +87,5 @@ export type EngineEvent =
   | { readonly type: 'run:stopping'; readonly reason: string }
   | { readonly type: 'run:finished'; readonly summary: Summary };
 
-export type EventListener = (event: EngineEvent) => void;
+/** A subscriber of a run's events. It may be async; what it throws or rejects never reaches the run. */
+export type EventListener = (event: EngineEvent) => unknown;

@@ -40,7 +40,10 @@ export function replayRecord(
       stats,
       // One record, no slots to account for.
       move: (moved, phase) => (moved.phase = phase),
-      onSucceeded: (done, value) => settle({ status: 'succeeded', key, position, attempts: done.attempt, value }),
+      onSucceeded: (done, value) => {
+        settle({ status: 'succeeded', key, position, attempts: done.attempt, value });
+        return true;
+      },
       onOutcome: (_done, outcome) => settle(outcome),
       stopping: () => false,
       // One record in the foreground: no breaker to trip, no budget to share.

@@ -245,25 +245,24 @@ class Run {
   }
 
   progress(): Progress {
-    const { parts, recorder, dispatcher, lastRead } = this;
     return {
-      runId: parts.runId,
-      read: lastRead ? lastRead.seq + 1 : 0,
-      inFlight: dispatcher.active,
-      succeeded: recorder.thisRun.succeeded,
-      failed: recorder.thisRun.failed,
-      skipped: recorder.thisRun.skipped,
-      retrying: dispatcher.count(Phase.retryWait),
-      alreadyDone: parts.resume.alreadyDone,
+      runId: this.parts.runId,
+      read: this.lastRead ? this.lastRead.seq + 1 : 0,
+      inFlight: this.dispatcher.active,
+      succeeded: this.recorder.thisRun.succeeded,
+      failed: this.recorder.thisRun.failed,
+      skipped: this.recorder.thisRun.skipped,
+      retrying: this.dispatcher.count(Phase.retryWait),
+      alreadyDone: this.parts.resume.alreadyDone,
       retries: this.stats.retries,
       attempts: this.stats.attempts,
       startedAtMs: this.startedAtMs,
       stopping: this.control.stoppingFor,
-      concurrencyLimit: dispatcher.limit,
+      concurrencyLimit: this.dispatcher.limit,
       breaker: this.breaker.state,
-      careful: parts.crashGuard.careful,
-      bytesRead: lastRead?.offset,
-      bytesTotal: parts.sourceBytes,
+      careful: this.parts.crashGuard.careful,
+      bytesRead: this.lastRead?.offset,
+      bytesTotal: this.parts.sourceBytes,
       sourceExhausted: this.sourceExhausted,
     };
   }
@@ -379,7 +378,6 @@ class Run {
     this.control.forceStop('the ledger could not be written');
   }
 
-  /** Returns false when the output sink refused the result: the record failed instead. */
   private succeeded(entry: OpenRecord, value: unknown): boolean {
     let accepted = true;
     try {

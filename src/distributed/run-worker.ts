@@ -98,7 +98,15 @@ export async function runWorker(job: Job<any, any>, options: WorkerOptions): Pro
   const lease = resolveLeaseOptions(options.lease);
   const { ledger: base } = openLedger(options.ledger, { job: job.name, pgSchema: schema, lease });
   const { pg, path } = loadPg('ledger');
-  const pool = new pg.Pool({ ...resolvePostgresTarget(options.ledger, path).config, max: 4, application_name: 'batchguard-worker' });
+  // A worker stopped inside a fenced write (SIGSTOP, a frozen VM) holds the lease row's lock, which
+  // would block every takeover for ever: the server ends such a session once it has been idle in its
+  // transaction for a lease time, so the lock goes with the lease.
+  const pool = new pg.Pool({
+    ...resolvePostgresTarget(options.ledger, path).config,
+    max: 4,
+    application_name: 'batchguard-worker',
+    idle_in_transaction_session_timeout: lease.expireMs,
+  });
   pool.on('error', () => {});
   try {
     // The ledger creates its schema and the job's row on first use.

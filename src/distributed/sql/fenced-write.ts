@@ -26,8 +26,8 @@ export async function fencedWrite<T>(
   held: readonly HeldChunk[],
   write: (client: SqlClient) => Promise<T>,
 ): Promise<T> {
+  const chunks = held.map((h) => h.chunk);
   return inTransaction(pool, async (client) => {
-    const chunks = held.map((h) => h.chunk);
     const { rows } = await client.query<{ chunk: number }>(
       `SELECT c.chunk FROM ${quoteIdent(schema)}.chunks AS c
          JOIN unnest($3::integer[], $4::bigint[]) AS h (chunk, token) ON c.chunk = h.chunk AND c.token = h.token
@@ -44,8 +44,16 @@ export async function fencedWrite<T>(
       );
     }
     return write(client);
+  }).catch((error: unknown) => {
+    // The server ended this session because it sat in its transaction past a lease time (the
+    // process was stopped inside a write; see run-worker.ts): nothing was written, the lease is gone.
+    if ((error as { code?: unknown } | null)?.code === IDLE_IN_TRANSACTION_TIMEOUT) throw leaseLost(runId, chunks);
+    throw error;
   });
 }
+
+/** SQLSTATE idle_in_transaction_session_timeout. */
+const IDLE_IN_TRANSACTION_TIMEOUT = '25P03';
 
 /** The error of a worker that lost chunks: it was stopped or cut off past its lease. */
 export function leaseLost(runId: string, chunks: readonly number[]): LedgerError {

@@ -1,8 +1,13 @@
 /**
  * Drives the circuit breaker during a run: feeds it attempt outcomes, decides which records an
  * outage parks (the dispatcher keeps them; they never reach the failure report), probes on a backoff
- * schedule (the health check, or a parked record), has the parked records released when the breaker
- * closes, and aborts the run when it stays open past `maxOpenMs`.
+ * schedule (the health check, or a parked or fresh record), has the parked records released when the
+ * breaker closes, and aborts the run when it stays open past `maxOpenMs`.
+ *
+ * A parked record that fails its probe after the service was seen serving since the breaker opened
+ * (a probe or a record in flight succeeded) fails on its own: the probe says nothing about the
+ * service, and the record goes on with its attempts instead of being parked again. Without that, a
+ * record that always fails would fail every probe it is given, and keep the breaker open for ever.
  */
 import type { Clock } from '../clock.js';
 import type { Job } from '../job.js';
@@ -49,6 +54,8 @@ export class BreakerControl {
   tripError: SerializedError | undefined;
   /** The last systemic error seen while closed: names a trip that a success completed. */
   private lastError: SerializedError | undefined;
+  /** An attempt succeeded since the breaker last opened: the service serves some records. */
+  private served = false;
 
   constructor(
     private readonly job: Job<any, any>,
@@ -84,7 +91,10 @@ export class BreakerControl {
   succeeded(entry: OpenRecord): void {
     if (this.probing === entry) {
       this.probing = undefined;
+      this.served = true;
       this.probeResult(true);
+    } else if (!this.closed) {
+      this.served = true;
     } else {
       // A success can complete a trip: the window reaching minRecords with the rate already over.
       const trip = this.breaker.record({ ok: true }, this.clock);
@@ -122,12 +132,23 @@ export class BreakerControl {
   systemicFailure(entry: OpenRecord, fingerprint: string, error: SerializedError, how: SystemicFailure): boolean {
     if (this.probing === entry) {
       this.probing = undefined;
+      if (this.served && !how.fresh) {
+        // The record's own failure: no verdict on the service; the next probe at once.
+        this.probe();
+        return false;
+      }
       this.probeResult(false);
       return true;
     }
     if (!this.closed) return true;
+    // Evidence counts once: the failures of a record released after a trip were counted for it.
+    // Records that fail on their own, released together, would otherwise open it again at once.
+    if (entry.released) return false;
     this.lastError = error;
-    const trip = this.breaker.record({ ok: false, fingerprint, final: how.final, provisional: how.provisional }, this.clock);
+    const trip = this.breaker.record(
+      { ok: false, fingerprint, final: how.final, provisional: how.provisional, fresh: how.fresh },
+      this.clock,
+    );
     // Which records the current run of failures spans: one flaky record alone is no outage.
     if (this.breaker.failuresInARow === 1) this.streakRecords.clear();
     if (this.streakRecords.size < 2) this.streakRecords.add(entry.key);
@@ -138,6 +159,7 @@ export class BreakerControl {
 
   private opened(trip: Trip, error: SerializedError | undefined): void {
     this.tripError = error;
+    this.served = false;
     this.releaseHeld('park');
     const shown = error ?? { name: 'Error', message: trip.description };
     this.events.emit({
@@ -183,7 +205,10 @@ export class BreakerControl {
     this.events.emit({ type: 'breaker:half-open', parked: this.hooks.parked() });
     const check = this.job.healthCheck;
     if (check) {
-      void checkOnce(check, this.job.healthCheckPolicy.timeoutMs, this.clock).then((result) => this.probeResult(result.ok));
+      void checkOnce(check, this.job.healthCheckPolicy.timeoutMs, this.clock).then((result) => {
+        if (result.ok) this.served = true;
+        this.probeResult(result.ok);
+      });
       return;
     }
     const entry = this.hooks.takeProbe();
@@ -205,7 +230,7 @@ export class BreakerControl {
       this.hooks.release();
       this.hooks.wake();
     } else if (state === BreakerState.halfOpen) {
-      this.probe(); // the next probe at once: closing takes several successes in a row
+      this.probe(); // the next probe at once: closing takes several successes
     } else {
       this.scheduleProbe();
     }

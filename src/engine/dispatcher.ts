@@ -193,24 +193,39 @@ export class Dispatcher {
     this.deps.wake();
   }
 
-  /** Hit by an outage: the record waits for the breaker to close, its attempts not used up. */
+  /**
+   * Hit by an outage: the record waits for the breaker to close. Its attempts go on counting while it
+   * is parked (a probe it fails on its own can end it); they start over when the breaker closes.
+   */
   park(entry: OpenRecord): void {
-    // Its attempts start over when it runs again; `attempt` goes on (each call keeps its own number).
-    entry.counted = 0;
-    entry.retry = undefined;
+    if (entry.retry) entry.retry.cancelRetry = undefined;
     this.move(entry, Phase.parked);
     (entry.attempt === 0 ? this.freshRecords : this.parkedRecords).push(entry);
     this.deps.wake();
   }
 
-  /** The breaker closed: every parked record queues again. Returns how many. */
-  releaseParked(): number {
+  /**
+   * The breaker closed: every parked record queues again, its attempts started over the first time
+   * (`attempt` goes on: each call keeps its own number). A record parked by a later trip again keeps
+   * its count: records that fail on their own would otherwise start over at every trip, and their
+   * failures, all released together, would trip it again for ever. Returns the records released and
+   * the attempts given back.
+   */
+  releaseParked(): { records: number; attempts: number } {
     const released = [...this.parkedRecords, ...this.freshRecords];
     this.parkedRecords = [];
     this.freshRecords = [];
-    for (const entry of released) this.requeue(entry);
+    let attempts = 0;
+    for (const entry of released) {
+      if (!entry.released && entry.attempt > 0) {
+        attempts += entry.counted;
+        entry.counted = 0;
+        entry.released = true;
+      }
+      this.requeue(entry);
+    }
     this.pump();
-    return released.length;
+    return { records: released.length, attempts };
   }
 
   /**

@@ -50,10 +50,16 @@ export interface OpenRecord {
   /** Calls of the handler for this record in this run: `ctx.attempt` of the last one (never reset). */
   attempt: number;
   /**
-   * The calls that count against `maxAttempts`: reset when an outage parks the record, so that the
-   * outage does not use them up (`attempt` goes on counting, so every call has its own number).
+   * The calls that count against `maxAttempts`: reset when the breaker closes after an outage parked
+   * the record, so that the outage does not use them up (`attempt` goes on counting, so every call
+   * has its own number). Once per run: a record parked again keeps its count (see `released`).
    */
   counted: number;
+  /**
+   * The breaker parked the record after it had been called, then released it: its attempts started
+   * over, and its failures are no new evidence for the breaker (they were counted for the trip).
+   */
+  released: boolean;
   /** Bumped when an attempt ends; a result carrying an older generation is late and discarded. */
   generation: number;
   attemptStartedAtMs: number;
@@ -80,6 +86,7 @@ export function openRecord(key: string, position: SourcePosition, record: unknow
     phase: Phase.queued,
     attempt: 0,
     counted: 0,
+    released: false,
     generation: 0,
     attemptStartedAtMs: 0,
     firstAttemptAtMs: 0,

@@ -91,6 +91,8 @@ export interface SystemicFailure {
   readonly final: boolean;
   /** The record's first failure, and it will retry: no evidence on its own. */
   readonly provisional: boolean;
+  /** The record's first call in this run: it had not failed before. */
+  readonly fresh: boolean;
 }
 
 export class RecordExecutor {
@@ -287,7 +289,13 @@ export class RecordExecutor {
       // The group this failure would have if it ended the record, so the breaker's dominant error is a failure group.
       const group = errorFingerprint(failure, { kind: timedOut ? FailureKind.timeout : FailureKind.exhausted, rule }).fingerprint;
       const final = !decision.retry;
-      if (this.deps.breaker.systemicFailure(entry, group, failure, { final, provisional: !final && entry.counted === 1 })) {
+      if (
+        this.deps.breaker.systemicFailure(entry, group, failure, {
+          final,
+          provisional: !final && entry.counted === 1,
+          fresh: entry.attempt === 1,
+        })
+      ) {
         this.park(entry);
         return;
       }
@@ -346,10 +354,9 @@ export class RecordExecutor {
     return { status: 'failed', key: entry.key, position: entry.position, attempts: attempt, kind, error, ...group, rule, history };
   }
 
-  /** Hit by an outage: the dispatcher parks it (its attempts are not used up). */
+  /** Hit by an outage: the dispatcher parks it (its attempts are given back when the breaker closes). */
   private park(entry: OpenRecord): void {
     this.running.delete(entry);
-    this.deps.stats.parkedAttempts += entry.counted;
     this.deps.onParked(entry);
   }
 

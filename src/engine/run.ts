@@ -80,7 +80,11 @@ export class Run {
     const move = (entry: OpenRecord, phase: Phase): void => this.dispatcher.move(entry, phase);
     this.breaker = new BreakerControl(job, clock, events, {
       parked: () => this.dispatcher.parked,
-      release: () => this.dispatcher.releaseParked(),
+      release: () => {
+        const released = this.dispatcher.releaseParked();
+        this.stats.parkedAttempts += released.attempts;
+        return released.records;
+      },
       takeProbe: () => this.dispatcher.takeProbe(),
       probeWith: (entry) => this.attempt(entry),
       abort: (trip, error) => {

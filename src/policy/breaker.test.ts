@@ -299,18 +299,33 @@ describe('CircuitBreaker: probing and closing', () => {
     expect(b.openedAt).toBe(2001);
   });
 
-  it('a failed probe reopens, resets the run of successes and doubles the delay', () => {
+  it('reopens as soon as more probes failed than succeeded, counting afresh and doubling the delay', () => {
+    const b = breaker(options);
+    feed(b, times(2, fail()), 1000);
+    b.halfOpen();
+    expect(b.probe(true)).toBe(BreakerState.halfOpen);
+    expect(b.probe(false)).toBe(BreakerState.halfOpen);
+    expect(b.probe(false)).toBe(BreakerState.open);
+    expect(b.nextProbeDelayMs()).toBe(200);
+    // The next round starts from nothing: its first probe failing reopens at once.
+    b.halfOpen();
+    expect(b.probe(false)).toBe(BreakerState.open);
+    expect(b.nextProbeDelayMs()).toBe(400);
+    b.halfOpen();
+    expect(b.probe(true)).toBe(BreakerState.halfOpen);
+    expect(b.probe(true)).toBe(BreakerState.halfOpen);
+    expect(b.probe(true)).toBe(BreakerState.closed);
+  });
+
+  it('a service serving most calls closes it though a probe fails now and then', () => {
     const b = breaker(options);
     feed(b, times(2, fail()), 1000);
     b.halfOpen();
     expect(b.probe(true)).toBe(BreakerState.halfOpen);
     expect(b.probe(true)).toBe(BreakerState.halfOpen);
-    expect(b.probe(false)).toBe(BreakerState.open);
-    expect(b.nextProbeDelayMs()).toBe(200);
-    b.halfOpen();
-    expect(b.probe(true)).toBe(BreakerState.halfOpen);
-    expect(b.probe(true)).toBe(BreakerState.halfOpen);
+    expect(b.probe(false)).toBe(BreakerState.halfOpen);
     expect(b.probe(true)).toBe(BreakerState.closed);
+    expect(b.nextProbeDelayMs()).toBe(100);
   });
 
   it('doubles the probe delay up to maxProbeDelayMs, and starts over at the next trip', () => {

@@ -138,7 +138,15 @@ export interface Trip {
  * all), so it counts in a run of failures but opens nothing by itself.
  */
 export type Signal =
-  { readonly ok: true } | { readonly ok: false; readonly fingerprint: string; readonly final?: boolean; readonly provisional?: boolean };
+  | { readonly ok: true }
+  | {
+      readonly ok: false;
+      readonly fingerprint: string;
+      readonly final?: boolean;
+      readonly provisional?: boolean;
+      /** The record's first call: it had not failed before. Absent means unknown, taken as fresh. */
+      readonly fresh?: boolean;
+    };
 
 export interface BreakerSnapshot {
   readonly state: BreakerState;
@@ -150,6 +158,8 @@ export interface BreakerSnapshot {
   readonly openedAtMs: number;
   readonly probeDelayMs: number;
   readonly probesOk: number;
+  /** Failed probes since the breaker last went half-open (absent in states saved before it was kept). */
+  readonly probesFailed?: number;
   readonly trips: number;
   readonly trip?: Trip;
 }
@@ -161,6 +171,8 @@ export class CircuitBreaker {
   private consecutive = 0;
   /** Failures in the current run of failures that were not provisional: records failing again. */
   private consecutiveEvidence = 0;
+  /** Failures in the current run of failures that were a record's first call. */
+  private consecutiveFresh = 0;
   /** Recent attempts: '' for a success, the fingerprint for a failure. */
   private readonly attempts: OutcomeRing<string>;
   /** Recently finished records: true for a success. */
@@ -168,6 +180,7 @@ export class CircuitBreaker {
   private openedAtMs = 0;
   private probeDelay: number;
   private probesOk = 0;
+  private probesFailed = 0;
   private lastTrip: Trip | undefined;
   trips = 0;
 
@@ -205,6 +218,7 @@ export class CircuitBreaker {
     if (signal.ok && this.attempts.failures === 0 && this.attempts.full && this.records.failures === 0 && this.records.full) {
       this.consecutive = 0;
       this.consecutiveEvidence = 0;
+      this.consecutiveFresh = 0;
       return undefined;
     }
     const provisional = !signal.ok && signal.provisional === true && signal.final !== true;
@@ -214,6 +228,7 @@ export class CircuitBreaker {
     if (signal.ok || signal.final === true) this.records.push(signal.ok);
     this.consecutive = signal.ok ? 0 : this.consecutive + 1;
     this.consecutiveEvidence = signal.ok ? 0 : this.consecutiveEvidence + (provisional ? 0 : 1);
+    this.consecutiveFresh = signal.ok ? 0 : this.consecutiveFresh + (signal.fresh === false ? 0 : 1);
     const trip = this.check(signal);
     if (trip) this.open(trip, typeof now === 'number' ? now : now.now());
     return trip;
@@ -229,16 +244,23 @@ export class CircuitBreaker {
     this.stateNow = BreakerState.halfOpen;
   }
 
-  /** A probe's result. Returns the new state (closed after enough successes in a row). */
+  /**
+   * A probe's result. Returns the new state: closed once `probeSuccesses` probes succeeded, open
+   * again (the next probe later) as soon as more probes failed than succeeded. A service that is
+   * down fails the first probe and stays open; one that serves most calls closes it even when a
+   * probe fails now and then.
+   */
   probe(ok: boolean): BreakerState {
-    if (ok) {
-      this.probesOk++;
-      if (this.probesOk >= this.options.probeSuccesses) this.close();
-      return this.stateNow;
+    if (ok) this.probesOk++;
+    else this.probesFailed++;
+    if (this.probesOk >= this.options.probeSuccesses) {
+      this.close();
+    } else if (this.probesFailed > this.probesOk) {
+      this.probesOk = 0;
+      this.probesFailed = 0;
+      this.probeDelay = Math.min(this.options.maxProbeDelayMs, this.probeDelay * 2);
+      this.stateNow = BreakerState.open;
     }
-    this.probesOk = 0;
-    this.probeDelay = Math.min(this.options.maxProbeDelayMs, this.probeDelay * 2);
-    this.stateNow = BreakerState.open;
     return this.stateNow;
   }
 
@@ -257,6 +279,7 @@ export class CircuitBreaker {
       openedAtMs: this.openedAtMs,
       probeDelayMs: this.probeDelay,
       probesOk: this.probesOk,
+      probesFailed: this.probesFailed,
       trips: this.trips,
       ...(this.lastTrip ? { trip: this.lastTrip } : {}),
     };
@@ -266,6 +289,9 @@ export class CircuitBreaker {
   restore(snapshot: BreakerSnapshot): void {
     this.stateNow = snapshot.state;
     this.consecutive = snapshot.failuresInARow;
+    // The snapshot keeps no detail of the run: it counts as evidence, as a signal without one would.
+    this.consecutiveEvidence = snapshot.failuresInARow;
+    this.consecutiveFresh = snapshot.failuresInARow;
     this.attempts.clear();
     for (const outcome of snapshot.attempts) this.attempts.push(outcome);
     this.records.clear();
@@ -273,6 +299,7 @@ export class CircuitBreaker {
     this.openedAtMs = snapshot.openedAtMs;
     this.probeDelay = snapshot.probeDelayMs;
     this.probesOk = snapshot.probesOk;
+    this.probesFailed = snapshot.probesFailed ?? 0;
     this.trips = snapshot.trips;
     this.lastTrip = snapshot.trip;
   }
@@ -283,6 +310,7 @@ export class CircuitBreaker {
     this.trips++;
     this.openedAtMs = nowMs;
     this.probesOk = 0;
+    this.probesFailed = 0;
     this.probeDelay = this.options.probeDelayMs;
   }
 
@@ -290,17 +318,21 @@ export class CircuitBreaker {
     this.stateNow = BreakerState.closed;
     this.consecutive = 0;
     this.consecutiveEvidence = 0;
+    this.consecutiveFresh = 0;
     this.attempts.clear();
     this.records.clear();
     this.probesOk = 0;
+    this.probesFailed = 0;
   }
 
   private check(signal: Signal): Trip | undefined {
     const o = this.options;
     const last = signal.ok ? undefined : signal.fingerprint;
     // A run of first failures alone (every record retrying once) is no outage: one record at least
-    // must have failed again, or for good, within the run.
-    if (this.consecutive >= o.consecutiveFailures && this.consecutiveEvidence > 0) {
+    // must have failed again, or for good, within the run. Nor is a run of retries alone: records
+    // that fail on their own retry after the same wait, so their retries come together while the
+    // records around them succeed; in an outage, records called for the first time fail too.
+    if (this.consecutive >= o.consecutiveFailures && this.consecutiveEvidence > 0 && this.consecutiveFresh > 0) {
       return this.named(
         BreakerTripReason.consecutiveFailures,
         `${this.consecutive} attempts in a row failed with retryable errors or timeouts`,

@@ -71,8 +71,9 @@ export interface BreakerSummary {
   /** Retries the retry budget held back (each waited and asked again). */
   readonly retriesDeferred: number;
   /**
-   * Attempts of records that an outage then parked: they did not count against `maxAttempts` (the
-   * record started over), but they are in the run's `attempts`, which counts every call.
+   * Attempts given back when the breaker closed: calls of records an outage parked, which then did
+   * not count against `maxAttempts` (the record started over, once per run), but are in the run's
+   * `attempts`, which counts every call.
    */
   readonly parkedAttempts: number;
 }

@@ -26,6 +26,9 @@ export function checkBreakerState(value: unknown): CircuitBreakerState {
     if (typeof n !== 'number' || !Number.isFinite(n) || n < 0)
       throw invalid(`${FIELD}.${name}`, 'must be a number of milliseconds >= 0', n);
   }
+  if (value.probesFailed !== undefined && (!Number.isInteger(value.probesFailed) || (value.probesFailed as number) < 0)) {
+    throw invalid(`${FIELD}.probesFailed`, 'must be an integer >= 0, or absent', value.probesFailed);
+  }
   if (!Array.isArray(value.attempts) || !value.attempts.every((a) => typeof a === 'string')) {
     throw invalid(`${FIELD}.attempts`, 'must be an array of strings', value.attempts);
   }

@@ -425,6 +425,60 @@ describe('the breaker in a run (manual clock, real SQLite)', () => {
     expect(summary.breaker.retriesDeferred).toBeGreaterThan(0);
     expect(summary.breaker.retriesDeferred).toBeLessThanOrEqual(summary.retries);
   });
+  it('records failing on their own, whose retries come together, never trip the breaker (the failures-rerun job)', async () => {
+    // 2% of records always fail with a retryable error and retry after 1 ms; the others succeed at
+    // once. The reader runs far ahead of the retries, which then come in a bunch: 20 and more
+    // failures in a row, every one a record failing again while fresh records were succeeding.
+    const clock = new ManualClock();
+    const seen = new Observer(clock);
+    const job = makeJob({
+      source: items(3000),
+      concurrency: 8,
+      breaker: undefined,
+      retry: { maxAttempts: 2, backoff: { kind: 'constant', delayMs: 1 } },
+      handler: async (r) => {
+        if (r.id % 100 === 3 || r.id % 100 === 4) throw Service.refused();
+        return 'ok';
+      },
+    });
+    const summary = await driveWithin(runJob(job, { ledger: 'memory', clock, onEvent: seen.onEvent }), clock, 60_000, 1);
+    expect(seen.times('breaker:opened')).toEqual([]);
+    expect(summary).toMatchObject({ status: 'completed', succeeded: 2940, failed: 60, pending: 0 });
+  });
+
+  it('after an outage, a parked record that fails on its own ends failed instead of holding the breaker open', async () => {
+    // An outage from 1 s to 2 s, and one record in 3 of the first 300 that always fails (retryable):
+    // some of those are parked by the trip. (Not at the end of the input: a run whose last records
+    // all fail cannot tell them from an outage, see docs/breaker.md.) Probes alternate between them (failing) and fresh records
+    // (succeeding once the service is back): the parked ones must end, the breaker must close.
+    const dir = tempDir();
+    const clock = new ManualClock();
+    const service = new Service(clock, 1000, 2000);
+    const seen = new Observer(clock);
+    const serve = seen.handler(service);
+    const job = makeJob({
+      retry: { maxAttempts: 3, backoff: { kind: 'constant', delayMs: 100 } },
+      maxFailureRate: 0.5,
+      handler: async (r, ctx) => {
+        const result = await serve(r, ctx);
+        if (r.id < 300 && r.id % 3 === 0) throw Service.refused();
+        return result;
+      },
+    });
+    const summary = await driveWithin(runJob(job, { ledger: join(dir, 'l.sqlite'), clock, onEvent: seen.onEvent }), clock, 60_000, 10);
+    expect(seen.times('breaker:opened').length).toBeGreaterThan(0);
+    expect(summary).toMatchObject({ status: 'completed', succeeded: 300, failed: 100, pending: 0 });
+    expect(summary.breaker.state).toBe('closed');
+    // Well before maxOpenMs (60 s): closed soon after the service came back.
+    const closed = seen.times('breaker:closed');
+    expect(closed.at(-1) as number).toBeLessThan(2000 + 5 * BREAKER.maxProbeDelayMs);
+    // Every other record was called to success exactly once (seen.successes counts the service's
+    // answers, which the always-failing records get too before they throw).
+    const good = [...seen.successes].filter(([key]) => Number(key) >= 300 || Number(key) % 3 !== 0);
+    expect(good).toHaveLength(300);
+    expect(good.every(([, n]) => n === 1)).toBe(true);
+  });
+
   it('a trip on the last records of a run: the run ends, after recovery with every record done, or aborted when it never comes', async () => {
     // 100 records, 4 at a time, 20 ms each: the last ones run from ~440 ms, when the service goes down.
     for (const downUntil of [3000, Infinity]) {

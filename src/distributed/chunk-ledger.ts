@@ -1,10 +1,10 @@
 /**
  * The ledger as one chunk's run sees it. A worker runs the ordinary engine over each chunk it
  * leases, with this ledger: it begins at the chunk's start and skips what is recorded in the chunk
- * already (a worker that held it before), every commit goes through the chunk's fence into the
- * PostgreSQL ledger's tables under the shared run's id, and a run that read its chunk to the end
- * marks the chunk done in its last fenced transaction. Reads (counts, failures, runs) are the whole
- * job's, from the PostgreSQL ledger.
+ * already (a worker that held it before), every commit goes through the chunk's fence (the worker
+ * ledger's fenced writes) into the job's ledger under the shared run's id, and a run that read its
+ * chunk to the end marks the chunk done in its last fenced transaction. Reads (counts, failures,
+ * runs) are the whole job's, from the job's ledger.
  *
  * What a chunk's run does not have, by design for now: the duplicate-key index across the whole
  * source (each chunk's run sees its own keys only), crash notes (a takeover redoes at most the
@@ -27,22 +27,16 @@ import type {
   StoredStep,
   TimelinePoint,
 } from '../ledger/ledger.js';
-import { stepsSql } from '../ledger/postgres/sql/steps.js';
+import { leaseLost, type FencedWrites, type LeasedChunk } from '../ledger/worker-ledger.js';
 import { KeyIndex } from '../structures/key-index.js';
-import type { LeasedChunk } from './sql/lease-chunk.js';
-import { leaseLost } from './sql/fenced-write.js';
-import { addRunCounts } from './sql/run-state.js';
-import { finishedIn, writeChunkOutcomes } from './sql/chunk-outcomes.js';
 import type { WorkerSession } from './worker-session.js';
 
 /** What one chunk's run needs besides the session. */
 export interface ChunkLedgerContext {
-  /** The PostgreSQL ledger of the job: its reads are the whole job's. */
+  /** The job's ledger (the worker ledger's): its reads are the whole job's. */
   readonly base: Ledger;
   readonly session: WorkerSession;
   readonly lease: LeasedChunk;
-  readonly schema: string;
-  readonly jobId: number;
 }
 
 export class ChunkLedger implements Ledger {
@@ -60,11 +54,9 @@ export class ChunkLedger implements Ledger {
   }
 
   async begin(): Promise<ResumeState> {
-    const { session, lease, schema, jobId } = this.context;
+    const { session, lease } = this.context;
     const chunk = lease.chunk;
-    const finished = await session.write([lease], (client) =>
-      finishedIn(client, schema, jobId, chunk.from.seq, chunk.from.seq + chunk.count - 1),
-    );
+    const finished = await session.write([lease], (writes) => writes.finishedIn(chunk.from.seq, chunk.from.seq + chunk.count - 1));
     return {
       watermark: chunk.from,
       finishedAbove: finished,
@@ -88,13 +80,13 @@ export class ChunkLedger implements Ledger {
   }
 
   async commit(batch: CommitBatch): Promise<void> {
-    const { session, lease, schema, jobId } = this.context;
+    const { session, lease } = this.context;
     const counts = { succeeded: 0, failed: 0, skipped: 0 };
     for (const range of batch.succeeded) counts.succeeded += range.last - range.first + 1;
     for (const row of batch.rows) counts[row.status === 'succeeded' ? 'succeeded' : row.status === 'failed' ? 'failed' : 'skipped']++;
-    const write = async (client: Parameters<Parameters<WorkerSession['write']>[1]>[0]): Promise<void> => {
-      await writeChunkOutcomes(client, schema, jobId, this.runId, batch);
-      await addRunCounts(client, schema, this.runId, counts);
+    const write = async (writes: FencedWrites): Promise<void> => {
+      await writes.writeOutcomes(batch);
+      await writes.addRunCounts(counts);
     };
     // The engine's last commit of a chunk read to its end says `exhausted`: it closes the chunk too.
     if (batch.exhausted && !this.done) {
@@ -162,9 +154,8 @@ export class ChunkLedger implements Ledger {
 
   /** Fenced by the chunk's lease, like its commits: a worker that lost the chunk writes no step. */
   async saveStep(_runId: string, key: string, name: string, result: string | undefined): Promise<void> {
-    const { session, lease, schema, jobId } = this.context;
-    const values = [jobId, key, name, result ?? null, this.runId, new Date().toISOString()];
-    await session.write([lease], (client) => client.query(stepsSql(schema).save, values));
+    const { session, lease } = this.context;
+    await session.write([lease], (writes) => writes.saveStep(key, name, result));
   }
 
   noteInFlight(): Promise<void> {

@@ -12,25 +12,9 @@
  * the source by the worker that plans (`npm run bench:workers` prints it), not by the others.
  */
 import { ConfigError } from '../errors.js';
-import type { Source, SourcePosition } from '../sources/source.js';
+import type { Chunk, ChunkPlan } from '../ledger/worker-ledger.js';
+import type { Source } from '../sources/source.js';
 import { checkInteger } from '../validation/check.js';
-
-/** One piece of a planned source: `count` items starting at `from` (whose `seq` is the chunk's first). */
-export interface Chunk {
-  /** 0-based, in source order. */
-  readonly index: number;
-  /** Where a reader starts: `from.seq` is the first sequence number of the chunk. */
-  readonly from: SourcePosition;
-  /** Items in the chunk (records and unparsable items alike: each has a sequence number). */
-  readonly count: number;
-}
-
-/** A source split into chunks that together hold every item once, in order. */
-export interface ChunkPlan {
-  readonly chunks: readonly Chunk[];
-  /** Items in the source: the sum of the chunks' counts. */
-  readonly total: number;
-}
 
 /** Options of {@link planChunks}. */
 export interface ChunkPlanOptions {

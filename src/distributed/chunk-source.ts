@@ -4,8 +4,8 @@
  * its last. It has no fingerprint: the plan fixed the source, and `readChunk` notices a file that
  * changed since (SOURCE_DRIFT).
  */
+import type { Chunk } from '../ledger/worker-ledger.js';
 import type { Source } from '../sources/source.js';
-import type { Chunk } from './chunk-plan.js';
 import { readChunk } from './read-chunk.js';
 
 export function chunkSource<T>(source: Source<T>, chunk: Chunk): Source<T> {

@@ -2,8 +2,8 @@
  * A worker's view of its chunk: the source read from the chunk's start, stopped after its last item.
  */
 import { SourceError } from '../errors.js';
+import type { Chunk } from '../ledger/worker-ledger.js';
 import type { Source, SourceItem } from '../sources/source.js';
-import type { Chunk } from './chunk-plan.js';
 
 /**
  * Streams the items of `chunk` (sequence numbers `from.seq` … `from.seq + count - 1`), seeking to its

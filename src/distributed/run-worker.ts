@@ -13,17 +13,12 @@ import { ConfigError, LedgerError } from '../errors.js';
 import type { Job } from '../job.js';
 import { runJob } from '../engine/run-job.js';
 import type { EventListener } from '../engine/events.js';
-import { resolveLeaseOptions, type LeaseOptions } from '../ledger/lease.js';
-import { openLedger } from '../ledger/open-ledger.js';
-import { loadPg } from '../ledger/postgres/load-pg.js';
-import { checkPgSchema, isPostgresSpec, resolvePostgresTarget } from '../ledger/postgres/postgres-location.js';
+import { resolveLeaseOptions, type LeaseOptions, type ResolvedLeaseOptions } from '../ledger/lease.js';
+import { openWorkerLedger } from '../ledger/open-ledger.js';
+import type { LeasedChunk, SharedRunState, WorkerLedger } from '../ledger/worker-ledger.js';
 import { assertSplittable, planChunks } from './chunk-plan.js';
 import { ChunkLedger } from './chunk-ledger.js';
 import { chunkSource } from './chunk-source.js';
-import { inTransaction, type SqlPool } from './sql-client.js';
-import { jobIdOf, recordPlannedRun, recordRunEnd } from './sql/chunk-outcomes.js';
-import type { LeasedChunk } from './sql/lease-chunk.js';
-import { abortRun, type SharedRunState } from './sql/run-state.js';
 import { WorkerSession } from './worker-session.js';
 
 /** Options of {@link runWorker}. */
@@ -75,11 +70,19 @@ const IDLE_POLL_MS = 200;
  *   cannot seek) or a ledger that is not PostgreSQL.
  */
 export async function runWorker(job: Job<any, any>, options: WorkerOptions): Promise<WorkerSummary> {
-  if (!isPostgresSpec(options.ledger)) {
-    throw new ConfigError('--worker needs the PostgreSQL ledger (--ledger postgres://…): workers share a run through it', {
-      field: 'ledger',
-    });
+  const lease = resolveLeaseOptions(options.lease);
+  // First, so that a ledger that is not PostgreSQL is the error named whatever else is wrong.
+  const workers = openWorkerLedger(options.ledger, { job: job.name, pgSchema: options.pgSchema, lease });
+  try {
+    assertShareable(job);
+    return await work(job, options, workers, lease);
+  } finally {
+    await workers.close();
   }
+}
+
+/** Throws the ConfigError of a job that workers cannot share. */
+function assertShareable(job: Job<any, any>): void {
   if (job.output !== undefined) {
     throw new ConfigError(`job ${job.name}: an output file cannot be shared by several workers; drop output, or run without --worker`, {
       field: 'output',
@@ -94,50 +97,21 @@ export async function runWorker(job: Job<any, any>, options: WorkerOptions): Pro
     );
   }
   assertSplittable(job.source);
-  const schema = checkPgSchema(options.pgSchema, 'pgSchema');
-  const lease = resolveLeaseOptions(options.lease);
-  const { ledger: base } = openLedger(options.ledger, { job: job.name, pgSchema: schema, lease });
-  const { pg, path } = loadPg('ledger');
-  // A worker stopped inside a fenced write (SIGSTOP, a frozen VM) holds the lease row's lock, which
-  // would block every takeover for ever: the server ends such a session once it has been idle in its
-  // transaction for a lease time, so the lock goes with the lease.
-  const pool = new pg.Pool({
-    ...resolvePostgresTarget(options.ledger, path).config,
-    max: 4,
-    application_name: 'batchguard-worker',
-    idle_in_transaction_session_timeout: lease.expireMs,
-  });
-  pool.on('error', () => {});
-  try {
-    // The ledger creates its schema and the job's row on first use.
-    await base.counts();
-    return await work(job, options, base, pool as unknown as SqlPool, schema, lease);
-  } finally {
-    await pool.end();
-    await base.close();
-  }
 }
 
 async function work(
   job: Job<any, any>,
   options: WorkerOptions,
-  base: Awaited<ReturnType<typeof openLedger>>['ledger'],
-  pool: SqlPool,
-  schema: string,
-  lease: { expireMs: number; renewEveryMs: number },
+  workers: WorkerLedger,
+  lease: ResolvedLeaseOptions,
 ): Promise<WorkerSummary> {
-  const jobId = await jobIdOf(pool, schema, job.name);
-  if (jobId === undefined)
-    throw new LedgerError('LEDGER_UNUSABLE', `the PostgreSQL ledger ${base.location} has no row for job ${job.name}`);
   const maxFailureRate = options.maxFailureRate ?? job.maxFailureRate;
   let current: { lease: LeasedChunk; stop: AbortController } | undefined;
   let abortedBy: string | undefined;
   let lost = 0;
   const session = await WorkerSession.join(
     {
-      pool,
-      schema,
-      job: job.name,
+      ledger: workers,
       leaseMs: lease.expireMs,
       renewEveryMs: lease.renewEveryMs,
       onLost: (chunk) => {
@@ -153,14 +127,7 @@ async function work(
         ...(options.recordsPerChunk === undefined ? {} : { recordsPerChunk: options.recordsPerChunk }),
         ...(options.signal ? { signal: options.signal } : {}),
       }),
-    undefined,
-    (client, runId, plan) =>
-      recordPlannedRun(client, schema, jobId, {
-        runId,
-        total: plan.total,
-        host: hostname(),
-        options: { worker: true, concurrency: options.concurrency ?? job.concurrency, maxFailureRate },
-      }),
+    { worker: true, concurrency: options.concurrency ?? job.concurrency, maxFailureRate },
   );
   let done = 0;
   let takenOver = 0;
@@ -182,7 +149,7 @@ async function work(
       const onOuterAbort = (): void => stop.abort(options.signal?.reason);
       options.signal?.addEventListener('abort', onOuterAbort, { once: true });
       current = { lease: next.lease, stop };
-      const ledger = new ChunkLedger({ base, session, lease: next.lease, schema, jobId });
+      const ledger = new ChunkLedger({ base: workers.ledger, session, lease: next.lease });
       try {
         const summary = await runJob(
           { ...job, source: chunkSource(job.source, next.lease.chunk) },
@@ -203,7 +170,7 @@ async function work(
         } else if (summary.status === 'aborted' && !stop.signal.aborted) {
           // This worker's breaker gave up: a systemic outage is every worker's.
           abortedBy = `worker ${session.owner} on ${hostname()}: ${summary.reason ?? 'the breaker stayed open'}`;
-          await inTransaction(pool, (client) => abortRun(client, schema, session.run.runId, abortedBy as string));
+          await workers.abortRun(session.run.runId, abortedBy);
         }
       } catch (error) {
         if (!(error instanceof LedgerError && error.code === 'LEDGER_LEASE_LOST')) throw error;
@@ -218,9 +185,7 @@ async function work(
 
   async function end(status: WorkerStatus, recordEnd: boolean): Promise<WorkerSummary> {
     const shared = (await session.state()) as SharedRunState;
-    if (recordEnd) {
-      await inTransaction(pool, (client) => recordRunEnd(client, schema, jobId as number, session.run.runId, status, { status, shared }));
-    }
+    if (recordEnd) await workers.recordRunEnd(session.run.runId, status, { status, shared });
     return {
       runId: session.run.runId,
       status,

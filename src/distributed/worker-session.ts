@@ -10,21 +10,21 @@
  */
 import { randomUUID } from 'node:crypto';
 import { LedgerError } from '../errors.js';
-import type { ChunkPlan } from './chunk-plan.js';
-import type { SqlClient, SqlPool } from './sql-client.js';
-import { createWorkerTables } from './sql/create-worker-tables.js';
-import { fencedWrite, leaseLost, markChunkDone } from './sql/fenced-write.js';
-import { joinRun, type JoinedRun, type JoinRequest } from './sql/join-run.js';
-import { leaseChunk, type LeasedChunk } from './sql/lease-chunk.js';
-import { renewLeases, type HeldChunk } from './sql/renew-leases.js';
-import { completeRun, readRunState, type SharedRunState } from './sql/run-state.js';
+import {
+  leaseLost,
+  type ChunkPlan,
+  type FencedWrites,
+  type HeldChunk,
+  type JoinedRun,
+  type LeasedChunk,
+  type SharedRunState,
+  type WorkerLedger,
+} from '../ledger/worker-ledger.js';
 
 /** Options of {@link WorkerSession.join}. */
 export interface WorkerSessionOptions {
-  readonly pool: SqlPool;
-  /** The schema of the worker tables. @default 'batchguard' */
-  readonly schema?: string;
-  readonly job: string;
+  /** The job's worker ledger (openWorkerLedger): where the run, its chunks and their leases are. */
+  readonly ledger: WorkerLedger;
   /** A chunk whose lease is not renewed for this long is taken over by another worker. @default 15000 */
   readonly leaseMs?: number;
   /** How often leases are renewed and the shared state read; at most a third of `leaseMs`. @default leaseMs / 3 */
@@ -54,7 +54,6 @@ export class WorkerSession {
   private readonly holding = new Map<number, number>();
   private timer: NodeJS.Timeout | undefined;
   private beating: Promise<void> | undefined;
-  private readonly schema: string;
   private readonly leaseMs: number;
   private readonly renewEveryMs: number;
 
@@ -62,27 +61,22 @@ export class WorkerSession {
     private readonly options: WorkerSessionOptions,
     private joinedRun: JoinedRun | undefined,
   ) {
-    this.schema = options.schema ?? 'batchguard';
     this.leaseMs = options.leaseMs ?? 15_000;
     this.renewEveryMs = Math.min(options.renewEveryMs ?? Math.floor(this.leaseMs / 3), Math.floor(this.leaseMs / 3));
   }
 
-  /** Joins the job's running run, planning it with `plan` when there is none; starts the heartbeat. */
+  /**
+   * Joins the job's running run, planning it with `plan` when there is none (`runOptions` are
+   * stored with a new run); starts the heartbeat.
+   */
   static async join(
     options: WorkerSessionOptions,
     plan: () => Promise<ChunkPlan>,
+    runOptions: Record<string, unknown> = {},
     newRunId: string = randomUUID(),
-    onPlanned?: JoinRequest['onPlanned'],
   ): Promise<WorkerSession> {
     const session = new WorkerSession(options, undefined);
-    await createWorkerTables(options.pool, session.schema);
-    session.joinedRun = await joinRun(options.pool, session.schema, {
-      job: options.job,
-      owner: session.owner,
-      newRunId,
-      plan,
-      ...(onPlanned ? { onPlanned } : {}),
-    });
+    session.joinedRun = await options.ledger.joinRun({ owner: session.owner, newRunId, plan, runOptions });
     session.timer = setInterval(() => void session.heartbeat(), session.renewEveryMs);
     return session;
   }
@@ -103,16 +97,15 @@ export class WorkerSession {
 
   /** Takes the next chunk; when none can be taken, says whether the run ended or others still hold chunks. */
   async next(): Promise<NextChunk> {
-    const { pool } = this.options;
-    const state = await readRunState(pool, this.schema, this.run.runId);
+    const { ledger } = this.options;
+    const state = await ledger.runState(this.run.runId);
     if (state === undefined || state.status !== 'running') return { kind: 'ended', state: this.mustExist(state), completedHere: false };
-    const lease = await leaseChunk(pool, this.schema, this.run.runId, this.owner, this.leaseMs);
+    const lease = await ledger.leaseChunk(this.run.runId, this.owner, this.leaseMs);
     if (lease !== undefined) {
       this.holding.set(lease.chunk.index, lease.token);
       return { kind: 'chunk', lease };
     }
-    if (await completeRun(pool, this.schema, this.run.runId))
-      return { kind: 'ended', state: this.mustExist(await this.state()), completedHere: true };
+    if (await ledger.completeRun(this.run.runId)) return { kind: 'ended', state: this.mustExist(await this.state()), completedHere: true };
     const now = this.mustExist(await this.state());
     return now.status === 'running' ? { kind: 'wait' } : { kind: 'ended', state: now, completedHere: false };
   }
@@ -123,10 +116,10 @@ export class WorkerSession {
    * was; a chunk dropped while still held expires and is taken over, which costs time, not
    * correctness), calls `onLost`, and rethrows.
    */
-  async write<T>(chunks: readonly LeasedChunk[], write: (client: SqlClient) => Promise<T>): Promise<T> {
+  async write<T>(chunks: readonly LeasedChunk[], write: (writes: FencedWrites) => Promise<T>): Promise<T> {
     const held = chunks.map((c) => ({ chunk: c.chunk.index, token: c.token }));
     try {
-      return await fencedWrite(this.options.pool, this.schema, this.run.runId, this.owner, held, write);
+      return await this.options.ledger.fenced(this.run.runId, this.owner, held, write);
     } catch (error) {
       if (error instanceof LedgerError && error.code === 'LEDGER_LEASE_LOST') {
         for (const chunk of chunks) this.lose(chunk.chunk.index, chunk.token, error);
@@ -136,17 +129,17 @@ export class WorkerSession {
   }
 
   /** Marks `chunk` done (with `write`'s last outcomes, in the same fenced transaction) and lets it go. */
-  async finishChunk(lease: LeasedChunk, write?: (client: SqlClient) => Promise<void>): Promise<void> {
-    await this.write([lease], async (client) => {
-      await write?.(client);
-      await markChunkDone(client, this.schema, this.run.runId, { chunk: lease.chunk.index, token: lease.token });
+  async finishChunk(lease: LeasedChunk, write?: (writes: FencedWrites) => Promise<void>): Promise<void> {
+    await this.write([lease], async (writes) => {
+      await write?.(writes);
+      await writes.markChunkDone({ chunk: lease.chunk.index, token: lease.token });
     });
     this.holding.delete(lease.chunk.index);
   }
 
   /** The run's shared state now. */
   state(): Promise<SharedRunState | undefined> {
-    return readRunState(this.options.pool, this.schema, this.run.runId);
+    return this.options.ledger.runState(this.run.runId);
   }
 
   /** Stops the heartbeat (the leases then expire, and other workers take any unfinished chunk over). */
@@ -159,11 +152,11 @@ export class WorkerSession {
   /** Renews the leases of the held chunks, drops the ones refused, and passes the shared state on. */
   private heartbeat(): Promise<void> {
     if (this.beating !== undefined) return this.beating;
-    const { pool, onState, onHeartbeatError } = this.options;
+    const { ledger, onState, onHeartbeatError } = this.options;
     this.beating = (async () => {
       try {
         const held = this.held;
-        const renewed = await renewLeases(pool, this.schema, this.run.runId, this.owner, held, this.leaseMs);
+        const renewed = await ledger.renewLeases(this.run.runId, this.owner, held, this.leaseMs);
         for (const h of held) {
           if (!renewed.has(h.chunk)) this.lose(h.chunk, h.token, undefined);
         }

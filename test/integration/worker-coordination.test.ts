@@ -1,19 +1,15 @@
 /**
- * The coordination of workers in PostgreSQL, against the real database: planning once, leasing
- * with SKIP LOCKED, expiry and takeover, fencing, the shared breaker and the run's end.
- * A lease is made to expire by moving its expiry into the past, not by waiting for it.
+ * The coordination of workers in PostgreSQL, against the real database, through the worker ledger
+ * (src/ledger/worker-ledger.ts) as src/distributed/ uses it: planning once, leasing with SKIP
+ * LOCKED, expiry and takeover, fencing, writes that land in the job's ledger, the shared breaker
+ * and the run's end. A lease is made to expire by moving its expiry into the past in the backend's
+ * table, not by waiting for it: the only raw SQL here, with a probe of the server's lock waits.
  */
 import { expect, it } from 'vitest';
 import { LedgerError } from '../../src/errors.js';
-import type { ChunkPlan } from '../../src/distributed/chunk-plan.js';
-import { createWorkerTables } from '../../src/distributed/sql/create-worker-tables.js';
-import { fencedWrite, markChunkDone } from '../../src/distributed/sql/fenced-write.js';
-import { joinRun } from '../../src/distributed/sql/join-run.js';
-import { leaseChunk, type LeasedChunk } from '../../src/distributed/sql/lease-chunk.js';
-import { renewLeases } from '../../src/distributed/sql/renew-leases.js';
-import { abortRun, addRunCounts, completeRun, readRunState } from '../../src/distributed/sql/run-state.js';
-import { claimProbe, closeSharedBreaker, openSharedBreaker } from '../../src/distributed/sql/shared-breaker.js';
+import type { ChunkPlan, LeasedChunk, WorkerLedger } from '../../src/ledger/worker-ledger.js';
 import { describePg, freshSchema, pgPool } from '../helpers/pg-schema.js';
+import { workerLedgers } from '../helpers/worker-ledgers.js';
 
 const LEASE_MS = 30_000;
 
@@ -31,32 +27,30 @@ function plan(chunks: number): ChunkPlan {
 
 describePg('workers coordinated in PostgreSQL', () => {
   const pool = pgPool();
+  const open = workerLedgers();
 
-  async function setUp(chunks: number): Promise<{ schema: string; runId: string }> {
+  async function setUp(chunks: number): Promise<{ workers: WorkerLedger; runId: string; schema: string }> {
     const schema = freshSchema('bg_workers');
-    await createWorkerTables(pool, schema);
-    const joined = await joinRun(pool, schema, {
-      job: 'j',
-      owner: 'planner',
-      newRunId: 'run-1',
-      plan: () => Promise.resolve(plan(chunks)),
-    });
-    return { schema, runId: joined.runId };
+    const workers = open(schema);
+    const joined = await workers.joinRun({ owner: 'planner', newRunId: 'run-1', plan: () => Promise.resolve(plan(chunks)) });
+    return { workers, runId: joined.runId, schema };
   }
 
+  // Raw SQL on purpose: the test's clock is the lease row's expiry.
   const expire = (schema: string, chunk: number): Promise<unknown> =>
     pool.query(`UPDATE "${schema}".chunks SET lease_expires_at = clock_timestamp() - interval '1 second' WHERE chunk = $1`, [chunk]);
 
   it('creates its tables once when many workers start together', async () => {
     const schema = freshSchema('bg_workers');
-    await Promise.all(Array.from({ length: 6 }, () => createWorkerTables(pool, schema)));
+    const all = Array.from({ length: 6 }, () => open(schema));
+    expect(await Promise.all(all.map((workers) => workers.runState('none')))).toEqual(Array(6).fill(undefined));
+    // Raw SQL on purpose: the backend's own version row of the worker tables.
     const { rows } = await pool.query(`SELECT version FROM "${schema}".worker_schema`);
     expect(rows).toEqual([{ version: 1 }]);
   });
 
   it('plans once however many workers join at the same moment; the others join that run', async () => {
     const schema = freshSchema('bg_workers');
-    await createWorkerTables(pool, schema);
     let plans = 0;
     const slowPlan = async (): Promise<ChunkPlan> => {
       plans++;
@@ -64,7 +58,7 @@ describePg('workers coordinated in PostgreSQL', () => {
       return plan(5);
     };
     const joined = await Promise.all(
-      Array.from({ length: 6 }, (_, i) => joinRun(pool, schema, { job: 'j', owner: `w${i}`, newRunId: `run-${i}`, plan: slowPlan })),
+      Array.from({ length: 6 }, (_, i) => open(schema).joinRun({ owner: `w${i}`, newRunId: `run-${i}`, plan: slowPlan })),
     );
     expect(plans).toBe(1);
     expect(new Set(joined.map((j) => j.runId)).size).toBe(1);
@@ -73,23 +67,29 @@ describePg('workers coordinated in PostgreSQL', () => {
   });
 
   it('leaves nothing behind when the planner fails; the next worker plans', async () => {
-    const schema = freshSchema('bg_workers');
-    await createWorkerTables(pool, schema);
-    const failing = joinRun(pool, schema, { job: 'j', owner: 'a', newRunId: 'run-a', plan: () => Promise.reject(new Error('disk gone')) });
+    const workers = open(freshSchema('bg_workers'));
+    const failing = workers.joinRun({ owner: 'a', newRunId: 'run-a', plan: () => Promise.reject(new Error('disk gone')) });
     await expect(failing).rejects.toThrow('disk gone');
-    const joined = await joinRun(pool, schema, { job: 'j', owner: 'b', newRunId: 'run-b', plan: () => Promise.resolve(plan(2)) });
+    const joined = await workers.joinRun({
+      owner: 'b',
+      newRunId: 'run-b',
+      plan: () => Promise.resolve(plan(2)),
+      runOptions: { worker: true },
+    });
     expect(joined).toEqual({ runId: 'run-b', total: 20, chunks: 2, planned: true });
-    const { rows } = await pool.query(`SELECT run_id FROM "${schema}".worker_runs`);
-    expect(rows).toEqual([{ run_id: 'run-b' }]);
+    expect(await workers.runState('run-a')).toBeUndefined();
+    // The plan and the job's run are written together: the job's ledger has the planned run only.
+    expect((await workers.ledger.runs(5)).map((run) => [run.runId, run.status])).toEqual([['run-b', 'running']]);
+    expect(await workers.ledger.counts()).toMatchObject({ total: 20, pending: 20 });
   });
 
   it('gives every chunk to exactly one of many workers leasing at once', async () => {
-    const { schema, runId } = await setUp(40);
+    const { workers, runId } = await setUp(40);
     const taken: { owner: string; lease: LeasedChunk }[] = [];
     await Promise.all(
       Array.from({ length: 8 }, async (_, w) => {
         for (;;) {
-          const lease = await leaseChunk(pool, schema, runId, `w${w}`, LEASE_MS);
+          const lease = await workers.leaseChunk(runId, `w${w}`, LEASE_MS);
           if (lease === undefined) return;
           taken.push({ owner: `w${w}`, lease });
         }
@@ -106,21 +106,21 @@ describePg('workers coordinated in PostgreSQL', () => {
   });
 
   it('hands an expired chunk to another worker; the old holder can neither renew nor write', async () => {
-    const { schema, runId } = await setUp(1);
-    const first = await leaseChunk(pool, schema, runId, 'a', LEASE_MS);
+    const { workers, runId, schema } = await setUp(1);
+    const first = await workers.leaseChunk(runId, 'a', LEASE_MS);
     expect(first?.token).toBe(1);
-    expect(await leaseChunk(pool, schema, runId, 'b', LEASE_MS)).toBeUndefined();
+    expect(await workers.leaseChunk(runId, 'b', LEASE_MS)).toBeUndefined();
     const held = [{ chunk: 0, token: 1 }];
-    expect(await renewLeases(pool, schema, runId, 'a', held, LEASE_MS)).toEqual(new Set([0]));
+    expect(await workers.renewLeases(runId, 'a', held, LEASE_MS)).toEqual(new Set([0]));
 
     await expire(schema, 0);
     // Expired and not yet taken: still refused, so the holder cannot race the takeover it cannot see.
-    expect(await renewLeases(pool, schema, runId, 'a', held, LEASE_MS)).toEqual(new Set());
-    const taken = await leaseChunk(pool, schema, runId, 'b', LEASE_MS);
+    expect(await workers.renewLeases(runId, 'a', held, LEASE_MS)).toEqual(new Set());
+    const taken = await workers.leaseChunk(runId, 'b', LEASE_MS);
     expect(taken).toMatchObject({ token: 2, takenOver: true, chunk: { index: 0 } });
 
     let wrote = false;
-    const stale = fencedWrite(pool, schema, runId, 'a', held, () => {
+    const stale = workers.fenced(runId, 'a', held, () => {
       wrote = true;
       return Promise.resolve();
     });
@@ -132,18 +132,16 @@ describePg('workers coordinated in PostgreSQL', () => {
       ),
     );
     expect(wrote).toBe(false);
-    await fencedWrite(pool, schema, runId, 'b', [{ chunk: 0, token: 2 }], (client) =>
-      addRunCounts(client, schema, runId, { succeeded: 10, failed: 0, skipped: 0 }),
-    );
-    expect((await readRunState(pool, schema, runId))?.succeeded).toBe(10);
+    await workers.fenced(runId, 'b', [{ chunk: 0, token: 2 }], (writes) => writes.addRunCounts({ succeeded: 10, failed: 0, skipped: 0 }));
+    expect((await workers.runState(runId))?.succeeded).toBe(10);
   });
 
   it('keeps a chunk from being taken over while its holder is writing for it', async () => {
-    const { schema, runId } = await setUp(1);
-    await leaseChunk(pool, schema, runId, 'a', LEASE_MS);
+    const { workers, runId, schema } = await setUp(1);
+    await workers.leaseChunk(runId, 'a', LEASE_MS);
     let expiring: Promise<unknown> | undefined;
-    await fencedWrite(pool, schema, runId, 'a', [{ chunk: 0, token: 1 }], async (client) => {
-      await addRunCounts(client, schema, runId, { succeeded: 3, failed: 1, skipped: 0 });
+    await workers.fenced(runId, 'a', [{ chunk: 0, token: 1 }], async (writes) => {
+      await writes.addRunCounts({ succeeded: 3, failed: 1, skipped: 0 });
       // A takeover updates the chunk row: it must wait for this transaction, seen as a lock wait.
       expiring = expire(schema, 0);
       for (;;) {
@@ -154,65 +152,99 @@ describePg('workers coordinated in PostgreSQL', () => {
       }
     });
     await expiring;
-    const taken = await leaseChunk(pool, schema, runId, 'b', LEASE_MS);
+    const taken = await workers.leaseChunk(runId, 'b', LEASE_MS);
     expect(taken?.token).toBe(2);
-    expect((await readRunState(pool, schema, runId))?.failed).toBe(1);
+    expect((await workers.runState(runId))?.failed).toBe(1);
   });
 
   it('skips a chunk locked by a fenced write instead of waiting or taking it', async () => {
-    const { schema, runId } = await setUp(2);
-    await leaseChunk(pool, schema, runId, 'a', LEASE_MS);
-    await fencedWrite(pool, schema, runId, 'a', [{ chunk: 0, token: 1 }], async () => {
+    const { workers, runId } = await setUp(2);
+    await workers.leaseChunk(runId, 'a', LEASE_MS);
+    await workers.fenced(runId, 'a', [{ chunk: 0, token: 1 }], async () => {
       // Chunk 0 is share-locked by this transaction; force its expiry from outside the lock's reach
       // is impossible (the UPDATE would wait), so another worker asks and must get chunk 1.
-      const other = await leaseChunk(pool, schema, runId, 'b', LEASE_MS);
+      const other = await workers.leaseChunk(runId, 'b', LEASE_MS);
       expect(other?.chunk.index).toBe(1);
     });
   });
 
+  it("writes a chunk's outcomes and steps into the job's ledger, where a takeover finds them", async () => {
+    const { workers, runId } = await setUp(2);
+    const lease = await workers.leaseChunk(runId, 'a', LEASE_MS);
+    const held = [{ chunk: 0, token: lease?.token as number }];
+    const failed = {
+      seq: 5,
+      key: '5',
+      status: 'failed',
+      kind: 'fatal',
+      attempts: 1,
+      runId,
+      updatedAt: '2026-01-01T00:00:00.000Z',
+    } as const;
+    await workers.fenced(runId, 'a', held, async (writes) => {
+      await writes.writeOutcomes({
+        runId,
+        succeeded: [{ first: 0, last: 3 }],
+        rows: [failed],
+        watermark: undefined,
+        seen: 6,
+        exhausted: false,
+      });
+      await writes.addRunCounts({ succeeded: 4, failed: 1, skipped: 0 });
+      await writes.saveStep('2', 'fetch', '"done"');
+    });
+    expect(await workers.fenced(runId, 'a', held, (writes) => writes.finishedIn(0, 9))).toEqual([
+      { first: 0, last: 3 },
+      { first: 5, last: 5 },
+    ]);
+    expect(await workers.ledger.counts()).toMatchObject({ total: 20, succeeded: 4, failed: 1, pending: 15 });
+    expect(await workers.ledger.completedSteps('2')).toEqual(new Map([['fetch', { result: '"done"' }]]));
+    expect((await workers.runState(runId))?.failed).toBe(1);
+  });
+
   it('completes the run only when every chunk is done', async () => {
-    const { schema, runId } = await setUp(2);
-    const a = await leaseChunk(pool, schema, runId, 'a', LEASE_MS);
-    const b = await leaseChunk(pool, schema, runId, 'b', LEASE_MS);
+    const { workers, runId } = await setUp(2);
+    const a = await workers.leaseChunk(runId, 'a', LEASE_MS);
+    const b = await workers.leaseChunk(runId, 'b', LEASE_MS);
     if (a === undefined || b === undefined) throw new Error('two leases expected');
-    await fencedWrite(pool, schema, runId, 'a', [{ chunk: 0, token: a.token }], (c) =>
-      markChunkDone(c, schema, runId, { chunk: 0, token: a.token }),
-    );
-    expect(await completeRun(pool, schema, runId)).toBe(false);
-    expect(await readRunState(pool, schema, runId)).toMatchObject({ status: 'running', chunksDone: 1, chunksLeased: 1, chunksOpen: 0 });
-    await fencedWrite(pool, schema, runId, 'b', [{ chunk: 1, token: b.token }], (c) =>
-      markChunkDone(c, schema, runId, { chunk: 1, token: b.token }),
-    );
-    expect(await completeRun(pool, schema, runId)).toBe(true);
-    expect(await completeRun(pool, schema, runId)).toBe(false);
-    expect((await readRunState(pool, schema, runId))?.status).toBe('completed');
+    const done = (owner: string, lease: LeasedChunk): Promise<void> => {
+      const held = { chunk: lease.chunk.index, token: lease.token };
+      return workers.fenced(runId, owner, [held], (writes) => writes.markChunkDone(held));
+    };
+    await done('a', a);
+    expect(await workers.completeRun(runId)).toBe(false);
+    expect(await workers.runState(runId)).toMatchObject({ status: 'running', chunksDone: 1, chunksLeased: 1, chunksOpen: 0 });
+    await done('b', b);
+    expect(await workers.completeRun(runId)).toBe(true);
+    expect(await workers.completeRun(runId)).toBe(false);
+    expect((await workers.runState(runId))?.status).toBe('completed');
     // The job's next run is a new one.
-    const next = await joinRun(pool, schema, { job: 'j', owner: 'c', newRunId: 'run-2', plan: () => Promise.resolve(plan(1)) });
+    const next = await workers.joinRun({ owner: 'c', newRunId: 'run-2', plan: () => Promise.resolve(plan(1)) });
     expect(next.planned).toBe(true);
   });
 
   it('shares one breaker: opened once, one prober at a time, closed by the prober', async () => {
-    const { schema, runId } = await setUp(1);
-    expect(await openSharedBreaker(pool, schema, runId, 'ECONNREFUSED')).toBe(true);
-    expect(await openSharedBreaker(pool, schema, runId, 'other')).toBe(false);
-    expect(await readRunState(pool, schema, runId)).toMatchObject({ breaker: 'open', breakerReason: 'ECONNREFUSED' });
-    expect(await claimProbe(pool, schema, runId, 'a', LEASE_MS)).toBe(true);
-    expect(await claimProbe(pool, schema, runId, 'b', LEASE_MS)).toBe(false);
-    expect(await claimProbe(pool, schema, runId, 'a', LEASE_MS)).toBe(true);
-    expect(await closeSharedBreaker(pool, schema, runId, 'b')).toBe(false);
-    expect((await readRunState(pool, schema, runId))?.probeOwner).toBe('a');
-    // A prober that dies lets another take the probe once its probe lease ends.
+    const { workers, runId, schema } = await setUp(1);
+    expect(await workers.openBreaker(runId, 'ECONNREFUSED')).toBe(true);
+    expect(await workers.openBreaker(runId, 'other')).toBe(false);
+    expect(await workers.runState(runId)).toMatchObject({ breaker: 'open', breakerReason: 'ECONNREFUSED' });
+    expect(await workers.claimProbe(runId, 'a', LEASE_MS)).toBe(true);
+    expect(await workers.claimProbe(runId, 'b', LEASE_MS)).toBe(false);
+    expect(await workers.claimProbe(runId, 'a', LEASE_MS)).toBe(true);
+    expect(await workers.closeBreaker(runId, 'b')).toBe(false);
+    expect((await workers.runState(runId))?.probeOwner).toBe('a');
+    // A prober that dies lets another take the probe once its probe lease ends (raw SQL on purpose: the test's clock).
     await pool.query(`UPDATE "${schema}".worker_runs SET probe_expires_at = clock_timestamp() - interval '1 second'`);
-    expect(await claimProbe(pool, schema, runId, 'b', LEASE_MS)).toBe(true);
-    expect(await closeSharedBreaker(pool, schema, runId, 'b')).toBe(true);
-    expect(await readRunState(pool, schema, runId)).toMatchObject({ breaker: 'closed', breakerOpenMs: 0, probeOwner: undefined });
+    expect(await workers.claimProbe(runId, 'b', LEASE_MS)).toBe(true);
+    expect(await workers.closeBreaker(runId, 'b')).toBe(true);
+    expect(await workers.runState(runId)).toMatchObject({ breaker: 'closed', breakerOpenMs: 0, probeOwner: undefined });
   });
 
   it('aborts for all with the first reason', async () => {
-    const { schema, runId } = await setUp(1);
-    expect(await abortRun(pool, schema, runId, 'breaker open for 600 s')).toBe(true);
-    expect(await abortRun(pool, schema, runId, 'later')).toBe(false);
-    expect(await readRunState(pool, schema, runId)).toMatchObject({ status: 'aborted', abortReason: 'breaker open for 600 s' });
-    expect(await openSharedBreaker(pool, schema, runId, 'x')).toBe(false);
+    const { workers, runId } = await setUp(1);
+    expect(await workers.abortRun(runId, 'breaker open for 600 s')).toBe(true);
+    expect(await workers.abortRun(runId, 'later')).toBe(false);
+    expect(await workers.runState(runId)).toMatchObject({ status: 'aborted', abortReason: 'breaker open for 600 s' });
+    expect(await workers.openBreaker(runId, 'x')).toBe(false);
   });
 });

@@ -1,15 +1,15 @@
 /**
  * WorkerSession against the real PostgreSQL: workers sharing a run to its end, the heartbeat that
  * keeps leases alive, and a worker told at once when its lease is gone. Leases are made to expire
- * by moving their expiry into the past; waits are polls for a condition, never a fixed sleep.
+ * by moving their expiry into the past in the backend's table (raw SQL on purpose: the test's
+ * clock); waits are polls for a condition, never a fixed sleep.
  */
 import { expect, it } from 'vitest';
 import { LedgerError } from '../../src/errors.js';
-import type { ChunkPlan } from '../../src/distributed/chunk-plan.js';
-import { openSharedBreaker } from '../../src/distributed/sql/shared-breaker.js';
-import type { SharedRunState } from '../../src/distributed/sql/run-state.js';
 import { WorkerSession } from '../../src/distributed/worker-session.js';
+import type { ChunkPlan, SharedRunState } from '../../src/ledger/worker-ledger.js';
 import { describePg, freshSchema, pgPool } from '../helpers/pg-schema.js';
+import { workerLedgers } from '../helpers/worker-ledgers.js';
 
 function plan(chunks: number): ChunkPlan {
   return {
@@ -24,11 +24,12 @@ async function until(condition: () => boolean | Promise<boolean>): Promise<void>
 
 describePg('WorkerSession', () => {
   const pool = pgPool();
+  const open = workerLedgers();
 
   it('shares a run among workers to its end, every chunk done once', async () => {
     const schema = freshSchema('bg_session');
     const sessions = await Promise.all(
-      Array.from({ length: 3 }, () => WorkerSession.join({ pool, schema, job: 'j' }, () => Promise.resolve(plan(12)))),
+      Array.from({ length: 3 }, () => WorkerSession.join({ ledger: open(schema) }, () => Promise.resolve(plan(12)))),
     );
     expect(sessions.filter((s) => s.run.planned)).toHaveLength(1);
     const done: number[] = [];
@@ -51,9 +52,9 @@ describePg('WorkerSession', () => {
   it('renews its leases by heartbeat and passes the shared state on', async () => {
     const schema = freshSchema('bg_session');
     const states: SharedRunState[] = [];
-    const session = await WorkerSession.join(
-      { pool, schema, job: 'j', leaseMs: 3000, renewEveryMs: 50, onState: (s) => states.push(s) },
-      () => Promise.resolve(plan(2)),
+    const ledger = open(schema);
+    const session = await WorkerSession.join({ ledger, leaseMs: 3000, renewEveryMs: 50, onState: (s) => states.push(s) }, () =>
+      Promise.resolve(plan(2)),
     );
     const expiry = async (): Promise<number> =>
       Number(
@@ -63,7 +64,7 @@ describePg('WorkerSession', () => {
     expect(next.kind).toBe('chunk');
     const first = await expiry();
     await until(async () => (await expiry()) > first);
-    await openSharedBreaker(pool, schema, session.run.runId, 'ECONNREFUSED');
+    await ledger.openBreaker(session.run.runId, 'ECONNREFUSED');
     await until(() => states.some((s) => s.breaker === 'open'));
     expect(session.held).toEqual([{ chunk: 0, token: 1 }]);
     await session.close();
@@ -73,7 +74,7 @@ describePg('WorkerSession', () => {
     const schema = freshSchema('bg_session');
     const lost: number[] = [];
     const session = await WorkerSession.join(
-      { pool, schema, job: 'j', leaseMs: 3000, renewEveryMs: 50, onLost: (chunk) => lost.push(chunk) },
+      { ledger: open(schema), leaseMs: 3000, renewEveryMs: 50, onLost: (chunk) => lost.push(chunk) },
       () => Promise.resolve(plan(2)),
     );
     const next = await session.next();
@@ -84,7 +85,7 @@ describePg('WorkerSession', () => {
     expect(session.holds(next.lease)).toBe(false);
     await expect(session.finishChunk(next.lease)).rejects.toBeInstanceOf(LedgerError);
     // Another worker takes it over and finishes it.
-    const other = await WorkerSession.join({ pool, schema, job: 'j' }, () => Promise.reject(new Error('the run is planned already')));
+    const other = await WorkerSession.join({ ledger: open(schema) }, () => Promise.reject(new Error('the run is planned already')));
     const taken = await other.next();
     expect(taken).toMatchObject({ kind: 'chunk', lease: { takenOver: true, token: 2, chunk: { index: 0 } } });
     await session.close();

@@ -143,9 +143,7 @@ describe('source layout', () => {
     const leaks: string[] = [];
     for (const file of files) {
       const name = relative(SRC, file).split(sep).join('/');
-      // distributed/ is the PostgreSQL ledger's coordination of many workers (chunk leases written in
-      // the ledger's own transactions): it builds on that backend by design, and on no other.
-      if (name.startsWith('ledger/') || name.startsWith('distributed/') || name.endsWith('.test.ts')) continue;
+      if (name.startsWith('ledger/') || name.endsWith('.test.ts')) continue;
       const text = readFileSync(file, 'utf8');
       if (/from\s*['"]better-sqlite3['"]|import\(\s*['"]better-sqlite3['"]/.test(text)) leaks.push(`src/${name} → better-sqlite3`);
       for (const specifier of importsOf(text)) {

@@ -59,7 +59,7 @@ export const outcomesSql = (s: string) => ({
       INSERT INTO "${s}".key_chunks (job_id, chunk) SELECT $1, $23::bytea WHERE $23::bytea IS NOT NULL RETURNING 1
     )
     SELECT (SELECT COUNT(*) FROM upserted) AS rows`,
-  /** Failures, skips and re-run outcomes: a record's row is replaced by its newer outcome (the chunk ledger of src/distributed/ writes with it). */
+  /** Failures, skips and re-run outcomes: a record's row is replaced by its newer outcome (a worker's fenced writes use it too: workers/chunk-outcomes.ts). */
   upsertRows: `INSERT INTO "${s}".records (job_id, seq, key, status, kind, attempts, error, fingerprint, template, rule,
       history, blocked_by, run_id, line, byte_offset, updated_at)
     SELECT $1, * FROM unnest($2::int8[], $3::text[], $4::text[], $5::text[], $6::int4[], $7::text[], $8::text[], $9::text[],

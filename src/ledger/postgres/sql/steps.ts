@@ -22,7 +22,7 @@ export const stepsSql = (s: string) => ({
     SELECT $1, $3, $4, $5, $6, $7 FROM (SELECT 1 FROM "${s}".lease WHERE job_id = $1 AND token = $2 AND owner IS NOT NULL FOR SHARE) AS held
     ON CONFLICT (job_id, key, name) DO UPDATE SET result = excluded.result, run_id = excluded.run_id, completed_at = excluded.completed_at
     RETURNING 1`,
-  /** Inside a transaction that checked its own fence (a worker's chunk lease: distributed/chunk-ledger.ts). */
+  /** Inside a transaction that checked its own fence (a worker's chunk lease: workers/postgres-worker-ledger.ts). */
   save: `INSERT INTO "${s}".steps (job_id, key, name, result, run_id, completed_at) VALUES ($1, $2, $3, $4, $5, $6)
     ON CONFLICT (job_id, key, name) DO UPDATE SET result = excluded.result, run_id = excluded.run_id, completed_at = excluded.completed_at`,
 });

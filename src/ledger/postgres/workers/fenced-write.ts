@@ -10,9 +10,8 @@
  * the same records. Share, not update: writes for different chunks of one worker never wait on
  * each other, and two of its own batches may be in flight together.
  */
-import { LedgerError } from '../../errors.js';
-import { inTransaction, quoteIdent, type SqlClient, type SqlPool } from '../sql-client.js';
-import type { HeldChunk } from './renew-leases.js';
+import { leaseLost, type HeldChunk } from '../../worker-ledger.js';
+import { inTransaction, quoteIdent, type SqlClient, type SqlPool } from './sql-client.js';
 
 /**
  * Runs `write` in a transaction fenced by `held`; throws LedgerError LEDGER_LEASE_LOST, having
@@ -46,7 +45,7 @@ export async function fencedWrite<T>(
     return write(client);
   }).catch((error: unknown) => {
     // The server ended this session because it sat in its transaction past a lease time (the
-    // process was stopped inside a write; see run-worker.ts): nothing was written, the lease is gone.
+    // process was stopped inside a write; see postgres-worker-ledger.ts): nothing was written, the lease is gone.
     if ((error as { code?: unknown } | null)?.code === IDLE_IN_TRANSACTION_TIMEOUT) throw leaseLost(runId, chunks);
     throw error;
   });
@@ -54,16 +53,6 @@ export async function fencedWrite<T>(
 
 /** SQLSTATE idle_in_transaction_session_timeout. */
 const IDLE_IN_TRANSACTION_TIMEOUT = '25P03';
-
-/** The error of a worker that lost chunks: it was stopped or cut off past its lease. */
-export function leaseLost(runId: string, chunks: readonly number[]): LedgerError {
-  return new LedgerError(
-    'LEDGER_LEASE_LOST',
-    `this worker lost its lease on chunk${chunks.length === 1 ? '' : 's'} ${chunks.join(', ')} of run ${runId}: ` +
-      'it was not renewed in time (the process was stopped or its connection lost), so another worker takes the chunk over. ' +
-      'Nothing more was written for it by this worker',
-  );
-}
 
 /** Marks a chunk done, inside a fenced write. */
 export async function markChunkDone(client: SqlClient, schema: string, runId: string, held: HeldChunk): Promise<void> {

@@ -1,5 +1,5 @@
 /**
- * Outcomes written by workers into the PostgreSQL ledger's own tables (ledger/postgres/), so that
+ * Outcomes written by workers into the PostgreSQL ledger's own tables (../sql/), so that
  * `status`, `failures`, `report` and `rerun` read a shared run like any other.
  *
  * Successes are inserted as they come, one range per commit, never merged into a stored range:
@@ -8,12 +8,12 @@
  * record belongs to one chunk, and a worker taking a chunk over skips what was recorded), so plain
  * inserts are exact; the price is one range row per commit instead of one per contiguous run.
  */
-import type { CommitBatch, SeqRange } from '../../ledger/ledger.js';
-import { metaSql } from '../../ledger/postgres/sql/meta.js';
-import { outcomesSql } from '../../ledger/postgres/sql/outcomes.js';
-import { runsSql } from '../../ledger/postgres/sql/runs.js';
-import { rowColumns } from '../../ledger/postgres/write-commit.js';
-import { quoteIdent, type SqlClient } from '../sql-client.js';
+import type { CommitBatch, SeqRange } from '../../ledger.js';
+import { metaSql } from '../sql/meta.js';
+import { outcomesSql } from '../sql/outcomes.js';
+import { runsSql } from '../sql/runs.js';
+import { rowColumns } from '../write-commit.js';
+import { quoteIdent, type SqlClient } from './sql-client.js';
 
 /** The job's id in the ledger's `jobs` table (the ledger creates the row when it first opens). */
 export async function jobIdOf(client: SqlClient, schema: string, job: string): Promise<number | undefined> {

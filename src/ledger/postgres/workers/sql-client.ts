@@ -1,6 +1,6 @@
 /**
- * The little of node-postgres the coordination needs, as an interface: this folder never imports
- * `pg` (an optional peer dependency the PostgreSQL ledger loads), and tests pass a real `pg.Pool`.
+ * The little of node-postgres the worker tables' statements need, as an interface: each of them
+ * runs on a pool (a statement of its own) or on one connection inside a transaction alike.
  */
 
 /** A query's result, as `pg` returns it. */

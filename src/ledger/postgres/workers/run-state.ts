@@ -3,28 +3,8 @@
  * worker together, and how far the chunks are. Read at every heartbeat; the counts are added in the
  * same fenced transaction as the outcomes they count, so they never drift from them.
  */
-import { quoteIdent, type SqlClient } from '../sql-client.js';
-
-/** `running` until every chunk is done (`completed`) or a worker decided to abort for all (`aborted`). */
-export type SharedRunStatus = 'running' | 'completed' | 'aborted';
-
-export interface SharedRunState {
-  readonly status: SharedRunStatus;
-  readonly abortReason: string | undefined;
-  readonly breaker: 'closed' | 'open';
-  /** How long the shared breaker has been open, by the database's clock (0 when closed). */
-  readonly breakerOpenMs: number;
-  readonly breakerReason: string | undefined;
-  /** The worker allowed to probe now, if any. */
-  readonly probeOwner: string | undefined;
-  readonly total: number;
-  readonly succeeded: number;
-  readonly failed: number;
-  readonly skipped: number;
-  readonly chunksOpen: number;
-  readonly chunksLeased: number;
-  readonly chunksDone: number;
-}
+import type { OutcomeCounts, SharedRunState, SharedRunStatus } from '../../worker-ledger.js';
+import { quoteIdent, type SqlClient } from './sql-client.js';
 
 interface StateRow {
   status: SharedRunStatus;
@@ -74,13 +54,6 @@ export async function readRunState(client: SqlClient, schema: string, runId: str
     chunksLeased: Number(row.chunks_leased),
     chunksDone: Number(row.chunks_done),
   };
-}
-
-/** Outcomes of one commit, counted for the whole run. */
-export interface OutcomeCounts {
-  readonly succeeded: number;
-  readonly failed: number;
-  readonly skipped: number;
 }
 
 /** Adds a commit's outcomes to the run's counters (inside the commit's fenced transaction). */

@@ -7,16 +7,8 @@
  * token, because the row lock alone ends with the transaction, after which the next worker would
  * take the same chunk. Expiry is judged by the database's clock, the one clock all workers share.
  */
-import type { Chunk } from '../chunk-plan.js';
-import { quoteIdent, type SqlClient } from '../sql-client.js';
-
-/** A chunk this worker holds, and the token that proves it. */
-export interface LeasedChunk {
-  readonly chunk: Chunk;
-  readonly token: number;
-  /** True when another worker held it before (it died, or stopped past its lease). */
-  readonly takenOver: boolean;
-}
+import type { Chunk, LeasedChunk } from '../../worker-ledger.js';
+import { quoteIdent, type SqlClient } from './sql-client.js';
 
 interface ChunkRow {
   chunk: number;

@@ -7,13 +7,8 @@
  * and skips what was recorded. Renewing only when the token still matches is what makes a
  * takeover final.
  */
-import { quoteIdent, type SqlClient } from '../sql-client.js';
-
-/** A chunk as its holder knows it. */
-export interface HeldChunk {
-  readonly chunk: number;
-  readonly token: number;
-}
+import type { HeldChunk } from '../../worker-ledger.js';
+import { quoteIdent, type SqlClient } from './sql-client.js';
 
 /** Renews `held`; returns the chunk numbers whose lease was renewed (the others are lost). */
 export async function renewLeases(

@@ -1,0 +1,164 @@
+/**
+ * The PostgreSQL ledger's side of a shared run (../../worker-ledger.ts): the worker tables and the
+ * SQL of this folder, and the job's own PostgreSQL ledger, whose tables the workers' outcomes land
+ * in. Nothing is created before the first call; then the job's ledger makes its schema and the
+ * job's row, and the worker tables are created beside them.
+ */
+import { hostname } from 'node:os';
+import type pg from 'pg';
+import { LedgerError } from '../../../errors.js';
+import type { ResolvedLeaseOptions } from '../../lease.js';
+import type { Ledger } from '../../ledger.js';
+import type { FencedWrites, HeldChunk, JoinedRun, JoinRequest, LeasedChunk, SharedRunState, WorkerLedger } from '../../worker-ledger.js';
+import { loadPg } from '../load-pg.js';
+import { openPostgresLedger } from '../open-postgres-ledger.js';
+import { resolvePostgresTarget } from '../postgres-location.js';
+import { stepsSql } from '../sql/steps.js';
+import { finishedIn, jobIdOf, recordPlannedRun, recordRunEnd, writeChunkOutcomes } from './chunk-outcomes.js';
+import { createWorkerTables } from './create-worker-tables.js';
+import { fencedWrite, markChunkDone } from './fenced-write.js';
+import { joinRun } from './join-run.js';
+import { leaseChunk } from './lease-chunk.js';
+import { renewLeases } from './renew-leases.js';
+import { abortRun, addRunCounts, completeRun, readRunState } from './run-state.js';
+import { claimProbe, closeSharedBreaker, openSharedBreaker } from './shared-breaker.js';
+import { inTransaction, type SqlClient, type SqlPool } from './sql-client.js';
+
+export interface PostgresWorkerLedgerOptions {
+  /** The job whose shared runs these are. */
+  readonly job: string;
+  /** The schema of the ledger's and the workers' tables, already checked (checkPgSchema). */
+  readonly schema: string;
+  /** A chunk's lease: its expiry also ends a session stopped inside a fenced write (below). */
+  readonly lease: ResolvedLeaseOptions;
+}
+
+/** Opens the worker ledger of `options.job` at `spec` (a `postgres:` URL); connects at the first call. */
+export function openPostgresWorkerLedger(spec: string, options: PostgresWorkerLedgerOptions): WorkerLedger {
+  const ledger = openPostgresLedger(spec, { job: options.job, schema: options.schema, lease: options.lease });
+  const { pg, path } = loadPg('ledger');
+  // A worker stopped inside a fenced write (SIGSTOP, a frozen VM) holds the lease row's lock, which
+  // would block every takeover for ever: the server ends such a session once it has been idle in its
+  // transaction for a lease time, so the lock goes with the lease.
+  const pool = new pg.Pool({
+    ...resolvePostgresTarget(spec, path).config,
+    max: 4,
+    application_name: 'batchguard-worker',
+    idle_in_transaction_session_timeout: options.lease.expireMs,
+  });
+  pool.on('error', () => {});
+  return new PostgresWorkerLedger(ledger, pool, options.schema, options.job);
+}
+
+class PostgresWorkerLedger implements WorkerLedger {
+  private readonly sql: SqlPool;
+  private preparing: Promise<number> | undefined;
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    readonly ledger: Ledger,
+    private readonly pool: pg.Pool,
+    private readonly schema: string,
+    private readonly job: string,
+  ) {
+    this.sql = pool as unknown as SqlPool;
+  }
+
+  /** The job's id, once the job's ledger and the worker tables exist (made once, on first use). */
+  private ready(): Promise<number> {
+    this.preparing ??= this.prepare().catch((error: unknown) => {
+      this.preparing = undefined;
+      throw error;
+    });
+    return this.preparing;
+  }
+
+  private async prepare(): Promise<number> {
+    // The job's ledger creates its schema and the job's row on first use.
+    await this.ledger.counts();
+    const jobId = await jobIdOf(this.sql, this.schema, this.job);
+    if (jobId === undefined) {
+      throw new LedgerError('LEDGER_UNUSABLE', `the PostgreSQL ledger ${this.ledger.location} has no row for job ${this.job}`);
+    }
+    await createWorkerTables(this.sql, this.schema);
+    return jobId;
+  }
+
+  async joinRun(request: JoinRequest): Promise<JoinedRun> {
+    const jobId = await this.ready();
+    return joinRun(this.sql, this.schema, this.job, request, (client, runId, plan) =>
+      recordPlannedRun(client, this.schema, jobId, { runId, total: plan.total, host: hostname(), options: request.runOptions ?? {} }),
+    );
+  }
+
+  async runState(runId: string): Promise<SharedRunState | undefined> {
+    await this.ready();
+    return readRunState(this.sql, this.schema, runId);
+  }
+
+  async leaseChunk(runId: string, owner: string, leaseMs: number): Promise<LeasedChunk | undefined> {
+    await this.ready();
+    return leaseChunk(this.sql, this.schema, runId, owner, leaseMs);
+  }
+
+  async renewLeases(runId: string, owner: string, held: readonly HeldChunk[], leaseMs: number): Promise<Set<number>> {
+    await this.ready();
+    return renewLeases(this.sql, this.schema, runId, owner, held, leaseMs);
+  }
+
+  async fenced<T>(runId: string, owner: string, held: readonly HeldChunk[], write: (writes: FencedWrites) => Promise<T>): Promise<T> {
+    const jobId = await this.ready();
+    return fencedWrite(this.sql, this.schema, runId, owner, held, (client) => write(this.writes(client, jobId, runId)));
+  }
+
+  /** The writes of one fenced transaction on `client`, all for `runId`. */
+  private writes(client: SqlClient, jobId: number, runId: string): FencedWrites {
+    const { schema } = this;
+    return {
+      finishedIn: (first, last) => finishedIn(client, schema, jobId, first, last),
+      writeOutcomes: (batch) => writeChunkOutcomes(client, schema, jobId, runId, batch),
+      addRunCounts: (counts) => addRunCounts(client, schema, runId, counts),
+      saveStep: async (key, name, result) => {
+        // The statement without its own lease check: this transaction's fence is the chunk's.
+        await client.query(stepsSql(schema).save, [jobId, key, name, result ?? null, runId, new Date().toISOString()]);
+      },
+      markChunkDone: (chunk) => markChunkDone(client, schema, runId, chunk),
+    };
+  }
+
+  async completeRun(runId: string): Promise<boolean> {
+    await this.ready();
+    return completeRun(this.sql, this.schema, runId);
+  }
+
+  async abortRun(runId: string, reason: string): Promise<boolean> {
+    await this.ready();
+    return inTransaction(this.sql, (client) => abortRun(client, this.schema, runId, reason));
+  }
+
+  async recordRunEnd(runId: string, status: string, summary: unknown): Promise<void> {
+    const jobId = await this.ready();
+    await inTransaction(this.sql, (client) => recordRunEnd(client, this.schema, jobId, runId, status, summary));
+  }
+
+  async openBreaker(runId: string, reason: string): Promise<boolean> {
+    await this.ready();
+    return openSharedBreaker(this.sql, this.schema, runId, reason);
+  }
+
+  async claimProbe(runId: string, owner: string, leaseMs: number): Promise<boolean> {
+    await this.ready();
+    return claimProbe(this.sql, this.schema, runId, owner, leaseMs);
+  }
+
+  async closeBreaker(runId: string, owner: string): Promise<boolean> {
+    await this.ready();
+    return closeSharedBreaker(this.sql, this.schema, runId, owner);
+  }
+
+  /** Ends the workers' connections, then closes the job's ledger; a second call does nothing more. */
+  close(): Promise<void> {
+    this.closing ??= this.pool.end().then(() => this.ledger.close());
+    return this.closing;
+  }
+}

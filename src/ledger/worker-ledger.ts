@@ -1,0 +1,150 @@
+/**
+ * The ledger as the workers of a shared run use it (`run --worker`, src/distributed/): the run's
+ * plan of chunks, a lease with a fencing token per chunk, the run's shared state, and writes that
+ * land in the job's ledger only while the writer still holds its chunks. The coordination
+ * (src/distributed/) decides when to take, renew, write and give up; a backend stores it. Only the
+ * PostgreSQL ledger implements it (ledger/postgres/workers/), opened by `openWorkerLedger`.
+ */
+import { LedgerError } from '../errors.js';
+import type { SourcePosition } from '../sources/source.js';
+import type { CommitBatch, Ledger, SeqRange } from './ledger.js';
+
+/** One piece of a planned source: `count` items starting at `from` (whose `seq` is the chunk's first). */
+export interface Chunk {
+  /** 0-based, in source order. */
+  readonly index: number;
+  /** Where a reader starts: `from.seq` is the first sequence number of the chunk. */
+  readonly from: SourcePosition;
+  /** Items in the chunk (records and unparsable items alike: each has a sequence number). */
+  readonly count: number;
+}
+
+/** A source split into chunks that together hold every item once, in order. */
+export interface ChunkPlan {
+  readonly chunks: readonly Chunk[];
+  /** Items in the source: the sum of the chunks' counts. */
+  readonly total: number;
+}
+
+/** A chunk this worker holds, and the token that proves it. */
+export interface LeasedChunk {
+  readonly chunk: Chunk;
+  readonly token: number;
+  /** True when another worker held it before (it died, or stopped past its lease). */
+  readonly takenOver: boolean;
+}
+
+/** A chunk as its holder knows it. */
+export interface HeldChunk {
+  readonly chunk: number;
+  readonly token: number;
+}
+
+/** The run a worker takes part in. */
+export interface JoinedRun {
+  readonly runId: string;
+  /** Items in the source, as planned. */
+  readonly total: number;
+  /** How many chunks the run was split into. */
+  readonly chunks: number;
+  /** True for the worker that planned it. */
+  readonly planned: boolean;
+}
+
+/** What joining needs: who joins, the id a new run gets, and how to plan one. */
+export interface JoinRequest {
+  /** This worker's identity (random per process: see lease.ts on why not a pid). */
+  readonly owner: string;
+  /** The id of the run if this worker plans it. */
+  readonly newRunId: string;
+  readonly plan: () => Promise<ChunkPlan>;
+  /** The run's options, stored with a new plan in the job's runs (as a single run's are). @default {} */
+  readonly runOptions?: Record<string, unknown>;
+}
+
+/** `running` until every chunk is done (`completed`) or a worker decided to abort for all (`aborted`). */
+export type SharedRunStatus = 'running' | 'completed' | 'aborted';
+
+/** The run as all its workers see it: status, the shared breaker, every worker's outcome counts, the chunks. */
+export interface SharedRunState {
+  readonly status: SharedRunStatus;
+  readonly abortReason: string | undefined;
+  readonly breaker: 'closed' | 'open';
+  /** How long the shared breaker has been open, by the database's clock (0 when closed). */
+  readonly breakerOpenMs: number;
+  readonly breakerReason: string | undefined;
+  /** The worker allowed to probe now, if any. */
+  readonly probeOwner: string | undefined;
+  readonly total: number;
+  readonly succeeded: number;
+  readonly failed: number;
+  readonly skipped: number;
+  readonly chunksOpen: number;
+  readonly chunksLeased: number;
+  readonly chunksDone: number;
+}
+
+/** Outcomes of one commit, counted for the whole run. */
+export interface OutcomeCounts {
+  readonly succeeded: number;
+  readonly failed: number;
+  readonly skipped: number;
+}
+
+/** What a worker may do inside one transaction fenced by the leases of its chunks (all of the run it was opened for). */
+export interface FencedWrites {
+  /** The sequence numbers in `first` … `last` that already have an outcome, as sorted, disjoint ranges. */
+  finishedIn(first: number, last: number): Promise<SeqRange[]>;
+  /** One commit of a chunk's run into the job's ledger: success ranges, rows, the run's timeline point. */
+  writeOutcomes(batch: CommitBatch): Promise<void>;
+  /** Adds a commit's outcomes to the run's shared counters. */
+  addRunCounts(counts: OutcomeCounts): Promise<void>;
+  /** Stores a completed durable step (`ctx.step`) of `key`. */
+  saveStep(key: string, name: string, result: string | undefined): Promise<void>;
+  /** Marks a chunk done. */
+  markChunkDone(chunk: HeldChunk): Promise<void>;
+}
+
+/** The shared run's storage, for one job. Every method creates what it needs on first use. */
+export interface WorkerLedger {
+  /** The job's own ledger: what `status`, `failures` and `runs` read, shared runs included. */
+  readonly ledger: Ledger;
+  /** Joins the job's running run, planning it (`request.plan`) when there is none; nobody plans twice. */
+  joinRun(request: JoinRequest): Promise<JoinedRun>;
+  /** The run's shared state now; undefined when the run is not stored. */
+  runState(runId: string): Promise<SharedRunState | undefined>;
+  /** Takes the next open chunk, or one whose lease expired; undefined when none can be taken now. */
+  leaseChunk(runId: string, owner: string, leaseMs: number): Promise<LeasedChunk | undefined>;
+  /** Renews `held`; returns the chunks whose lease was renewed (an expired lease never is: the others are lost). */
+  renewLeases(runId: string, owner: string, held: readonly HeldChunk[], leaseMs: number): Promise<Set<number>>;
+  /**
+   * Runs `write` in one transaction fenced by `held`: no other worker takes one of these chunks
+   * over before it ends. Throws {@link leaseLost}, having written nothing, when any of them is no
+   * longer `owner`'s.
+   */
+  fenced<T>(runId: string, owner: string, held: readonly HeldChunk[], write: (writes: FencedWrites) => Promise<T>): Promise<T>;
+  /** Marks the run completed once every chunk is done; true for the one call that did it. */
+  completeRun(runId: string): Promise<boolean>;
+  /** Aborts the run for every worker; true for the call that decided it (the first reason is kept). */
+  abortRun(runId: string, reason: string): Promise<boolean>;
+  /** Records how the run ended in the job's runs, once, by the worker that saw it end. */
+  recordRunEnd(runId: string, status: string, summary: unknown): Promise<void>;
+  /** Opens the shared breaker; true if this call opened it. */
+  openBreaker(runId: string, reason: string): Promise<boolean>;
+  /** Takes (or renews) the right to probe for `leaseMs`; false while another worker holds it. */
+  claimProbe(runId: string, owner: string, leaseMs: number): Promise<boolean>;
+  /** Closes the shared breaker after `owner`'s probe succeeded; false if it does not hold the probe. */
+  closeBreaker(runId: string, owner: string): Promise<boolean>;
+  /** Closes the connections and the job's ledger. */
+  close(): Promise<void>;
+}
+
+/** The error of a worker that lost chunks: it was stopped or cut off past its lease. */
+export function leaseLost(runId: string, chunks: readonly number[]): LedgerError {
+  return new LedgerError(
+    'LEDGER_LEASE_LOST',
+    `this worker lost its lease on chunk${chunks.length === 1 ? '' : 's'} ${chunks.join(', ')} of run ${runId}: ` +
+      'it was not renewed in time (the process was stopped or its connection lost), so another worker takes the chunk over. ' +
+      'Nothing more was written for it by this worker',
+  );
+}

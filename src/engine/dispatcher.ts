@@ -205,11 +205,11 @@ export class Dispatcher {
   }
 
   /**
-   * The breaker closed: every parked record queues again, its attempts started over the first time
-   * (`attempt` goes on: each call keeps its own number). A record parked by a later trip again keeps
-   * its count: records that fail on their own would otherwise start over at every trip, and their
-   * failures, all released together, would trip it again for ever. Returns the records released and
-   * the attempts given back.
+   * The breaker closed: every parked record queues again, its attempts started over (`attempt` goes
+   * on: each call keeps its own number). A record that had been called is marked `released`: its
+   * failures are no new evidence for the breaker, so that records failing on their own, released
+   * together, do not open it again at once (a later trip needs records never parked to fail).
+   * Returns the records released and the attempts given back.
    */
   releaseParked(): { records: number; attempts: number } {
     const released = [...this.parkedRecords, ...this.freshRecords];
@@ -217,11 +217,9 @@ export class Dispatcher {
     this.freshRecords = [];
     let attempts = 0;
     for (const entry of released) {
-      if (!entry.released && entry.attempt > 0) {
-        attempts += entry.counted;
-        entry.counted = 0;
-        entry.released = true;
-      }
+      attempts += entry.counted;
+      entry.counted = 0;
+      if (entry.attempt > 0) entry.released = true;
       this.requeue(entry);
     }
     this.pump();

@@ -52,7 +52,7 @@ export interface OpenRecord {
   /**
    * The calls that count against `maxAttempts`: reset when the breaker closes after an outage parked
    * the record, so that the outage does not use them up (`attempt` goes on counting, so every call
-   * has its own number). Once per run: a record parked again keeps its count (see `released`).
+   * has its own number).
    */
   counted: number;
   /**

@@ -242,6 +242,8 @@ export class RecordExecutor {
     const durationMs = events.listening ? this.deps.clock.now() - entry.attemptStartedAtMs : 0;
     if (events.listening) events.emit({ type: 'attempt:ended', key: entry.key, attempt: entry.attempt, durationMs, outcome: 'succeeded' });
     this.deps.onAttemptEnded?.(entry, SampleKind.ok);
+    // A retry that succeeded: the service serves retries, the budget may grant more.
+    if (entry.counted > 1) this.deps.budget.retrySucceeded(this.deps.clock.now());
     this.deps.breaker.succeeded(entry);
     this.deps.move(entry, Phase.done);
     entry.record = undefined;

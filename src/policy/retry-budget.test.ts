@@ -111,6 +111,18 @@ describe('RetryBudget', () => {
     expect(b.refused).toBe(2400 - granted);
   });
 
+  it('a retry that succeeded earns a retry back: the end of a run, where no record starts, is not held to the floor', () => {
+    const b = budget({ ratio: 1, minRetries: 0, windowMs: 10_000 });
+    attempts(b, 4, 1000);
+    expect(takeAll(b, 1000)).toBe(4);
+    // No record starts any more; the retries that succeed keep the remaining ones going.
+    b.retrySucceeded(1100);
+    b.retrySucceeded(1100);
+    expect(takeAll(b, 1100)).toBe(2);
+    // Retries that fail earn nothing: a storm stays throttled.
+    expect(b.tryRetry(1200)).toBe(false);
+  });
+
   it('never refuses when disabled', () => {
     const b = budget({ enabled: false, minRetries: 0 });
     expect(takeAll(b, 1000, 1000)).toBe(1000);

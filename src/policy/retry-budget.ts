@@ -1,10 +1,13 @@
 /**
  * The retry budget: in a sliding window, retries may be at most `ratio` per record started (first
- * attempts), or `minRetries`, whichever is larger. It throttles storms, not normal work: a run
- * where every record needs one retry stays within the default budget (one retry per record), but
- * when failures rise sharply and records want their second, third … retry, the excess waits, so an
- * outage cannot multiply the load on a failing service by `maxAttempts`. A retry the budget refuses
- * is not dropped: it waits one bucket and asks again.
+ * attempts) or retry that succeeded, or `minRetries`, whichever is larger. It throttles storms, not
+ * normal work: a run where every record needs one retry stays within the default budget (one retry
+ * per record), but when failures rise sharply and records want their second, third … retry, the
+ * excess waits, so an outage cannot multiply the load on a failing service by `maxAttempts`. A
+ * retry that succeeds earns its place back: the service is serving retries, and at the end of a
+ * run, where no record starts any more, the budget would otherwise shrink to `minRetries` per
+ * window while the last records still have retries to make. A retry the budget refuses is not
+ * dropped: it waits one bucket and asks again.
  *
  * "Recent" is a sliding window of `windowMs`, kept as ten buckets of counters: constant memory,
  * O(1) per attempt.
@@ -13,7 +16,7 @@ import { ConfigError } from '../errors.js';
 import { checkKnownKeys, formatValue } from '../validation/check.js';
 
 export interface RetryBudgetOptions {
-  /** Retries per record started (first attempts) in the window; any number > 0. @default 1 */
+  /** Retries per record started (first attempts) or retry that succeeded in the window; any number > 0. @default 1 */
   ratio?: number;
   /** Retries always allowed per window, so a quiet job can still retry. @default 10 */
   minRetries?: number;
@@ -72,6 +75,11 @@ export class RetryBudget {
   recordAttempt(nowMs: number): void {
     this.roll(nowMs);
     this.attempts[this.bucketIndex]! += 1;
+  }
+
+  /** Counts a retry that succeeded: like a record started, it earns `ratio` retries. */
+  retrySucceeded(nowMs: number): void {
+    this.recordAttempt(nowMs);
   }
 
   /** Takes a retry if the budget allows it (and counts it); false means wait and ask again. */

@@ -140,11 +140,12 @@ export interface WorkerLedger {
 }
 
 /** The error of a worker that lost chunks: it was stopped or cut off past its lease. */
-export function leaseLost(runId: string, chunks: readonly number[]): LedgerError {
+export function leaseLost(runId: string, chunks: readonly number[], cause?: unknown): LedgerError {
   return new LedgerError(
     'LEDGER_LEASE_LOST',
     `this worker lost its lease on chunk${chunks.length === 1 ? '' : 's'} ${chunks.join(', ')} of run ${runId}: ` +
       'it was not renewed in time (the process was stopped or its connection lost), so another worker takes the chunk over. ' +
       'Nothing more was written for it by this worker',
+    cause === undefined ? undefined : { cause },
   );
 }

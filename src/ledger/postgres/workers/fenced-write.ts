@@ -11,6 +11,7 @@
  * each other, and two of its own batches may be in flight together.
  */
 import { leaseLost, type HeldChunk } from '../../worker-ledger.js';
+import { sessionEnded } from '../session-ended.js';
 import { inTransaction, quoteIdent, type SqlClient, type SqlPool } from './sql-client.js';
 
 /**
@@ -44,15 +45,14 @@ export async function fencedWrite<T>(
     }
     return write(client);
   }).catch((error: unknown) => {
-    // The server ended this session because it sat in its transaction past a lease time (the
-    // process was stopped inside a write; see postgres-worker-ledger.ts): nothing was written, the lease is gone.
-    if ((error as { code?: unknown } | null)?.code === IDLE_IN_TRANSACTION_TIMEOUT) throw leaseLost(runId, chunks);
+    // The session ended under the write: most often the server ended it because it sat in its
+    // transaction past a lease time (the process was stopped inside a write; see postgres-worker-ledger.ts).
+    // The write is lost with it, and so is the lease, or soon will be: its chunks are given up, and
+    // taken over once it expired. Were the lease still good, that costs time, not correctness.
+    if (sessionEnded(error)) throw leaseLost(runId, chunks, error);
     throw error;
   });
 }
-
-/** SQLSTATE idle_in_transaction_session_timeout. */
-const IDLE_IN_TRANSACTION_TIMEOUT = '25P03';
 
 /** Marks a chunk done, inside a fenced write. */
 export async function markChunkDone(client: SqlClient, schema: string, runId: string, held: HeldChunk): Promise<void> {

@@ -16,7 +16,7 @@ import type { SerializedError } from '../policy/serialize-error.js';
 import type { EngineEvents } from './events.js';
 import { checkOnce } from '../policy/health-check.js';
 import type { OpenRecord } from './open-record.js';
-import type { SystemicFailure } from './record-executor.js';
+import type { SystemicFailure } from './executor-deps.js';
 
 /** The three ways a held record can end. */
 export interface HeldEnds {

@@ -140,7 +140,7 @@ export async function runCommand(jobFile: string, flags: RunFlags, rerun?: Rerun
   if (!flags.quiet) for (const warning of summary.warnings) err.write(`batchguard: warning: ${printable(warning)}\n`);
   if (flags.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
   else if (!flags.quiet) process.stdout.write(`${formatSummary(summary)}\n`);
-  return exitCodeOf(summary, signalName);
+  return exitCodeOf(summary.status, signalName);
 }
 
 async function dryRunCommand(job: Job<any, any>, flags: RunFlags, jobFile: string): Promise<number> {
@@ -162,8 +162,9 @@ async function dryRunCommand(job: Job<any, any>, flags: RunFlags, jobFile: strin
   return report.invalid > 0 ? ExitCode.thresholdExceeded : ExitCode.ok;
 }
 
-export function exitCodeOf(summary: Summary, signal: 'SIGINT' | 'SIGTERM' | undefined): number {
-  switch (summary.status) {
+/** The exit code of a run (or of a worker's share of one) that ended with `status`. */
+export function exitCodeOf(status: Summary['status'], signal: 'SIGINT' | 'SIGTERM' | undefined): number {
+  switch (status) {
     case 'completed':
       return ExitCode.ok;
     case 'threshold-exceeded':

@@ -7,8 +7,7 @@
 import { runWorker, type WorkerSummary } from '../distributed/run-worker.js';
 import type { Job } from '../job.js';
 import { parseDuration } from '../policy/deadline.js';
-import { ExitCode } from './exit-codes.js';
-import type { RunFlags } from './run-command.js';
+import { exitCodeOf, type RunFlags } from './run-command.js';
 
 export async function workerCommand(job: Job<any, any>, ledger: string, flags: RunFlags): Promise<number> {
   const stop = new AbortController();
@@ -36,16 +35,7 @@ export async function workerCommand(job: Job<any, any>, ledger: string, flags: R
   }
   if (flags.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
   else if (!flags.quiet) process.stdout.write(`${describe(summary)}\n`);
-  switch (summary.status) {
-    case 'completed':
-      return ExitCode.ok;
-    case 'threshold-exceeded':
-      return ExitCode.thresholdExceeded;
-    case 'aborted':
-      return ExitCode.aborted;
-    case 'interrupted':
-      return signalName === 'SIGTERM' ? ExitCode.sigterm : ExitCode.sigint;
-  }
+  return exitCodeOf(summary.status, signalName);
 }
 
 function describe(summary: WorkerSummary): string {

@@ -1,6 +1,8 @@
 /**
  * Exit codes: the public contract (docs/cli.md). Scripts and schedulers rely on them.
  */
+import type { Summary } from '../report/summary.js';
+
 export const ExitCode = {
   /** The run finished; failures within the threshold. */
   ok: 0,
@@ -37,3 +39,21 @@ export const ExitCode = {
 } as const;
 /** One of the values of {@link ExitCode}. */
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+/** The exit code of a run (or of a worker's share of one) that ended with `status`. */
+export function exitCodeOf(status: Summary['status'], signal: 'SIGINT' | 'SIGTERM' | undefined): number {
+  switch (status) {
+    case 'completed':
+      return ExitCode.ok;
+    case 'threshold-exceeded':
+      return ExitCode.thresholdExceeded;
+    case 'aborted':
+      return ExitCode.aborted;
+    case 'stopped':
+      return ExitCode.deadline;
+    case 'interrupted':
+      return signal === 'SIGTERM' ? ExitCode.sigterm : ExitCode.sigint;
+    case 'uncaught-error':
+      return ExitCode.uncaughtError;
+  }
+}

@@ -15,7 +15,7 @@ import type { RerunOptions, RunOptions } from '../engine/run-options.js';
 import type { Summary } from '../report/summary.js';
 import type { SerializedError } from '../policy/serialize-error.js';
 import { printable, printableLine } from '../report/printable.js';
-import { ExitCode } from './exit-codes.js';
+import { ExitCode, exitCodeOf } from './exit-codes.js';
 import { formatSummary } from './format-summary.js';
 import { loadJob } from './load-job.js';
 import { plainLog, startProgress, type ProgressDisplay } from './progress-display.js';
@@ -160,24 +160,6 @@ async function dryRunCommand(job: Job<any, any>, flags: RunFlags, jobFile: strin
     process.stdout.write(`${lines.join('\n')}\n`);
   }
   return report.invalid > 0 ? ExitCode.thresholdExceeded : ExitCode.ok;
-}
-
-/** The exit code of a run (or of a worker's share of one) that ended with `status`. */
-export function exitCodeOf(status: Summary['status'], signal: 'SIGINT' | 'SIGTERM' | undefined): number {
-  switch (status) {
-    case 'completed':
-      return ExitCode.ok;
-    case 'threshold-exceeded':
-      return ExitCode.thresholdExceeded;
-    case 'aborted':
-      return ExitCode.aborted;
-    case 'stopped':
-      return ExitCode.deadline;
-    case 'interrupted':
-      return signal === 'SIGTERM' ? ExitCode.sigterm : ExitCode.sigint;
-    case 'uncaught-error':
-      return ExitCode.uncaughtError;
-  }
 }
 
 /**

@@ -7,7 +7,8 @@
 import { runWorker, type WorkerSummary } from '../distributed/run-worker.js';
 import type { Job } from '../job.js';
 import { parseDuration } from '../policy/deadline.js';
-import { exitCodeOf, type RunFlags } from './run-command.js';
+import { exitCodeOf } from './exit-codes.js';
+import type { RunFlags } from './run-command.js';
 
 export async function workerCommand(job: Job<any, any>, ledger: string, flags: RunFlags): Promise<number> {
   const stop = new AbortController();

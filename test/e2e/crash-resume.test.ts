@@ -2,11 +2,11 @@
  * The CLI over 100,000 records is SIGKILLed mid-run and resumed: every record ends with exactly one
  * outcome, and the handler calls redone are at most one checkpoint batch plus the records in flight.
  */
-import Database from 'better-sqlite3';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli, spawnCli, waitFor, writeJsonl } from '../helpers/cli.js';
+import { expectOneOutcomeEach, rowsOf, storedRanges, withStoredLedger } from '../helpers/stored.js';
 import { tempDir } from '../helpers/temp.js';
 
 const RECORDS = 100_000;
@@ -54,9 +54,8 @@ export default defineJob({
     const callsBeforeResume = lineCount(calls);
     expect(callsBeforeResume).toBeLessThan(RECORDS);
 
-    const db = new Database(join(dir, '.batchguard', 'crash-test.sqlite'), { readonly: true });
-    const committed = Number(db.prepare('SELECT COALESCE(SUM(last_seq - first_seq + 1), 0) FROM succeeded_ranges').pluck().get());
-    db.close();
+    const ledger = join(dir, '.batchguard', 'crash-test.sqlite');
+    const committed = (await storedRanges(ledger)).reduce((sum, range) => sum + range.last - range.first + 1, 0);
     expect(committed).toBeGreaterThan(0);
 
     const second = await runCli(['run', 'job.ts', '--json'], { cwd: dir });
@@ -72,20 +71,11 @@ export default defineJob({
       alreadyDone: committed,
     });
 
-    // Every record has exactly one outcome: ranges are disjoint and cover 0..RECORDS-1.
-    const check = new Database(join(dir, '.batchguard', 'crash-test.sqlite'), { readonly: true });
-    const ranges = check.prepare('SELECT first_seq AS first, last_seq AS last FROM succeeded_ranges ORDER BY first_seq').all() as {
-      first: number;
-      last: number;
-    }[];
-    expect(check.prepare('SELECT COUNT(*) FROM records').pluck().get()).toBe(0);
-    check.close();
-    let next = 0;
-    for (const range of ranges) {
-      expect(range.first).toBe(next);
-      next = range.last + 1;
-    }
-    expect(next).toBe(RECORDS);
+    // Every record has exactly one outcome, a first-time success: ranges that are disjoint and cover 0..RECORDS-1, no row.
+    await withStoredLedger(ledger, async (stored) => {
+      expect(await rowsOf(stored)).toEqual([]);
+      await expectOneOutcomeEach(stored, RECORDS);
+    });
 
     // Each record was called at least once; the redone calls are bounded.
     const ids = readFileSync(calls, 'utf8').trim().split('\n').map(Number);

@@ -3,11 +3,11 @@
  * descendant of a failure skipped with its chain, then unblocked by `rerun --failed`), a SIGKILL in
  * the middle of a chain and its resume, and a cycle refused with exit code 2.
  */
-import Database from 'better-sqlite3';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli, spawnCli, waitFor } from '../helpers/cli.js';
+import { expectOneOutcomeEach, rowsOf, withStoredLedger } from '../helpers/stored.js';
 import { tempDir } from '../helpers/temp.js';
 
 interface Rec {
@@ -211,19 +211,10 @@ describe('dependencies through the CLI', () => {
     expect(JSON.parse(second.stdout)).toMatchObject({ status: 'completed', total: n, succeeded: n, failed: 0, skipped: 0, pending: 0 });
 
     // Exactly one outcome per record: disjoint success ranges covering every seq, no other row.
-    const db = new Database(join(dir, '.batchguard', 'chain.sqlite'), { readonly: true });
-    const ranges = db.prepare('SELECT first_seq AS first, last_seq AS last FROM succeeded_ranges ORDER BY first_seq').all() as {
-      first: number;
-      last: number;
-    }[];
-    expect(db.prepare('SELECT COUNT(*) FROM records').pluck().get()).toBe(0);
-    db.close();
-    let next = 0;
-    for (const range of ranges) {
-      expect(range.first).toBe(next);
-      next = range.last + 1;
-    }
-    expect(next).toBe(n);
+    await withStoredLedger(join(dir, '.batchguard', 'chain.sqlite'), async (stored) => {
+      expect(await rowsOf(stored)).toEqual([]);
+      await expectOneOutcomeEach(stored, n);
+    });
 
     // The handler was called for each record only after its parent's first successful call.
     const log = lines(side);

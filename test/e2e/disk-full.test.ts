@@ -87,6 +87,7 @@ export default defineJob({
 
       // Free space: the same files, a larger disk.
       execFileSync('mount', ['-o', 'remount,size=64m', disk]);
+      // Raw SQLite on purpose: the file's own integrity check after the disk filled up under it.
       const db = new Database(ledger);
       try {
         expect(db.pragma('quick_check', { simple: true })).toBe('ok');

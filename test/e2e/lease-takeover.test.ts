@@ -9,8 +9,9 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
+import type { LeaseHolder, RunRecord } from '../../src/ledger/ledger.js';
 import { BIN, runCli, spawnCli, waitFor, writeJsonl, type CliResult } from '../helpers/cli.js';
-import { readLedger } from '../helpers/ledger.js';
+import { withStoredLedger } from '../helpers/stored.js';
 import { tempDir } from '../helpers/temp.js';
 
 const RECORDS = 400;
@@ -72,13 +73,19 @@ function namespaceInit(unsharePid: number): number {
   return Number(children[0]);
 }
 
-function lease(ledger: string): { run_id: string; pid: number; token: number } | undefined {
+/** The lease in force on the ledger, if any (none while the file is being created). */
+async function lease(ledger: string): Promise<LeaseHolder | undefined> {
   if (!existsSync(ledger)) return undefined;
   try {
-    return readLedger(ledger, (db) => db.prepare('SELECT run_id, pid, token FROM lease').get() as never);
+    return await withStoredLedger(ledger, (stored) => stored.holder());
   } catch {
     return undefined;
   }
+}
+
+/** The ledger's runs, oldest first. */
+function runsOf(ledger: string): Promise<RunRecord[]> {
+  return withStoredLedger(ledger, async (stored) => (await stored.runs(10)).reverse());
 }
 
 function outputIds(output: string): number[] {
@@ -104,7 +111,10 @@ async function expectBooksBalance(dir: string, output: string): Promise<void> {
   expect(new Set(ids).size).toBe(ids.length);
 }
 
-/** Whether another process holds SQLite's write lock on the ledger right now. */
+/**
+ * Whether another process holds SQLite's write lock on the ledger right now. Raw SQLite on purpose:
+ * the lock is the backend's own, which no Ledger method shows.
+ */
 function writeLocked(ledger: string): boolean {
   const db = new Database(ledger, { timeout: 0 });
   try {
@@ -127,14 +137,14 @@ describe('run lease across real processes', () => {
       const { ledger, output } = writeJob(dir);
       const first = spawnInNamespace(['run', 'job.mjs', '--lease', '2s', '--no-progress', '--quiet'], dir);
       await waitFor(() => (existsSync(output) && statSync(output).size > 500) || first.exitCode !== null, 60_000);
-      expect(lease(ledger)).toMatchObject({ pid: 1, token: 1 });
+      expect(await lease(ledger)).toMatchObject({ pid: 1, token: 1 });
       process.kill(namespaceInit(first.pid as number), 'SIGKILL');
       await first.result;
 
       const second = await spawnInNamespace(['run', 'job.mjs', '--lease', '2s', '--json'], dir).result;
       expect(second.stderr).not.toContain('held by');
       expect(second.code).toBe(0);
-      const runs = readLedger(ledger, (db) => db.prepare('SELECT status, pid FROM runs ORDER BY started_at').all());
+      const runs = (await runsOf(ledger)).map(({ status, pid }) => ({ status, pid }));
       expect(runs).toEqual([
         { status: 'crashed', pid: 1 },
         { status: 'completed', pid: 1 },
@@ -159,13 +169,13 @@ describe('run lease across real processes', () => {
       frozen.kill('SIGCONT');
       await new Promise((r) => setTimeout(r, 5));
     }
-    const frozenRun = lease(ledger)?.run_id;
+    const frozenRun = (await lease(ledger))?.runId;
 
     const taker = spawnCli(['run', 'job.mjs', '--lease', '2s', '--json'], { cwd: dir });
     // The taker waits for the lease to expire, takes it, and works: then the frozen run wakes up.
-    await waitFor(() => {
-      const l = lease(ledger);
-      return l !== undefined && l.run_id !== frozenRun;
+    await waitFor(async () => {
+      const l = await lease(ledger);
+      return l !== undefined && l.runId !== frozenRun;
     }, 60_000);
     const sizeAtTakeover = statSync(output).size;
     await waitFor(() => statSync(output).size > sizeAtTakeover + 200 || taker.exitCode !== null, 60_000);
@@ -177,10 +187,10 @@ describe('run lease across real processes', () => {
 
     const took = await taker.result;
     expect(took.code).toBe(0);
-    const runs = readLedger(ledger, (db) => db.prepare('SELECT run_id, status FROM runs ORDER BY started_at').all());
+    const runs = (await runsOf(ledger)).map(({ runId, status }) => ({ runId, status }));
     expect(runs).toEqual([
-      { run_id: frozenRun, status: 'crashed' },
-      { run_id: expect.any(String), status: 'completed' },
+      { runId: frozenRun, status: 'crashed' },
+      { runId: expect.any(String), status: 'completed' },
     ]);
     await expectBooksBalance(dir, output);
   }, 120_000);

@@ -54,10 +54,10 @@ export function writeJsonl(
   return path;
 }
 
-/** Resolves once `check()` is true, polling every 20 ms (fails after `timeoutMs`). */
-export async function waitFor(check: () => boolean, timeoutMs = 30_000): Promise<void> {
+/** Resolves once `check()` is (or resolves to) true, polling every 20 ms (fails after `timeoutMs`). */
+export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
   const started = Date.now();
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() - started > timeoutMs) throw new Error('waitFor: condition not met in time');
     await new Promise((r) => setTimeout(r, 20));
   }

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
 import { FatalError } from '../../src/errors.js';
 import { defineJob, type JobOptions } from '../../src/job.js';
-import { openSqliteLedger } from '../../src/ledger/sqlite/sqlite-ledger.js';
+import { openLedger } from '../../src/ledger/open-ledger.js';
 import { runJob } from '../../src/engine/run-job.js';
 import type { EngineEvent } from '../../src/engine/events.js';
 import { RETRY_WAITING_PER_SLOT } from '../../src/engine/dispatcher.js';
@@ -122,7 +122,7 @@ async function driveWithin<T>(promise: Promise<T>, clock: ManualClock, maxMs: nu
 }
 
 async function ledgerCounts(path: string) {
-  const ledger = openSqliteLedger(path);
+  const ledger = openLedger(path).ledger;
   try {
     return await ledger.counts();
   } finally {

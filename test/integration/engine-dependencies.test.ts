@@ -9,7 +9,7 @@ import { ManualClock } from '../../src/clock.js';
 import { ConfigError, FatalError } from '../../src/errors.js';
 import { defineJob, type Handler, type JobOptions } from '../../src/job.js';
 import type { LedgerCounts, RecordRow } from '../../src/ledger/ledger.js';
-import { openSqliteLedger } from '../../src/ledger/sqlite/sqlite-ledger.js';
+import { openLedger } from '../../src/ledger/open-ledger.js';
 import { runJob } from '../../src/engine/run-job.js';
 import type { RunOptions } from '../../src/engine/run-options.js';
 import type { Summary } from '../../src/report/summary.js';
@@ -59,7 +59,7 @@ async function run(job: ReturnType<typeof makeJob>, ledger: string, options: Run
 }
 
 async function ledgerState(path: string): Promise<{ counts: LedgerCounts; rows: Map<string, RecordRow> }> {
-  const ledger = openSqliteLedger(path);
+  const ledger = openLedger(path).ledger;
   try {
     const rows = new Map<string, RecordRow>();
     for await (const row of ledger.rows({ statuses: ['succeeded', 'failed', 'skipped'] })) rows.set(row.key, row);

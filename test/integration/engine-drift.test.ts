@@ -11,7 +11,7 @@ import { runJob } from '../../src/engine/run-job.js';
 import type { RunOptions } from '../../src/engine/run-options.js';
 import { SourceError } from '../../src/errors.js';
 import { defineJob } from '../../src/job.js';
-import { openSqliteLedger } from '../../src/ledger/sqlite/sqlite-ledger.js';
+import { openLedger } from '../../src/ledger/open-ledger.js';
 import { jsonl } from '../../src/sources/jsonl.js';
 import { drive } from '../helpers/drive.js';
 import { withDatabase } from '../helpers/ledger.js';
@@ -53,7 +53,7 @@ function setup(name: string) {
     throw new Error('expected the run to refuse');
   };
   const counts = async () => {
-    const check = openSqliteLedger(ledger);
+    const check = openLedger(ledger).ledger;
     try {
       return await check.counts();
     } finally {
@@ -182,6 +182,7 @@ describe('drift: outcomes follow their records by key', () => {
     [ids[1000], ids[1001]] = [ids[1001] as number, ids[1000] as number];
     write(t.file, ids);
     const fingerprint = JSON.stringify(await jsonl(t.file).fingerprint());
+    // Raw SQL on purpose: tampering with the stored fingerprint is what no Ledger method does.
     withDatabase(t.ledger, (db) => db.prepare("UPDATE meta SET value = ? WHERE key = 'source_fingerprint'").run(fingerprint));
     t.calls.length = 0;
     const rerun = await t.run({ rerun: {} });

@@ -5,7 +5,7 @@ import type { EngineEvent } from '../../src/engine/events.js';
 import { runJob, startRun } from '../../src/engine/run-job.js';
 import { BatchguardError, FatalError, RetryableError } from '../../src/errors.js';
 import type { JobOptions } from '../../src/job.js';
-import { openSqliteLedger } from '../../src/ledger/sqlite/sqlite-ledger.js';
+import { openLedger } from '../../src/ledger/open-ledger.js';
 import type { Summary } from '../../src/report/summary.js';
 import { drive } from '../helpers/drive.js';
 import { items, itemsJob, type Item } from '../helpers/jobs.js';
@@ -304,7 +304,7 @@ describe('engine shutdown', () => {
 
     releaseIgnorer?.('very late');
     await clock.advance(10);
-    const reopened = openSqliteLedger(ledger);
+    const reopened = openLedger(ledger).ledger;
     expect(await reopened.counts()).toEqual({ total: 4, succeeded: 1, failed: 0, skipped: 0, pending: 3, sourceExhausted: true });
     await reopened.close();
     expect(await ledgerRows(ledger)).toEqual({ ranges: [{ first: 3, last: 3 }], records: [] });

@@ -5,12 +5,12 @@ import { ManualClock } from '../../src/clock.js';
 import { runJob } from '../../src/engine/run-job.js';
 import { SourceError } from '../../src/errors.js';
 import { defineJob } from '../../src/job.js';
-import { openSqliteLedger } from '../../src/ledger/sqlite/sqlite-ledger.js';
+import { openLedger } from '../../src/ledger/open-ledger.js';
 import { csv } from '../../src/sources/csv.js';
 import { jsonl } from '../../src/sources/jsonl.js';
 import type { Source, SourcePosition } from '../../src/sources/source.js';
 import { drive } from '../helpers/drive.js';
-import { readLedger } from '../helpers/ledger.js';
+import { storedRows } from '../helpers/stored.js';
 import { tempDir } from '../helpers/temp.js';
 
 interface Row {
@@ -30,15 +30,6 @@ function recording<T>(inner: Source<T>): Source<T> & { froms: (SourcePosition | 
       return inner.read(from, signal);
     },
   };
-}
-
-function storedRecords(
-  path: string,
-): { seq: number; key: string; status: string; kind: string; line: number; byte_offset: number; error: string }[] {
-  return readLedger(
-    path,
-    (db) => db.prepare('SELECT seq, key, status, kind, line, byte_offset, error FROM records ORDER BY seq').all() as never,
-  );
 }
 
 const jsonlLine = (i: number): string => JSON.stringify({ id: i, name: `record-${i}` });
@@ -66,13 +57,12 @@ describe('engine over real files', () => {
     expect(seen).toEqual(['1@1', '4@4', '6@6']);
     // Blank lines are not items: 4 items, seq 0..3.
     expect(summary).toMatchObject({ total: 4, succeeded: 3, failed: 1, pending: 0, attempts: 3, sourceExhausted: true });
-    const rows = storedRecords(ledger);
-    expect(rows.map(({ seq, key, status, kind, line, byte_offset }) => ({ seq, key, status, kind, line, byte_offset }))).toEqual([
-      { seq: 1, key: '@line:2', status: 'failed', kind: 'invalid', line: 2, byte_offset: Buffer.byteLength(`${lines[0]}\n`) },
+    const rows = await storedRows(ledger);
+    expect(rows.map(({ seq, key, status, kind, line, offset }) => ({ seq, key, status, kind, line, offset }))).toEqual([
+      { seq: 1, key: '@line:2', status: 'failed', kind: 'invalid', line: 2, offset: Buffer.byteLength(`${lines[0]}\n`) },
     ]);
-    const error = JSON.parse(rows[0]?.error ?? '{}') as { name: string; message: string };
-    expect(error.name).toBe('InvalidRecord');
-    expect(error.message.startsWith('line 2: invalid JSON: ')).toBe(true);
+    expect(rows[0]?.error?.name).toBe('InvalidRecord');
+    expect(rows[0]?.error?.message.startsWith('line 2: invalid JSON: ')).toBe(true);
     expect(summary.topErrors).toHaveLength(1);
     expect(summary.topErrors[0]).toMatchObject({ name: 'InvalidRecord', count: 1, sampleKeys: ['@line:2'] });
   });
@@ -96,11 +86,11 @@ describe('engine over real files', () => {
     const summary = await drive(runJob(job, { ledger, clock }), clock);
     expect(seen).toEqual(['1:one@2', '3:three@4', '4:four, quoted@5']);
     expect(summary).toMatchObject({ total: 4, succeeded: 3, failed: 1, pending: 0 });
-    const rows = storedRecords(ledger);
-    expect(rows.map(({ seq, key, kind, line, byte_offset }) => ({ seq, key, kind, line, byte_offset }))).toEqual([
-      { seq: 1, key: '@line:3', kind: 'invalid', line: 3, byte_offset: Buffer.byteLength('id,name\n1,one\n') },
+    const rows = await storedRows(ledger);
+    expect(rows.map(({ seq, key, kind, line, offset }) => ({ seq, key, kind, line, offset }))).toEqual([
+      { seq: 1, key: '@line:3', kind: 'invalid', line: 3, offset: Buffer.byteLength('id,name\n1,one\n') },
     ]);
-    expect((JSON.parse(rows[0]?.error ?? '{}') as { message: string }).message.startsWith('line 3: ')).toBe(true);
+    expect(rows[0]?.error?.message.startsWith('line 3: ')).toBe(true);
   });
 
   const formats = [
@@ -208,7 +198,7 @@ describe('engine over real files', () => {
           `the source changed since the ledger last read it (size ${sizeBefore} → ${sizeAfter} bytes; its first 64 KiB differ`,
         );
         expect(calls).toHaveLength(callsAfterFirst);
-        const check = openSqliteLedger(ledger);
+        const check = openLedger(ledger).ledger;
         expect(await check.counts()).toMatchObject({ succeeded: first.succeeded, failed: 0, total: first.total });
         expect((await check.runs(10)).map((r) => r.status)).toEqual(['interrupted']);
         expect(await check.holder()).toBeUndefined();

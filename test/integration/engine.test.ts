@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
 import { FatalError, LedgerError, RetryableError } from '../../src/errors.js';
 import { defineJob, type JobOptions } from '../../src/job.js';
-import { openSqliteLedger } from '../../src/ledger/sqlite/sqlite-ledger.js';
+import { openLedger } from '../../src/ledger/open-ledger.js';
 import { runJob, startRun } from '../../src/engine/run-job.js';
 import { drive } from '../helpers/drive.js';
 import { items, itemsJob, type Item } from '../helpers/jobs.js';
@@ -34,7 +34,7 @@ describe('engine on a real SQLite ledger', () => {
     expect(summary).toMatchObject({ status: 'completed', total: 100, succeeded: 100, failed: 0, pending: 0, attempts: 100, retries: 0 });
     expect(new Set(calls).size).toBe(100);
     expect(calls).toHaveLength(100);
-    const reopened = openSqliteLedger(ledger);
+    const reopened = openLedger(ledger).ledger;
     expect(await reopened.counts()).toEqual({ total: 100, succeeded: 100, failed: 0, skipped: 0, pending: 0, sourceExhausted: true });
     await reopened.close();
     // Successes are stored as ranges, not one row per record.

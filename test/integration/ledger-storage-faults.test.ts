@@ -1,3 +1,4 @@
+// Storage faults of the SQLite backend: raw SQLite here damages or measures its files on purpose.
 import {
   appendFileSync,
   openSync,

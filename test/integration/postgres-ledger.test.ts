@@ -188,6 +188,7 @@ describePg('PostgreSQL ledger', () => {
     const ledgers = Array.from({ length: 6 }, (_, i) => open(s, { job: `job-${i % 2}` }));
     const counts = await Promise.all(ledgers.map((ledger) => ledger.counts()));
     expect(counts.every((count) => count.total === 0)).toBe(true);
+    // Raw SQL on purpose: the backend's own table of the jobs sharing one schema.
     const jobs = (await pool.query(`SELECT name FROM "${s}".jobs ORDER BY name`)).rows;
     expect(jobs).toEqual([{ name: 'job-0' }, { name: 'job-1' }]);
   });
@@ -195,6 +196,7 @@ describePg('PostgreSQL ledger', () => {
   it('refuses a schema written by a newer batchguard, naming both versions', async () => {
     const s = schema();
     await open(s).counts();
+    // Raw SQL on purpose: the schema is made to look written by a newer batchguard.
     await pool.query(`UPDATE "${s}".schema_version SET version = ${PG_SCHEMA_VERSION + 1}`);
     const error = await rejection(open(s).counts());
     expect(error).toBeInstanceOf(LedgerError);

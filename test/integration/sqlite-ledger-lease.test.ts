@@ -1,3 +1,4 @@
+// The SQLite backend's lease row: raw SQL here reads it, or forges another host's or an older layout's, on purpose.
 import { spawn } from 'node:child_process';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';

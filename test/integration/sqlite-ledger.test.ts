@@ -1,3 +1,4 @@
+// The SQLite backend's own storage: raw SQL here reads its tables or tampers with them (an older schema, a missing column) on purpose.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';

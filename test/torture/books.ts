@@ -9,7 +9,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { runCli } from '../helpers/cli.js';
-import { readLedger } from '../helpers/ledger.js';
+import { storedRanges, storedRows } from '../helpers/stored.js';
 import { jobPaths, type TortureJob } from './torture-job.js';
 
 export interface Books {
@@ -49,7 +49,7 @@ export async function readBooks(job: TortureJob, expected: ExpectedFailures): Pr
     if (ids.length > 0) problems.push(`${ids.length} ${what} (e.g. ${ids.slice(0, EXAMPLES).join(', ')})`);
   };
 
-  const outcomes = ledgerOutcomes(paths.ledger, job.records, problems);
+  const outcomes = await ledgerOutcomes(paths.ledger, job.records, problems);
   const missing: number[] = [];
   const doubled: number[] = [];
   const wrong: number[] = [];
@@ -116,22 +116,17 @@ export async function readBooks(job: TortureJob, expected: ExpectedFailures): Pr
 }
 
 /** Each record's outcomes, by its position in the source (seq; a record's id is its position). */
-function ledgerOutcomes(ledger: string, records: number, problems: string[]): Outcome[][] {
+async function ledgerOutcomes(ledger: string, records: number, problems: string[]): Promise<Outcome[][]> {
   const outcomes: Outcome[][] = Array.from({ length: records }, () => []);
   if (!existsSync(ledger)) {
     problems.push(`the ledger ${ledger} does not exist`);
     return outcomes;
   }
   try {
-    readLedger(ledger, (db) => {
-      const ranges = db.prepare('SELECT first_seq AS first, last_seq AS last FROM succeeded_ranges').all() as {
-        first: number;
-        last: number;
-      }[];
-      for (const { first, last } of ranges) for (let seq = first; seq <= last; seq++) outcomes[seq]?.push({ status: 'succeeded' });
-      const rows = db.prepare('SELECT seq, status, kind FROM records').all() as { seq: number; status: string; kind: string | null }[];
-      for (const row of rows) outcomes[row.seq]?.push({ status: row.status, kind: row.kind ?? undefined });
-    });
+    for (const { first, last } of await storedRanges(ledger)) {
+      for (let seq = first; seq <= last; seq++) outcomes[seq]?.push({ status: 'succeeded' });
+    }
+    for (const row of await storedRows(ledger)) outcomes[row.seq]?.push({ status: row.status, kind: row.kind });
   } catch (error) {
     problems.push(`cannot read the ledger: ${(error as Error).message}`);
   }

@@ -31,7 +31,8 @@ const PAGE_HEADER_BYTES = 8;
  * Damages the first leaf page of each of `btrees` (tables or indexes) in a SQLite file: flips every
  * bit of its b-tree page header (page type, first freeblock, cell count, cell content start). The
  * pages are found through the dbstat table, so the damage lands where the ledger keeps data; the
- * first leaves hold the oldest rows, which a resumed run does not read.
+ * first leaves hold the oldest rows, which a resumed run does not read. Raw SQLite on purpose: the
+ * damage is to the backend's own file.
  */
 export function flipLeafPageHeaders(path: string, btrees: readonly string[]): number[] {
   const { pageSize, pages } = readLedger(path, (db) => ({
@@ -60,7 +61,11 @@ export function fileHash(path: string): string {
   return existsSync(path) ? createHash('sha256').update(readFileSync(path)).digest('hex') : 'absent';
 }
 
-/** A hash of a SQLite ledger's logical content (every row of every table), independent of its file layout. */
+/**
+ * A hash of a SQLite ledger's logical content (every row of every table), independent of its file
+ * layout. Raw SQLite on purpose: it proves a refused run wrote nothing anywhere in the file, which
+ * no Ledger method could show.
+ */
 export function ledgerContentHash(path: string): string {
   return readLedger(path, (db) => {
     const hash = createHash('sha256');

@@ -8,7 +8,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { spawnCli } from '../helpers/cli.js';
-import { readLedger } from '../helpers/ledger.js';
+import { storedRows } from '../helpers/stored.js';
 import { check, expectFailures, scenarioResult, type ScenarioResult } from './scenario.js';
 import { ending } from './storm.js';
 import { runArgs, writeTortureJob, type TortureJob } from './torture-job.js';
@@ -74,9 +74,7 @@ export async function hugeMessageScenario(dir: string, huge: HugeMessageCase): P
   check(problems, run.code === 0, `the run ended with ${ending(run)}, expected 0 (stderr ${run.stderr.slice(-300)})`);
   check(problems, ledgerBytes <= huge.maxLedgerBytes, `the ledger holds ${ledgerBytes} bytes, more than ${huge.maxLedgerBytes}`);
   const marked = existsSync(paths.ledger)
-    ? readLedger(paths.ledger, (db) =>
-        Number(db.prepare("SELECT COUNT(*) FROM records WHERE status = 'failed' AND error LIKE '%[truncated%'").pluck().get()),
-      )
+    ? (await storedRows(paths.ledger)).filter((row) => row.status === 'failed' && JSON.stringify(row.error).includes('[truncated')).length
     : 0;
   check(problems, marked === failing.length, `${marked} of the ${failing.length} stored failures carry a truncation mark`);
   check(problems, printedBytes <= huge.maxPrintedBytes, `the run printed ${printedBytes} bytes, more than ${huge.maxPrintedBytes}`);

@@ -26,7 +26,7 @@ export function refusedAsStorageFault(what: string, result: CliResult | undefine
   return `${what}: ended with ${ending(result)}${stack ? ', with a stack trace' : ''}, ${errors.length} error lines, expected exit 4 with one error line (stderr: ${first})`;
 }
 
-/** A problem unless the SQLite file at `path` passes `PRAGMA integrity_check`. */
+/** A problem unless the SQLite file at `path` passes `PRAGMA integrity_check` (raw SQLite on purpose: the file's own check). */
 function integrityProblem(path: string): string | undefined {
   if (!existsSync(path)) return undefined;
   try {

@@ -56,6 +56,7 @@ describePg('WorkerSession', () => {
     const session = await WorkerSession.join({ ledger, leaseMs: 3000, renewEveryMs: 50, onState: (s) => states.push(s) }, () =>
       Promise.resolve(plan(2)),
     );
+    // Raw SQL on purpose: the stored expiry is what a heartbeat moves, and no interface method shows it.
     const expiry = async (): Promise<number> =>
       Number(
         (await pool.query(`SELECT extract(epoch FROM lease_expires_at) * 1000 AS ms FROM "${schema}".chunks WHERE chunk = 0`)).rows[0].ms,
@@ -79,6 +80,7 @@ describePg('WorkerSession', () => {
     );
     const next = await session.next();
     if (next.kind !== 'chunk') throw new Error('a chunk expected');
+    // Raw SQL on purpose: the test's clock (the lease expires now, without a wait).
     await pool.query(`UPDATE "${schema}".chunks SET lease_expires_at = clock_timestamp() - interval '1 second' WHERE chunk = 0`);
     await until(() => lost.length > 0);
     expect(lost).toEqual([0]);

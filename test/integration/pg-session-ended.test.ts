@@ -10,6 +10,7 @@
  * nothing is read from the socket meanwhile, as with SIGSTOP. Waits are polls, never fixed sleeps.
  */
 import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { LedgerError } from '../../src/errors.js';
@@ -52,19 +53,54 @@ describePg('a session ended under a transaction', () => {
     }
   }
 
-  /** Blocks the event loop, as a stopped process, until the server has ended the session `pid`. */
-  function frozenUntilGone(pid: number): void {
+  /**
+   * Blocks the event loop, as a stopped process, until the server has ended the sessions `pids`
+   * (ending them itself first with `terminate`: an administrator's pg_terminate_backend).
+   */
+  function frozenUntilGone(pids: readonly number[], terminate = false): void {
     const script = `
       const { default: pg } = await import(${JSON.stringify(PG_PATH)});
       const client = new pg.Client(${JSON.stringify(PG_URL)});
       await client.connect();
+      const pids = ${JSON.stringify(pids)};
+      if (${terminate}) await client.query('SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid', [pids]);
       const started = Date.now();
-      while ((await client.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [${pid}])).rowCount === 1) {
+      while ((await client.query('SELECT 1 FROM pg_stat_activity WHERE pid = ANY($1)', [pids])).rowCount > 0) {
         if (Date.now() - started > ${WITHIN_MS}) process.exit(1);
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
       await client.end();`;
     execFileSync(process.execPath, ['--input-type=module', '-e', script]);
+  }
+
+  /**
+   * The server's pids of this process's worker ledger connections: `application_name` says whose
+   * they are, and their client ports are those of this process's sockets (other test files may
+   * have worker ledgers open at the same time).
+   */
+  async function ownWorkerSessions(): Promise<number[]> {
+    const inodes = new Set(
+      readdirSync('/proc/self/fd').flatMap((fd) => {
+        try {
+          return [/^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`))?.[1]].filter((inode) => inode !== undefined);
+        } catch {
+          return [];
+        }
+      }),
+    );
+    const ports = ['/proc/self/net/tcp', '/proc/self/net/tcp6'].flatMap((table) =>
+      readFileSync(table, 'utf8')
+        .split('\n')
+        .slice(1)
+        .map((line) => line.trim().split(/\s+/))
+        .filter((fields) => fields[9] !== undefined && inodes.has(fields[9]))
+        .map((fields) => parseInt(fields[1]?.split(':')[1] ?? '', 16)),
+    );
+    const { rows } = await pool.query<{ pid: number }>(
+      `SELECT pid FROM pg_stat_activity WHERE application_name = 'batchguard-worker' AND client_port = ANY($1)`,
+      [ports],
+    );
+    return rows.map((row) => row.pid);
   }
 
   /** A transaction whose session the server ends once it sits idle in it for 100 ms. */
@@ -85,7 +121,7 @@ describePg('a session ended under a transaction', () => {
       await shortIdle(client);
       const pid = await backendOf(client);
       const answered = client.query('SELECT 1');
-      frozenUntilGone(pid);
+      frozenUntilGone([pid]);
       await answered;
       await client.query('SELECT 2');
     }).catch((error: unknown) => error);
@@ -95,7 +131,7 @@ describePg('a session ended under a transaction', () => {
   it('ended while stopped between statements: the statement sent on waking fails with 25P03', async () => {
     const failure = await inTransaction(pool, async (client) => {
       await shortIdle(client);
-      frozenUntilGone(await backendOf(client));
+      frozenUntilGone([await backendOf(client)]);
       await client.query('SELECT 1');
     }).catch((error: unknown) => error);
     expect(failure).toMatchObject({ code: '25P03' });
@@ -152,13 +188,42 @@ describePg('a session ended under a transaction', () => {
             `SELECT pid FROM pg_stat_activity WHERE application_name = 'batchguard-worker' AND state = 'idle in transaction' AND position($1 IN query) > 0`,
             [`"${schema}".chunks`],
           );
-          for (const { pid } of rows) frozenUntilGone(pid);
+          for (const { pid } of rows) frozenUntilGone([pid]);
           await writes.addRunCounts({ succeeded: 10, failed: 0, skipped: 0 });
         })
         .catch((error: unknown) => error);
       expect(failure).toBeInstanceOf(LedgerError);
       expect(failure).toMatchObject({ code: 'LEDGER_LEASE_LOST', cause: { code: '25P03' } });
       expect(await workers.runState(runId)).toMatchObject({ succeeded: 0 });
+    } finally {
+      await workers.close();
+    }
+  });
+
+  it("the worker ledger's calls on connections whose sessions the server ended: a repeatable one is tried once more, the others fail with the ledger's error", async () => {
+    const schema = freshSchema('bg_session_ended');
+    const workers = openWorkerLedger(PG_URL, { job: 'j', pgSchema: schema });
+    try {
+      const chunks = [0, 1].map((index) => ({ index, from: { seq: index * 5 }, count: 5 }));
+      const { runId } = await workers.joinRun({ owner: 'a', newRunId: 'run-1', plan: () => Promise.resolve({ total: 10, chunks }) });
+      // Ended while this process reads none of its sockets (as if stopped): its pool still holds
+      // them as idle connections, and hands one to the next call.
+      const endIdleSessions = async (): Promise<void> => {
+        const pids = await ownWorkerSessions();
+        expect(pids.length).toBeGreaterThan(0);
+        frozenUntilGone(pids, true);
+      };
+      await endIdleSessions();
+      expect(await workers.runState(runId)).toMatchObject({ status: 'running', chunksOpen: 2 });
+      await endIdleSessions();
+      expect(await workers.leaseChunk(runId, 'a', 60_000)).toMatchObject({ chunk: { index: 0 }, token: 1 });
+      await endIdleSessions();
+      const failure = await workers.completeRun(runId).catch((error: unknown) => error);
+      expect(failure).toBeInstanceOf(LedgerError);
+      expect(failure).toMatchObject({ code: 'LEDGER_UNUSABLE', cause: { code: '57P01' } });
+      expect((failure as Error).message).toMatch(
+        /^PostgreSQL ledger postgres:\/\/.+: completing the shared run failed: terminating connection due to administrator command; what was committed is kept; run it again with --worker to rejoin the run$/,
+      );
     } finally {
       await workers.close();
     }

@@ -9,10 +9,21 @@ import type pg from 'pg';
 import { LedgerError } from '../../../errors.js';
 import type { ResolvedLeaseOptions } from '../../lease.js';
 import type { Ledger } from '../../ledger.js';
-import type { FencedWrites, HeldChunk, JoinedRun, JoinRequest, LeasedChunk, SharedRunState, WorkerLedger } from '../../worker-ledger.js';
+import type {
+  ChunkPlan,
+  FencedWrites,
+  HeldChunk,
+  JoinedRun,
+  JoinRequest,
+  LeasedChunk,
+  SharedRunState,
+  WorkerLedger,
+} from '../../worker-ledger.js';
 import { loadPg } from '../load-pg.js';
 import { openPostgresLedger } from '../open-postgres-ledger.js';
+import { databaseFault } from '../pg-db.js';
 import { resolvePostgresTarget } from '../postgres-location.js';
+import { sessionEnded } from '../session-ended.js';
 import { stepsSql } from '../sql/steps.js';
 import { finishedIn, jobIdOf, recordPlannedRun, recordRunEnd, writeChunkOutcomes } from './chunk-outcomes.js';
 import { createWorkerTables } from './create-worker-tables.js';
@@ -50,6 +61,9 @@ export function openPostgresWorkerLedger(spec: string, options: PostgresWorkerLe
   return new PostgresWorkerLedger(ledger, pool, options.schema, options.job);
 }
 
+/** What a worker keeps when the database fails it, as its error says. */
+const KEPT = 'what was committed is kept; run it again with --worker to rejoin the run';
+
 class PostgresWorkerLedger implements WorkerLedger {
   private readonly sql: SqlPool;
   private preparing: Promise<number> | undefined;
@@ -68,7 +82,7 @@ class PostgresWorkerLedger implements WorkerLedger {
   private ready(): Promise<number> {
     this.preparing ??= this.prepare().catch((error: unknown) => {
       this.preparing = undefined;
-      throw error;
+      throw databaseFault(error, this.ledger.location, 'creating the worker tables', 'nothing was written');
     });
     return this.preparing;
   }
@@ -84,31 +98,72 @@ class PostgresWorkerLedger implements WorkerLedger {
     return jobId;
   }
 
+  /**
+   * Runs one call once the tables exist; a database error becomes the ledger's one-line error
+   * (LEDGER_UNUSABLE, exit code 4), never a raw one (which the CLI would call a bug). A session
+   * that ended under a call (an idle connection the server closed: an administrator, a restart,
+   * or meeting the server's news only now, after the process was stopped) fails that call alone,
+   * as the pool drops the connection: a `repeatable` call, whose repetition cannot do harm, is
+   * tried once more, on another.
+   */
+  private async use<T>(doing: string, repeatable: boolean, work: (jobId: number) => Promise<T>): Promise<T> {
+    const jobId = await this.ready();
+    try {
+      try {
+        return await work(jobId);
+      } catch (error) {
+        if (!repeatable || !sessionEnded(error)) throw error;
+        return await work(jobId);
+      }
+    } catch (error) {
+      throw databaseFault(error, this.ledger.location, doing, KEPT);
+    }
+  }
+
   async joinRun(request: JoinRequest): Promise<JoinedRun> {
-    const jobId = await this.ready();
-    return joinRun(this.sql, this.schema, this.job, request, (client, runId, plan) =>
-      recordPlannedRun(client, this.schema, jobId, { runId, total: plan.total, host: hostname(), options: request.runOptions ?? {} }),
+    // The plan reads the job's source: its errors are the source's, and pass on as they are.
+    let planFailure: { error: unknown } | undefined;
+    const plan = (): Promise<ChunkPlan> =>
+      request.plan().catch((error: unknown) => {
+        planFailure = { error };
+        throw error;
+      });
+    try {
+      // Not repeated: it may have planned the run, which reads the whole source.
+      return await this.use('joining the shared run', false, (jobId) =>
+        joinRun(this.sql, this.schema, this.job, { ...request, plan }, (client, runId, planned) =>
+          recordPlannedRun(client, this.schema, jobId, {
+            runId,
+            total: planned.total,
+            host: hostname(),
+            options: request.runOptions ?? {},
+          }),
+        ),
+      );
+    } catch (error) {
+      throw planFailure === undefined ? error : planFailure.error;
+    }
+  }
+
+  runState(runId: string): Promise<SharedRunState | undefined> {
+    return this.use("reading the shared run's state", true, () => readRunState(this.sql, this.schema, runId));
+  }
+
+  leaseChunk(runId: string, owner: string, leaseMs: number): Promise<LeasedChunk | undefined> {
+    // Repeated: a lease taken by the call whose answer was lost is held by nobody who knows it,
+    // and expires; the chunk waits a lease time, no more.
+    return this.use('leasing a chunk', true, () => leaseChunk(this.sql, this.schema, runId, owner, leaseMs));
+  }
+
+  renewLeases(runId: string, owner: string, held: readonly HeldChunk[], leaseMs: number): Promise<Set<number>> {
+    return this.use('renewing leases', true, () => renewLeases(this.sql, this.schema, runId, owner, held, leaseMs));
+  }
+
+  fenced<T>(runId: string, owner: string, held: readonly HeldChunk[], write: (writes: FencedWrites) => Promise<T>): Promise<T> {
+    // A session ended under the write is a lost lease (fenced-write.ts), which passes unchanged.
+    return this.use('a fenced write', false, (jobId) =>
+      fencedWrite(this.sql, this.schema, runId, owner, held, (client) => write(this.writes(client, jobId, runId))),
     );
-  }
-
-  async runState(runId: string): Promise<SharedRunState | undefined> {
-    await this.ready();
-    return readRunState(this.sql, this.schema, runId);
-  }
-
-  async leaseChunk(runId: string, owner: string, leaseMs: number): Promise<LeasedChunk | undefined> {
-    await this.ready();
-    return leaseChunk(this.sql, this.schema, runId, owner, leaseMs);
-  }
-
-  async renewLeases(runId: string, owner: string, held: readonly HeldChunk[], leaseMs: number): Promise<Set<number>> {
-    await this.ready();
-    return renewLeases(this.sql, this.schema, runId, owner, held, leaseMs);
-  }
-
-  async fenced<T>(runId: string, owner: string, held: readonly HeldChunk[], write: (writes: FencedWrites) => Promise<T>): Promise<T> {
-    const jobId = await this.ready();
-    return fencedWrite(this.sql, this.schema, runId, owner, held, (client) => write(this.writes(client, jobId, runId)));
   }
 
   /** The writes of one fenced transaction on `client`, all for `runId`. */
@@ -126,34 +181,36 @@ class PostgresWorkerLedger implements WorkerLedger {
     };
   }
 
-  async completeRun(runId: string): Promise<boolean> {
-    await this.ready();
-    return completeRun(this.sql, this.schema, runId);
+  claimProbe(runId: string, owner: string, leaseMs: number): Promise<boolean> {
+    // Repeated: a probe right this worker took a moment ago, it renews.
+    return this.use('claiming the probe', true, () => claimProbe(this.sql, this.schema, runId, owner, leaseMs));
   }
 
-  async abortRun(runId: string, reason: string): Promise<boolean> {
-    await this.ready();
-    return inTransaction(this.sql, (client) => abortRun(client, this.schema, runId, reason));
+  // The calls below say "true for the call that did it": repeated after an answer was lost, they
+  // would say false for what this worker did, so they are not.
+
+  completeRun(runId: string): Promise<boolean> {
+    return this.use('completing the shared run', false, () => completeRun(this.sql, this.schema, runId));
+  }
+
+  abortRun(runId: string, reason: string): Promise<boolean> {
+    return this.use('aborting the shared run', false, () =>
+      inTransaction(this.sql, (client) => abortRun(client, this.schema, runId, reason)),
+    );
   }
 
   async recordRunEnd(runId: string, status: string, summary: unknown): Promise<void> {
-    const jobId = await this.ready();
-    await inTransaction(this.sql, (client) => recordRunEnd(client, this.schema, jobId, runId, status, summary));
+    await this.use("recording the shared run's end", false, (jobId) =>
+      inTransaction(this.sql, (client) => recordRunEnd(client, this.schema, jobId, runId, status, summary)),
+    );
   }
 
-  async openBreaker(runId: string, reason: string): Promise<boolean> {
-    await this.ready();
-    return openSharedBreaker(this.sql, this.schema, runId, reason);
+  openBreaker(runId: string, reason: string): Promise<boolean> {
+    return this.use('opening the shared breaker', false, () => openSharedBreaker(this.sql, this.schema, runId, reason));
   }
 
-  async claimProbe(runId: string, owner: string, leaseMs: number): Promise<boolean> {
-    await this.ready();
-    return claimProbe(this.sql, this.schema, runId, owner, leaseMs);
-  }
-
-  async closeBreaker(runId: string, owner: string): Promise<boolean> {
-    await this.ready();
-    return closeSharedBreaker(this.sql, this.schema, runId, owner);
+  closeBreaker(runId: string, owner: string): Promise<boolean> {
+    return this.use('closing the shared breaker', false, () => closeSharedBreaker(this.sql, this.schema, runId, owner));
   }
 
   /** Ends the workers' connections, then closes the job's ledger; a second call does nothing more. */

@@ -72,7 +72,7 @@ export interface BreakerSummary {
   readonly retriesDeferred: number;
   /**
    * Attempts given back when the breaker closed: calls of records an outage parked, which then did
-   * not count against `maxAttempts` (the record started over, once per run), but are in the run's
+   * not count against `maxAttempts` (the record started over), but are in the run's
    * `attempts`, which counts every call.
    */
   readonly parkedAttempts: number;

@@ -52,6 +52,7 @@ export { DependencyFailurePolicy } from './graph/dependency-tracker.js';
 export { serializeError } from './policy/serialize-error.js';
 export type { SerializedError } from './policy/serialize-error.js';
 export type { Summary, BreakerSummary, PacingSummary, RunReportPaths } from './report/summary.js';
+export type { Regression, RegressionKind } from './report/run-history.js';
 export { RunStatus, RecordStatus, FailureKind } from './domain/status.js';
 export { jsonlOutput } from './sinks/jsonl-output.js';
 export type { JsonlOutputOptions } from './sinks/jsonl-output.js';

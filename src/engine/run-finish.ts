@@ -10,7 +10,7 @@ import { pruneRunReports } from '../report/prune-run-reports.js';
 import { writeRunReports } from '../report/run-reports.js';
 import { buildSummary, type Summary } from '../report/summary.js';
 import type { ConcurrencySummary } from './adaptive-concurrency.js';
-import { COMPARED_RUNS, regressionWarnings, runFigures, type RunFigures } from '../report/run-history.js';
+import { COMPARED_RUNS, findRegressions, regressionWarnings, runFigures, type Regression, type RunFigures } from '../report/run-history.js';
 import type { Ledger } from '../ledger/ledger.js';
 import type { EngineEvents } from './events.js';
 import type { FairScheduler } from './fair-scheduler.js';
@@ -96,8 +96,9 @@ export async function finishRun(input: FinishInput): Promise<Summary> {
         : undefined,
     concurrency: input.concurrency,
   });
-  const history = await regressionCheck(ledger, built);
-  const draft = history.length > 0 ? { ...built, warnings: [...built.warnings, ...history] } : built;
+  const regressions = await regressionCheck(ledger, built);
+  const draft =
+    regressions.length > 0 ? { ...built, warnings: [...built.warnings, ...regressionWarnings(regressions)], regressions } : built;
   const reports = await writeRunReports(ledger, draft);
   if (reports) pruneRunReports(reports, options.keepRuns);
   const summary = { ...draft, reports };
@@ -106,8 +107,8 @@ export async function finishRun(input: FinishInput): Promise<Summary> {
   return summary;
 }
 
-/** This run against the earlier ones the ledger remembers (the regression warning). */
-async function regressionCheck(ledger: Ledger, draft: Summary): Promise<string[]> {
+/** This run against the earlier ones the ledger remembers (the regression warning and alert). */
+async function regressionCheck(ledger: Ledger, draft: Summary): Promise<Regression[]> {
   const current = runFigures({
     runId: draft.runId,
     startedAt: '',
@@ -119,7 +120,7 @@ async function regressionCheck(ledger: Ledger, draft: Summary): Promise<string[]
   });
   if (!current) return [];
   const earlier = (await ledger.runs(COMPARED_RUNS + 1)).map(runFigures).filter((run): run is RunFigures => run !== undefined);
-  return regressionWarnings(current, earlier);
+  return findRegressions(current, earlier);
 }
 
 function breakerSummary({ breaker, stats }: FinishInput): Summary['breaker'] {

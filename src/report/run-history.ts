@@ -1,8 +1,8 @@
 /**
  * History across runs: each run's figures side by side (records, failures, failure rate, elapsed,
- * throughput), read from the summaries the ledger keeps, and the regression check that the
- * end-of-run summary warns with when this run is markedly slower, or fails markedly more, than the
- * runs before it.
+ * throughput), read from the summaries the ledger keeps, and the regression check behind the
+ * end-of-run summary's warning and the `run-regressed` alert: this run is markedly slower, or fails
+ * markedly more, than the runs before it.
  */
 import type { RunRecord } from '../ledger/ledger.js';
 
@@ -52,32 +52,68 @@ export function runFigures(run: RunRecord): RunFigures | undefined {
   };
 }
 
+/** What a run regressed in. */
+export const RegressionKind = {
+  /** Records per second at most the baseline ÷ `SLOWER_FACTOR`. */
+  throughput: 'throughput',
+  /** A failure rate at least `FAILURE_FACTOR` times the baseline's and `FAILURE_MARGIN` above it. */
+  failureRate: 'failure-rate',
+} as const;
+export type RegressionKind = (typeof RegressionKind)[keyof typeof RegressionKind];
+
+/** One way this run is markedly worse than the runs before it. */
+export interface Regression {
+  readonly kind: RegressionKind;
+  /** This run's figure: records per second, or the share of its records that failed (0–1). */
+  readonly thisRun: number;
+  /** The median of the same figure over the compared runs. */
+  readonly median: number;
+  /** How many earlier runs were compared. */
+  readonly comparedRuns: number;
+  /** One sentence with the figures, as the summary's warning and the `run-regressed` alert say it. */
+  readonly message: string;
+}
+
 /**
- * Warnings when `current` is markedly slower or fails markedly more than the median of the earlier
- * comparable runs (`previous`, newest first; at least two of them, each with at least
- * `MIN_COMPARED_RECORDS` records). Throughput, not elapsed time, is compared: a resume processes
- * fewer records than a first run and takes less time without being faster.
+ * How `current` is markedly slower or fails markedly more than the median of the earlier comparable
+ * runs (`previous`, newest first; at least two of them, each with at least `MIN_COMPARED_RECORDS`
+ * records). Throughput, not elapsed time, is compared: a resume processes fewer records than a first
+ * run and takes less time without being faster. The one computation behind the summary's warning
+ * and the alert.
  */
-export function regressionWarnings(current: RunFigures, previous: readonly RunFigures[]): string[] {
+export function findRegressions(current: RunFigures, previous: readonly RunFigures[]): Regression[] {
   if (current.records < MIN_COMPARED_RECORDS) return [];
   const earlier = previous.filter((run) => run.records >= MIN_COMPARED_RECORDS && run.runId !== current.runId).slice(0, COMPARED_RUNS);
   if (earlier.length < 2) return [];
-  const warnings: string[] = [];
+  const found: Regression[] = [];
   const runs = `the previous ${earlier.length} runs`;
   const speed = median(earlier.map((run) => run.recordsPerSecond));
   if (speed > 0 && current.recordsPerSecond <= speed / SLOWER_FACTOR) {
     const times = current.recordsPerSecond > 0 ? `${(speed / current.recordsPerSecond).toFixed(1)}× slower` : 'no throughput';
-    warnings.push(
-      `this run is markedly slower than ${runs}: ${current.recordsPerSecond} records/s against a median of ${speed} (${times}); see batchguard runs`,
-    );
+    found.push({
+      kind: RegressionKind.throughput,
+      thisRun: current.recordsPerSecond,
+      median: speed,
+      comparedRuns: earlier.length,
+      message: `this run is markedly slower than ${runs}: ${current.recordsPerSecond} records/s against a median of ${speed} (${times})`,
+    });
   }
   const rate = median(earlier.map((run) => run.failureRate));
   if (current.failureRate >= rate * FAILURE_FACTOR && current.failureRate >= rate + FAILURE_MARGIN) {
-    warnings.push(
-      `this run fails markedly more than ${runs}: ${percent(current.failureRate)} of its records failed against a median of ${percent(rate)}; see batchguard runs`,
-    );
+    found.push({
+      kind: RegressionKind.failureRate,
+      thisRun: current.failureRate,
+      median: rate,
+      comparedRuns: earlier.length,
+      message: `this run fails markedly more than ${runs}: ${percent(current.failureRate)} of its records failed against a median of ${percent(rate)}`,
+    });
   }
-  return warnings;
+  return found;
+}
+
+/** The summary's warnings for `regressions`, each pointing at the command that shows the runs. */
+export function regressionWarnings(regressions: readonly Regression[]): string[] {
+  return regressions.map((regression) => `${regression.message}; see batchguard runs`);
 }
 
 function median(values: readonly number[]): number {

@@ -5,6 +5,7 @@
 import type { RunStatus } from '../domain/status.js';
 import type { ErrorGroup, LedgerCounts } from '../ledger/ledger.js';
 import type { BreakerState, BreakerTripReason } from '../policy/breaker.js';
+import type { Regression } from './run-history.js';
 
 export { RunStatus } from '../domain/status.js';
 
@@ -49,6 +50,11 @@ export interface Summary {
     readonly lowest?: number;
     readonly decreases: number;
   };
+  /**
+   * How this run is markedly slower or fails markedly more than the job's previous runs (each also
+   * in `warnings`); absent when it is not, or when there are too few comparable runs.
+   */
+  readonly regressions?: readonly Regression[];
 }
 
 export interface PacingSummary {

@@ -4,51 +4,13 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli, spawnCli, waitFor, writeJsonl } from '../helpers/cli.js';
+import { closeReceivers, receiver } from '../helpers/http-receiver.js';
 import { tempDir } from '../helpers/temp.js';
 
-interface Received {
-  method: string;
-  url: string;
-  headers: IncomingMessage['headers'];
-  body: string;
-}
-
-const servers: Server[] = [];
-afterEach(async () => {
-  await Promise.all(
-    servers.splice(0).map(
-      (s) =>
-        new Promise((r) => {
-          s.closeAllConnections();
-          s.close(r);
-        }),
-    ),
-  );
-});
-
-/** A local HTTP server that records every request and answers `status`. */
-async function receiver(status = 200): Promise<{ port: number; received: Received[] }> {
-  const received: Received[] = [];
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      let raw = Buffer.concat(chunks);
-      if (req.headers['content-encoding'] === 'gzip') raw = gunzipSync(raw);
-      received.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: raw.toString('utf8') });
-      res.writeHead(status, { 'content-type': 'application/json' }).end('{}');
-    });
-  });
-  servers.push(server);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { port: (server.address() as AddressInfo).port, received };
-}
+afterEach(closeReceivers);
 
 /** A job of `count` records of which ids ending in 00–29 (30%) fail with `failure`; the breaker off so only the threshold speaks. */
 function failingJob(dir: string, name: string, count: number, failure: string, extra = ''): void {

@@ -1,11 +1,11 @@
 /**
  * History across runs: after three runs of a job, the third twice as slow as the first two, its
- * summary warns of the regression; a run as fast as the others does not.
+ * summary warns of the regression and lists it in `regressions`; a run as fast as the others does not.
  */
 import { describe, expect, it } from 'vitest';
 import { runJob } from '../../src/engine/run-job.js';
 import { defineJob } from '../../src/job.js';
-import { regressionWarnings, runFigures, type RunFigures } from '../../src/report/run-history.js';
+import { findRegressions, runFigures, type RunFigures } from '../../src/report/run-history.js';
 import { ManualClock, memoryLedger } from '../../src/testing/index.js';
 import { drive } from '../helpers/drive.js';
 
@@ -49,6 +49,16 @@ describe('run history', () => {
     expect(summaries[2]?.warnings).toEqual([
       'this run is markedly slower than the previous 2 runs: 25 records/s against a median of 50 (2.0× slower); see batchguard runs',
     ]);
+    expect(summaries[2]?.regressions).toEqual([
+      {
+        kind: 'throughput',
+        thisRun: 25,
+        median: 50,
+        comparedRuns: 2,
+        message: 'this run is markedly slower than the previous 2 runs: 25 records/s against a median of 50 (2.0× slower)',
+      },
+    ]);
+    expect(summaries[1]).not.toHaveProperty('regressions');
     const figures = runs.map(runFigures);
     expect(figures.map((f) => f && [f.records, f.failed, f.elapsedMs, f.recordsPerSecond])).toEqual([
       [50, 0, 2000, 25],
@@ -78,8 +88,8 @@ describe('run history', () => {
       recordsPerSecond,
     });
     // A resume of 5 records, or a single earlier run, is no baseline.
-    expect(regressionWarnings(run('c', 100, 10), [run('b', 5, 100), run('a', 100, 100)])).toEqual([]);
-    expect(regressionWarnings(run('c', 10, 10), [run('b', 100, 100), run('a', 100, 100)])).toEqual([]);
-    expect(regressionWarnings(run('c', 100, 10), [run('b', 100, 100), run('a', 100, 100)])).toHaveLength(1);
+    expect(findRegressions(run('c', 100, 10), [run('b', 5, 100), run('a', 100, 100)])).toEqual([]);
+    expect(findRegressions(run('c', 10, 10), [run('b', 100, 100), run('a', 100, 100)])).toEqual([]);
+    expect(findRegressions(run('c', 100, 10), [run('b', 100, 100), run('a', 100, 100)])).toHaveLength(1);
   });
 });

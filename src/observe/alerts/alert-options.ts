@@ -3,7 +3,17 @@
  * that name the field (`alerts.rules[1].threshold`), like every other job option.
  */
 import { ConfigError } from '../../errors.js';
-import { checkFraction, checkInteger, checkKnownKeys, checkPositive, formatValue, isRecord } from '../../validation/check.js';
+import { RegressionKind } from '../../report/run-history.js';
+import {
+  checkFraction,
+  checkInteger,
+  checkKnownKeys,
+  checkOneOf,
+  checkPositive,
+  formatValue,
+  invalid,
+  isRecord,
+} from '../../validation/check.js';
 
 /** The kinds of alert rule. */
 export const AlertRuleKind = {
@@ -17,6 +27,8 @@ export const AlertRuleKind = {
   runAborted: 'run-aborted',
   /** The run finished above the job's failure threshold (exit code 1). */
   thresholdExceeded: 'threshold-exceeded',
+  /** The run finished markedly slower, or failing markedly more, than the job's previous runs (the summary's regression warning). */
+  runRegressed: 'run-regressed',
 } as const;
 export type AlertRuleKind = (typeof AlertRuleKind)[keyof typeof AlertRuleKind];
 
@@ -29,8 +41,10 @@ export interface AlertRuleOptions {
   windowMs?: number;
   /** For `failure-rate`: no alert while fewer records than this finished in the window. @default 20 */
   minRecords?: number;
-  /** After firing, the rule stays quiet this long even if it crosses again. @default 300000 */
+  /** After firing, the rule stays quiet this long even if it crosses again (not for `run-regressed`, which fires at most once per run). @default 300000 */
   cooldownMs?: number;
+  /** For `run-regressed`: which regressions alert. @default ['throughput', 'failure-rate'] */
+  compare?: RegressionKind[];
 }
 
 /** A rule with its defaults applied. */
@@ -40,6 +54,8 @@ export interface ResolvedAlertRule {
   readonly windowMs: number;
   readonly minRecords: number;
   readonly cooldownMs: number;
+  /** For `run-regressed`: the regressions it alerts on; empty for the other kinds. */
+  readonly compare: readonly RegressionKind[];
 }
 
 /** Where webhook alerts go. */
@@ -77,21 +93,26 @@ export interface ResolvedAlerts {
 }
 
 const KINDS = Object.values(AlertRuleKind);
+const REGRESSION_KINDS = Object.values(RegressionKind);
 const DEFAULT_COOLDOWN_MS = 300_000;
 
-/** The rules used when the job names none. */
+/**
+ * The rules used when the job names none. `run-regressed` is not among them: throughput moves with
+ * the machine and the services a handler calls, so whether a slower run is news is the job's call.
+ */
 export const DEFAULT_ALERT_RULES: readonly ResolvedAlertRule[] = Object.freeze(
-  [AlertRuleKind.thresholdExceeded, AlertRuleKind.breakerOpened, AlertRuleKind.runAborted].map((kind) => rule(kind, 0)),
+  [AlertRuleKind.thresholdExceeded, AlertRuleKind.breakerOpened, AlertRuleKind.runAborted].map((kind) => rule(kind)),
 );
 
-function rule(
-  kind: AlertRuleKind,
-  threshold: number,
-  windowMs = 60_000,
-  minRecords = 20,
-  cooldownMs = DEFAULT_COOLDOWN_MS,
-): ResolvedAlertRule {
-  return Object.freeze({ kind, threshold, windowMs, minRecords, cooldownMs });
+function rule(kind: AlertRuleKind, settings: Partial<Omit<ResolvedAlertRule, 'kind'>> = {}): ResolvedAlertRule {
+  return Object.freeze({
+    kind,
+    threshold: settings.threshold ?? 0,
+    windowMs: settings.windowMs ?? 0,
+    minRecords: settings.minRecords ?? 0,
+    cooldownMs: settings.cooldownMs ?? DEFAULT_COOLDOWN_MS,
+    compare: Object.freeze([...(settings.compare ?? [])]),
+  });
 }
 
 function checkObject(value: unknown, field: string, example: string): Record<string, unknown> {
@@ -118,37 +139,52 @@ function checkUrl(value: unknown, field: string, schemes: readonly string[]): st
 
 function resolveRule(value: unknown, field: string): ResolvedAlertRule {
   const options = checkObject(value, field, "{ kind: 'failure-rate', threshold: 0.2, windowMs: 60000 }");
-  checkKnownKeys(options, field, ['kind', 'threshold', 'windowMs', 'minRecords', 'cooldownMs']);
-  const kind = options.kind;
-  if (typeof kind !== 'string' || !KINDS.includes(kind as AlertRuleKind)) {
-    throw new ConfigError(`${field}.kind must be one of ${KINDS.join(', ')}; got ${formatValue(kind)}`, { field: `${field}.kind` });
-  }
+  checkKnownKeys(options, field, ['kind', 'threshold', 'windowMs', 'minRecords', 'cooldownMs', 'compare']);
+  if (options.kind === undefined) throw invalid(`${field}.kind`, `is required: one of ${KINDS.join(', ')}`, options.kind);
+  const kind = checkOneOf(options.kind, AlertRuleKind.failureCount, `${field}.kind`, KINDS);
+  const notFor = (only: string, why = ''): never => {
+    throw new ConfigError(`${field}.${only} does not apply to a ${kind} rule${why}`, { field: `${field}.${only}` });
+  };
+  if (kind !== AlertRuleKind.runRegressed && options.compare !== undefined) notFor('compare');
   const cooldownMs = checkInteger(options.cooldownMs, `${field}.cooldownMs`, DEFAULT_COOLDOWN_MS, 0, 86_400_000);
   if (kind === AlertRuleKind.failureCount) {
     if (options.threshold === undefined)
       throw new ConfigError(`${field}.threshold is required for a failure-count rule (a number of failed records)`, {
         field: `${field}.threshold`,
       });
-    return rule(kind, checkInteger(options.threshold, `${field}.threshold`, 1, 1, Number.MAX_SAFE_INTEGER), 0, 0, cooldownMs);
+    return rule(kind, { threshold: checkInteger(options.threshold, `${field}.threshold`, 1, 1, Number.MAX_SAFE_INTEGER), cooldownMs });
   }
   if (kind === AlertRuleKind.failureRate) {
     if (options.threshold === undefined)
       throw new ConfigError(`${field}.threshold is required for a failure-rate rule (a fraction: 0.2 means 20%)`, {
         field: `${field}.threshold`,
       });
-    return rule(
-      kind,
-      checkFraction(options.threshold, `${field}.threshold`, 0),
-      checkPositive(options.windowMs, `${field}.windowMs`, 60_000),
-      checkInteger(options.minRecords, `${field}.minRecords`, 20, 1, Number.MAX_SAFE_INTEGER),
+    return rule(kind, {
+      threshold: checkFraction(options.threshold, `${field}.threshold`, 0),
+      windowMs: checkPositive(options.windowMs, `${field}.windowMs`, 60_000),
+      minRecords: checkInteger(options.minRecords, `${field}.minRecords`, 20, 1, Number.MAX_SAFE_INTEGER),
       cooldownMs,
-    );
+    });
   }
-  for (const only of ['threshold', 'windowMs', 'minRecords'] as const) {
-    if (options[only] !== undefined)
-      throw new ConfigError(`${field}.${only} does not apply to a ${kind} rule`, { field: `${field}.${only}` });
+  for (const only of ['threshold', 'windowMs', 'minRecords'] as const) if (options[only] !== undefined) notFor(only);
+  if (kind === AlertRuleKind.runRegressed) {
+    // The criteria are the summary's warning's, on purpose: an alert and a warning that disagree about one run help nobody.
+    if (options.cooldownMs !== undefined) notFor('cooldownMs', ' (it fires at most once per run, at its end)');
+    return rule(kind, { compare: resolveCompare(options.compare, `${field}.compare`) });
   }
-  return rule(kind as AlertRuleKind, 0, 0, 0, cooldownMs);
+  return rule(kind, { cooldownMs });
+}
+
+/** `run-regressed`'s `compare`: a non-empty list of regression kinds, each spelt right. */
+function resolveCompare(value: unknown, field: string): RegressionKind[] {
+  if (value === undefined) return REGRESSION_KINDS;
+  if (!Array.isArray(value) || value.length === 0) {
+    throw invalid(field, `must be a non-empty array of ${REGRESSION_KINDS.join(', ')}`, value, "for example ['throughput']");
+  }
+  return value.map((item: unknown, i) => {
+    if (item === undefined) throw invalid(`${field}[${i}]`, `must be one of ${REGRESSION_KINDS.join(', ')}`, item);
+    return checkOneOf(item, RegressionKind.throughput, `${field}[${i}]`, REGRESSION_KINDS);
+  });
 }
 
 /** Validates the job's `alerts` option and applies defaults; `undefined` stays `undefined`. */

@@ -3,6 +3,34 @@ import { AlertRules } from './alert-rules.js';
 import { resolveAlerts } from './alert-options.js';
 import type { EngineEvent } from '../../events/engine-event.js';
 import type { Summary } from '../../report/summary.js';
+import { findRegressions, type RunFigures } from '../../report/run-history.js';
+
+/** A finished run's figures: `records` records at `recordsPerSecond`, `failed` of them failed. */
+function figures(runId: string, recordsPerSecond: number, failed = 0, records = 100): RunFigures {
+  return {
+    runId,
+    startedAt: '',
+    status: 'completed',
+    records,
+    failed,
+    failureRate: failed / records,
+    elapsedMs: (records / recordsPerSecond) * 1000,
+    recordsPerSecond,
+  };
+}
+
+/** The summary of a run of 100 records whose regressions (against two runs at 80/s without failures) are found as the run's end finds them. */
+function finishedSummary(recordsPerSecond: number, failed = 0): Summary {
+  const regressions = findRegressions(figures('c', recordsPerSecond, failed), [figures('b', 80), figures('a', 80)]);
+  return {
+    status: 'completed',
+    succeeded: 1000 - failed,
+    failed,
+    failureRate: failed / 1000,
+    thisRun: { succeeded: 100 - failed, failed, skipped: 0 },
+    ...(regressions.length > 0 ? { regressions } : {}),
+  } as Summary;
+}
 
 function rulesOf(rules: unknown[]): AlertRules {
   return new AlertRules(resolveAlerts({ rules })!.rules);
@@ -76,6 +104,68 @@ describe('AlertRules', () => {
     expect(finished).toHaveLength(1);
     expect(finished[0]).toMatchObject({ rule: 'threshold-exceeded', failed: 4, finished: 10, failureRate: 0.4 });
     expect(rules.event({ type: 'run:finished', summary: { ...summary, status: 'completed' } }, 4_000)).toEqual([]);
+  });
+});
+
+describe('the run-regressed rule', () => {
+  it('fires once at the end of a run that regressed, naming this run and the median of the previous ones', () => {
+    const rules = rulesOf([{ kind: 'run-regressed' }, { kind: 'threshold-exceeded' }]);
+    expect(rules.event({ type: 'run:started', runId: 'c' } as EngineEvent, 0)).toEqual([]);
+    const fired = rules.event({ type: 'run:finished', summary: finishedSummary(40) }, 1_000);
+    expect(fired).toHaveLength(1);
+    expect(fired[0]).toEqual({
+      rule: 'run-regressed',
+      message: 'this run is markedly slower than the previous 2 runs: 40 records/s against a median of 80 (2.0× slower)',
+      failureRate: 0,
+      failed: 0,
+      finished: 100,
+      atMs: 1_000,
+    });
+  });
+
+  it("stays quiet for a run as fast as the previous ones, and alerts on the failure rate with this run's figures", () => {
+    expect(rulesOf([{ kind: 'run-regressed' }]).event({ type: 'run:finished', summary: finishedSummary(70) }, 0)).toEqual([]);
+    const both = rulesOf([{ kind: 'run-regressed' }]).event({ type: 'run:finished', summary: finishedSummary(20, 30) }, 0);
+    expect(both).toHaveLength(1);
+    expect(both[0]?.message).toBe(
+      'this run is markedly slower than the previous 2 runs: 20 records/s against a median of 80 (4.0× slower); ' +
+        'this run fails markedly more than the previous 2 runs: 30% of its records failed against a median of 0%',
+    );
+    expect(both[0]).toMatchObject({ failed: 30, finished: 100, failureRate: 0.3 });
+  });
+
+  it('alerts only on the regressions named in compare', () => {
+    const onlyFailures = rulesOf([{ kind: 'run-regressed', compare: ['failure-rate'] }]);
+    expect(onlyFailures.event({ type: 'run:finished', summary: finishedSummary(20) }, 0)).toEqual([]);
+    expect(onlyFailures.event({ type: 'run:finished', summary: finishedSummary(80, 30) }, 0)[0]?.message).toMatch(
+      /^this run fails markedly more than the previous 2 runs: 30%/,
+    );
+  });
+
+  it('validates its options, with a hint for a misspelt name', () => {
+    expect(() => resolveAlerts({ rules: [{ kind: 'run-regresed' }] })).toThrow(
+      'alerts.rules[0].kind must be one of failure-count, failure-rate, breaker-opened, run-aborted, threshold-exceeded, run-regressed (did you mean "run-regressed"?); got "run-regresed"',
+    );
+    expect(() => resolveAlerts({ rules: [{ kind: 'run-regressed', compare: ['througput'] }] })).toThrow(
+      'alerts.rules[0].compare[0] must be one of throughput, failure-rate (did you mean "throughput"?); got "througput"',
+    );
+    expect(() => resolveAlerts({ rules: [{ kind: 'run-regressed', compar: ['throughput'] }] })).toThrow(
+      'alerts.rules[0].compar is not a known option (did you mean "compare"?)',
+    );
+    expect(() => resolveAlerts({ rules: [{ kind: 'run-regressed', compare: [] }] })).toThrow(
+      "alerts.rules[0].compare must be a non-empty array of throughput, failure-rate; got an array; for example ['throughput']",
+    );
+    expect(() => resolveAlerts({ rules: [{ kind: 'run-regressed', threshold: 2 }] })).toThrow(
+      'alerts.rules[0].threshold does not apply to a run-regressed rule',
+    );
+    expect(() => resolveAlerts({ rules: [{ kind: 'run-regressed', cooldownMs: 1000 }] })).toThrow(
+      'alerts.rules[0].cooldownMs does not apply to a run-regressed rule (it fires at most once per run, at its end)',
+    );
+    expect(() => resolveAlerts({ rules: [{ kind: 'failure-count', threshold: 1, compare: ['throughput'] }] })).toThrow(
+      'alerts.rules[0].compare does not apply to a failure-count rule',
+    );
+    expect(() => resolveAlerts({ rules: [{ threshold: 1 }] })).toThrow('alerts.rules[0].kind is required: one of failure-count');
+    expect(resolveAlerts({ rules: [{ kind: 'run-regressed' }] })?.rules[0]?.compare).toEqual(['throughput', 'failure-rate']);
   });
 });
 

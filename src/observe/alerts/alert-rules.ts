@@ -99,6 +99,13 @@ export class AlertRules {
         counts = event.summary;
         const finished = counts.succeeded + counts.failed;
         message = `the run finished above its failure threshold: ${counts.failed} of ${finished} records failed (${percent(event.summary.failureRate)})`;
+      } else if (kind === AlertRuleKind.runRegressed && event.type === 'run:finished') {
+        // The regressions were found once, by the run's end, for its summary: the alert repeats them.
+        const regressions = (event.summary.regressions ?? []).filter((r) => state.rule.compare.includes(r.kind));
+        if (regressions.length > 0) {
+          counts = event.summary.thisRun;
+          message = regressions.map((r) => r.message).join('; ');
+        }
       }
       if (message === undefined) continue;
       // An event is its own crossing: re-arm so the next one fires, unless within the cooldown.

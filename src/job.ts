@@ -25,6 +25,7 @@ import { checkLedgerOption } from './ledger/ledger-location.js';
 import { DEFAULT_KEEP_RUNS } from './report/prune-run-reports.js';
 import { resolveAlerts, type AlertOptions, type ResolvedAlerts } from './observe/alerts/alert-options.js';
 import type { EventListener } from './events/engine-event.js';
+import { resolveTracing, type ResolvedTracing, type TracingOptions } from './observe/tracing-options.js';
 
 /** What the handler receives besides the record. */
 export interface HandlerContext {
@@ -157,6 +158,15 @@ export interface JobOptions<T, R = unknown> {
    * (see docs/observability.md). @default undefined (no alerts)
    */
   alerts?: AlertOptions;
+  /**
+   * OpenTelemetry spans: one for the run, one per record under it, one per attempt under its
+   * record, with the handler's call running inside its attempt's span so that the spans it makes
+   * (an instrumented HTTP client, its own) hang under the record that caused them. Needs the
+   * optional peer dependency `@opentelemetry/api` and a tracer provider the program registers;
+   * without the package the run goes on untraced, with a warning (docs/observability.md).
+   * @default false
+   */
+  tracing?: TracingOptions;
 }
 
 /** A validated job with every default applied. */
@@ -197,6 +207,8 @@ export interface Job<T = unknown, R = unknown> {
   readonly ledger: string | undefined;
   readonly keepRuns: number;
   readonly alerts: ResolvedAlerts | undefined;
+  /** Tracing's settings, when the job turned it on. */
+  readonly tracing: ResolvedTracing | undefined;
   readonly onEvent: EventListener | undefined;
   /** Marks a resolved job, so `defineJob(defineJob(x))` is harmless. */
   readonly resolved: true;
@@ -234,6 +246,7 @@ const JOB_FIELDS = [
   'ledger',
   'keepRuns',
   'alerts',
+  'tracing',
   'onEvent',
 ] as const;
 
@@ -308,6 +321,7 @@ export function defineJob<T, R = unknown>(options: JobOptions<T, R>): Job<T, R> 
     ledger: checkLedgerOption(options.ledger),
     keepRuns: checkInteger(options.keepRuns, 'keepRuns', DEFAULT_KEEP_RUNS, 1, 100_000),
     alerts: resolveAlerts(options.alerts),
+    tracing: resolveTracing(options.tracing),
     onEvent: checkOnEvent(options.onEvent),
     resolved: true,
   };

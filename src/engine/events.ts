@@ -2,6 +2,7 @@
  * Delivers the engine's events (src/events/engine-event.ts) to its subscribers.
  */
 import type { EngineEvent, EventListener } from '../events/engine-event.js';
+import type { RunObserver } from '../events/run-observer.js';
 
 export type { EngineEvent, EventListener } from '../events/engine-event.js';
 
@@ -14,19 +15,25 @@ interface Subscriber {
 }
 
 /**
- * Delivers events to each listener in turn: the run's `onEvent` option (the CLI's displays) and the
- * job's own `onEvent`. A listener that throws, or an async one that rejects, must not break the run
- * nor keep the others from their events: its failures are counted and named in the summary's warnings.
+ * Delivers events to each listener in turn: the run's `onEvent` option (the CLI's displays), the
+ * job's own `onEvent`, and the run's observers (tracing). A listener that throws, or an async one that
+ * rejects, must not break the run nor keep the others from their events: its failures are counted
+ * and named in the summary's warnings.
  */
 export class EngineEvents {
   /** False when nobody listens: events that cost something to build are skipped. */
   readonly listening: boolean;
   private readonly subscribers: Subscriber[];
 
-  constructor(runListener: EventListener | undefined, jobListener?: EventListener) {
+  constructor(
+    runListener: EventListener | undefined,
+    jobListener?: EventListener,
+    private readonly observers: readonly RunObserver[] = [],
+  ) {
     const named: [string, EventListener | undefined][] = [
       ['the onEvent run option', runListener],
       ["the job's onEvent", jobListener],
+      ...observers.map((observer): [string, EventListener] => [observer.name, observer.onEvent]),
     ];
     this.subscribers = named
       .filter((pair): pair is [string, EventListener] => pair[1] !== undefined)
@@ -48,11 +55,14 @@ export class EngineEvents {
     }
   }
 
-  /** One line per listener that failed, for the summary's warnings. */
+  /** One line per listener that failed, then the observers' own, for the summary's warnings. */
   warnings(): string[] {
-    return this.subscribers
-      .filter((subscriber) => subscriber.failures > 0)
-      .map((s) => `${s.name} failed ${s.failures} time(s), first on ${s.firstFailure}; the run went on without those calls`);
+    return [
+      ...this.subscribers
+        .filter((subscriber) => subscriber.failures > 0)
+        .map((s) => `${s.name} failed ${s.failures} time(s), first on ${s.firstFailure}; the run went on without those calls`),
+      ...this.observers.flatMap((observer) => observer.warnings()),
+    ];
   }
 }
 

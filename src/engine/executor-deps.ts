@@ -10,6 +10,7 @@ import type { SampleKind } from '../policy/concurrency-limit.js';
 import type { EngineEvents } from './events.js';
 import type { Outcome } from '../domain/outcome.js';
 import type { StepStore } from './durable-step.js';
+import type { AttemptRunner } from './handler-call.js';
 import type { Phase, OpenRecord } from './open-record.js';
 import type { EscapeListener } from './escaped-errors.js';
 
@@ -69,6 +70,8 @@ export interface ExecutorDeps {
   readonly escapes?: EscapeListener;
   /** Where `ctx.step` keeps completed steps; without it a step is a plain call. */
   readonly steps?: StepStore;
+  /** Runs each handler call in the scope it returns (tracing: the attempt's span); without it the handler is called directly. */
+  readonly runAttempt?: AttemptRunner;
 }
 
 /** What the breaker is told about a systemic failure besides its error. */

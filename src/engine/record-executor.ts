@@ -15,7 +15,7 @@ import { retryAfterMs } from '../policy/retry-after.js';
 import type { SerializedError } from '../policy/serialize-error.js';
 import { safeSerialize, withCause } from './stored-error.js';
 import { AttemptContext } from './attempt-context.js';
-import { inAttempt, type AttemptScope, type EscapeListener } from './escaped-errors.js';
+import { callHandler, isThenable, type AttemptOwner } from './handler-call.js';
 import { thrownSummary } from '../policy/error-fields.js';
 import { failureSample, SampleKind } from '../policy/concurrency-limit.js';
 import type { AttemptRecord, Outcome } from '../domain/outcome.js';
@@ -23,7 +23,7 @@ import { Phase, retryState, type OpenRecord, type RetryState } from './open-reco
 import { RunningList } from './running-list.js';
 import type { ExecutorDeps } from './executor-deps.js';
 
-export class RecordExecutor {
+export class RecordExecutor implements AttemptOwner {
   /** The attempts running now (at most the concurrency): what the timeout sweep looks at. */
   private readonly running = new RunningList();
 
@@ -88,10 +88,7 @@ export class RecordExecutor {
     entry.ctx = ctx;
     let returned: unknown;
     try {
-      const escapes = this.deps.escapes;
-      returned = escapes
-        ? inAttempt(new Attempt(this, entry, generation, escapes), job.handler, entry.record, ctx)
-        : job.handler(entry.record, ctx);
+      returned = callHandler(this, entry, generation, ctx, job, this.deps.escapes, this.deps.runAttempt);
       // Inside the try: reading `then` can throw (a getter, a revoked proxy), and so can a thenable's `then`.
       if (isThenable(returned)) {
         returned.then(
@@ -187,7 +184,19 @@ export class RecordExecutor {
     this.running.delete(entry);
     entry.generation++;
     const durationMs = clock.now() - entry.attemptStartedAtMs;
-    if (events.listening) events.emit({ type: 'attempt:ended', key: entry.key, attempt: entry.attempt, durationMs, outcome: 'failed' });
+    // Serialized once when someone listens: the event carries it, and the breaker and the outcome reuse it.
+    const handlerFailure = events.listening ? safeSerialize(error, job.redact) : undefined;
+    if (handlerFailure) {
+      events.emit({
+        type: 'attempt:ended',
+        key: entry.key,
+        attempt: entry.attempt,
+        durationMs,
+        outcome: 'failed',
+        error: handlerFailure,
+        timedOut,
+      });
+    }
     const { classification, rule } = classifyError(error, job.classify);
     // A record-specific (fatal) error still means the upstream answered in time.
     this.deps.onAttemptEnded?.(entry, classification === 'fatal' && !timedOut ? SampleKind.ok : failureSample(error, timedOut));
@@ -215,7 +224,7 @@ export class RecordExecutor {
     }
     const systemic = timedOut || classification === 'retryable';
     if (systemic) {
-      const failure = safeSerialize(handlerError, job.redact);
+      const failure = handlerFailure ?? safeSerialize(handlerError, job.redact);
       // The group this failure would have if it ended the record, so the breaker's dominant error is a failure group.
       const group = errorFingerprint(failure, { kind: timedOut ? FailureKind.timeout : FailureKind.exhausted, rule }).fingerprint;
       const final = !decision.retry;
@@ -238,7 +247,7 @@ export class RecordExecutor {
       const pauseMs = retryAfterMs(handlerError, clock.now());
       if (pauseMs !== undefined) this.deps.limiter.slowDown(entry.rateKey, clock.now() + pauseMs);
     }
-    const serialized = safeSerialize(error, job.redact);
+    const serialized = handlerFailure !== undefined && error === handlerError ? handlerFailure : safeSerialize(error, job.redact);
     const retry = retryState(entry);
     const history = retry.history;
     if (decision.retry && !this.deps.stopping()) {
@@ -304,30 +313,4 @@ export class RecordExecutor {
     this.deps.move(entry, Phase.pending);
     this.deps.onOutcome(entry, { status: 'pending', key: entry.key, position: entry.position, attempts: entry.attempt });
   }
-}
-
-/** The attempt a handler call belongs to, for errors that escape it. */
-class Attempt implements AttemptScope {
-  constructor(
-    private readonly executor: RecordExecutor,
-    private readonly entry: OpenRecord,
-    private readonly generation: number,
-    readonly run: EscapeListener,
-  ) {}
-
-  get key(): string {
-    return this.entry.key;
-  }
-
-  fail(error: unknown): boolean {
-    return this.executor.escaped(this.entry, this.generation, error);
-  }
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    value !== null &&
-    (typeof value === 'object' || typeof value === 'function') &&
-    typeof (value as PromiseLike<unknown>).then === 'function'
-  );
 }

@@ -19,6 +19,7 @@ import { resolveRunOptions, type RunOptions } from './run-options.js';
 import { beginRun, prepareRun } from './run-setup.js';
 import { idleProgress, type RunHandle } from './run-handle.js';
 import { uncaughtEndsRun } from './uncaught-ending.js';
+import { runTracing } from '../observe/tracing.js';
 import { Run } from './run.js';
 
 export type { Progress, RunHandle } from './run-handle.js';
@@ -32,7 +33,8 @@ export function runJob<T, R>(job: Job<T, R>, options: RunOptions = {}): Promise<
 export function startRun<T, R>(job: Job<T, R>, options: RunOptions = {}): RunHandle {
   const resolved = resolveRunOptions(job, options);
   const runId = randomUUID();
-  const events = new EngineEvents(resolved.onEvent, job.onEvent);
+  const tracing = job.tracing && runTracing(job.tracing, job.name, runId);
+  const events = new EngineEvents(resolved.onEvent, job.onEvent, tracing ? [tracing] : []);
   const startedAtMs = resolved.clock.now();
   const control = new RunControl(events, resolved.clock, job.shutdownGraceMs);
   let run: Run | undefined;
@@ -47,7 +49,7 @@ export function startRun<T, R>(job: Job<T, R>, options: RunOptions = {}): RunHan
       const begun = await beginRun(job, resolved, runId, ledger, fingerprint);
       try {
         const parts = await prepareRun(job, resolved, runId, ledger, begun, fingerprint, control.signal);
-        run = new Run(job, resolved, parts, control, events, escapes, startedAtMs);
+        run = new Run(job, resolved, parts, control, events, escapes, startedAtMs, tracing?.runAttempt);
         return await run.execute();
       } catch (error) {
         await ledger.finish(runId, 'failed', { error: thrownMessage(error) }).catch(() => {});
@@ -62,9 +64,16 @@ export function startRun<T, R>(job: Job<T, R>, options: RunOptions = {}): RunHan
   };
   const watched = async (): Promise<Summary> => {
     const unwatch = watchEscapes(escapes);
+    let thrown: unknown;
     try {
-      return await execute();
+      if (!tracing) return await execute();
+      await tracing.start();
+      return await tracing.inRun(execute);
+    } catch (error) {
+      thrown = error;
+      throw error;
     } finally {
+      tracing?.end(thrown);
       unwatch();
     }
   };

@@ -20,6 +20,7 @@ import { ledgerSteps } from './durable-step.js';
 import { type EscapeListener } from './escaped-errors.js';
 import { EngineEvents } from './events.js';
 import { FairScheduler } from './fair-scheduler.js';
+import type { AttemptRunner } from './handler-call.js';
 import { isDone, Phase, type OpenRecord } from './open-record.js';
 import { OutcomeRecorder } from './outcome-recorder.js';
 import { Reader } from './reader.js';
@@ -61,6 +62,7 @@ export class Run {
     private readonly events: EngineEvents,
     escapes: EscapeListener,
     private readonly startedAtMs: number,
+    runAttempt?: AttemptRunner,
   ) {
     const { clock } = options;
     this.fair = job.concurrencyKey ? new FairScheduler<OpenRecord>({ perKeyConcurrency: job.perKeyConcurrency }) : undefined;
@@ -140,6 +142,7 @@ export class Run {
       onHeld: () => this.refill(),
       escapes: options.attributeEscapes ? escapes : undefined,
       steps: ledgerSteps(parts.ledger, parts.runId),
+      runAttempt,
     });
     this.deadline = new DeadlineWatch(resolveDeadline(options.deadline, startedAtMs), clock, (limit, description) => {
       if (control.stopping) return;

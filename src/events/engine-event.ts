@@ -51,6 +51,10 @@ export type EngineEvent =
       readonly attempt: number;
       readonly durationMs: number;
       readonly outcome: 'succeeded' | 'failed';
+      /** What the call threw or rejected with (redacted), when `outcome` is `failed`. */
+      readonly error?: SerializedError;
+      /** When `outcome` is `failed`: whether the call ran out of `timeoutMs` (`error` is then the TimeoutError). */
+      readonly timedOut?: boolean;
     }
   /**
    * A record succeeded (its result, if any, accepted by the output sink). `attemptDurationsMs` has one

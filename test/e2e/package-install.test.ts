@@ -70,6 +70,13 @@ export default defineJob({
 });
 `;
 
+const TRACED_JOB_MJS = `import { defineJob } from 'batchguard';
+export default defineJob({
+  name: 'traced', source: [{ id: 1 }, { id: 2 }], key: (r) => String(r.id), tracing: true,
+  handler: async (r) => r.id,
+});
+`;
+
 describe('the published package', () => {
   it('installs into a fresh project, type-checks strictly, loads with require(), and runs', () => {
     const dir = tempDir();
@@ -159,5 +166,17 @@ describe('the published package', () => {
     expect(run.status).toBe(0);
     // Installed in the project, `batchguard` alone is not on the PATH: the hint says npx.
     expect(JSON.parse(run.stdout)).toMatchObject({ succeeded: 1, failed: 1, next: 'npx batchguard failures job.mjs' });
+
+    // Tracing on, without the optional @opentelemetry/api: the run goes on untraced, and says why.
+    expect(() => createRequire(join(dir, 'package.json')).resolve('@opentelemetry/api')).toThrow();
+    writeFileSync(join(dir, 'traced.mjs'), TRACED_JOB_MJS);
+    const traced = cli('run', 'traced.mjs', '--ledger', 'memory', '--json');
+    const missing =
+      "tracing is on (the job's tracing option), but the package @opentelemetry/api cannot be found from batchguard; " +
+      'install it beside batchguard with `npm install @opentelemetry/api@1`; this run has no spans';
+    expect(traced.stderr).toContain(`batchguard: warning: ${missing}\n`);
+    expect(traced.stderr).not.toMatch(/error|at .*\.js:\d+/);
+    expect(traced.status).toBe(0);
+    expect(JSON.parse(traced.stdout)).toMatchObject({ status: 'completed', succeeded: 2, warnings: [missing] });
   }, 240_000);
 });

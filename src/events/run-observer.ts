@@ -1,0 +1,13 @@
+/**
+ * A part that watches a run from inside the engine (tracing, src/observe/tracing.ts): it gets
+ * every event as a job's `onEvent` does, and says what went wrong in it, for the summary's warnings.
+ */
+import type { EventListener } from './engine-event.js';
+
+export interface RunObserver {
+  /** Names it in the summary's warnings when its `onEvent` throws. */
+  readonly name: string;
+  readonly onEvent: EventListener;
+  /** Its own troubles (a package it could not load, a span it could not open), one line each. */
+  warnings(): readonly string[];
+}

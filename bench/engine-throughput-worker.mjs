@@ -34,7 +34,8 @@ if (mode === 'bare') {
   }
   report({ recordsPerSecond: count / ((performance.now() - started) / 1000) });
 } else if (mode === 'batchguard') {
-  const job = defineJob({ name: 'bench', source: jsonl(data), key: (r) => String(r.id), handler: noop, maxFailureRate: 1 });
+  const tracing = await benchTracing(process.env.BENCH_TRACING);
+  const job = defineJob({ name: 'bench', source: jsonl(data), key: (r) => String(r.id), handler: noop, maxFailureRate: 1, tracing });
   const started = begin();
   const summary = await runJob(job, { ledger });
   report({ recordsPerSecond: summary.succeeded / ((performance.now() - started) / 1000) });
@@ -74,4 +75,24 @@ if (mode === 'bare') {
     alreadyDone: summary.alreadyDone,
     processed,
   });
+}
+
+/**
+ * BENCH_TRACING=noop: the job's `tracing` on with no tracer provider registered (batchguard's own
+ * bookkeeping, spans that record nothing); BENCH_TRACING=sdk: the OpenTelemetry SDK registered with
+ * the AsyncLocalStorage context manager, spans batched to an exporter that drops them.
+ */
+async function benchTracing(kind) {
+  if (kind === undefined || kind === '') return false;
+  if (kind === 'sdk') {
+    const { context, trace } = await import('@opentelemetry/api');
+    const { AsyncLocalStorageContextManager } = await import('@opentelemetry/context-async-hooks');
+    const { BasicTracerProvider, BatchSpanProcessor } = await import('@opentelemetry/sdk-trace-base');
+    const dropping = { export: (_spans, done) => done({ code: 0 }), shutdown: async () => {} };
+    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+    trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(dropping)] }));
+  } else if (kind !== 'noop') {
+    throw new Error(`BENCH_TRACING must be noop or sdk; got ${JSON.stringify(kind)}`);
+  }
+  return true;
 }

@@ -7,6 +7,7 @@ export { runJob, startRun } from './engine/run-job.js';
 export type { RunHandle, Progress } from './engine/run-job.js';
 export type { RunOptions } from './engine/run-options.js';
 export type { EngineEvent, EventListener } from './engine/events.js';
+export type { TracingOptions, TracingSettings } from './observe/tracing-options.js';
 export { EngineEventType } from './engine/engine-event-type.js';
 export {
   BatchguardError,

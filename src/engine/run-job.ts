@@ -73,8 +73,8 @@ export function startRun<T, R>(job: Job<T, R>, options: RunOptions = {}): RunHan
       thrown = error;
       throw error;
     } finally {
-      tracing?.end(thrown);
       unwatch();
+      await tracing?.end(thrown);
     }
   };
   return {

@@ -93,6 +93,11 @@ export class RunSpans {
     this.runContext = api.trace.setSpan(parent, this.run);
   }
 
+  /** Whether the run's span records (a provider is registered, and its sampler took the run). */
+  get recording(): boolean {
+    return this.run.isRecording();
+  }
+
   /** Runs `fn` with the run's span active: the engine's own work (health check, source, ledger) hangs under it. */
   inRun<R>(fn: () => R): R {
     return this.api.context.with(this.runContext, fn);

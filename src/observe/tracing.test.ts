@@ -36,7 +36,7 @@ describe('tracing without @opentelemetry/api', () => {
     ).toThrow('the handler threw');
     expect(tracing.inRun(() => 7)).toBe(7);
     tracing.onEvent({ type: 'record:skipped', key: 'b', blockedBy: ['a'] });
-    tracing.end();
+    await tracing.end();
     expect(tracing.warnings()).toEqual([
       "tracing is on (the job's tracing option), but the package @opentelemetry/api cannot be found from batchguard; install it beside batchguard with `npm install @opentelemetry/api@1`; this run has no spans",
     ]);

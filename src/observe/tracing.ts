@@ -22,8 +22,11 @@ export interface RunTracing extends RunObserver {
   readonly runAttempt: (key: string, attempt: number, call: () => unknown) => unknown;
   /** Runs `fn` with the run's span active. */
   inRun<R>(fn: () => R): R;
-  /** Ends every span still open, and the run's; `error` is what ended the run by throwing, if anything did. */
-  end(error?: unknown): void;
+  /**
+   * Ends every span still open, and the run's (`error` is what ended the run by throwing, if anything
+   * did), then waits, at most `FLUSH_TIMEOUT_MS`, for the provider to hand its spans to the exporter.
+   */
+  end(error?: unknown): Promise<void>;
 }
 
 /** How the API package is loaded; replaced only by tests. */
@@ -31,10 +34,20 @@ export type LoadOtel = () => Promise<OtelApi>;
 
 const PACKAGE = '@opentelemetry/api';
 
+/**
+ * How long the end of a run waits for the tracer provider's flush. A batching span processor holds
+ * spans for seconds, and the CLI exits as soon as the run ends: without the flush, the last batch of
+ * every run (often all of a short one) would be lost. A collector that does not answer must not
+ * hold the end of the run for long.
+ */
+export const FLUSH_TIMEOUT_MS = 5000;
+
 /** The tracing of run `runId` of job `job`; nothing is loaded until `start()`. */
 export function runTracing(settings: ResolvedTracing, job: string, runId: string, load: LoadOtel = loadOtel): RunTracing {
   let api: OtelApi | undefined;
   let spans: RunSpans | undefined;
+  /** Spans for records and attempts are made only when the run's own span records. */
+  let recording = false;
   const troubles: string[] = [];
   let failures = 0;
   const trouble = (what: string, error: unknown): void => {
@@ -56,12 +69,16 @@ export function runTracing(settings: ResolvedTracing, job: string, runId: string
       }
       try {
         spans = new RunSpans(api, api.trace.getTracer(settings.tracerName), job, runId);
+        // No provider registered, or the sampler left the run out: its records and attempts would
+        // not be recorded either (their spans only cost time), and the handler's spans still get
+        // the run's unsampled context from inRun, so the sampler leaves them out too.
+        recording = spans.recording;
       } catch (error) {
         trouble('the run span could not be opened', error);
       }
     },
     runAttempt(key, attempt, call) {
-      if (!spans || !api) return call();
+      if (!recording || !spans || !api) return call();
       let context;
       try {
         context = spans.startAttempt(key, attempt);
@@ -73,22 +90,40 @@ export function runTracing(settings: ResolvedTracing, job: string, runId: string
     },
     onEvent(event: EngineEvent) {
       // What this throws, EngineEvents counts and names in the summary's warnings.
-      spans?.onEvent(event);
+      if (recording) spans?.onEvent(event);
     },
     inRun(fn) {
       return spans ? spans.inRun(fn) : fn();
     },
-    end(error) {
+    async end(error) {
+      if (!spans || !api) return;
       try {
-        spans?.end(error);
+        spans.end(error);
       } catch (thrown) {
         trouble('the spans could not be ended', thrown);
       }
+      await flush(api);
     },
     warnings() {
       return failures > 1 ? [...troubles, `tracing failed ${failures} time(s) in all`] : troubles;
     },
   };
+}
+
+/** Asks the registered provider (the SDK's has `forceFlush`; the API's proxy hides it behind `getDelegate`) to export what it holds. */
+async function flush(api: OtelApi): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const proxy = api.trace.getTracerProvider() as { getDelegate?: () => unknown };
+    const provider = (typeof proxy.getDelegate === 'function' ? proxy.getDelegate() : proxy) as { forceFlush?: () => Promise<unknown> };
+    if (typeof provider?.forceFlush !== 'function') return;
+    const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, FLUSH_TIMEOUT_MS)));
+    await Promise.race([provider.forceFlush(), deadline]);
+  } catch {
+    // An exporter that fails is the provider's to report; the run's outcome stands.
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 async function loadOtel(): Promise<OtelApi> {

@@ -3,9 +3,15 @@
  * register: a BasicTracerProvider exporting to memory and the AsyncLocalStorage context manager.
  * The span tree is read back from the exporter: run → records → attempts → the handler's own spans.
  */
-import { context, trace, SpanStatusCode, type Tracer } from '@opentelemetry/api';
+import { context, trace, SpanStatusCode, TraceFlags, type Tracer } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import {
+  BasicTracerProvider,
+  BatchSpanProcessor,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+  type ReadableSpan,
+} from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
 import { runJob } from '../../src/engine/run-job.js';
@@ -15,7 +21,11 @@ import { SpanName, TraceAttribute as A } from '../../src/observe/tracing-spans.j
 import { drive } from '../helpers/drive.js';
 
 const exporter = new InMemorySpanExporter();
-const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+/** Spans as a production setup batches them: held a minute unless the provider is flushed. */
+const batched = new InMemorySpanExporter();
+const provider = new BasicTracerProvider({
+  spanProcessors: [new SimpleSpanProcessor(exporter), new BatchSpanProcessor(batched, { scheduledDelayMillis: 60_000 })],
+});
 let tracer: Tracer;
 
 beforeAll(() => {
@@ -30,7 +40,10 @@ afterAll(async () => {
   context.disable();
 });
 
-beforeEach(() => exporter.reset());
+beforeEach(() => {
+  exporter.reset();
+  batched.reset();
+});
 
 const spans = (name: string): ReadableSpan[] => exporter.getFinishedSpans().filter((span) => span.name === name);
 const parentOf = (span: ReadableSpan): string | undefined => span.parentSpanContext?.spanId;
@@ -78,6 +91,10 @@ describe('tracing a run', () => {
 
     expect(summary).toMatchObject({ status: 'threshold-exceeded', succeeded: 3, failed: 2, skipped: 1, attempts: 9, retries: 4 });
     expect(summary.warnings).toEqual([]);
+    // The run flushed the provider before it returned: the batch did not wait its minute.
+    const ofTheRun = (spans: ReadableSpan[]): string[] => spans.filter((span) => span.name !== 'nightly import').map(idOf);
+    expect(ofTheRun(batched.getFinishedSpans()).sort()).toEqual(ofTheRun(exporter.getFinishedSpans()).sort());
+    expect(batched.getFinishedSpans().length).toBeGreaterThan(20);
 
     const [run, ...moreRuns] = spans(SpanName.run);
     expect(moreRuns).toEqual([]);
@@ -202,6 +219,31 @@ describe('tracing a run', () => {
       ['call the service', undefined],
       ['call the service', undefined],
     ]);
+  });
+
+  it('makes no span for a run the sampler leaves out, nor lets the handler’s spans in', async () => {
+    let calls = 0;
+    const job = defineJob<Row>({
+      name: 'sampled-out',
+      source: [{ id: 'a' }, { id: 'b' }, { id: 'c' }],
+      key: (r) => r.id,
+      tracing: true,
+      handler: async () => {
+        calls++;
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        tracer.startSpan('call the service').end();
+      },
+    });
+    // The provider's default sampler follows the parent: a caller's trace that was not sampled.
+    const unsampled = trace.setSpanContext(context.active(), {
+      traceId: '0af7651916cd43dd8448eb211c80319c',
+      spanId: 'b7ad6b7169203331',
+      traceFlags: TraceFlags.NONE,
+    });
+    const summary = await context.with(unsampled, () => runJob(job, { ledger: 'memory' }));
+    expect(summary).toMatchObject({ status: 'completed', succeeded: 3, warnings: [] });
+    expect(calls).toBe(3);
+    expect(exporter.getFinishedSpans()).toEqual([]);
   });
 
   it('closes the calls that an outage parked as `parked`, with their error, and each record once', async () => {

@@ -13,12 +13,14 @@ import type {
   ExitCode as ExitCodeType,
   FailureKind as FailureKindType,
   HealthCheck,
+  JobOptions,
   JsonlOptions,
   RateLimitOptions,
   RecordStatus as RecordStatusType,
   RetryBudgetOptions,
   RunStatus as RunStatusType,
   Summary,
+  TracingOptions,
 } from 'batchguard';
 
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -139,6 +141,8 @@ describe('the public API of the built package', () => {
     expectTypeOf<RateLimitOptions['perSecond']>().toEqualTypeOf<number>();
     expectTypeOf<HealthCheck>().parameters.toEqualTypeOf<[AbortSignal]>();
     expectTypeOf<JsonlOptions['invalidUtf8']>().toEqualTypeOf<'fail' | 'replace' | undefined>();
+    expectTypeOf<JobOptions<unknown>['tracing']>().toEqualTypeOf<TracingOptions | undefined>();
+    expectTypeOf<TracingOptions>().toEqualTypeOf<boolean | { tracerName?: string }>();
     expectTypeOf<ExitCodeType>().toEqualTypeOf<0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 70 | 130 | 143>();
     expectTypeOf<Summary['status']>().toEqualTypeOf<RunStatusType>();
     expectTypeOf<RecordStatusType>().toEqualTypeOf<'succeeded' | 'failed' | 'skipped'>();

@@ -85,6 +85,33 @@ describe('circuitBreaker', () => {
     expect(breaker.trip?.reason).toBe('failure-rate');
   });
 
+  it('opens when a success completes a failure-rate trip, and waits the probe delay before probing', async () => {
+    const clock = new ManualClock(1000);
+    const breaker = circuitBreaker({
+      consecutiveFailures: 100,
+      failureRate: 0.5,
+      windowRecords: 10,
+      minRecords: 10,
+      probeDelayMs: 5000,
+      clock,
+    });
+    // 5 failures in 9 records: under minRecords. The 10th record succeeds: 5 of 10 failed, ≥ 50%.
+    for (let i = 0; i < 9; i++) await outcome(breaker.execute(i % 2 === 0 ? down : up));
+    expect(breaker.state).toBe('closed');
+    expect(await breaker.execute(up)).toBe('ok');
+    expect(breaker.state).toBe('open');
+    expect(breaker.trip?.reason).toBe('failure-rate');
+    expect(breaker.toJSON().nextProbeAtMs).toBe(6000);
+    let called = false;
+    const refused = await outcome(breaker.execute(() => (called = true)));
+    expect(called).toBe(false);
+    expect(refused).toBeInstanceOf(BreakerOpenError);
+    expect((refused as BreakerOpenError).retryAfterMs).toBe(5000);
+    await clock.advance(5000);
+    expect(await breaker.execute(up)).toBe('ok');
+    expect(breaker.state).toBe('half-open');
+  });
+
   it('does not count record-specific (fatal) errors', async () => {
     const breaker = circuitBreaker({ consecutiveFailures: 2, clock: new ManualClock() });
     for (let i = 0; i < 5; i++) {

@@ -57,6 +57,8 @@ export interface Breaker {
   restore(state: CircuitBreakerState): void;
 }
 
+const SUCCESS = Object.freeze({ ok: true } as const);
+
 const KEY_HINTS = { maxOpenMs: 'maxOpenMs ends a job run; a standalone breaker stays open until a probe succeeds' };
 
 /** Builds a standalone circuit breaker; throws a `ConfigError` naming a bad option. */
@@ -103,8 +105,9 @@ class StandaloneBreaker implements Breaker {
     const probe = this.admit();
     try {
       const value = await fn();
+      // A success can complete a trip too: the window reaching minRecords with the rate already over.
       if (probe) this.probed(true);
-      else this.policy.record({ ok: true }, this.clock);
+      else this.recorded(this.policy.record(SUCCESS, this.clock));
       return value;
     } catch (error) {
       const { classification, rule } = classifyError(error, this.classify);
@@ -114,11 +117,15 @@ class StandaloneBreaker implements Breaker {
         this.probed(!systemic);
       } else if (systemic) {
         const fingerprint = errorFingerprint(serializeError(error), { kind: 'exhausted', rule }).fingerprint;
-        const trip = this.policy.record({ ok: false, fingerprint, final: true }, this.clock);
-        if (trip) this.nextProbeAtMs = this.clock.now() + this.policy.nextProbeDelayMs();
+        this.recorded(this.policy.record({ ok: false, fingerprint, final: true }, this.clock));
       }
       throw error;
     }
+  }
+
+  /** A call was recorded while closed: when it opened the breaker, the first probe waits the probe delay. */
+  private recorded(trip: Trip | undefined): void {
+    if (trip) this.nextProbeAtMs = this.clock.now() + this.policy.nextProbeDelayMs();
   }
 
   /** Lets the call through (true: as the probe) or throws BreakerOpenError. */

@@ -3,6 +3,8 @@ import { ManualClock } from '../clock.js';
 import { FatalError } from '../errors.js';
 import { isolate, type IsolatedOutcome } from './isolate.js';
 import { classify, fingerprint } from './error-tools.js';
+import { retryPolicy } from './retry-policy.js';
+import { errorFingerprint } from '../policy/fingerprint.js';
 
 async function* slowly<T>(items: T[]): AsyncGenerator<T> {
   for (const item of items) {
@@ -61,6 +63,36 @@ describe('isolate', () => {
     const summary = run.summary();
     await clock.runAll();
     expect(await summary).toMatchObject({ total: 2, succeeded: 1, failed: 1, attempts: 4, retries: 2 });
+  });
+
+  it("with a prebuilt retryPolicy, reports through that policy's classify and times the run on its clock", async () => {
+    const clock = new ManualClock(5_000);
+    // The job-style hook makes a 404 retryable: after its attempts it is exhausted, not fatal.
+    const policy = retryPolicy({
+      maxAttempts: 2,
+      backoff: { kind: 'constant', delayMs: 1000 },
+      classify: (error) => ((error as { status?: number }).status === 404 ? 'retryable' : undefined),
+      clock,
+    });
+    const run = isolate(
+      ['missing'],
+      () => {
+        throw Object.assign(new Error('not found yet'), { status: 404 });
+      },
+      { retry: policy },
+    );
+    const outcomes: IsolatedOutcome<string, never>[] = [];
+    const consumed = (async () => {
+      for await (const outcome of run) outcomes.push(outcome);
+    })();
+    await clock.runAll();
+    await consumed;
+    expect(outcomes).toHaveLength(1);
+    expect(outcomes[0]).toMatchObject({ status: 'failed', kind: 'exhausted', attempts: 2, rule: 'classify-hook' });
+    const failed = outcomes[0] as Extract<IsolatedOutcome<string, never>, { status: 'failed' }>;
+    expect(failed.fingerprint).toBe(errorFingerprint(failed.serialized, { kind: 'exhausted', rule: 'classify-hook' }).fingerprint);
+    // One wait of 1 s on the policy's manual clock, not the system clock's milliseconds since 1970.
+    expect((await run.summary()).elapsedMs).toBe(1000);
   });
 
   it('never holds more than `concurrency` records in the handler', async () => {

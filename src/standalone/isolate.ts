@@ -5,14 +5,13 @@
  * order records finish; a summary counts them and groups failures by fingerprint as a job's does.
  * Nothing is stored: for resume after a crash, use a job.
  */
-import { systemClock } from '../clock.js';
 import { TimeoutError } from '../errors.js';
 import { FailureKind } from '../domain/status.js';
 import { Classification, classifyError } from '../policy/classify.js';
 import { errorFingerprint } from '../policy/fingerprint.js';
 import { serializeError, type SerializedError } from '../policy/serialize-error.js';
 import { checkFunction, checkInteger } from '../validation/check.js';
-import { retryPolicy, type RetryPolicy, type RetryPolicyOptions } from './retry-policy.js';
+import { isRetryPolicy, retryPolicy, type RetryPolicy, type RetryPolicyOptions } from './retry-policy.js';
 import { ErrorTally, type IsolateSummary } from './error-tally.js';
 
 export type { IsolateSummary } from './error-tally.js';
@@ -87,10 +86,11 @@ export function isolate<T, R>(
   const concurrency = checkInteger(options.concurrency, 'concurrency', 4, 1, 10_000);
   const keyOf = options.key ?? ((_: T, index: number) => String(index));
   checkFunction(keyOf, 'key', 'a function (record, index) => string');
-  const policy = options.retry !== undefined && 'execute' in options.retry ? options.retry : retryPolicy(options.retry);
-  const classify = (options.retry as RetryPolicyOptions | undefined)?.classify;
+  const policy = isRetryPolicy(options.retry) ? options.retry : retryPolicy(options.retry);
+  // The policy's own hook and clock, whether it was built here or given: a failure is reported as
+  // the policy decided it (a 404 its hook made retryable ends exhausted, not fatal).
+  const { classify, clock } = policy;
   const tally = new ErrorTally();
-  const clock = (options.retry as RetryPolicyOptions | undefined)?.clock ?? systemClock;
   const startedAt = clock.now();
 
   async function one(record: T, index: number): Promise<IsolatedOutcome<T, R>> {

@@ -57,6 +57,10 @@ export interface RetryPolicy {
   /** The resolved `maxAttempts`, `backoff` and `maxElapsedMs`: plain data, printable. */
   readonly options: ResolvedRetry;
   readonly timeoutMs: number;
+  /** The hook that decides retryable or fatal before the built-in rules, if the policy has one: `isolate` reports with it. */
+  readonly classify: ClassifyHook | undefined;
+  /** The clock the policy waits and times attempts on. */
+  readonly clock: Clock;
   /**
    * Calls `fn` until it succeeds or the policy stops; resolves with its result or rejects with the
    * last error, unchanged (never wrapped).
@@ -90,6 +94,8 @@ export function retryPolicy(input: RetryPolicyOptions = {}): RetryPolicy {
   const policy: RetryPolicy = {
     options,
     timeoutMs,
+    classify,
+    clock,
     async execute<T>(fn: (info: AttemptInfo) => T | PromiseLike<T>, call: ExecuteOptions = {}): Promise<T> {
       const signal = call.signal;
       const firstAttemptAtMs = clock.now();
@@ -140,7 +146,8 @@ export function retry<T>(
   return built.execute(fn, options);
 }
 
-function isRetryPolicy(value: unknown): value is RetryPolicy {
+/** Whether `value` is a built policy rather than options to build one. */
+export function isRetryPolicy(value: unknown): value is RetryPolicy {
   return isRecord(value) && typeof value.execute === 'function' && isRecord(value.options);
 }
 

@@ -2,8 +2,7 @@
  * One call of the handler, inside the scopes its attempt needs: the escape scope (so that an error
  * escaping the handler fails this attempt, escaped-errors.ts) and whatever the run's `runAttempt`
  * hook adds around it (tracing runs the call inside the attempt's span, so the spans the handler
- * makes hang under it). Without either, the handler is called directly: the hot path of a no-op
- * handler pays nothing for what is off.
+ * makes hang under it). Without either, the handler is called directly.
  */
 import type { HandlerContext, Job } from '../job.js';
 import { inAttempt, type AttemptScope, type EscapeListener } from './escaped-errors.js';
@@ -20,7 +19,11 @@ export interface AttemptOwner {
   escaped(entry: OpenRecord, generation: number, error: unknown): boolean;
 }
 
-/** Calls the handler for the attempt `generation` of `entry`; returns what it returned (a value or a promise). */
+/**
+ * Calls the handler for the attempt `generation` of `entry` inside `runAttempt`; returns what it
+ * returned (a value or a promise). Without a `runAttempt` the executor calls the handler itself, as
+ * this does inside it: a no-op handler's hot path is not one call longer for a hook that is off.
+ */
 export function callHandler(
   owner: AttemptOwner,
   entry: OpenRecord,
@@ -28,27 +31,17 @@ export function callHandler(
   ctx: HandlerContext,
   job: Job<any, any>,
   escapes: EscapeListener | undefined,
-  runAttempt: AttemptRunner | undefined,
+  runAttempt: AttemptRunner,
 ): unknown {
-  if (runAttempt) return runAttempt(entry.key, entry.attempt, () => inScope(owner, entry, generation, ctx, job, escapes));
-  return inScope(owner, entry, generation, ctx, job, escapes);
-}
-
-function inScope(
-  owner: AttemptOwner,
-  entry: OpenRecord,
-  generation: number,
-  ctx: HandlerContext,
-  job: Job<any, any>,
-  escapes: EscapeListener | undefined,
-): unknown {
-  return escapes
-    ? inAttempt(new Attempt(owner, entry, generation, escapes), job.handler, entry.record, ctx)
-    : job.handler(entry.record, ctx);
+  return runAttempt(entry.key, entry.attempt, () =>
+    escapes
+      ? inAttempt(new HandlerAttempt(owner, entry, generation, escapes), job.handler, entry.record, ctx)
+      : job.handler(entry.record, ctx),
+  );
 }
 
 /** The attempt a handler call belongs to, for errors that escape it. */
-class Attempt implements AttemptScope {
+export class HandlerAttempt implements AttemptScope {
   constructor(
     private readonly owner: AttemptOwner,
     private readonly entry: OpenRecord,

@@ -15,7 +15,8 @@ import { retryAfterMs } from '../policy/retry-after.js';
 import type { SerializedError } from '../policy/serialize-error.js';
 import { safeSerialize, withCause } from './stored-error.js';
 import { AttemptContext } from './attempt-context.js';
-import { callHandler, isThenable, type AttemptOwner } from './handler-call.js';
+import { inAttempt } from './escaped-errors.js';
+import { callHandler, HandlerAttempt, isThenable, type AttemptOwner } from './handler-call.js';
 import { thrownSummary } from '../policy/error-fields.js';
 import { failureSample, SampleKind } from '../policy/concurrency-limit.js';
 import type { AttemptRecord, Outcome } from '../domain/outcome.js';
@@ -88,7 +89,12 @@ export class RecordExecutor implements AttemptOwner {
     entry.ctx = ctx;
     let returned: unknown;
     try {
-      returned = callHandler(this, entry, generation, ctx, job, this.deps.escapes, this.deps.runAttempt);
+      const { escapes, runAttempt } = this.deps;
+      returned = runAttempt
+        ? callHandler(this, entry, generation, ctx, job, escapes, runAttempt)
+        : escapes
+          ? inAttempt(new HandlerAttempt(this, entry, generation, escapes), job.handler, entry.record, ctx)
+          : job.handler(entry.record, ctx);
       // Inside the try: reading `then` can throw (a getter, a revoked proxy), and so can a thenable's `then`.
       if (isThenable(returned)) {
         returned.then(

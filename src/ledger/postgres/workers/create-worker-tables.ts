@@ -1,16 +1,17 @@
 /**
- * The tables workers share: one row per run that workers join, one per chunk of it. Created on
- * first use, so no setup step exists to forget.
+ * The tables workers share: one row per run that workers join, one per chunk of it, and one per job
+ * for the lease of the worker planning its next run (join-run.ts). Created on first use, so no
+ * setup step exists to forget; tables of an earlier version are upgraded in place.
  *
  * Locking: `CREATE … IF NOT EXISTS` is not safe against itself (two sessions creating the same table
  * at once can both pass the check, and one fails on the catalog's unique index), so creation holds
  * a transaction-scoped advisory lock named after the schema: the second worker to start waits a few
  * milliseconds and finds everything there.
  */
-import { inTransaction, quoteIdent, type SqlPool } from './sql-client.js';
+import { inTransaction, quoteIdent, type SqlClient, type SqlPool } from './sql-client.js';
 
 /** Bumped when these tables change; stored in `worker_schema` so a later version can upgrade them. */
-export const WORKER_SCHEMA_VERSION = 1;
+export const WORKER_SCHEMA_VERSION = 2;
 
 export async function createWorkerTables(pool: SqlPool, schema: string): Promise<void> {
   const s = quoteIdent(schema);
@@ -21,7 +22,25 @@ export async function createWorkerTables(pool: SqlPool, schema: string): Promise
     const { rows } = await client.query<{ version: number }>(`SELECT version FROM ${s}.worker_schema`);
     const version = rows[0]?.version ?? 0;
     if (version >= WORKER_SCHEMA_VERSION) return;
+    if (version < 1) await createV1(client, s);
+    // Version 2: the planning lease. One row per job, never deleted, so its token only grows (a
+    // planner replaced while it planned finds a newer token, whatever ran in between).
     await client.query(`
+      CREATE TABLE ${s}.run_plans (
+        job text PRIMARY KEY,
+        -- The worker planning now; NULL when nobody is.
+        owner text,
+        token bigint NOT NULL,
+        expires_at timestamptz
+      )`);
+    await client.query(`DELETE FROM ${s}.worker_schema`);
+    await client.query(`INSERT INTO ${s}.worker_schema (version) VALUES ($1)`, [WORKER_SCHEMA_VERSION]);
+  });
+}
+
+/** The tables of version 1: the runs and their chunks. */
+async function createV1(client: SqlClient, s: string): Promise<void> {
+  await client.query(`
       CREATE TABLE ${s}.worker_runs (
         run_id text PRIMARY KEY,
         job text NOT NULL,
@@ -43,10 +62,10 @@ export async function createWorkerTables(pool: SqlPool, schema: string): Promise
         failed bigint NOT NULL DEFAULT 0,
         skipped bigint NOT NULL DEFAULT 0
       )`);
-    // At most one running run per job: two planners racing past the advisory lock (which they
-    // should not) would fail here instead of splitting the workers between two runs.
-    await client.query(`CREATE UNIQUE INDEX worker_runs_one_running ON ${s}.worker_runs (job) WHERE status = 'running'`);
-    await client.query(`
+  // At most one running run per job: two planners racing past the advisory lock (which they
+  // should not) would fail here instead of splitting the workers between two runs.
+  await client.query(`CREATE UNIQUE INDEX worker_runs_one_running ON ${s}.worker_runs (job) WHERE status = 'running'`);
+  await client.query(`
       CREATE TABLE ${s}.chunks (
         run_id text NOT NULL REFERENCES ${s}.worker_runs (run_id) ON DELETE CASCADE,
         chunk integer NOT NULL,
@@ -64,8 +83,5 @@ export async function createWorkerTables(pool: SqlPool, schema: string): Promise
         done_at timestamptz,
         PRIMARY KEY (run_id, chunk)
       )`);
-    await client.query(`CREATE INDEX chunks_to_lease ON ${s}.chunks (run_id, chunk) WHERE status <> 'done'`);
-    await client.query(`DELETE FROM ${s}.worker_schema`);
-    await client.query(`INSERT INTO ${s}.worker_schema (version) VALUES ($1)`, [WORKER_SCHEMA_VERSION]);
-  });
+  await client.query(`CREATE INDEX chunks_to_lease ON ${s}.chunks (run_id, chunk) WHERE status <> 'done'`);
 }

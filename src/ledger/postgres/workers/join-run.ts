@@ -1,14 +1,40 @@
 /**
  * A worker joins the job's running run, or plans one when there is none.
  *
- * Locking: a transaction-scoped advisory lock named after the job serialises joiners, and the first
- * one plans while holding it. The others wait for the plan instead of planning too (planning reads
- * the whole source), and a planner that dies mid-plan rolls back and releases the lock: the next
- * joiner plans. Nothing is half-planned, ever. The partial unique index on running runs is the
- * backstop should two transactions ever get past the lock together.
+ * Planning reads the whole source, which can take far longer than a lease (a slow disk, millions of
+ * records). It is done outside any transaction, under a planning lease: the job's row in
+ * `run_plans` (owner, token, expiry), renewed by a heartbeat while the source is read, like a
+ * chunk's lease. Two short transactions, each holding a transaction-scoped advisory lock named
+ * after the job, decide everything:
+ * - claim: a running run is joined; else another worker's planning lease in force is waited for
+ *   (the source is read once, not once per worker); else this worker takes the lease, with the
+ *   next token, and plans.
+ * - record: the plan is written (the run, its chunks, what goes with it) only while the planning
+ *   lease still carries this worker's token, and the lease is given up in the same transaction. A
+ *   planner stopped past its lease (SIGSTOP, a frozen VM) was replaced meanwhile: its late plan is
+ *   refused, and it joins the run its replacement planned.
+ *
+ * Why not one transaction around the plan: its session would sit idle in the transaction while the
+ * source is read, and the server ends such a session after a lease time (the workers' pool sets
+ * idle_in_transaction_session_timeout, which frees the row locks of a worker stopped inside a
+ * fenced write): a source slower to plan than a lease could never be planned. Why not a
+ * session-level advisory lock held while planning: a planner stopped with it holds it for ever
+ * (its session is idle, in no transaction, so nothing ends it) and every joiner waits for ever.
+ *
+ * A planner that fails gives the lease up, so the next joiner plans at once; nothing is
+ * half-planned, ever. The partial unique index on running runs stays the backstop.
  */
 import type { ChunkPlan, JoinedRun, JoinRequest } from '../../worker-ledger.js';
 import { inTransaction, quoteIdent, type SqlClient, type SqlPool } from './sql-client.js';
+
+/** The planning lease's expiry and renewal: the workers' lease. */
+export interface PlanningLease {
+  readonly expireMs: number;
+  readonly renewEveryMs: number;
+}
+
+/** How often a worker waiting for another's plan looks again, at most. */
+const WAIT_POLL_MS = 200;
 
 /**
  * Joins `job`'s running run or plans one; `onPlanned` records what goes with a new plan in the
@@ -19,39 +45,126 @@ export async function joinRun(
   schema: string,
   job: string,
   request: JoinRequest,
+  lease: PlanningLease,
   onPlanned: (client: SqlClient, runId: string, plan: ChunkPlan) => Promise<void>,
 ): Promise<JoinedRun> {
   const s = quoteIdent(schema);
-  return inTransaction(pool, async (client) => {
-    await client.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`batchguard-job:${schema}:${job}`]);
-    const running = await client.query<{ run_id: string; total: string; chunks: string }>(
-      `SELECT r.run_id, r.total, (SELECT count(*) FROM ${s}.chunks c WHERE c.run_id = r.run_id) AS chunks
-         FROM ${s}.worker_runs r WHERE r.job = $1 AND r.status = 'running'`,
-      [job],
-    );
-    const found = running.rows[0];
-    if (found !== undefined) return { runId: found.run_id, total: Number(found.total), chunks: Number(found.chunks), planned: false };
-    const plan = await request.plan();
-    await client.query(`INSERT INTO ${s}.worker_runs (run_id, job, status, total, planned_by) VALUES ($1, $2, 'running', $3, $4)`, [
+  const lock = (client: SqlClient): Promise<unknown> =>
+    client.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`batchguard-job:${schema}:${job}`]);
+  const release = (client: SqlClient, token: number): Promise<unknown> =>
+    client.query(`UPDATE ${s}.run_plans SET owner = NULL, expires_at = NULL WHERE job = $1 AND token = $2`, [job, token]);
+  for (;;) {
+    const claim = await inTransaction(pool, async (client): Promise<JoinedRun | { token: number } | undefined> => {
+      await lock(client);
+      const running = await runningRun(client, s, job);
+      if (running !== undefined) return running;
+      const { rows } = await client.query<{ token: string }>(
+        `INSERT INTO ${s}.run_plans AS p (job, owner, token, expires_at)
+         VALUES ($1, $2, 1, clock_timestamp() + $3 * interval '1 millisecond')
+         ON CONFLICT (job) DO UPDATE SET owner = excluded.owner, token = p.token + 1, expires_at = excluded.expires_at
+          WHERE p.owner IS NULL OR p.expires_at <= clock_timestamp()
+         RETURNING p.token`,
+        [job, request.owner, lease.expireMs],
+      );
+      return rows[0] === undefined ? undefined : { token: Number(rows[0].token) };
+    });
+    if (claim === undefined) {
+      await sleep(Math.min(WAIT_POLL_MS, lease.renewEveryMs));
+      continue;
+    }
+    if ('runId' in claim) return claim;
+    const { token } = claim;
+    let plan: ChunkPlan;
+    try {
+      plan = await renewingWhile(pool, s, job, token, lease, request.plan);
+    } catch (error) {
+      await inTransaction(pool, (client) => release(client, token)).catch(() => undefined);
+      throw error;
+    }
+    const record = inTransaction(pool, async (client): Promise<JoinedRun | undefined> => {
+      await lock(client);
+      const mine = await client.query(`SELECT 1 FROM ${s}.run_plans WHERE job = $1 AND owner = $2 AND token = $3`, [
+        job,
+        request.owner,
+        token,
+      ]);
+      // Replaced while it planned: the replacement's run is the one to join.
+      if (mine.rows.length === 0) return undefined;
+      await insertPlan(client, s, job, request, plan);
+      await onPlanned(client, request.newRunId, plan);
+      await release(client, token);
+      return { runId: request.newRunId, total: plan.total, chunks: plan.chunks.length, planned: true };
+    });
+    const planned = await record.catch(async (error: unknown) => {
+      await inTransaction(pool, (client) => release(client, token)).catch(() => undefined);
+      throw error;
+    });
+    if (planned !== undefined) return planned;
+  }
+}
+
+async function runningRun(client: SqlClient, s: string, job: string): Promise<JoinedRun | undefined> {
+  const { rows } = await client.query<{ run_id: string; total: string; chunks: string }>(
+    `SELECT r.run_id, r.total, (SELECT count(*) FROM ${s}.chunks c WHERE c.run_id = r.run_id) AS chunks
+       FROM ${s}.worker_runs r WHERE r.job = $1 AND r.status = 'running'`,
+    [job],
+  );
+  const found = rows[0];
+  return found === undefined
+    ? undefined
+    : { runId: found.run_id, total: Number(found.total), chunks: Number(found.chunks), planned: false };
+}
+
+/** Runs `plan` while a heartbeat renews the planning lease `token` (a refused renewal is found out when the plan is recorded). */
+async function renewingWhile(
+  pool: SqlPool,
+  s: string,
+  job: string,
+  token: number,
+  lease: PlanningLease,
+  plan: () => Promise<ChunkPlan>,
+): Promise<ChunkPlan> {
+  const renew = (): void => {
+    pool
+      .query(`UPDATE ${s}.run_plans SET expires_at = clock_timestamp() + $3 * interval '1 millisecond' WHERE job = $1 AND token = $2`, [
+        job,
+        token,
+        lease.expireMs,
+      ])
+      .catch(() => undefined);
+  };
+  const timer = setInterval(renew, lease.renewEveryMs);
+  // The heartbeat alone must not keep a process alive.
+  timer.unref();
+  try {
+    return await plan();
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+async function insertPlan(client: SqlClient, s: string, job: string, request: JoinRequest, plan: ChunkPlan): Promise<void> {
+  await client.query(`INSERT INTO ${s}.worker_runs (run_id, job, status, total, planned_by) VALUES ($1, $2, 'running', $3, $4)`, [
+    request.newRunId,
+    job,
+    plan.total,
+    request.owner,
+  ]);
+  // One statement for the whole plan: arrays unnested server-side rather than a row per round trip.
+  await client.query(
+    `INSERT INTO ${s}.chunks (run_id, chunk, first_seq, count, line, byte_offset)
+     SELECT $1, * FROM unnest($2::integer[], $3::bigint[], $4::integer[], $5::bigint[], $6::bigint[])`,
+    [
       request.newRunId,
-      job,
-      plan.total,
-      request.owner,
-    ]);
-    // One statement for the whole plan: arrays unnested server-side rather than a row per round trip.
-    await client.query(
-      `INSERT INTO ${s}.chunks (run_id, chunk, first_seq, count, line, byte_offset)
-       SELECT $1, * FROM unnest($2::integer[], $3::bigint[], $4::integer[], $5::bigint[], $6::bigint[])`,
-      [
-        request.newRunId,
-        plan.chunks.map((c) => c.index),
-        plan.chunks.map((c) => c.from.seq),
-        plan.chunks.map((c) => c.count),
-        plan.chunks.map((c) => c.from.line ?? null),
-        plan.chunks.map((c) => c.from.offset ?? null),
-      ],
-    );
-    await onPlanned(client, request.newRunId, plan);
-    return { runId: request.newRunId, total: plan.total, chunks: plan.chunks.length, planned: true };
-  });
+      plan.chunks.map((c) => c.index),
+      plan.chunks.map((c) => c.from.seq),
+      plan.chunks.map((c) => c.count),
+      plan.chunks.map((c) => c.from.line ?? null),
+      plan.chunks.map((c) => c.from.offset ?? null),
+    ],
+  );
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

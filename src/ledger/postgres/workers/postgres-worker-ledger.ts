@@ -58,7 +58,7 @@ export function openPostgresWorkerLedger(spec: string, options: PostgresWorkerLe
     idle_in_transaction_session_timeout: options.lease.expireMs,
   });
   pool.on('error', () => {});
-  return new PostgresWorkerLedger(ledger, pool, options.schema, options.job);
+  return new PostgresWorkerLedger(ledger, pool, options.schema, options.job, options.lease);
 }
 
 /** What a worker keeps when the database fails it, as its error says. */
@@ -74,6 +74,7 @@ class PostgresWorkerLedger implements WorkerLedger {
     private readonly pool: pg.Pool,
     private readonly schema: string,
     private readonly job: string,
+    private readonly lease: ResolvedLeaseOptions,
   ) {
     this.sql = pool as unknown as SqlPool;
   }
@@ -129,9 +130,10 @@ class PostgresWorkerLedger implements WorkerLedger {
         throw error;
       });
     try {
-      // Not repeated: it may have planned the run, which reads the whole source.
+      // Not repeated: it may have planned the run, which reads the whole source (planned outside
+      // any transaction, under a planning lease: join-run.ts says why).
       return await this.use('joining the shared run', false, (jobId) =>
-        joinRun(this.sql, this.schema, this.job, { ...request, plan }, (client, runId, planned) =>
+        joinRun(this.sql, this.schema, this.job, { ...request, plan }, this.lease, (client, runId, planned) =>
           recordPlannedRun(client, this.schema, jobId, {
             runId,
             total: planned.total,

@@ -32,8 +32,8 @@ export interface ExecutorDeps {
   readonly onOutcome: (entry: OpenRecord, outcome: Outcome) => void;
   /** True once the run is stopping: no new attempt starts, a record that would retry stays pending. */
   readonly stopping: () => boolean;
-  /** Retries may be at most a share of recent attempts. */
-  readonly budget: RetryBudget;
+  /** Retries may be at most a share of recent attempts; undefined when the job turned the budget off. */
+  readonly budget: RetryBudget | undefined;
   /** The breaker, fed with every attempt outcome; it decides when a record is parked instead. */
   readonly breaker: {
     readonly closed: boolean;

@@ -44,6 +44,19 @@ export class RecordExecutor implements AttemptOwner {
     }
     // One clock read per attempt: it is on the hot path.
     const now = clock.now();
+    const budget = this.deps.budget;
+    // A retry asks the budget before it takes a rate-limit token: a refusal must not burn one.
+    const retrying = entry.counted > 0 && !this.deps.breaker.isProbe(entry);
+    if (retrying && budget && !budget.mayRetry(now)) {
+      // Over the retry budget: ask again when the window has moved.
+      const retry = entry.retry as RetryState;
+      if (!retry.deferred) {
+        retry.deferred = true;
+        stats.retriesDeferred++;
+      }
+      this.waitToRetry(entry, budget.waitMs);
+      return;
+    }
     const limiter = this.deps.limiter;
     if (limiter) {
       const waitMs = limiter.tryTake(entry.rateKey, now);
@@ -57,17 +70,9 @@ export class RecordExecutor implements AttemptOwner {
         return;
       }
     }
-    if (entry.counted === 0) {
-      this.deps.budget.recordAttempt(now);
-    } else if (!this.deps.breaker.isProbe(entry) && !this.deps.budget.tryRetry(now)) {
-      // Over the retry budget: ask again when the window has moved.
-      const retry = entry.retry as RetryState;
-      if (!retry.deferred) {
-        retry.deferred = true;
-        stats.retriesDeferred++;
-      }
-      this.waitToRetry(entry, this.deps.budget.waitMs);
-      return;
+    if (budget) {
+      if (entry.counted === 0) budget.recordAttempt(now);
+      else if (retrying) budget.retryStarted(now);
     }
     entry.attempt++;
     entry.counted++;
@@ -174,7 +179,7 @@ export class RecordExecutor implements AttemptOwner {
     if (events.listening) events.emit({ type: 'attempt:ended', key: entry.key, attempt: entry.attempt, durationMs, outcome: 'succeeded' });
     this.deps.onAttemptEnded?.(entry, SampleKind.ok);
     // A retry that succeeded: the service serves retries, the budget may grant more.
-    if (entry.counted > 1) this.deps.budget.retrySucceeded(this.deps.clock.now());
+    if (entry.counted > 1) this.deps.budget?.retrySucceeded(this.deps.clock.now());
     this.deps.breaker.succeeded(entry);
     this.deps.move(entry, Phase.done);
     entry.record = undefined;

@@ -131,7 +131,8 @@ export class Run {
         this.refill();
       },
       stopping: () => control.stopping,
-      budget: new RetryBudget(job.retryBudget),
+      // Off, it is not asked at all: no window to keep up on every attempt.
+      budget: job.retryBudget.enabled ? new RetryBudget(job.retryBudget) : undefined,
       breaker: this.breaker,
       limiter: this.limiter,
       onParked: (entry) => this.dispatcher.park(entry),

@@ -84,6 +84,17 @@ export class RetryBudget {
 
   /** Takes a retry if the budget allows it (and counts it); false means wait and ask again. */
   tryRetry(nowMs: number): boolean {
+    if (!this.mayRetry(nowMs)) return false;
+    this.retryStarted(nowMs);
+    return true;
+  }
+
+  /**
+   * Whether the budget has room for one more retry now (a refusal is counted). It takes nothing:
+   * the caller may still have to wait for something else (a rate-limit token) before the retry
+   * starts, and counts it then with `retryStarted`.
+   */
+  mayRetry(nowMs: number): boolean {
     if (!this.options.enabled) return true;
     this.roll(nowMs);
     let attempts = 0;
@@ -93,14 +104,17 @@ export class RetryBudget {
       retries += this.retries[i] as number;
     }
     // After this retry, retries ≤ ratio × records started, or within the floor.
-    const allowed = retries + 1 <= Math.max(this.options.minRetries, this.options.ratio * attempts);
-    if (!allowed) {
-      this.refused++;
-      return false;
-    }
+    if (retries + 1 <= Math.max(this.options.minRetries, this.options.ratio * attempts)) return true;
+    this.refused++;
+    return false;
+  }
+
+  /** Counts a retry that starts (after `mayRetry` said yes, in the same turn). */
+  retryStarted(nowMs: number): void {
+    if (!this.options.enabled) return;
+    this.roll(nowMs);
     this.retries[this.bucketIndex]! += 1;
     this.granted++;
-    return true;
   }
 
   /** How long a refused retry waits before asking again: one bucket, when the window moves. */

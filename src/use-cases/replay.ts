@@ -4,7 +4,6 @@
  */
 import { systemClock } from '../clock.js';
 import type { Job } from '../job.js';
-import { resolveRetryBudget, RetryBudget } from '../policy/retry-budget.js';
 import type { SourcePosition } from '../sources/source.js';
 import { EngineEvents, type EventListener } from '../engine/events.js';
 import type { Outcome } from '../domain/outcome.js';
@@ -47,7 +46,7 @@ export function replayRecord(
       onOutcome: (_done, outcome) => settle(outcome),
       stopping: () => false,
       // One record in the foreground: no breaker to trip, no budget to share.
-      budget: new RetryBudget(resolveRetryBudget({ enabled: false })),
+      budget: undefined,
       breaker: { closed: true, isProbe: () => false, succeeded: () => {}, systemicFailure: () => false, hold: () => false },
       onParked: () => {},
     });

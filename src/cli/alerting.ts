@@ -8,8 +8,8 @@ import type { EngineEvent } from '../engine/events.js';
 import type { Progress } from '../engine/run-job.js';
 import type { Job } from '../job.js';
 import { DEFAULT_ALERT_RULES, resolveAlerts, type ResolvedAlerts } from '../observe/alerts/alert-options.js';
-import { startAlerting, type Alerting } from '../observe/alerts/alerting.js';
-import { startMetrics, type MetricsServer } from '../observe/metrics.js';
+import type { Alerting } from '../observe/alerts/alerting.js';
+import type { MetricsServer } from '../observe/metrics.js';
 
 export interface AlertingFlags {
   alertWebhook?: string;
@@ -55,6 +55,8 @@ export async function startMonitoring(
   const alerts = cliAlerts(job, flags, process.env);
   let metrics: MetricsServer | undefined;
   if (flags.metricsPort !== undefined) {
+    // Imported here: a run without metrics or alerts does not load them (nor node:http).
+    const { startMetrics } = await import('../observe/metrics.js');
     try {
       metrics = await startMetrics({
         port: flags.metricsPort,
@@ -69,6 +71,7 @@ export async function startMonitoring(
   }
   let alerting: Alerting | undefined;
   if (alerts) {
+    const { startAlerting } = await import('../observe/alerts/alerting.js');
     alerting = await startAlerting({
       job: job.name,
       alerts,

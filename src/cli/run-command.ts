@@ -1,7 +1,6 @@
 /**
  * `batchguard run <job-file>`: runs the job, resuming where the last run stopped.
  */
-import { dryRun } from '../use-cases/dry-run.js';
 import { parseDuration, parseUntil } from '../policy/deadline.js';
 import { startRun, type RunHandle } from '../engine/run-job.js';
 import { currentAttempt } from '../engine/escaped-errors.js';
@@ -144,6 +143,8 @@ export async function runCommand(jobFile: string, flags: RunFlags, rerun?: Rerun
 }
 
 async function dryRunCommand(job: Job<any, any>, flags: RunFlags, jobFile: string): Promise<number> {
+  // Imported here, as the other commands (main.ts): a run does not load the dry run's code.
+  const { dryRun } = await import('../use-cases/dry-run.js');
   const report = await dryRun(job, ledgerPath(job, flags.ledger, jobFile), flags.pgSchema);
   if (flags.json) {
     process.stdout.write(`${JSON.stringify(report)}\n`);

@@ -14,7 +14,7 @@ import type { Job } from '../job.js';
 import { runJob } from '../engine/run-job.js';
 import type { EventListener } from '../engine/events.js';
 import { resolveLeaseOptions, type LeaseOptions, type ResolvedLeaseOptions } from '../ledger/lease.js';
-import { openWorkerLedger } from '../ledger/open-ledger.js';
+import { openWorkerLedger } from '../ledger/open-worker-ledger.js';
 import type { LeasedChunk, SharedRunState, WorkerLedger } from '../ledger/worker-ledger.js';
 import { assertSplittable, planChunks } from './chunk-plan.js';
 import { ChunkLedger } from './chunk-ledger.js';

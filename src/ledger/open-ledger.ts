@@ -5,16 +5,13 @@
  * backend class: the published type declarations must not mention better-sqlite3's types, which a
  * user's project does not have.
  */
-import { ConfigError } from '../errors.js';
 import { DEFAULT_LEASE, type ResolvedLeaseOptions } from './lease.js';
 import type { Ledger } from './ledger.js';
 import { checkLedgerSpec } from './ledger-location.js';
 import { MEMORY_LEDGER, openMemoryLedger } from './memory/memory-ledger.js';
-import { openPostgresLedger } from './postgres/open-postgres-ledger.js';
+import { openDeferredPostgresLedger } from './postgres/deferred-postgres-ledger.js';
 import { checkPgSchema, isPostgresSpec } from './postgres/postgres-location.js';
-import { openPostgresWorkerLedger } from './postgres/workers/postgres-worker-ledger.js';
 import { openSqliteLedger } from './sqlite/sqlite-ledger.js';
-import type { WorkerLedger } from './worker-ledger.js';
 
 /** Where a ledger is: `'memory'`, a SQLite file path, a PostgreSQL URL, or a ledger opened by the caller. */
 export type LedgerLocation = string | Ledger;
@@ -56,30 +53,11 @@ export function openLedger(location: LedgerLocation, context: LedgerContext = {}
   checkLedgerSpec(location, 'ledger');
   if (isPostgresSpec(location)) {
     return {
-      ledger: openPostgresLedger(location, { job: context.job, schema: checkPgSchema(context.pgSchema, 'pgSchema'), lease }),
+      ledger: openDeferredPostgresLedger(location, { job: context.job, schema: checkPgSchema(context.pgSchema, 'pgSchema'), lease }),
       owned: true,
     };
   }
   return { ledger: openSqliteLedger(location, { lease }), owned: true };
-}
-
-/**
- * Opens the ledger that the workers of `job`'s shared runs use (`run --worker`): only the
- * PostgreSQL ledger is one. No connection is made until its first call.
- *
- * @throws {ConfigError} when `location` is not a PostgreSQL URL, or `pgSchema` is not a plain name.
- */
-export function openWorkerLedger(location: string, context: LedgerContext & { readonly job: string }): WorkerLedger {
-  if (!isPostgresSpec(location)) {
-    throw new ConfigError('--worker needs the PostgreSQL ledger (--ledger postgres://…): workers share a run through it', {
-      field: 'ledger',
-    });
-  }
-  return openPostgresWorkerLedger(location, {
-    job: context.job,
-    schema: checkPgSchema(context.pgSchema, 'pgSchema'),
-    lease: context.lease ?? DEFAULT_LEASE,
-  });
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
  * What a run loads decides how long a short job takes (bench/startup.mjs measures the time; this
  * checks the causes, which do not depend on the machine's speed): an .mjs job over a JSONL file
- * must not load tsx, csv-parse or the other commands' modules, nor create an Intl.NumberFormat
+ * with the default SQLite ledger must not load tsx, csv-parse, the other commands' modules, the
+ * PostgreSQL ledger's code, metrics or alerting (node:http), nor create an Intl.NumberFormat
  * (the first one loads ICU data).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -54,16 +55,18 @@ export default defineJob({ name: 'startup', source: jsonl('records.jsonl'), key:
   );
 }
 
+/** What a plain run of an .mjs job over JSONL, on the default SQLite ledger, must not load. */
+const NOT_FOR_A_PLAIN_RUN =
+  /\/tsx\/|csv-parse|(status|failures|replay|rerun|worker)-command\.js|new Intl\.NumberFormat|\/ledger\/postgres\/(postgres|open-postgres)-ledger\.js|\/postgres\/workers\/|\/observe\/metrics\.js|\/observe\/alerts\/alerting\.js|\/use-cases\/dry-run\.js|^node:http$/;
+
 describe('what a run loads', () => {
-  it('an .mjs job over JSONL loads no tsx, no csv-parse, no other command, and no Intl.NumberFormat', async () => {
+  it('an .mjs job over JSONL loads no tsx, no csv-parse, no other command, no PostgreSQL ledger, no metrics or alerts, and no Intl.NumberFormat', async () => {
     const dir = tempDir();
     job(dir, 'job.mjs');
     const { code, lines } = await loadedBy(dir, ['run', 'job.mjs']);
     expect(code).toBe(0);
     expect(lines.some((line) => line.endsWith('/dist/cli/run-command.js'))).toBe(true);
-    expect(
-      lines.filter((line) => /\/tsx\/|csv-parse|(status|failures|replay|rerun)-command\.js|new Intl\.NumberFormat/.test(line)),
-    ).toEqual([]);
+    expect(lines.filter((line) => NOT_FOR_A_PLAIN_RUN.test(line))).toEqual([]);
   }, 60_000);
 
   it('a .ts job loads tsx (the check above can see it)', async () => {
@@ -72,5 +75,22 @@ describe('what a run loads', () => {
     const { code, lines } = await loadedBy(dir, ['run', 'job.ts']);
     expect(code).toBe(0);
     expect(lines.some((line) => line.includes('/tsx/'))).toBe(true);
+  }, 60_000);
+
+  it('metrics load node:http, and a dry run over a postgres:// ledger loads the dry run and the PostgreSQL ledger (the check sees them)', async () => {
+    const dir = tempDir();
+    job(dir, 'job.mjs');
+    const metrics = await loadedBy(dir, ['run', 'job.mjs', '--metrics-port', '0']);
+    expect(metrics.code).toBe(0);
+    expect(metrics.lines.filter((line) => NOT_FOR_A_PLAIN_RUN.test(line)).sort()).toEqual([
+      expect.stringMatching(/\/dist\/observe\/metrics\.js$/),
+      'node:http',
+    ]);
+    // Nothing listens on port 1: the ledger's first call fails, after its code was loaded.
+    const dry = await loadedBy(dir, ['run', 'job.mjs', '--dry-run', '--ledger', 'postgres://batchguard@127.0.0.1:1/nowhere']);
+    expect(dry.code).toBe(4);
+    const loaded = dry.lines.filter((line) => NOT_FOR_A_PLAIN_RUN.test(line));
+    expect(loaded).toContainEqual(expect.stringMatching(/\/dist\/use-cases\/dry-run\.js$/));
+    expect(loaded).toContainEqual(expect.stringMatching(/\/dist\/ledger\/postgres\/postgres-ledger\.js$/));
   }, 60_000);
 });

@@ -4,7 +4,7 @@
  */
 import { afterEach } from 'vitest';
 import { resolveLeaseOptions, type LeaseOptions } from '../../src/ledger/lease.js';
-import { openWorkerLedger } from '../../src/ledger/open-ledger.js';
+import { openWorkerLedger } from '../../src/ledger/open-worker-ledger.js';
 import type { WorkerLedger } from '../../src/ledger/worker-ledger.js';
 import { PG_URL } from './pg-schema.js';
 

@@ -14,7 +14,7 @@ import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { LedgerError } from '../../src/errors.js';
-import { openWorkerLedger } from '../../src/ledger/open-ledger.js';
+import { openWorkerLedger } from '../../src/ledger/open-worker-ledger.js';
 import { sessionEnded } from '../../src/ledger/postgres/session-ended.js';
 import { inTransaction, type SqlClient } from '../../src/ledger/postgres/workers/sql-client.js';
 import { describePg, freshSchema, pgPool, PG_URL } from '../helpers/pg-schema.js';

@@ -5,10 +5,10 @@
  */
 import type { ResolvedLeaseOptions } from '../lease.js';
 import type { Ledger } from '../ledger.js';
-import { loadPg } from './load-pg.js';
+import { loadPg, type PgModule } from './load-pg.js';
 import { PgDb } from './pg-db.js';
 import { PostgresLedger } from './postgres-ledger.js';
-import { resolvePostgresTarget } from './postgres-location.js';
+import { resolvePostgresTarget, type PostgresTarget } from './postgres-location.js';
 
 export interface PostgresLedgerOptions {
   /** The job whose ledger this is (one schema holds the ledgers of many jobs). */
@@ -22,6 +22,10 @@ export interface PostgresLedgerOptions {
 
 export function openPostgresLedger(spec: string, options: PostgresLedgerOptions): Ledger {
   const { pg, path } = loadPg(options.field ?? 'ledger');
-  const target = resolvePostgresTarget(spec, path);
+  return postgresLedgerOn(pg, resolvePostgresTarget(spec, path), options);
+}
+
+/** The ledger at an already resolved `target`, with `pg` already loaded. */
+export function postgresLedgerOn(pg: PgModule, target: PostgresTarget, options: PostgresLedgerOptions): Ledger {
   return new PostgresLedger(new PgDb(pg, target.config, target.location), options.schema, options.job, options.lease);
 }

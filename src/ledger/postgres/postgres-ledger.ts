@@ -40,6 +40,7 @@ import { databaseFault, type PgDb, type Query, type Row } from './pg-db.js';
 import { PostgresCrashNotes } from './postgres-crash-notes.js';
 import { newPostgresKeys, PostgresKeys } from './postgres-keys.js';
 import { PostgresLease } from './postgres-lease.js';
+import { ledgerLocationIn } from './postgres-location.js';
 import { prepareSchema } from './postgres-schema.js';
 import { applyPostgresSourceMap } from './postgres-source-map.js';
 import { rowFilterQuery } from './row-filter-query.js';
@@ -78,7 +79,7 @@ export class PostgresLedger implements Ledger {
 
   /** `postgres://user@host:port/database` and the schema: never the password. */
   get location(): string {
-    return `${this.db.location} (schema ${this.schema})`;
+    return ledgerLocationIn(this.db.location, this.schema);
   }
 
   /** The schema, the job's rows and its id, made once, on first use. */

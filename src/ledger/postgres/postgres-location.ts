@@ -37,6 +37,11 @@ export function checkPgSchema(value: unknown, field: string): string {
   return value;
 }
 
+/** How a ledger at `location` (a PostgresTarget's) in `schema` is shown: never with a password. */
+export function ledgerLocationIn(location: string, schema: string): string {
+  return `${location} (schema ${schema})`;
+}
+
 /** A resolved connection: what `pg` needs, and how to show it. */
 export interface PostgresTarget {
   readonly config: pg.PoolConfig;

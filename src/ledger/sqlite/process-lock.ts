@@ -35,6 +35,9 @@ export class ProcessLock implements RunLock {
     try {
       closeSync(openSync(this.path, 'a', 0o600));
       db = new Database(this.path, { timeout: 0 });
+      // The file holds no data: a journal in memory, not on disk, spares the three fsyncs (journal,
+      // folder, journal) that starting the transaction would cost. The lock is the file's all the same.
+      db.pragma('journal_mode = MEMORY');
       db.pragma('locking_mode = EXCLUSIVE');
       db.exec('BEGIN EXCLUSIVE');
       this.db = db;

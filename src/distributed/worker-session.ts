@@ -52,6 +52,12 @@ export class WorkerSession {
   /** This worker's identity in the run (random: a pid identifies nothing across machines). */
   readonly owner = randomUUID();
   private readonly holding = new Map<number, number>();
+  /**
+   * Chunks whose write marking them done is on its way. Once it committed, the chunk's lease is no
+   * longer renewed (it is done, not lost): a heartbeat between that commit and the chunk's release
+   * leaves it alone. The write itself says when the lease was lost.
+   */
+  private readonly finishing = new Set<number>();
   private timer: NodeJS.Timeout | undefined;
   private beating: Promise<void> | undefined;
   private readonly leaseMs: number;
@@ -130,11 +136,17 @@ export class WorkerSession {
 
   /** Marks `chunk` done (with `write`'s last outcomes, in the same fenced transaction) and lets it go. */
   async finishChunk(lease: LeasedChunk, write?: (writes: FencedWrites) => Promise<void>): Promise<void> {
-    await this.write([lease], async (writes) => {
-      await write?.(writes);
-      await writes.markChunkDone({ chunk: lease.chunk.index, token: lease.token });
-    });
-    this.holding.delete(lease.chunk.index);
+    const chunk = lease.chunk.index;
+    this.finishing.add(chunk);
+    try {
+      await this.write([lease], async (writes) => {
+        await write?.(writes);
+        await writes.markChunkDone({ chunk, token: lease.token });
+      });
+      this.holding.delete(chunk);
+    } finally {
+      this.finishing.delete(chunk);
+    }
   }
 
   /** The run's shared state now. */
@@ -158,7 +170,7 @@ export class WorkerSession {
         const held = this.held;
         const renewed = await ledger.renewLeases(this.run.runId, this.owner, held, this.leaseMs);
         for (const h of held) {
-          if (!renewed.has(h.chunk)) this.lose(h.chunk, h.token, undefined);
+          if (!renewed.has(h.chunk) && !this.finishing.has(h.chunk)) this.lose(h.chunk, h.token, undefined);
         }
         const state = await this.state();
         if (state !== undefined) onState?.(state);

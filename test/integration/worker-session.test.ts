@@ -7,7 +7,7 @@
 import { expect, it } from 'vitest';
 import { LedgerError } from '../../src/errors.js';
 import { WorkerSession } from '../../src/distributed/worker-session.js';
-import type { ChunkPlan, SharedRunState } from '../../src/ledger/worker-ledger.js';
+import type { ChunkPlan, SharedRunState, WorkerLedger } from '../../src/ledger/worker-ledger.js';
 import { describePg, freshSchema, pgPool } from '../helpers/pg-schema.js';
 import { workerLedgers } from '../helpers/worker-ledgers.js';
 
@@ -92,5 +92,42 @@ describePg('WorkerSession', () => {
     expect(taken).toMatchObject({ kind: 'chunk', lease: { takenOver: true, token: 2, chunk: { index: 0 } } });
     await session.close();
     await other.close();
+  });
+
+  it('does not count a chunk lost when a heartbeat runs between the commit that marks it done and its release', async () => {
+    const schema = freshSchema('bg_session');
+    const real = open(schema);
+    // The real ledger, but a fenced write returns a while after it committed: heartbeats run in between.
+    let slowAfterCommit = false;
+    const ledger = new Proxy(real, {
+      get(target, name) {
+        if (name === 'fenced') {
+          return async (...args: Parameters<WorkerLedger['fenced']>) => {
+            const result = await target.fenced(...args);
+            if (slowAfterCommit) await new Promise((resolve) => setTimeout(resolve, 300));
+            return result;
+          };
+        }
+        const value: unknown = Reflect.get(target, name, target);
+        return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const lost: number[] = [];
+    let beats = 0;
+    const session = await WorkerSession.join(
+      { ledger, leaseMs: 3000, renewEveryMs: 20, onLost: (chunk) => lost.push(chunk), onState: () => beats++ },
+      () => Promise.resolve(plan(1)),
+    );
+    const next = await session.next();
+    if (next.kind !== 'chunk') throw new Error(`no chunk: ${next.kind}`);
+    slowAfterCommit = true;
+    const beatsBefore = beats;
+    await session.finishChunk(next.lease);
+    expect(beats).toBeGreaterThan(beatsBefore + 2);
+    expect(lost).toEqual([]);
+    expect(session.held).toEqual([]);
+    const end = await session.next();
+    expect(end).toMatchObject({ kind: 'ended', completedHere: true, state: { status: 'completed', chunksDone: 1 } });
+    await session.close();
   });
 });

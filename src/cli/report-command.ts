@@ -1,6 +1,6 @@
 /**
  * `batchguard report <job-file> --html FILE [--run ID]`: writes the HTML report of a run (the latest
- * by default) as one self-contained file, from the ledger alone.
+ * by default), with the runs up to it side by side, as one self-contained file, from the ledger alone.
  */
 import { writeFileSync } from 'node:fs';
 import { ConfigError } from '../errors.js';
@@ -18,13 +18,15 @@ export interface ReportFlags {
 /** How many failure groups, and sample keys per message template, the report shows. */
 const GROUPS = 20;
 const SAMPLE_KEYS = 5;
+/** How many runs the history chart shows, up to the reported one (as many as `runs` lists by default). */
+const HISTORY_RUNS = 20;
 
 export async function reportCommand(jobFile: string, flags: ReportFlags): Promise<number> {
   if (flags.html === undefined) throw new ConfigError('report needs --html FILE: the file to write the report to');
   const job = await loadJob(jobFile);
   const ledger = await openExistingLedger(job, flags, jobFile);
   try {
-    const runs = await ledger.runs(flags.run === undefined ? 1 : Number.MAX_SAFE_INTEGER);
+    const runs = await ledger.runs(flags.run === undefined ? HISTORY_RUNS : Number.MAX_SAFE_INTEGER);
     const run = flags.run === undefined ? runs[0] : runs.find((r) => r.runId === flags.run);
     if (run === undefined) {
       throw new ConfigError(
@@ -39,6 +41,8 @@ export async function reportCommand(jobFile: string, flags: ReportFlags): Promis
       counts: await ledger.counts(),
       groups: await ledger.topErrors(GROUPS, SAMPLE_KEYS),
       timeline: await ledger.timeline(run.runId),
+      // A report of an earlier run shows the runs up to it, not the ones that came after.
+      history: runs.slice(runs.indexOf(run), runs.indexOf(run) + HISTORY_RUNS),
       generatedAt: new Date().toISOString(),
     });
     writeFileSync(flags.html, page);

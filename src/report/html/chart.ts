@@ -4,6 +4,7 @@
  * BUCKETS equal slices of the run. Plain SVG, no script: the file opens anywhere, offline.
  */
 import type { TimelinePoint } from '../../ledger/ledger.js';
+import { fixed, formatNumber, niceMax } from './chart-scale.js';
 import { html } from './escape.js';
 
 const BUCKETS = 60;
@@ -69,20 +70,4 @@ ${bars}
 <polyline class="rate" points="${line}"/>
 </svg>
 <p class="legend"><span class="key rate-key"></span> records per second <span class="key failed-key"></span> failed records (right axis), in ${buckets.length} equal slices of the run</p>`;
-}
-
-/** A round axis maximum at or above `value` (1, 2 or 5 times a power of ten). */
-function niceMax(value: number): number {
-  if (value <= 0) return 1;
-  const power = 10 ** Math.floor(Math.log10(value));
-  for (const step of [1, 2, 5, 10]) if (value <= step * power) return step * power;
-  return 10 * power;
-}
-
-function fixed(value: number): string {
-  return value.toFixed(1);
-}
-
-function formatNumber(value: number): string {
-  return value.toLocaleString('en-US', { maximumFractionDigits: value < 10 ? 1 : 0 });
 }

@@ -17,8 +17,14 @@ code { font: 12px ui-monospace, monospace; background: #f1f3f6; padding: 1px 4px
 .chart .failed-text { fill: #c0392b; }
 .chart .rate { fill: none; stroke: #2f6fde; stroke-width: 2; }
 .chart .failed { fill: #e06c5f; opacity: .8; }
+.history .throughput { fill: #9dbaf0; }
+.history .current .throughput { fill: #2f6fde; }
+.history .failure-rate { fill: #c0392b; }
+.history .failure-line { fill: none; stroke: #e06c5f; stroke-width: 1.5; }
+.history .run-label { font-size: 10px; fill: #5b6474; }
+.regression { margin: 0 0 8px; padding: 6px 10px; border-left: 4px solid #e0a030; background: #fdf6e8; }
 .key { display: inline-block; width: 12px; height: 8px; margin: 0 4px 0 10px; }
-.rate-key { background: #2f6fde; }
+.rate-key, .throughput-key { background: #2f6fde; }
 .failed-key { background: #e06c5f; }
 .group { border: 1px solid #dde1e8; border-left: 4px solid #e06c5f; border-radius: 6px; padding: 10px 12px; margin: 0 0 12px; }
 .group .count { color: #c0392b; }

@@ -1,12 +1,14 @@
 /**
  * The HTML report of one run: one self-contained file (inline CSS and SVG, no script, nothing
- * fetched), with the run's figures, the failure groups with sample keys and messages, and a chart
- * of throughput and failures over time. Every value from records, errors and the ledger is escaped
+ * fetched), with the run's figures, the failure groups with sample keys and messages, a chart of
+ * throughput and failures over time, and one of the job's recent runs side by side. Every value from records, errors and the ledger is escaped
  * (escape.ts), and the page's Content-Security-Policy forbids script in any case.
  */
 import type { ErrorGroup, LedgerCounts, RunRecord, TimelinePoint } from '../../ledger/ledger.js';
+import { runFigures, type RunFigures } from '../run-history.js';
 import { bucketTimeline, renderChart } from './chart.js';
 import { html } from './escape.js';
+import { renderHistoryChart } from './history-chart.js';
 import { REPORT_CSS } from './style.js';
 
 /** What the report shows. */
@@ -17,6 +19,8 @@ export interface HtmlReportInput {
   readonly counts: LedgerCounts;
   readonly groups: readonly ErrorGroup[];
   readonly timeline: readonly TimelinePoint[];
+  /** The job's runs up to and including this one, newest first (the history chart). */
+  readonly history: readonly RunRecord[];
   /** When the report was written (ISO time). */
   readonly generatedAt: string;
 }
@@ -25,6 +29,7 @@ interface RunSummaryFields {
   readonly reason?: unknown;
   readonly attempts?: unknown;
   readonly retries?: unknown;
+  readonly regressions?: unknown;
 }
 
 /** The whole HTML document. */
@@ -52,6 +57,7 @@ export function renderHtmlReport(input: HtmlReportInput): string {
   if (typeof summary.attempts === 'number') figures.push(['attempts', 'Attempts', String(summary.attempts)]);
   if (typeof summary.retries === 'number') figures.push(['retries', 'Retries', String(summary.retries)]);
   const reason = typeof summary.reason === 'string' ? `<p class="reason">${html(summary.reason)}</p>` : '';
+  const history = input.history.map(runFigures).filter((figures): figures is RunFigures => figures !== undefined);
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -76,6 +82,11 @@ ${figures.map(([id, label, value]) => `<div><dt>${html(label)}</dt><dd data-figu
 <section>
 <h2>Over time</h2>
 ${renderChart(bucketTimeline(input.timeline, run.startedAt), elapsedMs)}
+</section>
+<section>
+<h2>Recent runs</h2>
+${renderRegressions(summary.regressions)}
+${renderHistoryChart(history, run.runId, input.history.length - history.length)}
 </section>
 <section>
 <h2>Failures by cause</h2>
@@ -104,6 +115,14 @@ ${group.templates.map((t) => `<tr><td class="num">${html(t.count)}</td><td class
 </article>`,
     )
     .join('\n');
+}
+
+/** The summary's regressions (this run markedly slower or failing more than the ones before it), one line each. */
+function renderRegressions(regressions: unknown): string {
+  const messages = Array.isArray(regressions)
+    ? regressions.map((r: { message?: unknown }) => r?.message).filter((m): m is string => typeof m === 'string')
+    : [];
+  return messages.map((message) => `<p class="regression">${html(message)}</p>`).join('\n');
 }
 
 function sumTimeline(points: readonly TimelinePoint[]): { done: number; failed: number } {

@@ -7,6 +7,7 @@ import { ConfigError } from '../errors.js';
 import type { EngineEvent } from '../engine/events.js';
 import type { Progress } from '../engine/run-job.js';
 import type { Job } from '../job.js';
+import type { Logger } from '../observe/logger.js';
 import { DEFAULT_ALERT_RULES, resolveAlerts, type ResolvedAlerts } from '../observe/alerts/alert-options.js';
 import type { Alerting } from '../observe/alerts/alerting.js';
 import type { MetricsServer } from '../observe/metrics.js';
@@ -45,12 +46,12 @@ export function cliAlerts(job: Job<any, any>, flags: AlertingFlags, env: NodeJS.
   }
 }
 
-/** Starts what the flags and the job ask for; `log` prints a line to the user (a sender's failure, the metrics URL). */
+/** Starts what the flags and the job ask for; `log` gets the metrics URL, each alert fired and each sender's failure. */
 export async function startMonitoring(
   job: Job<any, any>,
   flags: AlertingFlags,
   progress: () => Progress | undefined,
-  log: (line: string) => void,
+  log: Logger,
 ): Promise<Monitoring | undefined> {
   const alerts = cliAlerts(job, flags, process.env);
   let metrics: MetricsServer | undefined;
@@ -67,7 +68,7 @@ export async function startMonitoring(
     } catch (error) {
       throw new ConfigError((error as Error).message, { field: '--metrics-port' });
     }
-    log(`batchguard: metrics on ${metrics.url}`);
+    log.info({ event: 'metrics:listening', url: metrics.url }, `metrics on ${metrics.url}`);
   }
   let alerting: Alerting | undefined;
   if (alerts) {
@@ -75,7 +76,9 @@ export async function startMonitoring(
     alerting = await startAlerting({
       job: job.name,
       alerts,
-      warn: log,
+      warn: (line) => log.warn({ event: 'alert:failed' }, line),
+      // A rule's threshold crossed (a failure count or rate, the breaker, the run's end): also in the log.
+      fired: (alert) => log.warn({ event: 'alert:fired', ...alert }, `alert ${alert.rule}: ${alert.message}`),
       counts: () => progress() ?? { succeeded: 0, failed: 0 },
     });
   }

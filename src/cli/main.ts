@@ -3,12 +3,14 @@
  * User mistakes print one clear line, never a stack trace.
  */
 import { readFileSync } from 'node:fs';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { BatchguardError, ConfigError, LedgerError, SinkError, SourceError, StorageError } from '../errors.js';
 import { ExitCode } from './exit-codes.js';
 import { readProp, thrownMessage, valueText } from '../policy/error-fields.js';
 import { defaultRedactor } from '../policy/redact.js';
 import { printable } from '../report/printable.js';
+import { LOG_FORMATS, LOG_LEVELS, LogFormat } from '../observe/log-options.js';
+import { logFormat, type LogFlags } from './log-settings.js';
 // Each command's module is imported when the command runs: a run does not pay for loading the
 // report, replay and status code (start-up time is what a short job feels most).
 
@@ -32,12 +34,16 @@ function packageVersion(): string {
   return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 }
 
-export function buildProgram(setExitCode: (code: number) => void): Command {
+/** The commands that log (the others print plain text): their errors are log entries too. */
+const LOGGING_COMMANDS = ['run', 'rerun'];
+
+export function buildProgram(setExitCode: (code: number) => void, onCommand: (name: string, flags: LogFlags) => void = () => {}): Command {
   const program = new Command('batchguard')
     .description('Run record-processing jobs that survive failure: isolation, retries, checkpoints, resume.')
     .version(packageVersion(), '-V, --version', 'print the version')
     .exitOverride()
-    .configureOutput({ outputError: (text, write) => write(`batchguard: ${text.replace(/^error: /, '')}`) });
+    .configureOutput({ outputError: (text, write) => write(`batchguard: ${text.replace(/^error: /, '')}`) })
+    .hook('preAction', (_program, command) => onCommand(command.name(), command.opts()));
 
   const runFlags = (command: Command): Command =>
     command
@@ -63,8 +69,19 @@ export function buildProgram(setExitCode: (code: number) => void): Command {
       .option('--json', 'print the summary as JSON on stdout')
       .option('--no-progress', 'no progress line on stderr')
       .option('--progress-every <duration>', 'when stderr is not a terminal: write a progress line this often, e.g. 30s', '10s')
-      .option('--quiet', 'print nothing but errors (and the JSON summary with --json)')
-      .option('--verbose', 'also print every retry and handler log line')
+      .option('--quiet', 'print nothing but errors (and the JSON summary with --json); the same as --log-level error')
+      .option('--verbose', 'also print every retry and handler log line; the same as --log-level debug')
+      .addOption(
+        new Option('--log-level <level>', 'the least severe entries logged on stderr (default: $BATCHGUARD_LOG_LEVEL, else info)').choices(
+          LOG_LEVELS,
+        ),
+      )
+      .addOption(
+        new Option(
+          '--log-format <format>',
+          'json: one JSON object per line; pretty: lines for people (default: $BATCHGUARD_LOG_FORMAT, else pretty on a terminal, json otherwise)',
+        ).choices(LOG_FORMATS),
+      )
       .option('--max-duration <duration>', 'stop taking records after this long, e.g. 2h, 90m, 1h30m (exit 5; run again to go on)')
       .option('--until <time>', 'stop taking records at this local time, e.g. 06:00 (exit 5)')
       .option('--max-records <n>', 'start at most N records in this run (exit 5)', integer('--max-records'))
@@ -179,7 +196,11 @@ export function exitCodeForError(error: unknown): number {
 
 export async function main(argv: string[]): Promise<number> {
   let exitCode = 0;
-  const program = buildProgram((code) => (exitCode = code));
+  let command: { name: string; flags: LogFlags } | undefined;
+  const program = buildProgram(
+    (code) => (exitCode = code),
+    (name, flags) => (command = { name, flags }),
+  );
   try {
     await program.parseAsync(argv);
     return exitCode;
@@ -189,6 +210,10 @@ export async function main(argv: string[]): Promise<number> {
       return commanderCode === 'commander.helpDisplayed' || commanderCode === 'commander.version' ? 0 : ExitCode.usage;
     }
     const code = exitCodeForError(error);
+    if (command !== undefined && LOGGING_COMMANDS.includes(command.name) && jsonLog(command.flags)) {
+      await logError(error, code);
+      return code;
+    }
     // A message may quote user input (a path, a URL, a record's text): secrets masked, terminal
     // escape sequences shown escaped (our own messages may span lines: those breaks stay).
     const message = defaultRedactor(thrownMessage(error)).split('\n').map(printable).join('\n');
@@ -199,4 +224,29 @@ export async function main(argv: string[]): Promise<number> {
       );
     return code;
   }
+}
+
+/** Whether the command's log is JSON; a bad BATCHGUARD_LOG_FORMAT (the error being reported, perhaps) means no. */
+function jsonLog(flags: LogFlags): boolean {
+  try {
+    return logFormat(flags, process.env, process.stderr.isTTY === true) === LogFormat.json;
+  } catch {
+    return false;
+  }
+}
+
+/** The error that ends a logging command, as the last entry of its JSON log (level fatal). */
+async function logError(error: unknown, code: number): Promise<void> {
+  const { createLogger } = await import('../observe/logger.js');
+  const log = createLogger({ format: LogFormat.json, write: (line) => process.stderr.write(`${line}\n`) });
+  const stack = code === ExitCode.internal ? valueText(readProp(error, 'stack') ?? '') : undefined;
+  log.fatal(
+    {
+      event: 'run:error',
+      exitCode: code,
+      code: readProp(error, 'code'),
+      ...(stack === undefined ? {} : { stack, hint: 'this is a bug in batchguard; please report it with this entry' }),
+    },
+    thrownMessage(error),
+  );
 }

@@ -3,7 +3,7 @@
  * Log lines go through `log` so that they never end up glued to the progress line.
  */
 import type { Progress } from '../engine/run-job.js';
-import { plainLine, progressFigures, terminalLine } from './progress-line.js';
+import { plainLine, progressFigures, terminalLine, type ProgressFigures } from './progress-line.js';
 
 export interface ProgressDisplay {
   /** Writes a line above the progress line. */
@@ -16,8 +16,8 @@ export interface ProgressDisplayOptions {
   readonly now?: () => number;
   /** How often a plain line is written when the stream is not a terminal. @default 10_000 */
   readonly plainEveryMs?: number;
-  /** Writes a plain line (the CLI's logger when there is one). @default a line on the stream */
-  readonly plain?: (line: string, progress: Progress) => void;
+  /** Writes a plain line (the CLI's JSON log, as an entry with the figures). @default a line on the stream */
+  readonly plain?: (line: string, progress: Progress, figures: ProgressFigures) => void;
 }
 
 /** A display that only logs (no progress line), for --no-progress, --quiet and --json. */
@@ -44,7 +44,7 @@ export function startProgress(read: () => Progress, stream: NodeJS.WriteStream, 
       stream.write(`\r\x1b[2K${terminalLine(p, figures, stream.columns)}`);
       drawn = true;
     } else if (options.plain) {
-      options.plain(plainLine(p, figures), p);
+      options.plain(plainLine(p, figures), p, figures);
     } else {
       stream.write(`${plainLine(p, figures)}\n`);
     }

@@ -3,21 +3,9 @@
  * layout is tested without a terminal.
  */
 import type { Progress } from '../engine/run-job.js';
+import type { ProgressFigures } from '../observe/run-log.js';
 
-/** The figures a progress line shows. */
-export interface ProgressFigures {
-  /** Records with an outcome: done before this run, and in it. */
-  readonly done: number;
-  /** The records there are, when known: counted once the source is read to its end, else estimated from the bytes read. */
-  readonly total: number | undefined;
-  /** True when `total` is an estimate from the bytes read. */
-  readonly estimated: boolean;
-  /** 0–100, when a total is known. */
-  readonly percent: number | undefined;
-  readonly recordsPerSecond: number;
-  /** Seconds until every record is done at the current rate, when it can be told. */
-  readonly etaSeconds: number | undefined;
-}
+export type { ProgressFigures } from '../observe/run-log.js';
 
 export function progressFigures(p: Progress, recordsPerSecond: number): ProgressFigures {
   const done = p.alreadyDone + p.succeeded + p.failed + p.skipped;

@@ -12,15 +12,17 @@ import { isMemoryLedger } from '../ledger/open-ledger.js';
 import type { EngineEvent } from '../engine/events.js';
 import type { RerunOptions, RunOptions } from '../engine/run-options.js';
 import type { Summary } from '../report/summary.js';
-import type { SerializedError } from '../policy/serialize-error.js';
-import { printable, printableLine } from '../report/printable.js';
+import { createLogger, type Logger } from '../observe/logger.js';
+import { LogFormat } from '../observe/log-options.js';
+import { logEvent, logProgress, logSummary } from '../observe/run-log.js';
 import { ExitCode, exitCodeOf } from './exit-codes.js';
 import { formatSummary } from './format-summary.js';
 import { loadJob } from './load-job.js';
+import { logSettings, type LogFlags } from './log-settings.js';
 import { plainLog, startProgress, type ProgressDisplay } from './progress-display.js';
 import { startMonitoring, type AlertingFlags } from './alerting.js';
 
-export interface RunFlags extends AlertingFlags {
+export interface RunFlags extends AlertingFlags, LogFlags {
   ledger?: string;
   pgSchema?: string;
   concurrency?: number;
@@ -30,8 +32,6 @@ export interface RunFlags extends AlertingFlags {
   json?: boolean;
   progress?: boolean;
   progressEvery?: string;
-  quiet?: boolean;
-  verbose?: boolean;
   limit?: number;
   maxRecords?: number;
   maxDuration?: string;
@@ -44,10 +44,14 @@ export interface RunFlags extends AlertingFlags {
   keepRuns?: number;
 }
 
-/** How many failures are printed one by one before the rest are only counted. */
+/**
+ * How many failures a terminal shows one by one before the rest are only counted. JSON logs have
+ * every failure: a collector filters them, a person scrolling a terminal cannot.
+ */
 const FAILURES_PRINTED = 20;
 
 export async function runCommand(jobFile: string, flags: RunFlags, rerun?: RerunOptions): Promise<number> {
+  const settings = logSettings(flags, process.env, process.stderr.isTTY === true);
   const job = await loadJob(jobFile);
   if (flags.dryRun) return dryRunCommand(job, flags, jobFile);
   const progressEveryMs = flags.progressEvery === undefined ? undefined : parseDuration(flags.progressEvery, '--progress-every');
@@ -61,27 +65,15 @@ export async function runCommand(jobFile: string, flags: RunFlags, rerun?: Rerun
   const err = process.stderr;
   let failuresSeen = 0;
   let display: ProgressDisplay = plainLog(err);
+  const logger = createLogger({ ...settings, write: (line) => display.log(line), redact: job.redact, bindings: { job: job.name } });
+  let log: Logger = logger;
   const started: { handle?: RunHandle } = {};
-  const monitoring = await startMonitoring(
-    job,
-    flags,
-    () => started.handle?.progress(),
-    (line) => flags.quiet || display.log(printable(line)),
-  );
+  const monitoring = await startMonitoring(job, flags, () => started.handle?.progress(), logger);
   const onEvent = (event: EngineEvent): void => {
     monitoring?.onEvent(event);
-    if (flags.quiet) return;
-    // Said, so that a run started with a mistyped --ledger, or after the ledger was moved, is noticed.
-    if (event.type === 'run:started' && newLedger) {
-      display.log(
-        `batchguard: run ${event.runId} started with a new ledger ${event.ledger} (nothing of job ${job.name} was recorded there before)`,
-      );
-      return;
-    }
-    if (event.type === 'record:failed') failuresSeen++;
-    const line = describeEvent(event, flags.verbose === true, failuresSeen <= FAILURES_PRINTED);
-    // Log lines are the handler's own text: redacted like its errors. Everything is escaped for the terminal.
-    if (line) display.log(printable(event.type === 'record:log' ? job.redact(line) : line));
+    if (event.type === 'run:started') log = logger.child({ runId: event.runId });
+    if (event.type === 'record:failed' && ++failuresSeen > FAILURES_PRINTED && settings.format === LogFormat.pretty) return;
+    logEvent(log, event, { job: job.name, newLedger });
   };
   const options: RunOptions = {
     ledger: flags.ledger,
@@ -103,25 +95,29 @@ export async function runCommand(jobFile: string, flags: RunFlags, rerun?: Rerun
   };
   const handle = startRun(job, options);
   started.handle = handle;
-  const unguard = guardExit(handle.done, err);
+  const unguard = guardExit(handle.done, () => log);
   let signalName: 'SIGINT' | 'SIGTERM' | undefined;
   const onSignal = (signal: 'SIGINT' | 'SIGTERM'): void => {
     if (signalName === undefined) {
       signalName = signal;
-      if (!flags.quiet)
-        display.log(
-          `batchguard: ${signal}: no new records; letting the running attempts finish (records waiting for a retry stay pending). Ctrl-C again stops at once`,
-        );
+      log.warn(
+        { event: 'run:signal', signal },
+        `${signal}: no new records; letting the running attempts finish (records waiting for a retry stay pending). Ctrl-C again stops at once`,
+      );
       handle.stop(signal);
     } else {
-      if (!flags.quiet) display.log(`batchguard: ${signal} again: saving what is recorded and stopping now`);
+      log.warn({ event: 'run:signal', signal }, `${signal} again: saving what is recorded and stopping now`);
       handle.forceStop(signal);
     }
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   if (flags.progress !== false && !flags.quiet && !flags.json) {
-    display = startProgress(() => handle.progress(), err, { plainEveryMs: progressEveryMs });
+    display = startProgress(() => handle.progress(), err, {
+      plainEveryMs: progressEveryMs,
+      // In JSON, a progress line is an entry with its figures; a forced pretty log keeps the plain line.
+      plain: settings.format === LogFormat.json ? (_line, progress, figures) => logProgress(log, progress, figures) : undefined,
+    });
   }
   let summary: Summary;
   try {
@@ -130,13 +126,19 @@ export async function runCommand(jobFile: string, flags: RunFlags, rerun?: Rerun
     unguard();
     await monitoring?.close();
     display.stop();
+    // Lines from here on go below the cleared progress line, which must not be drawn again.
+    display = plainLog(err);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
-  if (failuresSeen > FAILURES_PRINTED && !flags.quiet) {
-    err.write(`… and ${failuresSeen - FAILURES_PRINTED} more failures in this run, not shown one by one (see the summary's top errors)\n`);
+  if (failuresSeen > FAILURES_PRINTED && settings.format === LogFormat.pretty) {
+    const more = failuresSeen - FAILURES_PRINTED;
+    log.info(
+      { event: 'run:more-failures', more },
+      `… and ${more} more failures in this run, not shown one by one (see the summary's top errors)`,
+    );
   }
-  if (!flags.quiet) for (const warning of summary.warnings) err.write(`batchguard: warning: ${printable(warning)}\n`);
+  logSummary(log, summary);
   if (flags.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
   else if (!flags.quiet) process.stdout.write(`${formatSummary(summary)}\n`);
   return exitCodeOf(summary.status, signalName);
@@ -165,21 +167,22 @@ async function dryRunCommand(job: Job<any, any>, flags: RunFlags, jobFile: strin
 
 /**
  * While the run is unfinished, an exit of the process (the job's code calling `process.exit(0)`)
- * must not tell a scheduler that the job succeeded: the exit code becomes 7, with a line saying
+ * must not tell a scheduler that the job succeeded: the exit code becomes 7, with an entry saying
  * which record's code exited when it is known. Returns a function that removes the guard.
  */
-function guardExit(done: Promise<unknown>, err: NodeJS.WritableStream): () => void {
+function guardExit(done: Promise<unknown>, log: () => Logger): () => void {
   let finished = false;
   const onExit = (code: number): void => {
     if (finished) return;
     process.exitCode = ExitCode.exitedMidRun;
     const attempt = currentAttempt();
     const who = attempt ? `the handler of record ${JSON.stringify(attempt.key)}` : "the job's code";
-    // Writes to a pipe or a file are synchronous here, so the line is out before the process is.
-    err.write(
-      `batchguard: error: ${who} called process.exit(${code}) while the run was unfinished; ` +
+    // Writes to a pipe or a file are synchronous here, so the entry is out before the process is.
+    log().fatal(
+      { event: 'run:exited', key: attempt?.key, code, exitCode: ExitCode.exitedMidRun },
+      `${who} called process.exit(${code}) while the run was unfinished; ` +
         `nothing after the last checkpoint was saved; exit code ${ExitCode.exitedMidRun}. Run \`batchguard run\` again to resume: ` +
-        'the records that were in flight count as crashed, and one that exits every time is failed as crashed after maxCrashes runs\n',
+        'the records that were in flight count as crashed, and one that exits every time is failed as crashed after maxCrashes runs',
     );
   };
   process.on('exit', onExit);
@@ -189,67 +192,4 @@ function guardExit(done: Promise<unknown>, err: NodeJS.WritableStream): () => vo
   };
   done.then(unguard, unguard);
   return unguard;
-}
-
-function describeEvent(event: EngineEvent, verbose: boolean, printFailure: boolean): string | undefined {
-  switch (event.type) {
-    case 'run:started':
-      if (event.rerunSelected !== undefined)
-        return `batchguard: re-running ${event.rerunSelected} failed or skipped records; ledger ${event.ledger}`;
-      return event.alreadyDone > 0
-        ? `batchguard: resuming: ${event.alreadyDone} records already done${event.crashedRunId ? ` (run ${event.crashedRunId} had died without finishing)` : ''}; ledger ${event.ledger}`
-        : `batchguard: run ${event.runId} started; ledger ${event.ledger}`;
-    case 'record:retrying':
-      return verbose
-        ? `retry   ${event.key} attempt ${event.attempt} failed (${event.error.name}: ${oneLine(event.error.message)}); next in ${event.delayMs} ms`
-        : undefined;
-    case 'record:failed':
-      if (!printFailure) return undefined;
-      return `failed  ${event.key} [${event.kind}] after ${event.attempts} attempt(s): ${event.error.name}: ${oneLine(event.error.message)}`;
-    case 'breaker:opened':
-      return `batchguard: breaker opened: ${event.description}; ${event.error.name}: ${oneLine(event.error.message)}. No new records until it recovers; records hit by the outage stay pending`;
-    case 'breaker:half-open':
-      return `batchguard: breaker half-open: probing (${event.parked} records parked)`;
-    case 'breaker:closed':
-      return `batchguard: breaker closed after ${(event.openMs / 1000).toFixed(1)} s; resuming ${event.released} parked records`;
-    case 'concurrency:changed':
-      return verbose ? `limit   concurrency ${event.limit} (${event.reason})` : undefined;
-    case 'run:deadline':
-      return `batchguard: stopping: ${event.reason}; letting the running attempts finish`;
-    case 'run:aborted':
-      return `batchguard: aborting: ${event.reason}`;
-    case 'run:uncaught-error':
-      return (
-        `batchguard: an error escaped the job's code ${event.origin === undefined ? 'outside any record' : `from ${event.origin}`}, and no running record can be blamed for it; ` +
-        `stopping (the records in flight get the grace period, what finished is saved):\n  ${stackLines(event.error)}`
-      );
-    case 'record:log':
-      return verbose ? `log     ${event.key}: ${event.message}${event.fields ? ` ${JSON.stringify(event.fields)}` : ''}` : undefined;
-    // Shown by the progress line and the summary instead; listed so a new event type is a decision, not a silence.
-    case 'checkpoint':
-    case 'attempt:ended':
-    case 'record:succeeded':
-    case 'record:skipped':
-    case 'run:stopping':
-    case 'run:finished':
-      return undefined;
-  }
-}
-
-/** `name: message` and the first frames of the stack, indented: where the escaped error came from. */
-function stackLines(error: SerializedError): string {
-  const frames = (error.stack ?? '')
-    .split('\n')
-    .filter((line) => line.trimStart().startsWith('at '))
-    .slice(0, STACK_FRAMES_PRINTED);
-  return [`${error.name}: ${error.message}`, ...frames.map((line) => `  ${line.trim()}`)].join('\n  ');
-}
-
-/** Stack frames printed for an error that escaped the job's code. */
-const STACK_FRAMES_PRINTED = 5;
-/** How much of an error message a progress line shows; the report has the rest. */
-const MESSAGE_CHARS_SHOWN = 300;
-
-function oneLine(message: string): string {
-  return printableLine(message, MESSAGE_CHARS_SHOWN);
 }

@@ -16,7 +16,12 @@ export function keyOfPosition(position: SourcePosition): string {
 }
 
 /** A record the source could not parse. Its message may quote the record, so it is bounded and redacted like a handler's error. */
-export function invalidOutcome(key: string, position: SourcePosition, message: string, redact: Redactor = defaultRedactor): Outcome {
+export function invalidOutcome(
+  key: string,
+  position: SourcePosition,
+  message: string,
+  redact: Redactor = defaultRedactor,
+): Outcome & { status: 'failed' } {
   const error = { name: 'InvalidRecord', message: limitText(message, ERROR_LIMITS.messageChars, redact) };
   return {
     status: 'failed',

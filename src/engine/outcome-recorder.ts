@@ -4,7 +4,6 @@
  * record has no outcome: it stays open in the window, so the watermark never passes it and the next
  * run processes it again.
  */
-import { FailureKind } from '../domain/status.js';
 import type { Outcome } from '../domain/outcome.js';
 import { crashedOutcome, invalidOutcome, keyOfPosition } from '../domain/unusable-record.js';
 import type { Job } from '../job.js';
@@ -74,17 +73,15 @@ export class OutcomeRecorder {
     this.finish(entry);
     const outcome = crashedOutcome(entry.key, entry.position, crashes, this.deps.job.maxCrashes);
     this.thisRun.failed++;
-    this.deps.events.emit({
-      type: 'record:failed',
-      key: entry.key,
-      kind: FailureKind.crashed,
-      attempts: 0,
-      counted: 0,
-      error: outcome.error,
-      rule: outcome.rule,
-    });
+    this.failedEvent(outcome);
     if (this.deps.checkpointer.add(outcome)) this.commitInBackground();
     this.deps.settled(entry, 'failed');
+  }
+
+  /** The event of a record failed without a handler call (crashed, invalid). */
+  private failedEvent(outcome: Outcome & { status: 'failed' }): void {
+    const { key, kind, attempts, error, rule, fingerprint } = outcome;
+    this.deps.events.emit({ type: 'record:failed', key, kind, attempts, counted: attempts, error, rule, fingerprint });
   }
 
   /** A record blocked by a failed dependency. */
@@ -104,7 +101,9 @@ export class OutcomeRecorder {
   /** A record that cannot be processed at all; it never enters the window, so it fails at once. */
   invalid(position: SourcePosition, message: string, key = keyOfPosition(position)): void {
     this.thisRun.failed++;
-    if (this.deps.checkpointer.add(invalidOutcome(key, position, message, this.deps.job.redact))) this.commitInBackground();
+    const outcome = invalidOutcome(key, position, message, this.deps.job.redact);
+    this.failedEvent(outcome);
+    if (this.deps.checkpointer.add(outcome)) this.commitInBackground();
   }
 
   /** Commits what is buffered, unless the ledger failed (before a crash group runs). */

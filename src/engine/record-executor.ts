@@ -296,12 +296,12 @@ export class RecordExecutor implements AttemptOwner {
 
   /** The record fails for good: its event, its phase, its outcome. */
   private failedOutcome(entry: OpenRecord, kind: FailureKind, error: SerializedError, rule: string, history: AttemptRecord[]): Outcome {
-    const { attempt, counted } = entry;
-    this.deps.events.emit({ type: 'record:failed', key: entry.key, kind, attempts: attempt, counted, error, rule });
+    const { key, attempt, counted } = entry;
+    const group = failureGroup(error, kind, rule);
+    this.deps.events.emit({ type: 'record:failed', key, kind, attempts: attempt, counted, error, rule, fingerprint: group.fingerprint });
     this.deps.move(entry, Phase.done);
     entry.record = undefined;
-    const group = failureGroup(error, kind, rule);
-    return { status: 'failed', key: entry.key, position: entry.position, attempts: attempt, kind, error, ...group, rule, history };
+    return { status: 'failed', key, position: entry.position, attempts: attempt, kind, error, ...group, rule, history };
   }
 
   /** Hit by an outage: the dispatcher parks it (its attempts are given back when the breaker closes). */

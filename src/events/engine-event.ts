@@ -40,6 +40,8 @@ export type EngineEvent =
       readonly counted: number;
       readonly error: SerializedError;
       readonly rule: string;
+      /** The failure group (as `failures --error` and the summary's top errors name it). */
+      readonly fingerprint: string;
     }
   /**
    * One handler call ended (the record may still retry). Built only when someone listens (see

@@ -18,6 +18,17 @@ export const REDACTED = '[redacted]';
 const SECRET_NAMES = String.raw`(?:api[_-]?key|apikey|access[_-]?key|secret[_-]?key|private[_-]?key|[a-z]{0,16}token|passw(?:or)?d|pwd|secret|signature|credentials?|session[_-]?id|auth)`;
 
 /**
+ * Whether a field or header named `name` holds a secret: the name ends with one of the secret names
+ * above, or with `cookie` or `authorization` (`password`, `db_password`, `x-api-key`, `accessToken`,
+ * `Set-Cookie`, `Proxy-Authorization`). Anchored at the end so that `author` or `tokenCount` stay.
+ */
+export function isSecretName(name: string): boolean {
+  return SECRET_NAME.test(name);
+}
+
+const SECRET_NAME = new RegExp(`(?:${SECRET_NAMES}|cookie|authorization)$`, 'i');
+
+/**
  * The built-in patterns, in the order they run. Documented in docs/jobs.md (`redact`); a job adds
  * its own with the `redact` option.
  */

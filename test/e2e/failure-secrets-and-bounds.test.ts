@@ -99,6 +99,14 @@ export default defineJob({
     );
     const run = await runCli(['run', 'job.mjs', '--verbose', '--ledger', 'ledger/huge.sqlite'], { cwd: dir });
     expect(run.code).toBe(1);
+    // The JSON log (the default off a terminal) has every failure and retry: as bounded.
+    const jsonRun = await runCli(['rerun', 'job.mjs', '--failed', '--verbose', '--ledger', 'ledger/huge.sqlite'], {
+      cwd: dir,
+      env: { BATCHGUARD_LOG_FORMAT: '' },
+    });
+    expect(jsonRun.code).toBe(1);
+    expect(jsonRun.stderr.split('\n').filter((line) => line.includes('"event":"record:failed"'))).toHaveLength(20);
+    expect(jsonRun.stderr.length).toBeLessThan(100_000);
     const table = await runCli(['failures', 'job.mjs', '--ledger', 'ledger/huge.sqlite'], { cwd: dir });
     const jsonl = await runCli(['failures', 'job.mjs', '--format', 'jsonl', '--ledger', 'ledger/huge.sqlite'], { cwd: dir });
     // Before the bounds: an 85 MB ledger and 21 MB on the terminal. Now each failure stores a few KB.

@@ -53,25 +53,21 @@ function screen(): string[] {
   return tmux('capture-pane', '-p', '-t', 'run').split('\n');
 }
 
+/** Every row the pane showed, the ones scrolled off the top included. */
+function history(): string[] {
+  return tmux('capture-pane', '-p', '-S', '-', '-t', 'run').split('\n');
+}
+
+/** The CLI as a person starts it: whatever format or level the test's own environment asks for is not passed on. */
+const CLI = `env -u BATCHGUARD_LOG_FORMAT -u BATCHGUARD_LOG_LEVEL node ${BIN}`;
+
 describe('progress on a terminal', () => {
   it('draws one live line that fits the terminal, with done/total, %, rate, ETA and counts, and clears it at the end', async () => {
     const dir = tempDir();
     slowJob(dir, 600, 20);
     const columns = 100;
     // `; sleep` keeps the pane open after the run so that its last screen can be read.
-    tmux(
-      'new-session',
-      '-d',
-      '-s',
-      'run',
-      '-x',
-      String(columns),
-      '-y',
-      '30',
-      '-c',
-      dir,
-      `node ${BIN} run slow.mjs; echo EXIT=$?; sleep 60`,
-    );
+    tmux('new-session', '-d', '-s', 'run', '-x', String(columns), '-y', '30', '-c', dir, `${CLI} run slow.mjs; echo EXIT=$?; sleep 60`);
     let during: string[] = [];
     await waitFor(() => {
       during = screen();
@@ -94,25 +90,21 @@ describe('progress on a terminal', () => {
     // Stopped and cleared: no progress line is left behind, above or among the summary lines.
     expect(after.filter((row) => /\d+\.\d%/.test(row) && row.includes('rec/s'))).toEqual([]);
     expect(after.join('\n')).toContain('succeeded');
+
+    // The log on a terminal is the human one: a line per failure (the first 20), then a count.
+    const rows = history();
+    expect(rows.some((row) => /^batchguard: run \S+ started with a new ledger /.test(row))).toBe(true);
+    expect(rows).toContain('failed  10 [fatal] after 1 attempt(s): FatalError: bad record 10');
+    expect(rows.filter((row) => row.startsWith('failed  '))).toHaveLength(20);
+    expect(rows).toContain("… and 40 more failures in this run, not shown one by one (see the summary's top errors)");
+    expect(rows.filter((row) => row.trimStart().startsWith('{'))).toEqual([]);
   });
 
   it('on a narrow terminal leaves figures out instead of wrapping', async () => {
     const dir = tempDir();
     slowJob(dir, 400, 20);
     const columns = 40;
-    tmux(
-      'new-session',
-      '-d',
-      '-s',
-      'run',
-      '-x',
-      String(columns),
-      '-y',
-      '30',
-      '-c',
-      dir,
-      `node ${BIN} run slow.mjs; echo EXIT=$?; sleep 60`,
-    );
+    tmux('new-session', '-d', '-s', 'run', '-x', String(columns), '-y', '30', '-c', dir, `${CLI} run slow.mjs; echo EXIT=$?; sleep 60`);
     let rows: string[] = [];
     await waitFor(() => {
       rows = screen();
@@ -140,6 +132,25 @@ describe('progress without a terminal', () => {
     );
     // eslint-disable-next-line no-control-regex
     expect(result.stderr).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f]/);
+  });
+
+  it('in a JSON log (the default without a terminal), a progress entry with the figures every --progress-every', async () => {
+    const dir = tempDir();
+    slowJob(dir, 300, 20);
+    const result = await runCli(['run', 'slow.mjs', '--progress-every', '500ms'], { cwd: dir, env: { BATCHGUARD_LOG_FORMAT: '' } });
+    expect(result.code).toBe(0);
+    const entries = result.stderr
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    const progress = entries.filter((entry) => entry.event === 'progress');
+    expect(progress.length).toBeGreaterThanOrEqual(2);
+    const withTotal = progress.find((entry) => entry.percent !== undefined) as Record<string, unknown>;
+    expect(withTotal).toMatchObject({ level: 'info', msg: 'progress', concurrencyLimit: 4, breaker: 'closed' });
+    for (const figure of ['done', 'total', 'percent', 'recordsPerSecond', 'succeeded', 'failed', 'retrying', 'inFlight'])
+      expect(typeof withTotal[figure], figure).toBe('number');
+    expect(withTotal.done as number).toBeLessThanOrEqual(withTotal.total as number);
+    expect(result.stderr).not.toContain('progress: ');
   });
 
   it('--no-progress writes none', async () => {

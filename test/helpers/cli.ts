@@ -14,6 +14,10 @@ export interface CliResult {
 /**
  * Starts the real CLI (built dist/) in `cwd`; `wrap` is a command prefix that runs it (e.g. in a
  * new PID namespace), which then gets `node <bin> <args>` as its arguments.
+ *
+ * The log is the human one (`BATCHGUARD_LOG_FORMAT=pretty`), although stderr is a pipe here, where
+ * the CLI logs JSON by default: most tests read the lines a person reads. `env:
+ * { BATCHGUARD_LOG_FORMAT: '' }` gives the default (test/e2e/json-log.test.ts reads that).
  */
 export function spawnCli(
   args: string[],
@@ -22,7 +26,7 @@ export function spawnCli(
   const [command, ...prefix] = [...(options.wrap ?? []), process.execPath, BIN, ...args] as [string, ...string[]];
   const child = spawn(command, prefix, {
     cwd: options.cwd,
-    env: { ...process.env, ...options.env },
+    env: { ...process.env, BATCHGUARD_LOG_FORMAT: 'pretty', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

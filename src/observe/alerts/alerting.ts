@@ -16,6 +16,8 @@ export interface AlertingOptions {
   readonly counts: () => AlertCounts;
   /** Where a sender's failure is reported; never throws. */
   readonly warn: (line: string) => void;
+  /** Told of each alert as it fires, before it is sent; never throws. @default nothing */
+  readonly fired?: (alert: Alert) => void;
   /** @default Date.now */
   readonly now?: () => number;
   /** How often the count and rate rules are evaluated besides at each failure. @default 1000 */
@@ -39,7 +41,7 @@ export async function startAlerting(options: AlertingOptions): Promise<Alerting>
     try {
       sentry = await SentrySender.start({ ...sentryOptions, dsn: sentryOptions.dsn });
     } catch (error) {
-      options.warn(`batchguard: alerts: ${(error as Error).message}; Sentry alerts are off for this run`);
+      options.warn(`alerts: ${(error as Error).message}; Sentry alerts are off for this run`);
     }
   }
   const track = (promise: Promise<void>): void => {
@@ -47,11 +49,12 @@ export async function startAlerting(options: AlertingOptions): Promise<Alerting>
     void promise.finally(() => pending.delete(promise));
   };
   const send = (alert: Alert): void => {
+    options.fired?.(alert);
     const body = webhookBody(alert, context as AlertContext);
     if (options.alerts.webhook) {
       track(
         postWebhook(body, options.alerts.webhook).then((failure) => {
-          if (failure !== undefined) options.warn(`batchguard: alerts: ${failure} (the run goes on)`);
+          if (failure !== undefined) options.warn(`alerts: ${failure} (the run goes on)`);
         }),
       );
     }

@@ -72,7 +72,7 @@ describe('createLogger, JSON', () => {
 describe('createLogger, pretty', () => {
   it('writes the human line of each entry, and none for the summary', () => {
     const { lines, log } = capture({ format: 'pretty' });
-    log.warn({ event: 'breaker:opened' }, 'breaker opened: 20 failures in a row');
+    log.warn({ event: 'breaker:opened' }, 'breaker opened: 20 attempts in a row failed with retryable errors or timeouts');
     log.warn(
       { event: 'record:failed', key: 'r\n1', kind: 'fatal', attempt: 1, error: { name: 'FatalError', message: 'no' } },
       'record failed',
@@ -80,7 +80,7 @@ describe('createLogger, pretty', () => {
     log.info({ event: 'run:summary', summary: { total: 1 } }, 'run x completed');
     log.fatal({ event: 'run:exited' }, 'the job called process.exit(0)');
     expect(lines).toEqual([
-      'batchguard: breaker opened: 20 failures in a row',
+      'batchguard: breaker opened: 20 attempts in a row failed with retryable errors or timeouts',
       'failed  r\\n1 [fatal] after 1 attempt(s): FatalError: no',
       'batchguard: error: the job called process.exit(0)',
     ]);

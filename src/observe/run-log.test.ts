@@ -82,8 +82,8 @@ describe('logEvent', () => {
     expect(
       entryOf({
         type: 'breaker:opened',
-        reason: 'consecutive',
-        description: '20 failures in a row',
+        reason: 'consecutive-failures',
+        description: '20 attempts in a row failed with retryable errors or timeouts',
         fingerprint: 'ff',
         failures: 20,
         window: 20,
@@ -92,9 +92,9 @@ describe('logEvent', () => {
     ).toMatchObject({
       level: 'warn',
       event: 'breaker:opened',
-      reason: 'consecutive',
+      reason: 'consecutive-failures',
       failures: 20,
-      msg: 'breaker opened: 20 failures in a row; Error: connect ECONNREFUSED 10.0.0.1:443. No new records until it recovers; records hit by the outage stay pending',
+      msg: 'breaker opened: 20 attempts in a row failed with retryable errors or timeouts; Error: connect ECONNREFUSED 10.0.0.1:443. No new records until it recovers; records hit by the outage stay pending',
     });
     expect(entryOf({ type: 'breaker:closed', openMs: 2500, released: 4 })).toMatchObject({
       level: 'warn',

@@ -65,13 +65,13 @@ export async function runCommand(jobFile: string, flags: RunFlags, rerun?: Rerun
   const err = process.stderr;
   let failuresSeen = 0;
   let display: ProgressDisplay = plainLog(err);
-  const logger = createLogger({ ...settings, write: (line) => display.log(line), redact: job.redact, bindings: { job: job.name } });
-  let log: Logger = logger;
+  const log = createLogger({ ...settings, write: (line) => display.log(line), redact: job.redact, bindings: { job: job.name } });
   const started: { handle?: RunHandle } = {};
-  const monitoring = await startMonitoring(job, flags, () => started.handle?.progress(), logger);
+  const monitoring = await startMonitoring(job, flags, () => started.handle?.progress(), log);
   const onEvent = (event: EngineEvent): void => {
+    // Every entry from here on names the run, those of the alerts and the signal handlers too.
+    if (event.type === 'run:started') log.setBindings({ runId: event.runId });
     monitoring?.onEvent(event);
-    if (event.type === 'run:started') log = logger.child({ runId: event.runId });
     if (event.type === 'record:failed' && ++failuresSeen > FAILURES_PRINTED && settings.format === LogFormat.pretty) return;
     logEvent(log, event, { job: job.name, newLedger });
   };
@@ -95,7 +95,7 @@ export async function runCommand(jobFile: string, flags: RunFlags, rerun?: Rerun
   };
   const handle = startRun(job, options);
   started.handle = handle;
-  const unguard = guardExit(handle.done, () => log);
+  const unguard = guardExit(handle.done, log);
   let signalName: 'SIGINT' | 'SIGTERM' | undefined;
   const onSignal = (signal: 'SIGINT' | 'SIGTERM'): void => {
     if (signalName === undefined) {
@@ -170,7 +170,7 @@ async function dryRunCommand(job: Job<any, any>, flags: RunFlags, jobFile: strin
  * must not tell a scheduler that the job succeeded: the exit code becomes 7, with an entry saying
  * which record's code exited when it is known. Returns a function that removes the guard.
  */
-function guardExit(done: Promise<unknown>, log: () => Logger): () => void {
+function guardExit(done: Promise<unknown>, log: Logger): () => void {
   let finished = false;
   const onExit = (code: number): void => {
     if (finished) return;
@@ -178,7 +178,7 @@ function guardExit(done: Promise<unknown>, log: () => Logger): () => void {
     const attempt = currentAttempt();
     const who = attempt ? `the handler of record ${JSON.stringify(attempt.key)}` : "the job's code";
     // Writes to a pipe or a file are synchronous here, so the entry is out before the process is.
-    log().fatal(
+    log.fatal(
       { event: 'run:exited', key: attempt?.key, code, exitCode: ExitCode.exitedMidRun },
       `${who} called process.exit(${code}) while the run was unfinished; ` +
         `nothing after the last checkpoint was saved; exit code ${ExitCode.exitedMidRun}. Run \`batchguard run\` again to resume: ` +

@@ -26,7 +26,7 @@ export function logEvent(log: Logger, event: EngineEvent, context: RunLogContext
   switch (event.type) {
     case 'run:started': {
       const { runId, ledger, alreadyDone, crashedRunId, rerunSelected } = event;
-      // The run's id is bound to every entry from here on by the caller (`log.child({ runId })`).
+      // The run's id is bound to every entry from here on by the caller (`log.setBindings({ runId })`).
       const fields = { ...e, ledger, alreadyDone, crashedRunId, rerunSelected, newLedger: context.newLedger };
       if (context.newLedger) {
         log.info(fields, `run ${runId} started with a new ledger ${ledger} (nothing of job ${context.job} was recorded there before)`);

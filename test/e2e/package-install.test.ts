@@ -134,8 +134,13 @@ describe('the published package', () => {
     expect(required.stdout).toBe('function function function function undefined\n');
     expect(required.status).toBe(0);
 
+    // The human log (stderr is a pipe here, where the default is JSON): these lines are what a person reads.
     const cli = (...args: string[]) =>
-      spawnSync(process.execPath, [join(dir, 'node_modules/.bin/batchguard'), ...args], { cwd: dir, encoding: 'utf8' });
+      spawnSync(process.execPath, [join(dir, 'node_modules/.bin/batchguard'), ...args], {
+        cwd: dir,
+        encoding: 'utf8',
+        env: { ...process.env, BATCHGUARD_LOG_FORMAT: 'pretty' },
+      });
     expect(cli('--version').stdout).toBe(
       `${(JSON.parse(readFileSync(join(root, 'package', 'package.json'), 'utf8')) as { version: string }).version}\n`,
     );

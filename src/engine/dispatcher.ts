@@ -79,6 +79,8 @@ export class Dispatcher {
   private readonly keySlots = new Set<OpenRecord>();
   /** True while pump() runs (see there). */
   private pumping = false;
+  /** The breaker's probe, while it waits for its fairness key's slot (see startProbe). */
+  private probeWaiting: OpenRecord | undefined;
 
   constructor(private readonly deps: DispatcherDeps) {}
 
@@ -157,10 +159,12 @@ export class Dispatcher {
     this.deps.start(entry);
   }
 
-  /** A record whose dependencies were met: it goes before new reads, when a slot is free. */
+  /**
+   * A record whose dependencies were met: it goes before new reads, when a slot is free (through its
+   * fairness key's queue, as any record that has a key: it must not run beside the key's others).
+   */
   ready(entry: OpenRecord): void {
-    this.move(entry, Phase.queued);
-    this.readyQueue.push(entry);
+    this.requeue(entry);
     this.pump();
   }
 
@@ -201,6 +205,8 @@ export class Dispatcher {
     if (entry.retry) entry.retry.cancelRetry = undefined;
     this.move(entry, Phase.parked);
     (entry.attempt === 0 ? this.freshRecords : this.parkedRecords).push(entry);
+    // It may have given back the key slot the probe waits for.
+    if (this.probeWaiting) this.startWaitingProbe();
     this.deps.wake();
   }
 
@@ -237,24 +243,64 @@ export class Dispatcher {
 
   /**
    * The record for the breaker's next probe, taken out of its waiting line: a parked record and a
-   * fresh one in turn (oldest first), so that probes rotate and are not all calls that just failed.
-   * Undefined when no record waits at all.
+   * fresh one in turn (oldest first), so that probes rotate and are not all calls that just failed;
+   * one whose fairness key has a free slot first, so that the probe need not wait for it (see
+   * startProbe). Undefined when no record waits at all.
    */
   takeProbe(): OpenRecord | undefined {
     this.freshTurn = !this.freshTurn;
-    const entry = this.freshTurn ? (this.takeFresh() ?? this.parkedRecords.shift()) : (this.parkedRecords.shift() ?? this.takeFresh());
+    const first = this.freshTurn ? this.takeFresh : this.takeParked;
+    const second = this.freshTurn ? this.takeParked : this.takeFresh;
+    const entry = first(this.keyHasRoom) ?? second(this.keyHasRoom) ?? first(anyRecord) ?? second(anyRecord);
     // The reader may take the next fresh record.
     if (entry) this.deps.wake();
     return entry;
   }
 
-  private takeFresh(): OpenRecord | undefined {
-    const entry = this.freshRecords.shift() ?? this.readyQueue.shift();
+  /** The oldest parked record that passes `test`. */
+  private readonly takeParked = (test: (entry: OpenRecord) => boolean): OpenRecord | undefined => takeFirst(this.parkedRecords, test);
+
+  /** The oldest record never called that passes `test`: parked fresh, ready, or next in the fairness queue. */
+  private readonly takeFresh = (test: (entry: OpenRecord) => boolean): OpenRecord | undefined => {
+    const entry = takeFirst(this.freshRecords, test) ?? takeFirst(this.readyQueue, test);
     if (entry) return entry;
     const next = this.deps.fair?.next();
     // It holds its key's slot like any record the fairness queue hands out.
     if (next) this.keySlots.add(next);
     return next;
+  };
+
+  /**
+   * Runs the breaker's probe once it holds its fairness key's slot: a record parked or queued gave
+   * its slot back, and another record of its key may hold it now (one in flight when the breaker
+   * opened); the probe then waits for that record to end.
+   */
+  startProbe(entry: OpenRecord): void {
+    if (this.takeKeySlot(entry)) this.deps.start(entry);
+    else this.probeWaiting = entry;
+  }
+
+  /** Whether the record could take its fairness key's slot now (always, without fairness keys). */
+  private readonly keyHasRoom = (entry: OpenRecord): boolean => {
+    const fair = this.deps.fair;
+    return fair === undefined || entry.fairKey === undefined || this.keySlots.has(entry) || fair.hasRoom(entry.fairKey);
+  };
+
+  /** Takes the record's fairness key slot unless it holds it already; false when the key has none free. */
+  private takeKeySlot(entry: OpenRecord): boolean {
+    const fair = this.deps.fair;
+    if (fair === undefined || entry.fairKey === undefined || this.keySlots.has(entry)) return true;
+    if (!fair.acquire(entry.fairKey)) return false;
+    this.keySlots.add(entry);
+    return true;
+  }
+
+  /** The probe waiting for its key's slot starts once the slot is free (see startProbe). */
+  private startWaitingProbe(): void {
+    const entry = this.probeWaiting;
+    if (entry === undefined || !this.deps.mayStart() || !this.takeKeySlot(entry)) return;
+    this.probeWaiting = undefined;
+    this.deps.start(entry);
   }
 
   /** Starts records waiting for a slot, while slots are free. */
@@ -272,6 +318,7 @@ export class Dispatcher {
 
   private pumpNow(): void {
     const { fair, mayStart, start, limit } = this.deps;
+    if (this.probeWaiting) this.startWaitingProbe();
     while (this.readyQueue.length > 0 && this.slots < limit() && mayStart()) {
       start(this.readyQueue.shift() as OpenRecord);
     }
@@ -285,4 +332,13 @@ export class Dispatcher {
       start(entry);
     }
   }
+}
+
+const anyRecord = (): boolean => true;
+
+/** Removes and returns the first item of `list` that passes `test`; undefined when none does. */
+function takeFirst<T>(list: T[], test: (item: T) => boolean): T | undefined {
+  if (list.length === 0 || test(list[0] as T)) return list.shift();
+  const at = list.findIndex(test);
+  return at < 0 ? undefined : list.splice(at, 1)[0];
 }

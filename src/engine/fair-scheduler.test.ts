@@ -145,6 +145,28 @@ describe('FairScheduler', () => {
     expect(scheduler.running).toBe(0);
   });
 
+  it('acquire() counts a record that was not handed out: the key has no room until done()', () => {
+    const scheduler = new FairScheduler<Item>({ perKeyConcurrency: 1 });
+    offerAll(scheduler, 'a', 1);
+    offerAll(scheduler, 'b', 1);
+    expect(scheduler.hasRoom('a')).toBe(true);
+    expect(scheduler.acquire('a')).toBe(true);
+    expect(scheduler.hasRoom('a')).toBe(false);
+    expect(scheduler.acquire('a')).toBe(false);
+    // Key a is still in the ring: next() passes over it.
+    expect(scheduler.next()).toEqual({ key: 'b', n: 0 });
+    expect(scheduler.next()).toBeUndefined();
+    scheduler.done('a');
+    expect(scheduler.next()).toEqual({ key: 'a', n: 0 });
+    expect(scheduler.running).toBe(2);
+    expect(scheduler.acquire('c')).toBe(true);
+    scheduler.done('c');
+    scheduler.done('a');
+    scheduler.done('b');
+    expect(scheduler.running).toBe(0);
+    expect(scheduler.saturatedKeys()).toEqual([]);
+  });
+
   it('validates its options', () => {
     expect(() => new FairScheduler({ perKeyConcurrency: 0 })).toThrow(ConfigError);
     expect(() => new FairScheduler({ maxQueued: 1.5 })).toThrow(

@@ -52,9 +52,10 @@ interface KeyQueue<T> {
 }
 
 /**
- * Invariant: a key is in the ring exactly when it has queued records and fewer than
- * `perKeyConcurrency` running, so `next()` pops the ring's head without scanning (O(1) amortised),
- * and a key is forgotten once it has nothing queued or running (memory ≤ queued + running keys).
+ * Invariant: a key is in the ring when it has queued records and fewer than `perKeyConcurrency`
+ * running, so `next()` pops the ring's head without scanning (O(1) amortised); a key that `acquire`
+ * filled may still be in it, and `next()` drops it from the ring when it comes up. A key is
+ * forgotten once it has nothing queued or running (memory ≤ queued + running keys).
  * `T` should carry its key: `done(key)` needs it when the record finishes. `T` must not be `undefined`.
  */
 export class FairScheduler<T> {
@@ -88,14 +89,18 @@ export class FairScheduler<T> {
 
   /** The next record to run, round-robin across runnable keys, now counted as running; undefined when none may run. */
   next(): T | undefined {
-    const queue = this.ring[this.ringHead];
-    if (queue === undefined) return undefined;
-    this.ring[this.ringHead++] = undefined;
-    if (this.ringHead > 1024 && this.ringHead * 2 > this.ring.length) {
-      this.ring = this.ring.slice(this.ringHead);
-      this.ringHead = 0;
-    }
-    queue.inRing = false;
+    let queue: KeyQueue<T> | undefined;
+    do {
+      queue = this.ring[this.ringHead];
+      if (queue === undefined) return undefined;
+      this.ring[this.ringHead++] = undefined;
+      if (this.ringHead > 1024 && this.ringHead * 2 > this.ring.length) {
+        this.ring = this.ring.slice(this.ringHead);
+        this.ringHead = 0;
+      }
+      queue.inRing = false;
+      // Filled by acquire() while it waited in the ring: done() puts it back when a record ends.
+    } while (queue.running >= this.options.perKeyConcurrency);
     const item = queue.items[queue.head] as T;
     queue.items[queue.head++] = undefined;
     if (queue.head === queue.items.length) {
@@ -113,7 +118,28 @@ export class FairScheduler<T> {
     return item;
   }
 
-  /** A record of `key` handed out by `next()` has finished. Throws if none of that key is running (an engine bug). */
+  /** Whether a record of `key` may start now: fewer than `perKeyConcurrency` of the key are running. */
+  hasRoom(key: string): boolean {
+    return (this.keys.get(key)?.running ?? 0) < this.options.perKeyConcurrency;
+  }
+
+  /**
+   * Counts a record of `key` as running that was not handed out by `next()` (a breaker probe taken
+   * from the records it parked), if the key has room; false when it has none. `done(key)` ends it.
+   */
+  acquire(key: string): boolean {
+    let queue = this.keys.get(key);
+    if (queue !== undefined && queue.running >= this.options.perKeyConcurrency) return false;
+    if (queue === undefined) {
+      queue = { key, items: [], head: 0, running: 0, inRing: false };
+      this.keys.set(key, queue);
+    }
+    queue.running++;
+    this.runningCount++;
+    return true;
+  }
+
+  /** A record of `key` handed out by `next()` (or counted by `acquire`) has finished. Throws if none of that key is running (an engine bug). */
   done(key: string): void {
     const queue = this.keys.get(key);
     if (queue === undefined || queue.running === 0)

@@ -88,7 +88,8 @@ export class Run {
         return released.records;
       },
       takeProbe: () => this.dispatcher.takeProbe(),
-      probeWith: (entry) => this.attempt(entry),
+      // Once it holds its fairness key's slot, if the job has keys.
+      probeWith: (entry) => this.dispatcher.startProbe(entry),
       abort: (trip, error) => {
         const cause = error ? `; dominating error: ${error.name}: ${error.message}` : '';
         const reason = `the breaker opened (${trip.description}) and did not recover within ${job.breaker.maxOpenMs} ms${cause}; progress is saved, and the records hit by the outage are pending`;

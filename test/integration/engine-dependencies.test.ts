@@ -431,6 +431,34 @@ describe('dependencies in the engine', () => {
     }
   });
 
+  it('keeps to perKeyConcurrency when a dependency releases records of a key that is running', async () => {
+    const dir = tempDir();
+    const clock = new ManualClock();
+    const running = new Map<string, number>();
+    const most = new Map<string, number>();
+    // s0 (tenant t) runs 100 ms; p (tenant u) 10 ms; c0 and c1 (tenant t) wait for p.
+    const source: (Node & { tenant: string })[] = [
+      { id: 's0', tenant: 't' },
+      { id: 'p', tenant: 'u' },
+      { id: 'c0', tenant: 't', deps: ['p'] },
+      { id: 'c1', tenant: 't', deps: ['p'] },
+    ];
+    const job = makeJob(
+      source,
+      async (r) => {
+        const tenant = (r as Node & { tenant: string }).tenant;
+        running.set(tenant, (running.get(tenant) ?? 0) + 1);
+        most.set(tenant, Math.max(most.get(tenant) ?? 0, running.get(tenant) as number));
+        await clock.sleep(r.id === 's0' ? 100 : 10);
+        running.set(tenant, (running.get(tenant) as number) - 1);
+      },
+      { concurrency: 4, concurrencyKey: (r) => (r as Node & { tenant: string }).tenant, perKeyConcurrency: 1 },
+    );
+    const summary = await drive(runJob(job, { ledger: join(dir, 'l.sqlite'), clock }), clock, 5);
+    expect(summary).toMatchObject({ total: 4, succeeded: 4, pending: 0 });
+    expect(most.get('t')).toBe(1);
+  });
+
   it('accounts exactly: total = succeeded + failed + skipped + pending, across a stop and a resume', async () => {
     const dir = tempDir();
     const ledger = join(dir, 'l.sqlite');

@@ -6,6 +6,7 @@ export type { Job, JobOptions, Handler, HandlerContext, CheckpointOptions } from
 export { runJob, startRun } from './engine/run-job.js';
 export type { RunHandle, Progress } from './engine/run-job.js';
 export type { RunOptions } from './engine/run-options.js';
+export type { SharedBreaker, SharedBreakerState } from './engine/shared-breaker.js';
 export type { EngineEvent, EventListener } from './engine/events.js';
 export type { TracingOptions, TracingSettings } from './observe/tracing-options.js';
 export { EngineEventType } from './engine/engine-event-type.js';

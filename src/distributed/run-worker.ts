@@ -5,8 +5,10 @@
  * chunk is done, or the run is aborted for all.
  *
  * Shared decisions: the outcome counts are the run's, all workers together, and the failure
- * threshold is decided on them at the end; a worker whose breaker gives up (its chunk's run ends
- * `aborted`) aborts the run for every worker, which all see at their next heartbeat and stop.
+ * threshold is decided on them at the end; the breaker is the run's (shared-breaker-link.ts): a
+ * worker's trip opens it for all, one worker at a time probes, its close closes it for all; a worker
+ * whose breaker gives up (its chunk's run ends `aborted`) aborts the run for every worker, which all
+ * see at their next heartbeat and stop.
  */
 import { hostname } from 'node:os';
 import { ConfigError, LedgerError } from '../errors.js';
@@ -19,6 +21,7 @@ import type { LeasedChunk, SharedRunState, WorkerLedger } from '../ledger/worker
 import { assertSplittable, planChunks } from './chunk-plan.js';
 import { ChunkLedger } from './chunk-ledger.js';
 import { chunkSource } from './chunk-source.js';
+import { SharedBreakerLink } from './shared-breaker-link.js';
 import { WorkerSession } from './worker-session.js';
 
 /** Options of {@link runWorker}. */
@@ -109,6 +112,8 @@ async function work(
   let current: { lease: LeasedChunk; stop: AbortController } | undefined;
   let abortedBy: string | undefined;
   let lost = 0;
+  // Set once the session has joined; the heartbeat passes the shared state on from then on.
+  let breaker: SharedBreakerLink | undefined = undefined;
   const session = await WorkerSession.join(
     {
       ledger: workers,
@@ -118,8 +123,9 @@ async function work(
         lost++;
         if (current?.lease.chunk.index === chunk) current.stop.abort(new Error(`lost the lease on chunk ${chunk}`));
       },
-      onState: (state) => {
+      onState: (state, sentAtMs) => {
         if (state.status === 'aborted') current?.stop.abort(new Error(state.abortReason ?? 'the run was aborted'));
+        breaker?.observe(state, sentAtMs);
       },
     },
     () =>
@@ -129,6 +135,13 @@ async function work(
       }),
     { worker: true, concurrency: options.concurrency ?? job.concurrency, maxFailureRate },
   );
+  breaker = new SharedBreakerLink({
+    ledger: workers,
+    runId: session.run.runId,
+    owner: session.owner,
+    worker: `worker ${session.owner} on ${hostname()}`,
+    slackMs: lease.expireMs,
+  });
   let done = 0;
   let takenOver = 0;
   let records = 0;
@@ -160,6 +173,7 @@ async function work(
             maxFailureRate: 1,
             signal: stop.signal,
             lease,
+            sharedBreaker: breaker,
             ...(options.onEvent ? { onEvent: options.onEvent } : {}),
           },
         );
@@ -168,9 +182,10 @@ async function work(
           done++;
           if (next.lease.takenOver) takenOver++;
         } else if (summary.status === 'aborted' && !stop.signal.aborted) {
-          // This worker's breaker gave up: a systemic outage is every worker's.
-          abortedBy = `worker ${session.owner} on ${hostname()}: ${summary.reason ?? 'the breaker stayed open'}`;
-          await workers.abortRun(session.run.runId, abortedBy);
+          // This worker's breaker gave up: a systemic outage is every worker's. The shared breaker
+          // makes every worker give up at about the same time; the first to say so decides.
+          const reason = `worker ${session.owner} on ${hostname()}: ${summary.reason ?? 'the breaker stayed open'}`;
+          if (await workers.abortRun(session.run.runId, reason)) abortedBy = reason;
         }
       } catch (error) {
         if (!(error instanceof LedgerError && error.code === 'LEDGER_LEASE_LOST')) throw error;

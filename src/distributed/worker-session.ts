@@ -31,8 +31,11 @@ export interface WorkerSessionOptions {
   readonly renewEveryMs?: number;
   /** Called when a chunk's lease is lost; the caller stops working on it. */
   readonly onLost?: (chunk: number, error: LedgerError) => void;
-  /** Called with the run's shared state after every heartbeat. */
-  readonly onState?: (state: SharedRunState) => void;
+  /**
+   * Called with the run's shared state after every heartbeat, and when (`performance.now()`) its
+   * read was sent: a read sent before a write of this worker ended may not show that write.
+   */
+  readonly onState?: (state: SharedRunState, readSentAtMs: number) => void;
   /** Called when a heartbeat cannot reach the database (the fence still protects every write). */
   readonly onHeartbeatError?: (error: unknown) => void;
 }
@@ -172,8 +175,9 @@ export class WorkerSession {
         for (const h of held) {
           if (!renewed.has(h.chunk) && !this.finishing.has(h.chunk)) this.lose(h.chunk, h.token, undefined);
         }
+        const sentAt = performance.now();
         const state = await this.state();
-        if (state !== undefined) onState?.(state);
+        if (state !== undefined) onState?.(state, sentAt);
       } catch (error) {
         onHeartbeatError?.(error);
       } finally {

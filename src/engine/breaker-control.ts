@@ -8,15 +8,23 @@
  * (a probe or a record in flight succeeded) fails on its own: the probe says nothing about the
  * service, and the record goes on with its attempts instead of being parked again. Without that, a
  * record that always fails would fail every probe it is given, and keep the breaker open for ever.
+ *
+ * With a shared breaker (`run --worker`, shared-breaker.ts), the decisions are the run's, all
+ * workers together: a trip here opens the shared breaker, the shared breaker opening opens this one
+ * (records parked, intake stopped), only the worker holding the right to probe probes, its close
+ * closes every worker's breaker, and `maxOpenMs` counts from the shared breaker's opening, so that
+ * every worker gives up at the same time. The shared state arrives by `watch` (the worker's
+ * heartbeat); nothing here waits for it on the way of a record.
  */
 import type { Clock } from '../clock.js';
 import type { Job } from '../job.js';
-import { BreakerState, CircuitBreaker, type Trip } from '../policy/breaker.js';
+import { BreakerState, BreakerTripReason, CircuitBreaker, type Trip } from '../policy/breaker.js';
 import type { SerializedError } from '../policy/serialize-error.js';
 import type { EngineEvents } from './events.js';
 import { checkOnce } from '../policy/health-check.js';
 import type { OpenRecord } from './open-record.js';
 import type { SystemicFailure } from './executor-deps.js';
+import { followClose, followOpen, openedSince, sharedTrip, type SharedBreaker, type SharedBreakerState } from './shared-breaker.js';
 
 /** The three ways a held record can end. */
 export interface HeldEnds {
@@ -56,6 +64,13 @@ export class BreakerControl {
   private lastError: SerializedError | undefined;
   /** An attempt succeeded since the breaker last opened: the service serves some records. */
   private served = false;
+  /** Counts opens and closes: a probe decided before one of them is no longer the current one. */
+  private epoch = 0;
+  private unwatch: (() => void) | undefined;
+  /** This run's trip could not be published: published again when the shared breaker is seen closed. */
+  private unpublished: Trip | undefined;
+  /** The breaker this run shares with other workers, from start() on. */
+  private shared: SharedBreaker | undefined;
 
   constructor(
     private readonly job: Job<any, any>,
@@ -64,6 +79,21 @@ export class BreakerControl {
     private readonly hooks: BreakerHooks,
   ) {
     this.breaker = new CircuitBreaker(job.breaker);
+  }
+
+  /** The run starts reading: with a shared breaker, this one follows it from now on (open already, it opens at once). */
+  start(shared: SharedBreaker | undefined): void {
+    if (!shared || !this.job.breaker.enabled) return;
+    this.shared = shared;
+    this.unwatch = shared.watch((state) => this.follow(state));
+    const now = shared.current();
+    if (now) this.follow(now);
+  }
+
+  /** The run's loop ended: a shared breaker is no longer followed, nor probed for this run. */
+  detach(): void {
+    if (!this.shared) return;
+    this.stop();
   }
 
   get closed(): boolean {
@@ -158,8 +188,10 @@ export class BreakerControl {
   }
 
   private opened(trip: Trip, error: SerializedError | undefined): void {
+    this.epoch++;
     this.tripError = error;
     this.served = false;
+    if (this.shared && trip.reason !== BreakerTripReason.shared) this.publishTrip(trip);
     this.releaseHeld('park');
     const shown = error ?? { name: 'Error', message: trip.description };
     this.events.emit({
@@ -177,6 +209,8 @@ export class BreakerControl {
   /** The run is stopping: no more probes; parked records stay pending. */
   stop(): void {
     this.stopped = true;
+    this.unwatch?.();
+    this.unwatch = undefined;
     this.cancelProbe?.();
     this.releaseHeld('pend');
   }
@@ -201,17 +235,29 @@ export class BreakerControl {
       this.hooks.abort(this.breaker.trip as Trip, this.tripError);
       return;
     }
+    if (this.shared) this.claimProbe(this.shared);
+    else this.probeNow();
+  }
+
+  private probeNow(): void {
     this.breaker.halfOpen();
     this.events.emit({ type: 'breaker:half-open', parked: this.hooks.parked() });
     const check = this.job.healthCheck;
     if (check) {
+      const epoch = this.epoch;
       void checkOnce(check, this.job.healthCheckPolicy.timeoutMs, this.clock).then((result) => {
+        if (epoch !== this.epoch) return;
         if (result.ok) this.served = true;
         this.probeResult(result.ok);
       });
       return;
     }
     const entry = this.hooks.takeProbe();
+    if (!entry && this.shared) {
+      // Not for every worker to decide on no evidence: wait for the next probe, or the others'.
+      this.scheduleProbe();
+      return;
+    }
     if (!entry) {
       // Nothing to probe with: let intake go on; the next failures trip the breaker again.
       this.probeResult(true, true);
@@ -225,10 +271,12 @@ export class BreakerControl {
     if (this.stopped) return;
     const state = force ? this.closeNow() : this.breaker.probe(ok);
     if (state === BreakerState.closed) {
+      this.epoch++;
       const openMs = this.clock.now() - this.breaker.openedAt;
       this.events.emit({ type: 'breaker:closed', openMs, released: this.hooks.parked() });
       this.hooks.release();
       this.hooks.wake();
+      if (this.shared) this.publishClose(this.shared);
     } else if (state === BreakerState.halfOpen) {
       this.probe(); // the next probe at once: closing takes several successes
     } else {
@@ -240,5 +288,80 @@ export class BreakerControl {
     let state = this.breaker.probe(true);
     while (state === BreakerState.halfOpen) state = this.breaker.probe(true);
     return state;
+  }
+
+  /** The right to probe is the shared breaker's: taken before every probe, by one worker at a time. */
+  private claimProbe(shared: SharedBreaker): void {
+    // Nothing to probe with yet (intake takes a fresh record while open): no right to take.
+    if (!this.job.healthCheck && this.hooks.parked() === 0) {
+      this.scheduleProbe();
+      return;
+    }
+    const epoch = this.epoch;
+    const waitOrProbe = (mine: boolean): void => {
+      if (this.stopped || epoch !== this.epoch || this.cancelProbe !== undefined) return;
+      // Another worker probes: this one waits for its verdict (the shared breaker closing), or for its right to lapse.
+      if (mine) this.probeNow();
+      else this.scheduleProbe();
+    };
+    shared.tryProbe(this.probeMs()).then(waitOrProbe, () => waitOrProbe(false));
+  }
+
+  /** The longest one probe can take: the health check's time limit, or an attempt's (swept a tenth of it late at most). */
+  private probeMs(): number {
+    if (this.job.healthCheck) return this.job.healthCheckPolicy.timeoutMs;
+    return this.job.timeoutMs + Math.min(1000, this.job.timeoutMs / 10);
+  }
+
+  private publishTrip(trip: Trip): void {
+    this.unpublished = undefined;
+    (this.shared as SharedBreaker).publishTrip(trip).catch(() => {
+      this.unpublished = trip;
+    });
+  }
+
+  private publishClose(shared: SharedBreaker): void {
+    // Not closed for the others (this worker lost its right, or the store is unreachable): the next
+    // state read shows the shared breaker open, and this one follows it again.
+    shared.publishClose().catch(() => false);
+  }
+
+  /** A state of the shared breaker, read by the worker's heartbeat. */
+  private follow(state: SharedBreakerState): void {
+    if (this.stopped) return;
+    const now = this.clock.now();
+    if (!state.open) {
+      if (this.closed) return;
+      if (this.unpublished) this.publishTrip(this.unpublished);
+      else this.closeWithOthers(now);
+      return;
+    }
+    this.unpublished = undefined;
+    const openedAt = now - state.openMs;
+    if (this.closed) {
+      followOpen(this.breaker, sharedTrip(state), openedAt, this.job.breaker.probeDelayMs);
+      this.opened(sharedTrip(state), undefined);
+      return;
+    }
+    if (openedAt < this.breaker.openedAt) openedSince(this.breaker, openedAt);
+    // Open past maxOpenMs since the shared breaker opened: every worker gives up now.
+    if (this.breaker.state === BreakerState.open && this.breaker.expired(now)) {
+      this.cancelProbe?.();
+      this.cancelProbe = undefined;
+      this.hooks.abort(this.breaker.trip as Trip, this.tripError);
+    }
+  }
+
+  /** Another worker's probes closed the shared breaker: this one closes and releases its parked records. */
+  private closeWithOthers(now: number): void {
+    this.epoch++;
+    this.cancelProbe?.();
+    this.cancelProbe = undefined;
+    // A probe of this worker's still running ends as an ordinary attempt.
+    this.probing = undefined;
+    followClose(this.breaker);
+    this.events.emit({ type: 'breaker:closed', openMs: now - this.breaker.openedAt, released: this.hooks.parked() });
+    this.hooks.release();
+    this.hooks.wake();
   }
 }

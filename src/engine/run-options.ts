@@ -10,6 +10,7 @@ import type { FailureKind } from '../ledger/ledger.js';
 import { checkPgSchema, isPostgresSpec, resolveLedgerLocation, withoutPassword } from '../ledger/ledger-location.js';
 import type { LedgerLocation } from '../ledger/open-ledger.js';
 import type { EventListener } from './events.js';
+import type { SharedBreaker } from './shared-breaker.js';
 import { resolveLeaseOptions, type LeaseOptions, type ResolvedLeaseOptions } from '../ledger/lease.js';
 
 /** What `rerun` re-processes: the failed (and skipped) records, narrowed by every field given. */
@@ -82,6 +83,11 @@ export interface RunOptions {
   clock?: Clock;
   /** Injected randomness for jitter. @default Math.random */
   random?: Random;
+  /**
+   * The breaker this run shares with other processes: set by `run --worker` for each chunk's run
+   * (docs/workers.md). Without it (the default), the run's breaker decides alone.
+   */
+  sharedBreaker?: SharedBreaker;
 }
 
 export interface ResolvedRunOptions {
@@ -110,6 +116,7 @@ export interface ResolvedRunOptions {
   readonly ledgerFlag: string | undefined;
   readonly clock: Clock;
   readonly random: Random;
+  readonly sharedBreaker: SharedBreaker | undefined;
 }
 
 const RUN_FIELDS = [
@@ -134,6 +141,7 @@ const RUN_FIELDS = [
   'random',
   'keepRuns',
   'command',
+  'sharedBreaker',
 ] as const;
 
 export function resolveRunOptions<T, R>(job: Job<T, R>, options: RunOptions = {}): ResolvedRunOptions {
@@ -169,6 +177,7 @@ export function resolveRunOptions<T, R>(job: Job<T, R>, options: RunOptions = {}
     ledgerFlag: typeof options.ledger === 'string' ? ledgerFlagOf(options.ledger, options.pgSchema) : undefined,
     clock: options.clock ?? systemClock,
     random: options.random ?? Math.random,
+    sharedBreaker: options.sharedBreaker,
   });
 }
 

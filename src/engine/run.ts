@@ -266,6 +266,7 @@ export class Run {
     const stopSweeps = repeat(clock, Math.min(1000, Math.max(1, this.job.timeoutMs / 10)), () => this.executor.sweep());
     const stopDeadlineTimer = this.deadline.start();
     let exhausted = false;
+    this.breaker.start(this.options.sharedBreaker);
     try {
       if (!this.control.stopping) exhausted = this.sourceExhausted = await this.reader.run();
       for (;;) {
@@ -277,6 +278,7 @@ export class Run {
       }
     } finally {
       this.control.loopEnded();
+      this.breaker.detach();
       stopCommits();
       stopSweeps();
       stopDeadlineTimer();

@@ -116,6 +116,8 @@ export const BreakerTripReason = {
   consecutiveFailures: 'consecutive-failures',
   failureRate: 'failure-rate',
   successCollapse: 'success-collapse',
+  /** Another worker of a shared run (`run --worker`) opened the run's breaker. */
+  shared: 'shared',
 } as const;
 export type BreakerTripReason = (typeof BreakerTripReason)[keyof typeof BreakerTripReason];
 

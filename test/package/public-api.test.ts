@@ -127,7 +127,12 @@ describe('the public API of the built package', () => {
     ]);
     expect(Object.values(value('Classification') as object)).toEqual(['retryable', 'fatal']);
     expect(Object.values(value('BreakerState') as object)).toEqual(['closed', 'open', 'half-open']);
-    expect(Object.values(value('BreakerTripReason') as object)).toEqual(['consecutive-failures', 'failure-rate', 'success-collapse']);
+    expect(Object.values(value('BreakerTripReason') as object)).toEqual([
+      'consecutive-failures',
+      'failure-rate',
+      'success-collapse',
+      'shared',
+    ]);
     expect(Object.values(value('DependencyFailurePolicy') as object)).toEqual(['skip', 'run']);
     expect(Object.values(value('Jitter') as object)).toEqual(['none', 'full', 'equal', 'decorrelated']);
     expect(Object.values(value('InvalidUtf8') as object)).toEqual(['fail', 'replace']);

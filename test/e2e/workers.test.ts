@@ -1,13 +1,13 @@
 /**
  * Several worker processes on one run over the real PostgreSQL (`run --worker`): one is SIGKILLed
- * mid-run and the others finish its chunk; one is SIGSTOPped past its lease (inside a fenced write,
- * whose session the server then ends, or outside any) and, continued, writes nothing more. The handler inserts each record into a table keyed by it (ON CONFLICT DO NOTHING)
- * and logs every call in the same statement, so records processed twice are counted exactly.
+ * mid-run and the others finish its chunk; one is SIGSTOPped past its lease (inside a fenced
+ * write, whose session the server then ends, or outside any) and, continued, writes nothing more.
+ * The handler inserts each record into a table keyed by it (ON CONFLICT DO NOTHING) and logs
+ * every call in the same statement, so records processed twice are counted exactly.
  * Each test has its own schema (ledger, worker tables and the handler's tables). Outcomes are read
  * through the Ledger interface; raw SQL reads the handler's own tables, the server's sessions, and
  * (SIGSTOP tests) the backend's tables where the point is what was stored at all.
  */
-import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -15,8 +15,9 @@ import { pathToFileURL } from 'node:url';
 import { expect, it } from 'vitest';
 import type { Ledger } from '../../src/ledger/ledger.js';
 import { openLedger } from '../../src/ledger/open-ledger.js';
-import { spawnCli, writeJsonl, type CliResult } from '../helpers/cli.js';
+import { spawnCli, within, writeJsonl, type CliResult } from '../helpers/cli.js';
 import { describePg, freshSchema, pgPool, PG_URL } from '../helpers/pg-schema.js';
+import { idleInTransaction, killLeftovers, stopAt, type SessionsOf } from '../helpers/pg-stop.js';
 import { expectOneOutcomeEach, rowsOf } from '../helpers/stored.js';
 import { tempDir } from '../helpers/temp.js';
 
@@ -169,47 +170,7 @@ export default defineJob({
     expect(twice).toBeLessThanOrEqual(CONCURRENCY + 2 * EVERY_RECORDS);
   }, 600_000);
 
-  /**
-   * SIGSTOPs `child` at a moment when its coordination session is inside a fenced write (idle in
-   * its transaction, waiting for the stopped process) or, with `inside` false, outside any: stops,
-   * looks, and continues to try again a few ms later until the moment is right. Returns the stops
-   * undone; throws when no such moment came within {@link PROGRESS_WITHIN_MS} or the worker ended.
-   */
-  async function stopWorker(child: ChildProcess, schema: string, inside: boolean): Promise<number> {
-    const started = Date.now();
-    for (let restops = 0; ; restops++) {
-      if (child.exitCode !== null || child.signalCode !== null)
-        throw new Error(`the worker ended before it could be stopped (${restops} stops undone)`);
-      if (Date.now() - started > PROGRESS_WITHIN_MS)
-        throw new Error(`no moment ${inside ? 'inside' : 'outside'} a fenced write in ${PROGRESS_WITHIN_MS} ms (${restops} stops undone)`);
-      child.kill('SIGSTOP');
-      if ((await momentOf(schema)) === (inside ? 'inside' : 'outside')) return restops;
-      child.kill('SIGCONT');
-      await new Promise((resolve) => setTimeout(resolve, 1 + (restops % 7)));
-    }
-  }
-
-  /**
-   * Where the stopped worker's coordination sessions are: one idle in its transaction (the same
-   * one, unchanged, twice 50 ms apart: not a statement still on its way to the server), none in a
-   * transaction nor busy, or neither of these yet.
-   */
-  async function momentOf(schema: string): Promise<'inside' | 'outside' | 'unsettled'> {
-    const look = async (): Promise<string[]> =>
-      (
-        await pool.query<{ session: string }>(
-          `SELECT pid || ' ' || state || ' ' || state_change AS session FROM pg_stat_activity
-            WHERE application_name = 'batchguard-worker' AND position($1 IN query) > 0 AND state IN ('active', 'idle in transaction')`,
-          [`"${schema}".`],
-        )
-      ).rows.map((row) => row.session);
-    const first = await look();
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    const second = await look();
-    if (first.length === 0 && second.length === 0) return 'outside';
-    const settled = second.filter((session) => session.includes(' idle in transaction ') && first.includes(session));
-    return settled.length > 0 ? 'inside' : 'unsettled';
-  }
+  const sessionsOf = (schema: string): SessionsOf => ({ pool, applicationName: 'batchguard-worker', schema });
 
   for (const inside of [false, true]) {
     it(`a worker SIGSTOPped ${inside ? 'inside' : 'outside'} a fenced write, past its lease, writes nothing more once continued; its chunk is finished by another, each record once`, async () => {
@@ -223,20 +184,16 @@ export default defineJob({
       try {
         // A probe of progress, not an assertion: the first committed range (its table may not exist yet).
         await waitForCount(`SELECT count(*) AS n FROM "${schema}".succeeded_ranges`, 1);
-        const restops = await stopWorker(stopped, schema, inside);
+        const restops = await stopAt(stopped, sessionsOf(schema), inside, PROGRESS_WITHIN_MS);
         const outcomesAt = await withLedger('shared-work', schema, async (ledger) => (await ledger.counts()).succeeded);
         other = worker(dir, schema, LEASE, '10000');
-        const result = await other.result;
+        const result = await within(other.result, 2 * PROGRESS_WITHIN_MS, 'the other worker');
         expect(result.stderr).toBe('');
         expect(result.code).toBe(0);
         expect(JSON.parse(result.stdout)).toMatchObject({ status: 'completed', chunksTakenOver: 1 });
         // Stopped inside its transaction, the worker held the chunk row's share lock: the server ended
         // its session (a lease time idle in the transaction) before the other could take the chunk.
-        expect(
-          await count(
-            `SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'batchguard-worker' AND state = 'idle in transaction' AND position('"${schema}".' IN query) > 0`,
-          ),
-        ).toBe(0);
+        expect(await idleInTransaction(sessionsOf(schema))).toBe(0);
         // Raw SQL on purpose: that the continued worker wrote nothing at all, in every table it could
         // write (steps and the shared run's row included), which no interface method enumerates.
         const written = `SELECT (SELECT count(*) FROM "${schema}".run_timeline) + (SELECT count(*) FROM "${schema}".succeeded_ranges)
@@ -245,7 +202,7 @@ export default defineJob({
         const runsBefore = (await pool.query(`SELECT * FROM "${schema}".runs`)).rows;
         const sharedBefore = (await pool.query(`SELECT * FROM "${schema}".worker_runs`)).rows;
         stopped.kill('SIGCONT');
-        const late = await stopped.result;
+        const late = await within(stopped.result, PROGRESS_WITHIN_MS, 'the continued worker');
         // It woke with a lost lease: nothing more in the ledger, and it ends with the run's code.
         expect(await count(written)).toBe(before);
         expect((await pool.query(`SELECT * FROM "${schema}".runs`)).rows).toEqual(runsBefore);
@@ -259,9 +216,7 @@ export default defineJob({
         );
         expect(twice).toBeLessThanOrEqual(CONCURRENCY + 2 * everyRecords);
       } finally {
-        // A failed assertion must not leave a stopped process behind (SIGKILL ends a stopped one too).
-        for (const child of [stopped, other])
-          if (child !== undefined && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+        killLeftovers([stopped, other]);
       }
     }, 240_000);
   }

@@ -1,8 +1,9 @@
 /**
  * A session ended under a transaction, against the real PostgreSQL and node-postgres: every shape
- * in which pg reports it is recognised (sessionEnded), a transaction of the worker coordination
- * fails with the error the session ended with and never with an uncaught exception (inTransaction),
- * and a fenced write of the worker ledger whose session ended is a lost lease.
+ * in which pg reports it is recognised (sessionEnded), a transaction (the workers' inTransaction,
+ * the ledger's PgDb) fails with the error the session ended with and never with an uncaught
+ * exception, a fenced write of the worker ledger whose session ended is a lost lease, and the
+ * worker ledger's calls that are safe to repeat are tried once more.
  *
  * The server ends a session idle in its transaction past `idle_in_transaction_session_timeout`
  * (set to 100 ms on the session here), or on `pg_terminate_backend`. A process stopped inside a
@@ -15,9 +16,11 @@ import { createRequire } from 'node:module';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { LedgerError } from '../../src/errors.js';
 import { openWorkerLedger } from '../../src/ledger/open-worker-ledger.js';
+import { PgDb } from '../../src/ledger/postgres/pg-db.js';
 import { sessionEnded } from '../../src/ledger/postgres/session-ended.js';
 import { inTransaction, type SqlClient } from '../../src/ledger/postgres/workers/sql-client.js';
-import { describePg, freshSchema, pgPool, PG_URL } from '../helpers/pg-schema.js';
+import pg from 'pg';
+import { describePg, freshSchema, pgPool, PG_CONFIG, PG_URL } from '../helpers/pg-schema.js';
 
 const PG_PATH = createRequire(import.meta.url).resolve('pg');
 /** How long a wait for the server may take on a loaded machine before the test gives up. */
@@ -114,6 +117,23 @@ describePg('a session ended under a transaction', () => {
     }).catch((error: unknown) => error);
     expect(failure).toMatchObject({ code: '25P03', message: 'terminating connection due to idle-in-transaction timeout' });
     expect(sessionEnded(failure)).toBe(true);
+  });
+
+  it("the ledger's own transactions too (PgDb): 25P03, not an uncaught error", async () => {
+    const db = new PgDb(pg, PG_CONFIG, 'the test database');
+    try {
+      const failure = await db
+        .transaction(async (query) => {
+          const client: SqlClient = { query: async (text, values) => (await query(text, values)) as never };
+          await shortIdle(client);
+          await gone(await backendOf(client));
+          await client.query('SELECT 1');
+        })
+        .catch((error: unknown) => error);
+      expect(failure).toMatchObject({ code: '25P03' });
+    } finally {
+      await db.end();
+    }
   });
 
   it('ended while stopped with an answer unread: the next statement fails, and the transaction with 25P03', async () => {

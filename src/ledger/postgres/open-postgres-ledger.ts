@@ -27,5 +27,9 @@ export function openPostgresLedger(spec: string, options: PostgresLedgerOptions)
 
 /** The ledger at an already resolved `target`, with `pg` already loaded. */
 export function postgresLedgerOn(pg: PgModule, target: PostgresTarget, options: PostgresLedgerOptions): Ledger {
-  return new PostgresLedger(new PgDb(pg, target.config, target.location), options.schema, options.job, options.lease);
+  // A run stopped inside a write (SIGSTOP, a frozen VM) holds the share lock on its lease row, which
+  // a taker's update waits for: the server ends a session idle in its transaction for a lease time,
+  // and the lock goes with it (the stopped run, continued, finds its lease taken).
+  const config = { ...target.config, idle_in_transaction_session_timeout: options.lease.expireMs };
+  return new PostgresLedger(new PgDb(pg, config, target.location), options.schema, options.job, options.lease);
 }

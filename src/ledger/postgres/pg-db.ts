@@ -9,6 +9,7 @@
  */
 import type pg from 'pg';
 import { BatchguardError, LedgerError } from '../../errors.js';
+import { watchSession } from './session-ended.js';
 
 export type Row = Record<string, unknown>;
 
@@ -38,6 +39,8 @@ export class PgDb {
   /** Runs `work` in one transaction on one connection. */
   async transaction<T>(work: (query: Query) => Promise<T>, begin = 'BEGIN'): Promise<T> {
     const client = await this.pool.connect();
+    // A session that ends under the transaction is its error, never an uncaught one (session-ended.ts).
+    const session = watchSession(client);
     let broken: Error | undefined;
     try {
       await client.query(begin);
@@ -52,10 +55,11 @@ export class PgDb {
       await client.query('ROLLBACK').catch((rollbackError: Error) => {
         broken = rollbackError;
       });
-      throw error;
+      throw session.failure(error);
     } finally {
       // A connection that could not even roll back is dropped, not reused.
       client.release(broken);
+      session.stop();
     }
   }
 

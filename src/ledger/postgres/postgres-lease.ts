@@ -157,6 +157,20 @@ export class PostgresLease {
   }
 
   /**
+   * After a call whose session ended under it (session-ended.ts), as a process stopped inside a
+   * transaction past its lease meets it once continued: the lease-lost error when another run has
+   * taken the lease meanwhile, undefined when it is still this run's (or none was held).
+   */
+  async takenSince(): Promise<LedgerError | undefined> {
+    if (this.lost) return this.lost;
+    const mine = this.mine;
+    if (!mine) return undefined;
+    const { rows } = await this.db.query(this.sql.read, [this.jobId()]);
+    const current = rows[0] ? toLease(rows[0]).lease : undefined;
+    return current?.token === mine.token ? undefined : this.loseTo(current);
+  }
+
+  /**
    * Before a write outside the ledger's transactions: throws LEDGER_LEASE_LOST unless this run
    * holds the lease, and renews it now when less than one renewal period is left.
    */

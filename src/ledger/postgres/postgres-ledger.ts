@@ -37,6 +37,7 @@ import { mergeRanges, parseJson, toRecordRow } from '../sqlite/row-codec.js';
 import { acceptSource, checkSource } from '../sqlite/source-state.js';
 import { MetaBuffer } from './meta-buffer.js';
 import { databaseFault, type PgDb, type Query, type Row } from './pg-db.js';
+import { sessionEnded } from './session-ended.js';
 import { PostgresCrashNotes } from './postgres-crash-notes.js';
 import { newPostgresKeys, PostgresKeys } from './postgres-keys.js';
 import { PostgresLease } from './postgres-lease.js';
@@ -104,13 +105,17 @@ export class PostgresLedger implements Ledger {
     return this.preparing;
   }
 
-  /** Runs `work` once the ledger is ready, turning database errors into the ledger's one-line error. */
+  /**
+   * Runs `work` once the ledger is ready, turning database errors into the ledger's one-line error.
+   * A session that ended under it is a lost lease when another run took the lease meanwhile.
+   */
   private async use<T>(doing: string, kept: string, work: (jobId: number) => Promise<T>): Promise<T> {
     const jobId = await this.ready();
     try {
       return await work(jobId);
     } catch (error) {
-      throw databaseFault(error, this.location, doing, kept);
+      const taken = sessionEnded(error) ? await this.lease.takenSince().catch(() => undefined) : undefined;
+      throw taken ?? databaseFault(error, this.location, doing, kept);
     }
   }
 

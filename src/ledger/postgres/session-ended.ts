@@ -49,3 +49,30 @@ export function sessionEnded(error: unknown): boolean {
   }
   return false;
 }
+
+/** A connection checked out of a pool, as far as its `error` events go (`pg.PoolClient`). */
+export interface ErrorEmitter {
+  on(event: 'error', listener: (error: Error) => void): unknown;
+  off(event: 'error', listener: (error: Error) => void): unknown;
+}
+
+/**
+ * Hears the `error` events of `client` while it is checked out, until `stop()`. The pool listens
+ * to idle connections only: a session that ends while no statement is in flight (the server's
+ * idle-in-transaction timeout, once a process stopped inside a transaction is continued) is an
+ * event on the checked-out client, which node would throw as an uncaught exception if nobody
+ * listened. `failure(error)` is what a transaction that failed with `error` should throw: the
+ * server's error that ended the session when `error` only says the connection is unusable.
+ */
+export function watchSession(client: ErrorEmitter): { failure(error: unknown): unknown; stop(): void } {
+  let ended: Error | undefined;
+  const onError = (error: Error): void => {
+    ended ??= error;
+  };
+  client.on('error', onError);
+  return {
+    failure: (error) =>
+      ended !== undefined && sessionEnded(error) && typeof (error as { code?: unknown }).code !== 'string' ? ended : error,
+    stop: () => client.off('error', onError),
+  };
+}

@@ -2,7 +2,7 @@
  * The little of node-postgres the worker tables' statements need, as an interface: each of them
  * runs on a pool (a statement of its own) or on one connection inside a transaction alike.
  */
-import { sessionEnded } from '../session-ended.js';
+import { watchSession, type ErrorEmitter } from '../session-ended.js';
 
 /** A query's result, as `pg` returns it. */
 export interface SqlResult<Row> {
@@ -16,10 +16,8 @@ export interface SqlClient {
 }
 
 /** A connection checked out of a pool: given back with `release`, its errors heard while it is out. */
-export interface PooledClient extends SqlClient {
+export interface PooledClient extends SqlClient, ErrorEmitter {
   release(error?: Error | boolean): void;
-  on(event: 'error', listener: (error: Error) => void): unknown;
-  off(event: 'error', listener: (error: Error) => void): unknown;
 }
 
 /** A pool of connections (`pg.Pool`): queries outside a transaction, and clients for transactions. */
@@ -30,20 +28,12 @@ export interface SqlPool extends SqlClient {
 /**
  * Runs `work` in one transaction on a connection of its own. Rolled back when `work` throws; the
  * connection is discarded then (its state after an error mid-protocol is unknown), kept otherwise.
- * When the session ended under the transaction (../session-ended.ts), it throws
- * the server's error that ended it (a SQLSTATE saying why) whichever way it arrived.
+ * A session that ended under it is its error whichever way pg told it (../session-ended.ts), and
+ * never an uncaught exception.
  */
 export async function inTransaction<T>(pool: SqlPool, work: (client: SqlClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
-  // The pool hears the errors of idle connections only. A session that ends while no statement of
-  // ours is in flight (the server's idle-in-transaction timeout, once a process stopped inside a
-  // transaction is continued) is an `error` event on this client: unheard, it would be thrown as an
-  // uncaught exception.
-  let ended: Error | undefined;
-  const onError = (error: Error): void => {
-    ended ??= error;
-  };
-  client.on('error', onError);
+  const session = watchSession(client);
   try {
     await client.query('BEGIN');
     const result = await work(client);
@@ -53,10 +43,9 @@ export async function inTransaction<T>(pool: SqlPool, work: (client: SqlClient) 
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
     client.release(true);
-    // The statement that failed may know only that the connection is unusable; then the event says why.
-    throw ended !== undefined && sessionEnded(error) && typeof (error as { code?: unknown }).code !== 'string' ? ended : error;
+    throw session.failure(error);
   } finally {
-    client.off('error', onError);
+    session.stop();
   }
 }
 

@@ -26,6 +26,7 @@ export async function workerCommand(job: Job<any, any>, ledger: string, flags: R
       ...(flags.pgSchema === undefined ? {} : { pgSchema: flags.pgSchema }),
       ...(flags.concurrency === undefined ? {} : { concurrency: flags.concurrency }),
       ...(flags.maxFailureRate === undefined ? {} : { maxFailureRate: flags.maxFailureRate }),
+      ...(flags.maxFailures === undefined ? {} : { maxFailures: flags.maxFailures }),
       ...(flags.lease === undefined ? {} : { lease: { expireMs: parseDuration(flags.lease, '--lease') } }),
       ...(flags.recordsPerChunk === undefined ? {} : { recordsPerChunk: flags.recordsPerChunk }),
       signal: stop.signal,

@@ -34,6 +34,8 @@ export interface WorkerOptions {
   readonly concurrency?: number;
   /** @default the job's maxFailureRate */
   readonly maxFailureRate?: number;
+  /** @default the job's maxFailures */
+  readonly maxFailures?: number;
   /** A chunk's lease: how long without a heartbeat before another worker takes it over. @default 15 s, renewed every 5 s */
   readonly lease?: LeaseOptions;
   /** Records per chunk, when this worker plans the run. @default 10000 */
@@ -109,6 +111,7 @@ async function work(
   lease: ResolvedLeaseOptions,
 ): Promise<WorkerSummary> {
   const maxFailureRate = options.maxFailureRate ?? job.maxFailureRate;
+  const maxFailures = options.maxFailures ?? job.maxFailures;
   let current: { lease: LeasedChunk; stop: AbortController } | undefined;
   let abortedBy: string | undefined;
   let lost = 0;
@@ -133,7 +136,7 @@ async function work(
         ...(options.recordsPerChunk === undefined ? {} : { recordsPerChunk: options.recordsPerChunk }),
         ...(options.signal ? { signal: options.signal } : {}),
       }),
-    { worker: true, concurrency: options.concurrency ?? job.concurrency, maxFailureRate },
+    { worker: true, concurrency: options.concurrency ?? job.concurrency, maxFailureRate, maxFailures },
   );
   breaker = new SharedBreakerLink({
     ledger: workers,
@@ -150,7 +153,7 @@ async function work(
       if (options.signal?.aborted) return await end('interrupted', false);
       const next = await session.next();
       if (next.kind === 'ended') {
-        const status = next.state.status === 'aborted' ? 'aborted' : decide(next.state, maxFailureRate);
+        const status = next.state.status === 'aborted' ? 'aborted' : decide(next.state, maxFailureRate, maxFailures);
         // One worker records the run's end: the one that completed it, or the one that aborted it.
         return await end(status, next.completedHere || abortedBy !== undefined);
       }
@@ -169,8 +172,9 @@ async function work(
           {
             ledger,
             ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
-            // The threshold is the run's, decided on every worker's outcomes at the end.
+            // The thresholds are the run's, decided on every worker's outcomes at the end.
             maxFailureRate: 1,
+            maxFailures: Number.MAX_SAFE_INTEGER,
             signal: stop.signal,
             lease,
             sharedBreaker: breaker,
@@ -215,8 +219,9 @@ async function work(
   }
 }
 
-/** The run's ending once every chunk is done: the threshold on all workers' outcomes. */
-function decide(state: SharedRunState, maxFailureRate: number): WorkerStatus {
+/** The run's ending once every chunk is done: the thresholds on all workers' outcomes. */
+function decide(state: SharedRunState, maxFailureRate: number, maxFailures: number): WorkerStatus {
   const finished = state.succeeded + state.failed + state.skipped;
+  if (state.failed > maxFailures) return 'threshold-exceeded';
   return finished > 0 && state.failed / finished > maxFailureRate ? 'threshold-exceeded' : 'completed';
 }

@@ -63,6 +63,27 @@ describePg('runWorker', () => {
     expect(calls.size).toBe(5000);
   });
 
+  it("decides maxFailures on every worker's failures together, once the run is over", async () => {
+    const schema = freshSchema('bg_worker');
+    const path = writeJsonl(tempDir(), 'in.jsonl', 600);
+    const job = defineJob<{ id: number }>({
+      name: 'max-failures',
+      source: jsonl(path),
+      key: (r) => String(r.id),
+      // 4 failures, one in each of 4 chunks: no chunk has more than 3, the run has.
+      maxFailures: 3,
+      handler: async (r) => {
+        if (r.id % 150 === 7) throw new FatalError(`bad record ${r.id}`);
+      },
+    });
+    const results = await Promise.all([0, 1].map(() => runWorker(job, { ledger: PG_URL, pgSchema: schema, recordsPerChunk: 150 })));
+    expect(results.map((r) => r.status)).toEqual(['threshold-exceeded', 'threshold-exceeded']);
+    expect(results[0]?.shared).toMatchObject({ status: 'completed', succeeded: 596, failed: 4 });
+    // The option given to the worker wins over the job's.
+    const again = freshSchema('bg_worker');
+    expect((await runWorker(job, { ledger: PG_URL, pgSchema: again, recordsPerChunk: 150, maxFailures: 4 })).status).toBe('completed');
+  });
+
   it('refuses a job workers cannot share, saying why', async () => {
     const job = defineJob<{ id: number }>({
       name: 'deps',

@@ -158,8 +158,8 @@ export class ChunkLedger implements Ledger {
     await session.write([lease], (writes) => writes.saveStep(key, name, result));
   }
 
-  noteInFlight(): Promise<void> {
-    return Promise.resolve();
+  noteInFlight(): undefined {
+    return undefined;
   }
 
   reportFolder(): string | undefined {

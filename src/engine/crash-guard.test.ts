@@ -20,7 +20,8 @@ function guard(
   nowMs = ticking(50),
 ): { guard: CrashGuard<Entry>; notes: InFlightNote[] } {
   const notes: InFlightNote[] = [];
-  const ledger = { noteInFlight: async (note: InFlightNote) => void notes.push(note) } as unknown as Ledger;
+  // Written before it returns, as the SQLite ledger does.
+  const ledger = { noteInFlight: (note: InFlightNote) => void notes.push(note) } as unknown as Ledger;
   const evidence: CrashEvidence = {
     suspects: new Map(suspects.map(([seq, s]) => [seq, { groupSize: undefined, aloneCrashes: 0, runIds: [], ...s }])),
   };
@@ -138,5 +139,66 @@ describe('CrashGuard', () => {
     ]);
     expect(g.quarantined(1)).toBeUndefined();
     expect(g.quarantined(2)).toEqual({ count: 3, runIds: ['a', 'b', 'c'] });
+  });
+
+  describe('with a ledger that stores notes asynchronously (PostgreSQL)', () => {
+    /** A ledger whose writes are stored when the test says so: `store()` completes the oldest write on its way. */
+    function asyncGuard(): { guard: CrashGuard<Entry>; sent: InFlightNote[]; stored: InFlightNote[]; store: () => Promise<void> } {
+      const sent: InFlightNote[] = [];
+      const stored: InFlightNote[] = [];
+      const onTheirWay: (() => void)[] = [];
+      const ledger = {
+        noteInFlight: (note: InFlightNote) =>
+          new Promise<void>((resolve) => {
+            sent.push(note);
+            onTheirWay.push(() => {
+              stored.push(note);
+              resolve();
+            });
+          }),
+      } as unknown as Ledger;
+      const evidence: CrashEvidence = { suspects: new Map() };
+      const store = async (): Promise<void> => {
+        (onTheirWay.shift() as () => void)();
+        // Lets the queue send the next note.
+        for (let i = 0; i < 5; i++) await Promise.resolve();
+      };
+      return { guard: new CrashGuard<Entry>(evidence, ledger, 8, 3, (e) => e.done, ticking(50)), sent, stored, store };
+    }
+
+    it('sends one note at a time, in the order they were made, the newest replacing one still waiting', async () => {
+      const { guard: g, sent, stored, store } = asyncGuard();
+      const covering = g.cover(1000);
+      const first = g.starting(entry(1000));
+      // Released from waits while the first note is on its way: each outside the notes made so far.
+      const second = g.starting(entry(5));
+      const third = g.starting(entry(3000));
+      expect(sent).toHaveLength(1);
+      await store();
+      // The note made last went out next, alone: the one it replaced never did.
+      expect(sent).toHaveLength(2);
+      expect([...(sent[1] as InFlightNote).started].sort((a, b) => a - b)).toEqual([5, 1000, 3000]);
+      await store();
+      await Promise.all([covering, first, second, third]);
+      expect(stored).toEqual(sent);
+    });
+
+    it('makes an attempt wait for the note that covers it, even when that note was made for another record', async () => {
+      const { guard: g, store } = asyncGuard();
+      let settled = false;
+      const read = g.cover(1000);
+      expect(read).toBeInstanceOf(Promise);
+      // Covered by the note on its way, which is not stored yet: it waits too.
+      const covered = g.starting(entry(1000));
+      expect(covered).toBeInstanceOf(Promise);
+      void covered?.then(() => (settled = true));
+      await Promise.resolve();
+      expect(settled).toBe(false);
+      await store();
+      expect(settled).toBe(true);
+      // Nothing on its way any more: a covered start waits for nothing.
+      expect(g.starting(entry(1001))).toBeUndefined();
+      expect(g.cover(1002)).toBeUndefined();
+    });
   });
 });

@@ -9,7 +9,10 @@
  * start outside the note writes a new one first, so a note is written about once per `ahead`
  * starts, and after a crash the suspects are at most the records in flight at the last note plus
  * 2 × `ahead` (less the records whose outcome was committed). `ahead` follows the pace of reading:
- * about NOTE_EVERY_MS of reads, from AHEAD up to MAX_AHEAD.
+ * about NOTE_EVERY_MS of reads, from AHEAD up to MAX_AHEAD. A ledger that stores notes
+ * asynchronously (PostgreSQL: a round trip) is waited for: an attempt starts once the note covering
+ * it is stored, and notes are stored in the order they were made (NoteQueue). A ledger that writes
+ * a note before returning (SQLite) costs no wait at all.
  *
  * The bisection. Suspects run in groups by themselves (nothing else in flight), as many at once as
  * the job's concurrency; a group's note names its members. A group that completes clears its
@@ -18,7 +21,7 @@
  * alone count toward its quarantine: at `maxCrashes` it fails with kind `crashed` unrun. A crash
  * between two groups blames nobody.
  */
-import type { CrashEvidence, Ledger, SeqRange } from '../ledger/ledger.js';
+import type { CrashEvidence, InFlightNote, Ledger, SeqRange } from '../ledger/ledger.js';
 
 /**
  * How many records a note lets start beyond those in flight, at least. A note is a small
@@ -42,6 +45,65 @@ const NOTE_EVERY_MS = 50;
 
 /** The size of `hot` below which it is not pruned between notes. */
 const MIN_PRUNE = 64;
+
+/**
+ * Notes on their way to an asynchronous ledger (PostgreSQL), written one after another in the order
+ * they were made: two notes in flight at once could be stored in either order, and the last one
+ * stored would not be the last one made. Each note replaces the one before, so a note made while
+ * another is on its way waits for it, and replaces any note already waiting: at most two are ever
+ * outstanding. A synchronous ledger (SQLite) has written its note when `noteInFlight` returns, and
+ * nothing is ever on its way.
+ */
+class NoteQueue {
+  /** The last note's write, settled once it and every note before it are stored. */
+  private writing: Promise<void> | undefined;
+  /** The note waiting for `writing`, if any. */
+  private waiting: { note: InFlightNote; written: Promise<void> } | undefined;
+
+  constructor(private readonly ledger: Ledger) {}
+
+  /** The write on its way, if any: an attempt covered by a note not yet stored waits for it. */
+  get pending(): Promise<void> | undefined {
+    return this.writing;
+  }
+
+  /** Writes `note` after the notes before it; undefined when the ledger wrote it before returning. */
+  send(note: InFlightNote): Promise<void> | undefined {
+    const before = this.writing;
+    if (before === undefined) {
+      const written = this.ledger.noteInFlight(note);
+      return written === undefined ? undefined : this.track(written);
+    }
+    const waiting = this.waiting;
+    if (waiting !== undefined) {
+      waiting.note = note;
+      return waiting.written;
+    }
+    const next = { note, written: Promise.resolve() };
+    next.written = before.then(
+      () => {
+        this.waiting = undefined;
+        return this.ledger.noteInFlight(next.note);
+      },
+      (error: unknown) => {
+        // The run is stopping on that error; this note is not written.
+        this.waiting = undefined;
+        throw error;
+      },
+    );
+    this.waiting = next;
+    return this.track(next.written);
+  }
+
+  private track(written: Promise<void>): Promise<void> {
+    this.writing = written;
+    const settled = (): void => {
+      if (this.writing === written) this.writing = undefined;
+    };
+    written.then(settled, settled);
+    return written;
+  }
+}
 
 /** What the guard needs of a record in flight. */
 export interface GuardedEntry {
@@ -70,10 +132,11 @@ export class CrashGuard<E extends GuardedEntry> {
   private freshAtMs = -Infinity;
   /** `hot` is pruned of finished records when it reaches this size. */
   private pruneAt = MIN_PRUNE;
+  private readonly notes: NoteQueue;
 
   constructor(
     private readonly evidence: CrashEvidence,
-    private readonly ledger: Ledger,
+    ledger: Ledger,
     private readonly concurrency: number,
     private readonly maxCrashes: number,
     /** Whether a record has its outcome (it is no longer a suspect of the next note). */
@@ -84,6 +147,7 @@ export class CrashGuard<E extends GuardedEntry> {
     let last = -1;
     for (const seq of evidence.suspects.keys()) last = Math.max(last, seq);
     this.lastSuspect = last;
+    this.notes = new NoteQueue(ledger);
   }
 
   /** Careful mode: suspects of an earlier crash are running in a group by themselves, or waiting for one. */
@@ -106,11 +170,12 @@ export class CrashGuard<E extends GuardedEntry> {
   }
 
   /**
-   * A record just read is about to start in normal mode: resolves once a note covers it. Returns
-   * undefined (no wait) when the current note already does, which is all but one read in AHEAD.
+   * A record just read is about to start in normal mode: resolves once a stored note covers it.
+   * Returns undefined (no wait) when the note in force is stored and covers it, which is all but
+   * one read in AHEAD, and always with a ledger that writes notes before returning (SQLite).
    */
   cover(seq: number): Promise<void> | undefined {
-    if (!this.grouped && this.covers(seq)) return undefined;
+    if (!this.grouped && this.covers(seq)) return this.notes.pending;
     this.paceAhead(seq);
     this.grouped = false;
     this.fresh = { first: seq, last: seq + this.ahead - 1 };
@@ -121,17 +186,19 @@ export class CrashGuard<E extends GuardedEntry> {
   /**
    * An attempt is about to start. A record outside the note (released from a wait: a dependency,
    * the breaker, a rate limit) gets a new note first; during a group it joins the group. Returns
-   * the write when there is one (the SQLite ledger has written it when this returns).
+   * the write the attempt must wait for, if any: the note covering it while it is on its way to an
+   * asynchronous ledger. A synchronous ledger (SQLite) has written it when this returns (and throws
+   * when it could not), so this returns undefined.
    */
   starting(entry: E): Promise<void> | undefined {
     this.hot.push(entry);
     if (this.hot.length >= this.pruneAt) this.prune();
     const seq = entry.position.seq;
-    if (this.covers(seq)) return undefined;
+    if (this.covers(seq)) return this.notes.pending;
     if (this.grouped) {
       // It shares the group's fate: the group is what ran when the process died.
       this.noted.add(seq);
-      return this.ledger.noteInFlight({ started: [...this.noted], ahead: [], group: true });
+      return this.notes.send({ started: [...this.noted], ahead: [], group: true });
     }
     this.released = { first: seq, last: seq + AHEAD - 1 };
     return this.write();
@@ -164,20 +231,20 @@ export class CrashGuard<E extends GuardedEntry> {
     return groups;
   }
 
-  /** Nothing else is in flight: the group's note names exactly these records. */
-  groupStarts(group: readonly E[]): Promise<void> {
+  /** Nothing else is in flight: the group's note names exactly these records (resolves once stored). */
+  groupStarts(group: readonly E[]): Promise<void> | undefined {
     this.grouped = true;
     this.fresh = this.released = undefined;
     this.noted = new Set(group.map((entry) => entry.position.seq));
-    return this.ledger.noteInFlight({ started: [...this.noted], ahead: [], group: true });
+    return this.notes.send({ started: [...this.noted], ahead: [], group: true });
   }
 
   /** The group is done: until the next start, a crash blames nobody. */
-  groupEnded(): Promise<void> {
+  groupEnded(): Promise<void> | undefined {
     this.grouped = false;
     this.noted = new Set();
     this.fresh = this.released = undefined;
-    return this.ledger.noteInFlight({ started: [], ahead: [], group: false });
+    return this.notes.send({ started: [], ahead: [], group: false });
   }
 
   private covers(seq: number): boolean {
@@ -221,11 +288,11 @@ export class CrashGuard<E extends GuardedEntry> {
     this.pruneAt = Math.max(MIN_PRUNE, kept.size * 2);
   }
 
-  private write(): Promise<void> {
+  private write(): Promise<void> | undefined {
     this.prune();
     const started = this.hot.map((entry) => entry.position.seq);
     this.noted = new Set(started);
     const ahead = [this.fresh, this.released].filter((range): range is SeqRange => range !== undefined);
-    return this.ledger.noteInFlight({ started, ahead, group: false });
+    return this.notes.send({ started, ahead, group: false });
   }
 }

@@ -30,8 +30,12 @@ export class RecordExecutor implements AttemptOwner {
 
   constructor(private readonly deps: ExecutorDeps) {}
 
-  /** Starts the record's next attempt. */
-  attempt(entry: OpenRecord): void {
+  /**
+   * Starts the record's next attempt; with `noted`, the handler is called once it resolved (the
+   * crash note covering the attempt is stored: crash-guard.ts). A note that fails stops the run,
+   * which abandons the attempt (run.ts); the handler is not called.
+   */
+  attempt(entry: OpenRecord, noted?: Promise<void>): void {
     const { job, clock, stats } = this.deps;
     if (entry.retry) entry.retry.cancelRetry = undefined;
     if (this.deps.stopping()) {
@@ -92,6 +96,21 @@ export class RecordExecutor implements AttemptOwner {
       this.deps.steps,
     );
     entry.ctx = ctx;
+    if (noted === undefined) this.call(entry, generation, ctx);
+    else
+      noted.then(
+        () => {
+          if (generation === entry.generation && entry.phase === Phase.running) this.call(entry, generation, ctx);
+        },
+        () => {
+          if (generation === entry.generation && entry.phase === Phase.running) this.abandon(entry);
+        },
+      );
+  }
+
+  /** Calls the handler for the attempt `generation` of `entry`, and takes its result or error. */
+  private call(entry: OpenRecord, generation: number, ctx: AttemptContext): void {
+    const { job } = this.deps;
     let returned: unknown;
     try {
       const { escapes, runAttempt } = this.deps;

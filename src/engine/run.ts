@@ -314,12 +314,19 @@ export class Run {
     this.dispatcher.submit(entry);
   }
 
-  /** Starts the record's next attempt once the crash note covers it. */
+  /** Starts the record's next attempt once a stored crash note covers it. */
   private attempt(entry: OpenRecord): void {
-    const noting = this.parts.crashGuard.starting(entry);
-    // The SQLite ledger has written the note when starting() returns; a failed write stops the run.
+    let noting: Promise<void> | undefined;
+    try {
+      // The SQLite ledger has written the note when starting() returns; another ledger's write is
+      // on its way, and the handler is called once it is stored.
+      noting = this.parts.crashGuard.starting(entry);
+    } catch (error) {
+      // The note could not be written: the run stops, and this record stays pending, unrun.
+      this.ledgerFailed(error);
+    }
     noting?.catch((error: unknown) => this.ledgerFailed(error));
-    this.executor.attempt(entry);
+    this.executor.attempt(entry, noting);
   }
 
   private ledgerFailed(error: unknown): void {

@@ -321,10 +321,12 @@ export interface Ledger {
   /**
    * Replaces the crash note. Written at once, not group-committed: it must be durable before the
    * records it covers start, since it is all the next run knows if this process dies. A backend
-   * that writes asynchronously resolves once it is stored; the SQLite ledger writes it before
-   * returning. A commit also clears the suspects that it gives an outcome (except `crashed`).
+   * that writes asynchronously returns a promise that resolves once the note is stored (the engine
+   * starts the attempts it covers after that, and writes no other note before); a backend that
+   * writes before returning (SQLite) returns undefined, and throws when it could not write. A
+   * commit also clears the suspects that it gives an outcome (except `crashed`).
    */
-  noteInFlight(note: InFlightNote): Promise<void>;
+  noteInFlight(note: InFlightNote): Promise<void> | undefined;
   /**
    * The folder of a run's report files (`summary.json`, `failures.jsonl`), or undefined when the
    * ledger keeps none (the memory ledger). The SQLite ledger's is `<name>.runs/<run id>/` beside it.

@@ -74,7 +74,9 @@ export function describeLeaseConformance(harness: () => Harness): void {
     expect(lost.message).toContain('stale-run');
     expect(lost.message).toContain('taker-run');
     expect((await ledgerError(stale.assertHeld())).code).toBe('LEDGER_LEASE_LOST');
-    expect((await ledgerError(stale.noteInFlight({ started: [500], ahead: [], group: false }))).code).toBe('LEDGER_LEASE_LOST');
+    expect((await ledgerError((async () => stale.noteInFlight({ started: [500], ahead: [], group: false }))())).code).toBe(
+      'LEDGER_LEASE_LOST',
+    );
     expect((await ledgerError(stale.finish('stale-run', 'completed', {}))).code).toBe('LEDGER_LEASE_LOST');
 
     // Nothing of the stale run's refused writes is there; the taker's lease and writes are intact.

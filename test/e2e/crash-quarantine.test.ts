@@ -11,6 +11,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli, writeJsonl, type CliResult } from '../helpers/cli.js';
+import { describePg, freshSchema, pgPool, PG_URL } from '../helpers/pg-schema.js';
 import { tempDir } from '../helpers/temp.js';
 
 const RECORDS = 3_000;
@@ -83,11 +84,11 @@ function maxDeaths(concurrency: number): number {
 }
 
 /** Runs the job until a run exits 0 (at most `limit` runs); returns every run's result. */
-async function runUntilDone(dir: string, limit: number, env?: Record<string, string>): Promise<CliResult[]> {
+async function runUntilDone(dir: string, limit: number, env?: Record<string, string>, ledger: string[] = []): Promise<CliResult[]> {
   const results: CliResult[] = [];
   while (results.length < limit) {
     // The previous run died holding the lease: take it over rather than wait for it to expire.
-    const result = await runCli(['run', 'job.ts', '--json', '--no-progress', ...(results.length > 0 ? ['--take-over'] : [])], {
+    const result = await runCli(['run', 'job.ts', '--json', '--no-progress', ...ledger, ...(results.length > 0 ? ['--take-over'] : [])], {
       cwd: dir,
       env,
     });
@@ -106,8 +107,8 @@ interface FailureLine {
   error: { name: string; crashes: number; runs: string[] };
 }
 
-async function failures(dir: string): Promise<FailureLine[]> {
-  const result = await runCli(['failures', 'job.ts', '--format', 'jsonl'], { cwd: dir });
+async function failures(dir: string, ledger: string[] = []): Promise<FailureLine[]> {
+  const result = await runCli(['failures', 'job.ts', '--format', 'jsonl', ...ledger], { cwd: dir });
   expect(result.code).toBe(0);
   return result.stdout
     .trim()
@@ -116,7 +117,10 @@ async function failures(dir: string): Promise<FailureLine[]> {
     .map((line) => JSON.parse(line) as FailureLine);
 }
 
-async function status(dir: string): Promise<{
+async function status(
+  dir: string,
+  ledger: string[] = [],
+): Promise<{
   total: number;
   succeeded: number;
   failed: number;
@@ -124,80 +128,86 @@ async function status(dir: string): Promise<{
   pending: number;
   runs: { runId: string; status: string }[];
 }> {
-  const result = await runCli(['status', 'job.ts', '--json'], { cwd: dir });
+  const result = await runCli(['status', 'job.ts', '--json', ...ledger], { cwd: dir });
   expect(result.code).toBe(0);
   return JSON.parse(result.stdout);
+}
+
+/**
+ * Runs the job over `ledger` (flags; none: the default SQLite file) until the record that calls
+ * process.exit is quarantined, and checks every run, the failure and the calls.
+ */
+async function quarantinesExit(concurrency: number, ledger: string[] = []): Promise<void> {
+  const dir = tempDir();
+  writeJob(dir, 'process.exit(1);', concurrency);
+
+  const results = await runUntilDone(dir, maxDeaths(concurrency) + 1, undefined, ledger);
+  const deaths = results.slice(0, -1);
+  // Deaths (exit code 7: the handler called process.exit mid-run), then a run that completes.
+  expect(results.map((r) => r.code)).toEqual([...deaths.map(() => 7), 0]);
+  expect(deaths.length).toBeGreaterThanOrEqual(MAX_CRASHES + 1);
+  expect(deaths.length).toBeLessThanOrEqual(maxDeaths(concurrency));
+  console.log(
+    `concurrency ${concurrency}: the crashing record was quarantined after ${deaths.length} deaths (at most ${maxDeaths(concurrency)})`,
+  );
+  for (const died of deaths) expect(died.signal).toBeNull();
+  const last = results[results.length - 1] as CliResult;
+  expect(last.stderr).toContain('resuming');
+  expect(JSON.parse(last.stdout)).toMatchObject({ status: 'completed', total: RECORDS, succeeded: RECORDS - 1, failed: 1, pending: 0 });
+
+  const state = await status(dir, ledger);
+  expect(state).toMatchObject({ total: RECORDS, succeeded: RECORDS - 1, failed: 1, skipped: 0, pending: 0 });
+  // `status` lists the last 10 runs: the completed one and the latest deaths.
+  const crashedRuns = state.runs.filter((r) => r.status === 'crashed').map((r) => r.runId);
+  expect(crashedRuns).toHaveLength(Math.min(deaths.length, 9));
+
+  // Exactly one failure: the crashing record, kind `crashed`, naming the three runs that died while it ran alone.
+  const failed = await failures(dir, ledger);
+  expect(failed).toHaveLength(1);
+  const line = failed[0] as FailureLine;
+  expect(line).toMatchObject({ key: String(CRASHER), status: 'failed', kind: 'crashed', attempts: 0, rule: 'crash-quarantine' });
+  expect(line.error).toMatchObject({ name: 'RecordCrashed', crashes: MAX_CRASHES });
+  expect(line.error.runs).toHaveLength(MAX_CRASHES);
+  expect(crashedRuns).toEqual(expect.arrayContaining(line.error.runs));
+
+  // Every record was called; the crashing one once per death (never after its quarantine).
+  const calls = readCalls(dir);
+  const seen = new Map<number, number>();
+  for (const { id } of calls) seen.set(id, (seen.get(id) ?? 0) + 1);
+  for (let id = 0; id < RECORDS; id++) expect(seen.get(id) ?? 0, `calls of record ${id}`).toBeGreaterThanOrEqual(1);
+  expect(seen.get(CRASHER)).toBe(deaths.length);
+  // An innocent record is called at most once in flight beside the first crash, then once per
+  // group it shared with the crashing record (one per halving), then once more to succeed.
+  const overCalled = [...seen].filter(([id, n]) => id !== CRASHER && n > 2 + Math.ceil(Math.log2(concurrency))).map(([id]) => id);
+  expect(overCalled.length, `records called too often, e.g. ${overCalled.slice(0, 5).join(', ')}`).toBe(0);
+
+  const runs = callsByRun(calls);
+  expect(runs).toHaveLength(results.length);
+  // The last deaths ran the crashing record alone: it was the last record called.
+  for (const run of runs.slice(deaths.length - MAX_CRASHES, deaths.length)) expect(run[run.length - 1]?.id).toBe(CRASHER);
+  // The deaths before ran it in a group: it was among the last `concurrency` records called.
+  for (const run of runs.slice(1, deaths.length - MAX_CRASHES)) expect(run.slice(-concurrency).map((c) => c.id)).toContain(CRASHER);
+  expect(runs[deaths.length]?.some((c) => c.id === CRASHER)).toBe(false);
+
+  // The innocent neighbours: records started in run 1 after the crashing one, still in flight when
+  // the process died. They were run again and succeeded; none was quarantined.
+  const first = runs[0] as Call[];
+  const neighbours = first.slice(first.findIndex((c) => c.id === CRASHER) + 1).map((c) => c.id);
+  expect(neighbours.length).toBeGreaterThan(0);
+  const later = new Set(
+    runs
+      .slice(1)
+      .flat()
+      .map((c) => c.id),
+  );
+  for (const id of neighbours) expect(later.has(id), `neighbour ${id} was run again`).toBe(true);
+  expect(failed.map((f) => f.key)).not.toEqual(expect.arrayContaining(neighbours.map(String)));
 }
 
 describe('crash quarantine (real process)', () => {
   it.each([8, 64])(
     'fails a record that calls process.exit after 3 crashes alone (concurrency %i), never calls it again, and blames no neighbour',
-    async (concurrency) => {
-      const dir = tempDir();
-      writeJob(dir, 'process.exit(1);', concurrency);
-
-      const results = await runUntilDone(dir, maxDeaths(concurrency) + 1);
-      const deaths = results.slice(0, -1);
-      // Deaths (exit code 7: the handler called process.exit mid-run), then a run that completes.
-      expect(results.map((r) => r.code)).toEqual([...deaths.map(() => 7), 0]);
-      expect(deaths.length).toBeGreaterThanOrEqual(MAX_CRASHES + 1);
-      expect(deaths.length).toBeLessThanOrEqual(maxDeaths(concurrency));
-      console.log(
-        `concurrency ${concurrency}: the crashing record was quarantined after ${deaths.length} deaths (at most ${maxDeaths(concurrency)})`,
-      );
-      for (const died of deaths) expect(died.signal).toBeNull();
-      const last = results[results.length - 1] as CliResult;
-      expect(last.stderr).toContain('resuming');
-      expect(JSON.parse(last.stdout)).toMatchObject({ status: 'completed', total: RECORDS, succeeded: RECORDS - 1, failed: 1, pending: 0 });
-
-      const state = await status(dir);
-      expect(state).toMatchObject({ total: RECORDS, succeeded: RECORDS - 1, failed: 1, skipped: 0, pending: 0 });
-      // `status` lists the last 10 runs: the completed one and the latest deaths.
-      const crashedRuns = state.runs.filter((r) => r.status === 'crashed').map((r) => r.runId);
-      expect(crashedRuns).toHaveLength(Math.min(deaths.length, 9));
-
-      // Exactly one failure: the crashing record, kind `crashed`, naming the three runs that died while it ran alone.
-      const failed = await failures(dir);
-      expect(failed).toHaveLength(1);
-      const line = failed[0] as FailureLine;
-      expect(line).toMatchObject({ key: String(CRASHER), status: 'failed', kind: 'crashed', attempts: 0, rule: 'crash-quarantine' });
-      expect(line.error).toMatchObject({ name: 'RecordCrashed', crashes: MAX_CRASHES });
-      expect(line.error.runs).toHaveLength(MAX_CRASHES);
-      expect(crashedRuns).toEqual(expect.arrayContaining(line.error.runs));
-
-      // Every record was called; the crashing one once per death (never after its quarantine).
-      const calls = readCalls(dir);
-      const seen = new Map<number, number>();
-      for (const { id } of calls) seen.set(id, (seen.get(id) ?? 0) + 1);
-      for (let id = 0; id < RECORDS; id++) expect(seen.get(id) ?? 0, `calls of record ${id}`).toBeGreaterThanOrEqual(1);
-      expect(seen.get(CRASHER)).toBe(deaths.length);
-      // An innocent record is called at most once in flight beside the first crash, then once per
-      // group it shared with the crashing record (one per halving), then once more to succeed.
-      const overCalled = [...seen].filter(([id, n]) => id !== CRASHER && n > 2 + Math.ceil(Math.log2(concurrency))).map(([id]) => id);
-      expect(overCalled.length, `records called too often, e.g. ${overCalled.slice(0, 5).join(', ')}`).toBe(0);
-
-      const runs = callsByRun(calls);
-      expect(runs).toHaveLength(results.length);
-      // The last deaths ran the crashing record alone: it was the last record called.
-      for (const run of runs.slice(deaths.length - MAX_CRASHES, deaths.length)) expect(run[run.length - 1]?.id).toBe(CRASHER);
-      // The deaths before ran it in a group: it was among the last `concurrency` records called.
-      for (const run of runs.slice(1, deaths.length - MAX_CRASHES)) expect(run.slice(-concurrency).map((c) => c.id)).toContain(CRASHER);
-      expect(runs[deaths.length]?.some((c) => c.id === CRASHER)).toBe(false);
-
-      // The innocent neighbours: records started in run 1 after the crashing one, still in flight when
-      // the process died. They were run again and succeeded; none was quarantined.
-      const first = runs[0] as Call[];
-      const neighbours = first.slice(first.findIndex((c) => c.id === CRASHER) + 1).map((c) => c.id);
-      expect(neighbours.length).toBeGreaterThan(0);
-      const later = new Set(
-        runs
-          .slice(1)
-          .flat()
-          .map((c) => c.id),
-      );
-      for (const id of neighbours) expect(later.has(id), `neighbour ${id} was run again`).toBe(true);
-      expect(failed.map((f) => f.key)).not.toEqual(expect.arrayContaining(neighbours.map(String)));
-    },
+    (concurrency) => quarantinesExit(concurrency),
     120_000,
   );
 
@@ -230,4 +240,14 @@ describe('crash quarantine (real process)', () => {
     expect(await status(dir)).toMatchObject({ total: RECORDS, succeeded: RECORDS - 1, failed: 1, pending: 0 });
     expect(readCalls(dir).filter((c) => c.id === CRASHER)).toHaveLength(deaths.length);
   }, 120_000);
+});
+
+describePg('crash quarantine over the PostgreSQL ledger (real process)', () => {
+  pgPool();
+  // The same bisection with notes that are a round trip each: the engine waits for them.
+  it(
+    'fails a record that calls process.exit after 3 crashes alone (concurrency 8), never calls it again, and blames no neighbour',
+    () => quarantinesExit(8, ['--ledger', PG_URL, '--pg-schema', freshSchema('bg_e2e_quarantine')]),
+    180_000,
+  );
 });

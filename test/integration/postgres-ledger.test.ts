@@ -161,7 +161,7 @@ describePg('PostgreSQL ledger', () => {
     expect(resume.crashedRunId).toBe('run-1');
     const lost = await rejection(holder.commit(batch('run-1', { succeeded: [{ first: 0, last: 99 }], seen: 100 })));
     expect((lost as LedgerError).code).toBe('LEDGER_LEASE_LOST');
-    expect(await rejection(holder.noteInFlight({ started: [1], ahead: [], group: false }))).toBeInstanceOf(LedgerError);
+    expect(await rejection((async () => holder.noteInFlight({ started: [1], ahead: [], group: false }))())).toBeInstanceOf(LedgerError);
     expect((await taker.counts()).succeeded).toBe(0);
     expect((await taker.holder())?.runId).toBe('run-3');
   });

@@ -139,7 +139,9 @@ describe('SQLite ledger lease', () => {
       expect(lost.message).toContain('it is now held by run taker-run');
       expect(lost.message).toContain('stopped without writing anything more');
       expect((await rejection(stale.assertHeld())).code).toBe('LEDGER_LEASE_LOST');
-      expect((await rejection(stale.noteInFlight({ started: [500], ahead: [], group: false }))).code).toBe('LEDGER_LEASE_LOST');
+      expect((await rejection((async () => stale.noteInFlight({ started: [500], ahead: [], group: false }))())).code).toBe(
+        'LEDGER_LEASE_LOST',
+      );
       expect((await rejection(stale.finish('stale-run', 'completed', {}))).code).toBe('LEDGER_LEASE_LOST');
 
       const counts = await taker.counts();

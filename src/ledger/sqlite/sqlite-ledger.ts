@@ -282,9 +282,11 @@ export class SqliteLedger implements Ledger {
     }
   }
 
-  // The crash note is written at once, in its own transaction that checks the lease.
-  async noteInFlight(note: InFlightNote): Promise<void> {
+  // The crash note is written at once, in its own transaction that checks the lease: stored when
+  // this returns, so the engine has nothing to wait for (no promise on its hot path).
+  noteInFlight(note: InFlightNote): undefined {
     this.fenced(() => this.crashNotes.note(note));
+    return undefined;
   }
 
   completedSteps: Ledger['completedSteps'] = async (key) => this.steps.of(key);

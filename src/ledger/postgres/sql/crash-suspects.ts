@@ -2,8 +2,8 @@
  * Crash quarantine's evidence (the SQLite ledger's crash-notes.ts explains the rules). The note of
  * what may be in flight is one `meta` row, `in_flight`, replaced by each note; it is written by a
  * single statement that also checks the lease (one round trip, since the engine waits for it
- * before the records it covers start): the INSERT reads the lease row FOR SHARE and inserts
- * nothing when the token is not this holder's.
+ * before the records it covers start, and sends the next note only after it: engine/crash-guard.ts):
+ * the INSERT reads the lease row FOR SHARE and inserts nothing when the token is not this holder's.
  */
 export const crashSql = (s: string) => ({
   fencedNote: `INSERT INTO "${s}".meta AS m (job_id, key, value)

@@ -38,3 +38,9 @@ export type Outcome =
     }
   | { readonly status: 'skipped'; readonly key: string; readonly position: SourcePosition; readonly blockedBy: readonly string[] }
   | { readonly status: 'pending'; readonly key: string; readonly position: SourcePosition; readonly attempts: number };
+
+/** How a record's attempts end other than in a success (the success path builds no outcome): failed, or pending. */
+export type AttemptsEnd = Extract<Outcome, { readonly status: 'failed' | 'pending' }>;
+
+/** An outcome stored as a row by the group commit (successes are stored as ranges, or by `addSucceeded`). */
+export type RowOutcome = Extract<Outcome, { readonly status: 'failed' | 'skipped' }>;

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { flushMicrotasks } from '../clock.js';
+import { flushMicrotasks, ManualClock } from '../clock.js';
 import type { CommitBatch, Ledger } from '../ledger/ledger.js';
 import { Checkpointer, toRanges } from './checkpointer.js';
-import type { Outcome } from '../domain/outcome.js';
+import type { RowOutcome } from '../domain/outcome.js';
 import { openRecord, type OpenRecord } from './open-record.js';
 import type { OutputRecord, OutputSink, SinkState } from '../sinks/output-sink.js';
 
@@ -65,9 +65,10 @@ function makeCheckpointer(
   ledger: SlowLedger,
   runId: string,
   everyRecords: number,
-  extra: { output?: OutputSink; successesAsRows?: boolean } = {},
+  extra: { output?: OutputSink; successesAsRows?: boolean; clock?: ManualClock } = {},
 ): Checkpointer {
-  const args = [ledger as unknown as Ledger, runId, everyRecords, extra.output, extra.successesAsRows ?? false];
+  const clock = extra.clock ?? new ManualClock(Date.parse('2026-11-29T10:00:00.000Z'));
+  const args = [ledger as unknown as Ledger, runId, everyRecords, extra.output, extra.successesAsRows ?? false, clock];
   return new Checkpointer(...(args as unknown as ConstructorParameters<typeof Checkpointer>));
 }
 
@@ -78,7 +79,7 @@ function entry(seq: number): OpenRecord {
   return e;
 }
 
-function failed(seq: number, key = `k${seq}`): Outcome {
+function failed(seq: number, key = `k${seq}`): RowOutcome {
   return {
     status: 'failed',
     key,
@@ -128,14 +129,9 @@ describe('Checkpointer', () => {
     expect(checkpointer.addSucceeded(entry(2), null)).toBe(true);
     expect(checkpointer.buffered).toBe(3);
     // Still full (the engine decides when to commit): a 4th outcome also says so.
-    expect(checkpointer.add({ status: 'succeeded', key: 'k3', position: { seq: 3 }, attempts: 1, value: 1 })).toBe(true);
-  });
-
-  it('does not buffer pending outcomes', () => {
-    const checkpointer = makeCheckpointer(new SlowLedger(), 'run-1', 2);
-    expect(checkpointer.add({ status: 'pending', key: 'p', position: { seq: 0 }, attempts: 1 })).toBe(false);
-    expect(checkpointer.add({ status: 'pending', key: 'q', position: { seq: 1 }, attempts: 1 })).toBe(false);
-    expect(checkpointer.buffered).toBe(0);
+    expect(checkpointer.addSucceeded(entry(3), null)).toBe(true);
+    expect(checkpointer.add({ status: 'skipped', key: 'k4', position: { seq: 4 }, blockedBy: ['k1'] })).toBe(true);
+    expect(checkpointer.buffered).toBe(5);
   });
 
   it('builds a batch of success ranges, failure rows, the watermark and the source counters', async () => {
@@ -143,7 +139,9 @@ describe('Checkpointer', () => {
     const checkpointer = makeCheckpointer(ledger, 'run-1', 100);
     for (const seq of [4, 0, 1, 5, 2]) checkpointer.addSucceeded(entry(seq), null);
     checkpointer.add(failed(3, 'three'));
-    checkpointer.add({ status: 'succeeded', key: 'k7', position: { seq: 7 }, attempts: 3, value: 'x' });
+    const retried = entry(7);
+    retried.attempt = 3;
+    checkpointer.addSucceeded(retried, 'x');
     const done = checkpointer.commit({ seq: 6, line: 7, offset: 60 }, 8, true);
     expect(checkpointer.buffered).toBe(0);
     await flushMicrotasks();
@@ -174,8 +172,7 @@ describe('Checkpointer', () => {
       line: 4,
       offset: 30,
     });
-    expect(typeof batch.rows[0]?.updatedAt).toBe('string');
-    expect(Number.isNaN(Date.parse(batch.rows[0]?.updatedAt ?? ''))).toBe(false);
+    expect(batch.rows[0]?.updatedAt).toBe('2026-11-29T10:00:00.000Z');
     ledger.release();
     await done;
     expect(checkpointer.committed).toBe(7);
@@ -267,6 +264,34 @@ describe('Checkpointer', () => {
     expect(batch.rows).toHaveLength(1);
     expect(batch.rows[0]).toMatchObject({ seq: 7, key: 'k7', status: 'succeeded', attempts: 2, runId: 'rerun-1', line: 8, offset: 70 });
     expect(checkpointer.committed).toBe(1);
+  });
+
+  it("stamps a commit's rows with one time, read from the run's clock when the commit is cut", async () => {
+    const ledger = new SlowLedger();
+    const clock = new ManualClock(Date.parse('2026-11-29T10:00:00.000Z'));
+    const checkpointer = makeCheckpointer(ledger, 'rerun-1', 10, { successesAsRows: true, clock });
+    checkpointer.addSucceeded(entry(0), 'ok');
+    await clock.advance(250);
+    checkpointer.add(failed(1));
+    checkpointer.add({ status: 'skipped', key: 'k2', position: { seq: 2 }, blockedBy: ['k1'] });
+    await clock.advance(500);
+    const first = checkpointer.commit(undefined, 0, false);
+    await clock.advance(1000);
+    checkpointer.addSucceeded(entry(3), 'ok');
+    const second = checkpointer.commit(undefined, 0, false);
+    await flushMicrotasks();
+    ledger.release();
+    await flushMicrotasks();
+    ledger.release();
+    await Promise.all([first, second]);
+    expect(ledger.batches.map((b) => b.rows.map((r) => [r.key, r.status, r.updatedAt]))).toEqual([
+      [
+        ['k0', 'succeeded', '2026-11-29T10:00:00.750Z'],
+        ['k1', 'failed', '2026-11-29T10:00:00.750Z'],
+        ['k2', 'skipped', '2026-11-29T10:00:00.750Z'],
+      ],
+      [['k3', 'succeeded', '2026-11-29T10:00:01.750Z']],
+    ]);
   });
 
   it('cuts the output at commit time and commits the flushed sink state with the batch', async () => {

@@ -2,16 +2,20 @@
  * Group commit: outcomes wait here until `everyRecords` of them have gathered or `everyMs` has
  * passed, then go to the ledger in one transaction with the new watermark.
  */
+import type { Clock } from '../clock.js';
 import type { CommitBatch, Ledger, RecordRow, SeqRange } from '../ledger/ledger.js';
 import type { OutputSink } from '../sinks/output-sink.js';
 import type { SourcePosition, SourceSample } from '../sources/source.js';
 import { maskMessage } from '../policy/fingerprint.js';
-import type { Outcome } from '../domain/outcome.js';
+import type { RowOutcome } from '../domain/outcome.js';
 import type { OpenRecord } from './open-record.js';
+
+/** A row waiting for its commit: `updatedAt` is stamped when the commit is cut (see commit). */
+type BufferedRow = Omit<RecordRow, 'updatedAt'> & { updatedAt: string };
 
 export class Checkpointer {
   private succeeded: number[] = [];
-  private rows: RecordRow[] = [];
+  private rows: BufferedRow[] = [];
   private writing: Promise<void> = Promise.resolve();
   /** Outcomes committed by this run so far. */
   committed = 0;
@@ -26,6 +30,8 @@ export class Checkpointer {
     private readonly output: OutputSink | undefined,
     /** A re-run stores successes as rows (replacing the failed rows), not as ranges. */
     private readonly successesAsRows: boolean,
+    /** The run's clock: it stamps the rows of each commit. */
+    private readonly clock: Clock,
     /** Samples the source's bytes at the watermark, stored with it so that a resume notices an edit there. */
     private readonly sampleAt?: (offset: number) => Promise<SourceSample | undefined>,
   ) {}
@@ -47,7 +53,7 @@ export class Checkpointer {
         runId: this.runId,
         line: entry.position.line,
         offset: entry.position.offset,
-        updatedAt: new Date().toISOString(),
+        updatedAt: UNSTAMPED,
       });
     } else {
       this.succeeded.push(entry.position.seq);
@@ -56,10 +62,8 @@ export class Checkpointer {
   }
 
   /** Adds an outcome stored as a row; returns true when the batch is full and should be committed. */
-  add(outcome: Outcome): boolean {
-    if (outcome.status === 'succeeded') {
-      this.succeeded.push(outcome.position.seq);
-    } else if (outcome.status === 'skipped') {
+  add(outcome: RowOutcome): boolean {
+    if (outcome.status === 'skipped') {
       this.rows.push({
         seq: outcome.position.seq,
         key: outcome.key,
@@ -69,9 +73,9 @@ export class Checkpointer {
         runId: this.runId,
         line: outcome.position.line,
         offset: outcome.position.offset,
-        updatedAt: new Date().toISOString(),
+        updatedAt: UNSTAMPED,
       });
-    } else if (outcome.status === 'failed') {
+    } else {
       this.rows.push({
         seq: outcome.position.seq,
         key: outcome.key,
@@ -86,7 +90,7 @@ export class Checkpointer {
         runId: this.runId,
         line: outcome.position.line,
         offset: outcome.position.offset,
-        updatedAt: new Date().toISOString(),
+        updatedAt: UNSTAMPED,
       });
     }
     return this.buffered >= this.everyRecords;
@@ -110,6 +114,11 @@ export class Checkpointer {
    * never sees two at once, and they land in order.
    */
   commit(watermark: SourcePosition | undefined, seen: number, exhausted: boolean): Promise<void> {
+    // One time for the batch's rows, read from the run's clock: when their outcomes were recorded.
+    if (this.rows.length > 0) {
+      const updatedAt = new Date(this.clock.now()).toISOString();
+      for (const row of this.rows) row.updatedAt = updatedAt;
+    }
     const batch: CommitBatch = {
       runId: this.runId,
       succeeded: toRanges(this.succeeded),
@@ -137,6 +146,9 @@ export class Checkpointer {
     return this.writing;
   }
 }
+
+/** A buffered row's `updatedAt` until its commit stamps it. */
+const UNSTAMPED = '';
 
 /**
  * The resume-point sample is a file read: taken with the first commit, then at most once a

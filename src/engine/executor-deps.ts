@@ -8,7 +8,7 @@ import type { SerializedError } from '../policy/serialize-error.js';
 import type { RetryBudget } from '../policy/retry-budget.js';
 import type { SampleKind } from '../policy/concurrency-limit.js';
 import type { EngineEvents } from './events.js';
-import type { Outcome } from '../domain/outcome.js';
+import type { AttemptsEnd } from '../domain/outcome.js';
 import type { StepStore } from './durable-step.js';
 import type { AttemptRunner } from './handler-call.js';
 import type { Phase, OpenRecord } from './open-record.js';
@@ -29,7 +29,7 @@ export interface ExecutorDeps {
   /** Returns false when the result was refused (the record then failed instead). */
   readonly onSucceeded: (entry: OpenRecord, value: unknown) => boolean;
   /** A record failed, or stays pending (`outcome.status === 'pending'`). */
-  readonly onOutcome: (entry: OpenRecord, outcome: Outcome) => void;
+  readonly onOutcome: (entry: OpenRecord, outcome: AttemptsEnd) => void;
   /** True once the run is stopping: no new attempt starts, a record that would retry stays pending. */
   readonly stopping: () => boolean;
   /** Retries may be at most a share of recent attempts; undefined when the job turned the budget off. */

@@ -4,7 +4,7 @@
  * record has no outcome: it stays open in the window, so the watermark never passes it and the next
  * run processes it again.
  */
-import type { Outcome } from '../domain/outcome.js';
+import type { AttemptsEnd, Outcome } from '../domain/outcome.js';
 import { crashedOutcome, invalidOutcome, keyOfPosition } from '../domain/unusable-record.js';
 import type { Job } from '../job.js';
 import type { SourcePosition } from '../sources/source.js';
@@ -61,7 +61,7 @@ export class OutcomeRecorder {
   }
 
   /** A record failed, or stays pending. */
-  ended(entry: OpenRecord, outcome: Outcome): void {
+  ended(entry: OpenRecord, outcome: AttemptsEnd): void {
     if (outcome.status === 'pending') return;
     this.thisRun[outcome.status]++;
     if (this.deps.checkpointer.add(outcome)) this.commitInBackground();

@@ -19,7 +19,7 @@ import { inAttempt } from './escaped-errors.js';
 import { callHandler, HandlerAttempt, isThenable, type AttemptOwner } from './handler-call.js';
 import { thrownSummary } from '../policy/error-fields.js';
 import { failureSample, SampleKind } from '../policy/concurrency-limit.js';
-import type { AttemptRecord, Outcome } from '../domain/outcome.js';
+import type { AttemptRecord, AttemptsEnd } from '../domain/outcome.js';
 import { Phase, retryState, type OpenRecord, type RetryState } from './open-record.js';
 import { RunningList } from './running-list.js';
 import type { ExecutorDeps } from './executor-deps.js';
@@ -148,7 +148,7 @@ export class RecordExecutor implements AttemptOwner {
    * BigInt, a circular object, a `toJSON` that throws): failed, `fatal`, with the sink's error as
    * the cause. Another attempt would return the same result.
    */
-  unwritable(entry: OpenRecord, sinkError: unknown): Outcome {
+  unwritable(entry: OpenRecord, sinkError: unknown): AttemptsEnd {
     const { job, clock } = this.deps;
     const error = new BatchguardError(
       'RESULT_UNWRITABLE',
@@ -314,7 +314,7 @@ export class RecordExecutor implements AttemptOwner {
   }
 
   /** The record fails for good: its event, its phase, its outcome. */
-  private failedOutcome(entry: OpenRecord, kind: FailureKind, error: SerializedError, rule: string, history: AttemptRecord[]): Outcome {
+  private failedOutcome(entry: OpenRecord, kind: FailureKind, error: SerializedError, rule: string, history: AttemptRecord[]): AttemptsEnd {
     const { key, attempt, counted } = entry;
     const group = failureGroup(error, kind, rule);
     this.deps.events.emit({ type: 'record:failed', key, kind, attempts: attempt, counted, error, rule, fingerprint: group.fingerprint });

@@ -85,6 +85,7 @@ export async function prepareRun(
     job.checkpoint.everyRecords,
     job.output,
     selector.successesAsRows,
+    options.clock,
     (offset) => job.source.sampleAt?.(offset) ?? Promise.resolve(undefined),
   );
   // The output's claim and its empty length are committed before its first line is written:

@@ -18,7 +18,10 @@ export interface MetricsOptions {
   readonly host?: string;
   /** The run's progress now, or undefined before the run has started. */
   readonly progress: () => Progress | undefined;
-  /** The run's concurrency limit. */
+  /**
+   * The concurrency limit shown before the run has started; then the run's own limit is read at each
+   * scrape (it moves with `concurrency: { min, max }`).
+   */
   readonly concurrencyLimit: number;
 }
 
@@ -76,14 +79,20 @@ export async function startMetrics(options: MetricsOptions): Promise<MetricsServ
   });
   new prom.Gauge({
     name: 'batchguard_in_flight',
-    help: 'Records being processed now (running or waiting for a retry).',
+    help: 'Records holding a concurrency slot now: running an attempt (a record waiting for a retry or a rate-limit token holds none).',
     registers: [registry],
     collect() {
       this.set(progress()?.inFlight ?? 0);
     },
   });
-  const limit = new prom.Gauge({ name: 'batchguard_concurrency_limit', help: 'Records allowed in flight at once.', registers: [registry] });
-  limit.set(options.concurrencyLimit);
+  new prom.Gauge({
+    name: 'batchguard_concurrency_limit',
+    help: 'Records allowed to hold a concurrency slot at once now (it adapts with concurrency: { min, max }).',
+    registers: [registry],
+    collect() {
+      this.set(progress()?.concurrencyLimit ?? options.concurrencyLimit);
+    },
+  });
   const breaker = new prom.Gauge({
     name: 'batchguard_breaker_state',
     help: 'The circuit breaker: 0 closed, 1 open, 2 half-open.',

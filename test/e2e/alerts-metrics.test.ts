@@ -3,7 +3,7 @@
  * Sentry ingest endpoint (its DSN pointed at 127.0.0.1), and Prometheus scrapes checked by promtool.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli, spawnCli, waitFor, writeJsonl } from '../helpers/cli.js';
@@ -12,13 +12,19 @@ import { tempDir } from '../helpers/temp.js';
 
 afterEach(closeReceivers);
 
-/** A job of `count` records of which ids ending in 00–29 (30%) fail with `failure`; the breaker off so only the threshold speaks. */
+/**
+ * A job of `count` records of which ids ending in 00–29 (30%) fail with `failure`; the breaker off so
+ * only the threshold speaks. With GATE (a file) in its environment, the records from GATE_FROM on
+ * wait while that file exists: the test holds the run where it wants to look at it.
+ */
 function failingJob(dir: string, name: string, count: number, failure: string, extra = ''): void {
   writeJsonl(dir, `${name}.jsonl`, count);
   writeFileSync(
     join(dir, `${name}.mjs`),
     `
+import { existsSync } from 'node:fs';
 import { defineJob, jsonl, FatalError } from 'batchguard';
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 export default defineJob({
   name: '${name}',
   source: jsonl(${JSON.stringify(join(dir, `${name}.jsonl`))}),
@@ -28,7 +34,8 @@ export default defineJob({
   retry: { maxAttempts: 2, backoff: { kind: 'constant', delayMs: 1 } },
   ${extra}
   handler: async (r) => {
-    await new Promise((resolve) => setTimeout(resolve, Number(process.env.DELAY_MS ?? 0)));
+    if (process.env.GATE && r.id >= Number(process.env.GATE_FROM ?? 0)) while (existsSync(process.env.GATE)) await sleep(10);
+    await sleep(Number(process.env.DELAY_MS ?? 0));
     if (r.id % 100 < 30) throw ${failure};
   },
 });
@@ -142,35 +149,36 @@ describe('metrics', () => {
   it('serves Prometheus metrics during a run that promtool accepts', async () => {
     const dir = tempDir();
     failingJob(dir, 'metered', 400, "new FatalError('rejected')");
+    // Records 60 on wait at the gate until the test has scraped: 30 fail, 30 succeed, 4 hold the slots.
+    const gate = join(dir, 'gate');
+    writeFileSync(gate, '');
     const child = spawnCli(['run', 'metered.mjs', '--no-progress', '--metrics-port', '0', '--max-failure-rate', '0.5'], {
       cwd: dir,
-      env: { DELAY_MS: '15' },
+      env: { DELAY_MS: '5', GATE: gate, GATE_FROM: '60' },
     });
     let stderr = '';
     child.stderr?.on('data', (c) => (stderr += c));
     await waitFor(() => /metrics on (http:\S+)/.test(stderr));
     const url = /metrics on (http:\S+)/.exec(stderr)![1]!;
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
-    // Scrape until some records are done while the run is still going.
-    let text = '';
-    let finished = 0;
-    let succeeded = 0;
-    // The first 30 records fail: wait for some successes too.
-    while (succeeded < 20) {
+    const scrape = async (): Promise<string> => {
       const response = await fetch(url);
       expect(response.status).toBe(200);
       expect(response.headers.get('content-type')).toContain('text/plain');
-      text = await response.text();
-      succeeded = sampleValue(text, 'batchguard_records_total{outcome="succeeded"}') ?? 0;
-      finished = succeeded + (sampleValue(text, 'batchguard_records_total{outcome="failed"}') ?? 0);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+      return response.text();
+    };
+    // Scrape until the 60 records before the gate are done and its 4 slots are taken.
+    let text = '';
+    await waitFor(async () => {
+      text = await scrape();
+      return sampleValue(text, 'batchguard_records_total{outcome="succeeded"}') === 30 && sampleValue(text, 'batchguard_in_flight') === 4;
+    });
     expect(child.exitCode).toBeNull();
-    expect(finished).toBeLessThan(400);
+    expect(sampleValue(text, 'batchguard_records_total{outcome="failed"}')).toBe(30);
     expect(sampleValue(text, 'batchguard_concurrency_limit')).toBe(4);
     expect(sampleValue(text, 'batchguard_breaker_state')).toBe(0);
-    expect(sampleValue(text, 'batchguard_attempts_total')).toBeGreaterThanOrEqual(finished);
-    expect(sampleValue(text, 'batchguard_in_flight')).toBeGreaterThanOrEqual(0);
+    expect(sampleValue(text, 'batchguard_attempts_total')).toBe(64);
+    expect(sampleValue(text, 'batchguard_in_flight')).toBeLessThanOrEqual(4);
     expect(sampleValue(text, 'batchguard_handler_duration_seconds_count{outcome="succeeded"}')).toBeGreaterThan(0);
     expect(sampleValue(text, 'batchguard_retries_total')).toBe(0);
     expect(text).toContain('# TYPE batchguard_commit_duration_seconds histogram');
@@ -180,6 +188,7 @@ describe('metrics', () => {
     } else {
       throw new Error('promtool is not installed (Debian package prometheus): cannot check the exposition format');
     }
+    rmSync(gate);
     const result = await child.result;
     expect(result.code).toBe(0);
     expect(
@@ -188,6 +197,33 @@ describe('metrics', () => {
         () => 'closed',
       ),
     ).toBe('closed');
+  });
+
+  it('reports the adaptive concurrency limit of the moment, and no more records in flight than it', async () => {
+    const dir = tempDir();
+    // concurrency { min: 2, max: 16 } starts at 2: every record waits at the gate, so it stays there.
+    failingJob(dir, 'adaptive', 100, "new FatalError('rejected')", 'concurrency: { min: 2, max: 16 },');
+    const gate = join(dir, 'gate');
+    writeFileSync(gate, '');
+    const child = spawnCli(['run', 'adaptive.mjs', '--no-progress', '--metrics-port', '0', '--max-failure-rate', '0.5'], {
+      cwd: dir,
+      env: { GATE: gate },
+    });
+    let stderr = '';
+    child.stderr?.on('data', (c) => (stderr += c));
+    await waitFor(() => /metrics on (http:\S+)/.test(stderr));
+    const url = /metrics on (http:\S+)/.exec(stderr)![1]!;
+    let text = '';
+    await waitFor(async () => {
+      text = await (await fetch(url)).text();
+      return sampleValue(text, 'batchguard_in_flight') === 2;
+    });
+    expect(sampleValue(text, 'batchguard_concurrency_limit')).toBe(2);
+    expect(sampleValue(text, 'batchguard_in_flight')).toBeLessThanOrEqual(sampleValue(text, 'batchguard_concurrency_limit') as number);
+    expect(sampleValue(text, 'batchguard_attempts_total')).toBe(2);
+    rmSync(gate);
+    const result = await child.result;
+    expect(result.code).toBe(0);
   });
 
   it('refuses a taken port as a usage error before processing anything', async () => {

@@ -33,8 +33,13 @@ export interface PlanningLease {
   readonly renewEveryMs: number;
 }
 
-/** How often a worker waiting for another's plan looks again, at most. */
+/**
+ * How often a worker waiting for another's plan looks again: soon at first (a small source is
+ * planned in milliseconds, and the waiting workers should join before the run is done), then less
+ * and less often, up to this.
+ */
 const WAIT_POLL_MS = 200;
+const FIRST_POLL_MS = 5;
 
 /**
  * Joins `job`'s running run or plans one; `onPlanned` records what goes with a new plan in the
@@ -53,7 +58,7 @@ export async function joinRun(
     client.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`batchguard-job:${schema}:${job}`]);
   const release = (client: SqlClient, token: number): Promise<unknown> =>
     client.query(`UPDATE ${s}.run_plans SET owner = NULL, expires_at = NULL WHERE job = $1 AND token = $2`, [job, token]);
-  for (;;) {
+  for (let pollMs = FIRST_POLL_MS; ;) {
     const claim = await inTransaction(pool, async (client): Promise<JoinedRun | { token: number } | undefined> => {
       await lock(client);
       const running = await runningRun(client, s, job);
@@ -69,7 +74,8 @@ export async function joinRun(
       return rows[0] === undefined ? undefined : { token: Number(rows[0].token) };
     });
     if (claim === undefined) {
-      await sleep(Math.min(WAIT_POLL_MS, lease.renewEveryMs));
+      await sleep(pollMs);
+      pollMs = Math.min(pollMs * 2, WAIT_POLL_MS, lease.renewEveryMs);
       continue;
     }
     if ('runId' in claim) return claim;

@@ -14,6 +14,7 @@ import { hostname } from 'node:os';
 import { ConfigError, LedgerError } from '../errors.js';
 import type { Job } from '../job.js';
 import { runJob } from '../engine/run-job.js';
+import { decideStatus } from '../engine/run-status.js';
 import type { EventListener } from '../engine/events.js';
 import { resolveLeaseOptions, type LeaseOptions, type ResolvedLeaseOptions } from '../ledger/lease.js';
 import { openWorkerLedger } from '../ledger/open-worker-ledger.js';
@@ -62,6 +63,8 @@ export interface WorkerSummary {
   readonly records: number;
   readonly shared: SharedRunState;
   readonly abortReason: string | undefined;
+  /** Why a run over ended so, as a single run's summary says it (engine/run-status.ts); undefined for an aborted or interrupted one. */
+  readonly reason: string | undefined;
 }
 
 /** How often a worker with nothing to lease looks again (other workers hold the last chunks). */
@@ -153,9 +156,9 @@ async function work(
       if (options.signal?.aborted) return await end('interrupted', false);
       const next = await session.next();
       if (next.kind === 'ended') {
-        const status = next.state.status === 'aborted' ? 'aborted' : decide(next.state, maxFailureRate, maxFailures);
+        const decided = next.state.status === 'aborted' ? undefined : decide(next.state, maxFailureRate, maxFailures);
         // One worker records the run's end: the one that completed it, or the one that aborted it.
-        return await end(status, next.completedHere || abortedBy !== undefined);
+        return await end(decided?.status ?? 'aborted', next.completedHere || abortedBy !== undefined, decided?.reason);
       }
       if (next.kind === 'wait') {
         await new Promise((resolve) => setTimeout(resolve, Math.min(IDLE_POLL_MS, lease.renewEveryMs)));
@@ -202,9 +205,9 @@ async function work(
     await session.close();
   }
 
-  async function end(status: WorkerStatus, recordEnd: boolean): Promise<WorkerSummary> {
+  async function end(status: WorkerStatus, recordEnd: boolean, reason?: string): Promise<WorkerSummary> {
     const shared = (await session.state()) as SharedRunState;
-    if (recordEnd) await workers.recordRunEnd(session.run.runId, status, { status, shared });
+    if (recordEnd) await workers.recordRunEnd(session.run.runId, status, { status, reason, shared });
     return {
       runId: session.run.runId,
       status,
@@ -215,13 +218,20 @@ async function work(
       records,
       shared,
       abortReason: shared.abortReason ?? abortedBy,
+      reason,
     };
   }
 }
 
-/** The run's ending once every chunk is done: the thresholds on all workers' outcomes. */
-function decide(state: SharedRunState, maxFailureRate: number, maxFailures: number): WorkerStatus {
-  const finished = state.succeeded + state.failed + state.skipped;
-  if (state.failed > maxFailures) return 'threshold-exceeded';
-  return finished > 0 && state.failed / finished > maxFailureRate ? 'threshold-exceeded' : 'completed';
+/**
+ * The run's ending once every chunk is done: the thresholds on all workers' outcomes, decided as a
+ * single run's are (the same function, so the failure rate is the summary's: failed over succeeded
+ * and failed, skipped records aside).
+ */
+function decide(state: SharedRunState, maxFailureRate: number, maxFailures: number): { status: WorkerStatus; reason: string } {
+  const { total, succeeded, failed, skipped } = state;
+  const counts = { total, succeeded, failed, skipped, pending: Math.max(0, total - succeeded - failed - skipped), sourceExhausted: true };
+  const { status, reason } = decideStatus({ ending: undefined, counts, maxFailures, maxFailureRate });
+  // Without an early ending, only these two.
+  return { status: status === 'threshold-exceeded' ? 'threshold-exceeded' : 'completed', reason };
 }

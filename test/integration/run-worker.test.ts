@@ -78,10 +78,26 @@ describePg('runWorker', () => {
     });
     const results = await Promise.all([0, 1].map(() => runWorker(job, { ledger: PG_URL, pgSchema: schema, recordsPerChunk: 150 })));
     expect(results.map((r) => r.status)).toEqual(['threshold-exceeded', 'threshold-exceeded']);
+    // Decided and said as a single run's summary would (engine/run-status.ts), on the shared counts.
+    expect(results.map((r) => r.reason)).toEqual([
+      '4 records failed, more than maxFailures 3',
+      '4 records failed, more than maxFailures 3',
+    ]);
     expect(results[0]?.shared).toMatchObject({ status: 'completed', succeeded: 596, failed: 4 });
     // The option given to the worker wins over the job's.
     const again = freshSchema('bg_worker');
-    expect((await runWorker(job, { ledger: PG_URL, pgSchema: again, recordsPerChunk: 150, maxFailures: 4 })).status).toBe('completed');
+    expect(await runWorker(job, { ledger: PG_URL, pgSchema: again, recordsPerChunk: 150, maxFailures: 4 })).toMatchObject({
+      status: 'completed',
+      reason: '4 records failed, within the thresholds',
+    });
+    // The failure rate is the summary's, failed over decided records: 4 of 600 is above 0.5%.
+    const third = freshSchema('bg_worker');
+    expect(
+      await runWorker(job, { ledger: PG_URL, pgSchema: third, recordsPerChunk: 150, maxFailures: 4, maxFailureRate: 0.005 }),
+    ).toMatchObject({
+      status: 'threshold-exceeded',
+      reason: 'failure rate 0.67% is above maxFailureRate 0.50%',
+    });
   });
 
   it('refuses a job workers cannot share, saying why', async () => {

@@ -5,21 +5,23 @@
  * Three job folders: a project with batchguard installed in node_modules (a symlink to this
  * checkout), and a scratch folder with no package.json (.mjs and .ts), where the CLI needs its
  * resolve hook (and tsx for .ts) to load the job.
- * Each figure is the median of RUNS spawned processes; with /usr/bin/time it also gives the
- * processes' CPU time (user + system, all threads), which moves less than wall time when other
- * work shares the machine.
- * Usage: npm run bench:startup   (RUNS=21 for a steadier median)
+ * Every case runs once per round, RUNS rounds, so that all of them see the same load (other work
+ * shares this machine); each figure is a median, and so is each case's difference to `node -e ''`
+ * within a round, which is the figure to read. With /usr/bin/time it also gives the processes' CPU
+ * time (user + system, all threads, in steps of 10 ms), which moves less than wall time on a busy
+ * machine. The load average is printed at the start and the end.
+ * Usage: npm run bench:startup   (RUNS=21 for a steadier median; COMPARE=/path/to/another/checkout
+ * adds that build's rows, measured in the same rounds: a before/after comparison)
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const RUNS = Number(process.env.RUNS ?? 11);
 // ROOT=/path/to/another/checkout measures that build instead (a before/after comparison).
 const root = process.env.ROOT ?? fileURLToPath(new URL('..', import.meta.url));
-const bin = join(root, 'bin/batchguard.js');
 const TIME = '/usr/bin/time';
 const withTime = existsSync(TIME);
 const base = mkdtempSync(join(tmpdir(), 'batchguard-startup-'));
@@ -34,7 +36,7 @@ export default defineJob({
 });
 `;
 
-function folder(name, { installed }) {
+function folder(name, { installed, checkout = root }) {
   const dir = join(base, name);
   mkdirSync(dir);
   writeFileSync(join(dir, 'records.jsonl'), `${lines.join('\n')}\n`);
@@ -43,51 +45,79 @@ function folder(name, { installed }) {
   if (installed) {
     writeFileSync(join(dir, 'package.json'), '{ "name": "startup-bench", "private": true }\n');
     mkdirSync(join(dir, 'node_modules'));
-    symlinkSync(root, join(dir, 'node_modules/batchguard'));
+    symlinkSync(checkout, join(dir, 'node_modules/batchguard'));
   }
   return dir;
 }
 
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
-/** Median wall and CPU time of `node ...args` in `cwd`, in ms; every run must exit 0. */
-function time(cwd, args) {
-  const wall = [];
-  const cpu = [];
-  for (let i = 0; i < RUNS; i++) {
-    rmSync(join(cwd, '.batchguard'), { recursive: true, force: true });
-    const command = withTime ? TIME : process.execPath;
-    const argv = withTime ? ['-f', 'cpu %U %S', process.execPath, ...args] : args;
-    const started = performance.now();
-    const result = spawnSync(command, argv, { cwd, encoding: 'utf8' });
-    wall.push(performance.now() - started);
-    if (result.status !== 0) throw new Error(`node ${args.join(' ')} exited ${result.status}: ${result.stderr}`);
-    const used = /cpu ([\d.]+) ([\d.]+)\s*$/.exec(result.stderr);
-    if (used) cpu.push((Number(used[1]) + Number(used[2])) * 1000);
-  }
-  return { wall: median(wall), cpu: cpu.length > 0 ? median(cpu) : undefined };
+/** One run of `node ...args` in `cwd`: wall and CPU time in ms; it must exit 0. */
+function once(cwd, args) {
+  rmSync(join(cwd, '.batchguard'), { recursive: true, force: true });
+  const command = withTime ? TIME : process.execPath;
+  const argv = withTime ? ['-f', 'cpu %U %S', process.execPath, ...args] : args;
+  const started = performance.now();
+  const result = spawnSync(command, argv, { cwd, encoding: 'utf8' });
+  const wall = performance.now() - started;
+  if (result.status !== 0) throw new Error(`node ${args.join(' ')} exited ${result.status}: ${result.stderr}`);
+  const used = /cpu ([\d.]+) ([\d.]+)\s*$/.exec(result.stderr);
+  return { wall, cpu: used ? (Number(used[1]) + Number(used[2])) * 1000 : undefined };
+}
+
+/**
+ * Runs every case once per round, RUNS rounds, so that all cases see the same load; each figure is
+ * a median, and so is each case's difference to `node -e ''` within a round.
+ */
+function measure(cases) {
+  const runs = cases.map(() => []);
+  for (let round = 0; round < RUNS; round++) cases.forEach(({ cwd, args }, i) => runs[i].push(once(cwd, args)));
+  const bare = runs[0];
+  const of = (values) => (values.includes(undefined) ? undefined : median(values));
+  return cases.map(({ label }, i) => ({
+    label,
+    wall: of(runs[i].map((run) => run.wall)),
+    cpu: of(runs[i].map((run) => run.cpu)),
+    wallOver: of(runs[i].map((run, round) => run.wall - bare[round].wall)),
+    cpuOver: of(runs[i].map((run, round) => (run.cpu === undefined ? undefined : run.cpu - bare[round].cpu))),
+  }));
 }
 
 try {
-  const project = folder('project', { installed: true });
   const scratch = folder('scratch', { installed: false });
-  const bare = time(scratch, ['-e', '']);
-  const rows = [
-    ["node -e ''", bare],
-    ['.mjs job, project folder', time(project, [bin, 'run', 'job.mjs'])],
-    ['.mjs job, scratch folder', time(scratch, [bin, 'run', 'job.mjs'])],
-    ['.ts job, scratch folder', time(scratch, [bin, 'run', 'job.ts'])],
-  ];
+  const cliCases = (label, checkout) => {
+    const cli = join(checkout, 'bin/batchguard.js');
+    return [
+      {
+        label: `.mjs job, project folder${label}`,
+        cwd: folder(label ? 'project-compared' : 'project', { installed: true, checkout }),
+        args: [cli, 'run', 'job.mjs'],
+      },
+      { label: `.mjs job, scratch folder${label}`, cwd: scratch, args: [cli, 'run', 'job.mjs'] },
+      { label: `.ts job, scratch folder${label}`, cwd: scratch, args: [cli, 'run', 'job.ts'] },
+    ];
+  };
+  const load = () =>
+    loadavg()
+      .map((value) => value.toFixed(1))
+      .join(' ');
+  const loadBefore = load();
+  const rows = measure([
+    { label: "node -e ''", cwd: scratch, args: ['-e', ''] },
+    ...cliCases('', root),
+    ...(process.env.COMPARE ? cliCases(` (${process.env.COMPARE})`, process.env.COMPARE) : []),
+  ]);
   const ms = (value) => (value === undefined ? '' : `${value.toFixed(0)} ms`);
-  const over = (value, reference) => (value === undefined || value === reference ? '' : ` (+${(value - reference).toFixed(0)})`);
-  console.log(`start-up of a 10-record job, median of ${RUNS} runs, node ${process.version}`);
-  console.log('| what | wall time | CPU time (user + sys) |');
+  const over = (value) => (value === undefined ? '' : ` (+${value.toFixed(0)})`);
+  console.log(`start-up of a 10-record job, median of ${RUNS} rounds, node ${process.version}, ${cpus().length} CPUs`);
+  console.log(`load average (1, 5, 15 min): ${loadBefore} at the start, ${load()} at the end`);
+  console.log("| what | wall time (+ over node -e '') | CPU time, user + sys (+ over node -e '') |");
   console.log('|---|---:|---:|');
-  for (const [label, figure] of rows) {
-    console.log(`| ${label} | ${ms(figure.wall)}${over(figure.wall, bare.wall)} | ${ms(figure.cpu)}${over(figure.cpu, bare.cpu)} |`);
+  for (const [i, row] of rows.entries()) {
+    console.log(`| ${row.label} | ${ms(row.wall)}${i > 0 ? over(row.wallOver) : ''} | ${ms(row.cpu)}${i > 0 ? over(row.cpuOver) : ''} |`);
   }
-  for (const [label, figure] of rows.slice(1, 3)) {
-    console.log(`${label}: ${((figure.wall - bare.wall) / 1000).toFixed(3)} s over node -e '' (target ≤ 0.200 s)`);
+  for (const row of rows.filter((row) => row.label.startsWith('.mjs'))) {
+    console.log(`${row.label}: ${(row.wallOver / 1000).toFixed(3)} s over node -e '' (target ≤ 0.200 s)`);
   }
 } finally {
   rmSync(base, { recursive: true, force: true });

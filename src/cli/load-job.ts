@@ -31,10 +31,10 @@ async function registerLoaders(path: string): Promise<void> {
   if (hookRegistered) return;
   if (extension === '.mjs' && resolvesToPackage('batchguard', path, PACKAGE_DIR)) return;
   hookRegistered = true;
-  // Registered after tsx so that it runs first (hooks run last-registered first). dist/ holds
-  // index.js next to cli/: the hook maps `batchguard` there.
+  // Registered after tsx so that it runs first (hooks run last-registered first). The hook
+  // resolves `batchguard` as the package at PACKAGE_DIR resolves its own name.
   const { register } = await import('node:module');
-  register('./resolve-hook.js', import.meta.url, { data: { packageRoot: new URL('../', import.meta.url).href } });
+  register('./resolve-hook.js', import.meta.url, { data: { packageRoot: PACKAGE_DIR.href } });
 }
 
 /** Imports the job file and returns its validated job (the default export, or an export named `job`). */

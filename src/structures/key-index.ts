@@ -55,6 +55,11 @@ const INITIAL_LOG = 1024;
 // so one huge batch (or a job that never drains) does not pin its log for the rest of the run.
 const KEPT_LOG = 65_536;
 
+/** An empty index sized for about `expectedKeys` keys, within what one index holds: a ledger's `newKeys`. */
+export function keyIndexFor(expectedKeys: number): KeyIndex {
+  return new KeyIndex({ expectedKeys: Math.min(KEY_INDEX_MAX_EXPECTED_KEYS, Math.max(0, Math.ceil(expectedKeys))) });
+}
+
 /**
  * Set of record keys for duplicate detection over sources of tens of millions of records, with a
  * chunked persistence format so the set survives resume.

@@ -6,15 +6,21 @@
  * (the first one loads ICU data).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { BIN, writeJsonl } from '../helpers/cli.js';
 import { tempDir } from '../helpers/temp.js';
 import { spawn } from 'node:child_process';
 
-/** Runs the CLI with a preload that logs every module loaded and every Intl.NumberFormat created. */
-async function loadedBy(dir: string, args: string[]): Promise<{ code: number | null; lines: string[] }> {
+const ROOT = resolve(import.meta.dirname, '../..');
+
+/**
+ * Runs the CLI with a preload that logs every file loaded and every Intl.NumberFormat created:
+ * `files` as logged, `lines` with each file of dist/bundle/ replaced by the modules of dist/ whose
+ * code it holds (esbuild marks each with a `// dist/<path>` line).
+ */
+async function loadedBy(dir: string, args: string[]): Promise<{ code: number | null; files: string[]; lines: string[] }> {
   const log = join(dir, 'loaded.log');
   writeFileSync(
     join(dir, 'log-hook.mjs'),
@@ -41,7 +47,17 @@ Intl.NumberFormat = new Proxy(Intl.NumberFormat, { construct(target, args) { app
     stdio: 'ignore',
   });
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  return { code, lines: readFileSync(log, 'utf8').split('\n').filter(Boolean) };
+  const files = readFileSync(log, 'utf8').split('\n').filter(Boolean);
+  return { code, files, lines: files.flatMap(modulesIn) };
+}
+
+const BUNDLE = pathToFileURL(join(ROOT, 'dist/bundle/')).href;
+
+/** The modules of dist/ whose code the file at `url` holds: itself, unless it is one of the bundle. */
+function modulesIn(url: string): string[] {
+  if (!url.startsWith(BUNDLE)) return [url];
+  const marked = readFileSync(fileURLToPath(url), 'utf8').matchAll(/^\/\/ (dist\/\S+\.js)$/gm);
+  return [...new Set([...marked].map((match) => pathToFileURL(join(ROOT, match[1] as string)).href))];
 }
 
 function job(dir: string, file: string): void {
@@ -67,6 +83,19 @@ describe('what a run loads', () => {
     expect(code).toBe(0);
     expect(lines.some((line) => line.endsWith('/dist/cli/run-command.js'))).toBe(true);
     expect(lines.filter((line) => NOT_FOR_A_PLAIN_RUN.test(line))).toEqual([]);
+  }, 60_000);
+
+  it("loads batchguard's code from a few files of dist/bundle/, not one file per module", async () => {
+    const dir = tempDir();
+    job(dir, 'job.mjs');
+    const { code, files, lines } = await loadedBy(dir, ['run', 'job.mjs']);
+    expect(code).toBe(0);
+    const ours = files.filter((file) => file.startsWith(pathToFileURL(join(ROOT, 'dist/')).href));
+    // The resolve hook runs in the loader thread, a module of its own (a scratch folder needs it).
+    expect(ours.filter((file) => !file.startsWith(BUNDLE) && !file.endsWith('/dist/cli/resolve-hook.js'))).toEqual([]);
+    // Each file is a read, a compile and a link; the modules they hold are some 130.
+    expect(ours.length).toBeLessThan(40);
+    expect(lines.filter((line) => line.includes('/dist/')).length).toBeGreaterThan(100);
   }, 60_000);
 
   it('a .ts job loads tsx (the check above can see it)', async () => {

@@ -28,7 +28,7 @@ import type {
 import type { SourceFingerprint, SourceSample } from '../../sources/source.js';
 import { loadPg } from './load-pg.js';
 import type { PostgresLedgerOptions } from './open-postgres-ledger.js';
-import { newPostgresKeys } from './postgres-keys.js';
+import { keyIndexFor } from '../../structures/key-index.js';
 import { ledgerLocationIn, resolvePostgresTarget } from './postgres-location.js';
 
 /** Opens the PostgreSQL ledger at `spec` (a `postgres:` URL); its code is loaded at the first call. */
@@ -111,7 +111,7 @@ class DeferredPostgresLedger implements Ledger {
 
   /** The same empty set as the ledger's own (postgres-keys.ts), without waiting for its code. */
   newKeys(expectedKeys: number): RecordKeys {
-    return newPostgresKeys(expectedKeys);
+    return keyIndexFor(expectedKeys);
   }
 
   async noteInFlight(note: InFlightNote): Promise<void> {

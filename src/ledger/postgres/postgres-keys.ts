@@ -4,7 +4,7 @@
  * own transaction (unlike SQLite's key file, no write happens outside it). After accepted drift the
  * rows are replaced by the source's keys at their new positions.
  */
-import { KEY_INDEX_ENTRY_BYTES, KEY_INDEX_MAX_EXPECTED_KEYS, KeyIndex } from '../../structures/key-index.js';
+import { KEY_INDEX_ENTRY_BYTES, KEY_INDEX_MAX_EXPECTED_KEYS, KeyIndex, keyIndexFor } from '../../structures/key-index.js';
 import type { RecordKeys } from '../ledger.js';
 import type { Query } from './pg-db.js';
 import { outcomesSql } from './sql/outcomes.js';
@@ -74,7 +74,7 @@ export class PostgresKeys {
 
 /** An empty set of keys for about `expectedKeys` keys. */
 export function newPostgresKeys(expectedKeys: number): RecordKeys {
-  return new KeyIndex({ expectedKeys: Math.min(KEY_INDEX_MAX_EXPECTED_KEYS, Math.max(0, Math.ceil(expectedKeys))) });
+  return keyIndexFor(expectedKeys);
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {

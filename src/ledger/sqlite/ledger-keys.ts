@@ -5,7 +5,7 @@
  * length and the CRC stay here: the engine only adds and finds keys.
  */
 import type Database from 'better-sqlite3';
-import { KEY_INDEX_ENTRY_BYTES, KEY_INDEX_MAX_EXPECTED_KEYS, KeyIndex } from '../../structures/key-index.js';
+import { KEY_INDEX_ENTRY_BYTES, KEY_INDEX_MAX_EXPECTED_KEYS, KeyIndex, keyIndexFor } from '../../structures/key-index.js';
 import type { RecordKeys } from '../ledger.js';
 import type { KeyFileState, KeyStore } from './key-file.js';
 import { parseJson } from './row-codec.js';
@@ -102,7 +102,7 @@ export class LedgerKeys {
 
 /** An empty set of keys for about `expectedKeys` keys. */
 export function newKeys(expectedKeys: number): RecordKeys {
-  return new KeyIndex({ expectedKeys: Math.min(KEY_INDEX_MAX_EXPECTED_KEYS, Math.max(0, Math.ceil(expectedKeys))) });
+  return keyIndexFor(expectedKeys);
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {

@@ -11,7 +11,8 @@
  * time (user + system, all threads, in steps of 10 ms), which moves less than wall time on a busy
  * machine. The load average is printed at the start and the end.
  * Usage: npm run bench:startup   (RUNS=21 for a steadier median; COMPARE=/path/to/another/checkout
- * adds that build's rows, measured in the same rounds: a before/after comparison)
+ * adds that build's rows, measured in the same rounds: a before/after comparison; several paths
+ * separated by commas add several builds)
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -85,12 +86,13 @@ function measure(cases) {
 
 try {
   const scratch = folder('scratch', { installed: false });
+  let compared = 0;
   const cliCases = (label, checkout) => {
     const cli = join(checkout, 'bin/batchguard.js');
     return [
       {
         label: `.mjs job, project folder${label}`,
-        cwd: folder(label ? 'project-compared' : 'project', { installed: true, checkout }),
+        cwd: folder(`project-${compared++}`, { installed: true, checkout }),
         args: [cli, 'run', 'job.mjs'],
       },
       { label: `.mjs job, scratch folder${label}`, cwd: scratch, args: [cli, 'run', 'job.mjs'] },
@@ -105,7 +107,10 @@ try {
   const rows = measure([
     { label: "node -e ''", cwd: scratch, args: ['-e', ''] },
     ...cliCases('', root),
-    ...(process.env.COMPARE ? cliCases(` (${process.env.COMPARE})`, process.env.COMPARE) : []),
+    ...(process.env.COMPARE ?? '')
+      .split(',')
+      .filter(Boolean)
+      .flatMap((checkout) => cliCases(` (${checkout})`, checkout)),
   ]);
   const ms = (value) => (value === undefined ? '' : `${value.toFixed(0)} ms`);
   const over = (value) => (value === undefined ? '' : ` (+${value.toFixed(0)})`);

@@ -11,15 +11,15 @@
  * nothing is read from the socket meanwhile, as with SIGSTOP. Waits are polls, never fixed sleeps.
  */
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { LedgerError } from '../../src/errors.js';
 import { openWorkerLedger } from '../../src/ledger/open-worker-ledger.js';
 import { PgDb } from '../../src/ledger/postgres/pg-db.js';
 import { sessionEnded } from '../../src/ledger/postgres/session-ended.js';
-import { inTransaction, type SqlClient } from '../../src/ledger/postgres/workers/sql-client.js';
+import { inTransaction, openPgPool, type SqlClient } from '../../src/ledger/postgres/pg-pool.js';
 import pg from 'pg';
+import { ownSessions } from '../helpers/own-sessions.js';
 import { describePg, freshSchema, pgPool, PG_CONFIG, PG_URL } from '../helpers/pg-schema.js';
 
 const PG_PATH = createRequire(import.meta.url).resolve('pg');
@@ -76,35 +76,9 @@ describePg('a session ended under a transaction', () => {
     execFileSync(process.execPath, ['--input-type=module', '-e', script]);
   }
 
-  /**
-   * The server's pids of this process's worker ledger connections: `application_name` says whose
-   * they are, and their client ports are those of this process's sockets (other test files may
-   * have worker ledgers open at the same time).
-   */
-  async function ownWorkerSessions(): Promise<number[]> {
-    const inodes = new Set(
-      readdirSync('/proc/self/fd').flatMap((fd) => {
-        try {
-          return [/^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`))?.[1]].filter((inode) => inode !== undefined);
-        } catch {
-          return [];
-        }
-      }),
-    );
-    const ports = ['/proc/self/net/tcp', '/proc/self/net/tcp6'].flatMap((table) =>
-      readFileSync(table, 'utf8')
-        .split('\n')
-        .slice(1)
-        .map((line) => line.trim().split(/\s+/))
-        .filter((fields) => fields[9] !== undefined && inodes.has(fields[9]))
-        .map((fields) => parseInt(fields[1]?.split(':')[1] ?? '', 16)),
-    );
-    const { rows } = await pool.query<{ pid: number }>(
-      `SELECT pid FROM pg_stat_activity WHERE application_name = 'batchguard-worker' AND client_port = ANY($1)`,
-      [ports],
-    );
-    return rows.map((row) => row.pid);
-  }
+  /** The server's pids of this process's worker ledger connections (../helpers/own-sessions.ts). */
+  const ownWorkerSessions = async (): Promise<number[]> =>
+    (await ownSessions(pool)).filter((session) => session.applicationName === 'batchguard-worker').map((session) => session.pid);
 
   /** A transaction whose session the server ends once it sits idle in it for 100 ms. */
   const shortIdle = (client: SqlClient): Promise<unknown> => client.query('SET idle_in_transaction_session_timeout = 100');
@@ -120,7 +94,10 @@ describePg('a session ended under a transaction', () => {
   });
 
   it("the ledger's own transactions too (PgDb): 25P03, not an uncaught error", async () => {
-    const db = new PgDb(pg, PG_CONFIG, 'the test database');
+    const db = new PgDb(
+      openPgPool(pg, PG_CONFIG, { applicationName: 'batchguard', idleInTransactionMs: 60_000, max: 2 }),
+      'the test database',
+    );
     try {
       const failure = await db
         .transaction(async (query) => {

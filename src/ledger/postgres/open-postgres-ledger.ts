@@ -7,6 +7,7 @@ import type { ResolvedLeaseOptions } from '../lease.js';
 import type { Ledger } from '../ledger.js';
 import { loadPg, type PgModule } from './load-pg.js';
 import { PgDb } from './pg-db.js';
+import { openPgPool } from './pg-pool.js';
 import { PostgresLedger } from './postgres-ledger.js';
 import { resolvePostgresTarget, type PostgresTarget } from './postgres-location.js';
 
@@ -25,11 +26,17 @@ export function openPostgresLedger(spec: string, options: PostgresLedgerOptions)
   return postgresLedgerOn(pg, resolvePostgresTarget(spec, path), options);
 }
 
+/** Connections at most per ledger handle: commits, the heartbeat, and a reader. */
+const LEDGER_POOL_SIZE = 4;
+
 /** The ledger at an already resolved `target`, with `pg` already loaded. */
 export function postgresLedgerOn(pg: PgModule, target: PostgresTarget, options: PostgresLedgerOptions): Ledger {
-  // A run stopped inside a write (SIGSTOP, a frozen VM) holds the share lock on its lease row, which
-  // a taker's update waits for: the server ends a session idle in its transaction for a lease time,
-  // and the lock goes with it (the stopped run, continued, finds its lease taken).
-  const config = { ...target.config, idle_in_transaction_session_timeout: options.lease.expireMs };
-  return new PostgresLedger(new PgDb(pg, config, target.location), options.schema, options.job, options.lease);
+  // A run stopped inside a write holds the share lock on its lease row, which a taker's update
+  // waits for: its session ends after a lease time idle in the transaction (pg-pool.ts).
+  const pool = openPgPool(pg, target.config, {
+    applicationName: 'batchguard',
+    idleInTransactionMs: options.lease.expireMs,
+    max: LEDGER_POOL_SIZE,
+  });
+  return new PostgresLedger(new PgDb(pool, target.location), options.schema, options.job, options.lease);
 }

@@ -1,71 +1,44 @@
 /**
- * The PostgreSQL ledger's connections: a small pool, queries that return plain rows, and
- * transactions that always end (COMMIT, or ROLLBACK on any error) and return their connection.
+ * The PostgreSQL ledger's access to its database: queries that return plain rows, and
+ * transactions, on the handle's pool (pg-pool.ts: how sessions stopped inside a transaction end,
+ * and why no connection error is ever uncaught).
  *
  * A pool, not one client: the lease's heartbeat must renew while a commit is running, and
- * `rows()` pages are read while the caller may commit. Errors of idle connections (a restarted
- * server) are caught: unhandled, pg would throw them as an uncaught exception; the next query
- * reports the problem instead.
+ * `rows()` pages are read while the caller may commit.
  */
-import type pg from 'pg';
 import { BatchguardError, LedgerError } from '../../errors.js';
-import { watchSession } from './session-ended.js';
+import { inTransaction, type SqlClient, type SqlPool } from './pg-pool.js';
 
 export type Row = Record<string, unknown>;
 
 /** Runs one statement: the rows it returned, and how many it changed. */
 export type Query = (text: string, values?: readonly unknown[]) => Promise<{ rows: Row[]; rowCount: number }>;
 
-/** Connections at most per ledger handle: commits, the heartbeat, and a reader. */
-const POOL_SIZE = 4;
-
 export class PgDb {
-  private readonly pool: pg.Pool;
-
   constructor(
-    pgModule: typeof pg,
-    config: pg.PoolConfig,
+    /** The handle's pool; a worker's coordination uses it too (workers/postgres-worker-ledger.ts). */
+    readonly pool: SqlPool,
     readonly location: string,
-  ) {
-    this.pool = new pgModule.Pool({ ...config, max: POOL_SIZE, application_name: 'batchguard' });
-    this.pool.on('error', () => {});
+  ) {}
+
+  readonly query: Query = (text, values) => queryOn(this.pool)(text, values);
+
+  /** Runs `work` in one transaction on one connection (pg-pool.ts's inTransaction). */
+  transaction<T>(work: (query: Query) => Promise<T>, begin = 'BEGIN'): Promise<T> {
+    return inTransaction(this.pool, (client) => work(queryOn(client)), begin);
   }
 
-  readonly query: Query = async (text, values) => {
-    const result = await this.pool.query(text, values as unknown[] | undefined);
-    return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 };
+  end(): Promise<void> {
+    return this.pool.end();
+  }
+}
+
+/** `client`'s statements as a Query. */
+function queryOn(client: SqlClient): Query {
+  return async (text, values) => {
+    const result = await client.query<Row>(text, values as unknown[] | undefined);
+    return { rows: result.rows, rowCount: result.rowCount ?? 0 };
   };
-
-  /** Runs `work` in one transaction on one connection. */
-  async transaction<T>(work: (query: Query) => Promise<T>, begin = 'BEGIN'): Promise<T> {
-    const client = await this.pool.connect();
-    // A session that ends under the transaction is its error, never an uncaught one (session-ended.ts).
-    const session = watchSession(client);
-    let broken: Error | undefined;
-    try {
-      await client.query(begin);
-      const query: Query = async (text, values) => {
-        const result = await client.query(text, values as unknown[] | undefined);
-        return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 };
-      };
-      const value = await work(query);
-      await client.query('COMMIT');
-      return value;
-    } catch (error) {
-      await client.query('ROLLBACK').catch((rollbackError: Error) => {
-        broken = rollbackError;
-      });
-      throw session.failure(error);
-    } finally {
-      // A connection that could not even roll back is dropped, not reused.
-      client.release(broken);
-      session.stop();
-    }
-  }
-
-  async end(): Promise<void> {
-    await this.pool.end();
-  }
 }
 
 /**

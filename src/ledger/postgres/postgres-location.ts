@@ -37,6 +37,11 @@ export function checkPgSchema(value: unknown, field: string): string {
   return value;
 }
 
+/** A schema name quoted as an identifier (one that checkPgSchema accepted needs no quoting, but SQL quotes it all the same). */
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
 /** How a ledger at `location` (a PostgresTarget's) in `schema` is shown: never with a password. */
 export function ledgerLocationIn(location: string, schema: string): string {
   return `${location} (schema ${schema})`;

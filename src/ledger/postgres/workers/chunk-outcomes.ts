@@ -13,7 +13,8 @@ import { metaSql } from '../sql/meta.js';
 import { outcomesSql } from '../sql/outcomes.js';
 import { runsSql } from '../sql/runs.js';
 import { rowColumns } from '../write-commit.js';
-import { quoteIdent, type SqlClient } from './sql-client.js';
+import { type SqlClient } from '../pg-pool.js';
+import { quoteIdent } from '../postgres-location.js';
 
 /** The job's id in the ledger's `jobs` table (the ledger creates the row when it first opens). */
 export async function jobIdOf(client: SqlClient, schema: string, job: string): Promise<number | undefined> {

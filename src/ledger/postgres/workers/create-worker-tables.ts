@@ -8,7 +8,8 @@
  * a transaction-scoped advisory lock named after the schema: the second worker to start waits a few
  * milliseconds and finds everything there.
  */
-import { inTransaction, quoteIdent, type SqlClient, type SqlPool } from './sql-client.js';
+import { inTransaction, type SqlClient, type SqlPool } from '../pg-pool.js';
+import { quoteIdent } from '../postgres-location.js';
 
 /** Bumped when these tables change; stored in `worker_schema` so a later version can upgrade them. */
 export const WORKER_SCHEMA_VERSION = 2;

@@ -12,7 +12,8 @@
  */
 import { leaseLost, type HeldChunk } from '../../worker-ledger.js';
 import { sessionEnded } from '../session-ended.js';
-import { inTransaction, quoteIdent, type SqlClient, type SqlPool } from './sql-client.js';
+import { inTransaction, type SqlClient, type SqlPool } from '../pg-pool.js';
+import { quoteIdent } from '../postgres-location.js';
 
 /**
  * Runs `write` in a transaction fenced by `held`; throws LedgerError LEDGER_LEASE_LOST, having

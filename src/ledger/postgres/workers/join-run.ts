@@ -25,7 +25,8 @@
  * half-planned, ever. The partial unique index on running runs stays the backstop.
  */
 import type { ChunkPlan, JoinedRun, JoinRequest } from '../../worker-ledger.js';
-import { inTransaction, quoteIdent, type SqlClient, type SqlPool } from './sql-client.js';
+import { inTransaction, type SqlClient, type SqlPool } from '../pg-pool.js';
+import { quoteIdent } from '../postgres-location.js';
 
 /** The planning lease's expiry and renewal: the workers' lease. */
 export interface PlanningLease {

@@ -8,7 +8,8 @@
  * take the same chunk. Expiry is judged by the database's clock, the one clock all workers share.
  */
 import type { Chunk, LeasedChunk } from '../../worker-ledger.js';
-import { quoteIdent, type SqlClient } from './sql-client.js';
+import { type SqlClient } from '../pg-pool.js';
+import { quoteIdent } from '../postgres-location.js';
 
 interface ChunkRow {
   chunk: number;

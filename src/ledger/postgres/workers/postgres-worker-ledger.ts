@@ -5,7 +5,6 @@
  * job's row, and the worker tables are created beside them.
  */
 import { hostname } from 'node:os';
-import type pg from 'pg';
 import { LedgerError } from '../../../errors.js';
 import type { ResolvedLeaseOptions } from '../../lease.js';
 import type { Ledger } from '../../ledger.js';
@@ -20,8 +19,8 @@ import type {
   WorkerLedger,
 } from '../../worker-ledger.js';
 import { loadPg } from '../load-pg.js';
-import { openPostgresLedger } from '../open-postgres-ledger.js';
-import { databaseFault } from '../pg-db.js';
+import { databaseFault, PgDb } from '../pg-db.js';
+import { PostgresLedger } from '../postgres-ledger.js';
 import { resolvePostgresTarget } from '../postgres-location.js';
 import { sessionEnded } from '../session-ended.js';
 import { stepsSql } from '../sql/steps.js';
@@ -33,7 +32,7 @@ import { leaseChunk } from './lease-chunk.js';
 import { renewLeases } from './renew-leases.js';
 import { abortRun, addRunCounts, completeRun, readRunState } from './run-state.js';
 import { claimProbe, closeSharedBreaker, openSharedBreaker } from './shared-breaker.js';
-import { inTransaction, type SqlClient, type SqlPool } from './sql-client.js';
+import { inTransaction, openPgPool, type SqlClient, type SqlPool } from '../pg-pool.js';
 
 export interface PostgresWorkerLedgerOptions {
   /** The job whose shared runs these are. */
@@ -44,20 +43,25 @@ export interface PostgresWorkerLedgerOptions {
   readonly lease: ResolvedLeaseOptions;
 }
 
+/**
+ * Connections at most per worker: the job ledger's four (a commit, the heartbeat, a reader), and
+ * two for what only a worker does beside them (its chunks' heartbeat, the shared breaker's claims).
+ */
+const WORKER_POOL_SIZE = 6;
+
 /** Opens the worker ledger of `options.job` at `spec` (a `postgres:` URL); connects at the first call. */
 export function openPostgresWorkerLedger(spec: string, options: PostgresWorkerLedgerOptions): WorkerLedger {
-  const ledger = openPostgresLedger(spec, { job: options.job, schema: options.schema, lease: options.lease });
   const { pg, path } = loadPg('ledger');
-  // A worker stopped inside a fenced write (SIGSTOP, a frozen VM) holds the lease row's lock, which
-  // would block every takeover for ever: the server ends such a session once it has been idle in its
-  // transaction for a lease time, so the lock goes with the lease.
-  const pool = new pg.Pool({
-    ...resolvePostgresTarget(spec, path).config,
-    max: 4,
-    application_name: 'batchguard-worker',
-    idle_in_transaction_session_timeout: options.lease.expireMs,
+  const target = resolvePostgresTarget(spec, path);
+  // One pool for the job's ledger and the worker tables. A worker stopped inside a fenced write
+  // (SIGSTOP, a frozen VM) holds its chunk rows' locks, which would block every takeover for ever:
+  // its session ends after a lease time idle in the transaction, and the locks go with the lease.
+  const pool = openPgPool(pg, target.config, {
+    applicationName: 'batchguard-worker',
+    idleInTransactionMs: options.lease.expireMs,
+    max: WORKER_POOL_SIZE,
   });
-  pool.on('error', () => {});
+  const ledger = new PostgresLedger(new PgDb(pool, target.location), options.schema, options.job, options.lease);
   return new PostgresWorkerLedger(ledger, pool, options.schema, options.job, options.lease);
 }
 
@@ -65,19 +69,16 @@ export function openPostgresWorkerLedger(spec: string, options: PostgresWorkerLe
 const KEPT = 'what was committed is kept; run it again with --worker to rejoin the run';
 
 class PostgresWorkerLedger implements WorkerLedger {
-  private readonly sql: SqlPool;
   private preparing: Promise<number> | undefined;
-  private closing: Promise<void> | undefined;
 
   constructor(
+    /** The job's ledger, on the same pool as `sql`: closing it ends the pool. */
     readonly ledger: Ledger,
-    private readonly pool: pg.Pool,
+    private readonly sql: SqlPool,
     private readonly schema: string,
     private readonly job: string,
     private readonly lease: ResolvedLeaseOptions,
-  ) {
-    this.sql = pool as unknown as SqlPool;
-  }
+  ) {}
 
   /** The job's id, once the job's ledger and the worker tables exist (made once, on first use). */
   private ready(): Promise<number> {
@@ -215,9 +216,8 @@ class PostgresWorkerLedger implements WorkerLedger {
     return this.use('closing the shared breaker', false, () => closeSharedBreaker(this.sql, this.schema, runId, owner));
   }
 
-  /** Ends the workers' connections, then closes the job's ledger; a second call does nothing more. */
+  /** Closes the job's ledger, which ends the pool the workers' statements share; a second call does nothing more. */
   close(): Promise<void> {
-    this.closing ??= this.pool.end().then(() => this.ledger.close());
-    return this.closing;
+    return this.ledger.close();
   }
 }

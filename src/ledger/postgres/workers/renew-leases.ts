@@ -8,7 +8,8 @@
  * takeover final.
  */
 import type { HeldChunk } from '../../worker-ledger.js';
-import { quoteIdent, type SqlClient } from './sql-client.js';
+import { type SqlClient } from '../pg-pool.js';
+import { quoteIdent } from '../postgres-location.js';
 
 /** Renews `held`; returns the chunk numbers whose lease was renewed (the others are lost). */
 export async function renewLeases(

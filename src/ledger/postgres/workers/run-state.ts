@@ -4,7 +4,8 @@
  * same fenced transaction as the outcomes they count, so they never drift from them.
  */
 import type { OutcomeCounts, SharedRunState, SharedRunStatus } from '../../worker-ledger.js';
-import { quoteIdent, type SqlClient } from './sql-client.js';
+import { type SqlClient } from '../pg-pool.js';
+import { quoteIdent } from '../postgres-location.js';
 
 interface StateRow {
   status: SharedRunStatus;

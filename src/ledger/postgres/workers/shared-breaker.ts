@@ -7,7 +7,8 @@
  * Each operation is one conditional UPDATE: two workers opening at once, or closing at once, agree
  * on one result without a lock held across round trips.
  */
-import { quoteIdent, type SqlClient } from './sql-client.js';
+import { type SqlClient } from '../pg-pool.js';
+import { quoteIdent } from '../postgres-location.js';
 
 /** Opens the shared breaker; true if this call opened it, false if it was open already. */
 export async function openSharedBreaker(client: SqlClient, schema: string, runId: string, reason: string): Promise<boolean> {

@@ -11,6 +11,29 @@ const noop = async () => {};
 
 let cpuAtStart = process.cpuUsage();
 
+/**
+ * BENCH_EVENTS=cli: the run has a subscriber like the CLI's without --verbose or --metrics-port (it
+ * prints failures, breaker changes, the run's start and its end), declaring the event types it
+ * reads (BENCH_EVENT_TYPES=none: declaring none, so it is given every event).
+ */
+let eventsShown = 0;
+function listener() {
+  if (process.env.BENCH_EVENTS !== 'cli') return {};
+  const eventTypes = [
+    'run:started',
+    'record:failed',
+    'breaker:opened',
+    'breaker:half-open',
+    'breaker:closed',
+    'run:aborted',
+    'run:deadline',
+  ];
+  const onEvent = (event) => {
+    if (eventTypes.includes(event.type)) eventsShown++;
+  };
+  return process.env.BENCH_EVENT_TYPES === 'none' ? { onEvent } : { onEvent, eventTypes };
+}
+
 /** The start of what is measured: performance.now(), and the CPU time from here on. */
 function begin() {
   cpuAtStart = process.cpuUsage();
@@ -37,8 +60,8 @@ if (mode === 'bare') {
   const tracing = await benchTracing(process.env.BENCH_TRACING);
   const job = defineJob({ name: 'bench', source: jsonl(data), key: (r) => String(r.id), handler: noop, maxFailureRate: 1, tracing });
   const started = begin();
-  const summary = await runJob(job, { ledger });
-  report({ recordsPerSecond: summary.succeeded / ((performance.now() - started) / 1000) });
+  const summary = await runJob(job, { ledger, ...listener() });
+  report({ recordsPerSecond: summary.succeeded / ((performance.now() - started) / 1000), eventsShown });
 } else if (mode === 'prepare-resume') {
   const stopAt = Number(process.env.STOP_AT);
   const controller = new AbortController();

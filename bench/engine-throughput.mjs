@@ -11,7 +11,7 @@
  * Each measurement runs in its own process so peak RSS is that run's alone.
  * Usage: npm run bench:engine   (RECORDS=200000 REPEAT=2 npm run bench:engine for a quicker look;
  * RECORDS=10000000 REPEAT=1 for the 10M run; BENCH_TRACING=noop or BENCH_TRACING=sdk for a run with the job's
- * `tracing` on, see engine-throughput-worker.mjs)
+ * `tracing` on; BENCH_EVENTS=cli for a run with an event subscriber like the CLI's; see engine-throughput-worker.mjs)
  */
 import { execFileSync } from 'node:child_process';
 import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';

@@ -21,6 +21,8 @@ export interface AlertingFlags {
 
 export interface Monitoring {
   readonly onEvent: (event: EngineEvent) => void;
+  /** The event types its subscribers read. */
+  readonly eventTypes: readonly EngineEvent['type'][];
   close(): Promise<void>;
 }
 
@@ -83,10 +85,13 @@ export async function startMonitoring(
     });
   }
   if (!metrics && !alerting) return undefined;
+  const metricsTypes = new Set(metrics?.eventTypes);
+  const alertingTypes = new Set(alerting?.eventTypes);
   return {
+    eventTypes: [...new Set([...metricsTypes, ...alertingTypes])],
     onEvent(event) {
-      metrics?.onEvent(event);
-      alerting?.onEvent(event);
+      if (metricsTypes.has(event.type)) metrics?.onEvent(event);
+      if (alertingTypes.has(event.type)) alerting?.onEvent(event);
     },
     async close() {
       await alerting?.close();

@@ -14,7 +14,7 @@ import type { RerunOptions, RunOptions } from '../engine/run-options.js';
 import type { Summary } from '../report/summary.js';
 import { createLogger, type Logger } from '../observe/logger.js';
 import { LogFormat } from '../observe/log-options.js';
-import { logEvent, logProgress, logSummary } from '../observe/run-log.js';
+import { logEvent, loggedEventTypes, logProgress, logSummary } from '../observe/run-log.js';
 import { ExitCode, exitCodeOf } from './exit-codes.js';
 import { formatSummary } from './format-summary.js';
 import { loadJob } from './load-job.js';
@@ -83,6 +83,8 @@ export async function runCommand(jobFile: string, flags: RunFlags, rerun?: Rerun
     maxFailures: flags.maxFailures,
     acceptDrift: flags.acceptDrift,
     onEvent,
+    // What the log writes at its level and what the monitors read: a success builds no event then.
+    eventTypes: [...new Set<EngineEvent['type']>(['run:started', ...loggedEventTypes(log), ...(monitoring?.eventTypes ?? [])])],
     jobFile,
     rerun,
     takeOver: flags.takeOver,

@@ -18,13 +18,16 @@
  */
 import type { Clock } from '../clock.js';
 import type { Job } from '../job.js';
-import { BreakerState, BreakerTripReason, CircuitBreaker, type Trip } from '../policy/breaker.js';
+import { BreakerState, BreakerTripReason, CircuitBreaker, type Signal, type Trip } from '../policy/breaker.js';
 import type { SerializedError } from '../policy/serialize-error.js';
 import type { EngineEvents } from './events.js';
 import { checkOnce } from '../policy/health-check.js';
 import type { OpenRecord } from './open-record.js';
 import type { SystemicFailure } from './executor-deps.js';
 import { followClose, followOpen, openedSince, sharedTrip, type SharedBreaker, type SharedBreakerState } from './shared-breaker.js';
+
+/** What a success tells the breaker: one frozen object, not one per record. */
+const SUCCESS: Signal = Object.freeze({ ok: true });
 
 /** The three ways a held record can end. */
 export interface HeldEnds {
@@ -119,6 +122,8 @@ export class BreakerControl {
 
   /** An attempt succeeded. */
   succeeded(entry: OpenRecord): void {
+    // Off, it has nothing to learn, no probe and no held record: a success costs this check.
+    if (!this.job.breaker.enabled) return;
     if (this.probing === entry) {
       this.probing = undefined;
       this.served = true;
@@ -127,7 +132,7 @@ export class BreakerControl {
       this.served = true;
     } else {
       // A success can complete a trip: the window reaching minRecords with the rate already over.
-      const trip = this.breaker.record({ ok: true }, this.clock);
+      const trip = this.breaker.record(SUCCESS, this.clock);
       if (trip) this.opened(trip, this.lastError);
       else if (this.held.length > 0) this.releaseHeld('fail');
     }

@@ -126,7 +126,8 @@ export class CrashGuard<E extends GuardedEntry> {
   private grouped = false;
   /** Suspects read and waiting for their group to fill, by group size. */
   private readonly waiting = new Map<number, E[]>();
-  private readonly lastSuspect: number;
+  /** The last suspect's sequence number (-1: none): no record read after it is a suspect. */
+  readonly lastSuspect: number;
   /** How many reads the next note for reads covers, and when the last one was written. */
   private ahead = AHEAD;
   private freshAtMs = -Infinity;

@@ -3,6 +3,7 @@
  */
 import type { EngineEvent, EventListener } from '../events/engine-event.js';
 import type { RunObserver } from '../events/run-observer.js';
+import { EngineEventType } from './engine-event-type.js';
 
 export type { EngineEvent, EventListener } from '../events/engine-event.js';
 
@@ -10,8 +11,17 @@ export type { EngineEvent, EventListener } from '../events/engine-event.js';
 interface Subscriber {
   readonly name: string;
   readonly listener: EventListener;
+  /** The event types it is given; undefined: every type. */
+  readonly types: ReadonlySet<EngineEventType> | undefined;
   failures: number;
   firstFailure: string | undefined;
+}
+
+/** A listener and the event types it wants (undefined: every type). */
+export interface EventSubscription {
+  readonly name: string;
+  readonly listener: EventListener | undefined;
+  readonly types?: readonly EngineEventType[] | undefined;
 }
 
 /**
@@ -19,30 +29,45 @@ interface Subscriber {
  * job's own `onEvent`, and the run's observers (tracing). A listener that throws, or an async one that
  * rejects, must not break the run nor keep the others from their events: its failures are counted
  * and named in the summary's warnings.
+ *
+ * A listener may say which event types it wants: it is given only those, and an event that no
+ * listener wants is not built at all where building it costs something on a record's way (see
+ * `wants`): a run whose listeners only print failures pays nothing per success.
  */
 export class EngineEvents {
-  /** False when nobody listens: events that cost something to build are skipped. */
-  readonly listening: boolean;
   private readonly subscribers: Subscriber[];
+  /** Per event type: whether any subscriber wants it. */
+  private readonly wanted: Readonly<Record<EngineEventType, boolean>>;
 
   constructor(
-    runListener: EventListener | undefined,
-    jobListener?: EventListener,
+    subscriptions: readonly EventSubscription[],
     private readonly observers: readonly RunObserver[] = [],
   ) {
-    const named: [string, EventListener | undefined][] = [
-      ['the onEvent run option', runListener],
-      ["the job's onEvent", jobListener],
-      ...observers.map((observer): [string, EventListener] => [observer.name, observer.onEvent]),
+    const all: EventSubscription[] = [
+      ...subscriptions,
+      ...observers.map((observer) => ({ name: observer.name, listener: observer.onEvent, types: observer.eventTypes })),
     ];
-    this.subscribers = named
-      .filter((pair): pair is [string, EventListener] => pair[1] !== undefined)
-      .map(([name, listener]) => ({ name, listener, failures: 0, firstFailure: undefined }));
-    this.listening = this.subscribers.length > 0;
+    this.subscribers = all
+      .filter((s): s is EventSubscription & { listener: EventListener } => s.listener !== undefined)
+      .map(({ name, listener, types }) => ({ name, listener, types: types && new Set(types), failures: 0, firstFailure: undefined }));
+    const wanted = {} as Record<EngineEventType, boolean>;
+    for (const type of Object.values(EngineEventType))
+      wanted[type] = this.subscribers.some((s) => s.types === undefined || s.types.has(type));
+    this.wanted = Object.freeze(wanted);
+  }
+
+  /**
+   * Whether some listener wants events of this type: the engine builds an event whose making costs
+   * something (a clock read, an array) only then.
+   */
+  wants(type: EngineEventType): boolean {
+    return this.wanted[type];
   }
 
   emit(event: EngineEvent): void {
+    if (!this.wanted[event.type]) return;
     for (const subscriber of this.subscribers) {
+      if (subscriber.types !== undefined && !subscriber.types.has(event.type)) continue;
       try {
         const returned: unknown = subscriber.listener(event);
         // An async listener's rejection would otherwise be unhandled, and blamed on the record whose

@@ -106,7 +106,8 @@ export class Reader {
         if (choice === 'stop') return false;
         if (choice === 'process') {
           if (deadline.beforeRecord(this.started)) return false;
-          const groupSize = guard.groupSize(item.position.seq);
+          // Past the last suspect (and with none at all), no lookup per record.
+          const groupSize = item.position.seq <= guard.lastSuspect ? guard.groupSize(item.position.seq) : undefined;
           if (groupSize === undefined) {
             const covering = guard.cover(item.position.seq);
             if (covering) await covering;

@@ -28,7 +28,7 @@ function executorFor(options: { failures: number; job?: Partial<JobOptions<unkno
     job,
     clock,
     random: () => 0,
-    events: new EngineEvents(undefined),
+    events: new EngineEvents([]),
     stats: { attempts: 0, retries: 0, retriesDeferred: 0 },
     move: (entry, phase) => (entry.phase = phase),
     onSucceeded: () => {

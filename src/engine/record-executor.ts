@@ -28,7 +28,17 @@ export class RecordExecutor implements AttemptOwner {
   /** The attempts running now (at most the concurrency): what the timeout sweep looks at. */
   private readonly running = new RunningList();
 
-  constructor(private readonly deps: ExecutorDeps) {}
+  /**
+   * Whether a listener wants the events a success builds (EngineEvents.wants): a run whose
+   * listeners only show failures spares each success a clock read and the events' objects.
+   */
+  private readonly emitsAttemptEnded: boolean;
+  private readonly emitsSucceeded: boolean;
+
+  constructor(private readonly deps: ExecutorDeps) {
+    this.emitsAttemptEnded = deps.events.wants('attempt:ended');
+    this.emitsSucceeded = deps.events.wants('record:succeeded');
+  }
 
   /**
    * Starts the record's next attempt; with `noted`, the handler is called once it resolved (the
@@ -194,17 +204,22 @@ export class RecordExecutor implements AttemptOwner {
     this.running.delete(entry);
     entry.generation++;
     const { events } = this.deps;
-    const durationMs = events.listening ? this.deps.clock.now() - entry.attemptStartedAtMs : 0;
-    if (events.listening) events.emit({ type: 'attempt:ended', key: entry.key, attempt: entry.attempt, durationMs, outcome: 'succeeded' });
+    const durationMs = this.emitsAttemptEnded || this.emitsSucceeded ? this.deps.clock.now() - entry.attemptStartedAtMs : 0;
+    if (this.emitsAttemptEnded)
+      events.emit({ type: 'attempt:ended', key: entry.key, attempt: entry.attempt, durationMs, outcome: 'succeeded' });
     this.deps.onAttemptEnded?.(entry, SampleKind.ok);
     // A retry that succeeded: the service serves retries, the budget may grant more.
     if (entry.counted > 1) this.deps.budget?.retrySucceeded(this.deps.clock.now());
     this.deps.breaker.succeeded(entry);
     this.deps.move(entry, Phase.done);
     entry.record = undefined;
-    if (this.deps.onSucceeded(entry, value) && events.listening) {
-      const earlier = entry.retry?.history.map((attempt) => attempt.durationMs) ?? [];
-      events.emit({ type: 'record:succeeded', key: entry.key, attempts: entry.attempt, attemptDurationsMs: [...earlier, durationMs] });
+    if (this.deps.onSucceeded(entry, value) && this.emitsSucceeded) {
+      events.emit({
+        type: 'record:succeeded',
+        key: entry.key,
+        attempts: entry.attempt,
+        attemptDurationsMs: attemptDurations(entry, durationMs),
+      });
     }
   }
 
@@ -215,7 +230,7 @@ export class RecordExecutor implements AttemptOwner {
     entry.generation++;
     const durationMs = clock.now() - entry.attemptStartedAtMs;
     // Serialized once when someone listens: the event carries it, and the breaker and the outcome reuse it.
-    const handlerFailure = events.listening ? safeSerialize(error, job.redact) : undefined;
+    const handlerFailure = this.emitsAttemptEnded ? safeSerialize(error, job.redact) : undefined;
     if (handlerFailure) {
       events.emit({
         type: 'attempt:ended',
@@ -343,4 +358,14 @@ export class RecordExecutor implements AttemptOwner {
     this.deps.move(entry, Phase.pending);
     this.deps.onOutcome(entry, { status: 'pending', key: entry.key, position: entry.position, attempts: entry.attempt });
   }
+}
+
+/** The durations of the record's attempts, the success last: one array, and none to copy for a first-time success. */
+function attemptDurations(entry: OpenRecord, durationMs: number): number[] {
+  const history = entry.retry?.history;
+  if (history === undefined) return [durationMs];
+  const durations = new Array<number>(history.length + 1);
+  for (let i = 0; i < history.length; i++) durations[i] = (history[i] as AttemptRecord).durationMs;
+  durations[history.length] = durationMs;
+  return durations;
 }

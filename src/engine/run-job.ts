@@ -34,7 +34,13 @@ export function startRun<T, R>(job: Job<T, R>, options: RunOptions = {}): RunHan
   const resolved = resolveRunOptions(job, options);
   const runId = randomUUID();
   const tracing = job.tracing && runTracing(job.tracing, job.name, runId);
-  const events = new EngineEvents(resolved.onEvent, job.onEvent, tracing ? [tracing] : []);
+  const events = new EngineEvents(
+    [
+      { name: 'the onEvent run option', listener: resolved.onEvent, types: resolved.eventTypes },
+      { name: "the job's onEvent", listener: job.onEvent },
+    ],
+    tracing ? [tracing] : [],
+  );
   const startedAtMs = resolved.clock.now();
   const control = new RunControl(events, resolved.clock, job.shutdownGraceMs);
   let run: Run | undefined;

@@ -5,11 +5,12 @@
 import { systemClock, type Clock, type Random } from '../clock.js';
 import type { Job } from '../job.js';
 import type { ConcurrencyRange } from '../policy/concurrency-limit.js';
-import { checkFraction, checkInteger, checkKnownKeys } from '../validation/check.js';
+import { checkFraction, checkInteger, checkKnownKeys, checkOneOf, invalid } from '../validation/check.js';
 import type { FailureKind } from '../ledger/ledger.js';
 import { checkPgSchema, isPostgresSpec, resolveLedgerLocation, withoutPassword } from '../ledger/ledger-location.js';
 import type { LedgerLocation } from '../ledger/open-ledger.js';
 import type { EventListener } from './events.js';
+import { EngineEventType } from './engine-event-type.js';
 import type { SharedBreaker } from './shared-breaker.js';
 import { resolveLeaseOptions, type LeaseOptions, type ResolvedLeaseOptions } from '../ledger/lease.js';
 
@@ -73,8 +74,14 @@ export interface RunOptions {
   attributeEscapes?: boolean;
   /** Aborting it stops the run gracefully, as the first Ctrl-C does. */
   signal?: AbortSignal;
-  /** Receives every engine event (progress, retries, failures, checkpoints). */
+  /** Receives the engine's events (progress, retries, failures, checkpoints): every type, or those of `eventTypes`. */
   onEvent?: EventListener;
+  /**
+   * The event types `onEvent` is given. Events that no listener wants are not built: a listener
+   * that only shows failures spares every success its `attempt:ended` and `record:succeeded`
+   * (a clock read, two objects and an array). @default every type
+   */
+  eventTypes?: readonly EngineEventType[];
   /** The job file: the default ledger is beside it, and printed commands name it. */
   jobFile?: string;
   /** The folder relative paths are resolved against. @default process.cwd() */
@@ -111,6 +118,7 @@ export interface ResolvedRunOptions {
   readonly deadline: { readonly maxRecords?: number; readonly maxDurationMs?: number; readonly untilMs?: number };
   readonly signal: AbortSignal | undefined;
   readonly onEvent: EventListener | undefined;
+  readonly eventTypes: readonly EngineEventType[] | undefined;
   readonly jobFile: string;
   /** The `--ledger` value to repeat in printed commands, when one was given. */
   readonly ledgerFlag: string | undefined;
@@ -135,6 +143,7 @@ const RUN_FIELDS = [
   'untilMs',
   'signal',
   'onEvent',
+  'eventTypes',
   'jobFile',
   'cwd',
   'clock',
@@ -172,6 +181,7 @@ export function resolveRunOptions<T, R>(job: Job<T, R>, options: RunOptions = {}
     },
     signal: options.signal,
     onEvent: options.onEvent,
+    eventTypes: checkEventTypes(options.eventTypes),
     jobFile: options.jobFile ?? '<job-file>',
     // Repeated in printed hints: a database URL loses its password, and names its schema.
     ledgerFlag: typeof options.ledger === 'string' ? ledgerFlagOf(options.ledger, options.pgSchema) : undefined,
@@ -179,6 +189,21 @@ export function resolveRunOptions<T, R>(job: Job<T, R>, options: RunOptions = {}
     random: options.random ?? Math.random,
     sharedBreaker: options.sharedBreaker,
   });
+}
+
+const EVENT_TYPES: readonly EngineEventType[] = Object.values(EngineEventType);
+
+/** `eventTypes`: undefined (every type), or a list of known event types, each checked. */
+function checkEventTypes(value: unknown): readonly EngineEventType[] | undefined {
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value)) throw invalid('runOptions.eventTypes', "must be an array of event types such as ['record:failed']", value);
+  return Object.freeze(
+    value.map((type: unknown, i) => {
+      const field = `runOptions.eventTypes[${i}]`;
+      if (type === undefined) throw invalid(field, `must be one of ${EVENT_TYPES.join(', ')}`, type);
+      return checkOneOf(type, EngineEventType.runStarted, field, EVENT_TYPES);
+    }),
+  );
 }
 
 /** The `--ledger` value as hints repeat it (`--ledger X` follows): never a password. */

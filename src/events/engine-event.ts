@@ -44,8 +44,8 @@ export type EngineEvent =
       readonly fingerprint: string;
     }
   /**
-   * One handler call ended (the record may still retry). Built only when someone listens (see
-   * {@link EngineEvents.listening}): it costs a clock read on the success path.
+   * One handler call ended (the record may still retry). Built only when a listener wants it (see
+   * the run option `eventTypes`): it costs a clock read on the success path.
    */
   | {
       readonly type: 'attempt:ended';
@@ -61,7 +61,7 @@ export type EngineEvent =
   /**
    * A record succeeded (its result, if any, accepted by the output sink). `attemptDurationsMs` has one
    * entry per attempt since the record started (or since the breaker parked it), the last one the
-   * success. Built only when someone listens.
+   * success. Built only when a listener wants it.
    */
   | {
       readonly type: 'record:succeeded';

@@ -29,6 +29,8 @@ export interface MetricsServer {
   /** Where the metrics are served, e.g. `http://127.0.0.1:9464/metrics`. */
   readonly url: string;
   readonly onEvent: (event: EngineEvent) => void;
+  /** The event types `onEvent` reads (the run's `eventTypes`): no other is built for it. */
+  readonly eventTypes: readonly EngineEvent['type'][];
   close(): Promise<void>;
 }
 
@@ -136,6 +138,7 @@ export async function startMetrics(options: MetricsOptions): Promise<MetricsServ
   const hostText = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {
     url: `http://${hostText}:${address.port}/metrics`,
+    eventTypes: ['attempt:ended', 'checkpoint', 'record:skipped', 'breaker:opened', 'breaker:half-open', 'breaker:closed'],
     onEvent(event) {
       // Counts are read from the run's progress at scrape time; only durations and states come from events.
       if (event.type === 'attempt:ended') handler.labels(event.outcome).observe(event.durationMs / 1000);

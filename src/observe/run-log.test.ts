@@ -3,7 +3,8 @@ import type { EngineEvent } from '../events/engine-event.js';
 import { idleProgress } from '../events/progress.js';
 import type { Summary } from '../report/summary.js';
 import { createLogger, type Logger } from './logger.js';
-import { logEvent, logProgress, logSummary } from './run-log.js';
+import { logEvent, loggedEventTypes, logProgress, logSummary } from './run-log.js';
+import { EngineEventType } from '../engine/engine-event-type.js';
 
 function capture(): { entries: () => Record<string, unknown>[]; log: Logger } {
   const lines: string[] = [];
@@ -141,6 +142,51 @@ describe('logEvent', () => {
   it('logs nothing for the events of every record that succeeds', () => {
     expect(entryOf({ type: 'record:succeeded', key: 'r1', attempts: 1, attemptDurationsMs: [3] })).toBeUndefined();
     expect(entryOf({ type: 'checkpoint', committed: 1000, watermark: 1000, durationMs: 4 })).toBeUndefined();
+  });
+});
+
+describe('loggedEventTypes', () => {
+  /** One event of every type. */
+  const events: EngineEvent[] = [
+    {
+      type: 'run:started',
+      runId: 'r',
+      ledger: 'l',
+      alreadyDone: 0,
+      resumedFrom: undefined,
+      crashedRunId: undefined,
+      rerunSelected: undefined,
+    },
+    { type: 'record:retrying', key: 'k', attempt: 1, counted: 1, delayMs: 5, error, rule: 'network' },
+    { type: 'record:failed', key: 'k', kind: 'exhausted', attempts: 3, counted: 3, error, rule: 'network', fingerprint: 'f' },
+    { type: 'attempt:ended', key: 'k', attempt: 1, durationMs: 3, outcome: 'succeeded' },
+    { type: 'record:succeeded', key: 'k', attempts: 1, attemptDurationsMs: [3] },
+    { type: 'record:skipped', key: 'k', blockedBy: ['p'] },
+    { type: 'breaker:opened', reason: 'failure-rate', description: 'd', fingerprint: undefined, failures: 1, window: 2, error },
+    { type: 'breaker:half-open', parked: 1 },
+    { type: 'breaker:closed', openMs: 5, released: 1 },
+    { type: 'concurrency:changed', limit: 3, reason: 'healthy' },
+    { type: 'run:aborted', reason: 'r' },
+    { type: 'run:deadline', reason: 'r' },
+    { type: 'run:uncaught-error', error, origin: undefined },
+    { type: 'record:log', key: 'k', message: 'm', fields: undefined },
+    { type: 'checkpoint', committed: 1, watermark: 0, durationMs: 1 },
+    { type: 'run:stopping', reason: 'r' },
+    { type: 'run:finished', summary: {} as Summary },
+  ];
+
+  it('names exactly the events logEvent writes an entry for, at each level', () => {
+    expect(new Set(events.map((e) => e.type))).toEqual(new Set(Object.values(EngineEventType)));
+    for (const level of ['debug', 'info', 'warn', 'error'] as const) {
+      const lines: string[] = [];
+      const log = createLogger({ format: 'json', level, write: (line) => lines.push(line) });
+      const written = events.filter((event) => {
+        const before = lines.length;
+        logEvent(log, event, { job: 'geocode', newLedger: false });
+        return lines.length > before;
+      });
+      expect(new Set(loggedEventTypes(log)), level).toEqual(new Set(written.map((e) => e.type)));
+    }
   });
 });
 

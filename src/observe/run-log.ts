@@ -100,6 +100,29 @@ export function logEvent(log: Logger, event: EngineEvent, context: RunLogContext
   }
 }
 
+/** The level of the entry `logEvent` writes for each event type; a type without one has no entry. */
+const EVENT_LEVELS: Readonly<Partial<Record<EngineEvent['type'], 'debug' | 'info' | 'warn' | 'error'>>> = {
+  'run:started': 'info',
+  'record:retrying': 'debug',
+  'record:failed': 'warn',
+  'breaker:opened': 'warn',
+  'breaker:half-open': 'info',
+  'breaker:closed': 'warn',
+  'concurrency:changed': 'debug',
+  'run:deadline': 'info',
+  'run:aborted': 'error',
+  'run:uncaught-error': 'error',
+  'record:log': 'debug',
+};
+
+/**
+ * The event types whose entries `log` writes at its level: what the CLI asks the run for (its
+ * `eventTypes`), so that no event is built only to be dropped (every success's, at the least).
+ */
+export function loggedEventTypes(log: Logger): EngineEvent['type'][] {
+  return (Object.keys(EVENT_LEVELS) as EngineEvent['type'][]).filter((type) => log.isLevelEnabled(EVENT_LEVELS[type] as string));
+}
+
 /**
  * The end of a run: its warnings, the failure threshold when it was crossed, and the summary as one
  * entry carrying every figure of the `--json` summary.

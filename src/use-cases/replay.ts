@@ -23,7 +23,7 @@ export function replayRecord(
   onEvent: EventListener,
 ): Promise<ReplayResult> {
   return new Promise((resolve) => {
-    const events = new EngineEvents(onEvent);
+    const events = new EngineEvents([{ name: 'the onEvent listener', listener: onEvent }]);
     const stats = { attempts: 0, retries: 0, retriesDeferred: 0, parkedAttempts: 0 };
     const entry = openRecord(key, position, record);
     let cancelSweep = (): void => {};

@@ -7,6 +7,8 @@ import type { EngineEvent } from '../../src/engine/events.js';
 import { runJob } from '../../src/engine/run-job.js';
 import { FatalError, RetryableError } from '../../src/errors.js';
 import { itemsJob } from '../helpers/jobs.js';
+import { drive } from '../helpers/drive.js';
+import { ManualClock } from '../../src/clock.js';
 
 const quickRetry = { maxAttempts: 3, backoff: { kind: 'constant' as const, delayMs: 1 } };
 
@@ -65,6 +67,48 @@ describe("the job's onEvent", () => {
     expect(again).toMatchObject({ status: 'completed', succeeded: 20 });
     expect(again.warnings).toHaveLength(1);
     expect(again.warnings[0]).toMatch(/^the job's onEvent failed 20 time\(s\), first on a record:succeeded event: Error: async hook broke/);
+  });
+
+  it('with eventTypes, the run option gets only those types, and a success builds no event nobody wants', async () => {
+    /** A clock that counts its reads: a success that builds an event reads it for the attempt's duration. */
+    class CountingClock extends ManualClock {
+      reads = 0;
+      override now(): number {
+        this.reads++;
+        return super.now();
+      }
+    }
+    const run = async (options: { eventTypes?: EngineEvent['type'][] }): Promise<{ types: Set<string>; reads: number }> => {
+      const clock = new CountingClock();
+      const types = new Set<string>();
+      const job = itemsJob('hooks-types', 200, {
+        concurrency: 1,
+        handler: (r) => {
+          if (r.id === 7) throw new FatalError('bad record');
+          return 'ok';
+        },
+      });
+      const summary = await drive(
+        runJob(job, { ledger: 'memory', clock, onEvent: (event) => void types.add(event.type), ...options }),
+        clock,
+      );
+      expect(summary).toMatchObject({ succeeded: 199, failed: 1 });
+      return { types, reads: clock.reads };
+    };
+    const every = await run({});
+    expect(every.types).toContain('record:succeeded');
+    expect(every.types).toContain('attempt:ended');
+    const failures = await run({ eventTypes: ['record:failed', 'run:finished'] });
+    expect(failures.types).toEqual(new Set(['record:failed', 'run:finished']));
+    // One read fewer per success: its duration is measured for no one.
+    expect(every.reads - failures.reads).toBeGreaterThanOrEqual(199);
+  });
+
+  it('an unknown event type in eventTypes is refused, naming it', () => {
+    const job = itemsJob('hooks-types-bad', 1);
+    expect(() => runJob(job, { ledger: 'memory', eventTypes: ['record:failed', 'record:finished' as never] })).toThrow(
+      /^runOptions\.eventTypes\[1\] must be one of run:started, .*; got "record:finished"/,
+    );
   });
 
   it('a job whose onEvent is not a function is refused, naming the field', async () => {

@@ -32,6 +32,9 @@ interface RuleState {
   lastFiredMs: number;
 }
 
+/** The event types `event()` can fire on; other events are not given to it. */
+export const RULE_EVENT_TYPES: readonly EngineEvent['type'][] = Object.freeze(['breaker:opened', 'run:aborted', 'run:finished']);
+
 /** Samples older than a window are dropped; samples closer than this are merged (bounded memory). */
 const SAMPLE_SPACING_MS = 250;
 

@@ -5,7 +5,7 @@
  */
 import type { EngineEvent } from '../../events/engine-event.js';
 import type { ResolvedAlerts } from './alert-options.js';
-import { AlertRules, type Alert, type AlertCounts } from './alert-rules.js';
+import { AlertRules, RULE_EVENT_TYPES, type Alert, type AlertCounts } from './alert-rules.js';
 import { SentrySender } from './sentry-sender.js';
 import { postWebhook, webhookBody, type AlertContext } from './webhook-sender.js';
 
@@ -26,6 +26,8 @@ export interface AlertingOptions {
 
 export interface Alerting {
   readonly onEvent: (event: EngineEvent) => void;
+  /** The event types `onEvent` reads (the run's `eventTypes`): no other is built for it. */
+  readonly eventTypes: readonly EngineEvent['type'][];
   /** Stops sampling and waits at most `timeoutMs` for alerts still being sent. */
   close(timeoutMs?: number): Promise<void>;
 }
@@ -65,12 +67,18 @@ export async function startAlerting(options: AlertingOptions): Promise<Alerting>
   };
   const timer = setInterval(sample, options.sampleEveryMs ?? 1000);
   timer.unref();
+  const ruleEvents = new Set(RULE_EVENT_TYPES);
   return {
+    // The run's id for the senders, failures for the count and rate rules, and Sentry's breadcrumbs.
+    eventTypes: [
+      ...new Set<EngineEvent['type']>(['run:started', 'record:failed', ...RULE_EVENT_TYPES, ...(sentry ? SentrySender.eventTypes : [])]),
+    ],
     onEvent(event) {
       if (event.type === 'run:started') context.runId = event.runId;
       sentry?.event(event, context);
       if (event.type === 'record:failed') sample();
-      for (const alert of rules.event(event, now())) send(alert);
+      // No clock read and no pass over the rules for an event no rule fires on.
+      if (ruleEvents.has(event.type)) for (const alert of rules.event(event, now())) send(alert);
     },
     async close(timeoutMs = 10_000) {
       clearInterval(timer);

@@ -48,6 +48,9 @@ export class SentrySender {
     return new SentrySender(sentry, options.maxEventsPerGroup);
   }
 
+  /** The event types `event()` reads. */
+  static readonly eventTypes: readonly EngineEvent['type'][] = Object.freeze(['record:retrying', 'record:failed']);
+
   event(event: EngineEvent, context: AlertContext): void {
     if (event.type === 'record:retrying') {
       if (!this.retries.has(event.key) && this.retries.size >= MAX_TRACKED_KEYS)

@@ -14,8 +14,9 @@
  * it is stored, and notes are stored in the order they were made (NoteQueue). A ledger that writes
  * a note before returning (SQLite) costs no wait at all.
  *
- * The bisection. Suspects run in groups by themselves (nothing else in flight), as many at once as
- * the job's concurrency; a group's note names its members. A group that completes clears its
+ * The bisection. Suspects run in groups by themselves (nothing else running or waiting to run, and
+ * only members start until each has its outcome: reader.ts), as many at once as the job's
+ * concurrency; a group's note names its members. A group that completes clears its
  * members (their outcomes are committed). A crash while a group ran halves it for its members:
  * next time they run in groups of half the size, down to 1 (alone). Only crashes while a record ran
  * alone count toward its quarantine: at `maxCrashes` it fails with kind `crashed` unrun. A crash

@@ -110,4 +110,23 @@ describe('Dispatcher with fairness keys', () => {
     expect(child.phase).toBe(Phase.running);
     expect(mostRunning.get('a')).toBe(1);
   });
+
+  it('while a crash group runs, starts only its members: a record that becomes ready waits for the group to end', () => {
+    const { dispatcher, record } = harness();
+    const member = record('m', 'a');
+    const other = record('o', 'b');
+    dispatcher.runOnly([member]);
+    dispatcher.submit(member);
+    expect(member.phase).toBe(Phase.running);
+    // The member fails and waits to retry: it holds no slot, and the run is not idle.
+    dispatcher.retryWait(member, 100);
+    expect(dispatcher.busy(false)).toBe(true);
+    // A record released by its dependency meanwhile waits, whatever slots are free.
+    dispatcher.move(other, Phase.waitingDeps);
+    dispatcher.ready(other);
+    expect(other.phase).toBe(Phase.queued);
+    expect(dispatcher.wantsFresh()).toBe(false);
+    dispatcher.runAll();
+    expect(other.phase).toBe(Phase.running);
+  });
 });

@@ -81,6 +81,10 @@ export class Dispatcher {
   private pumping = false;
   /** The breaker's probe, while it waits for its fairness key's slot (see startProbe). */
   private probeWaiting: OpenRecord | undefined;
+  /** While a crash group runs by itself (runOnly), the records that may start: its members. */
+  private only: ReadonlySet<OpenRecord> | undefined;
+  /** Records that became ready while a crash group ran: they queue once it has ended. */
+  private heldBack: OpenRecord[] = [];
 
   constructor(private readonly deps: DispatcherDeps) {}
 
@@ -145,12 +149,43 @@ export class Dispatcher {
       this.counts[Phase.held] > 0 ||
       this.counts[Phase.tokenWait] > 0 ||
       this.counts[Phase.retryWait] > 0 ||
-      (!stopping && (this.counts[Phase.parked] > 0 || this.readyQueue.length > 0 || (fair !== undefined && fair.queued > 0)))
+      (!stopping &&
+        (this.counts[Phase.parked] > 0 ||
+          this.readyQueue.length > 0 ||
+          this.heldBack.length > 0 ||
+          (fair !== undefined && fair.queued > 0)))
     );
+  }
+
+  /**
+   * A crash group runs by itself (reader.ts): until `runAll`, only its members start. A record that
+   * becomes ready meanwhile (released by a member it depends on) waits for the group's end, so
+   * that the group's note names what ran and a crash blames the group.
+   */
+  runOnly(members: readonly OpenRecord[]): void {
+    this.only = new Set(members);
+  }
+
+  /** The crash group has ended: the records held back queue for their slots. */
+  runAll(): void {
+    this.only = undefined;
+    const heldBack = this.heldBack;
+    this.heldBack = [];
+    for (const entry of heldBack) this.requeue(entry);
+    this.pump();
+  }
+
+  /** Whether the record must wait for the crash group running now to end (it is not a member). */
+  private holdBack(entry: OpenRecord): boolean {
+    if (this.only === undefined || this.only.has(entry)) return false;
+    this.move(entry, Phase.queued);
+    this.heldBack.push(entry);
+    return true;
   }
 
   /** A record read (or released by its dependencies) that may run: through its key's queue, or now. */
   submit(entry: OpenRecord): void {
+    if (this.holdBack(entry)) return;
     if (this.deps.fair) {
       this.deps.fair.offer(entry.fairKey as string, entry);
       this.pump();
@@ -170,6 +205,7 @@ export class Dispatcher {
 
   /** Back in line for a slot: through the fairness queue for a record that has a fairness key. */
   requeue(entry: OpenRecord): void {
+    if (this.holdBack(entry)) return;
     this.move(entry, Phase.queued);
     // A full fairness queue must not lose the record: it then runs without waiting for its key's turn.
     if (!(this.deps.fair && entry.fairKey !== undefined && this.deps.fair.offer(entry.fairKey, entry))) this.readyQueue.push(entry);
@@ -238,7 +274,12 @@ export class Dispatcher {
    */
   wantsFresh(): boolean {
     const fair = this.deps.fair;
-    return this.freshRecords.length === 0 && this.readyQueue.length === 0 && (fair === undefined || fair.queued === 0);
+    return (
+      this.freshRecords.length === 0 &&
+      this.readyQueue.length === 0 &&
+      this.heldBack.length === 0 &&
+      (fair === undefined || fair.queued === 0)
+    );
   }
 
   /**

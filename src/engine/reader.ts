@@ -8,7 +8,7 @@ import type { Job } from '../job.js';
 import { hasBufferedItems, type SourceItem, type SourcePosition } from '../sources/source.js';
 import type { CrashGuard } from './crash-guard.js';
 import type { DeadlineWatch } from './deadline-watch.js';
-import type { OpenRecord } from './open-record.js';
+import { Phase, type OpenRecord } from './open-record.js';
 import type { Selector } from './selector.js';
 import { SourceFailure, sourceFailedError } from './source-failure.js';
 
@@ -25,9 +25,15 @@ export interface ReaderDeps {
   readonly breakerAdmits: () => boolean;
   /** Resolves when something the reader may wait for changed (a record finished, a slot freed, a stop). */
   readonly woken: () => Promise<void>;
-  /** Records holding a slot, and whether the reader must wait for room (the dispatcher). */
-  readonly active: () => number;
+  /** Whether the reader must wait for room (the dispatcher). */
   readonly full: () => boolean;
+  /**
+   * Nothing runs or waits to run: no attempt, and no record waiting for a retry, a rate-limit token,
+   * the breaker's verdict, the breaker to close, or a slot (the dispatcher's `busy`).
+   */
+  readonly idle: () => boolean;
+  /** While a crash group runs, only its members start (others wait for its end); undefined: every record again. */
+  readonly runOnly: (members: readonly OpenRecord[] | undefined) => void;
   /** A record was read (before anything else is done with it). */
   readonly read: (position: SourcePosition) => void;
   /** The record enters the window; undefined when it failed at once (it cannot be processed at all). */
@@ -164,20 +170,37 @@ export class Reader {
   }
 
   /**
-   * Runs a group of suspects by itself (see crash-guard.ts), so that a crash now names the group.
-   * Returns false when the run stopped meanwhile (the members not started stay pending).
+   * Runs a group of suspects by itself (see crash-guard.ts), so that a crash now names the group:
+   * it starts when nothing else runs or waits to run (a record waiting for its retry holds no slot,
+   * but its retry would run beside the group), only its members start while it runs, and it ends
+   * when each member has its outcome (a member waiting to retry is still in the group). Returns
+   * false when the run stopped meanwhile (the members not finished stay pending).
    */
   private async runGroup(group: OpenRecord[]): Promise<boolean> {
-    const { guard, woken, active } = this.deps;
-    while (active() > 0) await woken();
+    const { guard, woken, idle, stopping } = this.deps;
+    while (!idle() && !stopping()) await woken();
     // Commit what ran before (an earlier group): if this group kills the process, the earlier
     // one's members are cleared and do not run in a group again.
     await this.deps.commitBuffered();
-    if (this.deps.stopping()) return false;
-    await guard.groupStarts(group);
-    for (const entry of group) this.deps.launch(entry);
-    while (active() > 0) await woken();
-    await guard.groupEnded();
-    return !this.deps.stopping();
+    if (stopping()) return false;
+    this.deps.runOnly(group);
+    try {
+      await guard.groupStarts(group);
+      for (const entry of group) this.deps.launch(entry);
+      while (!group.every(groupDone) && !stopping()) await woken();
+      if (stopping()) return false;
+      await guard.groupEnded();
+    } finally {
+      this.deps.runOnly(undefined);
+    }
+    return !stopping();
   }
+}
+
+/**
+ * A member that is done with its group: it has its outcome, or stays pending, or never started
+ * (it waits for a dependency outside the group; it runs later, by a note of its own).
+ */
+function groupDone(entry: OpenRecord): boolean {
+  return entry.phase === Phase.done || entry.phase === Phase.pending || entry.phase === Phase.waitingDeps;
 }

@@ -169,8 +169,9 @@ export class Run {
       // While it is open the reader takes a record now and then, for the probes (a fresh one is parked unrun).
       breakerAdmits: () => this.breaker.closed || (!this.job.healthCheck && this.dispatcher.wantsFresh()),
       woken: () => this.woken(),
-      active: () => this.dispatcher.active,
       full: () => this.dispatcher.full(),
+      idle: () => !this.dispatcher.busy(false),
+      runOnly: (members) => (members ? this.dispatcher.runOnly(members) : this.dispatcher.runAll()),
       read: (position) => this.read(position),
       enter: (item) => enterRecord(item, entryDeps),
       launch: (entry) => this.launch(entry),

@@ -5,7 +5,8 @@
  * record runs alone. It fails with kind `crashed` once the process has died `maxCrashes` (3) times
  * while it ran alone, and is never called again; the job then completes. The records that were in
  * flight beside it are not blamed. At concurrency C that takes at most 1 + log2(C) + maxCrashes
- * deaths: 7 at concurrency 8, 10 at concurrency 64.
+ * deaths: 7 at concurrency 8, 10 at concurrency 64; as many for a record that crashes the process
+ * only on its retry (its group waits for it, and runs by itself).
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,7 +23,7 @@ const MAX_CRASHES = 3;
  * A job whose handler appends `<pid> <id>` to calls.log, sleeps 1 ms, then runs `crash` for the
  * record CRASHER (the pid tells the runs apart in the log).
  */
-function writeJob(dir: string, crash: string, concurrency: number): void {
+function writeJob(dir: string, crash: string, concurrency: number, retry = ''): void {
   writeJsonl(dir, 'records.jsonl', RECORDS);
   writeFileSync(
     join(dir, 'job.ts'),
@@ -37,7 +38,8 @@ export default defineJob({
   source: jsonl<Rec>(${JSON.stringify(join(dir, 'records.jsonl'))}),
   key: (r) => String(r.id),
   concurrency: ${concurrency},
-  handler: async (r) => {
+  ${retry}
+  handler: async (r, ctx) => {
     appendFileSync(${JSON.stringify(join(dir, 'calls.log'))}, process.pid + ' ' + r.id + '\\n');
     await new Promise((resolve) => setTimeout(resolve, 1));
     if (r.id === ${CRASHER}) {
@@ -209,6 +211,47 @@ describe('crash quarantine (real process)', () => {
     'fails a record that calls process.exit after 3 crashes alone (concurrency %i), never calls it again, and blames no neighbour',
     (concurrency) => quarantinesExit(concurrency),
     120_000,
+  );
+
+  it.each([8, 64])(
+    'fails a record that calls process.exit only on its retry (attempt 2) within the same number of deaths (concurrency %i)',
+    async (concurrency) => {
+      const dir = tempDir();
+      // Its first attempt fails: it waits for its retry without a slot, and its group must wait for it.
+      writeJob(
+        dir,
+        "if (ctx.attempt >= 2) process.exit(1); throw new Error('try again');",
+        concurrency,
+        "retry: { maxAttempts: 3, backoff: { kind: 'constant', delayMs: 20 } },",
+      );
+
+      const results = await runUntilDone(dir, maxDeaths(concurrency) + 1);
+      const deaths = results.slice(0, -1);
+      console.log(
+        `concurrency ${concurrency}, crash on the retry: quarantined after ${deaths.length} deaths (at most ${maxDeaths(concurrency)})`,
+      );
+      expect(results.map((r) => r.code)).toEqual([...deaths.map(() => 7), 0]);
+      expect(deaths.length).toBeGreaterThanOrEqual(MAX_CRASHES + 1);
+      expect(deaths.length).toBeLessThanOrEqual(maxDeaths(concurrency));
+      const last = results[results.length - 1] as CliResult;
+      expect(JSON.parse(last.stdout)).toMatchObject({ status: 'completed', total: RECORDS, succeeded: RECORDS - 1, failed: 1, pending: 0 });
+      const failed = await failures(dir);
+      expect(failed).toHaveLength(1);
+      expect(failed[0]).toMatchObject({ key: String(CRASHER), status: 'failed', kind: 'crashed', attempts: 0, rule: 'crash-quarantine' });
+      expect(failed[0]?.error.crashes).toBe(MAX_CRASHES);
+
+      // Each death called it twice (its attempt and the retry that died); the completed run not at all.
+      const runs = callsByRun(readCalls(dir));
+      expect(runs).toHaveLength(results.length);
+      for (const run of runs.slice(0, deaths.length)) expect(run.filter((c) => c.id === CRASHER)).toHaveLength(2);
+      expect(runs[deaths.length]?.some((c) => c.id === CRASHER)).toBe(false);
+      // The deaths that count toward its quarantine ran it alone: nothing was called between its two attempts.
+      for (const run of runs.slice(deaths.length - MAX_CRASHES, deaths.length)) {
+        const first = run.findIndex((c) => c.id === CRASHER);
+        expect(run.slice(first).map((c) => c.id)).toEqual([CRASHER, CRASHER]);
+      }
+    },
+    180_000,
   );
 
   it('fails a record whose handler runs the process out of memory, and the job completes', async () => {

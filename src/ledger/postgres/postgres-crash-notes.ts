@@ -1,7 +1,8 @@
 /**
- * Crash quarantine's side of the PostgreSQL ledger: the rules of the SQLite ledger's
- * crash-notes.ts (which explains them), on the job's `in_flight` note and `crash_suspects` rows.
+ * Crash quarantine's side of the PostgreSQL ledger: its storage, the job's `in_flight` note and
+ * `crash_suspects` rows. The rules are ../crash-evidence.ts's.
  */
+import { noteSeqs, suspectFromRow, suspectsAfterCrash, suspectToRow } from '../crash-evidence.js';
 import type { CommitBatch, CrashEvidence, CrashSuspect, InFlightNote } from '../ledger.js';
 import type { PgDb, Query } from './pg-db.js';
 import type { PostgresLease } from './postgres-lease.js';
@@ -47,33 +48,16 @@ export class PostgresCrashNotes {
     const text = rows[0]?.value;
     if (typeof text !== 'string') return;
     const note = JSON.parse(text) as InFlightNote;
-    const alone = note.group && note.started.length === 1;
-    const halved = Math.max(1, Math.ceil(note.started.length / 2));
     const seqs = [...noteSeqs(note)];
     const finished = new Set((await query(this.sql.finishedOf, [this.jobId(), seqs, crashedRunId])).rows.map((row) => Number(row.s)));
     const old = await this.suspects(query);
-    const update = { seq: [] as number[], groupSize: [] as (number | null)[], alone: [] as number[], runIds: [] as string[] };
-    const put = (seq: number, groupSize: number | null, aloneCrashes: number, runIds: readonly string[]): void => {
-      update.seq.push(seq);
-      update.groupSize.push(groupSize);
-      update.alone.push(aloneCrashes);
-      update.runIds.push(JSON.stringify(runIds));
-    };
-    for (const seq of seqs) {
-      if (finished.has(seq)) continue;
-      const before = old.get(seq);
-      if (alone) {
-        put(seq, 1, (before?.aloneCrashes ?? 0) + 1, [...(before?.runIds ?? []), crashedRunId]);
-      } else if (note.group) {
-        const size = before?.groupSize === undefined ? halved : Math.min(before.groupSize, halved);
-        put(seq, size, before?.aloneCrashes ?? 0, before?.runIds ?? []);
-      } else if (!before) {
-        // A crash in normal mode: a suspect at the job's concurrency. An earlier suspect keeps the
-        // group size its own crashes gave it.
-        put(seq, null, 0, []);
-      }
-    }
-    if (update.seq.length > 0) await query(this.sql.upsert, [this.jobId(), update.seq, update.groupSize, update.alone, update.runIds]);
+    const suspects = suspectsAfterCrash(
+      note,
+      crashedRunId,
+      (seq) => finished.has(seq),
+      (seq) => old.get(seq),
+    );
+    await this.store(query, suspects);
     await this.load(query);
   }
 
@@ -84,14 +68,21 @@ export class PostgresCrashNotes {
 
   private async suspects(query: Query): Promise<Map<number, CrashSuspect>> {
     const suspects = new Map<number, CrashSuspect>();
-    for (const row of (await query(this.sql.all, [this.jobId()])).rows) {
-      suspects.set(Number(row.seq), {
-        groupSize: row.group_size === null ? undefined : Number(row.group_size),
-        aloneCrashes: Number(row.alone_crashes),
-        runIds: JSON.parse(String(row.run_ids)) as string[],
-      });
-    }
+    for (const row of (await query(this.sql.all, [this.jobId()])).rows) suspects.set(Number(row.seq), suspectFromRow(row));
     return suspects;
+  }
+
+  /** Stores `suspects` (one statement), replacing what was stored for the same records. */
+  private async store(query: Query, suspects: ReadonlyMap<number, CrashSuspect>): Promise<void> {
+    if (suspects.size === 0) return;
+    const rows = [...suspects].map(([seq, suspect]) => suspectToRow(seq, suspect));
+    await query(this.sql.upsert, [
+      this.jobId(),
+      rows.map((row) => row.seq),
+      rows.map((row) => row.group_size),
+      rows.map((row) => row.alone_crashes),
+      rows.map((row) => row.run_ids),
+    ]);
   }
 
   /** A commit gives records an outcome: they are no longer suspects (a quarantined one keeps its evidence). */
@@ -111,26 +102,12 @@ export class PostgresCrashNotes {
   async remap(query: Query, newSeqOf: (seq: number) => number): Promise<void> {
     const old = await this.suspects(query);
     await query(this.sql.deleteAll, [this.jobId()]);
-    const seq: number[] = [];
-    const groupSize: (number | null)[] = [];
-    const alone: number[] = [];
-    const runIds: string[] = [];
-    for (const [oldSeq, suspect] of old) {
-      const to = newSeqOf(oldSeq);
-      if (to < 0) continue;
-      seq.push(to);
-      groupSize.push(suspect.groupSize ?? null);
-      alone.push(suspect.aloneCrashes);
-      runIds.push(JSON.stringify(suspect.runIds));
+    const moved = new Map<number, CrashSuspect>();
+    for (const [seq, suspect] of old) {
+      const to = newSeqOf(seq);
+      if (to >= 0) moved.set(to, suspect);
     }
-    if (seq.length > 0) await query(this.sql.upsert, [this.jobId(), seq, groupSize, alone, runIds]);
+    await this.store(query, moved);
     await this.load(query);
   }
-}
-
-/** The records a note says may have been in flight. */
-function noteSeqs(note: InFlightNote): Set<number> {
-  const seqs = new Set(note.started);
-  for (const range of note.ahead) for (let seq = range.first; seq <= range.last; seq++) seqs.add(seq);
-  return seqs;
 }

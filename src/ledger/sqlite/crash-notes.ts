@@ -1,17 +1,13 @@
 /**
- * Crash quarantine's side of the SQLite ledger (the engine's side is engine/crash-guard.ts).
+ * Crash quarantine's side of the SQLite ledger: its storage. The rules are ../crash-evidence.ts's
+ * (the engine's side is engine/crash-guard.ts).
  *
  * While a run works it keeps one note, `in_flight` in `meta`, replaced by each new note with a
- * plain autocommit write (it survives the process dying, which is all it is for): the records
- * started and not finished, the ranges that may start before the next note, and whether they are a
- * group of suspects running by themselves. When the next run finds that the previous one died, the
- * note becomes evidence in `crash_suspects`, minus the records whose outcome the dead run committed:
- *   - a crash in normal mode makes its records suspects (they run in groups at the job's concurrency);
- *   - a crash while a group ran halves that group for its members;
- *   - a crash while one record ran alone counts one crash for it (quarantine at `maxCrashes`).
- * A commit that gives a suspect an outcome (other than `crashed`) clears it.
+ * plain autocommit write (it survives the process dying, which is all it is for). When the next
+ * run finds that the previous one died, the note becomes evidence in `crash_suspects`.
  */
 import type Database from 'better-sqlite3';
+import { suspectFromRow, suspectsAfterCrash, suspectToRow, type SuspectRow } from '../crash-evidence.js';
 import type { CommitBatch, CrashEvidence, CrashSuspect, InFlightNote } from '../ledger.js';
 
 export const CRASH_SCHEMA_SQL = `
@@ -28,13 +24,6 @@ DROP TABLE IF EXISTS crash_ranges;
 const NOTE_KEY = 'in_flight';
 /** Notes of earlier versions (a "may have started" high-water mark, the lone careful record). */
 const OLD_NOTE_KEYS = ['started_hwm', 'careful'];
-
-interface SuspectRow {
-  seq: number;
-  group_size: number | null;
-  alone_crashes: number;
-  run_ids: string;
-}
 
 export class CrashNotes {
   private readonly statements;
@@ -73,23 +62,18 @@ export class CrashNotes {
     const text = this.statements.getNote.get(NOTE_KEY) as string | undefined;
     this.clear();
     if (text === undefined) return;
-    const note = JSON.parse(text) as InFlightNote;
-    const alone = note.group && note.started.length === 1;
-    const halved = Math.max(1, Math.ceil(note.started.length / 2));
-    for (const seq of noteSeqs(note)) {
-      if (this.finishedBy(seq, crashedRunId)) continue;
-      const old = this.statements.get.get(seq) as SuspectRow | undefined;
-      const runIds = old ? (JSON.parse(old.run_ids) as string[]) : [];
-      if (alone) {
-        this.statements.upsert.run(seq, 1, (old?.alone_crashes ?? 0) + 1, JSON.stringify([...runIds, crashedRunId]));
-      } else if (note.group) {
-        const size = old?.group_size == null ? halved : Math.min(old.group_size, halved);
-        this.statements.upsert.run(seq, size, old?.alone_crashes ?? 0, JSON.stringify(runIds));
-      } else if (!old) {
-        // A crash in normal mode: a suspect at the job's concurrency. An earlier suspect keeps the
-        // group size its own crashes gave it.
-        this.statements.upsert.run(seq, null, 0, '[]');
-      }
+    const suspects = suspectsAfterCrash(
+      JSON.parse(text) as InFlightNote,
+      crashedRunId,
+      (seq) => this.finishedBy(seq, crashedRunId),
+      (seq) => {
+        const row = this.statements.get.get(seq) as SuspectRow | undefined;
+        return row && suspectFromRow(row);
+      },
+    );
+    for (const [seq, suspect] of suspects) {
+      const row = suspectToRow(seq, suspect);
+      this.statements.upsert.run(row.seq, row.group_size, row.alone_crashes, row.run_ids);
     }
     this.suspectCount = Number(this.statements.count.get());
   }
@@ -105,13 +89,7 @@ export class CrashNotes {
   /** Every suspect (a few hundred at most per crash: see engine/crash-guard.ts). */
   evidence(): CrashEvidence {
     const suspects = new Map<number, CrashSuspect>();
-    for (const row of this.statements.all.all() as SuspectRow[]) {
-      suspects.set(row.seq, {
-        groupSize: row.group_size ?? undefined,
-        aloneCrashes: row.alone_crashes,
-        runIds: JSON.parse(row.run_ids) as string[],
-      });
-    }
+    for (const row of this.statements.all.all() as SuspectRow[]) suspects.set(row.seq, suspectFromRow(row));
     return { suspects };
   }
 
@@ -137,11 +115,4 @@ export function remapSuspects(db: Database.Database, newSeqOf: (seq: number) => 
     const seq = newSeqOf(row.seq);
     if (seq >= 0) insert.run(seq, row.group_size, row.alone_crashes, row.run_ids);
   }
-}
-
-/** The records a note says may have been in flight. */
-function noteSeqs(note: InFlightNote): Set<number> {
-  const seqs = new Set(note.started);
-  for (const range of note.ahead) for (let seq = range.first; seq <= range.last; seq++) seqs.add(seq);
-  return seqs;
 }

@@ -10,8 +10,6 @@
  */
 import { hostname } from 'node:os';
 import { ConfigError } from '../../errors.js';
-import { maskMessage } from '../../policy/fingerprint.js';
-import type { SerializedError } from '../../policy/serialize-error.js';
 import type { SourceFingerprint, SourceSample } from '../../sources/source.js';
 import type { ResolvedLeaseOptions } from '../lease.js';
 import type {
@@ -33,7 +31,8 @@ import type {
   StoredStep,
   TimelinePoint,
 } from '../ledger.js';
-import { mergeRanges, parseJson, toRecordRow } from '../sqlite/row-codec.js';
+import { maskedMessageOf, TEMPLATES_PER_GROUP, toErrorGroup } from '../error-groups.js';
+import { mergeRanges, parseJson, toLedgerCounts, toRecordRow, toRunRecord } from '../row-codec.js';
 import { acceptSource, checkSource } from '../sqlite/source-state.js';
 import { MetaBuffer } from './meta-buffer.js';
 import { databaseFault, type PgDb, type Query, type Row } from './pg-db.js';
@@ -50,9 +49,6 @@ import { metaSql } from './sql/meta.js';
 import { PAGE_ROWS, readsSql } from './sql/reads.js';
 import { runsSql } from './sql/runs.js';
 import { stepsSql } from './sql/steps.js';
-
-/** Templates listed under each of the summary's top error groups (as in the SQLite ledger). */
-const TEMPLATES_PER_GROUP = 3;
 
 const KEPT = 'every earlier commit is intact';
 
@@ -208,12 +204,14 @@ export class PostgresLedger implements Ledger {
 
   private async countsWith(query: Query, jobId: number): Promise<LedgerCounts> {
     const row = (await query(this.sql.reads.counts, [jobId])).rows[0] as Row;
-    const succeeded = Number(row.in_ranges) + Number(row.succeeded);
-    const failed = Number(row.failed);
-    const skipped = Number(row.skipped);
-    const finished = succeeded + failed + skipped;
-    const total = Math.max(Number(row.seen ?? 0), finished);
-    return { total, succeeded, failed, skipped, pending: total - finished, sourceExhausted: row.exhausted === 'true' };
+    return toLedgerCounts({
+      inRanges: Number(row.in_ranges),
+      succeeded: Number(row.succeeded),
+      failed: Number(row.failed),
+      skipped: Number(row.skipped),
+      seen: (row.seen as string | null) ?? undefined,
+      exhausted: (row.exhausted as string | null) ?? undefined,
+    });
   }
 
   async topErrors(limit: number, sampleKeys: number): Promise<ErrorGroup[]> {
@@ -224,27 +222,16 @@ export class PostgresLedger implements Ledger {
       const keys = (rows: Row[]): string[] => rows.map((row) => String(row.key));
       const groups: ErrorGroup[] = [];
       for (const group of (await q(reads.errorGroups, [jobId, limit])).rows) {
-        const row = await firstRow(group.first_seq);
-        const error = JSON.parse(String(row?.error ?? '{}')) as SerializedError;
         const templates = [];
         for (const t of (await q(reads.templates, [jobId, group.fingerprint, TEMPLATES_PER_GROUP])).rows) {
           templates.push({
-            template: typeof t.template === 'string' ? t.template : maskMessage(firstMessage(await firstRow(t.first_seq))),
+            template: typeof t.template === 'string' ? t.template : maskedMessageOf(await firstRow(t.first_seq)),
             count: Number(t.count),
             sampleKeys: keys((await q(reads.templateSamples, [jobId, group.fingerprint, t.template, sampleKeys])).rows),
           });
         }
-        groups.push({
-          fingerprint: String(group.fingerprint ?? ''),
-          name: error.name ?? 'Error',
-          message: error.message ?? '',
-          ...(error.code !== undefined ? { code: error.code } : {}),
-          ...(typeof row?.kind === 'string' ? { kind: row.kind } : {}),
-          ...(typeof row?.rule === 'string' ? { rule: row.rule } : {}),
-          count: Number(group.count),
-          sampleKeys: keys((await q(reads.groupSamples, [jobId, group.fingerprint, sampleKeys])).rows),
-          templates,
-        });
+        const samples = keys((await q(reads.groupSamples, [jobId, group.fingerprint, sampleKeys])).rows);
+        groups.push(toErrorGroup(group, await firstRow(group.first_seq), samples, templates));
       }
       return groups;
     });
@@ -252,15 +239,7 @@ export class PostgresLedger implements Ledger {
 
   async runs(limit: number): Promise<RunRecord[]> {
     return this.use('reading the runs', '', async (jobId) =>
-      (await this.db.query(this.sql.reads.runs, [jobId, limit])).rows.map((r) => ({
-        runId: String(r.run_id),
-        startedAt: String(r.started_at),
-        endedAt: (r.ended_at as string | null) ?? undefined,
-        status: String(r.status),
-        pid: Number(r.pid),
-        host: String(r.host),
-        summary: r.summary ? JSON.parse(String(r.summary)) : undefined,
-      })),
+      (await this.db.query(this.sql.reads.runs, [jobId, limit])).rows.map(toRunRecord),
     );
   }
 
@@ -376,9 +355,4 @@ export class PostgresLedger implements Ledger {
 
 function toRange(row: Row): SeqRange {
   return { first: Number(row.first_seq), last: Number(row.last_seq) };
-}
-
-function firstMessage(row: Row | undefined): string {
-  const error = parseJson<{ message?: unknown }>(typeof row?.error === 'string' ? row.error : undefined);
-  return typeof error?.message === 'string' ? error.message : '';
 }

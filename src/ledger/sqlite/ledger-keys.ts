@@ -8,7 +8,7 @@ import type Database from 'better-sqlite3';
 import { KEY_INDEX_ENTRY_BYTES, KEY_INDEX_MAX_EXPECTED_KEYS, KeyIndex, keyIndexFor } from '../../structures/key-index.js';
 import type { RecordKeys } from '../ledger.js';
 import type { KeyFileState, KeyStore } from './key-file.js';
-import { parseJson } from './row-codec.js';
+import { parseJson } from '../row-codec.js';
 
 type Meta = { get(key: string): string | undefined };
 

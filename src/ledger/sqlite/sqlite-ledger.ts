@@ -31,7 +31,7 @@ import type {
   StoredSource,
 } from '../ledger.js';
 import { SCHEMA_VERSION } from './schema.js';
-import { mergeRanges, parseJson } from './row-codec.js';
+import { mergeRanges, parseJson } from '../row-codec.js';
 import { readCounts, readErrorGroups, readRows, readRuns } from './ledger-reads.js';
 import { OutcomeWriter } from './outcome-writer.js';
 import { DEFAULT_LEASE, type ResolvedLeaseOptions } from '../lease.js';

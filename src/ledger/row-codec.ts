@@ -1,7 +1,9 @@
 /**
- * Conversions between the SQLite ledger's rows and the ledger's types.
+ * Conversions between the rows the ledger backends store and the ledger's types. The SQLite and
+ * PostgreSQL ledgers store the same columns under the same names (PostgreSQL's int8 comes back as
+ * a string, hence the conversions), so one codec serves both.
  */
-import type { FailureKind, RecordRow, SeqRange } from '../ledger.js';
+import type { FailureKind, LedgerCounts, RecordRow, RunRecord, SeqRange } from './ledger.js';
 
 type Row = Record<string, unknown>;
 
@@ -41,4 +43,39 @@ export function mergeRanges(ranges: readonly SeqRange[], singles: readonly numbe
     else merged.push({ first: range.first, last: range.last });
   }
   return merged;
+}
+
+/** A `runs` row as a RunRecord. */
+export function toRunRecord(row: Row): RunRecord {
+  return {
+    runId: String(row.run_id),
+    startedAt: String(row.started_at),
+    endedAt: (row.ended_at as string | null) ?? undefined,
+    status: String(row.status),
+    pid: Number(row.pid),
+    host: String(row.host),
+    summary: row.summary ? JSON.parse(String(row.summary)) : undefined,
+  };
+}
+
+/** What a backend counts to report a job's counts. */
+export interface StoredCounts {
+  /** Records in the success ranges. */
+  readonly inRanges: number;
+  /** Rows by status. */
+  readonly succeeded: number;
+  readonly failed: number;
+  readonly skipped: number;
+  /** The meta values `seen` (records read, as far as any run got) and `exhausted`. */
+  readonly seen: string | undefined;
+  readonly exhausted: string | undefined;
+}
+
+/** The job's counts from what is stored: every record read and not finished is pending. */
+export function toLedgerCounts(stored: StoredCounts): LedgerCounts {
+  const succeeded = stored.inRanges + stored.succeeded;
+  const { failed, skipped } = stored;
+  const finished = succeeded + failed + skipped;
+  const total = Math.max(Number(stored.seen ?? 0), finished);
+  return { total, succeeded, failed, skipped, pending: total - finished, sourceExhausted: stored.exhausted === 'true' };
 }

@@ -4,6 +4,21 @@
  * round trip (a statement per row would be 1000). They run after the lease fence (lease.ts), in
  * its transaction; the row locks they take are on the job's own rows only.
  */
+
+/**
+ * Records' rows ($2..$16, one array per column, as write-commit.ts's rowColumns) upserted for job
+ * $1: a record's row is replaced by its newer outcome. One text for every statement that writes
+ * rows, so that they cannot differ in a column.
+ */
+const upsertRecords = (s: string): string => `INSERT INTO "${s}".records (job_id, seq, key, status, kind, attempts, error, fingerprint,
+      template, rule, history, blocked_by, run_id, line, byte_offset, updated_at)
+    SELECT $1, * FROM unnest($2::int8[], $3::text[], $4::text[], $5::text[], $6::int4[], $7::text[], $8::text[], $9::text[],
+      $10::text[], $11::text[], $12::text[], $13::text[], $14::int8[], $15::int8[], $16::text[])
+    ON CONFLICT (job_id, seq) DO UPDATE SET key = excluded.key, status = excluded.status, kind = excluded.kind,
+      attempts = excluded.attempts, error = excluded.error, fingerprint = excluded.fingerprint, template = excluded.template,
+      rule = excluded.rule, history = excluded.history, blocked_by = excluded.blocked_by, run_id = excluded.run_id,
+      line = excluded.line, byte_offset = excluded.byte_offset, updated_at = excluded.updated_at`;
+
 export const outcomesSql = (s: string) => ({
   /** New ranges, known not to overlap any stored one (the rewrite after accepted drift). */
   insertRanges: `INSERT INTO "${s}".succeeded_ranges (job_id, first_seq, last_seq, run_id)
@@ -39,14 +54,7 @@ export const outcomesSql = (s: string) => ({
    * sub-statement writes its own table, which data-modifying WITH clauses allow in one statement.
    */
   writeRest: `WITH upserted AS (
-      INSERT INTO "${s}".records (job_id, seq, key, status, kind, attempts, error, fingerprint, template, rule,
-        history, blocked_by, run_id, line, byte_offset, updated_at)
-      SELECT $1, * FROM unnest($2::int8[], $3::text[], $4::text[], $5::text[], $6::int4[], $7::text[], $8::text[], $9::text[],
-        $10::text[], $11::text[], $12::text[], $13::text[], $14::int8[], $15::int8[], $16::text[])
-      ON CONFLICT (job_id, seq) DO UPDATE SET key = excluded.key, status = excluded.status, kind = excluded.kind,
-        attempts = excluded.attempts, error = excluded.error, fingerprint = excluded.fingerprint, template = excluded.template,
-        rule = excluded.rule, history = excluded.history, blocked_by = excluded.blocked_by, run_id = excluded.run_id,
-        line = excluded.line, byte_offset = excluded.byte_offset, updated_at = excluded.updated_at
+      ${upsertRecords(s)}
       RETURNING 1
     ), meta_set AS (
       INSERT INTO "${s}".meta AS m (job_id, key, value) SELECT $1, k, v FROM unnest($17::text[], $18::text[]) AS t(k, v)
@@ -60,14 +68,7 @@ export const outcomesSql = (s: string) => ({
     )
     SELECT (SELECT COUNT(*) FROM upserted) AS rows`,
   /** Failures, skips and re-run outcomes: a record's row is replaced by its newer outcome (a worker's fenced writes use it too: workers/chunk-outcomes.ts). */
-  upsertRows: `INSERT INTO "${s}".records (job_id, seq, key, status, kind, attempts, error, fingerprint, template, rule,
-      history, blocked_by, run_id, line, byte_offset, updated_at)
-    SELECT $1, * FROM unnest($2::int8[], $3::text[], $4::text[], $5::text[], $6::int4[], $7::text[], $8::text[], $9::text[],
-      $10::text[], $11::text[], $12::text[], $13::text[], $14::int8[], $15::int8[], $16::text[])
-    ON CONFLICT (job_id, seq) DO UPDATE SET key = excluded.key, status = excluded.status, kind = excluded.kind,
-      attempts = excluded.attempts, error = excluded.error, fingerprint = excluded.fingerprint, template = excluded.template,
-      rule = excluded.rule, history = excluded.history, blocked_by = excluded.blocked_by, run_id = excluded.run_id,
-      line = excluded.line, byte_offset = excluded.byte_offset, updated_at = excluded.updated_at`,
+  upsertRows: upsertRecords(s),
   addTimeline: `INSERT INTO "${s}".run_timeline (job_id, run_id, at, done, failed) VALUES ($1, $2, $3, $4, $5)`,
   insertKeyChunk: `INSERT INTO "${s}".key_chunks (job_id, chunk) VALUES ($1, $2)`,
 });

@@ -1,6 +1,6 @@
 /**
  * The job's `meta` rows loaded into memory for the length of one transaction, so that the source
- * checks shared with the SQLite ledger (../sqlite/source-state.ts), which read and write meta
+ * checks shared with the SQLite ledger (../source-state.ts), which read and write meta
  * synchronously, run unchanged; `flush` then writes what they changed in two statements.
  */
 import type { Query } from './pg-db.js';

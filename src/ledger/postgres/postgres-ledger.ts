@@ -33,7 +33,7 @@ import type {
 } from '../ledger.js';
 import { maskedMessageOf, TEMPLATES_PER_GROUP, toErrorGroup } from '../error-groups.js';
 import { mergeRanges, parseJson, toLedgerCounts, toRecordRow, toRunRecord } from '../row-codec.js';
-import { acceptSource, checkSource } from '../sqlite/source-state.js';
+import { acceptSource, checkSource } from '../source-state.js';
 import { MetaBuffer } from './meta-buffer.js';
 import { databaseFault, type PgDb, type Query, type Row } from './pg-db.js';
 import { sessionEnded } from './session-ended.js';

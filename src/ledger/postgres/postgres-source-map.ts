@@ -1,10 +1,10 @@
 /**
  * Accepted drift in the PostgreSQL ledger: every stored outcome moves to its record's new
- * position, in the caller's transaction (the SQLite ledger's source-state.ts describes the move).
+ * position, in the caller's transaction (sqlite/sqlite-source-map.ts describes the move).
  */
 import type { SourceFingerprint } from '../../sources/source.js';
 import type { SourceRemap } from '../ledger.js';
-import { acceptSource } from '../sqlite/source-state.js';
+import { acceptSource } from '../source-state.js';
 import type { MetaBuffer } from './meta-buffer.js';
 import type { Query } from './pg-db.js';
 import type { PostgresCrashNotes } from './postgres-crash-notes.js';

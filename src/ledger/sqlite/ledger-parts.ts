@@ -10,7 +10,7 @@ import { ProcessLock, type RunLock } from './process-lock.js';
 import { addMissingColumns, SCHEMA_SQL } from './schema.js';
 import { createLeaseTable } from './sqlite-lease.js';
 import { CRASH_SCHEMA_SQL } from './crash-notes.js';
-import { SOURCE_SCHEMA_SQL } from './source-state.js';
+import { SOURCE_SCHEMA_SQL } from './sqlite-source-map.js';
 import { TIMELINE_SCHEMA_SQL } from './run-timeline.js';
 import { STEPS_SCHEMA_SQL } from './durable-steps.js';
 

@@ -45,7 +45,8 @@ import { loadNativeModule } from './native-module.js';
 import { CrashNotes } from './crash-notes.js';
 import { RunTimeline } from './run-timeline.js';
 import { DurableSteps } from './durable-steps.js';
-import { acceptSource, applySourceMap, checkSource } from './source-state.js';
+import { acceptSource, checkSource } from '../source-state.js';
+import { applySourceMap } from './sqlite-source-map.js';
 
 /** How the ledger is opened. */
 export interface SqliteLedgerOptions {

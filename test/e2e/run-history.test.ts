@@ -85,14 +85,15 @@ describe('run history (CLI)', () => {
     expect(text.stdout).toMatch(/recent runs:\n {4}started\s+status\s+records/);
   });
 
-  it('a run-regressed rule POSTs one alert for a run twice as slow as the previous ones, and none for a run as fast', async () => {
+  it('a run-regressed rule POSTs one alert for a run three times as slow as the previous ones, and none for a run as fast', async () => {
     const dir = tempDir();
     const hook = await receiver();
     const data = historyJob(dir, 'nightly-export', "alerts: { rules: [{ kind: 'run-regressed' }] },");
     const url = `http://127.0.0.1:${hook.port}/services/T000/B000/hook`;
     const PER_RUN = 40;
-    // Three runs alike (the first two have too few earlier runs to compare with; the third is not slower), then one twice as slow.
-    for (const [run, sleepMs] of [25, 25, 25, 50].entries()) {
+    // Three runs alike (the first two have too few earlier runs to compare with; the third is not slower), then one three times as slow.
+    // Records of 40 ms: a loaded machine adds milliseconds a record, far from the 1.5× that makes a run "markedly slower".
+    for (const [run, sleepMs] of [40, 40, 40, 120].entries()) {
       appendRecords(data, run * PER_RUN, PER_RUN);
       const result = await runCli(['run', 'job.mjs', '--no-progress', '--alert-webhook', url], {
         cwd: dir,

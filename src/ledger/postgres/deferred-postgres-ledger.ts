@@ -109,7 +109,7 @@ class DeferredPostgresLedger implements Ledger {
     return (await this.ledger()).keys();
   }
 
-  /** The same empty set as the ledger's own (postgres-keys.ts), without waiting for its code. */
+  /** The same empty set as the ledger's own, without waiting for its code. */
   newKeys(expectedKeys: number): RecordKeys {
     return keyIndexFor(expectedKeys);
   }

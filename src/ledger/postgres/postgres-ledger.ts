@@ -38,7 +38,8 @@ import { MetaBuffer } from './meta-buffer.js';
 import { databaseFault, type PgDb, type Query, type Row } from './pg-db.js';
 import { sessionEnded } from './session-ended.js';
 import { PostgresCrashNotes } from './postgres-crash-notes.js';
-import { newPostgresKeys, PostgresKeys } from './postgres-keys.js';
+import { keyIndexFor } from '../../structures/key-index.js';
+import { PostgresKeys } from './postgres-keys.js';
 import { PostgresLease } from './postgres-lease.js';
 import { ledgerLocationIn } from './postgres-location.js';
 import { prepareSchema } from './postgres-schema.js';
@@ -279,7 +280,7 @@ export class PostgresLedger implements Ledger {
   }
 
   newKeys(expectedKeys: number): RecordKeys {
-    return newPostgresKeys(expectedKeys);
+    return keyIndexFor(expectedKeys);
   }
 
   async sourceState(): Promise<StoredSource> {

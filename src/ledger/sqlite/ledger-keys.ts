@@ -1,22 +1,20 @@
 /**
- * The SQLite ledger's record keys (the `RecordKeys` of ../ledger.ts): a KeyIndex in memory, stored
- * as its 16-byte entries in the key store (`<ledger>.keys`, or memory), one chunk per commit, with
- * the chunks of an accepted drift's remap in `remapped_keys`. The entry format, the committed
- * length and the CRC stay here: the engine only adds and finds keys.
+ * The SQLite ledger's record keys (the `RecordKeys` of ../ledger.ts; what each commit stores is
+ * ../pending-keys.ts's): stored as their 16-byte entries in the key store (`<ledger>.keys`, or
+ * memory), one chunk per commit, with the chunks of an accepted drift's remap in `remapped_keys`.
+ * The committed length and the CRC stay here: the engine only adds and finds keys.
  */
 import type Database from 'better-sqlite3';
-import { KEY_INDEX_ENTRY_BYTES, KEY_INDEX_MAX_EXPECTED_KEYS, KeyIndex, keyIndexFor } from '../../structures/key-index.js';
+import type { KeyIndex } from '../../structures/key-index.js';
 import type { RecordKeys } from '../ledger.js';
+import { PendingKeys, remapEntries } from '../pending-keys.js';
 import type { KeyFileState, KeyStore } from './key-file.js';
 import { parseJson } from '../row-codec.js';
 
 type Meta = { get(key: string): string | undefined };
 
 export class LedgerKeys {
-  /** The set handed to the run by `load`: what it adds is drained into each commit. */
-  private current: KeyIndex | undefined;
-  /** Entries drained for a commit that has not succeeded: written again with the next one. */
-  private pending: Uint8Array | undefined;
+  private readonly keys = new PendingKeys();
   private readonly remapped;
   private opened = false;
 
@@ -46,13 +44,7 @@ export class LedgerKeys {
     const chunks: Uint8Array[] = [...(this.remapped.iterate() as Iterable<Buffer>)];
     const fromFile = this.store.readAll(Number(this.meta.get('key_file_skip') ?? 0));
     if (fromFile.length > 0) chunks.push(fromFile);
-    // Sized once for what is stored (and room to grow), instead of doubling and rehashing on the way.
-    const stored = chunks.reduce((sum, chunk) => sum + chunk.byteLength / KEY_INDEX_ENTRY_BYTES, 0);
-    const keys = new KeyIndex({ expectedKeys: Math.min(KEY_INDEX_MAX_EXPECTED_KEYS, Math.ceil(stored * 1.25)) });
-    for (const chunk of chunks) keys.load(chunk);
-    this.current = keys;
-    this.pending = undefined;
-    return keys;
+    return this.keys.load(chunks);
   }
 
   /**
@@ -62,10 +54,8 @@ export class LedgerKeys {
    * is nothing to write.
    */
   write(): KeyFileState | undefined {
-    const added = this.current?.drain();
-    const chunk = this.pending && added?.length ? concat(this.pending, added) : (this.pending ?? added);
-    if (chunk === undefined || chunk.length === 0) return undefined;
-    this.pending = chunk;
+    const chunk = this.keys.take();
+    if (chunk === undefined) return undefined;
     this.open();
     return this.store.write(chunk);
   }
@@ -73,19 +63,17 @@ export class LedgerKeys {
   /** The commit that recorded `state` succeeded. */
   committed(state: KeyFileState): void {
     this.store.committed(state);
-    this.pending = undefined;
+    this.keys.committed();
   }
 
   /** The entries of a remap's keys, which must come from `newKeys` (a set of this ledger's kind). */
   remapEntries(keys: RecordKeys): Uint8Array {
-    if (!(keys instanceof KeyIndex)) throw new TypeError('SourceRemap.keys must come from the same ledger (Ledger.newKeys)');
-    return keys.drain();
+    return remapEntries(keys);
   }
 
   /** A remap replaced every stored key: the run loads them again. */
   forget(): void {
-    this.current = undefined;
-    this.pending = undefined;
+    this.keys.forget();
   }
 
   /** The committed length of the key store, from which a remap supersedes its entries. */
@@ -98,16 +86,4 @@ export class LedgerKeys {
     this.store.close();
     this.opened = false;
   }
-}
-
-/** An empty set of keys for about `expectedKeys` keys. */
-export function newKeys(expectedKeys: number): RecordKeys {
-  return keyIndexFor(expectedKeys);
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const both = new Uint8Array(a.length + b.length);
-  both.set(a);
-  both.set(b, a.length);
-  return both;
 }

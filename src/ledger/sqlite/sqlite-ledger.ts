@@ -37,7 +37,8 @@ import { OutcomeWriter } from './outcome-writer.js';
 import { DEFAULT_LEASE, type ResolvedLeaseOptions } from '../lease.js';
 import { storageFault } from '../storage-fault.js';
 import type { KeyFileState } from './key-file.js';
-import { LedgerKeys, newKeys } from './ledger-keys.js';
+import { keyIndexFor } from '../../structures/key-index.js';
+import { LedgerKeys } from './ledger-keys.js';
 import { prepareLedgerFile, removeNewLedger } from './ledger-file.js';
 import { leaseHolder, SqliteLease } from './sqlite-lease.js';
 import { createSqliteDatabase, fileParts, type LedgerParts } from './ledger-parts.js';
@@ -283,8 +284,7 @@ export class SqliteLedger implements Ledger {
     }
   }
 
-  // The crash note is written at once, in its own transaction that checks the lease: stored when
-  // this returns, so the engine has nothing to wait for (no promise on its hot path).
+  // Written at once, in its own transaction that checks the lease: stored on return (no promise to wait for).
   noteInFlight(note: InFlightNote): undefined {
     this.fenced(() => this.crashNotes.note(note));
     return undefined;
@@ -349,7 +349,7 @@ export class SqliteLedger implements Ledger {
   }
 
   newKeys(expectedKeys: number): RecordKeys {
-    return newKeys(expectedKeys);
+    return keyIndexFor(expectedKeys);
   }
 
   async sourceState(): Promise<StoredSource> {

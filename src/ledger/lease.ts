@@ -12,6 +12,7 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { LedgerError } from '../errors.js';
 import type { SourceFingerprint } from '../sources/source.js';
+import type { LeaseHolder } from './ledger.js';
 import { checkInteger, checkKnownKeys } from '../validation/check.js';
 
 /** How long a lease lasts and how often its holder renews it. */
@@ -107,6 +108,56 @@ const iso = (ms: number): string => new Date(ms).toISOString();
 
 function describeHolder(lease: Lease): string {
   return `run ${lease.runId} (pid ${lease.pid} on ${lease.host}, since ${iso(lease.acquiredAtMs)})`;
+}
+
+/** How often a run waiting for an expiry looks at the lease again, at most. */
+const WAIT_POLL_MS = 500;
+
+/**
+ * A run that must wait for `held` to expire (decideTake said so): throws LEDGER_LOCKED when its
+ * holder renewed it since the last look (`seen`: the holder is alive), and otherwise waits until
+ * about its expiry, at most WAIT_POLL_MS, before the next look. Returns what was seen, for the next
+ * call. `nowMs` is the clock the expiry is judged on (the database's, for PostgreSQL).
+ */
+export async function waitForExpiry(held: Lease, seen: Lease | undefined, nowMs: number, location: string): Promise<Lease> {
+  if (seen && (held.owner !== seen.owner || held.renewedAtMs !== seen.renewedAtMs)) throw heldError(location, held, nowMs);
+  await new Promise((resolve) => setTimeout(resolve, Math.min(WAIT_POLL_MS, Math.max(1, held.expiresAtMs - nowMs + 1))));
+  return held;
+}
+
+/** The holder's heartbeat: `renew` every `everyMs` from `start()` to `stop()`. */
+export class Heartbeat {
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly renew: () => void,
+    private readonly everyMs: number,
+  ) {}
+
+  start(): void {
+    this.stop();
+    this.timer = setInterval(this.renew, this.everyMs);
+    // The heartbeat alone must not keep a finished process alive.
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+}
+
+/** The lease in force as `Ledger.holder()` reports it, or undefined when none is. */
+export function leaseHolder(lease: Lease | undefined): LeaseHolder | undefined {
+  if (!lease) return undefined;
+  return {
+    runId: lease.runId,
+    pid: lease.pid,
+    host: lease.host,
+    acquiredAt: iso(lease.acquiredAtMs),
+    expiresAt: iso(lease.expiresAtMs),
+    token: lease.token,
+  };
 }
 
 /** The refusal when the holder renewed its lease while this run waited: it is working. */

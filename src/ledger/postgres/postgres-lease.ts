@@ -9,17 +9,15 @@ import {
   acquireLease,
   decideTake,
   hasMarginLeft,
-  heldError,
+  Heartbeat,
   lostError,
   newOwner,
+  waitForExpiry,
   type Lease,
   type ResolvedLeaseOptions,
 } from '../lease.js';
 import type { PgDb, Query, Row } from './pg-db.js';
 import { leaseSql } from './sql/lease.js';
-
-/** How often a run waiting for an expiry looks at the lease again, at most. */
-const WAIT_POLL_MS = 500;
 
 /** The lease row as read, with the database's clock at that moment. */
 interface LeaseRead {
@@ -52,7 +50,7 @@ function toLease(row: Row): LeaseRead {
 export class PostgresLease {
   private mine: Lease | undefined;
   private lost: LedgerError | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  private readonly heartbeat: Heartbeat;
   private readonly who = newOwner();
   private readonly sql;
 
@@ -63,6 +61,7 @@ export class PostgresLease {
     private readonly options: ResolvedLeaseOptions,
   ) {
     this.sql = leaseSql(schema);
+    this.heartbeat = new Heartbeat(() => this.renew(), options.renewEveryMs);
   }
 
   /** This holder's token, for statements that fence themselves (sql/crash-suspects.ts). */
@@ -118,14 +117,10 @@ export class PostgresLease {
         }
       });
       if ('value' in attempt) {
-        this.startHeartbeat();
+        this.heartbeat.start();
         return attempt.value;
       }
-      const held = attempt.wait;
-      if (seen && (held.owner !== seen.owner || held.renewedAtMs !== seen.renewedAtMs))
-        throw heldError(this.db.location, held, attempt.nowMs);
-      seen = held;
-      await sleep(Math.min(WAIT_POLL_MS, Math.max(1, held.expiresAtMs - attempt.nowMs + 1)));
+      seen = await waitForExpiry(attempt.wait, seen, attempt.nowMs, this.db.location);
     }
   }
 
@@ -146,7 +141,7 @@ export class PostgresLease {
   /** Records that the lease was lost to `current` (or released by another run), and returns the error. */
   loseTo(current: Lease | undefined): LedgerError {
     this.lost ??= lostError(this.db.location, this.mine as Lease, current);
-    this.stopHeartbeat();
+    this.heartbeat.stop();
     return this.lost;
   }
 
@@ -196,31 +191,15 @@ export class PostgresLease {
     this.renewWith(this.db.query).catch(() => {});
   }
 
-  private startHeartbeat(): void {
-    this.stopHeartbeat();
-    this.timer = setInterval(() => this.renew(), this.options.renewEveryMs);
-    // The heartbeat alone must not keep a finished process alive.
-    this.timer.unref();
-  }
-
-  private stopHeartbeat(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-  }
-
   /** Gives the lease up, in the finishing transaction; throws LEDGER_LEASE_LOST if it was taken. */
   async release(query: Query): Promise<void> {
     await this.fence(query);
     await query(this.sql.release, [this.jobId(), (this.mine as Lease).token]);
-    this.stopHeartbeat();
+    this.heartbeat.stop();
     this.mine = undefined;
   }
 
   close(): void {
-    this.stopHeartbeat();
+    this.heartbeat.stop();
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

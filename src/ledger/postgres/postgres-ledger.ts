@@ -11,7 +11,7 @@
 import { hostname } from 'node:os';
 import { ConfigError } from '../../errors.js';
 import type { SourceFingerprint, SourceSample } from '../../sources/source.js';
-import type { ResolvedLeaseOptions } from '../lease.js';
+import { leaseHolder, type ResolvedLeaseOptions } from '../lease.js';
 import type {
   CommitBatch,
   ErrorGroup,
@@ -329,16 +329,7 @@ export class PostgresLedger implements Ledger {
   }
 
   async holder(): Promise<LeaseHolder | undefined> {
-    const lease = await this.use('reading the lease', '', () => this.lease.current());
-    if (!lease) return undefined;
-    return {
-      runId: lease.runId,
-      pid: lease.pid,
-      host: lease.host,
-      acquiredAt: new Date(lease.acquiredAtMs).toISOString(),
-      expiresAt: new Date(lease.expiresAtMs).toISOString(),
-      token: lease.token,
-    };
+    return leaseHolder(await this.use('reading the lease', '', () => this.lease.current()));
   }
 
   /** None: run reports are in the database (`runs`, `records`), readable from any machine by `report` and `failures`. */

@@ -14,18 +14,15 @@ import {
   acquireLease,
   decideTake,
   hasMarginLeft,
-  heldError,
+  Heartbeat,
   lostError,
   newOwner,
   renewLease,
+  waitForExpiry,
   type Lease,
   type ResolvedLeaseOptions,
 } from '../lease.js';
 import type { RunLock } from './process-lock.js';
-import type { LeaseHolder } from '../ledger.js';
-
-/** How often a run waiting for an expiry looks at the lease again, at most. */
-const WAIT_POLL_MS = 500;
 
 type Row = Record<string, unknown>;
 
@@ -53,7 +50,7 @@ export function createLeaseTable(db: Database.Database): void {
 export class SqliteLease {
   private mine: Lease | undefined;
   private lost: LedgerError | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  private readonly heartbeat: Heartbeat;
   private readonly who = newOwner();
   private readonly statements;
 
@@ -64,6 +61,7 @@ export class SqliteLease {
     private readonly lock: RunLock,
     private readonly now: () => number = Date.now,
   ) {
+    this.heartbeat = new Heartbeat(() => this.renew(), options.renewEveryMs);
     this.statements = {
       read: db.prepare('SELECT * FROM lease WHERE id = 1'),
       write: db.prepare(`INSERT OR REPLACE INTO lease (id, run_id, owner, pid, host, token, acquired_at, renewed_at, expires_at)
@@ -125,13 +123,10 @@ export class SqliteLease {
         })
         .immediate();
       if ('value' in attempt) {
-        this.startHeartbeat();
+        this.heartbeat.start();
         return attempt.value;
       }
-      const held = attempt.wait;
-      if (seen && (held.owner !== seen.owner || held.renewedAtMs !== seen.renewedAtMs)) throw heldError(this.location, held, this.now());
-      seen = held;
-      await sleep(Math.min(WAIT_POLL_MS, Math.max(1, held.expiresAtMs - this.now() + 1)));
+      seen = await waitForExpiry(attempt.wait, seen, this.now(), this.location);
     }
   }
 
@@ -143,7 +138,7 @@ export class SqliteLease {
     const current = this.read();
     if (current?.token !== mine.token) {
       this.lost = lostError(this.location, mine, current);
-      this.stopHeartbeat();
+      this.heartbeat.stop();
       throw this.lost;
     }
   }
@@ -186,45 +181,16 @@ export class SqliteLease {
     }
   }
 
-  private startHeartbeat(): void {
-    this.stopHeartbeat();
-    this.timer = setInterval(() => this.renew(), this.options.renewEveryMs);
-    // The heartbeat alone must not keep a finished process alive.
-    this.timer.unref();
-  }
-
-  private stopHeartbeat(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-  }
-
   /** Gives the lease up (inside the finishing transaction); throws LEDGER_LEASE_LOST if it was taken. */
   release(): void {
     this.check();
     this.statements.release.run((this.mine as Lease).token);
-    this.stopHeartbeat();
+    this.heartbeat.stop();
     this.mine = undefined;
   }
 
   close(): void {
-    this.stopHeartbeat();
+    this.heartbeat.stop();
     this.lock.release();
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** The lease in force as `Ledger.holder()` reports it, or undefined when none is. */
-export function leaseHolder(lease: Lease | undefined): LeaseHolder | undefined {
-  if (!lease) return undefined;
-  return {
-    runId: lease.runId,
-    pid: lease.pid,
-    host: lease.host,
-    acquiredAt: new Date(lease.acquiredAtMs).toISOString(),
-    expiresAt: new Date(lease.expiresAtMs).toISOString(),
-    token: lease.token,
-  };
 }

@@ -128,7 +128,7 @@ export class CrashGuard<E extends GuardedEntry> {
   /** Suspects read and waiting for their group to fill, by group size. */
   private readonly waiting = new Map<number, E[]>();
   /** The last suspect's sequence number (-1: none): no record read after it is a suspect. */
-  readonly lastSuspect: number;
+  private readonly lastSuspect: number;
   /** How many reads the next note for reads covers, and when the last one was written. */
   private ahead = AHEAD;
   private freshAtMs = -Infinity;
@@ -159,6 +159,8 @@ export class CrashGuard<E extends GuardedEntry> {
 
   /** The size of the group a suspect runs in (1: alone), or undefined when the record is no suspect. */
   groupSize(seq: number): number | undefined {
+    // Past the last suspect (and with none at all), no lookup: this runs for every record read.
+    if (seq > this.lastSuspect) return undefined;
     const suspect = this.evidence.suspects.get(seq);
     if (!suspect) return undefined;
     return Math.min(suspect.groupSize ?? this.concurrency, this.concurrency);

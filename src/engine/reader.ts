@@ -112,8 +112,7 @@ export class Reader {
         if (choice === 'stop') return false;
         if (choice === 'process') {
           if (deadline.beforeRecord(this.started)) return false;
-          // Past the last suspect (and with none at all), no lookup per record.
-          const groupSize = item.position.seq <= guard.lastSuspect ? guard.groupSize(item.position.seq) : undefined;
+          const groupSize = guard.groupSize(item.position.seq);
           if (groupSize === undefined) {
             const covering = guard.cover(item.position.seq);
             if (covering) await covering;

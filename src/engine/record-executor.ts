@@ -230,7 +230,7 @@ export class RecordExecutor implements AttemptOwner {
     entry.generation++;
     const durationMs = clock.now() - entry.attemptStartedAtMs;
     // Serialized once when someone listens: the event carries it, and the breaker and the outcome reuse it.
-    const handlerFailure = this.emitsAttemptEnded ? safeSerialize(error, job.redact) : undefined;
+    let handlerFailure = this.emitsAttemptEnded ? safeSerialize(error, job.redact) : undefined;
     if (handlerFailure) {
       events.emit({
         type: 'attempt:ended',
@@ -269,7 +269,8 @@ export class RecordExecutor implements AttemptOwner {
     }
     const systemic = timedOut || classification === 'retryable';
     if (systemic) {
-      const failure = handlerFailure ?? safeSerialize(handlerError, job.redact);
+      // Kept: the outcome below reuses it when the record's error is still the handler's.
+      const failure = (handlerFailure ??= safeSerialize(handlerError, job.redact));
       // The group this failure would have if it ended the record, so the breaker's dominant error is a failure group.
       const group = errorFingerprint(failure, { kind: timedOut ? FailureKind.timeout : FailureKind.exhausted, rule }).fingerprint;
       const final = !decision.retry;

@@ -55,7 +55,9 @@ export function startRun<T, R>(job: Job<T, R>, options: RunOptions = {}): RunHan
       const begun = await beginRun(job, resolved, runId, ledger, fingerprint);
       try {
         const parts = await prepareRun(job, resolved, runId, ledger, begun, fingerprint, control.signal);
-        run = new Run(job, resolved, parts, control, events, escapes, startedAtMs, tracing?.runAttempt);
+        // A run span that does not record makes no attempt spans: the handler is then called directly.
+        const runAttempt = tracing?.recording ? tracing.runAttempt : undefined;
+        run = new Run(job, resolved, parts, control, events, escapes, startedAtMs, runAttempt);
         return await run.execute();
       } catch (error) {
         await ledger.finish(runId, 'failed', { error: thrownMessage(error) }).catch(() => {});

@@ -18,6 +18,8 @@ import { RunSpans, type OtelApi } from './tracing-spans.js';
 export interface RunTracing extends RunObserver {
   /** Loads `@opentelemetry/api` and opens the run's span; never throws (a failure becomes a warning). */
   start(): Promise<void>;
+  /** Whether the run's span records (known after `start()`): without it, attempts need no hook. */
+  readonly recording: boolean;
   /** Calls `call` (the handler's call) inside the attempt's span, opened here. */
   readonly runAttempt: (key: string, attempt: number, call: () => unknown) => unknown;
   /** Runs `fn` with the run's span active. */
@@ -56,6 +58,9 @@ export function runTracing(settings: ResolvedTracing, job: string, runId: string
   };
   return {
     name: 'tracing',
+    get recording() {
+      return recording;
+    },
     async start() {
       try {
         api = await load();

@@ -22,6 +22,14 @@ export interface RunLogContext {
 }
 
 export function logEvent(log: Logger, event: EngineEvent, context: RunLogContext): void {
+  const level = EVENT_LEVELS[event.type];
+  if (level === undefined) return;
+  const [fields, message] = eventEntry(event, context);
+  log[level](fields, message);
+}
+
+/** The fields and the message of an event's entry (the types without an entry never get here). */
+function eventEntry(event: EngineEvent, context: RunLogContext): [Record<string, unknown>, string] {
   const e = { event: event.type };
   switch (event.type) {
     case 'run:started': {
@@ -29,79 +37,70 @@ export function logEvent(log: Logger, event: EngineEvent, context: RunLogContext
       // The run's id is bound to every entry from here on by the caller (`log.setBindings({ runId })`).
       const fields = { ...e, ledger, alreadyDone, crashedRunId, rerunSelected, newLedger: context.newLedger };
       if (context.newLedger) {
-        log.info(fields, `run ${runId} started with a new ledger ${ledger} (nothing of job ${context.job} was recorded there before)`);
-      } else if (rerunSelected !== undefined) {
-        log.info(fields, `re-running ${rerunSelected} failed or skipped records; ledger ${ledger}`);
-      } else if (alreadyDone > 0) {
-        const crashed = crashedRunId ? ` (run ${crashedRunId} had died without finishing)` : '';
-        log.info(fields, `resuming: ${alreadyDone} records already done${crashed}; ledger ${ledger}`);
-      } else {
-        log.info(fields, `run ${runId} started; ledger ${ledger}`);
+        return [fields, `run ${runId} started with a new ledger ${ledger} (nothing of job ${context.job} was recorded there before)`];
       }
-      return;
+      if (rerunSelected !== undefined) return [fields, `re-running ${rerunSelected} failed or skipped records; ledger ${ledger}`];
+      if (alreadyDone > 0) {
+        const crashed = crashedRunId ? ` (run ${crashedRunId} had died without finishing)` : '';
+        return [fields, `resuming: ${alreadyDone} records already done${crashed}; ledger ${ledger}`];
+      }
+      return [fields, `run ${runId} started; ledger ${ledger}`];
     }
     case 'record:retrying': {
       const { key, attempt, counted, delayMs, rule } = event;
-      log.debug({ ...e, key, attempt, counted, delayMs, rule, error: errorFields(event.error) }, 'retrying');
-      return;
+      return [{ ...e, key, attempt, counted, delayMs, rule, error: errorFields(event.error) }, 'retrying'];
     }
     case 'record:failed': {
       const { key, fingerprint, kind, attempts, counted, rule } = event;
-      log.warn({ ...e, key, fingerprint, kind, attempt: attempts, counted, rule, error: errorFields(event.error) }, 'record failed');
-      return;
+      return [{ ...e, key, fingerprint, kind, attempt: attempts, counted, rule, error: errorFields(event.error) }, 'record failed'];
     }
     case 'breaker:opened': {
       const { reason, description, fingerprint, failures, window } = event;
       const error = errorFields(event.error);
-      log.warn(
+      return [
         { ...e, reason, description, fingerprint, failures, window, error },
         `breaker opened: ${description}; ${error.name}: ${error.message}. No new records until it recovers; records hit by the outage stay pending`,
-      );
-      return;
+      ];
     }
     case 'breaker:half-open':
-      log.info({ ...e, parked: event.parked }, `breaker half-open: probing (${event.parked} records parked)`);
-      return;
+      return [{ ...e, parked: event.parked }, `breaker half-open: probing (${event.parked} records parked)`];
     case 'breaker:closed':
-      log.warn(
+      return [
         { ...e, openMs: event.openMs, released: event.released },
         `breaker closed after ${(event.openMs / 1000).toFixed(1)} s; resuming ${event.released} parked records`,
-      );
-      return;
+      ];
     case 'concurrency:changed':
-      log.debug({ ...e, limit: event.limit, reason: event.reason }, 'concurrency limit changed');
-      return;
+      return [{ ...e, limit: event.limit, reason: event.reason }, 'concurrency limit changed'];
     case 'run:deadline':
-      log.info({ ...e, reason: event.reason }, `stopping: ${event.reason}; letting the running attempts finish`);
-      return;
+      return [{ ...e, reason: event.reason }, `stopping: ${event.reason}; letting the running attempts finish`];
     case 'run:aborted':
-      log.error({ ...e, reason: event.reason }, `aborting: ${event.reason}`);
-      return;
+      return [{ ...e, reason: event.reason }, `aborting: ${event.reason}`];
     case 'run:uncaught-error': {
       const where = event.origin === undefined ? 'outside any record' : `from ${event.origin}`;
-      log.error(
+      return [
         { ...e, origin: event.origin, error: { ...errorFields(event.error), stack: stackFrames(event.error).join('\n') } },
         `an error escaped the job's code ${where}, and no running record can be blamed for it; ` +
           `stopping (the records in flight get the grace period, what finished is saved):\n  ${stackLines(event.error)}`,
-      );
-      return;
+      ];
     }
     case 'record:log':
-      log.debug({ ...e, key: event.key, ...(event.fields === undefined ? {} : { fields: event.fields }) }, event.message);
-      return;
-    // The progress entries and the summary say these; listed so that a new event type is a decision, not a silence.
+      return [{ ...e, key: event.key, ...(event.fields === undefined ? {} : { fields: event.fields }) }, event.message];
     case 'checkpoint':
     case 'attempt:ended':
     case 'record:succeeded':
     case 'record:skipped':
     case 'run:stopping':
     case 'run:finished':
-      return;
+      throw new Error(`${event.type} has no log entry (EVENT_LEVELS)`);
   }
 }
 
-/** The level of the entry `logEvent` writes for each event type; a type without one has no entry. */
-const EVENT_LEVELS: Readonly<Partial<Record<EngineEvent['type'], 'debug' | 'info' | 'warn' | 'error'>>> = {
+/**
+ * The level of the entry `logEvent` writes for each event type. Every type is listed, so that a new
+ * one is a decision, not a silence: `undefined` for the types the progress entries and the summary
+ * say instead.
+ */
+const EVENT_LEVELS: Readonly<Record<EngineEvent['type'], 'debug' | 'info' | 'warn' | 'error' | undefined>> = {
   'run:started': 'info',
   'record:retrying': 'debug',
   'record:failed': 'warn',
@@ -113,6 +112,12 @@ const EVENT_LEVELS: Readonly<Partial<Record<EngineEvent['type'], 'debug' | 'info
   'run:aborted': 'error',
   'run:uncaught-error': 'error',
   'record:log': 'debug',
+  checkpoint: undefined,
+  'attempt:ended': undefined,
+  'record:succeeded': undefined,
+  'record:skipped': undefined,
+  'run:stopping': undefined,
+  'run:finished': undefined,
 };
 
 /**
@@ -120,7 +125,10 @@ const EVENT_LEVELS: Readonly<Partial<Record<EngineEvent['type'], 'debug' | 'info
  * `eventTypes`), so that no event is built only to be dropped (every success's, at the least).
  */
 export function loggedEventTypes(log: Logger): EngineEvent['type'][] {
-  return (Object.keys(EVENT_LEVELS) as EngineEvent['type'][]).filter((type) => log.isLevelEnabled(EVENT_LEVELS[type] as string));
+  return (Object.keys(EVENT_LEVELS) as EngineEvent['type'][]).filter((type) => {
+    const level = EVENT_LEVELS[type];
+    return level !== undefined && log.isLevelEnabled(level);
+  });
 }
 
 /**

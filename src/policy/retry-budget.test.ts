@@ -6,10 +6,17 @@ function budget(options: RetryBudgetOptions = {}): RetryBudget {
   return new RetryBudget(resolveRetryBudget(options));
 }
 
+/** Takes a retry as the executor does: asks, then counts it as started. */
+function tryRetry(b: RetryBudget, nowMs: number): boolean {
+  if (!b.mayRetry(nowMs)) return false;
+  b.retryStarted(nowMs);
+  return true;
+}
+
 /** Takes retries at `nowMs` until one is refused; returns how many were granted. */
 function takeAll(b: RetryBudget, nowMs: number, max = 10_000): number {
   let granted = 0;
-  while (granted < max && b.tryRetry(nowMs)) granted++;
+  while (granted < max && tryRetry(b, nowMs)) granted++;
   return granted;
 }
 
@@ -59,7 +66,7 @@ describe('RetryBudget', () => {
     const b = budget({ ratio: 0.2, minRetries: 3, windowMs: 1000 });
     expect(takeAll(b, 1000)).toBe(3);
     expect(b.refused).toBe(1);
-    expect(b.tryRetry(1000)).toBe(false);
+    expect(tryRetry(b, 1000)).toBe(false);
     expect(b.refused).toBe(2);
   });
 
@@ -71,10 +78,10 @@ describe('RetryBudget', () => {
     expect(b.granted).toBe(5);
     // 4 more first attempts earn one more retry (6 ≤ 0.25 × 24); 3 do not (6 > 0.25 × 23).
     attempts(b, 3, 1500);
-    expect(b.tryRetry(1500)).toBe(false);
+    expect(tryRetry(b, 1500)).toBe(false);
     b.recordAttempt(1500);
-    expect(b.tryRetry(1500)).toBe(true);
-    expect(b.tryRetry(1500)).toBe(false);
+    expect(tryRetry(b, 1500)).toBe(true);
+    expect(tryRetry(b, 1500)).toBe(false);
     expect(b.refused).toBe(3);
   });
 
@@ -92,7 +99,7 @@ describe('RetryBudget', () => {
     // 100 records started per second for a minute, each retried once 200 ms later.
     for (let t = 0; t < 60_000; t += 10) {
       b.recordAttempt(t);
-      if (t >= 200) expect(b.tryRetry(t)).toBe(true);
+      if (t >= 200) expect(tryRetry(b, t)).toBe(true);
     }
     expect(b.refused).toBe(0);
   });
@@ -103,7 +110,7 @@ describe('RetryBudget', () => {
     // 10 records started per second; each then asks for a retry every 100 ms (failures everywhere).
     for (let t = 0; t < 60_000; t += 100) {
       b.recordAttempt(t);
-      for (let k = 0; k < 4; k++) if (b.tryRetry(t)) granted++;
+      for (let k = 0; k < 4; k++) if (tryRetry(b, t)) granted++;
     }
     // Unthrottled: 4 per record started (2400); the budget grants one per record started (600).
     expect(granted).toBeLessThanOrEqual(610);
@@ -120,7 +127,7 @@ describe('RetryBudget', () => {
     b.retrySucceeded(1100);
     expect(takeAll(b, 1100)).toBe(2);
     // Retries that fail earn nothing: a storm stays throttled.
-    expect(b.tryRetry(1200)).toBe(false);
+    expect(tryRetry(b, 1200)).toBe(false);
   });
 
   it('never refuses when disabled', () => {
@@ -137,8 +144,8 @@ describe('RetryBudget', () => {
   it('forgets a bucket exactly windowMs after it began', () => {
     const b = budget({ ratio: 0.1, minRetries: 5, windowMs: 1000 });
     expect(takeAll(b, 1000)).toBe(5);
-    expect(b.tryRetry(1099)).toBe(false);
-    expect(b.tryRetry(1999)).toBe(false);
+    expect(tryRetry(b, 1099)).toBe(false);
+    expect(tryRetry(b, 1999)).toBe(false);
     // The bucket [1000, 1100) leaves the window at 2000.
     expect(takeAll(b, 2000)).toBe(5);
   });
@@ -150,7 +157,7 @@ describe('RetryBudget', () => {
     expect(b.refused).toBe(1);
     // At 2000 the 3 retries of [1000, 1100) are gone, the 2 of [1500, 1600) are not.
     expect(takeAll(b, 2000)).toBe(3);
-    expect(b.tryRetry(2499)).toBe(false);
+    expect(tryRetry(b, 2499)).toBe(false);
     // At 2500 those 2 are gone too (the 3 taken at 2000 remain).
     expect(takeAll(b, 2500)).toBe(2);
   });
@@ -160,7 +167,7 @@ describe('RetryBudget', () => {
     attempts(b, 10, 1000);
     expect(takeAll(b, 1000)).toBe(10);
     // A second later the 20 attempts are gone: with no attempts in the window, no retry.
-    expect(b.tryRetry(2000)).toBe(false);
+    expect(tryRetry(b, 2000)).toBe(false);
     attempts(b, 2, 2000);
     expect(takeAll(b, 2000)).toBe(2);
   });

@@ -82,13 +82,6 @@ export class RetryBudget {
     this.recordAttempt(nowMs);
   }
 
-  /** Takes a retry if the budget allows it (and counts it); false means wait and ask again. */
-  tryRetry(nowMs: number): boolean {
-    if (!this.mayRetry(nowMs)) return false;
-    this.retryStarted(nowMs);
-    return true;
-  }
-
   /**
    * Whether the budget has room for one more retry now (a refusal is counted). It takes nothing:
    * the caller may still have to wait for something else (a rate-limit token) before the retry

@@ -5,8 +5,9 @@
  * of compare/contenders.mjs, each in its own child process. For each: records/s and its ratio to
  * the bare loop over the same input, peak RSS, and, after a SIGKILL at 90% of the records done, the
  * time from the restart to the first new record and the number of records handed to the handler
- * again. Prints markdown tables and writes docs/benchmarks.md (figures kept per size in
- * docs/benchmarks.json, so running one size replaces only that size's rows).
+ * again. Prints markdown tables and writes docs/benchmarks.md (figures kept per size, handler and
+ * contender in docs/benchmarks.json, so a run replaces only the cells it measures; each cell names
+ * the run that measured it, and "Where and when" lists every run that still has cells).
  *
  * Environment (defaults in brackets):
  *   SIZES=10000,100000,1000000   record counts
@@ -26,7 +27,7 @@ import { join } from 'node:path';
 import { CONTENDERS } from './compare/contenders.mjs';
 import { writeInput } from './compare/input.mjs';
 import { measure } from './compare/measure.mjs';
-import { HANDLER_TITLES, renderTables } from './compare/report.mjs';
+import { HANDLER_TITLES, renderRuns, renderTables } from './compare/report.mjs';
 import { services } from './compare/services.mjs';
 
 const list = (name, fallback) =>
@@ -47,6 +48,8 @@ process.env.CONCURRENCY = String(CONCURRENCY);
 const docs = new URL('../docs/', import.meta.url);
 const jsonPath = new URL('benchmarks.json', docs);
 const saved = existsSync(jsonPath) ? JSON.parse(readFileSync(jsonPath, 'utf8')) : { sizes: {} };
+/** This run of the harness, named by when it started: every cell it measures carries it. */
+const RUN = new Date().toISOString();
 const log = (line) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
 
 /** Seconds the run at `count` should take, from the same contender's runs at smaller sizes. */
@@ -93,6 +96,12 @@ function seedHistory(below) {
       }
     }
   }
+}
+
+/** Drops the runs of a size that no cell names any more (all their cells were measured again). */
+function forgetUnusedRuns(size) {
+  const named = new Set(Object.values(size.handlers).flatMap((row) => Object.values(row).map((c) => c.run)));
+  for (const run of Object.keys(size.runs)) if (!named.has(run)) delete size.runs[run];
 }
 
 /** The input file of `count` records, written once per run of the harness. */
@@ -143,12 +152,15 @@ try {
   for (const handler of HANDLERS) {
     for (const count of SIZES) {
       seedHistory(count);
-      const size = (saved.sizes[count] ??= { handlers: {} });
-      Object.assign(size, { machine: machine(), maxSeconds: MAX_SECONDS, crashMaxSeconds: CRASH_MAX_SECONDS, concurrency: CONCURRENCY });
-      // Cells of contenders left out of this run (ONLY) keep their earlier figures.
+      const size = (saved.sizes[count] ??= { handlers: {}, runs: {} });
+      // Cells of handlers and contenders left out of this run (HANDLERS, ONLY) keep their earlier
+      // figures, and the run that measured them.
       const row = (size.handlers[handler] ??= {});
       for (const contender of CONTENDERS.filter((c) => ONLY.includes(c.id))) {
-        row[contender.id] = { ...(await cell(contender, handler, count)), at: new Date().toISOString() };
+        size.runs[RUN] ??= { machine: machine(), maxSeconds: MAX_SECONDS, crashMaxSeconds: CRASH_MAX_SECONDS, concurrency: CONCURRENCY };
+        const load = Number(loadavg()[0].toFixed(1));
+        row[contender.id] = { ...(await cell(contender, handler, count)), run: RUN, at: new Date().toISOString(), load };
+        forgetUnusedRuns(size);
         writeFileSync(jsonPath, `${JSON.stringify(saved, null, 1)}\n`);
       }
     }
@@ -160,22 +172,17 @@ try {
 const results = Object.fromEntries(Object.entries(saved.sizes).map(([n, size]) => [n, size.handlers]));
 const tables = renderTables(results);
 console.log(tables);
-writeFileSync(new URL('benchmarks.md', docs), renderDoc(saved, tables));
-
-function renderDoc(data, body) {
-  const sizes = Object.entries(data.sizes).sort(([a], [b]) => Number(a) - Number(b));
-  const runs = sizes.map(([n, s]) => {
-    const m = s.machine;
-    return `- ${Number(n).toLocaleString('en-US')} records: ${m.date.slice(0, 16).replace('T', ' ')} UTC, ${m.nproc} CPUs (${m.cpu}), ${m.memoryGiB} GiB, node ${m.node}, load average at start ${m.loadAverage.join(' / ')}; skip above ${s.maxSeconds} s${s.crashMaxSeconds !== undefined && s.crashMaxSeconds !== s.maxSeconds ? `, no crash measurement after a run above ${s.crashMaxSeconds} s` : ''}; concurrency ${s.concurrency}`;
-  });
-  return `${readFileSync(new URL('./compare/benchmarks-intro.md', import.meta.url), 'utf8').trim()}
+const intro = readFileSync(new URL('./compare/benchmarks-intro.md', import.meta.url), 'utf8').trim();
+writeFileSync(
+  new URL('benchmarks.md', docs),
+  `${intro}
 
 ## Where and when these figures were measured
 
-${runs.join('\n')}
+${renderRuns(saved.sizes)}
 
 ## Figures
 
-${body}
-`;
-}
+${tables}
+`,
+);

@@ -12,7 +12,5 @@ export const CONTENDERS = [
   { id: 'bullmq', label: 'BullMQ 6 on Redis', file: 'bullmq', needs: 'redis' },
   { id: 'pg-boss', label: 'pg-boss 10 on PostgreSQL', file: 'pg-boss', needs: 'postgres' },
   { id: 'batchguard-sqlite', label: 'batchguard, SQLite ledger', file: 'batchguard-sqlite' },
-  // The PostgreSQL ledger: add contenders/batchguard-postgres.mjs (like batchguard-sqlite.mjs, with
-  // `ledger: 'postgres://…'` in a schema of its own and a cleanup that drops it) and set `file`.
-  { id: 'batchguard-postgres', label: 'batchguard, PostgreSQL ledger', file: undefined, needs: 'postgres' },
+  { id: 'batchguard-postgres', label: 'batchguard, PostgreSQL ledger', file: 'batchguard-postgres', needs: 'postgres' },
 ];

@@ -1,6 +1,6 @@
 /**
  * The markdown of `npm run bench`: one table per handler, a row per contender and size, with
- * ratios to the bare loop over the same input; and docs/benchmarks.md around it.
+ * ratios to the bare loop over the same input; and the list of the runs that measured them.
  */
 import { CONTENDERS } from './contenders.mjs';
 
@@ -20,7 +20,10 @@ function cellText(cell, bare) {
   if (cell.status === 'skipped' || cell.status === 'unavailable' || cell.status === 'error') {
     return [cell.note, '', '', '', ''];
   }
-  const ratio = bare?.recordsPerSecond ? `${(cell.recordsPerSecond / bare.recordsPerSecond).toFixed(2)}×` : '—';
+  // A bare loop of another run saw another load: the ratio says so.
+  const ratio = bare?.recordsPerSecond
+    ? `${(cell.recordsPerSecond / bare.recordsPerSecond).toFixed(2)}×${bare.run === cell.run ? '' : ' (bare loop of another run)'}`
+    : '—';
   const crash = cell.crashNote
     ? [cell.crashNote, '']
     : cell.redone === undefined
@@ -54,4 +57,49 @@ export function renderTables(results) {
     out.push('');
   }
   return out.join('\n');
+}
+
+const range = (values) => {
+  const low = Math.min(...values);
+  const high = Math.max(...values);
+  return low === high ? `${low}` : `${low}–${high}`;
+};
+
+/** What one run measured at one size: "no-op handler: every contender; failing handler: bare, …". */
+function coverage(size, run) {
+  const parts = [];
+  for (const [handler, row] of Object.entries(size.handlers)) {
+    const ids = CONTENDERS.map((c) => c.id).filter((id) => row[id]?.run === run);
+    if (ids.length === 0) continue;
+    const which = ids.length === CONTENDERS.length ? 'every contender' : ids.join(', ');
+    parts.push(`${HANDLER_TITLES[handler].replace(/ \(.*/, '')}: ${which}`);
+  }
+  const handlers = Object.keys(HANDLER_TITLES).filter((h) => size.handlers[h]);
+  if (parts.length === handlers.length && parts.every((p) => p.endsWith(': every contender'))) return 'every handler and contender';
+  return parts.join('; ');
+}
+
+/** "Where and when": per size, one line for each run of the harness whose cells are still shown. */
+export function renderRuns(sizes) {
+  const lines = [];
+  for (const [n, size] of Object.entries(sizes).sort(([a], [b]) => Number(a) - Number(b))) {
+    for (const [run, r] of Object.entries(size.runs).sort(([a], [b]) => a.localeCompare(b))) {
+      const m = r.machine;
+      const cells = Object.values(size.handlers).flatMap((row) => Object.values(row).filter((c) => c.run === run));
+      // Cells measured before they noted their own load have only the run's.
+      const loads = cells.map((c) => c.load).filter((l) => l !== undefined);
+      const load =
+        loads.length > 0
+          ? `load average (1 min) ${range(loads)} at the start of its cells`
+          : `load average at start ${m.loadAverage.join(' / ')}`;
+      const crash =
+        r.crashMaxSeconds !== undefined && r.crashMaxSeconds !== r.maxSeconds
+          ? `, no crash measurement after a run above ${r.crashMaxSeconds} s`
+          : '';
+      lines.push(
+        `- ${thousands(Number(n))} records, run of ${run.slice(0, 16).replace('T', ' ')} UTC (${coverage(size, run)}): ${m.nproc} CPUs (${m.cpu}), ${m.memoryGiB} GiB, node ${m.node}, ${load}; skip above ${r.maxSeconds} s${crash}; concurrency ${r.concurrency}`,
+      );
+    }
+  }
+  return lines.join('\n');
 }

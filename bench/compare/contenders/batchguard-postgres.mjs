@@ -1,0 +1,47 @@
+/**
+ * batchguard with its PostgreSQL ledger on the local server, in a schema of its own (dropped
+ * afterwards); otherwise the SQLite contender's job: default checkpointing and lease, the same retry
+ * policy (3 attempts, 10 ms apart; errors marked fatal are not retried), CONCURRENCY records in
+ * flight. Timed from the call to runJob, so the ledger's schema creation is included, as the SQLite
+ * contender's file creation is. A restart is the same call: runJob resumes from the ledger, after
+ * waiting for the dead run's lease to expire (a PostgreSQL ledger has no same-host process lock
+ * that would tell it the holder is dead: docs/postgres.md).
+ */
+import { basename } from 'node:path';
+import pg from 'pg';
+import { defineJob, jsonl, runJob } from '../../../dist/index.js';
+
+const database = {
+  host: process.env.PGHOST ?? '127.0.0.1',
+  port: Number(process.env.PGPORT ?? 5432),
+  database: process.env.PGDATABASE ?? 'test',
+  user: process.env.PGUSER ?? 'postgres',
+};
+const ledgerUrl = `postgres://${database.user}@${database.host}:${database.port}/${database.database}`;
+const schemaOf = (stateDir) =>
+  `batchguard_bench_ledger_${basename(stateDir)
+    .replace(/[^a-z0-9]/gi, '_')
+    .toLowerCase()}`;
+
+export async function run({ data, stateDir, handler, concurrency }) {
+  const job = defineJob({
+    name: 'bench',
+    source: jsonl(data),
+    key: (record) => String(record.id),
+    handler,
+    concurrency,
+    retry: { maxAttempts: 3, backoff: { kind: 'constant', delayMs: 10 } },
+    classify: (error) => (error?.fatal ? 'fatal' : 'retryable'),
+    maxFailureRate: 1,
+  });
+  const summary = await runJob(job, { ledger: ledgerUrl, pgSchema: schemaOf(stateDir) });
+  return { failed: summary.failed };
+}
+
+/** Drops this measurement's schema. */
+export async function cleanup({ stateDir }) {
+  const client = new pg.Client(database);
+  await client.connect();
+  await client.query(`DROP SCHEMA IF EXISTS ${schemaOf(stateDir)} CASCADE`);
+  await client.end();
+}

@@ -85,13 +85,12 @@ export async function startMonitoring(
     });
   }
   if (!metrics && !alerting) return undefined;
-  const metricsTypes = new Set(metrics?.eventTypes);
-  const alertingTypes = new Set(alerting?.eventTypes);
   return {
-    eventTypes: [...new Set([...metricsTypes, ...alertingTypes])],
+    eventTypes: [...new Set([...(metrics?.eventTypes ?? []), ...(alerting?.eventTypes ?? [])])],
+    // Each subscriber passes over the types it does not read.
     onEvent(event) {
-      if (metricsTypes.has(event.type)) metrics?.onEvent(event);
-      if (alertingTypes.has(event.type)) alerting?.onEvent(event);
+      metrics?.onEvent(event);
+      alerting?.onEvent(event);
     },
     async close() {
       await alerting?.close();

@@ -18,6 +18,7 @@
 import { ConfigError } from '../errors.js';
 import { checkKnownKeys, formatValue } from '../validation/check.js';
 import { OutcomeRing } from './outcome-ring.js';
+import { percent } from './percent.js';
 
 export interface BreakerOptions {
   /** Trip after this many systemic failures in a row. @default 20 */
@@ -165,8 +166,6 @@ export interface BreakerSnapshot {
   readonly trips: number;
   readonly trip?: Trip;
 }
-
-const percent = (share: number): string => `${Math.round(share * 100)}%`;
 
 export class CircuitBreaker {
   private stateNow: BreakerState = BreakerState.closed;
@@ -348,7 +347,7 @@ export class CircuitBreaker {
     if (records >= o.minRecords && failedRecords / records >= o.failureRate) {
       return this.named(
         BreakerTripReason.failureRate,
-        `${failedRecords} of the last ${records} records failed after all their attempts (${percent(failedRecords / records)} ≥ ${percent(o.failureRate)})`,
+        `${failedRecords} of the last ${records} records failed after all their attempts (${percent(failedRecords / records, 0)} ≥ ${percent(o.failureRate, 0)})`,
         last,
         failedRecords,
         records,
@@ -360,7 +359,7 @@ export class CircuitBreaker {
     if (attempts >= o.minRecords && successes / attempts < o.minSuccessRate) {
       return this.named(
         BreakerTripReason.successCollapse,
-        `only ${successes} of the last ${attempts} attempts succeeded (${percent(successes / attempts)} < ${percent(o.minSuccessRate)})`,
+        `only ${successes} of the last ${attempts} attempts succeeded (${percent(successes / attempts, 0)} < ${percent(o.minSuccessRate, 0)})`,
         last,
         failedAttempts,
         attempts,

@@ -5,6 +5,7 @@
  * markedly more, than the runs before it.
  */
 import type { RunRecord } from '../ledger/ledger.js';
+import { percent } from '../policy/percent.js';
 
 /** One run's figures, from its saved summary (this run's records only, not the job's totals). */
 export interface RunFigures {
@@ -120,8 +121,4 @@ function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
   return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
-}
-
-function percent(share: number): string {
-  return `${Math.round(share * 1000) / 10}%`;
 }

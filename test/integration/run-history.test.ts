@@ -72,7 +72,7 @@ describe('run history', () => {
     expect(alike.summaries[2]?.warnings).toEqual([]);
     const failing = await threeRuns([20, 20, 20], [0, 0, 5]);
     expect(failing.summaries[2]?.warnings).toEqual([
-      'this run fails markedly more than the previous 2 runs: 20% of its records failed against a median of 0%; see batchguard runs',
+      'this run fails markedly more than the previous 2 runs: 20.0% of its records failed against a median of 0.0%; see batchguard runs',
     ]);
   });
 

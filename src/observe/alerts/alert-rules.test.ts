@@ -129,7 +129,7 @@ describe('the run-regressed rule', () => {
     expect(both).toHaveLength(1);
     expect(both[0]?.message).toBe(
       'this run is markedly slower than the previous 2 runs: 20 records/s against a median of 80 (4.0× slower); ' +
-        'this run fails markedly more than the previous 2 runs: 30% of its records failed against a median of 0%',
+        'this run fails markedly more than the previous 2 runs: 30.0% of its records failed against a median of 0.0%',
     );
     expect(both[0]).toMatchObject({ failed: 30, finished: 100, failureRate: 0.3 });
   });
@@ -138,7 +138,7 @@ describe('the run-regressed rule', () => {
     const onlyFailures = rulesOf([{ kind: 'run-regressed', compare: ['failure-rate'] }]);
     expect(onlyFailures.event({ type: 'run:finished', summary: finishedSummary(20) }, 0)).toEqual([]);
     expect(onlyFailures.event({ type: 'run:finished', summary: finishedSummary(80, 30) }, 0)[0]?.message).toMatch(
-      /^this run fails markedly more than the previous 2 runs: 30%/,
+      /^this run fails markedly more than the previous 2 runs: 30.0%/,
     );
   });
 

@@ -6,6 +6,7 @@
  */
 import { AlertRuleKind, type ResolvedAlertRule } from './alert-options.js';
 import type { EngineEvent } from '../../events/engine-event.js';
+import { percent } from '../../policy/percent.js';
 
 /** The run's running totals, sampled by the caller. */
 export interface AlertCounts {
@@ -159,11 +160,6 @@ export class AlertRules {
 
 function rate(failed: number, finished: number): number {
   return finished === 0 ? 0 : failed / finished;
-}
-
-/** `0.1234` → `12.3%`. */
-export function percent(fraction: number): string {
-  return `${(fraction * 100).toFixed(1)}%`;
 }
 
 function seconds(ms: number): string {

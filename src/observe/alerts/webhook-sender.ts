@@ -4,7 +4,7 @@
  * then reported to the caller; it never throws into the run.
  */
 import type { Alert } from './alert-rules.js';
-import { percent } from './alert-rules.js';
+import { percent } from '../../policy/percent.js';
 
 /** What the sender needs to know about the run, besides the alert. */
 export interface AlertContext {

@@ -17,8 +17,3 @@ export function fixed(value: number): string {
 export function formatNumber(value: number): string {
   return value.toLocaleString('en-US', { maximumFractionDigits: value < 10 ? 1 : 0 });
 }
-
-/** `0.125` → `12.5%`, as `batchguard runs` prints a failure rate. */
-export function percent(share: number): string {
-  return `${(share * 100).toFixed(1)}%`;
-}

@@ -5,7 +5,8 @@
  * runs` lists (run-history.ts), so the chart and the command never disagree. Plain SVG, no script.
  */
 import type { RunFigures } from '../run-history.js';
-import { fixed, formatNumber, niceMax, percent } from './chart-scale.js';
+import { percent } from '../../policy/percent.js';
+import { fixed, formatNumber, niceMax } from './chart-scale.js';
 import { html } from './escape.js';
 
 const WIDTH = 720;

@@ -4,7 +4,7 @@
  * BUCKETS equal slices of the run. Plain SVG, no script: the file opens anywhere, offline.
  */
 import type { TimelinePoint } from '../../ledger/ledger.js';
-import { fixed, formatNumber, niceMax } from './chart-scale.js';
+import { chartAxes, fixed, formatNumber, niceMax } from './chart-scale.js';
 import { html } from './escape.js';
 
 const BUCKETS = 60;
@@ -58,12 +58,7 @@ export function renderChart(buckets: readonly ChartBucket[], spanMs: number): st
   const line = buckets.map((b, i) => `${fixed(x(i))},${fixed(yRate(b.perSecond))}`).join(' ');
   const seconds = spanMs / 1000;
   return `<svg class="chart" role="img" aria-label="Throughput and failures over time" viewBox="0 0 ${WIDTH} ${HEIGHT}" width="${WIDTH}" height="${HEIGHT}">
-<line class="axis" x1="${PAD.left}" y1="${PAD.top + plotH}" x2="${PAD.left + plotW}" y2="${PAD.top + plotH}"/>
-<line class="axis" x1="${PAD.left}" y1="${PAD.top}" x2="${PAD.left}" y2="${PAD.top + plotH}"/>
-<line class="axis" x1="${PAD.left + plotW}" y1="${PAD.top}" x2="${PAD.left + plotW}" y2="${PAD.top + plotH}"/>
-<text class="tick" x="${PAD.left - 6}" y="${PAD.top + 4}" text-anchor="end">${html(formatNumber(maxRate))}/s</text>
-<text class="tick" x="${PAD.left - 6}" y="${PAD.top + plotH}" text-anchor="end">0</text>
-<text class="tick failed-text" x="${PAD.left + plotW + 6}" y="${PAD.top + 4}">${html(formatNumber(maxFailed))}</text>
+${chartAxes({ left: PAD.left, top: PAD.top, width: plotW, height: plotH, leftTop: `${formatNumber(maxRate)}/s`, rightTop: formatNumber(maxFailed) })}
 <text class="tick" x="${PAD.left}" y="${HEIGHT - 12}">0 s</text>
 <text class="tick" x="${PAD.left + plotW}" y="${HEIGHT - 12}" text-anchor="end">${html(formatNumber(Math.round(seconds)))} s</text>
 ${bars}

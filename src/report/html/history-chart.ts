@@ -6,7 +6,7 @@
  */
 import type { RunFigures } from '../run-history.js';
 import { percent } from '../../policy/percent.js';
-import { fixed, formatNumber, niceMax } from './chart-scale.js';
+import { chartAxes, fixed, formatNumber, niceMax } from './chart-scale.js';
 import { html } from './escape.js';
 
 const WIDTH = 720;
@@ -51,13 +51,7 @@ export function renderHistoryChart(runs: readonly RunFigures[], currentRunId: st
   });
   const line = oldestFirst.map((run, i) => `${fixed(x(i))},${fixed(yRate(run.failureRate))}`).join(' ');
   return `<svg class="chart history" role="img" aria-label="Throughput and failure rate of the recent runs" viewBox="0 0 ${WIDTH} ${HEIGHT}" width="${WIDTH}" height="${HEIGHT}">
-<line class="axis" x1="${PAD.left}" y1="${baseY}" x2="${PAD.left + plotW}" y2="${baseY}"/>
-<line class="axis" x1="${PAD.left}" y1="${PAD.top}" x2="${PAD.left}" y2="${baseY}"/>
-<line class="axis" x1="${PAD.left + plotW}" y1="${PAD.top}" x2="${PAD.left + plotW}" y2="${baseY}"/>
-<text class="tick" x="${PAD.left - 6}" y="${PAD.top + 4}" text-anchor="end">${html(formatNumber(maxSpeed))}/s</text>
-<text class="tick" x="${PAD.left - 6}" y="${baseY}" text-anchor="end">0</text>
-<text class="tick failed-text" x="${PAD.left + plotW + 6}" y="${PAD.top + 4}">${html(formatNumber(maxPercent))}%</text>
-<text class="tick failed-text" x="${PAD.left + plotW + 6}" y="${baseY}">0%</text>
+${chartAxes({ left: PAD.left, top: PAD.top, width: plotW, height: plotH, leftTop: `${formatNumber(maxSpeed)}/s`, rightTop: `${formatNumber(maxPercent)}%`, rightBottom: '0%' })}
 ${oldestFirst.length > 1 ? `<polyline class="failure-line" points="${line}"/>` : ''}
 ${groups.join('\n')}
 </svg>

@@ -207,7 +207,8 @@ export class RunSpans {
     if (!record || !attempt || attempt.number !== event.attempt) return;
     // The group this failure would have if it ended the record: the one the failure report would show.
     const kind = attempt.timedOut ? FailureKind.timeout : FailureKind.exhausted;
-    attempt.span.setAttributes(failureAttributes(event.error, kind, event.rule));
+    const { fingerprint } = errorFingerprint(event.error, { kind, rule: event.rule });
+    attempt.span.setAttributes(failureAttributes(fingerprint, kind, event.rule));
     attempt.span.setAttribute(TraceAttribute.retryDelayMs, event.delayMs);
     this.endAttempt(record, AttemptOutcome.retrying);
   }
@@ -215,7 +216,7 @@ export class RunSpans {
   private failed(event: Extract<EngineEvent, { type: 'record:failed' }>): void {
     // A record can fail without a call in this run (it crashed the process too often): its span opens and ends here.
     const record = this.records.get(event.key) ?? this.openRecord(event.key);
-    const failure = failureAttributes(event.error, event.kind, event.rule);
+    const failure = failureAttributes(event.fingerprint, event.kind, event.rule);
     const attempt = record.attempt;
     const byAttempt = attempt !== undefined && attempt.failedAt !== undefined && attempt.number === event.attempts;
     if (byAttempt) {
@@ -264,7 +265,6 @@ export class RunSpans {
   }
 }
 
-function failureAttributes(error: SerializedError, kind: FailureKind, rule: string): Record<string, string> {
-  const { fingerprint } = errorFingerprint(error, { kind, rule });
+function failureAttributes(fingerprint: string, kind: FailureKind, rule: string): Record<string, string> {
   return { [TraceAttribute.failureKind]: kind, [TraceAttribute.failureFingerprint]: fingerprint, [TraceAttribute.failureRule]: rule };
 }

@@ -6,7 +6,6 @@
  * failures of one cause are one issue with a few samples, not a million events.
  */
 import type { EngineEvent } from '../../events/engine-event.js';
-import { errorFingerprint } from '../../policy/fingerprint.js';
 import type { Alert } from './alert-rules.js';
 import type { AlertContext } from './webhook-sender.js';
 
@@ -62,7 +61,7 @@ export class SentrySender {
       const retries = this.retries.get(event.key) ?? [];
       this.retries.delete(event.key);
       // The same group as the failure report's, so a Sentry issue and `failures --error FP` match.
-      const { fingerprint } = errorFingerprint(event.error, { kind: event.kind, rule: event.rule });
+      const { fingerprint } = event;
       const sent = this.sentGroups.get(fingerprint) ?? 0;
       if (sent >= this.maxEventsPerGroup) return;
       this.sentGroups.set(fingerprint, sent + 1);

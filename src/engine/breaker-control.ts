@@ -24,7 +24,7 @@ import type { EngineEvents } from './events.js';
 import { checkOnce } from '../policy/health-check.js';
 import type { OpenRecord } from './open-record.js';
 import type { SystemicFailure } from './executor-deps.js';
-import { followClose, followOpen, openedSince, sharedTrip, type SharedBreaker, type SharedBreakerState } from './shared-breaker.js';
+import { sharedTrip, type SharedBreaker, type SharedBreakerState } from './shared-breaker.js';
 
 /** What a success tells the breaker: one frozen object, not one per record. */
 const SUCCESS: Signal = Object.freeze({ ok: true });
@@ -344,11 +344,11 @@ export class BreakerControl {
     this.unpublished = undefined;
     const openedAt = now - state.openMs;
     if (this.closed) {
-      followOpen(this.breaker, sharedTrip(state), openedAt, this.job.breaker.probeDelayMs);
+      this.breaker.open(sharedTrip(state), openedAt);
       this.opened(sharedTrip(state), undefined);
       return;
     }
-    if (openedAt < this.breaker.openedAt) openedSince(this.breaker, openedAt);
+    if (openedAt < this.breaker.openedAt) this.breaker.openSince(openedAt);
     // Open past maxOpenMs since the shared breaker opened: every worker gives up now.
     if (this.breaker.state === BreakerState.open && this.breaker.expired(now)) {
       this.cancelProbe?.();
@@ -364,7 +364,7 @@ export class BreakerControl {
     this.cancelProbe = undefined;
     // A probe of this worker's still running ends as an ordinary attempt.
     this.probing = undefined;
-    followClose(this.breaker);
+    this.breaker.close();
     this.events.emit({ type: 'breaker:closed', openMs: now - this.breaker.openedAt, released: this.hooks.parked() });
     this.hooks.release();
     this.hooks.wake();

@@ -8,7 +8,7 @@
  * no await to an attempt. Its writes happen at the breaker's rare decision points only: a trip, a
  * probe, a close.
  */
-import { BreakerState, BreakerTripReason, type CircuitBreaker, type Trip } from '../policy/breaker.js';
+import { BreakerTripReason, type Trip } from '../policy/breaker.js';
 
 /** The shared breaker as its owner last read it. */
 export interface SharedBreakerState {
@@ -45,24 +45,4 @@ export function sharedTrip(state: SharedBreakerState): Trip {
     failures: 0,
     window: 0,
   };
-}
-
-/**
- * Opens `breaker` as the shared one is: open since `openedAtMs`, its probes starting from the first
- * delay. Its windows are kept: they are this run's evidence, cleared when it closes.
- */
-export function followOpen(breaker: CircuitBreaker, trip: Trip, openedAtMs: number, probeDelayMs: number): void {
-  const now = breaker.snapshot();
-  breaker.restore({ ...now, state: BreakerState.open, openedAtMs, probeDelayMs, probesOk: 0, probesFailed: 0, trips: now.trips + 1, trip });
-}
-
-/** Closes `breaker` because the shared one closed (another worker's probes succeeded): as its own close does. */
-export function followClose(breaker: CircuitBreaker): void {
-  const now = breaker.snapshot();
-  breaker.restore({ ...now, state: BreakerState.closed, failuresInARow: 0, attempts: [], records: [], probesOk: 0, probesFailed: 0 });
-}
-
-/** Moves the time `breaker` opened at: every worker measures `maxOpenMs` from the shared breaker's opening. */
-export function openedSince(breaker: CircuitBreaker, openedAtMs: number): void {
-  breaker.restore({ ...breaker.snapshot(), openedAtMs });
 }

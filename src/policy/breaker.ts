@@ -271,6 +271,11 @@ export class CircuitBreaker {
   }
 
   /** The state as plain data (see `BreakerSnapshot`). */
+  /** Counts the time open from `openedAtMs` (a shared breaker's opening, by the store's clock). */
+  openSince(openedAtMs: number): void {
+    this.openedAtMs = openedAtMs;
+  }
+
   snapshot(): BreakerSnapshot {
     return {
       state: this.stateNow,
@@ -305,7 +310,12 @@ export class CircuitBreaker {
     this.lastTrip = snapshot.trip;
   }
 
-  private open(trip: Trip, nowMs: number): void {
+  /**
+   * Opens with `trip` as of `nowMs`: on its own evidence (`record`), or following a decision taken
+   * elsewhere (a run's shared breaker, src/engine/shared-breaker.ts). Its windows are kept: they are
+   * this run's evidence, cleared when it closes.
+   */
+  open(trip: Trip, nowMs: number): void {
     this.stateNow = BreakerState.open;
     this.lastTrip = trip;
     this.trips++;
@@ -315,7 +325,8 @@ export class CircuitBreaker {
     this.probeDelay = this.options.probeDelayMs;
   }
 
-  private close(): void {
+  /** Closes: after its own probes, or following a shared breaker that another process closed. */
+  close(): void {
     this.stateNow = BreakerState.closed;
     this.consecutive = 0;
     this.consecutiveEvidence = 0;

@@ -152,11 +152,11 @@ try {
   for (const handler of HANDLERS) {
     for (const count of SIZES) {
       seedHistory(count);
-      const size = (saved.sizes[count] ??= { handlers: {}, runs: {} });
       // Cells of handlers and contenders left out of this run (HANDLERS, ONLY) keep their earlier
-      // figures, and the run that measured them.
-      const row = (size.handlers[handler] ??= {});
+      // figures, and the run that measured them. A size, row or run is made by its first cell.
       for (const contender of CONTENDERS.filter((c) => ONLY.includes(c.id))) {
+        const size = (saved.sizes[count] ??= { handlers: {}, runs: {} });
+        const row = (size.handlers[handler] ??= {});
         size.runs[RUN] ??= { machine: machine(), maxSeconds: MAX_SECONDS, crashMaxSeconds: CRASH_MAX_SECONDS, concurrency: CONCURRENCY };
         const load = Number(loadavg()[0].toFixed(1));
         row[contender.id] = { ...(await cell(contender, handler, count)), run: RUN, at: new Date().toISOString(), load };

@@ -5,16 +5,24 @@
  * code 1, the code of "threshold exceeded".
  *
  * While a run is active, process-level listeners catch them instead. Each handler call runs inside
- * an AsyncLocalStorage scope naming its attempt; Node carries that scope into every timer, callback
- * and promise the handler creates, and it is still current when the listener is called. So an
- * escaped error fails the attempt it came from, as if the handler had thrown it. An error with no
- * scope (code outside any handler), or whose attempt has already ended, cannot be pinned on a
- * running record: every active run is told, and stops cleanly.
+ * a scope naming its attempt; Node carries that scope into every timer, callback and promise the
+ * handler creates, and it is still current when the listener is called. So an escaped error fails
+ * the attempt it came from, as if the handler had thrown it. An error with no scope (code outside
+ * any handler), or whose attempt has already ended, cannot be pinned on a running record: every
+ * active run is told, and stops cleanly.
  *
- * The listeners are installed when the first run starts and removed when the last one ends, so a
- * process embedding batchguard keeps Node's default behaviour outside its runs.
+ * The scope is what AsyncLocalStorage does on Node 20, written out: an `init` hook copies the
+ * current resource's attempt onto each resource created under it. Written out because on Node 20
+ * any async hook turns on promise hooks for every promise of the process, and this one can (1)
+ * leave alone the resources created outside any attempt (an AsyncLocalStorage stores `undefined`
+ * on each: a property added to every promise the engine makes), (2) enter an attempt without
+ * AsyncLocalStorage.run's rest-argument arrays and second resource lookup, and (3) be turned off
+ * when the last run ends (an AsyncLocalStorage keeps the hooks on for the rest of the process).
+ *
+ * The listeners and the hook are installed when the first run starts and removed when the last one
+ * ends, so a process embedding batchguard keeps Node's default behaviour outside its runs.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
+import { createHook, executionAsyncResource } from 'node:async_hooks';
 
 /** A run, as told about an escaped error that no running attempt owns. */
 export interface EscapeListener {
@@ -33,31 +41,67 @@ export interface AttemptScope {
   fail(error: unknown): boolean;
 }
 
-const scopes = new AsyncLocalStorage<AttemptScope>();
-const runs = new Set<EscapeListener>();
+/** Where an async resource (a promise, a timer, a socket…) keeps the attempt it was created in. */
+const ATTEMPT = Symbol('batchguard.attempt');
+type Carrier = { [ATTEMPT]?: AttemptScope };
 
-/** Calls `fn(...args)` inside `scope`: what it starts, and what that starts, belongs to the attempt. */
-export function inAttempt<A extends unknown[], R>(scope: AttemptScope, fn: (...args: A) => R, ...args: A): R {
-  return scopes.run(scope, fn, ...args);
+const runs = new Set<EscapeListener>();
+/** Runs that attribute escapes (`attributeEscapes`): the hook is on while there is one. */
+let attributing = 0;
+let propagating = false;
+const propagation = createHook({
+  init(_asyncId, _type, _triggerAsyncId, resource) {
+    const scope = (executionAsyncResource() as Carrier)[ATTEMPT];
+    if (scope !== undefined) (resource as Carrier)[ATTEMPT] = scope;
+  },
+});
+
+function propagate(on: boolean): void {
+  if (on === propagating) return;
+  propagating = on;
+  if (on) propagation.enable();
+  else propagation.disable();
+}
+
+/** Calls `fn(a, b)` inside `scope`: what it starts, and what that starts, belongs to the attempt. */
+export function inAttempt<A, B, R>(scope: AttemptScope, fn: (a: A, b: B) => R, a: A, b: B): R {
+  // On while a run attributes escapes (watchEscapes); a call outside any run (a test of the
+  // executor alone) turns it on too.
+  if (!propagating) propagate(true);
+  const resource = executionAsyncResource() as Carrier;
+  const outer = resource[ATTEMPT];
+  resource[ATTEMPT] = scope;
+  try {
+    return fn(a, b);
+  } finally {
+    resource[ATTEMPT] = outer;
+  }
 }
 
 /** The attempt whose code is running now, if any (e.g. the one calling `process.exit`). */
 export function currentAttempt(): AttemptScope | undefined {
-  return scopes.getStore();
+  return (executionAsyncResource() as Carrier)[ATTEMPT];
 }
 
 /**
  * Tells `run` about escaped errors until the returned function is called. The process-level
- * listeners exist only while at least one run is watching.
+ * listeners exist only while at least one run is watching; the scopes' hook only while at least
+ * one of them runs its handlers in scopes (`attributes`).
  */
-export function watchEscapes(run: EscapeListener): () => void {
+export function watchEscapes(run: EscapeListener, attributes: boolean): () => void {
   runs.add(run);
+  if (attributes && ++attributing === 1) propagate(true);
   if (runs.size === 1) {
     process.on('uncaughtException', onEscape);
     process.on('unhandledRejection', onEscape);
   }
+  let watching = true;
   return () => {
-    if (!runs.delete(run) || runs.size > 0) return;
+    if (!watching) return;
+    watching = false;
+    runs.delete(run);
+    if (attributes && --attributing === 0) propagate(false);
+    if (runs.size > 0) return;
     process.off('uncaughtException', onEscape);
     process.off('unhandledRejection', onEscape);
   };
@@ -66,7 +110,7 @@ export function watchEscapes(run: EscapeListener): () => void {
 function onEscape(error: unknown): void {
   // An exception thrown here would kill the process, the very thing this module prevents.
   try {
-    const scope = scopes.getStore();
+    const scope = currentAttempt();
     if (scope !== undefined && runs.has(scope.run)) {
       if (!scope.fail(error)) tell(scope.run, error, `record ${JSON.stringify(scope.key)}, after its attempt had ended`);
       return;

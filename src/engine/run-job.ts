@@ -71,7 +71,7 @@ export function startRun<T, R>(job: Job<T, R>, options: RunOptions = {}): RunHan
     }
   };
   const watched = async (): Promise<Summary> => {
-    const unwatch = watchEscapes(escapes);
+    const unwatch = watchEscapes(escapes, resolved.attributeEscapes);
     let thrown: unknown;
     try {
       if (!tracing) return await execute();

@@ -21,6 +21,9 @@ import { defineJob, runJob, jsonlOutput } from ${JSON.stringify(DIST)};
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const ledger = ${JSON.stringify(ledger)};
 const listeners = () => ({ uncaught: process.listenerCount('uncaughtException'), rejection: process.listenerCount('unhandledRejection') });
+// Whether async hooks are on: with them, each promise continuation runs as its own async resource.
+const { executionAsyncId } = await import('node:async_hooks');
+const hooksOn = async () => { await null; const id = executionAsyncId(); await null; return id !== executionAsyncId(); };
 const print = (value) => console.log(JSON.stringify(value));
 ${body}
 `;
@@ -33,14 +36,14 @@ ${body}
 }
 
 describe('runJob and errors that escape the handler', () => {
-  it('an error escaping a running attempt fails that record; the listeners exist only during the run', () => {
+  it('an error escaping a running attempt fails that record; the listeners and the async hooks exist only during the run', () => {
     const { code, printed, stderr } = inProcess(`
-print(listeners());
+print({ ...listeners(), hooks: await hooksOn() });
 const during = [];
 const job = defineJob({
   name: 'escapes', source: Array.from({ length: 20 }, (_, id) => ({ id })), key: (r) => String(r.id), maxFailureRate: 1,
   handler: async (r) => {
-    during.push(listeners());
+    during.push({ ...listeners(), hooks: await hooksOn() });
     if (r.id === 3) await new Promise(() => setTimeout(() => { throw new TypeError('thrown in a timer'); }, 1));
     if (r.id === 5) { Promise.reject(new Error('nobody awaited it')); await new Promise((resolve) => setTimeout(resolve, 10_000).unref()); }
     return r.id;
@@ -49,14 +52,15 @@ const job = defineJob({
 const summary = await runJob(job, { ledger });
 print({ status: summary.status, succeeded: summary.succeeded, failed: summary.failed, errors: summary.topErrors.map((e) => e.message).sort() });
 print(during[0]);
-print(listeners());
+print({ ...listeners(), hooks: await hooksOn() });
 `);
     expect(stderr).toBe('');
     expect(code).toBe(0);
-    expect(printed[0]).toEqual({ uncaught: 0, rejection: 0 });
+    expect(printed[0]).toEqual({ uncaught: 0, rejection: 0, hooks: false });
     expect(printed[1]).toEqual({ status: 'completed', succeeded: 18, failed: 2, errors: ['nobody awaited it', 'thrown in a timer'] });
-    expect(printed[2]).toEqual({ uncaught: 1, rejection: 1 });
-    expect(printed[3]).toEqual({ uncaught: 0, rejection: 0 });
+    expect(printed[2]).toEqual({ uncaught: 1, rejection: 1, hooks: true });
+    // An AsyncLocalStorage would have kept them on: every promise of the process would pay for them.
+    expect(printed[3]).toEqual({ uncaught: 0, rejection: 0, hooks: false });
   });
 
   it('an error outside any record stops the run with status uncaught-error; the process lives on, and a later run resumes', () => {
@@ -144,16 +148,19 @@ print({ status: summary.status, succeeded: summary.succeeded, again: again.statu
 const job = defineJob({
   name: 'unscoped', source: Array.from({ length: 50 }, (_, id) => ({ id })), key: (r) => String(r.id),
   handler: async (r) => {
+    if (r.id === 0) hooks = await hooksOn();
     if (r.id === 3) await new Promise(() => setTimeout(() => { throw new TypeError('thrown in a timer'); }, 1));
     await sleep(2);
   },
   shutdownGraceMs: 100,
 });
+let hooks;
 const summary = await runJob(job, { ledger, attributeEscapes: false });
-print({ status: summary.status, reason: summary.reason, failed: summary.failed });
+print({ status: summary.status, reason: summary.reason, failed: summary.failed, hooks });
 `);
     expect(code).toBe(0);
-    expect(printed[0]).toMatchObject({ status: 'uncaught-error', failed: 0 });
+    // Without scopes, no async hook is turned on.
+    expect(printed[0]).toMatchObject({ status: 'uncaught-error', failed: 0, hooks: false });
     expect(printed[0].reason).toContain('outside any record: TypeError: thrown in a timer');
   });
 });

@@ -4,9 +4,9 @@
  * hook adds around it (tracing runs the call inside the attempt's span, so the spans the handler
  * makes hang under it). Without either, the handler is called directly.
  */
-import type { HandlerContext, Job } from '../job.js';
-import { inAttempt, type AttemptScope, type EscapeListener } from './escaped-errors.js';
-import type { OpenRecord } from './open-record.js';
+import type { Job } from '../job.js';
+import type { AttemptContext } from './attempt-context.js';
+import { inAttempt } from './escaped-errors.js';
 
 /**
  * Runs `call` (the handler's call for attempt `attempt` of record `key`) and returns what it
@@ -14,48 +14,14 @@ import type { OpenRecord } from './open-record.js';
  */
 export type AttemptRunner = (key: string, attempt: number, call: () => unknown) => unknown;
 
-/** What fails an attempt from outside its promise: the executor (its `escaped`). */
-export interface AttemptOwner {
-  escaped(entry: OpenRecord, generation: number, error: unknown): boolean;
-}
-
 /**
- * Calls the handler for the attempt `generation` of `entry` inside `runAttempt`; returns what it
- * returned (a value or a promise). Without a `runAttempt` the executor calls the handler itself, as
- * this does inside it: a no-op handler's hot path is not one call longer for a hook that is off.
+ * Calls the handler with `record` and `ctx` inside `runAttempt`, and inside `ctx`'s escape scope
+ * when `scoped`; returns what it returned (a value or a promise). Without a `runAttempt` the
+ * executor calls the handler itself, as this does inside it: a no-op handler's hot path is not one
+ * call longer for a hook that is off.
  */
-export function callHandler(
-  owner: AttemptOwner,
-  entry: OpenRecord,
-  generation: number,
-  ctx: HandlerContext,
-  job: Job<any, any>,
-  escapes: EscapeListener | undefined,
-  runAttempt: AttemptRunner,
-): unknown {
-  return runAttempt(entry.key, entry.attempt, () =>
-    escapes
-      ? inAttempt(new HandlerAttempt(owner, entry, generation, escapes), job.handler, entry.record, ctx)
-      : job.handler(entry.record, ctx),
-  );
-}
-
-/** The attempt a handler call belongs to, for errors that escape it. */
-export class HandlerAttempt implements AttemptScope {
-  constructor(
-    private readonly owner: AttemptOwner,
-    private readonly entry: OpenRecord,
-    private readonly generation: number,
-    readonly run: EscapeListener,
-  ) {}
-
-  get key(): string {
-    return this.entry.key;
-  }
-
-  fail(error: unknown): boolean {
-    return this.owner.escaped(this.entry, this.generation, error);
-  }
+export function callHandler(job: Job<any, any>, record: unknown, ctx: AttemptContext, scoped: boolean, runAttempt: AttemptRunner): unknown {
+  return runAttempt(ctx.key, ctx.attempt, () => (scoped ? inAttempt(ctx, job.handler, record, ctx) : job.handler(record, ctx)));
 }
 
 export function isThenable(value: unknown): value is PromiseLike<unknown> {

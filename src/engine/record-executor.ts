@@ -14,9 +14,9 @@ import { decideRetry, type RetryDecision } from '../policy/retry.js';
 import { retryAfterMs } from '../policy/retry-after.js';
 import type { SerializedError } from '../policy/serialize-error.js';
 import { safeSerialize, withCause } from './stored-error.js';
-import { AttemptContext } from './attempt-context.js';
+import { AttemptContext, type AttemptOwner, type AttemptShared } from './attempt-context.js';
 import { inAttempt } from './escaped-errors.js';
-import { callHandler, HandlerAttempt, isThenable, type AttemptOwner } from './handler-call.js';
+import { callHandler, isThenable } from './handler-call.js';
 import { thrownSummary } from '../policy/error-fields.js';
 import { failureSample, SampleKind } from '../policy/concurrency-limit.js';
 import type { AttemptRecord, AttemptsEnd } from '../domain/outcome.js';
@@ -34,10 +34,13 @@ export class RecordExecutor implements AttemptOwner {
    */
   private readonly emitsAttemptEnded: boolean;
   private readonly emitsSucceeded: boolean;
+  /** What every attempt's `ctx` shares. */
+  private readonly shared: AttemptShared;
 
   constructor(private readonly deps: ExecutorDeps) {
     this.emitsAttemptEnded = deps.events.wants('attempt:ended');
     this.emitsSucceeded = deps.events.wants('record:succeeded');
+    this.shared = { jobName: deps.job.name, events: deps.events, stepStore: deps.steps, owner: this, escapes: deps.escapes };
   }
 
   /**
@@ -46,7 +49,7 @@ export class RecordExecutor implements AttemptOwner {
    * which abandons the attempt (run.ts); the handler is not called.
    */
   attempt(entry: OpenRecord, noted?: Promise<void>): void {
-    const { job, clock, stats } = this.deps;
+    const { clock, stats } = this.deps;
     if (entry.retry) entry.retry.cancelRetry = undefined;
     if (this.deps.stopping()) {
       this.pending(entry);
@@ -96,15 +99,7 @@ export class RecordExecutor implements AttemptOwner {
     entry.attemptStartedAtMs = now;
     this.deps.move(entry, Phase.running);
     this.running.add(entry);
-    const ctx = new AttemptContext(
-      entry.key,
-      entry.attempt,
-      entry.position,
-      job.name,
-      this.deps.events,
-      entry.failedDependencies,
-      this.deps.steps,
-    );
+    const ctx = new AttemptContext(entry, generation, this.shared);
     entry.ctx = ctx;
     if (noted === undefined) this.call(entry, generation, ctx);
     else
@@ -125,9 +120,9 @@ export class RecordExecutor implements AttemptOwner {
     try {
       const { escapes, runAttempt } = this.deps;
       returned = runAttempt
-        ? callHandler(this, entry, generation, ctx, job, escapes, runAttempt)
+        ? callHandler(job, entry.record, ctx, escapes !== undefined, runAttempt)
         : escapes
-          ? inAttempt(new HandlerAttempt(this, entry, generation, escapes), job.handler, entry.record, ctx)
+          ? inAttempt(ctx, job.handler, entry.record, ctx)
           : job.handler(entry.record, ctx);
       // Inside the try: reading `then` can throw (a getter, a revoked proxy), and so can a thenable's `then`.
       if (isThenable(returned)) {

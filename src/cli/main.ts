@@ -119,6 +119,12 @@ export function buildProgram(setExitCode: (code: number) => void, onCommand: (na
     .option('--error <fingerprint>', 'only the failures of this error group')
     .option('--kind <kind>', 'only the failures of this kind: fatal, exhausted, timeout, invalid, crashed')
     .option('--keys <file>', 'only these keys, one per line (as `failures --format keys` prints them)')
+    .option('--worker', 'share the rerun with the other processes started with the same command, on any machine (PostgreSQL ledger only)')
+    .option(
+      '--records-per-chunk <n>',
+      'with --worker: selected records per chunk when this worker plans the rerun (default: 1000)',
+      integer('--records-per-chunk'),
+    )
     .action(async (jobFile: string, flags) => setExitCode(await (await import('./rerun-command.js')).rerunCommand(jobFile, flags)));
 
   program

@@ -56,7 +56,7 @@ export async function runCommand(jobFile: string, flags: RunFlags, rerun?: Rerun
   if (flags.dryRun) return dryRunCommand(job, flags, jobFile);
   const progressEveryMs = flags.progressEvery === undefined ? undefined : parseDuration(flags.progressEvery, '--progress-every');
   const ledger = ledgerPath(job, flags.ledger, jobFile);
-  if (flags.worker && !rerun) return (await import('./worker-command.js')).workerCommand(job, ledger, flags);
+  if (flags.worker) return (await import('./worker-command.js')).workerCommand(job, ledger, flags, rerun);
   // A memory ledger is always new, and says nothing about where earlier runs were recorded. A
   // database ledger exists before any run: a re-run there finds its failures or none.
   const newLedger = !isMemoryLedger(ledger) && !isDatabaseLedger(ledger) && !existsSync(ledger);

@@ -6,6 +6,7 @@
  * a worker is refused with a one-line error naming it, never ignored.
  */
 import { runWorker, type WorkerSummary } from '../distributed/run-worker.js';
+import type { RerunOptions } from '../engine/run-options.js';
 import { ConfigError } from '../errors.js';
 import type { Job } from '../job.js';
 import { parseDuration } from '../policy/deadline.js';
@@ -46,7 +47,8 @@ function refuseWorkerFlags(flags: RunFlags): void {
   }
 }
 
-export async function workerCommand(job: Job<any, any>, ledger: string, flags: RunFlags): Promise<number> {
+/** `rerun` (from `rerun --failed … --worker`): the workers share a rerun of those records instead of a run. */
+export async function workerCommand(job: Job<any, any>, ledger: string, flags: RunFlags, rerun?: RerunOptions): Promise<number> {
   refuseWorkerFlags(flags);
   const stop = new AbortController();
   let signalName: 'SIGINT' | 'SIGTERM' | undefined;
@@ -66,6 +68,7 @@ export async function workerCommand(job: Job<any, any>, ledger: string, flags: R
       ...(flags.maxFailures === undefined ? {} : { maxFailures: flags.maxFailures }),
       ...(flags.lease === undefined ? {} : { lease: { expireMs: parseDuration(flags.lease, '--lease') } }),
       ...(flags.recordsPerChunk === undefined ? {} : { recordsPerChunk: flags.recordsPerChunk }),
+      ...(rerun === undefined ? {} : { rerun }),
       signal: stop.signal,
     });
   } finally {
@@ -80,8 +83,10 @@ export async function workerCommand(job: Job<any, any>, ledger: string, flags: R
 function describe(summary: WorkerSummary): string {
   const { shared } = summary;
   return [
-    `batchguard worker: run ${summary.runId} ${summary.status}${summary.abortReason ? ` (${summary.abortReason})` : summary.reason ? ` (${summary.reason})` : ''}`,
+    `batchguard worker: ${summary.rerun === undefined ? 'run' : 'rerun'} ${summary.runId} ${summary.status}${summary.abortReason ? ` (${summary.abortReason})` : summary.reason ? ` (${summary.reason})` : ''}`,
+    ...(summary.rerun === undefined ? [] : [`  re-running      ${summary.rerun}: ${shared.total} selected records`]),
     `  this worker     ${summary.records} records, ${summary.chunksDone} chunks (${summary.chunksTakenOver} taken over, ${summary.chunksLost} lost)${summary.planned ? ', planned the run' : ''}`,
     `  the run         ${shared.total} records: ${shared.succeeded} succeeded, ${shared.failed} failed, ${shared.skipped} skipped; chunks ${shared.chunksDone} done, ${shared.chunksLeased} leased, ${shared.chunksOpen} open`,
+    ...summary.warnings.map((warning) => `  warning: ${warning}`),
   ].join('\n');
 }

@@ -27,7 +27,7 @@ import type {
   StoredStep,
   TimelinePoint,
 } from '../ledger/ledger.js';
-import { leaseLost, type FencedWrites, type LeasedChunk } from '../ledger/worker-ledger.js';
+import { leaseLost, type FencedWrites, type LeasedChunk, type SelectedRecord } from '../ledger/worker-ledger.js';
 import { KeyIndex } from '../structures/key-index.js';
 import type { WorkerSession } from './worker-session.js';
 
@@ -42,6 +42,8 @@ export interface ChunkLedgerContext {
 export class ChunkLedger implements Ledger {
   /** Set once the chunk's run finished reading it and its last commit marked it done. */
   done = false;
+  /** A rerun's chunk: its selected records that this run has not re-run yet (set by `begin`). */
+  private toRerun: readonly SelectedRecord[] | undefined;
 
   constructor(private readonly context: ChunkLedgerContext) {}
 
@@ -56,6 +58,7 @@ export class ChunkLedger implements Ledger {
   async begin(): Promise<ResumeState> {
     const { session, lease } = this.context;
     const chunk = lease.chunk;
+    if (chunk.selected !== undefined) return this.beginRerun(chunk.selected);
     const finished = await session.write([lease], (writes) => writes.finishedIn(chunk.from.seq, chunk.from.seq + chunk.count - 1));
     return {
       watermark: chunk.from,
@@ -65,6 +68,40 @@ export class ChunkLedger implements Ledger {
       outputState: undefined,
       crashes: { suspects: new Map() },
     };
+  }
+
+  /**
+   * A rerun's chunk: a worker that held it before re-ran some of its records (their latest outcome
+   * is this run's); the rest are this run's to do. Nothing else of the chunk is touched.
+   */
+  private async beginRerun(selected: readonly SelectedRecord[]): Promise<ResumeState> {
+    const { session, lease } = this.context;
+    const done = new Set(await session.write([lease], (writes) => writes.recordedByRun(selected.map((r) => r.seq))));
+    this.toRerun = selected.filter((r) => !done.has(r.seq));
+    return {
+      watermark: lease.chunk.from,
+      finishedAbove: [],
+      alreadyDone: done.size,
+      crashedRunId: undefined,
+      outputState: undefined,
+      crashes: { suspects: new Map() },
+    };
+  }
+
+  /** A rerun's chunk: the records its run re-runs (the engine's rerun selector picks them from the span it reads). */
+  rerunSelection(): readonly SelectedRecord[] | undefined {
+    return this.toRerun;
+  }
+
+  /**
+   * A rerun's chunk whose run re-ran every record it had to (it ended `completed`): marks it done.
+   * A rerun reads selectively, so its last commit never says the chunk was read to its end.
+   */
+  async finishRerun(): Promise<void> {
+    const { session, lease } = this.context;
+    if (this.toRerun === undefined || this.done) return;
+    await session.finishChunk(lease);
+    this.done = true;
   }
 
   sourceState(): Promise<StoredSource> {

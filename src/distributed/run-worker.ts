@@ -18,8 +18,10 @@ import { decideStatus } from '../engine/run-status.js';
 import type { EventListener } from '../engine/events.js';
 import { resolveLeaseOptions, type LeaseOptions, type ResolvedLeaseOptions } from '../ledger/lease.js';
 import { openWorkerLedger } from '../ledger/open-worker-ledger.js';
-import type { LeasedChunk, SharedRunState, WorkerLedger } from '../ledger/worker-ledger.js';
+import type { ChunkPlan, LeasedChunk, SharedRunState, WorkerLedger } from '../ledger/worker-ledger.js';
+import type { RerunOptions } from '../engine/run-options.js';
 import { assertSplittable, planChunks } from './chunk-plan.js';
+import { planRerunChunks, rerunIdentity } from './rerun-chunk-plan.js';
 import { ChunkLedger } from './chunk-ledger.js';
 import { chunkSource } from './chunk-source.js';
 import { SharedBreakerLink } from './shared-breaker-link.js';
@@ -41,6 +43,11 @@ export interface WorkerOptions {
   readonly lease?: LeaseOptions;
   /** Records per chunk, when this worker plans the run. @default 10000 */
   readonly recordsPerChunk?: number;
+  /**
+   * A shared rerun: the workers re-run the records this selects (as `rerun --failed` does), fixed
+   * when the rerun is planned. Undefined for a run.
+   */
+  readonly rerun?: RerunOptions;
   readonly signal?: AbortSignal;
   readonly onEvent?: EventListener;
 }
@@ -65,6 +72,10 @@ export interface WorkerSummary {
   readonly abortReason: string | undefined;
   /** Why a run over ended so, as a single run's summary says it (engine/run-status.ts); undefined for an aborted or interrupted one. */
   readonly reason: string | undefined;
+  /** A shared rerun: what it selects (the same for every worker of it); undefined for a run. */
+  readonly rerun: string | undefined;
+  /** What the user should know (a rerun's `--keys` that selected nothing), said by the worker that planned. */
+  readonly warnings: readonly string[];
 }
 
 /** How often a worker with nothing to lease looks again (other workers hold the last chunks). */
@@ -118,6 +129,21 @@ async function work(
   let current: { lease: LeasedChunk; stop: AbortController } | undefined;
   let abortedBy: string | undefined;
   let lost = 0;
+  const rerun = options.rerun === undefined ? undefined : rerunIdentity(options.rerun);
+  const warnings: string[] = [];
+  const plan = async (): Promise<ChunkPlan> => {
+    const perChunk = options.recordsPerChunk === undefined ? {} : { recordsPerChunk: options.recordsPerChunk };
+    if (options.rerun === undefined) return planChunks(job.source, { ...perChunk, ...(options.signal ? { signal: options.signal } : {}) });
+    const planned = await planRerunChunks(workers.ledger, options.rerun, perChunk);
+    const { keysNotSelected: left } = planned;
+    if (left.length > 0) {
+      warnings.push(
+        `${left.length} of the keys given are not among the failed records (they succeeded, were never processed, or are not in the source), left alone: ` +
+          `${left.slice(0, 10).join(', ')}${left.length > 10 ? ', …' : ''}`,
+      );
+    }
+    return planned.plan;
+  };
   // Set once the session has joined; the heartbeat passes the shared state on from then on.
   let breaker: SharedBreakerLink | undefined = undefined;
   const session = await WorkerSession.join(
@@ -133,13 +159,10 @@ async function work(
         if (state.status === 'aborted') current?.stop.abort(new Error(state.abortReason ?? 'the run was aborted'));
         breaker?.observe(state, sentAtMs);
       },
+      ...(rerun === undefined ? {} : { rerun }),
     },
-    () =>
-      planChunks(job.source, {
-        ...(options.recordsPerChunk === undefined ? {} : { recordsPerChunk: options.recordsPerChunk }),
-        ...(options.signal ? { signal: options.signal } : {}),
-      }),
-    { worker: true, concurrency: options.concurrency ?? job.concurrency, maxFailureRate, maxFailures },
+    plan,
+    { worker: true, concurrency: options.concurrency ?? job.concurrency, maxFailureRate, maxFailures, rerun: rerun ?? null },
   );
   breaker = new SharedBreakerLink({
     ledger: workers,
@@ -156,7 +179,11 @@ async function work(
       if (options.signal?.aborted) return await end('interrupted', false);
       const next = await session.next();
       if (next.kind === 'ended') {
-        const decided = next.state.status === 'aborted' ? undefined : decide(next.state, maxFailureRate, maxFailures);
+        // A rerun's thresholds are a single rerun's: on the job's counts, which its outcomes changed.
+        const decided =
+          next.state.status === 'aborted'
+            ? undefined
+            : decide(rerun === undefined ? next.state : await workers.ledger.counts(), maxFailureRate, maxFailures);
         // One worker records the run's end: the one that completed it, or the one that aborted it.
         return await end(decided?.status ?? 'aborted', next.completedHere || abortedBy !== undefined, decided?.reason);
       }
@@ -181,10 +208,17 @@ async function work(
             signal: stop.signal,
             lease,
             sharedBreaker: breaker,
+            // The chunk ledger gives the records (its chunk's selection), the engine re-runs them.
+            ...(options.rerun === undefined ? {} : { rerun: options.rerun }),
             ...(options.onEvent ? { onEvent: options.onEvent } : {}),
           },
         );
         records += summary.thisRun.succeeded + summary.thisRun.failed + summary.thisRun.skipped;
+        if (rerun !== undefined) {
+          // Selected records found elsewhere than the ledger recorded them (the source changed) are said.
+          warnings.push(...summary.warnings);
+          if (summary.status === 'completed' && !stop.signal.aborted) await ledger.finishRerun();
+        }
         if (ledger.done) {
           done++;
           if (next.lease.takenOver) takenOver++;
@@ -219,6 +253,8 @@ async function work(
       shared,
       abortReason: shared.abortReason ?? abortedBy,
       reason,
+      rerun,
+      warnings,
     };
   }
 }
@@ -228,7 +264,11 @@ async function work(
  * single run's are (the same function, so the failure rate is the summary's: failed over succeeded
  * and failed, skipped records aside).
  */
-function decide(state: SharedRunState, maxFailureRate: number, maxFailures: number): { status: WorkerStatus; reason: string } {
+function decide(
+  state: Pick<SharedRunState, 'total' | 'succeeded' | 'failed' | 'skipped'>,
+  maxFailureRate: number,
+  maxFailures: number,
+): { status: WorkerStatus; reason: string } {
   const { total, succeeded, failed, skipped } = state;
   const counts = { total, succeeded, failed, skipped, pending: Math.max(0, total - succeeded - failed - skipped), sourceExhausted: true };
   const { status, reason } = decideStatus({ ending: undefined, counts, maxFailures, maxFailureRate });

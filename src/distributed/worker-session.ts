@@ -38,6 +38,8 @@ export interface WorkerSessionOptions {
   readonly onState?: (state: SharedRunState, readSentAtMs: number) => void;
   /** Called when a heartbeat cannot reach the database (the fence still protects every write). */
   readonly onHeartbeatError?: (error: unknown) => void;
+  /** The rerun this worker was started for (rerun-chunk-plan.ts, rerunIdentity); undefined for a run. */
+  readonly rerun?: string;
 }
 
 /** What {@link WorkerSession.next} found: a chunk, nothing to take now (others hold the rest), or the run's end. */
@@ -85,7 +87,13 @@ export class WorkerSession {
     newRunId: string = randomUUID(),
   ): Promise<WorkerSession> {
     const session = new WorkerSession(options, undefined);
-    session.joinedRun = await options.ledger.joinRun({ owner: session.owner, newRunId, plan, runOptions });
+    session.joinedRun = await options.ledger.joinRun({
+      owner: session.owner,
+      newRunId,
+      plan,
+      runOptions,
+      ...(options.rerun === undefined ? {} : { rerun: options.rerun }),
+    });
     session.timer = setInterval(() => void session.heartbeat(), session.renewEveryMs);
     return session;
   }

@@ -10,7 +10,7 @@ import type { RerunOptions } from './run-options.js';
  * fixing a parent also runs its descendants. In source order.
  */
 export async function rerunPlan(
-  ledger: Ledger,
+  ledger: Pick<Ledger, 'rows'>,
   rerun: RerunOptions,
 ): Promise<{ rows: RecordRow[]; keys: ReadonlySet<string> | undefined }> {
   const keys = rerun.keys ? new Set(rerun.keys) : undefined;

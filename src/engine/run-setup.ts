@@ -73,7 +73,8 @@ export async function prepareRun(
   signal: AbortSignal,
 ): Promise<RunParts> {
   const { resume, remapped } = await settleDrift(job, ledger, runId, begun, fingerprint, options.acceptDrift, signal);
-  const plan = options.rerun ? await rerunPlan(ledger, options.rerun) : undefined;
+  const fixed = ledger.rerunSelection?.();
+  const plan = !options.rerun ? undefined : fixed !== undefined ? { rows: fixed, keys: undefined } : await rerunPlan(ledger, options.rerun);
   const selector = plan ? rerunSelector(job, plan, job.source.seekable) : resumeSelector(resume);
   const keys = !options.rerun || job.dependsOn ? await ledger.keys() : undefined;
   const dependencies =

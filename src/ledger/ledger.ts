@@ -282,6 +282,12 @@ export interface Ledger {
   /** The stored fingerprint and resume-point sample of the source. */
   sourceState(): Promise<StoredSource>;
   /**
+   * The records a rerun re-runs, in source order, when this ledger fixed them beforehand (a shared
+   * rerun's chunk: distributed/chunk-ledger.ts); without it, the engine selects them from `rows`
+   * (engine/rerun-plan.ts), as it does when this answers undefined. Asked after `begin`.
+   */
+  rerunSelection?(): readonly Pick<RecordRow, 'seq' | 'key' | 'line' | 'offset'>[] | undefined;
+  /**
    * Takes the source as it is now for the reference, after the engine found by key that nothing
    * recorded moved (the source was touched, copied, or only grew); `seen` is its record count.
    */

@@ -17,6 +17,17 @@ export interface Chunk {
   readonly from: SourcePosition;
   /** Items in the chunk (records and unparsable items alike: each has a sequence number). */
   readonly count: number;
+  /**
+   * A shared rerun's chunk: the records it re-runs, in source order (the items between them are
+   * read and left alone). Undefined for a run's chunk, which processes every item not done yet.
+   */
+  readonly selected?: readonly SelectedRecord[];
+}
+
+/** A record a shared rerun selected when it was planned: where it is, and the key it must still have there. */
+export interface SelectedRecord {
+  readonly seq: number;
+  readonly key: string;
 }
 
 /** A source split into chunks that together hold every item once, in order. */
@@ -60,6 +71,11 @@ export interface JoinRequest {
   readonly plan: () => Promise<ChunkPlan>;
   /** The run's options, stored with a new plan in the job's runs (as a single run's are). @default {} */
   readonly runOptions?: Record<string, unknown>;
+  /**
+   * A shared rerun: what it selects, as one string (rerun-chunk-plan.ts, `rerunIdentity`). A worker
+   * joins a running run only when this is the same (undefined for a plain run); else it is refused.
+   */
+  readonly rerun?: string;
 }
 
 /** `running` until every chunk is done (`completed`) or a worker decided to abort for all (`aborted`). */
@@ -97,6 +113,8 @@ export interface FencedWrites {
   finishedIn(first: number, last: number): Promise<SeqRange[]>;
   /** One commit of a chunk's run into the job's ledger: success ranges, rows, the run's timeline point. */
   writeOutcomes(batch: CommitBatch): Promise<void>;
+  /** Of `seqs`, the sequence numbers whose latest outcome this run recorded (a shared rerun's records already re-run). */
+  recordedByRun(seqs: readonly number[]): Promise<number[]>;
   /** Adds a commit's outcomes to the run's shared counters. */
   addRunCounts(counts: OutcomeCounts): Promise<void>;
   /** Stores a completed durable step (`ctx.step`) of `key`. */

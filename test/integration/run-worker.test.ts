@@ -5,7 +5,7 @@
  * SIGSTOP: test/e2e/workers.test.ts.)
  */
 import { expect, it } from 'vitest';
-import { ConfigError, FatalError } from '../../src/errors.js';
+import { ConfigError, FatalError, RetryableError } from '../../src/errors.js';
 import { defineJob } from '../../src/job.js';
 import { runWorker } from '../../src/distributed/run-worker.js';
 import { openLedger } from '../../src/ledger/open-ledger.js';
@@ -113,5 +113,60 @@ describePg('runWorker', () => {
     await expect(runWorker(plain, { ledger: PG_URL })).rejects.toThrow(
       'source iterable cannot be shared by several workers: it cannot start reading in the middle. Use jsonl(path) or csv(path) on storage every worker can read, or postgresTable(...)',
     );
+  });
+  it("shares a rerun of the selected failures only, each once; its thresholds are decided on the job's counts", async () => {
+    const schema = freshSchema('bg_worker');
+    const path = writeJsonl(tempDir(), 'in.jsonl', 2000);
+    let phase: 'first' | 'rerun' = 'first';
+    const calls: number[] = [];
+    const job = defineJob<{ id: number }>({
+      name: 'shared-rerun',
+      source: jsonl(path),
+      key: (r) => String(r.id),
+      retry: { maxAttempts: 1 },
+      maxFailureRate: 1,
+      handler: async (r) => {
+        if (phase === 'rerun') calls.push(r.id);
+        if (r.id % 100 === 7) throw new FatalError(`bad record ${r.id}`);
+        // Exhausted the first time; on the rerun, one of them fails for good.
+        if (r.id % 100 === 13 && (phase === 'first' || r.id === 13))
+          throw new (phase === 'first' ? RetryableError : FatalError)(`upstream ${r.id}`);
+      },
+    });
+    const options = { ledger: PG_URL, pgSchema: schema, recordsPerChunk: 400 };
+    await Promise.all([0, 1].map(() => runWorker(job, options)));
+    phase = 'rerun';
+    // 20 failed `fatal`, 20 `exhausted`: the rerun selects the exhausted ones; 13 fails again.
+    const rerun = { ...options, recordsPerChunk: 3, rerun: { kind: 'exhausted' as const }, maxFailures: 20 };
+    const results = await Promise.all([0, 1].map(() => runWorker(job, rerun)));
+    const exhausted = Array.from({ length: 20 }, (_, i) => i * 100 + 13);
+    expect([...calls].sort((a, b) => a - b)).toEqual(exhausted);
+    for (const result of results) {
+      // 21 failed in the job, more than maxFailures 20 (the rerun's own records have 1 failure).
+      expect(result).toMatchObject({
+        status: 'threshold-exceeded',
+        reason: '21 records failed, more than maxFailures 20',
+        rerun: '--failed --kind exhausted',
+        shared: { total: 20, succeeded: 19, failed: 1, chunksDone: 7 },
+        warnings: [],
+      });
+    }
+    expect(results.reduce((sum, r) => sum + r.records, 0)).toBe(20);
+
+    calls.length = 0;
+    const byKeys = await runWorker(job, { ...options, rerun: { keys: ['13', '7', 'nowhere'] }, maxFailures: 20 });
+    // Both fail again: the job still has 21 failures.
+    expect([...calls].sort((a, b) => a - b)).toEqual([7, 13]);
+    expect(byKeys).toMatchObject({ status: 'threshold-exceeded', planned: true, shared: { total: 2, succeeded: 0, failed: 2 } });
+    expect(byKeys.warnings).toEqual([
+      '1 of the keys given are not among the failed records (they succeeded, were never processed, or are not in the source), left alone: nowhere',
+    ]);
+    const { ledger } = openLedger(PG_URL, { job: 'shared-rerun', pgSchema: schema });
+    try {
+      expect(await ledger.counts()).toMatchObject({ total: 2000, succeeded: 1979, failed: 21, pending: 0 });
+      expect((await ledger.runs(1))[0]).toMatchObject({ runId: byKeys.runId, status: 'threshold-exceeded' });
+    } finally {
+      await ledger.close();
+    }
   });
 });

@@ -6,6 +6,7 @@
  * only raw SQL here.
  */
 import { expect, it } from 'vitest';
+import { LedgerError } from '../../src/errors.js';
 import type { ChunkPlan } from '../../src/ledger/worker-ledger.js';
 import { describePg, freshSchema, pgPool } from '../helpers/pg-schema.js';
 import { workerLedgers } from '../helpers/worker-ledgers.js';
@@ -77,7 +78,10 @@ describePg('planning a shared run', () => {
         return plan(5);
       },
     });
-    await sleep(300);
+    // Once its planning lease is taken (creating the tables first may take longer than any fixed wait on a loaded machine).
+    while ((await pool.query(`SELECT 1 FROM "${schema}".run_plans WHERE owner = 'a'`).catch(() => ({ rows: [] }))).rows.length === 0) {
+      await sleep(20);
+    }
     let replacementPlans = 0;
     const replacement = open(schema, rare).joinRun({
       owner: 'b',
@@ -103,7 +107,10 @@ describePg('planning a shared run', () => {
     const before = open(schema);
     await before.joinRun({ owner: 'a', newRunId: 'run-a', plan: () => Promise.resolve(plan(2)) });
     // Raw SQL on purpose: the tables as version 1 left them.
-    await pool.query(`DROP TABLE "${schema}".run_plans; UPDATE "${schema}".worker_schema SET version = 1`);
+    await pool.query(
+      `DROP TABLE "${schema}".run_plans; ALTER TABLE "${schema}".worker_runs DROP COLUMN rerun;
+       ALTER TABLE "${schema}".chunks DROP COLUMN selected_seqs, DROP COLUMN selected_keys; UPDATE "${schema}".worker_schema SET version = 1`,
+    );
     const after = open(schema);
     expect(await after.joinRun({ owner: 'b', newRunId: 'run-b', plan: () => Promise.reject(new Error('not planned again')) })).toEqual({
       runId: 'run-a',
@@ -111,7 +118,61 @@ describePg('planning a shared run', () => {
       chunks: 2,
       planned: false,
     });
-    expect((await pool.query(`SELECT version FROM "${schema}".worker_schema`)).rows).toEqual([{ version: 2 }]);
+    expect((await pool.query(`SELECT version FROM "${schema}".worker_schema`)).rows).toEqual([{ version: 3 }]);
     expect((await pool.query(`SELECT owner FROM "${schema}".run_plans`)).rows).toEqual([]);
+  });
+  it("a rerun's workers join only the running rerun of the same selection, and lease its chunks with their selected records", async () => {
+    const schema = freshSchema('bg_planning');
+    const [a, b] = [open(schema), open(schema)];
+    const rerunPlan: ChunkPlan = {
+      total: 3,
+      chunks: [
+        {
+          index: 0,
+          from: { seq: 5, line: 6, offset: 50 },
+          count: 8,
+          selected: [
+            { seq: 5, key: '5' },
+            { seq: 9, key: 'two\nlines' },
+            { seq: 12, key: '12' },
+          ],
+        },
+      ],
+    };
+    const notAgain = (): Promise<ChunkPlan> => Promise.reject(new Error('not planned again'));
+    expect(await a.joinRun({ owner: 'a', newRunId: 'rerun-a', plan: () => Promise.resolve(rerunPlan), rerun: '--failed' })).toEqual({
+      runId: 'rerun-a',
+      total: 3,
+      chunks: 1,
+      planned: true,
+    });
+    expect(await b.joinRun({ owner: 'b', newRunId: 'rerun-b', plan: notAgain, rerun: '--failed' })).toEqual({
+      runId: 'rerun-a',
+      total: 3,
+      chunks: 1,
+      planned: false,
+    });
+    const refused = (rerun: string | undefined, asked: string): Promise<void> =>
+      expect(b.joinRun({ owner: 'b', newRunId: 'other', plan: notAgain, ...(rerun === undefined ? {} : { rerun }) })).rejects.toThrow(
+        new LedgerError(
+          'LEDGER_LOCKED',
+          `job j has a shared rerun (--failed) in progress, run rerun-a, and this worker was started for ${asked}: ` +
+            'start it again once that run has ended (`batchguard status` shows it), or start it with the same command as the running one',
+        ),
+      );
+    await refused(undefined, 'a run');
+    await refused('--failed --kind fatal', 'a rerun (--failed --kind fatal)');
+    expect((await b.leaseChunk('rerun-a', 'b', 10_000))?.chunk).toEqual(rerunPlan.chunks[0]);
+  });
+
+  it("a run's workers do not join a rerun started meanwhile, nor the reverse", async () => {
+    const schema = freshSchema('bg_planning');
+    const [a, b] = [open(schema), open(schema)];
+    await a.joinRun({ owner: 'a', newRunId: 'run-a', plan: () => Promise.resolve(plan(2)) });
+    await expect(b.joinRun({ owner: 'b', newRunId: 'rerun-b', plan: () => Promise.resolve(plan(1)), rerun: '--failed' })).rejects.toThrow(
+      'job j has a shared run in progress, run run-a, and this worker was started for a rerun (--failed): ',
+    );
+    // A run's chunk carries no selection.
+    expect((await b.leaseChunk('run-a', 'b', 10_000))?.chunk).toEqual(plan(2).chunks[0]);
   });
 });

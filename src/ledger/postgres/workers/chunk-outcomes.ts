@@ -44,6 +44,24 @@ export async function finishedIn(client: SqlClient, schema: string, jobId: numbe
   return merged;
 }
 
+/**
+ * Of `seqs`, those whose latest outcome `runId` recorded: a shared rerun's records already re-run
+ * (a rerun stores every outcome as a row, successes too, so the rows say it).
+ */
+export async function recordedByRun(
+  client: SqlClient,
+  schema: string,
+  jobId: number,
+  runId: string,
+  seqs: readonly number[],
+): Promise<number[]> {
+  const { rows } = await client.query<{ seq: string }>(
+    `SELECT seq FROM ${quoteIdent(schema)}.records WHERE job_id = $1 AND run_id = $2 AND seq = ANY($3::bigint[]) ORDER BY seq`,
+    [jobId, runId, seqs],
+  );
+  return rows.map((row) => Number(row.seq));
+}
+
 /** One worker commit: success ranges, rows, and the run's timeline point (no watermark: chunks have their own starts). */
 export async function writeChunkOutcomes(
   client: SqlClient,
@@ -70,13 +88,20 @@ export async function writeChunkOutcomes(
 
 /**
  * What the planner records with the plan: the run, and the record count, which is known once the
- * source is planned (so `status` counts every record not done yet as pending from the start).
+ * source is planned (so `status` counts every record not done yet as pending from the start). A
+ * rerun's total is the records it selected, not the source's: the job's record count stays.
  */
 export async function recordPlannedRun(
   client: SqlClient,
   schema: string,
   jobId: number,
-  run: { readonly runId: string; readonly total: number; readonly options: Record<string, unknown>; readonly host: string },
+  run: {
+    readonly runId: string;
+    readonly total: number;
+    readonly options: Record<string, unknown>;
+    readonly host: string;
+    readonly rerun: boolean;
+  },
 ): Promise<void> {
   await client.query(runsSql(schema).insert, [
     jobId,
@@ -86,7 +111,7 @@ export async function recordPlannedRun(
     run.host,
     JSON.stringify(run.options),
   ]);
-  await client.query(metaSql(schema).set, [jobId, ['seen', 'exhausted'], [String(run.total), 'true']]);
+  if (!run.rerun) await client.query(metaSql(schema).set, [jobId, ['seen', 'exhausted'], [String(run.total), 'true']]);
 }
 
 /** Records how the shared run ended, once, by the worker that saw it end. */

@@ -12,7 +12,7 @@ import { inTransaction, type SqlClient, type SqlPool } from '../pg-pool.js';
 import { quoteIdent } from '../postgres-location.js';
 
 /** Bumped when these tables change; stored in `worker_schema` so a later version can upgrade them. */
-export const WORKER_SCHEMA_VERSION = 2;
+export const WORKER_SCHEMA_VERSION = 3;
 
 export async function createWorkerTables(pool: SqlPool, schema: string): Promise<void> {
   const s = quoteIdent(schema);
@@ -24,9 +24,10 @@ export async function createWorkerTables(pool: SqlPool, schema: string): Promise
     const version = rows[0]?.version ?? 0;
     if (version >= WORKER_SCHEMA_VERSION) return;
     if (version < 1) await createV1(client, s);
-    // Version 2: the planning lease. One row per job, never deleted, so its token only grows (a
-    // planner replaced while it planned finds a newer token, whatever ran in between).
-    await client.query(`
+    if (version < 2) {
+      // Version 2: the planning lease. One row per job, never deleted, so its token only grows (a
+      // planner replaced while it planned finds a newer token, whatever ran in between).
+      await client.query(`
       CREATE TABLE ${s}.run_plans (
         job text PRIMARY KEY,
         -- The worker planning now; NULL when nobody is.
@@ -34,6 +35,13 @@ export async function createWorkerTables(pool: SqlPool, schema: string): Promise
         token bigint NOT NULL,
         expires_at timestamptz
       )`);
+    }
+    // Version 3: shared reruns. The run says what it re-runs (NULL for a plain run), so a worker
+    // joins only the run its command asked for; a rerun's chunk lists the records it selected.
+    await client.query(`ALTER TABLE ${s}.worker_runs ADD COLUMN IF NOT EXISTS rerun text`);
+    await client.query(
+      `ALTER TABLE ${s}.chunks ADD COLUMN IF NOT EXISTS selected_seqs bigint[], ADD COLUMN IF NOT EXISTS selected_keys text[]`,
+    );
     await client.query(`DELETE FROM ${s}.worker_schema`);
     await client.query(`INSERT INTO ${s}.worker_schema (version) VALUES ($1)`, [WORKER_SCHEMA_VERSION]);
   });

@@ -24,6 +24,7 @@
  * A planner that fails gives the lease up, so the next joiner plans at once; nothing is
  * half-planned, ever. The partial unique index on running runs stays the backstop.
  */
+import { LedgerError } from '../../../errors.js';
 import type { ChunkPlan, JoinedRun, JoinRequest } from '../../worker-ledger.js';
 import { inTransaction, type SqlClient, type SqlPool } from '../pg-pool.js';
 import { quoteIdent } from '../postgres-location.js';
@@ -63,7 +64,7 @@ export async function joinRun(
     const claim = await inTransaction(pool, async (client): Promise<JoinedRun | { token: number } | undefined> => {
       await lock(client);
       const running = await runningRun(client, s, job);
-      if (running !== undefined) return running;
+      if (running !== undefined) return sameKind(job, running, request.rerun);
       const { rows } = await client.query<{ token: string }>(
         `INSERT INTO ${s}.run_plans AS p (job, owner, token, expires_at)
          VALUES ($1, $2, 1, clock_timestamp() + $3 * interval '1 millisecond')
@@ -110,16 +111,33 @@ export async function joinRun(
   }
 }
 
-async function runningRun(client: SqlClient, s: string, job: string): Promise<JoinedRun | undefined> {
-  const { rows } = await client.query<{ run_id: string; total: string; chunks: string }>(
-    `SELECT r.run_id, r.total, (SELECT count(*) FROM ${s}.chunks c WHERE c.run_id = r.run_id) AS chunks
+async function runningRun(client: SqlClient, s: string, job: string): Promise<(JoinedRun & { rerun: string | null }) | undefined> {
+  const { rows } = await client.query<{ run_id: string; total: string; chunks: string; rerun: string | null }>(
+    `SELECT r.run_id, r.total, r.rerun, (SELECT count(*) FROM ${s}.chunks c WHERE c.run_id = r.run_id) AS chunks
        FROM ${s}.worker_runs r WHERE r.job = $1 AND r.status = 'running'`,
     [job],
   );
   const found = rows[0];
   return found === undefined
     ? undefined
-    : { runId: found.run_id, total: Number(found.total), chunks: Number(found.chunks), planned: false };
+    : { runId: found.run_id, total: Number(found.total), chunks: Number(found.chunks), planned: false, rerun: found.rerun };
+}
+
+/**
+ * The running run, when it is the kind this worker was started for: a run's worker joins a run, a
+ * rerun's worker the rerun of the same selection. Anything else would do work its command did not
+ * ask for (a rerun's worker running every record, or the records of another selection): refused.
+ */
+function sameKind(job: string, running: JoinedRun & { rerun: string | null }, rerun: string | undefined): JoinedRun {
+  const { runId, total, chunks, planned } = running;
+  if ((running.rerun ?? undefined) === rerun) return { runId, total, chunks, planned };
+  const what = running.rerun === null ? 'a shared run' : `a shared rerun (${running.rerun})`;
+  const asked = rerun === undefined ? 'a run' : `a rerun (${rerun})`;
+  throw new LedgerError(
+    'LEDGER_LOCKED',
+    `job ${job} has ${what} in progress, run ${runId}, and this worker was started for ${asked}: ` +
+      'start it again once that run has ended (`batchguard status` shows it), or start it with the same command as the running one',
+  );
 }
 
 /** Runs `plan` while a heartbeat renews the planning lease `token` (a refused renewal is found out when the plan is recorded). */
@@ -151,12 +169,10 @@ async function renewingWhile(
 }
 
 async function insertPlan(client: SqlClient, s: string, job: string, request: JoinRequest, plan: ChunkPlan): Promise<void> {
-  await client.query(`INSERT INTO ${s}.worker_runs (run_id, job, status, total, planned_by) VALUES ($1, $2, 'running', $3, $4)`, [
-    request.newRunId,
-    job,
-    plan.total,
-    request.owner,
-  ]);
+  await client.query(
+    `INSERT INTO ${s}.worker_runs (run_id, job, status, total, planned_by, rerun) VALUES ($1, $2, 'running', $3, $4, $5)`,
+    [request.newRunId, job, plan.total, request.owner, request.rerun ?? null],
+  );
   // One statement for the whole plan: arrays unnested server-side rather than a row per round trip.
   await client.query(
     `INSERT INTO ${s}.chunks (run_id, chunk, first_seq, count, line, byte_offset)
@@ -170,6 +186,16 @@ async function insertPlan(client: SqlClient, s: string, job: string, request: Jo
       plan.chunks.map((c) => c.from.offset ?? null),
     ],
   );
+  // A rerun's selection, one chunk a statement: unnest cannot build an array per row from one array.
+  for (const chunk of plan.chunks) {
+    if (chunk.selected === undefined) continue;
+    await client.query(`UPDATE ${s}.chunks SET selected_seqs = $3::bigint[], selected_keys = $4::text[] WHERE run_id = $1 AND chunk = $2`, [
+      request.newRunId,
+      chunk.index,
+      chunk.selected.map((r) => r.seq),
+      chunk.selected.map((r) => r.key),
+    ]);
+  }
 }
 
 function sleep(ms: number): Promise<void> {

@@ -19,6 +19,8 @@ interface ChunkRow {
   byte_offset: string | null;
   token: string;
   leases: number;
+  selected_seqs: string[] | null;
+  selected_keys: string[] | null;
 }
 
 export async function leaseChunk(
@@ -38,7 +40,7 @@ export async function leaseChunk(
               ORDER BY chunk LIMIT 1
               FOR UPDATE SKIP LOCKED) AS next
       WHERE c.run_id = next.run_id AND c.chunk = next.chunk
-      RETURNING c.chunk, c.first_seq, c.count, c.line, c.byte_offset, c.token, c.leases`,
+      RETURNING c.chunk, c.first_seq, c.count, c.line, c.byte_offset, c.token, c.leases, c.selected_seqs, c.selected_keys`,
     [runId, owner, leaseMs],
   );
   const row = rows[0];
@@ -52,5 +54,7 @@ function chunkOf(row: ChunkRow): Chunk {
     ...(row.line === null ? {} : { line: Number(row.line) }),
     ...(row.byte_offset === null ? {} : { offset: Number(row.byte_offset) }),
   };
-  return { index: row.chunk, from, count: row.count };
+  const { selected_seqs: seqs, selected_keys: keys } = row;
+  if (seqs === null || keys === null) return { index: row.chunk, from, count: row.count };
+  return { index: row.chunk, from, count: row.count, selected: seqs.map((seq, i) => ({ seq: Number(seq), key: keys[i] as string })) };
 }

@@ -24,7 +24,7 @@ import { PostgresLedger } from '../postgres-ledger.js';
 import { resolvePostgresTarget } from '../postgres-location.js';
 import { sessionEnded } from '../session-ended.js';
 import { stepsSql } from '../sql/steps.js';
-import { finishedIn, jobIdOf, recordPlannedRun, recordRunEnd, writeChunkOutcomes } from './chunk-outcomes.js';
+import { finishedIn, jobIdOf, recordedByRun, recordPlannedRun, recordRunEnd, writeChunkOutcomes } from './chunk-outcomes.js';
 import { createWorkerTables } from './create-worker-tables.js';
 import { fencedWrite, markChunkDone } from './fenced-write.js';
 import { joinRun } from './join-run.js';
@@ -140,6 +140,7 @@ class PostgresWorkerLedger implements WorkerLedger {
             total: planned.total,
             host: hostname(),
             options: request.runOptions ?? {},
+            rerun: request.rerun !== undefined,
           }),
         ),
       );
@@ -174,6 +175,7 @@ class PostgresWorkerLedger implements WorkerLedger {
     const { schema } = this;
     return {
       finishedIn: (first, last) => finishedIn(client, schema, jobId, first, last),
+      recordedByRun: (seqs) => recordedByRun(client, schema, jobId, runId, seqs),
       writeOutcomes: (batch) => writeChunkOutcomes(client, schema, jobId, runId, batch),
       addRunCounts: (counts) => addRunCounts(client, schema, runId, counts),
       saveStep: async (key, name, result) => {

@@ -1,0 +1,104 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../errors.js';
+import type { Ledger, RecordRow, RowFilter } from '../ledger/ledger.js';
+import { planRerunChunks, rerunIdentity } from './rerun-chunk-plan.js';
+
+/** A ledger whose stored rows are `rows`, answering `rows(filter)` as a backend does (status, group, kind). */
+function storedRows(rows: readonly Partial<RecordRow>[]): Pick<Ledger, 'rows'> {
+  const full = rows.map((row) => ({ status: 'failed', attempts: 1, runId: 'r1', updatedAt: '', ...row }) as RecordRow);
+  return {
+    async *rows(filter: RowFilter) {
+      await Promise.resolve();
+      for (const row of full) {
+        if (!filter.statuses.includes(row.status)) continue;
+        if (filter.fingerprint !== undefined && row.fingerprint !== filter.fingerprint) continue;
+        if (filter.kind !== undefined && row.kind !== filter.kind) continue;
+        yield row;
+      }
+    },
+  };
+}
+
+const failedAt = (seq: number, extra: Partial<RecordRow> = {}): Partial<RecordRow> => ({
+  seq,
+  key: `k${seq}`,
+  line: seq + 1,
+  offset: seq * 10,
+  kind: 'fatal',
+  fingerprint: 'aaa',
+  ...extra,
+});
+
+describe('planRerunChunks', () => {
+  it('splits the selected records, in source order, into chunks that each span from their first record to their last', async () => {
+    const ledger = storedRows([failedAt(20), failedAt(2), failedAt(7), { ...failedAt(9), status: 'succeeded' }, failedAt(8), failedAt(31)]);
+    const { plan, keysNotSelected } = await planRerunChunks(ledger, {}, { recordsPerChunk: 2 });
+    expect(plan).toEqual({
+      total: 5,
+      chunks: [
+        {
+          index: 0,
+          from: { seq: 2, line: 3, offset: 20 },
+          count: 6,
+          selected: [
+            { seq: 2, key: 'k2' },
+            { seq: 7, key: 'k7' },
+          ],
+        },
+        {
+          index: 1,
+          from: { seq: 8, line: 9, offset: 80 },
+          count: 13,
+          selected: [
+            { seq: 8, key: 'k8' },
+            { seq: 20, key: 'k20' },
+          ],
+        },
+        { index: 2, from: { seq: 31, line: 32, offset: 310 }, count: 1, selected: [{ seq: 31, key: 'k31' }] },
+      ],
+    });
+    expect(keysNotSelected).toEqual([]);
+  });
+
+  it('selects as a single rerun does (error group, kind, keys) and says which keys given were not selected', async () => {
+    const ledger = storedRows([
+      failedAt(1),
+      failedAt(2, { fingerprint: 'bbb' }),
+      failedAt(3, { kind: 'exhausted' }),
+      { ...failedAt(4), status: 'succeeded' },
+    ]);
+    expect((await planRerunChunks(ledger, { fingerprint: 'bbb' })).plan.chunks.map((c) => c.selected)).toEqual([[{ seq: 2, key: 'k2' }]]);
+    expect((await planRerunChunks(ledger, { kind: 'exhausted' })).plan.chunks.map((c) => c.selected)).toEqual([[{ seq: 3, key: 'k3' }]]);
+    const byKeys = await planRerunChunks(ledger, { keys: ['k3', 'k4', 'nowhere', 'k1'] });
+    expect(byKeys.plan.chunks.map((c) => c.selected)).toEqual([
+      [
+        { seq: 1, key: 'k1' },
+        { seq: 3, key: 'k3' },
+      ],
+    ]);
+    expect(byKeys.keysNotSelected).toEqual(['k4', 'nowhere']);
+  });
+
+  it('plans no chunk when nothing is selected', async () => {
+    expect((await planRerunChunks(storedRows([]), {})).plan).toEqual({ total: 0, chunks: [] });
+  });
+
+  it('refuses a selected record without a stored position to seek to', async () => {
+    const planning = planRerunChunks(storedRows([failedAt(4, { offset: undefined })]), {});
+    await expect(planning).rejects.toThrow(ConfigError);
+    await expect(planning).rejects.toThrow(
+      'record "k4" has no stored position to start reading at, so workers cannot share its rerun; rerun without --worker',
+    );
+  });
+});
+
+describe('rerunIdentity', () => {
+  it('names the selection; the same keys in another order, or repeated, are the same rerun', () => {
+    expect(rerunIdentity({})).toBe('--failed');
+    expect(rerunIdentity({ fingerprint: 'ae183d71d53a', kind: 'fatal' })).toBe('--failed --error ae183d71d53a --kind fatal');
+    const keys = rerunIdentity({ keys: ['b', 'a', 'c'] });
+    expect(keys).toMatch(/^--failed --keys sha256:[0-9a-f]{16} \(3 keys\)$/);
+    expect(rerunIdentity({ keys: ['c', 'a', 'b', 'a'] })).toBe(keys);
+    expect(rerunIdentity({ keys: ['a', 'b'] })).not.toBe(keys);
+  });
+});

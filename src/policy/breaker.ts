@@ -310,11 +310,7 @@ export class CircuitBreaker {
     this.lastTrip = snapshot.trip;
   }
 
-  /**
-   * Opens with `trip` as of `nowMs`: on its own evidence (`record`), or following a decision taken
-   * elsewhere (a run's shared breaker, src/engine/shared-breaker.ts). Its windows are kept: they are
-   * this run's evidence, cleared when it closes.
-   */
+  /** Opens (on its own evidence, or as a shared breaker did: engine/shared-breaker.ts), keeping its windows. */
   open(trip: Trip, nowMs: number): void {
     this.stateNow = BreakerState.open;
     this.lastTrip = trip;

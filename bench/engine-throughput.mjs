@@ -80,7 +80,7 @@ try {
   const peak = Math.max(...rounds.map((round) => round.guarded.maxRssBytes));
   console.log(`batchguard peak RSS:             ${mb(peak)} MB  (target < 200 MB; bare loop ${mb(rounds[0].bare.maxRssBytes)} MB)`);
   console.log(
-    `resume at 90%, first new record: ${resume.firstRecordMs.toFixed(0)} ms after runJob() (${resume.firstRecordFromStartMs.toFixed(0)} ms after process start)  (target < 2000 ms)`,
+    `resume at 90%, first new record: ${resume.firstRecordMs.toFixed(0)} ms after runJob() (${resume.firstRecordFromStartMs.toFixed(0)} ms after process start; ${resume.firstRecordCpuMs.toFixed(0)} ms of CPU)  (target < 2000 ms)`,
   );
   console.log(
     `resume at 90%: alreadyDone ${resume.alreadyDone.toLocaleString('en-US')}, processed ${resume.processed.toLocaleString('en-US')}, peak RSS ${mb(resume.maxRssBytes)} MB`,

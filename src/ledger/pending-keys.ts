@@ -5,21 +5,38 @@
  * one). Each backend stores the entries its own way: the SQLite ledger in its key file
  * (sqlite/ledger-keys.ts), the PostgreSQL ledger in `key_chunks` rows (postgres/postgres-keys.ts).
  */
-import { KEY_INDEX_ENTRY_BYTES, KEY_INDEX_MAX_EXPECTED_KEYS, KeyIndex } from '../structures/key-index.js';
+import { KEY_INDEX_ENTRY_BYTES, KeyIndex } from '../structures/key-index.js';
+import { MemoryRunStore } from '../structures/sorted-run.js';
+import { SpillingKeyIndex } from '../structures/spilling-key-index.js';
 import type { RecordKeys } from './ledger.js';
+
+/**
+ * When the set's in-memory table may be spilled into a sorted run: right after each drain, when the
+ * runs are not kept past the process (nothing needs to know which keys they hold), or only after a
+ * commit succeeded, when they are kept and a manifest says which stored keys they hold
+ * (sqlite/key-runs.ts): then every key in a run is stored.
+ */
+export type SpillMoment = 'drained' | 'committed';
 
 export class PendingKeys {
   /** The set handed to the run by `load`: what it adds is drained into each commit. */
-  private current: KeyIndex | undefined;
+  private current: SpillingKeyIndex | undefined;
   /** Entries drained for a commit that has not succeeded: stored with the next one. */
   private pending: Uint8Array | undefined;
 
+  constructor(private readonly spillAt: SpillMoment = 'drained') {}
+
   /** A new set of every stored key (`chunks`: their entries), whose additions the next commits store. */
-  load(chunks: readonly Uint8Array[]): KeyIndex {
-    // Sized once for what is stored (and room to grow), instead of doubling and rehashing on the way.
-    const stored = chunks.reduce((sum, chunk) => sum + chunk.byteLength / KEY_INDEX_ENTRY_BYTES, 0);
-    const keys = new KeyIndex({ expectedKeys: Math.min(KEY_INDEX_MAX_EXPECTED_KEYS, Math.ceil(stored * 1.25)) });
+  load(chunks: readonly Uint8Array[]): SpillingKeyIndex {
+    const keys = new SpillingKeyIndex({ store: new MemoryRunStore() });
+    // Sized once for what is stored (and room to grow), instead of doubling on the way.
+    keys.reserve(Math.ceil(chunks.reduce((sum, chunk) => sum + chunk.byteLength / KEY_INDEX_ENTRY_BYTES, 0) * 1.25));
     for (const chunk of chunks) keys.load(chunk);
+    return this.adopt(keys);
+  }
+
+  /** Hands `keys` (every stored key, loaded by the caller) to the run: the next commits store its additions. */
+  adopt(keys: SpillingKeyIndex): SpillingKeyIndex {
     this.current = keys;
     this.pending = undefined;
     return keys;
@@ -32,14 +49,19 @@ export class PendingKeys {
   take(): Uint8Array | undefined {
     const added = this.current?.drain();
     const chunk = this.pending && added?.length ? concat(this.pending, added) : (this.pending ?? added);
+    if (this.spillAt === 'drained') this.current?.spillIfFull();
     if (chunk === undefined || chunk.length === 0) return undefined;
     this.pending = chunk;
     return chunk;
   }
 
-  /** The commit succeeded: its keys are stored. */
-  committed(): void {
+  /**
+   * The commit succeeded: its keys are stored. Returns whether the set spilled its table into a run
+   * then (only when spilling at `committed`): every key in a run is now stored.
+   */
+  committed(): boolean {
     this.pending = undefined;
+    return this.spillAt === 'committed' && (this.current?.spillIfFull() ?? false);
   }
 
   /** Every stored key was replaced (a remap): the run loads them again. */

@@ -2,6 +2,8 @@
  * Remembers every record key seen so far, to fail the second occurrence of a key, in 16-byte slots
  * kept 35–70% full: 32 MB for 1M keys, 256 MB for 10M, whatever the keys' length. A `Set<string>`
  * holds the strings themselves (~1 GB for 10M keys) and cannot exceed 16,777,216 entries at all.
+ * A ledger's record keys keep only their latest keys in one (spilling-key-index.ts): the older ones
+ * go to sorted runs behind a Bloom filter.
  *
  * Keys themselves are never kept: each is reduced to a 64-bit hash, made of two 32-bit hashes with
  * unrelated structures over the key's UTF-16 code units (FNV-1a, finished with murmur3's avalanche,
@@ -113,13 +115,18 @@ export class KeyIndex {
    * @throws RangeError when `seq` or `line` is not an integer from 0 to 2^32 − 1.
    */
   add(key: string, seq: number, line: number): KeyOwner | undefined {
+    this.hashKey(key);
+    return this.addHash(this.hashHi, this.hashLo, seq, line);
+  }
+
+  /**
+   * {@link add} for a key already hashed by {@link hashKey} (the halves it left in `hashHi` and
+   * `hashLo`): what a caller that looks the hash up elsewhere first (spilling-key-index.ts) calls.
+   */
+  addHash(hi: number, lo: number, seq: number, line: number): KeyOwner | undefined {
     // The stores below would silently wrap such values, turning one record into another.
     if (seq >>> 0 !== seq) throw new RangeError(`KeyIndex seq must be an integer from 0 to 2^32-1, got ${seq}`);
     if (line >>> 0 !== line) throw new RangeError(`KeyIndex line must be an integer from 0 to 2^32-1, got ${line}`);
-
-    this.hash(key);
-    const hi = this.hashHi;
-    const lo = this.hashLo;
 
     if (this.count >= this.growAt) this.grow(this.count + 1);
     const table = this.table;
@@ -140,6 +147,44 @@ export class KeyIndex {
     }
     this.log[this.logLength++] = at / UINT32_SLOTS;
     return undefined;
+  }
+
+  /** The record that holds the hash (hi, lo) (see {@link hashKey}), or undefined. */
+  findHash(hi: number, lo: number): KeyOwner | undefined {
+    const at = this.findSlot(hi, lo) * UINT32_SLOTS;
+    const table = this.table;
+    if (table[at] !== hi || table[at + 1] !== lo) return undefined;
+    return { seq: table[at + 2]!, line: table[at + 3]! };
+  }
+
+  /** Entries added but not yet drained. */
+  get undrained(): number {
+    return this.logLength;
+  }
+
+  /**
+   * Copies every entry (hash hi, hash lo, seq, line: four uint32 each, in no particular order) into
+   * `into`, which must hold `size * 4` values; returns how many entries were copied.
+   */
+  copyEntries(into: Uint32Array): number {
+    const table = this.table;
+    let count = 0;
+    for (let at = 0; at < table.length; at += UINT32_SLOTS) {
+      if ((table[at]! | table[at + 1]!) === 0) continue;
+      into.set(table.subarray(at, at + UINT32_SLOTS), count * UINT32_SLOTS);
+      count++;
+    }
+    return count;
+  }
+
+  /**
+   * Forgets every entry but keeps the table's memory (already paid for in page faults), for the next
+   * keys. Only once every added entry has been drained.
+   */
+  clear(): void {
+    if (this.logLength !== 0) throw new Error('KeyIndex.clear with entries not drained');
+    this.table.fill(0);
+    this.count = 0;
   }
 
   /**
@@ -202,10 +247,9 @@ export class KeyIndex {
     }
   }
 
-  /** The slot holding hash (hi, lo), or the empty slot where it belongs. */
-  /** The two halves of the last key hashed (fields, so that hashing allocates nothing). */
-  private hashHi = 0;
-  private hashLo = 0;
+  /** The two halves of the last key hashed by {@link hashKey}. */
+  hashHi = 0;
+  hashLo = 0;
 
   /**
    * Makes room for `keys` keys at once (one rehash instead of a doubling at a time), e.g. once the
@@ -224,14 +268,12 @@ export class KeyIndex {
 
   /** The record that holds `key`, or undefined when no record read so far has it. */
   find(key: string): KeyOwner | undefined {
-    this.hash(key);
-    const at = this.findSlot(this.hashHi, this.hashLo) * UINT32_SLOTS;
-    const table = this.table;
-    if (table[at] !== this.hashHi || table[at + 1] !== this.hashLo) return undefined;
-    return { seq: table[at + 2]!, line: table[at + 3]! };
+    this.hashKey(key);
+    return this.findHash(this.hashHi, this.hashLo);
   }
 
-  private hash(key: string): void {
+  /** Hashes `key` into {@link hashHi} and {@link hashLo} (fields, so that hashing allocates nothing). */
+  hashKey(key: string): void {
     // Both hashes in one pass, two code units per step: the pair is one 4-byte murmur3 block of the
     // UTF-16LE encoding, and two FNV-1a steps of one code unit each. Inlined because returning two
     // numbers from a helper would allocate, and this loop is most of the cost of add().
@@ -264,6 +306,7 @@ export class KeyIndex {
     this.hashLo = lo;
   }
 
+  /** The slot holding hash (hi, lo), or the empty slot where it belongs. */
   private findSlot(hi: number, lo: number): number {
     const table = this.table;
     const mask = this.mask;

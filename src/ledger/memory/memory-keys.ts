@@ -36,8 +36,12 @@ export class MemoryKeys implements KeyStore {
     this.bytes.committed = state.bytes;
   }
 
-  readAll(from = 0): Uint8Array {
-    return this.bytes.data.slice(Math.min(from, this.bytes.committed), this.bytes.committed);
+  readBlocks(from: number, visit: (chunk: Uint8Array) => void): void {
+    if (from < this.bytes.committed) visit(this.bytes.data.slice(from, this.bytes.committed));
+  }
+
+  prefixCrc(): number {
+    return 0;
   }
 
   committedBytes(): number {

@@ -4,7 +4,7 @@
  * written in the commit's own transaction (unlike SQLite's key file, no write happens outside it).
  * After accepted drift the rows are replaced by the source's keys at their new positions.
  */
-import type { KeyIndex } from '../../structures/key-index.js';
+import type { SpillingKeyIndex } from '../../structures/spilling-key-index.js';
 import type { RecordKeys } from '../ledger.js';
 import { PendingKeys, remapEntries } from '../pending-keys.js';
 import type { Query } from './pg-db.js';
@@ -20,7 +20,7 @@ export class PostgresKeys {
   constructor(private readonly schema: string) {}
 
   /** Every stored key, in a new set whose additions the next commits store. */
-  async load(query: Query, jobId: number): Promise<KeyIndex> {
+  async load(query: Query, jobId: number): Promise<SpillingKeyIndex> {
     const chunks: Uint8Array[] = [];
     const page = readsSql(this.schema).keyChunksPage;
     for (let after = 0; ;) {

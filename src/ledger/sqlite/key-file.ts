@@ -16,9 +16,11 @@ import { crc32 } from 'node:zlib';
 import { StorageError } from '../../errors.js';
 import { storageFault } from '../storage-fault.js';
 
-/** What the ledger commits about the key file. */
 const ENTRY_BYTES = 16;
+// A multiple of ENTRY_BYTES, so each block holds whole entries.
+const READ_BLOCK_BYTES = 1024 * 1024;
 
+/** What the ledger commits about the key file. */
 export interface KeyFileState {
   readonly bytes: number;
   readonly crc: number;
@@ -30,7 +32,10 @@ export interface KeyStore {
   /** Writes a chunk past the committed entries; returns the state to commit with it. */
   write(chunk: Uint8Array): KeyFileState;
   committed(state: KeyFileState): void;
-  readAll(from?: number): Uint8Array;
+  /** Calls `visit` with the committed entries from byte `from` on, a block at a time. */
+  readBlocks(from: number, visit: (chunk: Uint8Array) => void): void;
+  /** CRC-32 of the first `bytes` committed bytes (0 where the store keeps no CRC). */
+  prefixCrc(bytes: number): number;
   committedBytes(): number;
   close(): void;
 }
@@ -70,7 +75,7 @@ export class KeyFile implements KeyStore {
       // A ledger of an older batchguard recorded no state: its whole entries are taken as committed.
       const bytes = committed?.bytes ?? size - (size % ENTRY_BYTES);
       if (size < bytes) throw this.mismatch(committed as KeyFileState, `it holds only ${size} bytes`);
-      const crc = crc32(this.read(bytes));
+      const crc = this.crcUpTo(bytes);
       if (committed && crc !== committed.crc) throw this.mismatch(committed, 'its content differs');
       const expected = { bytes, crc };
       if (size > expected.bytes) ftruncateSync(this.fd, expected.bytes);
@@ -89,15 +94,21 @@ export class KeyFile implements KeyStore {
     );
   }
 
-  private read(bytes: number): Buffer {
-    const data = Buffer.allocUnsafe(bytes);
-    let done = 0;
-    while (done < bytes) {
-      const n = readSync(this.fd as number, data, done, bytes - done, done);
+  /** Reads `[from, to)` a block at a time (a whole 144 MB file in one buffer was that much RSS). */
+  private forEachBlock(from: number, to: number, visit: (chunk: Buffer) => void): void {
+    const block = Buffer.allocUnsafe(Math.min(READ_BLOCK_BYTES, Math.max(0, to - from)));
+    for (let at = from; at < to;) {
+      const n = readSync(this.fd as number, block, 0, Math.min(block.byteLength, to - at), at);
       if (n === 0) break;
-      done += n;
+      visit(block.subarray(0, n));
+      at += n;
     }
-    return data.subarray(0, done);
+  }
+
+  private crcUpTo(bytes: number): number {
+    let crc = 0;
+    this.forEachBlock(0, bytes, (chunk) => (crc = crc32(chunk, crc)));
+    return crc;
   }
 
   /** Writes a chunk after the committed content; returns the state to commit with its batch. */
@@ -119,12 +130,20 @@ export class KeyFile implements KeyStore {
     this.state = state;
   }
 
-  /** Every committed entry from byte `from` on (empty when there is none). */
-  readAll(from = 0): Uint8Array {
+  /** Calls `visit` with the committed entries from byte `from` on, in blocks of whole entries. */
+  readBlocks(from: number, visit: (chunk: Uint8Array) => void): void {
     const state = this.state;
-    if (!state) throw new Error('KeyFile.readAll before open');
-    if (state.bytes <= from || this.fd === undefined) return new Uint8Array(0);
-    return this.read(state.bytes).subarray(from);
+    if (!state) throw new Error('KeyFile.readBlocks before open');
+    if (state.bytes <= from || this.fd === undefined) return;
+    this.forEachBlock(from, state.bytes, visit);
+  }
+
+  /** CRC-32 of the first `bytes` committed bytes. */
+  prefixCrc(bytes: number): number {
+    const state = this.state;
+    if (!state) throw new Error('KeyFile.prefixCrc before open');
+    if (bytes === state.bytes) return state.crc;
+    return this.fd === undefined ? 0 : this.crcUpTo(Math.min(bytes, state.bytes));
   }
 
   /** The committed length in bytes. */

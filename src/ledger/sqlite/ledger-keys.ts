@@ -5,18 +5,27 @@
  * The committed length and the CRC stay here: the engine only adds and finds keys.
  */
 import type Database from 'better-sqlite3';
-import type { KeyIndex } from '../../structures/key-index.js';
+import { KEY_INDEX_ENTRY_BYTES } from '../../structures/key-index.js';
+import { SpillingKeyIndex } from '../../structures/spilling-key-index.js';
 import type { RecordKeys } from '../ledger.js';
 import { PendingKeys, remapEntries } from '../pending-keys.js';
 import type { KeyFileState, KeyStore } from './key-file.js';
+import type { KeyRunFiles } from './key-runs.js';
 import { parseJson } from '../row-codec.js';
+
+/** Where the stored keys came from at the last load: what a manifest of runs must match. */
+interface LoadOrigin {
+  readonly skip: number;
+  readonly remappedBytes: number;
+}
 
 type Meta = { get(key: string): string | undefined };
 
 export class LedgerKeys {
-  private readonly keys = new PendingKeys();
+  private readonly keys;
   private readonly remapped;
   private opened = false;
+  private loaded: { readonly index: SpillingKeyIndex; readonly origin: LoadOrigin } | undefined;
 
   constructor(
     private readonly store: KeyStore,
@@ -24,8 +33,13 @@ export class LedgerKeys {
     db: Database.Database,
     /** No run had started on the ledger when it was opened (a leftover key file is refused). */
     private readonly ledgerIsNew: boolean,
+    /** Where the sorted runs are kept across runs; undefined: in memory, for this handle only. */
+    private readonly runFiles: KeyRunFiles | undefined,
+    /** Keys the in-memory table holds before it is spilled into a run (tests make it small). */
+    private readonly spillKeys: number | undefined,
   ) {
     this.remapped = db.prepare('SELECT chunk FROM remapped_keys ORDER BY id').pluck();
+    this.keys = new PendingKeys(runFiles ? 'committed' : 'drained');
   }
 
   /** Checks the key store against the committed state (once per handle). */
@@ -36,15 +50,72 @@ export class LedgerKeys {
     this.opened = true;
   }
 
-  /** Every stored key, in a new set that the next commits store the additions of. */
-  load(): KeyIndex {
+  /**
+   * Every stored key, in a new set that the next commits store the additions of: the runs of the
+   * last manifest when it matches the ledger, plus the key file's entries past them; otherwise every
+   * stored entry, spilled into new runs as the table fills.
+   */
+  load(): RecordKeys {
     this.open();
     // After accepted drift, the source's keys at their new positions come first; the key file's
     // entries written before then are superseded (their positions are the old ones).
-    const chunks: Uint8Array[] = [...(this.remapped.iterate() as Iterable<Buffer>)];
-    const fromFile = this.store.readAll(Number(this.meta.get('key_file_skip') ?? 0));
-    if (fromFile.length > 0) chunks.push(fromFile);
-    return this.keys.load(chunks);
+    const remapped = [...(this.remapped.iterate() as Iterable<Buffer>)];
+    const origin = {
+      skip: Number(this.meta.get('key_file_skip') ?? 0),
+      remappedBytes: remapped.reduce((sum, chunk) => sum + chunk.byteLength, 0),
+    };
+    const files = this.runFiles;
+    if (files === undefined) {
+      const chunks: Uint8Array[] = [...remapped];
+      this.store.readBlocks(origin.skip, (chunk) => chunks.push(chunk.slice()));
+      return this.keys.load(chunks);
+    }
+    files.close();
+    const committed = this.store.committedBytes();
+    const stored = (origin.remappedBytes + Math.max(0, committed - origin.skip)) / KEY_INDEX_ENTRY_BYTES;
+    const index = new SpillingKeyIndex({ store: files, spillKeys: this.spillKeys });
+    let from = this.ledgerIsNew ? undefined : this.openRuns(index, files, origin, stored);
+    const runsBefore = JSON.stringify(index.runRecords);
+    if (from === undefined) {
+      files.clear();
+      index.reserve(Math.ceil(stored * 1.25));
+      for (const chunk of remapped) index.load(chunk);
+      from = origin.skip;
+    }
+    this.store.readBlocks(from, (chunk) => index.load(chunk));
+    if (JSON.stringify(index.runRecords) !== runsBefore) {
+      // Runs were made from stored entries: all of them go into runs now, and a manifest says so.
+      index.spill();
+      this.saveManifest(files, index, origin, { bytes: committed, crc: this.store.prefixCrc(committed) });
+    }
+    this.loaded = { index, origin };
+    return this.keys.adopt(index);
+  }
+
+  /** Opens the runs of the manifest when it matches the ledger; returns the key file length they cover. */
+  private openRuns(index: SpillingKeyIndex, files: KeyRunFiles, origin: LoadOrigin, stored: number): number | undefined {
+    const manifest = files.readManifest();
+    const committed = this.store.committedBytes();
+    if (manifest === undefined || manifest.skip !== origin.skip || manifest.remappedBytes !== origin.remappedBytes) return undefined;
+    if (manifest.coveredBytes > committed || manifest.coveredBytes < origin.skip) return undefined;
+    if (this.store.prefixCrc(manifest.coveredBytes) !== manifest.coveredCrc) return undefined;
+    const runs = [];
+    for (const record of manifest.runs) {
+      const data = files.openRun(record, KEY_INDEX_ENTRY_BYTES);
+      if (data === undefined) return undefined;
+      runs.push({ data, record });
+    }
+    try {
+      index.openRuns(runs, Math.ceil(stored * 1.25));
+    } catch (error) {
+      if (error instanceof RangeError) return undefined;
+      throw error;
+    }
+    return manifest.coveredBytes;
+  }
+
+  private saveManifest(files: KeyRunFiles, index: SpillingKeyIndex, origin: LoadOrigin, covered: KeyFileState): void {
+    files.saveManifest({ version: 1, ...origin, coveredBytes: covered.bytes, coveredCrc: covered.crc, runs: index.runRecords });
   }
 
   /**
@@ -63,7 +134,9 @@ export class LedgerKeys {
   /** The commit that recorded `state` succeeded. */
   committed(state: KeyFileState): void {
     this.store.committed(state);
-    this.keys.committed();
+    // A spill after a commit holds only stored keys: the manifest now covers the whole key file.
+    if (this.keys.committed() && this.runFiles && this.loaded)
+      this.saveManifest(this.runFiles, this.loaded.index, this.loaded.origin, state);
   }
 
   /** The entries of a remap's keys, which must come from `newKeys` (a set of this ledger's kind). */
@@ -74,6 +147,7 @@ export class LedgerKeys {
   /** A remap replaced every stored key: the run loads them again. */
   forget(): void {
     this.keys.forget();
+    this.loaded = undefined;
   }
 
   /** The committed length of the key store, from which a remap supersedes its entries. */
@@ -83,6 +157,7 @@ export class LedgerKeys {
   }
 
   close(): void {
+    this.runFiles?.close();
     this.store.close();
     this.opened = false;
   }

@@ -5,6 +5,7 @@
 import { basename, dirname, extname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { KeyFile, type KeyStore } from './key-file.js';
+import { KeyRunFiles } from './key-runs.js';
 import { checkPages, LedgerFileWatch } from './ledger-file.js';
 import { ProcessLock, type RunLock } from './process-lock.js';
 import { addMissingColumns, SCHEMA_SQL } from './schema.js';
@@ -21,6 +22,10 @@ import { STEPS_SCHEMA_SQL } from './durable-steps.js';
  */
 export interface LedgerParts {
   readonly keys: KeyStore;
+  /** Where the key index's sorted runs are kept (`<ledger>.keys.sorted/`); undefined: in memory. */
+  readonly keyRuns?: KeyRunFiles;
+  /** Keys the key index's table holds before they are spilled into a run; undefined: its default (tests set it low). */
+  readonly keySpillKeys?: number;
   readonly lock: RunLock;
   readonly file: { check(): void };
   /** The folder of the run reports (`<folder>/<run id>/`), or undefined: none are written. */
@@ -29,11 +34,12 @@ export interface LedgerParts {
   readonly ownsDatabase: boolean;
 }
 
-/** The parts of a ledger file at `path`: `<path>.keys`, `<path>.lock` and `<name>.runs/` beside it. */
+/** The parts of a ledger file at `path`: `<path>.keys`, `<path>.keys.sorted/`, `<path>.lock` and `<name>.runs/` beside it. */
 export function fileParts(path: string): LedgerParts {
   const name = basename(path, extname(path));
   return {
     keys: new KeyFile(`${path}.keys`),
+    keyRuns: new KeyRunFiles(`${path}.keys.sorted`),
     lock: new ProcessLock(`${path}.lock`),
     file: new LedgerFileWatch(path),
     reportsFolder: join(dirname(path), `${name}.runs`),

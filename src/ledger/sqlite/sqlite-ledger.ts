@@ -58,6 +58,12 @@ export interface SqliteLedgerOptions {
    * connection, and nothing is created or migrated. @default false
    */
   readOnly?: boolean;
+  /**
+   * Keys the duplicate-key index holds in its in-memory table before it sorts them into a run beside
+   * the ledger (`<ledger>.keys.sorted/`): what bounds its memory. Tests set it low to exercise runs.
+   * @default 262144 (an 8 MB table)
+   */
+  keySpillKeys?: number;
 }
 
 function openReadOnly(path: string, options: SqliteLedgerOptions): SqliteLedger {
@@ -86,7 +92,7 @@ export function openSqliteLedger(path: string, options: SqliteLedgerOptions = {}
   try {
     created = prepareLedgerFile(path);
     db = createSqliteDatabase(path, created);
-    return new SqliteLedger(db, path, options.lease ?? DEFAULT_LEASE, fileParts(path));
+    return new SqliteLedger(db, path, options.lease ?? DEFAULT_LEASE, { ...fileParts(path), keySpillKeys: options.keySpillKeys });
   } catch (error) {
     db?.close();
     // A ledger this call created holds nothing yet: leaving it (0 bytes after a full disk) would
@@ -125,7 +131,7 @@ export class SqliteLedger implements Ledger {
     this.file = parts.file;
     this.checkSchema();
     this.isNew = db.prepare('SELECT COUNT(*) FROM runs').pluck().get() === 0;
-    this.recordKeys = new LedgerKeys(parts.keys, this.metaAccess, db, this.isNew);
+    this.recordKeys = new LedgerKeys(parts.keys, this.metaAccess, db, this.isNew, parts.keyRuns, parts.keySpillKeys);
     this.crashNotes = new CrashNotes(db);
     this.runTimeline = new RunTimeline(db);
     this.outcomes = new OutcomeWriter(db);

@@ -1,0 +1,24 @@
+/**
+ * The SQLite ledger passes the conformance suite with its key index spilling into sorted runs after
+ * every two keys, so that every key test also goes through runs, their manifest and their reopening.
+ */
+import { join } from 'node:path';
+import { openSqliteLedger } from '../../src/ledger/sqlite/sqlite-ledger.js';
+import { withDatabase } from '../helpers/ledger.js';
+import { tempDir } from '../helpers/temp.js';
+import { describeLedgerConformance } from './ledger-conformance.js';
+
+let path: string | undefined;
+
+describeLedgerConformance(
+  'SQLite ledger, keys spilled into runs',
+  async ({ lease }) => openSqliteLedger((path ??= join(tempDir(), 'ledger.sqlite')), { lease, keySpillKeys: 2 }),
+  async () => {
+    path = undefined;
+  },
+  {
+    async writeFutureSchema() {
+      withDatabase(path as string, (db) => db.prepare("UPDATE meta SET value = '999' WHERE key = 'schema'").run());
+    },
+  },
+);

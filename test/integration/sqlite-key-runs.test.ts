@@ -1,0 +1,128 @@
+/**
+ * The SQLite ledger's key runs (`<ledger>.keys.sorted/`, ledger/sqlite/key-runs.ts) across runs: a
+ * resume opens the runs its manifest lists and reads only the key file's entries past them; a
+ * ledger without runs (an older batchguard's), a damaged run, or a key file that no longer matches
+ * the manifest makes the runs be built again from the key file. Every case must stay exact.
+ */
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { Ledger } from '../../src/ledger/ledger.js';
+import type { KeyRunsManifest } from '../../src/ledger/sqlite/key-runs.js';
+import { openSqliteLedger } from '../../src/ledger/sqlite/sqlite-ledger.js';
+import { batch, start } from '../conformance/conformance-harness.js';
+import { tempDir } from '../helpers/temp.js';
+
+const SPILL = 64;
+
+function open(path: string): Ledger {
+  return openSqliteLedger(path, { keySpillKeys: SPILL });
+}
+
+/** A run that adds keys `first` to `end - 1` (seq = number), committing every 50 keys. */
+async function addKeys(path: string, runId: string, first: number, end: number): Promise<void> {
+  const ledger = open(path);
+  await ledger.begin(start(runId));
+  const keys = await ledger.keys();
+  for (let seq = first; seq < end; seq++) {
+    expect(keys.add(`key-${seq}`, seq, seq + 1)).toBeUndefined();
+    if ((seq + 1) % 50 === 0 || seq === end - 1) {
+      await ledger.commit(
+        batch(runId, { succeeded: [{ first: Math.floor(seq / 50) * 50, last: seq }], watermark: { seq: seq + 1 }, seen: seq + 1 }),
+      );
+    }
+  }
+  await ledger.finish(runId, 'completed', {});
+  await ledger.close();
+}
+
+/** Opens a run and checks that every key 0..held-1 is found with its owner and none after it. */
+async function expectExact(path: string, runId: string, held: number): Promise<void> {
+  const ledger = open(path);
+  await ledger.begin(start(runId));
+  const keys = await ledger.keys();
+  expect(keys.size).toBe(held);
+  for (let seq = 0; seq < held; seq++) expect(keys.find(`key-${seq}`)).toEqual({ seq, line: seq + 1 });
+  for (let seq = held; seq < held + 200; seq++) expect(keys.find(`key-${seq}`)).toBeUndefined();
+  // A duplicate of a spilled key, of a key of the last commit, and the same record read again.
+  expect(keys.add('key-3', 99_999, 1)).toEqual({ seq: 3, line: 4 });
+  expect(keys.add(`key-${held - 1}`, 99_999, 1)).toEqual({ seq: held - 1, line: held });
+  expect(keys.add('key-10', 10, 11)).toBeUndefined();
+  await ledger.finish(runId, 'completed', {});
+  await ledger.close();
+}
+
+function manifestOf(path: string): KeyRunsManifest {
+  return JSON.parse(readFileSync(join(`${path}.keys.sorted`, 'manifest.json'), 'utf8')) as KeyRunsManifest;
+}
+
+describe('SQLite ledger: the key runs', () => {
+  it('spills committed keys into runs listed by a manifest, which a resume opens as they are', async () => {
+    const path = join(tempDir(), 'ledger.sqlite');
+    await addKeys(path, 'run-1', 0, 1000);
+    const manifest = manifestOf(path);
+    expect(manifest.runs.length).toBeGreaterThan(0);
+    expect(manifest.runs.reduce((sum, run) => sum + run.entries, 0)).toBeLessThanOrEqual(1000);
+    expect(manifest.coveredBytes).toBeLessThanOrEqual(statSync(`${path}.keys`).size);
+    // Only listed runs are left: merged ones were deleted after the manifest that replaced them.
+    expect(readdirSync(`${path}.keys.sorted`).sort()).toEqual(['manifest.json', ...manifest.runs.map((run) => run.name)].sort());
+
+    await expectExact(path, 'run-2', 1000);
+    // Nothing new was stored: the resume used the runs as they were.
+    expect(manifestOf(path)).toEqual(manifest);
+    await addKeys(path, 'run-3', 1000, 1500);
+    await expectExact(path, 'run-4', 1500);
+  });
+
+  it('builds the runs from the key file for a ledger that has none (an older batchguard), once', async () => {
+    const path = join(tempDir(), 'ledger.sqlite');
+    await addKeys(path, 'run-1', 0, 1000);
+    rmSync(`${path}.keys.sorted`, { recursive: true });
+    await expectExact(path, 'run-2', 1000);
+    const rebuilt = manifestOf(path);
+    expect(rebuilt.coveredBytes).toBe(1000 * 16);
+    await expectExact(path, 'run-3', 1000);
+    expect(manifestOf(path)).toEqual(rebuilt);
+  });
+
+  it.each([
+    ['a run cut short', (file: string) => writeFileSync(file, readFileSync(file).subarray(0, 100))],
+    [
+      'a run with a changed byte',
+      (file: string) => writeFileSync(file, Buffer.from(readFileSync(file).map((byte, i) => (i === 40 ? byte ^ 1 : byte)))),
+    ],
+    ['a run deleted', (file: string) => rmSync(file)],
+  ])('builds the runs again after %s, and stays exact', async (_, damage) => {
+    const path = join(tempDir(), 'ledger.sqlite');
+    await addKeys(path, 'run-1', 0, 1000);
+    damage(join(`${path}.keys.sorted`, manifestOf(path).runs[0]!.name));
+    await expectExact(path, 'run-2', 1000);
+    await expectExact(path, 'run-3', 1000);
+  });
+
+  it('builds the runs again when the key file no longer holds what the manifest covers (restored from an older backup)', async () => {
+    const path = join(tempDir(), 'ledger.sqlite');
+    const dir = join(tempDir(), 'backup');
+    await addKeys(path, 'run-1', 0, 600);
+    // A backup of the ledger and its key file, without the runs.
+    const backup = ['', '.keys'].map((suffix) => [suffix, readFileSync(`${path}${suffix}`)] as const);
+    await addKeys(path, 'run-2', 600, 1200);
+    expect(existsSync(dir)).toBe(false);
+    for (const [suffix, bytes] of backup) writeFileSync(`${path}${suffix}`, bytes);
+    rmSync(`${path}-wal`, { force: true });
+    rmSync(`${path}-shm`, { force: true });
+    // The runs cover 1200 keys' worth of a key file that now holds 600.
+    await expectExact(path, 'run-3', 600);
+  });
+
+  it('keeps no key that no commit stored in a run: a run that died after adding keys', async () => {
+    const path = join(tempDir(), 'ledger.sqlite');
+    await addKeys(path, 'run-1', 0, 500);
+    const dying = open(path);
+    await dying.begin(start('run-2'));
+    const keys = await dying.keys();
+    for (let seq = 500; seq < 800; seq++) keys.add(`key-${seq}`, seq, seq + 1);
+    await dying.close();
+    await expectExact(path, 'run-3', 500);
+  });
+});

@@ -67,9 +67,12 @@ describe('SQLite ledger: the key runs', () => {
     // Only listed runs are left: merged ones were deleted after the manifest that replaced them.
     expect(readdirSync(`${path}.keys.sorted`).sort()).toEqual(['manifest.json', ...manifest.runs.map((run) => run.name)].sort());
 
+    // A run file no manifest lists (a process died between a merge and its manifest) is deleted.
+    writeFileSync(join(`${path}.keys.sorted`, 'run-999.bin'), Buffer.alloc(32));
     await expectExact(path, 'run-2', 1000);
     // Nothing new was stored: the resume used the runs as they were.
     expect(manifestOf(path)).toEqual(manifest);
+    expect(existsSync(join(`${path}.keys.sorted`, 'run-999.bin'))).toBe(false);
     await addKeys(path, 'run-3', 1000, 1500);
     await expectExact(path, 'run-4', 1500);
   });

@@ -91,6 +91,13 @@ export class KeyRunFiles implements RunStore {
     return this.runBytes(record.name, fd, record.entries * entryBytes);
   }
 
+  /** Deletes the run files that `manifest` does not list: left by a process that died between a merge and its manifest. */
+  removeUnlisted(manifest: KeyRunsManifest): void {
+    const listed = new Set(manifest.runs.map((run) => run.name));
+    for (const name of readdirSync(this.folder))
+      if (RUN_FILE.test(name) && !listed.has(name)) rmSync(join(this.folder, name), { force: true });
+  }
+
   /** Deletes every run and the manifest (before the runs are built again). */
   clear(): void {
     this.close();

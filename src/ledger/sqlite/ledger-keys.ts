@@ -111,6 +111,7 @@ export class LedgerKeys {
       if (error instanceof RangeError) return undefined;
       throw error;
     }
+    files.removeUnlisted(manifest);
     return manifest.coveredBytes;
   }
 

@@ -171,7 +171,11 @@ export class KeyIndex {
     let count = 0;
     for (let at = 0; at < table.length; at += UINT32_SLOTS) {
       if ((table[at]! | table[at + 1]!) === 0) continue;
-      into.set(table.subarray(at, at + UINT32_SLOTS), count * UINT32_SLOTS);
+      const to = count * UINT32_SLOTS;
+      into[to] = table[at]!;
+      into[to + 1] = table[at + 1]!;
+      into[to + 2] = table[at + 2]!;
+      into[to + 3] = table[at + 3]!;
       count++;
     }
     return count;

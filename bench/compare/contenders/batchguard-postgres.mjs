@@ -3,9 +3,9 @@
  * afterwards); otherwise the SQLite contender's job: default checkpointing and lease, the same retry
  * policy (3 attempts, 10 ms apart; errors marked fatal are not retried), CONCURRENCY records in
  * flight. Timed from the call to runJob, so the ledger's schema creation is included, as the SQLite
- * contender's file creation is. A restart is the same call: runJob resumes from the ledger, after
- * waiting for the dead run's lease to expire (a PostgreSQL ledger has no same-host process lock
- * that would tell it the holder is dead: docs/postgres.md).
+ * contender's file creation is. A restart is the same call: runJob resumes from the ledger, taking
+ * the dead run's lease over at once, since the server released the advisory lock of its session
+ * (docs/postgres.md, "Leases and fencing").
  */
 import { basename } from 'node:path';
 import pg from 'pg';

@@ -26,8 +26,8 @@ export function openPostgresLedger(spec: string, options: PostgresLedgerOptions)
   return postgresLedgerOn(pg, resolvePostgresTarget(spec, path), options);
 }
 
-/** Connections at most per ledger handle: commits, the heartbeat, and a reader. */
-const LEDGER_POOL_SIZE = 4;
+/** Connections at most per ledger handle: commits, the heartbeat, a reader, and the lease's lock session (holder-session.ts). */
+const LEDGER_POOL_SIZE = 5;
 
 /** The ledger at an already resolved `target`, with `pg` already loaded. */
 export function postgresLedgerOn(pg: PgModule, target: PostgresTarget, options: PostgresLedgerOptions): Ledger {

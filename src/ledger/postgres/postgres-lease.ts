@@ -2,7 +2,8 @@
  * The run lease of the PostgreSQL ledger: the policy of ../lease.ts on the `lease` row of the job
  * (sql/lease.ts says why each statement locks what it locks). The holder renews from a timer; every
  * write transaction of the holder begins with `fence()`, so a holder whose lease was taken while
- * it was frozen writes nothing.
+ * it was frozen writes nothing. The holder also keeps an advisory lock in a session of its own
+ * (holder-session.ts), which tells a taker at once that a holder died, rather than at the expiry.
  */
 import { LedgerError } from '../../errors.js';
 import {
@@ -16,6 +17,7 @@ import {
   type Lease,
   type ResolvedLeaseOptions,
 } from '../lease.js';
+import { HolderSession } from './holder-session.js';
 import type { PgDb, Query, Row } from './pg-db.js';
 import { leaseSql } from './sql/lease.js';
 
@@ -53,6 +55,7 @@ export class PostgresLease {
   private readonly heartbeat: Heartbeat;
   private readonly who = newOwner();
   private readonly sql;
+  private readonly session: HolderSession;
 
   constructor(
     private readonly db: PgDb,
@@ -62,6 +65,7 @@ export class PostgresLease {
   ) {
     this.sql = leaseSql(schema);
     this.heartbeat = new Heartbeat(() => this.renew(), options.renewEveryMs);
+    this.session = new HolderSession(db.pool, schema);
   }
 
   /** This holder's token, for statements that fence themselves (sql/crash-suspects.ts). */
@@ -79,8 +83,9 @@ export class PostgresLease {
 
   /**
    * Takes the lease for `runId` and runs `then` in the same transaction, with the lease it replaced
-   * (a run that ended without releasing it). A lease in force is waited for until it expires; if
-   * its holder renews it meanwhile, the holder is alive and this throws LEDGER_LOCKED.
+   * (a run that ended without releasing it). A lease in force whose holder's session has ended
+   * (holder-session.ts) is taken at once; otherwise it is waited for until it expires, and if its
+   * holder renews it meanwhile, the holder is alive and this throws LEDGER_LOCKED.
    */
   async acquire<T>(runId: string, takeOver: boolean, then: (query: Query, previous: Lease | undefined) => Promise<T>): Promise<T> {
     let seen: Lease | undefined;
@@ -89,7 +94,9 @@ export class PostgresLease {
         const { rows } = await query(this.sql.readForTake, [this.jobId()]);
         const read = toLease(rows[0] as Row);
         const current = read.lease;
-        if (current && decideTake(current, read.nowMs, takeOver) === 'wait') return { wait: current, nowMs: read.nowMs };
+        if (current && decideTake(current, read.nowMs, takeOver) === 'wait') {
+          if (!(await this.session.holderGone(this.jobId(), current.token))) return { wait: current, nowMs: read.nowMs };
+        }
         const planned = acquireLease(runId, this.who, read.token, read.nowMs, this.options);
         const taken = await query(this.sql.take, [
           this.jobId(),
@@ -110,9 +117,12 @@ export class PostgresLease {
         this.mine = lease;
         this.lost = undefined;
         try {
+          // Before the commit that makes the lease visible: whoever reads it finds its lock held.
+          await this.session.hold(this.jobId(), lease.token);
           return { value: await then(query, current) };
         } catch (error) {
           this.mine = undefined;
+          await this.session.unhold(this.jobId()).catch(() => {});
           throw error;
         }
       });
@@ -199,7 +209,13 @@ export class PostgresLease {
     this.mine = undefined;
   }
 
+  /** After the release committed: the lock goes too (before it, a taker would find a lease in force and no lock). */
+  async released(): Promise<void> {
+    await this.session.unhold(this.jobId());
+  }
+
   close(): void {
     this.heartbeat.stop();
+    this.session.close();
   }
 }

@@ -178,6 +178,7 @@ export class PostgresLedger implements Ledger {
         await this.crashNotes.clear(query);
       }),
     );
+    await this.lease.released().catch(() => {});
   }
 
   async noteInFlight(note: InFlightNote): Promise<void> {
@@ -337,7 +338,7 @@ export class PostgresLedger implements Ledger {
     return undefined;
   }
 
-  /** Stops the heartbeat and closes the connections; a second call does nothing. */
+  /** Stops the heartbeat and closes the connections (the lease's lock session first); a second call does nothing. */
   async close(): Promise<void> {
     this.lease.close();
     this.closing ??= this.db.end();

@@ -2,22 +2,24 @@
  * One measurement of bench/dependencies.mjs, in its own process (so maxRSS is this run's alone).
  * Prints one JSON line.
  *
- *   node [--expose-gc] bench/dependencies-worker.mjs <data.jsonl> <ledger.sqlite> <deps|none> [peak]
+ *   node [--expose-gc] bench/dependencies-worker.mjs <data.jsonl> <ledger.sqlite> <deps|none> [peak|at=N]
  *
  * `deps` runs the job with `dependsOn: (r) => r.parent ? [r.parent] : []`, `none` without it (the
  * baseline). `peak` (needs --expose-gc) also takes the live heap at the first handler call, after a
  * full GC: in the children-first order that is the moment the most records wait (every record before
  * the first root is held), so the heap then is what the waiting records cost. The GC pause (well
- * under a second at 1M records) is included in the elapsed time.
+ * under a second at 1M records) is included in the elapsed time. `at=N` takes the same snapshot at
+ * the first handler call after N records were read instead: the same point in a run without
+ * dependsOn, whose memory there (the key index, the ledger's buffers) is subtracted.
  */
 import { defineJob, jsonl, startRun } from '../dist/index.js';
 
 const [data, ledger, mode, peak] = process.argv.slice(2);
-const measurePeak = peak === 'peak' && typeof globalThis.gc === 'function';
+const measurePeak = (peak === 'peak' || peak?.startsWith('at=')) && typeof globalThis.gc === 'function';
+const snapshotAtRead = peak?.startsWith('at=') ? Number(peak.slice(3)) : 0;
 const NONE = Object.freeze([]);
 
 let handle;
-let calls = 0;
 let atFirstCall;
 let peakWaiting = 0;
 let peakHeap = 0;
@@ -45,12 +47,19 @@ const job = defineJob({
     // short waits of the parents-first orders, which a 50 ms timer misses.
     const waiting = waitingNow();
     if (waiting > peakWaiting) peakWaiting = waiting;
-    if (calls++ === 0) {
+    if (atFirstCall === undefined && handle.progress().read >= snapshotAtRead) {
       if (measurePeak) {
         globalThis.gc();
         globalThis.gc();
         const m = process.memoryUsage();
-        atFirstCall = { waiting, heapUsed: m.heapUsed, arrayBuffers: m.arrayBuffers, external: m.external, rss: m.rss };
+        atFirstCall = {
+          waiting,
+          read: handle.progress().read,
+          heapUsed: m.heapUsed,
+          arrayBuffers: m.arrayBuffers,
+          external: m.external,
+          rss: m.rss,
+        };
       } else {
         atFirstCall = { waiting };
       }

@@ -24,11 +24,17 @@
  * (the first handler call), against the live heap and against peak RSS minus the baseline's at that size:
  * the slopes are the bytes each waiting record costs.
  *
+ * Then the target of a waiting record (≤ 100 bytes; 1M children-first records under 300 MB peak RSS):
+ * each children-first run's heap and typed arrays at its peak, less those of a run without
+ * dependsOn snapshotted after as many records were read (the key index, the ledger's buffers), over
+ * the records waiting: the bytes each waiting record costs.
+ *
  * Usage: npm run build && node bench/dependencies.mjs
- *   env RECORDS=200000 (scale down), REPEAT=1, CHAIN_LENGTH=1000, FIT=0 (skip the memory fit)
- * Time: RECORDS=200000 takes about a minute. At 1M the children-first runs take 2–3 minutes each
- * (13 minutes in all, on 2 shared cores) because the engine currently scans every held record at each
- * checkpoint (InFlightWindow.compact via JobRun.watermark), which is quadratic in this order.
+ *   env RECORDS=200000 (scale down), REPEAT=1, CHAIN_LENGTH=1000, FIT=0 (skip the memory fit),
+ *   ORDERS=children-first (only the baselines and that order's scenarios)
+ * Time: RECORDS=200000 takes about a minute. At 1M the children-first runs took 3.5–5 minutes each on
+ * 2 shared cores at load average ~20 (waiting records are stored as positions and read again);
+ * `ORDERS=children-first REPEAT=1 FIT=0` (the targets alone) took 15 minutes there.
  */
 import { spawnSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
@@ -39,6 +45,10 @@ const RECORDS = Number(process.env.RECORDS ?? 1_000_000);
 const REPEAT = Number(process.env.REPEAT ?? 2);
 const CHAIN_LENGTH = Number(process.env.CHAIN_LENGTH ?? 1000);
 const FIT = process.env.FIT !== '0';
+const ORDERS = process.env.ORDERS?.split(',');
+/** The targets of a waiting record (docs/benchmarks.md). */
+const TARGET_BYTES_PER_WAITING = 100;
+const TARGET_PEAK_RSS_MB = 300;
 const worker = new URL('./dependencies-worker.mjs', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'batchguard-bench-deps-'));
 const benchStarted = performance.now();
@@ -137,7 +147,7 @@ let runNumber = 0;
 
 function measure(file, mode, peak = false) {
   const ledger = join(dir, `ledger-${++runNumber}.sqlite`);
-  const args = ['--expose-gc', worker, file.path, ledger, mode, ...(peak ? ['peak'] : [])];
+  const args = ['--expose-gc', worker, file.path, ledger, mode, ...(peak ? [peak === true ? 'peak' : peak] : [])];
   const child = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 1 << 20 });
   for (const suffix of ['', '-wal', '-shm']) rmSync(ledger + suffix, { force: true });
   if (child.status !== 0) throw new Error(`worker failed (${child.status}): ${child.stderr}`);
@@ -164,6 +174,7 @@ const scenarios = [
 // Children-first runs also take the live heap at their peak (one full GC at the first handler call:
 // well under a second, against runs of a minute or more at 1M records).
 for (const s of scenarios) s.peak = s.order === 'children-first';
+if (ORDERS) scenarios.splice(0, scenarios.length, ...scenarios.filter((s) => s.mode === 'none' || ORDERS.includes(s.order)));
 
 function row(cells, widths) {
   return cells.map((cell, i) => (i === 0 ? pad(cell, widths[0]) : lpad(cell, widths[i]))).join('');
@@ -228,6 +239,35 @@ try {
     console.log(`  ${pad(s.name, 38)} ${(best / baseBest).toFixed(2)}×`);
   }
   if (spreadNotes.length > 0) console.log(`\nnoisy between runs (the machine is shared): ${spreadNotes.join('; ')}`);
+
+  const waitingScenarios = scenarios.filter((s) => s.order === 'children-first');
+  if (waitingScenarios.length > 0) {
+    console.log(
+      `\nbytes per waiting record (target ≤ ${TARGET_BYTES_PER_WAITING}) and peak RSS (target < ${TARGET_PEAK_RSS_MB} MB), children-first runs:`,
+    );
+    console.log('  heap + typed arrays after a full GC at the peak, less a run without dependsOn snapshotted after as many reads');
+    for (const s of waitingScenarios) {
+      const base = new Map();
+      results.get(s).forEach((r, i) => {
+        const read = r.atFirstCall.read;
+        if (!base.has(read)) {
+          process.stderr.write(`  baseline at ${fmtInt(read)} reads for ${s.name} … `);
+          const b = measure(dataFile(s.shape, 'parents-first', RECORDS), 'none', `at=${read}`);
+          process.stderr.write(`${(b.elapsedMs / 1000).toFixed(1)} s\n`);
+          base.set(read, b);
+        }
+        const b = base.get(read).atFirstCall;
+        const held = r.atFirstCall.heapUsed + r.atFirstCall.arrayBuffers - (b.heapUsed + b.arrayBuffers);
+        const perWaiting = held / r.atFirstCall.waiting;
+        const rssMb = r.maxRssBytes / 1024 / 1024;
+        console.log(
+          `  ${pad(i === 0 ? s.name : '', 38)} #${i + 1}: ${fmtInt(r.atFirstCall.waiting)} waiting, ${mb(held)} MB held: ` +
+            `${fmtInt(perWaiting)} bytes a waiting record (${perWaiting <= TARGET_BYTES_PER_WAITING ? 'met' : 'missed'}); ` +
+            `peak RSS ${rssMb.toFixed(0)} MB (${rssMb < TARGET_PEAK_RSS_MB ? 'met' : 'missed'})`,
+        );
+      });
+    }
+  }
 
   if (FIT) {
     const sizes = [...new Set([Math.round(RECORDS * 0.1), Math.round(RECORDS * 0.5)])].filter((n) => n < RECORDS);

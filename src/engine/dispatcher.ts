@@ -12,6 +12,7 @@ import { Phase, retryState, type OpenRecord } from './open-record.js';
 /** The phases in which a record holds one of the run's slots. */
 const HOLDS_SLOT: Readonly<Record<Phase, boolean>> = {
   [Phase.waitingDeps]: false,
+  [Phase.setAside]: false,
   [Phase.queued]: false,
   [Phase.running]: true,
   // A record gives its slot back while it waits to retry, as for a rate-limit token: a wait of a
@@ -56,6 +57,7 @@ export class Dispatcher {
   /** Records in each phase (those that have left the window included: `done`, `pending`). */
   private readonly counts: Record<Phase, number> = {
     [Phase.waitingDeps]: 0,
+    [Phase.setAside]: 0,
     [Phase.queued]: 0,
     [Phase.running]: 0,
     [Phase.retryWait]: 0,

@@ -11,6 +11,11 @@ import type { AttemptContext } from './attempt-context.js';
 export const Phase = {
   /** Read; waits for its dependencies' outcomes (dependency-gate.ts). */
   waitingDeps: 'waiting-deps',
+  /**
+   * Waits for its dependencies, stored as its position alone (dependency-gate.ts): the entry has
+   * left the window, and a new one is made when the record is read again.
+   */
+  setAside: 'set-aside',
   /** Waits for a slot: in the ready queue, a fairness key's queue, or its crash-suspect group. */
   queued: 'queued',
   /** An attempt runs. */
@@ -104,7 +109,15 @@ export function retryState(entry: OpenRecord): RetryState {
   return (entry.retry ??= { previousDelayMs: 0, cancelRetry: undefined, history: [] });
 }
 
-/** Whether the record has its outcome (for the window and the crash guard). */
+/** Whether the record has its outcome (for the crash guard). */
 export function isDone(entry: OpenRecord): boolean {
   return entry.phase === Phase.done;
+}
+
+/**
+ * Whether the entry no longer holds the window: it has its outcome, or it was set aside (the
+ * dependency gate then holds the watermark at its position, until the record has its outcome).
+ */
+export function leftWindow(entry: OpenRecord): boolean {
+  return entry.phase === Phase.done || entry.phase === Phase.setAside;
 }

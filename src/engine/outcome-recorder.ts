@@ -25,6 +25,8 @@ export interface RecorderDeps {
   readonly startWatermark: SourcePosition | undefined;
   /** The last record read. */
   readonly lastRead: () => SourcePosition | undefined;
+  /** The oldest record that waits stored as its position, or was read back and has no outcome (the dependency gate). */
+  readonly oldestStored: () => SourcePosition | undefined;
   /** Moves a record to a phase (the dispatcher). */
   readonly move: (entry: OpenRecord, phase: Phase) => void;
   /** A record has its outcome: what waited on it may run (the dependency gate). */
@@ -131,8 +133,10 @@ export class OutcomeRecorder {
   private watermark(): SourcePosition | undefined {
     if (!this.deps.selector.movesWatermark) return undefined;
     this.deps.window.compact();
-    const oldest = this.deps.window.oldest();
-    if (oldest) return oldest.position;
+    const oldest = this.deps.window.oldest()?.position;
+    const stored = this.deps.oldestStored();
+    if (stored && (oldest === undefined || stored.seq < oldest.seq)) return stored;
+    if (oldest) return oldest;
     return this.deps.lastRead() ?? this.deps.startWatermark ?? { seq: 0 };
   }
 

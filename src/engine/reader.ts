@@ -201,5 +201,5 @@ export class Reader {
  * (it waits for a dependency outside the group; it runs later, by a note of its own).
  */
 function groupDone(entry: OpenRecord): boolean {
-  return entry.phase === Phase.done || entry.phase === Phase.pending || entry.phase === Phase.waitingDeps;
+  return entry.phase === Phase.done || entry.phase === Phase.pending || entry.phase === Phase.waitingDeps || entry.phase === Phase.setAside;
 }

@@ -7,7 +7,7 @@
 import type { Job } from '../job.js';
 import type { Ledger, RecordKeys, ResumeState } from '../ledger/ledger.js';
 import type { DependencyTracker } from '../graph/dependency-tracker.js';
-import type { SourceFingerprint } from '../sources/source.js';
+import type { RecordReader, SourceFingerprint } from '../sources/source.js';
 import { Checkpointer } from './checkpointer.js';
 import { CrashGuard } from './crash-guard.js';
 import { loadDependencies } from './dependency-gate.js';
@@ -29,6 +29,8 @@ export interface RunParts {
   readonly keys: RecordKeys | undefined;
   /** What the ledger knows of dependencies, when the job has `dependsOn`. */
   readonly dependencies: DependencyTracker<OpenRecord> | undefined;
+  /** Reads a waiting record again, when the job has `dependsOn` and its source can (the gate closes it). */
+  readonly recordReader: RecordReader<unknown> | undefined;
   readonly checkpointer: Checkpointer;
   readonly crashGuard: CrashGuard<OpenRecord>;
   /** Set when accepted drift moved the recorded outcomes: said in the summary's warnings. */
@@ -77,8 +79,11 @@ export async function prepareRun(
   const plan = !options.rerun ? undefined : fixed !== undefined ? { rows: fixed, keys: undefined } : await rerunPlan(ledger, options.rerun);
   const selector = plan ? rerunSelector(job, plan, job.source.seekable) : resumeSelector(resume);
   const keys = !options.rerun || job.dependsOn ? await ledger.keys() : undefined;
+  const recordReader = job.dependsOn && keys ? await job.source.openReader?.() : undefined;
   const dependencies =
-    job.dependsOn && keys ? await loadDependencies(job, ledger, keys, new Set(plan?.rows.map((row) => row.seq) ?? [])) : undefined;
+    job.dependsOn && keys
+      ? await loadDependencies(job, ledger, keys, new Set(plan?.rows.map((row) => row.seq) ?? []), recordReader)
+      : undefined;
   await job.output?.open(resume.outputState, { ledger: ledger.location, job: job.name });
   const checkpointer = new Checkpointer(
     ledger,
@@ -101,6 +106,7 @@ export async function prepareRun(
     rerunSelected: plan?.rows.length,
     keys,
     dependencies,
+    recordReader,
     checkpointer,
     crashGuard: new CrashGuard<OpenRecord>(resume.crashes, ledger, options.concurrency, job.maxCrashes, isDone),
     driftNote: remapped ? `the source changed (${remapped}); the recorded outcomes now follow their records by key` : undefined,

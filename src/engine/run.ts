@@ -21,7 +21,7 @@ import { type EscapeListener } from './escaped-errors.js';
 import { EngineEvents } from './events.js';
 import { FairScheduler } from './fair-scheduler.js';
 import type { AttemptRunner } from './handler-call.js';
-import { isDone, Phase, type OpenRecord } from './open-record.js';
+import { leftWindow, Phase, type OpenRecord } from './open-record.js';
 import { OutcomeRecorder } from './outcome-recorder.js';
 import { Reader } from './reader.js';
 import { enterRecord } from './record-entry.js';
@@ -37,7 +37,7 @@ import { type Progress } from './run-handle.js';
 export class Run {
   private readonly stats = { attempts: 0, retries: 0, retriesDeferred: 0, parkedAttempts: 0 };
   /** Records read and not finished, in reading order: the oldest one holds the watermark. */
-  private readonly window = new InFlightWindow<OpenRecord>(isDone);
+  private readonly window = new InFlightWindow<OpenRecord>(leftWindow);
   private readonly dispatcher: Dispatcher;
   private readonly executor: RecordExecutor;
   private readonly recorder: OutcomeRecorder;
@@ -106,6 +106,7 @@ export class Run {
       window: this.window,
       startWatermark: parts.resume.watermark,
       lastRead: () => this.lastRead,
+      oldestStored: () => this.gate?.oldestStored(),
       move,
       settled: (entry, status) => this.gate?.settled(entry, status),
       commitFailed: (error) => this.ledgerFailed(error),
@@ -114,11 +115,24 @@ export class Run {
     });
     this.gate =
       parts.dependencies &&
-      new DependencyGate(job, parts.dependencies, {
-        run: (entry) => this.dispatcher.ready(entry),
-        skip: (entry, blockedBy) => this.recorder.skipped(entry, blockedBy),
-        invalid: (entry, message) => this.recorder.invalidEntry(entry, message),
-      });
+      new DependencyGate(
+        job,
+        parts.dependencies,
+        {
+          run: (entry) => this.dispatcher.ready(entry),
+          skip: (entry, blockedBy) => this.recorder.skipped(entry, blockedBy),
+          invalid: (entry, message) => this.recorder.invalidEntry(entry, message),
+          setAside: (entry) => {
+            this.dispatcher.move(entry, Phase.setAside);
+            entry.record = undefined;
+          },
+          failed: (error) => control.end({ kind: 'source-failed', error }),
+        },
+        // A crash group's members are known by their entries (dispatcher.runOnly): while suspects
+        // run in groups, or wait for one, records wait whole.
+        () => !parts.crashGuard.careful,
+        parts.recordReader,
+      );
     this.executor = new RecordExecutor({
       job,
       clock,
@@ -183,11 +197,11 @@ export class Run {
     control.attach({
       stopBreaker: () => this.breaker.stop(),
       abandonWaiting: () => {
-        for (const entry of this.window.open()) if (entry.phase !== Phase.running) this.executor.abandon(entry);
+        for (const entry of this.openEntries()) if (entry.phase !== Phase.running) this.executor.abandon(entry);
         this.wakeLoop();
       },
       abandonAll: () => {
-        for (const entry of this.window.open()) this.executor.abandon(entry);
+        for (const entry of this.openEntries()) this.executor.abandon(entry);
       },
     });
   }
@@ -240,7 +254,14 @@ export class Run {
     return this.finish(exhausted);
   }
 
-  private finish(exhausted: boolean): Promise<Summary> {
+  /** Every record read and not finished: the window's, and the stored records read again. */
+  private openEntries(): OpenRecord[] {
+    const open = this.window.open();
+    return this.gate ? [...open, ...this.gate.reopenedEntries()] : open;
+  }
+
+  private async finish(exhausted: boolean): Promise<Summary> {
+    await this.gate?.close();
     return finishRun({
       job: this.job,
       options: this.options,
@@ -308,7 +329,7 @@ export class Run {
         return;
       }
       if (!runNow) {
-        if (entry.phase !== Phase.done) this.dispatcher.move(entry, Phase.waitingDeps);
+        if (entry.phase !== Phase.done && entry.phase !== Phase.setAside) this.dispatcher.move(entry, Phase.waitingDeps);
         return;
       }
     }

@@ -5,6 +5,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import { ConfigError } from '../errors.js';
 import { fileHeadHash, fingerprintFile, sampleFileAt, isSystemError, openSourceFile, unreadable } from './file-source.js';
+import { JsonlRecordReader } from './jsonl-record-reader.js';
 import { DEFAULT_CHUNK_SIZE, LineReader, lineNumberAt } from './line-reader.js';
 import type { BufferedItemIterator, Source, SourceItem, SourcePosition } from './source.js';
 import { firstInvalidUtf8, invalidUtf8Message, resolveInvalidUtf8, type InvalidUtf8 } from './utf8.js';
@@ -50,6 +51,7 @@ export function jsonl<T = unknown>(path: string, options: JsonlOptions = {}): So
     sampleAt: (offset) => sampleFileAt('jsonl', path, offset),
     headHash: (length) => fileHeadHash('jsonl', path, length),
     read: (from, signal) => new JsonlIterator<T>(path, chunkSize, from, signal, checkUtf8),
+    openReader: () => Promise.resolve(new JsonlRecordReader<T>(path)),
   };
 }
 

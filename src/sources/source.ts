@@ -55,6 +55,24 @@ export interface Source<T> {
    * Throws `SourceError('SOURCE_UNREADABLE')` when the source cannot be opened.
    */
   read(from?: SourcePosition, signal?: AbortSignal): AsyncIterable<SourceItem<T>>;
+  /**
+   * Opens a reader of single records by position (see {@link RecordReader}); absent for sources
+   * that cannot read a record again on demand (plain iterables, database tables).
+   */
+  openReader?(): Promise<RecordReader<T>>;
+}
+
+/**
+ * Reads one record again at a position the source reported: how a record waiting for its
+ * dependencies is kept as its position alone and parsed again when they are met
+ * (dependency-gate.ts). Synchronous, so that a record is released in the same turn as the outcome
+ * that releases it: one positioned read of a few hundred bytes, from the page cache as a rule
+ * (the file was just read).
+ */
+export interface RecordReader<T> {
+  /** The item at `position` (its `seq`, `line` and `offset` as the source reported them). Throws on I/O errors. */
+  read(position: SourcePosition): SourceItem<T>;
+  close(): Promise<void>;
 }
 
 /**

@@ -121,4 +121,18 @@ describe('InFlightWindow', () => {
     expect(seqs(window.open())).toEqual([0]);
     expect(storedLength(window)).toBeLessThanOrEqual(2 * 1025 + 1);
   });
+
+  it('drops entries that leave behind an open one as it grows, with no one asking for the oldest', () => {
+    // Records set aside by the dependency gate leave the window as they are read, while commits
+    // (which ask for the oldest) may not come at all: the window must not keep them.
+    const window = new InFlightWindow<Entry>((entry) => entry.done);
+    window.add({ seq: 0, done: false });
+    for (let seq = 1; seq <= 100_000; seq++) {
+      const entry = { seq, done: false };
+      window.add(entry);
+      entry.done = true;
+    }
+    expect(storedLength(window)).toBeLessThan(3000);
+    expect(seqs(window.open())).toEqual([0]);
+  });
 });

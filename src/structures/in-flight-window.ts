@@ -13,6 +13,10 @@ export class InFlightWindow<E> {
 
   add(entry: E): void {
     this.entries.push(entry);
+    // Entries also leave without an outcome to commit (a record set aside by the dependency gate),
+    // while nothing asks for the oldest: compacted as the window grows, it stays bounded by the
+    // entries still in it (amortised O(1) an add, like compact's own calls).
+    if (this.entries.length - this.head >= 2 * this.storedAfterCompact + 1024) this.compact();
   }
 
   /** The oldest entry without an outcome, or undefined. */

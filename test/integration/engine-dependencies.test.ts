@@ -3,8 +3,9 @@
  * for what they depend on, failures block their descendants (with the chain that blocked them),
  * cycles and missing keys are reported, and `rerun` unblocks what a fixed handler lets through.
  */
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/clock.js';
 import { ConfigError, FatalError } from '../../src/errors.js';
 import { defineJob, type Handler, type JobOptions } from '../../src/job.js';
@@ -14,7 +15,8 @@ import { runJob } from '../../src/engine/run-job.js';
 import type { RunOptions } from '../../src/engine/run-options.js';
 import type { Summary } from '../../src/report/summary.js';
 import { drive } from '../helpers/drive.js';
-import { tempDir } from '../helpers/temp.js';
+import { tempDir, tempFiles } from '../helpers/temp.js';
+import { jsonl } from '../../src/sources/jsonl.js';
 
 interface Node {
   id: string;
@@ -23,10 +25,31 @@ interface Node {
   fail?: boolean;
 }
 
+/**
+ * Every test runs twice: over an iterable, whose waiting records are held whole, and over a JSONL
+ * file, whose waiting records are stored as their positions and read again when released.
+ */
+type SourceKind = 'iterable' | 'jsonl';
+let sourceKind: SourceKind = 'iterable';
+const sourceFiles = tempFiles('batchguard-deps-source-', '.jsonl');
+let written: string | undefined;
+
+/** The nodes as the source of the kind under test (the JSONL file is rewritten only when they change). */
+function sourceOf(nodes: Node[]) {
+  if (sourceKind === 'iterable') return nodes;
+  const path = join(sourceFiles.dir, 'source.jsonl');
+  const content = nodes.map((node) => JSON.stringify(node)).join('\n') + '\n';
+  if (content !== written) {
+    writeFileSync(path, content);
+    written = content;
+  }
+  return jsonl<Node>(path);
+}
+
 function makeJob(source: Node[], handler: Handler<Node, unknown>, overrides: Partial<JobOptions<Node>> = {}) {
   return defineJob<Node>({
     name: 'deps',
-    source,
+    source: sourceOf(source),
     key: (r) => r.id,
     dependsOn: (r) => r.deps ?? [],
     handler,
@@ -55,7 +78,9 @@ function recorder(options: { fixed?: () => boolean; sync?: boolean } = {}) {
 
 async function run(job: ReturnType<typeof makeJob>, ledger: string, options: RunOptions = {}): Promise<Summary> {
   const clock = new ManualClock();
-  return drive(runJob(job, { ledger, clock, ...options }), clock);
+  // A test that changes the records between runs changes the file: the ledger is told to accept it.
+  const drift = sourceKind === 'jsonl' ? { acceptDrift: true } : {};
+  return drive(runJob(job, { ledger, clock, ...drift, ...options }), clock);
 }
 
 async function ledgerState(path: string): Promise<{ counts: LedgerCounts; rows: Map<string, RecordRow> }> {
@@ -134,7 +159,11 @@ function expectedOutcomes(nodes: Node[], parent: Map<string, string | undefined>
   return { failed, skipped };
 }
 
-describe('dependencies in the engine', () => {
+describe.each(['iterable', 'jsonl'] as const)('dependencies in the engine (%s source)', (kind) => {
+  beforeAll(() => {
+    sourceKind = kind;
+  });
+
   it('runs a tree parent before child and skips the subtree of a failure with its chain', async () => {
     const dir = tempDir();
     const ledger = join(dir, 'l.sqlite');
@@ -561,5 +590,35 @@ describe('dependencies in the engine', () => {
     expect(summary).toMatchObject({ total: 5, succeeded: 2, failed: 1, skipped: 2, pending: 0 });
     const { rows } = await ledgerState(ledger);
     expect(rows.get('e')?.blockedBy).toEqual(['d', 'q']);
+  });
+});
+
+describe('dependencies in the engine: records stored as their positions (JSONL source)', () => {
+  it('stops with a one-line SOURCE_DRIFT error when a stored record changed in the file; it stays pending', async () => {
+    const dir = tempDir();
+    const path = join(dir, 'data.jsonl');
+    const lines = ['{"id":"c1","deps":["p"]}', '{"id":"c2","deps":["p"]}', '{"id":"p"}'];
+    writeFileSync(path, `${lines.join('\n')}\n`);
+    const calls: string[] = [];
+    const job = defineJob<Node>({
+      name: 'deps',
+      source: jsonl<Node>(path),
+      key: (r) => r.id,
+      dependsOn: (r) => r.deps ?? [],
+      handler: async (r) => {
+        calls.push(r.id);
+        // The file is edited under the run: c1's key changes, at the same length.
+        writeFileSync(path, `${lines.join('\n').replace('"c1"', '"z1"')}\n`);
+      },
+      maxFailureRate: 1,
+    });
+    const clock = new ManualClock();
+    const ledger = join(dir, 'l.sqlite');
+    await expect(drive(runJob(job, { ledger, clock }), clock)).rejects.toThrow(
+      `the source jsonl:${path} changed while the run was reading it: the record at line 1 (byte offset 0), read again when its dependencies were met, has another key ("z1"); the outcomes that finished are saved`,
+    );
+    expect(calls).toEqual(['p']);
+    const { counts } = await ledgerState(ledger);
+    expect(counts).toMatchObject({ succeeded: 1, failed: 0, skipped: 0 });
   });
 });

@@ -5,27 +5,44 @@
  * 5 ms (I/O-bound), and the same job as one run on the SQLite ledger. Prints each figure and the
  * scaling ratios (against one worker, and one PostgreSQL worker against SQLite).
  * Each figure is the wall time from starting the processes to the last one's exit, so process
- * start-up and planning are included, as a user would see them.
+ * start-up and planning are included, as a user would see them. Beside it: the CPU time (user +
+ * system) of the worker processes per record, and of the PostgreSQL server's processes (all of
+ * them, so other clients of the server count too), and the load average when the case started: on
+ * a shared machine, compare CPU per record, not records/s.
+ * The I/O-bound case runs RECORDS_WAIT records per worker (8 workers: 8 times as many), so that
+ * every case runs for seconds and the start-up of 8 processes does not decide its figure.
  * Usage: npm run bench:workers   (RECORDS_NOOP=100000 RECORDS_WAIT=20000 WORKERS=1,2,4 to change)
  * Needs PostgreSQL on 127.0.0.1:5432 (trust auth, database test).
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 const PG_URL = process.env.PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-const RECORDS = { noop: Number(process.env.RECORDS_NOOP ?? 200_000), wait: Number(process.env.RECORDS_WAIT ?? 40_000) };
+const RECORDS_NOOP = Number(process.env.RECORDS_NOOP ?? 200_000);
+/** Records per worker of the I/O-bound case (and of its SQLite run, as one worker). */
+const RECORDS_WAIT = Number(process.env.RECORDS_WAIT ?? 20_000);
 const WORKERS = (process.env.WORKERS ?? '1,2,4,8').split(',').map(Number);
 /** Records in flight per worker: what bounds an I/O-bound worker (concurrency / 5 ms). */
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 16);
 const BIN = resolve(import.meta.dirname, '../bin/batchguard.js');
 const pg = createRequire(import.meta.url)('pg');
 
-function run(args, cwd) {
+/** Each process writes its CPU time at exit into a file of this folder: the bench sums them per case. */
+const CPU_HOOK = `data:text/javascript,${encodeURIComponent(
+  "import { writeFileSync } from 'node:fs'; process.on('exit', () => { const u = process.cpuUsage(); " +
+    'writeFileSync(`${process.env.BENCH_CPU_DIR}/${process.pid}`, String((u.user + u.system) / 1e6)); });',
+)}`;
+
+function run(args, cwd, cpuDir) {
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', CPU_HOOK, BIN, ...args], {
+      cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, BENCH_CPU_DIR: cpuDir },
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (c) => (out += c));
@@ -34,10 +51,43 @@ function run(args, cwd) {
   });
 }
 
-async function timed(work) {
+/** CPU seconds of every PostgreSQL server process so far, exited backends included (Linux /proc; 0 elsewhere). */
+function postgresCpu() {
+  if (!existsSync('/proc/self/stat')) return 0;
+  let ticks = 0;
+  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    let stat;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) !== 'postgres') continue;
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks += Number(fields[11]) + Number(fields[12]);
+    // The postmaster (its parent is not postgres) also holds its exited backends' time.
+    if (fields[1] === '1') ticks += Number(fields[13]) + Number(fields[14]);
+  }
+  return ticks / 100;
+}
+
+/** Runs one case: its wall time, the CPU seconds of its processes and of the server, and the load when it began. */
+async function measure(work) {
+  const cpuDir = mkdtempSync(join(dir, 'cpu-'));
+  const load = loadavg()[0];
+  const pgBefore = postgresCpu();
   const started = performance.now();
-  await work();
-  return (performance.now() - started) / 1000;
+  await work(cpuDir);
+  const seconds = (performance.now() - started) / 1000;
+  const pgSeconds = postgresCpu() - pgBefore;
+  const cpu = readdirSync(cpuDir).reduce((sum, file) => sum + Number(readFileSync(join(cpuDir, file), 'utf8')), 0);
+  rmSync(cpuDir, { recursive: true, force: true });
+  return { seconds, cpu, pgSeconds, load };
+}
+
+function describe(records, m) {
+  const perRecord = (s) => `${((s / records) * 1e6).toFixed(1)} µs`;
+  return `${Math.round(records / m.seconds)} records/s; CPU per record: workers ${perRecord(m.cpu)}, PostgreSQL ${perRecord(m.pgSeconds)} (load ${m.load.toFixed(1)})`;
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'batchguard-bench-workers-'));
@@ -47,36 +97,48 @@ const schemas = [];
 try {
   const results = {};
   for (const kind of ['noop', 'wait']) {
-    const records = RECORDS[kind];
+    const most = kind === 'noop' ? RECORDS_NOOP : RECORDS_WAIT * Math.max(...WORKERS);
     const data = join(dir, `${kind}.jsonl`);
-    writeFileSync(data, Array.from({ length: records }, (_, i) => `{"id":${i},"name":"city-${i}"}`).join('\n') + '\n');
-    const jobFile = join(dir, `${kind}.mjs`);
-    writeFileSync(
-      jobFile,
-      `import { defineJob, jsonl } from 'batchguard';
+    writeFileSync(data, Array.from({ length: most }, (_, i) => `{"id":${i},"name":"city-${i}"}`).join('\n') + '\n');
+    const recordsOf = (workers) => (kind === 'noop' ? RECORDS_NOOP : RECORDS_WAIT * workers);
+    const jobFile = (workers) => {
+      const file = join(dir, `${kind}-${workers}.mjs`);
+      // The first `recordsOf(workers)` records of the file: a source of that many lines.
+      const records = recordsOf(workers);
+      const path = records === most ? data : join(dir, `${kind}-${workers}.jsonl`);
+      if (path !== data) writeFileSync(path, readFileSync(data, 'utf8').split('\n').slice(0, records).join('\n') + '\n');
+      writeFileSync(
+        file,
+        `import { defineJob, jsonl } from 'batchguard';
 export default defineJob({
   name: 'bench-workers-${kind}',
-  source: jsonl(${JSON.stringify(data)}),
+  source: jsonl(${JSON.stringify(path)}),
   key: (r) => String(r.id),
   concurrency: ${CONCURRENCY},
   handler: ${kind === 'wait' ? '() => new Promise((resolve) => setTimeout(resolve, 5))' : 'async () => {}'},
 });
 `,
-    );
+      );
+      return file;
+    };
     const figures = {};
-    const sqlite = await timed(() => run(['run', jobFile, '--ledger', join(dir, `${kind}.sqlite`), '--quiet'], dir));
-    figures.sqlite = records / sqlite;
-    console.log(`${kind}: sqlite, one run: ${Math.round(figures.sqlite)} records/s`);
+    const sqliteRecords = recordsOf(1);
+    const sqliteJob = jobFile(1);
+    const sqlite = await measure((cpuDir) => run(['run', sqliteJob, '--ledger', join(dir, `${kind}.sqlite`), '--quiet'], dir, cpuDir));
+    figures.sqlite = sqliteRecords / sqlite.seconds;
+    console.log(`${kind}: sqlite, one run, ${sqliteRecords} records: ${describe(sqliteRecords, sqlite)}`);
     for (const workers of WORKERS) {
+      const records = recordsOf(workers);
+      const job = workers === 1 ? sqliteJob : jobFile(workers);
       const schema = `bench_workers_${kind}_${workers}_${process.pid}`;
       schemas.push(schema);
       // Enough chunks for 8 workers to share the end of the run evenly.
       const perChunk = String(Math.max(500, Math.round(records / 64)));
-      const args = ['run', jobFile, '--ledger', PG_URL, '--pg-schema', schema, '--worker', '--records-per-chunk', perChunk, '--quiet'];
+      const args = ['run', job, '--ledger', PG_URL, '--pg-schema', schema, '--worker', '--records-per-chunk', perChunk, '--quiet'];
       // The first worker plans while the others wait on the plan: all start together, as on a cluster.
-      const seconds = await timed(() => Promise.all(Array.from({ length: workers }, () => run(args, dir))));
-      figures[workers] = records / seconds;
-      console.log(`${kind}: postgres, ${workers} worker${workers === 1 ? '' : 's'}: ${Math.round(figures[workers])} records/s`);
+      const m = await measure((cpuDir) => Promise.all(Array.from({ length: workers }, () => run(args, dir, cpuDir))));
+      figures[workers] = records / m.seconds;
+      console.log(`${kind}: postgres, ${workers} worker${workers === 1 ? '' : 's'}, ${records} records: ${describe(records, m)}`);
     }
     results[kind] = figures;
   }

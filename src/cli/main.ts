@@ -101,10 +101,14 @@ export function buildProgram(setExitCode: (code: number) => void, onCommand: (na
   runFlags(program.command('run'))
     .description('run a job; resumes automatically where the previous run stopped')
     .option('--limit <n>', 'the same as --max-records: a sample of the first N records not yet done', integer('--limit'))
-    .option('--worker', "join the job's shared run as one of several workers, on any machine (PostgreSQL ledger only)")
+    .option(
+      '--worker',
+      "join the job's shared run as one of several workers (the default over a PostgreSQL ledger when the job can be shared); refuse what a worker cannot do",
+    )
+    .option('--no-worker', 'over a PostgreSQL ledger: run as one process, not as a worker of a shared run')
     .option(
       '--records-per-chunk <n>',
-      'with --worker: records per chunk when this worker plans the run (default: 10000)',
+      'as a worker: records per chunk when this worker plans the run (default: 10000)',
       integer('--records-per-chunk'),
     )
     .option(

@@ -21,6 +21,8 @@ import { loadJob } from './load-job.js';
 import { logSettings, type LogFlags } from './log-settings.js';
 import { plainLog, startProgress, type ProgressDisplay } from './progress-display.js';
 import { startMonitoring, type AlertingFlags } from './alerting.js';
+import { chooseRunMode } from './run-mode.js';
+import { LedgerError } from '../errors.js';
 
 export interface RunFlags extends AlertingFlags, LogFlags {
   ledger?: string;
@@ -56,7 +58,8 @@ export async function runCommand(jobFile: string, flags: RunFlags, rerun?: Rerun
   if (flags.dryRun) return dryRunCommand(job, flags, jobFile);
   const progressEveryMs = flags.progressEvery === undefined ? undefined : parseDuration(flags.progressEvery, '--progress-every');
   const ledger = ledgerPath(job, flags.ledger, jobFile);
-  if (flags.worker) return (await import('./worker-command.js')).workerCommand(job, ledger, flags, rerun);
+  const mode = chooseRunMode(job, ledger, flags, rerun);
+  if (mode.kind === 'worker') return (await import('./worker-command.js')).workerCommand(job, ledger, flags, rerun);
   // A memory ledger is always new, and says nothing about where earlier runs were recorded. A
   // database ledger exists before any run: a re-run there finds its failures or none.
   const newLedger = !isMemoryLedger(ledger) && !isDatabaseLedger(ledger) && !existsSync(ledger);
@@ -66,6 +69,11 @@ export async function runCommand(jobFile: string, flags: RunFlags, rerun?: Rerun
   let failuresSeen = 0;
   let display: ProgressDisplay = plainLog(err);
   const log = createLogger({ ...settings, write: (line) => display.log(line), redact: job.redact, bindings: { job: job.name } });
+  if (mode.notWorker !== undefined) {
+    if (mode.announce)
+      log.warn({ event: 'run:single-process', reason: mode.notWorker }, `running as one process, not as a worker: ${mode.notWorker}`);
+    await (await import('./refuse-beside-workers.js')).refuseBesideWorkers(job, ledger, flags.pgSchema, mode.notWorker);
+  }
   const started: { handle?: RunHandle } = {};
   const monitoring = await startMonitoring(job, flags, () => started.handle?.progress(), log);
   const onEvent = (event: EngineEvent): void => {
@@ -123,7 +131,9 @@ export async function runCommand(jobFile: string, flags: RunFlags, rerun?: Rerun
   }
   let summary: Summary;
   try {
-    summary = await handle.done;
+    summary = await handle.done.catch((error: unknown) => {
+      throw mode.notWorker === undefined ? error : whyNotJoined(error, mode.notWorker);
+    });
   } finally {
     unguard();
     await monitoring?.close();
@@ -144,6 +154,14 @@ export async function runCommand(jobFile: string, flags: RunFlags, rerun?: Rerun
   if (flags.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
   else if (!flags.quiet) process.stdout.write(`${formatSummary(summary)}\n`);
   return exitCodeOf(summary.status, signalName);
+}
+
+/** The lease error of a single-process run beside another, saying why this one did not join a shared run instead. */
+function whyNotJoined(error: unknown, notWorker: string): unknown {
+  if (!(error instanceof LedgerError && error.code === 'LEDGER_LOCKED')) return error;
+  return new LedgerError('LEDGER_LOCKED', `${error.message}. This process ran as one process, not as a worker, because ${notWorker}`, {
+    cause: error,
+  });
 }
 
 async function dryRunCommand(job: Job<any, any>, flags: RunFlags, jobFile: string): Promise<number> {

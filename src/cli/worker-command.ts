@@ -1,59 +1,75 @@
 /**
- * `batchguard run <job-file> --ledger postgres://… --worker`: this process joins the job's shared
- * run as one of its workers (src/distributed/run-worker.ts) and prints what it did and how the run
- * ended. Every worker exits with the run's code: 0 completed, 1 threshold exceeded (on all
- * workers' outcomes), 3 aborted (for all), 130/143 interrupted. A run flag that means nothing for
- * a worker is refused with a one-line error naming it, never ignored.
+ * `batchguard run <job-file> --ledger postgres://…` (or `--worker`): this process joins the job's
+ * shared run as one of its workers (src/distributed/run-worker.ts), logs on stderr as a single run
+ * does (the run it joined, failures, the breaker, chunks taken over or lost, a progress line), and
+ * prints how the run ended. Every worker exits with the run's code: 0 completed, 1 threshold
+ * exceeded (on all workers' outcomes), 3 aborted (for all), 130/143 interrupted. With `--worker`, a
+ * run flag that means nothing for a worker is refused with a one-line error naming it, never ignored.
  */
 import { runWorker, type WorkerSummary } from '../distributed/run-worker.js';
+import type { WorkerEvent } from '../distributed/worker-events.js';
+import type { EngineEvent } from '../engine/events.js';
 import type { RerunOptions } from '../engine/run-options.js';
-import { ConfigError } from '../errors.js';
+import type { Progress } from '../events/progress.js';
 import type { Job } from '../job.js';
+import { withoutPassword } from '../ledger/ledger-location.js';
+import type { SharedRunState } from '../ledger/worker-ledger.js';
 import { parseDuration } from '../policy/deadline.js';
+import { createLogger } from '../observe/logger.js';
+import { LogFormat } from '../observe/log-options.js';
+import { logEvent, loggedEventTypes, logProgress } from '../observe/run-log.js';
+import { logWorkerEvent, logWorkerSummary } from './worker-log.js';
 import { exitCodeOf } from './exit-codes.js';
+import { logSettings } from './log-settings.js';
+import { plainLog, startProgress, type ProgressDisplay } from './progress-display.js';
 import type { RunFlags } from './run-command.js';
+import { refuseWorkerFlags } from './run-mode.js';
 
-/** What a worker does instead of a deadline: why `--max-duration`, `--until` and `--max-records` are refused. */
-const NO_DEADLINE =
-  'a worker takes chunks until the shared run is over; to stop one, interrupt it (SIGINT or SIGTERM: what it committed is kept, and another worker takes its chunk over)';
-
-/** The run flags a worker refuses, and why. */
-const NOT_FOR_WORKERS: readonly { readonly flag: string; readonly given: (flags: RunFlags) => boolean; readonly why: string }[] = [
-  { flag: '--max-duration', given: (f) => f.maxDuration !== undefined, why: NO_DEADLINE },
-  { flag: '--until', given: (f) => f.until !== undefined, why: NO_DEADLINE },
-  { flag: '--max-records', given: (f) => f.maxRecords !== undefined, why: NO_DEADLINE },
-  { flag: '--limit', given: (f) => f.limit !== undefined, why: NO_DEADLINE },
-  {
-    flag: '--accept-drift',
-    given: (f) => f.acceptDrift === true,
-    why: 'workers read the source as the shared run planned it and do not compare it with what the ledger recorded, so there is no change to accept',
-  },
-  {
-    flag: '--take-over',
-    given: (f) => f.takeOver === true,
-    why: 'a shared run has no run lease to take: workers take over the chunks of a worker whose lease expired on their own',
-  },
-  { flag: '--alert-webhook', given: (f) => f.alertWebhook !== undefined, why: 'workers send no alerts yet' },
-  { flag: '--metrics-port', given: (f) => f.metricsPort !== undefined, why: 'workers serve no metrics yet' },
-];
-
-/** Throws the ConfigError of the first run flag that a worker refuses. */
-function refuseWorkerFlags(flags: RunFlags): void {
-  const refused = NOT_FOR_WORKERS.find((entry) => entry.given(flags));
-  if (refused !== undefined) {
-    throw new ConfigError(`${refused.flag} cannot be used with --worker: ${refused.why}; drop ${refused.flag}, or run without --worker`, {
-      field: refused.flag,
-    });
-  }
-}
+/** How many failures a terminal shows one by one (as run-command.ts). */
+const FAILURES_PRINTED = 20;
 
 /** `rerun` (from `rerun --failed … --worker`): the workers share a rerun of those records instead of a run. */
 export async function workerCommand(job: Job<any, any>, ledger: string, flags: RunFlags, rerun?: RerunOptions): Promise<number> {
-  refuseWorkerFlags(flags);
+  if (flags.worker === true) refuseWorkerFlags(flags);
+  const settings = logSettings(flags, process.env, process.stderr.isTTY === true);
+  const progressEveryMs = flags.progressEvery === undefined ? undefined : parseDuration(flags.progressEvery, '--progress-every');
+  const shownLedger = flags.pgSchema === undefined ? withoutPassword(ledger) : `${withoutPassword(ledger)} (schema ${flags.pgSchema})`;
+  const err = process.stderr;
+  let display: ProgressDisplay = plainLog(err);
+  const log = createLogger({ ...settings, write: (line) => display.log(line), redact: job.redact, bindings: { job: job.name } });
+  let failuresSeen = 0;
+  const onEvent = (event: EngineEvent): void => {
+    // A chunk's run starting is the worker's `worker:chunk-taken`, not a run of its own.
+    if (event.type === 'run:started') return;
+    if (event.type === 'record:failed' && ++failuresSeen > FAILURES_PRINTED && settings.format === LogFormat.pretty) return;
+    logEvent(log, event, { job: job.name, newLedger: false });
+  };
+  const live = new LiveProgress(flags.concurrency ?? job.concurrency);
+  const showProgress = flags.progress !== false && !flags.quiet && !flags.json;
+  const onWorkerEvent = (event: WorkerEvent): void => {
+    live.observe(event);
+    // Every entry from here on names the run and this worker.
+    if (event.type === 'worker:joined') log.setBindings({ runId: event.runId, worker: event.worker });
+    logWorkerEvent(log, event, { ledger: shownLedger });
+    // From the run's start: while a worker waits for another's plan, there are no figures to show.
+    if (event.type === 'worker:joined' && showProgress) {
+      display = startProgress(() => live.progress(), err, {
+        plainEveryMs: progressEveryMs,
+        plain: settings.format === LogFormat.json ? (_line, progress, figures) => logProgress(log, progress, figures) : undefined,
+      });
+    }
+  };
   const stop = new AbortController();
   let signalName: 'SIGINT' | 'SIGTERM' | undefined;
   const onSignal = (signal: 'SIGINT' | 'SIGTERM'): void => {
+    if (signalName === undefined) {
+      log.warn(
+        { event: 'run:signal', signal },
+        `${signal}: this worker takes no new chunk and stops its records; what it committed is kept, and another worker takes its chunk over`,
+      );
+    }
     signalName ??= signal;
+    live.stopping = signal;
     stop.abort(signal);
   };
   process.on('SIGINT', onSignal);
@@ -70,14 +86,71 @@ export async function workerCommand(job: Job<any, any>, ledger: string, flags: R
       ...(flags.recordsPerChunk === undefined ? {} : { recordsPerChunk: flags.recordsPerChunk }),
       ...(rerun === undefined ? {} : { rerun }),
       signal: stop.signal,
+      onEvent,
+      // What the log writes at its level: a success builds no event then.
+      eventTypes: loggedEventTypes(log),
+      onWorkerEvent,
     });
   } finally {
+    display.stop();
+    display = plainLog(err);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+  if (failuresSeen > FAILURES_PRINTED && settings.format === LogFormat.pretty) {
+    const more = failuresSeen - FAILURES_PRINTED;
+    log.info({ event: 'run:more-failures', more }, `… and ${more} more failures seen by this worker, not shown one by one`);
+  }
+  logWorkerSummary(log, summary);
   if (flags.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
   else if (!flags.quiet) process.stdout.write(`${describe(summary)}\n`);
   return exitCodeOf(summary.status, signalName);
+}
+
+/**
+ * The progress a worker shows: the run's figures (all workers, as of the last heartbeat) and this
+ * worker's chunk as it goes (in flight, retrying, its breaker).
+ */
+class LiveProgress {
+  private state: SharedRunState | undefined;
+  private runId: string | undefined;
+  private chunk: (() => Progress) | undefined;
+  private readonly startedAtMs = Date.now();
+  stopping: string | undefined;
+
+  constructor(private readonly concurrency: number) {}
+
+  observe(event: WorkerEvent): void {
+    if (event.type === 'worker:joined') this.runId = event.runId;
+    else if (event.type === 'worker:state') this.state = event.state;
+    else if (event.type === 'worker:chunk-taken') this.chunk = event.progress;
+  }
+
+  progress(): Progress {
+    const chunk = this.chunk?.();
+    const state = this.state;
+    const total = state?.total ?? 0;
+    return {
+      runId: this.runId,
+      read: total,
+      inFlight: chunk?.inFlight ?? 0,
+      succeeded: state?.succeeded ?? 0,
+      failed: state?.failed ?? 0,
+      skipped: state?.skipped ?? 0,
+      retrying: chunk?.retrying ?? 0,
+      alreadyDone: 0,
+      retries: chunk?.retries ?? 0,
+      attempts: chunk?.attempts ?? 0,
+      startedAtMs: this.startedAtMs,
+      stopping: this.stopping,
+      concurrencyLimit: chunk?.concurrencyLimit ?? this.concurrency,
+      breaker: state?.breaker === 'open' ? 'open' : (chunk?.breaker ?? 'closed'),
+      careful: chunk?.careful ?? false,
+      bytesRead: undefined,
+      bytesTotal: undefined,
+      sourceExhausted: state !== undefined,
+    };
+  }
 }
 
 function describe(summary: WorkerSummary): string {

@@ -13,15 +13,19 @@
 import { hostname } from 'node:os';
 import { ConfigError, LedgerError } from '../errors.js';
 import type { Job } from '../job.js';
-import { runJob } from '../engine/run-job.js';
+import { startRun } from '../engine/run-job.js';
 import { decideStatus } from '../engine/run-status.js';
+import { failureRate } from '../report/summary.js';
 import type { EventListener } from '../engine/events.js';
+import type { RunOptions } from '../engine/run-options.js';
 import { resolveLeaseOptions, type LeaseOptions, type ResolvedLeaseOptions } from '../ledger/lease.js';
 import { openWorkerLedger } from '../ledger/open-worker-ledger.js';
 import type { ChunkPlan, LeasedChunk, SharedRunState, WorkerLedger } from '../ledger/worker-ledger.js';
 import type { RerunOptions } from '../engine/run-options.js';
 import { assertSplittable, planChunks } from './chunk-plan.js';
 import { planRerunChunks, rerunIdentity } from './rerun-chunk-plan.js';
+import { shareBlocker } from './shareable.js';
+import type { WorkerEvent, WorkerEventListener } from './worker-events.js';
 import { ChunkLedger } from './chunk-ledger.js';
 import { chunkSource } from './chunk-source.js';
 import { SharedBreakerLink } from './shared-breaker-link.js';
@@ -49,16 +53,37 @@ export interface WorkerOptions {
    */
   readonly rerun?: RerunOptions;
   readonly signal?: AbortSignal;
+  /** The engine's events of every chunk this worker runs (failures, retries, the breaker), as a single run's. */
   readonly onEvent?: EventListener;
+  /** The engine event types `onEvent` wants (an event nobody wants is not built). @default every type */
+  readonly eventTypes?: RunOptions['eventTypes'];
+  /** The worker's own events: the run joined, chunks taken, done and lost, the shared state, an abort. */
+  readonly onWorkerEvent?: WorkerEventListener;
 }
 
 /** How the shared run ended, as this worker saw it. */
 export type WorkerStatus = 'completed' | 'threshold-exceeded' | 'aborted' | 'interrupted';
 
-/** What one worker did, and the run's shared state at its end. */
+/**
+ * What one worker did, and the run's shared state at its end. The run's figures are also at the
+ * top level under the names of a single run's summary (`total`, `succeeded`, `failed`, `skipped`,
+ * `pending`, `failureRate`), so that a script reads a worker's `--json` summary as a single run's.
+ */
 export interface WorkerSummary {
+  readonly job: string;
   readonly runId: string;
   readonly status: WorkerStatus;
+  /** The run's figures, all workers together: `shared`'s, with `pending` the records not yet given an outcome in this run. */
+  readonly total: number;
+  readonly succeeded: number;
+  readonly failed: number;
+  readonly skipped: number;
+  readonly pending: number;
+  /** Failed over succeeded and failed (skipped records aside), as a single run's summary. */
+  readonly failureRate: number;
+  /** This worker's id in the run (random per process) and its machine. */
+  readonly worker: string;
+  readonly host: string;
   /** True for the worker that planned the run. */
   readonly planned: boolean;
   /** Chunks this worker finished, and of those, the ones it took over from another worker. */
@@ -102,20 +127,11 @@ export async function runWorker(job: Job<any, any>, options: WorkerOptions): Pro
 
 /** Throws the ConfigError of a job that workers cannot share. */
 function assertShareable(job: Job<any, any>): void {
-  if (job.output !== undefined) {
-    throw new ConfigError(`job ${job.name}: an output file cannot be shared by several workers; drop output, or run without --worker`, {
-      field: 'output',
-    });
-  }
-  if (job.dependsOn !== undefined) {
-    throw new ConfigError(
-      `job ${job.name}: dependsOn is not supported with --worker yet (a dependency may be in another worker's chunk); run without --worker`,
-      {
-        field: 'dependsOn',
-      },
-    );
-  }
-  assertSplittable(job.source);
+  const blocker = shareBlocker(job);
+  if (blocker === undefined) return;
+  // The source's own message, as planning would throw it.
+  if (blocker.field === 'source') assertSplittable(job.source);
+  throw new ConfigError(`${blocker.why}; run it as one process (without --worker)`, { field: blocker.field });
 }
 
 async function work(
@@ -146,6 +162,14 @@ async function work(
   };
   // Set once the session has joined; the heartbeat passes the shared state on from then on.
   let breaker: SharedBreakerLink | undefined = undefined;
+  const emit = (event: WorkerEvent): void => options.onWorkerEvent?.(event);
+  let abortSaid = false;
+  const sayAborted = (reason: string, byThisWorker: boolean): void => {
+    if (abortSaid) return;
+    abortSaid = true;
+    emit({ type: 'worker:run-aborted', reason, byThisWorker });
+  };
+  await refuseBesideSingleRun(job, workers);
   const session = await WorkerSession.join(
     {
       ledger: workers,
@@ -153,32 +177,44 @@ async function work(
       renewEveryMs: lease.renewEveryMs,
       onLost: (chunk) => {
         lost++;
+        emit({ type: 'worker:chunk-lost', chunk });
         if (current?.lease.chunk.index === chunk) current.stop.abort(new Error(`lost the lease on chunk ${chunk}`));
       },
       onState: (state, sentAtMs) => {
-        if (state.status === 'aborted') current?.stop.abort(new Error(state.abortReason ?? 'the run was aborted'));
+        if (state.status === 'aborted') {
+          sayAborted(state.abortReason ?? 'the run was aborted', false);
+          current?.stop.abort(new Error(state.abortReason ?? 'the run was aborted'));
+        }
         breaker?.observe(state, sentAtMs);
+        emit({ type: 'worker:state', state });
       },
       ...(rerun === undefined ? {} : { rerun }),
+      onHeartbeatError: (error) => emit({ type: 'worker:heartbeat-failed', error }),
     },
     plan,
     { worker: true, concurrency: options.concurrency ?? job.concurrency, maxFailureRate, maxFailures, rerun: rerun ?? null },
   );
+  const host = hostname();
   breaker = new SharedBreakerLink({
     ledger: workers,
     runId: session.run.runId,
     owner: session.owner,
-    worker: `worker ${session.owner} on ${hostname()}`,
+    worker: `worker ${session.owner} on ${host}`,
     slackMs: lease.expireMs,
   });
+  const { runId, planned, total, chunks } = session.run;
+  emit({ type: 'worker:joined', runId, worker: session.owner, host, planned, total, chunks });
   let done = 0;
   let takenOver = 0;
   let records = 0;
+  let waiting = false;
   try {
     for (;;) {
       if (options.signal?.aborted) return await end('interrupted', false);
       const next = await session.next();
       if (next.kind === 'ended') {
+        if (next.state.status === 'aborted')
+          sayAborted(next.state.abortReason ?? abortedBy ?? 'the run was aborted', abortedBy !== undefined);
         // A rerun's thresholds are a single rerun's: on the job's counts, which its outcomes changed.
         const decided =
           next.state.status === 'aborted'
@@ -188,16 +224,19 @@ async function work(
         return await end(decided?.status ?? 'aborted', next.completedHere || abortedBy !== undefined, decided?.reason);
       }
       if (next.kind === 'wait') {
+        if (!waiting) emit({ type: 'worker:waiting' });
+        waiting = true;
         await new Promise((resolve) => setTimeout(resolve, Math.min(IDLE_POLL_MS, lease.renewEveryMs)));
         continue;
       }
+      waiting = false;
       const stop = new AbortController();
       const onOuterAbort = (): void => stop.abort(options.signal?.reason);
       options.signal?.addEventListener('abort', onOuterAbort, { once: true });
       current = { lease: next.lease, stop };
       const ledger = new ChunkLedger({ base: workers.ledger, session, lease: next.lease });
       try {
-        const summary = await runJob(
+        const chunkRun = startRun(
           { ...job, source: chunkSource(job.source, next.lease.chunk) },
           {
             ledger,
@@ -211,9 +250,20 @@ async function work(
             // The chunk ledger gives the records (its chunk's selection), the engine re-runs them.
             ...(options.rerun === undefined ? {} : { rerun: options.rerun }),
             ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+            ...(options.eventTypes ? { eventTypes: options.eventTypes } : {}),
           },
         );
-        records += summary.thisRun.succeeded + summary.thisRun.failed + summary.thisRun.skipped;
+        const { chunk, takenOver: isTakeover } = next.lease;
+        emit({
+          type: 'worker:chunk-taken',
+          chunk: chunk.index,
+          count: chunk.count,
+          takenOver: isTakeover,
+          progress: () => chunkRun.progress(),
+        });
+        const summary = await chunkRun.done;
+        const chunkRecords = summary.thisRun.succeeded + summary.thisRun.failed + summary.thisRun.skipped;
+        records += chunkRecords;
         if (rerun !== undefined) {
           // Selected records found elsewhere than the ledger recorded them (the source changed) are said.
           warnings.push(...summary.warnings);
@@ -222,11 +272,15 @@ async function work(
         if (ledger.done) {
           done++;
           if (next.lease.takenOver) takenOver++;
+          emit({ type: 'worker:chunk-done', chunk: next.lease.chunk.index, records: chunkRecords });
         } else if (summary.status === 'aborted' && !stop.signal.aborted) {
           // This worker's breaker gave up: a systemic outage is every worker's. The shared breaker
           // makes every worker give up at about the same time; the first to say so decides.
-          const reason = `worker ${session.owner} on ${hostname()}: ${summary.reason ?? 'the breaker stayed open'}`;
-          if (await workers.abortRun(session.run.runId, reason)) abortedBy = reason;
+          const reason = `worker ${session.owner} on ${host}: ${summary.reason ?? 'the breaker stayed open'}`;
+          if (await workers.abortRun(session.run.runId, reason)) {
+            abortedBy = reason;
+            sayAborted(reason, true);
+          }
         }
       } catch (error) {
         if (!(error instanceof LedgerError && error.code === 'LEDGER_LEASE_LOST')) throw error;
@@ -243,8 +297,17 @@ async function work(
     const shared = (await session.state()) as SharedRunState;
     if (recordEnd) await workers.recordRunEnd(session.run.runId, status, { status, reason, shared });
     return {
+      job: job.name,
       runId: session.run.runId,
       status,
+      total: shared.total,
+      succeeded: shared.succeeded,
+      failed: shared.failed,
+      skipped: shared.skipped,
+      pending: pendingOf(shared),
+      failureRate: failureRate(shared),
+      worker: session.owner,
+      host,
       planned: session.run.planned,
       chunksDone: done,
       chunksTakenOver: takenOver,
@@ -270,8 +333,28 @@ function decide(
   maxFailures: number,
 ): { status: WorkerStatus; reason: string } {
   const { total, succeeded, failed, skipped } = state;
-  const counts = { total, succeeded, failed, skipped, pending: Math.max(0, total - succeeded - failed - skipped), sourceExhausted: true };
+  const counts = { total, succeeded, failed, skipped, pending: pendingOf(state), sourceExhausted: true };
   const { status, reason } = decideStatus({ ending: undefined, counts, maxFailures, maxFailureRate });
   // Without an early ending, only these two.
   return { status: status === 'threshold-exceeded' ? 'threshold-exceeded' : 'completed', reason };
+}
+
+/** The run's records without an outcome in it yet. */
+function pendingOf(state: Pick<SharedRunState, 'total' | 'succeeded' | 'failed' | 'skipped'>): number {
+  return Math.max(0, state.total - state.succeeded - state.failed - state.skipped);
+}
+
+/**
+ * Refuses to join while a single-process run of the job holds its ledger (`run --no-worker`, a
+ * rerun, a job that cannot be shared): both would run the same records. The check is made before
+ * joining; a single-process run makes the same check for a shared run before it takes the ledger.
+ */
+async function refuseBesideSingleRun(job: Job<any, any>, workers: WorkerLedger): Promise<void> {
+  const holder = await workers.ledger.holder();
+  if (holder === undefined) return;
+  throw new LedgerError(
+    'LEDGER_LOCKED',
+    `job ${job.name} is being run by one process, which a worker cannot join: run ${holder.runId} (pid ${holder.pid} on ${holder.host}, since ${holder.acquiredAt}) ` +
+      `holds the ledger ${workers.ledger.location}. Let that run finish (or stop it) and run again`,
+  );
 }

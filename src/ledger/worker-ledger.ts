@@ -100,6 +100,16 @@ export interface SharedRunState {
   readonly chunksDone: number;
 }
 
+/** The job's shared run while workers are on it (a chunk's or the planning lease in force). */
+export interface ActiveSharedRun {
+  /** Undefined while a worker is still planning it. */
+  readonly runId: string | undefined;
+  /** Workers holding a chunk's lease in force (the planner, while it plans). */
+  readonly workers: number;
+  readonly chunks: number;
+  readonly chunksDone: number;
+}
+
 /** Outcomes of one commit, counted for the whole run. */
 export interface OutcomeCounts {
   readonly succeeded: number;
@@ -129,6 +139,8 @@ export interface WorkerLedger {
   readonly ledger: Ledger;
   /** Joins the job's running run, planning it (`request.plan`) when there is none; nobody plans twice. */
   joinRun(request: JoinRequest): Promise<JoinedRun>;
+  /** The job's shared run if workers are on it now: what a single-process run must not run beside. */
+  activeRun(): Promise<ActiveSharedRun | undefined>;
   /** The run's shared state now; undefined when the run is not stored. */
   runState(runId: string): Promise<SharedRunState | undefined>;
   /** Takes the next open chunk, or one whose lease expired; undefined when none can be taken now. */

@@ -89,8 +89,10 @@ function maxDeaths(concurrency: number): number {
 async function runUntilDone(dir: string, limit: number, env?: Record<string, string>, ledger: string[] = []): Promise<CliResult[]> {
   const results: CliResult[] = [];
   while (results.length < limit) {
-    // The previous run died holding the lease: take it over rather than wait for it to expire.
-    const result = await runCli(['run', 'job.ts', '--json', '--no-progress', ...ledger, ...(results.length > 0 ? ['--take-over'] : [])], {
+    // The previous run died holding the lease: take it over rather than wait for it to expire. One
+    // process (--no-worker) over PostgreSQL: workers have no crash quarantine (docs/workers.md).
+    const runFlags = ['--json', '--no-progress', '--no-worker', ...ledger, ...(results.length > 0 ? ['--take-over'] : [])];
+    const result = await runCli(['run', 'job.ts', ...runFlags], {
       cwd: dir,
       env,
     });

@@ -74,7 +74,8 @@ describePg('the JSON log', () => {
     const url = `postgres://${PG_CONFIG.user}:${password}@${PG_CONFIG.host}:${PG_CONFIG.port}/${PG_CONFIG.database}`;
     const schema = freshSchema('bg_jsonlog');
     const ledger = ['--ledger', url, '--pg-schema', schema];
-    const run = await runCli(['run', 'job.mjs', ...ledger, '--json', '--log-level', 'debug'], {
+    // One process: this is the single run's log (a worker's is test/e2e/run-joins-workers.test.ts).
+    const run = await runCli(['run', 'job.mjs', ...ledger, '--no-worker', '--json', '--log-level', 'debug'], {
       cwd: dir,
       env: { ...DEFAULT_LOG, LEDGER_URL: url },
     });

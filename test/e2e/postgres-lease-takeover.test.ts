@@ -62,7 +62,8 @@ export default defineJob({
     const schema = freshSchema('bg_e2e_pg_lease');
     const sessions: SessionsOf = { pool, applicationName: 'batchguard', schema };
     const run = (): ReturnType<typeof spawnCli> =>
-      spawnCli(['run', 'job.mjs', '--ledger', PG_URL, '--pg-schema', schema, '--lease', LEASE, '--json'], { cwd: dir });
+      // One process: the run lease is a single-process run's (workers lease chunks: workers.test.ts).
+      spawnCli(['run', 'job.mjs', '--ledger', PG_URL, '--pg-schema', schema, '--lease', LEASE, '--json', '--no-worker'], { cwd: dir });
     const stopped = run();
     let taker: ReturnType<typeof spawnCli> | undefined;
     try {

@@ -219,7 +219,7 @@ describePg('a session ended under a transaction', () => {
       expect(failure).toBeInstanceOf(LedgerError);
       expect(failure).toMatchObject({ code: 'LEDGER_UNUSABLE', cause: { code: '57P01' } });
       expect((failure as Error).message).toMatch(
-        /^PostgreSQL ledger postgres:\/\/.+: completing the shared run failed: terminating connection due to administrator command; what was committed is kept; run it again with --worker to rejoin the run$/,
+        /^PostgreSQL ledger postgres:\/\/.+: completing the shared run failed: terminating connection due to administrator command; what was committed is kept; run it again to rejoin the run$/,
       );
     } finally {
       await workers.close();

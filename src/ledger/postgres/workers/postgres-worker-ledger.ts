@@ -9,6 +9,7 @@ import { LedgerError } from '../../../errors.js';
 import type { ResolvedLeaseOptions } from '../../lease.js';
 import type { Ledger } from '../../ledger.js';
 import type {
+  ActiveSharedRun,
   ChunkPlan,
   FencedWrites,
   HeldChunk,
@@ -30,6 +31,7 @@ import { fencedWrite, markChunkDone } from './fenced-write.js';
 import { joinRun } from './join-run.js';
 import { leaseChunk } from './lease-chunk.js';
 import { renewLeases } from './renew-leases.js';
+import { readActiveRun } from './active-run.js';
 import { abortRun, addRunCounts, completeRun, readRunState } from './run-state.js';
 import { claimProbe, closeSharedBreaker, openSharedBreaker } from './shared-breaker.js';
 import { inTransaction, openPgPool, type SqlClient, type SqlPool } from '../pg-pool.js';
@@ -66,7 +68,7 @@ export function openPostgresWorkerLedger(spec: string, options: PostgresWorkerLe
 }
 
 /** What a worker keeps when the database fails it, as its error says. */
-const KEPT = 'what was committed is kept; run it again with --worker to rejoin the run';
+const KEPT = 'what was committed is kept; run it again to rejoin the run';
 
 class PostgresWorkerLedger implements WorkerLedger {
   private preparing: Promise<number> | undefined;
@@ -147,6 +149,10 @@ class PostgresWorkerLedger implements WorkerLedger {
     } catch (error) {
       throw planFailure === undefined ? error : planFailure.error;
     }
+  }
+
+  activeRun(): Promise<ActiveSharedRun | undefined> {
+    return this.use('looking for workers on the job', true, () => readActiveRun(this.sql, this.schema, this.job));
   }
 
   runState(runId: string): Promise<SharedRunState | undefined> {

@@ -11,7 +11,7 @@ import { checkLedgerSpec } from './ledger-location.js';
 import { MEMORY_LEDGER, openMemoryLedger } from './memory/memory-ledger.js';
 import { openDeferredPostgresLedger } from './postgres/deferred-postgres-ledger.js';
 import { checkPgSchema, isPostgresSpec } from './postgres/postgres-location.js';
-import { openSqliteLedger } from './sqlite/sqlite-ledger.js';
+import { openSqliteLedger } from './sqlite/open-sqlite-ledger.js';
 
 /** Where a ledger is: `'memory'`, a SQLite file path, a PostgreSQL URL, or a ledger opened by the caller. */
 export type LedgerLocation = string | Ledger;

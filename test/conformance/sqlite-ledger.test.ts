@@ -1,6 +1,6 @@
 /** The SQLite ledger passes the conformance suite: each test's ledger is a new file. */
 import { join } from 'node:path';
-import { openSqliteLedger } from '../../src/ledger/sqlite/sqlite-ledger.js';
+import { openSqliteLedger } from '../../src/ledger/sqlite/open-sqlite-ledger.js';
 import { withDatabase } from '../helpers/ledger.js';
 import { tempDir } from '../helpers/temp.js';
 import { describeLedgerConformance } from './ledger-conformance.js';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Ledger } from '../../src/ledger/ledger.js';
 import type { KeyRunsManifest } from '../../src/ledger/sqlite/key-runs.js';
-import { openSqliteLedger } from '../../src/ledger/sqlite/sqlite-ledger.js';
+import { openSqliteLedger } from '../../src/ledger/sqlite/open-sqlite-ledger.js';
 import { batch, start } from '../conformance/conformance-harness.js';
 import { tempDir } from '../helpers/temp.js';
 

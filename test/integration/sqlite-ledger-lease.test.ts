@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { LedgerError } from '../../src/errors.js';
 import type { CommitBatch, RunStart } from '../../src/ledger/ledger.js';
 import { resolveLeaseOptions } from '../../src/ledger/lease.js';
-import { openSqliteLedger, type SqliteLedger } from '../../src/ledger/sqlite/sqlite-ledger.js';
+import { openSqliteLedger } from '../../src/ledger/sqlite/open-sqlite-ledger.js';
+import type { SqliteLedger } from '../../src/ledger/sqlite/sqlite-ledger.js';
 import { withDatabase as query } from '../helpers/ledger.js';
 import { tempDir } from '../helpers/temp.js';
 

@@ -34,77 +34,18 @@ import { SCHEMA_VERSION } from './schema.js';
 import { mergeRanges, parseJson } from '../row-codec.js';
 import { readCounts, readErrorGroups, readRows, readRuns } from './ledger-reads.js';
 import { OutcomeWriter } from './outcome-writer.js';
-import { DEFAULT_LEASE, leaseHolder, type ResolvedLeaseOptions } from '../lease.js';
+import { leaseHolder, type ResolvedLeaseOptions } from '../lease.js';
 import { storageFault } from '../storage-fault.js';
 import type { KeyFileState } from './key-file.js';
 import { keyIndexFor } from '../../structures/key-index.js';
 import { LedgerKeys } from './ledger-keys.js';
-import { prepareLedgerFile, removeNewLedger } from './ledger-file.js';
 import { SqliteLease } from './sqlite-lease.js';
-import { createSqliteDatabase, fileParts, type LedgerParts } from './ledger-parts.js';
-import { loadNativeModule } from './native-module.js';
+import type { LedgerParts } from './ledger-parts.js';
 import { CrashNotes } from './crash-notes.js';
 import { RunTimeline } from './run-timeline.js';
 import { DurableSteps } from './durable-steps.js';
 import { acceptSource, checkSource } from '../source-state.js';
 import { applySourceMap } from './sqlite-source-map.js';
-
-/** How the ledger is opened. */
-export interface SqliteLedgerOptions {
-  /** The run lease's expiry and renewal. @default DEFAULT_LEASE (15 s, renewed every 5 s) */
-  lease?: ResolvedLeaseOptions;
-  /**
-   * Open an existing ledger for reading only (the dashboard): SQLite refuses every write on this
-   * connection, and nothing is created or migrated. @default false
-   */
-  readOnly?: boolean;
-  /**
-   * Keys the duplicate-key index holds in its in-memory table before it sorts them into a run beside
-   * the ledger (`<ledger>.keys.sorted/`): what bounds its memory. Tests set it low to exercise runs.
-   * @default 262144 (an 8 MB table)
-   */
-  keySpillKeys?: number;
-}
-
-function openReadOnly(path: string, options: SqliteLedgerOptions): SqliteLedger {
-  loadNativeModule();
-  let db: Database.Database | undefined;
-  try {
-    db = new Database(path, { readonly: true, fileMustExist: true, timeout: 5000 });
-    return new SqliteLedger(db, path, options.lease ?? DEFAULT_LEASE, fileParts(path));
-  } catch (error) {
-    db?.close();
-    if (error instanceof BatchguardError) throw error;
-    throw new LedgerError('LEDGER_UNUSABLE', `cannot open the ledger ${path} for reading: ${(error as Error).message}`, { cause: error });
-  }
-}
-
-/**
- * Opens (creating if needed) the SQLite ledger at `path`, checking its pages. Throws LedgerError or
- * StorageError (a damaged, empty or unwritable file) when it cannot.
- */
-export function openSqliteLedger(path: string, options: SqliteLedgerOptions = {}): SqliteLedger {
-  if (options.readOnly === true) return openReadOnly(path, options);
-  let db: Database.Database | undefined;
-  let created = false;
-  // Before anything is created: an unbuilt module must not leave an empty ledger file behind.
-  loadNativeModule();
-  try {
-    created = prepareLedgerFile(path);
-    db = createSqliteDatabase(path, created);
-    return new SqliteLedger(db, path, options.lease ?? DEFAULT_LEASE, { ...fileParts(path), keySpillKeys: options.keySpillKeys });
-  } catch (error) {
-    db?.close();
-    // A ledger this call created holds nothing yet: leaving it (0 bytes after a full disk) would
-    // make every later run refuse it as damaged.
-    if (created) removeNewLedger(path);
-    if (error instanceof BatchguardError) throw error;
-    throw (
-      storageFault(error, path, 'opening the ledger', 'nothing was written') ??
-      new LedgerError('LEDGER_UNUSABLE', `cannot open the ledger ${path}: ${(error as Error).message}`, { cause: error })
-    );
-  }
-}
 
 export class SqliteLedger implements Ledger {
   readonly location: string;

@@ -1,15 +1,14 @@
 /**
  * batchguard with its PostgreSQL ledger on the local server, in a schema of its own (dropped
- * afterwards); otherwise the SQLite contender's job: default checkpointing and lease, the same retry
- * policy (3 attempts, 10 ms apart; errors marked fatal are not retried), CONCURRENCY records in
- * flight. Timed from the call to runJob, so the ledger's schema creation is included, as the SQLite
+ * afterwards), running the job of batchguard-job.mjs with the default lease. Timed from the call to runJob, so the ledger's schema creation is included, as the SQLite
  * contender's file creation is. A restart is the same call: runJob resumes from the ledger, taking
  * the dead run's lease over at once, since the server released the advisory lock of its session
  * (docs/postgres.md, "Leases and fencing").
  */
 import { basename } from 'node:path';
 import pg from 'pg';
-import { defineJob, jsonl, runJob } from '../../../dist/index.js';
+import { runJob } from '../../../dist/index.js';
+import { benchJob } from './batchguard-job.mjs';
 
 const database = {
   host: process.env.PGHOST ?? '127.0.0.1',
@@ -24,16 +23,7 @@ const schemaOf = (stateDir) =>
     .toLowerCase()}`;
 
 export async function run({ data, stateDir, handler, concurrency }) {
-  const job = defineJob({
-    name: 'bench',
-    source: jsonl(data),
-    key: (record) => String(record.id),
-    handler,
-    concurrency,
-    retry: { maxAttempts: 3, backoff: { kind: 'constant', delayMs: 10 } },
-    classify: (error) => (error?.fatal ? 'fatal' : 'retryable'),
-    maxFailureRate: 1,
-  });
+  const job = benchJob({ data, handler, concurrency });
   const summary = await runJob(job, { ledger: ledgerUrl, pgSchema: schemaOf(stateDir) });
   return { failed: summary.failed };
 }

@@ -1,0 +1,19 @@
+/**
+ * The job both batchguard contenders run (only the ledger differs): default checkpointing, the same
+ * retry policy as the other contenders (3 attempts, 10 ms apart; errors marked fatal are not
+ * retried), CONCURRENCY records in flight, and no failure threshold.
+ */
+import { defineJob, jsonl } from '../../../dist/index.js';
+
+export function benchJob({ data, handler, concurrency }) {
+  return defineJob({
+    name: 'bench',
+    source: jsonl(data),
+    key: (record) => String(record.id),
+    handler,
+    concurrency,
+    retry: { maxAttempts: 3, backoff: { kind: 'constant', delayMs: 10 } },
+    classify: (error) => (error?.fatal ? 'fatal' : 'retryable'),
+    maxFailureRate: 1,
+  });
+}

@@ -1,7 +1,7 @@
 /**
  * batchguard with its PostgreSQL ledger on the local server, in a schema of its own (dropped
- * afterwards), running the job of batchguard-job.mjs with the default lease. Timed from the call to runJob, so the ledger's schema creation is included, as the SQLite
- * contender's file creation is. A restart is the same call: runJob resumes from the ledger, taking
+ * afterwards), running the job of batchguard-job.mjs with the default lease. Timed from the call
+ * to runJob, so the ledger's schema creation is included, as the SQLite contender's file creation is. A restart is the same call: runJob resumes from the ledger, taking
  * the dead run's lease over at once, since the server released the advisory lock of its session
  * (docs/postgres.md, "Leases and fencing").
  */

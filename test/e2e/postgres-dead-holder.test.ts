@@ -60,7 +60,9 @@ export default defineJob({
   }
 
   const run = (dir: string, schema: string): ReturnType<typeof spawnCli> =>
-    spawnCli(['run', 'job.mjs', '--ledger', PG_URL, '--pg-schema', schema, '--lease', `${LEASE_MS / 1000}s`, '--json'], { cwd: dir });
+    spawnCli(['run', 'job.mjs', '--ledger', PG_URL, '--pg-schema', schema, '--no-worker', '--lease', `${LEASE_MS / 1000}s`, '--json'], {
+      cwd: dir,
+    });
 
   it('a SIGKILLed run is resumed at once, long before its lease expires', async () => {
     const dir = tempDir();

@@ -96,7 +96,7 @@ describe('SQLite ledger lease', () => {
 
   it('takes over at once the lease of a process on this host that was killed (its process lock is gone), without waiting for the expiry', async () => {
     const path = join(tempDir(), 'l.sqlite');
-    const dist = resolve(import.meta.dirname, '../../dist/ledger/sqlite/sqlite-ledger.js');
+    const dist = resolve(import.meta.dirname, '../../dist/ledger/sqlite/open-sqlite-ledger.js');
     const script = `
       import { openSqliteLedger } from ${JSON.stringify(dist)};
       const ledger = openSqliteLedger(${JSON.stringify(path)}, { lease: { expireMs: 600000, renewEveryMs: 1000 } });

@@ -37,18 +37,24 @@ export interface RecorderDeps {
   readonly keepFailure: (error: unknown) => void;
   /** Whether the ledger failed (then nothing more is committed). */
   readonly ledgerFailed: () => boolean;
+  /** Commits that may be on their way while the reader reads on (Ledger.commitsAhead). */
+  readonly commitsAhead: number;
 }
 
 export class OutcomeRecorder {
   /** This run's outcomes, for the summary. */
   readonly thisRun = { succeeded: 0, failed: 0, skipped: 0 };
-  private inProgress: Promise<void> | undefined;
+  /** The commits on their way, oldest first (they are written one after another). */
+  private readonly inProgress: Promise<void>[] = [];
 
   constructor(private readonly deps: RecorderDeps) {}
 
-  /** The commit being written, if one is: the reader waits for it before reading on. */
+  /**
+   * The commit the reader waits for before reading on: the one being written, when more than
+   * `commitsAhead` are on their way; undefined when the reader may go on.
+   */
   get commitInProgress(): Promise<void> | undefined {
-    return this.inProgress;
+    return this.inProgress.length > this.deps.commitsAhead ? this.inProgress[0] : undefined;
   }
 
   /**
@@ -161,9 +167,11 @@ export class OutcomeRecorder {
         (error: unknown) => this.deps.commitFailed(error),
       )
       .finally(() => {
-        if (this.inProgress === tracked) this.inProgress = undefined;
+        // The removed promise is this one, already settled.
+        const at = this.inProgress.indexOf(tracked);
+        if (at !== -1) void this.inProgress.splice(at, 1);
       });
-    this.inProgress = tracked;
+    this.inProgress.push(tracked);
     return tracked;
   }
 

@@ -288,6 +288,13 @@ export interface Ledger {
    */
   rerunSelection?(): readonly Pick<RecordRow, 'seq' | 'key' | 'line' | 'offset'>[] | undefined;
   /**
+   * Commits the engine may have on their way while it reads on: 0 (the default) makes the reader
+   * wait for each commit, so a crash redoes at most one batch plus the records in flight; 1 lets it
+   * read while one commit is written (a worker's chunk, docs/workers.md: at most
+   * `concurrency + 2 × checkpoint.everyRecords` redone), so a commit's latency is not paid in full.
+   */
+  readonly commitsAhead?: 0 | 1;
+  /**
    * Takes the source as it is now for the reference, after the engine found by key that nothing
    * recorded moved (the source was touched, copied, or only grew); `seen` is its record count.
    */

@@ -42,6 +42,12 @@ export interface ChunkLedgerContext {
 export class ChunkLedger implements Ledger {
   /** Set once the chunk's run finished reading it and its last commit marked it done. */
   done = false;
+  /** The reader goes on while one commit is written: a takeover redoes at most `concurrency + 2 × everyRecords` (docs/workers.md). */
+  readonly commitsAhead = 1;
+  /** Records of the chunk that a worker holding it before recorded (set by `begin`). */
+  private alreadyDone = 0;
+  /** What this chunk's run committed. */
+  private readonly committed = { succeeded: 0, failed: 0, skipped: 0 };
   /** A rerun's chunk: its selected records that this run has not re-run yet (set by `begin`). */
   private toRerun: readonly SelectedRecord[] | undefined;
 
@@ -59,11 +65,12 @@ export class ChunkLedger implements Ledger {
     const { session, lease } = this.context;
     const chunk = lease.chunk;
     if (chunk.selected !== undefined) return this.beginRerun(chunk.selected);
-    const finished = await session.write([lease], (writes) => writes.finishedIn(chunk.from.seq, chunk.from.seq + chunk.count - 1));
+    const finished = await session.recordedIn(chunk.from.seq, chunk.from.seq + chunk.count - 1);
+    this.alreadyDone = finished.reduce((sum, r) => sum + r.last - r.first + 1, 0);
     return {
       watermark: chunk.from,
       finishedAbove: finished,
-      alreadyDone: finished.reduce((sum, r) => sum + r.last - r.first + 1, 0),
+      alreadyDone: this.alreadyDone,
       crashedRunId: undefined,
       outputState: undefined,
       crashes: { suspects: new Map() },
@@ -76,7 +83,8 @@ export class ChunkLedger implements Ledger {
    */
   private async beginRerun(selected: readonly SelectedRecord[]): Promise<ResumeState> {
     const { session, lease } = this.context;
-    const done = new Set(await session.write([lease], (writes) => writes.recordedByRun(selected.map((r) => r.seq))));
+    const done = new Set(await session.recordedByRun(selected.map((r) => r.seq)));
+    this.alreadyDone = done.size;
     this.toRerun = selected.filter((r) => !done.has(r.seq));
     return {
       watermark: lease.chunk.from,
@@ -118,18 +126,14 @@ export class ChunkLedger implements Ledger {
 
   async commit(batch: CommitBatch): Promise<void> {
     const { session, lease } = this.context;
-    const counts = { succeeded: 0, failed: 0, skipped: 0 };
-    for (const range of batch.succeeded) counts.succeeded += range.last - range.first + 1;
-    for (const row of batch.rows) counts[row.status === 'succeeded' ? 'succeeded' : row.status === 'failed' ? 'failed' : 'skipped']++;
-    const write = async (writes: FencedWrites): Promise<void> => {
-      await writes.writeOutcomes(batch);
-      await writes.addRunCounts(counts);
-    };
+    const write = (writes: FencedWrites): Promise<void> => writes.writeOutcomes(batch);
     // The engine's last commit of a chunk read to its end says `exhausted`: it closes the chunk too.
     if (batch.exhausted && !this.done) {
       await session.finishChunk(lease, write);
       this.done = true;
     } else await session.write([lease], write);
+    for (const range of batch.succeeded) this.committed.succeeded += range.last - range.first + 1;
+    for (const row of batch.rows) this.committed[row.status === 'succeeded' ? 'succeeded' : row.status === 'failed' ? 'failed' : 'skipped']++;
   }
 
   assertHeld(): Promise<void> {
@@ -143,16 +147,16 @@ export class ChunkLedger implements Ledger {
   }
 
   /**
-   * The shared run's counts (one row), not the whole job's (sums over every range and row): the
-   * engine asks at the end of every chunk's run, and the worker reports the run's counts itself.
+   * The chunk's own counts as its run recorded them (the records a worker that held it before
+   * recorded aside), read from nothing: the engine asks at the end of every chunk's run, for the
+   * chunk's summary, which the worker does not report (it reports the run's counts itself).
    */
-  async counts(): Promise<LedgerCounts> {
-    const state = await this.context.session.state();
-    const total = state?.total ?? 0;
-    const succeeded = state?.succeeded ?? 0;
-    const failed = state?.failed ?? 0;
-    const skipped = state?.skipped ?? 0;
-    return { total, succeeded, failed, skipped, pending: Math.max(0, total - succeeded - failed - skipped), sourceExhausted: true };
+  counts(): Promise<LedgerCounts> {
+    const { chunk } = this.context.lease;
+    const { succeeded, failed, skipped } = this.committed;
+    const records = chunk.selected?.length ?? chunk.count;
+    const pending = Math.max(0, records - this.alreadyDone - succeeded - failed - skipped);
+    return Promise.resolve({ total: succeeded + failed + skipped + pending, succeeded, failed, skipped, pending, sourceExhausted: true });
   }
 
   /** None per chunk: the failure groups are read from the job's ledger (`failures`, `status`). */
@@ -160,8 +164,9 @@ export class ChunkLedger implements Ledger {
     return Promise.resolve([]);
   }
 
-  runs(limit: number): Promise<RunRecord[]> {
-    return this.context.base.runs(limit);
+  /** None: a chunk's run is not compared with the job's earlier runs (its summary stays the worker's). */
+  runs(): Promise<RunRecord[]> {
+    return Promise.resolve([]);
   }
 
   timeline(runId: string): Promise<TimelinePoint[]> {

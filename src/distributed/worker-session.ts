@@ -10,6 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { LedgerError } from '../errors.js';
+import type { SeqRange } from '../ledger/ledger.js';
 import {
   leaseLost,
   type ChunkPlan,
@@ -112,11 +113,13 @@ export class WorkerSession {
     return this.holding.get(lease.chunk.index) === lease.token;
   }
 
-  /** Takes the next chunk; when none can be taken, says whether the run ended or others still hold chunks. */
+  /**
+   * Takes the next chunk; when none can be taken, says whether the run ended or others still hold
+   * chunks. The lease itself refuses a run that is not running any more (aborted, completed): the
+   * state is read only when no chunk was taken.
+   */
   async next(): Promise<NextChunk> {
     const { ledger } = this.options;
-    const state = await ledger.runState(this.run.runId);
-    if (state === undefined || state.status !== 'running') return { kind: 'ended', state: this.mustExist(state), completedHere: false };
     const lease = await ledger.leaseChunk(this.run.runId, this.owner, this.leaseMs);
     if (lease !== undefined) {
       this.holding.set(lease.chunk.index, lease.token);
@@ -143,6 +146,19 @@ export class WorkerSession {
       }
       throw error;
     }
+  }
+
+  /**
+   * The sequence numbers in `first` … `last` that already have an outcome (a worker that held the
+   * chunk before recorded them). Read after the lease, without a fence (WorkerLedger.recordedIn).
+   */
+  recordedIn(first: number, last: number): Promise<SeqRange[]> {
+    return this.options.ledger.recordedIn(first, last);
+  }
+
+  /** Of `seqs`, those whose latest outcome this run recorded (a shared rerun's records re-run already). */
+  recordedByRun(seqs: readonly number[]): Promise<number[]> {
+    return this.options.ledger.recordedByRun(this.run.runId, seqs);
   }
 
   /** Marks `chunk` done (with `write`'s last outcomes, in the same fenced transaction) and lets it go. */

@@ -110,23 +110,13 @@ export interface ActiveSharedRun {
   readonly chunksDone: number;
 }
 
-/** Outcomes of one commit, counted for the whole run. */
-export interface OutcomeCounts {
-  readonly succeeded: number;
-  readonly failed: number;
-  readonly skipped: number;
-}
-
 /** What a worker may do inside one transaction fenced by the leases of its chunks (all of the run it was opened for). */
 export interface FencedWrites {
-  /** The sequence numbers in `first` … `last` that already have an outcome, as sorted, disjoint ranges. */
-  finishedIn(first: number, last: number): Promise<SeqRange[]>;
-  /** One commit of a chunk's run into the job's ledger: success ranges, rows, the run's timeline point. */
+  /**
+   * One commit of a chunk's run into the job's ledger, in one statement: success ranges, rows, the
+   * run's timeline point, and the outcomes added to the run's counts (this worker's row of them).
+   */
   writeOutcomes(batch: CommitBatch): Promise<void>;
-  /** Of `seqs`, the sequence numbers whose latest outcome this run recorded (a shared rerun's records already re-run). */
-  recordedByRun(seqs: readonly number[]): Promise<number[]>;
-  /** Adds a commit's outcomes to the run's shared counters. */
-  addRunCounts(counts: OutcomeCounts): Promise<void>;
   /** Stores a completed durable step (`ctx.step`) of `key`. */
   saveStep(key: string, name: string, result: string | undefined): Promise<void>;
   /** Marks a chunk done. */
@@ -147,6 +137,14 @@ export interface WorkerLedger {
   leaseChunk(runId: string, owner: string, leaseMs: number): Promise<LeasedChunk | undefined>;
   /** Renews `held`; returns the chunks whose lease was renewed (an expired lease never is: the others are lost). */
   renewLeases(runId: string, owner: string, held: readonly HeldChunk[], leaseMs: number): Promise<Set<number>>;
+  /**
+   * The sequence numbers in `first` … `last` that already have an outcome, as sorted, disjoint
+   * ranges. Read without a fence, after the lease: a takeover's lease waited for the fenced write
+   * of the holder before (it locks the chunk's row), and any later write of that holder is refused.
+   */
+  recordedIn(first: number, last: number): Promise<SeqRange[]>;
+  /** Of `seqs`, the sequence numbers whose latest outcome `runId` recorded (a shared rerun's records already re-run); read as `recordedIn`. */
+  recordedByRun(runId: string, seqs: readonly number[]): Promise<number[]>;
   /**
    * Runs `write` in one transaction fenced by `held`: no other worker takes one of these chunks
    * over before it ends. Throws {@link leaseLost}, having written nothing, when any of them is no

@@ -186,7 +186,7 @@ describePg('a session ended under a transaction', () => {
             [`"${schema}".chunks`],
           );
           for (const { pid } of rows) frozenUntilGone([pid]);
-          await writes.addRunCounts({ succeeded: 10, failed: 0, skipped: 0 });
+          await writes.writeOutcomes({ runId, succeeded: [{ first: 0, last: 9 }], rows: [], watermark: undefined, seen: 10, exhausted: false });
         })
         .catch((error: unknown) => error);
       expect(failure).toBeInstanceOf(LedgerError);

@@ -7,6 +7,7 @@
  */
 import { expect, it } from 'vitest';
 import { LedgerError } from '../../src/errors.js';
+import type { CommitBatch, RecordRow } from '../../src/ledger/ledger.js';
 import type { ChunkPlan, LeasedChunk, WorkerLedger } from '../../src/ledger/worker-ledger.js';
 import { describePg, freshSchema, pgPool } from '../helpers/pg-schema.js';
 import { workerLedgers } from '../helpers/worker-ledgers.js';
@@ -46,7 +47,7 @@ describePg('workers coordinated in PostgreSQL', () => {
     expect(await Promise.all(all.map((workers) => workers.runState('none')))).toEqual(Array(6).fill(undefined));
     // Raw SQL on purpose: the backend's own version row of the worker tables.
     const { rows } = await pool.query(`SELECT version FROM "${schema}".worker_schema`);
-    expect(rows).toEqual([{ version: 3 }]);
+    expect(rows).toEqual([{ version: 4 }]);
   });
 
   it('plans once however many workers join at the same moment; the others join that run', async () => {
@@ -132,7 +133,7 @@ describePg('workers coordinated in PostgreSQL', () => {
       ),
     );
     expect(wrote).toBe(false);
-    await workers.fenced(runId, 'b', [{ chunk: 0, token: 2 }], (writes) => writes.addRunCounts({ succeeded: 10, failed: 0, skipped: 0 }));
+    await workers.fenced(runId, 'b', [{ chunk: 0, token: 2 }], (writes) => writes.writeOutcomes(successes(runId, 0, 9)));
     expect((await workers.runState(runId))?.succeeded).toBe(10);
   });
 
@@ -141,7 +142,7 @@ describePg('workers coordinated in PostgreSQL', () => {
     await workers.leaseChunk(runId, 'a', LEASE_MS);
     let expiring: Promise<unknown> | undefined;
     await workers.fenced(runId, 'a', [{ chunk: 0, token: 1 }], async (writes) => {
-      await writes.addRunCounts({ succeeded: 3, failed: 1, skipped: 0 });
+      await writes.writeOutcomes({ ...successes(runId, 0, 2), rows: [failedRow(runId, 3)] });
       // A takeover updates the chunk row: it must wait for this transaction, seen as a lock wait.
       expiring = expire(schema, 0);
       for (;;) {
@@ -190,10 +191,9 @@ describePg('workers coordinated in PostgreSQL', () => {
         seen: 6,
         exhausted: false,
       });
-      await writes.addRunCounts({ succeeded: 4, failed: 1, skipped: 0 });
       await writes.saveStep('2', 'fetch', '"done"');
     });
-    expect(await workers.fenced(runId, 'a', held, (writes) => writes.finishedIn(0, 9))).toEqual([
+    expect(await workers.recordedIn(0, 9)).toEqual([
       { first: 0, last: 3 },
       { first: 5, last: 5 },
     ]);
@@ -246,5 +246,36 @@ describePg('workers coordinated in PostgreSQL', () => {
     expect(await workers.abortRun(runId, 'later')).toBe(false);
     expect(await workers.runState(runId)).toMatchObject({ status: 'aborted', abortReason: 'breaker open for 600 s' });
     expect(await workers.openBreaker(runId, 'x')).toBe(false);
+    // An aborted run leases no chunk (its chunk is still open).
+    expect(await workers.leaseChunk(runId, 'a', LEASE_MS)).toBeUndefined();
+  });
+
+  it("counts each worker's outcomes in a row of its own; the run's counts are their sum, with a version 3 worker's", async () => {
+    const { workers, runId, schema } = await setUp(2);
+    const a = await workers.leaseChunk(runId, 'a', LEASE_MS);
+    const b = await workers.leaseChunk(runId, 'b', LEASE_MS);
+    if (a === undefined || b === undefined) throw new Error('two leases expected');
+    await workers.fenced(runId, 'a', [{ chunk: 0, token: a.token }], (writes) => writes.writeOutcomes(successes(runId, 0, 4)));
+    await workers.fenced(runId, 'b', [{ chunk: 1, token: b.token }], (writes) =>
+      writes.writeOutcomes({ ...successes(runId, 10, 11), rows: [failedRow(runId, 12)] }),
+    );
+    await workers.fenced(runId, 'a', [{ chunk: 0, token: a.token }], (writes) => writes.writeOutcomes(successes(runId, 5, 6)));
+    // Raw SQL on purpose: the rows as stored, and counts as a worker of version 3 added them (to the run's row).
+    const { rows } = await pool.query(`SELECT owner, succeeded::int, failed::int FROM "${schema}".worker_counts ORDER BY owner`);
+    expect(rows).toEqual([
+      { owner: 'a', succeeded: 7, failed: 0 },
+      { owner: 'b', succeeded: 2, failed: 1 },
+    ]);
+    await pool.query(`UPDATE "${schema}".worker_runs SET succeeded = succeeded + 3`);
+    expect(await workers.runState(runId)).toMatchObject({ succeeded: 12, failed: 1, skipped: 0 });
   });
 });
+
+/** A commit of the successes `first` … `last` of `runId`. */
+function successes(runId: string, first: number, last: number): CommitBatch {
+  return { runId, succeeded: [{ first, last }], rows: [], watermark: undefined, seen: last + 1, exhausted: false };
+}
+
+function failedRow(runId: string, seq: number): RecordRow {
+  return { seq, key: String(seq), status: 'failed', kind: 'fatal', attempts: 1, runId, updatedAt: '2026-01-01T00:00:00.000Z' };
+}

@@ -62,28 +62,64 @@ export async function recordedByRun(
   return rows.map((row) => Number(row.seq));
 }
 
-/** One worker commit: success ranges, rows, and the run's timeline point (no watermark: chunks have their own starts). */
+/**
+ * One worker commit in one statement: success ranges, rows, the run's timeline point (no
+ * watermark: chunks have their own starts), and the outcomes added to this worker's counts.
+ * Parameters: $1 job, $2..$16 the rows (outcomesSql's upsertRows), $17/$18 the ranges' first and
+ * last, $19 run, $20 at, $21 done, $22 failed, $23 owner, $24 succeeded, $25 skipped.
+ */
+const commitSql = (schema: string): string => `WITH upserted AS (
+      ${outcomesSql(schema).upsertRows}
+      RETURNING 1
+    ), ranges AS (
+      INSERT INTO ${quoteIdent(schema)}.succeeded_ranges (job_id, first_seq, last_seq, run_id)
+      SELECT $1, f, l, $19 FROM unnest($17::int8[], $18::int8[]) AS t(f, l) RETURNING 1
+    ), point AS (
+      INSERT INTO ${quoteIdent(schema)}.run_timeline (job_id, run_id, at, done, failed)
+      SELECT $1, $19, $20, $21, $22 WHERE $21::int4 > 0 RETURNING 1
+    ), counted AS (
+      INSERT INTO ${quoteIdent(schema)}.worker_counts AS w (run_id, owner, succeeded, failed, skipped)
+      SELECT $19, $23, $24, $22, $25 WHERE $21::int4 > 0
+      ON CONFLICT (run_id, owner) DO UPDATE SET succeeded = w.succeeded + excluded.succeeded,
+        failed = w.failed + excluded.failed, skipped = w.skipped + excluded.skipped
+      RETURNING 1
+    )
+    SELECT (SELECT COUNT(*) FROM upserted) AS rows`;
+
 export async function writeChunkOutcomes(
   client: SqlClient,
   schema: string,
   jobId: number,
   runId: string,
+  owner: string,
   batch: CommitBatch,
 ): Promise<void> {
-  const sql = outcomesSql(schema);
-  const query = (text: string, values: unknown[]): Promise<unknown> => client.query(text, values);
-  if (batch.succeeded.length > 0) {
-    await query(sql.insertRanges, [jobId, batch.succeeded.map((r) => r.first), batch.succeeded.map((r) => r.last), runId]);
-  }
   // One row per record: a statement's ON CONFLICT cannot touch the same row twice; the later outcome wins.
   const rows = [...new Map(batch.rows.map((row) => [row.seq, { ...row, runId }])).values()];
-  if (rows.length > 0) await query(sql.upsertRows, [jobId, ...rowColumns(rows)]);
-  let done = rows.length;
-  for (const range of batch.succeeded) done += range.last - range.first + 1;
-  if (done > 0) {
-    const failed = rows.filter((row) => row.status === 'failed').length;
-    await query(sql.addTimeline, [jobId, runId, new Date().toISOString(), done, failed]);
+  let succeeded = 0;
+  let failed = 0;
+  let skipped = 0;
+  for (const range of batch.succeeded) succeeded += range.last - range.first + 1;
+  for (const row of rows) {
+    if (row.status === 'succeeded') succeeded++;
+    else if (row.status === 'failed') failed++;
+    else skipped++;
   }
+  const done = succeeded + failed + skipped;
+  if (done === 0) return;
+  await client.query(commitSql(schema), [
+    jobId,
+    ...rowColumns(rows),
+    batch.succeeded.map((r) => r.first),
+    batch.succeeded.map((r) => r.last),
+    runId,
+    new Date().toISOString(),
+    done,
+    failed,
+    owner,
+    succeeded,
+    skipped,
+  ]);
 }
 
 /**

@@ -12,7 +12,7 @@ import { inTransaction, type SqlClient, type SqlPool } from '../pg-pool.js';
 import { quoteIdent } from '../postgres-location.js';
 
 /** Bumped when these tables change; stored in `worker_schema` so a later version can upgrade them. */
-export const WORKER_SCHEMA_VERSION = 3;
+export const WORKER_SCHEMA_VERSION = 4;
 
 export async function createWorkerTables(pool: SqlPool, schema: string): Promise<void> {
   const s = quoteIdent(schema);
@@ -42,6 +42,20 @@ export async function createWorkerTables(pool: SqlPool, schema: string): Promise
     await client.query(
       `ALTER TABLE ${s}.chunks ADD COLUMN IF NOT EXISTS selected_seqs bigint[], ADD COLUMN IF NOT EXISTS selected_keys text[]`,
     );
+    if (version < 4) {
+      // Version 4: each worker counts its outcomes in a row of its own, so that the workers' commits
+      // do not wait for each other on the run's row (whose lock a commit holds until it is on disk).
+      // The run's counts are the sum of these rows and the run's own columns (written by version 3).
+      await client.query(`
+      CREATE TABLE ${s}.worker_counts (
+        run_id text NOT NULL REFERENCES ${s}.worker_runs (run_id) ON DELETE CASCADE,
+        owner text NOT NULL,
+        succeeded bigint NOT NULL DEFAULT 0,
+        failed bigint NOT NULL DEFAULT 0,
+        skipped bigint NOT NULL DEFAULT 0,
+        PRIMARY KEY (run_id, owner)
+      )`);
+    }
     await client.query(`DELETE FROM ${s}.worker_schema`);
     await client.query(`INSERT INTO ${s}.worker_schema (version) VALUES ($1)`, [WORKER_SCHEMA_VERSION]);
   });

@@ -6,6 +6,14 @@
  * instead of queueing on the first one; the same statement marks the chunk leased and bumps its
  * token, because the row lock alone ends with the transaction, after which the next worker would
  * take the same chunk. Expiry is judged by the database's clock, the one clock all workers share.
+ * A run that is not running any more (aborted, completed) has no chunk to lease.
+ *
+ * The lease's commit does not wait for the disk (`synchronous_commit` off for this statement's
+ * transaction alone). Were the server to crash before it reached the disk, the lease would be
+ * lost with it: the chunk's row would be as before (open, or another holder's older token), and
+ * every fenced write of this worker, which checks its owner id and token on the row, would be
+ * refused. A fenced write that did commit made the lease durable first: its commit waits for the
+ * log up to its own record, which comes after the lease's.
  */
 import type { Chunk, LeasedChunk } from '../../worker-ledger.js';
 import { type SqlClient } from '../pg-pool.js';
@@ -37,8 +45,10 @@ export async function leaseChunk(
             lease_expires_at = clock_timestamp() + $3 * interval '1 millisecond'
        FROM (SELECT run_id, chunk FROM ${s}.chunks
               WHERE run_id = $1 AND (status = 'open' OR (status = 'leased' AND lease_expires_at <= clock_timestamp()))
+                AND EXISTS (SELECT 1 FROM ${s}.worker_runs WHERE run_id = $1 AND status = 'running')
               ORDER BY chunk LIMIT 1
-              FOR UPDATE SKIP LOCKED) AS next
+              FOR UPDATE SKIP LOCKED) AS next,
+            (SELECT set_config('synchronous_commit', 'off', true)) AS no_flush
       WHERE c.run_id = next.run_id AND c.chunk = next.chunk
       RETURNING c.chunk, c.first_seq, c.count, c.line, c.byte_offset, c.token, c.leases, c.selected_seqs, c.selected_keys`,
     [runId, owner, leaseMs],

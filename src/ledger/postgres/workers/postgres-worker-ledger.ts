@@ -7,7 +7,7 @@
 import { hostname } from 'node:os';
 import { LedgerError } from '../../../errors.js';
 import type { ResolvedLeaseOptions } from '../../lease.js';
-import type { Ledger } from '../../ledger.js';
+import type { Ledger, SeqRange } from '../../ledger.js';
 import type {
   ActiveSharedRun,
   ChunkPlan,
@@ -32,7 +32,7 @@ import { joinRun } from './join-run.js';
 import { leaseChunk } from './lease-chunk.js';
 import { renewLeases } from './renew-leases.js';
 import { readActiveRun } from './active-run.js';
-import { abortRun, addRunCounts, completeRun, readRunState } from './run-state.js';
+import { abortRun, completeRun, readRunState } from './run-state.js';
 import { claimProbe, closeSharedBreaker, openSharedBreaker } from './shared-breaker.js';
 import { inTransaction, openPgPool, type SqlClient, type SqlPool } from '../pg-pool.js';
 
@@ -165,6 +165,14 @@ class PostgresWorkerLedger implements WorkerLedger {
     return this.use('leasing a chunk', true, () => leaseChunk(this.sql, this.schema, runId, owner, leaseMs));
   }
 
+  recordedIn(first: number, last: number): Promise<SeqRange[]> {
+    return this.use('reading what the chunk recorded', true, (jobId) => finishedIn(this.sql, this.schema, jobId, first, last));
+  }
+
+  recordedByRun(runId: string, seqs: readonly number[]): Promise<number[]> {
+    return this.use('reading what the chunk recorded', true, (jobId) => recordedByRun(this.sql, this.schema, jobId, runId, seqs));
+  }
+
   renewLeases(runId: string, owner: string, held: readonly HeldChunk[], leaseMs: number): Promise<Set<number>> {
     return this.use('renewing leases', true, () => renewLeases(this.sql, this.schema, runId, owner, held, leaseMs));
   }
@@ -172,18 +180,15 @@ class PostgresWorkerLedger implements WorkerLedger {
   fenced<T>(runId: string, owner: string, held: readonly HeldChunk[], write: (writes: FencedWrites) => Promise<T>): Promise<T> {
     // A session ended under the write is a lost lease (fenced-write.ts), which passes unchanged.
     return this.use('a fenced write', false, (jobId) =>
-      fencedWrite(this.sql, this.schema, runId, owner, held, (client) => write(this.writes(client, jobId, runId))),
+      fencedWrite(this.sql, this.schema, runId, owner, held, (client) => write(this.writes(client, jobId, runId, owner))),
     );
   }
 
-  /** The writes of one fenced transaction on `client`, all for `runId`. */
-  private writes(client: SqlClient, jobId: number, runId: string): FencedWrites {
+  /** The writes of one fenced transaction on `client`, all for `runId`, by `owner`. */
+  private writes(client: SqlClient, jobId: number, runId: string, owner: string): FencedWrites {
     const { schema } = this;
     return {
-      finishedIn: (first, last) => finishedIn(client, schema, jobId, first, last),
-      recordedByRun: (seqs) => recordedByRun(client, schema, jobId, runId, seqs),
-      writeOutcomes: (batch) => writeChunkOutcomes(client, schema, jobId, runId, batch),
-      addRunCounts: (counts) => addRunCounts(client, schema, runId, counts),
+      writeOutcomes: (batch) => writeChunkOutcomes(client, schema, jobId, runId, owner, batch),
       saveStep: async (key, name, result) => {
         // The statement without its own lease check: this transaction's fence is the chunk's.
         await client.query(stepsSql(schema).save, [jobId, key, name, result ?? null, runId, new Date().toISOString()]);

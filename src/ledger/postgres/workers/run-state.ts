@@ -1,9 +1,10 @@
 /**
  * The run as all its workers see it: its status, the shared breaker, the outcome counts of every
- * worker together, and how far the chunks are. Read at every heartbeat; the counts are added in the
- * same fenced transaction as the outcomes they count, so they never drift from them.
+ * worker together, and how far the chunks are. Read at every heartbeat. Each worker adds its counts
+ * to a row of its own (`worker_counts`) in the same fenced statement as the outcomes they count
+ * (chunk-outcomes.ts), so they never drift from them; the run's are their sum.
  */
-import type { OutcomeCounts, SharedRunState, SharedRunStatus } from '../../worker-ledger.js';
+import type { SharedRunState, SharedRunStatus } from '../../worker-ledger.js';
 import { type SqlClient } from '../pg-pool.js';
 import { quoteIdent } from '../postgres-location.js';
 
@@ -29,13 +30,16 @@ export async function readRunState(client: SqlClient, schema: string, runId: str
     `SELECT r.status, r.abort_reason, r.breaker, r.breaker_reason,
             CASE WHEN r.probe_expires_at > clock_timestamp() THEN r.probe_owner END AS probe_owner,
             (extract(epoch FROM clock_timestamp() - r.breaker_since) * 1000)::float8 AS breaker_open_ms,
-            r.total, r.succeeded, r.failed, r.skipped,
+            r.total, r.succeeded + w.succeeded AS succeeded, r.failed + w.failed AS failed, r.skipped + w.skipped AS skipped,
             count(*) FILTER (WHERE c.status = 'open') AS chunks_open,
             count(*) FILTER (WHERE c.status = 'leased') AS chunks_leased,
             count(*) FILTER (WHERE c.status = 'done') AS chunks_done
-       FROM ${s}.worker_runs r LEFT JOIN ${s}.chunks c ON c.run_id = r.run_id
+       FROM ${s}.worker_runs r
+            CROSS JOIN (SELECT COALESCE(sum(succeeded), 0) AS succeeded, COALESCE(sum(failed), 0) AS failed, COALESCE(sum(skipped), 0) AS skipped
+                          FROM ${s}.worker_counts WHERE run_id = $1) w
+            LEFT JOIN ${s}.chunks c ON c.run_id = r.run_id
       WHERE r.run_id = $1
-      GROUP BY r.run_id`,
+      GROUP BY r.run_id, w.succeeded, w.failed, w.skipped`,
     [runId],
   );
   const row = rows[0];
@@ -55,14 +59,6 @@ export async function readRunState(client: SqlClient, schema: string, runId: str
     chunksLeased: Number(row.chunks_leased),
     chunksDone: Number(row.chunks_done),
   };
-}
-
-/** Adds a commit's outcomes to the run's counters (inside the commit's fenced transaction). */
-export async function addRunCounts(client: SqlClient, schema: string, runId: string, counts: OutcomeCounts): Promise<void> {
-  await client.query(
-    `UPDATE ${quoteIdent(schema)}.worker_runs SET succeeded = succeeded + $2, failed = failed + $3, skipped = skipped + $4 WHERE run_id = $1`,
-    [runId, counts.succeeded, counts.failed, counts.skipped],
-  );
 }
 
 /**

@@ -133,7 +133,8 @@ export class ChunkLedger implements Ledger {
       this.done = true;
     } else await session.write([lease], write);
     for (const range of batch.succeeded) this.committed.succeeded += range.last - range.first + 1;
-    for (const row of batch.rows) this.committed[row.status === 'succeeded' ? 'succeeded' : row.status === 'failed' ? 'failed' : 'skipped']++;
+    for (const row of batch.rows)
+      this.committed[row.status === 'succeeded' ? 'succeeded' : row.status === 'failed' ? 'failed' : 'skipped']++;
   }
 
   assertHeld(): Promise<void> {

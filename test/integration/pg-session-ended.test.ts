@@ -186,7 +186,14 @@ describePg('a session ended under a transaction', () => {
             [`"${schema}".chunks`],
           );
           for (const { pid } of rows) frozenUntilGone([pid]);
-          await writes.writeOutcomes({ runId, succeeded: [{ first: 0, last: 9 }], rows: [], watermark: undefined, seen: 10, exhausted: false });
+          await writes.writeOutcomes({
+            runId,
+            succeeded: [{ first: 0, last: 9 }],
+            rows: [],
+            watermark: undefined,
+            seen: 10,
+            exhausted: false,
+          });
         })
         .catch((error: unknown) => error);
       expect(failure).toBeInstanceOf(LedgerError);

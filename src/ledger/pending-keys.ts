@@ -6,7 +6,7 @@
  * (sqlite/ledger-keys.ts), the PostgreSQL ledger in `key_chunks` rows (postgres/postgres-keys.ts).
  */
 import { KEY_INDEX_ENTRY_BYTES, KeyIndex } from '../structures/key-index.js';
-import { MemoryRunStore } from '../structures/sorted-run.js';
+import { MemoryRunStore } from '../structures/memory-run-store.js';
 import { SpillingKeyIndex } from '../structures/spilling-key-index.js';
 import type { RecordKeys } from './ledger.js';
 

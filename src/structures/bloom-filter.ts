@@ -18,18 +18,51 @@ const WORDS_PER_BLOCK = 8;
 const SALTS = [0x47b6137b, 0x44974d91, 0x8824ad5b, 0xa2b7289d, 0x705495c7, 0x2df1424b, 0x9efc4947, 0x5c6bfb31];
 
 export class BloomFilter {
-  private readonly words: Uint32Array;
+  /** Its bits, 32 a word: what a store keeps of it, with `capacity`. */
+  readonly words: Uint32Array;
   private readonly blocks: number;
 
-  /** A filter planned for `capacity` keys (at least one block). */
-  constructor(readonly capacity: number) {
-    this.blocks = Math.max(1, Math.ceil((capacity * BLOOM_BITS_PER_KEY) / (WORDS_PER_BLOCK * 32)));
-    this.words = new Uint32Array(this.blocks * WORDS_PER_BLOCK);
+  /**
+   * A filter planned for `capacity` keys (at least one block), empty or with the bits `words` that
+   * a filter of the same capacity gave (taken, not copied).
+   */
+  constructor(
+    readonly capacity: number,
+    words?: Uint32Array,
+  ) {
+    this.blocks = BloomFilter.blocksFor(capacity);
+    if (words !== undefined && words.length !== this.blocks * WORDS_PER_BLOCK) {
+      throw new RangeError(`a Bloom filter of ${capacity} keys has ${this.blocks * WORDS_PER_BLOCK} words, not ${words.length}`);
+    }
+    this.words = words ?? new Uint32Array(this.blocks * WORDS_PER_BLOCK);
+  }
+
+  /** Words of a filter planned for `capacity` keys. */
+  static wordsFor(capacity: number): number {
+    return BloomFilter.blocksFor(capacity) * WORDS_PER_BLOCK;
+  }
+
+  private static blocksFor(capacity: number): number {
+    return Math.max(1, Math.ceil((capacity * BLOOM_BITS_PER_KEY) / (WORDS_PER_BLOCK * 32)));
   }
 
   /** Bytes held. */
   get bytes(): number {
     return this.words.byteLength;
+  }
+
+  /**
+   * Adds the hashes of the key index's 16-byte entries (hash hi, hash lo, seq, line as little-endian
+   * uint32: the key file's layout) in `chunk`.
+   */
+  addEntries(chunk: Uint8Array): void {
+    const view = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    for (let offset = 0; offset + 16 <= chunk.byteLength; offset += 16) {
+      const hi = view.getUint32(offset, true);
+      const lo = view.getUint32(offset + 4, true);
+      // A key hashing to (0, 0) is stored as (0, 1) (key-index.ts).
+      this.add(hi, lo === 0 && hi === 0 ? 1 : lo);
+    }
   }
 
   add(hi: number, lo: number): void {

@@ -1,9 +1,13 @@
 /**
  * Sorted runs of the key index's 16-byte entries (hash hi, hash lo, seq, line as little-endian
  * uint32, the layout of the key file), ordered by hash, held where a `RunStore` keeps them: files
- * beside the ledger (ledger/key-run-files.ts) or memory. Only the first hash of every 4 KB page stays
- * in memory (its fence, 8 bytes a 256 entries), so finding a hash costs one binary search in memory
- * and one 4 KB read.
+ * beside the ledger (ledger/sqlite/key-runs.ts) or memory (memory-run-store.ts). Only the first hash
+ * of every 4 KB page and the page's CRC-32 stay in memory (12 bytes a 256 entries: the run's
+ * `RunPages`), so finding a hash costs one binary search in memory and one 4 KB read.
+ *
+ * Every page read is checked against its CRC, so a run written earlier can be opened from its pages
+ * alone (a resume reads 12 bytes a page instead of the whole run) and a damaged page is still never
+ * believed: reading it throws (`RunBytes.damaged`).
  */
 import { crc32 } from 'node:zlib';
 import type { BloomFilter } from './bloom-filter.js';
@@ -15,7 +19,7 @@ const WORDS = 4;
 /** Entries a page: the unit read to find one hash. */
 export const RUN_PAGE_ENTRIES = 256;
 const PAGE_BYTES = RUN_PAGE_ENTRIES * RUN_ENTRY_BYTES;
-/** Entries read or written at once when a run is scanned, merged or built (1 MB). */
+/** Entries read or written at once when a run is scanned, merged or built (1 MB, whole pages). */
 const BLOCK_ENTRIES = 65_536;
 
 if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) {
@@ -23,12 +27,10 @@ if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) {
   throw new Error('batchguard needs a little-endian platform');
 }
 
-// Blocks reused by builds, merges and scans, and the sort's buffers: a fresh buffer pays its page
+// Blocks reused by builds, merges and scans: a fresh buffer pays its page
 // faults again (~98 µs a 4 KB page on the benchmark host) and its external memory pushes V8 towards
 // a full collection. At most three blocks are in use at once (a merge: two cursors and a builder).
 const spareBlocks: Uint32Array[] = [];
-let sortScratch = new Uint32Array(0);
-const sortBuckets = new Uint32Array(65_537);
 
 function takeBlock(): Uint32Array {
   return spareBlocks.pop() ?? new Uint32Array(BLOCK_ENTRIES * WORDS);
@@ -45,12 +47,29 @@ export interface RunBytes {
   readonly bytes: number;
   /** Reads up to `into.byteLength` bytes at `offset`; returns how many were read. */
   read(offset: number, into: Uint8Array): number;
+  /**
+   * The error to throw when a page read does not match its CRC (`what` says how); a store may also
+   * forget the run there, so that the next open builds it again. Default: a RangeError.
+   */
+  damaged?(what: string): Error;
+}
+
+/** What locates a hash in a run without reading it: kept in memory, and by a store beside the run. */
+export interface RunPages {
+  readonly entries: number;
+  /** The hash (hi, lo) of each page's first entry. */
+  readonly fences: Uint32Array;
+  /** CRC-32 of each page's bytes. */
+  readonly pageCrcs: Uint32Array;
+  /** The run's CRC: CRC-32 of its page CRCs (little-endian), see {@link pagesCrc}. */
+  readonly crc: number;
 }
 
 /** A run being written. */
 export interface RunSink {
   append(bytes: Uint8Array): void;
-  finish(): RunBytes;
+  /** The run is whole: `pages` is what it holds (a store of files keeps them beside it). */
+  finish(pages: RunPages): RunBytes;
 }
 
 /** Where runs live. */
@@ -60,25 +79,34 @@ export interface RunStore {
   remove(run: RunBytes): void;
 }
 
-/** One sorted run and the fences that locate a hash's page in it. */
+/** A run's CRC, from its page CRCs: any changed byte changes its page's CRC, and so this one. */
+export function pagesCrc(pageCrcs: Uint32Array): number {
+  return crc32(new Uint8Array(pageCrcs.buffer, pageCrcs.byteOffset, pageCrcs.byteLength));
+}
+
+/** One sorted run and the pages that locate a hash in it. */
 export class SortedRun {
   constructor(
     readonly data: RunBytes,
-    readonly entries: number,
-    /** The hash (hi, lo) of each page's first entry. */
-    private readonly fences: Uint32Array,
-    /** CRC-32 of the run's bytes. */
-    readonly crc: number,
+    readonly pages: RunPages,
   ) {}
+
+  get entries(): number {
+    return this.pages.entries;
+  }
+
+  get crc(): number {
+    return this.pages.crc;
+  }
 
   /** Bytes held in memory. */
   get fenceBytes(): number {
-    return this.fences.byteLength;
+    return this.pages.fences.byteLength + this.pages.pageCrcs.byteLength;
   }
 
   /** The entry of hash (hi, lo), or undefined; `page` is scratch space of one page. */
   find(hi: number, lo: number, page: Uint32Array): KeyOwner | undefined {
-    const fences = this.fences;
+    const fences = this.pages.fences;
     // The last page whose first hash is ≤ (hi, lo).
     let low = 0;
     let high = fences.length / 2 - 1;
@@ -91,6 +119,7 @@ export class SortedRun {
     const count = Math.min(RUN_PAGE_ENTRIES, this.entries - low * RUN_PAGE_ENTRIES);
     const bytes = new Uint8Array(page.buffer, page.byteOffset, count * RUN_ENTRY_BYTES);
     readFully(this.data, low * PAGE_BYTES, bytes);
+    checkPages(this.data, this.pages.pageCrcs, low, bytes);
     let first = 0;
     let last = count - 1;
     while (first <= last) {
@@ -110,7 +139,7 @@ export function runPage(): Uint32Array {
 }
 
 /** Order of two hashes (hi then lo, both unsigned): negative, 0 or positive. */
-function compare(hi1: number, lo1: number, hi2: number, lo2: number): number {
+export function compare(hi1: number, lo1: number, hi2: number, lo2: number): number {
   return hi1 !== hi2 ? hi1 - hi2 : lo1 - lo2;
 }
 
@@ -118,8 +147,43 @@ function readFully(data: RunBytes, offset: number, into: Uint8Array): void {
   let done = 0;
   while (done < into.byteLength) {
     const n = data.read(offset + done, into.subarray(done));
-    if (n === 0) throw new RangeError(`the sorted run ${data.name} ends at ${offset + done} bytes, before its ${data.bytes}`);
+    if (n === 0) throw damagedRun(data, `ends at ${offset + done} bytes, before its ${data.bytes}`);
     done += n;
+  }
+}
+
+function damagedRun(data: RunBytes, what: string): Error {
+  return data.damaged?.(what) ?? new RangeError(`the sorted run ${data.name} ${what}`);
+}
+
+/** Checks `bytes`, read from the start of page `first` on, against the pages' CRCs. */
+function checkPages(data: RunBytes, pageCrcs: Uint32Array, first: number, bytes: Uint8Array): void {
+  for (let at = 0, page = first; at < bytes.byteLength; at += PAGE_BYTES, page++) {
+    if (crc32(bytes.subarray(at, at + PAGE_BYTES)) !== pageCrcs[page]) {
+      throw damagedRun(data, `has a damaged page (page ${page} does not match its CRC-32)`);
+    }
+  }
+}
+
+/** Collects a run's pages as its entries go by in order (a build, or a scan of a run written earlier). */
+class PageCollector {
+  private readonly fences: number[] = [];
+  private readonly pageCrcs: number[] = [];
+  count = 0;
+
+  /** Takes whole pages (the last one may be short), `words` holding four uint32 an entry. */
+  addBlock(words: Uint32Array): void {
+    const bytes = new Uint8Array(words.buffer, words.byteOffset, words.byteLength);
+    for (let at = 0; at < words.length; at += RUN_PAGE_ENTRIES * WORDS) {
+      this.fences.push(words[at]!, words[at + 1]!);
+      this.pageCrcs.push(crc32(bytes.subarray(at * 4, (at + RUN_PAGE_ENTRIES * WORDS) * 4)));
+    }
+    this.count += words.length / WORDS;
+  }
+
+  pages(): RunPages {
+    const pageCrcs = Uint32Array.from(this.pageCrcs);
+    return { entries: this.count, fences: Uint32Array.from(this.fences), pageCrcs, crc: pagesCrc(pageCrcs) };
   }
 }
 
@@ -130,9 +194,8 @@ function readFully(data: RunBytes, offset: number, into: Uint8Array): void {
 export class RunBuilder {
   private readonly block = takeBlock();
   private inBlock = 0;
-  private count = 0;
-  private crc = 0;
-  private readonly fences: number[] = [];
+  private readonly collected = new PageCollector();
+  private any = false;
   private lastHi = 0;
   private lastLo = 0;
   private readonly sink: RunSink;
@@ -142,8 +205,7 @@ export class RunBuilder {
   }
 
   push(hi: number, lo: number, seq: number, line: number): void {
-    if (this.count > 0 && hi === this.lastHi && lo === this.lastLo) return;
-    if (this.count % RUN_PAGE_ENTRIES === 0) this.fences.push(hi, lo);
+    if (this.any && hi === this.lastHi && lo === this.lastLo) return;
     const at = this.inBlock * WORDS;
     const block = this.block;
     block[at] = hi;
@@ -152,33 +214,37 @@ export class RunBuilder {
     block[at + 3] = line;
     this.lastHi = hi;
     this.lastLo = lo;
-    this.count++;
+    this.any = true;
     if (++this.inBlock === BLOCK_ENTRIES) this.flush();
   }
 
   finish(): SortedRun {
     this.flush();
     giveBlock(this.block);
-    return new SortedRun(this.sink.finish(), this.count, Uint32Array.from(this.fences), this.crc);
+    const pages = this.collected.pages();
+    return new SortedRun(this.sink.finish(pages), pages);
   }
 
   private flush(): void {
     if (this.inBlock === 0) return;
-    const bytes = new Uint8Array(this.block.buffer, 0, this.inBlock * RUN_ENTRY_BYTES);
-    this.crc = crc32(bytes, this.crc);
-    this.sink.append(bytes);
+    const words = this.block.subarray(0, this.inBlock * WORDS);
+    this.collected.addBlock(words);
+    this.sink.append(new Uint8Array(words.buffer, 0, words.byteLength));
     this.inBlock = 0;
   }
 }
 
-/** Reads a run front to back, a block at a time. */
+/** Reads a run front to back, a block at a time, checking each page against `pageCrcs` when given. */
 class RunCursor {
   private words = takeBlock();
   private inBlock = 0;
   private index = 0;
   private read = 0;
 
-  constructor(private readonly data: RunBytes) {
+  constructor(
+    private readonly data: RunBytes,
+    private readonly pageCrcs: Uint32Array | undefined,
+  ) {
     this.fill();
   }
 
@@ -221,15 +287,21 @@ class RunCursor {
       this.words = new Uint32Array(0);
       return;
     }
-    readFully(this.data, this.read, new Uint8Array(this.words.buffer, 0, bytes));
+    const into = new Uint8Array(this.words.buffer, 0, bytes);
+    readFully(this.data, this.read, into);
+    if (this.pageCrcs) checkPages(this.data, this.pageCrcs, this.read / PAGE_BYTES, into);
     this.read += bytes;
     this.inBlock = bytes / RUN_ENTRY_BYTES;
   }
 }
 
-/** Calls `visit` with each block of a run's entries (four uint32 each) in order. */
-export function scanRun(data: RunBytes, visit: (words: Uint32Array) => void): void {
-  const cursor = new RunCursor(data);
+/** Calls `visit` with each block of a run's entries (four uint32 each) in order, every page checked. */
+export function scanRun(run: SortedRun, visit: (words: Uint32Array) => void): void {
+  scanBytes(run.data, run.pages.pageCrcs, visit);
+}
+
+function scanBytes(data: RunBytes, pageCrcs: Uint32Array | undefined, visit: (words: Uint32Array) => void): void {
+  const cursor = new RunCursor(data, pageCrcs);
   while (!cursor.done) {
     const block = cursor.rest();
     visit(block);
@@ -238,130 +310,58 @@ export function scanRun(data: RunBytes, visit: (words: Uint32Array) => void): vo
 }
 
 /**
- * Opens a run that is already written: reads it once for its fences and CRC, adding each hash to
- * `filter` in the same pass (this loop is most of a resume's time: no call a entry but the filter's).
+ * Opens a run that is already written, without its pages: reads it once for them, adding each hash
+ * to `filter` in the same pass (no call a entry but the filter's).
  * @throws RangeError when its entries are out of order or it has a partial entry.
  */
 export function openRun(data: RunBytes, filter: BloomFilter | undefined): SortedRun {
   if (data.bytes % RUN_ENTRY_BYTES !== 0) throw new RangeError(`the sorted run ${data.name} has a partial entry`);
-  const fences: number[] = [];
-  let crc = 0;
-  let count = 0;
+  const collected = new PageCollector();
   let lastHi = 0;
   let lastLo = 0;
-  scanRun(data, (words) => {
-    crc = crc32(new Uint8Array(words.buffer, words.byteOffset, words.byteLength), crc);
+  scanBytes(data, undefined, (words) => {
     for (let at = 0; at < words.length; at += WORDS) {
       const hi = words[at]!;
       const lo = words[at + 1]!;
-      if (hi < lastHi || (hi === lastHi && lo <= lastLo && count > 0)) throw new RangeError(`the sorted run ${data.name} is out of order`);
-      if (count % RUN_PAGE_ENTRIES === 0) fences.push(hi, lo);
+      if (hi < lastHi || (hi === lastHi && lo <= lastLo && (at > 0 || collected.count > 0))) {
+        throw new RangeError(`the sorted run ${data.name} is out of order`);
+      }
       filter?.add(hi, lo);
       lastHi = hi;
       lastLo = lo;
-      count++;
     }
+    collected.addBlock(words);
   });
-  return new SortedRun(data, count, Uint32Array.from(fences), crc);
+  return new SortedRun(data, collected.pages());
+}
+
+/**
+ * Opens a run that is already written from its pages, kept beside it, without reading it: each
+ * page is checked when it is read.
+ * @throws RangeError when the pages cannot belong to a run of `data.bytes` (then open it with {@link openRun}).
+ */
+export function restoreRun(data: RunBytes, pages: RunPages): SortedRun {
+  const count = Math.ceil(pages.entries / RUN_PAGE_ENTRIES);
+  if (
+    data.bytes !== pages.entries * RUN_ENTRY_BYTES ||
+    pages.pageCrcs.length !== count ||
+    pages.fences.length !== count * 2 ||
+    pagesCrc(pages.pageCrcs) !== pages.crc
+  ) {
+    throw new RangeError(`the pages of the sorted run ${data.name} do not match it`);
+  }
+  return new SortedRun(data, pages);
 }
 
 /** One run of the entries of `older` and `newer`; on a hash both hold, `older`'s entry is kept. */
 export function mergeRuns(older: SortedRun, newer: SortedRun, store: RunStore): SortedRun {
   const builder = new RunBuilder(store);
-  const a = new RunCursor(older.data);
-  const b = new RunCursor(newer.data);
+  const a = new RunCursor(older.data, older.pages.pageCrcs);
+  const b = new RunCursor(newer.data, newer.pages.pageCrcs);
   while (!a.done && !b.done) {
     if (compare(a.hi, a.lo, b.hi, b.lo) <= 0) a.push(builder);
     else b.push(builder);
   }
   for (const rest of [a, b]) while (!rest.done) rest.push(builder);
   return builder.finish();
-}
-
-/**
- * Sorts `count` entries of `from` (four uint32 each) by hash into a new run. A counting pass over the
- * top 16 bits of `hi`, then insertion sort within each bucket: the hashes are uniform, so buckets
- * hold a few entries each and the whole is linear.
- */
-export function sortIntoRun(from: Uint32Array, count: number, store: RunStore): SortedRun {
-  const buckets = sortBuckets.fill(0);
-  for (let i = 0; i < count; i++) buckets[(from[i * WORDS]! >>> 16) + 1]!++;
-  for (let b = 1; b < buckets.length; b++) buckets[b] = buckets[b]! + buckets[b - 1]!;
-  if (sortScratch.length < count * WORDS) sortScratch = new Uint32Array(count * WORDS);
-  const sorted = sortScratch;
-  const next = buckets.slice(0, 65_536);
-  for (let i = 0; i < count; i++) {
-    // Four stores, not set(subarray()): a subarray is an object a entry, and the collector's work.
-    const at = i * WORDS;
-    const to = next[from[at]! >>> 16]!++ * WORDS;
-    sorted[to] = from[at]!;
-    sorted[to + 1] = from[at + 1]!;
-    sorted[to + 2] = from[at + 2]!;
-    sorted[to + 3] = from[at + 3]!;
-  }
-  for (let b = 0; b < 65_536; b++) insertionSort(sorted, buckets[b]!, buckets[b + 1]!);
-  const builder = new RunBuilder(store);
-  for (let at = 0; at < count * WORDS; at += WORDS) builder.push(sorted[at]!, sorted[at + 1]!, sorted[at + 2]!, sorted[at + 3]!);
-  return builder.finish();
-}
-
-function insertionSort(words: Uint32Array, first: number, end: number): void {
-  for (let i = first + 1; i < end; i++) {
-    const hi = words[i * WORDS]!;
-    const lo = words[i * WORDS + 1]!;
-    const seq = words[i * WORDS + 2]!;
-    const line = words[i * WORDS + 3]!;
-    let j = i - 1;
-    // Strictly greater: entries of equal hash keep their order, so the first owner stays first.
-    while (j >= first && compare(words[j * WORDS]!, words[j * WORDS + 1]!, hi, lo) > 0) {
-      words.copyWithin((j + 1) * WORDS, j * WORDS, j * WORDS + WORDS);
-      j--;
-    }
-    words[(j + 1) * WORDS] = hi;
-    words[(j + 1) * WORDS + 1] = lo;
-    words[(j + 1) * WORDS + 2] = seq;
-    words[(j + 1) * WORDS + 3] = line;
-  }
-}
-
-/** A store of runs in memory (the memory ledger's, and tests'). */
-export class MemoryRunStore implements RunStore {
-  private made = 0;
-  /** Names of the runs not removed. */
-  readonly live = new Set<string>();
-
-  create(): RunSink {
-    const chunks: Uint8Array[] = [];
-    const name = `run-${++this.made}`;
-    return {
-      append: (bytes) => chunks.push(bytes.slice()),
-      finish: () => {
-        const data = new Uint8Array(chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0));
-        let at = 0;
-        for (const chunk of chunks) {
-          data.set(chunk, at);
-          at += chunk.byteLength;
-        }
-        this.live.add(name);
-        return memoryRun(name, data);
-      },
-    };
-  }
-
-  remove(run: RunBytes): void {
-    this.live.delete(run.name);
-  }
-}
-
-/** Run bytes held in memory. */
-export function memoryRun(name: string, data: Uint8Array): RunBytes {
-  return {
-    name,
-    bytes: data.byteLength,
-    read(offset, into) {
-      const part = data.subarray(offset, offset + into.byteLength);
-      into.set(part);
-      return part.byteLength;
-    },
-  };
 }

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { BloomFilter } from './bloom-filter.js';
 import { KeyIndex, type KeyOwner } from './key-index.js';
-import { MemoryRunStore, openRun, type RunBytes, type RunSink, type RunStore } from './sorted-run.js';
+import { MemoryRunStore } from './memory-run-store.js';
+import { openRun, type RunBytes, type RunPages, type RunSink, type RunStore } from './sorted-run.js';
 import { SpillingKeyIndex } from './spilling-key-index.js';
 
 /** A memory store that counts the reads of runs: a read happens only when the filter said "maybe". */
@@ -9,13 +10,15 @@ class CountingStore implements RunStore {
   reads = 0;
   readonly inner = new MemoryRunStore();
   readonly runs = new Map<string, RunBytes>();
+  readonly pages = new Map<string, RunPages>();
 
   create(): RunSink {
     const sink = this.inner.create();
     return {
       append: (bytes) => sink.append(bytes),
-      finish: () => {
-        const data = sink.finish();
+      finish: (pages) => {
+        const data = sink.finish(pages);
+        this.pages.set(data.name, pages);
         const counted: RunBytes = {
           name: data.name,
           bytes: data.bytes,
@@ -141,6 +144,46 @@ describe('SpillingKeyIndex', () => {
     expect(() => new SpillingKeyIndex({ store, spillKeys: 64 }).openRuns([damaged], 300)).toThrow(RangeError);
     const cut: RunBytes = { ...runs[0]!.data, bytes: runs[0]!.data.bytes - 8, read: runs[0]!.data.read };
     expect(() => openRun(cut, undefined)).toThrow(/partial entry/);
+  });
+
+  it('opens runs from their kept pages and a filter without reading them; a changed page is refused when read', () => {
+    const store = new CountingStore();
+    const writer = new SpillingKeyIndex({ store, spillKeys: 64 });
+    for (let seq = 0; seq < 3000; seq++) writer.add(`key-${seq}`, seq, seq + 1);
+    writer.drain();
+    writer.spill();
+    const runs = writer.runRecords.map((record) => ({ data: store.runs.get(record.name)!, record, pages: store.pages.get(record.name)! }));
+
+    const before = store.reads;
+    const reader = new SpillingKeyIndex({ store, spillKeys: 64 });
+    reader.openRuns(runs, 3000, new BloomFilter(writer.filter.capacity, writer.filter.words.slice()));
+    expect(store.reads).toBe(before);
+    expect(reader.size).toBe(3000);
+    for (let seq = 0; seq < 3000; seq += 7) expect(reader.find(`key-${seq}`)).toEqual({ seq, line: seq + 1 });
+    expect(reader.add('key-3000', 3000, 3001)).toBeUndefined();
+
+    // Without a filter, the runs are read to build one.
+    const scanned = new SpillingKeyIndex({ store, spillKeys: 64 });
+    const reads = store.reads;
+    scanned.openRuns(runs, 3000);
+    expect(store.reads).toBeGreaterThan(reads);
+    expect(scanned.find('key-2999')).toEqual({ seq: 2999, line: 3000 });
+
+    // A page that changed since its CRC was taken.
+    const changed = runs.map((run) => ({
+      ...run,
+      data: {
+        ...run.data,
+        read: (offset: number, into: Uint8Array) => {
+          const n = run.data.read(offset, into);
+          into[0]! ^= 1;
+          return n;
+        },
+      },
+    }));
+    const damaged = new SpillingKeyIndex({ store, spillKeys: 64 });
+    damaged.openRuns(changed, 3000, new BloomFilter(writer.filter.capacity, writer.filter.words.slice()));
+    expect(() => damaged.find('key-5')).toThrow(/has a damaged page \(page \d+ does not match its CRC-32\)/);
   });
 
   it('grows its filter past the planned keys, so a "maybe" stays rare', () => {

@@ -7,7 +7,7 @@
  * reported and a key never seen is never reported (up to the 64-bit hash collisions that KeyIndex
  * documents).
  *
- * Memory at 10M keys: the filter ~12.5 MB (10 bits a key), the table 8 MB, the runs' fences ~0.6 MB;
+ * Memory at 10M keys: the filter ~12.5 MB (10 bits a key), the table 8 MB, the runs' pages ~0.9 MB;
  * a KeyIndex alone held 256 MB. When the table holds {@link SpillingKeyIndexOptions.spillKeys} keys
  * and all of them were drained (stored by a commit), they are sorted into a new run; runs of
  * similar size are merged (the newest two while the older is at most twice the newer), so there are
@@ -15,7 +15,18 @@
  */
 import { BloomFilter } from './bloom-filter.js';
 import { KEY_INDEX_ENTRY_BYTES, KeyIndex, type KeyOwner } from './key-index.js';
-import { mergeRuns, openRun, runPage, scanRun, sortIntoRun, type RunBytes, type RunStore, type SortedRun } from './sorted-run.js';
+import { sortIntoRun } from './sort-into-run.js';
+import {
+  mergeRuns,
+  openRun,
+  restoreRun,
+  runPage,
+  scanRun,
+  type RunBytes,
+  type RunPages,
+  type RunStore,
+  type SortedRun,
+} from './sorted-run.js';
 
 /** Options of {@link SpillingKeyIndex}. */
 export interface SpillingKeyIndexOptions {
@@ -28,11 +39,19 @@ export interface SpillingKeyIndexOptions {
   readonly spillKeys?: number;
 }
 
-/** What a ledger records about one run, to open it again (ledger/key-runs.ts). */
+/** What a ledger records about one run, to open it again (ledger/sqlite/key-runs.ts). */
 export interface RunRecord {
   readonly name: string;
   readonly entries: number;
+  /** The run's CRC (sorted-run.ts `pagesCrc`). */
   readonly crc: number;
+}
+
+/** A run written earlier, to open: its bytes, its record, and its pages when they were kept. */
+export interface StoredRun {
+  readonly data: RunBytes;
+  readonly record: RunRecord;
+  readonly pages?: RunPages;
 }
 
 const DEFAULT_SPILL_KEYS = 262_144;
@@ -42,7 +61,7 @@ export class SpillingKeyIndex {
   private readonly store: RunStore;
   private readonly spillKeys: number;
   private readonly table: KeyIndex;
-  private filter: BloomFilter;
+  private bloom: BloomFilter;
   private runs: SortedRun[] = [];
   /** Keys held in runs. */
   private inRuns = 0;
@@ -54,7 +73,7 @@ export class SpillingKeyIndex {
     this.store = options.store;
     this.spillKeys = options.spillKeys ?? DEFAULT_SPILL_KEYS;
     this.table = new KeyIndex({ expectedKeys: this.spillKeys });
-    this.filter = new BloomFilter(this.spillKeys);
+    this.bloom = new BloomFilter(this.spillKeys);
   }
 
   /** Number of distinct keys held. */
@@ -62,9 +81,14 @@ export class SpillingKeyIndex {
     return this.inRuns + this.table.size;
   }
 
-  /** Bytes held in memory: the table, the filter and the runs' fences. */
+  /** The Bloom filter over every key held (and maybe more): what a store keeps to open the runs again. */
+  get filter(): BloomFilter {
+    return this.bloom;
+  }
+
+  /** Bytes held in memory: the table, the filter and the runs' pages. */
   get bytes(): number {
-    return this.table.bytes + this.filter.bytes + this.runs.reduce((sum, run) => sum + run.fenceBytes, 0);
+    return this.table.bytes + this.bloom.bytes + this.runs.reduce((sum, run) => sum + run.fenceBytes, 0);
   }
 
   /** The runs, oldest first, as a ledger records them. */
@@ -83,7 +107,7 @@ export class SpillingKeyIndex {
     table.hashKey(key);
     const hi = table.hashHi;
     const lo = table.hashLo;
-    if (this.runs.length > 0 && this.filter.mayHold(hi, lo)) {
+    if (this.runs.length > 0 && this.bloom.mayHold(hi, lo)) {
       const owner = this.findInRuns(hi, lo);
       if (owner) {
         if (seq >>> 0 !== seq) throw new RangeError(`KeyIndex seq must be an integer from 0 to 2^32-1, got ${seq}`);
@@ -103,7 +127,7 @@ export class SpillingKeyIndex {
     const hi = table.hashHi;
     const lo = table.hashLo;
     const owner = table.findHash(hi, lo);
-    if (owner || this.runs.length === 0 || !this.filter.mayHold(hi, lo)) return owner;
+    if (owner || this.runs.length === 0 || !this.bloom.mayHold(hi, lo)) return owner;
     return this.findInRuns(hi, lo);
   }
 
@@ -111,7 +135,7 @@ export class SpillingKeyIndex {
   forEachSeq(visit: (seq: number) => void): void {
     this.table.forEachSeq(visit);
     for (const run of this.runs) {
-      scanRun(run.data, (words) => {
+      scanRun(run, (words) => {
         for (let at = 2; at < words.length; at += WORDS) visit(words[at]!);
       });
     }
@@ -119,7 +143,7 @@ export class SpillingKeyIndex {
 
   /** Sizes the filter for about `keys` keys (a hint; never shrinks). */
   reserve(keys: number): void {
-    if (keys > this.filter.capacity) this.rebuildFilter(Math.ceil(keys));
+    if (keys > this.bloom.capacity) this.rebuildFilter(Math.ceil(keys));
   }
 
   /** The entries added since the previous drain (KeyIndex.drain). */
@@ -140,36 +164,32 @@ export class SpillingKeyIndex {
       const room = Math.max(1, this.spillKeys - this.table.size) * KEY_INDEX_ENTRY_BYTES;
       const part = chunk.subarray(at, at + room);
       this.table.load(part);
-      const view = new DataView(part.buffer, part.byteOffset, part.byteLength);
-      for (let offset = 0; offset < part.byteLength; offset += KEY_INDEX_ENTRY_BYTES) {
-        const hi = view.getUint32(offset, true);
-        const lo = view.getUint32(offset + 4, true);
-        this.filter.add(hi, lo === 0 && hi === 0 ? 1 : lo);
-      }
+      this.bloom.addEntries(part);
       at += part.byteLength;
       this.spillIfFull();
     }
   }
 
   /**
-   * Takes runs written earlier (listed oldest first, as `runRecords` gave them): reads each once,
-   * for its fences and into a filter sized for `expectedKeys`.
-   * @throws RangeError when a run is damaged (out of order, cut, or not of its recorded size or
+   * Takes runs written earlier (listed oldest first, as `runRecords` gave them). With `filter` (a
+   * filter that holds every key of the runs, kept beside them) and every run's pages, nothing is
+   * read: each page is checked when it is read. Otherwise each run is read once, for its pages and
+   * into a new filter sized for `expectedKeys`.
+   * @throws RangeError when a run read is damaged (out of order, cut, or not of its recorded size or
    *   CRC); the index is then unchanged and the caller rebuilds from the stored entries.
    */
-  openRuns(runs: readonly { readonly data: RunBytes; readonly record: RunRecord }[], expectedKeys: number): void {
-    const filter = new BloomFilter(Math.max(this.spillKeys, expectedKeys, this.filter.capacity));
-    const opened = runs.map(({ data, record }) => {
-      const run = openRun(data, filter);
-      if (run.entries !== record.entries || run.crc !== record.crc) {
-        throw new RangeError(`the sorted run ${record.name} does not match its record (${run.entries} entries, CRC ${run.crc})`);
-      }
-      return run;
-    });
+  openRuns(runs: readonly StoredRun[], expectedKeys: number, filter?: BloomFilter): void {
+    const inRuns = runs.reduce((sum, run) => sum + run.record.entries, 0);
+    let opened = filter && filter.capacity >= inRuns ? restoreRuns(runs) : undefined;
+    if (opened === undefined || filter === undefined) {
+      filter = new BloomFilter(Math.max(this.spillKeys, expectedKeys, this.bloom.capacity));
+      const scanning = filter;
+      opened = runs.map(({ data, record }) => checkRecord(openRun(data, scanning), record));
+    }
     this.runs = opened;
-    this.inRuns = opened.reduce((sum, run) => sum + run.entries, 0);
-    this.filter = filter;
-    this.forEachTableHash((hi, lo) => filter.add(hi, lo));
+    this.inRuns = inRuns;
+    this.bloom = filter;
+    this.forEachTableHash((hi, lo) => this.bloom.add(hi, lo));
   }
 
   /**
@@ -212,20 +232,20 @@ export class SpillingKeyIndex {
   }
 
   private filterAdd(hi: number, lo: number): void {
-    this.filter.add(hi, lo);
+    this.bloom.add(hi, lo);
     // Past its planned keys a filter's "maybe" comes more often; twice the keys keeps it near 1%.
-    if (this.size > this.filter.capacity) this.rebuildFilter(this.size * 2);
+    if (this.size > this.bloom.capacity) this.rebuildFilter(this.size * 2);
   }
 
   private rebuildFilter(capacity: number): void {
     const filter = new BloomFilter(capacity);
     for (const run of this.runs) {
-      scanRun(run.data, (words) => {
+      scanRun(run, (words) => {
         for (let at = 0; at < words.length; at += WORDS) filter.add(words[at]!, words[at + 1]!);
       });
     }
     this.forEachTableHash((hi, lo) => filter.add(hi, lo));
-    this.filter = filter;
+    this.bloom = filter;
   }
 
   private forEachTableHash(visit: (hi: number, lo: number) => void): void {
@@ -240,4 +260,24 @@ export class SpillingKeyIndex {
     this.table.copyEntries(this.spillBuffer);
     return this.spillBuffer;
   }
+}
+
+/** The runs opened from their kept pages, or undefined when a run has none or they do not fit it. */
+function restoreRuns(runs: readonly StoredRun[]): SortedRun[] | undefined {
+  try {
+    return runs.map(({ data, record, pages }) => {
+      if (pages === undefined) throw new RangeError(`the sorted run ${record.name} has no pages kept`);
+      return checkRecord(restoreRun(data, pages), record);
+    });
+  } catch (error) {
+    if (error instanceof RangeError) return undefined;
+    throw error;
+  }
+}
+
+function checkRecord(run: SortedRun, record: RunRecord): SortedRun {
+  if (run.entries !== record.entries || run.crc !== record.crc) {
+    throw new RangeError(`the sorted run ${record.name} does not match its record (${run.entries} entries, CRC ${run.crc})`);
+  }
+  return run;
 }

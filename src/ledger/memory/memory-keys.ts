@@ -15,8 +15,9 @@ export class MemoryKeyBytes {
 export class MemoryKeys implements KeyStore {
   constructor(private readonly bytes: MemoryKeyBytes) {}
 
-  open(committed: KeyFileState | undefined): void {
+  open(committed: KeyFileState | undefined): boolean {
     this.bytes.committed = committed?.bytes ?? 0;
+    return false;
   }
 
   write(chunk: Uint8Array): KeyFileState {
@@ -42,6 +43,11 @@ export class MemoryKeys implements KeyStore {
 
   prefixCrc(): number {
     return 0;
+  }
+
+  /** Memory keeps no CRC: nothing built from a prefix can be matched to it. */
+  readChained(): boolean {
+    return false;
   }
 
   committedBytes(): number {

@@ -10,6 +10,11 @@
  * match the CRC (deleted, truncated, replaced, a backup that copied only the `.sqlite` file), is
  * refused with a StorageError: the ledger cannot say which keys were seen, and running on would
  * process duplicate keys twice and fail dependents as invalid.
+ *
+ * Checking the CRC reads the whole file (144 MB at 9M keys). When the sorted runs (key-runs.ts) hold
+ * a prefix of it, their manifest vouches for that prefix (its length and CRC): only the bytes past it
+ * are read and must carry the prefix's CRC on to the committed one. The prefix itself is read and
+ * checked only when something reads it (the runs are built again from it).
  */
 import { closeSync, constants, existsSync, fstatSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
@@ -28,7 +33,12 @@ export interface KeyFileState {
 
 /** Where a ledger keeps the key index's chunks: the key file, or memory (../memory/memory-keys.ts). */
 export interface KeyStore {
-  open(committed: KeyFileState | undefined, ledgerIsNew: boolean): void;
+  /**
+   * Checks the store against the committed state; `vouched`: a prefix whose CRC something else
+   * vouches for (the sorted runs' manifest). Returns whether the bytes past it carry its CRC on to
+   * the committed one (then the prefix is checked only when read).
+   */
+  open(committed: KeyFileState | undefined, ledgerIsNew: boolean, vouched?: KeyFileState): boolean;
   /** Writes a chunk past the committed entries; returns the state to commit with it. */
   write(chunk: Uint8Array): KeyFileState;
   committed(state: KeyFileState): void;
@@ -36,6 +46,12 @@ export interface KeyStore {
   readBlocks(from: number, visit: (chunk: Uint8Array) => void): void;
   /** CRC-32 of the first `bytes` committed bytes (0 where the store keeps no CRC). */
   prefixCrc(bytes: number): number;
+  /**
+   * Calls `visit` with the committed entries past `prefix`, a block at a time, and returns whether
+   * they carry `prefix.crc` on to the committed CRC (false where the store keeps no CRC): whether
+   * something built from a prefix of `prefix.crc` was built from this store's.
+   */
+  readChained(prefix: KeyFileState, visit: (chunk: Uint8Array) => void): boolean;
   committedBytes(): number;
   close(): void;
 }
@@ -43,6 +59,8 @@ export interface KeyStore {
 export class KeyFile implements KeyStore {
   private fd: number | undefined;
   private state: KeyFileState | undefined;
+  /** A prefix vouched for at open and not read since: checked before anything reads it. */
+  private unchecked: KeyFileState | undefined;
 
   constructor(readonly path: string) {}
 
@@ -51,8 +69,8 @@ export class KeyFile implements KeyStore {
    * undefined when the ledger recorded none: a new ledger (`ledgerIsNew`), where a leftover file
    * belongs to a deleted ledger, or a ledger of an older batchguard, whose file is taken as it is.
    */
-  open(committed: KeyFileState | undefined, ledgerIsNew: boolean): void {
-    if (this.state) return;
+  open(committed: KeyFileState | undefined, ledgerIsNew: boolean, vouched?: KeyFileState): boolean {
+    if (this.state) return false;
     try {
       const exists = existsSync(this.path);
       if (committed === undefined && exists && ledgerIsNew) {
@@ -67,7 +85,7 @@ export class KeyFile implements KeyStore {
       }
       if (!exists && (committed === undefined || committed.bytes === 0)) {
         this.state = { bytes: 0, crc: 0 };
-        return;
+        return false;
       }
       if (!exists) throw this.mismatch(committed as KeyFileState, 'it is missing');
       this.fd = openSync(this.path, constants.O_RDWR | constants.O_CREAT, 0o600);
@@ -75,11 +93,14 @@ export class KeyFile implements KeyStore {
       // A ledger of an older batchguard recorded no state: its whole entries are taken as committed.
       const bytes = committed?.bytes ?? size - (size % ENTRY_BYTES);
       if (size < bytes) throw this.mismatch(committed as KeyFileState, `it holds only ${size} bytes`);
-      const crc = this.crcUpTo(bytes);
+      const chained = committed !== undefined && vouched !== undefined && this.chains(vouched, committed);
+      const crc = chained ? committed.crc : this.crcUpTo(bytes);
       if (committed && crc !== committed.crc) throw this.mismatch(committed, 'its content differs');
       const expected = { bytes, crc };
       if (size > expected.bytes) ftruncateSync(this.fd, expected.bytes);
       this.state = expected;
+      this.unchecked = chained ? vouched : undefined;
+      return chained;
     } catch (error) {
       this.close();
       throw storageFault(error, this.path, 'opening the key file', 'nothing was written') ?? error;
@@ -103,6 +124,25 @@ export class KeyFile implements KeyStore {
       visit(block.subarray(0, n));
       at += n;
     }
+  }
+
+  /** Whether the bytes from `prefix.bytes` to `to.bytes` carry `prefix.crc` on to `to.crc`. */
+  private chains(prefix: KeyFileState, to: KeyFileState, visit?: (chunk: Uint8Array) => void): boolean {
+    if (prefix.bytes > to.bytes || prefix.bytes % ENTRY_BYTES !== 0) return false;
+    let crc = prefix.crc;
+    this.forEachBlock(prefix.bytes, to.bytes, (chunk) => {
+      crc = crc32(chunk, crc);
+      visit?.(chunk);
+    });
+    return crc === to.crc;
+  }
+
+  /** Reads and checks the prefix vouched for at open, before anything reads it. */
+  private checkPrefix(): void {
+    const prefix = this.unchecked;
+    if (prefix === undefined) return;
+    if (this.crcUpTo(prefix.bytes) !== prefix.crc) throw this.mismatch(this.state as KeyFileState, 'its content differs');
+    this.unchecked = undefined;
   }
 
   private crcUpTo(bytes: number): number {
@@ -135,7 +175,15 @@ export class KeyFile implements KeyStore {
     const state = this.state;
     if (!state) throw new Error('KeyFile.readBlocks before open');
     if (state.bytes <= from || this.fd === undefined) return;
+    if (this.unchecked && from < this.unchecked.bytes) this.checkPrefix();
     this.forEachBlock(from, state.bytes, visit);
+  }
+
+  readChained(prefix: KeyFileState, visit: (chunk: Uint8Array) => void): boolean {
+    const state = this.state;
+    if (!state) throw new Error('KeyFile.readChained before open');
+    if (this.fd === undefined) return prefix.bytes === state.bytes && prefix.crc === state.crc;
+    return this.chains(prefix, state, visit);
   }
 
   /** CRC-32 of the first `bytes` committed bytes. */
@@ -143,7 +191,9 @@ export class KeyFile implements KeyStore {
     const state = this.state;
     if (!state) throw new Error('KeyFile.prefixCrc before open');
     if (bytes === state.bytes) return state.crc;
-    return this.fd === undefined ? 0 : this.crcUpTo(Math.min(bytes, state.bytes));
+    if (this.fd === undefined) return 0;
+    this.checkPrefix();
+    return this.crcUpTo(Math.min(bytes, state.bytes));
   }
 
   /** The committed length in bytes. */
@@ -157,6 +207,7 @@ export class KeyFile implements KeyStore {
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;
     this.state = undefined;
+    this.unchecked = undefined;
   }
 }
 

@@ -1,17 +1,21 @@
 /**
  * The sorted runs of a SQLite ledger's keys (structures/spilling-key-index.ts) in `<ledger>.keys.sorted/`:
- * `run-N.bin` files and `manifest.json`, which says which runs hold which stored keys. They are a
- * cache of the key file, which stays the ledger's record of every key: a resume opens the runs the
- * manifest lists (reading each once to fill the Bloom filter) instead of inserting every entry of
- * the key file into a table, and puts only the key file's entries past what the runs cover into the
- * in-memory table.
+ * `run-N.bin` files, each with its pages (first hashes and CRCs) in `run-N.pages`, `manifest.json`,
+ * which says which runs hold which stored keys, and the Bloom filter over them in `filter.bin`
+ * (key-filter-file.ts). They are a cache of the key file, which stays the ledger's record of every
+ * key: a resume opens the runs the manifest lists from their pages and the kept filter, reading
+ * neither the runs nor the key file's part they cover, and puts only the key file's entries past
+ * that part into the in-memory table. Without a kept filter (or pages) that can be used, it reads
+ * each run once to build them.
  *
  * The manifest names the part of the key file its runs cover (its length and CRC-32, and the
  * `key_file_skip` and remapped keys of that time). When it does not match the ledger (no manifest: a
  * ledger of an older batchguard; a key file restored from a backup; a remap since; a run missing or
  * damaged), every run is deleted and built again from the key file, once. Runs are written before
  * the manifest that lists them and deleted only after a manifest that no longer lists them, so a
- * crash at any point leaves a manifest whose runs exist, or one that fails the check.
+ * crash at any point leaves a manifest whose runs exist, or one that fails the check. A page that
+ * does not match its CRC when it is read (the run changed on disk since) stops the run with a
+ * StorageError and deletes the manifest, so the next run builds the runs again.
  */
 import {
   closeSync,
@@ -28,8 +32,12 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import type { RunRecord } from '../../structures/spilling-key-index.js';
-import type { RunBytes, RunSink, RunStore } from '../../structures/sorted-run.js';
+import { crc32 } from 'node:zlib';
+import { StorageError } from '../../errors.js';
+import type { BloomFilter } from '../../structures/bloom-filter.js';
+import type { RunRecord, StoredRun } from '../../structures/spilling-key-index.js';
+import type { RunBytes, RunPages, RunSink, RunStore } from '../../structures/sorted-run.js';
+import { readKeyFilter, writeKeyFilter, type FilterCover, type KeptFilter } from './key-filter-file.js';
 
 /** What `manifest.json` holds. */
 export interface KeyRunsManifest {
@@ -47,13 +55,24 @@ export interface KeyRunsManifest {
 }
 
 const MANIFEST = 'manifest.json';
-const RUN_FILE = /^run-(\d+)\.bin$/;
+const FILTER = 'filter.bin';
+const RUN_FILE = /^run-(\d+)\.(bin|pages)$/;
+const PAGES_MAGIC = 0x50524742; // "BGRP", little-endian
+// magic, version, entries, crc, pages; then the fences (two words a page), the page CRCs (one word a
+// page) and a CRC-32 of everything before it.
+const PAGES_HEADER_WORDS = 5;
+
+function pagesName(runName: string): string {
+  return runName.replace(/\.bin$/, '.pages');
+}
 
 export class KeyRunFiles implements RunStore {
   private made: number | undefined;
   private readonly open = new Map<string, number>();
   /** Runs removed from the index: deleted once a manifest no longer lists them. */
   private retired: string[] = [];
+  /** A page read did not match its CRC: nothing more is kept (the next run builds the runs again). */
+  private damagedRun = false;
 
   constructor(readonly folder: string) {}
 
@@ -69,16 +88,35 @@ export class KeyRunFiles implements RunStore {
 
   /** Writes the manifest (whole, by rename), then deletes the runs it no longer lists. */
   saveManifest(manifest: KeyRunsManifest): void {
+    if (this.damagedRun) return;
     mkdirSync(this.folder, { recursive: true, mode: 0o700 });
     const temporary = join(this.folder, `${MANIFEST}.tmp`);
     writeFileSync(temporary, JSON.stringify(manifest), { mode: 0o600 });
     renameSync(temporary, join(this.folder, MANIFEST));
-    for (const name of this.retired) rmSync(join(this.folder, name), { force: true });
+    for (const name of this.retired) {
+      rmSync(join(this.folder, name), { force: true });
+      rmSync(join(this.folder, pagesName(name)), { force: true });
+    }
     this.retired = [];
   }
 
-  /** The bytes of a listed run, or undefined when its file is missing or not of the listed size. */
-  openRun(record: RunRecord, entryBytes: number): RunBytes | undefined {
+  /** The kept Bloom filter, or undefined when there is none or it is not whole (ledger-keys.ts checks what it holds). */
+  readFilter(): KeptFilter | undefined {
+    return readKeyFilter(join(this.folder, FILTER));
+  }
+
+  /** Keeps `filter`, which holds every key `cover` says (and maybe more). */
+  saveFilter(filter: BloomFilter, cover: FilterCover): void {
+    if (this.damagedRun) return;
+    mkdirSync(this.folder, { recursive: true, mode: 0o700 });
+    writeKeyFilter(join(this.folder, FILTER), filter, cover);
+  }
+
+  /**
+   * A listed run to open, with its pages when they were kept and whole; undefined when its file is
+   * missing or not of the listed size.
+   */
+  openRun(record: RunRecord, entryBytes: number): StoredRun | undefined {
     let fd: number | undefined;
     try {
       fd = openSync(join(this.folder, record.name), constants.O_RDONLY);
@@ -88,12 +126,12 @@ export class KeyRunFiles implements RunStore {
       return undefined;
     }
     this.open.set(record.name, fd);
-    return this.runBytes(record.name, fd, record.entries * entryBytes);
+    return { data: this.runBytes(record.name, fd, record.entries * entryBytes), record, pages: this.readPages(record) };
   }
 
   /** Deletes the run files that `manifest` does not list: left by a process that died between a merge and its manifest. */
   removeUnlisted(manifest: KeyRunsManifest): void {
-    const listed = new Set(manifest.runs.map((run) => run.name));
+    const listed = new Set(manifest.runs.flatMap((run) => [run.name, pagesName(run.name)]));
     for (const name of readdirSync(this.folder))
       if (RUN_FILE.test(name) && !listed.has(name)) rmSync(join(this.folder, name), { force: true });
   }
@@ -104,6 +142,7 @@ export class KeyRunFiles implements RunStore {
     rmSync(this.folder, { recursive: true, force: true });
     this.retired = [];
     this.made = 0;
+    this.damagedRun = false;
   }
 
   create(): RunSink {
@@ -121,7 +160,10 @@ export class KeyRunFiles implements RunStore {
           written += writeSync(fd, chunk, written, chunk.byteLength - written, bytes + written);
         bytes += chunk.byteLength;
       },
-      finish: () => this.runBytes(name, fd, bytes),
+      finish: (pages) => {
+        this.writePages(name, pages);
+        return this.runBytes(name, fd, bytes);
+      },
     };
   }
 
@@ -138,6 +180,58 @@ export class KeyRunFiles implements RunStore {
   }
 
   private runBytes(name: string, fd: number, bytes: number): RunBytes {
-    return { name, bytes, read: (offset, into) => readSync(fd, into, 0, Math.min(into.byteLength, bytes - offset), offset) };
+    return {
+      name,
+      bytes,
+      read: (offset, into) => readSync(fd, into, 0, Math.min(into.byteLength, bytes - offset), offset),
+      damaged: (what) => this.damaged(name, what),
+    };
+  }
+
+  /** A run changed on disk: the manifest goes (the next run builds the runs again), and the run stops. */
+  private damaged(name: string, what: string): StorageError {
+    this.damagedRun = true;
+    rmSync(join(this.folder, MANIFEST), { force: true });
+    const path = join(this.folder, name);
+    return new StorageError(
+      'STORAGE_DAMAGED',
+      `the sorted run ${path} of the key index ${what}: it changed on disk. The runs are a cache of the key file; they are built again from it when the job runs again`,
+      { path },
+    );
+  }
+
+  /** Keeps a run's pages beside it (before any manifest lists the run). */
+  private writePages(name: string, pages: RunPages): void {
+    const count = pages.pageCrcs.length;
+    const words = new Uint32Array(PAGES_HEADER_WORDS + count * 3 + 1);
+    words.set([PAGES_MAGIC, 1, pages.entries, pages.crc, count]);
+    words.set(pages.fences, PAGES_HEADER_WORDS);
+    words.set(pages.pageCrcs, PAGES_HEADER_WORDS + count * 2);
+    const bytes = new Uint8Array(words.buffer);
+    words[words.length - 1] = crc32(bytes.subarray(0, bytes.byteLength - 4));
+    writeFileSync(join(this.folder, pagesName(name)), bytes, { mode: 0o600 });
+  }
+
+  /** The kept pages of a run, or undefined when they are missing or do not belong to `record`. */
+  private readPages(record: RunRecord): RunPages | undefined {
+    try {
+      const bytes = readFileSync(join(this.folder, pagesName(record.name)));
+      if (bytes.byteLength % 4 !== 0 || bytes.byteLength < (PAGES_HEADER_WORDS + 1) * 4) return undefined;
+      const words = new Uint32Array(bytes.byteLength / 4);
+      new Uint8Array(words.buffer).set(bytes);
+      const count = words[4]!;
+      if (words[0] !== PAGES_MAGIC || words[1] !== 1 || words[2] !== record.entries || words[3] !== record.crc) return undefined;
+      if (words.length !== PAGES_HEADER_WORDS + count * 3 + 1) return undefined;
+      if (crc32(bytes.subarray(0, bytes.byteLength - 4)) !== words[words.length - 1]) return undefined;
+      const fences = words.subarray(PAGES_HEADER_WORDS, PAGES_HEADER_WORDS + count * 2);
+      return {
+        entries: record.entries,
+        fences,
+        pageCrcs: words.subarray(PAGES_HEADER_WORDS + count * 2, words.length - 1),
+        crc: record.crc,
+      };
+    } catch {
+      return undefined;
+    }
   }
 }

@@ -10,7 +10,8 @@ import { SpillingKeyIndex } from '../../structures/spilling-key-index.js';
 import type { RecordKeys } from '../ledger.js';
 import { PendingKeys, remapEntries } from '../pending-keys.js';
 import type { KeyFileState, KeyStore } from './key-file.js';
-import type { KeyRunFiles } from './key-runs.js';
+import type { KeyRunFiles, KeyRunsManifest } from './key-runs.js';
+import type { BloomFilter } from '../../structures/bloom-filter.js';
 import { parseJson } from '../row-codec.js';
 
 /** Where the stored keys came from at the last load: what a manifest of runs must match. */
@@ -21,11 +22,18 @@ interface LoadOrigin {
 
 type Meta = { get(key: string): string | undefined };
 
+/** The filter is kept again when this share of the stored keys is past what the kept one holds. */
+const FILTER_LAG = 0.25;
+
 export class LedgerKeys {
   private readonly keys;
   private readonly remapped;
   private opened = false;
   private loaded: { readonly index: SpillingKeyIndex; readonly origin: LoadOrigin } | undefined;
+  /** The manifest read at open, and whether the key file carries its CRC on (read once, by the first load). */
+  private atOpen: { readonly manifest: KeyRunsManifest; readonly chains: boolean } | undefined;
+  /** Key file bytes the kept filter holds. */
+  private filterBytes = 0;
 
   constructor(
     private readonly store: KeyStore,
@@ -46,7 +54,11 @@ export class LedgerKeys {
   open(): void {
     // Every commit calls this: the stored state is read and parsed only until the store is open.
     if (this.opened) return;
-    this.store.open(parseJson<KeyFileState>(this.meta.get('keys')), this.ledgerIsNew);
+    // The runs' manifest vouches for the part of the key file they hold: only the rest is read.
+    const manifest = this.runFiles && !this.ledgerIsNew ? this.runFiles.readManifest() : undefined;
+    const vouched = manifest && { bytes: manifest.coveredBytes, crc: manifest.coveredCrc };
+    const chains = this.store.open(parseJson<KeyFileState>(this.meta.get('keys')), this.ledgerIsNew, vouched);
+    this.atOpen = manifest && { manifest, chains };
     this.opened = true;
   }
 
@@ -83,36 +95,64 @@ export class LedgerKeys {
       from = origin.skip;
     }
     this.store.readBlocks(from, (chunk) => index.load(chunk));
+    this.loaded = { index, origin };
     if (JSON.stringify(index.runRecords) !== runsBefore) {
       // Runs were made from stored entries: all of them go into runs now, and a manifest says so.
       index.spill();
-      this.saveManifest(files, index, origin, { bytes: committed, crc: this.store.prefixCrc(committed) });
+      const state = { bytes: committed, crc: this.store.prefixCrc(committed) };
+      this.saveManifest(files, index, origin, state);
+      this.saveFilter(state);
     }
-    this.loaded = { index, origin };
     return this.keys.adopt(index);
   }
 
   /** Opens the runs of the manifest when it matches the ledger; returns the key file length they cover. */
   private openRuns(index: SpillingKeyIndex, files: KeyRunFiles, origin: LoadOrigin, stored: number): number | undefined {
-    const manifest = files.readManifest();
+    const atOpen = this.atOpen;
+    this.atOpen = undefined;
+    const manifest = atOpen ? atOpen.manifest : files.readManifest();
     const committed = this.store.committedBytes();
     if (manifest === undefined || manifest.skip !== origin.skip || manifest.remappedBytes !== origin.remappedBytes) return undefined;
     if (manifest.coveredBytes > committed || manifest.coveredBytes < origin.skip) return undefined;
-    if (this.store.prefixCrc(manifest.coveredBytes) !== manifest.coveredCrc) return undefined;
+    if (atOpen ? !atOpen.chains : this.store.prefixCrc(manifest.coveredBytes) !== manifest.coveredCrc) return undefined;
     const runs = [];
     for (const record of manifest.runs) {
-      const data = files.openRun(record, KEY_INDEX_ENTRY_BYTES);
-      if (data === undefined) return undefined;
-      runs.push({ data, record });
+      const run = files.openRun(record, KEY_INDEX_ENTRY_BYTES);
+      if (run === undefined) return undefined;
+      runs.push(run);
     }
     try {
-      index.openRuns(runs, Math.ceil(stored * 1.25));
+      index.openRuns(runs, Math.ceil(stored * 1.25), this.keptFilter(files, origin));
     } catch (error) {
       if (error instanceof RangeError) return undefined;
       throw error;
     }
     files.removeUnlisted(manifest);
     return manifest.coveredBytes;
+  }
+
+  /**
+   * The kept filter, when it holds the same stored keys' origin and the key file's entries up to a
+   * length whose CRC the key file carries on to the committed one; the entries past that length are
+   * added to it. Undefined otherwise (the runs are then read to build it).
+   */
+  private keptFilter(files: KeyRunFiles, origin: LoadOrigin): BloomFilter | undefined {
+    const kept = files.readFilter();
+    if (kept === undefined) return undefined;
+    const { filter, cover } = kept;
+    if (cover.skip !== origin.skip || cover.remappedBytes !== origin.remappedBytes || cover.coveredBytes < origin.skip) return undefined;
+    const chains = this.store.readChained({ bytes: cover.coveredBytes, crc: cover.coveredCrc }, (chunk) => filter.addEntries(chunk));
+    if (!chains) return undefined;
+    this.filterBytes = cover.coveredBytes;
+    return filter;
+  }
+
+  /** Keeps the loaded index's filter, which holds every key stored up to `state` (and maybe more). */
+  private saveFilter(state: KeyFileState): void {
+    const loaded = this.loaded;
+    if (this.runFiles === undefined || loaded === undefined) return;
+    this.runFiles.saveFilter(loaded.index.filter, { ...loaded.origin, coveredBytes: state.bytes, coveredCrc: state.crc });
+    this.filterBytes = state.bytes;
   }
 
   private saveManifest(files: KeyRunFiles, index: SpillingKeyIndex, origin: LoadOrigin, covered: KeyFileState): void {
@@ -136,8 +176,12 @@ export class LedgerKeys {
   committed(state: KeyFileState): void {
     this.store.committed(state);
     // A spill after a commit holds only stored keys: the manifest now covers the whole key file.
-    if (this.keys.committed() && this.runFiles && this.loaded)
+    if (this.keys.committed() && this.runFiles && this.loaded) {
       this.saveManifest(this.runFiles, this.loaded.index, this.loaded.origin, state);
+      // Kept again as it falls behind, so that after a crash a resume adds at most about this share
+      // of the keys to it, and the filters written add up to a few times the last one's size.
+      if (state.bytes - this.filterBytes > (state.bytes - this.loaded.origin.skip) * FILTER_LAG) this.saveFilter(state);
+    }
   }
 
   /** The entries of a remap's keys, which must come from `newKeys` (a set of this ledger's kind). */
@@ -158,6 +202,16 @@ export class LedgerKeys {
   }
 
   close(): void {
+    // Kept whole at the end, so that the next resume reads no key file entry into it. It is a cache:
+    // a failure to write it (a full disk) costs the next resume a read of the runs, nothing else.
+    if (this.opened && this.loaded) {
+      try {
+        this.saveFilter({ bytes: this.store.committedBytes(), crc: this.store.prefixCrc(this.store.committedBytes()) });
+      } catch {
+        // The filter stays as it was, and is checked as always when it is read.
+      }
+    }
+    this.loaded = undefined;
     this.runFiles?.close();
     this.store.close();
     this.opened = false;

@@ -50,6 +50,16 @@ describe('planChunks and readChunk', () => {
     for (const per of [1, 2, 3, 7, 100]) await expectChunksCoverSource(jsonl(path), per);
   });
 
+  it("plans JSONL from its lines without parsing them: the same positions as read()'s, invalid UTF-8 included", async () => {
+    const path = file('');
+    writeFileSync(path, Buffer.concat([Buffer.from('{"id":0}\n{"id":"'), Buffer.from([0xff, 0xfe]), Buffer.from('"}\n\n{"id":2}\n')]));
+    const source = jsonl(path, { invalidUtf8: 'fail' });
+    const read = await collect(source.read());
+    expect(read.map((item) => item.kind)).toEqual(['record', 'invalid', 'record']);
+    expect((await collect(source.positions?.() ?? [])).map((item) => item.position)).toEqual(read.map((item) => item.position));
+    await expectChunksCoverSource(source, 2);
+  });
+
   it('splits CRLF JSONL without a final line break', async () => {
     const path = file(Array.from({ length: 25 }, (_, i) => JSON.stringify({ id: i })).join('\r\n'));
     const whole = await expectChunksCoverSource(jsonl(path), 4);
@@ -114,5 +124,33 @@ describe('planChunks and readChunk', () => {
     if (chunk === undefined) throw new Error('two chunks expected');
     const items = await collect(readChunk(jsonl(path), chunk, { skip: (seq) => seq === 5 || seq === 7 }));
     expect(items.map((item) => item.position.seq)).toEqual([6, 8, 9]);
+  });
+
+  it('hands out the items the source has already read without a promise, as reading them one by one would', async () => {
+    const path = file(Array.from({ length: 30 }, (_, i) => JSON.stringify({ id: i })).join('\n') + '\n');
+    const plan = await planChunks(jsonl(path), { recordsPerChunk: 12 });
+    const chunk = plan.chunks[1];
+    if (chunk === undefined) throw new Error('three chunks expected');
+    const read = async (skip?: (seq: number) => boolean): Promise<{ seqs: number[]; buffered: number }> => {
+      const items = readChunk(jsonl(path), chunk, skip === undefined ? {} : { skip });
+      const seqs: number[] = [];
+      let buffered = 0;
+      for (;;) {
+        let item = items.nextBuffered();
+        if (item !== undefined) buffered++;
+        else {
+          const step = await items.next();
+          if (step.done) return { seqs, buffered };
+          item = step.value;
+        }
+        seqs.push(item.position.seq);
+      }
+    };
+    const { seqs, buffered } = await read((seq) => seq === 13);
+    expect(seqs).toEqual([12, ...Array.from({ length: 10 }, (_, i) => 14 + i)]);
+    expect(buffered).toBeGreaterThan(0);
+    // The file cut short under the chunk: the end is found by next(), after the buffered items.
+    writeFileSync(path, Array.from({ length: 20 }, (_, i) => JSON.stringify({ id: i })).join('\n') + '\n');
+    await expect(read()).rejects.toThrow("but it ends at item 20, before the chunk's last item 23");
   });
 });

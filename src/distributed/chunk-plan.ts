@@ -9,11 +9,13 @@
  * arbitrary byte offset (seek to size/k and scan to the next newline), is wrong for CSV: from the
  * middle of a file nothing tells whether a newline is inside quotes, and each worker's sequence
  * numbers would not be known without counting everything before it anyway. The price is one read of
- * the source by the worker that plans (`npm run bench:workers` prints it), not by the others.
+ * the source by the worker that plans (`npm run bench:workers` prints it), not by the others. A
+ * source that can tell its items' positions without parsing them (`positions`: JSONL, whose items
+ * are its non-blank lines) is read that way.
  */
 import { ConfigError } from '../errors.js';
 import type { Chunk, ChunkPlan } from '../ledger/worker-ledger.js';
-import type { Source } from '../sources/source.js';
+import { hasBufferedItems, type Source } from '../sources/source.js';
 import { checkInteger } from '../validation/check.js';
 
 /** Options of {@link planChunks}. */
@@ -40,17 +42,33 @@ export async function planChunks(source: Source<unknown>, options: ChunkPlanOpti
   assertSplittable(source);
   const chunks: Chunk[] = [];
   let total = 0;
-  for await (const item of source.read(undefined, options.signal)) {
-    const position = item.position;
-    if (position.seq !== total) {
-      throw new ConfigError(`source ${source.description} numbered item ${total} as ${position.seq}: it cannot be split into chunks`);
+  // Iterated by hand: an item the source has already read is taken without a promise (nextBuffered).
+  const items = (source.positions?.(options.signal) ?? source.read(undefined, options.signal))[Symbol.asyncIterator]();
+  const buffered = hasBufferedItems(items) ? items : undefined;
+  let ended = false;
+  try {
+    for (;;) {
+      let item = buffered?.nextBuffered();
+      if (item === undefined) {
+        const step = await items.next();
+        if (step.done) break;
+        item = step.value;
+      }
+      const position = item.position;
+      if (position.seq !== total) {
+        throw new ConfigError(`source ${source.description} numbered item ${total} as ${position.seq}: it cannot be split into chunks`);
+      }
+      if (total % perChunk === 0) {
+        if (position.offset === undefined) throw notSplittable(source, 'its items carry no position to start reading at');
+        if (chunks.length > 0) chunks[chunks.length - 1] = { ...(chunks[chunks.length - 1] as Chunk), count: perChunk };
+        chunks.push({ index: chunks.length, from: { seq: position.seq, line: position.line, offset: position.offset }, count: 0 });
+      }
+      total++;
     }
-    if (total % perChunk === 0) {
-      if (position.offset === undefined) throw notSplittable(source, 'its items carry no position to start reading at');
-      if (chunks.length > 0) chunks[chunks.length - 1] = { ...(chunks[chunks.length - 1] as Chunk), count: perChunk };
-      chunks.push({ index: chunks.length, from: { seq: position.seq, line: position.line, offset: position.offset }, count: 0 });
-    }
-    total++;
+    ended = true;
+  } finally {
+    // What for-await does on an early exit: let the source close its file or cursor.
+    if (!ended) await items.return?.();
   }
   const last = chunks[chunks.length - 1];
   if (last !== undefined) chunks[chunks.length - 1] = { ...last, count: total - last.from.seq };

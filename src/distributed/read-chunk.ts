@@ -3,41 +3,126 @@
  */
 import { SourceError } from '../errors.js';
 import type { Chunk } from '../ledger/worker-ledger.js';
-import type { Source, SourceItem } from '../sources/source.js';
+import { hasBufferedItems, type BufferedItemIterator, type Source, type SourceItem } from '../sources/source.js';
 
 /**
  * Streams the items of `chunk` (sequence numbers `from.seq` … `from.seq + count - 1`), seeking to its
  * start. Items whose sequence number is in `skip` (already recorded by a worker that held the chunk
- * before) are not yielded.
+ * before) are not yielded. Items the source has already read are handed out without a promise
+ * (`nextBuffered`), as the source itself does.
  *
  * @throws {SourceError} SOURCE_DRIFT when the source no longer has the planned item at the chunk's
  *   start or ends before the chunk does: the file changed after the run was planned.
  */
-export async function* readChunk<T>(
+export function readChunk<T>(
   source: Source<T>,
   chunk: Chunk,
   options: { readonly skip?: (seq: number) => boolean; readonly signal?: AbortSignal } = {},
-): AsyncGenerator<SourceItem<T>> {
-  const end = chunk.from.seq + chunk.count;
-  let expected = chunk.from.seq;
-  for await (const item of source.read(chunk.from, options.signal)) {
-    const position = item.position;
-    if (position.seq !== expected || (expected === chunk.from.seq && position.offset !== chunk.from.offset)) {
-      throw changed(source, chunk, `its item ${expected} is not where the plan put it`);
-    }
-    expected++;
-    if (options.skip?.(position.seq) !== true) yield item;
-    // Stops without reading the next chunk's first item: the iterator's return() closes the file.
-    if (expected === end) return;
-  }
-  if (expected < end) throw changed(source, chunk, `it ends at item ${expected}, before the chunk's last item ${end - 1}`);
+): BufferedItemIterator<T> & AsyncIterable<SourceItem<T>> {
+  return new ChunkItems(source, chunk, options);
 }
 
-function changed(source: Source<unknown>, chunk: Chunk, what: string): SourceError {
-  return new SourceError(
-    'SOURCE_DRIFT',
-    `source ${source.description} changed after the run was planned: chunk ${chunk.index} starts at item ${chunk.from.seq}` +
-      `${chunk.from.line === undefined ? '' : ` (line ${chunk.from.line})`}, but ${what}. ` +
-      'Every worker must read the same file; restore it, or start a new run with a new ledger',
-  );
+class ChunkItems<T> implements BufferedItemIterator<T>, AsyncIterable<SourceItem<T>> {
+  private readonly items: AsyncIterator<SourceItem<T>>;
+  private readonly buffered: BufferedItemIterator<T> | undefined;
+  private readonly end: number;
+  private expected: number;
+  /** The chunk's last item was handed out: the next call closes the source and ends. */
+  private last = false;
+  private closed = false;
+  /** What a `nextBuffered` call found wrong, thrown by the next `next()`. */
+  private failure: { error: unknown } | undefined;
+
+  constructor(
+    private readonly source: Source<T>,
+    private readonly chunk: Chunk,
+    private readonly options: { readonly skip?: (seq: number) => boolean; readonly signal?: AbortSignal },
+  ) {
+    this.items = source.read(chunk.from, options.signal)[Symbol.asyncIterator]();
+    this.buffered = hasBufferedItems(this.items) ? this.items : undefined;
+    this.end = chunk.from.seq + chunk.count;
+    this.expected = chunk.from.seq;
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  nextBuffered(): SourceItem<T> | undefined {
+    if (this.buffered === undefined || this.failure !== undefined) return undefined;
+    while (!this.last) {
+      const item = this.buffered.nextBuffered();
+      if (item === undefined) return undefined;
+      try {
+        if (this.take(item)) return item;
+      } catch (error) {
+        this.failure = { error };
+        return undefined;
+      }
+    }
+    return undefined;
+  }
+
+  async next(): Promise<IteratorResult<SourceItem<T>>> {
+    if (this.failure !== undefined) {
+      const { error } = this.failure;
+      this.failure = undefined;
+      await this.close();
+      throw error;
+    }
+    while (!this.last) {
+      const step = await this.items.next();
+      if (step.done) {
+        this.closed = true;
+        if (this.expected < this.end) {
+          throw this.changed(`it ends at item ${this.expected}, before the chunk's last item ${this.end - 1}`);
+        }
+        return { done: true, value: undefined };
+      }
+      let taken: boolean;
+      try {
+        taken = this.take(step.value);
+      } catch (error) {
+        await this.close();
+        throw error;
+      }
+      if (taken) return step;
+    }
+    // Stops without reading the next chunk's first item: the source's return() closes the file.
+    await this.close();
+    return { done: true, value: undefined };
+  }
+
+  async return(): Promise<IteratorResult<SourceItem<T>>> {
+    await this.close();
+    return { done: true, value: undefined };
+  }
+
+  /** Checks `item` is the one planned next; true when it is to be handed out (not skipped). */
+  private take(item: SourceItem<T>): boolean {
+    const { position } = item;
+    const { from } = this.chunk;
+    if (position.seq !== this.expected || (this.expected === from.seq && position.offset !== from.offset)) {
+      throw this.changed(`its item ${this.expected} is not where the plan put it`);
+    }
+    this.expected++;
+    if (this.expected === this.end) this.last = true;
+    return this.options.skip?.(position.seq) !== true;
+  }
+
+  private async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.items.return?.();
+  }
+
+  private changed(what: string): SourceError {
+    const { source, chunk } = this;
+    return new SourceError(
+      'SOURCE_DRIFT',
+      `source ${source.description} changed after the run was planned: chunk ${chunk.index} starts at item ${chunk.from.seq}` +
+        `${chunk.from.line === undefined ? '' : ` (line ${chunk.from.line})`}, but ${what}. ` +
+        'Every worker must read the same file; restore it, or start a new run with a new ledger',
+    );
+  }
 }

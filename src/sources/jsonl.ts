@@ -51,6 +51,8 @@ export function jsonl<T = unknown>(path: string, options: JsonlOptions = {}): So
     sampleAt: (offset) => sampleFileAt('jsonl', path, offset),
     headHash: (length) => fileHeadHash('jsonl', path, length),
     read: (from, signal) => new JsonlIterator<T>(path, chunkSize, from, signal, checkUtf8),
+    // Every non-blank line is an item, parsed or not: its position needs no parse.
+    positions: (signal) => new JsonlIterator<unknown>(path, chunkSize, undefined, signal, false, false),
     openReader: () => Promise.resolve(new JsonlRecordReader<T>(path)),
   };
 }
@@ -94,6 +96,8 @@ class JsonlIterator<T> implements AsyncIterableIterator<SourceItem<T>>, Buffered
     private readonly from: SourcePosition | undefined,
     private readonly signal: AbortSignal | undefined,
     private readonly checkUtf8: boolean,
+    /** False: the items' positions only, each line's text neither checked nor parsed (Source.positions). */
+    private readonly parse = true,
   ) {
     this.seeking = from?.offset !== undefined;
     this.seq = this.seeking ? (from?.seq ?? 0) : 0;
@@ -186,6 +190,7 @@ class JsonlIterator<T> implements AsyncIterableIterator<SourceItem<T>>, Buffered
       if (isBlank(text)) continue;
       const position: SourcePosition = { seq: this.seq++, line: lines.lineNumber, offset: lines.offset };
       if (position.seq < this.skipBelow) continue;
+      if (!this.parse) return { kind: 'record', position, value: undefined as T };
       if (lines.invalidUtf8 && text.includes('\uFFFD')) {
         const bytes = lines.lineBytes();
         const at = firstInvalidUtf8(bytes);

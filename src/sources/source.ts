@@ -56,6 +56,13 @@ export interface Source<T> {
    */
   read(from?: SourcePosition, signal?: AbortSignal): AsyncIterable<SourceItem<T>>;
   /**
+   * The positions of every item from the start, numbered as `read()` numbers them, without parsing
+   * the records (each item's `value` is undefined, and an item `read()` would call invalid may be
+   * a record here): how a worker plans a shared run (distributed/chunk-plan.ts). Optional: without
+   * it, planning reads the items.
+   */
+  positions?(signal?: AbortSignal): AsyncIterable<SourceItem<unknown>>;
+  /**
    * Opens a reader of single records by position (see {@link RecordReader}); absent for sources
    * that cannot read a record again on demand (plain iterables, database tables).
    */

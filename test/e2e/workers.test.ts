@@ -200,7 +200,8 @@ export default defineJob({
         // Raw SQL on purpose: that the continued worker wrote nothing at all, in every table it could
         // write (steps and the shared run's row included), which no interface method enumerates.
         const written = `SELECT (SELECT count(*) FROM "${schema}".run_timeline) + (SELECT count(*) FROM "${schema}".succeeded_ranges)
-        + (SELECT count(*) FROM "${schema}".records) + (SELECT count(*) FROM "${schema}".steps) AS n`;
+        + (SELECT count(*) FROM "${schema}".records) + (SELECT count(*) FROM "${schema}".steps)
+        + (SELECT coalesce(sum(succeeded + failed + skipped), 0) FROM "${schema}".worker_counts) AS n`;
         const before = await count(written);
         const runsBefore = (await pool.query(`SELECT * FROM "${schema}".runs`)).rows;
         const sharedBefore = (await pool.query(`SELECT * FROM "${schema}".worker_runs`)).rows;

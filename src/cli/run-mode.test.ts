@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { defineJob } from '../job.js';
 import { jsonl } from '../sources/jsonl.js';
+import { jsonlOutput } from '../sinks/jsonl-output.js';
 import { ConfigError } from '../errors.js';
 import { chooseRunMode, NO_WORKER_GIVEN, refuseWorkerFlags } from './run-mode.js';
 
@@ -32,12 +33,14 @@ describe('chooseRunMode', () => {
     expect(chooseRunMode(shareable, PG, { worker: true }, { keys: ['1'] })).toEqual({ kind: 'worker' });
   });
 
-  it('a job that cannot be shared runs as one process and says why', () => {
+  it('a job that cannot be shared runs as one process and says why; a job with dependsOn is shared', () => {
     const deps = defineJob({ ...base, dependsOn: () => [] });
-    expect(chooseRunMode(deps, PG, {}, undefined)).toEqual({
+    expect(chooseRunMode(deps, PG, {}, undefined)).toEqual({ kind: 'worker' });
+    const output = defineJob({ ...base, output: jsonlOutput('out.jsonl') });
+    expect(chooseRunMode(output, PG, {}, undefined)).toEqual({
       kind: 'single',
       announce: true,
-      notWorker: "job orders uses dependsOn, which workers do not support yet (a dependency may be in another worker's chunk)",
+      notWorker: 'job orders writes an output file, which several workers cannot share',
     });
     const iterable = defineJob({ ...base, source: [{ id: 1 }] });
     const mode = chooseRunMode(iterable, PG, {}, undefined);

@@ -1,7 +1,7 @@
 /**
  * Whether `run` joins the job's shared run as a worker or runs as one process. Over a PostgreSQL
  * ledger a run is a worker by default, whenever the job can be shared (a seekable source, no
- * `dependsOn`, no `output`) and no flag a worker refuses is given; otherwise it runs as one process
+ * `output`) and no flag a worker refuses is given; otherwise it runs as one process
  * and says why. `--worker` insists (what cannot be shared is an error), `--no-worker` declines;
  * `rerun` is always one process. Any other ledger is one process.
  */

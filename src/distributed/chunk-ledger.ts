@@ -6,10 +6,15 @@
  * chunk to the end marks the chunk done in its last fenced transaction. Reads (counts, failures,
  * runs) are the whole job's, from the job's ledger.
  *
+ * A chunk of dependency components (`members`: a job with `dependsOn`) holds every record its
+ * records depend on, so the engine's dependency gate needs nothing outside it: the chunk's run
+ * reads the chunk's span and skips the items of other chunks as if they were done, and a resumed
+ * chunk's run is given the keys of the records already recorded in it (chunk-keys.ts).
+ *
  * What a chunk's run does not have, by design for now: the duplicate-key index across the whole
- * source (each chunk's run sees its own keys only), crash notes (a takeover redoes at most the
- * dead worker's uncommitted batch and in-flight records), an output sink, and `dependsOn`
- * (run-worker.ts refuses those jobs).
+ * source (each chunk's run sees its own keys only; a chunk of dependency components holds every
+ * record with one of its keys), crash notes (a takeover redoes at most the dead worker's
+ * uncommitted batch and in-flight records), and an output sink (run-worker.ts refuses those jobs).
  */
 import type {
   CommitBatch,
@@ -28,6 +33,7 @@ import type {
   TimelinePoint,
 } from '../ledger/ledger.js';
 import { leaseLost, type FencedWrites, type LeasedChunk, type SelectedRecord } from '../ledger/worker-ledger.js';
+import { FinishedSet } from '../structures/finished-set.js';
 import { KeyIndex } from '../structures/key-index.js';
 import type { WorkerSession } from './worker-session.js';
 
@@ -37,6 +43,8 @@ export interface ChunkLedgerContext {
   readonly base: Ledger;
   readonly session: WorkerSession;
   readonly lease: LeasedChunk;
+  /** A chunk of dependency components: its members' keys, read from the source (chunk-keys.ts), for a resumed chunk. */
+  readonly memberKeys?: () => Promise<RecordKeys>;
 }
 
 export class ChunkLedger implements Ledger {
@@ -50,6 +58,8 @@ export class ChunkLedger implements Ledger {
   private readonly committed = { succeeded: 0, failed: 0, skipped: 0 };
   /** A rerun's chunk: its selected records that this run has not re-run yet (set by `begin`). */
   private toRerun: readonly SelectedRecord[] | undefined;
+  /** A chunk of dependency components of which some records are recorded already (set by `begin`). */
+  private resumed = false;
 
   constructor(private readonly context: ChunkLedgerContext) {}
 
@@ -66,6 +76,7 @@ export class ChunkLedger implements Ledger {
     const chunk = lease.chunk;
     if (chunk.selected !== undefined) return this.beginRerun(chunk.selected);
     const finished = await session.recordedIn(chunk.from.seq, chunk.from.seq + chunk.count - 1);
+    if (chunk.members !== undefined) return this.beginMembers(chunk.members, finished);
     this.alreadyDone = finished.reduce((sum, r) => sum + r.last - r.first + 1, 0);
     return {
       watermark: chunk.from,
@@ -90,6 +101,26 @@ export class ChunkLedger implements Ledger {
       watermark: lease.chunk.from,
       finishedAbove: [],
       alreadyDone: done.size,
+      crashedRunId: undefined,
+      outputState: undefined,
+      crashes: { suspects: new Map() },
+    };
+  }
+
+  /**
+   * A chunk of dependency components: the engine reads its span and takes what is not finished;
+   * the items of other chunks in the span are given to it as finished, so it leaves them alone.
+   */
+  private beginMembers(members: readonly number[], finished: readonly SeqRange[]): ResumeState {
+    const recorded = new FinishedSet(finished);
+    const toDo = members.filter((seq) => !recorded.has(seq));
+    this.resumed = toDo.length < members.length;
+    this.alreadyDone = members.length - toDo.length;
+    const { from, count } = this.context.lease.chunk;
+    return {
+      watermark: from,
+      finishedAbove: complement(toDo, from.seq, from.seq + count - 1),
+      alreadyDone: this.alreadyDone,
       crashedRunId: undefined,
       outputState: undefined,
       crashes: { suspects: new Map() },
@@ -155,7 +186,7 @@ export class ChunkLedger implements Ledger {
   counts(): Promise<LedgerCounts> {
     const { chunk } = this.context.lease;
     const { succeeded, failed, skipped } = this.committed;
-    const records = chunk.selected?.length ?? chunk.count;
+    const records = chunk.selected?.length ?? chunk.members?.length ?? chunk.count;
     const pending = Math.max(0, records - this.alreadyDone - succeeded - failed - skipped);
     return Promise.resolve({ total: succeeded + failed + skipped + pending, succeeded, failed, skipped, pending, sourceExhausted: true });
   }
@@ -182,8 +213,12 @@ export class ChunkLedger implements Ledger {
     return this.context.base.succeededRanges();
   }
 
-  /** The chunk's own keys only, kept in memory for its run: nothing is stored (see the file's comment). */
+  /**
+   * The chunk's own keys only, kept in memory for its run: nothing is stored (see the file's
+   * comment). A resumed chunk of dependency components starts with its members' keys.
+   */
   keys(): Promise<RecordKeys> {
+    if (this.resumed && this.context.memberKeys !== undefined) return this.context.memberKeys();
     return Promise.resolve(new KeyIndex());
   }
 
@@ -220,4 +255,16 @@ export class ChunkLedger implements Ledger {
   close(): Promise<void> {
     return Promise.resolve();
   }
+}
+
+/** The ranges of `first` … `last` that hold none of `seqs` (sorted, within those bounds). */
+export function complement(seqs: readonly number[], first: number, last: number): SeqRange[] {
+  const ranges: SeqRange[] = [];
+  let at = first;
+  for (const seq of seqs) {
+    if (seq > at) ranges.push({ first: at, last: seq - 1 });
+    at = seq + 1;
+  }
+  if (at <= last) ranges.push({ first: at, last });
+  return ranges;
 }

@@ -9,10 +9,13 @@ import type { Source } from '../sources/source.js';
 import { readChunk } from './read-chunk.js';
 
 export function chunkSource<T>(source: Source<T>, chunk: Chunk): Source<T> {
+  const openReader = source.openReader?.bind(source);
   return {
     description: `${source.description} (chunk ${chunk.index})`,
     seekable: true,
     fingerprint: () => Promise.resolve(undefined),
     read: (_from, signal) => readChunk(source, chunk, signal === undefined ? {} : { signal }),
+    // Positions are the source's own: a record waiting for its dependencies is read again there.
+    ...(openReader === undefined ? {} : { openReader }),
   };
 }

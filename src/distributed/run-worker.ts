@@ -22,7 +22,9 @@ import { resolveLeaseOptions, type LeaseOptions, type ResolvedLeaseOptions } fro
 import { openWorkerLedger } from '../ledger/open-worker-ledger.js';
 import type { ChunkPlan, LeasedChunk, SharedRunState, WorkerLedger } from '../ledger/worker-ledger.js';
 import type { RerunOptions } from '../engine/run-options.js';
-import { assertSplittable, planChunks } from './chunk-plan.js';
+import { assertSplittable, DEFAULT_RECORDS_PER_CHUNK, planChunks } from './chunk-plan.js';
+import { readMemberKeys } from './chunk-keys.js';
+import { planComponentChunks } from './component-chunk-plan.js';
 import { planRerunChunks, rerunIdentity } from './rerun-chunk-plan.js';
 import { shareBlocker } from './shareable.js';
 import type { WorkerEvent, WorkerEventListener } from './worker-events.js';
@@ -110,15 +112,15 @@ const IDLE_POLL_MS = 200;
  * Runs `job` as one worker of its shared run. Resolves when the run ended for all (every chunk
  * done, or aborted) or this worker was interrupted (`signal`).
  *
- * @throws {ConfigError} for a job workers cannot share (an output file, `dependsOn`, a source that
- *   cannot seek) or a ledger that is not PostgreSQL.
+ * @throws {ConfigError} for a job workers cannot share (an output file, a source that cannot seek;
+ *   a rerun with `dependsOn`) or a ledger that is not PostgreSQL.
  */
 export async function runWorker(job: Job<any, any>, options: WorkerOptions): Promise<WorkerSummary> {
   const lease = resolveLeaseOptions(options.lease);
   // First, so that a ledger that is not PostgreSQL is the error named whatever else is wrong.
   const workers = openWorkerLedger(options.ledger, { job: job.name, pgSchema: options.pgSchema, lease });
   try {
-    assertShareable(job);
+    assertShareable(job, options.rerun !== undefined);
     return await work(job, options, workers, lease);
   } finally {
     await workers.close();
@@ -126,8 +128,8 @@ export async function runWorker(job: Job<any, any>, options: WorkerOptions): Pro
 }
 
 /** Throws the ConfigError of a job that workers cannot share. */
-function assertShareable(job: Job<any, any>): void {
-  const blocker = shareBlocker(job);
+function assertShareable(job: Job<any, any>, rerun: boolean): void {
+  const blocker = shareBlocker(job, { rerun });
   if (blocker === undefined) return;
   // The source's own message, as planning would throw it.
   if (blocker.field === 'source') assertSplittable(job.source);
@@ -149,7 +151,19 @@ async function work(
   const warnings: string[] = [];
   const plan = async (): Promise<ChunkPlan> => {
     const perChunk = options.recordsPerChunk === undefined ? {} : { recordsPerChunk: options.recordsPerChunk };
-    if (options.rerun === undefined) return planChunks(job.source, { ...perChunk, ...(options.signal ? { signal: options.signal } : {}) });
+    const reading = { ...perChunk, ...(options.signal ? { signal: options.signal } : {}) };
+    if (options.rerun === undefined && job.dependsOn !== undefined) {
+      const planned = await planComponentChunks(job, reading);
+      const perChunkOrDefault = options.recordsPerChunk ?? DEFAULT_RECORDS_PER_CHUNK;
+      if (planned.largestComponent > perChunkOrDefault) {
+        warnings.push(
+          `${planned.largestComponent} of the ${planned.plan.total} records are one component of the dependency graph (dependsOn): ` +
+            'one worker runs them all, in one chunk',
+        );
+      }
+      return planned.plan;
+    }
+    if (options.rerun === undefined) return planChunks(job.source, reading);
     const planned = await planRerunChunks(workers.ledger, options.rerun, perChunk);
     const { keysNotSelected: left } = planned;
     if (left.length > 0) {
@@ -234,7 +248,13 @@ async function work(
       const onOuterAbort = (): void => stop.abort(options.signal?.reason);
       options.signal?.addEventListener('abort', onOuterAbort, { once: true });
       current = { lease: next.lease, stop };
-      const ledger = new ChunkLedger({ base: workers.ledger, session, lease: next.lease });
+      const leased = next.lease.chunk;
+      const ledger = new ChunkLedger({
+        base: workers.ledger,
+        session,
+        lease: next.lease,
+        ...(leased.members === undefined ? {} : { memberKeys: () => readMemberKeys(job, leased, stop.signal) }),
+      });
       try {
         const chunkRun = startRun(
           { ...job, source: chunkSource(job.source, next.lease.chunk) },

@@ -13,15 +13,22 @@ export interface ShareBlocker {
   readonly why: string;
 }
 
-/** Why `job`'s run cannot be shared by several workers, or undefined when it can. */
-export function shareBlocker(job: Job<any, any>): ShareBlocker | undefined {
+/**
+ * Why `job`'s run (or, with `rerun`, its rerun) cannot be shared by several workers, or undefined
+ * when it can. A run with `dependsOn` is shared in chunks of whole dependency components
+ * (component-chunk-plan.ts); a rerun's chunks are slices of its selection, which would part a
+ * failed parent from the children it blocks, so a rerun with `dependsOn` is not shared.
+ */
+export function shareBlocker(job: Job<any, any>, options: { readonly rerun?: boolean } = {}): ShareBlocker | undefined {
   if (job.output !== undefined) {
     return { field: 'output', why: `job ${job.name} writes an output file, which several workers cannot share` };
   }
-  if (job.dependsOn !== undefined) {
+  if (job.dependsOn !== undefined && options.rerun === true) {
     return {
       field: 'dependsOn',
-      why: `job ${job.name} uses dependsOn, which workers do not support yet (a dependency may be in another worker's chunk)`,
+      why:
+        `job ${job.name} uses dependsOn, and workers do not share its reruns yet ` +
+        "(a failed parent and the children it blocks may be in different chunks of the rerun's selection)",
     };
   }
   if (!job.source.seekable) {

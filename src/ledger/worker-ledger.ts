@@ -22,6 +22,12 @@ export interface Chunk {
    * read and left alone). Undefined for a run's chunk, which processes every item not done yet.
    */
   readonly selected?: readonly SelectedRecord[];
+  /**
+   * A chunk of a run whose job has `dependsOn`: the sequence numbers of its records, in source
+   * order, whole components of the dependency graph (distributed/component-chunk-plan.ts); the
+   * items between them belong to other chunks. Undefined for a contiguous chunk, whose items are all its own.
+   */
+  readonly members?: readonly number[];
 }
 
 /** A record a shared rerun selected when it was planned: where it is, and the key it must still have there. */

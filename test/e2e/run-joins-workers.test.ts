@@ -18,13 +18,13 @@ const URL_WITH_PASSWORD = `postgres://${PG_CONFIG.user}:${PASSWORD}@${PG_CONFIG.
 const JSON_LOG = { BATCHGUARD_LOG_FORMAT: '' };
 
 /** A job whose handler notes each key it is given in a file of its process, and waits DELAY_MS. */
-function writeJob(dir: string, records: number, options: { dependsOn?: boolean } = {}): void {
+function writeJob(dir: string, records: number, options: { output?: boolean } = {}): void {
   writeJsonl(dir, 'records.jsonl', records);
   writeFileSync(
     join(dir, 'job.mjs'),
     `
 import { appendFileSync } from 'node:fs';
-import { defineJob, jsonl } from 'batchguard';
+import { defineJob, jsonl, jsonlOutput } from 'batchguard';
 const seen = ${JSON.stringify(join(dir, 'seen'))} + '-' + process.pid;
 const delayMs = Number(process.env.DELAY_MS ?? 5);
 export default defineJob({
@@ -32,7 +32,7 @@ export default defineJob({
   source: jsonl(${JSON.stringify(join(dir, 'records.jsonl'))}),
   key: (r) => String(r.id),
   concurrency: 4,
-  ${options.dependsOn ? 'dependsOn: () => [],' : ''}
+  ${options.output ? `output: jsonlOutput(${JSON.stringify(join(dir, 'out.jsonl'))}),` : ''}
   handler: async (r) => {
     appendFileSync(seen, r.id + '\\n');
     await new Promise((resolve) => setTimeout(resolve, delayMs));
@@ -101,9 +101,9 @@ describePg('run over a PostgreSQL ledger joins the shared run', () => {
     expect(JSON.parse(status.stdout)).toMatchObject({ total: records, succeeded: records, failed: 0, pending: 0 });
   }, 120_000);
 
-  it('a job that cannot be shared (dependsOn) runs as one process and says why; a second process exits 4 saying why it did not join', async () => {
+  it('a job that cannot be shared (an output file) runs as one process and says why; a second process exits 4 saying why it did not join', async () => {
     const dir = tempDir();
-    writeJob(dir, 400, { dependsOn: true });
+    writeJob(dir, 400, { output: true });
     const schema = freshSchema('bg_e2e_joins_deps');
     const args = ['run', 'job.mjs', '--ledger', URL_WITH_PASSWORD, '--pg-schema', schema, '--no-progress'];
     const first = spawnCli(args, { cwd: dir, env: { DELAY_MS: '100' } });
@@ -115,18 +115,18 @@ describePg('run over a PostgreSQL ledger joins the shared run', () => {
       expect(second.code, second.stderr).toBe(4);
       const lines = second.stderr.trim().split('\n');
       expect(lines[0]).toBe(
-        "batchguard: running as one process, not as a worker: job joins-workers uses dependsOn, which workers do not support yet (a dependency may be in another worker's chunk)",
+        'batchguard: running as one process, not as a worker: job joins-workers writes an output file, which several workers cannot share',
       );
       expect(lines).toHaveLength(2);
       expect(lines[1]).toMatch(/^batchguard: error: the ledger postgres:\/\/postgres@\S+ is held by run /);
-      expect(lines[1]).toContain('This process ran as one process, not as a worker, because job joins-workers uses dependsOn');
+      expect(lines[1]).toContain('This process ran as one process, not as a worker, because job joins-workers writes an output file');
       expect(second.stderr).not.toContain(PASSWORD);
     } finally {
       first.kill('SIGTERM');
     }
     const done = await first.result;
     expect(done.code).toBe(143);
-    expect(firstErr.split('\n')[0]).toContain('running as one process, not as a worker: job joins-workers uses dependsOn');
+    expect(firstErr.split('\n')[0]).toContain('running as one process, not as a worker: job joins-workers writes an output file');
   }, 120_000);
 
   it('a worker refuses to join beside a single-process run, and a single-process run refuses to run beside workers (exit 4, one line)', async () => {

@@ -108,7 +108,12 @@ describePg('runWorker', () => {
       dependsOn: () => [],
       handler: async () => {},
     });
-    await expect(runWorker(job, { ledger: PG_URL })).rejects.toThrow(ConfigError);
+    // A run with dependsOn is shared (test/integration/run-worker-dependencies.test.ts); its rerun is not.
+    await expect(runWorker(job, { ledger: PG_URL, rerun: {} })).rejects.toThrow(ConfigError);
+    await expect(runWorker(job, { ledger: PG_URL, rerun: {} })).rejects.toThrow(
+      "job deps uses dependsOn, and workers do not share its reruns yet (a failed parent and the children it blocks may be in different chunks of the rerun's selection); run it as one process (without --worker)",
+    );
+    await expect(runWorker(job, { ledger: PG_URL })).rejects.toThrow(/^source iterable cannot be shared by several workers/);
     const plain = defineJob<{ id: number }>({ name: 'plain', source: [{ id: 1 }], key: (r) => String(r.id), handler: async () => {} });
     await expect(runWorker(plain, { ledger: PG_URL })).rejects.toThrow(
       'source iterable cannot be shared by several workers: it cannot start reading in the middle. Use jsonl(path) or csv(path) on storage every worker can read, or postgresTable(...)',

@@ -186,8 +186,16 @@ async function insertPlan(client: SqlClient, s: string, job: string, request: Jo
       plan.chunks.map((c) => c.from.offset ?? null),
     ],
   );
-  // A rerun's selection, one chunk a statement: unnest cannot build an array per row from one array.
+  // A rerun's selection, or the records of a chunk of dependency components (`members`, keys
+  // NULL), one chunk a statement: unnest cannot build an array per row from one array.
   for (const chunk of plan.chunks) {
+    if (chunk.members !== undefined) {
+      await client.query(`UPDATE ${s}.chunks SET selected_seqs = $3::bigint[] WHERE run_id = $1 AND chunk = $2`, [
+        request.newRunId,
+        chunk.index,
+        chunk.members,
+      ]);
+    }
     if (chunk.selected === undefined) continue;
     await client.query(`UPDATE ${s}.chunks SET selected_seqs = $3::bigint[], selected_keys = $4::text[] WHERE run_id = $1 AND chunk = $2`, [
       request.newRunId,

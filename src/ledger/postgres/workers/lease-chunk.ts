@@ -65,6 +65,8 @@ function chunkOf(row: ChunkRow): Chunk {
     ...(row.byte_offset === null ? {} : { offset: Number(row.byte_offset) }),
   };
   const { selected_seqs: seqs, selected_keys: keys } = row;
-  if (seqs === null || keys === null) return { index: row.chunk, from, count: row.count };
+  if (seqs === null) return { index: row.chunk, from, count: row.count };
+  // A chunk of whole dependency components lists its records' sequence numbers only.
+  if (keys === null) return { index: row.chunk, from, count: row.count, members: seqs.map(Number) };
   return { index: row.chunk, from, count: row.count, selected: seqs.map((seq, i) => ({ seq: Number(seq), key: keys[i] as string })) };
 }

@@ -1,0 +1,153 @@
+/**
+ * runWorker on a job with `dependsOn`, in one process against the real PostgreSQL: chunks of whole
+ * dependency components, so that records whose parents are planted far away in the file get the
+ * outcomes a single run gives them (a failed parent skips its children, a missing parent fails its
+ * child, a repeated key fails); a chunk resumed by another worker sees the outcomes of the parents
+ * recorded before (succeeded: the child runs; failed: it is skipped). Worker processes, SIGKILL:
+ * test/e2e/workers-dependencies.test.ts.
+ */
+import { expect, it } from 'vitest';
+import { ConfigError, FatalError } from '../../src/errors.js';
+import { defineJob, type Job } from '../../src/job.js';
+import { runJob } from '../../src/engine/run-job.js';
+import { runWorker } from '../../src/distributed/run-worker.js';
+import type { Ledger } from '../../src/ledger/ledger.js';
+import { openLedger } from '../../src/ledger/open-ledger.js';
+import { jsonl } from '../../src/sources/jsonl.js';
+import { describePg, freshSchema, pgPool, PG_URL } from '../helpers/pg-schema.js';
+import { fails, writePlantedDependencies, type PlantedRecord } from '../helpers/planted-dependencies.js';
+import { rowsOf } from '../helpers/stored.js';
+import { tempDir } from '../helpers/temp.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const RECORDS = 3000;
+
+function plantedJob(path: string, calls: Map<number, number>, onCall?: (id: number) => void): Job<PlantedRecord, unknown> {
+  return defineJob<PlantedRecord>({
+    name: 'planted',
+    source: jsonl(path),
+    key: (r) => String(r.id),
+    dependsOn: (r) => r.after ?? [],
+    concurrency: 8,
+    retry: { maxAttempts: 1 },
+    maxFailureRate: 1,
+    handler: async (r) => {
+      calls.set(r.id, (calls.get(r.id) ?? 0) + 1);
+      onCall?.(r.id);
+      await Promise.resolve();
+      if (fails(r.id)) throw new FatalError(`bad record ${r.id}`);
+    },
+  });
+}
+
+async function withLedger<T>(schema: string, read: (ledger: Ledger) => Promise<T>): Promise<T> {
+  const { ledger } = openLedger(PG_URL, { job: 'planted', pgSchema: schema });
+  try {
+    return await read(ledger);
+  } finally {
+    await ledger.close();
+  }
+}
+
+/** What `failures` and `status` show: every stored row's outcome (not its run or time), and the counts. */
+async function outcomes(schema: string): Promise<unknown> {
+  return withLedger(schema, async (ledger) => ({
+    counts: await ledger.counts(),
+    rows: (await rowsOf(ledger)).map((row) => ({
+      seq: row.seq,
+      key: row.key,
+      status: row.status,
+      kind: row.kind,
+      attempts: row.attempts,
+      blockedBy: row.blockedBy,
+      message: row.error?.message,
+    })),
+  }));
+}
+
+describePg('runWorker with dependsOn', () => {
+  pgPool();
+
+  it('three workers give every record the outcome a single run gives it, each handler called once', async () => {
+    const path = writePlantedDependencies(tempDir(), 'in.jsonl', RECORDS);
+    const single = freshSchema('bg_worker_deps');
+    const singleCalls = new Map<number, number>();
+    await runJob(plantedJob(path, singleCalls), { ledger: PG_URL, pgSchema: single });
+
+    const shared = freshSchema('bg_worker_deps');
+    const calls = new Map<number, number>();
+    const job = plantedJob(path, calls);
+    const results = await Promise.all([0, 1, 2].map(() => runWorker(job, { ledger: PG_URL, pgSchema: shared, recordsPerChunk: 250 })));
+    expect(results.map((r) => r.status)).toEqual(['completed', 'completed', 'completed']);
+    // Every chunk was run, and more than one worker ran chunks.
+    expect(results.reduce((sum, r) => sum + r.chunksDone, 0)).toBe(results[0]?.shared.chunksDone);
+    expect(results.filter((r) => r.chunksDone > 0).length).toBeGreaterThan(1);
+
+    const expected = await outcomes(single);
+    expect(await outcomes(shared)).toEqual(expected);
+    expect(calls).toEqual(singleCalls);
+    expect([...calls.values()].every((n) => n === 1)).toBe(true);
+    // What the source holds: skipped children of failed parents, the missing parent, the repeated key.
+    const { counts, rows } = expected as {
+      counts: Record<string, number>;
+      rows: { key: string; status: string; kind?: string; message?: string }[];
+    };
+    expect(counts).toMatchObject({ total: RECORDS + 2, pending: 0 });
+    expect(counts.skipped).toBeGreaterThan(20);
+    expect(rows.find((row) => row.key === '17')).toMatchObject({
+      status: 'failed',
+      kind: 'invalid',
+      message: 'depends on "nowhere", which is not in the source (nor in the ledger)',
+    });
+    expect(rows.find((row) => row.key === '27')).toMatchObject({ status: 'skipped' });
+    expect(rows.filter((row) => row.message?.startsWith('duplicate key "5"'))).toHaveLength(1);
+  });
+
+  it("a chunk resumed by another worker: its children see the parents' recorded outcomes, succeeded or failed", async () => {
+    // One chunk: parents 1 (succeeds) and 37 (fails) early, their children at the very end.
+    const dir = tempDir();
+    const path = join(dir, 'in.jsonl');
+    const lines = Array.from({ length: 400 }, (_, id) => JSON.stringify({ id }));
+    lines.push(JSON.stringify({ id: 1001, after: ['1'] }), JSON.stringify({ id: 1002, after: ['37'] }), JSON.stringify({ id: 1 }));
+    writeFileSync(path, `${lines.join('\n')}\n`);
+    const schema = freshSchema('bg_worker_deps');
+    const options = { ledger: PG_URL, pgSchema: schema, lease: { expireMs: 600, renewEveryMs: 200 } };
+    const stop = new AbortController();
+    const calls = new Map<number, number>();
+    const first = plantedJob(path, calls, (id) => {
+      if (id === 200) stop.abort();
+    });
+    const interrupted = await runWorker(
+      { ...first, concurrency: 1, checkpoint: { everyRecords: 10, everyMs: 1000 } },
+      { ...options, signal: stop.signal },
+    );
+    expect(interrupted.status).toBe('interrupted');
+    expect(calls.has(1001)).toBe(false);
+
+    const resumed = await runWorker(plantedJob(path, calls), options);
+    expect(resumed).toMatchObject({ status: 'completed', chunksTakenOver: 1 });
+    expect(calls.get(1001)).toBe(1);
+    expect(calls.has(1002)).toBe(false);
+    const { rows } = (await outcomes(schema)) as { rows: { key: string; status: string; blockedBy?: string[]; message?: string }[] };
+    expect(rows.find((row) => row.key === '1002')).toMatchObject({ status: 'skipped', blockedBy: ['37'] });
+    // The repeated key is still one, though its first record was recorded by the worker before.
+    expect(rows.find((row) => row.message?.startsWith('duplicate key "1"'))).toMatchObject({ status: 'failed', kind: 'invalid' });
+    expect(await withLedger(schema, (ledger) => ledger.counts())).toMatchObject({ total: 403, failed: 12, skipped: 1, pending: 0 });
+  });
+
+  it('a dependency cycle is a configuration error naming it, as in a single run', async () => {
+    const path = join(tempDir(), 'in.jsonl');
+    const lines = Array.from({ length: 50 }, (_, id) => JSON.stringify({ id }));
+    lines.push(JSON.stringify({ id: 100, after: ['101'] }), JSON.stringify({ id: 101, after: ['100'] }));
+    writeFileSync(path, `${lines.join('\n')}\n`);
+    const job = plantedJob(path, new Map());
+    const error = await runWorker(job, { ledger: PG_URL, pgSchema: freshSchema('bg_worker_deps'), recordsPerChunk: 10 }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toBe(
+      'dependency cycle: 101 → 100 → 101; a record cannot depend on itself, directly or through others',
+    );
+  });
+});

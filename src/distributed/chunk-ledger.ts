@@ -44,7 +44,7 @@ export interface ChunkLedgerContext {
   readonly session: WorkerSession;
   readonly lease: LeasedChunk;
   /** A chunk of dependency components: its members' keys, read from the source (chunk-keys.ts), for a resumed chunk. */
-  readonly memberKeys?: () => Promise<RecordKeys>;
+  readonly memberKeys?: () => Promise<KeyIndex>;
 }
 
 export class ChunkLedger implements Ledger {
@@ -60,6 +60,8 @@ export class ChunkLedger implements Ledger {
   private toRerun: readonly SelectedRecord[] | undefined;
   /** A chunk of dependency components of which some records are recorded already (set by `begin`). */
   private resumed = false;
+  /** A chunk of dependency components: the keys its run reads, stored with each commit (see `keys`). */
+  private memberIndex: KeyIndex | undefined;
 
   constructor(private readonly context: ChunkLedgerContext) {}
 
@@ -157,7 +159,11 @@ export class ChunkLedger implements Ledger {
 
   async commit(batch: CommitBatch): Promise<void> {
     const { session, lease } = this.context;
-    const write = (writes: FencedWrites): Promise<void> => writes.writeOutcomes(batch);
+    const keys = this.memberIndex?.drain();
+    const write = async (writes: FencedWrites): Promise<void> => {
+      if (keys !== undefined && keys.byteLength > 0) await writes.storeKeys(keys);
+      await writes.writeOutcomes(batch);
+    };
     // The engine's last commit of a chunk read to its end says `exhausted`: it closes the chunk too.
     if (batch.exhausted && !this.done) {
       await session.finishChunk(lease, write);
@@ -214,12 +220,16 @@ export class ChunkLedger implements Ledger {
   }
 
   /**
-   * The chunk's own keys only, kept in memory for its run: nothing is stored (see the file's
-   * comment). A resumed chunk of dependency components starts with its members' keys.
+   * The chunk's own keys only, kept in memory for its run (see the file's comment). A chunk of
+   * dependency components stores them with its commits, as a single run does, so that a later
+   * single-process rerun finds the parents recorded here; a resumed one starts with its members'
+   * keys (stored again by its first commit: a key stored twice is loaded once).
    */
-  keys(): Promise<RecordKeys> {
-    if (this.resumed && this.context.memberKeys !== undefined) return this.context.memberKeys();
-    return Promise.resolve(new KeyIndex());
+  async keys(): Promise<RecordKeys> {
+    const { lease, memberKeys } = this.context;
+    if (lease.chunk.members === undefined) return new KeyIndex();
+    this.memberIndex = this.resumed && memberKeys !== undefined ? await memberKeys() : new KeyIndex();
+    return this.memberIndex;
   }
 
   newKeys(expectedKeys: number): RecordKeys {

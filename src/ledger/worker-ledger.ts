@@ -123,6 +123,12 @@ export interface FencedWrites {
    * run's timeline point, and the outcomes added to the run's counts (this worker's row of them).
    */
   writeOutcomes(batch: CommitBatch): Promise<void>;
+  /**
+   * Stores record keys (16-byte entries of a key index's `drain`) with the job's keys, which a later
+   * single-process run or rerun loads: a chunk of dependency components stores its records' keys,
+   * so that a child re-run by one process finds its parent recorded by a worker.
+   */
+  storeKeys(entries: Uint8Array): Promise<void>;
   /** Stores a completed durable step (`ctx.step`) of `key`. */
   saveStep(key: string, name: string, result: string | undefined): Promise<void>;
   /** Marks a chunk done. */

@@ -102,6 +102,12 @@ describePg('runWorker with dependsOn', () => {
     });
     expect(rows.find((row) => row.key === '27')).toMatchObject({ status: 'skipped' });
     expect(rows.filter((row) => row.message?.startsWith('duplicate key "5"'))).toHaveLength(1);
+
+    // A rerun after the shared run (one process) unblocks the children as after a single run.
+    const fixed = (calls: Map<number, number>) => ({ ...plantedJob(path, calls), handler: async () => {} });
+    await runJob(fixed(new Map()), { ledger: PG_URL, pgSchema: single, rerun: {} });
+    await runJob(fixed(new Map()), { ledger: PG_URL, pgSchema: shared, rerun: {} });
+    expect(await outcomes(shared)).toEqual(await outcomes(single));
   });
 
   it("a chunk resumed by another worker: its children see the parents' recorded outcomes, succeeded or failed", async () => {

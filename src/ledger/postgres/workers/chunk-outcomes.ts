@@ -122,6 +122,17 @@ export async function writeChunkOutcomes(
   ]);
 }
 
+/** Entries per stored row of keys, as the ledger's own commits store them (a multiple of the 16-byte entry). */
+const KEY_ROW_BYTES = 1024 * 1024;
+
+/** Stores key entries in the job's `key_chunks`, which the ledger's `keys()` loads (a repeated entry is skipped there). */
+export async function storeKeyEntries(client: SqlClient, schema: string, jobId: number, entries: Uint8Array): Promise<void> {
+  const sql = outcomesSql(schema);
+  for (let at = 0; at < entries.byteLength; at += KEY_ROW_BYTES) {
+    await client.query(sql.insertKeyChunk, [jobId, Buffer.from(entries.subarray(at, at + KEY_ROW_BYTES))]);
+  }
+}
+
 /**
  * What the planner records with the plan: the run, and the record count, which is known once the
  * source is planned (so `status` counts every record not done yet as pending from the start). A

@@ -25,7 +25,15 @@ import { PostgresLedger } from '../postgres-ledger.js';
 import { resolvePostgresTarget } from '../postgres-location.js';
 import { sessionEnded } from '../session-ended.js';
 import { stepsSql } from '../sql/steps.js';
-import { finishedIn, jobIdOf, recordedByRun, recordPlannedRun, recordRunEnd, writeChunkOutcomes } from './chunk-outcomes.js';
+import {
+  finishedIn,
+  jobIdOf,
+  recordedByRun,
+  recordPlannedRun,
+  recordRunEnd,
+  storeKeyEntries,
+  writeChunkOutcomes,
+} from './chunk-outcomes.js';
 import { createWorkerTables } from './create-worker-tables.js';
 import { fencedWrite, markChunkDone } from './fenced-write.js';
 import { joinRun } from './join-run.js';
@@ -189,6 +197,7 @@ class PostgresWorkerLedger implements WorkerLedger {
     const { schema } = this;
     return {
       writeOutcomes: (batch) => writeChunkOutcomes(client, schema, jobId, runId, owner, batch),
+      storeKeys: (entries) => storeKeyEntries(client, schema, jobId, entries),
       saveStep: async (key, name, result) => {
         // The statement without its own lease check: this transaction's fence is the chunk's.
         await client.query(stepsSql(schema).save, [jobId, key, name, result ?? null, runId, new Date().toISOString()]);

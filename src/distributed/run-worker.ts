@@ -303,7 +303,18 @@ async function work(
           }
         }
       } catch (error) {
-        if (!(error instanceof LedgerError && error.code === 'LEDGER_LEASE_LOST')) throw error;
+        if (error instanceof LedgerError && error.code === 'LEDGER_LEASE_LOST') continue;
+        // A configuration error met in the data (a dependency cycle) is every worker's: the chunk
+        // can never be done, so the run is aborted for all, and this worker exits with the error.
+        if (error instanceof ConfigError) {
+          const reason = `worker ${session.owner} on ${host}: ${error.message}`;
+          if (await workers.abortRun(session.run.runId, reason).catch(() => false)) {
+            abortedBy = reason;
+            sayAborted(reason, true);
+            await workers.recordRunEnd(session.run.runId, 'aborted', { status: 'aborted', reason }).catch(() => undefined);
+          }
+        }
+        throw error;
       } finally {
         options.signal?.removeEventListener('abort', onOuterAbort);
         current = undefined;

@@ -142,18 +142,21 @@ describePg('runWorker with dependsOn', () => {
     expect(await withLedger(schema, (ledger) => ledger.counts())).toMatchObject({ total: 403, failed: 12, skipped: 1, pending: 0 });
   });
 
-  it('a dependency cycle is a configuration error naming it, as in a single run', async () => {
+  it('a dependency cycle is the configuration error of a single run for the worker that meets it, and aborts the run for the others', async () => {
     const path = join(tempDir(), 'in.jsonl');
     const lines = Array.from({ length: 50 }, (_, id) => JSON.stringify({ id }));
     lines.push(JSON.stringify({ id: 100, after: ['101'] }), JSON.stringify({ id: 101, after: ['100'] }));
     writeFileSync(path, `${lines.join('\n')}\n`);
     const job = plantedJob(path, new Map());
-    const error = await runWorker(job, { ledger: PG_URL, pgSchema: freshSchema('bg_worker_deps'), recordsPerChunk: 10 }).catch(
-      (e: unknown) => e,
-    );
+    const options = { ledger: PG_URL, pgSchema: freshSchema('bg_worker_deps'), recordsPerChunk: 10 };
+    const settled = await Promise.allSettled([runWorker(job, options), runWorker(job, options)]);
+    const failed = settled.filter((s) => s.status === 'rejected');
+    expect(failed).toHaveLength(1);
+    const error = (failed[0] as PromiseRejectedResult).reason as Error;
     expect(error).toBeInstanceOf(ConfigError);
-    expect((error as Error).message).toBe(
-      'dependency cycle: 101 → 100 → 101; a record cannot depend on itself, directly or through others',
-    );
+    expect(error.message).toBe('dependency cycle: 101 → 100 → 101; a record cannot depend on itself, directly or through others');
+    const other = (settled.find((s) => s.status === 'fulfilled') as PromiseFulfilledResult<Awaited<ReturnType<typeof runWorker>>>).value;
+    expect(other.status).toBe('aborted');
+    expect(other.abortReason).toMatch(/^worker \S+ on \S+: dependency cycle: 101 → 100 → 101;/);
   });
 });

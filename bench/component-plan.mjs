@@ -63,7 +63,11 @@ async function measure(label, plan) {
 
 const dir = mkdtempSync(join(tmpdir(), 'batchguard-component-plan-'));
 try {
-  console.log(`component-plan: ${RECORDS} records, ${PER_CHUNK} per chunk, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(
+    `component-plan: ${RECORDS} records, ${PER_CHUNK} per chunk, load average ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
   for (const planted of [false, true]) {
     const path = write(dir, `${planted ? 'planted' : 'local'}.jsonl`, planted);
     const job = { source: jsonl(path), key: (r) => String(r.id), dependsOn: (r) => r.after ?? [] };
@@ -83,7 +87,11 @@ try {
         `largest component ${largestComponent} records, chunks' spans read ${(spans / plan.total).toFixed(2)}× the source`,
     );
   }
-  console.log(`load average at the end ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(
+    `load average at the end ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

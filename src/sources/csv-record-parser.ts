@@ -37,6 +37,31 @@ export interface RecordParserStart {
   readonly checkUtf8?: boolean;
 }
 
+/** What a record csv-parse accepted must also pass; see {@link recordProblem}. */
+export type RecordChecks = Pick<RecordParserStart, 'fieldCount' | 'checkUtf8'>;
+
+/**
+ * What is wrong with a record csv-parse accepted, as the message of its `invalid` item: a field
+ * count other than the first record's (with `fieldCount`), or bytes that are not valid UTF-8 (with
+ * `checkUtf8`). `bytes` are the record's, from `position.offset` on.
+ */
+export function recordProblem(record: unknown, bytes: Buffer, position: SourcePosition, checks: RecordChecks): string | undefined {
+  const line = String(position.line);
+  if (checks.fieldCount !== undefined && Array.isArray(record) && record.length !== checks.fieldCount) {
+    return `line ${line}: Invalid Record Length: expected ${checks.fieldCount} fields as in the first record, got ${record.length}`;
+  }
+  if (checks.checkUtf8 && !validUtf8(bytes)) {
+    const at = firstInvalidUtf8(bytes);
+    return at === -1 ? `line ${line}: invalid UTF-8` : invalidUtf8Message('csv', position.line, position.offset ?? 0, bytes, at);
+  }
+  return undefined;
+}
+
+/** A csv-parse error as the problem of an `invalid` item: its message without csv-parse's line count (lines are counted here), and its code. */
+export function csvErrorProblem(error: Error): string {
+  return `${error.message.replace(/ (?:on|at) line \d+/g, '')} (${String((error as { code?: unknown }).code)})`;
+}
+
 /** A csv-parse `Parser` whose readable side yields `SourceItem`s. */
 export class RecordParser extends Parser {
   /** The bytes from `cursor` on that csv-parse has been given, at file offset `windowStart`; a view of `store`. */
@@ -97,19 +122,11 @@ export class RecordParser extends Parser {
     const start = this.previousEnd !== undefined ? this.afterSkippedLines() : this.startAfterBreak(end);
     const position = this.positionAt(start);
     this.ended(end);
-    if (this.fieldCount !== undefined && Array.isArray(record) && record.length !== this.fieldCount) {
-      const problem = `Invalid Record Length: expected ${this.fieldCount} fields as in the first record, got ${record.length}`;
-      return super.push(this.invalid(position, end, problem));
-    }
-    if (this.start.checkUtf8) {
+    if (this.fieldCount !== undefined || this.start.checkUtf8) {
       const from = Math.max(0, start - this.windowStart);
       const bytes = this.window.subarray(from, Math.max(from, end - this.windowStart));
-      if (!validUtf8(bytes)) {
-        const at = firstInvalidUtf8(bytes);
-        const item = this.invalid(position, end, 'invalid UTF-8');
-        if (at !== -1)
-          return super.push({ ...item, message: invalidUtf8Message('csv', position.line, this.windowStart + from, bytes, at) });
-      }
+      const message = recordProblem(record, bytes, position, this.start);
+      if (message !== undefined) return super.push({ ...this.invalid(position, end, ''), message });
     }
     return super.push({ kind: 'record', position, value: record } satisfies SourceItem<unknown>);
   }
@@ -117,7 +134,7 @@ export class RecordParser extends Parser {
   private onSkip(error: CsvError): void {
     this.learnTerminator();
     const bytes = this.start.offset + Number(error['bytes'] ?? 0);
-    const problem = `${error.message.replace(/ (?:on|at) line \d+/g, '')} (${error.code})`;
+    const problem = csvErrorProblem(error);
     if (error.code === 'CSV_RECORD_INCONSISTENT_COLUMNS' || error.code === 'CSV_RECORD_INCONSISTENT_FIELDS_LENGTH') {
       // Found at the end of the record: `bytes` is its end.
       let start: number | undefined;

@@ -1,46 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../errors.js';
-import { seededInts } from '../../test/helpers/random.js';
+import { generatedCsv as generated } from '../../test/helpers/csv-files.js';
 import { collect, positions } from '../../test/helpers/sources.js';
 import { tempFiles } from '../../test/helpers/temp.js';
 import { csv, type CsvOptions } from './csv.js';
-import type { SourceItem, SourcePosition } from './source.js';
+import type { SourcePosition } from './source.js';
 
 const { file } = tempFiles('batchguard-csv-', '.csv');
-
-/**
- * A random CSV file written record by record, so the true position of each record is known: quoted
- * fields with line breaks and doubled quotes, multi-byte text, blank lines, rows with a wrong field
- * count, LF or CRLF, with or without BOM and final line break.
- */
-function generated(seed: number): { content: Buffer; items: SourceItem<unknown>[] } {
-  const random = seededInts(seed);
-  const eol = seed % 2 === 0 ? '\r\n' : '\n';
-  const words = ['Zürich', '東京', 'a "quoted" word', `two${eol}lines`, 'comma, inside', '🚀', 'plain', 'y'.repeat(150)];
-  const encode = (value: string): string => (/[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value);
-  let text = seed % 3 === 0 ? '\ufeff' : '';
-  text += `id,name,note${eol}`;
-  const items: SourceItem<unknown>[] = [];
-  const count = 40;
-  for (let i = 0; i < count; i++) {
-    while (random(6) === 0) text += eol;
-    const offset = Buffer.byteLength(text);
-    const line = text.split('\n').length;
-    const position = { seq: items.length, line, offset };
-    const last = i === count - 1 && seed % 4 === 1 ? '' : eol;
-    if (random(8) === 0) {
-      const row = `${i},only two`;
-      text += row + last;
-      const message = `line ${line}: Invalid Record Length: columns length is 3, got 2 (CSV_RECORD_INCONSISTENT_COLUMNS)`;
-      items.push({ kind: 'invalid', position, message, raw: row });
-      continue;
-    }
-    const value = { id: String(i), name: words[random(words.length)] ?? '', note: words[random(words.length)] ?? '' };
-    text += `${value.id},${encode(value.name)},${encode(value.note)}${last}`;
-    items.push({ kind: 'record', position, value });
-  }
-  return { content: Buffer.from(text), items };
-}
 
 describe('csv positions', () => {
   it('gives each record the line and byte offset where it starts, past blank lines and multi-line fields', async () => {

@@ -1,16 +1,17 @@
 /**
  * CSV source, parsed by csv-parse. Seekable: a resume reads the header from the start of the file
- * (one record), then parses from the saved byte offset with those column names.
+ * (one record), then parses from the saved byte offset with those column names; a waiting record
+ * is read again alone at its offset (csv-record-reader.ts).
  */
-import type { FileHandle } from 'node:fs/promises';
 import { pipeline } from 'node:stream';
 import type { Options } from 'csv-parse';
-import { ConfigError, SourceError } from '../errors.js';
+import { ConfigError } from '../errors.js';
 import { checkKnownKeys } from '../validation/check.js';
+import { readLayout, recordParsing, type Layout } from './csv-layout.js';
 import type { RecordParser } from './csv-record-parser.js';
-import { fileHeadHash, fingerprintFile, sampleFileAt, isSystemError, openSourceFile, readAt, unreadable } from './file-source.js';
+import { fileHeadHash, fingerprintFile, sampleFileAt, isSystemError, openSourceFile, unreadable } from './file-source.js';
 import { DEFAULT_CHUNK_SIZE, lineNumberAt } from './line-reader.js';
-import type { Source, SourceItem, SourcePosition } from './source.js';
+import type { RecordReader, Source, SourceItem, SourcePosition } from './source.js';
 import { resolveInvalidUtf8, type InvalidUtf8 } from './utf8.js';
 
 /** Options of {@link csv}. The file must be UTF-8. */
@@ -68,7 +69,7 @@ const KNOWN = [
   'invalidUtf8',
 ];
 
-interface ResolvedCsv {
+export interface ResolvedCsv {
   readonly columns: boolean | readonly string[];
   readonly quote: string;
   readonly bom: boolean;
@@ -100,6 +101,7 @@ export function csv<T = Record<string, string>>(path: string, options: CsvOption
     sampleAt: (offset) => sampleFileAt('csv', path, offset),
     headHash: (length) => fileHeadHash('csv', path, length),
     read: (from, signal) => readCsv<T>(path, config, from, signal),
+    openReader: () => openCsvReader<T>(path, config),
   };
 }
 
@@ -155,22 +157,16 @@ async function* readCsv<T>(
     const offset = seeking ? (from?.offset ?? 0) : layout.dataStart;
     const line = seeking ? (from?.line ?? (await lineNumberAt(handle, offset))) : layout.dataLine;
     const skipBelow = seeking ? 0 : (from?.seq ?? 0);
-    const columns = layout.columns;
     // csv-parse is loaded when a CSV file is read, not when batchguard is imported (start-up time).
     const { RecordParser } = await import('./csv-record-parser.js');
-    parser = new RecordParser(
-      // With columns: false, csv-parse would take the field count from the first record it sees, which
-      // after a seek is not the file's first; the parser checks the file's count instead.
-      { ...config.parse, columns, ...(columns === false ? { relax_column_count: true } : {}) },
-      {
-        offset,
-        line,
-        seq: seeking ? (from?.seq ?? 0) : 0,
-        quote: config.quote,
-        fieldCount: layout.fieldCount,
-        checkUtf8: config.checkUtf8,
-      },
-    );
+    const parsing = recordParsing(config, layout);
+    parser = new RecordParser(parsing.options, {
+      offset,
+      line,
+      seq: seeking ? (from?.seq ?? 0) : 0,
+      quote: config.quote,
+      ...parsing.checks,
+    });
     const input = handle.createReadStream({ start: offset, highWaterMark: config.chunkSize, autoClose: false });
     // Errors of either stream reach the loop below through the parser, which pipeline destroys with them.
     pipeline(input, parser, () => undefined);
@@ -188,76 +184,19 @@ async function* readCsv<T>(
   }
 }
 
-interface Layout {
-  /** Column names for csv-parse, or false for arrays. */
-  readonly columns: false | string[];
-  /** With `columns: false`, the number of fields of the file's first record. */
-  readonly fieldCount?: number;
-  /** Offset and line number of the first data record (past the byte-order mark and the header). */
-  readonly dataStart: number;
-  readonly dataLine: number;
-}
-
-/** What the start of the file says: the header, or the first record's field count. Undefined when there is no record. */
-async function readLayout(handle: FileHandle, config: ResolvedCsv, path: string): Promise<Layout | undefined> {
-  if (Array.isArray(config.columns)) {
-    return { columns: [...config.columns], dataStart: bomLength(config, await readAt(handle, 0, 3)), dataLine: 1 };
+/** A reader of single records by position (see RecordReader), with the layout of the file as it is now. */
+async function openCsvReader<T>(path: string, config: ResolvedCsv): Promise<RecordReader<T>> {
+  const handle = await openSourceFile('csv', path);
+  let layout: Layout | undefined;
+  try {
+    layout = await readLayout(handle, config, path);
+  } catch (error) {
+    throw isSystemError(error) ? unreadable('csv', path, error) : error;
+  } finally {
+    await handle.close();
   }
-  const first = await readFirstRecord(handle, config, path);
-  if (first === undefined) return undefined;
-  if (config.columns === false) return { columns: false, fieldCount: first.fields.length, dataStart: first.bomLength, dataLine: 1 };
-  return { columns: first.fields, dataStart: first.end, dataLine: first.nextLine };
-}
-
-interface FirstRecord {
-  readonly bomLength: number;
-  readonly fields: string[];
-  /** Offset just past the record and its line break, and the line number there. */
-  readonly end: number;
-  readonly nextLine: number;
-}
-
-/** Beyond this, a first record is taken for an unclosed quote rather than read whole into memory. */
-const MAX_FIRST_RECORD_BYTES = 16 * 1024 * 1024;
-
-/** Parses the first record from a prefix of the file, doubling the prefix until the record is whole. */
-async function readFirstRecord(handle: FileHandle, config: ResolvedCsv, path: string): Promise<FirstRecord | undefined> {
-  const malformed = (reason: string, cause?: unknown): SourceError =>
-    new SourceError('SOURCE_UNREADABLE', `cannot read csv source ${path}: its first record is malformed: ${reason}`, { cause });
-  const { parse: parseSync } = await import('csv-parse/sync');
-  for (let size = Math.max(config.chunkSize, 4096); ; size *= 2) {
-    if (size > 2 * MAX_FIRST_RECORD_BYTES) throw malformed('it is longer than 16 MiB (an unclosed quote?)');
-    const prefix = await readAt(handle, 0, size);
-    const whole = prefix.length < size;
-    const bom = bomLength(config, prefix);
-    let records: { record: string[]; info: { bytes: number } }[];
-    try {
-      records = parseSync(prefix.subarray(bom), {
-        ...config.parse,
-        columns: false,
-        cast: false,
-        info: true,
-        to: 1,
-        relax_column_count: true,
-      }) as unknown as typeof records;
-    } catch (error) {
-      // An open quote at the end of the prefix may be closed further on; any other error is final.
-      if (!whole && (error as { code?: unknown }).code === 'CSV_QUOTE_NOT_CLOSED') continue;
-      throw malformed(error instanceof Error ? error.message : String(error), error);
-    }
-    const first = records[0];
-    if (first === undefined && whole) return undefined;
-    if (first === undefined) continue;
-    const end = bom + first.info.bytes;
-    // A record ending exactly at the prefix's end may go on (or its "\r" may be followed by "\n").
-    if (end >= prefix.length && !whole) continue;
-    const terminator = prefix[end - 1] === 13 ? 13 : 10;
-    let nextLine = 1;
-    for (let i = prefix.indexOf(terminator); i !== -1 && i < end; i = prefix.indexOf(terminator, i + 1)) nextLine++;
-    return { bomLength: bom, fields: first.record, end, nextLine };
-  }
-}
-
-function bomLength(config: ResolvedCsv, head: Buffer): number {
-  return config.bom && head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf ? 3 : 0;
+  const { CsvRecordReader } = await import('./csv-record-reader.js');
+  // A file without records has no record to read again: what is read there is parsed as arrays.
+  const parsing = recordParsing(config, layout ?? { columns: false, dataStart: 0, dataLine: 1 });
+  return new CsvRecordReader<T>(path, parsing.options, parsing.checks);
 }

@@ -16,7 +16,9 @@ import type { RunOptions } from '../../src/engine/run-options.js';
 import type { Summary } from '../../src/report/summary.js';
 import { drive } from '../helpers/drive.js';
 import { tempDir, tempFiles } from '../helpers/temp.js';
+import { csv } from '../../src/sources/csv.js';
 import { jsonl } from '../../src/sources/jsonl.js';
+import { mapRecords } from '../helpers/sources.js';
 
 interface Node {
   id: string;
@@ -26,24 +28,39 @@ interface Node {
 }
 
 /**
- * Every test runs twice: over an iterable, whose waiting records are held whole, and over a JSONL
- * file, whose waiting records are stored as their positions and read again when released.
+ * Every test runs three times: over an iterable, whose waiting records are held whole, and over a
+ * JSONL and a CSV file, whose waiting records are stored as their positions and read again when
+ * released. The CSV file (BOM, CRLF) has a column `node` with the node as indented JSON: quoted
+ * fields with line breaks and doubled quotes.
  */
-type SourceKind = 'iterable' | 'jsonl';
+type SourceKind = 'iterable' | 'jsonl' | 'csv';
 let sourceKind: SourceKind = 'iterable';
-const sourceFiles = tempFiles('batchguard-deps-source-', '.jsonl');
+const sourceFiles = tempFiles('batchguard-deps-source-', '.data');
 let written: string | undefined;
+/** The last CSV source made, to count the records its reader read again. */
+let csvSource: ReturnType<typeof csvOf> | undefined;
 
-/** The nodes as the source of the kind under test (the JSONL file is rewritten only when they change). */
+/** The nodes as the source of the kind under test (the file is rewritten only when they change). */
 function sourceOf(nodes: Node[]) {
   if (sourceKind === 'iterable') return nodes;
-  const path = join(sourceFiles.dir, 'source.jsonl');
-  const content = nodes.map((node) => JSON.stringify(node)).join('\n') + '\n';
+  const path = join(sourceFiles.dir, `source.${sourceKind}`);
+  const content = sourceKind === 'jsonl' ? nodes.map((node) => JSON.stringify(node)).join('\n') + '\n' : csvContent(nodes);
   if (content !== written) {
     writeFileSync(path, content);
     written = content;
   }
-  return jsonl<Node>(path);
+  if (sourceKind === 'jsonl') return jsonl<Node>(path);
+  csvSource = csvOf(path);
+  return csvSource;
+}
+
+function csvContent(nodes: Node[]): string {
+  const quoted = (text: string): string => `"${text.replace(/"/g, '""')}"`;
+  return `\ufeffid,node\r\n${nodes.map((node) => `${node.id},${quoted(JSON.stringify(node, null, 1))}\r\n`).join('')}`;
+}
+
+function csvOf(path: string) {
+  return mapRecords(csv<{ id: string; node: string }>(path), (row) => JSON.parse(row.node) as Node);
 }
 
 function makeJob(source: Node[], handler: Handler<Node, unknown>, overrides: Partial<JobOptions<Node>> = {}) {
@@ -79,7 +96,7 @@ function recorder(options: { fixed?: () => boolean; sync?: boolean } = {}) {
 async function run(job: ReturnType<typeof makeJob>, ledger: string, options: RunOptions = {}): Promise<Summary> {
   const clock = new ManualClock();
   // A test that changes the records between runs changes the file: the ledger is told to accept it.
-  const drift = sourceKind === 'jsonl' ? { acceptDrift: true } : {};
+  const drift = sourceKind === 'iterable' ? {} : { acceptDrift: true };
   return drive(runJob(job, { ledger, clock, ...drift, ...options }), clock);
 }
 
@@ -159,7 +176,7 @@ function expectedOutcomes(nodes: Node[], parent: Map<string, string | undefined>
   return { failed, skipped };
 }
 
-describe.each(['iterable', 'jsonl'] as const)('dependencies in the engine (%s source)', (kind) => {
+describe.each(['iterable', 'jsonl', 'csv'] as const)('dependencies in the engine (%s source)', (kind) => {
   beforeAll(() => {
     sourceKind = kind;
   });
@@ -200,6 +217,8 @@ describe.each(['iterable', 'jsonl'] as const)('dependencies in the engine (%s so
       expect(summary).toMatchObject({ status: 'completed', total: 2000, succeeded: 2000, failed: 0, skipped: 0, pending: 0 });
       expect(r.calls).toEqual(Array.from({ length: 2000 }, (_, i) => `k${i}`));
       expect(r.early).toEqual([]);
+      // Read children first, every record but the head waited stored as its position, and was read again once.
+      if (kind === 'csv') expect(csvSource?.readsAgain()).toBe(order === 'children-first' ? 1999 : 0);
     });
 
     it(`skips the rest of a 2,000-long chain (${order}) when its top fails, with capped chains and no stack overflow`, async () => {
@@ -620,5 +639,43 @@ describe('dependencies in the engine: records stored as their positions (JSONL s
     expect(calls).toEqual(['p']);
     const { counts } = await ledgerState(ledger);
     expect(counts).toMatchObject({ succeeded: 1, failed: 0, skipped: 0 });
+  });
+});
+
+describe('dependencies in the engine: records stored as their positions (CSV source)', () => {
+  const header = 'id,deps,note\n';
+  const rows = ['a,,"multi\nline"', 'c1,p,x', 'p,,'];
+  // c1 starts on line 4, at byte 13 + 16.
+  it.each([
+    ['has another key ("z1")', 'c1,p,x', 'z1,p,x'],
+    [
+      'is no longer a valid record (line 4: Quote Not Closed: the parsing is finished with an opening quote (CSV_QUOTE_NOT_CLOSED))',
+      'c1,p,x',
+      'c1,"p,x',
+    ],
+  ])('stops with a one-line SOURCE_DRIFT error when a stored record changed in the file: it %s', async (what, row, edited) => {
+    const dir = tempDir();
+    const path = join(dir, 'data.csv');
+    writeFileSync(path, header + rows.join('\n') + '\n');
+    const calls: string[] = [];
+    const job = defineJob<{ id: string; deps: string }>({
+      name: 'deps',
+      source: csv<{ id: string; deps: string }>(path),
+      key: (r) => r.id,
+      dependsOn: (r) => (r.deps === '' ? [] : r.deps.split(';')),
+      handler: async (r) => {
+        calls.push(r.id);
+        if (r.id === 'p') writeFileSync(path, header + rows.join('\n').replace(row, edited) + '\n');
+      },
+      maxFailureRate: 1,
+    });
+    const clock = new ManualClock();
+    const ledger = join(dir, 'l.sqlite');
+    await expect(drive(runJob(job, { ledger, clock }), clock)).rejects.toThrow(
+      `the source csv:${path} changed while the run was reading it: the record at line 4 (byte offset 29), read again when its dependencies were met, ${what}; the outcomes that finished are saved`,
+    );
+    expect(calls).toEqual(['a', 'p']);
+    const { counts } = await ledgerState(ledger);
+    expect(counts).toMatchObject({ succeeded: 2, failed: 0, skipped: 0 });
   });
 });

@@ -224,4 +224,22 @@ describe('BloomFilter', () => {
     expect(maybe).toBeLessThan(2000); // < 2%
     expect(filter.bytes).toBe(Math.ceil((100_000 * 10) / 256) * 32);
   });
+
+  it('adds stored entries as `add` does, a hash of (0, 0) as (0, 1), from a chunk at any offset', () => {
+    const keys = new KeyIndex();
+    const entries = new Uint32Array(4 * 1001);
+    for (let i = 0; i < 1000; i++) {
+      keys.hashKey(`key-${i}`);
+      entries.set([keys.hashHi, keys.hashLo, i, i + 1], i * 4);
+    }
+    const one = new BloomFilter(1001);
+    for (let at = 0; at < entries.length; at += 4) one.add(entries[at]!, at === 4000 ? 1 : entries[at + 1]!);
+    const bytes = new Uint8Array(entries.buffer);
+    const aligned = new BloomFilter(1001);
+    aligned.addEntries(bytes);
+    expect(aligned.words).toEqual(one.words);
+    const odd = new BloomFilter(1001);
+    odd.addEntries(Buffer.concat([Buffer.alloc(3), bytes]).subarray(3));
+    expect(odd.words).toEqual(one.words);
+  });
 });

@@ -23,7 +23,7 @@ interface LoadOrigin {
 type Meta = { get(key: string): string | undefined };
 
 /** The filter is kept again when this share of the stored keys is past what the kept one holds. */
-const FILTER_LAG = 0.25;
+const FILTER_LAG = 0.125;
 
 export class LedgerKeys {
   private readonly keys;
@@ -34,6 +34,8 @@ export class LedgerKeys {
   private atOpen: { readonly manifest: KeyRunsManifest; readonly chains: boolean } | undefined;
   /** Key file bytes the kept filter holds. */
   private filterBytes = 0;
+  /** The filter last kept: one the index replaced (grown for more keys) is kept at the next spill. */
+  private keptAs: BloomFilter | undefined;
 
   constructor(
     private readonly store: KeyStore,
@@ -144,6 +146,7 @@ export class LedgerKeys {
     const chains = this.store.readChained({ bytes: cover.coveredBytes, crc: cover.coveredCrc }, (chunk) => filter.addEntries(chunk));
     if (!chains) return undefined;
     this.filterBytes = cover.coveredBytes;
+    this.keptAs = filter;
     return filter;
   }
 
@@ -153,6 +156,7 @@ export class LedgerKeys {
     if (this.runFiles === undefined || loaded === undefined) return;
     this.runFiles.saveFilter(loaded.index.filter, { ...loaded.origin, coveredBytes: state.bytes, coveredCrc: state.crc });
     this.filterBytes = state.bytes;
+    this.keptAs = loaded.index.filter;
   }
 
   private saveManifest(files: KeyRunFiles, index: SpillingKeyIndex, origin: LoadOrigin, covered: KeyFileState): void {
@@ -179,8 +183,10 @@ export class LedgerKeys {
     if (this.keys.committed() && this.runFiles && this.loaded) {
       this.saveManifest(this.runFiles, this.loaded.index, this.loaded.origin, state);
       // Kept again as it falls behind, so that after a crash a resume adds at most about this share
-      // of the keys to it, and the filters written add up to a few times the last one's size.
-      if (state.bytes - this.filterBytes > (state.bytes - this.loaded.origin.skip) * FILTER_LAG) this.saveFilter(state);
+      // of the keys to it, and the filters written add up to a few times the last one's size; and
+      // once grown, since a filter planned for fewer keys than the runs hold is not used.
+      const behind = state.bytes - this.filterBytes > (state.bytes - this.loaded.origin.skip) * FILTER_LAG;
+      if (behind || this.loaded.index.filter !== this.keptAs) this.saveFilter(state);
     }
   }
 

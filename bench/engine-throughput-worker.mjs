@@ -77,6 +77,21 @@ if (mode === 'bare') {
   });
   const summary = await runJob(job, { ledger, signal: controller.signal });
   report({ alreadyDone: summary.succeeded });
+} else if (mode === 'prepare-crash') {
+  // SIGKILLed at its STOP_AT-th record: what a resume after a crash finds (only committed batches,
+  // no filter kept at the end).
+  const stopAt = Number(process.env.STOP_AT);
+  let handled = 0;
+  const job = defineJob({
+    name: 'bench',
+    source: jsonl(data),
+    key: (r) => String(r.id),
+    maxFailureRate: 1,
+    handler: async () => {
+      if (++handled === stopAt) process.kill(process.pid, 'SIGKILL');
+    },
+  });
+  await runJob(job, { ledger });
 } else if (mode === 'resume') {
   let firstAt;
   let firstCpu;

@@ -2,7 +2,7 @@
  * One measurement of bench/dependencies.mjs, in its own process (so maxRSS is this run's alone).
  * Prints one JSON line.
  *
- *   node [--expose-gc] bench/dependencies-worker.mjs <data.jsonl> <ledger.sqlite> <deps|none> [peak|at=N]
+ *   node [--expose-gc] bench/dependencies-worker.mjs <data.jsonl|data.csv> <ledger.sqlite> <deps|none> [peak|at=N]
  *
  * `deps` runs the job with `dependsOn: (r) => r.parent ? [r.parent] : []`, `none` without it (the
  * baseline). `peak` (needs --expose-gc) also takes the live heap at the first handler call, after a
@@ -12,12 +12,19 @@
  * the first handler call after N records were read instead: the same point in a run without
  * dependsOn, whose memory there (the key index, the ledger's buffers) is subtracted.
  */
-import { defineJob, jsonl, startRun } from '../dist/index.js';
+import { csv, defineJob, jsonl, startRun } from '../dist/index.js';
 
 const [data, ledger, mode, peak] = process.argv.slice(2);
 const measurePeak = (peak === 'peak' || peak?.startsWith('at=')) && typeof globalThis.gc === 'function';
 const snapshotAtRead = peak?.startsWith('at=') ? Number(peak.slice(3)) : 0;
 const NONE = Object.freeze([]);
+
+/** With HELD_WHOLE=1, the source without its reader of single records: waiting records are held whole, as before they could be stored. */
+function heldWhole(source) {
+  if (process.env.HELD_WHOLE !== '1') return source;
+  const { openReader: _, ...rest } = source;
+  return rest;
+}
 
 let handle;
 let atFirstCall;
@@ -39,7 +46,8 @@ function sample() {
 
 const job = defineJob({
   name: 'bench-deps',
-  source: jsonl(data),
+  // A CSV root has an empty parent (''), as a JSONL root has null: both are falsy below.
+  source: heldWhole(data.endsWith('.csv') ? csv(data) : jsonl(data)),
   key: (r) => r.id,
   ...(mode === 'deps' ? { dependsOn: (r) => (r.parent ? [r.parent] : NONE) } : {}),
   handler: async () => {

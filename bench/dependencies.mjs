@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * What `dependsOn` costs, in time and memory, over 1,000,000 JSONL records and a
- * no-op handler (SQLite ledger in a temp dir, default concurrency and checkpointing).
+ * What `dependsOn` costs, in time and memory, over 1,000,000 records of a JSONL file and of a CSV
+ * file and a no-op handler (SQLite ledger in a temp dir, default concurrency and checkpointing).
  *
  * Shapes (every record has at most one parent, `dependsOn: (r) => r.parent ? [r.parent] : []`):
  *   - trees:  RECORDS/10 trees of 10 records: a root, 3 children, 6 grandchildren (2 per child)
@@ -31,7 +31,9 @@
  *
  * Usage: npm run build && node bench/dependencies.mjs
  *   env RECORDS=200000 (scale down), REPEAT=1, CHAIN_LENGTH=1000, FIT=0 (skip the memory fit),
- *   ORDERS=children-first (only the baselines and that order's scenarios)
+ *   ORDERS=children-first (only the baselines and that order's scenarios), FORMATS=csv (only the
+ *   CSV files; default jsonl,csv; the memory fit is over the first format's files), HELD_WHOLE=1
+ *   (the sources without openReader(): waiting records held whole, the cost before they were stored)
  * Time: RECORDS=200000 takes about a minute. At 1M the children-first runs took 3.5–5 minutes each on
  * 2 shared cores at load average ~20 (waiting records are stored as positions and read again);
  * `ORDERS=children-first REPEAT=1 FIT=0` (the targets alone) took 15 minutes there.
@@ -46,6 +48,7 @@ const REPEAT = Number(process.env.REPEAT ?? 2);
 const CHAIN_LENGTH = Number(process.env.CHAIN_LENGTH ?? 1000);
 const FIT = process.env.FIT !== '0';
 const ORDERS = process.env.ORDERS?.split(',');
+const FORMATS = (process.env.FORMATS ?? 'jsonl,csv').split(',');
 /** The targets of a waiting record (docs/benchmarks.md). */
 const TARGET_BYTES_PER_WAITING = 100;
 const TARGET_PEAK_RSS_MB = 300;
@@ -111,24 +114,29 @@ function peakWaitingFromOrder(shape, n, order) {
 
 const files = new Map();
 
-/** Writes (once) the JSONL file of a shape, order and size; returns its path, record count and peak. */
-function dataFile(shape, order, n) {
-  const name = `${shape}-${order}-${n}`;
+/** One record as a line of the format: the JSONL object, or the CSV row under the header `id,parent,name,value`. */
+function line(format, id, parentId, g) {
+  if (format === 'csv') return `${id},${parentId ?? ''},item ${g},${(g % 1000) + 0.25}\n`;
+  return `{"id":"${id}","parent":${parentId === undefined ? 'null' : `"${parentId}"`},"name":"item ${g}","value":${(g % 1000) + 0.25}}\n`;
+}
+
+/** Writes (once) the JSONL or CSV file of a shape, order and size; returns its path, record count and peak. */
+function dataFile(shape, order, n, format = 'jsonl') {
+  const name = `${shape}-${order}-${n}-${format}`;
   const cached = files.get(name);
   if (cached) return cached;
   const { size, parent } = layout(shape, n);
   const prefix = shape === 'trees' ? 't' : 'c';
   const ids = fileOrder(shape, order, n);
-  const path = join(dir, `${name}.jsonl`);
+  const path = join(dir, `${name}.${format}`);
   const fd = openSync(path, 'w');
-  let chunk = '';
+  let chunk = format === 'csv' ? 'id,parent,name,value\n' : '';
   for (let k = 0; k < ids.length; k++) {
     const g = ids[k];
     const s = Math.floor(g / size);
     const j = g - s * size;
     const p = parent(j);
-    const parentId = p < 0 ? 'null' : `"${prefix}${s}-${p}"`;
-    chunk += `{"id":"${prefix}${s}-${j}","parent":${parentId},"name":"item ${g}","value":${(g % 1000) + 0.25}}\n`;
+    chunk += line(format, `${prefix}${s}-${j}`, p < 0 ? undefined : `${prefix}${s}-${p}`, g);
     if (chunk.length > 1 << 20) {
       writeSync(fd, chunk);
       chunk = '';
@@ -163,14 +171,18 @@ const mb = (bytes) => (bytes / 1024 / 1024).toFixed(0);
 const pad = (s, n) => String(s).padEnd(n);
 const lpad = (s, n) => String(s).padStart(n);
 
-const scenarios = [
-  { name: 'baseline (no dependsOn), trees file', shape: 'trees', order: 'parents-first', mode: 'none' },
-  { name: 'baseline (no dependsOn), chains file', shape: 'chains', order: 'parents-first', mode: 'none' },
-  { name: 'trees of 10, parents-first', shape: 'trees', order: 'parents-first', mode: 'deps' },
-  { name: 'trees of 10, children-first', shape: 'trees', order: 'children-first', mode: 'deps' },
-  { name: `chains of ${layout('chains', RECORDS).size}, parents-first`, shape: 'chains', order: 'parents-first', mode: 'deps' },
-  { name: `chains of ${layout('chains', RECORDS).size}, children-first`, shape: 'chains', order: 'children-first', mode: 'deps' },
-];
+const scenarios = FORMATS.flatMap((format) =>
+  [
+    { name: 'baseline (no dependsOn), trees file', shape: 'trees', order: 'parents-first', mode: 'none' },
+    { name: 'baseline (no dependsOn), chains file', shape: 'chains', order: 'parents-first', mode: 'none' },
+    { name: 'trees of 10, parents-first', shape: 'trees', order: 'parents-first', mode: 'deps' },
+    { name: 'trees of 10, children-first', shape: 'trees', order: 'children-first', mode: 'deps' },
+    { name: `chains of ${layout('chains', RECORDS).size}, parents-first`, shape: 'chains', order: 'parents-first', mode: 'deps' },
+    { name: `chains of ${layout('chains', RECORDS).size}, children-first`, shape: 'chains', order: 'children-first', mode: 'deps' },
+  ].map((s) => ({ ...s, format, name: `${format}: ${s.name}` })),
+);
+/** The baseline run of the same format and shape. */
+const baselineOf = (s) => scenarios.find((b) => b.mode === 'none' && b.format === s.format && b.shape === s.shape);
 // Children-first runs also take the live heap at their peak (one full GC at the first handler call:
 // well under a second, against runs of a minute or more at 1M records).
 for (const s of scenarios) s.peak = s.order === 'children-first';
@@ -182,7 +194,7 @@ function row(cells, widths) {
 
 try {
   process.stderr.write(`writing data (${fmtInt(RECORDS)} records per file) in ${dir} …\n`);
-  for (const s of scenarios) s.file = dataFile(s.shape, s.order, RECORDS);
+  for (const s of scenarios) s.file = dataFile(s.shape, s.order, RECORDS, s.format);
   const first = scenarios[0].file;
   const results = new Map(scenarios.map((s) => [s, []]));
   for (let rep = 1; rep <= REPEAT; rep++) {
@@ -195,12 +207,15 @@ try {
   }
 
   console.log(
-    `\nbatchguard dependsOn benchmark: ${fmtInt(first.records)} records per run (~${Math.round(first.bytes / first.records)} bytes a line), no-op handler, concurrency 4, SQLite ledger; node ${process.version}`,
+    `\nbatchguard dependsOn benchmark: ${fmtInt(first.records)} records per run (${FORMATS.map((f) => {
+      const file = scenarios.find((s) => s.format === f).file;
+      return `${f} ~${Math.round(file.bytes / file.records)} bytes a line`;
+    }).join(', ')}), no-op handler, concurrency 4, SQLite ledger; node ${process.version}`,
   );
   console.log('waiting: observed = engine progress (read − finished − running), sampled at every handler call and every 50 ms;');
   console.log('         from order = computed from the file, as if each record ran the moment it was ready');
   console.log('live heap at peak = heapUsed after a full GC at the first handler call (children-first runs only)\n');
-  const widths = [38, 5, 11, 10, 10, 12, 13, 13];
+  const widths = [45, 5, 11, 10, 10, 12, 13, 13];
   const header = row(['scenario', 'run', 'records/s', 'elapsed', 'peak RSS', 'live heap', 'waiting', 'waiting'], widths);
   console.log(header);
   console.log(row(['', '', '', '', '', 'at peak', '(observed)', '(from order)'], widths));
@@ -232,11 +247,11 @@ try {
       if (spread > 0.15) spreadNotes.push(`${s.name}: records/s differ by ${(spread * 100).toFixed(0)}%`);
     }
   }
-  const baseBest = Math.max(...results.get(scenarios[0]).map((r) => r.recordsPerSecond));
-  console.log('\nbest run relative to the best baseline run (trees file), records/s:');
-  for (const s of scenarios.slice(2)) {
+  console.log('\nbest run relative to the best baseline run (trees file of the same format), records/s:');
+  for (const s of scenarios.filter((s) => s.mode !== 'none')) {
     const best = Math.max(...results.get(s).map((r) => r.recordsPerSecond));
-    console.log(`  ${pad(s.name, 38)} ${(best / baseBest).toFixed(2)}×`);
+    const baseBest = Math.max(...results.get(baselineOf({ ...s, shape: 'trees' })).map((r) => r.recordsPerSecond));
+    console.log(`  ${pad(s.name, 45)} ${(best / baseBest).toFixed(2)}×`);
   }
   if (spreadNotes.length > 0) console.log(`\nnoisy between runs (the machine is shared): ${spreadNotes.join('; ')}`);
 
@@ -252,7 +267,7 @@ try {
         const read = r.atFirstCall.read;
         if (!base.has(read)) {
           process.stderr.write(`  baseline at ${fmtInt(read)} reads for ${s.name} … `);
-          const b = measure(dataFile(s.shape, 'parents-first', RECORDS), 'none', `at=${read}`);
+          const b = measure(dataFile(s.shape, 'parents-first', RECORDS, s.format), 'none', `at=${read}`);
           process.stderr.write(`${(b.elapsedMs / 1000).toFixed(1)} s\n`);
           base.set(read, b);
         }
@@ -261,7 +276,7 @@ try {
         const perWaiting = held / r.atFirstCall.waiting;
         const rssMb = r.maxRssBytes / 1024 / 1024;
         console.log(
-          `  ${pad(i === 0 ? s.name : '', 38)} #${i + 1}: ${fmtInt(r.atFirstCall.waiting)} waiting, ${mb(held)} MB held: ` +
+          `  ${pad(i === 0 ? s.name : '', 45)} #${i + 1}: ${fmtInt(r.atFirstCall.waiting)} waiting, ${mb(held)} MB held: ` +
             `${fmtInt(perWaiting)} bytes a waiting record (${perWaiting <= TARGET_BYTES_PER_WAITING ? 'met' : 'missed'}); ` +
             `peak RSS ${rssMb.toFixed(0)} MB (${rssMb < TARGET_PEAK_RSS_MB ? 'met' : 'missed'})`,
         );
@@ -272,20 +287,23 @@ try {
   if (FIT) {
     const sizes = [...new Set([Math.round(RECORDS * 0.1), Math.round(RECORDS * 0.5)])].filter((n) => n < RECORDS);
     const points = { trees: [], chains: [] };
-    const baselineRss = (shape) => Math.min(...results.get(scenarios[shape === 'trees' ? 0 : 1]).map((b) => b.maxRssBytes));
+    const format = FORMATS[0];
+    const baselineRss = (shape) => Math.min(...results.get(baselineOf({ format, shape })).map((b) => b.maxRssBytes));
     for (const shape of ['trees', 'chains']) {
       for (const n of sizes) {
-        const cf = dataFile(shape, 'children-first', n);
+        const cf = dataFile(shape, 'children-first', n, format);
         process.stderr.write(`  fit: ${shape}, children-first, ${fmtInt(cf.records)} records … `);
         const r = measure(cf, 'deps', true);
-        const base = measure(dataFile(shape, 'parents-first', n), 'none');
+        const base = measure(dataFile(shape, 'parents-first', n, format), 'none');
         process.stderr.write(`${(r.elapsedMs / 1000).toFixed(1)} s\n`);
         points[shape].push({ records: cf.records, r, baseRss: base.maxRssBytes });
       }
-      const full = scenarios.find((s) => s.shape === shape && s.order === 'children-first');
+      const full = scenarios.find((s) => s.format === format && s.shape === shape && s.order === 'children-first');
       for (const r of results.get(full)) points[shape].push({ records: full.file.records, r, baseRss: baselineRss(shape) });
     }
-    console.log('\nmemory per waiting record: children-first runs, live heap after a full GC at the peak (first handler call)');
+    console.log(
+      `\nmemory per waiting record (${format} files): children-first runs, live heap after a full GC at the peak (first handler call)`,
+    );
     const fw = [8, 11, 11, 12, 14, 11, 14, 16, 12];
     const fitHeader = row(
       ['shape', 'records', 'waiting', 'live heap', 'typed arrays', 'peak RSS', 'baseline RSS', 'RSS − baseline', 'peak heap'],

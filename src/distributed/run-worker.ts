@@ -277,7 +277,7 @@ async function work(
         emit({
           type: 'worker:chunk-taken',
           chunk: chunk.index,
-          count: chunk.count,
+          count: chunk.selected?.length ?? chunk.members?.length ?? chunk.count,
           takenOver: isTakeover,
           progress: () => chunkRun.progress(),
         });

@@ -23,7 +23,7 @@ export type WorkerEvent =
   | {
       readonly type: 'worker:chunk-taken';
       readonly chunk: number;
-      /** Items in the chunk. */
+      /** Records in the chunk: its items, or the records it lists (a rerun's selection, a chunk of dependency components). */
       readonly count: number;
       /** True when another worker held it before (it died, or stopped past its lease). */
       readonly takenOver: boolean;

@@ -11,7 +11,10 @@
  * a shared machine, compare CPU per record, not records/s.
  * The I/O-bound case runs RECORDS_WAIT records per worker (8 workers: 8 times as many), so that
  * every case runs for seconds and the start-up of 8 processes does not decide its figure.
- * Usage: npm run bench:workers   (RECORDS_NOOP=100000 RECORDS_WAIT=20000 WORKERS=1,2,4 to change)
+ * With DEPS=1 the job has `dependsOn`: 30% of the records depend on a record up to 100 before them
+ * (trees and chains, as a dependency-ordered export has), so the workers share chunks of whole
+ * dependency components (docs/workers.md, "Dependencies").
+ * Usage: npm run bench:workers   (RECORDS_NOOP=100000 RECORDS_WAIT=20000 WORKERS=1,2,4 DEPS=1 to change)
  * Needs PostgreSQL on 127.0.0.1:5432 (trust auth, database test).
  */
 import { spawn } from 'node:child_process';
@@ -27,6 +30,12 @@ const RECORDS_WAIT = Number(process.env.RECORDS_WAIT ?? 20_000);
 const WORKERS = (process.env.WORKERS ?? '1,2,4,8').split(',').map(Number);
 /** Records in flight per worker: what bounds an I/O-bound worker (concurrency / 5 ms). */
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 16);
+const DEPS = process.env.DEPS === '1';
+/** Record i's line: with DEPS, 3 in 10 depend on a record up to 100 before them (the same for every run). */
+const line = (i) => {
+  const parent = DEPS && i > 0 && (i * 7919) % 10 < 3 ? i - 1 - ((i * 104729) % Math.min(100, i)) : -1;
+  return parent < 0 ? `{"id":${i},"name":"city-${i}"}` : `{"id":${i},"name":"city-${i}","after":["${parent}"]}`;
+};
 const BIN = resolve(import.meta.dirname, '../bin/batchguard.js');
 const pg = createRequire(import.meta.url)('pg');
 
@@ -91,6 +100,7 @@ function describe(records, m) {
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'batchguard-bench-workers-'));
+if (DEPS) console.log('DEPS=1: the job has dependsOn (3 records in 10 depend on one up to 100 before them)');
 const admin = new pg.Client({ connectionString: PG_URL });
 await admin.connect();
 const schemas = [];
@@ -99,7 +109,7 @@ try {
   for (const kind of ['noop', 'wait']) {
     const most = kind === 'noop' ? RECORDS_NOOP : RECORDS_WAIT * Math.max(...WORKERS);
     const data = join(dir, `${kind}.jsonl`);
-    writeFileSync(data, Array.from({ length: most }, (_, i) => `{"id":${i},"name":"city-${i}"}`).join('\n') + '\n');
+    writeFileSync(data, Array.from({ length: most }, (_, i) => line(i)).join('\n') + '\n');
     const recordsOf = (workers) => (kind === 'noop' ? RECORDS_NOOP : RECORDS_WAIT * workers);
     const jobFile = (workers) => {
       const file = join(dir, `${kind}-${workers}.mjs`);
@@ -113,7 +123,7 @@ try {
 export default defineJob({
   name: 'bench-workers-${kind}',
   source: jsonl(${JSON.stringify(path)}),
-  key: (r) => String(r.id),
+  key: (r) => String(r.id),${DEPS ? '\n  dependsOn: (r) => r.after ?? [],' : ''}
   concurrency: ${CONCURRENCY},
   handler: ${kind === 'wait' ? '() => new Promise((resolve) => setTimeout(resolve, 5))' : 'async () => {}'},
 });

@@ -211,12 +211,27 @@ export class ChunkLedger implements Ledger {
     return this.context.base.timeline(runId);
   }
 
+  /**
+   * The job's rows; a chunk of dependency components reads those of its span only: what its run
+   * asks them for is the outcomes of the records its records depend on, which are all in it (the
+   * whole job's rows, read at every chunk's start, would cost each chunk a read of every failure).
+   */
   rows(filter: RowFilter): AsyncIterable<RecordRow> {
-    return this.context.base.rows(filter);
+    const span = this.membersSpan();
+    return this.context.base.rows(span === undefined ? filter : { ...filter, seqs: span });
   }
 
-  succeededRanges(): AsyncIterable<SeqRange> {
-    return this.context.base.succeededRanges();
+  /** The job's success ranges; a chunk of dependency components keeps those that reach into its span (see `rows`). */
+  async *succeededRanges(): AsyncIterable<SeqRange> {
+    const span = this.membersSpan();
+    for await (const range of this.context.base.succeededRanges()) {
+      if (span === undefined || (range.last >= span.first && range.first <= span.last)) yield range;
+    }
+  }
+
+  private membersSpan(): SeqRange | undefined {
+    const { chunk } = this.context.lease;
+    return chunk.members === undefined ? undefined : { first: chunk.from.seq, last: chunk.from.seq + chunk.count - 1 };
   }
 
   /**

@@ -266,6 +266,8 @@ export interface RowFilter {
   readonly kind?: FailureKind;
   readonly runId?: string;
   readonly key?: string;
+  /** Only records whose sequence number is in this range (a worker's chunk of dependency components). */
+  readonly seqs?: SeqRange;
 }
 
 /** A ledger backend, opened by openLedger (open-ledger.ts). Every backend passes the conformance suite (test/conformance/). */

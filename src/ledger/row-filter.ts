@@ -20,5 +20,6 @@ export function filterConditions(filter: RowFilter, parameter: (value: unknown) 
     const value = filter[field];
     if (value !== undefined) conditions.push(`${column} = ${parameter(value)}`);
   }
+  if (filter.seqs !== undefined) conditions.push(`seq BETWEEN ${parameter(filter.seqs.first)} AND ${parameter(filter.seqs.last)}`);
   return conditions;
 }

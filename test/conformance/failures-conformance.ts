@@ -78,6 +78,8 @@ export function describeFailuresConformance(harness: () => Harness): void {
     expect(await seqs({ statuses: ['failed', 'skipped'], key: 'key-5' })).toEqual([5]);
     expect(await seqs({ statuses: ['failed'], key: 'key-5' })).toEqual([]);
     expect(await seqs({ statuses: ['failed'], key: 'no-such-key' })).toEqual([]);
+    expect(await seqs({ statuses: ['failed', 'skipped'], seqs: { first: 3, last: 5 } })).toEqual([4, 5]);
+    expect(await seqs({ statuses: ['failed'], seqs: { first: 6, last: 6 }, runId: 'run-2' })).toEqual([6]);
   });
 
   it('keeps a skipped record with the failed ancestors that blocked it, until a re-run succeeds', async () => {

@@ -45,13 +45,24 @@ export interface ChunkLedgerContext {
   readonly lease: LeasedChunk;
   /** A chunk of dependency components: its members' keys, read from the source (chunk-keys.ts), for a resumed chunk. */
   readonly memberKeys?: () => Promise<KeyIndex>;
+  /**
+   * The closing of the chunk this worker ran before (its `closing`), while it is on its way:
+   * resolves once it is written or its lease was lost, rejects with the database's error.
+   */
+  readonly previous?: Promise<void>;
 }
 
 export class ChunkLedger implements Ledger {
   /** Set once the chunk's run finished reading it and its last commit marked it done. */
   done = false;
-  /** The reader goes on while one commit is written: a takeover redoes at most `concurrency + 2 × everyRecords` (docs/workers.md). */
-  readonly commitsAhead = 1;
+  /**
+   * The last commit of a chunk read to its end (it marks the chunk done), once it is on its way:
+   * `commit` resolves without waiting for it, so that the worker leases and starts its next chunk
+   * meanwhile; the worker awaits it (run-worker.ts).
+   */
+  closing: Promise<void> | undefined;
+  /** Whether the chunk before this one, on this worker, is still closing (`context.previous`). */
+  private previousClosing: boolean;
   /** Records of the chunk that a worker holding it before recorded (set by `begin`). */
   private alreadyDone = 0;
   /** What this chunk's run committed. */
@@ -63,7 +74,22 @@ export class ChunkLedger implements Ledger {
   /** A chunk of dependency components: the keys its run reads, stored with each commit (see `keys`). */
   private memberIndex: KeyIndex | undefined;
 
-  constructor(private readonly context: ChunkLedgerContext) {}
+  constructor(private readonly context: ChunkLedgerContext) {
+    this.previousClosing = context.previous !== undefined;
+    void context.previous?.then(
+      () => (this.previousClosing = false),
+      () => (this.previousClosing = false),
+    );
+  }
+
+  /**
+   * The reader goes on while one commit is written, but not while the chunk before is closing: a
+   * takeover redoes at most `concurrency + 2 × everyRecords` (docs/workers.md), whether the two
+   * batches on their way are this chunk's or one of each.
+   */
+  get commitsAhead(): 0 | 1 {
+    return this.previousClosing ? 0 : 1;
+  }
 
   get location(): string {
     return this.context.base.location;
@@ -158,16 +184,21 @@ export class ChunkLedger implements Ledger {
   }
 
   async commit(batch: CommitBatch): Promise<void> {
-    const { session, lease } = this.context;
+    const { session, lease, previous } = this.context;
     const keys = this.memberIndex?.drain();
     const write = async (writes: FencedWrites): Promise<void> => {
       if (keys !== undefined && keys.byteLength > 0) await writes.storeKeys(keys);
       await writes.writeOutcomes(batch);
     };
+    // Commits land in order: this chunk's first waits for the chunk before to close (its failure is the worker's).
+    await previous;
     // The engine's last commit of a chunk read to its end says `exhausted`: it closes the chunk too.
-    if (batch.exhausted && !this.done) {
-      await session.finishChunk(lease, write);
-      this.done = true;
+    if (batch.exhausted && !this.done && this.toRerun === undefined) {
+      this.closing = session.finishChunk(lease, write).then(() => {
+        this.done = true;
+      });
+      // Heard here; the worker awaits it and meets its error (a lost lease, or the database's).
+      void this.closing.catch(() => {});
     } else await session.write([lease], write);
     for (const range of batch.succeeded) this.committed.succeeded += range.last - range.first + 1;
     for (const row of batch.rows)

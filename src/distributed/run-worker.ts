@@ -14,7 +14,7 @@ import { hostname } from 'node:os';
 import { ConfigError, LedgerError } from '../errors.js';
 import type { Job } from '../job.js';
 import { startRun } from '../engine/run-job.js';
-import { decideStatus } from '../engine/run-status.js';
+import { decide, pendingOf } from './shared-run-ending.js';
 import { failureRate } from '../report/summary.js';
 import type { EventListener } from '../engine/events.js';
 import type { RunOptions } from '../engine/run-options.js';
@@ -222,10 +222,23 @@ async function work(
   let takenOver = 0;
   let records = 0;
   let waiting = false;
+  // The last commit of the chunk run before, while it is on its way (ChunkLedger.closing): resolves
+  // once it is written or the chunk's lease was lost (counted as such), rejects with the database's error.
+  let closing: Promise<void> | undefined;
+  const closed = async (): Promise<void> => {
+    const was = closing;
+    closing = undefined;
+    await was;
+  };
   try {
     for (;;) {
       if (options.signal?.aborted) return await end('interrupted', false);
       const next = await session.next();
+      // Nothing to lease may be only this worker's chunk still closing: once it closed, ask again.
+      if (next.kind !== 'chunk' && closing !== undefined) {
+        await closed();
+        continue;
+      }
       if (next.kind === 'ended') {
         if (next.state.status === 'aborted')
           sayAborted(next.state.abortReason ?? abortedBy ?? 'the run was aborted', abortedBy !== undefined);
@@ -253,6 +266,7 @@ async function work(
         base: workers.ledger,
         session,
         lease: next.lease,
+        ...(closing ? { previous: closing } : {}),
         ...(leased.members === undefined ? {} : { memberKeys: () => readMemberKeys(job, leased, stop.signal) }),
       });
       try {
@@ -289,11 +303,20 @@ async function work(
           warnings.push(...summary.warnings);
           if (summary.status === 'completed' && !stop.signal.aborted) await ledger.finishRerun();
         }
-        if (ledger.done) {
+        const chunkDone = (): void => {
           done++;
           if (next.lease.takenOver) takenOver++;
           emit({ type: 'worker:chunk-done', chunk: next.lease.chunk.index, records: chunkRecords });
-        } else if (summary.status === 'aborted' && !stop.signal.aborted) {
+        };
+        if (ledger.closing !== undefined) {
+          await closed();
+          // A lost lease was counted lost when the write was refused (onLost); the database's error is the worker's.
+          closing = ledger.closing.then(chunkDone, (error: unknown) => {
+            if (!(error instanceof LedgerError && error.code === 'LEDGER_LEASE_LOST')) throw error;
+          });
+          void closing.catch(() => {});
+        } else if (ledger.done) chunkDone();
+        else if (summary.status === 'aborted' && !stop.signal.aborted) {
           // This worker's breaker gave up: a systemic outage is every worker's. The shared breaker
           // makes every worker give up at about the same time; the first to say so decides.
           const reason = `worker ${session.owner} on ${host}: ${summary.reason ?? 'the breaker stayed open'}`;
@@ -321,10 +344,12 @@ async function work(
       }
     }
   } finally {
+    await closing?.catch(() => {});
     await session.close();
   }
 
   async function end(status: WorkerStatus, recordEnd: boolean, reason?: string): Promise<WorkerSummary> {
+    await closed();
     const shared = (await session.state()) as SharedRunState;
     if (recordEnd) await workers.recordRunEnd(session.run.runId, status, { status, reason, shared });
     return {
@@ -351,28 +376,6 @@ async function work(
       warnings,
     };
   }
-}
-
-/**
- * The run's ending once every chunk is done: the thresholds on all workers' outcomes, decided as a
- * single run's are (the same function, so the failure rate is the summary's: failed over succeeded
- * and failed, skipped records aside).
- */
-function decide(
-  state: Pick<SharedRunState, 'total' | 'succeeded' | 'failed' | 'skipped'>,
-  maxFailureRate: number,
-  maxFailures: number,
-): { status: WorkerStatus; reason: string } {
-  const { total, succeeded, failed, skipped } = state;
-  const counts = { total, succeeded, failed, skipped, pending: pendingOf(state), sourceExhausted: true };
-  const { status, reason } = decideStatus({ ending: undefined, counts, maxFailures, maxFailureRate });
-  // Without an early ending, only these two.
-  return { status: status === 'threshold-exceeded' ? 'threshold-exceeded' : 'completed', reason };
-}
-
-/** The run's records without an outcome in it yet. */
-function pendingOf(state: Pick<SharedRunState, 'total' | 'succeeded' | 'failed' | 'skipped'>): number {
-  return Math.max(0, state.total - state.succeeded - state.failed - state.skipped);
 }
 
 /**

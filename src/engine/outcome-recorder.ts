@@ -37,8 +37,8 @@ export interface RecorderDeps {
   readonly keepFailure: (error: unknown) => void;
   /** Whether the ledger failed (then nothing more is committed). */
   readonly ledgerFailed: () => boolean;
-  /** Commits that may be on their way while the reader reads on (Ledger.commitsAhead). */
-  readonly commitsAhead: number;
+  /** Commits that may be on their way while the reader reads on (Ledger.commitsAhead, asked each time). */
+  readonly commitsAhead: () => number;
 }
 
 export class OutcomeRecorder {
@@ -54,7 +54,7 @@ export class OutcomeRecorder {
    * `commitsAhead` are on their way; undefined when the reader may go on.
    */
   get commitInProgress(): Promise<void> | undefined {
-    return this.inProgress.length > this.deps.commitsAhead ? this.inProgress[0] : undefined;
+    return this.inProgress.length > this.deps.commitsAhead() ? this.inProgress[0] : undefined;
   }
 
   /**

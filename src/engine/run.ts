@@ -112,7 +112,7 @@ export class Run {
       commitFailed: (error) => this.ledgerFailed(error),
       keepFailure: (error) => control.end({ kind: 'ledger-failed', error }, false),
       ledgerFailed: () => control.ending?.kind === 'ledger-failed',
-      commitsAhead: parts.ledger.commitsAhead ?? 0,
+      commitsAhead: () => parts.ledger.commitsAhead ?? 0,
     });
     this.gate =
       parts.dependencies &&

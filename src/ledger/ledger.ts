@@ -294,6 +294,7 @@ export interface Ledger {
    * wait for each commit, so a crash redoes at most one batch plus the records in flight; 1 lets it
    * read while one commit is written (a worker's chunk, docs/workers.md: at most
    * `concurrency + 2 × checkpoint.everyRecords` redone), so a commit's latency is not paid in full.
+   * Asked before every record is read: it may change during a run.
    */
   readonly commitsAhead?: 0 | 1;
   /**

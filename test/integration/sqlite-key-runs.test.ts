@@ -77,9 +77,11 @@ describe('SQLite ledger: the key runs', () => {
 
     // A run file no manifest lists (a process died between a merge and its manifest) is deleted.
     writeFileSync(join(`${path}.keys.sorted`, 'run-999.bin'), Buffer.alloc(32));
+    const filter = statSync(join(`${path}.keys.sorted`, 'filter.bin'));
     await expectExact(path, 'run-2', 1000);
-    // Nothing new was stored: the resume used the runs as they were.
+    // Nothing new was stored: the resume used the runs and the filter as they were.
     expect(manifestOf(path)).toEqual(manifest);
+    expect(statSync(join(`${path}.keys.sorted`, 'filter.bin')).ino).toBe(filter.ino);
     expect(existsSync(join(`${path}.keys.sorted`, 'run-999.bin'))).toBe(false);
     await addKeys(path, 'run-3', 1000, 1500);
     await expectExact(path, 'run-4', 1500);

@@ -208,9 +208,11 @@ export class LedgerKeys {
   }
 
   close(): void {
-    // Kept whole at the end, so that the next resume reads no key file entry into it. It is a cache:
-    // a failure to write it (a full disk) costs the next resume a read of the runs, nothing else.
-    if (this.opened && this.loaded) {
+    // Kept whole at the end (unless the kept one already is: a run that stored no key), so that the
+    // next resume adds no key file entry to it. It is a cache: a failure to write it (a full disk)
+    // costs the next resume a read of the runs, nothing else.
+    const loaded = this.loaded;
+    if (this.opened && loaded && (loaded.index.filter !== this.keptAs || this.filterBytes !== this.store.committedBytes())) {
       try {
         this.saveFilter({ bytes: this.store.committedBytes(), crc: this.store.prefixCrc(this.store.committedBytes()) });
       } catch {

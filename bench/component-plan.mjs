@@ -6,7 +6,8 @@
  *   - the planner's memory per record: the typed arrays and key table it reports (`plannerBytes`),
  *     and the heap + array buffers the finished plan holds (its chunks' member lists);
  *   - the plan's shape: chunks, the largest component (one worker runs it), and the reading the
- *     chunks' spans cost together, over the source's own size (1.00: each item read once).
+ *     chunks' stretches cost together, over the source's own size (1.00: each item read once), and
+ *     how many stretches (a seek each).
  * Sources (RECORDS records, default 1,000,000; ids 0 … RECORDS-1):
  *   - local: 30% of the records depend on a record up to 100 before them (trees, chains);
  *   - planted: the same, and 1 record in 1,000 depends on a record anywhere in the file.
@@ -74,7 +75,10 @@ try {
     const plain = await measure('contiguous', () => planChunks(job.source, { recordsPerChunk: PER_CHUNK }));
     const components = await measure('components', () => planComponentChunks(job, { recordsPerChunk: PER_CHUNK }));
     const { plan, largestComponent, plannerBytes } = components.result;
-    const spans = plan.chunks.reduce((sum, chunk) => sum + chunk.count, 0);
+    // What the workers read: each chunk's stretches (its span when it has none).
+    const read = (chunk) => (chunk.segments ?? [chunk]).reduce((sum, stretch) => sum + stretch.count, 0);
+    const spans = plan.chunks.reduce((sum, chunk) => sum + read(chunk), 0);
+    const seeks = plan.chunks.reduce((sum, chunk) => sum + (chunk.segments?.length ?? 1), 0);
     console.log(`${planted ? 'planted' : 'local'}:`);
     for (const m of [plain, components]) {
       console.log(
@@ -84,7 +88,7 @@ try {
     }
     console.log(
       `  components: planner ${(plannerBytes / RECORDS).toFixed(1)} B/record at the end of reading (${(plannerBytes / 2 ** 20).toFixed(1)} MB), ` +
-        `largest component ${largestComponent} records, chunks' spans read ${(spans / plan.total).toFixed(2)}× the source`,
+        `largest component ${largestComponent} records, chunks read ${(spans / plan.total).toFixed(2)}× the source in ${seeks} stretches`,
     );
   }
   console.log(

@@ -6,7 +6,8 @@ import { fromIterable } from '../sources/iterable.js';
 import { jsonl } from '../sources/jsonl.js';
 import { complement } from './chunk-ledger.js';
 import { readMemberKeys } from './chunk-keys.js';
-import { planComponentChunks } from './component-chunk-plan.js';
+import { planComponentChunks, SEEK_GAP } from './component-chunk-plan.js';
+import type { Chunk } from '../ledger/worker-ledger.js';
 import { readChunk } from './read-chunk.js';
 
 const { file } = tempFiles('batchguard-components-', '.jsonl');
@@ -59,6 +60,27 @@ describe('planComponentChunks', () => {
         whole.slice(chunk.from.seq, chunk.from.seq + chunk.count).map((i) => i.position.seq),
       );
     }
+  });
+
+  it('a chunk whose records lie more than SEEK_GAP items apart is read in stretches, the items between them not at all', async () => {
+    const records = 2 * SEEK_GAP + 500;
+    const far = records - 3;
+    const lines = Array.from({ length: records }, (_, id) =>
+      JSON.stringify(id === 0 ? { id: String(id), after: [String(far)] } : id === 1 ? { id: '1', after: ['2'] } : { id: String(id) }),
+    );
+    const path = file(lines.join('\n'));
+    const { plan } = await planComponentChunks(job(path), { recordsPerChunk: 3 });
+    const whole = await collect(jsonl<Row>(path).read());
+    const first = plan.chunks[0] as Chunk;
+    expect(first.members).toEqual([0, 1, 2, far]);
+    expect(first.segments).toEqual([
+      { from: whole[0]?.position, count: 3 },
+      { from: whole[far]?.position, count: 1 },
+    ]);
+    expect((await collect(readChunk(jsonl<Row>(path), first))).map((item) => item.position.seq)).toEqual([0, 1, 2, far]);
+    // Records close together are read through: one stretch, no segments.
+    expect(plan.chunks[1]).toMatchObject({ members: [3, 4, 5], count: 3 });
+    expect(plan.chunks[1]?.segments).toBeUndefined();
   });
 
   it('a source that is one component is one chunk', async () => {

@@ -1,8 +1,9 @@
 /**
- * A worker's view of its chunk: the source read from the chunk's start, stopped after its last item.
+ * A worker's view of its chunk: the source read from the chunk's start, stopped after its last item
+ * (or, for a chunk of far-apart records, each of its stretches in turn).
  */
 import { SourceError } from '../errors.js';
-import type { Chunk } from '../ledger/worker-ledger.js';
+import type { Chunk, ChunkSegment } from '../ledger/worker-ledger.js';
 import { hasBufferedItems, type BufferedItemIterator, type Source, type SourceItem } from '../sources/source.js';
 
 /**
@@ -19,7 +20,53 @@ export function readChunk<T>(
   chunk: Chunk,
   options: { readonly skip?: (seq: number) => boolean; readonly signal?: AbortSignal } = {},
 ): BufferedItemIterator<T> & AsyncIterable<SourceItem<T>> {
-  return new ChunkItems(source, chunk, options);
+  const segments = chunk.segments;
+  return segments === undefined || segments.length === 0
+    ? new ChunkItems(source, chunk, options)
+    : new SegmentItems(source, chunk, segments, options);
+}
+
+/**
+ * A chunk of far-apart records (`segments`): each stretch read from its own start (a seek), the
+ * items between them not at all.
+ */
+class SegmentItems<T> implements BufferedItemIterator<T>, AsyncIterable<SourceItem<T>> {
+  private at = 0;
+  private current: ChunkItems<T>;
+
+  constructor(
+    private readonly source: Source<T>,
+    private readonly chunk: Chunk,
+    private readonly segments: readonly ChunkSegment[],
+    private readonly options: { readonly skip?: (seq: number) => boolean; readonly signal?: AbortSignal },
+  ) {
+    this.current = this.open(0);
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  nextBuffered(): SourceItem<T> | undefined {
+    return this.current.nextBuffered();
+  }
+
+  async next(): Promise<IteratorResult<SourceItem<T>>> {
+    for (;;) {
+      const step = await this.current.next();
+      if (!step.done || this.at === this.segments.length - 1) return step;
+      this.current = this.open(++this.at);
+    }
+  }
+
+  return(): Promise<IteratorResult<SourceItem<T>>> {
+    return this.current.return();
+  }
+
+  private open(index: number): ChunkItems<T> {
+    const { from, count } = this.segments[index] as ChunkSegment;
+    return new ChunkItems(this.source, { index: this.chunk.index, from, count }, this.options);
+  }
 }
 
 class ChunkItems<T> implements BufferedItemIterator<T>, AsyncIterable<SourceItem<T>> {

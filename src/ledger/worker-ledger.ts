@@ -28,6 +28,18 @@ export interface Chunk {
    * items between them belong to other chunks. Undefined for a contiguous chunk, whose items are all its own.
    */
   readonly members?: readonly number[];
+  /**
+   * A chunk of dependency components whose records lie far apart: the stretches its worker reads,
+   * in order, each from one of its records to a later one; the items between two stretches (other
+   * chunks' records) are not read. Undefined: the span from `from` is read whole.
+   */
+  readonly segments?: readonly ChunkSegment[];
+}
+
+/** A stretch of a chunk that is read in one go: `count` items from `from`. */
+export interface ChunkSegment {
+  readonly from: SourcePosition;
+  readonly count: number;
 }
 
 /** A record a shared rerun selected when it was planned: where it is, and the key it must still have there. */

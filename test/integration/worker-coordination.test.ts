@@ -47,7 +47,7 @@ describePg('workers coordinated in PostgreSQL', () => {
     expect(await Promise.all(all.map((workers) => workers.runState('none')))).toEqual(Array(6).fill(undefined));
     // Raw SQL on purpose: the backend's own version row of the worker tables.
     const { rows } = await pool.query(`SELECT version FROM "${schema}".worker_schema`);
-    expect(rows).toEqual([{ version: 4 }]);
+    expect(rows).toEqual([{ version: 5 }]);
   });
 
   it('plans once however many workers join at the same moment; the others join that run', async () => {

@@ -12,7 +12,7 @@ import { inTransaction, type SqlClient, type SqlPool } from '../pg-pool.js';
 import { quoteIdent } from '../postgres-location.js';
 
 /** Bumped when these tables change; stored in `worker_schema` so a later version can upgrade them. */
-export const WORKER_SCHEMA_VERSION = 4;
+export const WORKER_SCHEMA_VERSION = 5;
 
 export async function createWorkerTables(pool: SqlPool, schema: string): Promise<void> {
   const s = quoteIdent(schema);
@@ -56,6 +56,9 @@ export async function createWorkerTables(pool: SqlPool, schema: string): Promise
         PRIMARY KEY (run_id, owner)
       )`);
     }
+    // Version 5: a chunk of dependency components whose records lie far apart lists the stretches
+    // its worker reads (`[{ from: { seq, line, offset }, count }]`), and seeks past the rest.
+    await client.query(`ALTER TABLE ${s}.chunks ADD COLUMN IF NOT EXISTS segments jsonb`);
     await client.query(`DELETE FROM ${s}.worker_schema`);
     await client.query(`INSERT INTO ${s}.worker_schema (version) VALUES ($1)`, [WORKER_SCHEMA_VERSION]);
   });

@@ -190,10 +190,11 @@ async function insertPlan(client: SqlClient, s: string, job: string, request: Jo
   // NULL), one chunk a statement: unnest cannot build an array per row from one array.
   for (const chunk of plan.chunks) {
     if (chunk.members !== undefined) {
-      await client.query(`UPDATE ${s}.chunks SET selected_seqs = $3::bigint[] WHERE run_id = $1 AND chunk = $2`, [
+      await client.query(`UPDATE ${s}.chunks SET selected_seqs = $3::bigint[], segments = $4::jsonb WHERE run_id = $1 AND chunk = $2`, [
         request.newRunId,
         chunk.index,
         chunk.members,
+        chunk.segments === undefined ? null : JSON.stringify(chunk.segments),
       ]);
     }
     if (chunk.selected === undefined) continue;

@@ -15,7 +15,7 @@
  * refused. A fenced write that did commit made the lease durable first: its commit waits for the
  * log up to its own record, which comes after the lease's.
  */
-import type { Chunk, LeasedChunk } from '../../worker-ledger.js';
+import type { Chunk, ChunkSegment, LeasedChunk } from '../../worker-ledger.js';
 import { type SqlClient } from '../pg-pool.js';
 import { quoteIdent } from '../postgres-location.js';
 
@@ -29,6 +29,8 @@ interface ChunkRow {
   leases: number;
   selected_seqs: string[] | null;
   selected_keys: string[] | null;
+  /** jsonb, parsed by pg. */
+  segments: ChunkSegment[] | null;
 }
 
 export async function leaseChunk(
@@ -50,7 +52,7 @@ export async function leaseChunk(
               FOR UPDATE SKIP LOCKED) AS next,
             (SELECT set_config('synchronous_commit', 'off', true)) AS no_flush
       WHERE c.run_id = next.run_id AND c.chunk = next.chunk
-      RETURNING c.chunk, c.first_seq, c.count, c.line, c.byte_offset, c.token, c.leases, c.selected_seqs, c.selected_keys`,
+      RETURNING c.chunk, c.first_seq, c.count, c.line, c.byte_offset, c.token, c.leases, c.selected_seqs, c.selected_keys, c.segments`,
     [runId, owner, leaseMs],
   );
   const row = rows[0];
@@ -67,6 +69,9 @@ function chunkOf(row: ChunkRow): Chunk {
   const { selected_seqs: seqs, selected_keys: keys } = row;
   if (seqs === null) return { index: row.chunk, from, count: row.count };
   // A chunk of whole dependency components lists its records' sequence numbers only.
-  if (keys === null) return { index: row.chunk, from, count: row.count, members: seqs.map(Number) };
+  if (keys === null) {
+    const segments = row.segments === null ? {} : { segments: row.segments };
+    return { index: row.chunk, from, count: row.count, members: seqs.map(Number), ...segments };
+  }
   return { index: row.chunk, from, count: row.count, selected: seqs.map((seq, i) => ({ seq: Number(seq), key: keys[i] as string })) };
 }

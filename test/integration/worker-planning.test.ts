@@ -8,6 +8,7 @@
 import { expect, it } from 'vitest';
 import { LedgerError } from '../../src/errors.js';
 import type { ChunkPlan } from '../../src/ledger/worker-ledger.js';
+import { WORKER_SCHEMA_VERSION } from '../../src/ledger/postgres/workers/create-worker-tables.js';
 import { describePg, freshSchema, pgPool } from '../helpers/pg-schema.js';
 import { workerLedgers } from '../helpers/worker-ledgers.js';
 
@@ -108,8 +109,9 @@ describePg('planning a shared run', () => {
     await before.joinRun({ owner: 'a', newRunId: 'run-a', plan: () => Promise.resolve(plan(2)) });
     // Raw SQL on purpose: the tables as version 1 left them.
     await pool.query(
-      `DROP TABLE "${schema}".run_plans; ALTER TABLE "${schema}".worker_runs DROP COLUMN rerun;
-       ALTER TABLE "${schema}".chunks DROP COLUMN selected_seqs, DROP COLUMN selected_keys; UPDATE "${schema}".worker_schema SET version = 1`,
+      `DROP TABLE "${schema}".run_plans; DROP TABLE "${schema}".worker_counts; ALTER TABLE "${schema}".worker_runs DROP COLUMN rerun;
+       ALTER TABLE "${schema}".chunks DROP COLUMN selected_seqs, DROP COLUMN selected_keys, DROP COLUMN segments;
+       UPDATE "${schema}".worker_schema SET version = 1`,
     );
     const after = open(schema);
     expect(await after.joinRun({ owner: 'b', newRunId: 'run-b', plan: () => Promise.reject(new Error('not planned again')) })).toEqual({
@@ -118,7 +120,7 @@ describePg('planning a shared run', () => {
       chunks: 2,
       planned: false,
     });
-    expect((await pool.query(`SELECT version FROM "${schema}".worker_schema`)).rows).toEqual([{ version: 3 }]);
+    expect((await pool.query(`SELECT version FROM "${schema}".worker_schema`)).rows).toEqual([{ version: WORKER_SCHEMA_VERSION }]);
     expect((await pool.query(`SELECT owner FROM "${schema}".run_plans`)).rows).toEqual([]);
   });
   it("a rerun's workers join only the running rerun of the same selection, and lease its chunks with their selected records", async () => {

@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream';
 import type { Options } from 'csv-parse';
 import { ConfigError } from '../errors.js';
 import { checkKnownKeys } from '../validation/check.js';
-import { readLayout, recordParsing, type Layout } from './csv-layout.js';
+import { readerParsing, readLayout, recordParsing } from './csv-layout.js';
 import type { RecordParser } from './csv-record-parser.js';
 import { fileHeadHash, fingerprintFile, sampleFileAt, isSystemError, openSourceFile, unreadable } from './file-source.js';
 import { DEFAULT_CHUNK_SIZE, lineNumberAt } from './line-reader.js';
@@ -187,16 +187,14 @@ async function* readCsv<T>(
 /** A reader of single records by position (see RecordReader), with the layout of the file as it is now. */
 async function openCsvReader<T>(path: string, config: ResolvedCsv): Promise<RecordReader<T>> {
   const handle = await openSourceFile('csv', path);
-  let layout: Layout | undefined;
+  let parsing: Awaited<ReturnType<typeof readerParsing>>;
   try {
-    layout = await readLayout(handle, config, path);
+    parsing = await readerParsing(handle, config, path);
   } catch (error) {
     throw isSystemError(error) ? unreadable('csv', path, error) : error;
   } finally {
     await handle.close();
   }
   const { CsvRecordReader } = await import('./csv-record-reader.js');
-  // A file without records has no record to read again: what is read there is parsed as arrays.
-  const parsing = recordParsing(config, layout ?? { columns: false, dataStart: 0, dataLine: 1 });
   return new CsvRecordReader<T>(path, parsing.options, parsing.checks);
 }

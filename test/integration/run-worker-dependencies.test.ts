@@ -11,6 +11,7 @@ import { ConfigError, FatalError } from '../../src/errors.js';
 import { defineJob, type Job } from '../../src/job.js';
 import { runJob } from '../../src/engine/run-job.js';
 import { runWorker } from '../../src/distributed/run-worker.js';
+import { WHOLE_WAITERS_UP_TO } from '../../src/distributed/chunk-source.js';
 import type { Ledger } from '../../src/ledger/ledger.js';
 import { openLedger } from '../../src/ledger/open-ledger.js';
 import { jsonl } from '../../src/sources/jsonl.js';
@@ -141,6 +142,35 @@ describePg('runWorker with dependsOn', () => {
     expect(rows.find((row) => row.message?.startsWith('duplicate key "1"'))).toMatchObject({ status: 'failed', kind: 'invalid' });
     expect(await withLedger(schema, (ledger) => ledger.counts())).toMatchObject({ total: 403, failed: 12, skipped: 1, pending: 0 });
   });
+
+  it('a source that is one component is one chunk: one worker runs it, children read before their parents waiting as positions', async () => {
+    // A chain read children first: record i depends on i + 1, so every record waits until the last one is read.
+    const records = WHOLE_WAITERS_UP_TO + 1000;
+    const path = join(tempDir(), 'in.jsonl');
+    const lines = Array.from({ length: records }, (_, id) => JSON.stringify(id === records - 1 ? { id } : { id, after: [String(id + 1)] }));
+    writeFileSync(path, `${lines.join('\n')}\n`);
+    const order: number[] = [];
+    const job = plantedJob(path, new Map(), (id) => order.push(id));
+    const options = { ledger: PG_URL, pgSchema: freshSchema('bg_worker_deps'), recordsPerChunk: 1000 };
+    const results = await Promise.all([runWorker(job, options), runWorker(job, options)]);
+    expect(results.map((r) => r.chunksDone).sort()).toEqual([0, 1]);
+    expect(results[0]?.shared).toMatchObject({ total: records, chunksDone: 1 });
+    const planner = results.find((r) => r.planned);
+    expect(planner?.warnings).toEqual([
+      `${records} of the ${records} records are one component of the dependency graph (dependsOn): one worker runs them all, in one chunk`,
+    ]);
+    // Parents first; the every-37th failures skip the rest of the chain below them.
+    const firstFailure = Math.max(...Array.from({ length: records }, (_, id) => id).filter(fails));
+    expect(order[0]).toBe(records - 1);
+    expect(order[order.length - 1]).toBe(firstFailure);
+    expect(await withLedger(options.pgSchema, (ledger) => ledger.counts())).toMatchObject({
+      total: records,
+      failed: 1,
+      skipped: firstFailure,
+      succeeded: records - firstFailure - 1,
+      pending: 0,
+    });
+  }, 60_000);
 
   it('a dependency cycle is the configuration error of a single run for the worker that meets it, and aborts the run for the others', async () => {
     const path = join(tempDir(), 'in.jsonl');

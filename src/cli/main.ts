@@ -108,7 +108,7 @@ export function buildProgram(setExitCode: (code: number) => void, onCommand: (na
     .option('--no-worker', 'over a PostgreSQL ledger: run as one process, not as a worker of a shared run')
     .option(
       '--records-per-chunk <n>',
-      'as a worker: records per chunk when this worker plans the run (default: 10000)',
+      'as a worker: records per chunk when this worker plans the run (default: 10000; with dependsOn, at least that many: whole dependency components)',
       integer('--records-per-chunk'),
     )
     .option(

@@ -32,7 +32,7 @@ import type {
   StoredStep,
   TimelinePoint,
 } from '../ledger/ledger.js';
-import { leaseLost, type FencedWrites, type LeasedChunk, type SelectedRecord } from '../ledger/worker-ledger.js';
+import { leaseLost, type FencedWrites, type HeldChunk, type LeasedChunk, type SelectedRecord } from '../ledger/worker-ledger.js';
 import { FinishedSet } from '../structures/finished-set.js';
 import { KeyIndex } from '../structures/key-index.js';
 import type { WorkerSession } from './worker-session.js';
@@ -186,9 +186,9 @@ export class ChunkLedger implements Ledger {
   async commit(batch: CommitBatch): Promise<void> {
     const { session, lease, previous } = this.context;
     const keys = this.memberIndex?.drain();
-    const write = async (writes: FencedWrites): Promise<void> => {
+    const write = async (writes: FencedWrites, done?: HeldChunk): Promise<void> => {
       if (keys !== undefined && keys.byteLength > 0) await writes.storeKeys(keys);
-      await writes.writeOutcomes(batch);
+      await writes.writeOutcomes(batch, done);
     };
     // Commits land in order: this chunk's first waits for the chunk before to close (its failure is the worker's).
     await previous;
@@ -199,7 +199,7 @@ export class ChunkLedger implements Ledger {
       });
       // Heard here; the worker awaits it and meets its error (a lost lease, or the database's).
       void this.closing.catch(() => {});
-    } else await session.write([lease], write);
+    } else await session.write([lease], (writes) => write(writes));
     for (const range of batch.succeeded) this.committed.succeeded += range.last - range.first + 1;
     for (const row of batch.rows)
       this.committed[row.status === 'succeeded' ? 'succeeded' : row.status === 'failed' ? 'failed' : 'skipped']++;

@@ -161,15 +161,14 @@ export class WorkerSession {
     return this.options.ledger.recordedByRun(this.run.runId, seqs);
   }
 
-  /** Marks `chunk` done (with `write`'s last outcomes, in the same fenced transaction) and lets it go. */
-  async finishChunk(lease: LeasedChunk, write?: (writes: FencedWrites) => Promise<void>): Promise<void> {
+  /** Marks `chunk` done (by `write`, with its last outcomes, when given) and lets it go. */
+  async finishChunk(lease: LeasedChunk, write?: (writes: FencedWrites, done: HeldChunk) => Promise<void>): Promise<void> {
     const chunk = lease.chunk.index;
+    const done = { chunk, token: lease.token };
     this.finishing.add(chunk);
     try {
-      await this.write([lease], async (writes) => {
-        await write?.(writes);
-        await writes.markChunkDone({ chunk, token: lease.token });
-      });
+      // `write` marks the chunk done itself, with its last outcomes (FencedWrites.writeOutcomes).
+      await this.write([lease], (writes) => (write === undefined ? writes.markChunkDone(done) : write(writes, done)));
       this.holding.delete(chunk);
     } finally {
       this.finishing.delete(chunk);

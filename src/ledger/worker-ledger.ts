@@ -132,9 +132,10 @@ export interface ActiveSharedRun {
 export interface FencedWrites {
   /**
    * One commit of a chunk's run into the job's ledger, in one statement: success ranges, rows, the
-   * run's timeline point, and the outcomes added to the run's counts (this worker's row of them).
+   * run's timeline point, and the outcomes added to the run's counts (this worker's row of them);
+   * with `done`, the chunk's last commit, that chunk marked done in the same statement.
    */
-  writeOutcomes(batch: CommitBatch): Promise<void>;
+  writeOutcomes(batch: CommitBatch, done?: HeldChunk): Promise<void>;
   /**
    * Stores record keys (16-byte entries of a key index's `drain`) with the job's keys, which a later
    * single-process run or rerun loads: a chunk of dependency components stores its records' keys,

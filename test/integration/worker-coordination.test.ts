@@ -250,6 +250,20 @@ describePg('workers coordinated in PostgreSQL', () => {
     expect(await workers.leaseChunk(runId, 'a', LEASE_MS)).toBeUndefined();
   });
 
+  it("marks a chunk done with its last outcomes, or with none when the chunk's last commit has none", async () => {
+    const { workers, runId } = await setUp(2);
+    const a = await workers.leaseChunk(runId, 'a', LEASE_MS);
+    const b = await workers.leaseChunk(runId, 'a', LEASE_MS);
+    if (a === undefined || b === undefined) throw new Error('two leases expected');
+    const first = { chunk: 0, token: a.token };
+    const second = { chunk: 1, token: b.token };
+    await workers.fenced(runId, 'a', [first], (writes) => writes.writeOutcomes(successes(runId, 0, 9), first));
+    expect(await workers.runState(runId)).toMatchObject({ succeeded: 10, chunksDone: 1, chunksLeased: 1 });
+    await workers.fenced(runId, 'a', [second], (writes) => writes.writeOutcomes({ ...successes(runId, 10, 9), succeeded: [] }, second));
+    expect(await workers.runState(runId)).toMatchObject({ succeeded: 10, chunksDone: 2 });
+    expect(await workers.completeRun(runId)).toBe(true);
+  });
+
   it("counts each worker's outcomes in a row of its own; the run's counts are their sum, with a version 3 worker's", async () => {
     const { workers, runId, schema } = await setUp(2);
     const a = await workers.leaseChunk(runId, 'a', LEASE_MS);

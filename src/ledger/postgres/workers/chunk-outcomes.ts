@@ -9,12 +9,14 @@
  * inserts are exact; the price is one range row per commit instead of one per contiguous run.
  */
 import type { CommitBatch, SeqRange } from '../../ledger.js';
+import type { HeldChunk } from '../../worker-ledger.js';
 import { metaSql } from '../sql/meta.js';
 import { outcomesSql } from '../sql/outcomes.js';
 import { runsSql } from '../sql/runs.js';
 import { rowColumns } from '../write-commit.js';
 import { type SqlClient } from '../pg-pool.js';
 import { quoteIdent } from '../postgres-location.js';
+import { markChunkDone } from './fenced-write.js';
 
 /** The job's id in the ledger's `jobs` table (the ledger creates the row when it first opens). */
 export async function jobIdOf(client: SqlClient, schema: string, job: string): Promise<number | undefined> {
@@ -66,9 +68,10 @@ export async function recordedByRun(
  * One worker commit in one statement: success ranges, rows, the run's timeline point (no
  * watermark: chunks have their own starts), and the outcomes added to this worker's counts.
  * Parameters: $1 job, $2..$16 the rows (outcomesSql's upsertRows), $17/$18 the ranges' first and
- * last, $19 run, $20 at, $21 done, $22 failed, $23 owner, $24 succeeded, $25 skipped.
+ * last, $19 run, $20 at, $21 done, $22 failed, $23 owner, $24 succeeded, $25 skipped; with
+ * `markDone`, $26 the chunk and $27 its token, marked done (the chunk's last commit).
  */
-const commitSql = (schema: string): string => `WITH upserted AS (
+const commitSql = (schema: string, markDone: boolean): string => `WITH upserted AS (
       ${outcomesSql(schema).upsertRows}
       RETURNING 1
     ), ranges AS (
@@ -83,7 +86,14 @@ const commitSql = (schema: string): string => `WITH upserted AS (
       ON CONFLICT (run_id, owner) DO UPDATE SET succeeded = w.succeeded + excluded.succeeded,
         failed = w.failed + excluded.failed, skipped = w.skipped + excluded.skipped
       RETURNING 1
-    )
+    )${
+      markDone
+        ? `, finished AS (
+      UPDATE ${quoteIdent(schema)}.chunks SET status = 'done', done_at = clock_timestamp(), lease_expires_at = NULL
+      WHERE run_id = $19 AND chunk = $26 AND token = $27 RETURNING 1
+    )`
+        : ''
+    }
     SELECT (SELECT COUNT(*) FROM upserted) AS rows`;
 
 export async function writeChunkOutcomes(
@@ -93,6 +103,7 @@ export async function writeChunkOutcomes(
   runId: string,
   owner: string,
   batch: CommitBatch,
+  markDone?: HeldChunk,
 ): Promise<void> {
   // One row per record: a statement's ON CONFLICT cannot touch the same row twice; the later outcome wins.
   const rows = [...new Map(batch.rows.map((row) => [row.seq, { ...row, runId }])).values()];
@@ -106,8 +117,11 @@ export async function writeChunkOutcomes(
     else skipped++;
   }
   const done = succeeded + failed + skipped;
-  if (done === 0) return;
-  await client.query(commitSql(schema), [
+  if (done === 0) {
+    if (markDone !== undefined) await markChunkDone(client, schema, runId, markDone);
+    return;
+  }
+  await client.query(commitSql(schema, markDone !== undefined), [
     jobId,
     ...rowColumns(rows),
     batch.succeeded.map((r) => r.first),
@@ -119,6 +133,7 @@ export async function writeChunkOutcomes(
     owner,
     succeeded,
     skipped,
+    ...(markDone === undefined ? [] : [markDone.chunk, markDone.token]),
   ]);
 }
 

@@ -196,7 +196,7 @@ class PostgresWorkerLedger implements WorkerLedger {
   private writes(client: SqlClient, jobId: number, runId: string, owner: string): FencedWrites {
     const { schema } = this;
     return {
-      writeOutcomes: (batch) => writeChunkOutcomes(client, schema, jobId, runId, owner, batch),
+      writeOutcomes: (batch, done) => writeChunkOutcomes(client, schema, jobId, runId, owner, batch, done),
       storeKeys: (entries) => storeKeyEntries(client, schema, jobId, entries),
       saveStep: async (key, name, result) => {
         // The statement without its own lease check: this transaction's fence is the chunk's.

@@ -270,9 +270,13 @@ export class ChunkLedger implements Ledger {
    * dependency components stores them with its commits, as a single run does, so that a later
    * single-process rerun finds the parents recorded here; a resumed one starts with its members'
    * keys (stored again by its first commit: a key stored twice is loaded once).
+   *
+   * A rerun's chunk (asked only when the job has `dependsOn`) gets the job's keys, as a single
+   * rerun does: its records may depend on any record recorded before, which it finds by key.
    */
   async keys(): Promise<RecordKeys> {
-    const { lease, memberKeys } = this.context;
+    const { lease, memberKeys, base } = this.context;
+    if (lease.chunk.selected !== undefined) return base.keys();
     if (lease.chunk.members === undefined) return new KeyIndex();
     this.memberIndex = this.resumed && memberKeys !== undefined ? await memberKeys() : new KeyIndex();
     return this.memberIndex;

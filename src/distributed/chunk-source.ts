@@ -19,7 +19,7 @@ export const WHOLE_WAITERS_UP_TO = 65_536;
 export function chunkSource<T>(source: Source<T>, chunk: Chunk): Source<T> {
   // A big chunk of dependency components (one component can be the whole source) stores its
   // waiting records as positions, as a single run does: held whole, they could fill the memory.
-  const big = (chunk.members?.length ?? 0) > WHOLE_WAITERS_UP_TO;
+  const big = (chunk.members?.length ?? chunk.selected?.length ?? 0) > WHOLE_WAITERS_UP_TO;
   const openReader = big ? source.openReader?.bind(source) : undefined;
   return {
     description: `${source.description} (chunk ${chunk.index})`,

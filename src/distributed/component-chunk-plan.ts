@@ -107,7 +107,7 @@ export async function planComponentChunks(
 export const SEEK_GAP = 1000;
 
 /** The stretches of `seqs` (sorted) that a worker reads, split where more than SEEK_GAP items lie between two records. */
-function stretches(seqs: readonly number[], positionOf: (seq: number) => SourcePosition): ChunkSegment[] {
+export function stretches(seqs: readonly number[], positionOf: (seq: number) => SourcePosition): ChunkSegment[] {
   const found: ChunkSegment[] = [];
   let start = seqs[0] as number;
   let last = start;
@@ -123,7 +123,7 @@ function stretches(seqs: readonly number[], positionOf: (seq: number) => SourceP
 }
 
 /** The record's key as the engine takes it, or undefined when the engine fails the record for it. */
-function usableKey(job: Pick<Job<any, any>, 'key'>, value: unknown): string | undefined {
+export function usableKey(job: Pick<Job<any, any>, 'key'>, value: unknown): string | undefined {
   try {
     const key = job.key(value);
     return typeof key === 'string' && key !== '' ? key : undefined;
@@ -133,7 +133,7 @@ function usableKey(job: Pick<Job<any, any>, 'key'>, value: unknown): string | un
 }
 
 /** The record's dependencies; none when `dependsOn` throws (the engine fails that record for it). */
-function safeDependencies(job: Pick<Job<any, any>, 'dependsOn'>, value: unknown): readonly string[] {
+export function safeDependencies(job: Pick<Job<any, any>, 'dependsOn'>, value: unknown): readonly string[] {
   if (job.dependsOn === undefined) return [];
   try {
     return dependenciesOf(job as Job<any, any>, value);

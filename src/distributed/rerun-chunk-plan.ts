@@ -17,14 +17,19 @@
  * Reading is the cheap part (a JSONL record is parsed in microseconds, a handler call is I/O): the
  * spans of all chunks together are read once at most, as a single rerun reads from its first
  * selected record to its last.
+ *
+ * A job with `dependsOn` is packed by dependency component instead (rerun-components.ts): a chunk
+ * holds a failed parent with the skipped children it blocks, and is read in stretches where its
+ * records lie far apart, so that chunks whose spans interleave do not each read the whole of them.
  */
 import { createHash } from 'node:crypto';
-import { ConfigError } from '../errors.js';
+import type { Job } from '../job.js';
 import { rerunPlan } from '../engine/rerun-plan.js';
 import type { RerunOptions } from '../engine/run-options.js';
 import type { Ledger, RecordRow } from '../ledger/ledger.js';
 import type { Chunk, ChunkPlan } from '../ledger/worker-ledger.js';
 import { checkInteger } from '../validation/check.js';
+import { groupByComponent, positionOfRow, rowStretches } from './rerun-components.js';
 
 /**
  * Selected records per chunk of a rerun. Smaller than a run's (10,000 records): a rerun selects a
@@ -40,36 +45,42 @@ export interface RerunChunkPlan {
   readonly keysNotSelected: readonly string[];
 }
 
-/** Selects the records `rerun` re-runs from `ledger` and splits them into chunks. */
+/**
+ * Selects the records `rerun` re-runs from `ledger` and splits them into chunks. With a `job` that
+ * has `dependsOn`, a chunk holds whole components of the selection (rerun-components.ts), so that
+ * a failed parent and the children it blocks are re-run together.
+ */
 export async function planRerunChunks(
   ledger: Pick<Ledger, 'rows'>,
   rerun: RerunOptions,
-  options: { readonly recordsPerChunk?: number } = {},
+  options: {
+    readonly recordsPerChunk?: number;
+    readonly job?: Pick<Job<any, any>, 'source' | 'key' | 'dependsOn'>;
+    readonly signal?: AbortSignal;
+  } = {},
 ): Promise<RerunChunkPlan> {
   const perChunk = checkInteger(options.recordsPerChunk, 'recordsPerChunk', DEFAULT_RERUN_RECORDS_PER_CHUNK, 1, 2 ** 31);
   const { rows } = await rerunPlan(ledger, rerun);
-  const chunks: Chunk[] = [];
-  for (let i = 0; i < rows.length; i += perChunk) {
-    chunks.push(chunkOf(chunks.length, rows.slice(i, i + perChunk)));
-  }
+  const { job } = options;
+  const groups: RecordRow[][] = [];
+  if (job?.dependsOn !== undefined) groups.push(...(await groupByComponent(job, rows, perChunk, options.signal)));
+  else for (let i = 0; i < rows.length; i += perChunk) groups.push(rows.slice(i, i + perChunk));
+  const chunks = groups.map((group, index) => chunkOf(index, group, job?.dependsOn !== undefined));
   const selected = new Set(rows.map((row) => row.key));
   return { plan: { chunks, total: rows.length }, keysNotSelected: (rerun.keys ?? []).filter((key) => !selected.has(key)) };
 }
 
-function chunkOf(index: number, rows: readonly RecordRow[]): Chunk {
+/** A chunk of `rows` (in source order); a chunk of components whose rows lie far apart is read in stretches. */
+function chunkOf(index: number, rows: readonly RecordRow[], components: boolean): Chunk {
   const first = rows[0] as RecordRow;
   const last = rows[rows.length - 1] as RecordRow;
-  if (first.offset === undefined) {
-    throw new ConfigError(
-      `record ${JSON.stringify(first.key)} has no stored position to start reading at, so workers cannot share its rerun; rerun without --worker`,
-      { field: '--worker' },
-    );
-  }
+  const segments = components ? rowStretches(rows) : [];
   return {
     index,
-    from: { seq: first.seq, ...(first.line === undefined ? {} : { line: first.line }), offset: first.offset },
+    from: positionOfRow(first),
     count: last.seq - first.seq + 1,
     selected: rows.map((row) => ({ seq: row.seq, key: row.key })),
+    ...(segments.length > 1 ? { segments } : {}),
   };
 }
 

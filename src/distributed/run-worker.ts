@@ -112,15 +112,15 @@ const IDLE_POLL_MS = 200;
  * Runs `job` as one worker of its shared run. Resolves when the run ended for all (every chunk
  * done, or aborted) or this worker was interrupted (`signal`).
  *
- * @throws {ConfigError} for a job workers cannot share (an output file, a source that cannot seek;
- *   a rerun with `dependsOn`) or a ledger that is not PostgreSQL.
+ * @throws {ConfigError} for a job workers cannot share (an output file, a source that cannot seek)
+ *   or a ledger that is not PostgreSQL.
  */
 export async function runWorker(job: Job<any, any>, options: WorkerOptions): Promise<WorkerSummary> {
   const lease = resolveLeaseOptions(options.lease);
   // First, so that a ledger that is not PostgreSQL is the error named whatever else is wrong.
   const workers = openWorkerLedger(options.ledger, { job: job.name, pgSchema: options.pgSchema, lease });
   try {
-    assertShareable(job, options.rerun !== undefined);
+    assertShareable(job);
     return await work(job, options, workers, lease);
   } finally {
     await workers.close();
@@ -128,8 +128,8 @@ export async function runWorker(job: Job<any, any>, options: WorkerOptions): Pro
 }
 
 /** Throws the ConfigError of a job that workers cannot share. */
-function assertShareable(job: Job<any, any>, rerun: boolean): void {
-  const blocker = shareBlocker(job, { rerun });
+function assertShareable(job: Job<any, any>): void {
+  const blocker = shareBlocker(job);
   if (blocker === undefined) return;
   // The source's own message, as planning would throw it.
   if (blocker.field === 'source') assertSplittable(job.source);
@@ -164,7 +164,7 @@ async function work(
       return planned.plan;
     }
     if (options.rerun === undefined) return planChunks(job.source, reading);
-    const planned = await planRerunChunks(workers.ledger, options.rerun, perChunk);
+    const planned = await planRerunChunks(workers.ledger, options.rerun, { ...reading, job });
     const { keysNotSelected: left } = planned;
     if (left.length > 0) {
       warnings.push(

@@ -7,29 +7,20 @@ import type { Job } from '../job.js';
 
 /** What keeps a job from being shared, and the job's option that does. */
 export interface ShareBlocker {
-  /** The job's option: `output`, `dependsOn` or `source`. */
-  readonly field: 'output' | 'dependsOn' | 'source';
+  /** The job's option: `output` or `source`. */
+  readonly field: 'output' | 'source';
   /** Why, as the end of a sentence ("… cannot be shared: <why>"). */
   readonly why: string;
 }
 
 /**
- * Why `job`'s run (or, with `rerun`, its rerun) cannot be shared by several workers, or undefined
- * when it can. A run with `dependsOn` is shared in chunks of whole dependency components
- * (component-chunk-plan.ts); a rerun's chunks are slices of its selection, which would part a
- * failed parent from the children it blocks, so a rerun with `dependsOn` is not shared.
+ * Why `job`'s runs and reruns cannot be shared by several workers, or undefined when they can. A
+ * job with `dependsOn` is shared in chunks of whole dependency components: a run's of the source
+ * (component-chunk-plan.ts), a rerun's of its selection (rerun-components.ts).
  */
-export function shareBlocker(job: Job<any, any>, options: { readonly rerun?: boolean } = {}): ShareBlocker | undefined {
+export function shareBlocker(job: Job<any, any>): ShareBlocker | undefined {
   if (job.output !== undefined) {
     return { field: 'output', why: `job ${job.name} writes an output file, which several workers cannot share` };
-  }
-  if (job.dependsOn !== undefined && options.rerun === true) {
-    return {
-      field: 'dependsOn',
-      why:
-        `job ${job.name} uses dependsOn, and workers do not share its reruns yet ` +
-        "(a failed parent and the children it blocks may be in different chunks of the rerun's selection)",
-    };
   }
   if (!job.source.seekable) {
     return {

@@ -29,7 +29,8 @@ export interface Chunk {
    */
   readonly members?: readonly number[];
   /**
-   * A chunk of dependency components whose records lie far apart: the stretches its worker reads,
+   * A chunk of dependency components (a run's `members`, or a rerun's `selected` of a job with
+   * `dependsOn`) whose records lie far apart: the stretches its worker reads,
    * in order, each from one of its records to a later one; the items between two stretches (other
    * chunks' records) are not read. Undefined: the span from `from` is read whole.
    */

@@ -108,12 +108,10 @@ describePg('runWorker', () => {
       dependsOn: () => [],
       handler: async () => {},
     });
-    // A run with dependsOn is shared (test/integration/run-worker-dependencies.test.ts); its rerun is not.
-    await expect(runWorker(job, { ledger: PG_URL, rerun: {} })).rejects.toThrow(ConfigError);
-    await expect(runWorker(job, { ledger: PG_URL, rerun: {} })).rejects.toThrow(
-      "job deps uses dependsOn, and workers do not share its reruns yet (a failed parent and the children it blocks may be in different chunks of the rerun's selection); run it as one process (without --worker)",
-    );
+    // A job with dependsOn is shared, its runs and reruns (test/integration/rerun-worker-dependencies.test.ts): its source is not.
+    await expect(runWorker(job, { ledger: PG_URL })).rejects.toThrow(ConfigError);
     await expect(runWorker(job, { ledger: PG_URL })).rejects.toThrow(/^source iterable cannot be shared by several workers/);
+    await expect(runWorker(job, { ledger: PG_URL, rerun: {} })).rejects.toThrow(/^source iterable cannot be shared by several workers/);
     const plain = defineJob<{ id: number }>({ name: 'plain', source: [{ id: 1 }], key: (r) => String(r.id), handler: async () => {} });
     await expect(runWorker(plain, { ledger: PG_URL })).rejects.toThrow(
       'source iterable cannot be shared by several workers: it cannot start reading in the middle. Use jsonl(path) or csv(path) on storage every worker can read, or postgresTable(...)',

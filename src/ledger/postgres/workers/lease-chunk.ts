@@ -68,10 +68,9 @@ function chunkOf(row: ChunkRow): Chunk {
   };
   const { selected_seqs: seqs, selected_keys: keys } = row;
   if (seqs === null) return { index: row.chunk, from, count: row.count };
+  const segments = row.segments === null ? {} : { segments: row.segments };
   // A chunk of whole dependency components lists its records' sequence numbers only.
-  if (keys === null) {
-    const segments = row.segments === null ? {} : { segments: row.segments };
-    return { index: row.chunk, from, count: row.count, members: seqs.map(Number), ...segments };
-  }
-  return { index: row.chunk, from, count: row.count, selected: seqs.map((seq, i) => ({ seq: Number(seq), key: keys[i] as string })) };
+  if (keys === null) return { index: row.chunk, from, count: row.count, members: seqs.map(Number), ...segments };
+  const selected = seqs.map((seq, i) => ({ seq: Number(seq), key: keys[i] as string }));
+  return { index: row.chunk, from, count: row.count, selected, ...segments };
 }

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../errors.js';
+import { jsonl } from '../sources/jsonl.js';
+import { tempFiles } from '../../test/helpers/temp.js';
 import type { Ledger, RecordRow, RowFilter } from '../ledger/ledger.js';
 import { planRerunChunks, rerunIdentity } from './rerun-chunk-plan.js';
 
@@ -28,6 +30,8 @@ const failedAt = (seq: number, extra: Partial<RecordRow> = {}): Partial<RecordRo
   fingerprint: 'aaa',
   ...extra,
 });
+
+const { file } = tempFiles('batchguard-rerun-plan-', '.jsonl');
 
 describe('planRerunChunks', () => {
   it('splits the selected records, in source order, into chunks that each span from their first record to their last', async () => {
@@ -81,6 +85,65 @@ describe('planRerunChunks', () => {
 
   it('plans no chunk when nothing is selected', async () => {
     expect((await planRerunChunks(storedRows([]), {})).plan).toEqual({ total: 0, chunks: [] });
+  });
+
+  it('with dependsOn, packs whole components of the selection: a failed parent with the children it blocks, read in stretches', async () => {
+    // c waits on p, d on x (both failed, far away); p and y depend on f5, which succeeded: not selected, it joins nothing.
+    const ids = ['c', 'x', ...Array.from({ length: 1499 }, (_, i) => `f${i}`), 'p', 'd', 'y'];
+    const after: Record<string, string[]> = { c: ['p'], d: ['x'], p: ['f5'], y: ['f5'] };
+    const lines = ids.map((id) => JSON.stringify(after[id] ? { id, after: after[id] } : { id }));
+    const path = file(`${lines.join('\n')}\n`);
+    const offsets = lines.map((_, seq) => lines.slice(0, seq).reduce((sum, line) => sum + line.length + 1, 0));
+    const at = (key: string, extra: Partial<RecordRow>): Partial<RecordRow> => {
+      const seq = ids.indexOf(key);
+      return { seq, key, line: seq + 1, offset: offsets[seq], ...extra };
+    };
+    const ledger = storedRows([
+      at('c', { status: 'skipped', blockedBy: ['p'] }),
+      at('x', { kind: 'fatal' }),
+      at('p', { kind: 'fatal' }),
+      at('d', { status: 'skipped', blockedBy: ['x'] }),
+      at('y', { kind: 'fatal' }),
+    ]);
+    const job = {
+      source: jsonl<{ id: string; after?: string[] }>(path),
+      key: (r: { id: string }) => r.id,
+      dependsOn: (r: { after?: string[] }) => r.after ?? [],
+    };
+    const stretch = (key: string) => {
+      const { seq, line, offset } = at(key, {});
+      return { from: { seq, line, offset }, count: 1 };
+    };
+    const { plan } = await planRerunChunks(ledger, {}, { recordsPerChunk: 1, job });
+    expect(plan).toEqual({
+      total: 5,
+      chunks: [
+        {
+          index: 0,
+          from: stretch('c').from,
+          count: 1502,
+          selected: [
+            { seq: 0, key: 'c' },
+            { seq: 1501, key: 'p' },
+          ],
+          segments: [stretch('c'), stretch('p')],
+        },
+        {
+          index: 1,
+          from: stretch('x').from,
+          count: 1502,
+          selected: [
+            { seq: 1, key: 'x' },
+            { seq: 1502, key: 'd' },
+          ],
+          segments: [stretch('x'), stretch('d')],
+        },
+        { index: 2, from: stretch('y').from, count: 1, selected: [{ seq: 1503, key: 'y' }] },
+      ],
+    });
+    // Slices of the selection, as for a job without dependsOn, part them.
+    const sliced = await planRerunChunks(ledger, {}, { recordsPerChunk: 2 });
+    expect(sliced.plan.chunks.map((c) => c.selected?.map((r) => r.key))).toEqual([['c', 'x'], ['p', 'd'], ['y']]);
   });
 
   it('refuses a selected record without a stored position to seek to', async () => {

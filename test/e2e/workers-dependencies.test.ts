@@ -3,7 +3,9 @@
  * SIGKILLed mid-run: records depend on records planted half the file away (a contiguous split
  * would put them in other chunks), some parents fail and their children are skipped, never run.
  * The outcomes (`status --json`, `failures --format jsonl`) are those of a single-process run of
- * the same job; each record's handler is called once, but for the killed worker's bound.
+ * the same job; each record's handler is called once, but for the killed worker's bound. Then
+ * `rerun --failed --worker` by three workers (parents that fail again, children unblocked or
+ * skipped again) gives the outcomes of `rerun --failed` by one process on the single run's ledger.
  * The handler logs every call (id, pid) into a table of its test's schema.
  */
 import { writeFileSync } from 'node:fs';
@@ -47,7 +49,7 @@ export default defineJob({
   handler: async (r) => {
     await pool.query(SQL, [r.id, process.pid]);
     await new Promise((resolve) => setTimeout(resolve, 5));
-    if (r.id % 37 === 0) throw new FatalError('bad record ' + r.id);
+    if (r.id % Number(process.env.FAIL_EVERY ?? 37) === 0) throw new FatalError('bad record ' + r.id);
   },
 });
 `,
@@ -152,5 +154,30 @@ export default defineJob({
     );
     expect(twice).toBeLessThanOrEqual(CONCURRENCY + 2 * EVERY_RECORDS);
     expect(fails(37)).toBe(true);
+
+    // The reruns: every 74th record fails again (its children are skipped again), the rest succeed.
+    const rerunEnv = (schema: string) => ({ cwd: dir, env: { PG_MODULE, CALLS_SCHEMA: schema, FAIL_EVERY: '74' } });
+    const singleRerun = await runCli(
+      ['rerun', 'job.mjs', '--failed', '--ledger', PG_URL, '--pg-schema', single, '--no-progress'],
+      rerunEnv(await callsTable()),
+    );
+    expect(singleRerun.code, singleRerun.stderr).toBe(0);
+    const rerunCalls = await callsTable();
+    const rerunArgs = ['rerun', 'job.mjs', '--failed', '--worker', '--ledger', PG_URL, '--pg-schema', shared];
+    const reruns = await Promise.all(
+      [0, 1, 2].map(() => spawnCli([...rerunArgs, '--records-per-chunk', '10', '--json'], rerunEnv(rerunCalls)).result),
+    );
+    for (const result of reruns) expect(result.code, result.stderr).toBe(0);
+    const summaries = reruns.map((r) => JSON.parse(r.stdout) as { status: string; chunksDone: number; rerun: string });
+    expect(summaries.map((s) => [s.status, s.rerun])).toEqual(Array(3).fill(['completed', '--failed']));
+    expect(summaries.filter((s) => s.chunksDone > 0).length).toBeGreaterThan(1);
+    const rerunExpected = await outcomes(dir, single);
+    expect(await outcomes(dir, shared)).toEqual(rerunExpected);
+    expect(rerunExpected.status).toMatchObject({ pending: 0 });
+    const skippedAgain = (rerunExpected.failures as { status: string }[]).filter((f) => f.status === 'skipped').length;
+    expect(skippedAgain).toBeGreaterThan(0);
+    expect(skippedAgain).toBeLessThan(skipped.length);
+    // Each selected record was called once at most (skipped again: not at all).
+    expect(await count(`SELECT count(*) - count(DISTINCT id) AS n FROM "${rerunCalls}".calls`)).toBe(0);
   }, 120_000);
 });

@@ -47,7 +47,11 @@ describePg('the crash note of a record released from a wait (real process)', () 
       writeJob(dir);
       const schema = freshSchema('bg_e2e_note');
       const location = backend === 'postgres' ? PG_URL : join(dir, 'ledger.sqlite');
-      const died = await runCli(['run', 'job.mjs', '--ledger', location, '--pg-schema', schema, '--json', '--no-progress'], { cwd: dir });
+      // One process: a job with dependsOn over PostgreSQL would otherwise join as a worker, and workers
+      // keep no crash notes (docs/workers.md).
+      const died = await runCli(['run', 'job.mjs', '--ledger', location, '--pg-schema', schema, '--json', '--no-progress', '--no-worker'], {
+        cwd: dir,
+      });
       expect(died.signal).toBe('SIGKILL');
 
       const { ledger } = openLedger(location, { job: 'durable-note', pgSchema: schema });

@@ -18,11 +18,18 @@ import { describePg, freshSchema, pgPool, PG_URL } from '../helpers/pg-schema.js
 import { fails, writePlantedDependencies, type PlantedRecord } from '../helpers/planted-dependencies.js';
 import { rowsOf } from '../helpers/stored.js';
 import { tempDir } from '../helpers/temp.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 const RECORDS = 4000;
 
 /** The first run fails every 37th record; the rerun every 74th again (some parents stay failed), the rest succeed. */
-function plantedJob(path: string, failing: (id: number) => boolean, calls: Map<number, number>): Job<PlantedRecord, unknown> {
+function plantedJob(
+  path: string,
+  failing: (id: number) => boolean,
+  calls: Map<number, number>,
+  onCall?: (id: number) => void,
+): Job<PlantedRecord, unknown> {
   return defineJob<PlantedRecord>({
     name: 'planted',
     source: jsonl(path),
@@ -33,6 +40,7 @@ function plantedJob(path: string, failing: (id: number) => boolean, calls: Map<n
     maxFailureRate: 1,
     handler: async (r) => {
       calls.set(r.id, (calls.get(r.id) ?? 0) + 1);
+      onCall?.(r.id);
       await Promise.resolve();
       if (failing(r.id)) throw new FatalError(`bad record ${r.id}`);
     },
@@ -114,5 +122,38 @@ describePg('a shared rerun of a job with dependsOn', () => {
     const after = (expected as { rows: { status: string; blockedBy?: string[] }[] }).rows;
     expect(after.filter((row) => row.status === 'skipped').length).toBeGreaterThan(0);
     expect(after.filter((row) => row.status === 'skipped').length).toBeLessThan(skipped.length);
+  });
+
+  it("a rerun chunk resumed by another worker: children see their parents' outcomes of this rerun, succeeded or failed again", async () => {
+    // Parents 37 and 74 fail in the run, and block 1001 and 1002, read last; the rerun fails 74 again.
+    const path = join(tempDir(), 'in.jsonl');
+    const lines = Array.from({ length: 400 }, (_, id) => JSON.stringify({ id }));
+    lines.push(JSON.stringify({ id: 1001, after: ['37'] }), JSON.stringify({ id: 1002, after: ['74'] }));
+    writeFileSync(path, `${lines.join('\n')}\n`);
+    const schema = freshSchema('bg_rerun_deps');
+    await runJob(plantedJob(path, fails, new Map()), { ledger: PG_URL, pgSchema: schema });
+    const options = { ledger: PG_URL, pgSchema: schema, rerun: {}, lease: { expireMs: 600, renewEveryMs: 200 } };
+    const stop = new AbortController();
+    const calls = new Map<number, number>();
+    const failing = (id: number): boolean => id === 74;
+    const first = plantedJob(path, failing, calls, (id) => {
+      if (id === 370) stop.abort();
+    });
+    const interrupted = await runWorker(
+      { ...first, concurrency: 1, checkpoint: { everyRecords: 1, everyMs: 1000 } },
+      { ...options, signal: stop.signal },
+    );
+    expect(interrupted.status).toBe('interrupted');
+    expect(calls.has(37) && calls.has(74) && !calls.has(1001)).toBe(true);
+
+    const resumed = await runWorker(plantedJob(path, failing, calls), options);
+    expect(resumed).toMatchObject({ status: 'completed', chunksTakenOver: 1 });
+    expect(calls.get(1001)).toBe(1);
+    expect(calls.has(1002)).toBe(false);
+    expect(calls.get(37)).toBe(1);
+    const { rows } = (await outcomes(schema)) as { rows: { key: string; status: string; blockedBy?: string[] }[] };
+    expect(rows.find((row) => row.key === '1001')).toMatchObject({ status: 'succeeded' });
+    expect(rows.find((row) => row.key === '1002')).toMatchObject({ status: 'skipped', blockedBy: ['74'] });
+    expect(await withLedger(schema, (ledger) => ledger.counts())).toMatchObject({ total: 402, failed: 1, skipped: 1, pending: 0 });
   });
 });

@@ -7,65 +7,18 @@
  * test/e2e/workers-dependencies.test.ts.
  */
 import { expect, it } from 'vitest';
-import { ConfigError, FatalError } from '../../src/errors.js';
-import { defineJob, type Job } from '../../src/job.js';
+import { ConfigError } from '../../src/errors.js';
 import { runJob } from '../../src/engine/run-job.js';
 import { runWorker } from '../../src/distributed/run-worker.js';
 import { WHOLE_WAITERS_UP_TO } from '../../src/distributed/chunk-source.js';
-import type { Ledger } from '../../src/ledger/ledger.js';
-import { openLedger } from '../../src/ledger/open-ledger.js';
-import { jsonl } from '../../src/sources/jsonl.js';
 import { describePg, freshSchema, pgPool, PG_URL } from '../helpers/pg-schema.js';
-import { fails, writePlantedDependencies, type PlantedRecord } from '../helpers/planted-dependencies.js';
-import { rowsOf } from '../helpers/stored.js';
+import { fails, writePlantedDependencies } from '../helpers/planted-dependencies.js';
+import { plantedJob, plantedOutcomes, withPlantedLedger } from '../helpers/planted-job.js';
 import { tempDir } from '../helpers/temp.js';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const RECORDS = 3000;
-
-function plantedJob(path: string, calls: Map<number, number>, onCall?: (id: number) => void): Job<PlantedRecord, unknown> {
-  return defineJob<PlantedRecord>({
-    name: 'planted',
-    source: jsonl(path),
-    key: (r) => String(r.id),
-    dependsOn: (r) => r.after ?? [],
-    concurrency: 8,
-    retry: { maxAttempts: 1 },
-    maxFailureRate: 1,
-    handler: async (r) => {
-      calls.set(r.id, (calls.get(r.id) ?? 0) + 1);
-      onCall?.(r.id);
-      await Promise.resolve();
-      if (fails(r.id)) throw new FatalError(`bad record ${r.id}`);
-    },
-  });
-}
-
-async function withLedger<T>(schema: string, read: (ledger: Ledger) => Promise<T>): Promise<T> {
-  const { ledger } = openLedger(PG_URL, { job: 'planted', pgSchema: schema });
-  try {
-    return await read(ledger);
-  } finally {
-    await ledger.close();
-  }
-}
-
-/** What `failures` and `status` show: every stored row's outcome (not its run or time), and the counts. */
-async function outcomes(schema: string): Promise<unknown> {
-  return withLedger(schema, async (ledger) => ({
-    counts: await ledger.counts(),
-    rows: (await rowsOf(ledger)).map((row) => ({
-      seq: row.seq,
-      key: row.key,
-      status: row.status,
-      kind: row.kind,
-      attempts: row.attempts,
-      blockedBy: row.blockedBy,
-      message: row.error?.message,
-    })),
-  }));
-}
 
 describePg('runWorker with dependsOn', () => {
   pgPool();
@@ -85,8 +38,8 @@ describePg('runWorker with dependsOn', () => {
     expect(results.reduce((sum, r) => sum + r.chunksDone, 0)).toBe(results[0]?.shared.chunksDone);
     expect(results.filter((r) => r.chunksDone > 0).length).toBeGreaterThan(1);
 
-    const expected = await outcomes(single);
-    expect(await outcomes(shared)).toEqual(expected);
+    const expected = await plantedOutcomes(single);
+    expect(await plantedOutcomes(shared)).toEqual(expected);
     expect(calls).toEqual(singleCalls);
     expect([...calls.values()].every((n) => n === 1)).toBe(true);
     // What the source holds: skipped children of failed parents, the missing parent, the repeated key.
@@ -108,7 +61,7 @@ describePg('runWorker with dependsOn', () => {
     const fixed = (calls: Map<number, number>) => ({ ...plantedJob(path, calls), handler: async () => {} });
     await runJob(fixed(new Map()), { ledger: PG_URL, pgSchema: single, rerun: {} });
     await runJob(fixed(new Map()), { ledger: PG_URL, pgSchema: shared, rerun: {} });
-    expect(await outcomes(shared)).toEqual(await outcomes(single));
+    expect(await plantedOutcomes(shared)).toEqual(await plantedOutcomes(single));
   });
 
   it("a chunk resumed by another worker: its children see the parents' recorded outcomes, succeeded or failed", async () => {
@@ -122,8 +75,10 @@ describePg('runWorker with dependsOn', () => {
     const options = { ledger: PG_URL, pgSchema: schema, lease: { expireMs: 600, renewEveryMs: 200 } };
     const stop = new AbortController();
     const calls = new Map<number, number>();
-    const first = plantedJob(path, calls, (id) => {
-      if (id === 200) stop.abort();
+    const first = plantedJob(path, calls, {
+      onCall: (id) => {
+        if (id === 200) stop.abort();
+      },
     });
     const interrupted = await runWorker(
       { ...first, concurrency: 1, checkpoint: { everyRecords: 10, everyMs: 1000 } },
@@ -136,11 +91,11 @@ describePg('runWorker with dependsOn', () => {
     expect(resumed).toMatchObject({ status: 'completed', chunksTakenOver: 1 });
     expect(calls.get(1001)).toBe(1);
     expect(calls.has(1002)).toBe(false);
-    const { rows } = (await outcomes(schema)) as { rows: { key: string; status: string; blockedBy?: string[]; message?: string }[] };
+    const { rows } = (await plantedOutcomes(schema)) as { rows: { key: string; status: string; blockedBy?: string[]; message?: string }[] };
     expect(rows.find((row) => row.key === '1002')).toMatchObject({ status: 'skipped', blockedBy: ['37'] });
     // The repeated key is still one, though its first record was recorded by the worker before.
     expect(rows.find((row) => row.message?.startsWith('duplicate key "1"'))).toMatchObject({ status: 'failed', kind: 'invalid' });
-    expect(await withLedger(schema, (ledger) => ledger.counts())).toMatchObject({ total: 403, failed: 12, skipped: 1, pending: 0 });
+    expect(await withPlantedLedger(schema, (ledger) => ledger.counts())).toMatchObject({ total: 403, failed: 12, skipped: 1, pending: 0 });
   });
 
   it('a source that is one component is one chunk: one worker runs it, children read before their parents waiting as positions', async () => {
@@ -150,7 +105,7 @@ describePg('runWorker with dependsOn', () => {
     const lines = Array.from({ length: records }, (_, id) => JSON.stringify(id === records - 1 ? { id } : { id, after: [String(id + 1)] }));
     writeFileSync(path, `${lines.join('\n')}\n`);
     const order: number[] = [];
-    const job = plantedJob(path, new Map(), (id) => order.push(id));
+    const job = plantedJob(path, new Map(), { onCall: (id) => order.push(id) });
     const options = { ledger: PG_URL, pgSchema: freshSchema('bg_worker_deps'), recordsPerChunk: 1000 };
     const results = await Promise.all([runWorker(job, options), runWorker(job, options)]);
     expect(results.map((r) => r.chunksDone).sort()).toEqual([0, 1]);
@@ -163,7 +118,7 @@ describePg('runWorker with dependsOn', () => {
     const firstFailure = Math.max(...Array.from({ length: records }, (_, id) => id).filter(fails));
     expect(order[0]).toBe(records - 1);
     expect(order[order.length - 1]).toBe(firstFailure);
-    expect(await withLedger(options.pgSchema, (ledger) => ledger.counts())).toMatchObject({
+    expect(await withPlantedLedger(options.pgSchema, (ledger) => ledger.counts())).toMatchObject({
       total: records,
       failed: 1,
       skipped: firstFailure,

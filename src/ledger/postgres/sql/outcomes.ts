@@ -24,11 +24,12 @@ export const outcomesSql = (s: string) => ({
   insertRanges: `INSERT INTO "${s}".succeeded_ranges (job_id, first_seq, last_seq, run_id)
     SELECT $1, f, l, $4 FROM unnest($2::int8[], $3::int8[]) AS t(f, l)`,
   /**
-   * Stores the range $2..$3 of run $4 in one statement (one round trip per range, which is one per
-   * commit in the common case): it extends the run's range that it continues (one row per
-   * contiguous run of successes), stores nothing already stored, and absorbs the ranges that start
-   * inside it. `before` is the stored range at or before its first record; `start` decides where
-   * the stored range begins, or that the new one is already covered.
+   * Stores the range $2..$3 of run $4 as the SQLite ledger does (sqlite/outcome-writer.ts): it
+   * extends the run's range that it continues (one row per contiguous run of successes), stores
+   * nothing already stored, and absorbs the ranges that start inside it. `before` is the stored
+   * range at or before its first record; `start` decides where the stored range begins, or that the
+   * new one is already covered. One statement per range: writeCommit stores a commit's ranges itself
+   * unless one overlaps a stored range (a batch written again), and only then is this used.
    */
   writeRange: `WITH before AS (
       SELECT first_seq, last_seq, run_id FROM "${s}".succeeded_ranges
@@ -48,12 +49,36 @@ export const outcomesSql = (s: string) => ({
     SELECT $1, start.f, GREATEST($3::int8, COALESCE((SELECT MAX(last_seq) FROM absorbed), $3::int8)), $4 FROM start WHERE NOT start.covered
     ON CONFLICT (job_id, first_seq) DO UPDATE SET last_seq = excluded.last_seq`,
   /**
-   * The rest of a commit in one statement: the rows ($2..$16, as upsertRows), the job's meta
-   * values ($17 keys, $18 values; `seen` only grows), the timeline point ($19 run, $20 at, $21 done,
-   * $22 failed; none when nothing was done) and the new keys' entries ($23, or NULL). Each
-   * sub-statement writes its own table, which data-modifying WITH clauses allow in one statement.
+   * A commit in one statement: its success ranges ($24 firsts, $25 lasts, sorted, with a gap
+   * between any two), the rows ($2..$16, as upsertRows), the job's meta values ($17 keys, $18
+   * values; `seen` only grows), the timeline point ($19 run, $20 at, $21 done, $22 failed; none
+   * when nothing was done) and the new keys' entries ($23, or NULL). Each sub-statement writes its
+   * own table, which data-modifying WITH clauses allow in one statement.
+   *
+   * The ranges: `placed` finds, through the primary key, the stored range starting last at or
+   * before each new range's end. Stored ranges never overlap, so a new range overlaps one exactly
+   * when that range reaches its first record (`clash`). Then no range is written here, the
+   * statement says so, and the caller writes them one by one with writeRange, which knows what to
+   * skip and absorb. Otherwise that stored range is the one before, and the new range either
+   * extends it (same run, ending just before) or is inserted: what writeRange would store.
    */
-  writeRest: `WITH upserted AS (
+  writeCommit: `WITH placed AS (
+      SELECT n.f, n.l, b.first_seq AS bf, b.last_seq AS bl, COALESCE(b.run_id = $19 AND b.last_seq = n.f - 1, false) AS extends
+      FROM unnest($24::int8[], $25::int8[]) AS n(f, l) LEFT JOIN LATERAL (
+        SELECT first_seq, last_seq, run_id FROM "${s}".succeeded_ranges
+        WHERE job_id = $1 AND first_seq <= n.l ORDER BY first_seq DESC LIMIT 1
+      ) AS b ON true
+    ), clash AS (
+      SELECT EXISTS (SELECT 1 FROM placed WHERE bl >= f) AS found
+    ), extended AS (
+      UPDATE "${s}".succeeded_ranges AS r SET last_seq = p.l FROM placed AS p, clash
+      WHERE NOT clash.found AND p.extends AND r.job_id = $1 AND r.first_seq = p.bf
+      RETURNING 1
+    ), inserted AS (
+      INSERT INTO "${s}".succeeded_ranges (job_id, first_seq, last_seq, run_id)
+      SELECT $1, p.f, p.l, $19 FROM placed AS p, clash WHERE NOT clash.found AND NOT p.extends
+      RETURNING 1
+    ), upserted AS (
       ${upsertRecords(s)}
       RETURNING 1
     ), meta_set AS (
@@ -66,7 +91,7 @@ export const outcomesSql = (s: string) => ({
     ), chunk AS (
       INSERT INTO "${s}".key_chunks (job_id, chunk) SELECT $1, $23::bytea WHERE $23::bytea IS NOT NULL RETURNING 1
     )
-    SELECT (SELECT COUNT(*) FROM upserted) AS rows`,
+    SELECT (SELECT found FROM clash) AS clash, (SELECT COUNT(*) FROM extended) + (SELECT COUNT(*) FROM inserted) AS ranges`,
   /** Failures, skips and re-run outcomes: a record's row is replaced by its newer outcome (a worker's fenced writes use it too: workers/chunk-outcomes.ts). */
   upsertRows: upsertRecords(s),
   addTimeline: `INSERT INTO "${s}".run_timeline (job_id, run_id, at, done, failed) VALUES ($1, $2, $3, $4, $5)`,

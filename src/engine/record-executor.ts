@@ -9,7 +9,7 @@
 import { BatchguardError, TimeoutError } from '../errors.js';
 import { FailureKind } from '../domain/status.js';
 import { classifyError } from '../policy/classify.js';
-import { errorFingerprint, failureGroup } from '../policy/fingerprint.js';
+import { failureFingerprint, failureGroup } from '../policy/fingerprint.js';
 import { decideRetry, type RetryDecision } from '../policy/retry.js';
 import { retryAfterMs } from '../policy/retry-after.js';
 import type { SerializedError } from '../policy/serialize-error.js';
@@ -267,7 +267,7 @@ export class RecordExecutor implements AttemptOwner {
       // Kept: the outcome below reuses it when the record's error is still the handler's.
       const failure = (handlerFailure ??= safeSerialize(handlerError, job.redact));
       // The group this failure would have if it ended the record, so the breaker's dominant error is a failure group.
-      const group = errorFingerprint(failure, { kind: timedOut ? FailureKind.timeout : FailureKind.exhausted, rule }).fingerprint;
+      const group = failureFingerprint(failure, { kind: timedOut ? FailureKind.timeout : FailureKind.exhausted, rule });
       const final = !decision.retry;
       if (
         this.deps.breaker.systemicFailure(entry, group, failure, {

@@ -14,7 +14,7 @@ import type { Context, Span, Tracer } from '@opentelemetry/api';
 import type { EngineEvent } from '../events/engine-event.js';
 import { FailureKind } from '../domain/status.js';
 import type { SerializedError } from '../policy/serialize-error.js';
-import { errorFingerprint } from '../policy/fingerprint.js';
+import { failureFingerprint } from '../policy/fingerprint.js';
 import type { Summary } from '../report/summary.js';
 
 export type OtelApi = typeof import('@opentelemetry/api');
@@ -207,7 +207,7 @@ export class RunSpans {
     if (!record || !attempt || attempt.number !== event.attempt) return;
     // The group this failure would have if it ended the record: the one the failure report would show.
     const kind = attempt.timedOut ? FailureKind.timeout : FailureKind.exhausted;
-    const { fingerprint } = errorFingerprint(event.error, { kind, rule: event.rule });
+    const fingerprint = failureFingerprint(event.error, { kind, rule: event.rule });
     attempt.span.setAttributes(failureAttributes(fingerprint, kind, event.rule));
     attempt.span.setAttribute(TraceAttribute.retryDelayMs, event.delayMs);
     this.endAttempt(record, AttemptOutcome.retrying);

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { MASKED_INPUT_CHARS, MAX_MASKED_MESSAGE_LENGTH, errorFingerprint, maskMessage } from './fingerprint.js';
+import { MASKED_INPUT_CHARS, MAX_MASKED_MESSAGE_LENGTH, errorFingerprint, failureFingerprint, maskMessage } from './fingerprint.js';
 import { createHash } from 'node:crypto';
 import { FatalError, RetryableError } from '../errors.js';
 import { serializeError } from './serialize-error.js';
@@ -121,5 +121,21 @@ describe('errorFingerprint', () => {
     // A plain error's `group` property is not an explicit group (HTTP clients use the name for other things).
     const plain = Object.assign(new Error('x'), { group: 'geocoder-miss' });
     expect(serializeError(plain)).not.toHaveProperty('group');
+  });
+});
+
+describe('failureFingerprint', () => {
+  it('is the fingerprint of errorFingerprint, the same for every error of a group, however many groups a run has', () => {
+    const sha1 = (text: string) => createHash('sha1').update(text).digest('hex').slice(0, 12);
+    const identity = (i: number) => ({ name: 'Error', code: `E${i}`, message: `record ${i} failed` });
+    // More groups than are remembered, twice over: a forgotten one is hashed again, to the same value.
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 600; i++) {
+        const error = identity(i);
+        const expected = sha1(`Error|E${i}|\u0000fatal\u0000rule-${i % 3}`);
+        expect(failureFingerprint(error, { kind: 'fatal', rule: `rule-${i % 3}` })).toBe(expected);
+        expect(errorFingerprint(error, { kind: 'fatal', rule: `rule-${i % 3}` }).fingerprint).toBe(expected);
+      }
+    }
   });
 });

@@ -73,13 +73,34 @@ export function maskMessage(message: string): string {
  */
 export function errorFingerprint(error: SerializedError, context: FailureContext = {}): ErrorFingerprint {
   const template = maskMessage(error.message);
-  const group = explicitGroup(error);
-  const parts = group !== undefined ? ['group', group] : [...identityParts(error), context.kind ?? '', context.rule ?? ''];
-  const fingerprint = createHash('sha1').update(parts.join('\u0000')).digest('hex').slice(0, 12);
+  const fingerprint = failureFingerprint(error, context);
   return error.code === undefined
     ? { fingerprint, name: error.name, message: template, template }
     : { fingerprint, name: error.name, code: error.code, message: template, template };
 }
+
+/** The `fingerprint` of `errorFingerprint` alone, without masking the message. */
+export function failureFingerprint(error: SerializedError, context: FailureContext = {}): string {
+  const group = explicitGroup(error);
+  const parts = group !== undefined ? ['group', group] : [...identityParts(error), context.kind ?? '', context.rule ?? ''];
+  const identity = parts.join('\u0000');
+  let fingerprint = recentFingerprints.get(identity);
+  if (fingerprint === undefined) {
+    fingerprint = createHash('sha1').update(identity).digest('hex').slice(0, 12);
+    if (recentFingerprints.size >= MAX_RECENT_FINGERPRINTS) recentFingerprints.clear();
+    recentFingerprints.set(identity, fingerprint);
+  }
+  return fingerprint;
+}
+
+/**
+ * Fingerprints by identity. A run has a handful of failure groups and hashes the same identity for
+ * every failure of one; a SHA-1 through node:crypto costs ~10 µs, a lookup next to nothing. An
+ * identity is at most a few KB (its names and codes are cut at 200 characters), so the cache is
+ * bounded; it is emptied when full, which a run with more distinct groups than this only slows.
+ */
+const recentFingerprints = new Map<string, string>();
+const MAX_RECENT_FINGERPRINTS = 256;
 
 /** The outermost explicit group along the chain: a wrapper may name the group of what it wraps. */
 function explicitGroup(error: SerializedError): string | undefined {

@@ -23,6 +23,16 @@ describe('defaultRedactor', () => {
     expect(defaultRedactor(text)).toBe(redacted);
   });
 
+  it.each([
+    ['refreshtoken=abc1', 'refreshtoken=[redacted]'],
+    ['MyAccessTOKEN=abc2', 'MyAccessTOKEN=[redacted]'],
+    ['{"DB_PASSWORD": "abc3"}', '{"DB_PASSWORD": "[redacted]"}'],
+    ["X-Session-Id: 'abc4'", "X-Session-Id: '[redacted]'"],
+    ['Credential=abc5 in\n    at f (file:///srv/app.js:1:2)', 'Credential=[redacted] in\n    at f (file:///srv/app.js:1:2)'],
+  ])('redacts %j, a name the quick check before the costly patterns must not miss', (text, redacted) => {
+    expect(defaultRedactor(text)).toBe(redacted);
+  });
+
   it('leaves ordinary messages alone', () => {
     for (const text of [
       'no match for New York',

@@ -19,7 +19,7 @@ import {
   type Trip,
 } from '../policy/breaker.js';
 import { Classification, classifyError, type ClassifyHook } from '../policy/classify.js';
-import { errorFingerprint } from '../policy/fingerprint.js';
+import { failureFingerprint } from '../policy/fingerprint.js';
 import { serializeError } from '../policy/serialize-error.js';
 import { checkFunction, checkKnownKeys, formatValue, isRecord } from '../validation/check.js';
 import { checkBreakerState } from './breaker-state.js';
@@ -116,7 +116,7 @@ class StandaloneBreaker implements Breaker {
         // A record-specific error still means the service answered.
         this.probed(!systemic);
       } else if (systemic) {
-        const fingerprint = errorFingerprint(serializeError(error), { kind: 'exhausted', rule }).fingerprint;
+        const fingerprint = failureFingerprint(serializeError(error), { kind: 'exhausted', rule });
         this.recorded(this.policy.record({ ok: false, fingerprint, final: true }, this.clock));
       }
       throw error;

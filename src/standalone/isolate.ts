@@ -8,7 +8,7 @@
 import { TimeoutError } from '../errors.js';
 import { FailureKind } from '../domain/status.js';
 import { Classification, classifyError } from '../policy/classify.js';
-import { errorFingerprint } from '../policy/fingerprint.js';
+import { failureFingerprint } from '../policy/fingerprint.js';
 import { serializeError, type SerializedError } from '../policy/serialize-error.js';
 import { checkFunction, checkInteger } from '../validation/check.js';
 import { isRetryPolicy, retryPolicy, type RetryPolicy, type RetryPolicyOptions } from './retry-policy.js';
@@ -117,7 +117,7 @@ export function isolate<T, R>(
               ? FailureKind.fatal
               : FailureKind.exhausted;
       const serialized = serializeError(error);
-      const { fingerprint } = errorFingerprint(serialized, { kind, rule });
+      const fingerprint = failureFingerprint(serialized, { kind, rule });
       return { status: 'failed', key, index, record, attempts, kind, error, serialized, fingerprint, rule };
     }
   }

@@ -1,0 +1,47 @@
+/**
+ * CPU per record of one runJob over N JSONL records with the SQLite ledger, with the no-op or the
+ * failing handler of bench/compare (5% fail once, 1% always fail, fatal). CPU (user + system) is
+ * steadier than wall time on a shared machine. Usage:
+ *   node bench/failure-cost.mjs [noop|failing] [records] [distDir]
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { handlers } from './compare/handlers.mjs';
+import { writeInput } from './compare/input.mjs';
+
+const [handlerName = 'failing', countArg = '50000', distArg = 'dist'] = process.argv.slice(2);
+const count = Number(countArg);
+const { defineJob, jsonl, runJob } = await import(pathToFileURL(resolve(distArg, 'index.js')).href);
+
+const dir = mkdtempSync(join(tmpdir(), 'bg-failure-cost-'));
+const data = join(dir, 'input.jsonl');
+await writeInput(data, count);
+const job = defineJob({
+  name: 'bench',
+  source: jsonl(data),
+  key: (record) => String(record.id),
+  handler: handlers[handlerName](),
+  concurrency: 8,
+  retry: { maxAttempts: 3, backoff: { kind: 'constant', delayMs: 10 } },
+  classify: (error) => (error?.fatal ? 'fatal' : 'retryable'),
+  maxFailureRate: 1,
+});
+const before = process.cpuUsage();
+const started = performance.now();
+const summary = await runJob(job, { ledger: join(dir, 'ledger.sqlite') });
+const cpu = process.cpuUsage(before);
+const wallMs = performance.now() - started;
+rmSync(dir, { recursive: true, force: true });
+const cpuUs = cpu.user + cpu.system;
+console.log(
+  JSON.stringify({
+    handler: handlerName,
+    records: count,
+    failed: summary.failed,
+    cpuMs: Math.round(cpuUs / 1000),
+    cpuUsPerRecord: +(cpuUs / count).toFixed(1),
+    wallMs: Math.round(wallMs),
+  }),
+);

@@ -36,12 +36,22 @@ export function logWorkerEvent(log: Logger, event: WorkerEvent, context: WorkerL
       }
       return;
     }
-    case 'worker:chunk-done':
-      log.debug(
-        { ...e, chunk: event.chunk, records: event.records },
-        `chunk ${event.chunk} done (${event.records} records given an outcome)`,
-      );
+    case 'worker:chunk-done': {
+      const { chunk, records, takenOver, alreadyRecorded } = event;
+      const fields = { ...e, chunk, records, takenOver, alreadyRecorded };
+      if (takenOver) {
+        // What a takeover may have redone: the records the dead worker had started but not committed
+        // are among `records` (at most its records in flight and two batches, docs/workers.md).
+        log.info(
+          fields,
+          `chunk ${chunk} done after its takeover: ${alreadyRecorded} records recorded by the worker before were skipped, ` +
+            `${records} given an outcome here (those the worker before had started but not recorded ran again)`,
+        );
+      } else {
+        log.debug(fields, `chunk ${chunk} done (${records} records given an outcome)`);
+      }
       return;
+    }
     case 'worker:chunk-lost':
       log.warn(
         { ...e, chunk: event.chunk },

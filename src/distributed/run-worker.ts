@@ -306,7 +306,13 @@ async function work(
         const chunkDone = (): void => {
           done++;
           if (next.lease.takenOver) takenOver++;
-          emit({ type: 'worker:chunk-done', chunk: next.lease.chunk.index, records: chunkRecords });
+          emit({
+            type: 'worker:chunk-done',
+            chunk: next.lease.chunk.index,
+            records: chunkRecords,
+            takenOver: next.lease.takenOver,
+            alreadyRecorded: summary.alreadyDone,
+          });
         };
         if (ledger.closing !== undefined) {
           await closed();

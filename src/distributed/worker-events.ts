@@ -30,7 +30,16 @@ export type WorkerEvent =
       /** The chunk's run as it goes (in flight, retrying, its breaker), for a progress display. */
       readonly progress: () => Progress;
     }
-  | { readonly type: 'worker:chunk-done'; readonly chunk: number; readonly records: number }
+  | {
+      readonly type: 'worker:chunk-done';
+      readonly chunk: number;
+      /** Records this worker gave an outcome in the chunk. */
+      readonly records: number;
+      /** True when another worker held it before; then `alreadyRecorded` is what that worker recorded. */
+      readonly takenOver: boolean;
+      /** Records of the chunk recorded before this worker took it (skipped, not run again). */
+      readonly alreadyRecorded: number;
+    }
   | { readonly type: 'worker:chunk-lost'; readonly chunk: number }
   /** Nothing to take now: other workers hold the last chunks. Once per wait. */
   | { readonly type: 'worker:waiting' }

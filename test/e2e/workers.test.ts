@@ -165,6 +165,17 @@ export default defineJob({
     const takenOver = results.slice(1).reduce((sum, r) => sum + (JSON.parse(r.stdout) as { chunksTakenOver: number }).chunksTakenOver, 0);
     expect(takenOver).toBeGreaterThanOrEqual(1);
     const { calls, twice } = await expectEveryRecordOnce(schema, records);
+    // Each takeover is reported with what the dead worker had recorded and what ran again: every
+    // record processed twice is among the latter.
+    const takeovers = results
+      .slice(1)
+      .flatMap((r) => [
+        ...r.stderr.matchAll(/chunk \d+ done after its takeover: (\d+) records recorded by the worker before were skipped, (\d+) given/g),
+      ]);
+    expect(takeovers).toHaveLength(takenOver);
+    const ranAgain = takeovers.reduce((sum, m) => sum + Number(m[2]), 0);
+    for (const m of takeovers) expect(Number(m[1]) + Number(m[2])).toBeLessThanOrEqual(Number(RECORDS_PER_CHUNK));
+    expect(twice).toBeLessThanOrEqual(ranAgain);
     // The killed worker's in-flight records, its batch being committed and the one filling up.
     console.log(
       `workers e2e: ${records} records, ${calls} handler calls, ${twice} processed twice (bound ${CONCURRENCY + 2 * EVERY_RECORDS})`,

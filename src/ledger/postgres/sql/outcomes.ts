@@ -19,6 +19,13 @@ const upsertRecords = (s: string): string => `INSERT INTO "${s}".records (job_id
       rule = excluded.rule, history = excluded.history, blocked_by = excluded.blocked_by, run_id = excluded.run_id,
       line = excluded.line, byte_offset = excluded.byte_offset, updated_at = excluded.updated_at`;
 
+/**
+ * The run's timeline point of a commit ($19 run, $20 at, $21 done, $22 failed; none when nothing was
+ * done), a WITH clause of this ledger's commit and of a worker's (workers/chunk-outcomes.ts).
+ */
+const timelinePoint = (s: string): string =>
+  `INSERT INTO "${s}".run_timeline (job_id, run_id, at, done, failed) SELECT $1, $19, $20, $21, $22 WHERE $21::int4 > 0`;
+
 export const outcomesSql = (s: string) => ({
   /** New ranges, known not to overlap any stored one (the rewrite after accepted drift). */
   insertRanges: `INSERT INTO "${s}".succeeded_ranges (job_id, first_seq, last_seq, run_id)
@@ -87,13 +94,15 @@ export const outcomesSql = (s: string) => ({
         CASE WHEN m.key = 'seen' THEN GREATEST(m.value::int8, excluded.value::int8)::text ELSE excluded.value END
       RETURNING 1
     ), point AS (
-      INSERT INTO "${s}".run_timeline (job_id, run_id, at, done, failed) SELECT $1, $19, $20, $21, $22 WHERE $21::int4 > 0 RETURNING 1
+      ${timelinePoint(s)} RETURNING 1
     ), chunk AS (
       INSERT INTO "${s}".key_chunks (job_id, chunk) SELECT $1, $23::bytea WHERE $23::bytea IS NOT NULL RETURNING 1
     )
     SELECT (SELECT found FROM clash) AS clash, (SELECT COUNT(*) FROM extended) + (SELECT COUNT(*) FROM inserted) AS ranges`,
   /** Failures, skips and re-run outcomes: a record's row is replaced by its newer outcome (a worker's fenced writes use it too: workers/chunk-outcomes.ts). */
   upsertRows: upsertRecords(s),
+  /** A commit's timeline point (see timelinePoint), for a worker's commit statement. */
+  timelinePoint: timelinePoint(s),
   addTimeline: `INSERT INTO "${s}".run_timeline (job_id, run_id, at, done, failed) VALUES ($1, $2, $3, $4, $5)`,
   insertKeyChunk: `INSERT INTO "${s}".key_chunks (job_id, chunk) VALUES ($1, $2)`,
 });

@@ -78,8 +78,7 @@ const commitSql = (schema: string, markDone: boolean): string => `WITH upserted 
       INSERT INTO ${quoteIdent(schema)}.succeeded_ranges (job_id, first_seq, last_seq, run_id)
       SELECT $1, f, l, $19 FROM unnest($17::int8[], $18::int8[]) AS t(f, l) RETURNING 1
     ), point AS (
-      INSERT INTO ${quoteIdent(schema)}.run_timeline (job_id, run_id, at, done, failed)
-      SELECT $1, $19, $20, $21, $22 WHERE $21::int4 > 0 RETURNING 1
+      ${outcomesSql(schema).timelinePoint} RETURNING 1
     ), counted AS (
       INSERT INTO ${quoteIdent(schema)}.worker_counts AS w (run_id, owner, succeeded, failed, skipped)
       SELECT $19, $23, $24, $22, $25 WHERE $21::int4 > 0

@@ -123,6 +123,24 @@ export function describeResumeConformance(harness: () => Harness): void {
     ]);
   });
 
+  it('a range overlapping stored ranges of other runs stores what is new and loses none of them', async () => {
+    for (const [runId, first, last] of [
+      ['run-1', 0, 10],
+      ['run-2', 11, 30],
+      ['run-3', 5, 15], // within run-1's and run-2's ranges, ending inside run-2's
+      ['run-4', 25, 40], // from inside run-2's range to new records
+    ] as const) {
+      const ledger = await harness().open();
+      await ledger.begin(start(runId));
+      await ledger.commit(batch(runId, { succeeded: [{ first, last }], seen: 50 }));
+      await ledger.finish(runId, 'completed', {});
+    }
+    const reader = await harness().open();
+    expect(await reader.counts()).toMatchObject({ total: 50, succeeded: 41, pending: 9 });
+    const ranges = await collect(reader.succeededRanges());
+    expect(ranges.reduce((sum, range) => sum + range.last - range.first + 1, 0)).toBe(41);
+  });
+
   it('a later outcome of a record replaces its row: one row per record, holding its latest state', async () => {
     const ledger = await harness().open();
     await ledger.begin(start('run-1'));

@@ -15,7 +15,7 @@ export class OutcomeWriter {
       ),
       absorbRanges: db.prepare('DELETE FROM succeeded_ranges WHERE first_seq > ? AND first_seq <= ? RETURNING last_seq').pluck(),
       upsertRange: db.prepare(
-        'INSERT INTO succeeded_ranges (first_seq, last_seq, run_id) VALUES (?, ?, ?) ON CONFLICT (first_seq) DO UPDATE SET last_seq = excluded.last_seq',
+        'INSERT INTO succeeded_ranges (first_seq, last_seq, run_id) VALUES (?, ?, ?) ON CONFLICT (first_seq) DO UPDATE SET last_seq = MAX(last_seq, excluded.last_seq)',
       ),
       upsertRow:
         db.prepare(`INSERT INTO records (seq, key, status, kind, attempts, error, fingerprint, template, rule, history, blocked_by, run_id, line, byte_offset, updated_at)
@@ -31,7 +31,8 @@ export class OutcomeWriter {
    * Stores a range of first-time successes: it extends the run's range that it continues (one row
    * per contiguous run of successes), and what is already stored is not stored again. The range it
    * continues is looked up, not remembered between commits: a remembered range is wrong after its
-   * transaction rolled back, and a batch written twice must not count its successes twice.
+   * transaction rolled back, and a batch written twice must not count its successes twice. A stored
+   * range starting where this one is stored from is grown, never cut short.
    */
   writeRange(range: SeqRange, runId: string): void {
     let { first, last } = range;

@@ -35,7 +35,9 @@ export const outcomesSql = (s: string) => ({
    * extends the run's range that it continues (one row per contiguous run of successes), stores
    * nothing already stored, and absorbs the ranges that start inside it. `before` is the stored
    * range at or before its first record; `start` decides where the stored range begins, or that the
-   * new one is already covered. One statement per range: writeCommit stores a commit's ranges itself
+   * new one is already covered. A stored range that starts where the new one must (just after
+   * `before`) is kept and grown, never cut short: the records it holds beyond the new range were
+   * done. One statement per range: writeCommit stores a commit's ranges itself
    * unless one overlaps a stored range (a batch written again), and only then is this used.
    */
   writeRange: `WITH before AS (
@@ -52,9 +54,9 @@ export const outcomesSql = (s: string) => ({
       DELETE FROM "${s}".succeeded_ranges AS r USING start
       WHERE r.job_id = $1 AND NOT start.covered AND r.first_seq > start.f AND r.first_seq <= $3 RETURNING r.last_seq
     )
-    INSERT INTO "${s}".succeeded_ranges (job_id, first_seq, last_seq, run_id)
+    INSERT INTO "${s}".succeeded_ranges AS r (job_id, first_seq, last_seq, run_id)
     SELECT $1, start.f, GREATEST($3::int8, COALESCE((SELECT MAX(last_seq) FROM absorbed), $3::int8)), $4 FROM start WHERE NOT start.covered
-    ON CONFLICT (job_id, first_seq) DO UPDATE SET last_seq = excluded.last_seq`,
+    ON CONFLICT (job_id, first_seq) DO UPDATE SET last_seq = GREATEST(r.last_seq, excluded.last_seq)`,
   /**
    * A commit in one statement: its success ranges ($24 firsts, $25 lasts, sorted, with a gap
    * between any two), the rows ($2..$16, as upsertRows), the job's meta values ($17 keys, $18

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { flushMicrotasks, ManualClock, systemClock } from './clock.js';
+import { flushMicrotasks, ManualClock, systemClock, timerNotEarly } from './clock.js';
 
 describe('ManualClock', () => {
   it('starts at the given time and only moves when advanced', async () => {
@@ -199,5 +199,60 @@ describe('systemClock', () => {
     cancel();
     await new Promise((resolve) => setTimeout(resolve, 30));
     expect(fired).toBe(10);
+  });
+});
+
+describe('timerNotEarly', () => {
+  it('sets the timer again when it fires before its time, and calls back only once the time has passed', () => {
+    let now = 1_000.6;
+    const scheduled: [() => void, number][] = [];
+    let calls = 0;
+    timerNotEarly(
+      1_000,
+      () => calls++,
+      () => now,
+      (fire, ms) => {
+        scheduled.push([fire, ms]);
+        return () => {};
+      },
+    );
+    expect(scheduled.map(([, ms]) => ms)).toEqual([1_000]);
+    // The loop's whole-millisecond time made it fire 0.4 ms early.
+    now = 2_000.2;
+    scheduled[0]?.[0]();
+    expect(calls).toBe(0);
+    expect(scheduled.map(([, ms]) => ms)).toEqual([1_000, 1]);
+    now = 2_001.2;
+    scheduled[1]?.[0]();
+    expect(calls).toBe(1);
+  });
+
+  it('cancels the timer it set last', () => {
+    let now = 0;
+    const live = new Set<number>();
+    const fires: (() => void)[] = [];
+    const cancel = timerNotEarly(
+      10,
+      () => {
+        throw new Error('cancelled timer fired');
+      },
+      () => now,
+      (fire) => {
+        const id = fires.push(fire);
+        live.add(id);
+        return () => live.delete(id);
+      },
+    );
+    now = 9.5;
+    fires[0]?.();
+    expect([...live].sort()).toEqual([1, 2]);
+    cancel();
+    expect(live.has(2)).toBe(false);
+  });
+
+  it('waits at least its time on the real clock', async () => {
+    const started = performance.now();
+    await new Promise<void>((resolve) => timerNotEarly(20, resolve));
+    expect(performance.now() - started).toBeGreaterThanOrEqual(20);
   });
 });

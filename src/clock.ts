@@ -14,6 +14,31 @@ function abortReason(signal: AbortSignal): unknown {
   return signal.reason ?? new Error('aborted');
 }
 
+/**
+ * Calls `callback` once `ms` have passed on `now` (a monotonic clock), never before. A Node timer
+ * counts from the event loop's time in whole milliseconds, so it may fire up to a millisecond
+ * early: a retry after `Retry-After: 1` came 999 ms after the 503 (seen in the flaky-upstream e2e
+ * test). A timer that fires early is set again for what is left. `schedule` and `now` are for tests.
+ */
+export function timerNotEarly(
+  ms: number,
+  callback: () => void,
+  now: () => number = () => performance.now(),
+  schedule: (fire: () => void, ms: number) => () => void = (fire, after) => {
+    const handle = setTimeout(fire, after);
+    return () => clearTimeout(handle);
+  },
+): () => void {
+  const due = now() + ms;
+  const fire = (): void => {
+    const left = due - now();
+    if (left > 0) cancel = schedule(fire, Math.ceil(left));
+    else callback();
+  };
+  let cancel = schedule(fire, ms);
+  return () => cancel();
+}
+
 /** The real clock. */
 export const systemClock: Clock = {
   now: () => Date.now(),
@@ -22,19 +47,18 @@ export const systemClock: Clock = {
     if (ms <= 0) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const onAbort = (): void => {
-        clearTimeout(timer);
+        cancel();
         reject(abortReason(signal as AbortSignal));
       };
-      const timer = setTimeout(() => {
+      const cancel = timerNotEarly(ms, () => {
         signal?.removeEventListener('abort', onAbort);
         resolve();
-      }, ms);
+      });
       signal?.addEventListener('abort', onAbort, { once: true });
     });
   },
   timer(ms, callback) {
-    const handle = setTimeout(callback, ms);
-    return () => clearTimeout(handle);
+    return timerNotEarly(ms, callback);
   },
 };
 

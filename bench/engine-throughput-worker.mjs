@@ -63,35 +63,19 @@ if (mode === 'bare') {
   const summary = await runJob(job, { ledger, ...listener() });
   report({ recordsPerSecond: summary.succeeded / ((performance.now() - started) / 1000), eventsShown });
 } else if (mode === 'prepare-resume') {
-  const stopAt = Number(process.env.STOP_AT);
   const controller = new AbortController();
-  let handled = 0;
-  const job = defineJob({
-    name: 'bench',
-    source: jsonl(data),
-    key: (r) => String(r.id),
-    maxFailureRate: 1,
-    handler: async () => {
-      if (++handled === stopAt) controller.abort('bench');
-    },
-  });
-  const summary = await runJob(job, { ledger, signal: controller.signal });
+  const summary = await runJob(
+    stoppingJob(() => controller.abort('bench')),
+    { ledger, signal: controller.signal },
+  );
   report({ alreadyDone: summary.succeeded });
 } else if (mode === 'prepare-crash') {
   // SIGKILLed at its STOP_AT-th record: what a resume after a crash finds (only committed batches,
   // no filter kept at the end).
-  const stopAt = Number(process.env.STOP_AT);
-  let handled = 0;
-  const job = defineJob({
-    name: 'bench',
-    source: jsonl(data),
-    key: (r) => String(r.id),
-    maxFailureRate: 1,
-    handler: async () => {
-      if (++handled === stopAt) process.kill(process.pid, 'SIGKILL');
-    },
-  });
-  await runJob(job, { ledger });
+  await runJob(
+    stoppingJob(() => process.kill(process.pid, 'SIGKILL')),
+    { ledger },
+  );
 } else if (mode === 'resume') {
   let firstAt;
   let firstCpu;
@@ -140,4 +124,19 @@ async function benchTracing(kind) {
     throw new Error(`BENCH_TRACING must be noop or sdk; got ${JSON.stringify(kind)}`);
   }
   return true;
+}
+
+/** The bench job whose handler calls `stop` at its STOP_AT-th record. */
+function stoppingJob(stop) {
+  const stopAt = Number(process.env.STOP_AT);
+  let handled = 0;
+  return defineJob({
+    name: 'bench',
+    source: jsonl(data),
+    key: (r) => String(r.id),
+    maxFailureRate: 1,
+    handler: async () => {
+      if (++handled === stopAt) stop();
+    },
+  });
 }

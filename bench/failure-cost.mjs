@@ -8,29 +8,21 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { benchJob } from './compare/contenders/batchguard-job.mjs';
 import { handlers } from './compare/handlers.mjs';
 import { writeInput } from './compare/input.mjs';
 
 const [handlerName = 'failing', countArg = '50000', distArg = 'dist'] = process.argv.slice(2);
 const count = Number(countArg);
-const { defineJob, jsonl, runJob } = await import(pathToFileURL(resolve(distArg, 'index.js')).href);
+const lib = await import(pathToFileURL(resolve(distArg, 'index.js')).href);
 
 const dir = mkdtempSync(join(tmpdir(), 'bg-failure-cost-'));
 const data = join(dir, 'input.jsonl');
 await writeInput(data, count);
-const job = defineJob({
-  name: 'bench',
-  source: jsonl(data),
-  key: (record) => String(record.id),
-  handler: handlers[handlerName](),
-  concurrency: 8,
-  retry: { maxAttempts: 3, backoff: { kind: 'constant', delayMs: 10 } },
-  classify: (error) => (error?.fatal ? 'fatal' : 'retryable'),
-  maxFailureRate: 1,
-});
+const job = benchJob({ data, handler: handlers[handlerName](), concurrency: 8 }, lib);
 const before = process.cpuUsage();
 const started = performance.now();
-const summary = await runJob(job, { ledger: join(dir, 'ledger.sqlite') });
+const summary = await lib.runJob(job, { ledger: join(dir, 'ledger.sqlite') });
 const cpu = process.cpuUsage(before);
 const wallMs = performance.now() - started;
 rmSync(dir, { recursive: true, force: true });

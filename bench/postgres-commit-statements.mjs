@@ -16,6 +16,7 @@ import { createRequire } from 'node:module';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { benchJob } from './compare/contenders/batchguard-job.mjs';
 import { handlers } from './compare/handlers.mjs';
 import { writeInput } from './compare/input.mjs';
 
@@ -23,7 +24,7 @@ const RECORDS = Number(process.env.RECORDS ?? 20_000);
 const REPEAT = Number(process.env.REPEAT ?? 1);
 const PG_URL = process.env.BATCHGUARD_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
 const DIST = resolve(process.env.BATCHGUARD_DIST ?? new URL('../dist', import.meta.url).pathname);
-const { defineJob, jsonl, runJob } = await import(pathToFileURL(join(DIST, 'index.js')).href);
+const lib = await import(pathToFileURL(join(DIST, 'index.js')).href);
 // The `pg` that this build's ledger loads (found from its own folder), so that its statements are the ones counted.
 const pg = createRequire(join(DIST, 'index.js'))('pg');
 
@@ -56,19 +57,10 @@ pg.Client.prototype.query = function (config, ...rest) {
 async function measure(handlerName, data) {
   const pgSchema = `bench_commit_${randomBytes(4).toString('hex')}`;
   Object.assign(counts, { statements: 0, commits: 0, rangeStatements: 0, commitMs: 0 });
-  const job = defineJob({
-    name: 'bench',
-    source: jsonl(data),
-    key: (record) => String(record.id),
-    handler: handlers[handlerName](),
-    concurrency: 8,
-    retry: { maxAttempts: 3, backoff: { kind: 'constant', delayMs: 10 } },
-    classify: (error) => (error?.fatal ? 'fatal' : 'retryable'),
-    maxFailureRate: 1,
-  });
+  const job = benchJob({ data, handler: handlers[handlerName](), concurrency: 8 }, lib);
   const cpu = process.cpuUsage();
   const started = performance.now();
-  const summary = await runJob(job, { ledger: PG_URL, pgSchema });
+  const summary = await lib.runJob(job, { ledger: PG_URL, pgSchema });
   const elapsedMs = performance.now() - started;
   const { user, system } = process.cpuUsage(cpu);
   const admin = new pg.Client({ connectionString: PG_URL });

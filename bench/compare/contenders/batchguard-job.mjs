@@ -3,9 +3,11 @@
  * retry policy as the other contenders (3 attempts, 10 ms apart; errors marked fatal are not
  * retried), CONCURRENCY records in flight, and no failure threshold.
  */
-import { defineJob, jsonl } from '../../../dist/index.js';
+import * as built from '../../../dist/index.js';
 
-export function benchJob({ data, handler, concurrency }) {
+/** `lib` is the batchguard build to define it with (another checkout's dist/, to compare builds). */
+export function benchJob({ data, handler, concurrency }, lib = built) {
+  const { defineJob, jsonl } = lib;
   return defineJob({
     name: 'bench',
     source: jsonl(data),

@@ -141,9 +141,12 @@ export class SpillingKeyIndex {
     }
   }
 
-  /** Sizes the filter for about `keys` keys (a hint; never shrinks). */
+  /**
+   * Sizes the filter for about `keys` keys (a hint; never shrinks). It grows at least twofold: each
+   * rebuild reads every run, and `load` asks again for every block of the key file it is given.
+   */
   reserve(keys: number): void {
-    if (keys > this.bloom.capacity) this.rebuildFilter(Math.ceil(keys));
+    if (keys > this.bloom.capacity) this.rebuildFilter(Math.max(Math.ceil(keys), 2 * this.bloom.capacity));
   }
 
   /** The entries added since the previous drain (KeyIndex.drain). */

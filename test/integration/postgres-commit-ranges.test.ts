@@ -11,7 +11,7 @@ import { loadPg } from '../../src/ledger/postgres/load-pg.js';
 import { describePg, freshSchema, PG_URL, pgPool } from '../helpers/pg-schema.js';
 
 // Renewed far less often than the test runs: a renewal inside a counted commit would add a statement.
-const LEASE = resolveLeaseOptions({ expireMs: 600_000, renewEveryMs: 300_000 });
+const LEASE = resolveLeaseOptions({ expireMs: 600_000, renewEveryMs: 200_000 });
 const FINGERPRINT = { description: 'jsonl:data/in.jsonl', size: 1000, mtimeMs: 1_700_000_000_000, sampleHash: 'aaaa' };
 const opened: Ledger[] = [];
 pgPool(); // drops this file's schemas when its tests end

@@ -2,7 +2,7 @@
  * What a worker of a shared run tells its caller as it goes (runWorker's `onWorkerEvent`): the run
  * it joined, the chunks it takes, finishes and loses, the run's shared state at each heartbeat, and
  * the run's abort. The engine's own events (failures, retries, the breaker) come through `onEvent`,
- * as in a single run. The library never prints: the CLI logs these (observe/worker-log.ts).
+ * as in a single run. The library never prints: the CLI logs these (cli/worker-log.ts).
  */
 import type { Progress } from '../events/progress.js';
 import type { SharedRunState } from '../ledger/worker-ledger.js';

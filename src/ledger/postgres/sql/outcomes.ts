@@ -105,6 +105,5 @@ export const outcomesSql = (s: string) => ({
   upsertRows: upsertRecords(s),
   /** A commit's timeline point (see timelinePoint), for a worker's commit statement. */
   timelinePoint: timelinePoint(s),
-  addTimeline: `INSERT INTO "${s}".run_timeline (job_id, run_id, at, done, failed) VALUES ($1, $2, $3, $4, $5)`,
   insertKeyChunk: `INSERT INTO "${s}".key_chunks (job_id, chunk) VALUES ($1, $2)`,
 });

@@ -15,6 +15,7 @@
 import type { Job } from '../job.js';
 import type { Chunk } from '../ledger/worker-ledger.js';
 import { KeyIndex } from '../structures/key-index.js';
+import { usableKey } from './component-chunk-plan.js';
 import { readChunk } from './read-chunk.js';
 
 /** Every member of `chunk` with a usable key, in a new index; the first of two records with one key holds it. */
@@ -26,13 +27,8 @@ export async function readMemberKeys(job: Pick<Job<any, any>, 'source' | 'key'>,
     const seq = item.position.seq;
     while (next < members.length && (members[next] as number) < seq) next++;
     if (members[next] !== seq || item.kind !== 'record') continue;
-    let key: unknown;
-    try {
-      key = job.key(item.value);
-    } catch {
-      continue;
-    }
-    if (typeof key === 'string' && key !== '') keys.add(key, seq, item.position.line ?? 0);
+    const key = usableKey(job, item.value);
+    if (key !== undefined) keys.add(key, seq, item.position.line ?? 0);
   }
   return keys;
 }

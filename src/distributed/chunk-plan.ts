@@ -80,7 +80,8 @@ export function assertSplittable(source: Source<unknown>): void {
   if (!source.seekable) throw notSplittable(source, 'it cannot start reading in the middle');
 }
 
-function notSplittable(source: Source<unknown>, reason: string): ConfigError {
+/** The ConfigError of a source that workers cannot share, and why (the end of a sentence). */
+export function notSplittable(source: Source<unknown>, reason: string): ConfigError {
   return new ConfigError(
     `source ${source.description} cannot be shared by several workers: ${reason}. ` +
       'Use jsonl(path) or csv(path) on storage every worker can read, or postgresTable(...)',

@@ -26,7 +26,7 @@ import type { SourcePosition } from '../sources/source.js';
 import { DependencyComponents } from '../graph/dependency-components.js';
 import { dependenciesOf } from '../engine/stored-record.js';
 import { checkInteger } from '../validation/check.js';
-import { assertSplittable, DEFAULT_RECORDS_PER_CHUNK, type ChunkPlanOptions } from './chunk-plan.js';
+import { assertSplittable, DEFAULT_RECORDS_PER_CHUNK, notSplittable, type ChunkPlanOptions } from './chunk-plan.js';
 
 /** A plan of whole components, and what the planner tells the user about it. */
 export interface ComponentChunkPlan {
@@ -76,13 +76,7 @@ export async function planComponentChunks(
   for (let seq = 0; seq < chunkOf.length; seq++) (members[chunkOf[seq] as number] as number[]).push(seq);
   const positionOf = (seq: number): SourcePosition => {
     const offset = offsets[seq] as number;
-    if (Number.isNaN(offset)) {
-      throw new ConfigError(
-        `source ${source.description} cannot be shared by several workers: its items carry no position to start reading at. ` +
-          'Use jsonl(path) or csv(path) on storage every worker can read, or postgresTable(...)',
-        { field: 'source' },
-      );
-    }
+    if (Number.isNaN(offset)) throw notSplittable(source, 'its items carry no position to start reading at');
     const line = lines[seq] as number;
     return { seq, ...(Number.isNaN(line) ? {} : { line }), offset };
   };

@@ -47,7 +47,8 @@ export class InFlightWindow<E> {
 
   /**
    * Drops finished entries behind an old open one (a slow record holding the head while thousands
-   * finish after it). Called on a timer, not per record: it costs a pass over the window.
+   * finish after it). It costs a pass over the window: called on a timer, and by `add` only once
+   * the window has doubled since the last pass (amortised O(1) an add).
    */
   compact(): void {
     this.dropFinishedHead();

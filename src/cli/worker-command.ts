@@ -18,7 +18,8 @@ import { parseDuration } from '../policy/deadline.js';
 import { createLogger } from '../observe/logger.js';
 import { LogFormat } from '../observe/log-options.js';
 import { logEvent, loggedEventTypes, logProgress } from '../observe/run-log.js';
-import { logWorkerEvent, logWorkerSummary } from './worker-log.js';
+import { logSummary } from '../observe/run-log.js';
+import { logWorkerEvent } from './worker-log.js';
 import { exitCodeOf } from './exit-codes.js';
 import { logSettings } from './log-settings.js';
 import { plainLog, startProgress, type ProgressDisplay } from './progress-display.js';
@@ -101,7 +102,7 @@ export async function workerCommand(job: Job<any, any>, ledger: string, flags: R
     const more = failuresSeen - FAILURES_PRINTED;
     log.info({ event: 'run:more-failures', more }, `… and ${more} more failures seen by this worker, not shown one by one`);
   }
-  logWorkerSummary(log, summary);
+  logSummary(log, summary);
   if (flags.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
   else if (!flags.quiet) process.stdout.write(`${describe(summary)}\n`);
   return exitCodeOf(summary.status, signalName);

@@ -1,11 +1,10 @@
 /**
  * A worker's own events (distributed/worker-events.ts) as log entries, beside the engine's events
  * of its chunks (observe/run-log.ts): the run it joined or planned, chunks taken over and lost, the run's
- * abort, and its summary at the end. Levels: the run joined, a chunk taken over and the summary are
- * `info`; a chunk taken, finished, and waiting for others are `debug` (one per chunk); a chunk lost
- * and a failed heartbeat `warn`; the run aborted and a threshold exceeded `error`.
+ * abort (its summary at the end is a run's, observe/run-log.ts logSummary). Levels: the run joined
+ * and a chunk taken over are `info`; a chunk taken, finished, and waiting for others are `debug`
+ * (one per chunk); a chunk lost and a failed heartbeat `warn`; the run aborted `error`.
  */
-import type { WorkerSummary } from '../distributed/run-worker.js';
 import type { WorkerEvent } from '../distributed/worker-events.js';
 import { thrownMessage } from '../policy/error-fields.js';
 import type { Logger } from '../observe/logger.js';
@@ -77,16 +76,4 @@ export function logWorkerEvent(log: Logger, event: WorkerEvent, context: WorkerL
     case 'worker:state':
       return;
   }
-}
-
-/** The end of a worker: the threshold when it was crossed, and the summary as one entry carrying every figure of the `--json` summary. */
-export function logWorkerSummary(log: Logger, summary: WorkerSummary): void {
-  if (summary.status === 'threshold-exceeded') {
-    log.error(
-      { event: 'run:threshold-exceeded', failed: summary.failed, failureRate: summary.failureRate, reason: summary.reason },
-      `failure threshold exceeded: ${summary.reason ?? ''}`,
-    );
-  }
-  const why = summary.abortReason ?? summary.reason;
-  log.info({ event: 'run:summary', summary }, `run ${summary.runId} ${summary.status}${why === undefined ? '' : `: ${why}`}`);
 }

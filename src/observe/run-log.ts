@@ -131,19 +131,26 @@ export function loggedEventTypes(log: Logger): EngineEvent['type'][] {
   });
 }
 
+/** What {@link logSummary} reads of a run's summary, or of a worker's (which may carry the shared run's abort reason). */
+export type LoggedSummary = Pick<Summary, 'runId' | 'status' | 'failed' | 'failureRate' | 'warnings'> & {
+  readonly reason: string | undefined;
+  readonly abortReason?: string | undefined;
+};
+
 /**
  * The end of a run: its warnings, the failure threshold when it was crossed, and the summary as one
  * entry carrying every figure of the `--json` summary.
  */
-export function logSummary(log: Logger, summary: Summary): void {
+export function logSummary(log: Logger, summary: LoggedSummary): void {
   for (const warning of summary.warnings) log.warn({ event: 'run:warning' }, warning);
   if (summary.status === 'threshold-exceeded') {
     log.error(
       { event: 'run:threshold-exceeded', failed: summary.failed, failureRate: summary.failureRate, reason: summary.reason },
-      `failure threshold exceeded: ${summary.reason}`,
+      `failure threshold exceeded: ${summary.reason ?? ''}`,
     );
   }
-  log.info({ event: 'run:summary', summary }, `run ${summary.runId} ${summary.status}: ${summary.reason}`);
+  const why = summary.abortReason ?? summary.reason;
+  log.info({ event: 'run:summary', summary }, `run ${summary.runId} ${summary.status}${why === undefined ? '' : `: ${why}`}`);
 }
 
 /** The figures a progress line shows (src/cli/progress-line.ts computes them). */

@@ -8,6 +8,7 @@
 import type { Clock } from '../clock.js';
 import type { FairScheduler } from './fair-scheduler.js';
 import { Phase, retryState, type OpenRecord } from './open-record.js';
+import { RetryRoom } from './retry-room.js';
 
 /** The phases in which a record holds one of the run's slots. */
 const HOLDS_SLOT: Readonly<Record<Phase, boolean>> = {
@@ -30,14 +31,6 @@ const HOLDS_SLOT: Readonly<Record<Phase, boolean>> = {
  * buffer (they hold no slot, so without it the reader would go on reading).
  */
 const MAX_TOKEN_WAITING = 10_000;
-
-/**
- * Records waiting to retry per slot of the limit, beside the one running in it: past it the reader
- * waits (records already running may still join them when they fail). It bounds what
- * a failing service makes the run hold (and hit before the breaker opens) to a few times the
- * concurrency, while a few records waiting a second for their Retry-After do not slow the others.
- */
-export const RETRY_WAITING_PER_SLOT = 4;
 
 export interface DispatcherDeps {
   /** Records holding a slot at most; read at each decision, so that it may change during the run. */
@@ -87,6 +80,8 @@ export class Dispatcher {
   private only: ReadonlySet<OpenRecord> | undefined;
   /** Records that became ready while a crash group ran: they queue once it has ended. */
   private heldBack: OpenRecord[] = [];
+  /** How many records may wait to retry (retry-room.ts). */
+  private readonly retryRoom = new RetryRoom();
 
   constructor(private readonly deps: DispatcherDeps) {}
 
@@ -133,8 +128,7 @@ export class Dispatcher {
     return (
       this.slots >= this.deps.limit() ||
       this.counts[Phase.tokenWait] >= MAX_TOKEN_WAITING ||
-      // Records running and waiting to retry: at most (1 + RETRY_WAITING_PER_SLOT) per slot.
-      this.slots + this.counts[Phase.retryWait] >= (1 + RETRY_WAITING_PER_SLOT) * this.deps.limit() ||
+      this.retryRoom.full(this.slots, this.counts[Phase.retryWait], this.deps.limit()) ||
       (fair !== undefined && fair.queued >= fair.options.maxQueued)
     );
   }
@@ -216,6 +210,11 @@ export class Dispatcher {
   /** The record waits `waitMs` for a rate-limit token without its slot, then queues again. */
   tokenWait(entry: OpenRecord, waitMs: number): void {
     this.waitThenQueue(entry, Phase.tokenWait, waitMs);
+  }
+
+  /** A retry ended: served (it succeeded), or failed with an error that may be systemic (retry-room.ts). */
+  retryEnded(served: boolean): void {
+    this.retryRoom.retryEnded(served, this.counts[Phase.retryWait]);
   }
 
   /** The record waits `delayMs` for its next attempt (a retry delay, the retry budget) without its slot, then queues again. */

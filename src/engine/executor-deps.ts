@@ -56,6 +56,12 @@ export interface ExecutorDeps {
    */
   readonly onRetryWait?: (entry: OpenRecord, delayMs: number) => void;
   /**
+   * A retry ended (an attempt after the first counted one): `served` when it succeeded, false when
+   * it failed with an error that may be systemic. The dispatcher widens or narrows how many records
+   * may wait to retry (retry-room.ts).
+   */
+  readonly onRetryEnded?: (served: boolean) => void;
+  /**
    * An attempt ended, with what it says about load (adaptive concurrency); called while the record
    * still holds its slot. Only a run with `concurrency: { min, max }` sets it: it reads the clock.
    */

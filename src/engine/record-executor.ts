@@ -204,7 +204,10 @@ export class RecordExecutor implements AttemptOwner {
       events.emit({ type: 'attempt:ended', key: entry.key, attempt: entry.attempt, durationMs, outcome: 'succeeded' });
     this.deps.onAttemptEnded?.(entry, SampleKind.ok);
     // A retry that succeeded: the service serves retries, the budget may grant more.
-    if (entry.counted > 1) this.deps.budget?.retrySucceeded(this.deps.clock.now());
+    if (entry.counted > 1) {
+      this.deps.budget?.retrySucceeded(this.deps.clock.now());
+      this.deps.onRetryEnded?.(true);
+    }
     this.deps.breaker.succeeded(entry);
     this.deps.move(entry, Phase.done);
     entry.record = undefined;
@@ -263,6 +266,7 @@ export class RecordExecutor implements AttemptOwner {
       error = withCause(policyError, error);
     }
     const systemic = timedOut || classification === 'retryable';
+    if (systemic && entry.counted > 1) this.deps.onRetryEnded?.(false);
     if (systemic) {
       // Kept: the outcome below reuses it when the record's error is still the handler's.
       const failure = (handlerFailure ??= safeSerialize(handlerError, job.redact));

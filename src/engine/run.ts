@@ -154,6 +154,7 @@ export class Run {
       onParked: (entry) => this.dispatcher.park(entry),
       onTokenWait: (entry, waitMs) => this.dispatcher.tokenWait(entry, waitMs),
       onRetryWait: (entry, delayMs) => this.dispatcher.retryWait(entry, delayMs),
+      onRetryEnded: (served) => this.dispatcher.retryEnded(served),
       // Every attempt's end leads to a pump (an outcome, a retry wait, parking), which uses a raised limit.
       onAttemptEnded: adaptive && ((entry, kind) => adaptive.ended(kind, entry.attemptStartedAtMs, this.dispatcher.count(Phase.running))),
       onHeld: () => this.refill(),

@@ -15,7 +15,7 @@ import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runCli, spawnCli, waitFor, writeJsonl, type CliResult } from '../helpers/cli.js';
 import { tempDir } from '../helpers/temp.js';
-import { RETRY_WAITING_PER_SLOT } from '../../src/engine/dispatcher.js';
+import { RETRY_WAITING_PER_SLOT } from '../../src/engine/retry-room.js';
 
 const PG = { host: '127.0.0.1', port: 5432, database: 'test' };
 const PG_MODULE = pathToFileURL(createRequire(import.meta.url).resolve('pg')).href;

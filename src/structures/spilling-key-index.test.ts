@@ -64,6 +64,17 @@ describe('SpillingKeyIndex', () => {
     expect(index.size).toBe(5);
   });
 
+  it('starts small and grows to what reserve says, so that a short run pays for no 8 MB table', () => {
+    const index = new SpillingKeyIndex({ store: new MemoryRunStore() });
+    expect(index.bytes).toBeLessThan(64 * 1024);
+    index.reserve(11_000);
+    // A 16,384-slot table (256 KB), its 4 KB drain log and a filter of 11,000 keys (~14 KB).
+    expect(index.bytes).toBeLessThan(300 * 1024);
+    const reference = new Map<string, KeyOwner>();
+    for (let seq = 0; seq < 20_000; seq++) addBoth(index, reference, `k${seq % 15_000}`, seq);
+    expect(index.size).toBe(15_000);
+  });
+
   it('does not spill entries that were not drained: they are the next commit', () => {
     const index = new SpillingKeyIndex({ store: new MemoryRunStore(), spillKeys: 2 });
     index.add('a', 0, 1);

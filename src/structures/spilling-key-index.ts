@@ -55,6 +55,8 @@ export interface StoredRun {
 }
 
 const DEFAULT_SPILL_KEYS = 262_144;
+/** Keys the table and the filter are first sized for: a 32 KB table and a 1.25 KB filter. */
+const INITIAL_KEYS = 1024;
 const WORDS = 4;
 
 export class SpillingKeyIndex {
@@ -72,8 +74,12 @@ export class SpillingKeyIndex {
   constructor(options: SpillingKeyIndexOptions) {
     this.store = options.store;
     this.spillKeys = options.spillKeys ?? DEFAULT_SPILL_KEYS;
-    this.table = new KeyIndex({ expectedKeys: this.spillKeys });
-    this.bloom = new BloomFilter(this.spillKeys);
+    // Both start small and grow to what `reserve` says or the keys need (the table up to
+    // spillKeys): a table sized for spillKeys up front is 8 MB whose pages a short run pays for
+    // one page fault at a time, since keys land on random slots, and a filter of 320 KB is written
+    // beside the ledger at its end.
+    this.table = new KeyIndex({ expectedKeys: Math.min(this.spillKeys, INITIAL_KEYS) });
+    this.bloom = new BloomFilter(Math.min(this.spillKeys, INITIAL_KEYS));
   }
 
   /** Number of distinct keys held. */
@@ -142,10 +148,12 @@ export class SpillingKeyIndex {
   }
 
   /**
-   * Sizes the filter for about `keys` keys (a hint; never shrinks). It grows at least twofold: each
-   * rebuild reads every run, and `load` asks again for every block of the key file it is given.
+   * Sizes the table (up to spillKeys) and the filter for about `keys` keys (a hint; never shrinks),
+   * e.g. once the source's size tells how many records it has. The filter grows at least twofold:
+   * each rebuild reads every run, and `load` asks again for every block of the key file it is given.
    */
   reserve(keys: number): void {
+    this.table.reserve(Math.min(keys, this.spillKeys));
     if (keys > this.bloom.capacity) this.rebuildFilter(Math.max(Math.ceil(keys), 2 * this.bloom.capacity));
   }
 
@@ -258,8 +266,9 @@ export class SpillingKeyIndex {
 
   private tableEntries(): Uint32Array {
     const wanted = this.table.size * WORDS;
+    // Sized for a spill once one is near; a filter rebuilt while the table is small copies little.
     if (this.spillBuffer === undefined || this.spillBuffer.length < wanted)
-      this.spillBuffer = new Uint32Array(Math.max(wanted, this.spillKeys * WORDS));
+      this.spillBuffer = new Uint32Array(Math.max(wanted, Math.min(2 * wanted, this.spillKeys * WORDS)));
     this.table.copyEntries(this.spillBuffer);
     return this.spillBuffer;
   }

@@ -135,4 +135,15 @@ describe('InFlightWindow', () => {
     expect(storedLength(window)).toBeLessThan(3000);
     expect(seqs(window.open())).toEqual([0]);
   });
+
+  it('lets go of the entries finished at its head when the next one is added, not at the next oldest()', () => {
+    const { window, entries } = fill(3);
+    (entries[0] as Entry).done = true;
+    (entries[1] as Entry).done = true;
+    window.add({ seq: 3, done: false });
+    // The array no longer references them, so the collector can free them while they are young.
+    const stored = (window as unknown as { entries: (Entry | undefined)[] }).entries;
+    expect(stored.filter((entry) => entry !== undefined).map((entry) => entry.seq)).toEqual([2, 3]);
+    expect(seqs(window.open())).toEqual([2, 3]);
+  });
 });

@@ -199,16 +199,18 @@ export class KeyIndex {
   drain(): Uint8Array {
     const count = this.logLength;
     const chunk = new Uint8Array(count * KEY_INDEX_ENTRY_BYTES);
-    const view = new DataView(chunk.buffer);
+    // Copied as uint32s, not through a DataView (four calls an entry): the platform is
+    // little-endian (batchguard refuses to load otherwise: sorted-run.ts), so they land as stored.
+    const out = new Uint32Array(chunk.buffer, 0, count * UINT32_SLOTS);
     const table = this.table;
     const log = this.log;
     for (let i = 0; i < count; i++) {
       const at = log[i]! * UINT32_SLOTS;
-      const out = i * KEY_INDEX_ENTRY_BYTES;
-      view.setUint32(out, table[at]!, true);
-      view.setUint32(out + 4, table[at + 1]!, true);
-      view.setUint32(out + 8, table[at + 2]!, true);
-      view.setUint32(out + 12, table[at + 3]!, true);
+      const to = i * UINT32_SLOTS;
+      out[to] = table[at]!;
+      out[to + 1] = table[at + 1]!;
+      out[to + 2] = table[at + 2]!;
+      out[to + 3] = table[at + 3]!;
     }
     this.logLength = 0;
     if (this.log.length > KEPT_LOG) this.log = new Uint32Array(INITIAL_LOG);

@@ -32,6 +32,7 @@ console.log(
     handler: handlerName,
     records: count,
     failed: summary.failed,
+    retries: summary.retries,
     cpuMs: Math.round(cpuUs / 1000),
     cpuUsPerRecord: +(cpuUs / count).toFixed(1),
     wallMs: Math.round(wallMs),

@@ -24,6 +24,7 @@ import type { EngineEvents } from './events.js';
 import { checkOnce } from '../policy/health-check.js';
 import type { OpenRecord } from './open-record.js';
 import type { SystemicFailure } from './executor-deps.js';
+import type { LazySerializedError } from './stored-error.js';
 import { sharedTrip, type SharedBreaker, type SharedBreakerState } from './shared-breaker.js';
 
 /** What a success tells the breaker: one frozen object, not one per record. */
@@ -63,8 +64,8 @@ export class BreakerControl {
   private stopped = false;
   /** The error of the attempt that tripped the breaker, for the summary. */
   tripError: SerializedError | undefined;
-  /** The last systemic error seen while closed: names a trip that a success completed. */
-  private lastError: SerializedError | undefined;
+  /** The last systemic error seen while closed: names a trip that a success completed (serialised only then). */
+  private lastError: LazySerializedError | undefined;
   /** An attempt succeeded since the breaker last opened: the service serves some records. */
   private served = false;
   /** Counts opens and closes: a probe decided before one of them is no longer the current one. */
@@ -164,7 +165,7 @@ export class BreakerControl {
    * An attempt failed with a retryable error or a timeout. Returns true when the record must be
    * parked (the breaker is open, or this failure opened it) instead of retried or failed.
    */
-  systemicFailure(entry: OpenRecord, fingerprint: string, error: SerializedError, how: SystemicFailure): boolean {
+  systemicFailure(entry: OpenRecord, fingerprint: string, error: LazySerializedError, how: SystemicFailure): boolean {
     if (this.probing === entry) {
       this.probing = undefined;
       if (this.served && !how.fresh) {
@@ -192,8 +193,9 @@ export class BreakerControl {
     return true;
   }
 
-  private opened(trip: Trip, error: SerializedError | undefined): void {
+  private opened(trip: Trip, lazyError: LazySerializedError | undefined): void {
     this.epoch++;
+    const error = lazyError?.value;
     this.tripError = error;
     this.served = false;
     if (this.shared && trip.reason !== BreakerTripReason.shared) this.publishTrip(trip);

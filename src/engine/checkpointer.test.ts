@@ -3,7 +3,8 @@ import { flushMicrotasks, ManualClock } from '../clock.js';
 import type { CommitBatch, Ledger } from '../ledger/ledger.js';
 import { Checkpointer, toRanges } from './checkpointer.js';
 import type { RowOutcome } from '../domain/outcome.js';
-import { openRecord, type OpenRecord } from './open-record.js';
+import { openRecord, retryState, type OpenRecord } from './open-record.js';
+import { LazySerializedError, safeSerialize } from './stored-error.js';
 import type { OutputRecord, OutputSink, SinkState } from '../sinks/output-sink.js';
 
 /** A ledger whose commits wait until the test releases them, recording what it was given and when. */
@@ -264,6 +265,22 @@ describe('Checkpointer', () => {
     expect(batch.rows).toHaveLength(1);
     expect(batch.rows[0]).toMatchObject({ seq: 7, key: 'k7', status: 'succeeded', attempts: 2, runId: 'rerun-1', line: 8, offset: 70 });
     expect(checkpointer.committed).toBe(1);
+  });
+
+  it("stores a re-run success's failed attempts with their errors serialised", async () => {
+    const ledger = new SlowLedger();
+    const checkpointer = makeCheckpointer(ledger, 'rerun-1', 10, { successesAsRows: true });
+    const retried = entry(7);
+    retried.attempt = 2;
+    const thrown = Object.assign(new Error('unavailable'), { status: 503 });
+    retryState(retried).history.push({ attempt: 1, durationMs: 4, error: new LazySerializedError(thrown, undefined), delayMs: 10 });
+    checkpointer.addSucceeded(retried, 'ok');
+    const done = checkpointer.commit(undefined, 0, false);
+    await flushMicrotasks();
+    ledger.release();
+    await done;
+    const batch = ledger.batches[0] as CommitBatch;
+    expect(batch.rows[0]?.history).toStrictEqual([{ attempt: 1, durationMs: 4, error: safeSerialize(thrown), delayMs: 10 }]);
   });
 
   it("stamps a commit's rows with one time, read from the run's clock when the commit is cut", async () => {

@@ -8,7 +8,7 @@ import type { OutputSink } from '../sinks/output-sink.js';
 import type { SourcePosition, SourceSample } from '../sources/source.js';
 import { maskMessage } from '../policy/fingerprint.js';
 import type { RowOutcome } from '../domain/outcome.js';
-import type { OpenRecord } from './open-record.js';
+import { storedHistory, type OpenRecord } from './open-record.js';
 
 /** A row waiting for its commit: `updatedAt` is stamped when the commit is cut (see commit). */
 type BufferedRow = Omit<RecordRow, 'updatedAt'> & { updatedAt: string };
@@ -49,7 +49,7 @@ export class Checkpointer {
         key: entry.key,
         status: 'succeeded',
         attempts: entry.attempt,
-        history: entry.retry?.history,
+        history: storedHistory(entry),
         runId: this.runId,
         line: entry.position.line,
         offset: entry.position.offset,

@@ -4,7 +4,6 @@
  */
 import type { Clock, Random } from '../clock.js';
 import type { Job } from '../job.js';
-import type { SerializedError } from '../policy/serialize-error.js';
 import type { RetryBudget } from '../policy/retry-budget.js';
 import type { SampleKind } from '../policy/concurrency-limit.js';
 import type { EngineEvents } from './events.js';
@@ -13,6 +12,7 @@ import type { StepStore } from './durable-step.js';
 import type { AttemptRunner } from './handler-call.js';
 import type { Phase, OpenRecord } from './open-record.js';
 import type { EscapeListener } from './escaped-errors.js';
+import type { LazySerializedError } from './stored-error.js';
 
 export interface ExecutorDeps {
   readonly job: Job<any, any>;
@@ -40,7 +40,7 @@ export interface ExecutorDeps {
     /** Whether this record's attempt is the breaker's probe (it runs while the breaker is not closed). */
     isProbe(entry: OpenRecord): boolean;
     succeeded(entry: OpenRecord): void;
-    systemicFailure(entry: OpenRecord, fingerprint: string, error: SerializedError, how: SystemicFailure): boolean;
+    systemicFailure(entry: OpenRecord, fingerprint: string, error: LazySerializedError, how: SystemicFailure): boolean;
     hold(entry: OpenRecord, ends: { fail(): void; park(): void; pend(): void }): boolean;
   };
   /** Token buckets: every attempt takes a token; a Retry-After pauses the record's key. */

@@ -6,6 +6,7 @@
 import type { AttemptRecord } from '../domain/outcome.js';
 import type { SourcePosition } from '../sources/source.js';
 import type { AttemptContext } from './attempt-context.js';
+import type { LazySerializedError } from './stored-error.js';
 
 /**
  * Where an open record is. Small integers, not strings: the dispatcher counts records by phase at
@@ -39,12 +40,22 @@ export const Phase = {
 } as const;
 export type Phase = (typeof Phase)[keyof typeof Phase];
 
+/** A failed attempt as its record keeps it until its outcome: an AttemptRecord whose error is serialised on demand. */
+export interface FailedAttempt {
+  readonly attempt: number;
+  readonly durationMs: number;
+  readonly error: LazySerializedError;
+  /** The wait before the next attempt, when there was one. */
+  readonly delayMs?: number;
+}
+
 /** What only a record that failed an attempt needs; not allocated for first-time successes. */
 export interface RetryState {
   previousDelayMs: number;
   /** Cancels the timer of the wait the record is in (retry delay, budget, token). */
   cancelRetry: (() => void) | undefined;
-  readonly history: AttemptRecord[];
+  /** Its failed attempts, oldest first; `storedHistory` makes what an outcome stores of them. */
+  readonly history: FailedAttempt[];
   /** The retry budget held this retry back at least once. */
   deferred?: boolean;
 }
@@ -111,6 +122,18 @@ export function openRecord(key: string, position: SourcePosition, record: unknow
 /** The retry state of a record, created on first need. */
 export function retryState(entry: OpenRecord): RetryState {
   return (entry.retry ??= { previousDelayMs: 0, cancelRetry: undefined, history: [] });
+}
+
+/** The record's failed attempts as its outcome stores them (their errors serialised now); undefined when none failed. */
+export function storedHistory(entry: OpenRecord): AttemptRecord[] | undefined {
+  const history = entry.retry?.history;
+  if (history === undefined) return undefined;
+  const stored = new Array<AttemptRecord>(history.length);
+  for (let i = 0; i < history.length; i++) {
+    const { attempt, durationMs, error, delayMs } = history[i] as FailedAttempt;
+    stored[i] = delayMs === undefined ? { attempt, durationMs, error: error.value } : { attempt, durationMs, error: error.value, delayMs };
+  }
+  return stored;
 }
 
 /** Whether the record has its outcome (for the crash guard). */

@@ -2,13 +2,25 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../clock.js';
 import { defineJob, type JobOptions } from '../job.js';
 import { RetryBudget } from '../policy/retry-budget.js';
+import { classifyError } from '../policy/classify.js';
+import { failureFingerprint } from '../policy/fingerprint.js';
+import type { AttemptsEnd } from '../domain/outcome.js';
+import type { EngineEvent } from '../events/engine-event.js';
 import { EngineEvents } from './events.js';
 import type { ExecutorDeps } from './executor-deps.js';
 import { openRecord, type OpenRecord } from './open-record.js';
 import { RecordExecutor } from './record-executor.js';
+import { safeSerialize } from './stored-error.js';
 
 /** An executor over a job whose handler fails with a retryable error until `failures` calls have failed. */
-function executorFor(options: { failures: number; job?: Partial<JobOptions<unknown>>; budget?: RetryBudget | undefined }) {
+function executorFor(options: {
+  failures: number;
+  job?: Partial<JobOptions<unknown>>;
+  budget?: RetryBudget | undefined;
+  /** What the failing calls throw (call number, 1-based). */
+  error?: (call: number) => Error;
+  listener?: (event: EngineEvent) => void;
+}) {
   const clock = new ManualClock(1000);
   let calls = 0;
   const job = defineJob<unknown>({
@@ -18,27 +30,36 @@ function executorFor(options: { failures: number; job?: Partial<JobOptions<unkno
     retry: { maxAttempts: 5, backoff: { kind: 'constant', delayMs: 10 } },
     handler: () => {
       calls++;
-      if (calls <= options.failures) throw Object.assign(new Error('unavailable'), { status: 503 });
+      if (calls <= options.failures) throw options.error?.(calls) ?? Object.assign(new Error('unavailable'), { status: 503 });
       return 'ok';
     },
     ...options.job,
   });
-  const seen = { tokensTaken: 0, retryWaits: [] as number[], succeeded: 0 };
+  const seen = { tokensTaken: 0, retryWaits: [] as number[], succeeded: 0, outcomes: [] as AttemptsEnd[], fingerprints: [] as string[] };
   const deps: ExecutorDeps = {
     job,
     clock,
     random: () => 0,
-    events: new EngineEvents([]),
+    events: new EngineEvents([{ name: 'test', listener: options.listener, types: ['record:retrying'] }]),
     stats: { attempts: 0, retries: 0, retriesDeferred: 0 },
     move: (entry, phase) => (entry.phase = phase),
     onSucceeded: () => {
       seen.succeeded++;
       return true;
     },
-    onOutcome: () => {},
+    onOutcome: (_entry, outcome) => seen.outcomes.push(outcome),
     stopping: () => false,
     budget: 'budget' in options ? options.budget : new RetryBudget(job.retryBudget),
-    breaker: { closed: true, isProbe: () => false, succeeded: () => {}, systemicFailure: () => false, hold: () => false },
+    breaker: {
+      closed: true,
+      isProbe: () => false,
+      succeeded: () => {},
+      systemicFailure: (_entry, fingerprint) => {
+        seen.fingerprints.push(fingerprint);
+        return false;
+      },
+      hold: () => false,
+    },
     limiter: {
       tryTake: () => {
         seen.tokensTaken++;
@@ -76,5 +97,66 @@ describe('RecordExecutor', () => {
     expect(calls()).toBe(2);
     expect(seen.tokensTaken).toBe(2);
     expect(seen.succeeded).toBe(1);
+  });
+
+  /** An error that counts the reads of its stack (formatting it is most of what serialising costs). */
+  function watched(message: string, reads: { stack: number }): Error {
+    const error = Object.assign(new Error(message), { status: 503 });
+    const stack = error.stack;
+    Object.defineProperty(error, 'stack', {
+      get() {
+        reads.stack++;
+        return stack;
+      },
+    });
+    return error;
+  }
+
+  it('never serialises the error of an attempt whose retry succeeds, and gives the breaker its failure group', () => {
+    const reads = { stack: 0 };
+    const thrown: Error[] = [];
+    const { executor, seen } = executorFor({ failures: 1, error: () => thrown[thrown.push(watched('unavailable', reads)) - 1] as Error });
+    const entry = openRecord('r', { seq: 0 }, {});
+    executor.attempt(entry);
+    executor.attempt(entry);
+    expect(seen.succeeded).toBe(1);
+    expect(reads.stack).toBe(0);
+    const { rule } = classifyError(thrown[0]);
+    expect(seen.fingerprints).toEqual([failureFingerprint(safeSerialize(thrown[0]), { kind: 'exhausted', rule })]);
+  });
+
+  it('stores every attempt of a record that fails for good with its error serialised, as it was thrown', () => {
+    const reads = { stack: 0 };
+    const thrown: Error[] = [];
+    const { executor, seen } = executorFor({
+      failures: 5,
+      error: (call) => thrown[thrown.push(watched(`unavailable ${call}`, reads)) - 1] as Error,
+    });
+    const entry = openRecord('r', { seq: 0 }, {});
+    for (let i = 0; i < 5; i++) executor.attempt(entry);
+    expect(seen.outcomes).toHaveLength(1);
+    const outcome = seen.outcomes[0] as Extract<AttemptsEnd, { status: 'failed' }>;
+    expect(outcome.error).toEqual(safeSerialize(thrown[4]));
+    expect(outcome.history).toStrictEqual(
+      thrown.map((error, i) =>
+        i < 4
+          ? { attempt: i + 1, durationMs: 0, error: safeSerialize(error), delayMs: 10 }
+          : { attempt: 5, durationMs: 0, error: safeSerialize(error) },
+      ),
+    );
+    // Once each when stored, and once more for the comparisons above.
+    expect(reads.stack).toBe(5 + 5 + 1);
+  });
+
+  it('serialises the error of a retried attempt when a listener wants the retry event', () => {
+    const events: EngineEvent[] = [];
+    const thrown: Error[] = [];
+    const { executor } = executorFor({
+      failures: 1,
+      listener: (event) => events.push(event),
+      error: () => thrown[thrown.push(new Error('unavailable')) - 1] as Error,
+    });
+    executor.attempt(openRecord('r', { seq: 0 }, {}));
+    expect(events).toMatchObject([{ type: 'record:retrying', attempt: 1, error: safeSerialize(thrown[0]) }]);
   });
 });

@@ -13,14 +13,14 @@ import { failureFingerprint, failureGroup } from '../policy/fingerprint.js';
 import { decideRetry, type RetryDecision } from '../policy/retry.js';
 import { retryAfterMs } from '../policy/retry-after.js';
 import type { SerializedError } from '../policy/serialize-error.js';
-import { safeSerialize, withCause } from './stored-error.js';
+import { LazySerializedError, safeIdentity, safeSerialize, withCause } from './stored-error.js';
 import { AttemptContext, type AttemptOwner, type AttemptShared } from './attempt-context.js';
 import { inAttempt } from './escaped-errors.js';
 import { callHandler, isThenable } from './handler-call.js';
 import { thrownSummary } from '../policy/error-fields.js';
 import { failureSample, SampleKind } from '../policy/concurrency-limit.js';
-import type { AttemptRecord, AttemptsEnd } from '../domain/outcome.js';
-import { Phase, retryState, type OpenRecord, type RetryState } from './open-record.js';
+import type { AttemptsEnd } from '../domain/outcome.js';
+import { Phase, retryState, storedHistory, type FailedAttempt, type OpenRecord, type RetryState } from './open-record.js';
 import { RunningList } from './running-list.js';
 import type { ExecutorDeps } from './executor-deps.js';
 
@@ -34,12 +34,15 @@ export class RecordExecutor implements AttemptOwner {
    */
   private readonly emitsAttemptEnded: boolean;
   private readonly emitsSucceeded: boolean;
+  /** Whether a listener wants `record:retrying`, which carries the serialized error that a retry otherwise defers. */
+  private readonly emitsRetrying: boolean;
   /** What every attempt's `ctx` shares. */
   private readonly shared: AttemptShared;
 
   constructor(private readonly deps: ExecutorDeps) {
     this.emitsAttemptEnded = deps.events.wants('attempt:ended');
     this.emitsSucceeded = deps.events.wants('record:succeeded');
+    this.emitsRetrying = deps.events.wants('record:retrying');
     this.shared = { jobName: deps.job.name, events: deps.events, stepStore: deps.steps, owner: this, escapes: deps.escapes };
   }
 
@@ -161,9 +164,9 @@ export class RecordExecutor implements AttemptOwner {
       { cause: sinkError },
     );
     const serialized = safeSerialize(error, job.redact);
-    const history = retryState(entry).history;
-    history.push({ attempt: entry.attempt, durationMs: clock.now() - entry.attemptStartedAtMs, error: serialized });
-    return this.failedOutcome(entry, FailureKind.fatal, serialized, 'unwritable-result', history);
+    const durationMs = clock.now() - entry.attemptStartedAtMs;
+    retryState(entry).history.push({ attempt: entry.attempt, durationMs, error: LazySerializedError.of(serialized) });
+    return this.failedOutcome(entry, FailureKind.fatal, serialized, 'unwritable-result');
   }
 
   /** Times out every running attempt past its deadline. Called on a timer by the engine. */
@@ -228,7 +231,7 @@ export class RecordExecutor implements AttemptOwner {
     entry.generation++;
     const durationMs = clock.now() - entry.attemptStartedAtMs;
     // Serialized once when someone listens: the event carries it, and the breaker and the outcome reuse it.
-    let handlerFailure = this.emitsAttemptEnded ? safeSerialize(error, job.redact) : undefined;
+    const handlerFailure = this.emitsAttemptEnded ? safeSerialize(error, job.redact) : undefined;
     if (handlerFailure) {
       events.emit({
         type: 'attempt:ended',
@@ -267,11 +270,13 @@ export class RecordExecutor implements AttemptOwner {
     }
     const systemic = timedOut || classification === 'retryable';
     if (systemic && entry.counted > 1) this.deps.onRetryEnded?.(false);
+    // Serialised when first needed (stored-error.ts): a retry that succeeds never needs it.
+    const failure = handlerFailure ? LazySerializedError.of(handlerFailure) : new LazySerializedError(handlerError, job.redact);
     if (systemic) {
-      // Kept: the outcome below reuses it when the record's error is still the handler's.
-      const failure = (handlerFailure ??= safeSerialize(handlerError, job.redact));
-      // The group this failure would have if it ended the record, so the breaker's dominant error is a failure group.
-      const group = failureFingerprint(failure, { kind: timedOut ? FailureKind.timeout : FailureKind.exhausted, rule });
+      // The group this failure would have if it ended the record, so the breaker's dominant error is a
+      // failure group: computed from what a fingerprint reads of the error, not its whole serialization.
+      const identity = handlerFailure ?? safeIdentity(handlerError);
+      const group = failureFingerprint(identity, { kind: timedOut ? FailureKind.timeout : FailureKind.exhausted, rule });
       const final = !decision.retry;
       if (
         this.deps.breaker.systemicFailure(entry, group, failure, {
@@ -292,22 +297,22 @@ export class RecordExecutor implements AttemptOwner {
       const pauseMs = retryAfterMs(handlerError, clock.now());
       if (pauseMs !== undefined) this.deps.limiter.slowDown(entry.rateKey, clock.now() + pauseMs);
     }
-    const serialized = handlerFailure !== undefined && error === handlerError ? handlerFailure : safeSerialize(error, job.redact);
     const retry = retryState(entry);
-    const history = retry.history;
     if (decision.retry && !this.deps.stopping()) {
-      history.push({ attempt: entry.attempt, durationMs, error: serialized, delayMs: decision.delayMs });
+      retry.history.push({ attempt: entry.attempt, durationMs, error: failure, delayMs: decision.delayMs });
       stats.retries++;
       retry.previousDelayMs = decision.delayMs;
-      events.emit({
-        type: 'record:retrying',
-        key: entry.key,
-        attempt: entry.attempt,
-        counted: entry.counted,
-        delayMs: decision.delayMs,
-        error: serialized,
-        rule,
-      });
+      if (this.emitsRetrying) {
+        events.emit({
+          type: 'record:retrying',
+          key: entry.key,
+          attempt: entry.attempt,
+          counted: entry.counted,
+          delayMs: decision.delayMs,
+          error: failure.value,
+          rule,
+        });
+      }
       this.waitToRetry(entry, decision.delayMs);
       return;
     }
@@ -315,9 +320,11 @@ export class RecordExecutor implements AttemptOwner {
       this.pending(entry);
       return;
     }
-    history.push({ attempt: entry.attempt, durationMs, error: serialized });
+    const stored = error === handlerError ? failure : LazySerializedError.of(safeSerialize(error, job.redact));
+    const serialized = stored.value;
+    retry.history.push({ attempt: entry.attempt, durationMs, error: stored });
     const kind = timedOut ? FailureKind.timeout : decision.reason === 'fatal' ? FailureKind.fatal : FailureKind.exhausted;
-    const fail = (): void => this.deps.onOutcome(entry, this.failedOutcome(entry, kind, serialized, rule, history));
+    const fail = (): void => this.deps.onOutcome(entry, this.failedOutcome(entry, kind, serialized, rule));
     // A systemic failure at the end of its attempts may be the start of an outage: the breaker decides.
     if (systemic && this.deps.breaker.hold(entry, { fail, park: () => this.park(entry), pend: () => this.pending(entry) })) {
       // It waits for the breaker's verdict without its slot, so that other records keep coming and give that verdict.
@@ -329,8 +336,9 @@ export class RecordExecutor implements AttemptOwner {
   }
 
   /** The record fails for good: its event, its phase, its outcome. */
-  private failedOutcome(entry: OpenRecord, kind: FailureKind, error: SerializedError, rule: string, history: AttemptRecord[]): AttemptsEnd {
+  private failedOutcome(entry: OpenRecord, kind: FailureKind, error: SerializedError, rule: string): AttemptsEnd {
     const { key, attempt, counted } = entry;
+    const history = storedHistory(entry) ?? [];
     const group = failureGroup(error, kind, rule);
     this.deps.events.emit({ type: 'record:failed', key, kind, attempts: attempt, counted, error, rule, fingerprint: group.fingerprint });
     this.deps.move(entry, Phase.done);
@@ -365,7 +373,7 @@ function attemptDurations(entry: OpenRecord, durationMs: number): number[] {
   const history = entry.retry?.history;
   if (history === undefined) return [durationMs];
   const durations = new Array<number>(history.length + 1);
-  for (let i = 0; i < history.length; i++) durations[i] = (history[i] as AttemptRecord).durationMs;
+  for (let i = 0; i < history.length; i++) durations[i] = (history[i] as FailedAttempt).durationMs;
   durations[history.length] = durationMs;
   return durations;
 }

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { safeSerialize, withCause } from './stored-error.js';
+import { BatchguardError, FatalError, RetryableError } from '../errors.js';
+import { failureFingerprint } from '../policy/fingerprint.js';
+import type { SerializedError } from '../policy/serialize-error.js';
+import { LazySerializedError, safeIdentity, safeSerialize, withCause } from './stored-error.js';
 
 const revoked = (): unknown => {
   const { proxy, revoke } = Proxy.revocable({}, {});
@@ -44,5 +47,120 @@ describe('withCause', () => {
     const proxy = revoked();
     expect(withCause(proxy, cause)).toBe(proxy);
     expect(withCause('a string', cause)).toBe('a string');
+  });
+});
+
+/** What a fingerprint reads of each link of a serialized cause chain, and where the chain was cut. */
+function chainIdentity(error: SerializedError): unknown[] {
+  const links: unknown[] = [];
+  for (let link: SerializedError | undefined = error; link; link = link.cause) {
+    links.push([link.name, link.code, link.status, link.group, link.circular, link.truncated]);
+  }
+  return links;
+}
+
+function chainOf(depth: number): Error {
+  let error = new Error('bottom', { cause: Object.assign(new Error('deepest'), { code: 'EDEEP' }) });
+  for (let i = 0; i < depth; i++) error = Object.assign(new Error(`level ${i}`), { code: `E${i}`, cause: error });
+  return error;
+}
+
+function cycle(): Error {
+  const a = Object.assign(new Error('a'), { code: 'EA' });
+  const b = Object.assign(new Error('b'), { status: 503, cause: a });
+  a.cause = b;
+  return a;
+}
+
+const throwing = (): Error => {
+  const error = new Error('getters throw');
+  for (const field of ['code', 'status', 'cause', 'group', 'name']) {
+    Object.defineProperty(error, field, {
+      get() {
+        throw new Error(`no ${field}`);
+      },
+    });
+  }
+  return error;
+};
+
+describe('safeIdentity', () => {
+  it.each([
+    ['a plain error', () => new Error('boom')],
+    ['a string code', () => Object.assign(new Error('refused'), { code: 'ECONNREFUSED' })],
+    ['a numeric code', () => Object.assign(new Error('db'), { code: 1205 })],
+    ['an HTTP status', () => Object.assign(new Error('unavailable'), { status: 503 })],
+    ['a statusCode as text', () => Object.assign(new Error('unavailable'), { statusCode: '429' })],
+    ['a response status', () => Object.assign(new Error('not found'), { response: { status: 404 } })],
+    ['a FatalError with a group', () => new FatalError('no match for Zürich', { group: 'geocoder-miss' })],
+    ['a RetryableError with a group', () => new RetryableError('slow', { group: 'slow-upstream' })],
+    ['a group on an error that cannot name one', () => Object.assign(new Error('x'), { group: 'ignored' })],
+    ['a wrapper around a grouped error', () => new BatchguardError('WRAP', 'outer', { cause: new FatalError('in', { group: 'g' }) })],
+    ['a fetch failure', () => new TypeError('fetch failed', { cause: Object.assign(new Error('connect'), { code: 'ECONNREFUSED' }) })],
+    ['a name longer than a field may be', () => Object.assign(new Error('long'), { name: 'N'.repeat(500), code: 'C'.repeat(500) })],
+    ['an error named by its constructor only', () => Object.assign(new (class CustomError extends Error {})('x'), { name: '' })],
+    ['a thrown plain object', () => ({ error: 'rate_limited', code: 'E429' })],
+    ['a string', () => 'just text'],
+    ['undefined', () => undefined],
+    ['a symbol', () => Symbol('s')],
+    ['a cause chain deeper than is followed', () => chainOf(12)],
+    ['a cycle of causes', cycle],
+    [
+      'an AggregateError',
+      () => new AggregateError([Object.assign(new Error('a'), { code: 'EA' }), 'b'], 'all failed', { cause: new Error('c') }),
+    ],
+    ['getters that throw', throwing],
+    ['a revoked proxy', revoked],
+    ['an error caused by a revoked proxy', () => new Error('outer', { cause: revoked() })],
+    ['a proxy whose traps throw', () => new Proxy({}, { get: trap, getPrototypeOf: trap, ownKeys: trap, has: trap })],
+  ])('gives what safeSerialize gives a fingerprint, for %s', (_name, make) => {
+    const thrown = make();
+    const identity = safeIdentity(thrown);
+    const full = safeSerialize(thrown);
+    expect(chainIdentity(identity)).toEqual(chainIdentity(full));
+    const context = { kind: 'exhausted', rule: 'retryable-default' };
+    expect(failureFingerprint(identity, context)).toBe(failureFingerprint(full, context));
+    // Nothing of the costly part: no stack read, no text redacted.
+    expect(identity.stack).toBeUndefined();
+    expect(identity.message).toBe('');
+  });
+
+  it('reads no stack, message or extra field', () => {
+    const read: string[] = [];
+    const error = new Proxy(Object.assign(new Error('watched'), { code: 'E1', errno: -111 }), {
+      get(target, property, receiver) {
+        if (typeof property === 'string') read.push(property);
+        return Reflect.get(target, property, receiver) as unknown;
+      },
+    });
+    safeIdentity(error);
+    expect(read).not.toContain('stack');
+    expect(read).not.toContain('message');
+    expect(read).not.toContain('errno');
+  });
+});
+
+describe('LazySerializedError', () => {
+  it('serialises the thrown value on first read, once, as safeSerialize does', () => {
+    let stackReads = 0;
+    const error = new Error('later');
+    const stack = error.stack;
+    Object.defineProperty(error, 'stack', {
+      get() {
+        stackReads++;
+        return stack;
+      },
+    });
+    const lazy = new LazySerializedError(error, undefined);
+    expect(stackReads).toBe(0);
+    const serialized = lazy.value;
+    expect(lazy.value).toBe(serialized);
+    expect(stackReads).toBe(1);
+    expect(serialized).toEqual(safeSerialize(error));
+  });
+
+  it('keeps a serialization given to it', () => {
+    const serialized = { name: 'Error', message: 'given' };
+    expect(LazySerializedError.of(serialized).value).toBe(serialized);
   });
 });

@@ -2,7 +2,7 @@
  * A failed attempt's error as the ledger stores it: serialised without batchguard's own stack
  * frames, by a path that never throws, whatever was thrown.
  */
-import { serializeError, type SerializedError } from '../policy/serialize-error.js';
+import { serializeError, serializeIdentity, type SerializedError } from '../policy/serialize-error.js';
 import { thrownSummary } from '../policy/error-fields.js';
 import type { Redactor } from '../policy/redact.js';
 
@@ -16,6 +16,55 @@ export function safeSerialize(error: unknown, redact?: Redactor): SerializedErro
     return withoutEngineFrames(serializeError(error, { redact }));
   } catch {
     return { name: 'UnreadableError', message: `the thrown value could not be read: ${thrownSummary(error)}` };
+  }
+}
+
+/**
+ * What `safeSerialize(error)` gives a fingerprint (name, code, status and group along the cause
+ * chain; see `serializeIdentity`), without reading the stack or redacting text. The same fallback
+ * as `safeSerialize` when the value cannot be read, for the same fingerprint.
+ */
+export function safeIdentity(error: unknown): SerializedError {
+  try {
+    return serializeIdentity(error);
+  } catch {
+    return { name: 'UnreadableError', message: '' };
+  }
+}
+
+/**
+ * A failed attempt's error, serialised (by `safeSerialize`) when first read, then kept. A record
+ * that fails once and succeeds on its retry, most failures of a flaky service, stores nothing of
+ * its failed attempt: its error is then never serialised, and its stack never formatted (~30 µs of
+ * the ~150 µs a retried record costs, bench/failure-cost.mjs). The thrown value is held until then,
+ * so what is stored is what it holds then: a handler that changes an error it threw (its message)
+ * before the record's outcome is stored changes what the outcome says of that attempt.
+ */
+export class LazySerializedError {
+  private thrown: unknown;
+  private serialized: SerializedError | undefined;
+
+  constructor(
+    thrown: unknown,
+    private readonly redact: Redactor | undefined,
+  ) {
+    this.thrown = thrown;
+  }
+
+  /** An error serialised already (it was needed at once). */
+  static of(serialized: SerializedError): LazySerializedError {
+    const lazy = new LazySerializedError(undefined, undefined);
+    lazy.serialized = serialized;
+    return lazy;
+  }
+
+  get value(): SerializedError {
+    if (this.serialized === undefined) {
+      this.serialized = safeSerialize(this.thrown, this.redact);
+      // The thrown value (and whatever it holds: a response, a request) is not kept past its use.
+      this.thrown = undefined;
+    }
+    return this.serialized;
   }
 }
 

@@ -66,6 +66,8 @@ export interface SerializeOptions {
 interface Walk {
   readonly redact: Redactor;
   readonly ancestors: Set<object>;
+  /** Only what a fingerprint reads (see `serializeIdentity`). */
+  readonly identityOnly: boolean;
   errorsLeft: number;
   charsLeft: number;
 }
@@ -76,26 +78,45 @@ interface Walk {
  * `MAX_CAUSE_DEPTH` become a stub with `truncated: true`. The result always survives `JSON.stringify`.
  */
 export function serializeError(error: unknown, options: SerializeOptions = {}): SerializedError {
-  const walk: Walk = {
-    redact: safeRedactor(options.redact ?? defaultRedactor),
+  return serializeAt(error, 0, newWalk(options.redact, false));
+}
+
+/**
+ * What a failure's fingerprint is computed from (fingerprint.ts), and only that: the name, code,
+ * HTTP status and explicit group of the error and of each cause, and where the cause chain was cut.
+ * Messages are empty; no stack, extra field or aggregated error is read. It runs the statements of
+ * `serializeError` that produce those fields, skipping the others (none of which the fields depend
+ * on: a cause is serialized before its error's aggregated errors, so these never use up the error
+ * budget of the chain), so that a fingerprint computed from it is the one computed from the full
+ * serialization. A retried attempt needs its fingerprint at once (for the breaker) but its stack,
+ * the costly part (V8 formats it on first read), only if the record ends up failing.
+ */
+export function serializeIdentity(error: unknown): SerializedError {
+  return serializeAt(error, 0, newWalk(undefined, true));
+}
+
+function newWalk(redact: Redactor | undefined, identityOnly: boolean): Walk {
+  return {
+    redact: safeRedactor(redact ?? defaultRedactor),
     ancestors: new Set(),
+    identityOnly,
     errorsLeft: ERROR_LIMITS.errors,
     charsLeft: ERROR_LIMITS.totalChars,
   };
-  return serializeAt(error, 0, walk);
 }
 
 function serializeAt(value: unknown, depth: number, walk: Walk): SerializedError {
+  const identityOnly = walk.identityOnly;
   walk.errorsLeft--;
   if (typeof value !== 'object' || value === null)
-    return { name: 'NonError', message: text(describeNonObject(value), ERROR_LIMITS.messageChars, walk) };
+    return { name: 'NonError', message: identityOnly ? '' : text(describeNonObject(value), ERROR_LIMITS.messageChars, walk) };
   let name = 'NonError';
   try {
     name = limitText(
       errorNameOf(value) ?? (isInstance(value, Error) ? (errorNameOf(readProp(value, 'constructor')) ?? 'Error') : 'NonError'),
       ERROR_LIMITS.fieldChars,
     );
-    const message = text(messageOf(value), ERROR_LIMITS.messageChars, walk);
+    const message = identityOnly ? '' : text(messageOf(value), ERROR_LIMITS.messageChars, walk);
     if (walk.ancestors.has(value)) return { name, message, circular: true };
     if (depth > MAX_CAUSE_DEPTH || walk.errorsLeft < 0) return { name, message, truncated: true };
 
@@ -104,30 +125,37 @@ function serializeAt(value: unknown, depth: number, walk: Walk): SerializedError
     if (code !== undefined) out.code = limitText(code, ERROR_LIMITS.fieldChars);
     const status = httpStatusOf(value);
     if (status !== undefined) out.status = status;
-    for (const field of KEPT_FIELDS) {
-      const extra = readProp(value, field);
-      if (typeof extra === 'string') out[field] = limitText(extra, ERROR_LIMITS.fieldChars, walk.redact);
-      else if (typeof extra === 'boolean' || (typeof extra === 'number' && Number.isFinite(extra))) out[field] = extra;
-    }
+    if (!identityOnly) keepFields(value, out, walk);
     const group = readProp(value, 'group');
     if (typeof group === 'string' && group !== '' && (isInstance(value, FatalError) || isInstance(value, RetryableError))) {
       out.group = limitText(group, ERROR_LIMITS.fieldChars);
     }
-    const stack = readProp(value, 'stack');
-    if (typeof stack === 'string' && walk.charsLeft > 0) out.stack = text(stack, ERROR_LIMITS.stackChars, walk);
+    if (!identityOnly) {
+      const stack = readProp(value, 'stack');
+      if (typeof stack === 'string' && walk.charsLeft > 0) out.stack = text(stack, ERROR_LIMITS.stackChars, walk);
+    }
 
     // Only the current path counts as "seen": the same error may legitimately appear twice side by
     // side (e.g. in an AggregateError and as its cause) without being a cycle.
     walk.ancestors.add(value);
     const cause = readProp(value, 'cause');
     if (cause !== undefined && cause !== null) out.cause = serializeAt(cause, depth + 1, walk);
-    serializeAggregated(value, out, depth, walk);
+    if (!identityOnly) serializeAggregated(value, out, depth, walk);
     walk.ancestors.delete(value);
     return out;
   } catch {
     // Only reachable through a value hostile beyond what the guards above expect; keep what is known.
     walk.ancestors.delete(value);
     return { name, message: '[the thrown value could not be read]' };
+  }
+}
+
+/** The extra fields of KEPT_FIELDS that `value` has. */
+function keepFields(value: object, out: SerializedError, walk: Walk): void {
+  for (const field of KEPT_FIELDS) {
+    const extra = readProp(value, field);
+    if (typeof extra === 'string') out[field] = limitText(extra, ERROR_LIMITS.fieldChars, walk.redact);
+    else if (typeof extra === 'boolean' || (typeof extra === 'number' && Number.isFinite(extra))) out[field] = extra;
   }
 }
 

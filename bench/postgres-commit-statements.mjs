@@ -5,13 +5,15 @@
  * 20,000), the job of bench/compare/contenders/batchguard-job.mjs, one process, a new schema per
  * run (dropped after). Counted by wrapping `pg`'s `Client.prototype.query` (load-independent): the
  * statements, the commits and the range statements among them; timed: the commits' transactions,
- * from BEGIN sent to COMMIT answered, and the run.
+ * from BEGIN sent to COMMIT answered (or the commit's statement, sent to answered, when it is its
+ * own transaction), and the run; the CPU of this process and of the server's backends for its
+ * connections (read from /proc: the server must be local).
  * Usage: npm run build && node bench/postgres-commit-statements.mjs
  *   (BATCHGUARD_DIST=/other/checkout/dist measures another build; REPEAT=3 runs each handler 3 times)
  * Needs PostgreSQL on 127.0.0.1:5432 (trust auth, database test).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -28,35 +30,66 @@ const lib = await import(pathToFileURL(join(DIST, 'index.js')).href);
 // The `pg` that this build's ledger loads (found from its own folder), so that its statements are the ones counted.
 const pg = createRequire(join(DIST, 'index.js'))('pg');
 
-const counts = { statements: 0, commits: 0, rangeStatements: 0, commitMs: 0 };
+const counts = { statements: 0, commits: 0, rangeStatements: 0, commitMs: 0, serverCpuMs: 0 };
 const original = pg.Client.prototype.query;
 pg.Client.prototype.query = function (config, ...rest) {
   const text = typeof config === 'string' ? config : (config?.text ?? '');
   counts.statements++;
   // A group commit's transaction is the one that writes the job's meta (meta_set), before and after the change.
+  const sent = performance.now();
+  // A commit statement sent outside a transaction is its own: timed alone (pg-pool passes a callback).
+  const alone = text.includes('meta_set AS') && this.benchBegan === undefined;
   if (text.includes('meta_set AS')) {
     counts.commits++;
     this.benchCommit = true;
   }
   if (text.includes('WITH before AS')) counts.rangeStatements++;
   if (text === 'BEGIN' || text.startsWith('BEGIN ')) {
-    this.benchBegan = performance.now();
+    this.benchBegan = sent;
     this.benchCommit = false;
   }
+  const ended = text === 'COMMIT' || text === 'ROLLBACK';
+  const began = this.benchBegan;
+  if (ended) this.benchBegan = undefined;
+  const timed = alone || (text === 'COMMIT' && this.benchCommit);
+  const from = alone ? sent : began;
+  const callback = typeof rest[rest.length - 1] === 'function' ? rest.pop() : undefined;
+  if (callback !== undefined) {
+    return original.call(this, config, ...rest, (...answer) => {
+      if (timed) counts.commitMs += performance.now() - from;
+      callback(...answer);
+    });
+  }
   const result = original.call(this, config, ...rest);
-  if (text === 'COMMIT' && this.benchCommit && result instanceof Promise) {
-    const began = this.benchBegan;
+  if (timed && result instanceof Promise) {
     return result.then((value) => {
-      counts.commitMs += performance.now() - began;
+      counts.commitMs += performance.now() - from;
       return value;
     });
   }
   return result;
 };
 
+// The server's CPU for the run (its backends', read from /proc as each connection ends: the server
+// is local). Load-independent, unlike the times, and the server shares the machine's CPUs.
+const backendCpuMs = (pid) => {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return 0;
+  }
+};
+const CLOCK_TICKS = 100;
+const originalEnd = pg.Client.prototype.end;
+pg.Client.prototype.end = function (...args) {
+  if (this.processID && !this.benchAdmin) counts.serverCpuMs += backendCpuMs(this.processID);
+  return originalEnd.apply(this, args);
+};
+
 async function measure(handlerName, data) {
   const pgSchema = `bench_commit_${randomBytes(4).toString('hex')}`;
-  Object.assign(counts, { statements: 0, commits: 0, rangeStatements: 0, commitMs: 0 });
+  Object.assign(counts, { statements: 0, commits: 0, rangeStatements: 0, commitMs: 0, serverCpuMs: 0 });
   const job = benchJob({ data, handler: handlers[handlerName](), concurrency: 8 }, lib);
   const cpu = process.cpuUsage();
   const started = performance.now();
@@ -64,6 +97,7 @@ async function measure(handlerName, data) {
   const elapsedMs = performance.now() - started;
   const { user, system } = process.cpuUsage(cpu);
   const admin = new pg.Client({ connectionString: PG_URL });
+  admin.benchAdmin = true;
   await admin.connect();
   await admin.query(`DROP SCHEMA IF EXISTS ${pgSchema} CASCADE`);
   await admin.end();

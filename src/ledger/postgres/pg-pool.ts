@@ -22,9 +22,17 @@ export interface SqlResult<Row> {
   readonly rowCount: number | null;
 }
 
+/** A named statement and its values, as `pg` takes them. */
+export interface NamedQuery {
+  readonly name: string;
+  readonly text: string;
+  readonly values?: unknown[];
+}
+
 /** One connection (`pg.Client`, or a `pg.PoolClient` checked out of a pool). */
 export interface SqlClient {
-  query<Row = Record<string, unknown>>(text: string, values?: unknown[]): Promise<SqlResult<Row>>;
+  /** `text` may be a named statement (pg-db.ts's Statement) with its values: parsed and planned once per connection. */
+  query<Row = Record<string, unknown>>(text: string | NamedQuery, values?: unknown[]): Promise<SqlResult<Row>>;
 }
 
 /** A connection checked out of a pool: given back with `release`, its errors heard while it is out. */

@@ -3,7 +3,7 @@
  * `crash_suspects` rows. The rules are ../crash-evidence.ts's.
  */
 import { noteSeqs, suspectFromRow, suspectsAfterCrash, suspectToRow } from '../crash-evidence.js';
-import type { CommitBatch, CrashEvidence, CrashSuspect, InFlightNote } from '../ledger.js';
+import type { CrashEvidence, CrashSuspect, InFlightNote } from '../ledger.js';
 import type { PgDb, Query } from './pg-db.js';
 import type { PostgresLease } from './postgres-lease.js';
 import { crashSql } from './sql/crash-suspects.js';
@@ -85,17 +85,14 @@ export class PostgresCrashNotes {
     ]);
   }
 
-  /** A commit gives records an outcome: they are no longer suspects (a quarantined one keeps its evidence). */
-  async clearFinished(query: Query, batch: CommitBatch): Promise<void> {
-    if (this.suspectCount === 0) return;
-    const singles = batch.rows.filter((row) => !(row.status === 'failed' && row.kind === 'crashed')).map((row) => row.seq);
-    const { rowCount } = await query(this.sql.clearFinished, [
-      this.jobId(),
-      batch.succeeded.map((range) => range.first),
-      batch.succeeded.map((range) => range.last),
-      singles,
-    ]);
-    this.suspectCount -= rowCount;
+  /** Whether suspects are stored: a commit deletes its records from them (write-commit.ts) only then. */
+  get anyStored(): boolean {
+    return this.suspectCount > 0;
+  }
+
+  /** A commit gave `count` suspects an outcome and deleted them (a quarantined one keeps its evidence). */
+  cleared(count: number): void {
+    this.suspectCount -= count;
   }
 
   /** The source changed and its records moved: suspects follow their records (one that is gone is forgotten). */

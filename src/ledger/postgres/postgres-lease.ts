@@ -148,6 +148,21 @@ export class PostgresLease {
     return read.nowMs;
   }
 
+  /**
+   * For a statement that fences itself (sql/lease.ts's fenceClause): this holder's token, or
+   * LEDGER_LEASE_LOST when the lease is already known lost.
+   */
+  tokenToWrite(): number {
+    if (this.lost) throw this.lost;
+    return this.token;
+  }
+
+  /** After a statement that fenced itself: throws LEDGER_LEASE_LOST, naming the new holder, unless it found the lease held. */
+  checkFenced(row: Row | undefined): void {
+    if (row?.held === true) return;
+    throw this.loseTo(row ? toLease(row).lease : undefined);
+  }
+
   /** Records that the lease was lost to `current` (or released by another run), and returns the error. */
   loseTo(current: Lease | undefined): LedgerError {
     this.lost ??= lostError(this.db.location, this.mine as Lease, current);

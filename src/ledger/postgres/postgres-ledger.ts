@@ -45,7 +45,7 @@ import { ledgerLocationIn } from './postgres-location.js';
 import { prepareSchema } from './postgres-schema.js';
 import { applyPostgresSourceMap } from './postgres-source-map.js';
 import { rowFilterQuery } from './row-filter-query.js';
-import { writeCommit } from './write-commit.js';
+import { commitStatements, writeCommit, type CommitStatements } from './write-commit.js';
 import { metaSql } from './sql/meta.js';
 import { PAGE_ROWS, readsSql } from './sql/reads.js';
 import { runsSql } from './sql/runs.js';
@@ -61,6 +61,7 @@ export class PostgresLedger implements Ledger {
   private readonly crashNotes: PostgresCrashNotes;
   private readonly recordKeys: PostgresKeys;
   private readonly sql;
+  private readonly commitSql: CommitStatements;
 
   constructor(
     private readonly db: PgDb,
@@ -72,6 +73,7 @@ export class PostgresLedger implements Ledger {
     this.lease = new PostgresLease(db, schema, id, leaseOptions);
     this.crashNotes = new PostgresCrashNotes(schema, id);
     this.recordKeys = new PostgresKeys(schema);
+    this.commitSql = commitStatements(schema);
     this.sql = { meta: metaSql(schema), reads: readsSql(schema), runs: runsSql(schema), steps: stepsSql(schema) };
   }
 
@@ -156,13 +158,10 @@ export class PostgresLedger implements Ledger {
   }
 
   async commit(batch: CommitBatch): Promise<void> {
-    await this.use('writing a commit', KEPT, (jobId) =>
-      this.db.transaction(async (query) => {
-        await this.lease.fence(query);
-        await writeCommit(query, this.schema, jobId, batch, this.recordKeys.toCommit());
-        await this.crashNotes.clearFinished(query, batch);
-      }),
-    );
+    await this.use('writing a commit', KEPT, async (jobId) => {
+      const extras = { keys: this.recordKeys.toCommit(), suspects: this.crashNotes.anyStored };
+      this.crashNotes.cleared(await writeCommit(this.db, this.lease, this.commitSql, jobId, batch, extras));
+    });
     this.recordKeys.committed();
   }
 

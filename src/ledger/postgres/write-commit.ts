@@ -1,27 +1,67 @@
 /**
- * One group commit's writes, after the lease fence and in its transaction (postgres-ledger.ts):
- * the success ranges, the rows, the job's meta values, the timeline point and the new keys.
+ * One group commit's writes (postgres-ledger.ts): the success ranges, the rows, the job's meta
+ * values, the timeline point, the new keys, and the crash suspects the batch gives an outcome.
  */
 import type { CommitBatch, RecordRow, SeqRange } from '../ledger.js';
-import type { Query } from './pg-db.js';
+import { prepared, type PgDb, type Row, type Statement } from './pg-db.js';
+import type { PostgresLease } from './postgres-lease.js';
 import { outcomesSql } from './sql/outcomes.js';
 
+/** What a commit writes besides the batch. */
+export interface CommitExtras {
+  /** The new keys' entries, or undefined when none were added. */
+  readonly keys: Uint8Array | undefined;
+  /** Whether crash suspects are stored (then the batch's records are deleted from them). */
+  readonly suspects: boolean;
+}
+
 /**
- * Writes the batch (and `keys`, the new keys' entries) in one statement whatever its size and its
- * number of success ranges (sql/outcomes.ts's writeCommit). Each round trip is paid in full while
- * the server is busy: a range per statement cost ~27 round trips a commit when 6% of the records
- * failed or were retried (docs/benchmarks.md). Only when a range overlaps a stored one (a batch
- * written again) are the ranges written one statement each, by writeRange, after it.
+ * Writes the batch, fenced by `lease`, in one statement whatever its size and its number of success
+ * ranges (sql/outcomes.ts's writeCommit), which is its own transaction: one round trip, which the
+ * reader waits for at every commit. Each round trip is paid in full while the server is busy: a
+ * range per statement cost ~27 round trips a commit when 6% of the records failed or were retried,
+ * and BEGIN, the fence and COMMIT as statements of their own three more (docs/benchmarks.md).
+ * Only when a range overlaps a stored one (a batch written again) is the commit written in a
+ * transaction instead, the ranges one statement each, by writeRange. Returns how many crash
+ * suspects were deleted; throws LEDGER_LEASE_LOST, having written nothing, when the lease was taken.
  */
 export async function writeCommit(
-  query: Query,
-  schema: string,
+  db: PgDb,
+  lease: PostgresLease,
+  sql: CommitStatements,
   jobId: number,
   batch: CommitBatch,
-  keys: Uint8Array | undefined,
-): Promise<void> {
+  extras: CommitExtras,
+): Promise<number> {
+  const values = commitValues(jobId, batch, extras, lease.tokenToWrite());
+  if (separated(batch.succeeded)) {
+    const row = (await db.query(sql.writeCommit, values(batch.succeeded))).rows[0];
+    lease.checkFenced(row);
+    if (row?.written === true) return Number(row.cleared);
+  }
+  // A range overlaps a stored one (the statement wrote nothing), or the ranges are not separated.
+  return db.transaction(async (query) => {
+    await lease.fence(query);
+    for (const range of batch.succeeded) await query(sql.writeRange, [jobId, range.first, range.last, batch.runId]);
+    const row = (await query(sql.writeCommit, values([]))).rows[0] as Row;
+    lease.checkFenced(row);
+    return Number(row.cleared);
+  });
+}
+
+/** The statements of a commit in `schema`, made once per ledger handle. */
+export interface CommitStatements {
+  readonly writeCommit: Statement;
+  readonly writeRange: string;
+}
+
+export function commitStatements(schema: string): CommitStatements {
   const sql = outcomesSql(schema);
-  const ranges = separated(batch.succeeded) ? batch.succeeded : [];
+  return { writeCommit: prepared(sql.writeCommit), writeRange: sql.writeRange };
+}
+
+/** The parameters of sql/outcomes.ts's writeCommit, given the ranges it writes itself. */
+function commitValues(jobId: number, batch: CommitBatch, extras: CommitExtras, token: number): (ranges: readonly SeqRange[]) => unknown[] {
   const meta: [string, string][] = [['seen', String(batch.seen)]];
   if (batch.watermark) meta.push(['watermark', JSON.stringify(batch.watermark)]);
   if (batch.sourceSample) meta.push(['source_sample', JSON.stringify(batch.sourceSample)]);
@@ -30,7 +70,12 @@ export async function writeCommit(
   let done = batch.rows.length;
   for (const range of batch.succeeded) done += range.last - range.first + 1;
   const failed = batch.rows.filter((row) => row.status === 'failed').length;
-  const { rows } = await query(sql.writeCommit, [
+  const { keys } = extras;
+  // A quarantined record keeps its evidence (crash-evidence.ts): its row is not a finished outcome for it.
+  const cleared = extras.suspects
+    ? batch.rows.filter((row) => !(row.status === 'failed' && row.kind === 'crashed')).map((row) => row.seq)
+    : [];
+  const head = [
     jobId,
     ...rowColumns(latestPerSeq(batch.rows)),
     meta.map(([key]) => key),
@@ -40,11 +85,17 @@ export async function writeCommit(
     done,
     failed,
     keys === undefined ? null : Buffer.from(keys.buffer, keys.byteOffset, keys.byteLength),
+  ];
+  const suspectRanges = extras.suspects ? batch.succeeded : [];
+  return (ranges) => [
+    ...head,
     ranges.map((range) => range.first),
     ranges.map((range) => range.last),
-  ]);
-  if (ranges.length === batch.succeeded.length && rows[0]?.clash !== true) return;
-  for (const range of batch.succeeded) await query(sql.writeRange, [jobId, range.first, range.last, batch.runId]);
+    token,
+    suspectRanges.map((range) => range.first),
+    suspectRanges.map((range) => range.last),
+    cleared,
+  ];
 }
 
 /** True when the ranges are sorted with a gap between any two, as writeCommit's statement needs (the checkpointer's are). */

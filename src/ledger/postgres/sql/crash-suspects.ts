@@ -20,7 +20,4 @@ export const crashSql = (s: string) => ({
     SELECT $1, * FROM unnest($2::int8[], $3::int4[], $4::int4[], $5::text[])
     ON CONFLICT (job_id, seq) DO UPDATE SET group_size = excluded.group_size, alone_crashes = excluded.alone_crashes, run_ids = excluded.run_ids`,
   deleteAll: `DELETE FROM "${s}".crash_suspects WHERE job_id = $1`,
-  /** A commit gives these records an outcome: ranges ($2, $3) and single records ($4). */
-  clearFinished: `DELETE FROM "${s}".crash_suspects c WHERE c.job_id = $1 AND (c.seq = ANY($4::int8[])
-    OR EXISTS (SELECT 1 FROM unnest($2::int8[], $3::int8[]) AS t(f, l) WHERE c.seq BETWEEN t.f AND t.l))`,
 });

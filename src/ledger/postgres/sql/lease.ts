@@ -17,6 +17,15 @@ export const NOW_MS = '(extract(epoch from clock_timestamp()) * 1000)::int8';
 
 const COLUMNS = 'token, run_id, owner, pid, host, acquired_at, renewed_at, expires_at';
 
+/**
+ * The fence as a WITH clause of a statement that fences itself (sql/outcomes.ts's writeCommit): the
+ * row of job $1, read FOR SHARE as `fence` does, and `held`, true when its token is `token` (a
+ * parameter) and it is not released. The statement writes only when `held`, and returns the row,
+ * so that a holder whose lease was taken learns by whom in the same round trip.
+ */
+export const fenceClause = (s: string, token: string): string =>
+  `SELECT ${COLUMNS}, ${NOW_MS} AS now_ms, token = ${token} AND owner IS NOT NULL AS held FROM "${s}".lease WHERE job_id = $1 FOR SHARE`;
+
 export const leaseSql = (s: string) => ({
   /** The row, locked for a take: serialises runs that start together. */
   readForTake: `SELECT ${COLUMNS}, ${NOW_MS} AS now_ms FROM "${s}".lease WHERE job_id = $1 FOR UPDATE`,

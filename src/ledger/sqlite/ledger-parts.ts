@@ -4,6 +4,7 @@
  */
 import { basename, dirname, extname, join } from 'node:path';
 import Database from 'better-sqlite3';
+import { nativeBinding } from './native-module.js';
 import { KeyFile, type KeyStore } from './key-file.js';
 import { KeyRunFiles } from './key-runs.js';
 import { checkPages, LedgerFileWatch } from './ledger-file.js';
@@ -49,7 +50,7 @@ export function fileParts(path: string): LedgerParts {
 
 /** Opens the database at `path` (a file, or `:memory:`) with the ledger's tables. */
 export function createSqliteDatabase(path: string, created = true): Database.Database {
-  const db = new Database(path, { timeout: 5000 });
+  const db = new Database(path, { timeout: 5000, nativeBinding: nativeBinding() });
   try {
     if (!created) checkPages(db, path);
     // NORMAL before WAL: on a new file the switch to WAL is a rollback-journal transaction, which

@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../../../test/helpers/temp.js';
-import { nativeModuleProblem } from './native-module.js';
+import { builtModulePath, loadNativeModule, nativeBinding, nativeModuleProblem } from './native-module.js';
 
 const require = createRequire(import.meta.url);
 
@@ -66,6 +66,19 @@ the module (for instance, using \`npm rebuild\` or \`npm install\`).`),
       `better-sqlite3's native module was built for another Node.js (module version 127; this Node.js ${process.version} needs 115); ` +
         'rebuild it with `npm rebuild better-sqlite3` (pnpm: `pnpm approve-builds`, then `pnpm rebuild better-sqlite3`)',
     );
+  });
+
+  it('is loaded from where a build puts it, in the order `bindings` tries, without the `bindings` search', () => {
+    const root = tempDir();
+    expect(builtModulePath(root)).toBeUndefined();
+    for (const folder of ['build/Release', 'build/Debug', 'build']) {
+      mkdirSync(join(root, folder), { recursive: true });
+      writeFileSync(join(root, folder, 'better_sqlite3.node'), '');
+      expect(builtModulePath(root)).toBe(join(root, folder, 'better_sqlite3.node'));
+    }
+    loadNativeModule();
+    const installed = join(require.resolve('better-sqlite3/package.json'), '..', 'build', 'Release', 'better_sqlite3.node');
+    expect(nativeBinding()).toBe(installed);
   });
 
   it('leaves every other error alone', () => {

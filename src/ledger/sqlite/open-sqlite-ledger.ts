@@ -8,7 +8,7 @@ import { DEFAULT_LEASE, type ResolvedLeaseOptions } from '../lease.js';
 import { storageFault } from '../storage-fault.js';
 import { prepareLedgerFile, removeNewLedger } from './ledger-file.js';
 import { createSqliteDatabase, fileParts } from './ledger-parts.js';
-import { loadNativeModule } from './native-module.js';
+import { loadNativeModule, nativeBinding } from './native-module.js';
 import { SqliteLedger } from './sqlite-ledger.js';
 
 /** How the ledger is opened. */
@@ -32,7 +32,7 @@ function openReadOnly(path: string, options: SqliteLedgerOptions): SqliteLedger 
   loadNativeModule();
   let db: Database.Database | undefined;
   try {
-    db = new Database(path, { readonly: true, fileMustExist: true, timeout: 5000 });
+    db = new Database(path, { readonly: true, fileMustExist: true, timeout: 5000, nativeBinding: nativeBinding() });
     return new SqliteLedger(db, path, options.lease ?? DEFAULT_LEASE, fileParts(path));
   } catch (error) {
     db?.close();

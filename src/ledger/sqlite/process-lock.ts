@@ -10,6 +10,7 @@
  */
 import { closeSync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
+import { nativeBinding } from './native-module.js';
 
 /** A lock that proves, when taken, that no other process holds the ledger. */
 export interface RunLock {
@@ -34,7 +35,7 @@ export class ProcessLock implements RunLock {
     let db: Database.Database | undefined;
     try {
       closeSync(openSync(this.path, 'a', 0o600));
-      db = new Database(this.path, { timeout: 0 });
+      db = new Database(this.path, { timeout: 0, nativeBinding: nativeBinding() });
       // The file holds no data: a journal in memory, not on disk, spares the three fsyncs (journal,
       // folder, journal) that starting the transaction would cost. The lock is the file's all the same.
       db.pragma('journal_mode = MEMORY');

@@ -5,6 +5,13 @@
 import type Database from 'better-sqlite3';
 import type { RecordRow, SeqRange } from '../ledger.js';
 
+/** A row of succeeded_ranges. */
+interface StoredRange {
+  readonly first: number;
+  readonly last: number;
+  readonly runId: string;
+}
+
 export class OutcomeWriter {
   private readonly statements;
 
@@ -36,13 +43,18 @@ export class OutcomeWriter {
    */
   writeRange(range: SeqRange, runId: string): void {
     let { first, last } = range;
-    const before = this.statements.rangeAtOrBefore.get(first) as { first: number; last: number; runId: string } | undefined;
+    // The stored range starting last at or before `last`: when it starts at or before `first` too, it
+    // is the range this one continues, and no stored range starts inside this one, so there is
+    // nothing to absorb (the common case: one lookup instead of a lookup and a delete).
+    const nearest = this.statements.rangeAtOrBefore.get(last) as StoredRange | undefined;
+    const inside = nearest !== undefined && nearest.first > first;
+    const before = inside ? (this.statements.rangeAtOrBefore.get(first) as StoredRange | undefined) : nearest;
     if (before) {
       if (before.last >= last) return;
       if (before.runId === runId && before.last >= first - 1) first = before.first;
       else if (before.last >= first) first = before.last + 1;
     }
-    for (const end of this.statements.absorbRanges.all(first, last) as number[]) last = Math.max(last, end);
+    if (inside) for (const end of this.statements.absorbRanges.all(first, last) as number[]) last = Math.max(last, end);
     this.statements.upsertRange.run(first, last, runId);
   }
 

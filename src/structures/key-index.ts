@@ -76,6 +76,8 @@ export function keyIndexFor(expectedKeys: number): KeyIndex {
 export class KeyIndex {
   private table: Uint32Array;
   private mask: number;
+  /** A hash's home slot is the top bits of its `hi`: `hi >>> shift` (see findSlot). */
+  private shift: number;
   private count = 0;
   private growAt: number;
   // Slot indices of the entries added since the last drain, in insertion order. Slot indices (4 bytes)
@@ -93,6 +95,7 @@ export class KeyIndex {
     const capacity = capacityFor(expectedKeys, MIN_CAPACITY);
     this.table = new Uint32Array(capacity * UINT32_SLOTS);
     this.mask = capacity - 1;
+    this.shift = Math.clz32(this.mask);
     this.growAt = Math.floor(capacity * MAX_LOAD);
   }
 
@@ -316,8 +319,10 @@ export class KeyIndex {
   private findSlot(hi: number, lo: number): number {
     const table = this.table;
     const mask = this.mask;
-    // lo is the murmur3 half, fully avalanched, so its low bits spread keys evenly over the slots.
-    let slot = lo & mask;
+    // The top bits of hi (fully avalanched, like lo) spread keys evenly over the slots and keep
+    // the table roughly in hash order: a spill (sort-into-run.ts) then moves entries to nearby
+    // places instead of scattering them over the whole run, which missed the cache at each entry.
+    let slot = hi >>> this.shift;
     for (;;) {
       const at = slot * UINT32_SLOTS;
       const slotHi = table[at]!;
@@ -339,13 +344,14 @@ export class KeyIndex {
       throw new RangeError(`KeyIndex cannot hold more than ${KEY_INDEX_MAX_EXPECTED_KEYS} keys (asked to hold ${keys})`);
     }
     const mask = capacity - 1;
+    const shift = Math.clz32(mask);
     const table = new Uint32Array(capacity * UINT32_SLOTS);
     for (let oldSlot = 0; oldSlot < oldCapacity; oldSlot++) {
       const from = oldSlot * UINT32_SLOTS;
       const hi = old[from]!;
       const lo = old[from + 1]!;
       if ((hi | lo) === 0) continue;
-      let slot = lo & mask;
+      let slot = hi >>> shift;
       while ((table[slot * UINT32_SLOTS]! | table[slot * UINT32_SLOTS + 1]!) !== 0) slot = (slot + 1) & mask;
       const to = slot * UINT32_SLOTS;
       table[to] = hi;
@@ -359,6 +365,7 @@ export class KeyIndex {
     for (let i = 0; i < this.logLength; i++) log[i] = old[log[i]! * UINT32_SLOTS + 3]!;
     this.table = table;
     this.mask = mask;
+    this.shift = shift;
     this.growAt = Math.floor(capacity * MAX_LOAD);
   }
 }

@@ -143,28 +143,75 @@ describe('CrashGuard', () => {
 
   describe('with a ledger that stores notes asynchronously (PostgreSQL)', () => {
     /** A ledger whose writes are stored when the test says so: `store()` completes the oldest write on its way. */
-    function asyncGuard(): { guard: CrashGuard<Entry>; sent: InFlightNote[]; stored: InFlightNote[]; store: () => Promise<void> } {
+    function asyncGuard(): {
+      guard: CrashGuard<Entry>;
+      sent: InFlightNote[];
+      stored: InFlightNote[];
+      store: (error?: Error) => Promise<void>;
+    } {
       const sent: InFlightNote[] = [];
       const stored: InFlightNote[] = [];
-      const onTheirWay: (() => void)[] = [];
+      const onTheirWay: ((error?: Error) => void)[] = [];
       const ledger = {
         noteInFlight: (note: InFlightNote) =>
-          new Promise<void>((resolve) => {
+          new Promise<void>((resolve, reject) => {
             sent.push(note);
-            onTheirWay.push(() => {
+            onTheirWay.push((error) => {
+              if (error) return reject(error);
               stored.push(note);
               resolve();
             });
           }),
       } as unknown as Ledger;
       const evidence: CrashEvidence = { suspects: new Map() };
-      const store = async (): Promise<void> => {
-        (onTheirWay.shift() as () => void)();
+      /** Completes the oldest write on its way (fails it with `error`). */
+      const store = async (error?: Error): Promise<void> => {
+        (onTheirWay.shift() as (error?: Error) => void)(error);
         // Lets the queue send the next note.
         for (let i = 0; i < 5; i++) await Promise.resolve();
       };
       return { guard: new CrashGuard<Entry>(evidence, ledger, 8, 3, (e) => e.done, ticking(50)), sent, stored, store };
     }
+
+    it('sends the next note halfway through the range: the reads the stored note covers do not wait for it', async () => {
+      const { guard: g, sent, stored, store } = asyncGuard();
+      void g.cover(0);
+      void g.starting(entry(0));
+      await store();
+      const unnamed: number[] = [];
+      const waited: number[] = [];
+      const read = (seq: number): void => {
+        const e = entry(seq);
+        if (g.cover(seq) !== undefined || g.starting(e) !== undefined) waited.push(seq);
+        // Named by the note stored, and by the one on its way, which replaces it once stored.
+        else if (![stored.at(-1), sent.at(-1)].every((note) => names(note as InFlightNote, seq))) unnamed.push(seq);
+        e.done = true;
+      };
+      for (let seq = 1; seq < AHEAD / 2; seq++) read(seq);
+      expect(sent).toHaveLength(1);
+      for (let seq = AHEAD / 2; seq < AHEAD; seq++) read(seq);
+      expect(sent).toHaveLength(2);
+      expect((sent[1] as InFlightNote).ahead).toEqual([{ first: AHEAD / 2, last: AHEAD / 2 + AHEAD - 1 }]);
+      expect(waited).toEqual([]);
+      expect(unnamed).toEqual([]);
+      // Past the stored note, before the next one is stored: the read waits for it.
+      const past = g.cover(AHEAD);
+      expect(past).toBeInstanceOf(Promise);
+      await store();
+      await past;
+      expect(g.starting(entry(AHEAD))).toBeUndefined();
+    });
+
+    it('keeps the error of a note nobody waited for: the next start gets it', async () => {
+      const { guard: g, sent, store } = asyncGuard();
+      void g.cover(0);
+      await store();
+      for (let seq = 1; seq <= AHEAD / 2; seq++) expect(g.cover(seq)).toBeUndefined();
+      expect(sent).toHaveLength(2);
+      await store(new Error('the ledger is gone'));
+      await expect(g.cover(AHEAD / 2 + 1)).rejects.toThrow('the ledger is gone');
+      await expect(g.starting(entry(AHEAD / 2 + 1))).rejects.toThrow('the ledger is gone');
+    });
 
     it('sends one note at a time, in the order they were made, the newest replacing one still waiting', async () => {
       const { guard: g, sent, stored, store } = asyncGuard();

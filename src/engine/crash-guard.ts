@@ -10,9 +10,11 @@
  * starts, and after a crash the suspects are at most the records in flight at the last note plus
  * 2 × `ahead` (less the records whose outcome was committed). `ahead` follows the pace of reading:
  * about NOTE_EVERY_MS of reads, from AHEAD up to MAX_AHEAD. A ledger that stores notes
- * asynchronously (PostgreSQL: a round trip) is waited for: an attempt starts once the note covering
- * it is stored, and notes are stored in the order they were made (NoteQueue). A ledger that writes
- * a note before returning (SQLite) costs no wait at all.
+ * asynchronously (PostgreSQL: a round trip) is waited for: an attempt starts once a stored note
+ * covers it, and notes are stored in the order they were made (NoteQueue). There the note for the
+ * next reads goes out early, when reading is halfway through the current range, so that its round
+ * trip overlaps reads the stored note covers (earlyNoteDue). A ledger that writes a note before
+ * returning (SQLite) costs no wait at all, and gets no early note.
  *
  * The bisection. Suspects run in groups by themselves (nothing else running or waiting to run, and
  * only members start until each has its outcome: reader.ts), as many at once as the job's
@@ -60,12 +62,34 @@ class NoteQueue {
   private writing: Promise<void> | undefined;
   /** The note waiting for `writing`, if any. */
   private waiting: { note: InFlightNote; written: Promise<void> } | undefined;
+  /** The last note stored, and the records it names as started. */
+  private stored: { note: InFlightNote; started: ReadonlySet<number> } | undefined;
+  /** Why a note could not be written: every later wait gets it (an early note has nobody waiting for it). */
+  private failure: { error: unknown } | undefined;
+  /** Whether the ledger stores notes asynchronously (its first note returned a promise). */
+  asynchronous = false;
 
   constructor(private readonly ledger: Ledger) {}
 
   /** The write on its way, if any: an attempt covered by a note not yet stored waits for it. */
   get pending(): Promise<void> | undefined {
-    return this.writing;
+    return this.failure ? Promise.reject(this.failure.error) : this.writing;
+  }
+
+  /** Whether a note is on its way, or one could not be written. */
+  get busy(): boolean {
+    return this.writing !== undefined || this.failure !== undefined;
+  }
+
+  /**
+   * Whether an attempt covered by the newest note may start before that note is stored: when the
+   * note stored names `seq` too, and the newest note is the only one on its way
+   * (a note between the two, stored first, might not cover it). It is covered at every moment.
+   */
+  storedCovers(seq: number): boolean {
+    const stored = this.stored;
+    if (this.waiting !== undefined || this.failure || stored === undefined) return false;
+    return stored.started.has(seq) || stored.note.ahead.some((range) => range.first <= seq && seq <= range.last);
   }
 
   /** Writes `note` after the notes before it; undefined when the ledger wrote it before returning. */
@@ -73,7 +97,12 @@ class NoteQueue {
     const before = this.writing;
     if (before === undefined) {
       const written = this.ledger.noteInFlight(note);
-      return written === undefined ? undefined : this.track(written);
+      if (written === undefined) {
+        // Stored already: only an asynchronous ledger's starts ask what is stored.
+        return undefined;
+      }
+      this.asynchronous = true;
+      return this.track(written, () => note);
     }
     const waiting = this.waiting;
     if (waiting !== undefined) {
@@ -81,10 +110,12 @@ class NoteQueue {
       return waiting.written;
     }
     const next = { note, written: Promise.resolve() };
+    let sent = note;
     next.written = before.then(
       () => {
         this.waiting = undefined;
-        return this.ledger.noteInFlight(next.note);
+        sent = next.note;
+        return this.ledger.noteInFlight(sent);
       },
       (error: unknown) => {
         // The run is stopping on that error; this note is not written.
@@ -93,15 +124,24 @@ class NoteQueue {
       },
     );
     this.waiting = next;
-    return this.track(next.written);
+    return this.track(next.written, () => sent);
   }
 
-  private track(written: Promise<void>): Promise<void> {
+  /** `note()`: the note that `written` stores (a waiting note may be replaced until it is sent). */
+  private track(written: Promise<void>, note: () => InFlightNote): Promise<void> {
     this.writing = written;
-    const settled = (): void => {
-      if (this.writing === written) this.writing = undefined;
-    };
-    written.then(settled, settled);
+    // Registered before the callers' own handlers: they see the note stored.
+    written.then(
+      () => {
+        const stored = note();
+        this.stored = { note: stored, started: new Set(stored.started) };
+        if (this.writing === written) this.writing = undefined;
+      },
+      (error: unknown) => {
+        this.failure ??= { error };
+        if (this.writing === written) this.writing = undefined;
+      },
+    );
     return written;
   }
 }
@@ -179,7 +219,10 @@ export class CrashGuard<E extends GuardedEntry> {
    * one read in AHEAD, and always with a ledger that writes notes before returning (SQLite).
    */
   cover(seq: number): Promise<void> | undefined {
-    if (!this.grouped && this.covers(seq)) return this.notes.pending;
+    if (!this.grouped && this.covers(seq)) {
+      if (this.earlyNoteDue(seq)) this.noteEarly(seq);
+      return this.waitFor(seq);
+    }
     this.paceAhead(seq);
     this.grouped = false;
     this.fresh = { first: seq, last: seq + this.ahead - 1 };
@@ -198,7 +241,7 @@ export class CrashGuard<E extends GuardedEntry> {
     this.hot.push(entry);
     if (this.hot.length >= this.pruneAt) this.prune();
     const seq = entry.position.seq;
-    if (this.covers(seq)) return this.notes.pending;
+    if (this.covers(seq)) return this.waitFor(seq);
     if (this.grouped) {
       // It shares the group's fate: the group is what ran when the process died.
       this.noted.add(seq);
@@ -251,6 +294,31 @@ export class CrashGuard<E extends GuardedEntry> {
     return this.notes.send({ started: [], ahead: [], group: false });
   }
 
+  /** What an attempt covered by the newest note waits for: that note, unless the one stored covers it too. */
+  private waitFor(seq: number): Promise<void> | undefined {
+    return this.notes.storedCovers(seq) ? undefined : this.notes.pending;
+  }
+
+  /**
+   * With a ledger that stores notes asynchronously, the note for the reads after the current
+   * range is sent when reading reaches the range's middle, nothing being on its way: its round
+   * trip goes on while the second half is read, instead of holding the first read past the range.
+   */
+  private earlyNoteDue(seq: number): boolean {
+    const fresh = this.fresh;
+    if (!this.notes.asynchronous || fresh === undefined || this.notes.busy) return false;
+    return seq >= fresh.first + Math.floor((fresh.last - fresh.first + 1) / 2);
+  }
+
+  /** The early note: from `seq` on, as the note made past the range would be (the reads before it are started or done). */
+  private noteEarly(seq: number): void {
+    this.paceAhead(seq, true);
+    this.fresh = { first: seq, last: seq + this.ahead - 1 };
+    this.released = undefined;
+    // Its failure is kept by the queue and met by the next wait.
+    void this.write()?.catch(() => {});
+  }
+
   private covers(seq: number): boolean {
     const fresh = this.fresh;
     if (fresh && fresh.first <= seq && seq <= fresh.last) return true;
@@ -263,9 +331,10 @@ export class CrashGuard<E extends GuardedEntry> {
    * Reading went on past the note: the next one reaches twice as far when the last was written
    * less than NOTE_EVERY_MS / 2 ago, half as far when more than 2 × NOTE_EVERY_MS ago.
    */
-  private paceAhead(seq: number): void {
+  private paceAhead(seq: number, early = false): void {
     const now = this.nowMs();
-    if (!this.grouped && this.fresh?.last === seq - 1) {
+    if (!this.grouped && (early || this.fresh?.last === seq - 1)) {
+      // Early notes are paced as the others: by the time between notes, so a run writes as many.
       const elapsed = now - this.freshAtMs;
       if (elapsed < NOTE_EVERY_MS / 2) this.ahead = Math.min(MAX_AHEAD, this.ahead * 2);
       else if (elapsed > NOTE_EVERY_MS * 2) this.ahead = Math.max(AHEAD, this.ahead / 2);

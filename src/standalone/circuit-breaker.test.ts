@@ -3,6 +3,7 @@ import { ManualClock } from '../clock.js';
 import { BreakerOpenError, ConfigError } from '../errors.js';
 import { circuitBreaker, type CircuitBreakerState } from './circuit-breaker.js';
 import { retry } from './retry-policy.js';
+import { fingerprint } from './error-tools.js';
 
 const down = (): never => {
   throw Object.assign(new Error('service unavailable'), { status: 503 });
@@ -29,6 +30,26 @@ describe('circuitBreaker', () => {
     expect(refused).toBeInstanceOf(BreakerOpenError);
     expect((refused as BreakerOpenError).retryAfterMs).toBe(5000);
     expect((refused as Error).message).toMatch(/^the circuit breaker is open: 3 attempts in a row failed/);
+  });
+
+  it('names its trip with the failure group of the dominant error, without formatting any stack', async () => {
+    const breaker = circuitBreaker({ consecutiveFailures: 3, clock: new ManualClock(1000) });
+    let stackReads = 0;
+    const failing = (): never => {
+      const error = Object.assign(new Error('service unavailable'), { status: 503 });
+      const stack = error.stack;
+      Object.defineProperty(error, 'stack', {
+        get() {
+          stackReads++;
+          return stack;
+        },
+      });
+      throw error;
+    };
+    for (let i = 0; i < 3; i++) await outcome(breaker.execute(failing));
+    const failure = Object.assign(new Error('service unavailable'), { status: 503 });
+    expect(breaker.trip?.fingerprint).toBe(fingerprint(failure, { kind: 'exhausted', rule: 'http-status-503' }).fingerprint);
+    expect(stackReads).toBe(0);
   });
 
   it("passes the call's own error through unchanged", async () => {

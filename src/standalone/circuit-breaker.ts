@@ -20,7 +20,7 @@ import {
 } from '../policy/breaker.js';
 import { Classification, classifyError, type ClassifyHook } from '../policy/classify.js';
 import { failureFingerprint } from '../policy/fingerprint.js';
-import { serializeError } from '../policy/serialize-error.js';
+import { serializeIdentity } from '../policy/serialize-error.js';
 import { checkFunction, checkKnownKeys, formatValue, isRecord } from '../validation/check.js';
 import { checkBreakerState } from './breaker-state.js';
 
@@ -116,7 +116,8 @@ class StandaloneBreaker implements Breaker {
         // A record-specific error still means the service answered.
         this.probed(!systemic);
       } else if (systemic) {
-        const fingerprint = failureFingerprint(serializeError(error), { kind: 'exhausted', rule });
+        // What the fingerprint reads of the error alone: its stack is not formatted on every failure.
+        const fingerprint = failureFingerprint(serializeIdentity(error), { kind: 'exhausted', rule });
         this.recorded(this.policy.record({ ok: false, fingerprint, final: true }, this.clock));
       }
       throw error;

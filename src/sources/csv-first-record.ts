@@ -3,8 +3,15 @@
  * the stream: how the header is read (csv.ts) and how a waiting record is read again at its offset
  * (csv-record-reader.ts). The bytes are a prefix of the rest of the file, so the answer may be that
  * more are needed: a record that reaches their end may go on (or its "\r" may be followed by "\n").
+ *
+ * A waiting record is read again a million times in a run, so one csv-parse parser serves every
+ * call of a {@link FirstRecordParser}, its state put back as it was made before each. csv-parse's
+ * own single-use parse (`csv-parse/sync`) normalises the options and builds a state on every call:
+ * measured by bench/record-reread.mjs, 15–16 µs of CPU a read against 3.6–4.4 µs with one parser
+ * (a JSONL line: 2.6 µs), and ten times the garbage, which raised the peak RSS of 1M CSV records
+ * waiting children-first from 228–248 MB to 256–302 MB (docs/benchmarks.md).
  */
-import { parse, type Options } from 'csv-parse/sync';
+import { Parser, type Options } from 'csv-parse';
 
 /** What the bytes hold at their start. */
 export type FirstRecord =
@@ -18,23 +25,97 @@ export type FirstRecord =
   | { readonly kind: 'more' };
 
 /**
- * The first record of `bytes`, which start at a record (or at empty and comment lines before one)
- * and are the rest of the file when `whole`.
+ * csv-parse's parsing machine, as its stream `Parser` holds it (`api`, csv-parse 6; not in its
+ * types): `parse(bytes, end, push, close)` returns an error or undefined, and keeps what it has
+ * seen in `state` (plain values, two growable buffers and the record's fields), `info` (counters)
+ * and `options` (where it adds the line break it discovers).
  */
-export function firstRecord(bytes: Buffer, whole: boolean, options: Options): FirstRecord {
-  let records: { record: unknown; info: { bytes: number } }[];
-  try {
-    records = parse(bytes, { ...options, info: true, to: 1 }) as unknown as typeof records;
-  } catch (error) {
-    if (whole) return { kind: 'error', error: error as Error };
-    // An open quote may be closed further on; a record found short of fields at the end of the
-    // bytes may have more. An error found before their end is final.
-    const { code, bytes: at } = error as { code?: unknown; bytes?: unknown };
-    if (code === 'CSV_QUOTE_NOT_CLOSED' || Number(at ?? 0) >= bytes.length) return { kind: 'more' };
-    return { kind: 'error', error: error as Error };
+interface ParseMachine {
+  readonly state: Record<string, unknown> & { record: unknown[]; field: Resettable; rawBuffer: Resettable };
+  readonly info: Record<string, unknown> & { bytes: number };
+  readonly options: { readonly record_delimiter: unknown[] };
+  parse(bytes: Buffer, end: boolean, push: (record: unknown) => void, close: () => void): Error | undefined;
+}
+
+interface Resettable {
+  reset(): void;
+}
+
+const ignore = (): void => undefined;
+
+/** Parses the first record of byte prefixes again and again with the same options (see the file's comment). */
+export class FirstRecordParser {
+  private readonly machine: ParseMachine;
+  private readonly initialState: Record<string, unknown>;
+  private readonly initialInfo: Record<string, unknown>;
+  private readonly initialDelimiters: number;
+  private found = false;
+  private record: unknown;
+  private end = 0;
+  /** csv-parse calls it synchronously while `info.bytes` is the record's end (its line break included). */
+  private readonly push = (record: unknown): void => {
+    if (this.found) return;
+    this.found = true;
+    this.record = record;
+    this.end = this.machine.info.bytes;
+  };
+
+  constructor(options: Options) {
+    // `to: 1`: csv-parse stops after the first record instead of parsing the rest of the bytes.
+    const machine = (new Parser({ ...options, to: 1 }) as unknown as { api?: ParseMachine }).api;
+    if (typeof machine?.parse !== 'function' || typeof machine.state.field?.reset !== 'function') {
+      throw new Error('csv-parse: its Parser has no parsing machine of the shape csv-parse 6 has (csv-first-record.ts)');
+    }
+    this.machine = machine;
+    this.initialState = { ...machine.state };
+    this.initialInfo = { ...machine.info };
+    this.initialDelimiters = machine.options.record_delimiter.length;
   }
-  const first = records[0];
-  if (first === undefined) return whole ? { kind: 'none' } : { kind: 'more' };
-  if (first.info.bytes >= bytes.length && !whole) return { kind: 'more' };
-  return { kind: 'record', record: first.record, bytes: first.info.bytes };
+
+  /**
+   * The first record of `bytes`, which start at a record (or at empty and comment lines before one)
+   * and are the rest of the file when `whole`.
+   */
+  parse(bytes: Buffer, whole: boolean): FirstRecord {
+    this.reset();
+    let error: unknown;
+    try {
+      error = this.machine.parse(bytes, true, this.push, ignore);
+    } catch (thrown) {
+      error = thrown;
+    }
+    const record = this.record;
+    this.record = undefined;
+    if (error !== undefined) {
+      if (whole) return { kind: 'error', error: error as Error };
+      // An open quote may be closed further on; a record found short of fields at the end of the
+      // bytes may have more. An error found before their end is final.
+      const { code, bytes: at } = error as { code?: unknown; bytes?: unknown };
+      if (code === 'CSV_QUOTE_NOT_CLOSED' || Number(at ?? 0) >= bytes.length) return { kind: 'more' };
+      return { kind: 'error', error: error as Error };
+    }
+    if (!this.found) return whole ? { kind: 'none' } : { kind: 'more' };
+    if (this.end >= bytes.length && !whole) return { kind: 'more' };
+    return { kind: 'record', record, bytes: this.end };
+  }
+
+  /** Puts the machine back as it was made: what a parse of one record changed, whether it ended or failed. */
+  private reset(): void {
+    const { state, info, options } = this.machine;
+    Object.assign(state, this.initialState);
+    // The record's fields are handed out with the record (columns: false): a new array, never the old one.
+    state.record = [];
+    state.field.reset();
+    state.rawBuffer.reset();
+    Object.assign(info, this.initialInfo);
+    // A line break csv-parse discovered is added to the options: discovered again at each record, as before.
+    options.record_delimiter.length = this.initialDelimiters;
+    this.found = false;
+    this.end = 0;
+  }
+}
+
+/** The first record of `bytes` with `options`, parsed once (see {@link FirstRecordParser.parse}). */
+export function firstRecord(bytes: Buffer, whole: boolean, options: Options): FirstRecord {
+  return new FirstRecordParser(options).parse(bytes, whole);
 }

@@ -116,6 +116,37 @@ describe('csv record reader', () => {
     }
   });
 
+  it('keeps nothing of one read in the next: one csv-parse parser serves them all', async () => {
+    // Arrays (columns: false): a record handed out must not be the array the next read fills.
+    // Broken records in between leave csv-parse mid-quote, after an error, or with a field count of its own.
+    const content = '1,a\n2,x"y\n4,d,e\n5,"f\r\ng"\n3,"c\n';
+    const path = file(content);
+    const reader = await openReader<string[]>(path, { columns: false });
+    try {
+      const read = (start: string): unknown => {
+        const item = reader.read({ seq: 0, line: 1, offset: content.indexOf(start) });
+        return item.kind === 'record' ? item.value : item.message;
+      };
+      const first = read('1,');
+      expect(first).toEqual(['1', 'a']);
+      const broken = ['2,', '3,', '4,'].map(read);
+      expect(broken).toEqual([
+        expect.stringMatching(/^line 1: Invalid Opening Quote: .*\(INVALID_OPENING_QUOTE\)$/),
+        expect.stringMatching(/^line 1: Quote Not Closed: .*\(CSV_QUOTE_NOT_CLOSED\)$/),
+        'line 1: Invalid Record Length: expected 2 fields as in the first record, got 3',
+      ]);
+      expect([read('5,'), read('1,'), ...['4,', '3,', '2,'].map(read), read('5,')]).toEqual([
+        ['5', 'f\r\ng'],
+        ['1', 'a'],
+        ...broken.reverse(),
+        ['5', 'f\r\ng'],
+      ]);
+      expect(first).toEqual(['1', 'a']);
+    } finally {
+      await reader.close();
+    }
+  });
+
   it('names the file when it cannot be read', async () => {
     const path = file('a\n1\n');
     const reader = await openReader(path);

@@ -7,19 +7,23 @@
  */
 import { readSync } from 'node:fs';
 import type { Options } from 'csv-parse';
-import { firstRecord } from './csv-first-record.js';
+import { FirstRecordParser } from './csv-first-record.js';
 import { csvErrorProblem, recordProblem, type RecordChecks } from './csv-record-parser.js';
 import { FileRecordReader } from './file-record-reader.js';
 import type { SourceItem, SourcePosition } from './source.js';
 
 export class CsvRecordReader<T> extends FileRecordReader<T> {
+  /** One csv-parse parser for every record read again (csv-first-record.ts says why). */
+  private readonly parser: FirstRecordParser;
+
   constructor(
     path: string,
     /** csv-parse options of the data records (csv-layout.ts). */
-    private readonly options: Options,
+    options: Options,
     private readonly checks: RecordChecks,
   ) {
     super('csv', path);
+    this.parser = new FirstRecordParser(options);
   }
 
   protected itemAt(fd: number, position: SourcePosition, offset: number): SourceItem<T> {
@@ -36,7 +40,7 @@ export class CsvRecordReader<T> extends FileRecordReader<T> {
         filled += bytesRead;
       } while (bytesRead > 0 && filled < this.buffer.length);
       const bytes = this.buffer.subarray(0, filled);
-      const first = firstRecord(bytes, filled < this.buffer.length, this.options);
+      const first = this.parser.parse(bytes, filled < this.buffer.length);
       switch (first.kind) {
         case 'record': {
           const problem = recordProblem(first.record, bytes.subarray(0, first.bytes), position, this.checks);

@@ -232,10 +232,17 @@ describe('jsonl errors and fingerprint', () => {
   it('reports a directory as unreadable', async () => {
     const path = join(dir, 'a-directory');
     mkdirSync(path);
-    await expect(collect(jsonl(path).read())).rejects.toMatchObject({
-      code: 'SOURCE_UNREADABLE',
-      message: `cannot read jsonl source ${path}: it is a directory (EISDIR)`,
-    });
+    const unreadable = { code: 'SOURCE_UNREADABLE', message: `cannot read jsonl source ${path}: it is a directory (EISDIR)` };
+    await expect(collect(jsonl(path).read())).rejects.toMatchObject(unreadable);
+    // The fingerprint and the samples open the file on their own (synchronously).
+    await expect(jsonl(path).fingerprint()).rejects.toMatchObject(unreadable);
+    await expect(jsonl(path).sampleAt!(0)).rejects.toMatchObject(unreadable);
+  });
+
+  it('samples the bytes before an offset and the line that starts there', async () => {
+    const path = file(Buffer.from('{"n":1}\n{"n":2}\n{"n":3}\n'));
+    const expected = createHash('sha1').update('{"n":1}\n{"n":2}\n').digest('hex');
+    await expect(jsonl(path).sampleAt!(8)).resolves.toEqual({ offset: 8, hash: expected });
   });
 
   it('fingerprints size, mtime, the resolved path and a SHA-1 of the first 64 KiB', async () => {

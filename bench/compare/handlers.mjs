@@ -4,7 +4,7 @@
  */
 
 /** Spreads failures over the input instead of bunching them on every 100th id. */
-function bucket(id) {
+export function bucket(id) {
   return (Math.imul(id, 2654435761) >>> 0) % 100;
 }
 

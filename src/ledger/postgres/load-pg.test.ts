@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../errors.js';
-import { loadPg } from './load-pg.js';
+import { loadPg, requireWithoutFetch } from './load-pg.js';
 
 /** A `require` that finds no `pg`, as in a project that did not install it. */
 function requireWithoutPg(): NodeJS.Require {
@@ -29,5 +29,21 @@ describe('loadPg', () => {
 
   it('loads pg when it is installed', () => {
     expect(typeof loadPg('--ledger', createRequire(import.meta.url)).pg.Pool).toBe('function');
+  });
+
+  it("loads pg without constructing a Response (Node 20 would load its fetch for pg's Cloudflare check), and puts Response back as it was", () => {
+    const before = Object.getOwnPropertyDescriptor(globalThis, 'Response');
+    let seen: string | undefined;
+    // What pg's check does at load when there is no global navigator.
+    const fakePg = Object.assign(
+      () => {
+        seen = typeof Response;
+        return {};
+      },
+      { resolve: () => 'pg' },
+    ) as unknown as NodeJS.Require;
+    requireWithoutFetch(fakePg, 'pg');
+    expect(seen).toBe('navigator' in globalThis ? 'function' : 'undefined');
+    expect(Object.getOwnPropertyDescriptor(globalThis, 'Response')).toEqual(before);
   });
 });

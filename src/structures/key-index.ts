@@ -17,6 +17,7 @@
  * A slot whose hash is (0, 0) is empty; a key that hashes to (0, 0) is stored as (0, 1).
  */
 import { LedgerError } from '../errors.js';
+import { DrainLog } from './drain-log.js';
 
 /** The earlier record that holds a key, as returned by {@link KeyIndex.add}. */
 export interface KeyOwner {
@@ -36,6 +37,13 @@ export interface KeyIndexOptions {
    * @default 0 (start with 1024 slots, 16 KB, and double as needed)
    */
   expectedKeys?: number;
+  /**
+   * The drain log holds a copy of each entry added (16 bytes) rather than its slot (4 bytes), so
+   * that `drain()` reads no slot of the table back: one cache miss a key less in a table larger
+   * than the cache, for an index drained often (spilling-key-index.ts drains at every commit).
+   * @default false
+   */
+  logEntries?: boolean;
 }
 
 /** Bytes of one entry in a drained chunk: hash hi, hash lo, seq, line as little-endian uint32. */
@@ -52,10 +60,6 @@ const MAX_LOAD = 0.7;
 
 /** The largest {@link KeyIndexOptions.expectedKeys}: a 2^28-slot (4 GB) table at 70% load. */
 export const KEY_INDEX_MAX_EXPECTED_KEYS = Math.floor(MAX_CAPACITY * MAX_LOAD);
-const INITIAL_LOG = 1024;
-// A drain log larger than this is given back after a drain instead of being kept for the next batch,
-// so one huge batch (or a job that never drains) does not pin its log for the rest of the run.
-const KEPT_LOG = 65_536;
 
 /** An empty index sized for about `expectedKeys` keys, within what one index holds: a ledger's `newKeys`. */
 export function keyIndexFor(expectedKeys: number): KeyIndex {
@@ -80,10 +84,8 @@ export class KeyIndex {
   private shift: number;
   private count = 0;
   private growAt: number;
-  // Slot indices of the entries added since the last drain, in insertion order. Slot indices (4 bytes)
-  // rather than entry copies (16 bytes); grow() rewrites them when entries move.
-  private log = new Uint32Array(INITIAL_LOG);
-  private logLength = 0;
+  /** The entries added since the last drain (drain-log.ts). */
+  private readonly log: DrainLog;
 
   constructor(options: KeyIndexOptions = {}) {
     const expectedKeys = options.expectedKeys ?? 0;
@@ -92,6 +94,7 @@ export class KeyIndex {
         `KeyIndex expectedKeys must be an integer from 0 to ${KEY_INDEX_MAX_EXPECTED_KEYS}, got ${String(expectedKeys)}`,
       );
     }
+    this.log = new DrainLog(options.logEntries === true);
     const capacity = capacityFor(expectedKeys, MIN_CAPACITY);
     this.table = new Uint32Array(capacity * UINT32_SLOTS);
     this.mask = capacity - 1;
@@ -106,7 +109,7 @@ export class KeyIndex {
 
   /** Bytes held by the table and the drain log (the whole memory cost, give or take a few objects). */
   get bytes(): number {
-    return this.table.byteLength + this.log.byteLength;
+    return this.table.byteLength + this.log.bytes;
   }
 
   /**
@@ -143,12 +146,7 @@ export class KeyIndex {
     table[at + 2] = seq;
     table[at + 3] = line;
     this.count++;
-    if (this.logLength === this.log.length) {
-      const log = new Uint32Array(this.log.length * 2);
-      log.set(this.log);
-      this.log = log;
-    }
-    this.log[this.logLength++] = at / UINT32_SLOTS;
+    this.log.add(at / UINT32_SLOTS, hi, lo, seq, line);
     return undefined;
   }
 
@@ -162,7 +160,7 @@ export class KeyIndex {
 
   /** Entries added but not yet drained. */
   get undrained(): number {
-    return this.logLength;
+    return this.log.length;
   }
 
   /**
@@ -189,7 +187,7 @@ export class KeyIndex {
    * keys. Only once every added entry has been drained.
    */
   clear(): void {
-    if (this.logLength !== 0) throw new Error('KeyIndex.clear with entries not drained');
+    if (this.log.length !== 0) throw new Error('KeyIndex.clear with entries not drained');
     this.table.fill(0);
     this.count = 0;
   }
@@ -200,24 +198,7 @@ export class KeyIndex {
    * inserted by {@link load} are not included: they are already stored.
    */
   drain(): Uint8Array {
-    const count = this.logLength;
-    const chunk = new Uint8Array(count * KEY_INDEX_ENTRY_BYTES);
-    // Copied as uint32s, not through a DataView (four calls an entry): the platform is
-    // little-endian (batchguard refuses to load otherwise: sorted-run.ts), so they land as stored.
-    const out = new Uint32Array(chunk.buffer, 0, count * UINT32_SLOTS);
-    const table = this.table;
-    const log = this.log;
-    for (let i = 0; i < count; i++) {
-      const at = log[i]! * UINT32_SLOTS;
-      const to = i * UINT32_SLOTS;
-      out[to] = table[at]!;
-      out[to + 1] = table[at + 1]!;
-      out[to + 2] = table[at + 2]!;
-      out[to + 3] = table[at + 3]!;
-    }
-    this.logLength = 0;
-    if (this.log.length > KEPT_LOG) this.log = new Uint32Array(INITIAL_LOG);
-    return chunk;
+    return this.log.drain(this.table);
   }
 
   /**
@@ -361,8 +342,7 @@ export class KeyIndex {
       // The old table is dropped below, so its line field can carry the new slot for the log rewrite.
       old[from + 3] = slot;
     }
-    const log = this.log;
-    for (let i = 0; i < this.logLength; i++) log[i] = old[log[i]! * UINT32_SLOTS + 3]!;
+    this.log.moved((slot) => old[slot * UINT32_SLOTS + 3]!);
     this.table = table;
     this.mask = mask;
     this.shift = shift;

@@ -78,7 +78,8 @@ export class SpillingKeyIndex {
     // spillKeys): a table sized for spillKeys up front is 8 MB whose pages a short run pays for
     // one page fault at a time, since keys land on random slots, and a filter of 320 KB is written
     // beside the ledger at its end.
-    this.table = new KeyIndex({ expectedKeys: Math.min(this.spillKeys, INITIAL_KEYS) });
+    // Drained at every commit: its log copies the entries, so a drain reads none back from the table.
+    this.table = new KeyIndex({ expectedKeys: Math.min(this.spillKeys, INITIAL_KEYS), logEntries: true });
     this.bloom = new BloomFilter(Math.min(this.spillKeys, INITIAL_KEYS));
   }
 

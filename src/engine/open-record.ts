@@ -56,6 +56,8 @@ export interface RetryState {
   cancelRetry: (() => void) | undefined;
   /** Its failed attempts, oldest first; `storedHistory` makes what an outcome stores of them. */
   readonly history: FailedAttempt[];
+  /** Errors of `history` counted as held unserialised by the executor (record-executor.ts, MAX_HELD_ERRORS). */
+  heldErrors?: number;
   /** The retry budget held this retry back at least once. */
   deferred?: boolean;
 }

@@ -10,7 +10,7 @@ import { EngineEvents } from './events.js';
 import type { ExecutorDeps } from './executor-deps.js';
 import { openRecord, type OpenRecord } from './open-record.js';
 import { RecordExecutor } from './record-executor.js';
-import { safeSerialize } from './stored-error.js';
+import { MAX_HELD_ERRORS, safeSerialize } from './stored-error.js';
 
 /** An executor over a job whose handler fails with a retryable error until `failures` calls have failed. */
 function executorFor(options: {
@@ -158,5 +158,27 @@ describe('RecordExecutor', () => {
     });
     executor.attempt(openRecord('r', { seq: 0 }, {}));
     expect(events).toMatchObject([{ type: 'record:retrying', attempt: 1, error: safeSerialize(thrown[0]) }]);
+  });
+
+  it("serialises a retried attempt's error at once while MAX_HELD_ERRORS others are held unserialised", () => {
+    const reads = { stack: 0 };
+    // Each record fails its first call, and succeeds on its retry.
+    const handler = (record: unknown): string => {
+      const state = record as { failing: boolean };
+      if (!state.failing) return 'ok';
+      state.failing = false;
+      throw watched('unavailable', reads);
+    };
+    const { executor, seen } = executorFor({ failures: 0, job: { handler } });
+    const entries = Array.from({ length: MAX_HELD_ERRORS + 5 }, (_, i) => openRecord(`r${i}`, { seq: i }, { failing: true }));
+    for (const entry of entries) executor.attempt(entry);
+    expect(seen.retryWaits).toHaveLength(MAX_HELD_ERRORS + 5);
+    expect(reads.stack).toBe(5);
+    // Records that succeed let go of what their histories held: the next failure is held again.
+    for (const entry of entries.slice(0, 10)) executor.attempt(entry);
+    expect(seen.succeeded).toBe(10);
+    executor.attempt(openRecord('next', { seq: MAX_HELD_ERRORS + 5 }, { failing: true }));
+    expect(seen.retryWaits).toHaveLength(MAX_HELD_ERRORS + 6);
+    expect(reads.stack).toBe(5);
   });
 });

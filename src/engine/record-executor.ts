@@ -13,7 +13,7 @@ import { failureFingerprint, failureGroup } from '../policy/fingerprint.js';
 import { decideRetry, type RetryDecision } from '../policy/retry.js';
 import { retryAfterMs } from '../policy/retry-after.js';
 import type { SerializedError } from '../policy/serialize-error.js';
-import { LazySerializedError, safeIdentity, safeSerialize, withCause } from './stored-error.js';
+import { HeldErrors, LazySerializedError, safeIdentity, safeSerialize, withCause } from './stored-error.js';
 import { AttemptContext, type AttemptOwner, type AttemptShared } from './attempt-context.js';
 import { inAttempt } from './escaped-errors.js';
 import { callHandler, isThenable } from './handler-call.js';
@@ -38,6 +38,8 @@ export class RecordExecutor implements AttemptOwner {
   private readonly emitsRetrying: boolean;
   /** What every attempt's `ctx` shares. */
   private readonly shared: AttemptShared;
+  /** The thrown values the records' histories hold unserialised, at most MAX_HELD_ERRORS. */
+  private readonly heldErrors = new HeldErrors();
 
   constructor(private readonly deps: ExecutorDeps) {
     this.emitsAttemptEnded = deps.events.wants('attempt:ended');
@@ -214,6 +216,7 @@ export class RecordExecutor implements AttemptOwner {
     this.deps.breaker.succeeded(entry);
     this.deps.move(entry, Phase.done);
     entry.record = undefined;
+    if (entry.retry?.heldErrors) this.heldErrors.release(entry.retry);
     if (this.deps.onSucceeded(entry, value) && this.emitsSucceeded) {
       events.emit({
         type: 'record:succeeded',
@@ -299,6 +302,7 @@ export class RecordExecutor implements AttemptOwner {
     }
     const retry = retryState(entry);
     if (decision.retry && !this.deps.stopping()) {
+      this.heldErrors.hold(retry, failure);
       retry.history.push({ attempt: entry.attempt, durationMs, error: failure, delayMs: decision.delayMs });
       stats.retries++;
       retry.previousDelayMs = decision.delayMs;
@@ -339,6 +343,7 @@ export class RecordExecutor implements AttemptOwner {
   private failedOutcome(entry: OpenRecord, kind: FailureKind, error: SerializedError, rule: string): AttemptsEnd {
     const { key, attempt, counted } = entry;
     const history = storedHistory(entry) ?? [];
+    if (entry.retry?.heldErrors) this.heldErrors.release(entry.retry);
     const group = failureGroup(error, kind, rule);
     this.deps.events.emit({ type: 'record:failed', key, kind, attempts: attempt, counted, error, rule, fingerprint: group.fingerprint });
     this.deps.move(entry, Phase.done);
@@ -363,6 +368,7 @@ export class RecordExecutor implements AttemptOwner {
   }
 
   private pending(entry: OpenRecord): void {
+    if (entry.retry?.heldErrors) this.heldErrors.release(entry.retry);
     this.deps.move(entry, Phase.pending);
     this.deps.onOutcome(entry, { status: 'pending', key: entry.key, position: entry.position, attempts: entry.attempt });
   }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { BatchguardError, FatalError, RetryableError } from '../errors.js';
 import { failureFingerprint } from '../policy/fingerprint.js';
 import type { SerializedError } from '../policy/serialize-error.js';
-import { LazySerializedError, safeIdentity, safeSerialize, withCause } from './stored-error.js';
+import { HeldErrors, LazySerializedError, safeIdentity, safeSerialize, withCause } from './stored-error.js';
 
 const revoked = (): unknown => {
   const { proxy, revoke } = Proxy.revocable({}, {});
@@ -162,5 +162,25 @@ describe('LazySerializedError', () => {
   it('keeps a serialization given to it', () => {
     const serialized = { name: 'Error', message: 'given' };
     expect(LazySerializedError.of(serialized).value).toBe(serialized);
+  });
+});
+
+describe('HeldErrors', () => {
+  it("keeps at most its maximum of thrown values unserialised, and counts a record's again once it is released", () => {
+    const held = new HeldErrors(2);
+    const records = [{}, {}, {}] as { heldErrors?: number }[];
+    const failures = records.map(() => new LazySerializedError(new Error('unavailable'), undefined));
+    records.forEach((record, i) => held.hold(record, failures[i] as LazySerializedError));
+    expect(failures.map((failure) => failure.held)).toEqual([true, true, false]);
+    expect(held.held).toBe(2);
+    held.release(records[0] as { heldErrors?: number });
+    expect(held.held).toBe(1);
+    const next = new LazySerializedError(new Error('unavailable'), undefined);
+    held.hold(records[2] as { heldErrors?: number }, next);
+    expect(next.held).toBe(true);
+    // Serialised already: nothing to count.
+    held.hold(records[2] as { heldErrors?: number }, LazySerializedError.of({ name: 'Error', message: 'x' }));
+    expect(held.held).toBe(2);
+    expect(records.map((record) => record.heldErrors)).toEqual([0, 1, 1]);
   });
 });

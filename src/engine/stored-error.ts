@@ -36,9 +36,10 @@ export function safeIdentity(error: unknown): SerializedError {
  * A failed attempt's error, serialised (by `safeSerialize`) when first read, then kept. A record
  * that fails once and succeeds on its retry, most failures of a flaky service, stores nothing of
  * its failed attempt: its error is then never serialised, and its stack never formatted (~30 µs of
- * the ~150 µs a retried record costs, bench/failure-cost.mjs). The thrown value is held until then,
- * so what is stored is what it holds then: a handler that changes an error it threw (its message)
- * before the record's outcome is stored changes what the outcome says of that attempt.
+ * the ~150 µs a retried record costs, bench/failure-cost.mjs). The thrown value is held until then
+ * (by at most MAX_HELD_ERRORS records at once, HeldErrors), so what is stored is what it holds then:
+ * a handler that changes an error it threw (its message) before the record's outcome is stored
+ * changes what the outcome says of that attempt.
  */
 export class LazySerializedError {
   private thrown: unknown;
@@ -58,6 +59,11 @@ export class LazySerializedError {
     return lazy;
   }
 
+  /** Whether the thrown value is still held, unserialised. */
+  get held(): boolean {
+    return this.serialized === undefined;
+  }
+
   get value(): SerializedError {
     if (this.serialized === undefined) {
       this.serialized = safeSerialize(this.thrown, this.redact);
@@ -65,6 +71,46 @@ export class LazySerializedError {
       this.thrown = undefined;
     }
     return this.serialized;
+  }
+}
+
+/**
+ * Thrown values held unserialised across retry waits, at most: past it, a retried attempt's error
+ * is serialised at once. What a thrown value holds is the handler's (an HTTP client's error may hold
+ * its response), and the records waiting for their retry can be thousands.
+ */
+export const MAX_HELD_ERRORS = 1000;
+
+/** What counts a record's held errors: its retry state. */
+interface Holder {
+  heldErrors?: number;
+}
+
+/** Counts the thrown values that records' histories hold unserialised, so that at most `max` are. */
+export class HeldErrors {
+  private count = 0;
+
+  constructor(private readonly max = MAX_HELD_ERRORS) {}
+
+  get held(): number {
+    return this.count;
+  }
+
+  /** `failure` goes into the history of `holder`'s record: kept unserialised, or serialised now when `max` are held. */
+  hold(holder: Holder, failure: LazySerializedError): void {
+    if (!failure.held) return;
+    if (this.count >= this.max) {
+      void failure.value;
+      return;
+    }
+    this.count++;
+    holder.heldErrors = (holder.heldErrors ?? 0) + 1;
+  }
+
+  /** The record has its outcome (or none: pending): what its history held no longer counts. */
+  release(holder: Holder): void {
+    this.count -= holder.heldErrors ?? 0;
+    holder.heldErrors = 0;
   }
 }
 

@@ -68,7 +68,7 @@ describe('SpillingKeyIndex', () => {
     const index = new SpillingKeyIndex({ store: new MemoryRunStore() });
     expect(index.bytes).toBeLessThan(64 * 1024);
     index.reserve(11_000);
-    // A 16,384-slot table (256 KB), its 4 KB drain log and a filter of 11,000 keys (~14 KB).
+    // A 16,384-slot table (256 KB), its 16 KB drain log (copies) and a filter of 11,000 keys (~14 KB).
     expect(index.bytes).toBeLessThan(300 * 1024);
     const reference = new Map<string, KeyOwner>();
     for (let seq = 0; seq < 20_000; seq++) addBoth(index, reference, `k${seq % 15_000}`, seq);

@@ -84,4 +84,26 @@ describePg('PostgreSQL ledger commit fence', () => {
     );
     expect(stored.rows[0]).toEqual({ last: '98', rows: 1 });
   });
+
+  it('sends the commit unnamed once the server does not keep its named statement (a pooler in transaction mode)', async () => {
+    const ledger = await begun('run-1', freshSchema('bg_fence'));
+    await ledger.commit(batch('run-1', 0, 98)); // prepared on the connection
+    // The server session forgets what this connection prepared, as another session behind a pooler would not have it.
+    const client = loadPg('test').pg.Client.prototype;
+    const original = client.query;
+    const spy = vi.spyOn(client, 'query').mockImplementation(function (this: typeof client, ...args: unknown[]) {
+      const config = args[0] as { name?: string } | undefined;
+      if (config?.name === undefined) return (original as (...a: unknown[]) => unknown).apply(this, args) as never;
+      return (original as (...a: unknown[]) => Promise<unknown>)
+        .call(this, 'DEALLOCATE ALL')
+        .then(() => (original as (...a: unknown[]) => unknown).apply(this, args)) as never;
+    });
+    try {
+      await ledger.commit(batch('run-1', 100, 198));
+    } finally {
+      spy.mockRestore();
+    }
+    await ledger.commit(batch('run-1', 200, 298));
+    expect(await ledger.counts()).toMatchObject({ succeeded: 297, failed: 3 });
+  });
 });

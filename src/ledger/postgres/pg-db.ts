@@ -38,16 +38,55 @@ export class PgDb {
     readonly location: string,
   ) {}
 
-  readonly query: Query = (text, values) => queryOn(this.pool)(text, values);
+  /** Named statements are sent as such until the server says it does not keep them (`unkept`). */
+  private named = true;
 
-  /** Runs `work` in one transaction on one connection (pg-pool.ts's inTransaction). */
+  /**
+   * A named statement that the server says it does not have, or has already, is sent again
+   * unnamed, and so is every later one: between the client and the server a pooler in transaction
+   * mode may hand each transaction another server session (PgBouncer before 1.21, or with
+   * `max_prepared_statements` 0). The error comes before the statement runs, and the statement is
+   * its own transaction (inside one, statements are sent unnamed: see `transaction`), so nothing
+   * was written and sending it again is safe.
+   */
+  readonly query: Query = async (statement, values) => {
+    const on = queryOn(this.pool);
+    if (typeof statement === 'string' || !this.named) return on(typeof statement === 'string' ? statement : statement.text, values);
+    try {
+      return await on(statement, values);
+    } catch (error) {
+      if (!unkept(error)) throw error;
+      this.named = false;
+      return on(statement.text, values);
+    }
+  };
+
+  /**
+   * Runs `work` in one transaction on one connection (pg-pool.ts's inTransaction). Its statements
+   * are sent unnamed: a failed one cannot be sent again in the same transaction.
+   */
   transaction<T>(work: (query: Query) => Promise<T>, begin = 'BEGIN'): Promise<T> {
-    return inTransaction(this.pool, (client) => work(queryOn(client)), begin);
+    return inTransaction(
+      this.pool,
+      (client) => {
+        const on = queryOn(client);
+        return work((statement, values) => on(typeof statement === 'string' ? statement : statement.text, values));
+      },
+      begin,
+    );
   }
 
   end(): Promise<void> {
     return this.pool.end();
   }
+}
+
+/** SQLSTATEs of a named statement the server's session does not have (26000), or has already (42P05). */
+const UNKEPT: ReadonlySet<string> = new Set(['26000', '42P05']);
+
+function unkept(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && UNKEPT.has(code);
 }
 
 /** `client`'s statements as a Query. */

@@ -12,6 +12,7 @@
  * waiting children-first from 228–248 MB to 256–302 MB (docs/benchmarks.md).
  */
 import { Parser, type Options } from 'csv-parse';
+import { parse as parseOnce } from 'csv-parse/sync';
 
 /** What the bytes hold at their start. */
 export type FirstRecord =
@@ -45,10 +46,11 @@ const ignore = (): void => undefined;
 
 /** Parses the first record of byte prefixes again and again with the same options (see the file's comment). */
 export class FirstRecordParser {
-  private readonly machine: ParseMachine;
-  private readonly initialState: Record<string, unknown>;
-  private readonly initialInfo: Record<string, unknown>;
-  private readonly initialDelimiters: number;
+  /** Undefined when this csv-parse holds no machine of that shape: every parse is then a single-use one. */
+  private readonly machine: ParseMachine | undefined;
+  private readonly initialState: Record<string, unknown> = {};
+  private readonly initialInfo: Record<string, unknown> = {};
+  private readonly initialDelimiters: number = 0;
   private found = false;
   private record: unknown;
   private end = 0;
@@ -57,15 +59,14 @@ export class FirstRecordParser {
     if (this.found) return;
     this.found = true;
     this.record = record;
-    this.end = this.machine.info.bytes;
+    this.end = (this.machine as ParseMachine).info.bytes;
   };
 
-  constructor(options: Options) {
+  constructor(private readonly options: Options) {
     // `to: 1`: csv-parse stops after the first record instead of parsing the rest of the bytes.
     const machine = (new Parser({ ...options, to: 1 }) as unknown as { api?: ParseMachine }).api;
-    if (typeof machine?.parse !== 'function' || typeof machine.state.field?.reset !== 'function') {
-      throw new Error('csv-parse: its Parser has no parsing machine of the shape csv-parse 6 has (csv-first-record.ts)');
-    }
+    // csv-parse is ^6: a later 6.x that keeps its machine elsewhere gets the single-use parse, slower, not an error.
+    if (typeof machine?.parse !== 'function' || typeof machine.state?.field?.reset !== 'function') return;
     this.machine = machine;
     this.initialState = { ...machine.state };
     this.initialInfo = { ...machine.info };
@@ -77,31 +78,26 @@ export class FirstRecordParser {
    * and are the rest of the file when `whole`.
    */
   parse(bytes: Buffer, whole: boolean): FirstRecord {
-    this.reset();
+    const machine = this.machine;
+    if (machine === undefined) return firstRecordOnce(bytes, whole, this.options);
+    this.reset(machine);
     let error: unknown;
     try {
-      error = this.machine.parse(bytes, true, this.push, ignore);
+      error = machine.parse(bytes, true, this.push, ignore);
     } catch (thrown) {
       error = thrown;
     }
     const record = this.record;
     this.record = undefined;
-    if (error !== undefined) {
-      if (whole) return { kind: 'error', error: error as Error };
-      // An open quote may be closed further on; a record found short of fields at the end of the
-      // bytes may have more. An error found before their end is final.
-      const { code, bytes: at } = error as { code?: unknown; bytes?: unknown };
-      if (code === 'CSV_QUOTE_NOT_CLOSED' || Number(at ?? 0) >= bytes.length) return { kind: 'more' };
-      return { kind: 'error', error: error as Error };
-    }
+    if (error !== undefined) return failed(error, bytes, whole);
     if (!this.found) return whole ? { kind: 'none' } : { kind: 'more' };
     if (this.end >= bytes.length && !whole) return { kind: 'more' };
     return { kind: 'record', record, bytes: this.end };
   }
 
   /** Puts the machine back as it was made: what a parse of one record changed, whether it ended or failed. */
-  private reset(): void {
-    const { state, info, options } = this.machine;
+  private reset(machine: ParseMachine): void {
+    const { state, info, options } = machine;
     Object.assign(state, this.initialState);
     // The record's fields are handed out with the record (columns: false): a new array, never the old one.
     state.record = [];
@@ -118,4 +114,31 @@ export class FirstRecordParser {
 /** The first record of `bytes` with `options`, parsed once (see {@link FirstRecordParser.parse}). */
 export function firstRecord(bytes: Buffer, whole: boolean, options: Options): FirstRecord {
   return new FirstRecordParser(options).parse(bytes, whole);
+}
+
+/**
+ * The first record of `bytes` by csv-parse's own single-use parse (it sets up a parser per call):
+ * what a {@link FirstRecordParser} does when csv-parse holds no machine of the shape it knows.
+ */
+export function firstRecordOnce(bytes: Buffer, whole: boolean, options: Options): FirstRecord {
+  let records: { record: unknown; info: { bytes: number } }[];
+  try {
+    records = parseOnce(bytes, { ...options, info: true, to: 1 }) as unknown as typeof records;
+  } catch (error) {
+    return failed(error, bytes, whole);
+  }
+  const first = records[0];
+  if (first === undefined) return whole ? { kind: 'none' } : { kind: 'more' };
+  if (first.info.bytes >= bytes.length && !whole) return { kind: 'more' };
+  return { kind: 'record', record: first.record, bytes: first.info.bytes };
+}
+
+/** csv-parse rejected the bytes: the record's error, or `more` when more bytes may mend it. */
+function failed(error: unknown, bytes: Buffer, whole: boolean): FirstRecord {
+  if (whole) return { kind: 'error', error: error as Error };
+  // An open quote may be closed further on; a record found short of fields at the end of the
+  // bytes may have more. An error found before their end is final.
+  const { code, bytes: at } = error as { code?: unknown; bytes?: unknown };
+  if (code === 'CSV_QUOTE_NOT_CLOSED' || Number(at ?? 0) >= bytes.length) return { kind: 'more' };
+  return { kind: 'error', error: error as Error };
 }

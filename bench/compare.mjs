@@ -35,10 +35,29 @@ const list = (name, fallback) =>
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
-const SIZES = list('SIZES', '10000,100000,1000000').map(Number);
-const HANDLERS = list('HANDLERS', Object.keys(HANDLER_TITLES).join(','));
-const ONLY = list('ONLY', CONTENDERS.map((c) => c.id).join(','));
-const CRASH_HANDLERS = list('CRASH_HANDLERS', 'noop');
+/** `values`, after checking each is one of `known`: a misspelt name would silently measure nothing. */
+function known(name, values, knownValues) {
+  const unknown = values.filter((value) => !knownValues.includes(value));
+  if (unknown.length > 0) {
+    process.stderr.write(`${name}: unknown ${unknown.map((v) => JSON.stringify(v)).join(', ')}; known: ${knownValues.join(', ')}\n`);
+    process.exit(2);
+  }
+  return values;
+}
+const sizeTexts = list('SIZES', '10000,100000,1000000');
+const badSize = sizeTexts.find((text) => !/^\d+$/.test(text) || Number(text) < 10);
+if (badSize !== undefined) {
+  process.stderr.write(`SIZES: ${JSON.stringify(badSize)} is not a number of records (a whole number, at least 10)\n`);
+  process.exit(2);
+}
+const SIZES = sizeTexts.map(Number);
+const HANDLERS = known('HANDLERS', list('HANDLERS', Object.keys(HANDLER_TITLES).join(',')), Object.keys(HANDLER_TITLES));
+const ONLY = known(
+  'ONLY',
+  list('ONLY', CONTENDERS.map((c) => c.id).join(',')),
+  CONTENDERS.map((c) => c.id),
+);
+const CRASH_HANDLERS = known('CRASH_HANDLERS', list('CRASH_HANDLERS', 'noop'), Object.keys(HANDLER_TITLES));
 const MAX_SECONDS = Number(process.env.MAX_SECONDS ?? 300);
 const CRASH_MAX_SECONDS = Number(process.env.CRASH_MAX_SECONDS ?? MAX_SECONDS);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 8);

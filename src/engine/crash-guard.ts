@@ -12,8 +12,8 @@
  * about NOTE_EVERY_MS of reads, from AHEAD up to MAX_AHEAD. A ledger that stores notes
  * asynchronously (PostgreSQL: a round trip) is waited for: an attempt starts once a stored note
  * covers it, and notes are stored in the order they were made (NoteQueue). There the note for the
- * next reads goes out early, when reading is halfway through the current range, so that its round
- * trip overlaps reads the stored note covers (earlyNoteDue). A ledger that writes a note before
+ * next reads goes out early, when reading is three quarters through the current range, so that its
+ * round trip overlaps reads the stored note covers (earlyNoteDue). A ledger that writes a note before
  * returning (SQLite) costs no wait at all, and gets no early note.
  *
  * The bisection. Suspects run in groups by themselves (nothing else running or waiting to run, and
@@ -301,18 +301,22 @@ export class CrashGuard<E extends GuardedEntry> {
 
   /**
    * With a ledger that stores notes asynchronously, the note for the reads after the current
-   * range is sent when reading reaches the range's middle, nothing being on its way: its round
-   * trip goes on while the second half is read, instead of holding the first read past the range.
+   * range is sent when reading is three quarters through it, nothing being on its way: its round
+   * trip goes on while the last quarter is read (at least 64 reads, and a range takes about
+   * NOTE_EVERY_MS to read), instead of holding the first read past the range.
    */
   private earlyNoteDue(seq: number): boolean {
     const fresh = this.fresh;
     if (!this.notes.asynchronous || fresh === undefined || this.notes.busy) return false;
-    return seq >= fresh.first + Math.floor((fresh.last - fresh.first + 1) / 2);
+    return seq >= fresh.first + Math.floor(((fresh.last - fresh.first + 1) * 3) / 4);
   }
 
   /** The early note: from `seq` on, as the note made past the range would be (the reads before it are started or done). */
   private noteEarly(seq: number): void {
-    this.paceAhead(seq, true);
+    const fresh = this.fresh as SeqRange;
+    // Paced by the time the whole range would have taken, so that the range is what it would be
+    // without early notes (and with it the suspects of a crash): this note comes after a part.
+    this.paceAhead(seq, (fresh.last - fresh.first + 1) / Math.max(1, seq - fresh.first));
     this.fresh = { first: seq, last: seq + this.ahead - 1 };
     this.released = undefined;
     // Its failure is kept by the queue and met by the next wait.
@@ -331,11 +335,10 @@ export class CrashGuard<E extends GuardedEntry> {
    * Reading went on past the note: the next one reaches twice as far when the last was written
    * less than NOTE_EVERY_MS / 2 ago, half as far when more than 2 × NOTE_EVERY_MS ago.
    */
-  private paceAhead(seq: number, early = false): void {
+  private paceAhead(seq: number, earlyScale?: number): void {
     const now = this.nowMs();
-    if (!this.grouped && (early || this.fresh?.last === seq - 1)) {
-      // Early notes are paced as the others: by the time between notes, so a run writes as many.
-      const elapsed = now - this.freshAtMs;
+    if (!this.grouped && (earlyScale !== undefined || this.fresh?.last === seq - 1)) {
+      const elapsed = (now - this.freshAtMs) * (earlyScale ?? 1);
       if (elapsed < NOTE_EVERY_MS / 2) this.ahead = Math.min(MAX_AHEAD, this.ahead * 2);
       else if (elapsed > NOTE_EVERY_MS * 2) this.ahead = Math.max(AHEAD, this.ahead / 2);
     } else {

@@ -89,7 +89,10 @@ class NoteQueue {
   storedCovers(seq: number): boolean {
     const stored = this.stored;
     if (this.waiting !== undefined || this.failure || stored === undefined) return false;
-    return stored.started.has(seq) || stored.note.ahead.some((range) => range.first <= seq && seq <= range.last);
+    if (stored.started.has(seq)) return true;
+    // A loop, not `some` with a closure: this is asked at every read and start.
+    for (const range of stored.note.ahead) if (range.first <= seq && seq <= range.last) return true;
+    return false;
   }
 
   /** Writes `note` after the notes before it; undefined when the ledger wrote it before returning. */

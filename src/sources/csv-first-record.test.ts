@@ -17,6 +17,7 @@ describe('FirstRecordParser', () => {
       const bytes = Buffer.from(generatedCsv(seed).content);
       for (const option of options) {
         const parser = new FirstRecordParser(option);
+        expect(parser.reusesParser).toBe(true);
         let compared = 0;
         for (let start = 0; start < bytes.length; start++) {
           if (start > 0 && bytes[start - 1] !== 10) continue;

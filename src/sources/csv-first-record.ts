@@ -64,13 +64,38 @@ export class FirstRecordParser {
 
   constructor(private readonly options: Options) {
     // `to: 1`: csv-parse stops after the first record instead of parsing the rest of the bytes.
-    const machine = (new Parser({ ...options, to: 1 }) as unknown as { api?: ParseMachine }).api;
-    // csv-parse is ^6: a later 6.x that keeps its machine elsewhere gets the single-use parse, slower, not an error.
-    if (typeof machine?.parse !== 'function' || typeof machine.state?.field?.reset !== 'function') return;
+    const machine = (new Parser({ ...options, to: 1 }) as unknown as { api?: unknown }).api;
+    // csv-parse is ^6: a later 6.x that keeps its machine elsewhere, or another way, gets the
+    // single-use parse, slower, not an error.
+    if (!knownMachine(machine)) return;
     this.machine = machine;
     this.initialState = { ...machine.state };
     this.initialInfo = { ...machine.info };
     this.initialDelimiters = machine.options.record_delimiter.length;
+    if (!this.agreesOnProbe()) this.machine = undefined;
+  }
+
+  /** Whether one csv-parse parser serves every parse (false: each is csv-parse's single-use parse). */
+  get reusesParser(): boolean {
+    return this.machine !== undefined;
+  }
+
+  /** Whether the machine parses a quoted line break and a short prefix as the single-use parse does. */
+  private agreesOnProbe(): boolean {
+    const probe = Buffer.from('"a\nb",c\nd,e\n');
+    try {
+      for (const [bytes, whole] of [
+        [probe, true],
+        [probe.subarray(0, 3), false],
+        [probe.subarray(8), true],
+      ] as const) {
+        const answer = JSON.stringify(this.parse(bytes, whole));
+        if (answer !== JSON.stringify(firstRecordOnce(bytes, whole, this.options))) return false;
+      }
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /**
@@ -131,6 +156,20 @@ export function firstRecordOnce(bytes: Buffer, whole: boolean, options: Options)
   if (first === undefined) return whole ? { kind: 'none' } : { kind: 'more' };
   if (first.info.bytes >= bytes.length && !whole) return { kind: 'more' };
   return { kind: 'record', record: first.record, bytes: first.info.bytes };
+}
+
+/** Whether `machine` has every part of csv-parse 6's parsing machine that a {@link FirstRecordParser} uses. */
+function knownMachine(machine: unknown): machine is ParseMachine {
+  const m = machine as Partial<ParseMachine> | undefined;
+  return (
+    typeof m?.parse === 'function' &&
+    typeof m.state === 'object' &&
+    Array.isArray(m.state.record) &&
+    typeof m.state.field?.reset === 'function' &&
+    typeof m.state.rawBuffer?.reset === 'function' &&
+    typeof m.info?.bytes === 'number' &&
+    Array.isArray(m.options?.record_delimiter)
+  );
 }
 
 /** csv-parse rejected the bytes: the record's error, or `more` when more bytes may mend it. */

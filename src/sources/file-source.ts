@@ -50,17 +50,17 @@ export async function openSourceFile(kind: string, path: string): Promise<FileHa
   try {
     handle = await open(path, 'r');
     // open() succeeds on a directory on Linux; failing here gives the clear message instead of EISDIR on the first read.
-    if ((await handle.stat()).isDirectory()) {
-      throw Object.assign(new Error(`EISDIR: illegal operation on a directory, open '${path}'`), {
-        code: 'EISDIR',
-        syscall: 'open',
-      });
-    }
+    if ((await handle.stat()).isDirectory()) throw directoryError(path);
     return handle;
   } catch (error) {
     await handle?.close();
     throw unreadable(kind, path, error);
   }
+}
+
+/** The error a read of a directory would give, raised at its open (Linux opens a directory for reading). */
+function directoryError(path: string): Error {
+  return Object.assign(new Error(`EISDIR: illegal operation on a directory, open '${path}'`), { code: 'EISDIR', syscall: 'open' });
 }
 
 /** Reads up to `length` bytes at `position`; fewer only at the end of the file. */
@@ -86,12 +86,7 @@ function openSourceFileSync(kind: string, path: string): { fd: number; size: num
   try {
     fd = openSync(path, 'r');
     const stats = fstatSync(fd);
-    if (stats.isDirectory()) {
-      throw Object.assign(new Error(`EISDIR: illegal operation on a directory, open '${path}'`), {
-        code: 'EISDIR',
-        syscall: 'open',
-      });
-    }
+    if (stats.isDirectory()) throw directoryError(path);
     return { fd, size: stats.size, mtimeMs: stats.mtimeMs };
   } catch (error) {
     if (fd !== undefined) closeSync(fd);

@@ -46,4 +46,19 @@ describe('loadPg', () => {
     expect(seen).toBe('navigator' in globalThis ? 'function' : 'undefined');
     expect(Object.getOwnPropertyDescriptor(globalThis, 'Response')).toEqual(before);
   });
+
+  it('loads again with Response a pg whose load fails without it', () => {
+    let calls = 0;
+    const strictPg = Object.assign(
+      () => {
+        calls++;
+        if (typeof Response === 'undefined') throw new ReferenceError('Response is not defined');
+        return { loaded: true };
+      },
+      { resolve: () => 'pg' },
+    ) as unknown as NodeJS.Require;
+    expect(requireWithoutFetch(strictPg, 'pg')).toEqual({ loaded: true });
+    expect(calls).toBe('navigator' in globalThis ? 1 : 2);
+    expect(typeof Response).toBe('function');
+  });
 });

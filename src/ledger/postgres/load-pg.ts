@@ -41,7 +41,8 @@ export function loadPg(field: string, require: NodeJS.Require = createRequire(im
  * ledger, paid by every process that opens one. The property is taken off the global object and
  * put back as it was (its lazy getter never runs), in the same synchronous call, so nothing else
  * sees it missing; pg then takes Node's sockets, as it does anyway outside a Worker, whose
- * `navigator` says so (then nothing is hidden).
+ * `navigator` says so (then nothing is hidden). A pg whose load fails without `Response` is loaded
+ * again with it.
  */
 export function requireWithoutFetch(require: NodeJS.Require, path: string): unknown {
   const descriptor = 'navigator' in globalThis ? undefined : Object.getOwnPropertyDescriptor(globalThis, 'Response');
@@ -49,7 +50,11 @@ export function requireWithoutFetch(require: NodeJS.Require, path: string): unkn
   delete (globalThis as { Response?: unknown }).Response;
   try {
     return require(path);
+  } catch {
+    // A pg that needs `Response` at load (a later 8.x): loaded below with it, as without this
+    // function. Node drops a module whose load threw from its cache, so that load starts afresh.
   } finally {
     Object.defineProperty(globalThis, 'Response', descriptor);
   }
+  return require(path);
 }

@@ -1,6 +1,8 @@
 /**
  * The run lease of the PostgreSQL ledger with real processes: a run SIGSTOPped inside one of its
- * write transactions holds the share lock on its lease row, which a taker's update of that row
+ * write transactions (a commit that overlaps stored ranges, a crash note, a lease renewal, the end
+ * of the run: a plain commit is one statement, no transaction to stop inside, since 2026-12-01, so
+ * such a moment takes a few hundred stops to find) holds the share lock on its lease row, which a taker's update of that row
  * waits for. The server ends the stopped run's session once it sat idle in its transaction for a
  * lease time, so the taker takes over after about two lease times; continued, the stopped run
  * stops with exit 4, its lease lost, writing nothing more. Every record ends with one outcome.

@@ -166,6 +166,35 @@ describePg('PostgreSQL ledger', () => {
     expect((await taker.holder())?.runId).toBe('run-3');
   });
 
+  it('a holder whose session ends inside its finishing transaction, after its release, while another run takes over: its lease was lost', async () => {
+    const s = schema();
+    const holder = open(s);
+    await holder.begin(start('run-1'));
+    const taker = open(s);
+    let taking: Promise<unknown> | undefined;
+    // The finishing transaction's last step: as if the process were stopped there, the server ends
+    // its session (which rolls the release back), and the taker, waiting for the lease row's lock,
+    // takes over; then the process goes on.
+    type Notes = { clear(query: (sql: string) => Promise<unknown>): Promise<void> };
+    // The PostgreSQL ledger behind openLedger's deferred one (its code is loaded at the first call).
+    const inner = await (holder as unknown as { ledger(): Promise<{ crashNotes: Notes }> }).ledger();
+    const notes = inner.crashNotes;
+    const clear = notes.clear.bind(notes);
+    notes.clear = async (query) => {
+      const { rows } = (await query('SELECT pg_backend_pid() AS pid')) as { rows: { pid: number }[] };
+      taking = taker.begin(start('run-2', { takeOver: true }));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await pool.query('SELECT pg_terminate_backend($1)', [rows[0]?.pid]);
+      await taking;
+      return clear(query);
+    };
+    const error = await rejection(holder.finish('run-1', 'completed', {}));
+    expect((error as LedgerError).code).toBe('LEDGER_LEASE_LOST');
+    expect((error as Error).message).toContain('this run (run-1, token 1) lost its lease');
+    expect((await taker.holder())?.runId).toBe('run-2');
+    expect((await taker.runs(5)).find((run) => run.runId === 'run-1')?.status).toBe('crashed');
+  });
+
   it('takes a dead run over after its lease expired, with its crash note as evidence', async () => {
     const s = schema();
     const short = resolveLeaseOptions({ expireMs: 400, renewEveryMs: 100 });

@@ -221,11 +221,14 @@ export class PostgresLease {
     await this.fence(query);
     await query(this.sql.release, [this.jobId(), (this.mine as Lease).token]);
     this.heartbeat.stop();
-    this.mine = undefined;
+    // The lease stays this run's until the transaction commits: if its session ends first (the
+    // process was stopped in it), nothing was released and takenSince must still know the token,
+    // to tell a lease taken meanwhile from a database that failed.
   }
 
   /** After the release committed: the lock goes too (before it, a taker would find a lease in force and no lock). */
   async released(): Promise<void> {
+    this.mine = undefined;
     await this.session.unhold(this.jobId());
   }
 

@@ -1,8 +1,6 @@
 /**
  * The run lease of the PostgreSQL ledger with real processes: a run SIGSTOPped inside one of its
- * write transactions (a commit that overlaps stored ranges, a crash note, a lease renewal, the end
- * of the run: a plain commit is one statement, no transaction to stop inside, since 2026-12-01, so
- * such a moment takes a few hundred stops to find) holds the share lock on its lease row, which a taker's update of that row
+ * write transactions holds the share lock on its lease row, which a taker's update of that row
  * waits for. The server ends the stopped run's session once it sat idle in its transaction for a
  * lease time, so the taker takes over after about two lease times; continued, the stopped run
  * stops with exit 4, its lease lost, writing nothing more. Every record ends with one outcome.
@@ -32,15 +30,18 @@ describePg('the PostgreSQL ledger lease with real processes', () => {
     writeFileSync(
       join(dir, 'job.mjs'),
       `
-import { defineJob, jsonl } from 'batchguard';
+import { defineJob, jsonl, jsonlOutput } from 'batchguard';
 export default defineJob({
   name: 'pg-lease',
   source: jsonl(${JSON.stringify(join(dir, 'records.jsonl'))}),
   key: (r) => String(r.id),
   concurrency: 4,
-  // Many small commits: many moments inside a transaction to stop the run at.
+  // Many small commits: many moments inside a transaction to stop the run at. A plain commit is
+  // one statement that fences itself (no transaction to stop inside); with an output, each commit
+  // first checks the lease in a transaction (Ledger.assertHeld) before it writes the results.
   checkpoint: { everyRecords: 50, everyMs: 100 },
-  handler: async () => { await new Promise((resolve) => setTimeout(resolve, 1)); },
+  output: jsonlOutput(${JSON.stringify(join(dir, 'out.jsonl'))}),
+  handler: async (r) => { await new Promise((resolve) => setTimeout(resolve, 1)); return { id: r.id }; },
 });
 `,
     );

@@ -94,6 +94,15 @@ function failed(seq: number, key = `k${seq}`): RowOutcome {
   };
 }
 
+/** Commits what `checkpointer` buffered through the slow `ledger`, released at once: the batch it wrote. */
+async function firstBatch(checkpointer: Checkpointer, ledger: SlowLedger): Promise<CommitBatch> {
+  const done = checkpointer.commit(undefined, 0, false);
+  await flushMicrotasks();
+  ledger.release();
+  await done;
+  return ledger.batches[0] as CommitBatch;
+}
+
 describe('toRanges', () => {
   it('returns no ranges for no sequence numbers', () => {
     expect(toRanges([])).toEqual([]);
@@ -255,11 +264,7 @@ describe('Checkpointer', () => {
     const retried = entry(7);
     retried.attempt = 2;
     checkpointer.addSucceeded(retried, 'ok');
-    const done = checkpointer.commit(undefined, 0, false);
-    await flushMicrotasks();
-    ledger.release();
-    await done;
-    const batch = ledger.batches[0] as CommitBatch;
+    const batch = await firstBatch(checkpointer, ledger);
     expect(batch.succeeded).toEqual([]);
     expect(batch.watermark).toBeUndefined();
     expect(batch.rows).toHaveLength(1);
@@ -275,11 +280,7 @@ describe('Checkpointer', () => {
     const thrown = Object.assign(new Error('unavailable'), { status: 503 });
     retryState(retried).history.push({ attempt: 1, durationMs: 4, error: new LazySerializedError(thrown, undefined), delayMs: 10 });
     checkpointer.addSucceeded(retried, 'ok');
-    const done = checkpointer.commit(undefined, 0, false);
-    await flushMicrotasks();
-    ledger.release();
-    await done;
-    const batch = ledger.batches[0] as CommitBatch;
+    const batch = await firstBatch(checkpointer, ledger);
     expect(batch.rows[0]?.history).toStrictEqual([{ attempt: 1, durationMs: 4, error: safeSerialize(thrown), delayMs: 10 }]);
   });
 

@@ -216,7 +216,7 @@ export class RecordExecutor implements AttemptOwner {
     this.deps.breaker.succeeded(entry);
     this.deps.move(entry, Phase.done);
     entry.record = undefined;
-    if (entry.retry?.heldErrors) this.heldErrors.release(entry.retry);
+    this.releaseHeld(entry);
     if (this.deps.onSucceeded(entry, value) && this.emitsSucceeded) {
       events.emit({
         type: 'record:succeeded',
@@ -343,7 +343,7 @@ export class RecordExecutor implements AttemptOwner {
   private failedOutcome(entry: OpenRecord, kind: FailureKind, error: SerializedError, rule: string): AttemptsEnd {
     const { key, attempt, counted } = entry;
     const history = storedHistory(entry) ?? [];
-    if (entry.retry?.heldErrors) this.heldErrors.release(entry.retry);
+    this.releaseHeld(entry);
     const group = failureGroup(error, kind, rule);
     this.deps.events.emit({ type: 'record:failed', key, kind, attempts: attempt, counted, error, rule, fingerprint: group.fingerprint });
     this.deps.move(entry, Phase.done);
@@ -367,8 +367,13 @@ export class RecordExecutor implements AttemptOwner {
     retryState(entry).cancelRetry = this.deps.clock.timer(delayMs, () => this.attempt(entry));
   }
 
-  private pending(entry: OpenRecord): void {
+  /** The record leaves its attempts (an outcome, or pending): the errors its history held unserialised no longer count. */
+  private releaseHeld(entry: OpenRecord): void {
     if (entry.retry?.heldErrors) this.heldErrors.release(entry.retry);
+  }
+
+  private pending(entry: OpenRecord): void {
+    this.releaseHeld(entry);
     this.deps.move(entry, Phase.pending);
     this.deps.onOutcome(entry, { status: 'pending', key: entry.key, position: entry.position, attempts: entry.attempt });
   }

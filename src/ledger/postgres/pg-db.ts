@@ -51,7 +51,7 @@ export class PgDb {
    */
   readonly query: Query = async (statement, values) => {
     const on = queryOn(this.pool);
-    if (typeof statement === 'string' || !this.named) return on(typeof statement === 'string' ? statement : statement.text, values);
+    if (typeof statement === 'string' || !this.named) return on(textOf(statement), values);
     try {
       return await on(statement, values);
     } catch (error) {
@@ -70,7 +70,7 @@ export class PgDb {
       this.pool,
       (client) => {
         const on = queryOn(client);
-        return work((statement, values) => on(typeof statement === 'string' ? statement : statement.text, values));
+        return work((statement, values) => on(textOf(statement), values));
       },
       begin,
     );
@@ -79,6 +79,11 @@ export class PgDb {
   end(): Promise<void> {
     return this.pool.end();
   }
+}
+
+/** The statement's text, sent unnamed. */
+function textOf(statement: string | Statement): string {
+  return typeof statement === 'string' ? statement : statement.text;
 }
 
 /** SQLSTATEs of a named statement the server's session does not have (26000), or has already (42P05). */

@@ -12,7 +12,9 @@ const DIST = resolve(import.meta.dirname, '../../dist/index.js');
 
 /**
  * Runs `body` as an ES module in a new process, with `defineJob`, `runJob`, `jsonlOutput`, `sleep`
- * and `ledger` (a fresh path) in scope; returns the JSON values it printed, one per line.
+ * and `ledger` (a fresh path) in scope; returns the JSON values it printed, one per line. The cases
+ * check the exit code beside stderr (`{ code, stderr }`), so that a process that ended otherwise
+ * shows why.
  */
 function inProcess(body: string): { code: number | null; printed: any[]; stderr: string } {
   const ledger = join(tempDir(), 'ledger.sqlite');
@@ -54,8 +56,7 @@ print({ status: summary.status, succeeded: summary.succeeded, failed: summary.fa
 print(during[0]);
 print({ ...listeners(), hooks: await hooksOn() });
 `);
-    expect(stderr).toBe('');
-    expect(code).toBe(0);
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
     expect(printed[0]).toEqual({ uncaught: 0, rejection: 0, hooks: false });
     expect(printed[1]).toEqual({ status: 'completed', succeeded: 18, failed: 2, errors: ['nobody awaited it', 'thrown in a timer'] });
     expect(printed[2]).toEqual({ uncaught: 1, rejection: 1, hooks: true });
@@ -64,7 +65,7 @@ print({ ...listeners(), hooks: await hooksOn() });
   });
 
   it('an error outside any record stops the run with status uncaught-error; the process lives on, and a later run resumes', () => {
-    const { code, printed } = inProcess(`
+    const { code, printed, stderr } = inProcess(`
 const job = (stray) => defineJob({
   name: 'stray', source: Array.from({ length: 200 }, (_, id) => ({ id })), key: (r) => String(r.id),
   handler: async (r) => {
@@ -79,7 +80,7 @@ print(listeners());
 const second = await runJob(job(false), { ledger });
 print({ status: second.status, succeeded: second.succeeded, alreadyDone: second.alreadyDone, total: second.total });
 `);
-    expect(code).toBe(0);
+    expect({ code, stderr }).toMatchObject({ code: 0 });
     expect(printed[0]).toMatchObject({ status: 'uncaught-error', events: [['lost its context', null]] });
     expect(printed[0].reason).toMatch(
       /^an error escaped the job's code outside any record: Error: lost its context; what finished is saved, \d+ records left pending; run again to go on$/,
@@ -90,7 +91,7 @@ print({ status: second.status, succeeded: second.succeeded, alreadyDone: second.
   });
 
   it('an error from a record whose attempt has ended stops the run, naming the record', () => {
-    const { code, printed } = inProcess(`
+    const { code, printed, stderr } = inProcess(`
 const job = defineJob({
   name: 'late', source: Array.from({ length: 100 }, (_, id) => ({ id })), key: (r) => String(r.id),
   handler: async (r) => {
@@ -101,14 +102,14 @@ const job = defineJob({
 const summary = await runJob(job, { ledger });
 print({ status: summary.status, reason: summary.reason });
 `);
-    expect(code).toBe(0);
+    expect({ code, stderr }).toMatchObject({ code: 0 });
     expect(printed[0].status).toBe('uncaught-error');
     expect(printed[0].reason).toContain('from record "7", after its attempt had ended: Error: after the record had succeeded');
   });
 
   it('results the output cannot write, and a throwing format(), fail their record as fatal', () => {
     const dir = tempDir();
-    const { code, printed } = inProcess(`
+    const { code, printed, stderr } = inProcess(`
 const job = defineJob({
   name: 'unwritable', source: Array.from({ length: 30 }, (_, id) => ({ id })), key: (r) => String(r.id), maxFailureRate: 1,
   output: jsonlOutput(${JSON.stringify(join(dir, 'out.jsonl'))}, { format: (value) => { if (value.id === 9) throw new Error('format refused'); return value; } }),
@@ -117,7 +118,7 @@ const job = defineJob({
 const summary = await runJob(job, { ledger });
 print({ succeeded: summary.succeeded, failed: summary.failed, errors: summary.topErrors.map((e) => e.message).sort() });
 `);
-    expect(code).toBe(0);
+    expect({ code, stderr }).toMatchObject({ code: 0 });
     expect(printed[0]).toEqual({
       succeeded: 28,
       failed: 2,
@@ -129,7 +130,7 @@ print({ succeeded: summary.succeeded, failed: summary.failed, errors: summary.to
   });
 
   it('an async onEvent subscriber that rejects, and a throwing one, neither fail records nor stop the run', () => {
-    const { code, printed } = inProcess(`
+    const { code, printed, stderr } = inProcess(`
 const job = defineJob({
   name: 'events', source: Array.from({ length: 20 }, (_, id) => ({ id })), key: (r) => String(r.id),
   handler: async (r, ctx) => { ctx.log('working'); await sleep(1); },
@@ -139,12 +140,12 @@ const summary = await runJob(job, { ledger, onEvent: async (e) => { calls++; if 
 const again = await runJob(job, { ledger: ledger + '2', onEvent: () => { throw new Error('sync subscriber broke'); } });
 print({ status: summary.status, succeeded: summary.succeeded, again: again.status });
 `);
-    expect(code).toBe(0);
+    expect({ code, stderr }).toMatchObject({ code: 0 });
     expect(printed[0]).toEqual({ status: 'completed', succeeded: 20, again: 'completed' });
   });
 
   it('with attributeEscapes false, an error escaping a running attempt stops the run instead', () => {
-    const { code, printed } = inProcess(`
+    const { code, printed, stderr } = inProcess(`
 const job = defineJob({
   name: 'unscoped', source: Array.from({ length: 50 }, (_, id) => ({ id })), key: (r) => String(r.id),
   handler: async (r) => {
@@ -158,7 +159,7 @@ let hooks;
 const summary = await runJob(job, { ledger, attributeEscapes: false });
 print({ status: summary.status, reason: summary.reason, failed: summary.failed, hooks });
 `);
-    expect(code).toBe(0);
+    expect({ code, stderr }).toMatchObject({ code: 0 });
     // Without scopes, no async hook is turned on.
     expect(printed[0]).toMatchObject({ status: 'uncaught-error', failed: 0, hooks: false });
     expect(printed[0].reason).toContain('outside any record: TypeError: thrown in a timer');

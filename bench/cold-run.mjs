@@ -8,7 +8,8 @@
  * default compares V8's defaults with `--no-opt`, no optimising compiler), RUNS rounds, so that
  * all see the same load; each figure is a median over the rounds. The first column is the start of
  * the run (options, ledger, up to the first handler call), the last its end (last commit, summary,
- * closing the ledger).
+ * closing the ledger). "main" is the main thread's share of the run's CPU (Linux only, 10 ms ticks):
+ * the rest is V8's compiler and garbage collector on their own threads.
  * Then one run of each build under `--trace-opt --trace-deopt --single-threaded`: the functions
  * V8's optimising compiler compiled during the run, with the time each took (on the main thread,
  * so that a compile does not wait in the background queue; wall time, which a busy machine
@@ -45,30 +46,35 @@ function runOnce(dist, flags) {
 
 /** The marks of a run's output: [records, wall ms, CPU ms], the end as records = -1. */
 const marksOf = (out) => [...out.matchAll(/^=== (-?\d+) ([\d.]+) ([\d.]+)$/gm)].map((m) => m.slice(1).map(Number));
+const mainOf = (out) => Number(/^=== main (\S+)$/m.exec(out)?.[1]);
 
 const load = () =>
   loadavg()
     .map((value) => value.toFixed(2))
     .join(' ');
 console.log(`${RECORDS} records, no-op handler, SQLite ledger, ${RUNS} rounds; load average ${load()}`);
-const variants = builds.flatMap((dist) => FLAG_SETS.map((flags) => ({ dist, flags, runs: [] })));
+const variants = builds.flatMap((dist) => FLAG_SETS.map((flags) => ({ dist, flags, runs: [], main: [] })));
 for (let round = 0; round < RUNS; round++) {
-  for (const variant of variants) variant.runs.push(marksOf(runOnce(variant.dist, variant.flags)));
+  for (const variant of variants) {
+    const out = runOnce(variant.dist, variant.flags);
+    variant.runs.push(marksOf(out));
+    variant.main.push(mainOf(out));
+  }
 }
 
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const thousands = Math.floor(RECORDS / 1000);
 const columns = ['start', ...Array.from({ length: thousands }, (_, i) => String(i + 1)), 'end'];
-console.log('\nCPU ms of each thousand records (median over the rounds), total CPU and wall ms (median (min)):');
-console.log(`| build | flags | ${columns.join(' | ')} | CPU | wall |`);
-console.log(`|---|---|${columns.map(() => '--:').join('|')}|--:|--:|`);
-for (const { dist, flags, runs } of variants) {
+console.log('\nCPU ms of each thousand records (median over the rounds), total CPU, main thread CPU and wall ms (median (min)):');
+console.log(`| build | flags | ${columns.join(' | ')} | CPU | main | wall |`);
+console.log(`|---|---|${columns.map(() => '--:').join('|')}|--:|--:|--:|`);
+for (const { dist, flags, runs, main } of variants) {
   // Each run's marks are 0, 1, 1000, 2000, …, end: the CPU between consecutive marks.
   const steps = columns.map((_, i) => median(runs.map((marks) => marks[i + 1][2] - marks[i][2])).toFixed(1));
   const cpu = runs.map((marks) => marks.at(-1)[2]);
   const wall = runs.map((marks) => marks.at(-1)[1]);
   const cell = (values) => `${median(values).toFixed(0)} (${Math.min(...values).toFixed(0)})`;
-  console.log(`| ${dist} | ${flags.join(' ') || '(none)'} | ${steps.join(' | ')} | ${cell(cpu)} | ${cell(wall)} |`);
+  console.log(`| ${dist} | ${flags.join(' ') || '(none)'} | ${steps.join(' | ')} | ${cell(cpu)} | ${cell(main)} | ${cell(wall)} |`);
 }
 
 for (const dist of builds) {

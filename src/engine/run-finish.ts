@@ -2,6 +2,7 @@
  * The end of a run: the last commit, then either the error the run ended for, or the summary
  * (status from why the run ended and the job's counts), the run's reports, and `run:finished`.
  */
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Job } from '../job.js';
 import type { BreakerState, BreakerTripReason } from '../policy/breaker.js';
 import type { KeyedBuckets } from '../policy/keyed-buckets.js';
@@ -25,7 +26,11 @@ export interface FinishInput {
   readonly job: Job<any, any>;
   readonly options: ResolvedRunOptions;
   readonly parts: RunParts;
-  readonly ending: RunEnding | undefined;
+  /**
+   * Why the run ended early, if it did: asked after the last commit, which can itself be why (the
+   * ledger refused it, or an error escaped the job's code while it was on its way).
+   */
+  readonly ending: () => RunEnding | undefined;
   readonly recorder: OutcomeRecorder;
   /** Whether the source was read to its end. */
   readonly exhausted: boolean;
@@ -54,12 +59,18 @@ export async function finishRun(input: FinishInput): Promise<Summary> {
   const { job, options, parts, recorder, exhausted, events } = input;
   const { ledger, runId } = parts;
   await recorder.commitLast(exhausted);
+  // One turn of the event loop first: Node reports a rejection nobody handled only once the
+  // microtasks have run, and a run made of nothing else (a quick handler, SQLite's synchronous
+  // commits) would have stopped listening by then (escaped-errors.ts), leaving the error to end
+  // the process after the summary. What escapes meanwhile ends the run, as it would a moment earlier.
+  await nextTurn();
   // Read after the last commit: a failed commit is itself why the run ended.
-  const thrown = thrownBy(input.ending ?? undefined);
+  const ending = input.ending();
+  const thrown = thrownBy(ending);
   if (thrown) throw thrown.error;
   const counts = await ledger.counts();
   const { status, reason } = decideStatus({
-    ending: input.ending,
+    ending,
     counts,
     maxFailures: options.maxFailures,
     maxFailureRate: options.maxFailureRate,

@@ -268,7 +268,7 @@ export class Run {
       job: this.job,
       options: this.options,
       parts: this.parts,
-      ending: this.control.ending,
+      ending: () => this.control.ending,
       recorder: this.recorder,
       exhausted,
       stats: this.stats,

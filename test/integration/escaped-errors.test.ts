@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/temp.js';
 
 const DIST = resolve(import.meta.dirname, '../../dist/index.js');
+const TESTING = resolve(import.meta.dirname, '../../dist/testing/index.js');
 
 /**
  * Runs `body` as an ES module in a new process, with `defineJob`, `runJob`, `jsonlOutput`, `sleep`
@@ -118,6 +119,55 @@ print({ status: summary.status, reason: summary.reason, attempts: summary.attemp
     expect(printed[0].reason).toContain('from record "7", after its attempt had ended: Error: after the record had succeeded');
     // Record 7 ran once and succeeded: the error did not fail it.
     expect(printed[0].attempts).toBe(printed[0].succeeded);
+  });
+
+  it('a rejection nobody awaited, from a run that never waits on a timer, stops the run instead of ending the process after it', () => {
+    // Node reports an unhandled rejection once the microtasks have run; this whole run is microtasks
+    // (an array, a handler that returns at once, SQLite's synchronous commits).
+    const { code, printed, stderr } = inProcess(`
+const job = defineJob({
+  name: 'unawaited', source: Array.from({ length: 10 }, (_, id) => ({ id })), key: (r) => String(r.id),
+  handler: async (r) => { if (r.id === 9) Promise.reject(new Error('nobody awaited it')); },
+});
+const summary = await runJob(job, { ledger });
+print({ status: summary.status, reason: summary.reason, succeeded: summary.succeeded });
+await sleep(20);
+print(listeners());
+`);
+    expect(code, stderr).toBe(0);
+    expect(printed[0]).toMatchObject({ status: 'uncaught-error', succeeded: 10 });
+    expect(printed[0].reason).toContain('from record "9", after its attempt had ended: Error: nobody awaited it');
+    expect(printed[1]).toEqual({ uncaught: 0, rejection: 0 });
+  });
+
+  it('an error that escapes while the run writes its last commit stops the run, naming the record', () => {
+    const { code, printed, stderr } = inProcess(`
+const { memoryLedger } = await import(${JSON.stringify(TESTING)});
+const store = memoryLedger();
+const commit = store.commit.bind(store);
+let lastCommitStarted, thrown;
+const lastCommit = new Promise((resolve) => (lastCommitStarted = resolve));
+const escaped = new Promise((resolve) => (thrown = resolve));
+// The last commit (the one that says the source was read to its end) waits for the throw.
+store.commit = async (batch) => {
+  if (batch.exhausted) { lastCommitStarted(); await escaped; }
+  return commit(batch);
+};
+const job = defineJob({
+  name: 'finishing', source: Array.from({ length: 10 }, (_, id) => ({ id })), key: (r) => String(r.id),
+  handler: async (r) => {
+    // From record 9's context, once every record has its outcome and the last commit is on its way.
+    if (r.id === 9) lastCommit.then(() => setTimeout(() => { thrown(); throw new Error('while the last commit was written'); }, 1));
+  },
+});
+const summary = await runJob(job, { ledger: store });
+print({ status: summary.status, reason: summary.reason, succeeded: summary.succeeded });
+print(listeners());
+`);
+    expect(code, stderr).toBe(0);
+    expect(printed[0]).toMatchObject({ status: 'uncaught-error', succeeded: 10 });
+    expect(printed[0].reason).toContain('from record "9", after its attempt had ended: Error: while the last commit was written');
+    expect(printed[1]).toEqual({ uncaught: 0, rejection: 0 });
   });
 
   it('results the output cannot write, and a throwing format(), fail their record as fatal', () => {

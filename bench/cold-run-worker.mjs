@@ -4,7 +4,7 @@
  * (n = 0), at the first handler call, at every 1,000th and at the end (n = -1), the times counted from just before
  * `runJob()`: written synchronously, so that they fall between V8's own trace lines (--trace-opt).
  * Then `=== main <CPU ms>`: the main thread's own CPU time during the run (Linux's per-thread
- * counters, in 10 ms ticks; NaN elsewhere), the rest of the process's being V8's compiler and GC.
+ * scheduler statistics; NaN elsewhere), the rest of the process's being V8's compiler and GC.
  */
 import { readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,12 +20,10 @@ const mark = (n) => {
   const cpu = process.cpuUsage(cpuBefore);
   writeSync(1, `=== ${n} ${(performance.now() - startedAt).toFixed(2)} ${((cpu.user + cpu.system) / 1000).toFixed(2)}\n`);
 };
-/** The main thread's user + system CPU ms (fields 14 and 15 of its stat, after the name in brackets). */
+/** The main thread's CPU ms: the first field of its schedstat, nanoseconds on a CPU. */
 const mainThreadCpuMs = () => {
   try {
-    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10;
+    return Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
   } catch {
     return NaN;
   }
@@ -40,5 +38,5 @@ startedAt = performance.now();
 mark(0);
 const summary = await lib.runJob(job, { ledger: join(state, 'ledger.sqlite') });
 mark(-1);
-writeSync(1, `=== main ${mainThreadCpuMs() - mainBefore}\n`);
+writeSync(1, `=== main ${(mainThreadCpuMs() - mainBefore).toFixed(2)}\n`);
 if (summary.succeeded !== Number(summary.total)) throw new Error(`the run did not succeed: ${JSON.stringify(summary)}`);

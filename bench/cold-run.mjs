@@ -8,7 +8,7 @@
  * default compares V8's defaults with `--no-opt`, no optimising compiler), RUNS rounds, so that
  * all see the same load; each figure is a median over the rounds. The first column is the start of
  * the run (options, ledger, up to the first handler call), the last its end (last commit, summary,
- * closing the ledger). "main" is the main thread's share of the run's CPU (Linux only, 10 ms ticks):
+ * closing the ledger). "main" is the main thread's share of the run's CPU (Linux only):
  * the rest is V8's compiler and garbage collector on their own threads.
  * Then one run of each build under `--trace-opt --trace-deopt --single-threaded`: the functions
  * V8's optimising compiler compiled during the run, with the time each took (on the main thread,

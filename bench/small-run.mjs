@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 /**
  * The fixed cost of a run: a 10,000-record no-op job on the SQLite ledger (the job of
- * bench/compare/contenders/batchguard-job.mjs, a new ledger each time), timed inside a fresh process
+ * bench/compare/contenders/batchguard-job.mjs, a new ledger each time; LEDGER=postgres: on the
+ * PostgreSQL ledger at BATCHGUARD_BENCH_PG, in a new schema each time, dropped after, as
+ * bench/compare/contenders/batchguard-postgres.mjs runs it), timed inside a fresh process
  * from just before `runJob()` (batchguard already imported) to its end, as bench/compare.mjs times
  * it. At this size the start-up, the end and the first records (before the JIT has compiled the
  * engine) are most of the run; at 100,000 records they are a small part of it.
@@ -23,6 +25,8 @@ import { writeInput } from './compare/input.mjs';
 
 const RECORDS = Number(process.env.RECORDS ?? 10_000);
 const RUNS = Number(process.env.RUNS ?? 11);
+const LEDGER = process.env.LEDGER ?? 'sqlite';
+if (LEDGER !== 'sqlite' && LEDGER !== 'postgres') throw new Error(`LEDGER=${LEDGER}: sqlite or postgres`);
 const here = fileURLToPath(new URL('.', import.meta.url));
 const builds = [join(here, '../dist'), ...(process.env.COMPARE ? process.env.COMPARE.split(',') : [])];
 const base = mkdtempSync(join(tmpdir(), 'batchguard-small-run-'));
@@ -33,12 +37,14 @@ const load = () =>
   loadavg()
     .map((value) => value.toFixed(2))
     .join(' ');
-console.log(`${RECORDS} records, no-op handler, SQLite ledger, ${RUNS} rounds; load average ${load()}`);
+console.log(
+  `${RECORDS} records, no-op handler, ${LEDGER === 'sqlite' ? 'SQLite' : 'PostgreSQL'} ledger, ${RUNS} rounds; load average ${load()}`,
+);
 const results = builds.map(() => ({ wallMs: [], cpuMs: [], faults: [] }));
 for (let round = 0; round < RUNS; round++) {
   builds.forEach((dist, i) => {
     const state = mkdtempSync(join(base, 'state-'));
-    const out = execFileSync(process.execPath, [join(here, 'small-run-worker.mjs'), dist, input, state], { encoding: 'utf8' });
+    const out = execFileSync(process.execPath, [join(here, 'small-run-worker.mjs'), dist, input, state, LEDGER], { encoding: 'utf8' });
     rmSync(state, { recursive: true, force: true });
     const figures = JSON.parse(out);
     for (const name of ['wallMs', 'cpuMs', 'faults']) results[i][name].push(figures[name]);

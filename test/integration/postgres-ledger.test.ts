@@ -2,12 +2,13 @@
  * The PostgreSQL ledger on the real server, through the Ledger interface and through the engine.
  * Each test works in a schema of its own (dropped after), so this file runs beside any other.
  */
-import { afterEach, expect, it } from 'vitest';
+import { afterEach, expect, it, vi } from 'vitest';
 import { ConfigError, LedgerError } from '../../src/errors.js';
 import { runJob } from '../../src/engine/run-job.js';
 import { resolveLeaseOptions } from '../../src/ledger/lease.js';
 import type { CommitBatch, Ledger, RecordRow, RunStart } from '../../src/ledger/ledger.js';
 import { openLedger } from '../../src/ledger/open-ledger.js';
+import { loadPg } from '../../src/ledger/postgres/load-pg.js';
 import { PG_SCHEMA_VERSION } from '../../src/ledger/postgres/sql/migrate.js';
 import { itemsJob } from '../helpers/jobs.js';
 import { describePg, freshSchema, PG_URL, pgPool } from '../helpers/pg-schema.js';
@@ -166,33 +167,79 @@ describePg('PostgreSQL ledger', () => {
     expect((await taker.holder())?.runId).toBe('run-3');
   });
 
-  it('a holder whose session ends inside its finishing transaction, after its release, while another run takes over: its lease was lost', async () => {
+  it('a holder whose finish waits for a take under way: its lease was lost, and nothing of its end is written', async () => {
     const s = schema();
     const holder = open(s);
     await holder.begin(start('run-1'));
-    const taker = open(s);
-    let taking: Promise<unknown> | undefined;
-    // The finishing transaction's last step: as if the process were stopped there, the server ends
-    // its session (which rolls the release back), and the taker, waiting for the lease row's lock,
-    // takes over; then the process goes on.
-    type Notes = { clear(query: (sql: string) => Promise<unknown>): Promise<void> };
-    // The PostgreSQL ledger behind openLedger's deferred one (its code is loaded at the first call).
-    const inner = await (holder as unknown as { ledger(): Promise<{ crashNotes: Notes }> }).ledger();
-    const notes = inner.crashNotes;
-    const clear = notes.clear.bind(notes);
-    notes.clear = async (query) => {
-      const { rows } = (await query('SELECT pg_backend_pid() AS pid')) as { rows: { pid: number }[] };
-      taking = taker.begin(start('run-2', { takeOver: true }));
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      await pool.query('SELECT pg_terminate_backend($1)', [rows[0]?.pid]);
-      await taking;
-      return clear(query);
-    };
-    const error = await rejection(holder.finish('run-1', 'completed', {}));
-    expect((error as LedgerError).code).toBe('LEDGER_LEASE_LOST');
-    expect((error as Error).message).toContain('this run (run-1, token 1) lost its lease');
-    expect((await taker.holder())?.runId).toBe('run-2');
-    expect((await taker.runs(5)).find((run) => run.runId === 'run-1')?.status).toBe('crashed');
+    await holder.noteInFlight({ started: [1], ahead: [], group: false });
+    // Raw SQL on purpose: a taker's update of the lease row, left uncommitted while the holder finishes.
+    const taker = await pool.connect();
+    try {
+      await taker.query('BEGIN');
+      await taker.query(`UPDATE "${s}".lease SET token = token + 1, run_id = 'run-2', owner = 'taker'`);
+      let settled = false;
+      const finishing = rejection(holder.finish('run-1', 'completed', {})).finally(() => (settled = true));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(settled).toBe(false);
+      await taker.query('COMMIT');
+      const error = await finishing;
+      expect((error as LedgerError).code).toBe('LEDGER_LEASE_LOST');
+      expect((error as Error).message).toContain('this run (run-1, token 1) lost its lease');
+    } finally {
+      taker.release();
+    }
+    const { rows } = await pool.query(
+      `SELECT (SELECT status FROM "${s}".runs WHERE run_id = 'run-1') AS status, (SELECT COUNT(*)::int FROM "${s}".meta WHERE key = 'in_flight') AS notes`,
+    );
+    expect(rows[0]).toEqual({ status: 'running', notes: 1 });
+  });
+
+  it("begins a run in one transaction that reads the job's meta once, and ends it in one statement", async () => {
+    const s = schema();
+    const ledger = open(s);
+    await ledger.counts(); // the ledger is created
+    const spy = vi.spyOn(loadPg('test').pg.Client.prototype, 'query');
+    const sent = (): string[] =>
+      spy.mock.calls.map(([config]) =>
+        (typeof config === 'string' ? config : (config as { text: string }).text).trim().split(/\s+/).slice(0, 3).join(' '),
+      );
+    try {
+      await ledger.begin(start('run-1'));
+      expect(sent()).toEqual([
+        'BEGIN',
+        'SELECT token, run_id,',
+        `UPDATE "${s}".lease SET`,
+        "SELECT pg_try_advisory_lock(hashtextextended('batchguard run",
+        'SELECT key, value',
+        `INSERT INTO "${s}".runs`,
+        `INSERT INTO "${s}".meta`,
+        'SELECT first_seq, last_seq',
+        'SELECT seq FROM',
+        'SELECT (SELECT COALESCE(SUM(last_seq',
+        'SELECT seq, group_size,',
+        'COMMIT',
+      ]);
+      spy.mockClear();
+      await ledger.finish('run-1', 'completed', {});
+      expect(sent()).toEqual(['WITH released AS', "SELECT pg_advisory_unlock(hashtextextended('batchguard run"]);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it('a finished run leaves the lease released, its end recorded and no crash note', async () => {
+    const s = schema();
+    const holder = open(s);
+    await holder.begin(start('run-1'));
+    await holder.noteInFlight({ started: [1], ahead: [], group: false });
+    await holder.finish('run-1', 'completed', { succeeded: 0 });
+    expect(await holder.holder()).toBeUndefined();
+    expect((await holder.runs(1))[0]).toMatchObject({ runId: 'run-1', status: 'completed' });
+    expect((await holder.inspect()).crashes.suspects.size).toBe(0);
+    // Raw SQL on purpose: the note itself, which no Ledger call shows.
+    expect((await pool.query(`SELECT COUNT(*)::int AS n FROM "${s}".meta WHERE key = 'in_flight'`)).rows[0]).toEqual({ n: 0 });
+    const next = open(s);
+    expect((await next.begin(start('run-2'))).crashedRunId).toBeUndefined();
   });
 
   it('takes a dead run over after its lease expired, with its crash note as evidence', async () => {

@@ -18,6 +18,9 @@ import { sessionLockSql } from './sql/session-lock.js';
 
 export class HolderSession {
   private client: PooledClient | undefined;
+  /** The session being opened, if it is. */
+  private connecting: Promise<PooledClient> | undefined;
+  private closed = false;
   /** The token whose lock this session holds, if any. */
   private held: number | undefined;
 
@@ -60,6 +63,7 @@ export class HolderSession {
 
   /** Ends the session, which releases any lock it holds; the pool cannot end while it is out. */
   close(): void {
+    this.closed = true;
     const client = this.client;
     this.client = undefined;
     this.held = undefined;
@@ -67,9 +71,29 @@ export class HolderSession {
     client?.release(true);
   }
 
-  private async session(): Promise<PooledClient> {
-    if (this.client) return this.client;
+  /**
+   * Starts opening the session now, beside the take's transaction, which then does not wait for a
+   * connection to be made before it can take the lock (`hold`). A failure is left to the next call.
+   */
+  open(): void {
+    this.session().catch(() => {});
+  }
+
+  private session(): Promise<PooledClient> {
+    if (this.client) return Promise.resolve(this.client);
+    this.connecting ??= this.connect().finally(() => {
+      this.connecting = undefined;
+    });
+    return this.connecting;
+  }
+
+  private async connect(): Promise<PooledClient> {
     const client = await this.pool.connect();
+    if (this.closed) {
+      // Closed while it connected (the open before a take that failed): out of the pool, it would keep the pool from ending.
+      client.release(true);
+      throw new Error('the ledger was closed');
+    }
     // Out of the pool, its errors are nobody's but ours: a session that ended (the server
     // restarted, pg_terminate_backend) lost its lock; the next call opens a new one.
     client.on('error', () => {

@@ -30,11 +30,16 @@ export class MetaBuffer {
     this.changed.set(key, undefined);
   }
 
-  /** Writes the changes: the rows are deleted first, so a value set here replaces the stored one (even `seen` shrinks). */
+  /**
+   * Writes the changes: a value set here replaces the stored one, even `seen` when it shrinks,
+   * whose row is deleted first (the upsert would keep the larger: sql/meta.ts); the upsert replaces
+   * every other key, so only removed keys and `seen` cost a DELETE.
+   */
   async flush(query: Query, schema: string, jobId: number): Promise<void> {
     if (this.changed.size === 0) return;
     const sql = metaSql(schema);
-    await query(sql.remove, [jobId, [...this.changed.keys()]]);
+    const deleted = [...this.changed].filter(([key, value]) => value === undefined || key === 'seen').map(([key]) => key);
+    if (deleted.length > 0) await query(sql.remove, [jobId, deleted]);
     const set = [...this.changed].filter((entry): entry is [string, string] => entry[1] !== undefined);
     if (set.length > 0) await query(sql.set, [jobId, set.map(([key]) => key), set.map(([, value]) => value)]);
     this.changed.clear();

@@ -4,6 +4,7 @@
  */
 import { noteSeqs, suspectFromRow, suspectsAfterCrash, suspectToRow } from '../crash-evidence.js';
 import type { CrashEvidence, CrashSuspect, InFlightNote } from '../ledger.js';
+import type { MetaBuffer } from './meta-buffer.js';
 import type { PgDb, Query } from './pg-db.js';
 import type { PostgresLease } from './postgres-lease.js';
 import { crashSql } from './sql/crash-suspects.js';
@@ -36,8 +37,13 @@ export class PostgresCrashNotes {
     if (rowCount === 0) throw await lease.lostNow();
   }
 
-  /** Forgets the note: the run ended, or a new one starts after a clean end. */
-  async clear(query: Query): Promise<void> {
+  /** Forgets the note in `meta`, the job's meta rows as they are written with a new run's start (a clean end left none). */
+  clearIn(meta: MetaBuffer): void {
+    if (meta.get(NOTE_KEY) !== undefined) meta.remove(NOTE_KEY);
+  }
+
+  /** Forgets the note: the dead run's, once turned into evidence. */
+  private async clear(query: Query): Promise<void> {
     await query(this.meta.remove, [this.jobId(), [NOTE_KEY]]);
   }
 

@@ -91,6 +91,8 @@ export class PostgresLease {
     let seen: Lease | undefined;
     for (;;) {
       const attempt = await this.db.transaction(async (query): Promise<{ value: T } | { wait: Lease; nowMs: number }> => {
+        // Once this transaction has its connection: the lock's session connects beside the statements below.
+        this.session.open();
         const { rows } = await query(this.sql.readForTake, [this.jobId()]);
         const read = toLease(rows[0] as Row);
         const current = read.lease;
@@ -216,14 +218,16 @@ export class PostgresLease {
     this.renewWith(this.db.query).catch(() => {});
   }
 
-  /** Gives the lease up, in the finishing transaction; throws LEDGER_LEASE_LOST if it was taken. */
-  async release(query: Query): Promise<void> {
-    await this.fence(query);
-    await query(this.sql.release, [this.jobId(), (this.mine as Lease).token]);
+  /**
+   * Gives the lease up by `write`, a statement that releases this holder's lease (`token`) and
+   * says whether it did (sql/finish.ts); throws LEDGER_LEASE_LOST if it was taken. The lease stays
+   * this run's until the statement has returned: if its session ends first (the process was
+   * stopped), takenSince must still know the token, to tell a lease taken meanwhile from a database
+   * that failed.
+   */
+  async release(write: (token: number) => Promise<boolean>): Promise<void> {
+    if (!(await write(this.tokenToWrite()))) throw await this.lostNow();
     this.heartbeat.stop();
-    // The lease stays this run's until the transaction commits: if its session ends first (the
-    // process was stopped in it), nothing was released and takenSince must still know the token,
-    // to tell a lease taken meanwhile from a database that failed.
   }
 
   /** After the release committed: the lock goes too (before it, a taker would find a lease in force and no lock). */

@@ -46,6 +46,7 @@ import { prepareSchema } from './postgres-schema.js';
 import { applyPostgresSourceMap } from './postgres-source-map.js';
 import { rowFilterQuery } from './row-filter-query.js';
 import { commitStatements, writeCommit, type CommitStatements } from './write-commit.js';
+import { finishSql } from './sql/finish.js';
 import { metaSql } from './sql/meta.js';
 import { PAGE_ROWS, readsSql } from './sql/reads.js';
 import { runsSql } from './sql/runs.js';
@@ -74,7 +75,13 @@ export class PostgresLedger implements Ledger {
     this.crashNotes = new PostgresCrashNotes(schema, id);
     this.recordKeys = new PostgresKeys(schema);
     this.commitSql = commitStatements(schema);
-    this.sql = { meta: metaSql(schema), reads: readsSql(schema), runs: runsSql(schema), steps: stepsSql(schema) };
+    this.sql = {
+      meta: metaSql(schema),
+      reads: readsSql(schema),
+      runs: runsSql(schema),
+      steps: stepsSql(schema),
+      finish: finishSql(schema),
+    };
   }
 
   /** `postgres://user@host:port/database` and the schema: never the password. */
@@ -91,10 +98,11 @@ export class PostgresLedger implements Ledger {
     }
     this.job = job;
     this.preparing ??= prepareSchema(this.db, this.schema, job).then(
-      async (id) => {
-        this.jobId = id;
-        await this.crashNotes.load(this.db.query);
-        return id;
+      async ({ jobId, created }) => {
+        this.jobId = jobId;
+        // A ledger created just now has no crash suspects to count.
+        if (!created) await this.crashNotes.load(this.db.query);
+        return jobId;
       },
       (error: unknown) => {
         this.preparing = undefined;
@@ -125,23 +133,30 @@ export class PostgresLedger implements Ledger {
         const now = new Date().toISOString();
         const crashedRunId = previous?.runId;
         if (crashedRunId !== undefined) await query(this.sql.runs.markCrashed, [jobId, crashedRunId, now]);
+        // The crash note first: recordCrash reads and deletes it, which the meta read below then sees.
+        if (crashedRunId !== undefined) await this.crashNotes.recordCrash(query, crashedRunId);
         const meta = await MetaBuffer.load(query, this.schema, jobId);
         const drift = checkSource(meta, this.location, start.fingerprint, start.sample, start.acceptDrift, start.headHash);
-        if (crashedRunId !== undefined) await this.crashNotes.recordCrash(query, crashedRunId);
-        else await this.crashNotes.clear(query);
+        this.crashNotes.clearIn(meta);
         await query(this.sql.runs.insert, [jobId, start.runId, now, process.pid, hostname(), JSON.stringify(start.options)]);
         meta.set('job', start.job);
         await meta.flush(query, this.schema, jobId);
-        return { ...(await this.resumeState(query, jobId, crashedRunId)), ...(drift ? { drift } : {}) };
+        const resume = await this.resumeState(query, jobId, crashedRunId, (key) => meta.get(key));
+        return { ...resume, ...(drift ? { drift } : {}) };
       });
     } catch (error) {
       throw databaseFault(error, this.location, 'starting a run', 'nothing was written');
     }
   }
 
-  private async resumeState(query: Query, jobId: number, crashedRunId: string | undefined): Promise<ResumeState> {
-    const metaRows = (await query(this.sql.meta.all, [jobId])).rows;
-    const meta = (key: string): string | undefined => metaRows.find((row) => row.key === key)?.value as string | undefined;
+  /** Where a run resumes; `known`: the job's meta rows when the caller has them in this transaction. */
+  private async resumeState(
+    query: Query,
+    jobId: number,
+    crashedRunId: string | undefined,
+    known?: (key: string) => string | undefined,
+  ): Promise<ResumeState> {
+    const meta = known ?? (await this.metaOf(query, jobId));
     const watermark = parseJson<ResumeState['watermark']>(meta('watermark'));
     const floor = watermark?.seq ?? 0;
     const ranges = (await query(this.sql.reads.rangesFrom, [jobId, floor])).rows.map(toRange);
@@ -155,6 +170,11 @@ export class PostgresLedger implements Ledger {
       outputState: parseJson(meta('output_state')),
       crashes: await this.crashNotes.evidence(query),
     };
+  }
+
+  private async metaOf(query: Query, jobId: number): Promise<(key: string) => string | undefined> {
+    const rows = (await query(this.sql.meta.all, [jobId])).rows;
+    return (key) => rows.find((row) => row.key === key)?.value as string | undefined;
   }
 
   async commit(batch: CommitBatch): Promise<void> {
@@ -171,10 +191,9 @@ export class PostgresLedger implements Ledger {
 
   async finish(runId: string, status: string, summary: unknown): Promise<void> {
     await this.use('recording the end of the run', KEPT, (jobId) =>
-      this.db.transaction(async (query) => {
-        await this.lease.release(query);
-        await query(this.sql.runs.end, [jobId, runId, status, new Date().toISOString(), JSON.stringify(summary)]);
-        await this.crashNotes.clear(query);
+      this.lease.release(async (token) => {
+        const values = [jobId, token, runId, status, new Date().toISOString(), JSON.stringify(summary)];
+        return (await this.db.query(this.sql.finish, values)).rows[0]?.released === true;
       }),
     );
     await this.lease.released().catch(() => {});

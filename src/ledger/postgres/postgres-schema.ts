@@ -6,8 +6,9 @@
 import { LedgerError } from '../../errors.js';
 import type { PgDb, Query } from './pg-db.js';
 import {
-  createLeaseRowSql,
+  createAllSql,
   createSchemaSql,
+  DUPLICATE_TABLE,
   hasVersionTableSql,
   jobIdSql,
   lockSchemaSql,
@@ -37,17 +38,42 @@ async function migrate(db: PgDb, schema: string): Promise<void> {
   });
 }
 
-/** Creates or upgrades the schema when needed, then returns the job's id (creating the job's rows on first use). */
-export async function prepareSchema(db: PgDb, schema: string, job: string): Promise<number> {
-  const present = (await db.query(hasVersionTableSql, [`"${schema}".schema_version`])).rows[0]?.present === true;
-  const version = present ? Number((await db.query(readVersionSql(schema))).rows[0]?.version ?? 0) : 0;
-  checkVersion(version, schema, db.location);
-  if (version < PG_SCHEMA_VERSION) await migrate(db, schema);
+/**
+ * Creates the whole ledger in one message (sql/migrate.ts's createAllSql); false when another opener
+ * created it first, which changed nothing here.
+ */
+async function createAll(db: PgDb, schema: string): Promise<boolean> {
+  try {
+    await db.query(createAllSql(schema));
+    return true;
+  } catch (error) {
+    if ((error as { code?: unknown }).code === DUPLICATE_TABLE) return false;
+    throw error;
+  }
+}
+
+/** The job's id, creating its row and its lease row on first use. */
+async function jobIdOf(db: PgDb, schema: string, job: string): Promise<number> {
   for (;;) {
     const row = (await db.query(jobIdSql(schema), [job])).rows[0];
-    if (row === undefined) continue;
-    const jobId = Number(row.job_id);
-    await db.query(createLeaseRowSql(schema), [jobId]);
-    return jobId;
+    if (row !== undefined) return Number(row.job_id);
   }
+}
+
+/** The job's id, and whether this call created the ledger (it then holds nothing but the job's rows). */
+export interface PreparedSchema {
+  readonly jobId: number;
+  readonly created: boolean;
+}
+
+/** Creates or upgrades the schema when needed, then returns the job's id (creating the job's rows on first use). */
+export async function prepareSchema(db: PgDb, schema: string, job: string): Promise<PreparedSchema> {
+  const present = (await db.query(hasVersionTableSql, [`"${schema}".schema_version`])).rows[0]?.present === true;
+  const created = !present && (await createAll(db, schema));
+  if (!created) {
+    const version = present ? Number((await db.query(readVersionSql(schema))).rows[0]?.version ?? 0) : 0;
+    checkVersion(version, schema, db.location);
+    if (version < PG_SCHEMA_VERSION) await migrate(db, schema);
+  }
+  return { jobId: await jobIdOf(db, schema, job), created };
 }

@@ -7,6 +7,12 @@
  * schema's name, makes the second wait until the first commits; it then finds the version current
  * and does nothing. It is released at commit, so a crashed migration leaves no lock behind, and
  * a migration is all or nothing (PostgreSQL's DDL is transactional).
+ *
+ * Why a new schema is created by one message (`createAllSql`): the migration's transaction, its
+ * lock, its version checks and each version's tables were eight round trips, and the job's row and
+ * its lease row two more transactions, each waiting for its WAL flush: ~10 of the ~30 sequential
+ * round trips of a new ledger's first run. Several statements in one simple-protocol message run
+ * as one implicit transaction, so the creation is still all or nothing.
  */
 import { schemaV1 } from './schema-v1.js';
 import { schemaV2 } from './steps.js';
@@ -28,6 +34,29 @@ CREATE TABLE IF NOT EXISTS "${s}".schema_version (
 INSERT INTO "${s}".schema_version (version) VALUES (0) ON CONFLICT DO NOTHING;
 `;
 
+/**
+ * A new schema at the current version, in one message and one transaction, for a schema that had
+ * no ledger a moment ago: the schema lock (the same key as lockSchemaSql's), the schema, the version
+ * table, every migration, and the version. It creates its tables without IF NOT EXISTS, so when
+ * another opener created the ledger meanwhile (it held the lock first), this fails on an existing
+ * table (42P07), changing nothing, and the opener takes the general path. No parameters (a
+ * simple-protocol message cannot have any): the schema name is letters, digits and underscores
+ * (postgres-location.ts's checkPgSchema).
+ */
+export const createAllSql = (s: string): string => `
+SELECT pg_advisory_xact_lock(hashtextextended('batchguard schema ${s}', 0));
+CREATE SCHEMA IF NOT EXISTS "${s}";
+CREATE TABLE "${s}".schema_version (
+  only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
+  version  int NOT NULL
+);
+${MIGRATIONS.map((migration) => migration(s)).join('')}
+INSERT INTO "${s}".schema_version (version) VALUES (${PG_SCHEMA_VERSION});
+`;
+
+/** SQLSTATE of a table (or index) that exists already: another opener created the ledger first. */
+export const DUPLICATE_TABLE = '42P07';
+
 export const readVersionSql = (s: string): string => `SELECT version FROM "${s}".schema_version`;
 export const setVersionSql = (s: string): string => `UPDATE "${s}".schema_version SET version = $1`;
 
@@ -35,14 +64,18 @@ export const setVersionSql = (s: string): string => `UPDATE "${s}".schema_versio
 export const hasVersionTableSql = 'SELECT to_regclass($1) IS NOT NULL AS present';
 
 /**
- * The job's id, created on first use. Two creators at once: the second's INSERT waits for the
- * first's commit and inserts nothing, but its SELECT still reads the snapshot from before that
- * commit and finds no row either; the caller then asks again (a new statement, a new snapshot).
+ * The job's id, its row and its lease row created on first use, in one statement. Two creators at
+ * once: the second's INSERT waits for the first's commit and inserts nothing, but its SELECT still
+ * reads the snapshot from before that commit and finds no row either, and so creates no lease row;
+ * the caller then asks again (a new statement, a new snapshot), and the first creator's lease row
+ * is there by then (the same transaction as its job row).
  */
 export const jobIdSql = (s: string): string => `
 WITH created AS (
   INSERT INTO "${s}".jobs (name) VALUES ($1) ON CONFLICT (name) DO NOTHING RETURNING job_id
+), job AS (
+  SELECT job_id FROM created UNION ALL SELECT job_id FROM "${s}".jobs WHERE name = $1
+), lease AS (
+  INSERT INTO "${s}".lease (job_id) SELECT job_id FROM job ON CONFLICT DO NOTHING
 )
-SELECT job_id FROM created UNION ALL SELECT job_id FROM "${s}".jobs WHERE name = $1`;
-
-export const createLeaseRowSql = (s: string): string => `INSERT INTO "${s}".lease (job_id) VALUES ($1) ON CONFLICT DO NOTHING`;
+SELECT job_id FROM job`;

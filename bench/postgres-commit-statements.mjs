@@ -9,7 +9,8 @@
  * own transaction), and the run; the CPU of this process and of the server's backends for its
  * connections (read from /proc: the server must be local).
  * Usage: npm run build && node bench/postgres-commit-statements.mjs
- *   (BATCHGUARD_DIST=/other/checkout/dist measures another build; REPEAT=3 runs each handler 3 times)
+ *   (BATCHGUARD_DIST=/other/checkout/dist measures another build; REPEAT=3 runs each handler 3 times;
+ *   HANDLERS=failing runs only that one, default failing,noop)
  * Needs PostgreSQL on 127.0.0.1:5432 (trust auth, database test).
  */
 import { randomBytes } from 'node:crypto';
@@ -24,6 +25,7 @@ import { writeInput } from './compare/input.mjs';
 
 const RECORDS = Number(process.env.RECORDS ?? 20_000);
 const REPEAT = Number(process.env.REPEAT ?? 1);
+const HANDLERS = (process.env.HANDLERS ?? 'failing,noop').split(',');
 const PG_URL = process.env.BATCHGUARD_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
 const DIST = resolve(process.env.BATCHGUARD_DIST ?? new URL('../dist', import.meta.url).pathname);
 const lib = await import(pathToFileURL(join(DIST, 'index.js')).href);
@@ -119,7 +121,7 @@ try {
   await writeInput(data, RECORDS);
   console.log(`build: ${DIST}; ${RECORDS} records; concurrency 8`);
   for (let i = 0; i < REPEAT; i++) {
-    for (const name of ['failing', 'noop']) console.log(JSON.stringify(await measure(name, data)));
+    for (const name of HANDLERS) console.log(JSON.stringify(await measure(name, data)));
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });

@@ -8,13 +8,15 @@ import { resolveLeaseOptions } from '../../src/ledger/lease.js';
 import type { CommitBatch, Ledger, RecordRow, SeqRange } from '../../src/ledger/ledger.js';
 import { openLedger } from '../../src/ledger/open-ledger.js';
 import { loadPg } from '../../src/ledger/postgres/load-pg.js';
+import { outcomesSql } from '../../src/ledger/postgres/sql/outcomes.js';
+import { commitValues } from '../../src/ledger/postgres/write-commit.js';
 import { describePg, freshSchema, PG_URL, pgPool } from '../helpers/pg-schema.js';
 
 // Renewed far less often than the test runs: a renewal inside a counted commit would add a statement.
 const LEASE = resolveLeaseOptions({ expireMs: 600_000, renewEveryMs: 200_000 });
 const FINGERPRINT = { description: 'jsonl:data/in.jsonl', size: 1000, mtimeMs: 1_700_000_000_000, sampleHash: 'aaaa' };
 const opened: Ledger[] = [];
-pgPool(); // drops this file's schemas when its tests end
+const pool = pgPool(); // drops this file's schemas when its tests end
 
 afterEach(async () => {
   for (const ledger of opened.splice(0)) await ledger.close().catch(() => {});
@@ -48,6 +50,11 @@ function split(runId: string, from: number, to: number, every: number): CommitBa
   }
   if (first <= to) succeeded.push({ first, last: to });
   return { runId, succeeded, rows, watermark: { seq: to + 1 }, seen: to + 1, exhausted: false };
+}
+
+/** Successes only, the ranges given, as the checkpointer hands them over. */
+function successes(runId: string, succeeded: SeqRange[], seen: number): CommitBatch {
+  return { runId, succeeded, rows: [], watermark: { seq: seen }, seen, exhausted: false };
 }
 
 async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
@@ -109,5 +116,49 @@ describePg('PostgreSQL ledger commits with many ranges', () => {
     const ranges = await collect(next.succeededRanges());
     expect(ranges.reduce((sum, range) => sum + range.last - range.first + 1, 0)).toBe(500);
     expect(ranges.length).toBe(100); // run-1's 50 ranges and run-2's 50 single records: other runs' ranges are not merged
+  });
+
+  it('reads only the stored ranges a commit touches, with the plan made while the table was small', async () => {
+    // The server plans a named statement once for all its later runs after a few (a generic plan),
+    // while the job's ranges are still few: forced here from the first run, for the test to be exact.
+    // A record retried after its neighbours were stored extends the range before it.
+    const s = freshSchema('bg_ranges');
+    const ledger = await begun('run-1', s);
+    await ledger.commit(split('run-1', 0, 99, 10));
+    const client = await pool.connect();
+    try {
+      await client.query('SET plan_cache_mode = force_generic_plan');
+      const { rows } = await client.query(`SELECT job_id, token FROM "${s}".lease`);
+      const { job_id: jobId, token } = rows[0] as { job_id: number; token: string };
+      const write = (batch: CommitBatch) =>
+        client.query({
+          name: 'commit',
+          text: outcomesSql(s).writeCommit,
+          values: commitValues(jobId, batch, { keys: undefined, suspects: false }, Number(token))(batch.succeeded),
+        });
+      await write(split('run-1', 100, 199, 10));
+      // 20,000 more ranges of the run, each one after a record that is still pending.
+      await client.query(
+        `INSERT INTO "${s}".succeeded_ranges SELECT $1, g * 10, g * 10 + 8, 'run-1' FROM generate_series(100, 20099) AS g`,
+        [jobId],
+      );
+
+      await client.query('BEGIN');
+      await write(successes('run-1', [{ first: 5009, last: 5009 }], 201000));
+      const read = await client.query(
+        `SELECT seq_tup_read + COALESCE(idx_tup_fetch, 0) AS n FROM pg_stat_xact_user_tables WHERE relid = '"${s}".succeeded_ranges'::regclass`,
+      );
+      await client.query('COMMIT');
+      expect(Number((read.rows[0] as { n: string }).n)).toBeLessThan(20);
+    } finally {
+      client.release();
+    }
+    const ranges = await collect(ledger.succeededRanges());
+    expect(ranges.filter((range) => range.first >= 4990 && range.last <= 5030)).toEqual([
+      { first: 4990, last: 4998 },
+      { first: 5000, last: 5009 },
+      { first: 5010, last: 5018 },
+      { first: 5020, last: 5028 },
+    ]);
   });
 });

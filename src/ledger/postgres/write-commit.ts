@@ -61,7 +61,12 @@ export function commitStatements(schema: string): CommitStatements {
 }
 
 /** The parameters of sql/outcomes.ts's writeCommit, given the ranges it writes itself. */
-function commitValues(jobId: number, batch: CommitBatch, extras: CommitExtras, token: number): (ranges: readonly SeqRange[]) => unknown[] {
+export function commitValues(
+  jobId: number,
+  batch: CommitBatch,
+  extras: CommitExtras,
+  token: number,
+): (ranges: readonly SeqRange[]) => unknown[] {
   const meta: [string, string][] = [['seen', String(batch.seen)]];
   if (batch.watermark) meta.push(['watermark', JSON.stringify(batch.watermark)]);
   if (batch.sourceSample) meta.push(['source_sample', JSON.stringify(batch.sourceSample)]);

@@ -7,7 +7,7 @@
  */
 import { basename } from 'node:path';
 import pg from 'pg';
-import { runJob } from '../../../dist/index.js';
+import { runJob } from '../../../dist/bundle/index.js';
 import { benchJob } from './batchguard-job.mjs';
 
 const database = {

@@ -3,7 +3,7 @@
  * call: runJob resumes from the ledger.
  */
 import { join } from 'node:path';
-import { runJob } from '../../../dist/index.js';
+import { runJob } from '../../../dist/bundle/index.js';
 import { benchJob } from './batchguard-job.mjs';
 
 export async function run({ data, stateDir, handler, concurrency }) {

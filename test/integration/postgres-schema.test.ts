@@ -46,22 +46,27 @@ async function tablesIn(schema: string): Promise<string[]> {
 }
 
 describePg('PostgreSQL ledger schema creation', () => {
-  it('creates a new ledger in one message, then the job in one statement', async () => {
+  it("creates a new ledger with the job's rows in one message", async () => {
     const s = freshSchema('bg_schema');
     const ledger = open(s);
     const sent = await statementsOf(() => ledger.counts());
-    // Whether the ledger exists; the creation; the job's rows; the counts asked for.
-    expect(sent).toEqual([
-      'SELECT to_regclass($1)',
-      "SELECT pg_advisory_xact_lock(hashtextextended('batchguard",
-      'WITH created',
-      'SELECT (SELECT',
-    ]);
+    // Whether the ledger exists; the creation; the counts asked for.
+    expect(sent).toEqual(['SELECT to_regclass($1)', "SELECT pg_advisory_xact_lock(hashtextextended('batchguard", 'SELECT (SELECT']);
     expect(await tablesIn(s)).toContain('steps');
     const { rows } = await pool.query(
       `SELECT (SELECT version FROM "${s}".schema_version) AS version, (SELECT COUNT(*)::int FROM "${s}".lease) AS leases`,
     );
     expect(rows[0]).toEqual({ version: 2, leases: 1 });
+  });
+
+  it('keeps a job name that quoting would break, exactly, when it creates the ledger with it', async () => {
+    const s = freshSchema('bg_schema');
+    const name = "o'brien \\'; DROP TABLE x; -- \\x41 ✓ 日本";
+    await open(s, name).counts();
+    expect((await pool.query(`SELECT name FROM "${s}".jobs`)).rows).toEqual([{ name }]);
+    // The next open finds the same job, not a new one.
+    await open(s, name).counts();
+    expect((await pool.query(`SELECT COUNT(*)::int AS n FROM "${s}".jobs`)).rows[0]).toEqual({ n: 1 });
   });
 
   it('opens an existing ledger without creating anything', async () => {

@@ -4,7 +4,8 @@
  * batchguard. Returns the job's id.
  */
 import { LedgerError } from '../../errors.js';
-import type { PgDb, Query } from './pg-db.js';
+import type { PgDb, Query, Row } from './pg-db.js';
+import type { SqlResult } from './pg-pool.js';
 import {
   createAllSql,
   createSchemaSql,
@@ -39,15 +40,17 @@ async function migrate(db: PgDb, schema: string): Promise<void> {
 }
 
 /**
- * Creates the whole ledger in one message (sql/migrate.ts's createAllSql); false when another opener
- * created it first, which changed nothing here.
+ * Creates the whole ledger with `job`'s rows in one message (sql/migrate.ts's createAllSql) and
+ * returns the job's id; undefined when another opener created the ledger first, which changed
+ * nothing here.
  */
-async function createAll(db: PgDb, schema: string): Promise<boolean> {
+async function createAll(db: PgDb, schema: string, job: string): Promise<number | undefined> {
   try {
-    await db.query(createAllSql(schema));
-    return true;
+    // One result per statement of the message (pg's array), whatever the single-result type says.
+    const results = (await db.pool.query(createAllSql(schema, job))) as unknown as SqlResult<Row>[];
+    return Number(results[results.length - 1]?.rows[0]?.job_id);
   } catch (error) {
-    if ((error as { code?: unknown }).code === DUPLICATE_TABLE) return false;
+    if ((error as { code?: unknown }).code === DUPLICATE_TABLE) return undefined;
     throw error;
   }
 }
@@ -69,11 +72,10 @@ export interface PreparedSchema {
 /** Creates or upgrades the schema when needed, then returns the job's id (creating the job's rows on first use). */
 export async function prepareSchema(db: PgDb, schema: string, job: string): Promise<PreparedSchema> {
   const present = (await db.query(hasVersionTableSql, [`"${schema}".schema_version`])).rows[0]?.present === true;
-  const created = !present && (await createAll(db, schema));
-  if (!created) {
-    const version = present ? Number((await db.query(readVersionSql(schema))).rows[0]?.version ?? 0) : 0;
-    checkVersion(version, schema, db.location);
-    if (version < PG_SCHEMA_VERSION) await migrate(db, schema);
-  }
-  return { jobId: await jobIdOf(db, schema, job), created };
+  const created = present ? undefined : await createAll(db, schema, job);
+  if (created !== undefined) return { jobId: created, created: true };
+  const version = present ? Number((await db.query(readVersionSql(schema))).rows[0]?.version ?? 0) : 0;
+  checkVersion(version, schema, db.location);
+  if (version < PG_SCHEMA_VERSION) await migrate(db, schema);
+  return { jobId: await jobIdOf(db, schema, job), created: false };
 }

@@ -35,15 +35,17 @@ INSERT INTO "${s}".schema_version (version) VALUES (0) ON CONFLICT DO NOTHING;
 `;
 
 /**
- * A new schema at the current version, in one message and one transaction, for a schema that had
- * no ledger a moment ago: the schema lock (the same key as lockSchemaSql's), the schema, the version
- * table, every migration, and the version. It creates its tables without IF NOT EXISTS, so when
+ * A new schema at the current version and `job`'s rows in it, in one message and one transaction,
+ * for a schema that had no ledger a moment ago: the schema lock (the same key as lockSchemaSql's),
+ * the schema, the version table, every migration, the version, the job's row and its lease row; its
+ * last statement returns the job's id. It creates its tables without IF NOT EXISTS, so when
  * another opener created the ledger meanwhile (it held the lock first), this fails on an existing
- * table (42P07), changing nothing, and the opener takes the general path. No parameters (a
- * simple-protocol message cannot have any): the schema name is letters, digits and underscores
- * (postgres-location.ts's checkPgSchema).
+ * table (42P07), changing nothing, and the opener takes the general path. A simple-protocol
+ * message has no parameters: the schema name is letters, digits and underscores
+ * (postgres-location.ts's checkPgSchema), and the job's name, any text, goes in as hexadecimal
+ * digits of its UTF-8 bytes, which no quoting rule of the server's can change.
  */
-export const createAllSql = (s: string): string => `
+export const createAllSql = (s: string, job: string): string => `
 SELECT pg_advisory_xact_lock(hashtextextended('batchguard schema ${s}', 0));
 CREATE SCHEMA IF NOT EXISTS "${s}";
 CREATE TABLE "${s}".schema_version (
@@ -52,6 +54,9 @@ CREATE TABLE "${s}".schema_version (
 );
 ${MIGRATIONS.map((migration) => migration(s)).join('')}
 INSERT INTO "${s}".schema_version (version) VALUES (${PG_SCHEMA_VERSION});
+INSERT INTO "${s}".jobs (name) VALUES (convert_from(decode('${Buffer.from(job, 'utf8').toString('hex')}', 'hex'), 'UTF8'));
+INSERT INTO "${s}".lease (job_id) SELECT job_id FROM "${s}".jobs;
+SELECT job_id FROM "${s}".jobs;
 `;
 
 /** SQLSTATE of a table (or index) that exists already: another opener created the ledger first. */

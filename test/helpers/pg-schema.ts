@@ -6,11 +6,9 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, describe } from 'vitest';
+import { PG_CONFIG, PG_URL } from './pg-config.js';
 
-export const PG_CONFIG = { host: '127.0.0.1', port: 5432, database: 'test', user: 'postgres' } as const;
-
-/** The connection string of {@link PG_CONFIG}, for spawned workers. */
-export const PG_URL = `postgres://${PG_CONFIG.user}@${PG_CONFIG.host}:${PG_CONFIG.port}/${PG_CONFIG.database}`;
+export { PG_CONFIG, PG_URL };
 
 async function reachable(): Promise<string | undefined> {
   const client = new pg.Client({ ...PG_CONFIG, connectionTimeoutMillis: 3000 });

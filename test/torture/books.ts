@@ -1,16 +1,22 @@
 /**
- * Do the books balance after a torture scenario? Reads the ledger file itself (not through
- * batchguard), the output file and the handler's call log, and counts what went wrong:
+ * Do the books balance after a torture scenario? Reads the ledger (a read-only handle on the SQLite
+ * file, or the PostgreSQL schema through the Ledger interface), the output file and the handler's
+ * call log, and counts what went wrong:
  *   - lost: a record with no outcome, or a succeeded record with no output line;
  *   - duplicated: a second outcome for a record, or a second output line;
- *   - redone: handler calls beyond the first for a record (what a crash costs, not an error);
+ *   - redone: handler calls beyond the first for a record that began it afresh (first attempts: what
+ *     a crash costs, not an error; a retry is not redone work);
  *   - innocent quarantines: records failed as `crashed` that the scenario did not make crash.
- * Every discrepancy is also described in `problems`, which a passing scenario leaves empty.
+ * Every discrepancy is also described in `problems`, which a passing scenario leaves empty; so is a
+ * rule failure (`failEvery`) stored without its error, and `status` or `failures` disagreeing.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import type { Ledger } from '../../src/ledger/ledger.js';
+import { openLedger } from '../../src/ledger/open-ledger.js';
 import { runCli } from '../helpers/cli.js';
-import { storedRanges, storedRows } from '../helpers/stored.js';
-import { jobPaths, type TortureJob } from './torture-job.js';
+import { collect } from '../helpers/sources.js';
+import { rowsOf, withStoredLedger } from '../helpers/stored.js';
+import { jobPaths, ledgerArgs, ruleFailures, type TortureJob } from './torture-job.js';
 
 export interface Books {
   records: number;
@@ -36,6 +42,10 @@ function matches(outcome: Outcome, want: string | undefined): boolean {
 interface Outcome {
   status: string;
   kind?: string;
+  /** The stored error's message (a failure). */
+  message?: string;
+  /** The record's key (a stored row). */
+  key?: string;
 }
 
 /** At most this many examples per kind of discrepancy go into `problems`. */
@@ -49,7 +59,7 @@ export async function readBooks(job: TortureJob, expected: ExpectedFailures): Pr
     if (ids.length > 0) problems.push(`${ids.length} ${what} (e.g. ${ids.slice(0, EXAMPLES).join(', ')})`);
   };
 
-  const outcomes = await ledgerOutcomes(paths.ledger, job.records, problems);
+  const outcomes = await ledgerOutcomes(job, problems);
   const missing: number[] = [];
   const doubled: number[] = [];
   const wrong: number[] = [];
@@ -75,6 +85,11 @@ export async function readBooks(job: TortureJob, expected: ExpectedFailures): Pr
     );
   }
   if (wrong.length > EXAMPLES) problems.push(`… and ${wrong.length - EXAMPLES} more records with the wrong outcome`);
+  const errorless = ruleFailures(job).filter((id) => {
+    const outcome = outcomes[id]?.[0];
+    return outcome?.kind === 'fatal' && outcome.message !== `record ${id} is bad`;
+  });
+  note('fatal records stored without their error', errorless);
 
   const succeeded = (id: number): boolean => outcomes[id]?.[0]?.status === 'succeeded';
   let outputLost = 0;
@@ -105,28 +120,46 @@ export async function readBooks(job: TortureJob, expected: ExpectedFailures): Pr
   note('succeeded records whose handler was never called', phantom);
 
   await checkStatus(job, problems);
+  await checkFailures(job, outcomes, problems);
   return {
     records: job.records,
     lost: missing.length + outputLost,
     duplicated: doubled.length + outputDuplicated,
-    redone: calls.length - called.size,
+    redone: [...redoneByRun(paths.calls).values()].reduce((sum, n) => sum + n, 0),
     innocentQuarantines: crashed.length,
     problems,
   };
 }
 
+/** Runs `read` on the job's ledger (read-only for a SQLite file), and closes it. */
+export async function withJobLedger<T>(job: TortureJob, read: (ledger: Ledger) => Promise<T>): Promise<T> {
+  const paths = jobPaths(job);
+  if (job.pgSchema === undefined) return withStoredLedger(paths.ledger, read);
+  const { ledger } = openLedger(paths.ledger, { job: job.name ?? 'torture', pgSchema: job.pgSchema });
+  try {
+    return await read(ledger);
+  } finally {
+    await ledger.close();
+  }
+}
+
 /** Each record's outcomes, by its position in the source (seq; a record's id is its position). */
-async function ledgerOutcomes(ledger: string, records: number, problems: string[]): Promise<Outcome[][]> {
-  const outcomes: Outcome[][] = Array.from({ length: records }, () => []);
-  if (!existsSync(ledger)) {
+async function ledgerOutcomes(job: TortureJob, problems: string[]): Promise<Outcome[][]> {
+  const outcomes: Outcome[][] = Array.from({ length: job.records }, () => []);
+  const ledger = jobPaths(job).ledger;
+  if (job.pgSchema === undefined && !existsSync(ledger)) {
     problems.push(`the ledger ${ledger} does not exist`);
     return outcomes;
   }
   try {
-    for (const { first, last } of await storedRanges(ledger)) {
+    const [ranges, rows] = await withJobLedger(
+      job,
+      async (opened) => [await collect(opened.succeededRanges()), await rowsOf(opened)] as const,
+    );
+    for (const { first, last } of ranges) {
       for (let seq = first; seq <= last; seq++) outcomes[seq]?.push({ status: 'succeeded' });
     }
-    for (const row of await storedRows(ledger)) outcomes[row.seq]?.push({ status: row.status, kind: row.kind });
+    for (const row of rows) outcomes[row.seq]?.push({ status: row.status, kind: row.kind, message: row.error?.message, key: row.key });
   } catch (error) {
     problems.push(`cannot read the ledger: ${(error as Error).message}`);
   }
@@ -152,19 +185,49 @@ function readOutput(path: string, problems: string[]): number[] {
   return ids;
 }
 
-/** The record ids of every handler call, in order. */
-export function readCalls(path: string): number[] {
+/** One handler call, as calls.log has it. */
+interface Call {
+  pid: number;
+  id: number;
+  attempt: number;
+}
+
+function parseCalls(path: string): Call[] {
   if (!existsSync(path)) return [];
   return readFileSync(path, 'utf8')
     .split('\n')
     .filter((line) => line.includes(' '))
-    .map((line) => Number(line.split(' ')[1]));
+    .map((line) => {
+      const [pid, id, attempt] = line.split(' ');
+      return { pid: Number(pid), id: Number(id), attempt: Number(attempt ?? 1) };
+    });
+}
+
+/** The record ids of every handler call, in order. */
+export function readCalls(path: string): number[] {
+  return parseCalls(path).map((call) => call.id);
+}
+
+/**
+ * The records each run (by pid) began that a later run began again: the work its end cost. A record
+ * begun in runs A, B and C was redone once because of A and once because of B. Only first
+ * attempts count: a retry of a record that failed is not redone work.
+ */
+export function redoneByRun(path: string): Map<number, number> {
+  const lastStart = new Map<number, number>();
+  const redone = new Map<number, number>();
+  for (const call of parseCalls(path)) {
+    if (call.attempt !== 1) continue;
+    const before = lastStart.get(call.id);
+    if (before !== undefined) redone.set(before, (redone.get(before) ?? 0) + 1);
+    lastStart.set(call.id, call.pid);
+  }
+  return redone;
 }
 
 /** batchguard's own view (`status --json`) must agree: every record read, none pending. */
 async function checkStatus(job: TortureJob, problems: string[]): Promise<void> {
-  const paths = jobPaths(job);
-  const result = await runCli(['status', 'job.mjs', '--ledger', paths.ledger, '--json'], { cwd: job.dir });
+  const result = await runCli(['status', 'job.mjs', ...ledgerArgs(job), '--json'], { cwd: job.dir });
   if (result.code !== 0) {
     problems.push(`status exited ${result.code}: ${result.stderr.trim().split('\n')[0]}`);
     return;
@@ -173,6 +236,24 @@ async function checkStatus(job: TortureJob, problems: string[]): Promise<void> {
   if (status.total !== job.records || status.pending !== 0 || !status.sourceExhausted) {
     problems.push(
       `status says total ${status.total}, pending ${status.pending}, source exhausted ${status.sourceExhausted}; expected ${job.records}, 0, true`,
+    );
+  }
+}
+
+/** `failures --format keys` must list exactly the failed and skipped records the ledger holds. */
+async function checkFailures(job: TortureJob, outcomes: Outcome[][], problems: string[]): Promise<void> {
+  const result = await runCli(['failures', 'job.mjs', ...ledgerArgs(job), '--format', 'keys'], { cwd: job.dir });
+  if (result.code !== 0) {
+    problems.push(`failures exited ${result.code}: ${result.stderr.trim().split('\n')[0]}`);
+    return;
+  }
+  const listed = new Set(result.stdout.split('\n').filter((line) => line !== ''));
+  const stored = outcomes.flat().flatMap((outcome) => (outcome.status === 'succeeded' || outcome.key === undefined ? [] : [outcome.key]));
+  const unlisted = stored.filter((key) => !listed.has(key));
+  const strays = [...listed].filter((key) => !stored.includes(key));
+  if (unlisted.length > 0 || strays.length > 0) {
+    problems.push(
+      `failures lists ${listed.size} keys, the ledger holds ${stored.length} failed or skipped records (${unlisted.length} unlisted, e.g. ${unlisted.slice(0, EXAMPLES).join(', ')}; ${strays.length} not failed, e.g. ${strays.slice(0, EXAMPLES).join(', ')})`,
     );
   }
 }

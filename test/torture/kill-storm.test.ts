@@ -1,11 +1,13 @@
 /**
- * A short kill storm for CI (the long one, at concurrency 1, 8 and 64 with 25 kills each, is
- * `npm run torture`): three random SIGKILLs at concurrency 64, then resume until done; the books
- * must balance exactly and no record may be quarantined.
+ * A short kill storm for CI (the long one, at concurrency 1, 8 and 64 with 25 kills each, and over
+ * PostgreSQL at concurrency 8, is `npm run torture`): three random SIGKILLs, then resume until
+ * done; the books must balance exactly, no record may be quarantined, and no run's death may cost
+ * more than a batch and the records in flight.
  */
 import { describe, expect, it } from 'vitest';
+import { describePg } from '../helpers/pg-schema.js';
 import { tempDir } from '../helpers/temp.js';
-import { killStormScenario } from './kill-storm.js';
+import { CALL_LOG_BYTES, killStormScenario } from './kill-storm.js';
 
 describe('torture: kill storm', () => {
   it('concurrency 64: 3 SIGKILLs, every record one outcome, output lines distinct and complete', async () => {
@@ -19,9 +21,34 @@ describe('torture: kill storm', () => {
       kills: 3,
       seed: 64,
       maxWaitMs: 1500,
-      firstKillAfterBytes: 12 * 600,
+      firstKillAfterBytes: CALL_LOG_BYTES * 600,
     });
     expect(result.problems).toEqual([]);
     expect(result.kills).toBeGreaterThan(0);
   }, 120_000);
+});
+
+describePg('torture: kill storm over PostgreSQL', () => {
+  it.each([
+    ['with an output', true],
+    ['with no output (--no-worker)', false],
+  ])(
+    'concurrency 8, records failing once and fatally, %s: 3 SIGKILLs, every record one outcome with its error',
+    async (_, output) => {
+      const result = await killStormScenario({
+        dir: tempDir(),
+        records: 3000,
+        concurrency: 8,
+        kills: 3,
+        seed: 8,
+        maxWaitMs: 1500,
+        ledger: 'postgres',
+        output,
+        transientEvery: 20,
+      });
+      expect(result.problems).toEqual([]);
+      expect(result.kills).toBeGreaterThan(0);
+    },
+    120_000,
+  );
 });

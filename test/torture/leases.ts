@@ -10,6 +10,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
 import { spawnCli, waitFor, type CliResult } from '../helpers/cli.js';
 import { fileHash, ledgerContentHash, pidNamespace } from './faults.js';
+import { pgContentHash } from './postgres-schema.js';
 import { check, expectFailures, scenarioResult, type ScenarioResult } from './scenario.js';
 import { refusedAsStorageFault } from './storage-faults.js';
 import { ending } from './storm.js';
@@ -24,6 +25,8 @@ export interface LeaseOptions {
   /** Extra `run` flags for the run that takes over (e.g. `--take-over`). */
   takeOverArgs?: string[];
   records?: number;
+  /** A schema of the test PostgreSQL for the ledger, instead of a SQLite file (the caller drops it). @default none */
+  pgSchema?: string;
 }
 
 /**
@@ -156,18 +159,23 @@ async function stopHolder(holder: ChildProcess, ledger: string, inCommit: boolea
 }
 
 /**
- * SIGSTOP the holder (never inside a commit: a process frozen holding SQLite's write lock blocks
- * every writer until it continues, whatever the lease says), take over, finish the job, then
+ * SIGSTOP the holder (over SQLite never inside a commit: a process frozen holding SQLite's write
+ * lock blocks every writer until it continues, whatever the lease says; over PostgreSQL anywhere,
+ * since the server ends a transaction left idle for a lease time), take over, finish the job, then
  * SIGCONT the holder: it must exit 4 and change neither the ledger nor the output.
  */
 export async function stoppedHolderScenario(dir: string, options: LeaseOptions): Promise<ScenarioResult> {
-  const job: TortureJob = { dir, records: options.records ?? 3000, concurrency: 8, failEvery: 97, delayMs: 2 };
+  const job: TortureJob = { dir, records: options.records ?? 3000, concurrency: 8, failEvery: 97, delayMs: 2, pgSchema: options.pgSchema };
   const paths = writeTortureJob(job);
   const problems: string[] = [];
+  const contentHash = (): Promise<string> | string =>
+    options.pgSchema === undefined ? ledgerContentHash(paths.ledger) : pgContentHash(options.pgSchema);
   const holder = spawnCli(runArgs(job, '--json', ...(options.args ?? [])), { cwd: dir, env: options.env });
   await waitFor(() => callCount(paths.calls) >= job.records / 4 || holder.exitCode !== null, 60_000);
   check(problems, holder.exitCode === null, 'the holder ended before it was stopped');
-  const restops = await stopHolder(holder, paths.ledger, false);
+  let restops = 0;
+  if (options.pgSchema === undefined) restops = await stopHolder(holder, paths.ledger, false);
+  else holder.kill('SIGSTOP');
   const stoppedAt = Date.now();
   const { runs, takeoverMs } = await takeOver(job, options, stoppedAt, undefined);
   check(
@@ -178,7 +186,7 @@ export async function stoppedHolderScenario(dir: string, options: LeaseOptions):
   await finish(job, options, undefined, runs);
   check(problems, runs.at(-1)?.code === 0, `the job did not complete (runs ended ${runs.map(ending).join(' ')})`);
 
-  const before = { ledger: ledgerContentHash(paths.ledger), output: fileHash(paths.output ?? '') };
+  const before = { ledger: await contentHash(), output: fileHash(paths.output ?? '') };
   holder.kill('SIGCONT');
   // A woken holder that does not notice it lost the lease may run on: it gets a minute.
   const hang = setTimeout(() => holder.kill('SIGKILL'), 60_000);
@@ -186,10 +194,10 @@ export async function stoppedHolderScenario(dir: string, options: LeaseOptions):
   clearTimeout(hang);
   const refused = refusedAsStorageFault('the holder woken after losing its lease', woken);
   if (refused) problems.push(refused);
-  check(problems, ledgerContentHash(paths.ledger) === before.ledger, 'the woken holder wrote to the ledger');
+  check(problems, (await contentHash()) === before.ledger, 'the woken holder wrote to the ledger');
   check(problems, fileHash(paths.output ?? '') === before.output, 'the woken holder wrote to the output');
   return scenarioResult(
-    `SIGSTOPped holder${options.takeOverArgs?.length ? ` (${options.takeOverArgs.join(' ')})` : ''}, SIGCONT after the takeover`,
+    `SIGSTOPped holder${options.pgSchema === undefined ? '' : ' over PostgreSQL'}${options.takeOverArgs?.length ? ` (${options.takeOverArgs.join(' ')})` : ''}, SIGCONT after the takeover`,
     job,
     expectFailures(ruleFailures(job), 'fatal'),
     {

@@ -5,6 +5,7 @@
  *
  *   npm run torture                          everything (about 15–25 minutes on 2 shared cores)
  *   TORTURE_ONLY='kill storm' npm run torture  only the scenarios whose name contains this text
+ *                                            (the PostgreSQL ones need the test server: test/helpers/pg-config.ts)
  *   TORTURE_SKIP='kill storm' npm run torture  all but the scenarios whose name contains this text
  *   TORTURE_SEED=7 npm run torture           another seed for the kill storms (default 1)
  */
@@ -14,8 +15,9 @@ import { join } from 'node:path';
 import { HOSTILE_CASES, hostileScenario } from './hostile-handlers.js';
 import { HUGE_MESSAGE_CASES, hugeMessageScenario } from './huge-messages.js';
 import { keyFileLossScenario } from './key-file-loss.js';
-import { killStormScenario } from './kill-storm.js';
+import { CALL_LOG_BYTES, killStormScenario } from './kill-storm.js';
 import { frozenInCommitScenario, LEASE, pidNamespaceScenario, stoppedHolderScenario } from './leases.js';
+import { inFreshPgSchema } from './postgres-schema.js';
 import type { ScenarioResult } from './scenario.js';
 import { damagedLedgerScenario, deletedLedgerScenario, diskFullScenario } from './storage-faults.js';
 
@@ -54,9 +56,36 @@ const scenarios: LongScenario[] = [
         kills: 25,
         seed: seed * 1000 + 1,
         maxWaitMs: 4000,
-        firstKillAfterBytes: 12 * 600,
+        firstKillAfterBytes: CALL_LOG_BYTES * 600,
       }),
   },
+  ...[
+    { output: true },
+    { output: false },
+    { output: false, fromSpawnMs: 600 },
+    { output: false, fromSpawnMs: 1000, maxRecordsPerRun: 1000, maxWaitMs: 800 },
+    { output: false, worker: true },
+  ].map((variant) => ({
+    // The PostgreSQL ledger under the same storm, with bench/compare's failing handler (1 in 20
+    // records failing once per process, 1 in 97 fatally). Without an output the run is one process
+    // (--no-worker), whose commit is the one self-fencing statement alone, or a worker of the shared
+    // run. The third storm lands every other kill in a run's start (the ledger's creation, the
+    // lease, crash recovery; a run's first handler call comes 300-400 ms after its spawn here); the
+    // fourth ends each run after 1000 records (exit 5), so that kills land in runs' ends too.
+    name: `postgres kill storm 8${variant.output ? '' : ' no output'}${variant.worker ? ' worker' : ''}${variant.fromSpawnMs ? ' from the spawn' : ''}${variant.maxRecordsPerRun ? ' short runs' : ''}`,
+    run: (dir: string) =>
+      killStormScenario({
+        dir,
+        records: 20_000,
+        concurrency: 8,
+        kills: 25,
+        seed: seed * 1000 + 8,
+        maxWaitMs: 4000,
+        ledger: 'postgres',
+        transientEvery: 20,
+        ...variant,
+      }),
+  })),
   ...HOSTILE_CASES.map((hostile) => ({ name: hostile.name, run: (dir: string) => hostileScenario(dir, hostile) })),
   ...HUGE_MESSAGE_CASES.map((huge) => ({ name: huge.name, run: (dir: string) => hugeMessageScenario(dir, huge) })),
   ...(
@@ -84,6 +113,12 @@ const scenarios: LongScenario[] = [
   { name: 'lease stopped holder', run: (dir: string) => stoppedHolderScenario(dir, LEASE.defaults) },
   { name: 'lease stopped holder take-over', run: (dir: string) => stoppedHolderScenario(dir, LEASE.takeOver) },
   { name: 'lease holder frozen in a commit', run: frozenInCommitScenario },
+  // Over PostgreSQL, with a 3 s lease: a stopped holder keeps its lock session, so a takeover
+  // waits for the expiry (or, stopped inside a transaction, for the server to end it).
+  ...[LEASE.short, { ...LEASE.takeOver, args: LEASE.short.args }].map((lease) => ({
+    name: `postgres lease stopped holder${lease.takeOverArgs ? ' take-over' : ''}`,
+    run: (dir: string) => inFreshPgSchema((pgSchema) => stoppedHolderScenario(dir, { ...lease, pgSchema })),
+  })),
 ];
 
 function row(result: ScenarioResult): string {

@@ -23,6 +23,18 @@ export interface StormOptions {
    * its first group commit. @default 0 (a kill may land anywhere)
    */
   firstKillAfterBytes?: number;
+  /**
+   * Every other kill, the first included, lands a random 0 … this many ms after its run was spawned
+   * instead: in the run's start (loading, opening the ledger, taking the lease, crash recovery) as
+   * often as in its work. @default none (every kill counts from the run's first handler call)
+   */
+  fromSpawnMs?: number;
+  /**
+   * Each run starts at most this many records (`--max-records`) and then ends by itself (exit 5),
+   * so that kills land in runs' ends (the last commit, the run's end) too; such an end does not end
+   * the storm. @default no limit
+   */
+  maxRecordsPerRun?: number;
 }
 
 export interface StormResult {
@@ -43,16 +55,25 @@ export async function killStorm(job: TortureJob, options: StormOptions): Promise
   const endings: string[] = [];
   let kills = 0;
   while (kills < options.kills) {
-    const child = spawnCli(runArgs(job, '--quiet'), { cwd: job.dir, env: options.env });
+    const limit = options.maxRecordsPerRun === undefined ? [] : ['--max-records', String(options.maxRecordsPerRun)];
+    const child = spawnCli(runArgs(job, '--quiet', ...limit), { cwd: job.dir, env: options.env });
     const before = fileSize(calls);
     const growth = random(options.maxGrowthBytes + 1);
     const wait = random(options.maxWaitMs + 1);
-    // The random moment counts from the run's first handler call, not from its start: before that
-    // it waits for the killed run's lease to expire, and a storm of kills there would test little.
-    const armed = before + (kills === 0 ? (options.firstKillAfterBytes ?? 0) : 0);
-    await waitFor(() => fileSize(calls) > armed || child.exitCode !== null, 120_000);
-    const deadline = Date.now() + wait;
-    await waitFor(() => fileSize(calls) > before + growth || Date.now() > deadline || child.exitCode !== null, options.maxWaitMs + 60_000);
+    if (options.fromSpawnMs !== undefined && kills % 2 === 0) {
+      const deadline = Date.now() + random(options.fromSpawnMs + 1);
+      await waitFor(() => Date.now() > deadline || child.exitCode !== null, options.fromSpawnMs + 60_000);
+    } else {
+      // The random moment counts from the run's first handler call, not from its start: before that
+      // it may wait for the killed run's lease to expire, and a storm of kills there would test little.
+      const armed = before + (kills === 0 ? (options.firstKillAfterBytes ?? 0) : 0);
+      await waitFor(() => fileSize(calls) > armed || child.exitCode !== null, 120_000);
+      const deadline = Date.now() + wait;
+      await waitFor(
+        () => fileSize(calls) > before + growth || Date.now() > deadline || child.exitCode !== null,
+        options.maxWaitMs + 60_000,
+      );
+    }
     if (child.exitCode === null) {
       child.kill('SIGKILL');
       kills++;
@@ -60,7 +81,7 @@ export async function killStorm(job: TortureJob, options: StormOptions): Promise
     const result = await child.result;
     endings.push(ending(result));
     // A run that ended by itself (done, or refusing to go on) ends the storm: `runUntilDone` follows.
-    if (!result.signal) break;
+    if (!result.signal && !(limit.length > 0 && result.code === 5)) break;
   }
   return { kills, endings };
 }

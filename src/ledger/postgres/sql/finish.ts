@@ -6,10 +6,11 @@
  * the new token and matches nothing; the run's row and the note are written only when it matched,
  * so a holder whose lease was taken writes nothing of its end. `released` tells which.
  */
+import { leaseSql } from './lease.js';
+
 export const finishSql = (s: string): string => `
 WITH released AS (
-  UPDATE "${s}".lease SET owner = NULL, run_id = NULL, expires_at = NULL
-  WHERE job_id = $1 AND token = $2 AND owner IS NOT NULL
+  ${leaseSql(s).release}
   RETURNING job_id
 ), ended AS (
   UPDATE "${s}".runs SET status = $4, ended_at = $5, summary = $6

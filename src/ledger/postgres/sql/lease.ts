@@ -39,6 +39,7 @@ export const leaseSql = (s: string) => ({
   /** Renews only this holder's lease; no row back means it was taken. */
   renew: `UPDATE "${s}".lease SET renewed_at = ${NOW_MS}, expires_at = GREATEST(expires_at, ${NOW_MS} + $3)
     WHERE job_id = $1 AND token = $2 AND owner IS NOT NULL RETURNING renewed_at, expires_at`,
+  /** Releases only this holder's lease ($2 its token): sql/finish.ts's first step. */
   release: `UPDATE "${s}".lease SET owner = NULL, run_id = NULL, expires_at = NULL
     WHERE job_id = $1 AND token = $2 AND owner IS NOT NULL`,
 });

@@ -71,6 +71,15 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
   throw new Error('expected a rejection');
 }
 
+/** Whether a run's finishing statement (sql/finish.ts) on `s` is waiting for a lock (raw SQL on purpose: what the server is doing). */
+async function finishWaitsIn(s: string): Promise<boolean> {
+  const { rows } = await pool.query(
+    `SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%WITH released AS%' AND strpos(query, $1) > 0) AS waits`,
+    [`"${s}".lease`],
+  );
+  return (rows[0] as { waits: boolean }).waits;
+}
+
 async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
   const all: T[] = [];
   for await (const item of items) all.push(item);
@@ -179,7 +188,9 @@ describePg('PostgreSQL ledger', () => {
       await taker.query(`UPDATE "${s}".lease SET token = token + 1, run_id = 'run-2', owner = 'taker'`);
       let settled = false;
       const finishing = rejection(holder.finish('run-1', 'completed', {})).finally(() => (settled = true));
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      // Until the server says the finishing statement waits for the taker's lock (not a time: under
+      // load it may not have been sent yet); a finish that did not wait has settled by then.
+      while (!settled && !(await finishWaitsIn(s))) await new Promise((resolve) => setTimeout(resolve, 10));
       expect(settled).toBe(false);
       await taker.query('COMMIT');
       const error = await finishing;

@@ -151,7 +151,8 @@ describePg('PostgreSQL ledger commits with many ranges', () => {
       await client.query('COMMIT');
       expect(Number((read.rows[0] as { n: string }).n)).toBeLessThan(20);
     } finally {
-      client.release();
+      // Not back to the pool: the session keeps plan_cache_mode and the statement named 'commit'.
+      client.release(true);
     }
     const ranges = await collect(ledger.succeededRanges());
     expect(ranges.filter((range) => range.first >= 4990 && range.last <= 5030)).toEqual([

@@ -3,6 +3,7 @@
  * message, all or nothing, and an opener that loses the race to create it uses the winner's. Each
  * test has a schema of its own.
  */
+import { randomBytes } from 'node:crypto';
 import { afterEach, expect, it, vi } from 'vitest';
 import { LedgerError } from '../../src/errors.js';
 import { resolveLeaseOptions } from '../../src/ledger/lease.js';
@@ -19,8 +20,8 @@ afterEach(async () => {
   for (const ledger of opened.splice(0)) await ledger.close().catch(() => {});
 });
 
-function open(pgSchema: string, job = 'schema-test'): Ledger {
-  const { ledger } = openLedger(PG_URL, { job, pgSchema, lease: LEASE });
+function open(pgSchema: string, job = 'schema-test', url = PG_URL): Ledger {
+  const { ledger } = openLedger(url, { job, pgSchema, lease: LEASE });
   opened.push(ledger);
   return ledger;
 }
@@ -115,5 +116,28 @@ describePg('PostgreSQL ledger schema creation', () => {
     }
     const { rows } = await pool.query(`SELECT name FROM "${s}".jobs j JOIN "${s}".lease USING (job_id) ORDER BY name`);
     expect(rows).toEqual([{ name: 'job-a' }, { name: 'job-b' }]);
+  });
+
+  it('a user with no right to create schemas uses a schema made for it: creates the ledger in it, and upgrades it', async () => {
+    const s = freshSchema('bg_schema');
+    // Raw SQL on purpose: a role and a schema an administrator made, as docs/postgres.md's "Setup" says.
+    const role = `bg_role_${randomBytes(5).toString('hex')}`;
+    await pool.query(`CREATE ROLE ${role} LOGIN; CREATE SCHEMA "${s}"; GRANT USAGE, CREATE ON SCHEMA "${s}" TO ${role}`);
+    try {
+      const url = PG_URL.replace('://postgres@', `://${role}@`);
+      const { rows } = await pool.query(`SELECT has_database_privilege($1, current_database(), 'CREATE') AS may`, [role]);
+      expect(rows[0]).toEqual({ may: false });
+      const first = open(s, 'schema-test', url);
+      expect((await first.counts()).total).toBe(0);
+      await first.close();
+      // A ledger of version 1, to be upgraded.
+      await pool.query(`DROP TABLE "${s}".steps; UPDATE "${s}".schema_version SET version = 1`);
+      const second = open(s, 'schema-test', url);
+      expect((await second.counts()).total).toBe(0);
+      await second.close();
+      expect(await tablesIn(s)).toContain('steps');
+    } finally {
+      await pool.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE; DROP ROLE ${role}`);
+    }
   });
 });

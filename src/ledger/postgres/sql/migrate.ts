@@ -25,8 +25,18 @@ export const PG_SCHEMA_VERSION = MIGRATIONS.length;
 
 export const lockSchemaSql = "SELECT pg_advisory_xact_lock(hashtextextended('batchguard schema ' || $1, 0))";
 
+/**
+ * The schema `quoted` (an identifier as quoted in SQL), created only if it is missing: `CREATE
+ * SCHEMA IF NOT EXISTS` checks the right to create schemas in the database before it looks whether
+ * the schema exists, so a user given a schema made for it (docs/postgres.md, "Setup") would be
+ * refused. No safer against a creation at the same moment than `IF NOT EXISTS`: its callers hold
+ * an advisory lock named after the schema.
+ */
+export const createSchemaIfMissingSql = (quoted: string): string =>
+  `DO $$ BEGIN IF to_regnamespace('${quoted}') IS NULL THEN CREATE SCHEMA IF NOT EXISTS ${quoted}; END IF; END $$;`;
+
 export const createSchemaSql = (s: string): string => `
-CREATE SCHEMA IF NOT EXISTS "${s}";
+${createSchemaIfMissingSql(`"${s}"`)}
 CREATE TABLE IF NOT EXISTS "${s}".schema_version (
   only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
   version  int NOT NULL
@@ -47,7 +57,7 @@ INSERT INTO "${s}".schema_version (version) VALUES (0) ON CONFLICT DO NOTHING;
  */
 export const createAllSql = (s: string, job: string): string => `
 SELECT pg_advisory_xact_lock(hashtextextended('batchguard schema ${s}', 0));
-CREATE SCHEMA IF NOT EXISTS "${s}";
+${createSchemaIfMissingSql(`"${s}"`)}
 CREATE TABLE "${s}".schema_version (
   only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
   version  int NOT NULL

@@ -10,6 +10,7 @@
  */
 import { inTransaction, type SqlClient, type SqlPool } from '../pg-pool.js';
 import { quoteIdent } from '../postgres-location.js';
+import { createSchemaIfMissingSql } from '../sql/migrate.js';
 
 /** Bumped when these tables change; stored in `worker_schema` so a later version can upgrade them. */
 export const WORKER_SCHEMA_VERSION = 5;
@@ -18,7 +19,7 @@ export async function createWorkerTables(pool: SqlPool, schema: string): Promise
   const s = quoteIdent(schema);
   await inTransaction(pool, async (client) => {
     await client.query(`SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, [`batchguard-schema:${schema}`]);
-    await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
+    await client.query(createSchemaIfMissingSql(s));
     await client.query(`CREATE TABLE IF NOT EXISTS ${s}.worker_schema (version integer NOT NULL)`);
     const { rows } = await client.query<{ version: number }>(`SELECT version FROM ${s}.worker_schema`);
     const version = rows[0]?.version ?? 0;

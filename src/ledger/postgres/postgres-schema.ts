@@ -1,7 +1,7 @@
 /**
  * Makes sure the ledger's schema exists at the version this code knows, creating or upgrading it
  * (sql/migrate.ts says why under an advisory lock), and refuses a schema written by a newer
- * batchguard. Returns the job's id.
+ * batchguard. Returns the job's id, and whether the ledger was created just now.
  */
 import { LedgerError } from '../../errors.js';
 import type { PgDb, Query, Row } from './pg-db.js';

@@ -30,7 +30,7 @@ function checkVersion(version: number, schema: string, location: string): void {
 
 async function migrate(db: PgDb, schema: string): Promise<void> {
   await db.transaction(async (query: Query) => {
-    await query(lockSchemaSql, [schema]);
+    await query(lockSchemaSql(schema));
     await query(createSchemaSql(schema));
     const version = Number((await query(readVersionSql(schema))).rows[0]?.version ?? 0);
     checkVersion(version, schema, db.location);

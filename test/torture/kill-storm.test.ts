@@ -2,11 +2,13 @@
  * A short kill storm for CI (the long one, at concurrency 1, 8 and 64 with 25 kills each, and over
  * PostgreSQL at concurrency 8, is `npm run torture`): three random SIGKILLs, then resume until
  * done; the books must balance exactly, no record may be quarantined, and no run's death may cost
- * more than a batch and the records in flight.
+ * more than a batch and the records in flight. Over PostgreSQL also a new ledger's first run killed
+ * in its start, five times.
  */
 import { describe, expect, it } from 'vitest';
 import { describePg } from '../helpers/pg-schema.js';
 import { tempDir } from '../helpers/temp.js';
+import { firstRunKillsScenario } from './first-run-kills.js';
 import { CALL_LOG_BYTES, killStormScenario } from './kill-storm.js';
 
 describe('torture: kill storm', () => {
@@ -51,4 +53,9 @@ describePg('torture: kill storm over PostgreSQL', () => {
     },
     120_000,
   );
+
+  it("a new ledger's first run killed in its start (5 fresh schemas): every record one outcome", async () => {
+    const result = await firstRunKillsScenario(tempDir(), { tries: 5, maxMs: 600, seed: 300 });
+    expect(result.problems).toEqual([]);
+  }, 120_000);
 });

@@ -38,6 +38,8 @@ export interface KillStormOptions {
   fromSpawnMs?: number;
   /** See StormOptions.maxRecordsPerRun. @default no limit */
   maxRecordsPerRun?: number;
+  /** Looks at what the storm left, before the runs that finish the job. @default none */
+  afterStorm?: (job: TortureJob) => Promise<void>;
 }
 
 /** About what one handler call adds to calls.log (`<pid> <id> <attempt>\n`). */
@@ -88,6 +90,7 @@ async function storm(options: KillStormOptions, pgSchema: string | undefined): P
     fromSpawnMs: options.fromSpawnMs,
     maxRecordsPerRun: options.maxRecordsPerRun,
   });
+  await options.afterStorm?.(job);
   const finish = await runUntilDone(job, 6);
   const seconds = (Date.now() - started) / 1000;
   const endings = [...storm.endings, ...finish.map(ending)];

@@ -46,3 +46,17 @@ export async function pgContentHash(schema: string): Promise<string> {
     await client.end();
   }
 }
+
+/** The number of tables in `schema` (0 when there is no such schema). */
+export async function pgTableCount(schema: string): Promise<number> {
+  const client = new pg.Client(PG_CONFIG);
+  await client.connect();
+  try {
+    const result = await client.query<{ n: string }>('SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = $1', [
+      schema,
+    ]);
+    return Number(result.rows[0]?.n ?? 0);
+  } finally {
+    await client.end();
+  }
+}

@@ -12,6 +12,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { firstRunKillsScenario } from './first-run-kills.js';
 import { HOSTILE_CASES, hostileScenario } from './hostile-handlers.js';
 import { HUGE_MESSAGE_CASES, hugeMessageScenario } from './huge-messages.js';
 import { keyFileLossScenario } from './key-file-loss.js';
@@ -86,6 +87,10 @@ const scenarios: LongScenario[] = [
         ...variant,
       }),
   })),
+  {
+    name: 'postgres first run killed',
+    run: (dir: string) => firstRunKillsScenario(dir, { tries: 30, maxMs: 600, seed: seed * 1000 + 300 }),
+  },
   ...HOSTILE_CASES.map((hostile) => ({ name: hostile.name, run: (dir: string) => hostileScenario(dir, hostile) })),
   ...HUGE_MESSAGE_CASES.map((huge) => ({ name: huge.name, run: (dir: string) => hugeMessageScenario(dir, huge) })),
   ...(

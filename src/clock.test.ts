@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { flushMicrotasks, ManualClock, systemClock, timerNotEarly } from './clock.js';
+import { flushMicrotasks, ManualClock, MAX_TIMER_MS, systemClock, timerNotEarly } from './clock.js';
 
 describe('ManualClock', () => {
   it('starts at the given time and only moves when advanced', async () => {
@@ -225,6 +225,31 @@ describe('timerNotEarly', () => {
     now = 2_001.2;
     scheduled[1]?.[0]();
     expect(calls).toBe(1);
+  });
+
+  it('sets a wait longer than setTimeout takes in steps of at most 2^31-1 ms, and calls back only at its end', () => {
+    const tenYearsMs = 10 * 365 * 86_400_000;
+    let now = 0;
+    const scheduled: [() => void, number][] = [];
+    let calls = 0;
+    timerNotEarly(
+      tenYearsMs,
+      () => calls++,
+      () => now,
+      (fire, ms) => {
+        scheduled.push([fire, ms]);
+        return () => {};
+      },
+    );
+    for (let step = 0; calls === 0 && step < 1_000; step++) {
+      const [fire, ms] = scheduled.at(-1) as [() => void, number];
+      now += ms;
+      fire();
+    }
+    expect(calls).toBe(1);
+    expect(now).toBe(tenYearsMs);
+    expect(Math.max(...scheduled.map(([, ms]) => ms))).toBe(MAX_TIMER_MS);
+    expect(scheduled.length).toBe(Math.ceil(tenYearsMs / MAX_TIMER_MS));
   });
 
   it('cancels the timer it set last', () => {

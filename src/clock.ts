@@ -14,11 +14,17 @@ function abortReason(signal: AbortSignal): unknown {
   return signal.reason ?? new Error('aborted');
 }
 
+/** The longest delay `setTimeout` takes: past 2^31-1 ms it fires after 1 ms instead (TimeoutOverflowWarning). */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /**
  * Calls `callback` once `ms` have passed on `now` (a monotonic clock), never before. A Node timer
  * counts from the event loop's time in whole milliseconds, so it may fire up to a millisecond
  * early: a retry after `Retry-After: 1` came 999 ms after the 503 (seen in the flaky-upstream e2e
- * test). A timer that fires early is set again for what is left. `schedule` and `now` are for tests.
+ * test). A timer that fires early is set again for what is left. A wait longer than
+ * {@link MAX_TIMER_MS} (a Retry-After of years, with `maxElapsedMs: Infinity`) is set in steps of at
+ * most that: given to `setTimeout` whole, it fired every millisecond, each time with a warning on
+ * stderr. `schedule` and `now` are for tests.
  */
 export function timerNotEarly(
   ms: number,
@@ -32,10 +38,10 @@ export function timerNotEarly(
   const due = now() + ms;
   const fire = (): void => {
     const left = due - now();
-    if (left > 0) cancel = schedule(fire, Math.ceil(left));
+    if (left > 0) cancel = schedule(fire, Math.min(MAX_TIMER_MS, Math.ceil(left)));
     else callback();
   };
-  let cancel = schedule(fire, ms);
+  let cancel = schedule(fire, Math.min(MAX_TIMER_MS, ms));
   return () => cancel();
 }
 

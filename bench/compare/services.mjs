@@ -18,6 +18,14 @@ function tcpReachable(host, port) {
   });
 }
 
+/**
+ * Whether PostgreSQL answers; if it does, the database is vacuumed first. A server with autovacuum
+ * off (this machine's) keeps every dead catalog row that earlier schemas left (the test suite and
+ * the contenders create and drop hundreds): hundreds of thousands of dead pg_attribute rows were
+ * seen here, which doubled the time a new schema takes to create (docs/benchmarks.md, "The
+ * PostgreSQL ledger's fixed cost"). Vacuumed, the PostgreSQL cells measure the contenders, not the
+ * server's history.
+ */
 async function postgresReachable() {
   const client = new pg.Client({
     host: process.env.PGHOST ?? '127.0.0.1',
@@ -29,6 +37,9 @@ async function postgresReachable() {
   try {
     await client.connect();
     await client.query('SELECT 1');
+    await client
+      .query('VACUUM')
+      .catch((error) => process.stderr.write(`PostgreSQL: VACUUM failed (${error.message}); measuring as it is\n`));
     return true;
   } catch {
     return false;

@@ -5,9 +5,6 @@
 import type { Clock } from '../clock.js';
 import { deadlineReached, DeadlineReason, type Deadline } from '../policy/deadline.js';
 
-/** setTimeout fires at once past 2^31-1 ms; a longer wait is re-armed when it wakes. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
 export class DeadlineWatch {
   constructor(
     private readonly deadline: Deadline,
@@ -44,7 +41,7 @@ export class DeadlineWatch {
         this.report(this.deadline.reason ?? DeadlineReason.maxDuration);
         return;
       }
-      cancel = this.clock.timer(Math.min(left, MAX_TIMER_MS), arm);
+      cancel = this.clock.timer(left, arm);
     };
     arm();
     return () => cancel();

@@ -297,8 +297,10 @@ export class RecordExecutor implements AttemptOwner {
     }
     if (this.deps.limiter) {
       // The service said when to come back: that pauses every record of its key, not just this one.
+      // No longer than the job waits for a retry (maxElapsedMs): a Retry-After of years, which fails
+      // this record as exhausted, would otherwise hold every other record of the key until then.
       const pauseMs = retryAfterMs(handlerError, clock.now());
-      if (pauseMs !== undefined) this.deps.limiter.slowDown(entry.rateKey, clock.now() + pauseMs);
+      if (pauseMs !== undefined) this.deps.limiter.slowDown(entry.rateKey, clock.now() + Math.min(pauseMs, job.retry.maxElapsedMs));
     }
     const retry = retryState(entry);
     if (decision.retry && !this.deps.stopping()) {

@@ -184,3 +184,34 @@ describe('per-key rate limits', () => {
     expect(summary.topErrors.map((group) => group.message)).toEqual(['job.concurrencyKey threw: no tenant for x']);
   });
 });
+
+describe('a Retry-After longer than the job waits for a retry', () => {
+  it('pauses its key for maxElapsedMs at most: a0 fails (exhausted), the other records of its host run after the cap', async () => {
+    const clock = new ManualClock();
+    const calls: Call[] = [];
+    const tenYears = String(10 * 365 * 86_400);
+    const job = defineJob<Item>({
+      name: 'absurd-retry-after',
+      source: interleaved(),
+      key: (r) => r.id,
+      timeoutMs: 600_000,
+      maxFailureRate: 1,
+      retry: { maxElapsedMs: 10_000 },
+      perKeyRateLimit: { perSecond: 1000 },
+      rateLimitKey: (r) => r.host,
+      handler: async (item, ctx) => {
+        calls.push({ key: item.id, host: item.host, attempt: ctx.attempt, at: clock.now() });
+        await clock.sleep(50);
+        if (item.id === 'a0') throw Object.assign(new Error('429'), { status: 429, headers: { 'retry-after': tenYears } });
+      },
+    });
+    // An hour of the run's own time: without the cap, host a's records were still waiting for 2036.
+    const summary = await drive(runJob(job, { ledger: join(tempDir(), 'l.sqlite'), clock, maxDurationMs: 3_600_000 }), clock, 100);
+    expect(summary).toMatchObject({ status: 'completed', succeeded: 29, failed: 1, pending: 0 });
+    expect(calls.filter((c) => c.key === 'a0').map((c) => c.attempt)).toEqual([1]);
+    const pausedUntil = 50 + 10_000;
+    const aAfter = calls.filter((c) => c.host === 'a' && c.key !== 'a0' && c.at > 50).map((c) => c.at);
+    expect(aAfter.length).toBeGreaterThan(0);
+    expect(Math.min(...aAfter)).toBeGreaterThanOrEqual(pausedUntil);
+  });
+});

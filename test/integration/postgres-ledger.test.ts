@@ -207,7 +207,9 @@ describePg('PostgreSQL ledger', () => {
 
   it("begins a run in one transaction that reads the job's meta once, and ends it in one statement", async () => {
     const s = schema();
-    const ledger = open(s);
+    // Renewed far less often than the test runs: this file's renewal every 250 ms, due while a slow
+    // machine finishes, would add a statement to those counted.
+    const ledger = open(s, { lease: resolveLeaseOptions({ expireMs: 600_000, renewEveryMs: 200_000 }) });
     await ledger.counts(); // the ledger is created
     const spy = vi.spyOn(loadPg('test').pg.Client.prototype, 'query');
     const sent = (): string[] =>
@@ -236,6 +238,44 @@ describePg('PostgreSQL ledger', () => {
     } finally {
       spy.mockRestore();
     }
+  });
+
+  it("a finish whose reply is lost after it committed (the session ended): the run's end is recorded, no lease was lost", async () => {
+    const s = schema();
+    const holder = open(s);
+    await holder.begin(start('run-1'));
+    // The PostgreSQL ledger behind openLedger's deferred one (its code is loaded at the first call).
+    type Inner = { db: { query: (statement: unknown, values?: unknown[]) => Promise<unknown> } };
+    const inner = await (holder as unknown as { ledger(): Promise<Inner> }).ledger();
+    const query = inner.db.query;
+    // The statement commits, then its connection breaks before the reply arrives.
+    inner.db.query = async (statement, values) => {
+      const result = await query(statement, values);
+      if (typeof statement === 'string' && statement.includes('WITH released AS')) throw new Error('Connection terminated unexpectedly');
+      return result;
+    };
+    await holder.finish('run-1', 'completed', { succeeded: 0 });
+    inner.db.query = query;
+    expect(await holder.holder()).toBeUndefined();
+    expect((await holder.runs(1))[0]).toMatchObject({ runId: 'run-1', status: 'completed' });
+  });
+
+  it("a finish whose session ends before it committed: the ledger's error, and the lease is still the run's", async () => {
+    const s = schema();
+    const holder = open(s);
+    await holder.begin(start('run-1'));
+    type Inner = { db: { query: (statement: unknown, values?: unknown[]) => Promise<unknown> } };
+    const inner = await (holder as unknown as { ledger(): Promise<Inner> }).ledger();
+    const query = inner.db.query;
+    inner.db.query = async (statement, values) => {
+      if (typeof statement === 'string' && statement.includes('WITH released AS')) throw new Error('Connection terminated unexpectedly');
+      return query(statement, values);
+    };
+    const error = await rejection(holder.finish('run-1', 'completed', {}));
+    inner.db.query = query;
+    expect((error as LedgerError).code).toBe('LEDGER_UNUSABLE');
+    expect((error as Error).message).toContain('recording the end of the run failed: Connection terminated unexpectedly');
+    expect((await holder.holder())?.runId).toBe('run-1');
   });
 
   it('a finished run leaves the lease released, its end recorded and no crash note', async () => {

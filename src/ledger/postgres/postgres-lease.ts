@@ -19,6 +19,7 @@ import {
 } from '../lease.js';
 import { HolderSession } from './holder-session.js';
 import type { PgDb, Query, Row } from './pg-db.js';
+import { sessionEnded } from './session-ended.js';
 import { leaseSql } from './sql/lease.js';
 
 /** The lease row as read, with the database's clock at that moment. */
@@ -223,11 +224,31 @@ export class PostgresLease {
    * says whether it did (sql/finish.ts); throws LEDGER_LEASE_LOST if it was taken. The lease stays
    * this run's until the statement has returned: if its session ends first (the process was
    * stopped), takenSince must still know the token, to tell a lease taken meanwhile from a database
-   * that failed.
+   * that failed. A statement whose session ended after it committed (its reply lost) released the
+   * lease: that is what it did, not a lease lost to another run.
    */
   async release(write: (token: number) => Promise<boolean>): Promise<void> {
-    if (!(await write(this.tokenToWrite()))) throw await this.lostNow();
+    const token = this.tokenToWrite();
+    let released: boolean;
+    try {
+      released = await write(token);
+    } catch (error) {
+      // Its session ended under it: the statement may have committed before its reply was lost.
+      if (!sessionEnded(error) || !(await this.releasedWith(token).catch(() => false))) throw error;
+      released = true;
+    }
+    if (!released) throw await this.lostNow();
     this.heartbeat.stop();
+  }
+
+  /**
+   * Whether the lease is released with `token`: only this holder's release leaves it so, since a
+   * taker's change of the lease changes the token.
+   */
+  private async releasedWith(token: number): Promise<boolean> {
+    const { rows } = await this.db.query(this.sql.read, [this.jobId()]);
+    const read = rows[0] ? toLease(rows[0]) : undefined;
+    return read !== undefined && read.lease === undefined && read.token === token;
   }
 
   /** After the release committed: the lock goes too (before it, a taker would find a lease in force and no lock). */

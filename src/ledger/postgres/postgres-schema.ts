@@ -1,7 +1,7 @@
 /**
  * Makes sure the ledger's schema exists at the version this code knows, creating or upgrading it
  * (sql/migrate.ts says why under an advisory lock), and refuses a schema written by a newer
- * batchguard. Returns the job's id.
+ * batchguard. Returns the job's id, and whether the ledger was created just now.
  */
 import { LedgerError } from '../../errors.js';
 import type { PgDb, Query, Row } from './pg-db.js';
@@ -30,7 +30,7 @@ function checkVersion(version: number, schema: string, location: string): void {
 
 async function migrate(db: PgDb, schema: string): Promise<void> {
   await db.transaction(async (query: Query) => {
-    await query(lockSchemaSql, [schema]);
+    await query(lockSchemaSql(schema));
     await query(createSchemaSql(schema));
     const version = Number((await query(readVersionSql(schema))).rows[0]?.version ?? 0);
     checkVersion(version, schema, db.location);

@@ -23,7 +23,8 @@ export const MIGRATIONS: readonly ((schema: string) => string)[] = [schemaV1, sc
 /** The version this code reads and writes. */
 export const PG_SCHEMA_VERSION = MIGRATIONS.length;
 
-export const lockSchemaSql = "SELECT pg_advisory_xact_lock(hashtextextended('batchguard schema ' || $1, 0))";
+/** The schema's lock, held to its transaction's end; its key is the one earlier batchguards take too. */
+export const lockSchemaSql = (s: string): string => `SELECT pg_advisory_xact_lock(hashtextextended('batchguard schema ${s}', 0))`;
 
 /**
  * The schema `quoted` (an identifier as quoted in SQL), created only if it is missing: `CREATE
@@ -46,8 +47,8 @@ INSERT INTO "${s}".schema_version (version) VALUES (0) ON CONFLICT DO NOTHING;
 
 /**
  * A new schema at the current version and `job`'s rows in it, in one message and one transaction,
- * for a schema that had no ledger a moment ago: the schema lock (the same key as lockSchemaSql's),
- * the schema, the version table, every migration, the version, the job's row and its lease row; its
+ * for a schema that had no ledger a moment ago: the schema lock (lockSchemaSql), the schema, the
+ * version table, every migration, the version, the job's row and its lease row; its
  * last statement returns the job's id. It creates its tables without IF NOT EXISTS, so when
  * another opener created the ledger meanwhile (it held the lock first), this fails on an existing
  * table (42P07), changing nothing, and the opener takes the general path. A simple-protocol
@@ -56,7 +57,7 @@ INSERT INTO "${s}".schema_version (version) VALUES (0) ON CONFLICT DO NOTHING;
  * digits of its UTF-8 bytes, which no quoting rule of the server's can change.
  */
 export const createAllSql = (s: string, job: string): string => `
-SELECT pg_advisory_xact_lock(hashtextextended('batchguard schema ${s}', 0));
+${lockSchemaSql(s)};
 ${createSchemaIfMissingSql(`"${s}"`)}
 CREATE TABLE "${s}".schema_version (
   only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),

@@ -64,7 +64,7 @@ export class AttemptContext implements HandlerContext, AttemptScope {
   }
 
   step<R>(name: string, fn: () => R | PromiseLike<R>): Promise<R> {
-    return (this.steps ??= new AttemptSteps(this.#shared.stepStore, this.key)).run(name, fn);
+    return (this.steps ??= new AttemptSteps(this.#shared.stepStore, this.key, this.#entry)).run(name, fn);
   }
 
   /** Aborts the handler's signal (timeout, or the run stopping). */

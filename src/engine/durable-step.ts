@@ -23,6 +23,12 @@ export function ledgerSteps(ledger: Ledger, runId: string): StepStore {
   };
 }
 
+/** How a call of a step's fn ended: its result stored (JSON, undefined for undefined), or not storable. */
+type StepEnd = { readonly saved: string | undefined } | { readonly unstorable: unknown };
+
+/** A record's steps under way, by name (whichever attempt called them); each settles once its result is stored. */
+export type StepsRunning = Map<string, Promise<StepEnd>>;
+
 /** The steps of one attempt of one record: read from the store once, on the first step. */
 export class AttemptSteps {
   private done: Promise<Map<string, StoredStep>> | undefined;
@@ -30,6 +36,8 @@ export class AttemptSteps {
   constructor(
     private readonly store: StepStore | undefined,
     private readonly key: string,
+    /** Where the record keeps its steps under way, shared by its attempts (the open record). */
+    private readonly record: { stepsRunning: StepsRunning | undefined },
   ) {}
 
   async run<R>(name: string, fn: () => R | PromiseLike<R>): Promise<R> {
@@ -41,13 +49,47 @@ export class AttemptSteps {
     const store = this.store;
     const done = await (this.done ??= store.completed(this.key).then((steps) => new Map(steps)));
     const stored = done.get(name);
-    if (stored !== undefined) return (stored.result === undefined ? undefined : JSON.parse(stored.result)) as R;
-    const value = await fn();
-    const result = encode(name, value);
-    await store.save(this.key, name, result);
-    done.set(name, result === undefined ? {} : { result });
-    return value;
+    if (stored !== undefined) return replay(stored.result) as R;
+    // An earlier attempt that timed out (its handler ignored ctx.signal) may still be in this step,
+    // its side effect under way: a retry that called fn too charged twice. It waits for that call
+    // and replays its result; when that call's fn throws, nothing was stored and fn runs again.
+    const running = (this.record.stepsRunning ??= new Map());
+    const earlier = running.get(name);
+    if (earlier !== undefined) {
+      const end = await earlier.catch(() => undefined);
+      if (end !== undefined) return replay(this.settled(done, name, end)) as R;
+    }
+    let value: unknown;
+    const call = (async (): Promise<StepEnd> => {
+      value = await fn();
+      let result: string | undefined;
+      try {
+        result = encode(name, value);
+      } catch (error) {
+        return { unstorable: error };
+      }
+      await store.save(this.key, name, result);
+      return { saved: result };
+    })();
+    running.set(name, call);
+    try {
+      this.settled(done, name, await call);
+      return value as R;
+    } finally {
+      if (running.get(name) === call) running.delete(name);
+    }
   }
+
+  /** Records the end of a call of the step and returns what it stored, or throws the error of a result that could not be. */
+  private settled(done: Map<string, StoredStep>, name: string, end: StepEnd): string | undefined {
+    if ('unstorable' in end) throw end.unstorable;
+    done.set(name, end.saved === undefined ? {} : { result: end.saved });
+    return end.saved;
+  }
+}
+
+function replay(result: string | undefined): unknown {
+  return result === undefined ? undefined : JSON.parse(result);
 }
 
 // A result that cannot be stored cannot be replayed: the step's side effect has happened, so

@@ -50,6 +50,62 @@ describe('durable steps', () => {
     }
   });
 
+  it('a retry after a timeout waits for the step its timed-out attempt is still in, instead of starting it again', async () => {
+    const clock = new ManualClock();
+    const ledger = memoryLedger();
+    const charges: number[] = [];
+    const job = defineJob<{ id: string }>({
+      name: 'slow-charge',
+      source: [{ id: 'a' }],
+      key: (o) => o.id,
+      timeoutMs: 1_000,
+      retry: { maxAttempts: 3, backoff: { kind: 'constant', delayMs: 100 } },
+      handler: async (_order, ctx) =>
+        // The payment call ignores ctx.signal: the first attempt times out while it is under way.
+        ctx.step('charge', async () => {
+          await clock.sleep(ctx.attempt === 1 ? 1_500 : 10);
+          charges.push(ctx.attempt);
+          return { chargeId: `ch_${ctx.attempt}` };
+        }),
+    });
+    try {
+      const summary = await drive(runJob(job, { ledger, clock, random: () => 0 }), clock);
+      expect(summary).toMatchObject({ status: 'completed', succeeded: 1, failed: 0 });
+      expect(charges).toEqual([1]);
+      expect((await ledger.completedSteps('a')).get('charge')).toEqual({ result: '{"chargeId":"ch_1"}' });
+    } finally {
+      await ledger.close();
+    }
+  });
+
+  it('a retry that waited for the step of its timed-out attempt runs it itself when that call throws', async () => {
+    const clock = new ManualClock();
+    const ledger = memoryLedger();
+    const charges: number[] = [];
+    const job = defineJob<{ id: string }>({
+      name: 'slow-failed-charge',
+      source: [{ id: 'a' }],
+      key: (o) => o.id,
+      timeoutMs: 1_000,
+      retry: { maxAttempts: 3, backoff: { kind: 'constant', delayMs: 100 } },
+      handler: async (_order, ctx) =>
+        ctx.step('charge', async () => {
+          await clock.sleep(ctx.attempt === 1 ? 1_500 : 10);
+          if (ctx.attempt === 1) throw new Error('card declined by a timed-out call');
+          charges.push(ctx.attempt);
+          return { chargeId: `ch_${ctx.attempt}` };
+        }),
+    });
+    try {
+      const summary = await drive(runJob(job, { ledger, clock, random: () => 0 }), clock);
+      expect(summary).toMatchObject({ status: 'completed', succeeded: 1, failed: 0 });
+      expect(charges).toEqual([2]);
+      expect((await ledger.completedSteps('a')).get('charge')).toEqual({ result: '{"chargeId":"ch_2"}' });
+    } finally {
+      await ledger.close();
+    }
+  });
+
   it('a rerun of a failed record replays its completed steps', async () => {
     const clock = new ManualClock();
     const ledger = memoryLedger();

@@ -26,8 +26,11 @@ export function ledgerSteps(ledger: Ledger, runId: string): StepStore {
 /** How a call of a step's fn ended: its result stored (JSON, undefined for undefined), or not storable. */
 type StepEnd = { readonly saved: string | undefined } | { readonly unstorable: unknown };
 
-/** A record's steps under way, by name (whichever attempt called them); each settles once its result is stored. */
-export type StepsRunning = Map<string, Promise<StepEnd>>;
+/**
+ * The calls of a record's steps in this run, by name, whichever attempt made them: each settles once
+ * its result is stored. Kept on the open record, so they go with it.
+ */
+export type StepCalls = Map<string, Promise<StepEnd>>;
 
 /** The steps of one attempt of one record: read from the store once, on the first step. */
 export class AttemptSteps {
@@ -36,8 +39,8 @@ export class AttemptSteps {
   constructor(
     private readonly store: StepStore | undefined,
     private readonly key: string,
-    /** Where the record keeps its steps under way, shared by its attempts (the open record). */
-    private readonly record: { stepsRunning: StepsRunning | undefined },
+    /** Where the record keeps its calls of steps, shared by its attempts (the open record). */
+    private readonly record: { stepCalls: StepCalls | undefined },
   ) {}
 
   async run<R>(name: string, fn: () => R | PromiseLike<R>): Promise<R> {
@@ -51,10 +54,12 @@ export class AttemptSteps {
     const stored = done.get(name);
     if (stored !== undefined) return replay(stored.result) as R;
     // An earlier attempt that timed out (its handler ignored ctx.signal) may still be in this step,
-    // its side effect under way: a retry that called fn too charged twice. It waits for that call
-    // and replays its result; when that call's fn throws, nothing was stored and fn runs again.
-    const running = (this.record.stepsRunning ??= new Map());
-    const earlier = running.get(name);
+    // its side effect under way, or have completed it after this attempt read the stored steps: a
+    // retry that called fn then charged twice. The record keeps its calls of this run by name; a
+    // retry waits for the call and replays its result. A call whose fn threw is dropped (nothing was
+    // stored) and fn runs again.
+    const calls = (this.record.stepCalls ??= new Map());
+    const earlier = calls.get(name);
     if (earlier !== undefined) {
       const end = await earlier.catch(() => undefined);
       if (end !== undefined) return replay(this.settled(done, name, end)) as R;
@@ -71,13 +76,16 @@ export class AttemptSteps {
       await store.save(this.key, name, result);
       return { saved: result };
     })();
-    running.set(name, call);
+    calls.set(name, call);
+    let end: StepEnd;
     try {
-      this.settled(done, name, await call);
-      return value as R;
-    } finally {
-      if (running.get(name) === call) running.delete(name);
+      end = await call;
+    } catch (error) {
+      if (calls.get(name) === call) calls.delete(name);
+      throw error;
     }
+    this.settled(done, name, end);
+    return value as R;
   }
 
   /** Records the end of a call of the step and returns what it stored, or throws the error of a result that could not be. */

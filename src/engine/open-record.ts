@@ -6,7 +6,7 @@
 import type { AttemptRecord } from '../domain/outcome.js';
 import type { SourcePosition } from '../sources/source.js';
 import type { AttemptContext } from './attempt-context.js';
-import type { StepsRunning } from './durable-step.js';
+import type { StepCalls } from './durable-step.js';
 import type { LazySerializedError } from './stored-error.js';
 
 /**
@@ -97,8 +97,8 @@ export interface OpenRecord {
   fairKey: string | undefined;
   /** Where the entry is in the executor's list of running attempts; -1 when not running. */
   runningAt: number;
-  /** The record's `ctx.step` calls under way, by name, whichever attempt made them (durable-step.ts). */
-  stepsRunning: StepsRunning | undefined;
+  /** The record's `ctx.step` calls in this run, by name, whichever attempt made them (durable-step.ts). */
+  stepCalls: StepCalls | undefined;
 }
 
 const NO_KEYS: readonly string[] = Object.freeze([]);
@@ -121,7 +121,7 @@ export function openRecord(key: string, position: SourcePosition, record: unknow
     rateKey: undefined,
     fairKey: undefined,
     runningAt: -1,
-    stepsRunning: undefined,
+    stepCalls: undefined,
   };
 }
 

@@ -78,6 +78,37 @@ describe('durable steps', () => {
     }
   });
 
+  it('a retry replays a step its timed-out attempt completed after the retry had read the stored steps', async () => {
+    const clock = new ManualClock();
+    const ledger = memoryLedger();
+    const effects: string[] = [];
+    const job = defineJob<{ id: string }>({
+      name: 'late-step',
+      source: [{ id: 'a' }],
+      key: (o) => o.id,
+      timeoutMs: 1_000,
+      retry: { maxAttempts: 3, backoff: { kind: 'constant', delayMs: 100 } },
+      handler: async (_order, ctx) => {
+        await ctx.step('reserve', () => effects.push(`reserve ${ctx.attempt}`));
+        // The retry reads the stored steps here (reserve), then works for 500 ms: attempt 1's
+        // charge, abandoned at its timeout, completes and is stored meanwhile.
+        if (ctx.attempt > 1) await clock.sleep(500);
+        return ctx.step('charge', async () => {
+          await clock.sleep(ctx.attempt === 1 ? 1_500 : 10);
+          effects.push(`charge ${ctx.attempt}`);
+          return `ch_${ctx.attempt}`;
+        });
+      },
+    });
+    try {
+      const summary = await drive(runJob(job, { ledger, clock, random: () => 0 }), clock);
+      expect(summary).toMatchObject({ status: 'completed', succeeded: 1, failed: 0 });
+      expect(effects).toEqual(['reserve 1', 'charge 1']);
+    } finally {
+      await ledger.close();
+    }
+  });
+
   it('a retry that waited for the step of its timed-out attempt runs it itself when that call throws', async () => {
     const clock = new ManualClock();
     const ledger = memoryLedger();

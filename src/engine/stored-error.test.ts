@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { BatchguardError, FatalError, RetryableError } from '../errors.js';
 import { failureFingerprint } from '../policy/fingerprint.js';
 import type { SerializedError } from '../policy/serialize-error.js';
-import { HeldErrors, LazySerializedError, safeIdentity, safeSerialize, withCause } from './stored-error.js';
+import { HeldErrors, LazySerializedError, safeIdentity, safeSerialize } from './stored-error.js';
 
 const revoked = (): unknown => {
   const { proxy, revoke } = Proxy.revocable({}, {});
@@ -35,18 +35,6 @@ describe('safeSerialize', () => {
     const stored = safeSerialize(new RangeError('out of range'));
     expect(stored).toMatchObject({ name: 'RangeError', message: 'out of range' });
     expect(stored.stack).not.toContain('/src/engine/');
-  });
-});
-
-describe('withCause', () => {
-  it('sets the cause of an error that has none, and leaves what cannot take one as it is', () => {
-    const cause = new Error('the handler failed');
-    expect((withCause(new Error('policy'), cause) as Error).cause).toBe(cause);
-    const frozen = Object.freeze(new Error('frozen'));
-    expect(withCause(frozen, cause)).toBe(frozen);
-    const proxy = revoked();
-    expect(withCause(proxy, cause)).toBe(proxy);
-    expect(withCause('a string', cause)).toBe('a string');
   });
 });
 

@@ -135,13 +135,3 @@ function withoutEngineFrames(error: SerializedError): SerializedError {
     ...(error.cause ? { cause: withoutEngineFrames(error.cause) } : {}),
   };
 }
-
-/** `error` with `cause` set when it has none; as it is when it cannot take one (frozen, a proxy, not an Error). */
-export function withCause(error: unknown, cause: unknown): unknown {
-  try {
-    if (error instanceof Error && error.cause === undefined) error.cause = cause;
-  } catch {
-    // Nothing to add the cause to; the error itself is what the record failed with.
-  }
-  return error;
-}

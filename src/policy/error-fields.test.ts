@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { errorCodeOf, errorMessageOf, errorNameOf, httpStatusOf, readProp } from './error-fields.js';
+import { errorCodeOf, errorMessageOf, errorNameOf, httpStatusOf, readProp, withCause } from './error-fields.js';
 
 describe('readProp', () => {
   it('reads properties of objects and functions, and nothing of primitives', () => {
@@ -55,5 +55,20 @@ describe('errorCodeOf, errorNameOf, errorMessageOf', () => {
     expect(errorNameOf({ name: 3 })).toBeUndefined();
     expect(errorMessageOf(new Error('hello'))).toBe('hello');
     expect(errorMessageOf({ message: 3 })).toBeUndefined();
+  });
+});
+
+describe('withCause', () => {
+  it('sets the cause of an error that has none, and leaves what cannot take one as it is', () => {
+    const cause = new Error('the handler failed');
+    expect((withCause(new Error('policy'), cause) as Error).cause).toBe(cause);
+    const own = new Error('own cause');
+    expect((withCause(new Error('policy', { cause: own }), cause) as Error).cause).toBe(own);
+    const frozen = Object.freeze(new Error('frozen'));
+    expect(withCause(frozen, cause)).toBe(frozen);
+    const { proxy, revoke } = Proxy.revocable({}, {});
+    revoke();
+    expect(withCause(proxy, cause)).toBe(proxy);
+    expect(withCause('a string', cause)).toBe('a string');
   });
 });

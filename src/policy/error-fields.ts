@@ -92,3 +92,13 @@ export function valueText(value: unknown): string {
     return typeof value === 'object' && value !== null ? 'an object that cannot be shown' : `a ${typeof value}`;
   }
 }
+
+/** `error` with `cause` set when it has none; as it is when it cannot take one (frozen, a proxy, not an Error). */
+export function withCause(error: unknown, cause: unknown): unknown {
+  try {
+    if (error instanceof Error && error.cause === undefined) error.cause = cause;
+  } catch {
+    // Nothing to add the cause to; the error itself is what the call failed with.
+  }
+  return error;
+}

@@ -61,6 +61,42 @@ describe('retry', () => {
     expect(out.error).toBe(errors[3]);
   });
 
+  it("keeps the call's error as the cause when a custom backoff fails, as a job does", async () => {
+    const clock = new ManualClock();
+    const failure = httpError(503);
+    const returnsNaN = await settle(
+      clock,
+      retry(
+        () => {
+          throw failure;
+        },
+        { backoff: () => NaN, clock },
+      ),
+    );
+    expect(returnsNaN.error).toBeInstanceOf(ConfigError);
+    expect((returnsNaN.error as Error).message).toBe(
+      'retry.backoff returned NaN for attempt 1; it must return a finite number of milliseconds >= 0',
+    );
+    expect((returnsNaN.error as Error).cause).toBe(failure);
+    const bug = new RangeError('no delay table for attempt 1');
+    const throws = await settle(
+      clock,
+      retry(
+        () => {
+          throw failure;
+        },
+        {
+          backoff: () => {
+            throw bug;
+          },
+          clock,
+        },
+      ),
+    );
+    expect(throws.error).toBe(bug);
+    expect(bug.cause).toBe(failure);
+  });
+
   it('stops at once on a fatal error', async () => {
     const clock = new ManualClock();
     let calls = 0;

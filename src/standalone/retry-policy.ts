@@ -7,7 +7,8 @@
 import { systemClock, type Clock, type Random } from '../clock.js';
 import { TimeoutError } from '../errors.js';
 import { classifyError, type ClassifyHook } from '../policy/classify.js';
-import { decideRetry, resolveRetry, type ResolvedRetry, type RetryOptions } from '../policy/retry.js';
+import { decideRetry, resolveRetry, type ResolvedRetry, type RetryDecision, type RetryOptions } from '../policy/retry.js';
+import { withCause } from '../policy/error-fields.js';
 import { checkFunction, checkNumber, formatValue, isRecord } from '../validation/check.js';
 import { ConfigError } from '../errors.js';
 
@@ -111,11 +112,18 @@ export function retryPolicy(input: RetryPolicyOptions = {}): RetryPolicy {
         // The caller gave up: no further attempt, and the attempt's own error is what it ended with.
         if (signal?.aborted) throw error;
         const { classification, rule } = classifyError(error, classify);
-        const decision = decideRetry(
-          options,
-          { attempt, firstAttemptAtMs, nowMs: clock.now(), previousDelayMs, error, classification },
-          random,
-        );
+        let decision: RetryDecision;
+        try {
+          decision = decideRetry(
+            options,
+            { attempt, firstAttemptAtMs, nowMs: clock.now(), previousDelayMs, error, classification },
+            random,
+          );
+        } catch (policyError) {
+          // A custom backoff that returned nonsense or threw: its error ends the call, with the
+          // call's own error as its cause, as a job's record keeps it (record-executor.ts).
+          throw withCause(policyError, error);
+        }
         if (!decision.retry) throw error;
         onRetry?.({
           attempt,

@@ -5,7 +5,16 @@
 import { systemClock, type Clock, type Random } from '../clock.js';
 import type { Job } from '../job.js';
 import type { ConcurrencyRange } from '../policy/concurrency-limit.js';
-import { checkFraction, checkInteger, checkKnownKeys, checkOneOf, invalid } from '../validation/check.js';
+import {
+  checkBoolean,
+  checkClock,
+  checkFraction,
+  checkFunction,
+  checkInteger,
+  checkKnownKeys,
+  checkOneOf,
+  invalid,
+} from '../validation/check.js';
 import type { FailureKind } from '../ledger/ledger.js';
 import { checkPgSchema, isPostgresSpec, resolveLedgerLocation, withoutPassword } from '../ledger/ledger-location.js';
 import type { LedgerLocation } from '../ledger/open-ledger.js';
@@ -168,10 +177,10 @@ export function resolveRunOptions<T, R>(job: Job<T, R>, options: RunOptions = {}
     concurrencyRange: options.concurrency === undefined ? job.concurrencyRange : undefined,
     maxFailureRate: checkFraction(options.maxFailureRate, 'maxFailureRate', job.maxFailureRate),
     maxFailures: checkInteger(options.maxFailures, 'maxFailures', job.maxFailures, 0, Number.MAX_SAFE_INTEGER),
-    acceptDrift: options.acceptDrift ?? false,
+    acceptDrift: checkBoolean(options.acceptDrift, false, 'runOptions.acceptDrift'),
     lease: resolveLeaseOptions(options.lease, 'runOptions.lease'),
-    takeOver: options.takeOver ?? false,
-    attributeEscapes: options.attributeEscapes ?? true,
+    takeOver: checkBoolean(options.takeOver, false, 'runOptions.takeOver'),
+    attributeEscapes: checkBoolean(options.attributeEscapes, true, 'runOptions.attributeEscapes'),
     rerun: options.rerun,
     // The run's own limits win over the job's.
     deadline: {
@@ -179,16 +188,31 @@ export function resolveRunOptions<T, R>(job: Job<T, R>, options: RunOptions = {}
       maxDurationMs: options.maxDurationMs ?? job.maxDurationMs,
       untilMs: options.untilMs,
     },
-    signal: options.signal,
-    onEvent: options.onEvent,
+    signal: checkSignal(options.signal),
+    onEvent: checkHook(options.onEvent, 'runOptions.onEvent', 'a function (event) => void'),
     eventTypes: checkEventTypes(options.eventTypes),
     jobFile: options.jobFile ?? '<job-file>',
     // Repeated in printed hints: a database URL loses its password, and names its schema.
     ledgerFlag: typeof options.ledger === 'string' ? ledgerFlagOf(options.ledger, options.pgSchema) : undefined,
-    clock: options.clock ?? systemClock,
-    random: options.random ?? Math.random,
+    clock: options.clock === undefined ? systemClock : (checkClock(options.clock, 'runOptions.clock'), options.clock),
+    random: checkHook(options.random, 'runOptions.random', 'a function () => number in [0, 1)') ?? Math.random,
     sharedBreaker: options.sharedBreaker,
   });
+}
+
+// Hooks are called deep in a run, where a wrong type would be a TypeError naming nothing (or, for
+// onEvent, a warning in the summary): they are checked here, like every other option.
+function checkHook<F>(value: F | undefined, field: string, expected: string): F | undefined {
+  if (value !== undefined) checkFunction(value, field, expected);
+  return value;
+}
+
+// By shape, not instanceof: a signal from another realm or a polyfill serves as well.
+function checkSignal(value: unknown): AbortSignal | undefined {
+  if (value === undefined) return undefined;
+  const candidate = value as Partial<AbortSignal> | null;
+  if (typeof candidate?.aborted === 'boolean' && typeof candidate.addEventListener === 'function') return value as AbortSignal;
+  throw invalid('runOptions.signal', 'must be an AbortSignal (controller.signal)', value);
 }
 
 const EVENT_TYPES: readonly EngineEventType[] = Object.values(EngineEventType);

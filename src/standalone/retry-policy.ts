@@ -9,7 +9,7 @@ import { TimeoutError } from '../errors.js';
 import { classifyError, type ClassifyHook } from '../policy/classify.js';
 import { decideRetry, resolveRetry, type ResolvedRetry, type RetryDecision, type RetryOptions } from '../policy/retry.js';
 import { withCause } from '../policy/error-fields.js';
-import { checkFunction, checkNumber, formatValue, isRecord } from '../validation/check.js';
+import { checkClock, checkFunction, checkNumber, formatValue, isRecord } from '../validation/check.js';
 import { ConfigError } from '../errors.js';
 
 /** What the retried function is given on each call. */
@@ -87,11 +87,7 @@ export function retryPolicy(input: RetryPolicyOptions = {}): RetryPolicy {
   if (classify !== undefined) checkFunction(classify, 'retry.classify', "a function (error) => 'retryable' | 'fatal' | undefined");
   if (onRetry !== undefined) checkFunction(onRetry, 'retry.onRetry', 'a function (notice) => void');
   checkFunction(random, 'retry.random', 'a function () => number in [0, 1)');
-  if (typeof clock?.now !== 'function' || typeof clock.sleep !== 'function' || typeof clock.timer !== 'function') {
-    throw new ConfigError(`retry.clock must be a Clock with now(), sleep() and timer(); got ${formatValue(clock)}`, {
-      field: 'retry.clock',
-    });
-  }
+  checkClock(clock, 'retry.clock');
   const policy: RetryPolicy = {
     options,
     timeoutMs,

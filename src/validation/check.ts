@@ -147,3 +147,18 @@ export function checkOneOf<T extends string>(value: unknown, fallback: T, field:
 export function checkFunction(value: unknown, field: string, expected: string): void {
   if (typeof value !== 'function') throw invalid(field, `must be ${expected}`, value);
 }
+
+/** `value` when it is a boolean, `fallback` when it is `undefined`; otherwise a `ConfigError` (a truthy string is no `true`). */
+export function checkBoolean(value: unknown, fallback: boolean, field: string): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') throw invalid(field, 'must be true or false', value);
+  return value;
+}
+
+/** An injected clock (`systemClock`, a `ManualClock`), or a `ConfigError`: its methods are called deep in a run. */
+export function checkClock(value: unknown, field: string): void {
+  const candidate = value as Partial<Record<'now' | 'sleep' | 'timer', unknown>> | null | undefined;
+  if (typeof candidate?.now !== 'function' || typeof candidate.sleep !== 'function' || typeof candidate.timer !== 'function') {
+    throw invalid(field, 'must be a Clock with now(), sleep() and timer()', value);
+  }
+}

@@ -13,6 +13,7 @@ import {
   checkInteger,
   checkKnownKeys,
   checkOneOf,
+  checkSignal,
   invalid,
 } from '../validation/check.js';
 import type { FailureKind } from '../ledger/ledger.js';
@@ -188,7 +189,7 @@ export function resolveRunOptions<T, R>(job: Job<T, R>, options: RunOptions = {}
       maxDurationMs: options.maxDurationMs ?? job.maxDurationMs,
       untilMs: options.untilMs,
     },
-    signal: checkSignal(options.signal),
+    signal: checkSignal(options.signal, 'runOptions.signal'),
     onEvent: checkHook(options.onEvent, 'runOptions.onEvent', 'a function (event) => void'),
     eventTypes: checkEventTypes(options.eventTypes),
     jobFile: options.jobFile ?? '<job-file>',
@@ -205,14 +206,6 @@ export function resolveRunOptions<T, R>(job: Job<T, R>, options: RunOptions = {}
 function checkHook<F>(value: F | undefined, field: string, expected: string): F | undefined {
   if (value !== undefined) checkFunction(value, field, expected);
   return value;
-}
-
-// By shape, not instanceof: a signal from another realm or a polyfill serves as well.
-function checkSignal(value: unknown): AbortSignal | undefined {
-  if (value === undefined) return undefined;
-  const candidate = value as Partial<AbortSignal> | null;
-  if (typeof candidate?.aborted === 'boolean' && typeof candidate.addEventListener === 'function') return value as AbortSignal;
-  throw invalid('runOptions.signal', 'must be an AbortSignal (controller.signal)', value);
 }
 
 const EVENT_TYPES: readonly EngineEventType[] = Object.values(EngineEventType);

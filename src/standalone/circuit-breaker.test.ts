@@ -176,6 +176,12 @@ describe('circuitBreaker', () => {
     expect(() => circuitBreaker({ maxOpenMs: 5 } as never)).toThrow(/maxOpenMs ends a job run/);
   });
 
+  it('refuses a clock that is not one, naming the option', () => {
+    expect(() => circuitBreaker({ clock: { now: () => 0 } as never })).toThrow(
+      new ConfigError('breaker.clock must be a Clock with now(), sleep() and timer(); got {}', { field: 'breaker.clock' }),
+    );
+  });
+
   it('composes with retry: a refused call waits for the probe', async () => {
     const clock = new ManualClock();
     const breaker = circuitBreaker({ consecutiveFailures: 2, probeDelayMs: 3000, probeSuccesses: 1, clock });

@@ -21,7 +21,7 @@ import {
 import { Classification, classifyError, type ClassifyHook } from '../policy/classify.js';
 import { failureFingerprint } from '../policy/fingerprint.js';
 import { serializeIdentity } from '../policy/serialize-error.js';
-import { checkFunction, checkKnownKeys, formatValue, isRecord } from '../validation/check.js';
+import { checkClock, checkFunction, checkKnownKeys, formatValue, isRecord } from '../validation/check.js';
 import { checkBreakerState } from './breaker-state.js';
 
 /** Options of a standalone breaker: the job's `breaker` options except `maxOpenMs` (which ends a run). */
@@ -74,6 +74,7 @@ export function circuitBreaker(input: CircuitBreakerOptions = {}): Breaker {
     KEY_HINTS,
   );
   if (classify !== undefined) checkFunction(classify, 'breaker.classify', "a function (error) => 'retryable' | 'fatal' | undefined");
+  checkClock(clock, 'breaker.clock');
   const options = resolveBreaker(policyOptions, 'breaker');
   return new StandaloneBreaker(new BreakerPolicy(options), options.enabled, clock, classify, state);
 }

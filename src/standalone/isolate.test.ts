@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../clock.js';
-import { FatalError } from '../errors.js';
+import { ConfigError, FatalError } from '../errors.js';
 import { isolate, type IsolatedOutcome } from './isolate.js';
 import { classify, fingerprint } from './error-tools.js';
-import { retryPolicy } from './retry-policy.js';
+import { retry, retryPolicy } from './retry-policy.js';
 import { errorFingerprint } from '../policy/fingerprint.js';
 
 async function* slowly<T>(items: T[]): AsyncGenerator<T> {
@@ -124,6 +124,14 @@ describe('isolate', () => {
     for await (const outcome of run) outcomes.push(outcome);
     expect(calls).toBe(1);
     expect(outcomes.find((o) => o.status === 'failed')).toMatchObject({ key: '@index:1', kind: 'invalid', attempts: 0 });
+  });
+  it('refuses a signal that is not an AbortSignal, naming the option, as retry() does for its own', async () => {
+    expect(() => isolate([1], () => 1, { signal: 'stop' as never })).toThrow(
+      new ConfigError('isolate signal must be an AbortSignal (controller.signal); got "stop"', { field: 'isolate signal' }),
+    );
+    await expect(retry(() => 1, {}, { signal: {} as never })).rejects.toThrow(
+      new ConfigError('retry signal must be an AbortSignal (controller.signal); got {}', { field: 'retry signal' }),
+    );
   });
 });
 

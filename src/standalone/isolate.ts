@@ -10,7 +10,7 @@ import { FailureKind } from '../domain/status.js';
 import { Classification, classifyError } from '../policy/classify.js';
 import { failureFingerprint } from '../policy/fingerprint.js';
 import { serializeError, type SerializedError } from '../policy/serialize-error.js';
-import { checkFunction, checkInteger } from '../validation/check.js';
+import { checkFunction, checkInteger, checkSignal } from '../validation/check.js';
 import { isRetryPolicy, retryPolicy, type RetryPolicy, type RetryPolicyOptions } from './retry-policy.js';
 import { ErrorTally, type IsolateSummary } from './error-tally.js';
 
@@ -87,6 +87,7 @@ export function isolate<T, R>(
   const keyOf = options.key ?? ((_: T, index: number) => String(index));
   checkFunction(keyOf, 'key', 'a function (record, index) => string');
   const policy = isRetryPolicy(options.retry) ? options.retry : retryPolicy(options.retry);
+  checkSignal(options.signal, 'isolate signal');
   // The policy's own hook and clock, whether it was built here or given: a failure is reported as
   // the policy decided it (a 404 its hook made retryable ends exhausted, not fatal).
   const { classify, clock } = policy;

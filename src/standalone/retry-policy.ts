@@ -9,7 +9,7 @@ import { TimeoutError } from '../errors.js';
 import { classifyError, type ClassifyHook } from '../policy/classify.js';
 import { decideRetry, resolveRetry, type ResolvedRetry, type RetryDecision, type RetryOptions } from '../policy/retry.js';
 import { withCause } from '../policy/error-fields.js';
-import { checkClock, checkFunction, checkNumber, formatValue, isRecord } from '../validation/check.js';
+import { checkClock, checkFunction, checkNumber, checkSignal, formatValue, isRecord } from '../validation/check.js';
 import { ConfigError } from '../errors.js';
 
 /** What the retried function is given on each call. */
@@ -94,7 +94,7 @@ export function retryPolicy(input: RetryPolicyOptions = {}): RetryPolicy {
     classify,
     clock,
     async execute<T>(fn: (info: AttemptInfo) => T | PromiseLike<T>, call: ExecuteOptions = {}): Promise<T> {
-      const signal = call.signal;
+      const signal = checkSignal(call.signal, 'retry signal');
       const firstAttemptAtMs = clock.now();
       let previousDelayMs = 0;
       for (let attempt = 1; ; attempt++) {

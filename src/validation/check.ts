@@ -162,3 +162,11 @@ export function checkClock(value: unknown, field: string): void {
     throw invalid(field, 'must be a Clock with now(), sleep() and timer()', value);
   }
 }
+
+/** An AbortSignal, or a `ConfigError`. By shape, not instanceof: a signal from another realm or a polyfill serves as well. */
+export function checkSignal(value: unknown, field: string): AbortSignal | undefined {
+  if (value === undefined) return undefined;
+  const candidate = value as Partial<AbortSignal> | null;
+  if (typeof candidate?.aborted === 'boolean' && typeof candidate.addEventListener === 'function') return value as AbortSignal;
+  throw invalid(field, 'must be an AbortSignal (controller.signal)', value);
+}

@@ -3,8 +3,8 @@
  * enforced through its AbortSignal.
  */
 import type { Clock } from '../clock.js';
-import { ConfigError, TimeoutError } from '../errors.js';
-import { checkKnownKeys, formatValue } from '../validation/check.js';
+import { TimeoutError } from '../errors.js';
+import { checkKnownKeys, checkNumber, invalid, isRecord } from '../validation/check.js';
 import { serializeError, type SerializedError } from './serialize-error.js';
 
 /**
@@ -29,22 +29,26 @@ const DEFAULTS: ResolvedHealthCheckOptions = Object.freeze({ maxAttempts: 3, del
 
 export function resolveHealthCheckOptions(input: HealthCheckOptions | undefined, field = 'healthCheckPolicy'): ResolvedHealthCheckOptions {
   if (input === undefined) return DEFAULTS;
-  if (input === null || typeof input !== 'object')
-    throw new ConfigError(`${field} must be an object; got ${formatValue(input)}`, { field });
+  if (!isRecord(input)) throw invalid(field, 'must be an object such as { maxAttempts: 3, timeoutMs: 10000 }', input);
   checkKnownKeys(input, field, Object.keys(DEFAULTS));
-  const merged = { ...DEFAULTS, ...input };
-  if (!Number.isInteger(merged.maxAttempts) || merged.maxAttempts < 1)
-    throw new ConfigError(`${field}.maxAttempts must be an integer ≥ 1; got ${formatValue(merged.maxAttempts)}`, {
-      field: `${field}.maxAttempts`,
-    });
-  for (const name of ['delayMs', 'timeoutMs'] as const) {
-    if (typeof merged[name] !== 'number' || !(merged[name] >= 0) || !Number.isFinite(merged[name])) {
-      throw new ConfigError(`${field}.${name} must be a number of milliseconds ≥ 0; got ${formatValue(merged[name])}`, {
-        field: `${field}.${name}`,
-      });
-    }
-  }
-  return Object.freeze(merged);
+  return Object.freeze({
+    maxAttempts: checkNumber(input.maxAttempts, DEFAULTS.maxAttempts, `${field}.maxAttempts`, {
+      min: 1,
+      integer: true,
+      hint: 'calls, the first included',
+    }),
+    delayMs: checkNumber(input.delayMs, DEFAULTS.delayMs, `${field}.delayMs`, {
+      min: 0,
+      hint: 'milliseconds, doubling after each failed call',
+    }),
+    // Not 0: a call gets no time at all, so only a check that answers without waiting for anything
+    // (no I/O, no timer) could pass, and every run would abort before its first record.
+    timeoutMs: checkNumber(input.timeoutMs, DEFAULTS.timeoutMs, `${field}.timeoutMs`, {
+      min: 0,
+      exclusive: true,
+      hint: 'milliseconds per call',
+    }),
+  });
 }
 
 export type HealthResult =

@@ -146,8 +146,11 @@ export class BreakerControl {
    * `probeDelayMs` without either). Returns false when there is nothing to wait for.
    */
   hold(entry: OpenRecord, ends: HeldEnds): boolean {
-    if (!this.job.breaker.enabled || !this.closed || this.stopped || this.breaker.failuresInARow === 0 || this.streakRecords.size < 2)
-      return false;
+    if (!this.job.breaker.enabled || !this.closed || this.stopped || this.breaker.failuresInARow === 0) return false;
+    // One record failing again and again by itself is no outage. One that fails for good at its first
+    // call (no retries, or a Retry-After past maxElapsedMs) may be the first an outage hits: held too,
+    // or it alone of the outage's records would end failed.
+    if (this.streakRecords.size < 2 && entry.attempt > 1) return false;
     this.held.push({ entry, ...ends });
     this.cancelHeld ??= this.clock.timer(this.job.breaker.probeDelayMs, () => this.releaseHeld('fail'));
     return true;

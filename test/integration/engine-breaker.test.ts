@@ -408,6 +408,30 @@ describe('the breaker in a run (manual clock, real SQLite)', () => {
     expect(summary).toMatchObject({ status: 'completed', total: 400, failed: 0, succeeded: 400 });
   });
 
+  it.each([
+    ['without retries (maxAttempts: 1)', { maxAttempts: 1 }],
+    ['whose Retry-After is longer than maxElapsedMs', { maxAttempts: 5, maxElapsedMs: 1_000 }],
+  ])('an outage fails no record of a job %s: the first record it hits is held like the rest', async (_name, retry) => {
+    const dir = tempDir();
+    const clock = new ManualClock();
+    const service = new Service(clock, 1000, 30_000);
+    const seen = new Observer(clock);
+    const job = makeJob({
+      retry,
+      handler: async (record, ctx) => {
+        const result = await seen
+          .handler(service)(record, ctx)
+          .catch((error: Error) => {
+            throw Object.assign(error, { headers: { 'retry-after': '3600' } });
+          });
+        return result;
+      },
+    });
+    const summary = await drive(runJob(job, { ledger: join(dir, 'l.sqlite'), clock, onEvent: seen.onEvent }), clock, 50);
+    expect(summary.breaker.trips).toBeGreaterThan(0);
+    expect(summary).toMatchObject({ status: 'completed', total: 400, failed: 0, succeeded: 400 });
+  });
+
   // Fails today: RetryBudget.refused counts every refusal, and a deferred retry asks again every
   // windowMs / 10, so one retry held back for 5 s counts 50 times.
   it('summary.breaker.retriesDeferred counts retries, not times they asked again', async () => {

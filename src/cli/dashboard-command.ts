@@ -11,7 +11,7 @@ import { openLedgerForReading } from '../ledger/open-ledger.js';
 import { dashboardSnapshot } from '../report/dashboard-snapshot.js';
 import { renderDashboardPage } from '../report/html/dashboard-page.js';
 import { cliCommand } from './cli-command.js';
-import { isDatabaseLedger, ledgerPath, noLedger, openExistingLedger } from './ledger-path.js';
+import { isDatabaseLedger, ledgerPath, ledgerSuffix, noLedger, openExistingLedger } from './ledger-path.js';
 import { loadJob } from './load-job.js';
 
 export interface DashboardFlags {
@@ -31,7 +31,8 @@ export async function dashboardCommand(jobFile: string, flags: DashboardFlags): 
   if (!isDatabaseLedger(path) && !existsSync(path)) throw noLedger(path, jobFile, flags.ledger);
   // A database ledger is only read here: the dashboard calls no method that writes.
   const ledger = isDatabaseLedger(path) ? await openExistingLedger(job, flags, jobFile) : openLedgerForReading(path);
-  const snapshot = async (): Promise<string> => JSON.stringify(await dashboardSnapshot(ledger, job.name, jobFile, cliCommand()));
+  const snapshot = async (): Promise<string> =>
+    JSON.stringify(await dashboardSnapshot(ledger, job.name, jobFile, cliCommand(), ledgerSuffix(flags)));
   const clients = new Set<ServerResponse>();
   const server = createServer((request, response) => {
     if (request.method !== 'GET') return void response.writeHead(405).end();

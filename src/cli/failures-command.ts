@@ -4,8 +4,10 @@
 import { ConfigError } from '../errors.js';
 import { FailureKind, type RowFilter } from '../ledger/ledger.js';
 import { FailureFormat, writeFailureLines, writeFailureTable } from '../report/failure-formats.js';
-import { openExistingLedger } from './ledger-path.js';
+import { cliCommand } from './cli-command.js';
+import { ledgerSuffix, openExistingLedger } from './ledger-path.js';
 import { loadJob } from './load-job.js';
+import { checkRunKnown } from './unknown-run.js';
 
 export interface FailuresFlags {
   ledger?: string;
@@ -32,6 +34,7 @@ export async function failuresCommand(jobFile: string, flags: FailuresFlags): Pr
   const job = await loadJob(jobFile);
   const ledger = await openExistingLedger(job, flags, jobFile);
   try {
+    if (flags.run !== undefined) await checkRunKnown(ledger, flags.run, jobFile, flags);
     // A kind or an error group only exists on failures; without either, blocked records are listed too.
     const statuses: RowFilter['statuses'] = kind || flags.error ? ['failed'] : ['failed', 'skipped'];
     const rows = ledger.rows({ statuses, fingerprint: flags.error, kind, runId: flags.run });
@@ -44,7 +47,7 @@ export async function failuresCommand(jobFile: string, flags: FailuresFlags): Pr
       if (count === 0) process.stdout.write('no failed or skipped records match\n');
       else
         process.stdout.write(
-          `re-run them: batchguard rerun ${jobFile} --failed${flags.error ? ` --error ${flags.error}` : ''}${kind ? ` --kind ${kind}` : ''}\n`,
+          `re-run them: ${cliCommand()} rerun ${jobFile} --failed${flags.error ? ` --error ${flags.error}` : ''}${kind ? ` --kind ${kind}` : ''}${ledgerSuffix(flags)}\n`,
         );
     }
     return 0;

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { LedgerError } from '../errors.js';
 import type { Job } from '../job.js';
-import { isPostgresSpec, resolveLedgerLocation } from '../ledger/ledger-location.js';
+import { isPostgresSpec, ledgerFlagOf, resolveLedgerLocation } from '../ledger/ledger-location.js';
 import type { Ledger } from '../ledger/ledger.js';
 import { isMemoryLedger, openLedger } from '../ledger/open-ledger.js';
 import { cliCommand } from './cli-command.js';
@@ -19,6 +19,14 @@ export function ledgerPath(job: Job<any, any>, flag: string | undefined, jobFile
 export interface LedgerFlags {
   ledger?: string;
   pgSchema?: string;
+}
+
+/**
+ * What a printed command must add to reach the same ledger (` --ledger X`, without a password), or
+ * nothing for the default one: a hint copied without it would read or re-run another ledger.
+ */
+export function ledgerSuffix(flags: LedgerFlags): string {
+  return flags.ledger === undefined ? '' : ` --ledger ${ledgerFlagOf(flags.ledger, flags.pgSchema)}`;
 }
 
 /** Whether a ledger location is one that exists before any run (a database, not a file). */

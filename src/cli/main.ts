@@ -22,6 +22,15 @@ function integer(name: string) {
   };
 }
 
+/** A count where 0 would mean "nothing" and read as an empty answer (`runs --limit 0`: "no runs yet"). */
+function positiveInteger(name: string) {
+  return (value: string): number => {
+    const parsed = Number(value);
+    if (!Number.isInteger(parsed) || parsed < 1) throw new InvalidArgumentError(`${name} must be a whole number from 1; got "${value}"`);
+    return parsed;
+  };
+}
+
 function fraction(value: string): number {
   const parsed = Number(value);
   if (!Number.isFinite(parsed) || parsed < 0 || parsed > 1)
@@ -171,7 +180,7 @@ export function buildProgram(setExitCode: (code: number) => void, onCommand: (na
     .option('--ledger <path>', 'the ledger file or postgres:// URL')
     .option('--pg-schema <name>', 'the PostgreSQL schema of a postgres:// ledger (default: batchguard)')
     .option('--json', 'one JSON object per run on stdout')
-    .option('--limit <n>', 'how many runs (default 20)', integer('--limit'))
+    .option('--limit <n>', 'how many runs (default 20)', positiveInteger('--limit'))
     .action(async (jobFile: string, flags) => setExitCode(await (await import('./runs-command.js')).runsCommand(jobFile, flags)));
 
   program

@@ -7,6 +7,7 @@ import { ConfigError } from '../errors.js';
 import { renderHtmlReport } from '../report/html/template.js';
 import { openExistingLedger } from './ledger-path.js';
 import { loadJob } from './load-job.js';
+import { unknownRun } from './unknown-run.js';
 
 export interface ReportFlags {
   ledger?: string;
@@ -29,11 +30,8 @@ export async function reportCommand(jobFile: string, flags: ReportFlags): Promis
     const runs = await ledger.runs(flags.run === undefined ? HISTORY_RUNS : Number.MAX_SAFE_INTEGER);
     const run = flags.run === undefined ? runs[0] : runs.find((r) => r.runId === flags.run);
     if (run === undefined) {
-      throw new ConfigError(
-        flags.run === undefined
-          ? `the ledger ${ledger.location} has no runs yet`
-          : `--run ${flags.run}: no such run in the ledger ${ledger.location} (\`batchguard status ${jobFile}\` lists the recent runs)`,
-      );
+      if (flags.run !== undefined) throw unknownRun(flags.run, ledger.location, jobFile, flags);
+      throw new ConfigError(`the ledger ${ledger.location} has no runs yet`);
     }
     const page = renderHtmlReport({
       job: job.name,

@@ -17,7 +17,7 @@ import {
   invalid,
 } from '../validation/check.js';
 import type { FailureKind } from '../ledger/ledger.js';
-import { checkPgSchema, isPostgresSpec, resolveLedgerLocation, withoutPassword } from '../ledger/ledger-location.js';
+import { checkPgSchema, ledgerFlagOf, resolveLedgerLocation } from '../ledger/ledger-location.js';
 import type { LedgerLocation } from '../ledger/open-ledger.js';
 import type { EventListener } from './events.js';
 import { EngineEventType } from './engine-event-type.js';
@@ -221,10 +221,4 @@ function checkEventTypes(value: unknown): readonly EngineEventType[] | undefined
       return checkOneOf(type, EngineEventType.runStarted, field, EVENT_TYPES);
     }),
   );
-}
-
-/** The `--ledger` value as hints repeat it (`--ledger X` follows): never a password. */
-function ledgerFlagOf(ledger: string, pgSchema: string | undefined): string {
-  if (!isPostgresSpec(ledger)) return ledger;
-  return pgSchema === undefined ? withoutPassword(ledger) : `${withoutPassword(ledger)} --pg-schema ${pgSchema}`;
 }

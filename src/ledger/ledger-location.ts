@@ -8,7 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../errors.js';
 import { formatValue } from '../validation/check.js';
-import { isPostgresSpec } from './postgres/postgres-location.js';
+import { isPostgresSpec, withoutPassword } from './postgres/postgres-location.js';
 
 // How a PostgreSQL location is read, for the callers outside src/ledger/ (which import no backend module).
 export { checkPgSchema, isPostgresSpec, withoutPassword } from './postgres/postgres-location.js';
@@ -93,4 +93,10 @@ export function checkLedgerSpec(value: string, field: string): void {
       { field },
     );
   }
+}
+
+/** The `--ledger` value as hints repeat it (`--ledger X` follows): never a password. */
+export function ledgerFlagOf(ledger: string, pgSchema: string | undefined): string {
+  if (!isPostgresSpec(ledger)) return ledger;
+  return pgSchema === undefined ? withoutPassword(ledger) : `${withoutPassword(ledger)} --pg-schema ${pgSchema}`;
 }

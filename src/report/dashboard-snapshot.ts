@@ -29,7 +29,14 @@ export interface DashboardSnapshot {
 const RECENT_RUNS = 5;
 const BLOCKED_SAMPLES = 10;
 
-export async function dashboardSnapshot(ledger: Ledger, job: string, jobFile: string, command: string): Promise<DashboardSnapshot> {
+/** `ledgerFlag` is what the commands add to reach this ledger (` --ledger X`), empty for the default one. */
+export async function dashboardSnapshot(
+  ledger: Ledger,
+  job: string,
+  jobFile: string,
+  command: string,
+  ledgerFlag = '',
+): Promise<DashboardSnapshot> {
   const counts = await ledger.counts();
   const holder = await ledger.holder();
   const runs = await Promise.all(
@@ -59,8 +66,8 @@ export async function dashboardSnapshot(ledger: Ledger, job: string, jobFile: st
   }
   const finished = (await ledger.runs(RECENT_RUNS)).find((run) => run.endedAt !== undefined);
   const breaker = (finished?.summary as { breaker?: { state?: unknown } } | undefined)?.breaker?.state;
-  const commands = [`${command} run ${jobFile}`];
-  if (counts.failed > 0) commands.push(`${command} rerun ${jobFile} --failed`, `${command} failures ${jobFile}`);
+  const commands = [`${command} run ${jobFile}${ledgerFlag}`];
+  if (counts.failed > 0) commands.push(`${command} rerun ${jobFile} --failed${ledgerFlag}`, `${command} failures ${jobFile}${ledgerFlag}`);
   return {
     job,
     at: new Date().toISOString(),

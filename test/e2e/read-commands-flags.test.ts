@@ -1,0 +1,80 @@
+/**
+ * The read-only commands (`failures`, `runs`) through the real CLI, with the flags a person narrows
+ * them by: a run id the ledger does not know, a count of zero, and the re-run hint `failures`
+ * prints, which must re-run the same records of the same ledger when copied.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { runCli, spawnCli, waitFor, writeJsonl } from '../helpers/cli.js';
+import { tempFiles } from '../helpers/temp.js';
+
+const { dir } = tempFiles('bg-read-flags-', '.txt');
+const ledgerFlag = ['--ledger', 'state/ledger.sqlite'];
+
+beforeAll(async () => {
+  writeJsonl(dir, 'records.jsonl', 20);
+  writeFileSync(
+    join(dir, 'job.mjs'),
+    `
+import { defineJob, jsonl, FatalError } from 'batchguard';
+export default defineJob({
+  name: 'read-flags',
+  source: jsonl(${JSON.stringify(join(dir, 'records.jsonl'))}),
+  key: (r) => String(r.id),
+  maxFailureRate: 1,
+  handler: async (r) => {
+    if (r.id % 5 === 0) throw new FatalError('bad record ' + r.id);
+  },
+});
+`,
+  );
+  const first = await runCli(['run', 'job.mjs', '--no-progress', '--quiet', ...ledgerFlag], { cwd: dir });
+  expect(first.code, first.stderr).toBe(0);
+}, 30_000);
+
+describe('failures', () => {
+  it('refuses a --run the ledger does not know (exit 2), as report does, instead of saying nothing matches', async () => {
+    const result = await runCli(['failures', 'job.mjs', '--run', 'no-such-run', ...ledgerFlag], { cwd: dir });
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toContain('--run no-such-run: no such run in the ledger');
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('prints a re-run hint that names the ledger it read, so that copying it re-runs these records', async () => {
+    const result = await runCli(['failures', 'job.mjs', ...ledgerFlag], { cwd: dir });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('re-run them: batchguard rerun job.mjs --failed --ledger state/ledger.sqlite\n');
+  });
+});
+
+describe('runs', () => {
+  it('refuses --limit 0 (exit 2) instead of saying the job has no runs', async () => {
+    const result = await runCli(['runs', 'job.mjs', '--limit', '0', ...ledgerFlag], { cwd: dir });
+    expect(result.code).toBe(2);
+    expect(result.stdout).not.toContain('no runs yet');
+    expect(result.stderr).toContain('--limit must be a whole number from 1');
+  });
+});
+
+describe('dashboard', () => {
+  it('lists commands that name the ledger it shows', async () => {
+    const dashboard = spawnCli(['dashboard', 'job.mjs', ...ledgerFlag], { cwd: dir });
+    let out = '';
+    dashboard.stdout!.on('data', (chunk) => (out += chunk));
+    try {
+      await waitFor(() => /http:\/\/127\.0\.0\.1:\d+\//.test(out), 10_000);
+      const url = /http:\/\/127\.0\.0\.1:\d+\//.exec(out)![0];
+      const snapshot = (await (await fetch(`${url}snapshot.json`)).json()) as { commands: string[] };
+      expect(snapshot.commands).toEqual([
+        'batchguard run job.mjs --ledger state/ledger.sqlite',
+        'batchguard rerun job.mjs --failed --ledger state/ledger.sqlite',
+        'batchguard failures job.mjs --ledger state/ledger.sqlite',
+      ]);
+    } finally {
+      dashboard.kill('SIGTERM');
+      await dashboard.result;
+    }
+  });
+});

@@ -41,6 +41,8 @@ export interface HeldEnds {
 export interface BreakerHooks {
   /** Records parked now. */
   parked(): number;
+  /** Attempts in flight now. */
+  running(): number;
   /** The breaker closed: the parked records run again. Returns how many. */
   release(): number;
   /** Takes the record for the next probe: parked and fresh records in turn. */
@@ -143,7 +145,8 @@ export class BreakerControl {
    * A record is about to fail for good (attempts used up) with a systemic error while such failures
    * are running in a row: is it the record, or the start of an outage the breaker has not named
    * yet? Held until the breaker decides: parked if it opens, failed at the next success (or after
-   * `probeDelayMs` without either). Returns false when there is nothing to wait for.
+   * `probeDelayMs` without either while nothing else can give a verdict: awaitVerdict). Returns false when there is
+   * nothing to wait for.
    */
   hold(entry: OpenRecord, ends: HeldEnds): boolean {
     if (!this.job.breaker.enabled || !this.closed || this.stopped || this.breaker.failuresInARow === 0) return false;
@@ -152,8 +155,24 @@ export class BreakerControl {
     // or it alone of the outage's records would end failed.
     if (this.streakRecords.size < 2 && entry.attempt > 1) return false;
     this.held.push({ entry, ...ends });
-    this.cancelHeld ??= this.clock.timer(this.job.breaker.probeDelayMs, () => this.releaseHeld('fail'));
+    if (this.cancelHeld === undefined) this.awaitVerdict();
     return true;
+  }
+
+  /**
+   * Held records fail after `probeDelayMs` without a success or a trip, unless a verdict may still
+   * come: the failures in a row went on meanwhile, or attempts are still in flight (each will end in
+   * a success or in one more failure in a row). A fixed wait failed them in a slow outage (calls
+   * that take seconds to fail), where the failures that open the breaker come after it. They wait
+   * `maxOpenMs` at most, as long as the breaker would stay open.
+   */
+  private awaitVerdict(since = this.clock.now()): void {
+    const inARow = this.breaker.failuresInARow;
+    this.cancelHeld = this.clock.timer(this.job.breaker.probeDelayMs, () => {
+      const mayCome = this.breaker.failuresInARow > inARow || this.hooks.running() > 0;
+      if (this.closed && mayCome && this.clock.now() - since < this.job.breaker.maxOpenMs) this.awaitVerdict(since);
+      else this.releaseHeld('fail');
+    });
   }
 
   private releaseHeld(how: 'fail' | 'park' | 'pend'): void {

@@ -82,6 +82,7 @@ export class Run {
     const move = (entry: OpenRecord, phase: Phase): void => this.dispatcher.move(entry, phase);
     this.breaker = new BreakerControl(job, clock, events, {
       parked: () => this.dispatcher.parked,
+      running: () => this.dispatcher.count(Phase.running),
       release: () => {
         const released = this.dispatcher.releaseParked();
         this.stats.parkedAttempts += released.attempts;

@@ -432,6 +432,23 @@ describe('the breaker in a run (manual clock, real SQLite)', () => {
     expect(summary).toMatchObject({ status: 'completed', total: 400, failed: 0, succeeded: 400 });
   });
 
+  it('a slow outage fails no record: a record held for the verdict stays held while the failures in a row go on', async () => {
+    // Each call takes 500 ms to fail: at concurrency 2, eight failures in a row take 2 s, far
+    // longer than probeDelayMs (200 ms), which held a record failing for good before its verdict.
+    const dir = tempDir();
+    const clock = new ManualClock();
+    const service = new Service(clock, 1000, 30_000);
+    const seen = new Observer(clock);
+    const job = makeJob({
+      concurrency: 2,
+      retry: { maxAttempts: 2, backoff: { kind: 'constant', delayMs: 100 } },
+      handler: seen.handler(service, 500),
+    });
+    const summary = await drive(runJob(job, { ledger: join(dir, 'l.sqlite'), clock, onEvent: seen.onEvent }), clock, 50);
+    expect(summary.breaker.trips).toBeGreaterThan(0);
+    expect(summary).toMatchObject({ status: 'completed', total: 400, failed: 0, succeeded: 400 });
+  });
+
   // Fails today: RetryBudget.refused counts every refusal, and a deferred retry asks again every
   // windowMs / 10, so one retry held back for 5 s counts 50 times.
   it('summary.breaker.retriesDeferred counts retries, not times they asked again', async () => {

@@ -6,6 +6,7 @@ import { extname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConfigError } from '../errors.js';
 import { defineJob, type Job } from '../job.js';
+import { positionInJobFile } from './job-file-location.js';
 import { resolvesToPackage } from './package-resolution.js';
 import { thrownMessage } from '../policy/error-fields.js';
 
@@ -50,7 +51,10 @@ export async function loadJob(file: string): Promise<Job<any, any>> {
     module = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
   } catch (error) {
     if (error instanceof ConfigError) throw new ConfigError(`${path}: ${error.message}`, { field: error.field, cause: error });
-    throw new ConfigError(`cannot load job file ${path}: ${thrownMessage(error)}`, { cause: error });
+    const name = error instanceof SyntaxError ? 'SyntaxError: ' : '';
+    throw new ConfigError(`cannot load job file ${path}${positionInJobFile(error, path) ?? ''}: ${name}${thrownMessage(error)}`, {
+      cause: error,
+    });
   }
   const exported = module.default ?? module.job;
   if (exported === undefined || exported === null) {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { BatchguardError, FatalError, RetryableError } from '../errors.js';
 import { failureFingerprint } from '../policy/fingerprint.js';
-import type { SerializedError } from '../policy/serialize-error.js';
+import { serializeError, type SerializedError } from '../policy/serialize-error.js';
 import { HeldErrors, LazySerializedError, safeIdentity, safeSerialize } from './stored-error.js';
 
 const revoked = (): unknown => {
@@ -35,6 +35,65 @@ describe('safeSerialize', () => {
     const stored = safeSerialize(new RangeError('out of range'));
     expect(stored).toMatchObject({ name: 'RangeError', message: 'out of range' });
     expect(stored.stack).not.toContain('/src/engine/');
+  });
+
+  describe('drops the engine frames before redacting and cutting, storing what dropping them afterwards stored', () => {
+    const srcDir = new URL('../', import.meta.url).pathname;
+    const engineLine = (fn: string): string => `    at ${fn} (${srcDir}engine/record-executor.ts:12:3)`;
+    const withStack = <E extends Error>(error: E, userLines: string[]): E => {
+      error.stack = [
+        `${error.name}: ${error.message}`,
+        ...userLines,
+        engineLine('inAttempt'),
+        '    at process.processTicksAndRejections (node:internal/process/task_queues:95:5)',
+        engineLine('RecordExecutor.call'),
+      ].join('\n');
+      return error;
+    };
+    /** What safeSerialize stored before: the serialized error, then the engine frames dropped along the cause chain. */
+    const droppedAfter = (error: SerializedError): SerializedError => ({
+      ...error,
+      ...(error.stack !== undefined
+        ? {
+            stack: error.stack
+              .split('\n')
+              .filter((line) => !(line.trimStart().startsWith('at ') && (line.includes(srcDir) || line.includes('node:internal'))))
+              .join('\n'),
+          }
+        : {}),
+      ...(error.cause ? { cause: droppedAfter(error.cause) } : {}),
+    });
+    it.each([
+      ['a handler error', () => withStack(new Error('boom'), ['    at handler (/app/job.js:3:9)'])],
+      [
+        'a secret in a user frame and in the message',
+        () =>
+          withStack(new Error('GET https://api.test/x?api_key=s3cr3tvalue failed'), [
+            '    at fetchIt (https://api.test/x?api_key=s3cr3tvalue:1:1)',
+          ]),
+      ],
+      [
+        'a cause chain',
+        () =>
+          withStack(
+            new Error('outer', {
+              cause: withStack(Object.assign(new Error('inner'), { code: 'ECONNRESET' }), ['    at socket (/app/db.js:9:1)']),
+            }),
+            ['    at handler (/app/job.js:3:9)'],
+          ),
+      ],
+      [
+        'an aggregate, whose errors keep their stacks whole as before',
+        () =>
+          withStack(new AggregateError([withStack(new Error('one'), ['    at a (/app/a.js:1:1)'])], 'all failed'), [
+            '    at handler (/app/job.js:3:9)',
+          ]),
+      ],
+    ])('%s', (_name, make) => {
+      const stored = safeSerialize(make());
+      expect(stored).toEqual(droppedAfter(serializeError(make())));
+      expect(JSON.stringify(stored)).not.toContain('s3cr3tvalue');
+    });
   });
 });
 

@@ -323,6 +323,12 @@ export interface Ledger {
   timeline(runId: string): Promise<TimelinePoint[]>;
   /** The stored rows that match, in source order. */
   rows(filter: RowFilter): AsyncIterable<RecordRow>;
+  /**
+   * The rows of `rows(filter)`, a page of them at a time, in the same order: what reads every
+   * matching row (the run's `failures.jsonl`) takes a step of async iteration a page instead of a
+   * row. Optional: `rows` is read without it.
+   */
+  rowPages?(filter: RowFilter): AsyncIterable<readonly RecordRow[]>;
   /** The first-time success ranges, in order. */
   succeededRanges(): AsyncIterable<SeqRange>;
   /**

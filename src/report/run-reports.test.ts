@@ -46,6 +46,22 @@ describe('writeRunReports', () => {
     expect(JSON.parse(readFileSync(paths!.summary, 'utf8'))).toEqual({ runId: 'run-1', job: 'job', reports: paths });
   });
 
+  it('reads the rows by pages where the ledger has them, and writes the same lines', async () => {
+    const rows = Array.from({ length: 600 }, (_, seq) => failedRow(seq));
+    const { ledger: byRow } = ledgerWith(tempDir(), rows);
+    const { ledger: paged, filters } = ledgerWith(tempDir(), []);
+    Object.assign(paged, {
+      rowPages: async function* (filter: RowFilter) {
+        filters.push(filter);
+        for (let at = 0; at < rows.length; at += 128) yield rows.slice(at, at + 128);
+      },
+    });
+    const fromRows = await writeRunReports(byRow, { runId: 'run-1', job: 'job' } as Summary);
+    const fromPages = await writeRunReports(paged, { runId: 'run-1', job: 'job' } as Summary);
+    expect(filters).toEqual([{ statuses: ['failed', 'skipped'], runId: 'run-1' }]);
+    expect(readFileSync(fromPages!.failures, 'utf8')).toBe(readFileSync(fromRows!.failures, 'utf8'));
+  });
+
   it('writes an empty failure report for a run with no failure', async () => {
     const { ledger } = ledgerWith(tempDir(), []);
     const paths = await writeRunReports(ledger, { runId: 'run-2', job: 'job' } as Summary);

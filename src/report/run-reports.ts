@@ -5,7 +5,7 @@
  */
 import { closeSync, mkdirSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Ledger } from '../ledger/ledger.js';
+import type { Ledger, RecordRow, RowFilter } from '../ledger/ledger.js';
 import { toFailureLine } from './failure-line.js';
 import type { RunReportPaths, Summary } from './summary.js';
 
@@ -25,13 +25,17 @@ export async function writeRunReports(ledger: Ledger, summary: Summary): Promise
     const fd = openSync(paths.failures, 'w', 0o600);
     try {
       let chunk = '';
-      for await (const row of ledger.rows({ statuses: ['failed', 'skipped'], runId: summary.runId })) {
+      const add = (row: RecordRow): void => {
         chunk += `${JSON.stringify(toFailureLine(row))}\n`;
         if (chunk.length >= CHUNK_CHARS) {
           writeFileSync(fd, chunk);
           chunk = '';
         }
-      }
+      };
+      const filter: RowFilter = { statuses: ['failed', 'skipped'], runId: summary.runId };
+      // By pages where the ledger reads them so: a step of async iteration a row cost more than the line.
+      if (ledger.rowPages) for await (const page of ledger.rowPages(filter)) for (const row of page) add(row);
+      else for await (const row of ledger.rows(filter)) add(row);
       // writeFileSync on a descriptor writes at its position, until every byte is written.
       if (chunk.length > 0) writeFileSync(fd, chunk);
     } finally {

@@ -358,6 +358,26 @@ describe('SQLite ledger on a real file', () => {
     });
   });
 
+  it('gives by pages (rowPages) the rows rows() gives, in the same order', async () => {
+    const path = ledgerPath();
+    await withLedger(path, async (ledger) => {
+      await ledger.begin(start('run-1'));
+      // 300 of them, out of order, failed and skipped: pages of 128 end inside the run's rows.
+      const rows = Array.from({ length: 300 }, (_, i) =>
+        row((i * 7) % 300, i % 3 === 0 ? { status: 'skipped', kind: undefined, error: undefined, blockedBy: ['key-x'] } : {}),
+      );
+      await ledger.commit(batch('run-1', { rows, seen: 300 }));
+      const filter = { statuses: ['failed', 'skipped'] as const, runId: 'run-1' };
+      const byRow: RecordRow[] = [];
+      for await (const r of ledger.rows({ ...filter, statuses: [...filter.statuses] })) byRow.push(r);
+      const pages: (readonly RecordRow[])[] = [];
+      for await (const page of ledger.rowPages({ ...filter, statuses: [...filter.statuses] })) pages.push(page);
+      expect(pages.map((page) => page.length)).toEqual([128, 128, 44]);
+      expect(pages.flat()).toEqual(byRow);
+      expect(byRow.map((r) => r.seq)).toEqual(Array.from({ length: 300 }, (_, seq) => seq));
+    });
+  });
+
   it('lists runs newest first with their status, pid, host and summary', async () => {
     const path = ledgerPath();
     await withLedger(path, async (ledger) => {

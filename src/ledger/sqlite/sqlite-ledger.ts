@@ -285,6 +285,23 @@ export class SqliteLedger implements Ledger {
     yield* readRows(this.db, filter);
   }
 
+  /**
+   * A page is read synchronously, as the rows are: a step of async iteration a row was most of what
+   * the report of a run's failures cost (a few promises each, with the escape scope's promise hook
+   * called for each one while the run is watched), ~10-17 µs a failure (docs/benchmarks.md).
+   */
+  async *rowPages(filter: RowFilter): AsyncIterable<readonly RecordRow[]> {
+    let page: RecordRow[] = [];
+    for (const row of readRows(this.db, filter)) {
+      page.push(row);
+      if (page.length === ROW_PAGE) {
+        yield page;
+        page = [];
+      }
+    }
+    if (page.length > 0) yield page;
+  }
+
   async *succeededRanges(): AsyncIterable<SeqRange> {
     yield* this.db
       .prepare('SELECT first_seq AS first, last_seq AS last FROM succeeded_ranges ORDER BY first_seq')
@@ -345,3 +362,6 @@ export class SqliteLedger implements Ledger {
     if (this.parts.ownsDatabase && this.db.open) this.db.close();
   }
 }
+
+/** Rows in a page of `rowPages`: a few MB at most, with every error at its bound (serialize-error.ts). */
+const ROW_PAGE = 128;

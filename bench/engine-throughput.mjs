@@ -94,7 +94,8 @@ try {
   const mb = (bytes) => (bytes / 1024 / 1024).toFixed(0);
   const rate = (n) => Math.round(n).toLocaleString('en-US');
   const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-  const cpuPerRecord = (run) => ((run.cpuMs * 1000) / RECORDS).toFixed(2);
+  const cpuPerRecord = (run) =>
+    `${((run.cpuMs * 1000) / RECORDS).toFixed(2)}${Number.isNaN(run.mainCpuMs) ? '' : `, main thread ${((run.mainCpuMs * 1000) / RECORDS).toFixed(2)}`}`;
   const ratios = rounds.map((round) => round.ratio);
   console.log(`records:                         ${RECORDS.toLocaleString('en-US')}; ${REPEAT} rounds of bare loop then batchguard`);
   for (const [i, { bare, guarded, ratio }] of rounds.entries()) {

@@ -56,12 +56,14 @@ export class PendingKeys {
   }
 
   /**
-   * The commit succeeded: its keys are stored. Returns whether the set spilled its table into a run
-   * then (only when spilling at `committed`): every key in a run is now stored.
+   * The commit succeeded: its keys are stored (`covers` says what it stored, as the caller wants it
+   * back). When spilling at `committed`, returns the `covers` of the commit after which the set's
+   * runs were last made, when they changed now (a spill on a worker ends at a later commit than it
+   * started): its runs hold every key that commit stored, and only stored keys. Undefined otherwise.
    */
-  committed(): boolean {
+  committed<T>(covers?: T): T | undefined {
     this.pending = undefined;
-    return this.spillAt === 'committed' && (this.current?.spillIfFull() ?? false);
+    return this.spillAt === 'committed' && covers !== undefined ? this.current?.spillWhenFull(covers) : undefined;
   }
 
   /** Every stored key was replaced (a remap): the run loads them again. */

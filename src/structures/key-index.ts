@@ -44,6 +44,12 @@ export interface KeyIndexOptions {
    * @default false
    */
   logEntries?: boolean;
+  /**
+   * The table lives in a SharedArrayBuffer, so that another thread can read a table that no longer
+   * changes (spilling-key-index.ts hands a full one to a worker that sorts it into a run).
+   * @default false
+   */
+  shared?: boolean;
 }
 
 /** Bytes of one entry in a drained chunk: hash hi, hash lo, seq, line as little-endian uint32. */
@@ -86,6 +92,7 @@ export class KeyIndex {
   private growAt: number;
   /** The entries added since the last drain (drain-log.ts). */
   private readonly log: DrainLog;
+  private readonly shared: boolean;
 
   constructor(options: KeyIndexOptions = {}) {
     const expectedKeys = options.expectedKeys ?? 0;
@@ -95,8 +102,9 @@ export class KeyIndex {
       );
     }
     this.log = new DrainLog(options.logEntries === true);
+    this.shared = options.shared === true;
     const capacity = capacityFor(expectedKeys, MIN_CAPACITY);
-    this.table = new Uint32Array(capacity * UINT32_SLOTS);
+    this.table = this.newTable(capacity);
     this.mask = capacity - 1;
     this.shift = Math.clz32(this.mask);
     this.growAt = Math.floor(capacity * MAX_LOAD);
@@ -156,6 +164,14 @@ export class KeyIndex {
     const table = this.table;
     if (table[at] !== hi || table[at + 1] !== lo) return undefined;
     return { seq: table[at + 2]!, line: table[at + 3]! };
+  }
+
+  /**
+   * The table itself: four uint32 a slot (hash hi, hash lo, seq, line), a slot whose hash is (0, 0)
+   * empty. For a thread that reads a table no longer added to (a SharedArrayBuffer with `shared`).
+   */
+  get slots(): Uint32Array {
+    return this.table;
   }
 
   /** Entries added but not yet drained. */
@@ -326,7 +342,7 @@ export class KeyIndex {
     }
     const mask = capacity - 1;
     const shift = Math.clz32(mask);
-    const table = new Uint32Array(capacity * UINT32_SLOTS);
+    const table = this.newTable(capacity);
     for (let oldSlot = 0; oldSlot < oldCapacity; oldSlot++) {
       const from = oldSlot * UINT32_SLOTS;
       const hi = old[from]!;
@@ -347,6 +363,11 @@ export class KeyIndex {
     this.mask = mask;
     this.shift = shift;
     this.growAt = Math.floor(capacity * MAX_LOAD);
+  }
+
+  private newTable(capacity: number): Uint32Array {
+    const words = capacity * UINT32_SLOTS;
+    return this.shared ? new Uint32Array(new SharedArrayBuffer(words * 4)) : new Uint32Array(words);
   }
 }
 

@@ -12,21 +12,18 @@
  * and all of them were drained (stored by a commit), they are sorted into a new run; runs of
  * similar size are merged (the newest two while the older is at most twice the newer), so there are
  * about log2(keys / spillKeys) runs and each entry is rewritten about as often.
+ *
+ * With a {@link RunSpiller} (a worker thread: ledger/sqlite/key-run-spiller.ts), a spill at a commit
+ * ({@link SpillingKeyIndex.spillWhenFull}) freezes the full table and hands it to the spiller, which
+ * sorts it into a run and merges runs while a second table takes the new keys; the frozen table is
+ * still searched (behind the filter, which holds its keys) until the spiller's runs replace it at a
+ * later commit. Should the spiller fail, the frozen table is spilled here instead, so nothing is lost.
  */
 import { BloomFilter } from './bloom-filter.js';
 import { KEY_INDEX_ENTRY_BYTES, KeyIndex, type KeyOwner } from './key-index.js';
 import { sortIntoRun } from './sort-into-run.js';
-import {
-  mergeRuns,
-  openRun,
-  restoreRun,
-  runPage,
-  scanRun,
-  type RunBytes,
-  type RunPages,
-  type RunStore,
-  type SortedRun,
-} from './sorted-run.js';
+import { mergeNewestRuns } from './merge-newest-runs.js';
+import { openRun, restoreRun, runPage, scanRun, type RunBytes, type RunPages, type RunStore, type SortedRun } from './sorted-run.js';
 
 /** Options of {@link SpillingKeyIndex}. */
 export interface SpillingKeyIndexOptions {
@@ -37,6 +34,25 @@ export interface SpillingKeyIndexOptions {
    * @default 262144 (an 8 MB table)
    */
   readonly spillKeys?: number;
+  /** Where a spill at a commit sorts and merges ({@link SpillingKeyIndex.spillWhenFull}); default: here, at once. */
+  readonly spiller?: RunSpiller;
+}
+
+/**
+ * Sorts a full table into a run and merges the newest runs as a spill here would (merge-newest-runs.ts),
+ * elsewhere: on a worker thread. One spill at a time.
+ */
+export interface RunSpiller {
+  /** Starts a spill of `slots` (a KeyIndex's shared table, left unchanged until it finished) after `runs`. */
+  start(slots: Uint32Array, runs: readonly SortedRun[]): void;
+  /**
+   * The runs after the spill under way (oldest first: those of `runs` kept, then the new ones), or
+   * undefined while it is under way; with `wait`, blocks until it finished. Throws when it failed
+   * (then nothing it wrote is left), or when it stopped making progress.
+   */
+  finished(wait: boolean): SortedRun[] | undefined;
+  /** Stops the spill under way, if any (deleting what it wrote), and the thread. */
+  close(): void;
 }
 
 /** What a ledger records about one run, to open it again (ledger/sqlite/key-runs.ts). */
@@ -58,11 +74,20 @@ const DEFAULT_SPILL_KEYS = 262_144;
 /** Keys the table and the filter are first sized for: a 32 KB table and a 1.25 KB filter. */
 const INITIAL_KEYS = 1024;
 const WORDS = 4;
+/** A spill due while the spiller is still at the previous one waits for it past this many spillKeys. */
+const SPILL_WAIT = 1.3;
 
 export class SpillingKeyIndex {
   private readonly store: RunStore;
   private readonly spillKeys: number;
-  private readonly table: KeyIndex;
+  private table: KeyIndex;
+  /** A full table being spilled by the spiller: searched until its run replaces it. */
+  private frozen: KeyIndex | undefined;
+  /** What the caller said the frozen table's spill covers (spillWhenFull's `covers`). */
+  private frozenCovers: unknown;
+  /** A table emptied after its spill, for the next one to take the new keys. */
+  private spare: KeyIndex | undefined;
+  private spiller: RunSpiller | undefined;
   private bloom: BloomFilter;
   private runs: SortedRun[] = [];
   /** Keys held in runs. */
@@ -74,18 +99,19 @@ export class SpillingKeyIndex {
   constructor(options: SpillingKeyIndexOptions) {
     this.store = options.store;
     this.spillKeys = options.spillKeys ?? DEFAULT_SPILL_KEYS;
+    this.spiller = options.spiller;
     // Both start small and grow to what `reserve` says or the keys need (the table up to
     // spillKeys): a table sized for spillKeys up front is 8 MB whose pages a short run pays for
     // one page fault at a time, since keys land on random slots, and a filter of 320 KB is written
     // beside the ledger at its end.
     // Drained at every commit: its log copies the entries, so a drain reads none back from the table.
-    this.table = new KeyIndex({ expectedKeys: Math.min(this.spillKeys, INITIAL_KEYS), logEntries: true });
+    this.table = this.newTable(Math.min(this.spillKeys, INITIAL_KEYS));
     this.bloom = new BloomFilter(Math.min(this.spillKeys, INITIAL_KEYS));
   }
 
   /** Number of distinct keys held. */
   get size(): number {
-    return this.inRuns + this.table.size;
+    return this.inRuns + (this.frozen?.size ?? 0) + this.table.size;
   }
 
   /** The Bloom filter over every key held (and maybe more): what a store keeps to open the runs again. */
@@ -95,10 +121,11 @@ export class SpillingKeyIndex {
 
   /** Bytes held in memory: the table, the filter and the runs' pages. */
   get bytes(): number {
-    return this.table.bytes + this.bloom.bytes + this.runs.reduce((sum, run) => sum + run.fenceBytes, 0);
+    const tables = this.table.bytes + (this.frozen?.bytes ?? 0) + (this.spare?.bytes ?? 0);
+    return tables + this.bloom.bytes + this.runs.reduce((sum, run) => sum + run.fenceBytes, 0);
   }
 
-  /** The runs, oldest first, as a ledger records them. */
+  /** The runs, oldest first, as a ledger records them (not those of a spill under way). */
   get runRecords(): RunRecord[] {
     return this.runs.map((run) => ({ name: run.data.name, entries: run.entries, crc: run.crc }));
   }
@@ -114,7 +141,7 @@ export class SpillingKeyIndex {
     table.hashKey(key);
     const hi = table.hashHi;
     const lo = table.hashLo;
-    if (this.runs.length > 0 && this.bloom.mayHold(hi, lo)) {
+    if ((this.runs.length > 0 || this.frozen !== undefined) && this.bloom.mayHold(hi, lo)) {
       const owner = this.findInRuns(hi, lo);
       if (owner) {
         if (seq >>> 0 !== seq) throw new RangeError(`KeyIndex seq must be an integer from 0 to 2^32-1, got ${seq}`);
@@ -134,13 +161,14 @@ export class SpillingKeyIndex {
     const hi = table.hashHi;
     const lo = table.hashLo;
     const owner = table.findHash(hi, lo);
-    if (owner || this.runs.length === 0 || !this.bloom.mayHold(hi, lo)) return owner;
+    if (owner || (this.runs.length === 0 && this.frozen === undefined) || !this.bloom.mayHold(hi, lo)) return owner;
     return this.findInRuns(hi, lo);
   }
 
   /** Calls `visit` with the seq of every key held, in no particular order (reads every run). */
   forEachSeq(visit: (seq: number) => void): void {
     this.table.forEachSeq(visit);
+    this.frozen?.forEachSeq(visit);
     for (const run of this.runs) {
       scanRun(run, (words) => {
         for (let at = 2; at < words.length; at += WORDS) visit(words[at]!);
@@ -172,6 +200,7 @@ export class SpillingKeyIndex {
   load(chunk: Uint8Array): void {
     if (chunk.byteLength % KEY_INDEX_ENTRY_BYTES !== 0) this.table.load(chunk); // throws the KeyIndex error
     this.reserve(this.size + chunk.byteLength / KEY_INDEX_ENTRY_BYTES);
+    this.settle(true);
     for (let at = 0; at < chunk.byteLength;) {
       const room = Math.max(1, this.spillKeys - this.table.size) * KEY_INDEX_ENTRY_BYTES;
       const part = chunk.subarray(at, at + room);
@@ -191,6 +220,7 @@ export class SpillingKeyIndex {
    *   CRC); the index is then unchanged and the caller rebuilds from the stored entries.
    */
   openRuns(runs: readonly StoredRun[], expectedKeys: number, filter?: BloomFilter): void {
+    this.settle(true);
     const inRuns = runs.reduce((sum, run) => sum + run.record.entries, 0);
     let opened = filter && filter.capacity >= inRuns ? restoreRuns(runs) : undefined;
     if (opened === undefined || filter === undefined) {
@@ -205,8 +235,9 @@ export class SpillingKeyIndex {
   }
 
   /**
-   * Moves the table's keys into a run when it holds `spillKeys` or more and all were drained;
-   * returns whether it did (then `runRecords` changed).
+   * Moves the table's keys into a run when it holds `spillKeys` or more and all were drained, here
+   * and now (after the spiller's spill under way, if any); returns whether it did (then `runRecords`
+   * changed).
    */
   spillIfFull(): boolean {
     if (this.table.size < this.spillKeys || this.table.undrained > 0) return false;
@@ -214,28 +245,103 @@ export class SpillingKeyIndex {
     return true;
   }
 
-  /** Moves the table's keys (all drained) into a run, if any. */
+  /**
+   * At a commit, which stored every key added so far (`covers` says what it stored, as the caller
+   * wants it back): takes in the runs of a spill that finished, then starts a spill when the table
+   * holds `spillKeys` or more, all drained: with a spiller, on it, while a new table takes the keys;
+   * otherwise here. Returns the `covers` of the newest spill whose runs replaced its table by now
+   * (then `runRecords` changed: those runs hold every key it said), or undefined.
+   */
+  spillWhenFull<T>(covers: T): T | undefined {
+    let done = this.settle(false) as T | undefined;
+    if (this.table.size < this.spillKeys || this.table.undrained > 0) return done;
+    // One spill at a time. Its table is searched meanwhile, and the new one has room (a 70% load
+    // limit) past spillKeys: waiting for the spiller is for a spiller slower than the run's keys.
+    if (this.frozen !== undefined && this.table.size < SPILL_WAIT * this.spillKeys) return done;
+    done = (this.settle(true) as T | undefined) ?? done;
+    if (this.spiller === undefined) {
+      this.spill();
+      return covers;
+    }
+    this.frozen = this.table;
+    this.frozenCovers = covers;
+    this.table = this.spare ?? this.newTable(this.spillKeys);
+    this.spare = undefined;
+    this.spiller.start(this.frozen.slots, this.runs);
+    return done;
+  }
+
+  /**
+   * Takes in the runs of the spill under way once it finished (`wait`: blocks until then); returns
+   * what its `spillWhenFull` covered, or undefined (no spill finished). A spiller that failed is
+   * closed, and its table spilled here.
+   */
+  settle(wait: boolean): unknown {
+    const frozen = this.frozen;
+    if (frozen === undefined) return undefined;
+    let runs: SortedRun[] | undefined;
+    try {
+      runs = this.spiller?.finished(wait);
+      if (runs === undefined && this.spiller !== undefined) return undefined;
+    } catch {
+      // Nothing it wrote is kept (the spiller deleted it): the table is spilled here instead, and so
+      // are the next ones. A cause that is not the thread's (a run damaged on disk, a full disk)
+      // throws here too, as a spill here always did.
+      this.spiller?.close();
+      this.spiller = undefined;
+    }
+    if (runs === undefined) {
+      this.spillHere(frozen);
+    } else {
+      // The spiller deleted the runs it wrote and merged away itself; those listed before go once
+      // a manifest no longer lists them (the store's `remove`).
+      const kept = new Set(runs);
+      for (const run of this.runs) if (!kept.has(run)) this.store.remove(run.data);
+      this.installRuns(runs);
+    }
+    frozen.clear();
+    this.frozen = undefined;
+    this.spare = frozen;
+    return this.frozenCovers;
+  }
+
+  /** Moves the table's keys (all drained) into a run, if any, here (after a spill under way). */
   spill(): void {
+    this.settle(true);
     const table = this.table;
     if (table.size === 0) return;
-    const entries = this.tableEntries();
-    this.runs.push(sortIntoRun(entries, table.size, this.store));
-    this.inRuns += table.size;
+    this.spillHere(table);
     table.clear();
-    // Merge while the older of the newest two is at most twice the newer: sizes stay roughly
-    // doubling, like a binary counter, so a lookup reads few runs.
-    for (let n = this.runs.length; n >= 2 && this.runs[n - 2]!.entries <= 2 * this.runs[n - 1]!.entries; n--) {
-      const older = this.runs[n - 2]!;
-      const newer = this.runs[n - 1]!;
-      const merged = mergeRuns(older, newer, this.store);
-      this.runs.splice(n - 2, 2, merged);
-      this.inRuns += merged.entries - older.entries - newer.entries;
-      this.store.remove(older.data);
-      this.store.remove(newer.data);
-    }
+  }
+
+  /** Stops a spill under way (nothing it wrote is kept; its table's keys stay stored in the ledger) and the spiller. */
+  close(): void {
+    this.spiller?.close();
+    this.spiller = undefined;
+  }
+
+  /** Sorts `table`'s keys into a run after the others and merges the newest, on this thread. */
+  private spillHere(table: KeyIndex): void {
+    const runs = [...this.runs];
+    runs.push(sortIntoRun(this.entriesOf(table), table.size, this.store));
+    mergeNewestRuns(runs, this.store, (run) => this.store.remove(run.data));
+    this.installRuns(runs);
+  }
+
+  private installRuns(runs: SortedRun[]): void {
+    this.runs = runs;
+    this.inRuns = runs.reduce((sum, run) => sum + run.entries, 0);
+  }
+
+  private newTable(expectedKeys: number): KeyIndex {
+    // Drained at every commit: its log copies the entries, so a drain reads none back from the table.
+    return new KeyIndex({ expectedKeys, logEntries: true, shared: this.spiller !== undefined });
   }
 
   private findInRuns(hi: number, lo: number): KeyOwner | undefined {
+    // Runs are older than the frozen table (a key is in one place only).
+    const frozen = this.frozen?.findHash(hi, lo);
+    if (frozen) return frozen;
     for (const run of this.runs) {
       const owner = run.find(hi, lo, this.page);
       if (owner) return owner;
@@ -257,20 +363,25 @@ export class SpillingKeyIndex {
       });
     }
     this.forEachTableHash((hi, lo) => filter.add(hi, lo));
+    if (this.frozen) this.forEachHashOf(this.frozen, (hi, lo) => filter.add(hi, lo));
     this.bloom = filter;
   }
 
   private forEachTableHash(visit: (hi: number, lo: number) => void): void {
-    const entries = this.tableEntries();
-    for (let at = 0; at < this.table.size * WORDS; at += WORDS) visit(entries[at]!, entries[at + 1]!);
+    this.forEachHashOf(this.table, visit);
   }
 
-  private tableEntries(): Uint32Array {
-    const wanted = this.table.size * WORDS;
+  private forEachHashOf(table: KeyIndex, visit: (hi: number, lo: number) => void): void {
+    const entries = this.entriesOf(table);
+    for (let at = 0; at < table.size * WORDS; at += WORDS) visit(entries[at]!, entries[at + 1]!);
+  }
+
+  private entriesOf(table: KeyIndex): Uint32Array {
+    const wanted = table.size * WORDS;
     // Sized for a spill once one is near; a filter rebuilt while the table is small copies little.
     if (this.spillBuffer === undefined || this.spillBuffer.length < wanted)
       this.spillBuffer = new Uint32Array(Math.max(wanted, Math.min(2 * wanted, this.spillKeys * WORDS)));
-    this.table.copyEntries(this.spillBuffer);
+    table.copyEntries(this.spillBuffer);
     return this.spillBuffer;
   }
 }

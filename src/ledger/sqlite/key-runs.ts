@@ -32,11 +32,11 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { crc32 } from 'node:zlib';
 import { StorageError } from '../../errors.js';
 import type { BloomFilter } from '../../structures/bloom-filter.js';
 import type { RunRecord, StoredRun } from '../../structures/spilling-key-index.js';
-import type { RunBytes, RunPages, RunSink, RunStore } from '../../structures/sorted-run.js';
+import { RUN_ENTRY_BYTES, SortedRun, type RunBytes, type RunPages, type RunSink, type RunStore } from '../../structures/sorted-run.js';
+import { pagesName, readRunPages, writeRunPages } from './key-run-pages.js';
 import { readKeyFilter, writeKeyFilter, type FilterCover, type KeptFilter } from './key-filter-file.js';
 
 /** What `manifest.json` holds. */
@@ -57,14 +57,6 @@ export interface KeyRunsManifest {
 const MANIFEST = 'manifest.json';
 const FILTER = 'filter.bin';
 const RUN_FILE = /^run-(\d+)\.(bin|pages)$/;
-const PAGES_MAGIC = 0x50524742; // "BGRP", little-endian
-// magic, version, entries, crc, pages; then the fences (two words a page), the page CRCs (one word a
-// page) and a CRC-32 of everything before it.
-const PAGES_HEADER_WORDS = 5;
-
-function pagesName(runName: string): string {
-  return runName.replace(/\.bin$/, '.pages');
-}
 
 export class KeyRunFiles implements RunStore {
   private made: number | undefined;
@@ -126,7 +118,11 @@ export class KeyRunFiles implements RunStore {
       return undefined;
     }
     this.open.set(record.name, fd);
-    return { data: this.runBytes(record.name, fd, record.entries * entryBytes), record, pages: this.readPages(record) };
+    return {
+      data: this.runBytes(record.name, fd, record.entries * entryBytes),
+      record,
+      pages: readRunPages(join(this.folder, pagesName(record.name)), record),
+    };
   }
 
   /** Deletes the run files that `manifest` does not list: left by a process that died between a merge and its manifest. */
@@ -146,10 +142,7 @@ export class KeyRunFiles implements RunStore {
   }
 
   create(): RunSink {
-    // Like the ledger and its key file: only the job's user reads the keys' hashes and positions.
-    mkdirSync(this.folder, { recursive: true, mode: 0o700 });
-    this.made ??= readdirSync(this.folder).reduce((most, name) => Math.max(most, Number(RUN_FILE.exec(name)?.[1] ?? 0)), 0);
-    const name = `run-${++this.made}.bin`;
+    const name = this.newRunNames(1)[0]!;
     const path = join(this.folder, name);
     const fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC, 0o600);
     this.open.set(name, fd);
@@ -161,10 +154,41 @@ export class KeyRunFiles implements RunStore {
         bytes += chunk.byteLength;
       },
       finish: (pages) => {
-        this.writePages(name, pages);
+        writeRunPages(join(this.folder, pagesName(name)), pages);
         return this.runBytes(name, fd, bytes);
       },
     };
+  }
+
+  /**
+   * Names for `count` new runs, none of them used before (for a spill worker to write), in a folder
+   * that exists. Those it does not leave as runs go with {@link discard}.
+   */
+  newRunNames(count: number): string[] {
+    // Like the ledger and its key file: only the job's user reads the keys' hashes and positions.
+    mkdirSync(this.folder, { recursive: true, mode: 0o700 });
+    this.made ??= readdirSync(this.folder).reduce((most, name) => Math.max(most, Number(RUN_FILE.exec(name)?.[1] ?? 0)), 0);
+    const first = this.made + 1;
+    this.made += count;
+    return Array.from({ length: count }, (_, i) => `run-${first + i}.bin`);
+  }
+
+  /** A run written by a spill worker under `name`, with the pages it wrote beside it. */
+  adoptRun(name: string, pages: RunPages): SortedRun {
+    const fd = openSync(join(this.folder, name), constants.O_RDONLY);
+    this.open.set(name, fd);
+    return new SortedRun(this.runBytes(name, fd, pages.entries * RUN_ENTRY_BYTES), pages);
+  }
+
+  /** Deletes run files that no manifest lists (what a failed spill worker wrote). */
+  discard(names: readonly string[]): void {
+    for (const name of names) {
+      const fd = this.open.get(name);
+      if (fd !== undefined) closeSync(fd);
+      this.open.delete(name);
+      rmSync(join(this.folder, name), { force: true });
+      rmSync(join(this.folder, pagesName(name)), { force: true });
+    }
   }
 
   remove(run: RunBytes): void {
@@ -198,40 +222,5 @@ export class KeyRunFiles implements RunStore {
       `the sorted run ${path} of the key index ${what}: it changed on disk. The runs are a cache of the key file; they are built again from it when the job runs again`,
       { path },
     );
-  }
-
-  /** Keeps a run's pages beside it (before any manifest lists the run). */
-  private writePages(name: string, pages: RunPages): void {
-    const count = pages.pageCrcs.length;
-    const words = new Uint32Array(PAGES_HEADER_WORDS + count * 3 + 1);
-    words.set([PAGES_MAGIC, 1, pages.entries, pages.crc, count]);
-    words.set(pages.fences, PAGES_HEADER_WORDS);
-    words.set(pages.pageCrcs, PAGES_HEADER_WORDS + count * 2);
-    const bytes = new Uint8Array(words.buffer);
-    words[words.length - 1] = crc32(bytes.subarray(0, bytes.byteLength - 4));
-    writeFileSync(join(this.folder, pagesName(name)), bytes, { mode: 0o600 });
-  }
-
-  /** The kept pages of a run, or undefined when they are missing or do not belong to `record`. */
-  private readPages(record: RunRecord): RunPages | undefined {
-    try {
-      const bytes = readFileSync(join(this.folder, pagesName(record.name)));
-      if (bytes.byteLength % 4 !== 0 || bytes.byteLength < (PAGES_HEADER_WORDS + 1) * 4) return undefined;
-      const words = new Uint32Array(bytes.byteLength / 4);
-      new Uint8Array(words.buffer).set(bytes);
-      const count = words[4]!;
-      if (words[0] !== PAGES_MAGIC || words[1] !== 1 || words[2] !== record.entries || words[3] !== record.crc) return undefined;
-      if (words.length !== PAGES_HEADER_WORDS + count * 3 + 1) return undefined;
-      if (crc32(bytes.subarray(0, bytes.byteLength - 4)) !== words[words.length - 1]) return undefined;
-      const fences = words.subarray(PAGES_HEADER_WORDS, PAGES_HEADER_WORDS + count * 2);
-      return {
-        entries: record.entries,
-        fences,
-        pageCrcs: words.subarray(PAGES_HEADER_WORDS + count * 2, words.length - 1),
-        crc: record.crc,
-      };
-    } catch {
-      return undefined;
-    }
   }
 }

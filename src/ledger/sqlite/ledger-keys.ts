@@ -10,6 +10,7 @@ import { SpillingKeyIndex } from '../../structures/spilling-key-index.js';
 import type { RecordKeys } from '../ledger.js';
 import { PendingKeys, remapEntries } from '../pending-keys.js';
 import type { KeyFileState, KeyStore } from './key-file.js';
+import { KeyRunSpiller } from './key-run-spiller.js';
 import type { KeyRunFiles, KeyRunsManifest } from './key-runs.js';
 import type { BloomFilter } from '../../structures/bloom-filter.js';
 import { parseJson } from '../row-codec.js';
@@ -47,6 +48,8 @@ export class LedgerKeys {
     private readonly runFiles: KeyRunFiles | undefined,
     /** Keys the in-memory table holds before it is spilled into a run (tests make it small). */
     private readonly spillKeys: number | undefined,
+    /** Whether spills at commits are made on a worker thread. */
+    private readonly spillInWorker = true,
   ) {
     this.remapped = db.prepare('SELECT chunk FROM remapped_keys ORDER BY id').pluck();
     this.keys = new PendingKeys(runFiles ? 'committed' : 'drained');
@@ -78,6 +81,7 @@ export class LedgerKeys {
       skip: Number(this.meta.get('key_file_skip') ?? 0),
       remappedBytes: remapped.reduce((sum, chunk) => sum + chunk.byteLength, 0),
     };
+    this.loaded?.index.close();
     const files = this.runFiles;
     if (files === undefined) {
       const chunks: Uint8Array[] = [...remapped];
@@ -87,7 +91,9 @@ export class LedgerKeys {
     files.close();
     const committed = this.store.committedBytes();
     const stored = (origin.remappedBytes + Math.max(0, committed - origin.skip)) / KEY_INDEX_ENTRY_BYTES;
-    const index = new SpillingKeyIndex({ store: files, spillKeys: this.spillKeys });
+    // Spills at commits go to a worker thread (key-run-spiller.ts); those of this load are made here.
+    const spiller = this.spillInWorker ? new KeyRunSpiller(files) : undefined;
+    const index = new SpillingKeyIndex({ store: files, spillKeys: this.spillKeys, ...(spiller && { spiller }) });
     let from = this.ledgerIsNew ? undefined : this.openRuns(index, files, origin, stored);
     const runsBefore = JSON.stringify(index.runRecords);
     if (from === undefined) {
@@ -179,9 +185,11 @@ export class LedgerKeys {
   /** The commit that recorded `state` succeeded. */
   committed(state: KeyFileState): void {
     this.store.committed(state);
-    // A spill after a commit holds only stored keys: the manifest now covers the whole key file.
-    if (this.keys.committed() && this.runFiles && this.loaded) {
-      this.saveManifest(this.runFiles, this.loaded.index, this.loaded.origin, state);
+    // A spill after a commit holds only stored keys: the manifest now covers the key file up to the
+    // commit after which it started (a spill on the worker ends at a later one).
+    const covered = this.keys.committed(state);
+    if (covered && this.runFiles && this.loaded) {
+      this.saveManifest(this.runFiles, this.loaded.index, this.loaded.origin, covered);
       // Kept again as it falls behind, so that after a crash a resume adds at most about this share
       // of the keys to it, and the filters written add up to a few times the last one's size; and
       // once grown, since a filter planned for fewer keys than the runs hold is not used.
@@ -197,6 +205,7 @@ export class LedgerKeys {
 
   /** A remap replaced every stored key: the run loads them again. */
   forget(): void {
+    this.loaded?.index.close();
     this.keys.forget();
     this.loaded = undefined;
   }
@@ -212,6 +221,16 @@ export class LedgerKeys {
     // next resume adds no key file entry to it. It is a cache: a failure to write it (a full disk)
     // costs the next resume a read of the runs, nothing else.
     const loaded = this.loaded;
+    if (this.opened && loaded && this.runFiles) {
+      // A spill under way is waited for and listed, so that the next resume opens its runs.
+      try {
+        const covered = loaded.index.settle(true) as KeyFileState | undefined;
+        if (covered) this.saveManifest(this.runFiles, loaded.index, loaded.origin, covered);
+      } catch {
+        // The runs are a cache: the next resume reads the key file past the manifest's runs.
+      }
+    }
+    loaded?.index.close();
     if (this.opened && loaded && (loaded.index.filter !== this.keptAs || this.filterBytes !== this.store.committedBytes())) {
       try {
         this.saveFilter({ bytes: this.store.committedBytes(), crc: this.store.prefixCrc(this.store.committedBytes()) });

@@ -1,0 +1,94 @@
+#!/usr/bin/env node
+/**
+ * Two builds of batchguard, interleaved (A, B, A, B, …), on bench/engine-throughput-worker.mjs's
+ * `batchguard` run (no-op handler, SQLite ledger, duplicate keys checked): for each, the medians and
+ * ranges of records/s, µs of CPU a record (the whole process: every thread) and of the main thread
+ * alone, and peak RSS, with the load average before and after. Each build runs its own copy of the
+ * worker script (its bench/ beside its dist/).
+ * Usage: COMPARE=/tmp/old-tree [RECORDS=1000000] [ROUNDS=6] node bench/engine-ab.mjs
+ *   (the old tree: git worktree add /tmp/old-tree <commit>, cp -al node_modules, npm run build,
+ *   and this tree's bench/engine-throughput-worker.mjs copied into it for the main thread's CPU)
+ */
+import { execFileSync } from 'node:child_process';
+import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { once } from 'node:events';
+import { loadavg, tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const RECORDS = Number(process.env.RECORDS ?? 1_000_000);
+const ROUNDS = Number(process.env.ROUNDS ?? 6);
+const here = join(dirname(fileURLToPath(import.meta.url)), '..');
+const builds = { A: process.env.COMPARE, B: here };
+if (!builds.A) throw new Error('COMPARE=<the other build tree> is needed');
+const dir = mkdtempSync(join(tmpdir(), 'batchguard-ab-'));
+const data = join(dir, 'records.jsonl');
+
+async function writeData() {
+  const out = createWriteStream(data);
+  for (let i = 0; i < RECORDS; i++) {
+    const line = `{"id":${i},"name":"city-${i}","lat":${(i % 180) - 90 + 0.123},"lng":${(i % 360) - 180 + 0.456},"population":${i * 7}}\n`;
+    if (!out.write(line)) await once(out, 'drain');
+  }
+  out.end();
+  await once(out, 'finish');
+}
+
+function run(tree) {
+  const ledger = join(dir, 'ledger.sqlite');
+  for (const suffix of ['', '-wal', '-shm', '.keys', '.keys.sorted', '.runs', '.lock'])
+    rmSync(`${ledger}${suffix}`, { recursive: true, force: true });
+  const output = execFileSync(process.execPath, [join(tree, 'bench/engine-throughput-worker.mjs'), 'batchguard', data, ledger], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 20,
+  });
+  return JSON.parse(output.trim().split('\n').pop());
+}
+
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+const range = (values, digits) =>
+  `${median(values).toFixed(digits)} (${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)})`;
+
+try {
+  await writeData();
+  const load = () =>
+    loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' / ');
+  console.log(`records ${RECORDS.toLocaleString('en-US')}, ${ROUNDS} rounds A, B interleaved; load before ${load()}`);
+  const results = { A: [], B: [] };
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const name of round % 2 === 0 ? ['A', 'B'] : ['B', 'A']) {
+      const r = run(builds[name]);
+      results[name].push(r);
+      console.log(
+        `round ${round + 1} ${name}: ${Math.round(r.recordsPerSecond)} records/s, ${((r.cpuMs * 1000) / RECORDS).toFixed(2)} µs CPU a record, main thread ${((r.mainCpuMs * 1000) / RECORDS).toFixed(2)}, wall ${((RECORDS / r.recordsPerSecond) * 1000).toFixed(0)} ms, RSS ${(r.maxRssBytes / 2 ** 20).toFixed(0)} MB, load ${load()}`,
+      );
+    }
+  }
+  for (const name of ['A', 'B']) {
+    const rs = results[name];
+    console.log(
+      `${name} ${builds[name]}: records/s ${range(
+        rs.map((r) => r.recordsPerSecond),
+        0,
+      )}; µs CPU a record ${range(
+        rs.map((r) => (r.cpuMs * 1000) / RECORDS),
+        2,
+      )}, ` +
+        `main thread ${range(
+          rs.map((r) => (r.mainCpuMs * 1000) / RECORDS),
+          2,
+        )}; wall ms ${range(
+          rs.map((r) => (RECORDS / r.recordsPerSecond) * 1000),
+          0,
+        )}; peak RSS MB ${range(
+          rs.map((r) => r.maxRssBytes / 2 ** 20),
+          0,
+        )}`,
+    );
+  }
+  console.log(`load after ${load()}`);
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}

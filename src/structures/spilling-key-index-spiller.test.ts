@@ -10,7 +10,8 @@ import { MemoryRunStore } from './memory-run-store.js';
 import { mergeNewestRuns } from './merge-newest-runs.js';
 import { sortIntoRun } from './sort-into-run.js';
 import type { RunStore, SortedRun } from './sorted-run.js';
-import { SpillingKeyIndex, type RunSpiller } from './spilling-key-index.js';
+import type { RunSpiller } from './run-spiller.js';
+import { SpillingKeyIndex } from './spilling-key-index.js';
 
 /** Does a spill as the worker does, in this thread, when told to (`ready`), or fails (`fail`). */
 class TestSpiller implements RunSpiller {

@@ -23,6 +23,7 @@ import { BloomFilter } from './bloom-filter.js';
 import { KEY_INDEX_ENTRY_BYTES, KeyIndex, type KeyOwner } from './key-index.js';
 import { sortIntoRun } from './sort-into-run.js';
 import { mergeNewestRuns } from './merge-newest-runs.js';
+import type { RunSpiller } from './run-spiller.js';
 import { openRun, restoreRun, runPage, scanRun, type RunBytes, type RunPages, type RunStore, type SortedRun } from './sorted-run.js';
 
 /** Options of {@link SpillingKeyIndex}. */
@@ -36,23 +37,6 @@ export interface SpillingKeyIndexOptions {
   readonly spillKeys?: number;
   /** Where a spill at a commit sorts and merges ({@link SpillingKeyIndex.spillWhenFull}); default: here, at once. */
   readonly spiller?: RunSpiller;
-}
-
-/**
- * Sorts a full table into a run and merges the newest runs as a spill here would (merge-newest-runs.ts),
- * elsewhere: on a worker thread. One spill at a time.
- */
-export interface RunSpiller {
-  /** Starts a spill of `slots` (a KeyIndex's shared table, left unchanged until it finished) after `runs`. */
-  start(slots: Uint32Array, runs: readonly SortedRun[]): void;
-  /**
-   * The runs after the spill under way (oldest first: those of `runs` kept, then the new ones), or
-   * undefined while it is under way; with `wait`, blocks until it finished. Throws when it failed
-   * (then nothing it wrote is left), or when it stopped making progress.
-   */
-  finished(wait: boolean): SortedRun[] | undefined;
-  /** Stops the spill under way, if any (deleting what it wrote), and the thread. */
-  close(): void;
 }
 
 /** What a ledger records about one run, to open it again (ledger/sqlite/key-runs.ts). */

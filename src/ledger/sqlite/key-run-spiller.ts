@@ -14,7 +14,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
-import type { RunSpiller } from '../../structures/spilling-key-index.js';
+import type { RunSpiller } from '../../structures/run-spiller.js';
 import type { SortedRun } from '../../structures/sorted-run.js';
 import type { KeyRunFiles } from './key-runs.js';
 import type { SpillJob, SpillReply, SpillWorkerData } from './key-run-spill-worker.js';

@@ -10,20 +10,26 @@ let sortScratch = new Uint32Array(0);
 const sortBuckets = new Uint32Array(65_537);
 
 /**
- * Sorts `count` entries of `from` (four uint32 each) by hash into a new run. A counting pass over the
- * top 16 bits of `hi`, then insertion sort within each bucket: the hashes are uniform, so buckets
- * hold a few entries each and the whole is linear.
+ * Sorts the entries of `from` (four uint32 each; `slots` of them, those whose hash is (0, 0) empty
+ * and skipped: a KeyIndex's table as it is, or entries packed) by hash into a new run. A counting
+ * pass over the top 16 bits of `hi`, then insertion sort within each bucket: the hashes are uniform,
+ * so buckets hold a few entries each and the whole is linear.
  */
-export function sortIntoRun(from: Uint32Array, count: number, store: RunStore): SortedRun {
+export function sortIntoRun(from: Uint32Array, slots: number, store: RunStore): SortedRun {
   const buckets = sortBuckets.fill(0);
-  for (let i = 0; i < count; i++) buckets[(from[i * WORDS]! >>> 16) + 1]!++;
+  let count = 0;
+  for (let at = 0; at < slots * WORDS; at += WORDS) {
+    if ((from[at]! | from[at + 1]!) === 0) continue;
+    buckets[(from[at]! >>> 16) + 1]!++;
+    count++;
+  }
   for (let b = 1; b < buckets.length; b++) buckets[b] = buckets[b]! + buckets[b - 1]!;
   if (sortScratch.length < count * WORDS) sortScratch = new Uint32Array(count * WORDS);
   const sorted = sortScratch;
   const next = buckets.slice(0, 65_536);
-  for (let i = 0; i < count; i++) {
+  for (let at = 0; at < slots * WORDS; at += WORDS) {
+    if ((from[at]! | from[at + 1]!) === 0) continue;
     // Four stores, not set(subarray()): a subarray is an object a entry, and the collector's work.
-    const at = i * WORDS;
     const to = next[from[at]! >>> 16]!++ * WORDS;
     sorted[to] = from[at]!;
     sorted[to + 1] = from[at + 1]!;

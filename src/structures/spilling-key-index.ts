@@ -307,7 +307,8 @@ export class SpillingKeyIndex {
   /** Sorts `table`'s keys into a run after the others and merges the newest, on this thread. */
   private spillHere(table: KeyIndex): void {
     const runs = [...this.runs];
-    runs.push(sortIntoRun(this.entriesOf(table), table.size, this.store));
+    // Straight from the table's slots (about in hash order: key-index.ts), its empty ones skipped.
+    runs.push(sortIntoRun(table.slots, table.slots.length / WORDS, this.store));
     mergeNewestRuns(runs, this.store, (run) => this.store.remove(run.data));
     this.installRuns(runs);
   }

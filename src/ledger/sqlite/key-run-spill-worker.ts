@@ -108,32 +108,13 @@ function runBytes(name: string, fd: number, bytes: number): RunBytes {
   return { name, bytes, read: (offset, into) => readSync(fd, into, 0, Math.min(into.byteLength, bytes - offset), offset) };
 }
 
-let scratch = new Uint32Array(0);
-
-/** The table's entries, packed (in slot order: about hash order, see key-index.ts). */
-function packEntries(slots: Uint32Array): number {
-  let count = 0;
-  for (let at = 0; at < slots.length; at += WORDS) if ((slots[at]! | slots[at + 1]!) !== 0) count++;
-  if (scratch.length < count * WORDS) scratch = new Uint32Array(count * WORDS);
-  let to = 0;
-  for (let at = 0; at < slots.length; at += WORDS) {
-    if ((slots[at]! | slots[at + 1]!) === 0) continue;
-    scratch[to] = slots[at]!;
-    scratch[to + 1] = slots[at + 1]!;
-    scratch[to + 2] = slots[at + 2]!;
-    scratch[to + 3] = slots[at + 3]!;
-    to += WORDS;
-  }
-  return count;
-}
-
 /** Does one job; the files it wrote are left for the main thread to delete when it throws. */
 export function spill(job: SpillJob, progress: () => void): SpilledRun[] {
   const store = new WorkerRunStore(job, progress);
   try {
     const runs = job.runs.map((run) => store.open(run));
-    const count = packEntries(job.slots);
-    runs.push(sortIntoRun(scratch, count, store));
+    // Straight from the table's slots (about in hash order: key-index.ts), its empty ones skipped.
+    runs.push(sortIntoRun(job.slots, job.slots.length / WORDS, store));
     mergeNewestRuns(runs, store, (run) => store.remove(run.data));
     return runs.map((run) => ({ name: run.data.name, pages: run.pages }));
   } finally {

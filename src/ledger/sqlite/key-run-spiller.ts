@@ -25,6 +25,7 @@ import type { SpillJob, SpillReply, SpillWorkerData } from './key-run-spill-work
  */
 const STALL_MS = 10_000;
 const WAIT_STEP_MS = 500;
+const YOUNG_GENERATION_MB = 2;
 
 /** Options of {@link KeyRunSpiller} (tests). */
 export interface KeyRunSpillerOptions {
@@ -106,8 +107,15 @@ export class KeyRunSpiller implements RunSpiller {
   private startWorker(): MessagePort {
     const channel = new MessageChannel();
     const data: SpillWorkerData = { port: channel.port2, signal: this.signal };
-    // No execArgv: the thread needs none of the process's loaders or flags.
-    const worker = new Worker(this.options.workerUrl ?? workerUrl(), { workerData: data, transferList: [channel.port2], execArgv: [] });
+    // No execArgv: the thread needs none of the process's loaders or flags. A small young
+    // generation: its garbage (a page's subarray, a block's) dies young, and a default-sized one
+    // stayed resident, ~25 MB more peak RSS at 10M records.
+    const worker = new Worker(this.options.workerUrl ?? workerUrl(), {
+      workerData: data,
+      transferList: [channel.port2],
+      execArgv: [],
+      resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
+    });
     worker.unref();
     worker.on('error', (error) => (this.failure ??= error));
     worker.on('exit', (code) => {

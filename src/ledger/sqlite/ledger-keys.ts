@@ -48,8 +48,6 @@ export class LedgerKeys {
     private readonly runFiles: KeyRunFiles | undefined,
     /** Keys the in-memory table holds before it is spilled into a run (tests make it small). */
     private readonly spillKeys: number | undefined,
-    /** Whether spills at commits are made on a worker thread. */
-    private readonly spillInWorker = true,
   ) {
     this.remapped = db.prepare('SELECT chunk FROM remapped_keys ORDER BY id').pluck();
     this.keys = new PendingKeys(runFiles ? 'committed' : 'drained');
@@ -92,8 +90,7 @@ export class LedgerKeys {
     const committed = this.store.committedBytes();
     const stored = (origin.remappedBytes + Math.max(0, committed - origin.skip)) / KEY_INDEX_ENTRY_BYTES;
     // Spills at commits go to a worker thread (key-run-spiller.ts); those of this load are made here.
-    const spiller = this.spillInWorker ? new KeyRunSpiller(files) : undefined;
-    const index = new SpillingKeyIndex({ store: files, spillKeys: this.spillKeys, ...(spiller && { spiller }) });
+    const index = new SpillingKeyIndex({ store: files, spillKeys: this.spillKeys, spiller: new KeyRunSpiller(files) });
     let from = this.ledgerIsNew ? undefined : this.openRuns(index, files, origin, stored);
     const runsBefore = JSON.stringify(index.runRecords);
     if (from === undefined) {

@@ -105,9 +105,12 @@ describe('rate limit', () => {
         `handler calls max ${calls.perWallSecond}/wall-clock second (${calls.perSlidingSecond} in any 1 s window); burst ${burst}; ` +
         `requests spread over ${span} ms; run ${summary.elapsedMs} ms; process ${ms} ms`,
     );
-    expect(perWallSecond).toBeLessThanOrEqual(200 + burst);
     // The bucket itself: in any 1 s window, at most a full bucket plus a second's refill.
     expect(calls.perSlidingSecond).toBeLessThanOrEqual(200 + burst);
+    // What the server sees adds each request's way there: on a loaded machine requests called in
+    // one second can arrive bunched in the next (CI, the whole suite running beside it: calls at
+    // most 218 a wall-clock second, arrivals 223). A margin of 5% for that, no more.
+    expect(perWallSecond).toBeLessThanOrEqual(Math.ceil((200 + burst) * 1.05));
     // (2000 - burst) / 200 per second = 9.9 s: the limit is what sets the pace, not the concurrency.
     expect(span).toBeGreaterThanOrEqual(9000);
     expect(summary.elapsedMs).toBeGreaterThanOrEqual(9000);

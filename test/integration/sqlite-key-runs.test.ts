@@ -87,6 +87,27 @@ describe('SQLite ledger: the key runs', () => {
     await expectExact(path, 'run-4', 1500);
   });
 
+  it('deletes the half-written filter and manifest a process killed while writing them left', async () => {
+    // Found by the key spill storm (test/torture/key-spill-storm.ts): a SIGKILL while the filter was
+    // written left filter.bin.tmp (up to the filter's size, 16 MB at 9M keys) until a later save.
+    const path = join(tempDir(), 'ledger.sqlite');
+    await addKeys(path, 'run-1', 0, 1000);
+    const folder = `${path}.keys.sorted`;
+    const listed = [
+      'manifest.json',
+      'filter.bin',
+      ...manifestOf(path).runs.flatMap((run) => [run.name, run.name.replace('.bin', '.pages')]),
+    ];
+    writeFileSync(join(folder, 'filter.bin.tmp'), Buffer.alloc(100));
+    writeFileSync(join(folder, 'manifest.json.tmp'), '{"version":1,');
+    const ledger = open(path);
+    await ledger.begin(start('run-2'));
+    await ledger.keys();
+    expect(readdirSync(folder).sort()).toEqual(listed.sort());
+    await ledger.finish('run-2', 'completed', {});
+    await ledger.close();
+  });
+
   it('builds the runs from the key file for a ledger that has none (an older batchguard), once', async () => {
     const path = join(tempDir(), 'ledger.sqlite');
     await addKeys(path, 'run-1', 0, 1000);

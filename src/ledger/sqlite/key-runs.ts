@@ -57,6 +57,8 @@ export interface KeyRunsManifest {
 const MANIFEST = 'manifest.json';
 const FILTER = 'filter.bin';
 const RUN_FILE = /^run-(\d+)\.(bin|pages)$/;
+/** What a save writes before its rename (key-filter-file.ts writes the filter's the same way). */
+const TEMPORARY = new Set([`${MANIFEST}.tmp`, `${FILTER}.tmp`]);
 
 export class KeyRunFiles implements RunStore {
   private made: number | undefined;
@@ -125,11 +127,16 @@ export class KeyRunFiles implements RunStore {
     };
   }
 
-  /** Deletes the run files that `manifest` does not list: left by a process that died between a merge and its manifest. */
+  /**
+   * Deletes the run files that `manifest` does not list (left by a process that died between a
+   * spill or merge and its manifest) and the half-written manifest or filter of a process killed
+   * while it wrote them (each up to the filter's size, 16 MB at 9M keys, otherwise kept until a
+   * later save of it).
+   */
   removeUnlisted(manifest: KeyRunsManifest): void {
     const listed = new Set(manifest.runs.flatMap((run) => [run.name, pagesName(run.name)]));
     for (const name of readdirSync(this.folder))
-      if (RUN_FILE.test(name) && !listed.has(name)) rmSync(join(this.folder, name), { force: true });
+      if ((RUN_FILE.test(name) && !listed.has(name)) || TEMPORARY.has(name)) rmSync(join(this.folder, name), { force: true });
   }
 
   /** Deletes every run and the manifest (before the runs are built again). */

@@ -16,6 +16,7 @@ import { firstRunKillsScenario } from './first-run-kills.js';
 import { HOSTILE_CASES, hostileScenario } from './hostile-handlers.js';
 import { HUGE_MESSAGE_CASES, hugeMessageScenario } from './huge-messages.js';
 import { keyFileLossScenario } from './key-file-loss.js';
+import { keySpillStormScenario } from './key-spill-storm.js';
 import { CALL_LOG_BYTES, killStormScenario } from './kill-storm.js';
 import { frozenInCommitScenario, LEASE, pidNamespaceScenario, stoppedHolderScenario } from './leases.js';
 import { inFreshPgSchema } from './postgres-schema.js';
@@ -113,6 +114,13 @@ const scenarios: LongScenario[] = [
     name: `key file ${loss}`,
     run: (dir: string) => keyFileLossScenario(dir, loss),
   })),
+  {
+    // The key index's spills on a worker thread, SIGKILLed at random moments (every other kill in
+    // the child's start: its open, the load of the runs and the checks).
+    name: 'key spill storm',
+    run: (dir: string) =>
+      keySpillStormScenario({ dir, kills: 25, seed: seed * 1000 + 500, maxWaitMs: 400, fromSpawnMs: 600, finalKeys: 3000 }),
+  },
   { name: 'lease pid namespace', run: (dir: string) => pidNamespaceScenario(dir, LEASE.defaults) },
   { name: 'lease pid namespace other host', run: (dir: string) => pidNamespaceScenario(dir, { ...LEASE.defaults, hostname: 'pod' }) },
   { name: 'lease stopped holder', run: (dir: string) => stoppedHolderScenario(dir, LEASE.defaults) },

@@ -4,9 +4,21 @@
  */
 import { describe, expect, it } from 'vitest';
 import { runJob } from '../../src/engine/run-job.js';
-import { defineJob } from '../../src/job.js';
+import { defineJob, type Handler } from '../../src/job.js';
 import { ManualClock, failTimes, memoryLedger } from '../../src/testing/index.js';
 import { drive } from '../helpers/drive.js';
+
+/** One record 'a', attempts timing out after 1 s, retried twice 100 ms apart: a step outliving its attempt. */
+function timedOutStepJob(name: string, handler: Handler<{ id: string }, unknown>) {
+  return defineJob<{ id: string }>({
+    name,
+    source: [{ id: 'a' }],
+    key: (o) => o.id,
+    timeoutMs: 1_000,
+    retry: { maxAttempts: 3, backoff: { kind: 'constant', delayMs: 100 } },
+    handler,
+  });
+}
 
 describe('durable steps', () => {
   it('a handler with three steps whose third fails twice does the first two side effects once', async () => {
@@ -54,20 +66,14 @@ describe('durable steps', () => {
     const clock = new ManualClock();
     const ledger = memoryLedger();
     const charges: number[] = [];
-    const job = defineJob<{ id: string }>({
-      name: 'slow-charge',
-      source: [{ id: 'a' }],
-      key: (o) => o.id,
-      timeoutMs: 1_000,
-      retry: { maxAttempts: 3, backoff: { kind: 'constant', delayMs: 100 } },
-      handler: async (_order, ctx) =>
-        // The payment call ignores ctx.signal: the first attempt times out while it is under way.
-        ctx.step('charge', async () => {
-          await clock.sleep(ctx.attempt === 1 ? 1_500 : 10);
-          charges.push(ctx.attempt);
-          return { chargeId: `ch_${ctx.attempt}` };
-        }),
-    });
+    const job = timedOutStepJob('slow-charge', async (_order, ctx) =>
+      // The payment call ignores ctx.signal: the first attempt times out while it is under way.
+      ctx.step('charge', async () => {
+        await clock.sleep(ctx.attempt === 1 ? 1_500 : 10);
+        charges.push(ctx.attempt);
+        return { chargeId: `ch_${ctx.attempt}` };
+      }),
+    );
     try {
       const summary = await drive(runJob(job, { ledger, clock, random: () => 0 }), clock);
       expect(summary).toMatchObject({ status: 'completed', succeeded: 1, failed: 0 });
@@ -82,23 +88,16 @@ describe('durable steps', () => {
     const clock = new ManualClock();
     const ledger = memoryLedger();
     const effects: string[] = [];
-    const job = defineJob<{ id: string }>({
-      name: 'late-step',
-      source: [{ id: 'a' }],
-      key: (o) => o.id,
-      timeoutMs: 1_000,
-      retry: { maxAttempts: 3, backoff: { kind: 'constant', delayMs: 100 } },
-      handler: async (_order, ctx) => {
-        await ctx.step('reserve', () => effects.push(`reserve ${ctx.attempt}`));
-        // The retry reads the stored steps here (reserve), then works for 500 ms: attempt 1's
-        // charge, abandoned at its timeout, completes and is stored meanwhile.
-        if (ctx.attempt > 1) await clock.sleep(500);
-        return ctx.step('charge', async () => {
-          await clock.sleep(ctx.attempt === 1 ? 1_500 : 10);
-          effects.push(`charge ${ctx.attempt}`);
-          return `ch_${ctx.attempt}`;
-        });
-      },
+    const job = timedOutStepJob('late-step', async (_order, ctx) => {
+      await ctx.step('reserve', () => effects.push(`reserve ${ctx.attempt}`));
+      // The retry reads the stored steps here (reserve), then works for 500 ms: attempt 1's
+      // charge, abandoned at its timeout, completes and is stored meanwhile.
+      if (ctx.attempt > 1) await clock.sleep(500);
+      return ctx.step('charge', async () => {
+        await clock.sleep(ctx.attempt === 1 ? 1_500 : 10);
+        effects.push(`charge ${ctx.attempt}`);
+        return `ch_${ctx.attempt}`;
+      });
     });
     try {
       const summary = await drive(runJob(job, { ledger, clock, random: () => 0 }), clock);
@@ -113,20 +112,14 @@ describe('durable steps', () => {
     const clock = new ManualClock();
     const ledger = memoryLedger();
     const charges: number[] = [];
-    const job = defineJob<{ id: string }>({
-      name: 'slow-failed-charge',
-      source: [{ id: 'a' }],
-      key: (o) => o.id,
-      timeoutMs: 1_000,
-      retry: { maxAttempts: 3, backoff: { kind: 'constant', delayMs: 100 } },
-      handler: async (_order, ctx) =>
-        ctx.step('charge', async () => {
-          await clock.sleep(ctx.attempt === 1 ? 1_500 : 10);
-          if (ctx.attempt === 1) throw new Error('card declined by a timed-out call');
-          charges.push(ctx.attempt);
-          return { chargeId: `ch_${ctx.attempt}` };
-        }),
-    });
+    const job = timedOutStepJob('slow-failed-charge', async (_order, ctx) =>
+      ctx.step('charge', async () => {
+        await clock.sleep(ctx.attempt === 1 ? 1_500 : 10);
+        if (ctx.attempt === 1) throw new Error('card declined by a timed-out call');
+        charges.push(ctx.attempt);
+        return { chargeId: `ch_${ctx.attempt}` };
+      }),
+    );
     try {
       const summary = await drive(runJob(job, { ledger, clock, random: () => 0 }), clock);
       expect(summary).toMatchObject({ status: 'completed', succeeded: 1, failed: 0 });

@@ -144,9 +144,8 @@ export class BreakerControl {
   /**
    * A record is about to fail for good (attempts used up) with a systemic error while such failures
    * are running in a row: is it the record, or the start of an outage the breaker has not named
-   * yet? Held until the breaker decides: parked if it opens, failed at the next success (or after
-   * `probeDelayMs` without either while nothing else can give a verdict: awaitVerdict). Returns false when there is
-   * nothing to wait for.
+   * yet? Held until the breaker decides: parked if it opens, failed at the next success (or when
+   * nothing else can give a verdict: awaitVerdict). Returns false when there is nothing to wait for.
    */
   hold(entry: OpenRecord, ends: HeldEnds): boolean {
     if (!this.job.breaker.enabled || !this.closed || this.stopped || this.breaker.failuresInARow === 0) return false;

@@ -7,10 +7,8 @@ import type { CrashEvidence, CrashSuspect, InFlightNote } from '../ledger.js';
 import type { MetaBuffer } from './meta-buffer.js';
 import type { PgDb, Query } from './pg-db.js';
 import type { PostgresLease } from './postgres-lease.js';
-import { crashSql } from './sql/crash-suspects.js';
+import { CRASH_NOTE_KEY as NOTE_KEY, crashSql } from './sql/crash-suspects.js';
 import { metaSql } from './sql/meta.js';
-
-const NOTE_KEY = 'in_flight';
 
 export class PostgresCrashNotes {
   private readonly sql;

@@ -5,9 +5,12 @@
  * before the records it covers start, and sends the next note only after it: engine/crash-guard.ts):
  * the INSERT reads the lease row FOR SHARE and inserts nothing when the token is not this holder's.
  */
+/** The job's meta row holding the crash note of the run in progress. */
+export const CRASH_NOTE_KEY = 'in_flight';
+
 export const crashSql = (s: string) => ({
   fencedNote: `INSERT INTO "${s}".meta AS m (job_id, key, value)
-    SELECT $1, 'in_flight', $3 FROM (SELECT 1 FROM "${s}".lease WHERE job_id = $1 AND token = $2 AND owner IS NOT NULL FOR SHARE) AS held
+    SELECT $1, '${CRASH_NOTE_KEY}', $3 FROM (SELECT 1 FROM "${s}".lease WHERE job_id = $1 AND token = $2 AND owner IS NOT NULL FOR SHARE) AS held
     ON CONFLICT (job_id, key) DO UPDATE SET value = excluded.value
     RETURNING 1`,
   all: `SELECT seq, group_size, alone_crashes, run_ids FROM "${s}".crash_suspects WHERE job_id = $1`,

@@ -6,6 +6,7 @@
  * the new token and matches nothing; the run's row and the note are written only when it matched,
  * so a holder whose lease was taken writes nothing of its end. `released` tells which.
  */
+import { CRASH_NOTE_KEY } from './crash-suspects.js';
 import { leaseSql } from './lease.js';
 
 export const finishSql = (s: string): string => `
@@ -16,6 +17,6 @@ WITH released AS (
   UPDATE "${s}".runs SET status = $4, ended_at = $5, summary = $6
   WHERE job_id = $1 AND run_id = $3 AND EXISTS (SELECT 1 FROM released)
 ), cleared AS (
-  DELETE FROM "${s}".meta WHERE job_id = $1 AND key = 'in_flight' AND EXISTS (SELECT 1 FROM released)
+  DELETE FROM "${s}".meta WHERE job_id = $1 AND key = '${CRASH_NOTE_KEY}' AND EXISTS (SELECT 1 FROM released)
 )
 SELECT EXISTS (SELECT 1 FROM released) AS released`;

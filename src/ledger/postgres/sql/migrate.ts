@@ -36,12 +36,15 @@ export const lockSchemaSql = (s: string): string => `SELECT pg_advisory_xact_loc
 export const createSchemaIfMissingSql = (quoted: string): string =>
   `DO $$ BEGIN IF to_regnamespace('${quoted}') IS NULL THEN CREATE SCHEMA IF NOT EXISTS ${quoted}; END IF; END $$;`;
 
-export const createSchemaSql = (s: string): string => `
-${createSchemaIfMissingSql(`"${s}"`)}
-CREATE TABLE IF NOT EXISTS "${s}".schema_version (
+/** The version table; `ifMissing` is 'IF NOT EXISTS ' where it may exist already. */
+const versionTableSql = (s: string, ifMissing: string): string => `CREATE TABLE ${ifMissing}"${s}".schema_version (
   only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
   version  int NOT NULL
-);
+);`;
+
+export const createSchemaSql = (s: string): string => `
+${createSchemaIfMissingSql(`"${s}"`)}
+${versionTableSql(s, 'IF NOT EXISTS ')}
 INSERT INTO "${s}".schema_version (version) VALUES (0) ON CONFLICT DO NOTHING;
 `;
 
@@ -59,10 +62,7 @@ INSERT INTO "${s}".schema_version (version) VALUES (0) ON CONFLICT DO NOTHING;
 export const createAllSql = (s: string, job: string): string => `
 ${lockSchemaSql(s)};
 ${createSchemaIfMissingSql(`"${s}"`)}
-CREATE TABLE "${s}".schema_version (
-  only_row boolean PRIMARY KEY DEFAULT true CHECK (only_row),
-  version  int NOT NULL
-);
+${versionTableSql(s, '')}
 ${MIGRATIONS.map((migration) => migration(s)).join('')}
 INSERT INTO "${s}".schema_version (version) VALUES (${PG_SCHEMA_VERSION});
 INSERT INTO "${s}".jobs (name) VALUES (convert_from(decode('${Buffer.from(job, 'utf8').toString('hex')}', 'hex'), 'UTF8'));

@@ -77,8 +77,6 @@ export class SpillingKeyIndex {
   /** Keys held in runs. */
   private inRuns = 0;
   private readonly page = runPage();
-  /** Scratch for the table's entries at a spill. */
-  private spillBuffer: Uint32Array | undefined;
 
   constructor(options: SpillingKeyIndexOptions) {
     this.store = options.store;
@@ -215,7 +213,7 @@ export class SpillingKeyIndex {
     this.runs = opened;
     this.inRuns = inRuns;
     this.bloom = filter;
-    this.forEachTableHash((hi, lo) => this.bloom.add(hi, lo));
+    this.forEachHashOf(this.table, (hi, lo) => this.bloom.add(hi, lo));
   }
 
   /**
@@ -347,27 +345,15 @@ export class SpillingKeyIndex {
         for (let at = 0; at < words.length; at += WORDS) filter.add(words[at]!, words[at + 1]!);
       });
     }
-    this.forEachTableHash((hi, lo) => filter.add(hi, lo));
+    this.forEachHashOf(this.table, (hi, lo) => filter.add(hi, lo));
     if (this.frozen) this.forEachHashOf(this.frozen, (hi, lo) => filter.add(hi, lo));
     this.bloom = filter;
   }
 
-  private forEachTableHash(visit: (hi: number, lo: number) => void): void {
-    this.forEachHashOf(this.table, visit);
-  }
-
   private forEachHashOf(table: KeyIndex, visit: (hi: number, lo: number) => void): void {
-    const entries = this.entriesOf(table);
-    for (let at = 0; at < table.size * WORDS; at += WORDS) visit(entries[at]!, entries[at + 1]!);
-  }
-
-  private entriesOf(table: KeyIndex): Uint32Array {
-    const wanted = table.size * WORDS;
-    // Sized for a spill once one is near; a filter rebuilt while the table is small copies little.
-    if (this.spillBuffer === undefined || this.spillBuffer.length < wanted)
-      this.spillBuffer = new Uint32Array(Math.max(wanted, Math.min(2 * wanted, this.spillKeys * WORDS)));
-    table.copyEntries(this.spillBuffer);
-    return this.spillBuffer;
+    // Straight from the slots (a (0, 0) hash is an empty one), as a spill sorts them: no copy.
+    const slots = table.slots;
+    for (let at = 0; at < slots.length; at += WORDS) if ((slots[at]! | slots[at + 1]!) !== 0) visit(slots[at]!, slots[at + 1]!);
   }
 }
 

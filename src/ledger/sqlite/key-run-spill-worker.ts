@@ -7,13 +7,14 @@
  * its start, each job and each block written in word 1, so that a main thread waiting for it can
  * tell it is alive.
  */
-import { closeSync, constants, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, constants, openSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { workerData, type MessagePort } from 'node:worker_threads';
 import { mergeNewestRuns } from '../../structures/merge-newest-runs.js';
 import { sortIntoRun } from '../../structures/sort-into-run.js';
 import { RUN_ENTRY_BYTES, SortedRun, type RunBytes, type RunPages, type RunSink, type RunStore } from '../../structures/sorted-run.js';
-import { pagesName, writeRunPages } from './key-run-pages.js';
+import { createRunFile, runFileBytes } from './key-run-file.js';
+import { pagesName } from './key-run-pages.js';
 
 /** A run as the two threads name it: its file in the folder and its pages. */
 export interface SpilledRun {
@@ -63,29 +64,17 @@ class WorkerRunStore implements RunStore {
     if (this.job.failAfterFiles !== undefined && this.written.size >= this.job.failAfterFiles) {
       throw new Error(`failing after ${this.written.size} files, as the test asked`);
     }
-    const path = join(this.job.folder, name);
-    const fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC, 0o600);
+    const { fd, sink } = createRunFile(join(this.job.folder, name), (fd, bytes) => runFileBytes(name, fd, bytes), this.progress);
     this.fds.set(name, fd);
     this.written.add(name);
-    let bytes = 0;
-    return {
-      append: (chunk) => {
-        for (let done = 0; done < chunk.byteLength;) done += writeSync(fd, chunk, done, chunk.byteLength - done, bytes + done);
-        bytes += chunk.byteLength;
-        this.progress();
-      },
-      finish: (pages) => {
-        writeRunPages(join(this.job.folder, pagesName(name)), pages);
-        return runBytes(name, fd, bytes);
-      },
-    };
+    return sink;
   }
 
   /** A run listed before this spill, to read. */
   open(run: SpilledRun): SortedRun {
     const fd = openSync(join(this.job.folder, run.name), constants.O_RDONLY);
     this.fds.set(run.name, fd);
-    return new SortedRun(runBytes(run.name, fd, run.pages.entries * RUN_ENTRY_BYTES), run.pages);
+    return new SortedRun(runFileBytes(run.name, fd, run.pages.entries * RUN_ENTRY_BYTES), run.pages);
   }
 
   /** Merged away: a file of this spill's goes (no manifest ever listed it); one listed before stays. */
@@ -102,10 +91,6 @@ class WorkerRunStore implements RunStore {
     for (const fd of this.fds.values()) closeSync(fd);
     this.fds.clear();
   }
-}
-
-function runBytes(name: string, fd: number, bytes: number): RunBytes {
-  return { name, bytes, read: (offset, into) => readSync(fd, into, 0, Math.min(into.byteLength, bytes - offset), offset) };
 }
 
 /** Does one job; the files it wrote are left for the main thread to delete when it throws. */

@@ -25,18 +25,17 @@ import {
   openSync,
   readdirSync,
   readFileSync,
-  readSync,
   renameSync,
   rmSync,
   writeFileSync,
-  writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import { StorageError } from '../../errors.js';
 import type { BloomFilter } from '../../structures/bloom-filter.js';
 import type { RunRecord, StoredRun } from '../../structures/spilling-key-index.js';
 import { RUN_ENTRY_BYTES, SortedRun, type RunBytes, type RunPages, type RunSink, type RunStore } from '../../structures/sorted-run.js';
-import { pagesName, readRunPages, writeRunPages } from './key-run-pages.js';
+import { createRunFile, runFileBytes } from './key-run-file.js';
+import { pagesName, readRunPages } from './key-run-pages.js';
 import { readKeyFilter, writeKeyFilter, type FilterCover, type KeptFilter } from './key-filter-file.js';
 
 /** What `manifest.json` holds. */
@@ -150,21 +149,9 @@ export class KeyRunFiles implements RunStore {
 
   create(): RunSink {
     const name = this.newRunNames(1)[0]!;
-    const path = join(this.folder, name);
-    const fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_TRUNC, 0o600);
+    const { fd, sink } = createRunFile(join(this.folder, name), (fd, bytes) => this.runBytes(name, fd, bytes));
     this.open.set(name, fd);
-    let bytes = 0;
-    return {
-      append: (chunk) => {
-        for (let written = 0; written < chunk.byteLength;)
-          written += writeSync(fd, chunk, written, chunk.byteLength - written, bytes + written);
-        bytes += chunk.byteLength;
-      },
-      finish: (pages) => {
-        writeRunPages(join(this.folder, pagesName(name)), pages);
-        return this.runBytes(name, fd, bytes);
-      },
-    };
+    return sink;
   }
 
   /**
@@ -211,12 +198,7 @@ export class KeyRunFiles implements RunStore {
   }
 
   private runBytes(name: string, fd: number, bytes: number): RunBytes {
-    return {
-      name,
-      bytes,
-      read: (offset, into) => readSync(fd, into, 0, Math.min(into.byteLength, bytes - offset), offset),
-      damaged: (what) => this.damaged(name, what),
-    };
+    return { ...runFileBytes(name, fd, bytes), damaged: (what) => this.damaged(name, what) };
   }
 
   /** A run changed on disk: the manifest goes (the next run builds the runs again), and the run stops. */

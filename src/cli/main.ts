@@ -14,19 +14,15 @@ import { logFormat, type LogFlags } from './log-settings.js';
 // Each command's module is imported when the command runs: a run does not pay for loading the
 // report, replay and status code (start-up time is what a short job feels most).
 
-function integer(name: string) {
+/**
+ * A whole-number flag from `min` (0 by default). `runs --limit` starts at 1: 0 would mean "nothing"
+ * and read as an empty answer ("no runs yet").
+ */
+function integer(name: string, min = 0) {
   return (value: string): number => {
     const parsed = Number(value);
-    if (!Number.isInteger(parsed) || parsed < 0) throw new InvalidArgumentError(`${name} must be a whole number; got "${value}"`);
-    return parsed;
-  };
-}
-
-/** A count where 0 would mean "nothing" and read as an empty answer (`runs --limit 0`: "no runs yet"). */
-function positiveInteger(name: string) {
-  return (value: string): number => {
-    const parsed = Number(value);
-    if (!Number.isInteger(parsed) || parsed < 1) throw new InvalidArgumentError(`${name} must be a whole number from 1; got "${value}"`);
+    if (!Number.isInteger(parsed) || parsed < min)
+      throw new InvalidArgumentError(`${name} must be a whole number${min > 0 ? ` from ${min}` : ''}; got "${value}"`);
     return parsed;
   };
 }
@@ -180,7 +176,7 @@ export function buildProgram(setExitCode: (code: number) => void, onCommand: (na
     .option('--ledger <path>', 'the ledger file or postgres:// URL')
     .option('--pg-schema <name>', 'the PostgreSQL schema of a postgres:// ledger (default: batchguard)')
     .option('--json', 'one JSON object per run on stdout')
-    .option('--limit <n>', 'how many runs (default 20)', positiveInteger('--limit'))
+    .option('--limit <n>', 'how many runs (default 20)', integer('--limit', 1))
     .action(async (jobFile: string, flags) => setExitCode(await (await import('./runs-command.js')).runsCommand(jobFile, flags)));
 
   program

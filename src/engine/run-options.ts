@@ -195,7 +195,7 @@ export function resolveRunOptions<T, R>(job: Job<T, R>, options: RunOptions = {}
     jobFile: options.jobFile ?? '<job-file>',
     // Repeated in printed hints: a database URL loses its password, and names its schema.
     ledgerFlag: typeof options.ledger === 'string' ? ledgerFlagOf(options.ledger, options.pgSchema) : undefined,
-    clock: options.clock === undefined ? systemClock : (checkClock(options.clock, 'runOptions.clock'), options.clock),
+    clock: options.clock === undefined ? systemClock : checkClock(options.clock, 'runOptions.clock'),
     random: checkHook(options.random, 'runOptions.random', 'a function () => number in [0, 1)') ?? Math.random,
     sharedBreaker: options.sharedBreaker,
   });

@@ -155,12 +155,13 @@ export function checkBoolean(value: unknown, fallback: boolean, field: string): 
   return value;
 }
 
-/** An injected clock (`systemClock`, a `ManualClock`), or a `ConfigError`: its methods are called deep in a run. */
-export function checkClock(value: unknown, field: string): void {
+/** An injected clock (`systemClock`, a `ManualClock`), returned as it is, or a `ConfigError`: its methods are called deep in a run. */
+export function checkClock<C>(value: C, field: string): C {
   const candidate = value as Partial<Record<'now' | 'sleep' | 'timer', unknown>> | null | undefined;
   if (typeof candidate?.now !== 'function' || typeof candidate.sleep !== 'function' || typeof candidate.timer !== 'function') {
     throw invalid(field, 'must be a Clock with now(), sleep() and timer()', value);
   }
+  return value;
 }
 
 /** An AbortSignal, or a `ConfigError`. By shape, not instanceof: a signal from another realm or a polyfill serves as well. */

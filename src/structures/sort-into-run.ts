@@ -10,15 +10,15 @@ let sortScratch = new Uint32Array(0);
 const sortBuckets = new Uint32Array(65_537);
 
 /**
- * Sorts the entries of `from` (four uint32 each; `slots` of them, those whose hash is (0, 0) empty
- * and skipped: a KeyIndex's table as it is, or entries packed) by hash into a new run. A counting
- * pass over the top 16 bits of `hi`, then insertion sort within each bucket: the hashes are uniform,
- * so buckets hold a few entries each and the whole is linear.
+ * Sorts the entries of `from` (a KeyIndex's table as it is, its `slots`: four uint32 each, those
+ * whose hash is (0, 0) empty and skipped) by hash into a new run. A counting pass over the top 16
+ * bits of `hi`, then insertion sort within each bucket: the hashes are uniform, so buckets hold a
+ * few entries each and the whole is linear.
  */
-export function sortIntoRun(from: Uint32Array, slots: number, store: RunStore): SortedRun {
+export function sortIntoRun(from: Uint32Array, store: RunStore): SortedRun {
   const buckets = sortBuckets.fill(0);
   let count = 0;
-  for (let at = 0; at < slots * WORDS; at += WORDS) {
+  for (let at = 0; at < from.length; at += WORDS) {
     if ((from[at]! | from[at + 1]!) === 0) continue;
     buckets[(from[at]! >>> 16) + 1]!++;
     count++;
@@ -27,7 +27,7 @@ export function sortIntoRun(from: Uint32Array, slots: number, store: RunStore): 
   if (sortScratch.length < count * WORDS) sortScratch = new Uint32Array(count * WORDS);
   const sorted = sortScratch;
   const next = buckets.slice(0, 65_536);
-  for (let at = 0; at < slots * WORDS; at += WORDS) {
+  for (let at = 0; at < from.length; at += WORDS) {
     if ((from[at]! | from[at + 1]!) === 0) continue;
     // Four stores, not set(subarray()): a subarray is an object a entry, and the collector's work.
     const to = next[from[at]! >>> 16]!++ * WORDS;

@@ -37,7 +37,7 @@ class TestSpiller implements RunSpiller {
     if (wait) this.waited++;
     this.job = undefined;
     if (this.fail) throw new Error('the spill worker died');
-    const runs = [...job.runs, sortIntoRun(job.slots, job.slots.length / 4, this.store)];
+    const runs = [...job.runs, sortIntoRun(job.slots, this.store)];
     // The worker deletes what it wrote and merged away; the runs listed before are the index's.
     mergeNewestRuns(runs, this.store, (run) => {
       if (!job.runs.includes(run)) this.store.remove(run.data);

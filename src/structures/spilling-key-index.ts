@@ -306,7 +306,7 @@ export class SpillingKeyIndex {
   private spillHere(table: KeyIndex): void {
     const runs = [...this.runs];
     // Straight from the table's slots (about in hash order: key-index.ts), its empty ones skipped.
-    runs.push(sortIntoRun(table.slots, table.slots.length / WORDS, this.store));
+    runs.push(sortIntoRun(table.slots, this.store));
     mergeNewestRuns(runs, this.store, (run) => this.store.remove(run.data));
     this.installRuns(runs);
   }

@@ -45,8 +45,6 @@ export interface SpillWorkerData {
   readonly signal: Int32Array;
 }
 
-const WORDS = 4;
-
 /** Runs in a folder: the worker's own reads, and the files it writes under the names it was given. */
 class WorkerRunStore implements RunStore {
   private next = 0;
@@ -99,7 +97,7 @@ export function spill(job: SpillJob, progress: () => void): SpilledRun[] {
   try {
     const runs = job.runs.map((run) => store.open(run));
     // Straight from the table's slots (about in hash order: key-index.ts), its empty ones skipped.
-    runs.push(sortIntoRun(job.slots, job.slots.length / WORDS, store));
+    runs.push(sortIntoRun(job.slots, store));
     mergeNewestRuns(runs, store, (run) => store.remove(run.data));
     return runs.map((run) => ({ name: run.data.name, pages: run.pages }));
   } finally {

@@ -10,8 +10,8 @@
  *   and this tree's bench/engine-throughput-worker.mjs copied into it for the main thread's CPU)
  */
 import { execFileSync } from 'node:child_process';
-import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
-import { once } from 'node:events';
+import { writeEngineInput } from './engine-input.mjs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,16 +23,6 @@ const builds = { A: process.env.COMPARE, B: here };
 if (!builds.A) throw new Error('COMPARE=<the other build tree> is needed');
 const dir = mkdtempSync(join(tmpdir(), 'batchguard-ab-'));
 const data = join(dir, 'records.jsonl');
-
-async function writeData() {
-  const out = createWriteStream(data);
-  for (let i = 0; i < RECORDS; i++) {
-    const line = `{"id":${i},"name":"city-${i}","lat":${(i % 180) - 90 + 0.123},"lng":${(i % 360) - 180 + 0.456},"population":${i * 7}}\n`;
-    if (!out.write(line)) await once(out, 'drain');
-  }
-  out.end();
-  await once(out, 'finish');
-}
 
 function run(tree) {
   const ledger = join(dir, 'ledger.sqlite');
@@ -50,7 +40,7 @@ const range = (values, digits) =>
   `${median(values).toFixed(digits)} (${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)})`;
 
 try {
-  await writeData();
+  await writeEngineInput(data, RECORDS);
   const load = () =>
     loadavg()
       .map((l) => l.toFixed(1))

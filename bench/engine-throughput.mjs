@@ -16,10 +16,10 @@
  * `tracing` on; BENCH_EVENTS=cli for a run with an event subscriber like the CLI's; see engine-throughput-worker.mjs)
  */
 import { execFileSync } from 'node:child_process';
-import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { writeEngineInput } from './engine-input.mjs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { once } from 'node:events';
 
 const RECORDS = Number(process.env.RECORDS ?? 1_000_000);
 // A single run moves by ±30% with whatever else runs on this shared machine: ratios are taken
@@ -28,16 +28,6 @@ const REPEAT = Number(process.env.REPEAT ?? 3);
 const dir = mkdtempSync(join(tmpdir(), 'batchguard-bench-'));
 const data = join(dir, 'records.jsonl');
 const worker = new URL('./engine-throughput-worker.mjs', import.meta.url).pathname;
-
-async function writeData() {
-  const out = createWriteStream(data);
-  for (let i = 0; i < RECORDS; i++) {
-    const line = `{"id":${i},"name":"city-${i}","lat":${(i % 180) - 90 + 0.123},"lng":${(i % 360) - 180 + 0.456},"population":${i * 7}}\n`;
-    if (!out.write(line)) await once(out, 'drain');
-  }
-  out.end();
-  await once(out, 'finish');
-}
 
 /** The load average now (1, 5 and 15 minutes): other work on this shared machine stretches wall time. */
 function uptime() {
@@ -68,7 +58,7 @@ function measure(mode, extra = {}) {
 }
 
 try {
-  await writeData();
+  await writeEngineInput(data, RECORDS);
   const rounds = [];
   for (let i = 0; i < REPEAT; i++) {
     const bare = measure('bare');

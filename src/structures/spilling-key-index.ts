@@ -65,10 +65,11 @@ export class SpillingKeyIndex {
   private readonly store: RunStore;
   private readonly spillKeys: number;
   private table: KeyIndex;
-  /** A full table being spilled by the spiller: searched until its run replaces it. */
-  private frozen: KeyIndex | undefined;
-  /** What the caller said the frozen table's spill covers (spillWhenFull's `covers`). */
-  private frozenCovers: unknown;
+  /**
+   * A full table being spilled by the spiller, searched until its run replaces it, and what the caller
+   * said that spill covers (spillWhenFull's `covers`).
+   */
+  private frozen: { readonly table: KeyIndex; readonly covers: unknown } | undefined;
   /** A table emptied after its spill, for the next one to take the new keys. */
   private spare: KeyIndex | undefined;
   private spiller: RunSpiller | undefined;
@@ -93,7 +94,7 @@ export class SpillingKeyIndex {
 
   /** Number of distinct keys held. */
   get size(): number {
-    return this.inRuns + (this.frozen?.size ?? 0) + this.table.size;
+    return this.inRuns + (this.frozen?.table.size ?? 0) + this.table.size;
   }
 
   /** The Bloom filter over every key held (and maybe more): what a store keeps to open the runs again. */
@@ -103,7 +104,7 @@ export class SpillingKeyIndex {
 
   /** Bytes held in memory: the table, the filter and the runs' pages. */
   get bytes(): number {
-    const tables = this.table.bytes + (this.frozen?.bytes ?? 0) + (this.spare?.bytes ?? 0);
+    const tables = this.table.bytes + (this.frozen?.table.bytes ?? 0) + (this.spare?.bytes ?? 0);
     return tables + this.bloom.bytes + this.runs.reduce((sum, run) => sum + run.fenceBytes, 0);
   }
 
@@ -150,7 +151,7 @@ export class SpillingKeyIndex {
   /** Calls `visit` with the seq of every key held, in no particular order (reads every run). */
   forEachSeq(visit: (seq: number) => void): void {
     this.table.forEachSeq(visit);
-    this.frozen?.forEachSeq(visit);
+    this.frozen?.table.forEachSeq(visit);
     for (const run of this.runs) {
       scanRun(run, (words) => {
         for (let at = 2; at < words.length; at += WORDS) visit(words[at]!);
@@ -245,11 +246,10 @@ export class SpillingKeyIndex {
       this.spill();
       return covers;
     }
-    this.frozen = this.table;
-    this.frozenCovers = covers;
+    this.frozen = { table: this.table, covers };
     this.table = this.spare ?? this.newTable(this.spillKeys);
     this.spare = undefined;
-    this.spiller.start(this.frozen.slots, this.runs);
+    this.spiller.start(this.frozen.table.slots, this.runs);
     return done;
   }
 
@@ -273,7 +273,7 @@ export class SpillingKeyIndex {
       this.spiller = undefined;
     }
     if (runs === undefined) {
-      this.spillHere(frozen);
+      this.spillHere(frozen.table);
     } else {
       // The spiller deleted the runs it wrote and merged away itself; those listed before go once
       // a manifest no longer lists them (the store's `remove`).
@@ -281,10 +281,10 @@ export class SpillingKeyIndex {
       for (const run of this.runs) if (!kept.has(run)) this.store.remove(run.data);
       this.installRuns(runs);
     }
-    frozen.clear();
+    frozen.table.clear();
     this.frozen = undefined;
-    this.spare = frozen;
-    return this.frozenCovers;
+    this.spare = frozen.table;
+    return frozen.covers;
   }
 
   /** Moves the table's keys (all drained) into a run, if any, here (after a spill under way). */
@@ -323,7 +323,7 @@ export class SpillingKeyIndex {
 
   private findInRuns(hi: number, lo: number): KeyOwner | undefined {
     // Runs are older than the frozen table (a key is in one place only).
-    const frozen = this.frozen?.findHash(hi, lo);
+    const frozen = this.frozen?.table.findHash(hi, lo);
     if (frozen) return frozen;
     for (const run of this.runs) {
       const owner = run.find(hi, lo, this.page);
@@ -346,7 +346,7 @@ export class SpillingKeyIndex {
       });
     }
     this.forEachHashOf(this.table, (hi, lo) => filter.add(hi, lo));
-    if (this.frozen) this.forEachHashOf(this.frozen, (hi, lo) => filter.add(hi, lo));
+    if (this.frozen) this.forEachHashOf(this.frozen.table, (hi, lo) => filter.add(hi, lo));
     this.bloom = filter;
   }
 

@@ -232,8 +232,10 @@ describe('deadlines', () => {
     expect(stopped.status).toBe('stopped');
     expect(stopped.reason).toMatch(/maximum duration/);
     expect(stopped.next).toBe('batchguard run long.mjs');
-    // 3 s, plus the grace for in-flight records, plus the process start-up.
-    expect(first.ms).toBeLessThan(3000 + GRACE_MS + 2000);
+    // 3 s, plus the grace for in-flight records, plus the process's start-up and exit (loading the
+    // CLI and the job, the last commit, the reports): 4 s for those, since CI ran 6,285 ms here in all
+    // while two benchmarks loaded both CPUs. The run's own bound (elapsedMs, below) stays strict.
+    expect(first.ms).toBeLessThan(3000 + GRACE_MS + 4000);
     expect(stopped.elapsedMs).toBeGreaterThanOrEqual(3000);
     expect(stopped.elapsedMs).toBeLessThan(3000 + GRACE_MS);
 

@@ -186,7 +186,7 @@ export class BreakerControl {
    * An attempt failed with a retryable error or a timeout. Returns true when the record must be
    * parked (the breaker is open, or this failure opened it) instead of retried or failed.
    */
-  systemicFailure(entry: OpenRecord, fingerprint: string, error: LazySerializedError, how: SystemicFailure): boolean {
+  systemicFailure(entry: OpenRecord, group: () => string, error: LazySerializedError, how: SystemicFailure): boolean {
     if (this.probing === entry) {
       this.probing = undefined;
       if (this.served && !how.fresh) {
@@ -203,7 +203,7 @@ export class BreakerControl {
     if (entry.released) return false;
     this.lastError = error;
     const trip = this.breaker.record(
-      { ok: false, fingerprint, final: how.final, provisional: how.provisional, fresh: how.fresh },
+      { ok: false, fingerprint: group, final: how.final, provisional: how.provisional, fresh: how.fresh },
       this.clock,
     );
     // Which records the current run of failures spans: one flaky record alone is no outage.

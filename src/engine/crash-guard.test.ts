@@ -5,6 +5,7 @@ import { AHEAD, CrashGuard, MAX_AHEAD } from './crash-guard.js';
 interface Entry {
   position: { seq: number };
   done: boolean;
+  attempt?: number;
 }
 const entry = (seq: number): Entry => ({ position: { seq }, done: false });
 
@@ -50,6 +51,32 @@ describe('CrashGuard', () => {
     const last = notes[notes.length - 1] as InFlightNote;
     expect(last.started.length).toBeLessThanOrEqual(8);
     expect(last.group).toBe(false);
+  });
+
+  it('names a record waiting to retry in every note until it is done, once, whether or not it was called before', () => {
+    const { guard: g, notes } = guard();
+    void g.cover(0);
+    const retried = entry(0);
+    void g.starting(retried);
+    retried.attempt = 1;
+    // Parked before its first call, then started again: in the list twice, named once.
+    const parked = entry(1);
+    void g.starting(parked);
+    void g.starting(parked);
+    // Thousands of records go by (notes, prunes) while both wait; the retry starts again out of the note.
+    for (let seq = 2; seq < 3000; seq++) {
+      void g.cover(seq);
+      const e = entry(seq);
+      void g.starting(e);
+      e.done = true;
+    }
+    void g.starting(retried);
+    const last = notes[notes.length - 1] as InFlightNote;
+    expect(last.started).toEqual([0, 1]);
+    retried.done = true;
+    parked.done = true;
+    void g.cover(100_000);
+    expect((notes[notes.length - 1] as InFlightNote).started).toEqual([]);
   });
 
   it('reaches further while reading is fast (fewer notes), and back to AHEAD when it slows down', () => {

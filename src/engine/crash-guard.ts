@@ -152,13 +152,16 @@ class NoteQueue {
 /** What the guard needs of a record in flight. */
 export interface GuardedEntry {
   readonly position: { readonly seq: number };
+  /** Calls of the handler so far: a record called before is in `hot` already, until it is done. */
+  readonly attempt?: number;
 }
 
 export class CrashGuard<E extends GuardedEntry> {
   /**
    * Records started and maybe not done: what a new note lists as started (those not done). A list
-   * pruned now and then, not a Set: pushing is cheaper than hashing on every start, and a record
-   * started again (a retry) may be in it twice.
+   * pruned now and then, not a Set: pushing is cheaper than hashing on every start. A record called
+   * before (a retry) is not pushed again; one started again before its first call (parked, or the
+   * run stopping) may be in it twice.
    */
   private hot: E[] = [];
   /** The started records of the current note. */
@@ -241,8 +244,10 @@ export class CrashGuard<E extends GuardedEntry> {
    * when it could not), so this returns undefined.
    */
   starting(entry: E): Promise<void> | undefined {
-    this.hot.push(entry);
-    if (this.hot.length >= this.pruneAt) this.prune();
+    if (!((entry.attempt ?? 0) > 0)) {
+      this.hot.push(entry);
+      if (this.hot.length >= this.pruneAt) this.prune();
+    }
     const seq = entry.position.seq;
     if (this.covers(seq)) return this.waitFor(seq);
     if (this.grouped) {
@@ -351,26 +356,27 @@ export class CrashGuard<E extends GuardedEntry> {
   }
 
   /**
-   * Drops finished records, and repeats, from `hot`, at sizes that double: amortised O(1) a start,
+   * Drops finished records from `hot`, at sizes that double: amortised O(1) a start,
    * and finished records are not kept alive (to be promoted by the garbage collector) until the
    * next note.
    */
   private prune(): void {
+    // In place, without a Set: records waiting to retry keep the list at ~100 while records go by.
     const hot = this.hot;
-    // A record started again (a retry, a rate-limit wait) is in the list once more: kept once.
-    const kept = new Set<E>();
+    let kept = 0;
     for (let i = 0; i < hot.length; i++) {
       const entry = hot[i] as E;
-      if (!this.done(entry)) kept.add(entry);
+      if (!this.done(entry)) hot[kept++] = entry;
     }
-    this.hot = [...kept];
-    this.pruneAt = Math.max(MIN_PRUNE, kept.size * 2);
+    hot.length = kept;
+    this.pruneAt = Math.max(MIN_PRUNE, kept * 2);
   }
 
   private write(): Promise<void> | undefined {
     this.prune();
-    const started = this.hot.map((entry) => entry.position.seq);
-    this.noted = new Set(started);
+    // A record in the list twice (see `hot`) is listed once.
+    this.noted = new Set(this.hot.map((entry) => entry.position.seq));
+    const started = [...this.noted];
     const ahead = [this.fresh, this.released].filter((range): range is SeqRange => range !== undefined);
     return this.notes.send({ started, ahead, group: false });
   }

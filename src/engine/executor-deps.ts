@@ -40,7 +40,8 @@ export interface ExecutorDeps {
     /** Whether this record's attempt is the breaker's probe (it runs while the breaker is not closed). */
     isProbe(entry: OpenRecord): boolean;
     succeeded(entry: OpenRecord): void;
-    systemicFailure(entry: OpenRecord, fingerprint: string, error: LazySerializedError, how: SystemicFailure): boolean;
+    /** `group` computes the failure's group: only when the breaker reads it (see Signal in breaker.ts). */
+    systemicFailure(entry: OpenRecord, group: () => string, error: LazySerializedError, how: SystemicFailure): boolean;
     hold(entry: OpenRecord, ends: { fail(): void; park(): void; pend(): void }): boolean;
   };
   /** Token buckets: every attempt takes a token; a Retry-After pauses the record's key. */

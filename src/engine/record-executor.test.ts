@@ -54,8 +54,8 @@ function executorFor(options: {
       closed: true,
       isProbe: () => false,
       succeeded: () => {},
-      systemicFailure: (_entry, fingerprint) => {
-        seen.fingerprints.push(fingerprint);
+      systemicFailure: (_entry, group) => {
+        seen.fingerprints.push(group());
         return false;
       },
       hold: () => false,

@@ -277,16 +277,21 @@ export class RecordExecutor implements AttemptOwner {
     const failure = handlerFailure ? LazySerializedError.of(handlerFailure) : new LazySerializedError(handlerError, job.redact);
     if (systemic) {
       // The group this failure would have if it ended the record, so the breaker's dominant error is a
-      // failure group: computed from what a fingerprint reads of the error, not its whole serialization.
-      const identity = handlerFailure ?? safeIdentity(handlerError);
-      const group = failureFingerprint(identity, { kind: timedOut ? FailureKind.timeout : FailureKind.exhausted, rule });
+      // failure group: computed from what a fingerprint reads of the error, not its whole serialization,
+      // and only when the breaker reads it (a record's first failure, which retries, it reads only on a trip).
+      const kind = timedOut ? FailureKind.timeout : FailureKind.exhausted;
       const final = !decision.retry;
       if (
-        this.deps.breaker.systemicFailure(entry, group, failure, {
-          final,
-          provisional: !final && entry.counted === 1,
-          fresh: entry.attempt === 1,
-        })
+        this.deps.breaker.systemicFailure(
+          entry,
+          () => failureFingerprint(handlerFailure ?? safeIdentity(handlerError), { kind, rule }),
+          failure,
+          {
+            final,
+            provisional: !final && entry.counted === 1,
+            fresh: entry.attempt === 1,
+          },
+        )
       ) {
         this.park(entry);
         return;

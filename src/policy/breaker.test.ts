@@ -392,6 +392,25 @@ describe('provisional failures (a first failure its record will retry)', () => {
     expect(b.trip?.reason).toBe('success-collapse');
   });
 
+  it('a fingerprint given as a function is computed only when it enters the window or names a trip', () => {
+    const b = breaker({ consecutiveFailures: 4, minRecords: 100, windowRecords: 100, dominantShare: 1 });
+    const computed: string[] = [];
+    const lazy = (fingerprint: string, provisional: boolean): Signal => ({
+      ok: false,
+      fingerprint: () => {
+        computed.push(fingerprint);
+        return fingerprint;
+      },
+      provisional,
+    });
+    expect(feed(b, [lazy('fp-a', true), OK, lazy('fp-b', true)])).toBe(-1);
+    expect(computed).toEqual([]);
+    // Failures again enter the window; the one that trips names it (no error dominates the window).
+    expect(feed(b, [lazy('fp-c', false), lazy('fp-d', false), lazy('fp-e', true)])).toBe(2);
+    expect(computed).toEqual(['fp-c', 'fp-d', 'fp-e']);
+    expect(b.trip).toMatchObject({ reason: 'consecutive-failures', fingerprint: 'fp-e' });
+  });
+
   it('a final failure is never provisional', () => {
     const b = breaker({ consecutiveFailures: 3 });
     expect(feed(b, [first(), first(), { ok: false, fingerprint: 'fp-outage', provisional: true, final: true }])).toBe(2);

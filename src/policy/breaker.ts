@@ -138,13 +138,14 @@ export interface Trip {
  * failure with its fingerprint; `final` when that failure ends the record (attempts used up);
  * `provisional` when it is its record's first failure and the record will retry: on its own that
  * says nothing about records failing (a service where every record needs one retry serves them
- * all), so it counts in a run of failures but opens nothing by itself.
+ * all), so it counts in a run of failures but opens nothing by itself. A fingerprint given as a
+ * function is called only when the failure enters the window or names a trip (a provisional one: a trip).
  */
 export type Signal =
   | { readonly ok: true }
   | {
       readonly ok: false;
-      readonly fingerprint: string;
+      readonly fingerprint: string | (() => string);
       readonly final?: boolean;
       readonly provisional?: boolean;
       /** The record's first call: it had not failed before. Absent means unknown, taken as fresh. */
@@ -225,7 +226,7 @@ export class CircuitBreaker {
     const provisional = !signal.ok && signal.provisional === true && signal.final !== true;
     // The success rate is over the attempts that say something about records: successes, and
     // failures of records that failed before or fail for good.
-    if (!provisional) this.attempts.push(signal.ok ? '' : signal.fingerprint);
+    if (!provisional) this.attempts.push(signal.ok ? '' : fingerprintOf(signal.fingerprint));
     if (signal.ok || signal.final === true) this.records.push(signal.ok);
     this.consecutive = signal.ok ? 0 : this.consecutive + 1;
     this.consecutiveEvidence = signal.ok ? 0 : this.consecutiveEvidence + (provisional ? 0 : 1);
@@ -335,7 +336,6 @@ export class CircuitBreaker {
 
   private check(signal: Signal): Trip | undefined {
     const o = this.options;
-    const last = signal.ok ? undefined : signal.fingerprint;
     // A run of first failures alone (every record retrying once) is no outage: one record at least
     // must have failed again, or for good, within the run. Nor is a run of retries alone: records
     // that fail on their own retry after the same wait, so their retries come together while the
@@ -344,7 +344,7 @@ export class CircuitBreaker {
       return this.named(
         BreakerTripReason.consecutiveFailures,
         `${this.consecutive} attempts in a row failed with retryable errors or timeouts`,
-        last,
+        signal,
         this.consecutive,
         this.consecutive,
       );
@@ -355,7 +355,7 @@ export class CircuitBreaker {
       return this.named(
         BreakerTripReason.failureRate,
         `${failedRecords} of the last ${records} records failed after all their attempts (${percent(failedRecords / records, 0)} ≥ ${percent(o.failureRate, 0)})`,
-        last,
+        signal,
         failedRecords,
         records,
       );
@@ -367,7 +367,7 @@ export class CircuitBreaker {
       return this.named(
         BreakerTripReason.successCollapse,
         `only ${successes} of the last ${attempts} attempts succeeded (${percent(successes / attempts, 0)} < ${percent(o.minSuccessRate, 0)})`,
-        last,
+        signal,
         failedAttempts,
         attempts,
       );
@@ -376,12 +376,12 @@ export class CircuitBreaker {
   }
 
   /** The trip, labelled with the dominant error of the recent failures when one dominates (the report names it). */
-  private named(reason: Trip['reason'], description: string, last: string | undefined, failures: number, window: number): Trip {
+  private named(reason: Trip['reason'], description: string, signal: Signal, failures: number, window: number): Trip {
     const dominant = this.dominant();
     if (dominant && dominant.count / dominant.failures >= this.options.dominantShare) {
       return { reason, description, fingerprint: dominant.fingerprint, failures, window };
     }
-    return { reason, description, fingerprint: last ?? dominant?.fingerprint, failures, window };
+    return { reason, description, fingerprint: signal.ok ? dominant?.fingerprint : fingerprintOf(signal.fingerprint), failures, window };
   }
 
   private dominant(): { fingerprint: string; count: number; failures: number } | undefined {
@@ -396,3 +396,5 @@ export class CircuitBreaker {
     return best && { ...best, failures: this.attempts.failures };
   }
 }
+
+const fingerprintOf = (fingerprint: string | (() => string)): string => (typeof fingerprint === 'string' ? fingerprint : fingerprint());

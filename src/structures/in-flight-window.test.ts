@@ -122,6 +122,23 @@ describe('InFlightWindow', () => {
     expect(storedLength(window)).toBeLessThanOrEqual(2 * 1025 + 1);
   });
 
+  it('keeps at most 64 entries beyond twice the open ones behind an open one, not thousands', () => {
+    // A record waiting to retry holds the head while the records read after it finish. A pass comes
+    // at twice what the last one kept plus 64 and keeps the open ones: at most 2 × open + 64 entries
+    // stay, and the one just added (a bound of 1,024 let ~3,000 stay).
+    const window = new InFlightWindow<Entry>((entry) => entry.done);
+    window.add({ seq: 0, done: false });
+    let maxStored = 0;
+    for (let seq = 1; seq <= 5000; seq++) {
+      const entry = { seq, done: false };
+      window.add(entry);
+      entry.done = true;
+      maxStored = Math.max(maxStored, storedLength(window));
+    }
+    expect(seqs(window.open())).toEqual([0]);
+    expect(maxStored).toBeLessThanOrEqual(2 * 1 + 64 + 1);
+  });
+
   it('drops entries that leave behind an open one as it grows, with no one asking for the oldest', () => {
     // Records set aside by the dependency gate leave the window as they are read, while commits
     // (which ask for the oldest) may not come at all: the window must not keep them.

@@ -101,7 +101,7 @@ export async function runCommand(jobFile: string, flags: RunFlags, rerun?: Rerun
     lease: flags.lease === undefined ? undefined : { expireMs: parseDuration(flags.lease, '--lease') },
     maxRecords: flags.maxRecords ?? flags.limit,
     maxDurationMs: flags.maxDuration === undefined ? undefined : parseDuration(flags.maxDuration, '--max-duration'),
-    untilMs: flags.until === undefined ? undefined : parseUntil(flags.until, Date.now(), '--until'),
+    untilMs: flags.until === undefined ? undefined : parseUntil(flags.until, commandStartedAtMs(), '--until'),
   };
   const handle = startRun(job, options);
   started.handle = handle;
@@ -212,4 +212,15 @@ function guardExit(done: Promise<unknown>, log: Logger): () => void {
   };
   done.then(unguard, unguard);
   return unguard;
+}
+
+/**
+ * When the command was started (the process's start): a time of day given to `--until` is read
+ * against it, not against the moment the flags are parsed. A time a few seconds ahead when the
+ * command was typed would otherwise, on a loaded machine whose start-up took longer than that, be
+ * taken for tomorrow's and the run would go on all night; read against the start, it is today's,
+ * already past, and the run stops before its first record.
+ */
+function commandStartedAtMs(): number {
+  return Math.min(Date.now(), performance.timeOrigin);
 }

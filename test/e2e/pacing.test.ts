@@ -7,6 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { defaultBurst } from '../../src/policy/token-bucket.js';
 import { runCli, writeJsonl } from '../helpers/cli.js';
@@ -331,5 +332,28 @@ describe('deadlines', () => {
     console.log(`--until ${hhmmss}: exit 5 ${exitedAt - untilMs} ms after the time (${exitedAt - spawnedAt} ms after spawn)`);
     expect(exitedAt).toBeGreaterThanOrEqual(untilMs);
     expect(exitedAt - untilMs).toBeLessThan(GRACE_MS + 1000);
+  }, 60_000);
+
+  it('--until is read against the start of the command: a time that passed while the CLI started is taken for today, not tomorrow', async () => {
+    const dir = tempDir();
+    const side = deadlineJob(dir, 30_000);
+    // Start-up made 2.5 s slower than the time given is ahead (seen in CI under load: a run meant to
+    // stop 2 s ahead took the time for tomorrow's and processed every record).
+    const slowStart = join(dir, 'slow-start.mjs');
+    writeFileSync(slowStart, 'const until = Date.now() + 2500;\nwhile (Date.now() < until);\n');
+    const untilMs = Math.ceil((Date.now() + 1000) / 1000) * 1000;
+    const at = new Date(untilMs);
+    const hhmmss = [at.getHours(), at.getMinutes(), at.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
+
+    const result = await runCli(['run', 'long.mjs', '--until', hhmmss, '--json', '--no-progress'], {
+      cwd: dir,
+      env: { SIDE_FILE: side, RUN: '1', SLEEP_MS: '1', NODE_OPTIONS: `--import ${pathToFileURL(slowStart).href}` },
+    });
+    expect(result.code, result.stderr).toBe(5);
+    const summary = JSON.parse(result.stdout);
+    expect(summary.reason).toContain(`--until time (${at.toISOString()})`);
+    // Already past when the run began: it stopped before its first record.
+    expect(summary.succeeded).toBe(0);
+    expect(summary.sourceExhausted).toBe(false);
   }, 60_000);
 });

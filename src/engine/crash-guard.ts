@@ -244,7 +244,7 @@ export class CrashGuard<E extends GuardedEntry> {
    * when it could not), so this returns undefined.
    */
   starting(entry: E): Promise<void> | undefined {
-    if (!((entry.attempt ?? 0) > 0)) {
+    if (!entry.attempt) {
       this.hot.push(entry);
       if (this.hot.length >= this.pruneAt) this.prune();
     }

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { createRedactor } from '../policy/redact.js';
 import { createLogger, type LoggerOptions } from './logger.js';
@@ -66,6 +67,29 @@ describe('createLogger, JSON', () => {
     // eslint-disable-next-line no-control-regex -- no raw control, bidi or separator character may be written
     expect(line).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u202e\u2028]/);
     expect(JSON.parse(line)).toMatchObject({ key: 'a\u009b31mb\u202ec\u2028d\u001b', msg: '100%s done %d' });
+  });
+  it('keeps pino’s order (level, time, pid, hostname, name, bindings, fields, msg) and its level names', () => {
+    const { lines, log } = capture({ format: 'json', level: 'debug', bindings: { job: 'geocode' } });
+    log.setBindings({ runId: 'run-1' });
+    log.fatal({ event: 'run:exited', level: 'not-a-level' }, 'exited');
+    log.debug({ event: 'worker:waiting' });
+    const [fatal, debug] = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(Object.keys(fatal ?? {})).toEqual(['level', 'time', 'pid', 'hostname', 'name', 'job', 'runId', 'event', 'msg']);
+    expect(fatal).toMatchObject({ level: 'fatal', hostname: hostname(), runId: 'run-1', msg: 'exited' });
+    expect(debug).toMatchObject({ level: 'debug', runId: 'run-1', event: 'worker:waiting' });
+    expect(debug).not.toHaveProperty('msg');
+    expect(log.isLevelEnabled('debug')).toBe(true);
+    expect(capture({ format: 'json' }).log.isLevelEnabled('debug')).toBe(false);
+  });
+
+  it('redacts bound fields too, and a child’s bindings stay its own', () => {
+    const { lines, log } = capture({ format: 'json', bindings: { ledger: 'postgres://app:pw-bound-1@db/x' } });
+    const child = log.child({ worker: 'w1' });
+    child.info('from the child');
+    log.info('from the parent');
+    expect(lines[0]).not.toContain('pw-bound-1');
+    expect(JSON.parse(lines[0] as string)).toMatchObject({ ledger: 'postgres://app:[redacted]@db/x', worker: 'w1' });
+    expect(JSON.parse(lines[1] as string)).not.toHaveProperty('worker');
   });
 });
 

@@ -60,8 +60,8 @@ export async function planComponentChunks(
       throw new ConfigError(`source ${source.description} numbered item ${graph.records} as ${seq}: it cannot be split into chunks`);
     }
     if (seq === offsets.length) {
-      offsets = grown(offsets);
-      lines = grown(lines);
+      offsets = grownFloat64(offsets);
+      lines = grownFloat64(lines);
     }
     offsets[seq] = offset ?? Number.NaN;
     lines[seq] = line ?? Number.NaN;
@@ -136,7 +136,7 @@ export function safeDependencies(job: Pick<Job<any, any>, 'dependsOn'>, value: u
   }
 }
 
-function grown(array: Float64Array<ArrayBuffer>): Float64Array<ArrayBuffer> {
+function grownFloat64(array: Float64Array<ArrayBuffer>): Float64Array<ArrayBuffer> {
   const next = new Float64Array(array.length * 2);
   next.set(array);
   return next;

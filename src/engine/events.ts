@@ -93,10 +93,10 @@ export class EngineEvents {
 
 function failed(subscriber: Subscriber, event: EngineEvent, error: unknown): void {
   subscriber.failures++;
-  if (subscriber.firstFailure === undefined) subscriber.firstFailure = `a ${event.type} event: ${describe(error)}`;
+  if (subscriber.firstFailure === undefined) subscriber.firstFailure = `a ${event.type} event: ${describeThrown(error)}`;
 }
 
-function describe(error: unknown): string {
+function describeThrown(error: unknown): string {
   try {
     if (error instanceof Error) return `${error.name}: ${error.message}`.slice(0, 300);
     return String(error).slice(0, 300);

@@ -47,7 +47,7 @@ export class DependencyComponents {
   addRecord(key: string | undefined, dependsOn: readonly string[]): void {
     const node = key === undefined ? this.newNode() : this.nodeOf(key);
     for (const dep of dependsOn) this.union(node, this.nodeOf(dep));
-    if (this.recordCount === this.recordNode.length) this.recordNode = grown(this.recordNode);
+    if (this.recordCount === this.recordNode.length) this.recordNode = grownInt32(this.recordNode);
     this.recordNode[this.recordCount++] = node;
   }
 
@@ -96,8 +96,8 @@ export class DependencyComponents {
 
   private newNode(): number {
     if (this.nodeCount === this.parent.length) {
-      this.parent = grown(this.parent);
-      this.size = grown(this.size);
+      this.parent = grownInt32(this.parent);
+      this.size = grownInt32(this.size);
     }
     const node = this.nodeCount++;
     this.parent[node] = node;
@@ -130,7 +130,7 @@ export class DependencyComponents {
 
 const DRAIN_EVERY = 65_536;
 
-function grown(array: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> {
+function grownInt32(array: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> {
   const next = new Int32Array(array.length * 2);
   next.set(array);
   return next;

@@ -11,7 +11,7 @@ import { checkLedgerSpec } from './ledger-location.js';
 import { MEMORY_LEDGER, openMemoryLedger } from './memory/memory-ledger.js';
 import { openDeferredPostgresLedger } from './postgres/deferred-postgres-ledger.js';
 import { checkPgSchema, isPostgresSpec } from './postgres/postgres-location.js';
-import { openSqliteLedger } from './sqlite/open-sqlite-ledger.js';
+import { openSqliteLedgerFile } from './sqlite/open-sqlite-ledger.js';
 
 /** Where a ledger is: `'memory'`, a SQLite file path, a PostgreSQL URL, or a ledger opened by the caller. */
 export type LedgerLocation = string | Ledger;
@@ -57,7 +57,7 @@ export function openLedger(location: LedgerLocation, context: LedgerContext = {}
       owned: true,
     };
   }
-  return { ledger: openSqliteLedger(location, { lease }), owned: true };
+  return { ledger: openSqliteLedgerFile(location, { lease }), owned: true };
 }
 
 /**
@@ -67,5 +67,5 @@ export function openLedger(location: LedgerLocation, context: LedgerContext = {}
  */
 export function openLedgerForReading(path: string): Ledger {
   checkLedgerSpec(path, 'ledger');
-  return openSqliteLedger(path, { readOnly: true });
+  return openSqliteLedgerFile(path, { readOnly: true });
 }

@@ -5,7 +5,7 @@
  * development dependency of batchguard only).
  */
 import type { Ledger } from './ledger.js';
-import { openSqliteLedger as openSqlite } from './sqlite/open-sqlite-ledger.js';
+import { openSqliteLedgerFile as openSqlite } from './sqlite/open-sqlite-ledger.js';
 
 /** Opens (creating if needed) the SQLite ledger file at `path`. Throws `LedgerError` when it cannot. */
 export function openSqliteLedger(path: string): Ledger {

@@ -54,7 +54,7 @@ export function runTracing(settings: ResolvedTracing, job: string, runId: string
   let failures = 0;
   const trouble = (what: string, error: unknown): void => {
     // One line, however many records it hit: a tracing bug must not flood the summary.
-    if (failures++ === 0) troubles.push(`tracing: ${what}: ${describe(error)}; the run went on, with fewer spans`);
+    if (failures++ === 0) troubles.push(`tracing: ${what}: ${describeTrouble(error)}; the run went on, with fewer spans`);
   };
   return {
     name: 'tracing',
@@ -68,7 +68,7 @@ export function runTracing(settings: ResolvedTracing, job: string, runId: string
         troubles.push(
           isNotFound(error)
             ? `tracing is on (the job's tracing option), but the package ${PACKAGE} cannot be found from batchguard; install it beside batchguard with \`npm install ${PACKAGE}@1\`; this run has no spans`
-            : `tracing is on, but ${PACKAGE} could not be loaded (${describe(error)}); this run has no spans`,
+            : `tracing is on, but ${PACKAGE} could not be loaded (${describeTrouble(error)}); this run has no spans`,
         );
         return;
       }
@@ -142,7 +142,7 @@ function isNotFound(error: unknown): boolean {
   return code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND';
 }
 
-function describe(error: unknown): string {
+function describeTrouble(error: unknown): string {
   try {
     return (error instanceof Error ? `${error.name}: ${error.message}` : String(error)).slice(0, 300);
   } catch {

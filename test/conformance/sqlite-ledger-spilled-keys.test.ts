@@ -3,7 +3,7 @@
  * every two keys, so that every key test also goes through runs, their manifest and their reopening.
  */
 import { join } from 'node:path';
-import { openSqliteLedger } from '../../src/ledger/sqlite/open-sqlite-ledger.js';
+import { openSqliteLedgerFile } from '../../src/ledger/sqlite/open-sqlite-ledger.js';
 import { withDatabase } from '../helpers/ledger.js';
 import { tempDir } from '../helpers/temp.js';
 import { describeLedgerConformance } from './ledger-conformance.js';
@@ -12,7 +12,7 @@ let path: string | undefined;
 
 describeLedgerConformance(
   'SQLite ledger, keys spilled into runs',
-  async ({ lease }) => openSqliteLedger((path ??= join(tempDir(), 'ledger.sqlite')), { lease, keySpillKeys: 2 }),
+  async ({ lease }) => openSqliteLedgerFile((path ??= join(tempDir(), 'ledger.sqlite')), { lease, keySpillKeys: 2 }),
   async () => {
     path = undefined;
   },

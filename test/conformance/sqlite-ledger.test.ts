@@ -1,6 +1,6 @@
 /** The SQLite ledger passes the conformance suite: each test's ledger is a new file. */
 import { join } from 'node:path';
-import { openSqliteLedger } from '../../src/ledger/sqlite/open-sqlite-ledger.js';
+import { openSqliteLedgerFile } from '../../src/ledger/sqlite/open-sqlite-ledger.js';
 import { withDatabase } from '../helpers/ledger.js';
 import { tempDir } from '../helpers/temp.js';
 import { describeLedgerConformance } from './ledger-conformance.js';
@@ -9,7 +9,7 @@ let path: string | undefined;
 
 describeLedgerConformance(
   'SQLite ledger',
-  async ({ lease }) => openSqliteLedger((path ??= join(tempDir(), 'ledger.sqlite')), { lease }),
+  async ({ lease }) => openSqliteLedgerFile((path ??= join(tempDir(), 'ledger.sqlite')), { lease }),
   async () => {
     // tempDir() removes the folder after the test.
     path = undefined;

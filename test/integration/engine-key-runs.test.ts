@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { runJob } from '../../src/engine/run-job.js';
 import { StorageError } from '../../src/errors.js';
 import { defineJob } from '../../src/job.js';
-import { openSqliteLedger } from '../../src/ledger/sqlite/open-sqlite-ledger.js';
+import { openSqliteLedgerFile } from '../../src/ledger/sqlite/open-sqlite-ledger.js';
 import { jsonl } from '../../src/sources/jsonl.js';
 import { tempDir } from '../helpers/temp.js';
 
@@ -37,7 +37,7 @@ function setup() {
       },
     });
     // Small runs, so that 2000 keys make several.
-    const ledger = openSqliteLedger(path, { keySpillKeys: 64 });
+    const ledger = openSqliteLedgerFile(path, { keySpillKeys: 64 });
     try {
       return await runJob(job, { ledger, signal: controller.signal });
     } finally {

@@ -12,7 +12,7 @@ import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { KeyRunFiles, type KeyRunsManifest } from '../../src/ledger/sqlite/key-runs.js';
 import { KeyRunSpiller, type KeyRunSpillerOptions } from '../../src/ledger/sqlite/key-run-spiller.js';
-import { openSqliteLedger } from '../../src/ledger/sqlite/open-sqlite-ledger.js';
+import { openSqliteLedgerFile } from '../../src/ledger/sqlite/open-sqlite-ledger.js';
 import { SpillingKeyIndex } from '../../src/structures/spilling-key-index.js';
 import { start } from '../conformance/conformance-harness.js';
 import { tempDir } from '../helpers/temp.js';
@@ -129,10 +129,10 @@ describe('the key index spilling on a worker thread', () => {
     // only); the process is killed right after the commit that starts the next spill (the worker is
     // then writing its run, or about to).
     const script = `
-      import { openSqliteLedger } from ${JSON.stringify(OPEN_LEDGER.href)};
+      import { openSqliteLedgerFile } from ${JSON.stringify(OPEN_LEDGER.href)};
       import { readdirSync } from 'node:fs';
       const fingerprint = { description: 'jsonl:data/in.jsonl', size: 1000, mtimeMs: 1_700_000_000_000, sampleHash: 'aaaa' };
-      const ledger = openSqliteLedger(process.argv[1], { keySpillKeys: 1000 });
+      const ledger = openSqliteLedgerFile(process.argv[1], { keySpillKeys: 1000 });
       await ledger.begin({ runId: 'run-1', job: 'conformance', fingerprint, acceptDrift: false, options: { concurrency: 4 } });
       const keys = await ledger.keys();
       for (let seq = 0; seq < 3000; seq++) {
@@ -155,7 +155,7 @@ describe('the key index spilling on a worker thread', () => {
     const folder = `${path}.keys.sorted`;
     const killed = JSON.parse(readFileSync(join(folder, 'manifest.json'), 'utf8')) as KeyRunsManifest;
     expect(killed.coveredBytes).toBe(1000 * 16);
-    const ledger = openSqliteLedger(path, { keySpillKeys: 1000 });
+    const ledger = openSqliteLedgerFile(path, { keySpillKeys: 1000 });
     await ledger.begin(start('run-2'));
     const keys = await ledger.keys();
     expect(keys.size).toBe(2000);

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { StorageError } from '../../src/errors.js';
 import type { CommitBatch, RunStart } from '../../src/ledger/ledger.js';
-import { openSqliteLedger } from '../../src/ledger/sqlite/open-sqlite-ledger.js';
+import { openSqliteLedgerFile } from '../../src/ledger/sqlite/open-sqlite-ledger.js';
 import type { SqliteLedger } from '../../src/ledger/sqlite/sqlite-ledger.js';
 import { jsonlOutput } from '../../src/sinks/jsonl-output.js';
 import { ManualClock } from '../../src/clock.js';
@@ -73,7 +73,7 @@ function expectStorage(error: unknown, code: string, text: string): void {
 
 /** A ledger with one finished run that committed `keyCount` keys in two chunks and 300 failed rows. */
 async function ledgerWithKeys(path: string, keyCount = 100): Promise<void> {
-  const ledger = openSqliteLedger(path);
+  const ledger = openSqliteLedgerFile(path);
   try {
     await ledger.begin(start('run-1'));
     const rows = Array.from({ length: 300 }, (_, seq) => ({
@@ -102,7 +102,7 @@ describe('the ledger file', () => {
     await ledgerWithKeys(path);
     truncateSync(path, 0);
     expectStorage(
-      thrown(() => openSqliteLedger(path)),
+      thrown(() => openSqliteLedgerFile(path)),
       'STORAGE_DAMAGED',
       `the ledger ${path} is empty (0 bytes)`,
     );
@@ -121,7 +121,7 @@ describe('the ledger file', () => {
     closeSync(fd);
     const before = readFileSync(path);
     expectStorage(
-      thrown(() => openSqliteLedger(path)),
+      thrown(() => openSqliteLedgerFile(path)),
       'STORAGE_DAMAGED',
       `the ledger ${path} is damaged (SQLite's quick_check: `,
     );
@@ -132,7 +132,7 @@ describe('the ledger file', () => {
     for (const change of ['deleted', 'replaced'] as const) {
       const dir = tempDir();
       const path = join(dir, 'l.sqlite');
-      const ledger = openSqliteLedger(path);
+      const ledger = openSqliteLedgerFile(path);
       try {
         await ledger.begin(start('run-1'));
         await ledger.commit(batch('run-1', { succeeded: [{ first: 0, last: 9 }], watermark: { seq: 10 }, seen: 10 }));
@@ -200,7 +200,7 @@ describe('the key file is part of the ledger', () => {
     const path = join(tempDir(), 'l.sqlite');
     await ledgerWithKeys(path);
     damage(`${path}.keys`);
-    const ledger = openSqliteLedger(path);
+    const ledger = openSqliteLedgerFile(path);
     try {
       await ledger.begin(start('run-2'));
       const error = await rejected(allKeys(ledger));
@@ -219,7 +219,7 @@ describe('the key file is part of the ledger', () => {
     const path = join(tempDir(), 'l.sqlite');
     await ledgerWithKeys(path);
     appendFileSync(`${path}.keys`, Buffer.alloc(7, 1));
-    const ledger = openSqliteLedger(path);
+    const ledger = openSqliteLedgerFile(path);
     try {
       await ledger.begin(start('run-2'));
       expect(await allKeys(ledger)).toBe(1600);
@@ -230,7 +230,7 @@ describe('the key file is part of the ledger', () => {
     } finally {
       await ledger.close();
     }
-    const reopened = openSqliteLedger(path);
+    const reopened = openSqliteLedgerFile(path);
     try {
       expect(await allKeys(reopened)).toBe(1760);
     } finally {
@@ -242,7 +242,7 @@ describe('the key file is part of the ledger', () => {
     const path = join(tempDir(), 'l.sqlite');
     await ledgerWithKeys(path);
     unlinkSync(path);
-    const ledger = openSqliteLedger(path);
+    const ledger = openSqliteLedgerFile(path);
     try {
       expectStorage(
         await rejected(ledger.begin(start('run-2'))),
@@ -260,7 +260,7 @@ describe('a full disk', () => {
   it('fails a commit whose key file cannot be written with STORAGE_FULL, and commits nothing of it', async () => {
     const path = join(tempDir(), 'l.sqlite');
     symlinkSync('/dev/full', `${path}.keys`);
-    const ledger = openSqliteLedger(path);
+    const ledger = openSqliteLedgerFile(path);
     try {
       await ledger.begin(start('run-1'));
       await addKeys(ledger, 0, 10);

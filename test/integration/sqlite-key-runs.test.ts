@@ -10,14 +10,14 @@ import { describe, expect, it } from 'vitest';
 import { StorageError } from '../../src/errors.js';
 import type { Ledger } from '../../src/ledger/ledger.js';
 import type { KeyRunsManifest } from '../../src/ledger/sqlite/key-runs.js';
-import { openSqliteLedger } from '../../src/ledger/sqlite/open-sqlite-ledger.js';
+import { openSqliteLedgerFile } from '../../src/ledger/sqlite/open-sqlite-ledger.js';
 import { batch, start } from '../conformance/conformance-harness.js';
 import { tempDir } from '../helpers/temp.js';
 
 const SPILL = 64;
 
 function open(path: string): Ledger {
-  return openSqliteLedger(path, { keySpillKeys: SPILL });
+  return openSqliteLedgerFile(path, { keySpillKeys: SPILL });
 }
 
 /** A run that adds keys `first` to `end - 1` (seq = number), committing every 50 keys. */

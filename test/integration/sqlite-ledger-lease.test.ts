@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { LedgerError } from '../../src/errors.js';
 import type { CommitBatch, RunStart } from '../../src/ledger/ledger.js';
 import { resolveLeaseOptions } from '../../src/ledger/lease.js';
-import { openSqliteLedger } from '../../src/ledger/sqlite/open-sqlite-ledger.js';
+import { openSqliteLedgerFile } from '../../src/ledger/sqlite/open-sqlite-ledger.js';
 import type { SqliteLedger } from '../../src/ledger/sqlite/sqlite-ledger.js';
 import { withDatabase as query } from '../helpers/ledger.js';
 import { tempDir } from '../helpers/temp.js';
@@ -24,7 +24,7 @@ function batch(runId: string, overrides: Partial<CommitBatch> = {}): CommitBatch
 }
 
 function open(path: string): SqliteLedger {
-  return openSqliteLedger(path, { lease: LEASE });
+  return openSqliteLedgerFile(path, { lease: LEASE });
 }
 
 async function rejection(promise: Promise<unknown>): Promise<LedgerError> {
@@ -98,8 +98,8 @@ describe('SQLite ledger lease', () => {
     const path = join(tempDir(), 'l.sqlite');
     const dist = resolve(import.meta.dirname, '../../dist/ledger/sqlite/open-sqlite-ledger.js');
     const script = `
-      import { openSqliteLedger } from ${JSON.stringify(dist)};
-      const ledger = openSqliteLedger(${JSON.stringify(path)}, { lease: { expireMs: 600000, renewEveryMs: 1000 } });
+      import { openSqliteLedgerFile } from ${JSON.stringify(dist)};
+      const ledger = openSqliteLedgerFile(${JSON.stringify(path)}, { lease: { expireMs: 600000, renewEveryMs: 1000 } });
       await ledger.begin({ runId: 'killed-run', job: 'lease-test', fingerprint: undefined, acceptDrift: false, options: {} });
       process.stdout.write('ready');
       setInterval(() => {}, 1000);
@@ -109,7 +109,7 @@ describe('SQLite ledger lease', () => {
       child.stdout.on('data', () => ready());
       child.on('exit', (code) => failed(new Error(`the holder exited with ${code} before taking the lease`)));
     });
-    const open10Min = openSqliteLedger(path, { lease: resolveLeaseOptions({ expireMs: 600_000 }) });
+    const open10Min = openSqliteLedgerFile(path, { lease: resolveLeaseOptions({ expireMs: 600_000 }) });
     try {
       child.kill('SIGKILL');
       await new Promise((done) => child.on('exit', done));

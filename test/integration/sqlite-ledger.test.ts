@@ -7,7 +7,7 @@ import { LedgerError, SourceError, StorageError } from '../../src/errors.js';
 import type { CommitBatch, RecordRow, RunStart } from '../../src/ledger/ledger.js';
 import Database from 'better-sqlite3';
 import { SCHEMA_SQL } from '../../src/ledger/sqlite/schema.js';
-import { openSqliteLedger } from '../../src/ledger/sqlite/open-sqlite-ledger.js';
+import { openSqliteLedgerFile } from '../../src/ledger/sqlite/open-sqlite-ledger.js';
 import type { SqliteLedger } from '../../src/ledger/sqlite/sqlite-ledger.js';
 import type { SourceFingerprint } from '../../src/sources/source.js';
 import { withDatabase as query } from '../helpers/ledger.js';
@@ -68,7 +68,7 @@ function syncError(fn: () => unknown): unknown {
 }
 
 async function withLedger<T>(path: string, use: (ledger: SqliteLedger) => Promise<T>): Promise<T> {
-  const ledger = openSqliteLedger(path);
+  const ledger = openSqliteLedgerFile(path);
   try {
     return await use(ledger);
   } finally {
@@ -573,7 +573,7 @@ describe('SQLite ledger that cannot be used', () => {
     const path = ledgerPath();
     await withLedger(path, async () => undefined);
     query(path, (db) => db.prepare("UPDATE meta SET value = '2' WHERE key = 'schema'").run());
-    const error = syncError(() => openSqliteLedger(path));
+    const error = syncError(() => openSqliteLedgerFile(path));
     expect(error).toBeInstanceOf(LedgerError);
     expect((error as LedgerError).code).toBe('LEDGER_UNUSABLE');
     expect((error as LedgerError).message).toBe(
@@ -584,7 +584,7 @@ describe('SQLite ledger that cannot be used', () => {
   it('refuses a path that is a directory with LEDGER_UNUSABLE naming the path', () => {
     const path = ledgerPath();
     mkdirSync(path);
-    const error = syncError(() => openSqliteLedger(path));
+    const error = syncError(() => openSqliteLedgerFile(path));
     expect(error).toBeInstanceOf(LedgerError);
     expect((error as LedgerError).code).toBe('LEDGER_UNUSABLE');
     expect((error as LedgerError).message.startsWith(`cannot open the ledger ${path}: `)).toBe(true);
@@ -595,7 +595,7 @@ describe('SQLite ledger that cannot be used', () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'file'), 'x');
     const path = join(dir, 'file', 'ledger.sqlite');
-    const error = syncError(() => openSqliteLedger(path));
+    const error = syncError(() => openSqliteLedgerFile(path));
     expect(error).toBeInstanceOf(LedgerError);
     expect((error as LedgerError).code).toBe('LEDGER_UNUSABLE');
     expect((error as LedgerError).message.startsWith(`cannot open the ledger ${path}: `)).toBe(true);
@@ -604,7 +604,7 @@ describe('SQLite ledger that cannot be used', () => {
   it('refuses a file that is not an SQLite database with STORAGE_DAMAGED', () => {
     const path = ledgerPath();
     writeFileSync(path, 'this is not a database\n'.repeat(200));
-    const error = syncError(() => openSqliteLedger(path));
+    const error = syncError(() => openSqliteLedgerFile(path));
     expect(error).toBeInstanceOf(StorageError);
     expect((error as StorageError).code).toBe('STORAGE_DAMAGED');
     expect((error as StorageError).message).toContain(`the ledger ${path} is not an SQLite database`);
@@ -615,7 +615,7 @@ describe('SQLite ledger that cannot be used', () => {
     await withLedger(path, async () => undefined);
     // As a ledger written before the records table gained a column, with the same schema number.
     query(path, (db) => db.exec('ALTER TABLE records DROP COLUMN rule'));
-    const error = syncError(() => openSqliteLedger(path));
+    const error = syncError(() => openSqliteLedgerFile(path));
     expect(error).toBeInstanceOf(LedgerError);
     expect((error as LedgerError).code).toBe('LEDGER_UNUSABLE');
     expect((error as LedgerError).message).toContain(path);

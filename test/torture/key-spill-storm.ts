@@ -44,7 +44,7 @@ const RUN_FILE = /^run-(\d+)\.(bin|pages)$/;
 
 /** The child: argv = ledger, log, run id, mode ('storm' | 'final' | 'verify'), target key count, pause ms. */
 const CHILD = `
-import { openSqliteLedger } from ${JSON.stringify(OPEN_LEDGER.href)};
+import { openSqliteLedgerFile } from ${JSON.stringify(OPEN_LEDGER.href)};
 import { existsSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 const [path, logPath, runId, mode, targetText, pauseText] = process.argv.slice(2);
@@ -54,7 +54,7 @@ const log = openSync(logPath, 'a');
 const say = (line) => writeSync(log, JSON.stringify(line) + '\\n');
 const problem = (text) => say({ event: 'problem', text });
 const fingerprint = { description: 'jsonl:data/in.jsonl', size: 1000, mtimeMs: 1_700_000_000_000, sampleHash: 'aaaa' };
-const ledger = openSqliteLedger(path, { keySpillKeys: ${SPILL_KEYS} });
+const ledger = openSqliteLedgerFile(path, { keySpillKeys: ${SPILL_KEYS} });
 const resume = await ledger.begin({ runId, job: 'key-spill-storm', fingerprint, acceptDrift: false, options: {} });
 const keys = await ledger.keys();
 const watermark = resume.watermark?.seq ?? 0;

@@ -45,7 +45,7 @@ function openReadOnly(path: string, options: SqliteLedgerOptions): SqliteLedger 
  * Opens (creating if needed) the SQLite ledger at `path`, checking its pages. Throws LedgerError or
  * StorageError (a damaged, empty or unwritable file) when it cannot.
  */
-export function openSqliteLedger(path: string, options: SqliteLedgerOptions = {}): SqliteLedger {
+export function openSqliteLedgerFile(path: string, options: SqliteLedgerOptions = {}): SqliteLedger {
   if (options.readOnly === true) return openReadOnly(path, options);
   let db: Database.Database | undefined;
   let created = false;

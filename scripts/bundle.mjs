@@ -2,24 +2,31 @@
 /**
  * The second step of `npm run build`: bundles what tsc wrote to dist/ into a few files in
  * dist/bundle/, which the package's `exports` and the CLI load. Node 20 loads ES modules one file
- * at a time (resolve, read, compile, link), about 0.3 ms of CPU each and more wall time on a busy
- * machine; a run loaded some 130 of them, which was most of a short job's start-up
+ * at a time (resolve, read, compile, link), ~0.7 ms of CPU each on a 2-CPU machine and a wait for
+ * the disk thread each; a run loaded some 130 of them, which was most of a short job's start-up
  * (docs/benchmarks.md). tsc's per-module files stay in dist/: the declarations sit beside them, and
- * the resolve hook (dist/cli/resolve-hook.js) runs on its own in the loader thread.
+ * the resolve hook (dist/cli/resolve-hook.js) and the key spiller's worker run from there.
+ *
+ * One chunk, `core`, holds every module that a plain `batchguard run` of a job importing
+ * `batchguard` loads: the static imports of the CLI, of the run command and of the package's
+ * `batchguard` and `batchguard/sqlite` entries. A bundler's default splitting cuts that code into
+ * a chunk per set of entries and on-demand imports that share it (32 files for a run, built with
+ * esbuild); in one chunk a run loads 3 (cli.js, the job's index.js, core): ~30 ms less CPU at every start.
+ * What is imported on demand (the other commands, the PostgreSQL ledger, metrics, alerting) stays
+ * in chunks of its own, and the entries share `core`, so `batchguard`, `batchguard/sqlite`,
+ * `batchguard/testing` and the CLI have one copy of each class.
  *
  * Every output is in one folder, so each module's `import.meta.url` can be made the URL its file
  * has in dist/ (`new URL('../engine/stored-error.js', import.meta.url)` seen from dist/bundle/):
  * paths computed from it (the package root, the package.json, the engine's folder) stay what they
- * were. Code splitting keeps what the entries share in shared chunks, so `batchguard`,
- * `batchguard/sqlite`, `batchguard/testing` and the CLI have one copy of each class, and what is
- * imported on demand (commands, the PostgreSQL ledger, metrics) stays in chunks of its own.
+ * were.
  *
  * Usage: node scripts/bundle.mjs   (after tsc; `npm run build` runs both)
  */
 import { readdir, readFile, rm } from 'node:fs/promises';
-import { dirname, join, relative } from 'node:path';
+import { dirname, isAbsolute, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { build } from 'rolldown';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
@@ -33,58 +40,76 @@ const ENTRIES = {
   cli: join(dist, 'cli/main.js'),
 };
 
+/** What a plain run loads: these modules and everything they import statically go into `core`. */
+const CORE_ROOTS = [ENTRIES.index, ENTRIES.sqlite, ENTRIES.cli, join(dist, 'cli/run-command.js')];
+
 /**
  * Each module sees `import.meta.url` as its own file in dist/, as it did unbundled: a module that
- * reads it gets a `const` of that URL (renamed apart from the others' by esbuild), and `define`
+ * reads it gets a `const` of that URL (renamed apart from the others' by the bundler), and `define`
  * makes every `import.meta.url` expression (not strings or comments) that name.
  */
 const MODULE_URL = '__batchguardModuleUrl';
 const ownUrl = {
   name: 'own-import-meta-url',
-  setup(esbuild) {
-    esbuild.onLoad({ filter: /\.js$/ }, async (args) => {
-      const text = await readFile(args.path, 'utf8');
-      if (!args.path.startsWith(`${dist}/`) || !text.includes('import.meta.url')) return { contents: text, loader: 'js' };
-      const fromBundle = JSON.stringify(relative(outdir, args.path));
-      // `import.meta` through a name of its own: `define` would rewrite this `import.meta.url` too.
-      const contents = `const ${MODULE_URL} = ((meta) => new URL(${fromBundle}, meta.url).href)(import.meta);\n${text}`;
-      return { contents, loader: 'js' };
-    });
+  async load(id) {
+    if (!id.startsWith(`${dist}/`) || !id.endsWith('.js')) return null;
+    const text = await readFile(id, 'utf8');
+    if (!text.includes('import.meta.url')) return null;
+    const fromBundle = JSON.stringify(relative(outdir, id));
+    // `import.meta` through a name of its own: `define` would rewrite this `import.meta.url` too.
+    return `const ${MODULE_URL} = ((meta) => new URL(${fromBundle}, meta.url).href)(import.meta);\n${text}`;
   },
 };
 
+/** The chunk of a module: `core` for the static closure of CORE_ROOTS, the bundler's choice otherwise. */
+function chunkGroups() {
+  let core;
+  const closure = (ctx) => {
+    const seen = new Set();
+    const pending = [...CORE_ROOTS];
+    while (pending.length > 0) {
+      const id = pending.pop();
+      if (seen.has(id)) continue;
+      seen.add(id);
+      for (const imported of ctx.getModuleInfo(id)?.importedIds ?? []) if (isAbsolute(imported)) pending.push(imported);
+    }
+    return seen;
+  };
+  return [{ debugName: 'core', name: (id, ctx) => ((core ??= closure(ctx)).has(id) ? 'core' : null) }];
+}
+
 await rm(outdir, { recursive: true, force: true });
 await build({
-  entryPoints: ENTRIES,
-  outdir,
-  bundle: true,
-  splitting: true,
-  format: 'esm',
+  input: ENTRIES,
   platform: 'node',
-  target: 'node20',
   // Dependencies (better-sqlite3, commander, tsx, pg, the optional peers) stay packages of their own.
-  packages: 'external',
-  chunkNames: 'chunk-[hash]',
-  // No `keepNames`: it wrapped each of ~900 functions and classes in a `__name()` call that ran at
-  // every start (~10 ms of a short job's start-up on a 2-CPU machine). Names stay as written because
-  // none clashes: esbuild renames a top-level name declared in two modules, which
-  // `checkNoRenamedDeclarations` below refuses (errors set their `name` themselves; only stack
-  // traces would show a renamed function).
-  keepNames: false,
-  define: { 'import.meta.url': MODULE_URL },
-  // Not minified: esbuild marks each module's code with a `// dist/<path>` line, which
-  // test/e2e/startup-cost.test.ts reads to tell which modules a run loaded, and by which a line
-  // of a stack trace is traced to its module.
-  logLevel: 'warning',
+  external: (id) => !id.startsWith('.') && !isAbsolute(id) && !id.startsWith('\0'),
+  transform: { define: { 'import.meta.url': MODULE_URL } },
   plugins: [ownUrl],
+  // A dynamic import of a module that `core` has anyway (the log, the run command) is kept: it
+  // costs nothing and says what the code needs.
+  onLog(level, log, handler) {
+    if (log.code !== 'INEFFECTIVE_DYNAMIC_IMPORT') handler(level, log);
+  },
+  output: {
+    dir: outdir,
+    format: 'esm',
+    entryFileNames: '[name].js',
+    chunkFileNames: 'chunk-[hash].js',
+    codeSplitting: { groups: chunkGroups() },
+    // Not minified: each module's code starts with a `// dist/<path>` line, which
+    // test/e2e/startup-cost.test.ts reads to tell which modules a run loaded, and by which a line
+    // of a stack trace is traced to its module.
+  },
+  logLevel: 'warn',
 });
 
 await checkNoRenamedDeclarations();
 
 /**
- * Fails the build when a function or class of the bundle is not named as in dist/: esbuild gave it
- * a suffix (`describe2`) because another module declares the same top-level name. Rename one of
- * them in src/.
+ * Fails the build when a function or class of the bundle is not named as in dist/: the bundler
+ * gave it a suffix (`describe$1`) because another module declares the same top-level name, and
+ * stack traces would show that name. Rename one of them in src/.
  */
 async function checkNoRenamedDeclarations() {
   const DECLARED = /^(?:export )?(?:async )?(?:function\*? |class )([\w$]+)/gm;
@@ -102,7 +127,7 @@ async function checkNoRenamedDeclarations() {
   );
   const renamed = [...bundled].filter((name) => !written.has(name));
   if (renamed.length > 0) {
-    console.error(`bundle: esbuild renamed ${renamed.join(', ')}: a top-level name declared in two modules of src/; rename one of them`);
+    console.error(`bundle: renamed ${renamed.join(', ')}: a top-level name declared in two modules of src/; rename one of them`);
     process.exit(1);
   }
 }

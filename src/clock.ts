@@ -10,7 +10,8 @@ export interface Clock {
   timer(ms: number, callback: () => void): () => void;
 }
 
-function abortReason(signal: AbortSignal): unknown {
+/** Why `signal` was aborted: its reason, or an Error when it gave none. */
+export function abortReason(signal: AbortSignal): unknown {
   return signal.reason ?? new Error('aborted');
 }
 
@@ -41,7 +42,7 @@ const monotonicNow = (): number => performance.now();
 
 /**
  * The state of one `timerNotEarly`. A class, not closures: every retry wait sets one, and the bundle
- * (built with esbuild's keepNames) names each named closure with a call to Object.defineProperty,
+ * (then built with esbuild's keepNames) named each named closure with a call to Object.defineProperty,
  * ~10 of the ~37 ms that timerNotEarly took in a `--cpu-prof` of bench/compare's failing handler
  * (100,000 records, 5,000 retries).
  */

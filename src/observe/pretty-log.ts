@@ -14,22 +14,22 @@ export const MESSAGE_CHARS_SHOWN = 300;
  * threshold verdict are the summary table on stdout.
  */
 export function prettyLine(entry: Record<string, unknown>): string | undefined {
-  const msg = text(entry.msg);
+  const msg = fieldText(entry.msg);
   // What ends the command (as its `batchguard: error:` line said before there was a log).
   if (entry.level === 'fatal') return printable(`batchguard: error: ${msg}`);
   switch (entry.event) {
     case 'record:failed':
       return printable(
-        `failed  ${text(entry.key)} [${text(entry.kind)}] after ${text(entry.attempt)} attempt(s): ${errorText(entry.error)}`,
+        `failed  ${fieldText(entry.key)} [${fieldText(entry.kind)}] after ${fieldText(entry.attempt)} attempt(s): ${errorText(entry.error)}`,
       );
     case 'record:retrying':
       return printable(
-        `retry   ${text(entry.key)} attempt ${text(entry.attempt)} failed (${errorText(entry.error)}); next in ${text(entry.delayMs)} ms`,
+        `retry   ${fieldText(entry.key)} attempt ${fieldText(entry.attempt)} failed (${errorText(entry.error)}); next in ${fieldText(entry.delayMs)} ms`,
       );
     case 'record:log':
-      return printable(`log     ${text(entry.key)}: ${msg}${entry.fields === undefined ? '' : ` ${JSON.stringify(entry.fields)}`}`);
+      return printable(`log     ${fieldText(entry.key)}: ${msg}${entry.fields === undefined ? '' : ` ${JSON.stringify(entry.fields)}`}`);
     case 'concurrency:changed':
-      return `limit   concurrency ${text(entry.limit)} (${text(entry.reason)})`;
+      return `limit   concurrency ${fieldText(entry.limit)} (${fieldText(entry.reason)})`;
     case 'run:summary':
     case 'run:threshold-exceeded':
       return undefined;
@@ -45,9 +45,9 @@ export function prettyLine(entry: Record<string, unknown>): string | undefined {
 /** `Name: message` of an entry's `error` field, the message on one line. */
 export function errorText(error: unknown): string {
   const { name, message } = (typeof error === 'object' && error !== null ? error : {}) as { name?: unknown; message?: unknown };
-  return `${text(name)}: ${printableLine(text(message), MESSAGE_CHARS_SHOWN)}`;
+  return `${fieldText(name)}: ${printableLine(fieldText(message), MESSAGE_CHARS_SHOWN)}`;
 }
 
-function text(value: unknown): string {
+function fieldText(value: unknown): string {
   return typeof value === 'string' ? value : value === undefined ? '' : String(value);
 }

@@ -177,8 +177,8 @@ export function logProgress(log: Logger, p: Progress, f: ProgressFigures): void 
       done: f.done,
       total: f.total,
       estimated: f.estimated,
-      percent: f.percent === undefined ? undefined : round(f.percent, 1),
-      recordsPerSecond: round(f.recordsPerSecond, 1),
+      percent: f.percent === undefined ? undefined : roundTo(f.percent, 1),
+      recordsPerSecond: roundTo(f.recordsPerSecond, 1),
       etaSeconds: f.etaSeconds === undefined ? undefined : Math.round(f.etaSeconds),
       succeeded,
       failed,
@@ -194,7 +194,7 @@ export function logProgress(log: Logger, p: Progress, f: ProgressFigures): void 
   );
 }
 
-function round(value: number, decimals: number): number {
+function roundTo(value: number, decimals: number): number {
   const scale = 10 ** decimals;
   return Math.round(value * scale) / scale;
 }

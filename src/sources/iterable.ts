@@ -75,7 +75,7 @@ export function toSource<T>(input: SourceInput<T>, field = 'source'): Source<T> 
   if (typeof input === 'function') return fromIterable(input, { description: input.name ? `iterable:${input.name}` : 'iterable' });
   if (isIterable(input)) return fromIterable(input);
   throw new ConfigError(
-    `${field} must be jsonl(path), csv(path), an Iterable or AsyncIterable, or a function returning one; got ${describe(input)}`,
+    `${field} must be jsonl(path), csv(path), an Iterable or AsyncIterable, or a function returning one; got ${describeItem(input)}`,
     { field },
   );
 }
@@ -102,7 +102,7 @@ function isOneShot(iterable: AnyIterable<unknown>): boolean {
   return iterator === iterable;
 }
 
-function describe(value: unknown): string {
+function describeItem(value: unknown): string {
   if (value === null) return 'null';
   if (typeof value === 'object') return `an object without read() or [Symbol.iterator]`;
   return typeof value;

@@ -49,7 +49,7 @@ const KNOWN = ['pool', 'table', 'key', 'columns', 'pageSize'];
 export function postgresTable<T = Record<string, unknown>>(options: PostgresTableOptions): Source<T> {
   checkKnownKeys(options, 'postgresTable', KNOWN);
   const fail = (field: string, expected: string, value: unknown): never => {
-    throw new ConfigError(`postgresTable.${field} must be ${expected}, got ${describe(value)}`, { field: `postgresTable.${field}` });
+    throw new ConfigError(`postgresTable.${field} must be ${expected}, got ${describeCell(value)}`, { field: `postgresTable.${field}` });
   };
   const { pool, table, key, columns } = options;
   if (typeof pool?.query !== 'function') fail('pool', 'a pg.Pool or pg.Client', pool);
@@ -125,7 +125,7 @@ function keyOf(row: Record<string, unknown>, key: string, description: string): 
   if (typeof number !== 'number' || !Number.isSafeInteger(number)) {
     throw new SourceError(
       'SOURCE_UNREADABLE',
-      `cannot read source ${description}: its key column ${key} must hold integers up to 2^53 (integer or bigint), got ${describe(value)}`,
+      `cannot read source ${description}: its key column ${key} must hold integers up to 2^53 (integer or bigint), got ${describeCell(value)}`,
     );
   }
   return number;
@@ -135,7 +135,7 @@ function quote(identifier: string): string {
   return `"${identifier.replace(/"/g, '""')}"`;
 }
 
-function describe(value: unknown): string {
+function describeCell(value: unknown): string {
   if (value === undefined) return 'nothing';
   if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'object' && value !== null) return Array.isArray(value) ? 'an array' : 'an object without query()';

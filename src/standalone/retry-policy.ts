@@ -4,7 +4,7 @@
  * same resolved `retry` options, `classifyError` over the same rules), so a call retried here waits
  * exactly what a record of a job with the same policy and random source would wait.
  */
-import { systemClock, type Clock, type Random } from '../clock.js';
+import { abortReason, systemClock, type Clock, type Random } from '../clock.js';
 import { TimeoutError } from '../errors.js';
 import { classifyError, type ClassifyHook } from '../policy/classify.js';
 import { decideRetry, resolveRetry, type ResolvedRetry, type RetryDecision, type RetryOptions } from '../policy/retry.js';
@@ -192,8 +192,4 @@ async function runAttempt<T>(
     cancelTimer?.();
     if (onAbort) signal?.removeEventListener('abort', onAbort);
   }
-}
-
-function abortReason(signal: AbortSignal): unknown {
-  return signal.reason ?? new Error('aborted');
 }

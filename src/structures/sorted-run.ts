@@ -119,7 +119,7 @@ export class SortedRun {
     const count = Math.min(RUN_PAGE_ENTRIES, this.entries - low * RUN_PAGE_ENTRIES);
     const bytes = new Uint8Array(page.buffer, page.byteOffset, count * RUN_ENTRY_BYTES);
     readFully(this.data, low * PAGE_BYTES, bytes);
-    checkPages(this.data, this.pages.pageCrcs, low, bytes);
+    checkRunPages(this.data, this.pages.pageCrcs, low, bytes);
     let first = 0;
     let last = count - 1;
     while (first <= last) {
@@ -157,7 +157,7 @@ function damagedRun(data: RunBytes, what: string): Error {
 }
 
 /** Checks `bytes`, read from the start of page `first` on, against the pages' CRCs. */
-function checkPages(data: RunBytes, pageCrcs: Uint32Array, first: number, bytes: Uint8Array): void {
+function checkRunPages(data: RunBytes, pageCrcs: Uint32Array, first: number, bytes: Uint8Array): void {
   for (let at = 0, page = first; at < bytes.byteLength; at += PAGE_BYTES, page++) {
     if (crc32(bytes.subarray(at, at + PAGE_BYTES)) !== pageCrcs[page]) {
       throw damagedRun(data, `has a damaged page (page ${page} does not match its CRC-32)`);
@@ -313,7 +313,7 @@ class RunCursor {
     }
     const into = new Uint8Array(this.words.buffer, 0, bytes);
     readFully(this.data, this.read, into);
-    if (this.pageCrcs) checkPages(this.data, this.pageCrcs, this.read / PAGE_BYTES, into);
+    if (this.pageCrcs) checkRunPages(this.data, this.pageCrcs, this.read / PAGE_BYTES, into);
     this.read += bytes;
     this.inBlock = bytes / RUN_ENTRY_BYTES;
   }

@@ -18,7 +18,7 @@ const ROOT = resolve(import.meta.dirname, '../..');
 /**
  * Runs the CLI with a preload that logs every file loaded and every Intl.NumberFormat created:
  * `files` as logged, `lines` with each file of dist/bundle/ replaced by the modules of dist/ whose
- * code it holds (esbuild marks each with a `// dist/<path>` line).
+ * code it holds (the bundler marks each with a `// dist/<path>` line).
  */
 async function loadedBy(dir: string, args: string[]): Promise<{ code: number | null; files: string[]; lines: string[] }> {
   const log = join(dir, 'loaded.log');

@@ -17,6 +17,7 @@
  *   MAX_SECONDS=300              skip a contender at a size where its run is estimated longer
  *                                (from its smaller sizes: the measured growth, or the known one)
  *   CONCURRENCY=8                records in flight for BullMQ, pg-boss and batchguard
+ *   REPEATS=1                    timed runs per cell: the median is shown, with the range of all
  *   CRASH_MAX_SECONDS=300        no crash measurement after a run longer than this (it costs as much again)
  *   END_BY=2026-01-01T11:00Z     leave out what would not finish by then (estimated), and say so
  * Usage: npm run bench   (SIZES=10000 npm run bench for a quick look)
@@ -61,6 +62,11 @@ const CRASH_HANDLERS = known('CRASH_HANDLERS', list('CRASH_HANDLERS', 'noop'), O
 const MAX_SECONDS = Number(process.env.MAX_SECONDS ?? 300);
 const CRASH_MAX_SECONDS = Number(process.env.CRASH_MAX_SECONDS ?? MAX_SECONDS);
 const CONCURRENCY = Number(process.env.CONCURRENCY ?? 8);
+const REPEATS = Number(process.env.REPEATS ?? 1);
+if (!Number.isInteger(REPEATS) || REPEATS < 1) {
+  process.stderr.write(`REPEATS: ${JSON.stringify(process.env.REPEATS)} is not a number of runs (a whole number, at least 1)\n`);
+  process.exit(2);
+}
 const END_BY = process.env.END_BY ? Date.parse(process.env.END_BY) : undefined;
 process.env.CONCURRENCY = String(CONCURRENCY);
 
@@ -142,7 +148,8 @@ async function cell(contender, handler, count) {
   if (contender.needs && !available[contender.needs]) return { status: 'unavailable', note: `${contender.needs} not reachable` };
   const estimate = estimateSeconds(past, count, contender.growth);
   if (estimate > MAX_SECONDS) return { status: 'skipped', note: `skipped: estimated ${Math.round(estimate)} s > ${MAX_SECONDS} s` };
-  if (END_BY !== undefined && Date.now() + estimate * 2000 > END_BY) return { status: 'skipped', note: 'not run: out of time' };
+  if (END_BY !== undefined && Date.now() + estimate * (REPEATS + 1) * 1000 > END_BY)
+    return { status: 'skipped', note: 'not run: out of time' };
   log(`${contender.id} × ${handler} × ${count}${estimate ? ` (estimated ${Math.round(estimate)} s)` : ''}`);
   try {
     const figures = await measure({
@@ -150,13 +157,15 @@ async function cell(contender, handler, count) {
       handler,
       input: await inputOf(count),
       count,
+      repeats: REPEATS,
       crash: CRASH_HANDLERS.includes(handler),
       crashMaxSeconds: CRASH_MAX_SECONDS,
       timeoutMs: Math.max(3 * MAX_SECONDS, 60) * 1000,
     });
     past.push({ count, seconds: figures.wallMs / 1000 });
+    const spread = figures.runsMs ? ` (median of ${figures.runsMs.length}: ${figures.runsMs.map(Math.round).join(', ')} ms)` : '';
     log(
-      `  ${Math.round(figures.recordsPerSecond)} records/s, ${(figures.maxRssBytes / 2 ** 20).toFixed(0)} MB${figures.redone === undefined ? '' : `, resume ${Math.round(figures.resumeMs)} ms, redone ${figures.redone}`}`,
+      `  ${Math.round(figures.recordsPerSecond)} records/s${spread}, ${(figures.maxRssBytes / 2 ** 20).toFixed(0)} MB${figures.redone === undefined ? '' : `, resume ${Math.round(figures.resumeMs)} ms, redone ${figures.redone}`}`,
     );
     return { status: 'ok', ...figures };
   } catch (error) {
@@ -176,7 +185,13 @@ try {
       for (const contender of CONTENDERS.filter((c) => ONLY.includes(c.id))) {
         const size = (saved.sizes[count] ??= { handlers: {}, runs: {} });
         const row = (size.handlers[handler] ??= {});
-        size.runs[RUN] ??= { machine: machine(), maxSeconds: MAX_SECONDS, crashMaxSeconds: CRASH_MAX_SECONDS, concurrency: CONCURRENCY };
+        size.runs[RUN] ??= {
+          machine: machine(),
+          maxSeconds: MAX_SECONDS,
+          crashMaxSeconds: CRASH_MAX_SECONDS,
+          concurrency: CONCURRENCY,
+          repeats: REPEATS,
+        };
         const load = Number(loadavg()[0].toFixed(1));
         row[contender.id] = { ...(await cell(contender, handler, count)), run: RUN, at: new Date().toISOString(), load };
         forgetUnusedRuns(size);

@@ -16,7 +16,15 @@ const thousands = (value) =>
     .replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 const seconds = (ms) => (ms >= 10_000 ? `${(ms / 1000).toFixed(0)} s` : `${(ms / 1000).toFixed(2)} s`);
 
-function cellText(cell, bare) {
+/** Records/s of the cell's (median) run, and the range over its runs when it had several. */
+function rateText(cell, count) {
+  const rate = thousands(cell.recordsPerSecond);
+  if (!cell.runsMs) return rate;
+  const rates = cell.runsMs.map((ms) => count / (ms / 1000));
+  return `${rate} (${rates.length} runs: ${thousands(Math.min(...rates))}–${thousands(Math.max(...rates))})`;
+}
+
+function cellText(cell, bare, count) {
   if (cell.status === 'skipped' || cell.status === 'unavailable' || cell.status === 'error') {
     return [cell.note, '', '', '', ''];
   }
@@ -32,7 +40,7 @@ function cellText(cell, bare) {
           cell.resumeMs === undefined ? 'no new record' : seconds(cell.resumeMs),
           `${thousands(cell.redone)}${cell.stuck ? ` (${thousands(cell.stuck)} held by the dead worker)` : ''}`,
         ];
-  return [thousands(cell.recordsPerSecond), ratio, `${(cell.maxRssBytes / 1024 / 1024).toFixed(0)} MB`, ...crash];
+  return [rateText(cell, count), ratio, `${(cell.maxRssBytes / 1024 / 1024).toFixed(0)} MB`, ...crash];
 }
 
 /** `results[count][handler][contenderId]` → markdown tables, one per handler. */
@@ -51,7 +59,7 @@ export function renderTables(results) {
         const cell = results[n][handler]?.[contender.id];
         if (!cell) continue;
         const bare = results[n][handler].bare;
-        out.push(`| ${contender.label} | ${thousands(n)} | ${cellText(cell, bare.status === 'ok' ? bare : undefined).join(' | ')} |`);
+        out.push(`| ${contender.label} | ${thousands(n)} | ${cellText(cell, bare.status === 'ok' ? bare : undefined, n).join(' | ')} |`);
       }
     }
     out.push('');
@@ -96,8 +104,9 @@ export function renderRuns(sizes) {
         r.crashMaxSeconds !== undefined && r.crashMaxSeconds !== r.maxSeconds
           ? `, no crash measurement after a run above ${r.crashMaxSeconds} s`
           : '';
+      const repeats = r.repeats > 1 ? `; ${r.repeats} timed runs per cell, the median shown` : '';
       lines.push(
-        `- ${thousands(Number(n))} records, run of ${run.slice(0, 16).replace('T', ' ')} UTC (${coverage(size, run)}): ${m.nproc} CPUs (${m.cpu}), ${m.memoryGiB} GiB, node ${m.node}, ${load}; skip above ${r.maxSeconds} s${crash}; concurrency ${r.concurrency}`,
+        `- ${thousands(Number(n))} records, run of ${run.slice(0, 16).replace('T', ' ')} UTC (${coverage(size, run)}): ${m.nproc} CPUs (${m.cpu}), ${m.memoryGiB} GiB, node ${m.node}, ${load}; skip above ${r.maxSeconds} s${crash}; concurrency ${r.concurrency}${repeats}`,
       );
     }
   }

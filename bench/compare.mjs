@@ -25,6 +25,8 @@
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as prettier from 'prettier';
 import { CONTENDERS } from './compare/contenders.mjs';
 import { writeInput } from './compare/input.mjs';
 import { measure } from './compare/measure.mjs';
@@ -76,6 +78,11 @@ const saved = existsSync(jsonPath) ? JSON.parse(readFileSync(jsonPath, 'utf8')) 
 /** This run of the harness, named by when it started: every cell it measures carries it. */
 const RUN = new Date().toISOString();
 const log = (line) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
+
+/** Writes `text` to `path` as prettier formats it: `npm test` checks the docs' format. */
+async function writeFormatted(path, text) {
+  writeFileSync(path, await prettier.format(text, { ...(await prettier.resolveConfig(path)), filepath: path }));
+}
 
 /** Seconds the run at `count` should take, from the same contender's runs at smaller sizes. */
 function estimateSeconds(history, count, growth) {
@@ -195,7 +202,7 @@ try {
         const load = Number(loadavg()[0].toFixed(1));
         row[contender.id] = { ...(await cell(contender, handler, count)), run: RUN, at: new Date().toISOString(), load };
         forgetUnusedRuns(size);
-        writeFileSync(jsonPath, `${JSON.stringify(saved, null, 1)}\n`);
+        await writeFormatted(fileURLToPath(jsonPath), JSON.stringify(saved));
       }
     }
   }
@@ -207,9 +214,8 @@ const results = Object.fromEntries(Object.entries(saved.sizes).map(([n, size]) =
 const tables = renderTables(results);
 console.log(tables);
 const intro = readFileSync(new URL('./compare/benchmarks-intro.md', import.meta.url), 'utf8').trim();
-writeFileSync(
-  new URL('benchmarks.md', docs),
-  `${intro}
+const docPath = fileURLToPath(new URL('benchmarks.md', docs));
+const doc = `${intro}
 
 ## Where and when these figures were measured
 
@@ -218,5 +224,5 @@ ${renderRuns(saved.sizes)}
 ## Figures
 
 ${tables}
-`,
-);
+`;
+await writeFormatted(docPath, doc);

@@ -296,10 +296,18 @@ export class CrashGuard<E extends GuardedEntry> {
 
   /** The group is done: until the next start, a crash blames nobody. */
   groupEnded(): Promise<void> | undefined {
+    this.groupClosed();
+    return this.notes.send({ started: [], ahead: [], group: false });
+  }
+
+  /**
+   * The group is done and each member's outcome is committed: the note naming it blames nobody
+   * now, and the next start writes a note of its own.
+   */
+  groupClosed(): void {
     this.grouped = false;
     this.noted = new Set();
     this.fresh = this.released = undefined;
-    return this.notes.send({ started: [], ahead: [], group: false });
   }
 
   /** What an attempt covered by the newest note waits for: that note, unless the one stored covers it too. */

@@ -119,6 +119,16 @@ export class OutcomeRecorder {
     if (this.deps.checkpointer.buffered > 0 && !this.deps.ledgerFailed()) await this.commit(false);
   }
 
+  /**
+   * Commits what is buffered and waits for every commit on its way: true when each outcome recorded
+   * so far is in the ledger (false when the ledger failed: the run is stopping).
+   */
+  async commitAll(): Promise<boolean> {
+    await this.commitBuffered();
+    while (this.inProgress.length > 0) await Promise.all(this.inProgress);
+    return this.deps.checkpointer.buffered === 0 && !this.deps.ledgerFailed();
+  }
+
   /** The time-based commit: what is buffered, in the background. */
   commitDue(): void {
     if (this.deps.checkpointer.buffered > 0 && !this.deps.ledgerFailed()) this.commitInBackground();

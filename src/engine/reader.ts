@@ -44,6 +44,8 @@ export interface ReaderDeps {
   readonly crashed: (entry: OpenRecord, crashes: { count: number; runIds: string[] }) => void;
   /** Commits what is buffered (before a crash group runs). */
   readonly commitBuffered: () => Promise<void>;
+  /** Commits every outcome recorded so far; false when the ledger failed. */
+  readonly commitAll: () => Promise<boolean>;
   /** The commit being written, if one is. */
   readonly commitInProgress: () => Promise<void> | undefined;
   /** The source failed: the run stops, commits what finished, then throws `error` (exit code 2). */
@@ -188,12 +190,21 @@ export class Reader {
       for (const entry of group) this.deps.launch(entry);
       while (!group.every(groupDone) && !stopping()) await woken();
       if (stopping()) return false;
-      await guard.groupEnded();
+      // With every member's outcome committed, the group's note blames none of them (a crash's
+      // suspects are the noted records without a committed outcome), so no note is needed to
+      // close it: one round trip less per group. A member left without an outcome (pending, or
+      // waiting for a dependency) is cleared by a note that names nobody.
+      if (group.every(hasOutcome) && (await this.deps.commitAll())) guard.groupClosed();
+      else await guard.groupEnded();
     } finally {
       this.deps.runOnly(undefined);
     }
     return !stopping();
   }
+}
+
+function hasOutcome(entry: OpenRecord): boolean {
+  return entry.phase === Phase.done;
 }
 
 /**

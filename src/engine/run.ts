@@ -194,6 +194,7 @@ export class Run {
       launch: (entry) => this.launch(entry),
       crashed: (entry, crashes) => this.recorder.crashed(entry, crashes),
       commitBuffered: () => this.recorder.commitBuffered(),
+      commitAll: () => this.recorder.commitAll(),
       commitInProgress: () => this.recorder.commitInProgress,
       sourceFailed: (error) => control.end({ kind: 'source-failed', error }),
     });

@@ -30,6 +30,8 @@ export function formatSummary(summary: Summary): string {
     lines.push(
       row('rate limit', `${formatCount(rate.waits ?? 0)} waits for a token, ${((rate.waitedMs ?? 0) / 1000).toFixed(1)} s waited in all`),
     );
+  const waited = ledgerWaitLine(summary);
+  if (waited) lines.push(row('waited', waited));
   if (summary.breaker.trips > 0) {
     const trip = summary.breaker.lastTrip;
     lines.push(
@@ -61,6 +63,19 @@ export function formatSummary(summary: Summary): string {
   }
   if (summary.next) lines.push(`  next: ${summary.next}`);
   return lines.map(printable).join('\n');
+}
+
+/**
+ * The share of a run (of a second or more) that its reading spent waiting for the ledger's commits
+ * and crash notes, when it is a fifth or more: the ledger, not the handler, set the pace.
+ */
+function ledgerWaitLine(summary: Summary): string | undefined {
+  const waits = summary.waits;
+  if (waits === undefined || summary.elapsedMs < 1000) return undefined;
+  const ledgerMs = waits.ledgerMs + waits.notesMs;
+  const share = ledgerMs / summary.elapsedMs;
+  if (share < 0.2) return undefined;
+  return `${(ledgerMs / 1000).toFixed(1)} s (${Math.round(share * 100)}% of the run) for the ledger's commits and crash notes: the ledger set the pace`;
 }
 
 function truncate(text: string, length: number): string {

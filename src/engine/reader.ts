@@ -8,6 +8,7 @@ import type { Job } from '../job.js';
 import { hasBufferedItems, type SourceItem, type SourcePosition } from '../sources/source.js';
 import type { CrashGuard } from './crash-guard.js';
 import type { DeadlineWatch } from './deadline-watch.js';
+import type { ReaderWaits } from './reader-waits.js';
 import { Phase, type OpenRecord } from './open-record.js';
 import type { Selector } from './selector.js';
 import { SourceFailure, sourceFailedError } from './source-failure.js';
@@ -17,6 +18,8 @@ export interface ReaderDeps {
   readonly selector: Selector;
   readonly guard: CrashGuard<OpenRecord>;
   readonly deadline: DeadlineWatch;
+  /** Where the reader waited (reader-waits.ts). */
+  readonly waits: ReaderWaits;
   /** Aborted when the run stops: a source waiting for its next record gives up. */
   readonly signal: AbortSignal;
   /** Whether the run is stopping. */
@@ -106,7 +109,7 @@ export class Reader {
         }
         // While the breaker is open no record is taken (an outage must not become failures), but for
         // one now and then that waits, unrun, to be a probe.
-        while (!this.deps.breakerAdmits() && !stopping()) await this.deps.woken();
+        if (!this.deps.breakerAdmits() && !stopping()) await this.breakerAdmitted();
         if (stopping()) return false;
         this.recordsRead = item.position.seq + 1;
         this.deps.read(item.position);
@@ -117,7 +120,7 @@ export class Reader {
           const groupSize = guard.groupSize(item.position.seq);
           if (groupSize === undefined) {
             const covering = guard.cover(item.position.seq);
-            if (covering) await covering;
+            if (covering) await this.waitFor('notesMs', covering);
             this.start(item);
           } else if (!(await this.holdSuspect(item, groupSize))) {
             return false;
@@ -126,17 +129,38 @@ export class Reader {
           if (deadline.afterRecord(this.started)) return false;
         }
         if (guard.passedSuspects(item.position.seq) && !(await this.runWaitingGroups())) return false;
-        // `while`, not `if`: a record finishing wakes this loop, but the slot it freed may already have
-        // gone to a record whose dependencies it met, and the window must stay at the concurrency.
-        while (this.deps.full() && !stopping()) await this.deps.woken();
+        if (this.deps.full() && !stopping()) await this.slotFreed();
         const committing = this.deps.commitInProgress();
-        if (committing) await committing;
+        if (committing) await this.waitFor('ledgerMs', committing);
         if (stopping()) return false;
       }
     } finally {
       // What for-await does on an early exit: let the source close its file or cursor.
       if (!finished) await items.return?.();
     }
+  }
+
+  /** Waits for a free slot (the window is full), counted as such (reader-waits.ts). */
+  private async slotFreed(): Promise<void> {
+    const since = this.deps.waits.started();
+    // `while`, not `if`: a record finishing wakes this loop, but the slot it freed may already have
+    // gone to a record whose dependencies it met, and the window must stay at the concurrency.
+    while (this.deps.full() && !this.deps.stopping()) await this.deps.woken();
+    this.deps.waits.ended('slotsMs', since);
+  }
+
+  /** Waits for the breaker to let a record in, counted as such. */
+  private async breakerAdmitted(): Promise<void> {
+    const since = this.deps.waits.started();
+    while (!this.deps.breakerAdmits() && !this.deps.stopping()) await this.deps.woken();
+    this.deps.waits.ended('breakerMs', since);
+  }
+
+  /** Waits for `done` (a commit, a crash note), counted as `kind`. */
+  private async waitFor(kind: 'ledgerMs' | 'notesMs', done: Promise<void>): Promise<void> {
+    const since = this.deps.waits.started();
+    await done;
+    this.deps.waits.ended(kind, since);
   }
 
   private start(item: SourceItem<unknown>): void {

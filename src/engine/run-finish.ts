@@ -9,7 +9,7 @@ import type { KeyedBuckets } from '../policy/keyed-buckets.js';
 import type { SerializedError } from '../policy/serialize-error.js';
 import { pruneRunReports } from '../report/prune-run-reports.js';
 import { writeRunReports } from '../report/run-reports.js';
-import { buildSummary, type Summary } from '../report/summary.js';
+import { buildSummary, type ReaderWaitsSummary, type Summary } from '../report/summary.js';
 import type { ConcurrencySummary } from './adaptive-concurrency.js';
 import { COMPARED_RUNS, findRegressions, regressionWarnings, runFigures, type Regression, type RunFigures } from '../report/run-history.js';
 import type { Ledger } from '../ledger/ledger.js';
@@ -51,6 +51,8 @@ export interface FinishInput {
   readonly fair: FairScheduler<OpenRecord> | undefined;
   /** The adaptive concurrency limit's figures, with `concurrency: { min, max }`. */
   readonly concurrency: ConcurrencySummary | undefined;
+  /** Where the reader waited (reader-waits.ts). */
+  readonly waits: ReaderWaitsSummary;
   readonly events: EngineEvents;
 }
 
@@ -106,6 +108,7 @@ export async function finishRun(input: FinishInput): Promise<Summary> {
           }
         : undefined,
     concurrency: input.concurrency,
+    waits: input.waits,
   });
   const regressions = await regressionCheck(ledger, built);
   const draft =

@@ -24,6 +24,7 @@ import type { AttemptRunner } from './handler-call.js';
 import { leftWindow, Phase, type OpenRecord } from './open-record.js';
 import { OutcomeRecorder } from './outcome-recorder.js';
 import { Reader } from './reader.js';
+import { ReaderWaits } from './reader-waits.js';
 import { enterRecord } from './record-entry.js';
 import { RecordExecutor } from './record-executor.js';
 import { repeat } from './repeat.js';
@@ -36,6 +37,7 @@ import { type Progress } from './run-handle.js';
 /** A run that its ledger has begun: every part present. */
 export class Run {
   private readonly stats = { attempts: 0, retries: 0, retriesDeferred: 0, parkedAttempts: 0 };
+  private readonly readerWaits: ReaderWaits; // the summary's `waits`
   /** Records read and not finished, in reading order: the oldest one holds the watermark. */
   private readonly window = new InFlightWindow<OpenRecord>(leftWindow);
   private readonly dispatcher: Dispatcher;
@@ -176,11 +178,13 @@ export class Run {
       entered: (entry: OpenRecord) => this.dispatcher.entered(entry),
       invalid: (position: SourcePosition, message: string, key?: string) => this.recorder.invalid(position, message, key),
     };
+    this.readerWaits = new ReaderWaits(() => clock.now());
     this.reader = new Reader({
       job,
       selector: parts.selector,
       guard: parts.crashGuard,
       deadline: this.deadline,
+      waits: this.readerWaits,
       signal: control.signal,
       stopping: () => control.stopping,
       // While it is open the reader takes a record now and then, for the probes (a fresh one is parked unrun).
@@ -279,6 +283,7 @@ export class Run {
       limiter: this.limiter,
       fair: this.fair,
       concurrency: this.adaptive?.summary(),
+      waits: this.readerWaits.summary(),
       events: this.events,
     });
   }

@@ -51,10 +51,27 @@ export interface Summary {
     readonly decreases: number;
   };
   /**
+   * Where the reading of records waited, in ms: for a free slot (the handlers' pace), for the
+   * ledger's commits, for crash notes, for the breaker. Absent from runs that read nothing (replay).
+   */
+  readonly waits?: ReaderWaitsSummary;
+  /**
    * How this run is markedly slower or fails markedly more than the job's previous runs (each also
    * in `warnings`); absent when it is not, or when there are too few comparable runs.
    */
   readonly regressions?: readonly Regression[];
+}
+
+/** Where the reading of records waited in a run, in ms (engine/reader-waits.ts). */
+export interface ReaderWaitsSummary {
+  /** For a free slot, a retry's room, or a rate-limit token: the handlers' pace. */
+  readonly slotsMs: number;
+  /** For a commit on its way to the ledger. */
+  readonly ledgerMs: number;
+  /** For a crash note to be stored (an asynchronous ledger's round trip). */
+  readonly notesMs: number;
+  /** For the breaker to let a record in. */
+  readonly breakerMs: number;
 }
 
 export interface PacingSummary {
@@ -107,6 +124,7 @@ export interface SummaryInput {
   readonly breaker: BreakerSummary;
   readonly pacing?: PacingSummary;
   readonly concurrency?: Summary['concurrency'];
+  readonly waits?: ReaderWaitsSummary;
 }
 
 export function failureRate(counts: Pick<LedgerCounts, 'succeeded' | 'failed'>): number {
@@ -143,6 +161,7 @@ export function buildSummary(input: SummaryInput): Summary {
     breaker: input.breaker,
     ...(input.pacing ? { pacing: input.pacing } : {}),
     ...(input.concurrency ? { concurrency: input.concurrency } : {}),
+    ...(input.waits ? { waits: input.waits } : {}),
   };
 }
 

@@ -235,7 +235,9 @@ async function work(
       if (options.signal?.aborted) return await end('interrupted', false);
       const next = await session.next();
       // Nothing to lease may be only this worker's chunk still closing: once it closed, ask again.
-      if (next.kind !== 'chunk' && closing !== undefined) {
+      // Not when the run ended: this worker may be the one that completed it (its chunk was done at
+      // the server before its answer came back), and only that one records the run's end.
+      if (next.kind === 'wait' && closing !== undefined) {
         await closed();
         continue;
       }

@@ -4,6 +4,8 @@
  * second pass after a run completed starts a new run. (Workers in separate processes, SIGKILL and
  * SIGSTOP: test/e2e/workers.test.ts.)
  */
+import { createRequire } from 'node:module';
+import { setTimeout as setTimeoutAsync } from 'node:timers/promises';
 import { expect, it } from 'vitest';
 import { ConfigError, FatalError, RetryableError } from '../../src/errors.js';
 import { defineJob } from '../../src/job.js';
@@ -15,6 +17,9 @@ import { describePg, freshSchema, pgPool, PG_URL } from '../helpers/pg-schema.js
 import { collect } from '../helpers/sources.js';
 import { expectOneOutcomeEach } from '../helpers/stored.js';
 import { tempDir } from '../helpers/temp.js';
+
+/** The `pg` the ledger loads (the project's own): its queries can be delayed on their way back. */
+const pg = createRequire(import.meta.url)('pg') as { Client: { prototype: { query: (...args: unknown[]) => unknown } } };
 
 describePg('runWorker', () => {
   // Drops the schemas of this file's tests once they end.
@@ -61,6 +66,43 @@ describePg('runWorker', () => {
     const again = await runWorker(job, { ledger: PG_URL, pgSchema: schema, recordsPerChunk: 250 });
     expect(again).toMatchObject({ status: 'completed', planned: true, records: 0 });
     expect(calls.size).toBe(5000);
+  });
+
+  it("records the run's end when it completes while the worker's last chunk is still closing", async () => {
+    // The transaction that marks a chunk done answers 400 ms after the server committed it, and a
+    // lease is asked for 150 ms late: the worker finds no chunk and completes the run while its last
+    // chunk has not closed yet.
+    const original = pg.Client.prototype.query;
+    pg.Client.prototype.query = function (this: { markedDone?: boolean }, ...args: unknown[]) {
+      const config = args[0];
+      const text = typeof config === 'string' ? config : ((config as { text?: string } | undefined)?.text ?? '');
+      if (text.includes("SET status = 'done'")) this.markedDone = true;
+      if (text.includes("SET status = 'leased'")) return setTimeoutAsync(150).then(() => original.apply(this, args));
+      if (text !== 'COMMIT' || this.markedDone !== true) return original.apply(this, args);
+      this.markedDone = false;
+      const callback = typeof args[args.length - 1] === 'function' ? (args.pop() as (...answer: unknown[]) => void) : undefined;
+      if (callback) return original.call(this, ...args, (...answer: unknown[]) => setTimeout(() => callback(...answer), 400));
+      return (original.apply(this, args) as Promise<unknown>).then((result) => setTimeoutAsync(400).then(() => result));
+    };
+    try {
+      const schema = freshSchema('bg_worker');
+      const job = defineJob<{ id: number }>({
+        name: 'closing',
+        source: jsonl(writeJsonl(tempDir(), 'in.jsonl', 300)),
+        key: (r) => String(r.id),
+        handler: async () => {},
+      });
+      const result = await runWorker(job, { ledger: PG_URL, pgSchema: schema, recordsPerChunk: 100 });
+      expect(result).toMatchObject({ status: 'completed', chunksDone: 3, records: 300 });
+      const { ledger } = openLedger(PG_URL, { job: 'closing', pgSchema: schema });
+      try {
+        expect((await ledger.runs(5))[0]).toMatchObject({ runId: result.runId, status: 'completed' });
+      } finally {
+        await ledger.close();
+      }
+    } finally {
+      pg.Client.prototype.query = original;
+    }
   });
 
   it("decides maxFailures on every worker's failures together, once the run is over", async () => {

@@ -154,8 +154,7 @@ async function work(
     const reading = { ...perChunk, ...(options.signal ? { signal: options.signal } : {}) };
     if (options.rerun === undefined && job.dependsOn !== undefined) {
       const planned = await planComponentChunks(job, reading);
-      const perChunkOrDefault = options.recordsPerChunk ?? DEFAULT_RECORDS_PER_CHUNK;
-      if (planned.largestComponent > perChunkOrDefault) {
+      if (planned.largestComponent > (options.recordsPerChunk ?? DEFAULT_RECORDS_PER_CHUNK)) {
         warnings.push(
           `${planned.largestComponent} of the ${planned.plan.total} records are one component of the dependency graph (dependsOn): ` +
             'one worker runs them all, in one chunk',
@@ -234,9 +233,8 @@ async function work(
     for (;;) {
       if (options.signal?.aborted) return await end('interrupted', false);
       const next = await session.next();
-      // Nothing to lease may be only this worker's chunk still closing: once it closed, ask again.
-      // Not when the run ended: this worker may be the one that completed it (its chunk was done at
-      // the server before its answer came back), and only that one records the run's end.
+      // Nothing to lease may be only this worker's chunk still closing: once it closed, ask again (not
+      // when the run ended: this worker may have completed it, and only that one records its end).
       if (next.kind === 'wait' && closing !== undefined) {
         await closed();
         continue;

@@ -234,7 +234,7 @@ async function work(
       if (options.signal?.aborted) return await end('interrupted', false);
       const next = await session.next();
       // Nothing to lease may be only this worker's chunk still closing: once it closed, ask again (not
-      // when the run ended: this worker may have completed it, and only that one records its end).
+      // when the run ended: it may be this worker's call that ended it, and end() waits for the chunk).
       if (next.kind === 'wait' && closing !== undefined) {
         await closed();
         continue;
@@ -247,8 +247,8 @@ async function work(
           next.state.status === 'aborted'
             ? undefined
             : decide(rerun === undefined ? next.state : await workers.ledger.counts(), maxFailureRate, maxFailures);
-        // One worker records the run's end: the one that completed it, or the one that aborted it.
-        return await end(decided?.status ?? 'aborted', next.completedHere || abortedBy !== undefined, decided?.reason);
+        // Every worker that sees the run end records it; the first record stays (ledger's recordRunEnd).
+        return await end(decided?.status ?? 'aborted', true, decided?.reason);
       }
       if (next.kind === 'wait') {
         if (!waiting) emit({ type: 'worker:waiting' });
@@ -357,7 +357,7 @@ async function work(
   async function end(status: WorkerStatus, recordEnd: boolean, reason?: string): Promise<WorkerSummary> {
     await closed();
     const shared = (await session.state()) as SharedRunState;
-    if (recordEnd) await workers.recordRunEnd(session.run.runId, status, { status, reason, shared });
+    if (recordEnd) await workers.recordRunEnd(session.run.runId, status, { status, reason: reason ?? shared.abortReason, shared });
     return {
       job: job.name,
       runId: session.run.runId,

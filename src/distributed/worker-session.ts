@@ -47,12 +47,7 @@ export interface WorkerSessionOptions {
 export type NextChunk =
   | { readonly kind: 'chunk'; readonly lease: LeasedChunk }
   | { readonly kind: 'wait' }
-  | {
-      readonly kind: 'ended';
-      readonly state: SharedRunState;
-      /** True for the one worker whose call completed the run (the one that records its end). */
-      readonly completedHere: boolean;
-    };
+  | { readonly kind: 'ended'; readonly state: SharedRunState };
 
 export class WorkerSession {
   /** This worker's identity in the run (random: a pid identifies nothing across machines). */
@@ -125,9 +120,9 @@ export class WorkerSession {
       this.holding.set(lease.chunk.index, lease.token);
       return { kind: 'chunk', lease };
     }
-    if (await ledger.completeRun(this.run.runId)) return { kind: 'ended', state: this.mustExist(await this.state()), completedHere: true };
+    if (await ledger.completeRun(this.run.runId)) return { kind: 'ended', state: this.mustExist(await this.state()) };
     const now = this.mustExist(await this.state());
-    return now.status === 'running' ? { kind: 'wait' } : { kind: 'ended', state: now, completedHere: false };
+    return now.status === 'running' ? { kind: 'wait' } : { kind: 'ended', state: now };
   }
 
   /**

@@ -181,7 +181,10 @@ export interface WorkerLedger {
   completeRun(runId: string): Promise<boolean>;
   /** Aborts the run for every worker; true for the call that decided it (the first reason is kept). */
   abortRun(runId: string, reason: string): Promise<boolean>;
-  /** Records how the run ended in the job's runs, once, by the worker that saw it end. */
+  /**
+   * Records how the run ended in the job's runs, unless an end is recorded already: every worker
+   * that sees the run end calls it (the one that completed or aborted it may die before it can).
+   */
   recordRunEnd(runId: string, status: string, summary: unknown): Promise<void>;
   /** Opens the shared breaker; true if this call opened it. */
   openBreaker(runId: string, reason: string): Promise<boolean>;

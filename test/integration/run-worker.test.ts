@@ -105,6 +105,40 @@ describePg('runWorker', () => {
     }
   });
 
+  it("records the run's end when the worker that completed it dies before it could", async () => {
+    // The first worker to record the run's end fails to (as if killed just before): another records it.
+    const original = pg.Client.prototype.query;
+    let failed = 0;
+    pg.Client.prototype.query = function (...args: unknown[]) {
+      const config = args[0];
+      const text = typeof config === 'string' ? config : ((config as { text?: string } | undefined)?.text ?? '');
+      if (/UPDATE \S+\.runs SET status/.test(text) && failed++ === 0) throw new Error('the worker died before it recorded the end');
+      return original.apply(this, args);
+    };
+    try {
+      const schema = freshSchema('bg_worker');
+      const job = defineJob<{ id: number }>({
+        name: 'completer-dies',
+        source: jsonl(writeJsonl(tempDir(), 'in.jsonl', 400)),
+        key: (r) => String(r.id),
+        handler: async () => {},
+      });
+      const results = await Promise.allSettled(
+        [0, 1].map(() => runWorker(job, { ledger: PG_URL, pgSchema: schema, recordsPerChunk: 100 })),
+      );
+      expect(failed).toBeGreaterThan(1);
+      expect(results.filter((r) => r.status === 'rejected')).toHaveLength(1);
+      const { ledger } = openLedger(PG_URL, { job: 'completer-dies', pgSchema: schema });
+      try {
+        expect((await ledger.runs(5))[0]).toMatchObject({ status: 'completed' });
+      } finally {
+        await ledger.close();
+      }
+    } finally {
+      pg.Client.prototype.query = original;
+    }
+  });
+
   it("decides maxFailures on every worker's failures together, once the run is over", async () => {
     const schema = freshSchema('bg_worker');
     const path = writeJsonl(tempDir(), 'in.jsonl', 600);

@@ -127,7 +127,7 @@ describePg('WorkerSession', () => {
     expect(lost).toEqual([]);
     expect(session.held).toEqual([]);
     const end = await session.next();
-    expect(end).toMatchObject({ kind: 'ended', completedHere: true, state: { status: 'completed', chunksDone: 1 } });
+    expect(end).toMatchObject({ kind: 'ended', state: { status: 'completed', chunksDone: 1 } });
     await session.close();
   });
 });

@@ -18,8 +18,51 @@ import { collect } from '../helpers/sources.js';
 import { expectOneOutcomeEach } from '../helpers/stored.js';
 import { tempDir } from '../helpers/temp.js';
 
-/** The `pg` the ledger loads (the project's own): its queries can be delayed on their way back. */
-const pg = createRequire(import.meta.url)('pg') as { Client: { prototype: { query: (...args: unknown[]) => unknown } } };
+type Query = (this: unknown, ...args: unknown[]) => unknown;
+
+/** The `pg` the ledger loads (the project's own): its queries can be held back or made to fail. */
+const pg = createRequire(import.meta.url)('pg') as { Client: { prototype: { query: Query } } };
+
+/**
+ * Runs `use` with every query of pg's clients going through `wrap` (the client, the statement's
+ * text, the query's arguments, and the real query to call), then puts the real one back.
+ */
+async function withQueries<T>(
+  wrap: (client: Record<string, unknown>, text: string, args: unknown[], query: Query) => unknown,
+  use: () => Promise<T>,
+): Promise<T> {
+  const query = pg.Client.prototype.query;
+  pg.Client.prototype.query = function (this: unknown, ...args: unknown[]) {
+    const config = args[0];
+    const text = typeof config === 'string' ? config : ((config as { text?: string } | undefined)?.text ?? '');
+    return wrap(this as Record<string, unknown>, text, args, query);
+  };
+  try {
+    return await use();
+  } finally {
+    pg.Client.prototype.query = query;
+  }
+}
+
+/** A job of `count` records whose handler does nothing. */
+function noopJob(name: string, count: number) {
+  return defineJob<{ id: number }>({
+    name,
+    source: jsonl(writeJsonl(tempDir(), 'in.jsonl', count)),
+    key: (r) => String(r.id),
+    handler: async () => {},
+  });
+}
+
+/** The newest run of `job` that the ledger in `schema` lists. */
+async function newestRun(job: string, schema: string) {
+  const { ledger } = openLedger(PG_URL, { job, pgSchema: schema });
+  try {
+    return (await ledger.runs(1))[0];
+  } finally {
+    await ledger.close();
+  }
+}
 
 describePg('runWorker', () => {
   // Drops the schemas of this file's tests once they end.
@@ -72,71 +115,40 @@ describePg('runWorker', () => {
     // The transaction that marks a chunk done answers 400 ms after the server committed it, and a
     // lease is asked for 150 ms late: the worker finds no chunk and completes the run while its last
     // chunk has not closed yet.
-    const original = pg.Client.prototype.query;
-    pg.Client.prototype.query = function (this: { markedDone?: boolean }, ...args: unknown[]) {
-      const config = args[0];
-      const text = typeof config === 'string' ? config : ((config as { text?: string } | undefined)?.text ?? '');
-      if (text.includes("SET status = 'done'")) this.markedDone = true;
-      if (text.includes("SET status = 'leased'")) return setTimeoutAsync(150).then(() => original.apply(this, args));
-      if (text !== 'COMMIT' || this.markedDone !== true) return original.apply(this, args);
-      this.markedDone = false;
-      const callback = typeof args[args.length - 1] === 'function' ? (args.pop() as (...answer: unknown[]) => void) : undefined;
-      if (callback) return original.call(this, ...args, (...answer: unknown[]) => setTimeout(() => callback(...answer), 400));
-      return (original.apply(this, args) as Promise<unknown>).then((result) => setTimeoutAsync(400).then(() => result));
-    };
-    try {
-      const schema = freshSchema('bg_worker');
-      const job = defineJob<{ id: number }>({
-        name: 'closing',
-        source: jsonl(writeJsonl(tempDir(), 'in.jsonl', 300)),
-        key: (r) => String(r.id),
-        handler: async () => {},
-      });
-      const result = await runWorker(job, { ledger: PG_URL, pgSchema: schema, recordsPerChunk: 100 });
-      expect(result).toMatchObject({ status: 'completed', chunksDone: 3, records: 300 });
-      const { ledger } = openLedger(PG_URL, { job: 'closing', pgSchema: schema });
-      try {
-        expect((await ledger.runs(5))[0]).toMatchObject({ runId: result.runId, status: 'completed' });
-      } finally {
-        await ledger.close();
-      }
-    } finally {
-      pg.Client.prototype.query = original;
-    }
+    const schema = freshSchema('bg_worker');
+    const result = await withQueries(
+      (client, text, args, query) => {
+        if (text.includes("SET status = 'done'")) client.markedDone = true;
+        if (text.includes("SET status = 'leased'")) return setTimeoutAsync(150).then(() => query.apply(client, args));
+        if (text !== 'COMMIT' || client.markedDone !== true) return query.apply(client, args);
+        client.markedDone = false;
+        const callback = typeof args[args.length - 1] === 'function' ? (args.pop() as (...answer: unknown[]) => void) : undefined;
+        if (callback) return query.call(client, ...args, (...answer: unknown[]) => setTimeout(() => callback(...answer), 400));
+        return (query.apply(client, args) as Promise<unknown>).then((answer) => setTimeoutAsync(400).then(() => answer));
+      },
+      () => runWorker(noopJob('closing', 300), { ledger: PG_URL, pgSchema: schema, recordsPerChunk: 100 }),
+    );
+    expect(result).toMatchObject({ status: 'completed', chunksDone: 3, records: 300 });
+    expect(await newestRun('closing', schema)).toMatchObject({ runId: result.runId, status: 'completed' });
   });
 
   it("records the run's end when the worker that completed it dies before it could", async () => {
     // The first worker to record the run's end fails to (as if killed just before): another records it.
-    const original = pg.Client.prototype.query;
+    const schema = freshSchema('bg_worker');
     let failed = 0;
-    pg.Client.prototype.query = function (...args: unknown[]) {
-      const config = args[0];
-      const text = typeof config === 'string' ? config : ((config as { text?: string } | undefined)?.text ?? '');
-      if (/UPDATE \S+\.runs SET status/.test(text) && failed++ === 0) throw new Error('the worker died before it recorded the end');
-      return original.apply(this, args);
-    };
-    try {
-      const schema = freshSchema('bg_worker');
-      const job = defineJob<{ id: number }>({
-        name: 'completer-dies',
-        source: jsonl(writeJsonl(tempDir(), 'in.jsonl', 400)),
-        key: (r) => String(r.id),
-        handler: async () => {},
-      });
-      const results = await Promise.allSettled(
-        [0, 1].map(() => runWorker(job, { ledger: PG_URL, pgSchema: schema, recordsPerChunk: 100 })),
-      );
-      expect(failed).toBeGreaterThan(1);
-      expect(results.filter((r) => r.status === 'rejected')).toHaveLength(1);
-      const { ledger } = openLedger(PG_URL, { job: 'completer-dies', pgSchema: schema });
-      try {
-        expect((await ledger.runs(5))[0]).toMatchObject({ status: 'completed' });
-      } finally {
-        await ledger.close();
-      }
-    } finally {
-      pg.Client.prototype.query = original;
-    }
+    const results = await withQueries(
+      (client, text, args, query) => {
+        if (/UPDATE \S+\.runs SET status/.test(text) && failed++ === 0) throw new Error('the worker died before it recorded the end');
+        return query.apply(client, args);
+      },
+      () =>
+        Promise.allSettled(
+          [0, 1].map(() => runWorker(noopJob('completer-dies', 400), { ledger: PG_URL, pgSchema: schema, recordsPerChunk: 100 })),
+        ),
+    );
+    expect(failed).toBeGreaterThan(1);
+    expect(results.filter((r) => r.status === 'rejected')).toHaveLength(1);
+    expect(await newestRun('completer-dies', schema)).toMatchObject({ status: 'completed' });
   });
 
   it("decides maxFailures on every worker's failures together, once the run is over", async () => {

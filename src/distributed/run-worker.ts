@@ -231,10 +231,9 @@ async function work(
   };
   try {
     for (;;) {
-      if (options.signal?.aborted) return await end('interrupted', false);
+      if (options.signal?.aborted) return await end('interrupted');
       const next = await session.next();
-      // Nothing to lease may be only this worker's chunk still closing: once it closed, ask again (not
-      // when the run ended: it may be this worker's call that ended it, and end() waits for the chunk).
+      // Nothing to lease may be only this worker's chunk still closing: once it closed, ask again.
       if (next.kind === 'wait' && closing !== undefined) {
         await closed();
         continue;
@@ -247,8 +246,8 @@ async function work(
           next.state.status === 'aborted'
             ? undefined
             : decide(rerun === undefined ? next.state : await workers.ledger.counts(), maxFailureRate, maxFailures);
-        // Every worker that sees the run end records it; the first record stays (ledger's recordRunEnd).
-        return await end(decided?.status ?? 'aborted', true, decided?.reason);
+        // Every worker that sees the run end records it (the first record stays); end() waits for its chunk.
+        return await end(decided?.status ?? 'aborted', decided?.reason);
       }
       if (next.kind === 'wait') {
         if (!waiting) emit({ type: 'worker:waiting' });
@@ -354,10 +353,11 @@ async function work(
     await session.close();
   }
 
-  async function end(status: WorkerStatus, recordEnd: boolean, reason?: string): Promise<WorkerSummary> {
+  async function end(status: WorkerStatus, reason?: string): Promise<WorkerSummary> {
     await closed();
     const shared = (await session.state()) as SharedRunState;
-    if (recordEnd) await workers.recordRunEnd(session.run.runId, status, { status, reason: reason ?? shared.abortReason, shared });
+    if (status !== 'interrupted')
+      await workers.recordRunEnd(session.run.runId, status, { status, reason: reason ?? shared.abortReason, shared });
     return {
       job: job.name,
       runId: session.run.runId,

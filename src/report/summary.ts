@@ -52,7 +52,7 @@ export interface Summary {
   };
   /**
    * Where the reading of records waited, in ms: for a free slot (the handlers' pace), for the
-   * ledger's commits, for crash notes, for the breaker. Absent from runs that read nothing (replay).
+   * ledger's commits, for crash notes, for the breaker. Absent from summaries an older batchguard saved.
    */
   readonly waits?: ReaderWaitsSummary;
   /**

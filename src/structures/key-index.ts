@@ -180,25 +180,6 @@ export class KeyIndex {
   }
 
   /**
-   * Copies every entry (hash hi, hash lo, seq, line: four uint32 each, in no particular order) into
-   * `into`, which must hold `size * 4` values; returns how many entries were copied.
-   */
-  copyEntries(into: Uint32Array): number {
-    const table = this.table;
-    let count = 0;
-    for (let at = 0; at < table.length; at += UINT32_SLOTS) {
-      if ((table[at]! | table[at + 1]!) === 0) continue;
-      const to = count * UINT32_SLOTS;
-      into[to] = table[at]!;
-      into[to + 1] = table[at + 1]!;
-      into[to + 2] = table[at + 2]!;
-      into[to + 3] = table[at + 3]!;
-      count++;
-    }
-    return count;
-  }
-
-  /**
    * Forgets every entry but keeps the table's memory (already paid for in page faults), for the next
    * keys. Only once every added entry has been drained.
    */

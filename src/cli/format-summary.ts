@@ -30,8 +30,7 @@ export function formatSummary(summary: Summary): string {
     lines.push(
       row('rate limit', `${formatCount(rate.waits ?? 0)} waits for a token, ${((rate.waitedMs ?? 0) / 1000).toFixed(1)} s waited in all`),
     );
-  const waited = ledgerWaitLine(summary);
-  if (waited) lines.push(row('waited', waited));
+  for (const waited of waitLines(summary)) lines.push(row('waited', waited));
   if (summary.breaker.trips > 0) {
     const trip = summary.breaker.lastTrip;
     lines.push(
@@ -66,16 +65,21 @@ export function formatSummary(summary: Summary): string {
 }
 
 /**
- * The share of a run (of a second or more) that its reading spent waiting for the ledger's commits
- * and crash notes, when it is a fifth or more: the ledger, not the handler, set the pace.
+ * What the reading of a run (of a second or more) waited for, each when it is a fifth or more of
+ * the run: the ledger's commits and crash notes (the ledger, not the handler, set the pace), and the
+ * suspects of an earlier crash running in groups by themselves (what the crash cost this resume).
  */
-function ledgerWaitLine(summary: Summary): string | undefined {
+function waitLines(summary: Summary): string[] {
   const waits = summary.waits;
-  if (waits === undefined || summary.elapsedMs < 1000) return undefined;
+  if (waits === undefined || summary.elapsedMs < 1000) return [];
+  const lines: string[] = [];
+  const share = (ms: number) => ms / summary.elapsedMs;
+  const said = (ms: number) => `${(ms / 1000).toFixed(1)} s (${Math.round(share(ms) * 100)}% of the run)`;
   const ledgerMs = waits.ledgerMs + waits.notesMs;
-  const share = ledgerMs / summary.elapsedMs;
-  if (share < 0.2) return undefined;
-  return `${(ledgerMs / 1000).toFixed(1)} s (${Math.round(share * 100)}% of the run) for the ledger's commits and crash notes: the ledger set the pace`;
+  if (share(ledgerMs) >= 0.2) lines.push(`${said(ledgerMs)} for the ledger's commits and crash notes: the ledger set the pace`);
+  const groupsMs = waits.groupsMs ?? 0;
+  if (share(groupsMs) >= 0.2) lines.push(`${said(groupsMs)} while the suspects of an earlier crash ran alone`);
+  return lines;
 }
 
 function truncate(text: string, length: number): string {

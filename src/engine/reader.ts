@@ -195,13 +195,23 @@ export class Reader {
   }
 
   /**
-   * Runs a group of suspects by itself (see crash-guard.ts), so that a crash now names the group:
+   * Runs a group of suspects by itself (see crash-guard.ts), so that a crash now names the group,
+   * the reading paused meanwhile (counted as `groupsMs`):
    * it starts when nothing else runs or waits to run (a record waiting for its retry holds no slot,
    * but its retry would run beside the group), only its members start while it runs, and it ends
    * when each member has its outcome (a member waiting to retry is still in the group). Returns
    * false when the run stopped meanwhile (the members not finished stay pending).
    */
   private async runGroup(group: OpenRecord[]): Promise<boolean> {
+    const since = this.deps.waits.started();
+    try {
+      return await this.runGroupAlone(group);
+    } finally {
+      this.deps.waits.ended('groupsMs', since);
+    }
+  }
+
+  private async runGroupAlone(group: OpenRecord[]): Promise<boolean> {
     const { guard, woken, idle, stopping } = this.deps;
     while (!idle() && !stopping()) await woken();
     // Commit what ran before (an earlier group): if this group kills the process, the earlier

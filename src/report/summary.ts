@@ -72,6 +72,11 @@ export interface ReaderWaitsSummary {
   readonly notesMs: number;
   /** For the breaker to let a record in. */
   readonly breakerMs: number;
+  /**
+   * While suspects of an earlier crash ran in groups by themselves (their commits and notes
+   * included): what the crash cost this resume.
+   */
+  readonly groupsMs: number;
 }
 
 export interface PacingSummary {

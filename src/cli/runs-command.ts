@@ -2,12 +2,12 @@
  * `batchguard runs <job-file>`: the job's runs side by side, newest first (records, failures,
  * failure rate, elapsed, throughput), from the summaries the ledger keeps.
  */
+import { liveRuns, shownStatus } from '../report/live-runs.js';
 import { runFigures } from '../report/run-history.js';
 import type { ListedRun } from './format-runs.js';
 import { formatRuns } from './format-runs.js';
 import { openExistingLedger } from './ledger-path.js';
 import { loadJob } from './load-job.js';
-import { shownStatus } from './status-command.js';
 
 export interface RunsFlags {
   ledger?: string;
@@ -21,11 +21,11 @@ export async function runsCommand(jobFile: string, flags: RunsFlags): Promise<nu
   const job = await loadJob(jobFile);
   const ledger = await openExistingLedger(job, flags, jobFile);
   try {
-    const holder = await ledger.holder();
+    const live = await liveRuns(ledger);
     const runs: ListedRun[] = (await ledger.runs(flags.limit ?? 20)).map((run) => ({
       runId: run.runId,
       startedAt: run.startedAt,
-      status: shownStatus(run, holder),
+      status: shownStatus(run, live),
       figures: runFigures(run),
     }));
     if (flags.json) {

@@ -1,7 +1,7 @@
 /**
  * `batchguard status <job-file>`: the job's state across all runs, read from the ledger.
  */
-import type { LeaseHolder, RunRecord } from '../ledger/ledger.js';
+import { liveRuns, shownStatus, type LiveRuns } from '../report/live-runs.js';
 import { openExistingLedger } from './ledger-path.js';
 import { loadJob } from './load-job.js';
 import { formatCount } from './format-count.js';
@@ -14,31 +14,19 @@ export interface StatusFlags {
   json?: boolean;
 }
 
-/**
- * A run's status as status shows it. The ledger marks a run `running` when it starts and only the
- * next run marks it `crashed` if it died; until then, a `running` run that does not hold the
- * ledger's lease (its process is gone) is shown as `crashed`. The lease is the one source of truth
- * for "is it running".
- */
-export function shownStatus(run: Pick<RunRecord, 'runId' | 'status'>, holder: Pick<LeaseHolder, 'runId'> | undefined): string {
-  return run.status === 'running' && holder?.runId !== run.runId ? 'crashed' : run.status;
-}
-
 export async function statusCommand(jobFile: string, flags: StatusFlags): Promise<number> {
   const job = await loadJob(jobFile);
   const ledger = await openExistingLedger(job, flags, jobFile);
   try {
     const counts = await ledger.counts();
-    const holder = await ledger.holder();
-    const runs = (await ledger.runs(10)).map((run) => ({ ...run, status: shownStatus(run, holder) }));
+    const live = await liveRuns(ledger);
+    const runs = (await ledger.runs(10)).map((run) => ({ ...run, status: shownStatus(run, live) }));
     const status = {
       schema: 1,
       job: job.name,
       ...counts,
       ledger: ledger.location,
-      active: holder
-        ? { runId: holder.runId, pid: holder.pid, host: holder.host, since: holder.acquiredAt, leaseExpiresAt: holder.expiresAt }
-        : null,
+      active: activeJson(live),
       // Each run with its own figures (records, failed, failureRate, elapsedMs, recordsPerSecond) when it ended with a summary.
       runs: runs.map(({ summary: _summary, ...run }) => {
         const figures = runFigures({ ...run, summary: _summary });
@@ -61,9 +49,7 @@ export async function statusCommand(jobFile: string, flags: StatusFlags): Promis
     const lines = [
       `${job.name}: ${formatCount(counts.total)} records${counts.sourceExhausted ? '' : ' seen so far (the source has not been read to its end)'}`,
       `  succeeded ${formatCount(counts.succeeded)}, failed ${formatCount(counts.failed)}, skipped ${formatCount(counts.skipped)}, pending ${formatCount(counts.pending)}`,
-      holder
-        ? `  active: run ${holder.runId} (pid ${holder.pid} on ${holder.host}, since ${holder.acquiredAt}; lease expires at ${holder.expiresAt} unless renewed)`
-        : '  active: none',
+      `  active: ${activeText(live)}`,
       `  ledger: ${ledger.location}`,
       '  recent runs:',
       ...formatRuns(
@@ -76,4 +62,23 @@ export async function statusCommand(jobFile: string, flags: StatusFlags): Promis
   } finally {
     await ledger.close();
   }
+}
+
+/** The run going on now, for `--json`: the lease's holder, or the shared run and its workers. */
+function activeJson({ holder, shared }: LiveRuns): Record<string, unknown> | null {
+  if (holder)
+    return { runId: holder.runId, pid: holder.pid, host: holder.host, since: holder.acquiredAt, leaseExpiresAt: holder.expiresAt };
+  if (shared === undefined) return null;
+  if (shared.runId === undefined) return { runId: null, shared: true, planning: true };
+  return { runId: shared.runId, shared: true, workers: shared.workers, chunks: shared.chunks, chunksDone: shared.chunksDone };
+}
+
+/** The same, for a person. */
+function activeText({ holder, shared }: LiveRuns): string {
+  if (holder)
+    return `run ${holder.runId} (pid ${holder.pid} on ${holder.host}, since ${holder.acquiredAt}; lease expires at ${holder.expiresAt} unless renewed)`;
+  if (shared === undefined) return 'none';
+  if (shared.runId === undefined) return 'a worker is planning a shared run';
+  const workers = shared.workers === 1 ? '1 worker holds' : `${shared.workers} workers hold`;
+  return `shared run ${shared.runId} (${workers} chunks; ${formatCount(shared.chunksDone)} of ${formatCount(shared.chunks)} chunks done)`;
 }

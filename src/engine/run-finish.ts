@@ -133,7 +133,10 @@ async function regressionCheck(ledger: Ledger, draft: Summary): Promise<Regressi
     summary: draft,
   });
   if (!current) return [];
-  const earlier = (await ledger.runs(COMPARED_RUNS + 1)).map(runFigures).filter((run): run is RunFigures => run !== undefined);
+  // A shared run's throughput is its workers' together: a single run is compared with single runs.
+  const earlier = (await ledger.runs(COMPARED_RUNS + 1))
+    .map(runFigures)
+    .filter((run): run is RunFigures => run !== undefined && run.shared !== true);
   return findRegressions(current, earlier);
 }
 

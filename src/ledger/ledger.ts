@@ -12,6 +12,7 @@ import type { SourceFingerprint, SourcePosition, SourceSample } from '../sources
 import type { AttemptRecord } from '../domain/outcome.js';
 import type { FailureKind, RecordStatus } from '../domain/status.js';
 import type { KeyOwner } from '../structures/key-index.js';
+import type { ActiveSharedRun } from './worker-ledger.js';
 
 export { FailureKind, RecordStatus } from '../domain/status.js';
 export type { AttemptRecord } from '../domain/outcome.js';
@@ -373,5 +374,11 @@ export interface Ledger {
   inspect(): Promise<ResumeState>;
   /** The holder whose lease is in force, or undefined (an expired lease does not count). */
   holder(): Promise<LeaseHolder | undefined>;
+  /**
+   * The job's shared run while workers are on it (docs/workers.md), for `status`, `runs` and the
+   * dashboard: its run is going on although no process holds the lease. Only a ledger that shares
+   * runs (PostgreSQL) has it.
+   */
+  activeSharedRun?(): Promise<ActiveSharedRun | undefined>;
   close(): Promise<void>;
 }

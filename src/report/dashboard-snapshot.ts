@@ -5,6 +5,7 @@
  * commands that resume or re-run.
  */
 import type { ErrorGroup, Ledger, LedgerCounts } from '../ledger/ledger.js';
+import { liveRuns, shownStatus } from './live-runs.js';
 
 export interface DashboardSnapshot {
   readonly job: string;
@@ -38,7 +39,8 @@ export async function dashboardSnapshot(
   ledgerFlag = '',
 ): Promise<DashboardSnapshot> {
   const counts = await ledger.counts();
-  const holder = await ledger.holder();
+  const live = await liveRuns(ledger);
+  const holder = live.holder;
   const runs = await Promise.all(
     (await ledger.runs(RECENT_RUNS)).map(async (run) => {
       const timeline = await ledger.timeline(run.runId);
@@ -46,8 +48,7 @@ export async function dashboardSnapshot(
       const failed = timeline.reduce((n, p) => n + p.failed, 0);
       const end = run.endedAt !== undefined ? Date.parse(run.endedAt) : Date.now();
       const seconds = Math.max(0.001, (end - Date.parse(run.startedAt)) / 1000);
-      // A `running` run that does not hold the lease has died (status-command.ts says why).
-      const status = run.status === 'running' && holder?.runId !== run.runId ? 'crashed' : run.status;
+      const status = shownStatus(run, live);
       return {
         runId: run.runId,
         status,

@@ -19,6 +19,8 @@ export interface RunFigures {
   readonly failureRate: number;
   readonly elapsedMs: number;
   readonly recordsPerSecond: number;
+  /** A shared run's (docs/workers.md): its throughput is its workers' together. */
+  readonly shared?: true;
 }
 
 /** How many earlier runs a run is compared with, newest first. */
@@ -32,15 +34,27 @@ export const FAILURE_FACTOR = 2;
 /** … and at least this much above it (so 0.1% → 0.3% is not a warning). */
 export const FAILURE_MARGIN = 0.05;
 
-/** The figures of a run that ended with a summary; undefined for a running or crashed run. */
+type Counts = { succeeded?: unknown; failed?: unknown; skipped?: unknown };
+
+/**
+ * The figures of a run that ended with a summary; undefined for a running or crashed run. A shared
+ * run's (docs/workers.md) come from the outcomes its workers recorded (`shared`) and the time
+ * between its start and its end.
+ */
 export function runFigures(run: RunRecord): RunFigures | undefined {
-  const summary = run.summary as
-    { thisRun?: { succeeded?: unknown; failed?: unknown; skipped?: unknown }; elapsedMs?: unknown; recordsPerSecond?: unknown } | undefined;
-  const thisRun = summary?.thisRun;
-  if (!thisRun || typeof summary.elapsedMs !== 'number') return undefined;
-  const count = (value: unknown): number => (typeof value === 'number' && Number.isFinite(value) ? value : 0);
-  const records = count(thisRun.succeeded) + count(thisRun.failed) + count(thisRun.skipped);
-  const failed = count(thisRun.failed);
+  const summary = run.summary as { thisRun?: Counts; shared?: Counts; elapsedMs?: unknown; recordsPerSecond?: unknown } | undefined;
+  if (summary?.thisRun !== undefined && typeof summary.elapsedMs === 'number')
+    return figures(run, summary.thisRun, summary.elapsedMs, count(summary.recordsPerSecond));
+  if (summary?.shared === undefined || run.endedAt === undefined) return undefined;
+  const elapsedMs = Date.parse(run.endedAt) - Date.parse(run.startedAt);
+  if (!(elapsedMs >= 0)) return undefined;
+  const records = recordsOf(summary.shared);
+  return { ...figures(run, summary.shared, elapsedMs, elapsedMs === 0 ? 0 : records / (elapsedMs / 1000)), shared: true };
+}
+
+function figures(run: RunRecord, counts: Counts, elapsedMs: number, recordsPerSecond: number): RunFigures {
+  const records = recordsOf(counts);
+  const failed = count(counts.failed);
   return {
     runId: run.runId,
     startedAt: run.startedAt,
@@ -48,9 +62,17 @@ export function runFigures(run: RunRecord): RunFigures | undefined {
     records,
     failed,
     failureRate: records === 0 ? 0 : failed / records,
-    elapsedMs: summary.elapsedMs,
-    recordsPerSecond: count(summary.recordsPerSecond),
+    elapsedMs,
+    recordsPerSecond,
   };
+}
+
+function recordsOf(counts: Counts): number {
+  return count(counts.succeeded) + count(counts.failed) + count(counts.skipped);
+}
+
+function count(value: unknown): number {
+  return typeof value === 'number' && Number.isFinite(value) ? value : 0;
 }
 
 /** What a run regressed in. */

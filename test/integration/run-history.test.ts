@@ -92,4 +92,61 @@ describe('run history', () => {
     expect(findRegressions(run('c', 10, 10), [run('b', 100, 100), run('a', 100, 100)])).toEqual([]);
     expect(findRegressions(run('c', 100, 10), [run('b', 100, 100), run('a', 100, 100)])).toHaveLength(1);
   });
+
+  it("gives a shared run's figures from its workers' outcomes and its start and end", () => {
+    const shared = { status: 'completed', total: 100, succeeded: 85, failed: 10, skipped: 5, chunksDone: 4 };
+    const row = {
+      runId: 's',
+      startedAt: '2026-12-02T08:00:00.000Z',
+      endedAt: '2026-12-02T08:00:10.000Z',
+      status: 'completed',
+      pid: 1,
+      host: 'h',
+      summary: { status: 'completed', reason: 'every record has an outcome', shared },
+    };
+    expect(runFigures(row)).toEqual({
+      runId: 's',
+      startedAt: row.startedAt,
+      status: 'completed',
+      records: 100,
+      failed: 10,
+      failureRate: 0.1,
+      elapsedMs: 10_000,
+      recordsPerSecond: 10,
+      shared: true,
+    });
+    // Not ended: no figures yet.
+    expect(runFigures({ ...row, endedAt: undefined })).toBeUndefined();
+  });
+
+  it("compares a single run with single runs only: shared runs go at their workers' pace together", async () => {
+    const ledger = memoryLedger();
+    const runs = ledger.runs.bind(ledger);
+    // Two earlier shared runs, 100 times as fast as this one will be.
+    const sharedRun = (runId: string) => ({
+      runId,
+      startedAt: '2026-12-01T08:00:00.000Z',
+      endedAt: '2026-12-01T08:00:01.000Z',
+      status: 'completed',
+      pid: 1,
+      host: 'h',
+      summary: { status: 'completed', shared: { succeeded: 5000, failed: 0, skipped: 0 } },
+    });
+    ledger.runs = async (limit) => [...(await runs(limit)), sharedRun('shared-1'), sharedRun('shared-2')];
+    const clock = new ManualClock();
+    const job = defineJob<{ id: number }>({
+      name: 'history-shared',
+      source: () => Array.from({ length: 50 }, (_, id) => ({ id })),
+      key: (r) => String(r.id),
+      concurrency: 1,
+      handler: () => clock.sleep(20),
+    });
+    try {
+      const summary = await drive(runJob(job, { ledger, clock }), clock, 10);
+      expect(summary.thisRun.succeeded).toBe(50);
+      expect(summary.warnings).toEqual([]);
+    } finally {
+      await ledger.close();
+    }
+  });
 });

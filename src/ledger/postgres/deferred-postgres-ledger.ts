@@ -26,6 +26,7 @@ import type {
   TimelinePoint,
 } from '../ledger.js';
 import type { SourceFingerprint, SourceSample } from '../../sources/source.js';
+import type { ActiveSharedRun } from '../worker-ledger.js';
 import { loadPg } from './load-pg.js';
 import type { PostgresLedgerOptions } from './open-postgres-ledger.js';
 import { keyIndexFor } from '../../structures/key-index.js';
@@ -137,6 +138,10 @@ class DeferredPostgresLedger implements Ledger {
 
   async holder(): Promise<LeaseHolder | undefined> {
     return (await this.ledger()).holder();
+  }
+
+  async activeSharedRun(): Promise<ActiveSharedRun | undefined> {
+    return (await this.ledger()).activeSharedRun?.();
   }
 
   /** A ledger never used has no connections to close. */

@@ -19,6 +19,7 @@ import type {
   SharedRunState,
   WorkerLedger,
 } from '../../worker-ledger.js';
+import { readActiveRun } from '../active-shared-run.js';
 import { loadPg } from '../load-pg.js';
 import { databaseFault, PgDb } from '../pg-db.js';
 import { PostgresLedger } from '../postgres-ledger.js';
@@ -39,7 +40,6 @@ import { fencedWrite, markChunkDone } from './fenced-write.js';
 import { joinRun } from './join-run.js';
 import { leaseChunk } from './lease-chunk.js';
 import { renewLeases } from './renew-leases.js';
-import { readActiveRun } from './active-run.js';
 import { abortRun, completeRun, readRunState } from './run-state.js';
 import { claimProbe, closeSharedBreaker, openSharedBreaker } from './shared-breaker.js';
 import { inTransaction, openPgPool, type SqlClient, type SqlPool } from '../pg-pool.js';

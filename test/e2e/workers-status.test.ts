@@ -1,0 +1,112 @@
+/**
+ * `status`, `runs` and the dashboard's snapshot of a job whose shared run workers are on now: the
+ * run is `running` (not `crashed`: no process holds the job's single-run lease, the workers hold
+ * chunks), `status` names the workers, and once the run has ended its row has its figures (records,
+ * failures, elapsed, records/s) as a single run's has. A shared run whose every worker died is
+ * `crashed`, as a single run whose process died is.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect, it } from 'vitest';
+import { openLedger } from '../../src/ledger/open-ledger.js';
+import { dashboardSnapshot } from '../../src/report/dashboard-snapshot.js';
+import { runCli, spawnCli, waitFor, writeJsonl } from '../helpers/cli.js';
+import { describePg, freshSchema, pgPool, PG_URL } from '../helpers/pg-schema.js';
+import { tempDir } from '../helpers/temp.js';
+
+const RECORDS = 600;
+
+/** A job whose handler appends each id to `seen` and waits DELAY_MS (20 ms: the run lasts a few seconds). */
+function writeJob(dir: string): void {
+  writeJsonl(dir, 'records.jsonl', RECORDS);
+  writeFileSync(
+    join(dir, 'job.mjs'),
+    `
+import { appendFileSync } from 'node:fs';
+import { defineJob, jsonl } from 'batchguard';
+const delayMs = Number(process.env.DELAY_MS ?? 20);
+export default defineJob({
+  name: 'workers-status',
+  source: jsonl(${JSON.stringify(join(dir, 'records.jsonl'))}),
+  key: (r) => String(r.id),
+  concurrency: 4,
+  handler: async (r) => {
+    appendFileSync(${JSON.stringify(join(dir, 'seen'))}, r.id + '\\n');
+    await new Promise((resolve) => setTimeout(resolve, delayMs));
+    if (r.id % 100 === 7) throw new Error('bad record ' + r.id);
+  },
+  retry: { maxAttempts: 1 },
+});
+`,
+  );
+}
+
+function seen(dir: string): number {
+  try {
+    return readFileSync(join(dir, 'seen'), 'utf8').split('\n').filter(Boolean).length;
+  } catch {
+    return 0;
+  }
+}
+
+interface StatusJson {
+  active: { runId: string; shared?: boolean; workers?: number; chunks?: number; chunksDone?: number } | null;
+  runs: { runId: string; status: string; records?: number; failed?: number; elapsedMs?: number; recordsPerSecond?: number }[];
+}
+
+describePg('status of a shared run', () => {
+  pgPool();
+
+  it('is running while a worker holds its chunks, names the workers, and has its figures once it ended', async () => {
+    const dir = tempDir();
+    writeJob(dir);
+    const schema = freshSchema('bg_e2e_wstatus');
+    const ledgerArgs = ['--ledger', PG_URL, '--pg-schema', schema];
+    const worker = spawnCli(['run', 'job.mjs', ...ledgerArgs, '--records-per-chunk', '100', '--max-failure-rate', '1'], { cwd: dir });
+    try {
+      await waitFor(() => seen(dir) >= 40, 60_000);
+      const during = await runCli(['status', 'job.mjs', ...ledgerArgs, '--json'], { cwd: dir });
+      expect(during.code, during.stderr).toBe(0);
+      const live = JSON.parse(during.stdout) as StatusJson;
+      expect(live.runs[0]?.status).toBe('running');
+      expect(live.active).toMatchObject({ runId: live.runs[0]?.runId, shared: true, workers: 1 });
+      const text = await runCli(['status', 'job.mjs', ...ledgerArgs], { cwd: dir });
+      expect(text.stdout).toMatch(/active: shared run \S+ \(1 worker holds chunks; \d+ of 6 chunks done\)/);
+      const listed = await runCli(['runs', 'job.mjs', ...ledgerArgs, '--json'], { cwd: dir });
+      expect(JSON.parse(listed.stdout.trim().split('\n')[0]!)).toMatchObject({ status: 'running' });
+      const { ledger } = openLedger(PG_URL, { job: 'workers-status', pgSchema: schema });
+      try {
+        const snapshot = await dashboardSnapshot(ledger, 'workers-status', 'job.mjs', 'batchguard');
+        expect(snapshot.runs[0]?.status).toBe('running');
+      } finally {
+        await ledger.close();
+      }
+    } finally {
+      const result = await worker.result;
+      expect(result.code, result.stderr).toBe(0);
+    }
+
+    const after = JSON.parse((await runCli(['status', 'job.mjs', ...ledgerArgs, '--json'], { cwd: dir })).stdout) as StatusJson;
+    expect(after.active).toBeNull();
+    const run = after.runs[0];
+    expect(run).toMatchObject({ status: 'completed', records: RECORDS, failed: 6 });
+    expect(run?.elapsedMs).toBeGreaterThan(0);
+    expect(run?.recordsPerSecond).toBeGreaterThan(0);
+  });
+
+  it('is crashed once every worker on it died', async () => {
+    const dir = tempDir();
+    writeJob(dir);
+    const schema = freshSchema('bg_e2e_wstatus');
+    const ledgerArgs = ['--ledger', PG_URL, '--pg-schema', schema];
+    // A short lease, so that the dead worker's chunks are free again soon.
+    const worker = spawnCli(['run', 'job.mjs', ...ledgerArgs, '--records-per-chunk', '100', '--lease', '1s'], { cwd: dir });
+    await waitFor(() => seen(dir) >= 40, 60_000);
+    worker.kill('SIGKILL');
+    await worker.result;
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const status = JSON.parse((await runCli(['status', 'job.mjs', ...ledgerArgs, '--json'], { cwd: dir })).stdout) as StatusJson;
+    expect(status.active).toBeNull();
+    expect(status.runs[0]?.status).toBe('crashed');
+  });
+});

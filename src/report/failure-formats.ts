@@ -133,7 +133,7 @@ export async function writeFailureTable(rows: AsyncIterable<RecordRow>, write: W
       );
     }
   }
-  write(`${count} records in ${groups.size} groups\n`);
+  write(`${count} record${count === 1 ? '' : 's'} in ${groups.size} group${groups.size === 1 ? '' : 's'}\n`);
   return count;
 }
 

@@ -49,7 +49,7 @@ export function runFigures(run: RunRecord): RunFigures | undefined {
   const elapsedMs = Date.parse(run.endedAt) - Date.parse(run.startedAt);
   if (!(elapsedMs >= 0)) return undefined;
   const records = recordsOf(summary.shared);
-  return { ...figures(run, summary.shared, elapsedMs, elapsedMs === 0 ? 0 : records / (elapsedMs / 1000)), shared: true };
+  return { ...figures(run, summary.shared, elapsedMs, elapsedMs === 0 ? 0 : Math.round(records / (elapsedMs / 1000))), shared: true };
 }
 
 function figures(run: RunRecord, counts: Counts, elapsedMs: number, recordsPerSecond: number): RunFigures {

@@ -79,7 +79,11 @@ function chunkOf(index: number, rows: readonly RecordRow[], components: boolean)
     index,
     from: positionOfRow(first),
     count: last.seq - first.seq + 1,
-    selected: rows.map((row) => ({ seq: row.seq, key: row.key })),
+    selected: rows.map((row) => ({
+      seq: row.seq,
+      key: row.key,
+      ...(row.fingerprint === undefined ? {} : { fingerprint: row.fingerprint }),
+    })),
     ...(segments.length > 1 ? { segments } : {}),
   };
 }

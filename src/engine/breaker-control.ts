@@ -189,7 +189,7 @@ export class BreakerControl {
   systemicFailure(entry: OpenRecord, group: () => string, error: LazySerializedError, how: SystemicFailure): boolean {
     if (this.probing === entry) {
       this.probing = undefined;
-      if (this.served && !how.fresh) {
+      if ((this.served && !how.fresh) || how.repeated) {
         // The record's own failure: no verdict on the service; the next probe at once.
         this.probe();
         return false;
@@ -199,8 +199,9 @@ export class BreakerControl {
     }
     if (!this.closed) return true;
     // Evidence counts once: the failures of a record released after a trip were counted for it.
-    // Records that fail on their own, released together, would otherwise open it again at once.
-    if (entry.released) return false;
+    // Records that fail on their own, released together, would otherwise open it again at once. A
+    // re-run's record failing as it did before is its own failure, as a fatal error is: no evidence.
+    if (entry.released || how.repeated) return false;
     this.lastError = error;
     const trip = this.breaker.record(
       { ok: false, fingerprint: group, final: how.final, provisional: how.provisional, fresh: how.fresh },

@@ -44,6 +44,8 @@ export interface ExecutorDeps {
     systemicFailure(entry: OpenRecord, group: () => string, error: LazySerializedError, how: SystemicFailure): boolean;
     hold(entry: OpenRecord, ends: { fail(): void; park(): void; pend(): void }): boolean;
   };
+  /** A re-run's record: the group of the failure it was selected for (run-setup.ts). */
+  readonly recordedFailure?: ((seq: number) => string | undefined) | undefined;
   /** Token buckets: every attempt takes a token; a Retry-After pauses the record's key. */
   readonly limiter?:
     { tryTake(key: string | undefined, now: number): number; slowDown(key: string | undefined, untilMs: number): void } | undefined;
@@ -89,4 +91,6 @@ export interface SystemicFailure {
   readonly provisional: boolean;
   /** The record's first call in this run: it had not failed before. */
   readonly fresh: boolean;
+  /** A re-run's record failing as it failed when it was selected (the same group): its own failure. */
+  readonly repeated: boolean;
 }

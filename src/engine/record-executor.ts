@@ -281,17 +281,15 @@ export class RecordExecutor implements AttemptOwner {
       // and only when the breaker reads it (a record's first failure, which retries, it reads only on a trip).
       const kind = timedOut ? FailureKind.timeout : FailureKind.exhausted;
       const final = !decision.retry;
+      const group = () => failureFingerprint(handlerFailure ?? safeIdentity(handlerError), { kind, rule });
+      const recorded = this.deps.recordedFailure;
       if (
-        this.deps.breaker.systemicFailure(
-          entry,
-          () => failureFingerprint(handlerFailure ?? safeIdentity(handlerError), { kind, rule }),
-          failure,
-          {
-            final,
-            provisional: !final && entry.counted === 1,
-            fresh: entry.attempt === 1,
-          },
-        )
+        this.deps.breaker.systemicFailure(entry, group, failure, {
+          final,
+          provisional: !final && entry.counted === 1,
+          fresh: entry.attempt === 1,
+          repeated: recorded !== undefined && recorded(entry.position.seq) === group(),
+        })
       ) {
         this.park(entry);
         return;

@@ -29,3 +29,15 @@ export async function rerunPlan(
   rows.sort((a, b) => a.seq - b.seq);
   return { rows, keys };
 }
+
+/**
+ * The group each failure a re-run selected had when it was chosen, by sequence number; undefined
+ * when none has one. The same failure again is the record's own, not an outage (breaker-control.ts).
+ */
+export function recordedFailures(
+  rows: readonly Pick<RecordRow, 'seq' | 'fingerprint'>[],
+): ((seq: number) => string | undefined) | undefined {
+  const groups = new Map<number, string>();
+  for (const row of rows) if (row.fingerprint !== undefined) groups.set(row.seq, row.fingerprint);
+  return groups.size === 0 ? undefined : (seq) => groups.get(seq);
+}

@@ -12,7 +12,7 @@ import { Checkpointer } from './checkpointer.js';
 import { CrashGuard } from './crash-guard.js';
 import { loadDependencies } from './dependency-gate.js';
 import { isDone, type OpenRecord } from './open-record.js';
-import { rerunPlan } from './rerun-plan.js';
+import { recordedFailures, rerunPlan } from './rerun-plan.js';
 import type { ResolvedRunOptions } from './run-options.js';
 import { rerunSelector, resumeSelector, type Selector } from './selector.js';
 import { settleDrift, sourceNow } from './source-check.js';
@@ -25,6 +25,8 @@ export interface RunParts {
   readonly selector: Selector;
   /** Records a re-run selected, for the `run:started` event. */
   readonly rerunSelected: number | undefined;
+  /** A re-run's record: the group of the failure it was selected for (rerun-plan.ts's recordedFailures). */
+  readonly recordedFailure: ((seq: number) => string | undefined) | undefined;
   /** Every key read, to fail a repeated key and to find dependencies (not kept by a plain re-run). */
   readonly keys: RecordKeys | undefined;
   /** What the ledger knows of dependencies, when the job has `dependsOn`. */
@@ -104,6 +106,7 @@ export async function prepareRun(
     resume,
     selector,
     rerunSelected: plan?.rows.length,
+    recordedFailure: plan && recordedFailures(plan.rows),
     keys,
     dependencies,
     recordReader,

@@ -46,8 +46,7 @@ export class Run {
   private readonly breaker: BreakerControl;
   private readonly gate: DependencyGate | undefined;
   private readonly fair: FairScheduler<OpenRecord> | undefined;
-  /** Token buckets, when the job has a rate limit. */
-  private readonly limiter: KeyedBuckets | undefined;
+  private readonly limiter: KeyedBuckets | undefined; // token buckets, when the job has a rate limit
   /** The adaptive concurrency limit, with `concurrency: { min, max }`. */
   private readonly adaptive: AdaptiveConcurrency | undefined;
   private readonly deadline: DeadlineWatch;
@@ -153,6 +152,7 @@ export class Run {
       // Off, it is not asked at all: no window to keep up on every attempt.
       budget: job.retryBudget.enabled ? new RetryBudget(job.retryBudget) : undefined,
       breaker: this.breaker,
+      recordedFailure: parts.recordedFailure,
       limiter: this.limiter,
       onParked: (entry) => this.dispatcher.park(entry),
       onTokenWait: (entry, waitMs) => this.dispatcher.tokenWait(entry, waitMs),

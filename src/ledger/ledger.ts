@@ -289,7 +289,7 @@ export interface Ledger {
    * rerun's chunk: distributed/chunk-ledger.ts); without it, the engine selects them from `rows`
    * (engine/rerun-plan.ts), as it does when this answers undefined. Asked after `begin`.
    */
-  rerunSelection?(): readonly Pick<RecordRow, 'seq' | 'key' | 'line' | 'offset'>[] | undefined;
+  rerunSelection?(): readonly Pick<RecordRow, 'seq' | 'key' | 'line' | 'offset' | 'fingerprint'>[] | undefined;
   /**
    * Commits the engine may have on their way while it reads on: 0 (the default) makes the reader
    * wait for each commit, so a crash redoes at most one batch plus the records in flight; 1 lets it

@@ -47,6 +47,8 @@ export interface ChunkSegment {
 export interface SelectedRecord {
   readonly seq: number;
   readonly key: string;
+  /** The group of the failure it was selected for (none for a record a failure blocked). */
+  readonly fingerprint?: string;
 }
 
 /** A source split into chunks that together hold every item once, in order. */

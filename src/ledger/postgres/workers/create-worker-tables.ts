@@ -38,10 +38,12 @@ export async function createWorkerTables(pool: SqlPool, schema: string): Promise
       )`);
     }
     // Version 3: shared reruns. The run says what it re-runs (NULL for a plain run), so a worker
-    // joins only the run its command asked for; a rerun's chunk lists the records it selected.
+    // joins only the run its command asked for; a rerun's chunk lists the records it selected, with
+    // the group of the failure each was selected for (NULL for a blocked one): the breaker's.
     await client.query(`ALTER TABLE ${s}.worker_runs ADD COLUMN IF NOT EXISTS rerun text`);
     await client.query(
-      `ALTER TABLE ${s}.chunks ADD COLUMN IF NOT EXISTS selected_seqs bigint[], ADD COLUMN IF NOT EXISTS selected_keys text[]`,
+      `ALTER TABLE ${s}.chunks ADD COLUMN IF NOT EXISTS selected_seqs bigint[], ADD COLUMN IF NOT EXISTS selected_keys text[],
+                               ADD COLUMN IF NOT EXISTS selected_groups text[]`,
     );
     if (version < 4) {
       // Version 4: each worker counts its outcomes in a row of its own, so that the workers' commits

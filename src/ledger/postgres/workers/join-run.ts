@@ -199,13 +199,15 @@ async function insertPlan(client: SqlClient, s: string, job: string, request: Jo
     }
     if (chunk.selected === undefined) continue;
     await client.query(
-      `UPDATE ${s}.chunks SET selected_seqs = $3::bigint[], selected_keys = $4::text[], segments = $5::jsonb WHERE run_id = $1 AND chunk = $2`,
+      `UPDATE ${s}.chunks SET selected_seqs = $3::bigint[], selected_keys = $4::text[], segments = $5::jsonb, selected_groups = $6::text[]
+        WHERE run_id = $1 AND chunk = $2`,
       [
         request.newRunId,
         chunk.index,
         chunk.selected.map((r) => r.seq),
         chunk.selected.map((r) => r.key),
         chunk.segments === undefined ? null : JSON.stringify(chunk.segments),
+        chunk.selected.map((r) => r.fingerprint ?? null),
       ],
     );
   }

@@ -29,6 +29,7 @@ interface ChunkRow {
   leases: number;
   selected_seqs: string[] | null;
   selected_keys: string[] | null;
+  selected_groups: (string | null)[] | null;
   /** jsonb, parsed by pg. */
   segments: ChunkSegment[] | null;
 }
@@ -52,7 +53,7 @@ export async function leaseChunk(
               FOR UPDATE SKIP LOCKED) AS next,
             (SELECT set_config('synchronous_commit', 'off', true)) AS no_flush
       WHERE c.run_id = next.run_id AND c.chunk = next.chunk
-      RETURNING c.chunk, c.first_seq, c.count, c.line, c.byte_offset, c.token, c.leases, c.selected_seqs, c.selected_keys, c.segments`,
+      RETURNING c.chunk, c.first_seq, c.count, c.line, c.byte_offset, c.token, c.leases, c.selected_seqs, c.selected_keys, c.selected_groups, c.segments`,
     [runId, owner, leaseMs],
   );
   const row = rows[0];
@@ -66,11 +67,14 @@ function chunkOf(row: ChunkRow): Chunk {
     ...(row.line === null ? {} : { line: Number(row.line) }),
     ...(row.byte_offset === null ? {} : { offset: Number(row.byte_offset) }),
   };
-  const { selected_seqs: seqs, selected_keys: keys } = row;
+  const { selected_seqs: seqs, selected_keys: keys, selected_groups: groups } = row;
   if (seqs === null) return { index: row.chunk, from, count: row.count };
   const segments = row.segments === null ? {} : { segments: row.segments };
   // A chunk of whole dependency components lists its records' sequence numbers only.
   if (keys === null) return { index: row.chunk, from, count: row.count, members: seqs.map(Number), ...segments };
-  const selected = seqs.map((seq, i) => ({ seq: Number(seq), key: keys[i] as string }));
+  const selected = seqs.map((seq, i) => {
+    const fingerprint = groups?.[i];
+    return { seq: Number(seq), key: keys[i] as string, ...(fingerprint == null ? {} : { fingerprint }) };
+  });
   return { index: row.chunk, from, count: row.count, selected, ...segments };
 }

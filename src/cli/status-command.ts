@@ -1,7 +1,7 @@
 /**
  * `batchguard status <job-file>`: the job's state across all runs, read from the ledger.
  */
-import { liveRuns, shownStatus, type LiveRuns } from '../report/live-runs.js';
+import { activeSharedRun, liveRuns, shownStatus, type LiveRuns } from '../report/live-runs.js';
 import { openExistingLedger } from './ledger-path.js';
 import { loadJob } from './load-job.js';
 import { formatCount } from './format-count.js';
@@ -65,7 +65,9 @@ export async function statusCommand(jobFile: string, flags: StatusFlags): Promis
 }
 
 /** The run going on now, for `--json`: the lease's holder, or the shared run and its workers. */
-function activeJson({ holder, shared }: LiveRuns): Record<string, unknown> | null {
+function activeJson(live: LiveRuns): Record<string, unknown> | null {
+  const { holder } = live;
+  const shared = activeSharedRun(live);
   if (holder)
     return { runId: holder.runId, pid: holder.pid, host: holder.host, since: holder.acquiredAt, leaseExpiresAt: holder.expiresAt };
   if (shared === undefined) return null;
@@ -74,7 +76,9 @@ function activeJson({ holder, shared }: LiveRuns): Record<string, unknown> | nul
 }
 
 /** The same, for a person. */
-function activeText({ holder, shared }: LiveRuns): string {
+function activeText(live: LiveRuns): string {
+  const { holder } = live;
+  const shared = activeSharedRun(live);
   if (holder)
     return `run ${holder.runId} (pid ${holder.pid} on ${holder.host}, since ${holder.acquiredAt}; lease expires at ${holder.expiresAt} unless renewed)`;
   if (shared === undefined) return 'none';

@@ -175,11 +175,19 @@ export class WorkerSession {
     return this.options.ledger.runState(this.run.runId);
   }
 
-  /** Stops the heartbeat (the leases then expire, and other workers take any unfinished chunk over). */
+  /**
+   * Stops the heartbeat and gives back the chunks still held (a worker stopped, or failed): other
+   * workers take them over at once. One that cannot be given back (the database is out of reach)
+   * expires after its lease, and is taken over then.
+   */
   async close(): Promise<void> {
     clearInterval(this.timer);
     this.timer = undefined;
     await this.beating;
+    if (this.holding.size === 0 || this.joinedRun === undefined) return;
+    const held = this.held;
+    this.holding.clear();
+    await this.options.ledger.releaseLeases(this.run.runId, this.owner, held).catch(() => undefined);
   }
 
   /** Renews the leases of the held chunks, drops the ones refused, and passes the shared state on. */

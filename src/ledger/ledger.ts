@@ -375,10 +375,10 @@ export interface Ledger {
   /** The holder whose lease is in force, or undefined (an expired lease does not count). */
   holder(): Promise<LeaseHolder | undefined>;
   /**
-   * The job's shared run while workers are on it (docs/workers.md), for `status`, `runs` and the
-   * dashboard: its run is going on although no process holds the lease. Only a ledger that shares
-   * runs (PostgreSQL) has it.
+   * The job's running shared run (docs/workers.md), with the workers on it now (0 when every one
+   * stopped or died), for `status`, `runs` and the dashboard: it goes on although no process holds
+   * the lease. Only a ledger that shares runs (PostgreSQL) has it.
    */
-  activeSharedRun?(): Promise<ActiveSharedRun | undefined>;
+  sharedRun?(): Promise<ActiveSharedRun | undefined>;
   close(): Promise<void>;
 }

@@ -121,7 +121,7 @@ export interface SharedRunState {
   readonly chunksDone: number;
 }
 
-/** The job's shared run while workers are on it (a chunk's or the planning lease in force). */
+/** The job's running shared run, and the workers on it (holding a chunk's or the planning lease in force). */
 export interface ActiveSharedRun {
   /** Undefined while a worker is still planning it. */
   readonly runId: string | undefined;
@@ -165,6 +165,8 @@ export interface WorkerLedger {
   leaseChunk(runId: string, owner: string, leaseMs: number): Promise<LeasedChunk | undefined>;
   /** Renews `held`; returns the chunks whose lease was renewed (an expired lease never is: the others are lost). */
   renewLeases(runId: string, owner: string, held: readonly HeldChunk[], leaseMs: number): Promise<Set<number>>;
+  /** Gives `held` back (a worker that stops): other workers take them over at once, not after their lease. */
+  releaseLeases(runId: string, owner: string, held: readonly HeldChunk[]): Promise<void>;
   /**
    * The sequence numbers in `first` … `last` that already have an outcome, as sorted, disjoint
    * ranges. Read without a fence, after the lease: a takeover's lease waited for the fenced write

@@ -2,8 +2,9 @@
  * `status`, `runs` and the dashboard's snapshot of a job whose shared run workers are on now: the
  * run is `running` (not `crashed`: no process holds the job's single-run lease, the workers hold
  * chunks), `status` names the workers, and once the run has ended its row has its figures (records,
- * failures, elapsed, records/s) as a single run's has. A shared run whose every worker died is
- * `crashed`, as a single run whose process died is.
+ * failures, elapsed, records/s) as a single run's has. A shared run that no worker is on any more
+ * (stopped with Ctrl-C, which gives its chunk back, or killed, whose chunk's lease then expires) is
+ * `interrupted`: it goes on when a worker joins it, which takes the chunk over at once.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -94,7 +95,25 @@ describePg('status of a shared run', () => {
     expect(run?.recordsPerSecond).toBeGreaterThan(0);
   });
 
-  it('is crashed once every worker on it died', async () => {
+  it('is interrupted once its only worker was stopped (Ctrl-C): at once, and the next worker takes its chunk over at once', async () => {
+    const dir = tempDir();
+    writeJob(dir);
+    const schema = freshSchema('bg_e2e_wstatus');
+    const ledgerArgs = ['--ledger', PG_URL, '--pg-schema', schema];
+    // A lease of a minute: only a chunk given back is taken over within the test.
+    const worker = spawnCli(['run', 'job.mjs', ...ledgerArgs, '--records-per-chunk', '100', '--lease', '60s'], { cwd: dir });
+    await waitFor(() => seen(dir) >= 40, 60_000);
+    worker.kill('SIGINT');
+    expect((await worker.result).code).toBe(130);
+    const status = JSON.parse((await runCli(['status', 'job.mjs', ...ledgerArgs, '--json'], { cwd: dir })).stdout) as StatusJson;
+    expect(status.active).toBeNull();
+    expect(status.runs[0]?.status).toBe('interrupted');
+    const next = await runCli(['run', 'job.mjs', ...ledgerArgs, '--lease', '60s', '--json', '--max-failure-rate', '1'], { cwd: dir });
+    expect(next.code, next.stderr).toBe(0);
+    expect(JSON.parse(next.stdout)).toMatchObject({ status: 'completed', runId: status.runs[0]?.runId, chunksTakenOver: 1, pending: 0 });
+  });
+
+  it('is interrupted once every worker on it died', async () => {
     const dir = tempDir();
     writeJob(dir);
     const schema = freshSchema('bg_e2e_wstatus');
@@ -107,6 +126,6 @@ describePg('status of a shared run', () => {
     await new Promise((resolve) => setTimeout(resolve, 1500));
     const status = JSON.parse((await runCli(['status', 'job.mjs', ...ledgerArgs, '--json'], { cwd: dir })).stdout) as StatusJson;
     expect(status.active).toBeNull();
-    expect(status.runs[0]?.status).toBe('crashed');
+    expect(status.runs[0]?.status).toBe('interrupted');
   });
 });

@@ -130,4 +130,17 @@ describePg('WorkerSession', () => {
     expect(end).toMatchObject({ kind: 'ended', state: { status: 'completed', chunksDone: 1 } });
     await session.close();
   });
+
+  it('gives back the chunks it still holds when it closes (a stopped worker): another takes them at once, as a takeover', async () => {
+    const schema = freshSchema('bg_session');
+    // A lease of a minute: only a chunk given back can be taken before the test's timeout.
+    const stopping = await WorkerSession.join({ ledger: open(schema), leaseMs: 60_000 }, () => Promise.resolve(plan(2)));
+    const held = await stopping.next();
+    if (held.kind !== 'chunk') throw new Error(`no chunk: ${held.kind}`);
+    await stopping.close();
+    const other = await WorkerSession.join({ ledger: open(schema), leaseMs: 60_000 }, () => Promise.resolve(plan(2)));
+    const taken = await other.next();
+    expect(taken).toMatchObject({ kind: 'chunk', lease: { chunk: { index: held.lease.chunk.index }, takenOver: true } });
+    await other.close();
+  });
 });

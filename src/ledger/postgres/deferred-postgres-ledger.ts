@@ -140,8 +140,8 @@ class DeferredPostgresLedger implements Ledger {
     return (await this.ledger()).holder();
   }
 
-  async activeSharedRun(): Promise<ActiveSharedRun | undefined> {
-    return (await this.ledger()).activeSharedRun?.();
+  async sharedRun(): Promise<ActiveSharedRun | undefined> {
+    return (await this.ledger()).sharedRun?.();
   }
 
   /** A ledger never used has no connections to close. */

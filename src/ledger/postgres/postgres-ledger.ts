@@ -35,7 +35,7 @@ import type { ActiveSharedRun } from '../worker-ledger.js';
 import { maskedMessageOf, TEMPLATES_PER_GROUP, toErrorGroup } from '../error-groups.js';
 import { mergeRanges, parseJson, toLedgerCounts, toRecordRow, toRunRecord } from '../row-codec.js';
 import { acceptSource, checkSource } from '../source-state.js';
-import { readActiveRunIfAny } from './active-shared-run.js';
+import { readSharedRunIfAny } from './active-shared-run.js';
 import { MetaBuffer } from './meta-buffer.js';
 import { databaseFault, type PgDb, type Query, type Row } from './pg-db.js';
 import { sessionEnded } from './session-ended.js';
@@ -353,8 +353,8 @@ export class PostgresLedger implements Ledger {
     return leaseHolder(await this.use('reading the lease', '', () => this.lease.current()));
   }
 
-  async activeSharedRun(): Promise<ActiveSharedRun | undefined> {
-    return this.use('looking for workers on the job', '', () => readActiveRunIfAny(this.db, this.schema, this.job as string));
+  async sharedRun(): Promise<ActiveSharedRun | undefined> {
+    return this.use('looking for workers on the job', '', () => readSharedRunIfAny(this.db, this.schema, this.job as string));
   }
 
   /** None: run reports are in the database (`runs`, `records`), readable from any machine by `report` and `failures`. */

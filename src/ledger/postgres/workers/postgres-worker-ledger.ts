@@ -39,7 +39,7 @@ import { createWorkerTables } from './create-worker-tables.js';
 import { fencedWrite, markChunkDone } from './fenced-write.js';
 import { joinRun } from './join-run.js';
 import { leaseChunk } from './lease-chunk.js';
-import { renewLeases } from './renew-leases.js';
+import { releaseLeases, renewLeases } from './renew-leases.js';
 import { abortRun, completeRun, readRunState } from './run-state.js';
 import { claimProbe, closeSharedBreaker, openSharedBreaker } from './shared-breaker.js';
 import { inTransaction, openPgPool, type SqlClient, type SqlPool } from '../pg-pool.js';
@@ -183,6 +183,10 @@ class PostgresWorkerLedger implements WorkerLedger {
 
   renewLeases(runId: string, owner: string, held: readonly HeldChunk[], leaseMs: number): Promise<Set<number>> {
     return this.use('renewing leases', true, () => renewLeases(this.sql, this.schema, runId, owner, held, leaseMs));
+  }
+
+  releaseLeases(runId: string, owner: string, held: readonly HeldChunk[]): Promise<void> {
+    return this.use('giving chunks back', true, () => releaseLeases(this.sql, this.schema, runId, owner, held));
   }
 
   fenced<T>(runId: string, owner: string, held: readonly HeldChunk[], write: (writes: FencedWrites) => Promise<T>): Promise<T> {

@@ -104,7 +104,7 @@ export async function workerCommand(job: Job<any, any>, ledger: string, flags: R
   }
   logSummary(log, summary);
   if (flags.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
-  else if (!flags.quiet) process.stdout.write(`${describe(summary)}\n`);
+  else if (!flags.quiet) process.stdout.write(`${describeWorker(summary)}\n`);
   return exitCodeOf(summary.status, signalName);
 }
 
@@ -154,12 +154,14 @@ class LiveProgress {
   }
 }
 
-function describe(summary: WorkerSummary): string {
+/** What a worker prints at its end, without `--json`. */
+export function describeWorker(summary: WorkerSummary): string {
   const { shared } = summary;
+  const some = (count: number, what: string): string => `${count} ${what}${count === 1 ? '' : 's'}`;
   return [
     `batchguard worker: ${summary.rerun === undefined ? 'run' : 'rerun'} ${summary.runId} ${summary.status}${summary.abortReason ? ` (${summary.abortReason})` : summary.reason ? ` (${summary.reason})` : ''}`,
-    ...(summary.rerun === undefined ? [] : [`  re-running      ${summary.rerun}: ${shared.total} selected records`]),
-    `  this worker     ${summary.records} records, ${summary.chunksDone} chunks (${summary.chunksTakenOver} taken over, ${summary.chunksLost} lost)${summary.planned ? ', planned the run' : ''}`,
+    ...(summary.rerun === undefined ? [] : [`  re-running      ${summary.rerun}: ${some(shared.total, 'selected record')}`]),
+    `  this worker     ${some(summary.records, 'record')}, ${some(summary.chunksDone, 'chunk')} (${summary.chunksTakenOver} taken over, ${summary.chunksLost} lost)${summary.planned ? ', planned the run' : ''}`,
     `  the run         ${shared.total} records: ${shared.succeeded} succeeded, ${shared.failed} failed, ${shared.skipped} skipped; chunks ${shared.chunksDone} done, ${shared.chunksLeased} leased, ${shared.chunksOpen} open`,
     ...summary.warnings.map((warning) => `  warning: ${warning}`),
   ].join('\n');

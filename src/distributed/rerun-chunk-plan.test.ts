@@ -34,7 +34,7 @@ const failedAt = (seq: number, extra: Partial<RecordRow> = {}): Partial<RecordRo
 const { file } = tempFiles('batchguard-rerun-plan-', '.jsonl');
 
 describe('planRerunChunks', () => {
-  it('splits the selected records, in source order, into chunks that each span from their first record to their last', async () => {
+  it("splits the selected records, in source order, into chunks that each span from their first record to their last, each with its failure's group", async () => {
     const ledger = storedRows([failedAt(20), failedAt(2), failedAt(7), { ...failedAt(9), status: 'succeeded' }, failedAt(8), failedAt(31)]);
     const { plan, keysNotSelected } = await planRerunChunks(ledger, {}, { recordsPerChunk: 2 });
     expect(plan).toEqual({
@@ -45,8 +45,8 @@ describe('planRerunChunks', () => {
           from: { seq: 2, line: 3, offset: 20 },
           count: 6,
           selected: [
-            { seq: 2, key: 'k2' },
-            { seq: 7, key: 'k7' },
+            { seq: 2, key: 'k2', fingerprint: 'aaa' },
+            { seq: 7, key: 'k7', fingerprint: 'aaa' },
           ],
         },
         {
@@ -54,11 +54,11 @@ describe('planRerunChunks', () => {
           from: { seq: 8, line: 9, offset: 80 },
           count: 13,
           selected: [
-            { seq: 8, key: 'k8' },
-            { seq: 20, key: 'k20' },
+            { seq: 8, key: 'k8', fingerprint: 'aaa' },
+            { seq: 20, key: 'k20', fingerprint: 'aaa' },
           ],
         },
-        { index: 2, from: { seq: 31, line: 32, offset: 310 }, count: 1, selected: [{ seq: 31, key: 'k31' }] },
+        { index: 2, from: { seq: 31, line: 32, offset: 310 }, count: 1, selected: [{ seq: 31, key: 'k31', fingerprint: 'aaa' }] },
       ],
     });
     expect(keysNotSelected).toEqual([]);
@@ -71,13 +71,17 @@ describe('planRerunChunks', () => {
       failedAt(3, { kind: 'exhausted' }),
       { ...failedAt(4), status: 'succeeded' },
     ]);
-    expect((await planRerunChunks(ledger, { fingerprint: 'bbb' })).plan.chunks.map((c) => c.selected)).toEqual([[{ seq: 2, key: 'k2' }]]);
-    expect((await planRerunChunks(ledger, { kind: 'exhausted' })).plan.chunks.map((c) => c.selected)).toEqual([[{ seq: 3, key: 'k3' }]]);
+    expect((await planRerunChunks(ledger, { fingerprint: 'bbb' })).plan.chunks.map((c) => c.selected)).toEqual([
+      [{ seq: 2, key: 'k2', fingerprint: 'bbb' }],
+    ]);
+    expect((await planRerunChunks(ledger, { kind: 'exhausted' })).plan.chunks.map((c) => c.selected)).toEqual([
+      [{ seq: 3, key: 'k3', fingerprint: 'aaa' }],
+    ]);
     const byKeys = await planRerunChunks(ledger, { keys: ['k3', 'k4', 'nowhere', 'k1'] });
     expect(byKeys.plan.chunks.map((c) => c.selected)).toEqual([
       [
-        { seq: 1, key: 'k1' },
-        { seq: 3, key: 'k3' },
+        { seq: 1, key: 'k1', fingerprint: 'aaa' },
+        { seq: 3, key: 'k3', fingerprint: 'aaa' },
       ],
     ]);
     expect(byKeys.keysNotSelected).toEqual(['k4', 'nowhere']);

@@ -95,37 +95,39 @@ describePg('status of a shared run', () => {
     expect(run?.recordsPerSecond).toBeGreaterThan(0);
   });
 
-  it('is interrupted once its only worker was stopped (Ctrl-C): at once, and the next worker takes its chunk over at once', async () => {
+  /** A job with a worker on it (`--lease`), once its handler was called 40 times; `status()` reads `status --json`. */
+  async function workerOn(lease: string) {
     const dir = tempDir();
     writeJob(dir);
-    const schema = freshSchema('bg_e2e_wstatus');
-    const ledgerArgs = ['--ledger', PG_URL, '--pg-schema', schema];
-    // A lease of a minute: only a chunk given back is taken over within the test.
-    const worker = spawnCli(['run', 'job.mjs', ...ledgerArgs, '--records-per-chunk', '100', '--lease', '60s'], { cwd: dir });
+    const ledgerArgs = ['--ledger', PG_URL, '--pg-schema', freshSchema('bg_e2e_wstatus')];
+    const worker = spawnCli(['run', 'job.mjs', ...ledgerArgs, '--records-per-chunk', '100', '--lease', lease], { cwd: dir });
     await waitFor(() => seen(dir) >= 40, 60_000);
+    const status = async () =>
+      JSON.parse((await runCli(['status', 'job.mjs', ...ledgerArgs, '--json'], { cwd: dir })).stdout) as StatusJson;
+    return { dir, ledgerArgs, worker, status };
+  }
+
+  it('is interrupted once its only worker was stopped (Ctrl-C): at once, and the next worker takes its chunk over at once', async () => {
+    // A lease of a minute: only a chunk given back is taken over within the test.
+    const { dir, ledgerArgs, worker, status } = await workerOn('60s');
     worker.kill('SIGINT');
     expect((await worker.result).code).toBe(130);
-    const status = JSON.parse((await runCli(['status', 'job.mjs', ...ledgerArgs, '--json'], { cwd: dir })).stdout) as StatusJson;
-    expect(status.active).toBeNull();
-    expect(status.runs[0]?.status).toBe('interrupted');
+    const stopped = await status();
+    expect(stopped.active).toBeNull();
+    expect(stopped.runs[0]?.status).toBe('interrupted');
     const next = await runCli(['run', 'job.mjs', ...ledgerArgs, '--lease', '60s', '--json', '--max-failure-rate', '1'], { cwd: dir });
     expect(next.code, next.stderr).toBe(0);
-    expect(JSON.parse(next.stdout)).toMatchObject({ status: 'completed', runId: status.runs[0]?.runId, chunksTakenOver: 1, pending: 0 });
+    expect(JSON.parse(next.stdout)).toMatchObject({ status: 'completed', runId: stopped.runs[0]?.runId, chunksTakenOver: 1, pending: 0 });
   });
 
   it('is interrupted once every worker on it died', async () => {
-    const dir = tempDir();
-    writeJob(dir);
-    const schema = freshSchema('bg_e2e_wstatus');
-    const ledgerArgs = ['--ledger', PG_URL, '--pg-schema', schema];
     // A short lease, so that the dead worker's chunks are free again soon.
-    const worker = spawnCli(['run', 'job.mjs', ...ledgerArgs, '--records-per-chunk', '100', '--lease', '1s'], { cwd: dir });
-    await waitFor(() => seen(dir) >= 40, 60_000);
+    const { worker, status } = await workerOn('1s');
     worker.kill('SIGKILL');
     await worker.result;
     await new Promise((resolve) => setTimeout(resolve, 1500));
-    const status = JSON.parse((await runCli(['status', 'job.mjs', ...ledgerArgs, '--json'], { cwd: dir })).stdout) as StatusJson;
-    expect(status.active).toBeNull();
-    expect(status.runs[0]?.status).toBe('interrupted');
+    const dead = await status();
+    expect(dead.active).toBeNull();
+    expect(dead.runs[0]?.status).toBe('interrupted');
   });
 });

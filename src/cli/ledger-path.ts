@@ -40,7 +40,9 @@ export async function openExistingLedger(job: Job<any, any>, flags: LedgerFlags,
   if (isDatabaseLedger(path)) {
     const { ledger } = openLedger(path, { job: job.name, pgSchema: flags.pgSchema });
     try {
-      if ((await ledger.runs(1)).length === 0) throw noLedger(ledger.location, jobFile, flags.ledger);
+      // Asked without creating anything: a mistyped --pg-schema must not become an empty ledger.
+      if (!(await (ledger.hasRuns?.() ?? ledger.runs(1).then((runs) => runs.length > 0))))
+        throw noLedger(ledger.location, jobFile, flags.ledger, job.name);
       return ledger;
     } catch (error) {
       await ledger.close();
@@ -52,7 +54,7 @@ export async function openExistingLedger(job: Job<any, any>, flags: LedgerFlags,
 }
 
 /** The error of a command that needs a ledger where none exists yet. */
-export function noLedger(path: string, jobFile: string, flag: string | undefined): LedgerError {
+export function noLedger(path: string, jobFile: string, flag: string | undefined, jobName?: string): LedgerError {
   if (isMemoryLedger(path)) {
     return new LedgerError(
       'LEDGER_UNUSABLE',
@@ -63,7 +65,7 @@ export function noLedger(path: string, jobFile: string, flag: string | undefined
   if (isPostgresSpec(path) || path.startsWith('postgres://')) {
     return new LedgerError(
       'LEDGER_UNUSABLE',
-      `the ledger ${path} has no runs of job ${jobFile} (check the URL and --pg-schema; start it with \`${cliCommand()} run ${jobFile}${where}\`)`,
+      `the ledger ${path} has no runs of job ${jobName === undefined ? jobFile : `${jobName} (${jobFile})`} (check the URL and --pg-schema; start it with \`${cliCommand()} run ${jobFile}${where}\`)`,
     );
   }
   return new LedgerError(

@@ -7,7 +7,7 @@ import { currentAttempt } from '../engine/escaped-errors.js';
 import type { Job } from '../job.js';
 import { existsSync } from 'node:fs';
 import { cliCommand } from './cli-command.js';
-import { isDatabaseLedger, ledgerPath, noLedger } from './ledger-path.js';
+import { isDatabaseLedger, ledgerPath, noLedger, openExistingLedger } from './ledger-path.js';
 import { isMemoryLedger } from '../ledger/open-ledger.js';
 import type { EngineEvent } from '../engine/events.js';
 import type { RerunOptions, RunOptions } from '../engine/run-options.js';
@@ -58,6 +58,9 @@ export async function runCommand(jobFile: string, flags: RunFlags, rerun?: Rerun
   if (flags.dryRun) return dryRunCommand(job, flags, jobFile);
   const progressEveryMs = flags.progressEvery === undefined ? undefined : parseDuration(flags.progressEvery, '--progress-every');
   const ledger = ledgerPath(job, flags.ledger, jobFile);
+  // A re-run needs earlier failures: a database without the job's runs (a mistyped --pg-schema) is
+  // refused, not created, whether the re-run is one process or shared.
+  if (rerun && isDatabaseLedger(ledger)) await (await openExistingLedger(job, flags, jobFile)).close();
   const mode = chooseRunMode(job, ledger, flags, rerun);
   if (mode.kind === 'worker') return (await import('./worker-command.js')).workerCommand(job, ledger, flags, rerun);
   // A memory ledger is always new, and says nothing about where earlier runs were recorded. A

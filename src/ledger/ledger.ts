@@ -380,5 +380,10 @@ export interface Ledger {
    * the lease. Only a ledger that shares runs (PostgreSQL) has it.
    */
   sharedRun?(): Promise<ActiveSharedRun | undefined>;
+  /**
+   * Whether the job has runs recorded here, read without creating anything (a database ledger,
+   * which every other call creates on first use): a read command given a mistyped schema refuses.
+   */
+  hasRuns?(): Promise<boolean>;
   close(): Promise<void>;
 }

@@ -140,6 +140,10 @@ class DeferredPostgresLedger implements Ledger {
     return (await this.ledger()).holder();
   }
 
+  async hasRuns(): Promise<boolean> {
+    return (await (await this.ledger()).hasRuns?.()) ?? true;
+  }
+
   async sharedRun(): Promise<ActiveSharedRun | undefined> {
     return (await this.ledger()).sharedRun?.();
   }

@@ -353,6 +353,20 @@ export class PostgresLedger implements Ledger {
     return leaseHolder(await this.use('reading the lease', '', () => this.lease.current()));
   }
 
+  async hasRuns(): Promise<boolean> {
+    try {
+      const found = await this.db.query('SELECT to_regclass($1) IS NOT NULL AS found', [`"${this.schema}".runs`]);
+      if ((found.rows[0] as { found: boolean } | undefined)?.found !== true) return false;
+      const runs = await this.db.query(
+        `SELECT 1 FROM "${this.schema}".runs JOIN "${this.schema}".jobs USING (job_id) WHERE name = $1 LIMIT 1`,
+        [this.job],
+      );
+      return runs.rows.length > 0;
+    } catch (error) {
+      throw databaseFault(error, this.location, "looking for the job's runs", 'nothing was written');
+    }
+  }
+
   async sharedRun(): Promise<ActiveSharedRun | undefined> {
     return this.use('looking for workers on the job', '', () => readSharedRunIfAny(this.db, this.schema, this.job as string));
   }

@@ -1,0 +1,45 @@
+/**
+ * The read commands (`status`, `runs`, `failures`, `report`, and `rerun`, which needs earlier
+ * failures) over a PostgreSQL ledger where the job has no runs: a mistyped `--pg-schema`, or a job
+ * not run there yet. Each refuses with exit code 4 and one line naming the ledger, and writes
+ * nothing: the schema they were pointed at is not created (it was, with its eleven tables, before).
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect, it } from 'vitest';
+import { runCli, writeJsonl } from '../helpers/cli.js';
+import { describePg, freshSchema, pgPool, PG_URL } from '../helpers/pg-schema.js';
+import { tempDir } from '../helpers/temp.js';
+
+describePg('read commands over a PostgreSQL ledger without the job', () => {
+  const pool = pgPool();
+
+  it('refuse with exit code 4 and create nothing', async () => {
+    const dir = tempDir();
+    writeJsonl(dir, 'records.jsonl', 5);
+    writeFileSync(
+      join(dir, 'job.mjs'),
+      `
+import { defineJob, jsonl } from 'batchguard';
+export default defineJob({ name: 'never-run', source: jsonl(${JSON.stringify(join(dir, 'records.jsonl'))}), key: (r) => String(r.id), handler: async () => {} });
+`,
+    );
+    const schema = freshSchema('bg_e2e_mistyped');
+    const ledger = ['--ledger', PG_URL, '--pg-schema', schema];
+    for (const command of [
+      ['status', 'job.mjs'],
+      ['runs', 'job.mjs'],
+      ['failures', 'job.mjs'],
+      ['report', 'job.mjs', '--html', join(dir, 'r.html')],
+      ['rerun', 'job.mjs', '--failed'],
+      ['rerun', 'job.mjs', '--failed', '--worker'],
+    ]) {
+      const result = await runCli([...command, ...ledger], { cwd: dir });
+      expect(result.code, `${command[0]}: ${result.stderr}`).toBe(4);
+      expect(result.stderr, command[0]).toContain(`(schema ${schema}) has no runs of job never-run (job.mjs)`);
+      expect(result.stderr).not.toContain('    at ');
+    }
+    const { rows } = await pool.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
+    expect(rows).toEqual([]);
+  });
+});

@@ -80,6 +80,8 @@ async function readResumeState(ledgerPath: string, job: string, pgSchema: string
   if (isMemoryLedger(ledgerPath) || (!isPostgresSpec(ledgerPath) && !existsSync(ledgerPath))) return undefined;
   const { ledger } = openLedger(ledgerPath, { job, pgSchema });
   try {
+    // A database where the job never ran has nothing to resume, and is not created by looking.
+    if ((await ledger.hasRuns?.()) === false) return undefined;
     return await ledger.inspect();
   } finally {
     await ledger.close();

@@ -3,6 +3,7 @@
  * failures) over a PostgreSQL ledger where the job has no runs: a mistyped `--pg-schema`, or a job
  * not run there yet. Each refuses with exit code 4 and one line naming the ledger, and writes
  * nothing: the schema they were pointed at is not created (it was, with its eleven tables, before).
+ * `run --dry-run` says what a run would do there, and creates nothing either.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -39,6 +40,10 @@ export default defineJob({ name: 'never-run', source: jsonl(${JSON.stringify(joi
       expect(result.stderr, command[0]).toContain(`(schema ${schema}) has no runs of job never-run (job.mjs)`);
       expect(result.stderr).not.toContain('    at ');
     }
+    // A dry run says what a run would do, creating nothing either.
+    const dry = await runCli(['run', 'job.mjs', '--dry-run', '--json', ...ledger], { cwd: dir });
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(JSON.parse(dry.stdout)).toMatchObject({ total: 5, alreadyDone: 0, wouldProcess: 5 });
     const { rows } = await pool.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema]);
     expect(rows).toEqual([]);
   });

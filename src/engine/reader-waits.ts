@@ -2,9 +2,10 @@
  * Where the reader waited during a run, in milliseconds of the run's clock. Waiting for a free slot
  * is a run going at its handlers' pace (the normal case). Waiting for the ledger (a commit on its
  * way) is time its latency cost; waiting for a crash note the same for the notes (crash-guard.ts);
- * waiting for the breaker is an outage; waiting while the suspects of an earlier crash run in groups
- * by themselves is what the crash costs the resume. A run whose reader waited mostly for the ledger is limited by
- * the ledger, not by its handler: the summary's `waits` (docs/cli.md) says so without a profiler.
+ * waiting for the breaker is an outage; waiting while the suspects of an earlier crash run in
+ * groups by themselves is what the crash costs the resume. A run whose reader waited mostly for the
+ * ledger is limited by the ledger, not by its handler: the summary's `waits` (docs/cli.md) says so
+ * without a profiler.
  */
 import type { ReaderWaitsSummary } from '../report/summary.js';
 

@@ -282,13 +282,13 @@ export class RecordExecutor implements AttemptOwner {
       const kind = timedOut ? FailureKind.timeout : FailureKind.exhausted;
       const final = !decision.retry;
       const group = () => failureFingerprint(handlerFailure ?? safeIdentity(handlerError), { kind, rule });
-      const recorded = this.deps.recordedFailure;
+      const recorded = this.deps.recordedFailure?.(entry.position.seq);
       if (
         this.deps.breaker.systemicFailure(entry, group, failure, {
           final,
           provisional: !final && entry.counted === 1,
           fresh: entry.attempt === 1,
-          repeated: recorded !== undefined && recorded(entry.position.seq) === group(),
+          repeated: recorded !== undefined && recorded === group(),
         })
       ) {
         this.park(entry);

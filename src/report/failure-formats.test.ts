@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { RecordRow } from '../ledger/ledger.js';
-import { writeFailureTable } from './failure-formats.js';
+import { writeFailureLines, writeFailureTable } from './failure-formats.js';
 
 function failed(seq: number, fingerprint: string, message: string): RecordRow {
   return {
@@ -31,5 +31,19 @@ describe('the failure table', () => {
     expect(await table([failed(1, 'aaa', 'bad id 1')])).toMatch(/\n1 record in 1 group\n$/);
     const two = await table([failed(1, 'aaa', 'bad id 1'), failed(2, 'bbb', 'timeout'), failed(3, 'bbb', 'timeout')]);
     expect(two).toMatch(/\n3 records in 2 groups\n$/);
+  });
+
+  it('writes CSV cells that a spreadsheet would run as formulas with a leading quote, numbers as they are', async () => {
+    const keys = ['=HYPERLINK("http://evil")', '+1+cmd', "-2+3|' /C calc'!A0", '@SUM(A1)', '-5', '+7.25', 'plain'];
+    let text = '';
+    const rows = keys.map((key, seq) => ({ ...failed(seq, 'aaa', key === 'plain' ? '=1+1 in a message' : 'bad'), key }));
+    await writeFailureLines(rowsOf(rows), 'csv', (line) => (text += line));
+    const firstCells = text
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((line) => line.slice(0, line.indexOf(',failed')));
+    expect(firstCells).toEqual([`"'=HYPERLINK(""http://evil"")"`, "'+1+cmd", "'-2+3|' /C calc'!A0", "'@SUM(A1)", '-5', '+7.25', 'plain']);
+    expect(text).toContain(",'=1+1 in a message,");
   });
 });

@@ -29,8 +29,15 @@ const CSV_COLUMNS = [
   'updated_at',
 ] as const;
 
+/**
+ * One CSV cell. Keys and messages come from the input and the service, which an attacker may
+ * write: a cell that a spreadsheet would read as a formula (it starts with =, +, -, @, a tab or a
+ * carriage return) gets a leading `'`, unless it is a plain number (OWASP's advice against CSV
+ * injection). The jsonl and keys formats keep every value as it is.
+ */
 function csvField(value: unknown): string {
-  const text = value === undefined || value === null ? '' : String(value);
+  const raw = value === undefined || value === null ? '' : String(value);
+  const text = /^[=+\-@\t\r]/.test(raw) && !/^[+-]?\d+(\.\d+)?$/.test(raw) ? `'${raw}` : raw;
   return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 

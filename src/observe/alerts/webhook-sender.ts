@@ -12,10 +12,15 @@ export interface AlertContext {
   readonly runId: string | undefined;
 }
 
-/** The JSON body of one alert. */
+/**
+ * The JSON body of one alert. Its message may quote an error from the service or the input (the
+ * breaker's dominating error): in `text`, which Slack reads as markup, `&`, `<` and `>` are escaped
+ * as Slack asks, so that such a message cannot mention `<!channel>` or show a link of its own.
+ * `message` keeps the words as they are, for receivers that read fields.
+ */
 export function webhookBody(alert: Alert, context: AlertContext): Record<string, unknown> {
   return {
-    text: `batchguard: job ${context.job}: ${alert.rule}: ${alert.message} (failure rate ${percent(alert.failureRate)})`,
+    text: slackEscaped(`batchguard: job ${context.job}: ${alert.rule}: ${alert.message} (failure rate ${percent(alert.failureRate)})`),
     job: context.job,
     runId: context.runId ?? null,
     rule: alert.rule,
@@ -25,6 +30,11 @@ export function webhookBody(alert: Alert, context: AlertContext): Record<string,
     finished: alert.finished,
     at: new Date(alert.atMs).toISOString(),
   };
+}
+
+/** `text` with Slack's control characters escaped (api.slack.com, "Formatting text": &, < and >). */
+function slackEscaped(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
 /** The URL without what may be a secret (credentials, path, query): Slack's token is in the path. */

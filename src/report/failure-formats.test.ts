@@ -46,4 +46,16 @@ describe('the failure table', () => {
     expect(firstCells).toEqual([`"'=HYPERLINK(""http://evil"")"`, "'+1+cmd", "'-2+3|' /C calc'!A0", "'@SUM(A1)", '-5', '+7.25', 'plain']);
     expect(text).toContain(",'=1+1 in a message,");
   });
+
+  it('writes control characters in CSV cells as \\u escapes, so that a terminal showing them obeys no escape sequence', async () => {
+    let text = '';
+    await writeFailureLines(
+      rowsOf([{ ...failed(1, 'aaa', 'bad \u001b]0;title\u0007 x'), key: '\u001b[2Jred\ttab' }]),
+      'csv',
+      (line) => (text += line),
+    );
+    expect(text.includes('\u001b') || text.includes('\u0007')).toBe(false);
+    expect(text).toContain('\\u001b[2Jred\ttab,failed');
+    expect(text).toContain('bad \\u001b]0;title\\u0007 x');
+  });
 });

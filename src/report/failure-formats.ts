@@ -14,6 +14,14 @@ export type FailureFormat = (typeof FailureFormat)[keyof typeof FailureFormat];
 
 type Write = (text: string) => void;
 
+/** C0 controls but tab, line feed and carriage return; DEL; C1 controls. */
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/g;
+
+function escapedControl(char: string): string {
+  return `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`;
+}
+
 const CSV_COLUMNS = [
   'key',
   'status',
@@ -33,10 +41,12 @@ const CSV_COLUMNS = [
  * One CSV cell. Keys and messages come from the input and the service, which an attacker may
  * write: a cell that a spreadsheet would read as a formula (it starts with =, +, -, @, a tab or a
  * carriage return) gets a leading `'`, unless it is a plain number (OWASP's advice against CSV
- * injection). The jsonl and keys formats keep every value as it is.
+ * injection). Control characters other than tab and line ends (an escape sequence, which a
+ * terminal showing the file would obey) are written as `\u001b`. The jsonl and keys formats keep
+ * every value (JSON-escaped).
  */
 function csvField(value: unknown): string {
-  const raw = value === undefined || value === null ? '' : String(value);
+  const raw = (value === undefined || value === null ? '' : String(value)).replace(CONTROL, escapedControl);
   const text = /^[=+\-@\t\r]/.test(raw) && !/^[+-]?\d+(\.\d+)?$/.test(raw) ? `'${raw}` : raw;
   return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }

@@ -171,20 +171,8 @@ async function dryRunCommand(job: Job<any, any>, flags: RunFlags, jobFile: strin
   // Imported here, as the other commands (main.ts): a run does not load the dry run's code.
   const { dryRun } = await import('../use-cases/dry-run.js');
   const report = await dryRun(job, ledgerPath(job, flags.ledger, jobFile), flags.pgSchema);
-  if (flags.json) {
-    process.stdout.write(`${JSON.stringify(report)}\n`);
-  } else {
-    const lines = [
-      `dry run of ${report.job} over ${report.source} (the handler is not called, the ledger is not changed)`,
-      `  records          ${report.total}`,
-      `  already done     ${report.alreadyDone}`,
-      `  would process    ${report.wouldProcess}`,
-      `  invalid          ${report.invalid}${report.invalid > 0 ? ' (a run records them as failed, kind invalid)' : ''}`,
-      ...report.problems.map((p) => `    ${p.line !== undefined ? `line ${p.line}` : `record #${p.seq}`}: ${p.message}`),
-    ];
-    if (report.invalid > report.problems.length) lines.push(`    … and ${report.invalid - report.problems.length} more`);
-    process.stdout.write(`${lines.join('\n')}\n`);
-  }
+  if (flags.json) process.stdout.write(`${JSON.stringify(report)}\n`);
+  else process.stdout.write(`${(await import('./format-dry-run.js')).formatDryRun(report)}\n`);
   return report.invalid > 0 ? ExitCode.thresholdExceeded : ExitCode.ok;
 }
 

@@ -46,4 +46,13 @@ describe("a worker's closing lines", () => {
     expect(text).toContain('re-running      --failed: 31 selected records\n');
     expect(text).toContain('this worker     31 records, 2 chunks (0 taken over, 0 lost)');
   });
+
+  it('prints its warnings, which may quote keys from a file, without their escape sequences', () => {
+    const text = describeWorker({
+      ...summary(1, 1, 1),
+      warnings: ['1 of the keys given are not among the failed records, left alone: \u001b[2Jx'],
+    });
+    expect(text).toContain('  warning: 1 of the keys given are not among the failed records, left alone: \\e[2Jx');
+    expect(text.includes('\u001b')).toBe(false);
+  });
 });

@@ -6,6 +6,7 @@
  * exceeded (on all workers' outcomes), 3 aborted (for all), 130/143 interrupted. With `--worker`, a
  * run flag that means nothing for a worker is refused with a one-line error naming it, never ignored.
  */
+import { printable } from '../report/printable.js';
 import { runWorker, type WorkerSummary } from '../distributed/run-worker.js';
 import type { WorkerEvent } from '../distributed/worker-events.js';
 import type { EngineEvent } from '../engine/events.js';
@@ -163,6 +164,7 @@ export function describeWorker(summary: WorkerSummary): string {
     ...(summary.rerun === undefined ? [] : [`  re-running      ${summary.rerun}: ${some(shared.total, 'selected record')}`]),
     `  this worker     ${some(summary.records, 'record')}, ${some(summary.chunksDone, 'chunk')} (${summary.chunksTakenOver} taken over, ${summary.chunksLost} lost)${summary.planned ? ', planned the run' : ''}`,
     `  the run         ${shared.total} records: ${shared.succeeded} succeeded, ${shared.failed} failed, ${shared.skipped} skipped; chunks ${shared.chunksDone} done, ${shared.chunksLeased} leased, ${shared.chunksOpen} open`,
-    ...summary.warnings.map((warning) => `  warning: ${warning}`),
+    // A warning may quote keys given in a file (rerun --keys): escaped for the terminal, as the log is.
+    ...summary.warnings.map((warning) => `  warning: ${printable(warning)}`),
   ].join('\n');
 }

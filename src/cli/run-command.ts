@@ -1,6 +1,7 @@
 /**
  * `batchguard run <job-file>`: runs the job, resuming where the last run stopped.
  */
+import { parseLeaseFlag } from './lease-flag.js';
 import { parseDuration, parseUntil } from '../policy/deadline.js';
 import { startRun, type RunHandle } from '../engine/run-job.js';
 import { currentAttempt } from '../engine/escaped-errors.js';
@@ -101,7 +102,7 @@ export async function runCommand(jobFile: string, flags: RunFlags, rerun?: Rerun
     takeOver: flags.takeOver,
     keepRuns: flags.keepRuns,
     command: cliCommand(),
-    lease: flags.lease === undefined ? undefined : { expireMs: parseDuration(flags.lease, '--lease') },
+    lease: flags.lease === undefined ? undefined : parseLeaseFlag(flags.lease),
     maxRecords: flags.maxRecords ?? flags.limit,
     maxDurationMs: flags.maxDuration === undefined ? undefined : parseDuration(flags.maxDuration, '--max-duration'),
     untilMs: flags.until === undefined ? undefined : parseUntil(flags.until, commandStartedAtMs(), '--until'),

@@ -6,6 +6,7 @@
  * exceeded (on all workers' outcomes), 3 aborted (for all), 130/143 interrupted. With `--worker`, a
  * run flag that means nothing for a worker is refused with a one-line error naming it, never ignored.
  */
+import { parseLeaseFlag } from './lease-flag.js';
 import { printable } from '../report/printable.js';
 import { runWorker, type WorkerSummary } from '../distributed/run-worker.js';
 import type { WorkerEvent } from '../distributed/worker-events.js';
@@ -84,7 +85,7 @@ export async function workerCommand(job: Job<any, any>, ledger: string, flags: R
       ...(flags.concurrency === undefined ? {} : { concurrency: flags.concurrency }),
       ...(flags.maxFailureRate === undefined ? {} : { maxFailureRate: flags.maxFailureRate }),
       ...(flags.maxFailures === undefined ? {} : { maxFailures: flags.maxFailures }),
-      ...(flags.lease === undefined ? {} : { lease: { expireMs: parseDuration(flags.lease, '--lease') } }),
+      ...(flags.lease === undefined ? {} : { lease: parseLeaseFlag(flags.lease) }),
       ...(flags.recordsPerChunk === undefined ? {} : { recordsPerChunk: flags.recordsPerChunk }),
       ...(rerun === undefined ? {} : { rerun }),
       signal: stop.signal,

@@ -129,6 +129,8 @@ export interface ActiveSharedRun {
   readonly workers: number;
   readonly chunks: number;
   readonly chunksDone: number;
+  /** Chunks whose worker died: still leased, the lease expired unrenewed (a stopped worker gives its chunks back). */
+  readonly abandoned: number;
 }
 
 /** What a worker may do inside one transaction fenced by the leases of its chunks (all of the run it was opened for). */

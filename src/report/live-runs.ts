@@ -3,9 +3,10 @@
  * ledger marks a run `running` when it starts and only the next run marks it `crashed` if it died;
  * until then a `running` run is going on only while its process holds the ledger's lease, or, for
  * a shared run (docs/workers.md), while some worker holds a chunk's lease in force; otherwise its
- * process is gone, and it is shown as `crashed`. A shared run that no worker is on any more (they
- * stopped, or died) is `interrupted`: it goes on when a worker joins it. The leases are the one
- * source of truth for "is it running".
+ * process is gone, and it is shown as `crashed`. A shared run that no worker is on any more is
+ * `crashed` when a worker died on it (a chunk is still leased, its lease expired), and
+ * `interrupted` when they all stopped (a stopped worker gives its chunks back): either goes on when
+ * a worker joins it. The leases are the one source of truth for "is it running".
  */
 import type { LeaseHolder, Ledger, RunRecord } from '../ledger/ledger.js';
 import type { ActiveSharedRun } from '../ledger/worker-ledger.js';
@@ -25,7 +26,10 @@ export async function liveRuns(ledger: Ledger): Promise<LiveRuns> {
 /** A run's status as it is shown (the file's comment says why). */
 export function shownStatus(run: Pick<RunRecord, 'runId' | 'status'>, live: LiveRuns): string {
   if (run.status !== 'running' || live.holder?.runId === run.runId) return run.status;
-  if (live.shared?.runId !== undefined && live.shared.runId === run.runId) return live.shared.workers > 0 ? 'running' : 'interrupted';
+  const shared = live.shared;
+  if (shared?.runId !== undefined && shared.runId === run.runId) {
+    return shared.workers > 0 ? 'running' : shared.abandoned > 0 ? 'crashed' : 'interrupted';
+  }
   return 'crashed';
 }
 

@@ -3,8 +3,8 @@
  * run is `running` (not `crashed`: no process holds the job's single-run lease, the workers hold
  * chunks), `status` names the workers, and once the run has ended its row has its figures (records,
  * failures, elapsed, records/s) as a single run's has. A shared run that no worker is on any more
- * (stopped with Ctrl-C, which gives its chunk back, or killed, whose chunk's lease then expires) is
- * `interrupted`: it goes on when a worker joins it, which takes the chunk over at once.
+ * is `interrupted` when its workers were stopped (Ctrl-C gives the chunk back, and the next worker
+ * takes it over at once), and `crashed` when they were killed (the chunk's lease expired unrenewed).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -120,7 +120,7 @@ describePg('status of a shared run', () => {
     expect(JSON.parse(next.stdout)).toMatchObject({ status: 'completed', runId: stopped.runs[0]?.runId, chunksTakenOver: 1, pending: 0 });
   });
 
-  it('is interrupted once every worker on it died', async () => {
+  it('is crashed once every worker on it died (its chunk still leased, the lease expired)', async () => {
     // A short lease, so that the dead worker's chunks are free again soon.
     const { worker, status } = await workerOn('1s');
     worker.kill('SIGKILL');
@@ -128,6 +128,6 @@ describePg('status of a shared run', () => {
     await new Promise((resolve) => setTimeout(resolve, 1500));
     const dead = await status();
     expect(dead.active).toBeNull();
-    expect(dead.runs[0]?.status).toBe('interrupted');
+    expect(dead.runs[0]?.status).toBe('crashed');
   });
 });

@@ -19,6 +19,7 @@ interface ActiveRow {
   chunks: string;
   chunks_done: string;
   workers: string;
+  abandoned: string;
 }
 
 /** The job's shared run while workers are on it (the planning lease counts as one). */
@@ -37,11 +38,12 @@ async function readSharedRun(client: Queries, schema: string, job: string): Prom
     `SELECT 1 FROM ${s}.run_plans WHERE job = $1 AND owner IS NOT NULL AND expires_at > clock_timestamp()`,
     [job],
   );
-  if (planning.rows.length > 0) return { runId: undefined, workers: 1, chunks: 0, chunksDone: 0 };
+  if (planning.rows.length > 0) return { runId: undefined, workers: 1, chunks: 0, chunksDone: 0, abandoned: 0 };
   const { rows } = await client.query(
     `SELECT r.run_id, count(c.chunk) AS chunks,
             count(*) FILTER (WHERE c.status = 'done') AS chunks_done,
-            count(DISTINCT c.owner) FILTER (WHERE c.status = 'leased' AND c.lease_expires_at > clock_timestamp()) AS workers
+            count(DISTINCT c.owner) FILTER (WHERE c.status = 'leased' AND c.lease_expires_at > clock_timestamp()) AS workers,
+            count(*) FILTER (WHERE c.status = 'leased' AND c.lease_expires_at <= clock_timestamp()) AS abandoned
        FROM ${s}.worker_runs r LEFT JOIN ${s}.chunks c ON c.run_id = r.run_id
       WHERE r.job = $1 AND r.status = 'running'
       GROUP BY r.run_id`,
@@ -49,7 +51,13 @@ async function readSharedRun(client: Queries, schema: string, job: string): Prom
   );
   const row = rows[0] as ActiveRow | undefined;
   if (row === undefined) return undefined;
-  return { runId: row.run_id, workers: Number(row.workers), chunks: Number(row.chunks), chunksDone: Number(row.chunks_done) };
+  return {
+    runId: row.run_id,
+    workers: Number(row.workers),
+    chunks: Number(row.chunks),
+    chunksDone: Number(row.chunks_done),
+    abandoned: Number(row.abandoned),
+  };
 }
 
 /**

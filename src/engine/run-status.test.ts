@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { LedgerCounts, RecordRow, RowFilter } from '../ledger/ledger.js';
 import { RunStatus } from '../report/summary.js';
-import { hasTransientFailures, nextCommand, type NextInput } from './run-status.js';
+import { decideStatus, hasTransientFailures, nextCommand, type NextInput } from './run-status.js';
 
 const counts = (failed: number): LedgerCounts => ({
   total: 10,
@@ -61,5 +61,15 @@ describe('the next command', () => {
     const ledger = ledgerWith(['exhausted', 'exhausted']);
     expect(await hasTransientFailures(ledger)).toBe(true);
     expect(ledger.asked).toEqual(['exhausted']);
+  });
+});
+
+describe("a completed run's reason", () => {
+  it('counts its failures in the singular for one', () => {
+    const decide = (failed: number, maxFailures = 100) =>
+      decideStatus({ ending: undefined, counts: counts(failed), maxFailures, maxFailureRate: 1 }).reason;
+    expect(decide(1)).toBe('1 record failed, within the thresholds');
+    expect(decide(3)).toBe('3 records failed, within the thresholds');
+    expect(decide(1, 0)).toBe('1 record failed, more than maxFailures 0');
   });
 });

@@ -39,7 +39,7 @@ export function decideStatus(input: StatusInput): { status: RunStatus; reason: s
       break;
   }
   if (counts.failed > input.maxFailures) {
-    return { status: RunStatus.thresholdExceeded, reason: `${counts.failed} records failed, more than maxFailures ${input.maxFailures}` };
+    return { status: RunStatus.thresholdExceeded, reason: `${recordsFailed(counts.failed)}, more than maxFailures ${input.maxFailures}` };
   }
   const rate = failureRate(counts);
   if (rate > input.maxFailureRate) {
@@ -50,8 +50,12 @@ export function decideStatus(input: StatusInput): { status: RunStatus; reason: s
   }
   return {
     status: RunStatus.completed,
-    reason: counts.failed > 0 ? `${counts.failed} records failed, within the thresholds` : 'every record succeeded',
+    reason: counts.failed > 0 ? `${recordsFailed(counts.failed)}, within the thresholds` : 'every record succeeded',
   };
+}
+
+function recordsFailed(count: number): string {
+  return count === 1 ? '1 record failed' : `${count} records failed`;
 }
 
 /**

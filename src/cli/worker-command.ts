@@ -6,6 +6,7 @@
  * exceeded (on all workers' outcomes), 3 aborted (for all), 130/143 interrupted. With `--worker`, a
  * run flag that means nothing for a worker is refused with a one-line error naming it, never ignored.
  */
+import { counted } from '../domain/counted.js';
 import { parseLeaseFlag } from './lease-flag.js';
 import { printable } from '../report/printable.js';
 import { runWorker, type WorkerSummary } from '../distributed/run-worker.js';
@@ -159,11 +160,10 @@ class LiveProgress {
 /** What a worker prints at its end, without `--json`. */
 export function describeWorker(summary: WorkerSummary): string {
   const { shared } = summary;
-  const some = (count: number, what: string): string => `${count} ${what}${count === 1 ? '' : 's'}`;
   return [
     `batchguard worker: ${summary.rerun === undefined ? 'run' : 'rerun'} ${summary.runId} ${summary.status}${summary.abortReason ? ` (${summary.abortReason})` : summary.reason ? ` (${summary.reason})` : ''}`,
-    ...(summary.rerun === undefined ? [] : [`  re-running      ${summary.rerun}: ${some(shared.total, 'selected record')}`]),
-    `  this worker     ${some(summary.records, 'record')}, ${some(summary.chunksDone, 'chunk')} (${summary.chunksTakenOver} taken over, ${summary.chunksLost} lost)${summary.planned ? ', planned the run' : ''}`,
+    ...(summary.rerun === undefined ? [] : [`  re-running      ${summary.rerun}: ${counted(shared.total, 'selected record')}`]),
+    `  this worker     ${counted(summary.records, 'record')}, ${counted(summary.chunksDone, 'chunk')} (${summary.chunksTakenOver} taken over, ${summary.chunksLost} lost)${summary.planned ? ', planned the run' : ''}`,
     `  the run         ${shared.total} records: ${shared.succeeded} succeeded, ${shared.failed} failed, ${shared.skipped} skipped; chunks ${shared.chunksDone} done, ${shared.chunksLeased} leased, ${shared.chunksOpen} open`,
     // A warning may quote keys given in a file (rerun --keys): escaped for the terminal, as the log is.
     ...summary.warnings.map((warning) => `  warning: ${printable(warning)}`),

@@ -1,6 +1,7 @@
 /**
  * How a run ended, decided from why it stopped and the job's counts, and what to run next.
  */
+import { counted } from '../domain/counted.js';
 import { FailureKind, RunStatus } from '../domain/status.js';
 import type { Ledger, LedgerCounts } from '../ledger/ledger.js';
 import { failureRate } from '../report/summary.js';
@@ -20,18 +21,18 @@ export function decideStatus(input: StatusInput): { status: RunStatus; reason: s
     case 'uncaught':
       return {
         status: RunStatus.uncaughtError,
-        reason: `${ending.reason}; what finished is saved, ${counts.pending} records left pending; run again to go on`,
+        reason: `${ending.reason}; what finished is saved, ${counted(counts.pending, 'record')} left pending; run again to go on`,
       };
     case 'aborted':
       return { status: RunStatus.aborted, reason: ending.reason };
     case 'deadline': {
       const rest = counts.sourceExhausted
-        ? `${counts.pending} records left pending`
+        ? `${counted(counts.pending, 'record')} left pending`
         : `${counts.pending} read records left pending, and the rest of the source not read yet`;
       return { status: RunStatus.stopped, reason: `${ending.description}; ${rest}; run again to go on` };
     }
     case 'stopped':
-      return { status: RunStatus.interrupted, reason: `stopped by ${ending.reason}; ${counts.pending} records left pending` };
+      return { status: RunStatus.interrupted, reason: `stopped by ${ending.reason}; ${counted(counts.pending, 'record')} left pending` };
     case 'source-failed':
     case 'config-error':
     case 'ledger-failed':
@@ -55,7 +56,7 @@ export function decideStatus(input: StatusInput): { status: RunStatus; reason: s
 }
 
 function recordsFailed(count: number): string {
-  return count === 1 ? '1 record failed' : `${count} records failed`;
+  return `${counted(count, 'record')} failed`;
 }
 
 /**

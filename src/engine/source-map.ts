@@ -9,6 +9,7 @@
  * matched by that key, in order. Memory: the key index twice (16 bytes a key), a bit per record,
  * and the stored rows.
  */
+import { counted } from '../domain/counted.js';
 import type { Job } from '../job.js';
 import type { Ledger, SeqRange, SourceRemap } from '../ledger/ledger.js';
 import type { SourcePosition } from '../sources/source.js';
@@ -110,9 +111,9 @@ export async function mapSourceByKey(job: Job<any, any>, ledger: Ledger, signal?
     : '';
   const changes =
     [
-      movedCount > 0 ? `${movedCount} recorded records moved` : '',
-      added > 0 ? `${added} records are new within the part read before` : '',
-      dropped > 0 ? `${dropped} recorded records are no longer in the source` : '',
+      movedCount > 0 ? `${counted(movedCount, 'recorded record')} moved` : '',
+      added > 0 ? `${counted(added, 'record')} ${added === 1 ? 'is' : 'are'} new within the part read before` : '',
+      dropped > 0 ? `${counted(dropped, 'recorded record')} ${dropped === 1 ? 'is' : 'are'} no longer in the source` : '',
     ]
       .filter(Boolean)
       .join(', ') + where;

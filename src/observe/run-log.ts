@@ -8,6 +8,7 @@
  * over its failure threshold are `error`; retries, `ctx.log` lines and concurrency changes are
  * `debug` (many per record); the rest, the summary included, `info`.
  */
+import { counted } from '../domain/counted.js';
 import type { EngineEvent } from '../events/engine-event.js';
 import type { Progress } from '../events/progress.js';
 import type { SerializedError } from '../policy/serialize-error.js';
@@ -42,7 +43,7 @@ function eventEntry(event: EngineEvent, context: RunLogContext): [Record<string,
       if (rerunSelected !== undefined) return [fields, `re-running ${rerunSelected} failed or skipped records; ledger ${ledger}`];
       if (alreadyDone > 0) {
         const crashed = crashedRunId ? ` (run ${crashedRunId} had died without finishing)` : '';
-        return [fields, `resuming: ${alreadyDone} records already done${crashed}; ledger ${ledger}`];
+        return [fields, `resuming: ${counted(alreadyDone, 'record')} already done${crashed}; ledger ${ledger}`];
       }
       return [fields, `run ${runId} started; ledger ${ledger}`];
     }
@@ -63,7 +64,7 @@ function eventEntry(event: EngineEvent, context: RunLogContext): [Record<string,
       ];
     }
     case 'breaker:half-open':
-      return [{ ...e, parked: event.parked }, `breaker half-open: probing (${event.parked} records parked)`];
+      return [{ ...e, parked: event.parked }, `breaker half-open: probing (${counted(event.parked, 'record')} parked)`];
     case 'breaker:closed':
       return [
         { ...e, openMs: event.openMs, released: event.released },

@@ -3,6 +3,7 @@
  * their message templates, JSON lines (contract 4.5), CSV, or bare keys (which `rerun --keys FILE`
  * reads back; see key-lines.ts for keys that need quoting).
  */
+import { counted } from '../domain/counted.js';
 import type { RecordRow } from '../ledger/ledger.js';
 import { maskMessage } from '../policy/fingerprint.js';
 import { toFailureLine } from './failure-line.js';
@@ -150,7 +151,7 @@ export async function writeFailureTable(rows: AsyncIterable<RecordRow>, write: W
       );
     }
   }
-  write(`${count} record${count === 1 ? '' : 's'} in ${groups.size} group${groups.size === 1 ? '' : 's'}\n`);
+  write(`${counted(count, 'record')} in ${counted(groups.size, 'group')}\n`);
   return count;
 }
 

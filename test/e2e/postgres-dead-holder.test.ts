@@ -80,7 +80,7 @@ export default defineJob({
       resumed = run(dir, schema);
       const done = await within(resumed.result, PROGRESS_WITHIN_MS, 'the resumed run');
       expect(done.stderr).toMatch(
-        new RegExp(`^batchguard: resuming: \\d+ records already done \\(run ${dead?.runId} had died without finishing\\);`),
+        new RegExp(`^batchguard: resuming: \\d+ records? already done \\(run ${dead?.runId} had died without finishing\\);`),
       );
       expect(done.code).toBe(0);
       expect(JSON.parse(done.stdout)).toMatchObject({ status: 'completed', total: RECORDS, failed: 0 });

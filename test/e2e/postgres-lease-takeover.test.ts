@@ -80,7 +80,7 @@ export default defineJob({
       taker = run();
       const took = await within(taker.result, 2 * PROGRESS_WITHIN_MS, 'the taker');
       expect(took.stderr).toMatch(
-        new RegExp(`^batchguard: resuming: \\d+ records already done \\(run ${stoppedRun} had died without finishing\\);`),
+        new RegExp(`^batchguard: resuming: \\d+ records? already done \\(run ${stoppedRun} had died without finishing\\);`),
       );
       expect(took.code).toBe(0);
       expect(JSON.parse(took.stdout)).toMatchObject({ status: 'completed', total: RECORDS, failed: 0 });

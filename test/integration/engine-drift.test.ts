@@ -119,7 +119,7 @@ describe('drift: outcomes follow their records by key', () => {
     const refusal = await t.refusal();
     expect(refusal.code).toBe('SOURCE_DRIFT');
     expect(refusal.message).toContain(
-      '2 recorded records moved, 1 records are new within the part read before, 1 recorded records are no longer in the source; the first change is at line 1201',
+      '2 recorded records moved, 1 record is new within the part read before, 1 recorded record is no longer in the source; the first change is at line 1201',
     );
     const summary = await t.run({ acceptDrift: true });
     expect(summary).toMatchObject({ status: 'completed', total: 3000, succeeded: 3000, failed: 0, pending: 0 });

@@ -222,7 +222,7 @@ describe('engine shutdown', () => {
     const summary = await settleWithoutTime(handle.done, clock);
     expect(clock.now()).toBe(100);
     // The first reason is kept.
-    expect(summary).toMatchObject({ status: 'interrupted', pending: 1, reason: 'stopped by first signal; 1 records left pending' });
+    expect(summary).toMatchObject({ status: 'interrupted', pending: 1, reason: 'stopped by first signal; 1 record left pending' });
   });
 
   it('a handler that resolves normally within the grace period is recorded succeeded', async () => {

@@ -4,6 +4,7 @@
  * crossing), not for every record while it stays true; after firing it keeps quiet for its
  * cooldown, and a rate rule re-arms only once the rate has dropped below its threshold again.
  */
+import { counted } from '../../domain/counted.js';
 import { AlertRuleKind, type ResolvedAlertRule } from './alert-options.js';
 import type { EngineEvent } from '../../events/engine-event.js';
 import { percent } from '../../policy/percent.js';
@@ -61,7 +62,7 @@ export class AlertRules {
       if (rule.kind === AlertRuleKind.failureCount) {
         const finished = counts.succeeded + counts.failed;
         const alert = this.cross(state, counts.failed >= rule.threshold, nowMs, () => ({
-          message: `${counts.failed} records failed in this run (alert at ${rule.threshold})`,
+          message: `${counted(counts.failed, 'record')} failed in this run (alert at ${rule.threshold})`,
           failureRate: rate(counts.failed, finished),
           failed: counts.failed,
           finished,

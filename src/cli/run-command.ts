@@ -78,6 +78,11 @@ export async function runCommand(jobFile: string, flags: RunFlags, rerun?: Rerun
       log.warn({ event: 'run:single-process', reason: mode.notWorker }, `running as one process, not as a worker: ${mode.notWorker}`);
     await (await import('./refuse-beside-workers.js')).refuseBesideWorkers(job, ledger, flags.pgSchema, mode.notWorker);
   }
+  if (flags.recordsPerChunk !== undefined)
+    log.warn(
+      { event: 'run:flag-unused', flag: '--records-per-chunk' },
+      '--records-per-chunk is left unused: it splits a shared run, and this run is one process',
+    );
   const started: { handle?: RunHandle } = {};
   const monitoring = await startMonitoring(job, flags, () => started.handle?.progress(), log);
   const onEvent = (event: EngineEvent): void => {

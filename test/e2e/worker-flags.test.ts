@@ -1,6 +1,7 @@
 /**
  * `run --worker` through the real CLI: a run flag that means nothing for a worker is refused with a
- * one-line error naming it (exit 2), before anything is connected or read; none is ignored.
+ * one-line error naming it (exit 2), before anything is connected or read; none is ignored. A flag
+ * only a worker reads, given to a single-process run, is said to be unused.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -52,4 +53,19 @@ export default defineJob({
       expect(lines[0]).toContain(`drop ${flag}, or run without --worker`);
     }
   }, 60_000);
+});
+
+it('a flag only a worker reads, given to a single-process run, is said to be unused (--records-per-chunk)', async () => {
+  const dir = tempDir();
+  writeJsonl(dir, 'records.jsonl', 10);
+  writeFileSync(
+    join(dir, 'job.mjs'),
+    `
+import { defineJob, jsonl } from 'batchguard';
+export default defineJob({ name: 'chunk-flag', source: jsonl(${JSON.stringify(join(dir, 'records.jsonl'))}), key: (r) => String(r.id), handler: async () => {} });
+`,
+  );
+  const result = await runCli(['run', 'job.mjs', '--records-per-chunk', '5', '--ledger', join(dir, 'l.sqlite')], { cwd: dir });
+  expect(result.code, result.stderr).toBe(0);
+  expect(result.stderr).toContain('--records-per-chunk is left unused: it splits a shared run, and this run is one process');
 });

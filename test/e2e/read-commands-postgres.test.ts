@@ -5,10 +5,9 @@
  * nothing: the schema they were pointed at is not created (it was, with its eleven tables, before).
  * `run --dry-run` says what a run would do there, and creates nothing either.
  */
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { runCli, writeJsonl } from '../helpers/cli.js';
+import { runCli, writeNoopJob } from '../helpers/cli.js';
 import { describePg, freshSchema, pgPool, PG_URL } from '../helpers/pg-schema.js';
 import { tempDir } from '../helpers/temp.js';
 
@@ -17,14 +16,7 @@ describePg('read commands over a PostgreSQL ledger without the job', () => {
 
   it('refuse with exit code 4 and create nothing', async () => {
     const dir = tempDir();
-    writeJsonl(dir, 'records.jsonl', 5);
-    writeFileSync(
-      join(dir, 'job.mjs'),
-      `
-import { defineJob, jsonl } from 'batchguard';
-export default defineJob({ name: 'never-run', source: jsonl(${JSON.stringify(join(dir, 'records.jsonl'))}), key: (r) => String(r.id), handler: async () => {} });
-`,
-    );
+    writeNoopJob(dir, 'never-run', 5);
     const schema = freshSchema('bg_e2e_mistyped');
     const ledger = ['--ledger', PG_URL, '--pg-schema', schema];
     for (const command of [

@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { runCli, writeJsonl } from '../helpers/cli.js';
+import { runCli, writeJsonl, writeNoopJob } from '../helpers/cli.js';
 import { describePg, freshSchema, pgPool, PG_URL } from '../helpers/pg-schema.js';
 import { tempDir } from '../helpers/temp.js';
 
@@ -57,14 +57,7 @@ export default defineJob({
 
 it('a flag only a worker reads, given to a single-process run, is said to be unused (--records-per-chunk)', async () => {
   const dir = tempDir();
-  writeJsonl(dir, 'records.jsonl', 10);
-  writeFileSync(
-    join(dir, 'job.mjs'),
-    `
-import { defineJob, jsonl } from 'batchguard';
-export default defineJob({ name: 'chunk-flag', source: jsonl(${JSON.stringify(join(dir, 'records.jsonl'))}), key: (r) => String(r.id), handler: async () => {} });
-`,
-  );
+  writeNoopJob(dir, 'chunk-flag', 10);
   const result = await runCli(['run', 'job.mjs', '--records-per-chunk', '5', '--ledger', join(dir, 'l.sqlite')], { cwd: dir });
   expect(result.code, result.stderr).toBe(0);
   expect(result.stderr).toContain('--records-per-chunk is left unused: it splits a shared run, and this run is one process');

@@ -79,3 +79,14 @@ export async function within<T>(promise: Promise<T>, timeoutMs: number, what: st
     clearTimeout(timer);
   }
 }
+
+/** Writes `dir/records.jsonl` (`count` records) and `dir/job.mjs`: job `name` over them, with a handler that does nothing. */
+export function writeNoopJob(dir: string, name: string, count: number): void {
+  const records = writeJsonl(dir, 'records.jsonl', count);
+  writeFileSync(
+    join(dir, 'job.mjs'),
+    `import { defineJob, jsonl } from 'batchguard';
+export default defineJob({ name: ${JSON.stringify(name)}, source: jsonl(${JSON.stringify(records)}), key: (r) => String(r.id), handler: async () => {} });
+`,
+  );
+}

@@ -77,8 +77,7 @@ function waitLines(summary: Summary): string[] {
   const said = (ms: number) => `${(ms / 1000).toFixed(1)} s (${Math.round(share(ms) * 100)}% of the run)`;
   const ledgerMs = waits.ledgerMs + waits.notesMs;
   if (share(ledgerMs) >= 0.2) lines.push(`${said(ledgerMs)} for the ledger's commits and crash notes: the ledger set the pace`);
-  const groupsMs = waits.groupsMs ?? 0;
-  if (share(groupsMs) >= 0.2) lines.push(`${said(groupsMs)} while the suspects of an earlier crash ran alone`);
+  if (share(waits.groupsMs) >= 0.2) lines.push(`${said(waits.groupsMs)} while the suspects of an earlier crash ran alone`);
   return lines;
 }
 

@@ -4,15 +4,14 @@
  * becomes (`runOptions.lease.expireMs`).
  */
 import { ConfigError } from '../errors.js';
+import { LEASE_EXPIRY_MS } from '../ledger/lease.js';
 import { formatDuration, parseDuration } from '../policy/deadline.js';
-
-const MIN_MS = 100;
-const MAX_MS = 24 * 3600_000;
 
 export function parseLeaseFlag(text: string): { expireMs: number } {
   const expireMs = parseDuration(text, '--lease');
-  if (expireMs < MIN_MS || expireMs > MAX_MS) {
-    throw new ConfigError(`--lease must be from ${formatDuration(MIN_MS)} to ${formatDuration(MAX_MS)}; got ${JSON.stringify(text)}`, {
+  const { min, max } = LEASE_EXPIRY_MS;
+  if (expireMs < min || expireMs > max) {
+    throw new ConfigError(`--lease must be from ${formatDuration(min)} to ${formatDuration(max)}; got ${JSON.stringify(text)}`, {
       field: '--lease',
     });
   }

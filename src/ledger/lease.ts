@@ -34,11 +34,14 @@ export interface ResolvedLeaseOptions {
 
 export const DEFAULT_LEASE: ResolvedLeaseOptions = Object.freeze({ expireMs: 15_000, renewEveryMs: 5_000 });
 
+/** The bounds of a lease's expiry, in ms: what `resolveLeaseOptions` and the CLI's `--lease` accept. */
+export const LEASE_EXPIRY_MS = Object.freeze({ min: 100, max: 24 * 3600_000 });
+
 /** Applies the defaults and checks the bounds (ConfigError naming the field). */
 export function resolveLeaseOptions(options: LeaseOptions | undefined, field = 'lease'): ResolvedLeaseOptions {
   if (options === undefined) return DEFAULT_LEASE;
   checkKnownKeys(options, field, ['expireMs', 'renewEveryMs']);
-  const expireMs = checkInteger(options.expireMs, `${field}.expireMs`, DEFAULT_LEASE.expireMs, 100, 24 * 3600_000);
+  const expireMs = checkInteger(options.expireMs, `${field}.expireMs`, DEFAULT_LEASE.expireMs, LEASE_EXPIRY_MS.min, LEASE_EXPIRY_MS.max);
   // The default renewal keeps the default ratio: three renewals fit in one expiry.
   const renewEveryMs = checkInteger(options.renewEveryMs, `${field}.renewEveryMs`, Math.floor(expireMs / 3), 1, Math.floor(expireMs / 3));
   return Object.freeze({ expireMs, renewEveryMs });

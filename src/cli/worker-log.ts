@@ -27,9 +27,10 @@ export function logWorkerEvent(log: Logger, event: WorkerEvent, context: WorkerL
       return;
     }
     case 'worker:chunk-taken': {
-      const { chunk, count, takenOver } = event;
+      const { chunk, count, takenOver, givenBack } = event;
       if (takenOver) {
-        log.info({ ...e, chunk, count, takenOver }, `took chunk ${chunk} over (${count} records) from a worker whose lease expired`);
+        const from = givenBack ? 'a worker that stopped and gave it back' : 'a worker whose lease expired';
+        log.info({ ...e, chunk, count, takenOver, givenBack }, `took chunk ${chunk} over (${count} records) from ${from}`);
       } else {
         log.debug({ ...e, chunk, count, takenOver }, `took chunk ${chunk} (${count} records)`);
       }

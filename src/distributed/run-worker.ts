@@ -221,8 +221,7 @@ async function work(
   let takenOver = 0;
   let records = 0;
   let waiting = false;
-  // The last commit of the chunk run before, while it is on its way (ChunkLedger.closing): resolves
-  // once it is written or the chunk's lease was lost (counted as such), rejects with the database's error.
+  // The last commit of the chunk before, on its way (ChunkLedger.closing): resolves once written or lost, rejects with the database's error.
   let closing: Promise<void> | undefined;
   const closed = async (): Promise<void> => {
     const was = closing;
@@ -286,12 +285,13 @@ async function work(
             ...(options.eventTypes ? { eventTypes: options.eventTypes } : {}),
           },
         );
-        const { chunk, takenOver: isTakeover } = next.lease;
+        const { chunk, takenOver: isTakeover, givenBack } = next.lease;
         emit({
           type: 'worker:chunk-taken',
           chunk: chunk.index,
           count: chunk.selected?.length ?? chunk.members?.length ?? chunk.count,
           takenOver: isTakeover,
+          givenBack,
           progress: () => chunkRun.progress(),
         });
         const summary = await chunkRun.done;

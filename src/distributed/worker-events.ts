@@ -25,8 +25,10 @@ export type WorkerEvent =
       readonly chunk: number;
       /** Records in the chunk: its items, or the records it lists (a rerun's selection, a chunk of dependency components). */
       readonly count: number;
-      /** True when another worker held it before (it died, or stopped past its lease). */
+      /** True when another worker held it before (it died, or stopped past its lease, or stopped and gave it back). */
       readonly takenOver: boolean;
+      /** Taken over from a worker that stopped and gave it back, not one whose lease expired. */
+      readonly givenBack: boolean;
       /** The chunk's run as it goes (in flight, retrying, its breaker), for a progress display. */
       readonly progress: () => Progress;
     }

@@ -62,8 +62,10 @@ export interface ChunkPlan {
 export interface LeasedChunk {
   readonly chunk: Chunk;
   readonly token: number;
-  /** True when another worker held it before (it died, or stopped past its lease). */
+  /** True when another worker held it before (it died, or stopped past its lease, or stopped and gave it back). */
   readonly takenOver: boolean;
+  /** Taken over from a worker that stopped and gave it back (WorkerSession.close), not one whose lease expired. */
+  readonly givenBack: boolean;
 }
 
 /** A chunk as its holder knows it. */

@@ -118,6 +118,7 @@ describePg('status of a shared run', () => {
     const next = await runCli(['run', 'job.mjs', ...ledgerArgs, '--lease', '60s', '--json', '--max-failure-rate', '1'], { cwd: dir });
     expect(next.code, next.stderr).toBe(0);
     expect(JSON.parse(next.stdout)).toMatchObject({ status: 'completed', runId: stopped.runs[0]?.runId, chunksTakenOver: 1, pending: 0 });
+    expect(next.stderr).toMatch(/took chunk \d+ over \(\d+ records\) from a worker that stopped and gave it back/);
   });
 
   it('is crashed once every worker on it died (its chunk still leased, the lease expired)', async () => {

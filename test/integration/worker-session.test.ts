@@ -89,7 +89,7 @@ describePg('WorkerSession', () => {
     // Another worker takes it over and finishes it.
     const other = await WorkerSession.join({ ledger: open(schema) }, () => Promise.reject(new Error('the run is planned already')));
     const taken = await other.next();
-    expect(taken).toMatchObject({ kind: 'chunk', lease: { takenOver: true, token: 2, chunk: { index: 0 } } });
+    expect(taken).toMatchObject({ kind: 'chunk', lease: { takenOver: true, givenBack: false, token: 2, chunk: { index: 0 } } });
     await session.close();
     await other.close();
   });
@@ -140,7 +140,7 @@ describePg('WorkerSession', () => {
     await stopping.close();
     const other = await WorkerSession.join({ ledger: open(schema), leaseMs: 60_000 }, () => Promise.resolve(plan(2)));
     const taken = await other.next();
-    expect(taken).toMatchObject({ kind: 'chunk', lease: { chunk: { index: held.lease.chunk.index }, takenOver: true } });
+    expect(taken).toMatchObject({ kind: 'chunk', lease: { chunk: { index: held.lease.chunk.index }, takenOver: true, givenBack: true } });
     await other.close();
   });
 });

@@ -30,6 +30,7 @@ interface ChunkRow {
   selected_seqs: string[] | null;
   selected_keys: string[] | null;
   selected_groups: (string | null)[] | null;
+  was: string;
   /** jsonb, parsed by pg. */
   segments: ChunkSegment[] | null;
 }
@@ -46,19 +47,21 @@ export async function leaseChunk(
     `UPDATE ${s}.chunks AS c
         SET status = 'leased', owner = $2, token = c.token + 1, leases = c.leases + 1,
             lease_expires_at = clock_timestamp() + $3 * interval '1 millisecond'
-       FROM (SELECT run_id, chunk FROM ${s}.chunks
+       FROM (SELECT run_id, chunk, status AS was FROM ${s}.chunks
               WHERE run_id = $1 AND (status = 'open' OR (status = 'leased' AND lease_expires_at <= clock_timestamp()))
                 AND EXISTS (SELECT 1 FROM ${s}.worker_runs WHERE run_id = $1 AND status = 'running')
               ORDER BY chunk LIMIT 1
               FOR UPDATE SKIP LOCKED) AS next,
             (SELECT set_config('synchronous_commit', 'off', true)) AS no_flush
       WHERE c.run_id = next.run_id AND c.chunk = next.chunk
-      RETURNING c.chunk, c.first_seq, c.count, c.line, c.byte_offset, c.token, c.leases, c.selected_seqs, c.selected_keys, c.selected_groups, c.segments`,
+      RETURNING c.chunk, c.first_seq, c.count, c.line, c.byte_offset, c.token, c.leases, c.selected_seqs, c.selected_keys, c.selected_groups, c.segments, next.was`,
     [runId, owner, leaseMs],
   );
   const row = rows[0];
   if (row === undefined) return undefined;
-  return { chunk: chunkOf(row), token: Number(row.token), takenOver: row.leases > 1 };
+  const takenOver = row.leases > 1;
+  // A chunk open again after a lease was given back by its worker (an expired one is still `leased`).
+  return { chunk: chunkOf(row), token: Number(row.token), takenOver, givenBack: takenOver && row.was === 'open' };
 }
 
 function chunkOf(row: ChunkRow): Chunk {

@@ -1,3 +1,4 @@
+import { AsyncResource } from 'node:async_hooks';
 import { EventEmitter } from 'node:events';
 import { stat } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -74,5 +75,21 @@ describe('the attempt scope', () => {
     const heard = new Promise<string | undefined>((resolve) => emitter.once('x', () => resolve(currentAttempt()?.key)));
     inAttempt(scope('emitter'), () => emitter.emit('x'), undefined, undefined);
     expect([a, b, await outside, await heard]).toEqual(['a', 'b', undefined, 'emitter']);
+  });
+
+  it("gives what runs in another resource's scope that resource's attempt, even inside a handler call", async () => {
+    // A pool's callback bound to the attempt that queued it (AsyncResource), run synchronously by
+    // another attempt's call: what it starts belongs to the attempt that queued it.
+    const bound = inAttempt(scope('queued'), () => new AsyncResource('pool-callback'), undefined, undefined);
+    const [inside, timer, after] = inAttempt(
+      scope('running'),
+      () => {
+        const [key, later] = bound.runInAsyncScope(() => [currentAttempt()?.key, seenIn((report) => setTimeout(report, 1))] as const);
+        return [key, later, currentAttempt()?.key] as const;
+      },
+      undefined,
+      undefined,
+    );
+    expect([inside, await timer, after]).toEqual(['queued', 'queued', 'running']);
   });
 });

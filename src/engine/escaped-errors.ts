@@ -19,10 +19,17 @@
  * AsyncLocalStorage.run's rest-argument arrays and second resource lookup, and (3) be turned off
  * when the last run ends (an AsyncLocalStorage keeps the hooks on for the rest of the process).
  *
+ * Within the synchronous part of a handler call the attempt is not written on the current resource
+ * (a property added to whatever promise the engine is running in, once a record): it is held in a
+ * module variable with the async id it was entered under, and a resource created while that id is
+ * still current takes it from there (executionAsyncId() reads a field; executionAsyncResource()
+ * looks the resource up). Code that enters another resource's scope synchronously (an
+ * AsyncResource's runInAsyncScope) changes the id, so its resources take that resource's attempt.
+ *
  * The listeners and the hook are installed when the first run starts and removed when the last one
  * ends, so a process embedding batchguard keeps Node's default behaviour outside its runs.
  */
-import { createHook, executionAsyncResource } from 'node:async_hooks';
+import { createHook, executionAsyncId, executionAsyncResource } from 'node:async_hooks';
 
 /** A run, as told about an escaped error that no running attempt owns. */
 export interface EscapeListener {
@@ -49,9 +56,12 @@ const runs = new Set<EscapeListener>();
 /** Runs that attribute escapes (`attributeEscapes`): the hook is on while there is one. */
 let attributing = 0;
 let propagating = false;
+/** The attempt whose handler call is on the stack now (inAttempt), and the async id it was entered under. */
+let calling: AttemptScope | undefined;
+let callingId = -1;
 const propagation = createHook({
   init(_asyncId, _type, _triggerAsyncId, resource) {
-    const scope = (executionAsyncResource() as Carrier)[ATTEMPT];
+    const scope = currentAttempt();
     if (scope !== undefined) (resource as Carrier)[ATTEMPT] = scope;
   },
 });
@@ -68,18 +78,24 @@ export function inAttempt<A, B, R>(scope: AttemptScope, fn: (a: A, b: B) => R, a
   // On while a run attributes escapes (watchEscapes); a call outside any run (a test of the
   // executor alone) turns it on too.
   if (!propagating) propagate(true);
-  const resource = executionAsyncResource() as Carrier;
-  const outer = resource[ATTEMPT];
-  resource[ATTEMPT] = scope;
+  const outer = calling;
+  const outerId = callingId;
+  calling = scope;
+  callingId = executionAsyncId();
   try {
     return fn(a, b);
   } finally {
-    resource[ATTEMPT] = outer;
+    calling = outer;
+    callingId = outerId;
   }
 }
 
-/** The attempt whose code is running now, if any (e.g. the one calling `process.exit`). */
+/**
+ * The attempt whose code is running now, if any (e.g. the one calling `process.exit`): the handler
+ * call on the stack, else the current resource's.
+ */
 export function currentAttempt(): AttemptScope | undefined {
+  if (calling !== undefined && executionAsyncId() === callingId) return calling;
   return (executionAsyncResource() as Carrier)[ATTEMPT];
 }
 

@@ -209,7 +209,25 @@ export function exitCodeForError(error: unknown): number {
   return ExitCode.internal;
 }
 
+/**
+ * Output that nobody reads any more (a pipe into `head` that closed, a log shipper that died) is
+ * lost, not the run: without a listener Node turns the pipe's EPIPE into an uncaught exception,
+ * which a run took for an error escaping the job's code and stopped on (exit 6). Other write
+ * errors stay uncaught, as before.
+ */
+function dropOutputOfClosedPipes(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    if (stream.listeners('error').includes(ignoreClosedPipe)) continue;
+    stream.on('error', ignoreClosedPipe);
+  }
+}
+
+function ignoreClosedPipe(error: NodeJS.ErrnoException): void {
+  if (error.code !== 'EPIPE') throw error;
+}
+
 export async function main(argv: string[]): Promise<number> {
+  dropOutputOfClosedPipes();
   let exitCode = 0;
   let command: { name: string; flags: LogFlags } | undefined;
   const program = buildProgram(

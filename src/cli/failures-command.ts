@@ -5,6 +5,7 @@ import { ConfigError } from '../errors.js';
 import { FailureKind, type RowFilter } from '../ledger/ledger.js';
 import { FailureFormat, writeFailureLines, writeFailureTable } from '../report/failure-formats.js';
 import { cliCommand } from './cli-command.js';
+import { resolveErrorGroup } from './error-group-flag.js';
 import { ledgerSuffix, openExistingLedger } from './ledger-path.js';
 import { loadJob } from './load-job.js';
 import { checkRunKnown } from './unknown-run.js';
@@ -35,9 +36,10 @@ export async function failuresCommand(jobFile: string, flags: FailuresFlags): Pr
   const ledger = await openExistingLedger(job, flags, jobFile);
   try {
     if (flags.run !== undefined) await checkRunKnown(ledger, flags.run, jobFile, flags);
+    const fingerprint = flags.error === undefined ? undefined : await resolveErrorGroup(ledger, flags.error, jobFile, flags);
     // A kind or an error group only exists on failures; without either, blocked records are listed too.
-    const statuses: RowFilter['statuses'] = kind || flags.error ? ['failed'] : ['failed', 'skipped'];
-    const rows = ledger.rows({ statuses, fingerprint: flags.error, kind, runId: flags.run });
+    const statuses: RowFilter['statuses'] = kind || fingerprint ? ['failed'] : ['failed', 'skipped'];
+    const rows = ledger.rows({ statuses, fingerprint, kind, runId: flags.run });
     const write = (text: string): void => void process.stdout.write(text);
     const count =
       format === 'table'
@@ -47,7 +49,7 @@ export async function failuresCommand(jobFile: string, flags: FailuresFlags): Pr
       if (count === 0) process.stdout.write('no failed or skipped records match\n');
       else
         process.stdout.write(
-          `re-run them: ${cliCommand()} rerun ${jobFile} --failed${flags.error ? ` --error ${flags.error}` : ''}${kind ? ` --kind ${kind}` : ''}${ledgerSuffix(flags)}\n`,
+          `re-run them: ${cliCommand()} rerun ${jobFile} --failed${fingerprint ? ` --error ${fingerprint}` : ''}${kind ? ` --kind ${kind}` : ''}${ledgerSuffix(flags)}\n`,
         );
     }
     return 0;

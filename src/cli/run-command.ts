@@ -8,6 +8,7 @@ import { currentAttempt } from '../engine/escaped-errors.js';
 import type { Job } from '../job.js';
 import { existsSync } from 'node:fs';
 import { cliCommand } from './cli-command.js';
+import { resolveErrorGroup } from './error-group-flag.js';
 import { isDatabaseLedger, ledgerPath, noLedger, openExistingLedger } from './ledger-path.js';
 import { isMemoryLedger } from '../ledger/open-ledger.js';
 import type { EngineEvent } from '../engine/events.js';
@@ -60,8 +61,17 @@ export async function runCommand(jobFile: string, flags: RunFlags, rerun?: Rerun
   const progressEveryMs = flags.progressEvery === undefined ? undefined : parseDuration(flags.progressEvery, '--progress-every');
   const ledger = ledgerPath(job, flags.ledger, jobFile);
   // A re-run needs earlier failures: a database without the job's runs (a mistyped --pg-schema) is
-  // refused, not created, whether the re-run is one process or shared.
-  if (rerun && isDatabaseLedger(ledger)) await (await openExistingLedger(job, flags, jobFile)).close();
+  // refused, not created, whether the re-run is one process or shared; so is an error group that no
+  // failure is in (a start of one stands for the whole, so that every worker of a rerun says the same).
+  if (rerun && (isDatabaseLedger(ledger) || rerun.fingerprint !== undefined)) {
+    const existing = await openExistingLedger(job, flags, jobFile);
+    try {
+      if (rerun.fingerprint !== undefined)
+        rerun = { ...rerun, fingerprint: await resolveErrorGroup(existing, rerun.fingerprint, jobFile, flags) };
+    } finally {
+      await existing.close();
+    }
+  }
   const mode = chooseRunMode(job, ledger, flags, rerun);
   if (mode.kind === 'worker') return (await import('./worker-command.js')).workerCommand(job, ledger, flags, rerun);
   // A memory ledger is always new, and says nothing about where earlier runs were recorded. A

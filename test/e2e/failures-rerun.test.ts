@@ -108,13 +108,26 @@ describe('failures and rerun --failed', () => {
     expect(lines(join(dir, 'calls-3.log'))).toHaveLength(0);
   }, 120_000);
 
-  it('rerun narrows by error group and refuses to run without --failed', async () => {
+  it('rerun narrows by error group (or the start of one), refuses a group no failure is in, and refuses to run without --failed', async () => {
     const dir = tempDir();
     writeJob(dir);
     await runCli(['run', 'job.ts', '--json'], { cwd: dir, env: { CALLS_FILE: join(dir, 'calls-1.log') } });
     const groups = await runCli(['failures', 'job.ts', '--format', 'jsonl', '--kind', 'fatal'], { cwd: dir });
     const fingerprint = JSON.parse(groups.stdout.split('\n')[0] as string).fingerprint;
-    const rerun = await runCli(['rerun', 'job.ts', '--failed', '--error', fingerprint, '--json'], {
+
+    // A group that no failed record is in (mistyped, or fixed already) selects nothing: refused, nothing runs.
+    const unknown = await runCli(['rerun', 'job.ts', '--failed', '--error', 'zzzzzz'], {
+      cwd: dir,
+      env: { CALLS_FILE: join(dir, 'calls-0.log') },
+    });
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain(`--error "zzzzzz" is not the error group of any failed record`);
+    expect(unknown.stderr).toContain(`${fingerprint} (${RECORDS * 0.03} records)`);
+    expect(existsSync(join(dir, 'calls-0.log'))).toBe(false);
+    const listed = await runCli(['failures', 'job.ts', '--error', fingerprint.slice(0, 6).toUpperCase()], { cwd: dir });
+    expect(listed.stdout).toContain(`re-run them: batchguard rerun job.ts --failed --error ${fingerprint}`);
+
+    const rerun = await runCli(['rerun', 'job.ts', '--failed', '--error', fingerprint.slice(0, 6), '--json'], {
       cwd: dir,
       env: { FIXED: '1', CALLS_FILE: join(dir, 'calls-2.log') },
     });

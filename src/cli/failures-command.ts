@@ -5,7 +5,7 @@ import { ConfigError } from '../errors.js';
 import { FailureKind, type RowFilter } from '../ledger/ledger.js';
 import { FailureFormat, writeFailureLines, writeFailureTable } from '../report/failure-formats.js';
 import { cliCommand } from './cli-command.js';
-import { resolveErrorGroup } from './error-group-flag.js';
+import { resolveErrorGroup } from './failure-filter-flags.js';
 import { ledgerSuffix, openExistingLedger } from './ledger-path.js';
 import { loadJob } from './load-job.js';
 import { checkRunKnown } from './unknown-run.js';

@@ -8,7 +8,7 @@ import { currentAttempt } from '../engine/escaped-errors.js';
 import type { Job } from '../job.js';
 import { existsSync } from 'node:fs';
 import { cliCommand } from './cli-command.js';
-import { resolveErrorGroup } from './error-group-flag.js';
+import { checkRerunFilter } from './failure-filter-flags.js';
 import { isDatabaseLedger, ledgerPath, noLedger, openExistingLedger } from './ledger-path.js';
 import { isMemoryLedger } from '../ledger/open-ledger.js';
 import type { EngineEvent } from '../engine/events.js';
@@ -61,13 +61,13 @@ export async function runCommand(jobFile: string, flags: RunFlags, rerun?: Rerun
   const progressEveryMs = flags.progressEvery === undefined ? undefined : parseDuration(flags.progressEvery, '--progress-every');
   const ledger = ledgerPath(job, flags.ledger, jobFile);
   // A re-run needs earlier failures: a database without the job's runs (a mistyped --pg-schema) is
-  // refused, not created, whether the re-run is one process or shared; so is an error group that no
-  // failure is in (a start of one stands for the whole, so that every worker of a rerun says the same).
-  if (rerun && (isDatabaseLedger(ledger) || rerun.fingerprint !== undefined)) {
+  // refused, not created, whether the re-run is one process or shared; so is an error group or a kind
+  // that no failure has (a start of a group stands for the whole, so that every worker of a rerun
+  // says the same).
+  if (rerun && (isDatabaseLedger(ledger) || rerun.fingerprint !== undefined || rerun.kind !== undefined)) {
     const existing = await openExistingLedger(job, flags, jobFile);
     try {
-      if (rerun.fingerprint !== undefined)
-        rerun = { ...rerun, fingerprint: await resolveErrorGroup(existing, rerun.fingerprint, jobFile, flags) };
+      rerun = await checkRerunFilter(existing, rerun, jobFile, flags);
     } finally {
       await existing.close();
     }

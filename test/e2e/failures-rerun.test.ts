@@ -123,6 +123,14 @@ describe('failures and rerun --failed', () => {
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain(`--error "zzzzzz" is not the error group of any failed record`);
     expect(unknown.stderr).toContain(`${fingerprint} (${RECORDS * 0.03} records)`);
+    const noTimeouts = await runCli(['rerun', 'job.ts', '--failed', '--kind', 'timeout'], {
+      cwd: dir,
+      env: { CALLS_FILE: join(dir, 'calls-0.log') },
+    });
+    expect(noTimeouts.code).toBe(2);
+    expect(noTimeouts.stderr).toContain(
+      `--kind timeout: no failed record is of kind timeout; the failed records: ${RECORDS * 0.03} fatal, ${RECORDS * 0.02} exhausted`,
+    );
     expect(existsSync(join(dir, 'calls-0.log'))).toBe(false);
     const listed = await runCli(['failures', 'job.ts', '--error', fingerprint.slice(0, 6).toUpperCase()], { cwd: dir });
     expect(listed.stdout).toContain(`re-run them: batchguard rerun job.ts --failed --error ${fingerprint}`);

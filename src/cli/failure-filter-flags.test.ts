@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../errors.js';
 import type { ErrorGroup } from '../ledger/ledger.js';
-import { resolveErrorGroup } from './error-group-flag.js';
+import { checkRerunFilter, resolveErrorGroup } from './failure-filter-flags.js';
 
-const group = (fingerprint: string, count: number): ErrorGroup => ({
+const group = (fingerprint: string, count: number, kind = 'fatal'): ErrorGroup => ({
   fingerprint,
   name: 'Error',
   message: 'm',
+  kind,
   count,
   sampleKeys: [],
   templates: [],
@@ -48,6 +49,29 @@ describe('--error', () => {
   it('says so when no record has failed at all', async () => {
     await expect(resolve([], '1dcd422a297b')).rejects.toThrow(
       '--error "1dcd422a297b": no record of this job has failed in the ledger /data/job.sqlite',
+    );
+  });
+});
+
+describe("a re-run's --kind", () => {
+  const groups = [group('1dcd422a297b', 7), group('6c5985e13fa5', 3, 'timeout'), group('8ac166cccf85', 2, 'timeout')];
+  const check = (rerun: Parameters<typeof checkRerunFilter>[1]) => checkRerunFilter(ledgerWith(groups), rerun, 'job.mjs', {});
+
+  it('passes a kind that failed records have, alone or with its group, and resolves the group', async () => {
+    expect(await check({ kind: 'timeout' })).toEqual({ kind: 'timeout' });
+    expect(await check({ kind: 'timeout', fingerprint: '6c59' })).toEqual({ kind: 'timeout', fingerprint: '6c5985e13fa5' });
+    expect(await check({ keys: ['a'] })).toEqual({ keys: ['a'] });
+  });
+
+  it('refuses a kind no failed record has, or its group has not, naming the kinds there are', async () => {
+    await expect(check({ kind: 'exhausted' })).rejects.toThrow(
+      '--kind exhausted: no failed record is of kind exhausted; the failed records: 7 fatal, 5 timeout',
+    );
+    await expect(check({ kind: 'fatal', fingerprint: '8ac1' })).rejects.toThrow(
+      '--kind fatal: no failed record of error group 8ac166cccf85 is of kind fatal; that group: 2 timeout',
+    );
+    await expect(checkRerunFilter(ledgerWith([]), { kind: 'fatal' }, 'job.mjs', {})).rejects.toThrow(
+      '--kind fatal: no failed record is of kind fatal in the ledger /data/job.sqlite',
     );
   });
 });

@@ -28,7 +28,27 @@ export async function readLayout(handle: FileHandle, config: ResolvedCsv, path: 
   const first = await readFirstRecord(handle, config, path);
   if (first === undefined) return undefined;
   if (config.columns === false) return { columns: false, fieldCount: first.fields.length, dataStart: first.bomLength, dataLine: 1 };
+  const twice = repeatedName(first.fields);
+  if (twice !== undefined) {
+    throw new SourceError(
+      'SOURCE_UNREADABLE',
+      `cannot read csv source ${path}: its header (line 1) names the column ${JSON.stringify(twice.name)} twice (fields ${twice.first} and ${twice.second}), ` +
+        'so one would overwrite the other in every record; rename one, or name the columns with csv(path, { columns: [...] })',
+    );
+  }
   return { columns: first.fields, dataStart: first.end, dataLine: first.nextLine };
+}
+
+/** The first name given twice, with the 1-based places of both; undefined when each is given once. */
+export function repeatedName(names: readonly string[]): { name: string; first: number; second: number } | undefined {
+  const seen = new Map<string, number>();
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i] as string;
+    const earlier = seen.get(name);
+    if (earlier !== undefined) return { name, first: earlier + 1, second: i + 1 };
+    seen.set(name, i);
+  }
+  return undefined;
 }
 
 interface FirstRecord {

@@ -145,11 +145,21 @@ describe('csv options', () => {
     expect(await collect(csv(file('\n\n')).read())).toEqual([]);
   });
 
+  it('refuses a header that names a column twice: one field would overwrite the other in every record', async () => {
+    const path = file('id,name,city,name\n1,a,x,b\n');
+    await expect(collect(csv(path).read())).rejects.toThrow(
+      `cannot read csv source ${path}: its header (line 1) names the column "name" twice (fields 2 and 4), so one would overwrite the other in every record; rename one, or name the columns with csv(path, { columns: [...] })`,
+    );
+    // Any record read again (a waiting record's reader) is refused the same way.
+    await expect(csv(path).openReader!()).rejects.toThrow('names the column "name" twice');
+  });
+
   it('rejects unknown options and bad values, naming them', () => {
     expect(() => csv('x', { skip_empty_lines: true } as CsvOptions)).toThrow(ConfigError);
     expect(() => csv('x', { skip_empty_lines: true } as CsvOptions)).toThrow(/^csv\.skip_empty_lines is not a known option/);
     expect(() => csv('x', { quote: '""' })).toThrow(`csv.quote must be one character, or '' for no quoting, got "\\"\\""`);
     expect(() => csv('x', { columns: [] })).toThrow('csv.columns must be true, false or a non-empty array of column names, got []');
+    expect(() => csv('x', { columns: ['id', 'name', 'id'] })).toThrow('csv.columns names "id" twice (columns 1 and 3)');
     expect(() => csv('x', { cast: 'yes' as unknown as boolean })).toThrow('csv.cast must be a boolean, got "yes"');
   });
 });

@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream';
 import type { Options } from 'csv-parse';
 import { ConfigError } from '../errors.js';
 import { checkKnownKeys } from '../validation/check.js';
-import { readerParsing, readLayout, recordParsing } from './csv-layout.js';
+import { readerParsing, readLayout, recordParsing, repeatedName } from './csv-layout.js';
 import type { RecordParser } from './csv-record-parser.js';
 import { fileHeadHash, fingerprintFile, sampleFileAt, isSystemError, openSourceFile, unreadable } from './file-source.js';
 import { DEFAULT_CHUNK_SIZE, lineNumberAt } from './line-reader.js';
@@ -114,6 +114,13 @@ function resolveCsvOptions(options: CsvOptions): ResolvedCsv {
   const names = Array.isArray(columns) && columns.length > 0 && columns.every((c) => typeof c === 'string');
   if (typeof columns !== 'boolean' && !names) {
     fail('columns', 'true, false or a non-empty array of column names', columns);
+  }
+  const twice = Array.isArray(columns) ? repeatedName(columns) : undefined;
+  if (twice !== undefined) {
+    throw new ConfigError(
+      `csv.columns names ${JSON.stringify(twice.name)} twice (columns ${twice.first} and ${twice.second}): one would overwrite the other in every record`,
+      { field: 'csv.columns' },
+    );
   }
   if (typeof delimiter !== 'string' || delimiter.length === 0) fail('delimiter', 'a non-empty string', delimiter);
   if (typeof quote !== 'string' || quote.length > 1) fail('quote', "one character, or '' for no quoting", quote);

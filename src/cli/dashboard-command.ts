@@ -2,7 +2,8 @@
  * `batchguard dashboard <job-file> [--ledger …] [--port N] [--host H]`: a local page that follows
  * the ledger live (server-sent events, one snapshot a second). Read-only: the SQLite ledger is
  * opened with a read-only connection (a PostgreSQL ledger is only read), so the dashboard cannot change anything a run relies on.
- * Bound to 127.0.0.1 unless --host says otherwise (the page shows keys and error messages).
+ * Bound to 127.0.0.1 unless --host says otherwise (the page shows keys and error messages); there it
+ * answers only requests addressed to a loopback name (observe/local-host.ts: DNS rebinding).
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -13,6 +14,7 @@ import { renderDashboardPage } from '../report/html/dashboard-page.js';
 import { cliCommand } from './cli-command.js';
 import { isDatabaseLedger, ledgerPath, ledgerSuffix, noLedger, openExistingLedger } from './ledger-path.js';
 import { loadJob } from './load-job.js';
+import { hostAllowed, misaddressed } from '../observe/local-host.js';
 
 export interface DashboardFlags {
   ledger?: string;
@@ -34,14 +36,20 @@ export async function dashboardCommand(jobFile: string, flags: DashboardFlags): 
   const snapshot = async (): Promise<string> =>
     JSON.stringify(await dashboardSnapshot(ledger, job.name, jobFile, cliCommand(), ledgerSuffix(flags)));
   const clients = new Set<ServerResponse>();
+  const host = flags.host ?? '127.0.0.1';
   const server = createServer((request, response) => {
+    if (!hostAllowed(host, request.headers.host)) {
+      return void response.writeHead(403, { 'content-type': 'text/plain' }).end(misaddressed(request.headers.host ?? '', '--host'));
+    }
     if (request.method !== 'GET') return void response.writeHead(405).end();
-    if (request.url === '/') {
+    // The path alone: a query string (a bookmark's, a browser's) does not change the page.
+    const path = (request.url ?? '/').split('?')[0];
+    if (path === '/') {
       const nonce = randomBytes(16).toString('base64');
       response
         .writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' })
         .end(renderDashboardPage(job.name, nonce));
-    } else if (request.url === '/events') {
+    } else if (path === '/events') {
       response.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
       clients.add(response);
       request.on('close', () => clients.delete(response));
@@ -49,7 +57,7 @@ export async function dashboardCommand(jobFile: string, flags: DashboardFlags): 
         (data) => response.write(`data: ${data}\n\n`),
         () => undefined,
       );
-    } else if (request.url === '/snapshot.json') {
+    } else if (path === '/snapshot.json') {
       void snapshot().then(
         (data) => response.writeHead(200, { 'content-type': 'application/json' }).end(data),
         (error: Error) => response.writeHead(500).end(error.message),
@@ -69,7 +77,7 @@ export async function dashboardCommand(jobFile: string, flags: DashboardFlags): 
   }, INTERVAL_MS);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(flags.port ?? 0, flags.host ?? '127.0.0.1', resolve);
+    server.listen(flags.port ?? 0, host, resolve);
   });
   const address = server.address() as { address: string; port: number };
   process.stdout.write(`dashboard of ${job.name}: http://${address.address}:${address.port}/ (read-only; Ctrl-C to stop)\n`);

@@ -7,6 +7,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { EngineEvent } from '../events/engine-event.js';
 import type { Progress } from '../events/progress.js';
+import { hostAllowed, misaddressed } from './local-host.js';
 
 /** What `batchguard_breaker_state` reports. */
 export const BreakerStateValue = { closed: 0, open: 1, halfOpen: 2 } as const;
@@ -115,7 +116,12 @@ export async function startMetrics(options: MetricsOptions): Promise<MetricsServ
     registers: [registry],
   });
 
+  const host = options.host ?? '127.0.0.1';
   const server: Server = createServer((request, response) => {
+    if (!hostAllowed(host, request.headers.host)) {
+      response.writeHead(403, { 'content-type': 'text/plain' }).end(misaddressed(request.headers.host ?? '', '--metrics-host'));
+      return;
+    }
     if (request.method !== 'GET' || request.url?.split('?')[0] !== '/metrics') {
       response.writeHead(404, { 'content-type': 'text/plain' }).end('batchguard serves only /metrics\n');
       return;
@@ -125,7 +131,6 @@ export async function startMetrics(options: MetricsOptions): Promise<MetricsServ
       (error: unknown) => response.writeHead(500, { 'content-type': 'text/plain' }).end(`${String(error)}\n`),
     );
   });
-  const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) =>
       reject(new Error(`--metrics-port ${options.port}: cannot listen on ${host}:${options.port} (${error.code ?? error.message})`)),

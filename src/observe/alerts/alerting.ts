@@ -7,7 +7,8 @@ import type { EngineEvent } from '../../events/engine-event.js';
 import type { ResolvedAlerts } from './alert-options.js';
 import { AlertRules, RULE_EVENT_TYPES, type Alert, type AlertCounts } from './alert-rules.js';
 import { SentrySender } from './sentry-sender.js';
-import { postWebhook, webhookBody, type AlertContext } from './webhook-sender.js';
+import { postWebhook, redactUrl, webhookBody, type AlertContext } from './webhook-sender.js';
+import { counted } from '../../domain/counted.js';
 
 export interface AlertingOptions {
   readonly job: string;
@@ -36,7 +37,8 @@ export async function startAlerting(options: AlertingOptions): Promise<Alerting>
   const now = options.now ?? Date.now;
   const rules = new AlertRules(options.alerts.rules);
   const context: { job: string; runId: string | undefined } = { job: options.job, runId: undefined };
-  const pending = new Set<Promise<void>>();
+  /** The webhook's sends in flight, with the rule of each. */
+  const pending = new Map<Promise<void>, string>();
   let sentry: SentrySender | undefined;
   const sentryOptions = options.alerts.sentry;
   if (sentryOptions?.dsn !== undefined) {
@@ -46,8 +48,8 @@ export async function startAlerting(options: AlertingOptions): Promise<Alerting>
       options.warn(`alerts: ${(error as Error).message}; Sentry alerts are off for this run`);
     }
   }
-  const track = (promise: Promise<void>): void => {
-    pending.add(promise);
+  const track = (promise: Promise<void>, rule: string): void => {
+    pending.set(promise, rule);
     void promise.finally(() => pending.delete(promise));
   };
   const send = (alert: Alert): void => {
@@ -58,6 +60,7 @@ export async function startAlerting(options: AlertingOptions): Promise<Alerting>
         postWebhook(body, options.alerts.webhook).then((failure) => {
           if (failure !== undefined) options.warn(`alerts: ${failure} (the run goes on)`);
         }),
+        alert.rule,
       );
     }
     sentry?.alert(alert, context, String(body.text));
@@ -83,7 +86,14 @@ export async function startAlerting(options: AlertingOptions): Promise<Alerting>
     async close(timeoutMs = 10_000) {
       clearInterval(timer);
       const deadline = new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref());
-      await Promise.race([Promise.all([...pending]), deadline]);
+      await Promise.race([Promise.all([...pending.keys()]), deadline]);
+      // Given up on (a receiver that does not answer, retries outlasting the wait): said, not lost in silence.
+      if (pending.size > 0 && options.alerts.webhook) {
+        const rules = [...new Set(pending.values())].join(', ');
+        options.warn(
+          `alerts: ${counted(pending.size, 'alert')} (${rules}) not delivered: still being sent to ${redactUrl(options.alerts.webhook.url)} ${timeoutMs} ms after the run ended`,
+        );
+      }
       // Sentry drains its queue on close; a dead ingest must not hold the end of the run for long.
       await sentry?.close(Math.min(timeoutMs, 2000)).catch(() => undefined);
     },

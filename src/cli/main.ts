@@ -9,6 +9,7 @@ import { ExitCode } from './exit-codes.js';
 import { readProp, thrownMessage, valueText } from '../policy/error-fields.js';
 import { defaultRedactor } from '../policy/redact.js';
 import { printable } from '../report/printable.js';
+import { isPgSchemaName, PG_SCHEMA_RULE } from '../ledger/postgres/postgres-location.js';
 import { LOG_FORMATS, LOG_LEVELS, LogFormat } from '../observe/log-options.js';
 import { logFormat, type LogFlags } from './log-settings.js';
 // Each command's module is imported when the command runs: a run does not pay for loading the
@@ -25,6 +26,16 @@ function integer(name: string, min = 0) {
       throw new InvalidArgumentError(`${name} must be a whole number${min > 0 ? ` from ${min}` : ''}; got "${value}"`);
     return parsed;
   };
+}
+
+/** `--pg-schema`, checked as it is parsed: a bad name is a usage error that names the flag. */
+function pgSchemaOption(): Option {
+  return new Option('--pg-schema <name>', 'the PostgreSQL schema of a postgres:// ledger (default: batchguard)').argParser(
+    (value: string) => {
+      if (!isPgSchemaName(value)) throw new InvalidArgumentError(PG_SCHEMA_RULE);
+      return value;
+    },
+  );
 }
 
 function fraction(value: string): number {
@@ -57,7 +68,7 @@ export function buildProgram(setExitCode: (code: number) => void, onCommand: (na
         '--ledger <path>',
         "the ledger: a SQLite file, memory, or a postgres:// URL (default: the job's ledger, else .batchguard/<job name>.sqlite beside the job file)",
       )
-      .option('--pg-schema <name>', 'the PostgreSQL schema of a postgres:// ledger (default: batchguard)')
+      .addOption(pgSchemaOption())
       .option('--concurrency <n>', 'records in flight at once', integer('--concurrency'))
       .option('--max-failure-rate <r>', 'exit 1 above this share of failed records', fraction)
       .option('--max-failures <n>', 'exit 1 above this number of failed records', integer('--max-failures'))
@@ -142,7 +153,7 @@ export function buildProgram(setExitCode: (code: number) => void, onCommand: (na
     .argument('<job-file>')
     .argument('<key>', "the record's key (as `failures` shows it)")
     .option('--ledger <path>', 'the ledger file or postgres:// URL')
-    .option('--pg-schema <name>', 'the PostgreSQL schema of a postgres:// ledger (default: batchguard)')
+    .addOption(pgSchemaOption())
     .option('--record', 'record the new outcome in the ledger (only for a failed or skipped record)')
     .action(async (jobFile: string, key: string, flags) =>
       setExitCode(await (await import('./replay-command.js')).replayCommand(jobFile, key, flags)),
@@ -153,7 +164,7 @@ export function buildProgram(setExitCode: (code: number) => void, onCommand: (na
     .description('the failure report: failed (and skipped) records, grouped by error')
     .argument('<job-file>')
     .option('--ledger <path>', 'the ledger file or postgres:// URL')
-    .option('--pg-schema <name>', 'the PostgreSQL schema of a postgres:// ledger (default: batchguard)')
+    .addOption(pgSchemaOption())
     .option('--format <format>', 'table, jsonl, csv or keys', 'table')
     .option('--error <fingerprint>', 'only this error group')
     .option('--kind <kind>', 'only this kind: fatal, exhausted, timeout, invalid, crashed')
@@ -165,7 +176,7 @@ export function buildProgram(setExitCode: (code: number) => void, onCommand: (na
     .description("the job's state across all runs")
     .argument('<job-file>')
     .option('--ledger <path>', 'the ledger file or postgres:// URL')
-    .option('--pg-schema <name>', 'the PostgreSQL schema of a postgres:// ledger (default: batchguard)')
+    .addOption(pgSchemaOption())
     .option('--json', 'one JSON object on stdout')
     .action(async (jobFile: string, flags) => setExitCode(await (await import('./status-command.js')).statusCommand(jobFile, flags)));
 
@@ -174,7 +185,7 @@ export function buildProgram(setExitCode: (code: number) => void, onCommand: (na
     .description("the job's runs side by side, newest first: records, failures, failure rate, elapsed, throughput")
     .argument('<job-file>')
     .option('--ledger <path>', 'the ledger file or postgres:// URL')
-    .option('--pg-schema <name>', 'the PostgreSQL schema of a postgres:// ledger (default: batchguard)')
+    .addOption(pgSchemaOption())
     .option('--json', 'one JSON object per run on stdout')
     .option('--limit <n>', 'how many runs (default 20)', integer('--limit', 1))
     .action(async (jobFile: string, flags) => setExitCode(await (await import('./runs-command.js')).runsCommand(jobFile, flags)));
@@ -184,7 +195,7 @@ export function buildProgram(setExitCode: (code: number) => void, onCommand: (na
     .description('write the HTML report of a run (the latest by default): figures, failure groups, a chart over time')
     .argument('<job-file>')
     .option('--ledger <path>', 'the ledger file or postgres:// URL')
-    .option('--pg-schema <name>', 'the PostgreSQL schema of a postgres:// ledger (default: batchguard)')
+    .addOption(pgSchemaOption())
     .option('--html <file>', 'the file to write (required)')
     .option('--run <run-id>', 'the run to report (default: the latest)')
     .action(async (jobFile: string, flags) => setExitCode(await (await import('./report-command.js')).reportCommand(jobFile, flags)));
@@ -194,7 +205,7 @@ export function buildProgram(setExitCode: (code: number) => void, onCommand: (na
     .description('a live, read-only page of the job: runs, progress, failures by group, blocked records')
     .argument('<job-file>')
     .option('--ledger <path>', 'the ledger file or postgres:// URL')
-    .option('--pg-schema <name>', 'the PostgreSQL schema of a postgres:// ledger (default: batchguard)')
+    .addOption(pgSchemaOption())
     .option('--port <n>', 'the port to listen on (default: any free port, printed)', integer('--port'))
     .option('--host <address>', 'the address to listen on', '127.0.0.1')
     .action(async (jobFile: string, flags) => setExitCode(await (await import('./dashboard-command.js')).dashboardCommand(jobFile, flags)));

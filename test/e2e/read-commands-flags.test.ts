@@ -58,6 +58,18 @@ describe('runs', () => {
   });
 });
 
+describe('--pg-schema', () => {
+  it('is checked as it is parsed, by every command, naming the flag and the rule (exit 2)', async () => {
+    for (const command of ['run', 'status', 'failures']) {
+      const result = await runCli([command, 'job.mjs', '--ledger', 'postgres://127.0.0.1:1/none', '--pg-schema', 'Ünïcode'], { cwd: dir });
+      expect(result.code, command).toBe(2);
+      expect(result.stderr).toContain(
+        "option '--pg-schema <name>' argument 'Ünïcode' is invalid. a PostgreSQL schema name for the ledger is ASCII letters",
+      );
+    }
+  });
+});
+
 describe('dashboard', () => {
   it('lists commands that name the ledger it shows', async () => {
     const dashboard = spawnCli(['dashboard', 'job.mjs', ...ledgerFlag], { cwd: dir });

@@ -25,15 +25,18 @@ export function isPostgresSpec(value: string): boolean {
   return SCHEME.test(value);
 }
 
+/** What a schema name may be, as messages say it. */
+export const PG_SCHEMA_RULE = `a PostgreSQL schema name for the ledger is ASCII letters, digits and underscores, starting with a letter or an underscore, at most 63 characters (default ${DEFAULT_PG_SCHEMA})`;
+
+/** Whether `value` is a schema name checkPgSchema takes. */
+export function isPgSchemaName(value: unknown): value is string {
+  return typeof value === 'string' && SCHEMA_NAME.test(value);
+}
+
 /** Checks a schema name (`--pg-schema`, `pgSchema`): one that needs no quoting, so messages and SQL show it as typed. */
 export function checkPgSchema(value: unknown, field: string): string {
   if (value === undefined) return DEFAULT_PG_SCHEMA;
-  if (typeof value !== 'string' || !SCHEMA_NAME.test(value)) {
-    throw new ConfigError(
-      `${field} ${JSON.stringify(value)}: a PostgreSQL schema name for the ledger is letters, digits and underscores, starting with a letter or an underscore, at most 63 characters (default ${DEFAULT_PG_SCHEMA})`,
-      { field },
-    );
-  }
+  if (!isPgSchemaName(value)) throw new ConfigError(`${field} ${JSON.stringify(value)}: ${PG_SCHEMA_RULE}`, { field });
   return value;
 }
 

@@ -6,7 +6,7 @@
  * is `interrupted` when its workers were stopped (Ctrl-C gives the chunk back, and the next worker
  * takes it over at once), and `crashed` when they were killed (the chunk's lease expired unrenewed).
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { openLedger } from '../../src/ledger/open-ledger.js';
@@ -17,13 +17,17 @@ import { tempDir } from '../helpers/temp.js';
 
 const RECORDS = 600;
 
-/** A job whose handler appends each id to `seen` and waits DELAY_MS (20 ms: the run lasts a few seconds). */
+/**
+ * A job whose handler appends each id to `seen` and waits DELAY_MS (20 ms: the run lasts a few
+ * seconds); with GATE (a file) in its environment, the records from id 60 on also wait while that
+ * file exists, so that the test looks at the run while it surely runs.
+ */
 function writeJob(dir: string): void {
   writeJsonl(dir, 'records.jsonl', RECORDS);
   writeFileSync(
     join(dir, 'job.mjs'),
     `
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, existsSync } from 'node:fs';
 import { defineJob, jsonl } from 'batchguard';
 const delayMs = Number(process.env.DELAY_MS ?? 20);
 export default defineJob({
@@ -34,6 +38,7 @@ export default defineJob({
   handler: async (r) => {
     appendFileSync(${JSON.stringify(join(dir, 'seen'))}, r.id + '\\n');
     await new Promise((resolve) => setTimeout(resolve, delayMs));
+    while (process.env.GATE && r.id >= 60 && existsSync(process.env.GATE)) await new Promise((resolve) => setTimeout(resolve, 20));
     if (r.id % 100 === 7) throw new Error('bad record ' + r.id);
   },
   retry: { maxAttempts: 1 },
@@ -63,7 +68,12 @@ describePg('status of a shared run', () => {
     writeJob(dir);
     const schema = freshSchema('bg_e2e_wstatus');
     const ledgerArgs = ['--ledger', PG_URL, '--pg-schema', schema];
-    const worker = spawnCli(['run', 'job.mjs', ...ledgerArgs, '--records-per-chunk', '100', '--max-failure-rate', '1'], { cwd: dir });
+    const gate = join(dir, 'gate');
+    writeFileSync(gate, '');
+    const worker = spawnCli(['run', 'job.mjs', ...ledgerArgs, '--records-per-chunk', '100', '--max-failure-rate', '1'], {
+      cwd: dir,
+      env: { GATE: gate },
+    });
     try {
       await waitFor(() => seen(dir) >= 40, 60_000);
       const during = await runCli(['status', 'job.mjs', ...ledgerArgs, '--json'], { cwd: dir });
@@ -83,6 +93,7 @@ describePg('status of a shared run', () => {
         await ledger.close();
       }
     } finally {
+      rmSync(gate, { force: true });
       const result = await worker.result;
       expect(result.code, result.stderr).toBe(0);
     }

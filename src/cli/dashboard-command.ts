@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { createServer, type ServerResponse } from 'node:http';
+import { ConfigError } from '../errors.js';
 import { openLedgerForReading } from '../ledger/open-ledger.js';
 import { dashboardSnapshot } from '../report/dashboard-snapshot.js';
 import { renderDashboardPage } from '../report/html/dashboard-page.js';
@@ -76,7 +77,15 @@ export async function dashboardCommand(jobFile: string, flags: DashboardFlags): 
     );
   }, INTERVAL_MS);
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    // A port in use or an address this machine does not have is the user's to change: one line, exit 2.
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      clearInterval(timer);
+      reject(
+        new ConfigError(`cannot listen on ${host}:${flags.port ?? 0} (${error.code ?? error.message}); choose another --port or --host`, {
+          field: '--port',
+        }),
+      );
+    });
     server.listen(flags.port ?? 0, host, resolve);
   });
   const address = server.address() as { address: string; port: number };

@@ -16,17 +16,23 @@ import { logFormat, type LogFlags } from './log-settings.js';
 // report, replay and status code (start-up time is what a short job feels most).
 
 /**
- * A whole-number flag from `min` (0 by default). `runs --limit` starts at 1: 0 would mean "nothing"
- * and read as an empty answer ("no runs yet").
+ * A whole-number flag from `min` (0 by default) to `max`, checked as it is parsed so that the
+ * message names the flag typed (not the option it sets). `runs --limit` starts at 1: 0 would mean
+ * "nothing" and read as an empty answer ("no runs yet").
  */
-function integer(name: string, min = 0) {
+function integer(name: string, min = 0, max = Number.MAX_SAFE_INTEGER) {
   return (value: string): number => {
     const parsed = Number(value);
-    if (!Number.isInteger(parsed) || parsed < min)
-      throw new InvalidArgumentError(`${name} must be a whole number${min > 0 ? ` from ${min}` : ''}; got "${value}"`);
+    if (!Number.isInteger(parsed) || parsed < min || parsed > max) {
+      const range = max < Number.MAX_SAFE_INTEGER ? ` from ${min} to ${max}` : min > 0 ? ` from ${min}` : '';
+      throw new InvalidArgumentError(`${name} must be a whole number${range}; got "${value}"`);
+    }
     return parsed;
   };
 }
+
+/** A TCP port flag: 0 (any free port) to 65535. */
+const port = (name: string) => integer(name, 0, 65_535);
 
 /** `--pg-schema`, checked as it is parsed: a bad name is a usage error that names the flag. */
 function pgSchemaOption(): Option {
@@ -69,7 +75,7 @@ export function buildProgram(setExitCode: (code: number) => void, onCommand: (na
         "the ledger: a SQLite file, memory, or a postgres:// URL (default: the job's ledger, else .batchguard/<job name>.sqlite beside the job file)",
       )
       .addOption(pgSchemaOption())
-      .option('--concurrency <n>', 'records in flight at once', integer('--concurrency'))
+      .option('--concurrency <n>', 'records in flight at once', integer('--concurrency', 1, 10_000))
       .option('--max-failure-rate <r>', 'exit 1 above this share of failed records', fraction)
       .option('--max-failures <n>', 'exit 1 above this number of failed records', integer('--max-failures'))
       .option('--accept-drift', 'go on although the source changed: match the recorded outcomes to its records by key')
@@ -100,23 +106,23 @@ export function buildProgram(setExitCode: (code: number) => void, onCommand: (na
       )
       .option('--max-duration <duration>', 'stop taking records after this long, e.g. 2h, 90m, 1h30m (exit 5; run again to go on)')
       .option('--until <time>', 'stop taking records at this local time, e.g. 06:00 (exit 5)')
-      .option('--max-records <n>', 'start at most N records in this run (exit 5)', integer('--max-records'))
+      .option('--max-records <n>', 'start at most N records in this run (exit 5)', integer('--max-records', 1))
       .option('--alert-webhook <url>', "POST alerts (Slack-compatible JSON) to this URL; replaces the job's alerts.webhook.url")
       .option(
         '--metrics-port <n>',
         'serve Prometheus metrics on http://HOST:N/metrics during the run (needs prom-client)',
-        integer('--metrics-port'),
+        port('--metrics-port'),
       )
       .option('--metrics-host <host>', 'the address the metrics server listens on', '127.0.0.1')
       .option(
         '--keep-runs <n>',
         "keep the report folders of the last N runs beside the ledger (default: the job's keepRuns, 20)",
-        integer('--keep-runs'),
+        integer('--keep-runs', 1, 100_000),
       );
 
   runFlags(program.command('run'))
     .description('run a job; resumes automatically where the previous run stopped')
-    .option('--limit <n>', 'the same as --max-records: a sample of the first N records not yet done', integer('--limit'))
+    .option('--limit <n>', 'the same as --max-records: a sample of the first N records not yet done', integer('--limit', 1))
     .option(
       '--worker',
       "join the job's shared run as one of several workers (the default over a PostgreSQL ledger when the job can be shared); refuse what a worker cannot do",
@@ -125,7 +131,7 @@ export function buildProgram(setExitCode: (code: number) => void, onCommand: (na
     .option(
       '--records-per-chunk <n>',
       'as a worker: records per chunk when this worker plans the run (default: 10000; with dependsOn, at least that many: whole dependency components)',
-      integer('--records-per-chunk'),
+      integer('--records-per-chunk', 1, 2 ** 31),
     )
     .option(
       '--dry-run',
@@ -143,7 +149,7 @@ export function buildProgram(setExitCode: (code: number) => void, onCommand: (na
     .option(
       '--records-per-chunk <n>',
       'with --worker: selected records per chunk when this worker plans the rerun (default: 1000)',
-      integer('--records-per-chunk'),
+      integer('--records-per-chunk', 1, 2 ** 31),
     )
     .action(async (jobFile: string, flags) => setExitCode(await (await import('./rerun-command.js')).rerunCommand(jobFile, flags)));
 
@@ -206,7 +212,7 @@ export function buildProgram(setExitCode: (code: number) => void, onCommand: (na
     .argument('<job-file>')
     .option('--ledger <path>', 'the ledger file or postgres:// URL')
     .addOption(pgSchemaOption())
-    .option('--port <n>', 'the port to listen on (default: any free port, printed)', integer('--port'))
+    .option('--port <n>', 'the port to listen on (default: any free port, printed)', port('--port'))
     .option('--host <address>', 'the address to listen on', '127.0.0.1')
     .action(async (jobFile: string, flags) => setExitCode(await (await import('./dashboard-command.js')).dashboardCommand(jobFile, flags)));
 

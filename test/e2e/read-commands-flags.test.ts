@@ -4,6 +4,7 @@
  * prints, which must re-run the same records of the same ledger when copied.
  */
 import { writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runCli, spawnCli, waitFor, writeJsonl } from '../helpers/cli.js';
@@ -66,6 +67,39 @@ describe('--pg-schema', () => {
       expect(result.stderr).toContain(
         "option '--pg-schema <name>' argument 'Ünïcode' is invalid. a PostgreSQL schema name for the ledger is ASCII letters",
       );
+    }
+  });
+});
+
+describe('numeric flags and listening', () => {
+  it('a value out of range is a usage error naming the flag typed, never a stack trace (exit 2)', async () => {
+    const cases: [string[], string][] = [
+      [['run', 'job.mjs', '--concurrency', '0'], '--concurrency must be a whole number from 1 to 10000; got "0"'],
+      [['run', 'job.mjs', '--keep-runs', '0'], '--keep-runs must be a whole number from 1 to 100000; got "0"'],
+      [['run', 'job.mjs', '--dry-run', '--limit', '0'], '--limit must be a whole number from 1; got "0"'],
+      [['run', 'job.mjs', '--metrics-port', '99999'], '--metrics-port must be a whole number from 0 to 65535; got "99999"'],
+      [['dashboard', 'job.mjs', '--port', '99999'], '--port must be a whole number from 0 to 65535; got "99999"'],
+    ];
+    for (const [args, message] of cases) {
+      const result = await runCli([...args, ...ledgerFlag], { cwd: dir });
+      expect(result.code, args.join(' ')).toBe(2);
+      expect(result.stderr).toContain(message);
+      expect(result.stderr).not.toContain('    at ');
+    }
+  });
+
+  it('the dashboard on a port in use says so in one line (exit 2), not as a bug with its stack', async () => {
+    const taken = createServer();
+    await new Promise<void>((done) => taken.listen(0, '127.0.0.1', done));
+    try {
+      const port = (taken.address() as AddressInfo).port;
+      const result = await runCli(['dashboard', 'job.mjs', '--port', String(port), ...ledgerFlag], { cwd: dir });
+      expect(result.code).toBe(2);
+      expect(result.stderr.trim()).toBe(
+        `batchguard: error: cannot listen on 127.0.0.1:${port} (EADDRINUSE); choose another --port or --host`,
+      );
+    } finally {
+      taken.close();
     }
   });
 });

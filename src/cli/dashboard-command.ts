@@ -33,7 +33,7 @@ export async function dashboardCommand(jobFile: string, flags: DashboardFlags): 
   const path = ledgerPath(job, flags.ledger, jobFile);
   if (!isDatabaseLedger(path) && !existsSync(path)) throw noLedger(path, jobFile, flags.ledger);
   // A database ledger is only read here: the dashboard calls no method that writes.
-  const ledger = isDatabaseLedger(path) ? await openExistingLedger(job, flags, jobFile) : openLedgerForReading(path);
+  const ledger = isDatabaseLedger(path) ? await openExistingLedger(job, flags, jobFile) : openLedgerForReading(path, job.name);
   const snapshot = async (): Promise<string> =>
     JSON.stringify(await dashboardSnapshot(ledger, job.name, jobFile, cliCommand(), ledgerSuffix(flags)));
   const clients = new Set<ServerResponse>();

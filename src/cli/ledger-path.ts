@@ -50,7 +50,7 @@ export async function openExistingLedger(job: Job<any, any>, flags: LedgerFlags,
     }
   }
   if (isMemoryLedger(path) || !existsSync(path)) throw noLedger(path, jobFile, flags.ledger);
-  return openLedger(path).ledger;
+  return openLedger(path, { job: job.name }).ledger;
 }
 
 /** The error of a command that needs a ledger where none exists yet. */

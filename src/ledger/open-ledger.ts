@@ -21,8 +21,9 @@ export interface LedgerContext {
   /** The run lease's expiry and renewal. @default 15 s, renewed every 5 s */
   readonly lease?: ResolvedLeaseOptions;
   /**
-   * The job whose ledger it is: a PostgreSQL schema holds the ledgers of many jobs. Without it, a
-   * PostgreSQL ledger learns the job from the first `begin`. @default undefined
+   * The job whose ledger it is: a PostgreSQL schema holds the ledgers of many jobs (without it, a
+   * PostgreSQL ledger learns the job from the first `begin`), and a SQLite file that holds another
+   * job's runs is refused. @default undefined
    */
   readonly job?: string;
   /** The PostgreSQL schema of the ledger's tables (ignored by the other backends). @default 'batchguard' */
@@ -57,7 +58,7 @@ export function openLedger(location: LedgerLocation, context: LedgerContext = {}
       owned: true,
     };
   }
-  return { ledger: openSqliteLedgerFile(location, { lease }), owned: true };
+  return { ledger: openSqliteLedgerFile(location, { lease, job: context.job }), owned: true };
 }
 
 /**
@@ -65,7 +66,7 @@ export function openLedger(location: LedgerLocation, context: LedgerContext = {}
  * every write on this connection, and nothing is created or migrated. Throws LedgerError when it
  * cannot. The memory ledger has nothing to read from another process and is not opened here.
  */
-export function openLedgerForReading(path: string): Ledger {
+export function openLedgerForReading(path: string, job?: string): Ledger {
   checkLedgerSpec(path, 'ledger');
-  return openSqliteLedgerFile(path, { readOnly: true });
+  return openSqliteLedgerFile(path, { readOnly: true, job });
 }

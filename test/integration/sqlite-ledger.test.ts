@@ -110,6 +110,24 @@ describe('SQLite ledger on a real file', () => {
     });
   });
 
+  it("refuses to open, for writing or reading, a file that holds another job's runs, when told the job", async () => {
+    const path = ledgerPath();
+    await withLedger(path, async (ledger) => {
+      await ledger.begin(start('run-1'));
+      await ledger.finish('run-1', 'completed', {});
+    });
+    const message = `the ledger ${path} holds the runs of job "ledger-test", not of job "enrich": its outcomes are that job's`;
+    for (const readOnly of [false, true]) {
+      const error = syncError(() => openSqliteLedgerFile(path, { job: 'enrich', readOnly }));
+      expect(error).toBeInstanceOf(LedgerError);
+      expect((error as LedgerError).message).toContain(message);
+    }
+    // Its own job, a ledger without runs, or no job said: opened as before.
+    await openSqliteLedgerFile(path, { job: 'ledger-test' }).close();
+    await openSqliteLedgerFile(ledgerPath(), { job: 'enrich' }).close();
+    await openSqliteLedgerFile(path).close();
+  });
+
   it('keeps a timeline per run: one point per commit with outcomes, across a reopen', async () => {
     const path = ledgerPath();
     await withLedger(path, async (ledger) => {

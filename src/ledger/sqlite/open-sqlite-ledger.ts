@@ -26,6 +26,24 @@ export interface SqliteLedgerOptions {
    * @default 262144 (an 8 MB table)
    */
   keySpillKeys?: number;
+  /**
+   * The job opening it. A SQLite ledger holds one job's outcomes: a file whose runs are another
+   * job's is refused (LedgerError), rather than resumed as if its records were this job's.
+   * @default undefined (not checked)
+   */
+  job?: string;
+}
+
+/** Throws LedgerError when the ledger `db` records runs of a job other than `job`. */
+function refuseOtherJob(db: Database.Database, path: string, job: string | undefined): void {
+  if (job === undefined) return;
+  const owner = db.prepare("SELECT value FROM meta WHERE key = 'job'").pluck().get() as string | undefined;
+  if (owner === undefined || owner === job) return;
+  throw new LedgerError(
+    'LEDGER_UNUSABLE',
+    `the ledger ${path} holds the runs of job ${JSON.stringify(owner)}, not of job ${JSON.stringify(job)}: its outcomes are that job's. ` +
+      `Give job ${JSON.stringify(job)} a ledger of its own (--ledger, or the job's ledger option), or name it ${JSON.stringify(owner)} again if it was renamed`,
+  );
 }
 
 function openReadOnly(path: string, options: SqliteLedgerOptions): SqliteLedger {
@@ -33,6 +51,7 @@ function openReadOnly(path: string, options: SqliteLedgerOptions): SqliteLedger 
   let db: Database.Database | undefined;
   try {
     db = new Database(path, { readonly: true, fileMustExist: true, timeout: 5000, nativeBinding: nativeBinding() });
+    refuseOtherJob(db, path, options.job);
     return new SqliteLedger(db, path, options.lease ?? DEFAULT_LEASE, fileParts(path));
   } catch (error) {
     db?.close();
@@ -54,6 +73,7 @@ export function openSqliteLedgerFile(path: string, options: SqliteLedgerOptions 
   try {
     created = prepareLedgerFile(path);
     db = createSqliteDatabase(path, created);
+    refuseOtherJob(db, path, options.job);
     return new SqliteLedger(db, path, options.lease ?? DEFAULT_LEASE, { ...fileParts(path), keySpillKeys: options.keySpillKeys });
   } catch (error) {
     db?.close();

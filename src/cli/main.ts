@@ -9,7 +9,7 @@ import { ExitCode } from './exit-codes.js';
 import { readProp, thrownMessage, valueText } from '../policy/error-fields.js';
 import { defaultRedactor } from '../policy/redact.js';
 import { printable } from '../report/printable.js';
-import { isPgSchemaName, PG_SCHEMA_RULE } from '../ledger/postgres/postgres-location.js';
+import { isPgSchemaName, PG_SCHEMA_RULE } from '../ledger/ledger-location.js';
 import { LOG_FORMATS, LOG_LEVELS, LogFormat } from '../observe/log-options.js';
 import { logFormat, type LogFlags } from './log-settings.js';
 // Each command's module is imported when the command runs: a run does not pay for loading the

@@ -11,7 +11,7 @@ import { formatValue } from '../validation/check.js';
 import { isPostgresSpec, withoutPassword } from './postgres/postgres-location.js';
 
 // How a PostgreSQL location is read, for the callers outside src/ledger/ (which import no backend module).
-export { checkPgSchema, isPostgresSpec, withoutPassword } from './postgres/postgres-location.js';
+export { checkPgSchema, isPgSchemaName, isPostgresSpec, PG_SCHEMA_RULE, withoutPassword } from './postgres/postgres-location.js';
 
 /** The folder of the default ledger, beside the job file. */
 export const LEDGER_FOLDER = '.batchguard';

@@ -71,6 +71,25 @@ describe('--pg-schema', () => {
   });
 });
 
+describe('report --html', () => {
+  it('writes over an earlier report, never over the ledger, the job file or another file that is not an HTML page (exit 2)', async () => {
+    const before = await runCli(['status', 'job.mjs', '--json', ...ledgerFlag], { cwd: dir });
+    for (const target of ['state/ledger.sqlite', 'job.mjs', 'records.jsonl']) {
+      const result = await runCli(['report', 'job.mjs', '--html', target, ...ledgerFlag], { cwd: dir });
+      expect(result.code, target).toBe(2);
+      expect(result.stderr).toContain(`--html ${target}: the file exists and is not an HTML page`);
+    }
+    const folder = await runCli(['report', 'job.mjs', '--html', 'state', ...ledgerFlag], { cwd: dir });
+    expect(folder.code).toBe(2);
+    expect(folder.stderr).toContain('--html state: cannot write the report there (EISDIR)');
+    expect(folder.stderr).not.toContain('    at ');
+    // The ledger is as it was, and the job file too.
+    expect((await runCli(['status', 'job.mjs', '--json', ...ledgerFlag], { cwd: dir })).stdout).toBe(before.stdout);
+    for (let i = 0; i < 2; i++)
+      expect((await runCli(['report', 'job.mjs', '--html', 'report.html', ...ledgerFlag], { cwd: dir })).code).toBe(0);
+  });
+});
+
 describe('numeric flags and listening', () => {
   it('a value out of range is a usage error naming the flag typed, never a stack trace (exit 2)', async () => {
     const cases: [string[], string][] = [

@@ -26,6 +26,12 @@ describe('resolveRunOptions', () => {
     expect(refusal({ takeOver: 'yes' })).toBe('runOptions.takeOver must be true or false; got "yes"');
   });
 
+  it('refuses a bad deadline before the run starts (the ledger is opened after), naming the option', () => {
+    expect(refusal({ maxRecords: 0 })).toBe('maxRecords must be an integer >= 1 (records started in this run); got 0');
+    expect(refusal({ maxDurationMs: -5 })).toContain('maxDurationMs must be');
+    expect(refusal({ untilMs: 'tomorrow' })).toContain('untilMs must be');
+  });
+
   it('takes the hooks and switches it is given, and defaults for those left out', () => {
     const onEvent = (): void => {};
     const random = (): number => 0.25;

@@ -5,6 +5,7 @@
 import { systemClock, type Clock, type Random } from '../clock.js';
 import type { Job } from '../job.js';
 import type { ConcurrencyRange } from '../policy/concurrency-limit.js';
+import { resolveDeadline, type DeadlineOptions } from '../policy/deadline.js';
 import {
   checkBoolean,
   checkClock,
@@ -183,12 +184,13 @@ export function resolveRunOptions<T, R>(job: Job<T, R>, options: RunOptions = {}
     takeOver: checkBoolean(options.takeOver, false, 'runOptions.takeOver'),
     attributeEscapes: checkBoolean(options.attributeEscapes, true, 'runOptions.attributeEscapes'),
     rerun: options.rerun,
-    // The run's own limits win over the job's.
-    deadline: {
+    // The run's own limits win over the job's; checked here, before the ledger is opened, so that
+    // a bad one leaves no run behind it.
+    deadline: checkedDeadline({
       maxRecords: options.maxRecords ?? job.maxRecords,
       maxDurationMs: options.maxDurationMs ?? job.maxDurationMs,
       untilMs: options.untilMs,
-    },
+    }),
     signal: checkSignal(options.signal, 'runOptions.signal'),
     onEvent: checkHook(options.onEvent, 'runOptions.onEvent', 'a function (event) => void'),
     eventTypes: checkEventTypes(options.eventTypes),
@@ -221,4 +223,10 @@ function checkEventTypes(value: unknown): readonly EngineEventType[] | undefined
       return checkOneOf(type, EngineEventType.runStarted, field, EVENT_TYPES);
     }),
   );
+}
+
+/** The deadline's limits as given, once resolveDeadline (which the run calls at its start) takes them. */
+function checkedDeadline<T extends DeadlineOptions>(deadline: T): T {
+  resolveDeadline(deadline, 0);
+  return deadline;
 }

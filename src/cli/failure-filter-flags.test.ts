@@ -40,6 +40,13 @@ describe('--error', () => {
     await expect(resolve(seven, 'zzzz')).rejects.toThrow('444444444444 (1 record) and 2 more (`batchguard failures job.mjs` lists them)');
   });
 
+  it('passes a group it cannot see when the ledger has more groups than it reads (1,000)', async () => {
+    const many = Array.from({ length: 1000 }, (_, i) => group(i.toString(16).padStart(12, '0'), 1));
+    expect(await resolve(many, 'ffffffffffff')).toBe('ffffffffffff');
+    expect(await resolve(many, '0000000003e7')).toBe('0000000003e7');
+    expect(await checkRerunFilter(ledgerWith(many), { kind: 'timeout' }, 'job.mjs', {})).toEqual({ kind: 'timeout' });
+  });
+
   it('is a configuration error naming the flag (exit 2)', async () => {
     const error = await resolve(groups, 'zzzz').catch((thrown: unknown) => thrown);
     expect(error).toBeInstanceOf(ConfigError);

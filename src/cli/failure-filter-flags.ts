@@ -20,7 +20,11 @@ import { ledgerSuffix, type LedgerFlags } from './ledger-path.js';
 
 /** The shortest start of a fingerprint taken for the whole. */
 const MIN_PREFIX = 4;
-/** Groups read to match against: the largest first, as `failures` and the summary list them. */
+/**
+ * Groups read to match against, the largest first, as `failures` and the summary list them. A
+ * ledger with more groups than that is not refused a group or a kind it may have further down: a
+ * start of a fingerprint is then matched among these only.
+ */
 const MAX_GROUPS = 1000;
 /** Groups named in the error. */
 const GROUPS_NAMED = 5;
@@ -48,6 +52,7 @@ export async function checkRerunFilter(
   const { kind } = rerun;
   if (
     kind !== undefined &&
+    groups.length < MAX_GROUPS &&
     !groups.some((group) => group.kind === kind && (fingerprint === undefined || group.fingerprint === fingerprint))
   ) {
     const kinds = new Map<string, number>();
@@ -79,6 +84,8 @@ function matchGroup(groups: readonly ErrorGroup[], given: string, location: stri
       },
     );
   }
+  // More groups than were read: one further down may be it, so it is not refused (nor named).
+  if (groups.length >= MAX_GROUPS) return given;
   if (groups.length === 0) {
     throw new ConfigError(`--error ${JSON.stringify(given)}: no record of this job has failed in the ledger ${location}`, {
       field: '--error',

@@ -8,7 +8,9 @@
  */
 
 import { randomUUID } from 'node:crypto';
-import type { Job } from '../job.js';
+import { ConfigError } from '../errors.js';
+import { defineJob, type Job, type JobOptions } from '../job.js';
+import { formatValue } from '../validation/check.js';
 import { openLedger } from '../ledger/open-ledger.js';
 import { thrownMessage } from '../policy/error-fields.js';
 import type { Summary } from '../report/summary.js';
@@ -30,7 +32,8 @@ export function runJob<T, R>(job: Job<T, R>, options: RunOptions = {}): Promise<
 }
 
 /** Starts a run and returns a handle to watch and stop it. */
-export function startRun<T, R>(job: Job<T, R>, options: RunOptions = {}): RunHandle {
+export function startRun<T, R>(given: Job<T, R>, options: RunOptions = {}): RunHandle {
+  const job = definedJob(given);
   const resolved = resolveRunOptions(job, options);
   const runId = randomUUID();
   const tracing = job.tracing && runTracing(job.tracing, job.name, runId);
@@ -91,4 +94,15 @@ export function startRun<T, R>(job: Job<T, R>, options: RunOptions = {}): RunHan
     forceStop: (reason) => control.forceStop(reason),
     progress: () => run?.progress() ?? idleProgress(runId, startedAtMs, control.stoppingFor, resolved.concurrency),
   };
+}
+
+/**
+ * The job to run: one from defineJob as it is, a plain object of job options checked as defineJob
+ * checks them (its messages name the field); anything else is refused before anything is opened.
+ */
+function definedJob<T, R>(given: Job<T, R>): Job<T, R> {
+  if (given === null || typeof given !== 'object') {
+    throw new ConfigError(`runJob needs a job, as defineJob({ name, source, key, handler }) makes; got ${formatValue(given)}`);
+  }
+  return defineJob(given as unknown as JobOptions<T, R>);
 }

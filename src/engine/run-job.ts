@@ -27,12 +27,12 @@ import { Run } from './run.js';
 export type { Progress, RunHandle } from './run-handle.js';
 
 /** Runs a job to its end (or until stopped) and returns its summary. */
-export function runJob<T, R>(job: Job<T, R>, options: RunOptions = {}): Promise<Summary> {
+export function runJob<T, R>(job: Job<T, R> | JobOptions<T, R>, options: RunOptions = {}): Promise<Summary> {
   return startRun(job, options).done;
 }
 
 /** Starts a run and returns a handle to watch and stop it. */
-export function startRun<T, R>(given: Job<T, R>, options: RunOptions = {}): RunHandle {
+export function startRun<T, R>(given: Job<T, R> | JobOptions<T, R>, options: RunOptions = {}): RunHandle {
   const job = definedJob(given);
   const resolved = resolveRunOptions(job, options);
   const runId = randomUUID();
@@ -100,9 +100,9 @@ export function startRun<T, R>(given: Job<T, R>, options: RunOptions = {}): RunH
  * The job to run: one from defineJob as it is, a plain object of job options checked as defineJob
  * checks them (its messages name the field); anything else is refused before anything is opened.
  */
-function definedJob<T, R>(given: Job<T, R>): Job<T, R> {
+function definedJob<T, R>(given: Job<T, R> | JobOptions<T, R>): Job<T, R> {
   if (given === null || typeof given !== 'object') {
     throw new ConfigError(`runJob needs a job, as defineJob({ name, source, key, handler }) makes; got ${formatValue(given)}`);
   }
-  return defineJob(given as unknown as JobOptions<T, R>);
+  return defineJob(given as JobOptions<T, R>);
 }

@@ -15,7 +15,7 @@ describe('runJob given something other than a defined job', () => {
   it('runs the options of a job given as a plain object, checked as defineJob checks them', async () => {
     const seen: number[] = [];
     const plain = { name: 'plain', source: [1, 2, 3], key: String, handler: (r: number) => void seen.push(r) };
-    const summary = await runJob(plain as unknown as Job<number, unknown>, { ledger: 'memory' });
+    const summary = await runJob(plain, { ledger: 'memory' });
     expect(summary).toMatchObject({ status: 'completed', succeeded: 3 });
     expect(seen).toEqual([1, 2, 3]);
     const bad = { name: 'bad', source: [1], key: 'id', handler: () => undefined };

@@ -1,0 +1,67 @@
+/**
+ * The file of `rerun --keys FILE`: one key per line, as `failures --format keys` writes them. Blank
+ * lines are ignored, a trailing CR is dropped, and a line starting with `"` is a JSON string (a key
+ * with a newline, say). The text is UTF-8; a byte-order mark is not part of the first key (Notepad
+ * and spreadsheet exports write one), and a file with a UTF-16 mark (PowerShell's `>`) is read as
+ * UTF-16. Bytes that are not UTF-8 are refused, naming the line, rather than read as keys that
+ * match nothing.
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { ConfigError } from '../errors.js';
+import { parseKeyLine } from '../report/key-lines.js';
+
+/** The keys in `file`; a ConfigError naming `--keys`, the file and the line when it cannot be read as keys. */
+export function readKeysFile(file: string): string[] {
+  const path = resolve(file);
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (error) {
+    throw new ConfigError(`--keys: cannot read ${path}: ${(error as Error).message}`, { field: '--keys' });
+  }
+  const lines = decode(bytes, path).split('\n');
+  const keys: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    let key: string | undefined;
+    try {
+      key = parseKeyLine(lines[i] as string, `--keys: ${path}:${i + 1}`);
+    } catch (error) {
+      throw new ConfigError((error as Error).message, { field: '--keys' });
+    }
+    if (key !== undefined) keys.push(key);
+  }
+  if (keys.length === 0) throw new ConfigError(`--keys: ${path} has no keys (one key per line expected)`, { field: '--keys' });
+  return keys;
+}
+
+function decode(bytes: Buffer, path: string): string {
+  if (bytes[0] === 0xff && bytes[1] === 0xfe) return bytes.subarray(2).toString('utf16le');
+  if (bytes[0] === 0xfe && bytes[1] === 0xff) {
+    const body = Buffer.from(bytes.subarray(2, 2 + ((bytes.length - 2) & ~1)));
+    return body.swap16().toString('utf16le');
+  }
+  const text = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? bytes.subarray(3) : bytes;
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(text);
+  } catch {
+    const line = firstBadLine(text);
+    throw new ConfigError(`--keys: ${path}:${line}: not UTF-8 text; save the file as UTF-8, one key per line`, { field: '--keys' });
+  }
+}
+
+/** The 1-based line of the first bytes that are not UTF-8. */
+function firstBadLine(bytes: Buffer): number {
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  let start = 0;
+  for (let line = 1; ; line++) {
+    const end = bytes.indexOf(0x0a, start);
+    try {
+      decoder.decode(bytes.subarray(start, end === -1 ? bytes.length : end));
+    } catch {
+      return line;
+    }
+    if (end === -1) return line;
+    start = end + 1;
+  }
+}

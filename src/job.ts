@@ -16,13 +16,13 @@ import {
 } from './policy/health-check.js';
 import { resolveRateLimit, type RateLimitOptions, type ResolvedRateLimit } from './policy/token-bucket.js';
 import { resolveBreaker, type BreakerOptions, type ResolvedBreaker } from './policy/breaker.js';
-import { resolveConcurrencyRange, type ConcurrencyRange } from './policy/concurrency-limit.js';
+import { MAX_CONCURRENCY, resolveConcurrencyRange, type ConcurrencyRange } from './policy/concurrency-limit.js';
 import { resolveRetryBudget, type ResolvedRetryBudget, type RetryBudgetOptions } from './policy/retry-budget.js';
 import type { OutputSink } from './sinks/output-sink.js';
 import type { Source } from './sources/source.js';
 import { toSource, type SourceInput } from './sources/iterable.js';
 import { checkLedgerOption } from './ledger/ledger-location.js';
-import { DEFAULT_KEEP_RUNS } from './report/prune-run-reports.js';
+import { DEFAULT_KEEP_RUNS, MAX_KEEP_RUNS } from './report/prune-run-reports.js';
 import { resolveAlerts, type AlertOptions, type ResolvedAlerts } from './observe/alerts/alert-options.js';
 import type { EventListener } from './events/engine-event.js';
 import { resolveTracing, type ResolvedTracing, type TracingOptions } from './observe/tracing-options.js';
@@ -319,7 +319,7 @@ export function defineJob<T, R = unknown>(options: JobOptions<T, R>): Job<T, R> 
     breaker: resolveBreaker(options.breaker),
     retryBudget: resolveRetryBudget(options.retryBudget),
     ledger: checkLedgerOption(options.ledger),
-    keepRuns: checkInteger(options.keepRuns, 'keepRuns', DEFAULT_KEEP_RUNS, 1, 100_000),
+    keepRuns: checkInteger(options.keepRuns, 'keepRuns', DEFAULT_KEEP_RUNS, 1, MAX_KEEP_RUNS),
     alerts: resolveAlerts(options.alerts),
     tracing: resolveTracing(options.tracing),
     onEvent: checkOnEvent(options.onEvent),
@@ -383,7 +383,7 @@ function checkKeyFunction<T>(fn: unknown, field: string): ((record: T) => string
 /** A fixed number of slots, or an adaptive range whose top is the number of slots. */
 function resolveConcurrency(value: unknown): { concurrency: number; concurrencyRange: ConcurrencyRange | undefined } {
   if (value === undefined || typeof value === 'number')
-    return { concurrency: checkInteger(value, 'concurrency', 4, 1, 10_000), concurrencyRange: undefined };
+    return { concurrency: checkInteger(value, 'concurrency', 4, 1, MAX_CONCURRENCY), concurrencyRange: undefined };
   const range = resolveConcurrencyRange(value, 'concurrency');
   return { concurrency: range.max, concurrencyRange: range };
 }

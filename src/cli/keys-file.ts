@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigError } from '../errors.js';
 import { parseKeyLine } from '../report/key-lines.js';
+import { firstInvalidUtf8, validUtf8 } from '../sources/utf8.js';
 
 /** The keys in `file`; a ConfigError naming `--keys`, the file and the line when it cannot be read as keys. */
 export function readKeysFile(file: string): string[] {
@@ -42,26 +43,12 @@ function decode(bytes: Buffer, path: string): string {
     return body.swap16().toString('utf16le');
   }
   const text = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? bytes.subarray(3) : bytes;
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(text);
-  } catch {
-    const line = firstBadLine(text);
+  if (!validUtf8(text)) {
+    // The line of the first byte that is not UTF-8: the line breaks before it, plus one.
+    const at = firstInvalidUtf8(text);
+    let line = 1;
+    for (let i = text.indexOf(0x0a); i !== -1 && i < at; i = text.indexOf(0x0a, i + 1)) line++;
     throw new ConfigError(`--keys: ${path}:${line}: not UTF-8 text; save the file as UTF-8, one key per line`, { field: '--keys' });
   }
-}
-
-/** The 1-based line of the first bytes that are not UTF-8. */
-function firstBadLine(bytes: Buffer): number {
-  const decoder = new TextDecoder('utf-8', { fatal: true });
-  let start = 0;
-  for (let line = 1; ; line++) {
-    const end = bytes.indexOf(0x0a, start);
-    try {
-      decoder.decode(bytes.subarray(start, end === -1 ? bytes.length : end));
-    } catch {
-      return line;
-    }
-    if (end === -1) return line;
-    start = end + 1;
-  }
+  return text.toString('utf8');
 }

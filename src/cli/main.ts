@@ -10,6 +10,9 @@ import { readProp, thrownMessage, valueText } from '../policy/error-fields.js';
 import { defaultRedactor } from '../policy/redact.js';
 import { printable } from '../report/printable.js';
 import { isPgSchemaName, PG_SCHEMA_RULE } from '../ledger/ledger-location.js';
+import { MAX_CONCURRENCY } from '../policy/concurrency-limit.js';
+import { MAX_KEEP_RUNS } from '../report/prune-run-reports.js';
+import { MAX_RECORDS_PER_CHUNK } from '../distributed/chunk-plan.js';
 import { LOG_FORMATS, LOG_LEVELS, LogFormat } from '../observe/log-options.js';
 import { logFormat, type LogFlags } from './log-settings.js';
 // Each command's module is imported when the command runs: a run does not pay for loading the
@@ -75,7 +78,7 @@ export function buildProgram(setExitCode: (code: number) => void, onCommand: (na
         "the ledger: a SQLite file, memory, or a postgres:// URL (default: the job's ledger, else .batchguard/<job name>.sqlite beside the job file)",
       )
       .addOption(pgSchemaOption())
-      .option('--concurrency <n>', 'records in flight at once', integer('--concurrency', 1, 10_000))
+      .option('--concurrency <n>', 'records in flight at once', integer('--concurrency', 1, MAX_CONCURRENCY))
       .option('--max-failure-rate <r>', 'exit 1 above this share of failed records', fraction)
       .option('--max-failures <n>', 'exit 1 above this number of failed records', integer('--max-failures'))
       .option('--accept-drift', 'go on although the source changed: match the recorded outcomes to its records by key')
@@ -117,7 +120,7 @@ export function buildProgram(setExitCode: (code: number) => void, onCommand: (na
       .option(
         '--keep-runs <n>',
         "keep the report folders of the last N runs beside the ledger (default: the job's keepRuns, 20)",
-        integer('--keep-runs', 1, 100_000),
+        integer('--keep-runs', 1, MAX_KEEP_RUNS),
       );
 
   runFlags(program.command('run'))
@@ -131,7 +134,7 @@ export function buildProgram(setExitCode: (code: number) => void, onCommand: (na
     .option(
       '--records-per-chunk <n>',
       'as a worker: records per chunk when this worker plans the run (default: 10000; with dependsOn, at least that many: whole dependency components)',
-      integer('--records-per-chunk', 1, 2 ** 31),
+      integer('--records-per-chunk', 1, MAX_RECORDS_PER_CHUNK),
     )
     .option(
       '--dry-run',
@@ -149,7 +152,7 @@ export function buildProgram(setExitCode: (code: number) => void, onCommand: (na
     .option(
       '--records-per-chunk <n>',
       'with --worker: selected records per chunk when this worker plans the rerun (default: 1000)',
-      integer('--records-per-chunk', 1, 2 ** 31),
+      integer('--records-per-chunk', 1, MAX_RECORDS_PER_CHUNK),
     )
     .action(async (jobFile: string, flags) => setExitCode(await (await import('./rerun-command.js')).rerunCommand(jobFile, flags)));
 

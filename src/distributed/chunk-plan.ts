@@ -30,6 +30,8 @@ export interface ChunkPlanOptions {
 
 /** @default 10000 */
 export const DEFAULT_RECORDS_PER_CHUNK = 10_000;
+/** The most records a chunk may be asked to hold (`recordsPerChunk`). */
+export const MAX_RECORDS_PER_CHUNK = 2 ** 31;
 
 /**
  * Reads `source` once and splits it into chunks of `recordsPerChunk` items.
@@ -38,7 +40,7 @@ export const DEFAULT_RECORDS_PER_CHUNK = 10_000;
  *   reading at its chunk.
  */
 export async function planChunks(source: Source<unknown>, options: ChunkPlanOptions = {}): Promise<ChunkPlan> {
-  const perChunk = checkInteger(options.recordsPerChunk, 'recordsPerChunk', DEFAULT_RECORDS_PER_CHUNK, 1, 2 ** 31);
+  const perChunk = checkInteger(options.recordsPerChunk, 'recordsPerChunk', DEFAULT_RECORDS_PER_CHUNK, 1, MAX_RECORDS_PER_CHUNK);
   assertSplittable(source);
   const chunks: Chunk[] = [];
   let total = 0;

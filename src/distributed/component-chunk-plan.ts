@@ -26,7 +26,7 @@ import type { SourcePosition } from '../sources/source.js';
 import { DependencyComponents } from '../graph/dependency-components.js';
 import { dependenciesOf } from '../engine/stored-record.js';
 import { checkInteger } from '../validation/check.js';
-import { assertSplittable, DEFAULT_RECORDS_PER_CHUNK, notSplittable, type ChunkPlanOptions } from './chunk-plan.js';
+import { assertSplittable, DEFAULT_RECORDS_PER_CHUNK, MAX_RECORDS_PER_CHUNK, notSplittable, type ChunkPlanOptions } from './chunk-plan.js';
 
 /** A plan of whole components, and what the planner tells the user about it. */
 export interface ComponentChunkPlan {
@@ -47,7 +47,7 @@ export async function planComponentChunks(
   job: Pick<Job<any, any>, 'source' | 'key' | 'dependsOn'>,
   options: ChunkPlanOptions = {},
 ): Promise<ComponentChunkPlan> {
-  const perChunk = checkInteger(options.recordsPerChunk, 'recordsPerChunk', DEFAULT_RECORDS_PER_CHUNK, 1, 2 ** 31);
+  const perChunk = checkInteger(options.recordsPerChunk, 'recordsPerChunk', DEFAULT_RECORDS_PER_CHUNK, 1, MAX_RECORDS_PER_CHUNK);
   const source = job.source;
   assertSplittable(source);
   const graph = new DependencyComponents();

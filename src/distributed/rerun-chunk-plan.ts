@@ -29,6 +29,7 @@ import type { RerunOptions } from '../engine/run-options.js';
 import type { Ledger, RecordRow } from '../ledger/ledger.js';
 import type { Chunk, ChunkPlan } from '../ledger/worker-ledger.js';
 import { checkInteger } from '../validation/check.js';
+import { MAX_RECORDS_PER_CHUNK } from './chunk-plan.js';
 import { groupByComponent, positionOfRow, rowStretches } from './rerun-components.js';
 
 /**
@@ -59,7 +60,7 @@ export async function planRerunChunks(
     readonly signal?: AbortSignal;
   } = {},
 ): Promise<RerunChunkPlan> {
-  const perChunk = checkInteger(options.recordsPerChunk, 'recordsPerChunk', DEFAULT_RERUN_RECORDS_PER_CHUNK, 1, 2 ** 31);
+  const perChunk = checkInteger(options.recordsPerChunk, 'recordsPerChunk', DEFAULT_RERUN_RECORDS_PER_CHUNK, 1, MAX_RECORDS_PER_CHUNK);
   const { rows } = await rerunPlan(ledger, rerun);
   const { job } = options;
   const groups: RecordRow[][] = [];

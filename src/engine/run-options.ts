@@ -4,7 +4,8 @@
  */
 import { systemClock, type Clock, type Random } from '../clock.js';
 import type { Job } from '../job.js';
-import type { ConcurrencyRange } from '../policy/concurrency-limit.js';
+import { MAX_CONCURRENCY, type ConcurrencyRange } from '../policy/concurrency-limit.js';
+import { MAX_KEEP_RUNS } from '../report/prune-run-reports.js';
 import { resolveDeadline, type DeadlineOptions } from '../policy/deadline.js';
 import {
   checkBoolean,
@@ -173,9 +174,9 @@ export function resolveRunOptions<T, R>(job: Job<T, R>, options: RunOptions = {}
         ? options.ledger
         : resolveLedgerLocation({ jobName: job.name, flag: options.ledger, jobLedger: job.ledger, jobFile: options.jobFile, cwd }),
     pgSchema: checkPgSchema(options.pgSchema, 'runOptions.pgSchema'),
-    keepRuns: checkInteger(options.keepRuns, 'keepRuns', job.keepRuns, 1, 100_000),
+    keepRuns: checkInteger(options.keepRuns, 'keepRuns', job.keepRuns, 1, MAX_KEEP_RUNS),
     command: options.command ?? 'batchguard',
-    concurrency: checkInteger(options.concurrency, 'concurrency', job.concurrency, 1, 10_000),
+    concurrency: checkInteger(options.concurrency, 'concurrency', job.concurrency, 1, MAX_CONCURRENCY),
     concurrencyRange: options.concurrency === undefined ? job.concurrencyRange : undefined,
     maxFailureRate: checkFraction(options.maxFailureRate, 'maxFailureRate', job.maxFailureRate),
     maxFailures: checkInteger(options.maxFailures, 'maxFailures', job.maxFailures, 0, Number.MAX_SAFE_INTEGER),

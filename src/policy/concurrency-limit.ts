@@ -25,6 +25,9 @@ export interface ConcurrencyRange {
   readonly max: number;
 }
 
+/** The most records in flight a job or a run may ask for (a fixed concurrency, or a range's max). */
+export const MAX_CONCURRENCY = 10_000;
+
 export function resolveConcurrencyRange(input: unknown, field = 'concurrency'): ConcurrencyRange {
   if (input === null || typeof input !== 'object')
     throw new ConfigError(`${field} must be an integer or a range { min, max }; got ${formatValue(input)}`, { field });
@@ -34,8 +37,8 @@ export function resolveConcurrencyRange(input: unknown, field = 'concurrency'): 
     ['min', min],
     ['max', max],
   ] as const) {
-    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 10_000) {
-      throw new ConfigError(`${field}.${name} must be an integer from 1 to 10000; got ${formatValue(value)}`, {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_CONCURRENCY) {
+      throw new ConfigError(`${field}.${name} must be an integer from 1 to ${MAX_CONCURRENCY}; got ${formatValue(value)}`, {
         field: `${field}.${name}`,
       });
     }

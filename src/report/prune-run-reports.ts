@@ -9,6 +9,8 @@ import type { RunReportPaths } from './summary.js';
 
 /** Run report folders kept when the job does not say otherwise. */
 export const DEFAULT_KEEP_RUNS = 20;
+/** The most report folders a job or a run may ask to keep. */
+export const MAX_KEEP_RUNS = 100_000;
 
 /**
  * Deletes all but the `keep` most recent run folders beside the current run's (which is always

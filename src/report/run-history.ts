@@ -6,6 +6,7 @@
  */
 import type { RunRecord } from '../ledger/ledger.js';
 import { percent } from '../policy/percent.js';
+import { failureRate } from './summary.js';
 
 /** One run's figures, from its saved summary (this run's records only, not the job's totals). */
 export interface RunFigures {
@@ -15,7 +16,12 @@ export interface RunFigures {
   /** Records this run gave an outcome (succeeded, failed or skipped). */
   readonly records: number;
   readonly failed: number;
-  /** failed / records of this run (0 when it processed none). */
+  /** Records this run skipped (blocked by a failed dependency): counted in `records`, not in the rate. */
+  readonly skipped: number;
+  /**
+   * failed / (succeeded + failed) of this run (0 when none ran): the summary's and the thresholds'
+   * rate, so a skipped record dilutes it no more than it does theirs.
+   */
   readonly failureRate: number;
   readonly elapsedMs: number;
   readonly recordsPerSecond: number;
@@ -53,15 +59,15 @@ export function runFigures(run: RunRecord): RunFigures | undefined {
 }
 
 function figures(run: RunRecord, counts: Counts, elapsedMs: number, recordsPerSecond: number): RunFigures {
-  const records = recordsOf(counts);
   const failed = count(counts.failed);
   return {
     runId: run.runId,
     startedAt: run.startedAt,
     status: run.status,
-    records,
+    records: recordsOf(counts),
     failed,
-    failureRate: records === 0 ? 0 : failed / records,
+    skipped: count(counts.skipped),
+    failureRate: failureRate({ succeeded: count(counts.succeeded), failed }),
     elapsedMs,
     recordsPerSecond,
   };
@@ -128,7 +134,7 @@ export function findRegressions(current: RunFigures, previous: readonly RunFigur
       thisRun: current.failureRate,
       median: rate,
       comparedRuns: earlier.length,
-      message: `this run fails markedly more than ${runs}: ${percent(current.failureRate)} of its records failed against a median of ${percent(rate)}`,
+      message: `this run fails markedly more than ${runs}: ${percent(current.failureRate)} of its records that ran failed against a median of ${percent(rate)}`,
     });
   }
   return found;

@@ -96,7 +96,16 @@ describe.skipIf(!existsSync(CHROMIUM))('batchguard report --html (skipped only w
       .trim()
       .split('\n')
       .map(
-        (line) => JSON.parse(line) as { runId: string; startedAt: string; records: number; recordsPerSecond: number; failureRate: number },
+        (line) =>
+          JSON.parse(line) as {
+            runId: string;
+            startedAt: string;
+            records: number;
+            failed: number;
+            skipped: number;
+            recordsPerSecond: number;
+            failureRate: number;
+          },
       );
     expect(listed.map((r) => [r.records, r.failureRate])).toEqual([
       [120, 0.125],
@@ -146,7 +155,7 @@ describe.skipIf(!existsSync(CHROMIUM))('batchguard report --html (skipped only w
       expect(Number(await bar.getAttribute('data-records-per-second'))).toBe(listedRun.recordsPerSecond);
       expect(Number(await bar.getAttribute('data-failure-rate'))).toBe(listedRun.failureRate);
       expect(await bar.locator('title').textContent()).toContain(
-        `${listedRun.recordsPerSecond} records/s, ${(listedRun.failureRate * 100).toFixed(1)}% failed (${listedRun.failureRate * listedRun.records} of ${listedRun.records} records)`,
+        `${listedRun.recordsPerSecond} records/s, ${(listedRun.failureRate * 100).toFixed(1)}% failed (${listedRun.failed} of ${listedRun.records - listedRun.skipped} records)`,
       );
       expect(await bar.locator('text.run-label').textContent()).toBe(
         `${listedRun.startedAt.slice(5, 16).replace('T', ' ')} ${listedRun.runId.slice(0, 8)}`,

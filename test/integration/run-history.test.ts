@@ -72,7 +72,7 @@ describe('run history', () => {
     expect(alike.summaries[2]?.warnings).toEqual([]);
     const failing = await threeRuns([20, 20, 20], [0, 0, 5]);
     expect(failing.summaries[2]?.warnings).toEqual([
-      'this run fails markedly more than the previous 2 runs: 20.0% of its records failed against a median of 0.0%; see batchguard runs',
+      'this run fails markedly more than the previous 2 runs: 20.0% of its records that ran failed against a median of 0.0%; see batchguard runs',
     ]);
   });
 
@@ -83,6 +83,7 @@ describe('run history', () => {
       status: 'completed',
       records,
       failed: 0,
+      skipped: 0,
       failureRate: 0,
       elapsedMs: 1,
       recordsPerSecond,
@@ -91,6 +92,33 @@ describe('run history', () => {
     expect(findRegressions(run('c', 100, 10), [run('b', 5, 100), run('a', 100, 100)])).toEqual([]);
     expect(findRegressions(run('c', 10, 10), [run('b', 100, 100), run('a', 100, 100)])).toEqual([]);
     expect(findRegressions(run('c', 100, 10), [run('b', 100, 100), run('a', 100, 100)])).toHaveLength(1);
+  });
+
+  it("gives a run's failure rate as its summary and the thresholds do: failed records over those that ran, skipped ones apart", async () => {
+    // A failed parent skips its two children: 1 failed of 18 that ran (5.56%), not 1 of 20 (5.0%),
+    // which read as within a maxFailureRate of 5% for a run that exceeded it.
+    const ledger = memoryLedger();
+    const records = Array.from({ length: 20 }, (_, id) => ({ id, parent: id === 3 || id === 4 ? id - 1 : undefined }));
+    const job = defineJob<{ id: number; parent: number | undefined }>({
+      name: 'history-skips',
+      source: () => records,
+      key: (r) => String(r.id),
+      dependsOn: (r) => (r.parent === undefined ? [] : [String(r.parent)]),
+      retry: { maxAttempts: 1 },
+      handler: async (r) => {
+        if (r.id === 2) throw new Error('rejected');
+      },
+    });
+    try {
+      const summary = await runJob(job, { ledger });
+      expect([summary.status, summary.failed, summary.skipped, summary.failureRate]).toEqual(['threshold-exceeded', 1, 2, 0.055556]);
+      const [run] = await ledger.runs(1);
+      const figures = runFigures(run!);
+      expect(figures).toMatchObject({ records: 20, failed: 1, skipped: 2 });
+      expect(figures?.failureRate).toBeCloseTo(1 / 18, 6);
+    } finally {
+      await ledger.close();
+    }
   });
 
   it("gives a shared run's figures from its workers' outcomes and its start and end", () => {
@@ -110,7 +138,8 @@ describe('run history', () => {
       status: 'completed',
       records: 100,
       failed: 10,
-      failureRate: 0.1,
+      skipped: 5,
+      failureRate: 10 / 95,
       elapsedMs: 10_000,
       recordsPerSecond: 10,
       shared: true,

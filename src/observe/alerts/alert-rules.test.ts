@@ -13,6 +13,7 @@ function figures(runId: string, recordsPerSecond: number, failed = 0, records = 
     status: 'completed',
     records,
     failed,
+    skipped: 0,
     failureRate: failed / records,
     elapsedMs: (records / recordsPerSecond) * 1000,
     recordsPerSecond,
@@ -129,7 +130,7 @@ describe('the run-regressed rule', () => {
     expect(both).toHaveLength(1);
     expect(both[0]?.message).toBe(
       'this run is markedly slower than the previous 2 runs: 20 records/s against a median of 80 (4.0× slower); ' +
-        'this run fails markedly more than the previous 2 runs: 30.0% of its records failed against a median of 0.0%',
+        'this run fails markedly more than the previous 2 runs: 30.0% of its records that ran failed against a median of 0.0%',
     );
     expect(both[0]).toMatchObject({ failed: 30, finished: 100, failureRate: 0.3 });
   });

@@ -9,6 +9,7 @@ function run(runId: string, recordsPerSecond: number, failed: number): RunFigure
     status: 'completed',
     records: 100,
     failed,
+    skipped: 0,
     failureRate: failed / 100,
     elapsedMs: 1000,
     recordsPerSecond,
@@ -28,6 +29,11 @@ describe('renderHistoryChart', () => {
     expect(svg).toContain(
       '<title>run c, started 2026-11-30T13:40:12.000Z, completed: 50 records/s, 10.0% failed (10 of 100 records)</title>',
     );
+  });
+
+  it("gives a run's failure rate over the records that ran, and its skipped records apart", () => {
+    const svg = renderHistoryChart([{ ...run('s', 10, 1), records: 20, skipped: 2, failureRate: 1 / 18 }], 's', 0);
+    expect(svg).toContain('completed: 10 records/s, 5.6% failed (1 of 18 records; 2 more skipped)</title>');
   });
 
   it('escapes what it takes from the ledger, and says what it leaves out', () => {

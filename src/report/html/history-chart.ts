@@ -41,7 +41,7 @@ export function renderHistoryChart(runs: readonly RunFigures[], currentRunId: st
     const height = ySpeed(run.recordsPerSecond);
     const barWidth = Math.min(40, slot * 0.6);
     const labelY = baseY + 14;
-    const figures = `${formatNumber(run.recordsPerSecond)} records/s, ${percent(run.failureRate)} failed (${run.failed} of ${run.records} records)`;
+    const figures = `${formatNumber(run.recordsPerSecond)} records/s, ${percent(run.failureRate)} failed (${run.failed} of ${run.records - run.skipped} records${run.skipped > 0 ? `; ${run.skipped} more skipped` : ''})`;
     return `<g class="history-run${run.runId === currentRunId ? ' current' : ''}" data-run-id="${html(run.runId)}" data-records-per-second="${html(run.recordsPerSecond)}" data-failure-rate="${html(run.failureRate)}">
 <title>run ${html(run.runId)}, started ${html(run.startedAt)}, ${html(run.status)}: ${html(figures)}</title>
 <rect class="throughput" x="${fixed(x(i) - barWidth / 2)}" y="${fixed(baseY - height)}" width="${fixed(barWidth)}" height="${fixed(height)}"/>

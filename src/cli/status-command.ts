@@ -35,6 +35,7 @@ export async function statusCommand(jobFile: string, flags: StatusFlags): Promis
               ...run,
               records: figures.records,
               failed: figures.failed,
+              skipped: figures.skipped,
               failureRate: figures.failureRate,
               elapsedMs: figures.elapsedMs,
               recordsPerSecond: figures.recordsPerSecond,
@@ -81,7 +82,8 @@ function activeText(live: LiveRuns): string {
   const shared = activeSharedRun(live);
   if (holder)
     return `run ${holder.runId} (pid ${holder.pid} on ${holder.host}, since ${holder.acquiredAt}; lease expires at ${holder.expiresAt} unless renewed)`;
-  if (shared === undefined) return 'none';
+  if (shared === undefined)
+    return live.died ? `none (run ${live.died.runId}, pid ${live.died.pid}, died without finishing; run resumes it)` : 'none';
   if (shared.runId === undefined) return 'a worker is planning a shared run';
   const workers = shared.workers === 1 ? '1 worker holds' : `${shared.workers} workers hold`;
   return `shared run ${shared.runId} (${workers} chunks; ${formatCount(shared.chunksDone)} of ${formatCount(shared.chunks)} chunks done)`;

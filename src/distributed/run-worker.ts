@@ -31,6 +31,7 @@ import type { WorkerEvent, WorkerEventListener } from './worker-events.js';
 import { ChunkLedger } from './chunk-ledger.js';
 import { chunkSource } from './chunk-source.js';
 import { SharedBreakerLink } from './shared-breaker-link.js';
+import { refuseBesideSingleRun } from './single-run-guard.js';
 import { WorkerSession } from './worker-session.js';
 
 /** Options of {@link runWorker}. */
@@ -382,19 +383,4 @@ async function work(
       warnings,
     };
   }
-}
-
-/**
- * Refuses to join while a single-process run of the job holds its ledger (`run --no-worker`, a
- * rerun, a job that cannot be shared): both would run the same records. The check is made before
- * joining; a single-process run makes the same check for a shared run before it takes the ledger.
- */
-async function refuseBesideSingleRun(job: Job<any, any>, workers: WorkerLedger): Promise<void> {
-  const holder = await workers.ledger.holder();
-  if (holder === undefined) return;
-  throw new LedgerError(
-    'LEDGER_LOCKED',
-    `job ${job.name} is being run by one process, which a worker cannot join: run ${holder.runId} (pid ${holder.pid} on ${holder.host}, since ${holder.acquiredAt}) ` +
-      `holds the ledger ${workers.ledger.location}. Let that run finish (or stop it) and run again`,
-  );
 }

@@ -150,8 +150,8 @@ export class Heartbeat {
   }
 }
 
-/** The lease in force as `Ledger.holder()` reports it, or undefined when none is. */
-export function leaseHolder(lease: Lease | undefined): LeaseHolder | undefined {
+/** The lease in force as `Ledger.holder()` reports it, or undefined when none is; `gone`: its holder's process is known to be gone. */
+export function leaseHolder(lease: Lease | undefined, gone = false): LeaseHolder | undefined {
   if (!lease) return undefined;
   return {
     runId: lease.runId,
@@ -160,6 +160,7 @@ export function leaseHolder(lease: Lease | undefined): LeaseHolder | undefined {
     acquiredAt: iso(lease.acquiredAtMs),
     expiresAt: iso(lease.expiresAtMs),
     token: lease.token,
+    ...(gone ? { gone: true as const } : {}),
   };
 }
 

@@ -224,6 +224,12 @@ export interface LeaseHolder {
   readonly expiresAt: string;
   /** The fencing token of this holder's acquisition. */
   readonly token: number;
+  /**
+   * The holder's process is known to be gone, its lease in force all the same: the lock it held
+   * for its life is free (SQLite: the process lock on this host; PostgreSQL: its session's lock).
+   * The next run takes the lease over at once, and the read commands show the run as crashed.
+   */
+  readonly gone?: true;
 }
 
 /**

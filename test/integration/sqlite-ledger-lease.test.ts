@@ -1,5 +1,6 @@
 // The SQLite backend's lease row: raw SQL here reads it, or forges another host's or an older layout's, on purpose.
 import { spawn } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -91,6 +92,27 @@ describe('SQLite ledger lease', () => {
       expect(await next.holder()).toMatchObject({ runId: 'next-run', token: 2 });
     } finally {
       await next.close();
+    }
+  });
+
+  it("reports a lease's holder as gone only when it is on this host and its process lock exists and is free; a reader creates no lock", async () => {
+    const path = join(tempDir(), 'l.sqlite');
+    const holder = open(path);
+    const reader = openSqliteLedgerFile(path, { lease: LEASE, readOnly: true });
+    try {
+      await holder.begin(start('holder-run'));
+      expect(await reader.holder()).not.toHaveProperty('gone');
+      // A crash: the lock goes with the process, the lease stays in force.
+      await holder.close();
+      expect(await reader.holder()).toMatchObject({ runId: 'holder-run', gone: true });
+      query(path, (db) => db.prepare("UPDATE lease SET host = 'another-host'").run());
+      expect(await reader.holder()).not.toHaveProperty('gone');
+      query(path, (db) => db.prepare('UPDATE lease SET host = ?').run(hostname()));
+      rmSync(`${path}.lock`);
+      expect(await reader.holder()).not.toHaveProperty('gone');
+      expect(existsSync(`${path}.lock`)).toBe(false);
+    } finally {
+      await reader.close();
     }
   });
 

@@ -76,5 +76,8 @@ class InProcessLock implements RunLock {
   tryTake(): boolean {
     return false;
   }
+  heldByNone(): boolean {
+    return false;
+  }
   release(): void {}
 }

@@ -82,6 +82,11 @@ export class PostgresLease {
     return read?.lease && read.nowMs < read.lease.expiresAtMs ? read.lease : undefined;
   }
 
+  /** Whether `lease`'s holder, another process, is known to be gone: the session lock of its token is free. */
+  async holderGone(lease: Lease): Promise<boolean> {
+    return lease.owner !== this.who.owner && (await this.session.holderGone(this.jobId(), lease.token));
+  }
+
   /**
    * Takes the lease for `runId` and runs `then` in the same transaction, with the lease it replaced
    * (a run that ended without releasing it). A lease in force whose holder's session has ended

@@ -350,7 +350,10 @@ export class PostgresLedger implements Ledger {
   }
 
   async holder(): Promise<LeaseHolder | undefined> {
-    return leaseHolder(await this.use('reading the lease', '', () => this.lease.current()));
+    return this.use('reading the lease', '', async () => {
+      const lease = await this.lease.current();
+      return lease && leaseHolder(lease, await this.lease.holderGone(lease));
+    });
   }
 
   async hasRuns(): Promise<boolean> {

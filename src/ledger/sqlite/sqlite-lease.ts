@@ -97,6 +97,11 @@ export class SqliteLease {
     return lease && this.now() < lease.expiresAtMs ? lease : undefined;
   }
 
+  /** Whether `lease`'s holder, another process, is known to be gone: on this host, and its process lock free. */
+  holderGone(lease: Lease): boolean {
+    return lease.owner !== this.who.owner && lease.host === hostname() && this.lock.heldByNone();
+  }
+
   /**
    * Takes the lease for `runId` and runs `then` in the same transaction, with the lease it replaced
    * (a run that ended without releasing it). A lease in force is waited for until it expires; if

@@ -349,7 +349,8 @@ export class SqliteLedger implements Ledger {
   }
 
   async holder(): Promise<LeaseHolder | undefined> {
-    return leaseHolder(this.lease.current());
+    const lease = this.lease.current();
+    return lease && leaseHolder(lease, this.lease.holderGone(lease));
   }
 
   reportFolder(runId: string): string | undefined {

@@ -53,6 +53,8 @@ export interface ReaderDeps {
   readonly commitInProgress: () => Promise<void> | undefined;
   /** The source failed: the run stops, commits what finished, then throws `error` (exit code 2). */
   readonly sourceFailed: (error: unknown) => void;
+  /** At the source's end: throws when the source changed while the run read it (a source failure). */
+  readonly sourceEnded: () => Promise<void>;
 }
 
 export class Reader {
@@ -103,6 +105,7 @@ export class Reader {
           }
           if (step.done) {
             finished = true;
+            await this.sourceEnded();
             return true;
           }
           item = step.value;
@@ -137,6 +140,15 @@ export class Reader {
     } finally {
       // What for-await does on an early exit: let the source close its file or cursor.
       if (!finished) await items.return?.();
+    }
+  }
+
+  /** The source's end, checked (`sourceEnded`): its errors are the source's. */
+  private async sourceEnded(): Promise<void> {
+    try {
+      await this.deps.sourceEnded();
+    } catch (error) {
+      throw new SourceFailure(error);
     }
   }
 

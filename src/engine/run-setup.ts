@@ -37,8 +37,11 @@ export interface RunParts {
   readonly crashGuard: CrashGuard<OpenRecord>;
   /** Set when accepted drift moved the recorded outcomes: said in the summary's warnings. */
   readonly driftNote: string | undefined;
-  /** The source's size in bytes, when known: with the first records' offsets it estimates the record count. */
-  readonly sourceBytes: number | undefined;
+  /**
+   * The source's fingerprint as the run began: its size (with the first records' offsets it
+   * estimates the record count), checked again at the source's end (source-check.ts `checkUnchangedSince`).
+   */
+  readonly fingerprint: SourceFingerprint | undefined;
 }
 
 /** Begins the run in the ledger (which refuses a run it cannot resume) and returns where to resume. */
@@ -113,6 +116,6 @@ export async function prepareRun(
     checkpointer,
     crashGuard: new CrashGuard<OpenRecord>(resume.crashes, ledger, options.concurrency, job.maxCrashes, isDone),
     driftNote: remapped ? `the source changed (${remapped}); the recorded outcomes now follow their records by key` : undefined,
-    sourceBytes: fingerprint?.size,
+    fingerprint,
   };
 }

@@ -30,6 +30,7 @@ import { RecordExecutor } from './record-executor.js';
 import { repeat } from './repeat.js';
 import { RunControl } from './run-control.js';
 import { finishRun } from './run-finish.js';
+import { checkUnchangedSince } from './source-check.js';
 import { type ResolvedRunOptions } from './run-options.js';
 import { type RunParts } from './run-setup.js';
 import { type Progress } from './run-handle.js';
@@ -47,8 +48,7 @@ export class Run {
   private readonly gate: DependencyGate | undefined;
   private readonly fair: FairScheduler<OpenRecord> | undefined;
   private readonly limiter: KeyedBuckets | undefined; // token buckets, when the job has a rate limit
-  /** The adaptive concurrency limit, with `concurrency: { min, max }`. */
-  private readonly adaptive: AdaptiveConcurrency | undefined;
+  private readonly adaptive: AdaptiveConcurrency | undefined; // the limit, with `concurrency: { min, max }`
   private readonly deadline: DeadlineWatch;
   private readonly reader: Reader;
   private lastRead: SourcePosition | undefined;
@@ -69,8 +69,7 @@ export class Run {
     this.fair = job.concurrencyKey ? new FairScheduler<OpenRecord>({ perKeyConcurrency: job.perKeyConcurrency }) : undefined;
     this.limiter =
       job.rateLimit || job.perKeyRateLimit ? new KeyedBuckets({ global: job.rateLimit, perKey: job.perKeyRateLimit }, clock) : undefined;
-    const adaptive = options.concurrencyRange && new AdaptiveConcurrency(options.concurrencyRange, clock, events);
-    this.adaptive = adaptive;
+    const adaptive = (this.adaptive = options.concurrencyRange && new AdaptiveConcurrency(options.concurrencyRange, clock, events));
     this.dispatcher = new Dispatcher({
       limit: adaptive ? () => adaptive.limit() : () => options.concurrency,
       clock,
@@ -201,6 +200,7 @@ export class Run {
       commitAll: () => this.recorder.commitAll(),
       commitInProgress: () => this.recorder.commitInProgress,
       sourceFailed: (error) => control.end({ kind: 'source-failed', error }),
+      sourceEnded: () => checkUnchangedSince(job, parts.fingerprint),
     });
     control.attach({
       stopBreaker: () => this.breaker.stop(),
@@ -232,7 +232,7 @@ export class Run {
       breaker: this.breaker.state,
       careful: this.parts.crashGuard.careful,
       bytesRead: this.lastRead?.offset,
-      bytesTotal: this.parts.sourceBytes,
+      bytesTotal: this.parts.fingerprint?.size,
       sourceExhausted: this.sourceExhausted,
     };
   }
@@ -319,10 +319,10 @@ export class Run {
 
   private read(position: SourcePosition): void {
     this.lastRead = position;
-    const { keys, sourceBytes } = this.parts;
+    const { keys, fingerprint } = this.parts;
     // After KEY_ESTIMATE_AFTER records, the source's size tells how many keys to expect.
-    if (position.seq === KEY_ESTIMATE_AFTER && keys && sourceBytes !== undefined && position.offset) {
-      keys.reserve((sourceBytes / (position.offset / position.seq)) * 1.1);
+    if (position.seq === KEY_ESTIMATE_AFTER && keys && fingerprint?.size !== undefined && position.offset) {
+      keys.reserve((fingerprint.size / (position.offset / position.seq)) * 1.1);
     }
   }
 

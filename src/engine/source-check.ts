@@ -9,6 +9,7 @@ import { SourceError } from '../errors.js';
 import type { Job } from '../job.js';
 import type { Ledger, ResumeState } from '../ledger/ledger.js';
 import { ACCEPT_DRIFT_DOES } from '../ledger/lease.js';
+import { changedWhileRead, SAMPLE_BYTES } from '../sources/file-source.js';
 import type { SourceFingerprint, SourceSample } from '../sources/source.js';
 import { mapSourceByKey } from './source-map.js';
 
@@ -67,4 +68,22 @@ export async function settleDrift(
   await ledger.applySourceMap(runId, fingerprint, { ...map, sample });
   const after = await ledger.inspect();
   return { resume: { ...after, crashedRunId: resume.crashedRunId }, remapped: `${resume.drift.reason}: ${map.changes}` };
+}
+
+/**
+ * At the end of the source: throws SOURCE_DRIFT when it changed while this run read it, from
+ * `atStart` (its fingerprint when the run began): smaller, or its first bytes not the same (a file
+ * rewritten in place, which the reader read on into from its old offset). A source that only grew
+ * passes: its new records were read. Sources without a size and a sample are not checked.
+ */
+export async function checkUnchangedSince(job: Job<any, any>, atStart: SourceFingerprint | undefined): Promise<void> {
+  if (atStart?.size === undefined || atStart.sampleHash === undefined) return;
+  const now = await job.source.fingerprint();
+  if (now?.size === undefined) return;
+  const { description } = job.source;
+  if (now.size < atStart.size) throw changedWhileRead(description, `it shrank from ${atStart.size} to ${now.size} bytes`);
+  const head = now.size === atStart.size ? now.sampleHash : await job.source.headHash?.(atStart.size);
+  if (head !== undefined && head !== atStart.sampleHash) {
+    throw changedWhileRead(description, `its first ${Math.min(atStart.size, SAMPLE_BYTES)} bytes are not the ones it started with`);
+  }
 }

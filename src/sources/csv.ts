@@ -3,13 +3,13 @@
  * (one record), then parses from the saved byte offset with those column names; a waiting record
  * is read again alone at its offset (csv-record-reader.ts).
  */
-import { pipeline } from 'node:stream';
+import { pipeline, Transform } from 'node:stream';
 import type { Options } from 'csv-parse';
 import { ConfigError } from '../errors.js';
 import { checkKnownKeys } from '../validation/check.js';
 import { readerParsing, readLayout, recordParsing, repeatedName } from './csv-layout.js';
 import type { RecordParser } from './csv-record-parser.js';
-import { fileHeadHash, fingerprintFile, sampleFileAt, isSystemError, openSourceFile, unreadable } from './file-source.js';
+import { checkNotShrunk, fileHeadHash, fingerprintFile, sampleFileAt, isSystemError, openSourceFile, unreadable } from './file-source.js';
 import { DEFAULT_CHUNK_SIZE, lineNumberAt } from './line-reader.js';
 import type { RecordReader, Source, SourceItem, SourcePosition } from './source.js';
 import { resolveInvalidUtf8, type InvalidUtf8 } from './utf8.js';
@@ -154,7 +154,7 @@ async function* readCsv<T>(
   signal: AbortSignal | undefined,
 ): AsyncGenerator<SourceItem<T>> {
   signal?.throwIfAborted();
-  const handle = await openSourceFile('csv', path);
+  const { handle, size } = await openSourceFile('csv', path);
   let parser: RecordParser | undefined;
   try {
     const layout = await readLayout(handle, config, path);
@@ -175,8 +175,13 @@ async function* readCsv<T>(
       ...parsing.checks,
     });
     const input = handle.createReadStream({ start: offset, highWaterMark: config.chunkSize, autoClose: false });
-    // Errors of either stream reach the loop below through the parser, which pipeline destroys with them.
-    pipeline(input, parser, () => undefined);
+    // Errors of any stream reach the loop below through the parser, which pipeline destroys with them.
+    pipeline(
+      input,
+      checkedAtEnd(() => checkNotShrunk(handle, `csv:${path}`, size)),
+      parser,
+      () => undefined,
+    );
     for await (const item of parser as AsyncIterable<SourceItem<T>>) {
       signal?.throwIfAborted();
       if (item.position.seq >= skipBelow) yield item;
@@ -191,9 +196,22 @@ async function* readCsv<T>(
   }
 }
 
+/**
+ * The bytes as they come, and `check()` at their end before the parser gets its end (and with it
+ * the last row, which it holds until then): a row cut in two by a truncation is never parsed.
+ */
+function checkedAtEnd(check: () => Promise<void>): Transform {
+  return new Transform({
+    transform: (chunk: Buffer, _encoding, done) => done(null, chunk),
+    flush: (done) => {
+      check().then(() => done(), done);
+    },
+  });
+}
+
 /** A reader of single records by position (see RecordReader), with the layout of the file as it is now. */
 async function openCsvReader<T>(path: string, config: ResolvedCsv): Promise<RecordReader<T>> {
-  const handle = await openSourceFile('csv', path);
+  const { handle } = await openSourceFile('csv', path);
   let parsing: Awaited<ReturnType<typeof readerParsing>>;
   try {
     parsing = await readerParsing(handle, config, path);

@@ -44,18 +44,44 @@ export function isSystemError(error: unknown): boolean {
   return error instanceof Error && typeof (error as NodeJS.ErrnoException).syscall === 'string';
 }
 
-/** Opens `path` for reading; a missing file, a directory or a permission problem becomes `SOURCE_UNREADABLE`. */
-export async function openSourceFile(kind: string, path: string): Promise<FileHandle> {
+/**
+ * Opens `path` for reading, with its size now; a missing file, a directory or a permission problem
+ * becomes `SOURCE_UNREADABLE`.
+ */
+export async function openSourceFile(kind: string, path: string): Promise<{ handle: FileHandle; size: number }> {
   let handle: FileHandle | undefined;
   try {
     handle = await open(path, 'r');
+    const stats = await handle.stat();
     // open() succeeds on a directory on Linux; failing here gives the clear message instead of EISDIR on the first read.
-    if ((await handle.stat()).isDirectory()) throw directoryError(path);
-    return handle;
+    if (stats.isDirectory()) throw directoryError(path);
+    return { handle, size: stats.size };
   } catch (error) {
     await handle?.close();
     throw unreadable(kind, path, error);
   }
+}
+
+/**
+ * SOURCE_DRIFT for a file source whose file changed while this run read it (`what`: how). Records
+ * read after such a change may be another file's: the run stops rather than end as if complete.
+ */
+export function changedWhileRead(description: string, what: string): SourceError {
+  return new SourceError(
+    'SOURCE_DRIFT',
+    `the source ${description} changed while this run read it: ${what} (truncated, or rewritten in place as \`> file\` does). ` +
+      'The outcomes of the records read before are saved; the next run finds the change as drift between runs (see --accept-drift)',
+  );
+}
+
+/**
+ * Throws {@link changedWhileRead} when the file of `handle` is now smaller than it was when opened
+ * (`sizeAtOpen`): checked at the end of the file, before its last line is handed out, which a
+ * truncation may have cut in two.
+ */
+export async function checkNotShrunk(handle: FileHandle, description: string, sizeAtOpen: number): Promise<void> {
+  const { size } = await handle.stat();
+  if (size < sizeAtOpen) throw changedWhileRead(description, `it shrank from ${sizeAtOpen} to ${size} bytes`);
 }
 
 /** The error a read of a directory would give, raised at its open (Linux opens a directory for reading). */

@@ -4,7 +4,7 @@
  */
 import type { FileHandle } from 'node:fs/promises';
 import { ConfigError } from '../errors.js';
-import { fileHeadHash, fingerprintFile, sampleFileAt, isSystemError, openSourceFile, unreadable } from './file-source.js';
+import { checkNotShrunk, fileHeadHash, fingerprintFile, sampleFileAt, isSystemError, openSourceFile, unreadable } from './file-source.js';
 import { JsonlRecordReader } from './jsonl-record-reader.js';
 import { DEFAULT_CHUNK_SIZE, LineReader, lineNumberAt } from './line-reader.js';
 import type { BufferedItemIterator, Source, SourceItem, SourcePosition } from './source.js';
@@ -175,10 +175,12 @@ class JsonlIterator<T> implements AsyncIterableIterator<SourceItem<T>>, Buffered
 
   private async open(): Promise<LineReader> {
     this.signal?.throwIfAborted();
-    this.handle = await openSourceFile('jsonl', this.path);
+    const { handle, size } = await openSourceFile('jsonl', this.path);
+    this.handle = handle;
     const start = this.seeking ? (this.from?.offset ?? 0) : 0;
-    const firstLine = this.seeking ? (this.from?.line ?? (await lineNumberAt(this.handle, start))) : 1;
-    this.lines = new LineReader(this.handle, { start, firstLine, chunkSize: this.chunkSize, checkUtf8: this.checkUtf8 });
+    const firstLine = this.seeking ? (this.from?.line ?? (await lineNumberAt(handle, start))) : 1;
+    const atEnd = (): Promise<void> => checkNotShrunk(handle, `jsonl:${this.path}`, size);
+    this.lines = new LineReader(handle, { start, firstLine, chunkSize: this.chunkSize, checkUtf8: this.checkUtf8, atEnd });
     return this.lines;
   }
 

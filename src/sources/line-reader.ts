@@ -29,6 +29,11 @@ export interface LineReaderOptions {
   readonly skipBom?: boolean;
   /** Check each chunk for invalid UTF-8 (one native scan per chunk) and set {@link LineReader.invalidUtf8}. @default false */
   readonly checkUtf8?: boolean;
+  /**
+   * Called once at the end of the file, before its last line is handed out; may throw (a file that
+   * shrank while it was read: file-source.ts `checkNotShrunk`), and `fill` then rejects with it.
+   */
+  readonly atEnd?: () => Promise<void>;
 }
 
 /**
@@ -63,6 +68,7 @@ export class LineReader {
   private endOfFile = false;
   private skipBom: boolean;
   private readonly checkUtf8: boolean;
+  private readonly atEnd: (() => Promise<void>) | undefined;
   /** The read-ahead buffer, the read filling it, and the file offset it reads from. */
   private readonly ahead: Buffer;
   private pending: Promise<number> | undefined;
@@ -89,6 +95,7 @@ export class LineReader {
     this.readPosition = this.bufferOffset;
     this.skipBom = (options.skipBom ?? true) && this.bufferOffset === 0;
     this.checkUtf8 = options.checkUtf8 ?? false;
+    this.atEnd = options.atEnd;
   }
 
   /** The current line's bytes, without its terminator's newline. */
@@ -161,6 +168,7 @@ export class LineReader {
     const bytesRead = await (this.pending ?? this.readAhead());
     this.pending = undefined;
     if (bytesRead === 0) {
+      await this.atEnd?.();
       this.endOfFile = true;
       return;
     }

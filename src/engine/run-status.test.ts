@@ -72,4 +72,27 @@ describe("a completed run's reason", () => {
     expect(decide(3)).toBe('3 records failed, within the thresholds');
     expect(decide(1, 0)).toBe('1 record failed, more than maxFailures 0');
   });
+
+  it('says the job is not finished when records are pending or the source was not read to its end (a re-run does only its selection)', () => {
+    const decide = (over: Partial<LedgerCounts>) =>
+      decideStatus({ ending: undefined, counts: { ...counts(0), ...over }, maxFailures: 100, maxFailureRate: 1 });
+    expect(decide({ pending: 1 })).toEqual({
+      status: RunStatus.completed,
+      reason: 'no record failed, but the job is not finished: 1 record pending; `run` goes on',
+    });
+    expect(decide({ sourceExhausted: false, total: 50 }).reason).toBe(
+      'no record failed, but the job is not finished: the source not read to its end; `run` goes on',
+    );
+    expect(decide({ failed: 2, pending: 3, sourceExhausted: false }).reason).toBe(
+      '2 records failed, within the thresholds, but the job is not finished: 3 records pending, and the source not read to its end; `run` goes on',
+    );
+  });
+});
+
+describe('the next command of an unfinished job', () => {
+  it('is run, before any failure: a completed re-run leaves the rest of the job to it', () => {
+    const unfinished = { ...counts(2), pending: 5 };
+    expect(nextCommand(input({ counts: unfinished, transientFailures: true }))).toBe('batchguard run job.ts');
+    expect(nextCommand(input({ counts: { ...counts(0), sourceExhausted: false } }))).toBe('batchguard run job.ts');
+  });
 });

@@ -49,10 +49,25 @@ export function decideStatus(input: StatusInput): { status: RunStatus; reason: s
       reason: `failure rate ${(rate * 100).toFixed(2)}% is above maxFailureRate ${(input.maxFailureRate * 100).toFixed(2)}%`,
     };
   }
-  return {
-    status: RunStatus.completed,
-    reason: counts.failed > 0 ? `${recordsFailed(counts.failed)}, within the thresholds` : 'every record succeeded',
-  };
+  const unfinished = unfinishedPart(counts);
+  if (unfinished === undefined) {
+    return {
+      status: RunStatus.completed,
+      reason: counts.failed > 0 ? `${recordsFailed(counts.failed)}, within the thresholds` : 'every record succeeded',
+    };
+  }
+  // A re-run does only its selection: the rest of the job is left to `run`.
+  const failed = counts.failed > 0 ? `${recordsFailed(counts.failed)}, within the thresholds` : 'no record failed';
+  return { status: RunStatus.completed, reason: `${failed}, but the job is not finished: ${unfinished}; \`run\` goes on` };
+}
+
+/** What of the job is left to do (records pending, the source not read to its end), or undefined when nothing is. */
+function unfinishedPart(counts: LedgerCounts): string | undefined {
+  const parts = [
+    ...(counts.pending > 0 ? [`${counted(counts.pending, 'record')} pending`] : []),
+    ...(counts.sourceExhausted ? [] : ['the source not read to its end']),
+  ];
+  return parts.length > 0 ? parts.join(', and ') : undefined;
 }
 
 function recordsFailed(count: number): string {
@@ -86,7 +101,8 @@ export interface NextInput {
 }
 
 /**
- * The command to type next, when one applies: `run` to go on after a stop, `rerun --failed` when
+ * The command to type next, when one applies: `run` to go on after a stop or a re-run that left the
+ * job unfinished (records pending, the source not read to its end), `rerun --failed` when
  * failures may pass on a second try, and `failures` (to see what to fix) when every failure is
  * permanent and a re-run would only repeat them.
  */
@@ -97,7 +113,8 @@ export function nextCommand(input: NextInput): string | undefined {
     status === RunStatus.interrupted ||
     status === RunStatus.stopped ||
     status === RunStatus.aborted ||
-    status === RunStatus.uncaughtError
+    status === RunStatus.uncaughtError ||
+    unfinishedPart(input.counts) !== undefined
   )
     return `${command} run ${jobFile}${suffix}`;
   if (input.counts.failed === 0) return undefined;

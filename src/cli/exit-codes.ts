@@ -32,16 +32,28 @@ export const ExitCode = {
   exitedMidRun: 7,
   /** An internal error: a bug in batchguard, never mistaken for a threshold (1) or a usage error (2). */
   internal: 70,
+  /**
+   * Interrupted by SIGHUP after saving progress: the terminal or session the run was started from
+   * went away. Resumable with `run`.
+   */
+  sighup: 129,
   /** Interrupted by SIGINT (Ctrl-C) after saving progress. Resumable with `run`. */
   sigint: 130,
   /** Interrupted by SIGTERM after saving progress. Resumable with `run`. */
   sigterm: 143,
 } as const;
+/**
+ * The signals that stop a run gracefully (no new records, the running ones finish, what is recorded
+ * is saved), the second one of them at once.
+ */
+export const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+export type StopSignal = (typeof STOP_SIGNALS)[number];
+
 /** One of the values of {@link ExitCode}. */
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
 /** The exit code of a run (or of a worker's share of one) that ended with `status`. */
-export function exitCodeOf(status: Summary['status'], signal: 'SIGINT' | 'SIGTERM' | undefined): number {
+export function exitCodeOf(status: Summary['status'], signal: StopSignal | undefined): number {
   switch (status) {
     case 'completed':
       return ExitCode.ok;
@@ -52,7 +64,7 @@ export function exitCodeOf(status: Summary['status'], signal: 'SIGINT' | 'SIGTER
     case 'stopped':
       return ExitCode.deadline;
     case 'interrupted':
-      return signal === 'SIGTERM' ? ExitCode.sigterm : ExitCode.sigint;
+      return signal === 'SIGTERM' ? ExitCode.sigterm : signal === 'SIGHUP' ? ExitCode.sighup : ExitCode.sigint;
     case 'uncaught-error':
       return ExitCode.uncaughtError;
   }

@@ -230,10 +230,10 @@ export function exitCodeForError(error: unknown): number {
 }
 
 /**
- * Output that nobody reads any more (a pipe into `head` that closed, a log shipper that died) is
- * lost, not the run: without a listener Node turns the pipe's EPIPE into an uncaught exception,
- * which a run took for an error escaping the job's code and stopped on (exit 6). Other write
- * errors stay uncaught, as before.
+ * Output that nobody reads any more (a pipe into `head` that closed, a log shipper that died, a
+ * terminal that hung up) is lost, not the run: without a listener Node turns the pipe's EPIPE (the
+ * terminal's EIO) into an uncaught exception, which a run took for an error escaping the job's code
+ * and stopped on (exit 6). Other write errors stay uncaught, as before.
  */
 function dropOutputOfClosedPipes(): void {
   for (const stream of [process.stdout, process.stderr]) {
@@ -243,7 +243,7 @@ function dropOutputOfClosedPipes(): void {
 }
 
 function ignoreClosedPipe(error: NodeJS.ErrnoException): void {
-  if (error.code !== 'EPIPE') throw error;
+  if (error.code !== 'EPIPE' && error.code !== 'EIO') throw error;
 }
 
 export async function main(argv: string[]): Promise<number> {

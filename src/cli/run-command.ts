@@ -17,7 +17,7 @@ import type { Summary } from '../report/summary.js';
 import { createLogger, type Logger } from '../observe/logger.js';
 import { LogFormat } from '../observe/log-options.js';
 import { logEvent, loggedEventTypes, logProgress, logSummary } from '../observe/run-log.js';
-import { ExitCode, exitCodeOf } from './exit-codes.js';
+import { ExitCode, exitCodeOf, STOP_SIGNALS, type StopSignal } from './exit-codes.js';
 import { formatSummary } from './format-summary.js';
 import { loadJob } from './load-job.js';
 import { logSettings, type LogFlags } from './log-settings.js';
@@ -125,8 +125,8 @@ export async function runCommand(jobFile: string, flags: RunFlags, rerun?: Rerun
   const handle = startRun(job, options);
   started.handle = handle;
   const unguard = guardExit(handle.done, log);
-  let signalName: 'SIGINT' | 'SIGTERM' | undefined;
-  const onSignal = (signal: 'SIGINT' | 'SIGTERM'): void => {
+  let signalName: StopSignal | undefined;
+  const onSignal = (signal: StopSignal): void => {
     if (signalName === undefined) {
       signalName = signal;
       log.warn(
@@ -139,8 +139,7 @@ export async function runCommand(jobFile: string, flags: RunFlags, rerun?: Rerun
       handle.forceStop(signal);
     }
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
   if (flags.progress !== false && !flags.quiet && !flags.json) {
     display = startProgress(() => handle.progress(), err, {
       plainEveryMs: progressEveryMs,
@@ -159,8 +158,7 @@ export async function runCommand(jobFile: string, flags: RunFlags, rerun?: Rerun
     display.stop();
     // Lines from here on go below the cleared progress line, which must not be drawn again.
     display = plainLog(err);
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
   }
   if (failuresSeen > FAILURES_PRINTED && settings.format === LogFormat.pretty) {
     const more = failuresSeen - FAILURES_PRINTED;

@@ -23,7 +23,7 @@ import { LogFormat } from '../observe/log-options.js';
 import { logEvent, loggedEventTypes, logProgress } from '../observe/run-log.js';
 import { logSummary } from '../observe/run-log.js';
 import { logWorkerEvent } from './worker-log.js';
-import { exitCodeOf } from './exit-codes.js';
+import { exitCodeOf, STOP_SIGNALS, type StopSignal } from './exit-codes.js';
 import { logSettings } from './log-settings.js';
 import { plainLog, startProgress, type ProgressDisplay } from './progress-display.js';
 import type { RunFlags } from './run-command.js';
@@ -64,8 +64,8 @@ export async function workerCommand(job: Job<any, any>, ledger: string, flags: R
     }
   };
   const stop = new AbortController();
-  let signalName: 'SIGINT' | 'SIGTERM' | undefined;
-  const onSignal = (signal: 'SIGINT' | 'SIGTERM'): void => {
+  let signalName: StopSignal | undefined;
+  const onSignal = (signal: StopSignal): void => {
     if (signalName === undefined) {
       log.warn(
         { event: 'run:signal', signal },
@@ -76,8 +76,7 @@ export async function workerCommand(job: Job<any, any>, ledger: string, flags: R
     live.stopping = signal;
     stop.abort(signal);
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
   let summary: WorkerSummary;
   try {
     summary = await runWorker(job, {
@@ -98,8 +97,7 @@ export async function workerCommand(job: Job<any, any>, ledger: string, flags: R
   } finally {
     display.stop();
     display = plainLog(err);
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
   }
   if (failuresSeen > FAILURES_PRINTED && settings.format === LogFormat.pretty) {
     const more = failuresSeen - FAILURES_PRINTED;

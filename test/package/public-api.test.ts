@@ -112,6 +112,7 @@ describe('the public API of the built package', () => {
       uncaughtError: 6,
       exitedMidRun: 7,
       internal: 70,
+      sighup: 129,
       sigint: 130,
       sigterm: 143,
     });
@@ -148,7 +149,7 @@ describe('the public API of the built package', () => {
     expectTypeOf<JsonlOptions['invalidUtf8']>().toEqualTypeOf<'fail' | 'replace' | undefined>();
     expectTypeOf<JobOptions<unknown>['tracing']>().toEqualTypeOf<TracingOptions | undefined>();
     expectTypeOf<TracingOptions>().toEqualTypeOf<boolean | { tracerName?: string }>();
-    expectTypeOf<ExitCodeType>().toEqualTypeOf<0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 70 | 130 | 143>();
+    expectTypeOf<ExitCodeType>().toEqualTypeOf<0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 70 | 129 | 130 | 143>();
     expectTypeOf<Summary['status']>().toEqualTypeOf<RunStatusType>();
     expectTypeOf<RecordStatusType>().toEqualTypeOf<'succeeded' | 'failed' | 'skipped'>();
     expectTypeOf<FailureKindType>().toEqualTypeOf<'fatal' | 'exhausted' | 'timeout' | 'invalid' | 'crashed'>();

@@ -31,4 +31,15 @@ describe('the keys file of rerun --keys', () => {
     expect(() => readKeysFile(empty)).toThrow(`--keys: ${empty} has no keys (one key per line expected)`);
     expect(() => readKeysFile('/nonexistent/keys.txt')).toThrow('--keys: cannot read /nonexistent/keys.txt: ENOENT');
   });
+
+  it('reads the keys from standard input for "-" (failures --format keys | rerun --failed --keys -), but not from a terminal', () => {
+    const piped = { isTTY: false, read: () => Buffer.from('3\n"a\\nb"\n') };
+    expect(readKeysFile('-', piped)).toEqual(['3', 'a\nb']);
+    expect(() => readKeysFile('-', { isTTY: false, read: () => Buffer.from('\n') })).toThrow(
+      '--keys: standard input has no keys (one key per line expected)',
+    );
+    expect(() => readKeysFile('-', { isTTY: true, read: () => Buffer.from('3\n') })).toThrow(
+      '--keys -: standard input is a terminal; pipe the keys in (batchguard failures JOB --format keys | batchguard rerun JOB --failed --keys -) or give a file',
+    );
+  });
 });

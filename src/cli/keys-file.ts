@@ -1,5 +1,5 @@
 /**
- * The file of `rerun --keys FILE`: one key per line, as `failures --format keys` writes them. Blank
+ * The file of `rerun --keys FILE` (or standard input, `--keys -`): one key per line, as `failures --format keys` writes them. Blank
  * lines are ignored, a trailing CR is dropped, and a line starting with `"` is a JSON string (a key
  * with a newline, say). The text is UTF-8; a byte-order mark is not part of the first key (Notepad
  * and spreadsheet exports write one), and a file with a UTF-16 mark (PowerShell's `>`) is read as
@@ -12,12 +12,35 @@ import { ConfigError } from '../errors.js';
 import { parseKeyLine } from '../report/key-lines.js';
 import { firstInvalidUtf8, validUtf8 } from '../sources/utf8.js';
 
-/** The keys in `file`; a ConfigError naming `--keys`, the file and the line when it cannot be read as keys. */
-export function readKeysFile(file: string): string[] {
-  const path = resolve(file);
+/** Standard input, as `--keys -` reads it. */
+export interface KeysInput {
+  readonly isTTY: boolean;
+  read(): Buffer;
+}
+
+const STANDARD_INPUT: KeysInput = {
+  get isTTY() {
+    return process.stdin.isTTY === true;
+  },
+  read: () => readFileSync(0),
+};
+
+/**
+ * The keys in `file` (`-`: standard input, as a pipe from `failures --format keys` gives them); a
+ * ConfigError naming `--keys`, the file and the line when it cannot be read as keys.
+ */
+export function readKeysFile(file: string, stdin: KeysInput = STANDARD_INPUT): string[] {
+  const fromStdin = file === '-';
+  const path = fromStdin ? 'standard input' : resolve(file);
+  if (fromStdin && stdin.isTTY) {
+    throw new ConfigError(
+      '--keys -: standard input is a terminal; pipe the keys in (batchguard failures JOB --format keys | batchguard rerun JOB --failed --keys -) or give a file',
+      { field: '--keys' },
+    );
+  }
   let bytes: Buffer;
   try {
-    bytes = readFileSync(path);
+    bytes = fromStdin ? stdin.read() : readFileSync(path);
   } catch (error) {
     throw new ConfigError(`--keys: cannot read ${path}: ${(error as Error).message}`, { field: '--keys' });
   }

@@ -147,7 +147,7 @@ export function buildProgram(setExitCode: (code: number) => void, onCommand: (na
     .option('--failed', 'select the failed records (required)')
     .option('--error <fingerprint>', 'only the failures of this error group')
     .option('--kind <kind>', 'only the failures of this kind: fatal, exhausted, timeout, invalid, crashed')
-    .option('--keys <file>', 'only these keys, one per line (as `failures --format keys` prints them)')
+    .option('--keys <file>', 'only these keys, one per line (as `failures --format keys` prints them; - reads them from standard input)')
     .option('--worker', 'share the rerun with the other processes started with the same command, on any machine (PostgreSQL ledger only)')
     .option(
       '--records-per-chunk <n>',

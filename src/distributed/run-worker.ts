@@ -31,6 +31,7 @@ import type { WorkerEvent, WorkerEventListener } from './worker-events.js';
 import { ChunkLedger } from './chunk-ledger.js';
 import { chunkSource } from './chunk-source.js';
 import { SharedBreakerLink } from './shared-breaker-link.js';
+import { formatKeySample } from '../report/key-lines.js';
 import { refuseBesideSingleRun } from './single-run-guard.js';
 import { WorkerSession } from './worker-session.js';
 
@@ -168,8 +169,7 @@ async function work(
     const { keysNotSelected: left } = planned;
     if (left.length > 0) {
       warnings.push(
-        `${left.length} of the keys given are not among the failed records (they succeeded, were never processed, or are not in the source), left alone: ` +
-          `${left.slice(0, 10).join(', ')}${left.length > 10 ? ', …' : ''}`,
+        `${left.length} of the keys given are not among the failed records (they succeeded, were never processed, or are not in the source), left alone: ${formatKeySample(left)}`,
       );
     }
     return planned.plan;

@@ -7,6 +7,7 @@ import type { RecordRow, ResumeState } from '../ledger/ledger.js';
 import type { SourceItem, SourcePosition } from '../sources/source.js';
 import { FinishedSet } from '../structures/finished-set.js';
 import { keyOfPosition } from '../domain/unusable-record.js';
+import { formatKeySample } from '../report/key-lines.js';
 
 export type Choice = 'process' | 'skip' | 'stop';
 
@@ -83,16 +84,16 @@ export function rerunSelector(job: Job<any, any>, plan: RerunPlan, seekable: boo
       const warnings: string[] = [];
       if (notFailed.length > 0) {
         warnings.push(
-          `${notFailed.length} of the keys given have not failed (they succeeded or were never processed), left alone: ${sample(notFailed)}`,
+          `${notFailed.length} of the keys given have not failed (they succeeded or were never processed), left alone: ${formatKeySample(notFailed)}`,
         );
       }
       if (elsewhere.length > 0) {
         warnings.push(
-          `${elsewhere.length} of the selected records are no longer where the ledger recorded them (the source changed), left alone; \`run --accept-drift\` matches the outcomes to the records by key: ${sample(elsewhere)}`,
+          `${elsewhere.length} of the selected records are no longer where the ledger recorded them (the source changed), left alone; \`run --accept-drift\` matches the outcomes to the records by key: ${formatKeySample(elsewhere)}`,
         );
       }
       if (unseen && unseen.size > 0 && exhausted) {
-        warnings.push(`${unseen.size} of the keys given are not in the source: ${sample([...unseen])}`);
+        warnings.push(`${unseen.size} of the keys given are not in the source: ${formatKeySample([...unseen])}`);
       }
       return warnings;
     },
@@ -105,9 +106,4 @@ function safeKey(job: Job<any, any>, value: unknown): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-function sample(keys: string[]): string {
-  const shown = keys.slice(0, 10).join(', ');
-  return keys.length > 10 ? `${shown}, …` : shown;
 }

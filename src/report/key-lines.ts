@@ -21,6 +21,16 @@ export function formatKeyLine(key: string): string {
 }
 
 /**
+ * Up to `limit` keys for a message, comma-separated, each as the keys format writes it and quoted
+ * too when it holds a comma: where each key begins and ends stays visible (a key `" 103 "` from a
+ * padded spreadsheet cell, an empty key).
+ */
+export function formatKeySample(keys: readonly string[], limit = 10): string {
+  const shown = keys.slice(0, limit).map((key) => (key.includes(',') && !needsQuoting(key) ? JSON.stringify(key) : formatKeyLine(key)));
+  return `${shown.join(', ')}${keys.length > limit ? ', …' : ''}`;
+}
+
+/**
  * The key on one line of a keys file; undefined for a blank line. A line starting with `"` must be
  * a JSON string; `where` names the file and line in the error otherwise.
  */

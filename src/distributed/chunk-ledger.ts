@@ -271,8 +271,9 @@ export class ChunkLedger implements Ledger {
    * single-process rerun finds the parents recorded here; a resumed one starts with its members'
    * keys (stored again by its first commit: a key stored twice is loaded once).
    *
-   * A rerun's chunk (asked only when the job has `dependsOn`) gets the job's keys, as a single
-   * rerun does: its records may depend on any record recorded before, which it finds by key.
+   * A rerun's chunk (asked only when the job has `dependsOn`, or the rerun selected a record stored
+   * under its position, whose key now may repeat another's) gets the job's keys, as a single rerun
+   * does: its records may depend on, or repeat the key of, any record recorded before.
    */
   async keys(): Promise<RecordKeys> {
     const { lease, memberKeys, base } = this.context;

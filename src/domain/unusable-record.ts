@@ -15,6 +15,11 @@ export function keyOfPosition(position: SourcePosition): string {
   return position.line !== undefined ? `@line:${position.line}` : `@seq:${position.seq}`;
 }
 
+/** Whether `key` is one {@link keyOfPosition} gives: a record stored without a usable key of its own. */
+export function isPositionKey(key: string): boolean {
+  return /^@(?:line|seq):\d+$/.test(key);
+}
+
 /** A record the source could not parse. Its message may quote the record, so it is bounded and redacted like a handler's error. */
 export function invalidOutcome(
   key: string,

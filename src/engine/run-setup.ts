@@ -4,6 +4,7 @@
  * dependencies, the open output, the group commit and the crash guard. The run is then built from
  * these parts, all of them present.
  */
+import { isPositionKey } from '../domain/unusable-record.js';
 import type { Job } from '../job.js';
 import type { Ledger, RecordKeys, ResumeState } from '../ledger/ledger.js';
 import type { DependencyTracker } from '../graph/dependency-tracker.js';
@@ -83,7 +84,10 @@ export async function prepareRun(
   const fixed = ledger.rerunSelection?.();
   const plan = !options.rerun ? undefined : fixed !== undefined ? { rows: fixed, keys: undefined } : await rerunPlan(ledger, options.rerun);
   const selector = plan ? rerunSelector(job, plan, job.source.seekable) : resumeSelector(resume);
-  const keys = !options.rerun || job.dependsOn ? await ledger.keys() : undefined;
+  // A re-run keeps no key index, but for a record stored under its position (it had no usable key):
+  // the key it has now may repeat another record's, which must fail it again, not run it.
+  const keyless = plan?.rows.some((row) => isPositionKey(row.key)) === true;
+  const keys = !options.rerun || job.dependsOn || keyless ? await ledger.keys() : undefined;
   const recordReader = job.dependsOn && keys ? await job.source.openReader?.() : undefined;
   const dependencies =
     job.dependsOn && keys

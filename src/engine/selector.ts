@@ -73,9 +73,13 @@ export function rerunSelector(job: Job<any, any>, plan: RerunPlan, seekable: boo
       if (next < rows.length && (rows[next] as { seq: number }).seq === seq) {
         const row = rows[next++] as { key: string };
         // The position is only where the record was: the record found there must still have the key.
+        // A record that had no usable key (invalid JSON, or a key function that threw, gave no string,
+        // or repeated another key) was recorded under its position, and is the record found there: the
+        // source is the one the ledger recorded (checked before the run), whatever key the job's
+        // `key` (fixed since, maybe) gives it now.
+        if (row.key === keyOfPosition(item.position)) return 'process';
         const key = item.kind === 'record' ? safeKey(job, item.value) : undefined;
-        const found = typeof key === 'string' && key !== '' ? key : keyOfPosition(item.position);
-        if (found === row.key) return 'process';
+        if (key === row.key) return 'process';
         elsewhere.push(row.key);
       }
       return next >= rows.length && (!unseen || unseen.size === 0) ? 'stop' : 'skip';

@@ -10,8 +10,11 @@ export type RunEnding =
   | { readonly kind: 'stopped'; readonly reason: string }
   /** A time or record limit was reached: status `stopped`, exit code 5. */
   | { readonly kind: 'deadline'; readonly limit: DeadlineReason; readonly description: string }
-  /** The health check failed, or the breaker did not recover: status `aborted`, exit code 3. */
-  | { readonly kind: 'aborted'; readonly reason: string; readonly by: 'health-check' | 'breaker' }
+  /**
+   * The health check failed, the breaker did not recover, or the first records were nearly all
+   * invalid (invalid-start.ts): status `aborted`, exit code 3.
+   */
+  | { readonly kind: 'aborted'; readonly reason: string; readonly by: 'health-check' | 'breaker' | 'invalid-records' }
   /** An error escaped the job's code and no running record could be blamed: status `uncaught-error`. */
   | { readonly kind: 'uncaught'; readonly reason: string }
   /** The source failed mid-run: what finished is committed, then its error is thrown (exit code 2). */
@@ -47,7 +50,11 @@ export function stoppingFor(ending: RunEnding): string {
     case 'deadline':
       return `its deadline (${ending.limit})`;
     case 'aborted':
-      return ending.by === 'breaker' ? 'the breaker did not recover' : 'the health check failed';
+      return ending.by === 'breaker'
+        ? 'the breaker did not recover'
+        : ending.by === 'health-check'
+          ? 'the health check failed'
+          : 'the first records were nearly all invalid';
     case 'uncaught':
       return 'an uncaught error';
     case 'source-failed':

@@ -11,6 +11,7 @@ import { runHealthCheck } from '../policy/health-check.js';
 import type { Summary } from '../report/summary.js';
 import type { SourcePosition } from '../sources/source.js';
 import { InFlightWindow } from '../structures/in-flight-window.js';
+import { watchInvalidStart } from './invalid-start.js';
 import { AdaptiveConcurrency } from './adaptive-concurrency.js';
 import { BreakerControl } from './breaker-control.js';
 import { DeadlineWatch } from './deadline-watch.js';
@@ -130,8 +131,7 @@ export class Run {
           },
           failed: (error) => control.end({ kind: 'source-failed', error }),
         },
-        // A crash group's members are known by their entries (dispatcher.runOnly): while suspects
-        // run in groups, or wait for one, records wait whole.
+        // Crash group members are known by their entries (dispatcher.runOnly): records then wait whole.
         () => !parts.crashGuard.careful,
         parts.recordReader,
       );
@@ -177,6 +177,7 @@ export class Run {
       entered: (entry: OpenRecord) => this.dispatcher.entered(entry),
       invalid: (position: SourcePosition, message: string, key?: string) => this.recorder.invalid(position, message, key),
     };
+    if (!options.rerun && job.breaker.enabled) watchInvalidStart(entryDeps, events, control);
     this.readerWaits = new ReaderWaits(() => clock.now());
     this.reader = new Reader({
       job,
@@ -292,8 +293,7 @@ export class Run {
   private async process(): Promise<boolean> {
     const { clock } = this.options;
     const stopCommits = repeat(clock, this.job.checkpoint.everyMs, () => this.recorder.commitDue());
-    // Timeouts are checked a tenth of timeoutMs apart (at most 1 s): an attempt is abandoned
-    // between timeoutMs and 1.1 × timeoutMs after it started.
+    // Timeouts are checked a tenth of timeoutMs apart (at most 1 s): an attempt ends by 1.1 × timeoutMs.
     const stopSweeps = repeat(clock, Math.min(1000, Math.max(1, this.job.timeoutMs / 10)), () => this.executor.sweep());
     const stopDeadlineTimer = this.deadline.start();
     let exhausted = false;

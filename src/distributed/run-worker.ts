@@ -367,7 +367,7 @@ async function work(
       succeeded: shared.succeeded,
       failed: shared.failed,
       skipped: shared.skipped,
-      pending: pendingOf(shared),
+      pending: status === 'completed' || status === 'threshold-exceeded' ? 0 : pendingOf(shared),
       failureRate: failureRate(shared),
       worker: session.owner,
       host,

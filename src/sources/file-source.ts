@@ -3,7 +3,7 @@
  * the ledger compares between runs to notice that the input changed.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readSync, realpathSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, realpathSync, type Stats } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { SourceError } from '../errors.js';
@@ -51,10 +51,9 @@ export function isSystemError(error: unknown): boolean {
 export async function openSourceFile(kind: string, path: string): Promise<{ handle: FileHandle; size: number }> {
   let handle: FileHandle | undefined;
   try {
-    handle = await open(path, 'r');
+    handle = await open(path, OPEN_FLAGS);
     const stats = await handle.stat();
-    // open() succeeds on a directory on Linux; failing here gives the clear message instead of EISDIR on the first read.
-    if (stats.isDirectory()) throw directoryError(path);
+    checkRegular(path, stats);
     return { handle, size: stats.size };
   } catch (error) {
     await handle?.close();
@@ -84,9 +83,27 @@ export async function checkNotShrunk(handle: FileHandle, description: string, si
   if (size < sizeAtOpen) throw changedWhileRead(description, `it shrank from ${sizeAtOpen} to ${size} bytes`);
 }
 
-/** The error a read of a directory would give, raised at its open (Linux opens a directory for reading). */
-function directoryError(path: string): Error {
-  return Object.assign(new Error(`EISDIR: illegal operation on a directory, open '${path}'`), { code: 'EISDIR', syscall: 'open' });
+/**
+ * Read-only, and without blocking at the open: opening a named pipe for reading would wait for a
+ * writer, for ever if none comes, before `checkRegular` could refuse it. No effect on a regular file.
+ */
+const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0);
+
+/**
+ * Throws unless `stats` are a regular file's: Linux opens a directory for reading (the clear message
+ * here instead of EISDIR at the first read), and a named pipe, a socket or a device is a stream that
+ * cannot be read again at an offset, as a resume and the source's checks do.
+ */
+function checkRegular(path: string, stats: Stats): void {
+  if (stats.isDirectory()) {
+    throw Object.assign(new Error(`EISDIR: illegal operation on a directory, open '${path}'`), { code: 'EISDIR', syscall: 'open' });
+  }
+  if (stats.isFile()) return;
+  const what = stats.isFIFO() ? 'a named pipe (FIFO)' : stats.isSocket() ? 'a socket' : 'a device';
+  throw new Error(
+    `it is ${what}, not a regular file: a file source is read again to resume and to check it, which a stream cannot be; ` +
+      'write the stream to a file first, or pass the records as an (async) iterable (docs/jobs.md)',
+  );
 }
 
 /** Reads up to `length` bytes at `position`; fewer only at the end of the file. */
@@ -110,9 +127,9 @@ export async function readAt(handle: FileHandle, position: number, length: numbe
 function openSourceFileSync(kind: string, path: string): { fd: number; size: number; mtimeMs: number } {
   let fd: number | undefined;
   try {
-    fd = openSync(path, 'r');
+    fd = openSync(path, OPEN_FLAGS);
     const stats = fstatSync(fd);
-    if (stats.isDirectory()) throw directoryError(path);
+    checkRegular(path, stats);
     return { fd, size: stats.size, mtimeMs: stats.mtimeMs };
   } catch (error) {
     if (fd !== undefined) closeSync(fd);

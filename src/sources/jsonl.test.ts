@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -237,6 +238,20 @@ describe('jsonl errors and fingerprint', () => {
     // The fingerprint and the samples open the file on their own (synchronously).
     await expect(jsonl(path).fingerprint()).rejects.toMatchObject(unreadable);
     await expect(jsonl(path).sampleAt!(0)).rejects.toMatchObject(unreadable);
+  });
+
+  it('refuses a named pipe (or another file that is not a regular one), saying what to use for a stream', async () => {
+    const path = join(dir, 'a-fifo');
+    execFileSync('mkfifo', [path]);
+    const unreadable = {
+      code: 'SOURCE_UNREADABLE',
+      message:
+        `cannot read jsonl source ${path}: it is a named pipe (FIFO), not a regular file: a file source is read again to resume ` +
+        'and to check it, which a stream cannot be; write the stream to a file first, or pass the records as an (async) iterable (docs/jobs.md)',
+    };
+    // Opened without waiting for a writer: a read-only open of a FIFO would block until one comes.
+    await expect(jsonl(path).fingerprint()).rejects.toMatchObject(unreadable);
+    await expect(collect(jsonl(path).read())).rejects.toMatchObject(unreadable);
   });
 
   it('samples the bytes before an offset and the line that starts there', async () => {

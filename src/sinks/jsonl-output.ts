@@ -4,7 +4,7 @@
  * outcomes were not committed, and which will be redone) is cut off. The file belongs to one
  * ledger (output-owner.ts): another ledger's run is refused.
  */
-import { closeSync, existsSync, ftruncateSync, fstatSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, ftruncateSync, fstatSync, mkdirSync, openSync, statSync, writeSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { SinkError } from '../errors.js';
 import { storageFault } from '../ledger/storage-fault.js';
@@ -43,6 +43,7 @@ class JsonlOutput implements OutputSink {
   async open(committed: SinkState | undefined, owner?: SinkOwner): Promise<void> {
     const committedBytes = typeof committed?.bytes === 'number' ? committed.bytes : undefined;
     try {
+      this.checkRegular();
       mkdirSync(dirname(this.path), { recursive: true });
       this.ownerId = owner ? claimOutput(this.path, owner, typeof committed?.owner === 'string' ? committed.owner : undefined) : undefined;
       const existed = existsSync(this.path);
@@ -70,6 +71,26 @@ class JsonlOutput implements OutputSink {
         new SinkError(`cannot open the output file ${this.path}: ${(error as Error).message}`, { cause: error })
       );
     }
+  }
+
+  /**
+   * Throws a SinkError when the path is there but not a regular file: a named pipe, a device
+   * (`/dev/stdout`) or a folder cannot be cut back to a committed length. Checked before the owner
+   * file is made beside it (no `/dev/stdout.owner`) and without opening it (a pipe's open waits).
+   */
+  private checkRegular(): void {
+    let stats;
+    try {
+      stats = statSync(this.path);
+    } catch {
+      return;
+    }
+    if (stats.isFile()) return;
+    const what = stats.isDirectory() ? 'a folder' : stats.isFIFO() ? 'a named pipe (FIFO)' : stats.isSocket() ? 'a socket' : 'a device';
+    throw new SinkError(
+      `the output ${this.path} is ${what}, not a regular file: jsonlOutput keeps a file's committed length and cuts the file back to it after a crash, ` +
+        'so that no line is written twice; write to a file (and read it as it grows, `tail -f`), or give the job an OutputSink of your own',
+    );
   }
 
   write(value: unknown, record: OutputRecord): void {

@@ -1,4 +1,5 @@
 // The SQLite backend's own storage: raw SQL here reads its tables or tampers with them (an older schema, a missing column) on purpose.
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -126,6 +127,25 @@ describe('SQLite ledger on a real file', () => {
     await openSqliteLedgerFile(path, { job: 'ledger-test' }).close();
     await openSqliteLedgerFile(ledgerPath(), { job: 'enrich' }).close();
     await openSqliteLedgerFile(path).close();
+  });
+
+  it('refuses a ledger path that is a folder, a named pipe or a device, for writing or reading, without opening it', () => {
+    const dir = tempDir();
+    const fifo = join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    for (const [path, what] of [
+      [dir, 'a folder'],
+      [fifo, 'a named pipe (FIFO)'],
+      ['/dev/null', 'a device'],
+    ] as const) {
+      for (const readOnly of [false, true]) {
+        // A named pipe's open would wait for a writer for ever: refused before anything opens it.
+        expect(() => openSqliteLedgerFile(path, { readOnly })).toThrow(LedgerError);
+        expect(() => openSqliteLedgerFile(path, { readOnly })).toThrow(
+          `the ledger ${path} is ${what}, not a file: --ledger (or the job's ledger option) names the SQLite file that keeps the job's outcomes`,
+        );
+      }
+    }
   });
 
   it('keeps a timeline per run: one point per commit with outcomes, across a reopen', async () => {
@@ -605,8 +625,7 @@ describe('SQLite ledger that cannot be used', () => {
     const error = syncError(() => openSqliteLedgerFile(path));
     expect(error).toBeInstanceOf(LedgerError);
     expect((error as LedgerError).code).toBe('LEDGER_UNUSABLE');
-    expect((error as LedgerError).message.startsWith(`cannot open the ledger ${path}: `)).toBe(true);
-    expect((error as LedgerError).cause).toBeInstanceOf(Error);
+    expect((error as LedgerError).message.startsWith(`the ledger ${path} is a folder, not a file: `)).toBe(true);
   });
 
   it('refuses a path under a regular file with LEDGER_UNUSABLE', () => {

@@ -7,7 +7,7 @@
 import { closeSync, existsSync, mkdirSync, openSync, readSync, rmSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type Database from 'better-sqlite3';
-import { StorageError } from '../../errors.js';
+import { LedgerError, StorageError } from '../../errors.js';
 import { storageFault } from '../storage-fault.js';
 
 const SQLITE_HEADER = 'SQLite format 3\0';
@@ -18,6 +18,7 @@ const SQLITE_HEADER = 'SQLite format 3\0';
  * the ledger is new.
  */
 export function prepareLedgerFile(path: string): boolean {
+  checkLedgerIsFile(path);
   try {
     if (!existsSync(path)) {
       mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
@@ -50,6 +51,26 @@ export function prepareLedgerFile(path: string): boolean {
   } catch (error) {
     throw storageFault(error, path, 'opening the ledger', 'nothing was written') ?? error;
   }
+}
+
+/**
+ * Throws LedgerError (LEDGER_UNUSABLE) when `path` is there but not a regular file: a folder, a named pipe (whose
+ * open would wait for a writer for ever, deaf to SIGTERM), a device such as /dev/null. Nothing is
+ * opened.
+ */
+export function checkLedgerIsFile(path: string): void {
+  let stats;
+  try {
+    stats = statSync(path);
+  } catch {
+    return;
+  }
+  if (stats.isFile()) return;
+  const what = stats.isDirectory() ? 'a folder' : stats.isFIFO() ? 'a named pipe (FIFO)' : stats.isSocket() ? 'a socket' : 'a device';
+  throw new LedgerError(
+    'LEDGER_UNUSABLE',
+    `the ledger ${path} is ${what}, not a file: --ledger (or the job's ledger option) names the SQLite file that keeps the job's outcomes${stats.isDirectory() ? `, such as ${path.replace(/\/+$/, '')}/job.sqlite` : ''}`,
+  );
 }
 
 /**

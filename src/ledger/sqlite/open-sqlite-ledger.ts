@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import { BatchguardError, LedgerError } from '../../errors.js';
 import { DEFAULT_LEASE, type ResolvedLeaseOptions } from '../lease.js';
 import { storageFault } from '../storage-fault.js';
-import { prepareLedgerFile, removeNewLedger } from './ledger-file.js';
+import { checkLedgerIsFile, prepareLedgerFile, removeNewLedger } from './ledger-file.js';
 import { createSqliteDatabase, fileParts } from './ledger-parts.js';
 import { loadNativeModule, nativeBinding } from './native-module.js';
 import { SqliteLedger } from './sqlite-ledger.js';
@@ -48,6 +48,7 @@ function refuseOtherJob(db: Database.Database, path: string, job: string | undef
 
 function openReadOnly(path: string, options: SqliteLedgerOptions): SqliteLedger {
   loadNativeModule();
+  checkLedgerIsFile(path);
   let db: Database.Database | undefined;
   try {
     db = new Database(path, { readonly: true, fileMustExist: true, timeout: 5000, nativeBinding: nativeBinding() });

@@ -6,6 +6,7 @@
  */
 import { closeSync, existsSync, ftruncateSync, fstatSync, mkdirSync, openSync, statSync, writeSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { notRegularKind } from '../domain/file-kind.js';
 import { SinkError } from '../errors.js';
 import { storageFault } from '../ledger/storage-fault.js';
 import { claimOutput } from './output-owner.js';
@@ -85,8 +86,8 @@ class JsonlOutput implements OutputSink {
     } catch {
       return;
     }
-    if (stats.isFile()) return;
-    const what = stats.isDirectory() ? 'a folder' : stats.isFIFO() ? 'a named pipe (FIFO)' : stats.isSocket() ? 'a socket' : 'a device';
+    const what = notRegularKind(stats);
+    if (what === undefined) return;
     throw new SinkError(
       `the output ${this.path} is ${what}, not a regular file: jsonlOutput keeps a file's committed length and cuts the file back to it after a crash, ` +
         'so that no line is written twice; write to a file (and read it as it grows, `tail -f`), or give the job an OutputSink of your own',

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync, readSync, realpathSync, type Stats } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { notRegularKind } from '../domain/file-kind.js';
 import { SourceError } from '../errors.js';
 import type { SourceFingerprint, SourceSample } from './source.js';
 
@@ -98,8 +99,8 @@ function checkRegular(path: string, stats: Stats): void {
   if (stats.isDirectory()) {
     throw Object.assign(new Error(`EISDIR: illegal operation on a directory, open '${path}'`), { code: 'EISDIR', syscall: 'open' });
   }
-  if (stats.isFile()) return;
-  const what = stats.isFIFO() ? 'a named pipe (FIFO)' : stats.isSocket() ? 'a socket' : 'a device';
+  const what = notRegularKind(stats);
+  if (what === undefined) return;
   throw new Error(
     `it is ${what}, not a regular file: a file source is read again to resume and to check it, which a stream cannot be; ` +
       'write the stream to a file first, or pass the records as an (async) iterable (docs/jobs.md)',

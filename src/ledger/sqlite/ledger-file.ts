@@ -7,6 +7,7 @@
 import { closeSync, existsSync, mkdirSync, openSync, readSync, rmSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type Database from 'better-sqlite3';
+import { notRegularKind } from '../../domain/file-kind.js';
 import { LedgerError, StorageError } from '../../errors.js';
 import { storageFault } from '../storage-fault.js';
 
@@ -65,8 +66,8 @@ export function checkLedgerIsFile(path: string): void {
   } catch {
     return;
   }
-  if (stats.isFile()) return;
-  const what = stats.isDirectory() ? 'a folder' : stats.isFIFO() ? 'a named pipe (FIFO)' : stats.isSocket() ? 'a socket' : 'a device';
+  const what = notRegularKind(stats);
+  if (what === undefined) return;
   throw new LedgerError(
     'LEDGER_UNUSABLE',
     `the ledger ${path} is ${what}, not a file: --ledger (or the job's ledger option) names the SQLite file that keeps the job's outcomes${stats.isDirectory() ? `, such as ${path.replace(/\/+$/, '')}/job.sqlite` : ''}`,

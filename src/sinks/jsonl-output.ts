@@ -6,7 +6,7 @@
  */
 import { closeSync, existsSync, ftruncateSync, fstatSync, mkdirSync, openSync, statSync, writeSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { notRegularKind } from '../domain/file-kind.js';
+import { notRegularKind } from '../sources/file-kind.js';
 import { SinkError } from '../errors.js';
 import { storageFault } from '../ledger/storage-fault.js';
 import { claimOutput } from './output-owner.js';

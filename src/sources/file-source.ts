@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync, readSync, realpathSync, type Stats } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { notRegularKind } from '../domain/file-kind.js';
+import { notRegularKind } from './file-kind.js';
 import { SourceError } from '../errors.js';
 import type { SourceFingerprint, SourceSample } from './source.js';
 

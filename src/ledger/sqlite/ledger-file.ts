@@ -7,7 +7,7 @@
 import { closeSync, existsSync, mkdirSync, openSync, readSync, rmSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type Database from 'better-sqlite3';
-import { notRegularKind } from '../../domain/file-kind.js';
+import { notRegularKind } from '../../sources/file-kind.js';
 import { LedgerError, StorageError } from '../../errors.js';
 import { storageFault } from '../storage-fault.js';
 

@@ -23,6 +23,7 @@ import { idleProgress, type RunHandle } from './run-handle.js';
 import { uncaughtEndsRun } from './uncaught-ending.js';
 import { runTracing } from '../observe/tracing.js';
 import { Run } from './run.js';
+import { isStopOf, stoppedBeforeRecords } from './stopped-early.js';
 
 export type { Progress, RunHandle } from './run-handle.js';
 
@@ -63,6 +64,10 @@ export function startRun<T, R>(given: Job<T, R> | JobOptions<T, R>, options: Run
         run = new Run(job, resolved, parts, control, events, escapes, startedAtMs, runAttempt);
         return await run.execute();
       } catch (error) {
+        if (run === undefined && isStopOf(control.signal, error)) {
+          const elapsedMs = resolved.clock.now() - startedAtMs;
+          return await stoppedBeforeRecords({ job, options: resolved, ledger, runId, ending: control.ending, elapsedMs, events });
+        }
         await ledger.finish(runId, 'failed', { error: thrownMessage(error) }).catch(() => {});
         throw error;
       }

@@ -19,6 +19,7 @@ export const EngineEventType = {
   concurrencyChanged: 'concurrency:changed',
   runAborted: 'run:aborted',
   runDeadline: 'run:deadline',
+  runWaiting: 'run:waiting',
   runUncaughtError: 'run:uncaught-error',
   recordLog: 'record:log',
   checkpoint: 'checkpoint',

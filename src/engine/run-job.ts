@@ -12,6 +12,7 @@ import { ConfigError } from '../errors.js';
 import { defineJob, type Job, type JobOptions } from '../job.js';
 import { formatValue } from '../validation/check.js';
 import { openLedger } from '../ledger/open-ledger.js';
+import type { LeaseHolder, ResumeState } from '../ledger/ledger.js';
 import { thrownMessage } from '../policy/error-fields.js';
 import type { Summary } from '../report/summary.js';
 import { watchEscapes } from './escaped-errors.js';
@@ -56,7 +57,20 @@ export function startRun<T, R>(given: Job<T, R> | JobOptions<T, R>, options: Run
     const fingerprint = await job.source.fingerprint();
     const { ledger, owned } = openLedger(resolved.ledger, { lease: resolved.lease, job: job.name, pgSchema: resolved.pgSchema });
     try {
-      const begun = await beginRun(job, resolved, runId, ledger, fingerprint);
+      const stoppedEarly = (begun: boolean): Promise<Summary> => {
+        const elapsedMs = resolved.clock.now() - startedAtMs;
+        return stoppedBeforeRecords({ job, options: resolved, ledger, runId, ending: control.ending, elapsedMs, events, begun });
+      };
+      const onWait = ({ runId: holder, pid, host, expiresAt }: LeaseHolder): void =>
+        events.emit({ type: 'run:waiting', holder: { runId: holder, pid, host, expiresAt } });
+      let begun: ResumeState;
+      try {
+        begun = await beginRun(job, resolved, runId, ledger, fingerprint, { signal: control.signal, onWait });
+      } catch (error) {
+        // Stopped while waiting for another run's lease: the run never began.
+        if (isStopOf(control.signal, error)) return await stoppedEarly(false);
+        throw error;
+      }
       try {
         const parts = await prepareRun(job, resolved, runId, ledger, begun, fingerprint, control.signal);
         // A run span that does not record makes no attempt spans: the handler is then called directly.
@@ -64,10 +78,7 @@ export function startRun<T, R>(given: Job<T, R> | JobOptions<T, R>, options: Run
         run = new Run(job, resolved, parts, control, events, escapes, startedAtMs, runAttempt);
         return await run.execute();
       } catch (error) {
-        if (run === undefined && isStopOf(control.signal, error)) {
-          const elapsedMs = resolved.clock.now() - startedAtMs;
-          return await stoppedBeforeRecords({ job, options: resolved, ledger, runId, ending: control.ending, elapsedMs, events });
-        }
+        if (run === undefined && isStopOf(control.signal, error)) return await stoppedEarly(true);
         await ledger.finish(runId, 'failed', { error: thrownMessage(error) }).catch(() => {});
         throw error;
       }

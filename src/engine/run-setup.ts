@@ -7,6 +7,7 @@
 import { isPositionKey } from '../domain/unusable-record.js';
 import type { Job } from '../job.js';
 import type { Ledger, RecordKeys, ResumeState } from '../ledger/ledger.js';
+import type { LeaseWaiting } from '../ledger/lease.js';
 import type { DependencyTracker } from '../graph/dependency-tracker.js';
 import type { RecordReader, SourceFingerprint } from '../sources/source.js';
 import { Checkpointer } from './checkpointer.js';
@@ -52,6 +53,7 @@ export async function beginRun(
   runId: string,
   ledger: Ledger,
   fingerprint: SourceFingerprint | undefined,
+  waiting: LeaseWaiting,
 ): Promise<ResumeState> {
   return ledger.begin({
     runId,
@@ -59,6 +61,7 @@ export async function beginRun(
     fingerprint,
     acceptDrift: options.acceptDrift,
     takeOver: options.takeOver,
+    waiting,
     ...(await sourceNow(job, ledger, fingerprint)),
     options: {
       concurrency: options.concurrency,

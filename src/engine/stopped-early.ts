@@ -1,6 +1,6 @@
 /**
- * A run stopped (a signal, `stop()`, an aborted `signal` option) before its first record, while it
- * was being prepared: matching a changed source to the ledger (the drift pass reads the whole
+ * A run stopped (a signal, `stop()`, an aborted `signal` option) before its first record: while it
+ * waited for another run's lease (it never began), or while it was being prepared: matching a changed source to the ledger (the drift pass reads the whole
  * source), loading the keys or the dependencies. The preparation gives up with the stop's reason;
  * the run then ends as it would have a moment later, `interrupted`, with a summary, and nothing in
  * the ledger changed but the run's own row.
@@ -27,6 +27,8 @@ export async function stoppedBeforeRecords(input: {
   readonly ending: RunEnding | undefined;
   readonly elapsedMs: number;
   readonly events: EngineEvents;
+  /** False: stopped while waiting for another run's lease, the run never began (no row of it). */
+  readonly begun: boolean;
 }): Promise<Summary> {
   const { job, options, ledger, runId } = input;
   const counts = await ledger.counts();
@@ -41,7 +43,7 @@ export async function stoppedBeforeRecords(input: {
     job: job.name,
     runId,
     status,
-    reason: `${ending.kind === 'stopped' ? `stopped by ${ending.reason}` : `stopped for ${stoppingFor(ending)}`} before the first record, while the run was being prepared; nothing was changed; run again to go on`,
+    reason: `${ending.kind === 'stopped' ? `stopped by ${ending.reason}` : `stopped for ${stoppingFor(ending)}`} ${input.begun ? 'before the first record, while the run was being prepared; nothing was changed' : "while waiting for another run's lease on the ledger, before this run began; nothing was done"}; run again to go on`,
     counts,
     stats: { attempts: 0, retries: 0 },
     thisRun: { succeeded: 0, failed: 0, skipped: 0 },
@@ -61,6 +63,7 @@ export async function stoppedBeforeRecords(input: {
     reports: undefined,
     breaker: { state: 'closed', trips: 0, retriesDeferred: 0, parkedAttempts: 0 },
   });
+  if (!input.begun) return summary;
   await ledger.finish(runId, status, summary);
   input.events.emit({ type: 'run:finished', summary });
   return summary;

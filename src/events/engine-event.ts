@@ -85,6 +85,14 @@ export type EngineEvent =
   | { readonly type: 'breaker:closed'; readonly openMs: number; readonly released: number }
   | { readonly type: 'run:aborted'; readonly reason: string }
   | { readonly type: 'run:deadline'; readonly reason: string }
+  /**
+   * The run waits, before its first record, for another run's lease on the ledger to expire (its
+   * holder stopped renewing it, or has not renewed it yet: a renewal refuses this run instead).
+   */
+  | {
+      readonly type: 'run:waiting';
+      readonly holder: { readonly runId: string; readonly pid: number; readonly host: string; readonly expiresAt: string };
+    }
   /** An error escaped the job's code and no running record could be blamed: the run stops. `origin` names the record it came from, when known. */
   | { readonly type: 'run:uncaught-error'; readonly error: SerializedError; readonly origin: string | undefined }
   | { readonly type: 'record:log'; readonly key: string; readonly message: string; readonly fields: Record<string, unknown> | undefined }

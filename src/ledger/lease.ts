@@ -116,15 +116,39 @@ function describeHolder(lease: Lease): string {
 /** How often a run waiting for an expiry looks at the lease again, at most. */
 const WAIT_POLL_MS = 500;
 
+/** What a run waiting for a held lease is told, and what stops its wait. */
+export interface LeaseWaiting {
+  /** Aborted: the wait ends at once, throwing the signal's reason (a Ctrl-C while waiting). */
+  readonly signal?: AbortSignal;
+  /** Called once, when the run starts waiting for `holder`'s lease to expire. */
+  readonly onWait?: (holder: LeaseHolder) => void;
+}
+
+/** Whether `error` is the reason of the signal that ended `start`'s wait for a lease: the caller's stop, thrown as it is. */
+export function stoppedWaiting(start: { readonly waiting?: LeaseWaiting }, error: unknown): boolean {
+  const signal = start.waiting?.signal;
+  return signal?.aborted === true && error === signal.reason;
+}
+
 /**
  * A run that must wait for `held` to expire (decideTake said so): throws LEDGER_LOCKED when its
  * holder renewed it since the last look (`seen`: the holder is alive), and otherwise waits until
  * about its expiry, at most WAIT_POLL_MS, before the next look. Returns what was seen, for the next
- * call. `nowMs` is the clock the expiry is judged on (the database's, for PostgreSQL).
+ * call. `nowMs` is the clock the expiry is judged on (the database's, for PostgreSQL). `waiting`
+ * hears of the first wait, and its signal ends the wait.
  */
-export async function waitForExpiry(held: Lease, seen: Lease | undefined, nowMs: number, location: string): Promise<Lease> {
+export async function waitForExpiry(
+  held: Lease,
+  seen: Lease | undefined,
+  nowMs: number,
+  location: string,
+  waiting: LeaseWaiting = {},
+): Promise<Lease> {
   if (seen && (held.owner !== seen.owner || held.renewedAtMs !== seen.renewedAtMs)) throw heldError(location, held, nowMs);
+  if (seen === undefined) waiting.onWait?.(leaseHolder(held) as LeaseHolder);
+  waiting.signal?.throwIfAborted();
   await new Promise((resolve) => setTimeout(resolve, Math.min(WAIT_POLL_MS, Math.max(1, held.expiresAtMs - nowMs + 1))));
+  waiting.signal?.throwIfAborted();
   return held;
 }
 

@@ -13,6 +13,7 @@ import type { AttemptRecord } from '../domain/outcome.js';
 import type { FailureKind, RecordStatus } from '../domain/status.js';
 import type { KeyOwner } from '../structures/key-index.js';
 import type { ActiveSharedRun } from './worker-ledger.js';
+import type { LeaseWaiting } from './lease.js';
 
 export { FailureKind, RecordStatus } from '../domain/status.js';
 export type { AttemptRecord } from '../domain/outcome.js';
@@ -264,6 +265,8 @@ export interface RunStart {
   readonly options: Record<string, unknown>;
   /** Take the ledger even from a holder whose lease has not expired (`run --take-over`). @default false */
   readonly takeOver?: boolean;
+  /** Told when the run waits for another run's lease to expire; its signal ends the wait (lease.ts). */
+  readonly waiting?: LeaseWaiting;
 }
 
 /** Which stored rows a failure report or a re-run selects. Every field narrows. */

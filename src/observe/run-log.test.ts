@@ -168,6 +168,7 @@ describe('loggedEventTypes', () => {
     { type: 'concurrency:changed', limit: 3, reason: 'healthy' },
     { type: 'run:aborted', reason: 'r' },
     { type: 'run:deadline', reason: 'r' },
+    { type: 'run:waiting', holder: { runId: 'h', pid: 1, host: 'vm', expiresAt: '2026-12-02T00:00:00.000Z' } },
     { type: 'run:uncaught-error', error, origin: undefined },
     { type: 'record:log', key: 'k', message: 'm', fields: undefined },
     { type: 'checkpoint', committed: 1, watermark: 0, durationMs: 1 },

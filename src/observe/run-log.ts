@@ -74,6 +74,14 @@ function eventEntry(event: EngineEvent, context: RunLogContext): [Record<string,
       return [{ ...e, limit: event.limit, reason: event.reason }, 'concurrency limit changed'];
     case 'run:deadline':
       return [{ ...e, reason: event.reason }, `stopping: ${event.reason}; letting the running attempts finish`];
+    case 'run:waiting': {
+      const { runId, pid, host, expiresAt } = event.holder;
+      return [
+        { ...e, holder: event.holder },
+        `waiting for the ledger's lease, held by run ${runId} (pid ${pid} on ${host}), to expire at ${expiresAt}: ` +
+          'a renewal meanwhile means its holder is alive, and this run is refused; Ctrl-C stops waiting, `run --take-over` takes it now',
+      ];
+    }
     case 'run:aborted':
       return [{ ...e, reason: event.reason }, `aborting: ${event.reason}`];
     case 'run:uncaught-error': {
@@ -110,6 +118,7 @@ const EVENT_LEVELS: Readonly<Record<EngineEvent['type'], 'debug' | 'info' | 'war
   'breaker:closed': 'warn',
   'concurrency:changed': 'debug',
   'run:deadline': 'info',
+  'run:waiting': 'warn',
   'run:aborted': 'error',
   'run:uncaught-error': 'error',
   'record:log': 'debug',

@@ -151,6 +151,12 @@ export class RunSpans {
       case 'run:finished':
         this.finished(event.summary);
         break;
+      case 'run:waiting':
+        this.run.addEvent('waiting for the lease', {
+          'batchguard.lease.holder': event.holder.runId,
+          'batchguard.lease.expires_at': event.holder.expiresAt,
+        });
+        break;
       // Nothing to add to a span: the breaker's probes show as attempts, commits and logs are not spans.
       case 'breaker:half-open':
       case 'checkpoint':

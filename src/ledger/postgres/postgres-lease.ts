@@ -14,6 +14,7 @@ import {
   lostError,
   newOwner,
   waitForExpiry,
+  type LeaseWaiting,
   type Lease,
   type ResolvedLeaseOptions,
 } from '../lease.js';
@@ -93,7 +94,12 @@ export class PostgresLease {
    * (holder-session.ts) is taken at once; otherwise it is waited for until it expires, and if its
    * holder renews it meanwhile, the holder is alive and this throws LEDGER_LOCKED.
    */
-  async acquire<T>(runId: string, takeOver: boolean, then: (query: Query, previous: Lease | undefined) => Promise<T>): Promise<T> {
+  async acquire<T>(
+    runId: string,
+    takeOver: boolean,
+    then: (query: Query, previous: Lease | undefined) => Promise<T>,
+    waiting?: LeaseWaiting,
+  ): Promise<T> {
     let seen: Lease | undefined;
     for (;;) {
       const attempt = await this.db.transaction(async (query): Promise<{ value: T } | { wait: Lease; nowMs: number }> => {
@@ -138,7 +144,7 @@ export class PostgresLease {
         this.heartbeat.start();
         return attempt.value;
       }
-      seen = await waitForExpiry(attempt.wait, seen, attempt.nowMs, this.db.location);
+      seen = await waitForExpiry(attempt.wait, seen, attempt.nowMs, this.db.location, waiting);
     }
   }
 

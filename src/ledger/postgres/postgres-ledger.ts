@@ -11,7 +11,7 @@
 import { hostname } from 'node:os';
 import { ConfigError } from '../../errors.js';
 import type { SourceFingerprint, SourceSample } from '../../sources/source.js';
-import { leaseHolder, type ResolvedLeaseOptions } from '../lease.js';
+import { leaseHolder, stoppedWaiting, type ResolvedLeaseOptions } from '../lease.js';
 import type {
   CommitBatch,
   ErrorGroup,
@@ -131,22 +131,28 @@ export class PostgresLedger implements Ledger {
   async begin(start: RunStart): Promise<ResumeState> {
     const jobId = await this.ready(this.job ?? start.job);
     try {
-      return await this.lease.acquire(start.runId, start.takeOver === true, async (query, previous) => {
-        const now = new Date().toISOString();
-        const crashedRunId = previous?.runId;
-        if (crashedRunId !== undefined) await query(this.sql.runs.markCrashed, [jobId, crashedRunId, now]);
-        // The crash note first: recordCrash reads and deletes it, which the meta read below then sees.
-        if (crashedRunId !== undefined) await this.crashNotes.recordCrash(query, crashedRunId);
-        const meta = await MetaBuffer.load(query, this.schema, jobId);
-        const drift = checkSource(meta, this.location, start.fingerprint, start.sample, start.acceptDrift, start.headHash);
-        this.crashNotes.clearIn(meta);
-        await query(this.sql.runs.insert, [jobId, start.runId, now, process.pid, hostname(), JSON.stringify(start.options)]);
-        meta.set('job', start.job);
-        await meta.flush(query, this.schema, jobId);
-        const resume = await this.resumeState(query, jobId, crashedRunId, (key) => meta.get(key));
-        return { ...resume, ...(drift ? { drift } : {}) };
-      });
+      return await this.lease.acquire(
+        start.runId,
+        start.takeOver === true,
+        async (query, previous) => {
+          const now = new Date().toISOString();
+          const crashedRunId = previous?.runId;
+          if (crashedRunId !== undefined) await query(this.sql.runs.markCrashed, [jobId, crashedRunId, now]);
+          // The crash note first: recordCrash reads and deletes it, which the meta read below then sees.
+          if (crashedRunId !== undefined) await this.crashNotes.recordCrash(query, crashedRunId);
+          const meta = await MetaBuffer.load(query, this.schema, jobId);
+          const drift = checkSource(meta, this.location, start.fingerprint, start.sample, start.acceptDrift, start.headHash);
+          this.crashNotes.clearIn(meta);
+          await query(this.sql.runs.insert, [jobId, start.runId, now, process.pid, hostname(), JSON.stringify(start.options)]);
+          meta.set('job', start.job);
+          await meta.flush(query, this.schema, jobId);
+          const resume = await this.resumeState(query, jobId, crashedRunId, (key) => meta.get(key));
+          return { ...resume, ...(drift ? { drift } : {}) };
+        },
+        start.waiting,
+      );
     } catch (error) {
+      if (stoppedWaiting(start, error)) throw error;
       throw databaseFault(error, this.location, 'starting a run', 'nothing was written');
     }
   }

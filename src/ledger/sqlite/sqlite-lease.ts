@@ -19,6 +19,7 @@ import {
   newOwner,
   renewLease,
   waitForExpiry,
+  type LeaseWaiting,
   type Lease,
   type ResolvedLeaseOptions,
 } from '../lease.js';
@@ -108,7 +109,7 @@ export class SqliteLease {
    * its holder renews it meanwhile, the holder is alive and this throws LEDGER_LOCKED. A holder on
    * this host that no longer holds the process lock is dead: its lease is taken at once.
    */
-  async acquire<T>(runId: string, takeOver: boolean, then: (previous: Lease | undefined) => T): Promise<T> {
+  async acquire<T>(runId: string, takeOver: boolean, then: (previous: Lease | undefined) => T, waiting?: LeaseWaiting): Promise<T> {
     let seen: Lease | undefined;
     for (;;) {
       const holderGone = this.lock.tryTake();
@@ -131,7 +132,7 @@ export class SqliteLease {
         this.heartbeat.start();
         return attempt.value;
       }
-      seen = await waitForExpiry(attempt.wait, seen, this.now(), this.location);
+      seen = await waitForExpiry(attempt.wait, seen, this.now(), this.location, waiting);
     }
   }
 

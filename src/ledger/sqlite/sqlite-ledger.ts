@@ -34,7 +34,7 @@ import { SCHEMA_VERSION } from './schema.js';
 import { mergeRanges, parseJson } from '../row-codec.js';
 import { readCounts, readErrorGroups, readRows, readRuns } from './ledger-reads.js';
 import { OutcomeWriter } from './outcome-writer.js';
-import { leaseHolder, type ResolvedLeaseOptions } from '../lease.js';
+import { leaseHolder, stoppedWaiting, type ResolvedLeaseOptions } from '../lease.js';
 import { storageFault } from '../storage-fault.js';
 import type { KeyFileState } from './key-file.js';
 import { keyIndexFor } from '../../structures/key-index.js';
@@ -129,9 +129,9 @@ export class SqliteLedger implements Ledger {
       return { ...this.resumeState(crashedRunId), ...(drift ? { drift } : {}) };
     };
     try {
-      return await this.lease.acquire(start.runId, start.takeOver === true, take);
+      return await this.lease.acquire(start.runId, start.takeOver === true, take, start.waiting);
     } catch (error) {
-      if (error instanceof BatchguardError) throw error;
+      if (error instanceof BatchguardError || stoppedWaiting(start, error)) throw error;
       if ((error as { code?: unknown }).code === 'SQLITE_BUSY') {
         // No lease can say this: another process sits on SQLite's write lock (frozen mid-commit).
         throw new LedgerError(

@@ -4,48 +4,18 @@
  * every record ends with exactly one outcome and each success with exactly one output line.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runCli, writeJsonl } from '../helpers/cli.js';
+import { CAN_MOUNT, smallDisk } from '../helpers/small-disk.js';
 import { tempDir } from '../helpers/temp.js';
 
 const RECORDS = 3000;
-const mounted: string[] = [];
-
-/** Whether this process may mount a tmpfs (root, or CAP_SYS_ADMIN). */
-function canMount(): boolean {
-  const probe = mkdtempSync(join(tmpdir(), 'bg-mount-probe-'));
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', probe], { stdio: 'ignore' });
-    execFileSync('umount', [probe], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  } finally {
-    rmSync(probe, { recursive: true, force: true });
-  }
-}
-const MOUNT = canMount();
-
-// Before the temporary folder holding the mount point is removed (hooks run last-registered first).
-afterEach(() => {
-  for (const dir of mounted.splice(0)) execFileSync('umount', ['-l', dir], { stdio: 'ignore' });
-});
-
-function smallDisk(dir: string, size: string): string {
-  const mnt = join(dir, 'disk');
-  mkdirSync(mnt);
-  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=0700`, 'tmpfs', mnt]);
-  mounted.push(mnt);
-  return mnt;
-}
-
 describe("disk full on the ledger's filesystem", () => {
   // Skipped only where mounting a tmpfs is not permitted (it needs root or CAP_SYS_ADMIN).
-  it.skipIf(!MOUNT).each([
+  it.skipIf(!CAN_MOUNT).each([
     ['the ledger and the output', true],
     ['the ledger alone', false],
   ])(
@@ -110,7 +80,7 @@ export default defineJob({
     120_000,
   );
 
-  it.skipIf(!MOUNT)(
+  it.skipIf(!CAN_MOUNT)(
     'on a disk already full at the first run: exit 4 leaves no empty ledger behind, and the run starts once space is freed',
     async () => {
       const dir = tempDir();

@@ -79,8 +79,9 @@ export default defineJob({
       const restops = await stopAt(stopped, sessions, true, PROGRESS_WITHIN_MS);
       taker = run();
       const took = await within(taker.result, 2 * PROGRESS_WITHIN_MS, 'the taker');
+      // After a line saying it waits for the lease, if it looked before the server ended the session.
       expect(took.stderr).toMatch(
-        new RegExp(`^batchguard: resuming: \\d+ records? already done \\(run ${stoppedRun} had died without finishing\\);`),
+        new RegExp(`^batchguard: resuming: \\d+ records? already done \\(run ${stoppedRun} had died without finishing\\);`, 'm'),
       );
       expect(took.code).toBe(0);
       expect(JSON.parse(took.stdout)).toMatchObject({ status: 'completed', total: RECORDS, failed: 0 });

@@ -117,9 +117,11 @@ describePg('run over a PostgreSQL ledger joins the shared run', () => {
       expect(lines[0]).toBe(
         'batchguard: running as one process, not as a worker: job joins-workers writes an output file, which several workers cannot share',
       );
-      expect(lines).toHaveLength(2);
-      expect(lines[1]).toMatch(/^batchguard: error: the ledger postgres:\/\/postgres@\S+ is held by run /);
-      expect(lines[1]).toContain('This process ran as one process, not as a worker, because job joins-workers writes an output file');
+      // It waited for the lease, and refused to run once its holder renewed it.
+      expect(lines[1]).toMatch(/^batchguard: waiting for the ledger's lease, held by run \S+ \(pid \d+ on \S+\), to expire at /);
+      expect(lines).toHaveLength(3);
+      expect(lines[2]).toMatch(/^batchguard: error: the ledger postgres:\/\/postgres@\S+ is held by run /);
+      expect(lines[2]).toContain('This process ran as one process, not as a worker, because job joins-workers writes an output file');
       expect(second.stderr).not.toContain(PASSWORD);
     } finally {
       first.kill('SIGTERM');

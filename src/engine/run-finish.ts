@@ -89,14 +89,8 @@ export async function finishRun(input: FinishInput): Promise<Summary> {
     elapsedMs: options.clock.now() - input.startedAtMs,
     topErrors: await ledger.topErrors(5, 3),
     ledger: ledger.location,
-    next: nextCommand({
-      status,
-      counts,
-      jobFile: options.jobFile,
-      ledgerFlag: options.ledgerFlag,
-      command: options.command,
-      transientFailures: counts.failed > 0 && (await hasTransientFailures(ledger)),
-    }),
+    // The options name the job file, the ledger flag and the command, as the hint prints them.
+    next: nextCommand({ ...options, status, counts, transientFailures: counts.failed > 0 && (await hasTransientFailures(ledger)) }),
     warnings: [...(parts.driftNote ? [parts.driftNote] : []), ...parts.selector.warnings(exhausted), ...events.warnings()],
     reports: undefined,
     breaker: breakerSummary(input),

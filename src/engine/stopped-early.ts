@@ -51,14 +51,8 @@ export async function stoppedBeforeRecords(input: {
     elapsedMs: input.elapsedMs,
     topErrors: await ledger.topErrors(5, 3),
     ledger: ledger.location,
-    next: nextCommand({
-      status,
-      counts,
-      jobFile: options.jobFile,
-      ledgerFlag: options.ledgerFlag,
-      command: options.command,
-      transientFailures: false,
-    }),
+    // The options name the job file, the ledger flag and the command, as the hint prints them.
+    next: nextCommand({ ...options, status, counts, transientFailures: false }),
     warnings: [],
     reports: undefined,
     breaker: { state: 'closed', trips: 0, retriesDeferred: 0, parkedAttempts: 0 },

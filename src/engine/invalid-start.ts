@@ -11,6 +11,8 @@ import type { EngineEvents } from './events.js';
 import type { OpenRecord } from './open-record.js';
 import type { RunControl } from './run-control.js';
 import type { SourcePosition } from '../sources/source.js';
+import type { Redactor } from '../policy/redact.js';
+import { limitText } from '../policy/text-limit.js';
 
 /** The records watched, and how many of them invalid abort the run. */
 export const INVALID_START = { records: 100, invalid: 90 } as const;
@@ -22,7 +24,7 @@ interface EntryCallbacks {
 }
 
 /** Watches `deps`' first entered records: wraps their callbacks, and puts them back once decided. */
-export function watchInvalidStart(deps: EntryCallbacks, events: EngineEvents, control: RunControl): void {
+export function watchInvalidStart(deps: EntryCallbacks, events: EngineEvents, control: RunControl, redact: Redactor): void {
   const { entered, invalid } = deps;
   let seen = 0;
   let invalidSeen = 0;
@@ -47,7 +49,8 @@ export function watchInvalidStart(deps: EntryCallbacks, events: EngineEvents, co
   };
   deps.invalid = (position, message, key) => {
     invalid(position, message, key);
-    if (invalidSeen++ === 0) example = message.length > 200 ? `${message.slice(0, 200)}…` : message;
+    // Redacted as the stored failure is: a parse error may quote the record.
+    if (invalidSeen++ === 0) example = limitText(message, 200, redact);
     counted();
   };
 }

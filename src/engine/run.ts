@@ -177,7 +177,7 @@ export class Run {
       entered: (entry: OpenRecord) => this.dispatcher.entered(entry),
       invalid: (position: SourcePosition, message: string, key?: string) => this.recorder.invalid(position, message, key),
     };
-    if (!options.rerun && job.breaker.enabled) watchInvalidStart(entryDeps, events, control);
+    if (!options.rerun && job.breaker.enabled) watchInvalidStart(entryDeps, events, control, job.redact);
     this.readerWaits = new ReaderWaits(() => clock.now());
     this.reader = new Reader({
       job,

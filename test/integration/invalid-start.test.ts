@@ -54,6 +54,24 @@ describe('a run whose first records are nearly all invalid', () => {
     expect(await runJob(t.job(), { ledger: t.ledger })).toMatchObject({ status: 'completed', total: 5000, succeeded: 5000 });
   });
 
+  it('redacts the example it quotes, as the stored failure is', async () => {
+    const t = setup(records(200));
+    const secret = 'ghp_abcdefghijklmnopqrstuvwxyz0123456789';
+    const { name, source, handler } = t.job();
+    const job = defineJob<Row>({
+      name,
+      source,
+      handler,
+      key: () => {
+        throw new Error(`no key in a record fetched with token ${secret}`);
+      },
+    });
+    const aborted = await runJob(job, { ledger: t.ledger });
+    expect(aborted.status).toBe('aborted');
+    expect(aborted.reason).toContain('(job.key threw: no key in a record fetched with token [redacted])');
+    expect(aborted.reason).not.toContain(secret);
+  });
+
   it('does not stop for a few bad records among good ones, nor with the breaker turned off', async () => {
     const mixed = setup(records(300).map((line, i) => (i % 10 === 0 ? '{broken' : line)));
     mixed.fix();

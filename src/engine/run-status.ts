@@ -49,16 +49,14 @@ export function decideStatus(input: StatusInput): { status: RunStatus; reason: s
       reason: `failure rate ${(rate * 100).toFixed(2)}% is above maxFailureRate ${(input.maxFailureRate * 100).toFixed(2)}%`,
     };
   }
+  const withinThresholds = counts.failed > 0 ? `${recordsFailed(counts.failed)}, within the thresholds` : undefined;
   const unfinished = unfinishedPart(counts);
-  if (unfinished === undefined) {
-    return {
-      status: RunStatus.completed,
-      reason: counts.failed > 0 ? `${recordsFailed(counts.failed)}, within the thresholds` : 'every record succeeded',
-    };
-  }
+  if (unfinished === undefined) return { status: RunStatus.completed, reason: withinThresholds ?? 'every record succeeded' };
   // A re-run does only its selection: the rest of the job is left to `run`.
-  const failed = counts.failed > 0 ? `${recordsFailed(counts.failed)}, within the thresholds` : 'no record failed';
-  return { status: RunStatus.completed, reason: `${failed}, but the job is not finished: ${unfinished}; \`run\` goes on` };
+  return {
+    status: RunStatus.completed,
+    reason: `${withinThresholds ?? 'no record failed'}, but the job is not finished: ${unfinished}; \`run\` goes on`,
+  };
 }
 
 /** What of the job is left to do (records pending, the source not read to its end), or undefined when nothing is. */

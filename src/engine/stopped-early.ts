@@ -33,6 +33,10 @@ export async function stoppedBeforeRecords(input: {
   const { job, options, ledger, runId } = input;
   const counts = await ledger.counts();
   const ending = input.ending ?? { kind: 'stopped', reason: 'stop()' };
+  const stopped = ending.kind === 'stopped' ? `stopped by ${ending.reason}` : `stopped for ${stoppingFor(ending)}`;
+  const when = input.begun
+    ? 'before the first record, while the run was being prepared; nothing was changed'
+    : "while waiting for another run's lease on the ledger, before this run began; nothing was done";
   const { status } = decideStatus({
     ending,
     counts,
@@ -43,7 +47,7 @@ export async function stoppedBeforeRecords(input: {
     job: job.name,
     runId,
     status,
-    reason: `${ending.kind === 'stopped' ? `stopped by ${ending.reason}` : `stopped for ${stoppingFor(ending)}`} ${input.begun ? 'before the first record, while the run was being prepared; nothing was changed' : "while waiting for another run's lease on the ledger, before this run began; nothing was done"}; run again to go on`,
+    reason: `${stopped} ${when}; run again to go on`,
     counts,
     stats: { attempts: 0, retries: 0 },
     thisRun: { succeeded: 0, failed: 0, skipped: 0 },

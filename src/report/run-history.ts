@@ -93,7 +93,7 @@ export type RegressionKind = (typeof RegressionKind)[keyof typeof RegressionKind
 /** One way this run is markedly worse than the runs before it. */
 export interface Regression {
   readonly kind: RegressionKind;
-  /** This run's figure: records per second, or the share of its records that failed (0–1). */
+  /** This run's figure: records per second, or the share of its records that ran that failed (0–1). */
   readonly thisRun: number;
   /** The median of the same figure over the compared runs. */
   readonly median: number;

@@ -4,9 +4,9 @@
  * outcomes were not committed, and which will be redone) is cut off. The file belongs to one
  * ledger (output-owner.ts): another ledger's run is refused.
  */
-import { closeSync, existsSync, ftruncateSync, fstatSync, mkdirSync, openSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, ftruncateSync, fstatSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { notRegularKind } from '../sources/file-kind.js';
+import { notRegularFileAt } from '../sources/file-kind.js';
 import { SinkError } from '../errors.js';
 import { storageFault } from '../ledger/storage-fault.js';
 import { claimOutput } from './output-owner.js';
@@ -80,13 +80,7 @@ class JsonlOutput implements OutputSink {
    * file is made beside it (no `/dev/stdout.owner`) and without opening it (a pipe's open waits).
    */
   private checkRegular(): void {
-    let stats;
-    try {
-      stats = statSync(this.path);
-    } catch {
-      return;
-    }
-    const what = notRegularKind(stats);
+    const what = notRegularFileAt(this.path);
     if (what === undefined) return;
     throw new SinkError(
       `the output ${this.path} is ${what}, not a regular file: jsonlOutput keeps a file's committed length and cuts the file back to it after a crash, ` +

@@ -7,7 +7,7 @@
 import { closeSync, existsSync, mkdirSync, openSync, readSync, rmSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type Database from 'better-sqlite3';
-import { notRegularKind } from '../../sources/file-kind.js';
+import { FOLDER, notRegularFileAt } from '../../sources/file-kind.js';
 import { LedgerError, StorageError } from '../../errors.js';
 import { storageFault } from '../storage-fault.js';
 
@@ -60,17 +60,11 @@ export function prepareLedgerFile(path: string): boolean {
  * opened.
  */
 export function checkLedgerIsFile(path: string): void {
-  let stats;
-  try {
-    stats = statSync(path);
-  } catch {
-    return;
-  }
-  const what = notRegularKind(stats);
+  const what = notRegularFileAt(path);
   if (what === undefined) return;
   throw new LedgerError(
     'LEDGER_UNUSABLE',
-    `the ledger ${path} is ${what}, not a file: --ledger (or the job's ledger option) names the SQLite file that keeps the job's outcomes${stats.isDirectory() ? `, such as ${path.replace(/\/+$/, '')}/job.sqlite` : ''}`,
+    `the ledger ${path} is ${what}, not a file: --ledger (or the job's ledger option) names the SQLite file that keeps the job's outcomes${what === FOLDER ? `, such as ${path.replace(/\/+$/, '')}/job.sqlite` : ''}`,
   );
 }
 

@@ -246,6 +246,9 @@ function ignoreClosedPipe(error: NodeJS.ErrnoException): void {
   if (error.code !== 'EPIPE' && error.code !== 'EIO') throw error;
 }
 
+/** The bin's exit once `main` has returned (process-exit.ts): the job's code cannot change its code. */
+export { exitWith } from './process-exit.js';
+
 export async function main(argv: string[]): Promise<number> {
   dropOutputOfClosedPipes();
   let exitCode = 0;

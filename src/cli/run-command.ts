@@ -4,7 +4,6 @@
 import { parseLeaseFlag } from './lease-flag.js';
 import { parseDuration, parseUntil } from '../policy/deadline.js';
 import { startRun, type RunHandle } from '../engine/run-job.js';
-import { currentAttempt } from '../engine/escaped-errors.js';
 import type { Job } from '../job.js';
 import { existsSync } from 'node:fs';
 import { cliCommand } from './cli-command.js';
@@ -14,7 +13,7 @@ import { isMemoryLedger } from '../ledger/open-ledger.js';
 import type { EngineEvent } from '../engine/events.js';
 import type { RerunOptions, RunOptions } from '../engine/run-options.js';
 import type { Summary } from '../report/summary.js';
-import { createLogger, type Logger } from '../observe/logger.js';
+import { createLogger } from '../observe/logger.js';
 import { LogFormat } from '../observe/log-options.js';
 import { logEvent, loggedEventTypes, logProgress, logSummary } from '../observe/run-log.js';
 import { ExitCode, exitCodeOf, STOP_SIGNALS, type StopSignal } from './exit-codes.js';
@@ -24,6 +23,7 @@ import { logSettings, type LogFlags } from './log-settings.js';
 import { plainLog, startProgress, type ProgressDisplay } from './progress-display.js';
 import { startMonitoring, type AlertingFlags } from './alerting.js';
 import { chooseRunMode } from './run-mode.js';
+import { guardExit } from './process-exit.js';
 import { LedgerError } from '../errors.js';
 
 export interface RunFlags extends AlertingFlags, LogFlags {
@@ -188,35 +188,6 @@ async function dryRunCommand(job: Job<any, any>, flags: RunFlags, jobFile: strin
   if (flags.json) process.stdout.write(`${JSON.stringify(report)}\n`);
   else process.stdout.write(`${(await import('./format-dry-run.js')).formatDryRun(report)}\n`);
   return report.invalid > 0 ? ExitCode.thresholdExceeded : ExitCode.ok;
-}
-
-/**
- * While the run is unfinished, an exit of the process (the job's code calling `process.exit(0)`)
- * must not tell a scheduler that the job succeeded: the exit code becomes 7, with an entry saying
- * which record's code exited when it is known. Returns a function that removes the guard.
- */
-function guardExit(done: Promise<unknown>, log: Logger): () => void {
-  let finished = false;
-  const onExit = (code: number): void => {
-    if (finished) return;
-    process.exitCode = ExitCode.exitedMidRun;
-    const attempt = currentAttempt();
-    const who = attempt ? `the handler of record ${JSON.stringify(attempt.key)}` : "the job's code";
-    // Writes to a pipe or a file are synchronous here, so the entry is out before the process is.
-    log.fatal(
-      { event: 'run:exited', key: attempt?.key, code, exitCode: ExitCode.exitedMidRun },
-      `${who} called process.exit(${code}) while the run was unfinished; ` +
-        `nothing after the last checkpoint was saved; exit code ${ExitCode.exitedMidRun}. Run \`batchguard run\` again to resume: ` +
-        'the records that were in flight count as crashed, and one that exits every time is failed as crashed after maxCrashes runs',
-    );
-  };
-  process.on('exit', onExit);
-  const unguard = (): void => {
-    finished = true;
-    process.off('exit', onExit);
-  };
-  done.then(unguard, unguard);
-  return unguard;
 }
 
 /**

@@ -25,6 +25,7 @@ import { logSummary } from '../observe/run-log.js';
 import { logWorkerEvent } from './worker-log.js';
 import { exitCodeOf, STOP_SIGNALS, type StopSignal } from './exit-codes.js';
 import { logSettings } from './log-settings.js';
+import { guardExit } from './process-exit.js';
 import { plainLog, startProgress, type ProgressDisplay } from './progress-display.js';
 import type { RunFlags } from './run-command.js';
 import { refuseWorkerFlags } from './run-mode.js';
@@ -79,7 +80,7 @@ export async function workerCommand(job: Job<any, any>, ledger: string, flags: R
   for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
   let summary: WorkerSummary;
   try {
-    summary = await runWorker(job, {
+    const working = runWorker(job, {
       ledger,
       ...(flags.pgSchema === undefined ? {} : { pgSchema: flags.pgSchema }),
       ...(flags.concurrency === undefined ? {} : { concurrency: flags.concurrency }),
@@ -94,6 +95,8 @@ export async function workerCommand(job: Job<any, any>, ledger: string, flags: R
       eventTypes: loggedEventTypes(log),
       onWorkerEvent,
     });
+    guardExit(working, log);
+    summary = await working;
   } finally {
     display.stop();
     display = plainLog(err);

@@ -137,6 +137,44 @@ describe('a handler that calls process.exit mid-run', () => {
   }, 90_000);
 });
 
+describe("job code that tampers with the process's exit", () => {
+  // Every record fails for good, so the run's own exit code is 1 (threshold exceeded); mid-run, 7.
+  const EXIT_THRESHOLD = 1;
+  it.each([
+    { name: 'process.exit replaced by a no-op', top: 'process.exit = () => {};', code: EXIT_THRESHOLD },
+    {
+      name: "an 'exit' listener setting process.exitCode = 0",
+      top: "process.on('exit', () => { process.exitCode = 0; });",
+      code: EXIT_THRESHOLD,
+    },
+    { name: "an 'exit' listener calling process.exit(0)", top: "process.on('exit', () => process.exit(0));", code: EXIT_THRESHOLD },
+    {
+      name: "process.exit(0) mid-run, with an 'exit' listener setting process.exitCode = 0",
+      top: "process.on('exit', () => { process.exitCode = 0; });",
+      handler: 'if (r.id === 5) process.exit(0);',
+      code: EXIT_EXITED,
+    },
+    {
+      name: 'process.reallyExit(0) mid-run (the hook process.exit ends in)',
+      handler: 'if (r.id === 5) process.reallyExit(0);',
+      code: EXIT_EXITED,
+    },
+  ])(
+    'cannot turn the exit code to 0: $name',
+    async ({ top, handler, code }) => {
+      const dir = tempDir();
+      writeJob(dir, 20, `${handler ?? ''}\n    await sleep(1);\n    throw new Error('no ' + r.id);`, {
+        top,
+        extra: "retry: { maxAttempts: 1 }, classify: () => 'fatal',",
+      });
+      const result = await run(dir);
+      expect(result.code, result.stderr).toBe(code);
+      if (code === EXIT_EXITED) expect(result.stderr).toContain('record "5"');
+    },
+    60_000,
+  );
+});
+
 describe('errors that escape the handler', () => {
   it('a throw in a timer callback and an unawaited rejection fail the record they came from', async () => {
     const dir = tempDir();

@@ -59,41 +59,51 @@ export function exitWith(code: number): never {
 }
 
 /**
- * While the run is unfinished, an exit of the process (the job's code calling `process.exit(0)`)
- * must not tell a scheduler that the job succeeded: the exit code becomes 7, with an entry saying
- * which record's code exited when it is known. Returns a function that removes the guard (it is
- * removed when `done` settles too).
+ * Until the guard is removed, an exit of the process (the job's code calling `process.exit(0)`)
+ * must not tell a scheduler that all went well: the exit code becomes 7, and `tell` is called once
+ * with the code asked for and the key of the record whose handler exited, when known. Returns a
+ * function that removes the guard; it is removed when `done` settles too, when given.
  */
-export function guardExit(done: Promise<unknown>, log: Logger): () => void {
+export function guardExit(tell: (code: number, key: string | undefined) => void, done?: Promise<unknown>): () => void {
   let finished = false;
   let told = false;
-  const tell = (code: number): void => {
+  const onExit = (code: number): void => {
     if (finished || told) return;
     told = true;
     process.exitCode = ExitCode.exitedMidRun;
-    const attempt = currentAttempt();
-    const who = attempt ? `the handler of record ${JSON.stringify(attempt.key)}` : "the job's code";
-    // Writes to a pipe or a file are synchronous here, so the entry is out before the process is.
-    log.fatal(
-      { event: 'run:exited', key: attempt?.key, code, exitCode: ExitCode.exitedMidRun },
-      `${who} called process.exit(${code}) while the run was unfinished; ` +
-        `nothing after the last checkpoint was saved; exit code ${ExitCode.exitedMidRun}. Run \`batchguard run\` again to resume: ` +
-        'the records that were in flight count as crashed, and one that exits every time is failed as crashed after maxCrashes runs',
-    );
+    tell(code, currentAttempt()?.key);
   };
   // An exit that ends the event loop without process.exit does not reach the hook: the listener.
-  process.on('exit', tell);
+  process.on('exit', onExit);
   decideExitCode((requested) => {
     if (finished) return requested;
-    tell(requested);
+    onExit(requested);
     return ExitCode.exitedMidRun;
   });
   const unguard = (): void => {
     if (finished) return;
     finished = true;
-    process.off('exit', tell);
+    process.off('exit', onExit);
     decideExitCode(undefined);
   };
-  done.then(unguard, unguard);
+  done?.then(unguard, unguard);
   return unguard;
+}
+
+/** Who exited, for the line that says so. */
+export function exitedBy(key: string | undefined): string {
+  return key === undefined ? "the job's code" : `the handler of record ${JSON.stringify(key)}`;
+}
+
+/** What a run or a worker logs when the job's code exits the process mid-run (guardExit). */
+export function logExitedMidRun(log: Logger): (code: number, key: string | undefined) => void {
+  return (code, key) => {
+    // Writes to a pipe or a file are synchronous here, so the entry is out before the process is.
+    log.fatal(
+      { event: 'run:exited', key, code, exitCode: ExitCode.exitedMidRun },
+      `${exitedBy(key)} called process.exit(${code}) while the run was unfinished; ` +
+        `nothing after the last checkpoint was saved; exit code ${ExitCode.exitedMidRun}. Run \`batchguard run\` again to resume: ` +
+        'the records that were in flight count as crashed, and one that exits every time is failed as crashed after maxCrashes runs',
+    );
+  };
 }

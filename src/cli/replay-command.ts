@@ -14,6 +14,8 @@ import type { SourceItem } from '../sources/source.js';
 import { isDatabaseLedger, ledgerPath, openExistingLedger } from './ledger-path.js';
 import { loadJob } from './load-job.js';
 import { runCommand } from './run-command.js';
+import { ExitCode } from './exit-codes.js';
+import { exitedBy, guardExit } from './process-exit.js';
 
 const PACKAGE_ROOT = new URL('../../', import.meta.url).pathname;
 
@@ -42,7 +44,14 @@ export async function replayCommand(jobFile: string, key: string, flags: ReplayF
     out.write(`the source cannot parse this record: ${printable(job.redact(item.message))}\n`);
     return 1;
   }
-  const result = await replayRecord(job, item.value, key, item.position, (event) => describe(event, out, job.redact));
+  // An exit in the handler must not read as a replay that went well. Set before the call: the
+  // handler's first attempt may start within it.
+  const unguard = guardExit((code) =>
+    process.stderr.write(
+      `batchguard: ${exitedBy(key)} called process.exit(${code}) during the replay; exit code ${ExitCode.exitedMidRun}\n`,
+    ),
+  );
+  const result = await replayRecord(job, item.value, key, item.position, (event) => describe(event, out, job.redact)).finally(unguard);
   if (result.outcome.status === 'succeeded') {
     out.write(
       `succeeded on attempt ${result.outcome.attempts}; result:\n${JSON.stringify(result.outcome.value, null, 2) ?? 'undefined'}\n`,

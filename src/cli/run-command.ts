@@ -23,7 +23,7 @@ import { logSettings, type LogFlags } from './log-settings.js';
 import { plainLog, startProgress, type ProgressDisplay } from './progress-display.js';
 import { startMonitoring, type AlertingFlags } from './alerting.js';
 import { chooseRunMode } from './run-mode.js';
-import { guardExit } from './process-exit.js';
+import { guardExit, logExitedMidRun } from './process-exit.js';
 import { LedgerError } from '../errors.js';
 
 export interface RunFlags extends AlertingFlags, LogFlags {
@@ -124,7 +124,7 @@ export async function runCommand(jobFile: string, flags: RunFlags, rerun?: Rerun
   };
   const handle = startRun(job, options);
   started.handle = handle;
-  const unguard = guardExit(handle.done, log);
+  const unguard = guardExit(logExitedMidRun(log), handle.done);
   let signalName: StopSignal | undefined;
   const onSignal = (signal: StopSignal): void => {
     if (signalName === undefined) {

@@ -25,7 +25,7 @@ import { logSummary } from '../observe/run-log.js';
 import { logWorkerEvent } from './worker-log.js';
 import { exitCodeOf, STOP_SIGNALS, type StopSignal } from './exit-codes.js';
 import { logSettings } from './log-settings.js';
-import { guardExit } from './process-exit.js';
+import { guardExit, logExitedMidRun } from './process-exit.js';
 import { plainLog, startProgress, type ProgressDisplay } from './progress-display.js';
 import type { RunFlags } from './run-command.js';
 import { refuseWorkerFlags } from './run-mode.js';
@@ -95,7 +95,7 @@ export async function workerCommand(job: Job<any, any>, ledger: string, flags: R
       eventTypes: loggedEventTypes(log),
       onWorkerEvent,
     });
-    guardExit(working, log);
+    guardExit(logExitedMidRun(log), working);
     summary = await working;
   } finally {
     display.stop();

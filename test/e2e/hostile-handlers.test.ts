@@ -175,6 +175,14 @@ describe("job code that tampers with the process's exit", () => {
   );
 });
 
+it('replay: a handler that calls process.exit(0) makes the replay exit 7, naming the record', async () => {
+  const dir = tempDir();
+  writeJob(dir, 10, 'if (r.id === 3) process.exit(0);\n    return { id: r.id };');
+  const result = await runCli(['replay', 'job.mjs', '3'], { cwd: dir });
+  expect(result.code, result.stderr).toBe(EXIT_EXITED);
+  expect(result.stderr).toContain('the handler of record "3" called process.exit(0) during the replay');
+}, 30_000);
+
 describe('errors that escape the handler', () => {
   it('a throw in a timer callback and an unawaited rejection fail the record they came from', async () => {
     const dir = tempDir();

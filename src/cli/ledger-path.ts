@@ -8,7 +8,7 @@ import { LedgerError } from '../errors.js';
 import type { Job } from '../job.js';
 import { isPostgresSpec, ledgerFlagOf, resolveLedgerLocation } from '../ledger/ledger-location.js';
 import type { Ledger } from '../ledger/ledger.js';
-import { isMemoryLedger, openLedger } from '../ledger/open-ledger.js';
+import { isMemoryLedger, openLedger, openLedgerToRead } from '../ledger/open-ledger.js';
 import { cliCommand } from './cli-command.js';
 
 export function ledgerPath(job: Job<any, any>, flag: string | undefined, jobFile: string): string {
@@ -50,7 +50,7 @@ export async function openExistingLedger(job: Job<any, any>, flags: LedgerFlags,
     }
   }
   if (isMemoryLedger(path) || !existsSync(path)) throw noLedger(path, jobFile, flags.ledger);
-  return openLedger(path, { job: job.name }).ledger;
+  return openLedgerToRead(path, job.name);
 }
 
 /** The error of a command that needs a ledger where none exists yet. */

@@ -11,6 +11,7 @@ import { checkLedgerSpec } from './ledger-location.js';
 import { MEMORY_LEDGER, openMemoryLedger } from './memory/memory-ledger.js';
 import { openDeferredPostgresLedger } from './postgres/deferred-postgres-ledger.js';
 import { checkPgSchema, isPostgresSpec } from './postgres/postgres-location.js';
+import { ledgerNotWritable } from './sqlite/ledger-file.js';
 import { openSqliteLedgerFile } from './sqlite/open-sqlite-ledger.js';
 
 /** Where a ledger is: `'memory'`, a SQLite file path, a PostgreSQL URL, or a ledger opened by the caller. */
@@ -69,4 +70,14 @@ export function openLedger(location: LedgerLocation, context: LedgerContext = {}
 export function openLedgerForReading(path: string, job?: string): Ledger {
   checkLedgerSpec(path, 'ledger');
   return openSqliteLedgerFile(path, { readOnly: true, job });
+}
+
+/**
+ * Opens an existing SQLite ledger for a command that only reads it (status, runs, failures, report):
+ * as a run opens it (its pages checked, its tables brought up to date) when this process may write
+ * it, else for reading only (a ledger of another user, whose folder this user may write).
+ */
+export function openLedgerToRead(path: string, job: string): Ledger {
+  checkLedgerSpec(path, 'ledger');
+  return openSqliteLedgerFile(path, { job, readOnly: ledgerNotWritable(path) !== undefined });
 }

@@ -4,7 +4,7 @@
  * empty ledger), checked for damaged pages after, and watched while a run uses it (a ledger deleted
  * or replaced mid-run would otherwise take every commit with it and still report "completed").
  */
-import { closeSync, existsSync, mkdirSync, openSync, readSync, rmSync, statSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readSync, rmSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type Database from 'better-sqlite3';
 import { FOLDER, notRegularFileAt } from '../../sources/file-kind.js';
@@ -65,6 +65,54 @@ export function checkLedgerIsFile(path: string): void {
   throw new LedgerError(
     'LEDGER_UNUSABLE',
     `the ledger ${path} is ${what}, not a file: --ledger (or the job's ledger option) names the SQLite file that keeps the job's outcomes${what === FOLDER ? `, such as ${path.replace(/\/+$/, '')}/job.sqlite` : ''}`,
+  );
+}
+
+/** What keeps this process from writing a ledger: what is not writable, and whether it is a read-only mount. */
+export interface NotWritable {
+  readonly why: string;
+  readonly readOnlyMount: boolean;
+}
+
+/**
+ * What keeps this process from writing the existing ledger at `path`, or undefined when nothing
+ * does: the file, or its folder (a ledger of another user, a read-only mount).
+ */
+export function ledgerNotWritable(path: string): NotWritable | undefined {
+  return notWritable('the ledger', path) ?? folderNotWritable(path);
+}
+
+/**
+ * What keeps this process from writing the folder of the ledger at `path`, where SQLite creates
+ * the `-wal` and `-shm` files beside a ledger even to read it; undefined when nothing does.
+ */
+export function folderNotWritable(path: string): NotWritable | undefined {
+  return notWritable('its folder', dirname(path));
+}
+
+function notWritable(what: string, target: string): NotWritable | undefined {
+  try {
+    accessSync(target, constants.W_OK);
+    return undefined;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    // Not there, or not a folder on the way (ENOENT, ENOTDIR): another error says so.
+    if (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS') return undefined;
+    if (code === 'EROFS') return { why: `${what} ${target} is on a read-only file system`, readOnlyMount: true };
+    const uid = process.getuid?.();
+    return { why: `${what} ${target} is not writable by this user${uid === undefined ? '' : ` (uid ${uid})`}`, readOnlyMount: false };
+  }
+}
+
+/** The LedgerError of a ledger this process cannot write, met opening it for `opening`. */
+export function unwritableLedgerError(path: string, cannot: NotWritable, opening: 'reading' | 'writing', cause: unknown): LedgerError {
+  const needs = opening === 'reading' ? `, and SQLite writes ${path}-wal and -shm beside a ledger even to read it` : '';
+  const remedy = cannot.readOnlyMount ? 'Mount that file system read-write' : 'Run batchguard as the user who owns the ledger';
+  return new LedgerError(
+    'LEDGER_UNUSABLE',
+    `cannot open the ledger ${path} for ${opening}: ${cannot.why}${needs}; nothing was written. ` +
+      `${remedy}, or copy the ledger (with its .keys file) to a folder you can write and give that copy with --ledger`,
+    { cause },
   );
 }
 

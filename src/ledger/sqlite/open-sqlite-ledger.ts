@@ -6,7 +6,14 @@ import Database from 'better-sqlite3';
 import { BatchguardError, LedgerError } from '../../errors.js';
 import { DEFAULT_LEASE, type ResolvedLeaseOptions } from '../lease.js';
 import { storageFault } from '../storage-fault.js';
-import { checkLedgerIsFile, prepareLedgerFile, removeNewLedger } from './ledger-file.js';
+import {
+  checkLedgerIsFile,
+  folderNotWritable,
+  ledgerNotWritable,
+  prepareLedgerFile,
+  removeNewLedger,
+  unwritableLedgerError,
+} from './ledger-file.js';
 import { createSqliteDatabase, fileParts } from './ledger-parts.js';
 import { loadNativeModule, nativeBinding } from './native-module.js';
 import { SqliteLedger } from './sqlite-ledger.js';
@@ -57,6 +64,8 @@ function openReadOnly(path: string, options: SqliteLedgerOptions): SqliteLedger 
   } catch (error) {
     db?.close();
     if (error instanceof BatchguardError) throw error;
+    const unwritable = folderNotWritable(path);
+    if (unwritable !== undefined) throw unwritableLedgerError(path, unwritable, 'reading', error);
     throw new LedgerError('LEDGER_UNUSABLE', `cannot open the ledger ${path} for reading: ${(error as Error).message}`, { cause: error });
   }
 }
@@ -74,6 +83,9 @@ export function openSqliteLedgerFile(path: string, options: SqliteLedgerOptions 
   try {
     created = prepareLedgerFile(path);
     db = createSqliteDatabase(path, created);
+    // SQLite opens a file it may not write for reading only, without a word: the run's first write would fail.
+    const unwritable = created ? undefined : ledgerNotWritable(path);
+    if (unwritable !== undefined) throw unwritableLedgerError(path, unwritable, 'writing', undefined);
     refuseOtherJob(db, path, options.job);
     return new SqliteLedger(db, path, options.lease ?? DEFAULT_LEASE, { ...fileParts(path), keySpillKeys: options.keySpillKeys });
   } catch (error) {
@@ -82,6 +94,8 @@ export function openSqliteLedgerFile(path: string, options: SqliteLedgerOptions 
     // make every later run refuse it as damaged.
     if (created) removeNewLedger(path);
     if (error instanceof BatchguardError) throw error;
+    const unwritable = created ? undefined : ledgerNotWritable(path);
+    if (unwritable !== undefined) throw unwritableLedgerError(path, unwritable, 'writing', error);
     throw (
       storageFault(error, path, 'opening the ledger', 'nothing was written') ??
       new LedgerError('LEDGER_UNUSABLE', `cannot open the ledger ${path}: ${(error as Error).message}`, { cause: error })

@@ -18,6 +18,7 @@ import type { TransformCallback } from 'node:stream';
 import { Parser, type CsvError, type Options } from 'csv-parse';
 import type { SourceItem, SourcePosition } from './source.js';
 import { firstInvalidUtf8, invalidUtf8Message, validUtf8 } from './utf8.js';
+import { recordNeverEnded } from './record-size.js';
 
 const NEWLINE = 10;
 const CARRIAGE_RETURN = 13;
@@ -35,6 +36,8 @@ export interface RecordParserStart {
   readonly quote: string;
   /** Report a record whose bytes are not valid UTF-8 as invalid (instead of letting U+FFFD replace them). @default false */
   readonly checkUtf8?: boolean;
+  /** A record still open this many bytes after its start is invalid; parsing starts again at its second line (record-size.ts). */
+  readonly maxRecordBytes: number;
 }
 
 /** What a record csv-parse accepted must also pass; see {@link recordProblem}. */
@@ -81,13 +84,25 @@ export class RecordParser extends Parser {
   private terminator = NEWLINE;
   private readonly quoteByte: number | undefined;
   private readonly fieldCount: number | undefined;
+  /**
+   * Where parsing must start again with a new parser, when a record never ended (a quote opened and
+   * not closed, before the end of the file or for longer than maxRecordBytes): the line after the
+   * first of that record. Once set, this parser has ended and takes no more input.
+   */
+  restartAt: SourcePosition | undefined;
+  /** True once this parser ended early (a restart, or a record that never ended before the file did). */
+  private stopped = false;
+  /** File offset just after the last byte given to this parser. */
+  private fedEnd: number;
+  /** A record too long whose first line has not ended yet: its end is looked for in the bytes that come. */
+  private findingLineEnd = false;
 
   constructor(
     options: Options,
     private readonly start: RecordParserStart,
   ) {
     super({ ...options, skip_records_with_error: true });
-    this.windowStart = this.cursor = this.previousEnd = start.offset;
+    this.windowStart = this.cursor = this.previousEnd = this.fedEnd = start.offset;
     this.cursorLine = start.line;
     this.seq = start.seq;
     this.quoteByte = start.quote === '' ? undefined : Buffer.from(start.quote)[0];
@@ -97,6 +112,14 @@ export class RecordParser extends Parser {
   }
 
   override _transform(chunk: Buffer, encoding: BufferEncoding, callback: TransformCallback): void {
+    const chunkStart = this.fedEnd;
+    this.fedEnd += chunk.length;
+    if (this.stopped || this.findingLineEnd) {
+      const index = this.stopped ? -1 : chunk.indexOf(this.terminator);
+      if (index !== -1) this.restart(chunkStart + index + 1);
+      callback();
+      return;
+    }
     // Keep the bytes from `cursor` on, in a buffer that grows by doubling: a record of many
     // megabytes then costs linear time, where concatenating on every chunk would be quadratic.
     const drop = Math.min(this.cursor - this.windowStart, this.window.length);
@@ -112,16 +135,70 @@ export class RecordParser extends Parser {
     this.window = this.store.subarray(0, keep + chunk.length);
     this.windowStart += drop;
     super._transform(chunk, encoding, callback);
+    if (!this.stopped && this.fedEnd - (this.previousEnd ?? this.brokenStart) > this.start.maxRecordBytes) this.recordTooLong();
+  }
+
+  override _flush(callback: TransformCallback): void {
+    // The file ended inside the first line of a record too long, already reported: nothing follows.
+    if (this.findingLineEnd) {
+      this.stop();
+      callback();
+      return;
+    }
+    super._flush(callback);
+  }
+
+  /**
+   * More than maxRecordBytes have come since the last record ended. When the record that started
+   * after it is longer than that (a record whose end has not come, or the record a quote error was
+   * reported for already), it is invalid, and parsing starts again at its second line.
+   */
+  private recordTooLong(): void {
+    if (this.previousEnd === undefined) {
+      this.restartAfterLine(this.brokenStart);
+      return;
+    }
+    const start = this.afterSkippedLines();
+    if (this.fedEnd - start <= this.start.maxRecordBytes) return;
+    const position = this.positionAt(start);
+    super.push(this.invalid(position, undefined, recordNeverEnded(position.line ?? 0, this.start.maxRecordBytes)));
+    this.restartAfterLine(start);
+  }
+
+  /** Parsing starts again at the line after the one starting at `start`, once that line's end has come. */
+  private restartAfterLine(start: number): void {
+    const index = this.window.indexOf(this.terminator, start - this.windowStart);
+    if (index !== -1) this.restart(this.windowStart + index + 1);
+    else this.findingLineEnd = true;
+  }
+
+  /** Ends this parser: a new one starts at `offset`, the start of the line after the broken record's first (see restartAt). */
+  private restart(offset: number): void {
+    this.restartAt = { seq: this.seq, line: this.cursorLine + 1, offset };
+    this.stop();
+  }
+
+  private stop(): void {
+    this.stopped = true;
+    super.push(null);
   }
 
   /** csv-parse calls this for every record, synchronously, while `info` still describes that record. */
   override push(record: unknown, encoding?: BufferEncoding): boolean {
+    // Ended early: what csv-parse still makes of the bytes of the broken record is dropped.
+    if (this.stopped) return false;
     if (record === null) return super.push(null, encoding);
     const end = this.start.offset + this.info.bytes;
     this.learnTerminator();
     const start = this.previousEnd !== undefined ? this.afterSkippedLines() : this.startAfterBreak(end);
     const position = this.positionAt(start);
     this.ended(end);
+    // Ended within the bytes of the read that crossed the limit: too long all the same (see recordTooLong).
+    if (end - start > this.start.maxRecordBytes) {
+      super.push(this.invalid(position, undefined, recordNeverEnded(position.line ?? 0, this.start.maxRecordBytes)));
+      this.restartAfterLine(start);
+      return false;
+    }
     if (this.fieldCount !== undefined || this.start.checkUtf8) {
       const from = Math.max(0, start - this.windowStart);
       const bytes = this.window.subarray(from, Math.max(from, end - this.windowStart));
@@ -132,6 +209,7 @@ export class RecordParser extends Parser {
   }
 
   private onSkip(error: CsvError): void {
+    if (this.stopped) return;
     this.learnTerminator();
     const bytes = this.start.offset + Number(error['bytes'] ?? 0);
     const problem = csvErrorProblem(error);
@@ -152,11 +230,25 @@ export class RecordParser extends Parser {
       // Another error after a quote error: a new record if it starts on a later line (`bytes` is the
       // last field or record end csv-parse saw before this error).
       start = this.skipBlankLines(this.lineStartAt(bytes));
-      if (start <= this.brokenStart) return;
+      if (start <= this.brokenStart) {
+        if (error.code === 'CSV_QUOTE_NOT_CLOSED') this.restartAfterEnd(this.brokenStart);
+        return;
+      }
     }
     super.push(this.invalid(this.positionAt(start), undefined, problem));
     this.brokenStart = start;
     this.previousEnd = undefined;
+    if (error.code === 'CSV_QUOTE_NOT_CLOSED') this.restartAfterEnd(start);
+  }
+
+  /**
+   * At the end of the file, csv-parse says a quote opened in the record at `start` never closed: it
+   * swallowed every line after it. Parsing starts again at the line after its first, if there is one.
+   */
+  private restartAfterEnd(start: number): void {
+    const next = this.lineEnd(start) + 1;
+    if (next < this.fedEnd) this.restart(next);
+    else this.stop();
   }
 
   private ended(end: number): void {

@@ -10,6 +10,7 @@ import type { Options } from 'csv-parse';
 import { FirstRecordParser } from './csv-first-record.js';
 import { csvErrorProblem, recordProblem, type RecordChecks } from './csv-record-parser.js';
 import { FileRecordReader } from './file-record-reader.js';
+import { recordNeverEnded } from './record-size.js';
 import type { SourceItem, SourcePosition } from './source.js';
 
 export class CsvRecordReader<T> extends FileRecordReader<T> {
@@ -21,6 +22,8 @@ export class CsvRecordReader<T> extends FileRecordReader<T> {
     /** csv-parse options of the data records (csv-layout.ts). */
     options: Options,
     private readonly checks: RecordChecks,
+    /** The longest record read (csv's maxRecordBytes): a longer one is the invalid item the source gave. */
+    private readonly maxRecordBytes: number,
   ) {
     super('csv', path);
     this.parser = new FirstRecordParser(options);
@@ -41,6 +44,10 @@ export class CsvRecordReader<T> extends FileRecordReader<T> {
       } while (bytesRead > 0 && filled < this.buffer.length);
       const bytes = this.buffer.subarray(0, filled);
       const first = this.parser.parse(bytes, filled < this.buffer.length);
+      // As the stream tells it (csv-record-parser.ts): a record longer than the limit, whether it ends
+      // past it, or is still open there, or the file ends before it does (a quote error).
+      const longer = first.kind === 'record' ? first.bytes > this.maxRecordBytes : filled > this.maxRecordBytes;
+      if (longer) return invalid(recordNeverEnded(position.line ?? 0, this.maxRecordBytes));
       switch (first.kind) {
         case 'record': {
           const problem = recordProblem(first.record, bytes.subarray(0, first.bytes), position, this.checks);

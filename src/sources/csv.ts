@@ -13,6 +13,8 @@ import { checkNotShrunk, fileHeadHash, fingerprintFile, sampleFileAt, isSystemEr
 import { DEFAULT_CHUNK_SIZE, lineNumberAt } from './line-reader.js';
 import type { RecordReader, Source, SourceItem, SourcePosition } from './source.js';
 import { resolveInvalidUtf8, type InvalidUtf8 } from './utf8.js';
+import { bytesFrom } from './handle-stream.js';
+import { resolveMaxRecordBytes } from './record-size.js';
 
 /** Options of {@link csv}. The file must be UTF-8. */
 export interface CsvOptions {
@@ -47,6 +49,13 @@ export interface CsvOptions {
    */
   readonly invalidUtf8?: InvalidUtf8;
   /**
+   * A record still open this many bytes after its start (a quote opened and never closed) is an
+   * `invalid` record, and reading goes on at the line after its first; so does a quote still open at
+   * the end of the file. From 1 KiB to 256 MiB.
+   * @default 67108864 (64 MiB)
+   */
+  readonly maxRecordBytes?: number;
+  /**
    * Bytes read per system call. Exposed for tests, which use tiny values to make records span reads.
    * @internal
    * @default 65536
@@ -67,6 +76,7 @@ const KNOWN = [
   'comment',
   'chunkSize',
   'invalidUtf8',
+  'maxRecordBytes',
 ];
 
 export interface ResolvedCsv {
@@ -75,6 +85,7 @@ export interface ResolvedCsv {
   readonly bom: boolean;
   readonly chunkSize: number;
   readonly checkUtf8: boolean;
+  readonly maxRecordBytes: number;
   /** csv-parse options shared by the header read and the record parse. */
   readonly parse: Options;
 }
@@ -85,8 +96,9 @@ export interface ResolvedCsv {
  * goes on with the next record. Positions: `seq` counts items from 0, `line` is the line where the
  * record starts (right for quoted fields spanning lines), `offset` the byte offset of its first byte.
  *
- * A quote that is never closed makes csv-parse read the rest of the file as one field: that one
- * record is reported invalid, and the records it swallowed are not seen.
+ * A quote that is never closed makes csv-parse read on as one field: that record is reported
+ * invalid once the file ends or `maxRecordBytes` is reached, and reading goes on at the line after
+ * its first, so the records it swallowed are read.
  *
  * @example csv<{ id: string; city: string }>('data/cities.csv')
  * @throws {ConfigError} for an unknown option or a bad value.
@@ -144,7 +156,8 @@ function resolveCsvOptions(options: CsvOptions): ResolvedCsv {
     bom: false,
   };
   const checkUtf8 = resolveInvalidUtf8('csv', options.invalidUtf8) === 'fail';
-  return Object.freeze({ columns, quote, bom: options.bom ?? true, chunkSize, checkUtf8, parse });
+  const maxRecordBytes = resolveMaxRecordBytes('csv', options.maxRecordBytes);
+  return Object.freeze({ columns, quote, bom: options.bom ?? true, chunkSize, checkUtf8, maxRecordBytes, parse });
 }
 
 async function* readCsv<T>(
@@ -167,30 +180,37 @@ async function* readCsv<T>(
     // csv-parse is loaded when a CSV file is read, not when batchguard is imported (start-up time).
     const { RecordParser } = await import('./csv-record-parser.js');
     const parsing = recordParsing(config, layout);
-    parser = new RecordParser(parsing.options, {
-      offset,
-      line,
-      seq: seeking ? (from?.seq ?? 0) : 0,
-      quote: config.quote,
-      ...parsing.checks,
-    });
-    const input = handle.createReadStream({ start: offset, highWaterMark: config.chunkSize, autoClose: false });
-    // Errors of any stream reach the loop below through the parser, which pipeline destroys with them.
-    pipeline(
-      input,
-      checkedAtEnd(() => checkNotShrunk(handle, `csv:${path}`, size)),
-      parser,
-      () => undefined,
-    );
-    for await (const item of parser as AsyncIterable<SourceItem<T>>) {
-      signal?.throwIfAborted();
-      if (item.position.seq >= skipBelow) yield item;
+    let start: SourcePosition | undefined = { seq: seeking ? (from?.seq ?? 0) : 0, line, offset };
+    // A record that never ended (csv-record-parser.ts, restartAt) ends its parser: a new one reads on after it.
+    while (start !== undefined) {
+      parser?.destroy();
+      parser = new RecordParser(parsing.options, {
+        offset: start.offset ?? 0,
+        line: start.line ?? 1,
+        seq: start.seq,
+        quote: config.quote,
+        maxRecordBytes: config.maxRecordBytes,
+        ...parsing.checks,
+      });
+      const input = bytesFrom(handle, start.offset ?? 0, config.chunkSize);
+      // Errors of any stream reach the loop below through the parser, which pipeline destroys with them.
+      pipeline(
+        input,
+        checkedAtEnd(() => checkNotShrunk(handle, `csv:${path}`, size)),
+        parser,
+        () => undefined,
+      );
+      for await (const item of parser as AsyncIterable<SourceItem<T>>) {
+        signal?.throwIfAborted();
+        if (item.position.seq >= skipBelow) yield item;
+      }
+      start = parser.restartAt;
     }
   } catch (error) {
     throw isSystemError(error) ? unreadable('csv', path, error) : error;
   } finally {
     // Runs on exhaustion, on error, and when the consumer stops early; destroying the parser
-    // destroys the file stream too (pipeline), and close() waits for a read in flight.
+    // destroys the file's stream too (pipeline), and close() waits for a read in flight.
     parser?.destroy();
     await handle.close();
   }
@@ -221,5 +241,5 @@ async function openCsvReader<T>(path: string, config: ResolvedCsv): Promise<Reco
     await handle.close();
   }
   const { CsvRecordReader } = await import('./csv-record-reader.js');
-  return new CsvRecordReader<T>(path, parsing.options, parsing.checks);
+  return new CsvRecordReader<T>(path, parsing.options, parsing.checks, config.maxRecordBytes);
 }

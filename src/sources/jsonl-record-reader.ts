@@ -5,17 +5,23 @@
  */
 import { readSync } from 'node:fs';
 import { FileRecordReader } from './file-record-reader.js';
+import { lineTooLong } from './record-size.js';
 import type { SourceItem, SourcePosition } from './source.js';
 
 const NEWLINE = 10;
 
 export class JsonlRecordReader<T> extends FileRecordReader<T> {
-  constructor(path: string) {
+  constructor(
+    path: string,
+    /** The longest line read (jsonl's maxRecordBytes): a longer one is the invalid item the source gave. */
+    private readonly maxRecordBytes: number,
+  ) {
     super('jsonl', path);
   }
 
   protected itemAt(fd: number, position: SourcePosition, offset: number): SourceItem<T> {
     const text = this.lineAt(fd, offset);
+    if (text === undefined) return { kind: 'invalid', position, message: lineTooLong(position.line ?? 0, this.maxRecordBytes) };
     try {
       return { kind: 'record', position, value: JSON.parse(text) as T };
     } catch (error) {
@@ -24,16 +30,18 @@ export class JsonlRecordReader<T> extends FileRecordReader<T> {
     }
   }
 
-  /** The text of the line starting at `offset`, without its line break. */
-  private lineAt(fd: number, offset: number): string {
+  /** The text of the line starting at `offset`, without its line break; undefined when it is longer than maxRecordBytes. */
+  private lineAt(fd: number, offset: number): string | undefined {
     let filled = 0;
     for (;;) {
       const bytesRead = readSync(fd, this.buffer, filled, this.buffer.length - filled, offset + filled);
       const searchFrom = filled;
       filled += bytesRead;
-      const end = this.buffer.subarray(searchFrom, filled).indexOf(NEWLINE);
-      if (end !== -1) return this.buffer.toString('utf8', 0, searchFrom + end);
-      if (bytesRead === 0) return this.buffer.toString('utf8', 0, filled);
+      const found = this.buffer.subarray(searchFrom, filled).indexOf(NEWLINE);
+      const end = found === -1 ? (bytesRead === 0 ? filled : -1) : searchFrom + found;
+      // As the source measures it: the line's bytes, a carriage return before the newline included.
+      if (end !== -1) return end > this.maxRecordBytes ? undefined : this.buffer.toString('utf8', 0, end);
+      if (filled > this.maxRecordBytes) return undefined;
       if (filled === this.buffer.length) this.grow(filled);
     }
   }

@@ -7,6 +7,7 @@ import { ConfigError } from '../errors.js';
 import { checkNotShrunk, fileHeadHash, fingerprintFile, sampleFileAt, isSystemError, openSourceFile, unreadable } from './file-source.js';
 import { JsonlRecordReader } from './jsonl-record-reader.js';
 import { DEFAULT_CHUNK_SIZE, LineReader, lineNumberAt } from './line-reader.js';
+import { lineTooLong, resolveMaxRecordBytes } from './record-size.js';
 import type { BufferedItemIterator, Source, SourceItem, SourcePosition } from './source.js';
 import { firstInvalidUtf8, invalidUtf8Message, resolveInvalidUtf8, type InvalidUtf8 } from './utf8.js';
 
@@ -20,6 +21,12 @@ export interface JsonlOptions {
    * @default 'fail'
    */
   readonly invalidUtf8?: InvalidUtf8;
+  /**
+   * A line longer than this many bytes is an `invalid` record naming its line, and is not read
+   * (its bytes are skipped); reading goes on. From 1 KiB to 256 MiB.
+   * @default 67108864 (64 MiB)
+   */
+  readonly maxRecordBytes?: number;
   /**
    * Bytes read per system call. Exposed for tests, which use tiny values to make lines span reads.
    * @internal
@@ -41,7 +48,7 @@ const RAW_MAX_CHARS = 200;
  * @throws {ConfigError} for an unsupported option value.
  */
 export function jsonl<T = unknown>(path: string, options: JsonlOptions = {}): Source<T> {
-  const chunkSize = resolveJsonlOptions(options);
+  const reading = resolveJsonlOptions(options);
   const checkUtf8 = resolveInvalidUtf8('jsonl', options.invalidUtf8) === 'fail';
   const description = `jsonl:${path}`;
   return {
@@ -50,14 +57,20 @@ export function jsonl<T = unknown>(path: string, options: JsonlOptions = {}): So
     fingerprint: () => fingerprintFile('jsonl', path, description),
     sampleAt: (offset) => sampleFileAt('jsonl', path, offset),
     headHash: (length) => fileHeadHash('jsonl', path, length),
-    read: (from, signal) => new JsonlIterator<T>(path, chunkSize, from, signal, checkUtf8),
+    read: (from, signal) => new JsonlIterator<T>(path, reading, from, signal, checkUtf8),
     // Every non-blank line is an item, parsed or not: its position needs no parse.
-    positions: (signal) => new JsonlIterator<unknown>(path, chunkSize, undefined, signal, false, false),
-    openReader: () => Promise.resolve(new JsonlRecordReader<T>(path)),
+    positions: (signal) => new JsonlIterator<unknown>(path, reading, undefined, signal, false, false),
+    openReader: () => Promise.resolve(new JsonlRecordReader<T>(path, reading.maxRecordBytes)),
   };
 }
 
-function resolveJsonlOptions(options: JsonlOptions): number {
+/** How a JSON Lines file is read: bytes a system call, and the longest line read. */
+interface JsonlReading {
+  readonly chunkSize: number;
+  readonly maxRecordBytes: number;
+}
+
+function resolveJsonlOptions(options: JsonlOptions): JsonlReading {
   if (options.encoding !== undefined && options.encoding !== 'utf8') {
     throw new ConfigError(`jsonl.encoding must be 'utf8', got ${JSON.stringify(options.encoding)}`, {
       field: 'jsonl.encoding',
@@ -69,7 +82,7 @@ function resolveJsonlOptions(options: JsonlOptions): number {
       field: 'jsonl.chunkSize',
     });
   }
-  return chunkSize;
+  return { chunkSize, maxRecordBytes: resolveMaxRecordBytes('jsonl', options.maxRecordBytes) };
 }
 
 /**
@@ -92,7 +105,7 @@ class JsonlIterator<T> implements AsyncIterableIterator<SourceItem<T>>, Buffered
 
   constructor(
     private readonly path: string,
-    private readonly chunkSize: number,
+    private readonly reading: JsonlReading,
     private readonly from: SourcePosition | undefined,
     private readonly signal: AbortSignal | undefined,
     private readonly checkUtf8: boolean,
@@ -180,7 +193,8 @@ class JsonlIterator<T> implements AsyncIterableIterator<SourceItem<T>>, Buffered
     const start = this.seeking ? (this.from?.offset ?? 0) : 0;
     const firstLine = this.seeking ? (this.from?.line ?? (await lineNumberAt(handle, start))) : 1;
     const atEnd = (): Promise<void> => checkNotShrunk(handle, `jsonl:${this.path}`, size);
-    this.lines = new LineReader(handle, { start, firstLine, chunkSize: this.chunkSize, checkUtf8: this.checkUtf8, atEnd });
+    const { chunkSize, maxRecordBytes } = this.reading;
+    this.lines = new LineReader(handle, { start, firstLine, chunkSize, checkUtf8: this.checkUtf8, atEnd, maxLineBytes: maxRecordBytes });
     return this.lines;
   }
 
@@ -189,7 +203,8 @@ class JsonlIterator<T> implements AsyncIterableIterator<SourceItem<T>>, Buffered
     while (lines.next()) {
       if (this.signal?.aborted) this.signal.throwIfAborted();
       const text = lines.text;
-      if (isBlank(text)) continue;
+      // A line too long to read has no text (line-reader.ts), and is no blank line.
+      if (isBlank(text) && !lines.tooLong) continue;
       const position: SourcePosition = { seq: this.seq++, line: lines.lineNumber, offset: lines.offset };
       if (position.seq < this.skipBelow) continue;
       if (!this.parse) return { kind: 'record', position, value: undefined as T };
@@ -207,6 +222,8 @@ class JsonlIterator<T> implements AsyncIterableIterator<SourceItem<T>>, Buffered
       try {
         return { kind: 'record', position, value: JSON.parse(text) as T };
       } catch (error) {
+        // Its empty text is no JSON: the check costs the records that parse nothing.
+        if (lines.tooLong) return { kind: 'invalid', position, message: lineTooLong(lines.lineNumber, this.reading.maxRecordBytes) };
         return invalidLine(position, text, error);
       }
     }

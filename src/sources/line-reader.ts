@@ -34,6 +34,11 @@ export interface LineReaderOptions {
    * shrank while it was read: file-source.ts `checkNotShrunk`), and `fill` then rejects with it.
    */
   readonly atEnd?: () => Promise<void>;
+  /**
+   * A line longer than this is not kept: its bytes are skipped up to its end, and it is handed out
+   * as an empty line with {@link LineReader.tooLong} set. @default Infinity
+   */
+  readonly maxLineBytes?: number;
 }
 
 /**
@@ -57,6 +62,8 @@ export class LineReader {
   offset = 0;
   /** True when the current chunk holds bytes that are not valid UTF-8 (checked only with `checkUtf8`); see {@link lineBytes}. */
   invalidUtf8 = false;
+  /** True when the current line was longer than `maxLineBytes`: its bytes were skipped, and `text` is empty. */
+  tooLong = false;
 
   private buffer: Buffer;
   /** File offset of `buffer[0]`. */
@@ -82,6 +89,11 @@ export class LineReader {
    * became U+FFFD), so char positions are byte positions; multi-byte characters always shrink the count.
    */
   private oneBytePerChar = true;
+  private readonly maxLineBytes: number;
+  /** A line skipped for its length, to hand out before the next chunk: its offset. */
+  private skipped: number | undefined;
+  /** The bytes left in `buffer` after a skipped line may hold whole lines: the next fill searches them. */
+  private searchLeftover = false;
 
   constructor(
     private readonly handle: FileHandle,
@@ -96,6 +108,7 @@ export class LineReader {
     this.skipBom = (options.skipBom ?? true) && this.bufferOffset === 0;
     this.checkUtf8 = options.checkUtf8 ?? false;
     this.atEnd = options.atEnd;
+    this.maxLineBytes = options.maxLineBytes ?? Infinity;
   }
 
   /** The current line's bytes, without its terminator's newline. */
@@ -114,7 +127,11 @@ export class LineReader {
       this.consumed = 0;
     }
     let end = -1;
-    while (!this.endOfFile) {
+    if (this.searchLeftover) {
+      this.searchLeftover = false;
+      end = this.buffer.subarray(0, this.filled).lastIndexOf(NEWLINE) + 1 || -1;
+    }
+    while (end === -1 && !this.endOfFile) {
       const searchFrom = this.filled;
       await this.append();
       // Only the new bytes can hold a newline: the leftover is a line without its end (searching it
@@ -124,6 +141,7 @@ export class LineReader {
         end = searchFrom + last + 1;
         break;
       }
+      if (this.filled > this.maxLineBytes) return this.skipLongLine();
     }
     if (this.endOfFile) end = this.filled;
     let start = 0;
@@ -141,19 +159,61 @@ export class LineReader {
     return true;
   }
 
+  /**
+   * The line in `buffer` (from its start) has no end within `maxLineBytes`: its bytes are read and
+   * dropped up to its end, the bytes after it kept, and it becomes a chunk of its own (an empty line
+   * with `tooLong` set).
+   */
+  private async skipLongLine(): Promise<boolean> {
+    this.skipped = this.bufferOffset;
+    for (;;) {
+      const newline = this.buffer.subarray(0, this.filled).indexOf(NEWLINE);
+      const drop = newline === -1 ? this.filled : newline + 1;
+      this.buffer.copy(this.buffer, 0, drop, this.filled);
+      this.bufferOffset += drop;
+      this.filled -= drop;
+      if (newline !== -1 || this.endOfFile) break;
+      await this.append();
+    }
+    this.searchLeftover = true;
+    this.chunk = '';
+    this.charPos = 0;
+    this.bytePos = 0;
+    this.consumed = 0;
+    return true;
+  }
+
   /** Advances to the next line of the current chunk; false when the chunk is used up. */
   next(): boolean {
+    if (this.skipped !== undefined) {
+      this.offset = this.skipped;
+      this.skipped = undefined;
+      this.lineNumber++;
+      this.text = '';
+      this.tooLong = true;
+      return true;
+    }
     const chunk = this.chunk;
     const from = this.charPos;
     if (from >= chunk.length) return false;
     const newline = chunk.indexOf('\n', from);
     let to = newline === -1 ? chunk.length : newline;
-    this.offset = this.bufferOffset + this.bytePos;
+    const startByte = this.bytePos;
+    this.offset = this.bufferOffset + startByte;
     this.lineNumber++;
     this.charPos = to + 1;
+    let bytes = to - from;
     if (this.oneBytePerChar) this.bytePos += to + 1 - from;
-    // UTF-8 never uses byte 10 inside a multi-byte character: the n-th '\n' byte is the n-th '\n' char.
-    else this.bytePos = newline === -1 ? this.consumed : this.buffer.indexOf(NEWLINE, this.bytePos) + 1;
+    else {
+      // UTF-8 never uses byte 10 inside a multi-byte character: the n-th '\n' byte is the n-th '\n' char.
+      this.bytePos = newline === -1 ? this.consumed : this.buffer.indexOf(NEWLINE, this.bytePos) + 1;
+      bytes = (newline === -1 ? this.bytePos : this.bytePos - 1) - startByte;
+    }
+    this.tooLong = bytes > this.maxLineBytes;
+    if (this.tooLong) {
+      this.text = '';
+      return true;
+    }
     if (to > from && chunk.charCodeAt(to - 1) === CARRIAGE_RETURN) to--;
     this.text = chunk.slice(from, to);
     return true;

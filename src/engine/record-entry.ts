@@ -3,9 +3,9 @@
  * fairness keys; then it opens in the window. A record that cannot be processed at all (the source
  * could not parse it, `job.key` threw or returned no key, a repeated key) fails at once instead.
  */
-import { duplicateMessage } from '../domain/unusable-record.js';
+import { duplicateMessage, keyProblem } from '../domain/unusable-record.js';
 import type { Job } from '../job.js';
-import { thrownMessage, valueText } from '../policy/error-fields.js';
+import { thrownMessage } from '../policy/error-fields.js';
 import type { SourceItem, SourcePosition } from '../sources/source.js';
 import type { RecordKeys } from '../ledger/ledger.js';
 import type { InFlightWindow } from '../structures/in-flight-window.js';
@@ -38,11 +38,9 @@ export function enterRecord(item: SourceItem<unknown>, deps: EntryDeps): OpenRec
     deps.invalid(item.position, `job.key threw: ${thrownMessage(error)}`);
     return undefined;
   }
-  if (typeof key !== 'string' || key === '') {
-    deps.invalid(
-      item.position,
-      `job.key must return a non-empty string; got ${typeof key === 'string' ? JSON.stringify(key) : valueText(key)}`,
-    );
+  const problem = keyProblem(key);
+  if (problem !== undefined) {
+    deps.invalid(item.position, problem);
     return undefined;
   }
   const earlier = deps.keys?.add(key, item.position.seq, item.position.line ?? 0);

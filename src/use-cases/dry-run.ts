@@ -9,7 +9,8 @@ import { isPostgresSpec } from '../ledger/ledger-location.js';
 import type { ResumeState } from '../ledger/ledger.js';
 import { FinishedSet } from '../structures/finished-set.js';
 import { KeyIndex } from '../structures/key-index.js';
-import { thrownMessage, valueText } from '../policy/error-fields.js';
+import { thrownMessage } from '../policy/error-fields.js';
+import { keyProblem } from '../domain/unusable-record.js';
 
 const SAMPLES = 10;
 
@@ -58,11 +59,12 @@ export async function dryRun(job: Job<any, any>, ledgerPath: string, pgSchema?: 
       problem(seq, line, `job.key threw: ${thrownMessage(error)}`);
       continue;
     }
-    if (typeof key !== 'string' || key === '') {
-      problem(seq, line, `job.key must return a non-empty string; got ${typeof key === 'string' ? JSON.stringify(key) : valueText(key)}`);
+    const wrong = keyProblem(key);
+    if (wrong !== undefined) {
+      problem(seq, line, wrong);
       continue;
     }
-    const earlier = keys.add(key, seq, line ?? 0);
+    const earlier = keys.add(key as string, seq, line ?? 0);
     if (earlier) {
       problem(
         seq,

@@ -44,19 +44,25 @@ export function invalidOutcome(
 
 /**
  * What is wrong with what `job.key` returned, as the message of the record's `invalid` outcome, or
- * undefined for a usable key: a non-empty string of well-formed text. A string with an unpaired
- * UTF-16 surrogate (one cut in the middle of an emoji) is refused: the ledgers keep text as UTF-8,
- * where it comes back as U+FFFD, another key, so the record could never be found again by its key.
+ * undefined for a usable key: a non-empty string of well-formed text without NUL. A string with an
+ * unpaired UTF-16 surrogate (one cut in the middle of an emoji) is refused: the ledgers keep text as
+ * UTF-8, where it comes back as U+FFFD, another key, so the record could never be found again by its
+ * key. So is one holding U+0000, which PostgreSQL's text cannot hold (the whole commit would fail).
  */
 export function keyProblem(key: unknown): string | undefined {
   if (typeof key !== 'string' || key === '') {
     return `job.key must return a non-empty string; got ${typeof key === 'string' ? JSON.stringify(key) : valueText(key)}`;
   }
+  const shown = (): string => JSON.stringify(limitText(key, KEY_SHOWN_CHARS));
+  const nul = key.indexOf('\u0000');
+  if (nul !== -1) {
+    return `job.key returned ${shown()}, which holds a NUL character (U+0000) at index ${nul}: PostgreSQL cannot store it in a key, so no ledger takes it; leave it out of the keys`;
+  }
   // String.prototype.isWellFormed (Node 20): native, and at once true for a string of one-byte characters.
   if ((key as unknown as { isWellFormed(): boolean }).isWellFormed()) return undefined;
   const at = key.search(UNPAIRED_SURROGATE);
   return (
-    `job.key returned ${JSON.stringify(limitText(key, KEY_SHOWN_CHARS))}, which is not well-formed text (an unpaired surrogate at index ${at}): ` +
+    `job.key returned ${shown()}, which is not well-formed text (an unpaired surrogate at index ${at}): ` +
     'it cannot be stored and read back as the same key; make the keys well-formed, e.g. with String.prototype.toWellFormed()'
   );
 }

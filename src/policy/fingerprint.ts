@@ -61,7 +61,8 @@ const MASKS: readonly (readonly [RegExp, string])[] = [
 export function maskMessage(message: string): string {
   let masked = message.length > MASKED_INPUT_CHARS ? message.slice(0, MASKED_INPUT_CHARS) : message;
   for (const [pattern, marker] of MASKS) masked = masked.replace(pattern, marker);
-  masked = masked.replace(/\s+/g, ' ').trim();
+  // NUL shown as an escape: PostgreSQL's text cannot hold it (the template is stored as text).
+  masked = masked.replace(/\s+/g, ' ').replace(/\0/g, '\\0').trim();
   return masked.length > MAX_MASKED_MESSAGE_LENGTH ? masked.slice(0, MAX_MASKED_MESSAGE_LENGTH) : masked;
 }
 

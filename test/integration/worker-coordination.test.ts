@@ -250,6 +250,15 @@ describePg('workers coordinated in PostgreSQL', () => {
     expect(await workers.leaseChunk(runId, 'a', LEASE_MS)).toBeUndefined();
   });
 
+  it('stores a reason holding U+0000 (which PostgreSQL text cannot hold) with it written as \\0', async () => {
+    const breaker = await setUp(1);
+    expect(await breaker.workers.openBreaker(breaker.runId, 'Error: bad\u0000byte')).toBe(true);
+    expect(await breaker.workers.runState(breaker.runId)).toMatchObject({ breakerReason: 'Error: bad\\0byte' });
+    const aborted = await setUp(1);
+    expect(await aborted.workers.abortRun(aborted.runId, 'line 3: \u0000')).toBe(true);
+    expect(await aborted.workers.runState(aborted.runId)).toMatchObject({ abortReason: 'line 3: \\0' });
+  });
+
   it("marks a chunk done with its last outcomes, or with none when the chunk's last commit has none", async () => {
     const { workers, runId } = await setUp(2);
     const a = await workers.leaseChunk(runId, 'a', LEASE_MS);

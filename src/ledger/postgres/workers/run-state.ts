@@ -7,6 +7,7 @@
 import type { SharedRunState, SharedRunStatus } from '../../worker-ledger.js';
 import { type SqlClient } from '../pg-pool.js';
 import { quoteIdent } from '../postgres-location.js';
+import { storableText } from '../pg-text.js';
 
 interface StateRow {
   status: SharedRunStatus;
@@ -82,7 +83,7 @@ export async function completeRun(client: SqlClient, schema: string, runId: stri
 export async function abortRun(client: SqlClient, schema: string, runId: string, reason: string): Promise<boolean> {
   const { rowCount } = await client.query(
     `UPDATE ${quoteIdent(schema)}.worker_runs SET status = 'aborted', abort_reason = $2, ended_at = clock_timestamp() WHERE run_id = $1 AND status = 'running'`,
-    [runId, reason],
+    [runId, storableText(reason)],
   );
   return rowCount === 1;
 }

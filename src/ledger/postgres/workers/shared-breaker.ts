@@ -9,13 +9,14 @@
  */
 import { type SqlClient } from '../pg-pool.js';
 import { quoteIdent } from '../postgres-location.js';
+import { storableText } from '../pg-text.js';
 
 /** Opens the shared breaker; true if this call opened it, false if it was open already. */
 export async function openSharedBreaker(client: SqlClient, schema: string, runId: string, reason: string): Promise<boolean> {
   const { rowCount } = await client.query(
     `UPDATE ${quoteIdent(schema)}.worker_runs SET breaker = 'open', breaker_since = clock_timestamp(), breaker_reason = $2, probe_owner = NULL
       WHERE run_id = $1 AND breaker = 'closed' AND status = 'running'`,
-    [runId, reason],
+    [runId, storableText(reason)],
   );
   return rowCount === 1;
 }

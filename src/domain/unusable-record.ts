@@ -8,6 +8,7 @@ import { defaultRedactor, type Redactor } from '../policy/redact.js';
 import { ERROR_LIMITS } from '../policy/serialize-error.js';
 import { limitText } from '../policy/text-limit.js';
 import { valueText } from '../policy/error-fields.js';
+import { unstorableText } from './identity-text.js';
 import type { SourcePosition } from '../sources/source.js';
 import type { Outcome } from './outcome.js';
 
@@ -44,31 +45,19 @@ export function invalidOutcome(
 
 /**
  * What is wrong with what `job.key` returned, as the message of the record's `invalid` outcome, or
- * undefined for a usable key: a non-empty string of well-formed text without NUL. A string with an
- * unpaired UTF-16 surrogate (one cut in the middle of an emoji) is refused: the ledgers keep text as
- * UTF-8, where it comes back as U+FFFD, another key, so the record could never be found again by its
- * key. So is one holding U+0000, which PostgreSQL's text cannot hold (the whole commit would fail).
+ * undefined for a usable key: a non-empty string that a ledger stores and gives back unchanged
+ * (identity-text.ts), or the record could never be found again by its key.
  */
 export function keyProblem(key: unknown): string | undefined {
   if (typeof key !== 'string' || key === '') {
     return `job.key must return a non-empty string; got ${typeof key === 'string' ? JSON.stringify(key) : valueText(key)}`;
   }
-  const shown = (): string => JSON.stringify(limitText(key, KEY_SHOWN_CHARS));
-  const nul = key.indexOf('\u0000');
-  if (nul !== -1) {
-    return `job.key returned ${shown()}, which holds a NUL character (U+0000) at index ${nul}: PostgreSQL cannot store it in a key, so no ledger takes it; leave it out of the keys`;
-  }
-  // String.prototype.isWellFormed (Node 20): native, and at once true for a string of one-byte characters.
-  if ((key as unknown as { isWellFormed(): boolean }).isWellFormed()) return undefined;
-  const at = key.search(UNPAIRED_SURROGATE);
-  return (
-    `job.key returned ${shown()}, which is not well-formed text (an unpaired surrogate at index ${at}): ` +
-    'it cannot be stored and read back as the same key; make the keys well-formed, e.g. with String.prototype.toWellFormed()'
-  );
+  const problem = unstorableText(key);
+  if (problem === undefined) return undefined;
+  return `job.key returned ${JSON.stringify(limitText(key, KEY_SHOWN_CHARS))}, which ${problem}; make the keys well-formed text without U+0000 (String.prototype.toWellFormed() replaces unpaired surrogates)`;
 }
 
-const UNPAIRED_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-/** Characters of an ill-formed key quoted in its message. */
+/** Characters of an unusable key quoted in its message. */
 const KEY_SHOWN_CHARS = 200;
 
 export function duplicateMessage(key: string, position: SourcePosition, earlier: { seq: number; line: number }): string {

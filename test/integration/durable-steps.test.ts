@@ -2,11 +2,13 @@
  * `ctx.step`: completed steps are stored in the ledger and replayed by later attempts, so their
  * side effects happen once per record however often the record is retried.
  */
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runJob } from '../../src/engine/run-job.js';
 import { defineJob, type Handler } from '../../src/job.js';
 import { ManualClock, failTimes, memoryLedger } from '../../src/testing/index.js';
 import { drive } from '../helpers/drive.js';
+import { tempDir } from '../helpers/temp.js';
 
 /** One record 'a', attempts timing out after 1 s, retried twice 100 ms apart: a step outliving its attempt. */
 function timedOutStepJob(name: string, handler: Handler<{ id: string }, unknown>) {
@@ -158,6 +160,32 @@ describe('durable steps', () => {
       await ledger.close();
     }
   });
+
+  it.each([
+    ['an unpaired surrogate', 'email-caf\ud83d', 'is not well-formed text (an unpaired surrogate at index 9)'],
+    ['U+0000', 'email\u0000', 'holds a NUL character (U+0000) at index 5'],
+  ])(
+    'refuses a step name with %s before calling fn: the ledger would store it as another name, and a rerun or a resume would run fn again',
+    async (_, name, problem) => {
+      const ledger = join(tempDir(), 'l.sqlite');
+      let calls = 0;
+      const job = defineJob<{ id: string }>({
+        name: 'step-name',
+        source: [{ id: 'a' }],
+        key: (o) => o.id,
+        maxFailureRate: 1,
+        retry: { maxAttempts: 1 },
+        handler: async (_, ctx) => ctx.step(name, () => (calls++, 'sent')),
+      });
+      const failures: { error: { message: string } }[] = [];
+      const summary = await runJob(job, { ledger, onEvent: (e) => e.type === 'record:failed' && failures.push(e) });
+      expect(summary).toMatchObject({ failed: 1 });
+      expect(calls).toBe(0);
+      expect(failures[0]?.error.message).toBe(
+        `ctx.step(${JSON.stringify(name)}, fn): the name ${problem}: ${name.includes('\u0000') ? 'PostgreSQL cannot store it' : 'it cannot be stored and read back the same'}`,
+      );
+    },
+  );
 
   it('fails the record as fatal when a step returns what JSON cannot store, naming the step', async () => {
     const clock = new ManualClock();

@@ -46,7 +46,8 @@ it('a key with an unpaired surrogate fails its record as invalid; fixed, rerun -
     ['@line:3', 'invalid'],
   ]);
   expect(rows[0]?.error?.message).toBe(
-    'job.key returned "caf\\ud83d", which is not well-formed text (an unpaired surrogate at index 3): it cannot be stored and read back as the same key; make the keys well-formed, e.g. with String.prototype.toWellFormed()',
+    'job.key returned "caf\\ud83d", which is not well-formed text (an unpaired surrogate at index 3): it cannot be stored and read back the same; ' +
+      'make the keys well-formed text without U+0000 (String.prototype.toWellFormed() replaces unpaired surrogates)',
   );
 
   fixed = true;

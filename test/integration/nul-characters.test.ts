@@ -35,7 +35,9 @@ async function check(ledger: string, pgSchema?: string): Promise<void> {
       ['@seq:0', 'invalid'],
       ['err', 'fatal'],
     ]);
-    expect(rows[0]?.error?.message).toContain('job.key returned "a\\u0000b", which holds a NUL character (U+0000) at index 1');
+    expect(rows[0]?.error?.message).toContain(
+      'job.key returned "a\\u0000b", which holds a NUL character (U+0000) at index 1: PostgreSQL cannot store it;',
+    );
     expect(rows[1]?.error?.message).toBe('bad\u0000byte');
     expect(rows[1]?.template).toBe('bad\\0byte');
   } finally {

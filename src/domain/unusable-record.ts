@@ -8,7 +8,7 @@ import { defaultRedactor, type Redactor } from '../policy/redact.js';
 import { ERROR_LIMITS } from '../policy/serialize-error.js';
 import { limitText } from '../policy/text-limit.js';
 import { valueText } from '../policy/error-fields.js';
-import { unstorableText } from './identity-text.js';
+import { MAX_KEY_BYTES, unstorableText } from './identity-text.js';
 import type { SourcePosition } from '../sources/source.js';
 import type { Outcome } from './outcome.js';
 
@@ -52,9 +52,12 @@ export function keyProblem(key: unknown): string | undefined {
   if (typeof key !== 'string' || key === '') {
     return `job.key must return a non-empty string; got ${typeof key === 'string' ? JSON.stringify(key) : valueText(key)}`;
   }
-  const problem = unstorableText(key);
+  const problem = unstorableText(key, MAX_KEY_BYTES);
   if (problem === undefined) return undefined;
-  return `job.key returned ${JSON.stringify(limitText(key, KEY_SHOWN_CHARS))}, which ${problem}; make the keys well-formed text without U+0000 (String.prototype.toWellFormed() replaces unpaired surrogates)`;
+  return (
+    `job.key returned ${JSON.stringify(limitText(key, KEY_SHOWN_CHARS))}, which ${problem}; ` +
+    `keys must be well-formed text without U+0000, at most ${MAX_KEY_BYTES} bytes (String.prototype.toWellFormed() replaces unpaired surrogates; hash a long key, e.g. createHash('sha256').update(key).digest('hex'))`
+  );
 }
 
 /** Characters of an unusable key quoted in its message. */

@@ -5,7 +5,7 @@
  * email does not charge twice). Costs one ledger read per attempt that uses a step and one small
  * immediate write per completed step (docs/jobs.md, "Durable steps").
  */
-import { unstorableText } from '../domain/identity-text.js';
+import { MAX_STEP_NAME_BYTES, unstorableText } from '../domain/identity-text.js';
 import { FatalError } from '../errors.js';
 import type { Ledger, StoredStep } from '../ledger/ledger.js';
 import { thrownSummary } from '../policy/error-fields.js';
@@ -48,7 +48,7 @@ export class AttemptSteps {
     if (typeof name !== 'string' || name === '')
       throw new TypeError(`ctx.step(name, fn): name must be a non-empty string; got ${String(name)}`);
     // A name stored as another would not find its stored result: fn would run again.
-    const unstorable = unstorableText(name);
+    const unstorable = unstorableText(name, MAX_STEP_NAME_BYTES);
     if (unstorable !== undefined) throw new TypeError(`ctx.step(${JSON.stringify(name)}, fn): the name ${unstorable}`);
     if (typeof fn !== 'function') throw new TypeError(`ctx.step("${name}", fn): fn must be a function; got ${typeof fn}`);
     // Without a ledger (a replay of one record) a step is a plain call.

@@ -47,7 +47,7 @@ it('a key with an unpaired surrogate fails its record as invalid; fixed, rerun -
   ]);
   expect(rows[0]?.error?.message).toBe(
     'job.key returned "caf\\ud83d", which is not well-formed text (an unpaired surrogate at index 3): it cannot be stored and read back the same; ' +
-      'make the keys well-formed text without U+0000 (String.prototype.toWellFormed() replaces unpaired surrogates)',
+      "keys must be well-formed text without U+0000, at most 2048 bytes (String.prototype.toWellFormed() replaces unpaired surrogates; hash a long key, e.g. createHash('sha256').update(key).digest('hex'))",
   );
 
   fixed = true;

@@ -251,8 +251,8 @@ export class Run {
       rerunSelected: parts.rerunSelected,
     });
     if (job.healthCheck && !control.stopping) {
-      const health = await runHealthCheck(job.healthCheck, job.healthCheckPolicy, this.options.clock);
-      if (!health.ok) {
+      const health = await runHealthCheck(job.healthCheck, job.healthCheckPolicy, this.options.clock, control.signal);
+      if (!health.ok && !('stopped' in health)) {
         const reason = `the health check failed ${health.attempts} time(s): ${health.error.name}: ${health.error.message}; no record was processed`;
         events.emit({ type: 'run:aborted', reason });
         control.end({ kind: 'aborted', reason, by: 'health-check' }, false);

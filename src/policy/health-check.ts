@@ -52,21 +52,24 @@ export function resolveHealthCheckOptions(input: HealthCheckOptions | undefined,
 }
 
 export type HealthResult =
-  { readonly ok: true; readonly attempts: number } | { readonly ok: false; readonly attempts: number; readonly error: SerializedError };
+  | { readonly ok: true; readonly attempts: number }
+  | { readonly ok: false; readonly attempts: number; readonly error: SerializedError }
+  /** The run was stopped while the check ran or waited to call it again: no verdict. */
+  | { readonly ok: false; readonly attempts: number; readonly stopped: true };
 
-/** One call with its time limit. */
-export async function checkOnce(
-  check: HealthCheck,
-  timeoutMs: number,
-  clock: Clock,
-): Promise<{ ok: true } | { ok: false; error: unknown }> {
+/** One call's result; `stopped` when `stop` aborted before it ended (the check's signal is aborted with it). */
+type CallResult = { ok: true } | { ok: false; error: unknown; stopped?: true };
+
+/** One call with its time limit; a `stop` that aborts ends it at once, aborting the check's signal too. */
+export async function checkOnce(check: HealthCheck, timeoutMs: number, clock: Clock, stop?: AbortSignal): Promise<CallResult> {
   const controller = new AbortController();
   return new Promise((resolve) => {
     let settled = false;
-    const finish = (result: { ok: true } | { ok: false; error: unknown }): void => {
+    const finish = (result: CallResult): void => {
       if (settled) return;
       settled = true;
       cancel();
+      stop?.removeEventListener('abort', stopped);
       resolve(result);
     };
     const cancel = clock.timer(timeoutMs, () => {
@@ -74,6 +77,12 @@ export async function checkOnce(
       controller.abort(error);
       finish({ ok: false, error });
     });
+    const stopped = (): void => {
+      controller.abort(stop?.reason);
+      finish({ ok: false, error: stop?.reason, stopped: true });
+    };
+    if (stop?.aborted) stopped();
+    else stop?.addEventListener('abort', stopped, { once: true });
     Promise.resolve()
       .then(() => check(controller.signal))
       .then(
@@ -83,14 +92,36 @@ export async function checkOnce(
   });
 }
 
-/** Calls the check until it passes or its attempts are used up. */
-export async function runHealthCheck(check: HealthCheck, options: ResolvedHealthCheckOptions, clock: Clock): Promise<HealthResult> {
+/** Calls the check until it passes or its attempts are used up; a `stop` that aborts ends it at once, without a verdict. */
+export async function runHealthCheck(
+  check: HealthCheck,
+  options: ResolvedHealthCheckOptions,
+  clock: Clock,
+  stop?: AbortSignal,
+): Promise<HealthResult> {
   let delay = options.delayMs;
   for (let attempt = 1; ; attempt++) {
-    const result = await checkOnce(check, options.timeoutMs, clock);
+    const result = await checkOnce(check, options.timeoutMs, clock, stop);
     if (result.ok) return { ok: true, attempts: attempt };
+    if (result.stopped) return { ok: false, attempts: attempt, stopped: true };
     if (attempt >= options.maxAttempts) return { ok: false, attempts: attempt, error: serializeError(result.error) };
-    await clock.sleep(delay);
+    if (!(await waitUnlessStopped(clock, delay, stop))) return { ok: false, attempts: attempt, stopped: true };
     delay *= 2;
   }
+}
+
+/** Waits `ms`; false as soon as `stop` aborts (the timer is cancelled: it keeps no process alive). */
+function waitUnlessStopped(clock: Clock, ms: number, stop: AbortSignal | undefined): Promise<boolean> {
+  if (stop?.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const stopped = (): void => {
+      cancel();
+      resolve(false);
+    };
+    const cancel = clock.timer(ms, () => {
+      stop?.removeEventListener('abort', stopped);
+      resolve(true);
+    });
+    stop?.addEventListener('abort', stopped, { once: true });
+  });
 }

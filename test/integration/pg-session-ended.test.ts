@@ -95,7 +95,7 @@ describePg('a session ended under a transaction', () => {
 
   it("the ledger's own transactions too (PgDb): 25P03, not an uncaught error", async () => {
     const db = new PgDb(
-      openPgPool(pg, PG_CONFIG, { applicationName: 'batchguard', idleInTransactionMs: 60_000, max: 2 }),
+      openPgPool(pg, PG_CONFIG, { applicationName: 'batchguard', idleInTransactionMs: 60_000, max: 2, connectTimeoutMs: 30_000 }),
       'the test database',
     );
     try {

@@ -37,6 +37,7 @@ export function postgresLedgerOn(pg: PgModule, target: PostgresTarget, options: 
     applicationName: 'batchguard',
     idleInTransactionMs: options.lease.expireMs,
     max: LEDGER_POOL_SIZE,
+    connectTimeoutMs: target.connectTimeoutMs,
   });
   return new PostgresLedger(new PgDb(pool, target.location), options.schema, options.job, options.lease);
 }

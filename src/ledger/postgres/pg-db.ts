@@ -105,6 +105,9 @@ function queryOn(client: SqlClient): Query {
   };
 }
 
+/** What pg says when a new connection was not ready within its time limit (pg-pool.ts). */
+const CONNECT_TIMED_OUT = new Set(['timeout expired', 'Connection terminated due to connection timeout']);
+
 /**
  * The ledger's one-line error for a database error: what it was doing, where (no password), and
  * what is kept. batchguard's own errors pass through unchanged.
@@ -116,6 +119,11 @@ export function databaseFault(error: unknown, location: string, doing: string, k
   const first = error instanceof AggregateError && error.errors.length > 0 ? (error.errors[0] as unknown) : error;
   const { code, message } = first as { code?: unknown; message?: unknown };
   const text = typeof message === 'string' && message !== '' ? message : String(first);
-  const reach = typeof code === 'string' && /^E[A-Z]+$/.test(code) ? ' (is PostgreSQL running there, and the address right?)' : '';
+  const reach =
+    typeof code === 'string' && /^E[A-Z]+$/.test(code)
+      ? ' (is PostgreSQL running there, and the address right?)'
+      : CONNECT_TIMED_OUT.has(text)
+        ? " (the server took the connection but did not answer within connect_timeout: 30 s, or the URL's ?connect_timeout= or PGCONNECT_TIMEOUT in seconds)"
+        : '';
   return new LedgerError('LEDGER_UNUSABLE', `PostgreSQL ledger ${location}: ${doing} failed: ${text}${reach}; ${kept}`, { cause: error });
 }

@@ -54,15 +54,26 @@ export interface PgPoolOptions {
   readonly idleInTransactionMs: number;
   /** Connections at most. */
   readonly max: number;
+  /** How long a new connection may take to be ready, in ms (0: for ever); not how long a query waits for a free connection. */
+  readonly connectTimeoutMs: number;
 }
 
 /** The pool of one ledger handle; connects at its first query. */
 export function openPgPool(pgModule: PgModule, config: pg.PoolConfig, options: PgPoolOptions): SqlPool {
+  // The time limit goes to each new connection, not to the pool: pg's pool would apply it to a query
+  // waiting for a free connection too, which a slow commit beside it may hold for longer.
+  const connectionTimeoutMillis = options.connectTimeoutMs;
+  class TimedClient extends pgModule.Client {
+    constructor(clientConfig?: pg.ClientConfig) {
+      super({ ...clientConfig, connectionTimeoutMillis });
+    }
+  }
   const pool = new pgModule.Pool({
     ...config,
     max: options.max,
     application_name: options.applicationName,
     idle_in_transaction_session_timeout: options.idleInTransactionMs,
+    Client: TimedClient,
   });
   pool.on('error', () => {});
   return pool as unknown as SqlPool;

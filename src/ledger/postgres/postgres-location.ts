@@ -55,6 +55,26 @@ export interface PostgresTarget {
   readonly config: pg.PoolConfig;
   /** `postgres://user@host:port/database`: never the password. */
   readonly location: string;
+  /** How long a new connection may take to be ready, in ms; 0 waits for ever (see connectTimeoutMs). */
+  readonly connectTimeoutMs: number;
+}
+
+/**
+ * 30 s. pg (and libpq) wait for ever for a server that accepts the connection and never answers (a
+ * stuck pooler, a frozen server): a run then hung without a word, a scheduled one for ever.
+ */
+const DEFAULT_CONNECT_TIMEOUT_S = 30;
+
+/** `connect_timeout` (the URL's, else PGCONNECT_TIMEOUT) as libpq reads it: whole seconds, 0 for no limit. */
+function connectTimeoutMs(given: string | undefined): number {
+  if (given === undefined) return DEFAULT_CONNECT_TIMEOUT_S * 1000;
+  const seconds = Number(given);
+  if (!/^\d+$/.test(given.trim()) || !Number.isSafeInteger(seconds)) {
+    throw new ConfigError(`connect_timeout of the PostgreSQL ledger must be whole seconds (0: no limit); got ${JSON.stringify(given)}`, {
+      field: 'ledger',
+    });
+  }
+  return seconds * 1000;
 }
 
 type ConnectionStringParser = { parse(text: string): Record<string, unknown> };
@@ -89,8 +109,10 @@ export function resolvePostgresTarget(spec: string, pgModulePath: string, env: N
   const config: pg.PoolConfig = { ...(parsed as pg.PoolConfig), user, host, port, database };
   // No password in the URL: pg takes PGPASSWORD, then ~/.pgpass, as libpq does.
   if (password === undefined) delete config.password;
+  const timeoutMs = connectTimeoutMs(given('connect_timeout') ?? env.PGCONNECT_TIMEOUT);
   const shownHost = host.includes('/') ? encodeURIComponent(host) : host;
-  return { config, location: `postgres://${encodeURIComponent(user)}@${shownHost}:${port}/${encodeURIComponent(database)}` };
+  const location = `postgres://${encodeURIComponent(user)}@${shownHost}:${port}/${encodeURIComponent(database)}`;
+  return { config, location, connectTimeoutMs: timeoutMs };
 }
 
 /**

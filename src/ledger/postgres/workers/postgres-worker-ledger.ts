@@ -70,6 +70,7 @@ export function openPostgresWorkerLedger(spec: string, options: PostgresWorkerLe
     applicationName: 'batchguard-worker',
     idleInTransactionMs: options.lease.expireMs,
     max: WORKER_POOL_SIZE,
+    connectTimeoutMs: target.connectTimeoutMs,
   });
   const ledger = new PostgresLedger(new PgDb(pool, target.location), options.schema, options.job, options.lease);
   return new PostgresWorkerLedger(ledger, pool, options.schema, options.job, options.lease);

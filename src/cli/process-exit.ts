@@ -10,7 +10,7 @@
  */
 import { currentAttempt } from '../engine/escaped-errors.js';
 import type { Logger } from '../observe/logger.js';
-import { ExitCode } from './exit-codes.js';
+import { ExitCode, exitCodeOf, type StopSignal } from './exit-codes.js';
 
 type ReallyExit = (this: NodeJS.Process, code: number) => void;
 interface WithReallyExit {
@@ -64,17 +64,23 @@ export function exitWith(code: number): never {
  * with the code asked for and the key of the record whose handler exited, when known. Returns a
  * function that removes the guard; it is removed when `done` settles too, when given.
  */
-export function guardExit(tell: (code: number, key: string | undefined) => void, done?: Promise<unknown>): () => void {
+export function guardExit(tell: (exit: MidRunExit) => void, done?: Promise<unknown>): () => void {
   let finished = false;
   let told = false;
+  let drained = false;
   const onExit = (code: number): void => {
     if (finished || told) return;
     told = true;
     process.exitCode = ExitCode.exitedMidRun;
-    tell(code, currentAttempt()?.key);
+    tell({ code, key: currentAttempt()?.key, drained });
+  };
+  // The event loop ran out of work: nothing called process.exit (see MidRunExit.drained).
+  const onDrained = (): void => {
+    drained = true;
   };
   // An exit that ends the event loop without process.exit does not reach the hook: the listener.
   process.on('exit', onExit);
+  process.on('beforeExit', onDrained);
   decideExitCode((requested) => {
     if (finished) return requested;
     onExit(requested);
@@ -84,26 +90,56 @@ export function guardExit(tell: (code: number, key: string | undefined) => void,
     if (finished) return;
     finished = true;
     process.off('exit', onExit);
+    process.off('beforeExit', onDrained);
     decideExitCode(undefined);
   };
   done?.then(unguard, unguard);
   return unguard;
 }
 
-/** Who exited, for the line that says so. */
-export function exitedBy(key: string | undefined): string {
-  return key === undefined ? "the job's code" : `the handler of record ${JSON.stringify(key)}`;
+/** An exit of the process while a run was unfinished. */
+export interface MidRunExit {
+  /** The code asked for. */
+  readonly code: number;
+  /** The record whose handler exited, when known. */
+  readonly key: string | undefined;
+  /**
+   * Nothing called process.exit: the event loop ran out of work, the run waiting for a promise that
+   * nothing will ever settle (a handler's, an output sink's flush) with no timer or socket left.
+   */
+  readonly drained: boolean;
 }
 
-/** What a run or a worker logs when the job's code exits the process mid-run (guardExit). */
-export function logExitedMidRun(log: Logger): (code: number, key: string | undefined) => void {
-  return (code, key) => {
+/** What ended the process, for the line that says so. */
+export function exitedBy(exit: MidRunExit): string {
+  if (exit.drained)
+    return 'the process ran out of work (the job waits for a promise that nothing will settle, with no timer or socket left)';
+  return `${exit.key === undefined ? "the job's code" : `the handler of record ${JSON.stringify(exit.key)}`} called process.exit(${exit.code})`;
+}
+
+/** What a run or a worker logs when the process exits mid-run (guardExit). */
+export function logExitedMidRun(log: Logger): (exit: MidRunExit) => void {
+  return (exit) => {
     // Writes to a pipe or a file are synchronous here, so the entry is out before the process is.
     log.fatal(
-      { event: 'run:exited', key, code, exitCode: ExitCode.exitedMidRun },
-      `${exitedBy(key)} called process.exit(${code}) while the run was unfinished; ` +
+      { event: 'run:exited', key: exit.key, code: exit.code, exitCode: ExitCode.exitedMidRun },
+      `${exitedBy(exit)} while the run was unfinished; ` +
         `nothing after the last checkpoint was saved; exit code ${ExitCode.exitedMidRun}. Run \`batchguard run\` again to resume: ` +
         'the records that were in flight count as crashed, and one that exits every time is failed as crashed after maxCrashes runs',
     );
   };
+}
+
+/**
+ * A third stop signal: the run could not save after the second (its ledger's database froze, an
+ * output sink hangs), and the user will not wait. The process ends at once, as a crash would (the
+ * next run redoes what was not committed), with the first signal's exit code.
+ */
+export function quitUnsaved(log: Logger, signal: StopSignal, first: StopSignal, unguard: () => void): never {
+  log.warn(
+    { event: 'run:signal', signal },
+    `${signal} a third time: quitting without waiting to save; what was not committed is redone by the next run, as after a crash`,
+  );
+  unguard();
+  return exitWith(exitCodeOf('interrupted', first));
 }

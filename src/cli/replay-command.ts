@@ -46,9 +46,9 @@ export async function replayCommand(jobFile: string, key: string, flags: ReplayF
   }
   // An exit in the handler must not read as a replay that went well. Set before the call: the
   // handler's first attempt may start within it.
-  const unguard = guardExit((code) =>
+  const unguard = guardExit((exit) =>
     process.stderr.write(
-      `batchguard: ${exitedBy(key)} called process.exit(${code}) during the replay; exit code ${ExitCode.exitedMidRun}\n`,
+      `batchguard: ${exitedBy({ ...exit, key: exit.key ?? key })} during the replay; exit code ${ExitCode.exitedMidRun}\n`,
     ),
   );
   const result = await replayRecord(job, item.value, key, item.position, (event) => describe(event, out, job.redact)).finally(unguard);

@@ -23,7 +23,7 @@ import { logSettings, type LogFlags } from './log-settings.js';
 import { plainLog, startProgress, type ProgressDisplay } from './progress-display.js';
 import { startMonitoring, type AlertingFlags } from './alerting.js';
 import { chooseRunMode } from './run-mode.js';
-import { guardExit, logExitedMidRun } from './process-exit.js';
+import { guardExit, logExitedMidRun, quitUnsaved } from './process-exit.js';
 import { LedgerError } from '../errors.js';
 
 export interface RunFlags extends AlertingFlags, LogFlags {
@@ -126,7 +126,9 @@ export async function runCommand(jobFile: string, flags: RunFlags, rerun?: Rerun
   started.handle = handle;
   const unguard = guardExit(logExitedMidRun(log), handle.done);
   let signalName: StopSignal | undefined;
+  let signals = 0;
   const onSignal = (signal: StopSignal): void => {
+    signals++;
     if (signalName === undefined) {
       signalName = signal;
       log.warn(
@@ -134,9 +136,14 @@ export async function runCommand(jobFile: string, flags: RunFlags, rerun?: Rerun
         `${signal}: no new records; letting the running attempts finish (records waiting for a retry stay pending). Ctrl-C again stops at once`,
       );
       handle.stop(signal);
-    } else {
-      log.warn({ event: 'run:signal', signal }, `${signal} again: saving what is recorded and stopping now`);
+    } else if (signals === 2) {
+      log.warn(
+        { event: 'run:signal', signal },
+        `${signal} again: saving what is recorded and stopping now; a third time quits without waiting`,
+      );
       handle.forceStop(signal);
+    } else {
+      quitUnsaved(log, signal, signalName, unguard);
     }
   };
   for (const signal of STOP_SIGNALS) process.on(signal, onSignal);

@@ -25,7 +25,7 @@ import { logSummary } from '../observe/run-log.js';
 import { logWorkerEvent } from './worker-log.js';
 import { exitCodeOf, STOP_SIGNALS, type StopSignal } from './exit-codes.js';
 import { logSettings } from './log-settings.js';
-import { guardExit, logExitedMidRun } from './process-exit.js';
+import { guardExit, logExitedMidRun, quitUnsaved } from './process-exit.js';
 import { plainLog, startProgress, type ProgressDisplay } from './progress-display.js';
 import type { RunFlags } from './run-command.js';
 import { refuseWorkerFlags } from './run-mode.js';
@@ -66,12 +66,19 @@ export async function workerCommand(job: Job<any, any>, ledger: string, flags: R
   };
   const stop = new AbortController();
   let signalName: StopSignal | undefined;
+  let signals = 0;
+  let unguard = (): void => {};
   const onSignal = (signal: StopSignal): void => {
+    signals++;
     if (signalName === undefined) {
       log.warn(
         { event: 'run:signal', signal },
         `${signal}: this worker takes no new chunk and stops its records; what it committed is kept, and another worker takes its chunk over`,
       );
+    } else if (signals === 2) {
+      log.warn({ event: 'run:signal', signal }, `${signal} again: still saving what is recorded; a third time quits without waiting`);
+    } else {
+      quitUnsaved(log, signal, signalName, unguard);
     }
     signalName ??= signal;
     live.stopping = signal;
@@ -95,7 +102,7 @@ export async function workerCommand(job: Job<any, any>, ledger: string, flags: R
       eventTypes: loggedEventTypes(log),
       onWorkerEvent,
     });
-    guardExit(logExitedMidRun(log), working);
+    unguard = guardExit(logExitedMidRun(log), working);
     summary = await working;
   } finally {
     display.stop();

@@ -34,6 +34,17 @@ describe('a JSON Lines line longer than maxRecordBytes', () => {
     },
   );
 
+  it('counts bytes, not characters: a line of exactly maxRecordBytes is read, one byte more is not, whatever the reads', async () => {
+    // Each é is two bytes of UTF-8: lines of 1,024 and 1,025 bytes, then a three-byte character's line past the limit.
+    const lines = [`{"s":"${'é'.repeat(508)}"}`, `{"s":"${'é'.repeat(508)}x"}`, '{"x":1}', `{"s":"${'€'.repeat(400)}"}`];
+    expect(lines.map((line) => Buffer.byteLength(line))).toEqual([1024, 1025, 7, 1208]);
+    const path = file(lines.join('\n') + '\n');
+    for (const chunkSize of [1, 2, 3, 5, 64, 1000, undefined]) {
+      const items = await collect(jsonl(path, { maxRecordBytes: 1024, chunkSize }).read());
+      expect(items.map((item) => item.kind)).toEqual(['record', 'invalid', 'record', 'invalid']);
+    }
+  });
+
   it('also as the last line, without a line break; and from a position after it', async () => {
     const path = file(`{"id":0}\n${long}`);
     expect(outline(await collect(jsonl(path, { maxRecordBytes: 1024, chunkSize: 64 }).read()))).toEqual(['0', 'invalid@2']);

@@ -50,11 +50,7 @@ export function stoppingFor(ending: RunEnding): string {
     case 'deadline':
       return `its deadline (${ending.limit})`;
     case 'aborted':
-      return ending.by === 'breaker'
-        ? 'the breaker did not recover'
-        : ending.by === 'health-check'
-          ? 'the health check failed'
-          : 'the first records were nearly all invalid';
+      return ABORTED_BY[ending.by];
     case 'uncaught':
       return 'an uncaught error';
     case 'source-failed':
@@ -72,3 +68,10 @@ export function thrownBy(ending: RunEnding | undefined): { readonly error: unkno
     return { error: ending.error };
   return undefined;
 }
+
+/** What a run that was aborted was stopping for, by what aborted it. */
+const ABORTED_BY: Readonly<Record<Extract<RunEnding, { kind: 'aborted' }>['by'], string>> = {
+  breaker: 'the breaker did not recover',
+  'health-check': 'the health check failed',
+  'invalid-records': 'the first records were nearly all invalid',
+};

@@ -82,10 +82,11 @@ export function openSqliteLedgerFile(path: string, options: SqliteLedgerOptions 
   loadNativeModule();
   try {
     created = prepareLedgerFile(path);
-    db = createSqliteDatabase(path, created);
-    // SQLite opens a file it may not write for reading only, without a word: the run's first write would fail.
+    // Before SQLite opens it: SQLite opens a file it may not write for reading only, without a word
+    // (the run's first write would fail), and fails on a folder it may not write with a raw error.
     const unwritable = created ? undefined : ledgerNotWritable(path);
     if (unwritable !== undefined) throw unwritableLedgerError(path, unwritable, 'writing', undefined);
+    db = createSqliteDatabase(path, created);
     refuseOtherJob(db, path, options.job);
     return new SqliteLedger(db, path, options.lease ?? DEFAULT_LEASE, { ...fileParts(path), keySpillKeys: options.keySpillKeys });
   } catch (error) {
@@ -94,8 +95,6 @@ export function openSqliteLedgerFile(path: string, options: SqliteLedgerOptions 
     // make every later run refuse it as damaged.
     if (created) removeNewLedger(path);
     if (error instanceof BatchguardError) throw error;
-    const unwritable = created ? undefined : ledgerNotWritable(path);
-    if (unwritable !== undefined) throw unwritableLedgerError(path, unwritable, 'writing', error);
     throw (
       storageFault(error, path, 'opening the ledger', 'nothing was written') ??
       new LedgerError('LEDGER_UNUSABLE', `cannot open the ledger ${path}: ${(error as Error).message}`, { cause: error })
